@@ -1,0 +1,131 @@
+// enclave-kit benchmarks: every workload against raw node:vm (a fresh context per run, and one reused
+// context) measured in the same process, in the same run. Prints p50 and p99 and the ratios the
+// project's targets are stated in. Usage: pnpm bench [-- --quick] [-- --only agent,compute]
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import vm from 'node:vm';
+import { Enclave } from '../packages/engine/dist/index.js';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const onlyArg = args.find((a) => a.startsWith('--only='));
+const only = onlyArg ? new Set(onlyArg.slice(7).split(',')) : null;
+const scale = quick ? 0.2 : 1;
+const n = (count) => Math.max(20, Math.round(count * scale));
+
+// ---- workloads --------------------------------------------------------------------------------
+
+const HELLO = `return 1 + 1;`;
+
+const AGENT = `const users = await callTool('users:list', { limit: 20 });
+const active = users.filter((u) => u.active);
+const orders = await callTool('orders:list', { userIds: active.map((u) => u.id) });
+const stats = await callTool('stats:get', {});
+const byUser = orders.reduce((acc, o) => { acc[o.userId] = (acc[o.userId] || 0) + o.total; return acc; }, {});
+const top = Object.entries(byUser).sort((a, b) => b[1] - a[1]).slice(0, 3).map(([id, total]) => ({ id: Number(id), total }));
+return { active: active.length, revenue: Object.values(byUser).reduce((a, b) => a + b, 0), top, region: stats.region };`;
+
+const COMPUTE = `let sum = 0;
+for (let i = 0; i < 100000; i++) { sum += i % 7; }
+return sum;`;
+
+const USERS = Array.from({ length: 20 }, (_, i) => ({ id: i, name: `user${i}`, active: i % 3 !== 0 }));
+const tools = {
+  'users:list': async ({ limit }) => USERS.slice(0, limit),
+  'orders:list': async ({ userIds }) => userIds.flatMap((id) => [{ userId: id, total: id * 10 }, { userId: id, total: 5 }]),
+  'stats:get': async () => ({ region: 'eu-west', uptime: 99.9 }),
+};
+// For the concurrency workload tools really wait (a macrotask), so runs interleave as in a server.
+const yieldTick = () => new Promise((resolve) => setImmediate(resolve));
+const slowTools = Object.fromEntries(Object.entries(tools).map(([k, fn]) => [k, async (a) => { await yieldTick(); return fn(a); }]));
+const rawCallTool = (set) => (name, a) => set[name](a);
+
+// ---- measurement ------------------------------------------------------------------------------
+
+function quantile(sorted, q) {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))];
+}
+async function measure(count, fn) {
+  const warm = Math.max(10, Math.round(count / 10));
+  for (let i = 0; i < warm; i++) await fn();
+  const times = [];
+  for (let i = 0; i < count; i++) {
+    const start = performance.now();
+    await fn();
+    times.push(performance.now() - start);
+  }
+  times.sort((a, b) => a - b);
+  return { p50: quantile(times, 0.5), p99: quantile(times, 0.99), n: count };
+}
+const fmt = (ms) => (ms >= 10 ? `${ms.toFixed(1)} ms` : ms >= 1 ? `${ms.toFixed(2)} ms` : `${(ms * 1000).toFixed(0)} µs`);
+
+const rows = [];
+function report(workload, variant, m, base) {
+  const ratio = base ? (m.p50 / base.p50).toFixed(2) + 'x' : '';
+  rows.push({ workload, variant, p50: fmt(m.p50), p99: fmt(m.p99), ratio, n: m.n });
+  console.log(`${workload.padEnd(14)} ${variant.padEnd(22)} p50 ${fmt(m.p50).padStart(9)}  p99 ${fmt(m.p99).padStart(9)}  ${ratio ? `vs raw fresh ${ratio}` : ''}`);
+}
+
+function ensureOk(r) {
+  if (!r.success) throw new Error(`benchmark run failed: ${JSON.stringify(r.error)}`);
+  return r;
+}
+
+async function scriptWorkload(name, code, count, toolSet) {
+  const rawScript = new vm.Script(`(async () => {\n${code}\n})()`);
+  const reused = vm.createContext({ callTool: rawCallTool(toolSet) });
+  const enclave = new Enclave();
+  const rawFresh = await measure(count, () => rawScript.runInContext(vm.createContext({ callTool: rawCallTool(toolSet) })));
+  const rawReused = await measure(count, () => rawScript.runInContext(reused));
+  const ours = await measure(count, async () => ensureOk(await enclave.run(code, { tools: toolSet })));
+  report(name, 'raw node:vm fresh', rawFresh);
+  report(name, 'raw node:vm reused', rawReused, rawFresh);
+  report(name, 'enclave-kit (vm)', ours, rawFresh);
+  enclave.dispose();
+  return { rawFresh, rawReused, ours };
+}
+
+async function concurrentWorkload(count) {
+  const CONC = 200;
+  const rawScript = new vm.Script(`(async () => {\n${AGENT}\n})()`);
+  const enclave = new Enclave();
+  const batch = (fn) => Promise.all(Array.from({ length: CONC }, fn));
+  const rawFresh = await measure(count, () => batch(() => rawScript.runInContext(vm.createContext({ callTool: rawCallTool(slowTools) }))));
+  const ours = await measure(count, () => batch(async () => ensureOk(await enclave.run(AGENT, { tools: slowTools }))));
+  report('200 concurrent', 'raw node:vm fresh', rawFresh);
+  report('200 concurrent', 'enclave-kit (vm)', ours, rawFresh);
+  enclave.dispose();
+}
+
+function coldStart(count) {
+  // A new process per sample: import + construct + first run, timed inside the child.
+  const engine = new URL('../packages/engine/dist/index.js', import.meta.url).href;
+  const ours = `const t0 = performance.now(); const { Enclave } = await import(${JSON.stringify(engine)}); const e = new Enclave(); const r = await e.run('return 1 + 1'); if (!r.success) process.exit(3); console.log(performance.now() - t0); process.exit(0);`;
+  const raw = `const t0 = performance.now(); const vm = await import('node:vm'); const c = vm.createContext({}); const v = await new vm.Script('(async () => { return 1 + 1 })()').runInContext(c); if (v !== 2) process.exit(3); console.log(performance.now() - t0); process.exit(0);`;
+  const sample = (src) => {
+    const times = [];
+    for (let i = 0; i < count; i++) {
+      const out = spawnSync(process.execPath, ['--input-type=module', '-e', src], { encoding: 'utf8', cwd: fileURLToPath(new URL('.', import.meta.url)) });
+      if (out.status !== 0) throw new Error(`cold start child failed: ${out.stderr}`);
+      times.push(Number(out.stdout.trim()));
+    }
+    times.sort((a, b) => a - b);
+    return { p50: quantile(times, 0.5), p99: quantile(times, 0.99), n: count };
+  };
+  const rawM = sample(raw);
+  const oursM = sample(ours);
+  report('cold start', 'raw node:vm', rawM);
+  report('cold start', 'enclave-kit (vm)', oursM, rawM);
+}
+
+console.log(`enclave-kit bench — node ${process.version}, ${process.platform}/${process.arch}${quick ? ' (quick)' : ''}\n`);
+const want = (k) => !only || only.has(k);
+if (want('hello')) await scriptWorkload('hello', HELLO, n(2000), tools);
+if (want('agent')) await scriptWorkload('agent', AGENT, n(1500), tools);
+if (want('compute')) await scriptWorkload('compute', COMPUTE, n(400), tools);
+if (want('concurrent')) await concurrentWorkload(n(30));
+if (want('cold')) coldStart(quick ? 5 : 15);
+
+console.log('\n| workload | variant | p50 | p99 | p50 vs raw fresh |');
+console.log('|---|---|---|---|---|');
+for (const r of rows) console.log(`| ${r.workload} | ${r.variant} | ${r.p50} | ${r.p99} | ${r.ratio || '—'} |`);

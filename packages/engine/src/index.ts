@@ -1,0 +1,20 @@
+export { Enclave } from './enclave.js';
+export { ErrorCode, EnclaveConfigError } from './errors.js';
+export { SecurityLevel, LEVEL_CONFIGS, SECURITY_LEVELS } from './levels.js';
+export type { Dialect, LevelConfig, RuntimeLimits, ScanLimits } from './levels.js';
+export { ToolError } from './sandbox/tool-errors.js';
+export type {
+  CreateEnclaveOptions,
+  ExecutionError,
+  ExecutionResult,
+  ExecutionStats,
+  Issue,
+  Limits,
+  LogEntry,
+  RealmPoolConfig,
+  RunOptions,
+  ToolContext,
+  ToolFunction,
+  ToolHandler,
+  ToolSet,
+} from './types.js';

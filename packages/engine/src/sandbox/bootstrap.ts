@@ -1,0 +1,538 @@
+import { CODEC_SOURCE } from '../sanitize/codec.js';
+
+/**
+ * The realm's own runtime, as source text evaluated once in every new realm before any script runs.
+ *
+ * It declares two script-scope bindings, `__ek_start` and `__ek_pump`, which the per-run script and the
+ * host's pump script call; user code cannot name them (the rewriter refuses the reserved prefix). Its
+ * completion value is `install(bridge)`, which the host calls once with the bridge: plain host functions
+ * that take and return primitives only and never throw on purpose. Every call to a bridge function goes
+ * through `host()`, which swallows whatever the call throws without binding it: the one error a host
+ * function can still throw is a stack overflow on entry, and that error belongs to the host realm.
+ *
+ * Lockdown, in order: capture every intrinsic the runtime uses; remove globals that reach code
+ * generation, shared or off-heap memory, weak references and the legacy RegExp statics (which hold the
+ * last match, i.e. another run's data); pin stack traces to the user's own frames; wrap the builtins
+ * that allocate in bulk with memory checks; turn the data properties that ordinary code overrides on
+ * instances (`err.name = ...`, `obj.toString = ...`) into accessors so that freezing does not break
+ * them; freeze everything reachable from the global object and the hidden intrinsics; pin every global
+ * binding non-writable. After that nothing shared between runs can hold state.
+ */
+export const BOOTSTRAP_SOURCE = String.raw`'use strict';
+let __ek_start, __ek_pump, __ek_register;
+(function install(bridge) {
+  const codec = (__EK_CODEC__)();
+  const G = globalThis;
+  const O = Object, R = Reflect, A = Array, S = String;
+  const apply = R.apply, construct = R.construct, ownKeys = R.ownKeys, defineProperty = O.defineProperty;
+  const gopd = O.getOwnPropertyDescriptor, gopn = O.getOwnPropertyNames, gpo = O.getPrototypeOf, freeze = O.freeze;
+  const isArray = A.isArray, jsonParse = JSON.parse, jsonStringify = JSON.stringify, numIsInteger = Number.isSafeInteger;
+  const ErrorC = Error, TypeErrorC = TypeError, RangeErrorC = RangeError, FunctionProto = gpo(function () {});
+  const promiseThen = Promise.prototype.then, PromiseC = Promise;
+  const WeakSetC = WeakSet, wsAdd = WeakSet.prototype.add, wsHas = WeakSet.prototype.has;
+  const WeakMapC = WeakMap, wmGet = WeakMap.prototype.get, wmSet = WeakMap.prototype.set;
+  const MapC = Map, mapGet = Map.prototype.get, mapSet = Map.prototype.set, mapDelete = Map.prototype.delete, mapForEach = Map.prototype.forEach;
+  const SetC = Set, setHas = Set.prototype.has;
+  const strSlice = S.prototype.slice, strIndexOf = S.prototype.indexOf;
+  const arrayPush = A.prototype.push, arrayJoin = A.prototype.join, arrayIncludes = A.prototype.includes;
+  const symIterator = Symbol.iterator;
+  const b = bridge;
+
+  function host(fn, x, y, z) {
+    try { return fn(x, y, z); } catch { return undefined; }
+  }
+  function str(v) { return typeof v === 'string' ? v : ''; }
+
+  // ---- per-run state -------------------------------------------------------------------------
+  let cur = null;
+  const CHECK_EVERY = 16384;
+  const BLOCKED_KEYS = new SetC(['constructor', '__proto__', 'prototype', '__defineGetter__', '__defineSetter__', '__lookupGetter__', '__lookupSetter__', 'caller', 'callee']);
+  const toolErrors = new WeakSetC();
+  const errorLocations = new WeakMapC();
+
+  function limitError(name, message) {
+    const e = new ErrorC(message);
+    defineProperty(e, 'name', { value: name, writable: false, enumerable: false, configurable: false });
+    return freeze(e);
+  }
+  function fatal(run, code, name, message) {
+    if (run.fatal === null) {
+      run.fatal = { code, message, error: limitError(name, message) };
+      if (run.setL) run.setL(-1);
+      host(b.fatal, run.id, jsonStringify([code, message, (run.getN ? run.getN() : 0) + run.bulk, run.toolCalls]));
+    }
+    throw run.fatal.error;
+  }
+  function checkAlive(run) {
+    if (run.fatal !== null) throw run.fatal.error;
+    if (run.over) {
+      if (run.setL) run.setL(-1);
+      if (run.overError === null) run.overError = limitError('RunEndedError', 'The run has ended; detached work does not continue.');
+      throw run.overError;
+    }
+  }
+  function checkMemory(run) {
+    if (host(b.heap, run.id) === 1) fatal(run, 'MEMORY_LIMIT_EXCEEDED', 'MemoryLimitError', 'Memory limit exceeded: the script allocated more than ' + run.memoryLimit + ' bytes.');
+  }
+  // Bulk allocations are checked before they happen; 'units' are elements (8 bytes) or characters (2 bytes).
+  function chargeElements(count) {
+    const run = cur;
+    if (run === null) return;
+    checkAlive(run);
+    if (!(count <= run.maxElements)) fatal(run, 'MEMORY_LIMIT_EXCEEDED', 'MemoryLimitError', 'Memory limit exceeded: an array of ' + count + ' elements is larger than the ' + run.memoryLimit + '-byte limit allows.');
+    if (count > 65536) checkMemory(run);
+  }
+  function chargeChars(count) {
+    const run = cur;
+    if (run === null) return;
+    checkAlive(run);
+    if (!(count <= run.maxChars)) fatal(run, 'MEMORY_LIMIT_EXCEEDED', 'MemoryLimitError', 'Memory limit exceeded: a string of ' + count + ' characters is larger than the ' + run.memoryLimit + '-byte limit allows.');
+    if (count > 262144) checkMemory(run);
+  }
+  function tick(run) {
+    if (run !== null) { run.bulk++; if (run.bulk > run.maxIterations) fatal(run, 'MAX_ITERATIONS', 'IterationLimitError', 'Iteration limit of ' + run.maxIterations + ' exceeded.'); }
+  }
+
+  // ---- stack traces: only the user's own frames, never a host path -------------------------------
+  function prepareStackTrace(err, frames) {
+    let head;
+    try { head = codecErrorHead(err); } catch { head = 'Error'; }
+    const lines = [head];
+    let first = null;
+    for (let i = 0; i < frames.length; i++) {
+      const f = frames[i];
+      let file, line, col, fn;
+      try { file = f.getFileName(); line = f.getLineNumber(); col = f.getColumnNumber(); fn = f.getFunctionName(); } catch { continue; }
+      if (file !== 'agentscript.js') continue;
+      if (first === null) first = [line, col];
+      apply(arrayPush, lines, ['    at ' + (typeof fn === 'string' && fn !== '' && apply(strIndexOf, fn, ['__ek']) !== 0 ? fn : '<anonymous>') + ' (agentscript.js:' + line + ':' + col + ')']);
+    }
+    if (first !== null && err !== null && (typeof err === 'object' || typeof err === 'function')) {
+      try { apply(wmSet, errorLocations, [err, first]); } catch {}
+    }
+    return apply(arrayJoin, lines, ['\n']);
+  }
+  function codecErrorHead(err) {
+    const name = readErrorField(err, 'name');
+    const message = readErrorField(err, 'message');
+    const n = name === undefined ? 'Error' : name;
+    return message === undefined || message === '' ? n : n + ': ' + message;
+  }
+
+  // ---- override-friendly frozen prototypes --------------------------------------------------------
+  const enablementGetters = new WeakSetC();
+  function enable(proto, key) {
+    const d = gopd(proto, key);
+    if (!d || !('value' in d)) return;
+    const value = d.value;
+    const getter = { get [key]() { return value; } };
+    const get = gopd(getter, key).get;
+    const setter = { set [key](v) {
+      if (this === proto) throw new TypeErrorC('Cannot assign to read-only property ' + S(key) + ' of a shared prototype');
+      defineProperty(this, key, { value: v, writable: true, enumerable: true, configurable: true });
+    } };
+    const set = gopd(setter, key).set;
+    apply(wsAdd, enablementGetters, [get]);
+    defineProperty(proto, key, { get, set, enumerable: d.enumerable, configurable: false });
+  }
+  function readErrorField(err, key) {
+    let o = err;
+    for (let hops = 0; o !== null && (typeof o === 'object' || typeof o === 'function') && hops < 32; hops++) {
+      let d;
+      try { d = gopd(o, key); } catch { return undefined; }
+      if (d) {
+        let v;
+        if ('value' in d) v = d.value;
+        else if (d.get && apply(wsHas, enablementGetters, [d.get])) v = apply(d.get, o, []);
+        else return undefined;
+        return typeof v === 'string' ? (v.length > 4000 ? apply(strSlice, v, [0, 4000]) + '...' : v) : v === undefined ? undefined : safeString(v);
+      }
+      try { o = gpo(o); } catch { return undefined; }
+    }
+    return undefined;
+  }
+  function safeString(v) {
+    switch (typeof v) {
+      case 'string': return v;
+      case 'number': case 'boolean': case 'bigint': case 'undefined': return S(v);
+      case 'symbol': return 'Symbol()';
+      default: return v === null ? 'null' : typeof v === 'function' ? '[function]' : '[object]';
+    }
+  }
+
+  // ---- memory-checked builtins ---------------------------------------------------------------
+  function wrap(obj, key, make) {
+    const d = gopd(obj, key);
+    if (!d || typeof d.value !== 'function') return;
+    const original = d.value;
+    const replacement = make(original);
+    defineProperty(replacement, 'name', { value: original.name });
+    defineProperty(replacement, 'length', { value: original.length });
+    defineProperty(obj, key, { value: replacement, writable: d.writable, enumerable: d.enumerable, configurable: d.configurable });
+  }
+  const SP = S.prototype, AP = A.prototype;
+  function toLen(v) { const n = +v; return n > 0 ? (n === Infinity ? Infinity : n - (n % 1)) : 0; }
+  wrap(SP, 'repeat', (orig) => ({ repeat(count) { const s = S(this); chargeChars(s.length * toLen(count)); return apply(orig, s, [count]); } }).repeat);
+  wrap(SP, 'padStart', (orig) => ({ padStart(n, f) { chargeChars(toLen(n)); return apply(orig, this, [n, f]); } }).padStart);
+  wrap(SP, 'padEnd', (orig) => ({ padEnd(n, f) { chargeChars(toLen(n)); return apply(orig, this, [n, f]); } }).padEnd);
+  wrap(SP, 'concat', (orig) => ({ concat(...parts) { let n = S(this).length; for (let i = 0; i < parts.length; i++) { parts[i] = S(parts[i]); n += parts[i].length; } chargeChars(n); return apply(orig, this, parts); } }).concat);
+  function replacementBound(s, replacement) {
+    if (typeof replacement !== 'string') return s.length;
+    const quadratic = apply(strIndexOf, replacement, ['$' + String.fromCharCode(96)]) !== -1 || apply(strIndexOf, replacement, ["$'"]) !== -1;
+    return s.length + (s.length + 1) * replacement.length * (quadratic ? s.length + 1 : 1);
+  }
+  function wrapReplacer(fn) {
+    if (typeof fn !== 'function') return fn;
+    let total = 0;
+    return function (...args) { const r = S(apply(fn, undefined, args)); total += r.length; chargeChars(total); return r; };
+  }
+  for (const key of ['replace', 'replaceAll']) {
+    wrap(SP, key, (orig) => ({ [key](pattern, replacement) {
+      const s = S(this);
+      if (typeof replacement === 'function') return apply(orig, s, [pattern, wrapReplacer(replacement)]);
+      const r = S(replacement);
+      const bound = replacementBound(s, r);
+      const run = cur;
+      if (run !== null && bound > run.maxChars) { const out = apply(orig, s, [pattern, r]); chargeChars(out.length); return out; }
+      return apply(orig, s, [pattern, r]);
+    } })[key]);
+  }
+  wrap(SP, 'split', (orig) => ({ split(sep, limit) { const s = S(this); if (sep === '' || sep === undefined) chargeElements(s.length); else if (typeof sep === 'string') chargeElements(s.length / sep.length + 1); return apply(orig, s, [sep, limit]); } }).split);
+  wrap(AP, 'join', (orig) => ({ join(sep) {
+    const run = cur;
+    tick(run);
+    const len = toLen(this.length);
+    const sepLen = sep === undefined ? 1 : S(sep).length;
+    if (run !== null) {
+      chargeChars(len > 0 ? (len - 1) * sepLen : 0);
+      const out = apply(orig, this, [sep]);
+      chargeChars(out.length);
+      return out;
+    }
+    return apply(orig, this, [sep]);
+  } }).join);
+  wrap(AP, 'fill', (orig) => ({ fill(value, start, end) { const len = toLen(this.length); chargeElements(len); return apply(orig, this, [value, start, end]); } }).fill);
+  wrap(AP, 'concat', (orig) => ({ concat(...items) { let n = toLen(this.length); for (let i = 0; i < items.length; i++) { const it = items[i]; n += isArray(it) ? toLen(it.length) : 1; } chargeElements(n); return apply(orig, this, items); } }).concat);
+  for (const key of ['toSorted', 'toReversed', 'toSpliced', 'with', 'keys', 'values', 'entries']) {
+    wrap(AP, key, (orig) => ({ [key](...args) { chargeElements(toLen(this.length)); return apply(orig, this, args); } })[key]);
+  }
+  const arrayValues = AP.values;
+  defineProperty(AP, symIterator, { value: arrayValues, writable: true, enumerable: false, configurable: true });
+  wrap(AP, 'flat', (orig) => ({ flat(depth) {
+    const run = cur;
+    if (run !== null) {
+      // Count what flattening would produce, ticking per array visited: a DAG of shared arrays would
+      // otherwise expand exponentially inside one native call.
+      const d = depth === undefined ? 1 : toLen(depth);
+      let total = 0;
+      const walk = (arr, level) => { tick(run); const n = toLen(arr.length); for (let i = 0; i < n; i++) { const x = arr[i]; if (level < d && isArray(x)) walk(x, level + 1); else { total++; if (total > run.maxElements) chargeElements(total); } } };
+      walk(this, 0);
+    }
+    return apply(orig, this, [depth]);
+  } }).flat);
+  const arrayFrom = A.from;
+  wrap(A, 'from', () => ({ from(items, mapFn, thisArg) {
+    if (items !== null && items !== undefined && typeof items[symIterator] !== 'function') chargeElements(toLen(items.length));
+    else if (items !== null && items !== undefined && !isArray(items) && typeof items !== 'string') items = counted(items);
+    else if (items !== null && items !== undefined) chargeElements(toLen(items.length));
+    return mapFn === undefined ? apply(arrayFrom, this, [items]) : apply(arrayFrom, this, [items, mapFn, thisArg]);
+  } }).from);
+  function counted(iterable) {
+    const run = cur;
+    return { *[symIterator]() { let n = 0; for (const v of iterable) { n++; if (run !== null && n > run.maxElements) chargeElements(n); tick(run); yield v; } } };
+  }
+  const stringify = JSON.stringify;
+  wrap(JSON, 'stringify', () => ({ stringify(value, replacer, space) {
+    const run = cur;
+    if (run !== null && value !== null && typeof value === 'object') {
+      // Estimate the output before producing it: repeated references to one big value multiply.
+      let size = 0;
+      const seen = [];
+      const walk = (v, depth) => {
+        tick(run);
+        if (typeof v === 'string') { size += v.length + 2; }
+        else if (v === null || typeof v !== 'object') { size += 8; }
+        else {
+          if (depth > 512) return;
+          for (let i = 0; i < seen.length; i++) if (seen[i] === v) return;
+          apply(arrayPush, seen, [v]);
+          const ks = isArray(v) ? null : O.keys(v);
+          if (ks === null) { const n = toLen(v.length); size += n; for (let i = 0; i < n; i++) walk(v[i], depth + 1); }
+          else { for (let i = 0; i < ks.length; i++) { size += ks[i].length + 4; const d = gopd(v, ks[i]); if (d && 'value' in d) walk(d.value, depth + 1); } }
+          seen.length--;
+        }
+        if (size > run.maxChars) chargeChars(size);
+      };
+      walk(value, 0);
+    }
+    const out = apply(stringify, JSON, [value, replacer, space]);
+    if (typeof out === 'string') chargeChars(out.length);
+    return out;
+  } }).stringify);
+
+  // ---- locking --------------------------------------------------------------------------------
+  const REMOVE = ['eval', 'Function', 'globalThis', 'SharedArrayBuffer', 'Atomics', 'WebAssembly', 'WeakRef', 'FinalizationRegistry',
+    'ArrayBuffer', 'DataView', 'Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array', 'Uint32Array',
+    'Float16Array', 'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array', 'escape', 'unescape', 'console', 'ShadowRealm'];
+  const hidden = [
+    gpo(function* () {}), gpo(gpo(function* () {})), gpo(async function () {}), gpo(async function* () {}), gpo(gpo(async function* () {})),
+    gpo([][symIterator]()), gpo(gpo([][symIterator]())), gpo(new MapC().entries()), gpo(new SetC().values()), gpo(''[symIterator]()),
+    gpo(''.matchAll(/x/g)), gpo(gpo(async function* () {}).prototype), gopd(FunctionProto, 'caller') ? gopd(FunctionProto, 'caller').get : null,
+    gpo(Int8Array), gpo(Int8Array.prototype),
+  ];
+  for (const k of REMOVE) { try { delete G[k]; } catch {} }
+  for (const k of ['$1', '$2', '$3', '$4', '$5', '$6', '$7', '$8', '$9', 'input', '$_', 'lastMatch', '$&', 'lastParen', '$+', 'leftContext', '$' + String.fromCharCode(96), 'rightContext', "$'"]) {
+    try { delete RegExp[k]; } catch {}
+  }
+  defineProperty(ErrorC, 'prepareStackTrace', { value: prepareStackTrace, writable: false, enumerable: false, configurable: false });
+  defineProperty(ErrorC, 'stackTraceLimit', { value: 16, writable: false, enumerable: false, configurable: false });
+
+  const OP = O.prototype;
+  for (const k of ['toString', 'toLocaleString', 'valueOf', 'hasOwnProperty', 'isPrototypeOf', 'propertyIsEnumerable', 'constructor']) enable(OP, k);
+  for (const E of [ErrorC, TypeErrorC, RangeErrorC, SyntaxError, ReferenceError, URIError, EvalError, AggregateError]) {
+    for (const k of ['name', 'message', 'toString', 'constructor']) enable(E.prototype, k);
+  }
+  for (const k of ['toString', 'name']) enable(FunctionProto, k);
+  enable(Promise.prototype, 'constructor');
+
+  const seen = new SetC();
+  const queue = [G, ...hidden];
+  while (queue.length > 0) {
+    const o = queue.pop();
+    if (o === null || (typeof o !== 'object' && typeof o !== 'function') || apply(setHas, seen, [o])) continue;
+    seen.add(o);
+    const ks = ownKeys(o);
+    for (let i = 0; i < ks.length; i++) {
+      const d = gopd(o, ks[i]);
+      if (!d) continue;
+      if ('value' in d) apply(arrayPush, queue, [d.value]);
+      else { apply(arrayPush, queue, [d.get]); apply(arrayPush, queue, [d.set]); }
+    }
+    apply(arrayPush, queue, [gpo(o)]);
+  }
+  seen.delete(G);
+  for (const o of seen) freeze(o);
+  const globalNames = gopn(G);
+  for (let i = 0; i < globalNames.length; i++) {
+    const k = globalNames[i];
+    const d = gopd(G, k);
+    if (d && 'value' in d) defineProperty(G, k, { value: d.value, writable: false, enumerable: d.enumerable, configurable: false });
+  }
+  const globalCount = globalNames.length;
+
+  // ---- runs -----------------------------------------------------------------------------------
+  function deliverValue(run, text) {
+    return codec.decode(text);
+  }
+
+  function makeToolError(name, message, code, tool) {
+    const e = new ErrorC(message);
+    defineProperty(e, 'name', { value: name, writable: true, enumerable: false, configurable: true });
+    defineProperty(e, 'code', { value: code, writable: true, enumerable: true, configurable: true });
+    if (tool !== undefined) defineProperty(e, 'tool', { value: tool, writable: true, enumerable: true, configurable: true });
+    apply(wsAdd, toolErrors, [e]);
+    return e;
+  }
+
+  function newRun(cfg) {
+    const run = {
+      id: cfg.id, maxIterations: cfg.maxIterations, maxCallDepth: cfg.maxCallDepth, maxToolCalls: cfg.maxToolCalls,
+      memoryLimit: cfg.memoryLimit, maxChars: cfg.memoryLimit / 2, maxElements: cfg.memoryLimit / 8,
+      maxOutputBytes: cfg.maxOutputBytes, maxToolArgsBytes: cfg.maxToolArgsBytes, maxLogBytes: cfg.maxLogBytes, maxLogEntries: cfg.maxLogEntries,
+      toolCalls: 0, bulk: 0, logBytes: 0, logEntries: 0, fatal: null, over: false, finished: false,
+      overError: null,
+      getN: null, setL: null, getD: null, pending: new MapC(), nextId: 0,
+    };
+    return run;
+  }
+
+  function finish(run, kind, value) {
+    if (run.finished) return;
+    run.finished = true;
+    run.over = true;
+    if (run.setL) run.setL(-1);
+    const stats = (run.getN ? run.getN() : 0) + run.bulk;
+    if (run.fatal !== null) { host(b.done, run.id, 'fatal', jsonStringify([run.fatal.code, run.fatal.message, stats, run.toolCalls])); return; }
+    if (kind === 'ok') {
+      const text = codec.encode(value, { maxBytes: run.maxOutputBytes, maxDepth: 256, getters: false, toJSON: false });
+      if (typeof text !== 'string') {
+        host(b.done, run.id, 'fatal', jsonStringify([text === -1 ? 'OUTPUT_LIMIT_EXCEEDED' : 'RUNTIME_ERROR', text === -1 ? 'The result is larger than ' + run.maxOutputBytes + ' bytes.' : 'The result is nested too deeply to copy out.', stats, run.toolCalls]));
+        return;
+      }
+      host(b.done, run.id, 'ok', jsonStringify([text, stats, run.toolCalls]));
+      return;
+    }
+    // The script threw: describe the thrown value without running any of its code.
+    let name, message, code = null, loc = null, tool = null, data = null;
+    if (value !== null && (typeof value === 'object' || typeof value === 'function')) {
+      name = readErrorField(value, 'name');
+      message = readErrorField(value, 'message');
+      if (apply(wsHas, toolErrors, [value])) { code = readErrorField(value, 'code'); tool = readErrorField(value, 'tool'); }
+      // Reading the stack formats it through prepareStackTrace, which records the first user frame.
+      try { void value.stack; } catch {}
+      try { loc = apply(wmGet, errorLocations, [value]) || null; } catch { loc = null; }
+      if (name === undefined && message === undefined) {
+        const t = codec.encode(value, { maxBytes: 400, maxDepth: 4, getters: false, toJSON: false });
+        message = typeof t === 'string' ? 'Uncaught ' + t : 'Uncaught non-error value';
+        name = 'Error';
+      }
+    } else {
+      name = 'Error';
+      message = 'Uncaught ' + (typeof value === 'string' ? JSON_quote(value) : safeString(value));
+    }
+    host(b.done, run.id, 'error', jsonStringify([S(name === undefined ? 'Error' : name), S(message === undefined ? '' : message), code, tool, loc, stats, run.toolCalls, data]));
+  }
+  function JSON_quote(s) { return jsonStringify(s.length > 2000 ? apply(strSlice, s, [0, 2000]) + '...' : s); }
+
+  function makeCallTool(run) {
+    return function callTool(name, args) {
+      checkAlive(run);
+      if (typeof name !== 'string') return PromiseC.reject(makeToolError('ToolError', 'callTool(name, args): name must be a string, got ' + typeof name + '.', 'INVALID_TOOL_CALL'));
+      run.toolCalls++;
+      if (run.toolCalls > run.maxToolCalls) fatal(run, 'MAX_TOOL_CALLS', 'ToolCallLimitError', 'Tool-call limit of ' + run.maxToolCalls + ' exceeded.');
+      const argsText = codec.encode(args === undefined ? {} : args, { maxBytes: run.maxToolArgsBytes, maxDepth: 64, getters: false, toJSON: false });
+      if (typeof argsText !== 'string') {
+        return PromiseC.reject(makeToolError('ToolError', argsText === -1 ? 'Arguments of "' + name + '" are larger than ' + run.maxToolArgsBytes + ' bytes.' : 'Arguments of "' + name + '" are nested too deeply.', 'INVALID_ARGUMENTS', name));
+      }
+      const id = ++run.nextId;
+      let resolveFn, rejectFn;
+      const p = new PromiseC((res, rej) => { resolveFn = res; rejectFn = rej; });
+      apply(mapSet, run.pending, [id, { resolve: resolveFn, reject: rejectFn, name }]);
+      const accepted = host(b.call, run.id, id, jsonStringify([name, argsText]));
+      if (accepted !== 1) {
+        apply(mapDelete, run.pending, [id]);
+        checkAlive(run);
+        return PromiseC.reject(makeToolError('ToolError', 'Tool call "' + name + '" could not be started.', 'TOOL_ERROR', name));
+      }
+      return p;
+    };
+  }
+
+  function makeConsole(run) {
+    const out = {};
+    for (const level of ['log', 'info', 'warn', 'error', 'debug']) {
+      out[level] = function (...args) {
+        checkAlive(run);
+        const parts = [];
+        for (let i = 0; i < args.length; i++) {
+          const a = args[i];
+          if (typeof a === 'string') apply(arrayPush, parts, [a]);
+          else if (a === null || (typeof a !== 'object' && typeof a !== 'function')) apply(arrayPush, parts, [safeString(a)]);
+          else { const t = codec.encode(a, { maxBytes: run.maxLogBytes, maxDepth: 16, getters: false, toJSON: false }); apply(arrayPush, parts, [typeof t === 'string' ? t : '[value too large]']); }
+        }
+        const line = apply(arrayJoin, parts, [' ']);
+        run.logBytes += line.length;
+        run.logEntries++;
+        if (run.logBytes > run.maxLogBytes || run.logEntries > run.maxLogEntries) {
+          fatal(run, 'OUTPUT_LIMIT_EXCEEDED', 'LogLimitError', 'Console output exceeded its cap of ' + run.maxLogEntries + ' entries or ' + run.maxLogBytes + ' bytes.');
+        }
+        host(b.log, run.id, level, line);
+      };
+    }
+    return freeze(out);
+  }
+
+  function makeRt(run) {
+    const rt = {
+      L: run.maxIterations < CHECK_EVERY ? run.maxIterations : CHECK_EVERY,
+      D: run.maxCallDepth,
+      S: run.maxChars,
+      f() {
+        checkAlive(run);
+        const n = run.getN() + run.bulk;
+        if (n > run.maxIterations) fatal(run, 'MAX_ITERATIONS', 'IterationLimitError', 'Iteration limit of ' + run.maxIterations + ' exceeded (loops and function calls count).');
+        if (run.getD() > run.maxCallDepth) fatal(run, 'RUNTIME_ERROR', 'CallDepthError', 'Maximum call depth of ' + run.maxCallDepth + ' exceeded.');
+        checkMemory(run);
+        const next = run.getN() + CHECK_EVERY;
+        run.setL(next < run.maxIterations - run.bulk ? next : run.maxIterations - run.bulk);
+      },
+      c() { checkAlive(run); },
+      m(k) {
+        if (typeof k === 'number' || typeof k === 'symbol') return k;
+        if (typeof k !== 'string') {
+          const box = {};
+          defineProperty(box, k, { value: 0, enumerable: true, configurable: true });
+          k = ownKeys(box)[0];
+          if (typeof k === 'symbol') return k;
+        }
+        if (apply(setHas, BLOCKED_KEYS, [k])) throw new TypeErrorC('Access to the property "' + k + '" is not allowed in AgentScript. Use a Map for arbitrary keys.');
+        return k;
+      },
+      sp(x) {
+        if (isArray(x) || typeof x === 'string') { chargeElements(x.length); return x; }
+        if (x === null || x === undefined) return x;
+        return counted(x);
+      },
+      big(length) { chargeChars(length); return undefined; },
+      bind(getN, setL, getD) { run.getN = getN; run.setL = setL; run.getD = getD; },
+    };
+    return freeze(rt);
+  }
+
+  const factories = new MapC();
+  let factorySeq = 0;
+  __ek_register = function (factory) {
+    if (typeof factory !== 'function') return -1;
+    const id = ++factorySeq;
+    apply(mapSet, factories, [id, factory]);
+    return id;
+  };
+
+  __ek_start = function () {
+    if (cur !== null) return;
+    const cfgText = host(b.begin);
+    if (typeof cfgText !== 'string') return;
+    const cfg = jsonParse(cfgText);
+    const factory = apply(mapGet, factories, [cfg.factory]);
+    if (typeof factory !== 'function') return;
+    const run = newRun(cfg);
+    cur = run;
+    let main;
+    try {
+      const args = [makeRt(run), makeCallTool(run), makeConsole(run), cfg.input === null ? undefined : codec.decode(cfg.input)];
+      const globals = cfg.globals === null ? {} : codec.decode(cfg.globals);
+      const callTool = args[1];
+      for (let i = 0; i < cfg.names.length; i++) {
+        const name = cfg.names[i];
+        let value = globals[name];
+        if (apply(arrayIncludes, cfg.fnNames, [name])) value = { [name]: (...fnArgs) => callTool(name, fnArgs) }[name];
+        apply(arrayPush, args, [value]);
+      }
+      main = apply(factory, undefined, args);
+      if (typeof run.getN !== 'function') throw new TypeErrorC('runtime not bound');
+    } catch (e) { finish(run, 'error', e); return; }
+    let p;
+    try { p = main(); } catch (e) { finish(run, 'error', e); return; }
+    apply(promiseThen, p, [(v) => finish(run, 'ok', v), (e) => finish(run, 'error', e)]);
+  };
+
+  __ek_pump = function () {
+    const run = cur;
+    if (run === null) return;
+    const text = host(b.take, run.id);
+    if (typeof text !== 'string' || text === '') return;
+    const batch = jsonParse(text);
+    for (let i = 0; i < batch.length; i++) {
+      const item = batch[i];
+      const entry = apply(mapGet, run.pending, [item[0]]);
+      if (entry === undefined) continue;
+      apply(mapDelete, run.pending, [item[0]]);
+      if (item[1] === 1) {
+        let v;
+        try { v = deliverValue(run, item[2]); } catch { entry.reject(makeToolError('ToolError', 'Tool "' + entry.name + '" returned a value that could not be copied.', 'TOOL_ERROR', entry.name)); continue; }
+        entry.resolve(v);
+      } else {
+        const info = jsonParse(item[2]);
+        entry.reject(makeToolError(info[0], info[1], info[2], entry.name));
+      }
+    }
+  };
+
+  // The host ends a run (deadline, abort, fatal) by calling this between turns, never while script
+  // code runs; it also verifies that no run left a global behind before the realm is reused.
+  return {
+    end() { const run = cur; if (run !== null) { run.over = true; if (run.setL) run.setL(-1); } cur = null; },
+    forget(id) { apply(mapDelete, factories, [id]); },
+    clean() { return gopn(G).length === globalCount; },
+  };
+})`.replace('__EK_CODEC__', CODEC_SOURCE);

@@ -1,0 +1,372 @@
+import { types } from 'node:util';
+import v8 from 'node:v8';
+import type vm from 'node:vm';
+import type { ErrorCode } from '../errors.js';
+import { hostCodec } from '../sanitize/codec.js';
+import { describeToolError, suggestNames } from './tool-errors.js';
+import type { Realm, RealmPool, RunBridgeTarget } from './realm.js';
+import { pumpScript, startScript } from './realm.js';
+import type { ExecutionError, ExecutionResult, LogEntry, ToolContext, ToolFunction, ToolHandler } from '../types.js';
+
+/** Everything one run needs, resolved by the Enclave (limits already merged and lowered). */
+export interface RunPlan {
+  runId: string;
+  /** The rewritten script (registers the factory) and its cache key. */
+  script: vm.Script;
+  scriptKey: string;
+  /** Maps V8's (line, column) in the rewritten script to the user's source. */
+  mapPosition?: (line: number, column: number) => { line: number; column: number } | undefined;
+  globalNames: readonly string[];
+  /** Globals that are host functions: the realm gets async stubs that call them through the bridge. */
+  functionNames: readonly string[];
+  inputText: string | null;
+  globalsText: string | null;
+  limits: {
+    timeout: number;
+    maxIterations: number;
+    maxToolCalls: number;
+    maxCallDepth: number;
+    memoryLimit: number;
+    maxOutputBytes: number;
+    maxLogBytes: number;
+    maxLogEntries: number;
+    maxToolArgsBytes: number;
+    maxToolResultBytes: number;
+  };
+  tools: ((name: string) => ToolFunction | undefined) | null;
+  toolNames: () => string[];
+  signal?: AbortSignal;
+  context?: unknown;
+  startedAt: number;
+}
+
+let nextRunId = 0;
+
+const HEAP_LIMIT = v8.getHeapStatistics().heap_size_limit;
+
+function isHostTimeout(e: unknown): boolean {
+  // Read as an own data property: no getter or proxy trap of a value that came out of the realm runs
+  // on the host stack. Whatever else is thrown ends the run as an internal error.
+  if (!types.isNativeError(e) || types.isProxy(e)) return false;
+  const d = Object.getOwnPropertyDescriptor(e, 'code');
+  return d !== undefined && 'value' in d && d.value === 'ERR_SCRIPT_EXECUTION_TIMEOUT';
+}
+
+/**
+ * Drives one run in one realm: starts it, delivers tool results in batches (each delivery runs the
+ * script's continuations inside `runInContext` with the time that is left, so code after an `await` is
+ * under the deadline too), and settles exactly once.
+ */
+export class RunController implements RunBridgeTarget {
+  readonly id = ++nextRunId;
+  readonly #plan: RunPlan;
+  readonly #realm: Realm;
+  readonly #pool: RealmPool;
+  readonly #deadline: number;
+  readonly #logs: LogEntry[] = [];
+  readonly #mailbox: [number, 0 | 1, string][] = [];
+  readonly #toolAborts = new Map<number, AbortController>();
+  readonly #heapBaseline: number;
+  #begun = false;
+  #pumpQueued = false;
+  #inRealm = 0;
+  #settled = false;
+  #result: ExecutionResult | undefined;
+  #resolve!: (r: ExecutionResult) => void;
+  #timer: NodeJS.Timeout | undefined;
+  #onAbort: (() => void) | undefined;
+  #toolCallCount = 0;
+  #iterationCount = 0;
+  #factory = -1;
+
+  constructor(plan: RunPlan, realm: Realm, pool: RealmPool) {
+    this.#plan = plan;
+    this.#realm = realm;
+    this.#pool = pool;
+    this.#deadline = plan.startedAt + plan.limits.timeout;
+    this.#heapBaseline = v8.getHeapStatistics().used_heap_size;
+  }
+
+  start(): Promise<ExecutionResult> {
+    const done = new Promise<ExecutionResult>((resolve) => {
+      this.#resolve = resolve;
+    });
+    const signal = this.#plan.signal;
+    if (signal) {
+      this.#onAbort = () => this.#finish(this.#failure('ABORTED', 'AbortError', 'The run was aborted by the caller.'));
+      signal.addEventListener('abort', this.#onAbort, { once: true });
+    }
+    const remaining = this.#deadline - performance.now();
+    this.#timer = setTimeout(() => this.#finish(this.#timeoutResult()), Math.max(0, remaining));
+    this.#realm.current = this;
+    this.#realm.runs++;
+    try {
+      this.#factory = this.#realm.factoryFor(this.#plan.scriptKey, this.#plan.script);
+    } catch {
+      this.#realm.broken = true;
+      this.#finish(this.#failure('INTERNAL_ERROR', 'InternalError', 'The sandbox failed unexpectedly.'));
+      return done;
+    }
+    this.#enter(startScript);
+    return done;
+  }
+
+  // ---- bridge (called from realm code; primitives only, never throws) --------------------------
+
+  begin(): string | undefined {
+    if (this.#begun || this.#settled) return undefined;
+    this.#begun = true;
+    const l = this.#plan.limits;
+    return JSON.stringify({
+      id: this.id,
+      factory: this.#factory,
+      maxIterations: l.maxIterations,
+      maxCallDepth: l.maxCallDepth,
+      maxToolCalls: l.maxToolCalls,
+      memoryLimit: l.memoryLimit,
+      maxOutputBytes: l.maxOutputBytes,
+      maxToolArgsBytes: l.maxToolArgsBytes,
+      maxLogBytes: l.maxLogBytes,
+      maxLogEntries: l.maxLogEntries,
+      input: this.#plan.inputText,
+      globals: this.#plan.globalsText,
+      names: this.#plan.globalNames,
+      fnNames: this.#plan.functionNames,
+    });
+  }
+
+  onCall(callId: number, payload: string): 0 | 1 {
+    if (this.#settled) return 0;
+    const [name, argsText] = JSON.parse(payload) as [string, string];
+    this.#toolCallCount++;
+    const controller = new AbortController();
+    this.#toolAborts.set(callId, controller);
+    const callIndex = this.#toolCallCount;
+    // The tool starts after the realm has returned: host code never runs under the realm's watchdog,
+    // so a deadline can never cut a tool off half-way through its synchronous part.
+    queueMicrotask(() => {
+      if (this.#settled) return;
+      void this.#invokeTool(callId, callIndex, name, argsText, controller);
+    });
+    return 1;
+  }
+
+  take(): string {
+    if (this.#mailbox.length === 0) return '';
+    const batch = JSON.stringify(this.#mailbox);
+    this.#mailbox.length = 0;
+    return batch;
+  }
+
+  onDone(kind: string, payload: string): void {
+    if (this.#settled) return;
+    const data = JSON.parse(payload) as unknown[];
+    if (kind === 'ok') {
+      const [text, iterations, calls] = data as [string, number, number];
+      this.#iterationCount = iterations;
+      this.#toolCallCount = Math.max(this.#toolCallCount, calls);
+      let value: unknown;
+      try {
+        value = hostCodec.decode(text);
+      } catch {
+        this.#finish(this.#failure('INTERNAL_ERROR', 'InternalError', 'The result could not be read.'));
+        return;
+      }
+      this.#finish({ success: true, value, stats: this.#stats() });
+    } else if (kind === 'fatal') {
+      const [code, message, iterations, calls] = data as [ErrorCode, string, number, number];
+      this.#iterationCount = iterations;
+      this.#toolCallCount = Math.max(this.#toolCallCount, calls);
+      this.#finish(this.#failure(code, nameForCode(code), message));
+    } else {
+      const [name, message, code, tool, loc, iterations, calls] = data as [
+        string,
+        string,
+        string | null,
+        string | null,
+        [number, number] | null,
+        number,
+        number,
+      ];
+      this.#iterationCount = iterations;
+      this.#toolCallCount = Math.max(this.#toolCallCount, calls);
+      const isTool = code !== null;
+      const error: ExecutionError = {
+        name,
+        message,
+        code: isTool ? 'TOOL_ERROR' : 'RUNTIME_ERROR',
+      };
+      if (loc && this.#plan.mapPosition) {
+        const mapped = this.#plan.mapPosition(loc[0], loc[1]);
+        if (mapped) error.location = mapped;
+      }
+      if (isTool) error.data = { toolErrorCode: code, ...(tool !== null ? { tool } : {}) };
+      this.#finish({ success: false, error, stats: this.#stats() });
+    }
+  }
+
+  onFatal(payload: string): void {
+    // A budget error ends the run at once, whatever the script does next.
+    const [code, message, iterations, calls] = JSON.parse(payload) as [ErrorCode, string, number, number];
+    this.#iterationCount = iterations;
+    this.#toolCallCount = Math.max(this.#toolCallCount, calls);
+    this.#finish(this.#failure(code, nameForCode(code), message));
+  }
+
+  onLog(level: string, line: string): void {
+    if (this.#settled) return;
+    this.#logs.push({
+      level: (['log', 'info', 'warn', 'error', 'debug'].includes(level) ? level : 'log') as LogEntry['level'],
+      message: line,
+      time: Math.round((performance.now() - this.#plan.startedAt) * 1000) / 1000,
+    });
+  }
+
+  overMemory(): boolean {
+    const used = v8.getHeapStatistics().used_heap_size;
+    return used - this.#heapBaseline > this.#plan.limits.memoryLimit || used > HEAP_LIMIT * 0.9;
+  }
+
+  // ---- internals -------------------------------------------------------------------------------
+
+  #enter(script: vm.Script): void {
+    if (this.#settled) return;
+    const remaining = this.#deadline - performance.now();
+    if (remaining <= 0) {
+      this.#finish(this.#timeoutResult());
+      return;
+    }
+    this.#inRealm++;
+    try {
+      script.runInContext(this.#realm.context, { timeout: Math.max(1, Math.ceil(remaining)) });
+    } catch (e) {
+      // The realm was cut off mid-execution (or failed in a way we do not understand): never reuse it.
+      this.#realm.broken = true;
+      if (isHostTimeout(e)) this.#finish(this.#timeoutResult());
+      else this.#finish(this.#failure('INTERNAL_ERROR', 'InternalError', 'The sandbox failed unexpectedly.'));
+    } finally {
+      this.#inRealm--;
+    }
+    if (this.#settled) this.#releaseRealm();
+  }
+
+  #schedulePump(): void {
+    if (this.#pumpQueued || this.#settled) return;
+    this.#pumpQueued = true;
+    queueMicrotask(() => {
+      this.#pumpQueued = false;
+      this.#enter(pumpScript);
+    });
+  }
+
+  async #invokeTool(callId: number, callIndex: number, name: string, argsText: string, controller: AbortController) {
+    const plan = this.#plan;
+    let ok: 0 | 1 = 0;
+    let payload: string;
+    const tool = plan.tools ? plan.tools(name) : undefined;
+    if (!tool) {
+      const names = plan.toolNames();
+      const close = suggestNames(name, names);
+      payload = JSON.stringify([
+        'ToolError',
+        `Unknown tool "${name}".${close.length > 0 ? ` Did you mean ${close.map((n) => `"${n}"`).join(' or ')}?` : names.length > 0 ? ` Available tools: ${names.slice(0, 20).join(', ')}.` : ' No tools are available in this run.'}`,
+        'UNKNOWN_TOOL',
+      ]);
+    } else {
+      try {
+        const args = hostCodec.decode(argsText);
+        const ctx: ToolContext = Object.freeze({
+          signal: controller.signal,
+          runId: plan.runId,
+          callIndex,
+          tool: name,
+          context: plan.context,
+        });
+        const value = await tool(args, ctx);
+        if (this.#settled) return;
+        const text = hostCodec.encode(value, { maxBytes: plan.limits.maxToolResultBytes, maxDepth: 256, getters: true, toJSON: true });
+        if (typeof text === 'string') {
+          ok = 1;
+          payload = text;
+        } else {
+          payload = JSON.stringify([
+            'ToolError',
+            text === -1
+              ? `Tool "${name}" returned more than ${plan.limits.maxToolResultBytes} bytes.`
+              : `Tool "${name}" returned a value nested too deeply to copy.`,
+            'RESULT_TOO_LARGE',
+          ]);
+        }
+      } catch (err) {
+        if (this.#settled) return;
+        payload = JSON.stringify(describeToolError(name, err));
+      }
+    }
+    this.#toolAborts.delete(callId);
+    if (this.#settled) return;
+    this.#mailbox.push([callId, ok, payload]);
+    this.#schedulePump();
+  }
+
+  #stats() {
+    return {
+      duration: Math.round((performance.now() - this.#plan.startedAt) * 1000) / 1000,
+      toolCallCount: this.#toolCallCount,
+      iterationCount: this.#iterationCount,
+    };
+  }
+
+  #failure(code: ErrorCode, name: string, message: string): ExecutionResult {
+    return { success: false, error: { name, message, code }, stats: this.#stats() };
+  }
+
+  #timeoutResult(): ExecutionResult {
+    return this.#failure('TIMEOUT', 'TimeoutError', `The run exceeded its deadline of ${this.#plan.limits.timeout} ms.`);
+  }
+
+  #finish(result: ExecutionResult): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    if (this.#logs.length > 0) result.logs = this.#logs;
+    this.#result = result;
+    clearTimeout(this.#timer);
+    if (this.#onAbort && this.#plan.signal) this.#plan.signal.removeEventListener('abort', this.#onAbort);
+    for (const c of this.#toolAborts.values()) c.abort(new Error(`run ended: ${result.error?.code ?? 'completed'}`));
+    this.#toolAborts.clear();
+    this.#mailbox.length = 0;
+    if (this.#inRealm === 0) this.#releaseRealm();
+    this.#resolve(result);
+  }
+
+  #releaseRealm(): void {
+    if (this.#realm.current !== this) return;
+    this.#pool.release(this.#realm);
+  }
+
+  get result(): ExecutionResult | undefined {
+    return this.#result;
+  }
+}
+
+function nameForCode(code: ErrorCode): string {
+  switch (code) {
+    case 'MAX_ITERATIONS':
+      return 'IterationLimitError';
+    case 'MAX_TOOL_CALLS':
+      return 'ToolCallLimitError';
+    case 'MEMORY_LIMIT_EXCEEDED':
+      return 'MemoryLimitError';
+    case 'OUTPUT_LIMIT_EXCEEDED':
+      return 'OutputLimitError';
+    case 'TIMEOUT':
+      return 'TimeoutError';
+    case 'ABORTED':
+      return 'AbortError';
+    case 'RUNTIME_ERROR':
+      return 'CallDepthError';
+    default:
+      return 'Error';
+  }
+}
+
+export type { ToolHandler };

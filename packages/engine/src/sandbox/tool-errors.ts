@@ -1,0 +1,55 @@
+/**
+ * Errors a tool throws are host objects with host text: file paths, SQL, connection strings. Only their
+ * redacted description reaches the script and the result (invariant 6), unless the tool throws a
+ * `ToolError`, which the host has marked as safe to show.
+ */
+export class ToolError extends Error {
+  override name = 'ToolError';
+  /** A stable, machine-readable code the script can branch on (e.g. `NOT_FOUND`). */
+  readonly code: string;
+  /** An HTTP status the adapters may use when the script does not handle the error. */
+  readonly status: number | undefined;
+  constructor(message: string, options: { code?: string; status?: number; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.code = options.code !== undefined && /^[A-Z][A-Z0-9_]{0,63}$/.test(options.code) ? options.code : 'TOOL_ERROR';
+    this.status = options.status;
+  }
+}
+
+const MAX_PUBLIC_MESSAGE = 1000;
+
+/** `[errorName, message, code]` as delivered to the realm. */
+export function describeToolError(tool: string, err: unknown): [string, string, string] {
+  if (err instanceof ToolError) {
+    const message = err.message.length > MAX_PUBLIC_MESSAGE ? `${err.message.slice(0, MAX_PUBLIC_MESSAGE)}...` : err.message;
+    return ['ToolError', message, err.code];
+  }
+  return ['ToolError', `Tool "${tool}" failed.`, 'TOOL_FAILED'];
+}
+
+function distance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 8) return 99;
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0] as number;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j] as number;
+      row[j] = Math.min((row[j] as number) + 1, (row[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length] as number;
+}
+
+/** Up to three names close to `name`, best first, for "did you mean" hints. */
+export function suggestNames(name: string, names: readonly string[]): string[] {
+  const limit = Math.max(2, Math.floor(name.length / 3));
+  const lower = name.toLowerCase();
+  return names
+    .map((n) => ({ n, d: n.toLowerCase() === lower ? 0 : n.toLowerCase().includes(lower) || lower.includes(n.toLowerCase()) ? 1 : distance(lower, n.toLowerCase()) }))
+    .filter((x) => x.d <= limit)
+    .sort((a, b) => a.d - b.d || a.n.localeCompare(b.n))
+    .slice(0, 3)
+    .map((x) => x.n);
+}

@@ -1,0 +1,130 @@
+import type { ErrorCode } from './errors.js';
+import type { SecurityLevel } from './levels.js';
+import type { Issue } from './source.js';
+
+/** What a tool receives besides its arguments. */
+export interface ToolContext {
+  /** Aborted when the run ends: deadline, caller's abort, budget error or completion. */
+  readonly signal: AbortSignal;
+  /** Id of the run that made the call. */
+  readonly runId: string;
+  /** 1-based index of this call within the run. */
+  readonly callIndex: number;
+  /** Name the script called. */
+  readonly tool: string;
+  /** The per-run context the host passed in `RunOptions.context` (for example the request's user). */
+  readonly context: unknown;
+}
+
+/** A tool: receives a copy of the script's arguments; its result is copied into the realm. */
+export type ToolFunction = (args: any, ctx: ToolContext) => unknown;
+
+/** One function serving every tool name. */
+export type ToolHandler = (name: string, args: any, ctx: ToolContext) => unknown;
+
+export type ToolSet = Readonly<Record<string, ToolFunction>>;
+
+/** Limits shared by the instance options and the per-run options (per run they can only lower). */
+export interface Limits {
+  /** Deadline of a run in ms. Covers script code before and after every `await`, and tool waits. */
+  timeout?: number;
+  /** Iterations across all loops and function calls (callbacks included). */
+  maxIterations?: number;
+  maxToolCalls?: number;
+  /** Nesting depth of synchronous user function calls. */
+  maxCallDepth?: number;
+  /** Bytes: the largest allocation a builtin may make, and the heap growth a run may cause. */
+  memoryLimit?: number;
+  /** Bytes of the serialized result. */
+  maxOutputBytes?: number;
+  /** Bytes and entries of captured console output. */
+  maxLogBytes?: number;
+  maxLogEntries?: number;
+  /** Bytes of serialized `input` plus `globals`. */
+  maxInputBytes?: number;
+  /** Bytes of one tool call's serialized arguments. */
+  maxToolArgsBytes?: number;
+  /** Bytes of one tool result. */
+  maxToolResultBytes?: number;
+}
+
+export interface RealmPoolConfig {
+  /** Locked realms kept between runs (default 256; about 160 KB of heap each). */
+  maxIdle?: number;
+  /** Realms built ahead of demand in idle time (default 2). */
+  prewarm?: number;
+  /** Retire a realm after this many runs (default 1000). */
+  maxRunsPerRealm?: number;
+}
+
+export interface CreateEnclaveOptions extends Limits {
+  /** Default `'STANDARD'`. Sets every layer's defaults; explicit options win. */
+  securityLevel?: SecurityLevel;
+  /** Run the AST validation (layer 1). Default true. The runtime keeps every invariant without it. */
+  validate?: boolean;
+  /**
+   * Insert the run-time guards (layer 2): iteration and call-depth budgets, uncatchable budget errors,
+   * computed-key and string-growth checks. Default true. Without them the deadline, tool-call budget,
+   * memory-checked builtins and output caps still hold.
+   */
+  transform?: boolean;
+  /** Tools available to every run, unless a run brings its own. */
+  tools?: ToolSet;
+  /** Alternative to `tools`: one function for every tool name. */
+  toolHandler?: ToolHandler;
+  /** Values copied into every run as global bindings (copies: nothing a script does survives the run). */
+  globals?: Readonly<Record<string, unknown>>;
+  /** Allow functions among `globals`; they become async functions the script awaits, like tools. */
+  allowFunctionsInGlobals?: boolean;
+  /** Only `'vm'` in this version. */
+  adapter?: 'vm';
+  realmPool?: RealmPoolConfig;
+}
+
+export interface RunOptions extends Limits {
+  /** Tools of this run (for example bound to the request's user). Replace the instance's tools. */
+  tools?: ToolSet;
+  /** Alternative to `tools`: one function for every tool name. */
+  toolHandler?: ToolHandler;
+  /** Globals of this run, merged over the instance's. */
+  globals?: Readonly<Record<string, unknown>>;
+  /** Available to the script as the global `input` (a copy). */
+  input?: unknown;
+  /** Aborts the run: it ends as `ABORTED` and its tools' signals abort. */
+  signal?: AbortSignal;
+  /** Passed to tools as `ctx.context`. */
+  context?: unknown;
+}
+
+export interface LogEntry {
+  level: 'log' | 'info' | 'warn' | 'error' | 'debug';
+  message: string;
+  /** Milliseconds since the run started. */
+  time: number;
+}
+
+export interface ExecutionError {
+  name: string;
+  message: string;
+  code: ErrorCode;
+  /** In the user's own source: line 1 is the first line the user wrote. */
+  location?: { line: number; column: number };
+  data?: Record<string, unknown>;
+}
+
+export interface ExecutionStats {
+  /** Wall-clock milliseconds from `run()` to its result. */
+  duration: number;
+  toolCallCount: number;
+  iterationCount: number;
+}
+
+export interface ExecutionResult<T = unknown> {
+  success: boolean;
+  value?: T;
+  error?: ExecutionError;
+  stats: ExecutionStats;
+  logs?: LogEntry[];
+}
+
+export type { Issue };

@@ -1,0 +1,199 @@
+import type { Dialect } from '../levels.js';
+import type { ParsedSource } from '../parse.js';
+import { userLocation, WRAP_PREFIX } from '../parse.js';
+import type { Issue } from '../source.js';
+import type { Node, Span } from './ast.js';
+import { ROOT_TYPE } from './ast.js';
+import type { NodeHandler, Rule, RuleContext } from './rule.js';
+import { noAccessor } from './rules/no-accessor.js';
+import { noAsyncFunction } from './rules/no-async-function.js';
+import { noBigint } from './rules/no-bigint.js';
+import { noBlockedIdentifier } from './rules/no-blocked-identifier.js';
+import { noBlockedProperty } from './rules/no-blocked-property.js';
+import { noClass } from './rules/no-class.js';
+import { noDebugger } from './rules/no-debugger.js';
+import { noDecorator } from './rules/no-decorator.js';
+import { noDynamicImport } from './rules/no-dynamic-import.js';
+import { noEval } from './rules/no-eval.js';
+import { noForIn } from './rules/no-for-in.js';
+import { noFunctionDeclaration } from './rules/no-function-declaration.js';
+import { noFunctionExpression } from './rules/no-function-expression.js';
+import { noGenerator } from './rules/no-generator.js';
+import { noGlobalAssignment } from './rules/no-global-assignment.js';
+import { noImportMeta } from './rules/no-import-meta.js';
+import { noInfiniteLoop } from './rules/no-infinite-loop.js';
+import { noLabel } from './rules/no-label.js';
+import { noMetaProgramming } from './rules/no-meta-programming.js';
+import { noNewTarget } from './rules/no-new-target.js';
+import { noRegex } from './rules/no-regex.js';
+import { noRedeclareProvided } from './rules/no-redeclare-provided.js';
+import { noReservedPrefix } from './rules/no-reserved-prefix.js';
+import { noThis } from './rules/no-this.js';
+import { noThrow } from './rules/no-throw.js';
+import { noWhile } from './rules/no-while.js';
+import { noWith } from './rules/no-with.js';
+import { staticToolName } from './rules/static-tool-name.js';
+import { unknownGlobal } from './rules/unknown-global.js';
+import { ScopeTracker } from './scope.js';
+import { walk } from './walk.js';
+
+export type { Rule, RuleContext, RuleVisitor, NodeHandler } from './rule.js';
+
+export interface ValidateOptions {
+  dialect: Dialect;
+  /** names provided per run: callTool, input, console (if the dialect allows), user globals */
+  extraGlobals: readonly string[];
+}
+
+/** Every rule, each applied at every level; dialect-controlled rules turn themselves off. */
+export const RULES: readonly Rule[] = [
+  // Always blocked.
+  noEval,
+  noBlockedIdentifier,
+  noWith,
+  noDebugger,
+  noDynamicImport,
+  noImportMeta,
+  noNewTarget,
+  noBlockedProperty,
+  noReservedPrefix,
+  noThis,
+  noGlobalAssignment,
+  noRedeclareProvided,
+  noMetaProgramming,
+  noDecorator,
+  noInfiniteLoop,
+  staticToolName,
+  unknownGlobal,
+  // Dialect-controlled.
+  noWhile,
+  noForIn,
+  noFunctionDeclaration,
+  noFunctionExpression,
+  noAsyncFunction,
+  noGenerator,
+  noClass,
+  noAccessor,
+  noRegex,
+  noThrow,
+  noLabel,
+  noBigint,
+];
+
+/** At most this many issues are returned: the first ones by position. */
+export const MAX_ISSUES = 100;
+
+interface Found {
+  start: number;
+  end: number;
+  ruleId: string;
+  message: string;
+  hint: string;
+}
+
+function compareFound(a: Found, b: Found): number {
+  return a.start - b.start || a.end - b.end || (a.ruleId < b.ruleId ? -1 : a.ruleId > b.ruleId ? 1 : 0);
+}
+
+/**
+ * Keeps the first MAX_ISSUES issues by position. Sorting and truncating whenever the buffer holds
+ * twice the cap keeps the total cost linear however many violations a hostile script contains.
+ */
+class IssueBuffer {
+  #items: Found[] = [];
+  add(f: Found): void {
+    this.#items.push(f);
+    if (this.#items.length >= 2 * MAX_ISSUES) this.#trim();
+  }
+  #trim(): void {
+    this.#items.sort(compareFound);
+    if (this.#items.length > MAX_ISSUES) this.#items.length = MAX_ISSUES;
+  }
+  result(): Found[] {
+    this.#trim();
+    return this.#items;
+  }
+}
+
+/**
+ * Layer 1: checks the parsed script against the dialect and returns every violation (capped at
+ * MAX_ISSUES, sorted by position), located in the user's own source. Assumes `parsed.syntaxErrors`
+ * is empty. One walk for `var` hoisting, one for everything else; both linear and iterative.
+ */
+export function validateAst(parsed: ParsedSource, options: ValidateOptions): Issue[] {
+  const buffer = new IssueBuffer();
+  // The wrapper function is ours; the user's statements hang off a synthetic root so that its name
+  // and header are never checked.
+  const root: Node = {
+    type: ROOT_TYPE,
+    body: parsed.body,
+    start: WRAP_PREFIX.length,
+    end: WRAP_PREFIX.length + parsed.code.length,
+  };
+  try {
+    const scope = new ScopeTracker(root);
+    const allowedGlobals = new Set([...options.dialect.globals, ...options.extraGlobals]);
+    const enter = new Map<string, NodeHandler[]>();
+    const exit = new Map<string, NodeHandler[]>();
+    const add = (map: Map<string, NodeHandler[]>, type: string, h: NodeHandler): void => {
+      const list = map.get(type);
+      if (list) list.push(h);
+      else map.set(type, [h]);
+    };
+    for (const rule of RULES) {
+      const ctx: RuleContext = {
+        dialect: options.dialect,
+        allowedGlobals,
+        scope,
+        report(span: Span, message: string, hint: string) {
+          buffer.add({ start: span.start, end: span.end, ruleId: rule.id, message, hint });
+        },
+      };
+      const visitor = rule.create(ctx);
+      for (const [selector, handler] of Object.entries(visitor)) {
+        if (!handler) continue;
+        if (selector.endsWith(':exit')) add(exit, selector.slice(0, -':exit'.length), handler);
+        else add(enter, selector, handler);
+      }
+    }
+    const anyEnter = enter.get('*') ?? [];
+    const anyExit = exit.get('*') ?? [];
+    walk(root, {
+      // Indexed loops: these run for every node, and iterator objects would dominate the cost.
+      enter(node, parent, key) {
+        scope.enter(node, parent, key);
+        for (let i = 0; i < anyEnter.length; i++) (anyEnter[i] as NodeHandler)(node, parent, key);
+        const typed = enter.get(node.type);
+        if (typed) for (let i = 0; i < typed.length; i++) (typed[i] as NodeHandler)(node, parent, key);
+      },
+      leave(node, parent, key) {
+        const typed = exit.get(node.type);
+        if (typed) for (let i = 0; i < typed.length; i++) (typed[i] as NodeHandler)(node, parent, key);
+        for (let i = 0; i < anyExit.length; i++) (anyExit[i] as NodeHandler)(node, parent, key);
+        scope.leave(node);
+      },
+    });
+  } catch {
+    // A bug here must not let code through unchecked: fail closed with an issue, never throw.
+    buffer.add({
+      start: root.start,
+      end: root.start,
+      ruleId: 'validator-error',
+      message: 'The validator could not check this code.',
+      hint: 'Simplify the code and try again.',
+    });
+  }
+  return buffer.result().map((f) => {
+    const from = userLocation(parsed, f.start);
+    const to = userLocation(parsed, f.end);
+    return {
+      ruleId: f.ruleId,
+      message: f.message,
+      hint: f.hint,
+      line: from.line,
+      column: from.column,
+      endLine: to.line,
+      endColumn: to.column,
+    };
+  });
+}

@@ -1,0 +1,36 @@
+import { str } from '../ast.js';
+import { BLOCKED_IDENTIFIERS, CODE_GENERATION_NAMES } from '../names.js';
+import type { Rule } from '../rule.js';
+
+const TIMERS = new Set(['setTimeout', 'setInterval', 'setImmediate', 'queueMicrotask']);
+const NETWORK = new Set(['fetch', 'XMLHttpRequest', 'WebSocket', 'importScripts']);
+const GLOBAL_OBJECTS = new Set(['global', 'globalThis', 'window', 'self', 'frames']);
+
+function hintFor(name: string): string {
+  if (TIMERS.has(name)) return 'Timers are not available: `await` tool calls directly and use bounded loops to repeat work.';
+  if (NETWORK.has(name)) return "Network access goes through tools: `await callTool('tool:name', { ... })`.";
+  if (GLOBAL_OBJECTS.has(name)) return 'There is no global object: use the provided globals (e.g. `Math`, `JSON`) by name.';
+  if (name === 'arguments') return 'Use rest parameters instead: `(...args) => { ... }`.';
+  return 'The host is not reachable from scripts: use `callTool(...)` for host capabilities and `input` for data.';
+}
+
+/** Host, timer, network and global-object names from ALWAYS_BLOCKED_IDENTIFIERS (code generation is `no-eval`). */
+export const noBlockedIdentifier: Rule = {
+  id: 'no-blocked-identifier',
+  description: 'Blocks identifiers naming the host, timers, the network or the global object.',
+  create(ctx) {
+    return {
+      Identifier(node, parent, key) {
+        const role = ctx.scope.roleOf(node, parent, key);
+        if (role !== 'read' && role !== 'write' && role !== 'declare') return;
+        const name = str(node, 'name') ?? '';
+        if (!BLOCKED_IDENTIFIERS.has(name) || CODE_GENERATION_NAMES.has(name)) return;
+        if (role === 'declare') {
+          ctx.report(node, `\`${name}\` is a reserved name and cannot be declared.`, `Rename the variable, e.g. \`${name}Data\`.`);
+        } else {
+          ctx.report(node, `\`${name}\` is not available in AgentScript.`, hintFor(name));
+        }
+      },
+    };
+  },
+};

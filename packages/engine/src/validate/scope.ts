@@ -1,0 +1,280 @@
+import type { Node } from './ast.js';
+import { child, children, flag, isFunction, patternNames, str } from './ast.js';
+import { walk } from './walk.js';
+
+/** How a pattern or target position is used: bound by a declaration, or assigned to. */
+export type TargetMode = 'declare' | 'write';
+
+/**
+ * What an `Identifier` node is: a variable `read`, `write` or `declare`, or not a variable at all
+ * (`property` for `a.b`, `{ b: 1 }` and class member names, `label` for labels, `meta` for
+ * `new.target` / `import.meta`).
+ */
+export type IdentifierRole = 'read' | 'write' | 'declare' | 'property' | 'label' | 'meta';
+
+/** What rules may ask about names at the current point of the walk. */
+export interface ScopeView {
+  /** True when a declaration in an enclosing scope binds `name` at the current node. */
+  isBound(name: string): boolean;
+  /** Role of an identifier, given the parent and the parent's key holding it (as handlers get them). */
+  roleOf(identifier: Node, parent: Node | null, key: string): IdentifierRole;
+  /** `write` for assignment targets, `declare` for binding patterns, undefined elsewhere. */
+  modeOf(node: Node): TargetMode | undefined;
+  /** Every name declared anywhere in the script (filled as the walk goes, complete at the end). */
+  readonly declaredNames: ReadonlySet<string>;
+}
+
+function isVarScope(node: Node): boolean {
+  return isFunction(node) || node.type === 'StaticBlock';
+}
+
+/**
+ * `var` hoists to the nearest function, so a scope's var names are only known after its whole body
+ * has been seen. One pre-pass collects them for every function, keeping the main pass linear.
+ */
+function collectVarNames(root: Node): Map<Node, string[]> {
+  const result = new Map<Node, string[]>();
+  const stack: string[][] = [];
+  const open = (n: Node): void => {
+    const names: string[] = [];
+    result.set(n, names);
+    stack.push(names);
+  };
+  walk(root, {
+    enter(node) {
+      if (node === root || isVarScope(node)) open(node);
+      else if (node.type === 'VariableDeclaration' && str(node, 'kind') === 'var') {
+        const target = stack[stack.length - 1];
+        if (target) for (const d of children(node, 'declarations')) if (d) patternNames(child(d, 'id'), target);
+      }
+    },
+    leave(node) {
+      if (node === root || isVarScope(node)) stack.pop();
+    },
+  });
+  return result;
+}
+
+/** Names declared with let/const/using/class/function directly in a statement list (block scoping). */
+function lexicalNames(statements: readonly (Node | null)[], out: string[]): void {
+  for (let s of statements) {
+    // Labels do not change where a labeled function declaration binds.
+    while (s && s.type === 'LabeledStatement') s = child(s, 'body');
+    if (!s) continue;
+    if (s.type === 'VariableDeclaration') {
+      if (str(s, 'kind') === 'var') continue;
+      for (const d of children(s, 'declarations')) if (d) patternNames(child(d, 'id'), out);
+    } else if (s.type === 'FunctionDeclaration' || s.type === 'ClassDeclaration') {
+      patternNames(child(s, 'id'), out);
+    }
+  }
+}
+
+function loopHeadNames(decl: Node | null, out: string[]): void {
+  if (!decl || decl.type !== 'VariableDeclaration' || str(decl, 'kind') === 'var') return;
+  for (const d of children(decl, 'declarations')) if (d) patternNames(child(d, 'id'), out);
+}
+
+// Containers through which a declare/write mode flows down to the identifiers of a pattern.
+const PATTERN_CONTAINERS = new Set(['ObjectPattern', 'ArrayPattern', 'RestElement', 'AssignmentPattern', 'Property']);
+
+/**
+ * Tracks which names are bound while the main walk runs. Each name has a count of enclosing
+ * declarations; entering a scope increments the counts of its names, leaving decrements them, so a
+ * lookup is O(1) and the whole analysis stays linear in the size of the tree.
+ *
+ * Block-level function declarations are block-scoped (strict-mode semantics), not hoisted as
+ * sloppy-mode Annex B would: code relying on that hoisting is reported, which is the safer side.
+ */
+export class ScopeTracker implements ScopeView {
+  readonly #root: Node;
+  readonly #varNames: Map<Node, string[]>;
+  readonly #counts = new Map<string, number>();
+  readonly #frameNodes: Node[] = [];
+  readonly #frameNames: string[][] = [];
+  readonly #modes = new Map<Node, TargetMode>();
+  readonly #declared = new Set<string>();
+
+  constructor(root: Node) {
+    this.#root = root;
+    this.#varNames = collectVarNames(root);
+  }
+
+  get declaredNames(): ReadonlySet<string> {
+    return this.#declared;
+  }
+
+  isBound(name: string): boolean {
+    return (this.#counts.get(name) ?? 0) > 0;
+  }
+
+  roleOf(identifier: Node, parent: Node | null, key: string): IdentifierRole {
+    return this.#modes.get(identifier) ?? nonTargetRole(parent, key);
+  }
+
+  modeOf(node: Node): TargetMode | undefined {
+    return this.#modes.get(node);
+  }
+
+  enter(node: Node, parent: Node | null, key: string): void {
+    const names = this.#scopeNames(node, parent, key);
+    if (names !== null && names.length > 0) {
+      for (const n of names) {
+        this.#counts.set(n, (this.#counts.get(n) ?? 0) + 1);
+        this.#declared.add(n);
+      }
+      // The case block of a switch starts at its first case (the discriminant is outside it) but
+      // ends with the switch, so its frame is owned by the switch.
+      this.#frameNodes.push(node.type === 'SwitchCase' && parent ? parent : node);
+      this.#frameNames.push(names);
+    }
+    // Only declaration and assignment targets get an entry, so the map stays small.
+    const mode = parent ? this.#targetMode(node, parent, key) : undefined;
+    if (mode !== undefined) this.#modes.set(node, mode);
+  }
+
+  leave(node: Node): void {
+    if (this.#frameNodes[this.#frameNodes.length - 1] !== node) return;
+    this.#frameNodes.pop();
+    for (const n of this.#frameNames.pop() ?? []) {
+      const c = (this.#counts.get(n) ?? 1) - 1;
+      if (c <= 0) this.#counts.delete(n);
+      else this.#counts.set(n, c);
+    }
+  }
+
+  /** Names a node brings into scope for its own subtree, or null if it opens no scope. */
+  #scopeNames(node: Node, parent: Node | null, key: string): string[] | null {
+    if (node === this.#root) {
+      const out: string[] = [];
+      append(out, this.#varNames.get(node));
+      lexicalNames(children(node, 'body'), out);
+      return out;
+    }
+    // Allocates only for the few node types that open a scope: this runs once per node.
+    switch (node.type) {
+      case 'FunctionExpression':
+      case 'FunctionDeclaration':
+      case 'ArrowFunctionExpression': {
+        const out: string[] = [];
+        // The name of a function expression is visible only inside it; a declaration's name
+        // belongs to the enclosing block (see lexicalNames).
+        if (node.type === 'FunctionExpression') patternNames(child(node, 'id'), out);
+        for (const p of children(node, 'params')) patternNames(p, out);
+        return out;
+      }
+      case 'ClassExpression': {
+        const out: string[] = [];
+        patternNames(child(node, 'id'), out);
+        return out;
+      }
+      case 'CatchClause': {
+        const out: string[] = [];
+        patternNames(child(node, 'param'), out);
+        return out;
+      }
+      case 'BlockStatement': {
+        const out: string[] = [];
+        // A function's `var`s live in its body, not in its parameter list: `(a = v) => { var v; }`
+        // does not see the `v` of the body.
+        if (parent && key === 'body' && isFunction(parent)) append(out, this.#varNames.get(parent));
+        lexicalNames(children(node, 'body'), out);
+        return out;
+      }
+      case 'StaticBlock': {
+        const out: string[] = [];
+        append(out, this.#varNames.get(node));
+        lexicalNames(children(node, 'body'), out);
+        return out;
+      }
+      case 'SwitchCase': {
+        if (!parent || parent.type !== 'SwitchStatement' || children(parent, 'cases')[0] !== node) return null;
+        const out: string[] = [];
+        for (const c of children(parent, 'cases')) if (c) lexicalNames(children(c, 'consequent'), out);
+        return out;
+      }
+      case 'ForStatement': {
+        const out: string[] = [];
+        loopHeadNames(child(node, 'init'), out);
+        return out;
+      }
+      case 'ForInStatement':
+      case 'ForOfStatement': {
+        const out: string[] = [];
+        loopHeadNames(child(node, 'left'), out);
+        return out;
+      }
+      default:
+        return null;
+    }
+  }
+
+  #targetMode(node: Node, parent: Node, key: string): TargetMode | undefined {
+    const inherited = PATTERN_CONTAINERS.has(parent.type) ? this.#modes.get(parent) : undefined;
+    if (inherited !== undefined) {
+      switch (parent.type) {
+        case 'ObjectPattern':
+          return key === 'properties' ? inherited : undefined;
+        case 'Property':
+          return key === 'value' ? inherited : undefined;
+        case 'ArrayPattern':
+          return key === 'elements' ? inherited : undefined;
+        case 'RestElement':
+          return key === 'argument' ? inherited : undefined;
+        case 'AssignmentPattern':
+          return key === 'left' ? inherited : undefined;
+        default:
+          return undefined;
+      }
+    }
+    switch (parent.type) {
+      case 'VariableDeclarator':
+        return key === 'id' ? 'declare' : undefined;
+      case 'FunctionDeclaration':
+      case 'FunctionExpression':
+      case 'ArrowFunctionExpression':
+        return key === 'params' || key === 'id' ? 'declare' : undefined;
+      case 'ClassDeclaration':
+      case 'ClassExpression':
+        return key === 'id' ? 'declare' : undefined;
+      case 'CatchClause':
+        return key === 'param' ? 'declare' : undefined;
+      case 'AssignmentExpression':
+        return key === 'left' ? 'write' : undefined;
+      case 'UpdateExpression':
+        return key === 'argument' ? 'write' : undefined;
+      case 'ForInStatement':
+      case 'ForOfStatement':
+        return key === 'left' && node.type !== 'VariableDeclaration' ? 'write' : undefined;
+      default:
+        return undefined;
+    }
+  }
+}
+
+// A loop, not push(...xs): spreading a very long array overflows the argument limit.
+function append(out: string[], names: readonly string[] | undefined): void {
+  if (names) for (const n of names) out.push(n);
+}
+
+/** Role of an identifier that is not a declaration or assignment target. */
+function nonTargetRole(parent: Node | null, key: string): IdentifierRole {
+  if (!parent) return 'read';
+  switch (parent.type) {
+    case 'MemberExpression':
+      return key === 'property' && !flag(parent, 'computed') ? 'property' : 'read';
+    case 'Property':
+    case 'MethodDefinition':
+    case 'PropertyDefinition':
+    case 'AccessorProperty':
+      return key === 'key' && !flag(parent, 'computed') ? 'property' : 'read';
+    case 'LabeledStatement':
+    case 'BreakStatement':
+    case 'ContinueStatement':
+      return key === 'label' ? 'label' : 'read';
+    case 'MetaProperty':
+      return 'meta';
+    default:
+      return 'read';
+  }
+}

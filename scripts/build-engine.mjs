@@ -1,0 +1,14 @@
+// Builds packages/engine/dist with the workspace's tsc, without needing pnpm on PATH.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const engine = path.join(root, 'packages/engine');
+// typescript's package exports do not expose bin/, so resolve the file in the workspace's node_modules.
+const tsc = path.join(root, 'node_modules/typescript/bin/tsc');
+rmSync(path.join(engine, 'dist'), { recursive: true, force: true });
+execFileSync(process.execPath, [tsc, '-p', path.join(engine, 'tsconfig.build.json')], { stdio: 'inherit' });
+const cli = path.join(engine, 'dist/cli/main.js');
+if (existsSync(cli)) chmodSync(cli, 0o755);

@@ -1,0 +1,26 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * Tests that spawn `node` (CLI, crash tests in a child process) need the built engine: Node 20 cannot
+ * import TypeScript. Build it once per test run when dist/ is missing or older than the sources.
+ */
+const root = path.dirname(fileURLToPath(import.meta.url));
+const engine = path.join(root, 'packages/engine');
+
+function newest(dir: string): number {
+  let t = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    t = Math.max(t, entry.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+export default function setup(): void {
+  const marker = path.join(engine, 'dist/index.js');
+  if (existsSync(marker) && statSync(marker).mtimeMs >= newest(path.join(engine, 'src'))) return;
+  execFileSync(process.execPath, [path.join(root, 'scripts/build-engine.mjs')], { stdio: 'inherit', cwd: root });
+}
