@@ -1,20 +1,17 @@
-import vm from 'node:vm';
 import { EnclaveConfigError } from './errors.js';
 import type { ErrorCode } from './errors.js';
 import type { LevelConfig, RuntimeLimits, SecurityLevel } from './levels.js';
+import type { CompiledScript } from './pipeline.js';
+import { checkAgentScript } from './pipeline.js';
 import { LEVEL_CONFIGS, RESERVED_PREFIX, SECURITY_LEVELS, ALWAYS_BLOCKED_IDENTIFIERS } from './levels.js';
-import { parseAgentScript } from './parse.js';
 import { hostCodec } from './sanitize/codec.js';
-import { prescan } from './scan/index.js';
 import { RealmPool } from './sandbox/realm.js';
 import { installRejectionGuard } from './sandbox/rejections.js';
 import type { RunPlan } from './sandbox/runner.js';
 import { RunController } from './sandbox/runner.js';
 import { LruCache, hashSource } from './source.js';
 import type { Issue } from './source.js';
-import { TRANSFORM_FILENAME, transformAgentScript } from './transform/index.js';
 import type { CreateEnclaveOptions, ExecutionResult, Limits, RunOptions, ToolFunction, ToolHandler, ToolSet } from './types.js';
-import { validateAst } from './validate/index.js';
 
 const LIMIT_KEYS = [
   'timeout',
@@ -51,13 +48,7 @@ const RESERVED_WORDS = new Set(
   ),
 );
 
-interface Compiled {
-  script: vm.Script;
-  key: string;
-  mapPosition: (line: number, column: number) => { line: number; column: number } | undefined;
-}
-
-type Checked = { ok: true; compiled: Compiled } | { ok: false; result: ExecutionResult };
+type Checked = { ok: true; compiled: CompiledScript } | { ok: false; result: ExecutionResult };
 
 const own = (obj: object, name: string) => Object.prototype.hasOwnProperty.call(obj, name);
 
@@ -156,7 +147,6 @@ export class Enclave {
   readonly #allowFunctionsInGlobals: boolean;
   readonly #pool: RealmPool;
   readonly #checks = new LruCache<string, Checked>(500);
-  readonly #compiled = new LruCache<string, Compiled>(500);
   readonly #active = new Set<AbortController>();
   #disposed = false;
 
@@ -358,31 +348,8 @@ export class Enclave {
   }
 
   #checkUncached(code: string, globalNames: readonly string[]): Checked {
-    const scanIssues = prescan(code, this.#config.scan, this.securityLevel);
-    if (scanIssues.length > 0) return rejected(scanIssues);
-    const parsed = parseAgentScript(code);
-    if (parsed.syntaxErrors.length > 0) return rejected(parsed.syntaxErrors);
-    if (this.#validate) {
-      const issues = validateAst(parsed, { dialect: this.#config.dialect, extraGlobals: ['callTool', 'input', ...globalNames] });
-      if (issues.length > 0) return rejected(issues);
-    }
-    const transformed = transformAgentScript(parsed, globalNames, { guards: this.#transform });
-    if (!transformed.output) return rejected(transformed.issues);
-    const ckey = hashSource(transformed.output.code);
-    let compiled = this.#compiled.get(ckey);
-    if (!compiled) {
-      let script: vm.Script;
-      try {
-        script = new vm.Script(transformed.output.code, { filename: TRANSFORM_FILENAME, lineOffset: -1 });
-      } catch (e) {
-        // The parser accepted what V8 refuses (rare: early errors oxc does not report).
-        const message = e instanceof SyntaxError ? e.message : 'The script could not be compiled.';
-        return rejected([{ ruleId: 'syntax', message: `Syntax error: ${message}`, hint: 'Fix the syntax error.', line: 1, column: 1 }]);
-      }
-      compiled = { script, key: ckey, mapPosition: transformed.output.mapPosition };
-      this.#compiled.set(ckey, compiled);
-    }
-    return { ok: true, compiled };
+    const r = checkAgentScript(code, { securityLevel: this.securityLevel, globals: globalNames, validate: this.#validate, transform: this.#transform });
+    return r.ok ? r : rejected(r.issues);
   }
 }
 

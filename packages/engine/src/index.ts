@@ -1,4 +1,6 @@
 export { Enclave } from './enclave.js';
+export { checkAgentScript } from './pipeline.js';
+export type { CheckOptions, CheckResult, CompiledScript } from './pipeline.js';
 export { ErrorCode, EnclaveConfigError } from './errors.js';
 export { SecurityLevel, LEVEL_CONFIGS, SECURITY_LEVELS } from './levels.js';
 export type { Dialect, LevelConfig, RuntimeLimits, ScanLimits } from './levels.js';

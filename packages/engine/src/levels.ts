@@ -118,6 +118,10 @@ const SECURE_GLOBALS = [
   'decodeURIComponent',
   'encodeURI',
   'decodeURI',
+  // SECURE allows `throw`, so it needs something to throw.
+  'Error',
+  'TypeError',
+  'RangeError',
 ] as const;
 
 const STANDARD_GLOBALS = [
@@ -127,9 +131,6 @@ const STANDARD_GLOBALS = [
   'WeakMap',
   'WeakSet',
   'Promise',
-  'Error',
-  'TypeError',
-  'RangeError',
   'SyntaxError',
   'ReferenceError',
   'URIError',
@@ -313,17 +314,20 @@ export const ALWAYS_BLOCKED_IDENTIFIERS: readonly string[] = [
   'WebSocket',
 ];
 
-/** Property names that lead to constructors or prototypes; blocked as static and literal computed keys. */
+/**
+ * Property names that lead to constructors or rewrite prototypes; blocked as static and literal computed
+ * keys, and at run time as computed keys. `prototype`, `caller` and `callee` are not here: in a frozen,
+ * strict realm without code generation they reach nothing dangerous, and ordinary code uses them
+ * (`Object.prototype.hasOwnProperty.call(o, k)`, records with a `caller` field, a word count that meets
+ * the word "prototype").
+ */
 export const BLOCKED_PROPERTIES: readonly string[] = [
   'constructor',
   '__proto__',
-  'prototype',
   '__defineGetter__',
   '__defineSetter__',
   '__lookupGetter__',
   '__lookupSetter__',
-  'caller',
-  'callee',
 ];
 
 /** Identifiers with this prefix belong to the runtime; user code may not declare or read them. */

@@ -1,3 +1,4 @@
+import { BLOCKED_PROPERTIES } from '../levels.js';
 import { CODEC_SOURCE } from '../sanitize/codec.js';
 
 /**
@@ -46,7 +47,7 @@ let __ek_start, __ek_pump, __ek_register;
   // ---- per-run state -------------------------------------------------------------------------
   let cur = null;
   const CHECK_EVERY = 16384;
-  const BLOCKED_KEYS = new SetC(['constructor', '__proto__', 'prototype', '__defineGetter__', '__defineSetter__', '__lookupGetter__', '__lookupSetter__', 'caller', 'callee']);
+  const BLOCKED_KEYS = new SetC(__EK_BLOCKED_KEYS__);
   const toolErrors = new WeakSetC();
   const errorLocations = new WeakMapC();
 
@@ -535,4 +536,5 @@ let __ek_start, __ek_pump, __ek_register;
     forget(id) { apply(mapDelete, factories, [id]); },
     clean() { return gopn(G).length === globalCount; },
   };
-})`.replace('__EK_CODEC__', CODEC_SOURCE);
+})`.replace('__EK_CODEC__', CODEC_SOURCE)
+  .replace('__EK_BLOCKED_KEYS__', JSON.stringify(BLOCKED_PROPERTIES));

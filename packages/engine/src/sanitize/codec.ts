@@ -82,7 +82,7 @@ export const CODEC_SOURCE = String.raw`(function () {
       if (prior !== undefined) { charge(12); return tagged('r', prior); }
       const proto = protoOf(v);
       const plain = proto === objectProto || proto === null;
-      if (toJSON && !plain && !isDate(v)) {
+      if (toJSON && !isDate(v)) {
         let tj; try { tj = v.toJSON; } catch { tj = undefined; }
         if (typeof tj === 'function') {
           let out; try { out = apply(tj, v, ['']); } catch { out = undefined; }

@@ -164,10 +164,13 @@ class Lexer {
         continue;
       }
       switch (CLASS[c]) {
-        case C_SKIP:
+        case C_SKIP: {
           if (c === 0) sink.special(i, 0, LexContext.CODE);
-          this.#pos = i + 1;
+          let j = i + 1;
+          while (j < n && src.charCodeAt(j) <= 32 && src.charCodeAt(j) !== 0) j++;
+          this.#pos = j;
           break;
+        }
         case C_IDENT:
           this.#identifier(i);
           break;
@@ -217,17 +220,9 @@ class Lexer {
 
   /** Reports a notable non-ASCII (or NUL) character and returns its length in UTF-16 units. */
   #notable(i: number, c: number, context: LexContext): number {
-    let cp = c;
-    let len = 1;
-    if (c >= 0xd800 && c <= 0xdbff) {
-      const d = this.#src.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        cp = ((c - 0xd800) << 10) + (d - 0xdc00) + 0x10000;
-        len = 2;
-      }
-    }
+    const cp = this.#codePointAt(i, c);
     if (isSpecial(cp)) this.#sink.special(i, cp, context);
-    return len;
+    return cp > 0xffff ? 2 : 1;
   }
 
   #codePointAt(i: number, c: number): number {
@@ -514,7 +509,8 @@ class Lexer {
       return;
     }
     const kind = stack[found] as number;
-    stack.length = found;
+    // pop() rather than `length = found`: truncating through `length` is a slow runtime call in V8.
+    while (stack.length > found) stack.pop();
     if (kind === TEMPLATE) {
       this.#template();
       return;

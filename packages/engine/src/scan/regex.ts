@@ -9,13 +9,14 @@
  * only make the check flag more, never less.
  *
  * A repeated group is flagged when:
- *  - it may repeat 3 or more times and contains another variable-length repetition (`(a+)+`, `(\w+\s?)*`,
- *    `((ab)*)+`, `(\d{1,3})+`), or two optional/variable parts (`(a?b?)*`), or a sequence whose adjacent
- *    variable parts can trade characters (`(?:a?a?c)*`), because the same text can then be split between
- *    iterations or parts in exponentially many ways (polynomially many, of degree about the repeat
- *    count, for bounded repeats; hence the low threshold of 3 rather than ~10);
+ *  - it may repeat 3 or more times and contains another variable-count repetition (`(a+)+`, `(\w+\s?)*`,
+ *    `((ab)*)+`, `(\d{1,3})+`): the same text can be split between iterations in exponentially many
+ *    ways (for a bounded repeat, polynomially many, of a degree close to the repeat count; hence the low
+ *    threshold of 3 rather than ~10);
  *  - it may repeat more than 10 times and contains an alternation whose alternatives can start the same
- *    way (`(a|a)*`, `(a|ab)*`, `(\w|\d)+`, `(.|\s)*`): each iteration may take either branch, k^n ways;
+ *    way (`(a|a)*`, `(a|ab)*`, `(\w|\d)+`, `(.|\s)*`), two optional parts (`(a?b?)*`) or a sequence
+ *    whose adjacent optional parts can trade characters (`(?:a?a?c)*`): each iteration has several ways
+ *    to match, k^n in all;
  *  - it may repeat and contains a back-reference.
  *
  * Exemption, documented choice: a repeated sequence that starts or ends with one mandatory character that
@@ -31,8 +32,8 @@ class CharSet {
   w1 = 0;
   w2 = 0;
   w3 = 0;
-  /** Non-ASCII ranges as [from, to] pairs while there are few of them. */
-  high: number[] = [];
+  /** Non-ASCII ranges as [from, to] pairs while there are few of them (allocated on first use). */
+  high: number[] | null = null;
   /** Some unknown non-ASCII characters; over-approximates `high`. */
   anyHigh = false;
 
@@ -77,8 +78,9 @@ class CharSet {
 
   #addHigh(from: number, to: number): void {
     if (this.anyHigh) return;
-    if (this.high.length >= 16) {
-      this.high = [];
+    if (this.high === null) this.high = [];
+    else if (this.high.length >= 16) {
+      this.high = null;
       this.anyHigh = true;
       return;
     }
@@ -92,8 +94,8 @@ class CharSet {
     this.w3 |= o.w3;
     if (o.anyHigh) {
       this.anyHigh = true;
-      this.high = [];
-    } else {
+      this.high = null;
+    } else if (o.high !== null) {
       const h = o.high;
       for (let k = 0; k + 1 < h.length; k += 2) this.#addHigh(h[k] as number, h[k + 1] as number);
     }
@@ -105,8 +107,9 @@ class CharSet {
     }
     const a = this.high;
     const b = o.high;
-    if (this.anyHigh) return o.anyHigh || b.length > 0;
-    if (o.anyHigh) return a.length > 0;
+    if (this.anyHigh) return o.anyHigh || b !== null;
+    if (o.anyHigh) return a !== null;
+    if (a === null || b === null) return false;
     for (let i = 0; i + 1 < a.length; i += 2) {
       for (let j = 0; j + 1 < b.length; j += 2) {
         if ((a[i] as number) <= (b[j + 1] as number) && (b[j] as number) <= (a[i + 1] as number)) return true;
@@ -133,9 +136,9 @@ class CharSet {
     const letters = ((this.w2 >>> 1) | (this.w3 >>> 1)) & 0x3ffffff;
     this.w2 |= letters << 1;
     this.w3 |= letters << 1;
-    if (this.anyHigh || this.high.length > 0 || this.has(0x73) || this.has(0x6b)) {
+    if (this.anyHigh || this.high !== null || this.has(0x73) || this.has(0x6b)) {
       this.anyHigh = true;
-      this.high = [];
+      this.high = null;
       this.addRange(0x4b, 0x4b);
       this.addRange(0x53, 0x53);
       this.addRange(0x6b, 0x6b);
@@ -145,6 +148,8 @@ class CharSet {
 }
 
 const EMPTY = new CharSet();
+/** Shared by every node with no known prefix; never mutated. */
+const NO_PREFIX: CharSet[] = [];
 
 const K_CHAR = 0;
 const K_ASSERT = 1;
@@ -156,8 +161,6 @@ const K_QUANT = 5;
 /** Summary of one pattern node (or of one alternative, a sequence of nodes). */
 interface Node {
   kind: number;
-  start: number;
-  end: number;
   minW: number;
   maxW: number;
   /** Characters a match can start with (for nullable nodes, over-approximated by all of them). */
@@ -179,12 +182,14 @@ interface Node {
   overlap: string | null;
   /** Largest number of variable-width parts in one of the group's alternatives. */
   maxVarTerms: number;
-  /** For groups: the terms of each alternative. */
-  alts: Node[][] | null;
+  /** For groups: iteration boundaries are pinned by a delimiter character (see `isDelimited`). */
+  delimited: boolean;
 }
 
 interface Frame {
   start: number;
+  /** Where the last term of the current alternative starts: a quantifier reports the text from there. */
+  lastStart: number;
   look: boolean;
   altStart: number;
   terms: Node[];
@@ -203,15 +208,13 @@ const MAX_GROUP_DEPTH = 256;
 const MAX_PREFIX = 8;
 const MAX_OPEN_VAR_TERMS = 16;
 const MAX_PAIRWISE_ALTS = 16;
+/** Inner repetitions: about (text length)^repeats ways, so even a few repeats are too many. */
 const NESTED_REPEAT = 3;
+/** A constant number of choices per repetition: (choices)^repeats ways, harmless up to ~10 repeats. */
 const OVERLAP_REPEAT = 11;
 const BACKREF_REPEAT = 2;
 const INF = Number.POSITIVE_INFINITY;
 const QUANT_CAP = 1_000_000;
-
-class Failure {
-  constructor(readonly verdict: RegexVerdict) {}
-}
 
 function snippet(s: string): string {
   const cut = s.length > 40 ? `${s.slice(0, 37)}...` : s;
@@ -257,13 +260,81 @@ for (const [a, b] of [
   SPACE.addRange(a, b);
 }
 
+function charNode(set: CharSet): Node {
+  return {
+    kind: K_CHAR,
+    minW: 1,
+    maxW: 1,
+    first: set,
+    chars: set,
+    atom: set,
+    prefix: [set],
+    exact: true,
+    varQuant: false,
+    ambig: false,
+    backref: false,
+    overlap: null,
+    maxVarTerms: 0,
+    delimited: false,
+  };
+}
+
+/** `^`, `$`, `\b`, `\B`; lookarounds are built from it. */
+const ASSERT_NODE: Node = {
+  kind: K_ASSERT,
+  minW: 0,
+  maxW: 0,
+  first: EMPTY,
+  chars: EMPTY,
+  atom: null,
+  prefix: NO_PREFIX,
+  exact: true,
+  varQuant: false,
+  ambig: false,
+  backref: false,
+  overlap: null,
+  maxVarTerms: 0,
+  delimited: false,
+};
+
+/** A back-reference matches whatever its group matched: any text, of any length. */
+const BACKREF_NODE: Node = {
+  ...ASSERT_NODE,
+  kind: K_BACKREF,
+  maxW: INF,
+  first: CharSet.full(),
+  chars: CharSet.full(),
+  exact: false,
+  backref: true,
+};
+
+const DIGIT_NODE = charNode(DIGITS);
+const NON_DIGIT_NODE = charNode(DIGITS.complement());
+const SPACE_NODE = charNode(SPACE);
+const NON_SPACE_NODE = charNode(SPACE.complement());
+const WORD_NODE = charNode(WORD);
+const NON_WORD_NODE = charNode(WORD.complement());
+const WORD_FOLDED = new CharSet();
+WORD_FOLDED.addSet(WORD);
+WORD_FOLDED.foldCase();
+const WORD_FOLDED_NODE = charNode(WORD_FOLDED);
+const NON_WORD_FOLDED_NODE = charNode(WORD_FOLDED.complement());
+const ANY_NODE = charNode(CharSet.full());
+const DOT_ALL_NODE = ANY_NODE;
+const DOT_SET = CharSet.full();
+DOT_SET.w0 &= ~((1 << 10) | (1 << 13)); // U+2028/9 stay in the coarse non-ASCII part
+const DOT_NODE = charNode(DOT_SET);
+/** Shared nodes of ASCII literals, filled on first use. */
+const LITERALS: (Node | undefined)[] = [];
+const FOLDED_LITERALS: (Node | undefined)[] = [];
+
 class Parser {
   readonly #p: string;
   readonly #n: number;
   readonly #unicode: boolean;
   readonly #v: boolean;
   readonly #dotAll: boolean;
-  #ignoreCase: boolean;
+  readonly #ignoreCase: boolean;
   /** A `(?i:...)` group was seen while parsing without the `i` flag: parse again, folding case everywhere. */
   restartWithIgnoreCase = false;
   #i = 0;
@@ -277,38 +348,50 @@ class Parser {
     this.#dotAll = flags.dotAll;
   }
 
-  #invalid(reason: string): never {
-    throw new Failure({ safe: false, invalid: true, reason: `invalid pattern: ${reason}` });
+  /**
+   * The first problem found; parsing stops at the next step. Recorded rather than thrown: a throw costs
+   * V8 far more than the whole analysis of a short pattern, and hostile input may be full of errors.
+   */
+  failure: RegexVerdict | null = null;
+
+  #invalid(reason: string): void {
+    this.failure ??= { safe: false, invalid: true, reason: `invalid pattern: ${reason}` };
   }
 
-  #unsafe(reason: string): never {
-    throw new Failure({ safe: false, reason });
+  #unsafe(reason: string): void {
+    this.failure ??= { safe: false, reason };
   }
 
   parse(): void {
     const p = this.#p;
     const n = this.#n;
-    const frames: Frame[] = [{ start: 0, look: false, altStart: 0, terms: [], alts: [], altRanges: [] }];
-    while (this.#i < n) {
+    const frames: Frame[] = [{ start: 0, lastStart: 0, look: false, altStart: 0, terms: [], alts: [], altRanges: [] }];
+    while (this.#i < n && this.failure === null) {
       const i = this.#i;
       const c = p.charCodeAt(i);
       const f = frames[frames.length - 1] as Frame;
+      if (c !== 0x29 && c !== 0x7c && c !== 0x2a && c !== 0x2b && c !== 0x3f && c !== 0x7b) f.lastStart = i;
       switch (c) {
         case 0x28: {
           const { look, bodyStart } = this.#groupOpening(i);
           if (this.restartWithIgnoreCase) return;
           if (frames.length > MAX_GROUP_DEPTH) {
-            throw new Failure({ safe: false, invalid: true, reason: `groups are nested more than ${MAX_GROUP_DEPTH} deep` });
+            this.failure ??= { safe: false, invalid: true, reason: `too complex to analyze: groups are nested more than ${MAX_GROUP_DEPTH} deep` };
+            return;
           }
-          frames.push({ start: i, look, altStart: bodyStart, terms: [], alts: [], altRanges: [] });
+          frames.push({ start: i, lastStart: i, look, altStart: bodyStart, terms: [], alts: [], altRanges: [] });
           this.#i = bodyStart;
           break;
         }
         case 0x29: {
-          if (frames.length === 1) this.#invalid('unmatched ")"');
+          if (frames.length === 1) {
+            this.#invalid('unmatched ")"');
+            return;
+          }
           frames.pop();
           const parent = frames[frames.length - 1] as Frame;
-          parent.terms.push(this.#group(f, i, i + 1));
+          parent.terms.push(this.#group(f, i));
+          parent.lastStart = f.start;
           this.#i = i + 1;
           break;
         }
@@ -331,23 +414,26 @@ class Parser {
         case 0x7b: {
           const q = this.#braces(i);
           if (q !== null) this.#quantify(f, q.min, q.max, q.end);
-          else if (this.#unicode) this.#invalid('lone "{"');
-          else f.terms.push(this.#charNode(this.#literal(0x7b), i, i + 1));
+          else if (this.#unicode) {
+            this.#invalid('lone "{"');
+            return;
+          } else {
+            f.lastStart = i;
+            f.terms.push(this.#literalNode(0x7b));
+            this.#i = i + 1;
+          }
           break;
         }
         case 0x5b:
           f.terms.push(this.#charClass(i));
           break;
-        case 0x2e: {
-          const set = CharSet.full();
-          if (!this.#dotAll) set.w0 &= ~((1 << 10) | (1 << 13)); // U+2028/9 stay in the coarse non-ASCII part
-          f.terms.push(this.#charNode(set, i, i + 1));
+        case 0x2e:
+          f.terms.push(this.#dotAll ? DOT_ALL_NODE : DOT_NODE);
           this.#i = i + 1;
           break;
-        }
         case 0x5e:
         case 0x24:
-          f.terms.push(assertNode(i, i + 1));
+          f.terms.push(ASSERT_NODE);
           this.#i = i + 1;
           break;
         case 0x5c:
@@ -355,41 +441,27 @@ class Parser {
           break;
         default: {
           const cp = this.#unicode ? (p.codePointAt(i) as number) : c;
-          const len = cp > 0xffff ? 2 : 1;
-          f.terms.push(this.#charNode(this.#literal(cp), i, i + len));
-          this.#i = i + len;
+          f.terms.push(this.#literalNode(cp));
+          this.#i = i + (cp > 0xffff ? 2 : 1);
         }
       }
     }
-    if (frames.length > 1) this.#invalid('missing ")"');
+    if (this.failure === null && frames.length > 1) this.#invalid('missing ")"');
   }
 
-  #literal(cp: number): CharSet {
+  /** Nodes are immutable once built, so ASCII literals (most of any pattern) share theirs. */
+  #literalNode(cp: number): Node {
+    const cache = this.#ignoreCase ? FOLDED_LITERALS : LITERALS;
+    if (cp < 128) {
+      const hit = cache[cp];
+      if (hit !== undefined) return hit;
+    }
     const s = new CharSet();
     s.add(cp);
     if (this.#ignoreCase) s.foldCase();
-    return s;
-  }
-
-  #charNode(set: CharSet, start: number, end: number): Node {
-    return {
-      kind: K_CHAR,
-      start,
-      end,
-      minW: 1,
-      maxW: 1,
-      first: set,
-      chars: set,
-      atom: set,
-      prefix: [set],
-      exact: true,
-      varQuant: false,
-      ambig: false,
-      backref: false,
-      overlap: null,
-      maxVarTerms: 0,
-      alts: null,
-    };
+    const node = charNode(s);
+    if (cp < 128) cache[cp] = node;
+    return node;
   }
 
   /** Parses what follows `(` and returns where the group's body starts. */
@@ -460,10 +532,16 @@ class Parser {
     if (this.#p.charCodeAt(j) === 0x3f) j++; // lazy: fails just as slowly
     const terms = f.terms;
     const last = terms[terms.length - 1];
-    if (last === undefined || last.kind === K_QUANT || last.kind === K_ASSERT) this.#invalid('nothing to repeat');
-    if (max < min) this.#invalid('numbers out of order in {} quantifier');
-    if (last.kind === K_GROUP) this.#checkRepeat(last, max, last.start, j);
-    terms[terms.length - 1] = quantNode(last, min, max, last.start, j);
+    if (last === undefined || last.kind === K_QUANT || last.kind === K_ASSERT) {
+      this.#invalid('nothing to repeat');
+      return;
+    }
+    if (max < min) {
+      this.#invalid('numbers out of order in {} quantifier');
+      return;
+    }
+    if (last.kind === K_GROUP) this.#checkRepeat(last, max, f.lastStart, j);
+    terms[terms.length - 1] = quantNode(last, min, max);
     this.#i = j;
   }
 
@@ -471,32 +549,36 @@ class Parser {
     const src = () => snippet(this.#p.slice(start, end));
     if (max >= BACKREF_REPEAT && body.backref) {
       this.#unsafe(`back-reference inside the repeated group ${src()}`);
-    }
-    if (max >= OVERLAP_REPEAT && body.overlap !== null) {
+    } else if (max >= OVERLAP_REPEAT && body.overlap !== null) {
       this.#unsafe(`overlapping alternatives in the repeated group ${src()}: ${body.overlap}`);
-    }
-    if (max >= NESTED_REPEAT && (body.varQuant || body.ambig || body.maxVarTerms >= 2) && !delimited(body)) {
+    } else if (max >= NESTED_REPEAT && body.varQuant && !body.delimited) {
       this.#unsafe(
-        `nested quantifier in ${src()}: a repeated group contains another variable-length part, so the same text can be split between repetitions in exponentially many ways`,
+        `nested quantifier in ${src()}: a repeated group contains another variable-length repetition, so the same text can be split between repetitions in exponentially many ways`,
+      );
+    } else if (max >= OVERLAP_REPEAT && (body.ambig || body.maxVarTerms >= 2) && !body.delimited) {
+      // Only optional parts (`?`): a constant number of ways per iteration, so only long repeats explode.
+      this.#unsafe(
+        `ambiguous repeated group ${src()}: its optional parts can match the same text in several ways in every repetition`,
       );
     }
   }
 
-  #group(f: Frame, closeAt: number, end: number): Node {
-    const alts = [...f.alts, f.terms];
-    const ranges = [...f.altRanges, f.altStart, closeAt];
+  #group(f: Frame, closeAt: number): Node {
+    // The frame is discarded after this, so its arrays can take the last alternative.
+    const alts = f.alts;
+    alts.push(f.terms);
+    const ranges = f.altRanges;
+    ranges.push(f.altStart, closeAt);
     const seqs = alts.map((terms) => sequence(terms));
     let backref = false;
     for (const s of seqs) backref ||= s.backref;
     if (f.look) {
       // Lookarounds consume nothing and never backtrack into their body once they succeeded.
-      const node = assertNode(f.start, end);
-      node.kind = K_LOOK;
-      node.backref = backref;
-      return node;
+      return { ...ASSERT_NODE, kind: K_LOOK, backref };
     }
-    const first = new CharSet();
-    const chars = new CharSet();
+    // Unions are only needed with several alternatives; nodes are immutable, so one alternative's sets are reused.
+    const first = seqs.length > 1 ? new CharSet() : EMPTY;
+    const chars = seqs.length > 1 ? new CharSet() : EMPTY;
     let minW = INF;
     let maxW = 0;
     let varQuant = false;
@@ -504,8 +586,10 @@ class Parser {
     let overlap: string | null = null;
     let maxVarTerms = 0;
     for (const s of seqs) {
-      first.addSet(s.first);
-      chars.addSet(s.chars);
+      if (seqs.length > 1) {
+        first.addSet(s.first);
+        chars.addSet(s.chars);
+      }
       if (s.minW < minW) minW = s.minW;
       if (s.maxW > maxW) maxW = s.maxW;
       varQuant ||= s.varQuant;
@@ -515,24 +599,22 @@ class Parser {
     }
     if (seqs.length > 1) overlap ??= this.#overlappingAlternatives(seqs, ranges);
     const single = seqs.length === 1 ? (seqs[0] as Sequence) : null;
-    const onlyTerm = single !== null ? consuming(alts[0] as Node[]) : [];
+    const pinned = single !== null ? delimitation(alts[0] as Node[]) : NOT_DELIMITED;
     return {
       kind: K_GROUP,
-      start: f.start,
-      end,
       minW,
       maxW,
-      first,
-      chars,
-      atom: onlyTerm.length === 1 ? (onlyTerm[0] as Node).atom : null,
-      prefix: single !== null ? single.prefix : [],
+      first: single !== null ? single.first : first,
+      chars: single !== null ? single.chars : chars,
+      atom: pinned.atom,
+      prefix: single !== null ? single.prefix : NO_PREFIX,
       exact: single !== null ? single.exact : minW === 0 && maxW === 0,
       varQuant,
       ambig,
       backref,
       overlap,
       maxVarTerms,
-      alts,
+      delimited: !ambig && pinned.delimited,
     };
   }
 
@@ -623,7 +705,7 @@ class Parser {
         const d = p.charCodeAt(j + 1);
         const builtin = this.#builtinClass(d);
         if (builtin !== null) {
-          classEscape(builtin);
+          classEscape(builtin.chars);
           j += 2;
           continue;
         }
@@ -657,27 +739,25 @@ class Parser {
     if (this.#ignoreCase) set.foldCase();
     const result = negate ? (complex ? CharSet.full() : set.complement()) : set;
     this.#i = j;
-    return this.#charNode(result, i, j);
+    return charNode(result);
   }
 
-  #builtinClass(d: number): CharSet | null {
-    let s: CharSet;
+  /** `\d \D \s \S \w \W` as shared nodes. */
+  #builtinClass(d: number): Node | null {
     switch (d) {
       case 0x64:
-        return DIGITS;
+        return DIGIT_NODE;
       case 0x44:
-        return DIGITS.complement();
+        return NON_DIGIT_NODE;
       case 0x73:
-        return SPACE;
+        return SPACE_NODE;
       case 0x53:
-        return SPACE.complement();
+        return NON_SPACE_NODE;
       case 0x77:
-      case 0x57:
-        s = new CharSet();
-        s.addSet(WORD);
         // With `iu`, \w also matches U+017F and U+212A.
-        if (this.#ignoreCase && this.#unicode) s.foldCase();
-        return d === 0x77 ? s : s.complement();
+        return this.#ignoreCase && this.#unicode ? WORD_FOLDED_NODE : WORD_NODE;
+      case 0x57:
+        return this.#ignoreCase && this.#unicode ? NON_WORD_FOLDED_NODE : NON_WORD_NODE;
       default:
         return null;
     }
@@ -688,7 +768,10 @@ class Parser {
     const p = this.#p;
     if (p.charCodeAt(j) !== 0x7b) return j;
     const close = p.indexOf('}', j);
-    if (close < 0) this.#invalid('missing "}"');
+    if (close < 0) {
+      this.#invalid('missing "}"');
+      return this.#n;
+    }
     return close + 1;
   }
 
@@ -696,7 +779,10 @@ class Parser {
   #characterEscape(j: number, inClass: boolean): { cp: number; end: number } {
     const p = this.#p;
     const d = p.charCodeAt(j + 1);
-    if (Number.isNaN(d)) this.#invalid('"\\" at end of pattern');
+    if (Number.isNaN(d)) {
+      this.#invalid('"\\" at end of pattern');
+      return { cp: 0x5c, end: this.#n };
+    }
     switch (d) {
       case 0x6e:
         return { cp: 0x0a, end: j + 2 };
@@ -751,7 +837,7 @@ class Parser {
         k++;
       }
       if (k === j + 3 || p.charCodeAt(k) !== 0x7d || v > 0x10ffff) this.#invalid('bad \\u{...} escape');
-      return { cp: v, end: k + 1 };
+      return { cp: v > 0x10ffff ? 0x10ffff : v, end: k + 1 };
     }
     let v = 0;
     for (let k = j + 2; k < j + 6; k++) {
@@ -770,87 +856,44 @@ class Parser {
     const d = p.charCodeAt(i + 1);
     if (d === 0x62 || d === 0x42) {
       this.#i = i + 2;
-      return assertNode(i, i + 2);
+      return ASSERT_NODE;
     }
     if (d >= 0x31 && d <= 0x39) {
       let j = i + 1;
       while (j < this.#n && isDigit(p.charCodeAt(j))) j++;
       this.#i = j;
-      return backrefNode(i, j);
+      return BACKREF_NODE;
     }
     if (d === 0x6b && p.charCodeAt(i + 2) === 0x3c) {
       let j = i + 3;
       while (j < this.#n && p.charCodeAt(j) !== 0x3e && (isWordChar(p.charCodeAt(j)) || p.charCodeAt(j) >= 128)) j++;
       if (p.charCodeAt(j) === 0x3e) {
         this.#i = j + 1;
-        return backrefNode(i, j + 1);
+        return BACKREF_NODE;
       }
     }
     const builtin = this.#builtinClass(d);
     if (builtin !== null) {
       this.#i = i + 2;
-      return this.#charNode(builtin, i, i + 2);
+      return builtin;
     }
     if ((d === 0x70 || d === 0x50) && this.#unicode) {
-      const end = this.#skipBraces(i + 2);
-      this.#i = end;
-      return this.#charNode(CharSet.full(), i, end);
+      this.#i = this.#skipBraces(i + 2);
+      return ANY_NODE;
     }
     const esc = this.#characterEscape(i, false);
     this.#i = esc.end;
-    return this.#charNode(this.#literal(esc.cp), i, esc.end);
+    return this.#literalNode(esc.cp);
   }
 }
 
-function assertNode(start: number, end: number): Node {
-  return {
-    kind: K_ASSERT,
-    start,
-    end,
-    minW: 0,
-    maxW: 0,
-    first: EMPTY,
-    chars: EMPTY,
-    atom: null,
-    prefix: [],
-    exact: true,
-    varQuant: false,
-    ambig: false,
-    backref: false,
-    overlap: null,
-    maxVarTerms: 0,
-    alts: null,
-  };
-}
-
-function backrefNode(start: number, end: number): Node {
-  const all = CharSet.full();
-  return {
-    kind: K_BACKREF,
-    start,
-    end,
-    minW: 0,
-    maxW: INF,
-    first: all,
-    chars: all,
-    atom: null,
-    prefix: [],
-    exact: false,
-    varQuant: false,
-    ambig: false,
-    backref: true,
-    overlap: null,
-    maxVarTerms: 0,
-    alts: null,
-  };
-}
-
-function quantNode(body: Node, min: number, max: number, start: number, end: number): Node {
+function quantNode(body: Node, min: number, max: number): Node {
   const minW = min === 0 ? 0 : body.minW * min;
   const maxW = body.maxW === 0 ? 0 : max === INF ? INF : body.maxW * max;
-  let prefix: CharSet[] = [];
+  let prefix = NO_PREFIX;
   let exact = minW === 0 && maxW === 0;
   if (min === max && body.exact && body.prefix.length * min <= MAX_PREFIX) {
+    prefix = [];
     for (let k = 0; k < min; k++) prefix.push(...body.prefix);
     exact = true;
   } else if (min >= 1) {
@@ -858,8 +901,6 @@ function quantNode(body: Node, min: number, max: number, start: number, end: num
   }
   return {
     kind: K_QUANT,
-    start,
-    end,
     minW,
     maxW,
     first: body.first,
@@ -872,7 +913,7 @@ function quantNode(body: Node, min: number, max: number, start: number, end: num
     backref: body.backref,
     overlap: body.overlap,
     maxVarTerms: 0,
-    alts: null,
+    delimited: false,
   };
 }
 
@@ -892,6 +933,22 @@ interface Sequence {
 
 /** Summary of one alternative. */
 function sequence(terms: Node[]): Sequence {
+  if (terms.length === 1) {
+    const t = terms[0] as Node;
+    return {
+      minW: t.minW,
+      maxW: t.maxW,
+      first: t.first,
+      chars: t.chars,
+      prefix: t.prefix.length > MAX_PREFIX ? t.prefix.slice(0, MAX_PREFIX) : t.prefix,
+      exact: t.exact && t.prefix.length <= MAX_PREFIX,
+      varQuant: t.varQuant,
+      ambig: t.ambig,
+      backref: t.backref,
+      overlap: t.overlap,
+      varTerms: t.minW !== t.maxW ? 1 : 0,
+    };
+  }
   let minW = 0;
   let maxW = 0;
   const first = new CharSet();
@@ -905,7 +962,7 @@ function sequence(terms: Node[]): Sequence {
   let overlap: string | null = null;
   let varTerms = 0;
   // Variable-width parts whose end is not yet pinned by a later mandatory part they cannot match.
-  let open: CharSet[] = [];
+  const open: CharSet[] = [];
   for (const t of terms) {
     minW += t.minW;
     maxW += t.maxW;
@@ -933,7 +990,11 @@ function sequence(terms: Node[]): Sequence {
         }
       }
     }
-    if (t.minW > 0 && open.length > 0) open = open.filter((o) => o.intersects(t.first));
+    if (t.minW > 0 && open.length > 0) {
+      let kept = 0;
+      for (const o of open) if (o.intersects(t.first)) open[kept++] = o;
+      while (open.length > kept) open.pop();
+    }
     if (variable) {
       if (open.length >= MAX_OPEN_VAR_TERMS) ambig = true;
       else open.push(t.chars);
@@ -956,31 +1017,40 @@ function alternativesOverlap(a: Sequence, b: Sequence): boolean {
   return true;
 }
 
-function consuming(terms: Node[]): Node[] {
-  return terms.filter((t) => t.maxW > 0);
-}
+const NOT_DELIMITED = { atom: null, delimited: false } as const;
 
 /**
- * A repeated group whose single alternative starts or ends with one mandatory character that no other part
- * can match: iteration boundaries are then fixed by the text (see the header comment).
+ * For a group whose only alternative is `terms`: its single mandatory character when that is all it
+ * consumes, and whether it starts or ends with one mandatory character that no other part can match, so
+ * that iteration boundaries are fixed by the text (see the header comment). A group holding just one
+ * group inherits that group's answer. Zero-width parts (assertions, lookarounds) are ignored.
  */
-function delimited(group: Node): boolean {
-  if (group.ambig || group.alts === null || group.alts.length !== 1) return false;
-  let terms = consuming(group.alts[0] as Node[]);
-  while (terms.length === 1) {
-    const only = terms[0] as Node;
-    if (only.kind !== K_GROUP || only.alts === null || only.alts.length !== 1) return false;
-    terms = consuming(only.alts[0] as Node[]);
+function delimitation(terms: Node[]): { atom: CharSet | null; delimited: boolean } {
+  let count = 0;
+  let firstIndex = -1;
+  let lastIndex = -1;
+  for (let k = 0; k < terms.length; k++) {
+    if ((terms[k] as Node).maxW === 0) continue;
+    count++;
+    if (firstIndex < 0) firstIndex = k;
+    lastIndex = k;
   }
-  if (terms.length < 2) return false;
-  const firstTerm = terms[0] as Node;
-  const lastTerm = terms[terms.length - 1] as Node;
-  for (const candidate of [firstTerm, lastTerm]) {
-    const d = candidate.atom;
-    if (d === null) continue;
-    if (terms.every((t) => t === candidate || !t.chars.intersects(d))) return true;
+  if (count === 0) return NOT_DELIMITED;
+  if (count === 1) {
+    const only = terms[firstIndex] as Node;
+    return { atom: only.atom, delimited: only.kind === K_GROUP && only.delimited };
   }
-  return false;
+  return { atom: null, delimited: pinnedBy(terms, firstIndex) || pinnedBy(terms, lastIndex) };
+}
+
+function pinnedBy(terms: Node[], index: number): boolean {
+  const d = (terms[index] as Node).atom;
+  if (d === null) return false;
+  for (let k = 0; k < terms.length; k++) {
+    const t = terms[k] as Node;
+    if (k !== index && t.maxW > 0 && t.chars.intersects(d)) return false;
+  }
+  return true;
 }
 
 function parseFlags(flags: string): { unicode: boolean; v: boolean; ignoreCase: boolean; dotAll: boolean } | string {
@@ -1009,14 +1079,13 @@ export function checkRegex(pattern: string, flags = ''): RegexVerdict {
   try {
     let parser = new Parser(pattern, parsed);
     parser.parse();
-    if (parser.restartWithIgnoreCase) {
+    if (parser.failure === null && parser.restartWithIgnoreCase) {
       parser = new Parser(pattern, { ...parsed, ignoreCase: true });
       parser.parse();
     }
-    return { safe: true };
-  } catch (e) {
-    if (e instanceof Failure) return e.verdict;
-    // Our own bug (or exhausted stack): never let it escape, and never call the pattern safe.
+    return parser.failure ?? { safe: true };
+  } catch {
+    // Our own bug: never let it escape, and never call the pattern safe.
     return { safe: false, invalid: true, reason: 'the pattern could not be analyzed' };
   }
 }

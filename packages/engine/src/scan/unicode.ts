@@ -111,12 +111,35 @@ export function isNonAsciiSpace(cp: number): boolean {
 const ID_START = /^\p{ID_Start}$/u;
 const ID_CONTINUE = /^[\p{ID_Continue}\u200C\u200D]$/u;
 
-/** Identifier characters outside ASCII. Only called on the rare non-ASCII characters of code. */
+// Memo of the two regex tests for the BMP (0 = not computed yet), so that code written in a non-Latin
+// script does not pay for a regex match on every character.
+const ID_UNKNOWN = 0;
+const ID_START_BIT = 1;
+const ID_CONTINUE_BIT = 2;
+const ID_NONE = 4;
+let bmpIdClass: Uint8Array | null = null;
+
+function idClass(cp: number): number {
+  if (cp > 0xffff) {
+    const ch = String.fromCodePoint(cp);
+    return (ID_START.test(ch) ? ID_START_BIT : 0) | (ID_CONTINUE.test(ch) ? ID_CONTINUE_BIT : 0) || ID_NONE;
+  }
+  bmpIdClass ??= new Uint8Array(0x10000);
+  let k = bmpIdClass[cp] as number;
+  if (k === ID_UNKNOWN) {
+    const ch = String.fromCharCode(cp);
+    k = (ID_START.test(ch) ? ID_START_BIT : 0) | (ID_CONTINUE.test(ch) ? ID_CONTINUE_BIT : 0) || ID_NONE;
+    bmpIdClass[cp] = k;
+  }
+  return k;
+}
+
+/** Identifier characters outside ASCII. */
 export function isIdStartNonAscii(cp: number): boolean {
-  return ID_START.test(String.fromCodePoint(cp));
+  return (idClass(cp) & ID_START_BIT) !== 0;
 }
 export function isIdContinueNonAscii(cp: number): boolean {
-  return ID_CONTINUE.test(String.fromCodePoint(cp));
+  return (idClass(cp) & ID_CONTINUE_BIT) !== 0;
 }
 
 /** Scripts that share look-alike letters with Latin; mixing any two of them in one name is a homoglyph. */

@@ -1,5 +1,5 @@
 import MagicString from 'magic-string';
-import { RESERVED_PREFIX } from '../levels.js';
+import { BLOCKED_PROPERTIES, RESERVED_PREFIX } from '../levels.js';
 import type { Node, ParsedSource } from '../parse.js';
 import { WRAP_PREFIX, userLocation } from '../parse.js';
 import type { Issue } from '../source.js';
@@ -102,7 +102,7 @@ function isSafeStaticKey(key: Node): boolean {
   return typeof v === 'string' && !BLOCKED_KEYS.has(v);
 }
 
-const BLOCKED_KEYS = new Set(['constructor', '__proto__', 'prototype', '__defineGetter__', '__defineSetter__', '__lookupGetter__', '__lookupSetter__', 'caller', 'callee']);
+const BLOCKED_KEYS = new Set(BLOCKED_PROPERTIES);
 
 function isNumericLiteral(n: Node): boolean {
   return n.type === 'Literal' && typeof n.value === 'number';
@@ -217,10 +217,18 @@ export function transformAgentScript(parsed: ParsedSource, globalNames: readonly
     } else if (node.type === 'TemplateLiteral' && (node.expressions as Node[]).length > 0) {
       ms.appendLeft(node.start, `${S}(`);
       ms.prependRight(node.end, ')');
-    } else if (node.type === 'SpreadElement') {
-      const arg = node.argument as Node;
-      ms.appendLeft(arg.start, `${SP}(`);
-      ms.prependRight(arg.end, ')');
+    } else if (node.type === 'ArrayExpression' || node.type === 'CallExpression' || node.type === 'NewExpression') {
+      // Array and argument spreads iterate, so they can produce more elements than their source
+      // holds (an iterator over a huge sparse array). Object spreads copy own properties and are
+      // left alone: wrapping them would change what they copy.
+      const items = (node.type === 'ArrayExpression' ? node.elements : node.arguments) as (Node | null)[];
+      for (const item of items) {
+        if (item && item.type === 'SpreadElement') {
+          const arg = item.argument as Node;
+          ms.appendLeft(arg.start, `${SP}(`);
+          ms.prependRight(arg.end, ')');
+        }
+      }
     }
 
     const kids = children(node);

@@ -25,11 +25,10 @@ export const noBlockedIdentifier: Rule = {
         if (role !== 'read' && role !== 'write' && role !== 'declare') return;
         const name = str(node, 'name') ?? '';
         if (!BLOCKED_IDENTIFIERS.has(name) || CODE_GENERATION_NAMES.has(name)) return;
-        if (role === 'declare') {
-          ctx.report(node, `\`${name}\` is a reserved name and cannot be declared.`, `Rename the variable, e.g. \`${name}Data\`.`);
-        } else {
-          ctx.report(node, `\`${name}\` is not available in AgentScript.`, hintFor(name));
-        }
+        // A local binding named `window` or `process` reaches nothing of the host: only references
+        // that would resolve to a global are refused.
+        if (role === 'declare' || ctx.scope.isBound(name)) return;
+        ctx.report(node, `\`${name}\` is not available in AgentScript.`, hintFor(name));
       },
     };
   },

@@ -13,14 +13,14 @@ function report(ctx: RuleContext, node: Node, name: string, what: string): void 
 }
 
 /**
- * Property names that reach constructors and prototypes, when the name is known statically:
- * `x.constructor`, `x['__proto__']`, `` x[`prototype`] ``, `x['con' + 'structor']`, the same keys in
+ * Property names that reach constructors or rewrite prototypes (BLOCKED_PROPERTIES), when the name is known statically:
+ * `x.constructor`, `x['__proto__']`, `` x[`constructor`] ``, `x['con' + 'structor']`, the same keys in
  * destructuring patterns, and `__proto__` as an object-literal key (it sets the prototype).
  * Keys computed at run time are the runtime's job.
  */
 export const noBlockedProperty: Rule = {
   id: 'no-blocked-property',
-  description: 'Blocks access to constructor, __proto__, prototype and similar properties.',
+  description: 'Blocks access to constructor, __proto__ and the legacy accessor methods.',
   create(ctx) {
     return {
       MemberExpression(node) {

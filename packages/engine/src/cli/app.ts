@@ -1,0 +1,342 @@
+/**
+ * The `enclave` command line: argument parsing and the two commands. Kept apart from the `bin` entry
+ * (main.ts) so tests can call `main()` in-process with their own streams and environment.
+ */
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { EnclaveConfigError } from '../errors.js';
+import type { SecurityLevel } from '../levels.js';
+import { SECURITY_LEVELS } from '../levels.js';
+import { LineIndex } from '../source.js';
+import type { Issue } from '../source.js';
+import type { RunOptions, ToolSet } from '../types.js';
+import { formatIssue } from './frame.js';
+import { stringifySafe } from './json-safe.js';
+import { formatRunResult, loadTools } from './run.js';
+import type { ColorTarget } from './terminal.js';
+import { createStyle, escapeJSONText, escapeText, shouldColor } from './terminal.js';
+import { UsageError } from './usage.js';
+
+/** Exit codes: 0 success, 1 problems found or the script failed, 2 usage error, 130 interrupted. */
+export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, INTERRUPTED: 130 } as const;
+
+/** An output stream as the CLI uses it. */
+export interface OutStream extends ColorTarget {
+  write(text: string): unknown;
+}
+
+/** Everything the CLI touches of its process, so tests can supply their own. */
+export interface CliIO {
+  stdout: OutStream;
+  stderr: OutStream;
+  /** Read when a file argument is `-`. */
+  stdin?: AsyncIterable<string | Uint8Array>;
+  env: Readonly<Record<string, string | undefined>>;
+  cwd: string;
+  /** Aborted on Ctrl-C: an active run ends as ABORTED. */
+  signal?: AbortSignal;
+}
+
+const LEVELS = SECURITY_LEVELS.join(' | ');
+
+const HELP = `enclave - check and run AgentScript (JavaScript written by LLM agents) in a locked sandbox
+
+Usage:
+  enclave check <file...> [--level LEVEL] [--globals a,b] [--json]
+  enclave run <file> [--tools tools.mjs] [--input JSON | --input-file in.json]
+                     [--level LEVEL] [--timeout ms] [--json]
+  enclave --help | --version
+
+Commands:
+  check   Validate without running anything: pre-scan, syntax, the level's AgentScript rules.
+          Prints every problem with a code frame. Exit 0 when clean, 1 when problems were found.
+  run     Run the script in a fresh sandbox. Prints the result value on stdout; the captured
+          console output, errors and stats on stderr. Exit 0 on success, 1 when the script failed.
+
+Run "enclave <command> --help" for the command's options.
+Use "-" as <file> to read the script from standard input.
+Exit codes: 0 ok, 1 problems found / script failed, 2 usage error, 130 interrupted (Ctrl-C).
+Colors: on for terminals; NO_COLOR=1 turns them off, FORCE_COLOR=1 forces them on.
+`;
+
+const CHECK_HELP = `Usage: enclave check <file...> [options]
+
+Validates AgentScript without running it, exactly as "enclave run" (and Enclave.run) would before
+running: the pre-scan of the raw text, then syntax, then the AST rules of the security level.
+
+Options:
+  --level LEVEL     ${LEVELS} (default STANDARD)
+  --globals a,b     names the host passes as globals, allowed as identifiers
+  --json            print [{ file, level, ok, issues }] as JSON instead of code frames
+  -h, --help        show this help
+
+Exit codes: 0 clean, 1 problems found, 2 usage error.
+`;
+
+const RUN_HELP = `Usage: enclave run <file> [options]
+
+Runs AgentScript in a fresh, locked sandbox with the given tools and input.
+
+Options:
+  --tools FILE        ES module whose default export (or export "tools") is a record of
+                      async functions (args, ctx) => result, callable with callTool(name, args)
+  --input JSON        value of the script's global "input"
+  --input-file FILE   read "input" from a JSON file ("-" for standard input)
+  --level LEVEL       ${LEVELS} (default STANDARD)
+  --timeout MS        deadline of the run in milliseconds (default: the level's)
+  --json              print the ExecutionResult as JSON (stdout) instead of the readable report
+  -h, --help          show this help
+
+Output: the value as JSON on stdout; console output ([log] ...), errors with a code frame, and a
+stats line on stderr. BigInts print as "123n", Dates as ISO strings, Maps as objects (or
+[key, value] pairs), Sets as arrays, NaN/Infinity as strings, cycles as "[Circular]".
+Exit codes: 0 success, 1 the script failed, 2 usage error, 130 interrupted.
+`;
+
+function version(): string {
+  // dist/cli/main.js and src/cli/app.ts both sit two levels below the package root.
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** parseArgs reports user mistakes as TypeErrors with an ERR_PARSE_ARGS_* code; those are usage errors. */
+function parse<R>(command: string, parseThunk: () => R): R {
+  try {
+    return parseThunk();
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code !== 'string' || !code.startsWith('ERR_PARSE_ARGS')) throw e;
+    const message = (e as Error).message;
+    // Node's text for an unknown option goes on about positionals; the option is what matters.
+    const unknown = code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /^Unknown option '([^']*)'/.exec(message) : null;
+    throw new UsageError(unknown ? `${command}: unknown option ${unknown[1]}` : `${command}: ${message}`, command);
+  }
+}
+
+function parseLevel(value: string | undefined): SecurityLevel {
+  if (value === undefined) return 'STANDARD';
+  const upper = value.toUpperCase();
+  if (!(SECURITY_LEVELS as readonly string[]).includes(upper)) throw new UsageError(`--level must be one of ${LEVELS}, got "${value}"`);
+  return upper as SecurityLevel;
+}
+
+const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+function parseGlobals(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  const names = value
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '');
+  for (const n of names) if (!IDENTIFIER.test(n)) throw new UsageError(`--globals: "${n}" is not an identifier`);
+  return names;
+}
+
+async function readStdin(io: CliIO): Promise<string> {
+  if (!io.stdin) throw new UsageError('standard input is not available');
+  const chunks: Buffer[] = [];
+  for await (const chunk of io.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Reads a text file named on the command line (`-` is stdin); a failure is a usage error. */
+async function readText(path: string, what: string, io: CliIO): Promise<string> {
+  let text: string;
+  if (path === '-') {
+    text = await readStdin(io);
+  } else {
+    try {
+      text = await readFile(resolve(io.cwd, path), 'utf8');
+    } catch (e) {
+      const code = (e as { code?: unknown }).code;
+      const reason =
+        code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : ((e as Error).message ?? String(e));
+      throw new UsageError(`cannot read ${what} ${path}: ${reason}`);
+    }
+  }
+  // Editors on Windows add a byte order mark; it is an encoding artifact, not part of the script (and
+  // the pre-scan would rightly report it as an invisible character).
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+function displayName(path: string): string {
+  return path === '-' ? '<stdin>' : path;
+}
+
+async function checkCommand(args: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parse('check', () =>
+    parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        level: { type: 'string' },
+        globals: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }),
+  );
+  if (values.help) {
+    io.stdout.write(CHECK_HELP);
+    return EXIT.OK;
+  }
+  if (positionals.length === 0) throw new UsageError('check: missing <file>', 'check');
+  if (positionals.filter((p) => p === '-').length > 1) throw new UsageError('check: standard input ("-") can be read only once');
+  const level = parseLevel(values.level);
+  const globals = parseGlobals(values.globals);
+  // Read every file first: a missing file is a usage error, reported before any output.
+  const files: { name: string; code: string }[] = [];
+  for (const path of positionals) files.push({ name: displayName(path), code: await readText(path, 'file', io) });
+
+  // Loaded here, not at the top: the checking stages pull in the parser, which --help and
+  // --version do not need.
+  const { checkSource } = await import('./check.js');
+  const style = createStyle(!values.json && shouldColor(io.stdout, io.env));
+  const reports: { file: string; level: SecurityLevel; ok: boolean; issues: Issue[] }[] = [];
+  let failed = false;
+  for (const { name, code } of files) {
+    const issues = checkSource(code, level, globals);
+    reports.push({ file: name, level, ok: issues.length === 0, issues });
+    if (issues.length > 0) failed = true;
+    if (values.json) continue;
+    if (issues.length === 0) {
+      io.stdout.write(`${escapeText(name)}: ${style.green('OK')} (level ${level})\n`);
+      continue;
+    }
+    const lines = new LineIndex(code);
+    for (const issue of issues) io.stdout.write(`${formatIssue(name, issue, lines, { style })}\n\n`);
+    io.stdout.write(`${escapeText(name)}: ${style.red(`${issues.length} problem${issues.length === 1 ? '' : 's'}`)} (level ${level})\n`);
+  }
+  if (values.json) io.stdout.write(`${escapeJSONText(JSON.stringify(reports, null, 2))}\n`);
+  return failed ? EXIT.FAILED : EXIT.OK;
+}
+
+function parseTimeout(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
+    throw new UsageError(`--timeout must be a positive whole number of milliseconds, got "${value}"`);
+  }
+  return Number(value);
+}
+
+function parseJSONInput(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`${what} is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+async function runCommand(args: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parse('run', () =>
+    parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        tools: { type: 'string' },
+        input: { type: 'string' },
+        'input-file': { type: 'string' },
+        level: { type: 'string' },
+        timeout: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }),
+  );
+  if (values.help) {
+    io.stdout.write(RUN_HELP);
+    return EXIT.OK;
+  }
+  if (positionals.length === 0) throw new UsageError('run: missing <file>', 'run');
+  if (positionals.length > 1) throw new UsageError(`run: expected one file, got ${positionals.length}`, 'run');
+  if (values.input !== undefined && values['input-file'] !== undefined) throw new UsageError('give either --input or --input-file, not both');
+  const path = positionals[0] as string;
+  if (path === '-' && values['input-file'] === '-') throw new UsageError('the script and --input-file cannot both come from standard input');
+  const level = parseLevel(values.level);
+  const timeout = parseTimeout(values.timeout);
+
+  const code = await readText(path, 'file', io);
+  const runOptions: RunOptions = {};
+  if (values.input !== undefined) runOptions.input = parseJSONInput(values.input, '--input');
+  if (values['input-file'] !== undefined) {
+    runOptions.input = parseJSONInput(await readText(values['input-file'], 'input file', io), `--input-file ${values['input-file']}`);
+  }
+  let tools: ToolSet | undefined;
+  if (values.tools !== undefined) tools = await loadTools(values.tools, io.cwd);
+  if (tools) runOptions.tools = tools;
+  if (io.signal) runOptions.signal = io.signal;
+
+  const { Enclave } = await import('../enclave.js');
+  let enclave: InstanceType<typeof Enclave>;
+  try {
+    // One run per process: realms built ahead of demand would only cost start-up time.
+    enclave = new Enclave({ securityLevel: level, ...(timeout !== undefined ? { timeout } : {}), realmPool: { prewarm: 0 } });
+  } catch (e) {
+    if (e instanceof EnclaveConfigError) throw new UsageError(e.message);
+    throw e;
+  }
+  try {
+    const result = await enclave.run(code, runOptions);
+    if (values.json) {
+      io.stdout.write(`${escapeJSONText(stringifySafe(result))}\n`);
+    } else {
+      const text = formatRunResult(result, displayName(path), new LineIndex(code), createStyle(shouldColor(io.stderr, io.env)));
+      // Logs come before the value and stats after it, as they happened; the report is colored for
+      // stderr, which may be a terminal while stdout is a pipe.
+      if (text.head !== '') io.stderr.write(text.head);
+      if (text.value !== '') io.stdout.write(text.value);
+      io.stderr.write(text.tail);
+    }
+    if (result.success) return EXIT.OK;
+    return result.error?.code === 'ABORTED' && io.signal?.aborted ? EXIT.INTERRUPTED : EXIT.FAILED;
+  } finally {
+    enclave.dispose();
+  }
+}
+
+/**
+ * Runs the CLI with `argv` (the arguments after the program name) and returns the exit code. User
+ * mistakes print a one-line message and return 2; nothing the user does prints a host stack trace.
+ */
+export async function main(argv: readonly string[], io: CliIO): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case undefined:
+        io.stderr.write(HELP);
+        return EXIT.USAGE;
+      case '-h':
+      case '--help':
+        io.stdout.write(HELP);
+        return EXIT.OK;
+      case 'help':
+        io.stdout.write(rest[0] === 'check' ? CHECK_HELP : rest[0] === 'run' ? RUN_HELP : HELP);
+        return EXIT.OK;
+      case '-v':
+      case '--version':
+        io.stdout.write(`${version()}\n`);
+        return EXIT.OK;
+      case 'check':
+        return await checkCommand(rest, io);
+      case 'run':
+        return await runCommand(rest, io);
+      default:
+        throw new UsageError(command.startsWith('-') ? `unknown option "${command}"` : `unknown command "${command}" (expected check or run)`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr.write(`enclave: ${escapeText(e.message)}\nRun "enclave ${e.command !== undefined ? `${e.command} ` : ''}--help" for usage.\n`);
+      return EXIT.USAGE;
+    }
+    // A bug of ours, not the user's: say so briefly. ENCLAVE_DEBUG=1 shows the stack for a bug report.
+    const detail = io.env.ENCLAVE_DEBUG ? (e instanceof Error ? (e.stack ?? e.message) : String(e)) : e instanceof Error ? e.message : String(e);
+    io.stderr.write(`enclave: internal error: ${escapeText(detail, { keepNewlines: true })}\n`);
+    return EXIT.FAILED;
+  }
+}

@@ -1,0 +1,19 @@
+/**
+ * `enclave check`: the engine's checking stages without running anything. Calling `Enclave.run` with a
+ * tiny timeout would still execute the script (and call tools); this runs only the pure stages, in the
+ * order and with the stop points `Enclave.run` uses, so a file `check` passes is a file `run` accepts.
+ */
+import type { SecurityLevel } from '../levels.js';
+import { checkAgentScript } from '../pipeline.js';
+import type { Issue } from '../source.js';
+
+/**
+ * Every problem that would make `Enclave.run` reject `code` at `level`: the engine's own
+ * `checkAgentScript`, so `check` and `run` cannot disagree.
+ *
+ * @param extraGlobals names the host will pass as `globals` (they become readable identifiers).
+ */
+export function checkSource(code: string, level: SecurityLevel = 'STANDARD', extraGlobals: readonly string[] = []): Issue[] {
+  const r = checkAgentScript(code, { securityLevel: level, globals: extraGlobals });
+  return r.ok ? [] : r.issues;
+}

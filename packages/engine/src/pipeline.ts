@@ -1,0 +1,81 @@
+import vm from 'node:vm';
+import type { SecurityLevel } from './levels.js';
+import { LEVEL_CONFIGS } from './levels.js';
+import { parseAgentScript } from './parse.js';
+import { prescan } from './scan/index.js';
+import type { Issue } from './source.js';
+import { LruCache, hashSource } from './source.js';
+import { TRANSFORM_FILENAME, transformAgentScript } from './transform/index.js';
+import { validateAst } from './validate/index.js';
+
+/** A script that passed every check, compiled and ready for any realm. */
+export interface CompiledScript {
+  script: vm.Script;
+  /** Content key of the rewritten script: realms keep one factory per key. */
+  key: string;
+  /** Maps V8's (line, column) in the rewritten script to the user's source. */
+  mapPosition: (line: number, column: number) => { line: number; column: number } | undefined;
+}
+
+export type CheckResult = { ok: true; compiled: CompiledScript } | { ok: false; issues: Issue[] };
+
+export interface CheckOptions {
+  /** Default `'STANDARD'`. */
+  securityLevel?: SecurityLevel;
+  /** Names the host will pass as `globals`: they become readable identifiers. */
+  globals?: readonly string[];
+  /** Run the AST validation (default true). */
+  validate?: boolean;
+  /** Insert the run-time guards (default true). */
+  transform?: boolean;
+}
+
+/** Names every run provides besides the level's globals (`console` comes with the dialect). */
+const RUN_PROVIDED = ['callTool', 'input'] as const;
+const compiledCache = new LruCache<string, CompiledScript>(500);
+
+/**
+ * Layers 0 to 2 without running anything: pre-scan, parse, AST validation, rewriting, and V8's own
+ * compile step. Stops at the first stage that finds problems and returns all of that stage's problems,
+ * located in the user's source. `Enclave.run` uses exactly this, so code that passes here is code that
+ * `run` accepts; use it to give an LLM feedback before running anything.
+ *
+ * @example
+ * ```ts
+ * const r = checkAgentScript(code, { securityLevel: 'STRICT' });
+ * if (!r.ok) for (const i of r.issues) console.log(`${i.line}:${i.column} ${i.ruleId} ${i.message} (${i.hint})`);
+ * ```
+ */
+export function checkAgentScript(code: string, options: CheckOptions = {}): CheckResult {
+  const level = options.securityLevel ?? 'STANDARD';
+  const config = LEVEL_CONFIGS[level];
+  // The wrapper's parameters follow the sorted global names, so the rewritten text is canonical.
+  const globalNames = [...new Set(options.globals ?? [])].sort();
+
+  const scanIssues = prescan(code, config.scan, level);
+  if (scanIssues.length > 0) return { ok: false, issues: scanIssues };
+  const parsed = parseAgentScript(code);
+  if (parsed.syntaxErrors.length > 0) return { ok: false, issues: parsed.syntaxErrors };
+  if (options.validate ?? true) {
+    const issues = validateAst(parsed, { dialect: config.dialect, extraGlobals: [...RUN_PROVIDED, ...globalNames] });
+    if (issues.length > 0) return { ok: false, issues };
+  }
+  const transformed = transformAgentScript(parsed, globalNames, { guards: options.transform ?? true });
+  if (!transformed.output) return { ok: false, issues: transformed.issues };
+
+  const key = hashSource(transformed.output.code);
+  const hit = compiledCache.get(key);
+  if (hit) return { ok: true, compiled: hit };
+  let script: vm.Script;
+  try {
+    // Compiling is not running: no code of the script executes here.
+    script = new vm.Script(transformed.output.code, { filename: TRANSFORM_FILENAME, lineOffset: -1 });
+  } catch (e) {
+    // The parser accepted what V8 refuses (rare: early errors oxc does not report).
+    const message = e instanceof SyntaxError ? e.message : 'The script could not be compiled.';
+    return { ok: false, issues: [{ ruleId: 'syntax', message: `Syntax error: ${message}`, hint: 'Fix the syntax error.', line: 1, column: 1 }] };
+  }
+  const compiled: CompiledScript = { script, key, mapPosition: transformed.output.mapPosition };
+  compiledCache.set(key, compiled);
+  return { ok: true, compiled };
+}

@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { parseAgentScript } from '../parse.js';
+import { transformAgentScript } from './index.js';
+
+const rewrite = (code: string, globals: string[] = []) => {
+  const parsed = parseAgentScript(code);
+  expect(parsed.syntaxErrors).toEqual([]);
+  return transformAgentScript(parsed, globals);
+};
+const out = (code: string) => rewrite(code).output?.code ?? '';
+
+describe('rewriter', () => {
+  it('keeps user line k on output line k + 1 (compiled with lineOffset -1)', () => {
+    const code = 'const a = 1;\nfor (const x of [1]) {\n  a;\n}\nreturn a;';
+    const lines = out(code).split('\n');
+    expect(lines[0]).toMatch(/^__ek_register\(function \(__ek_rt, callTool, console, input\)/);
+    expect(lines[1]).toBe('const a = 1;');
+    expect(lines[5]).toBe('return a;');
+    expect(lines[6]).toBe('}; });');
+  });
+
+  it('guards every loop kind, including bodies without braces', () => {
+    const code = 'for (;;) break;\nwhile (x) x--;\ndo { x++ } while (x < 3);\nfor (const k in o) {}\nfor (const v of a) f(v);';
+    const text = out(code);
+    expect(text.match(/if \(\+\+__ek_n > __ek_L\) __ek_f\(\);/g)?.length).toBe(5);
+    expect(text).toContain('for (;;) { if (++__ek_n > __ek_L) __ek_f(); break; }');
+  });
+
+  it('counts depth in synchronous functions and only iterations in async ones', () => {
+    const text = out('function f(a) { return a }\nconst g = async () => 1;\nconst h = x => x * 2;');
+    expect(text).toContain('function f(a) {if (++__ek_n > __ek_L || ++__ek_d > __ek_D) __ek_f(); try { return a } finally { __ek_d--; }}');
+    expect(text).toContain('async () => { if (++__ek_n > __ek_L) __ek_f(); return ( 1); }');
+    expect(text).toContain('x => { if (++__ek_n > __ek_L || ++__ek_d > __ek_D) __ek_f(); try { return ( x * 2); } finally { __ek_d--; } }');
+  });
+
+  it('keeps parenthesised object bodies and newline-started bodies intact', () => {
+    const text = out('const f = x => ({ a: x });\nconst g = x =>\n  x + 1;');
+    expect(text).toContain('return ( ({ a: x }));');
+    expect(text).toContain('return (\n  __ek_s(x + 1));');
+  });
+
+  it('makes catch and finally blocks rethrow a pending budget error', () => {
+    const text = out('try { a() } catch (e) { b() } finally { c() }');
+    expect(text).toContain('catch (e) {__ek_c(); b() }');
+    expect(text).toContain('finally {__ek_c(); c() }');
+  });
+
+  it('checks computed keys except number literals, including destructuring keys', () => {
+    const text = out('const v = o[k];\nconst w = o[0];\nconst { [k]: z } = o;\no?.[k];');
+    expect(text).toContain('o[__ek_m(k)]');
+    expect(text).toContain('o[0]');
+    expect(text).toContain('{ [__ek_m(k)]: z }');
+    expect(text).toContain('o?.[__ek_m(k)]');
+  });
+
+  it('checks string growth through +, += and template literals but not number literals', () => {
+    const text = out('s = a + b;\ns += t;\nconst u = `${a}x`;\nconst n = 1 + 2;');
+    expect(text).toContain('__ek_s(a + b)');
+    expect(text).toContain('__ek_s(s += t)');
+    expect(text).toContain('__ek_s(`${a}x`)');
+    expect(text).toContain('const n = 1 + 2;');
+  });
+
+  it('bounds array and argument spreads, and leaves object spreads alone', () => {
+    expect(out('f(...xs); const a = [...ys]; const b = new C(...zs);')).toContain('f(...__ek_sp(xs)); const a = [...__ek_sp(ys)]; const b = new C(...__ek_sp(zs));');
+    expect(out('const o = { ...base, k: 1 };')).toContain('const o = { ...base, k: 1 };');
+  });
+
+  it('returns a trailing expression', () => {
+    expect(out('const a = 2;\na * 3')).toContain('return a * 3');
+  });
+
+  it('binds user globals as wrapper parameters', () => {
+    expect(out('return cfg.x')).not.toContain('cfg,');
+    expect(rewrite('return cfg.x', ['cfg']).output?.code).toContain('(__ek_rt, callTool, console, input, cfg)');
+  });
+
+  it('refuses dynamic import, import.meta-like meta properties and the reserved prefix, whatever validation says', () => {
+    const r = rewrite('const m = await import("fs");\nconst __ek_n = 1;\nfunction f() { return new.target }');
+    expect(r.output).toBeUndefined();
+    expect(r.issues.map((i) => [i.ruleId, i.line])).toEqual([
+      ['no-dynamic-import', 1],
+      ['reserved-prefix', 2],
+      ['no-meta-property', 3],
+    ]);
+  });
+
+  it('without guards keeps only the wrapper and the structural refusals', () => {
+    const parsed = parseAgentScript('for (;;) { o[k] }');
+    const r = transformAgentScript(parsed, [], { guards: false });
+    expect(r.output?.code).not.toContain('__ek_f()');
+    expect(r.output?.code).not.toContain('__ek_m(');
+    expect(transformAgentScript(parseAgentScript('import("x")'), [], { guards: false }).output).toBeUndefined();
+  });
+
+  it('maps output positions back to the user source', () => {
+    const r = rewrite('const a = 1;\nfor (const x of [1]) { q.w.e; }');
+    // Output line 2 (user line 2) has a guard inserted before `q`; its column maps back.
+    const outLine = (r.output?.code.split('\n')[2] ?? '');
+    const col = outLine.indexOf('q.w.e') + 1;
+    expect(r.output?.mapPosition(2, col)).toEqual({ line: 2, column: 24 });
+  });
+});
