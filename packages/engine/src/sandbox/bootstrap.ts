@@ -29,6 +29,7 @@ let __ek_start, __ek_pump, __ek_register;
   const gopd = O.getOwnPropertyDescriptor, gopn = O.getOwnPropertyNames, gpo = O.getPrototypeOf, freeze = O.freeze;
   const isArray = A.isArray, jsonParse = JSON.parse, jsonStringify = JSON.stringify, numIsInteger = Number.isSafeInteger;
   const ErrorC = Error, TypeErrorC = TypeError, RangeErrorC = RangeError, FunctionProto = gpo(function () {});
+  const captureStackTrace = Error.captureStackTrace;
   const promiseThen = Promise.prototype.then, PromiseC = Promise;
   const WeakSetC = WeakSet, wsAdd = WeakSet.prototype.add, wsHas = WeakSet.prototype.has;
   const WeakMapC = WeakMap, wmGet = WeakMap.prototype.get, wmSet = WeakMap.prototype.set;
@@ -109,7 +110,7 @@ let __ek_start, __ek_pump, __ek_register;
       apply(arrayPush, lines, ['    at ' + (typeof fn === 'string' && fn !== '' && apply(strIndexOf, fn, ['__ek']) !== 0 ? fn : '<anonymous>') + ' (agentscript.js:' + line + ':' + col + ')']);
     }
     if (first !== null && err !== null && (typeof err === 'object' || typeof err === 'function')) {
-      try { apply(wmSet, errorLocations, [err, first]); } catch {}
+      try { if (apply(wmGet, errorLocations, [err]) === undefined) apply(wmSet, errorLocations, [err, first]); } catch {}
     }
     return apply(arrayJoin, lines, ['\n']);
   }
@@ -385,6 +386,16 @@ let __ek_start, __ek_pump, __ek_register;
   }
   function JSON_quote(s) { return jsonStringify(s.length > 2000 ? apply(strSlice, s, [0, 2000]) + '...' : s); }
 
+  // Where the script called a tool, so an unhandled tool failure points at the user's own line.
+  function callSite() {
+    const holder = {};
+    try { captureStackTrace(holder); void holder.stack; return apply(wmGet, errorLocations, [holder]) || null; } catch { return null; }
+  }
+  function withSite(err, site) {
+    if (site !== null) { try { apply(wmSet, errorLocations, [err, site]); } catch {} }
+    return err;
+  }
+
   function makeCallTool(run) {
     return function callTool(name, args) {
       checkAlive(run);
@@ -398,7 +409,7 @@ let __ek_start, __ek_pump, __ek_register;
       const id = ++run.nextId;
       let resolveFn, rejectFn;
       const p = new PromiseC((res, rej) => { resolveFn = res; rejectFn = rej; });
-      apply(mapSet, run.pending, [id, { resolve: resolveFn, reject: rejectFn, name }]);
+      apply(mapSet, run.pending, [id, { resolve: resolveFn, reject: rejectFn, name, site: callSite() }]);
       const accepted = host(b.call, run.id, id, jsonStringify([name, argsText]));
       if (accepted !== 1) {
         apply(mapDelete, run.pending, [id]);
@@ -411,8 +422,10 @@ let __ek_start, __ek_pump, __ek_register;
 
   function makeConsole(run) {
     const out = {};
-    for (const level of ['log', 'info', 'warn', 'error', 'debug']) {
-      out[level] = function (...args) {
+    const methods = [['log', 'log'], ['info', 'info'], ['warn', 'warn'], ['error', 'error'], ['debug', 'debug'], ['trace', 'debug'], ['table', 'log'], ['dir', 'log']];
+    for (let m = 0; m < methods.length; m++) {
+      const method = methods[m][0], level = methods[m][1];
+      out[method] = function (...args) {
         checkAlive(run);
         const parts = [];
         for (let i = 0; i < args.length; i++) {
@@ -430,6 +443,11 @@ let __ek_start, __ek_pump, __ek_register;
         host(b.log, run.id, level, line);
       };
     }
+    const error = out.error;
+    out.assert = function (condition, ...args) {
+      checkAlive(run);
+      if (!condition) apply(error, undefined, ['Assertion failed' + (args.length > 0 ? ':' : ''), ...args]);
+    };
     return freeze(out);
   }
 
@@ -520,11 +538,11 @@ let __ek_start, __ek_pump, __ek_register;
       apply(mapDelete, run.pending, [item[0]]);
       if (item[1] === 1) {
         let v;
-        try { v = deliverValue(run, item[2]); } catch { entry.reject(makeToolError('ToolError', 'Tool "' + entry.name + '" returned a value that could not be copied.', 'TOOL_ERROR', entry.name)); continue; }
+        try { v = deliverValue(run, item[2]); } catch { entry.reject(withSite(makeToolError('ToolError', 'Tool "' + entry.name + '" returned a value that could not be copied.', 'TOOL_ERROR', entry.name), entry.site)); continue; }
         entry.resolve(v);
       } else {
         const info = jsonParse(item[2]);
-        entry.reject(makeToolError(info[0], info[1], info[2], entry.name));
+        entry.reject(withSite(makeToolError(info[0], info[1], info[2], entry.name), entry.site));
       }
     }
   };

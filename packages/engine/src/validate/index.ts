@@ -26,6 +26,7 @@ import { noLabel } from './rules/no-label.js';
 import { noMetaProgramming } from './rules/no-meta-programming.js';
 import { noNewTarget } from './rules/no-new-target.js';
 import { noRegex } from './rules/no-regex.js';
+import { noUnsafeRegex } from './rules/no-unsafe-regex.js';
 import { noRedeclareProvided } from './rules/no-redeclare-provided.js';
 import { noReservedPrefix } from './rules/no-reserved-prefix.js';
 import { noThis } from './rules/no-this.js';
@@ -75,6 +76,7 @@ export const RULES: readonly Rule[] = [
   noClass,
   noAccessor,
   noRegex,
+  noUnsafeRegex,
   noThrow,
   noLabel,
   noBigint,

@@ -449,6 +449,12 @@ const CASES: RuleCase[] = [
     good: ["/a+/.test('aa');"],
   },
   {
+    rule: 'no-unsafe-regex',
+    levels: ['STANDARD', 'PERMISSIVE'],
+    bad: ["/(a+)+$/.test(input.s);", "new RegExp('(\\\\w+\\\\s?)*$');", "const r = RegExp('(a|a)*b', 'i');"],
+    good: ["/^\\d{3}-\\d{4}$/.test(input.s);", "new RegExp('^[a-z]+$');", 'new RegExp(input.pattern);', "const RegExp = (p) => p; RegExp('(a+)+');"],
+  },
+  {
     rule: 'no-throw',
     levels: ['STRICT'],
     bad: ["throw 'x';", 'if (input.bad) { throw input.bad; }'],
