@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
-import { Enclave } from '../packages/engine/dist/index.js';
+import { Enclave } from '@enclave-kit/engine';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -99,7 +99,7 @@ async function concurrentWorkload(count) {
 
 function coldStart(count) {
   // A new process per sample: import + construct + first run, timed inside the child.
-  const engine = new URL('../packages/engine/dist/index.js', import.meta.url).href;
+  const engine = import.meta.resolve('@enclave-kit/engine');
   const ours = `const t0 = performance.now(); const { Enclave } = await import(${JSON.stringify(engine)}); const e = new Enclave(); const r = await e.run('return 1 + 1'); if (!r.success) process.exit(3); console.log(performance.now() - t0); process.exit(0);`;
   const raw = `const t0 = performance.now(); const vm = await import('node:vm'); const c = vm.createContext({}); const v = await new vm.Script('(async () => { return 1 + 1 })()').runInContext(c); if (v !== 2) process.exit(3); console.log(performance.now() - t0); process.exit(0);`;
   const sample = (src) => {

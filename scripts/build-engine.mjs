@@ -10,5 +10,8 @@ const engine = path.join(root, 'packages/engine');
 const tsc = path.join(root, 'node_modules/typescript/bin/tsc');
 rmSync(path.join(engine, 'dist'), { recursive: true, force: true });
 execFileSync(process.execPath, [tsc, '-p', path.join(engine, 'tsconfig.build.json')], { stdio: 'inherit' });
+// The package entry is a single-file bundle of the tsc output (see packages/engine/rolldown.config.mjs).
+const rolldown = path.join(root, 'node_modules/rolldown/bin/cli.mjs');
+execFileSync(process.execPath, [rolldown, '-c', 'rolldown.config.mjs'], { stdio: 'inherit', cwd: engine });
 const cli = path.join(engine, 'dist/cli/main.js');
 if (existsSync(cli)) chmodSync(cli, 0o755);

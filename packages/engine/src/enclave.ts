@@ -9,7 +9,7 @@ import { RealmPool } from './sandbox/realm.js';
 import { installRejectionGuard } from './sandbox/rejections.js';
 import type { RunPlan } from './sandbox/runner.js';
 import { RunController } from './sandbox/runner.js';
-import { LruCache, hashSource } from './source.js';
+import { LruCache, cacheKey } from './source.js';
 import type { Issue } from './source.js';
 import type { CreateEnclaveOptions, ExecutionResult, Limits, RunOptions, ToolFunction, ToolHandler, ToolSet } from './types.js';
 
@@ -339,7 +339,7 @@ export class Enclave {
   }
 
   #check(code: string, globalNames: readonly string[]): Checked {
-    const key = hashSource(code, globalNames.join(','), String(this.#validate), String(this.#transform));
+    const key = cacheKey(code, globalNames.join(','), String(this.#validate), String(this.#transform));
     const hit = this.#checks.get(key);
     if (hit) return hit;
     const result = this.#checkUncached(code, globalNames);

@@ -4,7 +4,7 @@ import { LEVEL_CONFIGS } from './levels.js';
 import { parseAgentScript } from './parse.js';
 import { prescan } from './scan/index.js';
 import type { Issue } from './source.js';
-import { LruCache, hashSource } from './source.js';
+import { LruCache, cacheKey } from './source.js';
 import { TRANSFORM_FILENAME, transformAgentScript } from './transform/index.js';
 import { validateAst } from './validate/index.js';
 
@@ -63,7 +63,7 @@ export function checkAgentScript(code: string, options: CheckOptions = {}): Chec
   const transformed = transformAgentScript(parsed, globalNames, { guards: options.transform ?? true });
   if (!transformed.output) return { ok: false, issues: transformed.issues };
 
-  const key = hashSource(transformed.output.code);
+  const key = cacheKey(transformed.output.code);
   const hit = compiledCache.get(key);
   if (hit) return { ok: true, compiled: hit };
   let script: vm.Script;
