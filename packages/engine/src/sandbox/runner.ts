@@ -69,7 +69,7 @@ export class RunController implements RunBridgeTarget {
   readonly #heapBaseline: number;
   #begun = false;
   #pumpQueued = false;
-  #inRealm = 0;
+  #report: [string, string] | undefined;
   #settled = false;
   #result: ExecutionResult | undefined;
   #resolve!: (r: ExecutionResult) => void;
@@ -158,59 +158,51 @@ export class RunController implements RunBridgeTarget {
     return batch;
   }
 
+  // The realm reports its outcome from inside a realm entry, i.e. under the watchdog. Whatever runs
+  // there can be cut off by V8's termination at any call, so these only record the report; the run is
+  // settled after the entry has returned (see #enter), where nothing can interrupt it.
   onDone(kind: string, payload: string): void {
-    if (this.#settled) return;
+    if (this.#report === undefined) this.#report = [kind, payload];
+  }
+
+  onFatal(payload: string): void {
+    // A budget error ends the run at once, whatever the script does next.
+    if (this.#report === undefined) this.#report = ['fatal', payload];
+  }
+
+  #resultFromReport([kind, payload]: [string, string]): ExecutionResult {
     const data = JSON.parse(payload) as unknown[];
     if (kind === 'ok') {
       const [text, iterations, calls] = data as [string, number, number];
       this.#iterationCount = iterations;
       this.#toolCallCount = Math.max(this.#toolCallCount, calls);
-      let value: unknown;
-      try {
-        value = hostCodec.decode(text);
-      } catch {
-        this.#finish(this.#failure('INTERNAL_ERROR', 'InternalError', 'The result could not be read.'));
-        return;
-      }
-      this.#finish({ success: true, value, stats: this.#stats() });
-    } else if (kind === 'fatal') {
+      return { success: true, value: hostCodec.decode(text), stats: this.#stats() };
+    }
+    if (kind === 'fatal') {
       const [code, message, iterations, calls] = data as [ErrorCode, string, number, number];
       this.#iterationCount = iterations;
       this.#toolCallCount = Math.max(this.#toolCallCount, calls);
-      this.#finish(this.#failure(code, nameForCode(code), message));
-    } else {
-      const [name, message, code, tool, loc, iterations, calls] = data as [
-        string,
-        string,
-        string | null,
-        string | null,
-        [number, number] | null,
-        number,
-        number,
-      ];
-      this.#iterationCount = iterations;
-      this.#toolCallCount = Math.max(this.#toolCallCount, calls);
-      const isTool = code !== null;
-      const error: ExecutionError = {
-        name,
-        message,
-        code: isTool ? 'TOOL_ERROR' : 'RUNTIME_ERROR',
-      };
-      if (loc && this.#plan.mapPosition) {
-        const mapped = this.#plan.mapPosition(loc[0], loc[1]);
-        if (mapped) error.location = mapped;
-      }
-      if (isTool) error.data = { toolErrorCode: code, ...(tool !== null ? { tool } : {}) };
-      this.#finish({ success: false, error, stats: this.#stats() });
+      return this.#failure(code, nameForCode(code), message);
     }
-  }
-
-  onFatal(payload: string): void {
-    // A budget error ends the run at once, whatever the script does next.
-    const [code, message, iterations, calls] = JSON.parse(payload) as [ErrorCode, string, number, number];
+    const [name, message, code, tool, loc, iterations, calls] = data as [
+      string,
+      string,
+      string | null,
+      string | null,
+      [number, number] | null,
+      number,
+      number,
+    ];
     this.#iterationCount = iterations;
     this.#toolCallCount = Math.max(this.#toolCallCount, calls);
-    this.#finish(this.#failure(code, nameForCode(code), message));
+    const isTool = code !== null;
+    const error: ExecutionError = { name, message, code: isTool ? 'TOOL_ERROR' : 'RUNTIME_ERROR' };
+    if (loc && this.#plan.mapPosition) {
+      const mapped = this.#plan.mapPosition(loc[0], loc[1]);
+      if (mapped) error.location = mapped;
+    }
+    if (isTool) error.data = { toolErrorCode: code, ...(tool !== null ? { tool } : {}) };
+    return { success: false, error, stats: this.#stats() };
   }
 
   onLog(level: string, line: string): void {
@@ -236,18 +228,25 @@ export class RunController implements RunBridgeTarget {
       this.#finish(this.#timeoutResult());
       return;
     }
-    this.#inRealm++;
+    let outcome: 'returned' | 'timeout' | 'failed' = 'returned';
     try {
       script.runInContext(this.#realm.context, { timeout: Math.max(1, Math.ceil(remaining)) });
     } catch (e) {
       // The realm was cut off mid-execution (or failed in a way we do not understand): never reuse it.
       this.#realm.broken = true;
-      if (isHostTimeout(e)) this.#finish(this.#timeoutResult());
-      else this.#finish(this.#failure('INTERNAL_ERROR', 'InternalError', 'The sandbox failed unexpectedly.'));
-    } finally {
-      this.#inRealm--;
+      outcome = isHostTimeout(e) ? 'timeout' : 'failed';
     }
-    if (this.#settled) this.#releaseRealm();
+    // A report made before the deadline stands even if detached work then ran into the deadline.
+    if (this.#report !== undefined) {
+      let result: ExecutionResult;
+      try {
+        result = this.#resultFromReport(this.#report);
+      } catch {
+        result = this.#failure('INTERNAL_ERROR', 'InternalError', 'The result could not be read.');
+      }
+      this.#finish(result);
+    } else if (outcome === 'timeout') this.#finish(this.#timeoutResult());
+    else if (outcome === 'failed') this.#finish(this.#failure('INTERNAL_ERROR', 'InternalError', 'The sandbox failed unexpectedly.'));
   }
 
   #schedulePump(): void {
@@ -334,7 +333,8 @@ export class RunController implements RunBridgeTarget {
     for (const c of this.#toolAborts.values()) c.abort(new Error(`run ended: ${result.error?.code ?? 'completed'}`));
     this.#toolAborts.clear();
     this.#mailbox.length = 0;
-    if (this.#inRealm === 0) this.#releaseRealm();
+    // Never called inside a realm entry, so the realm is idle and can go back to the pool.
+    this.#releaseRealm();
     this.#resolve(result);
   }
 
