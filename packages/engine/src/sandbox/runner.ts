@@ -6,6 +6,8 @@ import { hostCodec } from '../sanitize/codec.js';
 import { describeToolError, suggestNames } from './tool-errors.js';
 import type { Realm, RealmPool, RunBridgeTarget } from './realm.js';
 import { pumpScript, startScript } from './realm.js';
+import type { EntryTarget } from './scheduler.js';
+import { entryScheduler } from './scheduler.js';
 import type { ExecutionError, ExecutionResult, LogEntry, ToolContext, ToolFunction, ToolHandler } from '../types.js';
 
 /** Everything one run needs, resolved by the Enclave (limits already merged and lowered). */
@@ -57,7 +59,7 @@ function isHostTimeout(e: unknown): boolean {
  * script's continuations inside `runInContext` with the time that is left, so code after an `await` is
  * under the deadline too), and settles exactly once.
  */
-export class RunController implements RunBridgeTarget {
+export class RunController implements RunBridgeTarget, EntryTarget {
   readonly id = ++nextRunId;
   readonly #plan: RunPlan;
   readonly #realm: Realm;
@@ -107,7 +109,7 @@ export class RunController implements RunBridgeTarget {
       this.#finish(this.#failure('INTERNAL_ERROR', 'InternalError', 'The sandbox failed unexpectedly.'));
       return done;
     }
-    this.#enter(startScript);
+    entryScheduler.enter(this, startScript);
     return done;
   }
 
@@ -160,7 +162,7 @@ export class RunController implements RunBridgeTarget {
 
   // The realm reports its outcome from inside a realm entry, i.e. under the watchdog. Whatever runs
   // there can be cut off by V8's termination at any call, so these only record the report; the run is
-  // settled after the entry has returned (see #enter), where nothing can interrupt it.
+  // settled after the entry has returned (see afterEntry), where nothing can interrupt it.
   onDone(kind: string, payload: string): void {
     if (this.#report === undefined) this.#report = [kind, payload];
   }
@@ -221,21 +223,47 @@ export class RunController implements RunBridgeTarget {
 
   // ---- internals -------------------------------------------------------------------------------
 
-  #enter(script: vm.Script): void {
+  get deadline(): number {
+    return this.#deadline;
+  }
+
+  get settled(): boolean {
+    return this.#settled;
+  }
+
+  enterUnderSupervisor(script: vm.Script): 'returned' | 'failed' {
+    this.#pumpQueued = false;
+    try {
+      script.runInContext(this.#realm.context);
+      return 'returned';
+    } catch {
+      // V8's termination is not catchable and passes through here to the supervisor's watchdog.
+      this.#realm.broken = true;
+      return 'failed';
+    }
+  }
+
+  enterAlone(script: vm.Script): void {
     if (this.#settled) return;
+    this.#pumpQueued = false;
     const remaining = this.#deadline - performance.now();
     if (remaining <= 0) {
-      this.#finish(this.#timeoutResult());
+      this.afterEntry('timeout');
       return;
     }
     let outcome: 'returned' | 'timeout' | 'failed' = 'returned';
     try {
       script.runInContext(this.#realm.context, { timeout: Math.max(1, Math.ceil(remaining)) });
     } catch (e) {
-      // The realm was cut off mid-execution (or failed in a way we do not understand): never reuse it.
-      this.#realm.broken = true;
       outcome = isHostTimeout(e) ? 'timeout' : 'failed';
     }
+    this.afterEntry(outcome);
+  }
+
+  afterEntry(outcome: 'returned' | 'failed' | 'timeout'): void {
+    if (this.#settled) return;
+    // The realm was cut off mid-execution (or failed in a way we do not understand): never reuse it.
+    if (outcome !== 'returned') this.#realm.broken = true;
     // A report made before the deadline stands even if detached work then ran into the deadline.
     if (this.#report !== undefined) {
       let result: ExecutionResult;
@@ -252,10 +280,7 @@ export class RunController implements RunBridgeTarget {
   #schedulePump(): void {
     if (this.#pumpQueued || this.#settled) return;
     this.#pumpQueued = true;
-    queueMicrotask(() => {
-      this.#pumpQueued = false;
-      this.#enter(pumpScript);
-    });
+    entryScheduler.enter(this, pumpScript);
   }
 
   async #invokeTool(callId: number, callIndex: number, name: string, argsText: string, controller: AbortController) {
