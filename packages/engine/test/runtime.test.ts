@@ -27,3 +27,25 @@ describe('runtime behaviour an LLM relies on', () => {
     ]);
   });
 });
+
+describe('realm entries due in the same tick share one watchdog', () => {
+  const slow = { echo: async (args: { n: number }) => { await new Promise((r) => setImmediate(r)); return args.n; } };
+
+  it('runs many concurrent runs to their own results', async () => {
+    const code = `const a = await callTool('echo', { n: input.n }); const b = await callTool('echo', { n: a * 2 }); return [a, b];`;
+    const results = await Promise.all(Array.from({ length: 40 }, (_, n) => enclave.run(code, { tools: slow, input: { n } })));
+    results.forEach((r, n) => expect(r).toMatchObject({ success: true, value: [n, n * 2] }));
+  });
+
+  it('stops a run that spins after an await without harming the runs entered with it', async () => {
+    const spinner = new Enclave({ maxIterations: 1e12, validate: false });
+    const spin = spinner.run(`await callTool('echo', { n: 1 }); let i = 0; while (true) { i++ }`, { tools: slow, timeout: 300 });
+    const others = Array.from({ length: 10 }, (_, n) => spinner.run(`const v = await callTool('echo', { n: ${n} }); return v + 1;`, { tools: slow, timeout: 10_000 }));
+    const [spun, ...rest] = await Promise.all([spin, ...others]);
+    expect(spun.error?.code).toBe('TIMEOUT');
+    rest.forEach((r, n) => expect(r).toMatchObject({ success: true, value: n + 1 }));
+    // The event loop is alive and the next run on the same Enclave works.
+    await new Promise((r) => setImmediate(r));
+    expect((await spinner.run('return 42')).value).toBe(42);
+  });
+});
