@@ -58,7 +58,10 @@ class EntryScheduler {
     this.#queue.push({ target, script });
     if (this.#flushQueued) return;
     this.#flushQueued = true;
-    queueMicrotask(() => this.#flush());
+    // Node drains microtasks after every timer and immediate callback, so a microtask flush would see
+    // one entry at a time on a busy server; the next check phase sees everything that became due in
+    // this turn of the event loop.
+    setImmediate(() => this.#flush());
   }
 
   #flush(): void {
