@@ -1,5 +1,4 @@
 import { types } from 'node:util';
-import v8 from 'node:v8';
 import type vm from 'node:vm';
 import type { ErrorCode } from '../errors.js';
 import { hostCodec } from '../sanitize/codec.js';
@@ -44,7 +43,13 @@ export interface RunPlan {
 
 let nextRunId = 0;
 
-const HEAP_LIMIT = v8.getHeapStatistics().heap_size_limit;
+// node:v8 costs several milliseconds to load in a fresh process and is needed only once a run reaches
+// a memory checkpoint, so it is loaded then.
+let v8: typeof import('node:v8') | undefined;
+function heapStatistics() {
+  v8 ??= process.getBuiltinModule('node:v8') as typeof import('node:v8');
+  return v8.getHeapStatistics();
+}
 
 function isHostTimeout(e: unknown): boolean {
   // Read as an own data property: no getter or proxy trap of a value that came out of the realm runs
@@ -68,7 +73,8 @@ export class RunController implements RunBridgeTarget, EntryTarget {
   readonly #logs: LogEntry[] = [];
   readonly #mailbox: [number, 0 | 1, string][] = [];
   readonly #toolAborts = new Map<number, AbortController>();
-  readonly #heapBaseline: number;
+  /** Heap in use at the run's first memory checkpoint, which comes before its first large allocation. */
+  #heapBaseline = -1;
   #begun = false;
   #pumpQueued = false;
   #report: [string, string] | undefined;
@@ -86,7 +92,6 @@ export class RunController implements RunBridgeTarget, EntryTarget {
     this.#realm = realm;
     this.#pool = pool;
     this.#deadline = plan.startedAt + plan.limits.timeout;
-    this.#heapBaseline = v8.getHeapStatistics().used_heap_size;
   }
 
   start(): Promise<ExecutionResult> {
@@ -217,8 +222,10 @@ export class RunController implements RunBridgeTarget, EntryTarget {
   }
 
   overMemory(): boolean {
-    const used = v8.getHeapStatistics().used_heap_size;
-    return used - this.#heapBaseline > this.#plan.limits.memoryLimit || used > HEAP_LIMIT * 0.9;
+    const stats = heapStatistics();
+    const used = stats.used_heap_size;
+    if (this.#heapBaseline < 0) this.#heapBaseline = used;
+    return used - this.#heapBaseline > this.#plan.limits.memoryLimit || used > stats.heap_size_limit * 0.9;
   }
 
   // ---- internals -------------------------------------------------------------------------------
