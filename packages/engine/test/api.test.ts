@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+import { Enclave, EnclaveConfigError, LEVEL_CONFIGS, SecurityLevel, checkAgentScript } from '../src/index.js';
+
+describe('new Enclave(options)', () => {
+  it('applies the level defaults and lets explicit options win', () => {
+    expect(new Enclave().limits).toEqual(LEVEL_CONFIGS.STANDARD.limits);
+    const strict = new Enclave({ securityLevel: SecurityLevel.STRICT, timeout: 1234 });
+    expect(strict.securityLevel).toBe('STRICT');
+    expect(strict.limits.timeout).toBe(1234);
+    expect(strict.limits.maxToolCalls).toBe(LEVEL_CONFIGS.STRICT.limits.maxToolCalls);
+  });
+
+  it.each([
+    [{ timeout: 0 }, /timeout must be a positive integer/],
+    [{ timeout: undefined, maxIterations: -1 }, /maxIterations must be a positive integer/],
+    [{ memoryLimit: 1.5 }, /memoryLimit must be a positive integer/],
+    [{ securityLevel: 'LOOSE' }, /securityLevel must be one of/],
+    [{ timeot: 100 }, /unknown option "timeot"/],
+    [{ adapter: 'worker_threads' }, /adapter "worker_threads" is not available/],
+    [{ tools: { a: async () => 1 }, toolHandler: async () => 1 }, /either tools or toolHandler/],
+    [{ tools: { a: 1 } }, /tools\["a"\] must be a function/],
+    [{ globals: { process: 1 } }, /"process" cannot be used as a global name/],
+    [{ globals: { callTool: 1 } }, /"callTool" cannot be used/],
+    [{ globals: { fmt: () => 1 } }, /allowFunctionsInGlobals/],
+    [{ validate: 'yes' }, /validate must be a boolean/],
+    [{ realmPool: { maxIdle: -1 } }, /maxIdle must be a positive integer/],
+  ])('rejects %o at construction, naming the option', (options, message) => {
+    expect(() => new Enclave(options as never)).toThrow(EnclaveConfigError);
+    expect(() => new Enclave(options as never)).toThrow(message);
+  });
+
+  it('accepts timeout: undefined as "use the default" (upstream broke every run with it)', async () => {
+    const e = new Enclave({ timeout: undefined });
+    expect(e.limits.timeout).toBe(LEVEL_CONFIGS.STANDARD.limits.timeout);
+    expect((await e.run('return 1')).value).toBe(1);
+  });
+});
+
+describe('run(code, runOptions)', () => {
+  const enclave = new Enclave();
+
+  it('never throws for bad arguments', async () => {
+    expect((await enclave.run(42 as never)).error?.code).toBe('VALIDATION_ERROR');
+    expect((await enclave.run('return 1', { nope: 1 } as never)).error?.message).toMatch(/unknown option "nope"/);
+    expect((await enclave.run('return 1', { timeout: -5 })).error?.code).toBe('VALIDATION_ERROR');
+    expect((await enclave.run('return 1', null as never)).error?.code).toBe('VALIDATION_ERROR');
+  });
+
+  it('lets per-run limits lower the instance limits but never raise them', async () => {
+    const loop = 'let n = 0; for (let i = 0; i < 5000; i++) n++; return n;';
+    expect((await enclave.run(loop, { maxIterations: 100 })).error?.code).toBe('MAX_ITERATIONS');
+    const small = new Enclave({ maxIterations: 100 });
+    expect((await small.run(loop, { maxIterations: 1e9 })).error?.code).toBe('MAX_ITERATIONS');
+  });
+
+  it('copies input and globals in, so nothing a script does to them survives', async () => {
+    const config = { tenant: 'acme', list: [1, 2] };
+    const e = new Enclave({ globals: { config } });
+    const r = await e.run(`config.tenant = 'HACKED'; config.list.push(99); input.x = 2; return [config.tenant, input.x];`, { input: { x: 1 } });
+    expect(r.value).toEqual(['HACKED', 2]);
+    expect(config).toEqual({ tenant: 'acme', list: [1, 2] });
+    expect((await e.run('return [config.tenant, config.list.length]')).value).toEqual(['acme', 2]);
+  });
+
+  it('exposes function globals as async functions called through the bridge', async () => {
+    const e = new Enclave({ allowFunctionsInGlobals: true, globals: { add: (a: number, b: number) => a + b, rate: 0.5 } });
+    const r = await e.run('const s = await add(2, 3); return s * rate;');
+    expect(r).toMatchObject({ success: true, value: 2.5, stats: { toolCallCount: 1 } });
+  });
+
+  it('rejects input larger than maxInputBytes before walking all of it', async () => {
+    const big = { items: Array.from({ length: 200_000 }, (_, i) => ({ i, s: 'x'.repeat(50) })) };
+    const r = await enclave.run('return 1', { input: big, maxInputBytes: 10_000 });
+    expect(r.error).toMatchObject({ code: 'VALIDATION_ERROR', message: expect.stringMatching(/input is larger than 10000 bytes/) });
+  });
+
+  it('ends a run as ABORTED when the caller aborts, and aborts the tools', async () => {
+    const controller = new AbortController();
+    let toolSignal: AbortSignal | undefined;
+    const tools = {
+      wait: (_: unknown, ctx: { signal: AbortSignal }) => {
+        toolSignal = ctx.signal;
+        return new Promise(() => {});
+      },
+    };
+    const pending = enclave.run(`await callTool('wait', {}); return 1;`, { tools, signal: controller.signal });
+    setTimeout(() => controller.abort(), 20);
+    const r = await pending;
+    expect(r.error?.code).toBe('ABORTED');
+    expect(toolSignal?.aborted).toBe(true);
+    expect((await enclave.run('return 1', { signal: AbortSignal.abort() })).error?.code).toBe('ABORTED');
+  });
+
+  it('dispose() ends in-flight runs as ABORTED and refuses new ones', async () => {
+    const e = new Enclave();
+    const tools = { never: () => new Promise(() => {}) };
+    const pending = e.run(`await callTool('never', {});`, { tools });
+    await new Promise((r) => setTimeout(r, 20));
+    e.dispose();
+    expect((await pending).error?.code).toBe('ABORTED');
+    expect((await e.run('return 1')).error?.code).toBe('INTERNAL_ERROR');
+  });
+
+  it('uses the instance toolHandler, and passes the per-run context to it', async () => {
+    const e = new Enclave({ toolHandler: (name, args, ctx) => ({ name, args, user: (ctx.context as { user: string }).user, index: ctx.callIndex }) });
+    const r = await e.run(`return await callTool('whoami', { q: 1 });`, { context: { user: 'ada' } });
+    expect(r.value).toEqual({ name: 'whoami', args: { q: 1 }, user: 'ada', index: 1 });
+  });
+
+  it('with transform: false keeps the deadline and the tool-call budget', async () => {
+    const e = new Enclave({ transform: false, validate: false });
+    expect((await e.run('for (;;) {}', { timeout: 200 })).error?.code).toBe('TIMEOUT');
+    const tools = { t: async () => 1 };
+    expect((await e.run(`for (let i = 0; i < 5; i++) await callTool('t', {});`, { tools, maxToolCalls: 3 })).error?.code).toBe('MAX_TOOL_CALLS');
+  });
+});
+
+describe('checkAgentScript', () => {
+  it('reports every problem with a location and a hint, without running anything', () => {
+    const r = checkAgentScript(`const a = eval('1');\nwhile (true) {}\nreturn process.env;`, { securityLevel: 'STRICT' });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.issues.map((i) => [i.ruleId, i.line])).toEqual(
+      expect.arrayContaining([
+        ['no-eval', 1],
+        ['no-while', 2],
+        ['no-blocked-identifier', 3],
+      ]),
+    );
+    for (const i of r.issues) expect(i.hint).toBeTruthy();
+  });
+
+  it('accepts what run() accepts', () => {
+    expect(checkAgentScript(`const u = await callTool('users:list', {}); return u.length;`).ok).toBe(true);
+  });
+});
