@@ -77,9 +77,13 @@ async function scriptWorkload(name, code, count, toolSet) {
   const enclave = new Enclave();
   const rawFresh = await measure(count, () => rawScript.runInContext(vm.createContext({ callTool: rawCallTool(toolSet) })));
   const rawReused = await measure(count, () => rawScript.runInContext(reused));
+  // For reference: a raw fresh context whose first entry has a timeout. It still leaves code after the
+  // first await without any deadline, which is what enclave-kit's extra entries pay for.
+  const rawTimeout = await measure(count, () => rawScript.runInContext(vm.createContext({ callTool: rawCallTool(toolSet) }), { timeout: 30_000 }));
   const ours = await measure(count, async () => ensureOk(await enclave.run(code, { tools: toolSet })));
   report(name, 'raw node:vm fresh', rawFresh);
   report(name, 'raw node:vm reused', rawReused, rawFresh);
+  report(name, 'raw fresh + timeout', rawTimeout, rawFresh);
   report(name, 'enclave-kit (vm)', ours, rawFresh);
   enclave.dispose();
   return { rawFresh, rawReused, ours };
@@ -119,6 +123,14 @@ function coldStart(count) {
 }
 
 console.log(`enclave-kit bench — node ${process.version}, ${process.platform}/${process.arch}${quick ? ' (quick)' : ''}\n`);
+
+// What one realm entry under a deadline costs here: Node starts a watchdog thread per call.
+{
+  const ctx = vm.createContext({});
+  const one = new vm.Script('1');
+  const entry = await measure(n(2000), async () => one.runInContext(ctx, { timeout: 30_000 }));
+  report('one entry', 'runInContext + timeout', entry);
+}
 const want = (k) => !only || only.has(k);
 if (want('hello')) await scriptWorkload('hello', HELLO, n(2000), tools);
 if (want('agent')) await scriptWorkload('agent', AGENT, n(1500), tools);
