@@ -147,7 +147,7 @@ export class Enclave {
   readonly #allowFunctionsInGlobals: boolean;
   readonly #pool: RealmPool;
   readonly #checks = new LruCache<string, Checked>(500);
-  readonly #active = new Set<AbortController>();
+  readonly #active = new Set<RunController>();
   #disposed = false;
 
   constructor(options: CreateEnclaveOptions = {}) {
@@ -279,20 +279,12 @@ export class Enclave {
         context: runOptions.context,
         startedAt,
       };
-      const controller = new AbortController();
-      this.#active.add(controller);
-      const signal = runOptions.signal ? AbortSignal.any([runOptions.signal, controller.signal]) : controller.signal;
-      plan.signal = signal;
+      const run = new RunController(plan, this.#pool.acquire(), this.#pool);
+      this.#active.add(run);
       try {
-        const realm = this.#pool.acquire();
-        const run = new RunController(plan, realm, this.#pool);
-        const result = await run.start();
-        if (result.error?.code === 'ABORTED' && !runOptions.signal?.aborted) {
-          result.error.message = 'The run was stopped because the Enclave was disposed.';
-        }
-        return result as ExecutionResult<T>;
+        return (await run.start()) as ExecutionResult<T>;
       } finally {
-        this.#active.delete(controller);
+        this.#active.delete(run);
       }
     } catch {
       return fail('INTERNAL_ERROR', 'InternalError', 'An internal error occurred.');
@@ -303,7 +295,7 @@ export class Enclave {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
-    for (const c of this.#active) c.abort();
+    for (const run of this.#active) run.abort('The run was stopped because the Enclave was disposed.');
     this.#pool.dispose();
   }
 

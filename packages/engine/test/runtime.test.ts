@@ -49,3 +49,16 @@ describe('realm entries due in the same tick share one watchdog', () => {
     expect((await spinner.run('return 42')).value).toBe(42);
   });
 });
+
+describe('copying values whose keys shadow Object.prototype', () => {
+  it('keeps keys like __proto__, constructor and __defineGetter__ as plain data, both ways', async () => {
+    const e = new Enclave({ validate: false });
+    const data = JSON.parse('{"__proto__": 1, "constructor": 2, "__defineGetter__": 3, "toString": 4, "hasOwnProperty": 5}');
+    const r = await e.run(`const o = await callTool('echo', {}); return [o, Object.keys(o)];`, { tools: { echo: async () => data } });
+    expect(r.success).toBe(true);
+    const [o, keys] = r.value as [Record<string, unknown>, string[]];
+    expect(keys.sort()).toEqual(['__defineGetter__', '__proto__', 'constructor', 'hasOwnProperty', 'toString']);
+    expect(Object.getPrototypeOf(o)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(o, '__defineGetter__')?.value).toBe(3);
+  });
+});

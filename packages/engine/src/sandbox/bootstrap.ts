@@ -370,9 +370,7 @@ let __ek_start, __ek_pump, __ek_register;
       name = readErrorField(value, 'name');
       message = readErrorField(value, 'message');
       if (apply(wsHas, toolErrors, [value])) { code = readErrorField(value, 'code'); tool = readErrorField(value, 'tool'); }
-      // Reading the stack formats it through prepareStackTrace, which records the first user frame.
-      try { void value.stack; } catch {}
-      try { loc = apply(wmGet, errorLocations, [value]) || null; } catch { loc = null; }
+      loc = locationOf(value);
       if (name === undefined && message === undefined) {
         const t = codec.encode(value, { maxBytes: 400, maxDepth: 4, getters: false, toJSON: false });
         message = typeof t === 'string' ? 'Uncaught ' + t : 'Uncaught non-error value';
@@ -386,14 +384,27 @@ let __ek_start, __ek_pump, __ek_register;
   }
   function JSON_quote(s) { return jsonStringify(s.length > 2000 ? apply(strSlice, s, [0, 2000]) + '...' : s); }
 
-  // Where the script called a tool, so an unhandled tool failure points at the user's own line.
+  // Where the script called a tool, so an unhandled tool failure points at the user's own line. The
+  // frames are captured at the call (cheap); they are formatted only if the failure goes unhandled.
+  const errorSites = new WeakMapC();
   function callSite() {
     const holder = {};
-    try { captureStackTrace(holder); void holder.stack; return apply(wmGet, errorLocations, [holder]) || null; } catch { return null; }
+    try { captureStackTrace(holder); return holder; } catch { return null; }
   }
   function withSite(err, site) {
-    if (site !== null) { try { apply(wmSet, errorLocations, [err, site]); } catch {} }
+    if (site !== null) { try { apply(wmSet, errorSites, [err, site]); } catch {} }
     return err;
+  }
+  function locationOf(value) {
+    let loc = null;
+    try {
+      const site = apply(wmGet, errorSites, [value]);
+      if (site !== undefined) { void site.stack; loc = apply(wmGet, errorLocations, [site]) || null; }
+    } catch {}
+    if (loc !== null) return loc;
+    // Reading the stack formats it through prepareStackTrace, which records the first user frame.
+    try { void value.stack; } catch {}
+    try { return apply(wmGet, errorLocations, [value]) || null; } catch { return null; }
   }
 
   function makeCallTool(run) {

@@ -72,7 +72,8 @@ export class RunController implements RunBridgeTarget, EntryTarget {
   readonly #deadline: number;
   readonly #logs: LogEntry[] = [];
   readonly #mailbox: [number, 0 | 1, string][] = [];
-  readonly #toolAborts = new Map<number, AbortController>();
+  /** One signal for all of the run's tool calls, made at the first call: it aborts when the run ends. */
+  #toolController: AbortController | undefined;
   /** Heap in use at the run's first memory checkpoint, which comes before its first large allocation. */
   #heapBaseline = -1;
   #begun = false;
@@ -146,8 +147,8 @@ export class RunController implements RunBridgeTarget, EntryTarget {
     if (this.#settled) return 0;
     const [name, argsText] = JSON.parse(payload) as [string, string];
     this.#toolCallCount++;
-    const controller = new AbortController();
-    this.#toolAborts.set(callId, controller);
+    this.#toolController ??= new AbortController();
+    const controller = this.#toolController;
     const callIndex = this.#toolCallCount;
     // The tool starts after the realm has returned: host code never runs under the realm's watchdog,
     // so a deadline can never cut a tool off half-way through its synchronous part.
@@ -229,6 +230,11 @@ export class RunController implements RunBridgeTarget, EntryTarget {
   }
 
   // ---- internals -------------------------------------------------------------------------------
+
+  /** Ends the run as ABORTED (used by Enclave.dispose); a no-op once the run has settled. */
+  abort(message: string): void {
+    this.#finish(this.#failure('ABORTED', 'AbortError', message));
+  }
 
   get deadline(): number {
     return this.#deadline;
@@ -333,7 +339,6 @@ export class RunController implements RunBridgeTarget, EntryTarget {
         payload = JSON.stringify(describeToolError(name, err));
       }
     }
-    this.#toolAborts.delete(callId);
     if (this.#settled) return;
     this.#mailbox.push([callId, ok, payload]);
     this.#schedulePump();
@@ -362,8 +367,7 @@ export class RunController implements RunBridgeTarget, EntryTarget {
     this.#result = result;
     clearTimeout(this.#timer);
     if (this.#onAbort && this.#plan.signal) this.#plan.signal.removeEventListener('abort', this.#onAbort);
-    for (const c of this.#toolAborts.values()) c.abort(new Error(`run ended: ${result.error?.code ?? 'completed'}`));
-    this.#toolAborts.clear();
+    this.#toolController?.abort(new Error(`run ended: ${result.error?.code ?? 'completed'}`));
     this.#mailbox.length = 0;
     // Never called inside a realm entry, so the realm is idle and can go back to the pool.
     this.#releaseRealm();

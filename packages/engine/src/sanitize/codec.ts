@@ -42,6 +42,7 @@ export const CODEC_SOURCE = String.raw`(function () {
   const numIsFinite = Number.isFinite, objectIs = O.is;
   const arrayPush = A.prototype.push;
   const TAG = '\u0000';
+  const protoKeys = new SetCtor(R.ownKeys(O.prototype)), setHasKey = SetCtor.prototype.has;
 
   const objectProto = O.prototype, arrayProto = A.prototype, getProto = R.getPrototypeOf;
   // Plain objects and arrays, by far the most common values, are recognised without any brand test.
@@ -130,7 +131,10 @@ export const CODEC_SOURCE = String.raw`(function () {
         if (!charge(k.length + 4)) break;
         const e = enc(val, depth + 1);
         if (k === TAG) hasTagKey = true;
-        defineProperty(out, k, { value: e, enumerable: true, writable: true, configurable: true });
+        // Plain assignment is faster, but a key that Object.prototype also has would hit its setter
+        // ("__proto__") or its frozen, read-only property (in a realm): those are defined instead.
+        if (apply(setHasKey, protoKeys, [k])) defineProperty(out, k, { value: e, enumerable: true, writable: true, configurable: true });
+        else out[k] = e;
       }
       return hasTagKey ? tagged('o', out) : out;
     }
