@@ -62,3 +62,11 @@ describe('copying values whose keys shadow Object.prototype', () => {
     expect(Object.getOwnPropertyDescriptor(o, '__defineGetter__')?.value).toBe(3);
   });
 });
+
+describe('memory that accumulates between checkpoints', () => {
+  it('stops many flattened copies of a large string built with +', async () => {
+    const e = new Enclave({ validate: false });
+    const r = await e.run(`const s = 'y'.repeat(2e7); const parts = []; for (let i = 0; i < 200; i++) { const t = s + i; t.indexOf('q'); parts.push(t); } return parts.length`, { timeout: 20_000 });
+    expect(r.error?.code).toBe('MEMORY_LIMIT_EXCEEDED');
+  });
+});

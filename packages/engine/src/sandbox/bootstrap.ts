@@ -89,7 +89,7 @@ let __ek_start, __ek_pump, __ek_register;
     if (run === null) return;
     checkAlive(run);
     if (!(count <= run.maxChars)) fatal(run, 'MEMORY_LIMIT_EXCEEDED', 'MemoryLimitError', 'Memory limit exceeded: a string of ' + count + ' characters is larger than the ' + run.memoryLimit + '-byte limit allows.');
-    if (count > 262144) checkMemory(run);
+    if (count > 65536) checkMemory(run);
   }
   function tick(run) {
     if (run !== null) { run.bulk++; if (run.bulk > run.maxIterations) fatal(run, 'MAX_ITERATIONS', 'IterationLimitError', 'Iteration limit of ' + run.maxIterations + ' exceeded.'); }
@@ -466,7 +466,6 @@ let __ek_start, __ek_pump, __ek_register;
     const rt = {
       L: run.maxIterations < CHECK_EVERY ? run.maxIterations : CHECK_EVERY,
       D: run.maxCallDepth,
-      S: run.maxChars,
       f() {
         checkAlive(run);
         const n = run.getN() + run.bulk;
@@ -493,7 +492,7 @@ let __ek_start, __ek_pump, __ek_register;
         if (x === null || x === undefined) return x;
         return counted(x);
       },
-      big(length) { chargeChars(length); return undefined; },
+      big(length, value) { chargeChars(length); return value; },
       bind(getN, setL, getD) { run.getN = getN; run.setL = setL; run.getD = getD; },
     };
     return freeze(rt);

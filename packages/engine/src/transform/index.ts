@@ -22,8 +22,9 @@ import type { Issue } from '../source.js';
  *   errors cannot be caught and swallowed;
  * - computed member keys go through `m(key)`, which lets numbers through at once and refuses keys that
  *   lead to constructors or prototypes (converting the key once, so `toString` cannot change it later);
- * - `a + b`, `a += b` and template literals go through `s(v)`, which checks only string results
- *   against the per-string length cap (numbers fall through a single `typeof` test);
+ * - `a + b`, `a += b` and template literals go through `s(v)`: numbers fall through a single `typeof`
+ *   test; strings over 64K characters are checked against the per-string cap and trigger a heap check
+ *   (V8 builds them as cheap ropes, but any search flattens them, so many of them add up fast);
  * - spread arguments go through `sp(x)`, which bounds the number of elements a spread can produce.
  *
  * Structural refusals that do not depend on `validate`: dynamic `import()` (its rejection carries a host
@@ -254,7 +255,7 @@ export function transformAgentScript(parsed: ParsedSource, globalNames: readonly
   const header =
     `${RESERVED_PREFIX}_register(function (${params}) { 'use strict'; ` +
     `let ${N} = 0, ${L} = ${RT}.L, ${D} = 0; const ${DMAX} = ${RT}.D, ${F} = ${RT}.f, ${C} = ${RT}.c, ${M} = ${RT}.m, ${SP} = ${RT}.sp, ${RT}S = ${RT}.S; ` +
-    `const ${S} = (v) => (typeof v === 'string' && v.length > ${RT}S ? ${RT}.big(v.length) : v); ` +
+    `const ${S} = (v) => (typeof v === 'string' && v.length > 65536 ? ${RT}.big(v.length, v) : v); ` +
     `${RT}.bind(() => ${N}, (v) => { ${L} = v; }, () => ${D}); ` +
     `return async function () {`;
   // The wrapped text is `<prefix line>\n<user code>\n}`: replace the prefix line (keeping its newline)
