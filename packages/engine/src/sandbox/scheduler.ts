@@ -86,7 +86,7 @@ class EntryScheduler {
   /** Runs a group under one watchdog; returns the entries that did not get to run. */
   #supervise(group: Entry[]): Entry[] {
     this.#group = group;
-    this.#outcomes = new Array(group.length).fill(undefined);
+    this.#outcomes = Array.from({ length: group.length }, () => undefined);
     this.#index = 0;
     const remaining = (group[0] as Entry).target.deadline - performance.now();
     let timedOut = false;
