@@ -186,6 +186,7 @@ export class Enclave {
       maxIdle,
       prewarm: Math.min(prewarm, maxIdle),
       maxRunsPerRealm: checkLimit('realmPool', 'maxRunsPerRealm', pool.maxRunsPerRealm) ?? 1000,
+      intl: this.#config.dialect.globals.includes('Intl'),
     });
     installRejectionGuard();
     this.#pool.warm();

@@ -70,3 +70,11 @@ describe('memory that accumulates between checkpoints', () => {
     expect(r.error?.code).toBe('MEMORY_LIMIT_EXCEEDED');
   });
 });
+
+describe('Intl', () => {
+  it('is only a global at PERMISSIVE, while locale methods work at every level', async () => {
+    const code = `return [typeof Intl, (1234.5).toLocaleString('en-US'), new Date(0).toLocaleDateString('en-US', { timeZone: 'UTC' }), 'a'.localeCompare('b')]`;
+    expect((await new Enclave({ validate: false }).run(code)).value).toEqual(['undefined', '1,234.5', '1/1/1970', -1]);
+    expect((await new Enclave({ securityLevel: 'PERMISSIVE' }).run(code)).value).toEqual(['object', '1,234.5', '1/1/1970', -1]);
+  });
+});

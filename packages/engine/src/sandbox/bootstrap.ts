@@ -21,7 +21,7 @@ import { CODEC_SOURCE } from '../sanitize/codec.js';
  */
 export const BOOTSTRAP_SOURCE = String.raw`'use strict';
 let __ek_start, __ek_pump, __ek_register;
-(function install(bridge) {
+(function install(bridge, options) {
   const codec = (__EK_CODEC__)();
   const G = globalThis;
   const O = Object, R = Reflect, A = Array, S = String;
@@ -282,6 +282,8 @@ let __ek_start, __ek_pump, __ek_register;
     gpo(''.matchAll(/x/g)), gpo(gpo(async function* () {}).prototype), gopd(FunctionProto, 'caller') ? gopd(FunctionProto, 'caller').get : null,
     gpo(Int8Array), gpo(Int8Array.prototype),
   ];
+  // Levels whose dialect has no Intl do not keep it: one less graph to freeze, and less surface.
+  if (!options.intl) apply(arrayPush, REMOVE, ['Intl']);
   for (const k of REMOVE) { try { delete G[k]; } catch {} }
   for (const k of ['$1', '$2', '$3', '$4', '$5', '$6', '$7', '$8', '$9', 'input', '$_', 'lastMatch', '$&', 'lastParen', '$+', 'leftContext', '$' + String.fromCharCode(96), 'rightContext', "$'"]) {
     try { delete RegExp[k]; } catch {}

@@ -41,13 +41,13 @@ export class Realm {
   broken = false;
   readonly #factories = new Map<string, number>();
 
-  constructor() {
+  constructor(options: { intl: boolean }) {
     this.context = vm.createContext(
       {},
       { name: 'enclave', microtaskMode: 'afterEvaluate', codeGeneration: { strings: false, wasm: false } },
     );
-    const install = bootstrapScript.runInContext(this.context) as (bridge: object) => RealmControl;
-    this.control = install(makeBridge(this));
+    const install = bootstrapScript.runInContext(this.context) as (bridge: object, options: { intl: boolean }) => RealmControl;
+    this.control = install(makeBridge(this), { intl: options.intl });
   }
 
   /**
@@ -145,6 +145,8 @@ export interface RealmPoolOptions {
   prewarm: number;
   /** A realm is retired after this many runs, whatever their outcome. */
   maxRunsPerRealm: number;
+  /** Keep the Intl global (only the PERMISSIVE dialect has it). */
+  intl: boolean;
 }
 
 /** Locked realms ready for use. Building one costs a few milliseconds; reusing one costs nothing. */
@@ -189,7 +191,7 @@ export class RealmPool {
 
   #create(): Realm {
     this.created++;
-    return new Realm();
+    return new Realm({ intl: this.options.intl });
   }
 
   #scheduleWarm(): void {
