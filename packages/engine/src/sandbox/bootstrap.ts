@@ -291,6 +291,20 @@ let __ek_start, __ek_pump, __ek_register;
   defineProperty(ErrorC, 'prepareStackTrace', { value: prepareStackTrace, writable: false, enumerable: false, configurable: false });
   defineProperty(ErrorC, 'stackTraceLimit', { value: 16, writable: false, enumerable: false, configurable: false });
 
+  // structuredClone is not part of a vm realm; this one is the realm's own codec round trip, so it
+  // copies exactly what crosses the bridge (no getters run, functions become undefined) under the
+  // run's memory limit.
+  defineProperty(G, 'structuredClone', { value: { structuredClone(value) {
+    const run = cur;
+    const text = codec.encode(value, { maxBytes: run === null ? 1048576 : run.maxChars, maxDepth: 256, getters: false, toJSON: false });
+    if (typeof text !== 'string') {
+      if (run !== null && text === -1) fatal(run, 'MEMORY_LIMIT_EXCEEDED', 'MemoryLimitError', 'Memory limit exceeded: structuredClone of a value larger than the memory limit allows.');
+      throw new RangeErrorC('structuredClone: the value is nested too deeply.');
+    }
+    if (run !== null) chargeChars(text.length);
+    return codec.decode(text);
+  } }.structuredClone, writable: true, enumerable: false, configurable: true });
+
   const OP = O.prototype;
   for (const k of ['toString', 'toLocaleString', 'valueOf', 'hasOwnProperty', 'isPrototypeOf', 'propertyIsEnumerable', 'constructor']) enable(OP, k);
   for (const E of [ErrorC, TypeErrorC, RangeErrorC, SyntaxError, ReferenceError, URIError, EvalError, AggregateError]) {

@@ -378,13 +378,13 @@ const CASES: RuleCase[] = [
   },
   {
     rule: 'no-function-expression',
-    levels: ['STRICT', 'SECURE', 'STANDARD'],
+    levels: ['STRICT', 'SECURE'],
     bad: ['const f = function () {};', 'const g = function named() {};', 'const o = { m() {} };', "const o = { ['k']() {} };", '[1].map(function (x) { return x; });'],
     good: ['const f = () => 1;', 'const o = { m: () => 1 };', 'const o = { get a() { return 1; } };', 'class A { m() {} }'],
   },
   {
     rule: 'no-function-expression',
-    levels: ['PERMISSIVE'],
+    levels: ['STANDARD', 'PERMISSIVE'],
     bad: [],
     good: ['const f = function () {};', 'const o = { m() {} };', 'class A { m() {} }'],
   },
@@ -591,7 +591,7 @@ describe('messages and hints', () => {
     expect(w?.hint).toContain('for (let i = 0; i < items.length; i++)');
     expect(validate("input['con' + 'structor'];")[0]?.message).toContain('`constructor`');
     expect(validate('process.exit(1);')[0]?.message).toContain('`process`');
-    expect(validate('const f = () => 1; const g = function named() {};')[0]?.message).toContain('`named`');
+    expect(validate('const f = () => 1; const g = function named() {};', 'SECURE')[0]?.message).toContain('`named`');
     expect(validate('setTimeout(() => 1, 5);')[0]?.hint).toContain('Timers');
   });
 

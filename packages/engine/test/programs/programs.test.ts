@@ -518,22 +518,6 @@ describe('refused by the STANDARD dialect by design (clear rule id and hint)', (
   afterAll(() => enclave.dispose());
 
   const cases: { name: string; code: string; ruleId: string; line: number; column: number; hint: string }[] = [
-    {
-      name: 'a function expression as a sort comparator',
-      code: 'const nums = [3, 1, 2];\nreturn nums.sort(function (a, b) { return a - b; });',
-      ruleId: 'no-function-expression',
-      line: 2,
-      column: 18,
-      hint: 'arrow function',
-    },
-    {
-      name: 'an object-literal method',
-      code: "const fmt = { money(x) { return '$' + x.toFixed(2); } };\nreturn fmt.money(3);",
-      ruleId: 'no-function-expression',
-      line: 1,
-      column: 15,
-      hint: 'money: (x) =>',
-    },
     { name: 'a class', code: 'class Cart {}\nreturn 1;', ruleId: 'no-class', line: 1, column: 1, hint: 'plain objects' },
     {
       name: 'a timer for back-off between retries',
@@ -542,14 +526,6 @@ describe('refused by the STANDARD dialect by design (clear rule id and hint)', (
       line: 1,
       column: 26,
       hint: 'Timers are not available',
-    },
-    {
-      name: 'structuredClone for a deep copy',
-      code: "const team = await callTool('teams:get', { id: 't1' });\nconst copy = structuredClone(team);\nreturn copy;",
-      ruleId: 'unknown-global',
-      line: 2,
-      column: 14,
-      hint: 'Declare it first',
     },
     { name: 'a generator', code: 'function* ids() { yield 1; }\nreturn [...ids()];', ruleId: 'no-generator', line: 1, column: 1, hint: '' },
   ];
@@ -567,6 +543,13 @@ describe('refused by the STANDARD dialect by design (clear rule id and hint)', (
       expect(result.stats.toolCallCount).toBe(0);
     });
   }
+
+  it('accepts function expressions, object methods and structuredClone, which LLMs write routinely', async () => {
+    const result = await enclave.run(
+      "const nums = [3, 1, 2].sort(function (a, b) { return a - b; });\nconst fmt = { money(x) { return '$' + x.toFixed(2); } };\nconst team = await callTool('teams:get', { id: 't1' });\nconst copy = structuredClone(team);\ncopy.name = 'changed';\nreturn [nums, fmt.money(3), copy.name !== team.name];",
+    );
+    expect(result).toMatchObject({ success: true, value: [[1, 2, 3], '$3.00', true] });
+  });
 
   it('a dictionary key "constructor" is refused at run time with a hint to use a Map', async () => {
     const result = await enclave.run(
