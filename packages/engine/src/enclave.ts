@@ -187,6 +187,7 @@ export class Enclave {
       prewarm: Math.min(prewarm, maxIdle),
       maxRunsPerRealm: checkLimit('realmPool', 'maxRunsPerRealm', pool.maxRunsPerRealm) ?? 1000,
       intl: this.#config.dialect.globals.includes('Intl'),
+      proxy: this.#config.dialect.globals.includes('Proxy'),
     });
     installRejectionGuard();
     this.#pool.warm();

@@ -78,3 +78,44 @@ describe('Intl', () => {
     expect((await new Enclave({ securityLevel: 'PERMISSIVE' }).run(code)).value).toEqual(['object', '1,234.5', '1/1/1970', -1]);
   });
 });
+
+describe('builtins that walk a length V8 cannot interrupt', () => {
+  const standard = new Enclave({ validate: false, maxIterations: 1e15 });
+  const permissive = new Enclave({ securityLevel: 'PERMISSIVE', validate: false, maxIterations: 1e15 });
+  const code = (r: Awaited<ReturnType<Enclave['run']>>) => (r.success ? 'OK' : r.error?.code);
+
+  it.each([
+    ['indexOf on a sparse array of length 2^32-1', 'const a = []; a.length = 2 ** 32 - 1; return a.indexOf(1);'],
+    ['every() on a sparse array', 'const a = []; a.length = 2 ** 32 - 1; return a.every((x) => x);'],
+    ['reverse() on a sparse array', 'const a = []; a.length = 2 ** 32 - 1; a.reverse(); return 1;'],
+    ['includes.call on an array-like of length 2^53-1', 'return [].includes.call({ length: 2 ** 53 - 1 }, 1);'],
+    ['String.raw with raw.length 2^28', 'return String.raw({ raw: { length: 2 ** 28 } }).length;'],
+    ['slice copies kept in a short loop', 'const a = new Array(1e6).fill(0); const keep = []; for (let i = 0; i < 2000; i++) keep.push(a.slice()); return keep.length;'],
+    ['map(Number) copies kept in a short loop', 'const a = new Array(1e6).fill(0); const keep = []; for (let i = 0; i < 2000; i++) keep.push(a.map(Number)); return keep.length;'],
+    ['toUpperCase copies kept in a short loop', "const s = 'x'.repeat(4e6); const keep = []; for (let i = 0; i < 2000; i++) keep.push(s.toUpperCase()); return keep.length;"],
+    ['Object.assign of a long string', "return Object.keys(Object.assign({}, 'x'.repeat(3e6))).length;"],
+    ['object spread of a long string', "return Object.keys({ ...'x'.repeat(3e6) }).length;"],
+  ])('%s ends as MEMORY_LIMIT_EXCEEDED', async (_name, source) => {
+    expect(code(await standard.run(source, { timeout: 2000, memoryLimit: 8 * 1024 * 1024 }))).toBe('MEMORY_LIMIT_EXCEEDED');
+  });
+
+  it('reads an array-like length once: a getter cannot show the check one length and the native another', async () => {
+    const getter = 'let c = 0; const o = { get length() { return c++ === 0 ? 0 : 2 ** 53 - 1; } }; return [].includes.call(o, 1);';
+    expect(await standard.run(getter, { timeout: 2000 })).toMatchObject({ success: true, value: false });
+    const raw = 'let c = 0; const raw = { get length() { return c++ === 0 ? 1 : 2 ** 28; }, 0: "x" }; return String.raw({ raw }).length;';
+    expect(await standard.run(raw, { timeout: 2000 })).toMatchObject({ success: true, value: 1 });
+  });
+
+  it('has no Proxy below PERMISSIVE, and refuses proxies of arrays at PERMISSIVE', async () => {
+    const proxyOfArray = 'const p = new Proxy([], { get(t, k) { return k === "length" ? 2 ** 32 - 1 : t[k]; } }); return p.indexOf(1);';
+    expect((await standard.run(proxyOfArray)).error?.message).toBe('Proxy is not defined');
+    expect((await permissive.run(proxyOfArray)).error?.message).toBe('Proxies of arrays are not available in AgentScript.');
+    expect((await permissive.run('return Proxy.revocable([1], {}).proxy.length')).error?.message).toBe('Proxies of arrays are not available in AgentScript.');
+    expect((await permissive.run('return new Proxy({ a: 1 }, { get: (t, k) => (k === "a" ? 42 : t[k]) }).a')).value).toBe(42);
+  });
+
+  it('keeps array methods working on ordinary array-likes, refusing only mutation', async () => {
+    expect((await standard.run('return Array.prototype.map.call({ length: 3, 0: "a", 2: "c" }, (x) => x + "!");')).value).toEqual(['a!', undefined, 'c!']);
+    expect((await standard.run('return Array.prototype.sort.call({ length: 2, 0: 2, 1: 1 });')).error?.message).toMatch(/not available on array-like objects/);
+  });
+});

@@ -123,6 +123,7 @@ let __ek_start, __ek_pump, __ek_register;
 
   // ---- override-friendly frozen prototypes --------------------------------------------------------
   const enablementGetters = new WeakSetC();
+  codec.setSafeGetter((g) => apply(wsHas, enablementGetters, [g]));
   function enable(proto, key) {
     const d = gopd(proto, key);
     if (!d || !('value' in d)) return;
@@ -200,24 +201,78 @@ let __ek_start, __ek_pump, __ek_register;
     } })[key]);
   }
   wrap(SP, 'split', (orig) => ({ split(sep, limit) { const s = S(this); if (sep === '' || sep === undefined) chargeElements(s.length); else if (typeof sep === 'string') chargeElements(s.length / sep.length + 1); return apply(orig, s, [sep, limit]); } }).split);
+  // The receiver a native array method may use. A real array's length is managed by the engine (no
+  // script code runs when it is read; proxies of arrays do not exist, see Proxy below), so it is checked
+  // in place. Anything else (an array-like, a string) could report one length to the check and another
+  // to the native, so read-only methods run on a bounded snapshot and mutating ones are refused.
+  function receiver(self, mutating) {
+    if (isArray(self)) { const len = self.length; if (len > 65536) chargeElements(len); return self; }
+    if (mutating) throw new TypeErrorC('This array method is not available on array-like objects in AgentScript; copy it with Array.from(x) first.');
+    const len = toLen(self.length);
+    if (len > 65536) chargeElements(len);
+    const copy = [];
+    copy.length = len;
+    for (let i = 0; i < len; i++) if (i in self) copy[i] = self[i];
+    return copy;
+  }
   wrap(AP, 'join', (orig) => ({ join(sep) {
     const run = cur;
     tick(run);
-    const len = toLen(this.length);
+    const self = run === null ? this : receiver(this, false);
+    const len = toLen(self.length);
     const sepLen = sep === undefined ? 1 : S(sep).length;
     if (run !== null) {
       chargeChars(len > 0 ? (len - 1) * sepLen : 0);
-      const out = apply(orig, this, [sep]);
+      const out = apply(orig, self, [sep]);
       chargeChars(out.length);
       return out;
     }
     return apply(orig, this, [sep]);
   } }).join);
-  wrap(AP, 'fill', (orig) => ({ fill(value, start, end) { const len = toLen(this.length); chargeElements(len); return apply(orig, this, [value, start, end]); } }).fill);
-  wrap(AP, 'concat', (orig) => ({ concat(...items) { let n = toLen(this.length); for (let i = 0; i < items.length; i++) { const it = items[i]; n += isArray(it) ? toLen(it.length) : 1; } chargeElements(n); return apply(orig, this, items); } }).concat);
+  wrap(AP, 'fill', (orig) => ({ fill(value, start, end) { const self = receiver(this, true); chargeElements(self.length); return apply(orig, self, [value, start, end]); } }).fill);
+  const symSpreadable = Symbol.isConcatSpreadable;
+  wrap(AP, 'concat', (orig) => ({ concat(...items) {
+    const self = receiver(this, false);
+    let n = self.length;
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i];
+      if (isArray(it)) n += it.length;
+      else if (it !== null && typeof it === 'object' && it[symSpreadable]) throw new TypeErrorC('concat of spreadable array-likes is not available in AgentScript; copy them with Array.from(x) first.');
+      else n += 1;
+    }
+    chargeElements(n);
+    return apply(orig, self, items);
+  } }).concat);
   for (const key of ['toSorted', 'toReversed', 'toSpliced', 'with', 'keys', 'values', 'entries']) {
-    wrap(AP, key, (orig) => ({ [key](...args) { chargeElements(toLen(this.length)); return apply(orig, this, args); } })[key]);
+    wrap(AP, key, (orig) => ({ [key]() { const self = receiver(this, false); chargeElements(self.length); return apply(orig, self, arguments); } })[key]);
   }
+  // Array methods that walk 0..length. On a sparse array or an array-like with a huge length, V8 runs
+  // some of them as C++ loops that do not honour termination, so not even the watchdog stops them:
+  // they refuse lengths past the run's element budget, and large inputs trigger a heap check (copies
+  // such as slice or map in a short loop can outgrow the heap between checkpoints).
+  for (const key of ['copyWithin', 'every', 'filter', 'find', 'findIndex', 'findLast', 'findLastIndex', 'flatMap', 'forEach', 'includes',
+    'indexOf', 'lastIndexOf', 'map', 'reduce', 'reduceRight', 'reverse', 'shift', 'slice', 'some', 'sort', 'splice', 'toLocaleString', 'unshift']) {
+    const mutating = key === 'copyWithin' || key === 'reverse' || key === 'shift' || key === 'sort' || key === 'splice' || key === 'unshift';
+    wrap(AP, key, (orig) => ({ [key]() { return apply(orig, isArray(this) && this.length <= 65536 ? this : receiver(this, mutating), arguments); } })[key]);
+  }
+  // String methods that copy (or flatten) their receiver: a large receiver triggers a heap check.
+  for (const key of ['toUpperCase', 'toLowerCase', 'toLocaleUpperCase', 'toLocaleLowerCase', 'normalize', 'trim', 'trimStart', 'trimEnd',
+    'indexOf', 'lastIndexOf', 'includes', 'startsWith', 'endsWith', 'localeCompare', 'toWellFormed', 'isWellFormed', 'at', 'charAt', 'charCodeAt', 'codePointAt', 'slice', 'substring', 'substr']) {
+    wrap(SP, key, (orig) => ({ [key]() { if (typeof this === 'string' ? this.length > 65536 : true) { const str = S(this); if (str.length > 65536) chargeChars(str.length); return apply(orig, str, arguments); } return apply(orig, this, arguments); } })[key]);
+  }
+  const stringRaw = S.raw;
+  wrap(S, 'raw', () => ({ raw(template, ...subs) {
+    // The raw strings are read once, into a bounded copy, so a getter cannot change their count.
+    const raw = receiver(template.raw, false);
+    chargeElements(raw.length);
+    return apply(stringRaw, S, [{ raw }, ...subs]);
+  } }).raw);
+  // Object helpers copy every index of a string or array source.
+  const sourceLength = (v) => (typeof v === 'string' || isArray(v) ? v.length : 0);
+  for (const key of ['keys', 'values', 'entries', 'getOwnPropertyNames']) {
+    wrap(O, key, (orig) => ({ [key](o) { const n = sourceLength(o); if (n > 65536) chargeElements(n); return apply(orig, O, [o]); } })[key]);
+  }
+  wrap(O, 'assign', (orig) => ({ assign(target, ...sources) { let n = 0; for (let i = 0; i < sources.length; i++) n += sourceLength(sources[i]); if (n > 65536) chargeElements(n); return apply(orig, O, [target, ...sources]); } }).assign);
   const arrayValues = AP.values;
   defineProperty(AP, symIterator, { value: arrayValues, writable: true, enumerable: false, configurable: true });
   wrap(AP, 'flat', (orig) => ({ flat(depth) {
@@ -228,13 +283,15 @@ let __ek_start, __ek_pump, __ek_register;
       const d = depth === undefined ? 1 : toLen(depth);
       let total = 0;
       const walk = (arr, level) => { tick(run); const n = toLen(arr.length); for (let i = 0; i < n; i++) { const x = arr[i]; if (level < d && isArray(x)) walk(x, level + 1); else { total++; if (total > run.maxElements) chargeElements(total); } } };
-      walk(this, 0);
+      const self = receiver(this, false);
+      walk(self, 0);
+      return apply(orig, self, [depth]);
     }
     return apply(orig, this, [depth]);
   } }).flat);
   const arrayFrom = A.from;
   wrap(A, 'from', () => ({ from(items, mapFn, thisArg) {
-    if (items !== null && items !== undefined && typeof items[symIterator] !== 'function') chargeElements(toLen(items.length));
+    if (items !== null && items !== undefined && typeof items[symIterator] !== 'function') items = receiver(items, false);
     else if (items !== null && items !== undefined && !isArray(items) && typeof items !== 'string') items = counted(items);
     else if (items !== null && items !== undefined) chargeElements(toLen(items.length));
     return mapFn === undefined ? apply(arrayFrom, this, [items]) : apply(arrayFrom, this, [items, mapFn, thisArg]);
@@ -282,6 +339,33 @@ let __ek_start, __ek_pump, __ek_register;
     gpo(''.matchAll(/x/g)), gpo(gpo(async function* () {}).prototype), gopd(FunctionProto, 'caller') ? gopd(FunctionProto, 'caller').get : null,
     gpo(Int8Array), gpo(Int8Array.prototype),
   ];
+  // Prototypes that only exist once an object of their kind is made are not reachable from the global
+  // object: freeze them explicitly.
+  try { if (typeof Iterator === 'function' && typeof AP.values.call([]).map === 'function') {
+    apply(arrayPush, hidden, [gpo([].values().map((x) => x))]);
+    if (typeof Iterator.from === 'function') apply(arrayPush, hidden, [gpo(Iterator.from({ next() { return { done: true }; } }))]);
+  } } catch {}
+  if (options.intl) {
+    try {
+      const segments = new Intl.Segmenter().segment('ab');
+      apply(arrayPush, hidden, [gpo(segments), gpo(segments[symIterator]())]);
+    } catch {}
+  }
+  // A proxy of an array passes Array.isArray while its traps run script code on every read of length,
+  // which would defeat the receiver checks above. Levels whose dialect has no Proxy do not keep it; where
+  // it is kept, it refuses array targets.
+  if (!options.proxy) apply(arrayPush, REMOVE, ['Proxy']);
+  else {
+    const ProxyC = Proxy, revocable = Proxy.revocable;
+    const refuseArray = (target) => { if (isArray(target)) throw new TypeErrorC('Proxies of arrays are not available in AgentScript.'); };
+    const SafeProxy = function Proxy(target, handler) {
+      if (new.target === undefined) throw new TypeErrorC("Constructor Proxy requires 'new'");
+      refuseArray(target);
+      return construct(ProxyC, [target, handler]);
+    };
+    defineProperty(SafeProxy, 'revocable', { value: { revocable(target, handler) { refuseArray(target); return apply(revocable, ProxyC, [target, handler]); } }.revocable, writable: true, configurable: true });
+    defineProperty(G, 'Proxy', { value: SafeProxy, writable: true, enumerable: false, configurable: true });
+  }
   // Levels whose dialect has no Intl do not keep it: one less graph to freeze, and less surface.
   if (!options.intl) apply(arrayPush, REMOVE, ['Intl']);
   for (const k of REMOVE) { try { delete G[k]; } catch {} }
@@ -509,6 +593,7 @@ let __ek_start, __ek_pump, __ek_register;
         return counted(x);
       },
       big(length, value) { chargeChars(length); return value; },
+      os(x) { if (typeof x === 'string' && x.length > 65536) chargeElements(x.length); return x; },
       bind(getN, setL, getD) { run.getN = getN; run.setL = setL; run.getD = getD; },
     };
     return freeze(rt);

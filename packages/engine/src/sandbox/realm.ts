@@ -41,13 +41,13 @@ export class Realm {
   broken = false;
   readonly #factories = new Map<string, number>();
 
-  constructor(options: { intl: boolean }) {
+  constructor(options: { intl: boolean; proxy: boolean }) {
     this.context = vm.createContext(
       {},
       { name: 'enclave', microtaskMode: 'afterEvaluate', codeGeneration: { strings: false, wasm: false } },
     );
-    const install = bootstrapScript.runInContext(this.context) as (bridge: object, options: { intl: boolean }) => RealmControl;
-    this.control = install(makeBridge(this), { intl: options.intl });
+    const install = bootstrapScript.runInContext(this.context) as (bridge: object, options: { intl: boolean; proxy: boolean }) => RealmControl;
+    this.control = install(makeBridge(this), { intl: options.intl, proxy: options.proxy });
   }
 
   /**
@@ -147,6 +147,8 @@ export interface RealmPoolOptions {
   maxRunsPerRealm: number;
   /** Keep the Intl global (only the PERMISSIVE dialect has it). */
   intl: boolean;
+  /** Keep the Proxy global, refusing array targets (only the PERMISSIVE dialect has it). */
+  proxy: boolean;
 }
 
 /** Locked realms ready for use. Building one costs a few milliseconds; reusing one costs nothing. */
@@ -191,7 +193,7 @@ export class RealmPool {
 
   #create(): Realm {
     this.created++;
-    return new Realm({ intl: this.options.intl });
+    return new Realm({ intl: this.options.intl, proxy: this.options.proxy });
   }
 
   #scheduleWarm(): void {

@@ -55,6 +55,8 @@ export const CODEC_SOURCE = String.raw`(function () {
   function isSet(v) { return v instanceof SetCtor && brand(v, setSize); }
   function isRegExp(v) { return v instanceof RegExpCtor; }
   function isError(v) { return v instanceof ErrorCtor; }
+  // Accessors the realm installed itself (to keep frozen prototypes overridable) are safe to call.
+  let safeGetter = null;
   function tagged(t, v) { const o = {}; o[TAG] = t; if (v !== undefined) o.v = v; return o; }
 
   // Returns the JSON text, or a negative number: -1 over maxBytes, -2 nested deeper than maxDepth.
@@ -147,7 +149,7 @@ export const CODEC_SOURCE = String.raw`(function () {
       let cur = o;
       for (let hops = 0; cur !== null && hops < 32; hops++) {
         let d; try { d = gopd(cur, k); } catch { return undefined; }
-        if (d) { if (!('value' in d)) return undefined; const x = d.value; return typeof x === 'string' ? x : x === undefined ? undefined : StringCtor(typeof x === 'symbol' ? 'Symbol()' : typeof x === 'object' || typeof x === 'function' ? '[object]' : x); }
+        if (d) { let x; if ('value' in d) x = d.value; else if (safeGetter !== null && d.get !== undefined && safeGetter(d.get)) { try { x = apply(d.get, o, []); } catch { return undefined; } } else return undefined; return typeof x === 'string' ? x : x === undefined ? undefined : StringCtor(typeof x === 'symbol' ? 'Symbol()' : typeof x === 'object' || typeof x === 'function' ? '[object]' : x); }
         try { cur = R.getPrototypeOf(cur); } catch { return undefined; }
       }
       return undefined;
@@ -197,13 +199,15 @@ export const CODEC_SOURCE = String.raw`(function () {
     return dec(root);
   }
 
-  return { encode, decode };
+  return { encode, decode, setSafeGetter(fn) { if (safeGetter === null) safeGetter = fn; } };
 })`;
 
 export interface Codec {
   /** JSON text, or -1 (larger than `maxBytes`) or -2 (nested deeper than `maxDepth`, or unencodable). */
   encode(value: unknown, opts: { maxBytes: number; maxDepth?: number; getters?: boolean; toJSON?: boolean }): string | -1 | -2;
   decode(text: string): unknown;
+  /** Once: a predicate for accessors that are safe to call while copying (the realm's own). */
+  setSafeGetter(fn: (getter: unknown) => boolean): void;
 }
 
 /** The host's own instance of the codec, built from the same source as the realms' copies. */

@@ -42,6 +42,7 @@ const C = `${RESERVED_PREFIX}_c`;
 const M = `${RESERVED_PREFIX}_m`;
 const S = `${RESERVED_PREFIX}_s`;
 const SP = `${RESERVED_PREFIX}_sp`;
+const OS = `${RESERVED_PREFIX}_os`;
 const RT = `${RESERVED_PREFIX}_rt`;
 
 const LOOP_GUARD = `if (++${N} > ${L}) ${F}();`;
@@ -218,6 +219,15 @@ export function transformAgentScript(parsed: ParsedSource, globalNames: readonly
     } else if (node.type === 'TemplateLiteral' && (node.expressions as Node[]).length > 0) {
       ms.appendLeft(node.start, `${S}(`);
       ms.prependRight(node.end, ')');
+    } else if (node.type === 'ObjectExpression') {
+      // `{ ...str }` copies every character of a string as a property: bounded like Object.assign.
+      for (const prop of node.properties as Node[]) {
+        if (prop.type === 'SpreadElement') {
+          const arg = prop.argument as Node;
+          ms.appendLeft(arg.start, `${OS}(`);
+          ms.prependRight(arg.end, ')');
+        }
+      }
     } else if (node.type === 'ArrayExpression' || node.type === 'CallExpression' || node.type === 'NewExpression') {
       // Array and argument spreads iterate, so they can produce more elements than their source
       // holds (an iterator over a huge sparse array). Object spreads copy own properties and are
@@ -254,7 +264,7 @@ export function transformAgentScript(parsed: ParsedSource, globalNames: readonly
   const params = wrapperParams(globalNames).join(', ');
   const header =
     `${RESERVED_PREFIX}_register(function (${params}) { 'use strict'; ` +
-    `let ${N} = 0, ${L} = ${RT}.L, ${D} = 0; const ${DMAX} = ${RT}.D, ${F} = ${RT}.f, ${C} = ${RT}.c, ${M} = ${RT}.m, ${SP} = ${RT}.sp, ${RT}S = ${RT}.S; ` +
+    `let ${N} = 0, ${L} = ${RT}.L, ${D} = 0; const ${DMAX} = ${RT}.D, ${F} = ${RT}.f, ${C} = ${RT}.c, ${M} = ${RT}.m, ${SP} = ${RT}.sp, ${OS} = ${RT}.os; ` +
     `const ${S} = (v) => (typeof v === 'string' && v.length > 65536 ? ${RT}.big(v.length, v) : v); ` +
     `${RT}.bind(() => ${N}, (v) => { ${L} = v; }, () => ${D}); ` +
     `return async function () {`;

@@ -61,9 +61,9 @@ describe('rewriter', () => {
     expect(text).toContain('const n = 1 + 2;');
   });
 
-  it('bounds array and argument spreads, and leaves object spreads alone', () => {
+  it('bounds array and argument spreads, and object spreads of strings without changing what they copy', () => {
     expect(out('f(...xs); const a = [...ys]; const b = new C(...zs);')).toContain('f(...__ek_sp(xs)); const a = [...__ek_sp(ys)]; const b = new C(...__ek_sp(zs));');
-    expect(out('const o = { ...base, k: 1 };')).toContain('const o = { ...base, k: 1 };');
+    expect(out('const o = { ...base, k: 1 };')).toContain('const o = { ...__ek_os(base), k: 1 };');
   });
 
   it('returns a trailing expression', () => {
