@@ -30,7 +30,7 @@ let __ek_start, __ek_pump, __ek_register;
   const isArray = A.isArray, jsonParse = JSON.parse, jsonStringify = JSON.stringify, numIsInteger = Number.isSafeInteger;
   const ErrorC = Error, TypeErrorC = TypeError, RangeErrorC = RangeError, FunctionProto = gpo(function () {});
   const captureStackTrace = Error.captureStackTrace;
-  const promiseThen = Promise.prototype.then, PromiseC = Promise;
+  const promiseThen = Promise.prototype.then, PromiseC = Promise, promiseReject = Promise.reject;
   const WeakSetC = WeakSet, wsAdd = WeakSet.prototype.add, wsHas = WeakSet.prototype.has;
   const WeakMapC = WeakMap, wmGet = WeakMap.prototype.get, wmSet = WeakMap.prototype.set;
   const MapC = Map, mapGet = Map.prototype.get, mapSet = Map.prototype.set, mapDelete = Map.prototype.delete, mapForEach = Map.prototype.forEach;
@@ -44,6 +44,19 @@ let __ek_start, __ek_pump, __ek_register;
     try { return fn(x, y, z); } catch { return undefined; }
   }
   function str(v) { return typeof v === 'string' ? v : ''; }
+  // Node reports a realm promise rejected without a handler to the host process, and with
+  // --unhandled-rejections=strict it crashes before any listener can intervene. Every promise the
+  // realm hands out is therefore marked handled at birth; awaiting or catching it still works.
+  const noop = () => {};
+  // then() builds its result with the species constructor, which is the marking Promise below: the
+  // flag stops that promise (which can never reject: noop handles it) from being marked in turn.
+  let marking = false;
+  function markHandled(p) {
+    if (marking) return p;
+    marking = true;
+    try { apply(promiseThen, p, [undefined, noop]); } catch {} finally { marking = false; }
+    return p;
+  }
 
   // ---- per-run state -------------------------------------------------------------------------
   let cur = null;
@@ -395,6 +408,33 @@ let __ek_start, __ek_pump, __ek_register;
     for (const k of ['name', 'message', 'toString', 'constructor']) enable(E.prototype, k);
   }
   for (const k of ['toString', 'name']) enable(FunctionProto, k);
+  {
+    const PP = PromiseC.prototype;
+    wrap(PP, 'then', (orig) => ({ then(onFulfilled, onRejected) { return markHandled(apply(orig, this, [onFulfilled, onRejected])); } }).then);
+    const SafePromise = function Promise(executor) {
+      if (new.target === undefined) throw new TypeErrorC("Promise constructor cannot be invoked without 'new'");
+      return markHandled(construct(PromiseC, [executor], new.target === SafePromise ? PromiseC : new.target));
+    };
+    defineProperty(SafePromise, 'prototype', { value: PP, writable: false, enumerable: false, configurable: false });
+    for (const key of ['reject', 'resolve', 'all', 'allSettled', 'any', 'race']) {
+      const orig = PromiseC[key];
+      if (typeof orig !== 'function') continue;
+      defineProperty(SafePromise, key, { value: { [key](arg) { return markHandled(apply(orig, PromiseC, [arg])); } }[key], writable: true, enumerable: false, configurable: true });
+    }
+    if (typeof PromiseC.withResolvers === 'function') {
+      const withResolvers = PromiseC.withResolvers;
+      defineProperty(SafePromise, 'withResolvers', { value: { withResolvers() { const r = apply(withResolvers, PromiseC, []); markHandled(r.promise); return r; } }.withResolvers, writable: true, enumerable: false, configurable: true });
+    }
+    const species = gopd(PromiseC, Symbol.species);
+    if (species) defineProperty(SafePromise, Symbol.species, species);
+    defineProperty(PP, 'constructor', { value: SafePromise, writable: true, enumerable: false, configurable: true });
+    defineProperty(G, 'Promise', { value: SafePromise, writable: true, enumerable: false, configurable: true });
+    const AGP = gpo(async function* () {}).prototype;
+    for (const key of ['next', 'return', 'throw']) {
+      wrap(AGP, key, (orig) => ({ [key](v) { return markHandled(apply(orig, this, [v])); } })[key]);
+    }
+    if (typeof A.fromAsync === 'function') wrap(A, 'fromAsync', (orig) => ({ fromAsync() { return markHandled(apply(orig, this, arguments)); } }).fromAsync);
+  }
   enable(Promise.prototype, 'constructor');
 
   const seen = new SetC();
@@ -507,25 +547,27 @@ let __ek_start, __ek_pump, __ek_register;
     try { return apply(wmGet, errorLocations, [value]) || null; } catch { return null; }
   }
 
+  function rejected(err) { return markHandled(apply(promiseReject, PromiseC, [err])); }
+
   function makeCallTool(run) {
     return function callTool(name, args) {
       checkAlive(run);
-      if (typeof name !== 'string') return PromiseC.reject(makeToolError('ToolError', 'callTool(name, args): name must be a string, got ' + typeof name + '.', 'INVALID_TOOL_CALL'));
+      if (typeof name !== 'string') return rejected(makeToolError('ToolError', 'callTool(name, args): name must be a string, got ' + typeof name + '.', 'INVALID_TOOL_CALL'));
       run.toolCalls++;
       if (run.toolCalls > run.maxToolCalls) fatal(run, 'MAX_TOOL_CALLS', 'ToolCallLimitError', 'Tool-call limit of ' + run.maxToolCalls + ' exceeded.');
       const argsText = codec.encode(args === undefined ? {} : args, { maxBytes: run.maxToolArgsBytes, maxDepth: 64, getters: false, toJSON: false });
       if (typeof argsText !== 'string') {
-        return PromiseC.reject(makeToolError('ToolError', argsText === -1 ? 'Arguments of "' + name + '" are larger than ' + run.maxToolArgsBytes + ' bytes.' : 'Arguments of "' + name + '" are nested too deeply.', 'INVALID_ARGUMENTS', name));
+        return rejected(makeToolError('ToolError', argsText === -1 ? 'Arguments of "' + name + '" are larger than ' + run.maxToolArgsBytes + ' bytes.' : 'Arguments of "' + name + '" are nested too deeply.', 'INVALID_ARGUMENTS', name));
       }
       const id = ++run.nextId;
       let resolveFn, rejectFn;
-      const p = new PromiseC((res, rej) => { resolveFn = res; rejectFn = rej; });
+      const p = markHandled(new PromiseC((res, rej) => { resolveFn = res; rejectFn = rej; }));
       apply(mapSet, run.pending, [id, { resolve: resolveFn, reject: rejectFn, name, site: callSite() }]);
       const accepted = host(b.call, run.id, id, jsonStringify([name, argsText]));
       if (accepted !== 1) {
         apply(mapDelete, run.pending, [id]);
         checkAlive(run);
-        return PromiseC.reject(makeToolError('ToolError', 'Tool call "' + name + '" could not be started.', 'TOOL_ERROR', name));
+        return rejected(makeToolError('ToolError', 'Tool call "' + name + '" could not be started.', 'TOOL_ERROR', name));
       }
       return p;
     };
@@ -593,6 +635,7 @@ let __ek_start, __ek_pump, __ek_register;
         return counted(x);
       },
       big(length, value) { chargeChars(length); return value; },
+      am(p) { return markHandled(p); },
       os(x) { if (typeof x === 'string' && x.length > 65536) chargeElements(x.length); return x; },
       bind(getN, setL, getD) { run.getN = getN; run.setL = setL; run.getD = getD; },
     };

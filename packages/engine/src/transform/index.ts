@@ -43,6 +43,7 @@ const M = `${RESERVED_PREFIX}_m`;
 const S = `${RESERVED_PREFIX}_s`;
 const SP = `${RESERVED_PREFIX}_sp`;
 const OS = `${RESERVED_PREFIX}_os`;
+const AM = `${RESERVED_PREFIX}_am`;
 const RT = `${RESERVED_PREFIX}_rt`;
 
 const LOOP_GUARD = `if (++${N} > ${L}) ${F}();`;
@@ -126,6 +127,13 @@ export interface TransformOptions {
   guards: boolean;
 }
 
+/** Offset of the `async` keyword in `text[from, to)`, ignoring comments; -1 if there is none. */
+function findAsyncKeyword(text: string, from: number, to: number): number {
+  const slice = text.slice(from, to).replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, (c) => ' '.repeat(c.length));
+  const m = /\basync\b/.exec(slice);
+  return m ? from + m.index : -1;
+}
+
 export function transformAgentScript(parsed: ParsedSource, globalNames: readonly string[], options: TransformOptions = { guards: true }): TransformResult {
   const issues: Issue[] = [];
   const text = parsed.wrapped;
@@ -135,6 +143,8 @@ export function transformAgentScript(parsed: ParsedSource, globalNames: readonly
     issues.push({ ruleId, message, hint, ...userLocation(parsed, node.start) });
   };
 
+  /** Async method functions, with the offset of their `async` keyword (it precedes the key). */
+  const methodFunctions = new Map<Node, number>();
   // Explicit stack: user code can nest deeply, and the walk must not overflow the host stack.
   const stack: Node[] = parsed.body.toReversed();
   while (stack.length > 0) {
@@ -158,8 +168,31 @@ export function transformAgentScript(parsed: ParsedSource, globalNames: readonly
         break;
     }
 
+    // Node reports a realm promise rejected without a handler to the host, which with
+    // --unhandled-rejections=strict crashes before any listener runs. So an async function becomes a
+    // plain function returning the (handled-marked) promise of an inner async arrow that holds the
+    // original body: name, parameters, `this`, `arguments` and hoisting stay as they were. This is a
+    // host protection, applied with or without guards. Async methods lose their keyword at the
+    // property; plain functions and arrows at their own start.
+    if (isFunction(node) && node.async === true && node.generator !== true) {
+      const kw = methodFunctions.has(node) ? (methodFunctions.get(node) as number) : node.start;
+      if (kw >= 0 && text.startsWith('async', kw)) ms.remove(kw, kw + 5);
+      const body = node.body as Node;
+      if (body.type === 'BlockStatement') {
+        ms.appendLeft(body.start, `{ return ${AM}((async () => `);
+        ms.prependRight(body.end, ')()); }');
+      } else {
+        const at = arrowBodyInsertion(text, node.start, body.start);
+        ms.appendLeft(at, ` ${AM}((async () =>`);
+        ms.prependRight(node.end, ')())');
+      }
+    } else if (((node.type === 'Property' && node.method === true) || node.type === 'MethodDefinition') && isNode(node.value) && (node.value as Node).async === true) {
+      const key = node.key as Node;
+      methodFunctions.set(node.value as Node, findAsyncKeyword(text, node.start, key.start));
+    }
+
     if (!options.guards) {
-      // Only the structural refusals above apply.
+      // Only the structural refusals and the async marking above apply.
     } else if (isLoop(node)) {
       const body = node.body as Node;
       if (body.type === 'BlockStatement') ms.appendLeft(body.start + 1, LOOP_GUARD);
@@ -264,7 +297,7 @@ export function transformAgentScript(parsed: ParsedSource, globalNames: readonly
   const params = wrapperParams(globalNames).join(', ');
   const header =
     `${RESERVED_PREFIX}_register(function (${params}) { 'use strict'; ` +
-    `let ${N} = 0, ${L} = ${RT}.L, ${D} = 0; const ${DMAX} = ${RT}.D, ${F} = ${RT}.f, ${C} = ${RT}.c, ${M} = ${RT}.m, ${SP} = ${RT}.sp, ${OS} = ${RT}.os; ` +
+    `let ${N} = 0, ${L} = ${RT}.L, ${D} = 0; const ${DMAX} = ${RT}.D, ${F} = ${RT}.f, ${C} = ${RT}.c, ${M} = ${RT}.m, ${SP} = ${RT}.sp, ${OS} = ${RT}.os, ${AM} = ${RT}.am; ` +
     `const ${S} = (v) => (typeof v === 'string' && v.length > 65536 ? ${RT}.big(v.length, v) : v); ` +
     `${RT}.bind(() => ${N}, (v) => { ${L} = v; }, () => ${D}); ` +
     `return async function () {`;
