@@ -43,7 +43,6 @@ let __ek_start, __ek_pump, __ek_register;
   function host(fn, x, y, z) {
     try { return fn(x, y, z); } catch { return undefined; }
   }
-  function str(v) { return typeof v === 'string' ? v : ''; }
   // Node reports a realm promise rejected without a handler to the host process, and with
   // --unhandled-rejections=strict it crashes before any listener can intervene. Every promise the
   // realm hands out is therefore marked handled at birth; awaiting or catching it still works.
@@ -463,10 +462,6 @@ let __ek_start, __ek_pump, __ek_register;
   const globalCount = globalNames.length;
 
   // ---- runs -----------------------------------------------------------------------------------
-  function deliverValue(run, text) {
-    return codec.decode(text);
-  }
-
   function makeToolError(name, message, code, tool) {
     const e = new ErrorC(message);
     defineProperty(e, 'name', { value: name, writable: true, enumerable: false, configurable: true });
@@ -692,7 +687,7 @@ let __ek_start, __ek_pump, __ek_register;
       apply(mapDelete, run.pending, [item[0]]);
       if (item[1] === 1) {
         let v;
-        try { v = deliverValue(run, item[2]); } catch { entry.reject(withSite(makeToolError('ToolError', 'Tool "' + entry.name + '" returned a value that could not be copied.', 'TOOL_ERROR', entry.name), entry.site)); continue; }
+        try { v = codec.decode(item[2]); } catch { entry.reject(withSite(makeToolError('ToolError', 'Tool "' + entry.name + '" returned a value that could not be copied.', 'TOOL_ERROR', entry.name), entry.site)); continue; }
         entry.resolve(v);
       } else {
         const info = jsonParse(item[2]);

@@ -7,7 +7,7 @@ import type { Realm, RealmPool, RunBridgeTarget } from './realm.js';
 import { pumpScript, startScript } from './realm.js';
 import type { EntryTarget } from './scheduler.js';
 import { entryScheduler } from './scheduler.js';
-import type { ExecutionError, ExecutionResult, LogEntry, ToolContext, ToolFunction, ToolHandler } from '../types.js';
+import type { ExecutionError, ExecutionResult, LogEntry, ToolContext, ToolFunction } from '../types.js';
 
 /** Everything one run needs, resolved by the Enclave (limits already merged and lowered). */
 export interface RunPlan {
@@ -405,4 +405,3 @@ function nameForCode(code: ErrorCode): string {
   }
 }
 
-export type { ToolHandler };
