@@ -210,7 +210,7 @@ export class Enclave {
       stats: { duration: Math.round((performance.now() - startedAt) * 1000) / 1000, toolCallCount: 0, iterationCount: 0 },
     });
     try {
-      if (this.#disposed) return fail('INTERNAL_ERROR', 'DisposedError', 'This Enclave has been disposed.');
+      if (this.#disposed) return fail('ABORTED', 'AbortError', 'This Enclave has been disposed.');
       if (runOptions === null || typeof runOptions !== 'object') return fail('VALIDATION_ERROR', 'TypeError', 'run(code, options): options must be an object.');
       const badKey = Object.keys(runOptions).find((k) => !RUN_OPTION_KEYS.has(k));
       if (badKey !== undefined) return fail('VALIDATION_ERROR', 'TypeError', `run(): unknown option "${badKey}".`);

@@ -201,18 +201,32 @@ let __ek_start, __ek_pump, __ek_register;
     let total = 0;
     return function (...args) { const r = S(apply(fn, undefined, args)); total += r.length; chargeChars(total); return r; };
   }
+  // Output of a string replacement, charged before it is built: exact for string patterns (occurrences
+  // counted first), pessimistic for regex patterns (every position may match). One native call builds
+  // the whole output, so a post-check would come after the host heap was already spent.
+  function chargeReplacement(str, pattern, r, all) {
+    const run = cur;
+    if (run === null) return;
+    let bound = replacementBound(str, r);
+    if (bound <= 65536) return;
+    if (typeof pattern === 'string') {
+      let count = 0;
+      if (pattern.length > 0) { for (let i = apply(strIndexOf, str, [pattern]); i !== -1; i = apply(strIndexOf, str, [pattern, i + pattern.length])) { count++; if (!all) break; } }
+      else count = all ? str.length + 1 : 1;
+      bound = str.length + count * (r.length + pattern.length);
+    }
+    chargeChars(bound);
+  }
   for (const key of ['replace', 'replaceAll']) {
     wrap(SP, key, (orig) => ({ [key](pattern, replacement) {
       const s = S(this);
       if (typeof replacement === 'function') return apply(orig, s, [pattern, wrapReplacer(replacement)]);
       const r = S(replacement);
-      const bound = replacementBound(s, r);
-      const run = cur;
-      if (run !== null && bound > run.maxChars) { const out = apply(orig, s, [pattern, r]); chargeChars(out.length); return out; }
+      chargeReplacement(s, pattern, r, key === 'replaceAll');
       return apply(orig, s, [pattern, r]);
     } })[key]);
   }
-  wrap(SP, 'split', (orig) => ({ split(sep, limit) { const s = S(this); if (sep === '' || sep === undefined) chargeElements(s.length); else if (typeof sep === 'string') chargeElements(s.length / sep.length + 1); return apply(orig, s, [sep, limit]); } }).split);
+  wrap(SP, 'split', (orig) => ({ split(sep, limit) { const s = S(this); if (typeof sep === 'string' && sep !== '') chargeElements(s.length / sep.length + 1); else chargeElements(s.length); return apply(orig, s, [sep, limit]); } }).split);
   // The receiver a native array method may use. A real array's length is managed by the engine (no
   // script code runs when it is read; proxies of arrays do not exist, see Proxy below), so it is checked
   // in place. Anything else (an array-like, a string) could report one length to the check and another
@@ -268,7 +282,7 @@ let __ek_start, __ek_pump, __ek_register;
     wrap(AP, key, (orig) => ({ [key]() { return apply(orig, isArray(this) && this.length <= 65536 ? this : receiver(this, mutating), arguments); } })[key]);
   }
   // String methods that copy (or flatten) their receiver: a large receiver triggers a heap check.
-  for (const key of ['toUpperCase', 'toLowerCase', 'toLocaleUpperCase', 'toLocaleLowerCase', 'normalize', 'trim', 'trimStart', 'trimEnd',
+  for (const key of ['trim', 'trimStart', 'trimEnd',
     'indexOf', 'lastIndexOf', 'includes', 'startsWith', 'endsWith', 'localeCompare', 'toWellFormed', 'isWellFormed', 'at', 'charAt', 'charCodeAt', 'codePointAt', 'slice', 'substring', 'substr']) {
     wrap(SP, key, (orig) => ({ [key]() { if (typeof this === 'string' ? this.length > 65536 : true) { const str = S(this); if (str.length > 65536) chargeChars(str.length); return apply(orig, str, arguments); } return apply(orig, this, arguments); } })[key]);
   }
@@ -285,6 +299,51 @@ let __ek_start, __ek_pump, __ek_register;
     wrap(O, key, (orig) => ({ [key](o) { const n = sourceLength(o); if (n > 65536) chargeElements(n); return apply(orig, O, [o]); } })[key]);
   }
   wrap(O, 'assign', (orig) => ({ assign(target, ...sources) { let n = 0; for (let i = 0; i < sources.length; i++) n += sourceLength(sources[i]); if (n > 65536) chargeElements(n); return apply(orig, O, [target, ...sources]); } }).assign);
+  // Single natives that allocate far more than their input in one step, before any checkpoint can run:
+  // each is charged an estimate of its output first (per-element overheads of promises, parsed JSON
+  // nodes, match arrays; worst-case expansion of Unicode normalization and case mapping).
+  for (const key of ['all', 'allSettled', 'any', 'race']) {
+    const orig = PromiseC[key];
+    PromiseC[key] = { [key](items) { if (isArray(items) && items.length > 1024) chargeElements(items.length * 32); return apply(orig, this, [items]); } }[key];
+  }
+  const jsonParse2 = JSON.parse;
+  wrap(JSON, 'parse', () => ({ parse(text, reviver) { const t = S(text); if (t.length > 65536) chargeElements(t.length * 2); return apply(jsonParse2, JSON, reviver === undefined ? [t] : [t, reviver]); } }).parse);
+  const NORMALIZE_EXPANSION = { NFC: 3, NFD: 4, NFKC: 18, NFKD: 18 };
+  wrap(SP, 'normalize', (orig) => ({ normalize(form) { const str = S(this); const f = form === undefined ? 'NFC' : S(form); if (str.length > 4096) chargeChars(str.length * (NORMALIZE_EXPANSION[f] || 18)); return apply(orig, str, form === undefined ? [] : [form]); } }).normalize);
+  for (const key of ['toUpperCase', 'toLowerCase', 'toLocaleUpperCase', 'toLocaleLowerCase']) {
+    wrap(SP, key, (orig) => ({ [key]() { const str = S(this); if (str.length > 65536) chargeChars(str.length * 3); return apply(orig, str, arguments); } })[key]);
+  }
+  for (const key of ['encodeURIComponent', 'encodeURI', 'decodeURIComponent', 'decodeURI']) {
+    const orig = G[key];
+    if (typeof orig !== 'function') continue;
+    const factor = key[0] === 'e' ? 9 : 1;
+    G[key] = { [key](v) { const str = S(v); if (str.length > 16384) chargeChars(str.length * factor); return apply(orig, undefined, [str]); } }[key];
+  }
+  // RegExp methods behind match, matchAll, replace, search and split: also reachable directly.
+  const RP = RegExp.prototype;
+  for (const sym of [Symbol.match, Symbol.matchAll, Symbol.split]) {
+    wrap(RP, sym, (orig) => function (string, limit) { const str = S(string); if (str.length > 65536) chargeElements(str.length); return apply(orig, this, arguments.length > 1 ? [str, limit] : [str]); });
+  }
+  wrap(RP, Symbol.replace, (orig) => function (string, replacement) {
+    const str = S(string);
+    if (typeof replacement === 'function') return apply(orig, this, [str, wrapReplacer(replacement)]);
+    const r = S(replacement);
+    chargeReplacement(str, this, r, true);
+    return apply(orig, this, [str, r]);
+  });
+  // Strings iterate by code point through this: spreads, for-of, destructuring with a rest element.
+  wrap(SP, symIterator, (orig) => function () { const str = S(this); if (str.length > 65536) chargeElements(str.length); return apply(orig, str, []); });
+  // Arguments lists are built in one uninterruptible step from an array-like of any length.
+  const fnApply = FunctionProto.apply, reflectApply = R.apply, reflectConstruct = R.construct;
+  const MAX_ARGUMENTS = 65536;
+  function checkArgs(args) {
+    if (args === null || args === undefined) return;
+    const len = toLen(args.length);
+    if (len > MAX_ARGUMENTS) throw new RangeErrorC('Too many arguments (' + len + '): AgentScript allows at most ' + MAX_ARGUMENTS + ' in one call.');
+  }
+  wrap(FunctionProto, 'apply', () => ({ apply(thisArg, args) { checkArgs(args); return apply(fnApply, this, [thisArg, args]); } }).apply);
+  wrap(R, 'apply', () => ({ apply(target, thisArg, args) { checkArgs(args); return apply(reflectApply, R, [target, thisArg, args]); } }).apply);
+  wrap(R, 'construct', () => ({ construct(target, args, newTarget) { checkArgs(args); return apply(reflectConstruct, R, arguments.length > 2 ? [target, args, newTarget] : [target, args]); } }).construct);
   const arrayValues = AP.values;
   defineProperty(AP, symIterator, { value: arrayValues, writable: true, enumerable: false, configurable: true });
   wrap(AP, 'flat', (orig) => ({ flat(depth) {
@@ -548,6 +607,7 @@ let __ek_start, __ek_pump, __ek_register;
     return function callTool(name, args) {
       checkAlive(run);
       if (typeof name !== 'string') return rejected(makeToolError('ToolError', 'callTool(name, args): name must be a string, got ' + typeof name + '.', 'INVALID_TOOL_CALL'));
+      if (name.length > 256) return rejected(makeToolError('ToolError', 'callTool(name, args): a tool name is at most 256 characters.', 'INVALID_TOOL_CALL'));
       run.toolCalls++;
       if (run.toolCalls > run.maxToolCalls) fatal(run, 'MAX_TOOL_CALLS', 'ToolCallLimitError', 'Tool-call limit of ' + run.maxToolCalls + ' exceeded.');
       const argsText = codec.encode(args === undefined ? {} : args, { maxBytes: run.maxToolArgsBytes, maxDepth: 64, getters: false, toJSON: false });

@@ -74,8 +74,14 @@ export class RunController implements RunBridgeTarget, EntryTarget {
   readonly #mailbox: [number, 0 | 1, string][] = [];
   /** One signal for all of the run's tool calls, made at the first call: it aborts when the run ends. */
   #toolController: AbortController | undefined;
-  /** Heap in use at the run's first memory checkpoint, which comes before its first large allocation. */
-  #heapBaseline = -1;
+  /**
+   * Heap growth is charged to a run only while its own realm entries execute (one thread: nothing else
+   * allocates then), so a concurrent tenant's memory is never counted against it. Tracking starts at
+   * the run's first memory checkpoint, which comes before its first large allocation.
+   */
+  #heapTracked = false;
+  #heapAtEntry = 0;
+  #heapGrowth = 0;
   #begun = false;
   #pumpQueued = false;
   #report: [string, string] | undefined;
@@ -225,8 +231,11 @@ export class RunController implements RunBridgeTarget, EntryTarget {
   overMemory(): boolean {
     const stats = heapStatistics();
     const used = stats.used_heap_size;
-    if (this.#heapBaseline < 0) this.#heapBaseline = used;
-    return used - this.#heapBaseline > this.#plan.limits.memoryLimit || used > stats.heap_size_limit * 0.9;
+    if (!this.#heapTracked) {
+      this.#heapTracked = true;
+      this.#heapAtEntry = used;
+    }
+    return this.#heapGrowth + (used - this.#heapAtEntry) > this.#plan.limits.memoryLimit || used > stats.heap_size_limit * 0.9;
   }
 
   // ---- internals -------------------------------------------------------------------------------
@@ -244,10 +253,20 @@ export class RunController implements RunBridgeTarget, EntryTarget {
     return this.#settled;
   }
 
+  #entryStarts(): void {
+    if (this.#heapTracked) this.#heapAtEntry = heapStatistics().used_heap_size;
+  }
+
+  #entryEnds(): void {
+    if (this.#heapTracked) this.#heapGrowth += heapStatistics().used_heap_size - this.#heapAtEntry;
+  }
+
   enterUnderSupervisor(script: vm.Script): 'returned' | 'failed' {
     this.#pumpQueued = false;
+    this.#entryStarts();
     try {
       script.runInContext(this.#realm.context);
+      this.#entryEnds();
       return 'returned';
     } catch {
       // V8's termination is not catchable and passes through here to the supervisor's watchdog.
@@ -265,11 +284,13 @@ export class RunController implements RunBridgeTarget, EntryTarget {
       return;
     }
     let outcome: 'returned' | 'timeout' | 'failed' = 'returned';
+    this.#entryStarts();
     try {
       script.runInContext(this.#realm.context, { timeout: Math.max(1, Math.ceil(remaining)) });
     } catch (e) {
       outcome = isHostTimeout(e) ? 'timeout' : 'failed';
     }
+    this.#entryEnds();
     this.afterEntry(outcome);
   }
 

@@ -130,6 +130,8 @@ export const CODEC_SOURCE = String.raw`(function () {
         let val;
         if (getters) { try { val = v[k]; } catch { continue; } }
         else { let d; try { d = gopd(v, k); } catch { continue; } if (!d || !('value' in d)) continue; val = d.value; }
+        // Functions and symbols are dropped from objects (as JSON does); in arrays they become undefined.
+        if (typeof val === 'function' || typeof val === 'symbol') continue;
         if (!charge(k.length + 4)) break;
         const e = enc(val, depth + 1);
         if (k === TAG) hasTagKey = true;

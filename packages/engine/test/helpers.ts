@@ -1,0 +1,717 @@
+/**
+ * Shared canaries and runners for the attack suite (test/attacks).
+ *
+ * Every attack is judged on the HOST side, never by what the script claims: a host global an escaped
+ * script would set, spy tools whose calls are counted and time-stamped, host objects whose mutation is
+ * checked, prototype and environment snapshots, and a walk over every string of the result looking for
+ * host paths, host stack frames and secrets. After each attack a second tenant runs on the same Enclave
+ * (and, with the pool below, in the same realm) and must see a pristine world.
+ *
+ * To run the whole suite against another isolation adapter, add one row to ADAPTERS.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect, it } from 'vitest';
+import { Enclave, ErrorCode, ToolError } from '../src/index.js';
+import type { CreateEnclaveOptions, ExecutionResult, RunOptions, ToolContext, ToolSet } from '../src/index.js';
+
+// ---- adapters ---------------------------------------------------------------------------------
+
+export interface Adapter {
+  name: string;
+  /** Options every Enclave of this row gets (an attack's own options are merged over them). */
+  options: CreateEnclaveOptions;
+  /** Whether the AST validation runs: a VALIDATION_ERROR is then an acceptable way to stop an attack. */
+  validates: boolean;
+}
+
+/**
+ * One realm kept idle and none built ahead: the tenant that runs after an attack reuses the attacker's
+ * realm whenever the runtime judged it clean, which is exactly what invariant 7 must survive.
+ */
+export const REUSE_ONE_REALM = { maxIdle: 1, prewarm: 0 } as const;
+
+/** Every attack runs once per row. A worker adapter becomes one more row here. */
+export const ADAPTERS: readonly Adapter[] = [
+  { name: 'vm STANDARD validated', options: { realmPool: REUSE_ONE_REALM }, validates: true },
+  { name: 'vm STANDARD runtime-only (validate:false)', options: { validate: false, realmPool: REUSE_ONE_REALM }, validates: false },
+];
+
+/** Rows for the subsets that also run at the strictest and the loosest level. */
+export const LEVEL_ADAPTERS: readonly Adapter[] = [
+  { name: 'vm STRICT validated', options: { securityLevel: 'STRICT', realmPool: REUSE_ONE_REALM }, validates: true },
+  { name: 'vm STRICT runtime-only', options: { securityLevel: 'STRICT', validate: false, realmPool: REUSE_ONE_REALM }, validates: false },
+  { name: 'vm PERMISSIVE validated', options: { securityLevel: 'PERMISSIVE', realmPool: REUSE_ONE_REALM }, validates: true },
+  { name: 'vm PERMISSIVE runtime-only', options: { securityLevel: 'PERMISSIVE', validate: false, realmPool: REUSE_ONE_REALM }, validates: false },
+];
+
+export function makeEnclave(adapter: Adapter, options: CreateEnclaveOptions = {}): Enclave {
+  return new Enclave({ ...adapter.options, ...options });
+}
+
+// ---- canaries -----------------------------------------------------------------------------------
+
+/** What an escaped `Function` would run: it sets a HOST global (a realm Function cannot even compile it). */
+export const PWN = "globalThis.__pwned = 1; if (typeof process === 'object') process.env.EK_ATTACK_PWNED = '1'; return 1";
+/** The same payload as a JS string literal, for embedding in attack scripts. */
+export const PWN_LIT = JSON.stringify(PWN);
+
+/** A secret that only tool internals know: it must never reach a result or the script. */
+export const SECRET = `sk_live_HUNTER2_${Math.random().toString(36).slice(2, 10)}`;
+export const SECRET_PATH = '/work/secret-service/node_modules/pg/lib/client.js';
+
+const g = globalThis as Record<string, unknown>;
+/** Spelled indirectly: the linter rightly dislikes literal thenables, and this one is on purpose. */
+const THEN = ['th', 'en'].join('');
+/** The host global an escaped payload sets (see PWN). */
+const PWNED_KEY = '__pwned';
+
+export interface HostSnapshot {
+  objectProto: string[];
+  arrayProto: string[];
+  functionProto: string[];
+  promiseProto: string[];
+  stringProto: string[];
+  errorProto: string[];
+  globals: string[];
+  env: string[];
+  intrinsics: unknown[];
+}
+
+const keysOf = (o: object): string[] => Reflect.ownKeys(o).map(String).sort();
+
+function intrinsics(): unknown[] {
+  return [
+    JSON.parse,
+    JSON.stringify,
+    Promise.prototype.then,
+    Promise.resolve,
+    Array.prototype.push,
+    Array.prototype.map,
+    Array.prototype[Symbol.iterator],
+    Map.prototype.get,
+    Map.prototype.set,
+    Object.defineProperty,
+    Object.keys,
+    Function.prototype.call,
+    Function.prototype.apply,
+    Function.prototype.toString,
+    String.prototype.slice,
+    Error.prepareStackTrace,
+    Error.captureStackTrace,
+    Object.getPrototypeOf({}),
+    Object.getPrototypeOf([]),
+    Reflect.apply,
+    setTimeout,
+    queueMicrotask,
+  ];
+}
+
+export function hostSnapshot(): HostSnapshot {
+  return {
+    objectProto: keysOf(Object.prototype),
+    arrayProto: keysOf(Array.prototype),
+    functionProto: keysOf(Function.prototype),
+    promiseProto: keysOf(Promise.prototype),
+    stringProto: keysOf(String.prototype),
+    errorProto: keysOf(Error.prototype),
+    globals: keysOf(globalThis),
+    env: Object.keys(process.env).sort(),
+    intrinsics: intrinsics(),
+  };
+}
+
+export function resetCanaries(): void {
+  delete g[PWNED_KEY];
+  delete process.env.EK_ATTACK_PWNED;
+}
+
+/** The host world is exactly as it was: no escape ran, nothing was polluted or replaced. */
+export function expectHostIntact(before: HostSnapshot): void {
+  expect(g[PWNED_KEY], 'host global __pwned was set: escape').toBeUndefined();
+  expect(process.env.EK_ATTACK_PWNED, 'host process.env was written: escape').toBeUndefined();
+  const probe: Record<string, unknown> = {};
+  expect(probe.polluted, 'host Object.prototype polluted').toBeUndefined();
+  expect(probe.then, 'host Object.prototype.then polluted').toBeUndefined();
+  expect(([] as unknown as Record<string, unknown>).polluted, 'host Array.prototype polluted').toBeUndefined();
+  const after = hostSnapshot();
+  expect(after.objectProto).toEqual(before.objectProto);
+  expect(after.arrayProto).toEqual(before.arrayProto);
+  expect(after.functionProto).toEqual(before.functionProto);
+  expect(after.promiseProto).toEqual(before.promiseProto);
+  expect(after.stringProto).toEqual(before.stringProto);
+  expect(after.errorProto).toEqual(before.errorProto);
+  expect(after.globals.filter((k) => !before.globals.includes(k)), 'new host globals appeared').toEqual([]);
+  expect(after.env).toEqual(before.env);
+  after.intrinsics.forEach((fn, i) => expect(fn === before.intrinsics[i], `host intrinsic #${i} was replaced`).toBe(true));
+}
+
+// ---- leak detection -----------------------------------------------------------------------------
+
+/** Text that only the host knows: paths, internal file names, host stack frames. */
+export const LEAK_PATTERNS: readonly RegExp[] = [
+  /\/work\//,
+  /node_modules/,
+  /file:\/\//,
+  /node:internal/,
+  /\(node:/,
+  /evalmachine/,
+  /enclave:(?:bootstrap|pump|start|codec)/,
+  // A stack frame that is not the user's own script.
+  /\bat [^\n]*\((?!agentscript\.js:)[^)\n]*:\d+:\d+\)/,
+  /\bat \/[^\n]*:\d+:\d+/,
+  /hunter2/i,
+];
+
+/** Every string in a value, keys included, cycles and shared references visited once. */
+export function collectStrings(value: unknown, out: string[] = [], seen = new Set<unknown>()): string[] {
+  if (typeof value === 'string') {
+    out.push(value);
+    return out;
+  }
+  if (value === null || typeof value !== 'object' || seen.has(value)) return out;
+  seen.add(value);
+  if (value instanceof Map) {
+    for (const [k, v] of value) {
+      collectStrings(k, out, seen);
+      collectStrings(v, out, seen);
+    }
+    return out;
+  }
+  if (value instanceof Set) {
+    for (const v of value) collectStrings(v, out, seen);
+    return out;
+  }
+  if (value instanceof Error) {
+    out.push(String(value.name), String(value.message), String(value.stack));
+  }
+  for (const key of Reflect.ownKeys(value)) {
+    if (typeof key === 'string') out.push(key);
+    const d = Object.getOwnPropertyDescriptor(value, key);
+    if (d && 'value' in d) collectStrings(d.value, out, seen);
+  }
+  return out;
+}
+
+/** No host path, host frame, tool-internal error text or secret anywhere in the result. */
+export function expectNoLeak(result: unknown, secrets: readonly string[] = []): void {
+  const strings = collectStrings(result);
+  const cwd = process.cwd();
+  for (const s of strings) {
+    for (const p of LEAK_PATTERNS) expect(p.test(s), `leak ${p} in ${JSON.stringify(s.slice(0, 300))}`).toBe(false);
+    expect(s.includes(cwd), `host cwd leaked in ${JSON.stringify(s.slice(0, 300))}`).toBe(false);
+    for (const secret of [SECRET, ...secrets]) expect(s.includes(secret), `secret leaked in ${JSON.stringify(s.slice(0, 300))}`).toBe(false);
+  }
+}
+
+const CODES = new Set<string>(Object.values(ErrorCode));
+
+/** Every outcome is an ExecutionResult with a known code and sane stats. */
+export function expectWellFormed(result: ExecutionResult): void {
+  expect(result).toBeTypeOf('object');
+  expect(typeof result.success).toBe('boolean');
+  expect(result.stats).toBeTypeOf('object');
+  expect(Number.isFinite(result.stats.duration)).toBe(true);
+  expect(Number.isInteger(result.stats.toolCallCount)).toBe(true);
+  expect(Number.isFinite(result.stats.iterationCount)).toBe(true);
+  if (!result.success) {
+    expect(result.error, 'a failed run carries an error').toBeTypeOf('object');
+    expect(CODES.has(result.error?.code as string), `unknown code ${String(result.error?.code)}`).toBe(true);
+    expect(typeof result.error?.message).toBe('string');
+    expect(typeof result.error?.name).toBe('string');
+  } else {
+    expect(result.error).toBeUndefined();
+  }
+}
+
+export type Outcome = ErrorCode | 'OK';
+
+export function outcomeOf(result: ExecutionResult): Outcome {
+  return result.success ? 'OK' : (result.error?.code as ErrorCode);
+}
+
+export function describeResult(result: ExecutionResult): string {
+  // Results may be cyclic or DAGs of shared references: print each container once, and stop early.
+  const seen = new Set<unknown>();
+  let budget = 2000;
+  const replacer = (_k: string, v: unknown) => {
+    if (--budget < 0) return '[...]';
+    if (typeof v === 'bigint') return `${v}n`;
+    if (v !== null && typeof v === 'object') {
+      if (seen.has(v)) return '[ref]';
+      seen.add(v);
+      if (v instanceof Map) return { Map: [...v.entries()] };
+      if (v instanceof Set) return { Set: [...v.values()] };
+    }
+    return v;
+  };
+  return JSON.stringify({ outcome: outcomeOf(result), value: result.value, error: result.error }, replacer).slice(0, 600);
+}
+
+// ---- spy tools ------------------------------------------------------------------------------------
+
+export interface ToolCall {
+  name: string;
+  args: unknown;
+  /** Whether run() had already resolved when the tool was called. */
+  afterSettled: boolean;
+}
+
+export interface ToolKit {
+  tools: ToolSet;
+  calls: ToolCall[];
+  /** Tool signals that were aborted, by call index. */
+  aborted: number[];
+  /** Host-side counters an attack must not be able to move. */
+  counters: { getterReads: number; proxyTraps: number };
+  /** Host objects handed to the script as tool results or input: checked for mutation afterwards. */
+  hostObject: { nested: { flag: string }; list: number[] };
+  settled(): void;
+  /** Waits long enough for any detached work to show up, then asserts no tool was called after run(). */
+  expectNoLateCalls(ms?: number): Promise<void>;
+}
+
+class HostWidget {
+  secret = SECRET;
+  constructor(public label: string) {}
+  method(): string {
+    return SECRET;
+  }
+}
+
+export function makeToolKit(): ToolKit {
+  const calls: ToolCall[] = [];
+  const aborted: number[] = [];
+  let isSettled = false;
+  const counters = { getterReads: 0, proxyTraps: 0 };
+  const hostObject = { nested: { flag: 'original' }, list: [1, 2, 3] };
+  const record = (name: string, args: unknown, ctx: ToolContext) => {
+    calls.push({ name, args, afterSettled: isSettled });
+    ctx.signal.addEventListener('abort', () => aborted.push(ctx.callIndex), { once: true });
+  };
+  const secretError = () => {
+    const e = new Error(`connect ECONNREFUSED password=${SECRET} at ${SECRET_PATH}`);
+    e.stack = `Error: ${SECRET}\n    at Client.connect (${SECRET_PATH}:10:5)\n    at async query (file:///work/app/db.mjs:3:1)`;
+    (e as unknown as Record<string, unknown>).code = 'ECONNREFUSED';
+    (e as unknown as Record<string, unknown>).config = { password: SECRET };
+    return e;
+  };
+  const tools: ToolSet = {
+    echo: async (args, ctx) => {
+      record('echo', args, ctx);
+      return args;
+    },
+    count: (args, ctx) => {
+      record('count', args, ctx);
+      return calls.length;
+    },
+    slow: (args, ctx) => {
+      record('slow', args, ctx);
+      const ms = typeof (args as { ms?: unknown })?.ms === 'number' ? (args as { ms: number }).ms : 50;
+      return new Promise((resolve) => setTimeout(() => resolve({ waited: ms }), ms));
+    },
+    hang: (args, ctx) => {
+      record('hang', args, ctx);
+      return new Promise(() => {});
+    },
+    secret: async (args, ctx) => {
+      record('secret', args, ctx);
+      throw secretError();
+    },
+    secretSync: (args, ctx) => {
+      record('secretSync', args, ctx);
+      throw secretError();
+    },
+    secretString: (args, ctx) => {
+      record('secretString', args, ctx);
+      return Promise.reject(`${SECRET} ${SECRET_PATH}`);
+    },
+    secretObject: (args, ctx) => {
+      record('secretObject', args, ctx);
+      throw { message: SECRET, stack: SECRET_PATH, toString: () => SECRET };
+    },
+    secretCause: (args, ctx) => {
+      record('secretCause', args, ctx);
+      throw new ToolError('Not allowed.', { code: 'FORBIDDEN', status: 403, cause: secretError() });
+    },
+    publicError: (args, ctx) => {
+      record('publicError', args, ctx);
+      throw new ToolError('Order 42 not found.', { code: 'NOT_FOUND', status: 404 });
+    },
+    hostObject: (args, ctx) => {
+      record('hostObject', args, ctx);
+      const getterBox = {};
+      Object.defineProperty(getterBox, 'viaGetter', {
+        enumerable: true,
+        get: () => {
+          counters.getterReads++;
+          return 'got';
+        },
+      });
+      Object.defineProperty(getterBox, 'throwingGetter', {
+        enumerable: true,
+        get: () => {
+          throw secretError();
+        },
+      });
+      const proxy = new Proxy(
+        { a: 1, b: { c: 2 } },
+        {
+          get(t, k, r) {
+            counters.proxyTraps++;
+            return Reflect.get(t, k, r);
+          },
+          ownKeys(t) {
+            counters.proxyTraps++;
+            return Reflect.ownKeys(t);
+          },
+        },
+      );
+      return {
+        fn: () => SECRET,
+        widget: new HostWidget('w'),
+        when: new Date(0),
+        map: new Map<unknown, unknown>([['k', { v: 1 }]]),
+        set: new Set([1, 2]),
+        err: secretError(),
+        buf: Buffer.from('hi'),
+        typed: new Uint8Array([1, 2]),
+        promise: Promise.resolve(SECRET),
+        sym: Symbol(SECRET),
+        big: 10n,
+        getterBox,
+        proxy,
+        shared: hostObject,
+        again: hostObject,
+        regex: /x/g,
+        nothing: undefined,
+        nan: Number.NaN,
+        negZero: -0,
+      };
+    },
+    thenable: (args, ctx) => {
+      record('thenable', args, ctx);
+      // A host thenable: the host must await it itself and hand the script only data.
+      const thenable: Record<string, unknown> = {};
+      thenable[THEN] = (resolve: (v: unknown) => void) => resolve({ fromThenable: true });
+      return thenable;
+    },
+    cyclic: (args, ctx) => {
+      record('cyclic', args, ctx);
+      const a: Record<string, unknown> = { name: 'a' };
+      a.self = a;
+      a.list = [a, { back: a }];
+      return a;
+    },
+    huge: (args, ctx) => {
+      record('huge', args, ctx);
+      return 'x'.repeat(8 * 1024 * 1024);
+    },
+    deep: (args, ctx) => {
+      record('deep', args, ctx);
+      let v: unknown = 0;
+      for (let i = 0; i < 5000; i++) v = [v];
+      return v;
+    },
+  };
+  return {
+    tools,
+    calls,
+    aborted,
+    counters,
+    hostObject,
+    settled() {
+      isSettled = true;
+    },
+    async expectNoLateCalls(ms = 60) {
+      await sleep(ms);
+      const late = calls.filter((c) => c.afterSettled);
+      expect(late, `tools were called after run() resolved: ${JSON.stringify(late).slice(0, 300)}`).toEqual([]);
+    },
+  };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The host event loop still turns: an immediate and a timer both fire. */
+export async function expectEventLoopAlive(): Promise<void> {
+  const fired: string[] = [];
+  await new Promise<void>((resolve) => setImmediate(() => (fired.push('immediate'), resolve())));
+  await new Promise<void>((resolve) => setTimeout(() => (fired.push('timeout'), resolve()), 1));
+  expect(fired).toEqual(['immediate', 'timeout']);
+}
+
+// ---- the next tenant ------------------------------------------------------------------------------
+
+/**
+ * What a harmless tenant runs after an attack, on the same Enclave. Valid at every level. It uses the
+ * intrinsics attacks try to tamper with (prototypes, JSON, Array methods, Promise, console, callTool).
+ */
+export function nextTenantCode(withConsole: boolean): string {
+  return [
+    "const t = await callTool('echo', { n: 1, s: 'x' });",
+    withConsole ? "console.log('tenant', t.n);" : '',
+    'const o = {};',
+    'const a = [3, 1, 2];',
+    'return [o.polluted, a.polluted, typeof o.then, typeof a.then, Object.keys(o).length, JSON.stringify({ a: [1, "x"] }),',
+    "  a.map((x) => x * 2).join(','), a.slice().sort().join(','), String(Math.max(1, 2)), 'ab'.toUpperCase(),",
+    "  typeof input, JSON.parse('{\"k\":1}').k, [1, 2].includes(2), Object.entries({ q: 1 }).length, t.n + t.s, String([1, [2]])];",
+  ].join('\n');
+}
+
+export const NEXT_TENANT_VALUE = [undefined, undefined, 'undefined', 'undefined', 0, '{"a":[1,"x"]}', '6,2,4', '1,2,3', '2', 'AB', 'undefined', 1, true, 1, '1x', '1,2'];
+
+/** A harmless tenant on the same Enclave (same realm, when it was judged clean) sees a pristine world. */
+export async function expectNextTenantClean(enclave: Enclave): Promise<void> {
+  const kit = makeToolKit();
+  const withConsole = enclave.securityLevel === 'STANDARD' || enclave.securityLevel === 'PERMISSIVE';
+  const result = await enclave.run(nextTenantCode(withConsole), { tools: kit.tools, timeout: 5000 });
+  kit.settled();
+  expect(result.error, describeResult(result)).toBeUndefined();
+  expect(result.value).toEqual(NEXT_TENANT_VALUE);
+  if (withConsole) expect(result.logs?.map((l) => l.message)).toEqual(['tenant 1']);
+  expect(kit.calls.map((c) => c.name)).toEqual(['echo']);
+}
+
+// ---- table-driven attacks -------------------------------------------------------------------------
+
+export interface AttackContext {
+  adapter: Adapter;
+  kit: ToolKit;
+  enclave: Enclave;
+}
+
+export interface Attack {
+  name: string;
+  code: string;
+  /** Acceptable outcomes once the code reaches the runtime. With a validating row, VALIDATION_ERROR is always acceptable unless `validation: 'accept'`. */
+  expect: readonly Outcome[];
+  /** 'reject': a validating row must refuse the code. 'accept': a validating row must let it run. */
+  validation?: 'reject' | 'accept';
+  /** Options merged over the row's Enclave options. */
+  enclave?: CreateEnclaveOptions;
+  /** Run options; tools default to the spy kit's tools. */
+  run?: (kit: ToolKit) => RunOptions;
+  /** Extra host-side assertions. */
+  check?: (result: ExecutionResult, ctx: AttackContext) => void | Promise<void>;
+  /** More strings that must not appear anywhere in the result. */
+  secrets?: readonly string[];
+  /** Skip the follow-up tenant (for attacks that dispose the Enclave themselves). */
+  noNextTenant?: boolean;
+  /**
+   * A confirmed engine bug: the test is registered with `it.fails` on the listed rows (validated/runtime
+   * rows by their `validates` flag). Keep the note in sync with the report.
+   */
+  bug?: { rows: readonly ('validated' | 'runtime-only')[]; note: string };
+}
+
+/** Runs one attack on one row and applies every host-side canary. Returns the result for extra checks. */
+export async function runAttack(adapter: Adapter, attack: Attack): Promise<ExecutionResult> {
+  resetCanaries();
+  const kit = makeToolKit();
+  const extra = attack.run?.(kit) ?? {};
+  // A run that brings its own toolHandler or tools replaces the spy kit's tools.
+  const options: RunOptions = extra.toolHandler !== undefined || extra.tools !== undefined ? extra : { tools: kit.tools, ...extra };
+  const before = hostSnapshot();
+  const enclave = makeEnclave(adapter, attack.enclave);
+  try {
+    const result = await enclave.run(attack.code, options);
+    kit.settled();
+    expectWellFormed(result);
+    expectHostIntact(before);
+    expectNoLeak(result, attack.secrets);
+    const outcome = outcomeOf(result);
+    const detail = `${attack.name}: ${describeResult(result)}`;
+    if (process.env.EK_ATTACK_DEBUG) process.stdout.write(`[attack] ${adapter.name} | ${detail}\n`);
+    if (adapter.validates && attack.validation === 'reject') expect(outcome, detail).toBe('VALIDATION_ERROR');
+    else if (adapter.validates && attack.validation === 'accept') expect(attack.expect, detail).toContain(outcome);
+    else if (!(adapter.validates && outcome === 'VALIDATION_ERROR')) expect(attack.expect, detail).toContain(outcome);
+    // Code a validating row refused never ran: there is nothing more to check about it.
+    const refused = adapter.validates && outcome === 'VALIDATION_ERROR';
+    if (!refused) await attack.check?.(result, { adapter, kit, enclave });
+    await kit.expectNoLateCalls(20);
+    expectHostIntact(before);
+    await expectEventLoopAlive();
+    if (!attack.noNextTenant) await expectNextTenantClean(enclave);
+    expect(enclave.stats().activeRuns).toBe(0);
+    return result;
+  } finally {
+    enclave.dispose();
+    resetCanaries();
+  }
+}
+
+/**
+ * `it.fails` for a confirmed engine bug, `it` otherwise. Set EK_ATTACK_SHOW_BUGS=1 to register known
+ * bugs as ordinary tests and see them fail (or notice that they were fixed).
+ */
+export function itBug(bug: boolean | undefined): typeof it | typeof it.fails {
+  return bug && !process.env.EK_ATTACK_SHOW_BUGS ? it.fails : it;
+}
+
+/** Whether an attack is a confirmed bug on this row. */
+export function isBugRow(attack: Attack, adapter: Adapter): boolean {
+  if (!attack.bug) return false;
+  return attack.bug.rows.includes(adapter.validates ? 'validated' : 'runtime-only');
+}
+
+// ---- child processes --------------------------------------------------------------------------------
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const engineRoot = path.resolve(here, '..');
+const repoRoot = path.resolve(engineRoot, '../..');
+const cacheRoot = path.join(engineRoot, 'node_modules/.cache/enclave-attacks');
+
+function sourceHash(): string {
+  const h = createHash('sha1');
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir).sort()) {
+      const p = path.join(dir, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (name.endsWith('.ts') && !name.endsWith('.test.ts')) {
+        h.update(p);
+        h.update(readFileSync(p));
+      }
+    }
+  };
+  walk(path.join(engineRoot, 'src'));
+  return h.digest('hex').slice(0, 16);
+}
+
+/**
+ * Builds the engine once per source version into a private directory (node_modules/.cache, so module
+ * resolution still finds the engine's dependencies) and returns the URL of its index.js. Child
+ * processes cannot import TypeScript on Node 20. Concurrent builders write to their own directory and
+ * rename it into place; a loser simply uses the winner's output.
+ */
+export function buildEngineForChildren(): string {
+  const target = path.join(cacheRoot, `dist-${sourceHash()}`);
+  const index = path.join(target, 'index.js');
+  if (!existsSync(index)) {
+    mkdirSync(cacheRoot, { recursive: true });
+    const tmp = path.join(cacheRoot, `tmp-${process.pid}-${Date.now()}`);
+    execFileSync(
+      process.execPath,
+      [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', path.join(engineRoot, 'tsconfig.build.json'), '--outDir', tmp, '--declaration', 'false'],
+      { stdio: 'pipe', timeout: 120_000 },
+    );
+    try {
+      renameSync(tmp, target);
+    } catch {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+    // Old builds of earlier source versions: remove those nobody has touched for a while.
+    for (const name of readdirSync(cacheRoot)) {
+      const p = path.join(cacheRoot, name);
+      if (p !== target && Date.now() - statSync(p).mtimeMs > 30 * 60_000) rmSync(p, { recursive: true, force: true });
+    }
+  }
+  if (!existsSync(index)) throw new Error(`engine build missing: ${index}`);
+  return `file://${index}`;
+}
+
+export interface ChildResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** Killed because it did not finish in time (a hang). */
+  timedOut: boolean;
+}
+
+/**
+ * Runs an ES module in a fresh `node` process. `source` may use `ENGINE` (the engine's module URL) and
+ * top-level await. The child is killed after `killAfterMs` (a hang is reported, never waited out).
+ */
+export function runChild(engineUrl: string, source: string, opts: { killAfterMs?: number; nodeArgs?: readonly string[] } = {}): Promise<ChildResult> {
+  const prelude = `const ENGINE = ${JSON.stringify(engineUrl)};\nconst { Enclave, ToolError } = await import(ENGINE);\n`;
+  return new Promise((resolve) => {
+    const env = { ...process.env };
+    delete env.NODE_OPTIONS;
+    const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--input-type=module', '-e', prelude + source], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, opts.killAfterMs ?? 15_000);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, timedOut });
+    });
+  });
+}
+
+/**
+ * Parses the last `RESULT <json>` line a child printed, or with `key` the last `RESULT:<key> <json>`
+ * line (children that run several cases print one line per case).
+ */
+export function childResult(child: ChildResult, key?: string): unknown {
+  const prefix = key === undefined ? 'RESULT ' : `RESULT:${key} `;
+  const line = child.stdout
+    .split('\n')
+    .toReversed()
+    .find((l) => l.startsWith(prefix));
+  return line === undefined ? undefined : JSON.parse(line.slice(prefix.length));
+}
+
+export function describeChild(child: ChildResult): string {
+  const fatal = child.stderr.split('\n').find((l) => /FATAL|Fatal|Error/.test(l)) ?? '';
+  return `exit=${String(child.code)} signal=${String(child.signal)} timedOut=${child.timedOut}\nfirst error line: ${fatal.slice(0, 300)}\nstdout: ${child.stdout.slice(-600)}\nstderr: ${child.stderr.slice(-600)}`;
+}
+
+/**
+ * Child processes started together, in the background, as soon as `start()` is called (from a file's
+ * top-level beforeAll): their CPU overlaps with the in-process tests, and each test awaits only its own
+ * child. At most `limit` children run at once.
+ */
+export class ChildBatch {
+  readonly #specs = new Map<string, { source: string; opts: { killAfterMs?: number; nodeArgs?: readonly string[] } }>();
+  readonly #results = new Map<string, Promise<ChildResult>>();
+  constructor(readonly limit = 4) {}
+
+  add(key: string, source: string, opts: { killAfterMs?: number; nodeArgs?: readonly string[] } = {}): string {
+    this.#specs.set(key, { source, opts });
+    return key;
+  }
+
+  start(): void {
+    const engine = buildEngineForChildren();
+    let running = 0;
+    const waiting: (() => void)[] = [];
+    const slot = async () => {
+      if (running >= this.limit) await new Promise<void>((resolve) => waiting.push(resolve));
+      running++;
+    };
+    const free = () => {
+      running--;
+      waiting.shift()?.();
+    };
+    for (const [key, { source, opts }] of this.#specs) {
+      this.#results.set(
+        key,
+        slot().then(async () => {
+          try {
+            return await runChild(engine, source, opts);
+          } finally {
+            free();
+          }
+        }),
+      );
+    }
+  }
+
+  result(key: string): Promise<ChildResult> {
+    const r = this.#results.get(key);
+    if (!r) throw new Error(`child ${key} was not started`);
+    return r;
+  }
+}
