@@ -4,9 +4,10 @@ import { CODEC_SOURCE } from '../sanitize/codec.js';
 /**
  * The realm's own runtime, as source text evaluated once in every new realm before any script runs.
  *
- * It declares two script-scope bindings, `__ek_start` and `__ek_pump`, which the per-run script and the
- * host's pump script call; user code cannot name them (the rewriter refuses the reserved prefix). Its
- * completion value is `install(bridge)`, which the host calls once with the bridge: plain host functions
+ * It declares three script-scope bindings, `__ek_register` (the rewritten script hands its factory to
+ * it), `__ek_start` and `__ek_pump`, which the host's start and pump scripts call; user code cannot name
+ * them (the rewriter refuses the reserved prefix). Its completion value is `install(bridge, options)`,
+ * which the host calls once with the bridge and the level's options: plain host functions
  * that take and return primitives only and never throw on purpose. Every call to a bridge function goes
  * through `host()`, which swallows whatever the call throws without binding it: the one error a host
  * function can still throw is a stack overflow on entry, and that error belongs to the host realm.
@@ -27,13 +28,13 @@ let __ek_start, __ek_pump, __ek_register;
   const O = Object, R = Reflect, A = Array, S = String;
   const apply = R.apply, construct = R.construct, ownKeys = R.ownKeys, defineProperty = O.defineProperty;
   const gopd = O.getOwnPropertyDescriptor, gopn = O.getOwnPropertyNames, gpo = O.getPrototypeOf, freeze = O.freeze;
-  const isArray = A.isArray, jsonParse = JSON.parse, jsonStringify = JSON.stringify, numIsInteger = Number.isSafeInteger;
+  const isArray = A.isArray, jsonParse = JSON.parse, jsonStringify = JSON.stringify;
   const ErrorC = Error, TypeErrorC = TypeError, RangeErrorC = RangeError, FunctionProto = gpo(function () {});
   const captureStackTrace = Error.captureStackTrace;
   const promiseThen = Promise.prototype.then, PromiseC = Promise, promiseReject = Promise.reject;
   const WeakSetC = WeakSet, wsAdd = WeakSet.prototype.add, wsHas = WeakSet.prototype.has;
   const WeakMapC = WeakMap, wmGet = WeakMap.prototype.get, wmSet = WeakMap.prototype.set;
-  const MapC = Map, mapGet = Map.prototype.get, mapSet = Map.prototype.set, mapDelete = Map.prototype.delete, mapForEach = Map.prototype.forEach;
+  const MapC = Map, mapGet = Map.prototype.get, mapSet = Map.prototype.set, mapDelete = Map.prototype.delete;
   const SetC = Set, setHas = Set.prototype.has;
   const strSlice = S.prototype.slice, strIndexOf = S.prototype.indexOf;
   const arrayPush = A.prototype.push, arrayJoin = A.prototype.join, arrayIncludes = A.prototype.includes;
@@ -93,14 +94,14 @@ let __ek_start, __ek_pump, __ek_register;
     const run = cur;
     if (run === null) return;
     checkAlive(run);
-    if (!(count <= run.maxElements)) fatal(run, 'MEMORY_LIMIT_EXCEEDED', 'MemoryLimitError', 'Memory limit exceeded: an array of ' + count + ' elements is larger than the ' + run.memoryLimit + '-byte limit allows.');
+    if (!(count <= run.maxElements)) fatal(run, 'MEMORY_LIMIT_EXCEEDED', 'MemoryLimitError', 'Memory limit exceeded: this operation needs about ' + count * 8 + ' bytes (' + count + ' elements), more than the ' + run.memoryLimit + '-byte limit.');
     if (count > 65536) checkMemory(run);
   }
   function chargeChars(count) {
     const run = cur;
     if (run === null) return;
     checkAlive(run);
-    if (!(count <= run.maxChars)) fatal(run, 'MEMORY_LIMIT_EXCEEDED', 'MemoryLimitError', 'Memory limit exceeded: a string of ' + count + ' characters is larger than the ' + run.memoryLimit + '-byte limit allows.');
+    if (!(count <= run.maxChars)) fatal(run, 'MEMORY_LIMIT_EXCEEDED', 'MemoryLimitError', 'Memory limit exceeded: this operation builds a string of about ' + count + ' characters (' + count * 2 + ' bytes), more than the ' + run.memoryLimit + '-byte limit.');
     if (count > 65536) checkMemory(run);
   }
   function tick(run) {
