@@ -1,6 +1,12 @@
 /**
  * Every way a run can end, as a stable code. `run()` never throws for anything the script or its input
  * does: it returns an `ExecutionResult` whose `error.code` is one of these.
+ *
+ * @example
+ * ```ts
+ * const r = await enclave.run(code, { tools });
+ * if (!r.success && r.error?.code === ErrorCode.TIMEOUT) retryWithSmallerTask();
+ * ```
  */
 export const ErrorCode = {
   VALIDATION_ERROR: 'VALIDATION_ERROR',
@@ -19,7 +25,15 @@ export const ErrorCode = {
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-/** Thrown only at construction time, for options that are missing, malformed or contradictory. */
+/**
+ * Thrown only at construction time, for options that are missing, malformed or contradictory; the
+ * message names the option.
+ *
+ * @example
+ * ```ts
+ * new Enclave({ timeot: 100 }); // EnclaveConfigError: new Enclave(options): unknown option "timeot". ...
+ * ```
+ */
 export class EnclaveConfigError extends Error {
   override readonly name = 'EnclaveConfigError';
   readonly code = 'CONFIG_ERROR';

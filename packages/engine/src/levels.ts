@@ -2,6 +2,12 @@
  * Security levels. A level sets coherent defaults for every layer: the pre-scan limits, the AgentScript
  * dialect the validator accepts, the run-time budgets and the output caps. Explicit options win over
  * the level's defaults.
+ *
+ * @example
+ * ```ts
+ * const enclave = new Enclave({ securityLevel: SecurityLevel.STRICT, timeout: 2_000 });
+ * LEVEL_CONFIGS.STRICT.limits.maxToolCalls; // 10
+ * ```
  */
 export const SecurityLevel = {
   STRICT: 'STRICT',

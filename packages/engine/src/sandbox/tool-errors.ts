@@ -2,6 +2,21 @@
  * Errors a tool throws are host objects with host text: file paths, SQL, connection strings. Only their
  * redacted description reaches the script and the result (invariant 6), unless the tool throws a
  * `ToolError`, which the host has marked as safe to show.
+ *
+ * An error a tool throws on purpose: its message and code reach the script (as a catchable `ToolError`
+ * with `err.code`) and, if unhandled, the result (`error.code === 'TOOL_ERROR'`,
+ * `error.data.toolErrorCode`). Any other error a tool throws is redacted to `Tool "name" failed.`
+ *
+ * @example
+ * ```ts
+ * const tools = {
+ *   'orders:get': async ({ id }) => {
+ *     const order = await db.orders.get(id);
+ *     if (!order) throw new ToolError(`No order ${id}`, { code: 'NOT_FOUND', status: 404 });
+ *     return order;
+ *   },
+ * };
+ * ```
  */
 export class ToolError extends Error {
   override name = 'ToolError';
