@@ -48,13 +48,18 @@ let __ek_start, __ek_pump, __ek_register;
   // --unhandled-rejections=strict it crashes before any listener can intervene. Every promise the
   // realm hands out is therefore marked handled at birth; awaiting or catching it still works.
   const noop = () => {};
-  // then() builds its result with the species constructor, which is the marking Promise below: the
-  // flag stops that promise (which can never reject: noop handles it) from being marked in turn.
-  let marking = false;
+  const reflectDefine = R.defineProperty, reflectDelete = R.deleteProperty;
+  const UNDEFINED_CONSTRUCTOR = { value: undefined, writable: true, enumerable: false, configurable: true };
+  // then() looks up p.constructor[Symbol.species], which can be a script's getter (a subclass) or the
+  // marking Promise below. A temporary own constructor of undefined makes it use the intrinsic Promise:
+  // no script code runs while marking, and marking never recurses. A promise that is already
+  // non-extensible at this point was made elsewhere and marked when it was made.
   function markHandled(p) {
-    if (marking) return p;
-    marking = true;
-    try { apply(promiseThen, p, [undefined, noop]); } catch {} finally { marking = false; }
+    try {
+      if (reflectDefine(p, 'constructor', UNDEFINED_CONSTRUCTOR)) {
+        try { apply(promiseThen, p, [undefined, noop]); } finally { reflectDelete(p, 'constructor'); }
+      }
+    } catch {}
     return p;
   }
 

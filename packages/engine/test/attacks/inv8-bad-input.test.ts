@@ -430,6 +430,8 @@ const codes = [
   "const p = Promise.reject(new Error('late handled')); await null; await null; p.catch(() => {}); return 5;",
   "new Promise((_, rej) => rej(new Error('x'))).then(() => 1); return 6;",
   "let i = 0; (async () => { await null; throw new Error('after return'); })(); return 7;",
+  // A subclass's species getter runs while a promise is being marked handled: what it rejects must be marked too.
+  "class P extends Promise { static get [Symbol.species]() { Promise.reject(1); (async () => { throw 2; })(); return Promise; } } new P((r) => r(1)).then(() => 1); return 8;",
 ];
 const out = [];
 for (const code of codes) { const r = await enclave.run(code, { timeout: 500 }); out.push(r.success ? r.value : r.error.code); }
@@ -440,13 +442,13 @@ console.log('RESULT ' + JSON.stringify(out));
   it('unhandled rejections inside the realm do not crash the host (default --unhandled-rejections=throw)', async () => {
     const child = await runChild(engine, realmRejections, { killAfterMs: 20_000 });
     expect(child.code, describeChild(child)).toBe(0);
-    expect(childResult(child)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(childResult(child)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   }, 30_000);
 
   it('unhandled rejections inside the realm do not crash the host (--unhandled-rejections=strict)', async () => {
     const child = await runChild(engine, realmRejections, { nodeArgs: ['--unhandled-rejections=strict'], killAfterMs: 20_000 });
     expect(child.code, describeChild(child)).toBe(0);
-    expect(childResult(child)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(childResult(child)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   }, 30_000);
 
   it("the host's own unhandled rejections still crash the host as Node would (behaviour unchanged)", async () => {
