@@ -101,6 +101,13 @@ function checkToolSet(where: string, tools: unknown): ToolSet | undefined {
   return tools as ToolSet;
 }
 
+/** The run's tool source: a record of tools or one handler, never both. */
+function checkToolSource(where: string, options: { tools?: unknown; toolHandler?: unknown }): { tools?: ToolSet; handler?: ToolHandler } {
+  if (options.tools !== undefined && options.toolHandler !== undefined) configError('Give either tools or toolHandler, not both.');
+  if (options.toolHandler !== undefined && typeof options.toolHandler !== 'function') configError(`${where}.toolHandler must be a function.`);
+  return { tools: checkToolSet(where, options.tools), handler: options.toolHandler as ToolHandler | undefined };
+}
+
 function checkGlobals(where: string, globals: unknown, allowFunctions: boolean): Record<string, unknown> | undefined {
   if (globals === undefined) return undefined;
   if (globals === null || typeof globals !== 'object' || Array.isArray(globals)) configError(`${where}.globals must be a plain object.`);
@@ -158,8 +165,6 @@ export class Enclave {
     if (options.adapter !== undefined && options.adapter !== 'vm') {
       configError(`adapter "${String(options.adapter)}" is not available in this version; use "vm" (the default).`);
     }
-    if (options.tools !== undefined && options.toolHandler !== undefined) configError('Give either tools or toolHandler, not both.');
-    if (options.toolHandler !== undefined && typeof options.toolHandler !== 'function') configError('toolHandler must be a function.');
     for (const key of ['validate', 'transform', 'allowFunctionsInGlobals'] as const) {
       if (options[key] !== undefined && typeof options[key] !== 'boolean') configError(`${key} must be a boolean.`);
     }
@@ -174,8 +179,9 @@ export class Enclave {
     this.#validate = options.validate ?? true;
     this.#transform = options.transform ?? true;
     this.#allowFunctionsInGlobals = options.allowFunctionsInGlobals ?? false;
-    this.#tools = checkToolSet('options', options.tools);
-    this.#toolHandler = options.toolHandler;
+    const source = checkToolSource('options', options);
+    this.#tools = source.tools;
+    this.#toolHandler = source.handler;
     this.#globals = { ...checkGlobals('options', options.globals, this.#allowFunctionsInGlobals) };
     const pool = options.realmPool ?? {};
     if (pool === null || typeof pool !== 'object') configError('realmPool must be an object.');
@@ -217,17 +223,13 @@ export class Enclave {
       if (runOptions.signal?.aborted) return fail('ABORTED', 'AbortError', 'The run was aborted before it started.');
       if (typeof code !== 'string') return fail('VALIDATION_ERROR', 'TypeError', `The code must be a string, got ${code === null ? 'null' : typeof code}.`);
 
-      const limits = this.#runLimits(runOptions);
-      if (typeof limits === 'string') return fail('VALIDATION_ERROR', 'TypeError', limits);
-
-      // Tools and globals of this run.
+      // Limits, tools and globals of this run; a malformed one is the caller's input, not a crash.
+      let limits: RuntimeLimits;
       let tools: ToolSet | undefined;
       let handler: ToolHandler | undefined;
       try {
-        if (runOptions.tools !== undefined && runOptions.toolHandler !== undefined) throw new EnclaveConfigError('Give either tools or toolHandler, not both.');
-        tools = checkToolSet('run options', runOptions.tools);
-        if (runOptions.toolHandler !== undefined && typeof runOptions.toolHandler !== 'function') throw new EnclaveConfigError('toolHandler must be a function.');
-        handler = runOptions.toolHandler;
+        limits = this.#runLimits(runOptions);
+        ({ tools, handler } = checkToolSource('run options', runOptions));
         if (tools === undefined && handler === undefined) {
           tools = this.#tools;
           handler = this.#toolHandler;
@@ -305,14 +307,12 @@ export class Enclave {
     this.dispose();
   }
 
-  #runLimits(o: RunOptions): RunPlan['limits'] & { maxInputBytes: number } | string {
+  #runLimits(o: RunOptions): RuntimeLimits {
     const out = { ...this.limits };
     for (const key of LIMIT_KEYS) {
-      const v = o[key];
-      if (v === undefined) continue;
-      if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || !Number.isInteger(v)) return `run options.${key} must be a positive integer.`;
+      const v = checkLimit('run options', key, o[key]);
       // Per-run limits can only lower the instance's.
-      out[key] = Math.min(out[key], v);
+      if (v !== undefined) out[key] = Math.min(out[key], v);
     }
     return out;
   }
@@ -347,4 +347,3 @@ export class Enclave {
   }
 }
 
-export { LEVEL_CONFIGS };

@@ -1,12 +1,12 @@
-import { types } from 'node:util';
 import type vm from 'node:vm';
 import type { ErrorCode } from '../errors.js';
+import type { RuntimeLimits } from '../levels.js';
 import { hostCodec } from '../sanitize/codec.js';
 import { describeToolError, suggestNames } from './tool-errors.js';
 import type { Realm, RealmPool, RunBridgeTarget } from './realm.js';
 import { pumpScript, startScript } from './realm.js';
 import type { EntryTarget } from './scheduler.js';
-import { entryScheduler } from './scheduler.js';
+import { entryScheduler, isHostTimeout } from './scheduler.js';
 import type { ExecutionError, ExecutionResult, LogEntry, ToolContext, ToolFunction } from '../types.js';
 
 /** Everything one run needs, resolved by the Enclave (limits already merged and lowered). */
@@ -22,18 +22,9 @@ export interface RunPlan {
   functionNames: readonly string[];
   inputText: string | null;
   globalsText: string | null;
-  limits: {
-    timeout: number;
-    maxIterations: number;
-    maxToolCalls: number;
-    maxCallDepth: number;
-    memoryLimit: number;
-    maxOutputBytes: number;
-    maxLogBytes: number;
-    maxLogEntries: number;
-    maxToolArgsBytes: number;
-    maxToolResultBytes: number;
-  };
+  /** The instance's limits, lowered by the run's own. */
+  limits: Readonly<RuntimeLimits>;
+
   tools: ((name: string) => ToolFunction | undefined) | null;
   toolNames: () => string[];
   signal?: AbortSignal;
@@ -51,13 +42,6 @@ function heapStatistics() {
   return v8.getHeapStatistics();
 }
 
-function isHostTimeout(e: unknown): boolean {
-  // Read as an own data property: no getter or proxy trap of a value that came out of the realm runs
-  // on the host stack. Whatever else is thrown ends the run as an internal error.
-  if (!types.isNativeError(e) || types.isProxy(e)) return false;
-  const d = Object.getOwnPropertyDescriptor(e, 'code');
-  return d !== undefined && 'value' in d && d.value === 'ERR_SCRIPT_EXECUTION_TIMEOUT';
-}
 
 /**
  * Drives one run in one realm: starts it, delivers tool results in batches (each delivery runs the

@@ -1,3 +1,4 @@
+import { types } from 'node:util';
 import vm from 'node:vm';
 
 /** What the scheduler needs from a run to enter its realm. */
@@ -22,8 +23,12 @@ interface Entry {
 const BATCH_SPREAD_MS = 50;
 const MAX_BATCH = 256;
 
-function isTimeout(e: unknown): boolean {
-  if (typeof e !== 'object' || e === null) return false;
+/**
+ * Whether `runInContext` threw because its watchdog fired. Read as an own data property of a native
+ * error only: no getter or proxy trap of a value that came out of a realm runs on the host stack.
+ */
+export function isHostTimeout(e: unknown): boolean {
+  if (!types.isNativeError(e) || types.isProxy(e)) return false;
   const d = Object.getOwnPropertyDescriptor(e, 'code');
   return d !== undefined && 'value' in d && d.value === 'ERR_SCRIPT_EXECUTION_TIMEOUT';
 }
@@ -94,7 +99,7 @@ class EntryScheduler {
     try {
       this.#supervisorScript.runInContext(this.#supervisorContext, { timeout: Math.max(1, Math.ceil(remaining)) });
     } catch (e) {
-      if (isTimeout(e)) timedOut = true;
+      if (isHostTimeout(e)) timedOut = true;
       else crashed = true;
     }
     const outcomes = this.#outcomes;
