@@ -1,7 +1,9 @@
 import MagicString from 'magic-string';
 import { BLOCKED_PROPERTIES, RESERVED_PREFIX } from '../levels.js';
 import type { Node, ParsedSource } from '../parse.js';
-import { WRAP_PREFIX, userLocation } from '../parse.js';
+import { WRAP_PREFIX, WRAP_SUFFIX, userLocation } from '../parse.js';
+import { isNode } from '../validate/ast.js';
+import { walk } from '../validate/walk.js';
 import type { Issue } from '../source.js';
 
 /**
@@ -63,24 +65,8 @@ export interface TransformResult {
 }
 
 /** Names bound by the wrapper: the per-run tool function, console, input and the user's globals. */
-export function wrapperParams(globalNames: readonly string[]): string[] {
+function wrapperParams(globalNames: readonly string[]): string[] {
   return [RT, 'callTool', 'console', 'input', ...globalNames];
-}
-
-function isNode(v: unknown): v is Node {
-  return typeof v === 'object' && v !== null && typeof (v as Node).type === 'string';
-}
-
-function children(node: Node): Node[] {
-  const out: Node[] = [];
-  for (const key in node) {
-    if (key === 'type' || key === 'start' || key === 'end') continue;
-    const v = node[key];
-    if (Array.isArray(v)) {
-      for (const item of v) if (isNode(item)) out.push(item);
-    } else if (isNode(v)) out.push(v);
-  }
-  return out;
 }
 
 function isFunction(n: Node): boolean {
@@ -145,24 +131,23 @@ export function transformAgentScript(parsed: ParsedSource, globalNames: readonly
 
   /** Async method functions, with the offset of their `async` keyword (it precedes the key). */
   const methodFunctions = new Map<Node, number>();
-  // Explicit stack: user code can nest deeply, and the walk must not overflow the host stack.
-  const stack: Node[] = parsed.body.toReversed();
-  while (stack.length > 0) {
-    const node = stack.pop() as Node;
+  // The validator's walker: an explicit stack (user code can nest deeply) and source order.
+  const root: Node = { type: 'AgentScript', body: parsed.body, start: WRAP_PREFIX.length, end: text.length - WRAP_SUFFIX.length };
+  walk(root, { enter(node, _parent, field) {
     switch (node.type) {
       case 'ImportExpression':
         issue(node, 'no-dynamic-import', 'Dynamic import() is not available in AgentScript.', 'Use callTool(...) to reach host functionality.');
-        continue;
+        return false;
       case 'MetaProperty':
         issue(node, 'no-meta-property', '`import.meta` and `new.target` are not available in AgentScript.', 'Remove it.');
-        continue;
+        return false;
       case 'Identifier':
       case 'PrivateIdentifier': {
         const name = node.name as string;
         if (name.startsWith(RESERVED_PREFIX)) {
           issue(node, 'reserved-prefix', `Identifiers starting with "${RESERVED_PREFIX}" are reserved for the runtime: "${name}".`, 'Rename the identifier.');
         }
-        continue;
+        return false;
       }
       default:
         break;
@@ -249,7 +234,8 @@ export function transformAgentScript(parsed: ParsedSource, globalNames: readonly
     } else if (node.type === 'AssignmentExpression' && node.operator === '+=') {
       ms.appendLeft(node.start, `${S}(`);
       ms.prependRight(node.end, ')');
-    } else if (node.type === 'TemplateLiteral' && (node.expressions as Node[]).length > 0) {
+    } else if (node.type === 'TemplateLiteral' && field !== 'quasi' && (node.expressions as Node[]).length > 0) {
+      // (A tagged template's quasi is not a string of its own: the tag receives the parts.)
       ms.appendLeft(node.start, `${S}(`);
       ms.prependRight(node.end, ')');
     } else if (node.type === 'ObjectExpression') {
@@ -263,8 +249,7 @@ export function transformAgentScript(parsed: ParsedSource, globalNames: readonly
       }
     } else if (node.type === 'ArrayExpression' || node.type === 'CallExpression' || node.type === 'NewExpression') {
       // Array and argument spreads iterate, so they can produce more elements than their source
-      // holds (an iterator over a huge sparse array). Object spreads copy own properties and are
-      // left alone: wrapping them would change what they copy.
+      // holds (an iterator over a huge sparse array); object spreads are bounded above instead.
       const items = (node.type === 'ArrayExpression' ? node.elements : node.arguments) as (Node | null)[];
       for (const item of items) {
         if (item && item.type === 'SpreadElement') {
@@ -274,17 +259,8 @@ export function transformAgentScript(parsed: ParsedSource, globalNames: readonly
         }
       }
     }
-
-    const kids = children(node);
-    // A tagged template's quasi is not a value of its own: the tag receives the parts.
-    if (node.type === 'TaggedTemplateExpression') {
-      const quasi = node.quasi as Node;
-      for (const e of (quasi.expressions as Node[]).toReversed()) stack.push(e);
-      stack.push(node.tag as Node);
-      continue;
-    }
-    for (let i = kids.length - 1; i >= 0; i--) stack.push(kids[i] as Node);
-  }
+    return true;
+  } });
 
   if (issues.length > 0) return { issues };
 

@@ -61,6 +61,12 @@ describe('rewriter', () => {
     expect(text).toContain('const n = 1 + 2;');
   });
 
+  it("leaves a tagged template's parts to the tag, but still checks expressions inside it", () => {
+    const text = out('const t = tag`a${x + y}b`;');
+    expect(text).toContain('tag`a${__ek_s(x + y)}b`');
+    expect(text).not.toContain('__ek_s(`');
+  });
+
   it('bounds array and argument spreads, and object spreads of strings without changing what they copy', () => {
     expect(out('f(...xs); const a = [...ys]; const b = new C(...zs);')).toContain('f(...__ek_sp(xs)); const a = [...__ek_sp(ys)]; const b = new C(...__ek_sp(zs));');
     expect(out('const o = { ...base, k: 1 };')).toContain('const o = { ...__ek_os(base), k: 1 };');
