@@ -306,12 +306,9 @@ let __ek_start, __ek_pump, __ek_register;
   }
   wrap(O, 'assign', (orig) => ({ assign(target, ...sources) { let n = 0; for (let i = 0; i < sources.length; i++) n += sourceLength(sources[i]); if (n > 65536) chargeElements(n); return apply(orig, O, [target, ...sources]); } }).assign);
   // Single natives that allocate far more than their input in one step, before any checkpoint can run:
-  // each is charged an estimate of its output first (per-element overheads of promises, parsed JSON
-  // nodes, match arrays; worst-case expansion of Unicode normalization and case mapping).
-  for (const key of ['all', 'allSettled', 'any', 'race']) {
-    const orig = PromiseC[key];
-    PromiseC[key] = { [key](items) { if (isArray(items) && items.length > 1024) chargeElements(items.length * 32); return apply(orig, this, [items]); } }[key];
-  }
+  // each is charged an estimate of its output first (per-element overheads of promises (see the realm's
+  // Promise below), parsed JSON nodes, match arrays; worst-case expansion of Unicode normalization and
+  // case mapping).
   const jsonParse2 = JSON.parse;
   wrap(JSON, 'parse', () => ({ parse(text, reviver) { const t = S(text); if (t.length > 65536) chargeElements(t.length * 2); return apply(jsonParse2, JSON, reviver === undefined ? [t] : [t, reviver]); } }).parse);
   const NORMALIZE_EXPANSION = { NFC: 3, NFD: 4, NFKC: 18, NFKD: 18 };
@@ -483,7 +480,12 @@ let __ek_start, __ek_pump, __ek_register;
     for (const key of ['reject', 'resolve', 'all', 'allSettled', 'any', 'race']) {
       const orig = PromiseC[key];
       if (typeof orig !== 'function') continue;
-      defineProperty(SafePromise, key, { value: { [key](arg) { return markHandled(apply(orig, PromiseC, [arg])); } }[key], writable: true, enumerable: false, configurable: true });
+      // The combinators make several promises and reactions per element in one native step.
+      const combinator = key !== 'reject' && key !== 'resolve';
+      defineProperty(SafePromise, key, { value: { [key](arg) {
+        if (combinator && isArray(arg) && arg.length > 1024) chargeElements(arg.length * 32);
+        return markHandled(apply(orig, PromiseC, [arg]));
+      } }[key], writable: true, enumerable: false, configurable: true });
     }
     if (typeof PromiseC.withResolvers === 'function') {
       const withResolvers = PromiseC.withResolvers;
