@@ -10,6 +10,8 @@ import { installRejectionGuard } from './sandbox/rejections.js';
 import type { RunPlan } from './sandbox/runner.js';
 import { RunController } from './sandbox/runner.js';
 import { LruCache, cacheKey } from './source.js';
+import type { ToolScope } from './tools/invoke.js';
+import { invokeHostTool } from './tools/invoke.js';
 import type { Issue } from './source.js';
 import type { CreateEnclaveOptions, ExecutionResult, Limits, RunOptions, ToolFunction, ToolHandler, ToolSet } from './types.js';
 
@@ -266,9 +268,10 @@ export class Enclave {
         globalsText = t;
       }
 
-      const lookup = this.#toolLookup(tools, handler, functionGlobals);
+      const runId = `run_${startedAt.toString(36).replace('.', '')}_${Math.random().toString(36).slice(2, 10)}`;
+      const scope: ToolScope = { runId, ...this.#toolLookup(tools, handler, functionGlobals), context: runOptions.context, maxToolResultBytes: limits.maxToolResultBytes };
       const plan: RunPlan = {
-        runId: `run_${startedAt.toString(36).replace('.', '')}_${Math.random().toString(36).slice(2, 10)}`,
+        runId,
         script: checked.compiled.script,
         scriptKey: checked.compiled.key,
         mapPosition: checked.compiled.mapPosition,
@@ -277,10 +280,8 @@ export class Enclave {
         inputText,
         globalsText,
         limits,
-        tools: lookup.get,
-        toolNames: lookup.names,
+        invokeTool: (call) => invokeHostTool(scope, call),
         signal: runOptions.signal,
-        context: runOptions.context,
         startedAt,
       };
       const run = new RunController(plan, this.#pool.acquire(), this.#pool);
@@ -318,7 +319,7 @@ export class Enclave {
   }
 
   #toolLookup(tools: ToolSet | undefined, handler: ToolHandler | undefined, functionGlobals: Record<string, ToolFunction>) {
-    const get = (name: string): ToolFunction | undefined => {
+    const lookup = (name: string): ToolFunction | undefined => {
       // A function global is called with the script's positional arguments.
       if (own(functionGlobals, name)) {
         const fn = functionGlobals[name] as (...a: unknown[]) => unknown;
@@ -329,7 +330,7 @@ export class Enclave {
       return undefined;
     };
     const names = () => (tools ? Object.keys(tools) : []);
-    return { get, names };
+    return { lookup, names };
   }
 
   #check(code: string, globalNames: readonly string[]): Checked {

@@ -2,12 +2,12 @@ import type vm from 'node:vm';
 import type { ErrorCode } from '../errors.js';
 import type { RuntimeLimits } from '../levels.js';
 import { hostCodec } from '../sanitize/codec.js';
-import { describeToolError, suggestNames } from './tool-errors.js';
+import type { ToolCallRequest, ToolReply } from '../tools/invoke.js';
 import type { Realm, RealmPool, RunBridgeTarget } from './realm.js';
 import { pumpScript, startScript } from './realm.js';
 import type { EntryTarget } from './scheduler.js';
 import { entryScheduler, isHostTimeout } from './scheduler.js';
-import type { ExecutionError, ExecutionResult, LogEntry, ToolContext, ToolFunction } from '../types.js';
+import type { ExecutionError, ExecutionResult, LogEntry } from '../types.js';
 
 /** Everything one run needs, resolved by the Enclave (limits already merged and lowered). */
 export interface RunPlan {
@@ -25,10 +25,9 @@ export interface RunPlan {
   /** The instance's limits, lowered by the run's own. */
   limits: Readonly<RuntimeLimits>;
 
-  tools: ((name: string) => ToolFunction | undefined) | null;
-  toolNames: () => string[];
+  /** Runs one of the script's tool calls on the host (never rejects). */
+  invokeTool: (call: ToolCallRequest) => Promise<ToolReply>;
   signal?: AbortSignal;
-  context?: unknown;
   startedAt: number;
 }
 
@@ -144,7 +143,7 @@ export class RunController implements RunBridgeTarget, EntryTarget {
     // so a deadline can never cut a tool off half-way through its synchronous part.
     queueMicrotask(() => {
       if (this.#settled) return;
-      void this.#invokeTool(callId, callIndex, name, argsText, controller);
+      void this.#invokeTool(callIndex, callId, name, argsText, controller);
     });
     return 1;
   }
@@ -301,51 +300,10 @@ export class RunController implements RunBridgeTarget, EntryTarget {
     entryScheduler.enter(this, pumpScript);
   }
 
-  async #invokeTool(callId: number, callIndex: number, name: string, argsText: string, controller: AbortController) {
-    const plan = this.#plan;
-    let ok: 0 | 1 = 0;
-    let payload: string;
-    const tool = plan.tools ? plan.tools(name) : undefined;
-    if (!tool) {
-      const names = plan.toolNames();
-      const close = suggestNames(name, names);
-      payload = JSON.stringify([
-        'ToolError',
-        `Unknown tool "${name}".${close.length > 0 ? ` Did you mean ${close.map((n) => `"${n}"`).join(' or ')}?` : names.length > 0 ? ` Available tools: ${names.slice(0, 20).join(', ')}.` : ' No tools are available in this run.'}`,
-        'UNKNOWN_TOOL',
-      ]);
-    } else {
-      try {
-        const args = hostCodec.decode(argsText);
-        const ctx: ToolContext = Object.freeze({
-          signal: controller.signal,
-          runId: plan.runId,
-          callIndex,
-          tool: name,
-          context: plan.context,
-        });
-        const value = await tool(args, ctx);
-        if (this.#settled) return;
-        const text = hostCodec.encode(value, { maxBytes: plan.limits.maxToolResultBytes, maxDepth: 256, getters: true, toJSON: true });
-        if (typeof text === 'string') {
-          ok = 1;
-          payload = text;
-        } else {
-          payload = JSON.stringify([
-            'ToolError',
-            text === -1
-              ? `Tool "${name}" returned more than ${plan.limits.maxToolResultBytes} bytes.`
-              : `Tool "${name}" returned a value nested too deeply to copy.`,
-            'RESULT_TOO_LARGE',
-          ]);
-        }
-      } catch (err) {
-        if (this.#settled) return;
-        payload = JSON.stringify(describeToolError(name, err));
-      }
-    }
+  async #invokeTool(callIndex: number, callId: number, name: string, argsText: string, controller: AbortController) {
+    const reply = await this.#plan.invokeTool({ name, argsText, callIndex, signal: controller.signal });
     if (this.#settled) return;
-    this.#mailbox.push([callId, ok, payload]);
+    this.#mailbox.push([callId, reply[0], reply[1]]);
     this.#schedulePump();
   }
 
