@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
+import { Worker } from 'node:worker_threads';
 import { Enclave } from '@enclave-kit/engine';
 
 const args = process.argv.slice(2);
@@ -60,10 +61,11 @@ async function measure(count, fn) {
 const fmt = (ms) => (ms >= 10 ? `${ms.toFixed(1)} ms` : ms >= 1 ? `${ms.toFixed(2)} ms` : `${(ms * 1000).toFixed(0)} µs`);
 
 const rows = [];
-function report(workload, variant, m, base) {
-  const ratio = base ? (m.p50 / base.p50).toFixed(2) + 'x' : '';
+let memoryNote = '';
+function report(workload, variant, m, base, baseName = 'raw fresh') {
+  const ratio = base ? `${(m.p50 / base.p50).toFixed(2)}x${baseName === 'raw fresh' ? '' : ` (vs ${baseName})`}` : '';
   rows.push({ workload, variant, p50: fmt(m.p50), p99: fmt(m.p99), ratio, n: m.n });
-  console.log(`${workload.padEnd(14)} ${variant.padEnd(22)} p50 ${fmt(m.p50).padStart(9)}  p99 ${fmt(m.p99).padStart(9)}  ${ratio ? `vs raw fresh ${ratio}` : ''}`);
+  console.log(`${workload.padEnd(14)} ${variant.padEnd(24)} p50 ${fmt(m.p50).padStart(9)}  p99 ${fmt(m.p99).padStart(9)}  ${ratio ? `vs ${baseName} ${ratio.split(' ')[0]}` : ''}`);
 }
 
 function ensureOk(r) {
@@ -85,9 +87,80 @@ async function scriptWorkload(name, code, count, toolSet) {
   report(name, 'raw node:vm reused', rawReused, rawFresh);
   report(name, 'raw fresh + timeout', rawTimeout, rawFresh);
   report(name, 'enclave-kit (vm)', ours, rawFresh);
+  if (name === 'agent') {
+    // The floor of invariant 4 in vm mode: this workload enters the realm four times (the start and one
+    // delivery per tool result), and Node starts a watchdog thread for each timed entry.
+    const ctx = vm.createContext({});
+    const empty = new vm.Script('0');
+    const floor = await measure(count, async () => {
+      for (let i = 0; i < 4; i++) empty.runInContext(ctx, { timeout: 30_000 });
+    });
+    report(name, '4 empty timed entries', floor, rawFresh);
+  }
   enclave.dispose();
   return { rawFresh, rawReused, ours };
 }
+
+// ---- worker_threads -----------------------------------------------------------------------------
+
+// The baseline for worker mode: a warm worker that runs the script in a fresh raw node:vm context, with
+// callTool as a JSON message round trip to this thread. No checks, no limits, no halt.
+const RAW_WORKER = `const { parentPort } = require('node:worker_threads');
+const vm = require('node:vm');
+const pending = new Map();
+let next = 0;
+const callTool = (name, args) => new Promise((resolve) => { const id = ++next; pending.set(id, resolve); parentPort.postMessage(JSON.stringify(['call', id, name, args])); });
+const scripts = new Map();
+parentPort.on('message', (text) => {
+  const m = JSON.parse(text);
+  if (m[0] === 'reply') { const r = pending.get(m[1]); pending.delete(m[1]); r(m[2]); return; }
+  let s = scripts.get(m[2]);
+  if (!s) { s = new vm.Script('(async () => {\\n' + m[2] + '\\n})()'); scripts.set(m[2], s); }
+  Promise.resolve(s.runInContext(vm.createContext({ callTool }))).then((v) => parentPort.postMessage(JSON.stringify(['done', m[1], v])));
+});`;
+
+function rawWorker(toolSet) {
+  const worker = new Worker(RAW_WORKER, { eval: true });
+  const waiting = new Map();
+  let next = 0;
+  worker.on('message', async (text) => {
+    const m = JSON.parse(text);
+    if (m[0] === 'call') worker.postMessage(JSON.stringify(['reply', m[1], await toolSet[m[2]](m[3])]));
+    else {
+      waiting.get(m[1])(m[2]);
+      waiting.delete(m[1]);
+    }
+  });
+  const run = (code) =>
+    new Promise((resolve) => {
+      const id = ++next;
+      waiting.set(id, resolve);
+      worker.postMessage(JSON.stringify(['run', id, code]));
+    });
+  return { run, close: () => worker.terminate() };
+}
+
+async function workerWorkloads() {
+  const raw = rawWorker(tools);
+  await raw.run(HELLO);
+  const rssBefore = process.memoryUsage().rss;
+  const POOL = 2;
+  const enclave = new Enclave({ adapter: 'worker_threads', workerPoolConfig: { minWorkers: POOL, maxWorkers: POOL } });
+  // Let the pool start and warm up before anything is measured.
+  await Promise.all(Array.from({ length: POOL * 4 }, () => enclave.run(HELLO)));
+  const perWorker = (process.memoryUsage().rss - rssBefore) / POOL / 1024 / 1024;
+  for (const [name, code, count] of [['hello', HELLO, n(2000)], ['agent', AGENT, n(1500)]]) {
+    const rawM = await measure(count, () => raw.run(code));
+    const ours = await measure(count, async () => ensureOk(await enclave.run(code, { tools })));
+    report(name, 'raw warm worker', rawM);
+    report(name, 'enclave-kit (worker)', ours, rawM, 'raw worker');
+  }
+  console.log(`worker memory: about ${perWorker.toFixed(1)} MB of RSS per warm worker (process RSS growth over ${POOL} workers)`);
+  memoryNote = `about ${perWorker.toFixed(1)} MB RSS per warm worker`;
+  enclave.dispose();
+  await raw.close();
+}
+
 
 async function concurrentWorkload(count) {
   const CONC = 200;
@@ -136,8 +209,10 @@ if (want('hello')) await scriptWorkload('hello', HELLO, n(2000), tools);
 if (want('agent')) await scriptWorkload('agent', AGENT, n(1500), tools);
 if (want('compute')) await scriptWorkload('compute', COMPUTE, n(400), tools);
 if (want('concurrent')) await concurrentWorkload(n(30));
+if (want('worker')) await workerWorkloads();
 if (want('cold')) coldStart(quick ? 5 : 15);
 
-console.log('\n| workload | variant | p50 | p99 | p50 vs raw fresh |');
+console.log('\n| workload | variant | p50 | p99 | p50 ratio |');
 console.log('|---|---|---|---|---|');
 for (const r of rows) console.log(`| ${r.workload} | ${r.variant} | ${r.p50} | ${r.p99} | ${r.ratio || '—'} |`);
+if (memoryNote) console.log(`\nworker_threads memory: ${memoryNote}`);

@@ -6,6 +6,9 @@ import { checkAgentScript } from './pipeline.js';
 import { LEVEL_CONFIGS, RESERVED_PREFIX, SECURITY_LEVELS, ALWAYS_BLOCKED_IDENTIFIERS } from './levels.js';
 import { hostCodec } from './sanitize/codec.js';
 import { RealmPool } from './sandbox/realm.js';
+import type { WorkerPoolConfig, WorkerPoolStats } from './sandbox/worker-pool.js';
+import { WORKER_POOL_PRESETS, WorkerPool } from './sandbox/worker-pool.js';
+import { availableParallelism } from 'node:os';
 import { installRejectionGuard } from './sandbox/rejections.js';
 import type { RunPlan } from './sandbox/runner.js';
 import { RunController } from './sandbox/runner.js';
@@ -39,6 +42,7 @@ const OPTION_KEYS = new Set<string>([
   'globals',
   'allowFunctionsInGlobals',
   'adapter',
+  'workerPoolConfig',
   'realmPool',
 ]);
 const RUN_OPTION_KEYS = new Set<string>([...LIMIT_KEYS, 'tools', 'toolHandler', 'globals', 'input', 'signal', 'context']);
@@ -49,6 +53,37 @@ const RESERVED_WORDS = new Set(
     ' ',
   ),
 );
+
+const WORKER_POOL_KEYS = new Set(['minWorkers', 'maxWorkers', 'memoryLimitPerWorker', 'maxMessagesPerSecond', 'maxExecutionsPerWorker', 'maxQueueSize', 'idleTimeoutMs']);
+
+/** The level's preset, then the CPU count for `maxWorkers`, then the caller's explicit fields. */
+function workerPoolConfig(level: SecurityLevel, given: unknown): WorkerPoolConfig {
+  if (given !== undefined && (given === null || typeof given !== 'object')) configError('workerPoolConfig must be an object.');
+  const o = (given ?? {}) as Record<string, unknown>;
+  checkKeys('options.workerPoolConfig', o, WORKER_POOL_KEYS);
+  const preset = WORKER_POOL_PRESETS[level];
+  const pick = (key: string, fallback: number) => checkLimit('workerPoolConfig', key, o[key]) ?? fallback;
+  const minWorkers = o.minWorkers === 0 ? 0 : pick('minWorkers', preset.minWorkers);
+  const maxWorkers = pick('maxWorkers', Math.min(preset.maxWorkers, Math.max(minWorkers, 1, availableParallelism())));
+  if (minWorkers > maxWorkers) configError(`workerPoolConfig.minWorkers (${minWorkers}) is larger than maxWorkers (${maxWorkers}).`);
+  const config: WorkerPoolConfig = {
+    minWorkers,
+    maxWorkers,
+    memoryLimitPerWorker: pick('memoryLimitPerWorker', preset.memoryLimitPerWorker),
+    maxMessagesPerSecond: pick('maxMessagesPerSecond', preset.maxMessagesPerSecond),
+    maxExecutionsPerWorker: pick('maxExecutionsPerWorker', 1000),
+    maxQueueSize: o.maxQueueSize === 0 ? 0 : pick('maxQueueSize', 1000),
+    idleTimeoutMs: pick('idleTimeoutMs', 30_000),
+  };
+  if (config.memoryLimitPerWorker < 16 * 1024 * 1024) configError('workerPoolConfig.memoryLimitPerWorker is in bytes and must be at least 16 MiB.');
+  return config;
+}
+
+/** The largest message either side of a worker accepts: every payload cap, with room for JSON escapes. */
+function maxMessageBytes(limits: RuntimeLimits): number {
+  const payload = limits.maxInputBytes + limits.maxToolResultBytes + limits.maxOutputBytes + limits.maxLogBytes + limits.maxToolArgsBytes + 1024 * 1024;
+  return 6 * payload + 65_536;
+}
 
 type Checked = { ok: true; compiled: CompiledScript } | { ok: false; result: ExecutionResult };
 
@@ -157,6 +192,7 @@ export class Enclave {
   readonly #pool: RealmPool;
   readonly #checks = new LruCache<string, Checked>(500);
   readonly #active = new Set<RunController>();
+  readonly #workers: WorkerPool | undefined;
   #disposed = false;
 
   constructor(options: CreateEnclaveOptions = {}) {
@@ -164,8 +200,11 @@ export class Enclave {
     checkKeys('new Enclave(options)', options, OPTION_KEYS);
     const level = options.securityLevel ?? 'STANDARD';
     if (!SECURITY_LEVELS.includes(level)) configError(`securityLevel must be one of ${SECURITY_LEVELS.join(', ')}, got ${String(level)}.`);
-    if (options.adapter !== undefined && options.adapter !== 'vm') {
-      configError(`adapter "${String(options.adapter)}" is not available in this version; use "vm" (the default).`);
+    if (options.adapter !== undefined && options.adapter !== 'vm' && options.adapter !== 'worker_threads') {
+      configError(`adapter must be "vm" (the default) or "worker_threads", got ${JSON.stringify(String(options.adapter))}.`);
+    }
+    if (options.workerPoolConfig !== undefined && options.adapter !== 'worker_threads') {
+      configError('workerPoolConfig is only used with adapter: "worker_threads".');
     }
     for (const key of ['validate', 'transform', 'allowFunctionsInGlobals'] as const) {
       if (options[key] !== undefined && typeof options[key] !== 'boolean') configError(`${key} must be a boolean.`);
@@ -198,13 +237,29 @@ export class Enclave {
       proxy: this.#config.dialect.globals.includes('Proxy'),
     });
     installRejectionGuard();
-    this.#pool.warm();
+    if (options.adapter === 'worker_threads') {
+      this.#workers = new WorkerPool(workerPoolConfig(level, options.workerPoolConfig), {
+        intl: this.#config.dialect.globals.includes('Intl'),
+        proxy: this.#config.dialect.globals.includes('Proxy'),
+        maxMessageBytes: maxMessageBytes(limits),
+      });
+    } else this.#pool.warm();
   }
 
-  /** Operators' view of the realm pool. */
-  stats(): { idleRealms: number; realmsCreated: number; realmsRetired: number; activeRuns: number } {
-    return { idleRealms: this.#pool.idle, realmsCreated: this.#pool.created, realmsRetired: this.#pool.retired, activeRuns: this.#active.size };
+  /**
+   * Resolves when the instance can run without start-up delay: with `adapter: 'worker_threads'`, once
+   * `minWorkers` workers are started and warm (await it before serving traffic); at once otherwise.
+   */
+  ready(): Promise<void> {
+    return this.#workers ? this.#workers.ready() : Promise.resolve();
   }
+
+  /** Operators' view of the realm pool and, with the worker_threads adapter, of the worker pool. */
+  stats(): { idleRealms: number; realmsCreated: number; realmsRetired: number; activeRuns: number; workers?: WorkerPoolStats } {
+    const base = { idleRealms: this.#pool.idle, realmsCreated: this.#pool.created, realmsRetired: this.#pool.retired, activeRuns: this.#active.size };
+    return this.#workers ? { ...base, activeRuns: this.#activeWorkerRuns, workers: this.#workers.stats() } : base;
+  }
+  #activeWorkerRuns = 0;
 
   /**
    * Runs one script. Never throws for anything the script or its input does: every outcome is an
@@ -284,6 +339,24 @@ export class Enclave {
         signal: runOptions.signal,
         startedAt,
       };
+      if (this.#workers) {
+        this.#activeWorkerRuns++;
+        try {
+          return (await this.#workers.run({
+            key: checked.compiled.key,
+            source: checked.compiled.source,
+            wire: { runId, globalNames, functionNames, inputText, globalsText, limits, elapsed: 0 },
+            startedAt,
+            deadline: startedAt + limits.timeout,
+            timeout: limits.timeout,
+            invokeTool: plan.invokeTool,
+            signal: runOptions.signal,
+            mapPosition: checked.compiled.mapPosition,
+          })) as ExecutionResult<T>;
+        } finally {
+          this.#activeWorkerRuns--;
+        }
+      }
       const run = new RunController(plan, this.#pool.acquire(), this.#pool);
       this.#active.add(run);
       try {
@@ -302,6 +375,7 @@ export class Enclave {
     this.#disposed = true;
     for (const run of this.#active) run.abort('The run was stopped because the Enclave was disposed.');
     this.#pool.dispose();
+    this.#workers?.dispose();
   }
 
   [Symbol.dispose](): void {

@@ -5,6 +5,8 @@ export { ErrorCode, EnclaveConfigError } from './errors.js';
 export { SecurityLevel, LEVEL_CONFIGS, SECURITY_LEVELS } from './levels.js';
 export type { Dialect, LevelConfig, RuntimeLimits, ScanLimits } from './levels.js';
 export { ToolError } from './sandbox/tool-errors.js';
+export { WORKER_POOL_PRESETS } from './sandbox/worker-pool.js';
+export type { WorkerPoolConfig, WorkerPoolStats } from './sandbox/worker-pool.js';
 export type {
   CreateEnclaveOptions,
   ExecutionError,

@@ -11,6 +11,8 @@ import { validateAst } from './validate/index.js';
 /** A script that passed every check, compiled and ready for any realm. */
 export interface CompiledScript {
   script: vm.Script;
+  /** The rewritten source the script was compiled from (the worker adapter compiles it again there). */
+  source: string;
   /** Content key of the rewritten script: realms keep one factory per key. */
   key: string;
   /** Maps V8's (line, column) in the rewritten script to the user's source. */
@@ -75,7 +77,7 @@ export function checkAgentScript(code: string, options: CheckOptions = {}): Chec
     const message = e instanceof SyntaxError ? e.message : 'The script could not be compiled.';
     return { ok: false, issues: [{ ruleId: 'syntax', message: `Syntax error: ${message}`, hint: 'Fix the syntax error.', line: 1, column: 1 }] };
   }
-  const compiled: CompiledScript = { script, key, mapPosition: transformed.output.mapPosition };
+  const compiled: CompiledScript = { script, source: transformed.output.code, key, mapPosition: transformed.output.mapPosition };
   compiledCache.set(key, compiled);
   return { ok: true, compiled };
 }

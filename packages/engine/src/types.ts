@@ -1,6 +1,7 @@
 import type { ErrorCode } from './errors.js';
 import type { SecurityLevel } from './levels.js';
 import type { Issue } from './source.js';
+import type { WorkerPoolConfig } from './sandbox/worker-pool.js';
 
 /** What a tool receives besides its arguments. */
 export interface ToolContext {
@@ -76,8 +77,14 @@ export interface CreateEnclaveOptions extends Limits {
   globals?: Readonly<Record<string, unknown>>;
   /** Allow functions among `globals`; they become async functions the script awaits, like tools. */
   allowFunctionsInGlobals?: boolean;
-  /** Only `'vm'` in this version. */
-  adapter?: 'vm';
+  /**
+   * Where runs execute. `'vm'` (default): a locked `node:vm` realm in this thread, every realm entry
+   * under a V8 watchdog. `'worker_threads'`: the same realm inside a pool of warm workers, adding a hard
+   * halt (`worker.terminate()`), a real heap cap per worker and isolation of this thread's event loop.
+   */
+  adapter?: 'vm' | 'worker_threads';
+  /** Pool options for `adapter: 'worker_threads'`; defaults come from the security level's preset. */
+  workerPoolConfig?: Partial<WorkerPoolConfig>;
   realmPool?: RealmPoolConfig;
 }
 

@@ -16,7 +16,7 @@ describe('new Enclave(options)', () => {
     [{ memoryLimit: 1.5 }, /memoryLimit must be a positive integer/],
     [{ securityLevel: 'LOOSE' }, /securityLevel must be one of/],
     [{ timeot: 100 }, /unknown option "timeot"/],
-    [{ adapter: 'worker_threads' }, /adapter "worker_threads" is not available/],
+    [{ adapter: 'isolated-vm' }, /adapter must be "vm" \(the default\) or "worker_threads"/],
     [{ tools: { a: async () => 1 }, toolHandler: async () => 1 }, /either tools or toolHandler/],
     [{ tools: { a: 1 } }, /tools\["a"\] must be a function/],
     [{ globals: { process: 1 } }, /"process" cannot be used as a global name/],

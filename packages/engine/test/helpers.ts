@@ -35,9 +35,17 @@ export interface Adapter {
 export const REUSE_ONE_REALM = { maxIdle: 1, prewarm: 0 } as const;
 
 /** Every attack runs once per row. A worker adapter becomes one more row here. */
+/**
+ * One warm worker, so the tenant after an attack runs in the attacker's worker (and, when it was judged
+ * clean, in the attacker's realm there); more start only for attacks that run several runs at once.
+ */
+export const ONE_WORKER = { minWorkers: 1, maxWorkers: 4 } as const;
+
 export const ADAPTERS: readonly Adapter[] = [
   { name: 'vm STANDARD validated', options: { realmPool: REUSE_ONE_REALM }, validates: true },
   { name: 'vm STANDARD runtime-only (validate:false)', options: { validate: false, realmPool: REUSE_ONE_REALM }, validates: false },
+  { name: 'worker_threads STANDARD validated', options: { adapter: 'worker_threads', workerPoolConfig: ONE_WORKER }, validates: true },
+  { name: 'worker_threads STANDARD runtime-only (validate:false)', options: { adapter: 'worker_threads', validate: false, workerPoolConfig: ONE_WORKER }, validates: false },
 ];
 
 /** Rows for the subsets that also run at the strictest and the loosest level. */
@@ -147,6 +155,15 @@ export function expectHostIntact(before: HostSnapshot): void {
   expect(after.globals.filter((k) => !before.globals.includes(k)), 'new host globals appeared').toEqual([]);
   expect(after.env).toEqual(before.env);
   after.intrinsics.forEach((fn, i) => expect(fn === before.intrinsics[i], `host intrinsic #${i} was replaced`).toBe(true));
+}
+
+/**
+ * With the worker_threads adapter an escape would land in the worker, not in this thread: each worker
+ * compares its own globals and intrinsics after every run and reports a change, which the pool counts.
+ */
+export function expectWorkerIntact(enclave: Enclave): void {
+  const workers = enclave.stats().workers;
+  if (workers) expect(workers.tampered, 'a run changed its worker\'s own globals: escape').toBe(0);
 }
 
 // ---- leak detection -----------------------------------------------------------------------------
@@ -520,6 +537,7 @@ export async function runAttack(adapter: Adapter, attack: Attack): Promise<Execu
   const before = hostSnapshot();
   const enclave = makeEnclave(adapter, attack.enclave);
   try {
+    await enclave.ready();
     const result = await enclave.run(attack.code, options);
     kit.settled();
     expectWellFormed(result);
@@ -536,6 +554,7 @@ export async function runAttack(adapter: Adapter, attack: Attack): Promise<Execu
     if (!refused) await attack.check?.(result, { adapter, kit, enclave });
     await kit.expectNoLateCalls(20);
     expectHostIntact(before);
+    expectWorkerIntact(enclave);
     await expectEventLoopAlive();
     if (!attack.noNextTenant) await expectNextTenantClean(enclave);
     expect(enclave.stats().activeRuns).toBe(0);

@@ -6,7 +6,7 @@ import type { ToolCallRequest, ToolReply } from '../tools/invoke.js';
 import type { Realm, RealmPool, RunBridgeTarget } from './realm.js';
 import { pumpScript, startScript } from './realm.js';
 import type { EntryTarget } from './scheduler.js';
-import { entryScheduler, isHostTimeout } from './scheduler.js';
+import { currentEntryMode, entryScheduler, isHostTimeout } from './scheduler.js';
 import type { ExecutionError, ExecutionResult, LogEntry } from '../types.js';
 
 /** Everything one run needs, resolved by the Enclave (limits already merged and lowered). */
@@ -29,6 +29,8 @@ export interface RunPlan {
   invokeTool: (call: ToolCallRequest) => Promise<ToolReply>;
   signal?: AbortSignal;
   startedAt: number;
+  /** Leave a successful run's value as codec text (the worker adapter decodes it in the host). */
+  rawValue?: boolean;
 }
 
 let nextRunId = 0;
@@ -173,7 +175,7 @@ export class RunController implements RunBridgeTarget, EntryTarget {
       const [text, iterations, calls] = data as [string, number, number];
       this.#iterationCount = iterations;
       this.#toolCallCount = Math.max(this.#toolCallCount, calls);
-      return { success: true, value: hostCodec.decode(text), stats: this.#stats() };
+      return { success: true, value: this.#plan.rawValue ? text : hostCodec.decode(text), stats: this.#stats() };
     }
     if (kind === 'fatal') {
       const [code, message, iterations, calls] = data as [ErrorCode, string, number, number];
@@ -267,11 +269,16 @@ export class RunController implements RunBridgeTarget, EntryTarget {
       return;
     }
     let outcome: 'returned' | 'timeout' | 'failed' = 'returned';
+    const mode = currentEntryMode();
     this.#entryStarts();
+    mode.onEnter?.();
     try {
-      script.runInContext(this.#realm.context, { timeout: Math.max(1, Math.ceil(remaining)) });
+      if (mode.watchdog) script.runInContext(this.#realm.context, { timeout: Math.max(1, Math.ceil(remaining)) });
+      else script.runInContext(this.#realm.context);
     } catch (e) {
       outcome = isHostTimeout(e) ? 'timeout' : 'failed';
+    } finally {
+      mode.onLeave?.();
     }
     this.#entryEnds();
     this.afterEntry(outcome);

@@ -14,6 +14,29 @@ export interface EntryTarget {
   afterEntry(outcome: 'returned' | 'failed' | 'timeout'): void;
 }
 
+/**
+ * How realm entries are bounded in this thread. In the host every entry runs under a V8 watchdog. Inside
+ * a worker of the worker_threads adapter the host's `worker.terminate()` is the hard halt instead, so
+ * entries run without a watchdog of their own and tell the host, through `onEnter`/`onLeave`, whether
+ * script code is running right now.
+ */
+export interface EntryMode {
+  watchdog: boolean;
+  onEnter?: () => void;
+  onLeave?: () => void;
+}
+
+let entryMode: EntryMode = { watchdog: true };
+
+/** Switches this thread's entry mode (the worker does this once, before its first run). */
+export function configureEntries(mode: EntryMode): void {
+  entryMode = mode;
+}
+
+export function currentEntryMode(): EntryMode {
+  return entryMode;
+}
+
 interface Entry {
   target: EntryTarget;
   script: vm.Script;
@@ -79,7 +102,7 @@ class EntryScheduler {
       let n = 1;
       while (n < live.length && n < MAX_BATCH && (live[n] as Entry).target.deadline <= limit) n++;
       const group = live.splice(0, n);
-      if (group.length === 1 || first.target.deadline - performance.now() <= 0) {
+      if (!entryMode.watchdog || group.length === 1 || first.target.deadline - performance.now() <= 0) {
         for (const e of group) e.target.enterAlone(e.script);
         continue;
       }

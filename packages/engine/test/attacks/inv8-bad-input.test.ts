@@ -231,13 +231,15 @@ describe.each(ADAPTERS)('invariant 8, bad input never crashes or hangs [$name]',
 
   it('dispose() while runs are in flight: every run settles as ABORTED and tool signals abort', async () => {
     const enclave = makeEnclave(adapter);
+    await enclave.ready();
     const kit = makeToolKit();
     const runs = [
       enclave.run("await callTool('hang', {}); return 1;", { tools: kit.tools }),
       enclave.run("await callTool('slow', { ms: 5000 }); return 1;", { tools: kit.tools }),
       enclave.run("for (let i = 0; i < 3; i++) await callTool('hang', { i }); return 1;", { tools: kit.tools }),
     ];
-    await sleep(20);
+    // Every run is inside its tool (with the worker adapter, extra workers start first).
+    for (let i = 0; i < 500 && kit.calls.length < 3; i++) await sleep(10);
     enclave.dispose();
     enclave.dispose();
     const results = await Promise.all(runs);
@@ -295,12 +297,16 @@ describe.each(ADAPTERS)('invariant 8, bad input never crashes or hangs [$name]',
   it('AbortSignal: already aborted, aborted while a tool hangs, aborted after the run: ABORTED and no late tools', async () => {
     const enclave = makeEnclave(adapter);
     try {
+      await enclave.ready();
       const kit = makeToolKit();
       const pre = await enclave.run('return 1;', { signal: AbortSignal.abort(), tools: kit.tools });
       expect(pre.error?.code).toBe('ABORTED');
       const c = new AbortController();
-      setTimeout(() => c.abort(new Error('client went away /work/secret')), 20);
-      const during = await enclave.run("await callTool('hang', {}); await callTool('echo', { late: true }); return 1;", { signal: c.signal, tools: kit.tools });
+      const pending = enclave.run("await callTool('hang', {}); await callTool('echo', { late: true }); return 1;", { signal: c.signal, tools: kit.tools });
+      // The client goes away while the tool hangs.
+      for (let i = 0; i < 500 && kit.calls.length === 0; i++) await sleep(10);
+      c.abort(new Error('client went away /work/secret'));
+      const during = await pending;
       kit.settled();
       expect(during.error?.code).toBe('ABORTED');
       expectNoLeak(during);

@@ -8,9 +8,15 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { Enclave } from '../../src/index.js';
-import type { ExecutionResult, Issue, SecurityLevel, ToolContext, ToolHandler } from '../../src/index.js';
+import type { CreateEnclaveOptions, ExecutionResult, Issue, SecurityLevel, ToolContext, ToolHandler } from '../../src/index.js';
 import { STANDARD_PROGRAMS, js } from './cases.js';
 import { ORDERS, USERS, makeRecorder, makeTools } from './fixtures.js';
+
+/** The programs that exercise the runtime run on both isolation adapters. */
+const ADAPTERS = [
+  { name: 'vm', options: {} },
+  { name: 'worker_threads', options: { adapter: 'worker_threads', workerPoolConfig: { minWorkers: 1, maxWorkers: 2 } } },
+] as const satisfies readonly { name: string; options: CreateEnclaveOptions }[];
 
 const logsOf = (result: ExecutionResult) => (result.logs ?? []).map((l) => [l.level, l.message]);
 const issuesOf = (result: ExecutionResult) => (result.error?.data?.issues ?? []) as Issue[];
@@ -36,8 +42,8 @@ function expectFailure(
   expect(result.stats.toolCallCount).toBe(expected.toolCalls);
 }
 
-describe('ordinary programs at STANDARD (the default level)', () => {
-  const enclave = new Enclave({ tools: makeTools() });
+describe.each(ADAPTERS)('ordinary programs at STANDARD (the default level) [$name]', ({ options }) => {
+  const enclave = new Enclave({ ...options, tools: makeTools() });
   afterAll(() => enclave.dispose());
 
   it('the default level is STANDARD', () => {
@@ -60,8 +66,8 @@ describe('ordinary programs at STANDARD (the default level)', () => {
   });
 });
 
-describe('errors at STANDARD end the run with a code, a message and the user line', () => {
-  const enclave = new Enclave({ tools: makeTools() });
+describe.each(ADAPTERS)('errors at STANDARD end the run with a code, a message and the user line [$name]', ({ options }) => {
+  const enclave = new Enclave({ ...options, tools: makeTools() });
   afterAll(() => enclave.dispose());
 
   it('throw new Error(...) after a tool call is a RUNTIME_ERROR at the throw line', async () => {
@@ -179,8 +185,8 @@ return counts;
   });
 });
 
-describe('values copied out of the realm at STANDARD', () => {
-  const enclave = new Enclave({ tools: makeTools() });
+describe.each(ADAPTERS)('values copied out of the realm at STANDARD [$name]', ({ options }) => {
+  const enclave = new Enclave({ ...options, tools: makeTools() });
   afterAll(() => enclave.dispose());
 
   it('a Date (trailing expression) comes out as a host Date', async () => {
@@ -283,8 +289,8 @@ console.log(\`ticket \${t.id} is now \${t.status}\`);
   });
 });
 
-describe('console output is captured into result.logs', () => {
-  const enclave = new Enclave({ tools: makeTools() });
+describe.each(ADAPTERS)('console output is captured into result.logs [$name]', ({ options }) => {
+  const enclave = new Enclave({ ...options, tools: makeTools() });
   afterAll(() => enclave.dispose());
 
   it('levels, several arguments, objects as JSON, numbers and booleans', async () => {
@@ -316,9 +322,9 @@ return users.length;
   });
 });
 
-describe('input, globals and tools scoped per instance and per run', () => {
+describe.each(ADAPTERS)('input, globals and tools scoped per instance and per run [$name]', ({ options }) => {
   it('user globals and input drive a tool chain', async () => {
-    const enclave = new Enclave({ tools: makeTools(), globals: { config: { currency: 'EUR', vatRate: 0.19, roundTo: 2 } } });
+    const enclave = new Enclave({ ...options, tools: makeTools(), globals: { config: { currency: 'EUR', vatRate: 0.19, roundTo: 2 } } });
     try {
       const code = js`
 const { currency, vatRate, roundTo } = config;
@@ -336,7 +342,7 @@ return \`\${order.id}: \${gross.toFixed(roundTo)} \${currency}\`;
   });
 
   it('run globals merge over instance globals for that run only', async () => {
-    const enclave = new Enclave({ globals: { region: 'eu', limits: { maxItems: 5 } } });
+    const enclave = new Enclave({ ...options, globals: { region: 'eu', limits: { maxItems: 5 } } });
     try {
       const code = 'return `${region}:${limits.maxItems}`;';
       expectSuccess(await enclave.run(code, { globals: { region: 'us' } }), 'us:5', 0);
@@ -347,7 +353,7 @@ return \`\${order.id}: \${gross.toFixed(roundTo)} \${currency}\`;
   });
 
   it('changes a script makes to input and globals do not reach the next run', async () => {
-    const enclave = new Enclave({ globals: { settings: { retries: 3, tags: ['a'] } } });
+    const enclave = new Enclave({ ...options, globals: { settings: { retries: 3, tags: ['a'] } } });
     try {
       const code = 'settings.retries += 1;\nsettings.tags.push(input.tag);\ninput.seen = true;\nreturn [settings.retries, settings.tags.join(","), input.seen];';
       const input = { tag: 'x' };
@@ -360,7 +366,7 @@ return \`\${order.id}: \${gross.toFixed(roundTo)} \${currency}\`;
   });
 
   it('per-run tools replace the instance tools', async () => {
-    const enclave = new Enclave({ tools: makeTools() });
+    const enclave = new Enclave({ ...options, tools: makeTools() });
     try {
       const code = js`
 const me = await callTool('users:get', { id: 'u1' });
@@ -381,7 +387,7 @@ return { me: me.name, orders };
   });
 
   it('a per-run toolHandler sees the user passed as context', async () => {
-    const enclave = new Enclave();
+    const enclave = new Enclave(options);
     const seen: unknown[] = [];
     const toolHandler: ToolHandler = async (name: string, args: { status?: string }, ctx: ToolContext) => {
       const { userId } = ctx.context as { userId: string };
@@ -415,7 +421,7 @@ return { me: me.name, orders: mine.map((o) => o.id) };
   });
 
   it('an instance toolHandler serves every tool name', async () => {
-    const enclave = new Enclave({
+    const enclave = new Enclave({ ...options,
       toolHandler: async (name: string, args: { a: number; b: number }) => {
         if (name === 'math:add') return args.a + args.b;
         if (name === 'math:mul') return args.a * args.b;
@@ -435,7 +441,7 @@ return { sum, product };
   });
 
   it('polls a job with do-while until it is done (per-run stateful tool)', async () => {
-    const enclave = new Enclave();
+    const enclave = new Enclave(options);
     let polls = 0;
     const tools = {
       'jobs:status': async ({ id }: { id: string }) => {
@@ -463,7 +469,7 @@ return { attempt, state: status.state, result: status.result };
   });
 
   it('tool results feed other tools: e-mail the assignees of urgent and high tickets', async () => {
-    const enclave = new Enclave();
+    const enclave = new Enclave(options);
     const rec = makeRecorder();
     try {
       const result = await enclave.run(
@@ -498,7 +504,7 @@ return sent;
   });
 
   it('tools receive a copy of the arguments, including undefined fields', async () => {
-    const enclave = new Enclave();
+    const enclave = new Enclave(options);
     const rec = makeRecorder();
     try {
       const result = await enclave.run("const page = await callTool('items:list', { cursor: undefined, limit: 2 });\nreturn page.items.map((i) => i.id);", {

@@ -1,0 +1,248 @@
+/**
+ * The worker_threads adapter: what it adds over vm mode (a hard halt, a real heap cap, a bounded queue,
+ * worker replacement, message limits) and the pool's life cycle. The attack and program suites run on
+ * this adapter too (see test/helpers.ts ADAPTERS and test/programs).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { Enclave, EnclaveConfigError, ToolError, WORKER_POOL_PRESETS } from '../src/index.js';
+import type { CreateEnclaveOptions, ExecutionResult, ToolSet } from '../src/index.js';
+
+const opened: Enclave[] = [];
+function workerEnclave(options: CreateEnclaveOptions = {}): Enclave {
+  const e = new Enclave({ adapter: 'worker_threads', ...options, workerPoolConfig: { minWorkers: 1, maxWorkers: 2, ...options.workerPoolConfig } });
+  opened.push(e);
+  return e;
+}
+afterEach(() => {
+  for (const e of opened.splice(0)) e.dispose();
+});
+
+const codeOf = (r: ExecutionResult) => (r.success ? 'OK' : r.error?.code);
+const tools: ToolSet = {
+  echo: async (args) => args,
+  wait: (args: { ms: number }) => new Promise((resolve) => setTimeout(() => resolve(args.ms), args.ms)),
+  hang: () => new Promise(() => {}),
+  fail: async () => {
+    throw new Error('connect ECONNREFUSED 10.0.0.7:5432 password=hunter2');
+  },
+  forbidden: async () => {
+    throw new ToolError('Not your order.', { code: 'FORBIDDEN', status: 403 });
+  },
+};
+
+/** Waits until the pool reports what `ok` wants (worker start and exit are asynchronous). */
+async function until(enclave: Enclave, ok: (s: NonNullable<ReturnType<Enclave['stats']>['workers']>) => boolean): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    const s = enclave.stats().workers;
+    if (s && ok(s)) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`pool never reached the expected state: ${JSON.stringify(enclave.stats().workers)}`);
+}
+
+describe('worker_threads: the same engine in a worker', () => {
+  it('runs scripts with tools, logs, rich values and user-line locations', async () => {
+    const e = workerEnclave();
+    const ok = await e.run(
+      `const r = await callTool('echo', { n: 2, when: new Date(5) });\nconsole.log('got', r.n);\nreturn { n: r.n * 21, when: r.when, m: new Map([['k', 1n]]), s: new Set([1]), u: undefined };`,
+      { tools },
+    );
+    expect(ok.error).toBeUndefined();
+    expect(ok.value).toEqual({ n: 42, when: new Date(5), m: new Map([['k', 1n]]), s: new Set([1]), u: undefined });
+    expect(ok.logs?.map((l) => [l.level, l.message])).toEqual([['log', 'got 2']]);
+    expect(ok.stats.toolCallCount).toBe(1);
+
+    const thrown = await e.run('const a = 1;\n\nthrow new RangeError("bad " + a);');
+    expect(thrown.error).toMatchObject({ code: 'RUNTIME_ERROR', name: 'RangeError', message: 'bad 1', location: { line: 3, column: 7 } });
+  });
+
+  it('parallel tool calls work, tool errors are redacted and public ToolErrors pass', async () => {
+    const e = workerEnclave();
+    const r = await e.run(`const xs = await Promise.all([1, 2, 3, 4].map((n) => callTool('echo', { n })));
+let caught = '';
+try { await callTool('fail', {}); } catch (err) { caught = err.message; }
+return { sum: xs.reduce((s, x) => s + x.n, 0), caught };`, { tools });
+    expect(r.value).toEqual({ sum: 10, caught: 'Tool "fail" failed.' });
+    const pub = await e.run(`return await callTool('forbidden', {});`, { tools });
+    expect(pub.error?.code).toBe('TOOL_ERROR');
+    expect(pub.error?.message).toBe('Not your order.');
+    expect(JSON.stringify(pub)).not.toContain('hunter2');
+    const unknown = await e.run(`return await callTool('ecko', {});`, { tools });
+    expect(unknown.error?.message).toContain('Did you mean "echo"');
+  });
+
+  it('nothing of the worker is reachable from the realm', async () => {
+    const e = workerEnclave({ validate: false });
+    const r = await e.run(`return [typeof parentPort, typeof workerData, typeof require, typeof process, typeof globalThis, typeof postMessage, typeof self, typeof module, typeof SharedArrayBuffer, typeof Atomics];`);
+    expect(r.value).toEqual(Array.from({ length: 10 }, () => 'undefined'));
+  });
+});
+
+describe('worker_threads: hard halt', () => {
+  it('a busy loop after an await ends as TIMEOUT, the worker is replaced, the next run succeeds', async () => {
+    const e = workerEnclave({ validate: false, transform: false, workerPoolConfig: { minWorkers: 1, maxWorkers: 1 } });
+    await until(e, (s) => s.idleWorkers === 1);
+    const r = await e.run(`await callTool('echo', {}); for (;;) {}`, { tools, timeout: 300 });
+    expect(codeOf(r)).toBe('TIMEOUT');
+    // A liveness bound, not a benchmark: without a hard halt this run would never end.
+    expect(r.stats.duration).toBeLessThan(300 + 2000);
+    expect(e.stats().workers?.terminated).toBe(1);
+    const next = await e.run('return 1 + 1');
+    expect(next.value).toBe(2);
+    expect(e.stats().workers?.workersStarted).toBe(2);
+  });
+
+  it('a run waiting on a tool that never settles ends as TIMEOUT and keeps its worker', async () => {
+    const e = workerEnclave({ workerPoolConfig: { minWorkers: 1, maxWorkers: 1 } });
+    const r = await e.run(`return await callTool('hang', {});`, { tools, timeout: 200 });
+    expect(codeOf(r)).toBe('TIMEOUT');
+    const next = await e.run('return 3');
+    expect(next.value).toBe(3);
+    await until(e, (s) => s.idleWorkers === 1);
+    expect(e.stats().workers).toMatchObject({ workersStarted: 1, terminated: 0, crashed: 0 });
+  });
+
+  it("the caller's signal aborts a spinning run", async () => {
+    const e = workerEnclave({ validate: false, transform: false });
+    const controller = new AbortController();
+    const pending = e.run('for (;;) {}', { signal: controller.signal });
+    setTimeout(() => controller.abort(), 100);
+    const r = await pending;
+    expect(codeOf(r)).toBe('ABORTED');
+    expect((await e.run('return 4')).value).toBe(4);
+  });
+});
+
+describe('worker_threads: heap cap', () => {
+  it('a memory bomb past the worker heap ends as MEMORY_LIMIT_EXCEEDED; concurrent runs on other workers succeed', async () => {
+    // No guards (transform: false): only the worker's resourceLimits can stop this allocation.
+    const e = workerEnclave({
+      validate: false,
+      transform: false,
+      memoryLimit: 2 ** 30,
+      workerPoolConfig: { minWorkers: 2, maxWorkers: 2, memoryLimitPerWorker: 32 * 1024 * 1024 },
+    });
+    await until(e, (s) => s.idleWorkers === 2);
+    const bomb = e.run('const a = []; for (let i = 0; ; i++) a.push({ i, s: "x" + i, t: [i, i] });', { timeout: 20_000 });
+    const others = Array.from({ length: 6 }, (_, i) => e.run(`await callTool('wait', { ms: 20 }); return ${i};`, { tools, timeout: 20_000 }));
+    const r = await bomb;
+    expect(codeOf(r)).toBe('MEMORY_LIMIT_EXCEEDED');
+    expect((await Promise.all(others)).map((o) => o.value)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect((await e.run('return "alive"')).value).toBe('alive');
+    await until(e, (s) => s.crashed === 1 && s.idleWorkers === 2);
+  });
+
+  it('guarded allocations end as MEMORY_LIMIT_EXCEEDED before the heap cap and keep the worker', async () => {
+    const e = workerEnclave({ workerPoolConfig: { minWorkers: 1, maxWorkers: 1 } });
+    const r = await e.run(`return 'x'.repeat(2 ** 29).length;`);
+    expect(codeOf(r)).toBe('MEMORY_LIMIT_EXCEEDED');
+    expect((await e.run('return 5')).value).toBe(5);
+    expect(e.stats().workers?.crashed).toBe(0);
+  });
+});
+
+describe('worker_threads: pool', () => {
+  it('200 concurrent runs on 2 workers all complete', async () => {
+    const e = workerEnclave({ workerPoolConfig: { minWorkers: 2, maxWorkers: 2 } });
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => e.run(`const r = await callTool('echo', { i: ${i} }); return r.i * 2;`, { tools })),
+    );
+    expect(results.map((r) => r.value)).toEqual(Array.from({ length: 200 }, (_, i) => i * 2));
+    const s = e.stats().workers;
+    expect(s?.workersStarted).toBe(2);
+    expect(s?.queued).toBe(0);
+  });
+
+  it('a full queue answers QUEUE_FULL at once', async () => {
+    const e = workerEnclave({ workerPoolConfig: { minWorkers: 1, maxWorkers: 1, maxQueueSize: 1 } });
+    // Runs that arrive while the only worker is still starting wait in the queue too.
+    await until(e, (s) => s.idleWorkers === 1);
+    const running = e.run(`return await callTool('hang', {});`, { tools, timeout: 500 });
+    const queued = e.run('return 1', { timeout: 5000 });
+    const refused = await e.run('return 2');
+    expect(codeOf(refused)).toBe('QUEUE_FULL');
+    expect(e.stats().workers?.queued).toBe(1);
+    expect(codeOf(await running)).toBe('TIMEOUT');
+    expect((await queued).value).toBe(1);
+  });
+
+  it('a run that waits in the queue past its deadline ends as TIMEOUT without running', async () => {
+    const e = workerEnclave({ workerPoolConfig: { minWorkers: 1, maxWorkers: 1 } });
+    const seen: number[] = [];
+    const spy: ToolSet = { mark: async (a: { n: number }) => seen.push(a.n) };
+    const first = e.run(`return await callTool('hang', {});`, { tools, timeout: 400 });
+    const late = await e.run(`await callTool('mark', { n: 1 }); return 1;`, { tools: spy, timeout: 100 });
+    expect(codeOf(late)).toBe('TIMEOUT');
+    await first;
+    expect(seen).toEqual([]);
+  });
+
+  it('workers are recycled after maxExecutionsPerWorker runs', async () => {
+    const e = workerEnclave({ workerPoolConfig: { minWorkers: 1, maxWorkers: 1, maxExecutionsPerWorker: 2 } });
+    for (let i = 0; i < 5; i++) expect((await e.run(`return ${i}`)).value).toBe(i);
+    expect(e.stats().workers?.recycled).toBe(2);
+    expect(e.stats().workers?.workersStarted).toBe(3);
+  });
+
+  it('workers above minWorkers stop after idleTimeoutMs', async () => {
+    const e = workerEnclave({ workerPoolConfig: { minWorkers: 1, maxWorkers: 3, idleTimeoutMs: 50 } });
+    await Promise.all(Array.from({ length: 3 }, () => e.run(`await callTool('wait', { ms: 50 }); return 1;`, { tools })));
+    expect(e.stats().workers?.workersStarted).toBe(3);
+    await until(e, (s) => s.workers === 1);
+  });
+
+  it('dispose() settles running and queued runs as ABORTED and stops every worker', async () => {
+    const e = workerEnclave({ workerPoolConfig: { minWorkers: 1, maxWorkers: 1 } });
+    const running = e.run(`return await callTool('hang', {});`, { tools });
+    const queued = e.run('return 1');
+    await new Promise((r) => setTimeout(r, 50));
+    e.dispose();
+    expect([codeOf(await running), codeOf(await queued)]).toEqual(['ABORTED', 'ABORTED']);
+    expect(codeOf(await e.run('return 1'))).toBe('ABORTED');
+    await until(e, (s) => s.workers === 0);
+  });
+
+  it('a worker that sends messages faster than maxMessagesPerSecond is stopped', async () => {
+    const e = workerEnclave({ workerPoolConfig: { minWorkers: 1, maxWorkers: 1, maxMessagesPerSecond: 5 } });
+    const r = await e.run(`return await Promise.all(Array.from({ length: 40 }, (_, i) => callTool('echo', { i })));`, { tools });
+    expect(r.error).toMatchObject({ code: 'RUNTIME_ERROR', name: 'MessageFloodError' });
+    expect((await e.run('return 6')).value).toBe(6);
+  });
+
+  it('stats() reports the pool', async () => {
+    const e = workerEnclave({ workerPoolConfig: { minWorkers: 2, maxWorkers: 4 } });
+    await until(e, (s) => s.idleWorkers === 2);
+    expect(e.stats().workers).toEqual({
+      workers: 2,
+      busyWorkers: 0,
+      idleWorkers: 2,
+      startingWorkers: 0,
+      queued: 0,
+      workersStarted: 2,
+      recycled: 0,
+      terminated: 0,
+      crashed: 0,
+      tampered: 0,
+    });
+  });
+});
+
+describe('worker_threads: options', () => {
+  it('presets follow the security level and explicit fields win', () => {
+    expect(WORKER_POOL_PRESETS.STRICT).toMatchObject({ minWorkers: 2, maxWorkers: 4, memoryLimitPerWorker: 64 * 1024 * 1024, maxMessagesPerSecond: 100 });
+    expect(WORKER_POOL_PRESETS.PERMISSIVE).toMatchObject({ minWorkers: 4, maxWorkers: 32 });
+  });
+
+  it.each([
+    [{ workerPoolConfig: { minWorkers: 1 } }, /only used with adapter: "worker_threads"/],
+    [{ adapter: 'worker_threads', workerPoolConfig: { maxWorkers: 0 } }, /maxWorkers must be a positive integer/],
+    [{ adapter: 'worker_threads', workerPoolConfig: { minWorkers: 3, maxWorkers: 2 } }, /minWorkers \(3\) is larger than maxWorkers \(2\)/],
+    [{ adapter: 'worker_threads', workerPoolConfig: { memoryLimitPerWorker: 64 } }, /in bytes and must be at least 16 MiB/],
+    [{ adapter: 'worker_threads', workerPoolConfig: { maxWorker: 2 } }, /unknown option "maxWorker"/],
+    [{ adapter: 'worker_threads', workerPoolConfig: 'big' }, /workerPoolConfig must be an object/],
+    [{ adapter: 'isolated-vm' }, /adapter must be "vm" \(the default\) or "worker_threads"/],
+  ])('rejects %j', (options, message) => {
+    expect(() => new Enclave(options as CreateEnclaveOptions)).toThrow(EnclaveConfigError);
+    expect(() => new Enclave(options as CreateEnclaveOptions)).toThrow(message);
+  });
+});
