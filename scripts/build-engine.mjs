@@ -17,12 +17,10 @@ const cli = path.join(engine, 'dist/cli/main.js');
 if (existsSync(cli)) chmodSync(cli, 0o755);
 
 // The adapters: plain tsc builds against the engine's dist types (their tsconfig.build.json drops the
-// dev-source condition). Skipped with --engine-only (the test setup only needs the engine).
-if (!process.argv.includes('--engine-only')) {
-  for (const name of ['express', 'hono', 'nest', 'next']) {
-    const dir = path.join(root, 'packages', name);
-    if (!existsSync(path.join(dir, 'tsconfig.build.json'))) continue;
-    rmSync(path.join(dir, 'dist'), { recursive: true, force: true });
-    execFileSync(process.execPath, [tsc, '-p', path.join(dir, 'tsconfig.build.json')], { stdio: 'inherit' });
-  }
+// dev-source condition).
+for (const name of ['express', 'hono', 'nest', 'next']) {
+  const dir = path.join(root, 'packages', name);
+  if (!existsSync(path.join(dir, 'tsconfig.build.json'))) continue;
+  rmSync(path.join(dir, 'dist'), { recursive: true, force: true });
+  execFileSync(process.execPath, [tsc, '-p', path.join(dir, 'tsconfig.build.json')], { stdio: 'inherit' });
 }
