@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
- * Tests that spawn `node` (CLI, crash tests in a child process) need the built engine: Node 20 cannot
+ * Tests that spawn `node` (CLI, crash tests in a child process, example servers) need the built packages: Node 20 cannot
  * import TypeScript. Build it once per test run when dist/ is missing or older than the sources.
  */
 const root = path.dirname(fileURLToPath(import.meta.url));
@@ -20,7 +20,9 @@ function newest(dir: string): number {
 }
 
 export default function setup(): void {
+  // The example smoke tests run the adapters' dist too: rebuild when any package's sources are newer.
   const marker = path.join(engine, 'dist/index.js');
-  if (existsSync(marker) && statSync(marker).mtimeMs >= newest(path.join(engine, 'src'))) return;
+  const sources = ['engine', 'express', 'hono', 'nest', 'next'].map((p) => path.join(root, 'packages', p, 'src')).filter((p) => existsSync(p));
+  if (existsSync(marker) && statSync(marker).mtimeMs >= Math.max(...sources.map(newest))) return;
   execFileSync(process.execPath, [path.join(root, 'scripts/build-engine.mjs')], { stdio: 'inherit', cwd: root });
 }

@@ -1,4 +1,4 @@
-// Builds packages/engine/dist with the workspace's tsc, without needing pnpm on PATH.
+// Builds packages/engine/dist, then the adapters' dist, with the workspace's tsc, without needing pnpm on PATH.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -15,3 +15,12 @@ const rolldown = path.join(root, 'node_modules/rolldown/bin/cli.mjs');
 execFileSync(process.execPath, [rolldown, '-c', 'rolldown.config.mjs'], { stdio: 'inherit', cwd: engine });
 const cli = path.join(engine, 'dist/cli/main.js');
 if (existsSync(cli)) chmodSync(cli, 0o755);
+
+// The adapters: plain tsc builds against the engine's dist types (their tsconfig.build.json drops the
+// dev-source condition).
+for (const name of ['express', 'hono', 'nest', 'next']) {
+  const dir = path.join(root, 'packages', name);
+  if (!existsSync(path.join(dir, 'tsconfig.build.json'))) continue;
+  rmSync(path.join(dir, 'dist'), { recursive: true, force: true });
+  execFileSync(process.execPath, [tsc, '-p', path.join(dir, 'tsconfig.build.json')], { stdio: 'inherit' });
+}

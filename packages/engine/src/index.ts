@@ -22,3 +22,6 @@ export type {
   ToolHandler,
   ToolSet,
 } from './types.js';
+export * from './http/index.js';
+export { handleNodeRequest, toFetchRequest, writeFetchResponse } from './node/index.js';
+export type { NodeRequest, ToFetchRequestOptions } from './node/index.js';

@@ -1,0 +1,28 @@
+import { pathToFileURL } from 'node:url';
+import express from 'express';
+import { enclave } from '@enclave-kit/express';
+import { banner, toolsFor, userFromHeader } from '@enclave-kit/example-shared/orders';
+
+export function createApp() {
+  const app = express();
+  // Your auth goes here; this stub sets req.user from the `x-user` header.
+  app.use((req, _res, next) => {
+    req.user = userFromHeader(req.get('x-user'));
+    next();
+  });
+  app.use(
+    enclave({
+      path: '/enclave',
+      enclave: { securityLevel: 'SECURE', timeout: 5_000 },
+      authenticate: ({ native }) => native.req.user, // no user -> 401
+      tools: ({ user }) => toolsFor(user),
+    }),
+  );
+  app.get('/', (_req, res) => void res.json({ ok: true, route: 'POST /enclave' }));
+  return app;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const port = Number(process.env.PORT ?? 3000);
+  const server = createApp().listen(port, () => console.log(banner('Express', server.address().port)));
+}

@@ -1,0 +1,29 @@
+import { pathToFileURL } from 'node:url';
+import { serve } from '@hono/node-server';
+import { Hono } from 'hono';
+import { enclave } from '@enclave-kit/hono';
+import { banner, toolsFor, userFromHeader } from '@enclave-kit/example-shared/orders';
+
+export function createApp() {
+  const app = new Hono();
+  // Your auth goes here; this stub sets c.get('user') from the `x-user` header.
+  app.use(async (c, next) => {
+    c.set('user', userFromHeader(c.req.header('x-user')));
+    await next();
+  });
+  app.use(
+    enclave({
+      path: '/enclave',
+      enclave: { securityLevel: 'SECURE', timeout: 5_000 },
+      authenticate: ({ native }) => native.get('user'), // no user -> 401
+      tools: ({ user }) => toolsFor(user),
+    }),
+  );
+  app.get('/', (c) => c.json({ ok: true, route: 'POST /enclave' }));
+  return app;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const port = Number(process.env.PORT ?? 3000);
+  const server = serve({ fetch: createApp().fetch, port }, () => console.log(banner('Hono', server.address().port)));
+}

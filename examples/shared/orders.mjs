@@ -1,0 +1,44 @@
+// Demo data and user-scoped tools shared by the example servers. Every tool closes over the user of
+// the request: a script can only ever see that user's orders.
+import { ToolError } from '@enclave-kit/engine';
+
+export const USERS = {
+  alice: { id: 'u1', name: 'Alice' },
+  bob: { id: 'u2', name: 'Bob' },
+};
+
+const ORDERS = [
+  { id: 'o1', owner: 'u1', status: 'paid', total: 120 },
+  { id: 'o2', owner: 'u1', status: 'open', total: 35 },
+  { id: 'o3', owner: 'u1', status: 'paid', total: 80 },
+  { id: 'o4', owner: 'u2', status: 'paid', total: 999 },
+];
+
+/** Stub login: the `x-user` header names the user. Use your real auth (sessions, JWT, passport) instead. */
+export const userFromHeader = (value) => (typeof value === 'string' && Object.hasOwn(USERS, value) ? USERS[value] : undefined);
+
+export function toolsFor(user) {
+  return {
+    me: async () => ({ id: user.id, name: user.name }),
+    'orders:list': async ({ status } = {}) => ORDERS.filter((o) => o.owner === user.id && (status === undefined || o.status === status)),
+    'orders:get': async ({ id }) => {
+      const order = ORDERS.find((o) => o.id === id);
+      if (!order) throw new ToolError(`No order ${id}.`, { code: 'NOT_FOUND', status: 404 });
+      if (order.owner !== user.id) throw new ToolError('Not your order.', { code: 'FORBIDDEN', status: 403 });
+      return order;
+    },
+  };
+}
+
+export const SAMPLE_SCRIPT =
+  'const me = await callTool("me"); const paid = await callTool("orders:list", { status: "paid" }); return { user: me.name, paid: paid.length, total: paid.reduce((s, o) => s + o.total, 0) };';
+
+export function banner(framework, port) {
+  return [
+    `enclave-kit ${framework} example on http://localhost:${port}/enclave`,
+    'Try:',
+    `  curl -s localhost:${port}/enclave -H 'x-user: alice' -H 'content-type: application/json' \\`,
+    `    -d '{"code":"const paid = await callTool(\\"orders:list\\", { status: \\"paid\\" }); return paid.reduce((s, o) => s + o.total, 0);"}'`,
+    `  curl -s localhost:${port}/enclave -H 'x-user: bob'          # the catalog of bob's tools`,
+  ].join('\n');
+}

@@ -1,0 +1,51 @@
+/**
+ * Smoke test of an example server, run the way the README runs it: `node server.mjs` on the built
+ * packages, a free port, and the curl requests of its banner made with fetch.
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+export function smokeTest(example: string): void {
+  describe(`examples/${example}`, () => {
+    let child: ReturnType<typeof spawn>;
+    let url = '';
+    beforeAll(async () => {
+      child = spawn(process.execPath, ['server.mjs'], { cwd: path.join(here, '..', example), env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] });
+      url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout?.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = /http:\/\/localhost:(\d+)\/enclave/.exec(out);
+          if (m) resolve(`http://127.0.0.1:${m[1]}/enclave`);
+        });
+        child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${out}`)));
+      });
+    });
+    afterAll(() => {
+      child?.kill();
+    });
+
+    const run = (user: string | undefined, code: string) =>
+      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(user ? { 'x-user': user } : {}) }, body: JSON.stringify({ code }) });
+
+    it('runs a script with the tools of the user in x-user', async () => {
+      const code = 'const paid = await callTool("orders:list", { status: "paid" }); return paid.reduce((s, o) => s + o.total, 0);';
+      const [alice, bob] = await Promise.all([run('alice', code), run('bob', code)]);
+      expect(await alice.json()).toMatchObject({ success: true, value: 200 });
+      expect(await bob.json()).toMatchObject({ success: true, value: 999 });
+    });
+
+    it('answers with the documented statuses', async () => {
+      expect((await run(undefined, 'return 1')).status).toBe(401);
+      const foreign = await run('bob', 'return await callTool("orders:get", { id: "o1" })');
+      expect(foreign.status).toBe(403);
+      expect((await run('alice', 'return eval("1")')).status).toBe(422);
+      const catalog = (await (await fetch(url, { headers: { 'x-user': 'alice' } })).json()) as { tools: { name: string }[] };
+      expect(catalog.tools.map((t) => t.name)).toEqual(['me', 'orders:get', 'orders:list']);
+    });
+  });
+}

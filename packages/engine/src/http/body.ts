@@ -1,0 +1,94 @@
+import { EnclaveHttpError } from './errors.js';
+
+/** The body of `POST {path}` (DESIGN.md section 5). */
+export interface RunRequestBody {
+  code: string;
+  input?: unknown;
+  /** Can only lower the server's limits. */
+  limits?: { timeout?: number; maxToolCalls?: number; maxIterations?: number };
+}
+
+const BODY_KEYS = new Set(['code', 'input', 'limits']);
+const CLIENT_LIMIT_KEYS = new Set(['timeout', 'maxToolCalls', 'maxIterations']);
+
+/** `application/json` or any `application/*+json`, parameters ignored. */
+export function isJsonContentType(value: string | null): boolean {
+  if (value === null) return false;
+  const type = (value.split(';', 1)[0] as string).trim().toLowerCase();
+  return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
+}
+
+export class PayloadTooLargeError extends EnclaveHttpError {
+  constructor(maxBodySize: number) {
+    super(413, `The request body is larger than ${maxBodySize} bytes.`, { headers: { connection: 'close' } });
+  }
+}
+
+/**
+ * Reads the body as UTF-8 text, never holding more than `maxBodySize` bytes: a declared length over the
+ * cap is refused before reading, and an undeclared one is cut off as soon as it passes the cap.
+ */
+export async function readBodyText(request: Request, maxBodySize: number): Promise<string> {
+  const declared = request.headers.get('content-length');
+  if (declared !== null && /^\d+$/.test(declared.trim()) && Number(declared) > maxBodySize) throw new PayloadTooLargeError(maxBodySize);
+  if (request.body === null) return '';
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > maxBodySize) throw new PayloadTooLargeError(maxBodySize);
+      chunks.push(value);
+    }
+  } catch (err) {
+    reader.cancel().catch(() => {});
+    throw err;
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    bytes.set(c, at);
+    at += c.byteLength;
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    throw new EnclaveHttpError(400, 'The request body is not valid UTF-8.');
+  }
+}
+
+function bad(message: string): never {
+  throw new EnclaveHttpError(400, message);
+}
+
+/** Parses and checks the JSON body; every problem is a 400 whose message names the field. */
+export function parseRunRequest(text: string): RunRequestBody {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    bad('The request body is not valid JSON.');
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) bad('The request body must be a JSON object: { "code": string, "input"?: any, "limits"?: object }.');
+  const fields = body as Record<string, unknown>;
+  for (const key of Object.keys(fields)) if (!BODY_KEYS.has(key)) bad(`Unknown field "${key}"; expected code, input and limits.`);
+  if (!Object.hasOwn(fields, 'code')) bad('Missing field "code".');
+  if (typeof fields.code !== 'string') bad(`Field "code" must be a string, got ${fields.code === null ? 'null' : Array.isArray(fields.code) ? 'array' : typeof fields.code}.`);
+  const out: RunRequestBody = { code: fields.code };
+  if (Object.hasOwn(fields, 'input')) out.input = fields.input;
+  if (Object.hasOwn(fields, 'limits') && fields.limits !== undefined) {
+    const limits = fields.limits;
+    if (limits === null || typeof limits !== 'object' || Array.isArray(limits)) bad('Field "limits" must be an object.');
+    const checked: Record<string, number> = {};
+    for (const [key, value] of Object.entries(limits)) {
+      if (!CLIENT_LIMIT_KEYS.has(key)) bad(`Unknown limit "${key}"; a client may lower timeout, maxToolCalls and maxIterations.`);
+      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) bad(`limits.${key} must be a positive integer.`);
+      checked[key] = value;
+    }
+    out.limits = checked;
+  }
+  return out;
+}

@@ -1,0 +1,349 @@
+import { Enclave } from '../enclave.js';
+import { ToolError } from '../sandbox/tool-errors.js';
+import type { CreateEnclaveOptions, ExecutionResult, RunOptions, ToolContext, ToolFunction, ToolHandler, ToolSet } from '../types.js';
+import type { RunRequestBody } from './body.js';
+import { isJsonContentType, parseRunRequest, readBodyText } from './body.js';
+import { EnclaveHttpError } from './errors.js';
+import { FixedWindowLimiter } from './rate-limit.js';
+import type { HttpOutcome } from './status.js';
+import { statusTable } from './status.js';
+
+/** What the per-request hooks receive. `native` is the framework's own request object. */
+export interface EnclaveRequestContext<N = unknown, U = unknown> {
+  /** The Fetch `Request` (its body is read by the core; do not read it). */
+  readonly request: Request;
+  /** The framework's request: Express `{ req, res }`, Hono `Context`, Nest `{ req, res }`, Next `NextRequest`. */
+  readonly native: N;
+  /** Aborted when the client goes away; pass it on to database calls and `fetch`. */
+  readonly signal: AbortSignal;
+  /** What `authenticate` returned (`undefined` without an `authenticate` hook). */
+  readonly user: U;
+}
+
+/** What `createContext` returns: the scope of one run, bound to the request's user. */
+export interface RunScope {
+  tools?: ToolSet;
+  toolHandler?: ToolHandler;
+  globals?: Readonly<Record<string, unknown>>;
+  /** Passed to every tool as `ctx.context`. */
+  context?: unknown;
+}
+
+type Awaitable<T> = T | Promise<T>;
+
+/** Where per-request tools come from: exactly one of `tools` or `createContext` (or neither: the Enclave's own). */
+export type ToolSourceOptions<N, U> =
+  | {
+      /** The tools of this request's user, or one set for everybody. Called once per request. */
+      tools: ToolSet | ((ctx: EnclaveRequestContext<N, U>) => Awaitable<ToolSet>);
+      createContext?: never;
+    }
+  | {
+      /** Like `tools`, for full control of the run's scope (tools or a tool handler, globals, context). */
+      createContext: (opts: EnclaveRequestContext<N, U>, native: N) => Awaitable<RunScope>;
+      tools?: never;
+    }
+  | { tools?: never; createContext?: never };
+
+export interface RateLimitOptions<N, U> {
+  /** Requests per window and key. */
+  max: number;
+  windowMs: number;
+  /** The key to count under, usually the user's id; `undefined` skips the limit for this request. */
+  key: (ctx: EnclaveRequestContext<N, U>) => string | undefined;
+}
+
+export interface EnclaveLogger {
+  info(message: string): void;
+  error(message: string, error?: unknown): void;
+}
+
+export interface EnclaveHandlerBaseOptions<N, U> {
+  /** An `Enclave` to share, or the options of the one the handler creates. Default `new Enclave()`. */
+  enclave?: Enclave | CreateEnclaveOptions;
+  /** Bytes of request body read at most; larger bodies get 413 without being buffered. Default 1 MiB. */
+  maxBodySize?: number;
+  /**
+   * Who is asking. Return the user (it reaches `tools(ctx)` as `ctx.user`), or `null`/`undefined`/`false`
+   * for 401. Throw `new EnclaveHttpError(403, message)` to refuse with another status.
+   */
+  authenticate?: (ctx: EnclaveRequestContext<N, undefined>) => Awaitable<U | null | undefined | false>;
+  /** Per-user fixed-window rate limit: 429 with `Retry-After`. */
+  rateLimit?: RateLimitOptions<N, U>;
+  /** Runs in flight at once through this handler; more get 503 (`QUEUE_FULL`) with `Retry-After`. Default unlimited. */
+  maxConcurrentRuns?: number;
+  /** Seconds sent in `Retry-After` with 503. Default 1. */
+  retryAfter?: number;
+  /** Serve the catalog of the user's tools on `GET`. Default true. */
+  catalog?: boolean;
+  /** Overrides of single rows of `ENCLAVE_HTTP_STATUS`. */
+  statuses?: Partial<Record<HttpOutcome, number>>;
+  /** Before a run; throw `EnclaveHttpError` to refuse it. */
+  onRunStart?: (event: { ctx: EnclaveRequestContext<N, U>; body: RunRequestBody }) => Awaitable<void>;
+  /** After a run, with the status about to be sent (also for 499, when nobody reads it). */
+  onRunEnd?: (event: { ctx: EnclaveRequestContext<N, U>; result: ExecutionResult; status: number }) => void;
+  /** A hook threw something other than `EnclaveHttpError`, or the engine reported `INTERNAL_ERROR`. The client gets a bare 500. */
+  onError?: (event: { error: unknown; request: Request }) => void;
+  /** Where 499s and internal errors are logged. Default `console`. */
+  logger?: EnclaveLogger;
+}
+
+/** Options of `createEnclaveHandler` and of every adapter. */
+export type EnclaveHandlerOptions<N = unknown, U = unknown> = EnclaveHandlerBaseOptions<N, U> & ToolSourceOptions<N, U>;
+
+/** A Fetch handler: `(request, native?) => Promise<Response>`. Never throws, never rejects. */
+export interface EnclaveFetchHandler<N = unknown> {
+  (request: Request, native?: N): Promise<Response>;
+  /** The engine instance the handler runs scripts on. */
+  readonly enclave: Enclave;
+  readonly maxBodySize: number;
+  /** The JSON answer (status from this handler's table) for a request refused outside the core, e.g. by a framework's body parser. */
+  refuse(error: EnclaveHttpError): Response;
+  /** Disposes the Enclave if the handler created it. */
+  dispose(): void;
+}
+
+const DEFAULT_MAX_BODY = 1024 * 1024;
+const OPTION_KEYS = new Set([
+  'enclave',
+  'maxBodySize',
+  'authenticate',
+  'rateLimit',
+  'maxConcurrentRuns',
+  'retryAfter',
+  'catalog',
+  'statuses',
+  'onRunStart',
+  'onRunEnd',
+  'onError',
+  'logger',
+  'tools',
+  'createContext',
+]);
+const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
+const INTERNAL: ExecutionResult['error'] = { name: 'InternalError', code: 'INTERNAL_ERROR', message: 'An internal error occurred.' };
+
+function optionError(message: string): never {
+  throw new TypeError(`enclave options: ${message}`);
+}
+
+function positiveInt(name: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) optionError(`${name} must be a positive integer, got ${String(value)}.`);
+  return value;
+}
+
+function checkFunctions(options: Record<string, unknown>, names: readonly string[]): void {
+  for (const name of names) if (options[name] !== undefined && typeof options[name] !== 'function') optionError(`${name} must be a function.`);
+}
+
+/** Options every adapter passes through, checked once here; adapters strip their own keys first. */
+export function checkHandlerOptions(options: unknown): asserts options is EnclaveHandlerOptions<unknown, unknown> {
+  if (options === null || typeof options !== 'object') optionError('options must be an object.');
+  const o = options as Record<string, unknown>;
+  for (const key of Object.keys(o)) if (!OPTION_KEYS.has(key)) optionError(`unknown option "${key}". Known options: ${[...OPTION_KEYS].join(', ')}, path.`);
+  if (o.tools !== undefined && o.createContext !== undefined) optionError('give either tools or createContext, not both.');
+  if (o.tools !== undefined && (o.tools === null || (typeof o.tools !== 'object' && typeof o.tools !== 'function'))) optionError('tools must be a function (ctx) => tools, or an object of tools.');
+  checkFunctions(o, ['createContext', 'authenticate', 'onRunStart', 'onRunEnd', 'onError']);
+  positiveInt('maxBodySize', o.maxBodySize);
+  positiveInt('maxConcurrentRuns', o.maxConcurrentRuns);
+  positiveInt('retryAfter', o.retryAfter);
+  if (o.catalog !== undefined && typeof o.catalog !== 'boolean') optionError('catalog must be a boolean.');
+  if (o.rateLimit !== undefined) {
+    const r = o.rateLimit as Record<string, unknown> | null;
+    if (r === null || typeof r !== 'object' || typeof r.key !== 'function') optionError('rateLimit must be { max, windowMs, key: (ctx) => string }.');
+    positiveInt('rateLimit.max', r.max ?? 0);
+    positiveInt('rateLimit.windowMs', r.windowMs ?? 0);
+  }
+  const logger = o.logger as Record<string, unknown> | undefined;
+  if (logger !== undefined && (logger === null || typeof logger.info !== 'function' || typeof logger.error !== 'function')) optionError('logger must have info() and error() methods.');
+}
+
+/**
+ * Tools that remember the HTTP status of a `ToolError` they throw, so an unhandled one can set the
+ * response status. The result only carries the tool's name and the error's code, which is the key.
+ */
+function withStatusCapture(scope: RunScope, statuses: Map<string, number>): Pick<RunOptions, 'tools' | 'toolHandler'> {
+  const note = (err: unknown, ctx: ToolContext) => {
+    if (err instanceof ToolError && Number.isInteger(err.status) && (err.status as number) >= 400 && (err.status as number) <= 599) {
+      statuses.set(`${ctx.tool}\n${err.code}`, err.status as number);
+    }
+  };
+  if (scope.toolHandler !== undefined) {
+    const handler = scope.toolHandler;
+    return {
+      toolHandler: async (name, args, ctx) => {
+        try {
+          return await handler(name, args, ctx);
+        } catch (err) {
+          note(err, ctx);
+          throw err;
+        }
+      },
+    };
+  }
+  if (scope.tools === undefined) return {};
+  const tools: Record<string, ToolFunction> = {};
+  for (const [name, fn] of Object.entries(scope.tools)) {
+    tools[name] = async (args, ctx) => {
+      try {
+        return await fn(args, ctx);
+      } catch (err) {
+        note(err, ctx);
+        throw err;
+      }
+    };
+  }
+  return { tools };
+}
+
+/**
+ * The catalog served on `GET`.
+ * PLUG-IN POINT for `enclave.describe()` (tools issue): when it lands, return its description of
+ * `scope` here (names, schemas, TypeScript stubs). This is the only place that shapes the catalog.
+ */
+function describeCatalog(scope: RunScope): { tools: { name: string }[] } {
+  return { tools: Object.keys(scope.tools ?? {}).sort().map((name) => ({ name })) };
+}
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), { status, headers: { ...JSON_HEADERS, ...headers } });
+}
+
+/**
+ * The Fetch core every adapter translates to: checks the request, builds the user's tools, runs the
+ * script and answers with the `ExecutionResult` and the status of `ENCLAVE_HTTP_STATUS`.
+ *
+ * `POST` runs `{ code, input?, limits? }`; `GET` serves the catalog of the user's tools.
+ *
+ * @example
+ * ```ts
+ * const handler = createEnclaveHandler({
+ *   authenticate: ({ request }) => users.byToken(request.headers.get('authorization')), // null -> 401
+ *   tools: ({ user }) => ({ 'orders:list': () => db.orders.list({ ownerId: user.id }) }),
+ * });
+ * Bun.serve({ fetch: (req) => handler(req) });
+ * ```
+ * Defaults: `maxBodySize` 1 MiB, catalog on, no rate limit, no concurrency cap, `new Enclave()`.
+ */
+export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveHandlerOptions<N, U>): EnclaveFetchHandler<N> {
+  checkHandlerOptions(options);
+  const statuses = statusTable(options.statuses);
+  const ownsEnclave = !(options.enclave instanceof Enclave);
+  const enclave = options.enclave instanceof Enclave ? options.enclave : new Enclave(options.enclave);
+  const maxBodySize = options.maxBodySize ?? DEFAULT_MAX_BODY;
+  const retryAfter = String(options.retryAfter ?? 1);
+  const catalog = options.catalog ?? true;
+  const logger = options.logger ?? console;
+  const limiter = options.rateLimit ? new FixedWindowLimiter(options.rateLimit.max, options.rateLimit.windowMs) : undefined;
+  let inFlight = 0;
+
+  const requestError = (code: string, message: string, started: number, headers: Record<string, string> = {}, status: number = statuses[code as HttpOutcome] ?? 500) =>
+    json(status, { success: false, error: { name: 'RequestError', code, message }, stats: { duration: Math.round(performance.now() - started), toolCallCount: 0, iterationCount: 0 } }, headers);
+
+  const safely = (fn: () => void) => {
+    try {
+      fn();
+    } catch {
+      // A throwing hook must not turn a delivered answer into a crash.
+    }
+  };
+
+  async function scopeOf(ctx: EnclaveRequestContext<N, U>): Promise<RunScope> {
+    if (options.createContext) return (await options.createContext(ctx, ctx.native)) ?? {};
+    if (typeof options.tools === 'function') return { tools: await options.tools(ctx) };
+    return options.tools ? { tools: options.tools } : {};
+  }
+
+  async function serve(request: Request, native: N, started: number): Promise<Response> {
+    const method = request.method.toUpperCase();
+    if (method !== 'POST' && !(method === 'GET' && catalog)) {
+      const allow = catalog ? 'GET, POST' : 'POST';
+      return requestError('METHOD_NOT_ALLOWED', `Use POST${catalog ? ' (or GET for the catalog)' : ''}.`, started, { allow });
+    }
+    const base = { request, native, signal: request.signal, user: undefined };
+    let user = undefined as U;
+    if (options.authenticate) {
+      const who = await options.authenticate(base);
+      if (who === null || who === undefined || who === false) return requestError('UNAUTHORIZED', 'Authentication required.', started);
+      user = who as U;
+    }
+    const ctx: EnclaveRequestContext<N, U> = { ...base, user };
+    if (limiter && options.rateLimit) {
+      const key = options.rateLimit.key(ctx);
+      const wait = key === undefined ? undefined : limiter.hit(key);
+      if (wait !== undefined) return requestError('RATE_LIMITED', 'Too many requests; retry later.', started, { 'retry-after': String(wait) });
+    }
+    if (method === 'GET') return json(statuses.SUCCESS, describeCatalog(await scopeOf(ctx)));
+
+    if (!isJsonContentType(request.headers.get('content-type'))) {
+      return requestError('UNSUPPORTED_MEDIA_TYPE', 'Send the request as Content-Type: application/json.', started);
+    }
+    const body = parseRunRequest(await readBodyText(request, maxBodySize));
+    if (options.maxConcurrentRuns !== undefined && inFlight >= options.maxConcurrentRuns) {
+      return requestError('QUEUE_FULL', 'The server is busy; retry later.', started, { 'retry-after': retryAfter });
+    }
+    inFlight++;
+    let result: ExecutionResult;
+    const toolStatuses = new Map<string, number>();
+    try {
+      const scope = await scopeOf(ctx);
+      await options.onRunStart?.({ ctx, body });
+      const runOptions: RunOptions = { ...withStatusCapture(scope, toolStatuses), ...body.limits, signal: request.signal };
+      if (body.input !== undefined) runOptions.input = body.input;
+      if (scope.globals !== undefined) runOptions.globals = scope.globals;
+      if (scope.context !== undefined) runOptions.context = scope.context;
+      result = await enclave.run(body.code, runOptions);
+    } finally {
+      inFlight--;
+    }
+
+    const code = result.success ? 'SUCCESS' : (result.error?.code ?? 'INTERNAL_ERROR');
+    let status = statuses[code] ?? statuses.INTERNAL_ERROR;
+    let headers: Record<string, string> = {};
+    if (code === 'TOOL_ERROR') {
+      const data = result.error?.data;
+      const carried = toolStatuses.get(`${String(data?.tool)}\n${String(data?.toolErrorCode)}`);
+      if (carried !== undefined) status = carried;
+    } else if (code === 'QUEUE_FULL') {
+      headers = { 'retry-after': retryAfter };
+    } else if (code === 'ABORTED') {
+      safely(() => logger.info(`enclave: client closed the request; run aborted after ${Math.round(result.stats.duration)} ms (${status})`));
+    } else if (code === 'INTERNAL_ERROR') {
+      safely(() => logger.error('enclave: the engine reported an internal error'));
+      safely(() => options.onError?.({ error: result.error, request }));
+      result = { success: false, error: INTERNAL, stats: result.stats };
+    }
+    const answer = result;
+    safely(() => options.onRunEnd?.({ ctx, result: answer, status }));
+    return json(status, result, headers);
+  }
+
+  const refuse = (err: EnclaveHttpError, started = performance.now()) => {
+    const status = Object.hasOwn(statuses, err.code) ? statuses[err.code as HttpOutcome] : err.status;
+    return requestError(err.code, err.message, started, { ...err.headers }, status);
+  };
+
+  const handler = async function enclaveHandler(request: Request, native?: N): Promise<Response> {
+    const started = performance.now();
+    try {
+      return await serve(request, native as N, started);
+    } catch (err) {
+      if (err instanceof EnclaveHttpError) return refuse(err, started);
+      if (request.signal.aborted) {
+        safely(() => logger.info('enclave: client closed the request before the run started (499)'));
+        return requestError('ABORTED', 'The client closed the request.', started);
+      }
+      safely(() => logger.error('enclave: a hook failed', err));
+      safely(() => options.onError?.({ error: err, request }));
+      return json(statuses.INTERNAL_ERROR, { success: false, error: INTERNAL, stats: { duration: Math.round(performance.now() - started), toolCallCount: 0, iterationCount: 0 } });
+    }
+  } as EnclaveFetchHandler<N>;
+  Object.defineProperties(handler, {
+    enclave: { value: enclave, enumerable: true },
+    maxBodySize: { value: maxBodySize, enumerable: true },
+    refuse: { value: (err: EnclaveHttpError) => refuse(err) },
+    dispose: { value: () => ownsEnclave && enclave.dispose() },
+  });
+  return handler;
+}

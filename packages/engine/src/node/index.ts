@@ -1,0 +1,183 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PayloadTooLargeError } from '../http/body.js';
+import type { EnclaveFetchHandler } from '../http/handler.js';
+
+/** A Node request as Express and Nest hand it over: `originalUrl` keeps the mount path. */
+export type NodeRequest = IncomingMessage & { originalUrl?: string };
+
+export interface ToFetchRequestOptions {
+  /** Bytes read from the socket at most; past it the body stream fails with a 413 error. */
+  maxBodySize: number;
+  /** A body a parser already read (`express.json()`, Fastify): it is serialized again instead of read. */
+  parsedBody?: { value: unknown };
+}
+
+function abortError(): Error {
+  const err = new Error('The client closed the request.');
+  err.name = 'AbortError';
+  return err;
+}
+
+/** The request body as a stream that pauses the socket under backpressure and fails past the cap. */
+function streamBody(req: IncomingMessage, maxBodySize: number, abort: () => void): ReadableStream<Uint8Array> {
+  let size = 0;
+  let done = false;
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        const finish = (fail?: Error) => {
+          if (done) return;
+          done = true;
+          req.off('data', onData);
+          if (fail) controller.error(fail);
+          else controller.close();
+        };
+        const onData = (chunk: Buffer) => {
+          size += chunk.byteLength;
+          if (size > maxBodySize) {
+            // Drop the rest unread: the 413 goes out with `Connection: close`.
+            finish(new PayloadTooLargeError(maxBodySize));
+            req.resume();
+            return;
+          }
+          controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+          if ((controller.desiredSize ?? 1) <= 0) req.pause();
+        };
+        req.on('data', onData);
+        req.once('end', () => finish());
+        req.once('error', (err) => finish(err));
+        req.once('close', () => {
+          if (req.complete) return;
+          abort();
+          finish(abortError());
+        });
+      },
+      pull() {
+        req.resume();
+      },
+      cancel() {
+        done = true;
+        req.resume();
+      },
+    },
+    { highWaterMark: 64 * 1024, size: (chunk) => chunk.byteLength },
+  );
+}
+
+function preParsedBody(parsed: { value: unknown }): string | Uint8Array {
+  const { value } = parsed;
+  if (typeof value === 'string' || value instanceof Uint8Array) return value;
+  return JSON.stringify(value) ?? '';
+}
+
+/**
+ * A Fetch `Request` for a Node request: the full URL (mount path included), the headers, a body capped
+ * while streaming (or a pre-parsed one serialized again), and a signal aborted when the client goes
+ * away before the response has finished.
+ */
+export function toFetchRequest(req: NodeRequest, res: ServerResponse, options: ToFetchRequestOptions): Request {
+  const controller = new AbortController();
+  const abort = () => controller.abort();
+  res.once('close', () => {
+    if (!res.writableFinished) abort();
+  });
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (name.startsWith(':') || value === undefined) continue;
+    try {
+      headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+    } catch {
+      // A header Fetch cannot represent is not one the core reads.
+    }
+  }
+  const host = req.headers.host ?? (req.headers[':authority'] as string | undefined) ?? 'localhost';
+  const protocol = (req.socket as { encrypted?: boolean } | null)?.encrypted ? 'https' : 'http';
+  let url: URL;
+  try {
+    url = new URL(req.originalUrl ?? req.url ?? '/', `${protocol}://${host}`);
+  } catch {
+    url = new URL(req.originalUrl ?? req.url ?? '/', `${protocol}://localhost`);
+  }
+  const method = (req.method ?? 'GET').toUpperCase();
+  let body: string | Uint8Array | ReadableStream<Uint8Array> | null = null;
+  if (method !== 'GET' && method !== 'HEAD') {
+    if (options.parsedBody) {
+      body = preParsedBody(options.parsedBody);
+      headers.delete('content-length');
+    } else body = streamBody(req, options.maxBodySize, abort);
+  }
+  const init: RequestInit & { duplex: 'half' } = { method, headers, body, signal: controller.signal, duplex: 'half' };
+  return new Request(url, init);
+}
+
+/** Writes a Fetch `Response` to a Node response with backpressure; stops when the client is gone. */
+export async function writeFetchResponse(res: ServerResponse, response: Response): Promise<void> {
+  if (res.destroyed || res.headersSent) {
+    await response.body?.cancel().catch(() => {});
+    return;
+  }
+  res.statusCode = response.status;
+  for (const [name, value] of response.headers) if (name !== 'set-cookie') res.setHeader(name, value);
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length > 0) res.setHeader('set-cookie', cookies);
+  if (response.body === null) {
+    res.end();
+    return;
+  }
+  const reader = response.body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (res.destroyed) {
+        await reader.cancel();
+        return;
+      }
+      if (!res.write(value)) {
+        await new Promise<void>((resolve) => {
+          const go = () => {
+            res.off('drain', go);
+            res.off('close', go);
+            resolve();
+          };
+          res.once('drain', go);
+          res.once('close', go);
+        });
+      }
+    }
+    res.end();
+  } catch {
+    reader.cancel().catch(() => {});
+    res.destroy();
+  }
+}
+
+/**
+ * Serves one Node request with a Fetch handler: the bridge shared by the Express and Nest adapters.
+ * Never rejects.
+ *
+ * @example
+ * ```ts
+ * const handler = createEnclaveHandler({ tools: ({ native }) => toolsFor(native.req.user) });
+ * http.createServer((req, res) => handleNodeRequest(handler, req, res, { req, res }));
+ * ```
+ */
+export async function handleNodeRequest<N>(
+  handler: EnclaveFetchHandler<N>,
+  req: NodeRequest,
+  res: ServerResponse,
+  native: N,
+  parsedBody?: { value: unknown },
+): Promise<void> {
+  try {
+    const request = toFetchRequest(req, res, { maxBodySize: handler.maxBodySize, ...(parsedBody ? { parsedBody } : {}) });
+    await writeFetchResponse(res, await handler(request, native));
+  } catch {
+    // Only a broken socket gets here; there is nobody left to answer.
+    if (!res.headersSent && !res.destroyed) {
+      res.statusCode = 500;
+      res.setHeader('content-type', 'application/json; charset=utf-8');
+      res.end('{"success":false,"error":{"name":"InternalError","code":"INTERNAL_ERROR","message":"An internal error occurred."}}');
+    } else res.destroy();
+  }
+}

@@ -1,0 +1,331 @@
+/**
+ * The adapter contract: one table-driven suite, run against every adapter over a real socket. Each
+ * adapter test gives a harness that mounts the adapter at `/enclave` on port 0, behind the framework's
+ * own auth step that reads the `x-user` header, next to a plain route `GET /other`.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EnclaveHttpError, ToolError } from '../../src/index.js';
+import type { EnclaveRequestContext, ExecutionResult, ToolContext } from '../../src/index.js';
+
+export interface Served {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Listens on port 0 of 127.0.0.1 (unless already listening) and closes with every connection. */
+export async function listen(server: Server, dispose: () => void): Promise<Served> {
+  if (!server.listening) await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: async () => {
+      dispose();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+export interface AdapterHarness {
+  /** Starts a server with the adapter mounted at `/enclave` with `options`, and `GET /other` beside it. */
+  start(options: Record<string, unknown>): Promise<Served>;
+  /** The user the framework's auth step attached to the native request (from `x-user`). */
+  userOf(native: unknown): string | undefined;
+  /** Whether other methods on `/enclave` fall through to the framework (all but the bare handlers). */
+  passThrough?: boolean;
+  /** A body parser runs before the adapter (express.json(), Fastify): it drains uploads and may answer 400/413/415 with its own code. */
+  frameworkParsesBody?: boolean;
+}
+
+/** What the server-side hooks saw: canaries for aborts, user binding and hook calls. */
+export interface Observed {
+  aborts: string[];
+  ends: { status: number; code: string | undefined }[];
+  errors: unknown[];
+  toolUsers: string[];
+  release(): void;
+  pending: number;
+}
+
+const silent = { info() {}, error() {} };
+
+function waitFor(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}
+
+/** The options every harness mounts: user-bound tools, auth, rate limit, concurrency cap, hooks. */
+export function contractOptions(harness: AdapterHarness, observed: Observed): Record<string, unknown> {
+  let waiters: (() => void)[] = [];
+  observed.release = () => {
+    for (const w of waiters) w();
+    waiters = [];
+  };
+  return {
+    enclave: { timeout: 1500, maxOutputBytes: 4096 },
+    maxBodySize: 8 * 1024,
+    maxConcurrentRuns: 4,
+    retryAfter: 2,
+    logger: silent,
+    authenticate: ({ native }: EnclaveRequestContext) => {
+      const user = harness.userOf(native);
+      if (user === 'mallory') throw new EnclaveHttpError(403, 'mallory may not run scripts');
+      return user;
+    },
+    rateLimit: { max: 2, windowMs: 60_000, key: ({ user }: EnclaveRequestContext<unknown, string>) => (user.startsWith('limited') ? user : undefined) },
+    onRunEnd: ({ status, result }: { status: number; result: ExecutionResult }) => observed.ends.push({ status, code: result.error?.code }),
+    onError: ({ error }: { error: unknown }) => observed.errors.push(error),
+    tools: ({ user, native }: EnclaveRequestContext<unknown, string>) => {
+      if (user === 'broken') throw new Error('tools factory failed: db password=hunter2');
+      // The tools close over the user of *this* request, read from the framework's own object.
+      const bound = harness.userOf(native) as string;
+      return {
+        whoami: async () => {
+          observed.toolUsers.push(bound);
+          return bound;
+        },
+        [`secret:${bound}`]: async () => `${bound}-secret`,
+        fail: async () => {
+          throw new Error('connect ECONNREFUSED /var/run/db.sock password=hunter2');
+        },
+        forbid: async () => {
+          throw new ToolError('Not your order.', { code: 'FORBIDDEN', status: 403 });
+        },
+        sleep: async ({ ms }: { ms: number }, ctx: ToolContext) => waitFor(ms, ctx.signal),
+        block: (_args: unknown, ctx: ToolContext) =>
+          new Promise<string>((resolve) => {
+            observed.pending++;
+            let settled = false;
+            const done = (how: string) => {
+              if (settled) return;
+              settled = true;
+              observed.pending--;
+              if (how === 'aborted') observed.aborts.push(bound);
+              resolve(how);
+            };
+            waiters.push(() => done('released'));
+            ctx.signal.addEventListener('abort', () => done('aborted'));
+          }),
+      };
+    },
+  };
+}
+
+type Row = {
+  name: string;
+  status: number;
+  code?: string;
+  user?: string | null;
+  body?: unknown;
+  raw?: string;
+  contentType?: string | null;
+  check?: (json: any, res: Response) => void;
+};
+
+/** Every row of DESIGN.md section 5 that one request can show. */
+const ROWS: Row[] = [
+  { name: 'success', status: 200, body: { code: 'return 1 + 1' }, check: (j) => expect(j).toMatchObject({ success: true, value: 2 }) },
+  { name: 'input reaches the script', status: 200, body: { code: 'return input.a * 2', input: { a: 21 } }, check: (j) => expect(j.value).toBe(42) },
+  { name: 'malformed JSON', status: 400, code: 'BAD_REQUEST', raw: '{"code": "return 1"' },
+  { name: 'JSON that is not an object', status: 400, code: 'BAD_REQUEST', raw: '["return 1"]' },
+  { name: 'missing code', status: 400, code: 'BAD_REQUEST', body: { input: 1 } },
+  { name: 'code is not a string', status: 400, code: 'BAD_REQUEST', body: { code: 42 } },
+  { name: 'limits of the wrong type', status: 400, code: 'BAD_REQUEST', body: { code: 'return 1', limits: { timeout: 'soon' } } },
+  { name: 'a limit the client may not set', status: 400, code: 'BAD_REQUEST', body: { code: 'return 1', limits: { memoryLimit: 1 } } },
+  { name: 'unknown field', status: 400, code: 'BAD_REQUEST', body: { code: 'return 1', tools: {} } },
+  { name: 'not JSON (text/plain)', status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', raw: 'return 1', contentType: 'text/plain' },
+  { name: 'not JSON (form)', status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', raw: 'code=return+1', contentType: 'application/x-www-form-urlencoded' },
+  { name: 'body over maxBodySize', status: 413, raw: JSON.stringify({ code: `return '${'x'.repeat(9000)}'` }) },
+  { name: 'no user', status: 401, code: 'UNAUTHORIZED', user: null, body: { code: 'return 1' } },
+  { name: 'auth hook refuses', status: 403, code: 'FORBIDDEN', user: 'mallory', body: { code: 'return 1' } },
+  { name: 'VALIDATION_ERROR', status: 422, code: 'VALIDATION_ERROR', body: { code: 'return eval("1")' } },
+  { name: 'RUNTIME_ERROR', status: 422, code: 'RUNTIME_ERROR', body: { code: 'const o = null; return o.x;' } },
+  { name: 'MAX_ITERATIONS', status: 422, code: 'MAX_ITERATIONS', body: { code: 'let n = 0; for (let i = 0; i < 1000; i++) n++; return n;', limits: { maxIterations: 50 } } },
+  { name: 'MAX_TOOL_CALLS', status: 422, code: 'MAX_TOOL_CALLS', body: { code: 'await callTool("whoami"); await callTool("whoami"); return 1;', limits: { maxToolCalls: 1 } } },
+  { name: 'OUTPUT_LIMIT_EXCEEDED', status: 422, code: 'OUTPUT_LIMIT_EXCEEDED', body: { code: 'return "y".repeat(10000)' } },
+  { name: 'TIMEOUT', status: 408, code: 'TIMEOUT', body: { code: 'await callTool("sleep", { ms: 5000 }); return 1;', limits: { timeout: 100 } } },
+  {
+    name: 'client limits only lower the server limits',
+    status: 408,
+    code: 'TIMEOUT',
+    body: { code: 'await callTool("sleep", { ms: 5000 }); return 1;', limits: { timeout: 10_000_000 } },
+    check: (j) => expect(j.stats.duration).toBeLessThan(4000),
+  },
+  {
+    name: 'TOOL_ERROR, redacted',
+    status: 502,
+    code: 'TOOL_ERROR',
+    body: { code: 'return await callTool("fail")' },
+    check: (j) => expect(JSON.stringify(j)).not.toMatch(/hunter2|ECONNREFUSED|db\.sock/),
+  },
+  { name: 'TOOL_ERROR with the status the ToolError carries', status: 403, code: 'TOOL_ERROR', body: { code: 'return await callTool("forbid")' } },
+  { name: 'a handled ToolError is a success', status: 200, body: { code: 'try { await callTool("forbid"); } catch (e) { return e.code; }' }, check: (j) => expect(j.value).toBe('FORBIDDEN') },
+  {
+    name: 'INTERNAL_ERROR without details',
+    status: 500,
+    code: 'INTERNAL_ERROR',
+    user: 'broken',
+    body: { code: 'return 1' },
+    check: (j) => expect(JSON.stringify(j)).not.toMatch(/hunter2|factory|stack/),
+  },
+];
+
+async function post(url: string, row: Pick<Row, 'user' | 'body' | 'raw' | 'contentType'>, init: RequestInit = {}): Promise<Response> {
+  const headers: Record<string, string> = {};
+  if (row.user !== null) headers['x-user'] = row.user ?? 'alice';
+  if (row.contentType !== null) headers['content-type'] = row.contentType ?? 'application/json';
+  return fetch(`${url}/enclave`, { method: 'POST', headers, body: row.raw ?? JSON.stringify(row.body), ...init });
+}
+
+/** The JSON body, untyped: tests read fields of many shapes. */
+const jsonOf = (res: Response): Promise<any> => res.json();
+
+const isJson = (res: Response) => expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+
+/** Runs the contract against one adapter. */
+export function adapterContract(name: string, harness: AdapterHarness): void {
+  describe(`${name}: HTTP contract`, () => {
+    let served: Served;
+    const observed: Observed = { aborts: [], ends: [], errors: [], toolUsers: [], release() {}, pending: 0 };
+    beforeAll(async () => {
+      served = await harness.start(contractOptions(harness, observed));
+    });
+    afterAll(async () => {
+      observed.release();
+      await served?.close();
+    });
+
+    it.each(ROWS)('$name -> $status', async (row) => {
+      const res = await post(served.url, row);
+      const text = await res.text();
+      expect(res.status, text.slice(0, 300)).toBe(row.status);
+      isJson(res);
+      const json = JSON.parse(text);
+      // A body parser before the adapter may answer these itself: same status, still JSON, its own shape.
+      const parserMayAnswer = harness.frameworkParsesBody === true && [400, 413, 415].includes(row.status);
+      if (row.status !== 200 && !parserMayAnswer) expect(json.success).toBe(false);
+      if (row.code && !parserMayAnswer) expect(json.error.code).toBe(row.code);
+      row.check?.(json, res);
+    });
+
+    it('INTERNAL_ERROR reaches onError', () => {
+      expect(observed.errors.some((e) => e instanceof Error && /tools factory failed/.test(e.message))).toBe(true);
+    });
+
+    it('a huge body gets 413 and the server keeps serving', async () => {
+      const res = await post(served.url, { raw: JSON.stringify({ code: 'return 1', input: 'z'.repeat(20 * 1024 * 1024) }) });
+      expect(res.status).toBe(413);
+      await res.body?.cancel();
+      const ok = await post(served.url, { body: { code: 'return "alive"' } });
+      expect((await jsonOf(ok)).value).toBe('alive');
+    });
+
+    it('a streamed body without Content-Length is cut off at the cap', async () => {
+      let sent = 0;
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          // 1 KiB chunks forever: the server must answer 413 rather than wait for the end.
+          sent += 1024;
+          if (sent > 4 * 1024 * 1024) controller.close();
+          else controller.enqueue(new TextEncoder().encode(sent === 1024 ? `{"code":"return 1","input":"${'a'.repeat(1000)}` : 'a'.repeat(1024)));
+        },
+      });
+      const res = await fetch(`${served.url}/enclave`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': 'alice' }, body, duplex: 'half' } as RequestInit);
+      expect(res.status).toBe(413);
+      await res.body?.cancel();
+      // A body parser before the adapter (express.json()) drains the upload before it answers.
+      if (!harness.frameworkParsesBody) expect(sent).toBeLessThan(4 * 1024 * 1024);
+    });
+
+    it('a slow body the client abandons leaves the server healthy', async () => {
+      const ac = new AbortController();
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode('{"code":"return '));
+        },
+      });
+      const pending = fetch(`${served.url}/enclave`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': 'alice' }, body, duplex: 'half', signal: ac.signal } as RequestInit);
+      await new Promise((r) => setTimeout(r, 150));
+      ac.abort();
+      await expect(pending).rejects.toThrow();
+      const ok = await post(served.url, { body: { code: 'return "still here"' } });
+      expect((await jsonOf(ok)).value).toBe('still here');
+    });
+
+    it('client disconnect aborts the run (499, logged only) and its tools', async () => {
+      const before = observed.aborts.length;
+      const ac = new AbortController();
+      const pending = post(served.url, { user: 'carol', body: { code: 'return await callTool("block")' } }, { signal: ac.signal });
+      await expect.poll(() => observed.pending).toBeGreaterThan(0);
+      ac.abort();
+      await expect(pending).rejects.toThrow();
+      await expect.poll(() => observed.aborts.length).toBe(before + 1);
+      expect(observed.aborts.at(-1)).toBe('carol');
+      await expect.poll(() => observed.ends.some((e) => e.status === 499 && e.code === 'ABORTED')).toBe(true);
+    });
+
+    it('QUEUE_FULL: runs over maxConcurrentRuns get 503 with Retry-After', async () => {
+      const running = [1, 2, 3, 4].map(() => post(served.url, { user: 'dave', body: { code: 'return await callTool("block")' } }));
+      await expect.poll(() => observed.pending).toBe(4);
+      const res = await post(served.url, { body: { code: 'return 1' } });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('2');
+      expect((await jsonOf(res)).error.code).toBe('QUEUE_FULL');
+      observed.release();
+      for (const r of await Promise.all(running)) expect((await jsonOf(r)).value).toBe('released');
+    });
+
+    it('per-user rate limit: 429 with Retry-After, other users unaffected', async () => {
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const res = await post(served.url, { user: 'limited-1', body: { code: 'return 1' } });
+        statuses.push(res.status);
+        if (res.status === 429) {
+          expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+          expect((await jsonOf(res)).error.code).toBe('RATE_LIMITED');
+        } else await res.body?.cancel();
+      }
+      expect(statuses).toEqual([200, 200, 429]);
+      expect((await post(served.url, { user: 'limited-2', body: { code: 'return 1' } })).status).toBe(200);
+    });
+
+    it('two users at once each get their own tools', async () => {
+      const code = 'const me = await callTool("whoami"); return { me, secret: await callTool("secret:" + me) };';
+      // Rounds of as many runs as maxConcurrentRuns allows, users interleaved.
+      const users = ['alice', 'bob', 'alice', 'bob'];
+      for (let round = 0; round < 4; round++) {
+        const results = await Promise.all(users.map((user) => post(served.url, { user, body: { code } }).then(jsonOf)));
+        results.forEach((r, i) => expect(r.value).toEqual({ me: users[i], secret: `${users[i]}-secret` }));
+      }
+      const stolen = await jsonOf(await post(served.url, { user: 'bob', body: { code: 'return await callTool("secret:alice")' } }));
+      expect(stolen.error.code).toBe('TOOL_ERROR');
+    });
+
+    it('GET serves the catalog of the user’s tools', async () => {
+      const res = await fetch(`${served.url}/enclave`, { headers: { 'x-user': 'erin' } });
+      expect(res.status).toBe(200);
+      isJson(res);
+      const names = (await jsonOf(res)).tools.map((t: { name: string }) => t.name);
+      expect(names).toContain('secret:erin');
+      expect(names).not.toContain('secret:alice');
+      expect((await fetch(`${served.url}/enclave`)).status).toBe(401);
+    });
+
+    it('other routes pass through to the framework', async () => {
+      const res = await fetch(`${served.url}/other`, { headers: { 'x-user': 'alice' } });
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain('other');
+      if (harness.passThrough !== false) {
+        const put = await fetch(`${served.url}/enclave`, { method: 'PUT', headers: { 'x-user': 'alice' } });
+        expect(put.status).toBe(404);
+        await put.body?.cancel();
+      }
+    });
+  });
+}

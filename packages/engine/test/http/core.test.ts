@@ -1,0 +1,64 @@
+import { createServer } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { ENCLAVE_HTTP_STATUS, createEnclaveHandler, handleNodeRequest, statusTable } from '../../src/index.js';
+import type { NodeRequest } from '../../src/index.js';
+import { adapterContract, listen } from './contract.js';
+
+// The Fetch core behind a bare node:http server and the Node bridge: the reference for the adapters.
+adapterContract('fetch core + node bridge', {
+  passThrough: false,
+  userOf: (native) => (native as { req: NodeRequest }).req.headers['x-user'] as string | undefined,
+  async start(options) {
+    const handler = createEnclaveHandler(options as Parameters<typeof createEnclaveHandler>[0]);
+    const server = createServer((req, res) => {
+      if (req.url === '/other') return void res.end('other');
+      void handleNodeRequest(handler, req, res, { req });
+    });
+    return listen(server, () => handler.dispose());
+  },
+});
+
+describe('createEnclaveHandler options', () => {
+  it.each([
+    [{ tools: () => ({}), createContext: () => ({}) }, /either tools or createContext/],
+    [{ maxBodySize: 0 }, /maxBodySize must be a positive integer/],
+    [{ rateLimit: { max: 1, windowMs: 1000 } }, /rateLimit must be/],
+    [{ statuses: { TIMEOUT: 99 } }, /statuses.TIMEOUT must be an HTTP status/],
+    [{ statuses: { TIMEOUTS: 504 } }, /unknown outcome "TIMEOUTS"/],
+    [{ tool: {} }, /unknown option "tool"/],
+    [{ onError: 'log' }, /onError must be a function/],
+  ])('%o is refused at construction', (options, message) => {
+    expect(() => createEnclaveHandler(options as never)).toThrow(message);
+  });
+
+  it('the status table is one frozen constant; overrides apply per handler', async () => {
+    expect(Object.isFrozen(ENCLAVE_HTTP_STATUS)).toBe(true);
+    expect(statusTable({ TIMEOUT: 504 }).TIMEOUT).toBe(504);
+    expect(ENCLAVE_HTTP_STATUS.TIMEOUT).toBe(408);
+    const handler = createEnclaveHandler({ enclave: { timeout: 50 }, statuses: { TIMEOUT: 504, SUCCESS: 201 }, tools: { wait: () => new Promise(() => {}) } });
+    const run = (code: string) => handler(new Request('http://x/enclave', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) }));
+    expect((await run('return await callTool("wait")')).status).toBe(504);
+    expect((await run('return 1')).status).toBe(201);
+    handler.dispose();
+  });
+
+  it('answers other methods with 405 and Allow', async () => {
+    const handler = createEnclaveHandler({ catalog: false });
+    const res = await handler(new Request('http://x/enclave', { method: 'GET' }));
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('POST');
+    handler.dispose();
+  });
+
+  it('createContext builds the run scope from the native object', async () => {
+    const handler = createEnclaveHandler<{ tenant: string }>({
+      createContext: (_opts, native) => ({ tools: { tenant: (_args, ctx) => (ctx.context as { tenant: string }).tenant }, context: { tenant: native.tenant }, globals: { greeting: 'hi' } }),
+    });
+    const res = await handler(
+      new Request('http://x/enclave', { method: 'POST', headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify({ code: 'return greeting + " " + (await callTool("tenant"))' }) }),
+      { tenant: 'acme' },
+    );
+    expect(await res.json()).toMatchObject({ success: true, value: 'hi acme' });
+    handler.dispose();
+  });
+});

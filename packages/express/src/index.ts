@@ -1,0 +1,68 @@
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import { EnclaveHttpError, createEnclaveHandler, handleNodeRequest, routePath, writeFetchResponse } from '@enclave-kit/engine';
+import type { EnclaveFetchHandler, EnclaveHandlerOptions } from '@enclave-kit/engine';
+
+
+/** What `tools(ctx)` and `createContext` get as `ctx.native`: Express's own request and response. */
+export interface ExpressNative {
+  req: Request;
+  res: Response;
+}
+
+/** Options of `enclave()`: the core's options plus the route's `path` (default `/enclave`). */
+export type ExpressEnclaveOptions<U = unknown> = EnclaveHandlerOptions<ExpressNative, U> & {
+  /** Path of the route, relative to where the middleware is mounted. Default `/enclave`. */
+  path?: string;
+};
+
+/**
+ * The route's middleware and, for errors of a body parser that ran before it (`express.json()` on
+ * malformed JSON), an error handler answering in the route's JSON instead of Express's HTML page.
+ * `app.use()` takes the pair as it is; `handler` is the Fetch core behind it.
+ */
+export type EnclaveMiddleware = [RequestHandler, ErrorRequestHandler] & { readonly handler: EnclaveFetchHandler<ExpressNative> };
+
+const PARSER_ERRORS: Readonly<Record<number, string>> = {
+  413: 'The request body is too large.',
+  415: 'Send the request as Content-Type: application/json.',
+};
+
+/**
+ * Mounts the execution route: `POST {path}` runs `{ code, input?, limits? }` with the tools of the
+ * request's user, `GET {path}` serves their catalog, anything else goes on to `next()`. Works with or
+ * without `express.json()` before it, and under `app.use('/prefix', ...)`.
+ *
+ * @example
+ * ```ts
+ * app.use(enclave({
+ *   path: '/enclave',
+ *   authenticate: ({ native }) => native.req.user,             // undefined -> 401
+ *   tools: ({ user }) => ({ 'orders:list': () => db.orders.list({ ownerId: user.id }) }),
+ * }));
+ * ```
+ * Defaults: path `/enclave`, body up to 1 MiB, catalog on, `new Enclave()` (STANDARD level).
+ */
+export function enclave<U = unknown>(options: ExpressEnclaveOptions<U>): EnclaveMiddleware {
+  const { path, ...rest } = options ?? ({} as ExpressEnclaveOptions<U>);
+  const route = routePath(path);
+  const handler = createEnclaveHandler<ExpressNative, U>(rest as EnclaveHandlerOptions<ExpressNative, U>);
+  const catalog = rest.catalog !== false;
+  const here = (req: Request) => {
+    const method = req.method.toUpperCase();
+    return route.match(req.path) && (method === 'POST' || (method === 'GET' && catalog));
+  };
+  const middleware = function enclaveMiddleware(req: Request, res: Response, next: NextFunction): void {
+    if (!here(req)) return next();
+    // Express 5 leaves `req.body` undefined unless a body parser read the stream.
+    const parsed = req.body !== undefined ? { value: req.body as unknown } : undefined;
+    void handleNodeRequest(handler, req, res, { req, res }, parsed);
+  };
+  const parserErrors = function enclaveBodyParserErrors(err: unknown, req: Request, res: Response, next: NextFunction): void {
+    const e = err as { type?: unknown; status?: unknown } | null;
+    // body-parser's errors carry a `type` such as 'entity.parse.failed' and a 4xx `status`.
+    if (!here(req) || res.headersSent || typeof e?.type !== 'string' || typeof e.status !== 'number' || e.status < 400 || e.status > 499) return next(err);
+    const status = PARSER_ERRORS[e.status] ? e.status : 400;
+    void writeFetchResponse(res, handler.refuse(new EnclaveHttpError(status, PARSER_ERRORS[status] ?? 'The request body is not valid JSON.')));
+  };
+  return Object.assign([middleware, parserErrors] as [RequestHandler, ErrorRequestHandler], { handler });
+}

@@ -1,0 +1,68 @@
+import { createServer } from 'node:http';
+import express from 'express';
+import type { Request } from 'express';
+import { describe, expect, it } from 'vitest';
+import { adapterContract, listen } from '../../engine/test/http/contract.js';
+import type { ExpressEnclaveOptions, ExpressNative } from '../src/index.js';
+import { enclave } from '../src/index.js';
+
+type Authed = Request & { user?: string };
+
+const serve = (expressApp: express.Express, dispose: () => void) => listen(createServer(expressApp), dispose);
+
+/** An app whose own auth middleware sets `req.user` from `x-user`, as passport would. */
+function app(mount: (app: express.Express) => void, withJson: boolean) {
+  const a = express();
+  a.use((req: Authed, _res, next) => {
+    req.user = req.get('x-user');
+    next();
+  });
+  // With the contract's 8 KiB maxBodySize; express.json()'s own limit applies to bodies it parses.
+  if (withJson) a.use(express.json({ limit: '8kb' }));
+  mount(a);
+  a.get('/other', (_req, res) => void res.send('other'));
+  return a;
+}
+
+const userOf = (native: unknown) => ((native as ExpressNative).req as Authed).user;
+
+adapterContract('express', {
+  userOf,
+  async start(options) {
+    const mw = enclave(options as ExpressEnclaveOptions);
+    return serve(app((a) => a.use(mw), false), () => mw.handler.dispose());
+  },
+});
+
+adapterContract('express after express.json()', {
+  userOf,
+  frameworkParsesBody: true,
+  async start(options) {
+    const mw = enclave(options as ExpressEnclaveOptions);
+    return serve(app((a) => a.use(mw), true), () => mw.handler.dispose());
+  },
+});
+
+describe('express mounting', () => {
+  it('works under app.use(prefix, ...) and sees the full URL', async () => {
+    let seen = '';
+    const mw = enclave({
+      path: '/run',
+      tools: ({ request }) => {
+        seen = request.url;
+        return { ping: () => 'pong' };
+      },
+    });
+    const served = await serve(app((a) => a.use('/api/v1', mw), false), () => mw.handler.dispose());
+    const res = await fetch(`${served.url}/api/v1/run?x=1`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: 'return await callTool("ping")' }) });
+    expect(await res.json()).toMatchObject({ success: true, value: 'pong' });
+    expect(new URL(seen).pathname).toBe('/api/v1/run');
+    expect((await fetch(`${served.url}/run`, { method: 'POST' })).status).toBe(404);
+    await served.close();
+  });
+
+  it('refuses bad options at construction, naming them', () => {
+    expect(() => enclave({ path: 'run' })).toThrow(/path must be a literal path/);
+    expect(() => enclave({ tools: 5 } as never)).toThrow(/tools must be a function/);
+  });
+});

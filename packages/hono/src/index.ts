@@ -1,0 +1,45 @@
+import type { Context, MiddlewareHandler } from 'hono';
+import { createEnclaveHandler, routePath } from '@enclave-kit/engine';
+import type { EnclaveFetchHandler, EnclaveHandlerOptions } from '@enclave-kit/engine';
+
+/** Options of `enclave()`: the core's options plus the route's `path` (default `/enclave`). */
+export type HonoEnclaveOptions<U = unknown> = EnclaveHandlerOptions<Context, U> & {
+  /** The full request path of the route, or the path below the prefix the middleware is mounted at. Default `/enclave`. */
+  path?: string;
+};
+
+/** A Hono middleware; `handler` is the Fetch core behind it (for tests and `dispose()`). */
+export type EnclaveMiddleware = MiddlewareHandler & { readonly handler: EnclaveFetchHandler<Context> };
+
+/**
+ * Hono middleware for the execution route: `POST {path}` runs `{ code, input?, limits? }` with the
+ * tools of the request's user, `GET {path}` serves their catalog, anything else goes on to `next()`.
+ * `ctx.native` is Hono's `Context`, so values set by earlier middleware (`c.get('user')`) reach `tools`.
+ *
+ * @example
+ * ```ts
+ * app.use(enclave({
+ *   authenticate: ({ native }) => native.get('user'),             // undefined -> 401
+ *   tools: ({ user }) => ({ 'orders:list': () => db.orders.list({ ownerId: user.id }) }),
+ * }));
+ * ```
+ * Defaults: path `/enclave`, body up to 1 MiB, catalog on, `new Enclave()` (STANDARD level).
+ */
+export function enclave<U = unknown>(options: HonoEnclaveOptions<U>): EnclaveMiddleware {
+  const { path, ...rest } = options ?? ({} as HonoEnclaveOptions<U>);
+  const route = routePath(path);
+  const handler = createEnclaveHandler<Context, U>(rest as EnclaveHandlerOptions<Context, U>);
+  const catalog = rest.catalog !== false;
+  const middleware: MiddlewareHandler = async function enclaveMiddleware(c, next) {
+    const method = c.req.method.toUpperCase();
+    // Under `app.route('/api', sub)` the route path is '/api/*': accept `path` below that prefix too.
+    const prefix = c.req.routePath.replace(/\/?\*$/, '');
+    const here = route.match(c.req.path) || (prefix !== '' && c.req.path.startsWith(prefix) && route.match(c.req.path.slice(prefix.length)));
+    if (!here || !(method === 'POST' || (method === 'GET' && catalog))) return next();
+    let request = c.req.raw;
+    // An earlier middleware read the body (`c.req.json()`): take Hono's cached copy.
+    if (request.bodyUsed) request = new Request(request.url, { method, headers: request.headers, body: await c.req.arrayBuffer(), signal: request.signal });
+    return handler(request, c);
+  };
+  return Object.assign(middleware, { handler });
+}

@@ -1,0 +1,127 @@
+import { Catch, Controller, Get, HttpException, Inject, Module, Post, Req, Res, UseFilters } from '@nestjs/common';
+import type { ArgumentsHost, DynamicModule, ExceptionFilter, FactoryProvider, ModuleMetadata, Type } from '@nestjs/common';
+import { PATH_METADATA } from '@nestjs/common/constants.js';
+import { EnclaveHttpError, createEnclaveHandler, handleNodeRequest, routePath, writeFetchResponse } from '@enclave-kit/engine';
+import type { EnclaveFetchHandler, EnclaveHandlerOptions, NodeRequest } from '@enclave-kit/engine';
+import type { ServerResponse } from 'node:http';
+import { ENCLAVE_HANDLER, ENCLAVE_MODULE_OPTIONS } from './enclave.constants.js';
+
+/** `ctx.native`: the platform's request and response (Express's, or Fastify's request and reply). `req.user` set by guards is there. */
+export interface NestNative {
+  req: any;
+  res: any;
+}
+
+/** Options of `EnclaveModule.forRoot()`: the core's options plus the route's `path` (default `/enclave`). */
+export type EnclaveModuleOptions<U = unknown> = EnclaveHandlerOptions<NestNative, U> & { path?: string };
+
+export interface EnclaveModuleAsyncOptions<U = unknown> extends Pick<ModuleMetadata, 'imports'> {
+  useFactory: (...deps: any[]) => EnclaveModuleOptions<U> | Promise<EnclaveModuleOptions<U>>;
+  inject?: FactoryProvider['inject'];
+}
+
+type Handler = EnclaveFetchHandler<NestNative>;
+
+/** Serves one request through the core: Express gives Node objects, Fastify wraps them in `raw`. */
+async function serve(handler: Handler, req: any, res: any): Promise<void> {
+  if (typeof res.hijack === 'function') res.hijack(); // Fastify: we write the raw response ourselves.
+  const parsed = req.body !== undefined ? { value: req.body as unknown } : undefined;
+  await handleNodeRequest(handler, (req.raw ?? req) as NodeRequest, (res.raw ?? res) as ServerResponse, { req, res }, parsed);
+}
+
+/**
+ * Answers the route's refusals by guards and pipes (`UnauthorizedException`, `ForbiddenException`, an
+ * `EnclaveHttpError`) in the route's JSON shape and status table; other exceptions go to Nest as usual.
+ */
+@Catch(HttpException, EnclaveHttpError)
+export class EnclaveExceptionFilter implements ExceptionFilter {
+  constructor(@Inject(ENCLAVE_HANDLER) protected readonly handler: Handler) {}
+
+  catch(exception: HttpException | EnclaveHttpError, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const res = http.getResponse();
+    if (typeof res.hijack === 'function') res.hijack();
+    const status = exception instanceof HttpException ? exception.getStatus() : exception.status;
+    const error = exception instanceof EnclaveHttpError ? exception : new EnclaveHttpError(status >= 400 && status <= 599 ? status : 500, exception.message);
+    void writeFetchResponse((res.raw ?? res) as ServerResponse, this.handler.refuse(error));
+  }
+}
+
+/** A controller class per module instance, so two mounts with two paths do not share metadata. */
+function createController(): Type {
+  @Controller()
+  @UseFilters(EnclaveExceptionFilter)
+  class EnclaveController {
+    constructor(@Inject(ENCLAVE_HANDLER) private readonly handler: Handler) {}
+
+    @Post()
+    run(@Req() req: unknown, @Res() res: unknown): Promise<void> {
+      return serve(this.handler, req, res);
+    }
+
+    @Get()
+    catalog(@Req() req: unknown, @Res() res: unknown): Promise<void> {
+      return serve(this.handler, req, res);
+    }
+  }
+  return EnclaveController;
+}
+
+function providers(controller: Type): FactoryProvider[] {
+  return [
+    {
+      provide: ENCLAVE_HANDLER,
+      inject: [ENCLAVE_MODULE_OPTIONS],
+      useFactory: (options: EnclaveModuleOptions) => {
+        const { path, ...rest } = options ?? ({} as EnclaveModuleOptions);
+        // The route path comes from options, also async ones: routes are resolved after providers exist.
+        Reflect.defineMetadata(PATH_METADATA, routePath(path).path, controller);
+        return createEnclaveHandler<NestNative>(rest as EnclaveHandlerOptions<NestNative>);
+      },
+    },
+  ];
+}
+
+/**
+ * Mounts the execution route in a Nest app (Express or Fastify platform): `POST {path}` runs
+ * `{ code, input?, limits? }` with the tools of the request's user, `GET {path}` serves their catalog.
+ * Guards run first, so `req.user` reaches `tools` through `ctx.native.req`.
+ *
+ * @example
+ * ```ts
+ * @Module({
+ *   imports: [EnclaveModule.forRoot({
+ *     path: '/enclave',
+ *     authenticate: ({ native }) => native.req.user,            // set by your guard; undefined -> 401
+ *     tools: ({ user }) => ({ 'orders:list': () => orders.list({ ownerId: user.id }) }),
+ *   })],
+ * })
+ * export class AppModule {}
+ * ```
+ * Defaults: path `/enclave`, body up to 1 MiB, catalog on, `new Enclave()` (STANDARD level).
+ */
+@Module({})
+// A Nest dynamic module is a class with static factories by design.
+// oxlint-disable-next-line typescript/no-extraneous-class
+export class EnclaveModule {
+  static forRoot<U = unknown>(options: EnclaveModuleOptions<U>): DynamicModule {
+    const controller = createController();
+    return {
+      module: EnclaveModule,
+      controllers: [controller],
+      providers: [{ provide: ENCLAVE_MODULE_OPTIONS, useValue: options }, ...providers(controller)],
+      exports: [ENCLAVE_HANDLER, ENCLAVE_MODULE_OPTIONS],
+    };
+  }
+
+  static forRootAsync<U = unknown>(options: EnclaveModuleAsyncOptions<U>): DynamicModule {
+    const controller = createController();
+    return {
+      module: EnclaveModule,
+      imports: options.imports ?? [],
+      controllers: [controller],
+      providers: [{ provide: ENCLAVE_MODULE_OPTIONS, useFactory: options.useFactory, inject: options.inject ?? [] }, ...providers(controller)],
+      exports: [ENCLAVE_HANDLER, ENCLAVE_MODULE_OPTIONS],
+    };
+  }
+}

@@ -1,0 +1,38 @@
+import type { NextRequest } from 'next/server.js';
+import { createEnclaveHandler } from '@enclave-kit/engine';
+import type { EnclaveFetchHandler, EnclaveHandlerOptions } from '@enclave-kit/engine';
+
+/** Options of `toNextHandler()`: the core's options; `ctx.native` is the route's `NextRequest`. */
+export type NextEnclaveOptions<U = unknown> = EnclaveHandlerOptions<NextRequest, U>;
+
+type RouteHandler = (request: Request) => Promise<Response>;
+
+/** The route file's exports; `handler` is the Fetch core behind them (for tests and `dispose()`). */
+export interface NextEnclaveHandlers {
+  POST: RouteHandler;
+  GET: RouteHandler;
+  handler: EnclaveFetchHandler<NextRequest>;
+}
+
+/**
+ * Route handlers for an App Router `route.ts`: `POST` runs `{ code, input?, limits? }` with the tools
+ * of the request's user, `GET` serves their catalog. The route file's path is the endpoint.
+ *
+ * @example
+ * ```ts
+ * // app/api/enclave/route.ts
+ * export const runtime = 'nodejs';   // the engine needs node:vm; must be a literal in this file
+ * export const { GET, POST } = toNextHandler({
+ *   authenticate: async ({ request }) => (await auth(request))?.user,   // undefined -> 401
+ *   tools: ({ user }) => ({ 'orders:list': () => db.orders.list({ ownerId: user.id }) }),
+ * });
+ * ```
+ * `next.config` needs `serverExternalPackages: ['oxc-parser']`. Defaults: body up to 1 MiB, catalog on,
+ * `new Enclave()` (STANDARD level).
+ */
+export function toNextHandler<U = unknown>(options: NextEnclaveOptions<U>): NextEnclaveHandlers {
+  const handler = createEnclaveHandler<NextRequest, U>(options);
+  // Next hands its NextRequest (a Request) to route handlers: it is both the Fetch request and the native object.
+  const route: RouteHandler = (request) => handler(request, request as NextRequest);
+  return { POST: route, GET: route, handler };
+}
