@@ -5,6 +5,18 @@ export { ErrorCode, EnclaveConfigError } from './errors.js';
 export { SecurityLevel, LEVEL_CONFIGS, SECURITY_LEVELS } from './levels.js';
 export type { Dialect, LevelConfig, RuntimeLimits, ScanLimits } from './levels.js';
 export { ToolError } from './sandbox/tool-errors.js';
+export { defineTool } from './tools/define.js';
+export type { ToolConfig, ToolDefinition, ToolRateLimit } from './tools/define.js';
+export { MemoryRateLimitStore } from './tools/rate-limit.js';
+export type { RateLimitHit, RateLimitStore } from './tools/rate-limit.js';
+export { jsonLinesAudit } from './tools/audit.js';
+export type { ToolCallEvent, ToolCallHook } from './tools/audit.js';
+export { describeDialect } from './tools/dialect.js';
+export type { DialectTextOptions } from './tools/dialect.js';
+export type { EnclaveDescription, ToolDescription } from './tools/describe.js';
+export { SIDECAR_DEFAULTS } from './tools/sidecar.js';
+export type { SidecarOptions, SidecarReference } from './tools/sidecar.js';
+export type { InferInput, InferOutput, SchemaIssue, StandardSchemaV1 } from './tools/schema.js';
 export type {
   CreateEnclaveOptions,
   ExecutionError,
