@@ -142,14 +142,16 @@ export class Sidecar {
     let used = 0;
     const seen = new Set<object>();
     const visit = (v: unknown): unknown => {
-      if (v === null || typeof v !== 'object' || seen.has(v)) return v;
-      seen.add(v);
+      if (v === null || typeof v !== 'object') return v;
+      // A reference used twice (the codec shares it) expands, and counts, twice.
       const text = this.#textOf(v);
       if (text !== undefined) {
         used += text.length;
         if (used > this.options.maxResolvedSize) throw OVER;
         return text;
       }
+      if (seen.has(v)) return v;
+      seen.add(v);
       if (Array.isArray(v)) {
         for (let i = 0; i < v.length; i++) v[i] = visit(v[i]);
       } else if (v instanceof Map) {
