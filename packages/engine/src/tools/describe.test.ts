@@ -147,6 +147,11 @@ describe('describeDialect(level)', () => {
     expect(text.includes('must be a string literal')).toBe(!dialect.functionDeclarations);
   });
 
+  it.each(SECURITY_LEVELS)('%s: the committed docs/dialect text is what the code generates', async (level) => {
+    const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
+    await expect(`${describeDialect(level)}\n`).toMatchFileSnapshot(path.join(root, 'docs/dialect', `${level}.md`));
+  });
+
   it('differs between levels and rejects an unknown level', () => {
     expect(new Set(SECURITY_LEVELS.map((l) => describeDialect(l))).size).toBe(4);
     expect(() => describeDialect('LOOSE' as never)).toThrow(/unknown security level/);

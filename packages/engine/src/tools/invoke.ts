@@ -105,20 +105,41 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal, isTimeout: ()
   });
 }
 
-/** The call's own signal: the run's, plus the tool's timeout when it has one. */
+/**
+ * Callbacks for the end of a run, behind one listener per run signal: calls that run at once would
+ * otherwise stack listeners on it (and Node warns past ten).
+ */
+const runEndCallbacks = new WeakMap<AbortSignal, Set<() => void>>();
+function whenRunEnds(runSignal: AbortSignal, callback: () => void): void {
+  if (runSignal.aborted) {
+    callback();
+    return;
+  }
+  let callbacks = runEndCallbacks.get(runSignal);
+  if (callbacks === undefined) {
+    const set = new Set<() => void>();
+    callbacks = set;
+    runEndCallbacks.set(runSignal, set);
+    runSignal.addEventListener('abort', () => {
+      for (const cb of set) cb();
+    }, { once: true });
+  }
+  callbacks.add(callback);
+}
+
+/**
+ * The call's own signal (`ctx.signal`): aborted when the run ends, and at the tool's timeout. It stays
+ * tied to the run after the call, so work a tool left running in the background still stops then.
+ */
 function callSignal(runSignal: AbortSignal, timeout: number | undefined): { signal: AbortSignal; timedOut: () => boolean; done: () => void } {
-  if (timeout === undefined) return { signal: runSignal, timedOut: () => false, done: () => {} };
   const controller = new AbortController();
+  whenRunEnds(runSignal, () => controller.abort(runSignal.reason));
+  if (timeout === undefined) return { signal: controller.signal, timedOut: () => false, done: () => {} };
   let timedOut = false;
-  const onRunEnd = () => controller.abort(runSignal.reason);
-  if (runSignal.aborted) onRunEnd();
-  else runSignal.addEventListener('abort', onRunEnd, { once: true });
   const timer = setTimeout(() => {
     timedOut = true;
     controller.abort(new ToolError(`The tool did not answer within ${timeout} ms.`, { code: 'TOOL_TIMEOUT' }));
   }, timeout);
-  // Keeping the run's listener after the call ends is deliberate: ctx.signal still aborts when the run
-  // ends, for work the tool left running in the background.
   return { signal: controller.signal, timedOut: () => timedOut, done: () => clearTimeout(timer) };
 }
 
