@@ -8,7 +8,10 @@ import type { SidecarOptions } from './tools/sidecar.js';
 
 /** What a tool receives besides its arguments. */
 export interface ToolContext {
-  /** Aborted when the run ends: deadline, caller's abort, budget error or completion. */
+  /**
+   * The call's own signal: aborted when the run ends (deadline, caller's abort, budget error or
+   * completion) and when the tool's timeout passes.
+   */
   readonly signal: AbortSignal;
   /** Id of the run that made the call. */
   readonly runId: string;
