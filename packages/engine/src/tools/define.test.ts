@@ -1,5 +1,5 @@
 import * as v from 'valibot';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
 import { Enclave, EnclaveConfigError, ToolError, defineTool } from '../index.js';
 import type { ToolContext } from '../index.js';
@@ -87,6 +87,12 @@ describe('defineTool with Standard Schema validators', () => {
     const e = new Enclave({ tools: [t] });
     expect((await e.run(`return await callTool('t', { n: 2 });`)).value).toBe(4);
     expect((await e.run(`return await callTool('t', { n: -1 });`)).error?.message).toMatch(/n: must be positive/);
+  });
+
+  it('types the handler from the schemas (zod and valibot)', () => {
+    expectTypeOf(getOrderZod.handler).parameter(0).toEqualTypeOf<{ id: number; expand: string[] }>();
+    expectTypeOf(searchValibot.handler).parameter(0).toEqualTypeOf<{ query: string; limit: number }>();
+    expectTypeOf(getOrderZod.handler).returns.toEqualTypeOf<{ id: number; total: number } | Promise<{ id: number; total: number }>>();
   });
 
   it('keeps plain async functions valid tools, mixed with definitions in a record', async () => {
