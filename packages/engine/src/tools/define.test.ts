@@ -151,6 +151,12 @@ describe('unknown tools and failures', () => {
     expect(r.error?.data).toEqual({ toolErrorCode: 'NOPE', tool: 'f', status: 404 });
   });
 
+  it('never lets public data overwrite the code and tool, and ignores a status that is not an HTTP error', async () => {
+    const e = new Enclave({ tools: { f: () => { throw new ToolError('no', { code: 'NOPE', status: 200, data: { toolErrorCode: 'OK', tool: 'other' } }); } } });
+    const r = await e.run(`await callTool('f', {});`);
+    expect(r.error?.data).toEqual({ toolErrorCode: 'NOPE', tool: 'f' });
+  });
+
   it('drops public data that is not JSON or too large, keeping the status', async () => {
     const big = 'x'.repeat(5000);
     const e = new Enclave({ tools: { f: () => { throw new ToolError('no', { code: 'NOPE', status: 409, data: { big } }); } } });
