@@ -15,6 +15,16 @@ import { RunController } from './sandbox/runner.js';
 import { LruCache, cacheKey } from './source.js';
 import type { ToolScope } from './tools/invoke.js';
 import { invokeHostTool } from './tools/invoke.js';
+import type { ToolCallHook } from './tools/audit.js';
+import type { HostTool } from './tools/define.js';
+import type { EnclaveDescription } from './tools/describe.js';
+import { buildDescription } from './tools/describe.js';
+import type { RateLimitStore } from './tools/rate-limit.js';
+import { MemoryRateLimitStore } from './tools/rate-limit.js';
+import type { ToolMap } from './tools/registry.js';
+import { mergeTools, readToolSet } from './tools/registry.js';
+import type { SidecarOptions } from './tools/sidecar.js';
+import { Sidecar, readSidecarOptions } from './tools/sidecar.js';
 import type { Issue } from './source.js';
 import type { CreateEnclaveOptions, ExecutionResult, Limits, RunOptions, ToolFunction, ToolHandler, ToolSet } from './types.js';
 
@@ -44,6 +54,10 @@ const OPTION_KEYS = new Set<string>([
   'adapter',
   'workerPoolConfig',
   'realmPool',
+  'toolTimeout',
+  'onToolCall',
+  'rateLimitStore',
+  'sidecar',
 ]);
 const RUN_OPTION_KEYS = new Set<string>([...LIMIT_KEYS, 'tools', 'toolHandler', 'globals', 'input', 'signal', 'context']);
 const WRAPPER_NAMES = new Set(['callTool', 'console', 'input']);
@@ -111,6 +125,23 @@ function rejected(issues: Issue[]): Checked {
   };
 }
 
+/** References to sidecar strings in the returned value become the strings, within `maxResolvedSize`. */
+function resolveReferences(result: ExecutionResult, sidecar: Sidecar): ExecutionResult {
+  if (!result.success || sidecar.size === 0) return result;
+  const resolved = sidecar.resolveIn(result.value);
+  if (resolved.ok) return { ...result, value: resolved.value };
+  const { value: _dropped, ...rest } = result;
+  return {
+    ...rest,
+    success: false,
+    error: {
+      name: 'OutputLimitError',
+      message: `The result's references expand to more than ${sidecar.options.maxResolvedSize} characters.`,
+      code: 'OUTPUT_LIMIT_EXCEEDED',
+    },
+  };
+}
+
 function configError(message: string): never {
   throw new EnclaveConfigError(message);
 }
@@ -129,20 +160,11 @@ function checkKeys(where: string, obj: object, allowed: Set<string>): void {
   }
 }
 
-function checkToolSet(where: string, tools: unknown): ToolSet | undefined {
-  if (tools === undefined) return undefined;
-  if (tools === null || typeof tools !== 'object') configError(`${where}.tools must be an object of named functions.`);
-  for (const [name, fn] of Object.entries(tools)) {
-    if (typeof fn !== 'function') configError(`${where}.tools["${name}"] must be a function, got ${typeof fn}.`);
-  }
-  return tools as ToolSet;
-}
-
-/** The run's tool source: a record of tools or one handler, never both. */
-function checkToolSource(where: string, options: { tools?: unknown; toolHandler?: unknown }): { tools?: ToolSet; handler?: ToolHandler } {
+/** The run's tool source: named tools or one handler, never both. */
+function checkToolSource(where: string, options: { tools?: unknown; toolHandler?: unknown }): { tools?: ToolMap | undefined; handler?: ToolHandler } {
   if (options.tools !== undefined && options.toolHandler !== undefined) configError('Give either tools or toolHandler, not both.');
   if (options.toolHandler !== undefined && typeof options.toolHandler !== 'function') configError(`${where}.toolHandler must be a function.`);
-  return { tools: checkToolSet(where, options.tools), handler: options.toolHandler as ToolHandler | undefined };
+  return { tools: readToolSet(where, options.tools, configError), handler: options.toolHandler as ToolHandler | undefined };
 }
 
 function checkGlobals(where: string, globals: unknown, allowFunctions: boolean): Record<string, unknown> | undefined {
@@ -185,8 +207,12 @@ export class Enclave {
   readonly #config: LevelConfig;
   readonly #validate: boolean;
   readonly #transform: boolean;
-  readonly #tools: ToolSet | undefined;
+  readonly #tools: ToolMap | undefined;
   readonly #toolHandler: ToolHandler | undefined;
+  readonly #toolTimeout: number | undefined;
+  readonly #onToolCall: ToolCallHook | undefined;
+  readonly #rateLimitStore: RateLimitStore;
+  readonly #sidecar: SidecarOptions | undefined;
   readonly #globals: Record<string, unknown>;
   readonly #allowFunctionsInGlobals: boolean;
   readonly #pool: RealmPool;
@@ -223,6 +249,13 @@ export class Enclave {
     const source = checkToolSource('options', options);
     this.#tools = source.tools;
     this.#toolHandler = source.handler;
+    this.#toolTimeout = checkLimit('options', 'toolTimeout', options.toolTimeout);
+    if (options.onToolCall !== undefined && typeof options.onToolCall !== 'function') configError('onToolCall must be a function (event) => void.');
+    this.#onToolCall = options.onToolCall;
+    const store = options.rateLimitStore;
+    if (store !== undefined && (store === null || typeof store !== 'object' || typeof store.hit !== 'function')) configError('rateLimitStore must be an object with a hit(key, windowMs) method.');
+    this.#rateLimitStore = store ?? new MemoryRateLimitStore();
+    this.#sidecar = readSidecarOptions(options.sidecar, level, configError);
     this.#globals = { ...checkGlobals('options', options.globals, this.#allowFunctionsInGlobals) };
     const pool = options.realmPool ?? {};
     if (pool === null || typeof pool !== 'object') configError('realmPool must be an object.');
@@ -282,15 +315,14 @@ export class Enclave {
 
       // Limits, tools and globals of this run; a malformed one is the caller's input, not a crash.
       let limits: RuntimeLimits;
-      let tools: ToolSet | undefined;
+      let tools: ToolMap | undefined;
       let handler: ToolHandler | undefined;
       try {
         limits = this.#runLimits(runOptions);
         ({ tools, handler } = checkToolSource('run options', runOptions));
-        if (tools === undefined && handler === undefined) {
-          tools = this.#tools;
-          handler = this.#toolHandler;
-        }
+        // The run's named tools are layered over the instance's; its handler replaces the instance's.
+        tools = mergeTools(this.#tools, tools);
+        handler ??= this.#toolHandler;
         checkGlobals('run options', runOptions.globals, this.#allowFunctionsInGlobals);
       } catch (e) {
         return fail('VALIDATION_ERROR', 'TypeError', (e as Error).message);
@@ -324,7 +356,17 @@ export class Enclave {
       }
 
       const runId = `run_${startedAt.toString(36).replace('.', '')}_${Math.random().toString(36).slice(2, 10)}`;
-      const scope: ToolScope = { runId, ...this.#toolLookup(tools, handler, functionGlobals), context: runOptions.context, maxToolResultBytes: limits.maxToolResultBytes };
+      const sidecar = this.#sidecar === undefined ? undefined : new Sidecar(this.#sidecar);
+      const scope: ToolScope = {
+        runId,
+        ...this.#toolLookup(tools, handler, functionGlobals),
+        context: runOptions.context,
+        maxToolResultBytes: limits.maxToolResultBytes,
+        onToolCall: this.#onToolCall,
+        rateLimitStore: this.#rateLimitStore,
+        sidecar,
+        toolTimeout: this.#toolTimeout,
+      };
       const plan: RunPlan = {
         runId,
         script: checked.compiled.script,
@@ -342,7 +384,7 @@ export class Enclave {
       if (this.#workers) {
         this.#activeWorkerRuns++;
         try {
-          return (await this.#workers.run({
+          const result = await this.#workers.run({
             key: checked.compiled.key,
             source: checked.compiled.source,
             wire: { runId, globalNames, functionNames, inputText, globalsText, limits, elapsed: 0 },
@@ -352,7 +394,8 @@ export class Enclave {
             invokeTool: plan.invokeTool,
             signal: runOptions.signal,
             mapPosition: checked.compiled.mapPosition,
-          })) as ExecutionResult<T>;
+          });
+          return (sidecar !== undefined ? resolveReferences(result, sidecar) : result) as ExecutionResult<T>;
         } finally {
           this.#activeWorkerRuns--;
         }
@@ -360,7 +403,8 @@ export class Enclave {
       const run = new RunController(plan, this.#pool.acquire(), this.#pool);
       this.#active.add(run);
       try {
-        return (await run.start()) as ExecutionResult<T>;
+        const result = await run.start();
+        return (sidecar !== undefined ? resolveReferences(result, sidecar) : result) as ExecutionResult<T>;
       } finally {
         this.#active.delete(run);
       }
@@ -392,18 +436,45 @@ export class Enclave {
     return out;
   }
 
-  #toolLookup(tools: ToolSet | undefined, handler: ToolHandler | undefined, functionGlobals: Record<string, ToolFunction>) {
-    const lookup = (name: string): ToolFunction | undefined => {
+  /**
+   * The catalog a model needs to write a script for this Enclave: each tool's name, description and
+   * JSON Schemas, `callTool` overloads in TypeScript, and the AgentScript dialect of the level with the
+   * limits in force. `tools` (e.g. the current user's) are layered over the instance's, as in `run()`.
+   * JSON-serializable: it is what an HTTP adapter serves on GET.
+   *
+   * @example
+   * ```ts
+   * const { prompt } = enclave.describe(toolsFor(user));
+   * const system = `${prompt}\nAnswer the user's question with one script.`;
+   * ```
+   */
+  describe(tools?: ToolSet): EnclaveDescription {
+    const merged = mergeTools(this.#tools, readToolSet('describe(tools)', tools, configError));
+    const names = Object.keys(this.#globals).sort();
+    return buildDescription({
+      level: this.securityLevel,
+      limits: this.limits,
+      tools: merged,
+      hasHandler: this.#toolHandler !== undefined,
+      dataGlobals: names.filter((n) => typeof this.#globals[n] !== 'function'),
+      functionGlobals: names.filter((n) => typeof this.#globals[n] === 'function'),
+      sidecarThreshold: this.#sidecar?.extractionThreshold,
+    });
+  }
+
+  #toolLookup(tools: ToolMap | undefined, handler: ToolHandler | undefined, functionGlobals: Record<string, ToolFunction>) {
+    const lookup = (name: string): ToolFunction | HostTool | undefined => {
       // A function global is called with the script's positional arguments.
       if (own(functionGlobals, name)) {
         const fn = functionGlobals[name] as (...a: unknown[]) => unknown;
         return (args) => fn(...(Array.isArray(args) ? args : [args]));
       }
-      if (tools && own(tools, name)) return tools[name];
+      const tool = tools?.get(name);
+      if (tool !== undefined) return tool;
       if (handler) return (args, ctx) => handler(name, args, ctx);
       return undefined;
     };
-    const names = () => (tools ? Object.keys(tools) : []);
+    const names = () => (tools ? [...tools.keys()] : []);
     return { lookup, names };
   }
 

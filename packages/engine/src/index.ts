@@ -7,6 +7,18 @@ export type { Dialect, LevelConfig, RuntimeLimits, ScanLimits } from './levels.j
 export { ToolError } from './sandbox/tool-errors.js';
 export { WORKER_POOL_PRESETS } from './sandbox/worker-pool.js';
 export type { WorkerPoolConfig, WorkerPoolStats } from './sandbox/worker-pool.js';
+export { defineTool } from './tools/define.js';
+export type { ToolConfig, ToolDefinition, ToolRateLimit } from './tools/define.js';
+export { MemoryRateLimitStore } from './tools/rate-limit.js';
+export type { RateLimitHit, RateLimitStore } from './tools/rate-limit.js';
+export { jsonLinesAudit } from './tools/audit.js';
+export type { ToolCallEvent, ToolCallHook } from './tools/audit.js';
+export { describeDialect } from './tools/dialect.js';
+export type { DialectTextOptions } from './tools/dialect.js';
+export type { EnclaveDescription, ToolDescription } from './tools/describe.js';
+export { SIDECAR_DEFAULTS } from './tools/sidecar.js';
+export type { SidecarOptions, SidecarReference } from './tools/sidecar.js';
+export type { InferInput, InferOutput, SchemaIssue, StandardSchemaV1 } from './tools/schema.js';
 export type {
   CreateEnclaveOptions,
   ExecutionError,

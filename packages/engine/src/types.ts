@@ -2,10 +2,17 @@ import type { ErrorCode } from './errors.js';
 import type { SecurityLevel } from './levels.js';
 import type { Issue } from './source.js';
 import type { WorkerPoolConfig } from './sandbox/worker-pool.js';
+import type { ToolCallHook } from './tools/audit.js';
+import type { ToolDefinition } from './tools/define.js';
+import type { RateLimitStore } from './tools/rate-limit.js';
+import type { SidecarOptions } from './tools/sidecar.js';
 
 /** What a tool receives besides its arguments. */
 export interface ToolContext {
-  /** Aborted when the run ends: deadline, caller's abort, budget error or completion. */
+  /**
+   * The call's own signal: aborted when the run ends (deadline, caller's abort, budget error or
+   * completion) and when the tool's timeout passes.
+   */
   readonly signal: AbortSignal;
   /** Id of the run that made the call. */
   readonly runId: string;
@@ -23,7 +30,11 @@ export type ToolFunction = (args: any, ctx: ToolContext) => unknown;
 /** One function serving every tool name. */
 export type ToolHandler = (name: string, args: any, ctx: ToolContext) => unknown;
 
-export type ToolSet = Readonly<Record<string, ToolFunction>>;
+/**
+ * Named tools: a record of plain functions and `defineTool()` definitions keyed by name, or an array of
+ * definitions.
+ */
+export type ToolSet = Readonly<Record<string, ToolFunction | ToolDefinition>> | readonly ToolDefinition[];
 
 /** Limits shared by the instance options and the per-run options (per run they can only lower). */
 export interface Limits {
@@ -69,10 +80,21 @@ export interface CreateEnclaveOptions extends Limits {
    * memory-checked builtins and output caps still hold.
    */
   transform?: boolean;
-  /** Tools available to every run, unless a run brings its own. */
+  /** Tools available to every run; a run's own `tools` are layered over them. */
   tools?: ToolSet;
-  /** Alternative to `tools`: one function for every tool name. */
+  /** Alternative to `tools`: one function for every tool name (a run's `toolHandler` replaces it). */
   toolHandler?: ToolHandler;
+  /** Timeout (ms) of every tool call whose tool sets none; the run's deadline bounds every call anyway. */
+  toolTimeout?: number;
+  /** Audit hook: called once per tool call, after it ended. Throwing or rejecting never affects a run. */
+  onToolCall?: ToolCallHook;
+  /** Where tool rate limits are counted (default: in memory, per Enclave). */
+  rateLimitStore?: RateLimitStore;
+  /**
+   * Keep huge strings of tool results on the host; the script gets references it can pass on
+   * (`true`: the level's limits, see `SIDECAR_DEFAULTS`). Off by default.
+   */
+  sidecar?: boolean | Partial<SidecarOptions>;
   /** Values copied into every run as global bindings (copies: nothing a script does survives the run). */
   globals?: Readonly<Record<string, unknown>>;
   /** Allow functions among `globals`; they become async functions the script awaits, like tools. */
@@ -89,9 +111,12 @@ export interface CreateEnclaveOptions extends Limits {
 }
 
 export interface RunOptions extends Limits {
-  /** Tools of this run (for example bound to the request's user). Replace the instance's tools. */
+  /**
+   * Tools of this run (for example bound to the request's user), layered over the instance's tools: a
+   * tool of the same name replaces the instance's for this run only.
+   */
   tools?: ToolSet;
-  /** Alternative to `tools`: one function for every tool name. */
+  /** Alternative to `tools`: one function for every tool name not among the named tools; replaces the instance's handler. */
   toolHandler?: ToolHandler;
   /** Globals of this run, merged over the instance's. */
   globals?: Readonly<Record<string, unknown>>;

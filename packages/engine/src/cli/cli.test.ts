@@ -315,6 +315,16 @@ describe('loadTools', () => {
     expect(Object.keys(await loadTools('named-tools.mjs', dir))).toEqual(['c']);
   });
 
+  it('loads defineTool() definitions, in a record or an array', async () => {
+    // Brand objects as another copy of the engine's defineTool makes them (the brand is a registered symbol).
+    file('defined.mjs', `export default [{ name: 'd', handler: () => 1, [Symbol.for('enclave-kit.tool')]: true }];`);
+    file('mixed.mjs', `export default { e: async () => 1, f: { name: 'f', handler: () => 2, [Symbol.for('enclave-kit.tool')]: true } };`);
+    expect((await loadTools('defined.mjs', dir)) as unknown[]).toHaveLength(1);
+    expect(Object.keys(await loadTools('mixed.mjs', dir))).toEqual(['e', 'f']);
+    file('bad-array.mjs', 'export default [async () => 1];');
+    await expect(loadTools('bad-array.mjs', dir)).rejects.toThrow(/item 0 must be a defineTool\(\) definition/);
+  });
+
   it('explains what is wrong with a tools module', async () => {
     file('no-export.mjs', 'export const other = 1;');
     file('bad-tool.mjs', 'export default { a: 1 };');

@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { LineIndex } from '../source.js';
 import type { Issue } from '../source.js';
+import { isToolDefinition } from '../tools/define.js';
 import type { ExecutionResult, LogEntry, ToolSet } from '../types.js';
 import { formatIssue, codeFrame } from './frame.js';
 import { stringifySafe } from './json-safe.js';
@@ -45,11 +46,17 @@ export async function loadTools(path: string, cwd: string = process.cwd()): Prom
       `tools module ${path} has no default export and no "tools" export; export a record of async functions, e.g. export default { 'users:list': async (args, ctx) => [...] }`,
     );
   }
-  if (tools === null || typeof tools !== 'object' || Array.isArray(tools)) {
-    throw new UsageError(`tools module ${path} must export a record of functions, got ${describe(tools)}`);
+  if (tools === null || typeof tools !== 'object') {
+    throw new UsageError(`tools module ${path} must export a record of functions or an array of defineTool() definitions, got ${describe(tools)}`);
+  }
+  if (Array.isArray(tools)) {
+    for (const [i, tool] of (tools as unknown[]).entries()) {
+      if (!isToolDefinition(tool)) throw new UsageError(`tools module ${path}: item ${i} must be a defineTool() definition, got ${describe(tool)}`);
+    }
+    return tools as ToolSet;
   }
   for (const [name, fn] of Object.entries(tools)) {
-    if (typeof fn !== 'function') throw new UsageError(`tools module ${path}: tool "${name}" must be a function, got ${describe(fn)}`);
+    if (typeof fn !== 'function' && !isToolDefinition(fn)) throw new UsageError(`tools module ${path}: tool "${name}" must be a function or a defineTool() definition, got ${describe(fn)}`);
   }
   return tools as ToolSet;
 }

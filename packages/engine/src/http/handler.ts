@@ -1,6 +1,6 @@
 import { Enclave } from '../enclave.js';
-import { ToolError } from '../sandbox/tool-errors.js';
-import type { CreateEnclaveOptions, ExecutionResult, RunOptions, ToolContext, ToolFunction, ToolHandler, ToolSet } from '../types.js';
+import type { EnclaveDescription } from '../tools/describe.js';
+import type { CreateEnclaveOptions, ExecutionResult, RunOptions, ToolHandler, ToolSet } from '../types.js';
 import type { RunRequestBody } from './body.js';
 import { isJsonContentType, parseRunRequest, readBodyText } from './body.js';
 import { EnclaveHttpError } from './errors.js';
@@ -160,50 +160,12 @@ export function checkHandlerOptions(options: unknown): asserts options is Enclav
 }
 
 /**
- * Tools that remember the HTTP status of a `ToolError` they throw, so an unhandled one can set the
- * response status. The result only carries the tool's name and the error's code, which is the key.
+ * The catalog served on `GET`: `enclave.describe()` of the request's tools (names, descriptions, JSON
+ * Schemas, `callTool` overloads in TypeScript, and the dialect of the level). This is the only place
+ * that shapes the catalog.
  */
-function withStatusCapture(scope: RunScope, statuses: Map<string, number>): Pick<RunOptions, 'tools' | 'toolHandler'> {
-  const note = (err: unknown, ctx: ToolContext) => {
-    if (err instanceof ToolError && Number.isInteger(err.status) && (err.status as number) >= 400 && (err.status as number) <= 599) {
-      statuses.set(`${ctx.tool}\n${err.code}`, err.status as number);
-    }
-  };
-  if (scope.toolHandler !== undefined) {
-    const handler = scope.toolHandler;
-    return {
-      toolHandler: async (name, args, ctx) => {
-        try {
-          return await handler(name, args, ctx);
-        } catch (err) {
-          note(err, ctx);
-          throw err;
-        }
-      },
-    };
-  }
-  if (scope.tools === undefined) return {};
-  const tools: Record<string, ToolFunction> = {};
-  for (const [name, fn] of Object.entries(scope.tools)) {
-    tools[name] = async (args, ctx) => {
-      try {
-        return await fn(args, ctx);
-      } catch (err) {
-        note(err, ctx);
-        throw err;
-      }
-    };
-  }
-  return { tools };
-}
-
-/**
- * The catalog served on `GET`.
- * PLUG-IN POINT for `enclave.describe()` (tools issue): when it lands, return its description of
- * `scope` here (names, schemas, TypeScript stubs). This is the only place that shapes the catalog.
- */
-function describeCatalog(scope: RunScope): { tools: { name: string }[] } {
-  return { tools: Object.keys(scope.tools ?? {}).sort().map((name) => ({ name })) };
+function describeCatalog(enclave: Enclave, scope: RunScope): EnclaveDescription {
+  return enclave.describe(scope.tools);
 }
 
 function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
@@ -274,7 +236,7 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
       const wait = key === undefined ? undefined : limiter.hit(key);
       if (wait !== undefined) return requestError('RATE_LIMITED', 'Too many requests; retry later.', started, { 'retry-after': String(wait) });
     }
-    if (method === 'GET') return json(statuses.SUCCESS, describeCatalog(await scopeOf(ctx)));
+    if (method === 'GET') return json(statuses.SUCCESS, describeCatalog(enclave, await scopeOf(ctx)));
 
     if (!isJsonContentType(request.headers.get('content-type'))) {
       return requestError('UNSUPPORTED_MEDIA_TYPE', 'Send the request as Content-Type: application/json.', started);
@@ -285,11 +247,12 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     }
     inFlight++;
     let result: ExecutionResult;
-    const toolStatuses = new Map<string, number>();
     try {
       const scope = await scopeOf(ctx);
       await options.onRunStart?.({ ctx, body });
-      const runOptions: RunOptions = { ...withStatusCapture(scope, toolStatuses), ...body.limits, signal: request.signal };
+      const runOptions: RunOptions = { ...body.limits, signal: request.signal };
+      if (scope.tools !== undefined) runOptions.tools = scope.tools;
+      if (scope.toolHandler !== undefined) runOptions.toolHandler = scope.toolHandler;
       if (body.input !== undefined) runOptions.input = body.input;
       if (scope.globals !== undefined) runOptions.globals = scope.globals;
       if (scope.context !== undefined) runOptions.context = scope.context;
@@ -302,9 +265,9 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     let status = statuses[code] ?? statuses.INTERNAL_ERROR;
     let headers: Record<string, string> = {};
     if (code === 'TOOL_ERROR') {
-      const data = result.error?.data;
-      const carried = toolStatuses.get(`${String(data?.tool)}\n${String(data?.toolErrorCode)}`);
-      if (carried !== undefined) status = carried;
+      // A public ToolError's status (400-599) travels in the result's data.
+      const carried = result.error?.data?.status;
+      if (typeof carried === 'number' && Number.isInteger(carried) && carried >= 400 && carried <= 599) status = carried;
     } else if (code === 'QUEUE_FULL') {
       headers = { 'retry-after': retryAfter };
     } else if (code === 'ABORTED') {

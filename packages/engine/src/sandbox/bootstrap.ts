@@ -68,6 +68,9 @@ let __ek_start, __ek_pump, __ek_register;
   const CHECK_EVERY = 16384;
   const BLOCKED_KEYS = new SetC(__EK_BLOCKED_KEYS__);
   const toolErrors = new WeakSetC();
+  // Public data the host attached to a tool error (HTTP status, retry delay, schema issues), kept as
+  // the text the host sent, so what the script does to err.data never reaches the result.
+  const toolErrorData = new WeakMapC();
   const errorLocations = new WeakMapC();
 
   function limitError(name, message) {
@@ -529,11 +532,15 @@ let __ek_start, __ek_pump, __ek_register;
   const globalCount = globalNames.length;
 
   // ---- runs -----------------------------------------------------------------------------------
-  function makeToolError(name, message, code, tool) {
+  function makeToolError(name, message, code, tool, data) {
     const e = new ErrorC(message);
     defineProperty(e, 'name', { value: name, writable: true, enumerable: false, configurable: true });
     defineProperty(e, 'code', { value: code, writable: true, enumerable: true, configurable: true });
     if (tool !== undefined) defineProperty(e, 'tool', { value: tool, writable: true, enumerable: true, configurable: true });
+    if (data !== null && typeof data === 'object') {
+      apply(wmSet, toolErrorData, [e, jsonStringify(data)]);
+      defineProperty(e, 'data', { value: data, writable: true, enumerable: true, configurable: true });
+    }
     apply(wsAdd, toolErrors, [e]);
     return e;
   }
@@ -571,7 +578,7 @@ let __ek_start, __ek_pump, __ek_register;
     if (value !== null && (typeof value === 'object' || typeof value === 'function')) {
       name = readErrorField(value, 'name');
       message = readErrorField(value, 'message');
-      if (apply(wsHas, toolErrors, [value])) { code = readErrorField(value, 'code'); tool = readErrorField(value, 'tool'); }
+      if (apply(wsHas, toolErrors, [value])) { code = readErrorField(value, 'code'); tool = readErrorField(value, 'tool'); data = apply(wmGet, toolErrorData, [value]) ?? null; }
       loc = locationOf(value);
       if (name === undefined && message === undefined) {
         const t = codec.encode(value, { maxBytes: 400, maxDepth: 4, getters: false, toJSON: false });
@@ -759,7 +766,7 @@ let __ek_start, __ek_pump, __ek_register;
         entry.resolve(v);
       } else {
         const info = jsonParse(item[2]);
-        entry.reject(withSite(makeToolError(info[0], info[1], info[2], entry.name), entry.site));
+        entry.reject(withSite(makeToolError(info[0], info[1], info[2], entry.name, info[3]), entry.site));
       }
     }
   };

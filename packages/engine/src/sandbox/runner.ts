@@ -183,7 +183,7 @@ export class RunController implements RunBridgeTarget, EntryTarget {
       this.#toolCallCount = Math.max(this.#toolCallCount, calls);
       return this.#failure(code, nameForCode(code), message);
     }
-    const [name, message, code, tool, loc, iterations, calls] = data as [
+    const [name, message, code, tool, loc, iterations, calls, toolData] = data as [
       string,
       string,
       string | null,
@@ -191,6 +191,7 @@ export class RunController implements RunBridgeTarget, EntryTarget {
       [number, number] | null,
       number,
       number,
+      string | null | undefined,
     ];
     this.#iterationCount = iterations;
     this.#toolCallCount = Math.max(this.#toolCallCount, calls);
@@ -200,7 +201,8 @@ export class RunController implements RunBridgeTarget, EntryTarget {
       const mapped = this.#plan.mapPosition(loc[0], loc[1]);
       if (mapped) error.location = mapped;
     }
-    if (isTool) error.data = { toolErrorCode: code, ...(tool !== null ? { tool } : {}) };
+    // A tool error's public data (e.g. `status`, `retryAfterMs`) is what the HTTP adapters map.
+    if (isTool) error.data = { ...(typeof toolData === 'string' ? publicToolData(toolData) : {}), toolErrorCode: code, ...(tool !== null ? { tool } : {}) };
     return { success: false, error, stats: this.#stats() };
   }
 
@@ -351,6 +353,15 @@ export class RunController implements RunBridgeTarget, EntryTarget {
 
   get result(): ExecutionResult | undefined {
     return this.#result;
+  }
+}
+
+function publicToolData(text: string): Record<string, unknown> {
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {};
   }
 }
 

@@ -22,22 +22,52 @@ export class ToolError extends Error {
   override name = 'ToolError';
   /** A stable, machine-readable code the script can branch on (e.g. `NOT_FOUND`). */
   readonly code: string;
-  /** An HTTP status the adapters may use when the script does not handle the error. */
+  /**
+   * An HTTP status the adapters may use when the script does not handle the error; it reaches the
+   * script as `err.data.status` and the result as `error.data.status`.
+   */
   readonly status: number | undefined;
-  constructor(message: string, options: { code?: string; status?: number; cause?: unknown } = {}) {
+  /**
+   * Public, JSON-serializable details (at most 4 KB as JSON, otherwise dropped): the script sees them
+   * as `err.data`, the result as `error.data` (e.g. `{ retryAfterMs }` for a rate limit).
+   */
+  readonly data: Readonly<Record<string, unknown>> | undefined;
+  constructor(message: string, options: { code?: string; status?: number; data?: Record<string, unknown>; cause?: unknown } = {}) {
     super(message, { cause: options.cause });
     this.code = options.code !== undefined && /^[A-Z][A-Z0-9_]{0,63}$/.test(options.code) ? options.code : 'TOOL_ERROR';
-    this.status = options.status;
+    this.status = Number.isInteger(options.status) && (options.status as number) >= 400 && (options.status as number) <= 599 ? options.status : undefined;
+    this.data = options.data;
   }
 }
 
 const MAX_PUBLIC_MESSAGE = 1000;
+const MAX_PUBLIC_DATA = 4096;
 
-/** `[errorName, message, code]` as delivered to the realm. */
-export function describeToolError(tool: string, err: unknown): [string, string, string] {
+/**
+ * `[errorName, message, code]` as delivered to the realm, plus the error's public data (its `status`
+ * and `data`) when it has any.
+ */
+export type ToolErrorDescription = [name: string, message: string, code: string, data?: Record<string, unknown>];
+
+/** The public data of a ToolError as a fresh JSON copy, or undefined if there is none or it is not JSON-safe. */
+function publicData(err: ToolError): Record<string, unknown> | undefined {
+  const data: Record<string, unknown> = {};
+  if (err.data !== null && typeof err.data === 'object' && !Array.isArray(err.data)) Object.assign(data, err.data);
+  if (err.status !== undefined) data.status = err.status;
+  if (Object.keys(data).length === 0) return undefined;
+  try {
+    const text = JSON.stringify(data);
+    return text.length <= MAX_PUBLIC_DATA ? (JSON.parse(text) as Record<string, unknown>) : err.status !== undefined ? { status: err.status } : undefined;
+  } catch {
+    return err.status !== undefined ? { status: err.status } : undefined;
+  }
+}
+
+export function describeToolError(tool: string, err: unknown): ToolErrorDescription {
   if (err instanceof ToolError) {
     const message = err.message.length > MAX_PUBLIC_MESSAGE ? `${err.message.slice(0, MAX_PUBLIC_MESSAGE)}...` : err.message;
-    return ['ToolError', message, err.code];
+    const data = publicData(err);
+    return data === undefined ? ['ToolError', message, err.code] : ['ToolError', message, err.code, data];
   }
   return ['ToolError', `Tool "${tool}" failed.`, 'TOOL_FAILED'];
 }

@@ -62,6 +62,8 @@ export const CODEC_SOURCE = String.raw`(function () {
   // Returns the JSON text, or a negative number: -1 over maxBytes, -2 nested deeper than maxDepth.
   function encode(root, opts) {
     const maxBytes = opts.maxBytes, maxDepth = opts.maxDepth || 256, getters = opts.getters === true, toJSON = opts.toJSON === true;
+    // Host only: long strings may be swapped for a small stand-in (the tool sidecar's references).
+    const extract = typeof opts.extract === 'function' ? opts.extract : null, extractMin = opts.extractMin;
     const seen = new MapCtor();
     let nextId = 0, bytes = 0, fail = 0;
     function charge(n) { bytes += n; if (bytes > maxBytes) { fail = -1; return false; } return true; }
@@ -72,7 +74,10 @@ export const CODEC_SOURCE = String.raw`(function () {
     function enc(v, depth) {
       if (fail) return null;
       switch (typeof v) {
-        case 'string': return charge(v.length + 2) ? v : null;
+        case 'string': {
+          if (extract !== null && v.length >= extractMin) { const r = extract(v); if (r !== undefined) return enc(r, depth); }
+          return charge(v.length + 2) ? v : null;
+        }
         case 'number': charge(8); return num(v);
         case 'boolean': charge(5); return v;
         case 'undefined': charge(4); return tagged('u');
@@ -206,7 +211,18 @@ export const CODEC_SOURCE = String.raw`(function () {
 
 export interface Codec {
   /** JSON text, or -1 (larger than `maxBytes`) or -2 (nested deeper than `maxDepth`, or unencodable). */
-  encode(value: unknown, opts: { maxBytes: number; maxDepth?: number; getters?: boolean; toJSON?: boolean }): string | -1 | -2;
+  encode(
+    value: unknown,
+    opts: {
+      maxBytes: number;
+      maxDepth?: number;
+      getters?: boolean;
+      toJSON?: boolean;
+      /** Host only: strings of at least `extractMin` characters are replaced by what this returns (unless undefined). */
+      extract?: (text: string) => unknown;
+      extractMin?: number;
+    },
+  ): string | -1 | -2;
   decode(text: string): unknown;
   /** Once: a predicate for accessors that are safe to call while copying (the realm's own). */
   setSafeGetter(fn: (getter: unknown) => boolean): void;

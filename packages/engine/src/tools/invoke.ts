@@ -1,17 +1,32 @@
 import { hostCodec } from '../sanitize/codec.js';
-import { describeToolError, suggestNames } from '../sandbox/tool-errors.js';
+import { ToolError, describeToolError, suggestNames } from '../sandbox/tool-errors.js';
 import type { ToolContext, ToolFunction } from '../types.js';
+import type { ToolCallHook } from './audit.js';
+import { emitToolCall } from './audit.js';
+import type { HostTool } from './define.js';
+import type { RateLimitStore } from './rate-limit.js';
+import { checkWithSchema, formatIssues, jsonSchemaOf } from './schema.js';
+import type { Sidecar } from './sidecar.js';
+import { typeFromJsonSchema } from './typescript.js';
 
 /** The tools one run may call, resolved by the Enclave from the instance's and the run's options. */
 export interface ToolScope {
   runId: string;
   /** The tool for a name, or undefined when the run has none by that name. */
-  lookup: (name: string) => ToolFunction | undefined;
+  lookup: (name: string) => ToolFunction | HostTool | undefined;
   /** The names offered in "did you mean" hints. */
   names: () => string[];
   /** The per-run context the host passed in `RunOptions.context`. */
   context: unknown;
   maxToolResultBytes: number;
+  /** Audit hook: one event per call, after the reply is ready. */
+  onToolCall?: ToolCallHook | undefined;
+  /** Counts for tools with a `rateLimit` (shared by the Enclave's runs). */
+  rateLimitStore?: RateLimitStore | undefined;
+  /** The run's sidecar, when huge strings stay on the host. */
+  sidecar?: Sidecar | undefined;
+  /** Timeout (ms) of tools that do not set their own. */
+  toolTimeout?: number | undefined;
 }
 
 /** One call as the realm made it: the arguments are still the realm codec's text. */
@@ -24,14 +39,29 @@ export interface ToolCallRequest {
   signal: AbortSignal;
 }
 
-/** What goes back to the realm: `[1, codec text of the value]` or `[0, JSON of [errorName, message, code]]`. */
+/**
+ * What goes back to the realm: `[1, codec text of the value]` or `[0, JSON of [errorName, message, code,
+ * data?]]`, where the optional data holds public details (`status`, `retryAfterMs`, `issues`).
+ */
 export type ToolReply = [0 | 1, string];
 
-function errorReply(name: string, message: string, code: string): ToolReply {
-  return [0, JSON.stringify([name, message, code])];
+/** A failure decided by the host, with a code the script can branch on. */
+class CallFailure {
+  constructor(
+    readonly message: string,
+    readonly code: string,
+    readonly data?: Record<string, unknown>,
+  ) {}
 }
 
-function unknownTool(name: string, names: readonly string[]): ToolReply {
+const ENDED = Symbol('ended');
+const TIMED_OUT = Symbol('timed out');
+
+function errorReply(name: string, message: string, code: string, data?: Record<string, unknown>): ToolReply {
+  return [0, JSON.stringify(data === undefined ? [name, message, code] : [name, message, code, data])];
+}
+
+function unknownTool(name: string, names: readonly string[]): CallFailure {
   const close = suggestNames(name, names);
   const hint =
     close.length > 0
@@ -39,35 +69,202 @@ function unknownTool(name: string, names: readonly string[]): ToolReply {
       : names.length > 0
         ? ` Available tools: ${names.slice(0, 20).join(', ')}.`
         : ' No tools are available in this run.';
-  return errorReply('ToolError', `Unknown tool "${name}".${hint}`, 'UNKNOWN_TOOL');
+  return new CallFailure(`Unknown tool "${name}".${hint}`, 'UNKNOWN_TOOL');
+}
+
+/** The expected argument type in TypeScript notation, for messages: an LLM fixes its call from it. */
+function expectedArgs(tool: HostTool): string {
+  const schema = tool.input === undefined ? undefined : jsonSchemaOf(tool.input, 'input');
+  if (schema === undefined) return '';
+  const type = typeFromJsonSchema(schema, { comments: false });
+  return type.length <= 600 ? ` Expected arguments: ${type}.` : '';
+}
+
+/**
+ * Settles with the promise, or with ENDED / TIMED_OUT when the call's signal aborts first; the tool's
+ * own promise is still observed, so its late rejection is never unhandled.
+ */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal, isTimeout: () => boolean): Promise<T | typeof ENDED | typeof TIMED_OUT> {
+  if (signal.aborted) {
+    promise.then(undefined, () => {});
+    return Promise.resolve(isTimeout() ? TIMED_OUT : ENDED);
+  }
+  return new Promise((resolve, reject) => {
+    const onAbort = () => resolve(isTimeout() ? TIMED_OUT : ENDED);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+/**
+ * Callbacks for the end of a run, behind one listener per run signal: calls that run at once would
+ * otherwise stack listeners on it (and Node warns past ten).
+ */
+const runEndCallbacks = new WeakMap<AbortSignal, Set<() => void>>();
+function whenRunEnds(runSignal: AbortSignal, callback: () => void): void {
+  if (runSignal.aborted) {
+    callback();
+    return;
+  }
+  let callbacks = runEndCallbacks.get(runSignal);
+  if (callbacks === undefined) {
+    const set = new Set<() => void>();
+    callbacks = set;
+    runEndCallbacks.set(runSignal, set);
+    runSignal.addEventListener('abort', () => {
+      for (const cb of set) cb();
+    }, { once: true });
+  }
+  callbacks.add(callback);
+}
+
+/**
+ * The call's own signal (`ctx.signal`): aborted when the run ends, and at the tool's timeout. It stays
+ * tied to the run after the call, so work a tool left running in the background still stops then.
+ */
+function callSignal(runSignal: AbortSignal, timeout: number | undefined): { signal: AbortSignal; timedOut: () => boolean; done: () => void } {
+  const controller = new AbortController();
+  whenRunEnds(runSignal, () => controller.abort(runSignal.reason));
+  if (timeout === undefined) return { signal: controller.signal, timedOut: () => false, done: () => {} };
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new ToolError(`The tool did not answer within ${timeout} ms.`, { code: 'TOOL_TIMEOUT' }));
+  }, timeout);
+  return { signal: controller.signal, timedOut: () => timedOut, done: () => clearTimeout(timer) };
+}
+
+async function rateLimited(scope: ToolScope, tool: HostTool, ctx: ToolContext): Promise<CallFailure | undefined> {
+  const rl = tool.rateLimit;
+  if (rl === undefined || scope.rateLimitStore === undefined) return undefined;
+  let hit;
+  try {
+    const key = rl.key === undefined ? undefined : rl.key(ctx);
+    hit = await scope.rateLimitStore.hit(`${tool.name}\u0000${key === undefined ? '*' : String(key)}`, rl.windowMs);
+  } catch {
+    // Fail closed: a limit that cannot be checked is not a limit that holds.
+    return new CallFailure(`Tool "${tool.name}" is unavailable right now; try again later.`, 'RATE_LIMIT_UNAVAILABLE', { status: 503 });
+  }
+  if (hit.count <= rl.limit) return undefined;
+  const retryAfterMs = Math.max(0, Math.ceil(hit.resetInMs));
+  return new CallFailure(
+    `Tool "${tool.name}" is rate limited: at most ${rl.limit} call${rl.limit === 1 ? '' : 's'} per ${rl.windowMs} ms. Retry after ${retryAfterMs} ms; do not call it again in this run.`,
+    'RATE_LIMITED',
+    { status: 429, retryAfterMs },
+  );
+}
+
+async function callTool(scope: ToolScope, tool: HostTool, call: ToolCallRequest): Promise<ToolReply | CallFailure> {
+  let args = hostCodec.decode(call.argsText);
+  if (scope.sidecar !== undefined && call.argsText.includes('"$ref"')) {
+    const resolved = scope.sidecar.resolveIn(args);
+    if (!resolved.ok) return new CallFailure(`The references passed to "${tool.name}" expand to more than ${scope.sidecar.options.maxResolvedSize} characters.`, 'INVALID_ARGUMENTS');
+    args = resolved.value;
+  }
+  const timeout = tool.timeout ?? scope.toolTimeout;
+  const { signal, timedOut, done } = callSignal(call.signal, timeout);
+  const stopped = (why: typeof ENDED | typeof TIMED_OUT) =>
+    why === ENDED
+      ? new CallFailure(`The run ended before "${tool.name}" answered.`, 'ABORTED')
+      : new CallFailure(`Tool "${tool.name}" did not answer within ${timeout} ms.`, 'TOOL_TIMEOUT', { status: 504 });
+  try {
+    if (tool.input !== undefined) {
+      const checked = await untilAborted(checkWithSchema(tool.input, args), signal, timedOut);
+      if (checked === ENDED || checked === TIMED_OUT) return stopped(checked);
+      if (!checked.ok) {
+        return new CallFailure(`Invalid arguments for "${tool.name}": ${formatIssues(checked.issues)}.${expectedArgs(tool)}`, 'INVALID_ARGUMENTS', { issues: checked.issues });
+      }
+      args = checked.value;
+    }
+    const ctx: ToolContext = Object.freeze({ signal, runId: scope.runId, callIndex: call.callIndex, tool: call.name, context: scope.context });
+    const limited = await untilAborted(rateLimited(scope, tool, ctx), signal, timedOut);
+    if (limited === ENDED || limited === TIMED_OUT) return stopped(limited);
+    if (limited !== undefined) return limited;
+    const handler = tool.handler;
+    let value = await untilAborted(
+      new Promise<unknown>((resolve) => resolve(handler(args, ctx))),
+      signal,
+      timedOut,
+    );
+    if (value === ENDED || value === TIMED_OUT) return stopped(value);
+    if (tool.output !== undefined) {
+      const checked = await checkWithSchema(tool.output, value);
+      // The issues describe host data: they stay on the host.
+      if (!checked.ok) return new CallFailure(`Tool "${tool.name}" returned a value that does not match its declared output.`, 'INVALID_RESULT');
+      value = checked.value;
+    }
+    return copyResult(scope, tool, value);
+  } finally {
+    done();
+  }
+}
+
+function copyResult(scope: ToolScope, tool: HostTool, value: unknown): ToolReply | CallFailure {
+  const sidecar = scope.sidecar;
+  const text = hostCodec.encode(value, {
+    maxBytes: scope.maxToolResultBytes,
+    maxDepth: 256,
+    getters: true,
+    toJSON: true,
+    ...(sidecar !== undefined ? { extract: sidecar.extract, extractMin: sidecar.options.extractionThreshold } : {}),
+  });
+  const problem = sidecar?.settle(typeof text === 'string');
+  if (problem !== undefined) return new CallFailure(`Tool "${tool.name}" returned ${problem}.`, 'RESULT_TOO_LARGE');
+  if (typeof text === 'string') return [1, text];
+  return new CallFailure(
+    text === -1 ? `Tool "${tool.name}" returned more than ${scope.maxToolResultBytes} bytes.` : `Tool "${tool.name}" returned a value nested too deeply to copy.`,
+    'RESULT_TOO_LARGE',
+  );
 }
 
 /**
  * Runs one tool call on the host, the same way for every isolation adapter: the arguments are decoded
- * into host values, the tool runs with its context, and the value is copied out under the run's byte
- * cap. Never rejects: a tool's own failure becomes a redacted error reply (see `describeToolError`).
+ * into host values (references to sidecar strings resolved), checked against the tool's input schema,
+ * counted against its rate limit; the tool runs with its context under its timeout and the run's
+ * signal; its value is checked against the output schema and copied out under the run's byte cap.
+ * Every call emits one audit event. Never rejects: a tool's own failure becomes a redacted error reply
+ * (see `describeToolError`).
  */
 export async function invokeHostTool(scope: ToolScope, call: ToolCallRequest): Promise<ToolReply> {
-  const tool = scope.lookup(call.name);
-  if (!tool) return unknownTool(call.name, scope.names());
+  const startedAt = Date.now();
+  const t0 = performance.now();
+  const found = scope.lookup(call.name);
+  const tool: HostTool | undefined = typeof found === 'function' ? { name: call.name, handler: found } : found;
+  let reply: ToolReply;
+  let errorCode: string | undefined;
   try {
-    const args = hostCodec.decode(call.argsText);
-    const ctx: ToolContext = Object.freeze({
-      signal: call.signal,
-      runId: scope.runId,
-      callIndex: call.callIndex,
-      tool: call.name,
-      context: scope.context,
-    });
-    const value = await tool(args, ctx);
-    const text = hostCodec.encode(value, { maxBytes: scope.maxToolResultBytes, maxDepth: 256, getters: true, toJSON: true });
-    if (typeof text === 'string') return [1, text];
-    return errorReply(
-      'ToolError',
-      text === -1 ? `Tool "${call.name}" returned more than ${scope.maxToolResultBytes} bytes.` : `Tool "${call.name}" returned a value nested too deeply to copy.`,
-      'RESULT_TOO_LARGE',
-    );
+    const out = tool === undefined ? unknownTool(call.name, scope.names()) : await callTool(scope, tool, call);
+    if (out instanceof CallFailure) {
+      errorCode = out.code;
+      reply = errorReply('ToolError', out.message, out.code, out.data);
+    } else reply = out;
   } catch (err) {
-    return [0, JSON.stringify(describeToolError(call.name, err))];
+    const described = describeToolError(call.name, err);
+    errorCode = described[2];
+    reply = [0, JSON.stringify(described)];
   }
+  emitToolCall(scope.onToolCall, {
+    type: 'tool_call',
+    runId: scope.runId,
+    tool: call.name,
+    callIndex: call.callIndex,
+    startedAt,
+    durationMs: Math.round((performance.now() - t0) * 1000) / 1000,
+    argsBytes: call.argsText.length,
+    ...(reply[0] === 1 ? { resultBytes: reply[1].length } : {}),
+    outcome: reply[0] === 1 ? 'ok' : 'error',
+    ...(errorCode !== undefined ? { errorCode } : {}),
+    ...(tool?.sideEffect !== undefined ? { sideEffect: tool.sideEffect } : {}),
+    context: scope.context,
+  });
+  return reply;
 }

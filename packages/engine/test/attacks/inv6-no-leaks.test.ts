@@ -70,7 +70,8 @@ export const ATTACKS: readonly Attack[] = [
     validation: 'accept',
     check: (r) => {
       expect(r.error?.message).toBe('Order 42 not found.');
-      expect(r.error?.data).toEqual({ toolErrorCode: 'NOT_FOUND', tool: 'publicError' });
+      // The status is public too: the HTTP adapters answer with it.
+      expect(r.error?.data).toEqual({ toolErrorCode: 'NOT_FOUND', tool: 'publicError', status: 404 });
     },
   },
   {

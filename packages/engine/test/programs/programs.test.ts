@@ -158,7 +158,7 @@ return counts;
   it('an unhandled ToolError ends the run as TOOL_ERROR with the tool and its code', async () => {
     const result = await enclave.run("const user = await callTool('users:get', { id: 'nobody' });\nreturn user.name;");
     expectFailure(result, { code: 'TOOL_ERROR', name: 'ToolError', message: 'User nobody not found', toolCalls: 1 });
-    expect(result.error?.data).toEqual({ toolErrorCode: 'NOT_FOUND', tool: 'users:get' });
+    expect(result.error?.data).toEqual({ toolErrorCode: 'NOT_FOUND', tool: 'users:get', status: 404 });
   });
 
   it('an unknown tool name gets a did-you-mean suggestion', async () => {
@@ -365,7 +365,7 @@ return \`\${order.id}: \${gross.toFixed(roundTo)} \${currency}\`;
     }
   });
 
-  it('per-run tools replace the instance tools', async () => {
+  it('per-run tools layer over the instance tools: the same name is replaced, the others stay', async () => {
     const enclave = new Enclave({ ...options, tools: makeTools() });
     try {
       const code = js`
@@ -380,7 +380,11 @@ return { me: me.name, orders };
 `;
       expectSuccess(await enclave.run(code), { me: 'Ada Lovelace', orders: ORDERS.filter((o) => o.userId === 'u1') }, 2);
       const scoped = { 'users:get': async ({ id }: { id: string }) => ({ id, name: 'Scoped Ada' }) };
-      expectSuccess(await enclave.run(code, { tools: scoped }), { me: 'Scoped Ada', orders: 'UNKNOWN_TOOL' }, 2);
+      expectSuccess(await enclave.run(code, { tools: scoped }), { me: 'Scoped Ada', orders: ORDERS.filter((o) => o.userId === 'u1') }, 2);
+      // A tool only one run brought is gone in the next run.
+      const other = js`try { return await callTool('users:extra', {}); } catch (e) { return e.code; }`;
+      expectSuccess(await enclave.run(other, { tools: { 'users:extra': async () => 'extra' } }), 'extra', 1);
+      expectSuccess(await enclave.run(other), 'UNKNOWN_TOOL', 1);
     } finally {
       enclave.dispose();
     }

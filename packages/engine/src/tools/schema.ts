@@ -1,0 +1,101 @@
+/**
+ * The parts of Standard Schema (v1) and Standard JSON Schema (v1) the tool system uses, declared here so
+ * the engine depends on no schema library: zod, valibot, arktype and others implement them as is.
+ */
+
+export interface StandardIssue {
+  readonly message: string;
+  readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined;
+}
+
+export type StandardResult<Output> = { readonly value: Output; readonly issues?: undefined } | { readonly issues: ReadonlyArray<StandardIssue> };
+
+/** A validator in the Standard Schema format (`schema['~standard'].validate`). */
+export interface StandardSchemaV1<Input = unknown, Output = Input> {
+  readonly '~standard': {
+    readonly version: 1;
+    readonly vendor: string;
+    readonly validate: (value: unknown) => StandardResult<Output> | Promise<StandardResult<Output>>;
+    readonly types?: { readonly input: Input; readonly output: Output } | undefined;
+    /** Standard JSON Schema: present on zod >= 4.2, arktype >= 2.1.28, valibot via `toStandardJsonSchema`. */
+    readonly jsonSchema?: {
+      readonly input: (options: { readonly target: string }) => Record<string, unknown>;
+      readonly output: (options: { readonly target: string }) => Record<string, unknown>;
+    };
+  };
+}
+
+export type InferInput<S> = S extends StandardSchemaV1<infer I, unknown> ? I : unknown;
+export type InferOutput<S> = S extends StandardSchemaV1<unknown, infer O> ? O : unknown;
+
+export function isStandardSchema(value: unknown): value is StandardSchemaV1 {
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return false;
+  const props = (value as { '~standard'?: unknown })['~standard'];
+  return props !== null && typeof props === 'object' && (props as { version?: unknown }).version === 1 && typeof (props as { validate?: unknown }).validate === 'function';
+}
+
+/** One issue as the script sees it: where in the arguments, and what is wrong there. */
+export interface SchemaIssue {
+  /** Dotted path into the value (`items[2].id`), or `''` for the value itself. */
+  path: string;
+  message: string;
+}
+
+export type Checked<T> = { ok: true; value: T } | { ok: false; issues: SchemaIssue[] };
+
+const MAX_ISSUES = 10;
+const MAX_ISSUE_MESSAGE = 300;
+
+function pathText(path: StandardIssue['path']): string {
+  if (!Array.isArray(path)) return '';
+  let out = '';
+  for (const segment of path as unknown[]) {
+    const key = segment !== null && typeof segment === 'object' && 'key' in segment ? (segment as { key: unknown }).key : segment;
+    if (typeof key === 'number') out += `[${key}]`;
+    else if (typeof key === 'string') out += /^[A-Za-z_$][\w$]*$/.test(key) ? `${out === '' ? '' : '.'}${key}` : `[${JSON.stringify(key)}]`;
+    else out += '[?]';
+  }
+  return out;
+}
+
+/**
+ * Runs a Standard Schema validator. A validator that throws counts as a failure of the value, reported
+ * without the validator's own text (it is host code and may say anything).
+ */
+export async function checkWithSchema<T>(schema: StandardSchemaV1<unknown, T>, value: unknown): Promise<Checked<T>> {
+  let result: StandardResult<T>;
+  try {
+    result = await schema['~standard'].validate(value);
+  } catch {
+    return { ok: false, issues: [{ path: '', message: 'The schema could not check this value.' }] };
+  }
+  // Some libraries (valibot) return `value` on failure too: `issues` decides.
+  if (result.issues !== undefined) {
+    const issues = [...result.issues].slice(0, MAX_ISSUES).map((issue) => {
+      const message = typeof issue.message === 'string' ? issue.message : 'Invalid value';
+      return { path: pathText(issue.path), message: message.length > MAX_ISSUE_MESSAGE ? `${message.slice(0, MAX_ISSUE_MESSAGE)}...` : message };
+    });
+    return { ok: false, issues: issues.length > 0 ? issues : [{ path: '', message: 'Invalid value' }] };
+  }
+  return { ok: true, value: result.value };
+}
+
+export function formatIssues(issues: readonly SchemaIssue[]): string {
+  return issues.map((i) => (i.path === '' ? i.message : `${i.path}: ${i.message}`)).join('; ');
+}
+
+/**
+ * The JSON Schema of a validator's input or output, from the library's own export (Standard JSON
+ * Schema). Undefined when the library has none or it fails (e.g. a schema with transforms that have no
+ * JSON Schema form).
+ */
+export function jsonSchemaOf(schema: StandardSchemaV1, io: 'input' | 'output'): Record<string, unknown> | undefined {
+  const convert = schema['~standard'].jsonSchema;
+  if (convert === undefined || typeof convert[io] !== 'function') return undefined;
+  try {
+    const out = convert[io]({ target: 'draft-2020-12' });
+    return out !== null && typeof out === 'object' ? out : undefined;
+  } catch {
+    return undefined;
+  }
+}
