@@ -9,6 +9,9 @@ import { RealmPool } from './sandbox/realm.js';
 import { installRejectionGuard } from './sandbox/rejections.js';
 import type { RunPlan } from './sandbox/runner.js';
 import { RunController } from './sandbox/runner.js';
+import { parseAgentScript } from './parse.js';
+import { ScoringGate, resolveScoringGate } from './score/index.js';
+import type { RuleVerdict, ScoringResult } from './score/index.js';
 import { LruCache, cacheKey } from './source.js';
 import type { Issue } from './source.js';
 import type { CreateEnclaveOptions, ExecutionResult, Limits, RunOptions, ToolFunction, ToolHandler, ToolSet } from './types.js';
@@ -38,6 +41,7 @@ const OPTION_KEYS = new Set<string>([
   'allowFunctionsInGlobals',
   'adapter',
   'realmPool',
+  'scoringGate',
 ]);
 const RUN_OPTION_KEYS = new Set<string>([...LIMIT_KEYS, 'tools', 'toolHandler', 'globals', 'input', 'signal', 'context']);
 const WRAPPER_NAMES = new Set(['callTool', 'console', 'input']);
@@ -48,7 +52,8 @@ const RESERVED_WORDS = new Set(
   ),
 );
 
-type Checked = { ok: true; compiled: CompiledScript } | { ok: false; result: ExecutionResult };
+/** A check's outcome; with the gate on, the rule verdict is cached with it, so a repeated script costs one lookup. */
+type Checked = { ok: true; compiled: CompiledScript; scoring?: RuleVerdict } | { ok: false; result: ExecutionResult };
 
 const own = (obj: object, name: string) => Object.prototype.hasOwnProperty.call(obj, name);
 
@@ -72,6 +77,37 @@ function rejected(issues: Issue[]): Checked {
       stats: { duration: 0, toolCallCount: 0, iterationCount: 0 },
     },
   };
+}
+
+const MAX_LISTED_SIGNALS = 8;
+
+function scoringBlocked(scoring: ScoringResult, threshold: number, duration: number): ExecutionResult {
+  const lines = scoring.signals
+    .slice(0, MAX_LISTED_SIGNALS)
+    .map((s) => `- ${s.location ? `line ${s.location.line}:${s.location.column} ` : ''}+${s.weight} [${s.id}] ${s.message}`);
+  const first = scoring.signals.find((s) => s.location !== undefined);
+  return {
+    success: false,
+    error: {
+      name: 'ScoringBlockedError',
+      message: `The scoring gate refused this script (score ${scoring.score}/100, blocks at ${threshold}):\n${lines.join('\n')}`,
+      code: 'SCORING_BLOCKED',
+      ...(first?.location ? { location: { ...first.location } } : {}),
+      data: { score: scoring.score, threshold, signals: scoring.signals },
+    },
+    stats: { duration, toolCallCount: 0, iterationCount: 0 },
+    scoring,
+  };
+}
+
+/** Settles with the promise's value, or with undefined as soon as the signal aborts. */
+function unlessAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T | undefined> {
+  if (!signal) return p;
+  return new Promise<T | undefined>((resolve, reject) => {
+    const onAbort = () => resolve(undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 function configError(message: string): never {
@@ -153,6 +189,7 @@ export class Enclave {
   readonly #globals: Record<string, unknown>;
   readonly #allowFunctionsInGlobals: boolean;
   readonly #pool: RealmPool;
+  readonly #gate: ScoringGate | undefined;
   readonly #checks = new LruCache<string, Checked>(500);
   readonly #active = new Set<RunController>();
   #disposed = false;
@@ -183,6 +220,8 @@ export class Enclave {
     this.#tools = source.tools;
     this.#toolHandler = source.handler;
     this.#globals = { ...checkGlobals('options', options.globals, this.#allowFunctionsInGlobals) };
+    const gate = resolveScoringGate(options.scoringGate, level);
+    this.#gate = gate ? new ScoringGate(gate) : undefined;
     const pool = options.realmPool ?? {};
     if (pool === null || typeof pool !== 'object') configError('realmPool must be an object.');
     checkKeys('options.realmPool', pool, new Set(['maxIdle', 'prewarm', 'maxRunsPerRealm']));
@@ -250,6 +289,17 @@ export class Enclave {
       const checked = this.#check(code, globalNames);
       if (!checked.ok) return { ...checked.result, stats: { ...checked.result.stats, duration: Math.round((performance.now() - startedAt) * 1000) / 1000 } } as ExecutionResult<T>;
 
+      // Layer 3: the scoring gate, on the verdict cached with the check.
+      let scoring: ScoringResult | undefined;
+      if (this.#gate && checked.scoring) {
+        const judged = this.#gate.judge(code, checked.scoring);
+        scoring = judged instanceof Promise ? await unlessAborted(judged, runOptions.signal) : judged;
+        if (scoring === undefined || runOptions.signal?.aborted) return fail('ABORTED', 'AbortError', 'The run was aborted while the script was being scored.');
+        if (this.#disposed) return fail('ABORTED', 'AbortError', 'This Enclave has been disposed.');
+        if (scoring.decision === 'block') return scoringBlocked(scoring, this.#gate.config.block, Math.round((performance.now() - startedAt) * 1000) / 1000) as ExecutionResult<T>;
+        if (scoring.decision === 'warn') this.#gate.warn({ scoring, code, context: runOptions.context });
+      }
+
       // Input and globals are copied with a byte budget that stops the walk as soon as it is spent.
       let inputText: string | null = null;
       if (runOptions.input !== undefined) {
@@ -286,7 +336,9 @@ export class Enclave {
       const run = new RunController(plan, this.#pool.acquire(), this.#pool);
       this.#active.add(run);
       try {
-        return (await run.start()) as ExecutionResult<T>;
+        const result = (await run.start()) as ExecutionResult<T>;
+        if (scoring) result.scoring = scoring;
+        return result;
       } finally {
         this.#active.delete(run);
       }
@@ -343,7 +395,9 @@ export class Enclave {
 
   #checkUncached(code: string, globalNames: readonly string[]): Checked {
     const r = checkAgentScript(code, { securityLevel: this.securityLevel, globals: globalNames, validate: this.#validate, transform: this.#transform });
-    return r.ok ? r : rejected(r.issues);
+    if (!r.ok) return rejected(r.issues);
+    // The parse is cached: this is a lookup of the tree the check just validated.
+    return this.#gate ? { ok: true, compiled: r.compiled, scoring: this.#gate.rules(parseAgentScript(code)) } : r;
   }
 }
 

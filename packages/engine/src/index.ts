@@ -5,6 +5,22 @@ export { ErrorCode, EnclaveConfigError } from './errors.js';
 export { SecurityLevel, LEVEL_CONFIGS, SECURITY_LEVELS } from './levels.js';
 export type { Dialect, LevelConfig, RuntimeLimits, ScanLimits } from './levels.js';
 export { ToolError } from './sandbox/tool-errors.js';
+export { SCORING_DEFAULTS, SIGNAL_WEIGHTS, scoreAgentScript } from './score/index.js';
+export type {
+  ExternalScoreRequest,
+  ExternalScorerFn,
+  ExternalScorerOptions,
+  ExternalVerdict,
+  ScoreOptions,
+  ScoringDecision,
+  ScoringGateOptions,
+  ScoringLocation,
+  ScoringResult,
+  ScoringSignal,
+  ScoringWarning,
+  ToolRisk,
+  ToolRiskTag,
+} from './score/index.js';
 export type {
   CreateEnclaveOptions,
   ExecutionError,
