@@ -397,7 +397,6 @@ export function extractFeatures(parsed: ParsedSource, tools: Readonly<Record<str
           if (call && children(parent, 'arguments')[0] !== node) open(node, 'arguments', call);
         }
       }
-      if (CONDITIONALS.has(node.type)) condDepth++;
       const iterating = isFunction(node) && parent?.type === 'CallExpression' && key === 'arguments' && ITERATION_METHODS.has(memberCall(parent).method ?? '');
       // Loop bodies and iteration callbacks.
       if (parent && ((isLoop(parent) && key === 'body') || iterating)) {
@@ -405,6 +404,8 @@ export function extractFeatures(parsed: ParsedSource, tools: Readonly<Record<str
         loopConds.push(condDepth);
         loopDepth++;
       }
+      // After the loop bookkeeping: an `if` that is itself a loop's body is a condition inside it.
+      if (CONDITIONALS.has(node.type)) condDepth++;
       // Iteration callbacks: their parameters carry the collection's data.
       if (iterating && parent) {
         const { object, method } = memberCall(parent);
