@@ -20,9 +20,12 @@ const JOINED_TERMS: readonly (readonly [RegExp, SensitiveCategory])[] = [
 // Tokens that count words or pages, not secrets.
 const BENIGN_TOKEN = /(page|next|continuation|sync|cursor|max|total|input|output|prompt|completion)tokens?|tokens?(count|used|usage|limit|total|budget)/;
 
+// Every term above contains one of these: most names fail this one test and cost nothing more.
+const ANY_TERM = /pass|pwd|secret|token|cred|cookie|bearer|mnemonic|otp|jwt|pin|ssn|dob|cvv|cvc|iban|key|session|seed|recovery|social|licen|national|tax|birth|card|routing|account|sort|security/i;
+
 /** The category of a sensitive name (identifier, property key or field-name string), if it is one. */
 export function sensitiveName(name: string): SensitiveCategory | undefined {
-  if (name.length > 64) return undefined;
+  if (name.length > 64 || !ANY_TERM.test(name)) return undefined;
   const ws = nameWords(name);
   const joined = ws.join('');
   for (const w of ws) {
