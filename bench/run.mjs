@@ -1,6 +1,6 @@
 // enclave-kit benchmarks: every workload against raw node:vm (a fresh context per run, and one reused
 // context) measured in the same process, in the same run. Prints p50 and p99 and the ratios the
-// project's targets are stated in. Usage: pnpm bench [-- --quick] [-- --only agent,compute]
+// project's targets are stated in. Usage: pnpm bench [-- --quick] [-- --only agent,gate,compute]
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
@@ -162,6 +162,48 @@ async function workerWorkloads() {
 }
 
 
+// The scoring gate on the agent workload, against the same workload without it. The two are measured
+// in alternating slices of one loop, so machine load during the run weighs on both alike.
+async function gateWorkload(count) {
+  const off = new Enclave();
+  const on = new Enclave({ scoringGate: true });
+  const first = await on.run(AGENT, { tools });
+  if (first.scoring?.decision !== 'allow') throw new Error(`the gate judged the agent workload: ${JSON.stringify(first.scoring)}`);
+  const runOff = async () => ensureOk(await off.run(AGENT, { tools }));
+  const runOn = async () => ensureOk(await on.run(AGENT, { tools }));
+  for (let i = 0; i < Math.max(10, Math.round(count / 10)); i++) {
+    await runOff();
+    await runOn();
+  }
+  const slices = 20;
+  const per = Math.max(1, Math.round(count / slices));
+  const offTimes = [];
+  const onTimes = [];
+  for (let s = 0; s < slices; s++) {
+    // Alternate which variant goes first, so neither always runs right after a GC of the other.
+    const order = s % 2 === 0 ? [[runOff, offTimes], [runOn, onTimes]] : [[runOn, onTimes], [runOff, offTimes]];
+    for (const [fn, times] of order) {
+      for (let i = 0; i < per; i++) {
+        const start = performance.now();
+        await fn();
+        times.push(performance.now() - start);
+      }
+    }
+  }
+  const summary = (times) => {
+    times.sort((a, b) => a - b);
+    return { p50: quantile(times, 0.5), p99: quantile(times, 0.99), n: times.length };
+  };
+  const offM = summary(offTimes);
+  const onM = summary(onTimes);
+  report('agent + gate', 'gate off', offM);
+  report('agent + gate', 'gate on (scoringGate)', onM);
+  console.log(`${''.padEnd(14)} gate on / gate off: p50 ${(onM.p50 / offM.p50).toFixed(3)}x, p99 ${(onM.p99 / offM.p99).toFixed(3)}x`);
+  rows.push({ workload: 'agent + gate', variant: 'on / off ratio', p50: `${(onM.p50 / offM.p50).toFixed(3)}x`, p99: `${(onM.p99 / offM.p99).toFixed(3)}x`, ratio: '', n: onM.n });
+  off.dispose();
+  on.dispose();
+}
+
 async function concurrentWorkload(count) {
   const CONC = 200;
   const rawScript = new vm.Script(`(async () => {\n${AGENT}\n})()`);
@@ -207,6 +249,7 @@ console.log(`enclave-kit bench — node ${process.version}, ${process.platform}/
 const want = (k) => !only || only.has(k);
 if (want('hello')) await scriptWorkload('hello', HELLO, n(2000), tools);
 if (want('agent')) await scriptWorkload('agent', AGENT, n(1500), tools);
+if (want('agent') || want('gate')) await gateWorkload(n(3000));
 if (want('compute')) await scriptWorkload('compute', COMPUTE, n(400), tools);
 if (want('concurrent')) await concurrentWorkload(n(30));
 if (want('worker')) await workerWorkloads();

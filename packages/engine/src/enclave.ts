@@ -12,6 +12,9 @@ import { availableParallelism } from 'node:os';
 import { installRejectionGuard } from './sandbox/rejections.js';
 import type { RunPlan } from './sandbox/runner.js';
 import { RunController } from './sandbox/runner.js';
+import { parseAgentScript } from './parse.js';
+import { ScoringGate, resolveScoringGate } from './score/index.js';
+import type { RuleVerdict, ScoringResult } from './score/index.js';
 import { LruCache, cacheKey } from './source.js';
 import type { ToolScope } from './tools/invoke.js';
 import { invokeHostTool } from './tools/invoke.js';
@@ -58,6 +61,7 @@ const OPTION_KEYS = new Set<string>([
   'onToolCall',
   'rateLimitStore',
   'sidecar',
+  'scoringGate',
 ]);
 const RUN_OPTION_KEYS = new Set<string>([...LIMIT_KEYS, 'tools', 'toolHandler', 'globals', 'input', 'signal', 'context']);
 const WRAPPER_NAMES = new Set(['callTool', 'console', 'input']);
@@ -99,7 +103,8 @@ function maxMessageBytes(limits: RuntimeLimits): number {
   return 6 * payload + 65_536;
 }
 
-type Checked = { ok: true; compiled: CompiledScript } | { ok: false; result: ExecutionResult };
+/** A check's outcome; with the gate on, the rule verdict is cached with it, so a repeated script costs one lookup. */
+type Checked = { ok: true; compiled: CompiledScript; scoring?: RuleVerdict } | { ok: false; result: ExecutionResult };
 
 const own = (obj: object, name: string) => Object.prototype.hasOwnProperty.call(obj, name);
 
@@ -140,6 +145,37 @@ function resolveReferences(result: ExecutionResult, sidecar: Sidecar): Execution
       code: 'OUTPUT_LIMIT_EXCEEDED',
     },
   };
+}
+
+const MAX_LISTED_SIGNALS = 8;
+
+function scoringBlocked(scoring: ScoringResult, threshold: number, duration: number): ExecutionResult {
+  const lines = scoring.signals
+    .slice(0, MAX_LISTED_SIGNALS)
+    .map((s) => `- ${s.location ? `line ${s.location.line}:${s.location.column} ` : ''}+${s.weight} [${s.id}] ${s.message}`);
+  const first = scoring.signals.find((s) => s.location !== undefined);
+  return {
+    success: false,
+    error: {
+      name: 'ScoringBlockedError',
+      message: `The scoring gate refused this script (score ${scoring.score}/100, blocks at ${threshold}):\n${lines.join('\n')}`,
+      code: 'SCORING_BLOCKED',
+      ...(first?.location ? { location: { ...first.location } } : {}),
+      data: { score: scoring.score, threshold, signals: scoring.signals },
+    },
+    stats: { duration, toolCallCount: 0, iterationCount: 0 },
+    scoring,
+  };
+}
+
+/** Settles with the promise's value, or with undefined as soon as the signal aborts. */
+function unlessAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T | undefined> {
+  if (!signal) return p;
+  return new Promise<T | undefined>((resolve, reject) => {
+    const onAbort = () => resolve(undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 function configError(message: string): never {
@@ -216,6 +252,7 @@ export class Enclave {
   readonly #globals: Record<string, unknown>;
   readonly #allowFunctionsInGlobals: boolean;
   readonly #pool: RealmPool;
+  readonly #gate: ScoringGate | undefined;
   readonly #checks = new LruCache<string, Checked>(500);
   readonly #active = new Set<RunController>();
   readonly #workers: WorkerPool | undefined;
@@ -257,6 +294,8 @@ export class Enclave {
     this.#rateLimitStore = store ?? new MemoryRateLimitStore();
     this.#sidecar = readSidecarOptions(options.sidecar, level, configError);
     this.#globals = { ...checkGlobals('options', options.globals, this.#allowFunctionsInGlobals) };
+    const gate = resolveScoringGate(options.scoringGate, level);
+    this.#gate = gate ? new ScoringGate(gate) : undefined;
     const pool = options.realmPool ?? {};
     if (pool === null || typeof pool !== 'object') configError('realmPool must be an object.');
     checkKeys('options.realmPool', pool, new Set(['maxIdle', 'prewarm', 'maxRunsPerRealm']));
@@ -339,6 +378,17 @@ export class Enclave {
       const checked = this.#check(code, globalNames);
       if (!checked.ok) return { ...checked.result, stats: { ...checked.result.stats, duration: Math.round((performance.now() - startedAt) * 1000) / 1000 } } as ExecutionResult<T>;
 
+      // Layer 3: the scoring gate, on the verdict cached with the check.
+      let scoring: ScoringResult | undefined;
+      if (this.#gate && checked.scoring) {
+        const judged = this.#gate.judge(code, checked.scoring);
+        scoring = judged instanceof Promise ? await unlessAborted(judged, runOptions.signal) : judged;
+        if (scoring === undefined || runOptions.signal?.aborted) return fail('ABORTED', 'AbortError', 'The run was aborted while the script was being scored.');
+        if (this.#disposed) return fail('ABORTED', 'AbortError', 'This Enclave has been disposed.');
+        if (scoring.decision === 'block') return scoringBlocked(scoring, this.#gate.config.block, Math.round((performance.now() - startedAt) * 1000) / 1000) as ExecutionResult<T>;
+        if (scoring.decision === 'warn') this.#gate.warn({ scoring, code, context: runOptions.context });
+      }
+
       // Input and globals are copied with a byte budget that stops the walk as soon as it is spent.
       let inputText: string | null = null;
       if (runOptions.input !== undefined) {
@@ -395,7 +445,9 @@ export class Enclave {
             signal: runOptions.signal,
             mapPosition: checked.compiled.mapPosition,
           });
-          return (sidecar !== undefined ? resolveReferences(result, sidecar) : result) as ExecutionResult<T>;
+          const final = sidecar !== undefined ? resolveReferences(result, sidecar) : result;
+          if (scoring) final.scoring = scoring;
+          return final as ExecutionResult<T>;
         } finally {
           this.#activeWorkerRuns--;
         }
@@ -404,7 +456,9 @@ export class Enclave {
       this.#active.add(run);
       try {
         const result = await run.start();
-        return (sidecar !== undefined ? resolveReferences(result, sidecar) : result) as ExecutionResult<T>;
+        const final = sidecar !== undefined ? resolveReferences(result, sidecar) : result;
+        if (scoring) final.scoring = scoring;
+        return final as ExecutionResult<T>;
       } finally {
         this.#active.delete(run);
       }
@@ -489,7 +543,9 @@ export class Enclave {
 
   #checkUncached(code: string, globalNames: readonly string[]): Checked {
     const r = checkAgentScript(code, { securityLevel: this.securityLevel, globals: globalNames, validate: this.#validate, transform: this.#transform });
-    return r.ok ? r : rejected(r.issues);
+    if (!r.ok) return rejected(r.issues);
+    // The parse is cached: this is a lookup of the tree the check just validated.
+    return this.#gate ? { ok: true, compiled: r.compiled, scoring: this.#gate.rules(parseAgentScript(code)) } : r;
   }
 }
 

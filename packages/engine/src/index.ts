@@ -19,6 +19,22 @@ export type { EnclaveDescription, ToolDescription } from './tools/describe.js';
 export { SIDECAR_DEFAULTS } from './tools/sidecar.js';
 export type { SidecarOptions, SidecarReference } from './tools/sidecar.js';
 export type { InferInput, InferOutput, SchemaIssue, StandardSchemaV1 } from './tools/schema.js';
+export { SCORING_DEFAULTS, SIGNAL_WEIGHTS, scoreAgentScript } from './score/index.js';
+export type {
+  ExternalScoreRequest,
+  ExternalScorerFn,
+  ExternalScorerOptions,
+  ExternalVerdict,
+  ScoreOptions,
+  ScoringDecision,
+  ScoringGateOptions,
+  ScoringLocation,
+  ScoringResult,
+  ScoringSignal,
+  ScoringWarning,
+  ToolRisk,
+  ToolRiskTag,
+} from './score/index.js';
 export type {
   CreateEnclaveOptions,
   ExecutionError,

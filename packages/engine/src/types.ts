@@ -1,5 +1,6 @@
 import type { ErrorCode } from './errors.js';
 import type { SecurityLevel } from './levels.js';
+import type { ScoringGateOptions, ScoringResult } from './score/types.js';
 import type { Issue } from './source.js';
 import type { WorkerPoolConfig } from './sandbox/worker-pool.js';
 import type { ToolCallHook } from './tools/audit.js';
@@ -108,6 +109,12 @@ export interface CreateEnclaveOptions extends Limits {
   /** Pool options for `adapter: 'worker_threads'`; defaults come from the security level's preset. */
   workerPoolConfig?: Partial<WorkerPoolConfig>;
   realmPool?: RealmPoolConfig;
+  /**
+   * Layer 3, the scoring gate: refuses scripts shaped like exfiltration or abuse before they run, and
+   * explains every verdict in `result.scoring`. `true` uses the level's thresholds, an object tunes it.
+   * Default: on at STRICT only (`SCORING_DEFAULTS`).
+   */
+  scoringGate?: boolean | ScoringGateOptions;
 }
 
 export interface RunOptions extends Limits {
@@ -157,6 +164,8 @@ export interface ExecutionResult<T = unknown> {
   error?: ExecutionError;
   stats: ExecutionStats;
   logs?: LogEntry[];
+  /** The scoring gate's verdict, on every run that reached the gate (it is off unless configured, or at STRICT). */
+  scoring?: ScoringResult;
 }
 
 export type { Issue };
