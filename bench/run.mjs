@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
 import { Worker } from 'node:worker_threads';
 import { Enclave } from '@enclave-kit/engine';
+import { AGENT, COMPUTE, HELLO, tools } from './workloads.mjs';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -14,28 +15,6 @@ const only = onlyArg ? new Set(onlyArg.slice(7).split(',')) : null;
 const scale = quick ? 0.2 : 1;
 const n = (count) => Math.max(20, Math.round(count * scale));
 
-// ---- workloads --------------------------------------------------------------------------------
-
-const HELLO = `return 1 + 1;`;
-
-const AGENT = `const users = await callTool('users:list', { limit: 20 });
-const active = users.filter((u) => u.active);
-const orders = await callTool('orders:list', { userIds: active.map((u) => u.id) });
-const stats = await callTool('stats:get', {});
-const byUser = orders.reduce((acc, o) => { acc[o.userId] = (acc[o.userId] || 0) + o.total; return acc; }, {});
-const top = Object.entries(byUser).sort((a, b) => b[1] - a[1]).slice(0, 3).map(([id, total]) => ({ id: Number(id), total }));
-return { active: active.length, revenue: Object.values(byUser).reduce((a, b) => a + b, 0), top, region: stats.region };`;
-
-const COMPUTE = `let sum = 0;
-for (let i = 0; i < 100000; i++) { sum += i % 7; }
-return sum;`;
-
-const USERS = Array.from({ length: 20 }, (_, i) => ({ id: i, name: `user${i}`, active: i % 3 !== 0 }));
-const tools = {
-  'users:list': async ({ limit }) => USERS.slice(0, limit),
-  'orders:list': async ({ userIds }) => userIds.flatMap((id) => [{ userId: id, total: id * 10 }, { userId: id, total: 5 }]),
-  'stats:get': async () => ({ region: 'eu-west', uptime: 99.9 }),
-};
 // For the concurrency workload tools really wait (a macrotask), so runs interleave as in a server.
 const yieldTick = () => new Promise((resolve) => setImmediate(resolve));
 const slowTools = Object.fromEntries(Object.entries(tools).map(([k, fn]) => [k, async (a) => { await yieldTick(); return fn(a); }]));

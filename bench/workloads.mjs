@@ -1,0 +1,34 @@
+// Workloads shared by the benchmarks (run.mjs in process, http.mjs over HTTP): the scripts and the
+// tools they call.
+
+export const HELLO = `return 1 + 1;`;
+
+export const AGENT = `const users = await callTool('users:list', { limit: 20 });
+const active = users.filter((u) => u.active);
+const orders = await callTool('orders:list', { userIds: active.map((u) => u.id) });
+const stats = await callTool('stats:get', {});
+const byUser = orders.reduce((acc, o) => { acc[o.userId] = (acc[o.userId] || 0) + o.total; return acc; }, {});
+const top = Object.entries(byUser).sort((a, b) => b[1] - a[1]).slice(0, 3).map(([id, total]) => ({ id: Number(id), total }));
+return { active: active.length, revenue: Object.values(byUser).reduce((a, b) => a + b, 0), top, region: stats.region };`;
+
+export const COMPUTE = `let sum = 0;
+for (let i = 0; i < 100000; i++) { sum += i % 7; }
+return sum;`;
+
+const USERS = Array.from({ length: 20 }, (_, i) => ({ id: i, name: `user${i}`, active: i % 3 !== 0 }));
+export const tools = {
+  'users:list': async ({ limit }) => USERS.slice(0, limit),
+  'orders:list': async ({ userIds }) => userIds.flatMap((id) => [{ userId: id, total: id * 10 }, { userId: id, total: 5 }]),
+  'stats:get': async () => ({ region: 'eu-west', uptime: 99.9 }),
+};
+
+/** AGENT written as plain code: what a route without a sandbox does with the same tools. */
+export async function agentWithoutSandbox(toolSet = tools) {
+  const users = await toolSet['users:list']({ limit: 20 });
+  const active = users.filter((u) => u.active);
+  const orders = await toolSet['orders:list']({ userIds: active.map((u) => u.id) });
+  const stats = await toolSet['stats:get']({});
+  const byUser = orders.reduce((acc, o) => { acc[o.userId] = (acc[o.userId] || 0) + o.total; return acc; }, {});
+  const top = Object.entries(byUser).sort((a, b) => b[1] - a[1]).slice(0, 3).map(([id, total]) => ({ id: Number(id), total }));
+  return { active: active.length, revenue: Object.values(byUser).reduce((a, b) => a + b, 0), top, region: stats.region };
+}
