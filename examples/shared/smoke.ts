@@ -47,5 +47,11 @@ export function smokeTest(example: string): void {
       const catalog = (await (await fetch(url, { headers: { 'x-user': 'alice' } })).json()) as { tools: { name: string }[] };
       expect(catalog.tools.map((t) => t.name)).toEqual(['me', 'orders:get', 'orders:list']);
     });
+
+    it('answers malformed JSON with a JSON 400', async () => {
+      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': 'alice' }, body: '{"code": ' });
+      expect(res.status).toBe(400);
+      expect(res.headers.get('content-type')).toMatch(/application\/json/);
+    });
   });
 }

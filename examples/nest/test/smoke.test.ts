@@ -1,0 +1,3 @@
+import { smokeTest } from '../../shared/smoke.js';
+
+smokeTest('nest');

@@ -1,0 +1,3 @@
+export default function Home() {
+  return <p>enclave-kit Next.js example: POST /enclave with an x-user header.</p>;
+}
