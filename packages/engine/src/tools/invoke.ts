@@ -186,9 +186,11 @@ async function callTool(scope: ToolScope, tool: HostTool, call: ToolCallRequest)
       args = checked.value;
     }
     const ctx: ToolContext = Object.freeze({ signal, runId: scope.runId, callIndex: call.callIndex, tool: call.name, context: scope.context });
-    const limited = await untilAborted(rateLimited(scope, tool, ctx), signal, timedOut);
-    if (limited === ENDED || limited === TIMED_OUT) return stopped(limited);
-    if (limited !== undefined) return limited;
+    if (tool.rateLimit !== undefined) {
+      const limited = await untilAborted(rateLimited(scope, tool, ctx), signal, timedOut);
+      if (limited === ENDED || limited === TIMED_OUT) return stopped(limited);
+      if (limited !== undefined) return limited;
+    }
     const handler = tool.handler;
     let value = await untilAborted(
       new Promise<unknown>((resolve) => resolve(handler(args, ctx))),
@@ -252,7 +254,8 @@ export async function invokeHostTool(scope: ToolScope, call: ToolCallRequest): P
     errorCode = described[2];
     reply = [0, JSON.stringify(described)];
   }
-  emitToolCall(scope.onToolCall, {
+  // The event is built only for a hook that will read it: a run's tool calls are a hot path.
+  if (scope.onToolCall !== undefined) emitToolCall(scope.onToolCall, {
     type: 'tool_call',
     runId: scope.runId,
     tool: call.name,
