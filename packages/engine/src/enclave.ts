@@ -15,7 +15,7 @@ import { RunController } from './sandbox/runner.js';
 import { parseAgentScript } from './parse.js';
 import { ScoringGate, resolveScoringGate } from './score/index.js';
 import type { RuleVerdict, ScoringResult } from './score/index.js';
-import { LruCache, cacheKey } from './source.js';
+import { LruCache, cacheKey, elapsedMs } from './source.js';
 import type { ToolScope } from './tools/invoke.js';
 import { invokeHostTool } from './tools/invoke.js';
 import type { ToolCallHook } from './tools/audit.js';
@@ -329,7 +329,7 @@ export class Enclave {
   /** Operators' view of the realm pool and, with the worker_threads adapter, of the worker pool. */
   stats(): { idleRealms: number; realmsCreated: number; realmsRetired: number; activeRuns: number; workers?: WorkerPoolStats } {
     const base = { idleRealms: this.#pool.idle, realmsCreated: this.#pool.created, realmsRetired: this.#pool.retired, activeRuns: this.#active.size };
-    return this.#workers ? { ...base, activeRuns: this.#activeWorkerRuns, workers: this.#workers.stats() } : base;
+    return this.#workers ? { ...base, activeRuns: base.activeRuns + this.#activeWorkerRuns, workers: this.#workers.stats() } : base;
   }
   #activeWorkerRuns = 0;
 
@@ -342,7 +342,7 @@ export class Enclave {
     const fail = (errCode: ErrorCode, name: string, message: string, extra: { location?: { line: number; column: number }; data?: Record<string, unknown> } = {}): ExecutionResult<T> => ({
       success: false,
       error: { name, message, code: errCode, ...extra },
-      stats: { duration: Math.round((performance.now() - startedAt) * 1000) / 1000, toolCallCount: 0, iterationCount: 0 },
+      stats: { duration: elapsedMs(startedAt), toolCallCount: 0, iterationCount: 0 },
     });
     try {
       if (this.#disposed) return fail('ABORTED', 'AbortError', 'This Enclave has been disposed.');
@@ -376,7 +376,7 @@ export class Enclave {
       const globalNames = Object.keys(globals).sort();
 
       const checked = this.#check(code, globalNames);
-      if (!checked.ok) return { ...checked.result, stats: { ...checked.result.stats, duration: Math.round((performance.now() - startedAt) * 1000) / 1000 } } as ExecutionResult<T>;
+      if (!checked.ok) return { ...checked.result, stats: { ...checked.result.stats, duration: elapsedMs(startedAt) } } as ExecutionResult<T>;
 
       // Layer 3: the scoring gate, on the verdict cached with the check.
       let scoring: ScoringResult | undefined;
@@ -385,7 +385,7 @@ export class Enclave {
         scoring = judged instanceof Promise ? await unlessAborted(judged, runOptions.signal) : judged;
         if (scoring === undefined || runOptions.signal?.aborted) return fail('ABORTED', 'AbortError', 'The run was aborted while the script was being scored.');
         if (this.#disposed) return fail('ABORTED', 'AbortError', 'This Enclave has been disposed.');
-        if (scoring.decision === 'block') return scoringBlocked(scoring, this.#gate.config.block, Math.round((performance.now() - startedAt) * 1000) / 1000) as ExecutionResult<T>;
+        if (scoring.decision === 'block') return scoringBlocked(scoring, this.#gate.config.block, elapsedMs(startedAt)) as ExecutionResult<T>;
         if (scoring.decision === 'warn') this.#gate.warn({ scoring, code, context: runOptions.context });
       }
 
@@ -431,39 +431,43 @@ export class Enclave {
         signal: runOptions.signal,
         startedAt,
       };
-      if (this.#workers) {
-        this.#activeWorkerRuns++;
-        try {
-          const result = await this.#workers.run({
-            key: checked.compiled.key,
-            source: checked.compiled.source,
-            wire: { runId, globalNames, functionNames, inputText, globalsText, limits, elapsed: 0 },
-            startedAt,
-            deadline: startedAt + limits.timeout,
-            timeout: limits.timeout,
-            invokeTool: plan.invokeTool,
-            signal: runOptions.signal,
-            mapPosition: checked.compiled.mapPosition,
-          });
-          const final = sidecar !== undefined ? resolveReferences(result, sidecar) : result;
-          if (scoring) final.scoring = scoring;
-          return final as ExecutionResult<T>;
-        } finally {
-          this.#activeWorkerRuns--;
-        }
-      }
-      const run = new RunController(plan, this.#pool.acquire(), this.#pool);
-      this.#active.add(run);
-      try {
-        const result = await run.start();
-        const final = sidecar !== undefined ? resolveReferences(result, sidecar) : result;
-        if (scoring) final.scoring = scoring;
-        return final as ExecutionResult<T>;
-      } finally {
-        this.#active.delete(run);
-      }
+      const result = this.#workers ? await this.#runInWorker(this.#workers, plan, checked.compiled) : await this.#runInRealm(plan);
+      const final = sidecar !== undefined ? resolveReferences(result, sidecar) : result;
+      if (scoring) final.scoring = scoring;
+      return final as ExecutionResult<T>;
     } catch {
       return fail('INTERNAL_ERROR', 'InternalError', 'An internal error occurred.');
+    }
+  }
+
+  async #runInRealm(plan: RunPlan): Promise<ExecutionResult> {
+    const run = new RunController(plan, this.#pool.acquire(), this.#pool);
+    this.#active.add(run);
+    try {
+      return await run.start();
+    } finally {
+      this.#active.delete(run);
+    }
+  }
+
+  /** The same plan, run by the worker pool: the rewritten source and the plan's data cross as JSON. */
+  async #runInWorker(workers: WorkerPool, plan: RunPlan, compiled: CompiledScript): Promise<ExecutionResult> {
+    const { runId, globalNames, functionNames, inputText, globalsText, limits, startedAt } = plan;
+    this.#activeWorkerRuns++;
+    try {
+      return await workers.run({
+        key: compiled.key,
+        source: compiled.source,
+        wire: { runId, globalNames, functionNames, inputText, globalsText, limits, elapsed: 0 },
+        startedAt,
+        deadline: startedAt + limits.timeout,
+        timeout: limits.timeout,
+        invokeTool: plan.invokeTool,
+        signal: plan.signal,
+        mapPosition: compiled.mapPosition,
+      });
+    } finally {
+      this.#activeWorkerRuns--;
     }
   }
 

@@ -91,3 +91,8 @@ export class LruCache<K, V> {
     return this.#map.size;
   }
 }
+
+/** Milliseconds since a `performance.now()` reading, to the microsecond: how results report durations. */
+export function elapsedMs(since: number): number {
+  return Math.round((performance.now() - since) * 1000) / 1000;
+}

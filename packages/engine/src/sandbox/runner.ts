@@ -8,6 +8,7 @@ import { pumpScript, startScript } from './realm.js';
 import type { EntryTarget } from './scheduler.js';
 import { currentEntryMode, entryScheduler, isHostTimeout } from './scheduler.js';
 import type { ExecutionError, ExecutionResult, LogEntry } from '../types.js';
+import { elapsedMs } from '../source.js';
 
 /** Everything one run needs, resolved by the Enclave (limits already merged and lowered). */
 export interface RunPlan {
@@ -211,7 +212,7 @@ export class RunController implements RunBridgeTarget, EntryTarget {
     this.#logs.push({
       level: (['log', 'info', 'warn', 'error', 'debug'].includes(level) ? level : 'log') as LogEntry['level'],
       message: line,
-      time: Math.round((performance.now() - this.#plan.startedAt) * 1000) / 1000,
+      time: elapsedMs(this.#plan.startedAt),
     });
   }
 
@@ -318,7 +319,7 @@ export class RunController implements RunBridgeTarget, EntryTarget {
 
   #stats() {
     return {
-      duration: Math.round((performance.now() - this.#plan.startedAt) * 1000) / 1000,
+      duration: elapsedMs(this.#plan.startedAt),
       toolCallCount: this.#toolCallCount,
       iterationCount: this.#iterationCount,
     };

@@ -39,17 +39,21 @@ function send(message: WorkerMessage): void {
 }
 
 /** The worker's own globals and a few intrinsics, to notice afterwards if a run reached this scope. */
-const pristineGlobals = Object.getOwnPropertyNames(globalThis).sort().join(',');
-const pristineIntrinsics = [Function.prototype.call, Object.prototype.hasOwnProperty, JSON.parse, Array.prototype.push, Promise.prototype.then];
-const pristineObjectProto = Object.getOwnPropertyNames(Object.prototype).sort().join(',');
+function fingerprint(): unknown[] {
+  return [
+    Object.getOwnPropertyNames(globalThis).sort().join(','),
+    Object.getOwnPropertyNames(Object.prototype).sort().join(','),
+    Function.prototype.call,
+    Object.prototype.hasOwnProperty,
+    JSON.parse,
+    Array.prototype.push,
+    Promise.prototype.then,
+  ];
+}
+const pristine = fingerprint();
 
 function tampered(): boolean {
-  const now = [Function.prototype.call, Object.prototype.hasOwnProperty, JSON.parse, Array.prototype.push, Promise.prototype.then];
-  return (
-    Object.getOwnPropertyNames(globalThis).sort().join(',') !== pristineGlobals ||
-    Object.getOwnPropertyNames(Object.prototype).sort().join(',') !== pristineObjectProto ||
-    now.some((fn, i) => fn !== pristineIntrinsics[i])
-  );
+  return fingerprint().some((part, i) => part !== pristine[i]);
 }
 
 interface Active {
@@ -114,9 +118,10 @@ function onMessage(text: unknown): void {
       void run(message[1], message[2], message[3], message[4]);
       break;
     case 'reply': {
-      const resolve = active.get(message[1])?.pending.get(message[2]);
+      const pending = active.get(message[1])?.pending;
+      const resolve = pending?.get(message[2]);
       if (resolve) {
-        active.get(message[1])?.pending.delete(message[2]);
+        pending?.delete(message[2]);
         resolve([message[3], message[4]]);
       }
       break;

@@ -17,6 +17,7 @@ import type { ToolCallRequest, ToolReply } from '../tools/invoke.js';
 import type { ExecutionResult, LogEntry } from '../types.js';
 import type { HostMessage, WireRunPlan, WorkerInit, WorkerMessage } from './worker-protocol.js';
 import { checkMessage } from './worker-protocol.js';
+import { elapsedMs } from '../source.js';
 
 export interface WorkerPoolConfig {
   /** Workers kept started and warm, even when idle. */
@@ -268,6 +269,13 @@ export class WorkerPool {
     void slot.worker.terminate().catch(() => {});
   }
 
+  /** Stops a worker for a reason the stats count, and starts what the pool then lacks. */
+  #retire(slot: Slot, reason: 'recycled' | 'terminated' | 'tampered'): void {
+    this.#counts[reason]++;
+    this.#stop(slot);
+    this.#replenish();
+  }
+
   #clearTimers(slot: Slot): void {
     clearTimeout(slot.idleTimer);
     clearTimeout(slot.graceTimer);
@@ -312,9 +320,7 @@ export class WorkerPool {
   #becomeIdle(slot: Slot): void {
     slot.job = undefined;
     if (slot.runs >= this.#config.maxExecutionsPerWorker) {
-      this.#counts.recycled++;
-      this.#stop(slot);
-      this.#replenish();
+      this.#retire(slot, 'recycled');
       return;
     }
     slot.state = 'idle';
@@ -327,10 +333,7 @@ export class WorkerPool {
     }
     clearTimeout(slot.idleTimer);
     slot.idleTimer = setTimeout(() => {
-      if (slot.state === 'idle' && this.#live() > this.#config.minWorkers) {
-        this.#counts.recycled++;
-        this.#stop(slot);
-      }
+      if (slot.state === 'idle' && this.#live() > this.#config.minWorkers) this.#retire(slot, 'recycled');
     }, this.#config.idleTimeoutMs);
     slot.idleTimer.unref();
   }
@@ -402,9 +405,7 @@ export class WorkerPool {
   #flooded(slot: Slot): void {
     const job = slot.job;
     if (job) this.#settle(job, failure(job, 'RUNTIME_ERROR', 'MessageFloodError', `The sandbox sent more than ${this.#config.maxMessagesPerSecond} messages per second.`));
-    this.#counts.terminated++;
-    this.#stop(slot);
-    this.#replenish();
+    this.#retire(slot, 'terminated');
   }
 
   #handle(slot: Slot, text: unknown): void {
@@ -415,9 +416,7 @@ export class WorkerPool {
       // A worker that speaks nonsense is not trusted with another run.
       const job = slot.job;
       if (job) this.#settle(job, failure(job, 'INTERNAL_ERROR', 'InternalError', 'The sandbox worker sent an invalid message.'));
-      this.#counts.terminated++;
-      this.#stop(slot);
-      this.#replenish();
+      this.#retire(slot, 'terminated');
       return;
     }
     switch (message[0]) {
@@ -453,9 +452,7 @@ export class WorkerPool {
     slot.runs++;
     if (!job.settled) this.#settle(job, this.#hostResult(job, result));
     if (tampered === true) {
-      this.#counts.tampered++;
-      this.#stop(slot);
-      this.#replenish();
+      this.#retire(slot, 'tampered');
       return;
     }
     clearTimeout(slot.graceTimer);
@@ -465,7 +462,7 @@ export class WorkerPool {
   /** The worker's report, checked like any untrusted input and rebuilt from known fields only. */
   #hostResult(job: Job, raw: ExecutionResult): ExecutionResult {
     try {
-      const stats = { duration: round(performance.now() - job.startedAt), toolCallCount: num(raw.stats?.toolCallCount), iterationCount: num(raw.stats?.iterationCount) };
+      const stats = { duration: elapsedMs(job.startedAt), toolCallCount: num(raw.stats?.toolCallCount), iterationCount: num(raw.stats?.iterationCount) };
       let out: ExecutionResult;
       if (raw.success === true && typeof raw.value === 'string') {
         out = { success: true, value: hostCodec.decode(raw.value), stats };
@@ -504,9 +501,7 @@ export class WorkerPool {
     if (!slot || slot.job !== job || slot.state === 'dead') return;
     if (Atomics.load(slot.flag, 0) === 1) {
       // Script code is running right now: a hard halt.
-      this.#counts.terminated++;
-      this.#stop(slot);
-      this.#replenish();
+      this.#retire(slot, 'terminated');
       return;
     }
     // The worker is waiting (on a tool, or between entries): ask it to end the run, and halt it if it
@@ -514,11 +509,7 @@ export class WorkerPool {
     slot.state = 'draining';
     this.#post(slot, ['cancel', job.id]);
     slot.graceTimer = setTimeout(() => {
-      if (slot.state === 'draining' && slot.job === job) {
-        this.#counts.terminated++;
-        this.#stop(slot);
-        this.#replenish();
-      }
+      if (slot.state === 'draining' && slot.job === job) this.#retire(slot, 'terminated');
     }, CANCEL_GRACE_MS);
   }
 
@@ -537,11 +528,7 @@ export class WorkerPool {
 }
 
 function failure(job: Job, code: ErrorCode, name: string, message: string): ExecutionResult {
-  return { success: false, error: { name, message, code }, stats: { duration: round(performance.now() - job.startedAt), toolCallCount: job.toolCalls, iterationCount: 0 } };
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
+  return { success: false, error: { name, message, code }, stats: { duration: elapsedMs(job.startedAt), toolCallCount: job.toolCalls, iterationCount: 0 } };
 }
 
 function num(v: unknown): number {

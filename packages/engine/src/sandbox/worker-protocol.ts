@@ -19,8 +19,8 @@ export interface WorkerInit {
 /** The parts of a run plan that cross to the worker. */
 export interface WireRunPlan {
   runId: string;
-  globalNames: string[];
-  functionNames: string[];
+  globalNames: readonly string[];
+  functionNames: readonly string[];
   inputText: string | null;
   globalsText: string | null;
   limits: RuntimeLimits;

@@ -26,8 +26,7 @@ export interface ToolCallEvent {
 export type ToolCallHook = (event: ToolCallEvent) => void | Promise<void>;
 
 /** Calls the hook without letting it throw, reject or delay the tool's reply. */
-export function emitToolCall(hook: ToolCallHook | undefined, event: ToolCallEvent): void {
-  if (hook === undefined) return;
+export function emitToolCall(hook: ToolCallHook, event: ToolCallEvent): void {
   try {
     const out = hook(event);
     if (out !== null && typeof out === 'object' && typeof (out as Promise<void>).then === 'function') (out as Promise<void>).then(undefined, () => {});

@@ -3,11 +3,12 @@ import { ToolError, describeToolError, suggestNames } from '../sandbox/tool-erro
 import type { ToolContext, ToolFunction } from '../types.js';
 import type { ToolCallHook } from './audit.js';
 import { emitToolCall } from './audit.js';
-import type { HostTool } from './define.js';
+import type { HostTool, ToolRateLimit } from './define.js';
 import type { RateLimitStore } from './rate-limit.js';
 import { checkWithSchema, formatIssues, jsonSchemaOf } from './schema.js';
 import type { Sidecar } from './sidecar.js';
 import { typeFromJsonSchema } from './typescript.js';
+import { elapsedMs } from '../source.js';
 
 /** The tools one run may call, resolved by the Enclave from the instance's and the run's options. */
 export interface ToolScope {
@@ -143,9 +144,8 @@ function callSignal(runSignal: AbortSignal, timeout: number | undefined): { sign
   return { signal: controller.signal, timedOut: () => timedOut, done: () => clearTimeout(timer) };
 }
 
-async function rateLimited(scope: ToolScope, tool: HostTool, ctx: ToolContext): Promise<CallFailure | undefined> {
-  const rl = tool.rateLimit;
-  if (rl === undefined || scope.rateLimitStore === undefined) return undefined;
+async function rateLimited(scope: ToolScope, tool: HostTool, rl: ToolRateLimit, ctx: ToolContext): Promise<CallFailure | undefined> {
+  if (scope.rateLimitStore === undefined) return undefined;
   let hit;
   try {
     const key = rl.key === undefined ? undefined : rl.key(ctx);
@@ -187,7 +187,7 @@ async function callTool(scope: ToolScope, tool: HostTool, call: ToolCallRequest)
     }
     const ctx: ToolContext = Object.freeze({ signal, runId: scope.runId, callIndex: call.callIndex, tool: call.name, context: scope.context });
     if (tool.rateLimit !== undefined) {
-      const limited = await untilAborted(rateLimited(scope, tool, ctx), signal, timedOut);
+      const limited = await untilAborted(rateLimited(scope, tool, tool.rateLimit, ctx), signal, timedOut);
       if (limited === ENDED || limited === TIMED_OUT) return stopped(limited);
       if (limited !== undefined) return limited;
     }
@@ -261,7 +261,7 @@ export async function invokeHostTool(scope: ToolScope, call: ToolCallRequest): P
     tool: call.name,
     callIndex: call.callIndex,
     startedAt,
-    durationMs: Math.round((performance.now() - t0) * 1000) / 1000,
+    durationMs: elapsedMs(t0),
     argsBytes: call.argsText.length,
     ...(reply[0] === 1 ? { resultBytes: reply[1].length } : {}),
     outcome: reply[0] === 1 ? 'ok' : 'error',
