@@ -1,11 +1,16 @@
-// HTTP benchmark of the framework adapters: for Express and Hono, one server with two routes,
-//   POST /enclave  the adapter running the agent script (bench/workloads.mjs) in the sandbox,
-//   POST /bare     the same framework's plain JSON route calling the same tools directly,
-// both answering the same JSON. The server runs in a child process pinned to one core (`taskset -c 0`
+// HTTP benchmark of the framework adapters: for Express and Hono, one server with these routes,
+//   POST /enclave        the adapter running the agent script (bench/workloads.mjs) in the sandbox,
+//   POST /bare           the same framework's plain JSON route calling the same tools directly,
+//   POST /raw-vm         the bare route, but the script runs in a fresh raw node:vm context with a
+//                        timeout on its first entry only (the DESIGN baseline: no checks, no limits),
+//   POST /timed-entries  the bare route plus the four empty timed realm entries that invariant 4 costs
+//                        this script in vm mode (its start and one per tool result), nothing else,
+// all answering the same JSON. The last two are floors: no sandbox keeping the invariants can beat them. The server runs in a child process pinned to one core (`taskset -c 0`
 // when available); autocannon runs here, in the parent. Prints req/s, p50/p99 latency and the ratio
 // enclave / bare. Usage: pnpm bench:http [-- --quick] [-- --duration=5] [-- --connections=10]
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import vm from 'node:vm';
 import { AGENT, agentWithoutSandbox, tools } from './workloads.mjs';
 
 const args = process.argv.slice(2);
@@ -17,21 +22,47 @@ const serveArg = arg('serve', '');
 
 // ---- server (child process) ---------------------------------------------------------------------
 
-async function bareResult(body) {
-  if (typeof body?.code !== 'string') return [400, { success: false, error: { name: 'RequestError', code: 'BAD_REQUEST', message: 'code must be a string' } }];
-  const start = performance.now();
-  const value = await agentWithoutSandbox(tools);
-  return [200, { success: true, value, stats: { duration: performance.now() - start, toolCallCount: 3, iterationCount: 0 } }];
+const badRequest = [400, { success: false, error: { name: 'RequestError', code: 'BAD_REQUEST', message: 'code must be a string' } }];
+
+/** A route body: the JSON answer for a parsed request, timed like the sandbox's `stats`. */
+function route(agent) {
+  return async (body) => {
+    if (typeof body?.code !== 'string') return badRequest;
+    const start = performance.now();
+    const value = await agent(body.code);
+    return [200, { success: true, value, stats: { duration: performance.now() - start, toolCallCount: 3, iterationCount: 0 } }];
+  };
 }
+
+const rawCallTool = (name, a) => tools[name](a);
+const rawScripts = new Map();
+const emptyContext = vm.createContext({});
+const emptyScript = new vm.Script('0');
+const timedEntry = () => emptyScript.runInContext(emptyContext, { timeout: 30_000 });
+/** The same tools, each preceded by one empty timed entry (the start adds the fourth). */
+const timedTools = Object.fromEntries(Object.entries(tools).map(([name, fn]) => [name, (a) => (timedEntry(), fn(a))]));
+
+const ROUTES = {
+  '/bare': route(() => agentWithoutSandbox(tools)),
+  '/raw-vm': route(async (code) => {
+    let script = rawScripts.get(code);
+    if (!script) rawScripts.set(code, (script = new vm.Script(`(async () => {\n${code}\n})()`)));
+    // JSON round trip: the value is an object of the context's realm.
+    return JSON.parse(JSON.stringify(await script.runInContext(vm.createContext({ callTool: rawCallTool }), { timeout: 30_000 })));
+  }),
+  '/timed-entries': route(() => (timedEntry(), agentWithoutSandbox(timedTools))),
+};
 
 async function expressServer() {
   const { default: express } = await import('express');
   const { enclave } = await import('@enclave-kit/express');
   const app = express();
   app.use(enclave({ path: '/enclave', tools: () => tools }));
-  app.post('/bare', express.json({ limit: '1mb' }), (req, res, next) => {
-    bareResult(req.body).then(([status, json]) => void res.status(status).json(json), next);
-  });
+  for (const [path, answer] of Object.entries(ROUTES)) {
+    app.post(path, express.json({ limit: '1mb' }), (req, res, next) => {
+      answer(req.body).then(([status, json]) => void res.status(status).json(json), next);
+    });
+  }
   return new Promise((resolve) => {
     const server = app.listen(0, '127.0.0.1', () => resolve(server.address().port));
   });
@@ -43,10 +74,12 @@ async function honoServer() {
   const { enclave } = await import('@enclave-kit/hono');
   const app = new Hono();
   app.use(enclave({ path: '/enclave', tools: () => tools }));
-  app.post('/bare', async (c) => {
-    const [status, json] = await bareResult(await c.req.json());
-    return c.json(json, status);
-  });
+  for (const [path, answer] of Object.entries(ROUTES)) {
+    app.post(path, async (c) => {
+      const [status, json] = await answer(await c.req.json());
+      return c.json(json, status);
+    });
+  }
   return new Promise((resolve) => {
     const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(server.address().port));
   });
@@ -96,32 +129,45 @@ async function main() {
     const { child, port, pinned } = await startServer(framework);
     try {
       const base = `http://127.0.0.1:${port}`;
-      // Both routes must answer the same value before their speed means anything.
-      const [a, b] = await Promise.all(['/enclave', '/bare'].map(async (p) => (await fetch(base + p, { method: 'POST', headers, body })).json()));
-      if (!a.success || JSON.stringify(a.value) !== JSON.stringify(b.value)) throw new Error(`routes disagree: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
-      for (const p of ['/bare', '/enclave']) await load(base + p, 1); // warm-up (JIT, realm pool)
-      const sums = { '/bare': [], '/enclave': [] };
-      // Alternate the routes so drift in machine load weighs on both alike.
+      const paths = ['/bare', '/enclave', '/raw-vm', '/timed-entries'];
+      // Every route must answer the same value before its speed means anything.
+      const answers = await Promise.all(paths.map(async (p) => (await fetch(base + p, { method: 'POST', headers, body })).json()));
+      for (const [i, a] of answers.entries()) {
+        if (!a.success || JSON.stringify(a.value) !== JSON.stringify(answers[0].value)) throw new Error(`${paths[i]} disagrees with /bare: ${JSON.stringify(a)}`);
+      }
+      for (const p of paths) await load(base + p, 1); // warm-up (JIT, realm pool)
+      const runs = Object.fromEntries(paths.map((p) => [p, []]));
+      // Alternate the order so drift in machine load weighs on every route alike.
       for (let r = 0; r < rounds; r++) {
-        for (const p of r % 2 === 0 ? ['/bare', '/enclave'] : ['/enclave', '/bare']) {
+        for (const p of r % 2 === 0 ? paths : paths.toReversed()) {
           const res = await load(base + p, duration);
           const bad = res.non2xx + res.errors + res.timeouts;
           if (bad) throw new Error(`${framework} ${p}: ${bad} failed requests`);
-          sums[p].push(res);
+          runs[p].push(res);
         }
       }
       const avg = (list, pick) => list.reduce((s, x) => s + pick(x), 0) / list.length;
       const row = (p) => ({
-        rps: avg(sums[p], (x) => x.requests.average),
-        p50: avg(sums[p], (x) => x.latency.p50),
-        p99: avg(sums[p], (x) => x.latency.p99),
+        rps: avg(runs[p], (x) => x.requests.average),
+        p50: avg(runs[p], (x) => x.latency.p50),
+        p99: avg(runs[p], (x) => x.latency.p99),
       });
       const bare = row('/bare');
-      const ours = row('/enclave');
       const name = framework === 'express' ? 'Express 5' : 'Hono 4';
-      table.push({ name, route: 'bare JSON route', ...bare, ratio: '—' });
-      table.push({ name, route: 'enclave (agent script)', ...ours, ratio: `${((ours.rps / bare.rps) * 100).toFixed(0)}%` });
-      console.log(`${name.padEnd(10)} bare ${bare.rps.toFixed(0).padStart(6)} req/s   enclave ${ours.rps.toFixed(0).padStart(6)} req/s   ratio ${((ours.rps / bare.rps) * 100).toFixed(1)}%${pinned ? '' : '   (server not pinned: no taskset)'}`);
+      const labels = {
+        '/bare': 'bare JSON route',
+        '/enclave': 'enclave (agent script)',
+        '/raw-vm': 'floor: raw node:vm, fresh context',
+        '/timed-entries': 'floor: bare + 4 empty timed entries',
+      };
+      const line = [`${name.padEnd(10)}${pinned ? '' : ' (server not pinned: no taskset)'}`];
+      for (const p of paths) {
+        const x = row(p);
+        const ratio = p === '/bare' ? '—' : `${((x.rps / bare.rps) * 100).toFixed(0)}%`;
+        table.push({ name, route: labels[p], ...x, ratio });
+        line.push(`${p} ${x.rps.toFixed(0)} req/s${p === '/bare' ? '' : ` (${ratio})`}`);
+      }
+      console.log(line.join('   '));
     } finally {
       child.kill('SIGTERM');
     }

@@ -9,6 +9,7 @@ import type { EntryTarget } from './scheduler.js';
 import { currentEntryMode, entryScheduler, isHostTimeout } from './scheduler.js';
 import type { ExecutionError, ExecutionResult, LogEntry } from '../types.js';
 import { elapsedMs } from '../source.js';
+import { Abort, runEndReason } from '../tools/abort.js';
 
 /** Everything one run needs, resolved by the Enclave (limits already merged and lowered). */
 export interface RunPlan {
@@ -59,7 +60,7 @@ export class RunController implements RunBridgeTarget, EntryTarget {
   readonly #logs: LogEntry[] = [];
   readonly #mailbox: [number, 0 | 1, string][] = [];
   /** One signal for all of the run's tool calls, made at the first call: it aborts when the run ends. */
-  #toolController: AbortController | undefined;
+  #toolsEnd: Abort | undefined;
   /**
    * Heap growth is charged to a run only while its own realm entries execute (one thread: nothing else
    * allocates then), so a concurrent tenant's memory is never counted against it. Tracking starts at
@@ -139,14 +140,14 @@ export class RunController implements RunBridgeTarget, EntryTarget {
     if (this.#settled) return 0;
     const [name, argsText] = JSON.parse(payload) as [string, string];
     this.#toolCallCount++;
-    this.#toolController ??= new AbortController();
-    const controller = this.#toolController;
+    this.#toolsEnd ??= new Abort();
+    const runEnd = this.#toolsEnd;
     const callIndex = this.#toolCallCount;
     // The tool starts after the realm has returned: host code never runs under the realm's watchdog,
     // so a deadline can never cut a tool off half-way through its synchronous part.
     queueMicrotask(() => {
       if (this.#settled) return;
-      void this.#invokeTool(callIndex, callId, name, argsText, controller);
+      void this.#invokeTool(callIndex, callId, name, argsText, runEnd);
     });
     return 1;
   }
@@ -310,8 +311,8 @@ export class RunController implements RunBridgeTarget, EntryTarget {
     entryScheduler.enter(this, pumpScript);
   }
 
-  async #invokeTool(callIndex: number, callId: number, name: string, argsText: string, controller: AbortController) {
-    const reply = await this.#plan.invokeTool({ name, argsText, callIndex, signal: controller.signal });
+  async #invokeTool(callIndex: number, callId: number, name: string, argsText: string, runEnd: Abort) {
+    const reply = await this.#plan.invokeTool({ name, argsText, callIndex, runEnd });
     if (this.#settled) return;
     this.#mailbox.push([callId, reply[0], reply[1]]);
     this.#schedulePump();
@@ -340,7 +341,7 @@ export class RunController implements RunBridgeTarget, EntryTarget {
     this.#result = result;
     clearTimeout(this.#timer);
     if (this.#onAbort && this.#plan.signal) this.#plan.signal.removeEventListener('abort', this.#onAbort);
-    this.#toolController?.abort(new Error(`run ended: ${result.error?.code ?? 'completed'}`));
+    this.#toolsEnd?.abort(runEndReason(result.error?.code ?? 'completed'));
     this.#mailbox.length = 0;
     // Never called inside a realm entry, so the realm is idle and can go back to the pool.
     this.#releaseRealm();

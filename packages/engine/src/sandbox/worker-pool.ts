@@ -18,6 +18,7 @@ import type { ExecutionResult, LogEntry } from '../types.js';
 import type { HostMessage, WireRunPlan, WorkerInit, WorkerMessage } from './worker-protocol.js';
 import { checkMessage } from './worker-protocol.js';
 import { elapsedMs } from '../source.js';
+import { Abort, runEndReason } from '../tools/abort.js';
 
 export interface WorkerPoolConfig {
   /** Workers kept started and warm, even when idle. */
@@ -100,7 +101,7 @@ interface Job extends WorkerJob {
   resolve: (r: ExecutionResult) => void;
   timer: NodeJS.Timeout | undefined;
   onAbort: (() => void) | undefined;
-  tools: AbortController | undefined;
+  tools: Abort | undefined;
   toolCalls: number;
   slot: Slot | undefined;
 }
@@ -439,9 +440,8 @@ export class WorkerPool {
     if (!job || job.id !== id || job.settled || slot.state !== 'busy' || performance.now() >= job.deadline) return;
     if (typeof callIndex !== 'number' || typeof name !== 'string' || typeof argsText !== 'string') return;
     if (++job.toolCalls > job.wire.limits.maxToolCalls) return;
-    job.tools ??= new AbortController();
-    const signal = job.tools.signal;
-    void job.invokeTool({ name, argsText, callIndex, signal }).then((reply) => {
+    job.tools ??= new Abort();
+    void job.invokeTool({ name, argsText, callIndex, runEnd: job.tools }).then((reply) => {
       if (!job.settled && slot.job === job) this.#post(slot, ['reply', id, callIndex, reply[0], reply[1]]);
     });
   }
@@ -522,7 +522,7 @@ export class WorkerPool {
     }
     clearTimeout(job.timer);
     if (job.onAbort && job.signal) job.signal.removeEventListener('abort', job.onAbort);
-    job.tools?.abort(new Error(`run ended: ${result.error?.code ?? 'completed'}`));
+    job.tools?.abort(runEndReason(result.error?.code ?? 'completed'));
     job.resolve(result);
   }
 }

@@ -9,6 +9,7 @@ import { checkWithSchema, formatIssues, jsonSchemaOf } from './schema.js';
 import type { Sidecar } from './sidecar.js';
 import { typeFromJsonSchema } from './typescript.js';
 import { elapsedMs } from '../source.js';
+import { Abort } from './abort.js';
 
 /** The tools one run may call, resolved by the Enclave from the instance's and the run's options. */
 export interface ToolScope {
@@ -36,8 +37,8 @@ export interface ToolCallRequest {
   argsText: string;
   /** 1-based index of the call within its run. */
   callIndex: number;
-  /** Aborted when the run ends. */
-  signal: AbortSignal;
+  /** Set when the run ends (a tool's `ctx.signal` follows it). */
+  runEnd: Abort;
 }
 
 /**
@@ -82,66 +83,53 @@ function expectedArgs(tool: HostTool): string {
 }
 
 /**
- * Settles with the promise, or with ENDED / TIMED_OUT when the call's signal aborts first; the tool's
- * own promise is still observed, so its late rejection is never unhandled.
+ * Settles with the promise, or with ENDED / TIMED_OUT when the call is aborted first; the tool's own
+ * promise is still observed, so its late rejection is never unhandled.
  */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal, isTimeout: () => boolean): Promise<T | typeof ENDED | typeof TIMED_OUT> {
-  if (signal.aborted) {
+function untilAborted<T>(promise: Promise<T>, call: CallAbort): Promise<T | typeof ENDED | typeof TIMED_OUT> {
+  const stopped = () => (call.timedOut ? TIMED_OUT : ENDED);
+  if (call.abort.aborted) {
     promise.then(undefined, () => {});
-    return Promise.resolve(isTimeout() ? TIMED_OUT : ENDED);
+    return Promise.resolve(stopped());
   }
   return new Promise((resolve, reject) => {
-    const onAbort = () => resolve(isTimeout() ? TIMED_OUT : ENDED);
-    signal.addEventListener('abort', onAbort, { once: true });
+    const unlisten = call.abort.listen(() => resolve(stopped()));
     promise.then(
       (v) => {
-        signal.removeEventListener('abort', onAbort);
+        unlisten();
         resolve(v);
       },
       (e) => {
-        signal.removeEventListener('abort', onAbort);
+        unlisten();
         reject(e);
       },
     );
   });
 }
 
-/**
- * Callbacks for the end of a run, behind one listener per run signal: calls that run at once would
- * otherwise stack listeners on it (and Node warns past ten).
- */
-const runEndCallbacks = new WeakMap<AbortSignal, Set<() => void>>();
-function whenRunEnds(runSignal: AbortSignal, callback: () => void): void {
-  if (runSignal.aborted) {
-    callback();
-    return;
-  }
-  let callbacks = runEndCallbacks.get(runSignal);
-  if (callbacks === undefined) {
-    const set = new Set<() => void>();
-    callbacks = set;
-    runEndCallbacks.set(runSignal, set);
-    runSignal.addEventListener('abort', () => {
-      for (const cb of set) cb();
-    }, { once: true });
-  }
-  callbacks.add(callback);
+interface CallAbort {
+  /** The call's own flag; `ctx.signal` is its signal. */
+  abort: Abort;
+  timedOut: boolean;
+  /** Clears the tool's timer (the flag stays tied to the run). */
+  done: () => void;
 }
 
 /**
- * The call's own signal (`ctx.signal`): aborted when the run ends, and at the tool's timeout. It stays
- * tied to the run after the call, so work a tool left running in the background still stops then.
+ * The call's abort flag (`ctx.signal`): set when the run ends, and at the tool's timeout. It stays tied
+ * to the run after the call, so work a tool left running in the background still stops then.
  */
-function callSignal(runSignal: AbortSignal, timeout: number | undefined): { signal: AbortSignal; timedOut: () => boolean; done: () => void } {
-  const controller = new AbortController();
-  whenRunEnds(runSignal, () => controller.abort(runSignal.reason));
-  if (timeout === undefined) return { signal: controller.signal, timedOut: () => false, done: () => {} };
-  let timedOut = false;
+function callAbort(runEnd: Abort, timeout: number | undefined): CallAbort {
+  const abort = new Abort();
+  runEnd.listen(() => abort.abort(runEnd.reason));
+  const call: CallAbort = { abort, timedOut: false, done: () => {} };
+  if (timeout === undefined) return call;
   const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort(new ToolError(`The tool did not answer within ${timeout} ms.`, { code: 'TOOL_TIMEOUT' }));
+    call.timedOut = true;
+    abort.abort(new ToolError(`The tool did not answer within ${timeout} ms.`, { code: 'TOOL_TIMEOUT' }));
   }, timeout);
-  return { signal: controller.signal, timedOut: () => timedOut, done: () => clearTimeout(timer) };
+  call.done = () => clearTimeout(timer);
+  return call;
 }
 
 async function rateLimited(scope: ToolScope, tool: HostTool, rl: ToolRateLimit, ctx: ToolContext): Promise<CallFailure | undefined> {
@@ -171,31 +159,39 @@ async function callTool(scope: ToolScope, tool: HostTool, call: ToolCallRequest)
     args = resolved.value;
   }
   const timeout = tool.timeout ?? scope.toolTimeout;
-  const { signal, timedOut, done } = callSignal(call.signal, timeout);
+  const aborts = callAbort(call.runEnd, timeout);
   const stopped = (why: typeof ENDED | typeof TIMED_OUT) =>
     why === ENDED
       ? new CallFailure(`The run ended before "${tool.name}" answered.`, 'ABORTED')
       : new CallFailure(`Tool "${tool.name}" did not answer within ${timeout} ms.`, 'TOOL_TIMEOUT', { status: 504 });
   try {
     if (tool.input !== undefined) {
-      const checked = await untilAborted(checkWithSchema(tool.input, args), signal, timedOut);
+      const checked = await untilAborted(checkWithSchema(tool.input, args), aborts);
       if (checked === ENDED || checked === TIMED_OUT) return stopped(checked);
       if (!checked.ok) {
         return new CallFailure(`Invalid arguments for "${tool.name}": ${formatIssues(checked.issues)}.${expectedArgs(tool)}`, 'INVALID_ARGUMENTS', { issues: checked.issues });
       }
       args = checked.value;
     }
-    const ctx: ToolContext = Object.freeze({ signal, runId: scope.runId, callIndex: call.callIndex, tool: call.name, context: scope.context });
+    // `signal` is a getter: the AbortController behind it is made only for a tool that reads it.
+    const ctx: ToolContext = Object.freeze({
+      get signal() {
+        return aborts.abort.signal;
+      },
+      runId: scope.runId,
+      callIndex: call.callIndex,
+      tool: call.name,
+      context: scope.context,
+    });
     if (tool.rateLimit !== undefined) {
-      const limited = await untilAborted(rateLimited(scope, tool, tool.rateLimit, ctx), signal, timedOut);
+      const limited = await untilAborted(rateLimited(scope, tool, tool.rateLimit, ctx), aborts);
       if (limited === ENDED || limited === TIMED_OUT) return stopped(limited);
       if (limited !== undefined) return limited;
     }
     const handler = tool.handler;
     let value = await untilAborted(
       new Promise<unknown>((resolve) => resolve(handler(args, ctx))),
-      signal,
-      timedOut,
+      aborts,
     );
     if (value === ENDED || value === TIMED_OUT) return stopped(value);
     if (tool.output !== undefined) {
@@ -206,7 +202,7 @@ async function callTool(scope: ToolScope, tool: HostTool, call: ToolCallRequest)
     }
     return copyResult(scope, tool, value);
   } finally {
-    done();
+    aborts.done();
   }
 }
 
