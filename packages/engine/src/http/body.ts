@@ -24,13 +24,33 @@ export class PayloadTooLargeError extends EnclaveHttpError {
   }
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+function decodeUtf8(bytes: Uint8Array): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw new EnclaveHttpError(400, 'The request body is not valid UTF-8.');
+  }
+}
+
 /**
  * Reads the body as UTF-8 text, never holding more than `maxBodySize` bytes: a declared length over the
  * cap is refused before reading, and an undeclared one is cut off as soon as it passes the cap.
+ *
+ * A body whose declared length fits is read in one `arrayBuffer()`: the server's HTTP parser holds the
+ * body to its `Content-Length`, and servers such as @hono/node-server then read the socket directly
+ * instead of building a web stream. The length is checked again after reading all the same.
  */
 export async function readBodyText(request: Request, maxBodySize: number): Promise<string> {
   const declared = request.headers.get('content-length');
-  if (declared !== null && /^\d+$/.test(declared.trim()) && Number(declared) > maxBodySize) throw new PayloadTooLargeError(maxBodySize);
+  const length = declared !== null && /^\d+$/.test(declared.trim()) ? Number(declared) : undefined;
+  if (length !== undefined && length > maxBodySize) throw new PayloadTooLargeError(maxBodySize);
+  if (length !== undefined) {
+    const bytes = new Uint8Array(await request.arrayBuffer());
+    if (bytes.byteLength > maxBodySize) throw new PayloadTooLargeError(maxBodySize);
+    return decodeUtf8(bytes);
+  }
   if (request.body === null) return '';
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -53,11 +73,7 @@ export async function readBodyText(request: Request, maxBodySize: number): Promi
     bytes.set(c, at);
     at += c.byteLength;
   }
-  try {
-    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
-  } catch {
-    throw new EnclaveHttpError(400, 'The request body is not valid UTF-8.');
-  }
+  return decodeUtf8(bytes);
 }
 
 function bad(message: string): never {
