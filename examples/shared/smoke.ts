@@ -2,32 +2,23 @@
  * Smoke test of an example server, run the way the README runs it: `node server.mjs` on the built
  * packages, a free port, and the curl requests of its banner made with fetch.
  */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, startNode } from './probe.js';
+import type { Started } from './probe.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 export function smokeTest(example: string): void {
   describe(`examples/${example}`, () => {
-    let child: ReturnType<typeof spawn>;
+    let server: Started | undefined;
     let url = '';
     beforeAll(async () => {
-      child = spawn(process.execPath, ['server.mjs'], { cwd: path.join(here, '..', example), env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] });
-      url = await new Promise<string>((resolve, reject) => {
-        let out = '';
-        child.stdout?.on('data', (d: Buffer) => {
-          out += d.toString();
-          const m = /http:\/\/localhost:(\d+)\/enclave/.exec(out);
-          if (m) resolve(`http://127.0.0.1:${m[1]}/enclave`);
-        });
-        child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${out}`)));
-      });
+      server = await startNode(['server.mjs'], { cwd: path.join(here, '..', example), port: await freePort() });
+      url = server.url;
     });
-    afterAll(() => {
-      child?.kill();
-    });
+    afterAll(() => server?.stop());
 
     const run = (user: string | undefined, code: string) =>
       fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(user ? { 'x-user': user } : {}) }, body: JSON.stringify({ code }) });

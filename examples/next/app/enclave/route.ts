@@ -1,0 +1,23 @@
+import { toNextHandler } from '@enclave-kit/next';
+
+export const runtime = 'nodejs'; // the engine needs node:vm; must be a literal in this file
+export const maxDuration = 30;
+
+// Demo data: your database goes here.
+const orders = [
+  { id: 'o1', owner: 'alice', status: 'paid', total: 120 },
+  { id: 'o2', owner: 'alice', status: 'open', total: 35 },
+  { id: 'o3', owner: 'alice', status: 'paid', total: 80 },
+  { id: 'o4', owner: 'bob', status: 'paid', total: 999 },
+];
+
+export const { GET, POST } = toNextHandler({
+  // Stub login: the `x-user` header names the user. Replace it with your auth (Auth.js `auth()`, a session cookie).
+  authenticate: ({ request }) => {
+    const id = request.headers.get('x-user');
+    return id ? { id } : undefined; // no user -> 401
+  },
+  tools: ({ user }) => ({
+    'orders:list': async ({ status }) => orders.filter((o) => o.owner === user.id && (!status || o.status === status)),
+  }),
+});

@@ -1,0 +1,95 @@
+/**
+ * The README's web-server quick starts, tried as a new user would: each framework's code block is copied
+ * out of README.md (found by its heading), compiled with tsc as `tsc --init` sets a project up, started
+ * with node on a free port (the one edit: `3000` becomes `process.env.PORT` in the output), and probed
+ * over real sockets. The Next.js blocks are examples/next's route and config, whose smoke test builds
+ * that app and probes it the same way.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { freePort, probeQuickStart, startNode } from '../../shared/probe.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../../..');
+// Inside the workspace (and gitignored), so the snippets' imports resolve to this package's dependencies.
+const work = path.resolve(here, '../.quickstarts');
+const tsc = path.join(path.dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin/tsc');
+const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+
+const QUICK_STARTS = { express: '### Express 5', hono: '### Hono 4', nest: '### NestJS 12' } as const;
+
+/** The fenced code blocks of the README section whose heading starts with `heading`, up to the next heading. */
+function codeBlocks(heading: string): { lang: string; code: string }[] {
+  const start = readme.split('\n').findIndex((line) => line.startsWith(heading));
+  if (start < 0) throw new Error(`README.md has no heading "${heading}"`);
+  const lines = readme.split('\n').slice(start + 1);
+  let fenced = false;
+  const end = lines.findIndex((line) => {
+    if (line.startsWith('```')) fenced = !fenced;
+    return !fenced && /^#{1,3} /.test(line);
+  });
+  const section = lines.slice(0, end < 0 ? undefined : end).join('\n');
+  return [...section.matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)].map((m) => ({ lang: m[1] ?? '', code: m[2] ?? '' }));
+}
+
+/** A block that starts with a `// path` comment naming its file, without that line. */
+function fileBlock(block: { code: string } | undefined, file: string): string {
+  const [first, ...rest] = (block?.code ?? '').split('\n');
+  expect(first).toBe(`// ${file}`);
+  return rest.join('\n');
+}
+
+let compiled: { status: number | null; output: string } = { status: null, output: 'not compiled' };
+
+const tscRun = (...args: string[]) => spawnSync(process.execPath, [tsc, ...args], { cwd: work, encoding: 'utf8' });
+
+beforeAll(() => {
+  rmSync(work, { recursive: true, force: true });
+  for (const [name, heading] of Object.entries(QUICK_STARTS)) {
+    const [block] = codeBlocks(heading);
+    if (block?.lang !== 'ts') throw new Error(`the first block under "${heading}" is not TypeScript`);
+    mkdirSync(path.join(work, name), { recursive: true });
+    writeFileSync(path.join(work, name, 'server.ts'), block.code);
+  }
+  writeFileSync(path.join(work, 'package.json'), '{ "type": "module", "private": true }\n');
+  // A new project's tsconfig (strict and more), plus the decorator options every Nest project has.
+  tscRun('--init');
+  const result = tscRun('-p', '.', '--experimentalDecorators', '--emitDecoratorMetadata', '--rootDir', '.', '--outDir', 'dist');
+  compiled = { status: result.status, output: `${result.stdout}${result.stderr}` };
+  // The one edit to what the user wrote: the port, so that test runs do not need port 3000 free.
+  for (const name of Object.keys(QUICK_STARTS)) {
+    const file = path.join(work, 'dist', name, 'server.js');
+    const js = readFileSync(file, 'utf8');
+    if (js.match(/\b3000\b/g)?.length !== 1) throw new Error(`${name}: the quick start should name port 3000 once`);
+    writeFileSync(file, js.replace(/\b3000\b/, 'Number(process.env.PORT)'));
+  }
+});
+
+describe('README quick starts', () => {
+  it('Express, Hono and NestJS compile as they are (tsc --init settings)', () => {
+    expect(compiled.output).toBe('');
+    expect(compiled.status).toBe(0);
+  });
+
+  it('the Next.js blocks are examples/next’s route.ts and next.config.mjs', () => {
+    const [route, config] = codeBlocks('### Next.js 16');
+    expect([route?.lang, config?.lang]).toEqual(['ts', 'js']);
+    const example = (file: string) => readFileSync(path.join(root, 'examples/next', file), 'utf8');
+    expect(fileBlock(route, 'app/enclave/route.ts')).toBe(example('app/enclave/route.ts'));
+    expect(fileBlock(config, 'next.config.mjs')).toBe(example('next.config.mjs'));
+  });
+});
+
+for (const name of Object.keys(QUICK_STARTS)) {
+  probeQuickStart(
+    `README quick start: ${name}`,
+    // tsc emits despite type errors: the others still run, and a missing name shows as this server's crash.
+    async () => startNode([path.join('dist', name, 'server.js')], { cwd: work, port: await freePort() }),
+    // Nest's body parser reads JSON before the route and answers malformed and big bodies itself (README, NestJS).
+    { parserAnswersFirst: name === 'nest' },
+  );
+}

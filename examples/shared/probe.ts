@@ -1,0 +1,182 @@
+/**
+ * A server started the way its user starts it (`node` on a free port), with a host-side canary preloaded,
+ * and the probes of an enclave route shared by the README quick starts and the Next.js example: valid,
+ * malformed and hostile requests over fetch, each held to the README's HTTP contract.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const canaryModule = path.join(path.dirname(fileURLToPath(import.meta.url)), 'canary.mjs');
+
+/** What canary.mjs reports from inside the server process. */
+export interface Canary {
+  pid: number;
+  pwned: unknown;
+  polluted: unknown;
+}
+
+export interface Started {
+  /** `http://127.0.0.1:{port}/enclave` */
+  url: string;
+  child: ChildProcess;
+  canary(): Promise<Canary>;
+  stop(): void;
+}
+
+/** A port that was free a moment ago, for servers that take a port number rather than listening on 0. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Runs `node args` in `cwd` with `PORT` set and the canary preloaded; resolves once the port answers HTTP. */
+export async function startNode(args: string[], options: { cwd: string; port: number; env?: Record<string, string> }): Promise<Started> {
+  const env = { ...process.env, ...options.env, PORT: String(options.port) };
+  const child = spawn(process.execPath, ['--import', canaryModule, ...args], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  let output = '';
+  const keep = (d: Buffer) => {
+    output = (output + d.toString()).slice(-8000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const url = `http://127.0.0.1:${options.port}/enclave`;
+  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}:\n${output}`))));
+  exited.catch(() => {});
+  // No output line to wait for (the README's servers print nothing): ask until the port answers.
+  for (;;) {
+    const answered = await Promise.race([
+      exited,
+      fetch(url).then(
+        (res) => res.body?.cancel().then(() => true),
+        () => new Promise<false>((r) => setTimeout(() => r(false), 100)),
+      ),
+    ]);
+    if (answered) break;
+  }
+  return {
+    url,
+    child,
+    canary: () =>
+      new Promise<Canary>((resolve, reject) => {
+        const onMessage = (message: { canary?: Canary }) => {
+          if (!message?.canary) return;
+          child.off('message', onMessage);
+          resolve(message.canary);
+        };
+        child.on('message', onMessage);
+        child.send('canary?', (error) => error && reject(error));
+      }),
+    stop: () => void child.kill(),
+  };
+}
+
+/** The response's JSON body, after checking its status and that it is JSON (never an HTML error page). */
+async function jsonOf(res: Response, status: number): Promise<Record<string, any>> {
+  expect(res.status).toBe(status);
+  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+  return (await res.json()) as Record<string, any>;
+}
+
+/** A refusal in the route's shape: the status and `error.code` (one of `codes`). */
+async function expectRefusal(res: Response, status: number, codes: string | readonly string[]): Promise<void> {
+  const body = await jsonOf(res, status);
+  expect(body.success).toBe(false);
+  expect([codes].flat()).toContain(body.error?.code);
+}
+
+/** A refusal by the framework's own body parser before the route (Nest): the status, in its own JSON shape. */
+async function expectParserRefusal(res: Response, status: number): Promise<void> {
+  expect(await jsonOf(res, status)).toMatchObject({ statusCode: status });
+}
+
+/** Each tries to reach the host's `Function` and set a host global; the canary tells whether one did. */
+const ESCAPES = [
+  'this.constructor.constructor("globalThis.pwned = process.pid")(); return 1;',
+  '({}).constructor.constructor("globalThis.pwned = process.pid")(); return 1;',
+  // Names built at run time get past the static checks and must be stopped while the script runs.
+  'const k = "constr" + "uctor"; ({})[k][k]("globalThis.pwned = process.pid")(); return 1;',
+  'const k = ["constr", "uctor"].join(""); const [order] = await callTool("orders:list", {}); order[k][k]("globalThis.pwned = process.pid")(); return 1;',
+  'const k = "constr" + "uctor"; try { null.x; } catch (e) { e[k][k]("globalThis.pwned = process.pid")(); } return 1;',
+];
+
+export interface ProbeOptions {
+  /** The framework's body parser reads JSON before the route and answers malformed or big bodies itself (Nest). */
+  parserAnswersFirst?: boolean;
+  skip?: boolean;
+}
+
+/**
+ * Probes a route serving the README's quick-start tools: `orders:list` over alice's orders (paid: 120 + 80)
+ * and bob's (paid: 999), the user named by the `x-user` header, default limits.
+ */
+export function probeQuickStart(name: string, start: () => Promise<Started>, options: ProbeOptions = {}): void {
+  describe.skipIf(options.skip === true)(name, () => {
+    let server: Started | undefined;
+    let url = '';
+    beforeAll(async () => {
+      server = await start();
+      url = server.url;
+    });
+    afterAll(() => server?.stop());
+
+    const send = (body: string, headers: Record<string, string>) => fetch(url, { method: 'POST', headers, body });
+    const json = { 'content-type': 'application/json' };
+    const run = (code: string, user = 'alice', extra: Record<string, unknown> = {}) => send(JSON.stringify({ code, ...extra }), { ...json, 'x-user': user });
+
+    it('runs the same script with each user’s own tools and catalog', async () => {
+      const code = 'const paid = await callTool("orders:list", { status: "paid" }); return paid.reduce((s, o) => s + o.total, 0);';
+      const [alice, bob] = await Promise.all([run(code, 'alice'), run(code, 'bob')]);
+      expect(await jsonOf(alice, 200)).toMatchObject({ success: true, value: 200 });
+      expect(await jsonOf(bob, 200)).toMatchObject({ success: true, value: 999 });
+      const catalog = await jsonOf(await fetch(url, { headers: { 'x-user': 'bob' } }), 200);
+      expect(catalog.tools.map((t: { name: string }) => t.name)).toEqual(['orders:list']);
+    });
+
+    it('answers malformed requests with the documented status and code, in JSON', async () => {
+      const alice = { ...json, 'x-user': 'alice' };
+      const huge = JSON.stringify({ code: 'return 1', input: 'x'.repeat(1024 * 1024) });
+      if (options.parserAnswersFirst) {
+        await expectParserRefusal(await send('{"code": ', alice), 400);
+        await expectParserRefusal(await send(huge, alice), 413);
+      } else {
+        await expectRefusal(await send('{"code": ', alice), 400, 'BAD_REQUEST');
+        await expectRefusal(await send(huge, alice), 413, 'PAYLOAD_TOO_LARGE');
+      }
+      await expectRefusal(await send('{"input": 1}', alice), 400, 'BAD_REQUEST');
+      await expectRefusal(await send('{"code": 42}', alice), 400, 'BAD_REQUEST');
+      await expectRefusal(await send('{"code": "return 1", "__proto__": {"polluted": true}}', alice), 400, 'BAD_REQUEST');
+      await expectRefusal(await send('return 1', { 'content-type': 'text/plain', 'x-user': 'alice' }), 415, 'UNSUPPORTED_MEDIA_TYPE');
+      await expectRefusal(await send('{"code": "return 1"}', json), 401, 'UNAUTHORIZED');
+    });
+
+    it('refuses constructor-chain escapes (422) and the host process stays untouched', async () => {
+      // Refused before running (VALIDATION_ERROR) or when the name is looked up (RUNTIME_ERROR).
+      for (const code of ESCAPES) await expectRefusal(await run(code), 422, ['VALIDATION_ERROR', 'RUNTIME_ERROR']);
+      expect(await server?.canary()).toEqual({ pid: server?.child.pid, pwned: null, polluted: null });
+    });
+
+    it('stops an unending loop: up front when provable (422), else at the client’s deadline (408)', async () => {
+      await expectRefusal(await run('while (true) {}'), 422, 'VALIDATION_ERROR');
+      // No iteration budget runs out first: each turn spends its time in one uncounted sort.
+      const spin = 'let n = 0; while (n >= 0) { n += new Array(100000).fill(1).sort().length; } return n;';
+      await expectRefusal(await run(spin, 'alice', { limits: { timeout: 300 } }), 408, 'TIMEOUT');
+      expect(await jsonOf(await run('return 1 + 1'), 200)).toMatchObject({ success: true, value: 2 });
+    });
+
+    it('is still up at the end, and answers as before', async () => {
+      expect(server?.child.exitCode).toBeNull();
+      expect(await server?.canary()).toEqual({ pid: server?.child.pid, pwned: null, polluted: null });
+      expect(await jsonOf(await run('return (await callTool("orders:list", {})).length', 'bob'), 200)).toMatchObject({ value: 1 });
+    });
+  });
+}
