@@ -21,6 +21,8 @@ const tsc = path.join(path.dirname(createRequire(import.meta.url).resolve('types
 const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
 
 const QUICK_STARTS = { express: '### Express 5', hono: '### Hono 4', nest: '### NestJS 12' } as const;
+/** The engine's own examples: scripts that run to an end and print what the README says they print. */
+const ENGINE_EXAMPLES = { top: ['# enclave-kit', 0], run: ['## Quick start', 0], check: ['## Quick start', 1] } as const;
 
 /** The fenced code blocks of the README section whose heading starts with `heading`, up to the next heading. */
 function codeBlocks(heading: string): { lang: string; code: string }[] {
@@ -55,6 +57,12 @@ beforeAll(() => {
     mkdirSync(path.join(work, name), { recursive: true });
     writeFileSync(path.join(work, name, 'server.ts'), block.code);
   }
+  for (const [name, [heading, index]] of Object.entries(ENGINE_EXAMPLES)) {
+    const block = codeBlocks(heading)[index];
+    if (block?.lang !== 'ts') throw new Error(`block ${index} under "${heading}" is not TypeScript`);
+    mkdirSync(path.join(work, 'engine'), { recursive: true });
+    writeFileSync(path.join(work, 'engine', `${name}.ts`), block.code);
+  }
   writeFileSync(path.join(work, 'package.json'), '{ "type": "module", "private": true }\n');
   // A new project's tsconfig (strict and more), plus the decorator options every Nest project has.
   tscRun('--init');
@@ -70,7 +78,7 @@ beforeAll(() => {
 });
 
 describe('README quick starts', () => {
-  it('Express, Hono and NestJS compile as they are (tsc --init settings)', () => {
+  it('Express, Hono, NestJS and the engine examples compile as they are (tsc --init settings)', () => {
     expect(compiled.output).toBe('');
     expect(compiled.status).toBe(0);
   });
@@ -81,6 +89,33 @@ describe('README quick starts', () => {
     const example = (file: string) => readFileSync(path.join(root, 'examples/next', file), 'utf8');
     expect(fileBlock(route, 'app/enclave/route.ts')).toBe(example('app/enclave/route.ts'));
     expect(fileBlock(config, 'next.config.mjs')).toBe(example('next.config.mjs'));
+  });
+});
+
+describe('README engine examples, run with node', () => {
+  const run = (name: keyof typeof ENGINE_EXAMPLES) => {
+    const r = spawnSync(process.execPath, [path.join('dist', 'engine', `${name}.js`)], { cwd: work, encoding: 'utf8', timeout: 60_000 });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    return r.stdout;
+  };
+
+  it('the first example prints the two active users and the log line', () => {
+    const result = JSON.parse(run('top')) as { success: boolean; value: unknown; logs: { message: string }[] };
+    expect(result.success).toBe(true);
+    expect(result.value).toEqual({ active: 2, names: ['Ada', 'Grace'] });
+    expect(result.logs.map((l) => l.message)).toEqual(['active users: 2']);
+  });
+
+  it('the quick start ends with the tool error of another user\'s order, at the line that called it', () => {
+    expect(run('run')).toBe("TOOL_ERROR No order 3 { line: 3, column: 21 }\n");
+  });
+
+  it('the check example reports the constructor chain with a hint', () => {
+    const lines = run('check').trim().split('\n');
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(line).toMatch(/^\d+:\d+ \[[\w-]+\] .+ Hint: .+/);
+    expect(lines.some((l) => l.startsWith('2:'))).toBe(true);
   });
 });
 
