@@ -246,3 +246,15 @@ describe('worker_threads: options', () => {
     expect(() => new Enclave(options as CreateEnclaveOptions)).toThrow(message);
   });
 });
+
+describe('worker_threads: the built engine under bundlers', () => {
+  it('names its worker entry in no pattern Turbopack would read as a reference to every file', async () => {
+    const { readFileSync } = await import('node:fs');
+    const built = readFileSync(new URL('../dist/enclave.js', import.meta.url), 'utf8');
+    // `new Worker(<dynamic>)` and `new URL(<variable>, import.meta.url)` make Turbopack bundle a whole
+    // Next.js project around the route (and fail its build on any unresolvable file in it).
+    expect(built).not.toMatch(/new Worker\(/);
+    expect(built).not.toMatch(/new URL\([^'"`)][^)]*import\.meta\.url\)/);
+    expect(built).toContain('Reflect.construct(Worker');
+  });
+});

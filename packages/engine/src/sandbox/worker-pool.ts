@@ -8,8 +8,10 @@
  * - a bounded queue that answers QUEUE_FULL at once.
  */
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import type { WorkerOptions } from 'node:worker_threads';
 import type { ErrorCode } from '../errors.js';
 import { ErrorCode as CODES } from '../errors.js';
 import { hostCodec } from '../sanitize/codec.js';
@@ -83,12 +85,17 @@ const KNOWN_CODES = new Set<string>(Object.values(CODES));
 const LOG_LEVELS = new Set(['log', 'info', 'warn', 'error', 'debug']);
 
 let workerUrl: URL | undefined;
-/** The worker's entry module: next to this file when built, or the package's built copy under tests. */
+/**
+ * The worker's entry module: next to this file when built, or the package's built copy under tests. The
+ * path is built with `node:path`, not as a URL relative to the module from a variable: bundlers such as Turbopack
+ * treat that pattern as a worker reference and try to bundle every file it could name.
+ */
 function workerEntry(): URL {
   if (workerUrl) return workerUrl;
-  for (const candidate of ['./worker-main.js', '../../dist/worker-main.js']) {
-    const url = new URL(candidate, import.meta.url);
-    if (existsSync(fileURLToPath(url))) return (workerUrl = url);
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  for (const file of [path.join(here, 'worker-main.js'), path.join(here, '..', '..', 'dist', 'worker-main.js')]) {
+    // The comment keeps Turbopack from tracing the whole project for this lookup.
+    if (existsSync(/* turbopackIgnore: true */ file)) return (workerUrl = pathToFileURL(file));
   }
   throw new Error('The worker_threads adapter needs the built engine (worker-main.js was not found).');
 }
@@ -222,7 +229,9 @@ export class WorkerPool {
     if (this.#disposed) return;
     const flag = new SharedArrayBuffer(4);
     const init: WorkerInit = { ...this.#init, flag };
-    const worker = new Worker(workerEntry(), {
+    // Through Reflect.construct: bundlers (Turbopack) read `new Worker(<dynamic>)` as a reference to every
+    // file it could name, and then bundle the whole project around a Next.js route.
+    const options: WorkerOptions = {
       workerData: init,
       // An empty environment: nothing of the host's process.env exists in the worker.
       env: {},
@@ -234,7 +243,8 @@ export class WorkerPool {
         maxYoungGenerationSizeMb: Math.max(4, Math.min(32, Math.ceil(this.#config.memoryLimitPerWorker / MiB / 8))),
         stackSizeMb: 4,
       },
-    });
+    };
+    const worker = Reflect.construct(Worker, [workerEntry(), options]) as Worker;
     const slot: Slot = {
       worker,
       flag: new Int32Array(flag),
