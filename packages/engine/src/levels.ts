@@ -96,8 +96,9 @@ export interface LevelConfig {
   limits: RuntimeLimits;
 }
 
-const KB = 1024;
-const MB = 1024 * KB;
+/** Byte units for the limit tables (here, the sidecar's and the worker pool's). */
+export const KB = 1024;
+export const MB = 1024 * KB;
 
 /** Globals of the seed dialect, available at every level. */
 const BASE_GLOBALS = [

@@ -14,6 +14,7 @@ import { Worker } from 'node:worker_threads';
 import type { WorkerOptions } from 'node:worker_threads';
 import type { ErrorCode } from '../errors.js';
 import { ErrorCode as CODES } from '../errors.js';
+import { MB } from '../levels.js';
 import { hostCodec } from '../sanitize/codec.js';
 import type { ToolCallRequest, ToolReply } from '../tools/invoke.js';
 import type { ExecutionResult, LogEntry } from '../types.js';
@@ -58,10 +59,10 @@ export interface WorkerPoolStats {
 
 /** Pool defaults per security level (explicit `workerPoolConfig` fields win). */
 export const WORKER_POOL_PRESETS = {
-  STRICT: { minWorkers: 2, maxWorkers: 4, memoryLimitPerWorker: 64 * 1024 * 1024, maxMessagesPerSecond: 100 },
-  SECURE: { minWorkers: 2, maxWorkers: 8, memoryLimitPerWorker: 128 * 1024 * 1024, maxMessagesPerSecond: 500 },
-  STANDARD: { minWorkers: 2, maxWorkers: 16, memoryLimitPerWorker: 256 * 1024 * 1024, maxMessagesPerSecond: 1000 },
-  PERMISSIVE: { minWorkers: 4, maxWorkers: 32, memoryLimitPerWorker: 512 * 1024 * 1024, maxMessagesPerSecond: 5000 },
+  STRICT: { minWorkers: 2, maxWorkers: 4, memoryLimitPerWorker: 64 * MB, maxMessagesPerSecond: 100 },
+  SECURE: { minWorkers: 2, maxWorkers: 8, memoryLimitPerWorker: 128 * MB, maxMessagesPerSecond: 500 },
+  STANDARD: { minWorkers: 2, maxWorkers: 16, memoryLimitPerWorker: 256 * MB, maxMessagesPerSecond: 1000 },
+  PERMISSIVE: { minWorkers: 4, maxWorkers: 32, memoryLimitPerWorker: 512 * MB, maxMessagesPerSecond: 5000 },
 } as const;
 
 /** One run as the pool gets it from the Enclave. */
@@ -80,7 +81,6 @@ export interface WorkerJob {
 
 /** How long a worker may take to end a cancelled run by itself before it is terminated. */
 const CANCEL_GRACE_MS = 100;
-const MiB = 1024 * 1024;
 const KNOWN_CODES = new Set<string>(Object.values(CODES));
 const LOG_LEVELS = new Set(['log', 'info', 'warn', 'error', 'debug']);
 
@@ -239,8 +239,8 @@ export class WorkerPool {
       execArgv: [],
       name: 'enclave-kit worker',
       resourceLimits: {
-        maxOldGenerationSizeMb: Math.max(16, Math.ceil(this.#config.memoryLimitPerWorker / MiB)),
-        maxYoungGenerationSizeMb: Math.max(4, Math.min(32, Math.ceil(this.#config.memoryLimitPerWorker / MiB / 8))),
+        maxOldGenerationSizeMb: Math.max(16, Math.ceil(this.#config.memoryLimitPerWorker / MB)),
+        maxYoungGenerationSizeMb: Math.max(4, Math.min(32, Math.ceil(this.#config.memoryLimitPerWorker / MB / 8))),
         stackSizeMb: 4,
       },
     };

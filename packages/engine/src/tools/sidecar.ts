@@ -1,4 +1,5 @@
 import type { SecurityLevel } from '../levels.js';
+import { KB, MB } from '../levels.js';
 
 /**
  * Huge tool data without a huge realm. With the sidecar on, every string of at least
@@ -29,9 +30,6 @@ export interface SidecarOptions {
    */
   maxResolvedSize: number;
 }
-
-const KB = 1024;
-const MB = 1024 * KB;
 
 /** Per-level sidecar limits (the seed's table), used when `sidecar: true` or for any limit left out. */
 export const SIDECAR_DEFAULTS: Readonly<Record<SecurityLevel, Readonly<SidecarOptions>>> = {
