@@ -59,8 +59,8 @@ export class RunController implements RunBridgeTarget, EntryTarget {
   readonly #deadline: number;
   readonly #logs: LogEntry[] = [];
   readonly #mailbox: [number, 0 | 1, string][] = [];
-  /** One signal for all of the run's tool calls, made at the first call: it aborts when the run ends. */
-  #toolsEnd: Abort | undefined;
+  /** Set when the run ends: every tool call's `ctx.signal` follows it (an `Abort` costs nothing until read). */
+  readonly #toolsEnd = new Abort();
   /**
    * Heap growth is charged to a run only while its own realm entries execute (one thread: nothing else
    * allocates then), so a concurrent tenant's memory is never counted against it. Tracking starts at
@@ -140,14 +140,12 @@ export class RunController implements RunBridgeTarget, EntryTarget {
     if (this.#settled) return 0;
     const [name, argsText] = JSON.parse(payload) as [string, string];
     this.#toolCallCount++;
-    this.#toolsEnd ??= new Abort();
-    const runEnd = this.#toolsEnd;
     const callIndex = this.#toolCallCount;
     // The tool starts after the realm has returned: host code never runs under the realm's watchdog,
     // so a deadline can never cut a tool off half-way through its synchronous part.
     queueMicrotask(() => {
       if (this.#settled) return;
-      void this.#invokeTool(callIndex, callId, name, argsText, runEnd);
+      void this.#invokeTool(callIndex, callId, name, argsText);
     });
     return 1;
   }
@@ -311,8 +309,8 @@ export class RunController implements RunBridgeTarget, EntryTarget {
     entryScheduler.enter(this, pumpScript);
   }
 
-  async #invokeTool(callIndex: number, callId: number, name: string, argsText: string, runEnd: Abort) {
-    const reply = await this.#plan.invokeTool({ name, argsText, callIndex, runEnd });
+  async #invokeTool(callIndex: number, callId: number, name: string, argsText: string) {
+    const reply = await this.#plan.invokeTool({ name, argsText, callIndex, runEnd: this.#toolsEnd });
     if (this.#settled) return;
     this.#mailbox.push([callId, reply[0], reply[1]]);
     this.#schedulePump();
@@ -341,7 +339,7 @@ export class RunController implements RunBridgeTarget, EntryTarget {
     this.#result = result;
     clearTimeout(this.#timer);
     if (this.#onAbort && this.#plan.signal) this.#plan.signal.removeEventListener('abort', this.#onAbort);
-    this.#toolsEnd?.abort(runEndReason(result.error?.code ?? 'completed'));
+    this.#toolsEnd.abort(runEndReason(result.error?.code ?? 'completed'));
     this.#mailbox.length = 0;
     // Never called inside a realm entry, so the realm is idle and can go back to the pool.
     this.#releaseRealm();

@@ -108,7 +108,8 @@ interface Job extends WorkerJob {
   resolve: (r: ExecutionResult) => void;
   timer: NodeJS.Timeout | undefined;
   onAbort: (() => void) | undefined;
-  tools: Abort | undefined;
+  /** Set when the run ends: every tool call's `ctx.signal` follows it. */
+  toolsEnd: Abort;
   toolCalls: number;
   slot: Slot | undefined;
 }
@@ -181,7 +182,7 @@ export class WorkerPool {
 
   run(spec: WorkerJob): Promise<ExecutionResult> {
     return new Promise<ExecutionResult>((resolve) => {
-      const job: Job = { ...spec, id: ++this.#nextJob, settled: false, resolve, timer: undefined, onAbort: undefined, tools: undefined, toolCalls: 0, slot: undefined };
+      const job: Job = { ...spec, id: ++this.#nextJob, settled: false, resolve, timer: undefined, onAbort: undefined, toolsEnd: new Abort(), toolCalls: 0, slot: undefined };
       if (this.#disposed) return this.#settle(job, failure(job, 'ABORTED', 'AbortError', 'This Enclave has been disposed.'));
       const idle = this.#idleSlot();
       if (!idle && this.#queue.length >= this.#config.maxQueueSize) {
@@ -450,8 +451,7 @@ export class WorkerPool {
     if (!job || job.id !== id || job.settled || slot.state !== 'busy' || performance.now() >= job.deadline) return;
     if (typeof callIndex !== 'number' || typeof name !== 'string' || typeof argsText !== 'string') return;
     if (++job.toolCalls > job.wire.limits.maxToolCalls) return;
-    job.tools ??= new Abort();
-    void job.invokeTool({ name, argsText, callIndex, runEnd: job.tools }).then((reply) => {
+    void job.invokeTool({ name, argsText, callIndex, runEnd: job.toolsEnd }).then((reply) => {
       if (!job.settled && slot.job === job) this.#post(slot, ['reply', id, callIndex, reply[0], reply[1]]);
     });
   }
@@ -532,7 +532,7 @@ export class WorkerPool {
     }
     clearTimeout(job.timer);
     if (job.onAbort && job.signal) job.signal.removeEventListener('abort', job.onAbort);
-    job.tools?.abort(runEndReason(result.error?.code ?? 'completed'));
+    job.toolsEnd.abort(runEndReason(result.error?.code ?? 'completed'));
     job.resolve(result);
   }
 }
