@@ -5,13 +5,14 @@
 //                        timeout on its first entry only (the DESIGN baseline: no checks, no limits),
 //   POST /timed-entries  the bare route plus the four empty timed realm entries that invariant 4 costs
 //                        this script in vm mode (its start and one per tool result), nothing else,
-// all answering the same JSON. The last two are floors: no sandbox keeping the invariants can beat them. The server runs in a child process pinned to one core (`taskset -c 0`
-// when available); autocannon runs here, in the parent. Prints req/s, p50/p99 latency and the ratio
-// enclave / bare. Usage: pnpm bench:http [-- --quick] [-- --duration=5] [-- --connections=10]
+// all answering the same JSON. The last two are floors: no sandbox keeping the invariants can beat
+// them. The server runs in a child process pinned to one core (`taskset -c 0` when available);
+// autocannon runs here, in the parent. Prints req/s, p50/p99 latency and each route's ratio to bare.
+// Usage: pnpm bench:http [-- --quick] [-- --duration=5] [-- --connections=10]
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
-import { AGENT, agentWithoutSandbox, tools } from './workloads.mjs';
+import { AGENT, agentWithoutSandbox, rawCallTool, rawScript, timedEntry, tools } from './workloads.mjs';
 
 const args = process.argv.slice(2);
 const arg = (name, fallback) => {
@@ -34,21 +35,26 @@ function route(agent) {
   };
 }
 
-const rawCallTool = (name, a) => tools[name](a);
 const rawScripts = new Map();
-const emptyContext = vm.createContext({});
-const emptyScript = new vm.Script('0');
-const timedEntry = () => emptyScript.runInContext(emptyContext, { timeout: 30_000 });
+const callToolDirectly = rawCallTool(tools);
 /** The same tools, each preceded by one empty timed entry (the start adds the fourth). */
 const timedTools = Object.fromEntries(Object.entries(tools).map(([name, fn]) => [name, (a) => (timedEntry(), fn(a))]));
+
+/** The routes measured, in order, with their row labels. */
+const LABELS = {
+  '/bare': 'bare JSON route',
+  '/enclave': 'enclave (agent script)',
+  '/raw-vm': 'floor: raw node:vm, fresh context',
+  '/timed-entries': 'floor: bare + 4 empty timed entries',
+};
 
 const ROUTES = {
   '/bare': route(() => agentWithoutSandbox(tools)),
   '/raw-vm': route(async (code) => {
     let script = rawScripts.get(code);
-    if (!script) rawScripts.set(code, (script = new vm.Script(`(async () => {\n${code}\n})()`)));
+    if (!script) rawScripts.set(code, (script = rawScript(code)));
     // JSON round trip: the value is an object of the context's realm.
-    return JSON.parse(JSON.stringify(await script.runInContext(vm.createContext({ callTool: rawCallTool }), { timeout: 30_000 })));
+    return JSON.parse(JSON.stringify(await script.runInContext(vm.createContext({ callTool: callToolDirectly }), { timeout: 30_000 })));
   }),
   '/timed-entries': route(() => (timedEntry(), agentWithoutSandbox(timedTools))),
 };
@@ -129,7 +135,7 @@ async function main() {
     const { child, port, pinned } = await startServer(framework);
     try {
       const base = `http://127.0.0.1:${port}`;
-      const paths = ['/bare', '/enclave', '/raw-vm', '/timed-entries'];
+      const paths = Object.keys(LABELS);
       // Every route must answer the same value before its speed means anything.
       const answers = await Promise.all(paths.map(async (p) => (await fetch(base + p, { method: 'POST', headers, body })).json()));
       for (const [i, a] of answers.entries()) {
@@ -154,17 +160,11 @@ async function main() {
       });
       const bare = row('/bare');
       const name = framework === 'express' ? 'Express 5' : 'Hono 4';
-      const labels = {
-        '/bare': 'bare JSON route',
-        '/enclave': 'enclave (agent script)',
-        '/raw-vm': 'floor: raw node:vm, fresh context',
-        '/timed-entries': 'floor: bare + 4 empty timed entries',
-      };
       const line = [`${name.padEnd(10)}${pinned ? '' : ' (server not pinned: no taskset)'}`];
       for (const p of paths) {
         const x = row(p);
         const ratio = p === '/bare' ? '—' : `${((x.rps / bare.rps) * 100).toFixed(0)}%`;
-        table.push({ name, route: labels[p], ...x, ratio });
+        table.push({ name, route: LABELS[p], ...x, ratio });
         line.push(`${p} ${x.rps.toFixed(0)} req/s${p === '/bare' ? '' : ` (${ratio})`}`);
       }
       console.log(line.join('   '));

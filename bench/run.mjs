@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
 import { Worker } from 'node:worker_threads';
 import { Enclave } from '@enclave-kit/engine';
-import { AGENT, COMPUTE, HELLO, tools } from './workloads.mjs';
+import { AGENT, COMPUTE, HELLO, rawCallTool, rawScript as compileRaw, timedEntry, tools } from './workloads.mjs';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -18,7 +18,6 @@ const n = (count) => Math.max(20, Math.round(count * scale));
 // For the concurrency workload tools really wait (a macrotask), so runs interleave as in a server.
 const yieldTick = () => new Promise((resolve) => setImmediate(resolve));
 const slowTools = Object.fromEntries(Object.entries(tools).map(([k, fn]) => [k, async (a) => { await yieldTick(); return fn(a); }]));
-const rawCallTool = (set) => (name, a) => set[name](a);
 
 // ---- measurement ------------------------------------------------------------------------------
 
@@ -53,7 +52,7 @@ function ensureOk(r) {
 }
 
 async function scriptWorkload(name, code, count, toolSet) {
-  const rawScript = new vm.Script(`(async () => {\n${code}\n})()`);
+  const rawScript = compileRaw(code);
   const reused = vm.createContext({ callTool: rawCallTool(toolSet) });
   const enclave = new Enclave();
   const rawFresh = await measure(count, () => rawScript.runInContext(vm.createContext({ callTool: rawCallTool(toolSet) })));
@@ -69,10 +68,8 @@ async function scriptWorkload(name, code, count, toolSet) {
   if (name === 'agent') {
     // The floor of invariant 4 in vm mode: this workload enters the realm four times (the start and one
     // delivery per tool result), and Node starts a watchdog thread for each timed entry.
-    const ctx = vm.createContext({});
-    const empty = new vm.Script('0');
     const floor = await measure(count, async () => {
-      for (let i = 0; i < 4; i++) empty.runInContext(ctx, { timeout: 30_000 });
+      for (let i = 0; i < 4; i++) timedEntry();
     });
     report(name, '4 empty timed entries', floor, rawFresh);
   }
@@ -185,7 +182,7 @@ async function gateWorkload(count) {
 
 async function concurrentWorkload(count) {
   const CONC = 200;
-  const rawScript = new vm.Script(`(async () => {\n${AGENT}\n})()`);
+  const rawScript = compileRaw(AGENT);
   const enclave = new Enclave();
   const batch = (fn) => Promise.all(Array.from({ length: CONC }, fn));
   const rawFresh = await measure(count, () => batch(() => rawScript.runInContext(vm.createContext({ callTool: rawCallTool(slowTools) }))));
@@ -219,12 +216,7 @@ function coldStart(count) {
 console.log(`enclave-kit bench — node ${process.version}, ${process.platform}/${process.arch}${quick ? ' (quick)' : ''}\n`);
 
 // What one realm entry under a deadline costs here: Node starts a watchdog thread per call.
-{
-  const ctx = vm.createContext({});
-  const one = new vm.Script('1');
-  const entry = await measure(n(2000), async () => one.runInContext(ctx, { timeout: 30_000 }));
-  report('one entry', 'runInContext + timeout', entry);
-}
+report('one entry', 'runInContext + timeout', await measure(n(2000), async () => timedEntry()));
 const want = (k) => !only || only.has(k);
 if (want('hello')) await scriptWorkload('hello', HELLO, n(2000), tools);
 if (want('agent')) await scriptWorkload('agent', AGENT, n(1500), tools);

@@ -1,5 +1,6 @@
-// Workloads shared by the benchmarks (run.mjs in process, http.mjs over HTTP): the scripts and the
-// tools they call.
+// Workloads shared by the benchmarks (run.mjs in process, http.mjs over HTTP): the scripts, the
+// tools they call, and the raw node:vm baselines they are measured against.
+import vm from 'node:vm';
 
 export const HELLO = `return 1 + 1;`;
 
@@ -32,3 +33,16 @@ export async function agentWithoutSandbox(toolSet = tools) {
   const top = Object.entries(byUser).sort((a, b) => b[1] - a[1]).slice(0, 3).map(([id, total]) => ({ id: Number(id), total }));
   return { active: active.length, revenue: Object.values(byUser).reduce((a, b) => a + b, 0), top, region: stats.region };
 }
+
+// ---- raw node:vm baselines ------------------------------------------------------------------------
+
+/** A script as raw node:vm runs it: an async IIFE around the body, no checks, no limits. */
+export const rawScript = (code) => new vm.Script(`(async () => {\n${code}\n})()`);
+
+/** The raw baseline's `callTool`: calls the tool directly, no copying. */
+export const rawCallTool = (set) => (name, a) => set[name](a);
+
+const emptyContext = vm.createContext({});
+const emptyScript = new vm.Script('0');
+/** One empty realm entry under a deadline: Node starts (and joins) a watchdog thread for it. */
+export const timedEntry = () => emptyScript.runInContext(emptyContext, { timeout: 30_000 });
