@@ -7,9 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-// By package name, not by a relative path: next build bundles this file too (the engine's worker entry is a
-// `new URL()` of a variable, so Turbopack takes every file of the app as a possible worker), and Turbopack
-// does not map the relative `.js` import of a `.ts` file the way TypeScript does.
+// By package name, not by a relative path into examples/shared: this file lives inside the Next app, whose
+// tsconfig.json (excluding test/) and bundler must never have to resolve it.
 import { freePort, probeQuickStart, startNode } from '@enclave-kit/example-shared/probe';
 
 const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
