@@ -17,8 +17,9 @@ import { CODEC_SOURCE } from '../sanitize/codec.js';
  * last match, i.e. another run's data); pin stack traces to the user's own frames; wrap the builtins
  * that allocate in bulk with memory checks; turn the data properties that ordinary code overrides on
  * instances (`err.name = ...`, `obj.toString = ...`) into accessors so that freezing does not break
- * them; freeze everything reachable from the global object and the hidden intrinsics; pin every global
- * binding non-writable. After that nothing shared between runs can hold state.
+ * them; freeze the global object (an ordinary one: the host creates the context without contextifying
+ * it) and everything reachable from it and from the hidden intrinsics. After that nothing shared between
+ * runs can hold state.
  */
 export const BOOTSTRAP_SOURCE = String.raw`'use strict';
 let __ek_start, __ek_pump, __ek_register;
@@ -521,15 +522,11 @@ let __ek_start, __ek_pump, __ek_register;
     }
     apply(arrayPush, queue, [gpo(o)]);
   }
-  seen.delete(G);
+  // The global object is an ordinary realm object (the host creates the context without
+  // contextifying it), so it is frozen like everything else: no run can add, change or delete a global.
   for (const o of seen) freeze(o);
-  const globalNames = gopn(G);
-  for (let i = 0; i < globalNames.length; i++) {
-    const k = globalNames[i];
-    const d = gopd(G, k);
-    if (d && 'value' in d) defineProperty(G, k, { value: d.value, writable: false, enumerable: d.enumerable, configurable: false });
-  }
-  const globalCount = globalNames.length;
+  if (!O.isFrozen(G)) throw new TypeErrorC('the global object could not be frozen');
+  const globalCount = gopn(G).length;
 
   // ---- runs -----------------------------------------------------------------------------------
   function makeToolError(name, message, code, tool, data) {

@@ -42,10 +42,15 @@ export class Realm {
   readonly #factories = new Map<string, number>();
 
   constructor(options: { intl: boolean; proxy: boolean }) {
-    this.context = vm.createContext(
-      {},
-      { name: 'enclave', microtaskMode: 'afterEvaluate', codeGeneration: { strings: false, wasm: false } },
-    );
+    // A vanilla global (DONT_CONTEXTIFY): a contextified one forwards every unresolved name to a host
+    // object, so bare `constructor`, `__proto__` or `hasOwnProperty` would reach the host's
+    // Object.prototype. This global is an ordinary realm object whose chain ends in realm intrinsics,
+    // and it can be frozen.
+    this.context = vm.createContext(vm.constants.DONT_CONTEXTIFY, {
+      name: 'enclave',
+      microtaskMode: 'afterEvaluate',
+      codeGeneration: { strings: false, wasm: false },
+    });
     const install = bootstrapScript.runInContext(this.context) as (bridge: object, options: { intl: boolean; proxy: boolean }) => RealmControl;
     this.control = install(makeBridge(this), { intl: options.intl, proxy: options.proxy });
   }
