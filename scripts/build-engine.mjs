@@ -8,6 +8,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const engine = path.join(root, 'packages/engine');
 // typescript's package exports do not expose bin/, so resolve the file in the workspace's node_modules.
 const tsc = path.join(root, 'node_modules/typescript/bin/tsc');
+// The realm runtime first: its bundled source is a module of the engine (src/sandbox/realm-runtime.generated.ts).
+execFileSync(process.execPath, [path.join(root, 'scripts/build-realm-runtime.mjs')], { stdio: 'inherit' });
 rmSync(path.join(engine, 'dist'), { recursive: true, force: true });
 execFileSync(process.execPath, [tsc, '-p', path.join(engine, 'tsconfig.build.json')], { stdio: 'inherit' });
 // The package entry is a single-file bundle of the tsc output (see packages/engine/rolldown.config.mjs).

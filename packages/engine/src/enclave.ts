@@ -2,16 +2,18 @@ import { EnclaveConfigError } from './errors.js';
 import type { ErrorCode } from './errors.js';
 import type { LevelConfig, RuntimeLimits, SecurityLevel } from './levels.js';
 import type { CompiledScript } from './pipeline.js';
-import { checkAgentScript } from './pipeline.js';
+import { prepareAgentScript } from './pipeline.js';
 import { LEVEL_CONFIGS, RESERVED_PREFIX, SECURITY_LEVELS, ALWAYS_BLOCKED_IDENTIFIERS } from './levels.js';
 import { hostCodec } from './sanitize/codec.js';
-import { RealmPool } from './sandbox/realm.js';
+import type { RunDriver, RunOutcome } from './sandbox/driver.js';
+import { drive } from './sandbox/driver.js';
+import type { RealmLimits } from './sandbox/realm-abi.js';
+import type { RealmPoolOptions } from './sandbox/realm.js';
+import { VmIsolation } from './sandbox/vm-isolation.js';
 import type { WorkerPoolConfig, WorkerPoolStats } from './sandbox/worker-pool.js';
 import { WORKER_POOL_PRESETS, WorkerPool } from './sandbox/worker-pool.js';
 import { availableParallelism } from 'node:os';
 import { installRejectionGuard } from './sandbox/rejections.js';
-import type { RunPlan } from './sandbox/runner.js';
-import { RunController } from './sandbox/runner.js';
 import { parseAgentScript } from './parse.js';
 import { ScoringGate, resolveScoringGate } from './score/index.js';
 import type { RuleVerdict, ScoringResult } from './score/index.js';
@@ -128,6 +130,19 @@ function rejected(issues: Issue[]): Checked {
       stats: { duration: 0, toolCallCount: 0, iterationCount: 0 },
     },
   };
+}
+
+/** The limits the realm enforces itself, picked from the run's limits. */
+function realmLimits(l: RuntimeLimits): RealmLimits {
+  const { maxIterations, maxCallDepth, maxToolCalls, memoryLimit, maxOutputBytes, maxToolArgsBytes, maxLogBytes, maxLogEntries } = l;
+  return { maxIterations, maxCallDepth, maxToolCalls, memoryLimit, maxOutputBytes, maxToolArgsBytes, maxLogBytes, maxLogEntries };
+}
+
+/** Copy-out: a successful run's value is decoded from the realm codec's text into host objects. */
+function copyOut(outcome: RunOutcome): ExecutionResult {
+  if (!outcome.success) return outcome;
+  const { valueText, ...rest } = outcome;
+  return { ...rest, value: hostCodec.decode(valueText) };
 }
 
 /** References to sidecar strings in the returned value become the strings, within `maxResolvedSize`. */
@@ -251,11 +266,10 @@ export class Enclave {
   readonly #sidecar: SidecarOptions | undefined;
   readonly #globals: Record<string, unknown>;
   readonly #allowFunctionsInGlobals: boolean;
-  readonly #pool: RealmPool;
+  readonly #isolation: VmIsolation | WorkerPool;
   readonly #gate: ScoringGate | undefined;
   readonly #checks = new LruCache<string, Checked>(500);
-  readonly #active = new Set<RunController>();
-  readonly #workers: WorkerPool | undefined;
+  readonly #active = new Set<RunDriver>();
   #disposed = false;
 
   constructor(options: CreateEnclaveOptions = {}) {
@@ -301,21 +315,18 @@ export class Enclave {
     checkKeys('options.realmPool', pool, new Set(['maxIdle', 'prewarm', 'maxRunsPerRealm']));
     const maxIdle = pool.maxIdle === 0 ? 0 : (checkLimit('realmPool', 'maxIdle', pool.maxIdle) ?? 256);
     const prewarm = pool.prewarm === 0 ? 0 : (checkLimit('realmPool', 'prewarm', pool.prewarm) ?? 2);
-    this.#pool = new RealmPool({
+    const realms: RealmPoolOptions = {
       maxIdle,
       prewarm: Math.min(prewarm, maxIdle),
       maxRunsPerRealm: checkLimit('realmPool', 'maxRunsPerRealm', pool.maxRunsPerRealm) ?? 1000,
       intl: this.#config.dialect.globals.includes('Intl'),
       proxy: this.#config.dialect.globals.includes('Proxy'),
-    });
+    };
     installRejectionGuard();
-    if (options.adapter === 'worker_threads') {
-      this.#workers = new WorkerPool(workerPoolConfig(level, options.workerPoolConfig), {
-        intl: this.#config.dialect.globals.includes('Intl'),
-        proxy: this.#config.dialect.globals.includes('Proxy'),
-        maxMessageBytes: maxMessageBytes(limits),
-      });
-    } else this.#pool.warm();
+    this.#isolation =
+      options.adapter === 'worker_threads'
+        ? new WorkerPool(workerPoolConfig(level, options.workerPoolConfig), { realms, maxMessageBytes: maxMessageBytes(limits) })
+        : new VmIsolation(realms);
   }
 
   /**
@@ -323,15 +334,19 @@ export class Enclave {
    * `minWorkers` workers are started and warm (await it before serving traffic); at once otherwise.
    */
   ready(): Promise<void> {
-    return this.#workers ? this.#workers.ready() : Promise.resolve();
+    return this.#isolation.ready();
   }
 
-  /** Operators' view of the realm pool and, with the worker_threads adapter, of the worker pool. */
+  /**
+   * Operators' view of the runs in flight and of the isolation: realms of this thread (`vm`), or the
+   * worker pool (`worker_threads`, whose workers keep their own realms).
+   */
   stats(): { idleRealms: number; realmsCreated: number; realmsRetired: number; activeRuns: number; workers?: WorkerPoolStats } {
-    const base = { idleRealms: this.#pool.idle, realmsCreated: this.#pool.created, realmsRetired: this.#pool.retired, activeRuns: this.#active.size };
-    return this.#workers ? { ...base, activeRuns: base.activeRuns + this.#activeWorkerRuns, workers: this.#workers.stats() } : base;
+    const activeRuns = this.#active.size;
+    const iso = this.#isolation;
+    if (iso instanceof WorkerPool) return { idleRealms: 0, realmsCreated: 0, realmsRetired: 0, activeRuns, workers: iso.stats() };
+    return { idleRealms: iso.realms.idle, realmsCreated: iso.realms.created, realmsRetired: iso.realms.retired, activeRuns };
   }
-  #activeWorkerRuns = 0;
 
   /**
    * Runs one script. Never throws for anything the script or its input does: every outcome is an
@@ -392,7 +407,7 @@ export class Enclave {
       // Input and globals are copied with a byte budget that stops the walk as soon as it is spent.
       let inputText: string | null = null;
       if (runOptions.input !== undefined) {
-        const t = hostCodec.encode(runOptions.input, { maxBytes: limits.maxInputBytes, maxDepth: 128, getters: true, toJSON: true });
+        const t = hostCodec.encode(runOptions.input, { maxBytes: limits.maxInputBytes, maxDepth: 128, getters: true, useToJSON: true });
         if (typeof t !== 'string') return fail('VALIDATION_ERROR', 'RangeError', t === -1 ? `input is larger than ${limits.maxInputBytes} bytes.` : 'input is nested too deeply.');
         inputText = t;
       }
@@ -400,7 +415,7 @@ export class Enclave {
       const functionNames = Object.keys(functionGlobals);
       if (Object.keys(dataGlobals).length > 0 || functionNames.length > 0) {
         const budget = limits.maxInputBytes - (inputText?.length ?? 0);
-        const t = hostCodec.encode(dataGlobals, { maxBytes: Math.max(0, budget), maxDepth: 128, getters: true, toJSON: true });
+        const t = hostCodec.encode(dataGlobals, { maxBytes: Math.max(0, budget), maxDepth: 128, getters: true, useToJSON: true });
         if (typeof t !== 'string') return fail('VALIDATION_ERROR', 'RangeError', t === -1 ? `input and globals together are larger than ${limits.maxInputBytes} bytes.` : 'globals are nested too deeply.');
         globalsText = t;
       }
@@ -417,21 +432,28 @@ export class Enclave {
         sidecar,
         toolTimeout: this.#toolTimeout,
       };
-      const plan: RunPlan = {
-        runId,
-        script: checked.compiled.script,
-        scriptKey: checked.compiled.key,
-        mapPosition: checked.compiled.mapPosition,
-        globalNames,
-        functionNames,
-        inputText,
-        globalsText,
-        limits,
-        invokeTool: (call) => invokeHostTool(scope, call),
-        signal: runOptions.signal,
-        startedAt,
-      };
-      const result = this.#workers ? await this.#runInWorker(this.#workers, plan, checked.compiled) : await this.#runInRealm(plan);
+      const outcome = await drive(
+        this.#isolation,
+        {
+          job: {
+            key: checked.compiled.key,
+            source: checked.compiled.source,
+            limits: realmLimits(limits),
+            inputText,
+            globalsText,
+            globalNames,
+            functionNames,
+            deadline: startedAt + limits.timeout,
+          },
+          startedAt,
+          timeout: limits.timeout,
+          mapPosition: checked.compiled.mapPosition,
+          invokeTool: (call) => invokeHostTool(scope, call),
+          signal: runOptions.signal,
+        },
+        this.#active,
+      );
+      const result = copyOut(outcome);
       const final = sidecar !== undefined ? resolveReferences(result, sidecar) : result;
       if (scoring) final.scoring = scoring;
       return final as ExecutionResult<T>;
@@ -440,44 +462,12 @@ export class Enclave {
     }
   }
 
-  async #runInRealm(plan: RunPlan): Promise<ExecutionResult> {
-    const run = new RunController(plan, this.#pool.acquire(), this.#pool);
-    this.#active.add(run);
-    try {
-      return await run.start();
-    } finally {
-      this.#active.delete(run);
-    }
-  }
-
-  /** The same plan, run by the worker pool: the rewritten source and the plan's data cross as JSON. */
-  async #runInWorker(workers: WorkerPool, plan: RunPlan, compiled: CompiledScript): Promise<ExecutionResult> {
-    const { runId, globalNames, functionNames, inputText, globalsText, limits, startedAt } = plan;
-    this.#activeWorkerRuns++;
-    try {
-      return await workers.run({
-        key: compiled.key,
-        source: compiled.source,
-        wire: { runId, globalNames, functionNames, inputText, globalsText, limits, elapsed: 0 },
-        startedAt,
-        deadline: startedAt + limits.timeout,
-        timeout: limits.timeout,
-        invokeTool: plan.invokeTool,
-        signal: plan.signal,
-        mapPosition: compiled.mapPosition,
-      });
-    } finally {
-      this.#activeWorkerRuns--;
-    }
-  }
-
   /** Stops every active run (they end as `ABORTED`) and releases the realms. Idempotent. */
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
     for (const run of this.#active) run.abort('The run was stopped because the Enclave was disposed.');
-    this.#pool.dispose();
-    this.#workers?.dispose();
+    this.#isolation.dispose();
   }
 
   [Symbol.dispose](): void {
@@ -546,7 +536,7 @@ export class Enclave {
   }
 
   #checkUncached(code: string, globalNames: readonly string[]): Checked {
-    const r = checkAgentScript(code, { securityLevel: this.securityLevel, globals: globalNames, validate: this.#validate, transform: this.#transform });
+    const r = prepareAgentScript(code, { securityLevel: this.securityLevel, globals: globalNames, validate: this.#validate, transform: this.#transform });
     if (!r.ok) return rejected(r.issues);
     // The parse is cached: this is a lookup of the tree the check just validated.
     return this.#gate ? { ok: true, compiled: r.compiled, scoring: this.#gate.rules(parseAgentScript(code)) } : r;

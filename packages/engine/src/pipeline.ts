@@ -1,17 +1,16 @@
-import vm from 'node:vm';
 import type { SecurityLevel } from './levels.js';
 import { LEVEL_CONFIGS } from './levels.js';
 import { parseAgentScript } from './parse.js';
 import { prescan } from './scan/index.js';
 import type { Issue } from './source.js';
 import { LruCache, cacheKey } from './source.js';
-import { TRANSFORM_FILENAME, transformAgentScript } from './transform/index.js';
+import { compileScript } from './sandbox/compile.js';
+import { transformAgentScript } from './transform/index.js';
 import { validateAst } from './validate/index.js';
 
-/** A script that passed every check, compiled and ready for any realm. */
+/** A script that passed every check, rewritten and ready for any realm. */
 export interface CompiledScript {
-  script: vm.Script;
-  /** The rewritten source the script was compiled from (the worker adapter compiles it again there). */
+  /** The rewritten source: each thread that runs it compiles it once (see sandbox/compile.ts). */
   source: string;
   /** Content key of the rewritten script: realms keep one factory per key. */
   key: string;
@@ -49,6 +48,21 @@ const compiledCache = new LruCache<string, CompiledScript>(500);
  * ```
  */
 export function checkAgentScript(code: string, options: CheckOptions = {}): CheckResult {
+  const r = prepareAgentScript(code, options);
+  if (!r.ok) return r;
+  try {
+    // Compiling is not running: no code of the script executes here. V8 may refuse what the parser
+    // accepted (rare: an early error oxc does not report); a run reports that the same way.
+    compileScript(r.compiled.key, r.compiled.source);
+  } catch (e) {
+    const message = e instanceof SyntaxError ? e.message : 'The script could not be compiled.';
+    return { ok: false, issues: [{ ruleId: 'syntax', message: `Syntax error: ${message}`, hint: 'Fix the syntax error.', line: 1, column: 1 }] };
+  }
+  return r;
+}
+
+/** Layers 0 to 2 as `checkAgentScript`, without V8's compile: runs compile in the thread that runs them. */
+export function prepareAgentScript(code: string, options: CheckOptions = {}): CheckResult {
   const level = options.securityLevel ?? 'STANDARD';
   const config = LEVEL_CONFIGS[level];
   // The wrapper's parameters follow the sorted global names, so the rewritten text is canonical.
@@ -68,16 +82,7 @@ export function checkAgentScript(code: string, options: CheckOptions = {}): Chec
   const key = cacheKey(transformed.output.code);
   const hit = compiledCache.get(key);
   if (hit) return { ok: true, compiled: hit };
-  let script: vm.Script;
-  try {
-    // Compiling is not running: no code of the script executes here.
-    script = new vm.Script(transformed.output.code, { filename: TRANSFORM_FILENAME, lineOffset: -1 });
-  } catch (e) {
-    // The parser accepted what V8 refuses (rare: early errors oxc does not report).
-    const message = e instanceof SyntaxError ? e.message : 'The script could not be compiled.';
-    return { ok: false, issues: [{ ruleId: 'syntax', message: `Syntax error: ${message}`, hint: 'Fix the syntax error.', line: 1, column: 1 }] };
-  }
-  const compiled: CompiledScript = { script, source: transformed.output.code, key, mapPosition: transformed.output.mapPosition };
+  const compiled: CompiledScript = { source: transformed.output.code, key, mapPosition: transformed.output.mapPosition };
   compiledCache.set(key, compiled);
   return { ok: true, compiled };
 }

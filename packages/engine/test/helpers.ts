@@ -176,7 +176,7 @@ export const LEAK_PATTERNS: readonly RegExp[] = [
   /node:internal/,
   /\(node:/,
   /evalmachine/,
-  /enclave:(?:bootstrap|pump|start|codec)/,
+  /enclave:(?:runtime|bootstrap|pump|start|codec|supervisor)/,
   // A stack frame that is not the user's own script.
   /\bat [^\n]*\((?!agentscript\.js:)[^)\n]*:\d+:\d+\)/,
   /\bat \/[^\n]*:\d+:\d+/,

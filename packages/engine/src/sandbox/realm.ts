@@ -1,41 +1,37 @@
 import vm from 'node:vm';
-import { BOOTSTRAP_SOURCE } from './bootstrap.js';
+import type { HostBridge, InstallRealm, LogLevel, RealmControl } from './realm-abi.js';
+import { REALM_ENTRIES } from './realm-abi.js';
+import { REALM_RUNTIME_SOURCE } from './realm-runtime.generated.js';
 
 /**
- * The host's side of the bridge. Every function takes primitives, returns a primitive or undefined, and
- * catches everything it could throw: a host error that reached the realm would be a host `Function`
- * away from `process` (invariant 2).
+ * What a realm's bridge calls into: the run that currently owns the realm. Every method takes
+ * primitives only; the bridge below checks the types and swallows whatever a method throws, because a
+ * host error that reached the realm would be a host `Function` away from `process` (invariant 2).
  */
-export interface RunBridgeTarget {
+export interface RealmRunTarget {
   readonly id: number;
   begin(): string | undefined;
-  onCall(callId: number, payload: string): 0 | 1;
+  onCall(callId: number, name: string, argsText: string): 0 | 1;
   take(): string;
-  onDone(kind: string, payload: string): void;
-  onFatal(payload: string): void;
-  onLog(level: string, line: string): void;
+  onDone(report: string, value: string): void;
+  onLog(level: LogLevel, line: string): void;
   overMemory(): boolean;
 }
 
-interface RealmControl {
-  end(): void;
-  clean(): boolean;
-  forget(id: number): void;
-}
-
-const bootstrapScript = new vm.Script(BOOTSTRAP_SOURCE, { filename: 'enclave:bootstrap' });
+const runtimeScript = new vm.Script(REALM_RUNTIME_SOURCE, { filename: 'enclave:runtime' });
 /** Pumps deliver tool results; the microtask checkpoint that follows runs the script's continuations. */
-export const pumpScript = new vm.Script('__ek_pump()', { filename: 'enclave:pump' });
+export const pumpScript = new vm.Script(`${REALM_ENTRIES.pump}()`, { filename: 'enclave:pump' });
 /** Starts the run whose configuration `begin()` returns, with the factory registered for its code. */
-export const startScript = new vm.Script('__ek_start()', { filename: 'enclave:start' });
+export const startScript = new vm.Script(`${REALM_ENTRIES.start}()`, { filename: 'enclave:start' });
 
 const MAX_FACTORIES = 64;
+const LOG_LEVELS: ReadonlySet<string> = new Set<LogLevel>(['log', 'info', 'warn', 'error', 'debug']);
 
 /** One locked `node:vm` realm. Reused only after runs that ended cleanly (see RealmPool.release). */
 export class Realm {
   readonly context: vm.Context;
   readonly control: RealmControl;
-  current: RunBridgeTarget | null = null;
+  current: RealmRunTarget | null = null;
   runs = 0;
   /** Set when a run was cut off mid-execution: the realm is never used again. */
   broken = false;
@@ -45,14 +41,14 @@ export class Realm {
     // A vanilla global (DONT_CONTEXTIFY): a contextified one forwards every unresolved name to a host
     // object, so bare `constructor`, `__proto__` or `hasOwnProperty` would reach the host's
     // Object.prototype. This global is an ordinary realm object whose chain ends in realm intrinsics,
-    // and it can be frozen.
+    // and the runtime freezes it.
     this.context = vm.createContext(vm.constants.DONT_CONTEXTIFY, {
       name: 'enclave',
       microtaskMode: 'afterEvaluate',
       codeGeneration: { strings: false, wasm: false },
     });
-    const install = bootstrapScript.runInContext(this.context) as (bridge: object, options: { intl: boolean; proxy: boolean }) => RealmControl;
-    this.control = install(makeBridge(this), { intl: options.intl, proxy: options.proxy });
+    const install = runtimeScript.runInContext(this.context) as InstallRealm;
+    this.control = install(makeBridge(this), JSON.stringify({ intl: options.intl, proxy: options.proxy }));
   }
 
   /**
@@ -66,7 +62,7 @@ export class Realm {
       this.#factories.set(key, known);
       return known;
     }
-    const id = script.runInContext(this.context);
+    const id: unknown = script.runInContext(this.context);
     if (typeof id !== 'number' || id < 0) throw new Error('factory registration failed');
     this.#factories.set(key, id);
     if (this.#factories.size > MAX_FACTORIES) {
@@ -78,64 +74,53 @@ export class Realm {
   }
 }
 
-function makeBridge(realm: Realm) {
-  const target = (id: unknown): RunBridgeTarget | null => {
+function makeBridge(realm: Realm): HostBridge {
+  const target = (id: unknown): RealmRunTarget | null => {
     const r = realm.current;
     return r !== null && r.id === id ? r : null;
   };
   return {
-    begin(): string | undefined {
+    begin() {
       try {
-        const r = realm.current;
-        return r === null ? undefined : r.begin();
+        return realm.current?.begin();
       } catch {
         return undefined;
       }
     },
-    call(id: unknown, callId: unknown, payload: unknown): 0 | 1 {
+    tool(id, callId, name, argsText) {
       try {
         const r = target(id);
-        return r !== null && typeof callId === 'number' && typeof payload === 'string' ? r.onCall(callId, payload) : 0;
+        return r !== null && typeof callId === 'number' && typeof name === 'string' && typeof argsText === 'string' ? r.onCall(callId, name, argsText) : 0;
       } catch {
         return 0;
       }
     },
-    take(id: unknown): string {
+    take(id) {
       try {
-        const r = target(id);
-        return r === null ? '' : r.take();
+        return target(id)?.take() ?? '';
       } catch {
         return '';
       }
     },
-    done(id: unknown, kind: unknown, payload: unknown): void {
+    done(id, report, value) {
       try {
         const r = target(id);
-        if (r !== null && typeof kind === 'string' && typeof payload === 'string') r.onDone(kind, payload);
+        if (r !== null && typeof report === 'string' && typeof value === 'string') r.onDone(report, value);
       } catch {
         // A malformed report is treated like no report: the deadline still ends the run.
       }
     },
-    fatal(id: unknown, payload: unknown): void {
+    log(id, level, line) {
       try {
         const r = target(id);
-        if (r !== null && typeof payload === 'string') r.onFatal(payload);
+        if (r !== null && typeof level === 'string' && LOG_LEVELS.has(level) && typeof line === 'string') r.onLog(level, line);
       } catch {
         // as above
       }
     },
-    log(id: unknown, level: unknown, line: unknown): void {
+    heap(id) {
       try {
-        const r = target(id);
-        if (r !== null && typeof level === 'string' && typeof line === 'string') r.onLog(level, line);
-      } catch {
-        // as above
-      }
-    },
-    heap(id: unknown): 0 | 1 {
-      try {
-        const r = target(id);
-        return r !== null && r.overMemory() ? 1 : 0;
+        return target(id)?.overMemory() === true ? 1 : 0;
       } catch {
         return 0;
       }

@@ -12,16 +12,11 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { WorkerOptions } from 'node:worker_threads';
-import type { ErrorCode } from '../errors.js';
-import { ErrorCode as CODES } from '../errors.js';
 import { MB } from '../levels.js';
-import { hostCodec } from '../sanitize/codec.js';
-import type { ToolCallRequest, ToolReply } from '../tools/invoke.js';
-import type { ExecutionResult, LogEntry } from '../types.js';
-import type { HostMessage, WireRunPlan, WorkerInit, WorkerMessage } from './worker-protocol.js';
+import type { EntryCall, EntryEnd, EntryLog, IsolatedJob, IsolatedRun, Isolation, IsolationEvents, IsolationFailureCode } from './isolation.js';
+import type { RealmPoolOptions } from './realm.js';
+import type { HostMessage, WireEnd, WorkerInit } from './worker-protocol.js';
 import { checkMessage } from './worker-protocol.js';
-import { elapsedMs } from '../source.js';
-import { Abort, runEndReason } from '../tools/abort.js';
 
 export interface WorkerPoolConfig {
   /** Workers kept started and warm, even when idle. */
@@ -65,24 +60,10 @@ export const WORKER_POOL_PRESETS = {
   PERMISSIVE: { minWorkers: 4, maxWorkers: 32, memoryLimitPerWorker: 512 * MB, maxMessagesPerSecond: 5000 },
 } as const;
 
-/** One run as the pool gets it from the Enclave. */
-export interface WorkerJob {
-  key: string;
-  source: string;
-  wire: WireRunPlan;
-  /** `performance.now()` value when the run began and when its deadline passes. */
-  startedAt: number;
-  deadline: number;
-  timeout: number;
-  invokeTool: (call: ToolCallRequest) => Promise<ToolReply>;
-  signal?: AbortSignal;
-  mapPosition?: (line: number, column: number) => { line: number; column: number } | undefined;
-}
-
 /** How long a worker may take to end a cancelled run by itself before it is terminated. */
 const CANCEL_GRACE_MS = 100;
-const KNOWN_CODES = new Set<string>(Object.values(CODES));
-const LOG_LEVELS = new Set(['log', 'info', 'warn', 'error', 'debug']);
+const LOG_LEVELS: ReadonlySet<unknown> = new Set(['log', 'info', 'warn', 'error', 'debug']);
+const END_KINDS: ReadonlySet<unknown> = new Set(['report', 'timeout', 'syntax', 'crashed', 'stopped']);
 
 let workerUrl: URL | undefined;
 /**
@@ -102,15 +83,12 @@ function workerEntry(): URL {
 
 type SlotState = 'starting' | 'idle' | 'busy' | 'draining' | 'dead';
 
-interface Job extends WorkerJob {
+interface Job {
   id: number;
-  settled: boolean;
-  resolve: (r: ExecutionResult) => void;
-  timer: NodeJS.Timeout | undefined;
-  onAbort: (() => void) | undefined;
-  /** Set when the run ends: every tool call's `ctx.signal` follows it. */
-  toolsEnd: Abort;
-  toolCalls: number;
+  job: IsolatedJob;
+  events: IsolationEvents;
+  /** Set once the run is over for the pool: ended by its worker, failed, or stopped by the host. */
+  done: boolean;
   slot: Slot | undefined;
 }
 
@@ -127,12 +105,19 @@ interface Slot {
   idleTimer: NodeJS.Timeout | undefined;
   graceTimer: NodeJS.Timeout | undefined;
   /** The code a run still on this worker ends with when the worker dies. */
-  deathCode: ErrorCode;
+  deathCode: IsolationFailureCode;
   /** Set when the pool itself stops the worker, so its exit is not counted as a crash. */
   stopping: boolean;
 }
 
-export class WorkerPool {
+export interface WorkerPoolOptions {
+  realms: RealmPoolOptions;
+  maxMessageBytes: number;
+}
+
+/** The `worker_threads` isolation. */
+export class WorkerPool implements Isolation {
+  readonly kind = 'worker_threads';
   readonly #config: WorkerPoolConfig;
   readonly #init: Omit<WorkerInit, 'flag'>;
   readonly #slots = new Set<Slot>();
@@ -142,10 +127,11 @@ export class WorkerPool {
   /** Workers in a row that died before they were ready: a broken install must not respawn forever. */
   #startFailures = 0;
   readonly #counts = { workersStarted: 0, recycled: 0, terminated: 0, crashed: 0, tampered: 0 };
+  readonly #readyWaiters: (() => void)[] = [];
 
-  constructor(config: WorkerPoolConfig, realm: { intl: boolean; proxy: boolean; maxMessageBytes: number }) {
+  constructor(config: WorkerPoolConfig, options: WorkerPoolOptions) {
     this.#config = config;
-    this.#init = { intl: realm.intl, proxy: realm.proxy, maxMessageBytes: realm.maxMessageBytes };
+    this.#init = { realms: options.realms, maxMessageBytes: options.maxMessageBytes };
     for (let i = 0; i < config.minWorkers; i++) this.#spawn();
   }
 
@@ -154,8 +140,6 @@ export class WorkerPool {
     if (this.#isReady()) return Promise.resolve();
     return new Promise((resolve) => this.#readyWaiters.push(resolve));
   }
-
-  readonly #readyWaiters: (() => void)[] = [];
 
   #isReady(): boolean {
     if (this.#disposed) return true;
@@ -180,35 +164,39 @@ export class WorkerPool {
     return { workers: this.#slots.size, busyWorkers: busy, idleWorkers: idle, startingWorkers: starting, queued: this.#queue.length, ...this.#counts };
   }
 
-  run(spec: WorkerJob): Promise<ExecutionResult> {
-    return new Promise<ExecutionResult>((resolve) => {
-      const job: Job = { ...spec, id: ++this.#nextJob, settled: false, resolve, timer: undefined, onAbort: undefined, toolsEnd: new Abort(), toolCalls: 0, slot: undefined };
-      if (this.#disposed) return this.#settle(job, failure(job, 'ABORTED', 'AbortError', 'This Enclave has been disposed.'));
-      const idle = this.#idleSlot();
-      if (!idle && this.#queue.length >= this.#config.maxQueueSize) {
-        return this.#settle(job, failure(job, 'QUEUE_FULL', 'QueueFullError', `All ${this.#config.maxWorkers} workers are busy and ${this.#config.maxQueueSize} runs are already waiting.`));
-      }
-      job.timer = setTimeout(() => this.#stopJob(job, failure(job, 'TIMEOUT', 'TimeoutError', `The run exceeded its deadline of ${job.timeout} ms.`)), Math.max(0, job.deadline - performance.now()));
-      if (job.signal) {
-        job.onAbort = () => this.#stopJob(job, failure(job, 'ABORTED', 'AbortError', 'The run was aborted by the caller.'));
-        job.signal.addEventListener('abort', job.onAbort, { once: true });
-      }
-      if (idle) this.#assign(idle, job);
-      else {
-        this.#queue.push(job);
-        this.#replenish();
-      }
-    });
+  run(job: IsolatedJob, events: IsolationEvents): IsolatedRun {
+    const entry: Job = { id: ++this.#nextJob, job, events, done: false, slot: undefined };
+    const handle: IsolatedRun = {
+      deliver: (callId, reply) => {
+        const slot = entry.slot;
+        if (!entry.done && slot !== undefined && slot.job === entry) this.#post(slot, ['reply', entry.id, callId, reply[0], reply[1]]);
+      },
+      stop: () => this.#stopJob(entry),
+    };
+    if (this.#disposed) {
+      this.#fail(entry, 'ABORTED', 'AbortError', 'This Enclave has been disposed.');
+      return handle;
+    }
+    const idle = this.#idleSlot();
+    if (idle) this.#assign(idle, entry);
+    else if (this.#queue.length >= this.#config.maxQueueSize) {
+      this.#fail(entry, 'QUEUE_FULL', 'QueueFullError', `All ${this.#config.maxWorkers} workers are busy and ${this.#config.maxQueueSize} runs are already waiting.`);
+    } else {
+      this.#queue.push(entry);
+      this.#replenish();
+    }
+    return handle;
   }
 
-  /** Terminates every worker and settles every pending run as ABORTED. */
+  /** Terminates every worker; runs still on them end as ABORTED. */
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
     this.#checkReady(true);
-    for (const job of this.#queue.splice(0)) this.#settle(job, failure(job, 'ABORTED', 'AbortError', 'The run was stopped because the Enclave was disposed.'));
+    const message = 'The run was stopped because the Enclave was disposed.';
+    for (const job of this.#queue.splice(0)) this.#fail(job, 'ABORTED', 'AbortError', message);
     for (const slot of Array.from(this.#slots)) {
-      if (slot.job) this.#settle(slot.job, failure(slot.job, 'ABORTED', 'AbortError', 'The run was stopped because the Enclave was disposed.'));
+      if (slot.job) this.#fail(slot.job, 'ABORTED', 'AbortError', message);
       this.#stop(slot);
     }
   }
@@ -303,9 +291,9 @@ export class WorkerPool {
     if (!wasStopping) this.#counts.crashed++;
     const job = slot.job;
     slot.job = undefined;
-    if (job && !job.settled) {
-      const message = slot.deathCode === 'MEMORY_LIMIT_EXCEEDED' ? 'The run exceeded the worker heap limit.' : 'The sandbox worker stopped unexpectedly.';
-      this.#settle(job, failure(job, slot.deathCode, slot.deathCode === 'MEMORY_LIMIT_EXCEEDED' ? 'MemoryLimitError' : 'InternalError', message));
+    if (job) {
+      const oom = slot.deathCode === 'MEMORY_LIMIT_EXCEEDED';
+      this.#fail(job, slot.deathCode, oom ? 'MemoryLimitError' : 'InternalError', oom ? 'The run exceeded the worker heap limit.' : 'The sandbox worker stopped unexpectedly.');
     }
     this.#replenish();
   }
@@ -318,7 +306,7 @@ export class WorkerPool {
       // tries again.
       this.#startFailures = 0;
       this.#checkReady(true);
-      for (const job of this.#queue.slice()) this.#settle(job, failure(job, 'INTERNAL_ERROR', 'InternalError', 'The sandbox workers could not be started.'));
+      for (const job of this.#queue.splice(0)) this.#fail(job, 'INTERNAL_ERROR', 'InternalError', 'The sandbox workers could not be started.');
       return;
     }
     let starting = 0;
@@ -331,6 +319,7 @@ export class WorkerPool {
 
   #becomeIdle(slot: Slot): void {
     slot.job = undefined;
+    clearTimeout(slot.graceTimer);
     if (slot.runs >= this.#config.maxExecutionsPerWorker) {
       this.#retire(slot, 'recycled');
       return;
@@ -338,7 +327,7 @@ export class WorkerPool {
     slot.state = 'idle';
     slot.worker.unref();
     this.#checkReady();
-    const next = this.#nextQueued();
+    const next = this.#queue.shift();
     if (next) {
       this.#assign(slot, next);
       return;
@@ -350,14 +339,6 @@ export class WorkerPool {
     slot.idleTimer.unref();
   }
 
-  #nextQueued(): Job | undefined {
-    while (this.#queue.length > 0) {
-      const job = this.#queue.shift() as Job;
-      if (!job.settled) return job;
-    }
-    return undefined;
-  }
-
   #assign(slot: Slot, job: Job): void {
     clearTimeout(slot.idleTimer);
     slot.state = 'busy';
@@ -366,8 +347,8 @@ export class WorkerPool {
     job.slot = slot;
     // A busy worker keeps the process alive, like a run in vm mode does through its deadline timer.
     slot.worker.ref();
-    job.wire.elapsed = performance.now() - job.startedAt;
-    this.#post(slot, ['run', job.id, job.key, job.source, job.wire]);
+    const { deadline, ...rest } = job.job;
+    this.#post(slot, ['run', job.id, { ...rest, remaining: deadline - performance.now() }]);
   }
 
   #post(slot: Slot, message: HostMessage): void {
@@ -416,99 +397,67 @@ export class WorkerPool {
 
   #flooded(slot: Slot): void {
     const job = slot.job;
-    if (job) this.#settle(job, failure(job, 'RUNTIME_ERROR', 'MessageFloodError', `The sandbox sent more than ${this.#config.maxMessagesPerSecond} messages per second.`));
+    if (job) this.#fail(job, 'RUNTIME_ERROR', 'MessageFloodError', `The sandbox sent more than ${this.#config.maxMessagesPerSecond} messages per second.`);
+    this.#retire(slot, 'terminated');
+  }
+
+  /** A worker that speaks nonsense is not trusted with another run. */
+  #invalid(slot: Slot): void {
+    const job = slot.job;
+    if (job) this.#fail(job, 'INTERNAL_ERROR', 'InternalError', 'The sandbox worker sent an invalid message.');
     this.#retire(slot, 'terminated');
   }
 
   #handle(slot: Slot, text: unknown): void {
-    let message: WorkerMessage;
+    let message: unknown[];
+    let tail: string;
     try {
-      message = checkMessage(text, this.#init.maxMessageBytes) as WorkerMessage;
+      ({ message, tail } = checkMessage(text, this.#init.maxMessageBytes));
     } catch {
-      // A worker that speaks nonsense is not trusted with another run.
-      const job = slot.job;
-      if (job) this.#settle(job, failure(job, 'INTERNAL_ERROR', 'InternalError', 'The sandbox worker sent an invalid message.'));
-      this.#retire(slot, 'terminated');
+      this.#invalid(slot);
       return;
     }
-    switch (message[0]) {
-      case 'ready':
-        this.#startFailures = 0;
-        if (slot.state === 'starting') this.#becomeIdle(slot);
-        break;
-      case 'call':
-        this.#toolCall(slot, message);
-        break;
-      case 'done':
-        this.#done(slot, message);
-        break;
-    }
-  }
-
-  #toolCall(slot: Slot, [, id, callIndex, name, argsText]: ['call', number, number, string, string]): void {
-    const job = slot.job;
-    // No tool call starts for a run that has ended, or once its deadline has passed.
-    if (!job || job.id !== id || job.settled || slot.state !== 'busy' || performance.now() >= job.deadline) return;
-    if (typeof callIndex !== 'number' || typeof name !== 'string' || typeof argsText !== 'string') return;
-    if (++job.toolCalls > job.wire.limits.maxToolCalls) return;
-    void job.invokeTool({ name, argsText, callIndex, runEnd: job.toolsEnd }).then((reply) => {
-      if (!job.settled && slot.job === job) this.#post(slot, ['reply', id, callIndex, reply[0], reply[1]]);
-    });
-  }
-
-  #done(slot: Slot, [, id, result, tampered]: ['done', number, ExecutionResult, boolean]): void {
-    const job = slot.job;
-    if (!job || job.id !== id) return;
-    slot.runs++;
-    if (!job.settled) this.#settle(job, this.#hostResult(job, result));
-    if (tampered === true) {
-      this.#retire(slot, 'tampered');
+    if (message[0] === 'ready') {
+      this.#startFailures = 0;
+      if (slot.state === 'starting') this.#becomeIdle(slot);
       return;
     }
-    clearTimeout(slot.graceTimer);
-    this.#becomeIdle(slot);
-  }
-
-  /** The worker's report, checked like any untrusted input and rebuilt from known fields only. */
-  #hostResult(job: Job, raw: ExecutionResult): ExecutionResult {
-    try {
-      const stats = { duration: elapsedMs(job.startedAt), toolCallCount: num(raw.stats?.toolCallCount), iterationCount: num(raw.stats?.iterationCount) };
-      let out: ExecutionResult;
-      if (raw.success === true && typeof raw.value === 'string') {
-        out = { success: true, value: hostCodec.decode(raw.value), stats };
-      } else if (raw.success === false && raw.error && typeof raw.error.message === 'string' && typeof raw.error.name === 'string' && KNOWN_CODES.has(raw.error.code)) {
-        const error: NonNullable<ExecutionResult['error']> = { name: raw.error.name, message: raw.error.message, code: raw.error.code };
-        const loc = raw.error.location;
-        if (loc && typeof loc.line === 'number' && typeof loc.column === 'number' && job.mapPosition) {
-          const mapped = job.mapPosition(loc.line, loc.column);
-          if (mapped) error.location = mapped;
-        }
-        if (raw.error.data && typeof raw.error.data === 'object') error.data = JSON.parse(JSON.stringify(raw.error.data)) as Record<string, unknown>;
-        out = { success: false, error, stats };
-      } else {
-        return failure(job, 'INTERNAL_ERROR', 'InternalError', 'The sandbox worker sent an invalid result.');
-      }
-      if (Array.isArray(raw.logs)) {
-        const logs: LogEntry[] = [];
-        for (const l of raw.logs) {
-          if (l && typeof l.message === 'string' && LOG_LEVELS.has(l.level)) logs.push({ level: l.level, message: l.message, time: num(l.time) });
-        }
-        if (logs.length > 0) out.logs = logs;
-      }
-      return out;
-    } catch {
-      return failure(job, 'INTERNAL_ERROR', 'InternalError', 'The sandbox worker sent an invalid result.');
+    const entry = message[0] === 'entry' ? readEntry(message, tail) : undefined;
+    if (entry === undefined) {
+      this.#invalid(slot);
+      return;
     }
+    const job = slot.job;
+    // A late message of a run the pool has already given up on.
+    if (!job || job.id !== entry.id) return;
+    if (entry.end !== null) {
+      slot.runs++;
+      job.done = true;
+      if (entry.tampered) this.#retire(slot, 'tampered');
+      else this.#becomeIdle(slot);
+    }
+    if (job.events !== undefined) job.events.entry({ calls: entry.calls, logs: entry.logs, end: entry.end });
   }
 
   // ---- ending runs -------------------------------------------------------------------------------
 
-  /** Deadline or abort: the run ends now; its worker is made to stop running it. */
-  #stopJob(job: Job, result: ExecutionResult): void {
-    if (job.settled) return;
-    this.#settle(job, result);
+  #fail(job: Job, code: IsolationFailureCode, name: string, message: string): void {
+    if (job.done) return;
+    job.done = true;
+    job.events.failed(code, name, message);
+  }
+
+  /** The host ended the run (deadline, abort, its result): its worker is made to stop running it. */
+  #stopJob(job: Job): void {
+    if (job.done) return;
+    job.done = true;
     const slot = job.slot;
-    if (!slot || slot.job !== job || slot.state === 'dead') return;
+    if (!slot) {
+      const i = this.#queue.indexOf(job);
+      if (i >= 0) this.#queue.splice(i, 1);
+      return;
+    }
+    if (slot.job !== job || slot.state === 'dead') return;
     if (Atomics.load(slot.flag, 0) === 1) {
       // Script code is running right now: a hard halt.
       this.#retire(slot, 'terminated');
@@ -522,25 +471,23 @@ export class WorkerPool {
       if (slot.state === 'draining' && slot.job === job) this.#retire(slot, 'terminated');
     }, CANCEL_GRACE_MS);
   }
+}
 
-  #settle(job: Job, result: ExecutionResult): void {
-    if (job.settled) return;
-    job.settled = true;
-    if (!job.slot) {
-      const i = this.#queue.indexOf(job);
-      if (i >= 0) this.#queue.splice(i, 1);
-    }
-    clearTimeout(job.timer);
-    if (job.onAbort && job.signal) job.signal.removeEventListener('abort', job.onAbort);
-    job.toolsEnd.abort(runEndReason(result.error?.code ?? 'completed'));
-    job.resolve(result);
+/** An `entry` message, checked field by field: anything off means the worker is not trusted. */
+function readEntry(m: unknown[], tail: string): { id: number; calls: EntryCall[]; logs: EntryLog[]; end: EntryEnd | null; tampered: boolean } | undefined {
+  const [, id, calls, logs, end, tampered] = m;
+  if (typeof id !== 'number' || !Array.isArray(calls) || !Array.isArray(logs) || typeof tampered !== 'boolean') return undefined;
+  for (const c of calls) if (!Array.isArray(c) || typeof c[0] !== 'number' || typeof c[1] !== 'string' || typeof c[2] !== 'string') return undefined;
+  for (const l of logs) if (!Array.isArray(l) || !LOG_LEVELS.has(l[0]) || typeof l[1] !== 'string') return undefined;
+  let out: EntryEnd | null = null;
+  if (end !== null) {
+    const e = end as WireEnd;
+    if (typeof e !== 'object' || !END_KINDS.has(e.kind)) return undefined;
+    if (e.kind === 'report') {
+      if (typeof e.report !== 'string') return undefined;
+      out = { kind: 'report', report: e.report, value: tail };
+    } else if (e.kind === 'syntax') out = { kind: 'syntax', message: typeof e.message === 'string' ? e.message.slice(0, 1000) : 'invalid syntax' };
+    else out = { kind: e.kind };
   }
-}
-
-function failure(job: Job, code: ErrorCode, name: string, message: string): ExecutionResult {
-  return { success: false, error: { name, message, code }, stats: { duration: elapsedMs(job.startedAt), toolCallCount: job.toolCalls, iterationCount: 0 } };
-}
-
-function num(v: unknown): number {
-  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0;
+  return { id, calls: calls as EntryCall[], logs: logs as EntryLog[], end: out, tampered };
 }

@@ -1,56 +1,52 @@
 /**
- * Messages between the host and a worker of the `worker_threads` adapter. Every message is a JSON text
- * (never a structured-clone object graph), size-checked before it is parsed, and shaped as a tuple whose
- * first element names it.
+ * Messages between the host and a worker of the `worker_threads` isolation. Every message is text,
+ * size-checked before it is parsed: a JSON tuple whose first element names it. A worker's `entry`
+ * message may carry the codec text of a run's value after the first newline (JSON.stringify never
+ * writes a raw newline), so the value is not escaped into a second JSON string.
  */
-import type { RuntimeLimits } from '../levels.js';
-import type { ExecutionResult } from '../types.js';
+import type { EntryCall, EntryEnd, EntryLog, IsolatedJob } from './isolation.js';
+import type { RealmPoolOptions } from './realm.js';
 
 /** What a worker gets at start, through `workerData` (never reachable from a realm). */
 export interface WorkerInit {
   /** One Int32: 1 while script code runs in a realm entry, 0 otherwise. */
   flag: SharedArrayBuffer;
-  intl: boolean;
-  proxy: boolean;
+  realms: RealmPoolOptions;
   /** Largest message text the worker accepts. */
   maxMessageBytes: number;
 }
 
-/** The parts of a run plan that cross to the worker. */
-export interface WireRunPlan {
-  runId: string;
-  globalNames: readonly string[];
-  functionNames: readonly string[];
-  inputText: string | null;
-  globalsText: string | null;
-  limits: RuntimeLimits;
-  /**
-   * Milliseconds of the run already spent when the message was sent (queue wait, checks). Each thread's
-   * `performance.timeOrigin` is its own, so the deadline crosses as time elapsed, not as a timestamp.
-   */
-  elapsed: number;
-}
+/**
+ * A job as it crosses: the deadline as the milliseconds left when the message was sent, because each
+ * thread's `performance.timeOrigin` is its own.
+ */
+export type WireJob = Omit<IsolatedJob, 'deadline'> & { remaining: number };
+
+/** A run's end as it crosses: a report's value travels after the newline. */
+export type WireEnd = Exclude<EntryEnd, { kind: 'report' }> | { kind: 'report'; report: string };
 
 export type HostMessage =
-  /** Start run `id`: the rewritten script's cache key and source, and the plan. */
-  | ['run', number, string, string, WireRunPlan]
-  /** The reply to tool call `callIndex` of run `id`: `[ok, payload]` as in `ToolReply`. */
+  /** Start run `id`. */
+  | ['run', number, WireJob]
+  /** The reply to tool call `callId` of run `id`: `[ok, payload]` as in `ToolReply`. */
   | ['reply', number, number, 0 | 1, string]
-  /** End run `id` now (deadline or abort in the host); the worker answers with its `done`. */
+  /** End run `id` now (deadline or abort in the host); the worker answers with a final `entry`. */
   | ['cancel', number];
 
 export type WorkerMessage =
   | ['ready']
-  /** Run `id` calls a tool: call index, name, and the arguments as realm codec text. */
-  | ['call', number, number, string, string]
-  /** Run `id` ended. A successful value is codec text; locations are in the rewritten script. */
-  | ['done', number, ExecutionResult, boolean];
+  /**
+   * What one realm entry of run `id` produced. With an end, the run is over on the worker, and the last
+   * field says whether it changed the worker's own globals.
+   */
+  | ['entry', number, EntryCall[], EntryLog[], WireEnd | null, boolean];
 
 /** Parses a message text no longer than `maxBytes` characters; throws on anything malformed. */
-export function checkMessage(text: unknown, maxBytes: number): unknown[] {
+export function checkMessage(text: unknown, maxBytes: number): { message: unknown[]; tail: string } {
   if (typeof text !== 'string') throw new TypeError('message is not text');
   if (text.length > maxBytes) throw new RangeError('message too large');
-  const message: unknown = JSON.parse(text);
+  const nl = text.indexOf('\n');
+  const message: unknown = JSON.parse(nl === -1 ? text : text.slice(0, nl));
   if (!Array.isArray(message) || typeof message[0] !== 'string') throw new TypeError('malformed message');
-  return message;
+  return { message, tail: nl === -1 ? '' : text.slice(nl + 1) };
 }

@@ -212,7 +212,7 @@ function copyResult(scope: ToolScope, tool: HostTool, value: unknown): ToolReply
     maxBytes: scope.maxToolResultBytes,
     maxDepth: 256,
     getters: true,
-    toJSON: true,
+    useToJSON: true,
     ...(sidecar !== undefined ? { extract: sidecar.extract, extractMin: sidecar.options.extractionThreshold } : {}),
   });
   const problem = sidecar?.settle(typeof text === 'string');

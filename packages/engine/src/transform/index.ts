@@ -1,5 +1,6 @@
 import MagicString from 'magic-string';
-import { BLOCKED_PROPERTIES, RESERVED_PREFIX } from '../levels.js';
+import { BIG_STRING, BLOCKED_PROPERTIES, GUARD_LOCALS, REALM_ENTRIES, RESERVED_PREFIX } from '../sandbox/realm-abi.js';
+import type { Guards } from '../sandbox/realm-abi.js';
 import type { Node, ParsedSource } from '../parse.js';
 import { WRAP_PREFIX, WRAP_SUFFIX, userLocation } from '../parse.js';
 import { isNode } from '../validate/ast.js';
@@ -33,20 +34,9 @@ import type { Issue } from '../source.js';
  * error object), `import.meta`, and identifiers with the runtime's reserved prefix.
  */
 
-export const TRANSFORM_FILENAME = 'agentscript.js';
-
-const N = `${RESERVED_PREFIX}_n`;
-const L = `${RESERVED_PREFIX}_L`;
-const D = `${RESERVED_PREFIX}_d`;
-const DMAX = `${RESERVED_PREFIX}_D`;
-const F = `${RESERVED_PREFIX}_f`;
-const C = `${RESERVED_PREFIX}_c`;
-const M = `${RESERVED_PREFIX}_m`;
-const S = `${RESERVED_PREFIX}_s`;
-const SP = `${RESERVED_PREFIX}_sp`;
-const OS = `${RESERVED_PREFIX}_os`;
-const AM = `${RESERVED_PREFIX}_am`;
-const RT = `${RESERVED_PREFIX}_rt`;
+const { n: N, L, d: D, D: DMAX, f: F, c: C, m: M, s: S, sp: SP, os: OS, am: AM, rt: RT } = GUARD_LOCALS;
+/** A field of the guard object, by name: a renamed field in the ABI breaks this file's compile. */
+const guard = (field: keyof Guards) => `${RT}.${field}`;
 
 const LOOP_GUARD = `if (++${N} > ${L}) ${F}();`;
 const SYNC_ENTER = `if (++${N} > ${L} || ++${D} > ${DMAX}) ${F}(); try {`;
@@ -272,10 +262,11 @@ export function transformAgentScript(parsed: ParsedSource, globalNames: readonly
 
   const params = wrapperParams(globalNames).join(', ');
   const header =
-    `${RESERVED_PREFIX}_register(function (${params}) { 'use strict'; ` +
-    `let ${N} = 0, ${L} = ${RT}.L, ${D} = 0; const ${DMAX} = ${RT}.D, ${F} = ${RT}.f, ${C} = ${RT}.c, ${M} = ${RT}.m, ${SP} = ${RT}.sp, ${OS} = ${RT}.os, ${AM} = ${RT}.am; ` +
-    `const ${S} = (v) => (typeof v === 'string' && v.length > 65536 ? ${RT}.big(v.length, v) : v); ` +
-    `${RT}.bind(() => ${N}, (v) => { ${L} = v; }, () => ${D}); ` +
+    `${REALM_ENTRIES.register}(function (${params}) { 'use strict'; ` +
+    `let ${N} = 0, ${L} = ${guard('L')}, ${D} = 0; const ${DMAX} = ${guard('D')}, ${F} = ${guard('f')}, ${C} = ${guard('c')}, ${M} = ${guard('m')}, ` +
+    `${SP} = ${guard('sp')}, ${OS} = ${guard('os')}, ${AM} = ${guard('am')}; ` +
+    `const ${S} = (v) => (typeof v === 'string' && v.length > ${BIG_STRING} ? ${guard('big')}(v.length, v) : v); ` +
+    `${guard('bind')}(() => ${N}, (v) => { ${L} = v; }, () => ${D}); ` +
     `return async function () {`;
   // The wrapped text is `<prefix line>\n<user code>\n}`: replace the prefix line (keeping its newline)
   // and the closing brace, so user line k is output line k + 1.

@@ -1,7 +1,8 @@
 import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { CODEC_SOURCE, hostCodec } from './codec.js';
+import { hostCodec } from '../../sanitize/codec.js';
 import type { Codec } from './codec.js';
+import { loadInFreshContext } from '../../../test/realm-context.js';
 
 const big = { maxBytes: 1 << 20 };
 const roundTrip = (v: unknown) => {
@@ -91,13 +92,13 @@ describe('wire codec', () => {
 
   it('calls toJSON only when asked (the host reading its own tool results)', () => {
     const v = { when: { toJSON: () => 'custom' } };
-    expect(hostCodec.decode(hostCodec.encode(v, { maxBytes: 1000, toJSON: true }) as string)).toEqual({ when: 'custom' });
+    expect(hostCodec.decode(hostCodec.encode(v, { maxBytes: 1000, useToJSON: true }) as string)).toEqual({ when: 'custom' });
     expect(hostCodec.decode(hostCodec.encode(v, { maxBytes: 1000 }) as string)).toEqual({ when: { toJSON: undefined } });
   });
 
-  it('decodes into the objects of the realm it was built in', () => {
-    const ctx = vm.createContext({});
-    const realmCodec = (vm.runInContext(CODEC_SOURCE, ctx) as () => Codec)();
+  it('decodes into the objects of the realm it was built in', async () => {
+    const { ctx, exports } = await loadInFreshContext<{ createCodec: () => Codec }>('codec.ts');
+    const realmCodec = exports.createCodec();
     const text = hostCodec.encode({ d: new Date(0), m: new Map([[1, 2]]), a: [1] }, big) as string;
     const out = realmCodec.decode(text) as { d: Date; m: Map<number, number>; a: number[] };
     expect(out.d instanceof Date).toBe(false);

@@ -1,0 +1,243 @@
+/**
+ * The host-side run driver: the one place that owns a run's lifecycle, whatever executes it. It starts
+ * the run on an isolation, enforces the deadline and the caller's abort, counts tool calls and runs them
+ * on the host, collects logs, and turns the realm's report into the run's outcome, exactly once.
+ * What comes back from an isolation is untrusted input (a worker, or a realm that a script controls):
+ * it is checked against its documented shape and sizes before it is believed.
+ */
+import type { ErrorCode } from '../errors.js';
+import { ErrorCode as CODES } from '../errors.js';
+import { elapsedMs } from '../source.js';
+import { Abort, runEndReason } from '../tools/abort.js';
+import type { ExecutionError, ExecutionStats, LogEntry } from '../types.js';
+import type { EntryEnd, EntryOutput, IsolatedJob, IsolatedRun, Isolation, IsolationFailureCode } from './isolation.js';
+import type { DoneReport, RealmFailureCode, ToolReply } from './realm-abi.js';
+
+/**
+ * How a run ended, before its value is copied out: a successful run's value is still the realm codec's
+ * text (the sanitize stage decodes it), everything else is final.
+ */
+export type RunOutcome = ({ success: true; valueText: string } | { success: false; error: ExecutionError }) & {
+  stats: ExecutionStats;
+  logs?: LogEntry[];
+};
+
+/** One tool call as the host runs it. */
+export interface DriverToolCall {
+  name: string;
+  /** The arguments as the realm codec's text. */
+  argsText: string;
+  /** 1-based index of the call within its run. */
+  callIndex: number;
+  /** Set when the run ends: a tool's `ctx.signal` follows it. */
+  runEnd: Abort;
+}
+
+export interface DriverPlan {
+  job: IsolatedJob;
+  /** `performance.now()` when `run()` was called: durations and the deadline count from here. */
+  startedAt: number;
+  /** The run's deadline in ms (the job's `deadline` is `startedAt + timeout`). */
+  timeout: number;
+  /** Maps V8's (line, column) in the rewritten script to the user's source. */
+  mapPosition: (line: number, column: number) => { line: number; column: number } | undefined;
+  /** Runs one tool call on the host; never rejects. */
+  invokeTool: (call: DriverToolCall) => Promise<ToolReply>;
+  signal?: AbortSignal | undefined;
+}
+
+const KNOWN_CODES: ReadonlySet<string> = new Set(Object.values(CODES));
+const REALM_CODES: ReadonlySet<RealmFailureCode> = new Set<RealmFailureCode>(['MAX_ITERATIONS', 'MAX_TOOL_CALLS', 'MEMORY_LIMIT_EXCEEDED', 'OUTPUT_LIMIT_EXCEEDED', 'RUNTIME_ERROR']);
+/** Longest name or message the host accepts from a realm (the realm cuts at 4,000 characters). */
+const MAX_TEXT = 8_192;
+
+/** A failed result; every failure the engine builds goes through here. */
+export function failure(
+  code: ErrorCode,
+  name: string,
+  message: string,
+  stats: ExecutionStats,
+  extra: Pick<ExecutionError, 'location' | 'data'> = {},
+): { success: false; error: ExecutionError; stats: ExecutionStats } {
+  return { success: false, error: { name, message, code, ...extra }, stats };
+}
+
+/** Drives one run to its outcome. Never rejects. */
+export function drive(isolation: Isolation, plan: DriverPlan, active: Set<RunDriver>): Promise<RunOutcome> {
+  const driver = new RunDriver(plan);
+  active.add(driver);
+  return driver.start(isolation).finally(() => active.delete(driver));
+}
+
+export class RunDriver {
+  readonly #plan: DriverPlan;
+  readonly #logs: LogEntry[] = [];
+  /** Set when the run ends: every tool call's `ctx.signal` follows it (an `Abort` costs nothing until read). */
+  readonly #toolsEnd = new Abort();
+  #run: IsolatedRun | undefined;
+  #settled = false;
+  #resolve!: (r: RunOutcome) => void;
+  #timer: NodeJS.Timeout | undefined;
+  #onAbort: (() => void) | undefined;
+  #toolCalls = 0;
+  #iterations = 0;
+
+  constructor(plan: DriverPlan) {
+    this.#plan = plan;
+  }
+
+  start(isolation: Isolation): Promise<RunOutcome> {
+    const done = new Promise<RunOutcome>((resolve) => {
+      this.#resolve = resolve;
+    });
+    const { signal, job } = this.#plan;
+    if (signal) {
+      this.#onAbort = () => this.abort('The run was aborted by the caller.');
+      signal.addEventListener('abort', this.#onAbort, { once: true });
+    }
+    this.#timer = setTimeout(() => this.#finish(this.#timeout()), Math.max(0, job.deadline - performance.now()));
+    try {
+      this.#run = isolation.run(job, {
+        entry: (output) => this.#entry(output),
+        failed: (code, name, message) => this.#failed(code, name, message),
+      });
+    } catch {
+      this.#finish(this.#failure('INTERNAL_ERROR', 'InternalError', 'The sandbox failed unexpectedly.'));
+    }
+    // The isolation may have ended the run while starting it (a compile error, a full queue).
+    if (this.#settled) this.#run?.stop();
+    return done;
+  }
+
+  /** Ends the run as ABORTED (the caller's signal, or the Enclave's disposal). */
+  abort(message: string): void {
+    this.#finish(this.#failure('ABORTED', 'AbortError', message));
+  }
+
+  #entry(output: EntryOutput): void {
+    if (this.#settled) return;
+    const time = elapsedMs(this.#plan.startedAt);
+    for (const [level, message] of output.logs) this.#logs.push({ level, message, time });
+    const { maxToolCalls } = this.#plan.job.limits;
+    for (const [callId, name, argsText] of output.calls) {
+      // The realm counts too and ends the run at its budget; the host's count is the one that holds.
+      if (++this.#toolCalls > maxToolCalls) {
+        this.#finish(this.#failure('MAX_TOOL_CALLS', 'ToolCallLimitError', `Tool-call limit of ${maxToolCalls} exceeded.`));
+        return;
+      }
+      // A run that ends in this same entry starts no tool.
+      if (output.end === null) void this.#call(callId, name, argsText, this.#toolCalls);
+    }
+    if (output.end !== null) this.#finish(this.#ended(output.end));
+  }
+
+  async #call(callId: number, name: string, argsText: string, callIndex: number): Promise<void> {
+    // No tool starts once the deadline has passed, even if its timer has not fired yet.
+    if (performance.now() >= this.#plan.job.deadline) return;
+    const reply = await this.#plan.invokeTool({ name, argsText, callIndex, runEnd: this.#toolsEnd });
+    if (!this.#settled) this.#run?.deliver(callId, reply);
+  }
+
+  #failed(code: IsolationFailureCode, name: string, message: string): void {
+    this.#finish(this.#failure(code, name, message));
+  }
+
+  #ended(end: EntryEnd): RunOutcome {
+    switch (end.kind) {
+      case 'report':
+        try {
+          return this.#fromReport(end.report, end.value);
+        } catch {
+          return this.#failure('INTERNAL_ERROR', 'InternalError', 'The result could not be read.');
+        }
+      case 'timeout':
+        return this.#timeout();
+      case 'syntax':
+        return this.#failure('VALIDATION_ERROR', 'ValidationError', `AgentScript rejected (1 problem):\nline 1:1 [syntax] Syntax error: ${end.message}`, {
+          location: { line: 1, column: 1 },
+          data: { issues: [{ ruleId: 'syntax', message: `Syntax error: ${end.message}`, hint: 'Fix the syntax error.', line: 1, column: 1 }] },
+        });
+      case 'crashed':
+      case 'stopped':
+        return this.#failure('INTERNAL_ERROR', 'InternalError', 'The sandbox failed unexpectedly.');
+    }
+  }
+
+  /** The realm's report, checked like any untrusted input and rebuilt from known fields only. */
+  #fromReport(reportText: string, valueText: string): RunOutcome {
+    const report = JSON.parse(reportText) as DoneReport;
+    this.#iterations = count(report.iterations);
+    this.#toolCalls = Math.max(this.#toolCalls, count(report.toolCalls));
+    switch (report.kind) {
+      case 'ok':
+        if (typeof valueText !== 'string') break;
+        return { success: true, valueText, stats: this.#stats() };
+      case 'limit':
+        if (!REALM_CODES.has(report.code)) break;
+        return this.#failure(report.code, text(report.name), text(report.message));
+      case 'threw': {
+        const error: ExecutionError = { name: text(report.name), message: text(report.message), code: report.tool === null ? 'RUNTIME_ERROR' : 'TOOL_ERROR' };
+        const loc = report.location;
+        if (Array.isArray(loc) && typeof loc[0] === 'number' && typeof loc[1] === 'number') {
+          const mapped = this.#plan.mapPosition(loc[0], loc[1]);
+          if (mapped) error.location = mapped;
+        }
+        const tool = report.tool;
+        // A tool error's public data (e.g. `status`, `retryAfterMs`) is what the HTTP adapters map.
+        if (tool !== null && typeof tool === 'object') {
+          error.data = { ...publicToolData(tool.data), toolErrorCode: text(tool.code), ...(typeof tool.tool === 'string' ? { tool: text(tool.tool) } : {}) };
+        }
+        return { success: false, error, stats: this.#stats() };
+      }
+    }
+    return this.#failure('INTERNAL_ERROR', 'InternalError', 'The result could not be read.');
+  }
+
+  #stats(): ExecutionStats {
+    return { duration: elapsedMs(this.#plan.startedAt), toolCallCount: this.#toolCalls, iterationCount: this.#iterations };
+  }
+
+  #failure(code: ErrorCode, name: string, message: string, extra?: Pick<ExecutionError, 'location' | 'data'>): RunOutcome {
+    return failure(code, name, message, this.#stats(), extra);
+  }
+
+  #timeout(): RunOutcome {
+    return this.#failure('TIMEOUT', 'TimeoutError', `The run exceeded its deadline of ${this.#plan.timeout} ms.`);
+  }
+
+  #finish(result: RunOutcome): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    if (this.#logs.length > 0) result.logs = this.#logs;
+    clearTimeout(this.#timer);
+    const { signal } = this.#plan;
+    if (this.#onAbort && signal) signal.removeEventListener('abort', this.#onAbort);
+    this.#toolsEnd.abort(runEndReason(result.success ? 'completed' : result.error.code));
+    this.#run?.stop();
+    this.#resolve(result);
+  }
+}
+
+function count(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0;
+}
+
+function text(v: unknown): string {
+  const s = typeof v === 'string' ? v : String(v);
+  return s.length > MAX_TEXT ? `${s.slice(0, MAX_TEXT)}...` : s;
+}
+
+function publicToolData(json: unknown): Record<string, unknown> {
+  if (typeof json !== 'string') return {};
+  try {
+    const parsed = JSON.parse(json) as unknown;
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** Whether a code came from a known table (a worker's failure message is checked with this). */
+export function isKnownCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && KNOWN_CODES.has(code);
+}

@@ -1,0 +1,74 @@
+/**
+ * What the host's run driver needs from a place that executes scripts. `vm` (a realm in this thread)
+ * and `worker_threads` (the same realm in a pool of workers) implement it; the driver (driver.ts) owns
+ * everything else about a run: deadline, abort, tool calls, logs, budgets it can check, the result.
+ *
+ * A run reports what happened in units of realm entries: after each entry (its start, and each delivery
+ * of tool replies), the tool calls the script made, the lines it logged, and how it ended if it did.
+ * Nothing is reported from inside an entry, so no host code runs while script code might.
+ */
+import type { LogLevel, RealmLimits, ToolReply } from './realm-abi.js';
+
+/** One run as an isolation gets it: everything crosses as text or plain data. */
+export interface IsolatedJob {
+  /** Content key of the rewritten script: threads compile and realms register it once per key. */
+  key: string;
+  /** The rewritten script, compiled with `lineOffset: -1` in the thread that runs it. */
+  source: string;
+  limits: RealmLimits;
+  /** Codec text of `input` and of the data globals, or null. */
+  inputText: string | null;
+  globalsText: string | null;
+  /** The factory's global parameters, in order, and which of them are host functions. */
+  globalNames: readonly string[];
+  functionNames: readonly string[];
+  /** `performance.now()` in the host when the run's deadline passes. */
+  deadline: number;
+}
+
+/** How a run ended, as its thread saw it. */
+export type EntryEnd =
+  /** The realm reported: `report` is JSON of a DoneReport, `value` the codec text of an `ok` value. */
+  | { kind: 'report'; report: string; value: string }
+  /** The entry ran into the deadline before the realm reported. */
+  | { kind: 'timeout' }
+  /** V8 refused to compile the rewritten script (rare: an early error the parser does not report). */
+  | { kind: 'syntax'; message: string }
+  /** The realm failed in a way the runtime does not understand; the realm is discarded. */
+  | { kind: 'crashed' }
+  /** The host stopped the run (deadline, abort) between entries. */
+  | { kind: 'stopped' };
+
+export type EntryCall = [callId: number, name: string, argsText: string];
+export type EntryLog = [level: LogLevel, line: string];
+
+/** What one realm entry produced. */
+export interface EntryOutput {
+  calls: EntryCall[];
+  logs: EntryLog[];
+  end: EntryEnd | null;
+}
+
+export type IsolationFailureCode = 'QUEUE_FULL' | 'MEMORY_LIMIT_EXCEEDED' | 'RUNTIME_ERROR' | 'INTERNAL_ERROR' | 'ABORTED';
+
+export interface IsolationEvents {
+  entry(output: EntryOutput): void;
+  /** The isolation itself failed the run: queue full, a worker died or flooded, disposal. */
+  failed(code: IsolationFailureCode, name: string, message: string): void;
+}
+
+/** A started run, as the driver holds it. */
+export interface IsolatedRun {
+  /** A tool's reply, delivered to the script in the next realm entry. */
+  deliver(callId: number, reply: ToolReply): void;
+  /** The run has ended on the host's side: no script code of it runs again. Idempotent. */
+  stop(): void;
+}
+
+export interface Isolation {
+  readonly kind: 'vm' | 'worker_threads';
+  run(job: IsolatedJob, events: IsolationEvents): IsolatedRun;
+  /** Resolves once the isolation can run without start-up delay. */
+  ready(): Promise<void>;
+  dispose(): void;
+}

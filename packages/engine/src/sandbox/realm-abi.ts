@@ -1,0 +1,202 @@
+/**
+ * The contract between the three parties of a run: the rewriter (which writes the guard calls into the
+ * script), the host's run driver (which starts runs, answers tool calls and reads the outcome) and the
+ * realm runtime (which executes them inside the locked realm). Every name and every shape that crosses
+ * between them is declared here, once; all three import it. ES only: the realm runtime bundles this file.
+ */
+
+/** Identifiers with this prefix belong to the runtime; user code may neither declare nor read them. */
+export const RESERVED_PREFIX = '__ek';
+
+/** The file name V8 gives the user's frames; stack traces keep only frames of this file. */
+export const SCRIPT_FILENAME = 'agentscript.js';
+
+/**
+ * Script-scope bindings the runtime declares in every realm. The rewritten script hands its factory to
+ * `register`; the host's start and pump scripts call `start` and `pump`.
+ */
+export const REALM_ENTRIES = {
+  register: `${RESERVED_PREFIX}_register`,
+  start: `${RESERVED_PREFIX}_start`,
+  pump: `${RESERVED_PREFIX}_pump`,
+} as const;
+
+/**
+ * Property names that lead to constructors or rewrite prototypes; blocked as static and literal computed
+ * keys, and at run time as computed keys. `prototype`, `caller` and `callee` are not here: in a frozen,
+ * strict realm without code generation they reach nothing dangerous, and ordinary code uses them
+ * (`Object.prototype.hasOwnProperty.call(o, k)`, records with a `caller` field, a word count that meets
+ * the word "prototype").
+ */
+export const BLOCKED_PROPERTIES: readonly string[] = [
+  'constructor',
+  '__proto__',
+  '__defineGetter__',
+  '__defineSetter__',
+  '__lookupGetter__',
+  '__lookupSetter__',
+];
+
+/**
+ * The guard object the runtime hands each run's factory as its first parameter. The rewritten script
+ * copies its fields into closure-local constants once (see GUARD_LOCALS), so a guard costs a local read.
+ */
+export interface Guards {
+  /** First iteration count at which `f()` must be called (lowered to -1 once the run is over). */
+  readonly L: number;
+  /** Largest synchronous call depth. */
+  readonly D: number;
+  /** Checkpoint: budgets, call depth, memory, run state; moves `L` to the next checkpoint. */
+  f(): void;
+  /** Start of a `catch`/`finally` block: rethrows a pending budget error. */
+  c(): void;
+  /** A computed member key, converted once and refused if it is blocked. */
+  m(key: unknown): PropertyKey;
+  /** A spread argument or element: bounded in the number of elements it can produce. */
+  sp(value: unknown): unknown;
+  /** An object spread source: a long string is charged for its characters. */
+  os(value: unknown): unknown;
+  /** A string of `length` characters past the fast path: charged, then returned. */
+  big(length: number, value: string): string;
+  /** The promise of a user `async` function, marked handled at birth. */
+  am(promise: unknown): unknown;
+  /** Gives the runtime access to the factory's counters: iterations, the checkpoint, call depth. */
+  bind(getN: () => number, setL: (limit: number) => void, getD: () => number): void;
+}
+
+/** The closure-local names the rewriter binds in the factory, one per guard or counter. */
+export const GUARD_LOCALS = {
+  /** The guard object itself (the factory's first parameter). */
+  rt: `${RESERVED_PREFIX}_rt`,
+  /** Iterations counted by this factory's loops and functions. */
+  n: `${RESERVED_PREFIX}_n`,
+  /** Synchronous call depth. */
+  d: `${RESERVED_PREFIX}_d`,
+  L: `${RESERVED_PREFIX}_L`,
+  D: `${RESERVED_PREFIX}_D`,
+  f: `${RESERVED_PREFIX}_f`,
+  c: `${RESERVED_PREFIX}_c`,
+  m: `${RESERVED_PREFIX}_m`,
+  sp: `${RESERVED_PREFIX}_sp`,
+  os: `${RESERVED_PREFIX}_os`,
+  am: `${RESERVED_PREFIX}_am`,
+  /** String growth check, defined in the factory around `rt.big`. */
+  s: `${RESERVED_PREFIX}_s`,
+} as const;
+
+/** Strings longer than this are charged against the memory budget by `s()` and the bulk builtins. */
+export const BIG_STRING = 65_536;
+
+/** The limits the realm enforces itself (the host enforces the deadline and the rest). */
+export interface RealmLimits {
+  maxIterations: number;
+  maxCallDepth: number;
+  maxToolCalls: number;
+  memoryLimit: number;
+  maxOutputBytes: number;
+  maxToolArgsBytes: number;
+  maxLogBytes: number;
+  maxLogEntries: number;
+}
+
+/** What `bridge.begin()` returns, as JSON: one run's configuration. */
+export interface RunConfig {
+  /** The host's id of the run: every later bridge call names it. */
+  id: number;
+  /** The realm's id of the registered factory to run. */
+  factory: number;
+  limits: RealmLimits;
+  /** Codec text of `input`, or null. */
+  input: string | null;
+  /** Codec text of the data globals, or null. */
+  globals: string | null;
+  /** The factory's global parameters, in order. */
+  names: readonly string[];
+  /** Those of `names` that are host functions: each becomes an async stub calling the tool bridge. */
+  fnNames: readonly string[];
+}
+
+/** Outcome codes the realm decides itself. */
+export type RealmFailureCode = 'MAX_ITERATIONS' | 'MAX_TOOL_CALLS' | 'MEMORY_LIMIT_EXCEEDED' | 'OUTPUT_LIMIT_EXCEEDED' | 'RUNTIME_ERROR';
+
+/** A tool error the script did not handle: its public parts. */
+export interface ReportedToolError {
+  /** The tool's own code (e.g. `NOT_FOUND`), as the script saw it in `err.code`. */
+  code: string;
+  /** The tool that failed, when known. */
+  tool: string | null;
+  /** JSON of the error's public data (status, retry delay, schema issues), as the host sent it. */
+  data: string | null;
+}
+
+/**
+ * How a run ended, as the realm reports it through `bridge.done(id, JSON of this, value)`. The value of a
+ * successful run travels beside it as codec text, so it is never escaped into a second JSON string.
+ * `location` is in the rewritten script's coordinates (V8's, with the header line offset); the host maps
+ * it to the user's source.
+ */
+export type DoneReport =
+  | { kind: 'ok'; iterations: number; toolCalls: number }
+  | { kind: 'limit'; code: RealmFailureCode; name: string; message: string; iterations: number; toolCalls: number }
+  | {
+      kind: 'threw';
+      name: string;
+      message: string;
+      location: [line: number, column: number] | null;
+      tool: ReportedToolError | null;
+      iterations: number;
+      toolCalls: number;
+    };
+
+/**
+ * One tool reply as the pump delivers it: `[callId, 1, codec text of the value]` or
+ * `[callId, 0, JSON of ToolErrorReply]`.
+ */
+export type PumpItem = [callId: number, ok: 0 | 1, payload: string];
+
+/** A failed tool call as the realm receives it: becomes a catchable ToolError in the script. */
+export type ToolErrorReply = [name: string, message: string, code: string, data?: Record<string, unknown>];
+
+/** What a tool call returns to the realm: `[1, codec text]` or `[0, JSON of ToolErrorReply]`. */
+export type ToolReply = [ok: 0 | 1, payload: string];
+
+export type LogLevel = 'log' | 'info' | 'warn' | 'error' | 'debug';
+
+/**
+ * The host's side of the bridge. Plain host functions that take and return primitives only and swallow
+ * their own errors: the realm calls them through a wrapper that never binds what one throws.
+ */
+export interface HostBridge {
+  /** JSON of the RunConfig of the run that is starting, or undefined. */
+  begin(): string | undefined;
+  /** A tool call; 1 if the host accepted it. */
+  tool(id: number, callId: number, name: string, argsText: string): 0 | 1;
+  /** JSON of the PumpItem[] waiting for the run, or ''. */
+  take(id: number): string;
+  /** The run's outcome (the first report counts); `value` is codec text for `ok`, '' otherwise. */
+  done(id: number, report: string, value: string): void;
+  log(id: number, level: LogLevel, line: string): void;
+  /** 1 if the run is over its memory budget. */
+  heap(id: number): 0 | 1;
+}
+
+/** What the host passes at install, as JSON. */
+export interface InstallOptions {
+  /** Keep the Intl global (only the PERMISSIVE dialect has it). */
+  intl: boolean;
+  /** Keep the Proxy global, refusing array targets (only the PERMISSIVE dialect has it). */
+  proxy: boolean;
+}
+
+/** What the host may ask of a realm between runs (never while script code runs). */
+export interface RealmControl {
+  /** Ends the current run: its detached work stops at its next guard. */
+  end(): void;
+  /** Whether the realm is as it was after lockdown (no global was added). */
+  clean(): boolean;
+  /** Drops a registered factory. */
+  forget(factoryId: number): void;
+}
+
+/** The completion value of the runtime's source: called once per realm with the bridge. */
+export type InstallRealm = (bridge: HostBridge, options: string) => RealmControl;

@@ -1,0 +1,248 @@
+/**
+ * One run inside one realm of this thread: the realm's bridge target and the scheduler's entry target.
+ * It starts the run, hands tool replies to the realm in batches (each delivery is a realm entry that
+ * also runs the script's continuations, so code after an `await` runs inside an entry too) and reports,
+ * after each entry, what the entry produced. It decides nothing about the run's result: the host's
+ * driver does that, from these reports. The `vm` isolation uses it in the host's thread; every worker
+ * of the `worker_threads` isolation uses it in its own.
+ */
+import type vm from 'node:vm';
+import { compileScript } from './compile.js';
+import type { EntryCall, EntryEnd, EntryLog, EntryOutput, IsolatedJob } from './isolation.js';
+import type { LogLevel, PumpItem, RunConfig, ToolReply } from './realm-abi.js';
+import type { Realm, RealmPool, RealmRunTarget } from './realm.js';
+import { pumpScript, startScript } from './realm.js';
+import type { EntryTarget } from './scheduler.js';
+import { currentEntryMode, entryScheduler, isHostTimeout } from './scheduler.js';
+
+let nextRunId = 0;
+
+// node:v8 costs several milliseconds to load in a fresh process and is needed only once a run reaches
+// a memory checkpoint, so it is loaded then.
+let v8: typeof import('node:v8') | undefined;
+function heapStatistics() {
+  v8 ??= process.getBuiltinModule('node:v8') as typeof import('node:v8');
+  return v8.getHeapStatistics();
+}
+
+export class RealmRun implements RealmRunTarget, EntryTarget {
+  readonly id = ++nextRunId;
+  readonly #job: IsolatedJob;
+  readonly #realm: Realm;
+  readonly #pool: RealmPool;
+  readonly #deadline: number;
+  readonly #report: (output: EntryOutput) => void;
+  #calls: EntryCall[] = [];
+  #logs: EntryLog[] = [];
+  readonly #mailbox: PumpItem[] = [];
+  #outcome: { report: string; value: string } | undefined;
+  #factory = -1;
+  #begun = false;
+  #pumpQueued = false;
+  #ended = false;
+  /**
+   * Heap growth is charged to a run only while its own realm entries execute (one thread: nothing else
+   * allocates then), so a concurrent tenant's memory is never counted against it. Tracking starts at
+   * the run's first memory checkpoint, which comes before its first large allocation.
+   */
+  #heapTracked = false;
+  #heapAtEntry = 0;
+  #heapGrowth = 0;
+
+  /**
+   * @param deadline `performance.now()` of this thread at which the run's deadline passes (entries get
+   *   the time left as their watchdog's timeout where the thread has one).
+   * @param report called after each entry, outside any entry.
+   */
+  constructor(job: IsolatedJob, pool: RealmPool, deadline: number, report: (output: EntryOutput) => void) {
+    this.#job = job;
+    this.#pool = pool;
+    this.#realm = pool.acquire();
+    this.#deadline = deadline;
+    this.#report = report;
+  }
+
+  start(): void {
+    this.#realm.current = this;
+    this.#realm.runs++;
+    let script: vm.Script;
+    try {
+      script = compileScript(this.#job.key, this.#job.source);
+    } catch (e) {
+      // Compiling runs no script code and leaves the realm as it was.
+      this.#end({ kind: 'syntax', message: e instanceof SyntaxError ? e.message : 'The script could not be compiled.' });
+      return;
+    }
+    try {
+      this.#factory = this.#realm.factoryFor(this.#job.key, script);
+    } catch {
+      this.#realm.broken = true;
+      this.#end({ kind: 'crashed' });
+      return;
+    }
+    entryScheduler.enter(this, startScript);
+  }
+
+  /** A tool's reply: the realm gets it, with every other reply that arrived by then, in one entry. */
+  deliver(callId: number, reply: ToolReply): void {
+    if (this.#ended) return;
+    this.#mailbox.push([callId, reply[0], reply[1]]);
+    if (this.#pumpQueued) return;
+    this.#pumpQueued = true;
+    entryScheduler.enter(this, pumpScript);
+  }
+
+  /** The host ended the run between entries: no script code of it runs again. */
+  stop(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#release();
+  }
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  // ---- bridge (called from realm code; primitives only, never throws) --------------------------
+
+  begin(): string | undefined {
+    if (this.#begun || this.#ended) return undefined;
+    this.#begun = true;
+    const job = this.#job;
+    const config: RunConfig = {
+      id: this.id,
+      factory: this.#factory,
+      limits: job.limits,
+      input: job.inputText,
+      globals: job.globalsText,
+      names: job.globalNames,
+      fnNames: job.functionNames,
+    };
+    return JSON.stringify(config);
+  }
+
+  // The tool starts after the entry has returned: host code never runs under the realm's watchdog, so
+  // a deadline can never cut a tool off half-way through its synchronous part.
+  onCall(callId: number, name: string, argsText: string): 0 | 1 {
+    if (this.#ended) return 0;
+    this.#calls.push([callId, name, argsText]);
+    return 1;
+  }
+
+  take(): string {
+    if (this.#mailbox.length === 0) return '';
+    const batch = JSON.stringify(this.#mailbox);
+    this.#mailbox.length = 0;
+    return batch;
+  }
+
+  // The realm reports from inside an entry, i.e. under the watchdog: whatever runs there can be cut off
+  // at any call, so this only records the report. A budget error is reported at once and stands,
+  // whatever the script does next.
+  onDone(report: string, value: string): void {
+    this.#outcome ??= { report, value };
+  }
+
+  onLog(level: LogLevel, line: string): void {
+    if (!this.#ended) this.#logs.push([level, line]);
+  }
+
+  overMemory(): boolean {
+    const stats = heapStatistics();
+    const used = stats.used_heap_size;
+    if (!this.#heapTracked) {
+      this.#heapTracked = true;
+      this.#heapAtEntry = used;
+    }
+    return this.#heapGrowth + (used - this.#heapAtEntry) > this.#job.limits.memoryLimit || used > stats.heap_size_limit * 0.9;
+  }
+
+  // ---- entries (see scheduler.ts) ----------------------------------------------------------------
+
+  get deadline(): number {
+    return this.#deadline;
+  }
+
+  get settled(): boolean {
+    return this.#ended;
+  }
+
+  enterUnderSupervisor(script: vm.Script): 'returned' | 'failed' {
+    this.#pumpQueued = false;
+    this.#entryStarts();
+    try {
+      script.runInContext(this.#realm.context);
+      this.#entryEnds();
+      return 'returned';
+    } catch {
+      // V8's termination is not catchable and passes through here to the supervisor's watchdog.
+      this.#realm.broken = true;
+      return 'failed';
+    }
+  }
+
+  enterAlone(script: vm.Script): void {
+    if (this.#ended) return;
+    this.#pumpQueued = false;
+    const remaining = this.#deadline - performance.now();
+    if (remaining <= 0) {
+      this.afterEntry('timeout');
+      return;
+    }
+    let outcome: 'returned' | 'timeout' | 'failed' = 'returned';
+    const mode = currentEntryMode();
+    this.#entryStarts();
+    mode.onEnter?.();
+    try {
+      if (mode.watchdog) script.runInContext(this.#realm.context, { timeout: Math.max(1, Math.ceil(remaining)) });
+      else script.runInContext(this.#realm.context);
+    } catch (e) {
+      outcome = isHostTimeout(e) ? 'timeout' : 'failed';
+    } finally {
+      mode.onLeave?.();
+    }
+    this.#entryEnds();
+    this.afterEntry(outcome);
+  }
+
+  afterEntry(outcome: 'returned' | 'failed' | 'timeout'): void {
+    if (this.#ended) return;
+    // The realm was cut off mid-execution (or failed in a way we do not understand): never reuse it.
+    if (outcome !== 'returned') this.#realm.broken = true;
+    // A report made before the deadline stands even if detached work then ran into the deadline.
+    let end: EntryEnd | null = null;
+    if (this.#outcome !== undefined) end = { kind: 'report', ...this.#outcome };
+    else if (outcome === 'timeout') end = { kind: 'timeout' };
+    else if (outcome === 'failed') end = { kind: 'crashed' };
+    if (end !== null) this.#end(end);
+    else this.#flush(null);
+  }
+
+  #entryStarts(): void {
+    if (this.#heapTracked) this.#heapAtEntry = heapStatistics().used_heap_size;
+  }
+
+  #entryEnds(): void {
+    if (this.#heapTracked) this.#heapGrowth += heapStatistics().used_heap_size - this.#heapAtEntry;
+  }
+
+  #end(end: EntryEnd): void {
+    this.#ended = true;
+    this.#mailbox.length = 0;
+    // Never called inside a realm entry, so the realm is idle and can go back to the pool.
+    this.#release();
+    this.#flush(end);
+  }
+
+  #flush(end: EntryEnd | null): void {
+    const output: EntryOutput = { calls: this.#calls, logs: this.#logs, end };
+    this.#calls = [];
+    this.#logs = [];
+    this.#report(output);
+  }
+
+  #release(): void {
+    if (this.#realm.current !== this) return;
+    this.#pool.release(this.#realm);
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * Per-run state and the budgets the realm enforces itself: iterations (loops and callbacks counted by
+ * the rewritten code, bulk work counted here), call depth, memory, tool calls, output. A budget error is
+ * fatal: it is reported to the host at once, it is frozen, and every later guard rethrows it, so a
+ * script cannot catch it and go on.
+ */
+import type { DoneReport, RealmFailureCode, RealmLimits } from '../realm-abi.js';
+import { hostDone, hostHeap } from './host.js';
+import { ErrorCtor, MapCtor, defineProperty, freeze, jsonStringify } from './primordials.js';
+
+export interface PendingCall {
+  resolve: (value: unknown) => void;
+  reject: (reason: unknown) => void;
+  name: string;
+  /** Frames captured at the call, formatted only if the failure goes unhandled. */
+  site: object | null;
+}
+
+export interface Run {
+  readonly id: number;
+  readonly limits: RealmLimits;
+  /** Characters a single string may have, and elements a single array: the memory limit in units. */
+  readonly maxChars: number;
+  readonly maxElements: number;
+  toolCalls: number;
+  /** Iterations counted by the runtime itself (bulk work, callbacks of wrapped builtins). */
+  bulk: number;
+  logBytes: number;
+  logEntries: number;
+  fatal: { code: RealmFailureCode; name: string; message: string; error: Error } | null;
+  /** Set when the run ended: detached work stops at its next guard. */
+  over: boolean;
+  finished: boolean;
+  overError: Error | null;
+  /** The factory's counters, bound when the factory runs. */
+  getN: (() => number) | null;
+  setL: ((limit: number) => void) | null;
+  getD: (() => number) | null;
+  readonly pending: Map<number, PendingCall>;
+  nextCallId: number;
+}
+
+export function newRun(id: number, limits: RealmLimits): Run {
+  return {
+    id,
+    limits,
+    maxChars: limits.memoryLimit / 2,
+    maxElements: limits.memoryLimit / 8,
+    toolCalls: 0,
+    bulk: 0,
+    logBytes: 0,
+    logEntries: 0,
+    fatal: null,
+    over: false,
+    finished: false,
+    overError: null,
+    getN: null,
+    setL: null,
+    getD: null,
+    pending: new MapCtor(),
+    nextCallId: 0,
+  };
+}
+
+/** The run whose code is executing now (one at a time per realm), or null between runs. */
+export let current: Run | null = null;
+
+export function setCurrent(run: Run | null): void {
+  current = run;
+}
+
+/** Iterations so far: the factory's counter plus the runtime's own. */
+export function iterations(run: Run): number {
+  return (run.getN === null ? 0 : run.getN()) + run.bulk;
+}
+
+export function limitError(name: string, message: string): Error {
+  const e = new ErrorCtor(message);
+  defineProperty(e, 'name', { value: name, writable: false, enumerable: false, configurable: false });
+  return freeze(e);
+}
+
+/** Ends the run with a budget error: reported to the host now, rethrown by every later guard. */
+export function fatal(run: Run, code: RealmFailureCode, name: string, message: string): never {
+  if (run.fatal === null) {
+    run.fatal = { code, name, message, error: limitError(name, message) };
+    if (run.setL !== null) run.setL(-1);
+    const report: DoneReport = { kind: 'limit', code, name, message, iterations: iterations(run), toolCalls: run.toolCalls };
+    hostDone(run.id, jsonStringify(report), '');
+  }
+  throw run.fatal.error;
+}
+
+export function checkAlive(run: Run): void {
+  if (run.fatal !== null) throw run.fatal.error;
+  if (run.over) {
+    if (run.setL !== null) run.setL(-1);
+    if (run.overError === null) run.overError = limitError('RunEndedError', 'The run has ended; detached work does not continue.');
+    throw run.overError;
+  }
+}
+
+export function checkMemory(run: Run): void {
+  if (hostHeap(run.id) === 1) fatal(run, 'MEMORY_LIMIT_EXCEEDED', 'MemoryLimitError', `Memory limit exceeded: the script allocated more than ${run.limits.memoryLimit} bytes.`);
+}
+
+/** Below this many units a bulk operation is charged without a heap check. */
+export const HEAP_CHECK_UNITS = 65_536;
+
+/** Charges a bulk allocation of `count` elements (8 bytes each) before it happens. */
+export function chargeElements(count: number): void {
+  const run = current;
+  if (run === null) return;
+  checkAlive(run);
+  if (!(count <= run.maxElements)) {
+    fatal(run, 'MEMORY_LIMIT_EXCEEDED', 'MemoryLimitError', `Memory limit exceeded: this operation needs about ${count * 8} bytes (${count} elements), more than the ${run.limits.memoryLimit}-byte limit.`);
+  }
+  if (count > HEAP_CHECK_UNITS) checkMemory(run);
+}
+
+/** Charges a string of `count` characters (2 bytes each) before it is built. */
+export function chargeChars(count: number): void {
+  const run = current;
+  if (run === null) return;
+  checkAlive(run);
+  if (!(count <= run.maxChars)) {
+    fatal(run, 'MEMORY_LIMIT_EXCEEDED', 'MemoryLimitError', `Memory limit exceeded: this operation builds a string of about ${count} characters (${count * 2} bytes), more than the ${run.limits.memoryLimit}-byte limit.`);
+  }
+  if (count > HEAP_CHECK_UNITS) checkMemory(run);
+}
+
+/** Counts one unit of the runtime's own iteration (a callback, a visited array). */
+export function tick(run: Run | null): void {
+  if (run === null) return;
+  run.bulk++;
+  if (run.bulk > run.limits.maxIterations) fatal(run, 'MAX_ITERATIONS', 'IterationLimitError', `Iteration limit of ${run.limits.maxIterations} exceeded.`);
+}

@@ -1,0 +1,208 @@
+/**
+ * Errors as the script and the host see them: stack traces that show only the user's own frames (never
+ * a host path), the first user frame of an error remembered as its location, and an error's name and
+ * message read without running any of the script's code.
+ */
+import { SCRIPT_FILENAME } from '../realm-abi.js';
+import {
+  StringCtor,
+  TypeErrorCtor,
+  WeakMapCtor,
+  WeakSetCtor,
+  apply,
+  arrayJoin,
+  arrayPush,
+  captureStackTrace,
+  defineProperty,
+  gopd,
+  gpo,
+  stringIndexOf,
+  stringSlice,
+  weakMapGet,
+  weakMapSet,
+  weakSetAdd,
+  weakSetHas,
+} from './primordials.js';
+import { RESERVED_PREFIX } from '../realm-abi.js';
+
+/** The first user frame of an error, as [line, column] in the rewritten script. */
+const errorLocations = new WeakMapCtor<object, [number, number]>();
+/** Where the script called a tool: an unhandled tool failure points at the user's own line. */
+const errorSites = new WeakMapCtor<object, object>();
+/** Accessors installed by `enable()`: they return a frozen prototype's original value. */
+const enablementGetters = new WeakSetCtor<object>();
+
+export function isEnablementGetter(getter: unknown): boolean {
+  return typeof getter === 'function' && (apply(weakSetHas, enablementGetters, [getter]) as boolean);
+}
+
+interface CallSite {
+  getFileName(): unknown;
+  getLineNumber(): unknown;
+  getColumnNumber(): unknown;
+  getFunctionName(): unknown;
+}
+
+/** `Error.prepareStackTrace` of the realm: the head line and the user's own frames only. */
+export function prepareStackTrace(err: unknown, frames: readonly CallSite[]): string {
+  let head: string;
+  try {
+    head = errorHead(err);
+  } catch {
+    head = 'Error';
+  }
+  const lines = [head];
+  let first: [number, number] | null = null;
+  for (let i = 0; i < frames.length; i++) {
+    const f = frames[i] as CallSite;
+    let file: unknown, line: unknown, col: unknown, fn: unknown;
+    try {
+      file = f.getFileName();
+      line = f.getLineNumber();
+      col = f.getColumnNumber();
+      fn = f.getFunctionName();
+    } catch {
+      continue;
+    }
+    if (file !== SCRIPT_FILENAME || typeof line !== 'number' || typeof col !== 'number') continue;
+    if (first === null) first = [line, col];
+    const name = typeof fn === 'string' && fn !== '' && apply(stringIndexOf, fn, [RESERVED_PREFIX]) !== 0 ? fn : '<anonymous>';
+    apply(arrayPush, lines, [`    at ${name} (${SCRIPT_FILENAME}:${line}:${col})`]);
+  }
+  if (first !== null && err !== null && (typeof err === 'object' || typeof err === 'function')) {
+    try {
+      if (apply(weakMapGet, errorLocations, [err]) === undefined) apply(weakMapSet, errorLocations, [err, first]);
+    } catch {
+      // A value that cannot be a WeakMap key has no location.
+    }
+  }
+  return apply(arrayJoin, lines, ['\n']) as string;
+}
+
+function errorHead(err: unknown): string {
+  const name = readErrorField(err, 'name');
+  const message = readErrorField(err, 'message');
+  const n = name === undefined ? 'Error' : name;
+  return message === undefined || message === '' ? n : `${n}: ${message}`;
+}
+
+/** Longest name or message kept when an error is described. */
+const MAX_FIELD = 4000;
+
+/**
+ * An error field read by descriptor along the prototype chain: data properties and the realm's own
+ * enablement getters only, so no accessor of the script runs.
+ */
+export function readErrorField(err: unknown, key: string): string | undefined {
+  let o: unknown = err;
+  for (let hops = 0; o !== null && (typeof o === 'object' || typeof o === 'function') && hops < 32; hops++) {
+    let d: PropertyDescriptor | undefined;
+    try {
+      d = gopd(o as object, key);
+    } catch {
+      return undefined;
+    }
+    if (d) {
+      let v: unknown;
+      if ('value' in d) v = d.value;
+      else if (d.get !== undefined && isEnablementGetter(d.get)) v = apply(d.get, o, []);
+      else return undefined;
+      if (typeof v === 'string') return v.length > MAX_FIELD ? `${apply(stringSlice, v, [0, MAX_FIELD]) as string}...` : v;
+      return v === undefined ? undefined : safeString(v);
+    }
+    try {
+      o = gpo(o);
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+/** A description of any value that runs none of its code. */
+export function safeString(v: unknown): string {
+  switch (typeof v) {
+    case 'string':
+      return v;
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+    case 'undefined':
+      return StringCtor(v);
+    case 'symbol':
+      return 'Symbol()';
+    default:
+      return v === null ? 'null' : typeof v === 'function' ? '[function]' : '[object]';
+  }
+}
+
+/**
+ * Freezing a prototype makes its data properties read-only, and then ordinary code that overrides one
+ * on an instance (`err.name = 'X'`, `obj.toString = ...`) throws. Such properties become accessors: the
+ * getter returns the original value, the setter defines an own property on the instance.
+ */
+export function enable(proto: object, key: string): void {
+  const d = gopd(proto, key);
+  if (!d || !('value' in d)) return;
+  const value: unknown = d.value;
+  const get = gopd({ get [key]() { return value; } }, key)?.get as () => unknown;
+  const set = gopd(
+    {
+      set [key](v: unknown) {
+        if (this === proto) throw new TypeErrorCtor(`Cannot assign to read-only property ${StringCtor(key)} of a shared prototype`);
+        defineProperty(this, key, { value: v, writable: true, enumerable: true, configurable: true });
+      },
+    },
+    key,
+  )?.set as (v: unknown) => void;
+  apply(weakSetAdd, enablementGetters, [get]);
+  defineProperty(proto, key, { get, set, enumerable: d.enumerable ?? false, configurable: false });
+}
+
+/** The frames of a tool call, captured cheaply; formatted only if its failure goes unhandled. */
+export function callSite(): object | null {
+  const holder = {};
+  try {
+    captureStackTrace(holder);
+    return holder;
+  } catch {
+    return null;
+  }
+}
+
+export function withSite<E extends object>(err: E, site: object | null): E {
+  if (site !== null) {
+    try {
+      apply(weakMapSet, errorSites, [err, site]);
+    } catch {
+      // as above
+    }
+  }
+  return err;
+}
+
+/** The user-source position of a thrown value: its tool call's site, or its own first user frame. */
+export function locationOf(value: object): [number, number] | null {
+  let loc: [number, number] | null = null;
+  try {
+    const site = apply(weakMapGet, errorSites, [value]) as { stack?: unknown } | undefined;
+    if (site !== undefined) {
+      void site.stack;
+      loc = (apply(weakMapGet, errorLocations, [site]) as [number, number] | undefined) ?? null;
+    }
+  } catch {
+    // no site
+  }
+  if (loc !== null) return loc;
+  // Reading the stack formats it through prepareStackTrace, which records the first user frame.
+  try {
+    void (value as { stack?: unknown }).stack;
+  } catch {
+    // a getter of the script's own threw
+  }
+  try {
+    return (apply(weakMapGet, errorLocations, [value]) as [number, number] | undefined) ?? null;
+  } catch {
+    return null;
+  }
+}

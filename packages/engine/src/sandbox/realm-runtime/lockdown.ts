@@ -1,0 +1,257 @@
+/**
+ * Locks the realm before any script runs, in order: remove globals that reach code generation, shared or
+ * off-heap memory, weak references and the legacy RegExp statics (which hold the last match, i.e.
+ * another run's data); pin stack traces to the user's own frames; make every promise the realm hands
+ * out handled at birth; turn the data properties that ordinary code overrides on instances into
+ * accessors so that freezing does not break them; freeze the global object (an ordinary object: the host
+ * creates the context without contextifying it) and everything reachable from it and from the hidden
+ * intrinsics. After that nothing shared between runs can hold state.
+ */
+/* eslint-disable @typescript-eslint/no-explicit-any -- the replacements keep the builtins' loose signatures */
+import type { InstallOptions } from '../realm-abi.js';
+import { chargeChars, chargeElements, current, fatal } from './budgets.js';
+import { wrap, wrapBulkBuiltins } from './builtins.js';
+import type { Codec } from './codec.js';
+import { TOO_LARGE } from './codec.js';
+import { enable, prepareStackTrace } from './errors.js';
+import {
+  AggregateErrorCtor,
+  ArrayCtor,
+  ErrorCtor,
+  EvalErrorCtor,
+  FunctionPrototype,
+  G,
+  Int8ArrayCtor,
+  IntlObject,
+  IteratorCtor,
+  MapCtor,
+  ObjectPrototype,
+  PromiseCtor,
+  PromisePrototype,
+  ProxyCtor,
+  RangeErrorCtor,
+  ReferenceErrorCtor,
+  RegExpStatics,
+  SetCtor,
+  SyntaxErrorCtor,
+  TypeErrorCtor,
+  URIErrorCtor,
+  apply,
+  arrayPop,
+  arrayPush,
+  arrayValues,
+  construct,
+  defineProperty,
+  fromCharCode,
+  freeze,
+  gopd,
+  gopn,
+  gpo,
+  isArray,
+  isFrozen,
+  ownKeys,
+  reflectDelete,
+  setAdd,
+  setForEach,
+  setHas,
+  symbolIterator,
+  symbolSpecies,
+} from './primordials.js';
+import { markHandled } from './promises.js';
+
+type AnyFn = (...args: any[]) => any;
+
+/** Globals a script never gets. Proxy and Intl are added below for levels whose dialect lacks them. */
+const REMOVE = ['eval', 'Function', 'globalThis', 'SharedArrayBuffer', 'Atomics', 'WebAssembly', 'WeakRef', 'FinalizationRegistry',
+  'ArrayBuffer', 'DataView', 'Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array', 'Uint32Array',
+  'Float16Array', 'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array', 'escape', 'unescape', 'console', 'ShadowRealm'];
+
+/** The legacy RegExp statics: they hold the last match, which is another run's data. */
+const REGEXP_STATICS = ['$1', '$2', '$3', '$4', '$5', '$6', '$7', '$8', '$9', 'input', '$_', 'lastMatch', '$&', 'lastParen', '$+', 'leftContext',
+  `$${fromCharCode(96)}`, 'rightContext', "$'"];
+
+/**
+ * Intrinsics that are not reachable from the global object by property walks: the prototypes of
+ * generators, async functions, iterators and typed arrays, and those that only exist once an object of
+ * their kind is made.
+ */
+/* eslint-disable no-restricted-properties -- install time: makes one object of each kind, before lockdown and before any script */
+function hiddenIntrinsics(options: InstallOptions): unknown[] {
+  const hidden: unknown[] = [
+    gpo(function* () {}), gpo(gpo(function* () {})), gpo(async function () {}), gpo(async function* () {}), gpo(gpo(async function* () {})),
+    gpo(apply(arrayValues, [], [])), gpo(gpo(apply(arrayValues, [], []))), gpo(new MapCtor().entries()), gpo(new SetCtor().values()), gpo(''[symbolIterator]()),
+    gpo(''.matchAll(/x/g)), gpo((gpo(async function* () {}) as { prototype: object }).prototype), gopd(FunctionPrototype, 'caller')?.get ?? null,
+    gpo(Int8ArrayCtor), gpo(Int8ArrayCtor.prototype),
+  ];
+  try {
+    const values = apply(arrayValues, [], []) as { map?: (f: (x: unknown) => unknown) => unknown };
+    if (IteratorCtor !== undefined && typeof values.map === 'function') {
+      apply(arrayPush, hidden, [gpo(values.map((x) => x))]);
+      if (typeof IteratorCtor.from === 'function') apply(arrayPush, hidden, [gpo(IteratorCtor.from({ next() { return { done: true }; } }))]);
+    }
+  } catch {
+    // An older V8 without iterator helpers.
+  }
+  if (options.intl && IntlObject !== undefined) {
+    try {
+      const segments = new IntlObject.Segmenter().segment('ab');
+      apply(arrayPush, hidden, [gpo(segments), gpo(segments[symbolIterator]())]);
+    } catch {
+      // no Segmenter
+    }
+  }
+  return hidden;
+}
+/* eslint-enable no-restricted-properties */
+
+/**
+ * A proxy of an array passes Array.isArray while its traps run script code on every read of length,
+ * which would defeat the receiver checks of the bulk builtins. Levels whose dialect has no Proxy do not
+ * keep it; where it is kept, it refuses array targets.
+ */
+function installProxy(): void {
+  const revocable = ProxyCtor.revocable;
+  const refuseArray = (target: unknown) => {
+    if (isArray(target)) throw new TypeErrorCtor('Proxies of arrays are not available in AgentScript.');
+  };
+  const SafeProxy = function Proxy(target: object, handler: ProxyHandler<object>) {
+    if (new.target === undefined) throw new TypeErrorCtor("Constructor Proxy requires 'new'");
+    refuseArray(target);
+    return construct(ProxyCtor, [target, handler]);
+  };
+  defineProperty(SafeProxy, 'revocable', {
+    value: { revocable(target: object, handler: ProxyHandler<object>) { refuseArray(target); return apply(revocable, ProxyCtor, [target, handler]); } }.revocable,
+    writable: true,
+    configurable: true,
+  });
+  defineProperty(G, 'Proxy', { value: SafeProxy, writable: true, enumerable: false, configurable: true });
+}
+
+/** The realm's own `Promise.prototype.then`, which the lint would otherwise read as an accidental thenable. */
+// oxlint-disable-next-line unicorn/no-thenable
+const THEN = 'then';
+
+/** The realm's Promise and its combinators mark every promise they make as handled (see promises.ts). */
+function installPromise(): void {
+  const PP = PromisePrototype;
+  wrap(PP, THEN, (orig) => ({ [THEN](this: unknown, onFulfilled: unknown, onRejected: unknown) { return markHandled(apply(orig, this, [onFulfilled, onRejected])); } }));
+  const SafePromise = function Promise(executor: unknown) {
+    if (new.target === undefined) throw new TypeErrorCtor("Promise constructor cannot be invoked without 'new'");
+    return markHandled(construct(PromiseCtor, [executor], new.target === SafePromise ? PromiseCtor : new.target));
+  };
+  defineProperty(SafePromise, 'prototype', { value: PP, writable: false, enumerable: false, configurable: false });
+  const statics = PromiseCtor as unknown as Record<string, unknown>;
+  const combinators = ['reject', 'resolve', 'all', 'allSettled', 'any', 'race'];
+  for (let i = 0; i < combinators.length; i++) {
+    const key = combinators[i] as string;
+    const orig = statics[key];
+    if (typeof orig !== 'function') continue;
+    // The combinators make several promises and reactions per element in one native step.
+    const combinator = key !== 'reject' && key !== 'resolve';
+    defineProperty(SafePromise, key, {
+      value: {
+        [key](arg: unknown) {
+          if (combinator && isArray(arg) && arg.length > 1024) chargeElements(arg.length * 32);
+          return markHandled(apply(orig as AnyFn, PromiseCtor, [arg]));
+        },
+      }[key],
+      writable: true,
+      enumerable: false,
+      configurable: true,
+    });
+  }
+  const withResolvers = statics.withResolvers;
+  if (typeof withResolvers === 'function') {
+    defineProperty(SafePromise, 'withResolvers', {
+      value: { withResolvers() { const r = apply(withResolvers as AnyFn, PromiseCtor, []) as { promise: unknown }; markHandled(r.promise); return r; } }.withResolvers,
+      writable: true,
+      enumerable: false,
+      configurable: true,
+    });
+  }
+  const species = gopd(PromiseCtor, symbolSpecies);
+  if (species) defineProperty(SafePromise, symbolSpecies, species);
+  defineProperty(PP, 'constructor', { value: SafePromise, writable: true, enumerable: false, configurable: true });
+  defineProperty(G, 'Promise', { value: SafePromise, writable: true, enumerable: false, configurable: true });
+  const AGP = (gpo(async function* () {}) as { prototype: object }).prototype;
+  const steps = ['next', 'return', 'throw'];
+  for (let i = 0; i < steps.length; i++) {
+    const key = steps[i] as string;
+    wrap(AGP, key, (orig) => ({ [key](this: unknown, v: unknown) { return markHandled(apply(orig, this, [v])); } }));
+  }
+  if (typeof (ArrayCtor as { fromAsync?: unknown }).fromAsync === 'function') wrap(ArrayCtor, 'fromAsync', (orig) => ({ fromAsync(this: unknown, ...args: unknown[]) { return markHandled(apply(orig, this, args)); } }));
+  enable(PP, 'constructor');
+}
+
+/**
+ * structuredClone is not part of a vm realm; this one is the realm's own codec round trip, so it copies
+ * exactly what crosses the bridge (no getters run, functions become undefined) under the run's memory
+ * limit.
+ */
+function installStructuredClone(codec: Codec): void {
+  defineProperty(G, 'structuredClone', {
+    value: {
+      structuredClone(value: unknown) {
+        const run = current;
+        const text = codec.encode(value, { maxBytes: run === null ? 1_048_576 : run.maxChars, maxDepth: 256, getters: false, useToJSON: false });
+        if (typeof text !== 'string') {
+          if (run !== null && text === TOO_LARGE) fatal(run, 'MEMORY_LIMIT_EXCEEDED', 'MemoryLimitError', 'Memory limit exceeded: structuredClone of a value larger than the memory limit allows.');
+          throw new RangeErrorCtor('structuredClone: the value is nested too deeply.');
+        }
+        if (run !== null) chargeChars(text.length);
+        return codec.decode(text);
+      },
+    }.structuredClone,
+    writable: true,
+    enumerable: false,
+    configurable: true,
+  });
+}
+
+/** Freezes the global object and everything reachable from it and from `hidden`. */
+function freezeAll(hidden: readonly unknown[]): void {
+  const seen = new SetCtor<object>();
+  const queue: unknown[] = [G];
+  for (let i = 0; i < hidden.length; i++) apply(arrayPush, queue, [hidden[i]]);
+  while (queue.length > 0) {
+    const o = apply(arrayPop, queue, []) as unknown;
+    if (o === null || (typeof o !== 'object' && typeof o !== 'function') || apply(setHas, seen, [o])) continue;
+    apply(setAdd, seen, [o]);
+    const ks = ownKeys(o);
+    for (let i = 0; i < ks.length; i++) {
+      const d = gopd(o, ks[i] as PropertyKey);
+      if (!d) continue;
+      if ('value' in d) apply(arrayPush, queue, [d.value]);
+      else apply(arrayPush, queue, [d.get, d.set]);
+    }
+    apply(arrayPush, queue, [gpo(o)]);
+  }
+  apply(setForEach, seen, [(o: object) => freeze(o)]);
+  if (!isFrozen(G)) throw new TypeErrorCtor('the global object could not be frozen');
+}
+
+function enableAll(proto: object, keys: readonly string[]): void {
+  for (let i = 0; i < keys.length; i++) enable(proto, keys[i] as string);
+}
+
+/** Locks this realm. Runs once, before any script; returns the number of global names it left. */
+export function lockdown(options: InstallOptions, codec: Codec): number {
+  const hidden = hiddenIntrinsics(options);
+  wrapBulkBuiltins();
+  if (options.proxy) installProxy();
+  else reflectDelete(G, 'Proxy');
+  // Levels whose dialect has no Intl do not keep it: one less graph to freeze, and less surface.
+  if (!options.intl) reflectDelete(G, 'Intl');
+  for (let i = 0; i < REMOVE.length; i++) reflectDelete(G, REMOVE[i] as string);
+  for (let i = 0; i < REGEXP_STATICS.length; i++) reflectDelete(RegExpStatics, REGEXP_STATICS[i] as string);
+  defineProperty(ErrorCtor, 'prepareStackTrace', { value: prepareStackTrace, writable: false, enumerable: false, configurable: false });
+  defineProperty(ErrorCtor, 'stackTraceLimit', { value: 16, writable: false, enumerable: false, configurable: false });
+  installStructuredClone(codec);
+  enableAll(ObjectPrototype, ['toString', 'toLocaleString', 'valueOf', 'hasOwnProperty', 'isPrototypeOf', 'propertyIsEnumerable', 'constructor']);
+  const errors = [ErrorCtor, TypeErrorCtor, RangeErrorCtor, SyntaxErrorCtor, ReferenceErrorCtor, URIErrorCtor, EvalErrorCtor, AggregateErrorCtor];
+  for (let i = 0; i < errors.length; i++) enableAll((errors[i] as ErrorConstructor).prototype, ['name', 'message', 'toString', 'constructor']);
+  enableAll(FunctionPrototype, ['toString', 'name']);
+  installPromise();
+  freezeAll(hidden);
+  return gopn(G).length;
+}

@@ -1,0 +1,100 @@
+/**
+ * Every intrinsic the realm runtime uses, captured when the runtime is evaluated: before lockdown wraps
+ * or removes builtins, and before any script runs. The other runtime modules take built-ins only from
+ * here (lint: no-restricted-globals and no-restricted-properties in .oxlintrc.json), so nothing a script
+ * does to an object it owns (an own `push`, a getter named `then`) can reach the runtime's own logic.
+ * Methods are called with `apply(method, receiver, args)`.
+ *
+ * This module is also evaluated in the host, by the host's copy of the codec: there it captures the
+ * host's intrinsics.
+ */
+
+export const G = globalThis;
+export const ObjectCtor = Object;
+export const ArrayCtor = Array;
+export const StringCtor = String;
+export const BigIntCtor = BigInt;
+export const DateCtor = Date;
+export const RegExpCtor = RegExp;
+export const MapCtor = Map;
+export const SetCtor = Set;
+export const WeakMapCtor = WeakMap;
+export const WeakSetCtor = WeakSet;
+export const PromiseCtor = Promise;
+export const ErrorCtor = Error;
+export const TypeErrorCtor = TypeError;
+export const RangeErrorCtor = RangeError;
+export const SyntaxErrorCtor = SyntaxError;
+export const ReferenceErrorCtor = ReferenceError;
+export const URIErrorCtor = URIError;
+export const EvalErrorCtor = EvalError;
+export const AggregateErrorCtor = AggregateError;
+export const JSONObject = JSON;
+export const ReflectObject = Reflect;
+export const RegExpStatics = RegExp as unknown as Record<string, unknown>;
+
+export const { apply, construct, ownKeys, defineProperty: reflectDefine, deleteProperty: reflectDelete, getPrototypeOf: reflectGetPrototypeOf } = Reflect;
+export const {
+  defineProperty,
+  getOwnPropertyDescriptor: gopd,
+  getOwnPropertyNames: gopn,
+  getPrototypeOf: gpo,
+  freeze,
+  isFrozen,
+  keys: objectKeys,
+  is: objectIs,
+} = Object;
+export const ObjectPrototype = Object.prototype;
+export const ArrayPrototype = Array.prototype;
+export const StringPrototype = String.prototype;
+export const FunctionPrototype = Function.prototype;
+export const PromisePrototype = Promise.prototype;
+export const RegExpPrototype = RegExp.prototype;
+
+export const isArray = Array.isArray;
+export const arrayFrom = Array.from;
+export const arrayPush = Array.prototype.push;
+export const arrayPop = Array.prototype.pop;
+export const arrayJoin = Array.prototype.join;
+export const arrayIncludes = Array.prototype.includes;
+export const arrayValues = Array.prototype.values;
+export const stringSlice = String.prototype.slice;
+export const stringIndexOf = String.prototype.indexOf;
+export const stringRaw = String.raw;
+export const fromCharCode = String.fromCharCode;
+export const numberIsFinite = Number.isFinite;
+export const jsonParse = JSON.parse;
+export const jsonStringify = JSON.stringify;
+export const promiseThen = Promise.prototype.then;
+export const promiseReject = Promise.reject;
+/** V8's own (not in the ES library). */
+export const captureStackTrace = (Error as unknown as { captureStackTrace: (target: object) => void }).captureStackTrace;
+export const mapGet = Map.prototype.get;
+export const mapSet = Map.prototype.set;
+export const mapDelete = Map.prototype.delete;
+export const mapForEach = Map.prototype.forEach;
+export const setAdd = Set.prototype.add;
+export const setHas = Set.prototype.has;
+export const setForEach = Set.prototype.forEach;
+export const weakMapGet = WeakMap.prototype.get;
+export const weakMapSet = WeakMap.prototype.set;
+export const weakSetAdd = WeakSet.prototype.add;
+export const weakSetHas = WeakSet.prototype.has;
+export const dateGetTime = Date.prototype.getTime;
+export const regexpToString = RegExp.prototype.toString;
+export const mapSize = (Object.getOwnPropertyDescriptor(Map.prototype, 'size') as PropertyDescriptor).get as (this: Map<unknown, unknown>) => number;
+export const setSize = (Object.getOwnPropertyDescriptor(Set.prototype, 'size') as PropertyDescriptor).get as (this: Set<unknown>) => number;
+
+export const symbolIterator: typeof Symbol.iterator = Symbol.iterator;
+export const symbolSpecies: typeof Symbol.species = Symbol.species;
+export const symbolIsConcatSpreadable: typeof Symbol.isConcatSpreadable = Symbol.isConcatSpreadable;
+export const symbolMatch: typeof Symbol.match = Symbol.match;
+export const symbolMatchAll: typeof Symbol.matchAll = Symbol.matchAll;
+export const symbolSplit: typeof Symbol.split = Symbol.split;
+export const symbolReplace: typeof Symbol.replace = Symbol.replace;
+
+/** Builtins that not every Node version has, or that only some levels keep. */
+export const IteratorCtor: { from?: (it: unknown) => unknown } | undefined = typeof (globalThis as { Iterator?: unknown }).Iterator === 'function' ? (globalThis as unknown as { Iterator: { from?: (it: unknown) => unknown } }).Iterator : undefined;
+export const Int8ArrayCtor = Int8Array;
+export const ProxyCtor = Proxy;
+export const IntlObject = typeof Intl === 'object' ? Intl : undefined;

@@ -1,0 +1,351 @@
+/**
+ * One run inside the realm: the factory's arguments (guards, `callTool`, `console`, `input`, globals),
+ * tool calls and their replies, console capture, and the outcome report. The host starts a run by
+ * entering the realm through `start()` and delivers tool replies through `pump()`; the microtask
+ * checkpoint at the end of each entry runs the script's continuations, inside the entry's deadline.
+ */
+import type { DoneReport, Guards, LogLevel, PumpItem, ReportedToolError, RunConfig, ToolErrorReply } from '../realm-abi.js';
+import { BIG_STRING, BLOCKED_PROPERTIES } from '../realm-abi.js';
+import type { PendingCall, Run } from './budgets.js';
+import { chargeChars, chargeElements, checkAlive, checkMemory, current, fatal, iterations, newRun, setCurrent } from './budgets.js';
+import { counted } from './builtins.js';
+import type { Codec } from './codec.js';
+import { TOO_LARGE } from './codec.js';
+import { callSite, locationOf, readErrorField, safeString, withSite } from './errors.js';
+import { hostBegin, hostCall, hostDone, hostLog, hostTake } from './host.js';
+import {
+  ErrorCtor,
+  MapCtor,
+  PromiseCtor,
+  SetCtor,
+  StringCtor,
+  TypeErrorCtor,
+  WeakMapCtor,
+  WeakSetCtor,
+  apply,
+  arrayIncludes,
+  arrayJoin,
+  arrayPush,
+  defineProperty,
+  freeze,
+  isArray,
+  jsonParse,
+  jsonStringify,
+  mapDelete,
+  mapGet,
+  mapSet,
+  ownKeys,
+  promiseThen,
+  setHas,
+  stringSlice,
+  weakMapGet,
+  weakMapSet,
+  weakSetAdd,
+  weakSetHas,
+} from './primordials.js';
+import { markHandled, rejected } from './promises.js';
+
+/** Iterations between checkpoints: one compare per loop turn in between. */
+const CHECK_EVERY = 16_384;
+const BLOCKED_KEYS = new SetCtor<string>(BLOCKED_PROPERTIES);
+/** Longest tool name a script may call. */
+const MAX_TOOL_NAME = 256;
+
+/** Errors the runtime made for failed tool calls: only these report a tool code in the outcome. */
+const toolErrors = new WeakSetCtor<object>();
+/**
+ * Public data the host attached to a tool error (HTTP status, retry delay, schema issues), kept as the
+ * text the host sent, so what the script does to `err.data` never reaches the result.
+ */
+const toolErrorData = new WeakMapCtor<object, string>();
+
+function makeToolError(name: string, message: string, code: string, tool?: string, data?: Record<string, unknown>): Error {
+  const e = new ErrorCtor(message);
+  defineProperty(e, 'name', { value: name, writable: true, enumerable: false, configurable: true });
+  defineProperty(e, 'code', { value: code, writable: true, enumerable: true, configurable: true });
+  if (tool !== undefined) defineProperty(e, 'tool', { value: tool, writable: true, enumerable: true, configurable: true });
+  if (data !== null && typeof data === 'object') {
+    apply(weakMapSet, toolErrorData, [e, jsonStringify(data)]);
+    defineProperty(e, 'data', { value: data, writable: true, enumerable: true, configurable: true });
+  }
+  apply(weakSetAdd, toolErrors, [e]);
+  return e;
+}
+
+function report(run: Run, r: DoneReport, value = ''): void {
+  hostDone(run.id, jsonStringify(r), value);
+}
+
+function quote(s: string): string {
+  return jsonStringify(s.length > 2000 ? `${apply(stringSlice, s, [0, 2000]) as string}...` : s) as string;
+}
+
+/** Ends the run once: encodes the value, or describes what was thrown without running any of its code. */
+function finish(run: Run, codec: Codec, kind: 'ok' | 'error', value: unknown): void {
+  if (run.finished) return;
+  run.finished = true;
+  run.over = true;
+  if (run.setL !== null) run.setL(-1);
+  const stats = { iterations: iterations(run), toolCalls: run.toolCalls };
+  if (run.fatal !== null) {
+    report(run, { kind: 'limit', code: run.fatal.code, name: run.fatal.name, message: run.fatal.message, ...stats });
+    return;
+  }
+  if (kind === 'ok') {
+    const text = codec.encode(value, { maxBytes: run.limits.maxOutputBytes, maxDepth: 256, getters: false, useToJSON: false });
+    if (typeof text === 'string') report(run, { kind: 'ok', ...stats }, text);
+    else if (text === TOO_LARGE) report(run, { kind: 'limit', code: 'OUTPUT_LIMIT_EXCEEDED', name: 'OutputLimitError', message: `The result is larger than ${run.limits.maxOutputBytes} bytes.`, ...stats });
+    else report(run, { kind: 'limit', code: 'RUNTIME_ERROR', name: 'Error', message: 'The result is nested too deeply to copy out.', ...stats });
+    return;
+  }
+  let name: string | undefined;
+  let message: string | undefined;
+  let tool: ReportedToolError | null = null;
+  let location: [number, number] | null = null;
+  if (value !== null && (typeof value === 'object' || typeof value === 'function')) {
+    name = readErrorField(value, 'name');
+    message = readErrorField(value, 'message');
+    if (apply(weakSetHas, toolErrors, [value])) {
+      tool = { code: readErrorField(value, 'code') ?? 'TOOL_ERROR', tool: readErrorField(value, 'tool') ?? null, data: (apply(weakMapGet, toolErrorData, [value]) as string | undefined) ?? null };
+    }
+    location = locationOf(value);
+    if (name === undefined && message === undefined) {
+      const t = codec.encode(value, { maxBytes: 400, maxDepth: 4, getters: false, useToJSON: false });
+      message = typeof t === 'string' ? `Uncaught ${t}` : 'Uncaught non-error value';
+      name = 'Error';
+    }
+  } else {
+    name = 'Error';
+    message = `Uncaught ${typeof value === 'string' ? quote(value) : safeString(value)}`;
+  }
+  report(run, { kind: 'threw', name: StringCtor(name ?? 'Error'), message: StringCtor(message ?? ''), location, tool, ...stats });
+}
+
+function makeCallTool(run: Run, codec: Codec) {
+  return function callTool(name: unknown, args: unknown): Promise<unknown> {
+    checkAlive(run);
+    if (typeof name !== 'string') return rejected(makeToolError('ToolError', `callTool(name, args): name must be a string, got ${typeof name}.`, 'INVALID_TOOL_CALL'));
+    if (name.length > MAX_TOOL_NAME) return rejected(makeToolError('ToolError', `callTool(name, args): a tool name is at most ${MAX_TOOL_NAME} characters.`, 'INVALID_TOOL_CALL'));
+    run.toolCalls++;
+    if (run.toolCalls > run.limits.maxToolCalls) fatal(run, 'MAX_TOOL_CALLS', 'ToolCallLimitError', `Tool-call limit of ${run.limits.maxToolCalls} exceeded.`);
+    const argsText = codec.encode(args === undefined ? {} : args, { maxBytes: run.limits.maxToolArgsBytes, maxDepth: 64, getters: false, useToJSON: false });
+    if (typeof argsText !== 'string') {
+      const why = argsText === TOO_LARGE ? `are larger than ${run.limits.maxToolArgsBytes} bytes.` : 'are nested too deeply.';
+      return rejected(makeToolError('ToolError', `Arguments of "${name}" ${why}`, 'INVALID_ARGUMENTS', name));
+    }
+    const id = ++run.nextCallId;
+    let resolve!: (v: unknown) => void;
+    let reject!: (e: unknown) => void;
+    const p = markHandled(
+      new PromiseCtor<unknown>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      }),
+    );
+    apply(mapSet, run.pending, [id, { resolve, reject, name, site: callSite() }]);
+    if (hostCall(run.id, id, name, argsText) !== 1) {
+      apply(mapDelete, run.pending, [id]);
+      checkAlive(run);
+      return rejected(makeToolError('ToolError', `Tool call "${name}" could not be started.`, 'TOOL_ERROR', name));
+    }
+    return p;
+  };
+}
+
+const CONSOLE_METHODS: readonly (readonly [string, LogLevel])[] = [
+  ['log', 'log'], ['info', 'info'], ['warn', 'warn'], ['error', 'error'], ['debug', 'debug'], ['trace', 'debug'], ['table', 'log'], ['dir', 'log'],
+];
+
+function makeConsole(run: Run, codec: Codec): object {
+  const out: Record<string, (...args: unknown[]) => void> = {};
+  for (let m = 0; m < CONSOLE_METHODS.length; m++) {
+    const pair = CONSOLE_METHODS[m] as readonly [string, LogLevel];
+    const method = pair[0];
+    const level = pair[1];
+    out[method] = function (...args: unknown[]) {
+      checkAlive(run);
+      const parts: string[] = [];
+      for (let i = 0; i < args.length; i++) {
+        const a = args[i];
+        if (typeof a === 'string') apply(arrayPush, parts, [a]);
+        else if (a === null || (typeof a !== 'object' && typeof a !== 'function')) apply(arrayPush, parts, [safeString(a)]);
+        else {
+          const t = codec.encode(a, { maxBytes: run.limits.maxLogBytes, maxDepth: 16, getters: false, useToJSON: false });
+          apply(arrayPush, parts, [typeof t === 'string' ? t : '[value too large]']);
+        }
+      }
+      const line = apply(arrayJoin, parts, [' ']) as string;
+      run.logBytes += line.length;
+      run.logEntries++;
+      if (run.logBytes > run.limits.maxLogBytes || run.logEntries > run.limits.maxLogEntries) {
+        fatal(run, 'OUTPUT_LIMIT_EXCEEDED', 'LogLimitError', `Console output exceeded its cap of ${run.limits.maxLogEntries} entries or ${run.limits.maxLogBytes} bytes.`);
+      }
+      hostLog(run.id, level, line);
+    };
+  }
+  const error = out.error as (...args: unknown[]) => void;
+  out.assert = function (condition: unknown, ...args: unknown[]) {
+    checkAlive(run);
+    if (condition) return;
+    const parts: unknown[] = [`Assertion failed${args.length > 0 ? ':' : ''}`];
+    for (let i = 0; i < args.length; i++) parts[i + 1] = args[i];
+    apply(error, undefined, parts);
+  };
+  return freeze(out);
+}
+
+/** A computed key: numbers and symbols pass; anything else is converted once and checked. */
+function memberKey(k: unknown): PropertyKey {
+  if (typeof k === 'number' || typeof k === 'symbol') return k;
+  let key: PropertyKey;
+  if (typeof k === 'string') key = k;
+  else {
+    // ToPropertyKey, once: a key object's toString cannot answer differently later.
+    const box = {};
+    defineProperty(box, k as PropertyKey, { value: 0, enumerable: true, configurable: true });
+    key = ownKeys(box)[0] as PropertyKey;
+    if (typeof key === 'symbol') return key;
+  }
+  if (apply(setHas, BLOCKED_KEYS, [key])) throw new TypeErrorCtor(`Access to the property "${key as string}" is not allowed in AgentScript. Use a Map for arbitrary keys.`);
+  return key;
+}
+
+function makeGuards(run: Run): Guards {
+  const { maxIterations, maxCallDepth } = run.limits;
+  const guards: Guards = {
+    L: maxIterations < CHECK_EVERY ? maxIterations : CHECK_EVERY,
+    D: maxCallDepth,
+    f() {
+      checkAlive(run);
+      const n = iterations(run);
+      if (n > maxIterations) fatal(run, 'MAX_ITERATIONS', 'IterationLimitError', `Iteration limit of ${maxIterations} exceeded (loops and function calls count).`);
+      if (run.getD !== null && run.getD() > maxCallDepth) fatal(run, 'RUNTIME_ERROR', 'CallDepthError', `Maximum call depth of ${maxCallDepth} exceeded.`);
+      checkMemory(run);
+      const next = (run.getN === null ? 0 : run.getN()) + CHECK_EVERY;
+      run.setL?.(next < maxIterations - run.bulk ? next : maxIterations - run.bulk);
+    },
+    c() {
+      checkAlive(run);
+    },
+    m: memberKey,
+    sp(x: unknown) {
+      if (isArray(x) || typeof x === 'string') {
+        chargeElements(x.length);
+        return x;
+      }
+      if (x === null || x === undefined) return x;
+      return counted(x as Iterable<unknown>);
+    },
+    big(length: number, value: string) {
+      chargeChars(length);
+      return value;
+    },
+    am: markHandled,
+    os(x: unknown) {
+      if (typeof x === 'string' && x.length > BIG_STRING) chargeElements(x.length);
+      return x;
+    },
+    bind(getN, setL, getD) {
+      run.getN = getN;
+      run.setL = setL;
+      run.getD = getD;
+    },
+  };
+  return freeze(guards);
+}
+
+type Factory = (...args: unknown[]) => () => unknown;
+
+/** The realm's side of runs: registration of compiled factories, start and pump. */
+export function createRunner(codec: Codec) {
+  const factories = new MapCtor<number, Factory>();
+  let factorySeq = 0;
+
+  function register(factory: unknown): number {
+    if (typeof factory !== 'function') return -1;
+    const id = ++factorySeq;
+    apply(mapSet, factories, [id, factory]);
+    return id;
+  }
+
+  function start(): void {
+    if (current !== null) return;
+    const cfgText = hostBegin();
+    if (typeof cfgText !== 'string') return;
+    const cfg = jsonParse(cfgText) as RunConfig;
+    const factory = apply(mapGet, factories, [cfg.factory]) as Factory | undefined;
+    if (typeof factory !== 'function') return;
+    const run = newRun(cfg.id, cfg.limits);
+    setCurrent(run);
+    let main: () => unknown;
+    try {
+      const callTool = makeCallTool(run, codec);
+      const args: unknown[] = [makeGuards(run), callTool, makeConsole(run, codec), cfg.input === null ? undefined : codec.decode(cfg.input)];
+      const globals = (cfg.globals === null ? {} : codec.decode(cfg.globals)) as Record<string, unknown>;
+      for (let i = 0; i < cfg.names.length; i++) {
+        const name = cfg.names[i] as string;
+        let value = globals[name];
+        if (apply(arrayIncludes, cfg.fnNames, [name])) value = { [name]: (...fnArgs: unknown[]) => callTool(name, fnArgs) }[name];
+        apply(arrayPush, args, [value]);
+      }
+      main = apply(factory, undefined, args) as () => unknown;
+      if (typeof run.getN !== 'function') throw new TypeErrorCtor('runtime not bound');
+    } catch (e) {
+      finish(run, codec, 'error', e);
+      return;
+    }
+    let p: unknown;
+    try {
+      p = main();
+    } catch (e) {
+      finish(run, codec, 'error', e);
+      return;
+    }
+    apply(promiseThen, p, [(v: unknown) => finish(run, codec, 'ok', v), (e: unknown) => finish(run, codec, 'error', e)]);
+  }
+
+  function pump(): void {
+    const run = current;
+    if (run === null) return;
+    const text = hostTake(run.id);
+    if (typeof text !== 'string' || text === '') return;
+    const batch = jsonParse(text) as PumpItem[];
+    for (let i = 0; i < batch.length; i++) {
+      const item = batch[i] as PumpItem;
+      const callId = item[0];
+      const payload = item[2];
+      const entry = apply(mapGet, run.pending, [callId]) as PendingCall | undefined;
+      if (entry === undefined) continue;
+      apply(mapDelete, run.pending, [callId]);
+      if (item[1] === 1) {
+        let v: unknown;
+        try {
+          v = codec.decode(payload);
+        } catch {
+          entry.reject(withSite(makeToolError('ToolError', `Tool "${entry.name}" returned a value that could not be copied.`, 'TOOL_ERROR', entry.name), entry.site));
+          continue;
+        }
+        entry.resolve(v);
+      } else {
+        const e = jsonParse(payload) as ToolErrorReply;
+        entry.reject(withSite(makeToolError(e[0], e[1], e[2], entry.name, e[3]), entry.site));
+      }
+    }
+  }
+
+  /** Ends the current run between entries (deadline, abort, fatal): its detached work stops. */
+  function end(): void {
+    const run = current;
+    if (run !== null) {
+      run.over = true;
+      if (run.setL !== null) run.setL(-1);
+    }
+    setCurrent(null);
+  }
+
+  function forget(id: number): void {
+    apply(mapDelete, factories, [id]);
+  }
+
+  return { register, start, pump, end, forget };
+}
