@@ -6,30 +6,39 @@ import { checkAgentScript } from './pipeline.js';
 import { LEVEL_CONFIGS, RESERVED_PREFIX, SECURITY_LEVELS, ALWAYS_BLOCKED_IDENTIFIERS } from './levels.js';
 import { hostCodec } from './sanitize/codec.js';
 import { RealmPool } from './sandbox/realm.js';
-import type { WorkerPoolConfig, WorkerPoolStats } from './sandbox/worker-pool.js';
 import { WORKER_POOL_PRESETS, WorkerPool } from './sandbox/worker-pool.js';
 import { availableParallelism } from 'node:os';
 import { installRejectionGuard } from './sandbox/rejections.js';
 import type { RunPlan } from './sandbox/runner.js';
 import { RunController } from './sandbox/runner.js';
-import { parseAgentScript } from './parse.js';
+import { parseAgentScript } from './ast/parse.js';
 import { ScoringGate, resolveScoringGate } from './score/index.js';
 import type { RuleVerdict, ScoringResult } from './score/index.js';
 import { LruCache, cacheKey, elapsedMs } from './source.js';
 import type { ToolScope } from './tools/invoke.js';
 import { invokeHostTool } from './tools/invoke.js';
-import type { ToolCallHook } from './tools/audit.js';
 import type { HostTool } from './tools/define.js';
 import type { EnclaveDescription } from './tools/describe.js';
 import { buildDescription } from './tools/describe.js';
-import type { RateLimitStore } from './tools/rate-limit.js';
-import { MemoryRateLimitStore } from './tools/rate-limit.js';
+import type { RateLimitStore } from './rate-limit.js';
+import { MemoryRateLimitStore } from './rate-limit.js';
 import type { ToolMap } from './tools/registry.js';
 import { mergeTools, readToolSet } from './tools/registry.js';
-import type { SidecarOptions } from './tools/sidecar.js';
 import { Sidecar, readSidecarOptions } from './tools/sidecar.js';
 import type { Issue } from './source.js';
-import type { CreateEnclaveOptions, ExecutionResult, Limits, RunOptions, ToolFunction, ToolHandler, ToolSet } from './types.js';
+import type {
+  CreateEnclaveOptions,
+  ExecutionResult,
+  Limits,
+  RunOptions,
+  SidecarOptions,
+  ToolCallHook,
+  ToolFunction,
+  ToolHandler,
+  ToolSet,
+  WorkerPoolConfig,
+  WorkerPoolStats,
+} from './types.js';
 
 const LIMIT_KEYS = [
   'timeout',

@@ -1,24 +1,20 @@
 export { Enclave } from './enclave.js';
 export { checkAgentScript } from './pipeline.js';
 export type { CheckOptions, CheckResult, CompiledScript } from './pipeline.js';
-export { ErrorCode, EnclaveConfigError } from './errors.js';
+export { ErrorCode, EnclaveConfigError, ToolError } from './errors.js';
 export { SecurityLevel, LEVEL_CONFIGS, SECURITY_LEVELS } from './levels.js';
 export type { Dialect, LevelConfig, RuntimeLimits, ScanLimits } from './levels.js';
-export { ToolError } from './sandbox/tool-errors.js';
 export { WORKER_POOL_PRESETS } from './sandbox/worker-pool.js';
-export type { WorkerPoolConfig, WorkerPoolStats } from './sandbox/worker-pool.js';
 export { defineTool } from './tools/define.js';
-export type { ToolConfig, ToolDefinition, ToolRateLimit } from './tools/define.js';
-export { MemoryRateLimitStore } from './tools/rate-limit.js';
-export type { RateLimitHit, RateLimitStore } from './tools/rate-limit.js';
+export { MemoryRateLimitStore } from './rate-limit.js';
+export type { RateLimitHit, RateLimitStore } from './rate-limit.js';
 export { jsonLinesAudit } from './tools/audit.js';
-export type { ToolCallEvent, ToolCallHook } from './tools/audit.js';
 export { describeDialect } from './tools/dialect.js';
 export type { DialectTextOptions } from './tools/dialect.js';
 export type { EnclaveDescription, ToolDescription } from './tools/describe.js';
 export { SIDECAR_DEFAULTS } from './tools/sidecar.js';
-export type { SidecarOptions, SidecarReference } from './tools/sidecar.js';
-export type { InferInput, InferOutput, SchemaIssue, StandardSchemaV1 } from './tools/schema.js';
+export type { InferInput, InferOutput, StandardSchemaV1 } from './standard-schema.js';
+export type { SchemaIssue } from './tools/schema.js';
 export { SCORING_DEFAULTS, SIGNAL_WEIGHTS, scoreAgentScript } from './score/index.js';
 export type {
   ExternalScoreRequest,
@@ -45,10 +41,19 @@ export type {
   LogEntry,
   RealmPoolConfig,
   RunOptions,
+  SidecarOptions,
+  SidecarReference,
+  ToolCallEvent,
+  ToolCallHook,
+  ToolConfig,
   ToolContext,
+  ToolDefinition,
   ToolFunction,
   ToolHandler,
+  ToolRateLimit,
   ToolSet,
+  WorkerPoolConfig,
+  WorkerPoolStats,
 } from './types.js';
 export * from './http/index.js';
 export { handleNodeRequest, toFetchRequest, writeFetchResponse } from './node/index.js';

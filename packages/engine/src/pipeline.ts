@@ -1,7 +1,7 @@
 import vm from 'node:vm';
 import type { SecurityLevel } from './levels.js';
 import { LEVEL_CONFIGS } from './levels.js';
-import { parseAgentScript } from './parse.js';
+import { parseAgentScript } from './ast/parse.js';
 import { prescan } from './scan/index.js';
 import type { Issue } from './source.js';
 import { LruCache, cacheKey } from './source.js';

@@ -9,7 +9,7 @@ import type { EntryTarget } from './scheduler.js';
 import { currentEntryMode, entryScheduler, isHostTimeout } from './scheduler.js';
 import type { ExecutionError, ExecutionResult, LogEntry } from '../types.js';
 import { elapsedMs } from '../source.js';
-import { Abort, runEndReason } from '../tools/abort.js';
+import { Abort, runEndReason } from '../abort.js';
 
 /** Everything one run needs, resolved by the Enclave (limits already merged and lowered). */
 export interface RunPlan {

@@ -17,45 +17,11 @@ import { ErrorCode as CODES } from '../errors.js';
 import { MB } from '../levels.js';
 import { hostCodec } from '../sanitize/codec.js';
 import type { ToolCallRequest, ToolReply } from '../tools/invoke.js';
-import type { ExecutionResult, LogEntry } from '../types.js';
+import type { ExecutionResult, LogEntry, WorkerPoolConfig, WorkerPoolStats } from '../types.js';
 import type { HostMessage, WireRunPlan, WorkerInit, WorkerMessage } from './worker-protocol.js';
 import { checkMessage } from './worker-protocol.js';
 import { elapsedMs } from '../source.js';
-import { Abort, runEndReason } from '../tools/abort.js';
-
-export interface WorkerPoolConfig {
-  /** Workers kept started and warm, even when idle. */
-  minWorkers: number;
-  /** Workers at most; runs beyond them wait in the queue. */
-  maxWorkers: number;
-  /** Bytes of V8 heap per worker (`resourceLimits`); a run that needs more ends as MEMORY_LIMIT_EXCEEDED. */
-  memoryLimitPerWorker: number;
-  /** Messages a worker may send per second; a worker far beyond it is stopped. */
-  maxMessagesPerSecond: number;
-  /** A worker is replaced after this many runs. */
-  maxExecutionsPerWorker: number;
-  /** Runs waiting for a worker at most; one more is answered QUEUE_FULL at once. */
-  maxQueueSize: number;
-  /** Workers above `minWorkers` idle this long are stopped. */
-  idleTimeoutMs: number;
-}
-
-export interface WorkerPoolStats {
-  workers: number;
-  busyWorkers: number;
-  idleWorkers: number;
-  startingWorkers: number;
-  queued: number;
-  workersStarted: number;
-  /** Replaced after `maxExecutionsPerWorker` runs, or stopped after `idleTimeoutMs`. */
-  recycled: number;
-  /** Stopped because a run went past its deadline or abort while running script code. */
-  terminated: number;
-  /** Died on their own: heap cap, crash. */
-  crashed: number;
-  /** Retired because a run changed the worker's own globals (this should never happen). */
-  tampered: number;
-}
+import { Abort, runEndReason } from '../abort.js';
 
 /** Pool defaults per security level (explicit `workerPoolConfig` fields win). */
 export const WORKER_POOL_PRESETS = {

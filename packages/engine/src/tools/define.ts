@@ -1,45 +1,7 @@
-import type { ToolContext, ToolFunction } from '../types.js';
-import type { InferInput, InferOutput, StandardSchemaV1 } from './schema.js';
+import type { StandardSchemaV1 } from '../standard-schema.js';
+import type { ToolConfig, ToolDefinition, ToolFunction, ToolRateLimit } from '../types.js';
+import { TOOL_MARK } from '../types.js';
 import { isStandardSchema } from './schema.js';
-
-/**
- * How often one tool may be called: at most `limit` calls per `windowMs` for each key. Counted across
- * runs (it protects what is behind the tool), in the Enclave's `rateLimitStore`.
- */
-export interface ToolRateLimit {
-  limit: number;
-  windowMs: number;
-  /**
-   * Who is limited: a key derived from the call's context, e.g. `(ctx) => ctx.context.userId`. Default:
-   * one shared budget for every caller of the tool. Never derive it from the arguments, which the
-   * script controls.
-   */
-  key?: (ctx: ToolContext) => string | number | undefined;
-}
-
-export interface ToolConfig<I extends StandardSchemaV1 | undefined = undefined, O extends StandardSchemaV1 | undefined = undefined> {
-  /** The name scripts call: `callTool(name, args)`. */
-  name: string;
-  /** What the tool does, for the model that writes the script (shown by `describe()`). */
-  description?: string;
-  /** Validates (and may transform) the script's arguments before the handler sees them. */
-  input?: I;
-  /** Validates (and may strip or transform) the handler's result before it is copied to the script. */
-  output?: O;
-  handler: (args: I extends StandardSchemaV1 ? InferOutput<I> : any, ctx: ToolContext) => (O extends StandardSchemaV1 ? InferInput<O> : unknown) | Promise<O extends StandardSchemaV1 ? InferInput<O> : unknown>;
-  /** Milliseconds one call may take; `ctx.signal` aborts then and the call fails with `TOOL_TIMEOUT`. Always bounded by the run's deadline. */
-  timeout?: number;
-  rateLimit?: ToolRateLimit;
-  /** The tool changes something outside the run (writes, sends, pays): shown by `describe()` and in audit events. */
-  sideEffect?: boolean;
-}
-
-const TOOL = Symbol.for('enclave-kit.tool');
-
-/** A tool made by `defineTool`. */
-export interface ToolDefinition<I extends StandardSchemaV1 | undefined = any, O extends StandardSchemaV1 | undefined = any> extends Readonly<ToolConfig<I, O>> {
-  readonly [TOOL]: true;
-}
 
 /** A tool as the registry holds it, whether defined with `defineTool` or given as a plain function. */
 export interface HostTool {
@@ -54,7 +16,7 @@ export interface HostTool {
 }
 
 export function isToolDefinition(value: unknown): value is ToolDefinition {
-  return value !== null && typeof value === 'object' && (value as Record<symbol, unknown>)[TOOL] === true;
+  return value !== null && typeof value === 'object' && (value as Record<symbol, unknown>)[TOOL_MARK] === true;
 }
 
 function positiveInteger(value: unknown): boolean {
@@ -113,7 +75,7 @@ export function defineTool<I extends StandardSchemaV1 | undefined = undefined, O
     if (!positiveInteger(rl.windowMs)) fail('rateLimit.windowMs must be a positive integer (ms).');
     if (rl.key !== undefined && typeof rl.key !== 'function') fail('rateLimit.key must be a function of the call context.');
   }
-  const definition = { ...config, rateLimit: rl === undefined ? undefined : Object.freeze({ ...rl }), [TOOL]: true as const };
+  const definition = { ...config, rateLimit: rl === undefined ? undefined : Object.freeze({ ...rl }), [TOOL_MARK]: true as const };
   return Object.freeze(definition) as ToolDefinition<I, O>;
 }
 

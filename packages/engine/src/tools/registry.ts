@@ -1,5 +1,5 @@
-import type { ToolFunction, ToolSet } from '../types.js';
-import type { HostTool, ToolDefinition } from './define.js';
+import type { ToolDefinition, ToolFunction, ToolSet } from '../types.js';
+import type { HostTool } from './define.js';
 import { checkToolName, isToolDefinition, toHostTool } from './define.js';
 
 /** The named tools of an instance or a run, by name. */

@@ -1,9 +1,9 @@
 import MagicString from 'magic-string';
 import { BLOCKED_PROPERTIES, RESERVED_PREFIX } from '../levels.js';
-import type { Node, ParsedSource } from '../parse.js';
-import { WRAP_PREFIX, WRAP_SUFFIX, userLocation } from '../parse.js';
-import { isNode } from '../validate/ast.js';
-import { walk } from '../validate/walk.js';
+import type { Node, ParsedSource } from '../ast/parse.js';
+import { WRAP_PREFIX, WRAP_SUFFIX, userLocation } from '../ast/parse.js';
+import { isNode } from '../ast/nodes.js';
+import { walk } from '../ast/walk.js';
 import type { Issue } from '../source.js';
 
 /**

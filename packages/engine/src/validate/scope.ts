@@ -1,6 +1,6 @@
-import type { Node } from './ast.js';
-import { child, children, flag, isFunction, patternNames, str } from './ast.js';
-import { walk } from './walk.js';
+import type { Node } from '../ast/nodes.js';
+import { child, children, flag, isFunction, patternNames, str } from '../ast/nodes.js';
+import { walk } from '../ast/walk.js';
 
 /** How a pattern or target position is used: bound by a declaration, or assigned to. */
 export type TargetMode = 'declare' | 'write';

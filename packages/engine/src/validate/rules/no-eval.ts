@@ -1,4 +1,4 @@
-import { str } from '../ast.js';
+import { str } from '../../ast/nodes.js';
 import { CODE_GENERATION_NAMES } from '../names.js';
 import type { Rule } from '../rule.js';
 

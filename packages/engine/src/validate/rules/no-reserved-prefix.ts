@@ -1,5 +1,5 @@
 import { RESERVED_PREFIX } from '../../levels.js';
-import { quote, str } from '../ast.js';
+import { quote, str } from '../../ast/nodes.js';
 import type { Rule } from '../rule.js';
 
 function suggestion(name: string): string {

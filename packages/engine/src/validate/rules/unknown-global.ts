@@ -1,9 +1,9 @@
 import { RESERVED_PREFIX } from '../../levels.js';
-import type { Span } from '../ast.js';
-import { quote, ROOT_TYPE, str } from '../ast.js';
+import type { Span } from '../../ast/nodes.js';
+import { quote, ROOT_TYPE, str } from '../../ast/nodes.js';
 import { BLOCKED_IDENTIFIERS, META_GLOBALS } from '../names.js';
 import type { Rule } from '../rule.js';
-import { closeNames } from '../suggest.js';
+import { closeNames } from '../../suggest.js';
 
 // Suggestions cost a scan of all candidate names, so only this many distinct names get them; the
 // issue list is capped far below that anyway.
