@@ -1,10 +1,11 @@
 import { Enclave } from '../enclave.js';
+import type { RateLimitStore } from '../rate-limit.js';
+import { MemoryRateLimitStore } from '../rate-limit.js';
 import type { EnclaveDescription } from '../tools/describe.js';
 import type { CreateEnclaveOptions, ExecutionResult, RunOptions, ToolHandler, ToolSet } from '../types.js';
 import type { RunRequestBody } from './body.js';
 import { isJsonContentType, parseRunRequest, readBodyText } from './body.js';
 import { EnclaveHttpError } from './errors.js';
-import { FixedWindowLimiter } from './rate-limit.js';
 import type { HttpOutcome } from './status.js';
 import { statusTable } from './status.js';
 
@@ -51,6 +52,8 @@ export interface RateLimitOptions<N, U> {
   windowMs: number;
   /** The key to count under, usually the user's id; `undefined` skips the limit for this request. */
   key: (ctx: EnclaveRequestContext<N, U>) => string | undefined;
+  /** Where requests are counted (the interface of the Enclave's `rateLimitStore`). Default: in memory, per handler. */
+  store?: RateLimitStore;
 }
 
 export interface EnclaveLogger {
@@ -197,7 +200,7 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
   const retryAfter = String(options.retryAfter ?? 1);
   const catalog = options.catalog ?? true;
   const logger = options.logger ?? console;
-  const limiter = options.rateLimit ? new FixedWindowLimiter(options.rateLimit.max, options.rateLimit.windowMs) : undefined;
+  const rateLimit = options.rateLimit ? { ...options.rateLimit, store: options.rateLimit.store ?? new MemoryRateLimitStore() } : undefined;
   let inFlight = 0;
 
   const requestError = (code: string, message: string, started: number, headers: Record<string, string> = {}, status: number = statuses[code as HttpOutcome] ?? 500) =>
@@ -231,10 +234,13 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
       user = who as U;
     }
     const ctx: EnclaveRequestContext<N, U> = { ...base, user };
-    if (limiter && options.rateLimit) {
-      const key = options.rateLimit.key(ctx);
-      const wait = key === undefined ? undefined : limiter.hit(key);
-      if (wait !== undefined) return requestError('RATE_LIMITED', 'Too many requests; retry later.', started, { 'retry-after': String(wait) });
+    const limitKey = rateLimit?.key(ctx);
+    if (rateLimit && limitKey !== undefined) {
+      // Tool names have no control characters, so these keys never meet a tool's in a shared store.
+      const hit = await rateLimit.store.hit(`\u0000http\u0000${limitKey}`, rateLimit.windowMs);
+      if (hit.count > rateLimit.max) {
+        return requestError('RATE_LIMITED', 'Too many requests; retry later.', started, { 'retry-after': String(Math.max(1, Math.ceil(hit.resetInMs / 1000))) });
+      }
     }
     if (method === 'GET') return json(statuses.SUCCESS, describeCatalog(enclave, await scopeOf(ctx)));
 

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { ENCLAVE_HTTP_STATUS, createEnclaveHandler, handleNodeRequest, statusTable } from '../../src/index.js';
+import { ENCLAVE_HTTP_STATUS, MemoryRateLimitStore, createEnclaveHandler, handleNodeRequest, statusTable } from '../../src/index.js';
 import type { NodeRequest } from '../../src/index.js';
 import { adapterContract, listen } from './contract.js';
 
@@ -59,6 +59,25 @@ describe('createEnclaveHandler options', () => {
       { tenant: 'acme' },
     );
     expect(await res.json()).toMatchObject({ success: true, value: 'hi acme' });
+    handler.dispose();
+  });
+
+  it('counts the per-user limit in a RateLimitStore, the interface of the tools\' limits', async () => {
+    const clock = { now: 1_000_000 };
+    const store = new MemoryRateLimitStore({ now: () => clock.now });
+    const handler = createEnclaveHandler({ rateLimit: { max: 2, windowMs: 60_000, key: ({ request }) => request.headers.get('x-user') ?? undefined, store } });
+    const run = (user: string) =>
+      handler(new Request('http://x/enclave', { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': user }, body: JSON.stringify({ code: 'return 1' }) }));
+    expect((await run('ada')).status).toBe(200);
+    clock.now += 15_000;
+    expect((await run('ada')).status).toBe(200);
+    const limited = await run('ada');
+    expect(limited.status).toBe(429);
+    // The window opened at ada's first request: 45 s are left of it.
+    expect(limited.headers.get('retry-after')).toBe('45');
+    expect((await run('bob')).status).toBe(200);
+    clock.now += 45_000;
+    expect((await run('ada')).status).toBe(200);
     handler.dispose();
   });
 });
