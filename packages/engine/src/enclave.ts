@@ -1,110 +1,29 @@
+import { parseAgentScript } from './ast/parse.js';
+import type { EnclaveSettings, RunSettings } from './enclave-options.js';
+import { readDescribeTools, readEnclaveOptions, readRunOptions } from './enclave-options.js';
 import { EnclaveConfigError } from './errors.js';
 import type { ErrorCode } from './errors.js';
-import type { LevelConfig, RuntimeLimits, SecurityLevel } from './levels.js';
+import type { RuntimeLimits, SecurityLevel } from './levels.js';
 import type { CompiledScript } from './pipeline.js';
 import { checkAgentScript } from './pipeline.js';
-import { LEVEL_CONFIGS, RESERVED_PREFIX, SECURITY_LEVELS, ALWAYS_BLOCKED_IDENTIFIERS } from './levels.js';
-import { hostCodec } from './sanitize/codec.js';
 import { RealmPool } from './sandbox/realm.js';
-import { WORKER_POOL_PRESETS, WorkerPool } from './sandbox/worker-pool.js';
-import { availableParallelism } from 'node:os';
 import { installRejectionGuard } from './sandbox/rejections.js';
 import type { RunPlan } from './sandbox/runner.js';
 import { RunController } from './sandbox/runner.js';
-import { parseAgentScript } from './ast/parse.js';
-import { ScoringGate, resolveScoringGate } from './score/index.js';
+import { WorkerPool } from './sandbox/worker-pool.js';
+import { hostCodec } from './sanitize/codec.js';
 import type { RuleVerdict, ScoringResult } from './score/index.js';
+import { ScoringGate } from './score/index.js';
+import type { Issue } from './source.js';
 import { LruCache, cacheKey, elapsedMs } from './source.js';
-import type { ToolScope } from './tools/invoke.js';
-import { invokeHostTool } from './tools/invoke.js';
 import type { HostTool } from './tools/define.js';
 import type { EnclaveDescription } from './tools/describe.js';
 import { buildDescription } from './tools/describe.js';
-import type { RateLimitStore } from './rate-limit.js';
-import { MemoryRateLimitStore } from './rate-limit.js';
+import type { ToolScope } from './tools/invoke.js';
+import { invokeHostTool } from './tools/invoke.js';
 import type { ToolMap } from './tools/registry.js';
-import { mergeTools, readToolSet } from './tools/registry.js';
-import { Sidecar, readSidecarOptions } from './tools/sidecar.js';
-import type { Issue } from './source.js';
-import type {
-  CreateEnclaveOptions,
-  ExecutionResult,
-  Limits,
-  RunOptions,
-  SidecarOptions,
-  ToolCallHook,
-  ToolFunction,
-  ToolHandler,
-  ToolSet,
-  WorkerPoolConfig,
-  WorkerPoolStats,
-} from './types.js';
-
-const LIMIT_KEYS = [
-  'timeout',
-  'maxIterations',
-  'maxToolCalls',
-  'maxCallDepth',
-  'memoryLimit',
-  'maxOutputBytes',
-  'maxLogBytes',
-  'maxLogEntries',
-  'maxInputBytes',
-  'maxToolArgsBytes',
-  'maxToolResultBytes',
-] as const satisfies readonly (keyof Limits & keyof RuntimeLimits)[];
-
-const OPTION_KEYS = new Set<string>([
-  ...LIMIT_KEYS,
-  'securityLevel',
-  'validate',
-  'transform',
-  'tools',
-  'toolHandler',
-  'globals',
-  'allowFunctionsInGlobals',
-  'adapter',
-  'workerPoolConfig',
-  'realmPool',
-  'toolTimeout',
-  'onToolCall',
-  'rateLimitStore',
-  'sidecar',
-  'scoringGate',
-]);
-const RUN_OPTION_KEYS = new Set<string>([...LIMIT_KEYS, 'tools', 'toolHandler', 'globals', 'input', 'signal', 'context']);
-const WRAPPER_NAMES = new Set(['callTool', 'console', 'input']);
-const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
-const RESERVED_WORDS = new Set(
-  'break case catch class const continue debugger default delete do else enum export extends false finally for function if import in instanceof new null return super switch this throw true try typeof var void while with yield let static implements interface package private protected public await async arguments eval undefined NaN Infinity'.split(
-    ' ',
-  ),
-);
-
-const WORKER_POOL_KEYS = new Set(['minWorkers', 'maxWorkers', 'memoryLimitPerWorker', 'maxMessagesPerSecond', 'maxExecutionsPerWorker', 'maxQueueSize', 'idleTimeoutMs']);
-
-/** The level's preset, then the CPU count for `maxWorkers`, then the caller's explicit fields. */
-function workerPoolConfig(level: SecurityLevel, given: unknown): WorkerPoolConfig {
-  if (given !== undefined && (given === null || typeof given !== 'object')) configError('workerPoolConfig must be an object.');
-  const o = (given ?? {}) as Record<string, unknown>;
-  checkKeys('options.workerPoolConfig', o, WORKER_POOL_KEYS);
-  const preset = WORKER_POOL_PRESETS[level];
-  const pick = (key: string, fallback: number) => checkLimit('workerPoolConfig', key, o[key]) ?? fallback;
-  const minWorkers = o.minWorkers === 0 ? 0 : pick('minWorkers', preset.minWorkers);
-  const maxWorkers = pick('maxWorkers', Math.min(preset.maxWorkers, Math.max(minWorkers, 1, availableParallelism())));
-  if (minWorkers > maxWorkers) configError(`workerPoolConfig.minWorkers (${minWorkers}) is larger than maxWorkers (${maxWorkers}).`);
-  const config: WorkerPoolConfig = {
-    minWorkers,
-    maxWorkers,
-    memoryLimitPerWorker: pick('memoryLimitPerWorker', preset.memoryLimitPerWorker),
-    maxMessagesPerSecond: pick('maxMessagesPerSecond', preset.maxMessagesPerSecond),
-    maxExecutionsPerWorker: pick('maxExecutionsPerWorker', 1000),
-    maxQueueSize: o.maxQueueSize === 0 ? 0 : pick('maxQueueSize', 1000),
-    idleTimeoutMs: pick('idleTimeoutMs', 30_000),
-  };
-  if (config.memoryLimitPerWorker < 16 * 1024 * 1024) configError('workerPoolConfig.memoryLimitPerWorker is in bytes and must be at least 16 MiB.');
-  return config;
-}
+import { Sidecar } from './tools/sidecar.js';
+import type { CreateEnclaveOptions, ExecutionResult, RunOptions, ToolFunction, ToolHandler, ToolSet, WorkerPoolStats } from './types.js';
 
 /** The largest message either side of a worker accepts: every payload cap, with room for JSON escapes. */
 function maxMessageBytes(limits: RuntimeLimits): number {
@@ -187,45 +106,6 @@ function unlessAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promi
   });
 }
 
-function configError(message: string): never {
-  throw new EnclaveConfigError(message);
-}
-
-function checkLimit(where: string, key: string, value: unknown): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || !Number.isInteger(value)) {
-    configError(`${where}.${key} must be a positive integer, got ${typeof value === 'number' ? value : typeof value}.`);
-  }
-  return value;
-}
-
-function checkKeys(where: string, obj: object, allowed: Set<string>): void {
-  for (const key of Object.keys(obj)) {
-    if (!allowed.has(key)) configError(`${where}: unknown option "${key}". Known options: ${[...allowed].join(', ')}.`);
-  }
-}
-
-/** The run's tool source: named tools or one handler, never both. */
-function checkToolSource(where: string, options: { tools?: unknown; toolHandler?: unknown }): { tools?: ToolMap | undefined; handler?: ToolHandler } {
-  if (options.tools !== undefined && options.toolHandler !== undefined) configError('Give either tools or toolHandler, not both.');
-  if (options.toolHandler !== undefined && typeof options.toolHandler !== 'function') configError(`${where}.toolHandler must be a function.`);
-  return { tools: readToolSet(where, options.tools, configError), handler: options.toolHandler as ToolHandler | undefined };
-}
-
-function checkGlobals(where: string, globals: unknown, allowFunctions: boolean): Record<string, unknown> | undefined {
-  if (globals === undefined) return undefined;
-  if (globals === null || typeof globals !== 'object' || Array.isArray(globals)) configError(`${where}.globals must be a plain object.`);
-  for (const [name, value] of Object.entries(globals)) {
-    if (!IDENTIFIER.test(name) || RESERVED_WORDS.has(name) || WRAPPER_NAMES.has(name) || name.startsWith(RESERVED_PREFIX) || ALWAYS_BLOCKED_IDENTIFIERS.includes(name)) {
-      configError(`${where}.globals: "${name}" cannot be used as a global name.`);
-    }
-    if (typeof value === 'function' && !allowFunctions) {
-      configError(`${where}.globals["${name}"] is a function; set allowFunctionsInGlobals: true to expose it (it becomes an async function, like a tool).`);
-    }
-  }
-  return globals as Record<string, unknown>;
-}
-
 /**
  * Runs AgentScript, code written by LLM agents, safely inside a Node.js server.
  *
@@ -249,17 +129,7 @@ function checkGlobals(where: string, globals: unknown, allowFunctions: boolean):
 export class Enclave {
   readonly securityLevel: SecurityLevel;
   readonly limits: Readonly<RuntimeLimits>;
-  readonly #config: LevelConfig;
-  readonly #validate: boolean;
-  readonly #transform: boolean;
-  readonly #tools: ToolMap | undefined;
-  readonly #toolHandler: ToolHandler | undefined;
-  readonly #toolTimeout: number | undefined;
-  readonly #onToolCall: ToolCallHook | undefined;
-  readonly #rateLimitStore: RateLimitStore;
-  readonly #sidecar: SidecarOptions | undefined;
-  readonly #globals: Record<string, unknown>;
-  readonly #allowFunctionsInGlobals: boolean;
+  readonly #settings: EnclaveSettings;
   readonly #pool: RealmPool;
   readonly #gate: ScoringGate | undefined;
   readonly #checks = new LruCache<string, Checked>(500);
@@ -268,63 +138,16 @@ export class Enclave {
   #disposed = false;
 
   constructor(options: CreateEnclaveOptions = {}) {
-    if (options === null || typeof options !== 'object') configError('new Enclave(options): options must be an object.');
-    checkKeys('new Enclave(options)', options, OPTION_KEYS);
-    const level = options.securityLevel ?? 'STANDARD';
-    if (!SECURITY_LEVELS.includes(level)) configError(`securityLevel must be one of ${SECURITY_LEVELS.join(', ')}, got ${String(level)}.`);
-    if (options.adapter !== undefined && options.adapter !== 'vm' && options.adapter !== 'worker_threads') {
-      configError(`adapter must be "vm" (the default) or "worker_threads", got ${JSON.stringify(String(options.adapter))}.`);
-    }
-    if (options.workerPoolConfig !== undefined && options.adapter !== 'worker_threads') {
-      configError('workerPoolConfig is only used with adapter: "worker_threads".');
-    }
-    for (const key of ['validate', 'transform', 'allowFunctionsInGlobals'] as const) {
-      if (options[key] !== undefined && typeof options[key] !== 'boolean') configError(`${key} must be a boolean.`);
-    }
-    this.securityLevel = level;
-    this.#config = LEVEL_CONFIGS[level];
-    const limits: RuntimeLimits = { ...this.#config.limits };
-    for (const key of LIMIT_KEYS) {
-      const v = checkLimit('options', key, options[key]);
-      if (v !== undefined) limits[key] = v;
-    }
-    this.limits = Object.freeze(limits);
-    this.#validate = options.validate ?? true;
-    this.#transform = options.transform ?? true;
-    this.#allowFunctionsInGlobals = options.allowFunctionsInGlobals ?? false;
-    const source = checkToolSource('options', options);
-    this.#tools = source.tools;
-    this.#toolHandler = source.handler;
-    this.#toolTimeout = checkLimit('options', 'toolTimeout', options.toolTimeout);
-    if (options.onToolCall !== undefined && typeof options.onToolCall !== 'function') configError('onToolCall must be a function (event) => void.');
-    this.#onToolCall = options.onToolCall;
-    const store = options.rateLimitStore;
-    if (store !== undefined && (store === null || typeof store !== 'object' || typeof store.hit !== 'function')) configError('rateLimitStore must be an object with a hit(key, windowMs) method.');
-    this.#rateLimitStore = store ?? new MemoryRateLimitStore();
-    this.#sidecar = readSidecarOptions(options.sidecar, level, configError);
-    this.#globals = { ...checkGlobals('options', options.globals, this.#allowFunctionsInGlobals) };
-    const gate = resolveScoringGate(options.scoringGate, level);
-    this.#gate = gate ? new ScoringGate(gate) : undefined;
-    const pool = options.realmPool ?? {};
-    if (pool === null || typeof pool !== 'object') configError('realmPool must be an object.');
-    checkKeys('options.realmPool', pool, new Set(['maxIdle', 'prewarm', 'maxRunsPerRealm']));
-    const maxIdle = pool.maxIdle === 0 ? 0 : (checkLimit('realmPool', 'maxIdle', pool.maxIdle) ?? 256);
-    const prewarm = pool.prewarm === 0 ? 0 : (checkLimit('realmPool', 'prewarm', pool.prewarm) ?? 2);
-    this.#pool = new RealmPool({
-      maxIdle,
-      prewarm: Math.min(prewarm, maxIdle),
-      maxRunsPerRealm: checkLimit('realmPool', 'maxRunsPerRealm', pool.maxRunsPerRealm) ?? 1000,
-      intl: this.#config.dialect.globals.includes('Intl'),
-      proxy: this.#config.dialect.globals.includes('Proxy'),
-    });
+    const settings = readEnclaveOptions(options);
+    this.#settings = settings;
+    this.securityLevel = settings.level;
+    this.limits = settings.limits;
+    this.#gate = settings.scoringGate ? new ScoringGate(settings.scoringGate) : undefined;
+    const realm = { intl: settings.config.dialect.globals.includes('Intl'), proxy: settings.config.dialect.globals.includes('Proxy') };
+    this.#pool = new RealmPool({ ...settings.realmPool, ...realm });
     installRejectionGuard();
-    if (options.adapter === 'worker_threads') {
-      this.#workers = new WorkerPool(workerPoolConfig(level, options.workerPoolConfig), {
-        intl: this.#config.dialect.globals.includes('Intl'),
-        proxy: this.#config.dialect.globals.includes('Proxy'),
-        maxMessageBytes: maxMessageBytes(limits),
-      });
-    } else this.#pool.warm();
+    if (settings.workerPool) this.#workers = new WorkerPool(settings.workerPool, { ...realm, maxMessageBytes: maxMessageBytes(settings.limits) });
+    else this.#pool.warm();
   }
 
   /**
@@ -355,34 +178,17 @@ export class Enclave {
     });
     try {
       if (this.#disposed) return fail('ABORTED', 'AbortError', 'This Enclave has been disposed.');
-      if (runOptions === null || typeof runOptions !== 'object') return fail('VALIDATION_ERROR', 'TypeError', 'run(code, options): options must be an object.');
-      const badKey = Object.keys(runOptions).find((k) => !RUN_OPTION_KEYS.has(k));
-      if (badKey !== undefined) return fail('VALIDATION_ERROR', 'TypeError', `run(): unknown option "${badKey}".`);
+      // Limits, tools and globals of this run; a malformed one is the caller's input, not a crash.
+      let run: RunSettings;
+      try {
+        run = readRunOptions(this.#settings, runOptions);
+      } catch (e) {
+        // A getter or Proxy of the caller's that throws is reported without its text.
+        return fail('VALIDATION_ERROR', 'TypeError', e instanceof EnclaveConfigError ? e.message : 'run(code, options): the options could not be read.');
+      }
       if (runOptions.signal?.aborted) return fail('ABORTED', 'AbortError', 'The run was aborted before it started.');
       if (typeof code !== 'string') return fail('VALIDATION_ERROR', 'TypeError', `The code must be a string, got ${code === null ? 'null' : typeof code}.`);
-
-      // Limits, tools and globals of this run; a malformed one is the caller's input, not a crash.
-      let limits: RuntimeLimits;
-      let tools: ToolMap | undefined;
-      let handler: ToolHandler | undefined;
-      try {
-        limits = this.#runLimits(runOptions);
-        ({ tools, handler } = checkToolSource('run options', runOptions));
-        // The run's named tools are layered over the instance's; its handler replaces the instance's.
-        tools = mergeTools(this.#tools, tools);
-        handler ??= this.#toolHandler;
-        checkGlobals('run options', runOptions.globals, this.#allowFunctionsInGlobals);
-      } catch (e) {
-        return fail('VALIDATION_ERROR', 'TypeError', (e as Error).message);
-      }
-      const globals: Record<string, unknown> = { ...this.#globals, ...runOptions.globals };
-      const functionGlobals: Record<string, ToolFunction> = {};
-      const dataGlobals: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(globals)) {
-        if (typeof v === 'function') functionGlobals[k] = v as ToolFunction;
-        else dataGlobals[k] = v;
-      }
-      const globalNames = Object.keys(globals).sort();
+      const { limits, tools, handler, dataGlobals, functionGlobals, globalNames } = run;
 
       const checked = this.#check(code, globalNames);
       if (!checked.ok) return { ...checked.result, stats: { ...checked.result.stats, duration: elapsedMs(startedAt) } } as ExecutionResult<T>;
@@ -415,16 +221,16 @@ export class Enclave {
       }
 
       const runId = `run_${startedAt.toString(36).replace('.', '')}_${Math.random().toString(36).slice(2, 10)}`;
-      const sidecar = this.#sidecar === undefined ? undefined : new Sidecar(this.#sidecar);
+      const sidecar = this.#settings.sidecar === undefined ? undefined : new Sidecar(this.#settings.sidecar);
       const scope: ToolScope = {
         runId,
         ...this.#toolLookup(tools, handler, functionGlobals),
         context: runOptions.context,
         maxToolResultBytes: limits.maxToolResultBytes,
-        onToolCall: this.#onToolCall,
-        rateLimitStore: this.#rateLimitStore,
+        onToolCall: this.#settings.onToolCall,
+        rateLimitStore: this.#settings.rateLimitStore,
         sidecar,
-        toolTimeout: this.#toolTimeout,
+        toolTimeout: this.#settings.toolTimeout,
       };
       const plan: RunPlan = {
         runId,
@@ -493,16 +299,6 @@ export class Enclave {
     this.dispose();
   }
 
-  #runLimits(o: RunOptions): RuntimeLimits {
-    const out = { ...this.limits };
-    for (const key of LIMIT_KEYS) {
-      const v = checkLimit('run options', key, o[key]);
-      // Per-run limits can only lower the instance's.
-      if (v !== undefined) out[key] = Math.min(out[key], v);
-    }
-    return out;
-  }
-
   /**
    * The catalog a model needs to write a script for this Enclave: each tool's name, description and
    * JSON Schemas, `callTool` overloads in TypeScript, and the AgentScript dialect of the level with the
@@ -516,16 +312,16 @@ export class Enclave {
    * ```
    */
   describe(tools?: ToolSet): EnclaveDescription {
-    const merged = mergeTools(this.#tools, readToolSet('describe(tools)', tools, configError));
-    const names = Object.keys(this.#globals).sort();
+    const { globals, toolHandler, sidecar } = this.#settings;
+    const names = Object.keys(globals).sort();
     return buildDescription({
       level: this.securityLevel,
       limits: this.limits,
-      tools: merged,
-      hasHandler: this.#toolHandler !== undefined,
-      dataGlobals: names.filter((n) => typeof this.#globals[n] !== 'function'),
-      functionGlobals: names.filter((n) => typeof this.#globals[n] === 'function'),
-      sidecarThreshold: this.#sidecar?.extractionThreshold,
+      tools: readDescribeTools(this.#settings, tools),
+      hasHandler: toolHandler !== undefined,
+      dataGlobals: names.filter((n) => typeof globals[n] !== 'function'),
+      functionGlobals: names.filter((n) => typeof globals[n] === 'function'),
+      sidecarThreshold: sidecar?.extractionThreshold,
     });
   }
 
@@ -546,7 +342,7 @@ export class Enclave {
   }
 
   #check(code: string, globalNames: readonly string[]): Checked {
-    const key = cacheKey(code, globalNames.join(','), String(this.#validate), String(this.#transform));
+    const key = cacheKey(code, globalNames.join(','), String(this.#settings.validate), String(this.#settings.transform));
     const hit = this.#checks.get(key);
     if (hit) return hit;
     const result = this.#checkUncached(code, globalNames);
@@ -555,7 +351,7 @@ export class Enclave {
   }
 
   #checkUncached(code: string, globalNames: readonly string[]): Checked {
-    const r = checkAgentScript(code, { securityLevel: this.securityLevel, globals: globalNames, validate: this.#validate, transform: this.#transform });
+    const r = checkAgentScript(code, { securityLevel: this.securityLevel, globals: globalNames, validate: this.#settings.validate, transform: this.#settings.transform });
     if (!r.ok) return rejected(r.issues);
     // The parse is cached: this is a lookup of the tree the check just validated.
     return this.#gate ? { ok: true, compiled: r.compiled, scoring: this.#gate.rules(parseAgentScript(code)) } : r;

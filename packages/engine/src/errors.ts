@@ -31,7 +31,7 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
  *
  * @example
  * ```ts
- * new Enclave({ timeot: 100 }); // EnclaveConfigError: new Enclave(options): unknown option "timeot". ...
+ * new Enclave({ timeot: 100 }); // EnclaveConfigError: new Enclave(options): unknown option "timeot". Did you mean "timeout"? ...
  * ```
  */
 export class EnclaveConfigError extends Error {

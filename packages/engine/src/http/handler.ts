@@ -5,6 +5,7 @@ import type { EnclaveDescription } from '../tools/describe.js';
 import type { CreateEnclaveOptions, ExecutionResult, RunOptions, ToolHandler, ToolSet } from '../types.js';
 import type { RunRequestBody } from './body.js';
 import { isJsonContentType, parseRunRequest, readBodyText } from './body.js';
+import { OptionChecker } from '../options.js';
 import { EnclaveHttpError } from './errors.js';
 import type { HttpOutcome } from './status.js';
 import { statusTable } from './status.js';
@@ -107,6 +108,8 @@ export interface EnclaveFetchHandler<N = unknown> {
 }
 
 const DEFAULT_MAX_BODY = 1024 * 1024;
+/** Where the HTTP core's option errors say they come from: the adapters' options are these options. */
+const OPTIONS_WHERE = 'enclave options';
 const OPTION_KEYS = new Set([
   'enclave',
   'maxBodySize',
@@ -126,40 +129,30 @@ const OPTION_KEYS = new Set([
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
 const INTERNAL: ExecutionResult['error'] = { name: 'InternalError', code: 'INTERNAL_ERROR', message: 'An internal error occurred.' };
 
-function optionError(message: string): never {
-  throw new TypeError(`enclave options: ${message}`);
-}
-
-function positiveInt(name: string, value: unknown): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) optionError(`${name} must be a positive integer, got ${String(value)}.`);
-  return value;
-}
-
-function checkFunctions(options: Record<string, unknown>, names: readonly string[]): void {
-  for (const name of names) if (options[name] !== undefined && typeof options[name] !== 'function') optionError(`${name} must be a function.`);
-}
-
-/** Options every adapter passes through, checked once here; adapters strip their own keys first. */
+/** Options every adapter passes through, checked once here; adapters take out their own keys (`path`) first. */
 export function checkHandlerOptions(options: unknown): asserts options is EnclaveHandlerOptions<unknown, unknown> {
-  if (options === null || typeof options !== 'object') optionError('options must be an object.');
-  const o = options as Record<string, unknown>;
-  for (const key of Object.keys(o)) if (!OPTION_KEYS.has(key)) optionError(`unknown option "${key}". Known options: ${[...OPTION_KEYS].join(', ')}, path.`);
-  if (o.tools !== undefined && o.createContext !== undefined) optionError('give either tools or createContext, not both.');
-  if (o.tools !== undefined && (o.tools === null || (typeof o.tools !== 'object' && typeof o.tools !== 'function'))) optionError('tools must be a function (ctx) => tools, or an object of tools.');
-  checkFunctions(o, ['createContext', 'authenticate', 'onRunStart', 'onRunEnd', 'onError']);
-  positiveInt('maxBodySize', o.maxBodySize);
-  positiveInt('maxConcurrentRuns', o.maxConcurrentRuns);
-  positiveInt('retryAfter', o.retryAfter);
-  if (o.catalog !== undefined && typeof o.catalog !== 'boolean') optionError('catalog must be a boolean.');
-  if (o.rateLimit !== undefined) {
-    const r = o.rateLimit as Record<string, unknown> | null;
-    if (r === null || typeof r !== 'object' || typeof r.key !== 'function') optionError('rateLimit must be { max, windowMs, key: (ctx) => string }.');
-    positiveInt('rateLimit.max', r.max ?? 0);
-    positiveInt('rateLimit.windowMs', r.windowMs ?? 0);
+  const check = new OptionChecker(OPTIONS_WHERE);
+  const o = check.object('options', options ?? null) ?? {};
+  check.knownKeys('', o, OPTION_KEYS, ['path']);
+  if (o.tools !== undefined && o.createContext !== undefined) check.fail('give either tools or createContext, not both.');
+  if (o.tools !== undefined && (o.tools === null || (typeof o.tools !== 'object' && typeof o.tools !== 'function'))) check.fail('tools must be a function (ctx) => tools, or an object of tools.');
+  for (const name of ['createContext', 'authenticate', 'onRunStart', 'onRunEnd', 'onError']) check.function(name, o[name]);
+  check.positiveInteger('maxBodySize', o.maxBodySize, 'bytes');
+  check.positiveInteger('maxConcurrentRuns', o.maxConcurrentRuns);
+  check.positiveInteger('retryAfter', o.retryAfter, 'seconds');
+  check.boolean('catalog', o.catalog);
+  const rateLimit = check.object('rateLimit', o.rateLimit, '{ max, windowMs, key: (ctx) => string, store? }');
+  if (rateLimit !== undefined) {
+    check.knownKeys('rateLimit', rateLimit, ['max', 'windowMs', 'key', 'store']);
+    check.function('rateLimit.key', rateLimit.key ?? null, '(ctx) => string | undefined');
+    check.positiveInteger('rateLimit.max', rateLimit.max ?? null);
+    check.positiveInteger('rateLimit.windowMs', rateLimit.windowMs ?? null, 'ms');
+    const store = rateLimit.store as RateLimitStore | null | undefined;
+    if (store !== undefined && (store === null || typeof store !== 'object' || typeof store.hit !== 'function')) check.fail('rateLimit.store must be an object with a hit(key, windowMs) method.');
   }
-  const logger = o.logger as Record<string, unknown> | undefined;
-  if (logger !== undefined && (logger === null || typeof logger.info !== 'function' || typeof logger.error !== 'function')) optionError('logger must have info() and error() methods.');
+  const logger = check.object('logger', o.logger, 'an object with info() and error() methods');
+  if (logger !== undefined && (typeof logger.info !== 'function' || typeof logger.error !== 'function')) check.fail('logger must have info() and error() methods.');
+  statusTable(o.statuses);
 }
 
 /**

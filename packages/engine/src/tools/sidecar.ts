@@ -1,5 +1,6 @@
 import type { SecurityLevel } from '../levels.js';
 import { KB, MB } from '../levels.js';
+import type { OptionChecker } from '../options.js';
 import type { SidecarOptions, SidecarReference } from '../types.js';
 
 /** Per-level sidecar limits (the seed's table), used when `sidecar: true` or for any limit left out. */
@@ -14,26 +15,19 @@ const SIDECAR_KEYS = ['extractionThreshold', 'maxReferenceSize', 'maxTotalSize',
 const PREVIEW = 200;
 
 /** Reads the `sidecar` option: `true` (the level's defaults) or some limits over them; false/undefined is off. */
-export function readSidecarOptions(value: unknown, level: SecurityLevel, fail: (message: string) => never): SidecarOptions | undefined {
+export function readSidecarOptions(check: OptionChecker, value: unknown, level: SecurityLevel): SidecarOptions | undefined {
   if (value === undefined || value === false) return undefined;
   const defaults = SIDECAR_DEFAULTS[level];
   if (value === true) return { ...defaults };
-  if (value === null || typeof value !== 'object') fail('sidecar must be true, false or an object of limits.');
-  const given = value as Record<string, unknown>;
-  for (const key of Object.keys(given)) {
-    if (key === 'allowComposites') fail('sidecar.allowComposites is not supported: references are whole values; pass several references to a tool (e.g. in an array) and let it join them.');
-    if (key === 'enabled') continue;
-    if (!(SIDECAR_KEYS as readonly string[]).includes(key)) fail(`sidecar: unknown option "${key}". Known options: ${SIDECAR_KEYS.join(', ')}.`);
+  const given = check.object('sidecar', value, 'true, false or an object of limits') ?? {};
+  if (given.allowComposites !== undefined) {
+    check.fail('sidecar.allowComposites is not supported: references are whole values; pass several references to a tool (e.g. in an array) and let it join them.');
   }
-  if (given.enabled === false) return undefined;
+  check.knownKeys('sidecar', given, [...SIDECAR_KEYS, 'enabled']);
+  if (check.boolean('sidecar.enabled', given.enabled) === false) return undefined;
   const out = { ...defaults };
-  for (const key of SIDECAR_KEYS) {
-    const v = given[key];
-    if (v === undefined) continue;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) fail(`sidecar.${key} must be a positive integer.`);
-    out[key] = v;
-  }
-  if (out.maxReferenceSize < out.extractionThreshold) fail('sidecar.maxReferenceSize must be at least sidecar.extractionThreshold.');
+  for (const key of SIDECAR_KEYS) out[key] = check.positiveInteger(`sidecar.${key}`, given[key]) ?? out[key];
+  if (out.maxReferenceSize < out.extractionThreshold) check.fail('sidecar.maxReferenceSize must be at least sidecar.extractionThreshold.');
   return out;
 }
 

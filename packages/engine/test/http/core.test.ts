@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { ENCLAVE_HTTP_STATUS, MemoryRateLimitStore, createEnclaveHandler, handleNodeRequest, statusTable } from '../../src/index.js';
+import { ENCLAVE_HTTP_STATUS, EnclaveConfigError, MemoryRateLimitStore, createEnclaveHandler, handleNodeRequest, statusTable } from '../../src/index.js';
 import type { NodeRequest } from '../../src/index.js';
 import { adapterContract, listen } from './contract.js';
 
@@ -22,12 +22,16 @@ describe('createEnclaveHandler options', () => {
   it.each([
     [{ tools: () => ({}), createContext: () => ({}) }, /either tools or createContext/],
     [{ maxBodySize: 0 }, /maxBodySize must be a positive integer/],
-    [{ rateLimit: { max: 1, windowMs: 1000 } }, /rateLimit must be/],
+    [{ rateLimit: { max: 1, windowMs: 1000 } }, /rateLimit\.key must be a function/],
+    [{ rateLimit: 'per-user' }, /rateLimit must be \{ max, windowMs, key/],
+    [{ rateLimit: { max: 1, windowMs: 1000, key: () => 'u', store: {} } }, /rateLimit\.store must be an object with a hit/],
     [{ statuses: { TIMEOUT: 99 } }, /statuses.TIMEOUT must be an HTTP status/],
-    [{ statuses: { TIMEOUTS: 504 } }, /unknown outcome "TIMEOUTS"/],
-    [{ tool: {} }, /unknown option "tool"/],
+    [{ statuses: { TIMEOUTS: 504 } }, /statuses: unknown option "TIMEOUTS"\. Did you mean "TIMEOUT"\?/],
+    [{ tool: {} }, /unknown option "tool"\. Did you mean "tools"\?/],
+    [{ pth: '/run' }, /unknown option "pth"\. Did you mean "path"\?/],
     [{ onError: 'log' }, /onError must be a function/],
   ])('%o is refused at construction', (options, message) => {
+    expect(() => createEnclaveHandler(options as never)).toThrow(EnclaveConfigError);
     expect(() => createEnclaveHandler(options as never)).toThrow(message);
   });
 
