@@ -23,7 +23,8 @@ import type { ToolScope } from './tools/invoke.js';
 import { invokeHostTool } from './tools/invoke.js';
 import type { ToolMap } from './tools/registry.js';
 import { Sidecar } from './tools/sidecar.js';
-import type { CreateEnclaveOptions, ExecutionResult, RunOptions, ToolFunction, ToolHandler, ToolSet, WorkerPoolStats } from './types.js';
+import { failure, internalFailure, noStats } from './result.js';
+import type { CreateEnclaveOptions, ExecutionFailure, ExecutionResult, RunOptions, ToolFunction, ToolHandler, ToolSet, WorkerPoolStats } from './types.js';
 
 /** The largest message either side of a worker accepts: every payload cap, with room for JSON escapes. */
 function maxMessageBytes(limits: RuntimeLimits): number {
@@ -32,7 +33,7 @@ function maxMessageBytes(limits: RuntimeLimits): number {
 }
 
 /** A check's outcome; with the gate on, the rule verdict is cached with it, so a repeated script costs one lookup. */
-type Checked = { ok: true; compiled: CompiledScript; scoring?: RuleVerdict } | { ok: false; result: ExecutionResult };
+type Checked = { ok: true; compiled: CompiledScript; scoring?: RuleVerdict } | { ok: false; result: ExecutionFailure };
 
 const own = (obj: object, name: string) => Object.prototype.hasOwnProperty.call(obj, name);
 
@@ -42,20 +43,8 @@ function rejected(issues: Issue[]): Checked {
     .slice(0, 10)
     .map((i) => `line ${i.line}:${i.column} [${i.ruleId}] ${i.message}${i.hint ? ` Hint: ${i.hint}` : ''}`)
     .join('\n');
-  return {
-    ok: false,
-    result: {
-      success: false,
-      error: {
-        name: 'ValidationError',
-        message: `AgentScript rejected (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${summary}`,
-        code: 'VALIDATION_ERROR',
-        location: { line: first.line, column: first.column },
-        data: { issues },
-      },
-      stats: { duration: 0, toolCallCount: 0, iterationCount: 0 },
-    },
-  };
+  const message = `AgentScript rejected (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${summary}`;
+  return { ok: false, result: failure('VALIDATION_ERROR', 'ValidationError', message, noStats(), { location: { line: first.line, column: first.column }, data: { issues } }) };
 }
 
 /** References to sidecar strings in the returned value become the strings, within `maxResolvedSize`. */
@@ -63,37 +52,20 @@ function resolveReferences(result: ExecutionResult, sidecar: Sidecar): Execution
   if (!result.success || sidecar.size === 0) return result;
   const resolved = sidecar.resolveIn(result.value);
   if (resolved.ok) return { ...result, value: resolved.value };
-  const { value: _dropped, ...rest } = result;
-  return {
-    ...rest,
-    success: false,
-    error: {
-      name: 'OutputLimitError',
-      message: `The result's references expand to more than ${sidecar.options.maxResolvedSize} characters.`,
-      code: 'OUTPUT_LIMIT_EXCEEDED',
-    },
-  };
+  const failed = failure('OUTPUT_LIMIT_EXCEEDED', 'OutputLimitError', `The result's references expand to more than ${sidecar.options.maxResolvedSize} characters.`, result.stats);
+  return result.logs ? { ...failed, logs: result.logs } : failed;
 }
 
 const MAX_LISTED_SIGNALS = 8;
 
-function scoringBlocked(scoring: ScoringResult, threshold: number, duration: number): ExecutionResult {
+function scoringBlocked(scoring: ScoringResult, threshold: number, duration: number): ExecutionFailure {
   const lines = scoring.signals
     .slice(0, MAX_LISTED_SIGNALS)
     .map((s) => `- ${s.location ? `line ${s.location.line}:${s.location.column} ` : ''}+${s.weight} [${s.id}] ${s.message}`);
   const first = scoring.signals.find((s) => s.location !== undefined);
-  return {
-    success: false,
-    error: {
-      name: 'ScoringBlockedError',
-      message: `The scoring gate refused this script (score ${scoring.score}/100, blocks at ${threshold}):\n${lines.join('\n')}`,
-      code: 'SCORING_BLOCKED',
-      ...(first?.location ? { location: { ...first.location } } : {}),
-      data: { score: scoring.score, threshold, signals: scoring.signals },
-    },
-    stats: { duration, toolCallCount: 0, iterationCount: 0 },
-    scoring,
-  };
+  const message = `The scoring gate refused this script (score ${scoring.score}/100, blocks at ${threshold}):\n${lines.join('\n')}`;
+  const data = { score: scoring.score, threshold, signals: scoring.signals };
+  return { ...failure('SCORING_BLOCKED', 'ScoringBlockedError', message, noStats(duration), first?.location ? { location: { ...first.location }, data } : { data }), scoring };
 }
 
 /** Settles with the promise's value, or with undefined as soon as the signal aborts. */
@@ -171,11 +143,7 @@ export class Enclave {
    */
   async run<T = unknown>(code: string, runOptions: RunOptions = {}): Promise<ExecutionResult<T>> {
     const startedAt = performance.now();
-    const fail = (errCode: ErrorCode, name: string, message: string, extra: { location?: { line: number; column: number }; data?: Record<string, unknown> } = {}): ExecutionResult<T> => ({
-      success: false,
-      error: { name, message, code: errCode, ...extra },
-      stats: { duration: elapsedMs(startedAt), toolCallCount: 0, iterationCount: 0 },
-    });
+    const fail = (errCode: ErrorCode, name: string, message: string) => failure(errCode, name, message, noStats(elapsedMs(startedAt)));
     try {
       if (this.#disposed) return fail('ABORTED', 'AbortError', 'This Enclave has been disposed.');
       // Limits, tools and globals of this run; a malformed one is the caller's input, not a crash.
@@ -191,7 +159,7 @@ export class Enclave {
       const { limits, tools, handler, dataGlobals, functionGlobals, globalNames } = run;
 
       const checked = this.#check(code, globalNames);
-      if (!checked.ok) return { ...checked.result, stats: { ...checked.result.stats, duration: elapsedMs(startedAt) } } as ExecutionResult<T>;
+      if (!checked.ok) return { ...checked.result, stats: noStats(elapsedMs(startedAt)) };
 
       // Layer 3: the scoring gate, on the verdict cached with the check.
       let scoring: ScoringResult | undefined;
@@ -200,7 +168,7 @@ export class Enclave {
         scoring = judged instanceof Promise ? await unlessAborted(judged, runOptions.signal) : judged;
         if (scoring === undefined || runOptions.signal?.aborted) return fail('ABORTED', 'AbortError', 'The run was aborted while the script was being scored.');
         if (this.#disposed) return fail('ABORTED', 'AbortError', 'This Enclave has been disposed.');
-        if (scoring.decision === 'block') return scoringBlocked(scoring, this.#gate.config.block, elapsedMs(startedAt)) as ExecutionResult<T>;
+        if (scoring.decision === 'block') return scoringBlocked(scoring, this.#gate.config.block, elapsedMs(startedAt));
         if (scoring.decision === 'warn') this.#gate.warn({ scoring, code, context: runOptions.context });
       }
 
@@ -251,7 +219,7 @@ export class Enclave {
       if (scoring) final.scoring = scoring;
       return final as ExecutionResult<T>;
     } catch {
-      return fail('INTERNAL_ERROR', 'InternalError', 'An internal error occurred.');
+      return internalFailure(noStats(elapsedMs(startedAt)));
     }
   }
 

@@ -5,7 +5,7 @@
  * @example
  * ```ts
  * const r = await enclave.run(code, { tools });
- * if (!r.success && r.error?.code === ErrorCode.TIMEOUT) retryWithSmallerTask();
+ * if (!r.success && r.error.code === ErrorCode.TIMEOUT) retryWithSmallerTask();
  * ```
  */
 export const ErrorCode = {

@@ -277,10 +277,14 @@ export interface LogEntry {
   time: number;
 }
 
-export interface ExecutionError {
+/**
+ * Why a run failed. `C` is the code's type: a run's `ErrorCode`, or for the HTTP core's refusals of a
+ * request (`BAD_REQUEST`, `UNAUTHORIZED`, ...) its request codes, in the same shape.
+ */
+export interface ExecutionError<C extends string = ErrorCode> {
   name: string;
   message: string;
-  code: ErrorCode;
+  code: C;
   /** In the user's own source: line 1 is the first line the user wrote. */
   location?: { line: number; column: number };
   data?: Record<string, unknown>;
@@ -293,14 +297,38 @@ export interface ExecutionStats {
   iterationCount: number;
 }
 
-export interface ExecutionResult<T = unknown> {
-  success: boolean;
-  value?: T;
-  error?: ExecutionError;
+/** A run that returned: `value` is a copy of what the script returned. */
+export interface ExecutionSuccess<T = unknown> {
+  success: true;
+  value: T;
+  error?: never;
   stats: ExecutionStats;
   logs?: LogEntry[];
   /** The scoring gate's verdict, on every run that reached the gate (it is off unless configured, or at STRICT). */
   scoring?: ScoringResult;
 }
+
+/** A run that failed, or never ran: `error.code` says why. */
+export interface ExecutionFailure<C extends string = ErrorCode> {
+  success: false;
+  value?: never;
+  error: ExecutionError<C>;
+  stats: ExecutionStats;
+  logs?: LogEntry[];
+  /** The scoring gate's verdict, on every run that reached the gate (it is off unless configured, or at STRICT). */
+  scoring?: ScoringResult;
+}
+
+/**
+ * What `run()` returns, for every outcome. A union on `success`, so checking it narrows the rest.
+ *
+ * @example
+ * ```ts
+ * const r = await enclave.run(code);
+ * if (r.success) use(r.value);
+ * else if (r.error.code === 'TIMEOUT') retry();
+ * ```
+ */
+export type ExecutionResult<T = unknown> = ExecutionSuccess<T> | ExecutionFailure;
 
 export type { Issue };

@@ -294,7 +294,7 @@ async function runCommand(args: string[], io: CliIO): Promise<number> {
       io.stderr.write(text.tail);
     }
     if (result.success) return EXIT.OK;
-    return result.error?.code === 'ABORTED' && io.signal?.aborted ? EXIT.INTERRUPTED : EXIT.FAILED;
+    return result.error.code === 'ABORTED' && io.signal?.aborted ? EXIT.INTERRUPTED : EXIT.FAILED;
   } finally {
     enclave.dispose();
   }

@@ -113,21 +113,20 @@ export function formatRunResult(result: ExecutionResult, file: string, source: L
     value = `${escapeJSONText(stringifySafe(result.value))}\n`;
   } else {
     const e = result.error;
-    const code = e?.code ?? 'INTERNAL_ERROR';
-    const issues = e?.data?.issues;
+    const code = e.code;
+    const issues = e.data?.issues;
     if (code === 'VALIDATION_ERROR' && isIssueList(issues)) {
       err.push(`${style.red(style.bold(`error ${code}`))} ${plural(issues.length, 'problem')} in ${escapeText(file)}; nothing ran.`);
       for (const issue of issues) err.push('', formatIssue(file, issue, source, { style }));
       err.push('');
     } else {
-      const name = e?.name ?? 'Error';
-      err.push(`${style.red(style.bold(`error ${code}`))} ${escapeText(name)}: ${escapeText(e?.message ?? 'The run failed.', { keepNewlines: true })}`);
-      if (e?.location) {
+      err.push(`${style.red(style.bold(`error ${code}`))} ${escapeText(e.name)}: ${escapeText(e.message, { keepNewlines: true })}`);
+      if (e.location) {
         err.push(`  ${style.dim('-->')} ${escapeText(file)}:${e.location.line}:${e.location.column}`);
         const frame = codeFrame(source, e.location, { style });
         if (frame !== '') err.push(frame);
       }
-      const data = e?.data;
+      const data = e.data;
       if (data && Object.keys(data).length > 0) {
         const { tool, toolErrorCode, ...rest } = data as { tool?: unknown; toolErrorCode?: unknown } & Record<string, unknown>;
         if (tool !== undefined || toolErrorCode !== undefined) {

@@ -6,6 +6,7 @@ import type { CreateEnclaveOptions, ExecutionResult, RunOptions, ToolHandler, To
 import type { RunRequestBody } from './body.js';
 import { isJsonContentType, parseRunRequest, readBodyText } from './body.js';
 import { OptionChecker } from '../options.js';
+import { failure, internalFailure, noStats } from '../result.js';
 import { EnclaveHttpError } from './errors.js';
 import type { HttpOutcome } from './status.js';
 import { statusTable } from './status.js';
@@ -127,7 +128,6 @@ const OPTION_KEYS = new Set([
   'createContext',
 ]);
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
-const INTERNAL: ExecutionResult['error'] = { name: 'InternalError', code: 'INTERNAL_ERROR', message: 'An internal error occurred.' };
 
 /** Options every adapter passes through, checked once here; adapters take out their own keys (`path`) first. */
 export function checkHandlerOptions(options: unknown): asserts options is EnclaveHandlerOptions<unknown, unknown> {
@@ -197,7 +197,7 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
   let inFlight = 0;
 
   const requestError = (code: string, message: string, started: number, headers: Record<string, string> = {}, status: number = statuses[code as HttpOutcome] ?? 500) =>
-    json(status, { success: false, error: { name: 'RequestError', code, message }, stats: { duration: Math.round(performance.now() - started), toolCallCount: 0, iterationCount: 0 } }, headers);
+    json(status, failure(code, 'RequestError', message, noStats(Math.round(performance.now() - started))), headers);
 
   const safely = (fn: () => void) => {
     try {
@@ -260,21 +260,24 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
       inFlight--;
     }
 
-    const code = result.success ? 'SUCCESS' : (result.error?.code ?? 'INTERNAL_ERROR');
-    let status = statuses[code] ?? statuses.INTERNAL_ERROR;
+    let status = statuses.SUCCESS;
     let headers: Record<string, string> = {};
-    if (code === 'TOOL_ERROR') {
-      // A public ToolError's status (400-599) travels in the result's data.
-      const carried = result.error?.data?.status;
-      if (typeof carried === 'number' && Number.isInteger(carried) && carried >= 400 && carried <= 599) status = carried;
-    } else if (code === 'QUEUE_FULL') {
-      headers = { 'retry-after': retryAfter };
-    } else if (code === 'ABORTED') {
-      safely(() => logger.info(`enclave: client closed the request; run aborted after ${Math.round(result.stats.duration)} ms (${status})`));
-    } else if (code === 'INTERNAL_ERROR') {
-      safely(() => logger.error('enclave: the engine reported an internal error'));
-      safely(() => options.onError?.({ error: result.error, request }));
-      result = { success: false, error: INTERNAL, stats: result.stats };
+    if (!result.success) {
+      const { error, stats } = result;
+      status = statuses[error.code];
+      if (error.code === 'TOOL_ERROR') {
+        // A public ToolError's status (400-599) travels in the result's data.
+        const carried = error.data?.status;
+        if (typeof carried === 'number' && Number.isInteger(carried) && carried >= 400 && carried <= 599) status = carried;
+      } else if (error.code === 'QUEUE_FULL') {
+        headers = { 'retry-after': retryAfter };
+      } else if (error.code === 'ABORTED') {
+        safely(() => logger.info(`enclave: client closed the request; run aborted after ${Math.round(stats.duration)} ms (${status})`));
+      } else if (error.code === 'INTERNAL_ERROR') {
+        safely(() => logger.error('enclave: the engine reported an internal error'));
+        safely(() => options.onError?.({ error, request }));
+        result = internalFailure(stats);
+      }
     }
     const answer = result;
     safely(() => options.onRunEnd?.({ ctx, result: answer, status }));
@@ -298,7 +301,7 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
       }
       safely(() => logger.error('enclave: a hook failed', err));
       safely(() => options.onError?.({ error: err, request }));
-      return json(statuses.INTERNAL_ERROR, { success: false, error: INTERNAL, stats: { duration: Math.round(performance.now() - started), toolCallCount: 0, iterationCount: 0 } });
+      return json(statuses.INTERNAL_ERROR, internalFailure(noStats(Math.round(performance.now() - started))));
     }
   } as EnclaveFetchHandler<N>;
   Object.defineProperties(handler, {

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PayloadTooLargeError } from '../http/body.js';
 import type { EnclaveFetchHandler } from '../http/handler.js';
+import { internalFailure } from '../result.js';
 
 /** A Node request as Express and Nest hand it over: `originalUrl` keeps the mount path. */
 export type NodeRequest = IncomingMessage & { originalUrl?: string };
@@ -177,7 +178,7 @@ export async function handleNodeRequest<N>(
     if (!res.headersSent && !res.destroyed) {
       res.statusCode = 500;
       res.setHeader('content-type', 'application/json; charset=utf-8');
-      res.end('{"success":false,"error":{"name":"InternalError","code":"INTERNAL_ERROR","message":"An internal error occurred."}}');
+      res.end(JSON.stringify(internalFailure()));
     } else res.destroy();
   }
 }

@@ -8,6 +8,7 @@ import { pumpScript, startScript } from './realm.js';
 import type { EntryTarget } from './scheduler.js';
 import { currentEntryMode, entryScheduler, isHostTimeout } from './scheduler.js';
 import type { ExecutionError, ExecutionResult, LogEntry } from '../types.js';
+import { failure } from '../result.js';
 import { elapsedMs } from '../source.js';
 import { Abort, runEndReason } from '../abort.js';
 
@@ -196,14 +197,14 @@ export class RunController implements RunBridgeTarget, EntryTarget {
     this.#iterationCount = iterations;
     this.#toolCallCount = Math.max(this.#toolCallCount, calls);
     const isTool = code !== null;
-    const error: ExecutionError = { name, message, code: isTool ? 'TOOL_ERROR' : 'RUNTIME_ERROR' };
+    const extra: Pick<ExecutionError, 'location' | 'data'> = {};
     if (loc && this.#plan.mapPosition) {
       const mapped = this.#plan.mapPosition(loc[0], loc[1]);
-      if (mapped) error.location = mapped;
+      if (mapped) extra.location = mapped;
     }
     // A tool error's public data (e.g. `status`, `retryAfterMs`) is what the HTTP adapters map.
-    if (isTool) error.data = { ...(typeof toolData === 'string' ? publicToolData(toolData) : {}), toolErrorCode: code, ...(tool !== null ? { tool } : {}) };
-    return { success: false, error, stats: this.#stats() };
+    if (isTool) extra.data = { ...(typeof toolData === 'string' ? publicToolData(toolData) : {}), toolErrorCode: code, ...(tool !== null ? { tool } : {}) };
+    return failure(isTool ? 'TOOL_ERROR' : 'RUNTIME_ERROR', name, message, this.#stats(), extra);
   }
 
   onLog(level: string, line: string): void {
@@ -325,7 +326,7 @@ export class RunController implements RunBridgeTarget, EntryTarget {
   }
 
   #failure(code: ErrorCode, name: string, message: string): ExecutionResult {
-    return { success: false, error: { name, message, code }, stats: this.#stats() };
+    return failure(code, name, message, this.#stats());
   }
 
   #timeoutResult(): ExecutionResult {

@@ -8,6 +8,7 @@
 import vm from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
 import { TRANSFORM_FILENAME } from '../transform/index.js';
+import { failure } from '../result.js';
 import { LruCache } from '../source.js';
 import type { ToolCallRequest, ToolReply } from '../tools/invoke.js';
 import type { ExecutionResult } from '../types.js';
@@ -100,7 +101,7 @@ async function run(id: number, key: string, source: string, wire: WireRunPlan): 
     active.set(id, { controller, pending });
     result = await controller.start();
   } catch {
-    result = { success: false, error: { name: 'InternalError', message: 'The sandbox failed unexpectedly.', code: 'INTERNAL_ERROR' }, stats: { duration: 0, toolCallCount: 0, iterationCount: 0 } };
+    result = failure('INTERNAL_ERROR', 'InternalError', 'The sandbox failed unexpectedly.');
   }
   active.delete(id);
   send(['done', id, result, tampered()]);

@@ -17,7 +17,8 @@ import { ErrorCode as CODES } from '../errors.js';
 import { MB } from '../levels.js';
 import { hostCodec } from '../sanitize/codec.js';
 import type { ToolCallRequest, ToolReply } from '../tools/invoke.js';
-import type { ExecutionResult, LogEntry, WorkerPoolConfig, WorkerPoolStats } from '../types.js';
+import { failure } from '../result.js';
+import type { ExecutionError, ExecutionResult, LogEntry, WorkerPoolConfig, WorkerPoolStats } from '../types.js';
 import type { HostMessage, WireRunPlan, WorkerInit, WorkerMessage } from './worker-protocol.js';
 import { checkMessage } from './worker-protocol.js';
 import { elapsedMs } from '../source.js';
@@ -149,14 +150,14 @@ export class WorkerPool {
   run(spec: WorkerJob): Promise<ExecutionResult> {
     return new Promise<ExecutionResult>((resolve) => {
       const job: Job = { ...spec, id: ++this.#nextJob, settled: false, resolve, timer: undefined, onAbort: undefined, toolsEnd: new Abort(), toolCalls: 0, slot: undefined };
-      if (this.#disposed) return this.#settle(job, failure(job, 'ABORTED', 'AbortError', 'This Enclave has been disposed.'));
+      if (this.#disposed) return this.#settle(job, jobFailure(job, 'ABORTED', 'AbortError', 'This Enclave has been disposed.'));
       const idle = this.#idleSlot();
       if (!idle && this.#queue.length >= this.#config.maxQueueSize) {
-        return this.#settle(job, failure(job, 'QUEUE_FULL', 'QueueFullError', `All ${this.#config.maxWorkers} workers are busy and ${this.#config.maxQueueSize} runs are already waiting.`));
+        return this.#settle(job, jobFailure(job, 'QUEUE_FULL', 'QueueFullError', `All ${this.#config.maxWorkers} workers are busy and ${this.#config.maxQueueSize} runs are already waiting.`));
       }
-      job.timer = setTimeout(() => this.#stopJob(job, failure(job, 'TIMEOUT', 'TimeoutError', `The run exceeded its deadline of ${job.timeout} ms.`)), Math.max(0, job.deadline - performance.now()));
+      job.timer = setTimeout(() => this.#stopJob(job, jobFailure(job, 'TIMEOUT', 'TimeoutError', `The run exceeded its deadline of ${job.timeout} ms.`)), Math.max(0, job.deadline - performance.now()));
       if (job.signal) {
-        job.onAbort = () => this.#stopJob(job, failure(job, 'ABORTED', 'AbortError', 'The run was aborted by the caller.'));
+        job.onAbort = () => this.#stopJob(job, jobFailure(job, 'ABORTED', 'AbortError', 'The run was aborted by the caller.'));
         job.signal.addEventListener('abort', job.onAbort, { once: true });
       }
       if (idle) this.#assign(idle, job);
@@ -172,9 +173,9 @@ export class WorkerPool {
     if (this.#disposed) return;
     this.#disposed = true;
     this.#checkReady(true);
-    for (const job of this.#queue.splice(0)) this.#settle(job, failure(job, 'ABORTED', 'AbortError', 'The run was stopped because the Enclave was disposed.'));
+    for (const job of this.#queue.splice(0)) this.#settle(job, jobFailure(job, 'ABORTED', 'AbortError', 'The run was stopped because the Enclave was disposed.'));
     for (const slot of Array.from(this.#slots)) {
-      if (slot.job) this.#settle(slot.job, failure(slot.job, 'ABORTED', 'AbortError', 'The run was stopped because the Enclave was disposed.'));
+      if (slot.job) this.#settle(slot.job, jobFailure(slot.job, 'ABORTED', 'AbortError', 'The run was stopped because the Enclave was disposed.'));
       this.#stop(slot);
     }
   }
@@ -271,7 +272,7 @@ export class WorkerPool {
     slot.job = undefined;
     if (job && !job.settled) {
       const message = slot.deathCode === 'MEMORY_LIMIT_EXCEEDED' ? 'The run exceeded the worker heap limit.' : 'The sandbox worker stopped unexpectedly.';
-      this.#settle(job, failure(job, slot.deathCode, slot.deathCode === 'MEMORY_LIMIT_EXCEEDED' ? 'MemoryLimitError' : 'InternalError', message));
+      this.#settle(job, jobFailure(job, slot.deathCode, slot.deathCode === 'MEMORY_LIMIT_EXCEEDED' ? 'MemoryLimitError' : 'InternalError', message));
     }
     this.#replenish();
   }
@@ -284,7 +285,7 @@ export class WorkerPool {
       // tries again.
       this.#startFailures = 0;
       this.#checkReady(true);
-      for (const job of this.#queue.slice()) this.#settle(job, failure(job, 'INTERNAL_ERROR', 'InternalError', 'The sandbox workers could not be started.'));
+      for (const job of this.#queue.slice()) this.#settle(job, jobFailure(job, 'INTERNAL_ERROR', 'InternalError', 'The sandbox workers could not be started.'));
       return;
     }
     let starting = 0;
@@ -382,7 +383,7 @@ export class WorkerPool {
 
   #flooded(slot: Slot): void {
     const job = slot.job;
-    if (job) this.#settle(job, failure(job, 'RUNTIME_ERROR', 'MessageFloodError', `The sandbox sent more than ${this.#config.maxMessagesPerSecond} messages per second.`));
+    if (job) this.#settle(job, jobFailure(job, 'RUNTIME_ERROR', 'MessageFloodError', `The sandbox sent more than ${this.#config.maxMessagesPerSecond} messages per second.`));
     this.#retire(slot, 'terminated');
   }
 
@@ -393,7 +394,7 @@ export class WorkerPool {
     } catch {
       // A worker that speaks nonsense is not trusted with another run.
       const job = slot.job;
-      if (job) this.#settle(job, failure(job, 'INTERNAL_ERROR', 'InternalError', 'The sandbox worker sent an invalid message.'));
+      if (job) this.#settle(job, jobFailure(job, 'INTERNAL_ERROR', 'InternalError', 'The sandbox worker sent an invalid message.'));
       this.#retire(slot, 'terminated');
       return;
     }
@@ -443,16 +444,16 @@ export class WorkerPool {
       if (raw.success === true && typeof raw.value === 'string') {
         out = { success: true, value: hostCodec.decode(raw.value), stats };
       } else if (raw.success === false && raw.error && typeof raw.error.message === 'string' && typeof raw.error.name === 'string' && KNOWN_CODES.has(raw.error.code)) {
-        const error: NonNullable<ExecutionResult['error']> = { name: raw.error.name, message: raw.error.message, code: raw.error.code };
+        const extra: Pick<ExecutionError, 'location' | 'data'> = {};
         const loc = raw.error.location;
         if (loc && typeof loc.line === 'number' && typeof loc.column === 'number' && job.mapPosition) {
           const mapped = job.mapPosition(loc.line, loc.column);
-          if (mapped) error.location = mapped;
+          if (mapped) extra.location = mapped;
         }
-        if (raw.error.data && typeof raw.error.data === 'object') error.data = JSON.parse(JSON.stringify(raw.error.data)) as Record<string, unknown>;
-        out = { success: false, error, stats };
+        if (raw.error.data && typeof raw.error.data === 'object') extra.data = JSON.parse(JSON.stringify(raw.error.data)) as Record<string, unknown>;
+        out = failure(raw.error.code, raw.error.name, raw.error.message, stats, extra);
       } else {
-        return failure(job, 'INTERNAL_ERROR', 'InternalError', 'The sandbox worker sent an invalid result.');
+        return jobFailure(job, 'INTERNAL_ERROR', 'InternalError', 'The sandbox worker sent an invalid result.');
       }
       if (Array.isArray(raw.logs)) {
         const logs: LogEntry[] = [];
@@ -463,7 +464,7 @@ export class WorkerPool {
       }
       return out;
     } catch {
-      return failure(job, 'INTERNAL_ERROR', 'InternalError', 'The sandbox worker sent an invalid result.');
+      return jobFailure(job, 'INTERNAL_ERROR', 'InternalError', 'The sandbox worker sent an invalid result.');
     }
   }
 
@@ -503,8 +504,8 @@ export class WorkerPool {
   }
 }
 
-function failure(job: Job, code: ErrorCode, name: string, message: string): ExecutionResult {
-  return { success: false, error: { name, message, code }, stats: { duration: elapsedMs(job.startedAt), toolCallCount: job.toolCalls, iterationCount: 0 } };
+function jobFailure(job: Job, code: ErrorCode, name: string, message: string): ExecutionResult {
+  return failure(code, name, message, { duration: elapsedMs(job.startedAt), toolCallCount: job.toolCalls, iterationCount: 0 });
 }
 
 function num(v: unknown): number {
