@@ -4,8 +4,9 @@ import { readDescribeTools, readEnclaveOptions, readRunOptions } from './enclave
 import { EnclaveConfigError } from './errors.js';
 import type { ErrorCode } from './errors.js';
 import type { RuntimeLimits, SecurityLevel } from './levels.js';
-import type { CompiledScript } from './pipeline.js';
-import { checkAgentScript } from './pipeline.js';
+import type { PreparedScript } from './pipeline.js';
+import { prepareAgentScript } from './pipeline.js';
+import { failure, internalFailure, noStats } from './result.js';
 import { RealmPool } from './sandbox/realm.js';
 import { installRejectionGuard } from './sandbox/rejections.js';
 import type { RunPlan } from './sandbox/runner.js';
@@ -23,7 +24,6 @@ import type { ToolScope } from './tools/invoke.js';
 import { invokeHostTool } from './tools/invoke.js';
 import type { ToolMap } from './tools/registry.js';
 import { Sidecar } from './tools/sidecar.js';
-import { failure, internalFailure, noStats } from './result.js';
 import type { CreateEnclaveOptions, ExecutionFailure, ExecutionResult, RunOptions, ToolFunction, ToolHandler, ToolSet, WorkerPoolStats } from './types.js';
 
 /** The largest message either side of a worker accepts: every payload cap, with room for JSON escapes. */
@@ -33,7 +33,22 @@ function maxMessageBytes(limits: RuntimeLimits): number {
 }
 
 /** A check's outcome; with the gate on, the rule verdict is cached with it, so a repeated script costs one lookup. */
-type Checked = { ok: true; compiled: CompiledScript; scoring?: RuleVerdict } | { ok: false; result: ExecutionFailure };
+type Checked = { ok: true; compiled: PreparedScript; scoring?: RuleVerdict } | { ok: false; result: ExecutionFailure };
+
+/** One run on its way through the pipeline. */
+interface Run {
+  code: string;
+  options: RunOptions;
+  settings: RunSettings;
+  startedAt: number;
+}
+
+/** A pipeline step's outcome: what the next step needs, or the result the run ends with. */
+type Step<T> = ({ ok: true } & T) | { ok: false; result: ExecutionFailure };
+
+const stopped = (result: ExecutionFailure): { ok: false; result: ExecutionFailure } => ({ ok: false, result });
+
+const DISPOSED = 'This Enclave has been disposed.';
 
 const own = (obj: object, name: string) => Object.prototype.hasOwnProperty.call(obj, name);
 
@@ -143,84 +158,111 @@ export class Enclave {
    */
   async run<T = unknown>(code: string, runOptions: RunOptions = {}): Promise<ExecutionResult<T>> {
     const startedAt = performance.now();
-    const fail = (errCode: ErrorCode, name: string, message: string) => failure(errCode, name, message, noStats(elapsedMs(startedAt)));
     try {
-      if (this.#disposed) return fail('ABORTED', 'AbortError', 'This Enclave has been disposed.');
-      // Limits, tools and globals of this run; a malformed one is the caller's input, not a crash.
-      let run: RunSettings;
-      try {
-        run = readRunOptions(this.#settings, runOptions);
-      } catch (e) {
-        // A getter or Proxy of the caller's that throws is reported without its text.
-        return fail('VALIDATION_ERROR', 'TypeError', e instanceof EnclaveConfigError ? e.message : 'run(code, options): the options could not be read.');
-      }
-      if (runOptions.signal?.aborted) return fail('ABORTED', 'AbortError', 'The run was aborted before it started.');
-      if (typeof code !== 'string') return fail('VALIDATION_ERROR', 'TypeError', `The code must be a string, got ${code === null ? 'null' : typeof code}.`);
-      const { limits, tools, handler, dataGlobals, functionGlobals, globalNames } = run;
-
-      const checked = this.#check(code, globalNames);
-      if (!checked.ok) return { ...checked.result, stats: noStats(elapsedMs(startedAt)) };
-
-      // Layer 3: the scoring gate, on the verdict cached with the check.
-      let scoring: ScoringResult | undefined;
-      if (this.#gate && checked.scoring) {
-        const judged = this.#gate.judge(code, checked.scoring);
-        scoring = judged instanceof Promise ? await unlessAborted(judged, runOptions.signal) : judged;
-        if (scoring === undefined || runOptions.signal?.aborted) return fail('ABORTED', 'AbortError', 'The run was aborted while the script was being scored.');
-        if (this.#disposed) return fail('ABORTED', 'AbortError', 'This Enclave has been disposed.');
-        if (scoring.decision === 'block') return scoringBlocked(scoring, this.#gate.config.block, elapsedMs(startedAt));
-        if (scoring.decision === 'warn') this.#gate.warn({ scoring, code, context: runOptions.context });
-      }
-
-      // Input and globals are copied with a byte budget that stops the walk as soon as it is spent.
-      let inputText: string | null = null;
-      if (runOptions.input !== undefined) {
-        const t = hostCodec.encode(runOptions.input, { maxBytes: limits.maxInputBytes, maxDepth: 128, getters: true, toJSON: true });
-        if (typeof t !== 'string') return fail('VALIDATION_ERROR', 'RangeError', t === -1 ? `input is larger than ${limits.maxInputBytes} bytes.` : 'input is nested too deeply.');
-        inputText = t;
-      }
-      let globalsText: string | null = null;
-      const functionNames = Object.keys(functionGlobals);
-      if (Object.keys(dataGlobals).length > 0 || functionNames.length > 0) {
-        const budget = limits.maxInputBytes - (inputText?.length ?? 0);
-        const t = hostCodec.encode(dataGlobals, { maxBytes: Math.max(0, budget), maxDepth: 128, getters: true, toJSON: true });
-        if (typeof t !== 'string') return fail('VALIDATION_ERROR', 'RangeError', t === -1 ? `input and globals together are larger than ${limits.maxInputBytes} bytes.` : 'globals are nested too deeply.');
-        globalsText = t;
-      }
-
-      const runId = `run_${startedAt.toString(36).replace('.', '')}_${Math.random().toString(36).slice(2, 10)}`;
-      const sidecar = this.#settings.sidecar === undefined ? undefined : new Sidecar(this.#settings.sidecar);
-      const scope: ToolScope = {
-        runId,
-        ...this.#toolLookup(tools, handler, functionGlobals),
-        context: runOptions.context,
-        maxToolResultBytes: limits.maxToolResultBytes,
-        onToolCall: this.#settings.onToolCall,
-        rateLimitStore: this.#settings.rateLimitStore,
-        sidecar,
-        toolTimeout: this.#settings.toolTimeout,
-      };
-      const plan: RunPlan = {
-        runId,
-        script: checked.compiled.script,
-        scriptKey: checked.compiled.key,
-        mapPosition: checked.compiled.mapPosition,
-        globalNames,
-        functionNames,
-        inputText,
-        globalsText,
-        limits,
-        invokeTool: (call) => invokeHostTool(scope, call),
-        signal: runOptions.signal,
-        startedAt,
-      };
-      const result = this.#workers ? await this.#runInWorker(this.#workers, plan, checked.compiled) : await this.#runInRealm(plan);
-      const final = sidecar !== undefined ? resolveReferences(result, sidecar) : result;
-      if (scoring) final.scoring = scoring;
-      return final as ExecutionResult<T>;
+      const resolved = this.#resolve(code, runOptions, startedAt);
+      if (!resolved.ok) return resolved.result;
+      const prepared = await this.#prepare(resolved.run);
+      if (!prepared.ok) return prepared.result;
+      const executed = await this.#execute(resolved.run, prepared.compiled);
+      // T is the caller's word for what the script returns; nothing checks it.
+      return this.#finish(executed, prepared.scoring) as ExecutionResult<T>;
     } catch {
       return internalFailure(noStats(elapsedMs(startedAt)));
     }
+  }
+
+  /** Step 1: the run's options over the instance's settings. Bad options are the caller's input, not a crash. */
+  #resolve(code: string, options: RunOptions, startedAt: number): Step<{ run: Run }> {
+    const stop = (errCode: ErrorCode, name: string, message: string) => stopped(failure(errCode, name, message, noStats(elapsedMs(startedAt))));
+    if (this.#disposed) return stop('ABORTED', 'AbortError', DISPOSED);
+    let settings: RunSettings;
+    try {
+      settings = readRunOptions(this.#settings, options);
+    } catch (e) {
+      // A getter or Proxy of the caller's that throws is reported without its text.
+      return stop('VALIDATION_ERROR', 'TypeError', e instanceof EnclaveConfigError ? e.message : 'run(code, options): the options could not be read.');
+    }
+    if (options.signal?.aborted) return stop('ABORTED', 'AbortError', 'The run was aborted before it started.');
+    if (typeof code !== 'string') return stop('VALIDATION_ERROR', 'TypeError', `The code must be a string, got ${code === null ? 'null' : typeof code}.`);
+    return { ok: true, run: { code, options, settings, startedAt } };
+  }
+
+  /**
+   * Step 2: pre-scan, validation and rewriting (cached per script), then the scoring gate on the rule
+   * verdict cached with them. Nothing of the script has run when this refuses it.
+   */
+  async #prepare(run: Run): Promise<Step<{ compiled: PreparedScript; scoring: ScoringResult | undefined }>> {
+    const { code, options, startedAt } = run;
+    const checked = this.#check(code, run.settings.globalNames);
+    if (!checked.ok) return stopped({ ...checked.result, stats: noStats(elapsedMs(startedAt)) });
+    if (!this.#gate || !checked.scoring) return { ok: true, compiled: checked.compiled, scoring: undefined };
+    const stop = (message: string) => stopped(failure('ABORTED', 'AbortError', message, noStats(elapsedMs(startedAt))));
+    const judged = this.#gate.judge(code, checked.scoring);
+    const scoring = judged instanceof Promise ? await unlessAborted(judged, options.signal) : judged;
+    if (scoring === undefined || options.signal?.aborted) return stop('The run was aborted while the script was being scored.');
+    if (this.#disposed) return stop(DISPOSED);
+    if (scoring.decision === 'block') return stopped(scoringBlocked(scoring, this.#gate.config.block, elapsedMs(startedAt)));
+    if (scoring.decision === 'warn') this.#gate.warn({ scoring, code, context: options.context });
+    return { ok: true, compiled: checked.compiled, scoring };
+  }
+
+  /**
+   * Step 3: copies input and globals in (with a byte budget that stops the walk as soon as it is
+   * spent), scopes the tools to this run and runs the script in a realm or a worker.
+   */
+  async #execute(run: Run, compiled: PreparedScript): Promise<{ result: ExecutionResult; sidecar: Sidecar | undefined }> {
+    const { options, startedAt } = run;
+    const { limits, tools, handler, dataGlobals, functionGlobals, globalNames } = run.settings;
+    const refuse = (message: string) => ({ result: failure('VALIDATION_ERROR', 'RangeError', message, noStats(elapsedMs(startedAt))), sidecar: undefined });
+    let inputText: string | null = null;
+    if (options.input !== undefined) {
+      const t = hostCodec.encode(options.input, { maxBytes: limits.maxInputBytes, maxDepth: 128, getters: true, toJSON: true });
+      if (typeof t !== 'string') return refuse(t === -1 ? `input is larger than ${limits.maxInputBytes} bytes.` : 'input is nested too deeply.');
+      inputText = t;
+    }
+    let globalsText: string | null = null;
+    const functionNames = Object.keys(functionGlobals);
+    if (Object.keys(dataGlobals).length > 0 || functionNames.length > 0) {
+      const budget = limits.maxInputBytes - (inputText?.length ?? 0);
+      const t = hostCodec.encode(dataGlobals, { maxBytes: Math.max(0, budget), maxDepth: 128, getters: true, toJSON: true });
+      if (typeof t !== 'string') return refuse(t === -1 ? `input and globals together are larger than ${limits.maxInputBytes} bytes.` : 'globals are nested too deeply.');
+      globalsText = t;
+    }
+
+    const runId = `run_${startedAt.toString(36).replace('.', '')}_${Math.random().toString(36).slice(2, 10)}`;
+    const sidecar = this.#settings.sidecar === undefined ? undefined : new Sidecar(this.#settings.sidecar);
+    const scope: ToolScope = {
+      runId,
+      ...this.#toolLookup(tools, handler, functionGlobals),
+      context: options.context,
+      maxToolResultBytes: limits.maxToolResultBytes,
+      onToolCall: this.#settings.onToolCall,
+      rateLimitStore: this.#settings.rateLimitStore,
+      sidecar,
+      toolTimeout: this.#settings.toolTimeout,
+    };
+    const plan: RunPlan = {
+      runId,
+      script: compiled.script,
+      scriptKey: compiled.key,
+      mapPosition: compiled.mapPosition,
+      globalNames,
+      functionNames,
+      inputText,
+      globalsText,
+      limits,
+      invokeTool: (call) => invokeHostTool(scope, call),
+      signal: options.signal,
+      startedAt,
+    };
+    const result = this.#workers ? await this.#runInWorker(this.#workers, plan, compiled) : await this.#runInRealm(plan);
+    return { result, sidecar };
+  }
+
+  /** Step 4: references to sidecar strings in the value become the strings; the gate's verdict goes along. */
+  #finish({ result, sidecar }: { result: ExecutionResult; sidecar: Sidecar | undefined }, scoring: ScoringResult | undefined): ExecutionResult {
+    const resolved = sidecar !== undefined ? resolveReferences(result, sidecar) : result;
+    return scoring === undefined ? resolved : { ...resolved, scoring };
   }
 
   async #runInRealm(plan: RunPlan): Promise<ExecutionResult> {
@@ -234,7 +276,7 @@ export class Enclave {
   }
 
   /** The same plan, run by the worker pool: the rewritten source and the plan's data cross as JSON. */
-  async #runInWorker(workers: WorkerPool, plan: RunPlan, compiled: CompiledScript): Promise<ExecutionResult> {
+  async #runInWorker(workers: WorkerPool, plan: RunPlan, compiled: PreparedScript): Promise<ExecutionResult> {
     const { runId, globalNames, functionNames, inputText, globalsText, limits, startedAt } = plan;
     this.#activeWorkerRuns++;
     try {
@@ -319,7 +361,7 @@ export class Enclave {
   }
 
   #checkUncached(code: string, globalNames: readonly string[]): Checked {
-    const r = checkAgentScript(code, { securityLevel: this.securityLevel, globals: globalNames, validate: this.#settings.validate, transform: this.#settings.transform });
+    const r = prepareAgentScript(code, { securityLevel: this.securityLevel, globals: globalNames, validate: this.#settings.validate, transform: this.#settings.transform });
     if (!r.ok) return rejected(r.issues);
     // The parse is cached: this is a lookup of the tree the check just validated.
     return this.#gate ? { ok: true, compiled: r.compiled, scoring: this.#gate.rules(parseAgentScript(code)) } : r;

@@ -8,18 +8,28 @@ import { LruCache, cacheKey } from './source.js';
 import { TRANSFORM_FILENAME, transformAgentScript } from './transform/index.js';
 import { validateAst } from './validate/index.js';
 
-/** A script that passed every check, compiled and ready for any realm. */
+/**
+ * A script that passed every check, compiled and ready to run. Opaque: what the engine keeps with it
+ * (the compiled `vm.Script`, the position map) is not part of the API.
+ */
 export interface CompiledScript {
-  script: vm.Script;
+  /** Content key of the rewritten script: the same key means the same compiled code. */
+  readonly key: string;
+}
+
+/** What the engine keeps with a compiled script. */
+export interface PreparedScript extends CompiledScript {
+  readonly script: vm.Script;
   /** The rewritten source the script was compiled from (the worker adapter compiles it again there). */
-  source: string;
-  /** Content key of the rewritten script: realms keep one factory per key. */
-  key: string;
+  readonly source: string;
   /** Maps V8's (line, column) in the rewritten script to the user's source. */
-  mapPosition: (line: number, column: number) => { line: number; column: number } | undefined;
+  readonly mapPosition: (line: number, column: number) => { line: number; column: number } | undefined;
 }
 
 export type CheckResult = { ok: true; compiled: CompiledScript } | { ok: false; issues: Issue[] };
+
+/** `checkAgentScript` with what the engine keeps of the compiled script. */
+export type PrepareResult = { ok: true; compiled: PreparedScript } | { ok: false; issues: Issue[] };
 
 export interface CheckOptions {
   /** Default `'STANDARD'`. */
@@ -34,7 +44,7 @@ export interface CheckOptions {
 
 /** Names every run provides besides the level's globals (`console` comes with the dialect). */
 const RUN_PROVIDED = ['callTool', 'input'] as const;
-const compiledCache = new LruCache<string, CompiledScript>(500);
+const compiledCache = new LruCache<string, PreparedScript>(500);
 
 /**
  * Layers 0 to 2 without running anything: pre-scan, parse, AST validation, rewriting, and V8's own
@@ -49,6 +59,11 @@ const compiledCache = new LruCache<string, CompiledScript>(500);
  * ```
  */
 export function checkAgentScript(code: string, options: CheckOptions = {}): CheckResult {
+  return prepareAgentScript(code, options);
+}
+
+/** Layers 0 to 2, as `checkAgentScript`, keeping the compiled script for a run. */
+export function prepareAgentScript(code: string, options: CheckOptions = {}): PrepareResult {
   const level = options.securityLevel ?? 'STANDARD';
   const config = LEVEL_CONFIGS[level];
   // The wrapper's parameters follow the sorted global names, so the rewritten text is canonical.
@@ -77,7 +92,7 @@ export function checkAgentScript(code: string, options: CheckOptions = {}): Chec
     const message = e instanceof SyntaxError ? e.message : 'The script could not be compiled.';
     return { ok: false, issues: [{ ruleId: 'syntax', message: `Syntax error: ${message}`, hint: 'Fix the syntax error.', line: 1, column: 1 }] };
   }
-  const compiled: CompiledScript = { script, source: transformed.output.code, key, mapPosition: transformed.output.mapPosition };
+  const compiled: PreparedScript = { script, source: transformed.output.code, key, mapPosition: transformed.output.mapPosition };
   compiledCache.set(key, compiled);
   return { ok: true, compiled };
 }
