@@ -9,11 +9,11 @@ const engine = path.join(root, 'packages/engine');
 // typescript's package exports do not expose bin/, so resolve the file in the workspace's node_modules.
 const tsc = path.join(root, 'node_modules/typescript/bin/tsc');
 rmSync(path.join(engine, 'dist'), { recursive: true, force: true });
-execFileSync(process.execPath, [tsc, '-p', path.join(engine, 'tsconfig.build.json')], { stdio: 'inherit' });
-// The package entry is a single-file bundle of the tsc output (see packages/engine/rolldown.config.mjs).
+// tsc writes the types; rolldown writes the JavaScript, once (see packages/engine/rolldown.config.mjs).
+execFileSync(process.execPath, [tsc, '-p', path.join(engine, 'tsconfig.build.json'), '--emitDeclarationOnly'], { stdio: 'inherit' });
 const rolldown = path.join(root, 'node_modules/rolldown/bin/cli.mjs');
 execFileSync(process.execPath, [rolldown, '-c', 'rolldown.config.mjs'], { stdio: 'inherit', cwd: engine });
-const cli = path.join(engine, 'dist/cli/main.js');
+const cli = path.join(engine, 'dist/bundle/cli.js');
 if (existsSync(cli)) chmodSync(cli, 0o755);
 
 // The adapters: plain tsc builds against the engine's dist types (their tsconfig.build.json drops the

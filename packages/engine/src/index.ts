@@ -1,3 +1,8 @@
+/**
+ * `@enclave-kit/engine`: what an application writes. Adapter plumbing lives at
+ * `@enclave-kit/engine/http` (route matching, option check, body reading) and `@enclave-kit/engine/node`
+ * (the Node request/response bridge, including `handleNodeRequest` for plain `node:http` servers).
+ */
 export { Enclave } from './enclave.js';
 export { checkAgentScript } from './pipeline.js';
 export type { CheckOptions, CheckResult, CompiledScript } from './pipeline.js';
@@ -34,8 +39,10 @@ export type {
 export type {
   CreateEnclaveOptions,
   ExecutionError,
+  ExecutionFailure,
   ExecutionResult,
   ExecutionStats,
+  ExecutionSuccess,
   Issue,
   Limits,
   LogEntry,
@@ -55,6 +62,18 @@ export type {
   WorkerPoolConfig,
   WorkerPoolStats,
 } from './types.js';
-export * from './http/index.js';
-export { handleNodeRequest, toFetchRequest, writeFetchResponse } from './node/index.js';
-export type { NodeRequest, ToFetchRequestOptions } from './node/index.js';
+export { createEnclaveHandler } from './http/handler.js';
+export type {
+  EnclaveFetchHandler,
+  EnclaveHandlerBaseOptions,
+  EnclaveHandlerOptions,
+  EnclaveLogger,
+  EnclaveRequestContext,
+  RateLimitOptions,
+  RunScope,
+  ToolSourceOptions,
+} from './http/handler.js';
+export type { RunRequestBody } from './http/body.js';
+export { EnclaveHttpError } from './http/errors.js';
+export { ENCLAVE_HTTP_STATUS } from './http/status.js';
+export type { HttpOutcome, RequestErrorCode } from './http/status.js';

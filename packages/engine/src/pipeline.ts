@@ -5,7 +5,8 @@ import { parseAgentScript } from './ast/parse.js';
 import { prescan } from './scan/index.js';
 import type { Issue } from './source.js';
 import { LruCache, cacheKey } from './source.js';
-import { TRANSFORM_FILENAME, transformAgentScript } from './transform/index.js';
+import { TRANSFORM_FILENAME } from './transform/filename.js';
+import { transformAgentScript } from './transform/index.js';
 import { validateAst } from './validate/index.js';
 
 /**

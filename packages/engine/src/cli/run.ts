@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { EnclaveConfigError } from '../errors.js';
 import type { LineIndex } from '../source.js';
 import type { Issue } from '../source.js';
 import { isToolDefinition } from '../tools/define.js';
@@ -31,6 +32,8 @@ export async function loadTools(path: string, cwd: string = process.cwd()): Prom
   try {
     mod = (await import(pathToFileURL(absolute).href)) as Record<string, unknown>;
   } catch (e) {
+    // A definition the module made with defineTool() is malformed: the message names the option.
+    if (e instanceof EnclaveConfigError) throw new UsageError(`tools module ${path}: ${e.message}`);
     const err = e as { code?: unknown; message?: unknown };
     if (err?.code === 'ERR_MODULE_NOT_FOUND' && typeof err.message === 'string' && err.message.includes(absolute)) {
       throw new UsageError(`cannot load tools module ${path}: file not found`);

@@ -1,3 +1,18 @@
+/**
+ * `@enclave-kit/engine/node`: Node's `IncomingMessage`/`ServerResponse` and the Fetch handler, both ways.
+ * `handleNodeRequest` serves a plain `node:http` server (and is what the Express and Nest adapters call);
+ * `toFetchRequest` and `writeFetchResponse` are its two halves for adapters that need them apart.
+ *
+ * @example
+ * ```ts
+ * import http from 'node:http';
+ * import { createEnclaveHandler } from '@enclave-kit/engine';
+ * import { handleNodeRequest } from '@enclave-kit/engine/node';
+ *
+ * const handler = createEnclaveHandler({ tools: ({ native }) => toolsFor(native.req) });
+ * http.createServer((req, res) => handleNodeRequest(handler, req, res, { req, res })).listen(3000);
+ * ```
+ */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PayloadTooLargeError } from '../http/body.js';
 import type { EnclaveFetchHandler } from '../http/handler.js';

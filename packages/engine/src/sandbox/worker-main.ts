@@ -7,7 +7,7 @@
  */
 import vm from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
-import { TRANSFORM_FILENAME } from '../transform/index.js';
+import { TRANSFORM_FILENAME } from '../transform/filename.js';
 import { failure } from '../result.js';
 import { LruCache } from '../source.js';
 import type { ToolCallRequest, ToolReply } from '../tools/invoke.js';

@@ -60,7 +60,7 @@ let workerUrl: URL | undefined;
 function workerEntry(): URL {
   if (workerUrl) return workerUrl;
   const here = path.dirname(fileURLToPath(import.meta.url));
-  for (const file of [path.join(here, 'worker-main.js'), path.join(here, '..', '..', 'dist', 'worker-main.js')]) {
+  for (const file of [path.join(here, 'worker-main.js'), path.join(here, '..', '..', 'dist', 'bundle', 'worker-main.js')]) {
     // The comment keeps Turbopack from tracing the whole project for this lookup.
     if (existsSync(/* turbopackIgnore: true */ file)) return (workerUrl = pathToFileURL(file));
   }

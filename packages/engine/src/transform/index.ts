@@ -33,8 +33,6 @@ import type { Issue } from '../source.js';
  * error object), `import.meta`, and identifiers with the runtime's reserved prefix.
  */
 
-export const TRANSFORM_FILENAME = 'agentscript.js';
-
 const N = `${RESERVED_PREFIX}_n`;
 const L = `${RESERVED_PREFIX}_L`;
 const D = `${RESERVED_PREFIX}_d`;

@@ -1,7 +1,9 @@
 import { createServer } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { ENCLAVE_HTTP_STATUS, EnclaveConfigError, MemoryRateLimitStore, createEnclaveHandler, handleNodeRequest, statusTable } from '../../src/index.js';
-import type { NodeRequest } from '../../src/index.js';
+import { statusTable } from '../../src/http/index.js';
+import { ENCLAVE_HTTP_STATUS, EnclaveConfigError, MemoryRateLimitStore, createEnclaveHandler } from '../../src/index.js';
+import { handleNodeRequest } from '../../src/node/index.js';
+import type { NodeRequest } from '../../src/node/index.js';
 import { adapterContract, listen } from './contract.js';
 
 // The Fetch core behind a bare node:http server and the Node bridge: the reference for the adapters.
