@@ -164,8 +164,6 @@ export function readEnclaveOptions(options: CreateEnclaveOptions): EnclaveSettin
   for (const key of LIMIT_KEYS) limits[key] = check.positiveInteger(key, o[key]) ?? limits[key];
   const allowFunctionsInGlobals = check.boolean('allowFunctionsInGlobals', o.allowFunctionsInGlobals) ?? false;
   const source = readToolSource(check, o);
-  const store = o.rateLimitStore as RateLimitStore | undefined;
-  if (store !== undefined && (store === null || typeof store !== 'object' || typeof store.hit !== 'function')) check.fail('rateLimitStore must be an object with a hit(key, windowMs) method.');
   return {
     level,
     config,
@@ -176,7 +174,7 @@ export function readEnclaveOptions(options: CreateEnclaveOptions): EnclaveSettin
     toolHandler: source.handler,
     toolTimeout: check.positiveInteger('toolTimeout', o.toolTimeout, 'ms'),
     onToolCall: check.function<ToolCallHook>('onToolCall', o.onToolCall, '(event) => void'),
-    rateLimitStore: store ?? new MemoryRateLimitStore(),
+    rateLimitStore: check.withMethods<RateLimitStore>('rateLimitStore', o.rateLimitStore, ['hit'], 'a hit(key, windowMs) method') ?? new MemoryRateLimitStore(),
     sidecar: readSidecarOptions(check, o.sidecar, level),
     globals: { ...readGlobals(check, o.globals, allowFunctionsInGlobals) },
     allowFunctionsInGlobals,

@@ -68,6 +68,14 @@ export class OptionChecker {
     return value as F | undefined;
   }
 
+  /** An object with `methods` (or undefined): a store, a logger. `shape` describes them in the message. */
+  withMethods<T>(name: string, value: unknown, methods: readonly string[], shape: string): T | undefined {
+    if (value === undefined) return undefined;
+    const has = (m: string) => typeof (value as Record<string, unknown>)[m] === 'function';
+    if (value === null || typeof value !== 'object' || !methods.every(has)) this.fail(`${name} must be an object with ${shape}.`);
+    return value as T;
+  }
+
   /** One of `allowed`, or undefined; `fallback` is marked as the default in the message. */
   oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[], fallback?: T): T | undefined {
     if (value !== undefined && !(allowed as readonly unknown[]).includes(value)) {

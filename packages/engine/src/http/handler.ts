@@ -147,12 +147,10 @@ export function checkHandlerOptions(options: unknown): asserts options is Enclav
     check.function('rateLimit.key', rateLimit.key ?? null, '(ctx) => string | undefined');
     check.positiveInteger('rateLimit.max', rateLimit.max ?? null);
     check.positiveInteger('rateLimit.windowMs', rateLimit.windowMs ?? null, 'ms');
-    const store = rateLimit.store as RateLimitStore | null | undefined;
-    if (store !== undefined && (store === null || typeof store !== 'object' || typeof store.hit !== 'function')) check.fail('rateLimit.store must be an object with a hit(key, windowMs) method.');
+    check.withMethods<RateLimitStore>('rateLimit.store', rateLimit.store, ['hit'], 'a hit(key, windowMs) method');
   }
-  const logger = check.object('logger', o.logger, 'an object with info() and error() methods');
-  if (logger !== undefined && (typeof logger.info !== 'function' || typeof logger.error !== 'function')) check.fail('logger must have info() and error() methods.');
-  statusTable(o.statuses);
+  check.withMethods<EnclaveLogger>('logger', o.logger, ['info', 'error'], 'info() and error() methods');
+  statusTable(o.statuses as Parameters<typeof statusTable>[0]);
 }
 
 /**

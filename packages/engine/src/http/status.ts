@@ -39,13 +39,14 @@ export const ENCLAVE_HTTP_STATUS: Readonly<Record<HttpOutcome, number>> = Object
 });
 
 /** The status table with `overrides` applied; each override must be a status code (200-599). */
-export function statusTable(overrides: unknown): Readonly<Record<HttpOutcome, number>> {
+export function statusTable(overrides: Partial<Record<HttpOutcome, number>> | undefined): Readonly<Record<HttpOutcome, number>> {
   if (overrides === undefined) return ENCLAVE_HTTP_STATUS;
   const check = new OptionChecker('enclave options');
+  // `null` from a JavaScript caller is refused like any other non-object.
   const given = check.object('statuses', overrides ?? null, 'an object of outcome -> status') ?? {};
   check.knownKeys('statuses', given, Object.keys(ENCLAVE_HTTP_STATUS));
   for (const [key, value] of Object.entries(given)) {
     if (!Number.isInteger(value) || (value as number) < 200 || (value as number) > 599) check.fail(`statuses.${key} must be an HTTP status (200-599), got ${String(value)}.`);
   }
-  return Object.freeze({ ...ENCLAVE_HTTP_STATUS, ...(given as Partial<Record<HttpOutcome, number>>) });
+  return Object.freeze({ ...ENCLAVE_HTTP_STATUS, ...overrides });
 }

@@ -32,6 +32,7 @@ describe('createEnclaveHandler options', () => {
     [{ tool: {} }, /unknown option "tool"\. Did you mean "tools"\?/],
     [{ pth: '/run' }, /unknown option "pth"\. Did you mean "path"\?/],
     [{ onError: 'log' }, /onError must be a function/],
+    [{ logger: { info() {} } }, /logger must be an object with info\(\) and error\(\) methods/],
   ])('%o is refused at construction', (options, message) => {
     expect(() => createEnclaveHandler(options as never)).toThrow(EnclaveConfigError);
     expect(() => createEnclaveHandler(options as never)).toThrow(message);
