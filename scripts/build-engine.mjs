@@ -11,11 +11,11 @@ const tsc = path.join(root, 'node_modules/typescript/bin/tsc');
 // The realm runtime first: its bundled source is a module of the engine (src/sandbox/realm-runtime.generated.ts).
 execFileSync(process.execPath, [path.join(root, 'scripts/build-realm-runtime.mjs')], { stdio: 'inherit' });
 rmSync(path.join(engine, 'dist'), { recursive: true, force: true });
-execFileSync(process.execPath, [tsc, '-p', path.join(engine, 'tsconfig.build.json')], { stdio: 'inherit' });
-// The package entry is a single-file bundle of the tsc output (see packages/engine/rolldown.config.mjs).
+// tsc writes the types; rolldown writes the JavaScript, once (see packages/engine/rolldown.config.mjs).
+execFileSync(process.execPath, [tsc, '-p', path.join(engine, 'tsconfig.build.json'), '--emitDeclarationOnly'], { stdio: 'inherit' });
 const rolldown = path.join(root, 'node_modules/rolldown/bin/cli.mjs');
 execFileSync(process.execPath, [rolldown, '-c', 'rolldown.config.mjs'], { stdio: 'inherit', cwd: engine });
-const cli = path.join(engine, 'dist/cli/main.js');
+const cli = path.join(engine, 'dist/bundle/cli.js');
 if (existsSync(cli)) chmodSync(cli, 0o755);
 
 // The adapters: plain tsc builds against the engine's dist types (their tsconfig.build.json drops the

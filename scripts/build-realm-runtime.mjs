@@ -1,6 +1,7 @@
 // Bundles the realm runtime (packages/engine/src/sandbox/realm-runtime/, typed ES modules) into the one
 // script every realm evaluates, and writes it to src/sandbox/realm-runtime.generated.ts. Run by the
 // engine build; the engine's tests fail if the checked-in file differs from what this produces.
+import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +22,8 @@ export async function buildRealmRuntimeSource() {
   const body = code.replace(tail, '\n');
   const { register, start, pump } = REALM_ENTRIES;
   return [
+    // A fingerprint of the sources, so a test can tell a stale build (the string is re-quoted in dist/).
+    `// enclave-kit realm runtime ${createHash('sha256').update(body).digest('hex').slice(0, 16)}`,
     "'use strict';",
     `let ${register}, ${start}, ${pump};`,
     '((bridge, options) => {',

@@ -1,8 +1,61 @@
-// One file for the package entry: Node's ESM loader costs about a millisecond per module, which was
-// most of a cold start with ~60 modules. oxc-parser stays external (it loads a native binding).
-// The worker of the worker_threads adapter is a second bundle: it never loads the parser.
-const common = { external: ['oxc-parser', /^node:/], platform: 'node', logLevel: 'warn' };
-export default [
-  { ...common, input: 'dist/index.js', output: { file: 'dist/enclave.js', format: 'esm' } },
-  { ...common, input: 'dist/sandbox/worker-main.js', output: { file: 'dist/worker-main.js', format: 'esm' } },
-];
+// The package's JavaScript: one build of every entry from the TypeScript sources (tsc emits only the
+// .d.ts files), so each module, and each class an `instanceof` checks, exists once in dist/. The entries
+// share two chunks: `runtime`, everything the worker-main entry reaches (the worker loads nothing else,
+// and never the parser), and `engine`, the rest. Few files, because Node's ESM loader costs about a
+// millisecond per module, which was most of a cold start with ~60 modules. oxc-parser stays external
+// (it loads a native binding). test/bundle.test.ts checks the result.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const workerMain = path.join(here, 'src/sandbox/worker-main.ts');
+
+/** The modules the worker's entry reaches through static imports. */
+function reachedFrom(entry, ctx) {
+  const seen = new Set();
+  const pending = [entry];
+  while (pending.length > 0) {
+    const id = pending.pop();
+    if (seen.has(id)) continue;
+    seen.add(id);
+    pending.push(...(ctx.getModuleInfo(id)?.importedIds ?? []));
+  }
+  return seen;
+}
+
+let workerModules;
+export default {
+  input: {
+    index: 'src/index.ts',
+    http: 'src/http/index.ts',
+    node: 'src/node/index.ts',
+    cli: 'src/cli/main.ts',
+    'worker-main': 'src/sandbox/worker-main.ts',
+  },
+  external: ['oxc-parser', /^node:/],
+  platform: 'node',
+  logLevel: 'warn',
+  resolve: { extensionAlias: { '.js': ['.ts', '.js'] } },
+  // Entry files may re-export from the shared chunks (required by the grouping below).
+  preserveEntrySignatures: 'allow-extension',
+  output: {
+    dir: 'dist/bundle',
+    format: 'esm',
+    entryFileNames: '[name].js',
+    chunkFileNames: '[name].js',
+    codeSplitting: {
+      // A group takes only the modules its name function assigns; the entries stay in their own files.
+      includeDependenciesRecursively: false,
+      groups: [
+        {
+          debugName: 'runtime or engine',
+          name(id, ctx) {
+            if (ctx.getModuleInfo(id)?.isEntry) return null;
+            workerModules ??= reachedFrom(workerMain, ctx);
+            return workerModules.has(id) ? 'runtime' : 'engine';
+          },
+        },
+      ],
+    },
+  },
+};

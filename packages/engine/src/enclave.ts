@@ -1,135 +1,36 @@
+import { parseAgentScript } from './ast/parse.js';
+import type { EnclaveSettings, RunSettings } from './enclave-options.js';
+import { readDescribeTools, readEnclaveOptions, readRunOptions } from './enclave-options.js';
 import { EnclaveConfigError } from './errors.js';
 import type { ErrorCode } from './errors.js';
-import type { LevelConfig, RuntimeLimits, SecurityLevel } from './levels.js';
-import type { CompiledScript } from './pipeline.js';
+import type { RuntimeLimits, SecurityLevel } from './levels.js';
+import type { PreparedScript } from './pipeline.js';
 import { prepareAgentScript } from './pipeline.js';
-import { LEVEL_CONFIGS, RESERVED_PREFIX, SECURITY_LEVELS, ALWAYS_BLOCKED_IDENTIFIERS } from './levels.js';
-import { hostCodec } from './sanitize/codec.js';
+import { failure, internalFailure, noStats } from './result.js';
 import type { RunDriver, RunOutcome } from './sandbox/driver.js';
 import { drive } from './sandbox/driver.js';
 import type { RealmLimits } from './sandbox/realm-abi.js';
-import type { RealmPoolOptions } from './sandbox/realm.js';
-import { VmIsolation } from './sandbox/vm-isolation.js';
-import type { WorkerPoolConfig, WorkerPoolStats } from './sandbox/worker-pool.js';
-import { WORKER_POOL_PRESETS, WorkerPool } from './sandbox/worker-pool.js';
-import { availableParallelism } from 'node:os';
 import { installRejectionGuard } from './sandbox/rejections.js';
-import { parseAgentScript } from './parse.js';
-import { ScoringGate, resolveScoringGate } from './score/index.js';
+import { VmIsolation } from './sandbox/vm-isolation.js';
+import { WorkerPool } from './sandbox/worker-pool.js';
+import { hostCodec } from './sanitize/codec.js';
 import type { RuleVerdict, ScoringResult } from './score/index.js';
+import { ScoringGate } from './score/index.js';
+import type { Issue } from './source.js';
 import { LruCache, cacheKey, elapsedMs } from './source.js';
-import type { ToolScope } from './tools/invoke.js';
-import { invokeHostTool } from './tools/invoke.js';
-import type { ToolCallHook } from './tools/audit.js';
 import type { HostTool } from './tools/define.js';
 import type { EnclaveDescription } from './tools/describe.js';
 import { buildDescription } from './tools/describe.js';
-import type { RateLimitStore } from './tools/rate-limit.js';
-import { MemoryRateLimitStore } from './tools/rate-limit.js';
+import type { ToolScope } from './tools/invoke.js';
+import { invokeHostTool } from './tools/invoke.js';
 import type { ToolMap } from './tools/registry.js';
-import { mergeTools, readToolSet } from './tools/registry.js';
-import type { SidecarOptions } from './tools/sidecar.js';
-import { Sidecar, readSidecarOptions } from './tools/sidecar.js';
-import type { Issue } from './source.js';
-import type { CreateEnclaveOptions, ExecutionResult, Limits, RunOptions, ToolFunction, ToolHandler, ToolSet } from './types.js';
-
-const LIMIT_KEYS = [
-  'timeout',
-  'maxIterations',
-  'maxToolCalls',
-  'maxCallDepth',
-  'memoryLimit',
-  'maxOutputBytes',
-  'maxLogBytes',
-  'maxLogEntries',
-  'maxInputBytes',
-  'maxToolArgsBytes',
-  'maxToolResultBytes',
-] as const satisfies readonly (keyof Limits & keyof RuntimeLimits)[];
-
-const OPTION_KEYS = new Set<string>([
-  ...LIMIT_KEYS,
-  'securityLevel',
-  'validate',
-  'transform',
-  'tools',
-  'toolHandler',
-  'globals',
-  'allowFunctionsInGlobals',
-  'adapter',
-  'workerPoolConfig',
-  'realmPool',
-  'toolTimeout',
-  'onToolCall',
-  'rateLimitStore',
-  'sidecar',
-  'scoringGate',
-]);
-const RUN_OPTION_KEYS = new Set<string>([...LIMIT_KEYS, 'tools', 'toolHandler', 'globals', 'input', 'signal', 'context']);
-const WRAPPER_NAMES = new Set(['callTool', 'console', 'input']);
-const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
-const RESERVED_WORDS = new Set(
-  'break case catch class const continue debugger default delete do else enum export extends false finally for function if import in instanceof new null return super switch this throw true try typeof var void while with yield let static implements interface package private protected public await async arguments eval undefined NaN Infinity'.split(
-    ' ',
-  ),
-);
-
-const WORKER_POOL_KEYS = new Set(['minWorkers', 'maxWorkers', 'memoryLimitPerWorker', 'maxMessagesPerSecond', 'maxExecutionsPerWorker', 'maxQueueSize', 'idleTimeoutMs']);
-
-/** The level's preset, then the CPU count for `maxWorkers`, then the caller's explicit fields. */
-function workerPoolConfig(level: SecurityLevel, given: unknown): WorkerPoolConfig {
-  if (given !== undefined && (given === null || typeof given !== 'object')) configError('workerPoolConfig must be an object.');
-  const o = (given ?? {}) as Record<string, unknown>;
-  checkKeys('options.workerPoolConfig', o, WORKER_POOL_KEYS);
-  const preset = WORKER_POOL_PRESETS[level];
-  const pick = (key: string, fallback: number) => checkLimit('workerPoolConfig', key, o[key]) ?? fallback;
-  const minWorkers = o.minWorkers === 0 ? 0 : pick('minWorkers', preset.minWorkers);
-  const maxWorkers = pick('maxWorkers', Math.min(preset.maxWorkers, Math.max(minWorkers, 1, availableParallelism())));
-  if (minWorkers > maxWorkers) configError(`workerPoolConfig.minWorkers (${minWorkers}) is larger than maxWorkers (${maxWorkers}).`);
-  const config: WorkerPoolConfig = {
-    minWorkers,
-    maxWorkers,
-    memoryLimitPerWorker: pick('memoryLimitPerWorker', preset.memoryLimitPerWorker),
-    maxMessagesPerSecond: pick('maxMessagesPerSecond', preset.maxMessagesPerSecond),
-    maxExecutionsPerWorker: pick('maxExecutionsPerWorker', 1000),
-    maxQueueSize: o.maxQueueSize === 0 ? 0 : pick('maxQueueSize', 1000),
-    idleTimeoutMs: pick('idleTimeoutMs', 30_000),
-  };
-  if (config.memoryLimitPerWorker < 16 * 1024 * 1024) configError('workerPoolConfig.memoryLimitPerWorker is in bytes and must be at least 16 MiB.');
-  return config;
-}
+import { Sidecar } from './tools/sidecar.js';
+import type { CreateEnclaveOptions, ExecutionFailure, ExecutionResult, RunOptions, ToolFunction, ToolHandler, ToolSet, WorkerPoolStats } from './types.js';
 
 /** The largest message either side of a worker accepts: every payload cap, with room for JSON escapes. */
 function maxMessageBytes(limits: RuntimeLimits): number {
   const payload = limits.maxInputBytes + limits.maxToolResultBytes + limits.maxOutputBytes + limits.maxLogBytes + limits.maxToolArgsBytes + 1024 * 1024;
   return 6 * payload + 65_536;
-}
-
-/** A check's outcome; with the gate on, the rule verdict is cached with it, so a repeated script costs one lookup. */
-type Checked = { ok: true; compiled: CompiledScript; scoring?: RuleVerdict } | { ok: false; result: ExecutionResult };
-
-const own = (obj: object, name: string) => Object.prototype.hasOwnProperty.call(obj, name);
-
-function rejected(issues: Issue[]): Checked {
-  const first = issues[0] as Issue;
-  const summary = issues
-    .slice(0, 10)
-    .map((i) => `line ${i.line}:${i.column} [${i.ruleId}] ${i.message}${i.hint ? ` Hint: ${i.hint}` : ''}`)
-    .join('\n');
-  return {
-    ok: false,
-    result: {
-      success: false,
-      error: {
-        name: 'ValidationError',
-        message: `AgentScript rejected (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${summary}`,
-        code: 'VALIDATION_ERROR',
-        location: { line: first.line, column: first.column },
-        data: { issues },
-      },
-      stats: { duration: 0, toolCallCount: 0, iterationCount: 0 },
-    },
-  };
 }
 
 /** The limits the realm enforces itself, picked from the run's limits. */
@@ -145,42 +46,55 @@ function copyOut(outcome: RunOutcome): ExecutionResult {
   return { ...rest, value: hostCodec.decode(valueText) };
 }
 
+/** A check's outcome; with the gate on, the rule verdict is cached with it, so a repeated script costs one lookup. */
+type Checked = { ok: true; compiled: PreparedScript; scoring?: RuleVerdict } | { ok: false; result: ExecutionFailure };
+
+/** One run on its way through the pipeline. */
+interface Run {
+  code: string;
+  options: RunOptions;
+  settings: RunSettings;
+  startedAt: number;
+}
+
+/** A pipeline step's outcome: what the next step needs, or the result the run ends with. */
+type Step<T> = ({ ok: true } & T) | { ok: false; result: ExecutionFailure };
+
+const stopped = (result: ExecutionFailure): { ok: false; result: ExecutionFailure } => ({ ok: false, result });
+
+const DISPOSED = 'This Enclave has been disposed.';
+
+const own = (obj: object, name: string) => Object.prototype.hasOwnProperty.call(obj, name);
+
+function rejected(issues: Issue[]): Checked {
+  const first = issues[0] as Issue;
+  const summary = issues
+    .slice(0, 10)
+    .map((i) => `line ${i.line}:${i.column} [${i.ruleId}] ${i.message}${i.hint ? ` Hint: ${i.hint}` : ''}`)
+    .join('\n');
+  const message = `AgentScript rejected (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${summary}`;
+  return { ok: false, result: failure('VALIDATION_ERROR', 'ValidationError', message, noStats(), { location: { line: first.line, column: first.column }, data: { issues } }) };
+}
+
 /** References to sidecar strings in the returned value become the strings, within `maxResolvedSize`. */
 function resolveReferences(result: ExecutionResult, sidecar: Sidecar): ExecutionResult {
   if (!result.success || sidecar.size === 0) return result;
   const resolved = sidecar.resolveIn(result.value);
   if (resolved.ok) return { ...result, value: resolved.value };
-  const { value: _dropped, ...rest } = result;
-  return {
-    ...rest,
-    success: false,
-    error: {
-      name: 'OutputLimitError',
-      message: `The result's references expand to more than ${sidecar.options.maxResolvedSize} characters.`,
-      code: 'OUTPUT_LIMIT_EXCEEDED',
-    },
-  };
+  const failed = failure('OUTPUT_LIMIT_EXCEEDED', 'OutputLimitError', `The result's references expand to more than ${sidecar.options.maxResolvedSize} characters.`, result.stats);
+  return result.logs ? { ...failed, logs: result.logs } : failed;
 }
 
 const MAX_LISTED_SIGNALS = 8;
 
-function scoringBlocked(scoring: ScoringResult, threshold: number, duration: number): ExecutionResult {
+function scoringBlocked(scoring: ScoringResult, threshold: number, duration: number): ExecutionFailure {
   const lines = scoring.signals
     .slice(0, MAX_LISTED_SIGNALS)
     .map((s) => `- ${s.location ? `line ${s.location.line}:${s.location.column} ` : ''}+${s.weight} [${s.id}] ${s.message}`);
   const first = scoring.signals.find((s) => s.location !== undefined);
-  return {
-    success: false,
-    error: {
-      name: 'ScoringBlockedError',
-      message: `The scoring gate refused this script (score ${scoring.score}/100, blocks at ${threshold}):\n${lines.join('\n')}`,
-      code: 'SCORING_BLOCKED',
-      ...(first?.location ? { location: { ...first.location } } : {}),
-      data: { score: scoring.score, threshold, signals: scoring.signals },
-    },
-    stats: { duration, toolCallCount: 0, iterationCount: 0 },
-    scoring,
-  };
+  const message = `The scoring gate refused this script (score ${scoring.score}/100, blocks at ${threshold}):\n${lines.join('\n')}`;
+  const data = { score: scoring.score, threshold, signals: scoring.signals };
+  return { ...failure('SCORING_BLOCKED', 'ScoringBlockedError', message, noStats(duration), first?.location ? { location: { ...first.location }, data } : { data }), scoring };
 }
 
 /** Settles with the promise's value, or with undefined as soon as the signal aborts. */
@@ -191,45 +105,6 @@ function unlessAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promi
     signal.addEventListener('abort', onAbort, { once: true });
     p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
-}
-
-function configError(message: string): never {
-  throw new EnclaveConfigError(message);
-}
-
-function checkLimit(where: string, key: string, value: unknown): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || !Number.isInteger(value)) {
-    configError(`${where}.${key} must be a positive integer, got ${typeof value === 'number' ? value : typeof value}.`);
-  }
-  return value;
-}
-
-function checkKeys(where: string, obj: object, allowed: Set<string>): void {
-  for (const key of Object.keys(obj)) {
-    if (!allowed.has(key)) configError(`${where}: unknown option "${key}". Known options: ${[...allowed].join(', ')}.`);
-  }
-}
-
-/** The run's tool source: named tools or one handler, never both. */
-function checkToolSource(where: string, options: { tools?: unknown; toolHandler?: unknown }): { tools?: ToolMap | undefined; handler?: ToolHandler } {
-  if (options.tools !== undefined && options.toolHandler !== undefined) configError('Give either tools or toolHandler, not both.');
-  if (options.toolHandler !== undefined && typeof options.toolHandler !== 'function') configError(`${where}.toolHandler must be a function.`);
-  return { tools: readToolSet(where, options.tools, configError), handler: options.toolHandler as ToolHandler | undefined };
-}
-
-function checkGlobals(where: string, globals: unknown, allowFunctions: boolean): Record<string, unknown> | undefined {
-  if (globals === undefined) return undefined;
-  if (globals === null || typeof globals !== 'object' || Array.isArray(globals)) configError(`${where}.globals must be a plain object.`);
-  for (const [name, value] of Object.entries(globals)) {
-    if (!IDENTIFIER.test(name) || RESERVED_WORDS.has(name) || WRAPPER_NAMES.has(name) || name.startsWith(RESERVED_PREFIX) || ALWAYS_BLOCKED_IDENTIFIERS.includes(name)) {
-      configError(`${where}.globals: "${name}" cannot be used as a global name.`);
-    }
-    if (typeof value === 'function' && !allowFunctions) {
-      configError(`${where}.globals["${name}"] is a function; set allowFunctionsInGlobals: true to expose it (it becomes an async function, like a tool).`);
-    }
-  }
-  return globals as Record<string, unknown>;
 }
 
 /**
@@ -255,78 +130,29 @@ function checkGlobals(where: string, globals: unknown, allowFunctions: boolean):
 export class Enclave {
   readonly securityLevel: SecurityLevel;
   readonly limits: Readonly<RuntimeLimits>;
-  readonly #config: LevelConfig;
-  readonly #validate: boolean;
-  readonly #transform: boolean;
-  readonly #tools: ToolMap | undefined;
-  readonly #toolHandler: ToolHandler | undefined;
-  readonly #toolTimeout: number | undefined;
-  readonly #onToolCall: ToolCallHook | undefined;
-  readonly #rateLimitStore: RateLimitStore;
-  readonly #sidecar: SidecarOptions | undefined;
-  readonly #globals: Record<string, unknown>;
-  readonly #allowFunctionsInGlobals: boolean;
+  readonly #settings: EnclaveSettings;
   readonly #isolation: VmIsolation | WorkerPool;
   readonly #gate: ScoringGate | undefined;
   readonly #checks = new LruCache<string, Checked>(500);
+  /** Runs in flight, whatever executes them. */
   readonly #active = new Set<RunDriver>();
   #disposed = false;
 
   constructor(options: CreateEnclaveOptions = {}) {
-    if (options === null || typeof options !== 'object') configError('new Enclave(options): options must be an object.');
-    checkKeys('new Enclave(options)', options, OPTION_KEYS);
-    const level = options.securityLevel ?? 'STANDARD';
-    if (!SECURITY_LEVELS.includes(level)) configError(`securityLevel must be one of ${SECURITY_LEVELS.join(', ')}, got ${String(level)}.`);
-    if (options.adapter !== undefined && options.adapter !== 'vm' && options.adapter !== 'worker_threads') {
-      configError(`adapter must be "vm" (the default) or "worker_threads", got ${JSON.stringify(String(options.adapter))}.`);
-    }
-    if (options.workerPoolConfig !== undefined && options.adapter !== 'worker_threads') {
-      configError('workerPoolConfig is only used with adapter: "worker_threads".');
-    }
-    for (const key of ['validate', 'transform', 'allowFunctionsInGlobals'] as const) {
-      if (options[key] !== undefined && typeof options[key] !== 'boolean') configError(`${key} must be a boolean.`);
-    }
-    this.securityLevel = level;
-    this.#config = LEVEL_CONFIGS[level];
-    const limits: RuntimeLimits = { ...this.#config.limits };
-    for (const key of LIMIT_KEYS) {
-      const v = checkLimit('options', key, options[key]);
-      if (v !== undefined) limits[key] = v;
-    }
-    this.limits = Object.freeze(limits);
-    this.#validate = options.validate ?? true;
-    this.#transform = options.transform ?? true;
-    this.#allowFunctionsInGlobals = options.allowFunctionsInGlobals ?? false;
-    const source = checkToolSource('options', options);
-    this.#tools = source.tools;
-    this.#toolHandler = source.handler;
-    this.#toolTimeout = checkLimit('options', 'toolTimeout', options.toolTimeout);
-    if (options.onToolCall !== undefined && typeof options.onToolCall !== 'function') configError('onToolCall must be a function (event) => void.');
-    this.#onToolCall = options.onToolCall;
-    const store = options.rateLimitStore;
-    if (store !== undefined && (store === null || typeof store !== 'object' || typeof store.hit !== 'function')) configError('rateLimitStore must be an object with a hit(key, windowMs) method.');
-    this.#rateLimitStore = store ?? new MemoryRateLimitStore();
-    this.#sidecar = readSidecarOptions(options.sidecar, level, configError);
-    this.#globals = { ...checkGlobals('options', options.globals, this.#allowFunctionsInGlobals) };
-    const gate = resolveScoringGate(options.scoringGate, level);
-    this.#gate = gate ? new ScoringGate(gate) : undefined;
-    const pool = options.realmPool ?? {};
-    if (pool === null || typeof pool !== 'object') configError('realmPool must be an object.');
-    checkKeys('options.realmPool', pool, new Set(['maxIdle', 'prewarm', 'maxRunsPerRealm']));
-    const maxIdle = pool.maxIdle === 0 ? 0 : (checkLimit('realmPool', 'maxIdle', pool.maxIdle) ?? 256);
-    const prewarm = pool.prewarm === 0 ? 0 : (checkLimit('realmPool', 'prewarm', pool.prewarm) ?? 2);
-    const realms: RealmPoolOptions = {
-      maxIdle,
-      prewarm: Math.min(prewarm, maxIdle),
-      maxRunsPerRealm: checkLimit('realmPool', 'maxRunsPerRealm', pool.maxRunsPerRealm) ?? 1000,
-      intl: this.#config.dialect.globals.includes('Intl'),
-      proxy: this.#config.dialect.globals.includes('Proxy'),
+    const settings = readEnclaveOptions(options);
+    this.#settings = settings;
+    this.securityLevel = settings.level;
+    this.limits = settings.limits;
+    this.#gate = settings.scoringGate ? new ScoringGate(settings.scoringGate) : undefined;
+    const realms = {
+      ...settings.realmPool,
+      intl: settings.config.dialect.globals.includes('Intl'),
+      proxy: settings.config.dialect.globals.includes('Proxy'),
     };
     installRejectionGuard();
-    this.#isolation =
-      options.adapter === 'worker_threads'
-        ? new WorkerPool(workerPoolConfig(level, options.workerPoolConfig), { realms, maxMessageBytes: maxMessageBytes(limits) })
-        : new VmIsolation(realms);
+    this.#isolation = settings.workerPool
+      ? new WorkerPool(settings.workerPool, { realms, maxMessageBytes: maxMessageBytes(settings.limits) })
+      : new VmIsolation(realms);
   }
 
   /**
@@ -338,8 +164,8 @@ export class Enclave {
   }
 
   /**
-   * Operators' view of the runs in flight and of the isolation: realms of this thread (`vm`), or the
-   * worker pool (`worker_threads`, whose workers keep their own realms).
+   * Operators' view of the runs in flight and of the isolation: the realms of this thread (`vm`), or the
+   * worker pool (`worker_threads`, whose workers keep realms of their own).
    */
   stats(): { idleRealms: number; realmsCreated: number; realmsRetired: number; activeRuns: number; workers?: WorkerPoolStats } {
     const activeRuns = this.#active.size;
@@ -354,112 +180,119 @@ export class Enclave {
    */
   async run<T = unknown>(code: string, runOptions: RunOptions = {}): Promise<ExecutionResult<T>> {
     const startedAt = performance.now();
-    const fail = (errCode: ErrorCode, name: string, message: string, extra: { location?: { line: number; column: number }; data?: Record<string, unknown> } = {}): ExecutionResult<T> => ({
-      success: false,
-      error: { name, message, code: errCode, ...extra },
-      stats: { duration: elapsedMs(startedAt), toolCallCount: 0, iterationCount: 0 },
-    });
     try {
-      if (this.#disposed) return fail('ABORTED', 'AbortError', 'This Enclave has been disposed.');
-      if (runOptions === null || typeof runOptions !== 'object') return fail('VALIDATION_ERROR', 'TypeError', 'run(code, options): options must be an object.');
-      const badKey = Object.keys(runOptions).find((k) => !RUN_OPTION_KEYS.has(k));
-      if (badKey !== undefined) return fail('VALIDATION_ERROR', 'TypeError', `run(): unknown option "${badKey}".`);
-      if (runOptions.signal?.aborted) return fail('ABORTED', 'AbortError', 'The run was aborted before it started.');
-      if (typeof code !== 'string') return fail('VALIDATION_ERROR', 'TypeError', `The code must be a string, got ${code === null ? 'null' : typeof code}.`);
-
-      // Limits, tools and globals of this run; a malformed one is the caller's input, not a crash.
-      let limits: RuntimeLimits;
-      let tools: ToolMap | undefined;
-      let handler: ToolHandler | undefined;
-      try {
-        limits = this.#runLimits(runOptions);
-        ({ tools, handler } = checkToolSource('run options', runOptions));
-        // The run's named tools are layered over the instance's; its handler replaces the instance's.
-        tools = mergeTools(this.#tools, tools);
-        handler ??= this.#toolHandler;
-        checkGlobals('run options', runOptions.globals, this.#allowFunctionsInGlobals);
-      } catch (e) {
-        return fail('VALIDATION_ERROR', 'TypeError', (e as Error).message);
-      }
-      const globals: Record<string, unknown> = { ...this.#globals, ...runOptions.globals };
-      const functionGlobals: Record<string, ToolFunction> = {};
-      const dataGlobals: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(globals)) {
-        if (typeof v === 'function') functionGlobals[k] = v as ToolFunction;
-        else dataGlobals[k] = v;
-      }
-      const globalNames = Object.keys(globals).sort();
-
-      const checked = this.#check(code, globalNames);
-      if (!checked.ok) return { ...checked.result, stats: { ...checked.result.stats, duration: elapsedMs(startedAt) } } as ExecutionResult<T>;
-
-      // Layer 3: the scoring gate, on the verdict cached with the check.
-      let scoring: ScoringResult | undefined;
-      if (this.#gate && checked.scoring) {
-        const judged = this.#gate.judge(code, checked.scoring);
-        scoring = judged instanceof Promise ? await unlessAborted(judged, runOptions.signal) : judged;
-        if (scoring === undefined || runOptions.signal?.aborted) return fail('ABORTED', 'AbortError', 'The run was aborted while the script was being scored.');
-        if (this.#disposed) return fail('ABORTED', 'AbortError', 'This Enclave has been disposed.');
-        if (scoring.decision === 'block') return scoringBlocked(scoring, this.#gate.config.block, elapsedMs(startedAt)) as ExecutionResult<T>;
-        if (scoring.decision === 'warn') this.#gate.warn({ scoring, code, context: runOptions.context });
-      }
-
-      // Input and globals are copied with a byte budget that stops the walk as soon as it is spent.
-      let inputText: string | null = null;
-      if (runOptions.input !== undefined) {
-        const t = hostCodec.encode(runOptions.input, { maxBytes: limits.maxInputBytes, maxDepth: 128, getters: true, useToJSON: true });
-        if (typeof t !== 'string') return fail('VALIDATION_ERROR', 'RangeError', t === -1 ? `input is larger than ${limits.maxInputBytes} bytes.` : 'input is nested too deeply.');
-        inputText = t;
-      }
-      let globalsText: string | null = null;
-      const functionNames = Object.keys(functionGlobals);
-      if (Object.keys(dataGlobals).length > 0 || functionNames.length > 0) {
-        const budget = limits.maxInputBytes - (inputText?.length ?? 0);
-        const t = hostCodec.encode(dataGlobals, { maxBytes: Math.max(0, budget), maxDepth: 128, getters: true, useToJSON: true });
-        if (typeof t !== 'string') return fail('VALIDATION_ERROR', 'RangeError', t === -1 ? `input and globals together are larger than ${limits.maxInputBytes} bytes.` : 'globals are nested too deeply.');
-        globalsText = t;
-      }
-
-      const runId = `run_${startedAt.toString(36).replace('.', '')}_${Math.random().toString(36).slice(2, 10)}`;
-      const sidecar = this.#sidecar === undefined ? undefined : new Sidecar(this.#sidecar);
-      const scope: ToolScope = {
-        runId,
-        ...this.#toolLookup(tools, handler, functionGlobals),
-        context: runOptions.context,
-        maxToolResultBytes: limits.maxToolResultBytes,
-        onToolCall: this.#onToolCall,
-        rateLimitStore: this.#rateLimitStore,
-        sidecar,
-        toolTimeout: this.#toolTimeout,
-      };
-      const outcome = await drive(
-        this.#isolation,
-        {
-          job: {
-            key: checked.compiled.key,
-            source: checked.compiled.source,
-            limits: realmLimits(limits),
-            inputText,
-            globalsText,
-            globalNames,
-            functionNames,
-            deadline: startedAt + limits.timeout,
-          },
-          startedAt,
-          timeout: limits.timeout,
-          mapPosition: checked.compiled.mapPosition,
-          invokeTool: (call) => invokeHostTool(scope, call),
-          signal: runOptions.signal,
-        },
-        this.#active,
-      );
-      const result = copyOut(outcome);
-      const final = sidecar !== undefined ? resolveReferences(result, sidecar) : result;
-      if (scoring) final.scoring = scoring;
-      return final as ExecutionResult<T>;
+      const resolved = this.#resolve(code, runOptions, startedAt);
+      if (!resolved.ok) return resolved.result;
+      const prepared = await this.#prepare(resolved.run);
+      if (!prepared.ok) return prepared.result;
+      const executed = await this.#execute(resolved.run, prepared.compiled);
+      // T is the caller's word for what the script returns; nothing checks it.
+      return this.#finish(executed, prepared.scoring) as ExecutionResult<T>;
     } catch {
-      return fail('INTERNAL_ERROR', 'InternalError', 'An internal error occurred.');
+      return internalFailure(noStats(elapsedMs(startedAt)));
     }
+  }
+
+  /** Step 1: the run's options over the instance's settings. Bad options are the caller's input, not a crash. */
+  #resolve(code: string, options: RunOptions, startedAt: number): Step<{ run: Run }> {
+    const stop = (errCode: ErrorCode, name: string, message: string) => stopped(failure(errCode, name, message, noStats(elapsedMs(startedAt))));
+    if (this.#disposed) return stop('ABORTED', 'AbortError', DISPOSED);
+    let settings: RunSettings;
+    try {
+      settings = readRunOptions(this.#settings, options);
+    } catch (e) {
+      // A getter or Proxy of the caller's that throws is reported without its text.
+      return stop('VALIDATION_ERROR', 'TypeError', e instanceof EnclaveConfigError ? e.message : 'run(code, options): the options could not be read.');
+    }
+    if (options.signal?.aborted) return stop('ABORTED', 'AbortError', 'The run was aborted before it started.');
+    if (typeof code !== 'string') return stop('VALIDATION_ERROR', 'TypeError', `The code must be a string, got ${code === null ? 'null' : typeof code}.`);
+    return { ok: true, run: { code, options, settings, startedAt } };
+  }
+
+  /**
+   * Step 2: pre-scan, validation and rewriting (cached per script), then the scoring gate on the rule
+   * verdict cached with them. Nothing of the script has run when this refuses it.
+   */
+  async #prepare(run: Run): Promise<Step<{ compiled: PreparedScript; scoring: ScoringResult | undefined }>> {
+    const { code, options, startedAt } = run;
+    const checked = this.#check(code, run.settings.globalNames);
+    if (!checked.ok) return stopped({ ...checked.result, stats: noStats(elapsedMs(startedAt)) });
+    if (!this.#gate || !checked.scoring) return { ok: true, compiled: checked.compiled, scoring: undefined };
+    const stop = (message: string) => stopped(failure('ABORTED', 'AbortError', message, noStats(elapsedMs(startedAt))));
+    const judged = this.#gate.judge(code, checked.scoring);
+    const scoring = judged instanceof Promise ? await unlessAborted(judged, options.signal) : judged;
+    if (scoring === undefined || options.signal?.aborted) return stop('The run was aborted while the script was being scored.');
+    if (this.#disposed) return stop(DISPOSED);
+    if (scoring.decision === 'block') return stopped(scoringBlocked(scoring, this.#gate.config.block, elapsedMs(startedAt)));
+    if (scoring.decision === 'warn') this.#gate.warn({ scoring, code, context: options.context });
+    return { ok: true, compiled: checked.compiled, scoring };
+  }
+
+  /**
+   * Step 3: copies input and globals in (with a byte budget that stops the walk as soon as it is
+   * spent), scopes the tools to this run and drives the script to its outcome on the isolation.
+   */
+  async #execute(run: Run, compiled: PreparedScript): Promise<{ result: RunOutcome; sidecar: Sidecar | undefined }> {
+    const { options, startedAt } = run;
+    const { limits, tools, handler, dataGlobals, functionGlobals, globalNames } = run.settings;
+    const refuse = (message: string) => ({ result: failure('VALIDATION_ERROR', 'RangeError', message, noStats(elapsedMs(startedAt))), sidecar: undefined });
+    let inputText: string | null = null;
+    if (options.input !== undefined) {
+      const t = hostCodec.encode(options.input, { maxBytes: limits.maxInputBytes, maxDepth: 128, getters: true, useToJSON: true });
+      if (typeof t !== 'string') return refuse(t === -1 ? `input is larger than ${limits.maxInputBytes} bytes.` : 'input is nested too deeply.');
+      inputText = t;
+    }
+    let globalsText: string | null = null;
+    const functionNames = Object.keys(functionGlobals);
+    if (Object.keys(dataGlobals).length > 0 || functionNames.length > 0) {
+      const budget = limits.maxInputBytes - (inputText?.length ?? 0);
+      const t = hostCodec.encode(dataGlobals, { maxBytes: Math.max(0, budget), maxDepth: 128, getters: true, useToJSON: true });
+      if (typeof t !== 'string') return refuse(t === -1 ? `input and globals together are larger than ${limits.maxInputBytes} bytes.` : 'globals are nested too deeply.');
+      globalsText = t;
+    }
+
+    const runId = `run_${startedAt.toString(36).replace('.', '')}_${Math.random().toString(36).slice(2, 10)}`;
+    const sidecar = this.#settings.sidecar === undefined ? undefined : new Sidecar(this.#settings.sidecar);
+    const scope: ToolScope = {
+      runId,
+      ...this.#toolLookup(tools, handler, functionGlobals),
+      context: options.context,
+      maxToolResultBytes: limits.maxToolResultBytes,
+      onToolCall: this.#settings.onToolCall,
+      rateLimitStore: this.#settings.rateLimitStore,
+      sidecar,
+      toolTimeout: this.#settings.toolTimeout,
+    };
+    const job = {
+      key: compiled.key,
+      source: compiled.source,
+      limits: realmLimits(limits),
+      inputText,
+      globalsText,
+      globalNames,
+      functionNames,
+      deadline: startedAt + limits.timeout,
+    };
+    const plan = {
+      job,
+      startedAt,
+      timeout: limits.timeout,
+      mapPosition: compiled.mapPosition,
+      invokeTool: (call: Parameters<typeof invokeHostTool>[1]) => invokeHostTool(scope, call),
+      signal: options.signal,
+    };
+    const result = await drive(this.#isolation, plan, this.#active);
+    return { result, sidecar };
+  }
+
+  /**
+   * Step 4: the value is copied out of the codec's text, references to sidecar strings in it become the
+   * strings, and the gate's verdict goes along.
+   */
+  #finish({ result, sidecar }: { result: RunOutcome | ExecutionFailure; sidecar: Sidecar | undefined }, scoring: ScoringResult | undefined): ExecutionResult {
+    const copied = copyOut(result);
+    const resolved = sidecar !== undefined ? resolveReferences(copied, sidecar) : copied;
+    return scoring === undefined ? resolved : { ...resolved, scoring };
   }
 
   /** Stops every active run (they end as `ABORTED`) and releases the realms. Idempotent. */
@@ -472,16 +305,6 @@ export class Enclave {
 
   [Symbol.dispose](): void {
     this.dispose();
-  }
-
-  #runLimits(o: RunOptions): RuntimeLimits {
-    const out = { ...this.limits };
-    for (const key of LIMIT_KEYS) {
-      const v = checkLimit('run options', key, o[key]);
-      // Per-run limits can only lower the instance's.
-      if (v !== undefined) out[key] = Math.min(out[key], v);
-    }
-    return out;
   }
 
   /**
@@ -497,16 +320,16 @@ export class Enclave {
    * ```
    */
   describe(tools?: ToolSet): EnclaveDescription {
-    const merged = mergeTools(this.#tools, readToolSet('describe(tools)', tools, configError));
-    const names = Object.keys(this.#globals).sort();
+    const { globals, toolHandler, sidecar } = this.#settings;
+    const names = Object.keys(globals).sort();
     return buildDescription({
       level: this.securityLevel,
       limits: this.limits,
-      tools: merged,
-      hasHandler: this.#toolHandler !== undefined,
-      dataGlobals: names.filter((n) => typeof this.#globals[n] !== 'function'),
-      functionGlobals: names.filter((n) => typeof this.#globals[n] === 'function'),
-      sidecarThreshold: this.#sidecar?.extractionThreshold,
+      tools: readDescribeTools(this.#settings, tools),
+      hasHandler: toolHandler !== undefined,
+      dataGlobals: names.filter((n) => typeof globals[n] !== 'function'),
+      functionGlobals: names.filter((n) => typeof globals[n] === 'function'),
+      sidecarThreshold: sidecar?.extractionThreshold,
     });
   }
 
@@ -527,7 +350,7 @@ export class Enclave {
   }
 
   #check(code: string, globalNames: readonly string[]): Checked {
-    const key = cacheKey(code, globalNames.join(','), String(this.#validate), String(this.#transform));
+    const key = cacheKey(code, globalNames.join(','), String(this.#settings.validate), String(this.#settings.transform));
     const hit = this.#checks.get(key);
     if (hit) return hit;
     const result = this.#checkUncached(code, globalNames);
@@ -536,7 +359,7 @@ export class Enclave {
   }
 
   #checkUncached(code: string, globalNames: readonly string[]): Checked {
-    const r = prepareAgentScript(code, { securityLevel: this.securityLevel, globals: globalNames, validate: this.#validate, transform: this.#transform });
+    const r = prepareAgentScript(code, { securityLevel: this.securityLevel, globals: globalNames, validate: this.#settings.validate, transform: this.#settings.transform });
     if (!r.ok) return rejected(r.issues);
     // The parse is cached: this is a lookup of the tree the check just validated.
     return this.#gate ? { ok: true, compiled: r.compiled, scoring: this.#gate.rules(parseAgentScript(code)) } : r;

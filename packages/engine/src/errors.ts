@@ -5,7 +5,7 @@
  * @example
  * ```ts
  * const r = await enclave.run(code, { tools });
- * if (!r.success && r.error?.code === ErrorCode.TIMEOUT) retryWithSmallerTask();
+ * if (!r.success && r.error.code === ErrorCode.TIMEOUT) retryWithSmallerTask();
  * ```
  */
 export const ErrorCode = {
@@ -31,10 +31,48 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
  *
  * @example
  * ```ts
- * new Enclave({ timeot: 100 }); // EnclaveConfigError: new Enclave(options): unknown option "timeot". ...
+ * new Enclave({ timeot: 100 }); // EnclaveConfigError: new Enclave(options): unknown option "timeot". Did you mean "timeout"? ...
  * ```
  */
 export class EnclaveConfigError extends Error {
   override readonly name = 'EnclaveConfigError';
   readonly code = 'CONFIG_ERROR';
+}
+
+/**
+ * An error a tool throws on purpose: its message and code reach the script (as a catchable `ToolError`
+ * with `err.code`) and, if unhandled, the result (`error.code === 'TOOL_ERROR'`,
+ * `error.data.toolErrorCode`). Any other error a tool throws is redacted to `Tool "name" failed.`
+ *
+ * @example
+ * ```ts
+ * const tools = {
+ *   'orders:get': async ({ id }) => {
+ *     const order = await db.orders.get(id);
+ *     if (!order) throw new ToolError(`No order ${id}`, { code: 'NOT_FOUND', status: 404 });
+ *     return order;
+ *   },
+ * };
+ * ```
+ */
+export class ToolError extends Error {
+  override name = 'ToolError';
+  /** A stable, machine-readable code the script can branch on (e.g. `NOT_FOUND`). */
+  readonly code: string;
+  /**
+   * An HTTP status the adapters may use when the script does not handle the error; it reaches the
+   * script as `err.data.status` and the result as `error.data.status`.
+   */
+  readonly status: number | undefined;
+  /**
+   * Public, JSON-serializable details (at most 4 KB as JSON, otherwise dropped): the script sees them
+   * as `err.data`, the result as `error.data` (e.g. `{ retryAfterMs }` for a rate limit).
+   */
+  readonly data: Readonly<Record<string, unknown>> | undefined;
+  constructor(message: string, options: { code?: string; status?: number; data?: Record<string, unknown>; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.code = options.code !== undefined && /^[A-Z][A-Z0-9_]{0,63}$/.test(options.code) ? options.code : 'TOOL_ERROR';
+    this.status = Number.isInteger(options.status) && (options.status as number) >= 400 && (options.status as number) <= 599 ? options.status : undefined;
+    this.data = options.data;
+  }
 }

@@ -1,24 +1,25 @@
+/**
+ * `@enclave-kit/engine`: what an application writes. Adapter plumbing lives at
+ * `@enclave-kit/engine/http` (route matching, option check, body reading) and `@enclave-kit/engine/node`
+ * (the Node request/response bridge, including `handleNodeRequest` for plain `node:http` servers).
+ */
 export { Enclave } from './enclave.js';
 export { checkAgentScript } from './pipeline.js';
 export type { CheckOptions, CheckResult, CompiledScript } from './pipeline.js';
-export { ErrorCode, EnclaveConfigError } from './errors.js';
+export { ErrorCode, EnclaveConfigError, ToolError } from './errors.js';
 export { SecurityLevel, LEVEL_CONFIGS, SECURITY_LEVELS } from './levels.js';
 export type { Dialect, LevelConfig, RuntimeLimits, ScanLimits } from './levels.js';
-export { ToolError } from './sandbox/tool-errors.js';
 export { WORKER_POOL_PRESETS } from './sandbox/worker-pool.js';
-export type { WorkerPoolConfig, WorkerPoolStats } from './sandbox/worker-pool.js';
 export { defineTool } from './tools/define.js';
-export type { ToolConfig, ToolDefinition, ToolRateLimit } from './tools/define.js';
-export { MemoryRateLimitStore } from './tools/rate-limit.js';
-export type { RateLimitHit, RateLimitStore } from './tools/rate-limit.js';
+export { MemoryRateLimitStore } from './rate-limit.js';
+export type { RateLimitHit, RateLimitStore } from './rate-limit.js';
 export { jsonLinesAudit } from './tools/audit.js';
-export type { ToolCallEvent, ToolCallHook } from './tools/audit.js';
 export { describeDialect } from './tools/dialect.js';
 export type { DialectTextOptions } from './tools/dialect.js';
 export type { EnclaveDescription, ToolDescription } from './tools/describe.js';
 export { SIDECAR_DEFAULTS } from './tools/sidecar.js';
-export type { SidecarOptions, SidecarReference } from './tools/sidecar.js';
-export type { InferInput, InferOutput, SchemaIssue, StandardSchemaV1 } from './tools/schema.js';
+export type { InferInput, InferOutput, StandardSchemaV1 } from './standard-schema.js';
+export type { SchemaIssue } from './tools/schema.js';
 export { SCORING_DEFAULTS, SIGNAL_WEIGHTS, scoreAgentScript } from './score/index.js';
 export type {
   ExternalScoreRequest,
@@ -38,18 +39,41 @@ export type {
 export type {
   CreateEnclaveOptions,
   ExecutionError,
+  ExecutionFailure,
   ExecutionResult,
   ExecutionStats,
+  ExecutionSuccess,
   Issue,
   Limits,
   LogEntry,
   RealmPoolConfig,
   RunOptions,
+  SidecarOptions,
+  SidecarReference,
+  ToolCallEvent,
+  ToolCallHook,
+  ToolConfig,
   ToolContext,
+  ToolDefinition,
   ToolFunction,
   ToolHandler,
+  ToolRateLimit,
   ToolSet,
+  WorkerPoolConfig,
+  WorkerPoolStats,
 } from './types.js';
-export * from './http/index.js';
-export { handleNodeRequest, toFetchRequest, writeFetchResponse } from './node/index.js';
-export type { NodeRequest, ToFetchRequestOptions } from './node/index.js';
+export { createEnclaveHandler } from './http/handler.js';
+export type {
+  EnclaveFetchHandler,
+  EnclaveHandlerBaseOptions,
+  EnclaveHandlerOptions,
+  EnclaveLogger,
+  EnclaveRequestContext,
+  RateLimitOptions,
+  RunScope,
+  ToolSourceOptions,
+} from './http/handler.js';
+export type { RunRequestBody } from './http/body.js';
+export { EnclaveHttpError } from './http/errors.js';
+export { ENCLAVE_HTTP_STATUS } from './http/status.js';
+export type { HttpOutcome, RequestErrorCode } from './http/status.js';

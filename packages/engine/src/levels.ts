@@ -322,5 +322,21 @@ export const ALWAYS_BLOCKED_IDENTIFIERS: readonly string[] = [
   'WebSocket',
 ];
 
-/** Defined with the realm's ABI, which the rewriter and the realm runtime share. */
-export { BLOCKED_PROPERTIES, RESERVED_PREFIX } from './sandbox/realm-abi.js';
+/**
+ * Property names that lead to constructors or rewrite prototypes; blocked as static and literal computed
+ * keys, and at run time as computed keys. `prototype`, `caller` and `callee` are not here: in a frozen,
+ * strict realm without code generation they reach nothing dangerous, and ordinary code uses them
+ * (`Object.prototype.hasOwnProperty.call(o, k)`, records with a `caller` field, a word count that meets
+ * the word "prototype").
+ */
+export const BLOCKED_PROPERTIES: readonly string[] = [
+  'constructor',
+  '__proto__',
+  '__defineGetter__',
+  '__defineSetter__',
+  '__lookupGetter__',
+  '__lookupSetter__',
+];
+
+/** Identifiers with this prefix belong to the runtime; user code may neither declare nor read them. */
+export const RESERVED_PREFIX = '__ek';

@@ -1,6 +1,6 @@
 import type { SecurityLevel } from './levels.js';
 import { LEVEL_CONFIGS } from './levels.js';
-import { parseAgentScript } from './parse.js';
+import { parseAgentScript } from './ast/parse.js';
 import { prescan } from './scan/index.js';
 import type { Issue } from './source.js';
 import { LruCache, cacheKey } from './source.js';
@@ -8,17 +8,27 @@ import { compileScript } from './sandbox/compile.js';
 import { transformAgentScript } from './transform/index.js';
 import { validateAst } from './validate/index.js';
 
-/** A script that passed every check, rewritten and ready for any realm. */
+/**
+ * A script that passed every check, compiled and ready to run. Opaque: what the engine keeps with it
+ * (the rewritten source, the position map) is not part of the API.
+ */
 export interface CompiledScript {
+  /** Content key of the rewritten script: the same key means the same compiled code. */
+  readonly key: string;
+}
+
+/** What the engine keeps with a checked script. */
+export interface PreparedScript extends CompiledScript {
   /** The rewritten source: each thread that runs it compiles it once (see sandbox/compile.ts). */
-  source: string;
-  /** Content key of the rewritten script: realms keep one factory per key. */
-  key: string;
+  readonly source: string;
   /** Maps V8's (line, column) in the rewritten script to the user's source. */
-  mapPosition: (line: number, column: number) => { line: number; column: number } | undefined;
+  readonly mapPosition: (line: number, column: number) => { line: number; column: number } | undefined;
 }
 
 export type CheckResult = { ok: true; compiled: CompiledScript } | { ok: false; issues: Issue[] };
+
+/** `checkAgentScript` with what the engine keeps of the compiled script. */
+export type PrepareResult = { ok: true; compiled: PreparedScript } | { ok: false; issues: Issue[] };
 
 export interface CheckOptions {
   /** Default `'STANDARD'`. */
@@ -33,7 +43,7 @@ export interface CheckOptions {
 
 /** Names every run provides besides the level's globals (`console` comes with the dialect). */
 const RUN_PROVIDED = ['callTool', 'input'] as const;
-const compiledCache = new LruCache<string, CompiledScript>(500);
+const compiledCache = new LruCache<string, PreparedScript>(500);
 
 /**
  * Layers 0 to 2 without running anything: pre-scan, parse, AST validation, rewriting, and V8's own
@@ -61,8 +71,11 @@ export function checkAgentScript(code: string, options: CheckOptions = {}): Chec
   return r;
 }
 
-/** Layers 0 to 2 as `checkAgentScript`, without V8's compile: runs compile in the thread that runs them. */
-export function prepareAgentScript(code: string, options: CheckOptions = {}): CheckResult {
+/**
+ * Layers 0 to 2 as `checkAgentScript`, keeping what a run needs, without V8's compile: each thread
+ * compiles what it runs (a worker never gets a host `vm.Script`).
+ */
+export function prepareAgentScript(code: string, options: CheckOptions = {}): PrepareResult {
   const level = options.securityLevel ?? 'STANDARD';
   const config = LEVEL_CONFIGS[level];
   // The wrapper's parameters follow the sorted global names, so the rewritten text is canonical.
@@ -82,7 +95,7 @@ export function prepareAgentScript(code: string, options: CheckOptions = {}): Ch
   const key = cacheKey(transformed.output.code);
   const hit = compiledCache.get(key);
   if (hit) return { ok: true, compiled: hit };
-  const compiled: CompiledScript = { source: transformed.output.code, key, mapPosition: transformed.output.mapPosition };
+  const compiled: PreparedScript = { source: transformed.output.code, key, mapPosition: transformed.output.mapPosition };
   compiledCache.set(key, compiled);
   return { ok: true, compiled };
 }

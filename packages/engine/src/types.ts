@@ -2,11 +2,8 @@ import type { ErrorCode } from './errors.js';
 import type { SecurityLevel } from './levels.js';
 import type { ScoringGateOptions, ScoringResult } from './score/types.js';
 import type { Issue } from './source.js';
-import type { WorkerPoolConfig } from './sandbox/worker-pool.js';
-import type { ToolCallHook } from './tools/audit.js';
-import type { ToolDefinition } from './tools/define.js';
-import type { RateLimitStore } from './tools/rate-limit.js';
-import type { SidecarOptions } from './tools/sidecar.js';
+import type { RateLimitStore } from './rate-limit.js';
+import type { InferInput, InferOutput, StandardSchemaV1 } from './standard-schema.js';
 
 /** What a tool receives besides its arguments. */
 export interface ToolContext {
@@ -36,6 +33,144 @@ export type ToolHandler = (name: string, args: any, ctx: ToolContext) => unknown
  * definitions.
  */
 export type ToolSet = Readonly<Record<string, ToolFunction | ToolDefinition>> | readonly ToolDefinition[];
+
+/**
+ * How often one tool may be called: at most `limit` calls per `windowMs` for each key. Counted across
+ * runs (it protects what is behind the tool), in the Enclave's `rateLimitStore`.
+ */
+export interface ToolRateLimit {
+  limit: number;
+  windowMs: number;
+  /**
+   * Who is limited: a key derived from the call's context, e.g. `(ctx) => ctx.context.userId`. Default:
+   * one shared budget for every caller of the tool. Never derive it from the arguments, which the
+   * script controls.
+   */
+  key?: (ctx: ToolContext) => string | number | undefined;
+}
+
+export interface ToolConfig<I extends StandardSchemaV1 | undefined = undefined, O extends StandardSchemaV1 | undefined = undefined> {
+  /** The name scripts call: `callTool(name, args)`. */
+  name: string;
+  /** What the tool does, for the model that writes the script (shown by `describe()`). */
+  description?: string;
+  /** Validates (and may transform) the script's arguments before the handler sees them. */
+  input?: I;
+  /** Validates (and may strip or transform) the handler's result before it is copied to the script. */
+  output?: O;
+  handler: (args: I extends StandardSchemaV1 ? InferOutput<I> : any, ctx: ToolContext) => (O extends StandardSchemaV1 ? InferInput<O> : unknown) | Promise<O extends StandardSchemaV1 ? InferInput<O> : unknown>;
+  /** Milliseconds one call may take; `ctx.signal` aborts then and the call fails with `TOOL_TIMEOUT`. Always bounded by the run's deadline. */
+  timeout?: number;
+  rateLimit?: ToolRateLimit;
+  /** The tool changes something outside the run (writes, sends, pays): shown by `describe()` and in audit events. */
+  sideEffect?: boolean;
+}
+
+/** The key `defineTool` marks its tools with; registered, so two copies of the engine still agree. */
+export const TOOL_MARK: unique symbol = Symbol.for('enclave-kit.tool');
+
+/** A tool made by `defineTool`. */
+export interface ToolDefinition<I extends StandardSchemaV1 | undefined = any, O extends StandardSchemaV1 | undefined = any> extends Readonly<ToolConfig<I, O>> {
+  readonly [TOOL_MARK]: true;
+}
+
+/** One tool call, as the audit hook receives it when the call has ended. */
+export interface ToolCallEvent {
+  type: 'tool_call';
+  runId: string;
+  tool: string;
+  /** 1-based index of the call within its run. */
+  callIndex: number;
+  /** Wall-clock time the call reached the host (ms since the epoch). */
+  startedAt: number;
+  /** Milliseconds from reaching the host to the reply. */
+  durationMs: number;
+  /** Size of the script's arguments as copied out of the realm (codec text, UTF-16 units). */
+  argsBytes: number;
+  /** Size of the result copied into the realm; absent when the call failed. */
+  resultBytes?: number;
+  outcome: 'ok' | 'error';
+  /** The code the script saw on `err.code` (`INVALID_ARGUMENTS`, `RATE_LIMITED`, `TOOL_TIMEOUT`, `ABORTED`, a tool's own code, ...). */
+  errorCode?: string;
+  /** Declared with `defineTool({ sideEffect: true })`. */
+  sideEffect?: boolean;
+  /** The run's `context` (for example the user): a reference, for the hook to pick fields from. */
+  context: unknown;
+}
+
+/** Receives every tool call of every run. Errors it throws or rejects with are swallowed: a hook never breaks a run. */
+export type ToolCallHook = (event: ToolCallEvent) => void | Promise<void>;
+
+/**
+ * Huge tool data without a huge realm. With the sidecar on, every string of at least
+ * `extractionThreshold` characters in a tool result stays on the host, in the run's sidecar; the script
+ * gets a small reference object in its place:
+ *
+ *   { $ref: 'ref_1_x7k2', length: 5242880, preview: 'first 200 characters...' }
+ *
+ * The script can look at `length` and `preview`, put the reference anywhere in the arguments of another
+ * tool call (the tool receives the full string in its place) or in its return value (the caller gets
+ * the full string). Reading it in the script means asking a tool for the part it needs. References are
+ * whole values: `ref + 'x'` is just the text "[object Object]x", never the data. A run can only resolve
+ * its own references, and they are dropped when the run ends.
+ *
+ * Only copies cross (invariant 1): the reference is an ordinary value the realm's codec builds; the
+ * string never enters the realm.
+ */
+export interface SidecarOptions {
+  /** Strings in tool results at least this long (UTF-16 code units) stay on the host. */
+  extractionThreshold: number;
+  /** The longest string one reference may hold; a longer one fails the call with `RESULT_TOO_LARGE`. */
+  maxReferenceSize: number;
+  /** All strings one run may keep in its sidecar together; beyond it calls fail with `RESULT_TOO_LARGE`. */
+  maxTotalSize: number;
+  /**
+   * How much text references may expand to in one tool call's arguments (beyond: `INVALID_ARGUMENTS`),
+   * and in the run's returned value (beyond: `OUTPUT_LIMIT_EXCEEDED`).
+   */
+  maxResolvedSize: number;
+}
+
+/** The reference object the script holds in place of a kept string. */
+export interface SidecarReference {
+  $ref: string;
+  length: number;
+  preview: string;
+}
+
+export interface WorkerPoolConfig {
+  /** Workers kept started and warm, even when idle. */
+  minWorkers: number;
+  /** Workers at most; runs beyond them wait in the queue. */
+  maxWorkers: number;
+  /** Bytes of V8 heap per worker (`resourceLimits`); a run that needs more ends as MEMORY_LIMIT_EXCEEDED. */
+  memoryLimitPerWorker: number;
+  /** Messages a worker may send per second; a worker far beyond it is stopped. */
+  maxMessagesPerSecond: number;
+  /** A worker is replaced after this many runs. */
+  maxExecutionsPerWorker: number;
+  /** Runs waiting for a worker at most; one more is answered QUEUE_FULL at once. */
+  maxQueueSize: number;
+  /** Workers above `minWorkers` idle this long are stopped. */
+  idleTimeoutMs: number;
+}
+
+export interface WorkerPoolStats {
+  workers: number;
+  busyWorkers: number;
+  idleWorkers: number;
+  startingWorkers: number;
+  queued: number;
+  workersStarted: number;
+  /** Replaced after `maxExecutionsPerWorker` runs, or stopped after `idleTimeoutMs`. */
+  recycled: number;
+  /** Stopped because a run went past its deadline or abort while running script code. */
+  terminated: number;
+  /** Died on their own: heap cap, crash. */
+  crashed: number;
+  /** Retired because a run changed the worker's own globals (this should never happen). */
+  tampered: number;
+}
 
 /** Limits shared by the instance options and the per-run options (per run they can only lower). */
 export interface Limits {
@@ -142,10 +277,14 @@ export interface LogEntry {
   time: number;
 }
 
-export interface ExecutionError {
+/**
+ * Why a run failed. `C` is the code's type: a run's `ErrorCode`, or for the HTTP core's refusals of a
+ * request (`BAD_REQUEST`, `UNAUTHORIZED`, ...) its request codes, in the same shape.
+ */
+export interface ExecutionError<C extends string = ErrorCode> {
   name: string;
   message: string;
-  code: ErrorCode;
+  code: C;
   /** In the user's own source: line 1 is the first line the user wrote. */
   location?: { line: number; column: number };
   data?: Record<string, unknown>;
@@ -158,14 +297,38 @@ export interface ExecutionStats {
   iterationCount: number;
 }
 
-export interface ExecutionResult<T = unknown> {
-  success: boolean;
-  value?: T;
-  error?: ExecutionError;
+/** A run that returned: `value` is a copy of what the script returned. */
+export interface ExecutionSuccess<T = unknown> {
+  success: true;
+  value: T;
+  error?: never;
   stats: ExecutionStats;
   logs?: LogEntry[];
   /** The scoring gate's verdict, on every run that reached the gate (it is off unless configured, or at STRICT). */
   scoring?: ScoringResult;
 }
+
+/** A run that failed, or never ran: `error.code` says why. */
+export interface ExecutionFailure<C extends string = ErrorCode> {
+  success: false;
+  value?: never;
+  error: ExecutionError<C>;
+  stats: ExecutionStats;
+  logs?: LogEntry[];
+  /** The scoring gate's verdict, on every run that reached the gate (it is off unless configured, or at STRICT). */
+  scoring?: ScoringResult;
+}
+
+/**
+ * What `run()` returns, for every outcome. A union on `success`, so checking it narrows the rest.
+ *
+ * @example
+ * ```ts
+ * const r = await enclave.run(code);
+ * if (r.success) use(r.value);
+ * else if (r.error.code === 'TIMEOUT') retry();
+ * ```
+ */
+export type ExecutionResult<T = unknown> = ExecutionSuccess<T> | ExecutionFailure;
 
 export type { Issue };

@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { Enclave, EnclaveConfigError, LEVEL_CONFIGS, SecurityLevel, checkAgentScript } from '../src/index.js';
+import type { CompiledScript, ExecutionError, ExecutionResult } from '../src/index.js';
 
 describe('new Enclave(options)', () => {
   it('applies the level defaults and lets explicit options win', () => {
@@ -14,8 +15,8 @@ describe('new Enclave(options)', () => {
     [{ timeout: 0 }, /timeout must be a positive integer/],
     [{ timeout: undefined, maxIterations: -1 }, /maxIterations must be a positive integer/],
     [{ memoryLimit: 1.5 }, /memoryLimit must be a positive integer/],
-    [{ securityLevel: 'LOOSE' }, /securityLevel must be one of/],
-    [{ timeot: 100 }, /unknown option "timeot"/],
+    [{ securityLevel: 'LOOSE' }, /securityLevel must be "STRICT", "SECURE", "STANDARD" \(the default\) or "PERMISSIVE", got "LOOSE"/],
+    [{ timeot: 100 }, /unknown option "timeot"\. Did you mean "timeout"\?/],
     [{ adapter: 'isolated-vm' }, /adapter must be "vm" \(the default\) or "worker_threads"/],
     [{ tools: { a: async () => 1 }, toolHandler: async () => 1 }, /either tools or toolHandler/],
     [{ tools: { a: 1 } }, /tools\["a"\] must be a function/],
@@ -132,5 +133,30 @@ describe('checkAgentScript', () => {
 
   it('accepts what run() accepts', () => {
     expect(checkAgentScript(`const u = await callTool('users:list', {}); return u.length;`).ok).toBe(true);
+  });
+
+  it('hands back an opaque compiled script: no vm.Script in the public types', () => {
+    const r = checkAgentScript('return 1');
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expectTypeOf(r.compiled).toEqualTypeOf<CompiledScript>();
+    expectTypeOf<keyof CompiledScript>().toEqualTypeOf<'key'>();
+  });
+});
+
+describe('ExecutionResult', () => {
+  it('is a union on success: value only on success, error only on failure', async () => {
+    const e = new Enclave();
+    const ok: ExecutionResult<number> = await e.run<number>('return 1 + 1');
+    const failed = await e.run('throw new Error("no")');
+    expect(ok).toMatchObject({ success: true, value: 2 });
+    expect(ok).not.toHaveProperty('error');
+    expect(failed).toMatchObject({ success: false, error: { code: 'RUNTIME_ERROR', message: 'no' } });
+    expect(failed).not.toHaveProperty('value');
+    if (ok.success) expectTypeOf(ok.value).toEqualTypeOf<number>();
+    if (!failed.success) expectTypeOf(failed.error).toEqualTypeOf<ExecutionError>();
+    expectTypeOf<Extract<ExecutionResult, { success: true }>['error']>().toEqualTypeOf<undefined>();
+    expectTypeOf<Extract<ExecutionResult, { success: false }>['value']>().toEqualTypeOf<undefined>();
+    e.dispose();
   });
 });

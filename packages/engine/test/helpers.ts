@@ -236,9 +236,9 @@ export function expectWellFormed(result: ExecutionResult): void {
   expect(Number.isFinite(result.stats.iterationCount)).toBe(true);
   if (!result.success) {
     expect(result.error, 'a failed run carries an error').toBeTypeOf('object');
-    expect(CODES.has(result.error?.code as string), `unknown code ${String(result.error?.code)}`).toBe(true);
-    expect(typeof result.error?.message).toBe('string');
-    expect(typeof result.error?.name).toBe('string');
+    expect(CODES.has(result.error.code), `unknown code ${String(result.error.code)}`).toBe(true);
+    expect(typeof result.error.message).toBe('string');
+    expect(typeof result.error.name).toBe('string');
   } else {
     expect(result.error).toBeUndefined();
   }
@@ -247,7 +247,7 @@ export function expectWellFormed(result: ExecutionResult): void {
 export type Outcome = ErrorCode | 'OK';
 
 export function outcomeOf(result: ExecutionResult): Outcome {
-  return result.success ? 'OK' : (result.error?.code as ErrorCode);
+  return result.success ? 'OK' : result.error.code;
 }
 
 export function describeResult(result: ExecutionResult): string {

@@ -1,5 +1,7 @@
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
-import { EnclaveHttpError, createEnclaveHandler, handleNodeRequest, routePath, writeFetchResponse } from '@enclave-kit/engine';
+import { EnclaveHttpError, createEnclaveHandler } from '@enclave-kit/engine';
+import { routePath } from '@enclave-kit/engine/http';
+import { handleNodeRequest, writeFetchResponse } from '@enclave-kit/engine/node';
 import type { EnclaveFetchHandler, EnclaveHandlerOptions } from '@enclave-kit/engine';
 
 

@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import express from 'express';
 import type { Request } from 'express';
 import { describe, expect, it } from 'vitest';
+import { EnclaveConfigError } from '@enclave-kit/engine';
 import { adapterContract, listen } from '../../engine/test/http/contract.js';
 import type { ExpressEnclaveOptions, ExpressNative } from '../src/index.js';
 import { enclave } from '../src/index.js';
@@ -62,6 +63,7 @@ describe('express mounting', () => {
   });
 
   it('refuses bad options at construction, naming them', () => {
+    expect(() => enclave({ path: 'run' })).toThrow(EnclaveConfigError);
     expect(() => enclave({ path: 'run' })).toThrow(/path must be a literal path/);
     expect(() => enclave({ tools: 5 } as never)).toThrow(/tools must be a function/);
   });

@@ -1,5 +1,6 @@
 import type { Context, MiddlewareHandler } from 'hono';
-import { createEnclaveHandler, routePath } from '@enclave-kit/engine';
+import { createEnclaveHandler } from '@enclave-kit/engine';
+import { routePath } from '@enclave-kit/engine/http';
 import type { EnclaveFetchHandler, EnclaveHandlerOptions } from '@enclave-kit/engine';
 
 /** Options of `enclave()`: the core's options plus the route's `path` (default `/enclave`). */

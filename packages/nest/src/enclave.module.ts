@@ -1,8 +1,11 @@
 import { Catch, Controller, Get, HttpException, Inject, Module, Post, Req, Res, UseFilters } from '@nestjs/common';
 import type { ArgumentsHost, DynamicModule, ExceptionFilter, FactoryProvider, ModuleMetadata, Type } from '@nestjs/common';
 import { PATH_METADATA } from '@nestjs/common/constants.js';
-import { EnclaveHttpError, createEnclaveHandler, handleNodeRequest, routePath, writeFetchResponse } from '@enclave-kit/engine';
-import type { EnclaveFetchHandler, EnclaveHandlerOptions, NodeRequest } from '@enclave-kit/engine';
+import { EnclaveHttpError, createEnclaveHandler } from '@enclave-kit/engine';
+import type { EnclaveFetchHandler, EnclaveHandlerOptions } from '@enclave-kit/engine';
+import { routePath } from '@enclave-kit/engine/http';
+import { handleNodeRequest, writeFetchResponse } from '@enclave-kit/engine/node';
+import type { NodeRequest } from '@enclave-kit/engine/node';
 import type { ServerResponse } from 'node:http';
 import { ENCLAVE_HANDLER, ENCLAVE_MODULE_OPTIONS } from './enclave.constants.js';
 

@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import { handleNodeRequest } from '@enclave-kit/engine';
+import { handleNodeRequest } from '@enclave-kit/engine/node';
 import { adapterContract, listen } from '../../engine/test/http/contract.js';
 import type { NextEnclaveOptions } from '../src/index.js';
 import { toNextHandler } from '../src/index.js';

@@ -6,12 +6,14 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { Enclave } from '../enclave.js';
 import { EnclaveConfigError } from '../errors.js';
 import type { SecurityLevel } from '../levels.js';
 import { SECURITY_LEVELS } from '../levels.js';
 import { LineIndex } from '../source.js';
 import type { Issue } from '../source.js';
 import type { RunOptions, ToolSet } from '../types.js';
+import { checkSource } from './check.js';
 import { formatIssue } from './frame.js';
 import { stringifySafe } from './json-safe.js';
 import { formatRunResult, loadTools } from './run.js';
@@ -96,7 +98,7 @@ Exit codes: 0 success, 1 the script failed, 2 usage error, 130 interrupted.
 `;
 
 function version(): string {
-  // dist/cli/main.js and src/cli/app.ts both sit two levels below the package root.
+  // The bundle (dist/bundle/) and src/cli/app.ts both sit two levels below the package root.
   try {
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
     return typeof pkg.version === 'string' ? pkg.version : 'unknown';
@@ -194,9 +196,6 @@ async function checkCommand(args: string[], io: CliIO): Promise<number> {
   const files: { name: string; code: string }[] = [];
   for (const path of positionals) files.push({ name: displayName(path), code: await readText(path, 'file', io) });
 
-  // Loaded here, not at the top: the checking stages pull in the parser, which --help and
-  // --version do not need.
-  const { checkSource } = await import('./check.js');
   const style = createStyle(!values.json && shouldColor(io.stdout, io.env));
   const reports: { file: string; level: SecurityLevel; ok: boolean; issues: Issue[] }[] = [];
   let failed = false;
@@ -272,8 +271,7 @@ async function runCommand(args: string[], io: CliIO): Promise<number> {
   if (tools) runOptions.tools = tools;
   if (io.signal) runOptions.signal = io.signal;
 
-  const { Enclave } = await import('../enclave.js');
-  let enclave: InstanceType<typeof Enclave>;
+  let enclave: Enclave;
   try {
     // One run per process: realms built ahead of demand would only cost start-up time.
     enclave = new Enclave({ securityLevel: level, ...(timeout !== undefined ? { timeout } : {}), realmPool: { prewarm: 0 } });
@@ -294,7 +292,7 @@ async function runCommand(args: string[], io: CliIO): Promise<number> {
       io.stderr.write(text.tail);
     }
     if (result.success) return EXIT.OK;
-    return result.error?.code === 'ABORTED' && io.signal?.aborted ? EXIT.INTERRUPTED : EXIT.FAILED;
+    return result.error.code === 'ABORTED' && io.signal?.aborted ? EXIT.INTERRUPTED : EXIT.FAILED;
   } finally {
     enclave.dispose();
   }

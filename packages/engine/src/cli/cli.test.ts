@@ -14,7 +14,7 @@ import { formatLog, formatRunResult, loadTools } from './run.js';
 import { createStyle, escapeJSONText, escapeText, shouldColor } from './terminal.js';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../..');
-const BIN = join(ROOT, 'packages/engine/dist/cli/main.js');
+const BIN = join(ROOT, 'packages/engine/dist/bundle/cli.js');
 const DEMO = join(ROOT, 'examples/demo');
 const PKG_VERSION = (JSON.parse(readFileSync(join(ROOT, 'packages/engine/package.json'), 'utf8')) as { version: string }).version;
 const plain = createStyle(false);

@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { EnclaveConfigError } from '../errors.js';
 import type { LineIndex } from '../source.js';
 import type { Issue } from '../source.js';
 import { isToolDefinition } from '../tools/define.js';
@@ -31,6 +32,8 @@ export async function loadTools(path: string, cwd: string = process.cwd()): Prom
   try {
     mod = (await import(pathToFileURL(absolute).href)) as Record<string, unknown>;
   } catch (e) {
+    // A definition the module made with defineTool() is malformed: the message names the option.
+    if (e instanceof EnclaveConfigError) throw new UsageError(`tools module ${path}: ${e.message}`);
     const err = e as { code?: unknown; message?: unknown };
     if (err?.code === 'ERR_MODULE_NOT_FOUND' && typeof err.message === 'string' && err.message.includes(absolute)) {
       throw new UsageError(`cannot load tools module ${path}: file not found`);
@@ -113,21 +116,20 @@ export function formatRunResult(result: ExecutionResult, file: string, source: L
     value = `${escapeJSONText(stringifySafe(result.value))}\n`;
   } else {
     const e = result.error;
-    const code = e?.code ?? 'INTERNAL_ERROR';
-    const issues = e?.data?.issues;
+    const code = e.code;
+    const issues = e.data?.issues;
     if (code === 'VALIDATION_ERROR' && isIssueList(issues)) {
       err.push(`${style.red(style.bold(`error ${code}`))} ${plural(issues.length, 'problem')} in ${escapeText(file)}; nothing ran.`);
       for (const issue of issues) err.push('', formatIssue(file, issue, source, { style }));
       err.push('');
     } else {
-      const name = e?.name ?? 'Error';
-      err.push(`${style.red(style.bold(`error ${code}`))} ${escapeText(name)}: ${escapeText(e?.message ?? 'The run failed.', { keepNewlines: true })}`);
-      if (e?.location) {
+      err.push(`${style.red(style.bold(`error ${code}`))} ${escapeText(e.name)}: ${escapeText(e.message, { keepNewlines: true })}`);
+      if (e.location) {
         err.push(`  ${style.dim('-->')} ${escapeText(file)}:${e.location.line}:${e.location.column}`);
         const frame = codeFrame(source, e.location, { style });
         if (frame !== '') err.push(frame);
       }
-      const data = e?.data;
+      const data = e.data;
       if (data && Object.keys(data).length > 0) {
         const { tool, toolErrorCode, ...rest } = data as { tool?: unknown; toolErrorCode?: unknown } & Record<string, unknown>;
         if (tool !== undefined || toolErrorCode !== undefined) {

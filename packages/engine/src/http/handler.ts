@@ -1,10 +1,13 @@
 import { Enclave } from '../enclave.js';
+import type { RateLimitStore } from '../rate-limit.js';
+import { MemoryRateLimitStore } from '../rate-limit.js';
 import type { EnclaveDescription } from '../tools/describe.js';
 import type { CreateEnclaveOptions, ExecutionResult, RunOptions, ToolHandler, ToolSet } from '../types.js';
 import type { RunRequestBody } from './body.js';
 import { isJsonContentType, parseRunRequest, readBodyText } from './body.js';
+import { OptionChecker } from '../options.js';
+import { failure, internalFailure, noStats } from '../result.js';
 import { EnclaveHttpError } from './errors.js';
-import { FixedWindowLimiter } from './rate-limit.js';
 import type { HttpOutcome } from './status.js';
 import { statusTable } from './status.js';
 
@@ -51,6 +54,8 @@ export interface RateLimitOptions<N, U> {
   windowMs: number;
   /** The key to count under, usually the user's id; `undefined` skips the limit for this request. */
   key: (ctx: EnclaveRequestContext<N, U>) => string | undefined;
+  /** Where requests are counted (the interface of the Enclave's `rateLimitStore`). Default: in memory, per handler. */
+  store?: RateLimitStore;
 }
 
 export interface EnclaveLogger {
@@ -104,6 +109,8 @@ export interface EnclaveFetchHandler<N = unknown> {
 }
 
 const DEFAULT_MAX_BODY = 1024 * 1024;
+/** Where the HTTP core's option errors say they come from: the adapters' options are these options. */
+const OPTIONS_WHERE = 'enclave options';
 const OPTION_KEYS = new Set([
   'enclave',
   'maxBodySize',
@@ -121,42 +128,29 @@ const OPTION_KEYS = new Set([
   'createContext',
 ]);
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
-const INTERNAL: ExecutionResult['error'] = { name: 'InternalError', code: 'INTERNAL_ERROR', message: 'An internal error occurred.' };
 
-function optionError(message: string): never {
-  throw new TypeError(`enclave options: ${message}`);
-}
-
-function positiveInt(name: string, value: unknown): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) optionError(`${name} must be a positive integer, got ${String(value)}.`);
-  return value;
-}
-
-function checkFunctions(options: Record<string, unknown>, names: readonly string[]): void {
-  for (const name of names) if (options[name] !== undefined && typeof options[name] !== 'function') optionError(`${name} must be a function.`);
-}
-
-/** Options every adapter passes through, checked once here; adapters strip their own keys first. */
+/** Options every adapter passes through, checked once here; adapters take out their own keys (`path`) first. */
 export function checkHandlerOptions(options: unknown): asserts options is EnclaveHandlerOptions<unknown, unknown> {
-  if (options === null || typeof options !== 'object') optionError('options must be an object.');
-  const o = options as Record<string, unknown>;
-  for (const key of Object.keys(o)) if (!OPTION_KEYS.has(key)) optionError(`unknown option "${key}". Known options: ${[...OPTION_KEYS].join(', ')}, path.`);
-  if (o.tools !== undefined && o.createContext !== undefined) optionError('give either tools or createContext, not both.');
-  if (o.tools !== undefined && (o.tools === null || (typeof o.tools !== 'object' && typeof o.tools !== 'function'))) optionError('tools must be a function (ctx) => tools, or an object of tools.');
-  checkFunctions(o, ['createContext', 'authenticate', 'onRunStart', 'onRunEnd', 'onError']);
-  positiveInt('maxBodySize', o.maxBodySize);
-  positiveInt('maxConcurrentRuns', o.maxConcurrentRuns);
-  positiveInt('retryAfter', o.retryAfter);
-  if (o.catalog !== undefined && typeof o.catalog !== 'boolean') optionError('catalog must be a boolean.');
-  if (o.rateLimit !== undefined) {
-    const r = o.rateLimit as Record<string, unknown> | null;
-    if (r === null || typeof r !== 'object' || typeof r.key !== 'function') optionError('rateLimit must be { max, windowMs, key: (ctx) => string }.');
-    positiveInt('rateLimit.max', r.max ?? 0);
-    positiveInt('rateLimit.windowMs', r.windowMs ?? 0);
+  const check = new OptionChecker(OPTIONS_WHERE);
+  const o = check.object('options', options ?? null) ?? {};
+  check.knownKeys('', o, OPTION_KEYS, ['path']);
+  if (o.tools !== undefined && o.createContext !== undefined) check.fail('give either tools or createContext, not both.');
+  if (o.tools !== undefined && (o.tools === null || (typeof o.tools !== 'object' && typeof o.tools !== 'function'))) check.fail('tools must be a function (ctx) => tools, or an object of tools.');
+  for (const name of ['createContext', 'authenticate', 'onRunStart', 'onRunEnd', 'onError']) check.function(name, o[name]);
+  check.positiveInteger('maxBodySize', o.maxBodySize, 'bytes');
+  check.positiveInteger('maxConcurrentRuns', o.maxConcurrentRuns);
+  check.positiveInteger('retryAfter', o.retryAfter, 'seconds');
+  check.boolean('catalog', o.catalog);
+  const rateLimit = check.object('rateLimit', o.rateLimit, '{ max, windowMs, key: (ctx) => string, store? }');
+  if (rateLimit !== undefined) {
+    check.knownKeys('rateLimit', rateLimit, ['max', 'windowMs', 'key', 'store']);
+    check.function('rateLimit.key', rateLimit.key ?? null, '(ctx) => string | undefined');
+    check.positiveInteger('rateLimit.max', rateLimit.max ?? null);
+    check.positiveInteger('rateLimit.windowMs', rateLimit.windowMs ?? null, 'ms');
+    check.withMethods<RateLimitStore>('rateLimit.store', rateLimit.store, ['hit'], 'a hit(key, windowMs) method');
   }
-  const logger = o.logger as Record<string, unknown> | undefined;
-  if (logger !== undefined && (logger === null || typeof logger.info !== 'function' || typeof logger.error !== 'function')) optionError('logger must have info() and error() methods.');
+  check.withMethods<EnclaveLogger>('logger', o.logger, ['info', 'error'], 'info() and error() methods');
+  statusTable(o.statuses as Parameters<typeof statusTable>[0]);
 }
 
 /**
@@ -197,11 +191,11 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
   const retryAfter = String(options.retryAfter ?? 1);
   const catalog = options.catalog ?? true;
   const logger = options.logger ?? console;
-  const limiter = options.rateLimit ? new FixedWindowLimiter(options.rateLimit.max, options.rateLimit.windowMs) : undefined;
+  const rateLimit = options.rateLimit ? { ...options.rateLimit, store: options.rateLimit.store ?? new MemoryRateLimitStore() } : undefined;
   let inFlight = 0;
 
   const requestError = (code: string, message: string, started: number, headers: Record<string, string> = {}, status: number = statuses[code as HttpOutcome] ?? 500) =>
-    json(status, { success: false, error: { name: 'RequestError', code, message }, stats: { duration: Math.round(performance.now() - started), toolCallCount: 0, iterationCount: 0 } }, headers);
+    json(status, failure(code, 'RequestError', message, noStats(Math.round(performance.now() - started))), headers);
 
   const safely = (fn: () => void) => {
     try {
@@ -231,10 +225,13 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
       user = who as U;
     }
     const ctx: EnclaveRequestContext<N, U> = { ...base, user };
-    if (limiter && options.rateLimit) {
-      const key = options.rateLimit.key(ctx);
-      const wait = key === undefined ? undefined : limiter.hit(key);
-      if (wait !== undefined) return requestError('RATE_LIMITED', 'Too many requests; retry later.', started, { 'retry-after': String(wait) });
+    const limitKey = rateLimit?.key(ctx);
+    if (rateLimit && limitKey !== undefined) {
+      // Tool names have no control characters, so these keys never meet a tool's in a shared store.
+      const hit = await rateLimit.store.hit(`\u0000http\u0000${limitKey}`, rateLimit.windowMs);
+      if (hit.count > rateLimit.max) {
+        return requestError('RATE_LIMITED', 'Too many requests; retry later.', started, { 'retry-after': String(Math.max(1, Math.ceil(hit.resetInMs / 1000))) });
+      }
     }
     if (method === 'GET') return json(statuses.SUCCESS, describeCatalog(enclave, await scopeOf(ctx)));
 
@@ -261,21 +258,24 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
       inFlight--;
     }
 
-    const code = result.success ? 'SUCCESS' : (result.error?.code ?? 'INTERNAL_ERROR');
-    let status = statuses[code] ?? statuses.INTERNAL_ERROR;
+    let status = statuses.SUCCESS;
     let headers: Record<string, string> = {};
-    if (code === 'TOOL_ERROR') {
-      // A public ToolError's status (400-599) travels in the result's data.
-      const carried = result.error?.data?.status;
-      if (typeof carried === 'number' && Number.isInteger(carried) && carried >= 400 && carried <= 599) status = carried;
-    } else if (code === 'QUEUE_FULL') {
-      headers = { 'retry-after': retryAfter };
-    } else if (code === 'ABORTED') {
-      safely(() => logger.info(`enclave: client closed the request; run aborted after ${Math.round(result.stats.duration)} ms (${status})`));
-    } else if (code === 'INTERNAL_ERROR') {
-      safely(() => logger.error('enclave: the engine reported an internal error'));
-      safely(() => options.onError?.({ error: result.error, request }));
-      result = { success: false, error: INTERNAL, stats: result.stats };
+    if (!result.success) {
+      const { error, stats } = result;
+      status = statuses[error.code];
+      if (error.code === 'TOOL_ERROR') {
+        // A public ToolError's status (400-599) travels in the result's data.
+        const carried = error.data?.status;
+        if (typeof carried === 'number' && Number.isInteger(carried) && carried >= 400 && carried <= 599) status = carried;
+      } else if (error.code === 'QUEUE_FULL') {
+        headers = { 'retry-after': retryAfter };
+      } else if (error.code === 'ABORTED') {
+        safely(() => logger.info(`enclave: client closed the request; run aborted after ${Math.round(stats.duration)} ms (${status})`));
+      } else if (error.code === 'INTERNAL_ERROR') {
+        safely(() => logger.error('enclave: the engine reported an internal error'));
+        safely(() => options.onError?.({ error, request }));
+        result = internalFailure(stats);
+      }
     }
     const answer = result;
     safely(() => options.onRunEnd?.({ ctx, result: answer, status }));
@@ -299,7 +299,7 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
       }
       safely(() => logger.error('enclave: a hook failed', err));
       safely(() => options.onError?.({ error: err, request }));
-      return json(statuses.INTERNAL_ERROR, { success: false, error: INTERNAL, stats: { duration: Math.round(performance.now() - started), toolCallCount: 0, iterationCount: 0 } });
+      return json(statuses.INTERNAL_ERROR, internalFailure(noStats(Math.round(performance.now() - started))));
     }
   } as EnclaveFetchHandler<N>;
   Object.defineProperties(handler, {

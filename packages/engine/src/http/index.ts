@@ -1,17 +1,20 @@
-export { createEnclaveHandler, checkHandlerOptions } from './handler.js';
-export type {
-  EnclaveFetchHandler,
-  EnclaveHandlerBaseOptions,
-  EnclaveHandlerOptions,
-  EnclaveLogger,
-  EnclaveRequestContext,
-  RateLimitOptions,
-  RunScope,
-  ToolSourceOptions,
-} from './handler.js';
-export { ENCLAVE_HTTP_STATUS, statusTable } from './status.js';
-export type { HttpOutcome, RequestErrorCode } from './status.js';
-export { EnclaveHttpError } from './errors.js';
+/**
+ * `@enclave-kit/engine/http`: the plumbing an adapter is built from, below `createEnclaveHandler`: the
+ * route matcher, the option check, the body reader and parser, and the status table with overrides.
+ * Applications mount an adapter or `createEnclaveHandler` from the main entry instead.
+ *
+ * @example
+ * ```ts
+ * import { createEnclaveHandler } from '@enclave-kit/engine';
+ * import { routePath } from '@enclave-kit/engine/http';
+ *
+ * const route = routePath(options.path);                 // '/enclave' unless given
+ * const handler = createEnclaveHandler(options);
+ * // in the framework's middleware: route.match(path) ? handler(request, native) : next()
+ * ```
+ */
+export { checkHandlerOptions } from './handler.js';
+export { statusTable } from './status.js';
 export { PayloadTooLargeError, isJsonContentType, parseRunRequest, readBodyText } from './body.js';
 export type { RunRequestBody } from './body.js';
 export { routePath } from './route.js';

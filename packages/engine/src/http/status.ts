@@ -1,4 +1,5 @@
 import type { ErrorCode } from '../errors.js';
+import { OptionChecker } from '../options.js';
 
 /** Outcomes of a request that are decided before or around a run, not by the script. */
 export type RequestErrorCode = 'BAD_REQUEST' | 'UNSUPPORTED_MEDIA_TYPE' | 'PAYLOAD_TOO_LARGE' | 'UNAUTHORIZED' | 'FORBIDDEN' | 'RATE_LIMITED' | 'METHOD_NOT_ALLOWED';
@@ -37,13 +38,15 @@ export const ENCLAVE_HTTP_STATUS: Readonly<Record<HttpOutcome, number>> = Object
   INTERNAL_ERROR: 500,
 });
 
-/** The status table with `overrides` applied; each override must be a status code (100-999). */
+/** The status table with `overrides` applied; each override must be a status code (200-599). */
 export function statusTable(overrides: Partial<Record<HttpOutcome, number>> | undefined): Readonly<Record<HttpOutcome, number>> {
   if (overrides === undefined) return ENCLAVE_HTTP_STATUS;
-  if (overrides === null || typeof overrides !== 'object') throw new TypeError('enclave options.statuses must be an object of outcome -> status.');
-  for (const [key, value] of Object.entries(overrides)) {
-    if (!Object.hasOwn(ENCLAVE_HTTP_STATUS, key)) throw new TypeError(`enclave options.statuses: unknown outcome "${key}". Known: ${Object.keys(ENCLAVE_HTTP_STATUS).join(', ')}.`);
-    if (!Number.isInteger(value) || (value as number) < 200 || (value as number) > 599) throw new TypeError(`enclave options.statuses.${key} must be an HTTP status (200-599), got ${String(value)}.`);
+  const check = new OptionChecker('enclave options');
+  // `null` from a JavaScript caller is refused like any other non-object.
+  const given = check.object('statuses', overrides ?? null, 'an object of outcome -> status') ?? {};
+  check.knownKeys('statuses', given, Object.keys(ENCLAVE_HTTP_STATUS));
+  for (const [key, value] of Object.entries(given)) {
+    if (!Number.isInteger(value) || (value as number) < 200 || (value as number) > 599) check.fail(`statuses.${key} must be an HTTP status (200-599), got ${String(value)}.`);
   }
   return Object.freeze({ ...ENCLAVE_HTTP_STATUS, ...overrides });
 }

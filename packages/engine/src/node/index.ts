@@ -1,6 +1,22 @@
+/**
+ * `@enclave-kit/engine/node`: Node's `IncomingMessage`/`ServerResponse` and the Fetch handler, both ways.
+ * `handleNodeRequest` serves a plain `node:http` server (and is what the Express and Nest adapters call);
+ * `toFetchRequest` and `writeFetchResponse` are its two halves for adapters that need them apart.
+ *
+ * @example
+ * ```ts
+ * import http from 'node:http';
+ * import { createEnclaveHandler } from '@enclave-kit/engine';
+ * import { handleNodeRequest } from '@enclave-kit/engine/node';
+ *
+ * const handler = createEnclaveHandler({ tools: ({ native }) => toolsFor(native.req) });
+ * http.createServer((req, res) => handleNodeRequest(handler, req, res, { req, res })).listen(3000);
+ * ```
+ */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PayloadTooLargeError } from '../http/body.js';
 import type { EnclaveFetchHandler } from '../http/handler.js';
+import { internalFailure } from '../result.js';
 
 /** A Node request as Express and Nest hand it over: `originalUrl` keeps the mount path. */
 export type NodeRequest = IncomingMessage & { originalUrl?: string };
@@ -177,7 +193,7 @@ export async function handleNodeRequest<N>(
     if (!res.headersSent && !res.destroyed) {
       res.statusCode = 500;
       res.setHeader('content-type', 'application/json; charset=utf-8');
-      res.end('{"success":false,"error":{"name":"InternalError","code":"INTERNAL_ERROR","message":"An internal error occurred."}}');
+      res.end(JSON.stringify(internalFailure()));
     } else res.destroy();
   }
 }

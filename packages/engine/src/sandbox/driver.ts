@@ -7,8 +7,9 @@
  */
 import type { ErrorCode } from '../errors.js';
 import { ErrorCode as CODES } from '../errors.js';
+import { failure } from '../result.js';
 import { elapsedMs } from '../source.js';
-import { Abort, runEndReason } from '../tools/abort.js';
+import { Abort, runEndReason } from '../abort.js';
 import type { ExecutionError, ExecutionStats, LogEntry } from '../types.js';
 import type { EntryEnd, EntryOutput, IsolatedJob, IsolatedRun, Isolation, IsolationFailureCode } from './isolation.js';
 import type { DoneReport, RealmFailureCode, ToolReply } from './realm-abi.js';
@@ -50,17 +51,6 @@ const KNOWN_CODES: ReadonlySet<string> = new Set(Object.values(CODES));
 const REALM_CODES: ReadonlySet<RealmFailureCode> = new Set<RealmFailureCode>(['MAX_ITERATIONS', 'MAX_TOOL_CALLS', 'MEMORY_LIMIT_EXCEEDED', 'OUTPUT_LIMIT_EXCEEDED', 'RUNTIME_ERROR']);
 /** Longest name or message the host accepts from a realm (the realm cuts at 4,000 characters). */
 const MAX_TEXT = 8_192;
-
-/** A failed result; every failure the engine builds goes through here. */
-export function failure(
-  code: ErrorCode,
-  name: string,
-  message: string,
-  stats: ExecutionStats,
-  extra: Pick<ExecutionError, 'location' | 'data'> = {},
-): { success: false; error: ExecutionError; stats: ExecutionStats } {
-  return { success: false, error: { name, message, code, ...extra }, stats };
-}
 
 /** Drives one run to its outcome. Never rejects. */
 export function drive(isolation: Isolation, plan: DriverPlan, active: Set<RunDriver>): Promise<RunOutcome> {

@@ -4,9 +4,10 @@
  * realm runtime (which executes them inside the locked realm). Every name and every shape that crosses
  * between them is declared here, once; all three import it. ES only: the realm runtime bundles this file.
  */
+import { RESERVED_PREFIX } from '../levels.js';
 
-/** Identifiers with this prefix belong to the runtime; user code may neither declare nor read them. */
-export const RESERVED_PREFIX = '__ek';
+/** The rewriter's refusals and the runtime's key check share these with the levels' rules. */
+export { BLOCKED_PROPERTIES, RESERVED_PREFIX } from '../levels.js';
 
 /** The file name V8 gives the user's frames; stack traces keep only frames of this file. */
 export const SCRIPT_FILENAME = 'agentscript.js';
@@ -21,21 +22,6 @@ export const REALM_ENTRIES = {
   pump: `${RESERVED_PREFIX}_pump`,
 } as const;
 
-/**
- * Property names that lead to constructors or rewrite prototypes; blocked as static and literal computed
- * keys, and at run time as computed keys. `prototype`, `caller` and `callee` are not here: in a frozen,
- * strict realm without code generation they reach nothing dangerous, and ordinary code uses them
- * (`Object.prototype.hasOwnProperty.call(o, k)`, records with a `caller` field, a word count that meets
- * the word "prototype").
- */
-export const BLOCKED_PROPERTIES: readonly string[] = [
-  'constructor',
-  '__proto__',
-  '__defineGetter__',
-  '__defineSetter__',
-  '__lookupGetter__',
-  '__lookupSetter__',
-];
 
 /**
  * The guard object the runtime hands each run's factory as its first parameter. The rewritten script

@@ -13,44 +13,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { WorkerOptions } from 'node:worker_threads';
 import { MB } from '../levels.js';
+import type { WorkerPoolConfig, WorkerPoolStats } from '../types.js';
 import type { EntryCall, EntryEnd, EntryLog, IsolatedJob, IsolatedRun, Isolation, IsolationEvents, IsolationFailureCode } from './isolation.js';
 import type { RealmPoolOptions } from './realm.js';
 import type { HostMessage, WireEnd, WorkerInit } from './worker-protocol.js';
 import { checkMessage } from './worker-protocol.js';
-
-export interface WorkerPoolConfig {
-  /** Workers kept started and warm, even when idle. */
-  minWorkers: number;
-  /** Workers at most; runs beyond them wait in the queue. */
-  maxWorkers: number;
-  /** Bytes of V8 heap per worker (`resourceLimits`); a run that needs more ends as MEMORY_LIMIT_EXCEEDED. */
-  memoryLimitPerWorker: number;
-  /** Messages a worker may send per second; a worker far beyond it is stopped. */
-  maxMessagesPerSecond: number;
-  /** A worker is replaced after this many runs. */
-  maxExecutionsPerWorker: number;
-  /** Runs waiting for a worker at most; one more is answered QUEUE_FULL at once. */
-  maxQueueSize: number;
-  /** Workers above `minWorkers` idle this long are stopped. */
-  idleTimeoutMs: number;
-}
-
-export interface WorkerPoolStats {
-  workers: number;
-  busyWorkers: number;
-  idleWorkers: number;
-  startingWorkers: number;
-  queued: number;
-  workersStarted: number;
-  /** Replaced after `maxExecutionsPerWorker` runs, or stopped after `idleTimeoutMs`. */
-  recycled: number;
-  /** Stopped because a run went past its deadline or abort while running script code. */
-  terminated: number;
-  /** Died on their own: heap cap, crash. */
-  crashed: number;
-  /** Retired because a run changed the worker's own globals (this should never happen). */
-  tampered: number;
-}
 
 /** Pool defaults per security level (explicit `workerPoolConfig` fields win). */
 export const WORKER_POOL_PRESETS = {
@@ -74,7 +41,7 @@ let workerUrl: URL | undefined;
 function workerEntry(): URL {
   if (workerUrl) return workerUrl;
   const here = path.dirname(fileURLToPath(import.meta.url));
-  for (const file of [path.join(here, 'worker-main.js'), path.join(here, '..', '..', 'dist', 'worker-main.js')]) {
+  for (const file of [path.join(here, 'worker-main.js'), path.join(here, '..', '..', 'dist', 'bundle', 'worker-main.js')]) {
     // The comment keeps Turbopack from tracing the whole project for this lookup.
     if (existsSync(/* turbopackIgnore: true */ file)) return (workerUrl = pathToFileURL(file));
   }

@@ -1,8 +1,8 @@
-import type { ParsedSource } from '../parse.js';
-import { WRAP_PREFIX } from '../parse.js';
-import type { Node } from '../validate/ast.js';
-import { ROOT_TYPE, child, children, flag, identifierName, isFunction, isLoop, patternNames, staticKey, staticString, str } from '../validate/ast.js';
-import { walk } from '../validate/walk.js';
+import type { ParsedSource } from '../ast/parse.js';
+import { WRAP_PREFIX } from '../ast/parse.js';
+import type { Node } from '../ast/nodes.js';
+import { ROOT_TYPE, child, children, flag, identifierName, isFunction, isLoop, patternNames, staticKey, staticString, str } from '../ast/nodes.js';
+import { walk } from '../ast/walk.js';
 import type { SensitiveCategory } from './patterns.js';
 import { looksLikeFieldName, sensitiveName } from './patterns.js';
 import type { ToolProfile } from './tools.js';

@@ -1,6 +1,6 @@
 import type { SecurityLevel } from '../levels.js';
-import type { ParsedSource } from '../parse.js';
-import { parseAgentScript } from '../parse.js';
+import type { ParsedSource } from '../ast/parse.js';
+import { parseAgentScript } from '../ast/parse.js';
 import { LruCache } from '../source.js';
 import { extractFeatures } from './features.js';
 import type { ResolvedExternal, ResolvedGate } from './options.js';

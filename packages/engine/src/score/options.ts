@@ -1,7 +1,7 @@
-import { EnclaveConfigError } from '../errors.js';
 import type { SecurityLevel } from '../levels.js';
+import type { OptionChecker } from '../options.js';
 import { TOOL_RISK_TAGS } from './tools.js';
-import type { ExternalScorerFn, ScoringGateOptions, ScoringWarning, ToolRisk } from './types.js';
+import type { ExternalScorerFn, ScoringWarning, ToolRisk } from './types.js';
 
 /**
  * The gate's defaults per security level: on by default only at STRICT, where scripts are expected to
@@ -41,87 +41,74 @@ const GATE_KEYS = ['thresholds', 'onWarn', 'tools', 'trustedDomains', 'scorer'];
 const SCORER_KEYS = ['score', 'timeout', 'failMode', 'combine'];
 const DEFAULT_EXTERNAL_TIMEOUT = 1000;
 
-function fail(message: string): never {
-  throw new EnclaveConfigError(message);
-}
-
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-
-function onlyKeys(where: string, obj: Record<string, unknown>, allowed: readonly string[]): void {
-  for (const k of Object.keys(obj)) if (!allowed.includes(k)) fail(`${where}: unknown option "${k}". Known options: ${allowed.join(', ')}.`);
-}
-
-function threshold(key: string, v: unknown, fallback: number): number {
+function threshold(check: OptionChecker, key: string, v: unknown, fallback: number): number {
   if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 100) fail(`scoringGate.thresholds.${key} must be a number from 0 to 100, got ${typeof v === 'number' ? v : typeof v}.`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 100) check.fail(`scoringGate.thresholds.${key} must be a number from 0 to 100, got ${typeof v === 'number' ? v : typeof v}.`);
   return v;
 }
 
-function toolRisks(tools: unknown): Record<string, ToolRisk> | undefined {
-  if (tools === undefined) return undefined;
-  if (!isObject(tools)) fail('scoringGate.tools must be an object of { sideEffect?, tags? } by tool name.');
+function toolRisks(check: OptionChecker, tools: unknown): Record<string, ToolRisk> | undefined {
+  const given = check.object('scoringGate.tools', tools, 'an object of { sideEffect?, tags? } by tool name');
+  if (given === undefined) return undefined;
   const out: Record<string, ToolRisk> = Object.create(null) as Record<string, ToolRisk>;
-  for (const [name, risk] of Object.entries(tools)) {
+  for (const [name, value] of Object.entries(given)) {
     const where = `scoringGate.tools["${name}"]`;
-    if (!isObject(risk)) fail(`${where} must be an object { sideEffect?, tags? }.`);
-    onlyKeys(where, risk, ['sideEffect', 'tags']);
-    if (risk.sideEffect !== undefined && typeof risk.sideEffect !== 'boolean') fail(`${where}.sideEffect must be a boolean.`);
+    const risk = check.object(where, value ?? null, 'an object { sideEffect?, tags? }') ?? {};
+    check.knownKeys(where, risk, ['sideEffect', 'tags']);
+    const sideEffect = check.boolean(`${where}.sideEffect`, risk.sideEffect);
     if (risk.tags !== undefined) {
-      if (!Array.isArray(risk.tags)) fail(`${where}.tags must be an array.`);
+      if (!Array.isArray(risk.tags)) check.fail(`${where}.tags must be an array.`);
       for (const t of risk.tags) {
-        if (!(TOOL_RISK_TAGS as readonly unknown[]).includes(t)) fail(`${where}.tags: unknown tag ${JSON.stringify(t)}. Known tags: ${TOOL_RISK_TAGS.join(', ')}.`);
+        if (!(TOOL_RISK_TAGS as readonly unknown[]).includes(t)) check.fail(`${where}.tags: unknown tag ${JSON.stringify(t)}. Known tags: ${TOOL_RISK_TAGS.join(', ')}.`);
       }
     }
-    out[name] = { sideEffect: risk.sideEffect as boolean | undefined, tags: risk.tags ? Object.freeze([...(risk.tags as ToolRisk['tags'] & unknown[])]) : undefined };
+    out[name] = { sideEffect, tags: risk.tags ? Object.freeze([...(risk.tags as ToolRisk['tags'] & unknown[])]) : undefined };
   }
   return Object.freeze(out);
 }
 
-function domains(v: unknown): string[] | undefined {
+function domains(check: OptionChecker, v: unknown): string[] | undefined {
   if (v === undefined) return undefined;
   if (!Array.isArray(v) || v.some((d) => typeof d !== 'string' || !/^[a-z0-9.-]+$/i.test(d) || d.startsWith('.') || !d.includes('.'))) {
-    fail('scoringGate.trustedDomains must be an array of domain names such as "example.com".');
+    check.fail('scoringGate.trustedDomains must be an array of domain names such as "example.com".');
   }
   return Object.freeze(v.map((d: string) => d.toLowerCase())) as string[];
 }
 
-function external(v: unknown): ResolvedExternal | undefined {
+function external(check: OptionChecker, v: unknown): ResolvedExternal | undefined {
   if (v === undefined) return undefined;
   if (typeof v === 'function') return { score: v as ExternalScorerFn, timeout: DEFAULT_EXTERNAL_TIMEOUT, failMode: 'closed', combine: 'max' };
-  if (!isObject(v)) fail('scoringGate.scorer must be a function or { score, timeout?, failMode?, combine? }.');
-  onlyKeys('scoringGate.scorer', v, SCORER_KEYS);
-  if (typeof v.score !== 'function') fail('scoringGate.scorer.score must be a function (request) => Promise<number | { score, reason? }>.');
-  const timeout = v.timeout ?? DEFAULT_EXTERNAL_TIMEOUT;
-  if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout <= 0) fail(`scoringGate.scorer.timeout must be a positive integer (ms), got ${String(timeout)}.`);
-  const failMode = v.failMode ?? 'closed';
-  if (failMode !== 'open' && failMode !== 'closed') fail(`scoringGate.scorer.failMode must be "open" or "closed", got ${String(failMode)}.`);
-  const combine = v.combine ?? 'max';
-  if (combine !== 'max' && combine !== 'mean') fail(`scoringGate.scorer.combine must be "max" or "mean", got ${String(combine)}.`);
-  return { score: v.score as ExternalScorerFn, timeout, failMode, combine };
+  const o = check.object('scoringGate.scorer', v ?? null, 'a function or { score, timeout?, failMode?, combine? }') ?? {};
+  check.knownKeys('scoringGate.scorer', o, SCORER_KEYS);
+  const score = check.function<ExternalScorerFn>('scoringGate.scorer.score', o.score ?? null, '(request) => Promise<number | { score, reason? }>') as ExternalScorerFn;
+  return {
+    score,
+    timeout: check.positiveInteger('scoringGate.scorer.timeout', o.timeout, 'ms') ?? DEFAULT_EXTERNAL_TIMEOUT,
+    failMode: check.oneOf('scoringGate.scorer.failMode', o.failMode, ['open', 'closed']) ?? 'closed',
+    combine: check.oneOf('scoringGate.scorer.combine', o.combine, ['max', 'mean']) ?? 'max',
+  };
 }
 
 /**
  * Validates the `scoringGate` option against the level's defaults. Undefined when the gate is off.
  * Throws `EnclaveConfigError` naming the bad option.
  */
-export function resolveScoringGate(value: boolean | ScoringGateOptions | undefined, level: SecurityLevel): ResolvedGate | undefined {
+export function resolveScoringGate(check: OptionChecker, value: unknown, level: SecurityLevel): ResolvedGate | undefined {
   const defaults = SCORING_DEFAULTS[level];
   if (value === false || (value === undefined && !defaults.enabled)) return undefined;
-  const o: Record<string, unknown> = value === undefined || value === true ? {} : isObject(value) ? value : fail('scoringGate must be a boolean or an options object.');
-  onlyKeys('scoringGate', o, GATE_KEYS);
-  const t = o.thresholds ?? {};
-  if (!isObject(t)) fail('scoringGate.thresholds must be an object { warn?, block? }.');
-  onlyKeys('scoringGate.thresholds', t, ['warn', 'block']);
-  const block = threshold('block', t.block, defaults.block);
-  const warn = threshold('warn', t.warn, Math.min(defaults.warn, block));
-  if (warn > block) fail(`scoringGate.thresholds.warn (${warn}) must not be above scoringGate.thresholds.block (${block}).`);
-  if (o.onWarn !== undefined && typeof o.onWarn !== 'function') fail('scoringGate.onWarn must be a function.');
+  const o = value === undefined || value === true ? {} : (check.object('scoringGate', value, 'a boolean or an options object') ?? {});
+  check.knownKeys('scoringGate', o, GATE_KEYS);
+  const t = check.object('scoringGate.thresholds', o.thresholds, 'an object { warn?, block? }') ?? {};
+  check.knownKeys('scoringGate.thresholds', t, ['warn', 'block']);
+  const block = threshold(check, 'block', t.block, defaults.block);
+  const warn = threshold(check, 'warn', t.warn, Math.min(defaults.warn, block));
+  if (warn > block) check.fail(`scoringGate.thresholds.warn (${warn}) must not be above scoringGate.thresholds.block (${block}).`);
   return {
     warn,
     block,
-    onWarn: o.onWarn as ResolvedGate['onWarn'],
-    tools: toolRisks(o.tools),
-    trustedDomains: domains(o.trustedDomains),
-    external: external(o.scorer),
+    onWarn: check.function<(warning: ScoringWarning) => void>('scoringGate.onWarn', o.onWarn),
+    tools: toolRisks(check, o.tools),
+    trustedDomains: domains(check, o.trustedDomains),
+    external: external(check, o.scorer),
   };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseAgentScript } from '../parse.js';
-import type { Node } from '../parse.js';
+import { parseAgentScript } from '../ast/parse.js';
+import type { Node } from '../ast/parse.js';
 import { extractFeatures, foldString } from './features.js';
 import { scoreAgentScript } from './index.js';
 import type { ScoreOptions } from './index.js';

@@ -1,5 +1,5 @@
-import type { ParsedSource } from '../parse.js';
-import { userLocation } from '../parse.js';
+import type { ParsedSource } from '../ast/parse.js';
+import { userLocation } from '../ast/parse.js';
 import type { Features, ObfuscationKind, ToolCall } from './features.js';
 import { destinations, dropPoint, hostMatches, personalMailbox, sensitiveValue, shorten } from './patterns.js';
 import { isSink } from './tools.js';

@@ -1,29 +1,4 @@
-/** One tool call, as the audit hook receives it when the call has ended. */
-export interface ToolCallEvent {
-  type: 'tool_call';
-  runId: string;
-  tool: string;
-  /** 1-based index of the call within its run. */
-  callIndex: number;
-  /** Wall-clock time the call reached the host (ms since the epoch). */
-  startedAt: number;
-  /** Milliseconds from reaching the host to the reply. */
-  durationMs: number;
-  /** Size of the script's arguments as copied out of the realm (codec text, UTF-16 units). */
-  argsBytes: number;
-  /** Size of the result copied into the realm; absent when the call failed. */
-  resultBytes?: number;
-  outcome: 'ok' | 'error';
-  /** The code the script saw on `err.code` (`INVALID_ARGUMENTS`, `RATE_LIMITED`, `TOOL_TIMEOUT`, `ABORTED`, a tool's own code, ...). */
-  errorCode?: string;
-  /** Declared with `defineTool({ sideEffect: true })`. */
-  sideEffect?: boolean;
-  /** The run's `context` (for example the user): a reference, for the hook to pick fields from. */
-  context: unknown;
-}
-
-/** Receives every tool call of every run. Errors it throws or rejects with are swallowed: a hook never breaks a run. */
-export type ToolCallHook = (event: ToolCallEvent) => void | Promise<void>;
+import type { ToolCallEvent, ToolCallHook } from '../types.js';
 
 /** Calls the hook without letting it throw, reject or delay the tool's reply. */
 export function emitToolCall(hook: ToolCallHook, event: ToolCallEvent): void {

@@ -102,12 +102,14 @@ describe('defineTool with Standard Schema validators', () => {
   });
 
   it('rejects malformed definitions eagerly, naming the option', () => {
+    expect(() => defineTool({ name: 'x', timeout: 0, handler: () => 1 })).toThrow(EnclaveConfigError);
     expect(() => defineTool({ name: '', handler: () => 1 })).toThrow(/name must be a string of 1 to 256/);
     expect(() => defineTool({ name: 'x', handler: 1 as never })).toThrow(/handler must be a function/);
     expect(() => defineTool({ name: 'x', input: {} as never, handler: () => 1 })).toThrow(/input must be a Standard Schema/);
     expect(() => defineTool({ name: 'x', timeout: 0, handler: () => 1 })).toThrow(/timeout must be a positive integer/);
     expect(() => defineTool({ name: 'x', rateLimit: { limit: 1, windowMs: -1 }, handler: () => 1 })).toThrow(/rateLimit.windowMs/);
-    expect(() => defineTool({ name: 'x', handler: () => 1, timout: 5 } as never)).toThrow(/unknown option "timout"/);
+    expect(() => defineTool({ name: 'x', handler: () => 1, timout: 5 } as never)).toThrow(/defineTool\("x"\): unknown option "timout"\. Did you mean "timeout"\?/);
+    expect(() => defineTool({ name: 'x', rateLimit: { limit: 1, windowMs: 10, keys: () => 'k' }, handler: () => 1 } as never)).toThrow(/rateLimit: unknown option "keys"\. Did you mean "key"\?/);
     expect(() => new Enclave({ tools: { other: getOrderZod } })).toThrow(/tools\["other"\] is the tool "orders:get"/);
     expect(() => new Enclave({ tools: [getOrderZod, getOrderZod] })).toThrow(EnclaveConfigError);
     expect(() => new Enclave({ tools: [async () => 1] as never })).toThrow(/must be a defineTool\(\) definition/);

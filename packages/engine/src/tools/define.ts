@@ -1,45 +1,10 @@
-import type { ToolContext, ToolFunction } from '../types.js';
-import type { InferInput, InferOutput, StandardSchemaV1 } from './schema.js';
+import type { StandardSchemaV1 } from '../standard-schema.js';
+import type { ToolConfig, ToolDefinition, ToolFunction, ToolRateLimit } from '../types.js';
+import { TOOL_MARK } from '../types.js';
+import { OptionChecker } from '../options.js';
 import { isStandardSchema } from './schema.js';
 
-/**
- * How often one tool may be called: at most `limit` calls per `windowMs` for each key. Counted across
- * runs (it protects what is behind the tool), in the Enclave's `rateLimitStore`.
- */
-export interface ToolRateLimit {
-  limit: number;
-  windowMs: number;
-  /**
-   * Who is limited: a key derived from the call's context, e.g. `(ctx) => ctx.context.userId`. Default:
-   * one shared budget for every caller of the tool. Never derive it from the arguments, which the
-   * script controls.
-   */
-  key?: (ctx: ToolContext) => string | number | undefined;
-}
-
-export interface ToolConfig<I extends StandardSchemaV1 | undefined = undefined, O extends StandardSchemaV1 | undefined = undefined> {
-  /** The name scripts call: `callTool(name, args)`. */
-  name: string;
-  /** What the tool does, for the model that writes the script (shown by `describe()`). */
-  description?: string;
-  /** Validates (and may transform) the script's arguments before the handler sees them. */
-  input?: I;
-  /** Validates (and may strip or transform) the handler's result before it is copied to the script. */
-  output?: O;
-  handler: (args: I extends StandardSchemaV1 ? InferOutput<I> : any, ctx: ToolContext) => (O extends StandardSchemaV1 ? InferInput<O> : unknown) | Promise<O extends StandardSchemaV1 ? InferInput<O> : unknown>;
-  /** Milliseconds one call may take; `ctx.signal` aborts then and the call fails with `TOOL_TIMEOUT`. Always bounded by the run's deadline. */
-  timeout?: number;
-  rateLimit?: ToolRateLimit;
-  /** The tool changes something outside the run (writes, sends, pays): shown by `describe()` and in audit events. */
-  sideEffect?: boolean;
-}
-
-const TOOL = Symbol.for('enclave-kit.tool');
-
-/** A tool made by `defineTool`. */
-export interface ToolDefinition<I extends StandardSchemaV1 | undefined = any, O extends StandardSchemaV1 | undefined = any> extends Readonly<ToolConfig<I, O>> {
-  readonly [TOOL]: true;
-}
+const TOOL_CONFIG_KEYS = ['name', 'description', 'input', 'output', 'handler', 'timeout', 'rateLimit', 'sideEffect'];
 
 /** A tool as the registry holds it, whether defined with `defineTool` or given as a plain function. */
 export interface HostTool {
@@ -54,11 +19,7 @@ export interface HostTool {
 }
 
 export function isToolDefinition(value: unknown): value is ToolDefinition {
-  return value !== null && typeof value === 'object' && (value as Record<symbol, unknown>)[TOOL] === true;
-}
-
-function positiveInteger(value: unknown): boolean {
-  return typeof value === 'number' && Number.isInteger(value) && value > 0;
+  return value !== null && typeof value === 'object' && (value as Record<symbol, unknown>)[TOOL_MARK] === true;
 }
 
 /** Tool names the realm accepts: 1 to 256 characters, no control characters. */
@@ -91,29 +52,25 @@ export function checkToolName(name: unknown): string | undefined {
  * Defaults: no timeout of its own (the run's deadline bounds it), no rate limit, `sideEffect: false`.
  */
 export function defineTool<I extends StandardSchemaV1 | undefined = undefined, O extends StandardSchemaV1 | undefined = undefined>(config: ToolConfig<I, O>): ToolDefinition<I, O> {
-  const where = `defineTool(${typeof config?.name === 'string' ? JSON.stringify(config.name) : '...'})`;
-  const fail = (message: string): never => {
-    throw new TypeError(`${where}: ${message}`);
-  };
-  if (config === null || typeof config !== 'object') fail('the config must be an object.');
-  const known = new Set(['name', 'description', 'input', 'output', 'handler', 'timeout', 'rateLimit', 'sideEffect']);
-  for (const key of Object.keys(config)) if (!known.has(key)) fail(`unknown option "${key}". Known options: ${[...known].join(', ')}.`);
+  const check = new OptionChecker(`defineTool(${typeof config?.name === 'string' ? JSON.stringify(config.name) : '...'})`);
+  check.object('the config', config ?? null);
+  check.knownKeys('', config, TOOL_CONFIG_KEYS);
   const nameProblem = checkToolName(config.name);
-  if (nameProblem !== undefined) fail(`name ${nameProblem}.`);
-  if (config.description !== undefined && typeof config.description !== 'string') fail('description must be a string.');
-  if (typeof config.handler !== 'function') fail('handler must be a function.');
-  if (config.input !== undefined && !isStandardSchema(config.input)) fail('input must be a Standard Schema validator (zod, valibot, arktype, ...).');
-  if (config.output !== undefined && !isStandardSchema(config.output)) fail('output must be a Standard Schema validator (zod, valibot, arktype, ...).');
-  if (config.timeout !== undefined && !positiveInteger(config.timeout)) fail('timeout must be a positive integer (ms).');
-  if (config.sideEffect !== undefined && typeof config.sideEffect !== 'boolean') fail('sideEffect must be a boolean.');
-  const rl = config.rateLimit;
+  if (nameProblem !== undefined) check.fail(`name ${nameProblem}.`);
+  check.string('description', config.description);
+  check.function('handler', config.handler ?? null, '(args, ctx) => result');
+  if (config.input !== undefined && !isStandardSchema(config.input)) check.fail('input must be a Standard Schema validator (zod, valibot, arktype, ...).');
+  if (config.output !== undefined && !isStandardSchema(config.output)) check.fail('output must be a Standard Schema validator (zod, valibot, arktype, ...).');
+  check.positiveInteger('timeout', config.timeout, 'ms');
+  check.boolean('sideEffect', config.sideEffect);
+  const rl = check.object('rateLimit', config.rateLimit, 'an object { limit, windowMs, key? }');
   if (rl !== undefined) {
-    if (rl === null || typeof rl !== 'object') fail('rateLimit must be an object { limit, windowMs, key? }.');
-    if (!positiveInteger(rl.limit)) fail('rateLimit.limit must be a positive integer.');
-    if (!positiveInteger(rl.windowMs)) fail('rateLimit.windowMs must be a positive integer (ms).');
-    if (rl.key !== undefined && typeof rl.key !== 'function') fail('rateLimit.key must be a function of the call context.');
+    check.knownKeys('rateLimit', rl, ['limit', 'windowMs', 'key']);
+    check.positiveInteger('rateLimit.limit', rl.limit ?? null);
+    check.positiveInteger('rateLimit.windowMs', rl.windowMs ?? null, 'ms');
+    check.function('rateLimit.key', rl.key, '(ctx) => key');
   }
-  const definition = { ...config, rateLimit: rl === undefined ? undefined : Object.freeze({ ...rl }), [TOOL]: true as const };
+  const definition = { ...config, rateLimit: config.rateLimit === undefined ? undefined : Object.freeze({ ...config.rateLimit }), [TOOL_MARK]: true as const };
   return Object.freeze(definition) as ToolDefinition<I, O>;
 }
 

@@ -7,7 +7,7 @@ import { toStandardJsonSchema } from '@valibot/to-json-schema';
 import * as v from 'valibot';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { Enclave, LEVEL_CONFIGS, SECURITY_LEVELS, defineTool, describeDialect } from '../index.js';
+import { Enclave, EnclaveConfigError, LEVEL_CONFIGS, SECURITY_LEVELS, defineTool, describeDialect } from '../index.js';
 import type { Dialect } from '../index.js';
 import { typeFromJsonSchema } from './typescript.js';
 
@@ -154,6 +154,7 @@ describe('describeDialect(level)', () => {
 
   it('differs between levels and rejects an unknown level', () => {
     expect(new Set(SECURITY_LEVELS.map((l) => describeDialect(l))).size).toBe(4);
+    expect(() => describeDialect('LOOSE' as never)).toThrow(EnclaveConfigError);
     expect(() => describeDialect('LOOSE' as never)).toThrow(/unknown security level/);
   });
 });

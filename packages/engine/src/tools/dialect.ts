@@ -1,5 +1,6 @@
 import type { Dialect, RuntimeLimits, SecurityLevel } from '../levels.js';
-import { ALWAYS_BLOCKED_IDENTIFIERS, BLOCKED_PROPERTIES, LEVEL_CONFIGS, RESERVED_PREFIX } from '../levels.js';
+import { ALWAYS_BLOCKED_IDENTIFIERS, BLOCKED_PROPERTIES, LEVEL_CONFIGS, RESERVED_PREFIX, SECURITY_LEVELS } from '../levels.js';
+import { OptionChecker } from '../options.js';
 
 /** What each dialect switch allows, in words a model reads. Keyed by the `Dialect` field, so a new switch fails to compile until it is described. */
 const FEATURES: Readonly<Record<Exclude<keyof Dialect, 'globals'>, string>> = {
@@ -47,8 +48,8 @@ export interface DialectTextOptions {
  * ```
  */
 export function describeDialect(level: SecurityLevel, options: DialectTextOptions = {}): string {
+  if (!SECURITY_LEVELS.includes(level)) new OptionChecker('describeDialect').fail(`unknown security level ${String(level)}.`);
   const config = LEVEL_CONFIGS[level];
-  if (config === undefined) throw new TypeError(`describeDialect: unknown security level ${String(level)}.`);
   const d = config.dialect;
   const l = options.limits ?? config.limits;
   const scan = config.scan;

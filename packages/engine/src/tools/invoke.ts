@@ -1,15 +1,16 @@
 import { hostCodec } from '../sanitize/codec.js';
-import { ToolError, describeToolError, suggestNames } from '../sandbox/tool-errors.js';
-import type { ToolContext, ToolFunction } from '../types.js';
-import type { ToolCallHook } from './audit.js';
+import { ToolError } from '../errors.js';
+import { closeNames } from '../suggest.js';
+import { describeToolError } from './redact.js';
+import type { RateLimitStore } from '../rate-limit.js';
+import type { ToolCallHook, ToolContext, ToolFunction, ToolRateLimit } from '../types.js';
 import { emitToolCall } from './audit.js';
-import type { HostTool, ToolRateLimit } from './define.js';
-import type { RateLimitStore } from './rate-limit.js';
+import type { HostTool } from './define.js';
 import { checkWithSchema, formatIssues, jsonSchemaOf } from './schema.js';
 import type { Sidecar } from './sidecar.js';
 import { typeFromJsonSchema } from './typescript.js';
 import { elapsedMs } from '../source.js';
-import { Abort } from './abort.js';
+import { Abort } from '../abort.js';
 
 /** The tools one run may call, resolved by the Enclave from the instance's and the run's options. */
 export interface ToolScope {
@@ -64,7 +65,7 @@ function errorReply(name: string, message: string, code: string, data?: Record<s
 }
 
 function unknownTool(name: string, names: readonly string[]): CallFailure {
-  const close = suggestNames(name, names);
+  const close = closeNames(name, names, { partial: true });
   const hint =
     close.length > 0
       ? ` Did you mean ${close.map((n) => `"${n}"`).join(' or ')}?`

@@ -1,5 +1,6 @@
-import type { ToolFunction, ToolSet } from '../types.js';
-import type { HostTool, ToolDefinition } from './define.js';
+import type { OptionChecker } from '../options.js';
+import type { ToolDefinition, ToolFunction, ToolSet } from '../types.js';
+import type { HostTool } from './define.js';
 import { checkToolName, isToolDefinition, toHostTool } from './define.js';
 
 /** The named tools of an instance or a run, by name. */
@@ -7,25 +8,25 @@ export type ToolMap = ReadonlyMap<string, HostTool>;
 
 /**
  * Reads a `tools` option: a record of plain functions and `defineTool` definitions keyed by name, or an
- * array of definitions. `fail` throws the caller's error with the message.
+ * array of definitions.
  */
-export function readToolSet(where: string, tools: unknown, fail: (message: string) => never): ToolMap | undefined {
+export function readToolSet(check: OptionChecker, tools: unknown): ToolMap | undefined {
   if (tools === undefined) return undefined;
-  if (tools === null || typeof tools !== 'object') fail(`${where}.tools must be an object of named functions or an array of defineTool() definitions.`);
+  if (tools === null || typeof tools !== 'object') check.fail('tools must be an object of named functions or an array of defineTool() definitions.');
   const map = new Map<string, HostTool>();
   if (Array.isArray(tools)) {
     for (const [i, tool] of (tools as unknown[]).entries()) {
-      if (!isToolDefinition(tool)) fail(`${where}.tools[${i}] must be a defineTool() definition (plain functions need a name: use a record).`);
-      if (map.has(tool.name)) fail(`${where}.tools: two tools are named "${tool.name}".`);
+      if (!isToolDefinition(tool)) check.fail(`tools[${i}] must be a defineTool() definition (plain functions need a name: use a record).`);
+      if (map.has(tool.name)) check.fail(`tools: two tools are named "${tool.name}".`);
       map.set(tool.name, toHostTool(tool.name, tool));
     }
     return map;
   }
   for (const [name, tool] of Object.entries(tools as Record<string, unknown>)) {
-    if (typeof tool !== 'function' && !isToolDefinition(tool)) fail(`${where}.tools["${name}"] must be a function or a defineTool() definition, got ${tool === null ? 'null' : typeof tool}.`);
+    if (typeof tool !== 'function' && !isToolDefinition(tool)) check.fail(`tools["${name}"] must be a function or a defineTool() definition, got ${tool === null ? 'null' : typeof tool}.`);
     const problem = checkToolName(name);
-    if (problem !== undefined) fail(`${where}.tools: the name "${name.slice(0, 40)}" ${problem}.`);
-    if (isToolDefinition(tool) && tool.name !== name) fail(`${where}.tools["${name}"] is the tool "${tool.name}": use the same name, or pass an array of definitions.`);
+    if (problem !== undefined) check.fail(`tools: the name "${name.slice(0, 40)}" ${problem}.`);
+    if (isToolDefinition(tool) && tool.name !== name) check.fail(`tools["${name}"] is the tool "${tool.name}": use the same name, or pass an array of definitions.`);
     map.set(name, toHostTool(name, tool as ToolFunction | ToolDefinition));
   }
   return map;

@@ -1,35 +1,7 @@
 import type { SecurityLevel } from '../levels.js';
 import { KB, MB } from '../levels.js';
-
-/**
- * Huge tool data without a huge realm. With the sidecar on, every string of at least
- * `extractionThreshold` characters in a tool result stays on the host, in the run's sidecar; the script
- * gets a small reference object in its place:
- *
- *   { $ref: 'ref_1_x7k2', length: 5242880, preview: 'first 200 characters...' }
- *
- * The script can look at `length` and `preview`, put the reference anywhere in the arguments of another
- * tool call (the tool receives the full string in its place) or in its return value (the caller gets
- * the full string). Reading it in the script means asking a tool for the part it needs. References are
- * whole values: `ref + 'x'` is just the text "[object Object]x", never the data. A run can only resolve
- * its own references, and they are dropped when the run ends.
- *
- * Only copies cross (invariant 1): the reference is an ordinary value the realm's codec builds; the
- * string never enters the realm.
- */
-export interface SidecarOptions {
-  /** Strings in tool results at least this long (UTF-16 code units) stay on the host. */
-  extractionThreshold: number;
-  /** The longest string one reference may hold; a longer one fails the call with `RESULT_TOO_LARGE`. */
-  maxReferenceSize: number;
-  /** All strings one run may keep in its sidecar together; beyond it calls fail with `RESULT_TOO_LARGE`. */
-  maxTotalSize: number;
-  /**
-   * How much text references may expand to in one tool call's arguments (beyond: `INVALID_ARGUMENTS`),
-   * and in the run's returned value (beyond: `OUTPUT_LIMIT_EXCEEDED`).
-   */
-  maxResolvedSize: number;
-}
+import type { OptionChecker } from '../options.js';
+import type { SidecarOptions, SidecarReference } from '../types.js';
 
 /** Per-level sidecar limits (the seed's table), used when `sidecar: true` or for any limit left out. */
 export const SIDECAR_DEFAULTS: Readonly<Record<SecurityLevel, Readonly<SidecarOptions>>> = {
@@ -43,34 +15,20 @@ const SIDECAR_KEYS = ['extractionThreshold', 'maxReferenceSize', 'maxTotalSize',
 const PREVIEW = 200;
 
 /** Reads the `sidecar` option: `true` (the level's defaults) or some limits over them; false/undefined is off. */
-export function readSidecarOptions(value: unknown, level: SecurityLevel, fail: (message: string) => never): SidecarOptions | undefined {
+export function readSidecarOptions(check: OptionChecker, value: unknown, level: SecurityLevel): SidecarOptions | undefined {
   if (value === undefined || value === false) return undefined;
   const defaults = SIDECAR_DEFAULTS[level];
   if (value === true) return { ...defaults };
-  if (value === null || typeof value !== 'object') fail('sidecar must be true, false or an object of limits.');
-  const given = value as Record<string, unknown>;
-  for (const key of Object.keys(given)) {
-    if (key === 'allowComposites') fail('sidecar.allowComposites is not supported: references are whole values; pass several references to a tool (e.g. in an array) and let it join them.');
-    if (key === 'enabled') continue;
-    if (!(SIDECAR_KEYS as readonly string[]).includes(key)) fail(`sidecar: unknown option "${key}". Known options: ${SIDECAR_KEYS.join(', ')}.`);
+  const given = check.object('sidecar', value, 'true, false or an object of limits') ?? {};
+  if (given.allowComposites !== undefined) {
+    check.fail('sidecar.allowComposites is not supported: references are whole values; pass several references to a tool (e.g. in an array) and let it join them.');
   }
-  if (given.enabled === false) return undefined;
+  check.knownKeys('sidecar', given, [...SIDECAR_KEYS, 'enabled']);
+  if (check.boolean('sidecar.enabled', given.enabled) === false) return undefined;
   const out = { ...defaults };
-  for (const key of SIDECAR_KEYS) {
-    const v = given[key];
-    if (v === undefined) continue;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) fail(`sidecar.${key} must be a positive integer.`);
-    out[key] = v;
-  }
-  if (out.maxReferenceSize < out.extractionThreshold) fail('sidecar.maxReferenceSize must be at least sidecar.extractionThreshold.');
+  for (const key of SIDECAR_KEYS) out[key] = check.positiveInteger(`sidecar.${key}`, given[key]) ?? out[key];
+  if (out.maxReferenceSize < out.extractionThreshold) check.fail('sidecar.maxReferenceSize must be at least sidecar.extractionThreshold.');
   return out;
-}
-
-/** The reference object the script holds in place of a kept string. */
-export interface SidecarReference {
-  $ref: string;
-  length: number;
-  preview: string;
 }
 
 /** One run's kept strings. Made per run, dropped with it. */

@@ -1,10 +1,10 @@
 import MagicString from 'magic-string';
+import type { Node, ParsedSource } from '../ast/parse.js';
+import { WRAP_PREFIX, WRAP_SUFFIX, userLocation } from '../ast/parse.js';
+import { isNode } from '../ast/nodes.js';
+import { walk } from '../ast/walk.js';
 import { BIG_STRING, BLOCKED_PROPERTIES, GUARD_LOCALS, REALM_ENTRIES, RESERVED_PREFIX } from '../sandbox/realm-abi.js';
 import type { Guards } from '../sandbox/realm-abi.js';
-import type { Node, ParsedSource } from '../parse.js';
-import { WRAP_PREFIX, WRAP_SUFFIX, userLocation } from '../parse.js';
-import { isNode } from '../validate/ast.js';
-import { walk } from '../validate/walk.js';
 import type { Issue } from '../source.js';
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseAgentScript } from '../parse.js';
+import { parseAgentScript } from '../ast/parse.js';
 import { transformAgentScript } from './index.js';
 
 const rewrite = (code: string, globals: string[] = []) => {

@@ -1,9 +1,9 @@
 import type { Dialect } from '../levels.js';
-import type { ParsedSource } from '../parse.js';
-import { userLocation, WRAP_PREFIX } from '../parse.js';
+import type { ParsedSource } from '../ast/parse.js';
+import { userLocation, WRAP_PREFIX } from '../ast/parse.js';
 import type { Issue } from '../source.js';
-import type { Node, Span } from './ast.js';
-import { ROOT_TYPE } from './ast.js';
+import type { Node, Span } from '../ast/nodes.js';
+import { ROOT_TYPE } from '../ast/nodes.js';
 import type { NodeHandler, Rule, RuleContext } from './rule.js';
 import { noAccessor } from './rules/no-accessor.js';
 import { noAsyncFunction } from './rules/no-async-function.js';
@@ -36,7 +36,7 @@ import { noWith } from './rules/no-with.js';
 import { staticToolName } from './rules/static-tool-name.js';
 import { unknownGlobal } from './rules/unknown-global.js';
 import { ScopeTracker } from './scope.js';
-import { walk } from './walk.js';
+import { walk } from '../ast/walk.js';
 
 export type { Rule, RuleContext, RuleVisitor, NodeHandler } from './rule.js';
 

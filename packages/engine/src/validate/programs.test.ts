@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SecurityLevel } from '../levels.js';
 import { LEVEL_CONFIGS } from '../levels.js';
-import { parseAgentScript } from '../parse.js';
+import { parseAgentScript } from '../ast/parse.js';
 import type { Issue } from '../source.js';
 import { validateAst } from './index.js';
 

@@ -1,5 +1,5 @@
 import type { Dialect } from '../levels.js';
-import type { Node, Span } from './ast.js';
+import type { Node, Span } from '../ast/nodes.js';
 import type { ScopeView } from './scope.js';
 
 /** Everything a rule may use while the tree is walked. One context per rule per validation run. */

@@ -1,6 +1,6 @@
-import type { Node } from './ast.js';
-import { child, children, flag, isFunction, patternNames, str } from './ast.js';
-import { walk } from './walk.js';
+import type { Node } from '../ast/nodes.js';
+import { child, children, flag, isFunction, patternNames, str } from '../ast/nodes.js';
+import { walk } from '../ast/walk.js';
 
 /** How a pattern or target position is used: bound by a declaration, or assigned to. */
 export type TargetMode = 'declare' | 'write';
@@ -18,6 +18,8 @@ export interface ScopeView {
   isBound(name: string): boolean;
   /** Role of an identifier, given the parent and the parent's key holding it (as handlers get them). */
   roleOf(identifier: Node, parent: Node | null, key: string): IdentifierRole;
+  /** The name an identifier reads, writes or declares, with that role; undefined for keys, labels and meta properties. */
+  bindingOf(identifier: Node, parent: Node | null, key: string): { name: string; role: 'read' | 'write' | 'declare' } | undefined;
   /** `write` for assignment targets, `declare` for binding patterns, undefined elsewhere. */
   modeOf(node: Node): TargetMode | undefined;
   /** Every name declared anywhere in the script (filled as the walk goes, complete at the end). */
@@ -110,6 +112,12 @@ export class ScopeTracker implements ScopeView {
 
   roleOf(identifier: Node, parent: Node | null, key: string): IdentifierRole {
     return this.#modes.get(identifier) ?? nonTargetRole(parent, key);
+  }
+
+  bindingOf(identifier: Node, parent: Node | null, key: string): { name: string; role: 'read' | 'write' | 'declare' } | undefined {
+    const role = this.roleOf(identifier, parent, key);
+    if (role !== 'read' && role !== 'write' && role !== 'declare') return undefined;
+    return { name: str(identifier, 'name') ?? '', role };
   }
 
   modeOf(node: Node): TargetMode | undefined {

@@ -1,7 +1,9 @@
 import { createServer } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { ENCLAVE_HTTP_STATUS, createEnclaveHandler, handleNodeRequest, statusTable } from '../../src/index.js';
-import type { NodeRequest } from '../../src/index.js';
+import { statusTable } from '../../src/http/index.js';
+import { ENCLAVE_HTTP_STATUS, EnclaveConfigError, MemoryRateLimitStore, createEnclaveHandler } from '../../src/index.js';
+import { handleNodeRequest } from '../../src/node/index.js';
+import type { NodeRequest } from '../../src/node/index.js';
 import { adapterContract, listen } from './contract.js';
 
 // The Fetch core behind a bare node:http server and the Node bridge: the reference for the adapters.
@@ -22,12 +24,17 @@ describe('createEnclaveHandler options', () => {
   it.each([
     [{ tools: () => ({}), createContext: () => ({}) }, /either tools or createContext/],
     [{ maxBodySize: 0 }, /maxBodySize must be a positive integer/],
-    [{ rateLimit: { max: 1, windowMs: 1000 } }, /rateLimit must be/],
+    [{ rateLimit: { max: 1, windowMs: 1000 } }, /rateLimit\.key must be a function/],
+    [{ rateLimit: 'per-user' }, /rateLimit must be \{ max, windowMs, key/],
+    [{ rateLimit: { max: 1, windowMs: 1000, key: () => 'u', store: {} } }, /rateLimit\.store must be an object with a hit/],
     [{ statuses: { TIMEOUT: 99 } }, /statuses.TIMEOUT must be an HTTP status/],
-    [{ statuses: { TIMEOUTS: 504 } }, /unknown outcome "TIMEOUTS"/],
-    [{ tool: {} }, /unknown option "tool"/],
+    [{ statuses: { TIMEOUTS: 504 } }, /statuses: unknown option "TIMEOUTS"\. Did you mean "TIMEOUT"\?/],
+    [{ tool: {} }, /unknown option "tool"\. Did you mean "tools"\?/],
+    [{ pth: '/run' }, /unknown option "pth"\. Did you mean "path"\?/],
     [{ onError: 'log' }, /onError must be a function/],
+    [{ logger: { info() {} } }, /logger must be an object with info\(\) and error\(\) methods/],
   ])('%o is refused at construction', (options, message) => {
+    expect(() => createEnclaveHandler(options as never)).toThrow(EnclaveConfigError);
     expect(() => createEnclaveHandler(options as never)).toThrow(message);
   });
 
@@ -59,6 +66,25 @@ describe('createEnclaveHandler options', () => {
       { tenant: 'acme' },
     );
     expect(await res.json()).toMatchObject({ success: true, value: 'hi acme' });
+    handler.dispose();
+  });
+
+  it('counts the per-user limit in a RateLimitStore, the interface of the tools\' limits', async () => {
+    const clock = { now: 1_000_000 };
+    const store = new MemoryRateLimitStore({ now: () => clock.now });
+    const handler = createEnclaveHandler({ rateLimit: { max: 2, windowMs: 60_000, key: ({ request }) => request.headers.get('x-user') ?? undefined, store } });
+    const run = (user: string) =>
+      handler(new Request('http://x/enclave', { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': user }, body: JSON.stringify({ code: 'return 1' }) }));
+    expect((await run('ada')).status).toBe(200);
+    clock.now += 15_000;
+    expect((await run('ada')).status).toBe(200);
+    const limited = await run('ada');
+    expect(limited.status).toBe(429);
+    // The window opened at ada's first request: 45 s are left of it.
+    expect(limited.headers.get('retry-after')).toBe('45');
+    expect((await run('bob')).status).toBe(200);
+    clock.now += 45_000;
+    expect((await run('ada')).status).toBe(200);
     handler.dispose();
   });
 });

@@ -1,5 +1,5 @@
-import type { Node } from '../ast.js';
-import { quote, staticKey, str } from '../ast.js';
+import type { Node } from '../../ast/nodes.js';
+import { quote, staticKey, str } from '../../ast/nodes.js';
 import type { Rule } from '../rule.js';
 
 const HINT = 'Use a plain data property, or an arrow function property such as `total: () => a + b` called explicitly.';

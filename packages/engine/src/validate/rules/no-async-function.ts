@@ -1,5 +1,5 @@
-import type { Node } from '../ast.js';
-import { flag, functionLabel } from '../ast.js';
+import type { Node } from '../../ast/nodes.js';
+import { flag, functionLabel } from '../../ast/nodes.js';
 import type { Rule } from '../rule.js';
 
 /** Async functions and arrows. Top-level `await` needs none of these and is always allowed. */

@@ -1,4 +1,4 @@
-import { quote } from '../ast.js';
+import { quote } from '../../ast/nodes.js';
 import type { Rule } from '../rule.js';
 
 export const noBigint: Rule = {

@@ -1,4 +1,3 @@
-import { str } from '../ast.js';
 import { BLOCKED_IDENTIFIERS, CODE_GENERATION_NAMES } from '../names.js';
 import type { Rule } from '../rule.js';
 
@@ -21,10 +20,9 @@ export const noBlockedIdentifier: Rule = {
   create(ctx) {
     return {
       Identifier(node, parent, key) {
-        const role = ctx.scope.roleOf(node, parent, key);
-        if (role !== 'read' && role !== 'write' && role !== 'declare') return;
-        const name = str(node, 'name') ?? '';
-        if (!BLOCKED_IDENTIFIERS.has(name) || CODE_GENERATION_NAMES.has(name)) return;
+        const binding = ctx.scope.bindingOf(node, parent, key);
+        if (binding === undefined || !BLOCKED_IDENTIFIERS.has(binding.name) || CODE_GENERATION_NAMES.has(binding.name)) return;
+        const { name, role } = binding;
         // A local binding named `window` or `process` reaches nothing of the host: only references
         // that would resolve to a global are refused.
         if (role === 'declare' || ctx.scope.isBound(name)) return;

@@ -1,6 +1,6 @@
 import { BLOCKED_PROPERTIES } from '../../levels.js';
-import type { Node } from '../ast.js';
-import { quote, staticKey } from '../ast.js';
+import type { Node } from '../../ast/nodes.js';
+import { quote, staticKey } from '../../ast/nodes.js';
 import type { Rule, RuleContext } from '../rule.js';
 
 const BLOCKED: ReadonlySet<string> = new Set(BLOCKED_PROPERTIES);

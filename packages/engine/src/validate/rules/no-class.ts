@@ -1,5 +1,5 @@
-import type { Node } from '../ast.js';
-import { child, identifierName, quote } from '../ast.js';
+import type { Node } from '../../ast/nodes.js';
+import { child, identifierName, quote } from '../../ast/nodes.js';
 import type { Rule } from '../rule.js';
 
 export const noClass: Rule = {

@@ -1,4 +1,3 @@
-import { str } from '../ast.js';
 import { CODE_GENERATION_NAMES } from '../names.js';
 import type { Rule } from '../rule.js';
 
@@ -9,10 +8,9 @@ export const noEval: Rule = {
   create(ctx) {
     return {
       Identifier(node, parent, key) {
-        const role = ctx.scope.roleOf(node, parent, key);
-        if (role !== 'read' && role !== 'write' && role !== 'declare') return;
-        const name = str(node, 'name') ?? '';
-        if (!CODE_GENERATION_NAMES.has(name)) return;
+        const binding = ctx.scope.bindingOf(node, parent, key);
+        if (binding === undefined || !CODE_GENERATION_NAMES.has(binding.name)) return;
+        const { name, role } = binding;
         ctx.report(
           node,
           role === 'declare'

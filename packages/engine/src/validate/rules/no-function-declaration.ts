@@ -1,4 +1,4 @@
-import { functionLabel } from '../ast.js';
+import { functionLabel } from '../../ast/nodes.js';
 import type { Rule } from '../rule.js';
 
 export const noFunctionDeclaration: Rule = {

@@ -1,5 +1,5 @@
-import { functionLabel, quote, staticKey, str } from '../ast.js';
-import type { Node } from '../ast.js';
+import { functionLabel, quote, staticKey, str } from '../../ast/nodes.js';
+import type { Node } from '../../ast/nodes.js';
 import type { Rule } from '../rule.js';
 
 /**

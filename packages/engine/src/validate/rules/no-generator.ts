@@ -1,5 +1,5 @@
-import type { Node } from '../ast.js';
-import { flag, functionLabel } from '../ast.js';
+import type { Node } from '../../ast/nodes.js';
+import { flag, functionLabel } from '../../ast/nodes.js';
 import type { Rule } from '../rule.js';
 
 const HINT = 'Collect the values in an array and return or loop over it instead of yielding them.';

@@ -1,5 +1,5 @@
-import type { Node } from '../ast.js';
-import { child, str } from '../ast.js';
+import type { Node } from '../../ast/nodes.js';
+import { child, str } from '../../ast/nodes.js';
 import type { Rule } from '../rule.js';
 
 const HINT = 'Store the value in a new local variable instead, e.g. `const result = ...`.';

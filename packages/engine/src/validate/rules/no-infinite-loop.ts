@@ -1,5 +1,5 @@
-import type { Node } from '../ast.js';
-import { child, identifierName, isFunction, isLoop } from '../ast.js';
+import type { Node } from '../../ast/nodes.js';
+import { child, identifierName, isFunction, isLoop } from '../../ast/nodes.js';
 import type { Rule } from '../rule.js';
 
 /** Whether an expression is truthy without running anything: literals, `!0`, `{}`, `[]`, functions. */

@@ -1,4 +1,4 @@
-import { child, quote, str } from '../ast.js';
+import { child, quote, str } from '../../ast/nodes.js';
 import type { Rule } from '../rule.js';
 
 export const noLabel: Rule = {

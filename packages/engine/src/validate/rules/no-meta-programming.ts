@@ -1,5 +1,5 @@
-import type { Node } from '../ast.js';
-import { child, children, identifierName, quote, staticKey } from '../ast.js';
+import type { Node } from '../../ast/nodes.js';
+import { child, children, identifierName, quote, staticKey } from '../../ast/nodes.js';
 import type { Rule } from '../rule.js';
 
 /** `Object` methods that define, inspect or swap property descriptors and prototypes. */

@@ -1,4 +1,4 @@
-import { child, str } from '../ast.js';
+import { child, str } from '../../ast/nodes.js';
 import type { Rule } from '../rule.js';
 
 export const noNewTarget: Rule = {

@@ -1,4 +1,4 @@
-import { quote, str } from '../ast.js';
+import { quote, str } from '../../ast/nodes.js';
 import type { Rule } from '../rule.js';
 
 // The names the runtime provides to every run. User globals are data and may be shadowed freely.

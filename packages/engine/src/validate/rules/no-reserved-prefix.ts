@@ -1,5 +1,5 @@
 import { RESERVED_PREFIX } from '../../levels.js';
-import { quote, str } from '../ast.js';
+import { quote } from '../../ast/nodes.js';
 import type { Rule } from '../rule.js';
 
 function suggestion(name: string): string {
@@ -13,10 +13,8 @@ export const noReservedPrefix: Rule = {
   create(ctx) {
     return {
       Identifier(node, parent, key) {
-        const role = ctx.scope.roleOf(node, parent, key);
-        if (role !== 'read' && role !== 'write' && role !== 'declare') return;
-        const name = str(node, 'name') ?? '';
-        if (!name.startsWith(RESERVED_PREFIX)) return;
+        const name = ctx.scope.bindingOf(node, parent, key)?.name;
+        if (name === undefined || !name.startsWith(RESERVED_PREFIX)) return;
         ctx.report(
           node,
           `${quote(name)} uses the prefix \`${RESERVED_PREFIX}\`, which is reserved for the runtime.`,

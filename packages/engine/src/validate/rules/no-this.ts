@@ -1,4 +1,4 @@
-import type { Node } from '../ast.js';
+import type { Node } from '../../ast/nodes.js';
 import type { Rule } from '../rule.js';
 
 function isFieldValue(parent: Node | null, key: string): boolean {

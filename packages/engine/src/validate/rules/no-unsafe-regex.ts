@@ -1,6 +1,6 @@
 import { analyzeRegex } from '../../scan/index.js';
-import { str } from '../ast.js';
-import type { Node } from '../ast.js';
+import { str } from '../../ast/nodes.js';
+import type { Node } from '../../ast/nodes.js';
 import type { Rule } from '../rule.js';
 
 const HINT = 'Rewrite the pattern without a repeated group that itself repeats (e.g. `(a+)+`) or overlapping alternatives (e.g. `(a|ab)*`); often a string method or a simpler pattern does the job.';

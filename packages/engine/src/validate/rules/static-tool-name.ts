@@ -1,5 +1,5 @@
-import type { Node } from '../ast.js';
-import { children, identifierName } from '../ast.js';
+import type { Node } from '../../ast/nodes.js';
+import { children, identifierName } from '../../ast/nodes.js';
 import type { Rule } from '../rule.js';
 
 const TOOL = 'callTool';

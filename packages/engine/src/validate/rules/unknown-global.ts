@@ -1,9 +1,9 @@
 import { RESERVED_PREFIX } from '../../levels.js';
-import type { Span } from '../ast.js';
-import { quote, ROOT_TYPE, str } from '../ast.js';
+import type { Span } from '../../ast/nodes.js';
+import { quote, ROOT_TYPE } from '../../ast/nodes.js';
 import { BLOCKED_IDENTIFIERS, META_GLOBALS } from '../names.js';
 import type { Rule } from '../rule.js';
-import { closeNames } from '../suggest.js';
+import { closeNames } from '../../suggest.js';
 
 // Suggestions cost a scan of all candidate names, so only this many distinct names get them; the
 // issue list is capped far below that anyway.
@@ -29,9 +29,9 @@ export const unknownGlobal: Rule = {
       .join(', ');
     return {
       Identifier(node, parent, key) {
-        const role = ctx.scope.roleOf(node, parent, key);
-        if (role !== 'read' && role !== 'write') return;
-        const name = str(node, 'name') ?? '';
+        const binding = ctx.scope.bindingOf(node, parent, key);
+        if (binding === undefined || binding.role === 'declare') return;
+        const { name, role } = binding;
         if (ctx.scope.isBound(name) || ctx.allowedGlobals.has(name)) return;
         if (BLOCKED_IDENTIFIERS.has(name) || name.startsWith(RESERVED_PREFIX) || META_GLOBALS.has(name)) return;
         pending.push({ span: node, name, write: role === 'write' });

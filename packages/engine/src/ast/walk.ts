@@ -1,5 +1,5 @@
-import type { Node } from './ast.js';
-import { isNode } from './ast.js';
+import type { Node } from './nodes.js';
+import { isNode } from './nodes.js';
 
 export interface WalkHandlers {
   /** Called before the children of `node`. Returning false skips them (and the matching `leave`). */

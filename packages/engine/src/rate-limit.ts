@@ -7,9 +7,10 @@ export interface RateLimitHit {
 }
 
 /**
- * Where rate-limit counts live. The in-memory default serves one process; a shared store (Redis: `INCR`
- * then `PEXPIRE key windowMs NX` and `PTTL`) makes the limit hold across processes. Counting is a fixed
- * window per key.
+ * Where rate-limit counts live, for the tools' `rateLimit` (the Enclave's `rateLimitStore`) and for the
+ * HTTP core's per-user `rateLimit` alike. The in-memory default serves one process; a shared store
+ * (Redis: `INCR` then `PEXPIRE key windowMs NX` and `PTTL`) makes the limit hold across processes.
+ * Counting is a fixed window per key.
  */
 export interface RateLimitStore {
   /** Counts one call for `key` in its window of `windowMs`. May be async. */

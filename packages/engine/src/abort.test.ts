@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Abort, runEndReason } from './abort.js';
-import { Enclave } from '../enclave.js';
-import { defineTool } from './define.js';
+import { Enclave } from './enclave.js';
+import { defineTool } from './tools/define.js';
 
 describe('Abort', () => {
   it('makes a real signal only when read, already aborted if the flag was set before', () => {

@@ -1,6 +1,6 @@
 import { parseSync } from 'oxc-parser';
-import type { Issue } from './source.js';
-import { LineIndex, LruCache } from './source.js';
+import type { Issue } from '../source.js';
+import { LineIndex, LruCache } from '../source.js';
 
 /**
  * AgentScript is a function body: top-level `await` and `return` are allowed. oxc-parser has no

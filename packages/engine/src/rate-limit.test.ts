@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { Enclave, MemoryRateLimitStore, defineTool } from '../index.js';
-import type { RateLimitStore } from '../index.js';
+import { Enclave, MemoryRateLimitStore, defineTool } from './index.js';
+import type { RateLimitStore } from './index.js';
 
 /** A clock the test moves by hand: no sleeps, no timing in assertions. */
 function manualClock(start = 1_000_000) {

@@ -1,0 +1,218 @@
+/**
+ * The first step of every Enclave: its options, and each run's, read once into settings the pipeline
+ * uses without checking again. Everything wrong throws `EnclaveConfigError` naming the option.
+ */
+import { availableParallelism } from 'node:os';
+import type { LevelConfig, RuntimeLimits, SecurityLevel } from './levels.js';
+import { ALWAYS_BLOCKED_IDENTIFIERS, LEVEL_CONFIGS, MB, RESERVED_PREFIX, SECURITY_LEVELS } from './levels.js';
+import { OptionChecker } from './options.js';
+import type { RateLimitStore } from './rate-limit.js';
+import { MemoryRateLimitStore } from './rate-limit.js';
+import { WORKER_POOL_PRESETS } from './sandbox/worker-pool.js';
+import type { ResolvedGate } from './score/options.js';
+import { resolveScoringGate } from './score/options.js';
+import type { ToolMap } from './tools/registry.js';
+import { mergeTools, readToolSet } from './tools/registry.js';
+import { readSidecarOptions } from './tools/sidecar.js';
+import type { CreateEnclaveOptions, Limits, RunOptions, SidecarOptions, ToolCallHook, ToolFunction, ToolHandler, WorkerPoolConfig } from './types.js';
+
+export const LIMIT_KEYS = [
+  'timeout',
+  'maxIterations',
+  'maxToolCalls',
+  'maxCallDepth',
+  'memoryLimit',
+  'maxOutputBytes',
+  'maxLogBytes',
+  'maxLogEntries',
+  'maxInputBytes',
+  'maxToolArgsBytes',
+  'maxToolResultBytes',
+] as const satisfies readonly (keyof Limits & keyof RuntimeLimits)[];
+
+const OPTION_KEYS = new Set<string>([
+  ...LIMIT_KEYS,
+  'securityLevel',
+  'validate',
+  'transform',
+  'tools',
+  'toolHandler',
+  'globals',
+  'allowFunctionsInGlobals',
+  'adapter',
+  'workerPoolConfig',
+  'realmPool',
+  'toolTimeout',
+  'onToolCall',
+  'rateLimitStore',
+  'sidecar',
+  'scoringGate',
+]);
+const RUN_OPTION_KEYS = new Set<string>([...LIMIT_KEYS, 'tools', 'toolHandler', 'globals', 'input', 'signal', 'context']);
+const REALM_POOL_KEYS = ['maxIdle', 'prewarm', 'maxRunsPerRealm'];
+const WORKER_POOL_KEYS = ['minWorkers', 'maxWorkers', 'memoryLimitPerWorker', 'maxMessagesPerSecond', 'maxExecutionsPerWorker', 'maxQueueSize', 'idleTimeoutMs'];
+const WRAPPER_NAMES = new Set(['callTool', 'console', 'input']);
+const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+const RESERVED_WORDS = new Set(
+  'break case catch class const continue debugger default delete do else enum export extends false finally for function if import in instanceof new null return super switch this throw true try typeof var void while with yield let static implements interface package private protected public await async arguments eval undefined NaN Infinity'.split(
+    ' ',
+  ),
+);
+
+/** An instance's options, resolved against its level's defaults. */
+export interface EnclaveSettings {
+  level: SecurityLevel;
+  config: LevelConfig;
+  limits: Readonly<RuntimeLimits>;
+  validate: boolean;
+  transform: boolean;
+  tools: ToolMap | undefined;
+  toolHandler: ToolHandler | undefined;
+  toolTimeout: number | undefined;
+  onToolCall: ToolCallHook | undefined;
+  rateLimitStore: RateLimitStore;
+  sidecar: SidecarOptions | undefined;
+  globals: Readonly<Record<string, unknown>>;
+  allowFunctionsInGlobals: boolean;
+  scoringGate: ResolvedGate | undefined;
+  realmPool: { maxIdle: number; prewarm: number; maxRunsPerRealm: number };
+  /** Set exactly when `adapter` is `'worker_threads'`. */
+  workerPool: WorkerPoolConfig | undefined;
+}
+
+/** One run's options merged over the instance's settings. */
+export interface RunSettings {
+  /** The instance's limits, lowered by the run's. */
+  limits: RuntimeLimits;
+  /** The run's named tools layered over the instance's. */
+  tools: ToolMap | undefined;
+  /** The run's handler, or the instance's. */
+  handler: ToolHandler | undefined;
+  /** Globals that are data: copied into the realm. */
+  dataGlobals: Record<string, unknown>;
+  /** Globals that are host functions: the realm gets async stubs that call them like tools. */
+  functionGlobals: Record<string, ToolFunction>;
+  /** Every global's name, sorted (the rewritten script's parameters follow this order). */
+  globalNames: string[];
+}
+
+/** Zero means "none" for these counts; every other value must be a positive integer. */
+function count(check: OptionChecker, name: string, value: unknown): number | undefined {
+  return value === 0 ? 0 : check.positiveInteger(name, value);
+}
+
+/** The run's tool source: named tools or one handler, never both. */
+function readToolSource(check: OptionChecker, options: { tools?: unknown; toolHandler?: unknown }): { tools: ToolMap | undefined; handler: ToolHandler | undefined } {
+  if (options.tools !== undefined && options.toolHandler !== undefined) check.fail('give either tools or toolHandler, not both.');
+  const handler = check.function<ToolHandler>('toolHandler', options.toolHandler, '(name, args, ctx) => result');
+  return { tools: readToolSet(check, options.tools), handler };
+}
+
+function readGlobals(check: OptionChecker, value: unknown, allowFunctions: boolean): Record<string, unknown> | undefined {
+  const globals = check.object('globals', value, 'a plain object');
+  for (const [name, v] of Object.entries(globals ?? {})) {
+    if (!IDENTIFIER.test(name) || RESERVED_WORDS.has(name) || WRAPPER_NAMES.has(name) || name.startsWith(RESERVED_PREFIX) || ALWAYS_BLOCKED_IDENTIFIERS.includes(name)) {
+      check.fail(`globals: "${name}" cannot be used as a global name.`);
+    }
+    if (typeof v === 'function' && !allowFunctions) {
+      check.fail(`globals["${name}"] is a function; set allowFunctionsInGlobals: true to expose it (it becomes an async function, like a tool).`);
+    }
+  }
+  return globals;
+}
+
+/** The level's preset, then the CPU count for `maxWorkers`, then the caller's explicit fields. */
+function readWorkerPoolConfig(check: OptionChecker, level: SecurityLevel, given: unknown): WorkerPoolConfig {
+  const o = check.object('workerPoolConfig', given) ?? {};
+  check.knownKeys('workerPoolConfig', o, WORKER_POOL_KEYS);
+  const preset = WORKER_POOL_PRESETS[level];
+  const pick = (key: string, fallback: number) => check.positiveInteger(`workerPoolConfig.${key}`, o[key]) ?? fallback;
+  const minWorkers = count(check, 'workerPoolConfig.minWorkers', o.minWorkers) ?? preset.minWorkers;
+  const maxWorkers = pick('maxWorkers', Math.min(preset.maxWorkers, Math.max(minWorkers, 1, availableParallelism())));
+  if (minWorkers > maxWorkers) check.fail(`workerPoolConfig.minWorkers (${minWorkers}) is larger than maxWorkers (${maxWorkers}).`);
+  const config: WorkerPoolConfig = {
+    minWorkers,
+    maxWorkers,
+    memoryLimitPerWorker: pick('memoryLimitPerWorker', preset.memoryLimitPerWorker),
+    maxMessagesPerSecond: pick('maxMessagesPerSecond', preset.maxMessagesPerSecond),
+    maxExecutionsPerWorker: pick('maxExecutionsPerWorker', 1000),
+    maxQueueSize: count(check, 'workerPoolConfig.maxQueueSize', o.maxQueueSize) ?? 1000,
+    idleTimeoutMs: pick('idleTimeoutMs', 30_000),
+  };
+  if (config.memoryLimitPerWorker < 16 * MB) check.fail('workerPoolConfig.memoryLimitPerWorker is in bytes and must be at least 16 MiB.');
+  return config;
+}
+
+function readRealmPool(check: OptionChecker, given: unknown): EnclaveSettings['realmPool'] {
+  const pool = check.object('realmPool', given) ?? {};
+  check.knownKeys('realmPool', pool, REALM_POOL_KEYS);
+  const maxIdle = count(check, 'realmPool.maxIdle', pool.maxIdle) ?? 256;
+  const prewarm = count(check, 'realmPool.prewarm', pool.prewarm) ?? 2;
+  return { maxIdle, prewarm: Math.min(prewarm, maxIdle), maxRunsPerRealm: check.positiveInteger('realmPool.maxRunsPerRealm', pool.maxRunsPerRealm) ?? 1000 };
+}
+
+/** Reads `new Enclave(options)`: the level's defaults, then every explicit option. */
+export function readEnclaveOptions(options: CreateEnclaveOptions): EnclaveSettings {
+  const check = new OptionChecker('new Enclave(options)');
+  const o = check.object('options', options) ?? {};
+  check.knownKeys('', o, OPTION_KEYS);
+  const level = check.oneOf('securityLevel', o.securityLevel, SECURITY_LEVELS, 'STANDARD') ?? 'STANDARD';
+  const adapter = check.oneOf('adapter', o.adapter, ['vm', 'worker_threads'], 'vm') ?? 'vm';
+  if (o.workerPoolConfig !== undefined && adapter !== 'worker_threads') check.fail('workerPoolConfig is only used with adapter: "worker_threads".');
+  const config = LEVEL_CONFIGS[level];
+  const limits: RuntimeLimits = { ...config.limits };
+  for (const key of LIMIT_KEYS) limits[key] = check.positiveInteger(key, o[key]) ?? limits[key];
+  const allowFunctionsInGlobals = check.boolean('allowFunctionsInGlobals', o.allowFunctionsInGlobals) ?? false;
+  const source = readToolSource(check, o);
+  return {
+    level,
+    config,
+    limits: Object.freeze(limits),
+    validate: check.boolean('validate', o.validate) ?? true,
+    transform: check.boolean('transform', o.transform) ?? true,
+    tools: source.tools,
+    toolHandler: source.handler,
+    toolTimeout: check.positiveInteger('toolTimeout', o.toolTimeout, 'ms'),
+    onToolCall: check.function<ToolCallHook>('onToolCall', o.onToolCall, '(event) => void'),
+    rateLimitStore: check.withMethods<RateLimitStore>('rateLimitStore', o.rateLimitStore, ['hit'], 'a hit(key, windowMs) method') ?? new MemoryRateLimitStore(),
+    sidecar: readSidecarOptions(check, o.sidecar, level),
+    globals: { ...readGlobals(check, o.globals, allowFunctionsInGlobals) },
+    allowFunctionsInGlobals,
+    scoringGate: resolveScoringGate(check, o.scoringGate, level),
+    realmPool: readRealmPool(check, o.realmPool),
+    workerPool: adapter === 'worker_threads' ? readWorkerPoolConfig(check, level, o.workerPoolConfig) : undefined,
+  };
+}
+
+/**
+ * Reads `run(code, options)` over the instance's settings: limits may only lower the instance's, named
+ * tools are layered over the instance's, a handler replaces the instance's, globals merge over its.
+ */
+export function readRunOptions(settings: EnclaveSettings, runOptions: RunOptions): RunSettings {
+  const check = new OptionChecker('run(code, options)');
+  const o = check.object('options', runOptions) ?? {};
+  check.knownKeys('', o, RUN_OPTION_KEYS);
+  const limits = { ...settings.limits };
+  for (const key of LIMIT_KEYS) limits[key] = Math.min(limits[key], check.positiveInteger(key, o[key]) ?? limits[key]);
+  const source = readToolSource(check, o);
+  const globals: Record<string, unknown> = { ...settings.globals, ...readGlobals(check, o.globals, settings.allowFunctionsInGlobals) };
+  const dataGlobals: Record<string, unknown> = {};
+  const functionGlobals: Record<string, ToolFunction> = {};
+  for (const [name, value] of Object.entries(globals)) {
+    if (typeof value === 'function') functionGlobals[name] = value as ToolFunction;
+    else dataGlobals[name] = value;
+  }
+  return {
+    limits,
+    tools: mergeTools(settings.tools, source.tools),
+    handler: source.handler ?? settings.toolHandler,
+    dataGlobals,
+    functionGlobals,
+    globalNames: Object.keys(globals).sort(),
+  };
+}
+
+/** Reads the `tools` given to `describe()`: layered over the instance's, as in `run()`. */
+export function readDescribeTools(settings: EnclaveSettings, tools: unknown): ToolMap | undefined {
+  return mergeTools(settings.tools, readToolSet(new OptionChecker('describe(tools)'), tools));
+}
