@@ -1,14 +1,16 @@
 // The package's JavaScript: one build of every entry from the TypeScript sources (tsc emits only the
 // .d.ts files), so each module, and each class an `instanceof` checks, exists once in dist/. The entries
-// share two chunks: `runtime`, everything the worker-main entry reaches (the worker loads nothing else,
-// and never the parser), and `engine`, the rest. Few files, because Node's ESM loader costs about a
-// millisecond per module, which was most of a cold start with ~60 modules. oxc-parser stays external
-// (it loads a native binding). test/bundle.test.ts checks the result.
+// share three chunks: `runtime`, everything the worker-main entry reaches (the worker loads nothing else,
+// and never the parser); `engine`, the rest of what the main entry reaches; `extras`, what only the other
+// entries add (the CLI's own modules: a server's cold start loads none of them). Few files, because
+// Node's ESM loader costs about a millisecond per module, which was most of a cold start with ~60
+// modules. oxc-parser stays external (it loads a native binding). test/bundle.test.ts checks the result.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const workerMain = path.join(here, 'src/sandbox/worker-main.ts');
+const mainIndex = path.join(here, 'src/index.ts');
 
 /** The modules the worker's entry reaches through static imports. */
 function reachedFrom(entry, ctx) {
@@ -24,6 +26,7 @@ function reachedFrom(entry, ctx) {
 }
 
 let workerModules;
+let mainModules;
 export default {
   input: {
     index: 'src/index.ts',
@@ -52,7 +55,9 @@ export default {
           name(id, ctx) {
             if (ctx.getModuleInfo(id)?.isEntry) return null;
             workerModules ??= reachedFrom(workerMain, ctx);
-            return workerModules.has(id) ? 'runtime' : 'engine';
+            mainModules ??= reachedFrom(mainIndex, ctx);
+            // What only the CLI (or the plumbing entries) load stays out of what `import '@enclave-kit/engine'` loads.
+            return workerModules.has(id) ? 'runtime' : mainModules.has(id) ? 'engine' : 'extras';
           },
         },
       ],

@@ -54,9 +54,9 @@ const MAX_TEXT = 8_192;
 
 /** Drives one run to its outcome. Never rejects. */
 export function drive(isolation: Isolation, plan: DriverPlan, active: Set<RunDriver>): Promise<RunOutcome> {
-  const driver = new RunDriver(plan);
+  const driver = new RunDriver(plan, active);
   active.add(driver);
-  return driver.start(isolation).finally(() => active.delete(driver));
+  return driver.start(isolation);
 }
 
 export class RunDriver {
@@ -72,8 +72,12 @@ export class RunDriver {
   #toolCalls = 0;
   #iterations = 0;
 
-  constructor(plan: DriverPlan) {
+  /** The runs in flight this one belongs to (the Enclave's): it leaves the set when it settles. */
+  readonly #active: Set<RunDriver>;
+
+  constructor(plan: DriverPlan, active: Set<RunDriver>) {
     this.#plan = plan;
+    this.#active = active;
   }
 
   start(isolation: Isolation): Promise<RunOutcome> {
@@ -204,6 +208,7 @@ export class RunDriver {
     if (this.#onAbort && signal) signal.removeEventListener('abort', this.#onAbort);
     this.#toolsEnd.abort(runEndReason(result.success ? 'completed' : result.error.code));
     this.#run?.stop();
+    this.#active.delete(this);
     this.#resolve(result);
   }
 }
