@@ -69,6 +69,8 @@ export type {
   EnclaveHandlerOptions,
   EnclaveLogger,
   EnclaveRequestContext,
+  EnclaveRoute,
+  EnclaveRouteContext,
   RateLimitOptions,
   RunScope,
   ToolSourceOptions,

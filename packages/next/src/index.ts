@@ -5,7 +5,12 @@ import type { EnclaveFetchHandler, EnclaveHandlerOptions } from '@enclave-kit/en
 /** Options of `toNextHandler()`: the core's options; `ctx.native` is the route's `NextRequest`. */
 export type NextEnclaveOptions<U = unknown> = EnclaveHandlerOptions<NextRequest, U>;
 
-type RouteHandler = (request: Request) => Promise<Response>;
+/** The second argument Next passes a route handler: the dynamic segments of the route file's path. */
+export interface NextRouteContext {
+  params?: Promise<Readonly<Record<string, string | string[] | undefined>>>;
+}
+
+type RouteHandler = (request: Request, context?: NextRouteContext) => Promise<Response>;
 
 /** The route file's exports; `handler` is the Fetch core behind them (for tests and `dispose()`). */
 export interface NextEnclaveHandlers {
@@ -16,7 +21,9 @@ export interface NextEnclaveHandlers {
 
 /**
  * Route handlers for an App Router `route.ts`: `POST` runs `{ code, input?, limits? }` with the tools
- * of the request's user, `GET` serves their catalog. The route file's path is the endpoint.
+ * of the request's user, `GET` serves their catalog. The route file's path is the endpoint; in an
+ * optional catch-all folder (`app/enclave/[[...route]]/route.ts`) the segments below it reach the
+ * routes of `routes` (`/enclave/mcp` for `routes: { '/mcp': mcpRoute() }`).
  *
  * @example
  * ```ts
@@ -33,6 +40,10 @@ export interface NextEnclaveHandlers {
 export function toNextHandler<U = unknown>(options: NextEnclaveOptions<U>): NextEnclaveHandlers {
   const handler = createEnclaveHandler<NextRequest, U>(options);
   // Next hands its NextRequest (a Request) to route handlers: it is both the Fetch request and the native object.
-  const route: RouteHandler = (request) => handler(request, request as NextRequest);
+  const route: RouteHandler = async (request, context) => {
+    // A catch-all segment is the one param Next gives as an array; other dynamic segments are strings.
+    const segments = Object.values((await context?.params) ?? {}).find((v) => Array.isArray(v));
+    return handler(request, request as NextRequest, segments && segments.length > 0 ? `/${segments.join('/')}` : '');
+  };
   return { POST: route, GET: route, handler };
 }

@@ -58,6 +58,43 @@ export interface RateLimitOptions<N, U> {
   store?: RateLimitStore;
 }
 
+/**
+ * What a route of `routes` is given: the request already authenticated and rate-limited like the run
+ * route's, and the run route's own ways to build the user's scope and to run a script.
+ */
+export interface EnclaveRouteContext<N = unknown, U = unknown> {
+  /** The request's context, as `tools(ctx)` gets it (the body is unread: the route reads it). */
+  readonly ctx: EnclaveRequestContext<N, U>;
+  /** The path below the route's own: `''` for `{path}/mcp` itself, `'/a/b'` for `{path}/mcp/a/b`. */
+  readonly rest: string;
+  readonly enclave: Enclave;
+  /** Read the body with `readBodyText(request, maxBodySize)` from `@enclave-kit/engine/http`. */
+  readonly maxBodySize: number;
+  /**
+   * This request's scope from `tools(ctx)` or `createContext`, built at most once per request. Rejects
+   * only with an `EnclaveHttpError`, whose message is public: any other failure is reported to
+   * `onError` and the logger and becomes a bare 500 `INTERNAL_ERROR`.
+   */
+  scope(): Promise<RunScope>;
+  /**
+   * Runs `body` as `POST {path}` runs it: this request's scope, `onRunStart`/`onRunEnd`, the concurrency
+   * cap, client limits that only lower the server's. `status` is what the run route would answer.
+   * Rejects like `scope()`, e.g. with 503 `QUEUE_FULL` when `maxConcurrentRuns` are in flight.
+   */
+  run(body: RunRequestBody): Promise<{ result: ExecutionResult; status: number }>;
+}
+
+/**
+ * A route the handler serves below its own path, next to the run route (`{path}/mcp` for
+ * `routes: { '/mcp': mcpRoute() }`), with the same authentication, rate limit and per-request tools.
+ */
+export interface EnclaveRoute<N = unknown, U = unknown> {
+  /** Answers every method at the route's path and below it. */
+  serve(route: EnclaveRouteContext<N, U>): Promise<Response>;
+  /** The answer to a request refused before `serve` or by a rejection out of it (401, 403, 413, 429, 500...). Default: the run route's JSON. */
+  refuse?(error: EnclaveHttpError): Response;
+}
+
 export interface EnclaveLogger {
   info(message: string): void;
   error(message: string, error?: unknown): void;
@@ -81,6 +118,11 @@ export interface EnclaveHandlerBaseOptions<N, U> {
   retryAfter?: number;
   /** Serve the catalog of the user's tools on `GET`. Default true. */
   catalog?: boolean;
+  /**
+   * Routes below the run route's path, keyed by their sub-path (`'/mcp'`): they answer `{path}/mcp` and
+   * anything below it, after the same `authenticate` and `rateLimit`, with the same tools.
+   */
+  routes?: Readonly<Record<string, EnclaveRoute<N, U>>>;
   /** Overrides of single rows of `ENCLAVE_HTTP_STATUS`. */
   statuses?: Partial<Record<HttpOutcome, number>>;
   /** Before a run; throw `EnclaveHttpError` to refuse it. */
@@ -96,14 +138,20 @@ export interface EnclaveHandlerBaseOptions<N, U> {
 /** Options of `createEnclaveHandler` and of every adapter. */
 export type EnclaveHandlerOptions<N = unknown, U = unknown> = EnclaveHandlerBaseOptions<N, U> & ToolSourceOptions<N, U>;
 
-/** A Fetch handler: `(request, native?) => Promise<Response>`. Never throws, never rejects. */
+/**
+ * A Fetch handler: `(request, native?, subPath?) => Promise<Response>`. Never throws, never rejects.
+ * `subPath` is the part of the URL path below the handler's own that the adapter matched: `''` (or
+ * absent) for the run route, `'/mcp'` for a route of `routes`; the core itself does no URL routing.
+ */
 export interface EnclaveFetchHandler<N = unknown> {
-  (request: Request, native?: N): Promise<Response>;
+  (request: Request, native?: N, subPath?: string): Promise<Response>;
   /** The engine instance the handler runs scripts on. */
   readonly enclave: Enclave;
   readonly maxBodySize: number;
-  /** The JSON answer (status from this handler's table) for a request refused outside the core, e.g. by a framework's body parser. */
-  refuse(error: EnclaveHttpError): Response;
+  /** Whether the core answers `method` at `subPath` (`''`: the run route); adapters pass everything else on. */
+  accepts(method: string, subPath: string): boolean;
+  /** The answer (status from this handler's table) for a request refused outside the core, e.g. by a framework's body parser; in the shape of the route at `subPath`. */
+  refuse(error: EnclaveHttpError, subPath?: string): Response;
   /** Disposes the Enclave if the handler created it. */
   dispose(): void;
 }
@@ -119,6 +167,7 @@ const OPTION_KEYS = new Set([
   'maxConcurrentRuns',
   'retryAfter',
   'catalog',
+  'routes',
   'statuses',
   'onRunStart',
   'onRunEnd',
@@ -150,7 +199,21 @@ export function checkHandlerOptions(options: unknown): asserts options is Enclav
     check.withMethods<RateLimitStore>('rateLimit.store', rateLimit.store, ['hit'], 'a hit(key, windowMs) method');
   }
   check.withMethods<EnclaveLogger>('logger', o.logger, ['info', 'error'], 'info() and error() methods');
+  const routes = check.object('routes', o.routes, "an object of sub-path -> route, e.g. { '/mcp': mcpRoute() }");
+  for (const [key, route] of Object.entries(routes ?? {})) {
+    if (!/^(\/[^/?#*:\s]+)+$/.test(key)) check.fail(`routes: "${key}" must be a literal sub-path such as "/mcp" (a leading "/", no trailing one).`);
+    check.withMethods<EnclaveRoute>(`routes["${key}"]`, route ?? null, ['serve'], 'a serve(route) method');
+  }
   statusTable(o.statuses as Parameters<typeof statusTable>[0]);
+}
+
+/** The route of `routes` that `subPath` falls under (the longest key that is `subPath` or a parent of it), and the rest of the path. */
+function routeAt<R>(routes: Readonly<Record<string, R>>, subPath: string): { route: R; rest: string } | undefined {
+  let best: string | undefined;
+  for (const key of Object.keys(routes)) {
+    if ((subPath === key || subPath.startsWith(`${key}/`)) && (best === undefined || key.length > best.length)) best = key;
+  }
+  return best === undefined ? undefined : { route: routes[best] as R, rest: subPath.slice(best.length) };
 }
 
 /**
@@ -191,6 +254,7 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
   const retryAfter = String(options.retryAfter ?? 1);
   const catalog = options.catalog ?? true;
   const logger = options.logger ?? console;
+  const routes = options.routes ?? {};
   const rateLimit = options.rateLimit ? { ...options.rateLimit, store: options.rateLimit.store ?? new MemoryRateLimitStore() } : undefined;
   let inFlight = 0;
 
@@ -205,23 +269,24 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     }
   };
 
+  const reportHookError = (error: unknown, request: Request) => {
+    safely(() => logger.error('enclave: a hook failed', error));
+    safely(() => options.onError?.({ error, request }));
+  };
+
   async function scopeOf(ctx: EnclaveRequestContext<N, U>): Promise<RunScope> {
     if (options.createContext) return (await options.createContext(ctx, ctx.native)) ?? {};
     if (typeof options.tools === 'function') return { tools: await options.tools(ctx) };
     return options.tools ? { tools: options.tools } : {};
   }
 
-  async function serve(request: Request, native: N, started: number): Promise<Response> {
-    const method = request.method.toUpperCase();
-    if (method !== 'POST' && !(method === 'GET' && catalog)) {
-      const allow = catalog ? 'GET, POST' : 'POST';
-      return requestError('METHOD_NOT_ALLOWED', `Use POST${catalog ? ' (or GET for the catalog)' : ''}.`, started, { allow });
-    }
+  /** `authenticate`, then the per-user rate limit: what every route of the handler goes through first. */
+  async function admit(request: Request, native: N): Promise<EnclaveRequestContext<N, U>> {
     const base = { request, native, signal: request.signal, user: undefined };
     let user = undefined as U;
     if (options.authenticate) {
       const who = await options.authenticate(base);
-      if (who === null || who === undefined || who === false) return requestError('UNAUTHORIZED', 'Authentication required.', started);
+      if (who === null || who === undefined || who === false) throw new EnclaveHttpError(401, 'Authentication required.');
       user = who as U;
     }
     const ctx: EnclaveRequestContext<N, U> = { ...base, user };
@@ -230,29 +295,28 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
       // Tool names have no control characters, so these keys never meet a tool's in a shared store.
       const hit = await rateLimit.store.hit(`\u0000http\u0000${limitKey}`, rateLimit.windowMs);
       if (hit.count > rateLimit.max) {
-        return requestError('RATE_LIMITED', 'Too many requests; retry later.', started, { 'retry-after': String(Math.max(1, Math.ceil(hit.resetInMs / 1000))) });
+        throw new EnclaveHttpError(429, 'Too many requests; retry later.', { headers: { 'retry-after': String(Math.max(1, Math.ceil(hit.resetInMs / 1000))) } });
       }
     }
-    if (method === 'GET') return json(statuses.SUCCESS, describeCatalog(enclave, await scopeOf(ctx)));
+    return ctx;
+  }
 
-    if (!isJsonContentType(request.headers.get('content-type'))) {
-      return requestError('UNSUPPORTED_MEDIA_TYPE', 'Send the request as Content-Type: application/json.', started);
-    }
-    const body = parseRunRequest(await readBodyText(request, maxBodySize));
+  /** One run with the request's scope and the handler's hooks and cap; the status is the table's. */
+  async function execute(ctx: EnclaveRequestContext<N, U>, body: RunRequestBody, scope: () => Promise<RunScope>): Promise<{ result: ExecutionResult; status: number; headers: Record<string, string> }> {
     if (options.maxConcurrentRuns !== undefined && inFlight >= options.maxConcurrentRuns) {
-      return requestError('QUEUE_FULL', 'The server is busy; retry later.', started, { 'retry-after': retryAfter });
+      throw new EnclaveHttpError(503, 'The server is busy; retry later.', { code: 'QUEUE_FULL', headers: { 'retry-after': retryAfter } });
     }
     inFlight++;
     let result: ExecutionResult;
     try {
-      const scope = await scopeOf(ctx);
+      const s = await scope();
       await options.onRunStart?.({ ctx, body });
-      const runOptions: RunOptions = { ...body.limits, signal: request.signal };
-      if (scope.tools !== undefined) runOptions.tools = scope.tools;
-      if (scope.toolHandler !== undefined) runOptions.toolHandler = scope.toolHandler;
+      const runOptions: RunOptions = { ...body.limits, signal: ctx.request.signal };
+      if (s.tools !== undefined) runOptions.tools = s.tools;
+      if (s.toolHandler !== undefined) runOptions.toolHandler = s.toolHandler;
       if (body.input !== undefined) runOptions.input = body.input;
-      if (scope.globals !== undefined) runOptions.globals = scope.globals;
-      if (scope.context !== undefined) runOptions.context = scope.context;
+      if (s.globals !== undefined) runOptions.globals = s.globals;
+      if (s.context !== undefined) runOptions.context = s.context;
       result = await enclave.run(body.code, runOptions);
     } finally {
       inFlight--;
@@ -273,39 +337,90 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
         safely(() => logger.info(`enclave: client closed the request; run aborted after ${Math.round(stats.duration)} ms (${status})`));
       } else if (error.code === 'INTERNAL_ERROR') {
         safely(() => logger.error('enclave: the engine reported an internal error'));
-        safely(() => options.onError?.({ error, request }));
+        safely(() => options.onError?.({ error, request: ctx.request }));
         result = internalFailure(stats);
       }
     }
     const answer = result;
     safely(() => options.onRunEnd?.({ ctx, result: answer, status }));
+    return { result, status, headers };
+  }
+
+  /** What a route of `routes` may call: failures other than `EnclaveHttpError` are reported and become a bare 500, so no hook's error text reaches the route's answer. */
+  function routeContext(ctx: EnclaveRequestContext<N, U>, rest: string): EnclaveRouteContext<N, U> {
+    const guarded = async <T>(fn: () => Promise<T>): Promise<T> => {
+      try {
+        return await fn();
+      } catch (err) {
+        if (err instanceof EnclaveHttpError) throw err;
+        reportHookError(err, ctx.request);
+        throw new EnclaveHttpError(500, 'An internal error occurred.', { code: 'INTERNAL_ERROR', cause: err });
+      }
+    };
+    let built: Promise<RunScope> | undefined;
+    const scope = () => (built ??= guarded(() => scopeOf(ctx)));
+    return {
+      ctx,
+      rest,
+      enclave,
+      maxBodySize,
+      scope,
+      run: (body) => guarded(() => execute(ctx, body, scope)).then(({ result, status }) => ({ result, status })),
+    };
+  }
+
+  async function serve(request: Request, native: N, subPath: string): Promise<Response> {
+    const method = request.method.toUpperCase();
+    if (subPath !== '') {
+      const target = routeAt(routes, subPath);
+      if (!target) throw new EnclaveHttpError(404, 'No route at this path.');
+      return target.route.serve(routeContext(await admit(request, native), target.rest));
+    }
+    if (method !== 'POST' && !(method === 'GET' && catalog)) {
+      throw new EnclaveHttpError(405, `Use POST${catalog ? ' (or GET for the catalog)' : ''}.`, { headers: { allow: catalog ? 'GET, POST' : 'POST' } });
+    }
+    const ctx = await admit(request, native);
+    if (method === 'GET') return json(statuses.SUCCESS, describeCatalog(enclave, await scopeOf(ctx)));
+
+    if (!isJsonContentType(request.headers.get('content-type'))) throw new EnclaveHttpError(415, 'Send the request as Content-Type: application/json.');
+    const body = parseRunRequest(await readBodyText(request, maxBodySize));
+    const { result, status, headers } = await execute(ctx, body, () => scopeOf(ctx));
     return json(status, result, headers);
   }
 
-  const refuse = (err: EnclaveHttpError, started = performance.now()) => {
+  /** The answer to a refused request, in the shape of the route it was for. */
+  const refuse = (err: EnclaveHttpError, subPath = '', started = performance.now()) => {
     const status = Object.hasOwn(statuses, err.code) ? statuses[err.code as HttpOutcome] : err.status;
+    const custom = subPath === '' ? undefined : routeAt(routes, subPath)?.route.refuse;
+    if (custom) return custom(status === err.status ? err : new EnclaveHttpError(status, err.message, { code: err.code, headers: { ...err.headers }, cause: err.cause }));
     return requestError(err.code, err.message, started, { ...err.headers }, status);
   };
 
-  const handler = async function enclaveHandler(request: Request, native?: N): Promise<Response> {
+  const handler = async function enclaveHandler(request: Request, native?: N, subPath = ''): Promise<Response> {
     const started = performance.now();
     try {
-      return await serve(request, native as N, started);
+      return await serve(request, native as N, subPath);
     } catch (err) {
-      if (err instanceof EnclaveHttpError) return refuse(err, started);
+      if (err instanceof EnclaveHttpError) return refuse(err, subPath, started);
       if (request.signal.aborted) {
         safely(() => logger.info('enclave: client closed the request before the run started (499)'));
-        return requestError('ABORTED', 'The client closed the request.', started);
+        return refuse(new EnclaveHttpError(499, 'The client closed the request.', { code: 'ABORTED' }), subPath, started);
       }
-      safely(() => logger.error('enclave: a hook failed', err));
-      safely(() => options.onError?.({ error: err, request }));
+      reportHookError(err, request);
+      if (subPath !== '') return refuse(new EnclaveHttpError(500, 'An internal error occurred.', { code: 'INTERNAL_ERROR' }), subPath, started);
       return json(statuses.INTERNAL_ERROR, internalFailure(noStats(Math.round(performance.now() - started))));
     }
   } as EnclaveFetchHandler<N>;
+  const accepts = (method: string, subPath: string) => {
+    if (subPath !== '') return routeAt(routes, subPath) !== undefined;
+    const m = method.toUpperCase();
+    return m === 'POST' || (m === 'GET' && catalog);
+  };
   Object.defineProperties(handler, {
     enclave: { value: enclave, enumerable: true },
     maxBodySize: { value: maxBodySize, enumerable: true },
-    refuse: { value: (err: EnclaveHttpError) => refuse(err) },
+    accepts: { value: accepts },
+    refuse: { value: (err: EnclaveHttpError, subPath?: string) => refuse(err, subPath) },
     dispose: { value: () => ownsEnclave && enclave.dispose() },
   });
   return handler;
