@@ -13,9 +13,11 @@ adapterContract('fetch core + node bridge', {
   userOf: (native) => (native as { req: NodeRequest }).req.headers['x-user'] as string | undefined,
   async start(options) {
     const handler = createEnclaveHandler(options as Parameters<typeof createEnclaveHandler>[0]);
+    const route = routePath('/enclave');
     const server = createServer((req, res) => {
       if (req.url === '/other') return void res.end('other');
-      void handleNodeRequest(handler, req, res, { req });
+      const sub = route.below(new URL(req.url ?? '/', 'http://localhost').pathname);
+      void handleNodeRequest(handler, req, res, { req }, undefined, sub);
     });
     return listen(server, () => handler.dispose());
   },
