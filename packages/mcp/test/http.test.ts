@@ -6,7 +6,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { EnclaveConfigError, EnclaveHttpError, ToolError, defineTool } from '@enclave-kit/engine';
+import { EnclaveConfigError, EnclaveHttpError, ToolError, createEnclaveHandler, defineTool } from '@enclave-kit/engine';
 import type { EnclaveRequestContext } from '@enclave-kit/engine';
 import { handleNodeRequest } from '@enclave-kit/engine/node';
 import type { NodeRequest } from '@enclave-kit/engine/node';
@@ -250,6 +250,16 @@ describe('options', () => {
     expect(() => mcpRoute({ nme: 'x' } as never)).toThrow(/unknown option "nme"/);
     expect(() => createMcpHandler({ routes: {} } as never)).toThrow(/"routes" belongs to createEnclaveHandler/);
     expect(() => createMcpHandler({ tools: 5 } as never)).toThrow(/tools must be a function/);
+  });
+
+  it('takes the user type from authenticate, not from mcpRoute() (a type error otherwise)', () => {
+    const handler = createEnclaveHandler({
+      authenticate: () => ({ id: 'ada' }),
+      tools: ({ user }) => ({ me: () => user.id }),
+      routes: { '/mcp': mcpRoute() },
+    });
+    expect(handler.accepts('POST', '/mcp')).toBe(true);
+    handler.dispose();
   });
 
   it('reports the package version to clients', async () => {

@@ -120,9 +120,10 @@ export interface EnclaveHandlerBaseOptions<N, U> {
   catalog?: boolean;
   /**
    * Routes below the run route's path, keyed by their sub-path (`'/mcp'`): they answer `{path}/mcp` and
-   * anything below it, after the same `authenticate` and `rateLimit`, with the same tools.
+   * anything below it, after the same `authenticate` and `rateLimit`, with the same tools. (`NoInfer`: the
+   * user type comes from `authenticate`, never from a route such as `mcpRoute()`.)
    */
-  routes?: Readonly<Record<string, EnclaveRoute<N, U>>>;
+  routes?: Readonly<Record<string, EnclaveRoute<NoInfer<N>, NoInfer<U>>>>;
   /** Overrides of single rows of `ENCLAVE_HTTP_STATUS`. */
   statuses?: Partial<Record<HttpOutcome, number>>;
   /** Before a run; throw `EnclaveHttpError` to refuse it. */
