@@ -40,5 +40,6 @@ export function banner(framework, port) {
     `  curl -s localhost:${port}/enclave -H 'x-user: alice' -H 'content-type: application/json' \\`,
     `    -d '{"code":"const paid = await callTool(\\"orders:list\\", { status: \\"paid\\" }); return paid.reduce((s, o) => s + o.total, 0);"}'`,
     `  curl -s localhost:${port}/enclave -H 'x-user: bob'          # the catalog of bob's tools`,
+    `Code mode over MCP (search_tools, describe_tools, execute) for the same users: http://localhost:${port}/enclave/mcp`,
   ].join('\n');
 }

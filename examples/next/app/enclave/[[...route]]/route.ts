@@ -1,3 +1,4 @@
+import { mcpRoute } from '@enclave-kit/mcp';
 import { toNextHandler } from '@enclave-kit/next';
 
 export const runtime = 'nodejs'; // the engine needs node:vm; must be a literal in this file
@@ -20,4 +21,6 @@ export const { GET, POST } = toNextHandler({
   tools: ({ user }) => ({
     'orders:list': async ({ status }) => orders.filter((o) => o.owner === user.id && (!status || o.status === status)),
   }),
+  // The optional catch-all folder [[...route]] also brings /enclave/mcp here: code mode over MCP, same user and tools.
+  routes: { '/mcp': mcpRoute() },
 });
