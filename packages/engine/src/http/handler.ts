@@ -87,6 +87,15 @@ export interface EnclaveRouteContext<N = unknown, U = unknown> {
 /**
  * A route the handler serves below its own path, next to the run route (`{path}/mcp` for
  * `routes: { '/mcp': mcpRoute() }`), with the same authentication, rate limit and per-request tools.
+ *
+ * @example
+ * ```ts
+ * // GET {path}/tools/names: the names of the user's tools, as plain JSON.
+ * const names: EnclaveRoute = {
+ *   serve: async ({ enclave, scope }) => Response.json(enclave.describe((await scope()).tools).tools.map((t) => t.name)),
+ * };
+ * app.use(enclave({ authenticate, tools, routes: { '/tools/names': names } }));
+ * ```
  */
 export interface EnclaveRoute<N = unknown, U = unknown> {
   /** Answers every method at the route's path and below it. */
