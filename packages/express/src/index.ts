@@ -31,8 +31,9 @@ const PARSER_ERRORS: Readonly<Record<number, string>> = {
 
 /**
  * Mounts the execution route: `POST {path}` runs `{ code, input?, limits? }` with the tools of the
- * request's user, `GET {path}` serves their catalog, anything else goes on to `next()`. Works with or
- * without `express.json()` before it, and under `app.use('/prefix', ...)`.
+ * request's user (as JSON, or streamed as events for `Accept: text/event-stream` or NDJSON), `GET {path}`
+ * serves their catalog, `{path}/sessions...` starts, follows and cancels resumable runs; anything else
+ * goes on to `next()`. Works with or without `express.json()` before it, and under `app.use('/prefix', ...)`.
  *
  * @example
  * ```ts
@@ -48,11 +49,8 @@ export function enclave<U = unknown>(options: ExpressEnclaveOptions<U>): Enclave
   const { path, ...rest } = options ?? ({} as ExpressEnclaveOptions<U>);
   const route = routePath(path);
   const handler = createEnclaveHandler<ExpressNative, U>(rest as EnclaveHandlerOptions<ExpressNative, U>);
-  const catalog = rest.catalog !== false;
-  const here = (req: Request) => {
-    const method = req.method.toUpperCase();
-    return route.match(req.path) && (method === 'POST' || (method === 'GET' && catalog));
-  };
+  const routes = { catalog: rest.catalog !== false, sessions: rest.sessions !== false };
+  const here = (req: Request) => route.owns(req.path, req.method, routes);
   const middleware = function enclaveMiddleware(req: Request, res: Response, next: NextFunction): void {
     if (!here(req)) return next();
     // Express 5 leaves `req.body` undefined unless a body parser read the stream.

@@ -1,4 +1,4 @@
-import { Catch, Controller, Get, HttpException, Inject, Module, Post, Req, Res, UseFilters } from '@nestjs/common';
+import { Catch, Controller, Delete, Get, HttpException, Inject, Module, Post, Req, Res, UseFilters } from '@nestjs/common';
 import type { ArgumentsHost, DynamicModule, ExceptionFilter, FactoryProvider, ModuleMetadata, Type } from '@nestjs/common';
 import { PATH_METADATA } from '@nestjs/common/constants.js';
 import { EnclaveHttpError, createEnclaveHandler } from '@enclave-kit/engine';
@@ -64,6 +64,22 @@ function createController(): Type {
 
     @Get()
     catalog(@Req() req: unknown, @Res() res: unknown): Promise<void> {
+      return serve(this.handler, req, res);
+    }
+
+    // The sessions below the route: the core reads which one from the URL.
+    @Post('sessions')
+    startSession(@Req() req: unknown, @Res() res: unknown): Promise<void> {
+      return serve(this.handler, req, res);
+    }
+
+    @Get(['sessions/:id', 'sessions/:id/events'])
+    readSession(@Req() req: unknown, @Res() res: unknown): Promise<void> {
+      return serve(this.handler, req, res);
+    }
+
+    @Delete('sessions/:id')
+    cancelSession(@Req() req: unknown, @Res() res: unknown): Promise<void> {
       return serve(this.handler, req, res);
     }
   }

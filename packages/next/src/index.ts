@@ -11,18 +11,24 @@ type RouteHandler = (request: Request) => Promise<Response>;
 export interface NextEnclaveHandlers {
   POST: RouteHandler;
   GET: RouteHandler;
+  /** Cancels a session (`DELETE {path}/sessions/{id}`). */
+  DELETE: RouteHandler;
   handler: EnclaveFetchHandler<NextRequest>;
 }
 
 /**
  * Route handlers for an App Router `route.ts`: `POST` runs `{ code, input?, limits? }` with the tools
- * of the request's user, `GET` serves their catalog. The route file's path is the endpoint.
+ * of the request's user (as JSON, or streamed as events for `Accept: text/event-stream` or NDJSON), `GET`
+ * serves their catalog. The route file's path is the endpoint. Put the file in an optional catch-all
+ * folder (`app/api/enclave/[[...session]]/route.ts`) to serve the sessions below it as well
+ * (`{path}/sessions`, `{path}/sessions/{id}`, `{path}/sessions/{id}/events`).
  *
  * @example
  * ```ts
- * // app/api/enclave/route.ts
+ * // app/api/enclave/[[...session]]/route.ts
  * export const runtime = 'nodejs';   // the engine needs node:vm; must be a literal in this file
- * export const { GET, POST } = toNextHandler({
+ * export const dynamic = 'force-dynamic';
+ * export const { GET, POST, DELETE } = toNextHandler({
  *   authenticate: async ({ request }) => (await auth(request))?.user,   // undefined -> 401
  *   tools: ({ user }) => ({ 'orders:list': () => db.orders.list({ ownerId: user.id }) }),
  * });
@@ -34,5 +40,5 @@ export function toNextHandler<U = unknown>(options: NextEnclaveOptions<U>): Next
   const handler = createEnclaveHandler<NextRequest, U>(options);
   // Next hands its NextRequest (a Request) to route handlers: it is both the Fetch request and the native object.
   const route: RouteHandler = (request) => handler(request, request as NextRequest);
-  return { POST: route, GET: route, handler };
+  return { POST: route, GET: route, DELETE: route, handler };
 }

@@ -10,8 +10,9 @@ adapterContract('next (exported handlers)', {
   passThrough: false,
   userOf: (native) => (native as Request).headers.get('x-user') ?? undefined,
   async start(options) {
-    const { GET, POST, handler } = toNextHandler(options as NextEnclaveOptions);
-    const route = Object.assign((request: Request) => (request.method === 'GET' ? GET(request) : POST(request)), { enclave: handler.enclave, maxBodySize: handler.maxBodySize, refuse: handler.refuse, dispose: handler.dispose });
+    const { GET, POST, DELETE, handler } = toNextHandler(options as NextEnclaveOptions);
+    const methods: Record<string, (r: Request) => Promise<Response>> = { GET, POST, DELETE };
+    const route = Object.assign((request: Request) => (methods[request.method] ?? POST)(request), { enclave: handler.enclave, maxBodySize: handler.maxBodySize, refuse: handler.refuse, dispose: handler.dispose });
     const server = createServer((req, res) => {
       if (req.url === '/other') return void res.end('other');
       void handleNodeRequest(route, req, res, undefined);

@@ -8,8 +8,14 @@ import { isJsonContentType, parseRunRequest, readBodyText } from './body.js';
 import { OptionChecker } from '../options.js';
 import { failure, internalFailure, noStats } from '../result.js';
 import { EnclaveHttpError } from './errors.js';
+import { isSessionId, newSessionId } from '../events.js';
+import type { EnclaveEvent } from '../types.js';
+import type { SessionRecord, SessionState, SessionStore } from './session-store.js';
+import { MemorySessionStore } from './session-store.js';
 import type { HttpOutcome } from './status.js';
 import { statusTable } from './status.js';
+import type { StreamFormat } from './stream.js';
+import { pushStream, storeStream, streamFormat, streamHeaders } from './stream.js';
 
 /** What the per-request hooks receive. `native` is the framework's own request object. */
 export interface EnclaveRequestContext<N = unknown, U = unknown> {
@@ -58,6 +64,21 @@ export interface RateLimitOptions<N, U> {
   store?: RateLimitStore;
 }
 
+export interface SessionOptions<N, U> {
+  /** Where sessions live. Default: in this process's memory (`MemorySessionStore`). */
+  store?: SessionStore;
+  /**
+   * The key of the user a session belongs to; anyone else gets 404 for it. Default: the `authenticate`
+   * result's `id` (or the result itself when it is a string or number); everybody shares one key without
+   * `authenticate`.
+   */
+  owner?: (ctx: EnclaveRequestContext<N, U>) => string;
+  /** Sessions a user may have running at once; one more gets 429 with `Retry-After`. Default 10. */
+  maxPerUser?: number;
+  /** How long a finished session stays readable, in ms. Default 10 minutes. */
+  ttlMs?: number;
+}
+
 export interface EnclaveLogger {
   info(message: string): void;
   error(message: string, error?: unknown): void;
@@ -91,6 +112,13 @@ export interface EnclaveHandlerBaseOptions<N, U> {
   onError?: (event: { error: unknown; request: Request }) => void;
   /** Where 499s and internal errors are logged. Default `console`. */
   logger?: EnclaveLogger;
+  /**
+   * Resumable runs at `{path}/sessions` (start, follow with `Last-Event-ID`, state, cancel). Default on,
+   * in memory; `false` turns the routes off.
+   */
+  sessions?: SessionOptions<N, U> | false;
+  /** A `heartbeat` event this often (ms) while a streamed run or session lasts. Default 15,000. */
+  heartbeatMs?: number;
 }
 
 /** Options of `createEnclaveHandler` and of every adapter. */
@@ -124,6 +152,8 @@ const OPTION_KEYS = new Set([
   'onRunEnd',
   'onError',
   'logger',
+  'sessions',
+  'heartbeatMs',
   'tools',
   'createContext',
 ]);
@@ -150,6 +180,17 @@ export function checkHandlerOptions(options: unknown): asserts options is Enclav
     check.withMethods<RateLimitStore>('rateLimit.store', rateLimit.store, ['hit'], 'a hit(key, windowMs) method');
   }
   check.withMethods<EnclaveLogger>('logger', o.logger, ['info', 'error'], 'info() and error() methods');
+  check.positiveInteger('heartbeatMs', o.heartbeatMs, 'ms');
+  if (o.sessions !== false) {
+    const sessions = check.object('sessions', o.sessions, '{ store?, owner?, maxPerUser?, ttlMs? } or false');
+    if (sessions !== undefined) {
+      check.knownKeys('sessions', sessions, ['store', 'owner', 'maxPerUser', 'ttlMs']);
+      check.withMethods<SessionStore>('sessions.store', sessions.store, ['create', 'append', 'read', 'subscribe', 'get', 'finish', 'requestCancel', 'onCancel'], 'the SessionStore methods');
+      check.function('sessions.owner', sessions.owner, '(ctx) => string');
+      check.positiveInteger('sessions.maxPerUser', sessions.maxPerUser);
+      check.positiveInteger('sessions.ttlMs', sessions.ttlMs, 'ms');
+    }
+  }
   statusTable(o.statuses as Parameters<typeof statusTable>[0]);
 }
 
@@ -160,6 +201,129 @@ export function checkHandlerOptions(options: unknown): asserts options is Enclav
  */
 function describeCatalog(enclave: Enclave, scope: RunScope): EnclaveDescription {
   return enclave.describe(scope.tools);
+}
+
+const DEFAULT_HEARTBEAT_MS = 15_000;
+const DEFAULT_SESSIONS_PER_USER = 10;
+const DEFAULT_SESSION_TTL_MS = 10 * 60_000;
+/** Seconds a client told 429 for too many sessions waits: sessions end at their deadline at the latest. */
+const SESSION_RETRY_AFTER_S = 5;
+/** How long DELETE waits for the cancelled run's final state before it answers 202. */
+const CANCEL_WAIT_MS = 5_000;
+
+/** The owner of a session when the host does not say: the user's id, or the user if it is a string or number. */
+function defaultOwner(ctx: EnclaveRequestContext<unknown, unknown>): string {
+  const user = ctx.user;
+  if (typeof user === 'string' || typeof user === 'number') return String(user);
+  if (user !== null && typeof user === 'object') {
+    const id = (user as { id?: unknown }).id;
+    if (typeof id === 'string' || typeof id === 'number') return String(id);
+    try {
+      return JSON.stringify(user) ?? '';
+    } catch {
+      return '';
+    }
+  }
+  return '';
+}
+
+interface SessionRoute {
+  /** The route's own path, as the client addressed it (mount prefixes included). */
+  base: string;
+  id?: string;
+  events: boolean;
+}
+
+const SESSION_PATH = /^(.*?)\/sessions(?:\/([^/]+)(\/events)?)?\/?$/;
+
+/** `{base}/sessions`, `{base}/sessions/{id}` or `{base}/sessions/{id}/events`; undefined for the run route. */
+function sessionRouteOf(url: string): SessionRoute | undefined {
+  let pathname: string;
+  try {
+    pathname = new URL(url).pathname;
+  } catch {
+    return undefined;
+  }
+  const m = SESSION_PATH.exec(pathname);
+  if (!m) return undefined;
+  return m[2] === undefined ? { base: m[1] ?? '', events: false } : { base: m[1] ?? '', id: decodeURIComponentSafe(m[2]), events: m[3] !== undefined };
+}
+
+function decodeURIComponentSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return '';
+  }
+}
+
+/** Where a reader resumes: after `Last-Event-ID`, or after `?fromSeq=N`; 400 for anything but a non-negative integer. */
+function resumePoint(request: Request): number {
+  const header = request.headers.get('last-event-id');
+  const query = new URL(request.url).searchParams.get('fromSeq');
+  const raw = header ?? query;
+  if (raw === null || raw === '') return 0;
+  if (!/^\d{1,15}$/.test(raw.trim())) throw new EnclaveHttpError(400, `${header !== null ? 'Last-Event-ID' : 'fromSeq'} must be a non-negative integer.`);
+  return Number(raw.trim());
+}
+
+function stateOf(result: ExecutionResult): Exclude<SessionState, 'running'> {
+  if (result.success) return 'completed';
+  return result.error.code === 'ABORTED' ? 'cancelled' : 'failed';
+}
+
+function sessionView(record: SessionRecord): { sessionId: string; state: SessionState; result?: ExecutionResult } {
+  return record.result === undefined ? { sessionId: record.sessionId, state: record.state } : { sessionId: record.sessionId, state: record.state, result: record.result };
+}
+
+/** The session once it has finished, or undefined if it has not within `ms`. */
+async function untilFinished(store: SessionStore, sessionId: string, ms: number): Promise<SessionRecord | undefined> {
+  let wake: (() => void) | undefined;
+  const stop = store.subscribe(sessionId, () => wake?.());
+  const deadline = performance.now() + ms;
+  try {
+    for (;;) {
+      const record = await store.get(sessionId);
+      if (record === undefined || record.state !== 'running') return record;
+      const left = deadline - performance.now();
+      if (left <= 0) return undefined;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, Math.min(left, 250)).unref();
+      });
+    }
+  } finally {
+    stop();
+  }
+}
+
+/**
+ * Appends a session's events in order, batching what arrives while a write is in flight (a remote store
+ * pays one round trip per batch, not per event). A store that fails loses the events, never the run.
+ */
+function orderedAppender(store: SessionStore, sessionId: string): { push(event: EnclaveEvent): void; drained(): Promise<void> } {
+  let pending: EnclaveEvent[] = [];
+  let writing: Promise<void> | undefined;
+  const write = (): Promise<void> => {
+    const batch = pending;
+    pending = [];
+    return store.append(sessionId, batch).then(
+      () => (pending.length > 0 ? write() : undefined),
+      () => (pending.length > 0 ? write() : undefined),
+    );
+  };
+  return {
+    push(event) {
+      pending.push(event);
+      writing ??= write().finally(() => {
+        writing = undefined;
+      });
+    },
+    async drained() {
+      // Each write may chain more: wait until none is in flight.
+      for (let w = writing; w !== undefined; w = writing) await w;
+    },
+  };
 }
 
 function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
@@ -191,7 +355,18 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
   const retryAfter = String(options.retryAfter ?? 1);
   const catalog = options.catalog ?? true;
   const logger = options.logger ?? console;
+  const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   const rateLimit = options.rateLimit ? { ...options.rateLimit, store: options.rateLimit.store ?? new MemoryRateLimitStore() } : undefined;
+  const sessionOptions = options.sessions === false ? undefined : (options.sessions ?? {});
+  const ownsStore = sessionOptions !== undefined && sessionOptions.store === undefined;
+  const sessions = sessionOptions && {
+    store: sessionOptions.store ?? new MemorySessionStore(),
+    owner: sessionOptions.owner ?? defaultOwner,
+    maxPerUser: sessionOptions.maxPerUser ?? DEFAULT_SESSIONS_PER_USER,
+    ttlMs: sessionOptions.ttlMs ?? DEFAULT_SESSION_TTL_MS,
+  };
+  /** Sessions this handler runs, so disposal can end them. */
+  const localSessions = new Map<string, AbortController>();
   let inFlight = 0;
 
   const requestError = (code: string, message: string, started: number, headers: Record<string, string> = {}, status: number = statuses[code as HttpOutcome] ?? 500) =>
@@ -211,17 +386,13 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     return options.tools ? { tools: options.tools } : {};
   }
 
-  async function serve(request: Request, native: N, started: number): Promise<Response> {
-    const method = request.method.toUpperCase();
-    if (method !== 'POST' && !(method === 'GET' && catalog)) {
-      const allow = catalog ? 'GET, POST' : 'POST';
-      return requestError('METHOD_NOT_ALLOWED', `Use POST${catalog ? ' (or GET for the catalog)' : ''}.`, started, { allow });
-    }
+  /** Who is asking, and whether their rate limit lets them: the context, or the refusal. */
+  async function admit(request: Request, native: N, started: number): Promise<{ ctx: EnclaveRequestContext<N, U> } | { refused: Response }> {
     const base = { request, native, signal: request.signal, user: undefined };
     let user = undefined as U;
     if (options.authenticate) {
       const who = await options.authenticate(base);
-      if (who === null || who === undefined || who === false) return requestError('UNAUTHORIZED', 'Authentication required.', started);
+      if (who === null || who === undefined || who === false) return { refused: requestError('UNAUTHORIZED', 'Authentication required.', started) };
       user = who as U;
     }
     const ctx: EnclaveRequestContext<N, U> = { ...base, user };
@@ -230,56 +401,217 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
       // Tool names have no control characters, so these keys never meet a tool's in a shared store.
       const hit = await rateLimit.store.hit(`\u0000http\u0000${limitKey}`, rateLimit.windowMs);
       if (hit.count > rateLimit.max) {
-        return requestError('RATE_LIMITED', 'Too many requests; retry later.', started, { 'retry-after': String(Math.max(1, Math.ceil(hit.resetInMs / 1000))) });
+        return { refused: requestError('RATE_LIMITED', 'Too many requests; retry later.', started, { 'retry-after': String(Math.max(1, Math.ceil(hit.resetInMs / 1000))) }) };
       }
     }
-    if (method === 'GET') return json(statuses.SUCCESS, describeCatalog(enclave, await scopeOf(ctx)));
+    return { ctx };
+  }
 
-    if (!isJsonContentType(request.headers.get('content-type'))) {
-      return requestError('UNSUPPORTED_MEDIA_TYPE', 'Send the request as Content-Type: application/json.', started);
-    }
-    const body = parseRunRequest(await readBodyText(request, maxBodySize));
-    if (options.maxConcurrentRuns !== undefined && inFlight >= options.maxConcurrentRuns) {
-      return requestError('QUEUE_FULL', 'The server is busy; retry later.', started, { 'retry-after': retryAfter });
-    }
-    inFlight++;
-    let result: ExecutionResult;
-    try {
-      const scope = await scopeOf(ctx);
-      await options.onRunStart?.({ ctx, body });
-      const runOptions: RunOptions = { ...body.limits, signal: request.signal };
-      if (scope.tools !== undefined) runOptions.tools = scope.tools;
-      if (scope.toolHandler !== undefined) runOptions.toolHandler = scope.toolHandler;
-      if (body.input !== undefined) runOptions.input = body.input;
-      if (scope.globals !== undefined) runOptions.globals = scope.globals;
-      if (scope.context !== undefined) runOptions.context = scope.context;
-      result = await enclave.run(body.code, runOptions);
-    } finally {
-      inFlight--;
-    }
+  /** The run request in the body, checked; throws EnclaveHttpError (400, 413, 415). */
+  async function readRun(request: Request): Promise<RunRequestBody> {
+    if (!isJsonContentType(request.headers.get('content-type'))) throw new EnclaveHttpError(415, 'Send the request as Content-Type: application/json.');
+    return parseRunRequest(await readBodyText(request, maxBodySize));
+  }
 
-    let status = statuses.SUCCESS;
+  function runOptionsFor(scope: RunScope, body: RunRequestBody, signal: AbortSignal): RunOptions {
+    const runOptions: RunOptions = { ...body.limits, signal };
+    if (scope.tools !== undefined) runOptions.tools = scope.tools;
+    if (scope.toolHandler !== undefined) runOptions.toolHandler = scope.toolHandler;
+    if (body.input !== undefined) runOptions.input = body.input;
+    if (scope.globals !== undefined) runOptions.globals = scope.globals;
+    if (scope.context !== undefined) runOptions.context = scope.context;
+    return runOptions;
+  }
+
+  /** The status of a finished run, the headers that go with it, and the result as the client may see it. */
+  function answerFor(result: ExecutionResult, request: Request): { status: number; headers: Record<string, string>; result: ExecutionResult } {
+    if (result.success) return { status: statuses.SUCCESS, headers: {}, result };
+    const { error, stats } = result;
+    let status = statuses[error.code];
     let headers: Record<string, string> = {};
-    if (!result.success) {
-      const { error, stats } = result;
-      status = statuses[error.code];
-      if (error.code === 'TOOL_ERROR') {
-        // A public ToolError's status (400-599) travels in the result's data.
-        const carried = error.data?.status;
-        if (typeof carried === 'number' && Number.isInteger(carried) && carried >= 400 && carried <= 599) status = carried;
-      } else if (error.code === 'QUEUE_FULL') {
-        headers = { 'retry-after': retryAfter };
-      } else if (error.code === 'ABORTED') {
-        safely(() => logger.info(`enclave: client closed the request; run aborted after ${Math.round(stats.duration)} ms (${status})`));
-      } else if (error.code === 'INTERNAL_ERROR') {
-        safely(() => logger.error('enclave: the engine reported an internal error'));
-        safely(() => options.onError?.({ error, request }));
-        result = internalFailure(stats);
-      }
+    if (error.code === 'TOOL_ERROR') {
+      // A public ToolError's status (400-599) travels in the result's data.
+      const carried = error.data?.status;
+      if (typeof carried === 'number' && Number.isInteger(carried) && carried >= 400 && carried <= 599) status = carried;
+    } else if (error.code === 'QUEUE_FULL') {
+      headers = { 'retry-after': retryAfter };
+    } else if (error.code === 'ABORTED') {
+      safely(() => logger.info(`enclave: client closed the request; run aborted after ${Math.round(stats.duration)} ms (${status})`));
+    } else if (error.code === 'INTERNAL_ERROR') {
+      safely(() => logger.error('enclave: the engine reported an internal error'));
+      safely(() => options.onError?.({ error, request }));
+      return { status, headers, result: internalFailure(stats) };
     }
-    const answer = result;
-    safely(() => options.onRunEnd?.({ ctx, result: answer, status }));
-    return json(status, result, headers);
+    return { status, headers, result };
+  }
+
+  /** Runs through the concurrency cap; `null` when it is full. */
+  function slot(): (() => void) | null {
+    if (options.maxConcurrentRuns !== undefined && inFlight >= options.maxConcurrentRuns) return null;
+    inFlight++;
+    let freed = false;
+    return () => {
+      if (!freed) inFlight--;
+      freed = true;
+    };
+  }
+
+  const busy = (started: number) => requestError('QUEUE_FULL', 'The server is busy; retry later.', started, { 'retry-after': retryAfter });
+
+  /** `POST {path}`: the run, answered as JSON, or streamed as its events when the client asks for a stream. */
+  async function runRoute(request: Request, ctx: EnclaveRequestContext<N, U>, started: number): Promise<Response> {
+    const body = await readRun(request);
+    const free = slot();
+    if (free === null) return busy(started);
+    const format = streamFormat(request.headers.get('accept'));
+    let scope: RunScope;
+    try {
+      scope = await scopeOf(ctx);
+      await options.onRunStart?.({ ctx, body });
+    } catch (err) {
+      free();
+      throw err;
+    }
+    const runOptions = runOptionsFor(scope, body, request.signal);
+    if (format === null) {
+      let result: ExecutionResult;
+      try {
+        result = await enclave.run(body.code, runOptions);
+      } finally {
+        free();
+      }
+      const answer = answerFor(result, request);
+      safely(() => options.onRunEnd?.({ ctx, result: answer.result, status: answer.status }));
+      return json(answer.status, answer.result, answer.headers);
+    }
+    // A stream: its status is 200 from the first byte; the result's own status is the final event's business.
+    // The reader going away aborts the run, as a closed JSON request does.
+    const events = pushStream(format, () => {});
+    void enclave
+      .run(body.code, { ...runOptions, heartbeatMs, onEvent: (event) => events.push(forClient(event, request)) })
+      .then((result) => {
+        free();
+        const answer = answerFor(result, request);
+        safely(() => options.onRunEnd?.({ ctx, result: answer.result, status: answer.status }));
+        events.close();
+      });
+    return new Response(events.stream, { status: statuses.SUCCESS, headers: streamHeaders(format) });
+  }
+
+  /** An internal error's details never reach the client, in a stream either. */
+  function forClient(event: EnclaveEvent, request: Request): EnclaveEvent {
+    if (event.type !== 'final' || event.payload.success || event.payload.error.code !== 'INTERNAL_ERROR') return event;
+    return { ...event, payload: answerFor(event.payload, request).result };
+  }
+
+  function sessionOwner(ctx: EnclaveRequestContext<N, U>): string {
+    return (sessions as NonNullable<typeof sessions>).owner(ctx as EnclaveRequestContext<unknown, unknown>);
+  }
+
+  /** The session if it exists and belongs to the caller; anyone else learns nothing about it (404). */
+  async function ownSession(id: string, ctx: EnclaveRequestContext<N, U>): Promise<SessionRecord> {
+    const record = isSessionId(id) ? await (sessions as NonNullable<typeof sessions>).store.get(id) : undefined;
+    if (record === undefined || record.owner !== sessionOwner(ctx)) throw new EnclaveHttpError(404, 'No such session.');
+    return record;
+  }
+
+  /** `POST {path}/sessions`: a run not tied to this connection. */
+  async function startSession(request: Request, ctx: EnclaveRequestContext<N, U>, base: string, started: number): Promise<Response> {
+    const { store, maxPerUser, ttlMs } = sessions as NonNullable<typeof sessions>;
+    const body = await readRun(request);
+    const free = slot();
+    if (free === null) return busy(started);
+    const sessionId = newSessionId();
+    const abort = new AbortController();
+    let scope: RunScope;
+    try {
+      scope = await scopeOf(ctx);
+      await options.onRunStart?.({ ctx, body });
+      if (!(await store.create({ sessionId, owner: sessionOwner(ctx), createdAt: Date.now() }, maxPerUser))) {
+        free();
+        return requestError('RATE_LIMITED', `At most ${maxPerUser} sessions may run at once; wait for one to end.`, started, { 'retry-after': String(SESSION_RETRY_AFTER_S) });
+      }
+    } catch (err) {
+      free();
+      throw err;
+    }
+    localSessions.set(sessionId, abort);
+    const stopListening = store.onCancel(sessionId, () => abort.abort());
+    const appender = orderedAppender(store, sessionId);
+    void (async () => {
+      let result: ExecutionResult;
+      try {
+        result = await enclave.run(body.code, { ...runOptionsFor(scope, body, abort.signal), sessionId, heartbeatMs, onEvent: (event) => appender.push(forClient(event, request)) });
+      } catch {
+        result = internalFailure();
+      }
+      const answer = answerFor(result, request);
+      try {
+        await appender.drained();
+        await store.finish(sessionId, stateOf(answer.result), answer.result, ttlMs);
+      } catch (err) {
+        safely(() => logger.error('enclave: the session store failed to record the end of a session', err));
+      } finally {
+        stopListening();
+        localSessions.delete(sessionId);
+        free();
+      }
+      safely(() => options.onRunEnd?.({ ctx, result: answer.result, status: answer.status }));
+    })();
+    const format = streamFormat(request.headers.get('accept'));
+    if (format !== null) return streamResponse(format, store, sessionId, 0, { 'x-session-id': sessionId });
+    const url = `${base}/sessions/${sessionId}`;
+    return json(201, { sessionId, statusUrl: url, eventsUrl: `${url}/events`, cancelUrl: url }, { location: url });
+  }
+
+  function streamResponse(format: StreamFormat, store: SessionStore, sessionId: string, afterSeq: number, headers: Record<string, string> = {}): Response {
+    return new Response(storeStream(store, sessionId, afterSeq, format), { status: statuses.SUCCESS, headers: streamHeaders(format, headers) });
+  }
+
+  /** `{path}/sessions...` */
+  async function sessionRoute(request: Request, ctx: EnclaveRequestContext<N, U>, route: SessionRoute, started: number): Promise<Response> {
+    const { store } = sessions as NonNullable<typeof sessions>;
+    const method = request.method.toUpperCase();
+    if (route.id === undefined) {
+      if (method !== 'POST') return requestError('METHOD_NOT_ALLOWED', 'Use POST to start a session.', started, { allow: 'POST' });
+      return startSession(request, ctx, route.base, started);
+    }
+    if (route.events) {
+      if (method !== 'GET') return requestError('METHOD_NOT_ALLOWED', 'Use GET to read a session’s events.', started, { allow: 'GET' });
+      await ownSession(route.id, ctx);
+      const afterSeq = resumePoint(request);
+      return streamResponse(streamFormat(request.headers.get('accept')) ?? 'sse', store, route.id, afterSeq);
+    }
+    if (method === 'GET') {
+      const record = await ownSession(route.id, ctx);
+      return json(statuses.SUCCESS, sessionView(record));
+    }
+    if (method === 'DELETE') {
+      const record = await ownSession(route.id, ctx);
+      if (record.state === 'running') {
+        await store.requestCancel(route.id);
+        const ended = await untilFinished(store, route.id, CANCEL_WAIT_MS);
+        if (ended !== undefined) return json(statuses.SUCCESS, sessionView(ended));
+        return json(202, { sessionId: route.id, state: 'running' });
+      }
+      return json(statuses.SUCCESS, sessionView(record));
+    }
+    return requestError('METHOD_NOT_ALLOWED', 'Use GET for a session’s state or DELETE to cancel it.', started, { allow: 'GET, DELETE' });
+  }
+
+  async function serve(request: Request, native: N, started: number): Promise<Response> {
+    const method = request.method.toUpperCase();
+    const route = sessions ? sessionRouteOf(request.url) : undefined;
+    if (route === undefined && method !== 'POST' && !(method === 'GET' && catalog)) {
+      const allow = catalog ? 'GET, POST' : 'POST';
+      return requestError('METHOD_NOT_ALLOWED', `Use POST${catalog ? ' (or GET for the catalog)' : ''}.`, started, { allow });
+    }
+    const admitted = await admit(request, native, started);
+    if ('refused' in admitted) return admitted.refused;
+    const { ctx } = admitted;
+    if (route !== undefined) return sessionRoute(request, ctx, route, started);
+    if (method === 'GET') return json(statuses.SUCCESS, describeCatalog(enclave, await scopeOf(ctx)));
+    return runRoute(request, ctx, started);
   }
 
   const refuse = (err: EnclaveHttpError, started = performance.now()) => {
@@ -306,7 +638,13 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     enclave: { value: enclave, enumerable: true },
     maxBodySize: { value: maxBodySize, enumerable: true },
     refuse: { value: (err: EnclaveHttpError) => refuse(err) },
-    dispose: { value: () => ownsEnclave && enclave.dispose() },
+    dispose: {
+      value: () => {
+        for (const abort of localSessions.values()) abort.abort();
+        if (ownsStore) sessions?.store.dispose?.();
+        if (ownsEnclave) enclave.dispose();
+      },
+    },
   });
   return handler;
 }

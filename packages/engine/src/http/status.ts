@@ -2,7 +2,7 @@ import type { ErrorCode } from '../errors.js';
 import { OptionChecker } from '../options.js';
 
 /** Outcomes of a request that are decided before or around a run, not by the script. */
-export type RequestErrorCode = 'BAD_REQUEST' | 'UNSUPPORTED_MEDIA_TYPE' | 'PAYLOAD_TOO_LARGE' | 'UNAUTHORIZED' | 'FORBIDDEN' | 'RATE_LIMITED' | 'METHOD_NOT_ALLOWED';
+export type RequestErrorCode = 'BAD_REQUEST' | 'UNSUPPORTED_MEDIA_TYPE' | 'PAYLOAD_TOO_LARGE' | 'UNAUTHORIZED' | 'FORBIDDEN' | 'NOT_FOUND' | 'RATE_LIMITED' | 'METHOD_NOT_ALLOWED';
 
 /** Every outcome the HTTP core can answer with: `SUCCESS`, a request error, or a run's `ErrorCode`. */
 export type HttpOutcome = 'SUCCESS' | RequestErrorCode | ErrorCode;
@@ -20,6 +20,7 @@ export const ENCLAVE_HTTP_STATUS: Readonly<Record<HttpOutcome, number>> = Object
   BAD_REQUEST: 400,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
+  NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
