@@ -61,7 +61,18 @@ export type {
   ToolSet,
   WorkerPoolConfig,
   WorkerPoolStats,
+  EnclaveEvent,
+  EnclaveEventListener,
+  EnclaveEventPayloads,
+  EnclaveEventType,
+  EnclaveRunStream,
+  EventsDroppedPayload,
+  HeartbeatPayload,
+  SessionInitPayload,
+  ToolCallPayload,
+  ToolResultPayload,
 } from './types.js';
+export { EVENT_TYPES } from './events.js';
 export { createEnclaveHandler } from './http/handler.js';
 export type {
   EnclaveFetchHandler,

@@ -31,8 +31,9 @@ const PARSER_ERRORS: Readonly<Record<number, string>> = {
 
 /**
  * Mounts the execution route: `POST {path}` runs `{ code, input?, limits? }` with the tools of the
- * request's user, `GET {path}` serves their catalog, anything else goes on to `next()`. Works with or
- * without `express.json()` before it, and under `app.use('/prefix', ...)`.
+ * request's user (as JSON, or streamed as events for `Accept: text/event-stream` or NDJSON), `GET {path}`
+ * serves their catalog, `{path}/sessions...` starts, follows and cancels resumable runs; anything else
+ * goes on to `next()`. Works with or without `express.json()` before it, and under `app.use('/prefix', ...)`.
  *
  * @example
  * ```ts

@@ -14,7 +14,9 @@ export type EnclaveMiddleware = MiddlewareHandler & { readonly handler: EnclaveF
 
 /**
  * Hono middleware for the execution route: `POST {path}` runs `{ code, input?, limits? }` with the
- * tools of the request's user, `GET {path}` serves their catalog, anything else goes on to `next()`.
+ * tools of the request's user (as JSON, or streamed as events for `Accept: text/event-stream` or NDJSON),
+ * `GET {path}` serves their catalog, `{path}/sessions...` starts, follows and cancels resumable runs;
+ * anything else goes on to `next()`.
  * `ctx.native` is Hono's `Context`, so values set by earlier middleware (`c.get('user')`) reach `tools`.
  *
  * @example

@@ -78,7 +78,10 @@ function createController(): Type {
       return serve(this.handler, req, res);
     }
 
-    /** The routes of `routes` (`{path}/mcp`), any method; the core answers 404 below `path` where none is. */
+    /**
+     * Everything below the path, any method: the sessions (`{path}/sessions...`, read from the URL) and
+     * the routes of `routes` (`{path}/mcp`); the core answers 404 or 405 where it serves nothing.
+     */
     @All(`*${BELOW}`)
     below(@Req() req: unknown, @Res() res: unknown): Promise<void> {
       return serve(this.handler, req, res, subPathOf(req));

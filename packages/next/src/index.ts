@@ -16,20 +16,25 @@ type RouteHandler = (request: Request, context?: NextRouteContext) => Promise<Re
 export interface NextEnclaveHandlers {
   POST: RouteHandler;
   GET: RouteHandler;
+  /** Cancels a session (`DELETE {path}/sessions/{id}`). */
+  DELETE: RouteHandler;
   handler: EnclaveFetchHandler<NextRequest>;
 }
 
 /**
  * Route handlers for an App Router `route.ts`: `POST` runs `{ code, input?, limits? }` with the tools
- * of the request's user, `GET` serves their catalog. The route file's path is the endpoint; in an
- * optional catch-all folder (`app/enclave/[[...route]]/route.ts`) the segments below it reach the
- * routes of `routes` (`/enclave/mcp` for `routes: { '/mcp': mcpRoute() }`).
+ * of the request's user (as JSON, or streamed as events for `Accept: text/event-stream` or NDJSON), `GET`
+ * serves their catalog. The route file's path is the endpoint. Put the file in an optional catch-all
+ * folder (`app/api/enclave/[[...route]]/route.ts`) to serve the paths below it as well: the sessions
+ * (`{path}/sessions`, `{path}/sessions/{id}`, `{path}/sessions/{id}/events`) and the routes of `routes`
+ * (`{path}/mcp` for `routes: { '/mcp': mcpRoute() }`).
  *
  * @example
  * ```ts
- * // app/api/enclave/route.ts
+ * // app/api/enclave/[[...route]]/route.ts
  * export const runtime = 'nodejs';   // the engine needs node:vm; must be a literal in this file
- * export const { GET, POST } = toNextHandler({
+ * export const dynamic = 'force-dynamic';
+ * export const { GET, POST, DELETE } = toNextHandler({
  *   authenticate: async ({ request }) => (await auth(request))?.user,   // undefined -> 401
  *   tools: ({ user }) => ({ 'orders:list': () => db.orders.list({ ownerId: user.id }) }),
  * });
@@ -45,5 +50,5 @@ export function toNextHandler<U = unknown>(options: NextEnclaveOptions<U>): Next
     const segments = Object.values((await context?.params) ?? {}).find((v) => Array.isArray(v));
     return handler(request, request as NextRequest, segments && segments.length > 0 ? `/${segments.join('/')}` : '');
   };
-  return { POST: route, GET: route, handler };
+  return { POST: route, GET: route, DELETE: route, handler };
 }

@@ -8,8 +8,14 @@ import { isJsonContentType, parseRunRequest, readBodyText } from './body.js';
 import { OptionChecker } from '../options.js';
 import { failure, internalFailure, noStats } from '../result.js';
 import { EnclaveHttpError } from './errors.js';
+import { isSessionId, newSessionId } from '../events.js';
+import type { EnclaveEvent } from '../types.js';
+import type { SessionRecord, SessionState, SessionStore } from './session-store.js';
+import { MemorySessionStore } from './session-store.js';
 import type { HttpOutcome } from './status.js';
 import { statusTable } from './status.js';
+import type { StreamFormat } from './stream.js';
+import { pushStream, storeStream, streamFormat, streamHeaders } from './stream.js';
 
 /** What the per-request hooks receive. `native` is the framework's own request object. */
 export interface EnclaveRequestContext<N = unknown, U = unknown> {
@@ -56,6 +62,21 @@ export interface RateLimitOptions<N, U> {
   key: (ctx: EnclaveRequestContext<N, U>) => string | undefined;
   /** Where requests are counted (the interface of the Enclave's `rateLimitStore`). Default: in memory, per handler. */
   store?: RateLimitStore;
+}
+
+export interface SessionOptions<N, U> {
+  /** Where sessions live. Default: in this process's memory (`MemorySessionStore`). */
+  store?: SessionStore;
+  /**
+   * The key of the user a session belongs to; anyone else gets 404 for it. Default: the `authenticate`
+   * result's `id` (or the result itself when it is a string or number); everybody shares one key without
+   * `authenticate`.
+   */
+  owner?: (ctx: EnclaveRequestContext<N, U>) => string;
+  /** Sessions a user may have running at once; one more gets 429 with `Retry-After`. Default 10. */
+  maxPerUser?: number;
+  /** How long a finished session stays readable, in ms. Default 10 minutes. */
+  ttlMs?: number;
 }
 
 /**
@@ -143,6 +164,13 @@ export interface EnclaveHandlerBaseOptions<N, U> {
   onError?: (event: { error: unknown; request: Request }) => void;
   /** Where 499s and internal errors are logged. Default `console`. */
   logger?: EnclaveLogger;
+  /**
+   * Resumable runs at `{path}/sessions` (start, follow with `Last-Event-ID`, state, cancel). Default on,
+   * in memory; `false` turns the routes off.
+   */
+  sessions?: SessionOptions<N, U> | false;
+  /** A `heartbeat` event this often (ms) while a streamed run or session lasts. Default 15,000. */
+  heartbeatMs?: number;
 }
 
 /** Options of `createEnclaveHandler` and of every adapter. */
@@ -151,14 +179,14 @@ export type EnclaveHandlerOptions<N = unknown, U = unknown> = EnclaveHandlerBase
 /**
  * A Fetch handler: `(request, native?, subPath?) => Promise<Response>`. Never throws, never rejects.
  * `subPath` is the part of the URL path below the handler's own that the adapter matched: `''` (or
- * absent) for the run route, `'/mcp'` for a route of `routes`; the core itself does no URL routing.
+ * absent) for the run route, `'/mcp'` for a route of `routes`; sessions are read from the URL.
  */
 export interface EnclaveFetchHandler<N = unknown> {
   (request: Request, native?: N, subPath?: string): Promise<Response>;
   /** The engine instance the handler runs scripts on. */
   readonly enclave: Enclave;
   readonly maxBodySize: number;
-  /** Whether the core answers `method` at `subPath` (`''`: the run route); adapters pass everything else on. */
+  /** Whether the core answers `method` at `subPath` (`''`: the run route; sessions; routes); adapters pass everything else on. */
   accepts(method: string, subPath: string): boolean;
   /** The answer (status from this handler's table) for a request refused outside the core, e.g. by a framework's body parser; in the shape of the route at `subPath`. */
   refuse(error: EnclaveHttpError, subPath?: string): Response;
@@ -183,6 +211,8 @@ const OPTION_KEYS = new Set([
   'onRunEnd',
   'onError',
   'logger',
+  'sessions',
+  'heartbeatMs',
   'tools',
   'createContext',
 ]);
@@ -209,6 +239,17 @@ export function checkHandlerOptions(options: unknown): asserts options is Enclav
     check.withMethods<RateLimitStore>('rateLimit.store', rateLimit.store, ['hit'], 'a hit(key, windowMs) method');
   }
   check.withMethods<EnclaveLogger>('logger', o.logger, ['info', 'error'], 'info() and error() methods');
+  check.positiveInteger('heartbeatMs', o.heartbeatMs, 'ms');
+  if (o.sessions !== false) {
+    const sessions = check.object('sessions', o.sessions, '{ store?, owner?, maxPerUser?, ttlMs? } or false');
+    if (sessions !== undefined) {
+      check.knownKeys('sessions', sessions, ['store', 'owner', 'maxPerUser', 'ttlMs']);
+      check.withMethods<SessionStore>('sessions.store', sessions.store, ['create', 'append', 'read', 'subscribe', 'get', 'finish', 'requestCancel', 'onCancel'], 'the SessionStore methods');
+      check.function('sessions.owner', sessions.owner, '(ctx) => string');
+      check.positiveInteger('sessions.maxPerUser', sessions.maxPerUser);
+      check.positiveInteger('sessions.ttlMs', sessions.ttlMs, 'ms');
+    }
+  }
   const routes = check.object('routes', o.routes, "an object of sub-path -> route, e.g. { '/mcp': mcpRoute() }");
   for (const [key, route] of Object.entries(routes ?? {})) {
     if (!/^(\/[^/?#*:\s]+)+$/.test(key)) check.fail(`routes: "${key}" must be a literal sub-path such as "/mcp" (a leading "/", no trailing one).`);
@@ -233,6 +274,131 @@ function routeAt<R>(routes: Readonly<Record<string, R>>, subPath: string): { rou
  */
 function describeCatalog(enclave: Enclave, scope: RunScope): EnclaveDescription {
   return enclave.describe(scope.tools);
+}
+
+const DEFAULT_HEARTBEAT_MS = 15_000;
+const DEFAULT_SESSIONS_PER_USER = 10;
+const DEFAULT_SESSION_TTL_MS = 10 * 60_000;
+/** Seconds a client told 429 for too many sessions waits: sessions end at their deadline at the latest. */
+const SESSION_RETRY_AFTER_S = 5;
+/** How long DELETE waits for the cancelled run's final state before it answers 202. */
+const CANCEL_WAIT_MS = 5_000;
+
+/** The owner of a session when the host does not say: the user's id, or the user if it is a string or number. */
+function defaultOwner(ctx: EnclaveRequestContext<unknown, unknown>): string {
+  const user = ctx.user;
+  if (typeof user === 'string' || typeof user === 'number') return String(user);
+  if (user !== null && typeof user === 'object') {
+    const id = (user as { id?: unknown }).id;
+    if (typeof id === 'string' || typeof id === 'number') return String(id);
+    try {
+      return JSON.stringify(user) ?? '';
+    } catch {
+      return '';
+    }
+  }
+  return '';
+}
+
+interface SessionRoute {
+  /** The route's own path, as the client addressed it (mount prefixes included). */
+  base: string;
+  id?: string;
+  events: boolean;
+}
+
+const SESSION_PATH = /^(.*?)\/sessions(?:\/([^/]+)(\/events)?)?\/?$/;
+/** The methods of the session routes: what adapters forward below `{path}/sessions`. */
+const SESSION_METHODS: ReadonlySet<string> = new Set(['GET', 'POST', 'DELETE']);
+
+/** `{base}/sessions`, `{base}/sessions/{id}` or `{base}/sessions/{id}/events`; undefined for the run route. */
+function sessionRouteOf(url: string): SessionRoute | undefined {
+  let pathname: string;
+  try {
+    pathname = new URL(url).pathname;
+  } catch {
+    return undefined;
+  }
+  const m = SESSION_PATH.exec(pathname);
+  if (!m) return undefined;
+  return m[2] === undefined ? { base: m[1] ?? '', events: false } : { base: m[1] ?? '', id: decodeURIComponentSafe(m[2]), events: m[3] !== undefined };
+}
+
+function decodeURIComponentSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return '';
+  }
+}
+
+/** Where a reader resumes: after `Last-Event-ID`, or after `?fromSeq=N`; 400 for anything but a non-negative integer. */
+function resumePoint(request: Request): number {
+  const header = request.headers.get('last-event-id');
+  const query = new URL(request.url).searchParams.get('fromSeq');
+  const raw = header ?? query;
+  if (raw === null || raw === '') return 0;
+  if (!/^\d{1,15}$/.test(raw.trim())) throw new EnclaveHttpError(400, `${header !== null ? 'Last-Event-ID' : 'fromSeq'} must be a non-negative integer.`);
+  return Number(raw.trim());
+}
+
+function stateOf(result: ExecutionResult): Exclude<SessionState, 'running'> {
+  if (result.success) return 'completed';
+  return result.error.code === 'ABORTED' ? 'cancelled' : 'failed';
+}
+
+function sessionView(record: SessionRecord): { sessionId: string; state: SessionState; result?: ExecutionResult } {
+  return record.result === undefined ? { sessionId: record.sessionId, state: record.state } : { sessionId: record.sessionId, state: record.state, result: record.result };
+}
+
+/** The session once it has finished, or undefined if it has not within `ms`. */
+async function untilFinished(store: SessionStore, sessionId: string, ms: number): Promise<SessionRecord | undefined> {
+  let wake: (() => void) | undefined;
+  const stop = store.subscribe(sessionId, () => wake?.());
+  const deadline = performance.now() + ms;
+  try {
+    for (;;) {
+      const record = await store.get(sessionId);
+      if (record === undefined || record.state !== 'running') return record;
+      const left = deadline - performance.now();
+      if (left <= 0) return undefined;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, Math.min(left, 250)).unref();
+      });
+    }
+  } finally {
+    stop();
+  }
+}
+
+/**
+ * Appends a session's events in order, batching what arrives while a write is in flight (a remote store
+ * pays one round trip per batch, not per event). A store that fails loses the events, never the run.
+ */
+function orderedAppender(store: SessionStore, sessionId: string): { push(event: EnclaveEvent): void; drained(): Promise<void> } {
+  let pending: EnclaveEvent[] = [];
+  let writing: Promise<void> | undefined;
+  const write = (): Promise<void> => {
+    const batch = pending;
+    pending = [];
+    return store.append(sessionId, batch).then(
+      () => (pending.length > 0 ? write() : undefined),
+      () => (pending.length > 0 ? write() : undefined),
+    );
+  };
+  return {
+    push(event) {
+      pending.push(event);
+      writing ??= write().finally(() => {
+        writing = undefined;
+      });
+    },
+    async drained() {
+      // Each write may chain more: wait until none is in flight.
+      for (let w = writing; w !== undefined; w = writing) await w;
+    },
+  };
 }
 
 function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
@@ -264,8 +430,19 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
   const retryAfter = String(options.retryAfter ?? 1);
   const catalog = options.catalog ?? true;
   const logger = options.logger ?? console;
-  const routes = options.routes ?? {};
+  const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   const rateLimit = options.rateLimit ? { ...options.rateLimit, store: options.rateLimit.store ?? new MemoryRateLimitStore() } : undefined;
+  const sessionOptions = options.sessions === false ? undefined : (options.sessions ?? {});
+  const ownsStore = sessionOptions !== undefined && sessionOptions.store === undefined;
+  const sessions = sessionOptions && {
+    store: sessionOptions.store ?? new MemorySessionStore(),
+    owner: sessionOptions.owner ?? defaultOwner,
+    maxPerUser: sessionOptions.maxPerUser ?? DEFAULT_SESSIONS_PER_USER,
+    ttlMs: sessionOptions.ttlMs ?? DEFAULT_SESSION_TTL_MS,
+  };
+  /** Sessions this handler runs, so disposal can end them. */
+  const localSessions = new Map<string, AbortController>();
+  const routes = options.routes ?? {};
   let inFlight = 0;
 
   const requestError = (code: string, message: string, started: number, headers: Record<string, string> = {}, status: number = statuses[code as HttpOutcome] ?? 500) =>
@@ -290,7 +467,7 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     return options.tools ? { tools: options.tools } : {};
   }
 
-  /** `authenticate`, then the per-user rate limit: what every route of the handler goes through first. */
+  /** Who is asking, and whether their rate limit lets them: every route of the handler goes through it first. */
   async function admit(request: Request, native: N): Promise<EnclaveRequestContext<N, U>> {
     const base = { request, native, signal: request.signal, user: undefined };
     let user = undefined as U;
@@ -311,49 +488,72 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     return ctx;
   }
 
-  /** One run with the request's scope and the handler's hooks and cap; the status is the table's. */
-  async function execute(ctx: EnclaveRequestContext<N, U>, body: RunRequestBody, scope: () => Promise<RunScope>): Promise<{ result: ExecutionResult; status: number; headers: Record<string, string> }> {
-    if (options.maxConcurrentRuns !== undefined && inFlight >= options.maxConcurrentRuns) {
-      throw new EnclaveHttpError(503, 'The server is busy; retry later.', { code: 'QUEUE_FULL', headers: { 'retry-after': retryAfter } });
+  /** The run request in the body, checked; throws EnclaveHttpError (400, 413, 415). */
+  async function readRun(request: Request): Promise<RunRequestBody> {
+    if (!isJsonContentType(request.headers.get('content-type'))) throw new EnclaveHttpError(415, 'Send the request as Content-Type: application/json.');
+    return parseRunRequest(await readBodyText(request, maxBodySize));
+  }
+
+  function runOptionsFor(scope: RunScope, body: RunRequestBody, signal: AbortSignal): RunOptions {
+    const runOptions: RunOptions = { ...body.limits, signal };
+    if (scope.tools !== undefined) runOptions.tools = scope.tools;
+    if (scope.toolHandler !== undefined) runOptions.toolHandler = scope.toolHandler;
+    if (body.input !== undefined) runOptions.input = body.input;
+    if (scope.globals !== undefined) runOptions.globals = scope.globals;
+    if (scope.context !== undefined) runOptions.context = scope.context;
+    return runOptions;
+  }
+
+  /** The status of a finished run, the headers that go with it, and the result as the client may see it. */
+  function answerFor(result: ExecutionResult, request: Request): { status: number; headers: Record<string, string>; result: ExecutionResult } {
+    if (result.success) return { status: statuses.SUCCESS, headers: {}, result };
+    const { error, stats } = result;
+    let status = statuses[error.code];
+    let headers: Record<string, string> = {};
+    if (error.code === 'TOOL_ERROR') {
+      // A public ToolError's status (400-599) travels in the result's data.
+      const carried = error.data?.status;
+      if (typeof carried === 'number' && Number.isInteger(carried) && carried >= 400 && carried <= 599) status = carried;
+    } else if (error.code === 'QUEUE_FULL') {
+      headers = { 'retry-after': retryAfter };
+    } else if (error.code === 'ABORTED') {
+      safely(() => logger.info(`enclave: client closed the request; run aborted after ${Math.round(stats.duration)} ms (${status})`));
+    } else if (error.code === 'INTERNAL_ERROR') {
+      safely(() => logger.error('enclave: the engine reported an internal error'));
+      safely(() => options.onError?.({ error, request }));
+      return { status, headers, result: internalFailure(stats) };
     }
+    return { status, headers, result };
+  }
+
+  /** Runs through the concurrency cap; `null` when it is full. */
+  function slot(): (() => void) | null {
+    if (options.maxConcurrentRuns !== undefined && inFlight >= options.maxConcurrentRuns) return null;
     inFlight++;
+    let freed = false;
+    return () => {
+      if (!freed) inFlight--;
+      freed = true;
+    };
+  }
+
+  const busy = (started: number) => requestError('QUEUE_FULL', 'The server is busy; retry later.', started, { 'retry-after': retryAfter });
+
+  /** A run for a route of `routes`: the run route's cap, hooks, scope and status table, answered to the route. */
+  async function routeRun(ctx: EnclaveRequestContext<N, U>, body: RunRequestBody, scope: () => Promise<RunScope>): Promise<{ result: ExecutionResult; status: number }> {
+    const free = slot();
+    if (free === null) throw new EnclaveHttpError(503, 'The server is busy; retry later.', { code: 'QUEUE_FULL', headers: { 'retry-after': retryAfter } });
     let result: ExecutionResult;
     try {
       const s = await scope();
       await options.onRunStart?.({ ctx, body });
-      const runOptions: RunOptions = { ...body.limits, signal: ctx.request.signal };
-      if (s.tools !== undefined) runOptions.tools = s.tools;
-      if (s.toolHandler !== undefined) runOptions.toolHandler = s.toolHandler;
-      if (body.input !== undefined) runOptions.input = body.input;
-      if (s.globals !== undefined) runOptions.globals = s.globals;
-      if (s.context !== undefined) runOptions.context = s.context;
-      result = await enclave.run(body.code, runOptions);
+      result = await enclave.run(body.code, runOptionsFor(s, body, ctx.request.signal));
     } finally {
-      inFlight--;
+      free();
     }
-
-    let status = statuses.SUCCESS;
-    let headers: Record<string, string> = {};
-    if (!result.success) {
-      const { error, stats } = result;
-      status = statuses[error.code];
-      if (error.code === 'TOOL_ERROR') {
-        // A public ToolError's status (400-599) travels in the result's data.
-        const carried = error.data?.status;
-        if (typeof carried === 'number' && Number.isInteger(carried) && carried >= 400 && carried <= 599) status = carried;
-      } else if (error.code === 'QUEUE_FULL') {
-        headers = { 'retry-after': retryAfter };
-      } else if (error.code === 'ABORTED') {
-        safely(() => logger.info(`enclave: client closed the request; run aborted after ${Math.round(stats.duration)} ms (${status})`));
-      } else if (error.code === 'INTERNAL_ERROR') {
-        safely(() => logger.error('enclave: the engine reported an internal error'));
-        safely(() => options.onError?.({ error, request: ctx.request }));
-        result = internalFailure(stats);
-      }
-    }
-    const answer = result;
-    safely(() => options.onRunEnd?.({ ctx, result: answer, status }));
-    return { result, status, headers };
+    const answer = answerFor(result, ctx.request);
+    safely(() => options.onRunEnd?.({ ctx, result: answer.result, status: answer.status }));
+    return { result: answer.result, status: answer.status };
   }
 
   /** What a route of `routes` may call: failures other than `EnclaveHttpError` are reported and become a bare 500, so no hook's error text reaches the route's answer. */
@@ -369,33 +569,164 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     };
     let built: Promise<RunScope> | undefined;
     const scope = () => (built ??= guarded(() => scopeOf(ctx)));
-    return {
-      ctx,
-      rest,
-      enclave,
-      maxBodySize,
-      scope,
-      run: (body) => guarded(() => execute(ctx, body, scope)).then(({ result, status }) => ({ result, status })),
-    };
+    return { ctx, rest, enclave, maxBodySize, scope, run: (body) => guarded(() => routeRun(ctx, body, scope)) };
   }
 
-  async function serve(request: Request, native: N, subPath: string): Promise<Response> {
-    const method = request.method.toUpperCase();
-    if (subPath !== '') {
-      const target = routeAt(routes, subPath);
-      if (!target) throw new EnclaveHttpError(404, 'No route at this path.');
-      return target.route.serve(routeContext(await admit(request, native), target.rest));
+  /** `POST {path}`: the run, answered as JSON, or streamed as its events when the client asks for a stream. */
+  async function runRoute(request: Request, ctx: EnclaveRequestContext<N, U>, started: number): Promise<Response> {
+    const body = await readRun(request);
+    const free = slot();
+    if (free === null) return busy(started);
+    const format = streamFormat(request.headers.get('accept'));
+    let scope: RunScope;
+    try {
+      scope = await scopeOf(ctx);
+      await options.onRunStart?.({ ctx, body });
+    } catch (err) {
+      free();
+      throw err;
     }
-    if (method !== 'POST' && !(method === 'GET' && catalog)) {
-      throw new EnclaveHttpError(405, `Use POST${catalog ? ' (or GET for the catalog)' : ''}.`, { headers: { allow: catalog ? 'GET, POST' : 'POST' } });
+    const runOptions = runOptionsFor(scope, body, request.signal);
+    if (format === null) {
+      let result: ExecutionResult;
+      try {
+        result = await enclave.run(body.code, runOptions);
+      } finally {
+        free();
+      }
+      const answer = answerFor(result, request);
+      safely(() => options.onRunEnd?.({ ctx, result: answer.result, status: answer.status }));
+      return json(answer.status, answer.result, answer.headers);
+    }
+    // A stream: its status is 200 from the first byte; the result's own status is the final event's business.
+    // The reader going away aborts the run, as a closed JSON request does.
+    const events = pushStream(format, () => {});
+    void enclave
+      .run(body.code, { ...runOptions, heartbeatMs, onEvent: (event) => events.push(forClient(event, request)) })
+      .then((result) => {
+        free();
+        const answer = answerFor(result, request);
+        safely(() => options.onRunEnd?.({ ctx, result: answer.result, status: answer.status }));
+        events.close();
+      });
+    return new Response(events.stream, { status: statuses.SUCCESS, headers: streamHeaders(format) });
+  }
+
+  /** An internal error's details never reach the client, in a stream either. */
+  function forClient(event: EnclaveEvent, request: Request): EnclaveEvent {
+    if (event.type !== 'final' || event.payload.success || event.payload.error.code !== 'INTERNAL_ERROR') return event;
+    return { ...event, payload: answerFor(event.payload, request).result };
+  }
+
+  function sessionOwner(ctx: EnclaveRequestContext<N, U>): string {
+    return (sessions as NonNullable<typeof sessions>).owner(ctx as EnclaveRequestContext<unknown, unknown>);
+  }
+
+  /** The session if it exists and belongs to the caller; anyone else learns nothing about it (404). */
+  async function ownSession(id: string, ctx: EnclaveRequestContext<N, U>): Promise<SessionRecord> {
+    const record = isSessionId(id) ? await (sessions as NonNullable<typeof sessions>).store.get(id) : undefined;
+    if (record === undefined || record.owner !== sessionOwner(ctx)) throw new EnclaveHttpError(404, 'No such session.');
+    return record;
+  }
+
+  /** `POST {path}/sessions`: a run not tied to this connection. */
+  async function startSession(request: Request, ctx: EnclaveRequestContext<N, U>, base: string, started: number): Promise<Response> {
+    const { store, maxPerUser, ttlMs } = sessions as NonNullable<typeof sessions>;
+    const body = await readRun(request);
+    const free = slot();
+    if (free === null) return busy(started);
+    const sessionId = newSessionId();
+    const abort = new AbortController();
+    let scope: RunScope;
+    try {
+      scope = await scopeOf(ctx);
+      await options.onRunStart?.({ ctx, body });
+      if (!(await store.create({ sessionId, owner: sessionOwner(ctx), createdAt: Date.now() }, maxPerUser))) {
+        free();
+        return requestError('RATE_LIMITED', `At most ${maxPerUser} sessions may run at once; wait for one to end.`, started, { 'retry-after': String(SESSION_RETRY_AFTER_S) });
+      }
+    } catch (err) {
+      free();
+      throw err;
+    }
+    localSessions.set(sessionId, abort);
+    const stopListening = store.onCancel(sessionId, () => abort.abort());
+    const appender = orderedAppender(store, sessionId);
+    void (async () => {
+      let result: ExecutionResult;
+      try {
+        result = await enclave.run(body.code, { ...runOptionsFor(scope, body, abort.signal), sessionId, heartbeatMs, onEvent: (event) => appender.push(forClient(event, request)) });
+      } catch {
+        result = internalFailure();
+      }
+      const answer = answerFor(result, request);
+      try {
+        await appender.drained();
+        await store.finish(sessionId, stateOf(answer.result), answer.result, ttlMs);
+      } catch (err) {
+        safely(() => logger.error('enclave: the session store failed to record the end of a session', err));
+      } finally {
+        stopListening();
+        localSessions.delete(sessionId);
+        free();
+      }
+      safely(() => options.onRunEnd?.({ ctx, result: answer.result, status: answer.status }));
+    })();
+    const format = streamFormat(request.headers.get('accept'));
+    if (format !== null) return streamResponse(format, store, sessionId, 0, { 'x-session-id': sessionId });
+    const url = `${base}/sessions/${sessionId}`;
+    return json(201, { sessionId, statusUrl: url, eventsUrl: `${url}/events`, cancelUrl: url }, { location: url });
+  }
+
+  function streamResponse(format: StreamFormat, store: SessionStore, sessionId: string, afterSeq: number, headers: Record<string, string> = {}): Response {
+    return new Response(storeStream(store, sessionId, afterSeq, format), { status: statuses.SUCCESS, headers: streamHeaders(format, headers) });
+  }
+
+  /** `{path}/sessions...` */
+  async function sessionRoute(request: Request, ctx: EnclaveRequestContext<N, U>, route: SessionRoute, started: number): Promise<Response> {
+    const { store } = sessions as NonNullable<typeof sessions>;
+    const method = request.method.toUpperCase();
+    if (route.id === undefined) {
+      if (method !== 'POST') return requestError('METHOD_NOT_ALLOWED', 'Use POST to start a session.', started, { allow: 'POST' });
+      return startSession(request, ctx, route.base, started);
+    }
+    if (route.events) {
+      if (method !== 'GET') return requestError('METHOD_NOT_ALLOWED', 'Use GET to read a session’s events.', started, { allow: 'GET' });
+      await ownSession(route.id, ctx);
+      const afterSeq = resumePoint(request);
+      return streamResponse(streamFormat(request.headers.get('accept')) ?? 'sse', store, route.id, afterSeq);
+    }
+    if (method === 'GET') {
+      const record = await ownSession(route.id, ctx);
+      return json(statuses.SUCCESS, sessionView(record));
+    }
+    if (method === 'DELETE') {
+      const record = await ownSession(route.id, ctx);
+      if (record.state === 'running') {
+        await store.requestCancel(route.id);
+        const ended = await untilFinished(store, route.id, CANCEL_WAIT_MS);
+        if (ended !== undefined) return json(statuses.SUCCESS, sessionView(ended));
+        return json(202, { sessionId: route.id, state: 'running' });
+      }
+      return json(statuses.SUCCESS, sessionView(record));
+    }
+    return requestError('METHOD_NOT_ALLOWED', 'Use GET for a session’s state or DELETE to cancel it.', started, { allow: 'GET, DELETE' });
+  }
+
+  async function serve(request: Request, native: N, started: number, subPath: string): Promise<Response> {
+    const target = subPath === '' ? undefined : routeAt(routes, subPath);
+    if (target) return target.route.serve(routeContext(await admit(request, native), target.rest));
+    const method = request.method.toUpperCase();
+    const route = sessions ? sessionRouteOf(request.url) : undefined;
+    if (subPath !== '' && route === undefined) throw new EnclaveHttpError(404, 'No route at this path.');
+    if (route === undefined && method !== 'POST' && !(method === 'GET' && catalog)) {
+      const allow = catalog ? 'GET, POST' : 'POST';
+      return requestError('METHOD_NOT_ALLOWED', `Use POST${catalog ? ' (or GET for the catalog)' : ''}.`, started, { allow });
     }
     const ctx = await admit(request, native);
+    if (route !== undefined) return sessionRoute(request, ctx, route, started);
     if (method === 'GET') return json(statuses.SUCCESS, describeCatalog(enclave, await scopeOf(ctx)));
-
-    if (!isJsonContentType(request.headers.get('content-type'))) throw new EnclaveHttpError(415, 'Send the request as Content-Type: application/json.');
-    const body = parseRunRequest(await readBodyText(request, maxBodySize));
-    const { result, status, headers } = await execute(ctx, body, () => scopeOf(ctx));
-    return json(status, result, headers);
+    return runRoute(request, ctx, started);
   }
 
   /** The answer to a refused request, in the shape of the route it was for. */
@@ -409,7 +740,7 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
   const handler = async function enclaveHandler(request: Request, native?: N, subPath = ''): Promise<Response> {
     const started = performance.now();
     try {
-      return await serve(request, native as N, subPath);
+      return await serve(request, native as N, started, subPath);
     } catch (err) {
       if (err instanceof EnclaveHttpError) return refuse(err, subPath, started);
       if (request.signal.aborted) {
@@ -417,21 +748,28 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
         return refuse(new EnclaveHttpError(499, 'The client closed the request.', { code: 'ABORTED' }), subPath, started);
       }
       reportHookError(err, request);
-      if (subPath !== '') return refuse(new EnclaveHttpError(500, 'An internal error occurred.', { code: 'INTERNAL_ERROR' }), subPath, started);
+      if (subPath !== '' && routeAt(routes, subPath)) return refuse(new EnclaveHttpError(500, 'An internal error occurred.', { code: 'INTERNAL_ERROR' }), subPath, started);
       return json(statuses.INTERNAL_ERROR, internalFailure(noStats(Math.round(performance.now() - started))));
     }
   } as EnclaveFetchHandler<N>;
   const accepts = (method: string, subPath: string) => {
-    if (subPath !== '') return routeAt(routes, subPath) !== undefined;
     const m = method.toUpperCase();
-    return m === 'POST' || (m === 'GET' && catalog);
+    if (subPath === '') return m === 'POST' || (m === 'GET' && catalog);
+    if (routeAt(routes, subPath)) return true;
+    return sessions !== undefined && SESSION_METHODS.has(m) && (subPath === '/sessions' || subPath.startsWith('/sessions/'));
   };
   Object.defineProperties(handler, {
     enclave: { value: enclave, enumerable: true },
     maxBodySize: { value: maxBodySize, enumerable: true },
     accepts: { value: accepts },
     refuse: { value: (err: EnclaveHttpError, subPath?: string) => refuse(err, subPath) },
-    dispose: { value: () => ownsEnclave && enclave.dispose() },
+    dispose: {
+      value: () => {
+        for (const abort of localSessions.values()) abort.abort();
+        if (ownsStore) sessions?.store.dispose?.();
+        if (ownsEnclave) enclave.dispose();
+      },
+    },
   });
   return handler;
 }

@@ -140,6 +140,8 @@ export async function writeFetchResponse(res: ServerResponse, response: Response
     res.end();
     return;
   }
+  // An event stream's headers go out at once: a follower may wait a while for the next event.
+  if (/^(?:text\/event-stream|application\/x-ndjson)\b/.test(response.headers.get('content-type') ?? '')) res.flushHeaders();
   const reader = response.body.getReader();
   try {
     for (;;) {
