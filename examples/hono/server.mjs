@@ -14,7 +14,7 @@ export function createApp() {
   app.use(
     enclave({
       path: '/enclave',
-      enclave: { securityLevel: 'SECURE', timeout: 5_000 },
+      enclave: { securityLevel: 'STANDARD', timeout: 10_000 },
       authenticate: ({ native }) => native.get('user'), // no user -> 401
       tools: ({ user }) => toolsFor(user),
     }),

@@ -13,7 +13,7 @@ Module({
   imports: [
     EnclaveModule.forRoot({
       path: '/enclave',
-      enclave: { securityLevel: 'SECURE', timeout: 5_000 },
+      enclave: { securityLevel: 'STANDARD', timeout: 10_000 },
       authenticate: ({ native }) => native.req.user, // no user -> 401
       tools: ({ user }) => toolsFor(user),
     }),

@@ -1,6 +1,7 @@
 import { toNextHandler } from '@enclave-kit/next';
 
 export const runtime = 'nodejs'; // the engine needs node:vm; must be a literal in this file
+export const dynamic = 'force-dynamic'; // runs and event streams are never cached
 export const maxDuration = 30;
 
 // Demo data: your database goes here.
@@ -11,7 +12,7 @@ const orders = [
   { id: 'o4', owner: 'bob', status: 'paid', total: 999 },
 ];
 
-export const { GET, POST } = toNextHandler({
+export const { GET, POST, DELETE } = toNextHandler({
   // Stub login: the `x-user` header names the user. Replace it with your auth (Auth.js `auth()`, a session cookie).
   authenticate: ({ request }) => {
     const id = request.headers.get('x-user');
