@@ -128,13 +128,19 @@ export function backoffDelay(attempt: number, policy: { initialDelayMs: number; 
 }
 
 /** Raw events from a response body, parsed as they arrive; ends when the body ends or breaks. */
-async function* readBody(body: ReadableStream<Uint8Array>, format: StreamFormat, onData: () => void, sse: SseParser): AsyncGenerator<unknown> {
+async function* readBody(body: ReadableStream<Uint8Array>, format: StreamFormat, onData: () => void, sse: SseParser, signal: AbortSignal): AsyncGenerator<unknown> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
   const ndjson = format === 'ndjson' ? new NdjsonParser() : undefined;
+  // The connection's abort (stop, idle timeout) ends a pending read here, whether or not the fetch
+  // implementation ties its body to the signal.
+  const onAbort = () => void reader.cancel().catch(() => {});
+  signal.addEventListener('abort', onAbort, { once: true });
   try {
     for (;;) {
+      if (signal.aborted) throw new Error('The connection was aborted.');
       const { done, value } = await reader.read();
+      if (signal.aborted) throw new Error('The connection was aborted.');
       if (done) break;
       onData();
       const text = decoder.decode(value, { stream: true });
@@ -158,6 +164,7 @@ async function* readBody(body: ReadableStream<Uint8Array>, format: StreamFormat,
       }
     }
   } finally {
+    signal.removeEventListener('abort', onAbort);
     // What was left mid-event or mid-line is a cut, never an event: the next connection replays it.
     sse.end();
     ndjson?.end();
@@ -237,7 +244,7 @@ export async function* followSession(plan: FollowPlan): AsyncGenerator<EnclaveEv
       const header = res.headers.get('x-session-id');
       if (header) learn(header);
       if (res.body === null) throw new Fatal(new EnclaveClientError({ code: 'BAD_RESPONSE', message: 'The event stream has no body.', status: res.status }));
-      for await (const raw of readBody(res.body, plan.format, armIdle, sse)) {
+      for await (const raw of readBody(res.body, plan.format, armIdle, sse, connection.signal)) {
         const event = asEvent(raw, sessionId);
         learn(event.sessionId);
         for (const out of sequencer.accept(event)) {

@@ -35,12 +35,19 @@ export async function send(transport: Transport, url: string, options: SendOptio
   if (options.signal !== undefined) init.signal = options.signal;
   if (transport.credentials !== undefined) init.credentials = transport.credentials;
   if (options.signal?.aborted) throw abortedError(options.signal);
+  let res: Response;
   try {
-    return await transport.fetch(url, init);
+    res = await transport.fetch(url, init);
   } catch (err) {
     if (options.signal?.aborted) throw abortedError(options.signal);
     throw new EnclaveClientError({ code: 'NETWORK_ERROR', message: `${options.method} ${url} failed: ${(err as Error)?.message ?? String(err)}`, cause: err });
   }
+  // Not every fetch (happy-dom's, some polyfills) honours an abort that comes while it connects.
+  if (options.signal?.aborted) {
+    res.body?.cancel().catch(() => {});
+    throw abortedError(options.signal);
+  }
+  return res;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
