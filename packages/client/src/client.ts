@@ -7,7 +7,19 @@ import type { EnclaveEventStream } from './stream.js';
 import { EventStream } from './stream.js';
 import type { EnclaveCatalog, EnclaveEvent, ExecutionResult, RunLimitsRequest, SessionStatus, StartedSession } from './types.js';
 
-/** Options of `createEnclaveClient`. Only `url` is required. */
+/**
+ * Options of `createEnclaveClient`. Only `url` is required.
+ *
+ * @example
+ * ```ts
+ * createEnclaveClient({
+ *   url: '/api/enclave',
+ *   headers: () => ({ authorization: `Bearer ${session.token}` }),
+ *   retry: { maxRetries: 5, initialDelayMs: 500 },
+ *   idleTimeoutMs: 60_000,
+ * });
+ * ```
+ */
 export interface EnclaveClientOptions {
   /**
    * The enclave route: `https://api.example.com/enclave`, or a path (`/enclave`) in a browser page.
@@ -31,7 +43,14 @@ export interface EnclaveClientOptions {
   format?: StreamFormat;
 }
 
-/** Options every call takes. */
+/**
+ * Options every call takes.
+ *
+ * @example
+ * ```ts
+ * await client.getSession(id, { signal: AbortSignal.timeout(5_000), headers: { 'x-request-id': requestId } });
+ * ```
+ */
 export interface RequestOptions {
   /** Aborts the call (see each method for what else it stops). */
   signal?: AbortSignal;
@@ -39,7 +58,14 @@ export interface RequestOptions {
   headers?: Record<string, string>;
 }
 
-/** What a run gets besides its code. */
+/**
+ * What a run gets besides its code.
+ *
+ * @example
+ * ```ts
+ * await client.run('return input.ids.length', { input: { ids: [1, 2] }, limits: { timeout: 5_000 } });
+ * ```
+ */
 export interface RunOptions extends RequestOptions {
   /** The script's global `input` (a JSON value). */
   input?: unknown;
@@ -47,7 +73,18 @@ export interface RunOptions extends RequestOptions {
   limits?: RunLimitsRequest;
 }
 
-/** Options of the calls that read a session's events (`stream`, `session`). */
+/**
+ * Options of the calls that read a session's events (`stream`, `session`).
+ *
+ * @example
+ * ```ts
+ * client.session(id, {
+ *   onEvent: (e) => render(e),
+ *   onRetry: ({ attempt, delayMs }) => showBanner(`reconnecting (${attempt}) in ${delayMs} ms`),
+ *   retry: { maxRetries: 20 },
+ * });
+ * ```
+ */
 export interface FollowOptions extends RequestOptions {
   /** Called with each event as it is delivered (before the iterator sees it); a throwing listener does not stop the stream. */
   onEvent?: (event: EnclaveEvent) => void;
@@ -61,8 +98,25 @@ export interface FollowOptions extends RequestOptions {
   cancelOnAbort?: boolean;
 }
 
+/**
+ * Options of `stream()`: a run's and a reader's.
+ *
+ * @example
+ * ```ts
+ * const stream = client.stream(code, { input, signal: controller.signal, cancelOnAbort: true });
+ * ```
+ */
 export interface StreamOptions extends RunOptions, FollowOptions {}
 
+/**
+ * Options of `session()`.
+ *
+ * @example
+ * ```ts
+ * // After a page reload: the events after the last one shown.
+ * const stream = client.session(sessionStorage.sessionId, { fromSeq: Number(sessionStorage.lastSeq) });
+ * ```
+ */
 export interface SessionOptions extends FollowOptions {
   /** Deliver only the events after this seq (the last one you have). Default 0: every event. */
   fromSeq?: number;
@@ -71,6 +125,14 @@ export interface SessionOptions extends FollowOptions {
 /**
  * A client of one enclave route. Every method throws (or rejects with) `EnclaveClientError` only;
  * a script that fails on the server is a result with `success: false`, never an exception.
+ *
+ * @example
+ * ```ts
+ * const { sessionId } = await client.start(code);          // fire and forget
+ * const status = await client.getSession(sessionId);       // { sessionId, state: 'running' }
+ * const result = await client.session(sessionId).result;   // follow it to the end
+ * await client.cancel(otherId);                            // { state: 'cancelled', result: { ... ABORTED } }
+ * ```
  */
 export interface EnclaveClient {
   /**
@@ -102,8 +164,8 @@ export interface EnclaveClient {
   catalog(options?: RequestOptions): Promise<EnclaveCatalog>;
 }
 
-function configError(message: string): EnclaveClientError {
-  return new EnclaveClientError({ code: 'CONFIG_ERROR', message: `createEnclaveClient(options): ${message}` });
+function configError(message: string, origin = 'createEnclaveClient(options)'): EnclaveClientError {
+  return new EnclaveClientError({ code: 'CONFIG_ERROR', message: `${origin}: ${message}` });
 }
 
 function baseUrl(url: unknown): URL {
@@ -118,13 +180,13 @@ function baseUrl(url: unknown): URL {
 
 const KNOWN_OPTIONS = new Set(['url', 'headers', 'fetch', 'credentials', 'retry', 'idleTimeoutMs', 'format']);
 
-function checkRetry(where: string, retry: unknown): void {
+function checkRetry(where: string, retry: unknown, origin?: string): void {
   if (retry === undefined || retry === false) return;
-  if (retry === null || typeof retry !== 'object') throw configError(`${where} must be an object { maxRetries?, initialDelayMs?, maxDelayMs?, factor? } or false.`);
+  if (retry === null || typeof retry !== 'object') throw configError(`${where} must be an object { maxRetries?, initialDelayMs?, maxDelayMs?, factor? } or false.`, origin);
   for (const [key, value] of Object.entries(retry)) {
-    if (!['maxRetries', 'initialDelayMs', 'maxDelayMs', 'factor'].includes(key)) throw configError(`${where}.${key} is not an option; expected maxRetries, initialDelayMs, maxDelayMs or factor.`);
+    if (!['maxRetries', 'initialDelayMs', 'maxDelayMs', 'factor'].includes(key)) throw configError(`${where}.${key} is not an option; expected maxRetries, initialDelayMs, maxDelayMs or factor.`, origin);
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (key === 'maxRetries' && !Number.isInteger(value)) || (key === 'factor' && value < 1)) {
-      throw configError(`${where}.${key} must be a ${key === 'maxRetries' ? 'non-negative integer' : key === 'factor' ? 'number >= 1' : 'non-negative number of ms'}.`);
+      throw configError(`${where}.${key} must be a ${key === 'maxRetries' ? 'non-negative integer' : key === 'factor' ? 'number >= 1' : 'non-negative number of ms'}.`, origin);
     }
   }
 }
@@ -191,7 +253,7 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
   const cancel = (sessionId: string, o: RequestOptions = {}) => json<SessionStatus>(sessionUrl(sessionId), 'DELETE', o);
 
   function follow<T>(sessionId: string | undefined, afterSeq: number, o: FollowOptions, start?: (signal: AbortSignal) => Promise<Response>): EnclaveEventStream<T> {
-    checkRetry('options.retry', o.retry);
+    checkRetry('retry', o.retry, 'stream/session options');
     const retry = o.retry ?? options.retry;
     const format = o.format ?? options.format ?? 'sse';
     return new EventStream<T>({

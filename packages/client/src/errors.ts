@@ -1,6 +1,11 @@
 /**
  * Codes of an `EnclaveClientError`: the server's codes for a refused request, and the client's own for
  * what went wrong on the way.
+ *
+ * @example
+ * ```ts
+ * const retryable: EnclaveClientErrorCode[] = ['RATE_LIMITED', 'QUEUE_FULL', 'NETWORK_ERROR'];
+ * ```
  */
 export type EnclaveClientErrorCode =
   // The server refused the request before any run (its `error.code`, with the HTTP status):
@@ -27,6 +32,14 @@ export type EnclaveClientErrorCode =
   | 'CONFIG_ERROR'
   | (string & {});
 
+/**
+ * What an `EnclaveClientError` is made of.
+ *
+ * @example
+ * ```ts
+ * new EnclaveClientError({ code: 'NETWORK_ERROR', message: 'offline' });
+ * ```
+ */
 export interface EnclaveClientErrorInit {
   code: EnclaveClientErrorCode;
   message: string;

@@ -10,12 +10,19 @@ import { NdjsonParser } from './ndjson.js';
 import { SseParser } from './sse.js';
 import type { EnclaveEvent, EnclaveEventType } from './types.js';
 
+/** The wire format of a stream: Server-Sent Events, or one JSON event a line. */
 export type StreamFormat = 'sse' | 'ndjson';
 
 /**
  * How a stream resumes after its connection breaks. The n-th attempt in a row waits
  * `min(maxDelayMs, initialDelayMs * factor^(n-1))`, of which a random half (jitter, so that many
  * clients cut off together do not come back together), and at least a 429/503's `Retry-After`.
+ *
+ * @example
+ * ```ts
+ * // Patient: up to 20 attempts without progress, 0.5 s doubling to 30 s.
+ * createEnclaveClient({ url, retry: { maxRetries: 20, initialDelayMs: 500, maxDelayMs: 30_000 } });
+ * ```
  */
 export interface RetryPolicy {
   /** Attempts in a row that bring no new event before the stream fails with `RETRIES_EXHAUSTED`. Default 8; 0 never resumes. */
@@ -28,7 +35,14 @@ export interface RetryPolicy {
   factor?: number;
 }
 
-/** What `onRetry` hears before each reconnection attempt. */
+/**
+ * What `onRetry` hears before each reconnection attempt.
+ *
+ * @example
+ * ```ts
+ * client.stream(code, { onRetry: ({ attempt, delayMs, error }) => console.warn(`retry ${attempt} in ${delayMs} ms: ${error.message}`) });
+ * ```
+ */
 export interface RetryInfo {
   sessionId: string;
   /** 1 for the first attempt after a failure, counting up while attempts bring no new event. */

@@ -2,10 +2,24 @@
 import { EnclaveClientError, abortedError, retryAfterOf } from './errors.js';
 import type { ExecutionResult } from './types.js';
 
-/** A `fetch`: the global one, or yours (a wrapper that adds tracing, an undici dispatcher, a test double). */
+/**
+ * A `fetch`: the global one, or yours (a wrapper that adds tracing, an undici dispatcher).
+ *
+ * @example
+ * ```ts
+ * createEnclaveClient({ url, fetch: (input, init) => tracedFetch(input, init) });
+ * ```
+ */
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
-/** Headers of every request, or a function returning them per request (a fresh auth token on every reconnect). */
+/**
+ * Headers of every request, or a function returning them per request (a fresh auth token on every reconnect).
+ *
+ * @example
+ * ```ts
+ * createEnclaveClient({ url, headers: async () => ({ authorization: `Bearer ${await auth.freshToken()}` }) });
+ * ```
+ */
 export type HeadersOption = Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>);
 
 /** What every request of one client shares. */

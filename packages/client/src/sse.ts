@@ -1,4 +1,11 @@
-/** One dispatched Server-Sent Event. */
+/**
+ * One dispatched Server-Sent Event.
+ *
+ * @example
+ * ```ts
+ * for (const { type, data, lastEventId } of parser.feed(text)) console.log(lastEventId, type, JSON.parse(data));
+ * ```
+ */
 export interface SseMessage {
   /** The `event:` field, `message` when the event had none. */
   type: string;

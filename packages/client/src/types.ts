@@ -4,7 +4,14 @@
  * test checks that the engine's `ExecutionResult` and `EnclaveEvent` stay assignable to them.
  */
 
-/** Why a run failed: the engine's codes (see the README's "Results and error codes"). */
+/**
+ * Why a run failed: the engine's codes (see the README's "Results and error codes").
+ *
+ * @example
+ * ```ts
+ * if (!result.success && result.error.code === 'TIMEOUT') retryWithSmallerTask();
+ * ```
+ */
 export type RunErrorCode =
   | 'VALIDATION_ERROR'
   | 'RUNTIME_ERROR'
@@ -19,20 +26,42 @@ export type RunErrorCode =
   | 'QUEUE_FULL'
   | 'INTERNAL_ERROR';
 
-/** One captured console call of the script. `time`: ms since the run started. */
+/**
+ * One captured console call of the script. `time`: ms since the run started.
+ *
+ * @example
+ * ```ts
+ * for (const log of result.logs ?? []) console.log(`[${log.level}] +${log.time} ms ${log.message}`);
+ * ```
+ */
 export interface LogEntry {
   level: 'log' | 'info' | 'warn' | 'error' | 'debug';
   message: string;
   time: number;
 }
 
+/**
+ * What a run cost.
+ *
+ * @example
+ * ```ts
+ * console.log(`${result.stats.duration} ms, ${result.stats.toolCallCount} tool calls`);
+ * ```
+ */
 export interface ExecutionStats {
   duration: number;
   toolCallCount: number;
   iterationCount: number;
 }
 
-/** The error of a failed run. `code` is a `RunErrorCode` (typed wider, so a newer server's codes still fit). */
+/**
+ * The error of a failed run. `code` is a `RunErrorCode` (typed wider, so a newer server's codes still fit).
+ *
+ * @example
+ * ```ts
+ * if (!result.success) console.log(result.error.code, result.error.message, result.error.location?.line);
+ * ```
+ */
 export interface ExecutionError {
   name: string;
   message: string;
@@ -42,13 +71,28 @@ export interface ExecutionError {
   data?: Record<string, unknown>;
 }
 
-/** The scoring gate's verdict, on runs that reached it. */
+/**
+ * The scoring gate's verdict, on runs that reached it.
+ *
+ * @example
+ * ```ts
+ * if (result.scoring && result.scoring.score > 70) flagForReview(result.scoring.signals);
+ * ```
+ */
 export interface ScoringVerdict {
   score: number;
   decision: string;
   signals: readonly unknown[];
 }
 
+/**
+ * A run that returned; `value` is what the script returned.
+ *
+ * @example
+ * ```ts
+ * if (result.success) render(result.value);
+ * ```
+ */
 export interface ExecutionSuccess<T = unknown> {
   success: true;
   value: T;
@@ -58,6 +102,14 @@ export interface ExecutionSuccess<T = unknown> {
   scoring?: ScoringVerdict;
 }
 
+/**
+ * A run that failed, or never ran: `error.code` says why.
+ *
+ * @example
+ * ```ts
+ * if (!result.success) showError(result.error);
+ * ```
+ */
 export interface ExecutionFailure {
   success: false;
   value?: never;
@@ -79,13 +131,27 @@ export interface ExecutionFailure {
  */
 export type ExecutionResult<T = unknown> = ExecutionSuccess<T> | ExecutionFailure;
 
-/** The limits in force for a run, as `session_init` reports them (ms for `timeout`, bytes for the `...Bytes` and `memoryLimit`). */
+/**
+ * The limits in force for a run, as `session_init` reports them (ms for `timeout`, bytes for the `...Bytes` and `memoryLimit`).
+ *
+ * @example
+ * ```ts
+ * if (event.type === 'session_init') console.log('deadline in', event.payload.limits.timeout, 'ms');
+ * ```
+ */
 export type RunLimits = Record<
   'timeout' | 'maxIterations' | 'maxToolCalls' | 'maxCallDepth' | 'memoryLimit' | 'maxOutputBytes' | 'maxLogBytes' | 'maxLogEntries' | 'maxInputBytes' | 'maxToolArgsBytes' | 'maxToolResultBytes',
   number
 >;
 
-/** The payload of each event type. */
+/**
+ * The payload of each event type.
+ *
+ * @example
+ * ```ts
+ * const describe = (p: EnclaveEventPayloads['tool_result']) => `${p.tool}: ${p.ok ? 'ok' : p.error?.code}`;
+ * ```
+ */
 export interface EnclaveEventPayloads {
   /** The run started: its security level, isolation, limits and deadline (ms since the epoch). */
   session_init: { level: string; isolation: string; limits: RunLimits; expiresAt: number };
@@ -104,6 +170,14 @@ export interface EnclaveEventPayloads {
   events_dropped: { fromSeq: number; toSeq: number; count: number };
 }
 
+/**
+ * The event types.
+ *
+ * @example
+ * ```ts
+ * const shown: EnclaveEventType[] = ['log', 'tool_call', 'final'];
+ * ```
+ */
 export type EnclaveEventType = keyof EnclaveEventPayloads;
 
 /**
@@ -122,17 +196,39 @@ export type EnclaveEvent<K extends EnclaveEventType = EnclaveEventType> = {
   [T in K]: { sessionId: string; seq: number; type: T; time: number; payload: EnclaveEventPayloads[T] };
 }[K];
 
-/** Where a session is: `running` until its `final` event; the others say how it ended. */
+/**
+ * Where a session is: `running` until its `final` event; the others say how it ended.
+ *
+ * @example
+ * ```ts
+ * const { state } = await client.getSession(id); // 'running' | 'completed' | 'failed' | 'cancelled'
+ * ```
+ */
 export type SessionState = 'running' | 'completed' | 'failed' | 'cancelled';
 
-/** `GET {url}/sessions/{id}`: a session's state, and its result once it has one. */
+/**
+ * `GET {url}/sessions/{id}`: a session's state, and its result once it has one.
+ *
+ * @example
+ * ```ts
+ * const status = await client.getSession(id);
+ * if (status.state !== 'running') console.log(status.result);
+ * ```
+ */
 export interface SessionStatus {
   sessionId: string;
   state: SessionState;
   result?: ExecutionResult;
 }
 
-/** `POST {url}/sessions` answered with JSON: the new session and its routes (paths on the server). */
+/**
+ * `POST {url}/sessions` answered with JSON: the new session and its routes (paths on the server).
+ *
+ * @example
+ * ```ts
+ * const { sessionId, eventsUrl } = await client.start(code); // eventsUrl: '/enclave/sessions/ses_.../events'
+ * ```
+ */
 export interface StartedSession {
   sessionId: string;
   statusUrl: string;
@@ -140,7 +236,14 @@ export interface StartedSession {
   cancelUrl: string;
 }
 
-/** `GET {url}`: the catalog of the caller's tools and the dialect their scripts are written in. */
+/**
+ * `GET {url}`: the catalog of the caller's tools and the dialect their scripts are written in.
+ *
+ * @example
+ * ```ts
+ * const { prompt } = await client.catalog(); // put it in the LLM's system prompt
+ * ```
+ */
 export interface EnclaveCatalog {
   securityLevel: string;
   tools: { name: string; description?: string; inputSchema?: Record<string, unknown>; outputSchema?: Record<string, unknown>; sideEffect?: boolean; timeout?: number; notes?: string[] }[];
@@ -153,7 +256,14 @@ export interface EnclaveCatalog {
   prompt: string;
 }
 
-/** Limits a request may lower (never raise) for its run. */
+/**
+ * Limits a request may lower (never raise) for its run.
+ *
+ * @example
+ * ```ts
+ * await client.run(code, { limits: { timeout: 2_000, maxToolCalls: 5 } });
+ * ```
+ */
 export interface RunLimitsRequest {
   timeout?: number;
   maxToolCalls?: number;

@@ -5,7 +5,14 @@ import type { EnclaveClient, EnclaveClientOptions } from '@enclave-kit/client';
 
 const EnclaveClientContext = createContext<EnclaveClient | undefined>(undefined);
 
-/** `EnclaveProvider`'s props: a client you made, or the options of the one it makes. */
+/**
+ * `EnclaveProvider`'s props: a client you made, or the options of the one it makes.
+ *
+ * @example
+ * ```tsx
+ * <EnclaveProvider client={createEnclaveClient({ url: '/enclave' })}>{children}</EnclaveProvider>
+ * ```
+ */
 export type EnclaveProviderProps =
   | { client: EnclaveClient; options?: never; children?: ReactNode }
   | { options: EnclaveClientOptions; client?: never; children?: ReactNode };

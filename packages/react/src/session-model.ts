@@ -10,9 +10,26 @@
  */
 import type { EnclaveClient, EnclaveClientError, EnclaveEvent, EnclaveEventStream, ExecutionResult, FollowOptions, LogEntry, RunOptions, SessionOptions } from '@enclave-kit/client';
 
-/** Where the hook's session is: `idle` before `execute`, the session's state, or `error` when no result could be read. */
+/**
+ * Where the hook's session is: `idle` before `execute`, the session's state, or `error` when no result could be read.
+ *
+ * @example
+ * ```tsx
+ * const { state } = useEnclaveSession();
+ * const label = { idle: 'Run', running: 'Running…', completed: 'Done', failed: 'Failed', cancelled: 'Cancelled', error: 'Error' }[state];
+ * ```
+ */
 export type EnclaveSessionState = 'idle' | 'running' | 'completed' | 'failed' | 'cancelled' | 'error';
 
+/**
+ * The state `useEnclaveSession` returns (besides its functions).
+ *
+ * @example
+ * ```tsx
+ * const { isRunning, isReconnecting, logs } = useEnclaveSession();
+ * if (isRunning && isReconnecting) return <p>Reconnecting… ({logs.length} lines so far)</p>;
+ * ```
+ */
 export interface EnclaveSessionSnapshot {
   state: EnclaveSessionState;
   /** `state === 'running'`. */

@@ -4,6 +4,14 @@ import { useEnclaveClient } from './provider.js';
 import type { EnclaveSessionSnapshot } from './session-model.js';
 import { EnclaveSessionModel } from './session-model.js';
 
+/**
+ * Options of `useEnclaveSession`.
+ *
+ * @example
+ * ```tsx
+ * useEnclaveSession({ cancelOnUnmount: true, onEvent: (e) => e.type === 'tool_call' && track(e.payload.tool) });
+ * ```
+ */
 export interface UseEnclaveSessionOptions extends Pick<FollowOptions, 'retry' | 'idleTimeoutMs' | 'format' | 'onRetry'> {
   /** The client to use instead of the `EnclaveProvider`'s. */
   client?: EnclaveClient;
@@ -16,6 +24,16 @@ export interface UseEnclaveSessionOptions extends Pick<FollowOptions, 'retry' | 
   cancelOnUnmount?: boolean;
 }
 
+/**
+ * What `useEnclaveSession` returns: the session's state and what to do with it.
+ *
+ * @example
+ * ```tsx
+ * const { execute, attach, sessionId } = useEnclaveSession();
+ * useEffect(() => { const saved = sessionStorage.getItem('run'); if (saved) void attach(saved); }, [attach]);
+ * useEffect(() => { if (sessionId) sessionStorage.setItem('run', sessionId); }, [sessionId]);
+ * ```
+ */
 export interface UseEnclaveSessionResult extends EnclaveSessionSnapshot {
   /**
    * Starts a session with `code` and follows it (resuming after dropped connections). Resolves with the

@@ -14,7 +14,7 @@ import { flushSync } from 'react-dom';
 import { createRoot } from 'react-dom/client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createEnclaveClient } from '@enclave-kit/client';
-import type { EnclaveClient, EnclaveEvent } from '@enclave-kit/client';
+import type { EnclaveClient, EnclaveEvent, FetchLike } from '@enclave-kit/client';
 import { EnclaveProvider, useEnclaveSession } from '../src/index.js';
 import type { UseEnclaveSessionOptions, UseEnclaveSessionResult } from '../src/index.js';
 
@@ -37,7 +37,34 @@ beforeAll(async () => {
 });
 afterAll(() => void server.kill());
 
-const clientAs = (user: string | undefined): EnclaveClient => createEnclaveClient({ url, ...(user !== undefined && { headers: { 'x-user': user } }), retry: { initialDelayMs: 10 } });
+/**
+ * happy-dom's fetch with one repair. happy-dom 21 makes a response body from a Node stream with no
+ * cancel(): after a reader cancels it (as the client does when it stops reading), the next chunk is pushed
+ * into the cancelled stream and throws inside happy-dom. Browsers and Node stop the download instead. The
+ * body handed to the client here stops reading on cancel() and leaves the source to the connection's
+ * abort or end.
+ */
+const fetchForHappyDom: FetchLike = async (input, init) => {
+  const res = await fetch(input, init);
+  if (res.body === null) return res;
+  const reader = res.body.getReader();
+  let cancelled = false;
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { done, value } = await reader.read();
+      if (cancelled) return;
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel() {
+      cancelled = true;
+    },
+  });
+  return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+};
+
+const clientAs = (user: string | undefined): EnclaveClient =>
+  createEnclaveClient({ url, fetch: fetchForHappyDom, ...(user !== undefined && { headers: { 'x-user': user } }), retry: { initialDelayMs: 10 } });
 
 interface Rendered {
   result: { current: UseEnclaveSessionResult; renders: number; snapshots: UseEnclaveSessionResult[] };
@@ -176,7 +203,7 @@ describe('useEnclaveSession against a real server', () => {
   it('EnclaveProvider takes client options; works under StrictMode; without a client the hook throws', async () => {
     const { result } = renderHook(
       () => useEnclaveSession(),
-      (child) => createElement(StrictMode, null, createElement(EnclaveProvider, { options: { url, headers: () => ({ 'x-user': 'carol' }) } }, child)),
+      (child) => createElement(StrictMode, null, createElement(EnclaveProvider, { options: { url, fetch: fetchForHappyDom, headers: () => ({ 'x-user': 'carol' }) } }, child)),
     );
     expect(await result.current.execute('return await callTool("tick", { i: 7 })')).toMatchObject({ success: true, value: 7 });
     await until(() => expect(result.current.state).toBe('completed'));
