@@ -227,6 +227,8 @@ export async function* followSession(plan: FollowPlan): AsyncGenerator<EnclaveEv
     const connection = new AbortController();
     const stop = () => connection.abort(plan.signal.reason);
     plan.signal.addEventListener('abort', stop, { once: true });
+    // A signal that aborted before this connection (even before the first) fires no event.
+    if (plan.signal.aborted) stop();
     let idle: ReturnType<typeof setTimeout> | undefined;
     const armIdle = () => {
       if (plan.idleTimeoutMs <= 0) return;

@@ -181,6 +181,20 @@ describe('stream(): a session, followed', () => {
     expect(rest.at(-1)?.payload).toMatchObject({ success: true, value: 'done' });
   });
 
+  it('a signal aborted before the start sends nothing', async () => {
+    const proxy = await startCuttingProxy(server.url, () => undefined);
+    try {
+      const client = createEnclaveClient({ url: proxy.url, headers: { 'x-user': 'alice' } });
+      const stream = client.stream('return 1', { signal: AbortSignal.abort() });
+      expect(await rejection(collect(stream))).toMatchObject({ code: 'ABORTED' });
+      expect(await rejection(stream.result)).toMatchObject({ code: 'ABORTED' });
+      expect(await rejection(client.session('ses_x', { signal: AbortSignal.abort() }).result)).toMatchObject({ code: 'ABORTED' });
+      expect(proxy.stats.requests).toBe(0);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('break ends iteration quietly; with cancelOnAbort the session is cancelled too', async () => {
     for (const cancelOnAbort of [false, true]) {
       const stream = clientFor('alice').stream('await callTool("tick", { i: 1, ms: 400 }); return "done"', { cancelOnAbort });
