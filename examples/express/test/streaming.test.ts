@@ -59,6 +59,7 @@ describe('README: Streaming and sessions, against examples/express', () => {
   let server: Started | undefined;
   let port = 0;
   beforeAll(async () => {
+    expect(spawnSync('curl', ['--version']).status, 'the README’s lines need curl: apt-get install -y curl').toBe(0);
     port = await freePort();
     server = await startNode(['server.mjs'], { cwd: path.join(here, '..'), port });
   });
