@@ -379,20 +379,24 @@ async function untilFinished(store: SessionStore, sessionId: string, ms: number)
 function orderedAppender(store: SessionStore, sessionId: string): { push(event: EnclaveEvent): void; drained(): Promise<void> } {
   let pending: EnclaveEvent[] = [];
   let writing: Promise<void> | undefined;
-  const write = (): Promise<void> => {
-    const batch = pending;
-    pending = [];
-    return store.append(sessionId, batch).then(
-      () => (pending.length > 0 ? write() : undefined),
-      () => (pending.length > 0 ? write() : undefined),
-    );
+  // `writing` is cleared in the same step that finds nothing left to write: an event pushed in between
+  // would otherwise wait for a write that never comes (and a session lose its `final`).
+  const write = async (): Promise<void> => {
+    while (pending.length > 0) {
+      const batch = pending;
+      pending = [];
+      try {
+        await store.append(sessionId, batch);
+      } catch {
+        // Lost events, never a lost run.
+      }
+    }
+    writing = undefined;
   };
   return {
     push(event) {
       pending.push(event);
-      writing ??= write().finally(() => {
-        writing = undefined;
-      });
+      writing ??= write();
     },
     async drained() {
       // Each write may chain more: wait until none is in flight.
