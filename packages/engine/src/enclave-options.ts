@@ -192,8 +192,8 @@ export function readEnclaveOptions(options: CreateEnclaveOptions): EnclaveSettin
  * Reads `run(code, options)` over the instance's settings: limits may only lower the instance's, named
  * tools are layered over the instance's, a handler replaces the instance's, globals merge over its.
  */
-export function readRunOptions(settings: EnclaveSettings, runOptions: RunOptions): RunSettings {
-  const check = new OptionChecker('run(code, options)');
+export function readRunOptions(settings: EnclaveSettings, runOptions: RunOptions, where = 'run(code, options)'): RunSettings {
+  const check = new OptionChecker(where);
   const o = check.object('options', runOptions) ?? {};
   check.knownKeys('', o, RUN_OPTION_KEYS);
   const limits = { ...settings.limits };

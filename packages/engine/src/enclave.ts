@@ -2,10 +2,11 @@ import { parseAgentScript } from './ast/parse.js';
 import type { EnclaveSettings, RunSettings } from './enclave-options.js';
 import { readDescribeTools, readEnclaveOptions, readRunOptions } from './enclave-options.js';
 import { EnclaveConfigError } from './errors.js';
+import { OptionChecker } from './options.js';
 import { RunEvents, newSessionId, toolReplyError } from './events.js';
 import type { ErrorCode } from './errors.js';
 import type { RuntimeLimits, SecurityLevel } from './levels.js';
-import type { PreparedScript } from './pipeline.js';
+import type { CheckIssue, CheckReport, PreparedScript } from './pipeline.js';
 import { prepareAgentScript } from './pipeline.js';
 import { failure, internalFailure, noStats } from './result.js';
 import type { RunDriver, RunOutcome } from './sandbox/driver.js';
@@ -26,6 +27,7 @@ import type { ToolCallRequest, ToolReply, ToolScope } from './tools/invoke.js';
 import { invokeHostTool } from './tools/invoke.js';
 import type { ToolMap } from './tools/registry.js';
 import { Sidecar } from './tools/sidecar.js';
+import { unknownToolCalls } from './validate/tool-names.js';
 import type {
   CreateEnclaveOptions,
   EnclaveEvent,
@@ -140,6 +142,13 @@ function rejected(issues: Issue[]): Checked {
     .join('\n');
   const message = `AgentScript rejected (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${summary}`;
   return { ok: false, result: failure('VALIDATION_ERROR', 'ValidationError', message, noStats(), { location: { line: first.line, column: first.column }, data: { issues } }) };
+}
+
+/** The issues of a rejected check; a failure without them (none today) is one issue at line 1. */
+function issuesOf(result: ExecutionFailure): Issue[] {
+  const issues = result.error.data?.issues;
+  if (Array.isArray(issues)) return issues as Issue[];
+  return [{ ruleId: 'rejected', message: result.error.message, line: result.error.location?.line ?? 1, column: result.error.location?.column ?? 1 }];
 }
 
 /** References to sidecar strings in the returned value become the strings, within `maxResolvedSize`. */
@@ -437,6 +446,35 @@ export class Enclave {
       functionGlobals: names.filter((n) => typeof globals[n] === 'function'),
       sidecarThreshold: sidecar?.extractionThreshold,
     });
+  }
+
+  /**
+   * Checks a script as `run()` would check it, without running anything: this instance's level,
+   * `validate`, `transform` and globals (plus `options.globals`), so `ok` means `run()` accepts it.
+   * With `options.tools` (the tools a run would get, layered over the instance's), calls of tools the run
+   * would not have are reported as warnings, each with the closest names among those tools only. The
+   * scoring gate is not consulted. Cached like `run()`'s own check.
+   *
+   * @example
+   * ```ts
+   * const { ok, issues } = enclave.check(code, { tools: toolsFor(user) });
+   * for (const i of issues) console.log(`${i.line}:${i.column} ${i.severity} [${i.ruleId}] ${i.message}`, i.suggestions ?? []);
+   * ```
+   */
+  check(code: string, options: Pick<RunOptions, 'tools' | 'toolHandler' | 'globals'> = {}): CheckReport {
+    const where = 'check(code, options)';
+    const checker = new OptionChecker(where);
+    checker.knownKeys('', checker.object('options', options) ?? {}, ['tools', 'toolHandler', 'globals']);
+    if (typeof code !== 'string') checker.fail(`code must be a string, got ${code === null ? 'null' : typeof code}.`);
+    const settings = readRunOptions(this.#settings, options, where);
+    const checked = this.#check(code, settings.globalNames);
+    const errors: CheckIssue[] = checked.ok ? [] : issuesOf(checked.result).map((i) => ({ ...i, severity: 'error' }));
+    const parsed = parseAgentScript(code);
+    // A tool handler serves any name, so no name is unknown; nor can a script that does not parse be walked.
+    if (settings.handler !== undefined || parsed.syntaxErrors.length > 0) return { ok: errors.length === 0, issues: errors };
+    const warnings: CheckIssue[] = unknownToolCalls(parsed, settings.tools ? [...settings.tools.keys()] : []).map((i) => ({ ...i, severity: 'warning' }));
+    const issues = [...errors, ...warnings].sort((a, b) => a.line - b.line || a.column - b.column);
+    return { ok: errors.length === 0, issues };
   }
 
   #toolLookup(tools: ToolMap | undefined, handler: ToolHandler | undefined, functionGlobals: Record<string, ToolFunction>) {

@@ -5,7 +5,7 @@
  */
 export { Enclave } from './enclave.js';
 export { checkAgentScript } from './pipeline.js';
-export type { CheckOptions, CheckResult, CompiledScript } from './pipeline.js';
+export type { CheckIssue, CheckOptions, CheckReport, CheckResult, CompiledScript } from './pipeline.js';
 export { ErrorCode, EnclaveConfigError, ToolError } from './errors.js';
 export { SecurityLevel, LEVEL_CONFIGS, SECURITY_LEVELS } from './levels.js';
 export type { Dialect, LevelConfig, RuntimeLimits, ScanLimits } from './levels.js';

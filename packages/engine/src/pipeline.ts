@@ -27,6 +27,17 @@ export interface PreparedScript extends CompiledScript {
 
 export type CheckResult = { ok: true; compiled: CompiledScript } | { ok: false; issues: Issue[] };
 
+/** One problem `enclave.check()` found: an `error` makes `run()` refuse the script; a `warning` would fail while it runs. */
+export interface CheckIssue extends Issue {
+  severity: 'error' | 'warning';
+}
+
+/** What `enclave.check()` reports: `ok` when `run()` would accept the script (warnings allowed). */
+export interface CheckReport {
+  ok: boolean;
+  issues: CheckIssue[];
+}
+
 /** `checkAgentScript` with what the engine keeps of the compiled script. */
 export type PrepareResult = { ok: true; compiled: PreparedScript } | { ok: false; issues: Issue[] };
 

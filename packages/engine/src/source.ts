@@ -15,6 +15,8 @@ export interface Issue {
   column: number;
   endLine?: number;
   endColumn?: number;
+  /** Names the writer most likely meant (an unknown global's or tool's closest names), closest first. */
+  suggestions?: string[];
 }
 
 /**

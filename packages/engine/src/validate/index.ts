@@ -91,6 +91,7 @@ interface Found {
   ruleId: string;
   message: string;
   hint: string;
+  suggestions?: readonly string[];
 }
 
 function compareFound(a: Found, b: Found): number {
@@ -147,8 +148,8 @@ export function validateAst(parsed: ParsedSource, options: ValidateOptions): Iss
         dialect: options.dialect,
         allowedGlobals,
         scope,
-        report(span: Span, message: string, hint: string) {
-          buffer.add({ start: span.start, end: span.end, ruleId: rule.id, message, hint });
+        report(span: Span, message: string, hint: string, suggestions?: readonly string[]) {
+          buffer.add(suggestions === undefined || suggestions.length === 0 ? { start: span.start, end: span.end, ruleId: rule.id, message, hint } : { start: span.start, end: span.end, ruleId: rule.id, message, hint, suggestions });
         },
       };
       const visitor = rule.create(ctx);
@@ -188,14 +189,8 @@ export function validateAst(parsed: ParsedSource, options: ValidateOptions): Iss
   return buffer.result().map((f) => {
     const from = userLocation(parsed, f.start);
     const to = userLocation(parsed, f.end);
-    return {
-      ruleId: f.ruleId,
-      message: f.message,
-      hint: f.hint,
-      line: from.line,
-      column: from.column,
-      endLine: to.line,
-      endColumn: to.column,
-    };
+    const issue: Issue = { ruleId: f.ruleId, message: f.message, hint: f.hint, line: from.line, column: from.column, endLine: to.line, endColumn: to.column };
+    if (f.suggestions !== undefined) issue.suggestions = [...f.suggestions];
+    return issue;
   });
 }

@@ -9,8 +9,8 @@ export interface RuleContext {
   readonly allowedGlobals: ReadonlySet<string>;
   /** Scope state at the node being visited. */
   readonly scope: ScopeView;
-  /** Reports a violation over `span` (offsets in the wrapped text) under this rule's id. */
-  report(span: Span, message: string, hint: string): void;
+  /** Reports a violation over `span` (offsets in the wrapped text) under this rule's id; `suggestions` are names the writer likely meant. */
+  report(span: Span, message: string, hint: string, suggestions?: readonly string[]): void;
 }
 
 /**

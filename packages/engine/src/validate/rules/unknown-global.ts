@@ -27,6 +27,7 @@ export const unknownGlobal: Rule = {
       .slice(0, LISTED_GLOBALS)
       .map((n) => `\`${n}\``)
       .join(', ');
+    const suggested = new Map<string, string[]>();
     return {
       Identifier(node, parent, key) {
         const binding = ctx.scope.bindingOf(node, parent, key);
@@ -44,6 +45,7 @@ export const unknownGlobal: Rule = {
           let hint = hints.get(name);
           if (hint === undefined) {
             const close = hints.size < MAX_SUGGESTED_NAMES ? closeNames(name, candidates) : [];
+            suggested.set(name, close);
             hint =
               close.length > 0
                 ? `Did you mean ${close.map(quote).join(' or ')}? Otherwise declare it first with \`const\` or \`let\`.`
@@ -56,6 +58,7 @@ export const unknownGlobal: Rule = {
               ? `Assignment to undeclared variable ${quote(name)}.`
               : `${quote(name)} is not defined: it is neither declared nor an available global.`,
             hint,
+            suggested.get(name),
           );
         }
       },
