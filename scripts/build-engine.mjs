@@ -10,6 +10,8 @@ const engine = path.join(root, 'packages/engine');
 const tsc = path.join(root, 'node_modules/typescript/bin/tsc');
 // The realm runtime first: its bundled source is a module of the engine (src/sandbox/realm-runtime.generated.ts).
 execFileSync(process.execPath, [path.join(root, 'scripts/build-realm-runtime.mjs')], { stdio: 'inherit' });
+// The playground page, built into a module of the engine too (src/http/playground-assets.generated.js).
+execFileSync(process.execPath, [path.join(root, 'scripts/build-playground.mjs')], { stdio: 'inherit' });
 rmSync(path.join(engine, 'dist'), { recursive: true, force: true });
 // tsc writes the types; rolldown writes the JavaScript, once (see packages/engine/rolldown.config.mjs).
 execFileSync(process.execPath, [tsc, '-p', path.join(engine, 'tsconfig.build.json'), '--emitDeclarationOnly'], { stdio: 'inherit' });

@@ -1,8 +1,9 @@
 // The package's JavaScript: one build of every entry from the TypeScript sources (tsc emits only the
 // .d.ts files), so each module, and each class an `instanceof` checks, exists once in dist/. The entries
-// share three chunks: `runtime`, everything the worker-main entry reaches (the worker loads nothing else,
+// share four chunks: `runtime`, everything the worker-main entry reaches (the worker loads nothing else,
 // and never the parser); `engine`, the rest of what the main entry reaches; `extras`, what only the other
-// entries add (the CLI's own modules: a server's cold start loads none of them). Few files, because
+// entries add (the CLI's own modules: a server's cold start loads none of them); and `playground`, the
+// page and its assets (about 0.5 MB), which only a request for the page loads. Few files, because
 // Node's ESM loader costs about a millisecond per module, which was most of a cold start with ~60
 // modules. oxc-parser stays external (it loads a native binding). test/bundle.test.ts checks the result.
 import path from 'node:path';
@@ -11,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const workerMain = path.join(here, 'src/sandbox/worker-main.ts');
 const mainIndex = path.join(here, 'src/index.ts');
+/** The playground: the handler imports it on the first request for the page, so it is a chunk of its own. */
+const playgroundModules = new Set([path.join(here, 'src/http/playground.ts'), path.join(here, 'src/http/playground-assets.generated.js')]);
 
 /** The modules the worker's entry reaches through static imports. */
 function reachedFrom(entry, ctx) {
@@ -54,6 +57,8 @@ export default {
           debugName: 'runtime or engine',
           name(id, ctx) {
             if (ctx.getModuleInfo(id)?.isEntry) return null;
+            // Outside every group: rolldown gives the dynamic import its own chunk, named after its entry.
+            if (playgroundModules.has(id)) return null;
             workerModules ??= reachedFrom(workerMain, ctx);
             mainModules ??= reachedFrom(mainIndex, ctx);
             // What only the CLI (or the plumbing entries) load stays out of what `import '@enclave-kit/engine'` loads.

@@ -110,6 +110,21 @@ describe('the built package', () => {
     expect(twice).toEqual([]);
   });
 
+  it('loads the playground page only when it is asked for: through a dynamic import, never a static one', () => {
+    const staticImports = (file: string) => {
+      const text = readFileSync(file, 'utf8');
+      const { module } = parseSync(file, text, { sourceType: 'module', lang: 'js' });
+      return [...module.staticImports.map((i) => i.moduleRequest.value), ...module.staticExports.flatMap((e) => e.entries.flatMap((entry) => (entry.moduleRequest ? [entry.moduleRequest.value] : [])))];
+    };
+    const bundle = path.join(dist, 'bundle');
+    const page = path.join(bundle, 'playground.js');
+    expect(readFileSync(page, 'utf8')).toContain('enclave-kit playground');
+    const importers = readdirSync(bundle).filter((f) => f.endsWith('.js') && f !== 'playground.js');
+    expect(importers.filter((f) => staticImports(path.join(bundle, f)).includes('./playground.js'))).toEqual([]);
+    expect(importers.filter((f) => read(path.join(bundle, f)).imports.includes('./playground.js'))).toEqual(['engine.js']);
+    for (const f of importers) expect(readFileSync(path.join(bundle, f), 'utf8'), f).not.toContain('enclave-kit playground');
+  });
+
   it('the worker entry never loads the parser or the rewriter', () => {
     const worker = closure(entries.worker as string);
     expect([...worker.packages].filter((p) => !p.startsWith('node:'))).toEqual([]);

@@ -3,7 +3,7 @@
  * imports and re-exports count, since a circle of types is still a circle a reader has to untangle and
  * one value import away from a module that is undefined at load time.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSync } from 'oxc-parser';
@@ -48,7 +48,9 @@ function importsOf(file: string): string[] {
   ];
   return [...new Set(specifiers)]
     .filter((s) => s.startsWith('.'))
-    .map((s) => path.relative(src, path.resolve(path.dirname(file), s)).replace(/\.js$/, '.ts'));
+    .map((s) => path.relative(src, path.resolve(path.dirname(file), s)).replace(/\.js$/, '.ts'))
+    // A generated JavaScript module (the playground's assets) is known by its checked-in declarations.
+    .map((f) => (existsSync(path.join(src, f)) || !existsSync(path.join(src, f.replace(/\.ts$/, '.d.ts'))) ? f : f.replace(/\.ts$/, '.d.ts')));
 }
 
 const graph = new Map<string, string[]>(sourceFiles(src).map((f) => [path.relative(src, f), importsOf(f)]));

@@ -9,6 +9,7 @@ export interface RunRequestBody {
 }
 
 const BODY_KEYS = new Set(['code', 'input', 'limits']);
+const CHECK_KEYS = new Set(['code']);
 const CLIENT_LIMIT_KEYS = new Set(['timeout', 'maxToolCalls', 'maxIterations']);
 
 /** `application/json` or any `application/*+json`, parameters ignored. */
@@ -76,23 +77,39 @@ export async function readBodyText(request: Request, maxBodySize: number): Promi
   return decodeUtf8(bytes);
 }
 
+/** The body of `POST {path}/check`. */
+export interface CheckRequestBody {
+  code: string;
+}
+
 function bad(message: string): never {
   throw new EnclaveHttpError(400, message);
 }
 
-/** Parses and checks the JSON body; every problem is a 400 whose message names the field. */
-export function parseRunRequest(text: string): RunRequestBody {
+/** A JSON object with a string `code` and no field outside `keys`; every problem is a 400 that names it. */
+function parseCodeObject(text: string, keys: ReadonlySet<string>, shape: string): Record<string, unknown> & { code: string } {
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
     bad('The request body is not valid JSON.');
   }
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) bad('The request body must be a JSON object: { "code": string, "input"?: any, "limits"?: object }.');
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) bad(`The request body must be a JSON object: ${shape}.`);
   const fields = body as Record<string, unknown>;
-  for (const key of Object.keys(fields)) if (!BODY_KEYS.has(key)) bad(`Unknown field "${key}"; expected code, input and limits.`);
+  for (const key of Object.keys(fields)) if (!keys.has(key)) bad(`Unknown field "${key}"; expected ${[...keys].join(', ')}.`);
   if (!Object.hasOwn(fields, 'code')) bad('Missing field "code".');
   if (typeof fields.code !== 'string') bad(`Field "code" must be a string, got ${fields.code === null ? 'null' : Array.isArray(fields.code) ? 'array' : typeof fields.code}.`);
+  return fields as Record<string, unknown> & { code: string };
+}
+
+/** Parses and checks the body of `POST {path}/check`: `{ "code": string }`. */
+export function parseCheckRequest(text: string): CheckRequestBody {
+  return { code: parseCodeObject(text, CHECK_KEYS, '{ "code": string }').code };
+}
+
+/** Parses and checks the JSON body; every problem is a 400 whose message names the field. */
+export function parseRunRequest(text: string): RunRequestBody {
+  const fields = parseCodeObject(text, BODY_KEYS, '{ "code": string, "input"?: any, "limits"?: object }');
   const out: RunRequestBody = { code: fields.code };
   if (Object.hasOwn(fields, 'input')) out.input = fields.input;
   if (Object.hasOwn(fields, 'limits') && fields.limits !== undefined) {

@@ -3,8 +3,8 @@ import type { RateLimitStore } from '../rate-limit.js';
 import { MemoryRateLimitStore } from '../rate-limit.js';
 import type { EnclaveDescription } from '../tools/describe.js';
 import type { CreateEnclaveOptions, ExecutionResult, RunOptions, ToolHandler, ToolSet } from '../types.js';
-import type { RunRequestBody } from './body.js';
-import { isJsonContentType, parseRunRequest, readBodyText } from './body.js';
+import type { CheckRequestBody, RunRequestBody } from './body.js';
+import { isJsonContentType, parseCheckRequest, parseRunRequest, readBodyText } from './body.js';
 import { OptionChecker } from '../options.js';
 import { failure, internalFailure, noStats } from '../result.js';
 import { EnclaveHttpError } from './errors.js';
@@ -149,6 +149,18 @@ export interface EnclaveHandlerBaseOptions<N, U> {
   /** Serve the catalog of the user's tools on `GET`. Default true. */
   catalog?: boolean;
   /**
+   * Serve `POST {path}/check`: the issues `enclave.check()` finds in `{ code }`, at this handler's level
+   * and with the user's tool names, without running anything. Default true.
+   */
+  check?: boolean;
+  /**
+   * Serve the playground page at `GET {path}/playground` (an editor with live checks, the catalog, runs
+   * with streamed logs and tool calls). The page and its assets hold no user data and are served without
+   * `authenticate`; everything it does goes through the routes above, with the headers the user enters.
+   * Default: on, unless `process.env.NODE_ENV` is `'production'`.
+   */
+  playground?: boolean;
+  /**
    * Routes below the run route's path, keyed by their sub-path (`'/mcp'`): they answer `{path}/mcp` and
    * anything below it, after the same `authenticate` and `rateLimit`, with the same tools. (`NoInfer`: the
    * user type comes from `authenticate`, never from a route such as `mcpRoute()`.)
@@ -205,6 +217,8 @@ const OPTION_KEYS = new Set([
   'maxConcurrentRuns',
   'retryAfter',
   'catalog',
+  'check',
+  'playground',
   'routes',
   'statuses',
   'onRunStart',
@@ -230,6 +244,8 @@ export function checkHandlerOptions(options: unknown): asserts options is Enclav
   check.positiveInteger('maxConcurrentRuns', o.maxConcurrentRuns);
   check.positiveInteger('retryAfter', o.retryAfter, 'seconds');
   check.boolean('catalog', o.catalog);
+  check.boolean('check', o.check);
+  check.boolean('playground', o.playground);
   const rateLimit = check.object('rateLimit', o.rateLimit, '{ max, windowMs, key: (ctx) => string, store? }');
   if (rateLimit !== undefined) {
     check.knownKeys('rateLimit', rateLimit, ['max', 'windowMs', 'key', 'store']);
@@ -256,6 +272,22 @@ export function checkHandlerOptions(options: unknown): asserts options is Enclav
     check.withMethods<EnclaveRoute>(`routes["${key}"]`, route ?? null, ['serve'], 'a serve(route) method');
   }
   statusTable(o.statuses as Parameters<typeof statusTable>[0]);
+}
+
+const CHECK_PATH = '/check';
+const PLAYGROUND_PATH = '/playground';
+
+/** The part of `subPath` below `/playground` (`''` for the page, `'/assets/x.js'`), or undefined elsewhere. */
+function playgroundPath(subPath: string): string | undefined {
+  const sub = subPath.replace(/\/+$/, '');
+  if (sub === PLAYGROUND_PATH) return '';
+  return sub.startsWith(`${PLAYGROUND_PATH}/`) ? sub.slice(PLAYGROUND_PATH.length) : undefined;
+}
+
+/** The playground is for development: off where `NODE_ENV` says production, unless the host turns it on. */
+function defaultPlayground(): boolean {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  return env?.NODE_ENV !== 'production';
 }
 
 /** The route of `routes` that `subPath` falls under (the longest key that is `subPath` or a parent of it), and the rest of the path. */
@@ -433,6 +465,8 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
   const maxBodySize = options.maxBodySize ?? DEFAULT_MAX_BODY;
   const retryAfter = String(options.retryAfter ?? 1);
   const catalog = options.catalog ?? true;
+  const checkRouteOn = options.check ?? true;
+  const playground = options.playground ?? defaultPlayground();
   const logger = options.logger ?? console;
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   const rateLimit = options.rateLimit ? { ...options.rateLimit, store: options.rateLimit.store ?? new MemoryRateLimitStore() } : undefined;
@@ -492,10 +526,26 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     return ctx;
   }
 
+  /** The JSON body's text, within `maxBodySize`; throws EnclaveHttpError (413, 415, or 400 for bad UTF-8). */
+  async function readJsonText(request: Request): Promise<string> {
+    if (!isJsonContentType(request.headers.get('content-type'))) throw new EnclaveHttpError(415, 'Send the request as Content-Type: application/json.');
+    return readBodyText(request, maxBodySize);
+  }
+
   /** The run request in the body, checked; throws EnclaveHttpError (400, 413, 415). */
   async function readRun(request: Request): Promise<RunRequestBody> {
-    if (!isJsonContentType(request.headers.get('content-type'))) throw new EnclaveHttpError(415, 'Send the request as Content-Type: application/json.');
-    return parseRunRequest(await readBodyText(request, maxBodySize));
+    return parseRunRequest(await readJsonText(request));
+  }
+
+  /** `POST {path}/check`: what `enclave.check()` finds, with this user's tools and globals; nothing runs. */
+  async function checkRoute(request: Request, ctx: EnclaveRequestContext<N, U>): Promise<Response> {
+    const body: CheckRequestBody = parseCheckRequest(await readJsonText(request));
+    const scope = await scopeOf(ctx);
+    const checkOptions: Parameters<Enclave['check']>[1] = {};
+    if (scope.tools !== undefined) checkOptions.tools = scope.tools;
+    if (scope.toolHandler !== undefined) checkOptions.toolHandler = scope.toolHandler;
+    if (scope.globals !== undefined) checkOptions.globals = scope.globals;
+    return json(statuses.SUCCESS, enclave.check(body.code, checkOptions));
   }
 
   function runOptionsFor(scope: RunScope, body: RunRequestBody, signal: AbortSignal): RunOptions {
@@ -721,6 +771,17 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     const target = subPath === '' ? undefined : routeAt(routes, subPath);
     if (target) return target.route.serve(routeContext(await admit(request, native), target.rest));
     const method = request.method.toUpperCase();
+    const page = playground ? playgroundPath(subPath) : undefined;
+    if (page !== undefined) {
+      if (method !== 'GET' && method !== 'HEAD') return requestError('METHOD_NOT_ALLOWED', 'Use GET for the playground.', started, { allow: 'GET, HEAD' });
+      // Loaded on the first request for it: a server that never serves the page never loads it.
+      const { servePlayground } = await import('./playground.js');
+      return servePlayground(request, page);
+    }
+    if (checkRouteOn && subPath.replace(/\/+$/, '') === CHECK_PATH) {
+      if (method !== 'POST') return requestError('METHOD_NOT_ALLOWED', 'Use POST to check a script.', started, { allow: 'POST' });
+      return checkRoute(request, await admit(request, native));
+    }
     const route = sessions ? sessionRouteOf(request.url) : undefined;
     if (subPath !== '' && route === undefined) throw new EnclaveHttpError(404, 'No route at this path.');
     if (route === undefined && method !== 'POST' && !(method === 'GET' && catalog)) {
@@ -760,6 +821,8 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     const m = method.toUpperCase();
     if (subPath === '') return m === 'POST' || (m === 'GET' && catalog);
     if (routeAt(routes, subPath)) return true;
+    if (playground && (m === 'GET' || m === 'HEAD') && playgroundPath(subPath) !== undefined) return true;
+    if (checkRouteOn && m === 'POST' && subPath.replace(/\/+$/, '') === CHECK_PATH) return true;
     return sessions !== undefined && SESSION_METHODS.has(m) && (subPath === '/sessions' || subPath.startsWith('/sessions/'));
   };
   Object.defineProperties(handler, {

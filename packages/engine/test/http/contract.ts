@@ -87,6 +87,7 @@ export function contractOptions(harness: AdapterHarness, observed: Observed): Re
     heartbeatMs: 60_000,
     rateLimit: { max: 2, windowMs: 60_000, key: ({ user }: EnclaveRequestContext<unknown, string>) => (user.startsWith('limited') ? user : undefined) },
     routes: { '/mcp': mcpRoute() },
+    playground: true,
     onRunEnd: ({ status, result }: { status: number; result: ExecutionResult }) => observed.ends.push({ status, code: result.error?.code }),
     onError: ({ error }: { error: unknown }) => observed.errors.push(error),
     tools: ({ user, native }: EnclaveRequestContext<unknown, string>) => {
@@ -463,6 +464,129 @@ export function adapterContract(name: string, harness: AdapterHarness): void {
         const other = await startSession('busy-2', 'return 1');
         await readEvents(await fetch(absolute(other.eventsUrl), { headers: as('busy-2') }));
         for (const s of [a, b]) await (await fetch(absolute(s.cancelUrl), { method: 'DELETE', headers: as('busy-1') })).body?.cancel();
+      });
+    });
+
+    describe('the check route: POST {path}/check', () => {
+      const check = (user: string | null, body: string, contentType = 'application/json') =>
+        fetch(`${served.url}/enclave/check`, { method: 'POST', headers: { ...(user !== null && { 'x-user': user }), ...(contentType && { 'content-type': contentType }) }, body });
+      const checkCode = (user: string, code: string) => check(user, JSON.stringify({ code }));
+
+      it('answers every issue at the handler’s level, with the user’s tool names and suggestions, and runs nothing', async () => {
+        const before = observed.toolUsers.length;
+        const res = await checkCode('alice', 'const me = await callTool("whoami");\nconst s = await callTool("secret:alic");\nreturn eval("1");');
+        expect(res.status).toBe(200);
+        isJson(res);
+        const body = await jsonOf(res);
+        expect(body.ok).toBe(false);
+        expect(body.issues).toEqual([
+          expect.objectContaining({ ruleId: 'unknown-tool', severity: 'warning', line: 2, column: 26, suggestions: ['secret:alice'] }),
+          expect.objectContaining({ ruleId: 'no-eval', severity: 'error', line: 3, column: 8, message: expect.stringMatching(/eval/), hint: expect.any(String) }),
+        ]);
+        expect(observed.toolUsers.length).toBe(before);
+        expect(await jsonOf(await checkCode('alice', 'return await callTool("whoami");'))).toEqual({ ok: true, issues: [] });
+        // What the level allows: `while` is STANDARD's (the contract's handler runs at the default level).
+        expect((await jsonOf(await checkCode('alice', 'let i = 0; while (i < 3) i++; return i;'))).ok).toBe(true);
+      });
+
+      it('never shows another user’s tools', async () => {
+        const code = 'return await callTool("secret:alic");';
+        const mine = JSON.stringify(await jsonOf(await checkCode('alice', code)));
+        expect(mine).toContain('secret:alice');
+        const theirs = await jsonOf(await checkCode('erin', code));
+        expect(theirs.issues).toEqual([expect.objectContaining({ ruleId: 'unknown-tool', severity: 'warning' })]);
+        expect(JSON.stringify(theirs)).not.toContain('secret:alice');
+      });
+
+      it('refuses bad requests with the run route’s JSON answers: 400, 413, 415, 401, 403, 429', async () => {
+        const parserMayAnswer = harness.frameworkParsesBody === true;
+        const refused = async (res: Response, status: number, code: string) => {
+          expect(res.status).toBe(status);
+          isJson(res);
+          const body = await jsonOf(res);
+          if (!parserMayAnswer || ![400, 413, 415].includes(status)) expect(body.error.code).toBe(code);
+        };
+        await refused(await check('alice', '{"code": "return 1"'), 400, 'BAD_REQUEST');
+        await refused(await checkCode('alice', 42 as unknown as string), 400, 'BAD_REQUEST');
+        await refused(await check('alice', JSON.stringify({ code: 'return 1', input: 1 })), 400, 'BAD_REQUEST');
+        await refused(await check('alice', JSON.stringify({ code: `return '${'x'.repeat(9000)}'` })), 413, 'PAYLOAD_TOO_LARGE');
+        await refused(await check('alice', 'return 1', 'text/plain'), 415, 'UNSUPPORTED_MEDIA_TYPE');
+        await refused(await check(null, JSON.stringify({ code: 'return 1' })), 401, 'UNAUTHORIZED');
+        await refused(await check('mallory', JSON.stringify({ code: 'return 1' })), 403, 'FORBIDDEN');
+        const statuses: number[] = [];
+        for (let i = 0; i < 3; i++) statuses.push((await checkCode('limited-check', 'return 1')).status);
+        expect(statuses).toEqual([200, 200, 429]);
+        // A failing tools factory is a bare 500, as on the run route.
+        const broken = await checkCode('broken', 'return 1');
+        expect(broken.status).toBe(500);
+        expect(await broken.text()).not.toMatch(/hunter2|factory/);
+      });
+
+      it('answers only POST', async () => {
+        const get = await fetch(`${served.url}/enclave/check`, { headers: { 'x-user': 'alice' } });
+        expect(harness.passThrough === false ? [405] : [404, 405]).toContain(get.status);
+        await get.body?.cancel();
+      });
+    });
+
+    describe('the playground page: GET {path}/playground', () => {
+      const page = (headers: Record<string, string> = {}, query = '') => fetch(`${served.url}/enclave/playground${query}`, { headers });
+      const assetsOf = (html: string) => [...html.matchAll(/(?:src|href)="playground\/assets\/([^"]+)"/g)].map((m) => m[1] as string);
+
+      it('serves the page without credentials, under a strict policy with a fresh nonce per response', async () => {
+        const [a, b] = await Promise.all([page(), page()]);
+        for (const res of [a, b]) {
+          expect(res.status).toBe(200);
+          expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+          expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+          expect(res.headers.get('cache-control')).toBe('no-store');
+        }
+        const policy = (res: Response) => res.headers.get('content-security-policy') ?? '';
+        const nonce = (res: Response) => /script-src 'nonce-([A-Za-z0-9+/=]{16,})'/.exec(policy(res))?.[1];
+        expect(nonce(a)).toBeDefined();
+        expect(nonce(a)).not.toBe(nonce(b));
+        for (const directive of ["default-src 'none'", "connect-src 'self'", "frame-ancestors 'none'", "base-uri 'none'", "form-action 'none'", `style-src 'nonce-${nonce(a)}'`]) expect(policy(a)).toContain(directive);
+        expect(policy(a)).not.toMatch(/unsafe-|\*|https?:/);
+        const html = await a.text();
+        await b.body?.cancel();
+        // No inline script or style: the page's code and styles are its own files, loaded by nonce.
+        expect(html).not.toMatch(/<script(?![^>]*\ssrc=)[^>]*>|<style|\son[a-z]+=|style="/i);
+        expect(html).toContain(`nonce="${nonce(a)}"`);
+        expect(assetsOf(html)).toHaveLength(2);
+      });
+
+      it('reflects nothing of the request into the page', async () => {
+        const probe = '"><script>alert(1)</script>';
+        const [plain, probed] = await Promise.all([page(), page({ 'x-user': probe, referer: `http://evil.test/${probe}` }, `?q=${encodeURIComponent(probe)}`)]);
+        const strip = async (res: Response) => (await res.text()).replace(/nonce="[^"]+"/g, 'nonce=""');
+        const probedHtml = await strip(probed);
+        expect(probedHtml).toBe(await strip(plain));
+        expect(probedHtml).not.toContain('alert(1)');
+      });
+
+      it('serves its assets with long-lived caching, and 404 for anything else below it', async () => {
+        const html = await (await page()).text();
+        for (const file of assetsOf(html)) {
+          expect(file).toMatch(/^playground-[0-9a-f]{12}\.(js|css)$/);
+          const res = await fetch(`${served.url}/enclave/playground/assets/${file}`);
+          expect(res.status).toBe(200);
+          expect(res.headers.get('content-type')).toBe(file.endsWith('.js') ? 'text/javascript; charset=utf-8' : 'text/css; charset=utf-8');
+          expect(res.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+          expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+          expect((await res.text()).length).toBeGreaterThan(1000);
+        }
+        for (const below of ['/assets/nope.js', '/assets/..%2f..%2fpackage.json', '/other']) {
+          const res = await fetch(`${served.url}/enclave/playground${below}`);
+          expect(res.status, below).toBe(404);
+          await res.body?.cancel();
+        }
+      });
+
+      it('sends {path}/playground/ to the page, whose relative asset URLs need the path without the slash', async () => {
+        const res = await fetch(`${served.url}/enclave/playground/`, { redirect: 'manual' });
+        expect([301, 308]).toContain(res.status);
+        expect(new URL(res.headers.get('location') ?? '', `${served.url}/enclave/playground/`).pathname).toBe('/enclave/playground');
+        await res.body?.cancel();
       });
     });
 
