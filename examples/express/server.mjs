@@ -18,6 +18,7 @@ export function createApp() {
       authenticate: ({ native }) => native.req.user, // no user -> 401
       tools: ({ user }) => toolsFor(user),
       routes: { '/mcp': mcpRoute() }, // code mode over MCP at /enclave/mcp, same user and tools
+      playground: true, // the playground page at /enclave/playground, also under NODE_ENV=production
     }),
   );
   app.get('/', (_req, res) => void res.json({ ok: true, route: 'POST /enclave', mcp: '/enclave/mcp' }));

@@ -19,6 +19,7 @@ export function createApp() {
       authenticate: ({ native }) => native.get('user'), // no user -> 401
       tools: ({ user }) => toolsFor(user),
       routes: { '/mcp': mcpRoute() }, // code mode over MCP at /enclave/mcp, same user and tools
+      playground: true, // the playground page at /enclave/playground, also under NODE_ENV=production
     }),
   );
   app.get('/', (c) => c.json({ ok: true, route: 'POST /enclave', mcp: '/enclave/mcp' }));

@@ -18,6 +18,7 @@ Module({
       authenticate: ({ native }) => native.req.user, // no user -> 401
       tools: ({ user }) => toolsFor(user),
       routes: { '/mcp': mcpRoute() }, // code mode over MCP at /enclave/mcp, same user and tools
+      playground: true, // the playground page at /enclave/playground, also under NODE_ENV=production
     }),
   ],
 })(AppModule);

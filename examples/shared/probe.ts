@@ -133,6 +133,25 @@ export function itServesMcp(url: () => string): void {
   });
 }
 
+/**
+ * The playground the examples turn on: the page at `{url}/playground` under its policy, and the check
+ * route behind its editor, as alice (a mistyped tool gets her closest tool as a suggestion).
+ */
+export function itServesThePlayground(url: () => string): void {
+  it('serves the playground page and the check route behind its editor', async () => {
+    const page = await fetch(`${url()}/playground`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(await page.text()).toContain('<title>enclave-kit playground</title>');
+    const check = await fetch(`${url()}/check`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': 'alice' }, body: JSON.stringify({ code: 'return await callTool("orders:lst", {});' }) });
+    const report = await jsonOf(check, 200);
+    expect(report).toMatchObject({ ok: true, issues: [{ ruleId: 'unknown-tool', severity: 'warning', line: 1 }] });
+    // The closest of her tools first; others that are near enough may follow.
+    expect(report.issues[0].suggestions[0]).toBe('orders:list');
+  });
+}
+
 /** Events of an SSE response, parsed as they arrive, until `final` or `stopAfter` of them. */
 export async function sseEvents(res: Response, stopAfter = Infinity): Promise<{ id: string; event: string; data: any }[]> {
   expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
@@ -213,6 +232,8 @@ export interface ProbeOptions {
   parserAnswersFirst?: boolean;
   /** The route also serves code mode over MCP at `{path}/mcp`. */
   mcp?: boolean;
+  /** The route serves the playground (and the check route). */
+  playground?: boolean;
   skip?: boolean;
 }
 
@@ -277,6 +298,7 @@ export function probeQuickStart(name: string, start: () => Promise<Started>, opt
     });
 
     if (options.mcp) itServesMcp(() => url);
+    if (options.playground) itServesThePlayground(() => url);
 
     it('is still up at the end, and answers as before', async () => {
       expect(server?.child.exitCode).toBeNull();

@@ -23,6 +23,8 @@ export const { GET, POST, DELETE } = toNextHandler({
     'orders:list': async ({ status }) => orders.filter((o) => o.owner === user.id && (!status || o.status === status)),
   }),
   // The optional catch-all folder [[...route]] brings the paths below /enclave here too: the sessions,
-  // and /enclave/mcp, code mode over MCP with the same user and tools.
+  // /enclave/check, the playground page at /enclave/playground, and /enclave/mcp, code mode over MCP
+  // with the same user and tools.
   routes: { '/mcp': mcpRoute() },
+  playground: true, // also under NODE_ENV=production (next start): this is a demo
 });
