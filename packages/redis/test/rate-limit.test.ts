@@ -1,6 +1,8 @@
 import { Enclave, defineTool } from '@enclave-kit/engine';
 import { describe, expect, it } from 'vitest';
+import type { Cluster } from 'ioredis';
 import { RedisRateLimitStore, RedisStoreError } from '../src/index.js';
+import type { RedisClient } from '../src/index.js';
 import { sleep, useRedis } from './redis.js';
 
 const redis = useRedis();
@@ -80,5 +82,14 @@ describe('RedisRateLimitStore', () => {
     expect(() => new RedisRateLimitStore(c, { prefix: '{x}' })).toThrow(/prefix must not contain/);
     expect(() => new RedisRateLimitStore(c, { commandTimeout: 5 } as never)).toThrow(/unknown option "commandTimeout"\. Did you mean "commandTimeoutMs"/);
     expect(() => new RedisRateLimitStore({} as never)).toThrow(/client must be an object with the methods of an ioredis client/);
+  });
+});
+
+describe('the client the stores take', () => {
+  it('is what ioredis gives: a Redis connection or a Cluster (checked by the type checker)', () => {
+    const fromRedis: RedisClient = redis.client();
+    const fromCluster = (cluster: Cluster): RedisClient => cluster;
+    expect(typeof fromRedis.call).toBe('function');
+    expect(typeof fromCluster).toBe('function');
   });
 });
