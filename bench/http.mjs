@@ -316,7 +316,7 @@ async function storeCalls(redisUrl, seconds) {
   const { redisStores } = await import('@enclave-kit/redis');
   const client = new Redis(redisUrl);
   const redis = redisStores(client, { prefix: 'bench-calls:' });
-  const memory = { rateLimitStore: new MemoryRateLimitStore(), leases: new MemoryLeaseStore(), sessions: { store: new MemorySessionStore() } };
+  const inMemory = { rateLimitStore: new MemoryRateLimitStore(), leases: new MemoryLeaseStore(), sessions: { store: new MemorySessionStore() } };
   let n = 0;
   const result = { success: true, value: 1, stats: { duration: 1, toolCallCount: 0, iterationCount: 0 } };
   /** What the core asks of its stores for one JSON run (limit, lease) and for one session (its whole life, one reader). */
@@ -337,16 +337,16 @@ async function storeCalls(redisUrl, seconds) {
     await store.read(sessionId, 0, 256);
   };
   const rows = [
-    { label: 'rate-limit hit + lease acquire + release', stores: memory, run: perRun, name: 'memory' },
+    { label: 'rate-limit hit + lease acquire + release', stores: inMemory, run: perRun, name: 'memory' },
     { label: 'rate-limit hit + lease acquire + release', stores: redis, run: perRun, name: 'Redis' },
-    { label: 'session: create, keepAlive, 2 appends, finish, read', stores: memory, run: perSession, name: 'memory' },
+    { label: 'session: create, keepAlive, 2 appends, finish, read', stores: inMemory, run: perSession, name: 'memory' },
     { label: 'session: create, keepAlive, 2 appends, finish, read', stores: redis, run: perSession, name: 'Redis' },
   ];
   try {
     return { rows, latencies: await interleaved(rows, seconds, (row) => row.run(row.stores)) };
   } finally {
     redis.dispose();
-    memory.sessions.store.dispose();
+    inMemory.sessions.store.dispose();
     client.disconnect();
   }
 }

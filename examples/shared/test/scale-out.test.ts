@@ -24,7 +24,7 @@ let admin: Redis;
 const apps: Record<'express' | 'hono' | 'nest', Started> = {} as never;
 const timings: string[] = [];
 
-async function start(name: keyof typeof apps): Promise<Started> {
+async function startApp(name: keyof typeof apps): Promise<Started> {
   return startNode(['server.mjs'], { cwd: path.join(examples, name), port: await freePort(), env: { REDIS_URL: redis.url, RATE_LIMIT_PER_MINUTE: String(LIMIT) } });
 }
 
@@ -32,7 +32,7 @@ beforeAll(async () => {
   redis = await startRedisServer();
   admin = new Redis(redis.url, { retryStrategy: () => 50 });
   admin.on('error', () => {});
-  const [express, hono, nest] = await Promise.all([start('express'), start('hono'), start('nest')]);
+  const [express, hono, nest] = await Promise.all([startApp('express'), startApp('hono'), startApp('nest')]);
   Object.assign(apps, { express, hono, nest });
 }, 60_000);
 
