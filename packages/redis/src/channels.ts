@@ -6,6 +6,9 @@ import type { RedisClient } from './client.js';
  */
 export type ChannelListener = (message: string | null) => void;
 
+/** How soon a SUBSCRIBE that failed is tried again. */
+const RETRY_MS = 1000;
+
 /**
  * Many listeners over one pub/sub connection: a channel is subscribed when its first listener comes
  * and unsubscribed when its last one goes. Redis delivers a message to a connection once, however many
@@ -15,6 +18,8 @@ export type ChannelListener = (message: string | null) => void;
 export class Channels {
   readonly #connection: RedisClient;
   readonly #listeners = new Map<string, Set<ChannelListener>>();
+  /** Channels whose SUBSCRIBE is on its way (queued until the connection is up, or sent). */
+  readonly #subscribing = new Set<string>();
   #closed = false;
 
   constructor(connection: RedisClient) {
@@ -25,9 +30,11 @@ export class Channels {
     // The connection reconnects by itself; meanwhile the stores' commands fail on their own deadlines.
     // Without a listener, ioredis would print every failed reconnect attempt.
     connection.on('error', () => {});
+    // Connected (again): subscribe what is not on its way already. ioredis may resubscribe by itself
+    // too (autoResubscribe); a second SUBSCRIBE is harmless, and this one tells the listeners.
     connection.on('ready', () => {
       if (this.#closed) return;
-      const channels = [...this.#listeners.keys()];
+      const channels = [...this.#listeners.keys()].filter((channel) => !this.#subscribing.has(channel));
       if (channels.length > 0) this.#subscribe(channels);
     });
   }
@@ -61,13 +68,26 @@ export class Channels {
   }
 
   #subscribe(channels: string[]): void {
+    for (const channel of channels) this.#subscribing.add(channel);
+    const settled = () => {
+      for (const channel of channels) this.#subscribing.delete(channel);
+    };
     this.#connection.subscribe(...channels).then(
       // Subscribed: whatever happened before this moment is for the listeners to read.
       () => {
+        settled();
         for (const channel of channels) this.#deliver(channel, null);
       },
-      // Not connected: the `ready` handler subscribes every channel once the connection is back.
-      () => {},
+      // Not connected: the `ready` handler subscribes every channel once the connection is back. A
+      // SUBSCRIBE lost otherwise (its connection dropped while it was on its way) is tried again.
+      () => {
+        settled();
+        const retry = setTimeout(() => {
+          const left = channels.filter((channel) => this.#listeners.has(channel) && !this.#subscribing.has(channel));
+          if (!this.#closed && left.length > 0) this.#subscribe(left);
+        }, RETRY_MS);
+        retry.unref();
+      },
     );
   }
 

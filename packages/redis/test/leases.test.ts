@@ -27,18 +27,18 @@ describe('RedisLeaseStore', () => {
     expect(crashed).not.toBeNull();
     expect(await store.acquire('k', 1, 300)).toBeNull();
     await sleep(350);
-    const live = await store.acquire('k', 1, 300);
+    const live = await store.acquire('k', 1, 600);
     expect(live).not.toBeNull();
     // The crashed holder's renewal comes too late: its slot is someone else's now.
     expect(await store.renew('k', crashed as string, 300)).toBe(false);
     for (let i = 0; i < 4; i++) {
-      await sleep(150);
-      expect(await store.renew('k', live as string, 300)).toBe(true);
+      await sleep(200);
+      expect(await store.renew('k', live as string, 600)).toBe(true);
     }
-    expect(await store.acquire('k', 1, 300)).toBeNull();
+    expect(await store.acquire('k', 1, 600)).toBeNull();
     // The set lives as long as its longest lease, then disappears with it.
     expect(await c.pttl(`${prefix}lease:k`)).toBeGreaterThan(0);
-    await sleep(350);
+    await sleep(650);
     expect(await c.exists(`${prefix}lease:k`)).toBe(0);
   });
 

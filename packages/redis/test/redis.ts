@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { startRedisServer } from '../../../scripts/redis-server.mjs';
 import type { RedisServer } from '../../../scripts/redis-server.mjs';
 
@@ -19,9 +19,18 @@ export interface TestRedis {
 
 export function useRedis(): TestRedis {
   let server: RedisServer | undefined;
+  let missing: unknown;
   const clients: Redis[] = [];
   beforeAll(async () => {
-    server = await startRedisServer();
+    try {
+      server = await startRedisServer();
+    } catch (err) {
+      missing = err;
+    }
+  });
+  // Every test fails with the reason (no redis-server: what to install), none is skipped.
+  beforeEach(() => {
+    if (missing !== undefined) throw missing;
   });
   afterAll(async () => {
     for (const c of clients) c.disconnect();

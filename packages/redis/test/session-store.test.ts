@@ -73,17 +73,18 @@ describe('RedisSessionStore: the record and the events', () => {
   it('a finished session expires ttlMs after it ended; a running one after maxRunningMs', async () => {
     const c = redis.client();
     const prefix = redis.prefix();
-    const a = new RedisSessionStore(c, { prefix, maxRunningMs: 400 });
+    const a = new RedisSessionStore(c, { prefix, maxRunningMs: 1500 });
     const done = await started(a);
     await a.append(done, logs(done, 1, 2));
     await a.finish(done, 'completed', ok(1), 200);
     const forgotten = await started(a);
+    const t0 = performance.now();
     await a.append(forgotten, logs(forgotten, 1, 2));
-    await sleep(260);
+    await sleep(300);
     expect(await a.get(done)).toBeUndefined();
     expect(await a.read(done, 0, 10)).toEqual([]);
     expect(await a.get(forgotten)).toMatchObject({ state: 'running' });
-    await sleep(200);
+    await sleep(1600 - (performance.now() - t0));
     expect(await a.get(forgotten)).toBeUndefined();
     expect(await a.read(forgotten, 0, 10)).toEqual([]);
     // Nothing of either is left in Redis.
@@ -119,14 +120,15 @@ describe('RedisSessionStore: across instances', () => {
     const stopB = reader.subscribe(id, () => heard++);
     const watcher = redis.client();
     const channel = `${prefix}session:${id}:events`;
-    // One subscription for both listeners, on one connection.
+    // One subscription for both listeners, on one connection; once it is up, both are told to read.
     await eventually(async () => expect(await watcher.call('PUBSUB', 'NUMSUB', channel)).toEqual([channel, 1]));
-    await sleep(50);
-    heard = 0;
-    await owner.append(id, logs(id, 1, 1));
     await eventually(async () => expect(heard).toBe(2));
-    await owner.finish(id, 'completed', ok(1), 60_000);
+    await owner.append(id, logs(id, 1, 1));
     await eventually(async () => expect(heard).toBe(4));
+    await owner.finish(id, 'completed', ok(1), 60_000);
+    await eventually(async () => expect(heard).toBe(6));
+    await sleep(100);
+    expect(heard).toBe(6);
     stopA();
     await sleep(50);
     expect(await watcher.call('PUBSUB', 'NUMSUB', channel)).toEqual([channel, 1]);
@@ -143,7 +145,9 @@ describe('RedisSessionStore: across instances', () => {
     const id = await started(owner);
     let cancelled = 0;
     const stop = owner.onCancel(id, () => cancelled++);
-    await sleep(100);
+    const watcher = redis.client();
+    const channel = `${prefix}session:${id}:cancel`;
+    await eventually(async () => expect(await watcher.call('PUBSUB', 'NUMSUB', channel)).toEqual([channel, 1]));
     expect(await other.requestCancel(id)).toBe(true);
     await eventually(async () => expect(cancelled).toBe(1));
     stop();
@@ -177,11 +181,11 @@ describe('RedisSessionStore: across instances', () => {
     const ended = await started(a);
     // A new session counts as alive until its first keepAlive is due.
     expect(await b.stale()).toEqual([]);
-    await Promise.all([alive, lost, ended].map((id) => a.keepAlive(id, 300)));
+    await Promise.all([alive, lost, ended].map((id) => a.keepAlive(id, 600)));
     await a.finish(ended, 'completed', ok(1), 60_000);
-    for (let i = 0; i < 3; i++) {
-      await sleep(150);
-      await a.keepAlive(alive, 300);
+    for (let i = 0; i < 4; i++) {
+      await sleep(200);
+      await a.keepAlive(alive, 600);
     }
     expect(await b.stale()).toEqual([lost]);
     expect(await a.stale()).toEqual([lost]);
