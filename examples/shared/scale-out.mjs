@@ -27,7 +27,7 @@ export function scaleOutFromEnv(env = process.env) {
       down = false;
     });
     stores = redisStores(redis);
-    console.log(`enclave-kit: sessions, leases and rate limits in Redis (${new URL(env.REDIS_URL).host})`);
+    console.log(`enclave-kit: sessions, leases and rate limits in Redis (${URL.canParse(env.REDIS_URL) ? new URL(env.REDIS_URL).host : 'REDIS_URL'})`);
     options.enclave = { rateLimitStore: stores.rateLimitStore };
     options.sessions = stores.sessions;
     options.leases = stores.leases;
