@@ -10,6 +10,8 @@ import { failure, internalFailure, noStats } from '../result.js';
 import { EnclaveHttpError } from './errors.js';
 import { isSessionId, newSessionId } from '../events.js';
 import type { EnclaveEvent } from '../types.js';
+import type { LeaseStore } from '../leases.js';
+import { MemoryLeaseStore, holdLease } from '../leases.js';
 import type { SessionRecord, SessionState, SessionStore } from './session-store.js';
 import { MemorySessionStore } from './session-store.js';
 import type { HttpOutcome } from './status.js';
@@ -67,16 +69,17 @@ export interface RateLimitOptions<N, U> {
 export interface SessionOptions<N, U> {
   /** Where sessions live. Default: in this process's memory (`MemorySessionStore`). */
   store?: SessionStore;
-  /**
-   * The key of the user a session belongs to; anyone else gets 404 for it. Default: the `authenticate`
-   * result's `id` (or the result itself when it is a string or number); everybody shares one key without
-   * `authenticate`.
-   */
+  /** The key of the user a session belongs to; anyone else gets 404 for it. Default: `userKey`. */
   owner?: (ctx: EnclaveRequestContext<N, U>) => string;
-  /** Sessions a user may have running at once; one more gets 429 with `Retry-After`. Default 10. */
+  /** Sessions a user may have running at once (across instances, see `leases`); one more gets 429 with `Retry-After`. Default 10. */
   maxPerUser?: number;
   /** How long a finished session stays readable, in ms. Default 10 minutes. */
   ttlMs?: number;
+  /**
+   * How long an instance's word that it runs a session lasts (it renews it every third of that): when
+   * an instance dies, its sessions end as `RUN_LOST` within this time plus half of it. Default 10 s.
+   */
+  livenessMs?: number;
 }
 
 /**
@@ -183,6 +186,20 @@ export interface EnclaveHandlerBaseOptions<N, U> {
   sessions?: SessionOptions<N, U> | false;
   /** A `heartbeat` event this often (ms) while a streamed run or session lasts. Default 15,000. */
   heartbeatMs?: number;
+  /**
+   * Who a request counts as for the per-user caps (and, by default, whose sessions are whose). Default:
+   * the `authenticate` result's `id` (or the result itself when it is a string or number); everybody
+   * shares one key without `authenticate`.
+   */
+  userKey?: (ctx: EnclaveRequestContext<N, U>) => string;
+  /** Runs a user may have in flight at once (JSON, streamed and sessions; across instances, see `leases`): 429 + `Retry-After` beyond. Default unlimited. */
+  maxRunsPerUser?: number;
+  /**
+   * Where the per-user caps (`maxRunsPerUser`, `sessions.maxPerUser`) count what is in flight: leases
+   * with a time to live, renewed while a run lasts, so a crashed instance gives its slots back. Default in
+   * this process's memory; a shared store (`@enclave-kit/redis`) makes the caps hold across instances.
+   */
+  leases?: LeaseStore;
 }
 
 /** Options of `createEnclaveHandler` and of every adapter. */
@@ -227,6 +244,9 @@ const OPTION_KEYS = new Set([
   'logger',
   'sessions',
   'heartbeatMs',
+  'userKey',
+  'maxRunsPerUser',
+  'leases',
   'tools',
   'createContext',
 ]);
@@ -256,11 +276,15 @@ export function checkHandlerOptions(options: unknown): asserts options is Enclav
   }
   check.withMethods<EnclaveLogger>('logger', o.logger, ['info', 'error'], 'info() and error() methods');
   check.positiveInteger('heartbeatMs', o.heartbeatMs, 'ms');
+  check.function('userKey', o.userKey, '(ctx) => string');
+  check.positiveInteger('maxRunsPerUser', o.maxRunsPerUser);
+  check.withMethods<LeaseStore>('leases', o.leases, ['acquire', 'renew', 'release'], 'acquire(), renew() and release() methods');
   if (o.sessions !== false) {
     const sessions = check.object('sessions', o.sessions, '{ store?, owner?, maxPerUser?, ttlMs? } or false');
     if (sessions !== undefined) {
-      check.knownKeys('sessions', sessions, ['store', 'owner', 'maxPerUser', 'ttlMs']);
-      check.withMethods<SessionStore>('sessions.store', sessions.store, ['create', 'append', 'read', 'subscribe', 'get', 'finish', 'requestCancel', 'onCancel'], 'the SessionStore methods');
+      check.knownKeys('sessions', sessions, ['store', 'owner', 'maxPerUser', 'ttlMs', 'livenessMs']);
+      check.positiveInteger('sessions.livenessMs', sessions.livenessMs, 'ms');
+      check.withMethods<SessionStore>('sessions.store', sessions.store, ['create', 'append', 'read', 'subscribe', 'get', 'finish', 'requestCancel', 'onCancel', 'keepAlive', 'stale'], 'the SessionStore methods');
       check.function('sessions.owner', sessions.owner, '(ctx) => string');
       check.positiveInteger('sessions.maxPerUser', sessions.maxPerUser);
       check.positiveInteger('sessions.ttlMs', sessions.ttlMs, 'ms');
@@ -311,8 +335,18 @@ function describeCatalog(enclave: Enclave, scope: RunScope): EnclaveDescription 
 const DEFAULT_HEARTBEAT_MS = 15_000;
 const DEFAULT_SESSIONS_PER_USER = 10;
 const DEFAULT_SESSION_TTL_MS = 10 * 60_000;
-/** Seconds a client told 429 for too many sessions waits: sessions end at their deadline at the latest. */
-const SESSION_RETRY_AFTER_S = 5;
+/** Seconds a client told 429 for too many runs or sessions waits: runs end at their deadline at the latest. */
+const BUSY_RETRY_AFTER_S = 5;
+/** Seconds a client told 503 waits when a store (sessions, limits, leases) did not answer. */
+const STORE_RETRY_AFTER_S = 2;
+/**
+ * How long an instance's word that it is running something (a session, a lease) lasts by default; it
+ * renews it every third of that. An instance that dies stops renewing: its leases expire, and within
+ * this time plus one sweep (every half of it) any instance ends its sessions as RUN_LOST.
+ */
+const LIVENESS_MS = 10_000;
+/** How long a finished run waits for a store that does not answer before its events are given up. */
+const DRAIN_WAIT_MS = 10_000;
 /** How long DELETE waits for the cancelled run's final state before it answers 202. */
 const CANCEL_WAIT_MS = 5_000;
 
@@ -406,21 +440,29 @@ async function untilFinished(store: SessionStore, sessionId: string, ms: number)
 
 /**
  * Appends a session's events in order, batching what arrives while a write is in flight (a remote store
- * pays one round trip per batch, not per event). A store that fails loses the events, never the run.
+ * pays one round trip per batch, not per event). A write that fails is retried, with backoff, until the
+ * store answers or the run has ended and `drained` gives up; a store that fails loses events, never the
+ * run. What waits is bounded by the run's own budgets.
  */
-function orderedAppender(store: SessionStore, sessionId: string): { push(event: EnclaveEvent): void; drained(): Promise<void> } {
+function orderedAppender(store: SessionStore, sessionId: string): { push(event: EnclaveEvent): void; drained(maxWaitMs: number): Promise<void> } {
   let pending: EnclaveEvent[] = [];
   let writing: Promise<void> | undefined;
+  let giveUp = false;
   // `writing` is cleared in the same step that finds nothing left to write: an event pushed in between
   // would otherwise wait for a write that never comes (and a session lose its `final`).
+  // (`drained` sets giveUp while a write awaits.)
+  const more = () => pending.length > 0 && !giveUp;
   const write = async (): Promise<void> => {
-    while (pending.length > 0) {
+    for (let attempt = 0; more(); attempt++) {
       const batch = pending;
       pending = [];
       try {
         await store.append(sessionId, batch);
+        attempt = -1;
       } catch {
-        // Lost events, never a lost run.
+        // Back in front of what arrived meanwhile, for the next attempt.
+        pending = batch.concat(pending);
+        await pause(attempt);
       }
     }
     writing = undefined;
@@ -430,11 +472,32 @@ function orderedAppender(store: SessionStore, sessionId: string): { push(event: 
       pending.push(event);
       writing ??= write();
     },
-    async drained() {
+    async drained(maxWaitMs) {
+      const timer = setTimeout(() => (giveUp = true), maxWaitMs);
+      timer.unref();
       // Each write may chain more: wait until none is in flight.
       for (let w = writing; w !== undefined; w = writing) await w;
+      clearTimeout(timer);
     },
   };
+}
+
+/** Backoff between attempts at a store that failed: 100 ms, doubling, at most 2 s. */
+function pause(attempt: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.min(2000, 100 * 2 ** attempt)).unref());
+}
+
+/** Calls a store until it answers, with backoff, for at most `maxWaitMs`; the last failure is thrown. */
+async function persistently<T>(fn: () => Promise<T>, maxWaitMs: number): Promise<T> {
+  const until = performance.now() + maxWaitMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (performance.now() >= until) throw err;
+      await pause(attempt);
+    }
+  }
 }
 
 function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
@@ -472,12 +535,29 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
   const rateLimit = options.rateLimit ? { ...options.rateLimit, store: options.rateLimit.store ?? new MemoryRateLimitStore() } : undefined;
   const sessionOptions = options.sessions === false ? undefined : (options.sessions ?? {});
   const ownsStore = sessionOptions !== undefined && sessionOptions.store === undefined;
+  const userKey = (options.userKey ?? defaultOwner) as (ctx: EnclaveRequestContext<N, U>) => string;
+  const leases = options.leases ?? new MemoryLeaseStore();
   const sessions = sessionOptions && {
     store: sessionOptions.store ?? new MemorySessionStore(),
-    owner: sessionOptions.owner ?? defaultOwner,
+    owner: (sessionOptions.owner ?? userKey) as (ctx: EnclaveRequestContext<N, U>) => string,
     maxPerUser: sessionOptions.maxPerUser ?? DEFAULT_SESSIONS_PER_USER,
     ttlMs: sessionOptions.ttlMs ?? DEFAULT_SESSION_TTL_MS,
+    livenessMs: sessionOptions.livenessMs ?? LIVENESS_MS,
   };
+  // Every instance ends the sessions of instances that stopped renewing them (crash, kill -9), once.
+  const sweeper = sessions && setInterval(() => void sweep(), Math.max(10, Math.floor(sessions.livenessMs / 2)));
+  sweeper?.unref();
+  async function sweep(): Promise<void> {
+    if (!sessions) return;
+    try {
+      for (const id of await sessions.store.stale()) {
+        const lost = failure('RUN_LOST', 'RunLostError', 'The app instance running this session stopped before the run ended; the run did not finish and is not retried.');
+        await sessions.store.finish(id, 'failed', lost, sessions.ttlMs);
+      }
+    } catch {
+      // The store is down: the next sweep tries again.
+    }
+  }
   /** Sessions this handler runs, so disposal can end them. */
   const localSessions = new Map<string, AbortController>();
   const routes = options.routes ?? {};
@@ -518,7 +598,13 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     const limitKey = rateLimit?.key(ctx);
     if (rateLimit && limitKey !== undefined) {
       // Tool names have no control characters, so these keys never meet a tool's in a shared store.
-      const hit = await rateLimit.store.hit(`\u0000http\u0000${limitKey}`, rateLimit.windowMs);
+      let hit;
+      try {
+        hit = await rateLimit.store.hit(`\u0000http\u0000${limitKey}`, rateLimit.windowMs);
+      } catch {
+        // Fail closed: a limit that cannot be checked is not a limit that holds.
+        throw unavailable('The rate limit cannot be checked right now; retry later.');
+      }
       if (hit.count > rateLimit.max) {
         throw new EnclaveHttpError(429, 'Too many requests; retry later.', { headers: { 'retry-after': String(Math.max(1, Math.ceil(hit.resetInMs / 1000))) } });
       }
@@ -592,18 +678,40 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
   }
 
   const busy = (started: number) => requestError('QUEUE_FULL', 'The server is busy; retry later.', started, { 'retry-after': retryAfter });
+  const unavailable = (message: string) => new EnclaveHttpError(503, message, { code: 'SERVICE_UNAVAILABLE', headers: { 'retry-after': String(STORE_RETRY_AFTER_S) } });
+  const tooMany = (message: string) => new EnclaveHttpError(429, message, { code: 'RATE_LIMITED', headers: { 'retry-after': String(BUSY_RETRY_AFTER_S) } });
+
+  /**
+   * A lease on one of the user's `maxRunsPerUser` slots for a run (none without the option): held while
+   * the run lasts, so the cap holds across instances and a crashed one gives its slots back.
+   */
+  async function runLease(ctx: EnclaveRequestContext<N, U>): Promise<{ release(): Promise<void> } | undefined> {
+    if (options.maxRunsPerUser === undefined) return undefined;
+    const max = options.maxRunsPerUser;
+    let lease;
+    try {
+      lease = await holdLease(leases, `\u0000runs\u0000${userKey(ctx)}`, max, LIVENESS_MS);
+    } catch {
+      throw unavailable('The per-user run limit cannot be checked right now; retry later.');
+    }
+    if (lease === null) throw tooMany(`At most ${max} runs may be in flight per user; wait for one to end.`);
+    return lease;
+  }
 
   /** A run for a route of `routes`: the run route's cap, hooks, scope and status table, answered to the route. */
   async function routeRun(ctx: EnclaveRequestContext<N, U>, body: RunRequestBody, scope: () => Promise<RunScope>): Promise<{ result: ExecutionResult; status: number }> {
     const free = slot();
     if (free === null) throw new EnclaveHttpError(503, 'The server is busy; retry later.', { code: 'QUEUE_FULL', headers: { 'retry-after': retryAfter } });
     let result: ExecutionResult;
+    let lease: { release(): Promise<void> } | undefined;
     try {
+      lease = await runLease(ctx);
       const s = await scope();
       await options.onRunStart?.({ ctx, body });
       result = await enclave.run(body.code, runOptionsFor(s, body, ctx.request.signal));
     } finally {
       free();
+      void lease?.release();
     }
     const answer = answerFor(result, ctx.request);
     safely(() => options.onRunEnd?.({ ctx, result: answer.result, status: answer.status }));
@@ -629,8 +737,19 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
   /** `POST {path}`: the run, answered as JSON, or streamed as its events when the client asks for a stream. */
   async function runRoute(request: Request, ctx: EnclaveRequestContext<N, U>, started: number): Promise<Response> {
     const body = await readRun(request);
-    const free = slot();
-    if (free === null) return busy(started);
+    const freeSlot = slot();
+    if (freeSlot === null) return busy(started);
+    let lease;
+    try {
+      lease = await runLease(ctx);
+    } catch (err) {
+      freeSlot();
+      throw err;
+    }
+    const free = () => {
+      freeSlot();
+      void lease?.release();
+    };
     const format = streamFormat(request.headers.get('accept'));
     let scope: RunScope;
     try {
@@ -673,7 +792,7 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
   }
 
   function sessionOwner(ctx: EnclaveRequestContext<N, U>): string {
-    return (sessions as NonNullable<typeof sessions>).owner(ctx as EnclaveRequestContext<unknown, unknown>);
+    return (sessions as NonNullable<typeof sessions>).owner(ctx);
   }
 
   /** The session if it exists and belongs to the caller; anyone else learns nothing about it (404). */
@@ -685,41 +804,69 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
 
   /** `POST {path}/sessions`: a run not tied to this connection. */
   async function startSession(request: Request, ctx: EnclaveRequestContext<N, U>, base: string, started: number): Promise<Response> {
-    const { store, maxPerUser, ttlMs } = sessions as NonNullable<typeof sessions>;
+    const { store, maxPerUser, ttlMs, livenessMs } = sessions as NonNullable<typeof sessions>;
     const body = await readRun(request);
-    const free = slot();
-    if (free === null) return busy(started);
+    const freeSlot = slot();
+    if (freeSlot === null) return busy(started);
+    const held: { release(): Promise<void> }[] = [];
+    const free = () => {
+      freeSlot();
+      for (const lease of held) void lease.release();
+    };
+    const owner = sessionOwner(ctx);
     const sessionId = newSessionId();
     const abort = new AbortController();
     let scope: RunScope;
     try {
+      const runs = await runLease(ctx);
+      if (runs) held.push(runs);
+      let sessionLease;
+      try {
+        sessionLease = await holdLease(leases, `\u0000sessions\u0000${owner}`, maxPerUser, livenessMs);
+      } catch {
+        throw unavailable('Sessions are unavailable right now; retry later.');
+      }
+      if (sessionLease === null) throw tooMany(`At most ${maxPerUser} sessions may run at once; wait for one to end.`);
+      held.push(sessionLease);
       scope = await scopeOf(ctx);
       await options.onRunStart?.({ ctx, body });
-      if (!(await store.create({ sessionId, owner: sessionOwner(ctx), createdAt: Date.now() }, maxPerUser))) {
-        free();
-        return requestError('RATE_LIMITED', `At most ${maxPerUser} sessions may run at once; wait for one to end.`, started, { 'retry-after': String(SESSION_RETRY_AFTER_S) });
+      let created: boolean;
+      try {
+        created = await store.create({ sessionId, owner, createdAt: Date.now() });
+        await store.keepAlive(sessionId, livenessMs);
+      } catch {
+        throw unavailable('Sessions are unavailable right now; retry later.');
       }
+      if (!created) throw new Error('session id collision');
     } catch (err) {
       free();
       throw err;
     }
     localSessions.set(sessionId, abort);
     const stopListening = store.onCancel(sessionId, () => abort.abort());
+    // While the run lasts this instance says it is alive; if it dies, any instance ends the session.
+    const alive = setInterval(() => void store.keepAlive(sessionId, livenessMs).catch(() => {}), Math.max(10, Math.floor(livenessMs / 3)));
+    alive.unref();
     const appender = orderedAppender(store, sessionId);
     void (async () => {
       let result: ExecutionResult;
       try {
-        result = await enclave.run(body.code, { ...runOptionsFor(scope, body, abort.signal), sessionId, heartbeatMs, onEvent: (event) => appender.push(forClient(event, request)) });
+        // `final` is written by finish(), with the state, in one step: only the events before it are appended.
+        const onEvent = (event: EnclaveEvent) => event.type !== 'final' && appender.push(forClient(event, request));
+        result = await enclave.run(body.code, { ...runOptionsFor(scope, body, abort.signal), sessionId, heartbeatMs, onEvent });
       } catch {
         result = internalFailure();
       }
       const answer = answerFor(result, request);
       try {
-        await appender.drained();
-        await store.finish(sessionId, stateOf(answer.result), answer.result, ttlMs);
+        await appender.drained(DRAIN_WAIT_MS);
+        await persistently(() => store.finish(sessionId, stateOf(answer.result), answer.result, ttlMs), DRAIN_WAIT_MS);
       } catch (err) {
+        // The store stays down: this instance stops saying it runs the session, and once the store is
+        // back any instance's sweep ends it as RUN_LOST.
         safely(() => logger.error('enclave: the session store failed to record the end of a session', err));
       } finally {
+        clearInterval(alive);
         stopListening();
         localSessions.delete(sessionId);
         free();
@@ -736,8 +883,18 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     return new Response(storeStream(store, sessionId, afterSeq, format), { status: statuses.SUCCESS, headers: streamHeaders(format, headers) });
   }
 
-  /** `{path}/sessions...` */
+  /** `{path}/sessions...`: a store that does not answer is a 503 with `Retry-After`, never a crash or a hang. */
   async function sessionRoute(request: Request, ctx: EnclaveRequestContext<N, U>, route: SessionRoute, started: number): Promise<Response> {
+    try {
+      return await sessionRequest(request, ctx, route, started);
+    } catch (err) {
+      if (err instanceof EnclaveHttpError) throw err;
+      safely(() => logger.error('enclave: the session store failed', err));
+      throw unavailable('Sessions are unavailable right now; retry later.');
+    }
+  }
+
+  async function sessionRequest(request: Request, ctx: EnclaveRequestContext<N, U>, route: SessionRoute, started: number): Promise<Response> {
     const { store } = sessions as NonNullable<typeof sessions>;
     const method = request.method.toUpperCase();
     if (route.id === undefined) {
@@ -832,6 +989,7 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     refuse: { value: (err: EnclaveHttpError, subPath?: string) => refuse(err, subPath) },
     dispose: {
       value: () => {
+        clearInterval(sweeper);
         for (const abort of localSessions.values()) abort.abort();
         if (ownsStore) sessions?.store.dispose?.();
         if (ownsEnclave) enclave.dispose();

@@ -20,15 +20,13 @@ export interface SessionRecord {
 }
 
 export interface SessionStore {
+  /** Registers a new running session; `false` if the id is taken. */
+  create(session: { sessionId: string; owner: string; createdAt: number }): Promise<boolean>;
   /**
-   * Registers a new running session, unless its owner already has `maxRunning` running sessions:
-   * `false` then (the caller answers 429).
-   */
-  create(session: { sessionId: string; owner: string; createdAt: number }, maxRunning: number): Promise<boolean>;
-  /**
-   * Appends events of a running session, in order (only the instance running it appends). A store keeps
-   * at most its byte budget of events per session: older `log` events give way to one `events_dropped`
-   * marker; `final` is always kept.
+   * Appends events of a running session, in order (only the instance running it appends; never
+   * `final`, which `finish` writes). A store keeps a bounded amount of events per session: older `log`
+   * events give way to one `events_dropped` marker (or, in a store that trims by count, a reader that
+   * resumes before the oldest kept event gets such a marker first); `final` is always kept.
    */
   append(sessionId: string, events: readonly EnclaveEvent[]): Promise<void>;
   /** Events with `seq > afterSeq`, in order, at most `limit` of them. */
@@ -36,12 +34,20 @@ export interface SessionStore {
   /** Calls `listener` after events are appended to the session or its state changes; returns the unsubscribe. */
   subscribe(sessionId: string, listener: () => void): () => void;
   get(sessionId: string): Promise<SessionRecord | undefined>;
-  /** The session's last state and result. It stays readable for `ttlMs`, then expires. */
-  finish(sessionId: string, state: Exclude<SessionState, 'running'>, result: ExecutionResult, ttlMs: number): Promise<void>;
+  /**
+   * Ends a running session, once: appends its `final` event (the next seq, payload `result`) and records
+   * its state and result in one step, only if the session is still running. `true` if this call ended
+   * it (whichever instance calls first wins). It stays readable for `ttlMs`, then expires.
+   */
+  finish(sessionId: string, state: Exclude<SessionState, 'running'>, result: ExecutionResult, ttlMs: number): Promise<boolean>;
   /** Asks the instance running the session to cancel it; `false` if it is not running. */
   requestCancel(sessionId: string): Promise<boolean>;
   /** Where the instance running a session hears cancel requests (from any instance); returns the unsubscribe. */
   onCancel(sessionId: string, listener: () => void): () => void;
+  /** The instance running a session says it is alive, for `ttlMs` more. */
+  keepAlive(sessionId: string, ttlMs: number): Promise<void>;
+  /** Running sessions whose instance stopped saying so (it crashed, or lost the store): `finish` them. */
+  stale(): Promise<string[]>;
   /** Stops timers and listeners. */
   dispose?(): void;
 }
@@ -55,6 +61,10 @@ export interface MemorySessionStoreOptions {
 
 interface Entry {
   record: SessionRecord;
+  /** Until when the instance running it said it is alive. */
+  aliveUntil: number;
+  /** The highest seq appended (kept or since dropped). */
+  lastSeq: number;
   events: EnclaveEvent[];
   /** Bytes of the kept events other than `final`. */
   bytes: number;
@@ -87,12 +97,9 @@ export class MemorySessionStore implements SessionStore {
     this.#maxRunningMs = options.maxRunningMs ?? 60 * 60_000;
   }
 
-  async create(session: { sessionId: string; owner: string; createdAt: number }, maxRunning: number): Promise<boolean> {
+  async create(session: { sessionId: string; owner: string; createdAt: number }): Promise<boolean> {
     if (this.#sessions.has(session.sessionId)) return false;
-    let running = 0;
-    for (const e of this.#sessions.values()) if (e.record.owner === session.owner && e.record.state === 'running') running++;
-    if (running >= maxRunning) return false;
-    const entry: Entry = { record: { ...session, state: 'running' }, events: [], bytes: 0, listeners: new Set(), cancelListeners: new Set(), expiry: undefined };
+    const entry: Entry = { record: { ...session, state: 'running' }, aliveUntil: Infinity, lastSeq: 0, events: [], bytes: 0, listeners: new Set(), cancelListeners: new Set(), expiry: undefined };
     this.#sessions.set(session.sessionId, entry);
     this.#expireIn(session.sessionId, entry, this.#maxRunningMs);
     return true;
@@ -103,6 +110,7 @@ export class MemorySessionStore implements SessionStore {
     if (!entry) return;
     for (const event of events) {
       entry.events.push(event);
+      entry.lastSeq = Math.max(entry.lastSeq, event.seq);
       if (event.type !== 'final') entry.bytes += eventBytes(event);
     }
     if (entry.bytes > this.#maxEventBytes) this.#trim(entry);
@@ -158,13 +166,28 @@ export class MemorySessionStore implements SessionStore {
     return record === undefined ? undefined : { ...record };
   }
 
-  async finish(sessionId: string, state: Exclude<SessionState, 'running'>, result: ExecutionResult, ttlMs: number): Promise<void> {
+  async finish(sessionId: string, state: Exclude<SessionState, 'running'>, result: ExecutionResult, ttlMs: number): Promise<boolean> {
     const entry = this.#sessions.get(sessionId);
-    if (!entry || entry.record.state !== 'running') return;
+    if (!entry || entry.record.state !== 'running') return false;
+    entry.lastSeq++;
+    entry.events.push({ sessionId, seq: entry.lastSeq, type: 'final', time: Date.now(), payload: result });
     entry.record = { ...entry.record, state, result };
     entry.cancelListeners.clear();
     this.#expireIn(sessionId, entry, ttlMs);
     this.#notify(entry);
+    return true;
+  }
+
+  async keepAlive(sessionId: string, ttlMs: number): Promise<void> {
+    const entry = this.#sessions.get(sessionId);
+    if (entry) entry.aliveUntil = Date.now() + ttlMs;
+  }
+
+  async stale(): Promise<string[]> {
+    const now = Date.now();
+    const out: string[] = [];
+    for (const [id, entry] of this.#sessions) if (entry.record.state === 'running' && entry.aliveUntil < now) out.push(id);
+    return out;
   }
 
   async requestCancel(sessionId: string): Promise<boolean> {

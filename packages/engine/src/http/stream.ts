@@ -81,6 +81,10 @@ export function pushStream(format: StreamFormat, onCancel: () => void): { stream
 
 /** Events read from the store per pull. */
 const BATCH = 256;
+/** How long a follower keeps trying a store that fails before it ends the stream (the client resumes later). */
+const STORE_RETRY_MS = 10_000;
+/** A follower waiting for events re-reads this often even without a notification (a store's notices can be lost). */
+const POLL_MS = 2_000;
 
 /**
  * A session's events from a store: everything after `afterSeq`, then live events until `final`. It reads
@@ -110,10 +114,28 @@ export function storeStream(store: SessionStore, sessionId: string, afterSeq: nu
         if (format === 'sse') controller.enqueue(SSE_PREAMBLE);
       },
       async pull(controller) {
+        let failingSince: number | undefined;
         for (;;) {
           if (stopped) return;
           changed = false;
-          const events = await store.read(sessionId, last, BATCH);
+          let events: EnclaveEvent[];
+          let record: Awaited<ReturnType<SessionStore['get']>>;
+          try {
+            events = await store.read(sessionId, last, BATCH);
+            record = events.length > 0 ? undefined : await store.get(sessionId);
+            failingSince = undefined;
+          } catch {
+            // The store did not answer: try again for a while, then end the stream (the reader resumes with
+            // Last-Event-ID once the store is back).
+            failingSince ??= performance.now();
+            if (performance.now() - failingSince > STORE_RETRY_MS) {
+              stop();
+              controller.close();
+              return;
+            }
+            await new Promise((resolve) => setTimeout(resolve, 500).unref());
+            continue;
+          }
           if (stopped) return;
           if (events.length > 0) {
             for (const event of events) {
@@ -128,16 +150,26 @@ export function storeStream(store: SessionStore, sessionId: string, afterSeq: nu
             }
             return;
           }
-          const record = await store.get(sessionId);
-          // Gone (expired), or finished with its final event already read.
+          // Gone (expired), or finished: one more read catches a final appended meanwhile.
           if (record === undefined || record.state !== 'running') {
-            const tail = await store.read(sessionId, last, BATCH);
+            let tail: EnclaveEvent[] = [];
+            try {
+              tail = await store.read(sessionId, last, BATCH);
+            } catch {
+              // as above: the loop retries
+              continue;
+            }
             if (tail.length > 0) continue;
             stop();
             controller.close();
             return;
           }
-          if (!changed) await new Promise<void>((resolve) => (wake = resolve));
+          if (!changed) {
+            await new Promise<void>((resolve) => {
+              wake = resolve;
+              setTimeout(resolve, POLL_MS).unref();
+            });
+          }
           wake = undefined;
         }
       },

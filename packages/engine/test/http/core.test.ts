@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { routePath, statusTable } from '../../src/http/index.js';
+import { OptionChecker, isSessionId, routePath, statusTable } from '../../src/http/index.js';
 import { ENCLAVE_HTTP_STATUS, EnclaveConfigError, EnclaveHttpError, MemoryRateLimitStore, createEnclaveHandler } from '../../src/index.js';
 import type { EnclaveRoute, EnclaveRouteContext } from '../../src/index.js';
 import { handleNodeRequest } from '../../src/node/index.js';
@@ -49,11 +49,20 @@ describe('createEnclaveHandler options', () => {
     expect(Object.isFrozen(ENCLAVE_HTTP_STATUS)).toBe(true);
     expect(statusTable({ TIMEOUT: 504 }).TIMEOUT).toBe(504);
     expect(ENCLAVE_HTTP_STATUS.TIMEOUT).toBe(408);
-    const handler = createEnclaveHandler({ enclave: { timeout: 50 }, statuses: { TIMEOUT: 504, SUCCESS: 201 }, tools: { wait: () => new Promise(() => {}) } });
-    const run = (code: string) => handler(new Request('http://x/enclave', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) }));
-    expect((await run('return await callTool("wait")')).status).toBe(504);
+    // Only the hanging run gets a short deadline: a loaded machine may take longer than that for any run.
+    const handler = createEnclaveHandler({ statuses: { TIMEOUT: 504, SUCCESS: 201 }, tools: { wait: () => new Promise(() => {}) } });
+    const run = (code: string, limits = {}) => handler(new Request('http://x/enclave', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code, limits }) }));
+    expect((await run('return await callTool("wait")', { timeout: 50 })).status).toBe(504);
     expect((await run('return 1')).status).toBe(201);
     handler.dispose();
+  });
+
+  it('the /http entry gives store packages the one option checker and the session-id check', () => {
+    const check = new OptionChecker('new RedisSessionStore(options)');
+    expect(() => check.positiveInteger('commandTimeoutMs', -1, 'ms')).toThrow(EnclaveConfigError);
+    expect(() => check.positiveInteger('commandTimeoutMs', -1, 'ms')).toThrow('new RedisSessionStore(options): commandTimeoutMs must be a positive integer (ms), got -1.');
+    expect(isSessionId('ses_AbC-9_x')).toBe(true);
+    for (const bad of ['', 'a b', 'ses:1', '{tag}', 'x'.repeat(129), 42]) expect(isSessionId(bad)).toBe(false);
   });
 
   it('answers other methods with 405 and Allow', async () => {
