@@ -582,6 +582,59 @@ export function adapterContract(name: string, harness: AdapterHarness): void {
         }
       });
 
+      it('is the same static page whoever asks: no credentials needed, a refused user gets it too, and it holds no data', async () => {
+        const [anonymous, refused] = await Promise.all([page(), page({ 'x-user': 'mallory' })]);
+        const strip = async (res: Response) => (await res.text()).replace(/nonce="[^"]+"/g, 'nonce=""');
+        expect([anonymous.status, refused.status]).toEqual([200, 200]);
+        expect(await strip(refused)).toBe(await strip(anonymous));
+        // What the page shows of a user comes from the authenticated routes: the catalog refuses mallory.
+        const catalog = await fetch(`${served.url}/enclave`, { headers: { 'x-user': 'mallory' } });
+        expect(catalog.status).toBe(403);
+        await catalog.body?.cancel();
+      });
+
+      describe('the default: off under NODE_ENV=production, on elsewhere, the option wins either way', () => {
+        /** A second server with the contract's options under `nodeEnv`, `playground` as given (absent when undefined). */
+        async function startUnder(nodeEnv: string, playground?: boolean): Promise<Served> {
+          const saved = process.env.NODE_ENV;
+          process.env.NODE_ENV = nodeEnv;
+          try {
+            const options = contractOptions(harness, { aborts: [], ends: [], errors: [], toolUsers: [], release() {}, pending: 0 });
+            delete options.playground;
+            if (playground !== undefined) options.playground = playground;
+            return await harness.start(options);
+          } finally {
+            if (saved === undefined) delete process.env.NODE_ENV;
+            else process.env.NODE_ENV = saved;
+          }
+        }
+        /** The status of the page and of an asset it names, a check as alice, and whether our policy came with the page. */
+        async function probe(other: Served): Promise<{ page: number; asset: number; check: number; policy: boolean }> {
+          const html = await (await page()).text();
+          const asset = assetsOf(html)[0] as string;
+          const res = await fetch(`${other.url}/enclave/playground`);
+          const assetRes = await fetch(`${other.url}/enclave/playground/assets/${asset}`);
+          const checkRes = await fetch(`${other.url}/enclave/check`, { method: 'POST', headers: { 'x-user': 'alice', 'content-type': 'application/json' }, body: JSON.stringify({ code: 'return 1' }) });
+          await Promise.all([res.body?.cancel(), assetRes.body?.cancel(), checkRes.body?.cancel()]);
+          return { page: res.status, asset: assetRes.status, check: checkRes.status, policy: /'nonce-/.test(res.headers.get('content-security-policy') ?? '') };
+        }
+        const cases: { nodeEnv: string; playground?: boolean; status: number }[] = [
+          { nodeEnv: 'production', status: 404 },
+          { nodeEnv: 'production', playground: true, status: 200 },
+          { nodeEnv: 'development', status: 200 },
+          { nodeEnv: 'development', playground: false, status: 404 },
+        ];
+        it.each(cases)('NODE_ENV=$nodeEnv, playground: $playground -> page $status', async ({ nodeEnv, playground, status }) => {
+          const other = await startUnder(nodeEnv, playground);
+          try {
+            // The check route is an authenticated route that runs nothing: it stays on in production.
+            expect(await probe(other)).toEqual({ page: status, asset: status, check: 200, policy: status === 200 });
+          } finally {
+            await other.close();
+          }
+        });
+      });
+
       it('sends {path}/playground/ to the page, whose relative asset URLs need the path without the slash', async () => {
         const res = await fetch(`${served.url}/enclave/playground/`, { redirect: 'manual' });
         expect([301, 308]).toContain(res.status);
