@@ -12,6 +12,7 @@ import { EditorView, drawSelection, highlightActiveLine, keymap, lineNumbers } f
 // The client's sources, bundled into the page: the engine's package must not depend on the client's.
 import { EnclaveClientError, createEnclaveClient } from '../../client/src/index.js';
 import type { EnclaveCatalog, EnclaveEvent, EnclaveEventStream, ExecutionResult } from '../../client/src/index.js';
+import { agentScript, setToolNames } from './agentscript.js';
 import type { CheckAnswer, CheckIssue } from './wire.js';
 
 const HEADERS_KEY = 'enclave-kit.playground.headers';
@@ -153,6 +154,7 @@ async function loadCatalog(): Promise<void> {
   const res = await fetch(api, { headers }).catch(() => undefined);
   ui.catalog.replaceChildren();
   if (res === undefined || !res.ok) {
+    view.dispatch({ effects: setToolNames.of([]) });
     const why = res === undefined ? 'the server did not answer' : await refusal(res);
     ui.level.textContent = `The catalog is not available (${why}).`;
     ui.limits.textContent = res?.status === 401 ? 'Enter the headers your server authenticates with, e.g. x-user: alice.' : '';
@@ -163,6 +165,7 @@ async function loadCatalog(): Promise<void> {
 
 function showCatalog(catalog: EnclaveCatalog): void {
   const { limits } = catalog;
+  view.dispatch({ effects: setToolNames.of(catalog.tools.map((t) => t.name)) });
   ui.level.textContent = `Security level ${catalog.securityLevel}`;
   ui.limits.textContent = `Limits: timeout ${limits.timeout} ms, ${limits.maxToolCalls} tool calls, ${limits.maxIterations} iterations.`;
   if (catalog.tools.length === 0) ui.catalog.append(el('p', catalog.openToolNames ? 'A tool handler serves any tool name.' : 'No tools for this user.', 'muted'));
@@ -266,6 +269,7 @@ const view = new EditorView({
       EditorView.lineWrapping,
       syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
       javascript(),
+      agentScript(),
       lintGutter(),
       linter(checkScript, { delay: CHECK_DELAY_MS, needsRefresh: (update) => update.transactions.some((tr) => tr.effects.some((e) => e.is(recheckEffect))) }),
       keymap.of([
@@ -296,12 +300,22 @@ function addLog(level: string, message: string): void {
 }
 
 const calls = new Map<number, HTMLLIElement>();
+/** When the run started (its session_init event), for the timeline's offsets. */
+let startedAt: number | undefined;
+
+/** `+N ms` into the run, by the server's clock. */
+const offset = (time: number) => `+${Math.max(0, Math.round(time - (startedAt ?? time)))} ms`;
 
 function onEvent(event: EnclaveEvent): void {
-  if (event.type === 'session_init') setStatus('Running…');
+  if (event.type === 'session_init') {
+    startedAt = event.time;
+    setStatus('Running…');
+  }
   else if (event.type === 'log') addLog(event.payload.level, event.payload.message);
   else if (event.type === 'tool_call') {
     const item = el('li', `#${event.payload.callId} ${event.payload.tool} … running`, 'pending');
+    item.dataset.at = offset(event.time);
+    item.prepend(el('span', item.dataset.at, 'at'));
     calls.set(event.payload.callId, item);
     ui.timeline.append(item);
     setStatus(`Running: calling ${event.payload.tool}…`);
@@ -310,6 +324,7 @@ function onEvent(event: EnclaveEvent): void {
     const item = calls.get(callId) ?? ui.timeline.appendChild(el('li'));
     item.className = ok ? 'ok' : 'failed';
     item.textContent = `#${callId} ${tool} ${ok ? 'ok' : `failed: ${error?.code ?? ''} ${error?.message ?? ''}`} (${Math.round(durationMs)} ms)`;
+    item.prepend(el('span', item.dataset.at ?? offset(event.time - durationMs), 'at'));
   } else if (event.type === 'events_dropped') addLog('warn', `${event.payload.count} earlier log lines were dropped by the server.`);
 }
 
@@ -352,6 +367,7 @@ async function run(): Promise<void> {
   ui.logs.replaceChildren();
   ui.timeline.replaceChildren();
   calls.clear();
+  startedAt = undefined;
   ui.result.className = 'result';
   ui.result.textContent = '';
   setRunning(true);
