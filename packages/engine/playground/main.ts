@@ -17,6 +17,7 @@ import type { CheckAnswer, CheckIssue } from './wire.js';
 
 const HEADERS_KEY = 'enclave-kit.playground.headers';
 const CHECK_DELAY_MS = 400;
+const HEADERS_DELAY_MS = 400;
 const SAMPLE = `// The body of an async function: call your tools with await callTool(name, args),
 // read the request's input as \`input\`, and return the result.
 console.log('input:', input);
@@ -102,16 +103,20 @@ function storage(): Storage | undefined {
 }
 
 ui.headers.value = storage()?.getItem(HEADERS_KEY) ?? '';
+let headersTimer: ReturnType<typeof setTimeout> | undefined;
 ui.headers.addEventListener('input', () => {
   try {
     storage()?.setItem(HEADERS_KEY, ui.headers.value);
   } catch {
     // quota or privacy mode: nothing to keep
   }
-  if (currentHeaders() !== undefined) {
+  // Once typing pauses: not a catalog request (which counts against a rate limit) per keystroke.
+  clearTimeout(headersTimer);
+  headersTimer = setTimeout(() => {
+    if (currentHeaders() === undefined) return;
     void loadCatalog();
     recheck();
-  }
+  }, HEADERS_DELAY_MS);
 });
 
 // ---- input JSON ---------------------------------------------------------------------------------------
@@ -148,19 +153,31 @@ async function refusal(res: Response): Promise<string> {
   }
 }
 
+/** The catalog request in flight: a newer one (the headers changed) aborts it, so answers never land out of order. */
+let catalogRequest: AbortController | undefined;
+
 async function loadCatalog(): Promise<void> {
   const headers = currentHeaders();
   if (headers === undefined) return;
-  const res = await fetch(api, { headers }).catch(() => undefined);
+  catalogRequest?.abort();
+  const mine = new AbortController();
+  catalogRequest = mine;
+  const res = await fetch(api, { headers, signal: mine.signal }).catch(() => undefined);
+  let catalog: EnclaveCatalog | undefined;
+  let why = 'the server did not answer';
+  if (res !== undefined) {
+    if (res.ok) catalog = (await res.json().catch(() => undefined)) as EnclaveCatalog | undefined;
+    why = res.ok ? 'its answer is not a catalog' : await refusal(res);
+  }
+  if (mine.signal.aborted) return;
   ui.catalog.replaceChildren();
-  if (res === undefined || !res.ok) {
+  if (catalog === undefined || !Array.isArray(catalog.tools)) {
     view.dispatch({ effects: setToolNames.of([]) });
-    const why = res === undefined ? 'the server did not answer' : await refusal(res);
     ui.level.textContent = `The catalog is not available (${why}).`;
     ui.limits.textContent = res?.status === 401 ? 'Enter the headers your server authenticates with, e.g. x-user: alice.' : '';
     return;
   }
-  showCatalog((await res.json()) as EnclaveCatalog);
+  showCatalog(catalog);
 }
 
 function showCatalog(catalog: EnclaveCatalog): void {
