@@ -1,8 +1,11 @@
 import type { Browser } from 'playwright-core';
+import type { Browser as PuppeteerBrowser } from 'puppeteer-core';
 
-/** Where the test looks for Chromium: CHROMIUM_PATH, else Debian's /usr/bin/chromium. */
+/** Where the tests look for Chromium: CHROMIUM_PATH, else Debian's /usr/bin/chromium. */
 export declare const CHROMIUM_PATH: string;
-/** Installs Debian's chromium with apt-get when it is missing; the reason it is still missing, or undefined. */
-export declare function ensureChromium(): string | undefined;
-/** Chromium launched headless through playwright-core, or why it cannot be. */
+/** Where the tests look for Firefox: FIREFOX_PATH, else Debian's /usr/bin/firefox-esr. */
+export declare const FIREFOX_PATH: string;
+/** Chromium launched headless through playwright-core (installed with apt-get when missing), or why it cannot be. */
 export declare function launchChromium(): Promise<{ browser: Browser; problem?: undefined } | { browser?: undefined; problem: string }>;
+/** Firefox ESR launched headless through puppeteer-core over WebDriver BiDi (installed with apt-get when missing), or why it cannot be. */
+export declare function launchFirefox(): Promise<{ browser: PuppeteerBrowser; problem?: undefined } | { browser?: undefined; problem: string }>;

@@ -3,7 +3,7 @@
  * playground on), its page opened in Debian's Chromium driven by playwright-core, the headers box set to
  * `x-user: alice`, scripts typed into the editor. A screenshot of each state goes to
  * test-artifacts/playground/ (git-ignored). Chromium is installed with apt-get when it is missing
- * (./chromium.mjs). Only when it then truly cannot be launched is the suite skipped, with the reason in
+ * (./browsers.mjs). Only when it then truly cannot be launched is the suite skipped, with the reason in
  * its name and on stderr; with ENCLAVE_REQUIRE_BROWSER=1 (.ci/run sets it, after checking the launch
  * itself) that fails instead.
  */
@@ -14,7 +14,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startNode } from '../../shared/probe.js';
 import type { Started } from '../../shared/probe.js';
-import { launchChromium } from './chromium.mjs';
+import { launchChromium } from './browsers.mjs';
 
 // The callbacks of page.evaluate() run in the browser; this file is checked with Node's globals only.
 declare const document: any;
