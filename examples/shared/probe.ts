@@ -143,7 +143,17 @@ export function itServesThePlayground(url: () => string): void {
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
-    expect(await page.text()).toContain('<title>enclave-kit playground</title>');
+    const html = await page.text();
+    expect(html).toContain('<title>enclave-kit playground</title>');
+    // Its script and styles come from below the same route, also through the framework's routing.
+    const assets = [...html.matchAll(/(?:src|href)="(playground\/assets\/[^"]+)"/g)].map((m) => m[1]);
+    expect(assets).toHaveLength(2);
+    for (const asset of assets) {
+      const res = await fetch(`${url()}/${asset}`);
+      expect(res.status, asset).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/(javascript|css); charset=utf-8$/);
+      expect((await res.text()).length).toBeGreaterThan(1000);
+    }
     const check = await fetch(`${url()}/check`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': 'alice' }, body: JSON.stringify({ code: 'return await callTool("orders:lst", {});' }) });
     const report = await jsonOf(check, 200);
     expect(report).toMatchObject({ ok: true, issues: [{ ruleId: 'unknown-tool', severity: 'warning', line: 1 }] });

@@ -8,10 +8,16 @@
  * itself) that fails instead.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defineTool } from '@enclave-kit/engine';
+import { enclave } from '@enclave-kit/express';
+import express from 'express';
+import { z } from 'zod';
 import { freePort, startNode } from '../../shared/probe.js';
 import type { Started } from '../../shared/probe.js';
 import { launchChromium } from './browsers.mjs';
@@ -236,6 +242,44 @@ describe.skipIf(browser === undefined)(suite, () => {
     await page.keyboard.press('ControlOrMeta+Enter');
     await page.locator('#result.success').waitFor();
     expect(await text('#result')).toBe('"paid"');
+  }, STEP_MS);
+
+  it('shows a catalog’s descriptions and schemas as text, never as markup', async () => {
+    // Tool descriptions are the host's, but often copied from elsewhere: the page must not render them.
+    const hostile = '<img src=x onerror="document.title=`pwned`"> Adds a note <b>to the board</b>.';
+    const addNote = defineTool({
+      name: 'notes:add',
+      description: hostile,
+      input: z.object({ text: z.string().describe('The note, <i>plain text</i>') }),
+      output: z.object({ id: z.number() }),
+      sideEffect: true,
+      handler: async () => ({ id: 1 }),
+    });
+    const mw = enclave({ playground: true, tools: () => [addNote] });
+    const app = express().use(mw);
+    const other = await new Promise<Server>((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    const notes = await (browser as NonNullable<typeof browser>).newPage();
+    try {
+      await notes.goto(`http://127.0.0.1:${(other.address() as AddressInfo).port}/enclave/playground`);
+      const tool = notes.locator('#catalog article.tool', { hasText: 'notes:add' });
+      await tool.waitFor();
+      expect(await tool.locator('p').first().innerText()).toBe(hostile);
+      expect(await tool.innerText()).toContain('Side effect: changes state outside the script.');
+      expect(await notes.locator('#catalog img, #catalog b, #catalog i').count()).toBe(0);
+      await tool.locator('summary', { hasText: 'Arguments (JSON Schema)' }).click();
+      const schema = JSON.parse(await tool.locator('details[open] pre').innerText());
+      expect(schema).toMatchObject({ type: 'object', properties: { text: { type: 'string', description: 'The note, <i>plain text</i>' } } });
+      expect(await tool.locator('summary').allInnerTexts()).toEqual(['TypeScript declaration', 'Arguments (JSON Schema)', 'Result (JSON Schema)']);
+      expect(await notes.title()).toBe('enclave-kit playground');
+      await notes.screenshot({ path: path.join(artifacts, '08-catalog-as-text.png') });
+    } finally {
+      await notes.close();
+      mw.handler.dispose();
+      other.closeAllConnections();
+      await new Promise((r) => other.close(r));
+    }
   }, STEP_MS);
 
   it('keeps the headers in this browser only, and broke no policy on the way', async () => {
