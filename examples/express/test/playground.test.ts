@@ -16,6 +16,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineTool } from '@enclave-kit/engine';
 import { enclave } from '@enclave-kit/express';
+import type { ExpressEnclaveOptions } from '@enclave-kit/express';
 import express from 'express';
 import { z } from 'zod';
 import { freePort, startNode } from '../../shared/probe.js';
@@ -47,6 +48,22 @@ function readmeCurlCode(): string {
   return (JSON.parse(line[1]) as { code: string }).code;
 }
 
+/** Another app with the playground on, in this process: the route at `{url}`, with `options`. */
+async function serveAnother(options: ExpressEnclaveOptions): Promise<{ url: string; close(): Promise<void> }> {
+  const mw = enclave({ ...options, playground: true, logger: { info() {}, error() {} } });
+  const other = await new Promise<Server>((resolve) => {
+    const s = express().use(mw).listen(0, '127.0.0.1', () => resolve(s));
+  });
+  return {
+    url: `http://127.0.0.1:${(other.address() as AddressInfo).port}/enclave`,
+    async close() {
+      mw.handler.dispose();
+      other.closeAllConnections();
+      await new Promise((r) => other.close(r));
+    },
+  };
+}
+
 describe.skipIf(browser === undefined)(suite, () => {
   let server: Started | undefined;
   let page: Page;
@@ -58,20 +75,20 @@ describe.skipIf(browser === undefined)(suite, () => {
   const shot = (name: string) => page.screenshot({ path: path.join(artifacts, `${name}.png`) });
   const text = (selector: string) => page.locator(selector).innerText();
   /** Replaces the editor's content by typing `code`, key by key, as a person would. */
-  async function typeScript(code: string): Promise<void> {
-    await page.locator('.cm-content').click();
-    await page.keyboard.press('ControlOrMeta+a');
-    await page.keyboard.press('Delete');
+  async function typeScript(code: string, on: Page = page): Promise<void> {
+    await on.locator('.cm-content').click();
+    await on.keyboard.press('ControlOrMeta+a');
+    await on.keyboard.press('Delete');
     // Lines start at column 1: type each one after a newline that keeps no indentation.
     const lines = code.split('\n');
     for (let i = 0; i < lines.length; i++) {
       if (i > 0) {
-        await page.keyboard.press('Enter');
-        await page.keyboard.press('Shift+Tab');
+        await on.keyboard.press('Enter');
+        await on.keyboard.press('Shift+Tab');
       }
-      await page.keyboard.type(lines[i] as string);
+      await on.keyboard.type(lines[i] as string);
     }
-    expect(await page.evaluate(() => document.querySelector(".cm-content").innerText.replace(/\n$/, ''))).toBe(code);
+    expect(await on.evaluate(() => document.querySelector(".cm-content").innerText.replace(/\n$/, ''))).toBe(code);
   }
   /** The 1-based editor line that holds the first element matching `selector`. */
   const lineOf = (selector: string) =>
@@ -255,14 +272,10 @@ describe.skipIf(browser === undefined)(suite, () => {
       sideEffect: true,
       handler: async () => ({ id: 1 }),
     });
-    const mw = enclave({ playground: true, tools: () => [addNote] });
-    const app = express().use(mw);
-    const other = await new Promise<Server>((resolve) => {
-      const s = app.listen(0, '127.0.0.1', () => resolve(s));
-    });
+    const other = await serveAnother({ tools: () => [addNote] });
     const notes = await (browser as NonNullable<typeof browser>).newPage();
     try {
-      await notes.goto(`http://127.0.0.1:${(other.address() as AddressInfo).port}/enclave/playground`);
+      await notes.goto(`${other.url}/playground`);
       const tool = notes.locator('#catalog article.tool', { hasText: 'notes:add' });
       await tool.waitFor();
       expect(await tool.locator('p').first().innerText()).toBe(hostile);
@@ -276,9 +289,44 @@ describe.skipIf(browser === undefined)(suite, () => {
       await notes.screenshot({ path: path.join(artifacts, '08-catalog-as-text.png') });
     } finally {
       await notes.close();
-      mw.handler.dispose();
-      other.closeAllConnections();
-      await new Promise((r) => other.close(r));
+      await other.close();
+    }
+  }, STEP_MS);
+
+  it('on a route without sessions: runs on the JSON route, and Cancel aborts the request and the run', async () => {
+    let aborted = 0;
+    const other = await serveAnother({
+      sessions: false,
+      tools: () => ({
+        wait: (_args: unknown, ctx: { signal: AbortSignal }) =>
+          new Promise((resolve) => {
+            ctx.signal.addEventListener('abort', () => resolve((aborted++, 'aborted')), { once: true });
+          }),
+        hello: async () => 'hello',
+      }),
+    });
+    const plain = await (browser as NonNullable<typeof browser>).newPage();
+    try {
+      await plain.goto(`${other.url}/playground`);
+      await plain.locator('#catalog h3', { hasText: 'hello' }).waitFor();
+      await typeScript("console.log('no session'); return await callTool('hello');", plain);
+      await plain.locator('#run').click();
+      await plain.locator('#result.success').waitFor();
+      expect(await plain.locator('#result').innerText()).toBe('"hello"');
+      expect(await plain.locator('#logs li').allInnerTexts()).toEqual(['[log] no session']);
+
+      await typeScript("return await callTool('wait');", plain);
+      await plain.locator('#run').click();
+      await plain.locator('#status', { hasText: 'this route has no sessions' }).waitFor();
+      await plain.locator('#cancel').click();
+      await plain.locator('#result.failure').waitFor();
+      expect(await plain.locator('#result').innerText()).toMatch(/^ABORTED: /);
+      expect(await plain.locator('#status').innerText()).toBe('Cancelled.');
+      // The server saw the client go away and aborted the run, and with it the tool's signal.
+      await expect.poll(() => aborted).toBe(1);
+    } finally {
+      await plain.close();
+      await other.close();
     }
   }, STEP_MS);
 

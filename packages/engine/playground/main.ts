@@ -11,7 +11,7 @@ import { EditorState, StateEffect } from '@codemirror/state';
 import { EditorView, drawSelection, highlightActiveLine, keymap, lineNumbers } from '@codemirror/view';
 // The client's sources, bundled into the page: the engine's package must not depend on the client's.
 import { EnclaveClientError, createEnclaveClient } from '../../client/src/index.js';
-import type { EnclaveCatalog, EnclaveEvent, EnclaveEventStream, ExecutionResult } from '../../client/src/index.js';
+import type { EnclaveCatalog, EnclaveClient, EnclaveEvent, ExecutionResult } from '../../client/src/index.js';
 import { agentScript, setToolNames } from './agentscript.js';
 import type { CheckAnswer, CheckIssue } from './wire.js';
 
@@ -304,7 +304,8 @@ const view = new EditorView({
 
 // ---- runs ---------------------------------------------------------------------------------------------
 
-let current: EnclaveEventStream | undefined;
+/** Ends the run in progress: cancels its session, or aborts the plain request of a route without sessions. */
+let cancelCurrent: (() => Promise<void>) | undefined;
 
 function setRunning(running: boolean): void {
   ui.run.disabled = running;
@@ -367,7 +368,7 @@ function showResult(result: ExecutionResult, code: string): void {
 }
 
 async function run(): Promise<void> {
-  if (current !== undefined) return;
+  if (cancelCurrent !== undefined) return;
   const input = readInput();
   if (!input.ok) {
     setStatus('Not run: the input is not valid JSON.');
@@ -390,28 +391,59 @@ async function run(): Promise<void> {
   setRunning(true);
   setStatus('Starting…');
   const client = createEnclaveClient({ url: api, headers });
-  const stream = client.stream(code, input.value === undefined ? {} : { input: input.value });
-  current = stream;
+  const options = input.value === undefined ? {} : { input: input.value };
+  const stream = client.stream(code, options);
+  cancelCurrent = () => stream.cancel().then(() => undefined);
+  let events = 0;
   try {
-    for await (const event of stream) onEvent(event);
+    for await (const event of stream) {
+      events++;
+      onEvent(event);
+    }
     showResult(await stream.result, code);
   } catch (err) {
-    ui.result.className = 'result failure';
-    ui.result.textContent = err instanceof EnclaveClientError ? `${err.status ?? ''} ${err.code}: ${err.message}`.trim() : String(err);
-    setStatus(err instanceof EnclaveClientError && err.status === 401 ? 'Not run: 401, enter the headers your server authenticates with.' : 'Not run: the request failed.');
+    // A route with `sessions: false` has no {path}/sessions: nothing ran, so run on the JSON route
+    // instead, without streaming; Cancel then aborts the request, which aborts the run on the server.
+    if (events === 0 && err instanceof EnclaveClientError && err.status === 404) await runWithoutSession(client, code, options);
+    else showRequestFailure(err, events > 0);
   } finally {
-    current = undefined;
+    cancelCurrent = undefined;
     setRunning(false);
   }
 }
 
+async function runWithoutSession(client: EnclaveClient, code: string, options: { input?: unknown }): Promise<void> {
+  const aborter = new AbortController();
+  cancelCurrent = async () => aborter.abort();
+  setStatus('Running (this route has no sessions: the logs and tool calls come with the result)…');
+  try {
+    const result = await client.run(code, { ...options, signal: aborter.signal });
+    for (const log of result.logs ?? []) addLog(log.level, log.message);
+    showResult(result, code);
+  } catch (err) {
+    if (aborter.signal.aborted) {
+      ui.result.className = 'result failure';
+      ui.result.textContent = 'ABORTED: the request was cancelled, and with it the run.';
+      setStatus('Cancelled.');
+    } else showRequestFailure(err, false);
+  }
+}
+
+/** A request the server refused, or a connection lost: `started` when the run had begun streaming. */
+function showRequestFailure(err: unknown, started: boolean): void {
+  ui.result.className = 'result failure';
+  ui.result.textContent = err instanceof EnclaveClientError ? `${err.status ?? ''} ${err.code}: ${err.message}`.trim() : String(err);
+  if (started) setStatus('Lost the run: its events stopped arriving, and it may still be going on the server.');
+  else setStatus(err instanceof EnclaveClientError && err.status === 401 ? 'Not run: 401, enter the headers your server authenticates with.' : 'Not run: the request failed.');
+}
+
 async function cancel(): Promise<void> {
-  const stream = current;
-  if (stream === undefined) return;
+  const stop = cancelCurrent;
+  if (stop === undefined) return;
   ui.cancel.disabled = true;
   setStatus('Cancelling…');
   try {
-    await stream.cancel();
+    await stop();
   } catch (err) {
     setStatus(`Cancel failed: ${err instanceof Error ? err.message : String(err)}`);
   }
