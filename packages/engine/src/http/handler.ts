@@ -160,7 +160,12 @@ export interface EnclaveHandlerBaseOptions<N, U> {
    * Serve the playground page at `GET {path}/playground` (an editor with live checks, the catalog, runs
    * with streamed logs and tool calls). The page and its assets hold no user data and are served without
    * `authenticate`; everything it does goes through the routes above, with the headers the user enters.
-   * Default: on, unless `process.env.NODE_ENV` is `'production'`.
+   * Default: on, unless `process.env.NODE_ENV` is `'production'`; `true` or `false` wins over it.
+   *
+   * @example
+   * ```ts
+   * app.use(enclave({ tools, authenticate, playground: true })); // then open /enclave/playground
+   * ```
    */
   playground?: boolean;
   /**
