@@ -198,6 +198,17 @@ describe.skipIf(browser === undefined)(suite, () => {
     expect(await page.locator('.cm-line').first().innerText()).toBe("const paid = await callTool('orders:list', { status: 'paid' });");
     expect(await page.locator('.cm-as-tool').allInnerTexts()).toEqual(["'orders:list'"]);
 
+    // Without a mouse: the issues in a panel, from the keyboard (once the fixed script is checked again).
+    await page.locator('#check-note', { hasText: 'Check: 1 error, 0 warnings.' }).waitFor();
+    await page.locator('.cm-content').click();
+    // Shift+M as a keyboard sends it: the key is the capital letter.
+    await page.keyboard.press('ControlOrMeta+Shift+M');
+    await page.locator('.cm-panel-lint li', { hasText: '`eval` is blocked' }).waitFor();
+    expect(await page.locator('.cm-panel-lint li').count()).toBe(1);
+    // Escape closes the panel and gives the editor the focus back.
+    await page.keyboard.press('Escape');
+    expect(await page.locator('.cm-panel-lint').count()).toBe(0);
+    expect(await page.evaluate(() => document.activeElement?.classList.contains('cm-content'))).toBe(true);
     await page.locator('#run').click();
     await page.locator('#result.failure').waitFor();
     expect(await text('#result')).toMatch(/^VALIDATION_ERROR at line 2, column 15: /);

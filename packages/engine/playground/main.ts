@@ -5,7 +5,7 @@ import { defaultKeymap, history, historyKeymap, indentWithTab, temporarilySetTab
 import { javascript } from '@codemirror/lang-javascript';
 import { bracketMatching, defaultHighlightStyle, indentOnInput, syntaxHighlighting } from '@codemirror/language';
 import type { Diagnostic } from '@codemirror/lint';
-import { forceLinting, lintGutter, linter } from '@codemirror/lint';
+import { forceLinting, lintGutter, lintKeymap, linter } from '@codemirror/lint';
 import type { Text } from '@codemirror/state';
 import { EditorState, StateEffect } from '@codemirror/state';
 import { EditorView, drawSelection, highlightActiveLine, keymap, lineNumbers } from '@codemirror/view';
@@ -294,6 +294,8 @@ const view = new EditorView({
         // Tab indents in the editor; Escape, then Tab, moves the focus on (WCAG: no keyboard trap).
         { key: 'Escape', run: temporarilySetTabFocusMode },
         indentWithTab,
+        // Ctrl+Shift+M (⌘+Shift+M) lists every issue in a panel, with their fixes; F8 goes to the next.
+        ...lintKeymap,
         ...defaultKeymap,
         ...historyKeymap,
       ]),
