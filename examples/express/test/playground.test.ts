@@ -72,7 +72,8 @@ describe.skipIf(browser === undefined)(suite, () => {
   const violations: string[] = [];
   const requests: string[] = [];
 
-  const shot = (name: string) => page.screenshot({ path: path.join(artifacts, `${name}.png`) });
+  // The whole page, as tall as its content: no empty band below it.
+  const shot = (name: string) => page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true });
   const text = (selector: string) => page.locator(selector).innerText();
   /** Replaces the editor's content by typing `code`, key by key, as a person would. */
   async function typeScript(code: string, on: Page = page): Promise<void> {
@@ -103,7 +104,7 @@ describe.skipIf(browser === undefined)(suite, () => {
     server = await startNode(['server.mjs'], { cwd: path.join(here, '..'), port: await freePort() });
     pageUrl = `${server.url}/playground`;
     if (browser === undefined) throw new Error('unreachable: the suite is skipped without a browser');
-    page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    page = await browser.newPage({ viewport: { width: 1440, height: 640 } });
     await page.addInitScript(() => {
       document.addEventListener('securitypolicyviolation', (e: { violatedDirective: string; blockedURI: string }) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));
     });
