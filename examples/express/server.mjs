@@ -1,6 +1,7 @@
 import { pathToFileURL } from 'node:url';
 import express from 'express';
 import { enclave } from '@enclave-kit/express';
+import { mcpRoute } from '@enclave-kit/mcp';
 import { banner, toolsFor, userFromHeader } from '@enclave-kit/example-shared/orders';
 
 export function createApp() {
@@ -16,9 +17,10 @@ export function createApp() {
       enclave: { securityLevel: 'STANDARD', timeout: 10_000 },
       authenticate: ({ native }) => native.req.user, // no user -> 401
       tools: ({ user }) => toolsFor(user),
+      routes: { '/mcp': mcpRoute() }, // code mode over MCP at /enclave/mcp, same user and tools
     }),
   );
-  app.get('/', (_req, res) => void res.json({ ok: true, route: 'POST /enclave' }));
+  app.get('/', (_req, res) => void res.json({ ok: true, route: 'POST /enclave', mcp: '/enclave/mcp' }));
   return app;
 }
 

@@ -2,6 +2,7 @@ import { pathToFileURL } from 'node:url';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { enclave } from '@enclave-kit/hono';
+import { mcpRoute } from '@enclave-kit/mcp';
 import { banner, toolsFor, userFromHeader } from '@enclave-kit/example-shared/orders';
 
 export function createApp() {
@@ -17,9 +18,10 @@ export function createApp() {
       enclave: { securityLevel: 'STANDARD', timeout: 10_000 },
       authenticate: ({ native }) => native.get('user'), // no user -> 401
       tools: ({ user }) => toolsFor(user),
+      routes: { '/mcp': mcpRoute() }, // code mode over MCP at /enclave/mcp, same user and tools
     }),
   );
-  app.get('/', (c) => c.json({ ok: true, route: 'POST /enclave' }));
+  app.get('/', (c) => c.json({ ok: true, route: 'POST /enclave', mcp: '/enclave/mcp' }));
   return app;
 }
 

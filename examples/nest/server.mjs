@@ -4,6 +4,7 @@ import 'reflect-metadata';
 import { pathToFileURL } from 'node:url';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { mcpRoute } from '@enclave-kit/mcp';
 import { EnclaveModule } from '@enclave-kit/nest';
 import { banner, toolsFor, userFromHeader } from '@enclave-kit/example-shared/orders';
 
@@ -16,6 +17,7 @@ Module({
       enclave: { securityLevel: 'STANDARD', timeout: 10_000 },
       authenticate: ({ native }) => native.req.user, // no user -> 401
       tools: ({ user }) => toolsFor(user),
+      routes: { '/mcp': mcpRoute() }, // code mode over MCP at /enclave/mcp, same user and tools
     }),
   ],
 })(AppModule);

@@ -60,5 +60,6 @@ export function banner(framework, port) {
     'Stream the run as Server-Sent Events:',
     `  curl -N localhost:${port}/enclave -H 'x-user: alice' -H 'content-type: application/json' -H 'accept: text/event-stream' \\`,
     `    -d '{"code":"const paid = await callTool(\\"orders:list\\", { status: \\"paid\\" }); console.log(\\"paid orders:\\", paid.length); return paid.length;"}'`,
+    `Code mode over MCP (search_tools, describe_tools, execute) for the same users: http://localhost:${port}/enclave/mcp`,
   ].join('\n');
 }

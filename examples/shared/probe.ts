@@ -9,6 +9,8 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// The official MCP clients (both protocol eras), as @enclave-kit/mcp's own tests drive them.
+import { ERAS, connectMcp, textOf } from '../../packages/mcp/test/clients.js';
 
 const canaryModule = path.join(path.dirname(fileURLToPath(import.meta.url)), 'canary.mjs');
 
@@ -109,6 +111,28 @@ const ESCAPES = [
   'const k = "constr" + "uctor"; try { null.x; } catch (e) { e[k][k]("globalThis.pwned = process.pid")(); } return 1;',
 ];
 
+/**
+ * Code mode over MCP at `{url}/mcp`, tried as a new user would with each official client: the three
+ * tools, `describe_tools` of `orders:list`, and the README's script run as alice (200) and bob (999).
+ */
+export function itServesMcp(url: () => string): void {
+  it.each(ERAS)('serves code mode over MCP at /enclave/mcp to the official %s client', async (era) => {
+    const [alice, bob] = await Promise.all([connectMcp(`${url()}/mcp`, era, { 'x-user': 'alice' }), connectMcp(`${url()}/mcp`, era, { 'x-user': 'bob' })]);
+    try {
+      expect((await alice.listTools()).map((t) => t.name)).toEqual(['search_tools', 'describe_tools', 'execute']);
+      const described = await alice.callTool('describe_tools', { names: ['orders:list'] });
+      expect(described.structuredContent.tools.map((t: { name: string }) => t.name)).toEqual(['orders:list']);
+      expect(textOf(described)).toContain('declare function callTool(name: "orders:list"');
+      const code = 'const paid = await callTool("orders:list", { status: "paid" }); return paid.reduce((s, o) => s + o.total, 0);';
+      const [a, b] = await Promise.all([alice.callTool('execute', { code }), bob.callTool('execute', { code })]);
+      expect(a.structuredContent).toMatchObject({ success: true, value: 200 });
+      expect(b.structuredContent).toMatchObject({ success: true, value: 999 });
+    } finally {
+      await Promise.all([alice.close(), bob.close()]);
+    }
+  });
+}
+
 /** Events of an SSE response, parsed as they arrive, until `final` or `stopAfter` of them. */
 export async function sseEvents(res: Response, stopAfter = Infinity): Promise<{ id: string; event: string; data: any }[]> {
   expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
@@ -187,6 +211,8 @@ export function probeStreaming(url: () => string, options: { slowTool?: string }
 export interface ProbeOptions {
   /** The framework's body parser reads JSON before the route and answers malformed or big bodies itself (Nest). */
   parserAnswersFirst?: boolean;
+  /** The route also serves code mode over MCP at `{path}/mcp`. */
+  mcp?: boolean;
   skip?: boolean;
 }
 
@@ -249,6 +275,8 @@ export function probeQuickStart(name: string, start: () => Promise<Started>, opt
       await expectRefusal(await run(spin, 'alice', { limits: { timeout: 300 } }), 408, 'TIMEOUT');
       expect(await jsonOf(await run('return 1 + 1'), 200)).toMatchObject({ success: true, value: 2 });
     });
+
+    if (options.mcp) itServesMcp(() => url);
 
     it('is still up at the end, and answers as before', async () => {
       expect(server?.child.exitCode).toBeNull();

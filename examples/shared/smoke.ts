@@ -1,11 +1,12 @@
 /**
  * Smoke test of an example server, run the way the README runs it: `node server.mjs` on the built
- * packages, a free port, and the curl requests of its banner made with fetch.
+ * packages, a free port, the curl requests of its banner made with fetch, and the official MCP clients
+ * on its code-mode route.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, probeStreaming, startNode } from './probe.js';
+import { freePort, itServesMcp, probeStreaming, startNode } from './probe.js';
 import type { Started } from './probe.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -40,6 +41,8 @@ export function smokeTest(example: string): void {
     });
 
     probeStreaming(() => url, { slowTool: 'reports:build' });
+
+    itServesMcp(() => url);
 
     it('answers malformed JSON with a JSON 400', async () => {
       const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': 'alice' }, body: '{"code": ' });

@@ -87,7 +87,7 @@ describe('README quick starts', () => {
     const [route, config] = codeBlocks('### Next.js 16');
     expect([route?.lang, config?.lang]).toEqual(['ts', 'js']);
     const example = (file: string) => readFileSync(path.join(root, 'examples/next', file), 'utf8');
-    expect(fileBlock(route, 'app/enclave/[[...session]]/route.ts')).toBe(example('app/enclave/[[...session]]/route.ts'));
+    expect(fileBlock(route, 'app/enclave/[[...route]]/route.ts')).toBe(example('app/enclave/[[...route]]/route.ts'));
     expect(fileBlock(config, 'next.config.mjs')).toBe(example('next.config.mjs'));
   });
 });

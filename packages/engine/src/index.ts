@@ -80,6 +80,8 @@ export type {
   EnclaveHandlerOptions,
   EnclaveLogger,
   EnclaveRequestContext,
+  EnclaveRoute,
+  EnclaveRouteContext,
   RateLimitOptions,
   RunScope,
   SessionOptions,

@@ -32,17 +32,16 @@ export function enclave<U = unknown>(options: HonoEnclaveOptions<U>): EnclaveMid
   const { path, ...rest } = options ?? ({} as HonoEnclaveOptions<U>);
   const route = routePath(path);
   const handler = createEnclaveHandler<Context, U>(rest as EnclaveHandlerOptions<Context, U>);
-  const routes = { catalog: rest.catalog !== false, sessions: rest.sessions !== false };
   const middleware: MiddlewareHandler = async function enclaveMiddleware(c, next) {
     const method = c.req.method.toUpperCase();
     // Under `app.route('/api', sub)` the route path is '/api/*': accept `path` below that prefix too.
     const prefix = c.req.routePath.replace(/\/?\*$/, '');
-    const here = route.owns(c.req.path, method, routes) || (prefix !== '' && c.req.path.startsWith(prefix) && route.owns(c.req.path.slice(prefix.length), method, routes));
-    if (!here) return next();
+    const sub = route.below(c.req.path) ?? (prefix !== '' && c.req.path.startsWith(prefix) ? route.below(c.req.path.slice(prefix.length)) : undefined);
+    if (sub === undefined || !handler.accepts(method, sub)) return next();
     let request = c.req.raw;
     // An earlier middleware read the body (`c.req.json()`): take Hono's cached copy.
     if (request.bodyUsed) request = new Request(request.url, { method, headers: request.headers, body: await c.req.arrayBuffer(), signal: request.signal });
-    return handler(request, c);
+    return handler(request, c, sub);
   };
   return Object.assign(middleware, { handler });
 }

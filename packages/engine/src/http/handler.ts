@@ -83,6 +83,52 @@ export interface SessionOptions<N, U> {
   livenessMs?: number;
 }
 
+/**
+ * What a route of `routes` is given: the request already authenticated and rate-limited like the run
+ * route's, and the run route's own ways to build the user's scope and to run a script.
+ */
+export interface EnclaveRouteContext<N = unknown, U = unknown> {
+  /** The request's context, as `tools(ctx)` gets it (the body is unread: the route reads it). */
+  readonly ctx: EnclaveRequestContext<N, U>;
+  /** The path below the route's own: `''` for `{path}/mcp` itself, `'/a/b'` for `{path}/mcp/a/b`. */
+  readonly rest: string;
+  readonly enclave: Enclave;
+  /** Read the body with `readBodyText(request, maxBodySize)` from `@enclave-kit/engine/http`. */
+  readonly maxBodySize: number;
+  /**
+   * This request's scope from `tools(ctx)` or `createContext`, built at most once per request. Rejects
+   * only with an `EnclaveHttpError`, whose message is public: any other failure is reported to
+   * `onError` and the logger and becomes a bare 500 `INTERNAL_ERROR`.
+   */
+  scope(): Promise<RunScope>;
+  /**
+   * Runs `body` as `POST {path}` runs it: this request's scope, `onRunStart`/`onRunEnd`, the concurrency
+   * cap, client limits that only lower the server's. `status` is what the run route would answer.
+   * Rejects like `scope()`, e.g. with 503 `QUEUE_FULL` when `maxConcurrentRuns` are in flight.
+   */
+  run(body: RunRequestBody): Promise<{ result: ExecutionResult; status: number }>;
+}
+
+/**
+ * A route the handler serves below its own path, next to the run route (`{path}/mcp` for
+ * `routes: { '/mcp': mcpRoute() }`), with the same authentication, rate limit and per-request tools.
+ *
+ * @example
+ * ```ts
+ * // GET {path}/tools/names: the names of the user's tools, as plain JSON.
+ * const names: EnclaveRoute = {
+ *   serve: async ({ enclave, scope }) => Response.json(enclave.describe((await scope()).tools).tools.map((t) => t.name)),
+ * };
+ * app.use(enclave({ authenticate, tools, routes: { '/tools/names': names } }));
+ * ```
+ */
+export interface EnclaveRoute<N = unknown, U = unknown> {
+  /** Answers every method at the route's path and below it. */
+  serve(route: EnclaveRouteContext<N, U>): Promise<Response>;
+  /** The answer to a request refused before `serve` or by a rejection out of it (401, 403, 413, 429, 500...). Default: the run route's JSON. */
+  refuse?(error: EnclaveHttpError): Response;
+}
+
 export interface EnclaveLogger {
   info(message: string): void;
   error(message: string, error?: unknown): void;
@@ -106,6 +152,12 @@ export interface EnclaveHandlerBaseOptions<N, U> {
   retryAfter?: number;
   /** Serve the catalog of the user's tools on `GET`. Default true. */
   catalog?: boolean;
+  /**
+   * Routes below the run route's path, keyed by their sub-path (`'/mcp'`): they answer `{path}/mcp` and
+   * anything below it, after the same `authenticate` and `rateLimit`, with the same tools. (`NoInfer`: the
+   * user type comes from `authenticate`, never from a route such as `mcpRoute()`.)
+   */
+  routes?: Readonly<Record<string, EnclaveRoute<NoInfer<N>, NoInfer<U>>>>;
   /** Overrides of single rows of `ENCLAVE_HTTP_STATUS`. */
   statuses?: Partial<Record<HttpOutcome, number>>;
   /** Before a run; throw `EnclaveHttpError` to refuse it. */
@@ -142,14 +194,20 @@ export interface EnclaveHandlerBaseOptions<N, U> {
 /** Options of `createEnclaveHandler` and of every adapter. */
 export type EnclaveHandlerOptions<N = unknown, U = unknown> = EnclaveHandlerBaseOptions<N, U> & ToolSourceOptions<N, U>;
 
-/** A Fetch handler: `(request, native?) => Promise<Response>`. Never throws, never rejects. */
+/**
+ * A Fetch handler: `(request, native?, subPath?) => Promise<Response>`. Never throws, never rejects.
+ * `subPath` is the part of the URL path below the handler's own that the adapter matched: `''` (or
+ * absent) for the run route, `'/mcp'` for a route of `routes`; sessions are read from the URL.
+ */
 export interface EnclaveFetchHandler<N = unknown> {
-  (request: Request, native?: N): Promise<Response>;
+  (request: Request, native?: N, subPath?: string): Promise<Response>;
   /** The engine instance the handler runs scripts on. */
   readonly enclave: Enclave;
   readonly maxBodySize: number;
-  /** The JSON answer (status from this handler's table) for a request refused outside the core, e.g. by a framework's body parser. */
-  refuse(error: EnclaveHttpError): Response;
+  /** Whether the core answers `method` at `subPath` (`''`: the run route; sessions; routes); adapters pass everything else on. */
+  accepts(method: string, subPath: string): boolean;
+  /** The answer (status from this handler's table) for a request refused outside the core, e.g. by a framework's body parser; in the shape of the route at `subPath`. */
+  refuse(error: EnclaveHttpError, subPath?: string): Response;
   /** Disposes the Enclave if the handler created it. */
   dispose(): void;
 }
@@ -165,6 +223,7 @@ const OPTION_KEYS = new Set([
   'maxConcurrentRuns',
   'retryAfter',
   'catalog',
+  'routes',
   'statuses',
   'onRunStart',
   'onRunEnd',
@@ -216,7 +275,21 @@ export function checkHandlerOptions(options: unknown): asserts options is Enclav
       check.positiveInteger('sessions.ttlMs', sessions.ttlMs, 'ms');
     }
   }
+  const routes = check.object('routes', o.routes, "an object of sub-path -> route, e.g. { '/mcp': mcpRoute() }");
+  for (const [key, route] of Object.entries(routes ?? {})) {
+    if (!/^(\/[^/?#*:\s]+)+$/.test(key)) check.fail(`routes: "${key}" must be a literal sub-path such as "/mcp" (a leading "/", no trailing one).`);
+    check.withMethods<EnclaveRoute>(`routes["${key}"]`, route ?? null, ['serve'], 'a serve(route) method');
+  }
   statusTable(o.statuses as Parameters<typeof statusTable>[0]);
+}
+
+/** The route of `routes` that `subPath` falls under (the longest key that is `subPath` or a parent of it), and the rest of the path. */
+function routeAt<R>(routes: Readonly<Record<string, R>>, subPath: string): { route: R; rest: string } | undefined {
+  let best: string | undefined;
+  for (const key of Object.keys(routes)) {
+    if ((subPath === key || subPath.startsWith(`${key}/`)) && (best === undefined || key.length > best.length)) best = key;
+  }
+  return best === undefined ? undefined : { route: routes[best] as R, rest: subPath.slice(best.length) };
 }
 
 /**
@@ -270,6 +343,8 @@ interface SessionRoute {
 }
 
 const SESSION_PATH = /^(.*?)\/sessions(?:\/([^/]+)(\/events)?)?\/?$/;
+/** The methods of the session routes: what adapters forward below `{path}/sessions`. */
+const SESSION_METHODS: ReadonlySet<string> = new Set(['GET', 'POST', 'DELETE']);
 
 /** `{base}/sessions`, `{base}/sessions/{id}` or `{base}/sessions/{id}/events`; undefined for the run route. */
 function sessionRouteOf(url: string): SessionRoute | undefined {
@@ -342,9 +417,12 @@ function orderedAppender(store: SessionStore, sessionId: string): { push(event: 
   let pending: EnclaveEvent[] = [];
   let writing: Promise<void> | undefined;
   let giveUp = false;
+  // `writing` is cleared in the same step that finds nothing left to write: an event pushed in between
+  // would otherwise wait for a write that never comes (and a session lose its `final`).
+  // (`drained` sets giveUp while a write awaits.)
+  const more = () => pending.length > 0 && !giveUp;
   const write = async (): Promise<void> => {
-    for (let attempt = 0; ; attempt++) {
-      if (pending.length === 0 || giveUp) return;
+    for (let attempt = 0; more(); attempt++) {
       const batch = pending;
       pending = [];
       try {
@@ -356,13 +434,12 @@ function orderedAppender(store: SessionStore, sessionId: string): { push(event: 
         await pause(attempt);
       }
     }
+    writing = undefined;
   };
   return {
     push(event) {
       pending.push(event);
-      writing ??= write().finally(() => {
-        writing = undefined;
-      });
+      writing ??= write();
     },
     async drained(maxWaitMs) {
       const timer = setTimeout(() => (giveUp = true), maxWaitMs);
@@ -450,6 +527,7 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
   }
   /** Sessions this handler runs, so disposal can end them. */
   const localSessions = new Map<string, AbortController>();
+  const routes = options.routes ?? {};
   let inFlight = 0;
 
   const requestError = (code: string, message: string, started: number, headers: Record<string, string> = {}, status: number = statuses[code as HttpOutcome] ?? 500) =>
@@ -463,19 +541,24 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     }
   };
 
+  const reportHookError = (error: unknown, request: Request) => {
+    safely(() => logger.error('enclave: a hook failed', error));
+    safely(() => options.onError?.({ error, request }));
+  };
+
   async function scopeOf(ctx: EnclaveRequestContext<N, U>): Promise<RunScope> {
     if (options.createContext) return (await options.createContext(ctx, ctx.native)) ?? {};
     if (typeof options.tools === 'function') return { tools: await options.tools(ctx) };
     return options.tools ? { tools: options.tools } : {};
   }
 
-  /** Who is asking, and whether their rate limit lets them: the context, or the refusal. */
-  async function admit(request: Request, native: N, started: number): Promise<{ ctx: EnclaveRequestContext<N, U> } | { refused: Response }> {
+  /** Who is asking, and whether their rate limit lets them: every route of the handler goes through it first. */
+  async function admit(request: Request, native: N): Promise<EnclaveRequestContext<N, U>> {
     const base = { request, native, signal: request.signal, user: undefined };
     let user = undefined as U;
     if (options.authenticate) {
       const who = await options.authenticate(base);
-      if (who === null || who === undefined || who === false) return { refused: requestError('UNAUTHORIZED', 'Authentication required.', started) };
+      if (who === null || who === undefined || who === false) throw new EnclaveHttpError(401, 'Authentication required.');
       user = who as U;
     }
     const ctx: EnclaveRequestContext<N, U> = { ...base, user };
@@ -487,13 +570,13 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
         hit = await rateLimit.store.hit(`\u0000http\u0000${limitKey}`, rateLimit.windowMs);
       } catch {
         // Fail closed: a limit that cannot be checked is not a limit that holds.
-        return { refused: unavailable('The rate limit cannot be checked right now; retry later.', started) };
+        throw unavailable('The rate limit cannot be checked right now; retry later.');
       }
       if (hit.count > rateLimit.max) {
-        return { refused: requestError('RATE_LIMITED', 'Too many requests; retry later.', started, { 'retry-after': String(Math.max(1, Math.ceil(hit.resetInMs / 1000))) }) };
+        throw new EnclaveHttpError(429, 'Too many requests; retry later.', { headers: { 'retry-after': String(Math.max(1, Math.ceil(hit.resetInMs / 1000))) } });
       }
     }
-    return { ctx };
+    return ctx;
   }
 
   /** The run request in the body, checked; throws EnclaveHttpError (400, 413, 415). */
@@ -547,23 +630,60 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
   }
 
   const busy = (started: number) => requestError('QUEUE_FULL', 'The server is busy; retry later.', started, { 'retry-after': retryAfter });
-  const unavailable = (message: string, started: number) => requestError('SERVICE_UNAVAILABLE', message, started, { 'retry-after': String(STORE_RETRY_AFTER_S) });
+  const unavailable = (message: string) => new EnclaveHttpError(503, message, { code: 'SERVICE_UNAVAILABLE', headers: { 'retry-after': String(STORE_RETRY_AFTER_S) } });
+  const tooMany = (message: string) => new EnclaveHttpError(429, message, { code: 'RATE_LIMITED', headers: { 'retry-after': String(BUSY_RETRY_AFTER_S) } });
 
   /**
    * A lease on one of the user's `maxRunsPerUser` slots for a run (none without the option): held while
    * the run lasts, so the cap holds across instances and a crashed one gives its slots back.
    */
-  async function runLease(ctx: EnclaveRequestContext<N, U>, started: number): Promise<{ release(): Promise<void> } | Response | undefined> {
+  async function runLease(ctx: EnclaveRequestContext<N, U>): Promise<{ release(): Promise<void> } | undefined> {
     if (options.maxRunsPerUser === undefined) return undefined;
     const max = options.maxRunsPerUser;
     let lease;
     try {
       lease = await holdLease(leases, `\u0000runs\u0000${userKey(ctx)}`, max, LIVENESS_MS);
     } catch {
-      return unavailable('The per-user run limit cannot be checked right now; retry later.', started);
+      throw unavailable('The per-user run limit cannot be checked right now; retry later.');
     }
-    if (lease === null) return requestError('RATE_LIMITED', `At most ${max} runs may be in flight per user; wait for one to end.`, started, { 'retry-after': String(BUSY_RETRY_AFTER_S) });
+    if (lease === null) throw tooMany(`At most ${max} runs may be in flight per user; wait for one to end.`);
     return lease;
+  }
+
+  /** A run for a route of `routes`: the run route's cap, hooks, scope and status table, answered to the route. */
+  async function routeRun(ctx: EnclaveRequestContext<N, U>, body: RunRequestBody, scope: () => Promise<RunScope>): Promise<{ result: ExecutionResult; status: number }> {
+    const free = slot();
+    if (free === null) throw new EnclaveHttpError(503, 'The server is busy; retry later.', { code: 'QUEUE_FULL', headers: { 'retry-after': retryAfter } });
+    let result: ExecutionResult;
+    let lease: { release(): Promise<void> } | undefined;
+    try {
+      lease = await runLease(ctx);
+      const s = await scope();
+      await options.onRunStart?.({ ctx, body });
+      result = await enclave.run(body.code, runOptionsFor(s, body, ctx.request.signal));
+    } finally {
+      free();
+      void lease?.release();
+    }
+    const answer = answerFor(result, ctx.request);
+    safely(() => options.onRunEnd?.({ ctx, result: answer.result, status: answer.status }));
+    return { result: answer.result, status: answer.status };
+  }
+
+  /** What a route of `routes` may call: failures other than `EnclaveHttpError` are reported and become a bare 500, so no hook's error text reaches the route's answer. */
+  function routeContext(ctx: EnclaveRequestContext<N, U>, rest: string): EnclaveRouteContext<N, U> {
+    const guarded = async <T>(fn: () => Promise<T>): Promise<T> => {
+      try {
+        return await fn();
+      } catch (err) {
+        if (err instanceof EnclaveHttpError) throw err;
+        reportHookError(err, ctx.request);
+        throw new EnclaveHttpError(500, 'An internal error occurred.', { code: 'INTERNAL_ERROR', cause: err });
+      }
+    };
+    let built: Promise<RunScope> | undefined;
+    const scope = () => (built ??= guarded(() => scopeOf(ctx)));
+    return { ctx, rest, enclave, maxBodySize, scope, run: (body) => guarded(() => routeRun(ctx, body, scope)) };
   }
 
   /** `POST {path}`: the run, answered as JSON, or streamed as its events when the client asks for a stream. */
@@ -571,10 +691,12 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     const body = await readRun(request);
     const freeSlot = slot();
     if (freeSlot === null) return busy(started);
-    const lease = await runLease(ctx, started);
-    if (lease instanceof Response) {
+    let lease;
+    try {
+      lease = await runLease(ctx);
+    } catch (err) {
       freeSlot();
-      return lease;
+      throw err;
     }
     const free = () => {
       freeSlot();
@@ -648,23 +770,15 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     const abort = new AbortController();
     let scope: RunScope;
     try {
-      const runs = await runLease(ctx, started);
-      if (runs instanceof Response) {
-        free();
-        return runs;
-      }
+      const runs = await runLease(ctx);
       if (runs) held.push(runs);
       let sessionLease;
       try {
         sessionLease = await holdLease(leases, `\u0000sessions\u0000${owner}`, maxPerUser, livenessMs);
       } catch {
-        free();
-        return unavailable('Sessions are unavailable right now; retry later.', started);
+        throw unavailable('Sessions are unavailable right now; retry later.');
       }
-      if (sessionLease === null) {
-        free();
-        return requestError('RATE_LIMITED', `At most ${maxPerUser} sessions may run at once; wait for one to end.`, started, { 'retry-after': String(BUSY_RETRY_AFTER_S) });
-      }
+      if (sessionLease === null) throw tooMany(`At most ${maxPerUser} sessions may run at once; wait for one to end.`);
       held.push(sessionLease);
       scope = await scopeOf(ctx);
       await options.onRunStart?.({ ctx, body });
@@ -673,8 +787,7 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
         created = await store.create({ sessionId, owner, createdAt: Date.now() });
         await store.keepAlive(sessionId, livenessMs);
       } catch {
-        free();
-        return unavailable('Sessions are unavailable right now; retry later.', started);
+        throw unavailable('Sessions are unavailable right now; retry later.');
       }
       if (!created) throw new Error('session id collision');
     } catch (err) {
@@ -729,7 +842,7 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     } catch (err) {
       if (err instanceof EnclaveHttpError) throw err;
       safely(() => logger.error('enclave: the session store failed', err));
-      return unavailable('Sessions are unavailable right now; retry later.', started);
+      throw unavailable('Sessions are unavailable right now; retry later.');
     }
   }
 
@@ -763,45 +876,56 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     return requestError('METHOD_NOT_ALLOWED', 'Use GET for a session’s state or DELETE to cancel it.', started, { allow: 'GET, DELETE' });
   }
 
-  async function serve(request: Request, native: N, started: number): Promise<Response> {
+  async function serve(request: Request, native: N, started: number, subPath: string): Promise<Response> {
+    const target = subPath === '' ? undefined : routeAt(routes, subPath);
+    if (target) return target.route.serve(routeContext(await admit(request, native), target.rest));
     const method = request.method.toUpperCase();
     const route = sessions ? sessionRouteOf(request.url) : undefined;
+    if (subPath !== '' && route === undefined) throw new EnclaveHttpError(404, 'No route at this path.');
     if (route === undefined && method !== 'POST' && !(method === 'GET' && catalog)) {
       const allow = catalog ? 'GET, POST' : 'POST';
       return requestError('METHOD_NOT_ALLOWED', `Use POST${catalog ? ' (or GET for the catalog)' : ''}.`, started, { allow });
     }
-    const admitted = await admit(request, native, started);
-    if ('refused' in admitted) return admitted.refused;
-    const { ctx } = admitted;
+    const ctx = await admit(request, native);
     if (route !== undefined) return sessionRoute(request, ctx, route, started);
     if (method === 'GET') return json(statuses.SUCCESS, describeCatalog(enclave, await scopeOf(ctx)));
     return runRoute(request, ctx, started);
   }
 
-  const refuse = (err: EnclaveHttpError, started = performance.now()) => {
+  /** The answer to a refused request, in the shape of the route it was for. */
+  const refuse = (err: EnclaveHttpError, subPath = '', started = performance.now()) => {
     const status = Object.hasOwn(statuses, err.code) ? statuses[err.code as HttpOutcome] : err.status;
+    const custom = subPath === '' ? undefined : routeAt(routes, subPath)?.route.refuse;
+    if (custom) return custom(status === err.status ? err : new EnclaveHttpError(status, err.message, { code: err.code, headers: { ...err.headers }, cause: err.cause }));
     return requestError(err.code, err.message, started, { ...err.headers }, status);
   };
 
-  const handler = async function enclaveHandler(request: Request, native?: N): Promise<Response> {
+  const handler = async function enclaveHandler(request: Request, native?: N, subPath = ''): Promise<Response> {
     const started = performance.now();
     try {
-      return await serve(request, native as N, started);
+      return await serve(request, native as N, started, subPath);
     } catch (err) {
-      if (err instanceof EnclaveHttpError) return refuse(err, started);
+      if (err instanceof EnclaveHttpError) return refuse(err, subPath, started);
       if (request.signal.aborted) {
         safely(() => logger.info('enclave: client closed the request before the run started (499)'));
-        return requestError('ABORTED', 'The client closed the request.', started);
+        return refuse(new EnclaveHttpError(499, 'The client closed the request.', { code: 'ABORTED' }), subPath, started);
       }
-      safely(() => logger.error('enclave: a hook failed', err));
-      safely(() => options.onError?.({ error: err, request }));
+      reportHookError(err, request);
+      if (subPath !== '' && routeAt(routes, subPath)) return refuse(new EnclaveHttpError(500, 'An internal error occurred.', { code: 'INTERNAL_ERROR' }), subPath, started);
       return json(statuses.INTERNAL_ERROR, internalFailure(noStats(Math.round(performance.now() - started))));
     }
   } as EnclaveFetchHandler<N>;
+  const accepts = (method: string, subPath: string) => {
+    const m = method.toUpperCase();
+    if (subPath === '') return m === 'POST' || (m === 'GET' && catalog);
+    if (routeAt(routes, subPath)) return true;
+    return sessions !== undefined && SESSION_METHODS.has(m) && (subPath === '/sessions' || subPath.startsWith('/sessions/'));
+  };
   Object.defineProperties(handler, {
     enclave: { value: enclave, enumerable: true },
     maxBodySize: { value: maxBodySize, enumerable: true },
-    refuse: { value: (err: EnclaveHttpError) => refuse(err) },
+    accepts: { value: accepts },
+    refuse: { value: (err: EnclaveHttpError, subPath?: string) => refuse(err, subPath) },
     dispose: {
       value: () => {
         clearInterval(sweeper);

@@ -10,7 +10,9 @@
  *
  * const route = routePath(options.path);                 // '/enclave' unless given
  * const handler = createEnclaveHandler(options);
- * // in the framework's middleware: route.match(path) ? handler(request, native) : next()
+ * // in the framework's middleware: the path below the route's, if the core serves it there
+ * const sub = route.below(path);
+ * sub !== undefined && handler.accepts(method, sub) ? handler(request, native, sub) : next();
  * ```
  */
 export { checkHandlerOptions } from './handler.js';
@@ -18,3 +20,4 @@ export { statusTable } from './status.js';
 export { PayloadTooLargeError, isJsonContentType, parseRunRequest, readBodyText } from './body.js';
 export type { RunRequestBody } from './body.js';
 export { routePath } from './route.js';
+export type { RoutePath } from './route.js';

@@ -1,16 +1,18 @@
 import { OptionChecker } from '../options.js';
 
-/** What an adapter's route answers: the run route's methods, and its sessions below it. */
+/** An adapter's route: its path, and where a request path stands relative to it. */
 export interface RoutePath {
   /** The route's path: one leading slash, no trailing one. */
   path: string;
-  /** The run route itself (`POST`, and `GET` for the catalog). */
+  /** Whether `requestPath` is the route's own path. */
   match(requestPath: string): boolean;
-  /** The run route or one of its session routes (`{path}/sessions...`): what the adapter hands to the core. */
-  owns(requestPath: string, method: string, options?: { catalog?: boolean; sessions?: boolean }): boolean;
+  /**
+   * The part of `requestPath` below the route's path (`''` for the path itself, `'/mcp'` or
+   * `'/sessions/abc'` below it), or undefined elsewhere. Ask the handler whether it serves it
+   * (`handler.accepts(method, subPath)`) and pass it on as the handler's `subPath`.
+   */
+  below(requestPath: string): string | undefined;
 }
-
-const SESSION_METHODS = new Set(['GET', 'POST', 'DELETE']);
 
 /** An adapter's route path, checked at construction (one leading slash, no trailing one), and its matchers. */
 export function routePath(path: string | undefined): RoutePath {
@@ -18,17 +20,11 @@ export function routePath(path: string | undefined): RoutePath {
   if (typeof p !== 'string' || !p.startsWith('/') || /[?#*:]/.test(p)) new OptionChecker('enclave options').fail(`path must be a literal path starting with "/", got ${String(path)}.`);
   const normal = p.length > 1 ? p.replace(/\/+$/, '') : p;
   const trim = (requestPath: string) => (requestPath.length > 1 ? requestPath.replace(/\/+$/, '') : requestPath);
-  const sessions = `${normal === '/' ? '' : normal}/sessions`;
-  const match = (requestPath: string) => trim(requestPath) === normal;
-  return {
-    path: normal,
-    match,
-    owns(requestPath, method, options = {}) {
-      const m = method.toUpperCase();
-      if (match(requestPath)) return m === 'POST' || (m === 'GET' && options.catalog !== false);
-      if (options.sessions === false || !SESSION_METHODS.has(m)) return false;
-      const rest = trim(requestPath);
-      return rest === sessions || rest.startsWith(`${sessions}/`);
-    },
+  const below = (requestPath: string) => {
+    const q = trim(requestPath);
+    if (q === normal) return '';
+    const prefix = normal === '/' ? '' : normal;
+    return q.startsWith(`${prefix}/`) ? q.slice(prefix.length) : undefined;
   };
+  return { path: normal, match: (requestPath) => trim(requestPath) === normal, below };
 }

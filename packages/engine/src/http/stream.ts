@@ -140,7 +140,8 @@ export function storeStream(store: SessionStore, sessionId: string, afterSeq: nu
           if (events.length > 0) {
             for (const event of events) {
               controller.enqueue(encodeEvent(format, event));
-              last = Math.max(last, event.seq, event.type === 'events_dropped' ? event.payload.toSeq : 0);
+              // Not past a marker's toSeq: the events it spans that were kept come after it.
+              last = Math.max(last, event.seq);
               if (event.type === 'final') {
                 stop();
                 controller.close();

@@ -1,7 +1,8 @@
 /**
  * The adapter contract: one table-driven suite, run against every adapter over a real socket. Each
  * adapter test gives a harness that mounts the adapter at `/enclave` on port 0, behind the framework's
- * own auth step that reads the `x-user` header, next to a plain route `GET /other`.
+ * own auth step that reads the `x-user` header, next to a plain route `GET /other`. The options mount
+ * code mode over MCP at `/enclave/mcp` too (a route of `routes`), driven by the official MCP clients.
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,6 +12,9 @@ import { trace } from '@opentelemetry/api';
 import { readEvents } from './event-stream.js';
 import { newTraceparent, parentOf, registerTestTracing, spansOf } from '../otel.js';
 import type { EnclaveRequestContext, ExecutionResult, ToolContext } from '../../src/index.js';
+// @enclave-kit/mcp plugs into the core: its route and the official clients live in that package.
+import { mcpRoute } from '../../../mcp/src/index.js';
+import { ERAS, callBody, connectMcp, rawRpc, textOf } from '../../../mcp/test/clients.js';
 
 export interface Served {
   url: string;
@@ -84,6 +88,7 @@ export function contractOptions(harness: AdapterHarness, observed: Observed): Re
     sessions: { maxPerUser: 2 },
     heartbeatMs: 60_000,
     rateLimit: { max: 2, windowMs: 60_000, key: ({ user }: EnclaveRequestContext<unknown, string>) => (user.startsWith('limited') ? user : undefined) },
+    routes: { '/mcp': mcpRoute() },
     onRunEnd: ({ status, result }: { status: number; result: ExecutionResult }) => observed.ends.push({ status, code: result.error?.code }),
     onError: ({ error }: { error: unknown }) => observed.errors.push(error),
     tools: ({ user, native }: EnclaveRequestContext<unknown, string>) => {
@@ -496,6 +501,109 @@ export function adapterContract(name: string, harness: AdapterHarness): void {
         expect(put.status).toBe(404);
         await put.body?.cancel();
       }
+    });
+  });
+
+  describe(`${name}: MCP route at {path}/mcp`, () => {
+    let served: Served;
+    let mcp = '';
+    const observed: Observed = { aborts: [], ends: [], errors: [], toolUsers: [], release() {}, pending: 0 };
+    beforeAll(async () => {
+      served = await harness.start(contractOptions(harness, observed));
+      mcp = `${served.url}/enclave/mcp`;
+    });
+    afterAll(async () => {
+      observed.release();
+      await served?.close();
+    });
+    const rpc = (body: string, user: string | null = 'alice', headers: Record<string, string> = {}) => rawRpc(mcp, body, { ...(user !== null ? { 'x-user': user } : {}), ...headers });
+
+    it.each(ERAS)('the official %s client lists the three tools and executes with the tools of the request’s user', async (era) => {
+      const [alice, bob] = await Promise.all([connectMcp(mcp, era, { 'x-user': 'alice' }), connectMcp(mcp, era, { 'x-user': 'bob' })]);
+      try {
+        expect((await alice.listTools()).map((t) => t.name)).toEqual(['search_tools', 'describe_tools', 'execute']);
+        const code = 'const me = await callTool("whoami"); return { me, secret: await callTool("secret:" + me) };';
+        const [a, b] = await Promise.all([alice.callTool('execute', { code }), bob.callTool('execute', { code })]);
+        expect(a.structuredContent).toMatchObject({ success: true, value: { me: 'alice', secret: 'alice-secret' } });
+        expect(b.structuredContent).toMatchObject({ success: true, value: { me: 'bob', secret: 'bob-secret' } });
+        const stolen = await bob.callTool('execute', { code: 'return await callTool("secret:alice")' });
+        expect([stolen.isError, stolen.structuredContent.error.code]).toEqual([true, 'TOOL_ERROR']);
+      } finally {
+        await Promise.all([alice.close(), bob.close()]);
+      }
+    });
+
+    it('search_tools and describe_tools see only the user’s tools', async () => {
+      const found = await rpc(callBody('search_tools', { query: 'secret' }), 'erin');
+      expect(found.message.result.structuredContent.tools.map((t: { name: string }) => t.name)).toEqual(['secret:erin']);
+      const described = await rpc(callBody('describe_tools', { names: ['secret:erin', 'secret:alice'] }), 'erin');
+      expect(described.message.result.structuredContent).toMatchObject({ tools: [{ name: 'secret:erin' }], unknown: ['secret:alice'] });
+    });
+
+    it('a failed script is a tool error with its code, message and location; a ToolError’s status stays in the result', async () => {
+      const res = await rpc(callBody('execute', { code: 'const a = 1;\nreturn await callTool("forbid");' }));
+      expect(res.status).toBe(200);
+      expect(res.message.result).toMatchObject({ isError: true, structuredContent: { success: false, error: { code: 'TOOL_ERROR', message: 'Not your order.', location: { line: 2 } } } });
+      expect(textOf(res.message.result)).toMatch(/^TOOL_ERROR at line 2, column \d+: Not your order\./);
+    });
+
+    it('bad JSON-RPC: malformed JSON 400, unknown tool and method as JSON-RPC errors, wrong argument types as a tool error', async () => {
+      const malformed = await rpc('{"jsonrpc": "2.0", "id": 1, "method": ');
+      expect(malformed.status).toBe(400);
+      expect(malformed.contentType).toMatch(/^application\/json/);
+      // A body parser before the route may answer itself, in JSON of its own shape (Nest's, Fastify's).
+      if (!harness.frameworkParsesBody) expect(malformed.message).toMatchObject({ jsonrpc: '2.0', error: { code: -32700 } });
+      expect((await rpc(callBody('nope', {}))).message).toMatchObject({ id: 1, error: { code: -32602 } });
+      expect((await rpc(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/nope' }))).message).toMatchObject({ id: 2, error: { code: -32601 } });
+      const wrong = await rpc(callBody('execute', { code: ['return 1'] }));
+      expect(wrong.message.result).toMatchObject({ isError: true, content: [{ text: expect.stringMatching(/Input validation error/) }] });
+    });
+
+    it('refusals are JSON-RPC error bodies with the status of the table: 401, 403, 413, 415', async () => {
+      const anonymous = await rpc(callBody('execute', { code: 'return 1' }), null);
+      expect([anonymous.status, anonymous.message.error.data?.code]).toEqual([401, 'UNAUTHORIZED']);
+      const mallory = await rpc(callBody('execute', { code: 'return 1' }), 'mallory');
+      expect([mallory.status, mallory.message.error.message]).toEqual([403, 'mallory may not run scripts']);
+      const huge = await rpc(callBody('execute', { code: `return '${'x'.repeat(9000)}'` }));
+      expect(huge.status).toBe(413);
+      expect(huge.message.jsonrpc).toBe('2.0');
+      const text = await fetch(mcp, { method: 'POST', headers: { 'content-type': 'text/plain', 'x-user': 'alice' }, body: 'tools/list' });
+      expect(text.status).toBe(415);
+      expect((await jsonOf(text)).jsonrpc).toBe('2.0');
+    });
+
+    it('the per-user rate limit counts MCP requests too: 429 with Retry-After', async () => {
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) statuses.push((await rpc(callBody('search_tools', { query: '' }), 'limited-mcp')).status);
+      expect(statuses).toEqual([200, 200, 429]);
+      const limited = await rpc(callBody('search_tools', { query: '' }), 'limited-mcp');
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    });
+
+    it('runs count against maxConcurrentRuns with the run route’s: QUEUE_FULL is a tool error', async () => {
+      const running = [1, 2, 3, 4].map(() => post(served.url, { user: 'dave', body: { code: 'return await callTool("block")' } }));
+      await expect.poll(() => observed.pending).toBe(4);
+      const busy = await rpc(callBody('execute', { code: 'return 1' }));
+      expect(busy.message.result).toMatchObject({ isError: true, content: [{ text: expect.stringMatching(/^QUEUE_FULL: .* Retry after 2 s\./) }] });
+      observed.release();
+      for (const r of await Promise.all(running)) expect((await jsonOf(r)).value).toBe('released');
+    });
+
+    it('a failing tools factory is an internal error with nothing of the host in it', async () => {
+      const res = await rpc(callBody('execute', { code: 'return 1' }), 'broken');
+      expect(res.message.result).toMatchObject({ isError: true, content: [{ text: 'INTERNAL_ERROR: An internal error occurred.' }] });
+      expect(JSON.stringify(res.message)).not.toMatch(/hunter2|factory|stack/);
+      expect(observed.errors.some((e) => e instanceof Error && /tools factory failed/.test(e.message))).toBe(true);
+    });
+
+    it('GET on the stateless endpoint is 405 and a path below it 404, both JSON', async () => {
+      const get = await fetch(mcp, { headers: { 'x-user': 'alice', accept: 'text/event-stream' } });
+      expect(get.status).toBe(405);
+      expect((await jsonOf(get)).jsonrpc).toBe('2.0');
+      const below = await fetch(`${mcp}/deeper`, { method: 'POST', headers: { 'x-user': 'alice', 'content-type': 'application/json' }, body: callBody('search_tools', { query: '' }) });
+      expect(below.status).toBe(404);
+      expect(below.headers.get('content-type')).toMatch(/^application\/json/);
+      await below.body?.cancel();
     });
   });
 }

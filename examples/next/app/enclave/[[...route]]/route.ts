@@ -1,3 +1,4 @@
+import { mcpRoute } from '@enclave-kit/mcp';
 import { toNextHandler } from '@enclave-kit/next';
 
 export const runtime = 'nodejs'; // the engine needs node:vm; must be a literal in this file
@@ -21,4 +22,7 @@ export const { GET, POST, DELETE } = toNextHandler({
   tools: ({ user }) => ({
     'orders:list': async ({ status }) => orders.filter((o) => o.owner === user.id && (!status || o.status === status)),
   }),
+  // The optional catch-all folder [[...route]] brings the paths below /enclave here too: the sessions,
+  // and /enclave/mcp, code mode over MCP with the same user and tools.
+  routes: { '/mcp': mcpRoute() },
 });
