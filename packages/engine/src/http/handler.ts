@@ -660,7 +660,7 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
       lease = await runLease(ctx);
       const s = await scope();
       await options.onRunStart?.({ ctx, body });
-      result = await enclave.run(body.code, runOptionsFor(s, body, ctx.request.signal));
+      result = await enclave.run(body.code, runOptionsFor(s, body, ctx.request.signal, ctx.request));
     } finally {
       free();
       void lease?.release();
