@@ -10,10 +10,14 @@
 // the rows, 10,000 streamed runs check that the server's memory stays flat (heap after a full GC,
 // before and after). The server runs in a child process pinned to one core (`taskset -c 0` when available);
 // autocannon runs here, in the parent. Prints req/s, p50/p99 latency and each route's ratio to bare.
-// Usage: pnpm bench:http [-- --quick] [-- --duration=5] [-- --connections=10]
+// Then the cost of shared stores: a Hono server whose routes keep their per-user limit, leases and
+// sessions in memory or in Redis (a redis-server the bench starts), timed request by request (p50/p99)
+// for the agent JSON route and for a session start plus the read of its events.
+// Usage: pnpm bench:http [-- --quick] [-- --duration=5] [-- --connections=10] [-- --only=stores]
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
+import { startRedisServer } from '../scripts/redis-server.mjs';
 import { AGENT, agentWithoutSandbox, rawCallTool, rawScript, timedEntry, tools } from './workloads.mjs';
 
 const args = process.argv.slice(2);
@@ -50,6 +54,14 @@ const ROWS = [
   { key: 'sse', path: '/enclave', accept: SSE, label: 'enclave over SSE (agent script)' },
   { key: 'raw-vm', path: '/raw-vm', label: 'floor: raw node:vm, fresh context' },
   { key: 'timed-entries', path: '/timed-entries', label: 'floor: bare + 4 empty timed entries' },
+];
+/** The rows of the stores bench: what one request (or one session: start, then read to `final`) costs. */
+const STORE_ROWS = [
+  { key: 'plain', label: 'agent JSON route, no per-user limit or lease', path: '/plain', session: false },
+  { key: 'memory', label: 'agent JSON route, rate limit + lease in memory', path: '/memory', session: false },
+  { key: 'redis', label: 'agent JSON route, rate limit + lease in Redis', path: '/redis', session: false },
+  { key: 'memory-session', label: 'session start + read to final, memory store', path: '/memory', session: true },
+  { key: 'redis-session', label: 'session start + read to final, Redis store', path: '/redis', session: true },
 ];
 /** Streamed runs whose memory is checked, after a warm-up of a tenth as many. */
 const STREAMED_RUNS = 10_000;
@@ -106,8 +118,36 @@ async function honoServer() {
   });
 }
 
+/**
+ * The agent route three times on Hono: no per-user bookkeeping, and a per-user rate limit plus a lease
+ * per run (`maxRunsPerUser`) and sessions in memory, or in Redis (BENCH_REDIS_URL).
+ */
+async function storesServer() {
+  const { Hono } = await import('hono');
+  const { serve } = await import('@hono/node-server');
+  const { enclave } = await import('@enclave-kit/hono');
+  const { Redis } = await import('ioredis');
+  const { redisStores } = await import('@enclave-kit/redis');
+  const stores = redisStores(new Redis(process.env.BENCH_REDIS_URL), { prefix: 'bench:' });
+  // Limits that never refuse: the cost of counting, not of refusing.
+  const bookkeeping = (redis) => ({
+    rateLimit: { max: 1e9, windowMs: 60_000, key: () => 'bench', ...(redis ? { store: stores.rateLimitStore } : {}) },
+    maxRunsPerUser: 1e6,
+    sessions: { maxPerUser: 1e6, ...(redis ? stores.sessions : {}) },
+    ...(redis ? { leases: stores.leases } : {}),
+  });
+  const app = new Hono();
+  app.use(enclave({ path: '/plain', tools: () => tools }));
+  app.use(enclave({ path: '/memory', tools: () => tools, ...bookkeeping(false) }));
+  app.use(enclave({ path: '/redis', tools: () => tools, ...bookkeeping(true) }));
+  return new Promise((resolve) => {
+    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(server.address().port));
+  });
+}
+
 if (serveArg) {
-  const port = await (serveArg === 'express' ? expressServer() : honoServer());
+  const servers = { express: expressServer, hono: honoServer, stores: storesServer };
+  const port = await servers[serveArg]();
   console.log(`READY ${port}`);
   process.on('SIGTERM', () => process.exit(0));
 } else {
@@ -116,12 +156,12 @@ if (serveArg) {
 
 // ---- load generator (parent) --------------------------------------------------------------------
 
-function startServer(framework) {
+function startServer(framework, env = {}) {
   const self = fileURLToPath(import.meta.url);
   const pinned = spawnSync('taskset', ['-c', '0', process.execPath, '-e', '0']).status === 0;
   const node = [process.execPath, '--expose-gc', self, `--serve=${framework}`];
   const [cmd, cmdArgs] = pinned ? ['taskset', ['-c', '0', ...node]] : [node[0], node.slice(1)];
-  const child = spawn(cmd, cmdArgs, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(cmd, cmdArgs, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d) => {
@@ -152,11 +192,12 @@ async function main() {
     return JSON.parse(final.slice(final.indexOf('data: ') + 6)).payload;
   };
 
+  const only = arg('only', '');
   console.log(`enclave-kit HTTP bench — node ${process.version}, autocannon ${connections} connections, ${rounds} x ${duration} s per route\n`);
   const table = [];
   const streamRows = [];
   const memoryRows = [];
-  for (const framework of ['express', 'hono']) {
+  for (const framework of only === 'stores' ? [] : ['express', 'hono']) {
     const { child, port, pinned } = await startServer(framework);
     try {
       const base = `http://127.0.0.1:${port}`;
@@ -209,14 +250,131 @@ async function main() {
       child.kill('SIGTERM');
     }
   }
-  console.log('\n| framework | route | req/s | p50 | p99 | vs bare |');
-  console.log('|---|---|---|---|---|---|');
-  for (const r of table) console.log(`| ${r.name} | ${r.route} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(1)} ms | ${r.p99.toFixed(1)} ms | ${r.ratio} |`);
-  console.log('\n| framework | SSE / JSON, p50 | SSE / JSON, p99 |');
-  console.log('|---|---|---|');
-  for (const r of streamRows) console.log(`| ${r.name} | ${r.p50.toFixed(2)}x | ${r.p99.toFixed(2)}x |`);
+  if (table.length > 0) {
+    console.log('\n| framework | route | req/s | p50 | p99 | vs bare |');
+    console.log('|---|---|---|---|---|---|');
+    for (const r of table) console.log(`| ${r.name} | ${r.route} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(1)} ms | ${r.p99.toFixed(1)} ms | ${r.ratio} |`);
+    console.log('\n| framework | SSE / JSON, p50 | SSE / JSON, p99 |');
+    console.log('|---|---|---|');
+    for (const r of streamRows) console.log(`| ${r.name} | ${r.p50.toFixed(2)}x | ${r.p99.toFixed(2)}x |`);
+  }
   const mb = (n) => `${(n / 1024 / 1024).toFixed(1)} MB`;
-  console.log(`\n| framework | streamed runs | heap before | heap after | RSS before | RSS after |`);
-  console.log('|---|---|---|---|---|---|');
-  for (const r of memoryRows) console.log(`| ${r.name} | ${r.runs} | ${mb(r.before.heapUsed)} | ${mb(r.after.heapUsed)} | ${mb(r.before.rss)} | ${mb(r.after.rss)} |`);
+  if (memoryRows.length > 0) {
+    console.log(`\n| framework | streamed runs | heap before | heap after | RSS before | RSS after |`);
+    console.log('|---|---|---|---|---|---|');
+    for (const r of memoryRows) console.log(`| ${r.name} | ${r.runs} | ${mb(r.before.heapUsed)} | ${mb(r.after.heapUsed)} | ${mb(r.before.rss)} | ${mb(r.after.rss)} |`);
+  }
+  await storesBench({ duration, rounds, body });
+}
+
+// ---- shared stores: memory vs Redis ---------------------------------------------------------------
+
+
+/** One request of a row (a session: its start, then the read of its events to `final`), checked. */
+async function requestOnce(base, row, body) {
+  const headers = { 'content-type': 'application/json' };
+  if (row.session) {
+    const started = await fetch(`${base}${row.path}/sessions`, { method: 'POST', headers, body });
+    if (started.status !== 201) throw new Error(`${row.label}: ${started.status} ${await started.text()}`);
+    const { eventsUrl } = await started.json();
+    const events = await (await fetch(base + eventsUrl)).text();
+    if (!events.includes('event: final') || !events.includes('"success":true')) throw new Error(`${row.label}: no successful final event`);
+    return;
+  }
+  const res = await fetch(base + row.path, { method: 'POST', headers, body });
+  const answer = await res.json();
+  if (res.status !== 200 || !answer.success) throw new Error(`${row.label}: ${res.status} ${JSON.stringify(answer)}`);
+}
+
+/**
+ * Latencies (ms) of `rows` for about `seconds` each, one request at a time (the cost of the request
+ * itself, with no queue in front of it). Interleaved: each turn sends one request of every row, in a
+ * rotating order, so drift in the machine's load weighs on every row alike.
+ */
+async function interleaved(rows, seconds, once) {
+  const latencies = rows.map(() => []);
+  const until = performance.now() + seconds * rows.length * 1000;
+  for (let turn = 0; performance.now() < until; turn++) {
+    for (let k = 0; k < rows.length; k++) {
+      const i = (turn + k) % rows.length;
+      const t = performance.now();
+      await once(rows[i]);
+      latencies[i].push(performance.now() - t);
+    }
+  }
+  return latencies.map((list) => list.sort((a, b) => a - b));
+}
+
+function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** The store calls alone, from this process: what each request adds, without the run around it. */
+async function storeCalls(redisUrl, seconds) {
+  const { MemoryLeaseStore, MemoryRateLimitStore, MemorySessionStore } = await import('@enclave-kit/engine');
+  const { Redis } = await import('ioredis');
+  const { redisStores } = await import('@enclave-kit/redis');
+  const client = new Redis(redisUrl);
+  const redis = redisStores(client, { prefix: 'bench-calls:' });
+  const inMemory = { rateLimitStore: new MemoryRateLimitStore(), leases: new MemoryLeaseStore(), sessions: { store: new MemorySessionStore() } };
+  let n = 0;
+  const result = { success: true, value: 1, stats: { duration: 1, toolCallCount: 0, iterationCount: 0 } };
+  /** What the core asks of its stores for one JSON run (limit, lease) and for one session (its whole life, one reader). */
+  const perRun = async (s) => {
+    await s.rateLimitStore.hit('bench', 60_000);
+    const lease = await s.leases.acquire('bench', 1e6, 10_000);
+    await s.leases.release('bench', lease);
+  };
+  const perSession = async (s) => {
+    const sessionId = `ses_bench${++n}`;
+    const store = s.sessions.store;
+    await store.create({ sessionId, owner: 'bench', createdAt: Date.now() });
+    await store.keepAlive(sessionId, 10_000);
+    const event = (seq, type, payload) => ({ sessionId, seq, type, time: Date.now(), payload });
+    await store.append(sessionId, [event(1, 'session_init', {}), event(2, 'tool_call', { callId: 1, tool: 'users:list' })]);
+    await store.append(sessionId, [event(3, 'tool_result', { callId: 1, tool: 'users:list', ok: true, durationMs: 0 })]);
+    await store.finish(sessionId, 'completed', result, 60_000);
+    await store.read(sessionId, 0, 256);
+  };
+  const rows = [
+    { label: 'rate-limit hit + lease acquire + release', stores: inMemory, run: perRun, name: 'memory' },
+    { label: 'rate-limit hit + lease acquire + release', stores: redis, run: perRun, name: 'Redis' },
+    { label: 'session: create, keepAlive, 2 appends, finish, read', stores: inMemory, run: perSession, name: 'memory' },
+    { label: 'session: create, keepAlive, 2 appends, finish, read', stores: redis, run: perSession, name: 'Redis' },
+  ];
+  try {
+    return { rows, latencies: await interleaved(rows, seconds, (row) => row.run(row.stores)) };
+  } finally {
+    redis.dispose();
+    inMemory.sessions.store.dispose();
+    client.disconnect();
+  }
+}
+
+async function storesBench({ duration, rounds, body }) {
+  const redis = await startRedisServer();
+  const { child, port, pinned } = await startServer('stores', { BENCH_REDIS_URL: redis.url });
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    await interleaved(STORE_ROWS, 0.5, (row) => requestOnce(base, row, body)); // warm-up
+    const latencies = await interleaved(STORE_ROWS, duration * rounds, (row) => requestOnce(base, row, body));
+    const calls = await storeCalls(redis.url, Math.max(1, duration / 2));
+    const fmt = (ms) => (Math.abs(ms) < 1 ? `${(ms * 1000).toFixed(0)} µs` : `${ms.toFixed(2)} ms`);
+    console.log(`\nShared stores on Hono (server ${pinned ? 'pinned to core 0' : 'not pinned: no taskset'}; redis-server on localhost; one request at a time, rows interleaved):`);
+    console.log('\n| request | n | p50 | p99 | p50 added |');
+    console.log('|---|---|---|---|---|');
+    const p50 = Object.fromEntries(STORE_ROWS.map((row, i) => [row.key, percentile(latencies[i], 50)]));
+    for (const [i, row] of STORE_ROWS.entries()) {
+      const against = { memory: 'plain', redis: 'memory', 'redis-session': 'memory-session' }[row.key];
+      const delta = against === undefined ? '—' : `${fmt(p50[row.key] - p50[against])} over ${against === 'plain' ? 'no bookkeeping' : 'memory'}`;
+      console.log(`| ${row.label} | ${latencies[i].length} | ${fmt(p50[row.key])} | ${fmt(percentile(latencies[i], 99))} | ${delta} |`);
+    }
+    console.log('\nThe store calls alone (in the bench process, one at a time):');
+    console.log('\n| what the core asks | store | n | p50 | p99 |');
+    console.log('|---|---|---|---|---|');
+    for (const [i, row] of calls.rows.entries()) console.log(`| ${row.label} | ${row.name} | ${calls.latencies[i].length} | ${fmt(percentile(calls.latencies[i], 50))} | ${fmt(percentile(calls.latencies[i], 99))} |`);
+  } finally {
+    child.kill('SIGTERM');
+    await redis.stop();
+  }
 }

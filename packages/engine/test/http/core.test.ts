@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { routePath, statusTable } from '../../src/http/index.js';
+import { OptionChecker, isSessionId, routePath, statusTable } from '../../src/http/index.js';
 import { ENCLAVE_HTTP_STATUS, EnclaveConfigError, EnclaveHttpError, MemoryRateLimitStore, createEnclaveHandler } from '../../src/index.js';
 import type { EnclaveRoute, EnclaveRouteContext } from '../../src/index.js';
 import { handleNodeRequest } from '../../src/node/index.js';
@@ -55,6 +55,14 @@ describe('createEnclaveHandler options', () => {
     expect((await run('return await callTool("wait")', { timeout: 50 })).status).toBe(504);
     expect((await run('return 1')).status).toBe(201);
     handler.dispose();
+  });
+
+  it('the /http entry gives store packages the one option checker and the session-id check', () => {
+    const check = new OptionChecker('new RedisSessionStore(options)');
+    expect(() => check.positiveInteger('commandTimeoutMs', -1, 'ms')).toThrow(EnclaveConfigError);
+    expect(() => check.positiveInteger('commandTimeoutMs', -1, 'ms')).toThrow('new RedisSessionStore(options): commandTimeoutMs must be a positive integer (ms), got -1.');
+    expect(isSessionId('ses_AbC-9_x')).toBe(true);
+    for (const bad of ['', 'a b', 'ses:1', '{tag}', 'x'.repeat(129), 42]) expect(isSessionId(bad)).toBe(false);
   });
 
   it('answers other methods with 405 and Allow', async () => {

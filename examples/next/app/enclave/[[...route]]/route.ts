@@ -1,5 +1,6 @@
 import { mcpRoute } from '@enclave-kit/mcp';
 import { toNextHandler } from '@enclave-kit/next';
+import { scaleOutFromEnv } from '@enclave-kit/example-shared/scale-out'; // examples only: REDIS_URL, RATE_LIMIT_PER_MINUTE
 
 export const runtime = 'nodejs'; // the engine needs node:vm; must be a literal in this file
 export const dynamic = 'force-dynamic'; // runs and event streams are never cached
@@ -14,6 +15,7 @@ const orders = [
 ];
 
 export const { GET, POST, DELETE } = toNextHandler({
+  ...scaleOutFromEnv(), // examples only (README, Scaling out)
   // Stub login: the `x-user` header names the user. Replace it with your auth (Auth.js `auth()`, a session cookie).
   authenticate: ({ request }) => {
     const id = request.headers.get('x-user');
