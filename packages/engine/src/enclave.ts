@@ -268,7 +268,7 @@ export class Enclave {
     }
     if (run?.trace) {
       const { stats } = result;
-      endRunTrace(run.trace, { code: result.success ? undefined : result.error.code, message: result.success ? undefined : result.error.message, durationMs: stats.duration, toolCalls: stats.toolCallCount, iterations: stats.iterationCount });
+      endRunTrace(run.trace, { code: result.success ? undefined : result.error.code, durationMs: stats.duration, toolCalls: stats.toolCallCount, iterations: stats.iterationCount });
     }
     run?.events?.emit('final', result);
     // T is the caller's word for what the script returns; nothing checks it.

@@ -55,7 +55,7 @@ export function startRunTrace(parent: unknown, attributes: Attributes, toolPaylo
 }
 
 /** Ends a run's span with its outcome. */
-export function endRunTrace(trace: RunTrace, outcome: { code: string | undefined; durationMs: number; toolCalls: number; iterations: number; message?: string }): void {
+export function endRunTrace(trace: RunTrace, outcome: { code: string | undefined; durationMs: number; toolCalls: number; iterations: number }): void {
   const { span } = trace;
   span.setAttributes({
     'enclave.outcome': outcome.code ?? 'SUCCESS',
@@ -65,7 +65,8 @@ export function endRunTrace(trace: RunTrace, outcome: { code: string | undefined
   });
   if (outcome.code !== undefined) {
     span.setAttribute('error.type', outcome.code);
-    span.setStatus({ code: STATUS_ERROR, message: outcome.message ?? outcome.code });
+    // The code only: a run's message can quote what the script threw, and traces are operators' logs.
+    span.setStatus({ code: STATUS_ERROR, message: outcome.code });
   }
   span.end();
 }
@@ -90,7 +91,7 @@ export async function traceToolCall<T>(
     const seen = outcome(result);
     if (seen.error !== undefined) {
       span.setAttribute('error.type', seen.error.code);
-      span.setStatus({ code: STATUS_ERROR, message: seen.error.message });
+      span.setStatus({ code: STATUS_ERROR, message: seen.error.code });
     } else if (trace.toolPayloads && seen.result) span.setAttribute('gen_ai.tool.call.result', safeJson(seen.result()));
     return result;
   } finally {

@@ -72,6 +72,23 @@ describe.each([
     expect(run?.status.code).toBe(2);
   });
 
+  it('no span carries text the script chose: a thrown message or a tool error that echoes arguments', async () => {
+    const enclave = make(options);
+    const echo = {
+      'orders:find': async ({ q }: { q: string }) => {
+        throw new ToolError(`no order ${q}`, { code: 'NOT_FOUND' });
+      },
+    };
+    const { ids, done } = underParent((traceContext) =>
+      enclave.run(`try { await callTool('orders:find', { q: 'CANARY-ARG-7f3' }); } catch (e) {} throw new Error('CANARY-THROWN-7f3');`, { tools: echo, traceContext }),
+    );
+    expect((await done).success).toBe(false);
+    const spans = spansOf(exporter, ids.traceId);
+    expect(spans.map((s) => s.name)).toEqual(expect.arrayContaining(['enclave.run', 'execute_tool orders:find']));
+    const seen = JSON.stringify(spans.map((s) => ({ attributes: s.attributes, status: s.status, events: s.events })));
+    expect(seen).not.toContain('CANARY');
+  });
+
   it('tool arguments and results go on the spans only when the host opts in', async () => {
     const code = `return await callTool('orders:list', { status: 'open' });`;
     const plain = make(options);
