@@ -261,7 +261,7 @@ class Node implements RuntimeNode {
         this.#slotFreed = undefined;
         continue;
       }
-      let ids: string[];
+      let ids: { run: string; app: string }[];
       try {
         const reply = await this.#reader.call('XREADGROUP', ['GROUP', GROUP, this.id, 'COUNT', free, 'BLOCK', BLOCK_MS, 'NOACK', 'STREAMS', this.#s.keys.jobs, '>']);
         ids = readStreamIds(reply);
@@ -276,24 +276,31 @@ class Node implements RuntimeNode {
     }
   }
 
-  async #claim(id: string): Promise<void> {
+  async #claim({ run, app }: { run: string; app: string }): Promise<void> {
     let text: unknown;
     try {
-      text = await within(CLAIM.run(this.#client, [this.#s.keys.job(id)], [this.#s.maxPayloadBytes]), this.#s.timeoutMs, 'the claim of a run');
+      text = await within(CLAIM.run(this.#client, [this.#s.keys.job(run)], [this.#s.maxPayloadBytes]), this.#s.timeoutMs, 'the claim of a run');
     } catch {
       return;
     }
-    // Gone (withdrawn by its app, expired) or dropped for its size.
-    if (typeof text !== 'string' || this.#closing) {
-      if (text === -1) this.#counts.refused++;
+    if (text === -1) {
+      // Dropped unread for its size: its app hears so at once instead of at its queue timeout.
+      this.#counts.refused++;
+      this.#send(app, ['failed', run, 'TOO_LARGE']);
+      return;
+    }
+    // Gone: withdrawn by its app, or expired.
+    if (typeof text !== 'string') return;
+    if (this.#closing) {
+      // Taken in the moment the node began to close: nothing ran, the app may queue it again.
+      this.#send(app, ['failed', run, 'QUEUE_FULL']);
       return;
     }
     this.#counts.taken++;
     const job = this.#readJob(text);
-    if (job === undefined) {
+    if (job === undefined || job.run !== run || job.app !== app) {
       this.#counts.refused++;
-      const app = appOf(text);
-      if (app !== undefined) this.#send(app.app, ['failed', app.run, 'INTERNAL_ERROR']);
+      this.#send(app, ['failed', run, 'INTERNAL_ERROR']);
       return;
     }
     this.#start(job);
@@ -416,8 +423,9 @@ class Node implements RuntimeNode {
 
   /** Says the node is alive (with its load), and stops the runs of apps that no longer say so. */
   async #beat(): Promise<void> {
-    const { client, keys } = { client: this.#client, keys: this.#s.keys };
-    const load = JSON.stringify({ active: this.#runs.size, concurrency: this.#s.concurrency });
+    const client = this.#client;
+    const keys = this.#s.keys;
+    const load = JSON.stringify(this.stats());
     if (!this.#closing) client.call('SET', [keys.alive(this.id), load, 'PX', this.#s.heartbeatMs * 3]).catch(() => {});
     const apps = [...new Set([...this.#runs.values()].map((r) => r.app))];
     if (apps.length === 0) return;
@@ -445,18 +453,6 @@ function nameList(value: unknown): string[] | undefined {
     names.push(n);
   }
   return names;
-}
-
-/** The app and run of a job that failed the node's checks, if those two can be read. */
-function appOf(text: string): { app: string; run: string } | undefined {
-  try {
-    const o: unknown = JSON.parse(text);
-    if (o === null || typeof o !== 'object') return undefined;
-    const { app, run } = o as Record<string, unknown>;
-    return isId(app) && isId(run) ? { app, run } : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function nodeFailure(code: IsolationFailureCode): NodeFailure {

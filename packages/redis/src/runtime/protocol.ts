@@ -12,7 +12,7 @@
  * tell each side that the other is still there.
  *
  * Keys (`P` is the prefix; `{rt}` keeps them in one Cluster slot):
- *   P{rt}:jobs          stream, group `nodes`: field `r` = run id
+ *   P{rt}:jobs          stream, group `nodes`: fields `r` = run id, `a` = the app instance's id
  *   P{rt}:job:<run>     string: the RemoteJob JSON, PX = queue timeout + a margin
  *   P{rt}:alive:<peer>  string: JSON of the peer's load (nodes) or `1` (apps), PX = 3 heartbeats
  *   channel P rt:to:<peer>  messages to an app instance or a runtime node
@@ -44,11 +44,11 @@ export function runtimeKeys(prefix: string) {
 }
 export type RuntimeKeys = ReturnType<typeof runtimeKeys>;
 
-/** Stores the run and queues its id, in one step. KEYS: job, jobs. ARGV: job JSON, ttl ms, run id. */
+/** Stores the run and queues its id, in one step. KEYS: job, jobs. ARGV: job JSON, ttl ms, run id, app id. */
 export const ENQUEUE = new Script(
   'enqueue',
   `redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', '${STREAM_MAXLEN}', '*', 'r', ARGV[3])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', '${STREAM_MAXLEN}', '*', 'r', ARGV[3], 'a', ARGV[4])
 return 1`,
 );
 
@@ -93,22 +93,22 @@ export type ToNode =
   | ['cancel', run: string];
 
 /** Why a node gave up a run, as a code: the app words the error itself. */
-export type NodeFailure = 'MEMORY_LIMIT_EXCEEDED' | 'RUNTIME_ERROR' | 'INTERNAL_ERROR' | 'QUEUE_FULL' | 'SHUTDOWN';
-export const NODE_FAILURES: ReadonlySet<unknown> = new Set<NodeFailure>(['MEMORY_LIMIT_EXCEEDED', 'RUNTIME_ERROR', 'INTERNAL_ERROR', 'QUEUE_FULL', 'SHUTDOWN']);
+export type NodeFailure = 'MEMORY_LIMIT_EXCEEDED' | 'RUNTIME_ERROR' | 'INTERNAL_ERROR' | 'QUEUE_FULL' | 'SHUTDOWN' | 'TOO_LARGE';
+export const NODE_FAILURES: ReadonlySet<unknown> = new Set<NodeFailure>(['MEMORY_LIMIT_EXCEEDED', 'RUNTIME_ERROR', 'INTERNAL_ERROR', 'QUEUE_FULL', 'SHUTDOWN', 'TOO_LARGE']);
 
 /** Node -> app. An `entry` with a report carries the value's codec text after the first newline. */
 export type ToApp = ['accept', run: string, node: string] | ['entry', run: string, calls: unknown[], logs: unknown[], end: unknown] | ['failed', run: string, code: NodeFailure];
 
-/** A reply of XREADGROUP, checked: the run ids it carries (anything else in it is skipped). */
-export function readStreamIds(reply: unknown): string[] {
-  const ids: string[] = [];
+/** A reply of XREADGROUP, checked: the runs it names (anything else in it is skipped). */
+export function readStreamIds(reply: unknown): { run: string; app: string }[] {
+  const ids: { run: string; app: string }[] = [];
   if (!Array.isArray(reply)) return ids;
   for (const stream of reply) {
     const entries: unknown = Array.isArray(stream) ? stream[1] : undefined;
     if (!Array.isArray(entries)) continue;
     for (const entry of entries) {
       const fields: unknown = Array.isArray(entry) ? entry[1] : undefined;
-      if (Array.isArray(fields) && fields[0] === 'r' && isId(fields[1])) ids.push(fields[1]);
+      if (Array.isArray(fields) && fields[0] === 'r' && isId(fields[1]) && fields[2] === 'a' && isId(fields[3])) ids.push({ run: fields[1], app: fields[3] });
     }
   }
   return ids;

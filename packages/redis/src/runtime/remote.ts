@@ -81,6 +81,7 @@ const FAILURES: Record<NodeFailure, [IsolationFailureCode, string, string]> = {
   INTERNAL_ERROR: ['INTERNAL_ERROR', 'InternalError', 'The sandbox failed unexpectedly.'],
   QUEUE_FULL: ['RUNTIME_UNAVAILABLE', 'RuntimeUnavailableError', 'The runtime node that took the run had no free worker.'],
   SHUTDOWN: ['RUNTIME_LOST', 'RuntimeLostError', 'The runtime node shut down before the run ended; the run is not retried.'],
+  TOO_LARGE: ['RUNTIME_UNAVAILABLE', 'RuntimeUnavailableError', 'The run is larger than the runtime node accepts (its maxPayloadBytes); nothing of the script ran.'],
 };
 
 const LOST_NODE = 'The runtime node running this run stopped before it ended; the run is not retried (its tools may have run).';
@@ -182,7 +183,7 @@ export class RedisRuntimeIsolation implements Isolation {
       // Replies come to the channel: it must be listened to before any node can answer.
       await within(this.#subscribed, queueTimeoutMs, 'the subscription of the runtime channel');
       if (this.#runs.get(run.id) !== run) return;
-      await within(ENQUEUE.run(client, [keys.job(run.id), keys.jobs], [JSON.stringify(remote), queueTimeoutMs + 1000, run.id]), timeoutMs, 'the queueing of a run');
+      await within(ENQUEUE.run(client, [keys.job(run.id), keys.jobs], [JSON.stringify(remote), queueTimeoutMs + 1000, run.id, this.id]), timeoutMs, 'the queueing of a run');
     } catch {
       this.#fail(run, 'RUNTIME_UNAVAILABLE', 'RuntimeUnavailableError', 'The runtime queue in Redis could not be reached; nothing of the script ran.');
       return;
@@ -296,7 +297,8 @@ export class RedisRuntimeIsolation implements Isolation {
         if (run !== undefined && run.state === 'running') this.#entry(run, message, tail);
         return;
       case 'failed':
-        if (run !== undefined && run.state === 'running' && NODE_FAILURES.has(message[2])) {
+        // Also while queued: a node that refused the run says so before it would accept it.
+        if (run !== undefined && NODE_FAILURES.has(message[2])) {
           const [code, name, wording] = FAILURES[message[2] as NodeFailure];
           this.#fail(run, code, name, wording);
         }
