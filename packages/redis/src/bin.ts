@@ -16,6 +16,7 @@ const USAGE = `Usage: enclave-runtime --redis redis://127.0.0.1:6379 [options]
   --max-timeout <ms>     longest run, whatever an app asks (default: 60000)
   --memory-limit <MiB>   V8 heap per worker (default: 256)
   --max-payload <MiB>    largest run or message read (default: 32)
+  --max-messages <n>     messages a worker may send per second (default: 1000)
   --heartbeat <ms>       presence interval (default: 1000)
   --help                 this text
 
@@ -38,6 +39,7 @@ async function main(): Promise<void> {
       'memory-limit': { type: 'string' },
       'max-payload': { type: 'string' },
       heartbeat: { type: 'string' },
+      'max-messages': { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -58,6 +60,7 @@ async function main(): Promise<void> {
   set('memoryLimitPerWorker', integer('memory-limit', values['memory-limit'], 1024 * 1024));
   set('maxPayloadBytes', integer('max-payload', values['max-payload'], 1024 * 1024));
   set('heartbeatMs', integer('heartbeat', values.heartbeat));
+  set('maxMessagesPerSecond', integer('max-messages', values['max-messages']));
   const node = await startRuntimeNode(options);
   const where = URL.canParse(redis) ? new URL(redis).host : 'Redis';
   console.log(`enclave-runtime: node ${node.id} ready, ${node.stats().concurrency} workers, taking runs from ${where}`);
