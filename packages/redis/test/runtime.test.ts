@@ -252,14 +252,14 @@ describe('failure modes', () => {
 describe('the node enforces its own caps, whatever the app asks', () => {
   const prefix = redis.prefix();
   beforeAll(async () => {
-    await startNodeProcess(redis.server.url, prefix, ['--concurrency', '1', '--max-timeout', '400', '--memory-limit', '64', '--max-payload', '1']);
+    await startNodeProcess(redis.server.url, prefix, ['--concurrency', '1', '--max-timeout', '1500', '--memory-limit', '64', '--max-payload', '1']);
   }, 30_000);
 
-  it('a run that asks for a minute of unguarded busy loop is halted at the node’s 400 ms', async () => {
+  it('a run that asks for a minute of unguarded busy loop is halted at the node’s 1500 ms', async () => {
     const enclave = await remoteEnclave(prefix, { validate: false, transform: false, timeout: 60_000 });
     const started = performance.now();
     const r = await enclave.run('while (true) {}');
-    timings.push(`node max timeout 400 ms, app timeout 60 s: TIMEOUT after ${Math.round(performance.now() - started)} ms`);
+    timings.push(`node max timeout 1500 ms, app timeout 60 s: TIMEOUT after ${Math.round(performance.now() - started)} ms`);
     expect(codeOf(r)).toBe('TIMEOUT');
     expect((await enclave.run('return 3')).value).toBe(3);
   });
@@ -276,5 +276,133 @@ describe('the node enforces its own caps, whatever the app asks', () => {
     const r = await enclave.run('return input.length', { input: 'x'.repeat(2 * 1024 * 1024) });
     expect(r.error).toMatchObject({ code: 'RUNTIME_UNAVAILABLE', message: expect.stringContaining('larger than the runtime node accepts') });
     expect((await enclave.run('return 5')).value).toBe(5);
+  });
+});
+
+/**
+ * A node that lies, played by this test over the same Redis protocol: it takes a run from the queue as
+ * a node would, then sends what a compromised node could. The app must end the run with a code, and
+ * never believe more than the documented shapes and the run's own caps.
+ */
+async function lyingNode(prefix: string, act: (job: { run: string; app: string; limits: Record<string, number> }, send: (message: unknown[], tail?: string) => Promise<unknown>) => Promise<void>): Promise<void> {
+  const c = redis.client();
+  const jobs = `${prefix}{rt}:jobs`;
+  await c.call('XGROUP', 'CREATE', jobs, 'nodes', '0', 'MKSTREAM').catch(() => {});
+  const reply = (await c.call('XREADGROUP', 'GROUP', 'nodes', 'liar', 'COUNT', '1', 'BLOCK', '5000', 'NOACK', 'STREAMS', jobs, '>')) as [string, [string, string[]][]][];
+  const run = reply[0]?.[1][0]?.[1][1] as string;
+  const job = JSON.parse((await c.getdel(`${prefix}{rt}:job:${run}`)) as string) as { run: string; app: string; limits: Record<string, number> };
+  const send = (message: unknown[], tail = '') => c.publish(`${prefix}rt:to:${job.app}`, JSON.stringify(message) + (tail === '' ? '' : `\n${tail}`));
+  await act(job, send);
+}
+
+describe('hostile messages on Redis', () => {
+  it('a node that reports more logs than the run allows: the run ends as INTERNAL_ERROR, nothing is believed', async () => {
+    const prefix = redis.prefix();
+    const enclave = await remoteEnclave(prefix, { maxLogEntries: 5 });
+    const p = enclave.run('return 1');
+    await lyingNode(prefix, async (job, send) => {
+      await send(['accept', job.run, 'nliar0000']);
+      await send(['entry', job.run, [], Array.from({ length: 50 }, () => ['log', 'x'.repeat(100)]), null]);
+    });
+    const r = await p;
+    expect(r.error).toMatchObject({ code: 'INTERNAL_ERROR', message: 'The runtime node sent an invalid message.' });
+    expect(r.logs).toBeUndefined();
+  });
+
+  it('a node that asks for more tool calls than the budget: the app’s count holds (MAX_TOOL_CALLS)', async () => {
+    const prefix = redis.prefix();
+    const enclave = await remoteEnclave(prefix, { maxToolCalls: 3 });
+    let called = 0;
+    const p = enclave.run('return 1', { tools: { t: async () => ++called } });
+    await lyingNode(prefix, async (job, send) => {
+      await send(['accept', job.run, 'nliar0000']);
+      await send(['entry', job.run, [[1, 't', '{}'], [2, 't', '{}'], [3, 't', '{}'], [4, 't', '{}']], [], null]);
+    });
+    expect(codeOf(await p)).toBe('MAX_TOOL_CALLS');
+    await sleep(50);
+    // No call beyond the budget reached the host.
+    expect(called).toBeLessThanOrEqual(3);
+  });
+
+  it('a node whose report is not a report, or whose entry has the wrong shape: INTERNAL_ERROR', async () => {
+    const prefix = redis.prefix();
+    const enclave = await remoteEnclave(prefix);
+    const bad = [
+      ['entry', 'RUN', [], [], { kind: 'report', report: '{"kind":"ok","iterations":"many"' }],
+      ['entry', 'RUN', [['not-a-call']], [], null],
+      ['entry', 'RUN', [], [['shout', 'x']], null],
+      ['entry', 'RUN', [], [], { kind: 'exploded' }],
+    ];
+    for (const message of bad) {
+      const p = enclave.run('return 1');
+      await lyingNode(prefix, async (job, send) => {
+        await send(['accept', job.run, 'nliar0000']);
+        await send(message.map((m) => (m === 'RUN' ? job.run : m)));
+      });
+      expect(codeOf(await p)).toBe('INTERNAL_ERROR');
+    }
+  });
+
+  it('a node that accepts and then says nothing, with no presence: RUNTIME_LOST', async () => {
+    const prefix = redis.prefix();
+    const enclave = await remoteEnclave(prefix);
+    const p = enclave.run('return 1', { timeout: 20_000 });
+    await lyingNode(prefix, async (job, send) => {
+      await send(['accept', job.run, 'nliar0000']);
+    });
+    expect(codeOf(await p)).toBe('RUNTIME_LOST');
+  });
+
+  it('garbage on every channel (not JSON, wrong shapes, __proto__ keys, oversized) changes nothing', async () => {
+    const prefix = redis.prefix();
+    const node = await startNodeProcess(redis.server.url, prefix, ['--concurrency', '1', '--max-payload', '1']);
+    const enclave = await remoteEnclave(prefix);
+    const g = gate();
+    const p = enclave.run('const v = await callTool("wait", {}); return { v };', { tools: { wait: g.tool } });
+    await g.called;
+    const c = redis.client();
+    const channels = (await c.call('PUBSUB', 'CHANNELS', `${prefix}rt:to:*`)) as string[];
+    expect(channels.length).toBe(2);
+    const garbage = [
+      'not json',
+      '',
+      '[]',
+      '{"__proto__":{"polluted":1}}',
+      '["reply","x",1,1,"1"]',
+      '["accept",{"__proto__":{"polluted":1}},"n1234567890"]',
+      '["failed","r0000000000","__proto__"]',
+      '["cancel",["array"]]',
+      JSON.stringify(['entry', 'r'.repeat(64), [], [], null]),
+      `["reply","${'x'.repeat(2 * 1024 * 1024)}"]`,
+    ];
+    for (const channel of channels) for (const text of garbage) await c.publish(channel, text);
+    await sleep(100);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    g.release(42);
+    expect((await p).value).toEqual({ v: 42 });
+    await eventually(async () => ((await nodeLoad(c, prefix, node.id))?.active === 0 ? undefined : Promise.reject(new Error('still busy'))));
+    await node.kill();
+  });
+
+  it('a queued run that is not a run (bad JSON, unknown fields, names that are not identifiers) is refused by the node', async () => {
+    const prefix = redis.prefix();
+    const node = await startNodeProcess(redis.server.url, prefix, ['--concurrency', '1']);
+    const c = redis.client();
+    const enqueue = async (run: string, text: string) => {
+      await c.set(`${prefix}{rt}:job:${run}`, text, 'PX', 5000);
+      await c.xadd(`${prefix}{rt}:jobs`, '*', 'r', run, 'a', 'aliar00000');
+    };
+    await enqueue('rbad000001', '{"v":1');
+    await enqueue('rbad000002', JSON.stringify({ v: 1, run: 'rbad000002', app: 'aliar00000', source: 'x', limits: {}, input: null, globals: null, names: ['process.exit'], fnNames: [], remaining: 100, realm: { intl: false, proxy: false } }));
+    await enqueue('rbad000003', JSON.stringify({ v: 1, run: 'rother0003', app: 'aliar00000' }));
+    const load = await eventually(async () => {
+      const l = await nodeLoad(c, prefix, node.id);
+      return l?.refused === 3 ? l : Promise.reject(new Error('not yet'));
+    });
+    expect(load.active).toBe(0);
+    // The node still serves real runs.
+    const enclave = await remoteEnclave(prefix);
+    expect((await enclave.run('return "still here"')).value).toBe('still here');
+    await node.kill();
   });
 });
