@@ -122,8 +122,12 @@ export class RedisRuntimeIsolation implements Isolation {
     void this.#beat();
   }
 
+  /**
+   * Resolves once this instance listens on its channel, or after `queueTimeoutMs` if Redis is not there
+   * yet (runs then wait that long for it and answer RUNTIME_UNAVAILABLE): start-up never hangs on Redis.
+   */
   ready(): Promise<void> {
-    return this.#subscribed.catch(() => {});
+    return within(this.#subscribed, this.#s.queueTimeoutMs, 'the subscription of the runtime channel').catch(() => {});
   }
 
   /** Runs queued or on a node, for operators and tests. */
