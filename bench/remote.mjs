@@ -2,7 +2,9 @@
 //   1. latency: the agent script (three tool calls) through one `enclave-runtime` node against the
 //      in-process `worker_threads` adapter, sequential runs, p50 and p99 (target: at most 2 ms added at p50);
 //   2. throughput: runs per second of a CPU-bound script with one against two runtime node processes,
-//      the app keeping runs in flight (target: two nodes at least 1.6x one).
+//      the app keeping runs in flight (target: two nodes at least 1.6x one); beside it, the same with one
+//      and two in-process workers: what this machine gives two workers at this moment (on a shared
+//      2-core machine it can be far less than 2x, and no number of nodes can beat it).
 // A real redis-server on a free port; the nodes are the built command (dist/bin.js), each one worker.
 import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
@@ -45,6 +47,33 @@ function startNode(url, prefix, concurrency) {
   });
 }
 const stopNode = (child) => new Promise((resolve) => (child.exitCode !== null ? resolve() : (child.once('exit', resolve), child.kill('SIGKILL'))));
+
+/**
+ * The transport's floor: a message to another process and its answer, through Redis pub/sub. A run on a
+ * node costs about one and a half of these to start and one per tool call, whatever our code does.
+ */
+async function pubsubRoundTrip(url, count) {
+  const echo = `import { Redis } from 'ioredis';
+const pub = new Redis(process.argv[1]); const sub = new Redis(process.argv[1]);
+await sub.subscribe('bench:ping'); sub.on('message', (_c, m) => pub.publish('bench:pong', m)); console.log('ready');`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', echo, url], { cwd: path.dirname(fileURLToPath(import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((resolve) => child.stdout.once('data', resolve));
+  const pub = client();
+  const sub = client();
+  await sub.subscribe('bench:pong');
+  const times = [];
+  for (let i = 0; i < count + 50; i++) {
+    const start = performance.now();
+    await new Promise((resolve) => {
+      sub.once('message', resolve);
+      void pub.publish('bench:ping', 'x');
+    });
+    if (i >= 50) times.push(performance.now() - start);
+  }
+  await stopNode(child);
+  times.sort((a, b) => a - b);
+  return { p50: quantile(times, 0.5), p99: quantile(times, 0.99) };
+}
 
 /** Sequential runs of `code` on each Enclave, interleaved in blocks so both see the same machine. */
 async function latency(enclaves, code, count) {
@@ -98,6 +127,8 @@ try {
   await Promise.all([worker.ready(), remote.ready()]);
   const [w, r] = await latency([worker, remote], AGENT, LATENCY_RUNS);
   const added = r.p50 - w.p50;
+  const rtt = await pubsubRoundTrip(server.url, LATENCY_RUNS);
+  rows.push(['pub/sub round trip', 'app -> Redis -> other process -> Redis -> app', fmt(rtt.p50), fmt(rtt.p99), 'the transport floor: an agent run needs about 4.5 of these']);
   rows.push(['agent, sequential', 'worker_threads adapter (floor)', fmt(w.p50), fmt(w.p99), '']);
   rows.push(['agent, sequential', 'runtime node via Redis', fmt(r.p50), fmt(r.p99), `+${fmt(added)} at p50 (target ≤ 2 ms: ${added <= 2 ? 'met' : 'NOT met'})`]);
   worker.dispose();
@@ -119,6 +150,16 @@ try {
   twoEnclave.dispose();
   await Promise.all(two.map(stopNode));
   const gain = rpsTwo / rpsOne;
+  const pool = async (workers) => {
+    const e = new Enclave({ ...options, adapter: 'worker_threads', workerPoolConfig: { minWorkers: workers, maxWorkers: workers } });
+    await e.ready();
+    const rps = await throughput(e, CPU, THROUGHPUT_RUNS);
+    e.dispose();
+    return rps;
+  };
+  const [poolOne, poolTwo] = [await pool(1), await pool(2)];
+  rows.push(['2M-step loop, 8 in flight', 'one in-process worker', `${poolOne.toFixed(1)} runs/s`, '', '']);
+  rows.push(['2M-step loop, 8 in flight', 'two in-process workers', `${poolTwo.toFixed(1)} runs/s`, '', `${(poolTwo / poolOne).toFixed(2)}x one worker: the machine's parallel capacity now`]);
   rows.push(['2M-step loop, 8 in flight', 'one runtime node (floor)', `${rpsOne.toFixed(1)} runs/s`, '', '']);
   rows.push(['2M-step loop, 8 in flight', 'two runtime nodes', `${rpsTwo.toFixed(1)} runs/s`, '', `${gain.toFixed(2)}x one node (target ≥ 1.6x: ${gain >= 1.6 ? 'met' : 'NOT met'})`]);
 } finally {
