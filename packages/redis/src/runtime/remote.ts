@@ -87,6 +87,15 @@ const FAILURES: Record<NodeFailure, [IsolationFailureCode, string, string]> = {
 const LOST_NODE = 'The runtime node running this run stopped before it ended; the run is not retried (its tools may have run).';
 const LOST_REDIS = 'The connection to Redis was lost while the run was on a runtime node; the run is not retried (its tools may have run).';
 
+/**
+ * What `redisRuntime()` creates for each Enclave: the `Isolation` the engine's run driver drives. Apps
+ * never build one themselves; `stats()` is there for operators who hold one.
+ *
+ * @example
+ * ```ts
+ * const enclave = new Enclave({ adapter: redisRuntime({ redis }) }); // creates one RedisRuntimeIsolation
+ * ```
+ */
 export class RedisRuntimeIsolation implements Isolation {
   readonly kind = 'remote';
   readonly id = newId('a');
