@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Enclave, ToolError } from '@enclave-kit/engine';
 import type { CreateEnclaveOptions, ExecutionResult, ToolContext } from '@enclave-kit/engine';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { redisRuntime } from '../src/index.js';
+import { redisRuntime, startRuntimeNode } from '../src/index.js';
 import { nodeLoad, startNodeProcess } from './nodes.js';
 import type { NodeProcess } from './nodes.js';
 import { eventually, sleep, useRedis } from './redis.js';
@@ -51,6 +51,30 @@ function gate() {
   };
   return { tool, called: calledP, release: (v: unknown) => release(v), calls: () => calls };
 }
+
+describe('options are checked when the adapter or the node is made', () => {
+  it('redisRuntime, the Enclave and startRuntimeNode name the option that is wrong', async () => {
+    expect(() => redisRuntime({} as never)).toThrow(/redis must be an object with the methods of an ioredis client/);
+    expect(() => redisRuntime({ redis: redis.client(), queueTimeoutMs: -1 })).toThrow(/queueTimeoutMs/);
+    expect(() => redisRuntime({ redis: redis.client(), queueTimout: 1 } as never)).toThrow(/queueTimout.*queueTimeoutMs/s);
+    expect(() => new Enclave({ adapter: { createIsolation: () => ({}) } as never })).toThrow(/adapter/);
+    expect(() => new Enclave({ adapter: { kind: 'remote', createIsolation: () => ({}) } })).toThrow(/did not return an isolation/);
+    expect(() => new Enclave({ adapter: redisRuntime({ redis: redis.client() }), workerPoolConfig: { maxWorkers: 2 } })).toThrow(/workerPoolConfig/);
+    await expect(startRuntimeNode({ redis: 'http://127.0.0.1:1' })).rejects.toThrow(/redis must be a redis:\/\/ or rediss:\/\/ URL/);
+    await expect(startRuntimeNode({ redis: redis.server.url, concurrency: 0 })).rejects.toThrow(/concurrency/);
+    await expect(startRuntimeNode({ redis: redis.server.url, memoryLimitPerWorker: 1024 })).rejects.toThrow(/memoryLimitPerWorker/);
+  });
+
+  it('a node started in this process runs runs and closes cleanly', async () => {
+    const prefix = redis.prefix();
+    const node = await startRuntimeNode({ redis: redis.client(), prefix, concurrency: 1, heartbeatMs: 200 });
+    const enclave = await remoteEnclave(prefix);
+    expect((await enclave.run('return [1, 2].map((x) => x * 2)')).value).toEqual([2, 4]);
+    expect(node.stats()).toMatchObject({ active: 0, concurrency: 1, taken: 1 });
+    await node.close();
+    expect(await redis.client().exists(`${prefix}{rt}:alive:${node.id}`)).toBe(0);
+  });
+});
 
 describe('runs on runtime nodes', () => {
   const prefix = redis.prefix();

@@ -6,6 +6,7 @@
  * against the documented shapes and the run's own caps before the driver sees it.
  */
 import type { EntryOutput, IsolatedJob, IsolatedRun, Isolation, IsolationEvents, IsolationFailureCode, RemoteAdapter, RemoteAdapterContext } from '@enclave-kit/engine/isolation';
+import { OptionChecker } from '@enclave-kit/engine/http';
 import { checkMessage, readEntry } from '@enclave-kit/engine/isolation';
 import type { RedisClient, RedisStoreOptions } from '../client.js';
 import { checkArguments, within } from '../client.js';
@@ -49,6 +50,8 @@ export function redisRuntime(options: RedisRuntimeOptions): RemoteAdapter {
   const where = 'redisRuntime(options)';
   const given = (options ?? {}) as unknown as Record<string, unknown>;
   const { redis, ...rest } = typeof given === 'object' ? given : {};
+  // Checked under its own name first: the stores call the same client `client`.
+  new OptionChecker(where).withMethods('redis', redis ?? null, ['call', 'duplicate', 'subscribe', 'unsubscribe', 'on', 'disconnect'], 'the methods of an ioredis client (new Redis(url))');
   const { check, o, prefix, timeoutMs } = checkArguments(where, redis, rest, ['queueTimeoutMs', 'heartbeatMs']);
   const settings: Settings = {
     client: redis as RedisClient,
