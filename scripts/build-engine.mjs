@@ -26,4 +26,7 @@ for (const name of ['express', 'hono', 'nest', 'next', 'mcp', 'redis', 'client',
   if (!existsSync(path.join(dir, 'tsconfig.build.json'))) continue;
   rmSync(path.join(dir, 'dist'), { recursive: true, force: true });
   execFileSync(process.execPath, [tsc, '-p', path.join(dir, 'tsconfig.build.json')], { stdio: 'inherit' });
+  // A package's command (enclave-runtime of @enclave-kit/redis) is executable, like the engine's.
+  const bin = path.join(dir, 'dist/bin.js');
+  if (existsSync(bin)) chmodSync(bin, 0o755);
 }

@@ -2,7 +2,8 @@
  * The README's "Streaming and sessions" blocks, tried as a new user would, against this example started
  * with `node server.mjs`: the curl blocks run with the real curl under bash (the one edit: port 3000
  * becomes a free port), and the client snippet is typechecked with tsc and run with node on the built
- * packages.
+ * packages. Twice: embedded (the default), and with ENCLAVE_RUNTIME=redis on two `enclave-runtime`
+ * processes and a real redis-server, where every line must give the same answers.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,6 +11,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SseParser } from '@enclave-kit/client';
+import { startRedisServer } from '../../../scripts/redis-server.mjs';
+import type { RedisServer } from '../../../scripts/redis-server.mjs';
+import { startNodeProcess } from '../../../packages/redis/test/nodes.js';
+import type { NodeProcess } from '../../../packages/redis/test/nodes.js';
 import { freePort, startNode } from '../../shared/probe.js';
 import type { Started } from '../../shared/probe.js';
 
@@ -55,15 +60,32 @@ function sse(text: string): Event[] {
   return new SseParser().feed(text).map((m) => ({ id: m.lastEventId, type: m.type, data: JSON.parse(m.data) }));
 }
 
-describe('README: Streaming and sessions, against examples/express', () => {
+const MODES = [
+  { name: 'embedded', remote: false },
+  { name: 'ENCLAVE_RUNTIME=redis, two runtime nodes', remote: true },
+] as const;
+
+describe.each(MODES)('README: Streaming and sessions, against examples/express [$name]', ({ remote }) => {
   let server: Started | undefined;
+  let redis: RedisServer | undefined;
+  let nodes: NodeProcess[] = [];
   let port = 0;
   beforeAll(async () => {
     expect(spawnSync('curl', ['--version']).status, 'the README’s lines need curl: apt-get install -y curl').toBe(0);
     port = await freePort();
-    server = await startNode(['server.mjs'], { cwd: path.join(here, '..'), port });
+    let env: Record<string, string> = {};
+    if (remote) {
+      redis = await startRedisServer();
+      nodes = await Promise.all([startNodeProcess(redis.url, 'enclave:'), startNodeProcess(redis.url, 'enclave:')]);
+      env = { REDIS_URL: redis.url, ENCLAVE_RUNTIME: 'redis' };
+    }
+    server = await startNode(['server.mjs'], { cwd: path.join(here, '..'), port, env });
+  }, 60_000);
+  afterAll(async () => {
+    server?.stop();
+    await Promise.all(nodes.map((n) => n.kill('SIGKILL')));
+    await redis?.stop();
   });
-  afterAll(() => server?.stop());
 
   it('the curl -N line streams session_init, tool_call, tool_result, log and final as SSE', () => {
     const [stream] = blocks();
