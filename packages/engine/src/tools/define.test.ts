@@ -209,7 +209,11 @@ describe('per-tool timeouts', () => {
   it('is bounded by the run deadline: a long tool timeout never outlives the run', async () => {
     let signal: AbortSignal | undefined;
     const slow = defineTool({ name: 'slow', timeout: 600_000, handler: (_a, ctx) => { signal = ctx.signal; return new Promise(() => {}); } });
-    const r = await new Enclave({ tools: [slow] }).run(`await callTool('slow', {});`, { timeout: 80 });
+    const enclave = new Enclave({ tools: [slow] });
+    // A warm realm and a deadline far above a run's start-up: under load, a cold first run could reach
+    // its deadline before it calls the tool at all, and then there is no signal to look at.
+    await enclave.run('1');
+    const r = await enclave.run(`await callTool('slow', {});`, { timeout: 500 });
     expect(r.error?.code).toBe('TIMEOUT');
     expect(signal?.aborted).toBe(true);
   });
