@@ -1,12 +1,23 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-// Workspace packages resolve to their TypeScript sources in tests (the `dev-source` export condition),
-// so no build is needed before `vitest run`; plain `node` (examples, CLI) uses dist/.
-const conditions = ['dev-source', 'module', 'node', 'development|production'];
+// Tests import the workspace packages by name and get their TypeScript sources, so no build is needed
+// before `vitest run`. The map is the `paths` of tsconfig.base.json, which typecheck uses too: one list
+// of entries, kept out of the packages' `exports` (those name only files the tarballs ship). Plain
+// `node` (examples, CLI, child processes) uses dist/.
+const root = path.dirname(fileURLToPath(import.meta.url));
+const { paths } = (JSON.parse(readFileSync(path.join(root, 'tsconfig.base.json'), 'utf8')) as { compilerOptions: { paths: Record<string, string[]> } })
+  .compilerOptions;
+const alias = Object.entries(paths).map(([name, [target]]) => ({
+  // Whole specifiers only: `@enclave-kit/engine` must not also rewrite `@enclave-kit/engine/http`.
+  find: new RegExp(`^${name.replaceAll('/', '\\/')}$`),
+  replacement: path.join(root, target ?? ''),
+}));
 
 export default defineConfig({
-  resolve: { conditions },
-  ssr: { resolve: { conditions } },
+  resolve: { alias },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
     testTimeout: 20_000,
