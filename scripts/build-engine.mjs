@@ -50,7 +50,7 @@ function pruneDeclarations(dir, entries) {
     if (entry.isFile() && file.endsWith('.d.ts') && !reached.has(file)) rmSync(file);
   }
   // Folders left empty (the validator's rules) go too.
-  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true }).reverse()) {
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true }).toReversed()) {
     const folder = path.join(entry.parentPath, entry.name);
     if (entry.isDirectory() && readdirSync(folder).length === 0) rmSync(folder, { recursive: true });
   }

@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { codeBlocks as markdownBlocks } from '../../shared/markdown.js';
 import { freePort, probeQuickStart, startNode } from '../../shared/probe.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -24,19 +25,8 @@ const QUICK_STARTS = { express: '### Express 5', hono: '### Hono 4', nest: '### 
 /** The engine's own examples: scripts that run to an end and print what the README says they print. */
 const ENGINE_EXAMPLES = { top: ['# enclave-kit', 0], run: ['## Quick start', 0], check: ['## Quick start', 1] } as const;
 
-/** The fenced code blocks of the README section whose heading starts with `heading`, up to the next heading. */
-function codeBlocks(heading: string): { lang: string; code: string }[] {
-  const start = readme.split('\n').findIndex((line) => line.startsWith(heading));
-  if (start < 0) throw new Error(`README.md has no heading "${heading}"`);
-  const lines = readme.split('\n').slice(start + 1);
-  let fenced = false;
-  const end = lines.findIndex((line) => {
-    if (line.startsWith('```')) fenced = !fenced;
-    return !fenced && /^#{1,3} /.test(line);
-  });
-  const section = lines.slice(0, end < 0 ? undefined : end).join('\n');
-  return [...section.matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)].map((m) => ({ lang: m[1] ?? '', code: m[2] ?? '' }));
-}
+/** The fenced code blocks of the README section whose heading starts with `heading`. */
+const codeBlocks = (heading: string) => markdownBlocks(readme, heading);
 
 /** A block that starts with a `// path` comment naming its file, without that line. */
 function fileBlock(block: { code: string } | undefined, file: string): string {
