@@ -9,20 +9,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Attack } from '../helpers.js';
-import {
-  ADAPTERS,
-  LEVEL_ADAPTERS,
-  ChildBatch,
-  childResult,
-  describeChild,
-  expectEventLoopAlive,
-  isBugRow,
-  itBug,
-  makeEnclave,
-  makeToolKit,
-  runAttack,
-  sleep,
-} from '../helpers.js';
+import { ADAPTERS, ChildBatch, childResult, describeChild, expectEventLoopAlive, isBugRow, itBug, LEVEL_ADAPTERS, makeEnclave, makeToolKit, rowEnclave, runAttack, sleep } from '../helpers.js';
 
 const T = 60;
 /** Budgets so large that only the deadline can end the run. */
@@ -218,9 +205,10 @@ export const ATTACKS: readonly Attack[] = [
 ];
 
 describe.each(ADAPTERS)('invariant 4, everything is under the deadline [$name]', (adapter) => {
+  const shared = rowEnclave(adapter);
   for (const attack of ATTACKS) {
     itBug(isBugRow(attack, adapter))(attack.name, async () => {
-      await runAttack(adapter, attack);
+      await runAttack(adapter, attack, shared());
     });
   }
 

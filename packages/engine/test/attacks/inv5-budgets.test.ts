@@ -6,18 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Attack } from '../helpers.js';
-import {
-  ADAPTERS,
-  LEVEL_ADAPTERS,
-  ChildBatch,
-  childResult,
-  describeChild,
-  isBugRow,
-  itBug,
-  makeEnclave,
-  makeToolKit,
-  runAttack,
-} from '../helpers.js';
+import { ADAPTERS, ChildBatch, childResult, describeChild, isBugRow, itBug, LEVEL_ADAPTERS, makeEnclave, makeToolKit, rowEnclave, runAttack } from '../helpers.js';
 
 const MB = 1024 * 1024;
 const MEM = { memoryLimit: 8 * MB };
@@ -150,12 +139,17 @@ export const ATTACKS: readonly Attack[] = [
 ];
 
 /** A smaller iteration budget than STANDARD's million keeps the suite fast; attacks may set their own. */
-const withBudget = (attack: Attack): Attack => ({ ...attack, enclave: { maxIterations: 100_000, ...attack.enclave } });
+const BUDGET = { maxIterations: 100_000 };
+const withBudget = (attack: Attack): Attack => ({ ...attack, enclave: { ...BUDGET, ...attack.enclave } });
 
 describe.each(ADAPTERS)('invariant 5, budgets end the run [$name]', (adapter) => {
+  // The budget as the row's own option (the same Enclave options as withBudget gives every attack), so
+  // the attacks that bring no options of their own can share the row's pool.
+  const budgeted = { ...adapter, options: { ...adapter.options, ...BUDGET } };
+  const shared = rowEnclave(budgeted);
   for (const attack of ATTACKS) {
     itBug(isBugRow(attack, adapter))(attack.name, async () => {
-      await runAttack(adapter, withBudget(attack));
+      await runAttack(budgeted, attack, shared());
     });
   }
 

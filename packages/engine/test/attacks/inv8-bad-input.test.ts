@@ -8,25 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Enclave, EnclaveConfigError } from '../../src/index.js';
 import type { CreateEnclaveOptions, ExecutionResult, RunOptions } from '../../src/index.js';
 import type { Attack } from '../helpers.js';
-import {
-  ADAPTERS,
-  LEVEL_ADAPTERS,
-  buildEngineForChildren,
-  childResult,
-  describeChild,
-  describeResult,
-  expectEventLoopAlive,
-  expectNextTenantClean,
-  expectNoLeak,
-  expectWellFormed,
-  isBugRow,
-  itBug,
-  makeEnclave,
-  makeToolKit,
-  runAttack,
-  runChild,
-  sleep,
-} from '../helpers.js';
+import { ADAPTERS, buildEngineForChildren, childResult, describeChild, describeResult, expectEventLoopAlive, expectNextTenantClean, expectNoLeak, expectWellFormed, isBugRow, itBug, LEVEL_ADAPTERS, makeEnclave, makeToolKit, rowEnclave, runAttack, runChild, sleep } from '../helpers.js';
 
 const REJECTED = ['VALIDATION_ERROR'] as const;
 
@@ -196,9 +178,10 @@ return out;`,
 ];
 
 describe.each(ADAPTERS)('invariant 8, bad input never crashes or hangs [$name]', (adapter) => {
+  const shared = rowEnclave(adapter);
   for (const attack of ATTACKS) {
     itBug(isBugRow(attack, adapter))(attack.name, async () => {
-      await runAttack(adapter, attack);
+      await runAttack(adapter, attack, shared());
     });
   }
 

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CreateEnclaveOptions } from '../../src/index.js';
 import type { Adapter, Attack } from '../helpers.js';
-import { ONE_WORKER, PWN_LIT, REUSE_ONE_REALM, runAttack } from '../helpers.js';
+import { ONE_WORKER, PWN_LIT, REUSE_ONE_REALM, rowEnclave, runAttack } from '../helpers.js';
 
 const MODES = [
   { label: 'validate:false', options: { validate: false }, guards: true },
@@ -120,9 +120,10 @@ const rows = ISOLATIONS.flatMap((iso) =>
 );
 
 describe.each(rows)('the runtime alone [$row.name]', ({ mode, row }) => {
+  const shared = rowEnclave(row);
   for (const attack of [...ALWAYS, ...(mode.guards ? WITH_GUARDS : WITHOUT_GUARDS)]) {
     it(attack.name, async () => {
-      const r = await runAttack(row, attack);
+      const r = await runAttack(row, attack, shared());
       // Validating rows may refuse a script up front; only the runtime-only rows must reach the runtime.
       if (!row.validates) expect(r.error?.code).not.toBe('VALIDATION_ERROR');
     });

@@ -42,7 +42,8 @@ describe('createEnclaveHandler options', () => {
     expect(Object.isFrozen(ENCLAVE_HTTP_STATUS)).toBe(true);
     expect(statusTable({ TIMEOUT: 504 }).TIMEOUT).toBe(504);
     expect(ENCLAVE_HTTP_STATUS.TIMEOUT).toBe(408);
-    const handler = createEnclaveHandler({ enclave: { timeout: 50 }, statuses: { TIMEOUT: 504, SUCCESS: 201 }, tools: { wait: () => new Promise(() => {}) } });
+    // A deadline a busy machine cannot miss for `return 1`, short enough to wait for the tool that never answers.
+    const handler = createEnclaveHandler({ enclave: { timeout: 500 }, statuses: { TIMEOUT: 504, SUCCESS: 201 }, tools: { wait: () => new Promise(() => {}) } });
     const run = (code: string) => handler(new Request('http://x/enclave', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) }));
     expect((await run('return await callTool("wait")')).status).toBe(504);
     expect((await run('return 1')).status).toBe(201);
