@@ -161,7 +161,10 @@ function project(dir: string, type: 'module' | 'commonjs' | undefined, files: Re
 
 beforeAll(async () => {
   work = mkdtempSync(path.join(os.tmpdir(), 'enclave-kit-tarballs-'));
-  const packed = await run('pnpm', ['--filter', './packages/*', 'pack', '--pack-destination', path.join(work, 'tarballs')], root);
+  // pnpm packs: it writes the engine's version where the adapters say workspace:^. The one on PATH, else
+  // the one README.md installs the workspace with, through npx (Node and npm are all `npm test` needs).
+  const pnpm = (await run('pnpm', ['--version'], root)).status === 0 ? ['pnpm'] : ['npx', '--yes', 'pnpm@12.21.0'];
+  const packed = await run(pnpm[0]!, [...pnpm.slice(1), '--filter', './packages/*', 'pack', '--pack-destination', path.join(work, 'tarballs')], root);
   expect(packed.status, report(packed)).toBe(0);
 
   app = path.join(work, 'app');
