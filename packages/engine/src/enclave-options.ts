@@ -5,6 +5,8 @@
 import { availableParallelism } from 'node:os';
 import type { LevelConfig, RuntimeLimits, SecurityLevel } from './levels.js';
 import { ALWAYS_BLOCKED_IDENTIFIERS, LEVEL_CONFIGS, MB, RESERVED_PREFIX, SECURITY_LEVELS } from './levels.js';
+import type { EnclaveEventListener } from './types.js';
+import { isSessionId, newSessionId } from './events.js';
 import { OptionChecker } from './options.js';
 import type { RateLimitStore } from './rate-limit.js';
 import { MemoryRateLimitStore } from './rate-limit.js';
@@ -48,7 +50,7 @@ const OPTION_KEYS = new Set<string>([
   'sidecar',
   'scoringGate',
 ]);
-const RUN_OPTION_KEYS = new Set<string>([...LIMIT_KEYS, 'tools', 'toolHandler', 'globals', 'input', 'signal', 'context']);
+const RUN_OPTION_KEYS = new Set<string>([...LIMIT_KEYS, 'tools', 'toolHandler', 'globals', 'input', 'signal', 'context', 'onEvent', 'sessionId', 'heartbeatMs', 'includeToolArgs']);
 const REALM_POOL_KEYS = ['maxIdle', 'prewarm', 'maxRunsPerRealm'];
 const WORKER_POOL_KEYS = ['minWorkers', 'maxWorkers', 'memoryLimitPerWorker', 'maxMessagesPerSecond', 'maxExecutionsPerWorker', 'maxQueueSize', 'idleTimeoutMs'];
 const WRAPPER_NAMES = new Set(['callTool', 'console', 'input']);
@@ -94,6 +96,8 @@ export interface RunSettings {
   functionGlobals: Record<string, ToolFunction>;
   /** Every global's name, sorted (the rewritten script's parameters follow this order). */
   globalNames: string[];
+  /** Where the run's events go, if anywhere. */
+  events: { listener: EnclaveEventListener; sessionId: string; heartbeatMs: number | undefined; includeToolArgs: boolean } | undefined;
 }
 
 /** Zero means "none" for these counts; every other value must be a positive integer. */
@@ -202,7 +206,13 @@ export function readRunOptions(settings: EnclaveSettings, runOptions: RunOptions
     if (typeof value === 'function') functionGlobals[name] = value as ToolFunction;
     else dataGlobals[name] = value;
   }
+  const listener = check.function('onEvent', o.onEvent, '(event) => void') as EnclaveEventListener | undefined;
+  const sessionId = o.sessionId;
+  if (sessionId !== undefined && !isSessionId(sessionId)) check.fail('sessionId must be 1 to 128 characters of A-Z, a-z, 0-9, "_" and "-".');
+  const heartbeatMs = check.positiveInteger('heartbeatMs', o.heartbeatMs, 'ms');
+  check.boolean('includeToolArgs', o.includeToolArgs);
   return {
+    events: listener === undefined ? undefined : { listener, sessionId: (sessionId as string | undefined) ?? newSessionId(), heartbeatMs, includeToolArgs: o.includeToolArgs === true },
     limits,
     tools: mergeTools(settings.tools, source.tools),
     handler: source.handler ?? settings.toolHandler,
