@@ -20,7 +20,7 @@ const cli = path.join(engine, 'dist/bundle/cli.js');
 if (existsSync(cli)) chmodSync(cli, 0o755);
 
 // The adapters, @enclave-kit/mcp, the Redis stores, the client and the React hook: plain tsc builds against the
-// engine's (and the client's) dist types (their tsconfig.build.json drops the dev-source condition). The client
+// engine's (and the client's) dist types (their tsconfig.build.json clears `paths`, so they resolve our packages as users do). The client
 // before the hook.
 for (const name of ['express', 'hono', 'nest', 'next', 'mcp', 'redis', 'client', 'react']) {
   const dir = path.join(root, 'packages', name);
