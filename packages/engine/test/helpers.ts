@@ -478,6 +478,29 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/**
+ * A deadline that must fire at a given point of a script (while a tool is pending, after an await)
+ * races the machine: on a loaded one the run can reach its deadline before the script gets there
+ * (a worker or a realm still starting), which tests nothing, and a test that expects the tool call then
+ * fails for no fault of the engine. This runs `attempt` with deadlines growing fourfold from `first` until
+ * `reached` (observed on the host, e.g. the tool was entered) says the script got there, and returns that
+ * attempt. No duration is asserted: a slow machine only takes more attempts.
+ */
+export async function untilReached<R>(attempt: (timeout: number) => Promise<R>, reached: (r: R) => boolean, first = 60, tries = 6): Promise<R> {
+  let timeout = first;
+  let r = await attempt(timeout);
+  for (let i = 1; i < tries && !reached(r); i++) {
+    timeout *= 4;
+    r = await attempt(timeout);
+  }
+  return r;
+}
+
+/** Waits until `condition()` holds, however long that takes: the test's own timeout reports a never. */
+export async function waitUntil(condition: () => boolean): Promise<void> {
+  while (!condition()) await sleep(10);
+}
+
 /** The host event loop still turns: an immediate and a timer both fire. */
 export async function expectEventLoopAlive(): Promise<void> {
   const fired: string[] = [];

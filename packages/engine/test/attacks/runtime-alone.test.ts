@@ -40,7 +40,10 @@ return out;`,
     name: 'the deadline holds after an await, and no tool starts after it',
     code: `await callTool('echo', {}); while (true) {}`,
     expect: ['TIMEOUT', 'MAX_ITERATIONS', 'VALIDATION_ERROR'],
-    enclave: { timeout: 300, maxIterations: 1e9 },
+    // The deadline is the run's, not the instance's: the tenant that runs next (in a worker started
+    // afresh after the attack's was stopped) must not inherit 300 ms on a loaded machine.
+    enclave: { maxIterations: 1e9 },
+    run: (kit) => ({ tools: kit.tools, timeout: 300 }),
     check: async (r, { kit }) => {
       expect(r.error?.code).toBe('TIMEOUT');
       await kit.expectNoLateCalls(50);
