@@ -23,7 +23,9 @@ afterAll(() => {
 describe('versions', () => {
   it('every published package has the same version, and CHANGELOG.md an entry for it', () => {
     const packages = published(root);
-    expect(packages.map((p) => p.name).sort()).toEqual(['@enclave-kit/engine', '@enclave-kit/express', '@enclave-kit/hono', '@enclave-kit/nest', '@enclave-kit/next']);
+    expect(packages.map((p) => p.name).sort()).toEqual(
+      ['client', 'engine', 'express', 'hono', 'mcp', 'nest', 'next', 'react', 'redis'].map((p) => `@enclave-kit/${p}`),
+    );
     const versions = new Set(packages.map((p) => p.version));
     expect(versions.size).toBe(1);
     const changelog = readFileSync(path.join(root, 'CHANGELOG.md'), 'utf8');

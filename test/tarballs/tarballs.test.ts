@@ -3,12 +3,14 @@
  * frameworks from the registry) into one scratch project, then compiled and run the ways users set
  * projects up:
  * - ES modules in TypeScript 7 with the settings `tsc --init` writes (module nodenext): every package
- *   README's example, run as written, and fixtures/app.ts, which serves a request through every adapter;
+ *   README's example, run as written, and fixtures/app.ts, which uses every package: a request through
+ *   every adapter, the client and MCP against the engine's handler with its stores on a real Redis, the
+ *   React provider and hook rendered on the server;
  * - CommonJS in TypeScript 5 with `module: commonjs`, as the Nest CLI sets projects up: the same app.ts;
  * - plain JavaScript, .cjs (`require`) and .mjs (`import`);
  * - the `enclave` command;
  * - every public entry under each module setting of TypeScript 5 and 7 (type-check only).
- * Every project shares the one install. npm's cache is in the system's temp dir, so a second run
+ * One redis-server (Debian's, started on a free port) serves every program. Every project shares the one install. npm's cache is in the system's temp dir, so a second run
  * downloads nothing. Nothing comes from anywhere but the registry and the tarballs (checked).
  */
 import { spawn } from 'node:child_process';
@@ -19,17 +21,19 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codeBlocks } from '../../examples/shared/markdown.js';
 import { freePort, startNode } from '../../examples/shared/probe.js';
+import type { RedisServer } from '../../scripts/redis-server.mjs';
+import { requireRedisServer, startRedisServer } from '../../scripts/redis-server.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
 const fixtures = path.join(here, 'fixtures');
-const PACKAGES = ['engine', 'express', 'hono', 'nest', 'next'] as const;
+const PACKAGES = ['engine', 'express', 'hono', 'nest', 'next', 'mcp', 'redis', 'client', 'react'] as const;
 type Package = (typeof PACKAGES)[number];
 /** TypeScript 5 for the CommonJS project and the matrix: the last 5.x, from npm, for this check only. */
 const TYPESCRIPT_5 = '5.9.3';
 /** What the consumer project installs besides our tarballs, at the versions the workspace tests with. */
-const FRAMEWORKS = ['express', 'hono', '@hono/node-server', '@nestjs/common', '@nestjs/core', '@nestjs/platform-express', 'reflect-metadata', 'rxjs', 'next', 'react', 'react-dom'];
-const TOOLS = ['@types/express', '@types/node', '@types/react', 'typescript'];
+const FRAMEWORKS = ['express', 'hono', '@hono/node-server', '@nestjs/common', '@nestjs/core', '@nestjs/platform-express', 'reflect-metadata', 'rxjs', 'next', 'react', 'react-dom', 'ioredis'];
+const TOOLS = ['@types/express', '@types/node', '@types/react', '@types/react-dom', 'typescript'];
 const npmCache = path.join(os.tmpdir(), 'enclave-kit-npm-cache');
 
 interface Manifest {
@@ -89,7 +93,7 @@ function expectClean(r: Ran): void {
   expect(r.stderr, report(r)).toBe('');
 }
 
-const OK_LINES = ['ok engine', 'ok engine/node', 'ok express', 'ok hono', 'ok nest', 'ok next'];
+const OK_LINES = ['ok engine', 'ok engine/node', 'ok client', 'ok mcp', 'ok redis', 'ok react', 'ok express', 'ok hono', 'ok nest', 'ok next'];
 
 /** The type-check matrix: [name, directory (its package.json sets the module format), options]. */
 const COMMON = { strict: true, skipLibCheck: true, types: ['node'], target: 'es2022', noEmit: true };
@@ -128,6 +132,8 @@ const NEST_TSCONFIG = {
 
 let work = '';
 let app = '';
+let redis: RedisServer | undefined;
+const redisUrlBefore = process.env.REDIS_URL;
 let install: Ran | undefined;
 let failed = false;
 /**
@@ -144,11 +150,11 @@ const copy = (names: readonly string[], dir: string) => {
 const tsc7 = () => at('node_modules/typescript/bin/tsc');
 const tsc5 = () => at('node_modules/typescript5/bin/tsc');
 const readmeOf = (p: Package) => readFileSync(path.join(root, 'packages', p, 'README.md'), 'utf8');
-/** The package README's example: the TypeScript block under "## Example". */
-const exampleOf = (p: Package) => {
-  const block = codeBlocks(readmeOf(p), '## Example').find((b) => b.lang === 'ts');
-  if (!block) throw new Error(`packages/${p}/README.md has no TypeScript block under "## Example"`);
-  return block.code;
+/** A package README's program: the TypeScript (or TSX) block under `heading` ("## Example" by default). */
+const exampleOf = (p: Package, heading = '## Example') => {
+  const block = codeBlocks(readmeOf(p), heading).find((b) => b.lang === 'ts' || b.lang === 'tsx');
+  if (!block) throw new Error(`packages/${p}/README.md has no TypeScript block under "${heading}"`);
+  return block;
 };
 
 /** Writes a directory of the scratch project: a package.json with `type`, and files. */
@@ -160,6 +166,10 @@ function project(dir: string, type: 'module' | 'commonjs' | undefined, files: Re
 }
 
 beforeAll(async () => {
+  // Every program the check starts (they inherit this process's environment) finds the stores' Redis here.
+  requireRedisServer();
+  redis = await startRedisServer();
+  process.env.REDIS_URL = redis.url;
   work = mkdtempSync(path.join(os.tmpdir(), 'enclave-kit-tarballs-'));
   // pnpm packs: it writes the engine's version where the adapters say workspace:^. The one on PATH, else
   // the one README.md installs the workspace with, through npx (Node and npm are all `npm test` needs).
@@ -188,7 +198,10 @@ beforeAll(async () => {
   typescript5Matrix = typescript5Compile.then(() => run(process.execPath, ['typecheck-matrix.cjs', JSON.stringify(matrixConfigs)], app, 180_000));
 }, 360_000);
 
-afterAll(() => {
+afterAll(async () => {
+  if (redisUrlBefore === undefined) delete process.env.REDIS_URL;
+  else process.env.REDIS_URL = redisUrlBefore;
+  await redis?.stop();
   // A failed run keeps its scratch project to look into. Removing ~400 MB of node_modules takes a while
   // on a busy disk: it happens in a process of its own, which the test run does not wait for.
   if (failed) console.log(`tarball check: the scratch project is kept in ${work}`);
@@ -238,13 +251,17 @@ describe('the packages as npm installs them from their tarballs', () => {
     // Every package of ours in the tree is one of the tarballs, never a registry package of the same name.
     const lock = JSON.parse(readFileSync(at('package-lock.json'), 'utf8')) as { packages: Record<string, { resolved?: string }> };
     const ours = Object.entries(lock.packages).filter(([where]) => where.includes('node_modules/@enclave-kit/'));
-    expect(ours.map(([where]) => where).sort()).toEqual(PACKAGES.map((p) => `node_modules/@enclave-kit/${p}`));
+    expect(ours.map(([where]) => where).sort()).toEqual(PACKAGES.map((p) => `node_modules/@enclave-kit/${p}`).sort());
     for (const [where, entry] of ours) expect(entry.resolved, where).toMatch(/^file:/);
   });
 
   check('ESM, TypeScript 7 with `tsc --init` settings: the package READMEs\' examples and app.ts compile', async () => {
     const files: Record<string, string> = {};
-    for (const p of PACKAGES) files[`readme-${p}.ts`] = exampleOf(p);
+    for (const p of PACKAGES) {
+      const { lang, code } = exampleOf(p);
+      files[`readme-${p}.${lang}`] = code;
+    }
+    files['readme-mcp-fetch.ts'] = exampleOf('mcp', '## As a Fetch handler of its own').code;
     const dir = project('esm', 'module', files);
     copy(['app.ts', 'probe.cjs', 'probe.d.cts'], dir);
     expect((await run(process.execPath, [tsc7(), '--init'], dir)).status).toBe(0);
@@ -253,7 +270,7 @@ describe('the packages as npm installs them from their tarballs', () => {
     expect(compiled.status).toBe(0);
   });
 
-  check('ESM: app.ts serves a request through the engine and every adapter, with nothing on stderr', async () => {
+  check('ESM: app.ts uses every package (every adapter, MCP, the client, Redis stores, React), with nothing on stderr', async () => {
     const ran = await run(process.execPath, ['app.js'], at('esm'));
     expectClean(ran);
     expect(ran.stdout.trim().split('\n')).toEqual(OK_LINES);
@@ -264,17 +281,34 @@ describe('the packages as npm installs them from their tarballs', () => {
     const engine = await run(process.execPath, ['readme-engine.js'], dir);
     expectClean(engine);
     expect(engine.stdout).toBe('120\n');
-    // The servers: started as written on a free port (the one edit: 3000), then asked as alice and as nobody.
-    for (const p of ['express', 'hono', 'nest'] as const) {
-      const file = path.join(dir, `readme-${p}.js`);
+    // The servers: started as written on a free port (the one edit: 3000, or 3001), then asked as alice and
+    // as nobody; the MCP ones over JSON-RPC; the Redis one with its stores at REDIS_URL.
+    const servers: [string, 'express' | 'hono' | 'nest' | 'mcp', string][] = [
+      ['express', 'express', ''],
+      ['hono', 'hono', ''],
+      ['nest', 'nest', ''],
+      ['redis', 'express', ''],
+      ['mcp', 'mcp', '/mcp'],
+      ['mcp-fetch', 'mcp', ''],
+    ];
+    for (const [name, probe, below] of servers) {
+      const file = path.join(dir, `readme-${name}.js`);
       const js = readFileSync(file, 'utf8');
-      expect(js.match(/\b3000\b/g), `packages/${p}/README.md listens on 3000 once`).toHaveLength(1);
-      writeFileSync(file, js.replace(/\b3000\b/, 'Number(process.env.PORT)'));
+      expect(js.match(/\b300[01]\b/g), `the README's ${name} example listens on 3000 (or 3001) once`).toHaveLength(1);
+      writeFileSync(file, js.replace(/\b300[01]\b/, 'Number(process.env.PORT)'));
       const server = await startNode([file], { cwd: dir, port: await freePort() });
       try {
-        expectClean(await run(process.execPath, ['probe.cjs', p, server.url], dir));
+        expectClean(await run(process.execPath, ['probe.cjs', probe, `${server.url}${below}`], dir));
+        if (name === 'express') {
+          // The client's example, as written, against this server (the one edit: its port).
+          const client = path.join(dir, 'readme-client.js');
+          writeFileSync(client, readFileSync(client, 'utf8').replace('localhost:3000', new URL(server.url).host));
+          const ran = await run(process.execPath, [client], dir);
+          expectClean(ran);
+          expect(ran.stdout.trim().split('\n')).toEqual(["[ 'alice', 'pro' ]", '1 session_init', '2 log', '3 tool_call', '4 tool_result', '5 final', 'pro']);
+        }
         // Nest logs its start-up on stdout; nothing of anyone's belongs on stderr.
-        expect(server.stderr(), `packages/${p}/README.md's server`).toBe('');
+        expect(server.stderr(), `the README's ${name} server`).toBe('');
       } finally {
         server.stop();
       }
@@ -282,6 +316,14 @@ describe('the packages as npm installs them from their tarballs', () => {
     // The Next.js route file: its handlers, called as Next calls them.
     writeFileSync(path.join(dir, 'call-next-route.mjs'), "import { POST } from './readme-next.js';\nimport probe from './probe.cjs';\nawait probe.probeRoute('next', (init) => POST(new Request('http://localhost/enclave', init)));\n");
     expectClean(await run(process.execPath, ['call-next-route.mjs'], dir));
+    // The React example is a component module: rendered on the server, as a framework would first.
+    writeFileSync(
+      path.join(dir, 'render-react.mjs'),
+      "import { createElement } from 'react';\nimport { renderToString } from 'react-dom/server';\nimport { App } from './readme-react.js';\nconsole.log(renderToString(createElement(App)));\n",
+    );
+    const rendered = await run(process.execPath, ['render-react.mjs'], dir);
+    expectClean(rendered);
+    expect(rendered.stdout).toContain('idle<!-- -->: <!-- -->0<!-- --> tool calls');
   });
 
   check('CommonJS, TypeScript 5 with `module: commonjs` (the Nest CLI\'s setup): app.ts compiles and runs', async () => {
@@ -296,7 +338,7 @@ describe('the packages as npm installs them from their tarballs', () => {
     expect(ran.stdout.trim().split('\n')).toEqual(OK_LINES);
   });
 
-  check('plain JavaScript: .cjs loads every package with require(), .mjs with import; both serve every adapter', async () => {
+  check('plain JavaScript: .cjs loads every package with require(), .mjs with import; both use every package', async () => {
     const dir = project('js', undefined);
     copy(['plain.cjs', 'plain.mjs', 'servers.cjs', 'probe.cjs'], dir);
     for (const program of ['plain.cjs', 'plain.mjs']) {
