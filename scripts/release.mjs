@@ -9,7 +9,7 @@
 //     engine first. Works with nothing but the npm registry; versioning needs no network at all.
 //
 // ENCLAVE_RELEASE_ROOT points it at another checkout (the release test uses a copy).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,8 +75,11 @@ if (command === 'version') {
   const version = currentVersion(list);
   if (!readFileSync(changelogFile, 'utf8').includes(`\n## [${version}] - `)) throw new Error(`CHANGELOG.md has no entry for ${version}: run release.mjs version first`);
   const run = (cmd, cmdArgs) => execFileSync(cmd, cmdArgs, { cwd: root, stdio: 'inherit' });
-  run('pnpm', ['build']);
-  run('pnpm', ['--filter', './packages/*', 'publish', '--access', 'public', ...args.filter((a) => a === '--dry-run')]);
+  run(process.execPath, [path.join(root, 'scripts/build-engine.mjs')]);
+  // pnpm publishes (it writes the real range where a package says workspace:^): the one on PATH, else the
+  // one the README installs the workspace with, through npx, so that Node and npm are all it takes.
+  const pnpm = spawnSync('pnpm', ['--version'], { stdio: 'ignore' }).status === 0 ? ['pnpm'] : ['npx', '--yes', 'pnpm@12.21.0'];
+  run(pnpm[0], [...pnpm.slice(1), '--filter', './packages/*', 'publish', '--access', 'public', ...args.filter((a) => a === '--dry-run')]);
 } else {
   console.error('usage: release.mjs version <x.y.z | major | minor | patch> [--date YYYY-MM-DD] | release.mjs publish [--dry-run]');
   process.exitCode = 1;
