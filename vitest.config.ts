@@ -16,9 +16,13 @@ const alias = Object.entries(paths).map(([name, [target]]) => ({
   find: new RegExp(`^${name.replaceAll('/', '\\/')}$`),
   replacement: path.join(root, target ?? ''),
 }));
+// Dependencies resolve as Node itself resolves them (no bundler "module" builds, which Node's own
+// loader may refuse: @opentelemetry/api's uses extensionless imports).
+const conditions = ['node', 'development|production'];
 
 export default defineConfig({
-  resolve: { alias },
+  resolve: { alias, conditions },
+  ssr: { resolve: { conditions } },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts', 'test/**/*.test.ts'],
     testTimeout: 20_000,
