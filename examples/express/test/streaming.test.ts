@@ -4,6 +4,8 @@
  * becomes a free port), and the client snippet is typechecked with tsc and run with node on the built
  * packages. Twice: embedded (the default), and with ENCLAVE_RUNTIME=redis on two `enclave-runtime`
  * processes and a real redis-server, where every line must give the same answers.
+ * The README's MCP client program ("Code mode over MCP") runs against it too, with the official
+ * client as packages/mcp has it installed.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -142,5 +144,21 @@ describe.each(MODES)('README: Streaming and sessions, against examples/express [
     expect(ran.stderr).toBe('');
     const expected = [...(snippet?.code ?? '').matchAll(/^\/\/ (.*)$/gm)].map((m) => m[1]);
     expect(ran.stdout.trim().split('\n')).toEqual(expected);
+  });
+
+  it('the MCP client program of "Code mode over MCP" prints what its comment says', () => {
+    const start = readme.indexOf('\n## Code mode over MCP\n');
+    const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+    const snippet = [...section.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((m) => m[1] ?? '').find((c) => c.includes("from '@modelcontextprotocol/client'"));
+    expect(snippet).toBeDefined();
+    // Where the official client resolves: packages/mcp, which tests with it (ignored by git, like .readme/).
+    const dir = path.join(root, 'packages/mcp/.readme');
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'client.mjs'), (snippet ?? '').replaceAll('3000', String(port)));
+    const ran = spawnSync(process.execPath, ['client.mjs'], { cwd: dir, encoding: 'utf8', timeout: 30_000 });
+    expect(ran.stderr).toBe('');
+    expect(ran.stdout.trim()).toBe('200');
+    rmSync(dir, { recursive: true, force: true });
   });
 });

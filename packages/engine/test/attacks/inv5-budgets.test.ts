@@ -16,17 +16,23 @@ import {
   itBug,
   makeEnclave,
   makeToolKit,
+  rowEnclave,
   runAttack,
 } from '../helpers.js';
 import { ATTACKS } from './budget-cases.js';
 
 /** A smaller iteration budget than STANDARD's million keeps the suite fast; attacks may set their own. */
-const withBudget = (attack: Attack): Attack => ({ ...attack, enclave: { maxIterations: 100_000, ...attack.enclave } });
+const BUDGET = { maxIterations: 100_000 };
+const withBudget = (attack: Attack): Attack => ({ ...attack, enclave: { ...BUDGET, ...attack.enclave } });
 
 describe.each(ADAPTERS)('invariant 5, budgets end the run [$name]', (adapter) => {
+  // The budget as the row's own option (the same Enclave options as withBudget gives every attack), so
+  // the attacks that bring no options of their own can share the row's pool.
+  const budgeted = { ...adapter, options: { ...adapter.options, ...BUDGET } };
+  const shared = rowEnclave(budgeted);
   for (const attack of ATTACKS) {
     itBug(isBugRow(attack, adapter))(attack.name, async () => {
-      await runAttack(adapter, withBudget(attack));
+      await runAttack(budgeted, attack, shared());
     });
   }
 
