@@ -7,7 +7,7 @@ import { banner, toolsFor, userFromHeader } from '@enclave-kit/example-shared/or
 import { scaleOutFromEnv } from '@enclave-kit/example-shared/scale-out';
 
 export function createApp() {
-  // REDIS_URL, RATE_LIMIT_PER_MINUTE: shared stores and a per-user limit (README, Scaling out).
+  // REDIS_URL, RATE_LIMIT_PER_MINUTE, ENCLAVE_RUNTIME: shared stores, a per-user limit, runtime nodes (README, Scaling out).
   const scaleOut = scaleOutFromEnv();
   const app = new Hono();
   // Your auth goes here; this stub sets c.get('user') from the `x-user` header.

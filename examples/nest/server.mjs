@@ -11,7 +11,7 @@ import { scaleOutFromEnv } from '@enclave-kit/example-shared/scale-out';
 
 // oxlint-disable-next-line typescript/no-extraneous-class -- a Nest module is an empty decorated class
 class AppModule {}
-// REDIS_URL, RATE_LIMIT_PER_MINUTE: shared stores and a per-user limit (README, Scaling out).
+// REDIS_URL, RATE_LIMIT_PER_MINUTE, ENCLAVE_RUNTIME: shared stores, a per-user limit, runtime nodes (README, Scaling out).
 const scaleOut = scaleOutFromEnv();
 Module({
   imports: [

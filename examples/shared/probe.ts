@@ -26,6 +26,8 @@ export interface Started {
   url: string;
   child: ChildProcess;
   canary(): Promise<Canary>;
+  /** What the server wrote to stderr so far (warnings, errors). */
+  stderr(): string;
   stop(): void;
 }
 
@@ -46,11 +48,15 @@ export async function startNode(args: string[], options: { cwd: string; port: nu
   const env = { ...process.env, ...options.env, PORT: String(options.port) };
   const child = spawn(process.execPath, ['--import', canaryModule, ...args], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   let output = '';
+  let stderr = '';
   const keep = (d: Buffer) => {
     output = (output + d.toString()).slice(-8000);
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-8000);
+  });
   const url = `http://127.0.0.1:${options.port}/enclave`;
   const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}:\n${output}`))));
   exited.catch(() => {});
@@ -78,6 +84,7 @@ export async function startNode(args: string[], options: { cwd: string; port: nu
         child.on('message', onMessage);
         child.send('canary?', (error) => error && reject(error));
       }),
+    stderr: () => stderr,
     stop: () => void child.kill(),
   };
 }

@@ -2,8 +2,8 @@ import type { CreateEnclaveOptions, EnclaveHandlerBaseOptions } from '@enclave-k
 
 /** What `scaleOutFromEnv` adds to an example's adapter options (see scale-out.mjs). */
 export type ScaleOutOptions = Pick<EnclaveHandlerBaseOptions<any, any>, 'sessions' | 'leases' | 'rateLimit'> & {
-  enclave?: Pick<CreateEnclaveOptions, 'rateLimitStore'>;
+  enclave?: Pick<CreateEnclaveOptions, 'rateLimitStore' | 'adapter'>;
 };
 
-/** Adapter options for REDIS_URL and RATE_LIMIT_PER_MINUTE; `{}` when neither is set. */
+/** Adapter options for REDIS_URL, RATE_LIMIT_PER_MINUTE and ENCLAVE_RUNTIME; `{}` when none is set. */
 export function scaleOutFromEnv(env?: Record<string, string | undefined>): ScaleOutOptions;

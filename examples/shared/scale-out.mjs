@@ -3,9 +3,14 @@
 //                          Enclave's per-tool limits live in Redis, shared by every instance on that URL;
 //   RATE_LIMIT_PER_MINUTE  e.g. 5: at most that many requests per user and minute (across instances with
 //                          REDIS_URL, per instance without). Unset: no limit.
-// Neither set: the examples run as they always did, in memory.
+//   ENCLAVE_RUNTIME        where scripts execute: `vm` (default, in this process), `worker_threads` (a pool of
+//                          workers here), or `redis` (runtime nodes started with `enclave-runtime --redis
+//                          $REDIS_URL`; needs REDIS_URL). Tools stay here in every mode.
+// None set: the examples run as they always did, in memory.
 import { Redis } from 'ioredis';
-import { redisStores } from '@enclave-kit/redis';
+import { redisRuntime, redisStores } from '@enclave-kit/redis';
+
+const RUNTIMES = ['vm', 'worker_threads', 'redis'];
 
 /**
  * Adapter options for the environment, to spread into an example's options (its own `enclave` options
@@ -14,6 +19,9 @@ import { redisStores } from '@enclave-kit/redis';
 export function scaleOutFromEnv(env = process.env) {
   const options = {};
   let stores;
+  const runtime = env.ENCLAVE_RUNTIME || 'vm';
+  if (!RUNTIMES.includes(runtime)) throw new Error(`ENCLAVE_RUNTIME must be one of ${RUNTIMES.join(', ')}, got "${runtime}".`);
+  if (runtime === 'redis' && !env.REDIS_URL) throw new Error('ENCLAVE_RUNTIME=redis needs REDIS_URL (the Redis your enclave-runtime nodes read).');
   if (env.REDIS_URL) {
     const redis = new Redis(env.REDIS_URL);
     // ioredis reconnects by itself; meanwhile the routes answer 503 with Retry-After. Say so once per outage.
@@ -31,7 +39,13 @@ export function scaleOutFromEnv(env = process.env) {
     options.enclave = { rateLimitStore: stores.rateLimitStore };
     options.sessions = stores.sessions;
     options.leases = stores.leases;
+    if (runtime === 'redis') {
+      // Checking, scoring and the tools stay in this process; scripts run on the runtime nodes.
+      options.enclave.adapter = redisRuntime({ redis });
+      console.log('enclave-kit: scripts run on runtime nodes (start them with: enclave-runtime --redis $REDIS_URL)');
+    }
   }
+  if (runtime === 'worker_threads') options.enclave = { ...options.enclave, adapter: 'worker_threads' };
   if (env.RATE_LIMIT_PER_MINUTE) {
     const max = Number(env.RATE_LIMIT_PER_MINUTE);
     if (!Number.isSafeInteger(max) || max <= 0) throw new Error(`RATE_LIMIT_PER_MINUTE must be a positive integer, got "${env.RATE_LIMIT_PER_MINUTE}".`);

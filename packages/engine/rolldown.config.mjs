@@ -35,6 +35,7 @@ export default {
     index: 'src/index.ts',
     http: 'src/http/index.ts',
     node: 'src/node/index.ts',
+    isolation: 'src/isolation/index.ts',
     cli: 'src/cli/main.ts',
     'worker-main': 'src/sandbox/worker-main.ts',
   },

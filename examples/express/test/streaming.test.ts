@@ -2,7 +2,10 @@
  * The README's "Streaming and sessions" blocks, tried as a new user would, against this example started
  * with `node server.mjs`: the curl blocks run with the real curl under bash (the one edit: port 3000
  * becomes a free port), and the client snippet is typechecked with tsc and run with node on the built
- * packages.
+ * packages. Twice: embedded (the default), and with ENCLAVE_RUNTIME=redis on two `enclave-runtime`
+ * processes and a real redis-server, where every line must give the same answers.
+ * The README's MCP client program ("Code mode over MCP") runs against it too, with the official
+ * client as packages/mcp has it installed.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,6 +13,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SseParser } from '@enclave-kit/client';
+import { startRedisServer } from '../../../scripts/redis-server.mjs';
+import type { RedisServer } from '../../../scripts/redis-server.mjs';
+import { startNodeProcess } from '../../../packages/redis/test/nodes.js';
+import type { NodeProcess } from '../../../packages/redis/test/nodes.js';
 import { freePort, startNode } from '../../shared/probe.js';
 import type { Started } from '../../shared/probe.js';
 
@@ -55,15 +62,32 @@ function sse(text: string): Event[] {
   return new SseParser().feed(text).map((m) => ({ id: m.lastEventId, type: m.type, data: JSON.parse(m.data) }));
 }
 
-describe('README: Streaming and sessions, against examples/express', () => {
+const MODES = [
+  { name: 'embedded', remote: false },
+  { name: 'ENCLAVE_RUNTIME=redis, two runtime nodes', remote: true },
+] as const;
+
+describe.each(MODES)('README: Streaming and sessions, against examples/express [$name]', ({ remote }) => {
   let server: Started | undefined;
+  let redis: RedisServer | undefined;
+  let nodes: NodeProcess[] = [];
   let port = 0;
   beforeAll(async () => {
     expect(spawnSync('curl', ['--version']).status, 'the README’s lines need curl: apt-get install -y curl').toBe(0);
     port = await freePort();
-    server = await startNode(['server.mjs'], { cwd: path.join(here, '..'), port });
+    let env: Record<string, string> = {};
+    if (remote) {
+      redis = await startRedisServer();
+      nodes = await Promise.all([startNodeProcess(redis.url, 'enclave:'), startNodeProcess(redis.url, 'enclave:')]);
+      env = { REDIS_URL: redis.url, ENCLAVE_RUNTIME: 'redis' };
+    }
+    server = await startNode(['server.mjs'], { cwd: path.join(here, '..'), port, env });
+  }, 60_000);
+  afterAll(async () => {
+    server?.stop();
+    await Promise.all(nodes.map((n) => n.kill('SIGKILL')));
+    await redis?.stop();
   });
-  afterAll(() => server?.stop());
 
   it('the curl -N line streams session_init, tool_call, tool_result, log and final as SSE', () => {
     const [stream] = blocks();
@@ -120,5 +144,21 @@ describe('README: Streaming and sessions, against examples/express', () => {
     expect(ran.stderr).toBe('');
     const expected = [...(snippet?.code ?? '').matchAll(/^\/\/ (.*)$/gm)].map((m) => m[1]);
     expect(ran.stdout.trim().split('\n')).toEqual(expected);
+  });
+
+  it('the MCP client program of "Code mode over MCP" prints what its comment says', () => {
+    const start = readme.indexOf('\n## Code mode over MCP\n');
+    const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+    const snippet = [...section.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((m) => m[1] ?? '').find((c) => c.includes("from '@modelcontextprotocol/client'"));
+    expect(snippet).toBeDefined();
+    // Where the official client resolves: packages/mcp, which tests with it (ignored by git, like .readme/).
+    const dir = path.join(root, 'packages/mcp/.readme');
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'client.mjs'), (snippet ?? '').replaceAll('3000', String(port)));
+    const ran = spawnSync(process.execPath, ['client.mjs'], { cwd: dir, encoding: 'utf8', timeout: 30_000 });
+    expect(ran.stderr).toBe('');
+    expect(ran.stdout.trim()).toBe('200');
+    rmSync(dir, { recursive: true, force: true });
   });
 });

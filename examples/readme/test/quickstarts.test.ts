@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { codeBlocks as markdownBlocks } from '../../shared/markdown.js';
 import { freePort, probeQuickStart, startNode } from '../../shared/probe.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -20,23 +21,18 @@ const work = path.resolve(here, '../.quickstarts');
 const tsc = path.join(path.dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin/tsc');
 const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
 
-const QUICK_STARTS = { express: '### Express 5', hono: '### Hono 4', nest: '### NestJS 12' } as const;
+/** The servers: [heading, index of the block under it]. */
+const QUICK_STARTS = { express: ['### Express 5', 0], hono: ['### Hono 4', 0], nest: ['### NestJS 12', 0], node: ['### Any Fetch server', 1] } as const;
 /** The engine's own examples: scripts that run to an end and print what the README says they print. */
-const ENGINE_EXAMPLES = { top: ['# enclave-kit', 0], run: ['## Quick start', 0], check: ['## Quick start', 1] } as const;
+const ENGINE_EXAMPLES = {
+  top: ['# enclave-kit', 0],
+  run: ['## Quick start', 0],
+  check: ['## Quick start', 1],
+  fetch: ['### Any Fetch server', 0],
+} as const;
 
-/** The fenced code blocks of the README section whose heading starts with `heading`, up to the next heading. */
-function codeBlocks(heading: string): { lang: string; code: string }[] {
-  const start = readme.split('\n').findIndex((line) => line.startsWith(heading));
-  if (start < 0) throw new Error(`README.md has no heading "${heading}"`);
-  const lines = readme.split('\n').slice(start + 1);
-  let fenced = false;
-  const end = lines.findIndex((line) => {
-    if (line.startsWith('```')) fenced = !fenced;
-    return !fenced && /^#{1,3} /.test(line);
-  });
-  const section = lines.slice(0, end < 0 ? undefined : end).join('\n');
-  return [...section.matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)].map((m) => ({ lang: m[1] ?? '', code: m[2] ?? '' }));
-}
+/** The fenced code blocks of the README section whose heading starts with `heading`. */
+const codeBlocks = (heading: string) => markdownBlocks(readme, heading);
 
 /** A block that starts with a `// path` comment naming its file, without that line. */
 function fileBlock(block: { code: string } | undefined, file: string): string {
@@ -51,9 +47,9 @@ const tscRun = (...args: string[]) => spawnSync(process.execPath, [tsc, ...args]
 
 beforeAll(() => {
   rmSync(work, { recursive: true, force: true });
-  for (const [name, heading] of Object.entries(QUICK_STARTS)) {
-    const [block] = codeBlocks(heading);
-    if (block?.lang !== 'ts') throw new Error(`the first block under "${heading}" is not TypeScript`);
+  for (const [name, [heading, index]] of Object.entries(QUICK_STARTS)) {
+    const block = codeBlocks(heading)[index];
+    if (block?.lang !== 'ts') throw new Error(`block ${index} under "${heading}" is not TypeScript`);
     mkdirSync(path.join(work, name), { recursive: true });
     writeFileSync(path.join(work, name, 'server.ts'), block.code);
   }
@@ -78,7 +74,7 @@ beforeAll(() => {
 });
 
 describe('README quick starts', () => {
-  it('Express, Hono, NestJS and the engine examples compile as they are (tsc --init settings)', () => {
+  it('Express, Hono, NestJS, node:http and the engine examples compile as they are (tsc --init settings)', () => {
     expect(compiled.output).toBe('');
     expect(compiled.status).toBe(0);
   });
@@ -114,6 +110,10 @@ describe('README engine examples, run with node', () => {
 
   it('the quick start ends with the tool error of another user\'s order, at the line that called it', () => {
     expect(run('run')).toBe("TOOL_ERROR No order 3 { line: 3, column: 21 }\n");
+  });
+
+  it('the Fetch handler answers a Request with the run\'s result', () => {
+    expect(run('fetch')).toMatch(/^200 \{\n? *success: true,\n? *value: 200,/);
   });
 
   it('the check example reports the constructor chain with a hint', () => {

@@ -168,14 +168,28 @@ function configError(message: string, origin = 'createEnclaveClient(options)'): 
   return new EnclaveClientError({ code: 'CONFIG_ERROR', message: `${origin}: ${message}` });
 }
 
-function baseUrl(url: unknown): URL {
+/**
+ * The route's URL, as a function called when a request is made. An absolute URL is checked now. A path
+ * (`/api/enclave`) resolves against the page's location; without a page (a server render of the
+ * component that makes the client, which sends nothing) the client is still made, and a request it
+ * is then asked to send fails with CONFIG_ERROR.
+ */
+function baseUrl(url: unknown): () => URL {
   if (typeof url !== 'string' && !(url instanceof URL)) throw configError('url is required: the enclave route, e.g. "https://api.example.com/enclave".');
   const page = (globalThis as { location?: { href?: string } }).location?.href;
   try {
-    return new URL(url, page);
+    const resolved = new URL(url, page);
+    return () => resolved;
   } catch {
-    throw configError(`url "${String(url)}" is not an absolute URL${page === undefined ? ' (outside a browser page a path needs an origin)' : ''}.`);
+    if (page !== undefined || typeof url !== 'string' || !/^\/(?!\/)/.test(url)) {
+      throw configError(`url "${String(url)}" is not an absolute URL${page === undefined ? ' (outside a browser page a path needs an origin)' : ''}.`);
+    }
   }
+  return () => {
+    const later = (globalThis as { location?: { href?: string } }).location?.href;
+    if (later === undefined) throw configError(`url "${url}" is a path, and there is no browser page to resolve it against: outside a browser, give an absolute URL.`);
+    return new URL(url, later);
+  };
 }
 
 const KNOWN_OPTIONS = new Set(['url', 'headers', 'fetch', 'credentials', 'retry', 'idleTimeoutMs', 'format']);
@@ -238,7 +252,7 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
     headers: options.headers,
     credentials: options.credentials,
   };
-  const sessionUrl = (id: string, suffix = '') => routeUrl(base, `/sessions/${encodeURIComponent(id)}${suffix}`);
+  const sessionUrl = (id: string, suffix = '') => routeUrl(base(), `/sessions/${encodeURIComponent(id)}${suffix}`);
   const runBody = (code: string, o: RunOptions) => {
     if (typeof code !== 'string') throw new EnclaveClientError({ code: 'BAD_REQUEST', message: `code must be a string, got ${typeof code}.` });
     return { code, ...(o.input !== undefined && { input: o.input }), ...(o.limits !== undefined && { limits: o.limits }) };
@@ -250,7 +264,7 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
     return (await readJson(res, o.signal)) as R;
   }
 
-  const cancel = (sessionId: string, o: RequestOptions = {}) => json<SessionStatus>(sessionUrl(sessionId), 'DELETE', o);
+  const cancel = async (sessionId: string, o: RequestOptions = {}) => json<SessionStatus>(sessionUrl(sessionId), 'DELETE', o);
 
   function follow<T>(sessionId: string | undefined, afterSeq: number, o: FollowOptions, start?: (signal: AbortSignal) => Promise<Response>): EnclaveEventStream<T> {
     checkRetry('retry', o.retry, 'stream/session options');
@@ -264,7 +278,7 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
         retry: retry === false ? { ...DEFAULT_RETRY, maxRetries: 0, initialDelayMs: undefined } : { ...DEFAULT_RETRY, initialDelayMs: undefined, ...retry },
         idleTimeoutMs: o.idleTimeoutMs ?? options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
         ...(start && { start }),
-        reconnect: (id, after, signal) =>
+        reconnect: async (id, after, signal) =>
           send(transport, sessionUrl(id, '/events'), { method: 'GET', accept: STREAM_ACCEPT[format], headers: { ...o.headers, ...(after > 0 && { 'last-event-id': String(after) }) }, signal }),
         onRetry: o.onRetry,
       },
@@ -277,16 +291,16 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
 
   return {
     async run<T>(code: string, o: RunOptions = {}) {
-      const res = await send(transport, base.href, { method: 'POST', accept: JSON_ACCEPT, body: runBody(code, o), headers: o.headers, signal: o.signal });
+      const res = await send(transport, base().href, { method: 'POST', accept: JSON_ACCEPT, body: runBody(code, o), headers: o.headers, signal: o.signal });
       return resultOf<T>(res, o.signal);
     },
     stream<T>(code: string, o: StreamOptions = {}) {
       const body = runBody(code, o);
       const format = o.format ?? options.format ?? 'sse';
-      return follow<T>(undefined, 0, o, (signal) => send(transport, routeUrl(base, '/sessions'), { method: 'POST', accept: STREAM_ACCEPT[format], body, headers: o.headers, signal }));
+      return follow<T>(undefined, 0, o, async (signal) => send(transport, routeUrl(base(), '/sessions'), { method: 'POST', accept: STREAM_ACCEPT[format], body, headers: o.headers, signal }));
     },
     async start(code: string, o: RunOptions = {}) {
-      const res = await send(transport, routeUrl(base, '/sessions'), { method: 'POST', accept: JSON_ACCEPT, body: runBody(code, o), headers: o.headers, signal: o.signal });
+      const res = await send(transport, routeUrl(base(), '/sessions'), { method: 'POST', accept: JSON_ACCEPT, body: runBody(code, o), headers: o.headers, signal: o.signal });
       if (res.status !== 201) throw await errorOf(res, o.signal);
       return (await readJson(res, o.signal)) as StartedSession;
     },
@@ -295,8 +309,8 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
       if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) throw new EnclaveClientError({ code: 'BAD_REQUEST', message: `fromSeq must be a non-negative integer, got ${String(fromSeq)}.` });
       return follow<T>(sessionId, fromSeq, o);
     },
-    getSession: (sessionId, o = {}) => json<SessionStatus>(sessionUrl(sessionId), 'GET', o),
+    getSession: async (sessionId, o = {}) => json<SessionStatus>(sessionUrl(sessionId), 'GET', o),
     cancel,
-    catalog: (o = {}) => json<EnclaveCatalog>(base.href, 'GET', o),
+    catalog: async (o = {}) => json<EnclaveCatalog>(base().href, 'GET', o),
   };
 }

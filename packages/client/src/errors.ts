@@ -18,6 +18,7 @@ export type EnclaveClientErrorCode =
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'RATE_LIMITED'
   | 'QUEUE_FULL'
+  | 'RUNTIME_UNAVAILABLE'
   | 'INTERNAL_ERROR'
   // The client's own:
   /** No answer: the connection failed or broke (and was not, or could no longer be, resumed). */

@@ -24,6 +24,9 @@ export type RunErrorCode =
   | 'ABORTED'
   | 'OUTPUT_LIMIT_EXCEEDED'
   | 'QUEUE_FULL'
+  | 'RUN_LOST'
+  | 'RUNTIME_UNAVAILABLE'
+  | 'RUNTIME_LOST'
   | 'INTERNAL_ERROR';
 
 /**

@@ -390,6 +390,17 @@ describe('createEnclaveClient options', () => {
     }
   });
 
+  it('a path outside a browser page: the client is made (a server render sends nothing), each request fails with CONFIG_ERROR', async () => {
+    const client = createEnclaveClient({ url: '/api/enclave' });
+    const refused = { name: 'EnclaveClientError', code: 'CONFIG_ERROR', message: expect.stringMatching(/"\/api\/enclave" is a path, and there is no browser page/) };
+    await expect(client.run('return 1')).rejects.toMatchObject(refused);
+    await expect(client.catalog()).rejects.toMatchObject(refused);
+    await expect(client.getSession('s1')).rejects.toMatchObject(refused);
+    await expect(client.stream('return 1').result).rejects.toMatchObject(refused);
+    // Not a path: refused at once, as before.
+    expect(() => createEnclaveClient({ url: '//host/enclave' })).toThrow(/not an absolute URL/);
+  });
+
   it('keeps the base URL’s query and trailing slash out of the way', async () => {
     const client = createEnclaveClient({ url: `${server.url}/?tenant=a`, headers: { 'x-user': 'alice' } });
     const started = await client.start('return 1');

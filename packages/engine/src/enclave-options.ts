@@ -16,7 +16,7 @@ import { resolveScoringGate } from './score/options.js';
 import type { ToolMap } from './tools/registry.js';
 import { mergeTools, readToolSet } from './tools/registry.js';
 import { readSidecarOptions } from './tools/sidecar.js';
-import type { CreateEnclaveOptions, Limits, RunOptions, SidecarOptions, ToolCallHook, ToolFunction, ToolHandler, WorkerPoolConfig } from './types.js';
+import type { CreateEnclaveOptions, Limits, RemoteAdapter, RunOptions, SidecarOptions, ToolCallHook, ToolFunction, ToolHandler, WorkerPoolConfig } from './types.js';
 
 export const LIMIT_KEYS = [
   'timeout',
@@ -83,6 +83,8 @@ export interface EnclaveSettings {
   realmPool: { maxIdle: number; prewarm: number; maxRunsPerRealm: number };
   /** Set exactly when `adapter` is `'worker_threads'`. */
   workerPool: WorkerPoolConfig | undefined;
+  /** Set exactly when `adapter` is a remote adapter. */
+  remote: RemoteAdapter | undefined;
 }
 
 /** One run's options merged over the instance's settings. */
@@ -167,13 +169,22 @@ function readRealmPool(check: OptionChecker, given: unknown): EnclaveSettings['r
   return { maxIdle, prewarm: Math.min(prewarm, maxIdle), maxRunsPerRealm: check.positiveInteger('realmPool.maxRunsPerRealm', pool.maxRunsPerRealm) ?? 1000 };
 }
 
+/** An `adapter` that is an object must be a remote adapter (e.g. `redisRuntime({ redis })`). */
+function readRemoteAdapter(check: OptionChecker, value: unknown): RemoteAdapter | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const adapter = check.withMethods<RemoteAdapter>('adapter', value, ['createIsolation'], '"vm", "worker_threads" or a remote adapter such as redisRuntime({ redis })');
+  if (adapter?.kind !== 'remote') check.fail('adapter: an object adapter must be a remote adapter (kind "remote"), such as redisRuntime({ redis }) of @enclave-kit/redis.');
+  return adapter;
+}
+
 /** Reads `new Enclave(options)`: the level's defaults, then every explicit option. */
 export function readEnclaveOptions(options: CreateEnclaveOptions): EnclaveSettings {
   const check = new OptionChecker('new Enclave(options)');
   const o = check.object('options', options) ?? {};
   check.knownKeys('', o, OPTION_KEYS);
   const level = check.oneOf('securityLevel', o.securityLevel, SECURITY_LEVELS, 'STANDARD') ?? 'STANDARD';
-  const adapter = check.oneOf('adapter', o.adapter, ['vm', 'worker_threads'], 'vm') ?? 'vm';
+  const remote = readRemoteAdapter(check, o.adapter);
+  const adapter = remote === undefined ? (check.oneOf('adapter', o.adapter, ['vm', 'worker_threads'], 'vm') ?? 'vm') : 'remote';
   if (o.workerPoolConfig !== undefined && adapter !== 'worker_threads') check.fail('workerPoolConfig is only used with adapter: "worker_threads".');
   const config = LEVEL_CONFIGS[level];
   const limits: RuntimeLimits = { ...config.limits };
@@ -198,6 +209,7 @@ export function readEnclaveOptions(options: CreateEnclaveOptions): EnclaveSettin
     tracing: readTracing(check, o.tracing),
     realmPool: readRealmPool(check, o.realmPool),
     workerPool: adapter === 'worker_threads' ? readWorkerPoolConfig(check, level, o.workerPoolConfig) : undefined,
+    remote,
   };
 }
 

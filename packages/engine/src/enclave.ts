@@ -13,10 +13,12 @@ import { prepareAgentScript } from './pipeline.js';
 import { failure, internalFailure, noStats } from './result.js';
 import type { RunDriver, RunOutcome } from './sandbox/driver.js';
 import { drive } from './sandbox/driver.js';
+import type { Isolation } from './sandbox/isolation.js';
+import { isIsolation } from './sandbox/isolation.js';
 import type { RealmLimits } from './sandbox/realm-abi.js';
 import { installRejectionGuard } from './sandbox/rejections.js';
 import { VmIsolation } from './sandbox/vm-isolation.js';
-import { WorkerPool } from './sandbox/worker-pool.js';
+import { WorkerPool, maxMessageBytes } from './sandbox/worker-pool.js';
 import { hostCodec } from './sanitize/codec.js';
 import type { RuleVerdict, ScoringResult } from './score/index.js';
 import { ScoringGate } from './score/index.js';
@@ -43,12 +45,6 @@ import type {
   ToolSet,
   WorkerPoolStats,
 } from './types.js';
-
-/** The largest message either side of a worker accepts: every payload cap, with room for JSON escapes. */
-function maxMessageBytes(limits: RuntimeLimits): number {
-  const payload = limits.maxInputBytes + limits.maxToolResultBytes + limits.maxOutputBytes + limits.maxLogBytes + limits.maxToolArgsBytes + 1024 * 1024;
-  return 6 * payload + 65_536;
-}
 
 /** The limits the realm enforces itself, picked from the run's limits. */
 function realmLimits(l: RuntimeLimits): RealmLimits {
@@ -212,7 +208,7 @@ export class Enclave {
   readonly securityLevel: SecurityLevel;
   readonly limits: Readonly<RuntimeLimits>;
   readonly #settings: EnclaveSettings;
-  readonly #isolation: VmIsolation | WorkerPool;
+  readonly #isolation: Isolation;
   readonly #gate: ScoringGate | undefined;
   readonly #checks = new LruCache<string, Checked>(500);
   /** Runs in flight, whatever executes them. */
@@ -231,14 +227,26 @@ export class Enclave {
       proxy: settings.config.dialect.globals.includes('Proxy'),
     };
     installRejectionGuard();
-    this.#isolation = settings.workerPool
-      ? new WorkerPool(settings.workerPool, { realms, maxMessageBytes: maxMessageBytes(settings.limits) })
-      : new VmIsolation(realms);
+    this.#isolation = this.#createIsolation(settings, realms);
+  }
+
+  #createIsolation(settings: EnclaveSettings, realms: ConstructorParameters<typeof VmIsolation>[0]): Isolation {
+    if (settings.workerPool) return new WorkerPool(settings.workerPool, { realms, maxMessageBytes: maxMessageBytes(settings.limits) });
+    if (!settings.remote) return new VmIsolation(realms);
+    const isolation = settings.remote.createIsolation({
+      securityLevel: settings.level,
+      limits: settings.limits,
+      maxMessageBytes: maxMessageBytes(settings.limits),
+      realm: { intl: realms.intl, proxy: realms.proxy },
+    });
+    if (!isIsolation(isolation)) throw new EnclaveConfigError('new Enclave(options): adapter.createIsolation() did not return an isolation (kind "remote", run, ready, dispose).');
+    return isolation;
   }
 
   /**
    * Resolves when the instance can run without start-up delay: with `adapter: 'worker_threads'`, once
-   * `minWorkers` workers are started and warm (await it before serving traffic); at once otherwise.
+   * `minWorkers` workers are started and warm (await it before serving traffic); with a remote adapter,
+   * once it listens for its runtime nodes' messages; at once otherwise.
    */
   ready(): Promise<void> {
     return this.#isolation.ready();
@@ -252,6 +260,8 @@ export class Enclave {
     const activeRuns = this.#active.size;
     const iso = this.#isolation;
     if (iso instanceof WorkerPool) return { idleRealms: 0, realmsCreated: 0, realmsRetired: 0, activeRuns, workers: iso.stats() };
+    // A remote isolation's realms live on its runtime nodes.
+    if (!(iso instanceof VmIsolation)) return { idleRealms: 0, realmsCreated: 0, realmsRetired: 0, activeRuns };
     return { idleRealms: iso.realms.idle, realmsCreated: iso.realms.created, realmsRetired: iso.realms.retired, activeRuns };
   }
 

@@ -22,6 +22,16 @@ export const ErrorCode = {
   QUEUE_FULL: 'QUEUE_FULL',
   /** A session's run was lost with the app instance running it (crash, `kill -9`): it did not finish. */
   RUN_LOST: 'RUN_LOST',
+  /**
+   * Remote runtime nodes (`@enclave-kit/redis`): no node took the run within the queue timeout, or the
+   * queue could not be reached. Nothing of the script ran; safe to retry.
+   */
+  RUNTIME_UNAVAILABLE: 'RUNTIME_UNAVAILABLE',
+  /**
+   * Remote runtime nodes: the node running the run stopped (crash, `kill -9`) or the connection to it
+   * was lost mid-run. Tools may have run; the run is never retried elsewhere.
+   */
+  RUNTIME_LOST: 'RUNTIME_LOST',
   INTERNAL_ERROR: 'INTERNAL_ERROR',
 } as const;
 

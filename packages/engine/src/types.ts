@@ -5,6 +5,31 @@ import type { Issue } from './source.js';
 import type { RateLimitStore } from './rate-limit.js';
 import type { InferInput, InferOutput, StandardSchemaV1 } from './standard-schema.js';
 
+/** Where a run executes: see `CreateEnclaveOptions.adapter`. */
+export type IsolationKind = 'vm' | 'worker_threads' | 'remote';
+
+/** What an Enclave tells a remote adapter when it creates its isolation. */
+export interface RemoteAdapterContext {
+  securityLevel: SecurityLevel;
+  /** The instance's limits (a run's own can only be lower). */
+  limits: Readonly<RuntimeLimits>;
+  /** The largest message a run of these limits can need, with room for JSON escapes. */
+  maxMessageBytes: number;
+  /** Realm options of the level's dialect: every runtime node builds its realms with these. */
+  realm: { intl: boolean; proxy: boolean };
+}
+
+/**
+ * An isolation outside this process, for `adapter`. Implemented by `redisRuntime()` of
+ * `@enclave-kit/redis`; the contract of what `createIsolation` returns is `Isolation` of
+ * `@enclave-kit/engine/isolation`.
+ */
+export interface RemoteAdapter {
+  readonly kind: 'remote';
+  /** Called once by each Enclave that uses the adapter. */
+  createIsolation(context: RemoteAdapterContext): object;
+}
+
 /** What a tool receives besides its arguments. */
 export interface ToolContext {
   /**
@@ -239,8 +264,10 @@ export interface CreateEnclaveOptions extends Limits {
    * Where runs execute. `'vm'` (default): a locked `node:vm` realm in this thread, every realm entry
    * under a V8 watchdog. `'worker_threads'`: the same realm inside a pool of warm workers, adding a hard
    * halt (`worker.terminate()`), a real heap cap per worker and isolation of this thread's event loop.
+   * A `RemoteAdapter` (`redisRuntime({ redis })` of `@enclave-kit/redis`): runtime nodes in other
+   * processes or machines execute the runs; checking, scoring, tools and the deadline stay here.
    */
-  adapter?: 'vm' | 'worker_threads';
+  adapter?: 'vm' | 'worker_threads' | RemoteAdapter;
   /** Pool options for `adapter: 'worker_threads'`; defaults come from the security level's preset. */
   workerPoolConfig?: Partial<WorkerPoolConfig>;
   realmPool?: RealmPoolConfig;
@@ -262,7 +289,7 @@ export interface CreateEnclaveOptions extends Limits {
 
 export interface SessionInitPayload {
   level: SecurityLevel;
-  isolation: 'vm' | 'worker_threads';
+  isolation: IsolationKind;
   /** The limits in force for this run (the instance's, lowered by the run's own). */
   limits: RuntimeLimits;
   /** When the run's deadline passes, in milliseconds since the epoch. */

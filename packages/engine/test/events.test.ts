@@ -5,6 +5,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { Enclave, ToolError } from '../src/index.js';
 import type { CreateEnclaveOptions, EnclaveEvent, ToolSet } from '../src/index.js';
+import { untilReached } from './helpers.js';
 
 const tools: ToolSet = {
   'orders:list': async ({ status }: { status: string }) => [{ id: 1, status, total: 120 }],
@@ -12,7 +13,6 @@ const tools: ToolSet = {
     throw new ToolError(`No order ${id}`, { code: 'NOT_FOUND', status: 404 });
   },
   slow: () => new Promise((resolve) => setTimeout(() => resolve('late'), 120)),
-  later: () => new Promise((resolve) => setTimeout(() => resolve('too late'), 500)),
 };
 
 const SCRIPT = `console.log('start');
@@ -107,11 +107,29 @@ describe.each(ISOLATIONS)('run events [$name]', ({ options }) => {
 
   it('a run that ends at its deadline while a tool is pending reports final TIMEOUT and no late tool_result', async () => {
     const enclave = make(options);
-    const events: EnclaveEvent[] = [];
-    const r = await enclave.run(`return await callTool('later', {});`, { tools, timeout: 250, onEvent: (e) => events.push(e) });
-    expect(r.success || r.error.code).toBe('TIMEOUT');
-    // The tool settles after the run ended: its reply has nowhere to go.
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    // The tool answers when the test says so, after the run has ended: its reply has nowhere to go.
+    let release = (_value: string) => {};
+    const { result, events, entered } = await untilReached(
+      async (timeout) => {
+        const seen: EnclaveEvent[] = [];
+        let toolEntered = false;
+        const pending: ToolSet = {
+          pending: () => {
+            toolEntered = true;
+            return new Promise<string>((resolve) => (release = resolve));
+          },
+        };
+        const r = await enclave.run(`return await callTool('pending', {});`, { tools: pending, timeout, onEvent: (e) => seen.push(e) });
+        return { result: r, events: seen, entered: toolEntered };
+      },
+      (a) => a.entered,
+      250,
+    );
+    expect(entered).toBe(true);
+    expect(result.success || result.error.code).toBe('TIMEOUT');
+    release('too late');
+    // Time for a late reply to turn into an event, were the engine to let it.
+    await new Promise((resolve) => setTimeout(resolve, 50));
     expect(events.map((e) => e.type)).toEqual(['session_init', 'tool_call', 'final']);
   });
 

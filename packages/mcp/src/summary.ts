@@ -35,7 +35,7 @@ export function summarize(result: ExecutionResult): string {
   if (!Array.isArray(error.data?.issues) && error.data !== undefined && Object.keys(error.data).length > 0) lines.push(`Details: ${clip(JSON.stringify(error.data), 500)}`);
   lines.push(`(${stats(result)})`, ...logLines(result.logs));
   lines.push(
-    error.code === 'INTERNAL_ERROR' || error.code === 'QUEUE_FULL' || error.code === 'ABORTED'
+    ['INTERNAL_ERROR', 'QUEUE_FULL', 'ABORTED', 'RUNTIME_UNAVAILABLE', 'RUNTIME_LOST'].includes(error.code)
       ? 'This is not a problem of the script; try again later.'
       : 'Fix the script and call execute again (describe_tools shows the signatures and the dialect).',
   );

@@ -21,3 +21,7 @@ export { redisStores } from './stores.js';
 export type { RedisStores, RedisStoresOptions } from './stores.js';
 export { RedisStoreError } from './client.js';
 export type { RedisClient, RedisStoreOptions } from './client.js';
+export { redisRuntime, RedisRuntimeIsolation } from './runtime/remote.js';
+export type { RedisRuntimeOptions } from './runtime/remote.js';
+export { startRuntimeNode } from './runtime/node.js';
+export type { RuntimeNode, RuntimeNodeOptions, RuntimeNodeStats } from './runtime/node.js';

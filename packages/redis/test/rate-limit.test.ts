@@ -1,7 +1,7 @@
 import { Enclave, defineTool } from '@enclave-kit/engine';
 import { describe, expect, it } from 'vitest';
 import type { Cluster } from 'ioredis';
-import { RedisRateLimitStore, RedisStoreError } from '../src/index.js';
+import { RedisRateLimitStore } from '../src/index.js';
 import type { RedisClient } from '../src/index.js';
 import { sleep, useRedis } from './redis.js';
 
@@ -22,14 +22,16 @@ describe('RedisRateLimitStore', () => {
     const c = redis.client();
     const prefix = redis.prefix();
     const store = new RedisRateLimitStore(c, { prefix });
-    expect(await store.hit('k', 200)).toMatchObject({ count: 1 });
-    const second = await store.hit('k', 200);
+    // A window long enough that the second hit lands in it on a loaded machine; the wait after it only
+    // has to be longer than the window, never shorter.
+    expect(await store.hit('k', 1000)).toMatchObject({ count: 1 });
+    const second = await store.hit('k', 1000);
     expect(second.count).toBe(2);
     expect(second.resetInMs).toBeGreaterThan(0);
-    expect(second.resetInMs).toBeLessThanOrEqual(200);
-    await sleep(260);
+    expect(second.resetInMs).toBeLessThanOrEqual(1000);
+    await sleep(1100);
     expect(await c.exists(`${prefix}rl:k`)).toBe(0);
-    expect(await store.hit('k', 200)).toMatchObject({ count: 1 });
+    expect(await store.hit('k', 1000)).toMatchObject({ count: 1 });
   });
 
   it('a counter left without an expiry gets one instead of counting forever', async () => {
@@ -46,12 +48,9 @@ describe('RedisRateLimitStore', () => {
     const c = redis.client();
     const deny = new RedisRateLimitStore(c, { prefix: redis.prefix(), commandTimeoutMs: 200 });
     const allow = new RedisRateLimitStore(c, { prefix: redis.prefix(), commandTimeoutMs: 200, onError: 'allow' });
-    const sleeper = redis.client();
-    const asleep = sleeper.call('DEBUG', 'SLEEP', '1');
-    await sleep(50);
-    const started = performance.now();
-    await expect(deny.hit('k', 1000)).rejects.toThrow(RedisStoreError);
-    expect(performance.now() - started).toBeLessThan(900);
+    const { ended: asleep } = await redis.unresponsive(2000);
+    // Refused by the store's own timeout: Redis, paused, has not answered anyone.
+    await expect(deny.hit('k', 1000)).rejects.toMatchObject({ name: 'RedisStoreError', code: 'TIMEOUT' });
     expect(await allow.hit('k', 1000)).toEqual({ count: 0, resetInMs: 0 });
     await asleep;
     expect(await deny.hit('k2', 1000)).toMatchObject({ count: 1 });

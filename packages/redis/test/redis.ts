@@ -15,6 +15,12 @@ export interface TestRedis {
   client(options?: RedisOptions): Redis;
   /** A fresh key prefix. */
   prefix(): string;
+  /**
+   * Makes the server answer no client for `ms` (CLIENT PAUSE), and resolves once that holds, with a
+   * promise that settles when it ends. `DEBUG SLEEP` sent "50 ms before" the calls under test raced
+   * them on a loaded machine: the calls could reach the server first and be answered.
+   */
+  unresponsive(ms: number): Promise<{ ended: Promise<unknown> }>;
 }
 
 export function useRedis(): TestRedis {
@@ -49,6 +55,13 @@ export function useRedis(): TestRedis {
       return c;
     },
     prefix: () => `t${randomUUID().slice(0, 8)}:`,
+    async unresponsive(ms) {
+      // A connected client whose next command waits out the pause, like everyone's.
+      const waiter = this.client();
+      await waiter.ping();
+      await this.client().call('CLIENT', 'PAUSE', String(ms), 'ALL');
+      return { ended: waiter.ping() };
+    },
   };
 }
 

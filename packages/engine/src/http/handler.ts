@@ -661,7 +661,7 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
       // A public ToolError's status (400-599) travels in the result's data.
       const carried = error.data?.status;
       if (typeof carried === 'number' && Number.isInteger(carried) && carried >= 400 && carried <= 599) status = carried;
-    } else if (error.code === 'QUEUE_FULL') {
+    } else if (error.code === 'QUEUE_FULL' || error.code === 'RUNTIME_UNAVAILABLE') {
       headers = { 'retry-after': retryAfter };
     } else if (error.code === 'ABORTED') {
       safely(() => logger.info(`enclave: client closed the request; run aborted after ${Math.round(stats.duration)} ms (${status})`));

@@ -7,7 +7,10 @@
  * of tool replies), the tool calls the script made, the lines it logged, and how it ended if it did.
  * Nothing is reported from inside an entry, so no host code runs while script code might.
  */
+import type { IsolationKind } from '../types.js';
 import type { LogLevel, RealmLimits, ToolReply } from './realm-abi.js';
+
+export type { IsolationKind };
 
 /** One run as an isolation gets it: everything crosses as text or plain data. */
 export interface IsolatedJob {
@@ -49,7 +52,7 @@ export interface EntryOutput {
   end: EntryEnd | null;
 }
 
-export type IsolationFailureCode = 'QUEUE_FULL' | 'MEMORY_LIMIT_EXCEEDED' | 'RUNTIME_ERROR' | 'INTERNAL_ERROR' | 'ABORTED';
+export type IsolationFailureCode = 'QUEUE_FULL' | 'MEMORY_LIMIT_EXCEEDED' | 'RUNTIME_ERROR' | 'INTERNAL_ERROR' | 'ABORTED' | 'RUNTIME_UNAVAILABLE' | 'RUNTIME_LOST' | 'TIMEOUT';
 
 export interface IsolationEvents {
   entry(output: EntryOutput): void;
@@ -66,9 +69,16 @@ export interface IsolatedRun {
 }
 
 export interface Isolation {
-  readonly kind: 'vm' | 'worker_threads';
+  readonly kind: IsolationKind;
   run(job: IsolatedJob, events: IsolationEvents): IsolatedRun;
   /** Resolves once the isolation can run without start-up delay. */
   ready(): Promise<void>;
   dispose(): void;
+}
+
+/** Whether what a remote adapter created has the shape of an isolation (checked once, at construction). */
+export function isIsolation(value: unknown): value is Isolation {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return v.kind === 'remote' && typeof v.run === 'function' && typeof v.ready === 'function' && typeof v.dispose === 'function';
 }

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { WorkerOptions } from 'node:worker_threads';
+import type { RuntimeLimits } from '../levels.js';
 import { MB } from '../levels.js';
 import type { WorkerPoolConfig, WorkerPoolStats } from '../types.js';
 import type { EntryCall, EntryEnd, EntryLog, IsolatedJob, IsolatedRun, Isolation, IsolationEvents, IsolationFailureCode } from './isolation.js';
@@ -26,6 +27,12 @@ export const WORKER_POOL_PRESETS = {
   STANDARD: { minWorkers: 2, maxWorkers: 16, memoryLimitPerWorker: 256 * MB, maxMessagesPerSecond: 1000 },
   PERMISSIVE: { minWorkers: 4, maxWorkers: 32, memoryLimitPerWorker: 512 * MB, maxMessagesPerSecond: 5000 },
 } as const;
+
+/** The largest message either side of a worker accepts: every payload cap, with room for JSON escapes. */
+export function maxMessageBytes(limits: Pick<RuntimeLimits, 'maxInputBytes' | 'maxToolResultBytes' | 'maxOutputBytes' | 'maxLogBytes' | 'maxToolArgsBytes'>): number {
+  const payload = limits.maxInputBytes + limits.maxToolResultBytes + limits.maxOutputBytes + limits.maxLogBytes + limits.maxToolArgsBytes + 1024 * 1024;
+  return 6 * payload + 65_536;
+}
 
 /** How long a worker may take to end a cancelled run by itself before it is terminated. */
 const CANCEL_GRACE_MS = 100;
@@ -441,7 +448,7 @@ export class WorkerPool implements Isolation {
 }
 
 /** An `entry` message, checked field by field: anything off means the worker is not trusted. */
-function readEntry(m: unknown[], tail: string): { id: number; calls: EntryCall[]; logs: EntryLog[]; end: EntryEnd | null; tampered: boolean } | undefined {
+export function readEntry(m: unknown[], tail: string): { id: number; calls: EntryCall[]; logs: EntryLog[]; end: EntryEnd | null; tampered: boolean } | undefined {
   const [, id, calls, logs, end, tampered] = m;
   if (typeof id !== 'number' || !Array.isArray(calls) || !Array.isArray(logs) || typeof tampered !== 'boolean') return undefined;
   for (const c of calls) if (!Array.isArray(c) || typeof c[0] !== 'number' || typeof c[1] !== 'string' || typeof c[2] !== 'string') return undefined;

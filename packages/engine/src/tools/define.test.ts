@@ -184,7 +184,9 @@ describe('ctx', () => {
   it('aborts ctx.signal when the run ends, and a never-settling tool cannot hang the run', async () => {
     let signal: AbortSignal | undefined;
     const t = defineTool({ name: 'hang', handler: (_a, ctx) => { signal = ctx.signal; return new Promise(() => {}); } });
-    const r = await new Enclave({ tools: [t] }).run(`await callTool('hang', {});`, { timeout: 100 });
+    const enclave = new Enclave({ tools: [t] });
+    await enclave.run('1'); // a warm realm: a cold first run on a busy machine may not reach the tool in time
+    const r = await enclave.run(`await callTool('hang', {});`, { timeout: 500 });
     expect(r.error?.code).toBe('TIMEOUT');
     expect(signal?.aborted).toBe(true);
   });
@@ -209,7 +211,11 @@ describe('per-tool timeouts', () => {
   it('is bounded by the run deadline: a long tool timeout never outlives the run', async () => {
     let signal: AbortSignal | undefined;
     const slow = defineTool({ name: 'slow', timeout: 600_000, handler: (_a, ctx) => { signal = ctx.signal; return new Promise(() => {}); } });
-    const r = await new Enclave({ tools: [slow] }).run(`await callTool('slow', {});`, { timeout: 80 });
+    const enclave = new Enclave({ tools: [slow] });
+    // A warm realm and a deadline far above a run's start-up: under load, a cold first run could reach
+    // its deadline before it calls the tool at all, and then there is no signal to look at.
+    await enclave.run('1');
+    const r = await enclave.run(`await callTool('slow', {});`, { timeout: 500 });
     expect(r.error?.code).toBe('TIMEOUT');
     expect(signal?.aborted).toBe(true);
   });

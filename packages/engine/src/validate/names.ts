@@ -16,3 +16,60 @@ export const BLOCKED_IDENTIFIERS: ReadonlySet<string> = new Set(ALWAYS_BLOCKED_I
  * `unknown-global` does not report them a second time.
  */
 export const META_GLOBALS: ReadonlySet<string> = new Set(['Reflect']);
+
+/**
+ * Globals of browsers, Node and the language that no security level offers (the ones that reach the
+ * host are in ALWAYS_BLOCKED_IDENTIFIERS and reported by their own rule). A script that reads one meant
+ * the platform's global, so the hint says it does not exist rather than suggesting to declare it.
+ */
+export const PLATFORM_GLOBALS: ReadonlySet<string> = new Set([
+  // The language: binary data, iteration helpers and legacy functions the realm removes or never had.
+  'ArrayBuffer',
+  'DataView',
+  'Int8Array',
+  'Uint8Array',
+  'Uint8ClampedArray',
+  'Int16Array',
+  'Uint16Array',
+  'Int32Array',
+  'Uint32Array',
+  'Float16Array',
+  'Float32Array',
+  'Float64Array',
+  'BigInt64Array',
+  'BigUint64Array',
+  'Iterator',
+  'escape',
+  'unescape',
+  // Web and Node platform globals.
+  'AbortController',
+  'AbortSignal',
+  'Blob',
+  'BroadcastChannel',
+  'CustomEvent',
+  'Event',
+  'EventTarget',
+  'File',
+  'FormData',
+  'Headers',
+  'MessageChannel',
+  'MessagePort',
+  'Request',
+  'Response',
+  'TextDecoder',
+  'TextEncoder',
+  'URL',
+  'URLSearchParams',
+  'atob',
+  'btoa',
+  'clearImmediate',
+  'clearInterval',
+  'clearTimeout',
+  'crypto',
+  'document',
+  'localStorage',
+  'location',
+  'navigator',
+  'performance',
+  'sessionStorage',
+]);

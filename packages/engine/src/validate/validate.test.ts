@@ -777,6 +777,32 @@ describe('unknown-global: scope analysis', () => {
     expect(far).toContain('`callTool`');
     expect(far).toContain('`input`');
   });
+
+  it('says a global of another level is not available here, and names the levels that have it', () => {
+    const [log] = validate("console.log('x');", 'STRICT');
+    expect(log?.hint).toBe(
+      '`console` is not available at this security level (only at STANDARD and PERMISSIVE). Return what you want to report as ' +
+        'part of the result instead. Available globals include `callTool`, `input`, `Math`, `JSON`, `Array`, `Object`, `String`, `Number`.',
+    );
+    expect(validate("parseInt('1');", 'STRICT')[0]?.hint).toContain('(only at SECURE, STANDARD and PERMISSIVE)');
+    expect(validate('new Proxy({}, {});', 'STANDARD')[0]?.hint).toContain('(only at PERMISSIVE)');
+    // Without this, `Map` at STRICT was a typo of `Math`.
+    expect(validate('new Map();', 'STRICT')[0]?.hint).toContain('`Map` is not available at this security level');
+  });
+
+  it('never suggests declaring a name that some level, or the platform, has as a global', () => {
+    const everyLevelGlobal = new Set(SECURITY_LEVELS.flatMap((level) => LEVEL_CONFIGS[level].dialect.globals));
+    for (const level of SECURITY_LEVELS) {
+      for (const name of [...everyLevelGlobal, 'URL', 'TextEncoder', 'Uint8Array', 'performance', 'clearTimeout']) {
+        if (name === 'Reflect' || name === 'undefined' || name === 'NaN' || name === 'Infinity') continue; // not plain reads
+        const issue = issuesOf('unknown-global', `${name}.x;`, level)[0];
+        if (LEVEL_CONFIGS[level].dialect.globals.includes(name)) expect(issue, `${name} at ${level}`).toBeUndefined();
+        else expect(issue?.hint, `${name} at ${level}`).toMatch(/^`\w+` is not available (at this security level|to scripts at any security level)/);
+      }
+    }
+    // Names that are nobody's global still get the suggestion.
+    expect(validate('total += 1;', 'STRICT')[0]?.hint).toMatch(/^Declare it first with `const` or `let`/);
+  });
 });
 
 describe('robustness', () => {

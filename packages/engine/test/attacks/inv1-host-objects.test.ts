@@ -5,7 +5,7 @@
  */
 import { describe, expect } from 'vitest';
 import type { Attack } from '../helpers.js';
-import { ADAPTERS, LEVEL_ADAPTERS, PWN_LIT, SECRET, isBugRow, itBug, runAttack } from '../helpers.js';
+import { ADAPTERS, isBugRow, itBug, LEVEL_ADAPTERS, PWN_LIT, rowEnclave, runAttack, SECRET } from '../helpers.js';
 
 const ESCAPE_OR_GUARD = ['RUNTIME_ERROR', 'VALIDATION_ERROR'] as const;
 
@@ -300,9 +300,10 @@ return [r instanceof Object, r.when instanceof Date, r.map instanceof Map, r.set
 ];
 
 describe.each(ADAPTERS)('invariant 1, no host object reaches the script [$name]', (adapter) => {
+  const shared = rowEnclave(adapter);
   for (const attack of ATTACKS) {
     itBug(isBugRow(attack, adapter))(attack.name, async () => {
-      await runAttack(adapter, attack);
+      await runAttack(adapter, attack, shared());
     });
   }
 });

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CreateEnclaveOptions } from '../../src/index.js';
 import type { Adapter, Attack, Outcome } from '../helpers.js';
-import { ONE_WORKER, REUSE_ONE_REALM, runAttack } from '../helpers.js';
+import { ONE_WORKER, REUSE_ONE_REALM, rowEnclave, runAttack } from '../helpers.js';
 
 const CANARY_FILE = path.join(os.tmpdir(), `ek-bare-names-${process.pid}.pwned`);
 const HOST_FN = '__ekHostCanary';
@@ -242,9 +242,10 @@ afterEach(() => {
 });
 
 describe.each(ROWS)('bare names resolve to realm objects only [$name]', (row) => {
+  const shared = rowEnclave(row);
   for (const attack of ATTACKS) {
     it(attack.name, async () => {
-      await runAttack(row, attack);
+      await runAttack(row, attack, shared());
     });
   }
 });

@@ -6,7 +6,7 @@
  */
 import { describe, expect } from 'vitest';
 import type { Attack } from '../helpers.js';
-import { ADAPTERS, LEVEL_ADAPTERS, PWN_LIT, isBugRow, itBug, runAttack } from '../helpers.js';
+import { ADAPTERS, isBugRow, itBug, LEVEL_ADAPTERS, PWN_LIT, rowEnclave, runAttack } from '../helpers.js';
 
 const BLOCKED = ['RUNTIME_ERROR', 'VALIDATION_ERROR'] as const;
 
@@ -404,9 +404,10 @@ await callTool('echo', p); return traps;`,
 ];
 
 describe.each(ADAPTERS)('invariant 2, no host function is reachable [$name]', (adapter) => {
+  const shared = rowEnclave(adapter);
   for (const attack of ATTACKS) {
     itBug(isBugRow(attack, adapter))(attack.name, async () => {
-      await runAttack(adapter, attack);
+      await runAttack(adapter, attack, shared());
     });
   }
 });

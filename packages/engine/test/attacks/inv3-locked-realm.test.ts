@@ -6,7 +6,7 @@
  */
 import { describe, expect } from 'vitest';
 import type { Attack } from '../helpers.js';
-import { ADAPTERS, LEVEL_ADAPTERS, isBugRow, itBug, runAttack } from '../helpers.js';
+import { ADAPTERS, isBugRow, itBug, LEVEL_ADAPTERS, rowEnclave, runAttack } from '../helpers.js';
 
 const TAMPER = ['RUNTIME_ERROR', 'VALIDATION_ERROR'] as const;
 
@@ -175,9 +175,10 @@ return [String(e), String(o), String(new Error('z')), String({})];`,
 ];
 
 describe.each(ADAPTERS)('invariant 3, the realm is locked [$name]', (adapter) => {
+  const shared = rowEnclave(adapter);
   for (const attack of ATTACKS) {
     itBug(isBugRow(attack, adapter))(attack.name, async () => {
-      await runAttack(adapter, attack);
+      await runAttack(adapter, attack, shared());
     });
   }
 });

@@ -20,207 +20,16 @@ import {
   itBug,
   makeEnclave,
   makeToolKit,
+  rowEnclave,
   runAttack,
-  sleep,
 } from '../helpers.js';
-
-const T = 60;
-/** Budgets so large that only the deadline can end the run. */
-const ONLY_DEADLINE = { maxIterations: 1e15, maxCallDepth: 100_000 };
-const deadline = () => ({ timeout: T });
-
-export const ATTACKS: readonly Attack[] = [
-  {
-    name: 'a tool that never settles ends as TIMEOUT and its signal is aborted',
-    code: `await callTool('hang', {}); return 'unreachable';`,
-    expect: ['TIMEOUT'],
-    validation: 'accept',
-    run: deadline,
-    check: (r, { kit }) => {
-      expect(r.error?.message).toContain(String(T));
-      // Every tool call that started (a cold first run may not even get that far) had its signal aborted.
-      expect(kit.aborted.length).toBe(kit.calls.length);
-    },
-  },
-  {
-    name: 'several tools that never settle, awaited together',
-    code: `await Promise.all([callTool('hang', {}), callTool('hang', {}), callTool('hang', {})]); return 1;`,
-    expect: ['TIMEOUT'],
-    validation: 'accept',
-    run: deadline,
-    check: (_r, { kit }) => expect(kit.aborted.length).toBe(kit.calls.length),
-  },
-  {
-    name: 'a busy loop before any await',
-    code: `let i = 0; for (; i < 1e15; i++) {} return i;`,
-    expect: ['TIMEOUT'],
-    validation: 'accept',
-    enclave: ONLY_DEADLINE,
-    run: deadline,
-  },
-  {
-    name: 'a busy loop after an await (continuation under the deadline)',
-    code: `await callTool('echo', {}); let i = 0; for (; i < 1e15; i++) {} return i;`,
-    expect: ['TIMEOUT'],
-    validation: 'accept',
-    enclave: ONLY_DEADLINE,
-    run: deadline,
-  },
-  {
-    name: 'a busy loop after several awaits and a resolved promise',
-    code: `await callTool('echo', {}); await null; await Promise.resolve(1); await callTool('echo', {}); for (let i = 0; i < 1e15; i++) {} return 1;`,
-    expect: ['TIMEOUT'],
-    validation: 'accept',
-    enclave: ONLY_DEADLINE,
-    run: deadline,
-  },
-  {
-    name: 'a busy loop in a callback (forEach / sort comparator / JSON.parse reviver)',
-    code: `[1].forEach(() => { for (let i = 0; i < 1e15; i++) {} }); return 1;`,
-    expect: ['TIMEOUT'],
-    validation: 'accept',
-    enclave: ONLY_DEADLINE,
-    run: deadline,
-  },
-  {
-    name: 'a busy sort comparator',
-    code: `const a = Array.from({ length: 3000 }, (_, i) => (i * 7919) % 3001); a.sort((x, y) => { let s = 0; for (let i = 0; i < 1e6; i++) s += i; return x - y; }); return a[0];`,
-    expect: ['TIMEOUT'],
-    validation: 'accept',
-    enclave: ONLY_DEADLINE,
-    run: deadline,
-  },
-  {
-    name: 'deep recursion with work at each level',
-    code: `function f(n) { let s = 0; for (let i = 0; i < 1e5; i++) s += i; return n === 0 ? s : f(n - 1) + f(n - 1); } return f(40);`,
-    expect: ['TIMEOUT'],
-    validation: 'accept',
-    enclave: ONLY_DEADLINE,
-    run: deadline,
-  },
-  {
-    name: 'ReDoS with a RegExp built at run time',
-    code: `const re = new RegExp(['(a', '+)+', '$'].join('')); return re.test('a'.repeat(34) + 'b');`,
-    expect: ['TIMEOUT'],
-    validation: 'accept',
-    run: deadline,
-  },
-  {
-    name: 'ReDoS literal (refused by the pre-scan at every setting)',
-    code: `return /(a+)+$/.test('a'.repeat(34) + 'b');`,
-    expect: ['VALIDATION_ERROR'],
-    run: deadline,
-  },
-  {
-    name: 'ReDoS through String.prototype.replace / split with a run-time RegExp',
-    code: `const re = new RegExp('(x+x+)+y'); return 'x'.repeat(40).replace(re, '') + 'x'.repeat(40).split(re).length;`,
-    expect: ['TIMEOUT'],
-    run: deadline,
-  },
-  {
-    name: 'microtask flood that never yields: `const f = () => Promise.resolve().then(f)`',
-    code: `const f = () => Promise.resolve().then(f); f(); await new Promise(() => {}); return 1;`,
-    expect: ['TIMEOUT', 'MEMORY_LIMIT_EXCEEDED'],
-    validation: 'accept',
-    enclave: ONLY_DEADLINE,
-    run: deadline,
-  },
-  {
-    name: 'microtask flood with a returned value (the run settles, the flood must not outlive it)',
-    code: `let n = 0; const f = () => { n++; return Promise.resolve().then(f); }; f(); return 'done';`,
-    expect: ['OK', 'TIMEOUT', 'MEMORY_LIMIT_EXCEEDED'],
-    validation: 'accept',
-    enclave: ONLY_DEADLINE,
-    run: deadline,
-  },
-  {
-    name: 'an unawaited async infinite loop while awaiting a hanging tool',
-    code: `(async () => { for (let i = 0; i < 1e15; i++) { await null; } })(); await callTool('hang', {}); return 1;`,
-    expect: ['TIMEOUT', 'MEMORY_LIMIT_EXCEEDED'],
-    validation: 'accept',
-    enclave: ONLY_DEADLINE,
-    run: deadline,
-  },
-  {
-    name: 'a self-resolving thenable chain: `const t = { then(r) { r(t) } }; await t`',
-    code: `const t = { then(r) { r(t); } }; await t; return 1;`,
-    expect: ['TIMEOUT', 'MEMORY_LIMIT_EXCEEDED'],
-    enclave: ONLY_DEADLINE,
-    run: deadline,
-  },
-  {
-    name: 'a returned thenable whose then never calls back',
-    code: `return { then() {} };`,
-    expect: ['TIMEOUT'],
-    run: deadline,
-  },
-  {
-    name: 'a returned thenable whose then loops',
-    code: `return { then(r) { for (let i = 0; i < 1e15; i++) {} r(1); } };`,
-    expect: ['TIMEOUT'],
-    enclave: ONLY_DEADLINE,
-    run: deadline,
-  },
-  {
-    name: 'after the deadline, the continuation of a slow tool never runs and never calls another tool',
-    code: `await callTool('slow', { ms: ${T * 3} }); await callTool('echo', { after: 'deadline' }); return 'late';`,
-    expect: ['TIMEOUT'],
-    validation: 'accept',
-    run: deadline,
-    check: async (_r, { kit }) => {
-      await sleep(T * 3);
-      expect(kit.calls.filter((c) => c.name !== 'slow')).toEqual([]);
-    },
-  },
-  {
-    name: 'a finally block after a hanging await never runs after the deadline',
-    code: `try { await callTool('hang', {}); } finally { await callTool('echo', { from: 'finally' }); }`,
-    expect: ['TIMEOUT'],
-    validation: 'accept',
-    run: deadline,
-    check: async (_r, { kit }) => {
-      await sleep(50);
-      expect(kit.calls.filter((c) => c.name !== 'hang')).toEqual([]);
-    },
-  },
-  {
-    name: 'Promise.race between a hanging tool and a busy loop',
-    code: `await Promise.race([callTool('hang', {}), (async () => { await null; for (let i = 0; i < 1e15; i++) {} })()]); return 1;`,
-    expect: ['TIMEOUT'],
-    validation: 'accept',
-    enclave: ONLY_DEADLINE,
-    run: deadline,
-  },
-  {
-    name: 'a per-run timeout cannot raise the instance timeout',
-    code: `await callTool('hang', {}); return 1;`,
-    expect: ['TIMEOUT'],
-    validation: 'accept',
-    enclave: { timeout: T },
-    run: () => ({ timeout: 600_000 }),
-    check: (r) => expect(r.error?.message).toContain(`${T} ms`),
-  },
-  {
-    name: 'a busy loop inside a getter the script reads (accessor dialects)',
-    code: `const o = { get x() { for (let i = 0; i < 1e15; i++) {} return 1; } }; return o.x;`,
-    expect: ['TIMEOUT'],
-    enclave: ONLY_DEADLINE,
-    run: deadline,
-  },
-  {
-    name: 'a native call without any loop: Array.prototype.includes over a long dense array, repeatedly',
-    code: `const a = new Array(1e6).fill(0); let hits = 0; for (let i = 0; i < 1e15; i++) { if (a.includes(1)) hits++; } return hits;`,
-    expect: ['TIMEOUT', 'MEMORY_LIMIT_EXCEEDED'],
-    validation: 'accept',
-    enclave: ONLY_DEADLINE,
-    run: deadline,
-  },
-];
+import { ATTACKS, T, deadline } from './deadline-cases.js';
 
 describe.each(ADAPTERS)('invariant 4, everything is under the deadline [$name]', (adapter) => {
+  const shared = rowEnclave(adapter);
   for (const attack of ATTACKS) {
     itBug(isBugRow(attack, adapter))(attack.name, async () => {
-      await runAttack(adapter, attack);
+      await runAttack(adapter, attack, shared());
     });
   }
 
@@ -294,73 +103,67 @@ describe('invariant 4 without the rewriter (transform: false)', () => {
  * V8 builtins that loop over an attacker-chosen `length` in C++ without checking for interrupts: the
  * watchdog's TerminateExecution is not honoured until they return, which for 2^32 or 2^53 elements is
  * never. They pass validation even at STRICT and would block the host's event loop forever. The
- * runtime now bounds these (regression tests); `ownChild` marks the ones checked in a child of their own.
+ * runtime bounds them by refusing, before the native runs, any length past the run's budgets: each case
+ * must end with that refusal (its code and message), which proves without a clock that the native never
+ * started. A TIMEOUT would mean the native ran and the deadline (or a kill) stopped it: a regression,
+ * even when a fast machine gets through in time.
  */
-const UNINTERRUPTIBLE: readonly { name: string; code: string; ownChild?: boolean; level?: string }[] = [
-  { name: 'indexOf on a sparse array of length 2^32-1', code: 'const a = []; a.length = 2 ** 32 - 1; return a.indexOf(1);' },
-  { name: 'lastIndexOf on a sparse array of length 2^32-1', code: 'const a = []; a.length = 2 ** 32 - 1; return a.lastIndexOf(1);' },
-  { name: 'every() on a sparse array (the callback never runs, so no budget is charged)', code: 'const a = []; a.length = 2 ** 32 - 1; return a.every((x) => x);' },
-  { name: 'reverse() on a sparse array', code: 'const a = []; a.length = 2 ** 32 - 1; a.reverse(); return 1;' },
-  { name: 'slice() of a sparse array', code: 'const a = []; a.length = 2 ** 32 - 1; return a.slice(0).length;' },
-  { name: 'sort() of a sparse array', code: 'const a = []; a.length = 2 ** 32 - 1; a.sort(); return 1;' },
-  { name: 'Array.prototype.includes.call on an array-like of length 2^53-1', code: 'return [].includes.call({ length: 2 ** 53 - 1 }, 1);' },
-  { name: 'String.raw with raw.length 2^28', code: 'return String.raw({ raw: { length: 2 ** 28 } }).length;' },
+const TOO_LONG = { code: 'MEMORY_LIMIT_EXCEEDED', message: /^Memory limit exceeded: this operation (needs|builds)/ } as const;
+const TOO_MANY_ARGS = { code: 'RUNTIME_ERROR', message: /^Too many arguments \(100000000\): AgentScript allows at most \d+ in one call\.$/ } as const;
+const UNINTERRUPTIBLE: readonly { name: string; code: string; level?: string; refused: { code: string; message: RegExp } }[] = [
+  { name: 'indexOf on a sparse array of length 2^32-1', code: 'const a = []; a.length = 2 ** 32 - 1; return a.indexOf(1);', refused: TOO_LONG },
+  { name: 'lastIndexOf on a sparse array of length 2^32-1', code: 'const a = []; a.length = 2 ** 32 - 1; return a.lastIndexOf(1);', refused: TOO_LONG },
+  { name: 'every() on a sparse array (the callback never runs, so no budget is charged)', code: 'const a = []; a.length = 2 ** 32 - 1; return a.every((x) => x);', refused: TOO_LONG },
+  { name: 'reverse() on a sparse array', code: 'const a = []; a.length = 2 ** 32 - 1; a.reverse(); return 1;', refused: TOO_LONG },
+  { name: 'slice() of a sparse array', code: 'const a = []; a.length = 2 ** 32 - 1; return a.slice(0).length;', refused: TOO_LONG },
+  { name: 'sort() of a sparse array', code: 'const a = []; a.length = 2 ** 32 - 1; a.sort(); return 1;', refused: TOO_LONG },
+  { name: 'Array.prototype.includes.call on an array-like of length 2^53-1', code: 'return [].includes.call({ length: 2 ** 53 - 1 }, 1);', refused: TOO_LONG },
+  { name: 'String.raw with raw.length 2^28', code: 'return String.raw({ raw: { length: 2 ** 28 } }).length;', refused: TOO_LONG },
   // CreateListFromArrayLike copies 1e8 holes into an argument list in C++: ~9 s of blocked event loop
   // (and ~800 MB) per run, whatever the deadline.
-  { name: 'Function.prototype.apply with a sparse array of length 1e8', code: 'const a = []; a.length = 1e8; return Math.max.apply(null, a);', ownChild: true },
-  { name: 'String.fromCharCode.apply with a sparse array of length 1e8', code: 'const a = []; a.length = 1e8; return String.fromCharCode.apply(null, a).length;', ownChild: true },
+  { name: 'Function.prototype.apply with a sparse array of length 1e8', code: 'const a = []; a.length = 1e8; return Math.max.apply(null, a);', refused: TOO_MANY_ARGS },
+  { name: 'String.fromCharCode.apply with a sparse array of length 1e8', code: 'const a = []; a.length = 1e8; return String.fromCharCode.apply(null, a).length;', refused: TOO_MANY_ARGS },
   // ICU normalization runs uninterrupted: U+FDFA expands 18x, 2e7 of them take ~5-7 s (and ~700 MB)
   // inside one call, whatever the deadline. The receiver is within the STANDARD string budget.
-  { name: "String.prototype.normalize('NFKD') of 2e7 U+FDFA (18x expansion)", code: "const s = '\\uFDFA'.repeat(2e7); return s.normalize('NFKD').length;", ownChild: true, level: 'STANDARD' },
+  { name: "String.prototype.normalize('NFKD') of 2e7 U+FDFA (18x expansion)", code: "const s = '\\uFDFA'.repeat(2e7); return s.normalize('NFKD').length;", level: 'STANDARD', refused: TOO_LONG },
 ];
 
-/** The ownChild cases each get a child of their own (three runs against a 4 s kill); the rest share one. */
-const childSource = (cases: readonly { key: string; code: string; level: string }[]) => `
+/**
+ * Every case in one child, one after the other; each prints its outcome. The cases get a deadline no
+ * busy machine misses, so that only the refusal can end them; the control's must fire.
+ */
+const childSource = (cases: readonly { key: string; code: string; level: string; timeout: number }[]) => `
 for (const c of ${JSON.stringify(cases)}) {
-  const enclave = new Enclave({ securityLevel: c.level, maxIterations: 1e15 });
-  const r = await enclave.run(c.code, { timeout: 300 });
-  await new Promise((resolve) => setImmediate(resolve));
-  console.log('RESULT:' + c.key + ' ' + JSON.stringify({ code: r.success ? 'OK' : r.error.code }));
+  const enclave = new Enclave({ securityLevel: c.level, maxIterations: 1e15, timeout: c.timeout });
+  const r = await enclave.run(c.code);
+  console.log('RESULT:' + c.key + ' ' + JSON.stringify(r.success ? { code: 'OK' } : { code: r.error.code, message: r.error.message }));
   enclave.dispose();
 }
 `;
 
-const CONTROL = { key: 'control', code: 'let i = 0; for (;;) { i++; if (i < 0) break; } return i;', level: 'STANDARD' };
-const children = new ChildBatch(4);
-const SHARED = children.add('shared', childSource([CONTROL, ...UNINTERRUPTIBLE.filter((c) => !c.ownChild).map((c, i) => ({ key: `case${i}`, code: c.code, level: c.level ?? 'STRICT' }))]), { killAfterMs: 30_000 });
-// Three runs in a row: a blocked event loop then shows up clearly against the 4 s kill, even on a
-// machine several times faster than the one these numbers come from.
-UNINTERRUPTIBLE.filter((c) => c.ownChild).forEach((c) =>
-  children.add(c.name, childSource([0, 1, 2].map((n) => ({ key: `bug${n}`, code: c.code, level: c.level ?? 'STRICT' }))), { killAfterMs: 4_000 }),
-);
+const CONTROL = { key: 'control', code: 'let i = 0; for (;;) { i++; if (i < 0) break; } return i;', level: 'STANDARD', timeout: 300 };
+const children = new ChildBatch(1);
+// The kill is only there to report a hang (a regression blocks the child for seconds or forever per
+// case), never to judge speed: it is far above what any machine needs.
+const SHARED = children.add('shared', childSource([CONTROL, ...UNINTERRUPTIBLE.map((c, i) => ({ key: `case${i}`, code: c.code, level: c.level ?? 'STRICT', timeout: 30_000 }))]), { killAfterMs: 90_000 });
 beforeAll(() => children.start(), 120_000);
 
 describe('invariant 4 in a child process: builtins that ignore the watchdog', () => {
   it('control: an interruptible busy loop in the child ends as TIMEOUT and the child exits cleanly', async () => {
     const child = await children.result(SHARED);
-    expect(childResult(child, CONTROL.key), describeChild(child)).toEqual({ code: 'TIMEOUT' });
-  }, 60_000);
+    expect(childResult(child, CONTROL.key), describeChild(child)).toMatchObject({ code: 'TIMEOUT' });
+    expect(child.timedOut, describeChild(child)).toBe(false);
+    expect(child.code, describeChild(child)).toBe(0);
+  }, 120_000);
 
-  describe('validated (STRICT unless noted), timeout 300 ms', () => {
-    UNINTERRUPTIBLE.filter((c) => !c.ownChild).forEach((c, i) => {
+  describe('validated (STRICT unless noted): refused before the native runs', () => {
+    UNINTERRUPTIBLE.forEach((c, i) => {
       it(c.name, async () => {
         const child = await children.result(SHARED);
-        // Any budget code is a correct answer (the runtime may also refuse the huge length up front).
-        const got = childResult(child, `case${i}`) as { code: string } | undefined;
-        expect(['TIMEOUT', 'MEMORY_LIMIT_EXCEEDED', 'MAX_ITERATIONS', 'RUNTIME_ERROR'], describeChild(child)).toContain(got?.code);
-      }, 60_000);
+        const got = childResult(child, `case${i}`) as { code: string; message?: string } | undefined;
+        expect(got?.code, describeChild(child)).toBe(c.refused.code);
+        expect(got?.message).toMatch(c.refused.message);
+      }, 120_000);
     });
-    for (const c of UNINTERRUPTIBLE.filter((x) => x.ownChild)) {
-      // Found as a bug (the child's event loop stayed blocked for seconds); now three 300 ms runs must end
-      // within a 4 s kill.
-      it(c.name, async () => {
-        const child = await children.result(c.name);
-        expect(child.timedOut, describeChild(child)).toBe(false);
-        expect(child.code, describeChild(child)).toBe(0);
-        for (const n of [0, 1, 2]) {
-          expect(['TIMEOUT', 'MEMORY_LIMIT_EXCEEDED', 'MAX_ITERATIONS', 'RUNTIME_ERROR']).toContain((childResult(child, `bug${n}`) as { code: string } | undefined)?.code);
-        }
-      }, 60_000);
-    }
   });
 });

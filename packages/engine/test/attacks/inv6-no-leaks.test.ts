@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Attack } from '../helpers.js';
-import { ADAPTERS, LEVEL_ADAPTERS, SECRET, isBugRow, itBug, makeEnclave, runAttack } from '../helpers.js';
+import { ADAPTERS, isBugRow, itBug, LEVEL_ADAPTERS, makeEnclave, rowEnclave, runAttack, SECRET } from '../helpers.js';
 
 // A host secret in the environment: no script may ever see it.
 beforeAll(() => {
@@ -244,9 +244,10 @@ return 1;`,
 ];
 
 describe.each(ADAPTERS)('invariant 6, nothing of the host leaks [$name]', (adapter) => {
+  const shared = rowEnclave(adapter);
   for (const attack of ATTACKS) {
     itBug(isBugRow(attack, adapter))(attack.name, async () => {
-      await runAttack(adapter, attack);
+      await runAttack(adapter, attack, shared());
     });
   }
 

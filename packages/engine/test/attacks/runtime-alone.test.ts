@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CreateEnclaveOptions } from '../../src/index.js';
 import type { Adapter, Attack } from '../helpers.js';
-import { ONE_WORKER, PWN_LIT, REUSE_ONE_REALM, runAttack } from '../helpers.js';
+import { ONE_WORKER, PWN_LIT, REUSE_ONE_REALM, rowEnclave, runAttack } from '../helpers.js';
 
 const MODES = [
   { label: 'validate:false', options: { validate: false }, guards: true },
@@ -40,7 +40,10 @@ return out;`,
     name: 'the deadline holds after an await, and no tool starts after it',
     code: `await callTool('echo', {}); while (true) {}`,
     expect: ['TIMEOUT', 'MAX_ITERATIONS', 'VALIDATION_ERROR'],
-    enclave: { timeout: 300, maxIterations: 1e9 },
+    // The deadline is the run's, not the instance's: the tenant that runs next (in a worker started
+    // afresh after the attack's was stopped) must not inherit 300 ms on a loaded machine.
+    enclave: { maxIterations: 1e9 },
+    run: (kit) => ({ tools: kit.tools, timeout: 300 }),
     check: async (r, { kit }) => {
       expect(r.error?.code).toBe('TIMEOUT');
       await kit.expectNoLateCalls(50);
@@ -120,9 +123,10 @@ const rows = ISOLATIONS.flatMap((iso) =>
 );
 
 describe.each(rows)('the runtime alone [$row.name]', ({ mode, row }) => {
+  const shared = rowEnclave(row);
   for (const attack of [...ALWAYS, ...(mode.guards ? WITH_GUARDS : WITHOUT_GUARDS)]) {
     it(attack.name, async () => {
-      const r = await runAttack(row, attack);
+      const r = await runAttack(row, attack, shared());
       // Validating rows may refuse a script up front; only the runtime-only rows must reach the runtime.
       if (!row.validates) expect(r.error?.code).not.toBe('VALIDATION_ERROR');
     });

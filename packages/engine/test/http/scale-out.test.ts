@@ -10,12 +10,29 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryLeaseStore, MemorySessionStore, createEnclaveHandler } from '../../src/index.js';
 import type { EnclaveEvent, EnclaveHandlerOptions, SessionStore, ToolContext } from '../../src/index.js';
 import { handleNodeRequest } from '../../src/node/index.js';
+import { waitUntil } from '../helpers.js';
 import { readEvents } from './event-stream.js';
 
 const silent = { info() {}, error() {} };
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const close of closers.splice(0)) await close();
+});
+
+/**
+ * A tool that holds its run until the test opens it: a run that must still be in flight when the test
+ * looks is not bet on a fixed `ms` outlasting a loaded machine.
+ */
+const gate = {
+  entered: 0,
+  waiting: [] as (() => void)[],
+  open() {
+    for (const release of this.waiting.splice(0)) release();
+  },
+};
+afterEach(() => {
+  gate.open();
+  gate.entered = 0;
 });
 
 /** One app instance: the core behind node:http on port 0, users from `x-user`. */
@@ -25,6 +42,12 @@ async function instance(options: Partial<EnclaveHandlerOptions<unknown, string>>
     enclave: { timeout: 5000 },
     authenticate: ({ request }) => request.headers.get('x-user') ?? undefined,
     tools: {
+      gate: (_args: unknown, ctx: ToolContext) =>
+        new Promise((resolve) => {
+          gate.entered++;
+          gate.waiting.push(() => resolve('opened'));
+          ctx.signal.addEventListener('abort', () => resolve('aborted'));
+        }),
       wait: ({ ms }: { ms: number }, ctx: ToolContext) =>
         new Promise((resolve) => {
           const t = setTimeout(() => resolve(ms), ms);
@@ -78,14 +101,15 @@ function flaky<S extends object>(store: S): S & { down: boolean } {
 describe('per-user runs in flight', () => {
   it('maxRunsPerUser: one more run of the same user gets 429 with Retry-After; others and later runs go through', async () => {
     const url = await instance({ maxRunsPerUser: 1 });
-    const first = post(url, 'alice', 'return await callTool("wait", { ms: 400 })');
-    await new Promise((r) => setTimeout(r, 100));
+    const first = post(url, 'alice', 'return await callTool("gate", {})');
+    await waitUntil(() => gate.entered === 1);
     const second = await post(url, 'alice', 'return 1');
     expect(second.status).toBe(429);
     expect(Number(second.headers.get('retry-after'))).toBeGreaterThan(0);
     expect((await body(second)).error.code).toBe('RATE_LIMITED');
     expect((await body(await post(url, 'bob', 'return 2'))).value).toBe(2);
-    expect((await body(await first)).value).toBe(400);
+    gate.open();
+    expect((await body(await first)).value).toBe('opened');
     expect((await body(await post(url, 'alice', 'return 3'))).value).toBe(3);
   });
 
@@ -93,12 +117,13 @@ describe('per-user runs in flight', () => {
     const leases = new MemoryLeaseStore();
     const a = await instance({ maxRunsPerUser: 2, leases });
     const b = await instance({ maxRunsPerUser: 2, leases });
-    const s1 = await fetch(`${a}/sessions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': 'carol' }, body: JSON.stringify({ code: 'return await callTool("wait", { ms: 400 })' }) });
+    const s1 = await fetch(`${a}/sessions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': 'carol' }, body: JSON.stringify({ code: 'return await callTool("gate", {})' }) });
     expect(s1.status).toBe(201);
-    const streamed = post(b, 'carol', 'return await callTool("wait", { ms: 400 })', 'text/event-stream');
-    await new Promise((r) => setTimeout(r, 100));
+    const streamed = post(b, 'carol', 'return await callTool("gate", {})', 'text/event-stream');
+    await waitUntil(() => gate.entered === 2);
     expect((await post(a, 'carol', 'return 1')).status).toBe(429);
     expect((await post(b, 'carol', 'return 1')).status).toBe(429);
+    gate.open();
     await readEvents(await streamed);
   });
 

@@ -5,6 +5,7 @@
  * programs suite (`STANDARD_PROGRAMS`) must also run exactly as without the gate; its seed-dialect
  * programs already run at STRICT, where the gate is on by default.
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Enclave } from '../../src/index.js';
 import type { ExecutionResult } from '../../src/index.js';
@@ -15,6 +16,8 @@ import { ATTACKS, ORDINARY, TRUSTED_DOMAINS } from './corpus.js';
 // Scripts the gate lets through run against tools that return nothing, so nothing they do matters.
 const inert = async () => [];
 const blocked = (r: ExecutionResult) => r.error?.code === 'SCORING_BLOCKED';
+/** What the STANDARD run of the corpus measured, for the README's figures. */
+const measured: { blocked?: number } = {};
 
 describe.each([
   ['STANDARD', new Enclave({ scoringGate: { trustedDomains: TRUSTED_DOMAINS }, toolHandler: inert })],
@@ -45,6 +48,7 @@ describe.each([
       expect(r.scoring?.signals.length).toBeGreaterThan(0);
       expect(r.stats.toolCallCount).toBe(0);
     }
+    if (level === 'STANDARD') measured.blocked = attacks.length - missed.length;
     const rate = 1 - missed.length / attacks.length;
     expect(rate, `missed: ${missed.join('; ')}`).toBeGreaterThanOrEqual(0.9);
   });
@@ -79,4 +83,16 @@ describe('the ordinary programs suite with the gate on', () => {
       expect(r.error?.code).toBe(base.error?.code);
     });
   }
+});
+
+describe('README.md', () => {
+  it('states the sizes of this corpus and the number it blocks at STANDARD', () => {
+    const readme = readFileSync(new URL('../../../../README.md', import.meta.url), 'utf8').replace(/\s+/g, ' ');
+    const figures = /Labelled corpus \(`test\/scoring\/corpus\.ts`\): (\d+) exfiltration- and abuse-shaped scripts and (\d+) ordinary ones; at the default thresholds (\d+) of the (\d+) are blocked at STANDARD/.exec(readme);
+    expect(figures, 'the README sentence on the labelled corpus').not.toBeNull();
+    const [, attacks, ordinary, blockedCount, of] = (figures ?? []).map(Number);
+    expect({ attacks, ordinary, of }).toEqual({ attacks: ATTACKS.length, ordinary: ORDINARY.length, of: ATTACKS.length });
+    // Measured by the STANDARD blocking test above (absent when a filter left it out).
+    if (measured.blocked !== undefined) expect(blockedCount).toBe(measured.blocked);
+  });
 });

@@ -1,6 +1,6 @@
 import { mcpRoute } from '@enclave-kit/mcp';
 import { toNextHandler } from '@enclave-kit/next';
-import { scaleOutFromEnv } from '@enclave-kit/example-shared/scale-out'; // examples only: REDIS_URL, RATE_LIMIT_PER_MINUTE
+import { scaleOutFromEnv } from '@enclave-kit/example-shared/scale-out'; // examples only: REDIS_URL, RATE_LIMIT_PER_MINUTE, ENCLAVE_RUNTIME
 
 export const runtime = 'nodejs'; // the engine needs node:vm; must be a literal in this file
 export const dynamic = 'force-dynamic'; // runs and event streams are never cached

@@ -1,7 +1,7 @@
-import { RESERVED_PREFIX } from '../../levels.js';
+import { LEVEL_CONFIGS, RESERVED_PREFIX, SECURITY_LEVELS } from '../../levels.js';
 import type { Span } from '../../ast/nodes.js';
 import { quote, ROOT_TYPE } from '../../ast/nodes.js';
-import { BLOCKED_IDENTIFIERS, META_GLOBALS } from '../names.js';
+import { BLOCKED_IDENTIFIERS, META_GLOBALS, PLATFORM_GLOBALS } from '../names.js';
 import type { Rule } from '../rule.js';
 import { closeNames } from '../../suggest.js';
 
@@ -9,6 +9,26 @@ import { closeNames } from '../../suggest.js';
 // issue list is capped far below that anyway.
 const MAX_SUGGESTED_NAMES = 100;
 const LISTED_GLOBALS = 8;
+
+/**
+ * The hint for an unknown name. Declaring it is only suggested for names that are nobody's global: a
+ * script that uses `console` at STRICT, or `URL` anywhere, meant the platform's, which is not there.
+ */
+function hintFor(name: string, closeTo: () => readonly string[], listed: string): string {
+  const levels = SECURITY_LEVELS.filter((level) => LEVEL_CONFIGS[level].dialect.globals.includes(name));
+  if (levels.length > 0) {
+    const instead = name === 'console' ? ' Return what you want to report as part of the result instead.' : '';
+    const where = levels.length > 1 ? `${levels.slice(0, -1).join(', ')} and ${levels.at(-1)}` : levels[0];
+    return `${quote(name)} is not available at this security level (only at ${where}).${instead} Available globals include ${listed}.`;
+  }
+  if (PLATFORM_GLOBALS.has(name)) {
+    return `${quote(name)} is not available to scripts at any security level; host capabilities are tools: \`await callTool('tool:name', { ... })\`. Available globals include ${listed}.`;
+  }
+  const close = closeTo();
+  return close.length > 0
+    ? `Did you mean ${close.map(quote).join(' or ')}? Otherwise declare it first with \`const\` or \`let\`.`
+    : `Declare it first with \`const\` or \`let\`. Available globals include ${listed}.`;
+}
 
 /**
  * Every read or write of a name that no enclosing declaration binds and that the run does not
@@ -44,12 +64,16 @@ export const unknownGlobal: Rule = {
         for (const { span, name, write } of pending) {
           let hint = hints.get(name);
           if (hint === undefined) {
-            const close = hints.size < MAX_SUGGESTED_NAMES ? closeNames(name, candidates) : [];
-            suggested.set(name, close);
-            hint =
-              close.length > 0
-                ? `Did you mean ${close.map(quote).join(' or ')}? Otherwise declare it first with \`const\` or \`let\`.`
-                : `Declare it first with \`const\` or \`let\`. Available globals include ${listed}.`;
+            hint = hintFor(
+              name,
+              () => {
+                // The closest names are also the issue's structured suggestions (an editor offers them as fixes).
+                const close = hints.size < MAX_SUGGESTED_NAMES ? closeNames(name, candidates) : [];
+                suggested.set(name, close);
+                return close;
+              },
+              listed,
+            );
             hints.set(name, hint);
           }
           ctx.report(

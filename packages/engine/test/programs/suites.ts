@@ -1,0 +1,527 @@
+/**
+ * The ordinary-programs suites that exercise the runtime, for any isolation: programs.test.ts runs them
+ * on vm and worker_threads, @enclave-kit/redis on remote runtime nodes. Every expected value was
+ * checked against the same program run as a plain async function in Node.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { Enclave } from '../../src/index.js';
+import type { CreateEnclaveOptions, ExecutionResult, Issue, ToolContext, ToolHandler } from '../../src/index.js';
+import { STANDARD_PROGRAMS, js } from './cases.js';
+import { ORDERS, USERS, makeRecorder, makeTools } from './fixtures.js';
+
+/** One isolation the suites run on: its name in the titles and the options every Enclave of it gets. */
+export interface ProgramAdapter {
+  name: string;
+  options: CreateEnclaveOptions;
+}
+
+export const logsOf = (result: ExecutionResult) => (result.logs ?? []).map((l) => [l.level, l.message]);
+export const issuesOf = (result: ExecutionResult) => (result.error?.data?.issues ?? []) as Issue[];
+
+export function expectSuccess(result: ExecutionResult, value: unknown, toolCalls: number): void {
+  expect(result.error).toBeUndefined();
+  expect(result.success).toBe(true);
+  expect(result.value).toEqual(value);
+  expect(result.stats.toolCallCount).toBe(toolCalls);
+}
+
+export function expectFailure(
+  result: ExecutionResult,
+  expected: { code: string; name: string; message: string; line?: number; column?: number; toolCalls: number },
+): void {
+  expect(result.success).toBe(false);
+  expect(result.value).toBeUndefined();
+  expect(result.error?.code).toBe(expected.code);
+  expect(result.error?.name).toBe(expected.name);
+  expect(result.error?.message).toBe(expected.message);
+  if (expected.line !== undefined) expect(result.error?.location?.line).toBe(expected.line);
+  if (expected.column !== undefined) expect(result.error?.location?.column).toBe(expected.column);
+  expect(result.stats.toolCallCount).toBe(expected.toolCalls);
+}
+
+/**
+ * Registers every suite below once per adapter. The body is not indented: its template literals hold
+ * the scripts, whose columns the expected error locations count.
+ */
+export function describeProgramSuites(adapters: readonly ProgramAdapter[]): void {
+describe.each(adapters)('ordinary programs at STANDARD (the default level) [$name]', ({ options }) => {
+  const enclave = new Enclave({ ...options, tools: makeTools() });
+  afterAll(() => enclave.dispose());
+
+  it('the default level is STANDARD', () => {
+    expect(enclave.securityLevel).toBe('STANDARD');
+  });
+
+  for (const program of STANDARD_PROGRAMS) {
+    const test = program.knownIssue === undefined ? it : it.fails;
+    const title = program.knownIssue === undefined ? program.name : `${program.name} [known issue: ${program.knownIssue}]`;
+    test(title, async () => {
+      const result = await enclave.run(program.code, program.input === undefined ? {} : { input: program.input });
+      expectSuccess(result, program.value, program.toolCalls);
+      expect(logsOf(result)).toEqual(program.logs ?? []);
+    });
+  }
+
+  it('object spread copies own enumerable properties', async () => {
+    const result = await enclave.run('const a = { x: 1, y: [2] };\nreturn { ...a, z: 3 };');
+    expectSuccess(result, { x: 1, y: [2], z: 3 }, 0);
+  });
+});
+
+describe.each(adapters)('errors at STANDARD end the run with a code, a message and the user line [$name]', ({ options }) => {
+  const enclave = new Enclave({ ...options, tools: makeTools() });
+  afterAll(() => enclave.dispose());
+
+  it('throw new Error(...) after a tool call is a RUNTIME_ERROR at the throw line', async () => {
+    const result = await enclave.run(js`
+const order = await callTool('orders:get', { id: 'o-1005' });
+if (order.status === 'cancelled') {
+  throw new Error(\`Order \${order.id} was cancelled\`);
+}
+return order;
+`);
+    expectFailure(result, { code: 'RUNTIME_ERROR', name: 'Error', message: 'Order o-1005 was cancelled', line: 3, column: 9, toolCalls: 1 });
+  });
+
+  it('a RangeError thrown in a helper passed to map points into the helper', async () => {
+    const result = await enclave.run(
+      js`
+function assertValid(item) {
+  if (item.qty <= 0) {
+    throw new RangeError(\`Invalid quantity for \${item.sku}: \${item.qty}\`);
+  }
+  return item;
+}
+const items = input.items.map(assertValid);
+return items.length;
+`,
+      { input: { items: [{ sku: 'A', qty: 1 }, { sku: 'B', qty: 0 }] } },
+    );
+    expectFailure(result, { code: 'RUNTIME_ERROR', name: 'RangeError', message: 'Invalid quantity for B: 0', line: 3, column: 11, toolCalls: 0 });
+  });
+
+  it('reading a property of a missing record is a TypeError at the reading line', async () => {
+    const result = await enclave.run(js`
+const admins = await callTool('users:list', { role: 'admin' });
+const owner = admins.find((u) => u.role === 'owner');
+return owner.email;
+`);
+    expectFailure(result, {
+      code: 'RUNTIME_ERROR',
+      name: 'TypeError',
+      message: "Cannot read properties of undefined (reading 'email')",
+      line: 3,
+      column: 14,
+      toolCalls: 1,
+    });
+  });
+
+  it('a caught ToolError rethrown as a new Error keeps the new message and line', async () => {
+    const result = await enclave.run(js`
+let rate;
+try {
+  rate = await callTool('fx:rate', { from: 'USD', to: 'CHF' });
+} catch (err) {
+  throw new Error(\`Currency conversion failed: \${err.message}\`, { cause: err });
+}
+return rate;
+`);
+    expectFailure(result, { code: 'RUNTIME_ERROR', name: 'Error', message: 'Currency conversion failed: No rate for USD->CHF', line: 5, column: 9, toolCalls: 1 });
+  });
+
+  it('an error thrown after an await inside an async helper under Promise.all', async () => {
+    const result = await enclave.run(js`
+const checkStock = async (sku) => {
+  const { available } = await callTool('inventory:check', { sku });
+  if (available === 0) throw new Error(\`\${sku} is out of stock\`);
+  return available;
+};
+const counts = await Promise.all(['KB-01', 'MS-02'].map(checkStock));
+return counts;
+`);
+    expectFailure(result, { code: 'RUNTIME_ERROR', name: 'Error', message: 'MS-02 is out of stock', line: 3, column: 30, toolCalls: 2 });
+  });
+
+  it('JSON.parse of malformed input is a SyntaxError at the parse line', async () => {
+    const result = await enclave.run('const config = JSON.parse(input.raw);\nreturn config.retries;', { input: { raw: '{retries: 3}' } });
+    expect(result.success).toBe(false);
+    expect(result.error?.code).toBe('RUNTIME_ERROR');
+    expect(result.error?.name).toBe('SyntaxError');
+    // Node 22+ appends "(line 1 column 2)" to this message.
+    expect(result.error?.message).toContain("Expected property name or '}' in JSON at position 1");
+    expect(result.error?.location?.line).toBe(1);
+  });
+
+  it('throwing a plain string is reported as an uncaught value', async () => {
+    const result = await enclave.run("if (!input.ok) {\n  throw 'input is not ok';\n}\nreturn 1;", { input: { ok: false } });
+    expectFailure(result, { code: 'RUNTIME_ERROR', name: 'Error', message: 'Uncaught "input is not ok"', toolCalls: 0 });
+  });
+
+  it('an unhandled ToolError ends the run as TOOL_ERROR with the tool and its code', async () => {
+    const result = await enclave.run("const user = await callTool('users:get', { id: 'nobody' });\nreturn user.name;");
+    expectFailure(result, { code: 'TOOL_ERROR', name: 'ToolError', message: 'User nobody not found', toolCalls: 1 });
+    expect(result.error?.data).toEqual({ toolErrorCode: 'NOT_FOUND', tool: 'users:get', status: 404 });
+  });
+
+  it('an unknown tool name gets a did-you-mean suggestion', async () => {
+    const result = await enclave.run("const user = await callTool('user:get', { id: 'u1' });\nreturn user;");
+    expectFailure(result, { code: 'TOOL_ERROR', name: 'ToolError', message: 'Unknown tool "user:get". Did you mean "users:get"?', toolCalls: 1 });
+    expect(result.error?.data).toEqual({ toolErrorCode: 'UNKNOWN_TOOL', tool: 'user:get' });
+  });
+
+  it('a host failure inside a tool is redacted when unhandled', async () => {
+    const result = await enclave.run("return await callTool('legacy:report', { month: '2024-03' });");
+    expectFailure(result, { code: 'TOOL_ERROR', name: 'ToolError', message: 'Tool "legacy:report" failed.', toolCalls: 1 });
+    expect(result.error?.data).toEqual({ toolErrorCode: 'TOOL_FAILED', tool: 'legacy:report' });
+    const text = JSON.stringify(result);
+    for (const secret of ['hunter2', 'ECONNREFUSED', '/srv/app', '10.0.0.7']) expect(text).not.toContain(secret);
+  });
+
+  it('a syntax error is a VALIDATION_ERROR at the user line', async () => {
+    const result = await enclave.run("const users = await callTool('users:list', {});\nreturn users.map((u) => u.name;");
+    expect(result.success).toBe(false);
+    expect(result.error?.code).toBe('VALIDATION_ERROR');
+    expect(result.error?.location?.line).toBe(2);
+    expect(issuesOf(result).map((i) => [i.ruleId, i.line])).toEqual([['syntax', 2]]);
+    expect(result.stats.toolCallCount).toBe(0);
+  });
+});
+
+describe.each(adapters)('values copied out of the realm at STANDARD [$name]', ({ options }) => {
+  const enclave = new Enclave({ ...options, tools: makeTools() });
+  afterAll(() => enclave.dispose());
+
+  it('a Date (trailing expression) comes out as a host Date', async () => {
+    const result = await enclave.run(js`
+const orders = await callTool('orders:list', { userId: 'u1' });
+const latest = orders.map((o) => new Date(o.createdAt)).reduce((a, b) => (b > a ? b : a));
+latest
+`);
+    expectSuccess(result, new Date('2024-03-15T13:00:00.000Z'), 1);
+    expect(result.value).toBeInstanceOf(Date);
+    expect((result.value as Date).toISOString()).toBe('2024-03-15T13:00:00.000Z');
+  });
+
+  it('a Map comes out as a host Map in insertion order', async () => {
+    const result = await enclave.run(js`
+const products = await callTool('products:list', {});
+const byCategory = new Map();
+for (const p of products) {
+  byCategory.set(p.category, [...(byCategory.get(p.category) ?? []), p.sku]);
+}
+byCategory
+`);
+    const expected = new Map([
+      ['peripherals', ['KB-01', 'MS-02']],
+      ['displays', ['MN-27']],
+      ['accessories', ['CB-10', 'DK-05']],
+      ['audio', ['HS-07']],
+    ]);
+    expectSuccess(result, expected, 1);
+    expect(result.value).toBeInstanceOf(Map);
+    expect([...(result.value as Map<string, string[]>).keys()]).toEqual(['peripherals', 'displays', 'accessories', 'audio']);
+  });
+
+  it('a Set comes out as a host Set', async () => {
+    const result = await enclave.run("const products = await callTool('products:list', {});\nnew Set(products.flatMap((p) => p.tags))");
+    expectSuccess(result, new Set(['usb', 'rgb', 'wireless', '4k', 'hdmi', 'ethernet', 'mic']), 1);
+    expect(result.value).toBeInstanceOf(Set);
+    expect([...(result.value as Set<string>)]).toEqual(['usb', 'rgb', 'wireless', '4k', 'hdmi', 'ethernet', 'mic']);
+  });
+
+  it('BigInt values come out as bigint', async () => {
+    const result = await enclave.run(js`
+const points = await callTool('metrics:query', { name: 'dau' });
+let total = 0n;
+for (const p of points) total += BigInt(p.value) * 1000n;
+return { total, big: 2n ** 64n, asString: total.toString() };
+`);
+    expectSuccess(result, { total: 9550000n, big: 18446744073709551616n, asString: '9550000' }, 1);
+    expect(typeof (result.value as { total: unknown }).total).toBe('bigint');
+  });
+
+  it('Dates, Maps and Sets nested in a plain object', async () => {
+    const result = await enclave.run(js`
+const tickets = await callTool('tickets:list', { assignee: 'u2' });
+return {
+  count: tickets.length,
+  opened: tickets.map((t) => new Date(t.createdAt)),
+  tags: new Set(tickets.flatMap((t) => t.tags)),
+  byStatus: new Map(tickets.map((t) => [t.id, t.status])),
+};
+`);
+    expectSuccess(
+      result,
+      {
+        count: 2,
+        opened: [new Date('2024-04-01T08:00:00.000Z'), new Date('2024-04-02T10:00:00.000Z')],
+        tags: new Set(['auth', 'bug', 'content']),
+        byStatus: new Map([
+          [101, 'open'],
+          [103, 'closed'],
+        ]),
+      },
+      1,
+    );
+    const value = result.value as { opened: unknown[]; tags: unknown; byStatus: unknown };
+    expect(value.opened[0]).toBeInstanceOf(Date);
+    expect(value.tags).toBeInstanceOf(Set);
+    expect(value.byStatus).toBeInstanceOf(Map);
+  });
+
+  it('a script without a return value succeeds with undefined (side effect and log kept)', async () => {
+    const rec = makeRecorder();
+    const result = await enclave.run(
+      js`
+const t = await callTool('tickets:update', { id: 106, status: 'pending' });
+console.log(\`ticket \${t.id} is now \${t.status}\`);
+`,
+      { tools: makeTools(rec) },
+    );
+    expectSuccess(result, undefined, 1);
+    expect(result.value).toBeUndefined();
+    expect(logsOf(result)).toEqual([['log', 'ticket 106 is now pending']]);
+    expect(rec.updates).toEqual([{ id: 106, status: 'pending' }]);
+  });
+
+  it('undefined properties survive the copy', async () => {
+    const result = await enclave.run('return { a: 1, b: undefined, list: [undefined, null] };');
+    expectSuccess(result, { a: 1, b: undefined, list: [undefined, null] }, 0);
+    expect(Object.keys(result.value as object)).toEqual(['a', 'b', 'list']);
+  });
+});
+
+describe.each(adapters)('console output is captured into result.logs [$name]', ({ options }) => {
+  const enclave = new Enclave({ ...options, tools: makeTools() });
+  afterAll(() => enclave.dispose());
+
+  it('levels, several arguments, objects as JSON, numbers and booleans', async () => {
+    const result = await enclave.run(js`
+console.log('starting');
+const users = await callTool('users:list', { active: true });
+console.log('active users:', users.length);
+console.info('first', { id: users[0].id, tags: ['a'] });
+console.warn('inactive skipped', true);
+console.error('none failed');
+console.debug(null, undefined, 1.5);
+return users.length;
+`);
+    expectSuccess(result, 4, 1);
+    expect(logsOf(result)).toEqual([
+      ['log', 'starting'],
+      ['log', 'active users: 4'],
+      ['info', 'first {"id":"u1","tags":["a"]}'],
+      ['warn', 'inactive skipped true'],
+      ['error', 'none failed'],
+      ['debug', 'null undefined 1.5'],
+    ]);
+  });
+
+  it('logs written before a failure are kept', async () => {
+    const result = await enclave.run("console.log('step 1');\nconst t = await callTool('teams:get', { id: 't7' });\nconsole.log('step 2');\nreturn t;");
+    expectFailure(result, { code: 'TOOL_ERROR', name: 'ToolError', message: 'Team t7 not found', toolCalls: 1 });
+    expect(logsOf(result)).toEqual([['log', 'step 1']]);
+  });
+});
+
+describe.each(adapters)('input, globals and tools scoped per instance and per run [$name]', ({ options }) => {
+  it('user globals and input drive a tool chain', async () => {
+    const enclave = new Enclave({ ...options, tools: makeTools(), globals: { config: { currency: 'EUR', vatRate: 0.19, roundTo: 2 } } });
+    try {
+      const code = js`
+const { currency, vatRate, roundTo } = config;
+const order = await callTool('orders:get', { id: input.orderId });
+const net = order.items.reduce((s, i) => s + i.qty * i.price, 0);
+const fx = await callTool('fx:rate', { from: 'USD', to: currency });
+const gross = net * (1 + vatRate) * fx.rate;
+return \`\${order.id}: \${gross.toFixed(roundTo)} \${currency}\`;
+`;
+      expectSuccess(await enclave.run(code, { input: { orderId: 'o-1002' } }), 'o-1002: 545.21 EUR', 2);
+      expectSuccess(await enclave.run(code, { input: { orderId: 'o-1007' } }), 'o-1007: 98.52 EUR', 2);
+    } finally {
+      enclave.dispose();
+    }
+  });
+
+  it('run globals merge over instance globals for that run only', async () => {
+    const enclave = new Enclave({ ...options, globals: { region: 'eu', limits: { maxItems: 5 } } });
+    try {
+      const code = 'return `${region}:${limits.maxItems}`;';
+      expectSuccess(await enclave.run(code, { globals: { region: 'us' } }), 'us:5', 0);
+      expectSuccess(await enclave.run(code), 'eu:5', 0);
+    } finally {
+      enclave.dispose();
+    }
+  });
+
+  it('changes a script makes to input and globals do not reach the next run', async () => {
+    const enclave = new Enclave({ ...options, globals: { settings: { retries: 3, tags: ['a'] } } });
+    try {
+      const code = 'settings.retries += 1;\nsettings.tags.push(input.tag);\ninput.seen = true;\nreturn [settings.retries, settings.tags.join(","), input.seen];';
+      const input = { tag: 'x' };
+      expectSuccess(await enclave.run(code, { input }), [4, 'a,x', true], 0);
+      expectSuccess(await enclave.run(code, { input }), [4, 'a,x', true], 0);
+      expect(input).toEqual({ tag: 'x' });
+    } finally {
+      enclave.dispose();
+    }
+  });
+
+  it('per-run tools layer over the instance tools: the same name is replaced, the others stay', async () => {
+    const enclave = new Enclave({ ...options, tools: makeTools() });
+    try {
+      const code = js`
+const me = await callTool('users:get', { id: 'u1' });
+let orders;
+try {
+  orders = await callTool('orders:list', { userId: me.id });
+} catch (e) {
+  orders = e.code;
+}
+return { me: me.name, orders };
+`;
+      expectSuccess(await enclave.run(code), { me: 'Ada Lovelace', orders: ORDERS.filter((o) => o.userId === 'u1') }, 2);
+      const scoped = { 'users:get': async ({ id }: { id: string }) => ({ id, name: 'Scoped Ada' }) };
+      expectSuccess(await enclave.run(code, { tools: scoped }), { me: 'Scoped Ada', orders: ORDERS.filter((o) => o.userId === 'u1') }, 2);
+      // A tool only one run brought is gone in the next run.
+      const other = js`try { return await callTool('users:extra', {}); } catch (e) { return e.code; }`;
+      expectSuccess(await enclave.run(other, { tools: { 'users:extra': async () => 'extra' } }), 'extra', 1);
+      expectSuccess(await enclave.run(other), 'UNKNOWN_TOOL', 1);
+    } finally {
+      enclave.dispose();
+    }
+  });
+
+  it('a per-run toolHandler sees the user passed as context', async () => {
+    const enclave = new Enclave(options);
+    const seen: unknown[] = [];
+    const toolHandler: ToolHandler = async (name: string, args: { status?: string }, ctx: ToolContext) => {
+      const { userId } = ctx.context as { userId: string };
+      seen.push([name, ctx.callIndex, userId]);
+      switch (name) {
+        case 'me':
+          return USERS.find((u) => u.id === userId);
+        case 'orders:mine':
+          return ORDERS.filter((o) => o.userId === userId && (args.status === undefined || o.status === args.status));
+        default:
+          throw new Error(`no tool ${name}`);
+      }
+    };
+    try {
+      const code = js`
+const me = await callTool('me', {});
+const mine = await callTool('orders:mine', { status: 'paid' });
+return { me: me.name, orders: mine.map((o) => o.id) };
+`;
+      expectSuccess(await enclave.run(code, { toolHandler, context: { userId: 'u1' } }), { me: 'Ada Lovelace', orders: ['o-1001', 'o-1008'] }, 2);
+      expectSuccess(await enclave.run(code, { toolHandler, context: { userId: 'u4' } }), { me: 'Linus Torvalds', orders: ['o-1004'] }, 2);
+      expect(seen).toEqual([
+        ['me', 1, 'u1'],
+        ['orders:mine', 2, 'u1'],
+        ['me', 1, 'u4'],
+        ['orders:mine', 2, 'u4'],
+      ]);
+    } finally {
+      enclave.dispose();
+    }
+  });
+
+  it('an instance toolHandler serves every tool name', async () => {
+    const enclave = new Enclave({ ...options,
+      toolHandler: async (name: string, args: { a: number; b: number }) => {
+        if (name === 'math:add') return args.a + args.b;
+        if (name === 'math:mul') return args.a * args.b;
+        throw new Error('unknown');
+      },
+    });
+    try {
+      const result = await enclave.run(js`
+const sum = await callTool('math:add', { a: 2, b: 3 });
+const product = await callTool('math:mul', { a: sum, b: 4 });
+return { sum, product };
+`);
+      expectSuccess(result, { sum: 5, product: 20 }, 2);
+    } finally {
+      enclave.dispose();
+    }
+  });
+
+  it('polls a job with do-while until it is done (per-run stateful tool)', async () => {
+    const enclave = new Enclave(options);
+    let polls = 0;
+    const tools = {
+      'jobs:status': async ({ id }: { id: string }) => {
+        polls++;
+        return polls < 3 ? { id, state: 'running' } : { id, state: 'done', result: { rows: 42 } };
+      },
+    };
+    try {
+      const result = await enclave.run(
+        js`
+let attempt = 0;
+let status;
+do {
+  attempt++;
+  status = await callTool('jobs:status', { id: input.jobId });
+} while (status.state === 'running' && attempt < 5);
+return { attempt, state: status.state, result: status.result };
+`,
+        { tools, input: { jobId: 'job-7' } },
+      );
+      expectSuccess(result, { attempt: 3, state: 'done', result: { rows: 42 } }, 3);
+    } finally {
+      enclave.dispose();
+    }
+  });
+
+  it('tool results feed other tools: e-mail the assignees of urgent and high tickets', async () => {
+    const enclave = new Enclave(options);
+    const rec = makeRecorder();
+    try {
+      const result = await enclave.run(
+        js`
+const tickets = await callTool('tickets:list', { status: 'open' });
+const important = tickets.filter((t) => ['urgent', 'high'].includes(t.priority) && t.assignee);
+const sent = [];
+for (const t of important) {
+  const user = await callTool('users:get', { id: t.assignee });
+  const receipt = await callTool('email:send', { to: user.email, subject: \`[\${t.priority}] #\${t.id}\`, body: \`Please look at "\${t.title}".\` });
+  sent.push({ ticket: t.id, to: user.email, id: receipt.id });
+}
+return sent;
+`,
+        { tools: makeTools(rec) },
+      );
+      expectSuccess(
+        result,
+        [
+          { ticket: 101, to: 'grace@example.com', id: 'msg_1' },
+          { ticket: 106, to: 'ada@example.com', id: 'msg_2' },
+        ],
+        5,
+      );
+      expect(rec.sent).toEqual([
+        { to: 'grace@example.com', subject: '[urgent] #101', body: 'Please look at "Login page returns 500".' },
+        { to: 'ada@example.com', subject: '[high] #106', body: 'Please look at "API rate limit too low".' },
+      ]);
+    } finally {
+      enclave.dispose();
+    }
+  });
+
+  it('tools receive a copy of the arguments, including undefined fields', async () => {
+    const enclave = new Enclave(options);
+    const rec = makeRecorder();
+    try {
+      const result = await enclave.run("const page = await callTool('items:list', { cursor: undefined, limit: 2 });\nreturn page.items.map((i) => i.id);", {
+        tools: makeTools(rec),
+        context: { requestId: 'r-1' },
+      });
+      expectSuccess(result, ['item-01', 'item-02'], 1);
+      expect(rec.calls).toEqual([{ tool: 'items:list', args: { cursor: undefined, limit: 2 }, context: { requestId: 'r-1' } }]);
+    } finally {
+      enclave.dispose();
+    }
+  });
+});
+}

@@ -1,0 +1,469 @@
+/**
+ * A runtime node: takes runs from the Redis queue and executes them in its own `worker_threads` pool,
+ * with the engine's locked realms, limits and budgets. It holds no tools, no secrets and no user
+ * identity: every `callTool` goes back to the app instance that owns the run. What an app asks for is
+ * bounded by the node's own caps (time, heap, payload sizes), whatever the message says; a run whose
+ * app instance stops saying it is alive is stopped and its worker freed.
+ */
+import { availableParallelism } from 'node:os';
+import type { EntryOutput, IsolatedJob, IsolatedRun, IsolationFailureCode, RealmLimits, WorkerPoolConfig } from '@enclave-kit/engine/isolation';
+import { WORKER_POOL_PRESETS, WorkerPool, checkMessage, installRejectionGuard, maxMessageBytes } from '@enclave-kit/engine/isolation';
+import { LEVEL_CONFIGS } from '@enclave-kit/engine';
+import { OptionChecker } from '@enclave-kit/engine/http';
+import type { RedisClient } from '../client.js';
+import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_PREFIX, within } from '../client.js';
+import type { NodeFailure, RuntimeKeys, ToApp } from './protocol.js';
+import { CLAIM, GROUP, isId, messageText, newId, readStreamIds, runtimeKeys } from './protocol.js';
+
+const MB = 1024 * 1024;
+
+export interface RuntimeNodeOptions {
+  /** A Redis URL (`redis://127.0.0.1:6379`) or an ioredis client (the node duplicates two more connections from it). */
+  redis: string | RedisClient;
+  /** Runs at once, each in its own worker. Default: the machine's CPU count. */
+  concurrency?: number;
+  /** Must match the apps' `redisRuntime({ prefix })`. Default `'enclave:'`. */
+  prefix?: string;
+  /** The longest a run may take here, whatever the app asks. Default 60,000 ms. */
+  maxTimeoutMs?: number;
+  /** V8 heap per worker (`resourceLimits`), in bytes; a run's `memoryLimit` is capped to it. Default 256 MiB. */
+  memoryLimitPerWorker?: number;
+  /** The largest run, tool reply or other message the node reads, in bytes; payload limits are capped to it. Default 32 MiB. */
+  maxPayloadBytes?: number;
+  /** Messages a worker may send per second (flooding ends its run). Default 1000. */
+  maxMessagesPerSecond?: number;
+  /** A worker is replaced after this many runs. Default 1000. */
+  maxExecutionsPerWorker?: number;
+  /** How often the node says it is alive and checks the apps of its runs. Default 1000 ms. */
+  heartbeatMs?: number;
+  /** Deadline of every Redis command but the blocking read. Default 1000 ms. */
+  commandTimeoutMs?: number;
+}
+
+export interface RuntimeNodeStats {
+  /** Runs executing now. */
+  active: number;
+  concurrency: number;
+  /** Runs taken from the queue since start. */
+  taken: number;
+  /** Runs stopped because their app instance stopped saying it is alive. */
+  orphaned: number;
+  /** Runs stopped at the node's own deadline. */
+  timedOut: number;
+  /** Runs refused because they were malformed or over the node's caps. */
+  refused: number;
+}
+
+/** A started node. */
+export interface RuntimeNode {
+  readonly id: string;
+  stats(): RuntimeNodeStats;
+  /**
+   * Stops taking runs, lets the runs in flight end (at most `graceMs`, default the node's
+   * `maxTimeoutMs`), ends what is left (their apps get RUNTIME_LOST) and closes its connections.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+const NODE_KEYS = ['redis', 'concurrency', 'prefix', 'maxTimeoutMs', 'memoryLimitPerWorker', 'maxPayloadBytes', 'maxMessagesPerSecond', 'maxExecutionsPerWorker', 'heartbeatMs', 'commandTimeoutMs'];
+const LIMIT_KEYS = ['maxIterations', 'maxCallDepth', 'maxToolCalls', 'memoryLimit', 'maxOutputBytes', 'maxToolArgsBytes', 'maxLogBytes', 'maxLogEntries'] as const satisfies readonly (keyof RealmLimits)[];
+const PAYLOAD_KEYS: ReadonlySet<string> = new Set(['maxOutputBytes', 'maxToolArgsBytes', 'maxLogBytes']);
+const MAX_NAMES = 256;
+const NAME = /^[A-Za-z_$][A-Za-z0-9_$]{0,127}$/;
+/** How long the blocking read waits before it reads again (and notices a closed node). */
+const BLOCK_MS = 2000;
+
+interface NodeSettings {
+  keys: RuntimeKeys;
+  concurrency: number;
+  maxTimeoutMs: number;
+  memoryLimitPerWorker: number;
+  maxPayloadBytes: number;
+  heartbeatMs: number;
+  timeoutMs: number;
+  /** The highest each realm limit may be here. */
+  ceilings: RealmLimits;
+  pool: Omit<WorkerPoolConfig, 'minWorkers'>;
+}
+
+/** One run on this node. */
+interface NodeRun {
+  id: string;
+  app: string;
+  handle: IsolatedRun | undefined;
+  timer: NodeJS.Timeout | undefined;
+}
+
+function readNodeOptions(options: RuntimeNodeOptions): { settings: NodeSettings; redis: string | RedisClient } {
+  const check = new OptionChecker('startRuntimeNode(options)');
+  const o = check.object('options', options ?? null) ?? {};
+  check.knownKeys('', o, NODE_KEYS);
+  const redis = o.redis;
+  if (typeof redis !== 'string') check.withMethods('redis', redis ?? null, ['call', 'duplicate', 'subscribe', 'on', 'disconnect'], 'a Redis URL or the methods of an ioredis client');
+  else if (!/^rediss?:\/\//.test(redis)) check.fail(`redis must be a redis:// or rediss:// URL, got "${redis.slice(0, 100)}".`);
+  const prefix = check.string('prefix', o.prefix) ?? DEFAULT_PREFIX;
+  if (/[{}]/.test(prefix)) check.fail('prefix must not contain { or }.');
+  const concurrency = check.positiveInteger('concurrency', o.concurrency) ?? Math.max(1, availableParallelism());
+  const memoryLimitPerWorker = check.positiveInteger('memoryLimitPerWorker', o.memoryLimitPerWorker) ?? WORKER_POOL_PRESETS.STANDARD.memoryLimitPerWorker;
+  if (memoryLimitPerWorker < 16 * MB) check.fail('memoryLimitPerWorker is in bytes and must be at least 16 MiB.');
+  const maxPayloadBytes = check.positiveInteger('maxPayloadBytes', o.maxPayloadBytes) ?? 32 * MB;
+  const loosest = LEVEL_CONFIGS.PERMISSIVE.limits;
+  const ceilings = {} as RealmLimits;
+  for (const key of LIMIT_KEYS) ceilings[key] = PAYLOAD_KEYS.has(key) ? Math.min(loosest[key], maxPayloadBytes) : loosest[key];
+  ceilings.memoryLimit = Math.min(ceilings.memoryLimit, memoryLimitPerWorker);
+  const settings: NodeSettings = {
+    keys: runtimeKeys(prefix),
+    concurrency,
+    maxTimeoutMs: check.positiveInteger('maxTimeoutMs', o.maxTimeoutMs, 'ms') ?? 60_000,
+    memoryLimitPerWorker,
+    maxPayloadBytes,
+    heartbeatMs: check.positiveInteger('heartbeatMs', o.heartbeatMs, 'ms') ?? 1000,
+    timeoutMs: check.positiveInteger('commandTimeoutMs', o.commandTimeoutMs, 'ms') ?? DEFAULT_COMMAND_TIMEOUT_MS,
+    ceilings,
+    pool: {
+      maxWorkers: concurrency,
+      memoryLimitPerWorker,
+      maxMessagesPerSecond: check.positiveInteger('maxMessagesPerSecond', o.maxMessagesPerSecond) ?? 1000,
+      maxExecutionsPerWorker: check.positiveInteger('maxExecutionsPerWorker', o.maxExecutionsPerWorker) ?? 1000,
+      maxQueueSize: concurrency,
+      idleTimeoutMs: 30_000,
+    },
+  };
+  return { settings, redis: redis as string | RedisClient };
+}
+
+/**
+ * Starts a runtime node: resolves once its workers are warm and it reads the queue.
+ *
+ * @example
+ * ```ts
+ * const node = await startRuntimeNode({ redis: 'redis://127.0.0.1:6379', concurrency: 4 });
+ * process.on('SIGTERM', () => void node.close().then(() => process.exit(0)));
+ * ```
+ * The same as the `enclave-runtime` command. Defaults: one worker per CPU, prefix `enclave:`, runs capped
+ * at 60 s and 256 MiB of heap, 32 MiB payloads, heartbeat 1000 ms.
+ */
+export async function startRuntimeNode(options: RuntimeNodeOptions): Promise<RuntimeNode> {
+  const { settings, redis } = readNodeOptions(options);
+  let client: RedisClient;
+  let own = false;
+  if (typeof redis === 'string') {
+    // ioredis is a peer dependency; only a node started from a URL needs to load it here.
+    const { Redis } = await import('ioredis');
+    client = new Redis(redis) as unknown as RedisClient;
+    own = true;
+  } else client = redis;
+  const node = new Node(settings, client, own);
+  await node.start();
+  return node;
+}
+
+class Node implements RuntimeNode {
+  readonly id = newId('n');
+  readonly #s: NodeSettings;
+  readonly #client: RedisClient;
+  readonly #ownsClient: boolean;
+  readonly #reader: RedisClient;
+  readonly #sub: RedisClient;
+  readonly #channel: string;
+  readonly #pools = new Map<string, WorkerPool>();
+  readonly #runs = new Map<string, NodeRun>();
+  readonly #counts = { taken: 0, orphaned: 0, timedOut: 0, refused: 0 };
+  #heartbeat: NodeJS.Timeout | undefined;
+  #closing = false;
+  #loop: Promise<void> = Promise.resolve();
+  #slotFreed: (() => void) | undefined;
+
+  constructor(settings: NodeSettings, client: RedisClient, own: boolean) {
+    this.#s = settings;
+    this.#client = client;
+    this.#ownsClient = own;
+    client.on('error', () => {});
+    this.#reader = client.duplicate();
+    this.#reader.on('error', () => {});
+    this.#sub = client.duplicate();
+    this.#sub.on('error', () => {});
+    this.#channel = settings.keys.channel(this.id);
+    this.#sub.on('message', (channel: unknown, message: unknown) => {
+      if (channel === this.#channel) this.#receive(messageText(message));
+    });
+    // Replies sent while the connection was down are lost: the runs cannot go on (their apps end them too).
+    this.#sub.on('close', () => {
+      for (const run of Array.from(this.#runs.values())) this.#stopRun(run);
+    });
+  }
+
+  async start(): Promise<void> {
+    installRejectionGuard();
+    const pool = this.#pool({ intl: false, proxy: false });
+    // Subscribed before the first run is taken, so no reply can arrive unheard.
+    await this.#sub.subscribe(this.#channel);
+    await this.#ensureGroup();
+    await pool.ready();
+    await this.#beat();
+    this.#heartbeat = setInterval(() => void this.#beat(), this.#s.heartbeatMs);
+    this.#loop = this.#read();
+  }
+
+  stats(): RuntimeNodeStats {
+    return { active: this.#runs.size, concurrency: this.#s.concurrency, ...this.#counts };
+  }
+
+  async close(graceMs = this.#s.maxTimeoutMs): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#slotFreed?.();
+    // Ends the blocking read at once; the loop sees `closing` and returns.
+    this.#reader.disconnect();
+    await this.#loop;
+    const until = Date.now() + graceMs;
+    while (this.#runs.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    for (const run of Array.from(this.#runs.values())) {
+      this.#send(run.app, ['failed', run.id, 'SHUTDOWN']);
+      this.#stopRun(run);
+    }
+    clearInterval(this.#heartbeat);
+    for (const pool of this.#pools.values()) pool.dispose();
+    await within(this.#client.call('DEL', [this.#s.keys.alive(this.id)]), this.#s.timeoutMs, 'the removal of the node’s presence').catch(() => {});
+    this.#sub.disconnect();
+    if (this.#ownsClient) this.#client.disconnect();
+  }
+
+  /** One pool per realm variant of the levels' dialects (at most four; only PERMISSIVE differs today). */
+  #pool(realm: { intl: boolean; proxy: boolean }): WorkerPool {
+    const key = `${realm.intl ? 1 : 0}${realm.proxy ? 1 : 0}`;
+    let pool = this.#pools.get(key);
+    if (pool === undefined) {
+      // The default variant keeps every worker warm; another starts its workers on demand.
+      const config: WorkerPoolConfig = { ...this.#s.pool, minWorkers: key === '00' ? this.#s.concurrency : 0 };
+      const realms = { maxIdle: 16, prewarm: 2, maxRunsPerRealm: 1000, intl: realm.intl, proxy: realm.proxy };
+      pool = new WorkerPool(config, { realms, maxMessageBytes: maxMessageBytes({ ...this.#s.ceilings, maxInputBytes: this.#s.maxPayloadBytes, maxToolResultBytes: this.#s.maxPayloadBytes }) });
+      this.#pools.set(key, pool);
+    }
+    return pool;
+  }
+
+  async #ensureGroup(): Promise<void> {
+    try {
+      await within(this.#client.call('XGROUP', ['CREATE', this.#s.keys.jobs, GROUP, '0', 'MKSTREAM']), this.#s.timeoutMs, 'the creation of the consumer group');
+    } catch (err) {
+      if (!(err instanceof Error && err.message.startsWith('BUSYGROUP'))) throw err;
+    }
+  }
+
+  // ---- taking runs -------------------------------------------------------------------------------
+
+  async #read(): Promise<void> {
+    while (!this.#closing) {
+      const free = this.#s.concurrency - this.#runs.size;
+      if (free <= 0) {
+        await new Promise<void>((resolve) => (this.#slotFreed = resolve));
+        this.#slotFreed = undefined;
+        continue;
+      }
+      let ids: { run: string; app: string }[];
+      try {
+        const reply = await this.#reader.call('XREADGROUP', ['GROUP', GROUP, this.id, 'COUNT', free, 'BLOCK', BLOCK_MS, 'NOACK', 'STREAMS', this.#s.keys.jobs, '>']);
+        ids = readStreamIds(reply);
+      } catch (err) {
+        if (this.#closing) return;
+        // Redis restarted empty (no group), or is away: make the group again, or wait and read again.
+        if (err instanceof Error && err.message.startsWith('NOGROUP')) await this.#ensureGroup().catch(() => {});
+        else await new Promise((r) => setTimeout(r, 200));
+        continue;
+      }
+      await Promise.all(ids.map((id) => this.#claim(id)));
+    }
+  }
+
+  async #claim({ run, app }: { run: string; app: string }): Promise<void> {
+    let text: unknown;
+    try {
+      text = await within(CLAIM.run(this.#client, [this.#s.keys.job(run)], [this.#s.maxPayloadBytes]), this.#s.timeoutMs, 'the claim of a run');
+    } catch {
+      return;
+    }
+    if (text === -1) {
+      // Dropped unread for its size: its app hears so at once instead of at its queue timeout.
+      this.#counts.refused++;
+      this.#send(app, ['failed', run, 'TOO_LARGE']);
+      return;
+    }
+    // Gone: withdrawn by its app, or expired.
+    if (typeof text !== 'string') return;
+    if (this.#closing) {
+      // Taken in the moment the node began to close: nothing ran, the app may queue it again.
+      this.#send(app, ['failed', run, 'QUEUE_FULL']);
+      return;
+    }
+    this.#counts.taken++;
+    const job = this.#readJob(text);
+    if (job === undefined || job.run !== run || job.app !== app) {
+      this.#counts.refused++;
+      this.#send(app, ['failed', run, 'INTERNAL_ERROR']);
+      return;
+    }
+    this.#start(job);
+  }
+
+  /** The run as the app sent it, rebuilt field by field within the node's caps; undefined if malformed. */
+  #readJob(text: string): (IsolatedJob & { run: string; app: string; realm: { intl: boolean; proxy: boolean } }) | undefined {
+    let o: Record<string, unknown>;
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+      o = parsed as Record<string, unknown>;
+    } catch {
+      return undefined;
+    }
+    const { run, app, source, input, globals, names, fnNames, remaining, limits, realm } = o;
+    if (o.v !== 1 || !isId(run) || !isId(app) || typeof source !== 'string' || source.length === 0) return undefined;
+    if ((input !== null && typeof input !== 'string') || (globals !== null && typeof globals !== 'string')) return undefined;
+    if (typeof remaining !== 'number' || !Number.isFinite(remaining) || remaining <= 0) return undefined;
+    const globalNames = nameList(names);
+    const functionNames = nameList(fnNames);
+    if (globalNames === undefined || functionNames === undefined || !functionNames.every((n) => globalNames.includes(n))) return undefined;
+    if (limits === null || typeof limits !== 'object' || realm === null || typeof realm !== 'object') return undefined;
+    const given = limits as Record<string, unknown>;
+    const capped = {} as RealmLimits;
+    for (const key of LIMIT_KEYS) {
+      const v = given[key];
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) return undefined;
+      capped[key] = Math.min(v, this.#s.ceilings[key]);
+    }
+    const { intl, proxy } = realm as Record<string, unknown>;
+    if (typeof intl !== 'boolean' || typeof proxy !== 'boolean') return undefined;
+    const timeout = Math.min(remaining, this.#s.maxTimeoutMs);
+    // The compile cache is keyed by the source itself: a key the app chose could name another script.
+    return { run, app, key: source, source, limits: capped, inputText: input, globalsText: globals, globalNames, functionNames, deadline: performance.now() + timeout, realm: { intl, proxy } };
+  }
+
+  #start(job: IsolatedJob & { run: string; app: string; realm: { intl: boolean; proxy: boolean } }): void {
+    const run: NodeRun = { id: job.run, app: job.app, handle: undefined, timer: undefined };
+    this.#runs.set(run.id, run);
+    this.#send(run.app, ['accept', run.id, this.id]);
+    // The node's own deadline, whatever the app does: a run past it is halted and reported as TIMEOUT.
+    run.timer = setTimeout(
+      () => {
+        if (this.#runs.get(run.id) !== run) return;
+        this.#counts.timedOut++;
+        this.#sendEntry(run, { calls: [], logs: [], end: { kind: 'timeout' } });
+        this.#stopRun(run);
+      },
+      Math.max(0, job.deadline - performance.now()),
+    );
+    const { run: _run, app: _app, realm, ...isolated } = job;
+    run.handle = this.#pool(realm).run(isolated, {
+      entry: (output) => {
+        if (this.#runs.get(run.id) !== run) return;
+        if (output.end !== null) this.#finish(run);
+        this.#sendEntry(run, output);
+      },
+      failed: (code) => {
+        if (this.#runs.get(run.id) !== run) return;
+        this.#finish(run);
+        this.#send(run.app, ['failed', run.id, nodeFailure(code)]);
+      },
+    });
+  }
+
+  /** The run is over here: its slot is free. */
+  #finish(run: NodeRun): void {
+    this.#runs.delete(run.id);
+    clearTimeout(run.timer);
+    this.#slotFreed?.();
+  }
+
+  /** Ends a run that is still executing: its worker stops running it (or is halted). */
+  #stopRun(run: NodeRun): void {
+    if (this.#runs.get(run.id) !== run) return;
+    this.#finish(run);
+    run.handle?.stop();
+  }
+
+  #sendEntry(run: NodeRun, output: EntryOutput): void {
+    const { calls, logs, end } = output;
+    let wireEnd: unknown = end;
+    let tail = '';
+    if (end?.kind === 'report') {
+      wireEnd = { kind: 'report', report: end.report };
+      tail = `\n${end.value}`;
+    }
+    const message: ToApp = ['entry', run.id, calls, logs, wireEnd];
+    this.#publish(run.app, JSON.stringify(message) + tail);
+  }
+
+  #send(app: string, message: ToApp): void {
+    this.#publish(app, JSON.stringify(message));
+  }
+
+  #publish(peer: string, text: string): void {
+    this.#client.call('PUBLISH', [this.#s.keys.channel(peer), text]).catch(() => {});
+  }
+
+  // ---- messages from apps ------------------------------------------------------------------------
+
+  #receive(text: string | undefined): void {
+    let message: unknown[];
+    try {
+      ({ message } = checkMessage(text, this.#s.maxPayloadBytes));
+    } catch {
+      return;
+    }
+    const run = isId(message[1]) ? this.#runs.get(message[1]) : undefined;
+    if (run === undefined) return;
+    if (message[0] === 'cancel') this.#stopRun(run);
+    else if (message[0] === 'reply') {
+      const [, , callId, ok, payload] = message;
+      if (typeof callId === 'number' && Number.isSafeInteger(callId) && (ok === 0 || ok === 1) && typeof payload === 'string') run.handle?.deliver(callId, [ok, payload]);
+    }
+  }
+
+  // ---- presence ------------------------------------------------------------------------------------
+
+  /** Says the node is alive (with its load), and stops the runs of apps that no longer say so. */
+  async #beat(): Promise<void> {
+    const client = this.#client;
+    const keys = this.#s.keys;
+    const load = JSON.stringify(this.stats());
+    if (!this.#closing) client.call('SET', [keys.alive(this.id), load, 'PX', this.#s.heartbeatMs * 3]).catch(() => {});
+    const apps = [...new Set([...this.#runs.values()].map((r) => r.app))];
+    if (apps.length === 0) return;
+    let alive: unknown;
+    try {
+      alive = await within(client.call('MGET', apps.map(keys.alive)), this.#s.timeoutMs, 'the apps’ presence');
+    } catch {
+      return;
+    }
+    if (!Array.isArray(alive)) return;
+    const gone = new Set(apps.filter((_, i) => alive[i] === null));
+    for (const run of Array.from(this.#runs.values())) {
+      if (!gone.has(run.app)) continue;
+      this.#counts.orphaned++;
+      this.#stopRun(run);
+    }
+  }
+}
+
+function nameList(value: unknown): string[] | undefined {
+  if (!Array.isArray(value) || value.length > MAX_NAMES) return undefined;
+  const names: string[] = [];
+  for (const n of value) {
+    if (typeof n !== 'string' || !NAME.test(n)) return undefined;
+    names.push(n);
+  }
+  return names;
+}
+
+function nodeFailure(code: IsolationFailureCode): NodeFailure {
+  switch (code) {
+    case 'MEMORY_LIMIT_EXCEEDED':
+    case 'RUNTIME_ERROR':
+    case 'QUEUE_FULL':
+      return code;
+    case 'ABORTED':
+      return 'SHUTDOWN';
+    default:
+      return 'INTERNAL_ERROR';
+  }
+}

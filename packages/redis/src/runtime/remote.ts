@@ -1,0 +1,346 @@
+/**
+ * The app's side of remote runtime nodes: an isolation for the engine's run driver that queues each run
+ * in Redis and relays what its node reports. The app keeps everything that needs trust: the check,
+ * rewrite and score before a run is queued, the tools (each `callTool` comes back here and runs in the
+ * request's scope), the tool-call count and the deadline (the driver's). What a node sends is checked
+ * against the documented shapes and the run's own caps before the driver sees it.
+ */
+import type { EntryOutput, IsolatedJob, IsolatedRun, Isolation, IsolationEvents, IsolationFailureCode, RemoteAdapter, RemoteAdapterContext } from '@enclave-kit/engine/isolation';
+import { OptionChecker } from '@enclave-kit/engine/http';
+import { checkMessage, readEntry } from '@enclave-kit/engine/isolation';
+import type { RedisClient, RedisStoreOptions } from '../client.js';
+import { checkArguments, within } from '../client.js';
+import type { NodeFailure, RemoteJob, RuntimeKeys, ToNode } from './protocol.js';
+import { ENQUEUE, NODE_FAILURES, isId, messageText, newId, runtimeKeys } from './protocol.js';
+
+export interface RedisRuntimeOptions extends RedisStoreOptions {
+  /** An ioredis client (`new Redis(url)`); a second connection is duplicated from it for pub/sub. */
+  redis: RedisClient;
+  /** How long a run waits for a runtime node to take it before it ends as RUNTIME_UNAVAILABLE. Default 5000 ms. */
+  queueTimeoutMs?: number;
+  /**
+   * How often this instance says it is alive and checks the nodes running its runs. A node that stops
+   * (crash, `kill -9`) is noticed within 3 heartbeats plus one; its runs end as RUNTIME_LOST. Default 1000 ms.
+   */
+  heartbeatMs?: number;
+}
+
+interface Settings {
+  client: RedisClient;
+  keys: RuntimeKeys;
+  timeoutMs: number;
+  queueTimeoutMs: number;
+  heartbeatMs: number;
+}
+
+/**
+ * Runs scripts on remote runtime nodes (`enclave-runtime`, or `startRuntimeNode()`) through Redis: the
+ * Enclave's `adapter`.
+ *
+ * @example
+ * ```ts
+ * const enclave = new Enclave({ adapter: redisRuntime({ redis: new Redis(process.env.REDIS_URL) }), tools });
+ * await enclave.ready(); // listening for the nodes' messages
+ * ```
+ * Defaults: prefix `enclave:` (the nodes' must match), queue timeout 5000 ms, heartbeat 1000 ms, command
+ * timeout 1000 ms. The client stays yours to close; each Enclave's `dispose()` closes the connection it
+ * duplicated.
+ */
+export function redisRuntime(options: RedisRuntimeOptions): RemoteAdapter {
+  const where = 'redisRuntime(options)';
+  const given = (options ?? {}) as unknown as Record<string, unknown>;
+  const { redis, ...rest } = typeof given === 'object' ? given : {};
+  // Checked under its own name first: the stores call the same client `client`.
+  new OptionChecker(where).withMethods('redis', redis ?? null, ['call', 'duplicate', 'subscribe', 'unsubscribe', 'on', 'disconnect'], 'the methods of an ioredis client (new Redis(url))');
+  const { check, o, prefix, timeoutMs } = checkArguments(where, redis, rest, ['queueTimeoutMs', 'heartbeatMs']);
+  const settings: Settings = {
+    client: redis as RedisClient,
+    keys: runtimeKeys(prefix),
+    timeoutMs,
+    queueTimeoutMs: check.positiveInteger('queueTimeoutMs', o.queueTimeoutMs, 'ms') ?? 5000,
+    heartbeatMs: check.positiveInteger('heartbeatMs', o.heartbeatMs, 'ms') ?? 1000,
+  };
+  return { kind: 'remote', createIsolation: (context) => new RedisRuntimeIsolation(settings, context) };
+}
+
+type RunState = 'queued' | 'running';
+
+interface RemoteRun {
+  id: string;
+  events: IsolationEvents;
+  limits: IsolatedJob['limits'];
+  state: RunState;
+  node: string | undefined;
+  timer: NodeJS.Timeout | undefined;
+  logEntries: number;
+  logChars: number;
+  messages: number;
+}
+
+/** What a node's failure code becomes: the app words it; nothing a node writes reaches a result. */
+const FAILURES: Record<NodeFailure, [IsolationFailureCode, string, string]> = {
+  MEMORY_LIMIT_EXCEEDED: ['MEMORY_LIMIT_EXCEEDED', 'MemoryLimitError', 'The run exceeded the worker heap limit.'],
+  RUNTIME_ERROR: ['RUNTIME_ERROR', 'MessageFloodError', 'The sandbox sent more messages per second than the runtime node allows.'],
+  INTERNAL_ERROR: ['INTERNAL_ERROR', 'InternalError', 'The sandbox failed unexpectedly.'],
+  QUEUE_FULL: ['RUNTIME_UNAVAILABLE', 'RuntimeUnavailableError', 'The runtime node that took the run had no free worker.'],
+  SHUTDOWN: ['RUNTIME_LOST', 'RuntimeLostError', 'The runtime node shut down before the run ended; the run is not retried.'],
+  TOO_LARGE: ['RUNTIME_UNAVAILABLE', 'RuntimeUnavailableError', 'The run is larger than the runtime node accepts (its maxPayloadBytes); nothing of the script ran.'],
+};
+
+const LOST_NODE = 'The runtime node running this run stopped before it ended; the run is not retried (its tools may have run).';
+const LOST_REDIS = 'The connection to Redis was lost while the run was on a runtime node; the run is not retried (its tools may have run).';
+
+/**
+ * What `redisRuntime()` creates for each Enclave: the `Isolation` the engine's run driver drives. Apps
+ * never build one themselves; `stats()` is there for operators who hold one.
+ *
+ * @example
+ * ```ts
+ * const enclave = new Enclave({ adapter: redisRuntime({ redis }) }); // creates one RedisRuntimeIsolation
+ * ```
+ */
+export class RedisRuntimeIsolation implements Isolation {
+  readonly kind = 'remote';
+  readonly id = newId('a');
+  readonly #s: Settings;
+  readonly #maxMessageBytes: number;
+  readonly #realm: RemoteJob['realm'];
+  readonly #sub: RedisClient;
+  readonly #channel: string;
+  readonly #runs = new Map<string, RemoteRun>();
+  readonly #heartbeat: NodeJS.Timeout;
+  #subscribed: Promise<void>;
+  #listening = false;
+  #disposed = false;
+
+  constructor(settings: Settings, context: RemoteAdapterContext) {
+    this.#s = settings;
+    this.#maxMessageBytes = context.maxMessageBytes;
+    this.#realm = { intl: context.realm.intl, proxy: context.realm.proxy };
+    this.#channel = settings.keys.channel(this.id);
+    this.#sub = settings.client.duplicate();
+    this.#sub.on('error', () => {});
+    this.#sub.on('message', (channel: unknown, message: unknown) => {
+      if (channel === this.#channel) this.#receive(messageText(message));
+    });
+    // Messages sent while the connection was down are gone: runs on nodes cannot be trusted to finish.
+    this.#sub.on('close', () => this.#connectionLost());
+    this.#subscribed = this.#subscribe();
+    this.#sub.on('ready', () => {
+      if (!this.#listening && !this.#disposed) this.#subscribed = this.#subscribe();
+    });
+    this.#heartbeat = setInterval(() => void this.#beat(), settings.heartbeatMs);
+    this.#heartbeat.unref();
+    void this.#beat();
+  }
+
+  /**
+   * Resolves once this instance listens on its channel, or after `queueTimeoutMs` if Redis is not there
+   * yet (runs then wait that long for it and answer RUNTIME_UNAVAILABLE): start-up never hangs on Redis.
+   */
+  ready(): Promise<void> {
+    return within(this.#subscribed, this.#s.queueTimeoutMs, 'the subscription of the runtime channel').catch(() => {});
+  }
+
+  /** Runs queued or on a node, for operators and tests. */
+  stats(): { queued: number; running: number } {
+    let queued = 0;
+    for (const r of this.#runs.values()) if (r.state === 'queued') queued++;
+    return { queued, running: this.#runs.size - queued };
+  }
+
+  run(job: IsolatedJob, events: IsolationEvents): IsolatedRun {
+    const run: RemoteRun = { id: newId('r'), events, limits: job.limits, state: 'queued', node: undefined, timer: undefined, logEntries: 0, logChars: 0, messages: 0 };
+    const handle: IsolatedRun = {
+      deliver: (callId, reply) => {
+        if (this.#runs.get(run.id) === run && run.node !== undefined) this.#send(run.node, ['reply', run.id, callId, reply[0], reply[1]]);
+      },
+      stop: () => this.#stop(run),
+    };
+    if (this.#disposed) {
+      events.failed('ABORTED', 'AbortError', 'This Enclave has been disposed.');
+      return handle;
+    }
+    this.#runs.set(run.id, run);
+    void this.#enqueue(run, job);
+    return handle;
+  }
+
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    clearInterval(this.#heartbeat);
+    for (const run of Array.from(this.#runs.values())) this.#fail(run, 'ABORTED', 'AbortError', 'The run was stopped because the Enclave was disposed.');
+    this.#s.client.call('DEL', [this.#s.keys.alive(this.id)]).catch(() => {});
+    this.#sub.disconnect();
+  }
+
+  async #subscribe(): Promise<void> {
+    await this.#sub.subscribe(this.#channel);
+    this.#listening = true;
+  }
+
+  async #enqueue(run: RemoteRun, job: IsolatedJob): Promise<void> {
+    const { keys, client, queueTimeoutMs, timeoutMs } = this.#s;
+    const remote: RemoteJob = {
+      v: 1,
+      run: run.id,
+      app: this.id,
+      source: job.source,
+      limits: { ...job.limits },
+      input: job.inputText,
+      globals: job.globalsText,
+      names: [...job.globalNames],
+      fnNames: [...job.functionNames],
+      remaining: Math.max(1, Math.floor(job.deadline - performance.now())),
+      realm: this.#realm,
+    };
+    try {
+      // Replies come to the channel: it must be listened to before any node can answer.
+      await within(this.#subscribed, queueTimeoutMs, 'the subscription of the runtime channel');
+      if (this.#runs.get(run.id) !== run) return;
+      await within(ENQUEUE.run(client, [keys.job(run.id), keys.jobs], [JSON.stringify(remote), queueTimeoutMs + 1000, run.id, this.id]), timeoutMs, 'the queueing of a run');
+    } catch {
+      this.#fail(run, 'RUNTIME_UNAVAILABLE', 'RuntimeUnavailableError', 'The runtime queue in Redis could not be reached; nothing of the script ran.');
+      return;
+    }
+    if (this.#runs.get(run.id) !== run) {
+      // Stopped while it was being queued: withdraw it.
+      client.call('DEL', [keys.job(run.id)]).catch(() => {});
+      return;
+    }
+    run.timer = setTimeout(() => void this.#queueTimedOut(run), queueTimeoutMs);
+  }
+
+  /** No node said it took the run in time: withdraw it, unless a node took it in the meantime. */
+  async #queueTimedOut(run: RemoteRun): Promise<void> {
+    if (this.#runs.get(run.id) !== run || run.state !== 'queued') return;
+    let withdrawn: unknown;
+    try {
+      withdrawn = await within(this.#s.client.call('DEL', [this.#s.keys.job(run.id)]), this.#s.timeoutMs, 'the withdrawal of a queued run');
+    } catch {
+      withdrawn = 1;
+    }
+    if (this.#runs.get(run.id) !== run || run.state !== 'queued') return;
+    if (withdrawn === 1) {
+      this.#fail(run, 'RUNTIME_UNAVAILABLE', 'RuntimeUnavailableError', `No runtime node took the run within ${this.#s.queueTimeoutMs} ms; nothing of the script ran.`);
+      return;
+    }
+    // A node took it just now: its acceptance is on its way. If it never comes, the node died at once.
+    run.timer = setTimeout(() => {
+      if (this.#runs.get(run.id) === run && run.state === 'queued') this.#fail(run, 'RUNTIME_LOST', 'RuntimeLostError', LOST_NODE);
+    }, this.#s.queueTimeoutMs);
+  }
+
+  #stop(run: RemoteRun): void {
+    if (this.#runs.get(run.id) !== run) return;
+    this.#forget(run);
+    if (run.node !== undefined) this.#send(run.node, ['cancel', run.id]);
+    else this.#s.client.call('DEL', [this.#s.keys.job(run.id)]).catch(() => {});
+  }
+
+  #forget(run: RemoteRun): void {
+    this.#runs.delete(run.id);
+    clearTimeout(run.timer);
+  }
+
+  #fail(run: RemoteRun, code: IsolationFailureCode, name: string, message: string): void {
+    if (this.#runs.get(run.id) !== run) return;
+    this.#stop(run);
+    run.events.failed(code, name, message);
+  }
+
+  #send(node: string, message: ToNode): void {
+    this.#s.client.call('PUBLISH', [this.#s.keys.channel(node), JSON.stringify(message)]).catch(() => {});
+  }
+
+  #connectionLost(): void {
+    this.#listening = false;
+    for (const run of Array.from(this.#runs.values())) {
+      if (run.state === 'running') this.#fail(run, 'RUNTIME_LOST', 'RuntimeLostError', LOST_REDIS);
+      else this.#fail(run, 'RUNTIME_UNAVAILABLE', 'RuntimeUnavailableError', 'The connection to Redis was lost before a runtime node took the run; nothing of the script ran.');
+    }
+  }
+
+  /** Says this instance is alive, and ends the runs of nodes that no longer say so. */
+  async #beat(): Promise<void> {
+    if (this.#disposed) return;
+    const { client, keys, heartbeatMs, timeoutMs } = this.#s;
+    client.call('SET', [keys.alive(this.id), '1', 'PX', heartbeatMs * 3]).catch(() => {});
+    const nodes = [...new Set([...this.#runs.values()].flatMap((r) => (r.node === undefined ? [] : [r.node])))];
+    if (nodes.length === 0) return;
+    let alive: unknown;
+    try {
+      alive = await within(client.call('MGET', nodes.map(keys.alive)), timeoutMs, 'the runtime nodes’ presence');
+    } catch {
+      // Redis does not answer: no conclusion (the deadline still ends every run).
+      return;
+    }
+    if (!Array.isArray(alive)) return;
+    const gone = new Set(nodes.filter((_, i) => alive[i] === null));
+    for (const run of Array.from(this.#runs.values())) if (run.node !== undefined && gone.has(run.node)) this.#fail(run, 'RUNTIME_LOST', 'RuntimeLostError', LOST_NODE);
+  }
+
+  // ---- messages from nodes ---------------------------------------------------------------------
+
+  #receive(text: string | undefined): void {
+    let message: unknown[];
+    let tail: string;
+    try {
+      ({ message, tail } = checkMessage(text, this.#maxMessageBytes));
+    } catch {
+      return;
+    }
+    const id = message[1];
+    if (!isId(id)) return;
+    const run = this.#runs.get(id);
+    switch (message[0]) {
+      case 'accept': {
+        const node = message[2];
+        if (!isId(node)) return;
+        // A run this instance no longer wants (stopped, timed out in the queue): the node drops it.
+        if (run === undefined || run.state !== 'queued') {
+          if (run?.node !== node) this.#send(node, ['cancel', id]);
+          return;
+        }
+        clearTimeout(run.timer);
+        run.timer = undefined;
+        run.state = 'running';
+        run.node = node;
+        return;
+      }
+      case 'entry':
+        if (run !== undefined && run.state === 'running') this.#entry(run, message, tail);
+        return;
+      case 'failed':
+        // Also while queued: a node that refused the run says so before it would accept it.
+        if (run !== undefined && NODE_FAILURES.has(message[2])) {
+          const [code, name, wording] = FAILURES[message[2] as NodeFailure];
+          this.#fail(run, code, name, wording);
+        }
+        return;
+    }
+  }
+
+  #entry(run: RemoteRun, message: unknown[], tail: string): void {
+    const entry = readEntry(['entry', 0, message[2], message[3], message[4], false], tail);
+    if (entry === undefined || !this.#withinCaps(run, entry)) {
+      this.#fail(run, 'INTERNAL_ERROR', 'InternalError', 'The runtime node sent an invalid message.');
+      return;
+    }
+    const output: EntryOutput = { calls: entry.calls, logs: entry.logs, end: entry.end };
+    if (entry.end !== null) this.#forget(run);
+    run.events.entry(output);
+  }
+
+  /** A node's reports stay within what the run's own caps allow, whatever the node says. */
+  #withinCaps(run: RemoteRun, entry: { calls: unknown[]; logs: [string, string][] }): boolean {
+    const { maxToolCalls, maxLogEntries, maxLogBytes } = run.limits;
+    // Each entry follows the start or a delivery of replies; more than that is a node that floods.
+    if (++run.messages > maxToolCalls + 3) return false;
+    run.logEntries += entry.logs.length;
+    for (const [, line] of entry.logs) run.logChars += line.length;
+    // The realm counts bytes of UTF-8; a line's length in UTF-16 units is never more. One more entry: the cap's own notice.
+    return entry.calls.length <= maxToolCalls + 1 && run.logEntries <= maxLogEntries + 1 && run.logChars <= maxLogBytes + 1024;
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * The engine's own suites in remote mode: every ordinary-program suite, and the attack suite's deadline,
+ * budget (memory included) and flood cases, run on two `enclave-runtime` processes through a real
+ * redis-server, judged by the same host-side canaries as on vm and worker_threads. The server and the
+ * nodes start before the suites are collected (their Enclaves are built at collection time).
+ */
+import { Redis } from 'ioredis';
+import { Enclave } from '@enclave-kit/engine';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startRedisServer } from '../../../scripts/redis-server.mjs';
+import { ATTACKS as BUDGET_ATTACKS } from '../../engine/test/attacks/budget-cases.js';
+import { ATTACKS as DEADLINE_ATTACKS, T } from '../../engine/test/attacks/deadline-cases.js';
+import type { Adapter, Attack } from '../../engine/test/helpers.js';
+import { expectEventLoopAlive, isBugRow, itBug, makeToolKit, runAttack } from '../../engine/test/helpers.js';
+import { describeProgramSuites } from '../../engine/test/programs/suites.js';
+import { redisRuntime } from '../src/index.js';
+import { startNodeProcess } from './nodes.js';
+
+const server = await startRedisServer();
+const PREFIX = 'suites:';
+const FLOOD_PREFIX = 'flood:';
+const nodes = await Promise.all([
+  startNodeProcess(server.url, PREFIX, ['--concurrency', '2']),
+  startNodeProcess(server.url, PREFIX, ['--concurrency', '2']),
+  startNodeProcess(server.url, FLOOD_PREFIX, ['--concurrency', '1', '--max-messages', '5']),
+]);
+const clients: Redis[] = [];
+function client(): Redis {
+  const c = new Redis(server.url);
+  c.on('error', () => {});
+  clients.push(c);
+  return c;
+}
+afterAll(async () => {
+  await Promise.all(nodes.map((n) => n.kill('SIGKILL')));
+  for (const c of clients) c.disconnect();
+  await server.stop();
+});
+
+const remote = (prefix = PREFIX) => redisRuntime({ redis: client(), prefix, heartbeatMs: 200 });
+
+describeProgramSuites([{ name: 'remote runtime nodes', options: { adapter: remote() } }]);
+
+const ROWS: readonly Adapter[] = [
+  { name: 'remote STANDARD validated', options: { adapter: remote() }, validates: true },
+  { name: 'remote STANDARD runtime-only (validate:false)', options: { adapter: remote(), validate: false }, validates: false },
+];
+/** As in inv5-budgets.test.ts: a smaller iteration budget keeps the suite fast; attacks may set their own. */
+const withBudget = (attack: Attack): Attack => ({ ...attack, enclave: { maxIterations: 100_000, ...attack.enclave } });
+
+/**
+ * An attack that sets the instance's own timeout to 60 ms leaves the next tenant (run on the same
+ * Enclave) 60 ms to reach a node and come back, which a loaded 2-core machine does not always give:
+ * there the next tenant is left out. Every other attack still checks it.
+ */
+const onNodes = (attack: Attack): Attack => (attack.enclave?.timeout === undefined ? attack : { ...attack, noNextTenant: true });
+
+describe.each(ROWS)('invariant 4 on runtime nodes [$name]', (adapter) => {
+  for (const attack of DEADLINE_ATTACKS) {
+    itBug(isBugRow(attack, adapter))(attack.name, async () => {
+      await runAttack(adapter, onNodes(attack));
+    });
+  }
+
+  it('many concurrent runs with hanging tools all end as TIMEOUT, and the nodes still work', async () => {
+    const enclave = new Enclave(adapter.options);
+    try {
+      await enclave.ready();
+      const kit = makeToolKit();
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => enclave.run(`await callTool('hang', { i: ${i} }); return 1;`, { tools: kit.tools, timeout: T * 5 })));
+      kit.settled();
+      expect(results.map((r) => r.error?.code)).toEqual(results.map(() => 'TIMEOUT'));
+      await expectEventLoopAlive();
+      expect((await enclave.run('return 1 + 1;')).value).toBe(2);
+      expect(enclave.stats().activeRuns).toBe(0);
+      await kit.expectNoLateCalls();
+    } finally {
+      enclave.dispose();
+    }
+  });
+});
+
+describe.each(ROWS)('invariant 5 on runtime nodes [$name]', (adapter) => {
+  for (const attack of BUDGET_ATTACKS) {
+    itBug(isBugRow(attack, adapter))(attack.name, async () => {
+      await runAttack(adapter, withBudget(attack));
+    });
+  }
+});
+
+describe('a flood of worker messages on a runtime node', () => {
+  it('a run whose worker sends more than the node’s --max-messages per second ends as MessageFloodError', async () => {
+    const enclave = new Enclave({ adapter: remote(FLOOD_PREFIX) });
+    try {
+      await enclave.ready();
+      const tools = { wait: ({ ms }: { ms: number }) => new Promise((r) => setTimeout(() => r(ms), ms)) };
+      // One message per realm entry: 40 replies 3 ms apart make about 40 messages in 120 ms.
+      const r = await enclave.run(`return await Promise.all(Array.from({ length: 40 }, (_, i) => callTool('wait', { ms: 3 * i })));`, { tools });
+      expect(r.error).toMatchObject({ code: 'RUNTIME_ERROR', name: 'MessageFloodError' });
+      expect((await enclave.run('return 6')).value).toBe(6);
+    } finally {
+      enclave.dispose();
+    }
+  });
+});

@@ -1,0 +1,432 @@
+/**
+ * Remote runtime nodes, tried with real processes: a real redis-server, `enclave-runtime` processes
+ * (the built command), apps in this process and in a child process. Every failure mode ends the run
+ * with its code in bounded time: no node, a node killed with SIGKILL mid-run (never retried elsewhere),
+ * an app killed mid-run (the node frees the worker), Redis lost and back, and a node or a message that
+ * lies. No timing is asserted beyond "it ends": durations are printed.
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Enclave, ToolError } from '@enclave-kit/engine';
+import type { CreateEnclaveOptions, ExecutionResult, ToolContext } from '@enclave-kit/engine';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redisRuntime, startRuntimeNode } from '../src/index.js';
+import { nodeLoad, startNodeProcess } from './nodes.js';
+import type { NodeProcess } from './nodes.js';
+import { eventually, sleep, useRedis } from './redis.js';
+
+const redis = useRedis();
+const timings: string[] = [];
+afterAll(() => {
+  if (timings.length > 0) console.log(`runtime nodes (measured on this machine):\n  ${timings.join('\n  ')}`);
+});
+
+const enclaves: Enclave[] = [];
+afterAll(() => {
+  for (const e of enclaves) e.dispose();
+});
+
+/** An Enclave on remote nodes of `prefix`, with short heartbeats so that losses are noticed quickly. */
+async function remoteEnclave(prefix: string, options: CreateEnclaveOptions = {}, runtime: { queueTimeoutMs?: number } = {}): Promise<Enclave> {
+  const enclave = new Enclave({ adapter: redisRuntime({ redis: redis.client(), prefix, heartbeatMs: 200, queueTimeoutMs: 3000, ...runtime }), ...options });
+  enclaves.push(enclave);
+  await enclave.ready();
+  return enclave;
+}
+
+const codeOf = (r: ExecutionResult) => (r.success ? 'OK' : r.error.code);
+
+/** A tool that reports its call and waits until released (or until its run ends). */
+function gate() {
+  let release!: (v: unknown) => void;
+  let called!: () => void;
+  const calledP = new Promise<void>((r) => (called = r));
+  const released = new Promise((r) => (release = r));
+  let calls = 0;
+  const tool = async (_args: unknown, ctx: ToolContext) => {
+    calls++;
+    called();
+    return Promise.race([released, new Promise((r) => ctx.signal.addEventListener('abort', () => r('aborted'), { once: true }))]);
+  };
+  return { tool, called: calledP, release: (v: unknown) => release(v), calls: () => calls };
+}
+
+describe('options are checked when the adapter or the node is made', () => {
+  it('redisRuntime, the Enclave and startRuntimeNode name the option that is wrong', async () => {
+    expect(() => redisRuntime({} as never)).toThrow(/redis must be an object with the methods of an ioredis client/);
+    expect(() => redisRuntime({ redis: redis.client(), queueTimeoutMs: -1 })).toThrow(/queueTimeoutMs/);
+    expect(() => redisRuntime({ redis: redis.client(), queueTimout: 1 } as never)).toThrow(/queueTimout.*queueTimeoutMs/s);
+    expect(() => new Enclave({ adapter: { createIsolation: () => ({}) } as never })).toThrow(/adapter/);
+    expect(() => new Enclave({ adapter: { kind: 'remote', createIsolation: () => ({}) } })).toThrow(/did not return an isolation/);
+    expect(() => new Enclave({ adapter: redisRuntime({ redis: redis.client() }), workerPoolConfig: { maxWorkers: 2 } })).toThrow(/workerPoolConfig/);
+    await expect(startRuntimeNode({ redis: 'http://127.0.0.1:1' })).rejects.toThrow(/redis must be a redis:\/\/ or rediss:\/\/ URL/);
+    await expect(startRuntimeNode({ redis: redis.server.url, concurrency: 0 })).rejects.toThrow(/concurrency/);
+    await expect(startRuntimeNode({ redis: redis.server.url, memoryLimitPerWorker: 1024 })).rejects.toThrow(/memoryLimitPerWorker/);
+  });
+
+  it('a node started in this process runs runs and closes cleanly', async () => {
+    const prefix = redis.prefix();
+    const node = await startRuntimeNode({ redis: redis.client(), prefix, concurrency: 1, heartbeatMs: 200 });
+    const enclave = await remoteEnclave(prefix);
+    expect((await enclave.run('return [1, 2].map((x) => x * 2)')).value).toEqual([2, 4]);
+    expect(node.stats()).toMatchObject({ active: 0, concurrency: 1, taken: 1 });
+    await node.close();
+    expect(await redis.client().exists(`${prefix}{rt}:alive:${node.id}`)).toBe(0);
+  });
+});
+
+describe('runs on runtime nodes', () => {
+  const prefix = redis.prefix();
+  let nodes: NodeProcess[];
+  let enclave: Enclave;
+  beforeAll(async () => {
+    nodes = await Promise.all([startNodeProcess(redis.server.url, prefix, ['--concurrency', '2']), startNodeProcess(redis.server.url, prefix, ['--concurrency', '2'])]);
+    enclave = await remoteEnclave(prefix);
+  }, 30_000);
+
+  it('runs a script with tools, logs and errors as the embedded isolation does', async () => {
+    const tools = { 'math:add': async ({ a, b }: { a: number; b: number }) => a + b };
+    const code = 'const x = await callTool("math:add", { a: 1, b: 2 });\nconsole.log("x is", x);\nreturn { x, squares: [1, 2, 3].map((v) => v * x) };';
+    const remote = await enclave.run(code, { tools });
+    const local = new Enclave({ tools });
+    const embedded = await local.run(code);
+    local.dispose();
+    expect(remote).toMatchObject({ success: true, value: { x: 3, squares: [3, 6, 9] }, stats: { toolCallCount: 1 } });
+    expect(remote.value).toEqual(embedded.value);
+    expect(remote.logs?.map((l) => [l.level, l.message])).toEqual([['log', 'x is 3']]);
+    const thrown = await enclave.run('const a = 1;\nthrow new Error("boom " + a);');
+    expect(thrown.error).toMatchObject({ code: 'RUNTIME_ERROR', message: 'boom 1', location: { line: 2 } });
+    const toolError = await enclave.run('return await callTool("nope:missing", {});', { tools });
+    expect(toolError.error?.code).toBe('TOOL_ERROR');
+  });
+
+  it('per-user tools reach the right user, with runs of many users in flight on both nodes at once', async () => {
+    const seen: string[] = [];
+    const toolsFor = (user: string) => ({
+      'me:get': async (_args: unknown, ctx: ToolContext) => {
+        seen.push(`${user}:${String(ctx.context)}`);
+        await sleep(20);
+        return { user };
+      },
+    });
+    const users = Array.from({ length: 12 }, (_, i) => `user${i}`);
+    const results = await Promise.all(users.map((user) => enclave.run('const a = await callTool("me:get", {});\nconst b = await callTool("me:get", {});\nreturn [a.user, b.user];', { tools: toolsFor(user), context: user })));
+    expect(results.map((r) => r.value)).toEqual(users.map((u) => [u, u]));
+    expect(seen.every((s) => s.split(':')[0] === s.split(':')[1])).toBe(true);
+    const loads = await Promise.all(nodes.map((n) => eventually(async () => (await nodeLoad(redis.client(), prefix, n.id)) ?? Promise.reject(new Error('no load')))));
+    // The consumer group spread the runs: both nodes took some (the presence carries each node's count).
+    for (const load of loads) expect(load.taken).toBeGreaterThan(0);
+  });
+
+  it('a tool error with a status, the run’s input and data globals cross like in the embedded isolation', async () => {
+    const tools = {
+      'orders:get': async ({ id }: { id: string }) => {
+        throw new ToolError(`No order ${id}`, { code: 'NOT_FOUND', status: 404 });
+      },
+    };
+    const r = await enclave.run('return await callTool("orders:get", { id: input.id + region });', { tools, input: { id: 'o-' }, globals: { region: 'eu' } });
+    expect(r.error).toMatchObject({ code: 'TOOL_ERROR', message: 'No order o-eu', data: { status: 404, toolErrorCode: 'NOT_FOUND' } });
+  });
+
+  it('streams events through the driver as it does embedded (session_init says remote)', async () => {
+    const types: string[] = [];
+    const run = enclave.stream('console.log("a"); const v = await callTool("t", {}); return v;', { tools: { t: async () => 7 } });
+    let isolation: unknown;
+    for await (const event of run) {
+      types.push(event.type);
+      if (event.type === 'session_init') isolation = (event.payload as { isolation: unknown }).isolation;
+    }
+    expect(isolation).toBe('remote');
+    expect(types).toEqual(['session_init', 'log', 'tool_call', 'tool_result', 'final']);
+    expect((await run.result).value).toBe(7);
+  });
+
+  it('the app enforces the deadline while a tool is pending, and the node frees the worker', async () => {
+    const g = gate();
+    const started = performance.now();
+    const r = await enclave.run('return await callTool("wait", {});', { tools: { wait: g.tool }, timeout: 300 });
+    expect(codeOf(r)).toBe('TIMEOUT');
+    timings.push(`deadline of 300 ms with a pending tool: ended after ${Math.round(performance.now() - started)} ms`);
+    expect((await enclave.run('return 1 + 1')).value).toBe(2);
+  });
+
+  it('an abort from the caller ends the run as ABORTED', async () => {
+    const g = gate();
+    const controller = new AbortController();
+    const p = enclave.run('return await callTool("wait", {});', { tools: { wait: g.tool }, signal: controller.signal });
+    await g.called;
+    controller.abort();
+    expect(codeOf(await p)).toBe('ABORTED');
+  });
+});
+
+describe('failure modes', () => {
+  it('no runtime node: RUNTIME_UNAVAILABLE after the queue timeout, and nothing runs later', async () => {
+    const prefix = redis.prefix();
+    const enclave = await remoteEnclave(prefix, {}, { queueTimeoutMs: 300 });
+    const started = performance.now();
+    const r = await enclave.run('return 1');
+    timings.push(`no node, queue timeout 300 ms: RUNTIME_UNAVAILABLE after ${Math.round(performance.now() - started)} ms`);
+    expect(r.error).toMatchObject({ code: 'RUNTIME_UNAVAILABLE', name: 'RuntimeUnavailableError' });
+    // The run was withdrawn: a node that starts now does not execute it.
+    const node = await startNodeProcess(redis.server.url, prefix, ['--concurrency', '1']);
+    await sleep(300);
+    expect((await nodeLoad(redis.client(), prefix, node.id))?.taken).toBe(0);
+    expect((await enclave.run('return 2')).value).toBe(2);
+    await node.kill();
+  });
+
+  it('a node killed with SIGKILL mid-run: RUNTIME_LOST, never retried on the other node', async () => {
+    const prefix = redis.prefix();
+    const [a, b] = await Promise.all([startNodeProcess(redis.server.url, prefix, ['--concurrency', '1']), startNodeProcess(redis.server.url, prefix, ['--concurrency', '1'])]);
+    const enclave = await remoteEnclave(prefix);
+    const g = gate();
+    const p = enclave.run('const v = await callTool("step", {}); return v;', { tools: { step: g.tool }, timeout: 20_000 });
+    await g.called;
+    // Which node has it: the one whose presence says it is busy.
+    const loadA = await eventually(async () => {
+      const [la, lb] = await Promise.all([nodeLoad(redis.client(), prefix, a.id), nodeLoad(redis.client(), prefix, b.id)]);
+      if ((la?.active ?? 0) + (lb?.active ?? 0) !== 1) throw new Error('not yet');
+      return la;
+    });
+    const [victim, other] = loadA?.active === 1 ? [a, b] : [b, a];
+    const killedAt = performance.now();
+    expect(await victim.kill('SIGKILL')).toBe('SIGKILL');
+    const r = await p;
+    timings.push(`node killed mid-run (heartbeat 200 ms): RUNTIME_LOST after ${Math.round(performance.now() - killedAt)} ms`);
+    expect(r.error).toMatchObject({ code: 'RUNTIME_LOST', name: 'RuntimeLostError' });
+    expect(g.calls()).toBe(1);
+    expect((await nodeLoad(redis.client(), prefix, other.id))?.taken).toBe(0);
+    // The other node serves the next run.
+    expect((await enclave.run('return "next"')).value).toBe('next');
+    await other.kill();
+  });
+
+  it('an app instance killed with SIGKILL mid-run: the node stops the orphaned run and frees its worker', async () => {
+    const prefix = redis.prefix();
+    const node = await startNodeProcess(redis.server.url, prefix, ['--concurrency', '1']);
+    const app = spawn(process.execPath, [path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/orphan-app.mjs'), redis.server.url, prefix], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise((r) => app.once('exit', r));
+    try {
+      // The app's script busy-loops on the node (no deadline of its own for a minute).
+      await new Promise<void>((resolve, reject) => {
+        app.stdout?.on('data', (d: Buffer) => d.toString().includes('running') && resolve());
+        void exited.then(() => reject(new Error('the app exited early')));
+      });
+      await eventually(async () => ((await nodeLoad(redis.client(), prefix, node.id))?.active === 1 ? undefined : Promise.reject(new Error('not busy'))));
+      const killedAt = performance.now();
+      app.kill('SIGKILL');
+      await exited;
+      const load = await eventually(async () => {
+        const l = await nodeLoad(redis.client(), prefix, node.id);
+        return l?.active === 0 ? l : Promise.reject(new Error('still busy'));
+      });
+      timings.push(`app killed mid-run (heartbeat 200 ms): node freed its worker after ${Math.round(performance.now() - killedAt)} ms`);
+      expect(load.orphaned).toBe(1);
+      // The freed worker takes the next run at once (concurrency 1).
+      const enclave = await remoteEnclave(prefix);
+      expect((await enclave.run('return "free"')).value).toBe('free');
+    } finally {
+      app.kill('SIGKILL');
+      await node.kill();
+    }
+  });
+
+  it('Redis lost mid-run and back: RUNTIME_LOST, then RUNTIME_UNAVAILABLE while it is down, then runs again', async () => {
+    const prefix = redis.prefix();
+    const node = await startNodeProcess(redis.server.url, prefix, ['--concurrency', '1']);
+    const enclave = await remoteEnclave(prefix, {}, { queueTimeoutMs: 500 });
+    const g = gate();
+    const p = enclave.run('return await callTool("wait", {});', { tools: { wait: g.tool }, timeout: 20_000 });
+    await g.called;
+    const lostAt = performance.now();
+    await redis.server.halt();
+    const r = await p;
+    timings.push(`Redis halted mid-run: RUNTIME_LOST after ${Math.round(performance.now() - lostAt)} ms`);
+    expect(r.error?.code).toBe('RUNTIME_LOST');
+    const down = await enclave.run('return 1');
+    expect(down.error?.code).toBe('RUNTIME_UNAVAILABLE');
+    await redis.server.start();
+    const backAt = performance.now();
+    const again = await eventually(async () => {
+      const res = await enclave.run('return "back"');
+      return res.success ? res : Promise.reject(new Error(codeOf(res)));
+    }, 15_000);
+    timings.push(`Redis back: first run through the node after ${Math.round(performance.now() - backAt)} ms`);
+    expect(again.value).toBe('back');
+    await node.kill();
+  });
+
+  it('SIGTERM: the node finishes its run, then exits 0', async () => {
+    const prefix = redis.prefix();
+    const node = await startNodeProcess(redis.server.url, prefix, ['--concurrency', '1']);
+    const enclave = await remoteEnclave(prefix);
+    const g = gate();
+    const p = enclave.run('return await callTool("wait", {});', { tools: { wait: g.tool } });
+    await g.called;
+    const exit = node.kill('SIGTERM');
+    await sleep(100);
+    g.release('done');
+    expect((await p).value).toBe('done');
+    expect(await exit).toBe(0);
+  });
+});
+
+describe('the node enforces its own caps, whatever the app asks', () => {
+  const prefix = redis.prefix();
+  beforeAll(async () => {
+    await startNodeProcess(redis.server.url, prefix, ['--concurrency', '1', '--max-timeout', '1500', '--memory-limit', '64', '--max-payload', '1']);
+  }, 30_000);
+
+  it('a run that asks for a minute of unguarded busy loop is halted at the node’s 1500 ms', async () => {
+    const enclave = await remoteEnclave(prefix, { validate: false, transform: false, timeout: 60_000 });
+    const started = performance.now();
+    const r = await enclave.run('while (true) {}');
+    timings.push(`node max timeout 1500 ms, app timeout 60 s: TIMEOUT after ${Math.round(performance.now() - started)} ms`);
+    expect(codeOf(r)).toBe('TIMEOUT');
+    expect((await enclave.run('return 3')).value).toBe(3);
+  });
+
+  it('a run that asks for a GiB of memory gets the node’s 64 MiB worker heap', async () => {
+    const enclave = await remoteEnclave(prefix, { securityLevel: 'PERMISSIVE', memoryLimit: 1024 * 1024 * 1024 });
+    const r = await enclave.run('const keep = []; for (let i = 0; i < 2000; i++) keep.push(new Array(1e6).fill(i)); return keep.length;');
+    expect(codeOf(r)).toBe('MEMORY_LIMIT_EXCEEDED');
+    expect((await enclave.run('return 4')).value).toBe(4);
+  });
+
+  it('a run larger than the node’s payload cap is dropped unread; the app hears RUNTIME_UNAVAILABLE at once', async () => {
+    const enclave = await remoteEnclave(prefix, {}, { queueTimeoutMs: 20_000 });
+    const r = await enclave.run('return input.length', { input: 'x'.repeat(2 * 1024 * 1024) });
+    expect(r.error).toMatchObject({ code: 'RUNTIME_UNAVAILABLE', message: expect.stringContaining('larger than the runtime node accepts') });
+    expect((await enclave.run('return 5')).value).toBe(5);
+  });
+});
+
+/**
+ * A node that lies, played by this test over the same Redis protocol: it takes a run from the queue as
+ * a node would, then sends what a compromised node could. The app must end the run with a code, and
+ * never believe more than the documented shapes and the run's own caps.
+ */
+async function lyingNode(prefix: string, act: (job: { run: string; app: string; limits: Record<string, number> }, send: (message: unknown[], tail?: string) => Promise<unknown>) => Promise<void>): Promise<void> {
+  const c = redis.client();
+  const jobs = `${prefix}{rt}:jobs`;
+  await c.call('XGROUP', 'CREATE', jobs, 'nodes', '0', 'MKSTREAM').catch(() => {});
+  const reply = (await c.call('XREADGROUP', 'GROUP', 'nodes', 'liar', 'COUNT', '1', 'BLOCK', '5000', 'NOACK', 'STREAMS', jobs, '>')) as [string, [string, string[]][]][];
+  const run = reply[0]?.[1][0]?.[1][1] as string;
+  const job = JSON.parse((await c.getdel(`${prefix}{rt}:job:${run}`)) as string) as { run: string; app: string; limits: Record<string, number> };
+  const send = (message: unknown[], tail = '') => c.publish(`${prefix}rt:to:${job.app}`, JSON.stringify(message) + (tail === '' ? '' : `\n${tail}`));
+  await act(job, send);
+}
+
+describe('hostile messages on Redis', () => {
+  it('a node that reports more logs than the run allows: the run ends as INTERNAL_ERROR, nothing is believed', async () => {
+    const prefix = redis.prefix();
+    const enclave = await remoteEnclave(prefix, { maxLogEntries: 5 });
+    const p = enclave.run('return 1');
+    await lyingNode(prefix, async (job, send) => {
+      await send(['accept', job.run, 'nliar0000']);
+      await send(['entry', job.run, [], Array.from({ length: 50 }, () => ['log', 'x'.repeat(100)]), null]);
+    });
+    const r = await p;
+    expect(r.error).toMatchObject({ code: 'INTERNAL_ERROR', message: 'The runtime node sent an invalid message.' });
+    expect(r.logs).toBeUndefined();
+  });
+
+  it('a node that asks for more tool calls than the budget: the app’s count holds (MAX_TOOL_CALLS)', async () => {
+    const prefix = redis.prefix();
+    const enclave = await remoteEnclave(prefix, { maxToolCalls: 3 });
+    let called = 0;
+    const p = enclave.run('return 1', { tools: { t: async () => ++called } });
+    await lyingNode(prefix, async (job, send) => {
+      await send(['accept', job.run, 'nliar0000']);
+      await send(['entry', job.run, [[1, 't', '{}'], [2, 't', '{}'], [3, 't', '{}'], [4, 't', '{}']], [], null]);
+    });
+    expect(codeOf(await p)).toBe('MAX_TOOL_CALLS');
+    await sleep(50);
+    // No call beyond the budget reached the host.
+    expect(called).toBeLessThanOrEqual(3);
+  });
+
+  it('a node whose report is not a report, or whose entry has the wrong shape: INTERNAL_ERROR', async () => {
+    const prefix = redis.prefix();
+    const enclave = await remoteEnclave(prefix);
+    const bad = [
+      ['entry', 'RUN', [], [], { kind: 'report', report: '{"kind":"ok","iterations":"many"' }],
+      ['entry', 'RUN', [['not-a-call']], [], null],
+      ['entry', 'RUN', [], [['shout', 'x']], null],
+      ['entry', 'RUN', [], [], { kind: 'exploded' }],
+    ];
+    for (const message of bad) {
+      const p = enclave.run('return 1');
+      await lyingNode(prefix, async (job, send) => {
+        await send(['accept', job.run, 'nliar0000']);
+        await send(message.map((m) => (m === 'RUN' ? job.run : m)));
+      });
+      expect(codeOf(await p)).toBe('INTERNAL_ERROR');
+    }
+  });
+
+  it('a node that accepts and then says nothing, with no presence: RUNTIME_LOST', async () => {
+    const prefix = redis.prefix();
+    const enclave = await remoteEnclave(prefix);
+    const p = enclave.run('return 1', { timeout: 20_000 });
+    await lyingNode(prefix, async (job, send) => {
+      await send(['accept', job.run, 'nliar0000']);
+    });
+    expect(codeOf(await p)).toBe('RUNTIME_LOST');
+  });
+
+  it('garbage on every channel (not JSON, wrong shapes, __proto__ keys, oversized) changes nothing', async () => {
+    const prefix = redis.prefix();
+    const node = await startNodeProcess(redis.server.url, prefix, ['--concurrency', '1', '--max-payload', '1']);
+    const enclave = await remoteEnclave(prefix);
+    const g = gate();
+    const p = enclave.run('const v = await callTool("wait", {}); return { v };', { tools: { wait: g.tool } });
+    await g.called;
+    const c = redis.client();
+    const channels = (await c.call('PUBSUB', 'CHANNELS', `${prefix}rt:to:*`)) as string[];
+    expect(channels.length).toBe(2);
+    const garbage = [
+      'not json',
+      '',
+      '[]',
+      '{"__proto__":{"polluted":1}}',
+      '["reply","x",1,1,"1"]',
+      '["accept",{"__proto__":{"polluted":1}},"n1234567890"]',
+      '["failed","r0000000000","__proto__"]',
+      '["cancel",["array"]]',
+      JSON.stringify(['entry', 'r'.repeat(64), [], [], null]),
+      `["reply","${'x'.repeat(2 * 1024 * 1024)}"]`,
+    ];
+    for (const channel of channels) for (const text of garbage) await c.publish(channel, text);
+    await sleep(100);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    g.release(42);
+    expect((await p).value).toEqual({ v: 42 });
+    await eventually(async () => ((await nodeLoad(c, prefix, node.id))?.active === 0 ? undefined : Promise.reject(new Error('still busy'))));
+    await node.kill();
+  });
+
+  it('a queued run that is not a run (bad JSON, unknown fields, names that are not identifiers) is refused by the node', async () => {
+    const prefix = redis.prefix();
+    const node = await startNodeProcess(redis.server.url, prefix, ['--concurrency', '1']);
+    const c = redis.client();
+    const enqueue = async (run: string, text: string) => {
+      await c.set(`${prefix}{rt}:job:${run}`, text, 'PX', 5000);
+      await c.xadd(`${prefix}{rt}:jobs`, '*', 'r', run, 'a', 'aliar00000');
+    };
+    await enqueue('rbad000001', '{"v":1');
+    await enqueue('rbad000002', JSON.stringify({ v: 1, run: 'rbad000002', app: 'aliar00000', source: 'x', limits: {}, input: null, globals: null, names: ['process.exit'], fnNames: [], remaining: 100, realm: { intl: false, proxy: false } }));
+    await enqueue('rbad000003', JSON.stringify({ v: 1, run: 'rother0003', app: 'aliar00000' }));
+    const load = await eventually(async () => {
+      const l = await nodeLoad(c, prefix, node.id);
+      return l?.refused === 3 ? l : Promise.reject(new Error('not yet'));
+    });
+    expect(load.active).toBe(0);
+    // The node still serves real runs.
+    const enclave = await remoteEnclave(prefix);
+    expect((await enclave.run('return "still here"')).value).toBe('still here');
+    await node.kill();
+  });
+});
