@@ -32,6 +32,10 @@ export interface Run {
   over: boolean;
   finished: boolean;
   overError: Error | null;
+  /** Whether the script carries the budget guards (iteration and depth limits); see Guards. */
+  budgets: boolean;
+  /** Source texts of the last keys evaluated on callee paths (see Guards.mc), oldest first. */
+  readonly calleeTexts: string[];
   /** The factory's counters, bound when the factory runs. */
   getN: (() => number) | null;
   setL: ((limit: number) => void) | null;
@@ -54,6 +58,8 @@ export function newRun(id: number, limits: RealmLimits): Run {
     over: false,
     finished: false,
     overError: null,
+    budgets: true,
+    calleeTexts: [],
     getN: null,
     setL: null,
     getD: null,
