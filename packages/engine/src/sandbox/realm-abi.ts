@@ -82,6 +82,8 @@ export const GUARD_LOCALS = {
   n: `${RESERVED_PREFIX}_n`,
   /** Synchronous call depth. */
   d: `${RESERVED_PREFIX}_d`,
+  /** Work done by heavy loop and function bodies since the last checkpoint they forced. */
+  w: `${RESERVED_PREFIX}_w`,
   L: `${RESERVED_PREFIX}_L`,
   D: `${RESERVED_PREFIX}_D`,
   f: `${RESERVED_PREFIX}_f`,
@@ -194,8 +196,8 @@ export interface HostBridge {
   /** The run's outcome (the first report counts); `value` is codec text for `ok`, '' otherwise. */
   done(id: number, report: string, value: string): void;
   log(id: number, level: LogLevel, line: string): void;
-  /** 1 if the run is over its memory budget. */
-  heap(id: number): 0 | 1;
+  /** 1 if the run is over its memory budget, 2 if the heap of its thread is as full as runs may make it. */
+  heap(id: number): 0 | 1 | 2;
 }
 
 /** What the host passes at install, as JSON. */

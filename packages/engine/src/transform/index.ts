@@ -47,12 +47,55 @@ import type { Issue } from '../source.js';
  * error object), `import.meta`, and identifiers with the runtime's reserved prefix.
  */
 
-const { n: N, L, d: D, D: DMAX, f: F, c: C, m: M, mc: MC, s: S, sp: SP, os: OS, am: AM, ar: AR, rt: RT, p: P, x: X, e: E } = GUARD_LOCALS;
+const { n: N, L, d: D, D: DMAX, w: W, f: F, c: C, m: M, mc: MC, s: S, sp: SP, os: OS, am: AM, ar: AR, rt: RT, p: P, x: X, e: E } = GUARD_LOCALS;
 /** A field of the guard object, by name: a renamed field in the ABI breaks this file's compile. */
 const guard = (field: keyof Guards) => `${RT}.${field}`;
 
-const LOOP_GUARD = `if (++${N} > ${L}) ${F}();`;
-const SYNC_ENTER = `if (++${N} > ${L} || ++${D} > ${DMAX}) ${F}(); try {`;
+/**
+ * Work units (see bodyWeights) a heavy body may do between the checkpoints it forces: what a light body
+ * does between two ordinary checkpoints, at most.
+ */
+const HEAVY_WORK = 16 * 16_384;
+/** A body with at least this many allocating expressions counts its work, not only its iterations. */
+const HEAVY_WEIGHT = 16;
+
+/** The checkpoint guard of a loop or function body of weight `w` (see bodyWeights). */
+function loopGuard(w: number): string {
+  if (w < HEAVY_WEIGHT) return `if (++${N} > ${L}) ${F}();`;
+  return `if (++${N} > ${L} || (${W} += ${w}) > ${HEAVY_WORK}) { ${W} = 0; ${F}(); }`;
+}
+
+/** The entry of a synchronous function of weight `w` with the budget guards: iterations and depth. */
+function syncEnter(w: number): string {
+  if (w < HEAVY_WEIGHT) return `if (++${N} > ${L} || ++${D} > ${DMAX}) ${F}(); try {`;
+  return `if (++${N} > ${L} || ++${D} > ${DMAX} || (${W} += ${w}) > ${HEAVY_WORK}) { ${W} = 0; ${F}(); } try {`;
+}
+
+/** Expressions that may allocate or grow a structure: the unit of a body's weight. */
+const ALLOCATING = new Set(['CallExpression', 'NewExpression', 'ObjectExpression', 'ArrayExpression', 'AssignmentExpression', 'TemplateLiteral', 'TaggedTemplateExpression', 'SpreadElement']);
+
+/**
+ * The weight of every loop and function: how many expressions that may allocate run per iteration or
+ * call (nested loops included, nested functions not: they have guards of their own). Checkpoints come
+ * every 16,384 iterations, which bounds what an ordinary body allocates in between; a body of hundreds
+ * of `m.set(...)` lines would grow a Map by millions of entries between two of them, and the worker's
+ * heap check must come before the Map doubles past the heap.
+ */
+function bodyWeights(root: Node): Map<Node, number> {
+  const weights = new Map<Node, number>();
+  const stack: number[] = [];
+  walk(root, {
+    enter() {
+      stack.push(0);
+    },
+    leave(node) {
+      const own = (stack.pop() as number) + (ALLOCATING.has(node.type) || (node.type === 'BinaryExpression' && node.operator === '+') ? 1 : 0);
+      if (isFunction(node) || isLoop(node)) weights.set(node, own);
+      if (stack.length > 0 && !isFunction(node)) stack[stack.length - 1] = (stack[stack.length - 1] as number) + own;
+    },
+  });
+  return weights;
+}
 const SYNC_EXIT = `} finally { ${D}--; }`;
 /** The end of an async body: rethrow after one microtask, on a short stack, with the promise marked. */
 const ASYNC_CATCH = `catch (${X}) { await 0; throw ${AR}(${P}, ${X}); }`;
@@ -167,8 +210,10 @@ export function transformAgentScript(parsed: ParsedSource, globalNames: readonly
   const methodFunctions = new Map<Node, number>();
   /** Computed keys on a callee path (see collectCalleeKeys). */
   const calleeKeys = new Set<Node>();
-  // The validator's walker: an explicit stack (user code can nest deeply) and source order.
   const root: Node = { type: 'AgentScript', body: parsed.body, start: WRAP_PREFIX.length, end: text.length - WRAP_SUFFIX.length };
+  const weights = bodyWeights(root);
+  const weightOf = (n: Node) => weights.get(n) ?? 0;
+  // The validator's walker: an explicit stack (user code can nest deeply) and source order.
   walk(root, { enter(node, _parent, field) {
     switch (node.type) {
       case 'ImportExpression':
@@ -210,7 +255,7 @@ export function transformAgentScript(parsed: ParsedSource, globalNames: readonly
         // function's own start otherwise) around an async arrow that holds the original body.
         const kw = methodFunctions.has(node) ? (methodFunctions.get(node) as number) : node.start;
         if (kw >= 0 && text.startsWith('async', kw)) ms.remove(kw, kw + 5);
-        const enter = budgets ? ` ${SYNC_ENTER}` : ` ${LOOP_GUARD}`;
+        const enter = budgets ? ` ${syncEnter(weightOf(node))}` : ` ${loopGuard(weightOf(node))}`;
         const exit = budgets ? ` ${SYNC_EXIT}` : '';
         const run = `const ${P} = (async () => { try `;
         const done = ` ${ASYNC_CATCH} })(); return ${AM}(${P});${exit} }`;
@@ -229,27 +274,28 @@ export function transformAgentScript(parsed: ParsedSource, globalNames: readonly
         if (isAsync) {
           // An async generator: the same rethrow after a microtask, so no request promise of it is
           // rejected inside a deep synchronous call chain.
-          ms.appendLeft(body.start + 1, `try { ${LOOP_GUARD}`);
+          ms.appendLeft(body.start + 1, `try { ${loopGuard(weightOf(node))}`);
           ms.prependRight(body.end - 1, `} ${ASYNC_CATCH.replace(`${AR}(${P}, ${X})`, X)}`);
         } else if (budgets && !isGen) {
-          ms.appendLeft(body.start + 1, SYNC_ENTER);
+          ms.appendLeft(body.start + 1, syncEnter(weightOf(node)));
           ms.prependRight(body.end - 1, SYNC_EXIT);
-        } else ms.appendLeft(body.start + 1, LOOP_GUARD);
+        } else ms.appendLeft(body.start + 1, loopGuard(weightOf(node)));
       } else {
         const at = arrowBodyInsertion(text, node.start, body.start);
         if (budgets) {
-          ms.appendLeft(at, ` { ${SYNC_ENTER} return (`);
+          ms.appendLeft(at, ` { ${syncEnter(weightOf(node))} return (`);
           ms.prependRight(node.end, `); ${SYNC_EXIT} }`);
         } else {
-          ms.appendLeft(at, ` { ${LOOP_GUARD} return (`);
+          ms.appendLeft(at, ` { ${loopGuard(weightOf(node))} return (`);
           ms.prependRight(node.end, '); }');
         }
       }
     } else if (isLoop(node)) {
       const body = node.body as Node;
-      if (body.type === 'BlockStatement') ms.appendLeft(body.start + 1, LOOP_GUARD);
+      const guard = loopGuard(weightOf(node));
+      if (body.type === 'BlockStatement') ms.appendLeft(body.start + 1, guard);
       else {
-        ms.appendLeft(body.start, `{ ${LOOP_GUARD} `);
+        ms.appendLeft(body.start, `{ ${guard} `);
         ms.prependRight(body.end, ' }');
       }
     } else if (node.type === 'CatchClause') {
@@ -329,7 +375,7 @@ export function transformAgentScript(parsed: ParsedSource, globalNames: readonly
   const params = wrapperParams(globalNames).join(', ');
   const header =
     `${REALM_ENTRIES.register}(function (${params}) { 'use strict'; ` +
-    `let ${N} = 0, ${L} = ${guard('L')}, ${D} = 0; const ${DMAX} = ${guard('D')}, ${F} = ${guard('f')}, ${C} = ${guard('c')}, ${M} = ${guard('m')}, ` +
+    `let ${N} = 0, ${L} = ${guard('L')}, ${D} = 0, ${W} = 0; const ${DMAX} = ${guard('D')}, ${F} = ${guard('f')}, ${C} = ${guard('c')}, ${M} = ${guard('m')}, ` +
     `${MC} = ${guard('mc')}, ${SP} = ${guard('sp')}, ${OS} = ${guard('os')}, ${AM} = ${guard('am')}, ${AR} = ${guard('ar')}; ` +
     `const ${S} = (v) => (typeof v === 'string' && v.length > ${BIG_STRING} ? ${guard('big')}(v.length, v) : v); ` +
     `${guard('bind')}(() => ${N}, (v) => { ${L} = v; }, () => ${D}, ${budgets ? 1 : 0}); ` +

@@ -38,6 +38,13 @@ describe('rewriter', () => {
     expect(text).toContain(' function k(a) { if (++__ek_n > __ek_L || ++__ek_d > __ek_D) __ek_f(); try { const __ek_p = (async () => { try { await a; } catch');
   });
 
+  it('makes a heavy body force checkpoints by the work it does, not only by its iterations', () => {
+    const heavy = out(`const m = new Map(); for (;;) {\n${'m.set(1, 2);\n'.repeat(20)}}`);
+    expect(heavy).toContain('for (;;) {if (++__ek_n > __ek_L || (__ek_w += 20) > 262144) { __ek_w = 0; __ek_f(); }');
+    // An ordinary body keeps the one-compare guard.
+    expect(out('for (;;) { m.set(1, 2); }')).toContain('for (;;) {if (++__ek_n > __ek_L) __ek_f(); m.set(1, 2); }');
+  });
+
   it('makes an async generator rethrow after a microtask too', () => {
     expect(out('async function* g() { yield 1; }')).toContain('async function* g() {try { if (++__ek_n > __ek_L) __ek_f(); yield 1; } catch (__ek_x) { await 0; throw __ek_x; }}');
   });

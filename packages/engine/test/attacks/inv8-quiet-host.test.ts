@@ -11,7 +11,7 @@
  * a stack overflow. A failing run comes first: the report saw the problem only after one.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ChildBatch, childResult, describeChild } from '../helpers.js';
+import { ChildBatch, childResult, describeChild, scriptsChild } from '../helpers.js';
 
 /** Scripts that settle promises on an exhausted stack. PERMISSIVE, so every one runs without validation. */
 const SCRIPTS: Record<string, string> = {
@@ -39,21 +39,13 @@ const SCRIPTS: Record<string, string> = {
 };
 
 function childSource(options: string): string {
-  return `
-let unhandled = 0;
-process.on('unhandledRejection', () => unhandled++);
-const enclave = new Enclave(${options});
-await enclave.ready();
-const out = {};
-for (const [name, code] of Object.entries(${JSON.stringify(SCRIPTS)})) {
-  const r = await enclave.run(code, { timeout: 4000 });
-  out[name] = r.success ? 'OK' : r.error.code;
-}
-// Late rejections would be reported after a few turns of the event loop.
-await new Promise((r) => setTimeout(r, 100));
-enclave.dispose();
-console.log('RESULT ' + JSON.stringify({ out, unhandled }));
-`;
+  return scriptsChild(options, SCRIPTS, {
+    timeout: 4000,
+    setup: "let unhandled = 0;\nprocess.on('unhandledRejection', () => unhandled++);",
+    // Late rejections would be reported after a few turns of the event loop.
+    settle: 'await new Promise((r) => setTimeout(r, 100));',
+    report: '{ unhandled }',
+  });
 }
 
 const MODES = [

@@ -107,7 +107,9 @@ export function checkAlive(run: Run): void {
 }
 
 export function checkMemory(run: Run): void {
-  if (hostHeap(run.id) === 1) fatal(run, 'MEMORY_LIMIT_EXCEEDED', 'MemoryLimitError', `Memory limit exceeded: the script allocated more than ${run.limits.memoryLimit} bytes.`);
+  const over = hostHeap(run.id);
+  if (over === 1) fatal(run, 'MEMORY_LIMIT_EXCEEDED', 'MemoryLimitError', `Memory limit exceeded: the script allocated more than ${run.limits.memoryLimit} bytes.`);
+  if (over === 2) fatal(run, 'MEMORY_LIMIT_EXCEEDED', 'MemoryLimitError', 'Memory limit exceeded: the sandbox heap is as full as a run may make it.');
 }
 
 /** Below this many units a bulk operation is charged without a heap check. */
