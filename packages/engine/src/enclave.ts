@@ -43,7 +43,14 @@ function realmLimits(l: RuntimeLimits): RealmLimits {
 function copyOut(outcome: RunOutcome): ExecutionResult {
   if (!outcome.success) return outcome;
   // Built field by field: an object rest that leaves a key out takes V8's slow path, on every run.
-  const result: ExecutionResult = { success: true, value: hostCodec.decode(outcome.valueText), stats: outcome.stats };
+  let value: unknown;
+  try {
+    value = hostCodec.decodeJSON(outcome.valueText);
+  } catch {
+    // Only text a worker did not make with the codec gets here (a worker is untrusted input).
+    return internalFailure(outcome.stats);
+  }
+  const result: ExecutionResult = { success: true, value, stats: outcome.stats };
   if (outcome.logs !== undefined) result.logs = outcome.logs;
   return result;
 }
