@@ -22,7 +22,7 @@ function newest(dir: string): number {
 export default function setup(): void {
   // The example smoke tests run the adapters' dist too: rebuild when any package's sources are newer.
   const marker = path.join(engine, 'dist/bundle/index.js');
-  const sources = ['engine', 'express', 'hono', 'nest', 'next'].map((p) => path.join(root, 'packages', p, 'src')).filter((p) => existsSync(p));
+  const sources = ['engine', 'express', 'hono', 'nest', 'next', 'mcp', 'redis', 'client', 'react'].map((p) => path.join(root, 'packages', p, 'src')).filter((p) => existsSync(p));
   if (existsSync(marker) && statSync(marker).mtimeMs >= Math.max(...sources.map(newest))) return;
   execFileSync(process.execPath, [path.join(root, 'scripts/build-engine.mjs')], { stdio: 'inherit', cwd: root });
 }

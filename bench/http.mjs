@@ -5,13 +5,19 @@
 //                        timeout on its first entry only (the DESIGN baseline: no checks, no limits),
 //   POST /timed-entries  the bare route plus the four empty timed realm entries that invariant 4 costs
 //                        this script in vm mode (its start and one per tool result), nothing else,
-// all answering the same JSON. The last two are floors: no sandbox keeping the invariants can beat
-// them. The server runs in a child process pinned to one core (`taskset -c 0` when available);
+//   POST /enclave with Accept: text/event-stream   the same run streamed as Server-Sent Events,
+// all answering the same value. The two floors: no sandbox keeping the invariants can beat them. After
+// the rows, 10,000 streamed runs check that the server's memory stays flat (heap after a full GC,
+// before and after). The server runs in a child process pinned to one core (`taskset -c 0` when available);
 // autocannon runs here, in the parent. Prints req/s, p50/p99 latency and each route's ratio to bare.
-// Usage: pnpm bench:http [-- --quick] [-- --duration=5] [-- --connections=10]
+// Then the cost of shared stores: a Hono server whose routes keep their per-user limit, leases and
+// sessions in memory or in Redis (a redis-server the bench starts), timed request by request (p50/p99)
+// for the agent JSON route and for a session start plus the read of its events.
+// Usage: pnpm bench:http [-- --quick] [-- --duration=5] [-- --connections=10] [-- --only=stores]
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
+import { startRedisServer } from '../scripts/redis-server.mjs';
 import { AGENT, agentWithoutSandbox, rawCallTool, rawScript, timedEntry, tools } from './workloads.mjs';
 
 const args = process.argv.slice(2);
@@ -40,13 +46,25 @@ const callToolDirectly = rawCallTool(tools);
 /** The same tools, each preceded by one empty timed entry (the start adds the fourth). */
 const timedTools = Object.fromEntries(Object.entries(tools).map(([name, fn]) => [name, (a) => (timedEntry(), fn(a))]));
 
-/** The routes measured, in order, with their row labels. */
-const LABELS = {
-  '/bare': 'bare JSON route',
-  '/enclave': 'enclave (agent script)',
-  '/raw-vm': 'floor: raw node:vm, fresh context',
-  '/timed-entries': 'floor: bare + 4 empty timed entries',
-};
+/** The rows measured, in order: a route, the Accept it is asked with, and the row's label. */
+const SSE = 'text/event-stream';
+const ROWS = [
+  { key: 'bare', path: '/bare', label: 'bare JSON route' },
+  { key: 'enclave', path: '/enclave', label: 'enclave (agent script)' },
+  { key: 'sse', path: '/enclave', accept: SSE, label: 'enclave over SSE (agent script)' },
+  { key: 'raw-vm', path: '/raw-vm', label: 'floor: raw node:vm, fresh context' },
+  { key: 'timed-entries', path: '/timed-entries', label: 'floor: bare + 4 empty timed entries' },
+];
+/** The rows of the stores bench: what one request (or one session: start, then read to `final`) costs. */
+const STORE_ROWS = [
+  { key: 'plain', label: 'agent JSON route, no per-user limit or lease', path: '/plain', session: false },
+  { key: 'memory', label: 'agent JSON route, rate limit + lease in memory', path: '/memory', session: false },
+  { key: 'redis', label: 'agent JSON route, rate limit + lease in Redis', path: '/redis', session: false },
+  { key: 'memory-session', label: 'session start + read to final, memory store', path: '/memory', session: true },
+  { key: 'redis-session', label: 'session start + read to final, Redis store', path: '/redis', session: true },
+];
+/** Streamed runs whose memory is checked, after a warm-up of a tenth as many. */
+const STREAMED_RUNS = 10_000;
 
 const ROUTES = {
   '/bare': route(() => agentWithoutSandbox(tools)),
@@ -59,11 +77,19 @@ const ROUTES = {
   '/timed-entries': route(() => (timedEntry(), agentWithoutSandbox(timedTools))),
 };
 
+/** The server's memory after a full collection (the bench starts it with --expose-gc). */
+function memory() {
+  globalThis.gc?.();
+  const { rss, heapUsed } = process.memoryUsage();
+  return { rss, heapUsed };
+}
+
 async function expressServer() {
   const { default: express } = await import('express');
   const { enclave } = await import('@enclave-kit/express');
   const app = express();
   app.use(enclave({ path: '/enclave', tools: () => tools }));
+  app.get('/memory', (_req, res) => void res.json(memory()));
   for (const [path, answer] of Object.entries(ROUTES)) {
     app.post(path, express.json({ limit: '1mb' }), (req, res, next) => {
       answer(req.body).then(([status, json]) => void res.status(status).json(json), next);
@@ -80,6 +106,7 @@ async function honoServer() {
   const { enclave } = await import('@enclave-kit/hono');
   const app = new Hono();
   app.use(enclave({ path: '/enclave', tools: () => tools }));
+  app.get('/memory', (c) => c.json(memory()));
   for (const [path, answer] of Object.entries(ROUTES)) {
     app.post(path, async (c) => {
       const [status, json] = await answer(await c.req.json());
@@ -91,8 +118,36 @@ async function honoServer() {
   });
 }
 
+/**
+ * The agent route three times on Hono: no per-user bookkeeping, and a per-user rate limit plus a lease
+ * per run (`maxRunsPerUser`) and sessions in memory, or in Redis (BENCH_REDIS_URL).
+ */
+async function storesServer() {
+  const { Hono } = await import('hono');
+  const { serve } = await import('@hono/node-server');
+  const { enclave } = await import('@enclave-kit/hono');
+  const { Redis } = await import('ioredis');
+  const { redisStores } = await import('@enclave-kit/redis');
+  const stores = redisStores(new Redis(process.env.BENCH_REDIS_URL), { prefix: 'bench:' });
+  // Limits that never refuse: the cost of counting, not of refusing.
+  const bookkeeping = (redis) => ({
+    rateLimit: { max: 1e9, windowMs: 60_000, key: () => 'bench', ...(redis ? { store: stores.rateLimitStore } : {}) },
+    maxRunsPerUser: 1e6,
+    sessions: { maxPerUser: 1e6, ...(redis ? stores.sessions : {}) },
+    ...(redis ? { leases: stores.leases } : {}),
+  });
+  const app = new Hono();
+  app.use(enclave({ path: '/plain', tools: () => tools }));
+  app.use(enclave({ path: '/memory', tools: () => tools, ...bookkeeping(false) }));
+  app.use(enclave({ path: '/redis', tools: () => tools, ...bookkeeping(true) }));
+  return new Promise((resolve) => {
+    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(server.address().port));
+  });
+}
+
 if (serveArg) {
-  const port = await (serveArg === 'express' ? expressServer() : honoServer());
+  const servers = { express: expressServer, hono: honoServer, stores: storesServer };
+  const port = await servers[serveArg]();
   console.log(`READY ${port}`);
   process.on('SIGTERM', () => process.exit(0));
 } else {
@@ -101,11 +156,12 @@ if (serveArg) {
 
 // ---- load generator (parent) --------------------------------------------------------------------
 
-function startServer(framework) {
+function startServer(framework, env = {}) {
   const self = fileURLToPath(import.meta.url);
   const pinned = spawnSync('taskset', ['-c', '0', process.execPath, '-e', '0']).status === 0;
-  const [cmd, cmdArgs] = pinned ? ['taskset', ['-c', '0', process.execPath, self, `--serve=${framework}`]] : [process.execPath, [self, `--serve=${framework}`]];
-  const child = spawn(cmd, cmdArgs, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const node = [process.execPath, '--expose-gc', self, `--serve=${framework}`];
+  const [cmd, cmdArgs] = pinned ? ['taskset', ['-c', '0', ...node]] : [node[0], node.slice(1)];
+  const child = spawn(cmd, cmdArgs, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d) => {
@@ -125,54 +181,200 @@ async function main() {
   const rounds = Number(arg('rounds', quick ? 1 : 2));
   const body = JSON.stringify({ code: AGENT });
   const headers = { 'content-type': 'application/json' };
+  const headersOf = (row) => (row.accept ? { ...headers, accept: row.accept } : headers);
 
-  const load = (url, seconds) =>
-    autocannon({ url, method: 'POST', headers, body, connections, duration: seconds });
+  const load = (url, row, seconds) => autocannon({ url, method: 'POST', headers: headersOf(row), body, connections, duration: seconds });
+  /** The value a row answers: JSON's, or the payload of the stream's `final` event. */
+  const answerOf = async (res, row) => {
+    if (!row.accept) return res.json();
+    const text = await res.text();
+    const final = text.split('\n\n').find((block) => block.includes('event: final'));
+    return JSON.parse(final.slice(final.indexOf('data: ') + 6)).payload;
+  };
 
+  const only = arg('only', '');
   console.log(`enclave-kit HTTP bench — node ${process.version}, autocannon ${connections} connections, ${rounds} x ${duration} s per route\n`);
   const table = [];
-  for (const framework of ['express', 'hono']) {
+  const streamRows = [];
+  const memoryRows = [];
+  for (const framework of only === 'stores' ? [] : ['express', 'hono']) {
     const { child, port, pinned } = await startServer(framework);
     try {
       const base = `http://127.0.0.1:${port}`;
-      const paths = Object.keys(LABELS);
-      // Every route must answer the same value before its speed means anything.
-      const answers = await Promise.all(paths.map(async (p) => (await fetch(base + p, { method: 'POST', headers, body })).json()));
+      // Every row must answer the same value before its speed means anything.
+      const answers = await Promise.all(ROWS.map(async (row) => answerOf(await fetch(base + row.path, { method: 'POST', headers: headersOf(row), body }), row)));
       for (const [i, a] of answers.entries()) {
-        if (!a.success || JSON.stringify(a.value) !== JSON.stringify(answers[0].value)) throw new Error(`${paths[i]} disagrees with /bare: ${JSON.stringify(a)}`);
+        if (!a.success || JSON.stringify(a.value) !== JSON.stringify(answers[0].value)) throw new Error(`${ROWS[i].label} disagrees with /bare: ${JSON.stringify(a)}`);
       }
-      for (const p of paths) await load(base + p, 1); // warm-up (JIT, realm pool)
-      const runs = Object.fromEntries(paths.map((p) => [p, []]));
-      // Alternate the order so drift in machine load weighs on every route alike.
+      for (const row of ROWS) await load(base + row.path, row, 1); // warm-up (JIT, realm pool)
+      const runs = Object.fromEntries(ROWS.map((row) => [row.key, []]));
+      // Alternate the order so drift in machine load weighs on every row alike.
       for (let r = 0; r < rounds; r++) {
-        for (const p of r % 2 === 0 ? paths : paths.toReversed()) {
-          const res = await load(base + p, duration);
+        for (const row of r % 2 === 0 ? ROWS : ROWS.toReversed()) {
+          const res = await load(base + row.path, row, duration);
           const bad = res.non2xx + res.errors + res.timeouts;
-          if (bad) throw new Error(`${framework} ${p}: ${bad} failed requests`);
-          runs[p].push(res);
+          if (bad) throw new Error(`${framework} ${row.label}: ${bad} failed requests`);
+          runs[row.key].push(res);
         }
       }
       const avg = (list, pick) => list.reduce((s, x) => s + pick(x), 0) / list.length;
-      const row = (p) => ({
-        rps: avg(runs[p], (x) => x.requests.average),
-        p50: avg(runs[p], (x) => x.latency.p50),
-        p99: avg(runs[p], (x) => x.latency.p99),
+      const stats = (key) => ({
+        rps: avg(runs[key], (x) => x.requests.average),
+        p50: avg(runs[key], (x) => x.latency.p50),
+        p99: avg(runs[key], (x) => x.latency.p99),
       });
-      const bare = row('/bare');
+      const bare = stats('bare');
+      const json = stats('enclave');
       const name = framework === 'express' ? 'Express 5' : 'Hono 4';
       const line = [`${name.padEnd(10)}${pinned ? '' : ' (server not pinned: no taskset)'}`];
-      for (const p of paths) {
-        const x = row(p);
-        const ratio = p === '/bare' ? '—' : `${((x.rps / bare.rps) * 100).toFixed(0)}%`;
-        table.push({ name, route: LABELS[p], ...x, ratio });
-        line.push(`${p} ${x.rps.toFixed(0)} req/s${p === '/bare' ? '' : ` (${ratio})`}`);
+      for (const row of ROWS) {
+        const x = stats(row.key);
+        const ratio = row.key === 'bare' ? '—' : `${((x.rps / bare.rps) * 100).toFixed(0)}%`;
+        table.push({ name, route: row.label, ...x, ratio });
+        line.push(`${row.label}: ${x.rps.toFixed(0)} req/s${row.key === 'bare' ? '' : ` (${ratio})`}`);
       }
-      console.log(line.join('   '));
+      console.log(line.join('\n  '));
+      const sse = stats('sse');
+      streamRows.push({ name, p50: sse.p50 / json.p50, p99: sse.p99 / json.p99 });
+
+      // Memory over many streamed runs: heap after a full GC before and after them.
+      const sseRow = ROWS.find((row) => row.key === 'sse');
+      const streamed = (amount) => autocannon({ url: base + sseRow.path, method: 'POST', headers: headersOf(sseRow), body, connections, amount });
+      await streamed(STREAMED_RUNS / 10);
+      const before = await (await fetch(`${base}/memory`)).json();
+      const res = await streamed(STREAMED_RUNS);
+      if (res.non2xx + res.errors + res.timeouts) throw new Error(`${framework}: streamed runs failed`);
+      const after = await (await fetch(`${base}/memory`)).json();
+      memoryRows.push({ name, runs: res.requests.total, before, after });
     } finally {
       child.kill('SIGTERM');
     }
   }
-  console.log('\n| framework | route | req/s | p50 | p99 | vs bare |');
-  console.log('|---|---|---|---|---|---|');
-  for (const r of table) console.log(`| ${r.name} | ${r.route} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(1)} ms | ${r.p99.toFixed(1)} ms | ${r.ratio} |`);
+  if (table.length > 0) {
+    console.log('\n| framework | route | req/s | p50 | p99 | vs bare |');
+    console.log('|---|---|---|---|---|---|');
+    for (const r of table) console.log(`| ${r.name} | ${r.route} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(1)} ms | ${r.p99.toFixed(1)} ms | ${r.ratio} |`);
+    console.log('\n| framework | SSE / JSON, p50 | SSE / JSON, p99 |');
+    console.log('|---|---|---|');
+    for (const r of streamRows) console.log(`| ${r.name} | ${r.p50.toFixed(2)}x | ${r.p99.toFixed(2)}x |`);
+  }
+  const mb = (n) => `${(n / 1024 / 1024).toFixed(1)} MB`;
+  if (memoryRows.length > 0) {
+    console.log(`\n| framework | streamed runs | heap before | heap after | RSS before | RSS after |`);
+    console.log('|---|---|---|---|---|---|');
+    for (const r of memoryRows) console.log(`| ${r.name} | ${r.runs} | ${mb(r.before.heapUsed)} | ${mb(r.after.heapUsed)} | ${mb(r.before.rss)} | ${mb(r.after.rss)} |`);
+  }
+  await storesBench({ duration, rounds, body });
+}
+
+// ---- shared stores: memory vs Redis ---------------------------------------------------------------
+
+
+/** One request of a row (a session: its start, then the read of its events to `final`), checked. */
+async function requestOnce(base, row, body) {
+  const headers = { 'content-type': 'application/json' };
+  if (row.session) {
+    const started = await fetch(`${base}${row.path}/sessions`, { method: 'POST', headers, body });
+    if (started.status !== 201) throw new Error(`${row.label}: ${started.status} ${await started.text()}`);
+    const { eventsUrl } = await started.json();
+    const events = await (await fetch(base + eventsUrl)).text();
+    if (!events.includes('event: final') || !events.includes('"success":true')) throw new Error(`${row.label}: no successful final event`);
+    return;
+  }
+  const res = await fetch(base + row.path, { method: 'POST', headers, body });
+  const answer = await res.json();
+  if (res.status !== 200 || !answer.success) throw new Error(`${row.label}: ${res.status} ${JSON.stringify(answer)}`);
+}
+
+/**
+ * Latencies (ms) of `rows` for about `seconds` each, one request at a time (the cost of the request
+ * itself, with no queue in front of it). Interleaved: each turn sends one request of every row, in a
+ * rotating order, so drift in the machine's load weighs on every row alike.
+ */
+async function interleaved(rows, seconds, once) {
+  const latencies = rows.map(() => []);
+  const until = performance.now() + seconds * rows.length * 1000;
+  for (let turn = 0; performance.now() < until; turn++) {
+    for (let k = 0; k < rows.length; k++) {
+      const i = (turn + k) % rows.length;
+      const t = performance.now();
+      await once(rows[i]);
+      latencies[i].push(performance.now() - t);
+    }
+  }
+  return latencies.map((list) => list.sort((a, b) => a - b));
+}
+
+function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** The store calls alone, from this process: what each request adds, without the run around it. */
+async function storeCalls(redisUrl, seconds) {
+  const { MemoryLeaseStore, MemoryRateLimitStore, MemorySessionStore } = await import('@enclave-kit/engine');
+  const { Redis } = await import('ioredis');
+  const { redisStores } = await import('@enclave-kit/redis');
+  const client = new Redis(redisUrl);
+  const redis = redisStores(client, { prefix: 'bench-calls:' });
+  const inMemory = { rateLimitStore: new MemoryRateLimitStore(), leases: new MemoryLeaseStore(), sessions: { store: new MemorySessionStore() } };
+  let n = 0;
+  const result = { success: true, value: 1, stats: { duration: 1, toolCallCount: 0, iterationCount: 0 } };
+  /** What the core asks of its stores for one JSON run (limit, lease) and for one session (its whole life, one reader). */
+  const perRun = async (s) => {
+    await s.rateLimitStore.hit('bench', 60_000);
+    const lease = await s.leases.acquire('bench', 1e6, 10_000);
+    await s.leases.release('bench', lease);
+  };
+  const perSession = async (s) => {
+    const sessionId = `ses_bench${++n}`;
+    const store = s.sessions.store;
+    await store.create({ sessionId, owner: 'bench', createdAt: Date.now() });
+    await store.keepAlive(sessionId, 10_000);
+    const event = (seq, type, payload) => ({ sessionId, seq, type, time: Date.now(), payload });
+    await store.append(sessionId, [event(1, 'session_init', {}), event(2, 'tool_call', { callId: 1, tool: 'users:list' })]);
+    await store.append(sessionId, [event(3, 'tool_result', { callId: 1, tool: 'users:list', ok: true, durationMs: 0 })]);
+    await store.finish(sessionId, 'completed', result, 60_000);
+    await store.read(sessionId, 0, 256);
+  };
+  const rows = [
+    { label: 'rate-limit hit + lease acquire + release', stores: inMemory, run: perRun, name: 'memory' },
+    { label: 'rate-limit hit + lease acquire + release', stores: redis, run: perRun, name: 'Redis' },
+    { label: 'session: create, keepAlive, 2 appends, finish, read', stores: inMemory, run: perSession, name: 'memory' },
+    { label: 'session: create, keepAlive, 2 appends, finish, read', stores: redis, run: perSession, name: 'Redis' },
+  ];
+  try {
+    return { rows, latencies: await interleaved(rows, seconds, (row) => row.run(row.stores)) };
+  } finally {
+    redis.dispose();
+    inMemory.sessions.store.dispose();
+    client.disconnect();
+  }
+}
+
+async function storesBench({ duration, rounds, body }) {
+  const redis = await startRedisServer();
+  const { child, port, pinned } = await startServer('stores', { BENCH_REDIS_URL: redis.url });
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    await interleaved(STORE_ROWS, 0.5, (row) => requestOnce(base, row, body)); // warm-up
+    const latencies = await interleaved(STORE_ROWS, duration * rounds, (row) => requestOnce(base, row, body));
+    const calls = await storeCalls(redis.url, Math.max(1, duration / 2));
+    const fmt = (ms) => (Math.abs(ms) < 1 ? `${(ms * 1000).toFixed(0)} µs` : `${ms.toFixed(2)} ms`);
+    console.log(`\nShared stores on Hono (server ${pinned ? 'pinned to core 0' : 'not pinned: no taskset'}; redis-server on localhost; one request at a time, rows interleaved):`);
+    console.log('\n| request | n | p50 | p99 | p50 added |');
+    console.log('|---|---|---|---|---|');
+    const p50 = Object.fromEntries(STORE_ROWS.map((row, i) => [row.key, percentile(latencies[i], 50)]));
+    for (const [i, row] of STORE_ROWS.entries()) {
+      const against = { memory: 'plain', redis: 'memory', 'redis-session': 'memory-session' }[row.key];
+      const delta = against === undefined ? '—' : `${fmt(p50[row.key] - p50[against])} over ${against === 'plain' ? 'no bookkeeping' : 'memory'}`;
+      console.log(`| ${row.label} | ${latencies[i].length} | ${fmt(p50[row.key])} | ${fmt(percentile(latencies[i], 99))} | ${delta} |`);
+    }
+    console.log('\nThe store calls alone (in the bench process, one at a time):');
+    console.log('\n| what the core asks | store | n | p50 | p99 |');
+    console.log('|---|---|---|---|---|');
+    for (const [i, row] of calls.rows.entries()) console.log(`| ${row.label} | ${row.name} | ${calls.latencies[i].length} | ${fmt(percentile(calls.latencies[i], 50))} | ${fmt(percentile(calls.latencies[i], 99))} |`);
+  } finally {
+    child.kill('SIGTERM');
+    await redis.stop();
+  }
 }

@@ -1,6 +1,6 @@
 // enclave-kit benchmarks: every workload against raw node:vm (a fresh context per run, and one reused
 // context) measured in the same process, in the same run. Prints p50 and p99 and the ratios the
-// project's targets are stated in. Usage: pnpm bench [-- --quick] [-- --only agent,gate,compute]
+// project's targets are stated in. Usage: pnpm bench [-- --quick] [-- --only agent,gate,tracing,compute]
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
@@ -138,15 +138,11 @@ async function workerWorkloads() {
 }
 
 
-// The scoring gate on the agent workload, against the same workload without it. The two are measured
-// in alternating slices of one loop, so machine load during the run weighs on both alike.
-async function gateWorkload(count) {
-  const off = new Enclave();
-  const on = new Enclave({ scoringGate: true });
-  const first = await on.run(AGENT, { tools });
-  if (first.scoring?.decision !== 'allow') throw new Error(`the gate judged the agent workload: ${JSON.stringify(first.scoring)}`);
-  const runOff = async () => ensureOk(await off.run(AGENT, { tools }));
-  const runOn = async () => ensureOk(await on.run(AGENT, { tools }));
+/**
+ * One workload in two variants, measured in alternating slices of one loop, so machine load during the
+ * run weighs on both alike. Reports both and their ratio.
+ */
+async function compareVariants(workload, [offName, runOff], [onName, runOn], count) {
   for (let i = 0; i < Math.max(10, Math.round(count / 10)); i++) {
     await runOff();
     await runOn();
@@ -172,13 +168,33 @@ async function gateWorkload(count) {
   };
   const offM = summary(offTimes);
   const onM = summary(onTimes);
-  report('agent + gate', 'gate off', offM);
-  report('agent + gate', 'gate on (scoringGate)', onM);
-  console.log(`${''.padEnd(14)} gate on / gate off: p50 ${(onM.p50 / offM.p50).toFixed(3)}x, p99 ${(onM.p99 / offM.p99).toFixed(3)}x`);
-  rows.push({ workload: 'agent + gate', variant: 'on / off ratio', p50: `${(onM.p50 / offM.p50).toFixed(3)}x`, p99: `${(onM.p99 / offM.p99).toFixed(3)}x`, ratio: '', n: onM.n });
+  report(workload, offName, offM);
+  report(workload, onName, onM);
+  console.log(`${''.padEnd(14)} ${onName} / ${offName}: p50 ${(onM.p50 / offM.p50).toFixed(3)}x, p99 ${(onM.p99 / offM.p99).toFixed(3)}x`);
+  rows.push({ workload, variant: 'ratio', p50: `${(onM.p50 / offM.p50).toFixed(3)}x`, p99: `${(onM.p99 / offM.p99).toFixed(3)}x`, ratio: '', n: onM.n });
+}
+
+// The scoring gate on the agent workload, against the same workload without it.
+async function gateWorkload(count) {
+  const off = new Enclave();
+  const on = new Enclave({ scoringGate: true });
+  const first = await on.run(AGENT, { tools });
+  if (first.scoring?.decision !== 'allow') throw new Error(`the gate judged the agent workload: ${JSON.stringify(first.scoring)}`);
+  await compareVariants('agent + gate', ['gate off', async () => ensureOk(await off.run(AGENT, { tools }))], ['gate on (scoringGate)', async () => ensureOk(await on.run(AGENT, { tools }))], count);
   off.dispose();
   on.dispose();
 }
+
+// Tracing with @opentelemetry/api installed and no tracer provider registered (the default for a host
+// that does not use OpenTelemetry), against tracing turned off.
+async function tracingWorkload(count) {
+  const off = new Enclave({ tracing: false });
+  const on = new Enclave();
+  await compareVariants('agent + tracing', ['tracing: false', async () => ensureOk(await off.run(AGENT, { tools }))], ['API, no provider', async () => ensureOk(await on.run(AGENT, { tools }))], count);
+  off.dispose();
+  on.dispose();
+}
+
 
 async function concurrentWorkload(count) {
   const CONC = 200;
@@ -221,6 +237,7 @@ const want = (k) => !only || only.has(k);
 if (want('hello')) await scriptWorkload('hello', HELLO, n(2000), tools);
 if (want('agent')) await scriptWorkload('agent', AGENT, n(1500), tools);
 if (want('agent') || want('gate')) await gateWorkload(n(3000));
+if (want('agent') || want('tracing')) await tracingWorkload(n(3000));
 if (want('compute')) await scriptWorkload('compute', COMPUTE, n(400), tools);
 if (want('concurrent')) await concurrentWorkload(n(30));
 if (want('worker')) await workerWorkloads();

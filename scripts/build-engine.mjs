@@ -18,9 +18,10 @@ execFileSync(process.execPath, [rolldown, '-c', 'rolldown.config.mjs'], { stdio:
 const cli = path.join(engine, 'dist/bundle/cli.js');
 if (existsSync(cli)) chmodSync(cli, 0o755);
 
-// The adapters: plain tsc builds against the engine's dist types (their tsconfig.build.json drops the
-// dev-source condition).
-for (const name of ['express', 'hono', 'nest', 'next']) {
+// The adapters, @enclave-kit/mcp, the Redis stores, the client and the React hook: plain tsc builds against the
+// engine's (and the client's) dist types (their tsconfig.build.json drops the dev-source condition). The client
+// before the hook.
+for (const name of ['express', 'hono', 'nest', 'next', 'mcp', 'redis', 'client', 'react']) {
   const dir = path.join(root, 'packages', name);
   if (!existsSync(path.join(dir, 'tsconfig.build.json'))) continue;
   rmSync(path.join(dir, 'dist'), { recursive: true, force: true });

@@ -4,18 +4,24 @@ import 'reflect-metadata';
 import { pathToFileURL } from 'node:url';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { mcpRoute } from '@enclave-kit/mcp';
 import { EnclaveModule } from '@enclave-kit/nest';
 import { banner, toolsFor, userFromHeader } from '@enclave-kit/example-shared/orders';
+import { scaleOutFromEnv } from '@enclave-kit/example-shared/scale-out';
 
 // oxlint-disable-next-line typescript/no-extraneous-class -- a Nest module is an empty decorated class
 class AppModule {}
+// REDIS_URL, RATE_LIMIT_PER_MINUTE: shared stores and a per-user limit (README, Scaling out).
+const scaleOut = scaleOutFromEnv();
 Module({
   imports: [
     EnclaveModule.forRoot({
       path: '/enclave',
-      enclave: { securityLevel: 'SECURE', timeout: 5_000 },
+      ...scaleOut,
+      enclave: { securityLevel: 'STANDARD', timeout: 10_000, ...scaleOut.enclave },
       authenticate: ({ native }) => native.req.user, // no user -> 401
       tools: ({ user }) => toolsFor(user),
+      routes: { '/mcp': mcpRoute() }, // code mode over MCP at /enclave/mcp, same user and tools
     }),
   ],
 })(AppModule);

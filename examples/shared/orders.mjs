@@ -17,6 +17,17 @@ const ORDERS = [
 /** Stub login: the `x-user` header names the user. Use your real auth (sessions, JWT, passport) instead. */
 export const userFromHeader = (value) => (typeof value === 'string' && Object.hasOwn(USERS, value) ? USERS[value] : undefined);
 
+/** Resolves after `ms`, or at once when the run ends (`ctx.signal`): a slow tool must not outlive its run. */
+function wait(ms, signal) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+}
+
 export function toolsFor(user) {
   return {
     me: async () => ({ id: user.id, name: user.name }),
@@ -26,6 +37,12 @@ export function toolsFor(user) {
       if (!order) throw new ToolError(`No order ${id}.`, { code: 'NOT_FOUND', status: 404 });
       if (order.owner !== user.id) throw new ToolError('Not your order.', { code: 'FORBIDDEN', status: 403 });
       return order;
+    },
+    // A slow report (a warehouse query, say): long enough to watch a session stream, drop it and cancel it.
+    'reports:build': async ({ days = 30 } = {}, ctx) => {
+      await wait(1500, ctx.signal);
+      const mine = ORDERS.filter((o) => o.owner === user.id);
+      return { days, orders: mine.length, revenue: mine.filter((o) => o.status === 'paid').reduce((s, o) => s + o.total, 0) };
     },
   };
 }
@@ -40,5 +57,9 @@ export function banner(framework, port) {
     `  curl -s localhost:${port}/enclave -H 'x-user: alice' -H 'content-type: application/json' \\`,
     `    -d '{"code":"const paid = await callTool(\\"orders:list\\", { status: \\"paid\\" }); return paid.reduce((s, o) => s + o.total, 0);"}'`,
     `  curl -s localhost:${port}/enclave -H 'x-user: bob'          # the catalog of bob's tools`,
+    'Stream the run as Server-Sent Events:',
+    `  curl -N localhost:${port}/enclave -H 'x-user: alice' -H 'content-type: application/json' -H 'accept: text/event-stream' \\`,
+    `    -d '{"code":"const paid = await callTool(\\"orders:list\\", { status: \\"paid\\" }); console.log(\\"paid orders:\\", paid.length); return paid.length;"}'`,
+    `Code mode over MCP (search_tools, describe_tools, execute) for the same users: http://localhost:${port}/enclave/mcp`,
   ].join('\n');
 }

@@ -9,6 +9,8 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// The official MCP clients (both protocol eras), as @enclave-kit/mcp's own tests drive them.
+import { ERAS, connectMcp, textOf } from '../../packages/mcp/test/clients.js';
 
 const canaryModule = path.join(path.dirname(fileURLToPath(import.meta.url)), 'canary.mjs');
 
@@ -109,9 +111,108 @@ const ESCAPES = [
   'const k = "constr" + "uctor"; try { null.x; } catch (e) { e[k][k]("globalThis.pwned = process.pid")(); } return 1;',
 ];
 
+/**
+ * Code mode over MCP at `{url}/mcp`, tried as a new user would with each official client: the three
+ * tools, `describe_tools` of `orders:list`, and the README's script run as alice (200) and bob (999).
+ */
+export function itServesMcp(url: () => string): void {
+  it.each(ERAS)('serves code mode over MCP at /enclave/mcp to the official %s client', async (era) => {
+    const [alice, bob] = await Promise.all([connectMcp(`${url()}/mcp`, era, { 'x-user': 'alice' }), connectMcp(`${url()}/mcp`, era, { 'x-user': 'bob' })]);
+    try {
+      expect((await alice.listTools()).map((t) => t.name)).toEqual(['search_tools', 'describe_tools', 'execute']);
+      const described = await alice.callTool('describe_tools', { names: ['orders:list'] });
+      expect(described.structuredContent.tools.map((t: { name: string }) => t.name)).toEqual(['orders:list']);
+      expect(textOf(described)).toContain('declare function callTool(name: "orders:list"');
+      const code = 'const paid = await callTool("orders:list", { status: "paid" }); return paid.reduce((s, o) => s + o.total, 0);';
+      const [a, b] = await Promise.all([alice.callTool('execute', { code }), bob.callTool('execute', { code })]);
+      expect(a.structuredContent).toMatchObject({ success: true, value: 200 });
+      expect(b.structuredContent).toMatchObject({ success: true, value: 999 });
+    } finally {
+      await Promise.all([alice.close(), bob.close()]);
+    }
+  });
+}
+
+/** Events of an SSE response, parsed as they arrive, until `final` or `stopAfter` of them. */
+export async function sseEvents(res: Response, stopAfter = Infinity): Promise<{ id: string; event: string; data: any }[]> {
+  expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  const events: { id: string; event: string; data: any }[] = [];
+  let buffer = '';
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return events;
+      buffer += decoder.decode(value, { stream: true });
+      let cut: number;
+      while ((cut = buffer.indexOf('\n\n')) !== -1) {
+        const block = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        const fields = Object.fromEntries(block.split('\n').map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1).trim()]));
+        if (fields.data === undefined) continue;
+        events.push({ id: fields.id ?? '', event: fields.event ?? '', data: JSON.parse(fields.data) });
+        if (fields.event === 'final' || events.length >= stopAfter) return events;
+      }
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+}
+
+/**
+ * The README's streaming and session flows against a route serving `orders:list` (and, with `slowTool`,
+ * a tool that takes a while): an SSE run, then a session started, cut, resumed and cancelled.
+ */
+export function probeStreaming(url: () => string, options: { slowTool?: string } = {}): void {
+  const alice = { 'x-user': 'alice', 'content-type': 'application/json' };
+  const code = 'const paid = await callTool("orders:list", { status: "paid" }); console.log("paid orders:", paid.length); return paid.length;';
+
+  it('streams a run as Server-Sent Events: session_init, tool_call, tool_result, log, final', async () => {
+    const res = await fetch(url(), { method: 'POST', headers: { ...alice, accept: 'text/event-stream' }, body: JSON.stringify({ code }) });
+    expect(res.status).toBe(200);
+    const events = await sseEvents(res);
+    expect(events.map((e) => e.event)).toEqual(['session_init', 'tool_call', 'tool_result', 'log', 'final']);
+    expect(events.map((e) => e.id)).toEqual(['1', '2', '3', '4', '5']);
+    expect(events[3]?.data.payload.message).toBe('paid orders: 2');
+    expect(events[4]?.data.payload).toMatchObject({ success: true, value: 2 });
+  });
+
+  it('a session can be started, cut, resumed with Last-Event-ID, and read by its owner only', async () => {
+    const res = await fetch(`${url()}/sessions`, { method: 'POST', headers: { ...alice, accept: 'text/event-stream' }, body: JSON.stringify({ code }) });
+    const sessionId = res.headers.get('x-session-id');
+    expect(sessionId).toBeTruthy();
+    const head = await sseEvents(res, 2);
+    expect(head.map((e) => e.id)).toEqual(['1', '2']);
+    const rest = await sseEvents(await fetch(`${url()}/sessions/${sessionId}/events`, { headers: { 'x-user': 'alice', 'last-event-id': '2' } }));
+    expect(rest.map((e) => e.id)).toEqual(['3', '4', '5']);
+    const state = await fetch(`${url()}/sessions/${sessionId}`, { headers: { 'x-user': 'alice' } });
+    expect(await state.json()).toMatchObject({ sessionId, state: 'completed', result: { success: true, value: 2 } });
+    const foreign = await fetch(`${url()}/sessions/${sessionId}`, { headers: { 'x-user': 'bob' } });
+    expect(foreign.status).toBe(404);
+    await foreign.body?.cancel();
+  });
+
+  const slowTool = options.slowTool;
+  if (slowTool === undefined) return;
+  it('a running session is cancelled with DELETE and ends as ABORTED', async () => {
+    const start = await fetch(`${url()}/sessions`, { method: 'POST', headers: alice, body: JSON.stringify({ code: `return await callTool(${JSON.stringify(slowTool)}, { days: 7 });` }) });
+    expect(start.status).toBe(201);
+    const { sessionId, cancelUrl, eventsUrl } = (await start.json()) as { sessionId: string; cancelUrl: string; eventsUrl: string };
+    const origin = new URL(url()).origin;
+    const cancelled = await fetch(`${origin}${cancelUrl}`, { method: 'DELETE', headers: { 'x-user': 'alice' } });
+    expect(cancelled.status).toBe(200);
+    expect(await cancelled.json()).toMatchObject({ sessionId, state: 'cancelled', result: { error: { code: 'ABORTED' } } });
+    const events = await sseEvents(await fetch(`${origin}${eventsUrl}`, { headers: { 'x-user': 'alice' } }));
+    expect(events.at(-1)?.data.payload.error.code).toBe('ABORTED');
+  });
+}
+
 export interface ProbeOptions {
   /** The framework's body parser reads JSON before the route and answers malformed or big bodies itself (Nest). */
   parserAnswersFirst?: boolean;
+  /** The route also serves code mode over MCP at `{path}/mcp`. */
+  mcp?: boolean;
   skip?: boolean;
 }
 
@@ -141,6 +242,8 @@ export function probeQuickStart(name: string, start: () => Promise<Started>, opt
       const catalog = await jsonOf(await fetch(url, { headers: { 'x-user': 'bob' } }), 200);
       expect(catalog.tools.map((t: { name: string }) => t.name)).toEqual(['orders:list']);
     });
+
+    probeStreaming(() => url);
 
     it('answers malformed requests with the documented status and code, in JSON', async () => {
       const alice = { ...json, 'x-user': 'alice' };
@@ -172,6 +275,8 @@ export function probeQuickStart(name: string, start: () => Promise<Started>, opt
       await expectRefusal(await run(spin, 'alice', { limits: { timeout: 300 } }), 408, 'TIMEOUT');
       expect(await jsonOf(await run('return 1 + 1'), 200)).toMatchObject({ success: true, value: 2 });
     });
+
+    if (options.mcp) itServesMcp(() => url);
 
     it('is still up at the end, and answers as before', async () => {
       expect(server?.child.exitCode).toBeNull();

@@ -1,11 +1,12 @@
 /**
  * Smoke test of an example server, run the way the README runs it: `node server.mjs` on the built
- * packages, a free port, and the curl requests of its banner made with fetch.
+ * packages, a free port, the curl requests of its banner made with fetch, and the official MCP clients
+ * on its code-mode route.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startNode } from './probe.js';
+import { freePort, itServesMcp, probeStreaming, startNode } from './probe.js';
 import type { Started } from './probe.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -36,8 +37,12 @@ export function smokeTest(example: string): void {
       expect(foreign.status).toBe(403);
       expect((await run('alice', 'return eval("1")')).status).toBe(422);
       const catalog = (await (await fetch(url, { headers: { 'x-user': 'alice' } })).json()) as { tools: { name: string }[] };
-      expect(catalog.tools.map((t) => t.name)).toEqual(['me', 'orders:get', 'orders:list']);
+      expect(catalog.tools.map((t) => t.name)).toEqual(['me', 'orders:get', 'orders:list', 'reports:build']);
     });
+
+    probeStreaming(() => url, { slowTool: 'reports:build' });
+
+    itServesMcp(() => url);
 
     it('answers malformed JSON with a JSON 400', async () => {
       const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': 'alice' }, body: '{"code": ' });

@@ -29,5 +29,5 @@ probeQuickStart(
     const port = await freePort();
     return startNode([nextBin, 'start', '-p', String(port), '-H', '127.0.0.1'], { cwd: dir, env, port });
   },
-  { skip: cannotRun },
+  { skip: cannotRun, mcp: true },
 );

@@ -83,11 +83,16 @@ describe('README quick starts', () => {
     expect(compiled.status).toBe(0);
   });
 
-  it('the Next.js blocks are examples/next’s route.ts and next.config.mjs', () => {
+  it('the Next.js blocks are examples/next’s route.ts (less its scale-out lines) and next.config.mjs', () => {
     const [route, config] = codeBlocks('### Next.js 16');
     expect([route?.lang, config?.lang]).toEqual(['ts', 'js']);
     const example = (file: string) => readFileSync(path.join(root, 'examples/next', file), 'utf8');
-    expect(fileBlock(route, 'app/enclave/route.ts')).toBe(example('app/enclave/route.ts'));
+    // The example's route also reads REDIS_URL and RATE_LIMIT_PER_MINUTE, as every example does, in lines
+    // marked `// examples only` that the quick start leaves out.
+    const routeFile = example('app/enclave/[[...route]]/route.ts');
+    const quickStart = routeFile.split('\n').filter((line) => !line.includes('// examples only')).join('\n');
+    expect(routeFile.split('\n').length - quickStart.split('\n').length).toBe(2);
+    expect(fileBlock(route, 'app/enclave/[[...route]]/route.ts')).toBe(quickStart);
     expect(fileBlock(config, 'next.config.mjs')).toBe(example('next.config.mjs'));
   });
 });

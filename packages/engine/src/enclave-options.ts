@@ -5,6 +5,8 @@
 import { availableParallelism } from 'node:os';
 import type { LevelConfig, RuntimeLimits, SecurityLevel } from './levels.js';
 import { ALWAYS_BLOCKED_IDENTIFIERS, LEVEL_CONFIGS, MB, RESERVED_PREFIX, SECURITY_LEVELS } from './levels.js';
+import type { EnclaveEventListener } from './types.js';
+import { isSessionId, newSessionId } from './events.js';
 import { OptionChecker } from './options.js';
 import type { RateLimitStore } from './rate-limit.js';
 import { MemoryRateLimitStore } from './rate-limit.js';
@@ -47,8 +49,9 @@ const OPTION_KEYS = new Set<string>([
   'rateLimitStore',
   'sidecar',
   'scoringGate',
+  'tracing',
 ]);
-const RUN_OPTION_KEYS = new Set<string>([...LIMIT_KEYS, 'tools', 'toolHandler', 'globals', 'input', 'signal', 'context']);
+const RUN_OPTION_KEYS = new Set<string>([...LIMIT_KEYS, 'tools', 'toolHandler', 'globals', 'input', 'signal', 'context', 'onEvent', 'sessionId', 'heartbeatMs', 'includeToolArgs', 'traceContext']);
 const REALM_POOL_KEYS = ['maxIdle', 'prewarm', 'maxRunsPerRealm'];
 const WORKER_POOL_KEYS = ['minWorkers', 'maxWorkers', 'memoryLimitPerWorker', 'maxMessagesPerSecond', 'maxExecutionsPerWorker', 'maxQueueSize', 'idleTimeoutMs'];
 const WRAPPER_NAMES = new Set(['callTool', 'console', 'input']);
@@ -75,6 +78,8 @@ export interface EnclaveSettings {
   globals: Readonly<Record<string, unknown>>;
   allowFunctionsInGlobals: boolean;
   scoringGate: ResolvedGate | undefined;
+  /** OpenTelemetry spans when a tracer provider is registered; `toolPayloads` puts tool arguments and results on them. */
+  tracing: { toolPayloads: boolean } | undefined;
   realmPool: { maxIdle: number; prewarm: number; maxRunsPerRealm: number };
   /** Set exactly when `adapter` is `'worker_threads'`. */
   workerPool: WorkerPoolConfig | undefined;
@@ -94,6 +99,17 @@ export interface RunSettings {
   functionGlobals: Record<string, ToolFunction>;
   /** Every global's name, sorted (the rewritten script's parameters follow this order). */
   globalNames: string[];
+  /** Where the run's events go, if anywhere. */
+  events: { listener: EnclaveEventListener; sessionId: string; heartbeatMs: number | undefined; includeToolArgs: boolean } | undefined;
+}
+
+/** `tracing`: on by default (it costs nothing without a tracer provider), `false` turns it off. */
+function readTracing(check: OptionChecker, value: unknown): { toolPayloads: boolean } | undefined {
+  if (value === false) return undefined;
+  if (value === undefined || value === true) return { toolPayloads: false };
+  const o = check.object('tracing', value, 'a boolean or { toolPayloads?: boolean }') ?? {};
+  check.knownKeys('tracing', o, ['toolPayloads']);
+  return { toolPayloads: check.boolean('tracing.toolPayloads', o.toolPayloads) ?? false };
 }
 
 /** Zero means "none" for these counts; every other value must be a positive integer. */
@@ -179,6 +195,7 @@ export function readEnclaveOptions(options: CreateEnclaveOptions): EnclaveSettin
     globals: { ...readGlobals(check, o.globals, allowFunctionsInGlobals) },
     allowFunctionsInGlobals,
     scoringGate: resolveScoringGate(check, o.scoringGate, level),
+    tracing: readTracing(check, o.tracing),
     realmPool: readRealmPool(check, o.realmPool),
     workerPool: adapter === 'worker_threads' ? readWorkerPoolConfig(check, level, o.workerPoolConfig) : undefined,
   };
@@ -202,7 +219,13 @@ export function readRunOptions(settings: EnclaveSettings, runOptions: RunOptions
     if (typeof value === 'function') functionGlobals[name] = value as ToolFunction;
     else dataGlobals[name] = value;
   }
+  const listener = check.function('onEvent', o.onEvent, '(event) => void') as EnclaveEventListener | undefined;
+  const sessionId = o.sessionId;
+  if (sessionId !== undefined && !isSessionId(sessionId)) check.fail('sessionId must be 1 to 128 characters of A-Z, a-z, 0-9, "_" and "-".');
+  const heartbeatMs = check.positiveInteger('heartbeatMs', o.heartbeatMs, 'ms');
+  check.boolean('includeToolArgs', o.includeToolArgs);
   return {
+    events: listener === undefined ? undefined : { listener, sessionId: (sessionId as string | undefined) ?? newSessionId(), heartbeatMs, includeToolArgs: o.includeToolArgs === true },
     limits,
     tools: mergeTools(settings.tools, source.tools),
     handler: source.handler ?? settings.toolHandler,

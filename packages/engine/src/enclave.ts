@@ -2,6 +2,9 @@ import { parseAgentScript } from './ast/parse.js';
 import type { EnclaveSettings, RunSettings } from './enclave-options.js';
 import { readDescribeTools, readEnclaveOptions, readRunOptions } from './enclave-options.js';
 import { EnclaveConfigError } from './errors.js';
+import { RunEvents, newSessionId, toolReplyError } from './events.js';
+import type { RunTrace } from './tracing.js';
+import { endRunTrace, startRunTrace, traceEvent, traceToolCall } from './tracing.js';
 import type { ErrorCode } from './errors.js';
 import type { RuntimeLimits, SecurityLevel } from './levels.js';
 import type { PreparedScript } from './pipeline.js';
@@ -21,11 +24,23 @@ import { LruCache, cacheKey, elapsedMs } from './source.js';
 import type { HostTool } from './tools/define.js';
 import type { EnclaveDescription } from './tools/describe.js';
 import { buildDescription } from './tools/describe.js';
-import type { ToolScope } from './tools/invoke.js';
+import type { ToolCallRequest, ToolReply, ToolScope } from './tools/invoke.js';
 import { invokeHostTool } from './tools/invoke.js';
 import type { ToolMap } from './tools/registry.js';
 import { Sidecar } from './tools/sidecar.js';
-import type { CreateEnclaveOptions, ExecutionFailure, ExecutionResult, RunOptions, ToolFunction, ToolHandler, ToolSet, WorkerPoolStats } from './types.js';
+import type {
+  CreateEnclaveOptions,
+  EnclaveEvent,
+  EnclaveRunStream,
+  ExecutionFailure,
+  ExecutionResult,
+  LogEntry,
+  RunOptions,
+  ToolFunction,
+  ToolHandler,
+  ToolSet,
+  WorkerPoolStats,
+} from './types.js';
 
 /** The largest message either side of a worker accepts: every payload cap, with room for JSON escapes. */
 function maxMessageBytes(limits: RuntimeLimits): number {
@@ -55,6 +70,57 @@ function copyOut(outcome: RunOutcome): ExecutionResult {
   return result;
 }
 
+/** A tool call that reports `tool_call` before it starts and `tool_result` once it has replied. */
+async function invokeWithEvents(call: ToolCallRequest, events: RunEvents, invoke: (call: ToolCallRequest) => Promise<ToolReply>): Promise<ToolReply> {
+  const { callIndex: callId, name: tool } = call;
+  if (events.includeToolArgs) {
+    let args: unknown;
+    try {
+      args = hostCodec.decode(call.argsText);
+    } catch {
+      args = undefined;
+    }
+    events.emit('tool_call', { callId, tool, args });
+  } else events.emit('tool_call', { callId, tool });
+  const started = performance.now();
+  const reply = await invoke(call);
+  const durationMs = elapsedMs(started);
+  const error = reply[0] === 0 ? toolReplyError(reply[1]) : undefined;
+  events.emit('tool_result', error === undefined ? { callId, tool, ok: reply[0] === 1, durationMs } : { callId, tool, ok: false, error, durationMs });
+  return reply;
+}
+
+/** Events of a stream, waiting for its loop: pushed by the run, taken by `for await`. */
+class EventQueue {
+  readonly #items: EnclaveEvent[] = [];
+  #ended = false;
+  #wake: (() => void) | undefined;
+
+  push(event: EnclaveEvent): void {
+    if (this.#ended) return;
+    this.#items.push(event);
+    this.#wake?.();
+  }
+
+  end(): void {
+    this.#ended = true;
+    this.#wake?.();
+  }
+
+  async *iterator(): AsyncGenerator<EnclaveEvent, void, undefined> {
+    for (;;) {
+      const next = this.#items.shift();
+      if (next !== undefined) {
+        yield next;
+        continue;
+      }
+      if (this.#ended) return;
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+      this.#wake = undefined;
+    }
+  }
+}
+
 /** A check's outcome; with the gate on, the rule verdict is cached with it, so a repeated script costs one lookup. */
 type Checked = { ok: true; compiled: PreparedScript; scoring?: RuleVerdict } | { ok: false; result: ExecutionFailure };
 
@@ -64,6 +130,10 @@ interface Run {
   options: RunOptions;
   settings: RunSettings;
   startedAt: number;
+  /** Where its events go, when the caller listens. */
+  events?: RunEvents | undefined;
+  /** Its span, when a tracer provider records it. */
+  trace?: RunTrace | undefined;
 }
 
 /** A pipeline step's outcome: what the next step needs, or the result the run ends with. */
@@ -189,17 +259,80 @@ export class Enclave {
    */
   async run<T = unknown>(code: string, runOptions: RunOptions = {}): Promise<ExecutionResult<T>> {
     const startedAt = performance.now();
+    let run: Run | undefined;
+    let result: ExecutionResult;
     try {
       const resolved = this.#resolve(code, runOptions, startedAt);
       if (!resolved.ok) return resolved.result;
-      const prepared = await this.#prepare(resolved.run);
-      if (!prepared.ok) return prepared.result;
-      const executed = await this.#execute(resolved.run, prepared.compiled);
-      // T is the caller's word for what the script returns; nothing checks it.
-      return this.#finish(executed, prepared.scoring) as ExecutionResult<T>;
+      run = resolved.run;
+      run.trace = this.#settings.tracing && startRunTrace(runOptions.traceContext, { 'enclave.level': this.securityLevel, 'enclave.isolation': this.#isolation.kind }, this.#settings.tracing.toolPayloads);
+      run.events = this.#startEvents(run);
+      const prepared = await this.#prepare(run);
+      if (!prepared.ok) result = prepared.result;
+      else result = this.#finish(await this.#execute(run, prepared.compiled), prepared.scoring);
     } catch {
-      return internalFailure(noStats(elapsedMs(startedAt)));
+      result = internalFailure(noStats(elapsedMs(startedAt)));
     }
+    if (run?.trace) {
+      const { stats } = result;
+      endRunTrace(run.trace, { code: result.success ? undefined : result.error.code, durationMs: stats.duration, toolCalls: stats.toolCallCount, iterations: stats.iterationCount });
+    }
+    run?.events?.emit('final', result);
+    // T is the caller's word for what the script returns; nothing checks it.
+    return result as ExecutionResult<T>;
+  }
+
+  /**
+   * Runs one script and reports what happens as it happens: an async iterable of its events (the last
+   * one is `final`, whose payload is the result), and the result itself as `result`. Events that the
+   * loop has not taken yet wait in memory; how many there can be is bounded by the run's budgets.
+   *
+   * @example
+   * ```ts
+   * const run = enclave.stream(code, { tools });
+   * for await (const event of run) if (event.type === 'log') console.log(event.payload.message);
+   * const result = await run.result;
+   * ```
+   */
+  stream<T = unknown>(code: string, runOptions: Omit<RunOptions, 'onEvent'> & { onEvent?: never } = {}): EnclaveRunStream<T> {
+    const queue = new EventQueue();
+    const sessionId = runOptions?.sessionId ?? newSessionId();
+    const result = this.run<T>(code, { ...runOptions, sessionId, onEvent: (event) => queue.push(event) }).finally(() => queue.end());
+    return { sessionId, result, [Symbol.asyncIterator]: () => queue.iterator() };
+  }
+
+  /** How the run's tool calls reach the host: traced when its span records, reported when it has events. */
+  #toolInvoker(scope: ToolScope, run: Run): (call: ToolCallRequest) => Promise<ToolReply> {
+    const { trace, events } = run;
+    let invoke = (call: ToolCallRequest) => invokeHostTool(scope, call);
+    if (trace !== undefined) {
+      const untraced = invoke;
+      invoke = (call) =>
+        traceToolCall(
+          trace,
+          { tool: call.name, callId: call.callIndex, args: () => hostCodec.decode(call.argsText) },
+          () => untraced(call),
+          (reply) => (reply[0] === 1 ? { result: () => hostCodec.decode(reply[1]) } : { error: toolReplyError(reply[1]) ?? { code: 'TOOL_ERROR', message: 'The tool failed.' } }),
+        );
+    }
+    if (events === undefined) return invoke;
+    return (call) => invokeWithEvents(call, events, invoke);
+  }
+
+  /** `session_init` and the heartbeat of a run whose caller listens to its events. */
+  #startEvents(run: Run): RunEvents | undefined {
+    const config = run.settings.events;
+    if (config === undefined) return undefined;
+    const events = new RunEvents(config.sessionId, config.listener, config.includeToolArgs);
+    const { limits } = run.settings;
+    events.emit('session_init', {
+      level: this.securityLevel,
+      isolation: this.#isolation.kind,
+      limits,
+      expiresAt: Math.round(Date.now() + limits.timeout - (performance.now() - run.startedAt)),
+    });
+    if (config.heartbeatMs !== undefined) events.startHeartbeat(config.heartbeatMs, run.startedAt);
+    return events;
   }
 
   /** Step 1: the run's options over the instance's settings. Bad options are the caller's input, not a crash. */
@@ -232,6 +365,7 @@ export class Enclave {
     const scoring = judged instanceof Promise ? await unlessAborted(judged, options.signal) : judged;
     if (scoring === undefined || options.signal?.aborted) return stop('The run was aborted while the script was being scored.');
     if (this.#disposed) return stop(DISPOSED);
+    traceEvent(run.trace, 'enclave.scoring', { 'enclave.scoring.decision': scoring.decision, 'enclave.scoring.score': scoring.score });
     if (scoring.decision === 'block') return stopped(scoringBlocked(scoring, this.#gate.config.block, elapsedMs(startedAt)));
     if (scoring.decision === 'warn') this.#gate.warn({ scoring, code, context: options.context });
     return { ok: true, compiled: checked.compiled, scoring };
@@ -241,7 +375,7 @@ export class Enclave {
    * Step 3: copies input and globals in (with a byte budget that stops the walk as soon as it is
    * spent), scopes the tools to this run and drives the script to its outcome on the isolation.
    */
-  async #execute(run: Run, compiled: PreparedScript): Promise<{ result: RunOutcome; sidecar: Sidecar | undefined }> {
+  async #execute(run: Run, compiled: PreparedScript): Promise<{ result: RunOutcome | ExecutionFailure; sidecar: Sidecar | undefined }> {
     const { options, startedAt } = run;
     const { limits, tools, handler, dataGlobals, functionGlobals, globalNames } = run.settings;
     const refuse = (message: string) => ({ result: failure('VALIDATION_ERROR', 'RangeError', message, noStats(elapsedMs(startedAt))), sidecar: undefined });
@@ -287,8 +421,9 @@ export class Enclave {
       startedAt,
       timeout: limits.timeout,
       mapPosition: compiled.mapPosition,
-      invokeTool: (call: Parameters<typeof invokeHostTool>[1]) => invokeHostTool(scope, call),
+      invokeTool: this.#toolInvoker(scope, run),
       signal: options.signal,
+      onLog: run.events === undefined ? undefined : (entry: LogEntry) => run.events?.emit('log', entry),
     };
     const result = await drive(this.#isolation, plan, this.#active);
     return { result, sidecar };

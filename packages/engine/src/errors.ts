@@ -20,6 +20,8 @@ export const ErrorCode = {
   ABORTED: 'ABORTED',
   OUTPUT_LIMIT_EXCEEDED: 'OUTPUT_LIMIT_EXCEEDED',
   QUEUE_FULL: 'QUEUE_FULL',
+  /** A session's run was lost with the app instance running it (crash, `kill -9`): it did not finish. */
+  RUN_LOST: 'RUN_LOST',
   INTERNAL_ERROR: 'INTERNAL_ERROR',
 } as const;
 

@@ -61,7 +61,18 @@ export type {
   ToolSet,
   WorkerPoolConfig,
   WorkerPoolStats,
+  EnclaveEvent,
+  EnclaveEventListener,
+  EnclaveEventPayloads,
+  EnclaveEventType,
+  EnclaveRunStream,
+  EventsDroppedPayload,
+  HeartbeatPayload,
+  SessionInitPayload,
+  ToolCallPayload,
+  ToolResultPayload,
 } from './types.js';
+export { EVENT_TYPES } from './events.js';
 export { createEnclaveHandler } from './http/handler.js';
 export type {
   EnclaveFetchHandler,
@@ -69,11 +80,18 @@ export type {
   EnclaveHandlerOptions,
   EnclaveLogger,
   EnclaveRequestContext,
+  EnclaveRoute,
+  EnclaveRouteContext,
   RateLimitOptions,
   RunScope,
+  SessionOptions,
   ToolSourceOptions,
 } from './http/handler.js';
 export type { RunRequestBody } from './http/body.js';
 export { EnclaveHttpError } from './http/errors.js';
+export { MemorySessionStore } from './http/session-store.js';
+export type { MemorySessionStoreOptions, SessionRecord, SessionState, SessionStore } from './http/session-store.js';
+export { MemoryLeaseStore } from './leases.js';
+export type { LeaseStore } from './leases.js';
 export { ENCLAVE_HTTP_STATUS } from './http/status.js';
 export type { HttpOutcome, RequestErrorCode } from './http/status.js';

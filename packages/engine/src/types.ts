@@ -1,5 +1,5 @@
 import type { ErrorCode } from './errors.js';
-import type { SecurityLevel } from './levels.js';
+import type { RuntimeLimits, SecurityLevel } from './levels.js';
 import type { ScoringGateOptions, ScoringResult } from './score/types.js';
 import type { Issue } from './source.js';
 import type { RateLimitStore } from './rate-limit.js';
@@ -245,11 +245,82 @@ export interface CreateEnclaveOptions extends Limits {
   workerPoolConfig?: Partial<WorkerPoolConfig>;
   realmPool?: RealmPoolConfig;
   /**
+   * OpenTelemetry traces (with `@opentelemetry/api` installed and a tracer provider registered): each run
+   * is a span, each tool call a child `execute_tool` span. `toolPayloads: true` puts tool arguments and
+   * results on the spans. Default on (without a provider it costs one check per run); `false` turns it off.
+   */
+  tracing?: boolean | { toolPayloads?: boolean };
+  /**
    * Layer 3, the scoring gate: refuses scripts shaped like exfiltration or abuse before they run, and
    * explains every verdict in `result.scoring`. `true` uses the level's thresholds, an object tunes it.
    * Default: on at STRICT only (`SCORING_DEFAULTS`).
    */
   scoringGate?: boolean | ScoringGateOptions;
+}
+
+// ---- events: what a run reports as it happens (see events.ts) ----------------------------------
+
+export interface SessionInitPayload {
+  level: SecurityLevel;
+  isolation: 'vm' | 'worker_threads';
+  /** The limits in force for this run (the instance's, lowered by the run's own). */
+  limits: RuntimeLimits;
+  /** When the run's deadline passes, in milliseconds since the epoch. */
+  expiresAt: number;
+}
+
+export interface ToolCallPayload {
+  /** 1-based index of the call within the run; its `tool_result` carries the same id. */
+  callId: number;
+  tool: string;
+  /** The arguments as the tool receives them, only when the host opts in (`includeToolArgs`). */
+  args?: unknown;
+}
+
+export interface ToolResultPayload {
+  callId: number;
+  tool: string;
+  ok: boolean;
+  /** What the script saw when the call failed: the error's code and (public) message. */
+  error?: { code: string; message: string };
+  durationMs: number;
+}
+
+export interface HeartbeatPayload {
+  /** Milliseconds since the run started. */
+  elapsedMs: number;
+}
+
+/** Older events a store dropped to stay within its byte budget (`log` events only; `final` is always kept). */
+export interface EventsDroppedPayload {
+  fromSeq: number;
+  toSeq: number;
+  count: number;
+}
+
+export interface EnclaveEventPayloads {
+  session_init: SessionInitPayload;
+  log: LogEntry;
+  tool_call: ToolCallPayload;
+  tool_result: ToolResultPayload;
+  heartbeat: HeartbeatPayload;
+  final: ExecutionResult;
+  events_dropped: EventsDroppedPayload;
+}
+
+export type EnclaveEventType = keyof EnclaveEventPayloads;
+
+/** One event of a run. `time` is milliseconds since the epoch. */
+export type EnclaveEvent<K extends EnclaveEventType = EnclaveEventType> = {
+  [T in K]: { sessionId: string; seq: number; type: T; time: number; payload: EnclaveEventPayloads[T] };
+}[K];
+
+export type EnclaveEventListener = (event: EnclaveEvent) => unknown;
+
+/** What `enclave.stream()` returns: the run's events as an async iterable, and its result. */
+export interface EnclaveRunStream<T = unknown> extends AsyncIterable<EnclaveEvent> {
+  readonly sessionId: string;
+  readonly result: Promise<ExecutionResult<T>>;
 }
 
 export interface RunOptions extends Limits {
@@ -268,6 +339,22 @@ export interface RunOptions extends Limits {
   signal?: AbortSignal;
   /** Passed to tools as `ctx.context`. */
   context?: unknown;
+  /**
+   * Called with each event of the run as it happens (see `EnclaveEvent`); a listener that throws or is
+   * slow cannot break or stall the run. `enclave.stream()` is the same as an async iterable.
+   */
+  onEvent?: EnclaveEventListener;
+  /** The `sessionId` of the run's events (default: a new random id). */
+  sessionId?: string;
+  /** With `onEvent`: a `heartbeat` event every this many ms while the run lasts (default: none). */
+  heartbeatMs?: number;
+  /** With `onEvent`: `tool_call` events carry the arguments as the tool receives them (default false). */
+  includeToolArgs?: boolean;
+  /**
+   * The OpenTelemetry `Context` the run's span is a child of (e.g. the incoming request's, from
+   * `propagation.extract`); default the active context. The HTTP core passes the request's.
+   */
+  traceContext?: unknown;
 }
 
 export interface LogEntry {

@@ -31,8 +31,9 @@ const PARSER_ERRORS: Readonly<Record<number, string>> = {
 
 /**
  * Mounts the execution route: `POST {path}` runs `{ code, input?, limits? }` with the tools of the
- * request's user, `GET {path}` serves their catalog, anything else goes on to `next()`. Works with or
- * without `express.json()` before it, and under `app.use('/prefix', ...)`.
+ * request's user (as JSON, or streamed as events for `Accept: text/event-stream` or NDJSON), `GET {path}`
+ * serves their catalog, `{path}/sessions...` starts, follows and cancels resumable runs; anything else
+ * goes on to `next()`. Works with or without `express.json()` before it, and under `app.use('/prefix', ...)`.
  *
  * @example
  * ```ts
@@ -48,23 +49,25 @@ export function enclave<U = unknown>(options: ExpressEnclaveOptions<U>): Enclave
   const { path, ...rest } = options ?? ({} as ExpressEnclaveOptions<U>);
   const route = routePath(path);
   const handler = createEnclaveHandler<ExpressNative, U>(rest as EnclaveHandlerOptions<ExpressNative, U>);
-  const catalog = rest.catalog !== false;
+  /** The path below `path` when the core answers this request there (the run route, or a route of `routes`). */
   const here = (req: Request) => {
-    const method = req.method.toUpperCase();
-    return route.match(req.path) && (method === 'POST' || (method === 'GET' && catalog));
+    const sub = route.below(req.path);
+    return sub !== undefined && handler.accepts(req.method, sub) ? sub : undefined;
   };
   const middleware = function enclaveMiddleware(req: Request, res: Response, next: NextFunction): void {
-    if (!here(req)) return next();
+    const sub = here(req);
+    if (sub === undefined) return next();
     // Express 5 leaves `req.body` undefined unless a body parser read the stream.
     const parsed = req.body !== undefined ? { value: req.body as unknown } : undefined;
-    void handleNodeRequest(handler, req, res, { req, res }, parsed);
+    void handleNodeRequest(handler, req, res, { req, res }, parsed, sub);
   };
   const parserErrors = function enclaveBodyParserErrors(err: unknown, req: Request, res: Response, next: NextFunction): void {
     const e = err as { type?: unknown; status?: unknown } | null;
     // body-parser's errors carry a `type` such as 'entity.parse.failed' and a 4xx `status`.
-    if (!here(req) || res.headersSent || typeof e?.type !== 'string' || typeof e.status !== 'number' || e.status < 400 || e.status > 499) return next(err);
+    const sub = here(req);
+    if (sub === undefined || res.headersSent || typeof e?.type !== 'string' || typeof e.status !== 'number' || e.status < 400 || e.status > 499) return next(err);
     const status = PARSER_ERRORS[e.status] ? e.status : 400;
-    void writeFetchResponse(res, handler.refuse(new EnclaveHttpError(status, PARSER_ERRORS[status] ?? 'The request body is not valid JSON.')));
+    void writeFetchResponse(res, handler.refuse(new EnclaveHttpError(status, PARSER_ERRORS[status] ?? 'The request body is not valid JSON.'), sub));
   };
   return Object.assign([middleware, parserErrors] as [RequestHandler, ErrorRequestHandler], { handler });
 }

@@ -62,6 +62,19 @@ describe('express mounting', () => {
     await served.close();
   });
 
+  it('serves routes below the path under a prefix, and body-parser errors there in the route’s shape', async () => {
+    const mw = enclave({
+      path: '/run',
+      routes: { '/echo': { serve: async ({ rest, ctx }) => Response.json({ rest, url: new URL(ctx.request.url).pathname }), refuse: (e) => Response.json({ refused: e.code }, { status: e.status }) } },
+    });
+    const served = await serve(app((a) => a.use('/api', mw), true), () => mw.handler.dispose());
+    expect(await (await fetch(`${served.url}/api/run/echo/x`)).json()).toEqual({ rest: '/x', url: '/api/run/echo/x' });
+    const malformed = await fetch(`${served.url}/api/run/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":' });
+    expect([malformed.status, await malformed.json()]).toEqual([400, { refused: 'BAD_REQUEST' }]);
+    expect((await fetch(`${served.url}/api/run/echoes`)).status).toBe(404);
+    await served.close();
+  });
+
   it('refuses bad options at construction, naming them', () => {
     expect(() => enclave({ path: 'run' })).toThrow(EnclaveConfigError);
     expect(() => enclave({ path: 'run' })).toThrow(/path must be a literal path/);

@@ -14,7 +14,9 @@ export type EnclaveMiddleware = MiddlewareHandler & { readonly handler: EnclaveF
 
 /**
  * Hono middleware for the execution route: `POST {path}` runs `{ code, input?, limits? }` with the
- * tools of the request's user, `GET {path}` serves their catalog, anything else goes on to `next()`.
+ * tools of the request's user (as JSON, or streamed as events for `Accept: text/event-stream` or NDJSON),
+ * `GET {path}` serves their catalog, `{path}/sessions...` starts, follows and cancels resumable runs;
+ * anything else goes on to `next()`.
  * `ctx.native` is Hono's `Context`, so values set by earlier middleware (`c.get('user')`) reach `tools`.
  *
  * @example
@@ -30,17 +32,16 @@ export function enclave<U = unknown>(options: HonoEnclaveOptions<U>): EnclaveMid
   const { path, ...rest } = options ?? ({} as HonoEnclaveOptions<U>);
   const route = routePath(path);
   const handler = createEnclaveHandler<Context, U>(rest as EnclaveHandlerOptions<Context, U>);
-  const catalog = rest.catalog !== false;
   const middleware: MiddlewareHandler = async function enclaveMiddleware(c, next) {
     const method = c.req.method.toUpperCase();
     // Under `app.route('/api', sub)` the route path is '/api/*': accept `path` below that prefix too.
     const prefix = c.req.routePath.replace(/\/?\*$/, '');
-    const here = route.match(c.req.path) || (prefix !== '' && c.req.path.startsWith(prefix) && route.match(c.req.path.slice(prefix.length)));
-    if (!here || !(method === 'POST' || (method === 'GET' && catalog))) return next();
+    const sub = route.below(c.req.path) ?? (prefix !== '' && c.req.path.startsWith(prefix) ? route.below(c.req.path.slice(prefix.length)) : undefined);
+    if (sub === undefined || !handler.accepts(method, sub)) return next();
     let request = c.req.raw;
     // An earlier middleware read the body (`c.req.json()`): take Hono's cached copy.
     if (request.bodyUsed) request = new Request(request.url, { method, headers: request.headers, body: await c.req.arrayBuffer(), signal: request.signal });
-    return handler(request, c);
+    return handler(request, c, sub);
   };
   return Object.assign(middleware, { handler });
 }

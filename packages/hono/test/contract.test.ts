@@ -36,8 +36,12 @@ adapterContract('hono', {
 });
 
 describe('hono mounting', () => {
-  it('works under app.route(prefix, sub) and after a middleware that read the body', async () => {
-    const mw = enclave({ path: '/run', tools: ({ native }) => ({ who: () => native.get('user') }) });
+  it('works under app.route(prefix, sub) and after a middleware that read the body, routes below the path too', async () => {
+    const mw = enclave({
+      path: '/run',
+      tools: ({ native }) => ({ who: () => native.get('user') }),
+      routes: { '/echo': { serve: async ({ rest, ctx }) => Response.json({ rest, user: ctx.native.get('user') }) } },
+    });
     const served = await serve(
       app((a) => {
         const sub = new Hono<Env>();
@@ -48,6 +52,9 @@ describe('hono mounting', () => {
     );
     const res = await fetch(`${served.url}/api/run`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': 'zoe' }, body: JSON.stringify({ code: 'return await callTool("who")' }) });
     expect(await res.json()).toMatchObject({ success: true, value: 'zoe' });
+    const echo = await fetch(`${served.url}/api/run/echo/x`, { headers: { 'x-user': 'zoe' } });
+    expect(await echo.json()).toEqual({ rest: '/x', user: 'zoe' });
+    expect((await fetch(`${served.url}/api/run/echoes`)).status).toBe(404);
     await served.close();
   });
 });

@@ -1,6 +1,7 @@
-import { Catch, Controller, Get, HttpException, Inject, Module, Post, Req, Res, UseFilters } from '@nestjs/common';
+import { All, Catch, Controller, Get, HttpException, Inject, Module, Post, Req, Res, UseFilters } from '@nestjs/common';
 import type { ArgumentsHost, DynamicModule, ExceptionFilter, FactoryProvider, ModuleMetadata, Type } from '@nestjs/common';
 import { PATH_METADATA } from '@nestjs/common/constants.js';
+import { HttpAdapterHost } from '@nestjs/core';
 import { EnclaveHttpError, createEnclaveHandler } from '@enclave-kit/engine';
 import type { EnclaveFetchHandler, EnclaveHandlerOptions } from '@enclave-kit/engine';
 import { routePath } from '@enclave-kit/engine/http';
@@ -25,11 +26,21 @@ export interface EnclaveModuleAsyncOptions<U = unknown> extends Pick<ModuleMetad
 
 type Handler = EnclaveFetchHandler<NestNative>;
 
+/** The name of the wildcard below the route's path (`{path}/mcp/...`): the routes of `routes` live there. */
+const BELOW = 'below';
+
+/** The path below the route's own: Express gives the wildcard as segments, Fastify as one string under `*`. */
+function subPathOf(req: any): string {
+  const value: unknown = req?.params?.[BELOW] ?? req?.params?.['*'];
+  const joined = Array.isArray(value) ? value.join('/') : typeof value === 'string' ? value : '';
+  return joined === '' ? '' : `/${joined.replace(/^\/+/, '')}`;
+}
+
 /** Serves one request through the core: Express gives Node objects, Fastify wraps them in `raw`. */
-async function serve(handler: Handler, req: any, res: any): Promise<void> {
+async function serve(handler: Handler, req: any, res: any, subPath = ''): Promise<void> {
   if (typeof res.hijack === 'function') res.hijack(); // Fastify: we write the raw response ourselves.
   const parsed = req.body !== undefined ? { value: req.body as unknown } : undefined;
-  await handleNodeRequest(handler, (req.raw ?? req) as NodeRequest, (res.raw ?? res) as ServerResponse, { req, res }, parsed);
+  await handleNodeRequest(handler, (req.raw ?? req) as NodeRequest, (res.raw ?? res) as ServerResponse, { req, res }, parsed, subPath);
 }
 
 /**
@@ -46,7 +57,7 @@ export class EnclaveExceptionFilter implements ExceptionFilter {
     if (typeof res.hijack === 'function') res.hijack();
     const status = exception instanceof HttpException ? exception.getStatus() : exception.status;
     const error = exception instanceof EnclaveHttpError ? exception : new EnclaveHttpError(status >= 400 && status <= 599 ? status : 500, exception.message);
-    void writeFetchResponse((res.raw ?? res) as ServerResponse, this.handler.refuse(error));
+    void writeFetchResponse((res.raw ?? res) as ServerResponse, this.handler.refuse(error, subPathOf(http.getRequest())));
   }
 }
 
@@ -66,6 +77,15 @@ function createController(): Type {
     catalog(@Req() req: unknown, @Res() res: unknown): Promise<void> {
       return serve(this.handler, req, res);
     }
+
+    /**
+     * Everything below the path, any method: the sessions (`{path}/sessions...`, read from the URL) and
+     * the routes of `routes` (`{path}/mcp`); the core answers 404 or 405 where it serves nothing.
+     */
+    @All(`*${BELOW}`)
+    below(@Req() req: unknown, @Res() res: unknown): Promise<void> {
+      return serve(this.handler, req, res, subPathOf(req));
+    }
   }
   return EnclaveController;
 }
@@ -74,11 +94,14 @@ function providers(controller: Type): FactoryProvider[] {
   return [
     {
       provide: ENCLAVE_HANDLER,
-      inject: [ENCLAVE_MODULE_OPTIONS],
-      useFactory: (options: EnclaveModuleOptions) => {
+      inject: [ENCLAVE_MODULE_OPTIONS, HttpAdapterHost],
+      useFactory: (options: EnclaveModuleOptions, adapterHost: HttpAdapterHost) => {
         const { path, ...rest } = options ?? ({} as EnclaveModuleOptions);
         // The route path comes from options, also async ones: routes are resolved after providers exist.
         Reflect.defineMetadata(PATH_METADATA, routePath(path).path, controller);
+        // Fastify's router takes a bare trailing `*`; Express's path-to-regexp wants it named.
+        const below = (controller.prototype as { below: () => unknown }).below;
+        Reflect.defineMetadata(PATH_METADATA, adapterHost.httpAdapter?.getType() === 'fastify' ? '*' : `*${BELOW}`, below);
         return createEnclaveHandler<NestNative>(rest as EnclaveHandlerOptions<NestNative>);
       },
     },
@@ -87,7 +110,8 @@ function providers(controller: Type): FactoryProvider[] {
 
 /**
  * Mounts the execution route in a Nest app (Express or Fastify platform): `POST {path}` runs
- * `{ code, input?, limits? }` with the tools of the request's user, `GET {path}` serves their catalog.
+ * `{ code, input?, limits? }` with the tools of the request's user, `GET {path}` serves their catalog,
+ * and `{path}/mcp` (any method) the routes of `routes`, e.g. `routes: { '/mcp': mcpRoute() }`.
  * Guards run first, so `req.user` reaches `tools` through `ctx.native.req`.
  *
  * @example

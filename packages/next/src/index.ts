@@ -5,24 +5,36 @@ import type { EnclaveFetchHandler, EnclaveHandlerOptions } from '@enclave-kit/en
 /** Options of `toNextHandler()`: the core's options; `ctx.native` is the route's `NextRequest`. */
 export type NextEnclaveOptions<U = unknown> = EnclaveHandlerOptions<NextRequest, U>;
 
-type RouteHandler = (request: Request) => Promise<Response>;
+/** The second argument Next passes a route handler: the dynamic segments of the route file's path. */
+export interface NextRouteContext {
+  params?: Promise<Readonly<Record<string, string | string[] | undefined>>>;
+}
+
+type RouteHandler = (request: Request, context?: NextRouteContext) => Promise<Response>;
 
 /** The route file's exports; `handler` is the Fetch core behind them (for tests and `dispose()`). */
 export interface NextEnclaveHandlers {
   POST: RouteHandler;
   GET: RouteHandler;
+  /** Cancels a session (`DELETE {path}/sessions/{id}`). */
+  DELETE: RouteHandler;
   handler: EnclaveFetchHandler<NextRequest>;
 }
 
 /**
  * Route handlers for an App Router `route.ts`: `POST` runs `{ code, input?, limits? }` with the tools
- * of the request's user, `GET` serves their catalog. The route file's path is the endpoint.
+ * of the request's user (as JSON, or streamed as events for `Accept: text/event-stream` or NDJSON), `GET`
+ * serves their catalog. The route file's path is the endpoint. Put the file in an optional catch-all
+ * folder (`app/api/enclave/[[...route]]/route.ts`) to serve the paths below it as well: the sessions
+ * (`{path}/sessions`, `{path}/sessions/{id}`, `{path}/sessions/{id}/events`) and the routes of `routes`
+ * (`{path}/mcp` for `routes: { '/mcp': mcpRoute() }`).
  *
  * @example
  * ```ts
- * // app/api/enclave/route.ts
+ * // app/api/enclave/[[...route]]/route.ts
  * export const runtime = 'nodejs';   // the engine needs node:vm; must be a literal in this file
- * export const { GET, POST } = toNextHandler({
+ * export const dynamic = 'force-dynamic';
+ * export const { GET, POST, DELETE } = toNextHandler({
  *   authenticate: async ({ request }) => (await auth(request))?.user,   // undefined -> 401
  *   tools: ({ user }) => ({ 'orders:list': () => db.orders.list({ ownerId: user.id }) }),
  * });
@@ -33,6 +45,10 @@ export interface NextEnclaveHandlers {
 export function toNextHandler<U = unknown>(options: NextEnclaveOptions<U>): NextEnclaveHandlers {
   const handler = createEnclaveHandler<NextRequest, U>(options);
   // Next hands its NextRequest (a Request) to route handlers: it is both the Fetch request and the native object.
-  const route: RouteHandler = (request) => handler(request, request as NextRequest);
-  return { POST: route, GET: route, handler };
+  const route: RouteHandler = async (request, context) => {
+    // A catch-all segment is the one param Next gives as an array; other dynamic segments are strings.
+    const segments = Object.values((await context?.params) ?? {}).find((v) => Array.isArray(v));
+    return handler(request, request as NextRequest, segments && segments.length > 0 ? `/${segments.join('/')}` : '');
+  };
+  return { POST: route, GET: route, DELETE: route, handler };
 }

@@ -10,10 +10,20 @@ adapterContract('next (exported handlers)', {
   passThrough: false,
   userOf: (native) => (native as Request).headers.get('x-user') ?? undefined,
   async start(options) {
-    const { GET, POST, handler } = toNextHandler(options as NextEnclaveOptions);
-    const route = Object.assign((request: Request) => (request.method === 'GET' ? GET(request) : POST(request)), { enclave: handler.enclave, maxBodySize: handler.maxBodySize, refuse: handler.refuse, dispose: handler.dispose });
+    const { GET, POST, DELETE, handler } = toNextHandler(options as NextEnclaveOptions);
+    const methods: Record<string, typeof POST> = { GET, POST, DELETE };
     const server = createServer((req, res) => {
       if (req.url === '/other') return void res.end('other');
+      // As Next serves app/enclave/[[...route]]/route.ts: the segments below /enclave arrive as params.
+      const below = new URL(req.url ?? '/', 'http://localhost').pathname.split('/').filter(Boolean).slice(1);
+      const params = Promise.resolve(below.length > 0 ? { route: below } : {});
+      const route = Object.assign((request: Request) => (methods[request.method] ?? POST)(request, { params }), {
+        enclave: handler.enclave,
+        maxBodySize: handler.maxBodySize,
+        accepts: handler.accepts,
+        refuse: handler.refuse,
+        dispose: handler.dispose,
+      });
       void handleNodeRequest(route, req, res, undefined);
     });
     return listen(server, () => handler.dispose());

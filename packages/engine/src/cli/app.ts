@@ -1,5 +1,5 @@
 /**
- * The `enclave` command line: argument parsing and the two commands. Kept apart from the `bin` entry
+ * The `enclave` command line: argument parsing and the three commands. Kept apart from the `bin` entry
  * (main.ts) so tests can call `main()` in-process with their own streams and environment.
  */
 import { readFileSync } from 'node:fs';
@@ -16,6 +16,7 @@ import type { RunOptions, ToolSet } from '../types.js';
 import { checkSource } from './check.js';
 import { formatIssue } from './frame.js';
 import { stringifySafe } from './json-safe.js';
+import { serveMcp } from './mcp.js';
 import { formatRunResult, loadTools } from './run.js';
 import type { ColorTarget } from './terminal.js';
 import { createStyle, escapeJSONText, escapeText, shouldColor } from './terminal.js';
@@ -49,6 +50,7 @@ Usage:
   enclave check <file...> [--level LEVEL] [--globals a,b] [--json]
   enclave run <file> [--tools tools.mjs] [--input JSON | --input-file in.json]
                      [--level LEVEL] [--timeout ms] [--json]
+  enclave mcp [--tools tools.mjs] [--level LEVEL] [--timeout ms]
   enclave --help | --version
 
 Commands:
@@ -56,6 +58,8 @@ Commands:
           Prints every problem with a code frame. Exit 0 when clean, 1 when problems were found.
   run     Run the script in a fresh sandbox. Prints the result value on stdout; the captured
           console output, errors and stats on stderr. Exit 0 on success, 1 when the script failed.
+  mcp     Serve the tools module over MCP on stdio in code mode (search_tools, describe_tools,
+          execute), for desktop MCP clients. Needs the @enclave-kit/mcp package.
 
 Run "enclave <command> --help" for the command's options.
 Use "-" as <file> to read the script from standard input.
@@ -95,6 +99,31 @@ Output: the value as JSON on stdout; console output ([log] ...), errors with a c
 stats line on stderr. BigInts print as "123n", Dates as ISO strings, Maps as objects (or
 [key, value] pairs), Sets as arrays, NaN/Infinity as strings, cycles as "[Circular]".
 Exit codes: 0 success, 1 the script failed, 2 usage error, 130 interrupted.
+`;
+
+const MCP_HELP = `Usage: enclave mcp [options]
+
+Serves MCP on stdin/stdout until the client closes stdin: an MCP client (a desktop app, an agent) gets
+three tools instead of one per host tool ("code mode"):
+  search_tools    keywords -> the matching tools, best first
+  describe_tools  names -> their TypeScript signatures and JSON Schemas, and the script dialect
+  execute         runs one script that calls the tools, in a fresh, locked sandbox per call
+Speaks MCP 2026-07-28, and 2025 clients that open with "initialize".
+
+Options:
+  --tools FILE        ES module whose default export (or export "tools") is a record of
+                      async functions (args, ctx) => result, or an array of defineTool() definitions
+  --level LEVEL       ${LEVELS} (default STANDARD)
+  --timeout MS        deadline of each run in milliseconds (default: the level's)
+  -h, --help          show this help
+
+Client configuration (e.g. claude_desktop_config.json):
+  { "mcpServers": { "my-tools": { "command": "npx",
+      "args": ["enclave", "mcp", "--tools", "/absolute/path/to/tools.mjs"] } } }
+
+Needs @enclave-kit/mcp next to the tools module (npm install @enclave-kit/mcp). Console output of
+the tools module goes to stderr: stdout carries only the protocol.
+Exit codes: 0 when the client closed the connection, 2 usage error.
 `;
 
 function version(): string {
@@ -298,6 +327,40 @@ async function runCommand(args: string[], io: CliIO): Promise<number> {
   }
 }
 
+async function mcpCommand(args: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parse('mcp', () =>
+    parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        tools: { type: 'string' },
+        level: { type: 'string' },
+        timeout: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }),
+  );
+  if (values.help) {
+    io.stdout.write(MCP_HELP);
+    return EXIT.OK;
+  }
+  if (positionals.length > 0) throw new UsageError(`mcp: unexpected argument "${positionals[0]}"`, 'mcp');
+  const level = parseLevel(values.level);
+  const timeout = parseTimeout(values.timeout);
+  const tools = values.tools !== undefined ? await loadTools(values.tools, io.cwd) : undefined;
+  await serveMcp({
+    tools,
+    toolsPath: values.tools,
+    enclave: { securityLevel: level, ...(timeout !== undefined ? { timeout } : {}) },
+    cwd: io.cwd,
+    stdin: io.stdin,
+    stdout: io.stdout,
+    stderr: io.stderr,
+    signal: io.signal,
+  });
+  return EXIT.OK;
+}
+
 /**
  * Runs the CLI with `argv` (the arguments after the program name) and returns the exit code. User
  * mistakes print a one-line message and return 2; nothing the user does prints a host stack trace.
@@ -314,7 +377,7 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
         io.stdout.write(HELP);
         return EXIT.OK;
       case 'help':
-        io.stdout.write(rest[0] === 'check' ? CHECK_HELP : rest[0] === 'run' ? RUN_HELP : HELP);
+        io.stdout.write(rest[0] === 'check' ? CHECK_HELP : rest[0] === 'run' ? RUN_HELP : rest[0] === 'mcp' ? MCP_HELP : HELP);
         return EXIT.OK;
       case '-v':
       case '--version':
@@ -324,8 +387,10 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
         return await checkCommand(rest, io);
       case 'run':
         return await runCommand(rest, io);
+      case 'mcp':
+        return await mcpCommand(rest, io);
       default:
-        throw new UsageError(command.startsWith('-') ? `unknown option "${command}"` : `unknown command "${command}" (expected check or run)`);
+        throw new UsageError(command.startsWith('-') ? `unknown option "${command}"` : `unknown command "${command}" (expected check, run or mcp)`);
     }
   } catch (e) {
     if (e instanceof UsageError) {

@@ -10,6 +10,7 @@ import { main } from './app.js';
 import { checkSource } from './check.js';
 import { charWidth, codeFrame, formatIssue } from './frame.js';
 import { stringifySafe, toJSONSafe } from './json-safe.js';
+import { loadMcpModule, mcpSearchPaths } from './mcp.js';
 import { formatLog, formatRunResult, loadTools } from './run.js';
 import { createStyle, escapeJSONText, escapeText, shouldColor } from './terminal.js';
 
@@ -342,12 +343,13 @@ describe('main (in-process)', () => {
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('enclave check <file...>');
     expect((await cli(['run', '--help'])).stdout).toContain('--input-file');
+    expect((await cli(['help', 'mcp'])).stdout).toContain('"args": ["enclave", "mcp", "--tools", "/absolute/path/to/tools.mjs"]');
     const v = await cli(['--version']);
     expect(v).toEqual({ code: 0, stdout: `${PKG_VERSION}\n`, stderr: '' });
   });
 
   it('treats bad invocations as usage errors (exit 2, one message, no stack)', async () => {
-    for (const argv of [[], ['frobnicate'], ['--nope'], ['check'], ['check', 'missing.js'], ['check', 'x.js', '--bogus'], ['check', 'x.js', '--level', 'LAX'], ['run', 'a.js', 'b.js'], ['run', 'x.js', '--timeout', '-5'], ['run', 'x.js', '--input', '{bad']]) {
+    for (const argv of [[], ['frobnicate'], ['--nope'], ['check'], ['check', 'missing.js'], ['check', 'x.js', '--bogus'], ['check', 'x.js', '--level', 'LAX'], ['run', 'a.js', 'b.js'], ['run', 'x.js', '--timeout', '-5'], ['run', 'x.js', '--input', '{bad'], ['mcp', 'x.js'], ['mcp', '--level', 'LAX'], ['mcp', '--tools', 'missing.mjs']]) {
       file('x.js', 'return 1;');
       const r = await cli(argv);
       expect(r.code, argv.join(' ')).toBe(2);
@@ -357,6 +359,15 @@ describe('main (in-process)', () => {
     expect(unknown.stderr).toBe('enclave: check: unknown option --bogus\nRun "enclave check --help" for usage.\n');
     const bad = await cli(['run', 'x.js', '--input', '{bad']);
     expect(bad.stderr).toMatch(/^enclave: --input is not valid JSON/);
+  });
+
+  it('mcp: without @enclave-kit/mcp next to the tools module, says how to install it', async () => {
+    expect(mcpSearchPaths('tools/t.mjs', dir).slice(0, 2)).toEqual([join(dir, 'tools'), dir]);
+    // Found nowhere (this workspace has the package, so Node's own resolution would find it).
+    const nowhere = (from: string) => {
+      throw Object.assign(new Error(`Cannot find module from ${from}`), { code: 'MODULE_NOT_FOUND' });
+    };
+    await expect(loadMcpModule([dir, join(dir, 'tools')], nowhere)).rejects.toThrow(/"enclave mcp" needs the @enclave-kit\/mcp package: run "npm install @enclave-kit\/mcp"/);
   });
 
   it('checks several files and accepts lower-case levels', async () => {

@@ -8,8 +8,17 @@ import { isJsonContentType, parseRunRequest, readBodyText } from './body.js';
 import { OptionChecker } from '../options.js';
 import { failure, internalFailure, noStats } from '../result.js';
 import { EnclaveHttpError } from './errors.js';
+import { extractTraceContext } from '../tracing.js';
+import { isSessionId, newSessionId } from '../events.js';
+import type { EnclaveEvent } from '../types.js';
+import type { LeaseStore } from '../leases.js';
+import { MemoryLeaseStore, holdLease } from '../leases.js';
+import type { SessionRecord, SessionState, SessionStore } from './session-store.js';
+import { MemorySessionStore } from './session-store.js';
 import type { HttpOutcome } from './status.js';
 import { statusTable } from './status.js';
+import type { StreamFormat } from './stream.js';
+import { pushStream, storeStream, streamFormat, streamHeaders } from './stream.js';
 
 /** What the per-request hooks receive. `native` is the framework's own request object. */
 export interface EnclaveRequestContext<N = unknown, U = unknown> {
@@ -58,6 +67,68 @@ export interface RateLimitOptions<N, U> {
   store?: RateLimitStore;
 }
 
+export interface SessionOptions<N, U> {
+  /** Where sessions live. Default: in this process's memory (`MemorySessionStore`). */
+  store?: SessionStore;
+  /** The key of the user a session belongs to; anyone else gets 404 for it. Default: `userKey`. */
+  owner?: (ctx: EnclaveRequestContext<N, U>) => string;
+  /** Sessions a user may have running at once (across instances, see `leases`); one more gets 429 with `Retry-After`. Default 10. */
+  maxPerUser?: number;
+  /** How long a finished session stays readable, in ms. Default 10 minutes. */
+  ttlMs?: number;
+  /**
+   * How long an instance's word that it runs a session lasts (it renews it every third of that): when
+   * an instance dies, its sessions end as `RUN_LOST` within this time plus half of it. Default 10 s.
+   */
+  livenessMs?: number;
+}
+
+/**
+ * What a route of `routes` is given: the request already authenticated and rate-limited like the run
+ * route's, and the run route's own ways to build the user's scope and to run a script.
+ */
+export interface EnclaveRouteContext<N = unknown, U = unknown> {
+  /** The request's context, as `tools(ctx)` gets it (the body is unread: the route reads it). */
+  readonly ctx: EnclaveRequestContext<N, U>;
+  /** The path below the route's own: `''` for `{path}/mcp` itself, `'/a/b'` for `{path}/mcp/a/b`. */
+  readonly rest: string;
+  readonly enclave: Enclave;
+  /** Read the body with `readBodyText(request, maxBodySize)` from `@enclave-kit/engine/http`. */
+  readonly maxBodySize: number;
+  /**
+   * This request's scope from `tools(ctx)` or `createContext`, built at most once per request. Rejects
+   * only with an `EnclaveHttpError`, whose message is public: any other failure is reported to
+   * `onError` and the logger and becomes a bare 500 `INTERNAL_ERROR`.
+   */
+  scope(): Promise<RunScope>;
+  /**
+   * Runs `body` as `POST {path}` runs it: this request's scope, `onRunStart`/`onRunEnd`, the concurrency
+   * cap, client limits that only lower the server's. `status` is what the run route would answer.
+   * Rejects like `scope()`, e.g. with 503 `QUEUE_FULL` when `maxConcurrentRuns` are in flight.
+   */
+  run(body: RunRequestBody): Promise<{ result: ExecutionResult; status: number }>;
+}
+
+/**
+ * A route the handler serves below its own path, next to the run route (`{path}/mcp` for
+ * `routes: { '/mcp': mcpRoute() }`), with the same authentication, rate limit and per-request tools.
+ *
+ * @example
+ * ```ts
+ * // GET {path}/tools/names: the names of the user's tools, as plain JSON.
+ * const names: EnclaveRoute = {
+ *   serve: async ({ enclave, scope }) => Response.json(enclave.describe((await scope()).tools).tools.map((t) => t.name)),
+ * };
+ * app.use(enclave({ authenticate, tools, routes: { '/tools/names': names } }));
+ * ```
+ */
+export interface EnclaveRoute<N = unknown, U = unknown> {
+  /** Answers every method at the route's path and below it. */
+  serve(route: EnclaveRouteContext<N, U>): Promise<Response>;
+  /** The answer to a request refused before `serve` or by a rejection out of it (401, 403, 413, 429, 500...). Default: the run route's JSON. */
+  refuse?(error: EnclaveHttpError): Response;
+}
+
 export interface EnclaveLogger {
   info(message: string): void;
   error(message: string, error?: unknown): void;
@@ -81,6 +152,12 @@ export interface EnclaveHandlerBaseOptions<N, U> {
   retryAfter?: number;
   /** Serve the catalog of the user's tools on `GET`. Default true. */
   catalog?: boolean;
+  /**
+   * Routes below the run route's path, keyed by their sub-path (`'/mcp'`): they answer `{path}/mcp` and
+   * anything below it, after the same `authenticate` and `rateLimit`, with the same tools. (`NoInfer`: the
+   * user type comes from `authenticate`, never from a route such as `mcpRoute()`.)
+   */
+  routes?: Readonly<Record<string, EnclaveRoute<NoInfer<N>, NoInfer<U>>>>;
   /** Overrides of single rows of `ENCLAVE_HTTP_STATUS`. */
   statuses?: Partial<Record<HttpOutcome, number>>;
   /** Before a run; throw `EnclaveHttpError` to refuse it. */
@@ -91,19 +168,46 @@ export interface EnclaveHandlerBaseOptions<N, U> {
   onError?: (event: { error: unknown; request: Request }) => void;
   /** Where 499s and internal errors are logged. Default `console`. */
   logger?: EnclaveLogger;
+  /**
+   * Resumable runs at `{path}/sessions` (start, follow with `Last-Event-ID`, state, cancel). Default on,
+   * in memory; `false` turns the routes off.
+   */
+  sessions?: SessionOptions<N, U> | false;
+  /** A `heartbeat` event this often (ms) while a streamed run or session lasts. Default 15,000. */
+  heartbeatMs?: number;
+  /**
+   * Who a request counts as for the per-user caps (and, by default, whose sessions are whose). Default:
+   * the `authenticate` result's `id` (or the result itself when it is a string or number); everybody
+   * shares one key without `authenticate`.
+   */
+  userKey?: (ctx: EnclaveRequestContext<N, U>) => string;
+  /** Runs a user may have in flight at once (JSON, streamed and sessions; across instances, see `leases`): 429 + `Retry-After` beyond. Default unlimited. */
+  maxRunsPerUser?: number;
+  /**
+   * Where the per-user caps (`maxRunsPerUser`, `sessions.maxPerUser`) count what is in flight: leases
+   * with a time to live, renewed while a run lasts, so a crashed instance gives its slots back. Default in
+   * this process's memory; a shared store (`@enclave-kit/redis`) makes the caps hold across instances.
+   */
+  leases?: LeaseStore;
 }
 
 /** Options of `createEnclaveHandler` and of every adapter. */
 export type EnclaveHandlerOptions<N = unknown, U = unknown> = EnclaveHandlerBaseOptions<N, U> & ToolSourceOptions<N, U>;
 
-/** A Fetch handler: `(request, native?) => Promise<Response>`. Never throws, never rejects. */
+/**
+ * A Fetch handler: `(request, native?, subPath?) => Promise<Response>`. Never throws, never rejects.
+ * `subPath` is the part of the URL path below the handler's own that the adapter matched: `''` (or
+ * absent) for the run route, `'/mcp'` for a route of `routes`; sessions are read from the URL.
+ */
 export interface EnclaveFetchHandler<N = unknown> {
-  (request: Request, native?: N): Promise<Response>;
+  (request: Request, native?: N, subPath?: string): Promise<Response>;
   /** The engine instance the handler runs scripts on. */
   readonly enclave: Enclave;
   readonly maxBodySize: number;
-  /** The JSON answer (status from this handler's table) for a request refused outside the core, e.g. by a framework's body parser. */
-  refuse(error: EnclaveHttpError): Response;
+  /** Whether the core answers `method` at `subPath` (`''`: the run route; sessions; routes); adapters pass everything else on. */
+  accepts(method: string, subPath: string): boolean;
+  /** The answer (status from this handler's table) for a request refused outside the core, e.g. by a framework's body parser; in the shape of the route at `subPath`. */
+  refuse(error: EnclaveHttpError, subPath?: string): Response;
   /** Disposes the Enclave if the handler created it. */
   dispose(): void;
 }
@@ -119,11 +223,17 @@ const OPTION_KEYS = new Set([
   'maxConcurrentRuns',
   'retryAfter',
   'catalog',
+  'routes',
   'statuses',
   'onRunStart',
   'onRunEnd',
   'onError',
   'logger',
+  'sessions',
+  'heartbeatMs',
+  'userKey',
+  'maxRunsPerUser',
+  'leases',
   'tools',
   'createContext',
 ]);
@@ -150,7 +260,36 @@ export function checkHandlerOptions(options: unknown): asserts options is Enclav
     check.withMethods<RateLimitStore>('rateLimit.store', rateLimit.store, ['hit'], 'a hit(key, windowMs) method');
   }
   check.withMethods<EnclaveLogger>('logger', o.logger, ['info', 'error'], 'info() and error() methods');
+  check.positiveInteger('heartbeatMs', o.heartbeatMs, 'ms');
+  check.function('userKey', o.userKey, '(ctx) => string');
+  check.positiveInteger('maxRunsPerUser', o.maxRunsPerUser);
+  check.withMethods<LeaseStore>('leases', o.leases, ['acquire', 'renew', 'release'], 'acquire(), renew() and release() methods');
+  if (o.sessions !== false) {
+    const sessions = check.object('sessions', o.sessions, '{ store?, owner?, maxPerUser?, ttlMs? } or false');
+    if (sessions !== undefined) {
+      check.knownKeys('sessions', sessions, ['store', 'owner', 'maxPerUser', 'ttlMs', 'livenessMs']);
+      check.positiveInteger('sessions.livenessMs', sessions.livenessMs, 'ms');
+      check.withMethods<SessionStore>('sessions.store', sessions.store, ['create', 'append', 'read', 'subscribe', 'get', 'finish', 'requestCancel', 'onCancel', 'keepAlive', 'stale'], 'the SessionStore methods');
+      check.function('sessions.owner', sessions.owner, '(ctx) => string');
+      check.positiveInteger('sessions.maxPerUser', sessions.maxPerUser);
+      check.positiveInteger('sessions.ttlMs', sessions.ttlMs, 'ms');
+    }
+  }
+  const routes = check.object('routes', o.routes, "an object of sub-path -> route, e.g. { '/mcp': mcpRoute() }");
+  for (const [key, route] of Object.entries(routes ?? {})) {
+    if (!/^(\/[^/?#*:\s]+)+$/.test(key)) check.fail(`routes: "${key}" must be a literal sub-path such as "/mcp" (a leading "/", no trailing one).`);
+    check.withMethods<EnclaveRoute>(`routes["${key}"]`, route ?? null, ['serve'], 'a serve(route) method');
+  }
   statusTable(o.statuses as Parameters<typeof statusTable>[0]);
+}
+
+/** The route of `routes` that `subPath` falls under (the longest key that is `subPath` or a parent of it), and the rest of the path. */
+function routeAt<R>(routes: Readonly<Record<string, R>>, subPath: string): { route: R; rest: string } | undefined {
+  let best: string | undefined;
+  for (const key of Object.keys(routes)) {
+    if ((subPath === key || subPath.startsWith(`${key}/`)) && (best === undefined || key.length > best.length)) best = key;
+  }
+  return best === undefined ? undefined : { route: routes[best] as R, rest: subPath.slice(best.length) };
 }
 
 /**
@@ -160,6 +299,174 @@ export function checkHandlerOptions(options: unknown): asserts options is Enclav
  */
 function describeCatalog(enclave: Enclave, scope: RunScope): EnclaveDescription {
   return enclave.describe(scope.tools);
+}
+
+const DEFAULT_HEARTBEAT_MS = 15_000;
+const DEFAULT_SESSIONS_PER_USER = 10;
+const DEFAULT_SESSION_TTL_MS = 10 * 60_000;
+/** Seconds a client told 429 for too many runs or sessions waits: runs end at their deadline at the latest. */
+const BUSY_RETRY_AFTER_S = 5;
+/** Seconds a client told 503 waits when a store (sessions, limits, leases) did not answer. */
+const STORE_RETRY_AFTER_S = 2;
+/**
+ * How long an instance's word that it is running something (a session, a lease) lasts by default; it
+ * renews it every third of that. An instance that dies stops renewing: its leases expire, and within
+ * this time plus one sweep (every half of it) any instance ends its sessions as RUN_LOST.
+ */
+const LIVENESS_MS = 10_000;
+/** How long a finished run waits for a store that does not answer before its events are given up. */
+const DRAIN_WAIT_MS = 10_000;
+/** How long DELETE waits for the cancelled run's final state before it answers 202. */
+const CANCEL_WAIT_MS = 5_000;
+
+/** The owner of a session when the host does not say: the user's id, or the user if it is a string or number. */
+function defaultOwner(ctx: EnclaveRequestContext<unknown, unknown>): string {
+  const user = ctx.user;
+  if (typeof user === 'string' || typeof user === 'number') return String(user);
+  if (user !== null && typeof user === 'object') {
+    const id = (user as { id?: unknown }).id;
+    if (typeof id === 'string' || typeof id === 'number') return String(id);
+    try {
+      return JSON.stringify(user) ?? '';
+    } catch {
+      return '';
+    }
+  }
+  return '';
+}
+
+interface SessionRoute {
+  /** The route's own path, as the client addressed it (mount prefixes included). */
+  base: string;
+  id?: string;
+  events: boolean;
+}
+
+const SESSION_PATH = /^(.*?)\/sessions(?:\/([^/]+)(\/events)?)?\/?$/;
+/** The methods of the session routes: what adapters forward below `{path}/sessions`. */
+const SESSION_METHODS: ReadonlySet<string> = new Set(['GET', 'POST', 'DELETE']);
+
+/** `{base}/sessions`, `{base}/sessions/{id}` or `{base}/sessions/{id}/events`; undefined for the run route. */
+function sessionRouteOf(url: string): SessionRoute | undefined {
+  let pathname: string;
+  try {
+    pathname = new URL(url).pathname;
+  } catch {
+    return undefined;
+  }
+  const m = SESSION_PATH.exec(pathname);
+  if (!m) return undefined;
+  return m[2] === undefined ? { base: m[1] ?? '', events: false } : { base: m[1] ?? '', id: decodeURIComponentSafe(m[2]), events: m[3] !== undefined };
+}
+
+function decodeURIComponentSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return '';
+  }
+}
+
+/** Where a reader resumes: after `Last-Event-ID`, or after `?fromSeq=N`; 400 for anything but a non-negative integer. */
+function resumePoint(request: Request): number {
+  const header = request.headers.get('last-event-id');
+  const query = new URL(request.url).searchParams.get('fromSeq');
+  const raw = header ?? query;
+  if (raw === null || raw === '') return 0;
+  if (!/^\d{1,15}$/.test(raw.trim())) throw new EnclaveHttpError(400, `${header !== null ? 'Last-Event-ID' : 'fromSeq'} must be a non-negative integer.`);
+  return Number(raw.trim());
+}
+
+function stateOf(result: ExecutionResult): Exclude<SessionState, 'running'> {
+  if (result.success) return 'completed';
+  return result.error.code === 'ABORTED' ? 'cancelled' : 'failed';
+}
+
+function sessionView(record: SessionRecord): { sessionId: string; state: SessionState; result?: ExecutionResult } {
+  return record.result === undefined ? { sessionId: record.sessionId, state: record.state } : { sessionId: record.sessionId, state: record.state, result: record.result };
+}
+
+/** The session once it has finished, or undefined if it has not within `ms`. */
+async function untilFinished(store: SessionStore, sessionId: string, ms: number): Promise<SessionRecord | undefined> {
+  let wake: (() => void) | undefined;
+  const stop = store.subscribe(sessionId, () => wake?.());
+  const deadline = performance.now() + ms;
+  try {
+    for (;;) {
+      const record = await store.get(sessionId);
+      if (record === undefined || record.state !== 'running') return record;
+      const left = deadline - performance.now();
+      if (left <= 0) return undefined;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, Math.min(left, 250)).unref();
+      });
+    }
+  } finally {
+    stop();
+  }
+}
+
+/**
+ * Appends a session's events in order, batching what arrives while a write is in flight (a remote store
+ * pays one round trip per batch, not per event). A write that fails is retried, with backoff, until the
+ * store answers or the run has ended and `drained` gives up; a store that fails loses events, never the
+ * run. What waits is bounded by the run's own budgets.
+ */
+function orderedAppender(store: SessionStore, sessionId: string): { push(event: EnclaveEvent): void; drained(maxWaitMs: number): Promise<void> } {
+  let pending: EnclaveEvent[] = [];
+  let writing: Promise<void> | undefined;
+  let giveUp = false;
+  // `writing` is cleared in the same step that finds nothing left to write: an event pushed in between
+  // would otherwise wait for a write that never comes (and a session lose its `final`).
+  // (`drained` sets giveUp while a write awaits.)
+  const more = () => pending.length > 0 && !giveUp;
+  const write = async (): Promise<void> => {
+    for (let attempt = 0; more(); attempt++) {
+      const batch = pending;
+      pending = [];
+      try {
+        await store.append(sessionId, batch);
+        attempt = -1;
+      } catch {
+        // Back in front of what arrived meanwhile, for the next attempt.
+        pending = batch.concat(pending);
+        await pause(attempt);
+      }
+    }
+    writing = undefined;
+  };
+  return {
+    push(event) {
+      pending.push(event);
+      writing ??= write();
+    },
+    async drained(maxWaitMs) {
+      const timer = setTimeout(() => (giveUp = true), maxWaitMs);
+      timer.unref();
+      // Each write may chain more: wait until none is in flight.
+      for (let w = writing; w !== undefined; w = writing) await w;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Backoff between attempts at a store that failed: 100 ms, doubling, at most 2 s. */
+function pause(attempt: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.min(2000, 100 * 2 ** attempt)).unref());
+}
+
+/** Calls a store until it answers, with backoff, for at most `maxWaitMs`; the last failure is thrown. */
+async function persistently<T>(fn: () => Promise<T>, maxWaitMs: number): Promise<T> {
+  const until = performance.now() + maxWaitMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (performance.now() >= until) throw err;
+      await pause(attempt);
+    }
+  }
 }
 
 function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
@@ -191,7 +498,36 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
   const retryAfter = String(options.retryAfter ?? 1);
   const catalog = options.catalog ?? true;
   const logger = options.logger ?? console;
+  const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   const rateLimit = options.rateLimit ? { ...options.rateLimit, store: options.rateLimit.store ?? new MemoryRateLimitStore() } : undefined;
+  const sessionOptions = options.sessions === false ? undefined : (options.sessions ?? {});
+  const ownsStore = sessionOptions !== undefined && sessionOptions.store === undefined;
+  const userKey = (options.userKey ?? defaultOwner) as (ctx: EnclaveRequestContext<N, U>) => string;
+  const leases = options.leases ?? new MemoryLeaseStore();
+  const sessions = sessionOptions && {
+    store: sessionOptions.store ?? new MemorySessionStore(),
+    owner: (sessionOptions.owner ?? userKey) as (ctx: EnclaveRequestContext<N, U>) => string,
+    maxPerUser: sessionOptions.maxPerUser ?? DEFAULT_SESSIONS_PER_USER,
+    ttlMs: sessionOptions.ttlMs ?? DEFAULT_SESSION_TTL_MS,
+    livenessMs: sessionOptions.livenessMs ?? LIVENESS_MS,
+  };
+  // Every instance ends the sessions of instances that stopped renewing them (crash, kill -9), once.
+  const sweeper = sessions && setInterval(() => void sweep(), Math.max(10, Math.floor(sessions.livenessMs / 2)));
+  sweeper?.unref();
+  async function sweep(): Promise<void> {
+    if (!sessions) return;
+    try {
+      for (const id of await sessions.store.stale()) {
+        const lost = failure('RUN_LOST', 'RunLostError', 'The app instance running this session stopped before the run ended; the run did not finish and is not retried.');
+        await sessions.store.finish(id, 'failed', lost, sessions.ttlMs);
+      }
+    } catch {
+      // The store is down: the next sweep tries again.
+    }
+  }
+  /** Sessions this handler runs, so disposal can end them. */
+  const localSessions = new Map<string, AbortController>();
+  const routes = options.routes ?? {};
   let inFlight = 0;
 
   const requestError = (code: string, message: string, started: number, headers: Record<string, string> = {}, status: number = statuses[code as HttpOutcome] ?? 500) =>
@@ -205,108 +541,399 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     }
   };
 
+  const reportHookError = (error: unknown, request: Request) => {
+    safely(() => logger.error('enclave: a hook failed', error));
+    safely(() => options.onError?.({ error, request }));
+  };
+
   async function scopeOf(ctx: EnclaveRequestContext<N, U>): Promise<RunScope> {
     if (options.createContext) return (await options.createContext(ctx, ctx.native)) ?? {};
     if (typeof options.tools === 'function') return { tools: await options.tools(ctx) };
     return options.tools ? { tools: options.tools } : {};
   }
 
-  async function serve(request: Request, native: N, started: number): Promise<Response> {
-    const method = request.method.toUpperCase();
-    if (method !== 'POST' && !(method === 'GET' && catalog)) {
-      const allow = catalog ? 'GET, POST' : 'POST';
-      return requestError('METHOD_NOT_ALLOWED', `Use POST${catalog ? ' (or GET for the catalog)' : ''}.`, started, { allow });
-    }
+  /** Who is asking, and whether their rate limit lets them: every route of the handler goes through it first. */
+  async function admit(request: Request, native: N): Promise<EnclaveRequestContext<N, U>> {
     const base = { request, native, signal: request.signal, user: undefined };
     let user = undefined as U;
     if (options.authenticate) {
       const who = await options.authenticate(base);
-      if (who === null || who === undefined || who === false) return requestError('UNAUTHORIZED', 'Authentication required.', started);
+      if (who === null || who === undefined || who === false) throw new EnclaveHttpError(401, 'Authentication required.');
       user = who as U;
     }
     const ctx: EnclaveRequestContext<N, U> = { ...base, user };
     const limitKey = rateLimit?.key(ctx);
     if (rateLimit && limitKey !== undefined) {
       // Tool names have no control characters, so these keys never meet a tool's in a shared store.
-      const hit = await rateLimit.store.hit(`\u0000http\u0000${limitKey}`, rateLimit.windowMs);
+      let hit;
+      try {
+        hit = await rateLimit.store.hit(`\u0000http\u0000${limitKey}`, rateLimit.windowMs);
+      } catch {
+        // Fail closed: a limit that cannot be checked is not a limit that holds.
+        throw unavailable('The rate limit cannot be checked right now; retry later.');
+      }
       if (hit.count > rateLimit.max) {
-        return requestError('RATE_LIMITED', 'Too many requests; retry later.', started, { 'retry-after': String(Math.max(1, Math.ceil(hit.resetInMs / 1000))) });
+        throw new EnclaveHttpError(429, 'Too many requests; retry later.', { headers: { 'retry-after': String(Math.max(1, Math.ceil(hit.resetInMs / 1000))) } });
       }
     }
-    if (method === 'GET') return json(statuses.SUCCESS, describeCatalog(enclave, await scopeOf(ctx)));
-
-    if (!isJsonContentType(request.headers.get('content-type'))) {
-      return requestError('UNSUPPORTED_MEDIA_TYPE', 'Send the request as Content-Type: application/json.', started);
-    }
-    const body = parseRunRequest(await readBodyText(request, maxBodySize));
-    if (options.maxConcurrentRuns !== undefined && inFlight >= options.maxConcurrentRuns) {
-      return requestError('QUEUE_FULL', 'The server is busy; retry later.', started, { 'retry-after': retryAfter });
-    }
-    inFlight++;
-    let result: ExecutionResult;
-    try {
-      const scope = await scopeOf(ctx);
-      await options.onRunStart?.({ ctx, body });
-      const runOptions: RunOptions = { ...body.limits, signal: request.signal };
-      if (scope.tools !== undefined) runOptions.tools = scope.tools;
-      if (scope.toolHandler !== undefined) runOptions.toolHandler = scope.toolHandler;
-      if (body.input !== undefined) runOptions.input = body.input;
-      if (scope.globals !== undefined) runOptions.globals = scope.globals;
-      if (scope.context !== undefined) runOptions.context = scope.context;
-      result = await enclave.run(body.code, runOptions);
-    } finally {
-      inFlight--;
-    }
-
-    let status = statuses.SUCCESS;
-    let headers: Record<string, string> = {};
-    if (!result.success) {
-      const { error, stats } = result;
-      status = statuses[error.code];
-      if (error.code === 'TOOL_ERROR') {
-        // A public ToolError's status (400-599) travels in the result's data.
-        const carried = error.data?.status;
-        if (typeof carried === 'number' && Number.isInteger(carried) && carried >= 400 && carried <= 599) status = carried;
-      } else if (error.code === 'QUEUE_FULL') {
-        headers = { 'retry-after': retryAfter };
-      } else if (error.code === 'ABORTED') {
-        safely(() => logger.info(`enclave: client closed the request; run aborted after ${Math.round(stats.duration)} ms (${status})`));
-      } else if (error.code === 'INTERNAL_ERROR') {
-        safely(() => logger.error('enclave: the engine reported an internal error'));
-        safely(() => options.onError?.({ error, request }));
-        result = internalFailure(stats);
-      }
-    }
-    const answer = result;
-    safely(() => options.onRunEnd?.({ ctx, result: answer, status }));
-    return json(status, result, headers);
+    return ctx;
   }
 
-  const refuse = (err: EnclaveHttpError, started = performance.now()) => {
+  /** The run request in the body, checked; throws EnclaveHttpError (400, 413, 415). */
+  async function readRun(request: Request): Promise<RunRequestBody> {
+    if (!isJsonContentType(request.headers.get('content-type'))) throw new EnclaveHttpError(415, 'Send the request as Content-Type: application/json.');
+    return parseRunRequest(await readBodyText(request, maxBodySize));
+  }
+
+  function runOptionsFor(scope: RunScope, body: RunRequestBody, signal: AbortSignal, request: Request): RunOptions {
+    // The request's trace context (W3C traceparent) is the parent of the run's span.
+    const runOptions: RunOptions = { ...body.limits, signal, traceContext: extractTraceContext(request.headers) };
+    if (scope.tools !== undefined) runOptions.tools = scope.tools;
+    if (scope.toolHandler !== undefined) runOptions.toolHandler = scope.toolHandler;
+    if (body.input !== undefined) runOptions.input = body.input;
+    if (scope.globals !== undefined) runOptions.globals = scope.globals;
+    if (scope.context !== undefined) runOptions.context = scope.context;
+    return runOptions;
+  }
+
+  /** The status of a finished run, the headers that go with it, and the result as the client may see it. */
+  function answerFor(result: ExecutionResult, request: Request): { status: number; headers: Record<string, string>; result: ExecutionResult } {
+    if (result.success) return { status: statuses.SUCCESS, headers: {}, result };
+    const { error, stats } = result;
+    let status = statuses[error.code];
+    let headers: Record<string, string> = {};
+    if (error.code === 'TOOL_ERROR') {
+      // A public ToolError's status (400-599) travels in the result's data.
+      const carried = error.data?.status;
+      if (typeof carried === 'number' && Number.isInteger(carried) && carried >= 400 && carried <= 599) status = carried;
+    } else if (error.code === 'QUEUE_FULL') {
+      headers = { 'retry-after': retryAfter };
+    } else if (error.code === 'ABORTED') {
+      safely(() => logger.info(`enclave: client closed the request; run aborted after ${Math.round(stats.duration)} ms (${status})`));
+    } else if (error.code === 'INTERNAL_ERROR') {
+      safely(() => logger.error('enclave: the engine reported an internal error'));
+      safely(() => options.onError?.({ error, request }));
+      return { status, headers, result: internalFailure(stats) };
+    }
+    return { status, headers, result };
+  }
+
+  /** Runs through the concurrency cap; `null` when it is full. */
+  function slot(): (() => void) | null {
+    if (options.maxConcurrentRuns !== undefined && inFlight >= options.maxConcurrentRuns) return null;
+    inFlight++;
+    let freed = false;
+    return () => {
+      if (!freed) inFlight--;
+      freed = true;
+    };
+  }
+
+  const busy = (started: number) => requestError('QUEUE_FULL', 'The server is busy; retry later.', started, { 'retry-after': retryAfter });
+  const unavailable = (message: string) => new EnclaveHttpError(503, message, { code: 'SERVICE_UNAVAILABLE', headers: { 'retry-after': String(STORE_RETRY_AFTER_S) } });
+  const tooMany = (message: string) => new EnclaveHttpError(429, message, { code: 'RATE_LIMITED', headers: { 'retry-after': String(BUSY_RETRY_AFTER_S) } });
+
+  /**
+   * A lease on one of the user's `maxRunsPerUser` slots for a run (none without the option): held while
+   * the run lasts, so the cap holds across instances and a crashed one gives its slots back.
+   */
+  async function runLease(ctx: EnclaveRequestContext<N, U>): Promise<{ release(): Promise<void> } | undefined> {
+    if (options.maxRunsPerUser === undefined) return undefined;
+    const max = options.maxRunsPerUser;
+    let lease;
+    try {
+      lease = await holdLease(leases, `\u0000runs\u0000${userKey(ctx)}`, max, LIVENESS_MS);
+    } catch {
+      throw unavailable('The per-user run limit cannot be checked right now; retry later.');
+    }
+    if (lease === null) throw tooMany(`At most ${max} runs may be in flight per user; wait for one to end.`);
+    return lease;
+  }
+
+  /** A run for a route of `routes`: the run route's cap, hooks, scope and status table, answered to the route. */
+  async function routeRun(ctx: EnclaveRequestContext<N, U>, body: RunRequestBody, scope: () => Promise<RunScope>): Promise<{ result: ExecutionResult; status: number }> {
+    const free = slot();
+    if (free === null) throw new EnclaveHttpError(503, 'The server is busy; retry later.', { code: 'QUEUE_FULL', headers: { 'retry-after': retryAfter } });
+    let result: ExecutionResult;
+    let lease: { release(): Promise<void> } | undefined;
+    try {
+      lease = await runLease(ctx);
+      const s = await scope();
+      await options.onRunStart?.({ ctx, body });
+      result = await enclave.run(body.code, runOptionsFor(s, body, ctx.request.signal, ctx.request));
+    } finally {
+      free();
+      void lease?.release();
+    }
+    const answer = answerFor(result, ctx.request);
+    safely(() => options.onRunEnd?.({ ctx, result: answer.result, status: answer.status }));
+    return { result: answer.result, status: answer.status };
+  }
+
+  /** What a route of `routes` may call: failures other than `EnclaveHttpError` are reported and become a bare 500, so no hook's error text reaches the route's answer. */
+  function routeContext(ctx: EnclaveRequestContext<N, U>, rest: string): EnclaveRouteContext<N, U> {
+    const guarded = async <T>(fn: () => Promise<T>): Promise<T> => {
+      try {
+        return await fn();
+      } catch (err) {
+        if (err instanceof EnclaveHttpError) throw err;
+        reportHookError(err, ctx.request);
+        throw new EnclaveHttpError(500, 'An internal error occurred.', { code: 'INTERNAL_ERROR', cause: err });
+      }
+    };
+    let built: Promise<RunScope> | undefined;
+    const scope = () => (built ??= guarded(() => scopeOf(ctx)));
+    return { ctx, rest, enclave, maxBodySize, scope, run: (body) => guarded(() => routeRun(ctx, body, scope)) };
+  }
+
+  /** `POST {path}`: the run, answered as JSON, or streamed as its events when the client asks for a stream. */
+  async function runRoute(request: Request, ctx: EnclaveRequestContext<N, U>, started: number): Promise<Response> {
+    const body = await readRun(request);
+    const freeSlot = slot();
+    if (freeSlot === null) return busy(started);
+    let lease;
+    try {
+      lease = await runLease(ctx);
+    } catch (err) {
+      freeSlot();
+      throw err;
+    }
+    const free = () => {
+      freeSlot();
+      void lease?.release();
+    };
+    const format = streamFormat(request.headers.get('accept'));
+    let scope: RunScope;
+    try {
+      scope = await scopeOf(ctx);
+      await options.onRunStart?.({ ctx, body });
+    } catch (err) {
+      free();
+      throw err;
+    }
+    const runOptions = runOptionsFor(scope, body, request.signal, request);
+    if (format === null) {
+      let result: ExecutionResult;
+      try {
+        result = await enclave.run(body.code, runOptions);
+      } finally {
+        free();
+      }
+      const answer = answerFor(result, request);
+      safely(() => options.onRunEnd?.({ ctx, result: answer.result, status: answer.status }));
+      return json(answer.status, answer.result, answer.headers);
+    }
+    // A stream: its status is 200 from the first byte; the result's own status is the final event's business.
+    // The reader going away aborts the run, as a closed JSON request does.
+    const events = pushStream(format, () => {});
+    void enclave
+      .run(body.code, { ...runOptions, heartbeatMs, onEvent: (event) => events.push(forClient(event, request)) })
+      .then((result) => {
+        free();
+        const answer = answerFor(result, request);
+        safely(() => options.onRunEnd?.({ ctx, result: answer.result, status: answer.status }));
+        events.close();
+      });
+    return new Response(events.stream, { status: statuses.SUCCESS, headers: streamHeaders(format) });
+  }
+
+  /** An internal error's details never reach the client, in a stream either. */
+  function forClient(event: EnclaveEvent, request: Request): EnclaveEvent {
+    if (event.type !== 'final' || event.payload.success || event.payload.error.code !== 'INTERNAL_ERROR') return event;
+    return { ...event, payload: answerFor(event.payload, request).result };
+  }
+
+  function sessionOwner(ctx: EnclaveRequestContext<N, U>): string {
+    return (sessions as NonNullable<typeof sessions>).owner(ctx);
+  }
+
+  /** The session if it exists and belongs to the caller; anyone else learns nothing about it (404). */
+  async function ownSession(id: string, ctx: EnclaveRequestContext<N, U>): Promise<SessionRecord> {
+    const record = isSessionId(id) ? await (sessions as NonNullable<typeof sessions>).store.get(id) : undefined;
+    if (record === undefined || record.owner !== sessionOwner(ctx)) throw new EnclaveHttpError(404, 'No such session.');
+    return record;
+  }
+
+  /** `POST {path}/sessions`: a run not tied to this connection. */
+  async function startSession(request: Request, ctx: EnclaveRequestContext<N, U>, base: string, started: number): Promise<Response> {
+    const { store, maxPerUser, ttlMs, livenessMs } = sessions as NonNullable<typeof sessions>;
+    const body = await readRun(request);
+    const freeSlot = slot();
+    if (freeSlot === null) return busy(started);
+    const held: { release(): Promise<void> }[] = [];
+    const free = () => {
+      freeSlot();
+      for (const lease of held) void lease.release();
+    };
+    const owner = sessionOwner(ctx);
+    const sessionId = newSessionId();
+    const abort = new AbortController();
+    let scope: RunScope;
+    try {
+      const runs = await runLease(ctx);
+      if (runs) held.push(runs);
+      let sessionLease;
+      try {
+        sessionLease = await holdLease(leases, `\u0000sessions\u0000${owner}`, maxPerUser, livenessMs);
+      } catch {
+        throw unavailable('Sessions are unavailable right now; retry later.');
+      }
+      if (sessionLease === null) throw tooMany(`At most ${maxPerUser} sessions may run at once; wait for one to end.`);
+      held.push(sessionLease);
+      scope = await scopeOf(ctx);
+      await options.onRunStart?.({ ctx, body });
+      let created: boolean;
+      try {
+        created = await store.create({ sessionId, owner, createdAt: Date.now() });
+        await store.keepAlive(sessionId, livenessMs);
+      } catch {
+        throw unavailable('Sessions are unavailable right now; retry later.');
+      }
+      if (!created) throw new Error('session id collision');
+    } catch (err) {
+      free();
+      throw err;
+    }
+    localSessions.set(sessionId, abort);
+    const stopListening = store.onCancel(sessionId, () => abort.abort());
+    // While the run lasts this instance says it is alive; if it dies, any instance ends the session.
+    const alive = setInterval(() => void store.keepAlive(sessionId, livenessMs).catch(() => {}), Math.max(10, Math.floor(livenessMs / 3)));
+    alive.unref();
+    const appender = orderedAppender(store, sessionId);
+    void (async () => {
+      let result: ExecutionResult;
+      try {
+        // `final` is written by finish(), with the state, in one step: only the events before it are appended.
+        const onEvent = (event: EnclaveEvent) => event.type !== 'final' && appender.push(forClient(event, request));
+        result = await enclave.run(body.code, { ...runOptionsFor(scope, body, abort.signal, request), sessionId, heartbeatMs, onEvent });
+      } catch {
+        result = internalFailure();
+      }
+      const answer = answerFor(result, request);
+      try {
+        await appender.drained(DRAIN_WAIT_MS);
+        await persistently(() => store.finish(sessionId, stateOf(answer.result), answer.result, ttlMs), DRAIN_WAIT_MS);
+      } catch (err) {
+        // The store stays down: this instance stops saying it runs the session, and once the store is
+        // back any instance's sweep ends it as RUN_LOST.
+        safely(() => logger.error('enclave: the session store failed to record the end of a session', err));
+      } finally {
+        clearInterval(alive);
+        stopListening();
+        localSessions.delete(sessionId);
+        free();
+      }
+      safely(() => options.onRunEnd?.({ ctx, result: answer.result, status: answer.status }));
+    })();
+    const format = streamFormat(request.headers.get('accept'));
+    if (format !== null) return streamResponse(format, store, sessionId, 0, { 'x-session-id': sessionId });
+    const url = `${base}/sessions/${sessionId}`;
+    return json(201, { sessionId, statusUrl: url, eventsUrl: `${url}/events`, cancelUrl: url }, { location: url });
+  }
+
+  function streamResponse(format: StreamFormat, store: SessionStore, sessionId: string, afterSeq: number, headers: Record<string, string> = {}): Response {
+    return new Response(storeStream(store, sessionId, afterSeq, format), { status: statuses.SUCCESS, headers: streamHeaders(format, headers) });
+  }
+
+  /** `{path}/sessions...`: a store that does not answer is a 503 with `Retry-After`, never a crash or a hang. */
+  async function sessionRoute(request: Request, ctx: EnclaveRequestContext<N, U>, route: SessionRoute, started: number): Promise<Response> {
+    try {
+      return await sessionRequest(request, ctx, route, started);
+    } catch (err) {
+      if (err instanceof EnclaveHttpError) throw err;
+      safely(() => logger.error('enclave: the session store failed', err));
+      throw unavailable('Sessions are unavailable right now; retry later.');
+    }
+  }
+
+  async function sessionRequest(request: Request, ctx: EnclaveRequestContext<N, U>, route: SessionRoute, started: number): Promise<Response> {
+    const { store } = sessions as NonNullable<typeof sessions>;
+    const method = request.method.toUpperCase();
+    if (route.id === undefined) {
+      if (method !== 'POST') return requestError('METHOD_NOT_ALLOWED', 'Use POST to start a session.', started, { allow: 'POST' });
+      return startSession(request, ctx, route.base, started);
+    }
+    if (route.events) {
+      if (method !== 'GET') return requestError('METHOD_NOT_ALLOWED', 'Use GET to read a session’s events.', started, { allow: 'GET' });
+      await ownSession(route.id, ctx);
+      const afterSeq = resumePoint(request);
+      return streamResponse(streamFormat(request.headers.get('accept')) ?? 'sse', store, route.id, afterSeq);
+    }
+    if (method === 'GET') {
+      const record = await ownSession(route.id, ctx);
+      return json(statuses.SUCCESS, sessionView(record));
+    }
+    if (method === 'DELETE') {
+      const record = await ownSession(route.id, ctx);
+      if (record.state === 'running') {
+        await store.requestCancel(route.id);
+        const ended = await untilFinished(store, route.id, CANCEL_WAIT_MS);
+        if (ended !== undefined) return json(statuses.SUCCESS, sessionView(ended));
+        return json(202, { sessionId: route.id, state: 'running' });
+      }
+      return json(statuses.SUCCESS, sessionView(record));
+    }
+    return requestError('METHOD_NOT_ALLOWED', 'Use GET for a session’s state or DELETE to cancel it.', started, { allow: 'GET, DELETE' });
+  }
+
+  async function serve(request: Request, native: N, started: number, subPath: string): Promise<Response> {
+    const target = subPath === '' ? undefined : routeAt(routes, subPath);
+    if (target) return target.route.serve(routeContext(await admit(request, native), target.rest));
+    const method = request.method.toUpperCase();
+    const route = sessions ? sessionRouteOf(request.url) : undefined;
+    if (subPath !== '' && route === undefined) throw new EnclaveHttpError(404, 'No route at this path.');
+    if (route === undefined && method !== 'POST' && !(method === 'GET' && catalog)) {
+      const allow = catalog ? 'GET, POST' : 'POST';
+      return requestError('METHOD_NOT_ALLOWED', `Use POST${catalog ? ' (or GET for the catalog)' : ''}.`, started, { allow });
+    }
+    const ctx = await admit(request, native);
+    if (route !== undefined) return sessionRoute(request, ctx, route, started);
+    if (method === 'GET') return json(statuses.SUCCESS, describeCatalog(enclave, await scopeOf(ctx)));
+    return runRoute(request, ctx, started);
+  }
+
+  /** The answer to a refused request, in the shape of the route it was for. */
+  const refuse = (err: EnclaveHttpError, subPath = '', started = performance.now()) => {
     const status = Object.hasOwn(statuses, err.code) ? statuses[err.code as HttpOutcome] : err.status;
+    const custom = subPath === '' ? undefined : routeAt(routes, subPath)?.route.refuse;
+    if (custom) return custom(status === err.status ? err : new EnclaveHttpError(status, err.message, { code: err.code, headers: { ...err.headers }, cause: err.cause }));
     return requestError(err.code, err.message, started, { ...err.headers }, status);
   };
 
-  const handler = async function enclaveHandler(request: Request, native?: N): Promise<Response> {
+  const handler = async function enclaveHandler(request: Request, native?: N, subPath = ''): Promise<Response> {
     const started = performance.now();
     try {
-      return await serve(request, native as N, started);
+      return await serve(request, native as N, started, subPath);
     } catch (err) {
-      if (err instanceof EnclaveHttpError) return refuse(err, started);
+      if (err instanceof EnclaveHttpError) return refuse(err, subPath, started);
       if (request.signal.aborted) {
         safely(() => logger.info('enclave: client closed the request before the run started (499)'));
-        return requestError('ABORTED', 'The client closed the request.', started);
+        return refuse(new EnclaveHttpError(499, 'The client closed the request.', { code: 'ABORTED' }), subPath, started);
       }
-      safely(() => logger.error('enclave: a hook failed', err));
-      safely(() => options.onError?.({ error: err, request }));
+      reportHookError(err, request);
+      if (subPath !== '' && routeAt(routes, subPath)) return refuse(new EnclaveHttpError(500, 'An internal error occurred.', { code: 'INTERNAL_ERROR' }), subPath, started);
       return json(statuses.INTERNAL_ERROR, internalFailure(noStats(Math.round(performance.now() - started))));
     }
   } as EnclaveFetchHandler<N>;
+  const accepts = (method: string, subPath: string) => {
+    const m = method.toUpperCase();
+    if (subPath === '') return m === 'POST' || (m === 'GET' && catalog);
+    if (routeAt(routes, subPath)) return true;
+    return sessions !== undefined && SESSION_METHODS.has(m) && (subPath === '/sessions' || subPath.startsWith('/sessions/'));
+  };
   Object.defineProperties(handler, {
     enclave: { value: enclave, enumerable: true },
     maxBodySize: { value: maxBodySize, enumerable: true },
-    refuse: { value: (err: EnclaveHttpError) => refuse(err) },
-    dispose: { value: () => ownsEnclave && enclave.dispose() },
+    accepts: { value: accepts },
+    refuse: { value: (err: EnclaveHttpError, subPath?: string) => refuse(err, subPath) },
+    dispose: {
+      value: () => {
+        clearInterval(sweeper);
+        for (const abort of localSessions.values()) abort.abort();
+        if (ownsStore) sessions?.store.dispose?.();
+        if (ownsEnclave) enclave.dispose();
+      },
+    },
   });
   return handler;
 }

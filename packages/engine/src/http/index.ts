@@ -1,7 +1,9 @@
 /**
- * `@enclave-kit/engine/http`: the plumbing an adapter is built from, below `createEnclaveHandler`: the
- * route matcher, the option check, the body reader and parser, and the status table with overrides.
- * Applications mount an adapter or `createEnclaveHandler` from the main entry instead.
+ * `@enclave-kit/engine/http`: the plumbing an adapter (or a store package) is built from, below
+ * `createEnclaveHandler`: the route matcher, the option check and the one option checker, the body reader
+ * and parser, the status table with overrides, and the check of a session id that a store applies to
+ * what it reads back. Applications mount an adapter or `createEnclaveHandler` from the
+ * main entry instead.
  *
  * @example
  * ```ts
@@ -10,7 +12,9 @@
  *
  * const route = routePath(options.path);                 // '/enclave' unless given
  * const handler = createEnclaveHandler(options);
- * // in the framework's middleware: route.match(path) ? handler(request, native) : next()
+ * // in the framework's middleware: the path below the route's, if the core serves it there
+ * const sub = route.below(path);
+ * sub !== undefined && handler.accepts(method, sub) ? handler(request, native, sub) : next();
  * ```
  */
 export { checkHandlerOptions } from './handler.js';
@@ -18,3 +22,6 @@ export { statusTable } from './status.js';
 export { PayloadTooLargeError, isJsonContentType, parseRunRequest, readBodyText } from './body.js';
 export type { RunRequestBody } from './body.js';
 export { routePath } from './route.js';
+export type { RoutePath } from './route.js';
+export { OptionChecker } from '../options.js';
+export { isSessionId } from '../events.js';

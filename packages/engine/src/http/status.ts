@@ -2,7 +2,16 @@ import type { ErrorCode } from '../errors.js';
 import { OptionChecker } from '../options.js';
 
 /** Outcomes of a request that are decided before or around a run, not by the script. */
-export type RequestErrorCode = 'BAD_REQUEST' | 'UNSUPPORTED_MEDIA_TYPE' | 'PAYLOAD_TOO_LARGE' | 'UNAUTHORIZED' | 'FORBIDDEN' | 'RATE_LIMITED' | 'METHOD_NOT_ALLOWED';
+export type RequestErrorCode =
+  | 'BAD_REQUEST'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'RATE_LIMITED'
+  | 'METHOD_NOT_ALLOWED'
+  | 'SERVICE_UNAVAILABLE';
 
 /** Every outcome the HTTP core can answer with: `SUCCESS`, a request error, or a run's `ErrorCode`. */
 export type HttpOutcome = 'SUCCESS' | RequestErrorCode | ErrorCode;
@@ -20,6 +29,7 @@ export const ENCLAVE_HTTP_STATUS: Readonly<Record<HttpOutcome, number>> = Object
   BAD_REQUEST: 400,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
+  NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
@@ -34,6 +44,8 @@ export const ENCLAVE_HTTP_STATUS: Readonly<Record<HttpOutcome, number>> = Object
   TIMEOUT: 408,
   TOOL_ERROR: 502,
   QUEUE_FULL: 503,
+  RUN_LOST: 503,
+  SERVICE_UNAVAILABLE: 503,
   ABORTED: 499,
   INTERNAL_ERROR: 500,
 });

@@ -140,6 +140,8 @@ export async function writeFetchResponse(res: ServerResponse, response: Response
     res.end();
     return;
   }
+  // An event stream's headers go out at once: a follower may wait a while for the next event.
+  if (/^(?:text\/event-stream|application\/x-ndjson)\b/.test(response.headers.get('content-type') ?? '')) res.flushHeaders();
   const reader = response.body.getReader();
   try {
     for (;;) {
@@ -170,6 +172,7 @@ export async function writeFetchResponse(res: ServerResponse, response: Response
 
 /**
  * Serves one Node request with a Fetch handler: the bridge shared by the Express and Nest adapters.
+ * `subPath` is the path below the handler's own that the adapter matched (a route of `routes`).
  * Never rejects.
  *
  * @example
@@ -184,10 +187,11 @@ export async function handleNodeRequest<N>(
   res: ServerResponse,
   native: N,
   parsedBody?: { value: unknown },
+  subPath?: string,
 ): Promise<void> {
   try {
     const request = toFetchRequest(req, res, { maxBodySize: handler.maxBodySize, ...(parsedBody ? { parsedBody } : {}) });
-    await writeFetchResponse(res, await handler(request, native));
+    await writeFetchResponse(res, await handler(request, native, subPath));
   } catch {
     // Only a broken socket gets here; there is nobody left to answer.
     if (!res.headersSent && !res.destroyed) {

@@ -46,6 +46,8 @@ export interface DriverPlan {
   /** Runs one tool call on the host; never rejects. */
   invokeTool: (call: DriverToolCall) => Promise<ToolReply>;
   signal?: AbortSignal | undefined;
+  /** Each captured console line as it arrives (after the realm entry that logged it). */
+  onLog?: ((entry: LogEntry) => void) | undefined;
 }
 
 const KNOWN_CODES: ReadonlySet<string> = new Set(Object.values(CODES));
@@ -112,7 +114,12 @@ export class RunDriver {
   #entry(output: EntryOutput): void {
     if (this.#settled) return;
     const time = elapsedMs(this.#plan.startedAt);
-    for (const [level, message] of output.logs) this.#logs.push({ level, message, time });
+    const { onLog } = this.#plan;
+    for (const [level, message] of output.logs) {
+      const entry: LogEntry = { level, message, time };
+      this.#logs.push(entry);
+      onLog?.(entry);
+    }
     const { maxToolCalls } = this.#plan.job.limits;
     for (const [callId, name, argsText] of output.calls) {
       // The realm counts too and ends the run at its budget; the host's count is the one that holds.

@@ -54,13 +54,20 @@ describe('enclave.describe()', () => {
   it('layers the given tools over the instance tools, like run()', () => {
     const d = enclave.describe({ 'orders:get': async () => 1, 'time:now': async () => Date.now() });
     expect(d.tools.map((t) => t.name)).toEqual(['notes:add', 'orders:get', 'orders:refund', 'time:now']);
-    expect(d.tools[1]).toEqual({ name: 'orders:get', notes: ['No input schema: arguments are not validated.'] });
+    expect(d.tools[1]).toEqual({
+      name: 'orders:get',
+      notes: ['No input schema: arguments are not validated.'],
+      declaration: 'declare function callTool(name: "orders:get", args: Record<string, unknown>): Promise<unknown>;',
+    });
     expect(enclave.describe().tools[1]?.description).toBeDefined();
     expect(() => enclave.describe({ bad: 1 } as never)).toThrow(/must be a function or a defineTool/);
   });
 
   it('declares callTool overloads that type-check real scripts and reject wrong calls', () => {
     const d = enclave.describe();
+    // Each tool carries its own overload: together they are `declarations` (before `input` and the globals).
+    expect(d.declarations.startsWith(d.tools.map((t) => t.declaration).join('\n\n'))).toBe(true);
+    expect(d.tools[2]?.declaration).toMatch(/^\/\*\*\n \* Refund an order[\s\S]*declare function callTool\(name: "orders:refund", args: \{/);
     expect(d.declarations).toContain('declare function callTool(name: "orders:get", args: {');
     expect(d.declarations).toContain('/** Order id */');
     expect(d.declarations).toContain('status: "open" | "paid" | "shipped";');

@@ -19,6 +19,8 @@ export interface ToolDescription {
   rateLimit?: { limit: number; windowMs: number };
   /** Why a schema is missing, when one is. */
   notes?: string[];
+  /** Its `callTool` overload in TypeScript, with the description as a doc comment: its part of `declarations`. */
+  declaration: string;
 }
 
 /** What `enclave.describe()` returns: everything a model needs to write a script for this Enclave. JSON-serializable. */
@@ -36,8 +38,8 @@ export interface EnclaveDescription {
   prompt: string;
 }
 
-function describeOne(tool: HostTool): { description: ToolDescription; argsType: string; resultType: string } {
-  const d: ToolDescription = { name: tool.name };
+function describeOne(tool: HostTool): { description: Omit<ToolDescription, 'declaration'>; argsType: string; resultType: string } {
+  const d: Omit<ToolDescription, 'declaration'> = { name: tool.name };
   const notes: string[] = [];
   if (tool.description !== undefined) d.description = tool.description;
   let argsType = 'Record<string, unknown>';
@@ -84,16 +86,16 @@ export interface DescribeInput {
 export function buildDescription(input: DescribeInput): EnclaveDescription {
   const tools = [...(input.tools?.values() ?? [])].sort((a, b) => a.name.localeCompare(b.name));
   const described = tools.map(describeOne);
-  const decl: string[] = [];
-  for (const { description: d, argsType, resultType } of described) {
+  const declared = described.map(({ description: d, argsType, resultType }): ToolDescription => {
     const about = [
       ...(d.description !== undefined ? d.description.split(/\r?\n/) : []),
       ...(d.sideEffect ? ['Side effect: changes state outside the script; do not call it speculatively or repeat it blindly.'] : []),
       ...(d.rateLimit !== undefined ? [`Rate limit: ${d.rateLimit.limit} calls per ${d.rateLimit.windowMs} ms.`] : []),
       ...(d.timeout !== undefined ? [`Timeout: ${d.timeout} ms.`] : []),
     ];
-    decl.push(`${docComment(about)}declare function callTool(name: ${JSON.stringify(d.name)}, args: ${argsType}): Promise<${resultType}>;`);
-  }
+    return { ...d, declaration: `${docComment(about)}declare function callTool(name: ${JSON.stringify(d.name)}, args: ${argsType}): Promise<${resultType}>;` };
+  });
+  const decl = declared.map((d) => d.declaration);
   if (input.hasHandler) decl.push(`/** Other tools the host serves by name. */\ndeclare function callTool(name: string, args?: Record<string, unknown>): Promise<unknown>;`);
   decl.push(`/** The caller's input, if any. */\ndeclare const input: unknown;`);
   for (const g of input.dataGlobals) decl.push(`declare const ${g}: unknown;`);
@@ -116,7 +118,7 @@ export function buildDescription(input: DescribeInput): EnclaveDescription {
   const prompt = `${dialect}\n\n## Tools\n${list}\n\n## Declarations\n\`\`\`ts\n${declarations}\n\`\`\`\n`;
   return {
     securityLevel: input.level,
-    tools: described.map((x) => x.description),
+    tools: declared,
     openToolNames: input.hasHandler,
     declarations,
     dialect,

@@ -1,13 +1,20 @@
 /**
  * The adapter contract: one table-driven suite, run against every adapter over a real socket. Each
  * adapter test gives a harness that mounts the adapter at `/enclave` on port 0, behind the framework's
- * own auth step that reads the `x-user` header, next to a plain route `GET /other`.
+ * own auth step that reads the `x-user` header, next to a plain route `GET /other`. The options mount
+ * code mode over MCP at `/enclave/mcp` too (a route of `routes`), driven by the official MCP clients.
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EnclaveHttpError, ToolError } from '../../src/index.js';
+import { trace } from '@opentelemetry/api';
+import { readEvents } from './event-stream.js';
+import { newTraceparent, parentOf, registerTestTracing, spansOf } from '../otel.js';
 import type { EnclaveRequestContext, ExecutionResult, ToolContext } from '../../src/index.js';
+// @enclave-kit/mcp plugs into the core: its route and the official clients live in that package.
+import { mcpRoute } from '../../../mcp/src/index.js';
+import { ERAS, callBody, connectMcp, rawRpc, textOf } from '../../../mcp/test/clients.js';
 
 export interface Served {
   url: string;
@@ -78,7 +85,10 @@ export function contractOptions(harness: AdapterHarness, observed: Observed): Re
       if (user === 'mallory') throw new EnclaveHttpError(403, 'mallory may not run scripts');
       return user;
     },
+    sessions: { maxPerUser: 2 },
+    heartbeatMs: 60_000,
     rateLimit: { max: 2, windowMs: 60_000, key: ({ user }: EnclaveRequestContext<unknown, string>) => (user.startsWith('limited') ? user : undefined) },
+    routes: { '/mcp': mcpRoute() },
     onRunEnd: ({ status, result }: { status: number; result: ExecutionResult }) => observed.ends.push({ status, code: result.error?.code }),
     onError: ({ error }: { error: unknown }) => observed.errors.push(error),
     tools: ({ user, native }: EnclaveRequestContext<unknown, string>) => {
@@ -98,6 +108,16 @@ export function contractOptions(harness: AdapterHarness, observed: Observed): Re
           throw new ToolError('Not your order.', { code: 'FORBIDDEN', status: 403 });
         },
         sleep: async ({ ms }: { ms: number }, ctx: ToolContext) => waitFor(ms, ctx.signal),
+        traced: async () => {
+          // A span of the tool's own: it must nest under the tool's execute_tool span.
+          const span = trace.getTracer('app').startSpan('db.query');
+          span.end();
+          return bound;
+        },
+        step: async ({ i }: { i: number }) => {
+          await new Promise((r) => setTimeout(r, 15));
+          return i;
+        },
         block: (_args: unknown, ctx: ToolContext) =>
           new Promise<string>((resolve) => {
             observed.pending++;
@@ -317,6 +337,161 @@ export function adapterContract(name: string, harness: AdapterHarness): void {
       expect((await fetch(`${served.url}/enclave`)).status).toBe(401);
     });
 
+    describe('streaming and sessions', () => {
+      /** Headers of a request by `user`: bodiless requests send no Content-Type (Fastify refuses an empty JSON body). */
+      const as = (user: string, extra: Record<string, string> = {}) => ({ 'x-user': user, ...extra });
+      const asPost = (user: string, extra: Record<string, string> = {}) => as(user, { 'content-type': 'application/json', ...extra });
+      /** A script whose events arrive over a while: logs, tool calls with waits in between. */
+      const STEPS = `console.log('begin'); let sum = 0; for (let i = 1; i <= 4; i++) { sum += await callTool('step', { i }); console.log('step', i); } return sum;`;
+      const types = (events: { data: { type: string } }[]) => events.map((e) => e.data.type);
+      const startSession = async (user: string, code: string) => {
+        const res = await fetch(`${served.url}/enclave/sessions`, { method: 'POST', headers: asPost(user), body: JSON.stringify({ code }) });
+        expect(res.status, await res.clone().text()).toBe(201);
+        return (await res.json()) as { sessionId: string; eventsUrl: string; cancelUrl: string; statusUrl: string };
+      };
+      const absolute = (path: string) => new URL(path, served.url).toString();
+
+      it('POST with Accept: text/event-stream streams the run as SSE, flushed event by event', async () => {
+        const res = await fetch(`${served.url}/enclave`, { method: 'POST', headers: asPost('sse-1', { accept: 'text/event-stream' }), body: JSON.stringify({ code: STEPS }) });
+        expect(res.status).toBe(200);
+        expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+        expect(res.headers.get('cache-control')).toMatch(/no-transform/);
+        const events = await readEvents(res);
+        const step = ['tool_call', 'tool_result', 'log'];
+        expect(types(events)).toEqual(['session_init', 'log', ...step, ...step, ...step, ...step, 'final']);
+        events.forEach((e, i) => {
+          expect(e.data.seq).toBe(i + 1);
+          expect(e.id).toBe(String(i + 1));
+          expect(e.event).toBe(e.data.type);
+        });
+        expect(events.at(-1)?.data.payload).toMatchObject({ success: true, value: 10 });
+      });
+
+      it('POST with Accept: application/x-ndjson streams one event per line', async () => {
+        const res = await fetch(`${served.url}/enclave`, { method: 'POST', headers: asPost('ndjson-1', { accept: 'application/x-ndjson' }), body: JSON.stringify({ code: 'return await callTool("whoami")' }) });
+        expect(res.headers.get('content-type')).toMatch(/^application\/x-ndjson/);
+        const events = await readEvents(res);
+        expect(types(events)).toEqual(['session_init', 'tool_call', 'tool_result', 'final']);
+        expect(events.at(-1)?.data.payload).toMatchObject({ success: true, value: 'ndjson-1' });
+      });
+
+      it('a streamed run that fails carries its error in final (the status was sent before it was known)', async () => {
+        const res = await fetch(`${served.url}/enclave`, { method: 'POST', headers: asPost('sse-2', { accept: 'text/event-stream' }), body: JSON.stringify({ code: 'return await callTool("fail")' }) });
+        const events = await readEvents(res);
+        expect(events.at(-1)?.data.payload.error).toMatchObject({ code: 'TOOL_ERROR' });
+        expect(JSON.stringify(events)).not.toMatch(/hunter2|ECONNREFUSED/);
+      });
+
+      it('a session runs without its connection: 201, then events, state and result from any request', async () => {
+        const started = await startSession('sess-1', STEPS);
+        expect(started.sessionId).toMatch(/^[A-Za-z0-9_-]+$/);
+        expect(started.eventsUrl).toBe(`/enclave/sessions/${started.sessionId}/events`);
+        const events = await readEvents(await fetch(absolute(started.eventsUrl), { headers: as('sess-1', { accept: 'text/event-stream' }) }));
+        expect(types(events).at(0)).toBe('session_init');
+        expect(events.at(-1)?.data.payload).toMatchObject({ success: true, value: 10 });
+        events.forEach((e, i) => expect(e.data.seq).toBe(i + 1));
+        const status = await (await fetch(absolute(started.statusUrl), { headers: as('sess-1') })).json();
+        expect(status).toMatchObject({ sessionId: started.sessionId, state: 'completed', result: { success: true, value: 10 } });
+      });
+
+      it('a session belongs to its owner: 404 for anyone else, whatever the route', async () => {
+        const started = await startSession('owner-1', STEPS);
+        for (const [method, url] of [['GET', started.statusUrl], ['GET', started.eventsUrl], ['DELETE', started.cancelUrl]] as const) {
+          const res = await fetch(absolute(url), { method, headers: as('intruder-1') });
+          expect(res.status, `${method} ${url}`).toBe(404);
+          expect((await jsonOf(res)).error.code).toBe('NOT_FOUND');
+        }
+        expect((await fetch(absolute(started.statusUrl))).status).toBe(401);
+        await readEvents(await fetch(absolute(started.eventsUrl), { headers: as('owner-1') }));
+      });
+
+      it('a reader cut off mid-stream resumes with Last-Event-ID (or ?fromSeq) and sees every event exactly once', async () => {
+        const started = await startSession('resume-1', STEPS);
+        const first = await readEvents(await fetch(absolute(started.eventsUrl), { headers: as('resume-1', { accept: 'text/event-stream' }) }), { stopAfter: 3 });
+        expect(first.map((e) => e.data.seq)).toEqual([1, 2, 3]);
+        const rest = await readEvents(await fetch(absolute(started.eventsUrl), { headers: as('resume-1', { accept: 'text/event-stream', 'last-event-id': '3' }) }));
+        const all = [...first, ...rest].map((e) => e.data.seq);
+        expect(all).toEqual(all.map((_, i) => i + 1));
+        expect(rest.at(-1)?.data.type).toBe('final');
+        const viaQuery = await readEvents(await fetch(absolute(`${started.eventsUrl}?fromSeq=${all.length - 1}`), { headers: as('resume-1', { accept: 'application/x-ndjson' }) }));
+        expect(viaQuery.map((e) => e.data.seq)).toEqual([all.length]);
+      });
+
+      it('POST /sessions with an event-stream Accept streams at once; dropping that connection does not stop the run', async () => {
+        const ac = new AbortController();
+        const res = await fetch(`${served.url}/enclave/sessions`, { method: 'POST', headers: asPost('drop-1', { accept: 'text/event-stream' }), body: JSON.stringify({ code: STEPS }), signal: ac.signal });
+        const sessionId = res.headers.get('x-session-id') as string;
+        expect(sessionId).toMatch(/^[A-Za-z0-9_-]+$/);
+        const head = await readEvents(res, { stopAfter: 1 });
+        ac.abort();
+        expect(head[0]?.data.sessionId).toBe(sessionId);
+        const rest = await readEvents(await fetch(`${served.url}/enclave/sessions/${sessionId}/events`, { headers: as('drop-1', { 'last-event-id': '1' }) }));
+        expect(rest.at(-1)?.data.payload).toMatchObject({ success: true, value: 10 });
+      });
+
+      it('DELETE cancels a running session: ABORTED in final, its tools aborted', async () => {
+        const before = observed.aborts.length;
+        const started = await startSession('cancel-1', 'return await callTool("block")');
+        await expect.poll(() => observed.pending).toBeGreaterThan(0);
+        const res = await fetch(absolute(started.cancelUrl), { method: 'DELETE', headers: as('cancel-1') });
+        expect(res.status).toBe(200);
+        expect(await res.json()).toMatchObject({ sessionId: started.sessionId, state: 'cancelled', result: { success: false, error: { code: 'ABORTED' } } });
+        await expect.poll(() => observed.aborts.length).toBe(before + 1);
+        const events = await readEvents(await fetch(absolute(started.eventsUrl), { headers: as('cancel-1') }));
+        expect(events.at(-1)?.data.payload.error.code).toBe('ABORTED');
+        // Cancelling a finished session changes nothing.
+        expect(await (await fetch(absolute(started.cancelUrl), { method: 'DELETE', headers: as('cancel-1') })).json()).toMatchObject({ state: 'cancelled' });
+      });
+
+      it('bad input: an unknown or malformed id is 404, a resume point that is not a non-negative integer is 400', async () => {
+        for (const id of ['ses_nope', 'x'.repeat(300), '..%2F..%2Fetc', 'a%20b']) {
+          const res = await fetch(`${served.url}/enclave/sessions/${id}`, { headers: as('bad-1') });
+          // Fastify refuses route parameters over 100 characters itself (414).
+          expect(id.length > 100 ? [404, 414] : [404], id).toContain(res.status);
+          await res.body?.cancel();
+        }
+        const started = await startSession('bad-1', 'return 1');
+        for (const [header, query] of [['-1', ''], ['1.5', ''], ['abc', ''], ['', '?fromSeq=-3'], ['', '?fromSeq=x']]) {
+          const res = await fetch(absolute(`${started.eventsUrl}${query}`), { headers: as('bad-1', header ? { 'last-event-id': header } : {}) });
+          expect(res.status, `${header}${query}`).toBe(400);
+          expect((await jsonOf(res)).error.code).toBe('BAD_REQUEST');
+        }
+        const put = await fetch(`${served.url}/enclave/sessions`, { method: 'GET', headers: as('bad-1') });
+        expect([404, 405]).toContain(put.status);
+        await put.body?.cancel();
+      });
+
+      it('too many running sessions for one user: 429 with Retry-After, others unaffected', async () => {
+        const a = await startSession('busy-1', 'return await callTool("block")');
+        const b = await startSession('busy-1', 'return await callTool("block")');
+        const third = await fetch(`${served.url}/enclave/sessions`, { method: 'POST', headers: asPost('busy-1'), body: JSON.stringify({ code: 'return 1' }) });
+        expect(third.status).toBe(429);
+        expect(Number(third.headers.get('retry-after'))).toBeGreaterThan(0);
+        await third.body?.cancel();
+        const other = await startSession('busy-2', 'return 1');
+        await readEvents(await fetch(absolute(other.eventsUrl), { headers: as('busy-2') }));
+        for (const s of [a, b]) await (await fetch(absolute(s.cancelUrl), { method: 'DELETE', headers: as('busy-1') })).body?.cancel();
+      });
+    });
+
+    it('OpenTelemetry: the request’s traceparent is the parent of the run’s span, tool spans nest under it', async () => {
+      const exporter = registerTestTracing();
+      const ids = newTraceparent();
+      const res = await post(served.url, { user: 'tracy', body: { code: 'await callTool("whoami"); return await callTool("traced");' } }, { headers: { 'content-type': 'application/json', 'x-user': 'tracy', traceparent: ids.header } });
+      expect((await jsonOf(res)).value).toBe('tracy');
+      await expect.poll(() => spansOf(exporter, ids.traceId).length).toBeGreaterThanOrEqual(4);
+      const spans = spansOf(exporter, ids.traceId);
+      const run = spans.find((s) => s.name === 'enclave.run');
+      expect(run && parentOf(run)).toBe(ids.spanId);
+      for (const tool of ['whoami', 'traced']) {
+        const span = spans.find((s) => s.name === `execute_tool ${tool}`);
+        expect(span?.attributes).toMatchObject({ 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': tool, 'gen_ai.tool.type': 'function' });
+        expect(span && parentOf(span)).toBe(run?.spanContext().spanId);
+      }
+      const own = spans.find((s) => s.name === 'db.query');
+      expect(own && parentOf(own)).toBe(spans.find((s) => s.name === 'execute_tool traced')?.spanContext().spanId);
+    });
+
     it('other routes pass through to the framework', async () => {
       const res = await fetch(`${served.url}/other`, { headers: { 'x-user': 'alice' } });
       expect(res.status).toBe(200);
@@ -326,6 +501,109 @@ export function adapterContract(name: string, harness: AdapterHarness): void {
         expect(put.status).toBe(404);
         await put.body?.cancel();
       }
+    });
+  });
+
+  describe(`${name}: MCP route at {path}/mcp`, () => {
+    let served: Served;
+    let mcp = '';
+    const observed: Observed = { aborts: [], ends: [], errors: [], toolUsers: [], release() {}, pending: 0 };
+    beforeAll(async () => {
+      served = await harness.start(contractOptions(harness, observed));
+      mcp = `${served.url}/enclave/mcp`;
+    });
+    afterAll(async () => {
+      observed.release();
+      await served?.close();
+    });
+    const rpc = (body: string, user: string | null = 'alice', headers: Record<string, string> = {}) => rawRpc(mcp, body, { ...(user !== null ? { 'x-user': user } : {}), ...headers });
+
+    it.each(ERAS)('the official %s client lists the three tools and executes with the tools of the request’s user', async (era) => {
+      const [alice, bob] = await Promise.all([connectMcp(mcp, era, { 'x-user': 'alice' }), connectMcp(mcp, era, { 'x-user': 'bob' })]);
+      try {
+        expect((await alice.listTools()).map((t) => t.name)).toEqual(['search_tools', 'describe_tools', 'execute']);
+        const code = 'const me = await callTool("whoami"); return { me, secret: await callTool("secret:" + me) };';
+        const [a, b] = await Promise.all([alice.callTool('execute', { code }), bob.callTool('execute', { code })]);
+        expect(a.structuredContent).toMatchObject({ success: true, value: { me: 'alice', secret: 'alice-secret' } });
+        expect(b.structuredContent).toMatchObject({ success: true, value: { me: 'bob', secret: 'bob-secret' } });
+        const stolen = await bob.callTool('execute', { code: 'return await callTool("secret:alice")' });
+        expect([stolen.isError, stolen.structuredContent.error.code]).toEqual([true, 'TOOL_ERROR']);
+      } finally {
+        await Promise.all([alice.close(), bob.close()]);
+      }
+    });
+
+    it('search_tools and describe_tools see only the user’s tools', async () => {
+      const found = await rpc(callBody('search_tools', { query: 'secret' }), 'erin');
+      expect(found.message.result.structuredContent.tools.map((t: { name: string }) => t.name)).toEqual(['secret:erin']);
+      const described = await rpc(callBody('describe_tools', { names: ['secret:erin', 'secret:alice'] }), 'erin');
+      expect(described.message.result.structuredContent).toMatchObject({ tools: [{ name: 'secret:erin' }], unknown: ['secret:alice'] });
+    });
+
+    it('a failed script is a tool error with its code, message and location; a ToolError’s status stays in the result', async () => {
+      const res = await rpc(callBody('execute', { code: 'const a = 1;\nreturn await callTool("forbid");' }));
+      expect(res.status).toBe(200);
+      expect(res.message.result).toMatchObject({ isError: true, structuredContent: { success: false, error: { code: 'TOOL_ERROR', message: 'Not your order.', location: { line: 2 } } } });
+      expect(textOf(res.message.result)).toMatch(/^TOOL_ERROR at line 2, column \d+: Not your order\./);
+    });
+
+    it('bad JSON-RPC: malformed JSON 400, unknown tool and method as JSON-RPC errors, wrong argument types as a tool error', async () => {
+      const malformed = await rpc('{"jsonrpc": "2.0", "id": 1, "method": ');
+      expect(malformed.status).toBe(400);
+      expect(malformed.contentType).toMatch(/^application\/json/);
+      // A body parser before the route may answer itself, in JSON of its own shape (Nest's, Fastify's).
+      if (!harness.frameworkParsesBody) expect(malformed.message).toMatchObject({ jsonrpc: '2.0', error: { code: -32700 } });
+      expect((await rpc(callBody('nope', {}))).message).toMatchObject({ id: 1, error: { code: -32602 } });
+      expect((await rpc(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/nope' }))).message).toMatchObject({ id: 2, error: { code: -32601 } });
+      const wrong = await rpc(callBody('execute', { code: ['return 1'] }));
+      expect(wrong.message.result).toMatchObject({ isError: true, content: [{ text: expect.stringMatching(/Input validation error/) }] });
+    });
+
+    it('refusals are JSON-RPC error bodies with the status of the table: 401, 403, 413, 415', async () => {
+      const anonymous = await rpc(callBody('execute', { code: 'return 1' }), null);
+      expect([anonymous.status, anonymous.message.error.data?.code]).toEqual([401, 'UNAUTHORIZED']);
+      const mallory = await rpc(callBody('execute', { code: 'return 1' }), 'mallory');
+      expect([mallory.status, mallory.message.error.message]).toEqual([403, 'mallory may not run scripts']);
+      const huge = await rpc(callBody('execute', { code: `return '${'x'.repeat(9000)}'` }));
+      expect(huge.status).toBe(413);
+      expect(huge.message.jsonrpc).toBe('2.0');
+      const text = await fetch(mcp, { method: 'POST', headers: { 'content-type': 'text/plain', 'x-user': 'alice' }, body: 'tools/list' });
+      expect(text.status).toBe(415);
+      expect((await jsonOf(text)).jsonrpc).toBe('2.0');
+    });
+
+    it('the per-user rate limit counts MCP requests too: 429 with Retry-After', async () => {
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) statuses.push((await rpc(callBody('search_tools', { query: '' }), 'limited-mcp')).status);
+      expect(statuses).toEqual([200, 200, 429]);
+      const limited = await rpc(callBody('search_tools', { query: '' }), 'limited-mcp');
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    });
+
+    it('runs count against maxConcurrentRuns with the run route’s: QUEUE_FULL is a tool error', async () => {
+      const running = [1, 2, 3, 4].map(() => post(served.url, { user: 'dave', body: { code: 'return await callTool("block")' } }));
+      await expect.poll(() => observed.pending).toBe(4);
+      const busy = await rpc(callBody('execute', { code: 'return 1' }));
+      expect(busy.message.result).toMatchObject({ isError: true, content: [{ text: expect.stringMatching(/^QUEUE_FULL: .* Retry after 2 s\./) }] });
+      observed.release();
+      for (const r of await Promise.all(running)) expect((await jsonOf(r)).value).toBe('released');
+    });
+
+    it('a failing tools factory is an internal error with nothing of the host in it', async () => {
+      const res = await rpc(callBody('execute', { code: 'return 1' }), 'broken');
+      expect(res.message.result).toMatchObject({ isError: true, content: [{ text: 'INTERNAL_ERROR: An internal error occurred.' }] });
+      expect(JSON.stringify(res.message)).not.toMatch(/hunter2|factory|stack/);
+      expect(observed.errors.some((e) => e instanceof Error && /tools factory failed/.test(e.message))).toBe(true);
+    });
+
+    it('GET on the stateless endpoint is 405 and a path below it 404, both JSON', async () => {
+      const get = await fetch(mcp, { headers: { 'x-user': 'alice', accept: 'text/event-stream' } });
+      expect(get.status).toBe(405);
+      expect((await jsonOf(get)).jsonrpc).toBe('2.0');
+      const below = await fetch(`${mcp}/deeper`, { method: 'POST', headers: { 'x-user': 'alice', 'content-type': 'application/json' }, body: callBody('search_tools', { query: '' }) });
+      expect(below.status).toBe(404);
+      expect(below.headers.get('content-type')).toMatch(/^application\/json/);
+      await below.body?.cancel();
     });
   });
 }

@@ -1,7 +1,8 @@
 import { createServer } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { statusTable } from '../../src/http/index.js';
-import { ENCLAVE_HTTP_STATUS, EnclaveConfigError, MemoryRateLimitStore, createEnclaveHandler } from '../../src/index.js';
+import { OptionChecker, isSessionId, routePath, statusTable } from '../../src/http/index.js';
+import { ENCLAVE_HTTP_STATUS, EnclaveConfigError, EnclaveHttpError, MemoryRateLimitStore, createEnclaveHandler } from '../../src/index.js';
+import type { EnclaveRoute, EnclaveRouteContext } from '../../src/index.js';
 import { handleNodeRequest } from '../../src/node/index.js';
 import type { NodeRequest } from '../../src/node/index.js';
 import { adapterContract, listen } from './contract.js';
@@ -12,9 +13,11 @@ adapterContract('fetch core + node bridge', {
   userOf: (native) => (native as { req: NodeRequest }).req.headers['x-user'] as string | undefined,
   async start(options) {
     const handler = createEnclaveHandler(options as Parameters<typeof createEnclaveHandler>[0]);
+    const route = routePath('/enclave');
     const server = createServer((req, res) => {
       if (req.url === '/other') return void res.end('other');
-      void handleNodeRequest(handler, req, res, { req });
+      const sub = route.below(new URL(req.url ?? '/', 'http://localhost').pathname);
+      void handleNodeRequest(handler, req, res, { req }, undefined, sub);
     });
     return listen(server, () => handler.dispose());
   },
@@ -33,6 +36,10 @@ describe('createEnclaveHandler options', () => {
     [{ pth: '/run' }, /unknown option "pth"\. Did you mean "path"\?/],
     [{ onError: 'log' }, /onError must be a function/],
     [{ logger: { info() {} } }, /logger must be an object with info\(\) and error\(\) methods/],
+    [{ routes: { mcp: { serve() {} } } }, /routes: "mcp" must be a literal sub-path such as "\/mcp"/],
+    [{ routes: { '/mcp/': { serve() {} } } }, /routes: "\/mcp\/" must be a literal sub-path/],
+    [{ routes: { '/mcp': {} } }, /routes\["\/mcp"\] must be an object with a serve\(route\) method/],
+    [{ routes: [] }, /routes must be an object of sub-path -> route/],
   ])('%o is refused at construction', (options, message) => {
     expect(() => createEnclaveHandler(options as never)).toThrow(EnclaveConfigError);
     expect(() => createEnclaveHandler(options as never)).toThrow(message);
@@ -42,11 +49,20 @@ describe('createEnclaveHandler options', () => {
     expect(Object.isFrozen(ENCLAVE_HTTP_STATUS)).toBe(true);
     expect(statusTable({ TIMEOUT: 504 }).TIMEOUT).toBe(504);
     expect(ENCLAVE_HTTP_STATUS.TIMEOUT).toBe(408);
-    const handler = createEnclaveHandler({ enclave: { timeout: 50 }, statuses: { TIMEOUT: 504, SUCCESS: 201 }, tools: { wait: () => new Promise(() => {}) } });
-    const run = (code: string) => handler(new Request('http://x/enclave', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) }));
-    expect((await run('return await callTool("wait")')).status).toBe(504);
+    // Only the hanging run gets a short deadline: a loaded machine may take longer than that for any run.
+    const handler = createEnclaveHandler({ statuses: { TIMEOUT: 504, SUCCESS: 201 }, tools: { wait: () => new Promise(() => {}) } });
+    const run = (code: string, limits = {}) => handler(new Request('http://x/enclave', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code, limits }) }));
+    expect((await run('return await callTool("wait")', { timeout: 50 })).status).toBe(504);
     expect((await run('return 1')).status).toBe(201);
     handler.dispose();
+  });
+
+  it('the /http entry gives store packages the one option checker and the session-id check', () => {
+    const check = new OptionChecker('new RedisSessionStore(options)');
+    expect(() => check.positiveInteger('commandTimeoutMs', -1, 'ms')).toThrow(EnclaveConfigError);
+    expect(() => check.positiveInteger('commandTimeoutMs', -1, 'ms')).toThrow('new RedisSessionStore(options): commandTimeoutMs must be a positive integer (ms), got -1.');
+    expect(isSessionId('ses_AbC-9_x')).toBe(true);
+    for (const bad of ['', 'a b', 'ses:1', '{tag}', 'x'.repeat(129), 42]) expect(isSessionId(bad)).toBe(false);
   });
 
   it('answers other methods with 405 and Allow', async () => {
@@ -86,5 +102,122 @@ describe('createEnclaveHandler options', () => {
     clock.now += 45_000;
     expect((await run('ada')).status).toBe(200);
     handler.dispose();
+  });
+});
+
+describe('routes below the run route (the extension point of @enclave-kit/mcp)', () => {
+  /** The JSON body, untyped: these tests read fields of several shapes. */
+  const jsonOf = (res: Response): Promise<any> => res.json();
+  const post = (url: string, body: unknown, user?: string) =>
+    new Request(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(user ? { 'x-user': user } : {}) }, body: JSON.stringify(body) });
+
+  /** A route that echoes what the core gave it, and answers refusals as `{ refused: code }`. */
+  function echoRoute(seen: EnclaveRouteContext<unknown, string>[]): EnclaveRoute<unknown, string> {
+    return {
+      async serve(route) {
+        seen.push(route);
+        const body = route.ctx.request.method === 'POST' ? ((await route.ctx.request.json()) as { code: string }) : undefined;
+        const ran = body ? await route.run({ code: body.code }) : undefined;
+        const scope = await route.scope();
+        return Response.json({ rest: route.rest, user: route.ctx.user, tools: Object.keys(scope.tools ?? {}), ran });
+      },
+      refuse: (error) => Response.json({ refused: error.code, message: error.message }, { status: error.status, headers: error.headers }),
+    };
+  }
+
+  it('serves {path}/x and below with the run route\'s user, tools and statuses; accepts() tells adapters what to forward', async () => {
+    const seen: EnclaveRouteContext<unknown, string>[] = [];
+    let built = 0;
+    const ends: number[] = [];
+    const handler = createEnclaveHandler<unknown, string>({
+      authenticate: ({ request }) => request.headers.get('x-user'),
+      tools: ({ user }) => {
+        built++;
+        return { [`mine:${user}`]: () => user };
+      },
+      onRunEnd: ({ status }) => ends.push(status),
+      routes: { '/echo': echoRoute(seen) },
+    });
+    const res = await handler(post('http://x/enclave/echo/a/b', { code: 'return await callTool("mine:ada")' }, 'ada'), undefined, '/echo/a/b');
+    expect(await res.json()).toEqual({ rest: '/a/b', user: 'ada', tools: ['mine:ada'], ran: { result: expect.objectContaining({ success: true, value: 'ada' }), status: 200 } });
+    // One scope per request, shared by run() and scope().
+    expect(built).toBe(1);
+    expect(ends).toEqual([200]);
+    const failed = await jsonOf(await handler(post('http://x/enclave/echo', { code: 'return eval("1")' }, 'ada'), undefined, '/echo'));
+    expect(failed.ran).toMatchObject({ result: { success: false, error: { code: 'VALIDATION_ERROR' } }, status: 422 });
+
+    expect([handler.accepts('DELETE', '/echo'), handler.accepts('GET', '/echo/1'), handler.accepts('POST', '/echoes'), handler.accepts('PUT', ''), handler.accepts('post', '')]).toEqual([
+      true,
+      true,
+      false,
+      false,
+      true,
+    ]);
+    const missing = await handler(post('http://x/enclave/nope', { code: 'return 1' }, 'ada'), undefined, '/nope');
+    expect(missing.status).toBe(404);
+    expect((await jsonOf(missing)).error.code).toBe('NOT_FOUND');
+    handler.dispose();
+  });
+
+  it('refuses before the route runs, in the route\'s own shape: 401, 429, and 503 QUEUE_FULL out of run()', async () => {
+    const seen: EnclaveRouteContext<unknown, string>[] = [];
+    let release = () => {};
+    const handler = createEnclaveHandler<unknown, string>({
+      authenticate: ({ request }) => request.headers.get('x-user'),
+      rateLimit: { max: 1, windowMs: 60_000, key: ({ user }) => (user === 'limited' ? user : undefined) },
+      maxConcurrentRuns: 1,
+      retryAfter: 3,
+      tools: { hold: () => new Promise<void>((r) => (release = r)) },
+      routes: { '/echo': echoRoute(seen) },
+    });
+    const at = (user: string | undefined, code = 'return 1') => handler(post('http://x/enclave/echo', { code }, user), undefined, '/echo');
+    const anonymous = await at(undefined);
+    expect([anonymous.status, await anonymous.json()]).toEqual([401, { refused: 'UNAUTHORIZED', message: 'Authentication required.' }]);
+    expect((await at('limited')).status).toBe(200);
+    const limited = await at('limited');
+    expect([limited.status, (await jsonOf(limited)).refused, Number(limited.headers.get('retry-after')) > 0]).toEqual([429, 'RATE_LIMITED', true]);
+    const holding = at('ada', 'return await callTool("hold")');
+    await expect.poll(() => seen.length).toBe(2);
+    const busy = await at('bob');
+    expect([busy.status, (await jsonOf(busy)).refused, busy.headers.get('retry-after')]).toEqual([503, 'QUEUE_FULL', '3']);
+    release();
+    expect((await jsonOf(await holding)).ran.status).toBe(200);
+    expect(handler.refuse(new EnclaveHttpError(413, 'too big'), '/echo').headers.get('content-type')).toMatch(/json/);
+    expect(await handler.refuse(new EnclaveHttpError(413, 'too big'), '/echo').json()).toEqual({ refused: 'PAYLOAD_TOO_LARGE', message: 'too big' });
+    handler.dispose();
+  });
+
+  it('a failing tools factory reaches onError, never the route\'s answer', async () => {
+    const errors: unknown[] = [];
+    const handler = createEnclaveHandler({
+      logger: { info() {}, error() {} },
+      onError: ({ error }) => errors.push(error),
+      tools: () => {
+        throw new Error('db password=hunter2');
+      },
+      routes: {
+        '/leak': {
+          async serve(route) {
+            try {
+              await route.scope();
+              return new Response('unreachable');
+            } catch (err) {
+              // What a route sees is public by contract: it may show the message.
+              return Response.json({ message: (err as Error).message, code: (err as EnclaveHttpError).code });
+            }
+          },
+        },
+      },
+    });
+    const res = await handler(new Request('http://x/enclave/leak'), undefined, '/leak');
+    expect(await res.json()).toEqual({ message: 'An internal error occurred.', code: 'INTERNAL_ERROR' });
+    expect(errors).toHaveLength(1);
+    handler.dispose();
+  });
+
+  it('routePath().below() gives adapters the sub-path to pass on', () => {
+    const route = routePath('/enclave/');
+    expect(['/enclave', '/enclave/', '/enclave/mcp', '/enclave/mcp/x/', '/enclaves/mcp', '/other'].map((p) => route.below(p))).toEqual(['', '', '/mcp', '/mcp/x', undefined, undefined]);
+    expect(routePath('/').below('/mcp')).toBe('/mcp');
   });
 });

@@ -1,6 +1,9 @@
+import { mcpRoute } from '@enclave-kit/mcp';
 import { toNextHandler } from '@enclave-kit/next';
+import { scaleOutFromEnv } from '@enclave-kit/example-shared/scale-out'; // examples only: REDIS_URL, RATE_LIMIT_PER_MINUTE
 
 export const runtime = 'nodejs'; // the engine needs node:vm; must be a literal in this file
+export const dynamic = 'force-dynamic'; // runs and event streams are never cached
 export const maxDuration = 30;
 
 // Demo data: your database goes here.
@@ -11,7 +14,8 @@ const orders = [
   { id: 'o4', owner: 'bob', status: 'paid', total: 999 },
 ];
 
-export const { GET, POST } = toNextHandler({
+export const { GET, POST, DELETE } = toNextHandler({
+  ...scaleOutFromEnv(), // examples only (README, Scaling out)
   // Stub login: the `x-user` header names the user. Replace it with your auth (Auth.js `auth()`, a session cookie).
   authenticate: ({ request }) => {
     const id = request.headers.get('x-user');
@@ -20,4 +24,7 @@ export const { GET, POST } = toNextHandler({
   tools: ({ user }) => ({
     'orders:list': async ({ status }) => orders.filter((o) => o.owner === user.id && (!status || o.status === status)),
   }),
+  // The optional catch-all folder [[...route]] brings the paths below /enclave here too: the sessions,
+  // and /enclave/mcp, code mode over MCP with the same user and tools.
+  routes: { '/mcp': mcpRoute() },
 });

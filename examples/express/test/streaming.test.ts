@@ -1,0 +1,124 @@
+/**
+ * The README's "Streaming and sessions" blocks, tried as a new user would, against this example started
+ * with `node server.mjs`: the curl blocks run with the real curl under bash (the one edit: port 3000
+ * becomes a free port), and the client snippet is typechecked with tsc and run with node on the built
+ * packages.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SseParser } from '@enclave-kit/client';
+import { freePort, startNode } from '../../shared/probe.js';
+import type { Started } from '../../shared/probe.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../../..');
+const work = path.resolve(here, '../.readme');
+const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+
+/** The fenced blocks of the README section `## Streaming and sessions`, subsections included. */
+function blocks(): { lang: string; code: string }[] {
+  const start = readme.indexOf('\n## Streaming and sessions\n');
+  if (start < 0) throw new Error('README.md has no "## Streaming and sessions" section');
+  const rest = readme.slice(start + 1);
+  const end = rest.search(/^## (?!Streaming)/m);
+  const section = end < 0 ? rest : rest.slice(0, end);
+  return [...section.matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)].map((m) => ({ lang: m[1] ?? '', code: m[2] ?? '' }));
+}
+
+/** A shell block's commands (comments dropped, continuation lines joined), each followed by a marker, run with bash. */
+function runShell(code: string, port: number): string[] {
+  const commands: string[] = [];
+  let current = '';
+  for (const line of code.replaceAll('3000', String(port)).split('\n')) {
+    if (current === '' && (line.trim() === '' || line.trimStart().startsWith('#'))) continue;
+    current += `${line}\n`;
+    if (!line.endsWith('\\')) {
+      commands.push(current);
+      current = '';
+    }
+  }
+  const script = commands.map((c) => `${c}echo; echo @@@`).join('\n');
+  const result = spawnSync('bash', ['-c', script], { encoding: 'utf8', timeout: 60_000 });
+  return result.stdout.split('@@@\n').slice(0, commands.length);
+}
+
+interface Event {
+  id: string;
+  type: string;
+  data: { sessionId: string; seq: number; type: string; payload: any };
+}
+
+function sse(text: string): Event[] {
+  return new SseParser().feed(text).map((m) => ({ id: m.lastEventId, type: m.type, data: JSON.parse(m.data) }));
+}
+
+describe('README: Streaming and sessions, against examples/express', () => {
+  let server: Started | undefined;
+  let port = 0;
+  beforeAll(async () => {
+    expect(spawnSync('curl', ['--version']).status, 'the README’s lines need curl: apt-get install -y curl').toBe(0);
+    port = await freePort();
+    server = await startNode(['server.mjs'], { cwd: path.join(here, '..'), port });
+  });
+  afterAll(() => server?.stop());
+
+  it('the curl -N line streams session_init, tool_call, tool_result, log and final as SSE', () => {
+    const [stream] = blocks();
+    expect(stream?.lang).toBe('sh');
+    const [out] = runShell(stream?.code ?? '', port);
+    expect(out?.startsWith('retry: 1000\n\n')).toBe(true);
+    const events = sse(out ?? '');
+    expect(events.map((e) => e.type)).toEqual(['session_init', 'tool_call', 'tool_result', 'log', 'final']);
+    expect(events.map((e) => e.id)).toEqual(['1', '2', '3', '4', '5']);
+    expect(events.every((e) => e.type === e.data.type)).toBe(true);
+    expect(events[3]?.data.payload.message).toBe('paid orders: 2');
+    expect(events[4]?.data.payload).toMatchObject({ success: true, value: 2 });
+  });
+
+  it('the session block starts, drops, resumes with Last-Event-ID and cancels as its comments say', () => {
+    const flow = blocks().filter((b) => b.lang === 'sh')[1];
+    const [start, follow, running, foreign, resume, state, restart, cancel] = runShell(flow?.code ?? '', port);
+    expect(start?.trim()).toBe('');
+    const first = sse(follow ?? '');
+    expect(first.map((e) => [e.id, e.type])).toEqual([
+      ['1', 'session_init'],
+      ['2', 'log'],
+      ['3', 'tool_call'],
+    ]);
+    const id = first[0]?.data.sessionId;
+    expect(JSON.parse(running ?? '')).toEqual({ sessionId: id, state: 'running' });
+    expect(JSON.parse(foreign ?? '')).toMatchObject({ success: false, error: { code: 'NOT_FOUND' } });
+    const rest = sse(resume ?? '');
+    expect(rest.map((e) => [e.id, e.type])).toEqual([
+      ['4', 'tool_result'],
+      ['5', 'log'],
+      ['6', 'final'],
+    ]);
+    expect(rest[1]?.data.payload.message).toBe('built');
+    expect(rest[2]?.data.payload).toMatchObject({ success: true, value: { days: 7, orders: 3, revenue: 200 } });
+    expect(JSON.parse(state ?? '')).toMatchObject({ sessionId: id, state: 'completed', result: { value: { days: 7, orders: 3, revenue: 200 } } });
+    expect(restart?.trim()).toBe('');
+    expect(JSON.parse(cancel ?? '')).toMatchObject({ state: 'cancelled', result: { success: false, error: { code: 'ABORTED' } } });
+  });
+
+  it('the client snippet typechecks and prints what its comment says', () => {
+    const snippet = blocks().find((b) => b.lang === 'ts');
+    expect(snippet?.code).toContain("from '@enclave-kit/client'");
+    rmSync(work, { recursive: true, force: true });
+    mkdirSync(work, { recursive: true });
+    const code = (snippet?.code ?? '').replaceAll('3000', String(port));
+    writeFileSync(path.join(work, 'client.mts'), code);
+    const tsc = path.join(root, 'node_modules/typescript/bin/tsc');
+    const checked = spawnSync(process.execPath, [tsc, '--ignoreConfig', '--noEmit', '--strict', '--module', 'nodenext', '--target', 'es2022', '--types', 'node', 'client.mts'], { cwd: work, encoding: 'utf8' });
+    expect(`${checked.stdout}${checked.stderr}`).toBe('');
+    // No type annotations in it: the same text runs as JavaScript, on the packages' dist.
+    writeFileSync(path.join(work, 'client.mjs'), code);
+    const ran = spawnSync(process.execPath, ['client.mjs'], { cwd: work, encoding: 'utf8', timeout: 30_000 });
+    expect(ran.stderr).toBe('');
+    const expected = [...(snippet?.code ?? '').matchAll(/^\/\/ (.*)$/gm)].map((m) => m[1]);
+    expect(ran.stdout.trim().split('\n')).toEqual(expected);
+  });
+});

@@ -1,0 +1,302 @@
+import { EnclaveClientError } from './errors.js';
+import type { RetryInfo, RetryPolicy, StreamFormat } from './follow.js';
+import { DEFAULT_RETRY } from './follow.js';
+import type { FetchLike, HeadersOption, Transport } from './http.js';
+import { errorOf, readJson, resultOf, routeUrl, send } from './http.js';
+import type { EnclaveEventStream } from './stream.js';
+import { EventStream } from './stream.js';
+import type { EnclaveCatalog, EnclaveEvent, ExecutionResult, RunLimitsRequest, SessionStatus, StartedSession } from './types.js';
+
+/**
+ * Options of `createEnclaveClient`. Only `url` is required.
+ *
+ * @example
+ * ```ts
+ * createEnclaveClient({
+ *   url: '/api/enclave',
+ *   headers: () => ({ authorization: `Bearer ${session.token}` }),
+ *   retry: { maxRetries: 5, initialDelayMs: 500 },
+ *   idleTimeoutMs: 60_000,
+ * });
+ * ```
+ */
+export interface EnclaveClientOptions {
+  /**
+   * The enclave route: `https://api.example.com/enclave`, or a path (`/enclave`) in a browser page.
+   * Sessions live below it (`{url}/sessions/...`).
+   */
+  url: string | URL;
+  /** Headers of every request (`Authorization`), or a function called before each request, reconnects included. */
+  headers?: HeadersOption;
+  /** The `fetch` to use. Default: the global one. */
+  fetch?: FetchLike;
+  /** `fetch`'s `credentials`, for cookie auth across origins (`'include'`). Default: fetch's own (`same-origin`). */
+  credentials?: 'omit' | 'same-origin' | 'include';
+  /** How streams resume after a dropped connection (see `RetryPolicy`); `false` never resumes. */
+  retry?: RetryPolicy | false;
+  /**
+   * A stream that receives no byte for this long counts as dropped and is resumed. Default 45,000 ms,
+   * three of the server's default 15 s heartbeats; 0 turns it off.
+   */
+  idleTimeoutMs?: number;
+  /** The wire format of streams. Default `'sse'`. */
+  format?: StreamFormat;
+}
+
+/**
+ * Options every call takes.
+ *
+ * @example
+ * ```ts
+ * await client.getSession(id, { signal: AbortSignal.timeout(5_000), headers: { 'x-request-id': requestId } });
+ * ```
+ */
+export interface RequestOptions {
+  /** Aborts the call (see each method for what else it stops). */
+  signal?: AbortSignal;
+  /** Headers of this call, over the client's. */
+  headers?: Record<string, string>;
+}
+
+/**
+ * What a run gets besides its code.
+ *
+ * @example
+ * ```ts
+ * await client.run('return input.ids.length', { input: { ids: [1, 2] }, limits: { timeout: 5_000 } });
+ * ```
+ */
+export interface RunOptions extends RequestOptions {
+  /** The script's global `input` (a JSON value). */
+  input?: unknown;
+  /** Limits that can only lower the server's. */
+  limits?: RunLimitsRequest;
+}
+
+/**
+ * Options of the calls that read a session's events (`stream`, `session`).
+ *
+ * @example
+ * ```ts
+ * client.session(id, {
+ *   onEvent: (e) => render(e),
+ *   onRetry: ({ attempt, delayMs }) => showBanner(`reconnecting (${attempt}) in ${delayMs} ms`),
+ *   retry: { maxRetries: 20 },
+ * });
+ * ```
+ */
+export interface FollowOptions extends RequestOptions {
+  /** Called with each event as it is delivered (before the iterator sees it); a throwing listener does not stop the stream. */
+  onEvent?: (event: EnclaveEvent) => void;
+  /** Called before each reconnection attempt, e.g. to show "reconnecting" in a UI. */
+  onRetry?: (info: RetryInfo) => void;
+  /** Overrides the client's retry policy for this stream. */
+  retry?: RetryPolicy | false;
+  idleTimeoutMs?: number;
+  format?: StreamFormat;
+  /** Also cancel the session on the server when reading stops (the signal aborts, `close()`, `break`). Default false. */
+  cancelOnAbort?: boolean;
+}
+
+/**
+ * Options of `stream()`: a run's and a reader's.
+ *
+ * @example
+ * ```ts
+ * const stream = client.stream(code, { input, signal: controller.signal, cancelOnAbort: true });
+ * ```
+ */
+export interface StreamOptions extends RunOptions, FollowOptions {}
+
+/**
+ * Options of `session()`.
+ *
+ * @example
+ * ```ts
+ * // After a page reload: the events after the last one shown.
+ * const stream = client.session(sessionStorage.sessionId, { fromSeq: Number(sessionStorage.lastSeq) });
+ * ```
+ */
+export interface SessionOptions extends FollowOptions {
+  /** Deliver only the events after this seq (the last one you have). Default 0: every event. */
+  fromSeq?: number;
+}
+
+/**
+ * A client of one enclave route. Every method throws (or rejects with) `EnclaveClientError` only;
+ * a script that fails on the server is a result with `success: false`, never an exception.
+ *
+ * @example
+ * ```ts
+ * const { sessionId } = await client.start(code);          // fire and forget
+ * const status = await client.getSession(sessionId);       // { sessionId, state: 'running' }
+ * const result = await client.session(sessionId).result;   // follow it to the end
+ * await client.cancel(otherId);                            // { state: 'cancelled', result: { ... ABORTED } }
+ * ```
+ */
+export interface EnclaveClient {
+  /**
+   * Runs a script on the JSON route (`POST {url}`) and returns its result, whatever the HTTP status of a
+   * run that failed (408, 422, 502, ...). Throws `EnclaveClientError` for a request refused before any
+   * run (400, 401, 403, 413, 415, 429, a 503 of the route's concurrency cap: `status`, `code`,
+   * `retryAfter`), for an answer that is not the contract's (`BAD_RESPONSE`), a failed connection
+   * (`NETWORK_ERROR`) and an aborted `signal` (`ABORTED`; the server then aborts the run as well).
+   */
+  run<T = unknown>(code: string, options?: RunOptions): Promise<ExecutionResult<T>>;
+  /**
+   * Starts a session (`POST {url}/sessions`, streamed) and follows its events, resuming after dropped
+   * connections. The first request is never repeated: if it fails, so does the stream.
+   */
+  stream<T = unknown>(code: string, options?: StreamOptions): EnclaveEventStream<T>;
+  /** Starts a session without reading it (`POST {url}/sessions` with a JSON answer): its id and routes. */
+  start(code: string, options?: RunOptions): Promise<StartedSession>;
+  /** Attaches to a session (running or finished and not yet expired) and follows its events, resuming like `stream`. */
+  session<T = unknown>(sessionId: string, options?: SessionOptions): EnclaveEventStream<T>;
+  /** A session's state, and its result once it has one. */
+  getSession(sessionId: string, options?: RequestOptions): Promise<SessionStatus>;
+  /**
+   * Cancels a session: its run ends as `ABORTED`. Resolves with the state once the run has ended (within
+   * 5 s), or `state: 'running'` when the server answered 202 (cancel requested, not yet ended). A session
+   * that had already ended keeps its state.
+   */
+  cancel(sessionId: string, options?: RequestOptions): Promise<SessionStatus>;
+  /** The catalog of the caller's tools (`GET {url}`), for prompts. */
+  catalog(options?: RequestOptions): Promise<EnclaveCatalog>;
+}
+
+function configError(message: string, origin = 'createEnclaveClient(options)'): EnclaveClientError {
+  return new EnclaveClientError({ code: 'CONFIG_ERROR', message: `${origin}: ${message}` });
+}
+
+function baseUrl(url: unknown): URL {
+  if (typeof url !== 'string' && !(url instanceof URL)) throw configError('url is required: the enclave route, e.g. "https://api.example.com/enclave".');
+  const page = (globalThis as { location?: { href?: string } }).location?.href;
+  try {
+    return new URL(url, page);
+  } catch {
+    throw configError(`url "${String(url)}" is not an absolute URL${page === undefined ? ' (outside a browser page a path needs an origin)' : ''}.`);
+  }
+}
+
+const KNOWN_OPTIONS = new Set(['url', 'headers', 'fetch', 'credentials', 'retry', 'idleTimeoutMs', 'format']);
+
+function checkRetry(where: string, retry: unknown, origin?: string): void {
+  if (retry === undefined || retry === false) return;
+  if (retry === null || typeof retry !== 'object') throw configError(`${where} must be an object { maxRetries?, initialDelayMs?, maxDelayMs?, factor? } or false.`, origin);
+  for (const [key, value] of Object.entries(retry)) {
+    if (!['maxRetries', 'initialDelayMs', 'maxDelayMs', 'factor'].includes(key)) throw configError(`${where}.${key} is not an option; expected maxRetries, initialDelayMs, maxDelayMs or factor.`, origin);
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (key === 'maxRetries' && !Number.isInteger(value)) || (key === 'factor' && value < 1)) {
+      throw configError(`${where}.${key} must be a ${key === 'maxRetries' ? 'non-negative integer' : key === 'factor' ? 'number >= 1' : 'non-negative number of ms'}.`, origin);
+    }
+  }
+}
+
+function checkOptions(options: EnclaveClientOptions): void {
+  if (options === null || typeof options !== 'object') throw configError('options must be an object with at least { url }.');
+  for (const key of Object.keys(options)) if (!KNOWN_OPTIONS.has(key)) throw configError(`unknown option "${key}"; expected ${[...KNOWN_OPTIONS].join(', ')}.`);
+  const { headers, fetch, credentials, idleTimeoutMs, format } = options;
+  if (headers !== undefined && typeof headers !== 'function' && (headers === null || typeof headers !== 'object')) throw configError('headers must be an object or a function returning one.');
+  if (fetch !== undefined && typeof fetch !== 'function') throw configError('fetch must be a function.');
+  if (fetch === undefined && typeof globalThis.fetch !== 'function') throw configError('there is no global fetch here; pass options.fetch.');
+  if (credentials !== undefined && !['omit', 'same-origin', 'include'].includes(credentials)) throw configError('credentials must be "omit", "same-origin" or "include".');
+  if (idleTimeoutMs !== undefined && (typeof idleTimeoutMs !== 'number' || !(idleTimeoutMs >= 0))) throw configError('idleTimeoutMs must be a non-negative number of ms (0: off).');
+  if (format !== undefined && format !== 'sse' && format !== 'ndjson') throw configError('format must be "sse" or "ndjson".');
+  checkRetry('retry', options.retry);
+}
+
+const DEFAULT_IDLE_TIMEOUT_MS = 45_000;
+const STREAM_ACCEPT = { sse: 'text/event-stream', ndjson: 'application/x-ndjson' } as const;
+const JSON_ACCEPT = 'application/json';
+
+/**
+ * A client of an enclave route, for browsers and Node (>= 20.19): `fetch`, `ReadableStream` and
+ * `TextDecoder` are all it uses. Options are checked here; a wrong one throws `EnclaveClientError`
+ * `CONFIG_ERROR` naming it.
+ *
+ * @example
+ * ```ts
+ * import { createEnclaveClient } from '@enclave-kit/client';
+ *
+ * const client = createEnclaveClient({
+ *   url: 'https://api.example.com/enclave',
+ *   headers: async () => ({ authorization: `Bearer ${await getToken()}` }), // asked before every request
+ * });
+ * const result = await client.run('return await callTool("orders:list", {})');
+ *
+ * const stream = client.stream(code, { onEvent: (e) => console.log(e.seq, e.type) });
+ * const final = await stream.result; // resumes by itself if the connection drops
+ * ```
+ * Defaults: SSE; retries 8 attempts in a row without progress, 1 s doubling to 15 s with jitter;
+ * a stream silent for 45 s is resumed.
+ */
+export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClient {
+  checkOptions(options);
+  const base = baseUrl(options.url);
+  const transport: Transport = {
+    // Called unbound: a browser's fetch refuses another `this`.
+    fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
+    headers: options.headers,
+    credentials: options.credentials,
+  };
+  const sessionUrl = (id: string, suffix = '') => routeUrl(base, `/sessions/${encodeURIComponent(id)}${suffix}`);
+  const runBody = (code: string, o: RunOptions) => {
+    if (typeof code !== 'string') throw new EnclaveClientError({ code: 'BAD_REQUEST', message: `code must be a string, got ${typeof code}.` });
+    return { code, ...(o.input !== undefined && { input: o.input }), ...(o.limits !== undefined && { limits: o.limits }) };
+  };
+
+  async function json<R>(url: string, method: 'GET' | 'DELETE', o: RequestOptions): Promise<R> {
+    const res = await send(transport, url, { method, accept: JSON_ACCEPT, headers: o.headers, signal: o.signal });
+    if (!res.ok) throw await errorOf(res, o.signal);
+    return (await readJson(res, o.signal)) as R;
+  }
+
+  const cancel = (sessionId: string, o: RequestOptions = {}) => json<SessionStatus>(sessionUrl(sessionId), 'DELETE', o);
+
+  function follow<T>(sessionId: string | undefined, afterSeq: number, o: FollowOptions, start?: (signal: AbortSignal) => Promise<Response>): EnclaveEventStream<T> {
+    checkRetry('retry', o.retry, 'stream/session options');
+    const retry = o.retry ?? options.retry;
+    const format = o.format ?? options.format ?? 'sse';
+    return new EventStream<T>({
+      plan: {
+        sessionId,
+        afterSeq,
+        format,
+        retry: retry === false ? { ...DEFAULT_RETRY, maxRetries: 0, initialDelayMs: undefined } : { ...DEFAULT_RETRY, initialDelayMs: undefined, ...retry },
+        idleTimeoutMs: o.idleTimeoutMs ?? options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+        ...(start && { start }),
+        reconnect: (id, after, signal) =>
+          send(transport, sessionUrl(id, '/events'), { method: 'GET', accept: STREAM_ACCEPT[format], headers: { ...o.headers, ...(after > 0 && { 'last-event-id': String(after) }) }, signal }),
+        onRetry: o.onRetry,
+      },
+      signal: o.signal,
+      onEvent: o.onEvent,
+      cancelOnAbort: o.cancelOnAbort ?? false,
+      cancel: (id) => cancel(id, { ...(o.headers && { headers: o.headers }) }),
+    });
+  }
+
+  return {
+    async run<T>(code: string, o: RunOptions = {}) {
+      const res = await send(transport, base.href, { method: 'POST', accept: JSON_ACCEPT, body: runBody(code, o), headers: o.headers, signal: o.signal });
+      return resultOf<T>(res, o.signal);
+    },
+    stream<T>(code: string, o: StreamOptions = {}) {
+      const body = runBody(code, o);
+      const format = o.format ?? options.format ?? 'sse';
+      return follow<T>(undefined, 0, o, (signal) => send(transport, routeUrl(base, '/sessions'), { method: 'POST', accept: STREAM_ACCEPT[format], body, headers: o.headers, signal }));
+    },
+    async start(code: string, o: RunOptions = {}) {
+      const res = await send(transport, routeUrl(base, '/sessions'), { method: 'POST', accept: JSON_ACCEPT, body: runBody(code, o), headers: o.headers, signal: o.signal });
+      if (res.status !== 201) throw await errorOf(res, o.signal);
+      return (await readJson(res, o.signal)) as StartedSession;
+    },
+    session<T>(sessionId: string, o: SessionOptions = {}) {
+      const fromSeq = o.fromSeq ?? 0;
+      if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) throw new EnclaveClientError({ code: 'BAD_REQUEST', message: `fromSeq must be a non-negative integer, got ${String(fromSeq)}.` });
+      return follow<T>(sessionId, fromSeq, o);
+    },
+    getSession: (sessionId, o = {}) => json<SessionStatus>(sessionUrl(sessionId), 'GET', o),
+    cancel,
+    catalog: (o = {}) => json<EnclaveCatalog>(base.href, 'GET', o),
+  };
+}

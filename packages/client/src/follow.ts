@@ -1,0 +1,300 @@
+/**
+ * Following a session's events across dropped connections: read the stream, and when it breaks off
+ * before `final`, reconnect to `{url}/sessions/{id}/events` with `Last-Event-ID` set to the last seq
+ * delivered, after an exponential backoff with jitter, within a bounded number of attempts in a row
+ * that bring no new event. Every event is delivered once and in seq order, whatever the server replays.
+ */
+import { EnclaveClientError, abortedError } from './errors.js';
+import { errorOf } from './http.js';
+import { NdjsonParser } from './ndjson.js';
+import { SseParser } from './sse.js';
+import type { EnclaveEvent, EnclaveEventType } from './types.js';
+
+/** The wire format of a stream: Server-Sent Events, or one JSON event a line. */
+export type StreamFormat = 'sse' | 'ndjson';
+
+/**
+ * How a stream resumes after its connection breaks. The n-th attempt in a row waits
+ * `min(maxDelayMs, initialDelayMs * factor^(n-1))`, of which a random half (jitter, so that many
+ * clients cut off together do not come back together), and at least a 429/503's `Retry-After`.
+ *
+ * @example
+ * ```ts
+ * // Patient: up to 20 attempts without progress, 0.5 s doubling to 30 s.
+ * createEnclaveClient({ url, retry: { maxRetries: 20, initialDelayMs: 500, maxDelayMs: 30_000 } });
+ * ```
+ */
+export interface RetryPolicy {
+  /** Attempts in a row that bring no new event before the stream fails with `RETRIES_EXHAUSTED`. Default 8; 0 never resumes. */
+  maxRetries?: number;
+  /** The first wait, in ms. Default: the server's SSE `retry:` field when it sent one, else 1,000. */
+  initialDelayMs?: number;
+  /** The longest wait, in ms. Default 15,000. */
+  maxDelayMs?: number;
+  /** Growth of the wait per attempt. Default 2. */
+  factor?: number;
+}
+
+/**
+ * What `onRetry` hears before each reconnection attempt.
+ *
+ * @example
+ * ```ts
+ * client.stream(code, { onRetry: ({ attempt, delayMs, error }) => console.warn(`retry ${attempt} in ${delayMs} ms: ${error.message}`) });
+ * ```
+ */
+export interface RetryInfo {
+  sessionId: string;
+  /** 1 for the first attempt after a failure, counting up while attempts bring no new event. */
+  attempt: number;
+  /** How long the client waits before this attempt. */
+  delayMs: number;
+  /** Why the previous connection ended. */
+  error: EnclaveClientError;
+  /** The last seq delivered: the attempt asks for the events after it. */
+  lastSeq: number;
+}
+
+export const DEFAULT_RETRY = { maxRetries: 8, maxDelayMs: 15_000, factor: 2 } as const;
+const DEFAULT_INITIAL_DELAY_MS = 1_000;
+/** Statuses worth another attempt: the server or a proxy is busy or failing, not refusing. */
+const RETRYABLE_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
+
+const EVENT_TYPES: ReadonlySet<string> = new Set<EnclaveEventType>(['session_init', 'log', 'tool_call', 'tool_result', 'heartbeat', 'final', 'events_dropped']);
+
+/**
+ * Delivers events once and in order. Replays of events already delivered are dropped; seqs that never
+ * come (the server dropped them to stay within its byte budget, and its marker fell before the resume
+ * point) are announced by an `events_dropped` event of the client's own, numbered like the server's
+ * markers (its seq is the first missing one), so every seq is either delivered or covered by a marker.
+ */
+export class EventSequencer {
+  /** The last seq delivered (or skipped as a type this client does not know). */
+  last: number;
+  /** The highest seq an `events_dropped` marker covered. */
+  #covered: number;
+
+  constructor(afterSeq: number) {
+    this.last = afterSeq;
+    this.#covered = afterSeq;
+  }
+
+  /** The events to deliver for one received event: none for a replay, a marker before it for a gap. */
+  accept(event: EnclaveEvent): EnclaveEvent[] {
+    if (event.seq <= this.last) return [];
+    const out: EnclaveEvent[] = [];
+    const firstMissing = Math.max(this.last, this.#covered) + 1;
+    if (event.seq > firstMissing) {
+      out.push({ sessionId: event.sessionId, seq: firstMissing, type: 'events_dropped', time: event.time, payload: { fromSeq: firstMissing, toSeq: event.seq - 1, count: event.seq - firstMissing } });
+      this.#covered = event.seq - 1;
+    }
+    if (event.type === 'events_dropped') this.#covered = Math.max(this.#covered, event.payload.toSeq);
+    this.last = event.seq;
+    if (EVENT_TYPES.has(event.type)) out.push(event);
+    return out;
+  }
+}
+
+/** A failure no further attempt can mend. */
+class Fatal {
+  constructor(readonly error: EnclaveClientError) {}
+}
+
+function badEvent(message: string): EnclaveClientError {
+  return new EnclaveClientError({ code: 'BAD_RESPONSE', message: `Malformed event from the server: ${message}` });
+}
+
+/** Checks the shape the sequencer relies on; the payload is the server's business. */
+export function asEvent(value: unknown, sessionId: string | undefined): EnclaveEvent {
+  if (value === null || typeof value !== 'object') throw badEvent('not an object.');
+  const e = value as Record<string, unknown>;
+  if (typeof e.seq !== 'number' || !Number.isSafeInteger(e.seq) || e.seq < 1) throw badEvent('seq is not a positive integer.');
+  if (typeof e.type !== 'string' || typeof e.sessionId !== 'string' || typeof e.time !== 'number' || !('payload' in e)) throw badEvent('type, sessionId, time or payload missing.');
+  if (sessionId !== undefined && e.sessionId !== sessionId) throw badEvent(`an event of session ${e.sessionId} in the stream of ${sessionId}.`);
+  if (e.type === 'events_dropped') {
+    const p = e.payload as Record<string, unknown> | null;
+    if (p === null || typeof p !== 'object' || !Number.isSafeInteger(p.toSeq)) throw badEvent('events_dropped without toSeq.');
+  }
+  return value as EnclaveEvent;
+}
+
+/** Waits `ms`, or rejects with `ABORTED` when `signal` aborts first. */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(abortedError(signal));
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(abortedError(signal));
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** The wait before attempt `attempt` (1-based): exponential, capped, half of it random, at least `Retry-After`. */
+export function backoffDelay(attempt: number, policy: { initialDelayMs: number; maxDelayMs: number; factor: number }, retryAfterS?: number, random = Math.random): number {
+  const full = Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.factor ** (attempt - 1));
+  const jittered = full / 2 + random() * (full / 2);
+  return Math.round(retryAfterS === undefined ? jittered : Math.max(jittered, retryAfterS * 1000));
+}
+
+/** Raw events from a response body, parsed as they arrive; ends when the body ends or breaks. */
+async function* readBody(body: ReadableStream<Uint8Array>, format: StreamFormat, onData: () => void, sse: SseParser, signal: AbortSignal): AsyncGenerator<unknown> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  const ndjson = format === 'ndjson' ? new NdjsonParser() : undefined;
+  // The connection's abort (stop, idle timeout) ends a pending read here, whether or not the fetch
+  // implementation ties its body to the signal.
+  const onAbort = () => void reader.cancel().catch(() => {});
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    for (;;) {
+      if (signal.aborted) throw new Error('The connection was aborted.');
+      const { done, value } = await reader.read();
+      if (signal.aborted) throw new Error('The connection was aborted.');
+      if (done) break;
+      onData();
+      const text = decoder.decode(value, { stream: true });
+      if (ndjson) {
+        let values: unknown[];
+        try {
+          values = ndjson.feed(text);
+        } catch (err) {
+          throw badEvent((err as Error).message);
+        }
+        yield* values;
+        continue;
+      }
+      for (const message of sse.feed(text)) {
+        if (message.data.trim() === '') continue;
+        try {
+          yield JSON.parse(message.data) as unknown;
+        } catch {
+          throw badEvent(`data that is not JSON (event "${message.type}").`);
+        }
+      }
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    // What was left mid-event or mid-line is a cut, never an event: the next connection replays it.
+    sse.end();
+    ndjson?.end();
+    reader.cancel().catch(() => {});
+  }
+}
+
+export interface FollowPlan {
+  /** Known up front when attaching; learned from `X-Session-Id` or the first event when starting. */
+  sessionId: string | undefined;
+  /** Deliver events after this seq. */
+  afterSeq: number;
+  format: StreamFormat;
+  retry: Required<Omit<RetryPolicy, 'initialDelayMs'>> & { initialDelayMs: number | undefined };
+  /** 0: never. */
+  idleTimeoutMs: number;
+  /** Aborted when the reader stops (signal, `close()`, `break`). */
+  signal: AbortSignal;
+  /** The first connection when starting a session (`POST {url}/sessions`); its failures are not retried. */
+  start?: (signal: AbortSignal) => Promise<Response>;
+  /** A connection to `{url}/sessions/{id}/events` for the events after `afterSeq`. */
+  reconnect: (sessionId: string, afterSeq: number, signal: AbortSignal) => Promise<Response>;
+  onSessionId?: (sessionId: string) => void;
+  onRetry?: ((info: RetryInfo) => void) | undefined;
+}
+
+/**
+ * The events of a session, once each and in order, until `final` (the last item). Throws
+ * `EnclaveClientError`: the server's refusal (404 for an unknown or expired session, 401, 403, 400),
+ * `ABORTED` when the plan's signal aborts, `RETRIES_EXHAUSTED` when resuming failed too often in a row,
+ * and `NETWORK_ERROR` when a started session's first connection fails before its id is known.
+ */
+export async function* followSession(plan: FollowPlan): AsyncGenerator<EnclaveEvent, void> {
+  const sequencer = new EventSequencer(plan.afterSeq);
+  // One parser for every connection: an SSE `retry:` the server sent earlier stays known.
+  const sse = new SseParser();
+  let sessionId = plan.sessionId;
+  const learn = (id: string) => {
+    if (sessionId !== undefined) return;
+    sessionId = id;
+    plan.onSessionId?.(id);
+  };
+  let start = plan.start;
+  let failures = 0;
+  for (;;) {
+    const connection = new AbortController();
+    const stop = () => connection.abort(plan.signal.reason);
+    plan.signal.addEventListener('abort', stop, { once: true });
+    // A signal that aborted before this connection (even before the first) fires no event.
+    if (plan.signal.aborted) stop();
+    let idle: ReturnType<typeof setTimeout> | undefined;
+    const armIdle = () => {
+      if (plan.idleTimeoutMs <= 0) return;
+      clearTimeout(idle);
+      idle = setTimeout(() => connection.abort(new EnclaveClientError({ code: 'NETWORK_ERROR', message: `No data for ${plan.idleTimeoutMs} ms.` })), plan.idleTimeoutMs);
+    };
+    let progressed = false;
+    let failure: EnclaveClientError;
+    try {
+      const first = start;
+      start = undefined;
+      if (first === undefined && sessionId === undefined) {
+        throw new Fatal(new EnclaveClientError({ code: 'NETWORK_ERROR', message: 'The session’s stream broke off before its id was known, so it cannot be resumed (behind CORS, expose the X-Session-Id header).' }));
+      }
+      armIdle();
+      let res: Response;
+      if (first) {
+        // Starting is not idempotent: a POST that failed is never sent again, and its refusal is final.
+        res = await first(connection.signal).catch((err: unknown) => Promise.reject(new Fatal(err as EnclaveClientError)));
+        if (!res.ok) throw new Fatal(await errorOf(res, connection.signal));
+      } else {
+        res = await plan.reconnect(sessionId as string, sequencer.last, connection.signal);
+        if (!res.ok) {
+          const error = await errorOf(res, connection.signal);
+          if (!RETRYABLE_STATUS.has(res.status)) throw new Fatal(error);
+          throw error;
+        }
+      }
+      const header = res.headers.get('x-session-id');
+      if (header) learn(header);
+      if (res.body === null) throw new Fatal(new EnclaveClientError({ code: 'BAD_RESPONSE', message: 'The event stream has no body.', status: res.status }));
+      for await (const raw of readBody(res.body, plan.format, armIdle, sse, connection.signal)) {
+        const event = asEvent(raw, sessionId);
+        learn(event.sessionId);
+        for (const out of sequencer.accept(event)) {
+          progressed = true;
+          yield out;
+          if (out.type === 'final') return;
+        }
+      }
+      failure = new EnclaveClientError({ code: 'NETWORK_ERROR', message: 'The event stream ended before the final event.' });
+    } catch (err) {
+      if (plan.signal.aborted) throw abortedError(plan.signal, 'Reading the session’s events was stopped.');
+      if (err instanceof Fatal) throw err.error;
+      // A server that sends what is not an event would send it again.
+      if (err instanceof EnclaveClientError && err.code === 'BAD_RESPONSE') throw err;
+      if (connection.signal.reason instanceof EnclaveClientError) failure = connection.signal.reason;
+      else if (err instanceof EnclaveClientError) failure = err;
+      else failure = new EnclaveClientError({ code: 'NETWORK_ERROR', message: `The event stream broke off: ${(err as Error)?.message ?? String(err)}`, cause: err });
+    } finally {
+      clearTimeout(idle);
+      plan.signal.removeEventListener('abort', stop);
+      connection.abort();
+    }
+    if (progressed) failures = 0;
+    failures++;
+    if (failures > plan.retry.maxRetries) {
+      throw new EnclaveClientError({ code: 'RETRIES_EXHAUSTED', message: `Could not resume session ${sessionId} after ${plan.retry.maxRetries} attempts: ${failure.message}`, cause: failure, status: failure.status });
+    }
+    const delayMs = backoffDelay(failures, { ...plan.retry, initialDelayMs: plan.retry.initialDelayMs ?? sse.retry ?? DEFAULT_INITIAL_DELAY_MS }, failure.retryAfter);
+    try {
+      plan.onRetry?.({ sessionId: sessionId as string, attempt: failures, delayMs, error: failure, lastSeq: sequencer.last });
+    } catch {
+      // A listener's failure is its own.
+    }
+    await sleep(delayMs, plan.signal);
+  }
+}
+

@@ -1,0 +1,129 @@
+/** The client's side of the HTTP contract: requests, and answers read into results or errors. */
+import { EnclaveClientError, abortedError, retryAfterOf } from './errors.js';
+import type { ExecutionResult } from './types.js';
+
+/**
+ * A `fetch`: the global one, or yours (a wrapper that adds tracing, an undici dispatcher).
+ *
+ * @example
+ * ```ts
+ * createEnclaveClient({ url, fetch: (input, init) => tracedFetch(input, init) });
+ * ```
+ */
+export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
+
+/**
+ * Headers of every request, or a function returning them per request (a fresh auth token on every reconnect).
+ *
+ * @example
+ * ```ts
+ * createEnclaveClient({ url, headers: async () => ({ authorization: `Bearer ${await auth.freshToken()}` }) });
+ * ```
+ */
+export type HeadersOption = Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>);
+
+/** What every request of one client shares. */
+export interface Transport {
+  fetch: FetchLike;
+  headers: HeadersOption | undefined;
+  credentials: 'omit' | 'same-origin' | 'include' | undefined;
+}
+
+export interface SendOptions {
+  method: 'GET' | 'POST' | 'DELETE';
+  accept: string;
+  body?: unknown;
+  headers?: Record<string, string> | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+/** Sends one request. Rejects with `EnclaveClientError`: `ABORTED` when `signal` aborted, `NETWORK_ERROR` otherwise. */
+export async function send(transport: Transport, url: string, options: SendOptions): Promise<Response> {
+  const base = typeof transport.headers === 'function' ? await transport.headers() : transport.headers;
+  const headers: Record<string, string> = { ...base, ...options.headers, accept: options.accept };
+  const init: RequestInit = { method: options.method, headers };
+  if (options.body !== undefined) {
+    headers['content-type'] = 'application/json';
+    init.body = JSON.stringify(options.body);
+  }
+  if (options.signal !== undefined) init.signal = options.signal;
+  if (transport.credentials !== undefined) init.credentials = transport.credentials;
+  if (options.signal?.aborted) throw abortedError(options.signal);
+  let res: Response;
+  try {
+    res = await transport.fetch(url, init);
+  } catch (err) {
+    if (options.signal?.aborted) throw abortedError(options.signal);
+    throw new EnclaveClientError({ code: 'NETWORK_ERROR', message: `${options.method} ${url} failed: ${(err as Error)?.message ?? String(err)}`, cause: err });
+  }
+  // Not every fetch (happy-dom's, some polyfills) honours an abort that comes while it connects.
+  if (options.signal?.aborted) {
+    res.body?.cancel().catch(() => {});
+    throw abortedError(options.signal);
+  }
+  return res;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** Whether a value has the shape of an `ExecutionResult` (or of a refused request, which shares it). */
+export function isResult(value: unknown): value is ExecutionResult {
+  if (!isObject(value) || typeof value.success !== 'boolean' || !isObject(value.stats)) return false;
+  return value.success || (isObject(value.error) && typeof value.error.code === 'string' && typeof value.error.message === 'string');
+}
+
+/** The JSON body of a response, or `BAD_RESPONSE` naming the status and what came instead. */
+export async function readJson(res: Response, signal?: AbortSignal): Promise<unknown> {
+  let text: string;
+  try {
+    text = await res.text();
+  } catch (err) {
+    if (signal?.aborted) throw abortedError(signal);
+    throw new EnclaveClientError({ code: 'NETWORK_ERROR', message: `The response (${res.status}) broke off: ${(err as Error)?.message ?? String(err)}`, cause: err, status: res.status });
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    const type = res.headers.get('content-type') ?? 'no content type';
+    throw new EnclaveClientError({ code: 'BAD_RESPONSE', message: `Expected JSON from the enclave route, got ${res.status} (${type}).`, status: res.status, retryAfter: retryAfterOf(res.headers) });
+  }
+}
+
+/** The error of a refused request: the server's code and message when it sent them, the status otherwise. */
+export function refusal(res: Response, body: unknown): EnclaveClientError {
+  const error = isObject(body) && isObject(body.error) ? body.error : undefined;
+  const code = typeof error?.code === 'string' ? error.code : 'BAD_RESPONSE';
+  const message = typeof error?.message === 'string' ? error.message : `The enclave route answered ${res.status}.`;
+  return new EnclaveClientError({ code, message, status: res.status, retryAfter: retryAfterOf(res.headers) });
+}
+
+/** A non-2xx answer as an error (reads the body). */
+export async function errorOf(res: Response, signal?: AbortSignal): Promise<EnclaveClientError> {
+  try {
+    return refusal(res, await readJson(res, signal));
+  } catch (err) {
+    if (err instanceof EnclaveClientError && err.code !== 'BAD_RESPONSE') throw err;
+    return refusal(res, undefined);
+  }
+}
+
+/**
+ * A JSON answer of `POST {url}`: the run's result whatever its status (200, 408, 422, 502, ...), or the
+ * error of a request the server refused before any run (`error.name === 'RequestError'`: 400, 401,
+ * 403, 413, 415, 429, 503 when its concurrency cap is full).
+ */
+export async function resultOf<T>(res: Response, signal?: AbortSignal): Promise<ExecutionResult<T>> {
+  const body = await readJson(res, signal);
+  if (!isResult(body)) throw refusal(res, body);
+  if (!body.success && body.error.name === 'RequestError') throw refusal(res, body);
+  return body as ExecutionResult<T>;
+}
+
+/** The URL of a route below the base route (`/sessions/{id}/events`), keeping the base's query. */
+export function routeUrl(base: URL, suffix: string): string {
+  const url = new URL(base.href);
+  url.pathname = `${base.pathname.replace(/\/+$/, '')}${suffix}`;
+  return url.href;
+}

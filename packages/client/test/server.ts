@@ -1,0 +1,175 @@
+/**
+ * A real enclave server for the client's tests: the engine's Fetch core behind `node:http` (through
+ * `handleNodeRequest`, as the Express and Nest adapters serve it) on port 0, with user-bound tools and an
+ * in-memory session store the tests can read. Plus a proxy that really cuts connections.
+ */
+import { createServer, request as httpRequest } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { EnclaveHttpError, ToolError, createEnclaveHandler } from '@enclave-kit/engine';
+import type { EnclaveHandlerOptions, ToolContext } from '@enclave-kit/engine';
+import { handleNodeRequest } from '@enclave-kit/engine/node';
+import { MemorySessionStore } from '../../engine/src/http/session-store.js';
+import type { MemorySessionStoreOptions } from '../../engine/src/http/session-store.js';
+
+export interface TestServer {
+  /** The enclave route: `http://127.0.0.1:{port}/enclave`. */
+  url: string;
+  store: MemorySessionStore;
+  /** Tool calls that are waiting on `block`, and the aborts their signals saw. */
+  blocked: { pending: number; aborted: number };
+  close(): Promise<void>;
+}
+
+/** Resolves after `ms`, or when `signal` aborts. */
+function wait(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+async function shut(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+}
+
+const silent = { info() {}, error() {} };
+
+/**
+ * Users come from `x-user` (none: 401, `mallory`: 403); `limited` may make one request a minute. Tools:
+ * `whoami`, `tick({ i, ms })` (waits `ms`, returns `i`), `fail` (a public ToolError with status 409),
+ * `block` (waits until the run ends).
+ */
+export async function startServer(options: { store?: MemorySessionStoreOptions; handler?: Partial<EnclaveHandlerOptions> } = {}): Promise<TestServer> {
+  const store = new MemorySessionStore(options.store);
+  const blocked = { pending: 0, aborted: 0 };
+  const handler = createEnclaveHandler<unknown, string>({
+    enclave: { timeout: 10_000 },
+    logger: silent,
+    maxBodySize: 16 * 1024,
+    sessions: { store, maxPerUser: 1000, ttlMs: 60_000 },
+    authenticate: ({ request }) => {
+      const user = request.headers.get('x-user') ?? undefined;
+      if (user === 'mallory') throw new EnclaveHttpError(403, 'mallory may not run scripts');
+      return user;
+    },
+    rateLimit: { max: 1, windowMs: 60_000, key: ({ user }) => (user === 'limited' ? user : undefined) },
+    tools: ({ user }) => ({
+      whoami: () => user,
+      tick: async ({ i, ms }: { i: number; ms?: number }, ctx: ToolContext) => {
+        if (ms) await wait(ms, ctx.signal);
+        return i;
+      },
+      fail: () => {
+        throw new ToolError('Not in this state.', { code: 'CONFLICT', status: 409 });
+      },
+      block: async (_args: unknown, ctx: ToolContext) => {
+        blocked.pending++;
+        await wait(60_000, ctx.signal);
+        blocked.pending--;
+        if (ctx.signal.aborted) blocked.aborted++;
+        return null;
+      },
+    }),
+    ...options.handler,
+  } as EnclaveHandlerOptions<unknown, string>);
+  const server = createServer((req, res) => void handleNodeRequest(handler, req, res, { req, res }));
+  const origin = await listen(server);
+  return {
+    url: `${origin}/enclave`,
+    store,
+    blocked,
+    close: async () => {
+      handler.dispose();
+      await shut(server);
+    },
+  };
+}
+
+/** Where the proxy cuts one response: before its head, or after this many bytes of its body. */
+export type Cut = { beforeHead: true } | { afterBytes: number } | undefined;
+
+export interface CuttingProxy {
+  /** The enclave route through the proxy. */
+  url: string;
+  /** Requests it forwarded, and connections it cut. */
+  stats: { requests: number; cuts: number };
+  close(): Promise<void>;
+}
+
+/**
+ * An HTTP proxy in front of `target` that destroys the client's socket where `plan` says: before the
+ * response head (the client's fetch fails), or in the middle of the body after a number of bytes (the
+ * client's read fails, often in the middle of an event or a line). Nothing is cut after the body ends.
+ */
+export async function startCuttingProxy(target: string, plan: (req: IncomingMessage) => Cut, onCut?: (req: IncomingMessage) => void): Promise<CuttingProxy> {
+  const upstreamOrigin = new URL(target).origin;
+  const stats = { requests: 0, cuts: 0 };
+  const server = createServer((req, res) => {
+    stats.requests++;
+    const cut = plan(req);
+    const headers = { ...req.headers };
+    delete headers.connection;
+    const upstream = httpRequest(`${upstreamOrigin}${req.url}`, { method: req.method, headers, agent: false }, (up) => {
+      if (cut && 'beforeHead' in cut) {
+        stats.cuts++;
+        onCut?.(req);
+        up.destroy();
+        req.socket.destroy();
+        return;
+      }
+      const head = { ...up.headers };
+      delete head.connection;
+      res.writeHead(up.statusCode ?? 502, head);
+      res.flushHeaders();
+      let sent = 0;
+      let done = false;
+      up.on('data', (chunk: Buffer) => {
+        if (done) return;
+        if (cut && sent + chunk.length >= cut.afterBytes) {
+          done = true;
+          stats.cuts++;
+          onCut?.(req);
+          up.destroy();
+          const part = chunk.subarray(0, cut.afterBytes - sent);
+          // The bytes before the cut go out; then the socket dies without the chunked body's end.
+          if (part.length > 0) res.write(part, () => res.socket?.destroy());
+          else res.socket?.destroy();
+          return;
+        }
+        sent += chunk.length;
+        res.write(chunk);
+      });
+      up.on('end', () => {
+        if (!done) res.end();
+      });
+      up.on('error', () => res.destroy());
+    });
+    upstream.on('error', () => res.destroy());
+    res.on('close', () => upstream.destroy());
+    req.pipe(upstream);
+  });
+  const origin = await listen(server);
+  return { url: `${origin}${new URL(target).pathname}`, stats, close: () => shut(server) };
+}
+
+/** A small seeded PRNG (mulberry32): the same seed, the same cuts. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,0 +1,93 @@
+/**
+ * `enclave mcp`: serves a local tools module over MCP on stdio (code mode: search_tools,
+ * describe_tools, execute), for desktop MCP clients. The MCP side is `@enclave-kit/mcp`, loaded at run
+ * time so the engine depends neither on it nor on the MCP SDK.
+ */
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { CreateEnclaveOptions, ToolSet } from '../types.js';
+import { UsageError } from './usage.js';
+
+const PACKAGE = '@enclave-kit/mcp';
+
+/** What the CLI uses of `@enclave-kit/mcp` (its `serveMcpStdio`). */
+export interface McpStdioModule {
+  serveMcpStdio(options: {
+    enclave?: CreateEnclaveOptions;
+    tools?: ToolSet;
+    stdin?: Readable;
+    stdout?: Writable;
+    onError?: (error: Error) => void;
+  }): { readonly closed: Promise<void>; close(): Promise<void> };
+}
+
+/** Where to look for the package: next to the tools module (the user's project), the working directory, then the CLI itself. */
+export function mcpSearchPaths(toolsPath: string | undefined, cwd: string): string[] {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return [...(toolsPath !== undefined ? [dirname(resolve(cwd, toolsPath))] : []), cwd, here];
+}
+
+/** Node's resolution of the package from `dir` (its `node_modules` and those above it, `NODE_PATH`). */
+const resolveFrom = (dir: string): string => createRequire(join(dir, 'noop.js')).resolve(PACKAGE);
+
+/**
+ * Imports `@enclave-kit/mcp` as resolved from the first of `from` that has it. A missing package is the
+ * user's to install: a `UsageError` that says how.
+ */
+export async function loadMcpModule(from: readonly string[], resolvePackage: (dir: string) => string = resolveFrom): Promise<McpStdioModule> {
+  for (const dir of from) {
+    let resolved: string;
+    try {
+      resolved = resolvePackage(dir);
+    } catch {
+      continue;
+    }
+    const mod = (await import(pathToFileURL(resolved).href)) as Partial<McpStdioModule>;
+    if (typeof mod.serveMcpStdio !== 'function') throw new UsageError(`${PACKAGE} at ${resolved} has no serveMcpStdio(); install a version that matches this CLI`);
+    return mod as McpStdioModule;
+  }
+  throw new UsageError(`"enclave mcp" needs the ${PACKAGE} package: run "npm install ${PACKAGE}" in the project of your tools module`, 'mcp');
+}
+
+const isReadable = (s: unknown): s is Readable => typeof (s as Readable | undefined)?.on === 'function' && typeof (s as Readable).read === 'function';
+const isWritable = (s: unknown): s is Writable => typeof (s as Writable | undefined)?.on === 'function' && typeof (s as Writable).end === 'function';
+
+/** What `mcpCommand` is given, after parsing. */
+export interface McpCommandOptions {
+  tools: ToolSet | undefined;
+  toolsPath: string | undefined;
+  enclave: CreateEnclaveOptions;
+  cwd: string;
+  stdin: unknown;
+  stdout: unknown;
+  stderr: { write(text: string): unknown };
+  signal?: AbortSignal | undefined;
+}
+
+/**
+ * Serves until the client closes stdin (or Ctrl-C). Console output of the tools module goes to stderr
+ * meanwhile: stdout carries the protocol and nothing else.
+ */
+export async function serveMcp(options: McpCommandOptions): Promise<void> {
+  const mcp = await loadMcpModule(mcpSearchPaths(options.toolsPath, options.cwd));
+  const stdin = isReadable(options.stdin) ? options.stdin : process.stdin;
+  const stdout = isWritable(options.stdout) ? options.stdout : process.stdout;
+  const quiet = stdout === process.stdout;
+  const saved = { log: console.log, info: console.info, debug: console.debug };
+  if (quiet) console.log = console.info = console.debug = console.error;
+  try {
+    const server = mcp.serveMcpStdio({
+      enclave: options.enclave,
+      ...(options.tools !== undefined ? { tools: options.tools } : {}),
+      stdin,
+      stdout,
+      onError: (error) => void options.stderr.write(`enclave mcp: ${error.message}\n`),
+    });
+    options.signal?.addEventListener('abort', () => void server.close(), { once: true });
+    await server.closed;
+  } finally {
+    if (quiet) Object.assign(console, saved);
+  }
+}

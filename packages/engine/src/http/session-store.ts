@@ -1,0 +1,238 @@
+/**
+ * Where sessions live: runs started by `POST {path}/sessions`, not tied to the connection that started
+ * them. A session is its events (in order, replayable from any seq, followed live until `final`), its
+ * state, and its owner. The HTTP core talks to a store only through this interface, so a shared store
+ * (Redis, for several app instances) plugs in without touching the adapters.
+ */
+import type { EnclaveEvent, ExecutionResult } from '../types.js';
+
+export type SessionState = 'running' | 'completed' | 'failed' | 'cancelled';
+
+export interface SessionRecord {
+  sessionId: string;
+  /** The key of the user who started it (see the handler's `sessions.owner`). */
+  owner: string;
+  state: SessionState;
+  /** Milliseconds since the epoch. */
+  createdAt: number;
+  /** The run's result, once it has one. */
+  result?: ExecutionResult;
+}
+
+export interface SessionStore {
+  /** Registers a new running session; `false` if the id is taken. */
+  create(session: { sessionId: string; owner: string; createdAt: number }): Promise<boolean>;
+  /**
+   * Appends events of a running session, in order (only the instance running it appends; never
+   * `final`, which `finish` writes). A store keeps a bounded amount of events per session: older `log`
+   * events give way to one `events_dropped` marker (or, in a store that trims by count, a reader that
+   * resumes before the oldest kept event gets such a marker first); `final` is always kept.
+   */
+  append(sessionId: string, events: readonly EnclaveEvent[]): Promise<void>;
+  /** Events with `seq > afterSeq`, in order, at most `limit` of them. */
+  read(sessionId: string, afterSeq: number, limit: number): Promise<EnclaveEvent[]>;
+  /** Calls `listener` after events are appended to the session or its state changes; returns the unsubscribe. */
+  subscribe(sessionId: string, listener: () => void): () => void;
+  get(sessionId: string): Promise<SessionRecord | undefined>;
+  /**
+   * Ends a running session, once: appends its `final` event (the next seq, payload `result`) and records
+   * its state and result in one step, only if the session is still running. `true` if this call ended
+   * it (whichever instance calls first wins). It stays readable for `ttlMs`, then expires.
+   */
+  finish(sessionId: string, state: Exclude<SessionState, 'running'>, result: ExecutionResult, ttlMs: number): Promise<boolean>;
+  /** Asks the instance running the session to cancel it; `false` if it is not running. */
+  requestCancel(sessionId: string): Promise<boolean>;
+  /** Where the instance running a session hears cancel requests (from any instance); returns the unsubscribe. */
+  onCancel(sessionId: string, listener: () => void): () => void;
+  /** The instance running a session says it is alive, for `ttlMs` more. */
+  keepAlive(sessionId: string, ttlMs: number): Promise<void>;
+  /** Running sessions whose instance stopped saying so (it crashed, or lost the store): `finish` them. */
+  stale(): Promise<string[]>;
+  /** Stops timers and listeners. */
+  dispose?(): void;
+}
+
+export interface MemorySessionStoreOptions {
+  /** Bytes of event JSON kept per session (the `final` event does not count). Default 2 MiB. */
+  maxEventBytes?: number;
+  /** How long a session may stay `running` before it is forgotten (a run that never ended). Default 1 hour. */
+  maxRunningMs?: number;
+}
+
+interface Entry {
+  record: SessionRecord;
+  /** Until when the instance running it said it is alive. */
+  aliveUntil: number;
+  /** The highest seq appended (kept or since dropped). */
+  lastSeq: number;
+  events: EnclaveEvent[];
+  /** Bytes of the kept events other than `final`. */
+  bytes: number;
+  listeners: Set<() => void>;
+  cancelListeners: Set<() => void>;
+  expiry: NodeJS.Timeout | undefined;
+}
+
+const MB = 1024 * 1024;
+
+function eventBytes(event: EnclaveEvent): number {
+  try {
+    return JSON.stringify(event).length;
+  } catch {
+    return 1024;
+  }
+}
+
+/**
+ * Sessions in this process's memory: the default store, for one app instance. Every session expires:
+ * a finished one `ttlMs` after it finished, a running one after `maxRunningMs`.
+ */
+export class MemorySessionStore implements SessionStore {
+  readonly #sessions = new Map<string, Entry>();
+  readonly #maxEventBytes: number;
+  readonly #maxRunningMs: number;
+
+  constructor(options: MemorySessionStoreOptions = {}) {
+    this.#maxEventBytes = options.maxEventBytes ?? 2 * MB;
+    this.#maxRunningMs = options.maxRunningMs ?? 60 * 60_000;
+  }
+
+  async create(session: { sessionId: string; owner: string; createdAt: number }): Promise<boolean> {
+    if (this.#sessions.has(session.sessionId)) return false;
+    const entry: Entry = { record: { ...session, state: 'running' }, aliveUntil: Infinity, lastSeq: 0, events: [], bytes: 0, listeners: new Set(), cancelListeners: new Set(), expiry: undefined };
+    this.#sessions.set(session.sessionId, entry);
+    this.#expireIn(session.sessionId, entry, this.#maxRunningMs);
+    return true;
+  }
+
+  async append(sessionId: string, events: readonly EnclaveEvent[]): Promise<void> {
+    const entry = this.#sessions.get(sessionId);
+    if (!entry) return;
+    for (const event of events) {
+      entry.events.push(event);
+      entry.lastSeq = Math.max(entry.lastSeq, event.seq);
+      if (event.type !== 'final') entry.bytes += eventBytes(event);
+    }
+    if (entry.bytes > this.#maxEventBytes) this.#trim(entry);
+    this.#notify(entry);
+  }
+
+  /** Drops the oldest `log` events until the session fits its budget again, behind one marker. */
+  #trim(entry: Entry): void {
+    const kept: EnclaveEvent[] = [];
+    let marker: EnclaveEvent<'events_dropped'> | undefined;
+    for (const event of entry.events) {
+      if (event.type === 'events_dropped') {
+        marker = event;
+        kept.push(event);
+        continue;
+      }
+      if (entry.bytes > this.#maxEventBytes && event.type === 'log') {
+        entry.bytes -= eventBytes(event);
+        if (marker === undefined) {
+          marker = { sessionId: event.sessionId, seq: event.seq, type: 'events_dropped', time: event.time, payload: { fromSeq: event.seq, toSeq: event.seq, count: 0 } };
+          entry.bytes += eventBytes(marker);
+          kept.push(marker);
+        }
+        marker.payload.toSeq = Math.max(marker.payload.toSeq, event.seq);
+        marker.payload.count++;
+        continue;
+      }
+      kept.push(event);
+    }
+    entry.events = kept;
+  }
+
+  async read(sessionId: string, afterSeq: number, limit: number): Promise<EnclaveEvent[]> {
+    const events = this.#sessions.get(sessionId)?.events;
+    if (!events) return [];
+    const out: EnclaveEvent[] = [];
+    for (const event of events) {
+      if (event.seq > afterSeq) out.push(event);
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  subscribe(sessionId: string, listener: () => void): () => void {
+    const entry = this.#sessions.get(sessionId);
+    if (!entry) return () => {};
+    entry.listeners.add(listener);
+    return () => void entry.listeners.delete(listener);
+  }
+
+  async get(sessionId: string): Promise<SessionRecord | undefined> {
+    const record = this.#sessions.get(sessionId)?.record;
+    return record === undefined ? undefined : { ...record };
+  }
+
+  async finish(sessionId: string, state: Exclude<SessionState, 'running'>, result: ExecutionResult, ttlMs: number): Promise<boolean> {
+    const entry = this.#sessions.get(sessionId);
+    if (!entry || entry.record.state !== 'running') return false;
+    entry.lastSeq++;
+    entry.events.push({ sessionId, seq: entry.lastSeq, type: 'final', time: Date.now(), payload: result });
+    entry.record = { ...entry.record, state, result };
+    entry.cancelListeners.clear();
+    this.#expireIn(sessionId, entry, ttlMs);
+    this.#notify(entry);
+    return true;
+  }
+
+  async keepAlive(sessionId: string, ttlMs: number): Promise<void> {
+    const entry = this.#sessions.get(sessionId);
+    if (entry) entry.aliveUntil = Date.now() + ttlMs;
+  }
+
+  async stale(): Promise<string[]> {
+    const now = Date.now();
+    const out: string[] = [];
+    for (const [id, entry] of this.#sessions) if (entry.record.state === 'running' && entry.aliveUntil < now) out.push(id);
+    return out;
+  }
+
+  async requestCancel(sessionId: string): Promise<boolean> {
+    const entry = this.#sessions.get(sessionId);
+    if (!entry || entry.record.state !== 'running') return false;
+    // A copy: a listener may unsubscribe while we go through them.
+    for (const listener of Array.from(entry.cancelListeners)) listener();
+    return true;
+  }
+
+  onCancel(sessionId: string, listener: () => void): () => void {
+    const entry = this.#sessions.get(sessionId);
+    if (!entry) return () => {};
+    entry.cancelListeners.add(listener);
+    return () => void entry.cancelListeners.delete(listener);
+  }
+
+  dispose(): void {
+    for (const entry of this.#sessions.values()) clearTimeout(entry.expiry);
+    this.#sessions.clear();
+  }
+
+  /** Sessions held now (for operators and tests). */
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  #expireIn(sessionId: string, entry: Entry, ms: number): void {
+    clearTimeout(entry.expiry);
+    entry.expiry = setTimeout(() => {
+      if (this.#sessions.get(sessionId) !== entry) return;
+      this.#sessions.delete(sessionId);
+      // Followers waiting for more learn that there is none.
+      this.#notify(entry);
+    }, ms);
+    entry.expiry.unref();
+  }
+
+  #notify(entry: Entry): void {
+    for (const listener of Array.from(entry.listeners)) {
+      try {
+        listener();
+      } catch {
+        // A follower's failure is its own.
+      }
+    }
+  }
+}

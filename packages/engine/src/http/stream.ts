@@ -1,0 +1,182 @@
+/**
+ * Runs as event streams: Server-Sent Events (`Accept: text/event-stream`; `id: <seq>`, `event: <type>`,
+ * `data: <event JSON>`) or NDJSON (`Accept: application/x-ndjson`; one event JSON per line). Every event
+ * is flushed as it happens: the headers ask proxies and compression middleware not to buffer.
+ */
+import type { EnclaveEvent } from '../types.js';
+import type { SessionStore } from './session-store.js';
+
+export type StreamFormat = 'sse' | 'ndjson';
+
+/** The stream format a request's `Accept` asks for, or null for plain JSON. */
+export function streamFormat(accept: string | null): StreamFormat | null {
+  if (accept === null) return null;
+  const types = accept.toLowerCase().split(',').map((part) => (part.split(';')[0] ?? '').trim());
+  if (types.includes('text/event-stream')) return 'sse';
+  if (types.includes('application/x-ndjson')) return 'ndjson';
+  return null;
+}
+
+export function streamHeaders(format: StreamFormat, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    'content-type': format === 'sse' ? 'text/event-stream; charset=utf-8' : 'application/x-ndjson; charset=utf-8',
+    // no-transform: compression middleware (Express `compression()`) and proxies leave the stream alone.
+    'cache-control': 'no-cache, no-store, no-transform',
+    // nginx buffers responses unless told not to.
+    'x-accel-buffering': 'no',
+    ...extra,
+  };
+}
+
+const encoder = new TextEncoder();
+/**
+ * The first bytes of an SSE stream: the reconnection delay for `EventSource`, and something to send at
+ * once, so that the response starts before the first event.
+ */
+const SSE_PREAMBLE = encoder.encode('retry: 1000\n\n');
+
+/** One event as the format writes it. JSON never contains a raw line break, so one `data:` line suffices. */
+export function encodeEvent(format: StreamFormat, event: EnclaveEvent): Uint8Array {
+  let json: string;
+  try {
+    json = JSON.stringify(event);
+  } catch {
+    // A payload JSON cannot carry: the event still arrives, saying so.
+    json = JSON.stringify({ ...event, payload: { unserializable: true } });
+  }
+  return encoder.encode(format === 'sse' ? `id: ${event.seq}\nevent: ${event.type}\ndata: ${json}\n\n` : `${json}\n`);
+}
+
+/**
+ * A stream the run pushes its events into as they happen (a run not kept as a session). What waits for
+ * a slow reader is bounded by the run's own budgets; `onCancel` runs when the reader goes away.
+ */
+export function pushStream(format: StreamFormat, onCancel: () => void): { stream: ReadableStream<Uint8Array>; push(event: EnclaveEvent): void; close(): void } {
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  let open = true;
+  const stream = new ReadableStream<Uint8Array>({
+    start(c) {
+      controller = c;
+      if (format === 'sse') c.enqueue(SSE_PREAMBLE);
+    },
+    cancel() {
+      open = false;
+      onCancel();
+    },
+  });
+  return {
+    stream,
+    push(event) {
+      if (!open) return;
+      controller.enqueue(encodeEvent(format, event));
+      if (event.type === 'final') this.close();
+    },
+    close() {
+      if (!open) return;
+      open = false;
+      controller.close();
+    },
+  };
+}
+
+/** Events read from the store per pull. */
+const BATCH = 256;
+/** How long a follower keeps trying a store that fails before it ends the stream (the client resumes later). */
+const STORE_RETRY_MS = 10_000;
+/** A follower waiting for events re-reads this often even without a notification (a store's notices can be lost). */
+const POLL_MS = 2_000;
+
+/**
+ * A session's events from a store: everything after `afterSeq`, then live events until `final`. It reads
+ * only when the reader is ready for more (a slow or absent reader keeps nothing in this process's memory
+ * beyond one batch) and ends when the session ends or expires.
+ */
+export function storeStream(store: SessionStore, sessionId: string, afterSeq: number, format: StreamFormat): ReadableStream<Uint8Array> {
+  let last = afterSeq;
+  let wake: (() => void) | undefined;
+  let changed = false;
+  let stopped = false;
+  let unsubscribe: (() => void) | undefined;
+  const notify = () => {
+    changed = true;
+    wake?.();
+  };
+  const stop = () => {
+    stopped = true;
+    unsubscribe?.();
+    wake?.();
+  };
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        // Listen before the first read, so nothing appended in between is missed.
+        unsubscribe = store.subscribe(sessionId, notify);
+        if (format === 'sse') controller.enqueue(SSE_PREAMBLE);
+      },
+      async pull(controller) {
+        let failingSince: number | undefined;
+        for (;;) {
+          if (stopped) return;
+          changed = false;
+          let events: EnclaveEvent[];
+          let record: Awaited<ReturnType<SessionStore['get']>>;
+          try {
+            events = await store.read(sessionId, last, BATCH);
+            record = events.length > 0 ? undefined : await store.get(sessionId);
+            failingSince = undefined;
+          } catch {
+            // The store did not answer: try again for a while, then end the stream (the reader resumes with
+            // Last-Event-ID once the store is back).
+            failingSince ??= performance.now();
+            if (performance.now() - failingSince > STORE_RETRY_MS) {
+              stop();
+              controller.close();
+              return;
+            }
+            await new Promise((resolve) => setTimeout(resolve, 500).unref());
+            continue;
+          }
+          if (stopped) return;
+          if (events.length > 0) {
+            for (const event of events) {
+              controller.enqueue(encodeEvent(format, event));
+              // Not past a marker's toSeq: the events it spans that were kept come after it.
+              last = Math.max(last, event.seq);
+              if (event.type === 'final') {
+                stop();
+                controller.close();
+                return;
+              }
+            }
+            return;
+          }
+          // Gone (expired), or finished: one more read catches a final appended meanwhile.
+          if (record === undefined || record.state !== 'running') {
+            let tail: EnclaveEvent[] = [];
+            try {
+              tail = await store.read(sessionId, last, BATCH);
+            } catch {
+              // as above: the loop retries
+              continue;
+            }
+            if (tail.length > 0) continue;
+            stop();
+            controller.close();
+            return;
+          }
+          if (!changed) {
+            await new Promise<void>((resolve) => {
+              wake = resolve;
+              setTimeout(resolve, POLL_MS).unref();
+            });
+          }
+          wake = undefined;
+        }
+      },
+      cancel() {
+        stop();
+      },
+    },
+    { highWaterMark: 1 },
+  );
+}

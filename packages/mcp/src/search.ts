@@ -1,0 +1,151 @@
+/**
+ * `search_tools`: keywords to the tools of a catalog, best first. A small, predictable ranking for
+ * catalogs of tens to a few thousand tools, explained in the package README:
+ *
+ * - The query and each tool are cut into words: `orders:listPaid` gives `orders`, `list`, `paid`.
+ *   Words are compared by a light stem (`orders` ~ `order`, `listing` ~ `list`), lowercase.
+ * - A query word scores, per tool, the best of: a word of the name (3), the start of a word of the name
+ *   (2), an argument's name or one of its enum values (1.5), a word of the description or of an
+ *   argument's description (1), the start of one (0.5).
+ * - Each word's score is weighted by how rare it is in the catalog (`ln(1 + tools / tools it matches)`),
+ *   so `list` counts less than `invoice` when every tool lists something.
+ * - The sum is scaled by the share of query words the tool matches (a tool matching all of them beats
+ *   one matching a single word very well), and the exact name as the query wins outright.
+ * - Ties go to the shorter name, then alphabetical order, so results never depend on catalog order.
+ */
+import type { ToolDescription } from '@enclave-kit/engine';
+
+/** One hit: the tool, its one-line description, and its score (higher is better). */
+export interface ToolMatch {
+  name: string;
+  description: string;
+  score: number;
+}
+
+export interface SearchResult {
+  /** The best `limit` matches, best first. */
+  matches: ToolMatch[];
+  /** How many tools matched at all (before `limit`). */
+  matched: number;
+  /** How many tools the catalog has. */
+  total: number;
+}
+
+const WEIGHT = { name: 3, namePrefix: 2, argument: 1.5, description: 1, descriptionPrefix: 0.5 } as const;
+/** The exact tool name as the whole query: above any sum of word scores. */
+const EXACT_NAME = 1000;
+/** Words that say nothing about which tool is meant. */
+const STOPWORDS = new Set(['a', 'an', 'and', 'are', 'by', 'for', 'from', 'i', 'in', 'is', 'it', 'of', 'on', 'or', 'the', 'to', 'with']);
+/** The shortest word that may match the start of a longer one. */
+const MIN_PREFIX = 3;
+
+/** A word without its common English endings: enough to meet `orders` with `order` and `listing` with `list`. */
+export function stem(word: string): string {
+  if (word.length > 4 && word.endsWith('ies')) return `${word.slice(0, -3)}y`;
+  if (word.length > 5 && word.endsWith('ing')) return word.slice(0, -3);
+  if (word.length > 4 && word.endsWith('ed')) return word.slice(0, -2);
+  if (word.length > 4 && /(?:ss|x|ch|sh)es$/.test(word)) return word.slice(0, -2);
+  if (word.length > 3 && word.endsWith('s') && !word.endsWith('ss')) return word.slice(0, -1);
+  return word;
+}
+
+/** The stemmed words of a text: camelCase and any punctuation split words; stopwords are dropped. */
+export function words(text: string): string[] {
+  return text
+    .replace(/(\p{Ll})(\p{Lu})/gu, '$1 $2')
+    .replace(/(\p{Lu})(\p{Lu}\p{Ll})/gu, '$1 $2')
+    .toLowerCase()
+    .split(/[^\p{L}\p{N}]+/u)
+    .filter((w) => w !== '' && !STOPWORDS.has(w))
+    .map(stem);
+}
+
+/** The first line of a description, which is what a list of tools shows. */
+export function firstLine(description: string | undefined): string {
+  return (description ?? '').split(/\r?\n/, 1)[0]?.trim() ?? '';
+}
+
+interface Indexed {
+  tool: ToolDescription;
+  name: ReadonlySet<string>;
+  args: ReadonlySet<string>;
+  description: ReadonlySet<string>;
+}
+
+/** The top-level arguments of an input schema: names, the string values of enums, descriptions. */
+function argumentsOf(schema: Record<string, unknown> | undefined): { names: string[]; descriptions: string[] } {
+  const properties = schema?.properties;
+  if (properties === null || typeof properties !== 'object') return { names: [], descriptions: [] };
+  const names: string[] = [];
+  const descriptions: string[] = [];
+  for (const [name, property] of Object.entries(properties as Record<string, unknown>)) {
+    names.push(name);
+    const p = (property ?? {}) as { enum?: unknown; description?: unknown };
+    if (Array.isArray(p.enum)) names.push(...p.enum.filter((v): v is string => typeof v === 'string'));
+    if (typeof p.description === 'string') descriptions.push(p.description);
+  }
+  return { names, descriptions };
+}
+
+function index(tool: ToolDescription): Indexed {
+  const args = argumentsOf(tool.inputSchema);
+  return {
+    tool,
+    name: new Set(words(tool.name)),
+    args: new Set(args.names.flatMap(words)),
+    description: new Set([tool.description ?? '', ...args.descriptions].flatMap(words)),
+  };
+}
+
+const startsAnother = (set: ReadonlySet<string>, word: string) => {
+  for (const w of set) if (w !== word && ((word.length >= MIN_PREFIX && w.startsWith(word)) || (w.length >= MIN_PREFIX && word.startsWith(w)))) return true;
+  return false;
+};
+
+/** How well one query word matches one tool (0: not at all). */
+function wordScore(t: Indexed, word: string): number {
+  if (t.name.has(word)) return WEIGHT.name;
+  if (startsAnother(t.name, word)) return WEIGHT.namePrefix;
+  if (t.args.has(word)) return WEIGHT.argument;
+  if (t.description.has(word)) return WEIGHT.description;
+  if (startsAnother(t.description, word)) return WEIGHT.descriptionPrefix;
+  return 0;
+}
+
+const byRank = (a: ToolMatch, b: ToolMatch) => b.score - a.score || a.name.length - b.name.length || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+/**
+ * The tools of `tools` that match `query`, best first, at most `limit`. A query without words (empty,
+ * or only stopwords and punctuation) lists the catalog in name order.
+ *
+ * @example
+ * ```ts
+ * searchTools(enclave.describe(toolsFor(user)).tools, 'paid orders', 5).matches[0]?.name; // 'orders:list'
+ * ```
+ */
+export function searchTools(tools: readonly ToolDescription[], query: string, limit = 10): SearchResult {
+  const indexed = tools.map(index);
+  const queryWords = [...new Set(words(query))];
+  const line = (t: ToolDescription, score: number): ToolMatch => ({ name: t.name, description: firstLine(t.description), score });
+  if (queryWords.length === 0) {
+    const all = indexed.map((t) => line(t.tool, 0)).sort(byRank);
+    return { matches: all.slice(0, limit), matched: all.length, total: tools.length };
+  }
+  const scores = indexed.map((t) => queryWords.map((w) => wordScore(t, w)));
+  const rarity = queryWords.map((_, i) => {
+    const df = scores.filter((s) => (s[i] ?? 0) > 0).length;
+    return df === 0 ? 0 : Math.log(1 + indexed.length / df);
+  });
+  const exact = query.trim().toLowerCase();
+  const matches: ToolMatch[] = [];
+  indexed.forEach((t, i) => {
+    const s = scores[i] as number[];
+    const hit = s.filter((x) => x > 0).length;
+    if (hit === 0) return;
+    const sum = s.reduce((acc, x, j) => acc + x * (rarity[j] as number), 0);
+    const score = sum * (0.5 + (0.5 * hit) / queryWords.length) + (t.tool.name.toLowerCase() === exact ? EXACT_NAME : 0);
+    matches.push(line(t.tool, Math.round(score * 100) / 100));
+  });
+  matches.sort(byRank);
+  return { matches: matches.slice(0, limit), matched: matches.length, total: tools.length };
+}

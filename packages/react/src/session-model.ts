@@ -1,0 +1,232 @@
+/**
+ * The state behind `useEnclaveSession`, outside React: one session followed at a time, published as
+ * immutable snapshots for `useSyncExternalStore`.
+ *
+ * Long runs: events are not copied into a new array per event. They are collected, and a snapshot with
+ * new `events` and `logs` arrays is published once per flush. A flush waits for the events of one
+ * network read (a 0 ms timer) and, as the list grows, longer: 1 ms per 100 events already published, at
+ * most 250 ms. Copying n events every n/100 ms bounds the copying to about 100 events per ms however long
+ * the run, where a copy per event would cost O(n^2). `final`, an error and `reset` publish at once.
+ */
+import type { EnclaveClient, EnclaveClientError, EnclaveEvent, EnclaveEventStream, ExecutionResult, FollowOptions, LogEntry, RunOptions, SessionOptions } from '@enclave-kit/client';
+
+/**
+ * Where the hook's session is: `idle` before `execute`, the session's state, or `error` when no result could be read.
+ *
+ * @example
+ * ```tsx
+ * const { state } = useEnclaveSession();
+ * const label = { idle: 'Run', running: 'Running…', completed: 'Done', failed: 'Failed', cancelled: 'Cancelled', error: 'Error' }[state];
+ * ```
+ */
+export type EnclaveSessionState = 'idle' | 'running' | 'completed' | 'failed' | 'cancelled' | 'error';
+
+/**
+ * The state `useEnclaveSession` returns (besides its functions).
+ *
+ * @example
+ * ```tsx
+ * const { isRunning, isReconnecting, logs } = useEnclaveSession();
+ * if (isRunning && isReconnecting) return <p>Reconnecting… ({logs.length} lines so far)</p>;
+ * ```
+ */
+export interface EnclaveSessionSnapshot {
+  state: EnclaveSessionState;
+  /** `state === 'running'`. */
+  isRunning: boolean;
+  /** The connection dropped and the client is about to resume (until the next event arrives). */
+  isReconnecting: boolean;
+  /** Known from the first event (or the response head); kept after the run ends. */
+  sessionId: string | undefined;
+  /** Every event so far, in seq order, each once. A new array when events arrive; never mutated. */
+  events: readonly EnclaveEvent[];
+  /** The payloads of the `log` events so far. */
+  logs: readonly LogEntry[];
+  /** The run's result once its `final` event arrived: also a run that failed (`success: false`, state `failed` or `cancelled`). */
+  result: ExecutionResult | undefined;
+  /** Why no result could be read (`state: 'error'`): the request was refused, the session is gone, resuming failed. Or why `cancel()` failed. */
+  error: EnclaveClientError | undefined;
+}
+
+/** What the model needs of the hook's options at the time of a call. */
+export interface ModelOptions extends Pick<FollowOptions, 'retry' | 'idleTimeoutMs' | 'format' | 'onRetry'> {
+  onEvent?: (event: EnclaveEvent) => void;
+}
+
+const IDLE: EnclaveSessionSnapshot = Object.freeze({
+  state: 'idle',
+  isRunning: false,
+  isReconnecting: false,
+  sessionId: undefined,
+  events: Object.freeze([]) as readonly EnclaveEvent[],
+  logs: Object.freeze([]) as readonly LogEntry[],
+  result: undefined,
+  error: undefined,
+}) as EnclaveSessionSnapshot;
+
+const MAX_FLUSH_DELAY_MS = 250;
+
+function stateOf(result: ExecutionResult): EnclaveSessionState {
+  if (result.success) return 'completed';
+  return result.error.code === 'ABORTED' ? 'cancelled' : 'failed';
+}
+
+export class EnclaveSessionModel {
+  #snapshot: EnclaveSessionSnapshot = IDLE;
+  readonly #listeners = new Set<() => void>();
+  #stream: EnclaveEventStream | undefined;
+  #client: EnclaveClient | undefined;
+  /** Bumped whenever the followed session changes: callbacks of an older one are ignored. */
+  #generation = 0;
+  #pendingEvents: EnclaveEvent[] = [];
+  #pendingLogs: LogEntry[] = [];
+  #flushTimer: ReturnType<typeof setTimeout> | undefined;
+
+  readonly subscribe = (listener: () => void): (() => void) => {
+    this.#listeners.add(listener);
+    return () => void this.#listeners.delete(listener);
+  };
+
+  readonly getSnapshot = (): EnclaveSessionSnapshot => this.#snapshot;
+
+  /** Starts a session and follows it; resolves with its result, or undefined if it ended otherwise. */
+  execute(client: EnclaveClient, code: string, run: Pick<RunOptions, 'input' | 'limits'>, options: ModelOptions): Promise<ExecutionResult | undefined> {
+    return this.#follow(client, (o) => client.stream(code, { ...run, ...o }), options);
+  }
+
+  /** Follows an existing session (after a page reload, say). */
+  attach(client: EnclaveClient, sessionId: string, at: Pick<SessionOptions, 'fromSeq'>, options: ModelOptions): Promise<ExecutionResult | undefined> {
+    return this.#follow(client, (o) => client.session(sessionId, { ...at, ...o }), options, sessionId);
+  }
+
+  /** Cancels the followed session on the server; the `final` event (ABORTED) then ends it here. Never rejects: a failure lands in `error`. */
+  async cancel(): Promise<void> {
+    const stream = this.#stream;
+    const client = this.#client;
+    if (stream === undefined || client === undefined || this.#snapshot.state !== 'running') return;
+    const generation = this.#generation;
+    try {
+      await stream.cancel();
+    } catch (err) {
+      if (generation === this.#generation && this.#snapshot.state === 'running') this.#publish({ error: err as EnclaveClientError });
+    }
+  }
+
+  /** Stops following (the session goes on on the server) and goes back to `idle`. */
+  reset(): void {
+    this.#detach(false);
+    this.#pendingEvents = [];
+    this.#pendingLogs = [];
+    this.#set(IDLE);
+  }
+
+  /** Stops reading, e.g. on unmount; with `cancel`, the running session is cancelled too (best effort). */
+  detach(cancel: boolean): void {
+    this.#detach(cancel);
+  }
+
+  #detach(cancel: boolean): void {
+    this.#generation++;
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    const stream = this.#stream;
+    const client = this.#client;
+    this.#stream = undefined;
+    if (stream === undefined) return;
+    const running = this.#snapshot.state === 'running';
+    if (cancel && running && client !== undefined) {
+      const id = this.#snapshot.sessionId;
+      if (id !== undefined) client.cancel(id).catch(() => {});
+      else stream.sessionId.then((known) => client.cancel(known)).catch(() => {});
+    }
+    stream.close();
+  }
+
+  #follow(client: EnclaveClient, open: (o: FollowOptions) => EnclaveEventStream, options: ModelOptions, sessionId?: string): Promise<ExecutionResult | undefined> {
+    this.#detach(false);
+    const generation = this.#generation;
+    const current = () => generation === this.#generation;
+    this.#client = client;
+    this.#pendingEvents = [];
+    this.#pendingLogs = [];
+    this.#set({ ...IDLE, state: 'running', isRunning: true, sessionId });
+    let stream: EnclaveEventStream;
+    try {
+      stream = open({
+        ...(options.retry !== undefined && { retry: options.retry }),
+        ...(options.idleTimeoutMs !== undefined && { idleTimeoutMs: options.idleTimeoutMs }),
+        ...(options.format !== undefined && { format: options.format }),
+        onEvent: (event) => {
+          if (!current()) return;
+          this.#pendingEvents.push(event);
+          if (event.type === 'log') this.#pendingLogs.push(event.payload);
+          try {
+            options.onEvent?.(event);
+          } catch {
+            // The component's listener failing does not stop the session.
+          }
+          if (this.#snapshot.sessionId === undefined || this.#snapshot.isReconnecting) this.#flush({ sessionId: event.sessionId, isReconnecting: false });
+          else this.#scheduleFlush();
+        },
+        onRetry: (info) => {
+          if (!current()) return;
+          this.#flush({ isReconnecting: true });
+          options.onRetry?.(info);
+        },
+      });
+    } catch (err) {
+      this.#set({ ...IDLE, state: 'error', error: err as EnclaveClientError });
+      return Promise.resolve(undefined);
+    }
+    this.#stream = stream;
+    return stream.result.then(
+      (result) => {
+        if (!current()) return result;
+        this.#stream = undefined;
+        this.#flush({ result, state: stateOf(result), isRunning: false, isReconnecting: false, error: undefined });
+        return result;
+      },
+      (err: unknown) => {
+        if (current()) {
+          this.#stream = undefined;
+          this.#flush({ state: 'error', isRunning: false, isReconnecting: false, error: err as EnclaveClientError });
+        }
+        return undefined;
+      },
+    );
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushTimer !== undefined) return;
+    const delay = Math.min(MAX_FLUSH_DELAY_MS, Math.floor(this.#snapshot.events.length / 100));
+    this.#flushTimer = setTimeout(() => {
+      this.#flushTimer = undefined;
+      this.#flush({});
+    }, delay);
+  }
+
+  /** Publishes the collected events with `change`, in one snapshot. */
+  #flush(change: Partial<EnclaveSessionSnapshot>): void {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    const next = { ...this.#snapshot, ...change };
+    if (this.#pendingEvents.length > 0) {
+      next.events = this.#snapshot.events.concat(this.#pendingEvents);
+      this.#pendingEvents = [];
+    }
+    if (this.#pendingLogs.length > 0) {
+      next.logs = this.#snapshot.logs.concat(this.#pendingLogs);
+      this.#pendingLogs = [];
+    }
+    this.#set(next);
+  }
+
+  #publish(change: Partial<EnclaveSessionSnapshot>): void {
+    this.#set({ ...this.#snapshot, ...change });
+  }
+
+  #set(snapshot: EnclaveSessionSnapshot): void {
+    this.#snapshot = snapshot;
+    for (const listener of Array.from(this.#listeners)) listener();
+  }
+}

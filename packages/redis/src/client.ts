@@ -1,0 +1,117 @@
+/**
+ * What the stores need of a Redis client, and how they call it: every command under the store's own
+ * deadline (a Redis that is down or stuck is an error within `commandTimeoutMs`, never a hang), Lua
+ * scripts by their SHA1 with one fallback to the full text, and options checked like every factory's.
+ */
+import { createHash } from 'node:crypto';
+import { OptionChecker } from '@enclave-kit/engine/http';
+
+/**
+ * The part of a client the stores use. ioredis's `Redis` has it (and so does its `Cluster`: every
+ * script touches keys of one hash slot only).
+ */
+export interface RedisClient {
+  call(command: string, args: (string | number)[]): Promise<unknown>;
+  /** A second connection with the same options, for pub/sub. */
+  duplicate(): RedisClient;
+  subscribe(...channels: string[]): Promise<unknown>;
+  unsubscribe(...channels: string[]): Promise<unknown>;
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  disconnect(): void;
+}
+
+/** The options every store takes. */
+export interface RedisStoreOptions {
+  /** Put before every key and channel name, so several apps (or tests) can share one Redis. Default `'enclave:'`. */
+  prefix?: string;
+  /**
+   * How long a store waits for Redis before its call rejects (the HTTP core then answers 503 with
+   * `Retry-After`). Default 1000 ms.
+   */
+  commandTimeoutMs?: number;
+}
+
+export const DEFAULT_PREFIX = 'enclave:';
+export const DEFAULT_COMMAND_TIMEOUT_MS = 1000;
+
+/** Why a store's call failed, when Redis itself did not say: no answer in time, or an answer of the wrong shape. */
+export class RedisStoreError extends Error {
+  override readonly name = 'RedisStoreError';
+  constructor(
+    readonly code: 'TIMEOUT' | 'BAD_REPLY',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The client and the common options, checked, and a checker for the store's own options. */
+export function checkArguments(where: string, client: unknown, options: unknown, own: readonly string[]): { check: OptionChecker; o: Record<string, unknown>; prefix: string; timeoutMs: number } {
+  const check = new OptionChecker(where);
+  check.withMethods('client', client ?? null, ['call', 'duplicate', 'subscribe', 'unsubscribe', 'on', 'disconnect'], 'the methods of an ioredis client (new Redis(url))');
+  const o = check.object('options', options ?? {}) ?? {};
+  check.knownKeys('', o, ['prefix', 'commandTimeoutMs', ...own]);
+  const prefix = check.string('prefix', o.prefix) ?? DEFAULT_PREFIX;
+  // A brace would start a hash tag of its own and move a session's keys to different cluster slots.
+  if (/[{}]/.test(prefix)) check.fail('prefix must not contain { or }.');
+  const timeoutMs = check.positiveInteger('commandTimeoutMs', o.commandTimeoutMs, 'ms') ?? DEFAULT_COMMAND_TIMEOUT_MS;
+  return { check, o, prefix, timeoutMs };
+}
+
+/**
+ * `promise`, or a `RedisStoreError('TIMEOUT')` once `ms` have passed without an answer. What the command
+ * does later is ignored (its rejection too): every script is safe to run late or twice.
+ */
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new RedisStoreError('TIMEOUT', `Redis did not answer ${what} within ${ms} ms.`)), ms);
+    timer.unref();
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** A Lua script, run with EVALSHA and, on a server that has not seen it yet (NOSCRIPT), once with EVAL. */
+export class Script {
+  readonly sha: string;
+
+  constructor(
+    readonly name: string,
+    readonly lua: string,
+  ) {
+    this.sha = createHash('sha1').update(lua).digest('hex');
+  }
+
+  async run(client: RedisClient, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    const rest = [keys.length, ...keys, ...args];
+    try {
+      return await client.call('EVALSHA', [this.sha, ...rest]);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return client.call('EVAL', [this.lua, ...rest]);
+    }
+  }
+}
+
+/**
+ * The server's clock in milliseconds, in a script: every instance measures leases and liveness by the
+ * same clock, whatever the app machines' clocks say.
+ */
+export const LUA_NOW = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
+/** An integer reply, checked: Redis is a network peer, and what it says is input. */
+export function integerReply(value: unknown, what: string): number {
+  const n = typeof value === 'string' && /^-?\d{1,16}$/.test(value) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n)) throw new RedisStoreError('BAD_REPLY', `Redis answered ${what} with something other than an integer.`);
+  return n;
+}

@@ -1,0 +1,72 @@
+import { randomUUID } from 'node:crypto';
+import type { LeaseStore } from '@enclave-kit/engine';
+import type { RedisClient, RedisStoreOptions } from './client.js';
+import { LUA_NOW, Script, checkArguments, integerReply, within } from './client.js';
+
+/** Keeps the set as long as its longest lease (`ttl`, a Lua expression): a set nobody renews disappears by itself. */
+const keepSet = (ttl: string) => `if redis.call('PTTL', KEYS[1]) < tonumber(${ttl}) then redis.call('PEXPIRE', KEYS[1], ${ttl}) end`;
+
+/** Drop the expired leases, count the rest, take a slot if one is free: one step, so no two instances take the last slot. */
+const ACQUIRE = new Script(
+  'lease acquire',
+  `${LUA_NOW}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
+${keepSet('ARGV[2]')}
+return 1`,
+);
+
+/** Extends a lease that is still held; one that has expired stays gone (its slot may be someone else's now). */
+const RENEW = new Script(
+  'lease renew',
+  `${LUA_NOW}
+local expires = redis.call('ZSCORE', KEYS[1], ARGV[2])
+if not expires or tonumber(expires) <= now then
+  redis.call('ZREM', KEYS[1], ARGV[2])
+  return 0
+end
+redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[1]), ARGV[2])
+${keepSet('ARGV[1]')}
+return 1`,
+);
+
+/**
+ * Per-user caps on runs and sessions in flight across every app instance (the handler's `leases`): a
+ * sorted set per key of lease ids by expiry, on the Redis server's clock. A crashed instance stops
+ * renewing and its slots come back when its leases expire.
+ *
+ * @example
+ * ```ts
+ * app.use(enclave({ tools, maxRunsPerUser: 3, leases: new RedisLeaseStore(redis) }));
+ * ```
+ * Defaults: keys under `enclave:lease:`, 1000 ms command timeout.
+ */
+export class RedisLeaseStore implements LeaseStore {
+  readonly #client: RedisClient;
+  readonly #prefix: string;
+  readonly #timeoutMs: number;
+
+  constructor(client: RedisClient, options: RedisStoreOptions = {}) {
+    const where = 'new RedisLeaseStore(client, options)';
+    const { prefix, timeoutMs } = checkArguments(where, client, options, []);
+    this.#client = client;
+    this.#prefix = `${prefix}lease:`;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  async acquire(key: string, max: number, ttlMs: number): Promise<string | null> {
+    const lease = randomUUID();
+    const reply = await within(ACQUIRE.run(this.#client, [this.#prefix + key], [max, ttlMs, lease]), this.#timeoutMs, 'a lease');
+    return integerReply(reply, 'a lease') === 1 ? lease : null;
+  }
+
+  async renew(key: string, lease: string, ttlMs: number): Promise<boolean> {
+    const reply = await within(RENEW.run(this.#client, [this.#prefix + key], [ttlMs, lease]), this.#timeoutMs, 'a lease renewal');
+    return integerReply(reply, 'a lease renewal') === 1;
+  }
+
+  async release(key: string, lease: string): Promise<void> {
+    await within(this.#client.call('ZREM', [this.#prefix + key, lease]), this.#timeoutMs, 'a lease release');
+  }
+}

@@ -1,0 +1,351 @@
+import { EVENT_TYPES } from '@enclave-kit/engine';
+import type { EnclaveEvent, ExecutionResult, SessionRecord, SessionState, SessionStore } from '@enclave-kit/engine';
+import { isSessionId } from '@enclave-kit/engine/http';
+import { Channels } from './channels.js';
+import type { RedisClient, RedisStoreOptions } from './client.js';
+import { LUA_NOW, RedisStoreError, Script, checkArguments, integerReply, within } from './client.js';
+
+export interface RedisSessionStoreOptions extends RedisStoreOptions {
+  /**
+   * Events kept per session (the stream's MAXLEN). Older ones are trimmed; a reader that resumes before
+   * the oldest kept event gets one `events_dropped` event for the gap first. `final` is always kept.
+   * Default 10,000.
+   */
+  maxEvents?: number;
+  /** How long a session may stay `running` before Redis forgets it (a run that never ended). Default 1 hour. */
+  maxRunningMs?: number;
+}
+
+/**
+ * Sessions are spread over this many index keys, each with its own hash tag. All keys of a session
+ * share its index's tag, so every script touches one cluster slot. Fixed: every instance must agree.
+ */
+const BUCKETS = 16;
+/** How long a new session waits for its instance's first `keepAlive` before it counts as lost. */
+const FIRST_KEEPALIVE_MS = 30_000;
+/** Stale sessions returned per index key and sweep; the next sweep takes the rest. */
+const STALE_BATCH = 100;
+const STATES: readonly SessionState[] = ['running', 'completed', 'failed', 'cancelled'];
+
+// Keys of a session: KEYS[1] its hash (owner, state, createdAt, lastSeq, result, cancel), KEYS[2] its
+// stream of events (ids `0-<seq>`, one field `e`: the event's JSON), and the index of running sessions
+// of its bucket (a sorted set of session ids by liveness deadline, on the server's clock).
+
+/** A new running session, listed in its index until its first keepAlive is due. */
+const CREATE = new Script(
+  'session create',
+  `if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+${LUA_NOW}
+redis.call('HSET', KEYS[1], 'owner', ARGV[2], 'state', 'running', 'createdAt', ARGV[3], 'lastSeq', 0)
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[5]), ARGV[1])
+return 1`,
+);
+
+/**
+ * Events of a running session, in order. Seqs at or below the last one appended are skipped: a batch
+ * whose reply was lost (a timeout) and is sent again adds nothing twice.
+ */
+const APPEND = new Script(
+  'session append',
+  `if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return -1 end
+local last = tonumber(redis.call('HGET', KEYS[1], 'lastSeq')) or 0
+for i = 3, #ARGV, 2 do
+  local seq = tonumber(ARGV[i])
+  if seq > last then
+    redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[1], '0-' .. seq, 'e', ARGV[i + 1])
+    last = seq
+  end
+end
+redis.call('HSET', KEYS[1], 'lastSeq', last)
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+redis.call('PUBLISH', ARGV[2], 'e')
+return last`,
+);
+
+/**
+ * The end of a session, once: only while it is running, the final event with the next seq, the state
+ * and result, the expiry of everything, out of the index, and a notice to its readers. 1 if this call
+ * ended it.
+ */
+const FINISH = new Script(
+  'session finish',
+  `if redis.call('HGET', KEYS[1], 'state') ~= 'running' then
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  return 0
+end
+local seq = (tonumber(redis.call('HGET', KEYS[1], 'lastSeq')) or 0) + 1
+local event = '{"sessionId":"' .. ARGV[1] .. '","seq":' .. seq .. ',"type":"final","time":' .. ARGV[7] .. ',"payload":' .. ARGV[3] .. '}'
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[5], '0-' .. seq, 'e', event)
+redis.call('HSET', KEYS[1], 'state', ARGV[2], 'result', ARGV[3], 'lastSeq', seq)
+redis.call('HDEL', KEYS[1], 'cancel')
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('PUBLISH', ARGV[6], 'f')
+return 1`,
+);
+
+/** Its instance is alive for ARGV[2] ms more. 1 if a cancel was asked for (a pub/sub message may be lost), -1 if it is not running. */
+const KEEP_ALIVE = new Script(
+  'session keepAlive',
+  `if redis.call('HGET', KEYS[1], 'state') ~= 'running' then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return -1
+end
+${LUA_NOW}
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
+if redis.call('HGET', KEYS[1], 'cancel') then return 1 end
+return 0`,
+);
+
+/** Running sessions of one index whose deadline has passed. */
+const STALE = new Script(
+  'session stale',
+  `${LUA_NOW}
+return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now, 'LIMIT', 0, ARGV[1])`,
+);
+
+/** A cancel request: a flag the owner's keepAlive sees, and a message it hears at once. */
+const CANCEL = new Script(
+  'session cancel',
+  `if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return 0 end
+redis.call('HSET', KEYS[1], 'cancel', '1')
+redis.call('PUBLISH', ARGV[1], 'c')
+return 1`,
+);
+
+/** FNV-1a of the id: which index (and hash tag) a session belongs to, the same on every instance. */
+function bucketOf(sessionId: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < sessionId.length; i++) h = Math.imul(h ^ sessionId.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % BUCKETS;
+}
+
+function badReply(what: string): RedisStoreError {
+  return new RedisStoreError('BAD_REPLY', `Redis answered ${what} with something that is not what this store wrote.`);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function parseJson(text: unknown): unknown {
+  if (typeof text !== 'string') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A result as far as a reader relies on it: an object that says whether the run succeeded. */
+function isResult(value: unknown): value is ExecutionResult {
+  return isObject(value) && typeof value.success === 'boolean';
+}
+
+/** One stream entry `[id, [field, value, ...]]` as the event it holds, or undefined when it is not one this store wrote. */
+function eventOf(sessionId: string, entry: unknown): EnclaveEvent | undefined {
+  if (!Array.isArray(entry) || entry.length !== 2) return undefined;
+  const [id, fields] = entry as [unknown, unknown];
+  const m = typeof id === 'string' ? /^0-(\d{1,15})$/.exec(id) : null;
+  if (m === null || !Array.isArray(fields) || fields[0] !== 'e') return undefined;
+  const event = parseJson(fields[1]);
+  if (!isObject(event)) return undefined;
+  const { seq, type, time, payload } = event;
+  if (seq !== Number(m[1]) || event.sessionId !== sessionId || typeof time !== 'number' || !isObject(payload)) return undefined;
+  if (typeof type !== 'string' || !(EVENT_TYPES as readonly string[]).includes(type)) return undefined;
+  if (type === 'final' && !isResult(payload)) return undefined;
+  return event as unknown as EnclaveEvent;
+}
+
+function eventJson(event: EnclaveEvent): string {
+  try {
+    return JSON.stringify(event);
+  } catch {
+    // A payload JSON cannot carry: the event still arrives, saying so (as the core's streams do).
+    return JSON.stringify({ ...event, payload: { unserializable: true } });
+  }
+}
+
+/**
+ * Sessions in Redis, so that any app instance serves any session: its events in a Redis Stream (replay
+ * from any seq, bounded length), its owner, state and result in a hash, a notice over pub/sub for
+ * readers and cancels, liveness in a sorted set that every instance sweeps for sessions whose instance
+ * died (`stale()`), and the end written once by a script (`finish`).
+ *
+ * Pub/sub uses one extra connection per store (`client.duplicate()`, opened on first use and closed by
+ * `dispose()`); everything else goes over `client`, which stays the caller's to close.
+ *
+ * @example
+ * ```ts
+ * const redis = new Redis(process.env.REDIS_URL);
+ * app.use(enclave({ tools, sessions: { store: new RedisSessionStore(redis) } }));
+ * ```
+ * Defaults: keys under `enclave:`, 10,000 events per session, a running session kept at most 1 hour,
+ * 1000 ms command timeout.
+ */
+export class RedisSessionStore implements SessionStore {
+  readonly #client: RedisClient;
+  readonly #prefix: string;
+  readonly #timeoutMs: number;
+  readonly #maxEvents: number;
+  readonly #maxRunningMs: number;
+  /** Cancel listeners of the sessions this instance runs, for a cancel flag that keepAlive finds. */
+  readonly #cancelListeners = new Map<string, Set<() => void>>();
+  #channels: Channels | undefined;
+  #disposed = false;
+
+  constructor(client: RedisClient, options: RedisSessionStoreOptions = {}) {
+    const where = 'new RedisSessionStore(client, options)';
+    const { check, o, prefix, timeoutMs } = checkArguments(where, client, options, ['maxEvents', 'maxRunningMs']);
+    this.#maxEvents = check.positiveInteger('maxEvents', o.maxEvents) ?? 10_000;
+    this.#maxRunningMs = check.positiveInteger('maxRunningMs', o.maxRunningMs, 'ms') ?? 60 * 60_000;
+    this.#client = client;
+    this.#prefix = prefix;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  async create(session: { sessionId: string; owner: string; createdAt: number }): Promise<boolean> {
+    const { sessionId } = session;
+    if (!isSessionId(sessionId)) throw new TypeError('RedisSessionStore: not a session id.');
+    const k = this.#keys(sessionId);
+    const reply = await this.#run(CREATE, [k.meta, k.index], [sessionId, session.owner, Math.round(session.createdAt), this.#maxRunningMs, FIRST_KEEPALIVE_MS], 'a new session');
+    return integerReply(reply, 'a new session') === 1;
+  }
+
+  async append(sessionId: string, events: readonly EnclaveEvent[]): Promise<void> {
+    if (events.length === 0 || !isSessionId(sessionId)) return;
+    const k = this.#keys(sessionId);
+    const args: (string | number)[] = [this.#maxEvents, this.#channel(sessionId, 'events')];
+    for (const event of events) {
+      if (!Number.isSafeInteger(event.seq) || event.seq < 1) throw new TypeError('RedisSessionStore: an event seq must be a positive integer.');
+      args.push(event.seq, eventJson(event));
+    }
+    await this.#run(APPEND, [k.meta, k.events], args, 'an append');
+  }
+
+  async read(sessionId: string, afterSeq: number, limit: number): Promise<EnclaveEvent[]> {
+    if (!isSessionId(sessionId) || limit < 1) return [];
+    const after = Math.max(0, Math.floor(afterSeq));
+    const reply = await within(this.#client.call('XRANGE', [this.#keys(sessionId).events, `0-${after + 1}`, '+', 'COUNT', limit]), this.#timeoutMs, 'a read');
+    if (!Array.isArray(reply)) throw badReply('a read');
+    const events: EnclaveEvent[] = [];
+    for (const entry of reply) {
+      const event = eventOf(sessionId, entry);
+      if (event !== undefined) events.push(event);
+    }
+    const first = events[0];
+    // Trimmed by MAXLEN: the reader learns what it missed, and its next id resumes after the gap.
+    if (first !== undefined && first.seq > after + 1) {
+      const toSeq = first.seq - 1;
+      const marker: EnclaveEvent<'events_dropped'> = { sessionId, seq: toSeq, type: 'events_dropped', time: first.time, payload: { fromSeq: after + 1, toSeq, count: toSeq - after } };
+      events.unshift(marker);
+      if (events.length > limit) events.pop();
+    }
+    return events;
+  }
+
+  subscribe(sessionId: string, listener: () => void): () => void {
+    if (this.#disposed || !isSessionId(sessionId)) return () => {};
+    // Any message (events appended, the end) and any resubscription mean: read again.
+    return this.#pubsub().add(this.#channel(sessionId, 'events'), () => listener());
+  }
+
+  async get(sessionId: string): Promise<SessionRecord | undefined> {
+    if (!isSessionId(sessionId)) return undefined;
+    const reply = await within(this.#client.call('HMGET', [this.#keys(sessionId).meta, 'owner', 'state', 'createdAt', 'result']), this.#timeoutMs, 'a session lookup');
+    if (!Array.isArray(reply) || reply.length !== 4) throw badReply('a session lookup');
+    const [owner, state, createdAt, resultText] = reply as unknown[];
+    if (owner === null && state === null) return undefined;
+    if (typeof owner !== 'string' || typeof state !== 'string' || !(STATES as readonly string[]).includes(state)) throw badReply('a session lookup');
+    const created = typeof createdAt === 'string' && /^\d{1,15}$/.test(createdAt) ? Number(createdAt) : undefined;
+    if (created === undefined) throw badReply('a session lookup');
+    const record: SessionRecord = { sessionId, owner, state: state as SessionState, createdAt: created };
+    if (state === 'running') return record;
+    const result = parseJson(resultText);
+    if (!isResult(result)) throw badReply('a session lookup');
+    record.result = result;
+    return record;
+  }
+
+  async finish(sessionId: string, state: Exclude<SessionState, 'running'>, result: ExecutionResult, ttlMs: number): Promise<boolean> {
+    if (!isSessionId(sessionId)) return false;
+    const k = this.#keys(sessionId);
+    const args = [sessionId, state, JSON.stringify(result), ttlMs, this.#maxEvents, this.#channel(sessionId, 'events'), Date.now()];
+    return integerReply(await this.#run(FINISH, [k.meta, k.events, k.index], args, 'a finish'), 'a finish') === 1;
+  }
+
+  async requestCancel(sessionId: string): Promise<boolean> {
+    if (!isSessionId(sessionId)) return false;
+    const reply = await this.#run(CANCEL, [this.#keys(sessionId).meta], [this.#channel(sessionId, 'cancel')], 'a cancel');
+    return integerReply(reply, 'a cancel') === 1;
+  }
+
+  onCancel(sessionId: string, listener: () => void): () => void {
+    if (this.#disposed || !isSessionId(sessionId)) return () => {};
+    let local = this.#cancelListeners.get(sessionId);
+    if (local === undefined) this.#cancelListeners.set(sessionId, (local = new Set()));
+    local.add(listener);
+    const own = local;
+    const stop = this.#pubsub().add(this.#channel(sessionId, 'cancel'), (message) => {
+      if (message === 'c') listener();
+    });
+    return () => {
+      stop();
+      own.delete(listener);
+      if (own.size === 0 && this.#cancelListeners.get(sessionId) === own) this.#cancelListeners.delete(sessionId);
+    };
+  }
+
+  async keepAlive(sessionId: string, ttlMs: number): Promise<void> {
+    if (!isSessionId(sessionId)) return;
+    const k = this.#keys(sessionId);
+    const reply = integerReply(await this.#run(KEEP_ALIVE, [k.meta, k.index], [sessionId, ttlMs], 'a keepAlive'), 'a keepAlive');
+    // A cancel whose message this instance missed (its pub/sub connection was down at the time).
+    if (reply === 1) for (const listener of Array.from(this.#cancelListeners.get(sessionId) ?? [])) listener();
+  }
+
+  async stale(): Promise<string[]> {
+    const buckets = Array.from({ length: BUCKETS }, (_, b) => this.#run(STALE, [this.#indexKey(b)], [STALE_BATCH], 'a sweep'));
+    const out: string[] = [];
+    for (const reply of await Promise.all(buckets)) {
+      if (!Array.isArray(reply)) throw badReply('a sweep');
+      for (const id of reply) if (isSessionId(id)) out.push(id);
+    }
+    return out;
+  }
+
+  /** Closes the pub/sub connection and forgets the listeners; the client passed in stays open. */
+  dispose(): void {
+    this.#disposed = true;
+    this.#cancelListeners.clear();
+    this.#channels?.close();
+    this.#channels = undefined;
+  }
+
+  #run(script: Script, keys: string[], args: (string | number)[], what: string): Promise<unknown> {
+    return within(script.run(this.#client, keys, args), this.#timeoutMs, what);
+  }
+
+  #pubsub(): Channels {
+    this.#channels ??= new Channels(this.#client.duplicate());
+    return this.#channels;
+  }
+
+  #indexKey(bucket: number): string {
+    return `${this.#prefix}{sessions:${bucket}}:running`;
+  }
+
+  #keys(sessionId: string): { meta: string; events: string; index: string } {
+    const bucket = bucketOf(sessionId);
+    const tag = `${this.#prefix}{sessions:${bucket}}`;
+    // `s:` and `e:` keep a session named like the index (`running`) from meeting it.
+    return { meta: `${tag}:s:${sessionId}`, events: `${tag}:e:${sessionId}`, index: this.#indexKey(bucket) };
+  }
+
+  #channel(sessionId: string, kind: 'events' | 'cancel'): string {
+    return `${this.#prefix}session:${sessionId}:${kind}`;
+  }
+}

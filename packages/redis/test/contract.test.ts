@@ -1,0 +1,42 @@
+/**
+ * The HTTP core's whole adapter contract (statuses, per-user tools, limits, streams, sessions: owner
+ * isolation, resume, cancel, per-user caps) with every store on Redis: sessions, leases, the per-user
+ * rate limit and the Enclave's rateLimitStore.
+ */
+import { createServer } from 'node:http';
+import { createEnclaveHandler } from '@enclave-kit/engine';
+import type { EnclaveHandlerOptions } from '@enclave-kit/engine';
+import { routePath } from '@enclave-kit/engine/http';
+import { handleNodeRequest } from '@enclave-kit/engine/node';
+import type { NodeRequest } from '@enclave-kit/engine/node';
+import { adapterContract, listen } from '../../engine/test/http/contract.js';
+import { redisStores } from '../src/index.js';
+import { useRedis } from './redis.js';
+
+const redis = useRedis();
+
+adapterContract('fetch core on the Redis stores', {
+  passThrough: false,
+  userOf: (native) => (native as { req: NodeRequest }).req.headers['x-user'] as string | undefined,
+  async start(options) {
+    const stores = redisStores(redis.client(), { prefix: redis.prefix() });
+    const o = options as EnclaveHandlerOptions & { enclave?: object };
+    const handler = createEnclaveHandler({
+      ...o,
+      enclave: { ...o.enclave, rateLimitStore: stores.rateLimitStore },
+      sessions: o.sessions === false ? false : { ...o.sessions, ...stores.sessions },
+      leases: stores.leases,
+      ...(o.rateLimit ? { rateLimit: { ...o.rateLimit, store: stores.rateLimitStore } } : {}),
+    } as EnclaveHandlerOptions);
+    const route = routePath('/enclave');
+    const server = createServer((req, res) => {
+      if (req.url === '/other') return void res.end('other');
+      const sub = route.below(new URL(req.url ?? '/', 'http://localhost').pathname);
+      void handleNodeRequest(handler, req, res, { req }, undefined, sub);
+    });
+    return listen(server, () => {
+      handler.dispose();
+      stores.dispose();
+    });
+  },
+});

@@ -1,0 +1,288 @@
+import type { EnclaveEvent, ExecutionResult } from '@enclave-kit/engine';
+import { describe, expect, it } from 'vitest';
+import { RedisSessionStore, RedisStoreError } from '../src/index.js';
+import { eventually, sleep, useRedis } from './redis.js';
+
+const redis = useRedis();
+
+let n = 0;
+const newId = () => `ses_test${++n}_${Math.random().toString(36).slice(2, 10)}`;
+const ok = (value: unknown): ExecutionResult => ({ success: true, value, stats: { duration: 1, toolCallCount: 0, iterationCount: 0 } });
+const log = (sessionId: string, seq: number): EnclaveEvent => ({ sessionId, seq, type: 'log', time: 1000 + seq, payload: { level: 'log', message: `line ${seq}`, time: 1000 + seq } });
+const logs = (sessionId: string, from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => log(sessionId, from + i));
+
+/** A store on its own client, as one app instance has. */
+function instance(prefix: string, options: ConstructorParameters<typeof RedisSessionStore>[1] = {}): RedisSessionStore {
+  return new RedisSessionStore(redis.client(), { prefix, ...options });
+}
+
+async function started(store: RedisSessionStore, owner = 'alice'): Promise<string> {
+  const sessionId = newId();
+  expect(await store.create({ sessionId, owner, createdAt: 1234 })).toBe(true);
+  return sessionId;
+}
+
+describe('RedisSessionStore: the record and the events', () => {
+  it('creates a session once, replays its events from any seq, and ends it with final and its state', async () => {
+    const a = instance(redis.prefix());
+    const id = await started(a);
+    expect(await a.create({ sessionId: id, owner: 'mallory', createdAt: 1 })).toBe(false);
+    expect(await a.get(id)).toEqual({ sessionId: id, owner: 'alice', state: 'running', createdAt: 1234 });
+    await a.append(id, logs(id, 1, 3));
+    await a.append(id, logs(id, 4, 5));
+    expect((await a.read(id, 0, 100)).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(await a.read(id, 2, 2)).toEqual([log(id, 3), log(id, 4)]);
+    expect(await a.finish(id, 'completed', ok(7), 60_000)).toBe(true);
+    const tail = await a.read(id, 5, 100);
+    expect(tail).toHaveLength(1);
+    expect(tail[0]).toMatchObject({ sessionId: id, seq: 6, type: 'final', payload: ok(7) });
+    expect(await a.get(id)).toEqual({ sessionId: id, owner: 'alice', state: 'completed', createdAt: 1234, result: ok(7) });
+    // Nothing more after the end: not an append, not a second end.
+    await a.append(id, logs(id, 6, 7));
+    expect(await a.finish(id, 'failed', ok(0), 60_000)).toBe(false);
+    expect((await a.read(id, 0, 100)).map((e) => e.type)).toEqual(['log', 'log', 'log', 'log', 'log', 'final']);
+    expect(await a.get(newId())).toBeUndefined();
+    expect(await a.read(newId(), 0, 10)).toEqual([]);
+  });
+
+  it('a batch sent again after a lost reply adds nothing twice', async () => {
+    const a = instance(redis.prefix());
+    const id = await started(a);
+    await a.append(id, logs(id, 1, 3));
+    await a.append(id, logs(id, 1, 4));
+    await a.append(id, logs(id, 3, 5));
+    expect((await a.read(id, 0, 100)).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('keeps maxEvents per session; a reader behind the oldest kept event gets one events_dropped first, and final is kept', async () => {
+    const a = instance(redis.prefix(), { maxEvents: 5 });
+    const id = await started(a);
+    await a.append(id, logs(id, 1, 12));
+    const events = await a.read(id, 0, 100);
+    expect(events[0]).toEqual({ sessionId: id, seq: 7, type: 'events_dropped', time: 1008, payload: { fromSeq: 1, toSeq: 7, count: 7 } });
+    expect(events.slice(1).map((e) => e.seq)).toEqual([8, 9, 10, 11, 12]);
+    // The marker's id is where a reader resumes: after the gap, with nothing twice.
+    expect((await a.read(id, 7, 100)).map((e) => e.seq)).toEqual([8, 9, 10, 11, 12]);
+    expect((await a.read(id, 3, 100))[0]?.payload).toEqual({ fromSeq: 4, toSeq: 7, count: 4 });
+    expect(await a.read(id, 0, 3)).toHaveLength(3);
+    await a.finish(id, 'completed', ok(1), 60_000);
+    expect((await a.read(id, 10, 100)).map((e) => e.type)).toEqual(['log', 'log', 'final']);
+    expect((await a.read(id, 0, 100)).at(-1)?.type).toBe('final');
+  });
+
+  it('a finished session expires ttlMs after it ended; a running one after maxRunningMs', async () => {
+    const c = redis.client();
+    const prefix = redis.prefix();
+    const a = new RedisSessionStore(c, { prefix, maxRunningMs: 1500 });
+    const done = await started(a);
+    await a.append(done, logs(done, 1, 2));
+    await a.finish(done, 'completed', ok(1), 200);
+    const forgotten = await started(a);
+    const t0 = performance.now();
+    await a.append(forgotten, logs(forgotten, 1, 2));
+    await sleep(300);
+    expect(await a.get(done)).toBeUndefined();
+    expect(await a.read(done, 0, 10)).toEqual([]);
+    expect(await a.get(forgotten)).toMatchObject({ state: 'running' });
+    await sleep(1600 - (performance.now() - t0));
+    expect(await a.get(forgotten)).toBeUndefined();
+    expect(await a.read(forgotten, 0, 10)).toEqual([]);
+    // Nothing of either is left in Redis.
+    expect((await c.keys(`${prefix}*`)).filter((k) => k.includes(done) || k.includes(forgotten))).toEqual([]);
+  });
+});
+
+describe('RedisSessionStore: across instances', () => {
+  it('finish is exactly once when instances race to end the same session', async () => {
+    const prefix = redis.prefix();
+    const stores = [instance(prefix), instance(prefix), instance(prefix)];
+    for (let round = 0; round < 5; round++) {
+      const id = await started(stores[0] as RedisSessionStore);
+      await (stores[0] as RedisSessionStore).append(id, logs(id, 1, 3));
+      const results = await Promise.all(Array.from({ length: 12 }, (_, i) => (stores[i % 3] as RedisSessionStore).finish(id, i % 2 ? 'failed' : 'completed', ok(i), 60_000)));
+      expect(results.filter(Boolean)).toHaveLength(1);
+      const winner = results.indexOf(true);
+      const events = await (stores[1] as RedisSessionStore).read(id, 0, 100);
+      expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+      expect(events.filter((e) => e.type === 'final')).toHaveLength(1);
+      expect(events[3]?.payload).toEqual(ok(winner));
+      expect(await (stores[2] as RedisSessionStore).get(id)).toMatchObject({ state: winner % 2 ? 'failed' : 'completed', result: ok(winner) });
+    }
+  });
+
+  it('a reader on another instance hears appends and the end; a channel is dropped with its last listener', async () => {
+    const prefix = redis.prefix();
+    const owner = instance(prefix);
+    const reader = instance(prefix);
+    const id = await started(owner);
+    let heard = 0;
+    const stopA = reader.subscribe(id, () => heard++);
+    const stopB = reader.subscribe(id, () => heard++);
+    const watcher = redis.client();
+    const channel = `${prefix}session:${id}:events`;
+    // One subscription for both listeners, on one connection; once it is up, both are told to read.
+    await eventually(async () => expect(await watcher.call('PUBSUB', 'NUMSUB', channel)).toEqual([channel, 1]));
+    await eventually(async () => expect(heard).toBe(2));
+    await owner.append(id, logs(id, 1, 1));
+    await eventually(async () => expect(heard).toBe(4));
+    await owner.finish(id, 'completed', ok(1), 60_000);
+    await eventually(async () => expect(heard).toBe(6));
+    await sleep(100);
+    expect(heard).toBe(6);
+    stopA();
+    await sleep(50);
+    expect(await watcher.call('PUBSUB', 'NUMSUB', channel)).toEqual([channel, 1]);
+    stopB();
+    await eventually(async () => expect(await watcher.call('PUBSUB', 'NUMSUB', channel)).toEqual([channel, 0]));
+    reader.dispose();
+    owner.dispose();
+  });
+
+  it('a cancel asked through one instance reaches the one running the session', async () => {
+    const prefix = redis.prefix();
+    const owner = instance(prefix);
+    const other = instance(prefix);
+    const id = await started(owner);
+    let cancelled = 0;
+    const stop = owner.onCancel(id, () => cancelled++);
+    const watcher = redis.client();
+    const channel = `${prefix}session:${id}:cancel`;
+    await eventually(async () => expect(await watcher.call('PUBSUB', 'NUMSUB', channel)).toEqual([channel, 1]));
+    expect(await other.requestCancel(id)).toBe(true);
+    await eventually(async () => expect(cancelled).toBe(1));
+    stop();
+    await owner.finish(id, 'cancelled', ok(null), 60_000);
+    expect(await other.requestCancel(id)).toBe(false);
+    expect(await other.requestCancel(newId())).toBe(false);
+    owner.dispose();
+  });
+
+  it('a cancel whose message the owner missed is found by its next keepAlive', async () => {
+    const prefix = redis.prefix();
+    const owner = instance(prefix);
+    const other = instance(prefix);
+    const id = await started(owner);
+    // Asked before the owner listens: the message is gone, the flag stays.
+    expect(await other.requestCancel(id)).toBe(true);
+    let cancelled = 0;
+    owner.onCancel(id, () => cancelled++);
+    await sleep(100);
+    expect(cancelled).toBe(0);
+    await owner.keepAlive(id, 10_000);
+    expect(cancelled).toBe(1);
+    owner.dispose();
+  });
+
+  it('keepAlive keeps a session off the stale list; one whose instance stops renewing is listed by every instance', async () => {
+    const prefix = redis.prefix();
+    const [a, b] = [instance(prefix), instance(prefix)];
+    const alive = await started(a);
+    const lost = await started(a);
+    const ended = await started(a);
+    // A new session counts as alive until its first keepAlive is due.
+    expect(await b.stale()).toEqual([]);
+    await Promise.all([alive, lost, ended].map((id) => a.keepAlive(id, 600)));
+    await a.finish(ended, 'completed', ok(1), 60_000);
+    for (let i = 0; i < 4; i++) {
+      await sleep(200);
+      await a.keepAlive(alive, 600);
+    }
+    expect(await b.stale()).toEqual([lost]);
+    expect(await a.stale()).toEqual([lost]);
+    // A keepAlive after the end does not bring a session back.
+    await a.keepAlive(ended, 1);
+    await sleep(20);
+    expect(await b.stale()).toEqual([lost]);
+    expect(await b.finish(lost, 'failed', ok('lost'), 60_000)).toBe(true);
+    expect(await a.stale()).toEqual([]);
+  });
+});
+
+describe('RedisSessionStore: what Redis says is checked', () => {
+  it('skips stream entries it did not write and refuses a record of the wrong shape', async () => {
+    const c = redis.client();
+    const prefix = redis.prefix();
+    const a = new RedisSessionStore(c, { prefix });
+    const id = await started(a);
+    await a.append(id, logs(id, 1, 1));
+    const [events] = (await c.keys(`${prefix}*:e:${id}`)) as [string];
+    const [meta] = (await c.keys(`${prefix}*:s:${id}`)) as [string];
+    await c.xadd(events, '0-2', 'e', 'not json');
+    await c.xadd(events, '0-3', 'e', JSON.stringify({ ...log(id, 3), seq: 4 }));
+    await c.xadd(events, '0-4', 'e', JSON.stringify({ ...log('ses_other', 4) }));
+    await c.xadd(events, '0-5', 'e', JSON.stringify({ ...log(id, 5), type: 'pwned' }));
+    await c.xadd(events, '0-6', 'x', JSON.stringify(log(id, 6)));
+    await c.xadd(events, '0-7', 'e', JSON.stringify({ ...log(id, 7), type: 'final', payload: { value: 1 } }));
+    await c.xadd(events, '0-8', 'e', JSON.stringify(log(id, 8)));
+    expect((await a.read(id, 0, 100)).map((e) => e.seq)).toEqual([1, 8]);
+    await c.hset(meta, 'state', 'exploded');
+    await expect(a.get(id)).rejects.toThrow(RedisStoreError);
+    await c.hset(meta, 'state', 'completed', 'result', '{"value":1}');
+    await expect(a.get(id)).rejects.toThrow(/not what this store wrote/);
+    await c.hset(meta, 'result', JSON.stringify(ok(1)), 'createdAt', 'yesterday');
+    await expect(a.get(id)).rejects.toThrow(RedisStoreError);
+  });
+
+  it('ids that are not session ids never reach a key', async () => {
+    const a = instance(redis.prefix());
+    expect(await a.get('../x')).toBeUndefined();
+    expect(await a.read('a b', 0, 10)).toEqual([]);
+    expect(await a.finish('{tag}', 'completed', ok(1), 1000)).toBe(false);
+    await expect(a.create({ sessionId: 'x:y', owner: 'a', createdAt: 1 })).rejects.toThrow(TypeError);
+  });
+
+  it('checks its options', () => {
+    const c = redis.client();
+    expect(() => new RedisSessionStore(c, { maxEvents: 0 })).toThrow(/maxEvents must be a positive integer/);
+    expect(() => new RedisSessionStore(c, { maxEvent: 5 } as never)).toThrow(/unknown option "maxEvent"\. Did you mean "maxEvents"/);
+  });
+});
+
+describe('RedisSessionStore: Redis trouble', () => {
+  it('every method rejects within the command timeout while Redis sleeps, then answers again', async () => {
+    const prefix = redis.prefix();
+    const a = new RedisSessionStore(redis.client(), { prefix, commandTimeoutMs: 200 });
+    const id = await started(a);
+    const asleep = redis.client().call('DEBUG', 'SLEEP', '1.5');
+    await sleep(50);
+    const t0 = performance.now();
+    const calls = [a.get(id), a.read(id, 0, 10), a.append(id, logs(id, 1, 1)), a.keepAlive(id, 1000), a.stale(), a.requestCancel(id), a.create({ sessionId: newId(), owner: 'a', createdAt: 1 })];
+    const outcomes = await Promise.allSettled(calls);
+    expect(performance.now() - t0).toBeLessThan(1000);
+    for (const o of outcomes) {
+      expect(o.status).toBe('rejected');
+      expect((o as PromiseRejectedResult).reason).toMatchObject({ name: 'RedisStoreError', code: 'TIMEOUT' });
+    }
+    await asleep;
+    // The append that timed out ran once Redis woke up; sent again, it adds nothing twice.
+    await a.append(id, logs(id, 1, 2));
+    expect((await a.read(id, 0, 10)).map((e) => e.seq)).toEqual([1, 2]);
+  });
+
+  it('survives a Redis restart: calls fail fast while it is down, then work again, and readers hear events again', async () => {
+    const prefix = redis.prefix();
+    const a = new RedisSessionStore(redis.client(), { prefix, commandTimeoutMs: 300 });
+    // One client queues commands while disconnected (the default), the other fails them at once.
+    const b = new RedisSessionStore(redis.client({ enableOfflineQueue: false }), { prefix, commandTimeoutMs: 300 });
+    let heard = 0;
+    // A reader from before the restart, on a session created after it (the restart forgot everything).
+    const id = newId();
+    b.subscribe(id, () => heard++);
+    await sleep(100);
+    await redis.server.halt();
+    const t0 = performance.now();
+    await expect(a.get(id)).rejects.toBeInstanceOf(Error);
+    await expect(b.stale()).rejects.toBeInstanceOf(Error);
+    expect(performance.now() - t0).toBeLessThan(1500);
+    await redis.server.start();
+    await eventually(() => a.create({ sessionId: id, owner: 'alice', createdAt: 1 }));
+    // Resubscribed after the reconnect (its listeners were told to re-read), and it hears new events.
+    await eventually(async () => expect(heard).toBeGreaterThan(0));
+    const before = heard;
+    await a.append(id, logs(id, 1, 1));
+    await eventually(async () => expect(heard).toBeGreaterThan(before));
+    expect(await b.read(id, 0, 10)).toEqual([log(id, 1)]);
+    a.dispose();
+    b.dispose();
+  });
+});
