@@ -76,7 +76,7 @@ async function invokeWithEvents(call: ToolCallRequest, events: RunEvents, invoke
   if (events.includeToolArgs) {
     let args: unknown;
     try {
-      args = hostCodec.decode(call.argsText);
+      args = hostCodec.decodeJSON(call.argsText);
     } catch {
       args = undefined;
     }
@@ -310,7 +310,7 @@ export class Enclave {
       invoke = (call) =>
         traceToolCall(
           trace,
-          { tool: call.name, callId: call.callIndex, args: () => hostCodec.decode(call.argsText) },
+          { tool: call.name, callId: call.callIndex, args: () => hostCodec.decodeJSON(call.argsText) },
           () => untraced(call),
           (reply) => (reply[0] === 1 ? { result: () => hostCodec.decode(reply[1]) } : { error: toolReplyError(reply[1]) ?? { code: 'TOOL_ERROR', message: 'The tool failed.' } }),
         );
