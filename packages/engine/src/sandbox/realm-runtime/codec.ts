@@ -539,7 +539,7 @@ export function createCodec(): Codec {
    *   NaN, Infinity, -Infinity        null (and -0 is 0), as JSON.stringify writes them
    *   BigInt                          its decimal digits, as a string
    *   Date                            its ISO string (null for an invalid date)
-   *   Map                             an array of [key, value] pairs
+   *   Map                             an array of [key, value] pairs (prototype keys left out, as below)
    *   Set                             an array of its values
    *   RegExp                          its source text, as a string
    *   typed arrays                    an array of their elements (BigInt elements as strings)
@@ -622,8 +622,9 @@ export function createCodec(): Codec {
         if (boxed !== undefined) return charge(boxed.length + 2) ? boxed : null;
         if (isMap(o)) {
           const pairs: unknown[] = [];
+          // The pairs become an object as soon as a host calls Object.fromEntries: same keys left out.
           apply(mapForEach, o, [(val: unknown, key: unknown) => {
-            if (!fail) pairs[pairs.length] = [key, val];
+            if (!fail && !(typeof key === 'string' && prototypeKey(key, val))) pairs[pairs.length] = [key, val];
           }]);
           return encodeItems(pairs.length, (i) => pairs[i], depth);
         }
