@@ -56,7 +56,14 @@ function realmLimits(l: RuntimeLimits): RealmLimits {
 function copyOut(outcome: RunOutcome): ExecutionResult {
   if (!outcome.success) return outcome;
   // Built field by field: an object rest that leaves a key out takes V8's slow path, on every run.
-  const result: ExecutionResult = { success: true, value: hostCodec.decode(outcome.valueText), stats: outcome.stats };
+  let value: unknown;
+  try {
+    value = hostCodec.decodeJSON(outcome.valueText);
+  } catch {
+    // Only text a worker did not make with the codec gets here (a worker is untrusted input).
+    return internalFailure(outcome.stats);
+  }
+  const result: ExecutionResult = { success: true, value, stats: outcome.stats };
   if (outcome.logs !== undefined) result.logs = outcome.logs;
   return result;
 }
@@ -67,7 +74,7 @@ async function invokeWithEvents(call: ToolCallRequest, events: RunEvents, invoke
   if (events.includeToolArgs) {
     let args: unknown;
     try {
-      args = hostCodec.decode(call.argsText);
+      args = hostCodec.decodeJSON(call.argsText);
     } catch {
       args = undefined;
     }
@@ -322,7 +329,7 @@ export class Enclave {
       invoke = (call) =>
         traceToolCall(
           trace,
-          { tool: call.name, callId: call.callIndex, args: () => hostCodec.decode(call.argsText) },
+          { tool: call.name, callId: call.callIndex, args: () => hostCodec.decodeJSON(call.argsText) },
           () => untraced(call),
           (reply) => (reply[0] === 1 ? { result: () => hostCodec.decode(reply[1]) } : { error: toolReplyError(reply[1]) ?? { code: 'TOOL_ERROR', message: 'The tool failed.' } }),
         );

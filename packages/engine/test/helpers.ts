@@ -521,13 +521,13 @@ export function nextTenantCode(withConsole: boolean): string {
     withConsole ? "console.log('tenant', t.n);" : '',
     'const o = {};',
     'const a = [3, 1, 2];',
-    'return [o.polluted, a.polluted, typeof o.then, typeof a.then, Object.keys(o).length, JSON.stringify({ a: [1, "x"] }),',
+    "return ['polluted' in o, 'polluted' in a, typeof o.then, typeof a.then, Object.keys(o).length, JSON.stringify({ a: [1, \"x\"] }),",
     "  a.map((x) => x * 2).join(','), a.slice().sort().join(','), String(Math.max(1, 2)), 'ab'.toUpperCase(),",
     "  typeof input, JSON.parse('{\"k\":1}').k, [1, 2].includes(2), Object.entries({ q: 1 }).length, t.n + t.s, String([1, [2]])];",
   ].join('\n');
 }
 
-export const NEXT_TENANT_VALUE = [undefined, undefined, 'undefined', 'undefined', 0, '{"a":[1,"x"]}', '6,2,4', '1,2,3', '2', 'AB', 'undefined', 1, true, 1, '1x', '1,2'];
+export const NEXT_TENANT_VALUE = [false, false, 'undefined', 'undefined', 0, '{"a":[1,"x"]}', '6,2,4', '1,2,3', '2', 'AB', 'undefined', 1, true, 1, '1x', '1,2'];
 
 /** A harmless tenant on the same Enclave (same realm, when it was judged clean) sees a pristine world. */
 export async function expectNextTenantClean(enclave: Enclave): Promise<void> {
@@ -746,6 +746,28 @@ export function childResult(child: ChildResult, key?: string): unknown {
 export function describeChild(child: ChildResult): string {
   const fatal = child.stderr.split('\n').find((l) => /FATAL|Fatal|Error/.test(l)) ?? '';
   return `exit=${String(child.code)} signal=${String(child.signal)} timedOut=${child.timedOut}\nfirst error line: ${fatal.slice(0, 300)}\nstdout: ${child.stdout.slice(-600)}\nstderr: ${child.stderr.slice(-600)}`;
+}
+
+/**
+ * A child program that runs each script once, in order, on one Enclave built from `options` (source
+ * text), and prints `RESULT {"out": {name: 'OK' or the error code}, ...report}`. `setup` runs first,
+ * `settle` after the last run, and `report` is an expression whose fields join the result.
+ */
+export function scriptsChild(options: string, scripts: Record<string, string>, opts: { timeout: number; setup?: string; settle?: string; report?: string }): string {
+  return `
+${opts.setup ?? ''}
+const enclave = new Enclave(${options});
+await enclave.ready();
+const out = {};
+for (const [name, code] of Object.entries(${JSON.stringify(scripts)})) {
+  const r = await enclave.run(code, { timeout: ${opts.timeout} });
+  out[name] = r.success ? 'OK' : r.error.code;
+}
+${opts.settle ?? ''}
+const report = ${opts.report ?? '{}'};
+enclave.dispose();
+console.log('RESULT ' + JSON.stringify({ out, ...report }));
+`;
 }
 
 /**

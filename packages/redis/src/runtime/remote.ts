@@ -323,7 +323,7 @@ export class RedisRuntimeIsolation implements Isolation {
   }
 
   #entry(run: RemoteRun, message: unknown[], tail: string): void {
-    const entry = readEntry(['entry', 0, message[2], message[3], message[4], false], tail);
+    const entry = readEntry(['entry', 0, message[2], message[3], message[4], false, false], tail);
     if (entry === undefined || !this.#withinCaps(run, entry)) {
       this.#fail(run, 'INTERNAL_ERROR', 'InternalError', 'The runtime node sent an invalid message.');
       return;

@@ -33,7 +33,7 @@ export const JSONObject = JSON;
 export const ReflectObject = Reflect;
 export const RegExpStatics = RegExp as unknown as Record<string, unknown>;
 
-export const { apply, construct, ownKeys, defineProperty: reflectDefine, deleteProperty: reflectDelete, getPrototypeOf: reflectGetPrototypeOf } = Reflect;
+export const { apply, construct, ownKeys, defineProperty: reflectDefine, deleteProperty: reflectDelete, getPrototypeOf: reflectGetPrototypeOf, setPrototypeOf: reflectSetPrototypeOf } = Reflect;
 export const {
   defineProperty,
   getOwnPropertyDescriptor: gopd,
@@ -55,18 +55,20 @@ export const isArray = Array.isArray;
 export const arrayFrom = Array.from;
 export const arrayPush = Array.prototype.push;
 export const arrayPop = Array.prototype.pop;
+export const arrayShift = Array.prototype.shift;
 export const arrayJoin = Array.prototype.join;
 export const arrayIncludes = Array.prototype.includes;
 export const arrayValues = Array.prototype.values;
 export const stringSlice = String.prototype.slice;
 export const stringIndexOf = String.prototype.indexOf;
+export const stringCharCodeAt = String.prototype.charCodeAt;
 export const stringRaw = String.raw;
 export const fromCharCode = String.fromCharCode;
 export const numberIsFinite = Number.isFinite;
 export const jsonParse = JSON.parse;
 export const jsonStringify = JSON.stringify;
 export const promiseThen = Promise.prototype.then;
-export const promiseReject = Promise.reject;
+export const functionBind = Function.prototype.bind;
 /** V8's own (not in the ES library). */
 export const captureStackTrace = (Error as unknown as { captureStackTrace: (target: object) => void }).captureStackTrace;
 export const mapGet = Map.prototype.get;
@@ -75,13 +77,19 @@ export const mapDelete = Map.prototype.delete;
 export const mapForEach = Map.prototype.forEach;
 export const setAdd = Set.prototype.add;
 export const setHas = Set.prototype.has;
+export const setDelete = Set.prototype.delete;
 export const setForEach = Set.prototype.forEach;
 export const weakMapGet = WeakMap.prototype.get;
 export const weakMapSet = WeakMap.prototype.set;
 export const weakSetAdd = WeakSet.prototype.add;
 export const weakSetHas = WeakSet.prototype.has;
 export const dateGetTime = Date.prototype.getTime;
+export const dateToISOString = Date.prototype.toISOString;
 export const regexpToString = RegExp.prototype.toString;
+export const stringValueOf = String.prototype.valueOf;
+export const isView = ArrayBuffer.isView;
+/** %TypedArray%.prototype.length: throws for anything but a typed array. */
+export const typedArrayLengthGetter = (Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Int8Array.prototype) as object, 'length') as PropertyDescriptor).get as (this: unknown) => number;
 export const mapSize = (Object.getOwnPropertyDescriptor(Map.prototype, 'size') as PropertyDescriptor).get as (this: Map<unknown, unknown>) => number;
 export const setSize = (Object.getOwnPropertyDescriptor(Set.prototype, 'size') as PropertyDescriptor).get as (this: Set<unknown>) => number;
 

@@ -10,13 +10,12 @@ import type { PendingCall, Run } from './budgets.js';
 import { chargeChars, chargeElements, checkAlive, checkMemory, current, fatal, iterations, newRun, setCurrent } from './budgets.js';
 import { counted } from './builtins.js';
 import type { Codec } from './codec.js';
-import { TOO_LARGE } from './codec.js';
-import { callSite, locationOf, readErrorField, safeString, withSite } from './errors.js';
+import { CYCLE, TOO_LARGE } from './codec.js';
+import { callSite, cleanError, locationOf, readErrorField, readMessage, safeString, withSite } from './errors.js';
 import { hostBegin, hostCall, hostDone, hostLog, hostTake } from './host.js';
 import {
   ErrorCtor,
   MapCtor,
-  PromiseCtor,
   SetCtor,
   StringCtor,
   TypeErrorCtor,
@@ -26,6 +25,7 @@ import {
   arrayIncludes,
   arrayJoin,
   arrayPush,
+  arrayShift,
   defineProperty,
   freeze,
   isArray,
@@ -38,12 +38,13 @@ import {
   promiseThen,
   setHas,
   stringSlice,
+  symbolIterator,
   weakMapGet,
   weakMapSet,
   weakSetAdd,
   weakSetHas,
 } from './primordials.js';
-import { markHandled, rejected } from './promises.js';
+import { handledCapability, markHandled, rejected } from './promises.js';
 
 /** Iterations between checkpoints: one compare per loop turn in between. */
 const CHECK_EVERY = 16_384;
@@ -92,9 +93,11 @@ function finish(run: Run, codec: Codec, kind: 'ok' | 'error', value: unknown): v
     return;
   }
   if (kind === 'ok') {
-    const text = codec.encode(value, { maxBytes: run.limits.maxOutputBytes, maxDepth: 256, getters: false, useToJSON: false });
+    // The result is JSON data by contract: whatever the host does next (JSON.stringify, an HTTP body) works.
+    const text = codec.encodeJSON(value, { maxBytes: run.limits.maxOutputBytes, maxDepth: 256, cycles: 'fail' });
     if (typeof text === 'string') report(run, { kind: 'ok', ...stats }, text);
-    else if (text === TOO_LARGE) report(run, { kind: 'limit', code: 'OUTPUT_LIMIT_EXCEEDED', name: 'OutputLimitError', message: `The result is larger than ${run.limits.maxOutputBytes} bytes.`, ...stats });
+    else if (text.code === TOO_LARGE) report(run, { kind: 'limit', code: 'OUTPUT_LIMIT_EXCEEDED', name: 'OutputLimitError', message: `The result is larger than ${run.limits.maxOutputBytes} bytes as JSON (shared values count each time they appear).`, ...stats });
+    else if (text.code === CYCLE) report(run, { kind: 'limit', code: 'OUTPUT_LIMIT_EXCEEDED', name: 'OutputLimitError', message: `The result contains a cycle (at value${text.path}), which JSON cannot represent.`, ...stats });
     else report(run, { kind: 'limit', code: 'RUNTIME_ERROR', name: 'Error', message: 'The result is nested too deeply to copy out.', ...stats });
     return;
   }
@@ -104,14 +107,14 @@ function finish(run: Run, codec: Codec, kind: 'ok' | 'error', value: unknown): v
   let location: [number, number] | null = null;
   if (value !== null && (typeof value === 'object' || typeof value === 'function')) {
     name = readErrorField(value, 'name');
-    message = readErrorField(value, 'message');
+    message = readMessage(value);
     if (apply(weakSetHas, toolErrors, [value])) {
       tool = { code: readErrorField(value, 'code') ?? 'TOOL_ERROR', tool: readErrorField(value, 'tool') ?? null, data: (apply(weakMapGet, toolErrorData, [value]) as string | undefined) ?? null };
     }
     location = locationOf(value);
     if (name === undefined && message === undefined) {
-      const t = codec.encode(value, { maxBytes: 400, maxDepth: 4, getters: false, useToJSON: false });
-      message = typeof t === 'string' ? `Uncaught ${t}` : 'Uncaught non-error value';
+      const t = codec.encodeJSON(value, { maxBytes: 400, maxDepth: 4, cycles: 'mark' });
+      message = typeof t === 'string' && t !== '' ? `Uncaught ${t}` : 'Uncaught non-error value';
       name = 'Error';
     }
   } else {
@@ -128,20 +131,19 @@ function makeCallTool(run: Run, codec: Codec) {
     if (name.length > MAX_TOOL_NAME) return rejected(makeToolError('ToolError', `callTool(name, args): a tool name is at most ${MAX_TOOL_NAME} characters.`, 'INVALID_TOOL_CALL'));
     run.toolCalls++;
     if (run.toolCalls > run.limits.maxToolCalls) fatal(run, 'MAX_TOOL_CALLS', 'ToolCallLimitError', `Tool-call limit of ${run.limits.maxToolCalls} exceeded.`);
-    const argsText = codec.encode(args === undefined ? {} : args, { maxBytes: run.limits.maxToolArgsBytes, maxDepth: 64, getters: false, useToJSON: false });
+    // What a tool receives is JSON data (see codec.encodeJSON).
+    const argsText = codec.encodeJSON(args === undefined ? {} : args, { maxBytes: run.limits.maxToolArgsBytes, maxDepth: 64, cycles: 'fail' });
     if (typeof argsText !== 'string') {
-      const why = argsText === TOO_LARGE ? `are larger than ${run.limits.maxToolArgsBytes} bytes.` : 'are nested too deeply.';
+      const why =
+        argsText.code === TOO_LARGE
+          ? `are larger than ${run.limits.maxToolArgsBytes} bytes as JSON.`
+          : argsText.code === CYCLE
+            ? `contain a cycle (at args${argsText.path}), which JSON cannot represent.`
+            : 'are nested too deeply.';
       return rejected(makeToolError('ToolError', `Arguments of "${name}" ${why}`, 'INVALID_ARGUMENTS', name));
     }
     const id = ++run.nextCallId;
-    let resolve!: (v: unknown) => void;
-    let reject!: (e: unknown) => void;
-    const p = markHandled(
-      new PromiseCtor<unknown>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      }),
-    );
+    const { promise: p, resolve, reject } = handledCapability(undefined);
     apply(mapSet, run.pending, [id, { resolve, reject, name, site: callSite() }]);
     if (hostCall(run.id, id, name, argsText) !== 1) {
       apply(mapDelete, run.pending, [id]);
@@ -170,12 +172,13 @@ function makeConsole(run: Run, codec: Codec): object {
         if (typeof a === 'string') apply(arrayPush, parts, [a]);
         else if (a === null || (typeof a !== 'object' && typeof a !== 'function')) apply(arrayPush, parts, [safeString(a)]);
         else {
-          const t = codec.encode(a, { maxBytes: run.limits.maxLogBytes, maxDepth: 16, getters: false, useToJSON: false });
-          apply(arrayPush, parts, [typeof t === 'string' ? t : '[value too large]']);
+          const t = codec.encodeJSON(a, { maxBytes: run.limits.maxLogBytes, maxDepth: 16, cycles: 'mark' });
+          apply(arrayPush, parts, [typeof t !== 'string' ? '[value too large]' : t === '' ? 'undefined' : t]);
         }
       }
       const line = apply(arrayJoin, parts, [' ']) as string;
-      run.logBytes += line.length;
+      // Counted as the host will write it: a JSON string, escapes included.
+      run.logBytes += (jsonStringify(line) as string).length;
       run.logEntries++;
       if (run.logBytes > run.limits.maxLogBytes || run.logEntries > run.limits.maxLogEntries) {
         fatal(run, 'OUTPUT_LIMIT_EXCEEDED', 'LogLimitError', `Console output exceeded its cap of ${run.limits.maxLogEntries} entries or ${run.limits.maxLogBytes} bytes.`);
@@ -194,6 +197,9 @@ function makeConsole(run: Run, codec: Codec): object {
   return freeze(out);
 }
 
+/** Key texts remembered for messages (see Guards.mc): the longest callee path V8 quotes in full. */
+const MAX_CALLEE_TEXTS = 8;
+
 /** A computed key: numbers and symbols pass; anything else is converted once and checked. */
 function memberKey(k: unknown): PropertyKey {
   if (typeof k === 'number' || typeof k === 'symbol') return k;
@@ -210,30 +216,44 @@ function memberKey(k: unknown): PropertyKey {
   return key;
 }
 
+function notIterable(text: string): TypeError {
+  return new TypeErrorCtor(`${text} is not iterable`);
+}
+
 function makeGuards(run: Run): Guards {
   const { maxIterations, maxCallDepth } = run.limits;
+  const texts = run.calleeTexts;
   const guards: Guards = {
     L: maxIterations < CHECK_EVERY ? maxIterations : CHECK_EVERY,
     D: maxCallDepth,
     f() {
       checkAlive(run);
       const n = iterations(run);
-      if (n > maxIterations) fatal(run, 'MAX_ITERATIONS', 'IterationLimitError', `Iteration limit of ${maxIterations} exceeded (loops and function calls count).`);
-      if (run.getD !== null && run.getD() > maxCallDepth) fatal(run, 'RUNTIME_ERROR', 'CallDepthError', `Maximum call depth of ${maxCallDepth} exceeded.`);
+      if (run.budgets) {
+        if (n > maxIterations) fatal(run, 'MAX_ITERATIONS', 'IterationLimitError', `Iteration limit of ${maxIterations} exceeded (loops and function calls count).`);
+        if (run.getD !== null && run.getD() > maxCallDepth) fatal(run, 'RUNTIME_ERROR', 'CallDepthError', `Maximum call depth of ${maxCallDepth} exceeded.`);
+      }
       checkMemory(run);
       const next = (run.getN === null ? 0 : run.getN()) + CHECK_EVERY;
-      run.setL?.(next < maxIterations - run.bulk ? next : maxIterations - run.bulk);
+      run.setL?.(!run.budgets || next < maxIterations - run.bulk ? next : maxIterations - run.bulk);
     },
-    c() {
+    c(caught?: unknown) {
+      cleanError(caught);
       checkAlive(run);
     },
     m: memberKey,
-    sp(x: unknown) {
+    mc(key: unknown, text: string) {
+      if (texts.length >= MAX_CALLEE_TEXTS) apply(arrayShift, texts, []);
+      texts[texts.length] = text;
+      return memberKey(key);
+    },
+    sp(x: unknown, text: string) {
       if (isArray(x) || typeof x === 'string') {
         chargeElements(x.length);
         return x;
       }
-      if (x === null || x === undefined) return x;
+      // V8 would name the guard here: "__ek_sp is not a function or its return value is not iterable".
+      if (x === null || x === undefined || typeof (x as { [symbolIterator]?: unknown })[symbolIterator] !== 'function') throw notIterable(text);
       return counted(x as Iterable<unknown>);
     },
     big(length: number, value: string) {
@@ -241,14 +261,20 @@ function makeGuards(run: Run): Guards {
       return value;
     },
     am: markHandled,
+    ar(promise: unknown, caught: unknown) {
+      markHandled(promise);
+      cleanError(caught);
+      return caught;
+    },
     os(x: unknown) {
       if (typeof x === 'string' && x.length > BIG_STRING) chargeElements(x.length);
       return x;
     },
-    bind(getN, setL, getD) {
+    bind(getN, setL, getD, budgets) {
       run.getN = getN;
       run.setL = setL;
       run.getD = getD;
+      run.budgets = budgets === 1;
     },
   };
   return freeze(guards);
