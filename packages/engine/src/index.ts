@@ -71,7 +71,15 @@ export type {
   SessionInitPayload,
   ToolCallPayload,
   ToolResultPayload,
+  ApprovalDecision,
+  ApprovalRequiredPayload,
+  DurableRunOptions,
+  JournalCall,
+  PausedRun,
+  PendingApproval,
+  RunJournal,
 } from './types.js';
+export { DURABLE_DEFAULTS } from './durable.js';
 export { EVENT_TYPES } from './events.js';
 export { createEnclaveHandler } from './http/handler.js';
 export type {

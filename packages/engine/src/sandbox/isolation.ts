@@ -7,7 +7,7 @@
  * of tool replies), the tool calls the script made, the lines it logged, and how it ended if it did.
  * Nothing is reported from inside an entry, so no host code runs while script code might.
  */
-import type { LogLevel, RealmLimits, ToolReply } from './realm-abi.js';
+import type { LogLevel, NdValue, RealmLimits, ToolReply } from './realm-abi.js';
 
 /** One run as an isolation gets it: everything crosses as text or plain data. */
 export interface IsolatedJob {
@@ -24,6 +24,11 @@ export interface IsolatedJob {
   functionNames: readonly string[];
   /** `performance.now()` in the host when the run's deadline passes. */
   deadline: number;
+  /**
+   * A durable run: the values its non-deterministic sources gave before, handed back in order, after
+   * which they give live values (each reported in `EntryOutput.nd`). Absent: the native sources.
+   */
+  replayNd?: readonly NdValue[] | undefined;
 }
 
 /** How a run ended, as its thread saw it. */
@@ -47,6 +52,8 @@ export interface EntryOutput {
   calls: EntryCall[];
   logs: EntryLog[];
   end: EntryEnd | null;
+  /** A durable run's values of non-deterministic sources taken in the entry, replayed or live, in order. */
+  nd?: NdValue[] | undefined;
 }
 
 export type IsolationFailureCode = 'QUEUE_FULL' | 'MEMORY_LIMIT_EXCEEDED' | 'RUNTIME_ERROR' | 'INTERNAL_ERROR' | 'ABORTED';

@@ -1,5 +1,5 @@
 import vm from 'node:vm';
-import type { HostBridge, InstallRealm, LogLevel, RealmControl } from './realm-abi.js';
+import type { HostBridge, InstallRealm, LogLevel, NdKind, RealmControl } from './realm-abi.js';
 import { REALM_ENTRIES } from './realm-abi.js';
 import { REALM_RUNTIME_SOURCE } from './realm-runtime.generated.js';
 
@@ -16,6 +16,8 @@ export interface RealmRunTarget {
   onDone(report: string, value: string): void;
   onLog(level: LogLevel, line: string): void;
   overMemory(): boolean;
+  /** A durable run's value of a non-deterministic source (see RunConfig.durable). */
+  nd(kind: NdKind): number;
 }
 
 const runtimeScript = new vm.Script(REALM_RUNTIME_SOURCE, { filename: 'enclave:runtime' });
@@ -123,6 +125,14 @@ function makeBridge(realm: Realm): HostBridge {
         return target(id)?.overMemory() === true ? 1 : 0;
       } catch {
         return 0;
+      }
+    },
+    nd(id, kind) {
+      try {
+        const r = target(id);
+        return r !== null && (kind === 'r' || kind === 't') ? r.nd(kind) : NaN;
+      } catch {
+        return NaN;
       }
     },
   };

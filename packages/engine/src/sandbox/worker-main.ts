@@ -49,7 +49,7 @@ function tampered(): boolean {
 
 const active = new Map<number, RealmRun>();
 
-function send(id: number, { calls, logs, end }: EntryOutput): void {
+function send(id: number, { calls, logs, end, nd }: EntryOutput): void {
   let wireEnd: WireEnd | null = null;
   let tail = '';
   if (end !== null) {
@@ -60,6 +60,7 @@ function send(id: number, { calls, logs, end }: EntryOutput): void {
     } else wireEnd = end;
   }
   const message: WorkerMessage = ['entry', id, calls, logs, wireEnd, end !== null && tampered()];
+  if (nd !== undefined) message.push(nd);
   port?.postMessage(JSON.stringify(message) + tail);
 }
 

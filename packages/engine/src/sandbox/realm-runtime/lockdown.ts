@@ -57,6 +57,7 @@ import {
   symbolIterator,
   symbolSpecies,
 } from './primordials.js';
+import { installNondeterminism } from './nondeterminism.js';
 import { markHandled } from './promises.js';
 
 type AnyFn = (...args: any[]) => any;
@@ -238,6 +239,7 @@ function enableAll(proto: object, keys: readonly string[]): void {
 export function lockdown(options: InstallOptions, codec: Codec): number {
   const hidden = hiddenIntrinsics(options);
   wrapBulkBuiltins();
+  installNondeterminism();
   if (options.proxy) installProxy();
   else reflectDelete(G, 'Proxy');
   // Levels whose dialect has no Intl do not keep it: one less graph to freeze, and less surface.

@@ -30,6 +30,7 @@ export const URIErrorCtor = URIError;
 export const EvalErrorCtor = EvalError;
 export const AggregateErrorCtor = AggregateError;
 export const JSONObject = JSON;
+export const MathObject = Math;
 export const ReflectObject = Reflect;
 export const RegExpStatics = RegExp as unknown as Record<string, unknown>;
 
@@ -81,6 +82,9 @@ export const weakMapSet = WeakMap.prototype.set;
 export const weakSetAdd = WeakSet.prototype.add;
 export const weakSetHas = WeakSet.prototype.has;
 export const dateGetTime = Date.prototype.getTime;
+export const dateToString = Date.prototype.toString;
+export const dateNow = Date.now;
+export const mathRandom = Math.random;
 export const regexpToString = RegExp.prototype.toString;
 export const mapSize = (Object.getOwnPropertyDescriptor(Map.prototype, 'size') as PropertyDescriptor).get as (this: Map<unknown, unknown>) => number;
 export const setSize = (Object.getOwnPropertyDescriptor(Set.prototype, 'size') as PropertyDescriptor).get as (this: Set<unknown>) => number;
