@@ -203,6 +203,11 @@ export class DurableRun implements DriverJournal {
     return this.#replayNd;
   }
 
+  /** How many values of non-deterministic sources fit the journal at most (each is charged 24 bytes). */
+  get maxNd(): number {
+    return Math.floor(this.#settings.maxJournalBytes / 24) + 1;
+  }
+
   /** Console lines reported before the pause this run resumes: not reported again. */
   get replayedLogs(): number {
     return this.#settings.resume?.journal.logs ?? 0;

@@ -86,11 +86,11 @@ async function invokeWithEvents(scope: ToolScope, call: ToolCallRequest, events:
 }
 
 /** A durable run's journal, for a run that may pause: one with `durable` and a tool that needs approval, or one that resumes a pause. */
-function durableRun(settings: RunSettings, tools: ToolMap | undefined, key: string, live: (call: ToolCallRequest) => Promise<ToolReply>): DurableRun | undefined {
+function durableRun(settings: RunSettings, tools: ToolMap | undefined, key: () => string, live: (call: ToolCallRequest) => Promise<ToolReply>): DurableRun | undefined {
   const durable = settings.durable;
   if (durable === undefined) return undefined;
   if (durable.resume === undefined && !hasApprovalTool(tools)) return undefined;
-  return new DurableRun(durable, key, live);
+  return new DurableRun(durable, key(), live);
 }
 
 function hasApprovalTool(tools: ToolMap | undefined): boolean {
@@ -415,12 +415,13 @@ export class Enclave {
     };
     const live = (call: ToolCallRequest) => (events === undefined ? invokeHostTool(scope, call) : invokeWithEvents(scope, call, events));
     const onLog = events === undefined ? undefined : (entry: LogEntry) => events.emit('log', entry);
-    const durable = durableRun(run.settings, tools, journalKey(compiled.key, inputText, globalsText), live);
+    const durable = durableRun(run.settings, tools, () => journalKey(compiled.key, inputText, globalsText), live);
     const plan: DriverPlan = { job, startedAt, timeout: limits.timeout, mapPosition: compiled.mapPosition, invokeTool: live, signal: options.signal, onLog };
     if (durable !== undefined) {
       plan.invokeTool = durable.invokeTool;
       plan.journal = durable;
       job.replayNd = durable.replayNd;
+      job.maxNd = durable.maxNd;
       // Lines reported before the pause are in the result again (the script logged them again), not in the events.
       plan.onLog = (entry) => {
         if (++durable.logs > durable.replayedLogs) onLog?.(entry);

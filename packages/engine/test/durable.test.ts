@@ -210,6 +210,15 @@ describe('durable runs: limits, divergence and hostile journals', () => {
     expect(r).toMatchObject({ success: false, error: { code: 'JOURNAL_LIMIT_EXCEEDED' } });
   });
 
+  it('values of the clock and Math.random() count against the journal: past it the run ends, and no tool call after them starts', async () => {
+    const { tools, ran } = orderTools();
+    const code = `let refused = 0; for (let i = 0; i < 100000; i++) { try { Math.random(); } catch { refused++; } }
+await callTool('orders:list', {}); return refused;`;
+    const r = await enclave.run(code, { tools, durable: { maxJournalBytes: 24_000 } });
+    expect(r).toMatchObject({ success: false, error: { code: 'JOURNAL_LIMIT_EXCEEDED' } });
+    expect(ran.list).toBe(0);
+  });
+
   it('resumed with another script or input: REPLAY_DIVERGED before anything runs', async () => {
     const { tools, ran } = orderTools();
     const paused = pausedOf(await enclave.run(REFUND, { tools, durable: true }));

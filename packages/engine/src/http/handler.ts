@@ -353,6 +353,12 @@ function readPausedState(text: string): PausedState | undefined {
   }
 }
 
+/** Whether a journal read back waits on `callId` (the engine checks the rest of it). */
+function waitsOn(journal: unknown, callId: number): boolean {
+  const pending = journal !== null && typeof journal === 'object' ? (journal as { pending?: unknown }).pending : undefined;
+  return Array.isArray(pending) && pending[0] === callId;
+}
+
 /** How long DELETE waits for the cancelled run's final state before it answers 202. */
 const CANCEL_WAIT_MS = 5_000;
 
@@ -984,6 +990,8 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
       if (resumed !== undefined) await endResumed(route.id, err instanceof EnclaveHttpError ? err.message : 'The run could not be resumed.');
       throw err;
     }
+    // The journal must wait on the call the person was shown: anything else is a store that was written by someone else.
+    if (paused !== undefined && !waitsOn(paused.journal, callId)) paused = undefined;
     if (paused === undefined) {
       free();
       safely(() => logger.error('enclave: a paused session’s state did not read back; it ends as INTERNAL_ERROR'));

@@ -29,6 +29,8 @@ export interface IsolatedJob {
    * which they give live values (each reported in `EntryOutput.nd`). Absent: the native sources.
    */
   replayNd?: readonly NdValue[] | undefined;
+  /** At most this many values in all (a durable run's journal is capped): the sources then refuse. */
+  maxNd?: number | undefined;
 }
 
 /** How a run ended, as its thread saw it. */

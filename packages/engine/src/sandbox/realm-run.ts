@@ -154,6 +154,8 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
   // A recorded value is handed back only where the replayed run asks for the same kind: a run that
   // asks for another kind has left the recorded path, which the driver sees in the reported values.
   nd(kind: NdKind): number {
+    // Past the journal's room the values would be refused anyway: the host does not buffer them.
+    if (this.#ndTaken >= (this.#job.maxNd ?? Infinity)) return NaN;
     const recorded = this.#job.replayNd?.[this.#ndTaken++];
     const value = recorded !== undefined && recorded[0] === kind ? recorded[1] : kind === 'r' ? Math.random() : Date.now();
     this.#nd.push([kind, value]);
