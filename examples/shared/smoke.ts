@@ -41,7 +41,7 @@ export function smokeTest(example: string): void {
       expect(catalog.tools.find((t) => t.name === 'orders:refund')).toMatchObject({ sideEffect: true, needsApproval: 'conditional' });
     });
 
-    probeStreaming(() => url, { slowTool: 'reports:build' });
+    probeStreaming(() => url, { slowTool: 'reports:build', approvals: true });
 
     itServesMcp(() => url);
 

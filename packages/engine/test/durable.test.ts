@@ -79,7 +79,9 @@ describe.each(ISOLATIONS)('durable runs [$name]', ({ options }) => {
     expect(ran).toEqual({ list: 1, get: 1, refund: 0 });
     expect(first.map((e) => e.type)).toEqual(['session_init', 'tool_call', 'tool_result', 'tool_call', 'tool_result', 'log', 'tool_call', 'approval_required']);
     expect(first.at(-1)?.payload).toEqual({ callId: 3, tool: 'orders:refund', args: { id: 'o1', amount: 120 } });
+    // Nothing is held while it waits: no run in flight, no busy worker.
     expect(enclave.stats().activeRuns).toBe(0);
+    if (options.adapter === 'worker_threads') await expect.poll(() => enclave.stats().workers?.busyWorkers).toBe(0);
 
     const second: EnclaveEvent[] = [];
     const resumed = await enclave.run(REFUND, { tools, durable: { resume: { journal: throughStore(paused.journal), decision: { approved: true } } }, onEvent: (e) => void second.push(e) });

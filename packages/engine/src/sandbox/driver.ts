@@ -47,7 +47,7 @@ export interface DriverPlan {
   signal?: AbortSignal | undefined;
   /** Each captured console line as it arrives (after the realm entry that logged it). */
   onLog?: ((entry: LogEntry) => void) | undefined;
-  /** A durable run's journal (see durable/replay.ts); the job then has `replayNd`. */
+  /** A durable run's journal (see ../durable.ts); the job then has `replayNd`. */
   journal?: DriverJournal | undefined;
 }
 
