@@ -283,6 +283,23 @@ await callTool('orders:list', {}); return refused;`;
     expect(ran).toEqual({ list: 1, get: 1, refund: 0 });
   });
 
+  it('Date and Math.random behave as scripts know them, durable or not, and a script cannot replace them (runtime only)', async () => {
+    const { tools } = orderTools();
+    const code = `const r0 = Math.random; const n0 = Date.now; const D0 = Date;
+try { Math.random = () => 0.5; } catch {}
+try { Date.now = () => 1; } catch {}
+class Later extends Date {}
+return [Math.random === r0, Date.now === n0, Date === D0, new Later(0).getTime(), new Later(0) instanceof Date, new Date(5).getTime(),
+  new Date(2020, 0, 1).getFullYear(), Date.UTC(2020, 0), typeof Date.parse('2020-01-01'), new Date() instanceof Date,
+  Date.prototype.constructor === Date, Date.name, Date.length, typeof Date(), Math.random() < 1];`;
+    // Without the AST layer, which refuses these assignments and the class before anything runs.
+    const runtimeOnly = make({ validate: false });
+    for (const durable of [true, false]) {
+      const r = await runtimeOnly.run(code, { tools, durable });
+      expect(r).toMatchObject({ success: true, value: [true, true, true, 0, true, 5, 2020, 1577836800000, 'number', true, true, 'Date', 7, 'string', true] });
+    }
+  });
+
   it('the catalog marks tools that need approval', () => {
     const { tools } = orderTools();
     const cond = defineTool({ name: 'maybe', needsApproval: () => true, handler: () => 1 });
