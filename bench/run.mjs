@@ -7,6 +7,7 @@ import vm from 'node:vm';
 import { Worker } from 'node:worker_threads';
 import { Enclave } from '@enclave-kit/engine';
 import { AGENT, COMPUTE, HELLO, rawCallTool, rawScript as compileRaw, timedEntry, tools } from './workloads.mjs';
+import { fmt, measure, quantile } from './measure.mjs';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -21,22 +22,6 @@ const slowTools = Object.fromEntries(Object.entries(tools).map(([k, fn]) => [k, 
 
 // ---- measurement ------------------------------------------------------------------------------
 
-function quantile(sorted, q) {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))];
-}
-async function measure(count, fn) {
-  const warm = Math.max(10, Math.round(count / 10));
-  for (let i = 0; i < warm; i++) await fn();
-  const times = [];
-  for (let i = 0; i < count; i++) {
-    const start = performance.now();
-    await fn();
-    times.push(performance.now() - start);
-  }
-  times.sort((a, b) => a - b);
-  return { p50: quantile(times, 0.5), p99: quantile(times, 0.99), n: count };
-}
-const fmt = (ms) => (ms >= 10 ? `${ms.toFixed(1)} ms` : ms >= 1 ? `${ms.toFixed(2)} ms` : `${(ms * 1000).toFixed(0)} µs`);
 
 const rows = [];
 let memoryNote = '';

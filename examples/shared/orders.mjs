@@ -1,6 +1,6 @@
 // Demo data and user-scoped tools shared by the example servers. Every tool closes over the user of
 // the request: a script can only ever see that user's orders.
-import { ToolError } from '@enclave-kit/engine';
+import { ToolError, defineTool } from '@enclave-kit/engine';
 
 export const USERS = {
   alice: { id: 'u1', name: 'Alice' },
@@ -13,6 +13,12 @@ const ORDERS = [
   { id: 'o3', owner: 'u1', status: 'paid', total: 80 },
   { id: 'o4', owner: 'u2', status: 'paid', total: 999 },
 ];
+
+/** Orders refunded by this process (a real app writes this to its database). */
+const REFUNDED = new Set();
+
+/** Whether `user` may have order `id` refunded: their own, paid, not refunded yet. */
+const refundable = (user, id) => ORDERS.some((o) => o.id === id && o.owner === user.id && o.status === 'paid') && !REFUNDED.has(id);
 
 /** Stub login: the `x-user` header names the user. Use your real auth (sessions, JWT, passport) instead. */
 export const userFromHeader = (value) => (typeof value === 'string' && Object.hasOwn(USERS, value) ? USERS[value] : undefined);
@@ -38,6 +44,20 @@ export function toolsFor(user) {
       if (order.owner !== user.id) throw new ToolError('Not your order.', { code: 'FORBIDDEN', status: 403 });
       return order;
     },
+    // Money leaves: a person approves each refund first (README, "Approvals"). Only a refund that could
+    // happen is put to them; anything else fails at once, as if the order did not exist.
+    'orders:refund': defineTool({
+      name: 'orders:refund',
+      description: 'Refunds one of your paid orders in full. A person approves each refund before it happens.',
+      sideEffect: true,
+      needsApproval: ({ id }) => refundable(user, id),
+      handler: async ({ id }) => {
+        if (!refundable(user, id)) throw new ToolError(`No refundable order ${id}.`, { code: 'NOT_FOUND', status: 404 });
+        REFUNDED.add(id);
+        const order = ORDERS.find((o) => o.id === id);
+        return { id, refunded: order.total };
+      },
+    }),
     // A slow report (a warehouse query, say): long enough to watch a session stream, drop it and cancel it.
     'reports:build': async ({ days = 30 } = {}, ctx) => {
       await wait(1500, ctx.signal);

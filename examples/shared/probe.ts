@@ -198,9 +198,10 @@ export async function sseEvents(res: Response, stopAfter = Infinity): Promise<{ 
 
 /**
  * The README's streaming and session flows against a route serving `orders:list` (and, with `slowTool`,
- * a tool that takes a while): an SSE run, then a session started, cut, resumed and cancelled.
+ * a tool that takes a while): an SSE run, then a session started, cut, resumed and cancelled; with
+ * `approvals`, a session that pauses for `orders:refund` and is approved.
  */
-export function probeStreaming(url: () => string, options: { slowTool?: string } = {}): void {
+export function probeStreaming(url: () => string, options: { slowTool?: string; approvals?: boolean } = {}): void {
   const alice = { 'x-user': 'alice', 'content-type': 'application/json' };
   const code = 'const paid = await callTool("orders:list", { status: "paid" }); console.log("paid orders:", paid.length); return paid.length;';
 
@@ -227,6 +228,29 @@ export function probeStreaming(url: () => string, options: { slowTool?: string }
     const foreign = await fetch(`${url()}/sessions/${sessionId}`, { headers: { 'x-user': 'bob' } });
     expect(foreign.status).toBe(404);
     await foreign.body?.cancel();
+  });
+
+  // Only the example apps have orders:refund; the README's quick starts do not.
+  if (options.approvals === true) it('a refund waits for approval: approval_required, the session waits, the approval resumes it to final, and only the refund runs then', async () => {
+    const refund = 'const paid = await callTool("orders:list", { status: "paid" }); const r = await callTool("orders:refund", { id: paid[0].id }); console.log("refunded", r.refunded); return r;';
+    const res = await fetch(`${url()}/sessions`, { method: 'POST', headers: { ...alice, accept: 'text/event-stream' }, body: JSON.stringify({ code: refund }) });
+    const sessionId = res.headers.get('x-session-id');
+    const head = await sseEvents(res);
+    expect(head.map((e) => e.event)).toEqual(['session_init', 'tool_call', 'tool_result', 'tool_call', 'approval_required']);
+    const pending = head.at(-1)?.data.payload;
+    expect(pending).toMatchObject({ callId: 2, tool: 'orders:refund', args: { id: expect.stringMatching(/^o\d$/) } });
+    const state = await fetch(`${url()}/sessions/${sessionId}`, { headers: { 'x-user': 'alice' } });
+    expect(await state.json()).toMatchObject({ state: 'waiting_for_approval', pendingApproval: { callId: 2 } });
+    const foreign = await fetch(`${url()}/sessions/${sessionId}/approvals/2`, { method: 'POST', headers: { ...alice, 'x-user': 'bob' }, body: '{"approved":true}' });
+    expect(foreign.status).toBe(404);
+    await foreign.body?.cancel();
+    const approved = await fetch(`${url()}/sessions/${sessionId}/approvals/2`, { method: 'POST', headers: { ...alice, accept: 'text/event-stream' }, body: '{"approved":true}' });
+    expect(approved.status).toBe(200);
+    const rest = await sseEvents(approved);
+    expect(rest.map((e) => e.event)).toEqual(['tool_call', 'tool_result', 'log', 'final']);
+    expect(rest.map((e) => e.id)).toEqual(['6', '7', '8', '9']);
+    expect(rest[0]?.data.payload.tool).toBe('orders:refund');
+    expect(rest[3]?.data.payload).toMatchObject({ success: true, value: { id: pending.args.id } });
   });
 
   const slowTool = options.slowTool;

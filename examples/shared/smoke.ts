@@ -36,11 +36,12 @@ export function smokeTest(example: string): void {
       const foreign = await run('bob', 'return await callTool("orders:get", { id: "o1" })');
       expect(foreign.status).toBe(403);
       expect((await run('alice', 'return eval("1")')).status).toBe(422);
-      const catalog = (await (await fetch(url, { headers: { 'x-user': 'alice' } })).json()) as { tools: { name: string }[] };
-      expect(catalog.tools.map((t) => t.name)).toEqual(['me', 'orders:get', 'orders:list', 'reports:build']);
+      const catalog = (await (await fetch(url, { headers: { 'x-user': 'alice' } })).json()) as { tools: { name: string; needsApproval?: string }[] };
+      expect(catalog.tools.map((t) => t.name)).toEqual(['me', 'orders:get', 'orders:list', 'orders:refund', 'reports:build']);
+      expect(catalog.tools.find((t) => t.name === 'orders:refund')).toMatchObject({ sideEffect: true, needsApproval: 'conditional' });
     });
 
-    probeStreaming(() => url, { slowTool: 'reports:build' });
+    probeStreaming(() => url, { slowTool: 'reports:build', approvals: true });
 
     itServesMcp(() => url);
 

@@ -12,55 +12,19 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SseParser } from '@enclave-kit/client';
 import { startRedisServer } from '../../../scripts/redis-server.mjs';
 import type { RedisServer } from '../../../scripts/redis-server.mjs';
 import { startNodeProcess } from '../../../packages/redis/test/nodes.js';
 import type { NodeProcess } from '../../../packages/redis/test/nodes.js';
 import { freePort, startNode } from '../../shared/probe.js';
 import type { Started } from '../../shared/probe.js';
+import { readmeBlocks, runShell, sse } from './readme.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../../..');
 const work = path.resolve(here, '../.readme');
 const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
-
-/** The fenced blocks of the README section `## Streaming and sessions`, subsections included. */
-function blocks(): { lang: string; code: string }[] {
-  const start = readme.indexOf('\n## Streaming and sessions\n');
-  if (start < 0) throw new Error('README.md has no "## Streaming and sessions" section');
-  const rest = readme.slice(start + 1);
-  const end = rest.search(/^## (?!Streaming)/m);
-  const section = end < 0 ? rest : rest.slice(0, end);
-  return [...section.matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)].map((m) => ({ lang: m[1] ?? '', code: m[2] ?? '' }));
-}
-
-/** A shell block's commands (comments dropped, continuation lines joined), each followed by a marker, run with bash. */
-function runShell(code: string, port: number): string[] {
-  const commands: string[] = [];
-  let current = '';
-  for (const line of code.replaceAll('3000', String(port)).split('\n')) {
-    if (current === '' && (line.trim() === '' || line.trimStart().startsWith('#'))) continue;
-    current += `${line}\n`;
-    if (!line.endsWith('\\')) {
-      commands.push(current);
-      current = '';
-    }
-  }
-  const script = commands.map((c) => `${c}echo; echo @@@`).join('\n');
-  const result = spawnSync('bash', ['-c', script], { encoding: 'utf8', timeout: 60_000 });
-  return result.stdout.split('@@@\n').slice(0, commands.length);
-}
-
-interface Event {
-  id: string;
-  type: string;
-  data: { sessionId: string; seq: number; type: string; payload: any };
-}
-
-function sse(text: string): Event[] {
-  return new SseParser().feed(text).map((m) => ({ id: m.lastEventId, type: m.type, data: JSON.parse(m.data) }));
-}
+const blocks = () => readmeBlocks('Streaming and sessions');
 
 const MODES = [
   { name: 'embedded', remote: false },
@@ -72,6 +36,7 @@ describe.each(MODES)('README: Streaming and sessions, against examples/express [
   let redis: RedisServer | undefined;
   let nodes: NodeProcess[] = [];
   let port = 0;
+  const example = { get port() { return port; } };
   beforeAll(async () => {
     expect(spawnSync('curl', ['--version']).status, 'the README’s lines need curl: apt-get install -y curl').toBe(0);
     port = await freePort();
@@ -92,7 +57,7 @@ describe.each(MODES)('README: Streaming and sessions, against examples/express [
   it('the curl -N line streams session_init, tool_call, tool_result, log and final as SSE', () => {
     const [stream] = blocks();
     expect(stream?.lang).toBe('sh');
-    const [out] = runShell(stream?.code ?? '', port);
+    const [out] = runShell(stream?.code ?? '', example.port);
     expect(out?.startsWith('retry: 1000\n\n')).toBe(true);
     const events = sse(out ?? '');
     expect(events.map((e) => e.type)).toEqual(['session_init', 'tool_call', 'tool_result', 'log', 'final']);
@@ -104,7 +69,7 @@ describe.each(MODES)('README: Streaming and sessions, against examples/express [
 
   it('the session block starts, drops, resumes with Last-Event-ID and cancels as its comments say', () => {
     const flow = blocks().filter((b) => b.lang === 'sh')[1];
-    const [start, follow, running, foreign, resume, state, restart, cancel] = runShell(flow?.code ?? '', port);
+    const [start, follow, running, foreign, resume, state, restart, cancel] = runShell(flow?.code ?? '', example.port);
     expect(start?.trim()).toBe('');
     const first = sse(follow ?? '');
     expect(first.map((e) => [e.id, e.type])).toEqual([
@@ -133,7 +98,7 @@ describe.each(MODES)('README: Streaming and sessions, against examples/express [
     expect(snippet?.code).toContain("from '@enclave-kit/client'");
     rmSync(work, { recursive: true, force: true });
     mkdirSync(work, { recursive: true });
-    const code = (snippet?.code ?? '').replaceAll('3000', String(port));
+    const code = (snippet?.code ?? '').replaceAll('3000', String(example.port));
     writeFileSync(path.join(work, 'client.mts'), code);
     const tsc = path.join(root, 'node_modules/typescript/bin/tsc');
     const checked = spawnSync(process.execPath, [tsc, '--ignoreConfig', '--noEmit', '--strict', '--module', 'nodenext', '--target', 'es2022', '--types', 'node', 'client.mts'], { cwd: work, encoding: 'utf8' });

@@ -132,6 +132,8 @@ export interface SessionOptions extends FollowOptions {
  * const status = await client.getSession(sessionId);       // { sessionId, state: 'running' }
  * const result = await client.session(sessionId).result;   // follow it to the end
  * await client.cancel(otherId);                            // { state: 'cancelled', result: { ... ABORTED } }
+ * const { pendingApproval } = await client.getSession(pausedId); // state 'waiting_for_approval'
+ * await client.approve(pausedId, pendingApproval.callId);  // or client.deny(pausedId, callId, 'Too much.')
  * ```
  */
 export interface EnclaveClient {
@@ -160,8 +162,34 @@ export interface EnclaveClient {
    * that had already ended keeps its state.
    */
   cancel(sessionId: string, options?: RequestOptions): Promise<SessionStatus>;
+  /**
+   * Approves the call a paused session waits on (`POST {url}/sessions/{id}/approvals/{callId}`): the run
+   * resumes on the server (the approved call runs once) and its events go on; follow them with
+   * `session(sessionId, { fromSeq })`. Throws `EnclaveClientError`: 404 (not the caller's session, or
+   * not the call it waits on), 409 `CONFLICT` (already decided, or not waiting), 429, 503.
+   */
+  approve(sessionId: string, callId: number, options?: RequestOptions): Promise<ApprovalAnswer>;
+  /** Denies it: the call rejects in the script with a catchable `ToolError` whose `code` is `APPROVAL_DENIED` and whose message is `reason`. Throws like `approve`. */
+  deny(sessionId: string, callId: number, reason?: string, options?: RequestOptions): Promise<ApprovalAnswer>;
   /** The catalog of the caller's tools (`GET {url}`), for prompts. */
   catalog(options?: RequestOptions): Promise<EnclaveCatalog>;
+}
+
+/**
+ * What `approve()` and `deny()` resolve with: the session runs again.
+ *
+ * @example
+ * ```ts
+ * const { eventsUrl } = await client.approve(sessionId, pending.callId); // eventsUrl: '.../events?fromSeq=8'
+ * ```
+ */
+export interface ApprovalAnswer {
+  sessionId: string;
+  state: 'running';
+  callId: number;
+  approved: boolean;
+  statusUrl: string;
+  eventsUrl: string;
 }
 
 function configError(message: string, origin = 'createEnclaveClient(options)'): EnclaveClientError {
@@ -266,6 +294,14 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
 
   const cancel = async (sessionId: string, o: RequestOptions = {}) => json<SessionStatus>(sessionUrl(sessionId), 'DELETE', o);
 
+  async function decide(sessionId: string, callId: number, decision: { approved: boolean; reason?: string }, o: RequestOptions): Promise<ApprovalAnswer> {
+    if (!Number.isSafeInteger(callId) || callId < 1) throw new EnclaveClientError({ code: 'BAD_REQUEST', message: `callId must be a positive integer (the pending call's), got ${String(callId)}.` });
+    if (decision.reason !== undefined && typeof decision.reason !== 'string') throw new EnclaveClientError({ code: 'BAD_REQUEST', message: 'reason must be a string.' });
+    const res = await send(transport, sessionUrl(sessionId, `/approvals/${callId}`), { method: 'POST', accept: JSON_ACCEPT, body: decision, headers: o.headers, signal: o.signal });
+    if (res.status !== 202) throw await errorOf(res, o.signal);
+    return (await readJson(res, o.signal)) as ApprovalAnswer;
+  }
+
   function follow<T>(sessionId: string | undefined, afterSeq: number, o: FollowOptions, start?: (signal: AbortSignal) => Promise<Response>): EnclaveEventStream<T> {
     checkRetry('retry', o.retry, 'stream/session options');
     const retry = o.retry ?? options.retry;
@@ -311,6 +347,8 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
     },
     getSession: async (sessionId, o = {}) => json<SessionStatus>(sessionUrl(sessionId), 'GET', o),
     cancel,
+    approve: (sessionId, callId, o = {}) => decide(sessionId, callId, { approved: true }, o),
+    deny: (sessionId, callId, reason, o = {}) => decide(sessionId, callId, reason === undefined ? { approved: false } : { approved: false, reason }, o),
     catalog: async (o = {}) => json<EnclaveCatalog>(base().href, 'GET', o),
   };
 }

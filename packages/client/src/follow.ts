@@ -60,7 +60,7 @@ const DEFAULT_INITIAL_DELAY_MS = 1_000;
 /** Statuses worth another attempt: the server or a proxy is busy or failing, not refusing. */
 const RETRYABLE_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
 
-const EVENT_TYPES: ReadonlySet<string> = new Set<EnclaveEventType>(['session_init', 'log', 'tool_call', 'tool_result', 'heartbeat', 'final', 'events_dropped']);
+const EVENT_TYPES: ReadonlySet<string> = new Set<EnclaveEventType>(['session_init', 'log', 'tool_call', 'tool_result', 'heartbeat', 'final', 'approval_required', 'events_dropped']);
 
 /**
  * Delivers events once and in order. Replays of events already delivered are dropped; seqs that never
@@ -206,7 +206,7 @@ export interface FollowPlan {
 }
 
 /**
- * The events of a session, once each and in order, until `final` (the last item). Throws
+ * The events of a session, once each and in order, until `final` or `approval_required` (the last item). Throws
  * `EnclaveClientError`: the server's refusal (404 for an unknown or expired session, 401, 403, 400),
  * `ABORTED` when the plan's signal aborts, `RETRIES_EXHAUSTED` when resuming failed too often in a row,
  * and `NETWORK_ERROR` when a started session's first connection fails before its id is known.
@@ -266,7 +266,8 @@ export async function* followSession(plan: FollowPlan): AsyncGenerator<EnclaveEv
         for (const out of sequencer.accept(event)) {
           progressed = true;
           yield out;
-          if (out.type === 'final') return;
+          // A paused run's stream ends at its approval_required: nothing comes until someone decides.
+          if (out.type === 'final' || out.type === 'approval_required') return;
         }
       }
       failure = new EnclaveClientError({ code: 'NETWORK_ERROR', message: 'The event stream ended before the final event.' });

@@ -1,7 +1,7 @@
 /**
  * `@enclave-kit/client`: a fetch client of an enclave-kit route, for browsers and Node. Run a script,
  * stream its events (resumed after dropped connections, each event once and in order), attach to a
- * session, read its state, cancel it.
+ * session, read its state, cancel it, approve or deny a call it waits on.
  *
  * @example
  * ```ts
@@ -12,7 +12,7 @@
  * ```
  */
 export { createEnclaveClient } from './client.js';
-export type { EnclaveClient, EnclaveClientOptions, FollowOptions, RequestOptions, RunOptions, SessionOptions, StreamOptions } from './client.js';
+export type { ApprovalAnswer, EnclaveClient, EnclaveClientOptions, FollowOptions, RequestOptions, RunOptions, SessionOptions, StreamOptions } from './client.js';
 export { EnclaveClientError } from './errors.js';
 export type { EnclaveClientErrorCode, EnclaveClientErrorInit } from './errors.js';
 export type { RetryInfo, RetryPolicy, StreamFormat } from './follow.js';
@@ -32,6 +32,7 @@ export type {
   ExecutionStats,
   ExecutionSuccess,
   LogEntry,
+  PendingApproval,
   RunErrorCode,
   RunLimits,
   RunLimitsRequest,

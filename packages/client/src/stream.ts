@@ -1,7 +1,7 @@
 import { EnclaveClientError, abortedError } from './errors.js';
 import type { FollowPlan } from './follow.js';
 import { followSession } from './follow.js';
-import type { EnclaveEvent, ExecutionResult, SessionStatus } from './types.js';
+import type { EnclaveEvent, ExecutionFailure, ExecutionResult, PendingApproval, SessionStatus } from './types.js';
 
 /**
  * A session's events, as they happen, resumed across dropped connections: iterate it with
@@ -27,7 +27,10 @@ export interface EnclaveEventStream<T = unknown> extends AsyncIterable<EnclaveEv
   /** The session's id, as soon as the server tells it; rejects if the stream fails before that. */
   readonly sessionId: Promise<string>;
   /**
-   * The run's result (the `final` event's payload), also for a run that failed (`success: false`).
+   * The run's result (the `final` event's payload), also for a run that failed (`success: false`). A run
+   * that paused for a person's approval resolves it with code `APPROVAL_REQUIRED` (`error.data` is the
+   * pending call: `callId`, `tool`, `args`, `expiresAt`) and the stream ends; after `client.approve()`
+   * or `deny()`, follow the rest with `client.session(sessionId, { fromSeq: stream.lastSeq })`.
    * Rejects with `EnclaveClientError` when no result could be read: the request was refused, the
    * session is unknown or expired (404), resuming failed too often (`RETRIES_EXHAUSTED`), or reading
    * was stopped (`ABORTED`).
@@ -47,6 +50,15 @@ export interface EventStreamInit {
   onEvent: ((event: EnclaveEvent) => void) | undefined;
   cancelOnAbort: boolean;
   cancel: (sessionId: string) => Promise<SessionStatus>;
+}
+
+/** The result a stream resolves with when the run pauses: not the run's end, the wait for a decision. */
+function pausedResult(pending: PendingApproval): ExecutionFailure {
+  return {
+    success: false,
+    error: { name: 'ApprovalRequired', code: 'APPROVAL_REQUIRED', message: `The run waits for a person's approval of "${pending.tool}" (call ${pending.callId}).`, data: { ...pending } },
+    stats: { duration: 0, toolCallCount: 0, iterationCount: 0 },
+  };
 }
 
 interface Deferred<T> {
@@ -177,6 +189,7 @@ export class EventStream<T> implements EnclaveEventStream<T> {
         this.#queue.push(event);
         this.#notify();
         if (event.type === 'final') this.#result.resolve(event.payload as ExecutionResult<T>);
+        if (event.type === 'approval_required') this.#result.resolve(pausedResult(event.payload));
       }
     } catch (err) {
       this.#error = err;

@@ -27,6 +27,11 @@ export type RunErrorCode =
   | 'RUN_LOST'
   | 'RUNTIME_UNAVAILABLE'
   | 'RUNTIME_LOST'
+  | 'APPROVAL_REQUIRED'
+  | 'APPROVAL_EXPIRED'
+  | 'REPLAY_DIVERGED'
+  | 'MAX_PAUSES'
+  | 'JOURNAL_LIMIT_EXCEEDED'
   | 'INTERNAL_ERROR';
 
 /**
@@ -135,6 +140,21 @@ export interface ExecutionFailure {
 export type ExecutionResult<T = unknown> = ExecutionSuccess<T> | ExecutionFailure;
 
 /**
+ * A call waiting for a person's decision: `args` as the tool would receive them.
+ *
+ * @example
+ * ```ts
+ * if (status.pendingApproval) await client.approve(status.sessionId, status.pendingApproval.callId);
+ * ```
+ */
+export interface PendingApproval {
+  callId: number;
+  tool: string;
+  args?: unknown;
+  expiresAt?: number;
+}
+
+/**
  * The limits in force for a run, as `session_init` reports them (ms for `timeout`, bytes for the `...Bytes` and `memoryLimit`).
  *
  * @example
@@ -166,6 +186,12 @@ export interface EnclaveEventPayloads {
   heartbeat: { elapsedMs: number };
   /** The run's result. Always the last event. */
   final: ExecutionResult;
+  /**
+   * The run stopped to wait for a person's decision on call `callId` (a tool with `needsApproval`): the
+   * session is `waiting_for_approval` until `approve()` or `deny()`; then its events go on. `expiresAt`
+   * (ms since the epoch): when the wait ends as `APPROVAL_EXPIRED`.
+   */
+  approval_required: PendingApproval;
   /**
    * Events with seq `fromSeq`..`toSeq` that are not coming: `count` older `log` events the server dropped
    * to stay within its byte budget. The client also sends one of its own when it finds seqs missing.
@@ -200,14 +226,15 @@ export type EnclaveEvent<K extends EnclaveEventType = EnclaveEventType> = {
 }[K];
 
 /**
- * Where a session is: `running` until its `final` event; the others say how it ended.
+ * Where a session is: `running` until its `final` event, `waiting_for_approval` while it is paused for a
+ * person's decision (see `approve()`), and then how it ended.
  *
  * @example
  * ```ts
  * const { state } = await client.getSession(id); // 'running' | 'completed' | 'failed' | 'cancelled'
  * ```
  */
-export type SessionState = 'running' | 'completed' | 'failed' | 'cancelled';
+export type SessionState = 'running' | 'waiting_for_approval' | 'completed' | 'failed' | 'cancelled';
 
 /**
  * `GET {url}/sessions/{id}`: a session's state, and its result once it has one.
@@ -222,6 +249,8 @@ export interface SessionStatus {
   sessionId: string;
   state: SessionState;
   result?: ExecutionResult;
+  /** While `waiting_for_approval`: the call waiting. */
+  pendingApproval?: PendingApproval;
 }
 
 /**
@@ -249,7 +278,7 @@ export interface StartedSession {
  */
 export interface EnclaveCatalog {
   securityLevel: string;
-  tools: { name: string; description?: string; inputSchema?: Record<string, unknown>; outputSchema?: Record<string, unknown>; sideEffect?: boolean; timeout?: number; notes?: string[] }[];
+  tools: { name: string; description?: string; inputSchema?: Record<string, unknown>; outputSchema?: Record<string, unknown>; sideEffect?: boolean; needsApproval?: 'always' | 'conditional'; timeout?: number; notes?: string[] }[];
   openToolNames: boolean;
   /** TypeScript declarations of `callTool` for the caller's tools, for a prompt. */
   declarations: string;

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EnclaveClientError, createEnclaveClient } from '../src/index.js';
 import type { EnclaveClient, EnclaveEvent, EnclaveEventStream } from '../src/index.js';
 import type { Cut, TestServer } from './server.js';
-import { startCuttingProxy, startServer } from './server.js';
+import { rejection, startCuttingProxy, startServer } from './server.js';
 
 /** A script whose events arrive over a while: a log and a tool call (with a wait) per step. */
 const STEPS = `let sum = 0; for (let i = 1; i <= 4; i++) { console.log('step', i); sum += await callTool('tick', { i, ms: 5 }); } return sum;`;
@@ -19,15 +19,6 @@ afterAll(() => server.close());
 const clientFor = (user: string | undefined, extra: Partial<Parameters<typeof createEnclaveClient>[0]> = {}) =>
   createEnclaveClient({ url: server.url, ...(user !== undefined && { headers: { 'x-user': user } }), retry: { initialDelayMs: 5 }, ...extra });
 
-/** The error a promise rejects with (the test fails if it resolves). */
-async function rejection(p: Promise<unknown>): Promise<EnclaveClientError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(EnclaveClientError);
-  return err as EnclaveClientError;
-}
 
 async function collect(stream: EnclaveEventStream): Promise<EnclaveEvent[]> {
   const events: EnclaveEvent[] = [];
@@ -109,7 +100,7 @@ describe('run(): the JSON route', () => {
     expect(await client.run('return await callTool("whoami")')).toMatchObject({ value: 'user-1' });
     expect(await client.run('return await callTool("whoami")')).toMatchObject({ value: 'user-2' });
     const catalog = await clientFor('alice').catalog();
-    expect(catalog.tools.map((t) => t.name).sort()).toEqual(['block', 'fail', 'tick', 'whoami']);
+    expect(catalog.tools.map((t) => t.name).sort()).toEqual(['block', 'fail', 'refund', 'tick', 'whoami']);
     expect(catalog.prompt).toContain('callTool');
   });
 });

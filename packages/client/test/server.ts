@@ -6,7 +6,9 @@
 import { createServer, request as httpRequest } from 'node:http';
 import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { EnclaveHttpError, ToolError, createEnclaveHandler } from '@enclave-kit/engine';
+import { EnclaveHttpError, ToolError, createEnclaveHandler, defineTool } from '@enclave-kit/engine';
+import { expect } from 'vitest';
+import { EnclaveClientError } from '../src/index.js';
 import type { EnclaveHandlerOptions, ToolContext } from '@enclave-kit/engine';
 import { handleNodeRequest } from '@enclave-kit/engine/node';
 import { MemorySessionStore } from '../../engine/src/http/session-store.js';
@@ -18,6 +20,8 @@ export interface TestServer {
   store: MemorySessionStore;
   /** Tool calls that are waiting on `block`, and the aborts their signals saw. */
   blocked: { pending: number; aborted: number };
+  /** Amounts `refund` (which needs approval) really refunded. */
+  refunds: number[];
   close(): Promise<void>;
 }
 
@@ -47,11 +51,12 @@ const silent = { info() {}, error() {} };
 /**
  * Users come from `x-user` (none: 401, `mallory`: 403); `limited` may make one request a minute. Tools:
  * `whoami`, `tick({ i, ms })` (waits `ms`, returns `i`), `fail` (a public ToolError with status 409),
- * `block` (waits until the run ends).
+ * `block` (waits until the run ends), `refund({ amount })` (needs approval).
  */
 export async function startServer(options: { store?: MemorySessionStoreOptions; handler?: Partial<EnclaveHandlerOptions> } = {}): Promise<TestServer> {
   const store = new MemorySessionStore(options.store);
   const blocked = { pending: 0, aborted: 0 };
+  const refunds: number[] = [];
   const handler = createEnclaveHandler<unknown, string>({
     enclave: { timeout: 10_000 },
     logger: silent,
@@ -72,6 +77,14 @@ export async function startServer(options: { store?: MemorySessionStoreOptions; 
       fail: () => {
         throw new ToolError('Not in this state.', { code: 'CONFLICT', status: 409 });
       },
+      refund: defineTool({
+        name: 'refund',
+        needsApproval: true,
+        handler: ({ amount }: { amount: number }) => {
+          refunds.push(amount);
+          return amount;
+        },
+      }),
       block: async (_args: unknown, ctx: ToolContext) => {
         blocked.pending++;
         await wait(60_000, ctx.signal);
@@ -88,6 +101,7 @@ export async function startServer(options: { store?: MemorySessionStoreOptions; 
     url: `${origin}/enclave`,
     store,
     blocked,
+    refunds,
     close: async () => {
       handler.dispose();
       await shut(server);
@@ -172,4 +186,14 @@ export function seededRandom(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** The error a promise rejects with (the test fails if it resolves). */
+export async function rejection(p: Promise<unknown>): Promise<EnclaveClientError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(EnclaveClientError);
+  return err as EnclaveClientError;
 }

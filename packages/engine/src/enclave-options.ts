@@ -7,6 +7,8 @@ import type { LevelConfig, RuntimeLimits, SecurityLevel } from './levels.js';
 import { ALWAYS_BLOCKED_IDENTIFIERS, LEVEL_CONFIGS, MB, RESERVED_PREFIX, SECURITY_LEVELS } from './levels.js';
 import type { EnclaveEventListener } from './types.js';
 import { isSessionId, newSessionId } from './events.js';
+import type { DurableSettings } from './durable.js';
+import { readDurableOptions } from './durable.js';
 import { OptionChecker } from './options.js';
 import type { RateLimitStore } from './rate-limit.js';
 import { MemoryRateLimitStore } from './rate-limit.js';
@@ -51,7 +53,7 @@ const OPTION_KEYS = new Set<string>([
   'scoringGate',
   'tracing',
 ]);
-const RUN_OPTION_KEYS = new Set<string>([...LIMIT_KEYS, 'tools', 'toolHandler', 'globals', 'input', 'signal', 'context', 'onEvent', 'sessionId', 'heartbeatMs', 'includeToolArgs', 'traceContext']);
+const RUN_OPTION_KEYS = new Set<string>([...LIMIT_KEYS, 'tools', 'toolHandler', 'globals', 'input', 'signal', 'context', 'onEvent', 'sessionId', 'heartbeatMs', 'includeToolArgs', 'traceContext', 'durable']);
 const REALM_POOL_KEYS = ['maxIdle', 'prewarm', 'maxRunsPerRealm'];
 const WORKER_POOL_KEYS = ['minWorkers', 'maxWorkers', 'memoryLimitPerWorker', 'maxMessagesPerSecond', 'maxExecutionsPerWorker', 'maxQueueSize', 'idleTimeoutMs'];
 const WRAPPER_NAMES = new Set(['callTool', 'console', 'input']);
@@ -103,6 +105,8 @@ export interface RunSettings {
   globalNames: string[];
   /** Where the run's events go, if anywhere. */
   events: { listener: EnclaveEventListener; sessionId: string; heartbeatMs: number | undefined; includeToolArgs: boolean } | undefined;
+  /** The run may pause for approvals (and this one may resume a pause). */
+  durable: DurableSettings | undefined;
 }
 
 /** `tracing`: on by default (it costs nothing without a tracer provider), `false` turns it off. */
@@ -236,7 +240,9 @@ export function readRunOptions(settings: EnclaveSettings, runOptions: RunOptions
   if (sessionId !== undefined && !isSessionId(sessionId)) check.fail('sessionId must be 1 to 128 characters of A-Z, a-z, 0-9, "_" and "-".');
   const heartbeatMs = check.positiveInteger('heartbeatMs', o.heartbeatMs, 'ms');
   check.boolean('includeToolArgs', o.includeToolArgs);
+  const durable = readDurableOptions(o.durable);
   return {
+    durable,
     events: listener === undefined ? undefined : { listener, sessionId: (sessionId as string | undefined) ?? newSessionId(), heartbeatMs, includeToolArgs: o.includeToolArgs === true },
     limits,
     tools: mergeTools(settings.tools, source.tools),

@@ -3,6 +3,7 @@ import type { EnclaveSettings, RunSettings } from './enclave-options.js';
 import { readDescribeTools, readEnclaveOptions, readRunOptions } from './enclave-options.js';
 import { EnclaveConfigError } from './errors.js';
 import { OptionChecker } from './options.js';
+import { DurableRun, journalKey } from './durable.js';
 import { RunEvents, newSessionId, toolReplyError } from './events.js';
 import type { RunTrace } from './tracing.js';
 import { endRunTrace, startRunTrace, traceEvent, traceToolCall } from './tracing.js';
@@ -11,7 +12,8 @@ import type { RuntimeLimits, SecurityLevel } from './levels.js';
 import type { CheckIssue, CheckReport, PreparedScript } from './pipeline.js';
 import { prepareAgentScript } from './pipeline.js';
 import { failure, internalFailure, noStats } from './result.js';
-import type { RunDriver, RunOutcome } from './sandbox/driver.js';
+import type { DriverPlan, RunDriver, RunOutcome } from './sandbox/driver.js';
+import type { IsolatedJob } from './sandbox/isolation.js';
 import { drive } from './sandbox/driver.js';
 import type { Isolation } from './sandbox/isolation.js';
 import { isIsolation } from './sandbox/isolation.js';
@@ -84,8 +86,40 @@ async function invokeWithEvents(call: ToolCallRequest, events: RunEvents, invoke
   const reply = await invoke(call);
   const durationMs = elapsedMs(started);
   const error = reply[0] === 0 ? toolReplyError(reply[1]) : undefined;
+  // A call that asked for approval has not run: the run's `approval_required` reports it instead.
+  if (error?.code === 'APPROVAL_REQUIRED' && call.approval?.kind === 'ask') return reply;
   events.emit('tool_result', error === undefined ? { callId, tool, ok: reply[0] === 1, durationMs } : { callId, tool, ok: false, error, durationMs });
   return reply;
+}
+
+/** A durable run's journal, for a run that may pause: one with `durable` and a tool that needs approval, or one that resumes a pause. */
+function durableRun(settings: RunSettings, tools: ToolMap | undefined, key: () => string, live: (call: ToolCallRequest) => Promise<ToolReply>): DurableRun | undefined {
+  const durable = settings.durable;
+  if (durable === undefined) return undefined;
+  if (durable.resume === undefined && !hasApprovalTool(tools)) return undefined;
+  return new DurableRun(durable, key(), live);
+}
+
+function hasApprovalTool(tools: ToolMap | undefined): boolean {
+  if (tools === undefined) return false;
+  for (const tool of tools.values()) if (tool.needsApproval !== undefined && tool.needsApproval !== false) return true;
+  return false;
+}
+
+/**
+ * A durable run's outcome: a pause carries its journal; a resumed run that ended on its own before it
+ * reached the call it was paused on took another path than its journal.
+ */
+function afterDurable(outcome: RunOutcome, durable: DurableRun): RunOutcome {
+  if (!outcome.success && outcome.error.code === 'APPROVAL_REQUIRED') {
+    const paused = durable.paused();
+    return paused === undefined ? { ...outcome, error: { ...outcome.error, code: 'INTERNAL_ERROR' } } : { ...outcome, paused };
+  }
+  if (!durable.reachedPending && (outcome.success || outcome.error.code === 'RUNTIME_ERROR' || outcome.error.code === 'TOOL_ERROR')) {
+    const diverged = failure('REPLAY_DIVERGED', 'ReplayDivergedError', 'The script ended before it reached the call it was paused on: it took another path than before its pause.', outcome.stats);
+    return outcome.logs === undefined ? diverged : { ...diverged, logs: outcome.logs };
+  }
+  return outcome;
 }
 
 /** Events of a stream, waiting for its loop: pushed by the run, taken by `for await`. */
@@ -296,7 +330,8 @@ export class Enclave {
       const { stats } = result;
       endRunTrace(run.trace, { code: result.success ? undefined : result.error.code, durationMs: stats.duration, toolCalls: stats.toolCallCount, iterations: stats.iterationCount });
     }
-    run?.events?.emit('final', result);
+    if (!result.success && result.paused !== undefined) run?.events?.emit('approval_required', result.paused.approval);
+    else run?.events?.emit('final', result);
     // T is the caller's word for what the script returns; nothing checks it.
     return result as ExecutionResult<T>;
   }
@@ -425,7 +460,7 @@ export class Enclave {
       sidecar,
       toolTimeout: this.#settings.toolTimeout,
     };
-    const job = {
+    const job: IsolatedJob = {
       key: compiled.key,
       source: compiled.source,
       limits: realmLimits(limits),
@@ -435,17 +470,23 @@ export class Enclave {
       functionNames,
       deadline: startedAt + limits.timeout,
     };
-    const plan = {
-      job,
-      startedAt,
-      timeout: limits.timeout,
-      mapPosition: compiled.mapPosition,
-      invokeTool: this.#toolInvoker(scope, run),
-      signal: options.signal,
-      onLog: run.events === undefined ? undefined : (entry: LogEntry) => run.events?.emit('log', entry),
-    };
+    const live = this.#toolInvoker(scope, run);
+    const { events } = run;
+    const onLog = events === undefined ? undefined : (entry: LogEntry) => events.emit('log', entry);
+    const durable = durableRun(run.settings, tools, () => journalKey(compiled.key, inputText, globalsText), live);
+    const plan: DriverPlan = { job, startedAt, timeout: limits.timeout, mapPosition: compiled.mapPosition, invokeTool: live, signal: options.signal, onLog };
+    if (durable !== undefined) {
+      plan.invokeTool = durable.invokeTool;
+      plan.journal = durable;
+      job.replayNd = durable.replayNd;
+      job.maxNd = durable.maxNd;
+      // Lines reported before the pause are in the result again (the script logged them again), not in the events.
+      plan.onLog = (entry) => {
+        if (++durable.logs > durable.replayedLogs) onLog?.(entry);
+      };
+    }
     const result = await drive(this.#isolation, plan, this.#active);
-    return { result, sidecar };
+    return { result: durable === undefined ? result : afterDurable(result, durable), sidecar };
   }
 
   /**

@@ -32,6 +32,19 @@ export const ErrorCode = {
    * was lost mid-run. Tools may have run; the run is never retried elsewhere.
    */
   RUNTIME_LOST: 'RUNTIME_LOST',
+  /**
+   * A durable run stopped to wait for a person's approval of a tool call (`needsApproval`): not an
+   * end. `result.paused` holds what resuming needs; a session is `waiting_for_approval` meanwhile.
+   */
+  APPROVAL_REQUIRED: 'APPROVAL_REQUIRED',
+  /** A paused run's approval did not come within `maxPauseDuration`. */
+  APPROVAL_EXPIRED: 'APPROVAL_EXPIRED',
+  /** A resumed run took another path than its journal (another tool, other arguments): nothing further ran. */
+  REPLAY_DIVERGED: 'REPLAY_DIVERGED',
+  /** A durable run needed more approvals than `maxPauses`. */
+  MAX_PAUSES: 'MAX_PAUSES',
+  /** A durable run's journal outgrew `maxJournalBytes`. */
+  JOURNAL_LIMIT_EXCEEDED: 'JOURNAL_LIMIT_EXCEEDED',
   INTERNAL_ERROR: 'INTERNAL_ERROR',
 } as const;
 

@@ -10,7 +10,7 @@ import type { ErrorCode } from './errors.js';
 import type { EnclaveEvent, EnclaveEventListener, EnclaveEventPayloads, EnclaveEventType } from './types.js';
 
 /** The event types, for checks of untrusted input (a store's replay, a client's stream). */
-export const EVENT_TYPES: readonly EnclaveEventType[] = ['session_init', 'log', 'tool_call', 'tool_result', 'heartbeat', 'final', 'events_dropped'];
+export const EVENT_TYPES: readonly EnclaveEventType[] = ['session_init', 'log', 'tool_call', 'tool_result', 'heartbeat', 'final', 'approval_required', 'events_dropped'];
 
 /** A random session id: 128 bits, URL-safe. */
 export function newSessionId(): string {
@@ -40,7 +40,7 @@ export class RunEvents {
 
   emit<T extends EnclaveEventType>(type: T, payload: EnclaveEventPayloads[T]): void {
     if (this.#closed) return;
-    if (type === 'final') this.close();
+    if (type === 'final' || type === 'approval_required') this.close();
     const event = { sessionId: this.sessionId, seq: ++this.#seq, type, time: Date.now(), payload } as EnclaveEvent;
     try {
       const out = this.listener(event);

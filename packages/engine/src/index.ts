@@ -71,7 +71,15 @@ export type {
   SessionInitPayload,
   ToolCallPayload,
   ToolResultPayload,
+  ApprovalDecision,
+  ApprovalRequiredPayload,
+  DurableRunOptions,
+  JournalCall,
+  PausedRun,
+  PendingApproval,
+  RunJournal,
 } from './types.js';
+export { DURABLE_DEFAULTS } from './durable.js';
 export { EVENT_TYPES } from './events.js';
 export { createEnclaveHandler } from './http/handler.js';
 export type {
@@ -90,7 +98,7 @@ export type {
 export type { RunRequestBody } from './http/body.js';
 export { EnclaveHttpError } from './http/errors.js';
 export { MemorySessionStore } from './http/session-store.js';
-export type { MemorySessionStoreOptions, SessionRecord, SessionState, SessionStore } from './http/session-store.js';
+export type { FinalSessionState, MemorySessionStoreOptions, PausedSession, SessionRecord, SessionState, SessionStore } from './http/session-store.js';
 export { MemoryLeaseStore } from './leases.js';
 export type { LeaseStore } from './leases.js';
 export { ENCLAVE_HTTP_STATUS } from './http/status.js';

@@ -89,6 +89,14 @@ export interface ToolConfig<I extends StandardSchemaV1 | undefined = undefined, 
   rateLimit?: ToolRateLimit;
   /** The tool changes something outside the run (writes, sends, pays): shown by `describe()` and in audit events. */
   sideEffect?: boolean;
+  /**
+   * A person must approve each call before it runs: `true`, or a predicate of the arguments (as the
+   * handler would receive them, after `input`) and the call's context, e.g. `({ amount }) => amount > 100`.
+   * In a durable run (an HTTP session) the run pauses, holding no realm or worker, until the call is
+   * approved or denied (`POST {path}/sessions/{id}/approvals/{callId}`); elsewhere the call fails with
+   * `APPROVAL_REQUIRED`. A predicate that throws counts as `true`. Shown by `describe()`.
+   */
+  needsApproval?: boolean | ((args: I extends StandardSchemaV1 ? InferOutput<I> : any, ctx: ToolContext) => boolean | Promise<boolean>);
 }
 
 /** The key `defineTool` marks its tools with; registered, so two copies of the engine still agree. */
@@ -119,6 +127,8 @@ export interface ToolCallEvent {
   errorCode?: string;
   /** Declared with `defineTool({ sideEffect: true })`. */
   sideEffect?: boolean;
+  /** The call ran after a person approved it (`needsApproval`). */
+  approved?: boolean;
   /** The run's `context` (for example the user): a reference, for the hook to pick fields from. */
   context: unknown;
 }
@@ -313,6 +323,20 @@ export interface ToolResultPayload {
   durationMs: number;
 }
 
+/**
+ * A durable run stopped to wait for a person's approval of one call (instead of `final`): the session is
+ * `waiting_for_approval` until `POST {path}/sessions/{id}/approvals/{callId}` decides it.
+ */
+export interface ApprovalRequiredPayload {
+  /** The call's 1-based index in the run, as in its `tool_call` event: the approvals route's `{callId}`. */
+  callId: number;
+  tool: string;
+  /** The arguments as the tool would receive them (after its `input` schema), as JSON. */
+  args?: unknown;
+  /** When the wait ends as `APPROVAL_EXPIRED` (ms since the epoch), where the host sets a `maxPauseDuration`. */
+  expiresAt?: number;
+}
+
 export interface HeartbeatPayload {
   /** Milliseconds since the run started. */
   elapsedMs: number;
@@ -332,6 +356,7 @@ export interface EnclaveEventPayloads {
   tool_result: ToolResultPayload;
   heartbeat: HeartbeatPayload;
   final: ExecutionResult;
+  approval_required: ApprovalRequiredPayload;
   events_dropped: EventsDroppedPayload;
 }
 
@@ -382,6 +407,66 @@ export interface RunOptions extends Limits {
    * `propagation.extract`); default the active context. The HTTP core passes the request's.
    */
   traceContext?: unknown;
+  /**
+   * Let the run pause for approvals: a call of a tool with `needsApproval` stops it (result code
+   * `APPROVAL_REQUIRED`, `result.paused`, and an `approval_required` event instead of `final`), holding no
+   * realm or worker; `{ resume: { journal, decision } }` runs it again from the start against its
+   * journal. Without it such a call fails with `APPROVAL_REQUIRED` in the script. The HTTP sessions use it.
+   */
+  durable?: boolean | DurableRunOptions;
+}
+
+// ---- durable runs: pauses for approvals (see durable.ts) ---------------------------------------
+
+/** One completed tool call: its position in the run, what the script asked, and what it got back. */
+export type JournalCall = [callIndex: number, name: string, argsText: string, ok: 0 | 1, payload: string];
+
+/**
+ * The journal of a paused run, as `result.paused.journal` gives it: plain JSON, to keep as it is and
+ * pass back in `durable.resume`. Its fields are not an API; only `readJournal` reads them.
+ */
+export interface RunJournal {
+  v: 1;
+  /** Hash of the rewritten script, its input and globals: a resume with anything else is refused. */
+  key: string;
+  /** Completed calls, in the order their replies reached the script (or were held back by the pause). */
+  calls: JournalCall[];
+  /** Values of non-deterministic sources: `['r', Math.random()]`, `['t', Date.now()]`. */
+  nd: [kind: 'r' | 't', value: number][];
+  /** Console lines the run reported before it paused: a replay reports them no second time. */
+  logs: number;
+  /** Pauses so far, this one included. */
+  pauses: number;
+  /** The call waiting for a decision. */
+  pending: [callIndex: number, name: string, argsText: string];
+}
+
+/** The call a paused run waits on, as a person should see it. */
+export interface PendingApproval {
+  /** The call's 1-based index in the run: the `{callId}` of the approvals route. */
+  callId: number;
+  tool: string;
+  /** The arguments as the tool would receive them (after its `input` schema), as JSON. */
+  args: unknown;
+}
+
+/** What `result.paused` holds when a durable run stops for an approval. */
+export interface PausedRun {
+  approval: PendingApproval;
+  journal: RunJournal;
+}
+
+/** A person's decision on a pending call. A denial's `reason` is the message the script's `catch` sees. */
+export type ApprovalDecision = { approved: true } | { approved: false; reason?: string };
+
+/** `run(code, { durable })`: the run may pause for approvals. */
+export interface DurableRunOptions {
+  /** Pauses one run may make; the next call that needs approval ends it as `MAX_PAUSES`. Default 10. */
+  maxPauses?: number;
+  /** Bytes of journal one run may keep (tool results count whole); beyond, it ends as `JOURNAL_LIMIT_EXCEEDED`. Default 4 MiB. */
+  maxJournalBytes?: number;
+  /** Continue a paused run: the journal from `result.paused.journal`, and the decision on its pending call. */
+  resume?: { journal: unknown; decision: ApprovalDecision };
 }
 
 export interface LogEntry {
@@ -431,6 +516,8 @@ export interface ExecutionFailure<C extends string = ErrorCode> {
   logs?: LogEntry[];
   /** The scoring gate's verdict, on every run that reached the gate (it is off unless configured, or at STRICT). */
   scoring?: ScoringResult;
+  /** With code `APPROVAL_REQUIRED`: the call waiting and the journal to keep for `durable.resume`. */
+  paused?: PausedRun;
 }
 
 /**

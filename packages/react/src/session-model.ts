@@ -8,18 +8,19 @@
  * most 250 ms. Copying n events every n/100 ms bounds the copying to about 100 events per ms however long
  * the run, where a copy per event would cost O(n^2). `final`, an error and `reset` publish at once.
  */
-import type { EnclaveClient, EnclaveClientError, EnclaveEvent, EnclaveEventStream, ExecutionResult, FollowOptions, LogEntry, RunOptions, SessionOptions } from '@enclave-kit/client';
+import type { EnclaveClient, EnclaveClientError, EnclaveEvent, EnclaveEventStream, ExecutionResult, FollowOptions, LogEntry, PendingApproval, RunOptions, SessionOptions } from '@enclave-kit/client';
 
 /**
- * Where the hook's session is: `idle` before `execute`, the session's state, or `error` when no result could be read.
+ * Where the hook's session is: `idle` before `execute`, the session's state (`waiting_for_approval` while
+ * its run is paused for a person's decision, see `pendingApproval`), or `error` when no result could be read.
  *
  * @example
  * ```tsx
  * const { state } = useEnclaveSession();
- * const label = { idle: 'Run', running: 'Running…', completed: 'Done', failed: 'Failed', cancelled: 'Cancelled', error: 'Error' }[state];
+ * const label = { idle: 'Run', running: 'Running…', waiting_for_approval: 'Needs your approval', completed: 'Done', failed: 'Failed', cancelled: 'Cancelled', error: 'Error' }[state];
  * ```
  */
-export type EnclaveSessionState = 'idle' | 'running' | 'completed' | 'failed' | 'cancelled' | 'error';
+export type EnclaveSessionState = 'idle' | 'running' | 'waiting_for_approval' | 'completed' | 'failed' | 'cancelled' | 'error';
 
 /**
  * The state `useEnclaveSession` returns (besides its functions).
@@ -44,8 +45,10 @@ export interface EnclaveSessionSnapshot {
   logs: readonly LogEntry[];
   /** The run's result once its `final` event arrived: also a run that failed (`success: false`, state `failed` or `cancelled`). */
   result: ExecutionResult | undefined;
-  /** Why no result could be read (`state: 'error'`): the request was refused, the session is gone, resuming failed. Or why `cancel()` failed. */
+  /** Why no result could be read (`state: 'error'`): the request was refused, the session is gone, resuming failed. Or why `cancel()`, `approve()` or `deny()` failed. */
   error: EnclaveClientError | undefined;
+  /** While `state === 'waiting_for_approval'`: the call waiting (`tool`, `args` as the tool would get them, `expiresAt`). */
+  pendingApproval: PendingApproval | undefined;
 }
 
 /** What the model needs of the hook's options at the time of a call. */
@@ -62,6 +65,7 @@ const IDLE: EnclaveSessionSnapshot = Object.freeze({
   logs: Object.freeze([]) as readonly LogEntry[],
   result: undefined,
   error: undefined,
+  pendingApproval: undefined,
 }) as EnclaveSessionSnapshot;
 
 const MAX_FLUSH_DELAY_MS = 250;
@@ -99,10 +103,46 @@ export class EnclaveSessionModel {
     return this.#follow(client, (o) => client.session(sessionId, { ...at, ...o }), options, sessionId);
   }
 
+  /**
+   * The decision on the call the session waits on; then the run's events are followed on from where they
+   * stopped (the ones so far are kept). Resolves like `execute`. Never rejects: a refusal lands in
+   * `error` and the session keeps waiting, unless another decision came first (409), which is followed.
+   */
+  async decide(approved: boolean, reason: string | undefined, options: ModelOptions): Promise<ExecutionResult | undefined> {
+    const client = this.#client;
+    const { sessionId, pendingApproval, state, events } = this.#snapshot;
+    if (client === undefined || sessionId === undefined || pendingApproval === undefined || state !== 'waiting_for_approval') return undefined;
+    const generation = this.#generation;
+    try {
+      if (approved) await client.approve(sessionId, pendingApproval.callId);
+      else await client.deny(sessionId, pendingApproval.callId, reason);
+    } catch (err) {
+      if (generation !== this.#generation) return undefined;
+      if ((err as EnclaveClientError).code !== 'CONFLICT') {
+        this.#publish({ error: err as EnclaveClientError });
+        return undefined;
+      }
+    }
+    if (generation !== this.#generation) return undefined;
+    const fromSeq = events.at(-1)?.seq ?? 0;
+    return this.#follow(client, (o) => client.session(sessionId, { fromSeq, ...o }), options, sessionId, true);
+  }
+
   /** Cancels the followed session on the server; the `final` event (ABORTED) then ends it here. Never rejects: a failure lands in `error`. */
   async cancel(): Promise<void> {
-    const stream = this.#stream;
     const client = this.#client;
+    if (this.#snapshot.state === 'waiting_for_approval' && client !== undefined && this.#snapshot.sessionId !== undefined) {
+      // Nothing reads a paused session: its end is the answer to the cancel.
+      const generation = this.#generation;
+      try {
+        const status = await client.cancel(this.#snapshot.sessionId);
+        if (generation === this.#generation && status.result !== undefined) this.#publish({ state: stateOf(status.result), result: status.result, pendingApproval: undefined, error: undefined });
+      } catch (err) {
+        if (generation === this.#generation) this.#publish({ error: err as EnclaveClientError });
+      }
+      return;
+    }
+    const stream = this.#stream;
     if (stream === undefined || client === undefined || this.#snapshot.state !== 'running') return;
     const generation = this.#generation;
     try {
@@ -142,14 +182,15 @@ export class EnclaveSessionModel {
     stream.close();
   }
 
-  #follow(client: EnclaveClient, open: (o: FollowOptions) => EnclaveEventStream, options: ModelOptions, sessionId?: string): Promise<ExecutionResult | undefined> {
+  #follow(client: EnclaveClient, open: (o: FollowOptions) => EnclaveEventStream, options: ModelOptions, sessionId?: string, keep = false): Promise<ExecutionResult | undefined> {
     this.#detach(false);
     const generation = this.#generation;
     const current = () => generation === this.#generation;
     this.#client = client;
     this.#pendingEvents = [];
     this.#pendingLogs = [];
-    this.#set({ ...IDLE, state: 'running', isRunning: true, sessionId });
+    const kept = keep ? { events: this.#snapshot.events, logs: this.#snapshot.logs } : {};
+    this.#set({ ...IDLE, ...kept, state: 'running', isRunning: true, sessionId });
     let stream: EnclaveEventStream;
     try {
       stream = open({
@@ -183,7 +224,10 @@ export class EnclaveSessionModel {
       (result) => {
         if (!current()) return result;
         this.#stream = undefined;
-        this.#flush({ result, state: stateOf(result), isRunning: false, isReconnecting: false, error: undefined });
+        // A pause is not the run's result: the session waits, and `decide` goes on from here.
+        if (!result.success && result.error.code === 'APPROVAL_REQUIRED') {
+          this.#flush({ state: 'waiting_for_approval', pendingApproval: result.error.data as unknown as PendingApproval, isRunning: false, isReconnecting: false, error: undefined });
+        } else this.#flush({ result, state: stateOf(result), isRunning: false, isReconnecting: false, error: undefined });
         return result;
       },
       (err: unknown) => {

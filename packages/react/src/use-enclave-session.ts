@@ -43,8 +43,16 @@ export interface UseEnclaveSessionResult extends EnclaveSessionSnapshot {
   execute(code: string, options?: Pick<RunOptions, 'input' | 'limits'>): Promise<ExecutionResult | undefined>;
   /** Follows an existing session, e.g. after a reload (from `fromSeq`, default all its events). */
   attach(sessionId: string, options?: { fromSeq?: number }): Promise<ExecutionResult | undefined>;
-  /** Cancels the running session on the server; its `final` event (ABORTED) then sets `state: 'cancelled'`. */
+  /** Cancels the running (or waiting) session on the server; its `final` event (ABORTED) then sets `state: 'cancelled'`. */
   cancel(): Promise<void>;
+  /**
+   * Approves `pendingApproval` (`state: 'waiting_for_approval'`): the run resumes on the server and is
+   * followed on, keeping the events so far. Resolves with the result, or with the next pause's
+   * `APPROVAL_REQUIRED`; `undefined` if refused (see `error`). Never rejects.
+   */
+  approve(): Promise<ExecutionResult | undefined>;
+  /** Denies it: the script's call rejects with `APPROVAL_DENIED` and `reason` as its message. Resolves like `approve`. */
+  deny(reason?: string): Promise<ExecutionResult | undefined>;
   /** Stops following (the session goes on on the server) and clears the state back to `idle`. */
   reset(): void;
 }
@@ -59,7 +67,7 @@ export interface UseEnclaveSessionResult extends EnclaveSessionSnapshot {
  * @example
  * ```tsx
  * function Agent({ code }: { code: string }) {
- *   const { execute, cancel, isRunning, logs, result, error } = useEnclaveSession();
+ *   const { execute, cancel, approve, deny, pendingApproval, isRunning, logs, result, error } = useEnclaveSession();
  *   return (
  *     <>
  *       <button disabled={isRunning} onClick={() => execute(code)}>Run</button>
@@ -67,6 +75,12 @@ export interface UseEnclaveSessionResult extends EnclaveSessionSnapshot {
  *       <pre>{logs.map((l) => l.message).join('\n')}</pre>
  *       {result?.success && <pre>{JSON.stringify(result.value, null, 2)}</pre>}
  *       {result && !result.success && <p>Failed: {result.error.code}</p>}
+ *       {pendingApproval && (
+ *         <p>
+ *           Allow {pendingApproval.tool} {JSON.stringify(pendingApproval.args)}?
+ *           <button onClick={approve}>Approve</button> <button onClick={() => deny('Not now.')}>Deny</button>
+ *         </p>
+ *       )}
  *       {error && <p>Could not run: {error.message}</p>}
  *     </>
  *   );
@@ -106,5 +120,7 @@ export function useEnclaveSession(options: UseEnclaveSessionOptions = {}): UseEn
   );
   const cancel = useCallback(() => model.cancel(), [model]);
   const reset = useCallback(() => model.reset(), [model]);
-  return { ...snapshot, execute, attach, cancel, reset };
+  const approve = useCallback(() => model.decide(true, undefined, modelOptions()), [model]);
+  const deny = useCallback((reason?: string) => model.decide(false, reason, modelOptions()), [model]);
+  return { ...snapshot, execute, attach, cancel, reset, approve, deny };
 }

@@ -3,7 +3,7 @@
 // through the Node bridge on a free port of 127.0.0.1, with CORS for the test page's origin (happy-dom's
 // page is http://localhost:3000, another origin), and prints {"port": n} once listening.
 import { createServer } from 'node:http';
-import { ToolError, createEnclaveHandler } from '@enclave-kit/engine';
+import { ToolError, createEnclaveHandler, defineTool } from '@enclave-kit/engine';
 import { handleNodeRequest } from '@enclave-kit/engine/node';
 
 /** Resolves after `ms`, or when the run ends. */
@@ -17,6 +17,7 @@ const wait = (ms, signal) =>
   });
 
 let blockedAborts = 0;
+const refunds = [];
 const handler = createEnclaveHandler({
   enclave: { timeout: 10_000 },
   logger: { info() {}, error() {} },
@@ -30,6 +31,8 @@ const handler = createEnclaveHandler({
     fail: () => {
       throw new ToolError('Not in this state.', { code: 'CONFLICT', status: 409 });
     },
+    // Needs a person's approval: the hook shows the pending call and approves or denies it.
+    refund: defineTool({ name: 'refund', needsApproval: true, handler: ({ amount }) => (refunds.push(amount), amount) }),
     block: async (_args, ctx) => {
       await wait(60_000, ctx.signal);
       if (ctx.signal.aborted) blockedAborts++;
@@ -40,7 +43,7 @@ const handler = createEnclaveHandler({
 
 const CORS = { 'access-control-allow-origin': '*', 'access-control-expose-headers': 'x-session-id, retry-after' };
 const server = createServer((req, res) => {
-  if (req.url === '/aborts') return void res.writeHead(200, { ...CORS, 'content-type': 'application/json' }).end(JSON.stringify({ blockedAborts }));
+  if (req.url === '/aborts') return void res.writeHead(200, { ...CORS, 'content-type': 'application/json' }).end(JSON.stringify({ blockedAborts, refunds }));
   if (req.method === 'OPTIONS') {
     res.writeHead(204, { ...CORS, 'access-control-allow-methods': 'GET, POST, DELETE', 'access-control-allow-headers': 'content-type, x-user, last-event-id', 'access-control-max-age': '600' });
     return void res.end();

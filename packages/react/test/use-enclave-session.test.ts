@@ -98,6 +98,32 @@ const until = (check: () => void) => vi.waitFor(check, { timeout: 8_000, interva
 const STEPS = `let sum = 0; for (let i = 1; i <= 5; i++) { console.log('step', i); sum += await callTool('tick', { i, ms: 60 }); } return sum;`;
 
 describe('useEnclaveSession against a real server', () => {
+  it('a run that needs approval: waiting_for_approval with pendingApproval; approve() follows on to the result, deny() to the catch', async () => {
+    const refunds = async () => ((await (await fetch(new URL('/aborts', url))).json()) as { refunds: number[] }).refunds;
+    const before = (await refunds()).length;
+    const { result } = renderSession('alice');
+    const code = `console.log('asking'); try { return await callTool('refund', { amount: 7 }); } catch (e) { return e.code + ': ' + e.message; }`;
+    const paused = await result.current.execute(code);
+    expect(paused).toMatchObject({ success: false, error: { code: 'APPROVAL_REQUIRED' } });
+    await until(() => expect(result.current.state).toBe('waiting_for_approval'));
+    expect(result.current).toMatchObject({ isRunning: false, result: undefined, pendingApproval: { callId: 1, tool: 'refund', args: { amount: 7 } } });
+    expect(result.current.events.at(-1)?.type).toBe('approval_required');
+    const done = await result.current.approve();
+    expect(done).toMatchObject({ success: true, value: 7 });
+    await until(() => expect(result.current.state).toBe('completed'));
+    expect(result.current.pendingApproval).toBeUndefined();
+    const types = result.current.events.map((e) => e.type).filter((t) => t !== 'heartbeat');
+    expect(types).toEqual(['session_init', 'log', 'tool_call', 'approval_required', 'tool_call', 'tool_result', 'final']);
+    expect(result.current.events.map((e) => e.seq)).toEqual(result.current.events.map((_, i) => i + 1));
+    expect(result.current.logs.map((l) => l.message)).toEqual(['asking']);
+    expect((await refunds()).length).toBe(before + 1);
+
+    await result.current.execute(code);
+    await until(() => expect(result.current.state).toBe('waiting_for_approval'));
+    expect(await result.current.deny('Not today.')).toMatchObject({ success: true, value: 'APPROVAL_DENIED: Not today.' });
+    expect((await refunds()).length).toBe(before + 1);
+  });
+
   it('execute: state goes running -> completed, logs and events stream in before the result', async () => {
     const seen: EnclaveEvent[] = [];
     const { result } = renderSession('alice', { onEvent: (e) => seen.push(e) });

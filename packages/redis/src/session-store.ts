@@ -1,5 +1,5 @@
 import { EVENT_TYPES } from '@enclave-kit/engine';
-import type { EnclaveEvent, ExecutionResult, SessionRecord, SessionState, SessionStore } from '@enclave-kit/engine';
+import type { EnclaveEvent, ExecutionResult, FinalSessionState, PausedSession, SessionRecord, SessionState, SessionStore } from '@enclave-kit/engine';
 import { isSessionId } from '@enclave-kit/engine/http';
 import { Channels } from './channels.js';
 import type { RedisClient, RedisStoreOptions } from './client.js';
@@ -25,11 +25,15 @@ const BUCKETS = 16;
 const FIRST_KEEPALIVE_MS = 30_000;
 /** Stale sessions returned per index key and sweep; the next sweep takes the rest. */
 const STALE_BATCH = 100;
-const STATES: readonly SessionState[] = ['running', 'completed', 'failed', 'cancelled'];
+const STATES: readonly SessionState[] = ['running', 'waiting_for_approval', 'completed', 'failed', 'cancelled'];
+/** Paused sessions returned per index key and sweep for expiry; the next sweep takes the rest. */
+const EXPIRED_BATCH = 100;
 
-// Keys of a session: KEYS[1] its hash (owner, state, createdAt, lastSeq, result, cancel), KEYS[2] its
-// stream of events (ids `0-<seq>`, one field `e`: the event's JSON), and the index of running sessions
-// of its bucket (a sorted set of session ids by liveness deadline, on the server's clock).
+// Keys of a session: KEYS[1] its hash (owner, state, createdAt, lastSeq, result, cancel; while paused
+// pending, pendingCall and paused), KEYS[2] its stream of events (ids `0-<seq>`, one field `e`: the
+// event's JSON), the index of running sessions of its bucket (a sorted set of session ids by liveness
+// deadline, on the server's clock) and the index of paused ones (by the end of their wait, on the
+// app's clock, which also decides when a wait began).
 
 /** A new running session, listed in its index until its first keepAlive is due. */
 const CREATE = new Script(
@@ -71,21 +75,70 @@ return last`,
  */
 const FINISH = new Script(
   'session finish',
-  `if redis.call('HGET', KEYS[1], 'state') ~= 'running' then
+  `local state = redis.call('HGET', KEYS[1], 'state')
+if state ~= 'running' and state ~= 'waiting_for_approval' then
   redis.call('ZREM', KEYS[3], ARGV[1])
+  redis.call('ZREM', KEYS[4], ARGV[1])
   return 0
 end
 local seq = (tonumber(redis.call('HGET', KEYS[1], 'lastSeq')) or 0) + 1
 local event = '{"sessionId":"' .. ARGV[1] .. '","seq":' .. seq .. ',"type":"final","time":' .. ARGV[7] .. ',"payload":' .. ARGV[3] .. '}'
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[5], '0-' .. seq, 'e', event)
 redis.call('HSET', KEYS[1], 'state', ARGV[2], 'result', ARGV[3], 'lastSeq', seq)
-redis.call('HDEL', KEYS[1], 'cancel')
+redis.call('HDEL', KEYS[1], 'cancel', 'pending', 'pendingCall', 'paused')
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('PUBLISH', ARGV[6], 'f')
 return 1`,
 );
+
+/**
+ * A running session pauses for an approval, once: its approval_required event with the next seq, the
+ * pending call and the paused run's state, out of the running index and into the paused one, kept
+ * until the wait ends plus the finished sessions' time to live. 1 if this call paused it.
+ */
+const PAUSE = new Script(
+  'session pause',
+  `if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return 0 end
+local seq = (tonumber(redis.call('HGET', KEYS[1], 'lastSeq')) or 0) + 1
+local event = '{"sessionId":"' .. ARGV[1] .. '","seq":' .. seq .. ',"type":"approval_required","time":' .. ARGV[2] .. ',"payload":' .. ARGV[3] .. '}'
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[5], '0-' .. seq, 'e', event)
+redis.call('HSET', KEYS[1], 'state', 'waiting_for_approval', 'pending', ARGV[3], 'pendingCall', ARGV[9], 'paused', ARGV[4], 'lastSeq', seq)
+redis.call('HDEL', KEYS[1], 'cancel')
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+redis.call('PEXPIRE', KEYS[2], ARGV[6])
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZADD', KEYS[4], ARGV[7], ARGV[1])
+redis.call('PUBLISH', ARGV[8], 'p')
+return 1`,
+);
+
+/**
+ * The decision on a paused session's call, taken once: if it waits on that call it runs again (listed
+ * as running, alive for ARGV[3] ms as a new session is) and the paused state comes back with the last
+ * seq; nil otherwise.
+ */
+const RESUME = new Script(
+  'session resume',
+  `if redis.call('HGET', KEYS[1], 'state') ~= 'waiting_for_approval' or redis.call('HGET', KEYS[1], 'pendingCall') ~= ARGV[2] then return false end
+local paused = redis.call('HGET', KEYS[1], 'paused')
+local last = redis.call('HGET', KEYS[1], 'lastSeq')
+if not paused or not last then return false end
+${LUA_NOW}
+redis.call('HSET', KEYS[1], 'state', 'running')
+redis.call('HDEL', KEYS[1], 'pending', 'pendingCall', 'paused')
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('ZADD', KEYS[3], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('PUBLISH', ARGV[5], 'r')
+return {paused, last}`,
+);
+
+/** Paused sessions of one index whose wait ended before ARGV[1] (the app's clock). */
+const EXPIRED = new Script('session expired', `return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0, ARGV[2])`);
 
 /** Its instance is alive for ARGV[2] ms more. 1 if a cancel was asked for (a pub/sub message may be lost), -1 if it is not running. */
 const KEEP_ALIVE = new Script(
@@ -143,6 +196,11 @@ function parseJson(text: unknown): unknown {
 /** A result as far as a reader relies on it: an object that says whether the run succeeded. */
 function isResult(value: unknown): value is ExecutionResult {
   return isObject(value) && typeof value.success === 'boolean';
+}
+
+/** A pending approval as this store wrote it: the call waiting, and when the wait ends. */
+function isPending(value: unknown): value is NonNullable<SessionRecord['pendingApproval']> {
+  return isObject(value) && Number.isSafeInteger(value.callId) && (value.callId as number) >= 1 && typeof value.tool === 'string' && typeof value.expiresAt === 'number' && Number.isFinite(value.expiresAt);
 }
 
 /** One stream entry `[id, [field, value, ...]]` as the event it holds, or undefined when it is not one this store wrote. */
@@ -255,26 +313,65 @@ export class RedisSessionStore implements SessionStore {
 
   async get(sessionId: string): Promise<SessionRecord | undefined> {
     if (!isSessionId(sessionId)) return undefined;
-    const reply = await within(this.#client.call('HMGET', [this.#keys(sessionId).meta, 'owner', 'state', 'createdAt', 'result']), this.#timeoutMs, 'a session lookup');
-    if (!Array.isArray(reply) || reply.length !== 4) throw badReply('a session lookup');
-    const [owner, state, createdAt, resultText] = reply as unknown[];
+    const reply = await within(this.#client.call('HMGET', [this.#keys(sessionId).meta, 'owner', 'state', 'createdAt', 'result', 'pending']), this.#timeoutMs, 'a session lookup');
+    if (!Array.isArray(reply) || reply.length !== 5) throw badReply('a session lookup');
+    const [owner, state, createdAt, resultText, pendingText] = reply as unknown[];
     if (owner === null && state === null) return undefined;
     if (typeof owner !== 'string' || typeof state !== 'string' || !(STATES as readonly string[]).includes(state)) throw badReply('a session lookup');
     const created = typeof createdAt === 'string' && /^\d{1,15}$/.test(createdAt) ? Number(createdAt) : undefined;
     if (created === undefined) throw badReply('a session lookup');
     const record: SessionRecord = { sessionId, owner, state: state as SessionState, createdAt: created };
     if (state === 'running') return record;
+    if (state === 'waiting_for_approval') {
+      const pending = parseJson(pendingText);
+      if (!isPending(pending)) throw badReply('a session lookup');
+      record.pendingApproval = pending;
+      return record;
+    }
     const result = parseJson(resultText);
     if (!isResult(result)) throw badReply('a session lookup');
     record.result = result;
     return record;
   }
 
-  async finish(sessionId: string, state: Exclude<SessionState, 'running'>, result: ExecutionResult, ttlMs: number): Promise<boolean> {
+  async finish(sessionId: string, state: FinalSessionState, result: ExecutionResult, ttlMs: number): Promise<boolean> {
     if (!isSessionId(sessionId)) return false;
     const k = this.#keys(sessionId);
     const args = [sessionId, state, JSON.stringify(result), ttlMs, this.#maxEvents, this.#channel(sessionId, 'events'), Date.now()];
-    return integerReply(await this.#run(FINISH, [k.meta, k.events, k.index], args, 'a finish'), 'a finish') === 1;
+    return integerReply(await this.#run(FINISH, [k.meta, k.events, k.index, k.waiting], args, 'a finish'), 'a finish') === 1;
+  }
+
+  async pause(sessionId: string, paused: PausedSession, ttlMs: number): Promise<boolean> {
+    if (!isSessionId(sessionId)) return false;
+    const { approval } = paused;
+    if (!isPending(approval)) throw new TypeError('RedisSessionStore: pause() needs an approval with callId, tool and expiresAt.');
+    const k = this.#keys(sessionId);
+    const now = Date.now();
+    const keepMs = Math.max(1, Math.round(approval.expiresAt - now)) + ttlMs;
+    const args = [sessionId, now, JSON.stringify(approval), paused.state, this.#maxEvents, keepMs, Math.round(approval.expiresAt), this.#channel(sessionId, 'events'), String(approval.callId)];
+    return integerReply(await this.#run(PAUSE, [k.meta, k.events, k.index, k.waiting], args, 'a pause'), 'a pause') === 1;
+  }
+
+  async resume(sessionId: string, callId: number, livenessMs: number): Promise<{ state: string; lastSeq: number } | undefined> {
+    if (!isSessionId(sessionId) || !Number.isSafeInteger(callId)) return undefined;
+    const k = this.#keys(sessionId);
+    const reply = await this.#run(RESUME, [k.meta, k.events, k.index, k.waiting], [sessionId, String(callId), livenessMs, this.#maxRunningMs, this.#channel(sessionId, 'events')], 'a resume');
+    if (reply === null) return undefined;
+    if (!Array.isArray(reply) || reply.length !== 2) throw badReply('a resume');
+    const [state, last] = reply as unknown[];
+    if (typeof state !== 'string' || typeof last !== 'string' || !/^\d{1,15}$/.test(last)) throw badReply('a resume');
+    return { state, lastSeq: Number(last) };
+  }
+
+  async expired(): Promise<string[]> {
+    const now = Date.now();
+    const buckets = Array.from({ length: BUCKETS }, (_, b) => this.#run(EXPIRED, [this.#waitingKey(b)], [now, EXPIRED_BATCH], 'a sweep'));
+    const out: string[] = [];
+    for (const reply of await Promise.all(buckets)) {
+      if (!Array.isArray(reply)) throw badReply('a sweep');
+      for (const id of reply) if (isSessionId(id)) out.push(id);
+    }
+    return out;
   }
 
   async requestCancel(sessionId: string): Promise<boolean> {
@@ -338,11 +435,15 @@ export class RedisSessionStore implements SessionStore {
     return `${this.#prefix}{sessions:${bucket}}:running`;
   }
 
-  #keys(sessionId: string): { meta: string; events: string; index: string } {
+  #waitingKey(bucket: number): string {
+    return `${this.#prefix}{sessions:${bucket}}:waiting`;
+  }
+
+  #keys(sessionId: string): { meta: string; events: string; index: string; waiting: string } {
     const bucket = bucketOf(sessionId);
     const tag = `${this.#prefix}{sessions:${bucket}}`;
     // `s:` and `e:` keep a session named like the index (`running`) from meeting it.
-    return { meta: `${tag}:s:${sessionId}`, events: `${tag}:e:${sessionId}`, index: this.#indexKey(bucket) };
+    return { meta: `${tag}:s:${sessionId}`, events: `${tag}:e:${sessionId}`, index: this.#indexKey(bucket), waiting: this.#waitingKey(bucket) };
   }
 
   #channel(sessionId: string, kind: 'events' | 'cancel'): string {

@@ -2,7 +2,8 @@ import { Enclave } from '../enclave.js';
 import type { RateLimitStore } from '../rate-limit.js';
 import { MemoryRateLimitStore } from '../rate-limit.js';
 import type { EnclaveDescription } from '../tools/describe.js';
-import type { CreateEnclaveOptions, ExecutionResult, RunOptions, ToolHandler, ToolSet } from '../types.js';
+import type { ApprovalDecision, CreateEnclaveOptions, PausedRun, ExecutionResult, RunOptions, ToolHandler, ToolSet } from '../types.js';
+import { DURABLE_DEFAULTS, MAX_REASON, readDecision } from '../durable.js';
 import type { CheckRequestBody, RunRequestBody } from './body.js';
 import { isJsonContentType, parseCheckRequest, parseRunRequest, readBodyText } from './body.js';
 import { OptionChecker } from '../options.js';
@@ -13,7 +14,7 @@ import { isSessionId, newSessionId } from '../events.js';
 import type { EnclaveEvent } from '../types.js';
 import type { LeaseStore } from '../leases.js';
 import { MemoryLeaseStore, holdLease } from '../leases.js';
-import type { SessionRecord, SessionState, SessionStore } from './session-store.js';
+import type { FinalSessionState, PausedSession, SessionRecord, SessionState, SessionStore } from './session-store.js';
 import { MemorySessionStore } from './session-store.js';
 import type { HttpOutcome } from './status.js';
 import { statusTable } from './status.js';
@@ -81,6 +82,15 @@ export interface SessionOptions<N, U> {
    * an instance dies, its sessions end as `RUN_LOST` within this time plus half of it. Default 10 s.
    */
   livenessMs?: number;
+  /**
+   * How long a run paused for an approval waits (ms); then the session ends as `APPROVAL_EXPIRED`.
+   * Default 24 hours. Pauses need a store with `pause` and `resume` (both built-in stores have them).
+   */
+  maxPauseDuration?: number;
+  /** Approvals one session's run may wait for; the next call that needs one ends it as `MAX_PAUSES`. Default 10. */
+  maxPauses?: number;
+  /** Bytes of journal (completed tool calls, recorded values) a paused run keeps; beyond, it ends as `JOURNAL_LIMIT_EXCEEDED`. Default 4 MiB. */
+  maxJournalBytes?: number;
 }
 
 /**
@@ -286,10 +296,13 @@ export function checkHandlerOptions(options: unknown): asserts options is Enclav
   check.positiveInteger('maxRunsPerUser', o.maxRunsPerUser);
   check.withMethods<LeaseStore>('leases', o.leases, ['acquire', 'renew', 'release'], 'acquire(), renew() and release() methods');
   if (o.sessions !== false) {
-    const sessions = check.object('sessions', o.sessions, '{ store?, owner?, maxPerUser?, ttlMs? } or false');
+    const sessions = check.object('sessions', o.sessions, '{ store?, owner?, maxPerUser?, ttlMs?, livenessMs?, maxPauseDuration?, maxPauses?, maxJournalBytes? } or false');
     if (sessions !== undefined) {
-      check.knownKeys('sessions', sessions, ['store', 'owner', 'maxPerUser', 'ttlMs', 'livenessMs']);
+      check.knownKeys('sessions', sessions, ['store', 'owner', 'maxPerUser', 'ttlMs', 'livenessMs', 'maxPauseDuration', 'maxPauses', 'maxJournalBytes']);
       check.positiveInteger('sessions.livenessMs', sessions.livenessMs, 'ms');
+      check.positiveInteger('sessions.maxPauseDuration', sessions.maxPauseDuration, 'ms');
+      check.positiveInteger('sessions.maxPauses', sessions.maxPauses);
+      check.positiveInteger('sessions.maxJournalBytes', sessions.maxJournalBytes, 'bytes');
       check.withMethods<SessionStore>('sessions.store', sessions.store, ['create', 'append', 'read', 'subscribe', 'get', 'finish', 'requestCancel', 'onCancel', 'keepAlive', 'stale'], 'the SessionStore methods');
       check.function('sessions.owner', sessions.owner, '(ctx) => string');
       check.positiveInteger('sessions.maxPerUser', sessions.maxPerUser);
@@ -353,8 +366,52 @@ const STORE_RETRY_AFTER_S = 2;
 const LIVENESS_MS = 10_000;
 /** How long a finished run waits for a store that does not answer before its events are given up. */
 const DRAIN_WAIT_MS = 10_000;
+/** How long a paused run waits for a decision by default. */
+const DEFAULT_MAX_PAUSE_MS = 24 * 60 * 60_000;
+/** Bytes of an approval's body read at most. */
+const MAX_DECISION_BYTES = 8192;
+
+/** What the core keeps of a paused session in its store (`PausedSession.state`, as JSON). */
+interface PausedState {
+  v: 1;
+  body: RunRequestBody;
+  /** Checked by the engine when the run resumes. */
+  journal: unknown;
+}
+
+/** A paused state read back from a store, checked as untrusted input; undefined when it is not one the core wrote. */
+function readPausedState(text: string): PausedState | undefined {
+  try {
+    const state = JSON.parse(text) as unknown;
+    if (state === null || typeof state !== 'object' || (state as { v?: unknown }).v !== 1) return undefined;
+    const { body, journal } = state as { body?: unknown; journal?: unknown };
+    return { v: 1, body: parseRunRequest(JSON.stringify(body)), journal };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a journal read back waits on `callId` (the engine checks the rest of it). */
+function waitsOn(journal: unknown, callId: number): boolean {
+  const pending = journal !== null && typeof journal === 'object' ? (journal as { pending?: unknown }).pending : undefined;
+  return Array.isArray(pending) && pending[0] === callId;
+}
+
 /** How long DELETE waits for the cancelled run's final state before it answers 202. */
 const CANCEL_WAIT_MS = 5_000;
+
+/** The pause-and-resume side of the sessions, when their store can keep paused runs. */
+function durableSessions(store: SessionStore, options: SessionOptions<unknown, unknown>) {
+  const { pause: pauseIn, resume, expired } = store;
+  if (typeof pauseIn !== 'function' || typeof resume !== 'function') return undefined;
+  return {
+    limits: { maxPauses: options.maxPauses ?? DURABLE_DEFAULTS.maxPauses, maxJournalBytes: options.maxJournalBytes ?? DURABLE_DEFAULTS.maxJournalBytes },
+    maxPauseDuration: options.maxPauseDuration ?? DEFAULT_MAX_PAUSE_MS,
+    pause: (sessionId: string, paused: PausedSession, ttlMs: number) => pauseIn.call(store, sessionId, paused, ttlMs),
+    resume: (sessionId: string, callId: number, livenessMs: number) => resume.call(store, sessionId, callId, livenessMs),
+    expired: (): Promise<string[]> => (typeof expired === 'function' ? expired.call(store) : Promise.resolve([])),
+  };
+}
 
 /** The owner of a session when the host does not say: the user's id, or the user if it is a string or number. */
 function defaultOwner(ctx: EnclaveRequestContext<unknown, unknown>): string {
@@ -377,13 +434,15 @@ interface SessionRoute {
   base: string;
   id?: string;
   events: boolean;
+  /** The `{callId}` of `{base}/sessions/{id}/approvals/{callId}`. */
+  approval?: string;
 }
 
-const SESSION_PATH = /^(.*?)\/sessions(?:\/([^/]+)(\/events)?)?\/?$/;
+const SESSION_PATH = /^(.*?)\/sessions(?:\/([^/]+)(?:(\/events)|\/approvals\/([^/]+))?)?\/?$/;
 /** The methods of the session routes: what adapters forward below `{path}/sessions`. */
 const SESSION_METHODS: ReadonlySet<string> = new Set(['GET', 'POST', 'DELETE']);
 
-/** `{base}/sessions`, `{base}/sessions/{id}` or `{base}/sessions/{id}/events`; undefined for the run route. */
+/** `{base}/sessions`, `{base}/sessions/{id}`, `{base}/sessions/{id}/events` or `{base}/sessions/{id}/approvals/{callId}`; undefined for the run route. */
 function sessionRouteOf(url: string): SessionRoute | undefined {
   let pathname: string;
   try {
@@ -393,7 +452,10 @@ function sessionRouteOf(url: string): SessionRoute | undefined {
   }
   const m = SESSION_PATH.exec(pathname);
   if (!m) return undefined;
-  return m[2] === undefined ? { base: m[1] ?? '', events: false } : { base: m[1] ?? '', id: decodeURIComponentSafe(m[2]), events: m[3] !== undefined };
+  if (m[2] === undefined) return { base: m[1] ?? '', events: false };
+  const route: SessionRoute = { base: m[1] ?? '', id: decodeURIComponentSafe(m[2]), events: m[3] !== undefined };
+  if (m[4] !== undefined) route.approval = decodeURIComponentSafe(m[4]);
+  return route;
 }
 
 function decodeURIComponentSafe(s: string): string {
@@ -414,13 +476,16 @@ function resumePoint(request: Request): number {
   return Number(raw.trim());
 }
 
-function stateOf(result: ExecutionResult): Exclude<SessionState, 'running'> {
+function stateOf(result: ExecutionResult): FinalSessionState {
   if (result.success) return 'completed';
   return result.error.code === 'ABORTED' ? 'cancelled' : 'failed';
 }
 
-function sessionView(record: SessionRecord): { sessionId: string; state: SessionState; result?: ExecutionResult } {
-  return record.result === undefined ? { sessionId: record.sessionId, state: record.state } : { sessionId: record.sessionId, state: record.state, result: record.result };
+function sessionView(record: SessionRecord): { sessionId: string; state: SessionState; result?: ExecutionResult; pendingApproval?: SessionRecord['pendingApproval'] } {
+  const view: ReturnType<typeof sessionView> = { sessionId: record.sessionId, state: record.state };
+  if (record.result !== undefined) view.result = record.result;
+  if (record.state === 'waiting_for_approval' && record.pendingApproval !== undefined) view.pendingApproval = record.pendingApproval;
+  return view;
 }
 
 /** The session once it has finished, or undefined if it has not within `ms`. */
@@ -543,8 +608,10 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
   const ownsStore = sessionOptions !== undefined && sessionOptions.store === undefined;
   const userKey = (options.userKey ?? defaultOwner) as (ctx: EnclaveRequestContext<N, U>) => string;
   const leases = options.leases ?? new MemoryLeaseStore();
-  const sessions = sessionOptions && {
-    store: sessionOptions.store ?? new MemorySessionStore(),
+  const sessionStore = sessionOptions && (sessionOptions.store ?? new MemorySessionStore());
+  const sessions = sessionOptions && sessionStore && {
+    store: sessionStore,
+    durable: durableSessions(sessionStore, sessionOptions),
     owner: (sessionOptions.owner ?? userKey) as (ctx: EnclaveRequestContext<N, U>) => string,
     maxPerUser: sessionOptions.maxPerUser ?? DEFAULT_SESSIONS_PER_USER,
     ttlMs: sessionOptions.ttlMs ?? DEFAULT_SESSION_TTL_MS,
@@ -559,6 +626,12 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
       for (const id of await sessions.store.stale()) {
         const lost = failure('RUN_LOST', 'RunLostError', 'The app instance running this session stopped before the run ended; the run did not finish and is not retried.');
         await sessions.store.finish(id, 'failed', lost, sessions.ttlMs);
+      }
+      const durable = sessions.durable;
+      if (durable === undefined) return;
+      for (const id of await durable.expired()) {
+        const expired = failure('APPROVAL_EXPIRED', 'ApprovalExpiredError', `Nobody approved or denied the call this session waited on within ${durable.maxPauseDuration} ms; nothing more ran.`);
+        await sessions.store.finish(id, 'failed', expired, sessions.ttlMs);
       }
     } catch {
       // The store is down: the next sweep tries again.
@@ -809,10 +882,12 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     return record;
   }
 
-  /** `POST {path}/sessions`: a run not tied to this connection. */
-  async function startSession(request: Request, ctx: EnclaveRequestContext<N, U>, base: string, started: number): Promise<Response> {
-    const { store, maxPerUser, ttlMs, livenessMs } = sessions as NonNullable<typeof sessions>;
-    const body = await readRun(request);
+  /**
+   * The user's slots for a session's run (the concurrency cap, `maxRunsPerUser`, `sessions.maxPerUser`):
+   * the returned function gives them back. Throws like the routes (503, 429).
+   */
+  async function sessionSlots(ctx: EnclaveRequestContext<N, U>, started: number): Promise<(() => void) | Response> {
+    const { maxPerUser, livenessMs } = sessions as NonNullable<typeof sessions>;
     const freeSlot = slot();
     if (freeSlot === null) return busy(started);
     const held: { release(): Promise<void> }[] = [];
@@ -820,21 +895,34 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
       freeSlot();
       for (const lease of held) void lease.release();
     };
-    const owner = sessionOwner(ctx);
-    const sessionId = newSessionId();
-    const abort = new AbortController();
-    let scope: RunScope;
     try {
       const runs = await runLease(ctx);
       if (runs) held.push(runs);
       let sessionLease;
       try {
-        sessionLease = await holdLease(leases, `\u0000sessions\u0000${owner}`, maxPerUser, livenessMs);
+        sessionLease = await holdLease(leases, `\u0000sessions\u0000${sessionOwner(ctx)}`, maxPerUser, livenessMs);
       } catch {
         throw unavailable('Sessions are unavailable right now; retry later.');
       }
       if (sessionLease === null) throw tooMany(`At most ${maxPerUser} sessions may run at once; wait for one to end.`);
       held.push(sessionLease);
+    } catch (err) {
+      free();
+      throw err;
+    }
+    return free;
+  }
+
+  /** `POST {path}/sessions`: a run not tied to this connection. */
+  async function startSession(request: Request, ctx: EnclaveRequestContext<N, U>, base: string, started: number): Promise<Response> {
+    const { store, livenessMs } = sessions as NonNullable<typeof sessions>;
+    const body = await readRun(request);
+    const free = await sessionSlots(ctx, started);
+    if (free instanceof Response) return free;
+    const owner = sessionOwner(ctx);
+    const sessionId = newSessionId();
+    let scope: RunScope;
+    try {
       scope = await scopeOf(ctx);
       await options.onRunStart?.({ ctx, body });
       let created: boolean;
@@ -849,25 +937,58 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
       free();
       throw err;
     }
+    runSession({ sessionId, ctx, request, body, scope, free });
+    const format = streamFormat(request.headers.get('accept'));
+    if (format !== null) return streamResponse(format, store, sessionId, 0, { 'x-session-id': sessionId });
+    const url = `${base}/sessions/${sessionId}`;
+    return json(201, { sessionId, statusUrl: url, eventsUrl: `${url}/events`, cancelUrl: url }, { location: url });
+  }
+
+  /**
+   * A session's run on this instance, started or resumed after a decision: its events go to the store
+   * (a resumed run's after the seq it paused at, without a second `session_init`), and it ends with
+   * `final`, or pauses again with `approval_required` and its journal, written in one step by the store.
+   */
+  function runSession(run: { sessionId: string; ctx: EnclaveRequestContext<N, U>; request: Request; body: RunRequestBody; scope: RunScope; free: () => void; resume?: { journal: unknown; decision: ApprovalDecision; lastSeq: number } }): void {
+    const { sessionId, ctx, request, body, scope, free, resume } = run;
+    const { store, ttlMs, livenessMs, durable } = sessions as NonNullable<typeof sessions>;
+    const abort = new AbortController();
     localSessions.set(sessionId, abort);
     const stopListening = store.onCancel(sessionId, () => abort.abort());
     // While the run lasts this instance says it is alive; if it dies, any instance ends the session.
     const alive = setInterval(() => void store.keepAlive(sessionId, livenessMs).catch(() => {}), Math.max(10, Math.floor(livenessMs / 3)));
     alive.unref();
     const appender = orderedAppender(store, sessionId);
+    const offset = resume === undefined ? 0 : resume.lastSeq - 1;
     void (async () => {
       let result: ExecutionResult;
       try {
-        // `final` is written by finish(), with the state, in one step: only the events before it are appended.
-        const onEvent = (event: EnclaveEvent) => event.type !== 'final' && appender.push(forClient(event, request));
-        result = await enclave.run(body.code, { ...runOptionsFor(scope, body, abort.signal, request), sessionId, heartbeatMs, onEvent });
+        // `final` and `approval_required` are written by finish() and pause(), with the state, in one step.
+        const onEvent = (event: EnclaveEvent) => {
+          if (event.type === 'final' || event.type === 'approval_required' || (resume !== undefined && event.type === 'session_init')) return;
+          appender.push(forClient(offset === 0 ? event : { ...event, seq: event.seq + offset }, request));
+        };
+        const runOptions: RunOptions = { ...runOptionsFor(scope, body, abort.signal, request), sessionId, heartbeatMs, onEvent };
+        if (durable !== undefined) runOptions.durable = resume === undefined ? durable.limits : { ...durable.limits, resume: { journal: resume.journal, decision: resume.decision } };
+        result = await enclave.run(body.code, runOptions);
       } catch {
         result = internalFailure();
+      }
+      let paused: PausedRun | undefined;
+      if (!result.success && result.paused !== undefined) {
+        // The journal stays on the server: hooks and clients see the pause, not what it holds.
+        const { paused: journal, ...rest } = result;
+        paused = journal;
+        result = rest;
       }
       const answer = answerFor(result, request);
       try {
         await appender.drained(DRAIN_WAIT_MS);
-        await persistently(() => store.finish(sessionId, stateOf(answer.result), answer.result, ttlMs), DRAIN_WAIT_MS);
+        if (paused !== undefined && durable !== undefined) {
+          const approval = { ...paused.approval, expiresAt: Date.now() + durable.maxPauseDuration };
+          const state = JSON.stringify({ v: 1, body, journal: paused.journal } satisfies PausedState);
+          await persistently(() => durable.pause(sessionId, { approval, state }, ttlMs), DRAIN_WAIT_MS);
+        } else await persistently(() => store.finish(sessionId, stateOf(answer.result), answer.result, ttlMs), DRAIN_WAIT_MS);
       } catch (err) {
         // The store stays down: this instance stops saying it runs the session, and once the store is
         // back any instance's sweep ends it as RUN_LOST.
@@ -880,10 +1001,76 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
       }
       safely(() => options.onRunEnd?.({ ctx, result: answer.result, status: answer.status }));
     })();
+  }
+
+  /**
+   * `POST {path}/sessions/{id}/approvals/{callId}` with `{ approved: true }` or `{ approved: false,
+   * reason? }`: the owner's decision on the call a paused session waits on, through any instance. The
+   * store hands the paused run to exactly one request; this instance runs it again against its journal.
+   */
+  async function decide(request: Request, ctx: EnclaveRequestContext<N, U>, route: SessionRoute & { id: string; approval: string }, started: number): Promise<Response> {
+    const { store, livenessMs, durable } = sessions as NonNullable<typeof sessions>;
+    if (request.method.toUpperCase() !== 'POST') return requestError('METHOD_NOT_ALLOWED', 'Use POST to approve or deny a call.', started, { allow: 'POST' });
+    const record = await ownSession(route.id, ctx);
+    if (durable === undefined) throw new EnclaveHttpError(404, 'No such approval: this server’s session store cannot pause runs.');
+    if (!isJsonContentType(request.headers.get('content-type'))) throw new EnclaveHttpError(415, 'Send the decision as Content-Type: application/json.');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(await readBodyText(request, Math.min(maxBodySize, MAX_DECISION_BYTES)));
+    } catch (err) {
+      if (err instanceof EnclaveHttpError) throw err;
+      throw new EnclaveHttpError(400, 'The request body is not valid JSON.');
+    }
+    const decision = readDecision(parsed);
+    if (decision === undefined) throw new EnclaveHttpError(400, `The body must be { "approved": true } or { "approved": false, "reason"?: string of at most ${MAX_REASON} characters }.`);
+    const callId = /^[1-9]\d{0,8}$/.test(route.approval) ? Number(route.approval) : undefined;
+    if (record.state !== 'waiting_for_approval') throw new EnclaveHttpError(409, `The session is not waiting for an approval (it is ${record.state}).`, { code: 'CONFLICT' });
+    if (callId === undefined || record.pendingApproval?.callId !== callId) throw new EnclaveHttpError(404, `No such approval: the session waits on call ${record.pendingApproval?.callId ?? '?'}.`);
+    const free = await sessionSlots(ctx, started);
+    if (free instanceof Response) return free;
+    let resumed: { state: string; lastSeq: number } | undefined;
+    let paused: PausedState | undefined;
+    let scope: RunScope;
+    try {
+      scope = await scopeOf(ctx);
+      try {
+        resumed = await durable.resume(route.id, callId, livenessMs);
+      } catch {
+        throw unavailable('Sessions are unavailable right now; retry later.');
+      }
+      if (resumed === undefined) throw new EnclaveHttpError(409, 'This call was decided by another request first.', { code: 'CONFLICT' });
+      paused = readPausedState(resumed.state);
+      if (paused !== undefined) await options.onRunStart?.({ ctx, body: paused.body });
+    } catch (err) {
+      free();
+      // Refused by a hook after the store handed the run over: it ends rather than wait for nobody.
+      if (resumed !== undefined) await endResumed(route.id, err instanceof EnclaveHttpError ? err.message : 'The run could not be resumed.');
+      throw err;
+    }
+    // The journal must wait on the call the person was shown: anything else is a store that was written by someone else.
+    if (paused !== undefined && !waitsOn(paused.journal, callId)) paused = undefined;
+    if (paused === undefined) {
+      free();
+      safely(() => logger.error('enclave: a paused session’s state did not read back; it ends as INTERNAL_ERROR'));
+      await endResumed(route.id, undefined);
+      return json(statuses.SUCCESS, sessionView((await store.get(route.id)) ?? record));
+    }
+    runSession({ sessionId: route.id, ctx, request, body: paused.body, scope, free, resume: { journal: paused.journal, decision, lastSeq: resumed.lastSeq } });
     const format = streamFormat(request.headers.get('accept'));
-    if (format !== null) return streamResponse(format, store, sessionId, 0, { 'x-session-id': sessionId });
-    const url = `${base}/sessions/${sessionId}`;
-    return json(201, { sessionId, statusUrl: url, eventsUrl: `${url}/events`, cancelUrl: url }, { location: url });
+    if (format !== null) return streamResponse(format, store, route.id, resumed.lastSeq, { 'x-session-id': route.id });
+    const url = `${route.base}/sessions/${route.id}`;
+    return json(202, { sessionId: route.id, state: 'running', callId, approved: decision.approved, statusUrl: url, eventsUrl: `${url}/events?fromSeq=${resumed.lastSeq}` });
+  }
+
+  /** A resumed session that cannot run: ended, so nobody waits on it. */
+  async function endResumed(sessionId: string, message: string | undefined): Promise<void> {
+    const { store, ttlMs } = sessions as NonNullable<typeof sessions>;
+    const result = message === undefined ? internalFailure() : failure('ABORTED', 'AbortError', message);
+    try {
+      await persistently(() => store.finish(sessionId, stateOf(result), result, ttlMs), DRAIN_WAIT_MS);
+    } catch (err) {
+      safely(() => logger.error('enclave: the session store failed to record the end of a session', err));
+    }
   }
 
   function streamResponse(format: StreamFormat, store: SessionStore, sessionId: string, afterSeq: number, headers: Record<string, string> = {}): Response {
@@ -908,6 +1095,7 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
       if (method !== 'POST') return requestError('METHOD_NOT_ALLOWED', 'Use POST to start a session.', started, { allow: 'POST' });
       return startSession(request, ctx, route.base, started);
     }
+    if (route.approval !== undefined) return decide(request, ctx, { ...route, id: route.id, approval: route.approval }, started);
     if (route.events) {
       if (method !== 'GET') return requestError('METHOD_NOT_ALLOWED', 'Use GET to read a session’s events.', started, { allow: 'GET' });
       await ownSession(route.id, ctx);
@@ -920,6 +1108,11 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     }
     if (method === 'DELETE') {
       const record = await ownSession(route.id, ctx);
+      if (record.state === 'waiting_for_approval') {
+        // Nobody runs a paused session: it ends here.
+        await store.finish(route.id, 'cancelled', failure('ABORTED', 'AbortError', 'The session was cancelled while it waited for an approval.'), (sessions as NonNullable<typeof sessions>).ttlMs);
+        return json(statuses.SUCCESS, sessionView((await store.get(route.id)) ?? record));
+      }
       if (record.state === 'running') {
         await store.requestCancel(route.id);
         const ended = await untilFinished(store, route.id, CANCEL_WAIT_MS);

@@ -4,9 +4,27 @@
  * state, and its owner. The HTTP core talks to a store only through this interface, so a shared store
  * (Redis, for several app instances) plugs in without touching the adapters.
  */
-import type { EnclaveEvent, ExecutionResult } from '../types.js';
+import type { ApprovalRequiredPayload, EnclaveEvent, ExecutionResult } from '../types.js';
 
-export type SessionState = 'running' | 'completed' | 'failed' | 'cancelled';
+/**
+ * `running` until `final`; `waiting_for_approval` while its run is paused for a person's decision (no
+ * instance runs it then); the others say how it ended.
+ */
+export type SessionState = 'running' | 'waiting_for_approval' | 'completed' | 'failed' | 'cancelled';
+
+/** The states a session ends in. */
+export type FinalSessionState = Exclude<SessionState, 'running' | 'waiting_for_approval'>;
+
+/** What a store keeps of a paused session (see `SessionStore.pause`). */
+export interface PausedSession {
+  /** The payload of its `approval_required` event: the call waiting, and when the wait ends. */
+  approval: ApprovalRequiredPayload & { expiresAt: number };
+  /**
+   * What resuming needs (the run request and its journal), as text the HTTP core wrote. A store keeps it
+   * as it is; read back, the core checks it as untrusted input.
+   */
+  state: string;
+}
 
 export interface SessionRecord {
   sessionId: string;
@@ -17,6 +35,8 @@ export interface SessionRecord {
   createdAt: number;
   /** The run's result, once it has one. */
   result?: ExecutionResult;
+  /** While `waiting_for_approval`: the call waiting. */
+  pendingApproval?: ApprovalRequiredPayload & { expiresAt: number };
 }
 
 export interface SessionStore {
@@ -35,11 +55,11 @@ export interface SessionStore {
   subscribe(sessionId: string, listener: () => void): () => void;
   get(sessionId: string): Promise<SessionRecord | undefined>;
   /**
-   * Ends a running session, once: appends its `final` event (the next seq, payload `result`) and records
-   * its state and result in one step, only if the session is still running. `true` if this call ended
+   * Ends a running (or paused) session, once: appends its `final` event (the next seq, payload `result`)
+   * and records its state and result in one step, only if the session has not ended. `true` if this call ended
    * it (whichever instance calls first wins). It stays readable for `ttlMs`, then expires.
    */
-  finish(sessionId: string, state: Exclude<SessionState, 'running'>, result: ExecutionResult, ttlMs: number): Promise<boolean>;
+  finish(sessionId: string, state: FinalSessionState, result: ExecutionResult, ttlMs: number): Promise<boolean>;
   /** Asks the instance running the session to cancel it; `false` if it is not running. */
   requestCancel(sessionId: string): Promise<boolean>;
   /** Where the instance running a session hears cancel requests (from any instance); returns the unsubscribe. */
@@ -50,6 +70,23 @@ export interface SessionStore {
   stale(): Promise<string[]>;
   /** Stops timers and listeners. */
   dispose?(): void;
+  /**
+   * Durable sessions (a run pauses for approvals) need the next three; a store without them gets runs
+   * whose approval calls fail with `APPROVAL_REQUIRED`.
+   *
+   * Pauses a running session, once: appends its `approval_required` event (the next seq, payload
+   * `paused.approval`) and records `waiting_for_approval` with `paused`, in one step, only if it is still
+   * running. It stays until `paused.approval.expiresAt` plus `ttlMs`. `true` if this call paused it.
+   */
+  pause?(sessionId: string, paused: PausedSession, ttlMs: number): Promise<boolean>;
+  /**
+   * Takes the decision on a paused session's call, once: if it waits on `callId` it becomes `running`
+   * again (its instance then says `keepAlive`, as for a new session) and the paused state comes back
+   * with the seq its events go on after; `undefined` if it does not wait on that call (any more).
+   */
+  resume?(sessionId: string, callId: number, livenessMs: number): Promise<{ state: string; lastSeq: number } | undefined>;
+  /** Paused sessions whose wait has ended (`expiresAt` passed): `finish` them as `APPROVAL_EXPIRED`. */
+  expired?(): Promise<string[]>;
 }
 
 export interface MemorySessionStoreOptions {
@@ -61,6 +98,8 @@ export interface MemorySessionStoreOptions {
 
 interface Entry {
   record: SessionRecord;
+  /** What a paused session's resumption needs. */
+  paused: string | undefined;
   /** Until when the instance running it said it is alive. */
   aliveUntil: number;
   /** The highest seq appended (kept or since dropped). */
@@ -99,7 +138,7 @@ export class MemorySessionStore implements SessionStore {
 
   async create(session: { sessionId: string; owner: string; createdAt: number }): Promise<boolean> {
     if (this.#sessions.has(session.sessionId)) return false;
-    const entry: Entry = { record: { ...session, state: 'running' }, aliveUntil: Infinity, lastSeq: 0, events: [], bytes: 0, listeners: new Set(), cancelListeners: new Set(), expiry: undefined };
+    const entry: Entry = { record: { ...session, state: 'running' }, paused: undefined, aliveUntil: Infinity, lastSeq: 0, events: [], bytes: 0, listeners: new Set(), cancelListeners: new Set(), expiry: undefined };
     this.#sessions.set(session.sessionId, entry);
     this.#expireIn(session.sessionId, entry, this.#maxRunningMs);
     return true;
@@ -166,16 +205,51 @@ export class MemorySessionStore implements SessionStore {
     return record === undefined ? undefined : { ...record };
   }
 
-  async finish(sessionId: string, state: Exclude<SessionState, 'running'>, result: ExecutionResult, ttlMs: number): Promise<boolean> {
+  async finish(sessionId: string, state: FinalSessionState, result: ExecutionResult, ttlMs: number): Promise<boolean> {
     const entry = this.#sessions.get(sessionId);
-    if (!entry || entry.record.state !== 'running') return false;
+    if (!entry || (entry.record.state !== 'running' && entry.record.state !== 'waiting_for_approval')) return false;
     entry.lastSeq++;
     entry.events.push({ sessionId, seq: entry.lastSeq, type: 'final', time: Date.now(), payload: result });
-    entry.record = { ...entry.record, state, result };
+    const { pendingApproval: _, ...record } = entry.record;
+    entry.record = { ...record, state, result };
+    entry.paused = undefined;
     entry.cancelListeners.clear();
     this.#expireIn(sessionId, entry, ttlMs);
     this.#notify(entry);
     return true;
+  }
+
+  async pause(sessionId: string, paused: PausedSession, ttlMs: number): Promise<boolean> {
+    const entry = this.#sessions.get(sessionId);
+    if (!entry || entry.record.state !== 'running') return false;
+    entry.lastSeq++;
+    entry.events.push({ sessionId, seq: entry.lastSeq, type: 'approval_required', time: Date.now(), payload: paused.approval });
+    entry.record = { ...entry.record, state: 'waiting_for_approval', pendingApproval: paused.approval };
+    entry.paused = paused.state;
+    entry.cancelListeners.clear();
+    this.#expireIn(sessionId, entry, Math.max(0, paused.approval.expiresAt - Date.now()) + ttlMs);
+    this.#notify(entry);
+    return true;
+  }
+
+  async resume(sessionId: string, callId: number, livenessMs: number): Promise<{ state: string; lastSeq: number } | undefined> {
+    const entry = this.#sessions.get(sessionId);
+    if (!entry || entry.record.state !== 'waiting_for_approval' || entry.record.pendingApproval?.callId !== callId || entry.paused === undefined) return undefined;
+    const state = entry.paused;
+    const { pendingApproval: _, ...record } = entry.record;
+    entry.record = { ...record, state: 'running' };
+    entry.paused = undefined;
+    entry.aliveUntil = Date.now() + livenessMs;
+    this.#expireIn(sessionId, entry, this.#maxRunningMs);
+    this.#notify(entry);
+    return { state, lastSeq: entry.lastSeq };
+  }
+
+  async expired(): Promise<string[]> {
+    const now = Date.now();
+    const out: string[] = [];
+    for (const [id, entry] of this.#sessions) if (entry.record.state === 'waiting_for_approval' && (entry.record.pendingApproval?.expiresAt ?? 0) <= now) out.push(id);
+    return out;
   }
 
   async keepAlive(sessionId: string, ttlMs: number): Promise<void> {

@@ -11,6 +11,7 @@ export type RequestErrorCode =
   | 'NOT_FOUND'
   | 'RATE_LIMITED'
   | 'METHOD_NOT_ALLOWED'
+  | 'CONFLICT'
   | 'SERVICE_UNAVAILABLE';
 
 /** Every outcome the HTTP core can answer with: `SUCCESS`, a request error, or a run's `ErrorCode`. */
@@ -31,6 +32,7 @@ export const ENCLAVE_HTTP_STATUS: Readonly<Record<HttpOutcome, number>> = Object
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
+  CONFLICT: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMITED: 429,
@@ -47,6 +49,11 @@ export const ENCLAVE_HTTP_STATUS: Readonly<Record<HttpOutcome, number>> = Object
   RUN_LOST: 503,
   RUNTIME_UNAVAILABLE: 503,
   RUNTIME_LOST: 502,
+  APPROVAL_REQUIRED: 202,
+  APPROVAL_EXPIRED: 410,
+  REPLAY_DIVERGED: 409,
+  MAX_PAUSES: 422,
+  JOURNAL_LIMIT_EXCEEDED: 422,
   SERVICE_UNAVAILABLE: 503,
   ABORTED: 499,
   INTERNAL_ERROR: 500,

@@ -10,16 +10,16 @@ import { ErrorCode as CODES } from '../errors.js';
 import { failure } from '../result.js';
 import { elapsedMs } from '../source.js';
 import { Abort, runEndReason } from '../abort.js';
-import type { ExecutionError, ExecutionStats, LogEntry } from '../types.js';
+import type { ExecutionError, ExecutionStats, LogEntry, PausedRun } from '../types.js';
 import type { EntryEnd, EntryOutput, IsolatedJob, IsolatedRun, Isolation, IsolationFailureCode } from './isolation.js';
-import type { DoneReport, RealmFailureCode, ToolReply } from './realm-abi.js';
+import type { DoneReport, NdValue, RealmFailureCode, ToolReply } from './realm-abi.js';
 import { decodeJSON } from './realm-runtime/codec.js';
 
 /**
  * How a run ended, before its value is copied out: a successful run's value is still the realm codec's
  * text (the sanitize stage decodes it), everything else is final.
  */
-export type RunOutcome = ({ success: true; valueText: string } | { success: false; error: ExecutionError }) & {
+export type RunOutcome = ({ success: true; valueText: string } | { success: false; error: ExecutionError; paused?: PausedRun }) & {
   stats: ExecutionStats;
   logs?: LogEntry[];
 };
@@ -48,6 +48,19 @@ export interface DriverPlan {
   signal?: AbortSignal | undefined;
   /** Each captured console line as it arrives (after the realm entry that logged it). */
   onLog?: ((entry: LogEntry) => void) | undefined;
+  /** A durable run's journal (see ../durable.ts); the job then has `replayNd`. */
+  journal?: DriverJournal | undefined;
+}
+
+/**
+ * What the driver asks of a durable run's journal: it is told the values the script took from
+ * non-deterministic sources (before the entry's tool calls, which go through `invokeTool`), and it may
+ * end the run itself: a pause for an approval, a replay that left the recorded path, a journal limit.
+ */
+export interface DriverJournal {
+  record(values: NdValue[]): void;
+  /** Settles when the journal ends the run, with how it ends. */
+  readonly stopped: Promise<Pick<ExecutionError, 'code' | 'name' | 'message' | 'data'>>;
 }
 
 const KNOWN_CODES: ReadonlySet<string> = new Set(Object.values(CODES));
@@ -93,6 +106,7 @@ export class RunDriver {
       signal.addEventListener('abort', this.#onAbort, { once: true });
     }
     this.#timer = setTimeout(() => this.#finish(this.#timeout()), Math.max(0, job.deadline - performance.now()));
+    this.#plan.journal?.stopped.then((e) => this.#finish(this.#failure(e.code, e.name, e.message, e.data === undefined ? undefined : { data: e.data })));
     try {
       this.#run = isolation.run(job, {
         entry: (output) => this.#entry(output),
@@ -120,6 +134,7 @@ export class RunDriver {
       this.#logs.push(entry);
       onLog?.(entry);
     }
+    if (output.nd !== undefined) this.#plan.journal?.record(output.nd);
     const { maxToolCalls } = this.#plan.job.limits;
     for (const [callId, name, argsText] of output.calls) {
       // The realm counts too and ends the run at its budget; the host's count is the one that holds.

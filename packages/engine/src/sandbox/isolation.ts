@@ -8,7 +8,7 @@
  * Nothing is reported from inside an entry, so no host code runs while script code might.
  */
 import type { IsolationKind } from '../types.js';
-import type { LogLevel, RealmLimits, ToolReply } from './realm-abi.js';
+import type { LogLevel, NdValue, RealmLimits, ToolReply } from './realm-abi.js';
 
 export type { IsolationKind };
 
@@ -27,6 +27,13 @@ export interface IsolatedJob {
   functionNames: readonly string[];
   /** `performance.now()` in the host when the run's deadline passes. */
   deadline: number;
+  /**
+   * A durable run: the values its non-deterministic sources gave before, handed back in order, after
+   * which they give live values (each reported in `EntryOutput.nd`). Absent: the native sources.
+   */
+  replayNd?: readonly NdValue[] | undefined;
+  /** At most this many values in all (a durable run's journal is capped): the sources then refuse. */
+  maxNd?: number | undefined;
 }
 
 /** How a run ended, as its thread saw it. */
@@ -50,6 +57,8 @@ export interface EntryOutput {
   calls: EntryCall[];
   logs: EntryLog[];
   end: EntryEnd | null;
+  /** A durable run's values of non-deterministic sources taken in the entry, replayed or live, in order. */
+  nd?: NdValue[] | undefined;
 }
 
 export type IsolationFailureCode = 'QUEUE_FULL' | 'MEMORY_LIMIT_EXCEEDED' | 'RUNTIME_ERROR' | 'INTERNAL_ERROR' | 'ABORTED' | 'RUNTIME_UNAVAILABLE' | 'RUNTIME_LOST' | 'TIMEOUT';

@@ -134,7 +134,19 @@ export interface RunConfig {
   names: readonly string[];
   /** Those of `names` that are host functions: each becomes an async stub calling the tool bridge. */
   fnNames: readonly string[];
+  /**
+   * A durable run (one that may pause for an approval and be replayed): `Date.now()`, `new Date()`,
+   * `Date()` and `Math.random()` take their values from the host (`bridge.nd`), which records them and
+   * gives the same ones back on replay.
+   */
+  durable: boolean;
 }
+
+/** A non-deterministic source: `'r'` is `Math.random()`, `'t'` the current time (`Date.now()`, `new Date()`, `Date()`). */
+export type NdKind = 'r' | 't';
+
+/** One value a durable run took from a non-deterministic source, in the order it took them. */
+export type NdValue = [kind: NdKind, value: number];
 
 /** Outcome codes the realm decides itself. */
 export type RealmFailureCode = 'MAX_ITERATIONS' | 'MAX_TOOL_CALLS' | 'MEMORY_LIMIT_EXCEEDED' | 'OUTPUT_LIMIT_EXCEEDED' | 'RUNTIME_ERROR';
@@ -198,6 +210,8 @@ export interface HostBridge {
   log(id: number, level: LogLevel, line: string): void;
   /** 1 if the run is over its memory budget, 2 if the heap of its thread is as full as runs may make it. */
   heap(id: number): 0 | 1 | 2;
+  /** The value of a non-deterministic source for a durable run (NaN if the host has none). */
+  nd(id: number, kind: NdKind): number;
 }
 
 /** What the host passes at install, as JSON. */

@@ -9,7 +9,7 @@
 import type vm from 'node:vm';
 import { compileScript } from './compile.js';
 import type { EntryCall, EntryEnd, EntryLog, EntryOutput, IsolatedJob } from './isolation.js';
-import type { LogLevel, PumpItem, RunConfig, ToolReply } from './realm-abi.js';
+import type { LogLevel, NdKind, NdValue, PumpItem, RunConfig, ToolReply } from './realm-abi.js';
 import type { Realm, RealmPool, RealmRunTarget } from './realm.js';
 import { pumpScript, startScript } from './realm.js';
 import type { EntryTarget } from './scheduler.js';
@@ -54,6 +54,9 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
   readonly #report: (output: EntryOutput) => void;
   #calls: EntryCall[] = [];
   #logs: EntryLog[] = [];
+  #nd: NdValue[] = [];
+  /** Values of non-deterministic sources handed out so far (a durable run's replay comes first). */
+  #ndTaken = 0;
   readonly #mailbox: PumpItem[] = [];
   #outcome: { report: string; value: string } | undefined;
   #factory = -1;
@@ -137,6 +140,7 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
       globals: job.globalsText,
       names: job.globalNames,
       fnNames: job.functionNames,
+      durable: job.replayNd !== undefined,
     };
     return JSON.stringify(config);
   }
@@ -165,6 +169,17 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
 
   onLog(level: LogLevel, line: string): void {
     if (!this.#ended) this.#logs.push([level, line]);
+  }
+
+  // A recorded value is handed back only where the replayed run asks for the same kind: a run that
+  // asks for another kind has left the recorded path, which the driver sees in the reported values.
+  nd(kind: NdKind): number {
+    // Past the journal's room the values would be refused anyway: the host does not buffer them.
+    if (this.#ndTaken >= (this.#job.maxNd ?? Infinity)) return NaN;
+    const recorded = this.#job.replayNd?.[this.#ndTaken++];
+    const value = recorded !== undefined && recorded[0] === kind ? recorded[1] : kind === 'r' ? Math.random() : Date.now();
+    this.#nd.push([kind, value]);
+    return value;
   }
 
   overMemory(): 0 | 1 | 2 {
@@ -257,6 +272,10 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
 
   #flush(end: EntryEnd | null): void {
     const output: EntryOutput = { calls: this.#calls, logs: this.#logs, end };
+    if (this.#nd.length > 0) {
+      output.nd = this.#nd;
+      this.#nd = [];
+    }
     this.#calls = [];
     this.#logs = [];
     this.#report(output);

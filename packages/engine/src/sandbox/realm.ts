@@ -1,5 +1,5 @@
 import vm from 'node:vm';
-import type { HostBridge, InstallRealm, LogLevel, RealmControl } from './realm-abi.js';
+import type { HostBridge, InstallRealm, LogLevel, NdKind, RealmControl } from './realm-abi.js';
 import { REALM_ENTRIES } from './realm-abi.js';
 import { REALM_RUNTIME_SOURCE } from './realm-runtime.generated.js';
 
@@ -17,6 +17,8 @@ export interface RealmRunTarget {
   onLog(level: LogLevel, line: string): void;
   /** 1: over the run's memory budget; 2: the thread's heap is as full as runs may make it. */
   overMemory(): 0 | 1 | 2;
+  /** A durable run's value of a non-deterministic source (see RunConfig.durable). */
+  nd(kind: NdKind): number;
 }
 
 const runtimeScript = new vm.Script(REALM_RUNTIME_SOURCE, { filename: 'enclave:runtime' });
@@ -124,6 +126,14 @@ function makeBridge(realm: Realm): HostBridge {
         return target(id)?.overMemory() ?? 0;
       } catch {
         return 0;
+      }
+    },
+    nd(id, kind) {
+      try {
+        const r = target(id);
+        return r !== null && (kind === 'r' || kind === 't') ? r.nd(kind) : NaN;
+      } catch {
+        return NaN;
       }
     },
   };

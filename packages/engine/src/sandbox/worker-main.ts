@@ -50,7 +50,7 @@ function tampered(): boolean {
 
 const active = new Map<number, RealmRun>();
 
-function send(id: number, { calls, logs, end }: EntryOutput): void {
+function send(id: number, { calls, logs, end, nd }: EntryOutput): void {
   let wireEnd: WireEnd | null = null;
   let tail = '';
   if (end !== null) {
@@ -63,6 +63,7 @@ function send(id: number, { calls, logs, end }: EntryOutput): void {
   // Garbage a run left behind counts against the next run's heap checks until V8 collects it: a worker
   // whose heap is still half full after a run is replaced instead.
   const message: WorkerMessage = ['entry', id, calls, logs, wireEnd, end !== null && tampered(), end !== null && heapUsed() > init.heapCeiling / 2];
+  if (nd !== undefined) message.push(nd);
   port?.postMessage(JSON.stringify(message) + tail);
 }
 

@@ -16,6 +16,8 @@ import type { RuntimeLimits } from '../levels.js';
 import { MB } from '../levels.js';
 import type { WorkerPoolConfig, WorkerPoolStats } from '../types.js';
 import type { EntryCall, EntryEnd, EntryLog, IsolatedJob, IsolatedRun, Isolation, IsolationEvents, IsolationFailureCode } from './isolation.js';
+import { isNdValues } from './nondeterminism.js';
+import type { NdValue } from './realm-abi.js';
 import type { RealmPoolOptions } from './realm.js';
 import type { HostMessage, WireEnd, WorkerInit } from './worker-protocol.js';
 import { checkMessage } from './worker-protocol.js';
@@ -430,7 +432,7 @@ export class WorkerPool implements Isolation {
       else if (entry.full) this.#retire(slot, 'recycled');
       else this.#becomeIdle(slot);
     }
-    if (job.events !== undefined) job.events.entry({ calls: entry.calls, logs: entry.logs, end: entry.end });
+    if (job.events !== undefined) job.events.entry(entry.nd === undefined ? { calls: entry.calls, logs: entry.logs, end: entry.end } : { calls: entry.calls, logs: entry.logs, end: entry.end, nd: entry.nd });
   }
 
   // ---- ending runs -------------------------------------------------------------------------------
@@ -468,9 +470,10 @@ export class WorkerPool implements Isolation {
 }
 
 /** An `entry` message, checked field by field: anything off means the worker is not trusted. */
-export function readEntry(m: unknown[], tail: string): { id: number; calls: EntryCall[]; logs: EntryLog[]; end: EntryEnd | null; tampered: boolean; full: boolean } | undefined {
-  const [, id, calls, logs, end, tampered, full] = m;
+export function readEntry(m: unknown[], tail: string): { id: number; calls: EntryCall[]; logs: EntryLog[]; end: EntryEnd | null; tampered: boolean; full: boolean; nd?: NdValue[] } | undefined {
+  const [, id, calls, logs, end, tampered, full, nd] = m;
   if (typeof id !== 'number' || !Array.isArray(calls) || !Array.isArray(logs) || typeof tampered !== 'boolean' || typeof full !== 'boolean') return undefined;
+  if (nd !== undefined && !isNdValues(nd)) return undefined;
   for (const c of calls) if (!Array.isArray(c) || typeof c[0] !== 'number' || typeof c[1] !== 'string' || typeof c[2] !== 'string') return undefined;
   for (const l of logs) if (!Array.isArray(l) || !LOG_LEVELS.has(l[0]) || typeof l[1] !== 'string') return undefined;
   let out: EntryEnd | null = null;
@@ -483,5 +486,6 @@ export function readEntry(m: unknown[], tail: string): { id: number; calls: Entr
     } else if (e.kind === 'syntax') out = { kind: 'syntax', message: typeof e.message === 'string' ? e.message.slice(0, 1000) : 'invalid syntax' };
     else out = { kind: e.kind };
   }
-  return { id, calls: calls as EntryCall[], logs: logs as EntryLog[], end: out, tampered, full };
+  const entry = { id, calls: calls as EntryCall[], logs: logs as EntryLog[], end: out, tampered, full };
+  return nd === undefined ? entry : { ...entry, nd };
 }

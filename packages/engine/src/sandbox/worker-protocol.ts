@@ -5,6 +5,7 @@
  * writes a raw newline), so the value is not escaped into a second JSON string.
  */
 import type { EntryCall, EntryEnd, EntryLog, IsolatedJob } from './isolation.js';
+import type { NdValue } from './realm-abi.js';
 import type { RealmPoolOptions } from './realm.js';
 
 /** What a worker gets at start, through `workerData` (never reachable from a realm). */
@@ -40,9 +41,10 @@ export type WorkerMessage =
   /**
    * What one realm entry of run `id` produced. With an end, the run is over on the worker, and the last
    * fields say whether it changed the worker's own globals, and whether the worker's heap is still so
-   * full afterwards that it should be replaced.
+   * full afterwards that it should be replaced; the optional last one, in a durable run, is the values
+   * its non-deterministic sources gave in the entry (see EntryOutput.nd).
    */
-  | ['entry', number, EntryCall[], EntryLog[], WireEnd | null, boolean, boolean];
+  | ['entry', number, EntryCall[], EntryLog[], WireEnd | null, boolean, boolean, NdValue[]?];
 
 /** Parses a message text no longer than `maxBytes` characters; throws on anything malformed. */
 export function checkMessage(text: unknown, maxBytes: number): { message: unknown[]; tail: string } {

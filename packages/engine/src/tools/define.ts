@@ -1,10 +1,10 @@
 import type { StandardSchemaV1 } from '../standard-schema.js';
-import type { ToolConfig, ToolDefinition, ToolFunction, ToolRateLimit } from '../types.js';
+import type { ToolConfig, ToolContext, ToolDefinition, ToolFunction, ToolRateLimit } from '../types.js';
 import { TOOL_MARK } from '../types.js';
 import { OptionChecker } from '../options.js';
 import { isStandardSchema } from './schema.js';
 
-const TOOL_CONFIG_KEYS = ['name', 'description', 'input', 'output', 'handler', 'timeout', 'rateLimit', 'sideEffect'];
+const TOOL_CONFIG_KEYS = ['name', 'description', 'input', 'output', 'handler', 'timeout', 'rateLimit', 'sideEffect', 'needsApproval'];
 
 /** A tool as the registry holds it, whether defined with `defineTool` or given as a plain function. */
 export interface HostTool {
@@ -16,6 +16,7 @@ export interface HostTool {
   readonly timeout?: number | undefined;
   readonly rateLimit?: ToolRateLimit | undefined;
   readonly sideEffect?: boolean | undefined;
+  readonly needsApproval?: boolean | ((args: any, ctx: ToolContext) => boolean | Promise<boolean>) | undefined;
 }
 
 export function isToolDefinition(value: unknown): value is ToolDefinition {
@@ -63,6 +64,7 @@ export function defineTool<I extends StandardSchemaV1 | undefined = undefined, O
   if (config.output !== undefined && !isStandardSchema(config.output)) check.fail('output must be a Standard Schema validator (zod, valibot, arktype, ...).');
   check.positiveInteger('timeout', config.timeout, 'ms');
   check.boolean('sideEffect', config.sideEffect);
+  if (config.needsApproval !== undefined && typeof config.needsApproval !== 'boolean' && typeof config.needsApproval !== 'function') check.fail('needsApproval must be true, false or a predicate (args, ctx) => boolean.');
   const rl = check.object('rateLimit', config.rateLimit, 'an object { limit, windowMs, key? }');
   if (rl !== undefined) {
     check.knownKeys('rateLimit', rl, ['limit', 'windowMs', 'key']);

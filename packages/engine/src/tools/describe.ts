@@ -14,6 +14,11 @@ export interface ToolDescription {
   /** JSON Schema (draft 2020-12) of the result. */
   outputSchema?: Record<string, unknown>;
   sideEffect?: boolean;
+  /**
+   * A person approves each call before it runs (`'always'`), or the calls a predicate of the arguments
+   * picks (`'conditional'`); the script waits meanwhile, and a denied call rejects with `APPROVAL_DENIED`.
+   */
+  needsApproval?: 'always' | 'conditional';
   /** Milliseconds one call may take. */
   timeout?: number;
   rateLimit?: { limit: number; windowMs: number };
@@ -59,11 +64,18 @@ function describeOne(tool: HostTool): { description: Omit<ToolDescription, 'decl
     } else notes.push(`The output schema (${tool.output['~standard'].vendor}) has no JSON Schema export.`);
   }
   if (tool.sideEffect !== undefined) d.sideEffect = tool.sideEffect;
+  if (tool.needsApproval === true) d.needsApproval = 'always';
+  else if (typeof tool.needsApproval === 'function') d.needsApproval = 'conditional';
   if (tool.timeout !== undefined) d.timeout = tool.timeout;
   if (tool.rateLimit !== undefined) d.rateLimit = { limit: tool.rateLimit.limit, windowMs: tool.rateLimit.windowMs };
   if (notes.length > 0) d.notes = notes;
   return { description: d, argsType, resultType };
 }
+
+const APPROVAL_NOTE = {
+  always: 'Needs approval: a person approves each call before it runs; the call waits meanwhile and rejects with err.code "APPROVAL_DENIED" if denied.',
+  conditional: 'May need approval, depending on the arguments: the call then waits for a person and rejects with err.code "APPROVAL_DENIED" if denied.',
+} as const;
 
 function docComment(lines: string[]): string {
   const clean = lines.map((l) => l.replace(/\*\//g, '* /')).filter((l) => l.trim() !== '');
@@ -90,6 +102,7 @@ export function buildDescription(input: DescribeInput): EnclaveDescription {
     const about = [
       ...(d.description !== undefined ? d.description.split(/\r?\n/) : []),
       ...(d.sideEffect ? ['Side effect: changes state outside the script; do not call it speculatively or repeat it blindly.'] : []),
+      ...(d.needsApproval !== undefined ? [APPROVAL_NOTE[d.needsApproval]] : []),
       ...(d.rateLimit !== undefined ? [`Rate limit: ${d.rateLimit.limit} calls per ${d.rateLimit.windowMs} ms.`] : []),
       ...(d.timeout !== undefined ? [`Timeout: ${d.timeout} ms.`] : []),
     ];
@@ -113,7 +126,7 @@ export function buildDescription(input: DescribeInput): EnclaveDescription {
         ? 'The host serves tools by name; none is listed.'
         : 'No tools are available.'
       : described
-          .map(({ description: d }) => `- \`${d.name}\`${d.description !== undefined ? `: ${d.description.split(/\r?\n/)[0]}` : ''}${d.sideEffect ? ' (side effect)' : ''}`)
+          .map(({ description: d }) => `- \`${d.name}\`${d.description !== undefined ? `: ${d.description.split(/\r?\n/)[0]}` : ''}${d.sideEffect ? ' (side effect)' : ''}${d.needsApproval !== undefined ? ' (needs approval)' : ''}`)
           .join('\n');
   const prompt = `${dialect}\n\n## Tools\n${list}\n\n## Declarations\n\`\`\`ts\n${declarations}\n\`\`\`\n`;
   return {

@@ -40,7 +40,16 @@ export interface ToolCallRequest {
   callIndex: number;
   /** Set when the run ends (a tool's `ctx.signal` follows it). */
   runEnd: Abort;
+  /** What a call of a tool with `needsApproval` meets: absent, it fails with `APPROVAL_REQUIRED`. */
+  approval?: ApprovalGate | undefined;
 }
+
+/**
+ * A durable run's word on one call of a tool with `needsApproval`: the person approved it, denied it,
+ * or has not been asked yet (`ask` is told the arguments as the handler would receive them; the call
+ * then replies `APPROVAL_REQUIRED`, which the durable run keeps from the script while it pauses).
+ */
+export type ApprovalGate = { kind: 'approved' } | { kind: 'denied'; reason: string } | { kind: 'ask'; ask(args: unknown): void };
 
 /**
  * What goes back to the realm: `[1, codec text of the value]` or `[0, JSON of [errorName, message, code,
@@ -152,6 +161,27 @@ async function rateLimited(scope: ToolScope, tool: HostTool, rl: ToolRateLimit, 
   );
 }
 
+/** Whether the call may run now: undefined if it may, the failure the script sees otherwise. */
+async function approvalGate(rule: NonNullable<HostTool['needsApproval']>, name: string, args: unknown, ctx: ToolContext, gate: ApprovalGate | undefined): Promise<CallFailure | undefined> {
+  if (gate?.kind === 'approved') return undefined;
+  if (gate?.kind === 'denied') return new CallFailure(gate.reason, 'APPROVAL_DENIED', { status: 403 });
+  let needed = true;
+  if (typeof rule === 'function') {
+    try {
+      needed = (await rule(args, ctx)) !== false;
+    } catch {
+      // A predicate that fails cannot vouch for the call: a person decides.
+      needed = true;
+    }
+  }
+  if (!needed) return undefined;
+  if (gate?.kind === 'ask') {
+    gate.ask(args);
+    return new CallFailure(`Tool "${name}" is waiting for a person's approval.`, 'APPROVAL_REQUIRED', { status: 403 });
+  }
+  return new CallFailure(`Tool "${name}" needs a person's approval, which this run cannot wait for: run the script as a session to be able to approve it.`, 'APPROVAL_REQUIRED', { status: 403 });
+}
+
 async function callTool(scope: ToolScope, tool: HostTool, call: ToolCallRequest): Promise<ToolReply | CallFailure> {
   let args: unknown;
   try {
@@ -189,6 +219,11 @@ async function callTool(scope: ToolScope, tool: HostTool, call: ToolCallRequest)
       tool: call.name,
       context: scope.context,
     });
+    if (tool.needsApproval !== undefined && tool.needsApproval !== false) {
+      const gate = await untilAborted(approvalGate(tool.needsApproval, tool.name, args, ctx, call.approval), aborts);
+      if (gate === ENDED || gate === TIMED_OUT) return stopped(gate);
+      if (gate !== undefined) return gate;
+    }
     if (tool.rateLimit !== undefined) {
       const limited = await untilAborted(rateLimited(scope, tool, tool.rateLimit, ctx), aborts);
       if (limited === ENDED || limited === TIMED_OUT) return stopped(limited);
@@ -269,6 +304,7 @@ export async function invokeHostTool(scope: ToolScope, call: ToolCallRequest): P
     outcome: reply[0] === 1 ? 'ok' : 'error',
     ...(errorCode !== undefined ? { errorCode } : {}),
     ...(tool?.sideEffect !== undefined ? { sideEffect: tool.sideEffect } : {}),
+    ...(call.approval?.kind === 'approved' ? { approved: true } : {}),
     context: scope.context,
   });
   return reply;

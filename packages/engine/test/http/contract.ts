@@ -7,7 +7,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EnclaveHttpError, ToolError } from '../../src/index.js';
+import { EnclaveHttpError, ToolError, defineTool } from '../../src/index.js';
 import { trace } from '@opentelemetry/api';
 import { readEvents } from './event-stream.js';
 import { newTraceparent, parentOf, registerTestTracing, spansOf } from '../otel.js';
@@ -115,6 +115,14 @@ export function contractOptions(harness: AdapterHarness, observed: Observed): Re
           span.end();
           return bound;
         },
+        refund: defineTool({
+          name: 'refund',
+          needsApproval: true,
+          handler: ({ amount }: { amount: number }) => {
+            observed.toolUsers.push(`refund:${bound}`);
+            return amount;
+          },
+        }),
         step: async ({ i }: { i: number }) => {
           await new Promise((r) => setTimeout(r, 15));
           return i;
@@ -461,6 +469,29 @@ export function adapterContract(name: string, harness: AdapterHarness): void {
         const put = await fetch(`${served.url}/enclave/sessions`, { method: 'GET', headers: as('bad-1') });
         expect([404, 405]).toContain(put.status);
         await put.body?.cancel();
+      });
+
+      it('a call that needs approval pauses the session (approval_required, waiting_for_approval); the owner’s decision resumes it', async () => {
+        const code = `console.log('ask'); try { return await callTool('refund', { amount: 5 }); } catch (e) { return e.code; }`;
+        for (const approved of [true, false]) {
+          const user = `approve-${approved}`;
+          const res = await fetch(`${served.url}/enclave/sessions`, { method: 'POST', headers: asPost(user, { accept: 'text/event-stream' }), body: JSON.stringify({ code }) });
+          const sessionId = res.headers.get('x-session-id') as string;
+          const head = await readEvents(res);
+          expect(types(head)).toEqual(['session_init', 'log', 'tool_call', 'approval_required']);
+          expect(await (await fetch(`${served.url}/enclave/sessions/${sessionId}`, { headers: as(user) })).json()).toMatchObject({ state: 'waiting_for_approval', pendingApproval: { callId: 1, tool: 'refund', args: { amount: 5 } } });
+          const decisionUrl = `${served.url}/enclave/sessions/${sessionId}/approvals/1`;
+          const foreign = await fetch(decisionUrl, { method: 'POST', headers: asPost('intruder-2'), body: '{"approved":true}' });
+          expect(foreign.status).toBe(404);
+          await foreign.body?.cancel();
+          const decided = await fetch(decisionUrl, { method: 'POST', headers: asPost(user), body: JSON.stringify({ approved }) });
+          expect(decided.status).toBe(202);
+          await decided.body?.cancel();
+          const rest = await readEvents(await fetch(`${served.url}/enclave/sessions/${sessionId}/events?fromSeq=${head.length}`, { headers: as(user) }));
+          expect(types(rest)).toEqual(['tool_call', 'tool_result', 'final']);
+          expect(rest.at(-1)?.data.payload).toMatchObject({ success: true, value: approved ? 5 : 'APPROVAL_DENIED' });
+          expect(observed.toolUsers.filter((u) => u === `refund:${user}`)).toHaveLength(approved ? 1 : 0);
+        }
       });
 
       it('too many running sessions for one user: 429 with Retry-After, others unaffected', async () => {

@@ -18,6 +18,8 @@ export interface PendingCall {
 
 export interface Run {
   readonly id: number;
+  /** Non-deterministic values come from the host (see RunConfig.durable). */
+  readonly durable: boolean;
   readonly limits: RealmLimits;
   /** Characters a single string may have, and elements a single array: the memory limit in units. */
   readonly maxChars: number;
@@ -44,9 +46,10 @@ export interface Run {
   nextCallId: number;
 }
 
-export function newRun(id: number, limits: RealmLimits): Run {
+export function newRun(id: number, limits: RealmLimits, durable = false): Run {
   return {
     id,
+    durable,
     limits,
     maxChars: limits.memoryLimit / 2,
     maxElements: limits.memoryLimit / 8,

@@ -4,15 +4,15 @@
  * the host realm, a host `Function` away from `process`. Every call goes through `host()`, which
  * swallows whatever the call throws without ever binding it to a variable.
  */
-import type { HostBridge, LogLevel } from '../realm-abi.js';
+import type { HostBridge, LogLevel, NdKind } from '../realm-abi.js';
 
 let bridge: HostBridge | null = null;
 
 /** Takes the bridge's functions once, at install: the host object itself is never read again. */
 export function connect(from: HostBridge): void {
   if (bridge !== null) return;
-  const { begin, tool, take, done, log, heap } = from;
-  bridge = { begin, tool, take, done, log, heap };
+  const { begin, tool, take, done, log, heap, nd } = from;
+  bridge = { begin, tool, take, done, log, heap, nd };
 }
 
 // Fixed arity, no spread: the spread of an array goes through the array iterator, which the realm's
@@ -36,3 +36,4 @@ export const hostLog = (id: number, level: LogLevel, line: string): void => {
   host(bridge?.log, id, level, line);
 };
 export const hostHeap = (id: number): 0 | 1 | 2 | undefined => host(bridge?.heap, id);
+export const hostNd = (id: number, kind: NdKind): number | undefined => host(bridge?.nd, id, kind);

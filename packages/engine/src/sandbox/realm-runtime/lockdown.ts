@@ -60,6 +60,7 @@ import {
   symbolIterator,
   symbolSpecies,
 } from './primordials.js';
+import { installNondeterminism } from './nondeterminism.js';
 import { handledCapability, markHandled } from './promises.js';
 
 type AnyFn = (...args: any[]) => any;
@@ -302,6 +303,7 @@ function enableAll(proto: object, keys: readonly string[]): void {
 export function lockdown(options: InstallOptions, codec: Codec): number {
   const hidden = hiddenIntrinsics(options);
   wrapBulkBuiltins();
+  installNondeterminism();
   if (options.proxy) installProxy();
   else reflectDelete(G, 'Proxy');
   // Levels whose dialect has no Intl do not keep it: one less graph to freeze, and less surface.

@@ -30,6 +30,7 @@ export const URIErrorCtor = URIError;
 export const EvalErrorCtor = EvalError;
 export const AggregateErrorCtor = AggregateError;
 export const JSONObject = JSON;
+export const MathObject = Math;
 export const ReflectObject = Reflect;
 export const RegExpStatics = RegExp as unknown as Record<string, unknown>;
 
@@ -85,6 +86,9 @@ export const weakSetAdd = WeakSet.prototype.add;
 export const weakSetHas = WeakSet.prototype.has;
 export const dateGetTime = Date.prototype.getTime;
 export const dateToISOString = Date.prototype.toISOString;
+export const dateToString = Date.prototype.toString;
+export const dateNow = Date.now;
+export const mathRandom = Math.random;
 export const regexpToString = RegExp.prototype.toString;
 export const stringValueOf = String.prototype.valueOf;
 export const isView = ArrayBuffer.isView;

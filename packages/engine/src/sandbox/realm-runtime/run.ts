@@ -301,7 +301,7 @@ export function createRunner(codec: Codec) {
     const cfg = jsonParse(cfgText) as RunConfig;
     const factory = apply(mapGet, factories, [cfg.factory]) as Factory | undefined;
     if (typeof factory !== 'function') return;
-    const run = newRun(cfg.id, cfg.limits);
+    const run = newRun(cfg.id, cfg.limits, cfg.durable === true);
     setCurrent(run);
     let main: () => unknown;
     try {

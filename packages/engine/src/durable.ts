@@ -1,0 +1,341 @@
+/**
+ * Durable runs: a run that can pause for a person's approval of one tool call, hold nothing while it
+ * waits (no realm, no worker), and later continue on any instance by running the script again from the
+ * start against its journal. The journal is every completed tool call (name, arguments, reply, in the
+ * order the replies reached the script), every value the script took from a non-deterministic source
+ * (`Date.now()`, `new Date()`, `Date()`, `Math.random()`), and the number of console lines already
+ * reported. On replay each call that matches the journal at its position gets the recorded reply
+ * without its tool running, the recorded values come back in order, the approved call runs once, and the
+ * run goes on live. A script that takes another path ends as `REPLAY_DIVERGED` and runs nothing further.
+ *
+ * What the journal holds crosses a store (memory, Redis): read back, it is untrusted input, checked by
+ * `readJournal` against its shape and caps before a run believes any of it. The script never sees it.
+ */
+import { createHash } from 'node:crypto';
+import { EnclaveConfigError } from './errors.js';
+import type { DriverJournal, DriverToolCall } from './sandbox/driver.js';
+import { isNdValues } from './sandbox/nondeterminism.js';
+import type { NdValue, ToolReply } from './sandbox/realm-abi.js';
+import { hostCodec } from './sanitize/codec.js';
+import type { ApprovalGate } from './tools/invoke.js';
+import type { ApprovalDecision, ExecutionError, JournalCall, PausedRun, RunJournal } from './types.js';
+
+export const DURABLE_DEFAULTS = { maxPauses: 10, maxJournalBytes: 4 * 1024 * 1024 } as const;
+/** Longest denial reason kept; a longer one is cut. */
+export const MAX_REASON = 1000;
+const MAX_NAME = 256;
+
+/** The durable part of a run's settings, checked. */
+export interface DurableSettings {
+  maxPauses: number;
+  maxJournalBytes: number;
+  resume?: { journal: RunJournal; decision: ApprovalDecision };
+}
+
+/** The run's identity for its journal: a hash, so a resume with other code or input is refused cheaply. */
+export function journalKey(scriptKey: string, inputText: string | null, globalsText: string | null): string {
+  return createHash('sha256').update(scriptKey).update('\u0000').update(inputText ?? '').update('\u0000').update(globalsText ?? '').digest('base64url');
+}
+
+const isIndex = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 1;
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+const isName = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= MAX_NAME;
+
+/** A recorded reply as the realm may be given it: a value the codec reads, or an error of the host's shape (rebuilt). */
+function checkedReply(ok: unknown, payload: unknown): ToolReply | undefined {
+  if (typeof payload !== 'string') return undefined;
+  if (ok === 1) {
+    try {
+      hostCodec.decode(payload);
+    } catch {
+      return undefined;
+    }
+    return [1, payload];
+  }
+  if (ok !== 0) return undefined;
+  let e: unknown;
+  try {
+    e = JSON.parse(payload);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(e) || e.length < 3 || e.length > 4) return undefined;
+  const [name, message, code, data] = e as unknown[];
+  if (typeof name !== 'string' || typeof message !== 'string' || typeof code !== 'string' || name.length > MAX_NAME || message.length > 8192 || !/^[A-Z][A-Z0-9_]{0,63}$/.test(code)) return undefined;
+  if (data !== undefined && (data === null || typeof data !== 'object' || Array.isArray(data))) return undefined;
+  return [0, JSON.stringify(data === undefined ? [name, message, code] : [name, message, code, data])];
+}
+
+/**
+ * A journal read back from a store, checked field by field against what this engine writes and the
+ * caps in force; undefined when anything is off. Every string it keeps is one the checks passed.
+ */
+export function readJournal(value: unknown, limits: { maxJournalBytes: number; maxPauses: number }): RunJournal | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const j = value as Record<string, unknown>;
+  if (j.v !== 1 || typeof j.key !== 'string' || j.key.length > 100 || !isCount(j.logs) || !isIndex(j.pauses) || j.pauses > limits.maxPauses) return undefined;
+  if (!Array.isArray(j.calls) || !isNdValues(j.nd, limits.maxJournalBytes / 8)) return undefined;
+  const pending = j.pending;
+  if (!Array.isArray(pending) || pending.length !== 3 || !isIndex(pending[0]) || !isName(pending[1]) || typeof pending[2] !== 'string') return undefined;
+  let bytes = pending[2].length + j.nd.length * 24;
+  const seen = new Set<number>([pending[0]]);
+  const calls: JournalCall[] = [];
+  for (const c of j.calls as unknown[]) {
+    if (!Array.isArray(c) || c.length !== 5) return undefined;
+    const [index, name, argsText, ok, payload] = c as unknown[];
+    if (!isIndex(index) || seen.has(index) || !isName(name) || typeof argsText !== 'string') return undefined;
+    const reply = checkedReply(ok, payload);
+    if (reply === undefined) return undefined;
+    seen.add(index);
+    bytes += callBytes(name, argsText, reply[1]);
+    if (bytes > limits.maxJournalBytes) return undefined;
+    calls.push([index, name, argsText, reply[0], reply[1]]);
+  }
+  if (bytes > limits.maxJournalBytes) return undefined;
+  return { v: 1, key: j.key, calls, nd: j.nd.map(([k, v]) => [k, v]), logs: j.logs, pauses: j.pauses, pending: [pending[0], pending[1], pending[2]] };
+}
+
+function callBytes(name: string, argsText: string, payload: string): number {
+  return name.length + argsText.length + payload.length + 32;
+}
+
+/** The durable options of `run()`, checked; a journal that does not read is the caller's bad input. */
+export function readDurableOptions(value: unknown): DurableSettings | undefined {
+  if (value === undefined || value === false) return undefined;
+  const where = 'run(code, options): durable';
+  if (value === true) return { ...DURABLE_DEFAULTS };
+  if (value === null || typeof value !== 'object') throw new EnclaveConfigError(`${where} must be true or { maxPauses?, maxJournalBytes?, resume? }.`);
+  const o = value as Record<string, unknown>;
+  for (const key of Object.keys(o)) if (!['maxPauses', 'maxJournalBytes', 'resume'].includes(key)) throw new EnclaveConfigError(`${where}: unknown option "${key}".`);
+  const positive = (key: 'maxPauses' | 'maxJournalBytes') => {
+    const v = o[key];
+    if (v === undefined) return DURABLE_DEFAULTS[key];
+    if (!Number.isSafeInteger(v) || (v as number) < 1) throw new EnclaveConfigError(`${where}.${key} must be a positive integer.`);
+    return v as number;
+  };
+  const settings: DurableSettings = { maxPauses: positive('maxPauses'), maxJournalBytes: positive('maxJournalBytes') };
+  if (o.resume === undefined) return settings;
+  const resume = o.resume as { journal?: unknown; decision?: unknown } | null;
+  if (resume === null || typeof resume !== 'object') throw new EnclaveConfigError(`${where}.resume must be { journal, decision }.`);
+  const journal = readJournal(resume.journal, settings);
+  if (journal === undefined) throw new EnclaveConfigError(`${where}.resume.journal is not the journal of a paused run, or it exceeds the journal limits.`);
+  const decision = readDecision(resume.decision);
+  if (decision === undefined) throw new EnclaveConfigError(`${where}.resume.decision must be { approved: true } or { approved: false, reason? }.`);
+  settings.resume = { journal, decision };
+  return settings;
+}
+
+/** A decision from untrusted input (an HTTP body, a caller): only the two documented shapes, the reason cut to MAX_REASON. */
+export function readDecision(value: unknown): ApprovalDecision | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const d = value as Record<string, unknown>;
+  for (const key of Object.keys(d)) if (key !== 'approved' && key !== 'reason') return undefined;
+  if (d.approved === true) return d.reason === undefined ? { approved: true } : undefined;
+  if (d.approved !== false) return undefined;
+  if (d.reason === undefined) return { approved: false };
+  if (typeof d.reason !== 'string') return undefined;
+  return { approved: false, reason: d.reason.slice(0, MAX_REASON) };
+}
+
+/** A JSON copy of the arguments for a person to read, or undefined when they have none. */
+function displayArgs(args: unknown): unknown {
+  try {
+    const text = JSON.stringify(args);
+    return text === undefined || text.length > 1024 * 1024 ? undefined : (JSON.parse(text) as unknown);
+  } catch {
+    return undefined;
+  }
+}
+
+type Stop = Pick<ExecutionError, 'code' | 'name' | 'message' | 'data'>;
+const never = new Promise<ToolReply>(() => {});
+
+/**
+ * One durable run's journal at work: the driver's `invokeTool` and `journal`. It replays recorded
+ * calls in their recorded order, runs the rest live, asks for approvals, and ends the run itself when it
+ * pauses (once no call is in flight, so none is lost or run twice), diverges, or runs out of room.
+ */
+export class DurableRun implements DriverJournal {
+  readonly stopped: Promise<Stop>;
+  #stop!: (s: Stop) => void;
+  #ending = false;
+  readonly #settings: DurableSettings;
+  readonly #key: string;
+  readonly #live: (call: DriverToolCall) => Promise<ToolReply>;
+  /** Recorded calls by index, with their place in the delivery order. */
+  readonly #recorded = new Map<number, { call: JournalCall; order: number }>();
+  readonly #replayNd: readonly NdValue[];
+  /** The new journal: the recorded calls first, in their order, then what completes now. */
+  readonly #calls: JournalCall[];
+  readonly #nd: NdValue[];
+  #ndSeen = 0;
+  #bytes: number;
+  /** Recorded replies wait for their turn: the one at `#nextOrder` is delivered first. */
+  readonly #waiting = new Map<number, (reply: ToolReply) => void>();
+  #nextOrder = 0;
+  #inFlight = 0;
+  /** Calls that asked for approval (their replies are not results). */
+  readonly #asked = new Set<number>();
+  #pause: { callIndex: number; name: string; argsText: string; args: unknown } | undefined;
+  #reachedPending: boolean;
+  logs = 0;
+
+  constructor(settings: DurableSettings, key: string, live: (call: DriverToolCall) => Promise<ToolReply>) {
+    this.stopped = new Promise<Stop>((resolve) => (this.#stop = resolve));
+    this.#settings = settings;
+    this.#key = key;
+    this.#live = live;
+    const journal = settings.resume?.journal;
+    this.#reachedPending = journal === undefined;
+    this.#calls = journal ? [...journal.calls] : [];
+    this.#replayNd = journal ? journal.nd : [];
+    this.#nd = journal ? [...journal.nd] : [];
+    this.#bytes = this.#nd.length * 24;
+    journal?.calls.forEach((call, order) => {
+      this.#recorded.set(call[0], { call, order });
+      this.#bytes += callBytes(call[1], call[2], call[4]);
+    });
+    if (journal !== undefined && journal.key !== key) this.#end('REPLAY_DIVERGED', 'ReplayDivergedError', 'The paused run was resumed with another script, input or globals than it started with. Nothing ran.');
+  }
+
+  /** The values the realm is to hand back first (see IsolatedJob.replayNd). */
+  get replayNd(): readonly NdValue[] {
+    return this.#replayNd;
+  }
+
+  /** How many values of non-deterministic sources fit the journal at most (each is charged 24 bytes). */
+  get maxNd(): number {
+    return Math.floor(this.#settings.maxJournalBytes / 24) + 1;
+  }
+
+  /** Console lines reported before the pause this run resumes: not reported again. */
+  get replayedLogs(): number {
+    return this.#settings.resume?.journal.logs ?? 0;
+  }
+
+  /** Whether a resumed run reached the call it was paused on (a run that ends before has diverged). */
+  get reachedPending(): boolean {
+    return this.#reachedPending;
+  }
+
+  record(values: NdValue[]): void {
+    for (const value of values) {
+      const at = this.#ndSeen++;
+      const recorded = this.#replayNd[at];
+      if (recorded !== undefined) {
+        if (recorded[0] !== value[0]) this.#diverged(`it asked for ${value[0] === 'r' ? 'a random number' : 'the time'} where it asked for ${recorded[0] === 'r' ? 'a random number' : 'the time'} before`);
+        continue;
+      }
+      this.#nd.push(value);
+      this.#grow(24);
+    }
+  }
+
+  readonly invokeTool = (call: DriverToolCall): Promise<ToolReply> => {
+    if (this.#ending) return never;
+    const recorded = this.#recorded.get(call.callIndex);
+    if (recorded !== undefined) {
+      const [, name, argsText] = recorded.call;
+      if (name !== call.name || argsText !== call.argsText) return this.#divergedCall(call, name);
+      return new Promise<ToolReply>((resolve) => {
+        this.#waiting.set(recorded.order, resolve);
+        this.#deliverRecorded();
+      });
+    }
+    const pending = this.#settings.resume?.journal.pending;
+    if (pending !== undefined && pending[0] === call.callIndex) {
+      if (pending[1] !== call.name || pending[2] !== call.argsText) return this.#divergedCall(call, pending[1]);
+      this.#reachedPending = true;
+      const decision = (this.#settings.resume as NonNullable<DurableSettings['resume']>).decision;
+      const approval: ApprovalGate = decision.approved ? { kind: 'approved' } : { kind: 'denied', reason: decision.reason || `A person denied the call of "${call.name}".` };
+      return this.#run(call, approval);
+    }
+    return this.#run(call, { kind: 'ask', ask: (args) => this.#ask(call, args) });
+  };
+
+  /** The journal of the pause, once the run has stopped for it. */
+  paused(): PausedRun | undefined {
+    const p = this.#pause;
+    if (p === undefined || !this.#ending) return undefined;
+    const pauses = (this.#settings.resume?.journal.pauses ?? 0) + 1;
+    return {
+      approval: { callId: p.callIndex, tool: p.name, args: p.args },
+      journal: { v: 1, key: this.#key, calls: this.#calls, nd: this.#nd, logs: this.logs, pauses, pending: [p.callIndex, p.name, p.argsText] },
+    };
+  }
+
+  async #run(call: DriverToolCall, approval: ApprovalGate): Promise<ToolReply> {
+    this.#inFlight++;
+    let reply: ToolReply;
+    try {
+      reply = await this.#live({ ...call, approval } as DriverToolCall);
+    } finally {
+      this.#inFlight--;
+    }
+    if (!this.#asked.has(call.callIndex)) {
+      this.#calls.push([call.callIndex, call.name, call.argsText, reply[0], reply[1]]);
+      this.#grow(callBytes(call.name, call.argsText, reply[1]));
+    }
+    // While the run stops for a pause, replies are kept from the script: the journal has them.
+    if (this.#ending) {
+      this.#settle();
+      return never;
+    }
+    return reply;
+  }
+
+  #ask(call: DriverToolCall, args: unknown): void {
+    this.#asked.add(call.callIndex);
+    if (this.#ending) return;
+    const pauses = this.#settings.resume?.journal.pauses ?? 0;
+    if (pauses >= this.#settings.maxPauses) {
+      this.#end('MAX_PAUSES', 'PauseLimitError', `The run paused for approval ${pauses} times, its limit; "${call.name}" needs another approval.`);
+      return;
+    }
+    this.#ending = true;
+    this.#pause = { callIndex: call.callIndex, name: call.name, argsText: call.argsText, args: displayArgs(args) };
+  }
+
+  /** A pause ends the run once every call in flight has replied (into the journal). */
+  #settle(): void {
+    const p = this.#pause;
+    if (p === undefined || this.#inFlight > 0) return;
+    this.#stop({
+      code: 'APPROVAL_REQUIRED',
+      name: 'ApprovalRequired',
+      message: `The run is waiting for a person's approval of "${p.name}" (call ${p.callIndex}).`,
+      data: { callId: p.callIndex, tool: p.name, args: p.args },
+    });
+  }
+
+  #deliverRecorded(): void {
+    for (let deliver = this.#waiting.get(this.#nextOrder); deliver !== undefined; deliver = this.#waiting.get(this.#nextOrder)) {
+      this.#waiting.delete(this.#nextOrder);
+      const call = this.#calls[this.#nextOrder] as JournalCall;
+      this.#nextOrder++;
+      deliver([call[3], call[4]]);
+    }
+  }
+
+  #divergedCall(call: DriverToolCall, before: string): Promise<ToolReply> {
+    this.#diverged(`call ${call.callIndex} was "${before}" with other arguments or another tool before, now "${call.name}"`);
+    return never;
+  }
+
+  #diverged(how: string): void {
+    this.#end('REPLAY_DIVERGED', 'ReplayDivergedError', `The script took another path than before its pause (${how}). Nothing further ran.`);
+  }
+
+  #grow(bytes: number): void {
+    this.#bytes += bytes;
+    if (this.#bytes > this.#settings.maxJournalBytes) {
+      this.#end('JOURNAL_LIMIT_EXCEEDED', 'JournalLimitError', `The run's journal exceeded its cap of ${this.#settings.maxJournalBytes} bytes (tool results and recorded values).`);
+    }
+  }
+
+  #end(code: string, name: string, message: string): void {
+    this.#ending = true;
+    this.#pause = undefined;
+    this.#stop({ code: code as Stop['code'], name, message });
+  }
+}

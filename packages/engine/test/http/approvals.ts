@@ -1,0 +1,231 @@
+/**
+ * Approvals over HTTP, written once and run against each session store (in memory here, on a real
+ * redis-server in @enclave-kit/redis): two app instances on real sockets share a store; a session
+ * pauses on one for `orders:refund`, a person approves or denies through the other (an hour of fake
+ * time later), and the tools' own counters prove that nothing ran twice.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createEnclaveHandler, defineTool } from '../../src/index.js';
+import type { EnclaveHandlerOptions, LeaseStore, SessionStore } from '../../src/index.js';
+import { handleNodeRequest } from '../../src/node/index.js';
+import { readEvents } from './event-stream.js';
+import type { StreamedEvent } from './event-stream.js';
+
+/** The stores of one app instance; instances made by the same harness share what they store. */
+export interface ApprovalStores {
+  store: SessionStore;
+  leases?: LeaseStore;
+  dispose(): void;
+}
+
+const silent = { info() {}, error() {} };
+
+/** Orders of two users, and how often each tool really ran (across every instance of the test). */
+function shop() {
+  const ran = { list: 0, get: 0, refund: 0 };
+  const refunds: { user: string; id: string; amount: number }[] = [];
+  const ORDERS = [
+    { id: 'o1', owner: 'alice', status: 'paid', total: 120 },
+    { id: 'o3', owner: 'alice', status: 'paid', total: 80 },
+    { id: 'o4', owner: 'bob', status: 'paid', total: 999 },
+  ];
+  const toolsFor = (user: string) => [
+    defineTool({ name: 'orders:list', handler: () => (ran.list++, ORDERS.filter((o) => o.owner === user)) }),
+    defineTool({ name: 'orders:get', handler: ({ id }: { id: string }) => (ran.get++, ORDERS.find((o) => o.owner === user && o.id === id) ?? null) }),
+    defineTool({
+      name: 'orders:refund',
+      sideEffect: true,
+      needsApproval: true,
+      handler: ({ id, amount }: { id: string; amount: number }) => {
+        ran.refund++;
+        refunds.push({ user, id, amount });
+        return { id, refunded: amount };
+      },
+    }),
+  ];
+  return { ran, refunds, toolsFor };
+}
+
+export const LIST_READ_REFUND = `const orders = await callTool('orders:list', {});
+const order = await callTool('orders:get', { id: orders[0].id });
+console.log('refunding', order.id);
+const r = await callTool('orders:refund', { id: order.id, amount: order.total });
+console.log('refunded', r.refunded);
+return r;`;
+
+export function approvalsContract(name: string, makeStores: () => ApprovalStores): void {
+  const closers: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    vi.useRealTimers();
+    for (const close of closers.splice(0)) await close();
+  });
+
+  /** One app instance on port 0 with its own stores object; users from `x-user`. */
+  async function instance(toolsFor: (user: string) => unknown, options: Partial<EnclaveHandlerOptions<unknown, string>> = {}): Promise<string> {
+    const stores = makeStores();
+    const handler = createEnclaveHandler<unknown, string>({
+      logger: silent,
+      authenticate: ({ request }) => request.headers.get('x-user') ?? undefined,
+      tools: ({ user }) => toolsFor(user) as never,
+      ...options,
+      sessions: { store: stores.store, ...(options.sessions as object) },
+      ...(stores.leases ? { leases: stores.leases } : {}),
+    } as EnclaveHandlerOptions<unknown, string>);
+    const server = createServer((req, res) => void handleNodeRequest(handler, req, res, undefined));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    closers.push(async () => {
+      handler.dispose();
+      stores.dispose();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    });
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}/enclave`;
+  }
+
+  const headers = (user: string, accept?: string) => ({ 'content-type': 'application/json', 'x-user': user, ...(accept ? { accept } : {}) });
+  const start = (url: string, user: string, code: string) => fetch(`${url}/sessions`, { method: 'POST', headers: headers(user, 'text/event-stream'), body: JSON.stringify({ code }) });
+  const decide = (url: string, user: string, id: string, callId: number | string, body: unknown, accept?: string) =>
+    fetch(`${url}/sessions/${id}/approvals/${callId}`, { method: 'POST', headers: headers(user, accept), body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const status = async (url: string, user: string, id: string): Promise<any> => (await fetch(`${url}/sessions/${id}`, { headers: { 'x-user': user } })).json();
+  const types = (events: StreamedEvent[]) => events.map((e) => e.event);
+  const seqs = (events: StreamedEvent[]) => events.map((e) => Number(e.id));
+
+  /** Starts a session and reads its stream until it closes at `approval_required`. */
+  async function paused(url: string, user: string, code: string): Promise<{ sessionId: string; events: StreamedEvent[] }> {
+    const res = await start(url, user, code);
+    expect(res.status).toBe(200);
+    const sessionId = res.headers.get('x-session-id') as string;
+    const events = await readEvents(res);
+    expect(events.at(-1)?.event).toBe('approval_required');
+    return { sessionId, events };
+  }
+
+  describe(`approvals [${name}]`, () => {
+    it('pauses on one instance; approved through another an hour of fake time later, the reads ran once in total, the refund once, and the log appears', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(new Date('2026-03-01T09:00:00Z'));
+      const { ran, refunds, toolsFor } = shop();
+      const a = await instance(toolsFor);
+      const b = await instance(toolsFor);
+      const { sessionId, events: head } = await paused(a, 'alice', LIST_READ_REFUND);
+      expect(types(head)).toEqual(['session_init', 'tool_call', 'tool_result', 'tool_call', 'tool_result', 'log', 'tool_call', 'approval_required']);
+      const pending = { callId: 3, tool: 'orders:refund', args: { id: 'o1', amount: 120 }, expiresAt: Date.parse('2026-03-02T09:00:00Z') };
+      expect(head.at(-1)?.data.payload).toEqual(pending);
+      expect(await status(b, 'alice', sessionId)).toEqual({ sessionId, state: 'waiting_for_approval', pendingApproval: pending });
+      expect(ran).toEqual({ list: 1, get: 1, refund: 0 });
+
+      // Only the owner, only the pending call, only the documented bodies.
+      expect((await decide(b, 'bob', sessionId, 3, { approved: true })).status).toBe(404);
+      expect((await status(b, 'bob', sessionId)).error.code).toBe('NOT_FOUND');
+      expect((await decide(b, 'alice', sessionId, 2, { approved: true })).status).toBe(404);
+      expect((await decide(b, 'alice', sessionId, 'x', { approved: true })).status).toBe(404);
+      for (const bad of ['{', '[]', '{"approved":"yes"}', '{"approved":true,"__proto__":{"x":1}}', '{"approved":false,"reason":7}', JSON.stringify({ approved: false, reason: 'x', extra: 1 })]) {
+        const res = await decide(b, 'alice', sessionId, 3, bad);
+        expect(res.status, bad).toBe(400);
+        expect(((await res.json()) as any).error.code).toBe('BAD_REQUEST');
+      }
+      const notJson = await fetch(`${b}/sessions/${sessionId}/approvals/3`, { method: 'POST', headers: { 'x-user': 'alice', 'content-type': 'text/plain' }, body: 'yes' });
+      expect(notJson.status).toBe(415);
+      expect((await decide(b, 'alice', sessionId, 3, 'x'.repeat(20_000))).status).toBe(413);
+      expect(ran).toEqual({ list: 1, get: 1, refund: 0 });
+
+      vi.setSystemTime(new Date('2026-03-01T10:00:00Z'));
+      const approved = await decide(b, 'alice', sessionId, 3, { approved: true }, 'text/event-stream');
+      expect(approved.status).toBe(200);
+      const rest = await readEvents(approved);
+      expect(types(rest)).toEqual(['tool_call', 'tool_result', 'log', 'final']);
+      expect(rest.at(-1)?.data.payload).toMatchObject({ success: true, value: { id: 'o1', refunded: 120 } });
+      expect(rest.at(-1)?.data.payload.logs.map((l: { message: string }) => l.message)).toEqual(['refunding o1', 'refunded 120']);
+      const all = [...head, ...rest];
+      expect(seqs(all)).toEqual(all.map((_, i) => i + 1));
+      expect(ran).toEqual({ list: 1, get: 1, refund: 1 });
+      expect(refunds).toEqual([{ user: 'alice', id: 'o1', amount: 120 }]);
+      // The whole session read back from the first instance: the same events, once each.
+      const replay = await readEvents(await fetch(`${a}/sessions/${sessionId}/events`, { headers: { 'x-user': 'alice' } }));
+      expect(types(replay)).toEqual(types(all));
+      expect(await status(a, 'alice', sessionId)).toMatchObject({ state: 'completed', result: { success: true } });
+      // Decided: a second decision is a conflict, and changes nothing.
+      const again = await decide(a, 'alice', sessionId, 3, { approved: true });
+      expect(again.status).toBe(409);
+      expect(((await again.json()) as any).error.code).toBe('CONFLICT');
+      expect(ran.refund).toBe(1);
+    }, 30_000);
+
+    it('denied through another instance: the script’s catch sees APPROVAL_DENIED with the reason, and the refund never runs', async () => {
+      const { ran, toolsFor } = shop();
+      const a = await instance(toolsFor);
+      const b = await instance(toolsFor);
+      const code = `const o = await callTool('orders:get', { id: 'o3' });
+try { await callTool('orders:refund', { id: o.id, amount: o.total }); return 'refunded'; }
+catch (e) { console.log('denied:', e.code); return { code: e.code, message: e.message }; }`;
+      const { sessionId } = await paused(a, 'alice', code);
+      const res = await decide(b, 'alice', sessionId, 2, { approved: false, reason: 'Refunds over 50 need a manager.' });
+      expect(res.status).toBe(202);
+      expect(await res.json()).toMatchObject({ sessionId, state: 'running', callId: 2, approved: false });
+      await expect.poll(async () => (await status(a, 'alice', sessionId)).state, { timeout: 10_000 }).toBe('completed');
+      expect((await status(a, 'alice', sessionId)).result).toMatchObject({ success: true, value: { code: 'APPROVAL_DENIED', message: 'Refunds over 50 need a manager.' } });
+      expect(ran).toEqual({ list: 0, get: 1, refund: 0 });
+    }, 30_000);
+
+    it('a script that picks its path with Math.random() replays the same path after the approval', async () => {
+      const { ran, refunds, toolsFor } = shop();
+      const a = await instance(toolsFor);
+      const b = await instance(toolsFor);
+      const code = `const pick = Math.random() < 0.5 ? 'o1' : 'o3';
+const order = await callTool('orders:get', { id: pick });
+const r = await callTool('orders:refund', { id: order.id, amount: order.total });
+return { pick, refunded: r.refunded, at: new Date(Date.now()).getUTCFullYear() > 2000 };`;
+      const { sessionId, events } = await paused(a, 'alice', code);
+      const asked = events.at(-1)?.data.payload.args as { id: string };
+      const rest = await readEvents(await decide(b, 'alice', sessionId, 2, { approved: true }, 'text/event-stream'));
+      expect(rest.at(-1)?.data.payload).toMatchObject({ success: true, value: { pick: asked.id, at: true } });
+      expect(refunds.map((r) => r.id)).toEqual([asked.id]);
+      expect(ran).toEqual({ list: 0, get: 1, refund: 1 });
+    }, 30_000);
+
+    it('two decisions at once through two instances: exactly one resumes the run, the refund runs once', async () => {
+      const { ran, toolsFor } = shop();
+      const a = await instance(toolsFor);
+      const b = await instance(toolsFor);
+      const { sessionId } = await paused(a, 'alice', LIST_READ_REFUND);
+      const answers = await Promise.all([decide(a, 'alice', sessionId, 3, { approved: true }), decide(b, 'alice', sessionId, 3, { approved: true })]);
+      expect(answers.map((r) => r.status).sort()).toEqual([202, 409]);
+      await expect.poll(async () => (await status(a, 'alice', sessionId)).state, { timeout: 10_000 }).toBe('completed');
+      expect(ran).toEqual({ list: 1, get: 1, refund: 1 });
+    }, 30_000);
+
+    it('a wait longer than maxPauseDuration ends as APPROVAL_EXPIRED; a cancelled wait as ABORTED; neither runs the refund', async () => {
+      const { ran, toolsFor } = shop();
+      const opts = { sessions: { maxPauseDuration: 300, livenessMs: 200 } } as Partial<EnclaveHandlerOptions<unknown, string>>;
+      const a = await instance(toolsFor, opts);
+      const b = await instance(toolsFor, opts);
+      const { sessionId, events } = await paused(a, 'alice', LIST_READ_REFUND);
+      const follow = readEvents(await fetch(`${b}/sessions/${sessionId}/events?fromSeq=${events.length}`, { headers: { 'x-user': 'alice' } }));
+      await expect.poll(async () => (await status(b, 'alice', sessionId)).state, { timeout: 10_000 }).toBe('failed');
+      expect((await status(b, 'alice', sessionId)).result.error.code).toBe('APPROVAL_EXPIRED');
+      // A reader that followed the paused session sees nothing more (its stream ended at the pause).
+      expect(await follow).toEqual([]);
+      expect((await decide(b, 'alice', sessionId, 3, { approved: true })).status).toBe(409);
+
+      const second = await paused(a, 'alice', LIST_READ_REFUND);
+      const cancelled = await fetch(`${b}/sessions/${second.sessionId}`, { method: 'DELETE', headers: { 'x-user': 'alice' } });
+      expect(await cancelled.json()).toMatchObject({ state: 'cancelled', result: { error: { code: 'ABORTED' } } });
+      const tail = await readEvents(await fetch(`${a}/sessions/${second.sessionId}/events?fromSeq=${second.events.length}`, { headers: { 'x-user': 'alice' } }));
+      expect(types(tail)).toEqual(['final']);
+      expect(ran.refund).toBe(0);
+    }, 30_000);
+
+    it('outside a session the call cannot wait: TOOL_ERROR APPROVAL_REQUIRED (403); the catalog marks the tool', async () => {
+      const { ran, toolsFor } = shop();
+      const a = await instance(toolsFor);
+      const res = await fetch(a, { method: 'POST', headers: headers('alice'), body: JSON.stringify({ code: `return callTool('orders:refund', { id: 'o1', amount: 1 })` }) });
+      expect(res.status).toBe(403);
+      expect(await res.json()).toMatchObject({ success: false, error: { code: 'TOOL_ERROR', data: { toolErrorCode: 'APPROVAL_REQUIRED' } } });
+      const catalog = (await (await fetch(a, { headers: { 'x-user': 'alice' } })).json()) as any;
+      expect(catalog.tools.find((t: { name: string }) => t.name === 'orders:refund').needsApproval).toBe('always');
+      expect(ran.refund).toBe(0);
+    });
+  });
+}

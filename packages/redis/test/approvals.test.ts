@@ -1,0 +1,82 @@
+/**
+ * The approvals contract (engine/test/http/approvals.ts) on a real redis-server: each app instance has
+ * its own ioredis client and stores, and the two of a test share one key prefix, as two processes on
+ * one Redis do. The store's own guarantees (a decision taken once, a pause kept past its run, expiry
+ * by the app's clock) are tested beside it.
+ */
+import { beforeEach, describe, expect, it } from 'vitest';
+import { approvalsContract } from '../../engine/test/http/approvals.js';
+import { RedisSessionStore, redisStores } from '../src/index.js';
+import { useRedis } from './redis.js';
+
+const redis = useRedis();
+let prefix = '';
+beforeEach(() => {
+  prefix = redis.prefix();
+});
+
+approvalsContract('Redis stores', () => {
+  const stores = redisStores(redis.client(), { prefix });
+  return { store: stores.sessions.store, leases: stores.leases, dispose: () => stores.dispose() };
+});
+
+describe('RedisSessionStore: paused sessions', () => {
+  const approval = (callId: number, expiresAt: number) => ({ callId, tool: 'orders:refund', args: { id: 'o1' }, expiresAt });
+
+  it('pause appends approval_required and keeps the state; resume hands it out once, for the pending call only', async () => {
+    const a = new RedisSessionStore(redis.client(), { prefix });
+    const b = new RedisSessionStore(redis.client(), { prefix });
+    try {
+      await a.create({ sessionId: 'ses_p1', owner: 'alice', createdAt: 1 });
+      await a.append('ses_p1', [{ sessionId: 'ses_p1', seq: 1, type: 'log', time: 1, payload: { level: 'log', message: 'x', time: 0 } }]);
+      expect(await a.pause('ses_p1', { approval: approval(3, Date.now() + 60_000), state: '{"v":1}' }, 1000)).toBe(true);
+      expect(await a.pause('ses_p1', { approval: approval(3, Date.now() + 60_000), state: '{"v":1}' }, 1000)).toBe(false);
+      expect(await b.get('ses_p1')).toMatchObject({ state: 'waiting_for_approval', pendingApproval: { callId: 3, tool: 'orders:refund' } });
+      expect((await b.read('ses_p1', 0, 10)).map((e) => [e.seq, e.type])).toEqual([[1, 'log'], [2, 'approval_required']]);
+      // Nobody runs it: it is not stale, and no cancel can be asked of it.
+      expect(await b.stale()).not.toContain('ses_p1');
+      expect(await b.requestCancel('ses_p1')).toBe(false);
+      expect(await b.resume('ses_p1', 2, 1000)).toBeUndefined();
+      const [r1, r2] = await Promise.all([a.resume('ses_p1', 3, 1000), b.resume('ses_p1', 3, 1000)]);
+      expect([r1, r2].filter((r) => r !== undefined)).toEqual([{ state: '{"v":1}', lastSeq: 2 }]);
+      expect(await a.get('ses_p1')).toEqual({ sessionId: 'ses_p1', owner: 'alice', state: 'running', createdAt: 1 });
+      expect(await a.finish('ses_p1', 'completed', { success: true, value: 1, stats: { duration: 0, toolCallCount: 0, iterationCount: 0 } }, 1000)).toBe(true);
+      expect((await a.read('ses_p1', 0, 10)).map((e) => e.type)).toEqual(['log', 'approval_required', 'final']);
+    } finally {
+      a.dispose();
+      b.dispose();
+    }
+  });
+
+  it('expired() lists paused sessions whose wait ended by the app’s clock; finish ends a paused one and takes it off the list', async () => {
+    const store = new RedisSessionStore(redis.client(), { prefix });
+    try {
+      await store.create({ sessionId: 'ses_e1', owner: 'alice', createdAt: 1 });
+      await store.create({ sessionId: 'ses_e2', owner: 'alice', createdAt: 1 });
+      await store.pause('ses_e1', { approval: approval(1, Date.now() - 1), state: '{}' }, 1000);
+      await store.pause('ses_e2', { approval: approval(1, Date.now() + 60_000), state: '{}' }, 1000);
+      expect(await store.expired()).toEqual(['ses_e1']);
+      expect(await store.finish('ses_e1', 'failed', { success: false, error: { name: 'E', message: 'm', code: 'APPROVAL_EXPIRED' }, stats: { duration: 0, toolCallCount: 0, iterationCount: 0 } }, 1000)).toBe(true);
+      expect(await store.expired()).toEqual([]);
+      expect(await store.get('ses_e1')).toMatchObject({ state: 'failed', result: { error: { code: 'APPROVAL_EXPIRED' } } });
+      expect((await store.get('ses_e1'))?.pendingApproval).toBeUndefined();
+      expect(await store.resume('ses_e1', 1, 1000)).toBeUndefined();
+    } finally {
+      store.dispose();
+    }
+  });
+
+  it('a pending approval that is not what the store wrote is a bad reply, never a record', async () => {
+    const client = redis.client();
+    const store = new RedisSessionStore(client, { prefix });
+    try {
+      await store.create({ sessionId: 'ses_b1', owner: 'alice', createdAt: 1 });
+      await store.pause('ses_b1', { approval: approval(1, Date.now() + 60_000), state: '{}' }, 1000);
+      const keys = (await client.keys(`${prefix}*:s:ses_b1`)) as string[];
+      await client.hset(keys[0] as string, 'pending', '{"callId":"1","__proto__":{"x":1}}');
+      await expect(store.get('ses_b1')).rejects.toThrow(/not what this store wrote/);
+    } finally {
+      store.dispose();
+    }
+  });
+});
