@@ -141,7 +141,7 @@ describe.skipIf(browser === undefined)(suite, () => {
   it('as alice: the catalog, then a typed script streams its logs and tool calls and returns what the README’s curl line returns', async () => {
     await page.locator('#headers').fill('x-user: alice');
     await page.locator('#catalog h3', { hasText: 'reports:build' }).waitFor();
-    expect(await page.locator('#catalog h3').allInnerTexts()).toEqual(['me', 'orders:get', 'orders:list', 'reports:build']);
+    expect(await page.locator('#catalog h3').allInnerTexts()).toEqual(['me', 'orders:get', 'orders:list', 'orders:refund', 'reports:build']);
     expect(await text('#level')).toBe('Security level STANDARD');
     const curlCode = readmeCurlCode();
     const expected = (await (await fetch(server?.url ?? '', { method: 'POST', headers: { 'x-user': 'alice', 'content-type': 'application/json' }, body: JSON.stringify({ code: curlCode }) })).json()) as { value: unknown };
