@@ -688,6 +688,28 @@ export function describeChild(child: ChildResult): string {
 }
 
 /**
+ * A child program that runs each script once, in order, on one Enclave built from `options` (source
+ * text), and prints `RESULT {"out": {name: 'OK' or the error code}, ...report}`. `setup` runs first,
+ * `settle` after the last run, and `report` is an expression whose fields join the result.
+ */
+export function scriptsChild(options: string, scripts: Record<string, string>, opts: { timeout: number; setup?: string; settle?: string; report?: string }): string {
+  return `
+${opts.setup ?? ''}
+const enclave = new Enclave(${options});
+await enclave.ready();
+const out = {};
+for (const [name, code] of Object.entries(${JSON.stringify(scripts)})) {
+  const r = await enclave.run(code, { timeout: ${opts.timeout} });
+  out[name] = r.success ? 'OK' : r.error.code;
+}
+${opts.settle ?? ''}
+const report = ${opts.report ?? '{}'};
+enclave.dispose();
+console.log('RESULT ' + JSON.stringify({ out, ...report }));
+`;
+}
+
+/**
  * Child processes started together, in the background, as soon as `start()` is called (from a file's
  * top-level beforeAll): their CPU overlaps with the in-process tests, and each test awaits only its own
  * child. At most `limit` children run at once.

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Enclave, ToolError } from '../src/index.js';
 
 const enclave = new Enclave();
@@ -25,6 +25,37 @@ describe('runtime behaviour an LLM relies on', () => {
       ['debug', 't'],
       ['error', 'Assertion failed: math 3'],
     ]);
+  });
+});
+
+describe('names a script declares itself', () => {
+  const both = [new Enclave(), new Enclave({ adapter: 'worker_threads', workerPoolConfig: { minWorkers: 1, maxWorkers: 1 } })];
+  afterAll(() => both.forEach((e) => e.dispose()));
+
+  it.each([0, 1])('shadow input, console and a host global where they are declared, and typeof asks like JavaScript does (isolation %i)', async (i) => {
+    const e = both[i] as Enclave;
+    const code = [
+      'const input = { items: [1, 2, 3] };',
+      'const lines = [];',
+      'const console = { log: (x) => lines.push(x) };',
+      "console.log('mine');",
+      'const region = "local";',
+      'const sum = ((input) => input.reduce((a, b) => a + b, 0))(input.items);',
+      "const probe = (console) => typeof console.log;",
+      "return [sum, lines, region, probe({ log: 1 }), typeof notDeclaredAnywhere, typeof notDeclaredAnywhere === 'undefined'];",
+    ].join('\n');
+    const r = await e.run(code, { input: { items: [10] }, globals: { region: 'host' } });
+    expect(r.error).toBeUndefined();
+    expect(r.value).toEqual([6, ['mine'], 'local', 'number', 'undefined', true]);
+    expect(r.logs).toBeUndefined();
+  });
+
+  it('keeps callTool reserved and the rewriter\'s own names out of reach', async () => {
+    const e = both[0] as Enclave;
+    expect((await e.run('const callTool = () => 1; return callTool();')).error?.data?.issues).toMatchObject([{ ruleId: 'no-redeclare-provided' }]);
+    const own = await new Enclave({ validate: false }).run('const __ek_rt = 1; return __ek_rt;');
+    expect(own.error?.code).toBe('VALIDATION_ERROR');
+    expect(((own.error?.data?.issues ?? []) as { ruleId: string }[]).map((i) => i.ruleId)).toEqual(['reserved-prefix', 'reserved-prefix']);
   });
 });
 

@@ -115,7 +115,8 @@ describe('worker_threads: hard halt', () => {
 
 describe('worker_threads: heap cap', () => {
   it('a memory bomb past the worker heap ends as MEMORY_LIMIT_EXCEEDED; concurrent runs on other workers succeed', async () => {
-    // No guards (transform: false): only the worker's resourceLimits can stop this allocation.
+    // transform: false and a run budget of 1 GB: the worker's own heap ceiling (its checkpoints are
+    // written whatever transform says) has to stop this run, long before V8's limit.
     const e = workerEnclave({
       validate: false,
       transform: false,
@@ -129,7 +130,9 @@ describe('worker_threads: heap cap', () => {
     expect(codeOf(r)).toBe('MEMORY_LIMIT_EXCEEDED');
     expect((await Promise.all(others)).map((o) => o.value)).toEqual([0, 1, 2, 3, 4, 5]);
     expect((await e.run('return "alive"')).value).toBe('alive');
-    await until(e, (s) => s.crashed === 1 && s.idleWorkers === 2);
+    // The worker's heap is still full of the run's garbage: it is replaced, not kept, and none crashed.
+    await until(e, (s) => s.recycled >= 1 && s.idleWorkers === 2);
+    expect(e.stats().workers?.crashed).toBe(0);
   });
 
   it('guarded allocations end as MEMORY_LIMIT_EXCEEDED before the heap cap and keep the worker', async () => {

@@ -26,6 +26,13 @@ export const REALM_ENTRIES = {
 /**
  * The guard object the runtime hands each run's factory as its first parameter. The rewritten script
  * copies its fields into closure-local constants once (see GUARD_LOCALS), so a guard costs a local read.
+ *
+ * Two sets of guards exist. The host-protection guards are written into every script, whatever
+ * `transform` says: checkpoints at loops and function entries (memory, run state), string growth, bulk
+ * spreads, catch blocks that rethrow a budget error, and the handling of async functions. Without them
+ * a script could exhaust a worker's heap in one step that V8 cannot survive, or leave a promise the host
+ * process hears about. The budget guards (iteration and call-depth limits, computed-key checks) are
+ * written only with `transform: true`; `bind` tells the runtime which set the script has.
  */
 export interface Guards {
   /** First iteration count at which `f()` must be called (lowered to -1 once the run is over). */
@@ -34,20 +41,37 @@ export interface Guards {
   readonly D: number;
   /** Checkpoint: budgets, call depth, memory, run state; moves `L` to the next checkpoint. */
   f(): void;
-  /** Start of a `catch`/`finally` block: rethrows a pending budget error. */
-  c(): void;
+  /**
+   * Start of a `catch` or `finally` block: rethrows a pending budget error, and rewrites a V8 message
+   * that quotes the rewritten code (`o[__ek_mc(...)] is not a function`) into the user's own text.
+   */
+  c(caught?: unknown): void;
   /** A computed member key, converted once and refused if it is blocked. */
   m(key: unknown): PropertyKey;
-  /** A spread argument or element: bounded in the number of elements it can produce. */
-  sp(value: unknown): unknown;
+  /**
+   * `m` for a key on the callee path of a call (`o[k]()`): V8 quotes that path in "is not a function"
+   * messages, so the key's source text is remembered to put back into them.
+   */
+  mc(key: unknown, text: string): PropertyKey;
+  /** A spread argument or element: bounded in the number of elements it can produce; `text` names it in errors. */
+  sp(value: unknown, text: string): unknown;
   /** An object spread source: a long string is charged for its characters. */
   os(value: unknown): unknown;
   /** A string of `length` characters past the fast path: charged, then returned. */
   big(length: number, value: string): string;
   /** The promise of a user `async` function, marked handled at birth. */
   am(promise: unknown): unknown;
-  /** Gives the runtime access to the factory's counters: iterations, the checkpoint, call depth. */
-  bind(getN: () => number, setL: (limit: number) => void, getD: () => number): void;
+  /**
+   * The error an async function's body threw, on its way out after one microtask (so that the promise
+   * is rejected on a short stack, never inside a deep synchronous call chain): marks the promise handled
+   * again (in case marking it at birth ran out of stack), cleans the message, and returns the error.
+   */
+  ar(promise: unknown, caught: unknown): unknown;
+  /**
+   * Gives the runtime access to the factory's counters: iterations, the checkpoint, call depth; and says
+   * whether the budget guards were written (1) or only the host-protection ones (0).
+   */
+  bind(getN: () => number, setL: (limit: number) => void, getD: () => number, budgets: 0 | 1): void;
 }
 
 /** The closure-local names the rewriter binds in the factory, one per guard or counter. */
@@ -58,16 +82,26 @@ export const GUARD_LOCALS = {
   n: `${RESERVED_PREFIX}_n`,
   /** Synchronous call depth. */
   d: `${RESERVED_PREFIX}_d`,
+  /** Work done by heavy loop and function bodies since the last checkpoint they forced. */
+  w: `${RESERVED_PREFIX}_w`,
   L: `${RESERVED_PREFIX}_L`,
   D: `${RESERVED_PREFIX}_D`,
   f: `${RESERVED_PREFIX}_f`,
   c: `${RESERVED_PREFIX}_c`,
   m: `${RESERVED_PREFIX}_m`,
+  mc: `${RESERVED_PREFIX}_mc`,
   sp: `${RESERVED_PREFIX}_sp`,
   os: `${RESERVED_PREFIX}_os`,
   am: `${RESERVED_PREFIX}_am`,
+  ar: `${RESERVED_PREFIX}_ar`,
   /** String growth check, defined in the factory around `rt.big`. */
   s: `${RESERVED_PREFIX}_s`,
+  /** The promise of an async function's body, inside its wrapper. */
+  p: `${RESERVED_PREFIX}_p`,
+  /** What an async function's body threw, in the wrapper's catch. */
+  x: `${RESERVED_PREFIX}_x`,
+  /** What a `catch` with a destructuring pattern caught, before the pattern reads it. */
+  e: `${RESERVED_PREFIX}_e`,
 } as const;
 
 /** Strings longer than this are charged against the memory budget by `s()` and the bulk builtins. */
@@ -162,8 +196,8 @@ export interface HostBridge {
   /** The run's outcome (the first report counts); `value` is codec text for `ok`, '' otherwise. */
   done(id: number, report: string, value: string): void;
   log(id: number, level: LogLevel, line: string): void;
-  /** 1 if the run is over its memory budget. */
-  heap(id: number): 0 | 1;
+  /** 1 if the run is over its memory budget, 2 if the heap of its thread is as full as runs may make it. */
+  heap(id: number): 0 | 1 | 2;
 }
 
 /** What the host passes at install, as JSON. */

@@ -25,6 +25,26 @@ function heapStatistics() {
   return v8.getHeapStatistics();
 }
 
+/**
+ * The heap this thread's runs may fill, whatever their own budgets: in the host, nine tenths of V8's
+ * limit; in a worker, the pool's `memoryLimitPerWorker` (see configureHeap).
+ */
+let heapCeiling: ((limit: number) => number) = (limit) => limit * 0.9;
+
+/**
+ * A worker stops its runs at the pool's per-worker heap, well below the V8 limit the pool gives it: V8
+ * aborts the whole process, not just the worker, when one allocation does not fit (a growing Map or
+ * array doubles its backing store in one step), so the space above the ceiling is kept for that step.
+ */
+export function configureHeap(ceiling: number): void {
+  heapCeiling = () => ceiling;
+}
+
+/** The heap in use now, for a worker deciding after a run whether to stay in the pool. */
+export function heapUsed(): number {
+  return heapStatistics().used_heap_size;
+}
+
 export class RealmRun implements RealmRunTarget, EntryTarget {
   readonly id = ++nextRunId;
   readonly #job: IsolatedJob;
@@ -147,14 +167,15 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
     if (!this.#ended) this.#logs.push([level, line]);
   }
 
-  overMemory(): boolean {
+  overMemory(): 0 | 1 | 2 {
     const stats = heapStatistics();
     const used = stats.used_heap_size;
     if (!this.#heapTracked) {
       this.#heapTracked = true;
       this.#heapAtEntry = used;
     }
-    return this.#heapGrowth + (used - this.#heapAtEntry) > this.#job.limits.memoryLimit || used > stats.heap_size_limit * 0.9;
+    if (this.#heapGrowth + (used - this.#heapAtEntry) > this.#job.limits.memoryLimit) return 1;
+    return used > heapCeiling(stats.heap_size_limit) ? 2 : 0;
   }
 
   // ---- entries (see scheduler.ts) ----------------------------------------------------------------

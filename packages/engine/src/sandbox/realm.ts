@@ -15,7 +15,8 @@ export interface RealmRunTarget {
   take(): string;
   onDone(report: string, value: string): void;
   onLog(level: LogLevel, line: string): void;
-  overMemory(): boolean;
+  /** 1: over the run's memory budget; 2: the thread's heap is as full as runs may make it. */
+  overMemory(): 0 | 1 | 2;
 }
 
 const runtimeScript = new vm.Script(REALM_RUNTIME_SOURCE, { filename: 'enclave:runtime' });
@@ -120,7 +121,7 @@ function makeBridge(realm: Realm): HostBridge {
     },
     heap(id) {
       try {
-        return target(id)?.overMemory() === true ? 1 : 0;
+        return target(id)?.overMemory() ?? 0;
       } catch {
         return 0;
       }

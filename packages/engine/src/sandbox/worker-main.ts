@@ -9,7 +9,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { EntryOutput } from './isolation.js';
 import { RealmPool } from './realm.js';
-import { RealmRun } from './realm-run.js';
+import { RealmRun, configureHeap, heapUsed } from './realm-run.js';
 import { installRejectionGuard } from './rejections.js';
 import { configureEntries } from './scheduler.js';
 import type { HostMessage, WireEnd, WorkerInit, WorkerMessage } from './worker-protocol.js';
@@ -26,6 +26,7 @@ configureEntries({
   onLeave: () => Atomics.store(inEntry, 0, 0),
 });
 installRejectionGuard();
+configureHeap(init.heapCeiling);
 
 const realms = new RealmPool(init.realms);
 
@@ -59,7 +60,9 @@ function send(id: number, { calls, logs, end }: EntryOutput): void {
       tail = `\n${end.value}`;
     } else wireEnd = end;
   }
-  const message: WorkerMessage = ['entry', id, calls, logs, wireEnd, end !== null && tampered()];
+  // Garbage a run left behind counts against the next run's heap checks until V8 collects it: a worker
+  // whose heap is still half full after a run is replaced instead.
+  const message: WorkerMessage = ['entry', id, calls, logs, wireEnd, end !== null && tampered(), end !== null && heapUsed() > init.heapCeiling / 2];
   port?.postMessage(JSON.stringify(message) + tail);
 }
 

@@ -27,6 +27,19 @@ export const WORKER_POOL_PRESETS = {
   PERMISSIVE: { minWorkers: 4, maxWorkers: 32, memoryLimitPerWorker: 512 * MB, maxMessagesPerSecond: 5000 },
 } as const;
 
+/**
+ * The V8 heap limit a worker gets for a pool heap of `perWorker` bytes. The worker's own checks end a run
+ * once the heap passes `perWorker` (see configureHeap); the space above is for the single allocation in
+ * flight at that moment. V8 aborts the whole process, not only the worker, when one allocation does not
+ * fit (a Map or an array of about a third of the heap doubles its backing store in one step: measured,
+ * "FATAL ERROR: CALL_AND_RETRY_LAST" at 33 MB used of 64), and Node's near-heap-limit callback, which
+ * ends only the worker, adds just 16 MB for such a step. Four times the pool heap leaves room for the
+ * largest step a run that passed its last checkpoint can take.
+ */
+export function v8HeapLimitMb(perWorker: number): number {
+  return Math.max(16, Math.ceil((4 * perWorker) / MB) + 16);
+}
+
 /** How long a worker may take to end a cancelled run by itself before it is terminated. */
 const CANCEL_GRACE_MS = 100;
 const LOG_LEVELS: ReadonlySet<unknown> = new Set(['log', 'info', 'warn', 'error', 'debug']);
@@ -98,7 +111,7 @@ export class WorkerPool implements Isolation {
 
   constructor(config: WorkerPoolConfig, options: WorkerPoolOptions) {
     this.#config = config;
-    this.#init = { realms: options.realms, maxMessageBytes: options.maxMessageBytes };
+    this.#init = { realms: options.realms, maxMessageBytes: options.maxMessageBytes, heapCeiling: config.memoryLimitPerWorker };
     for (let i = 0; i < config.minWorkers; i++) this.#spawn();
   }
 
@@ -195,10 +208,14 @@ export class WorkerPool implements Isolation {
       execArgv: [],
       name: 'enclave-kit worker',
       resourceLimits: {
-        maxOldGenerationSizeMb: Math.max(16, Math.ceil(this.#config.memoryLimitPerWorker / MB)),
+        maxOldGenerationSizeMb: v8HeapLimitMb(this.#config.memoryLimitPerWorker),
         maxYoungGenerationSizeMb: Math.max(4, Math.min(32, Math.ceil(this.#config.memoryLimitPerWorker / MB / 8))),
         stackSizeMb: 4,
       },
+      // A worker's own output (a warning, a deprecation) is read and dropped here: nothing a script
+      // does may write to the host's stdout or stderr.
+      stdout: true,
+      stderr: true,
     };
     const worker = Reflect.construct(Worker, [workerEntry(), options]) as Worker;
     const slot: Slot = {
@@ -219,6 +236,8 @@ export class WorkerPool implements Isolation {
     this.#slots.add(slot);
     this.#counts.workersStarted++;
     worker.unref();
+    worker.stdout.resume();
+    worker.stderr.resume();
     worker.on('message', (text: unknown) => this.#receive(slot, text));
     worker.on('error', (err: unknown) => {
       const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
@@ -401,6 +420,7 @@ export class WorkerPool implements Isolation {
       slot.runs++;
       job.done = true;
       if (entry.tampered) this.#retire(slot, 'tampered');
+      else if (entry.full) this.#retire(slot, 'recycled');
       else this.#becomeIdle(slot);
     }
     if (job.events !== undefined) job.events.entry({ calls: entry.calls, logs: entry.logs, end: entry.end });
@@ -441,9 +461,9 @@ export class WorkerPool implements Isolation {
 }
 
 /** An `entry` message, checked field by field: anything off means the worker is not trusted. */
-function readEntry(m: unknown[], tail: string): { id: number; calls: EntryCall[]; logs: EntryLog[]; end: EntryEnd | null; tampered: boolean } | undefined {
-  const [, id, calls, logs, end, tampered] = m;
-  if (typeof id !== 'number' || !Array.isArray(calls) || !Array.isArray(logs) || typeof tampered !== 'boolean') return undefined;
+function readEntry(m: unknown[], tail: string): { id: number; calls: EntryCall[]; logs: EntryLog[]; end: EntryEnd | null; tampered: boolean; full: boolean } | undefined {
+  const [, id, calls, logs, end, tampered, full] = m;
+  if (typeof id !== 'number' || !Array.isArray(calls) || !Array.isArray(logs) || typeof tampered !== 'boolean' || typeof full !== 'boolean') return undefined;
   for (const c of calls) if (!Array.isArray(c) || typeof c[0] !== 'number' || typeof c[1] !== 'string' || typeof c[2] !== 'string') return undefined;
   for (const l of logs) if (!Array.isArray(l) || !LOG_LEVELS.has(l[0]) || typeof l[1] !== 'string') return undefined;
   let out: EntryEnd | null = null;
@@ -456,5 +476,5 @@ function readEntry(m: unknown[], tail: string): { id: number; calls: EntryCall[]
     } else if (e.kind === 'syntax') out = { kind: 'syntax', message: typeof e.message === 'string' ? e.message.slice(0, 1000) : 'invalid syntax' };
     else out = { kind: e.kind };
   }
-  return { id, calls: calls as EntryCall[], logs: logs as EntryLog[], end: out, tampered };
+  return { id, calls: calls as EntryCall[], logs: logs as EntryLog[], end: out, tampered, full };
 }

@@ -14,6 +14,8 @@ export interface WorkerInit {
   realms: RealmPoolOptions;
   /** Largest message text the worker accepts. */
   maxMessageBytes: number;
+  /** The heap, in bytes, the worker's runs may fill (`memoryLimitPerWorker`); V8's own limit is higher. */
+  heapCeiling: number;
 }
 
 /**
@@ -37,9 +39,10 @@ export type WorkerMessage =
   | ['ready']
   /**
    * What one realm entry of run `id` produced. With an end, the run is over on the worker, and the last
-   * field says whether it changed the worker's own globals.
+   * fields say whether it changed the worker's own globals, and whether the worker's heap is still so
+   * full afterwards that it should be replaced.
    */
-  | ['entry', number, EntryCall[], EntryLog[], WireEnd | null, boolean];
+  | ['entry', number, EntryCall[], EntryLog[], WireEnd | null, boolean, boolean];
 
 /** Parses a message text no longer than `maxBytes` characters; throws on anything malformed. */
 export function checkMessage(text: unknown, maxBytes: number): { message: unknown[]; tail: string } {

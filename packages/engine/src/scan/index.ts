@@ -9,7 +9,7 @@ import type { ScanLimits, SecurityLevel } from '../levels.js';
 import { type Issue, LineIndex } from '../source.js';
 import { lex, LexContext, type LexSink } from './lexer.js';
 import { checkRegex } from './regex.js';
-import { CharKind, describeCodePoint, isSpecial, Script, scriptName, scriptOf, specialKind } from './unicode.js';
+import { CharKind, describeCodePoint, isEmojiBase, isKeycapBase, isPictographic, isSpecial, isTag, Script, scriptName, scriptOf, specialKind } from './unicode.js';
 
 export { analyzeRegex } from './regex.js';
 
@@ -50,6 +50,61 @@ function where(context: LexContext): string {
 function escapeOf(cp: number): string {
   const hex = cp.toString(16).toUpperCase();
   return cp <= 0xffff ? `\\u${hex.padStart(4, '0')}` : `\\u{${hex}}`;
+}
+
+/** Longest tag sequence of a subdivision flag (England is 5 tags and the cancel tag). */
+const MAX_FLAG_TAGS = 8;
+
+/** The code point that ends just before `offset` (a whole surrogate pair), or -1. */
+function codePointBefore(src: string, offset: number): number {
+  if (offset <= 0) return -1;
+  const low = src.charCodeAt(offset - 1);
+  if (low >= 0xdc00 && low <= 0xdfff && offset >= 2) {
+    const high = src.charCodeAt(offset - 2);
+    if (high >= 0xd800 && high <= 0xdbff) return ((high - 0xd800) << 10) + (low - 0xdc00) + 0x10000;
+  }
+  return low;
+}
+
+function codePointAfter(src: string, offset: number, cp: number): number {
+  const next = offset + (cp > 0xffff ? 2 : 1);
+  return next < src.length ? (src.codePointAt(next) as number) : -1;
+}
+
+/**
+ * Whether an invisible character at `offset` is part of an emoji: a variation selector right after an
+ * emoji (or U+FE0F in a keycap), a zero-width joiner between two emoji, or the tags of a subdivision flag.
+ * Those render as one picture and hide nothing; every other invisible character is refused.
+ */
+function isEmojiPart(src: string, offset: number, cp: number): boolean {
+  if (cp >= 0xfe00 && cp <= 0xfe0f) {
+    const before = codePointBefore(src, offset);
+    if (isEmojiBase(before)) return true;
+    return cp === 0xfe0f && isKeycapBase(before) && codePointAfter(src, offset, cp) === 0x20e3;
+  }
+  if (cp === 0x200d) {
+    let before = codePointBefore(src, offset);
+    if (before === 0xfe0f) before = codePointBefore(src, offset - 1);
+    return isEmojiBase(before) && isPictographic(codePointAfter(src, offset, cp));
+  }
+  if (isTag(cp)) {
+    // Back to the start of the run of tags, which must follow U+1F3F4 WAVING BLACK FLAG ...
+    let start = offset;
+    let count = 0;
+    for (let prev = codePointBefore(src, start); isTag(prev); prev = codePointBefore(src, start)) {
+      if (prev === 0xe007f || ++count > MAX_FLAG_TAGS) return false;
+      start -= 2;
+    }
+    if (codePointBefore(src, start) !== 0x1f3f4) return false;
+    // ... and forward to the cancel tag that ends it.
+    for (let at = offset; count <= MAX_FLAG_TAGS; at += 2, count++) {
+      const c = src.codePointAt(at) as number;
+      if (c === 0xe007f) return true;
+      if (!isTag(c)) return false;
+    }
+    return false;
+  }
+  return false;
 }
 
 /** Echoes user text in a message without carrying invisible or control characters along. */
@@ -240,15 +295,28 @@ class Scan implements LexSink {
       return;
     }
     if (cp === 0xfeff && offset === 0) return; // a byte order mark
-    if (inLiteral && !this.#strictText) return; // data may legitimately contain such text
+    // Text that prints emoji (in strings, templates and comments) keeps its joiners and selectors.
+    const text = inLiteral || context === LexContext.LINE_COMMENT || context === LexContext.BLOCK_COMMENT;
+    if (text && isEmojiPart(this.#src, offset, cp)) return;
     this.#add(
       'prescan/invisible',
       offset,
-      `Invisible character ${describeCodePoint(cp)} in ${where(context)}.`,
       inLiteral
-        ? `Write the escape "${escapeOf(cp)}" instead of the raw character, or remove it (raw invisible characters are not allowed in strings at the ${this.#level} level).`
+        ? `Invisible character ${describeCodePoint(cp)} in ${where(context)}: two strings that read the same can then differ, so a comparison or a tool name does something other than it shows.`
+        : `Invisible character ${describeCodePoint(cp)} in ${where(context)}.`,
+      inLiteral
+        ? `Write the escape "${escapeOf(cp)}" instead of the raw character, or remove it.`
         : 'Delete it; invisible characters are not allowed in code, identifiers, comments or regex literals.',
     );
+  }
+
+  lineSeparator(offset: number, cp: number, context: LexContext): void {
+    const name = describeCodePoint(cp);
+    const message =
+      context === LexContext.LINE_COMMENT
+        ? `${name} ends this // comment: the text after it on the same displayed line is code and runs, although it looks like part of the comment.`
+        : `${name} in ${where(context)}: it is a line break that most editors do not show as one, so the code reads differently from how it runs.`;
+    this.#add('prescan/line-separator', offset, message, `Replace it with an ordinary line break, or delete it; to put it in a string, write the escape "${escapeOf(cp)}" inside the quotes.`);
   }
 
   identifier(start: number, end: number): void {

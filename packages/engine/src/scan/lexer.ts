@@ -23,6 +23,11 @@ export interface LexSink {
   readonly full: boolean;
   /** A character for which `isSpecial` is true (NUL, BiDi control, invisible), and where it sits. */
   special(offset: number, codePoint: number, context: LexContext): void;
+  /**
+   * U+2028 or U+2029 outside a string or template literal: a line terminator that most editors do not
+   * show as one. In a `//` comment (`context` LINE_COMMENT) it ends the comment, and what follows runs.
+   */
+  lineSeparator(offset: number, codePoint: number, context: LexContext): void;
   /** An identifier that contains non-ASCII characters or `\u` escapes (plain ASCII ones are not reported). */
   identifier(start: number, end: number): void;
   /** An opening `(`, `[`, `{` or template `${`; `depth` counts it. */
@@ -236,7 +241,12 @@ class Lexer {
   #nonAsciiInCode(i: number, c: number): void {
     const cp = this.#codePointAt(i, c);
     const len = cp > 0xffff ? 2 : 1;
-    if (cp === 0x2028 || cp === 0x2029 || isNonAsciiSpace(cp)) {
+    if (cp === 0x2028 || cp === 0x2029) {
+      this.#sink.lineSeparator(i, cp, LexContext.CODE);
+      this.#pos = i + len;
+      return;
+    }
+    if (isNonAsciiSpace(cp)) {
       if (isSpecial(cp)) this.#sink.special(i, cp, LexContext.CODE);
       this.#pos = i + len;
       return;
@@ -407,7 +417,13 @@ class Lexer {
     let i = from;
     while (i < n) {
       const c = src.charCodeAt(i);
-      if (c === 0x0a || c === 0x0d || c === 0x2028 || c === 0x2029) break;
+      if (c === 0x0a || c === 0x0d) break;
+      if (c === 0x2028 || c === 0x2029) {
+        // The comment ends here, as it does for V8; reported once, as the end of this comment.
+        this.#sink.lineSeparator(i, c, LexContext.LINE_COMMENT);
+        i++;
+        break;
+      }
       if (c === 0 || c >= 128) i += this.#notable(i, c, LexContext.LINE_COMMENT);
       else i++;
     }
@@ -424,7 +440,10 @@ class Lexer {
         this.#pos = i + 2;
         return;
       }
-      if (c === 0 || c >= 128) i += this.#notable(i, c, LexContext.BLOCK_COMMENT);
+      if (c === 0x2028 || c === 0x2029) {
+        this.#sink.lineSeparator(i, c, LexContext.BLOCK_COMMENT);
+        i++;
+      } else if (c === 0 || c >= 128) i += this.#notable(i, c, LexContext.BLOCK_COMMENT);
       else i++;
     }
     this.#pos = n;

@@ -142,10 +142,11 @@ describe('prescan: lines', () => {
   });
 
   it('counts CRLF, CR, LS and PS as line terminators like LineIndex does', () => {
+    // (U+2028 and U+2029 are refused in code for what they are, see below; counting is what matters here.)
     const code = 'a;\r\nb;\rc;\u2028d;\u2029e;';
-    expect(scan(code, 'STANDARD', { maxLines: 5 })).toEqual([]);
-    const issues = scan(code, 'STANDARD', { maxLines: 4 });
-    expect(rules(issues)).toEqual(['prescan/lines']);
+    expect(rules(scan(code, 'STANDARD', { maxLines: 5 }))).toEqual(['prescan/line-separator', 'prescan/line-separator']);
+    const issues = only(scan(code, 'STANDARD', { maxLines: 4 }), 'prescan/lines');
+    expect(issues).toHaveLength(1);
     expect(pos(issues[0])).toEqual([5, 1]);
   });
 });
@@ -254,7 +255,7 @@ describe('prescan: invisible characters', () => {
     }
   });
 
-  it.each(STRICT_TEXT_LEVELS)('blocks every invisible character inside string literals at %s', (level) => {
+  it.each(SECURITY_LEVELS)('blocks every invisible character inside string literals at %s', (level) => {
     for (const cp of INVISIBLE) {
       const issues = scan(`const s = 'a${String.fromCodePoint(cp)}b';`, level);
       expect(rules(issues), cp.toString(16)).toEqual(['prescan/invisible']);
@@ -263,11 +264,48 @@ describe('prescan: invisible characters', () => {
     }
   });
 
-  it.each(LENIENT_TEXT_LEVELS)('allows invisible characters inside string and template literals at %s', (level) => {
+  it.each(SECURITY_LEVELS)('blocks every invisible character inside template literals at %s', (level) => {
     for (const cp of INVISIBLE) {
-      const ch = String.fromCodePoint(cp);
-      expect(scan(`const s = "a${ch}b"; const t = \`c${ch}d\`;`, level), cp.toString(16)).toEqual([]);
+      const issues = scan(`const t = \`a${String.fromCodePoint(cp)}b\`;`, level);
+      expect(rules(issues), cp.toString(16)).toEqual(['prescan/invisible']);
+      expect(issues[0]?.message).toContain('template literal');
     }
+  });
+
+  it.each(SECURITY_LEVELS)('refuses a tool name that reads the same as another one at %s (Trojan Source, invisible variant)', (level) => {
+    const code = "const name = 'delete\u200BUser';\nif (name === 'deleteUser') return 0;\nreturn await callTool(name, {});";
+    const issues = scan(code, level);
+    expect(rules(issues)).toEqual(['prescan/invisible']);
+    expect(pos(issues[0])).toEqual([1, 21]);
+    expect(issues[0]?.hint).toContain('\\u200B');
+  });
+
+  it.each(SECURITY_LEVELS)('keeps emoji: joiners between emoji and variation selectors after one, in strings, templates and comments, at %s', (level) => {
+    const emoji = [
+      '\u{1F468}\u200D\u{1F469}\u200D\u{1F467}', // family: man, woman, girl
+      '\u{1F469}\u{1F3FD}\u200D\u{1F4BB}', // technologist with a skin tone
+      '\u{1F3F3}\uFE0F\u200D\u{1F308}', // rainbow flag: selector, then joiner
+      '\u2764\uFE0F', // red heart
+      '\u26A0\uFE0F', // warning sign
+      '\u263A\uFE0E', // text presentation selector
+      '1\uFE0F\u20E3', // keycap
+      '\u{1F3F4}\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}', // flag of England
+    ];
+    for (const e of emoji) {
+      const code = `// ${e} done\nconst s = "${e}"; const t = \`${e} \${s}\`; /* ${e} */\nconsole.log(s, t);`;
+      expect(scan(code, level), JSON.stringify(e)).toEqual([]);
+    }
+  });
+
+  it.each(SECURITY_LEVELS)('still refuses joiners and selectors that are not between or after emoji at %s', (level) => {
+    const cases = [
+      'const s = "a\u200Db";', // joiner between letters
+      'const s = "\u{1F600}\u200Db";', // joiner after an emoji, before a letter
+      'const s = "a\uFE0F";', // selector after a letter
+      'const s = "\u{E0067}\u{E007F}";', // tags without the flag
+      'const s = "\u{1F3F4}\u{E0041}\u{E0042}";', // tags without the cancel tag
+    ];
+    for (const code of cases) expect(rules(scan(code, level)), JSON.stringify(code)).toContain('prescan/invisible');
   });
 
   it.each(SECURITY_LEVELS)('blocks a zero-width space inside an identifier at %s', (level) => {
@@ -294,15 +332,19 @@ describe('prescan: invisible characters', () => {
     expect(issues.map(pos)).toEqual([[1, 13], [2, 13]]);
   });
 
-  it.each(LENIENT_TEXT_LEVELS)('treats template expressions as code, not text, at %s', (level) => {
+  it.each(SECURITY_LEVELS)('treats template expressions as code, not text, at %s', (level) => {
     const code = 'const t = `a\u200B${b\u200Bc}d`;';
     const issues = scan(code, level);
-    expect(rules(issues)).toEqual(['prescan/invisible']);
-    expect(pos(issues[0])).toEqual([1, 17]);
+    expect(rules(issues)).toEqual(['prescan/invisible', 'prescan/invisible']);
+    expect(issues.map(pos)).toEqual([[1, 13], [1, 17]]);
+    expect(issues[0]?.message).toContain('template literal');
+    expect(issues[1]?.message).toContain('in the code');
   });
 
-  it.each(LENIENT_TEXT_LEVELS)('allows invisible characters in strings nested in template expressions at %s', (level) => {
-    expect(scan('const t = `a${"\u200B" + `\u200D${"x"}`}b`;', level)).toEqual([]);
+  it.each(SECURITY_LEVELS)('finds invisible characters in strings nested in template expressions at %s', (level) => {
+    const issues = scan('const t = `a${"\u200B" + `\u200D${"x"}`}b`;', level);
+    expect(rules(issues)).toEqual(['prescan/invisible', 'prescan/invisible']);
+    expect(issues.map((i) => i.message.includes('string literal') || i.message.includes('template literal'))).toEqual([true, true]);
   });
 
   it('blocks a byte order mark that is not the first character', () => {
@@ -319,14 +361,37 @@ describe('prescan: invisible characters', () => {
     expect(issues[0]?.message).toContain('U+E0041');
   });
 
-  it('names the character and proposes an escape inside strings at strict levels', () => {
-    const issues = scan('const s = "a\u200Bb";', 'SECURE');
+  it('names the character and proposes an escape inside strings', () => {
+    const issues = scan('const s = "a\u200Bb";', 'PERMISSIVE');
     expect(issues[0]?.message).toContain('ZERO WIDTH SPACE');
     expect(issues[0]?.hint).toContain('\\u200B');
   });
 
   it('lets escapes of invisible characters through: only raw characters are blocked', () => {
     expect(scan('const s = "a\\u200Bb\\u202E";', 'STRICT')).toEqual([]);
+  });
+});
+
+describe('prescan: line separators outside string literals (Trojan Source)', () => {
+  it.each(SECURITY_LEVELS)('refuses U+2028 and U+2029 that end a // comment at %s: the rest of the displayed line runs', (level) => {
+    for (const sep of ['\u2028', '\u2029']) {
+      const code = `const ok = true; // note: the call below stays disabled${sep}await callTool('deleteAll', {});\nreturn ok;`;
+      const issues = scan(code, level);
+      expect(rules(issues)).toEqual(['prescan/line-separator']);
+      expect(pos(issues[0])).toEqual([1, 56]);
+      expect(issues[0]?.message).toContain('ends this // comment');
+      expect(issues[0]?.hint).toContain(sep === '\u2028' ? '\\u2028' : '\\u2029');
+    }
+  });
+
+  it.each(SECURITY_LEVELS)('refuses them in code and in block comments at %s', (level) => {
+    const issues = scan('const a = 1;\u2028const b = 2; /* x\u2029y */', level);
+    expect(rules(issues)).toEqual(['prescan/line-separator', 'prescan/line-separator']);
+    expect(issues[1]?.message).toContain('comment');
+  });
+
+  it.each(SECURITY_LEVELS)('allows them inside string and template literals at %s (ES2019 allows them there)', (level) => {
+    expect(scan('const s = "a\u2028b"; const t = `c\u2029d`;', level)).toEqual([]);
   });
 });
 
@@ -547,6 +612,7 @@ describe('lexer: regex detection agrees with the real parser', () => {
     const sink: LexSink = {
       full: false,
       special() {},
+      lineSeparator() {},
       identifier() {},
       open() {},
       regex(start) {
@@ -692,6 +758,7 @@ describe('lexer: regex detection agrees with the real parser', () => {
           special(_offset, _cp, context) {
             contexts.push(names[context] as string);
           },
+          lineSeparator() {},
           identifier() {},
           open() {},
           regex() {},
@@ -737,7 +804,9 @@ describe('prescan: lexer contexts', () => {
 
   it('resumes after a template expression that holds braces, strings and templates', () => {
     const code = 'const t = `a${ { k: "}" }.k + `b${ [1, 2].map((x) => `${x}`) }` }c\u200B`; x = /(a+)+/;';
-    expect(rules(scan(code, 'STANDARD'))).toEqual(['prescan/regex-redos']);
+    const issues = scan(code, 'STANDARD');
+    expect(rules(issues)).toEqual(['prescan/invisible', 'prescan/regex-redos']);
+    expect(issues[0]?.message).toContain('template literal');
     expect(rules(scan(code, 'STRICT'))).toEqual(['prescan/invisible', 'prescan/regex-blocked']);
   });
 

@@ -73,6 +73,8 @@ const NAMES: Readonly<Record<number, string>> = {
   0x2066: 'LEFT-TO-RIGHT ISOLATE',
   0x2067: 'RIGHT-TO-LEFT ISOLATE',
   0x2068: 'FIRST STRONG ISOLATE',
+  0x2028: 'LINE SEPARATOR',
+  0x2029: 'PARAGRAPH SEPARATOR',
   0x2069: 'POP DIRECTIONAL ISOLATE',
   0x3164: 'HANGUL FILLER',
   0xfeff: 'ZERO WIDTH NO-BREAK SPACE',
@@ -177,4 +179,28 @@ export function scriptName(script: Script): string {
     default:
       return 'other';
   }
+}
+
+const PICTOGRAPHIC = /^\p{Extended_Pictographic}$/u;
+const EMOJI_MODIFIER = /^\p{Emoji_Modifier}$/u;
+
+/** An emoji a variation selector or a zero-width joiner may follow. */
+export function isEmojiBase(cp: number): boolean {
+  if (cp < 0xa9) return false;
+  const ch = String.fromCodePoint(cp);
+  return PICTOGRAPHIC.test(ch) || EMOJI_MODIFIER.test(ch);
+}
+
+export function isPictographic(cp: number): boolean {
+  return cp >= 0xa9 && PICTOGRAPHIC.test(String.fromCodePoint(cp));
+}
+
+/** `#`, `*` and the digits: with U+FE0F and U+20E3 they make a keycap emoji. */
+export function isKeycapBase(cp: number): boolean {
+  return cp === 0x23 || cp === 0x2a || (cp >= 0x30 && cp <= 0x39);
+}
+
+/** Tag characters that spell a subdivision flag after U+1F3F4 (the last one, U+E007F, cancels). */
+export function isTag(cp: number): boolean {
+  return cp >= 0xe0020 && cp <= 0xe007f;
 }

@@ -16,31 +16,91 @@ import type { Issue } from '../source.js';
  * user code: it hands the factory to the realm, which keeps it for later runs of the same code (the same
  * closure across runs keeps V8's feedback and optimised code warm).
  *
- * What is inserted, and why it stays cheap:
+ * What is inserted, and why it stays cheap. These guards protect the host and are written whatever
+ * `transform` says (see `Guards` in realm-abi.ts):
  * - loops and every user function start with `if (++n > L) f()`: one increment and one compare on
  *   closure-local numbers. `L` is lowered by the runtime to the next checkpoint (memory, run state) and
- *   to -1 once the run is over or a budget is spent, so the same compare also stops detached work;
- * - synchronous functions also count call depth in a `try/finally`;
+ *   to -1 once the run is over or a budget is spent, so the same compare also stops detached work. A
+ *   worker's heap cap cannot stop a script by itself: V8 aborts the whole process when one growth step
+ *   of a large Map or array does not fit, so the heap is checked here, long before that;
  * - `catch` and `finally` blocks start with `c()`, which rethrows a pending budget error, so budget
  *   errors cannot be caught and swallowed;
- * - computed member keys go through `m(key)`, which lets numbers through at once and refuses keys that
- *   lead to constructors or prototypes (converting the key once, so `toString` cannot change it later);
  * - `a + b`, `a += b` and template literals go through `s(v)`: numbers fall through a single `typeof`
  *   test; strings over 64K characters are checked against the per-string cap and trigger a heap check
- *   (V8 builds them as cheap ropes, but any search flattens them, so many of them add up fast);
- * - spread arguments go through `sp(x)`, which bounds the number of elements a spread can produce.
+ *   (V8 builds them as cheap ropes, but flattening one is a single allocation of its whole length);
+ * - spreads go through `sp(x)` (bounded, and a source that is not iterable is named as the user wrote
+ *   it) and object spreads through `os(x)`;
+ * - an async function becomes a plain function that runs its body as an inner async arrow whose
+ *   promise it marks handled at once (Node would otherwise report a realm rejection to the host
+ *   process, and with --unhandled-rejections=strict end it). The body is wrapped in a `catch` that
+ *   waits one microtask before rethrowing, so that the promise is never rejected while the body still
+ *   runs inside a deep synchronous call chain, where Node's rejection tracking runs out of stack and
+ *   prints to the host's stderr. Name, parameters, `this`, `arguments` and hoisting stay as they were.
+ *
+ * With `transform: true` (budgets) also:
+ * - synchronous functions, and the synchronous part of async ones, count call depth in a `try/finally`;
+ *   the runtime enforces the iteration budget and the depth limit at checkpoints;
+ * - computed member keys go through `m(key)`, which lets numbers through at once and refuses keys that
+ *   lead to constructors or prototypes (converting the key once, so `toString` cannot change it later).
  *
  * Structural refusals that do not depend on `validate`: dynamic `import()` (its rejection carries a host
  * error object), `import.meta`, and identifiers with the runtime's reserved prefix.
  */
 
-const { n: N, L, d: D, D: DMAX, f: F, c: C, m: M, s: S, sp: SP, os: OS, am: AM, rt: RT } = GUARD_LOCALS;
+const { n: N, L, d: D, D: DMAX, w: W, f: F, c: C, m: M, mc: MC, s: S, sp: SP, os: OS, am: AM, ar: AR, rt: RT, p: P, x: X, e: E } = GUARD_LOCALS;
 /** A field of the guard object, by name: a renamed field in the ABI breaks this file's compile. */
 const guard = (field: keyof Guards) => `${RT}.${field}`;
 
-const LOOP_GUARD = `if (++${N} > ${L}) ${F}();`;
-const SYNC_ENTER = `if (++${N} > ${L} || ++${D} > ${DMAX}) ${F}(); try {`;
+/**
+ * Work units (see bodyWeights) a heavy body may do between the checkpoints it forces: what a light body
+ * does between two ordinary checkpoints, at most.
+ */
+const HEAVY_WORK = 16 * 16_384;
+/** A body with at least this many allocating expressions counts its work, not only its iterations. */
+const HEAVY_WEIGHT = 16;
+
+/** The checkpoint guard of a loop or function body of weight `w` (see bodyWeights). */
+function loopGuard(w: number): string {
+  if (w < HEAVY_WEIGHT) return `if (++${N} > ${L}) ${F}();`;
+  return `if (++${N} > ${L} || (${W} += ${w}) > ${HEAVY_WORK}) { ${W} = 0; ${F}(); }`;
+}
+
+/** The entry of a synchronous function of weight `w` with the budget guards: iterations and depth. */
+function syncEnter(w: number): string {
+  if (w < HEAVY_WEIGHT) return `if (++${N} > ${L} || ++${D} > ${DMAX}) ${F}(); try {`;
+  return `if (++${N} > ${L} || ++${D} > ${DMAX} || (${W} += ${w}) > ${HEAVY_WORK}) { ${W} = 0; ${F}(); } try {`;
+}
+
+/** Expressions that may allocate or grow a structure: the unit of a body's weight. */
+const ALLOCATING = new Set(['CallExpression', 'NewExpression', 'ObjectExpression', 'ArrayExpression', 'AssignmentExpression', 'TemplateLiteral', 'TaggedTemplateExpression', 'SpreadElement']);
+
+/**
+ * The weight of every loop and function: how many expressions that may allocate run per iteration or
+ * call (nested loops included, nested functions not: they have guards of their own). Checkpoints come
+ * every 16,384 iterations, which bounds what an ordinary body allocates in between; a body of hundreds
+ * of `m.set(...)` lines would grow a Map by millions of entries between two of them, and the worker's
+ * heap check must come before the Map doubles past the heap.
+ */
+function bodyWeights(root: Node): Map<Node, number> {
+  const weights = new Map<Node, number>();
+  const stack: number[] = [];
+  walk(root, {
+    enter() {
+      stack.push(0);
+    },
+    leave(node) {
+      const own = (stack.pop() as number) + (ALLOCATING.has(node.type) || (node.type === 'BinaryExpression' && node.operator === '+') ? 1 : 0);
+      if (isFunction(node) || isLoop(node)) weights.set(node, own);
+      if (stack.length > 0 && !isFunction(node)) stack[stack.length - 1] = (stack[stack.length - 1] as number) + own;
+    },
+  });
+  return weights;
+}
 const SYNC_EXIT = `} finally { ${D}--; }`;
+/** The end of an async body: rethrow after one microtask, on a short stack, with the promise marked. */
+const ASYNC_CATCH = `catch (${X}) { await 0; throw ${AR}(${P}, ${X}); }`;
+/** Longest source text a guard quotes back in an error message. */
+const MAX_QUOTED = 120;
 
 export interface TransformOutput {
   /** The script to compile with `lineOffset: -1` and filename `agentscript.js`. */
@@ -99,7 +159,10 @@ function arrowBodyInsertion(text: string, fnStart: number, bodyStart: number): n
 }
 
 export interface TransformOptions {
-  /** Insert the run-time guards. Without them only the wrapper and the structural refusals remain. */
+  /**
+   * Write the budget guards too (iteration and call-depth limits, key checks). Without them the
+   * host-protection guards and the structural refusals remain.
+   */
   guards: boolean;
 }
 
@@ -110,19 +173,47 @@ function findAsyncKeyword(text: string, from: number, to: number): number {
   return m ? from + m.index : -1;
 }
 
+/** Source text a guard quotes in an error message, as a JS string literal (whitespace runs collapsed). */
+function quoted(text: string): string {
+  const one = text.replace(/\s+/g, ' ');
+  return JSON.stringify(one.length > MAX_QUOTED ? `${one.slice(0, MAX_QUOTED - 3)}...` : one);
+}
+
+/**
+ * The computed member keys on the callee path of a call, `new` or tagged template: the parts V8 quotes
+ * when it reports that the callee is not a function (`o[k]()`, `a[i].b[j]()`, `f()[k]()`).
+ */
+function collectCalleeKeys(callee: Node, into: Set<Node>): void {
+  let n: Node | undefined = callee;
+  while (n) {
+    if (n.type === 'ChainExpression') n = n.expression as Node;
+    else if (n.type === 'MemberExpression') {
+      if (n.computed === true) into.add(n.property as Node);
+      n = n.object as Node;
+    } else if (n.type === 'CallExpression') n = n.callee as Node;
+    else n = undefined;
+  }
+}
+
 export function transformAgentScript(parsed: ParsedSource, globalNames: readonly string[], options: TransformOptions = { guards: true }): TransformResult {
   const issues: Issue[] = [];
   const text = parsed.wrapped;
   const ms = new MagicString(text);
+  const budgets = options.guards;
 
   const issue = (node: Node, ruleId: string, message: string, hint: string) => {
     issues.push({ ruleId, message, hint, ...userLocation(parsed, node.start) });
   };
+  const source = (node: Node) => quoted(text.slice(node.start, node.end));
 
   /** Async method functions, with the offset of their `async` keyword (it precedes the key). */
   const methodFunctions = new Map<Node, number>();
-  // The validator's walker: an explicit stack (user code can nest deeply) and source order.
+  /** Computed keys on a callee path (see collectCalleeKeys). */
+  const calleeKeys = new Set<Node>();
   const root: Node = { type: 'AgentScript', body: parsed.body, start: WRAP_PREFIX.length, end: text.length - WRAP_SUFFIX.length };
+  const weights = bodyWeights(root);
+  const weightOf = (n: Node) => weights.get(n) ?? 0;
+  // The validator's walker: an explicit stack (user code can nest deeply) and source order.
   walk(root, { enter(node, _parent, field) {
     switch (node.type) {
       case 'ImportExpression':
@@ -139,79 +230,100 @@ export function transformAgentScript(parsed: ParsedSource, globalNames: readonly
         }
         return false;
       }
+      case 'CallExpression':
+      case 'NewExpression':
+        collectCalleeKeys(node.callee as Node, calleeKeys);
+        break;
+      case 'TaggedTemplateExpression':
+        collectCalleeKeys(node.tag as Node, calleeKeys);
+        break;
       default:
         break;
     }
 
-    // Node reports a realm promise rejected without a handler to the host, which with
-    // --unhandled-rejections=strict crashes before any listener runs. So an async function becomes a
-    // plain function returning the (handled-marked) promise of an inner async arrow that holds the
-    // original body: name, parameters, `this`, `arguments` and hoisting stay as they were. This is a
-    // host protection, applied with or without guards. Async methods lose their keyword at the
-    // property; plain functions and arrows at their own start.
-    if (isFunction(node) && node.async === true && node.generator !== true) {
-      const kw = methodFunctions.has(node) ? (methodFunctions.get(node) as number) : node.start;
-      if (kw >= 0 && text.startsWith('async', kw)) ms.remove(kw, kw + 5);
-      const body = node.body as Node;
-      if (body.type === 'BlockStatement') {
-        ms.appendLeft(body.start, `{ return ${AM}((async () => `);
-        ms.prependRight(body.end, ')()); }');
-      } else {
-        const at = arrowBodyInsertion(text, node.start, body.start);
-        ms.appendLeft(at, ` ${AM}((async () =>`);
-        ms.prependRight(node.end, ')())');
-      }
-    } else if (((node.type === 'Property' && node.method === true) || node.type === 'MethodDefinition') && isNode(node.value) && (node.value as Node).async === true) {
+    if (((node.type === 'Property' && node.method === true) || node.type === 'MethodDefinition') && isNode(node.value) && (node.value as Node).async === true) {
       const key = node.key as Node;
       methodFunctions.set(node.value as Node, findAsyncKeyword(text, node.start, key.start));
     }
 
-    if (!options.guards) {
-      // Only the structural refusals and the async marking above apply.
-    } else if (isLoop(node)) {
-      const body = node.body as Node;
-      if (body.type === 'BlockStatement') ms.appendLeft(body.start + 1, LOOP_GUARD);
-      else {
-        ms.appendLeft(body.start, `{ ${LOOP_GUARD} `);
-        ms.prependRight(body.end, ' }');
-      }
-    } else if (isFunction(node)) {
+    if (isFunction(node)) {
       const body = node.body as Node;
       const isAsync = node.async === true;
       const isGen = node.generator === true;
-      const sync = !isAsync && !isGen;
-      if (body.type === 'BlockStatement') {
-        if (sync) {
-          ms.appendLeft(body.start + 1, SYNC_ENTER);
+      if (isAsync && !isGen) {
+        // The async function becomes a plain one (its keyword goes: at the property for methods, at the
+        // function's own start otherwise) around an async arrow that holds the original body.
+        const kw = methodFunctions.has(node) ? (methodFunctions.get(node) as number) : node.start;
+        if (kw >= 0 && text.startsWith('async', kw)) ms.remove(kw, kw + 5);
+        const enter = budgets ? ` ${syncEnter(weightOf(node))}` : ` ${loopGuard(weightOf(node))}`;
+        const exit = budgets ? ` ${SYNC_EXIT}` : '';
+        const run = `const ${P} = (async () => { try `;
+        const done = ` ${ASYNC_CATCH} })(); return ${AM}(${P});${exit} }`;
+        if (body.type === 'BlockStatement') {
+          // The original block becomes the `try` block of the inner arrow.
+          ms.appendLeft(body.start, `{${enter} ${run}`);
+          ms.prependRight(body.end, done);
+        } else {
+          // Expression body: `x => expr` becomes `x => { ... try { return (expr); } ... }`. The parenthesis
+          // keeps `return` from being cut off by automatic semicolon insertion when `expr` starts on a new line.
+          const at = arrowBodyInsertion(text, node.start, body.start);
+          ms.appendLeft(at, ` {${enter} ${run}{ return (`);
+          ms.prependRight(node.end, `); }${done}`);
+        }
+      } else if (body.type === 'BlockStatement') {
+        if (isAsync) {
+          // An async generator: the same rethrow after a microtask, so no request promise of it is
+          // rejected inside a deep synchronous call chain.
+          ms.appendLeft(body.start + 1, `try { ${loopGuard(weightOf(node))}`);
+          ms.prependRight(body.end - 1, `} ${ASYNC_CATCH.replace(`${AR}(${P}, ${X})`, X)}`);
+        } else if (budgets && !isGen) {
+          ms.appendLeft(body.start + 1, syncEnter(weightOf(node)));
           ms.prependRight(body.end - 1, SYNC_EXIT);
-        } else ms.appendLeft(body.start + 1, LOOP_GUARD);
+        } else ms.appendLeft(body.start + 1, loopGuard(weightOf(node)));
       } else {
-        // Expression body: `x => expr` becomes `x => { guard; return (expr); }`. The parenthesis keeps
-        // `return` from being cut off by automatic semicolon insertion when `expr` starts on a new line.
         const at = arrowBodyInsertion(text, node.start, body.start);
-        if (sync) {
-          ms.appendLeft(at, ` { ${SYNC_ENTER} return (`);
+        if (budgets) {
+          ms.appendLeft(at, ` { ${syncEnter(weightOf(node))} return (`);
           ms.prependRight(node.end, `); ${SYNC_EXIT} }`);
         } else {
-          ms.appendLeft(at, ` { ${LOOP_GUARD} return (`);
+          ms.appendLeft(at, ` { ${loopGuard(weightOf(node))} return (`);
           ms.prependRight(node.end, '); }');
         }
       }
+    } else if (isLoop(node)) {
+      const body = node.body as Node;
+      const guard = loopGuard(weightOf(node));
+      if (body.type === 'BlockStatement') ms.appendLeft(body.start + 1, guard);
+      else {
+        ms.appendLeft(body.start, `{ ${guard} `);
+        ms.prependRight(body.end, ' }');
+      }
     } else if (node.type === 'CatchClause') {
-      ms.appendLeft((node.body as Node).start + 1, `${C}();`);
+      // What was caught is handed over first, so a V8 message that quotes a guard is put back into the
+      // user's words before the script reads it. A destructuring pattern reads it on entry: the error is
+      // caught under a name of the runtime's, cleaned, and thrown to an inner catch with the pattern.
+      const param = node.param as Node | null;
+      const body = node.body as Node;
+      if (param === null || param.type === 'Identifier') ms.appendLeft(body.start + 1, param ? `${C}(${param.name as string});` : `${C}();`);
+      else {
+        ms.appendLeft(param.start, `${E}) { ${C}(${E}); try { throw ${E}; } catch (`);
+        ms.appendLeft(body.start + 1, `${C}();`);
+        ms.prependRight(body.end, ' }');
+      }
     } else if (node.type === 'TryStatement' && node.finalizer) {
       ms.appendLeft((node.finalizer as Node).start + 1, `${C}();`);
     } else if (node.type === 'MemberExpression' && node.computed === true) {
       const key = node.property as Node;
-      if (!isSafeStaticKey(key)) {
-        ms.appendLeft(key.start, `${M}(`);
-        ms.prependRight(key.end, ')');
+      if (budgets && !isSafeStaticKey(key)) {
+        const onCallee = calleeKeys.has(key);
+        ms.appendLeft(key.start, onCallee ? `${MC}(` : `${M}(`);
+        ms.prependRight(key.end, onCallee ? `, ${source(key)})` : ')');
       }
     } else if (node.type === 'ObjectPattern') {
       // Destructuring reads keys: `const { [k]: v } = obj` is a computed read like `obj[k]`.
       for (const prop of node.properties as Node[]) {
         const key = prop.key as Node | undefined;
-        if (prop.computed === true && key && !isSafeStaticKey(key)) {
+        if (budgets && prop.computed === true && key && !isSafeStaticKey(key)) {
           ms.appendLeft(key.start, `${M}(`);
           ms.prependRight(key.end, ')');
         }
@@ -245,7 +357,7 @@ export function transformAgentScript(parsed: ParsedSource, globalNames: readonly
         if (item && item.type === 'SpreadElement') {
           const arg = item.argument as Node;
           ms.appendLeft(arg.start, `${SP}(`);
-          ms.prependRight(arg.end, ')');
+          ms.prependRight(arg.end, `, ${source(arg)})`);
         }
       }
     }
@@ -263,10 +375,10 @@ export function transformAgentScript(parsed: ParsedSource, globalNames: readonly
   const params = wrapperParams(globalNames).join(', ');
   const header =
     `${REALM_ENTRIES.register}(function (${params}) { 'use strict'; ` +
-    `let ${N} = 0, ${L} = ${guard('L')}, ${D} = 0; const ${DMAX} = ${guard('D')}, ${F} = ${guard('f')}, ${C} = ${guard('c')}, ${M} = ${guard('m')}, ` +
-    `${SP} = ${guard('sp')}, ${OS} = ${guard('os')}, ${AM} = ${guard('am')}; ` +
+    `let ${N} = 0, ${L} = ${guard('L')}, ${D} = 0, ${W} = 0; const ${DMAX} = ${guard('D')}, ${F} = ${guard('f')}, ${C} = ${guard('c')}, ${M} = ${guard('m')}, ` +
+    `${MC} = ${guard('mc')}, ${SP} = ${guard('sp')}, ${OS} = ${guard('os')}, ${AM} = ${guard('am')}, ${AR} = ${guard('ar')}; ` +
     `const ${S} = (v) => (typeof v === 'string' && v.length > ${BIG_STRING} ? ${guard('big')}(v.length, v) : v); ` +
-    `${guard('bind')}(() => ${N}, (v) => { ${L} = v; }, () => ${D}); ` +
+    `${guard('bind')}(() => ${N}, (v) => { ${L} = v; }, () => ${D}, ${budgets ? 1 : 0}); ` +
     `return async function () {`;
   // The wrapped text is `<prefix line>\n<user code>\n}`: replace the prefix line (keeping its newline)
   // and the closing brace, so user line k is output line k + 1.
@@ -289,7 +401,9 @@ export function transformAgentScript(parsed: ParsedSource, globalNames: readonly
     best ??= segs[0];
     if (!best || best.length < 4) return undefined;
     const wrappedLine = best[2] as number;
-    const origCol = (best[3] as number) + Math.max(0, col0 - (best[0] as number));
+    // Every original character has its own segment (hires), so a column past `best` lies in text the
+    // rewriter inserted (a guard, a wrapper): it belongs to the user's character just before it.
+    const origCol = best[3] as number;
     // Wrapped line 1 (index 1) is the user's line 1.
     if (wrappedLine < 1) return { line: 1, column: 1 };
     return { line: wrappedLine, column: origCol + 1 };

@@ -26,11 +26,27 @@ describe('rewriter', () => {
     expect(text).toContain('for (;;) { if (++__ek_n > __ek_L) __ek_f(); break; }');
   });
 
-  it('counts depth in synchronous functions and only iterations in async ones', () => {
-    const text = out('function f(a) { return a }\nconst g = async () => 1;\nconst h = x => x * 2;');
+  it('counts depth in synchronous functions and in the synchronous part of async ones', () => {
+    const text = out('function f(a) { return a }\nconst g = async () => 1;\nconst h = x => x * 2;\nasync function k(a) { await a; }');
     expect(text).toContain('function f(a) {if (++__ek_n > __ek_L || ++__ek_d > __ek_D) __ek_f(); try { return a } finally { __ek_d--; }}');
-    expect(text).toContain('async () => { if (++__ek_n > __ek_L) __ek_f(); return ( 1); }');
     expect(text).toContain('x => { if (++__ek_n > __ek_L || ++__ek_d > __ek_D) __ek_f(); try { return ( x * 2); } finally { __ek_d--; } }');
+    // The async body runs in an inner async arrow, inside the wrapper's depth count; it rethrows after a microtask.
+    expect(text).toContain(
+      'const g =  () => { if (++__ek_n > __ek_L || ++__ek_d > __ek_D) __ek_f(); try { const __ek_p = (async () => { try { return ( 1); } ' +
+        'catch (__ek_x) { await 0; throw __ek_ar(__ek_p, __ek_x); } })(); return __ek_am(__ek_p); } finally { __ek_d--; } };',
+    );
+    expect(text).toContain(' function k(a) { if (++__ek_n > __ek_L || ++__ek_d > __ek_D) __ek_f(); try { const __ek_p = (async () => { try { await a; } catch');
+  });
+
+  it('makes a heavy body force checkpoints by the work it does, not only by its iterations', () => {
+    const heavy = out(`const m = new Map(); for (;;) {\n${'m.set(1, 2);\n'.repeat(20)}}`);
+    expect(heavy).toContain('for (;;) {if (++__ek_n > __ek_L || (__ek_w += 20) > 262144) { __ek_w = 0; __ek_f(); }');
+    // An ordinary body keeps the one-compare guard.
+    expect(out('for (;;) { m.set(1, 2); }')).toContain('for (;;) {if (++__ek_n > __ek_L) __ek_f(); m.set(1, 2); }');
+  });
+
+  it('makes an async generator rethrow after a microtask too', () => {
+    expect(out('async function* g() { yield 1; }')).toContain('async function* g() {try { if (++__ek_n > __ek_L) __ek_f(); yield 1; } catch (__ek_x) { await 0; throw __ek_x; }}');
   });
 
   it('keeps parenthesised object bodies and newline-started bodies intact', () => {
@@ -39,10 +55,12 @@ describe('rewriter', () => {
     expect(text).toContain('return (\n  __ek_s(x + 1));');
   });
 
-  it('makes catch and finally blocks rethrow a pending budget error', () => {
-    const text = out('try { a() } catch (e) { b() } finally { c() }');
-    expect(text).toContain('catch (e) {__ek_c(); b() }');
+  it('makes catch and finally blocks rethrow a pending budget error, handing over a plain catch binding', () => {
+    const text = out('try { a() } catch (e) { b() } finally { c() }\ntry {} catch ({ message }) {}\ntry {} catch {}');
+    expect(text).toContain('catch (e) {__ek_c(e); b() }');
     expect(text).toContain('finally {__ek_c(); c() }');
+    expect(text).toContain('catch (__ek_e) { __ek_c(__ek_e); try { throw __ek_e; } catch ({ message }) {__ek_c();} }');
+    expect(text).toContain('catch {__ek_c();}');
   });
 
   it('checks computed keys except number literals, including destructuring keys', () => {
@@ -51,6 +69,18 @@ describe('rewriter', () => {
     expect(text).toContain('o[0]');
     expect(text).toContain('{ [__ek_m(k)]: z }');
     expect(text).toContain('o?.[__ek_m(k)]');
+  });
+
+  it('remembers the source of keys on a callee path, which V8 quotes when the callee is not a function', () => {
+    const text = out('o[k](1);\na[i].b[j + 1]();\nnew C[n]();\nf()[k]();\no?.[k]();\nx[p[q]]();\ntag[t]`s`;');
+    expect(text).toContain('o[__ek_mc(k, "k")](1);');
+    expect(text).toContain('a[__ek_mc(i, "i")].b[__ek_mc(__ek_s(j + 1), "j + 1")]();');
+    expect(text).toContain('new C[__ek_mc(n, "n")]();');
+    expect(text).toContain('f()[__ek_mc(k, "k")]();');
+    expect(text).toContain('o?.[__ek_mc(k, "k")]();');
+    // Only the outer key is quoted by V8 (`x[...]`); the inner one is an ordinary read.
+    expect(text).toContain('x[__ek_mc(p[__ek_m(q)], "p[q]")]();');
+    expect(text).toContain('tag[__ek_mc(t, "t")]`s`;');
   });
 
   it('checks string growth through +, += and template literals but not number literals', () => {
@@ -68,8 +98,10 @@ describe('rewriter', () => {
   });
 
   it('bounds array and argument spreads, and object spreads of strings without changing what they copy', () => {
-    expect(out('f(...xs); const a = [...ys]; const b = new C(...zs);')).toContain('f(...__ek_sp(xs)); const a = [...__ek_sp(ys)]; const b = new C(...__ek_sp(zs));');
+    expect(out('f(...xs); const a = [...ys]; const b = new C(...zs);')).toContain('f(...__ek_sp(xs, "xs")); const a = [...__ek_sp(ys, "ys")]; const b = new C(...__ek_sp(zs, "zs"));');
     expect(out('const o = { ...base, k: 1 };')).toContain('const o = { ...__ek_os(base), k: 1 };');
+    // The spread source is named in the error as the user wrote it.
+    expect(out('[...data.items]')).toContain('[...__ek_sp(data.items, "data.items")]');
   });
 
   it('returns a trailing expression', () => {
@@ -91,11 +123,17 @@ describe('rewriter', () => {
     ]);
   });
 
-  it('without guards keeps only the wrapper and the structural refusals', () => {
-    const parsed = parseAgentScript('for (;;) { o[k] }');
-    const r = transformAgentScript(parsed, [], { guards: false });
-    expect(r.output?.code).not.toContain('__ek_f()');
-    expect(r.output?.code).not.toContain('__ek_m(');
+  it('without the budget guards keeps the host-protection guards and the structural refusals', () => {
+    const parsed = parseAgentScript('for (;;) { o[k]; s += t; }\nfunction f(a) { return [...a]; }\nconst g = async () => 1;');
+    const code = transformAgentScript(parsed, [], { guards: false }).output?.code ?? '';
+    // Checkpoints at loops and functions, string growth and spreads stay: they keep the host's heap safe.
+    expect(code).toContain('for (;;) {if (++__ek_n > __ek_L) __ek_f(); o[k]; __ek_s(s += t); }');
+    expect(code).toContain('function f(a) {if (++__ek_n > __ek_L) __ek_f(); return [...__ek_sp(a, "a")]; }');
+    expect(code).toContain('const g =  () => { if (++__ek_n > __ek_L) __ek_f(); const __ek_p = (async () => { try { return ( 1); } catch (__ek_x) { await 0;');
+    // No key checks, no depth count, and the runtime is told so.
+    expect(code).not.toContain('__ek_m(');
+    expect(code).not.toContain('++__ek_d');
+    expect(code).toContain('__ek_rt.bind(() => __ek_n, (v) => { __ek_L = v; }, () => __ek_d, 0);');
     expect(transformAgentScript(parseAgentScript('import("x")'), [], { guards: false }).output).toBeUndefined();
   });
 

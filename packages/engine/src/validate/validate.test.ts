@@ -199,26 +199,19 @@ const CASES: RuleCase[] = [
   {
     rule: 'no-redeclare-provided',
     levels: ALL,
-    bad: [
-      'async function callTool(name, args) { return null; }',
-      'const input = { a: 1 };',
-      'const f = (callTool) => callTool;',
+    bad: ['async function callTool(name, args) { return null; }', 'const f = (callTool) => callTool;', 'const { callTool } = { callTool: 1 };', 'try {} catch (callTool) {}'],
+    good: [
+      'const data = { ...input };',
+      'const o = { callTool: 1, input: 2 }; o.input;',
+      'const inputs = [];',
+      // A script that does not know about `input` brings its own: the declaration shadows the provided one.
+      'const input = { a: 1 }; input.a;',
       'const { input } = { input: 1 };',
-      'try {} catch (callTool) {}',
+      'const f = (input) => input + 1;',
+      'try {} catch (input) {}',
+      'const console = { log: () => 1 }; console.log(1);',
+      'const f = (console) => console.log(1);',
     ],
-    good: ['const data = { ...input };', 'const o = { callTool: 1, input: 2 }; o.input;', 'const inputs = [];'],
-  },
-  {
-    rule: 'no-redeclare-provided',
-    levels: ['STANDARD', 'PERMISSIVE'],
-    bad: ['const console = { log: () => 1 };'],
-    good: [],
-  },
-  {
-    rule: 'no-redeclare-provided',
-    levels: ['STRICT', 'SECURE'],
-    bad: [],
-    good: ['const console = { log: () => 1 }; console.log(1);'],
   },
   {
     rule: 'no-global-assignment',
@@ -493,8 +486,15 @@ const CASES: RuleCase[] = [
   {
     rule: 'unknown-global',
     levels: ALL,
-    bad: ['foo();', 'undeclared = 1;', 'typeof someGlobal;', 'const a = b;', '{ let inner = 1; } inner;', 'Mth.max(1, 2);'],
-    good: ['const a = 1; a;', 'Math.max(1); JSON.stringify({}); undefined; NaN; Infinity;', 'input.x; callTool;'.replace('callTool;', '')],
+    bad: ['foo();', 'undeclared = 1;', 'typeof someGlobal.x;', 'const a = b;', '{ let inner = 1; } inner;', 'Mth.max(1, 2);'],
+    good: [
+      'const a = 1; a;',
+      'Math.max(1); JSON.stringify({}); undefined; NaN; Infinity;',
+      'input.x; callTool;'.replace('callTool;', ''),
+      // `typeof` asks whether a name exists; it is not a reference that can fail.
+      'typeof someGlobal;',
+      "const ok = typeof maybeDefined === 'undefined' ? 'none' : 'some';",
+    ],
   },
 ];
 

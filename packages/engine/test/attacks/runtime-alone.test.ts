@@ -59,6 +59,12 @@ return out;`,
     expect: ['MEMORY_LIMIT_EXCEEDED'],
   },
   {
+    name: 'a structure that keeps growing in a loop is stopped at a heap checkpoint (host-protection guards)',
+    code: 'const m = new Map(); for (let i = 0; ; i++) m.set(i, { i });',
+    expect: ['MEMORY_LIMIT_EXCEEDED'],
+    enclave: { memoryLimit: 8 * 1024 * 1024, maxIterations: 1e12 },
+  },
+  {
     name: 'results are copies: functions and host-shaped values come back as data',
     code: `return { f: () => 1, d: new Date(0), nested: { list: [1, 2] } };`,
     expect: ['OK'],

@@ -32,6 +32,10 @@ export interface Run {
   over: boolean;
   finished: boolean;
   overError: Error | null;
+  /** Whether the script carries the budget guards (iteration and depth limits); see Guards. */
+  budgets: boolean;
+  /** Source texts of the last keys evaluated on callee paths (see Guards.mc), oldest first. */
+  readonly calleeTexts: string[];
   /** The factory's counters, bound when the factory runs. */
   getN: (() => number) | null;
   setL: ((limit: number) => void) | null;
@@ -54,6 +58,8 @@ export function newRun(id: number, limits: RealmLimits): Run {
     over: false,
     finished: false,
     overError: null,
+    budgets: true,
+    calleeTexts: [],
     getN: null,
     setL: null,
     getD: null,
@@ -101,7 +107,9 @@ export function checkAlive(run: Run): void {
 }
 
 export function checkMemory(run: Run): void {
-  if (hostHeap(run.id) === 1) fatal(run, 'MEMORY_LIMIT_EXCEEDED', 'MemoryLimitError', `Memory limit exceeded: the script allocated more than ${run.limits.memoryLimit} bytes.`);
+  const over = hostHeap(run.id);
+  if (over === 1) fatal(run, 'MEMORY_LIMIT_EXCEEDED', 'MemoryLimitError', `Memory limit exceeded: the script allocated more than ${run.limits.memoryLimit} bytes.`);
+  if (over === 2) fatal(run, 'MEMORY_LIMIT_EXCEEDED', 'MemoryLimitError', 'Memory limit exceeded: the sandbox heap is as full as a run may make it.');
 }
 
 /** Below this many units a bulk operation is charged without a heap check. */

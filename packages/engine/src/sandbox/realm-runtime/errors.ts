@@ -4,6 +4,7 @@
  * message read without running any of the script's code.
  */
 import { SCRIPT_FILENAME } from '../realm-abi.js';
+import { current } from './budgets.js';
 import {
   StringCtor,
   TypeErrorCtor,
@@ -16,6 +17,8 @@ import {
   defineProperty,
   gopd,
   gpo,
+  objectKeys,
+  stringCharCodeAt,
   stringIndexOf,
   stringSlice,
   weakMapGet,
@@ -23,7 +26,7 @@ import {
   weakSetAdd,
   weakSetHas,
 } from './primordials.js';
-import { RESERVED_PREFIX } from '../realm-abi.js';
+import { GUARD_LOCALS, RESERVED_PREFIX } from '../realm-abi.js';
 
 /** The first user frame of an error, as [line, column] in the rewritten script. */
 const errorLocations = new WeakMapCtor<object, [number, number]>();
@@ -81,7 +84,7 @@ export function prepareStackTrace(err: unknown, frames: readonly CallSite[]): st
 
 function errorHead(err: unknown): string {
   const name = readErrorField(err, 'name');
-  const message = readErrorField(err, 'message');
+  const message = readMessage(err);
   const n = name === undefined ? 'Error' : name;
   return message === undefined || message === '' ? n : `${n}: ${message}`;
 }
@@ -204,5 +207,89 @@ export function locationOf(value: object): [number, number] | null {
     return (apply(weakMapGet, errorLocations, [value]) as [number, number] | undefined) ?? null;
   } catch {
     return null;
+  }
+}
+
+/** How V8 quotes a call it abbreviates: `f(...)`. */
+const CALL_ARGS = '(...)';
+/** What V8 itself prints for an expression it does not quote. */
+const INTERMEDIATE = '(intermediate value)';
+const MC_CALL = `${GUARD_LOCALS.mc}${CALL_ARGS}`;
+
+function isIdentifierChar(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x5f || c === 0x24;
+}
+
+/** The rewriter's own names, which V8 may quote in a message; nothing else is rewritten. */
+const GUARD_NAMES: readonly string[] = (() => {
+  const names: string[] = [];
+  const keys = objectKeys(GUARD_LOCALS) as (keyof typeof GUARD_LOCALS)[];
+  for (let i = 0; i < keys.length; i++) names[names.length] = GUARD_LOCALS[keys[i] as keyof typeof GUARD_LOCALS];
+  return names;
+})();
+
+function isGuardName(name: string): boolean {
+  for (let i = 0; i < GUARD_NAMES.length; i++) if (GUARD_NAMES[i] === name) return true;
+  return false;
+}
+
+/**
+ * A V8 message in the user's words. V8 quotes the failing expression of a call ("o[k] is not a
+ * function"), and that expression is the rewritten one, so it can name a guard: `o[__ek_mc(...)]`. Each
+ * quoted key guard is put back as the key's source text (the guard remembered the texts of the keys on
+ * callee paths, in evaluation order, which is the order V8 quotes them in), any other guard as V8's own
+ * "(intermediate value)". A message that names no guard is returned as it is.
+ */
+export function cleanMessage(message: string, calleeTexts: readonly string[] | null): string {
+  if (apply(stringIndexOf, message, [RESERVED_PREFIX]) === -1) return message;
+  // How many key guards the message quotes: they are the last ones evaluated.
+  let keys = 0;
+  for (let at = apply(stringIndexOf, message, [MC_CALL]) as number; at !== -1; at = apply(stringIndexOf, message, [MC_CALL, at + 1]) as number) keys++;
+  const texts = calleeTexts ?? [];
+  let nextText = texts.length - keys;
+  const parts: string[] = [];
+  let from = 0;
+  for (let at = apply(stringIndexOf, message, [RESERVED_PREFIX]) as number; at !== -1; at = apply(stringIndexOf, message, [RESERVED_PREFIX, from]) as number) {
+    let end = at + RESERVED_PREFIX.length;
+    while (end < message.length && isIdentifierChar(apply(stringCharCodeAt, message, [end]) as number)) end++;
+    const name = apply(stringSlice, message, [at, end]) as string;
+    if (!isGuardName(name)) {
+      apply(arrayPush, parts, [apply(stringSlice, message, [from, end])]);
+      from = end;
+      continue;
+    }
+    apply(arrayPush, parts, [apply(stringSlice, message, [from, at])]);
+    const called = apply(stringSlice, message, [end, end + CALL_ARGS.length]) === CALL_ARGS;
+    if (called) end += CALL_ARGS.length;
+    if (called && name === GUARD_LOCALS.mc) {
+      const text = nextText >= 0 && nextText < texts.length ? texts[nextText] : undefined;
+      nextText++;
+      apply(arrayPush, parts, [text === undefined ? '...' : text]);
+    } else apply(arrayPush, parts, [INTERMEDIATE]);
+    from = end;
+  }
+  apply(arrayPush, parts, [apply(stringSlice, message, [from])]);
+  return apply(arrayJoin, parts, ['']) as string;
+}
+
+/** An error's message (see readErrorField) in the user's words (see cleanMessage). */
+export function readMessage(err: unknown): string | undefined {
+  const message = readErrorField(err, 'message');
+  return message === undefined ? undefined : cleanMessage(message, current === null ? null : current.calleeTexts);
+}
+
+/**
+ * Puts an error's own message into the user's words before the script reads it: at the start of a
+ * catch block, in a rejection handler, and when an async function rethrows. Only an own data property
+ * that names a guard is replaced; anything else is left as it is.
+ */
+export function cleanError(err: unknown): void {
+  if (err === null || typeof err !== 'object') return;
+  try {
+    const d = gopd(err, 'message');
+    if (d === undefined || !('value' in d) || typeof d.value !== 'string' || apply(stringIndexOf, d.value, [RESERVED_PREFIX]) === -1) return;
+    defineProperty(err, 'message', { value: cleanMessage(d.value, current === null ? null : current.calleeTexts), writable: true, enumerable: false, configurable: true });
+  } catch {
+    // A frozen error, or a proxy: its message stays as it is.
   }
 }

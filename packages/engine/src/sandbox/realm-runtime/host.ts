@@ -35,4 +35,4 @@ export const hostDone = (id: number, report: string, value: string): void => {
 export const hostLog = (id: number, level: LogLevel, line: string): void => {
   host(bridge?.log, id, level, line);
 };
-export const hostHeap = (id: number): 0 | 1 | undefined => host(bridge?.heap, id);
+export const hostHeap = (id: number): 0 | 1 | 2 | undefined => host(bridge?.heap, id);

@@ -13,7 +13,7 @@ import { chargeChars, chargeElements, current, fatal } from './budgets.js';
 import { wrap, wrapBulkBuiltins } from './builtins.js';
 import type { Codec } from './codec.js';
 import { TOO_LARGE } from './codec.js';
-import { enable, prepareStackTrace } from './errors.js';
+import { cleanError, enable, prepareStackTrace } from './errors.js';
 import {
   AggregateErrorCtor,
   ArrayCtor,
@@ -24,6 +24,7 @@ import {
   Int8ArrayCtor,
   IntlObject,
   IteratorCtor,
+  JSONObject,
   MapCtor,
   ObjectPrototype,
   PromiseCtor,
@@ -49,7 +50,9 @@ import {
   gpo,
   isArray,
   isFrozen,
+  jsonStringify,
   ownKeys,
+  promiseThen,
   reflectDelete,
   setAdd,
   setForEach,
@@ -57,7 +60,7 @@ import {
   symbolIterator,
   symbolSpecies,
 } from './primordials.js';
-import { markHandled } from './promises.js';
+import { handledCapability, markHandled } from './promises.js';
 
 type AnyFn = (...args: any[]) => any;
 
@@ -131,39 +134,82 @@ function installProxy(): void {
 // oxlint-disable-next-line unicorn/no-thenable
 const THEN = 'then';
 
-/** The realm's Promise and its combinators mark every promise they make as handled (see promises.ts). */
+/**
+ * Nested arrays whose serialization recurses once per level in V8's C++ JSON writer, which checks the
+ * stack limit at each level: about 60 KB of stack, measured in native frames that no JIT can shrink.
+ */
+const HEADROOM_LEVELS = 256;
+let headroom: unknown[] = [];
+for (let i = 0; i < HEADROOM_LEVELS; i++) headroom = [headroom];
+
+/**
+ * Throws a RangeError, before anything happens, when the stack is nearly used up. Used in front of the
+ * few builtins that can reject a promise they have just made, before anyone could handle it: Node's
+ * rejection tracking runs on top of the script's frames, and with no stack left it prints to the host's
+ * stderr instead.
+ */
+function needStack(): void {
+  apply(jsonStringify, JSONObject, [headroom]);
+}
+
+/**
+ * The realm's Promise makes every promise handled at birth (see promises.ts), before its executor can
+ * settle it: a promise rejected without a handler is reported to the host process by Node, at whatever
+ * stack depth the rejection happens. The resolving functions it hands out settle at most once (a second
+ * call is a no-op, not a report to Node either).
+ */
 function installPromise(): void {
   const PP = PromisePrototype;
-  wrap(PP, THEN, (orig) => ({ [THEN](this: unknown, onFulfilled: unknown, onRejected: unknown) { return markHandled(apply(orig, this, [onFulfilled, onRejected])); } }));
-  const SafePromise = function Promise(executor: unknown) {
+  const SafePromise = function Promise(this: unknown, executor: unknown) {
     if (new.target === undefined) throw new TypeErrorCtor("Promise constructor cannot be invoked without 'new'");
-    return markHandled(construct(PromiseCtor, [executor], new.target === SafePromise ? PromiseCtor : new.target));
+    if (typeof executor !== 'function') throw new TypeErrorCtor('Promise resolver is not a function');
+    const cap = handledCapability(new.target === SafePromise ? PromiseCtor : new.target);
+    let settled = false;
+    const resolve = (value: unknown) => {
+      if (settled) return;
+      settled = true;
+      cap.resolve(value);
+    };
+    const reject = (reason: unknown) => {
+      if (settled) return;
+      settled = true;
+      cap.reject(reason);
+    };
+    try {
+      apply(executor as AnyFn, undefined, [resolve, reject]);
+    } catch (e) {
+      reject(e);
+    }
+    return cap.promise;
   };
+  // A rejection handler sees a V8 message in the user's words (see cleanError).
+  wrap(PP, THEN, (orig) => ({
+    [THEN](this: unknown, onFulfilled: unknown, onRejected: unknown) {
+      const handler = typeof onRejected === 'function' ? (reason: unknown) => { cleanError(reason); return apply(onRejected as AnyFn, undefined, [reason]); } : onRejected;
+      // The species is normally this realm's Promise, which marks what it makes; a script that sets its
+      // promise's `constructor` to undefined gets the intrinsic one, which does not.
+      return markHandled(apply(orig, this, [onFulfilled, handler]));
+    },
+  }));
   defineProperty(SafePromise, 'prototype', { value: PP, writable: false, enumerable: false, configurable: false });
   const statics = PromiseCtor as unknown as Record<string, unknown>;
-  const combinators = ['reject', 'resolve', 'all', 'allSettled', 'any', 'race'];
+  // Called on `this` (this realm's Promise, or a script's subclass of it), so the promise they return
+  // comes from the constructor above and is handled before they can reject it.
+  const combinators = ['reject', 'resolve', 'all', 'allSettled', 'any', 'race', 'try', 'withResolvers'];
   for (let i = 0; i < combinators.length; i++) {
     const key = combinators[i] as string;
     const orig = statics[key];
     if (typeof orig !== 'function') continue;
     // The combinators make several promises and reactions per element in one native step.
-    const combinator = key !== 'reject' && key !== 'resolve';
+    const bulk = key === 'all' || key === 'allSettled' || key === 'any' || key === 'race';
     defineProperty(SafePromise, key, {
       value: {
-        [key](arg: unknown) {
-          if (combinator && isArray(arg) && arg.length > 1024) chargeElements(arg.length * 32);
-          return markHandled(apply(orig as AnyFn, PromiseCtor, [arg]));
+        [key](this: unknown, ...args: unknown[]) {
+          const arg = args[0];
+          if (bulk && isArray(arg) && arg.length > 1024) chargeElements(arg.length * 32);
+          return apply(orig as AnyFn, this === undefined ? SafePromise : this, args);
         },
       }[key],
-      writable: true,
-      enumerable: false,
-      configurable: true,
-    });
-  }
-  const withResolvers = statics.withResolvers;
-  if (typeof withResolvers === 'function') {
-    defineProperty(SafePromise, 'withResolvers', {
-      value: { withResolvers() { const r = apply(withResolvers as AnyFn, PromiseCtor, []) as { promise: unknown }; markHandled(r.promise); return r; } }.withResolvers,
       writable: true,
       enumerable: false,
       configurable: true,
@@ -173,13 +219,31 @@ function installPromise(): void {
   if (species) defineProperty(SafePromise, symbolSpecies, species);
   defineProperty(PP, 'constructor', { value: SafePromise, writable: true, enumerable: false, configurable: true });
   defineProperty(G, 'Promise', { value: SafePromise, writable: true, enumerable: false, configurable: true });
+  // An async generator's body cannot reject a request synchronously (the rewriter makes it rethrow after
+  // a microtask), but `throw` and `return` on one that has not started or has finished settle their
+  // request inside the call: they run only with stack to spare.
   const AGP = (gpo(async function* () {}) as { prototype: object }).prototype;
   const steps = ['next', 'return', 'throw'];
   for (let i = 0; i < steps.length; i++) {
     const key = steps[i] as string;
-    wrap(AGP, key, (orig) => ({ [key](this: unknown, v: unknown) { return markHandled(apply(orig, this, [v])); } }));
+    wrap(AGP, key, (orig) => ({
+      [key](this: unknown, v: unknown) {
+        if (key !== 'next') needStack();
+        return markHandled(apply(orig, this, [v]));
+      },
+    }));
   }
-  if (typeof (ArrayCtor as { fromAsync?: unknown }).fromAsync === 'function') wrap(ArrayCtor, 'fromAsync', (orig) => ({ fromAsync(this: unknown, ...args: unknown[]) { return markHandled(apply(orig, this, args)); } }));
+  // Array.fromAsync rejects its own intrinsic promise synchronously for a bad argument: it runs in a
+  // microtask, on a short stack, and what it returns is adopted by a handled promise.
+  if (typeof (ArrayCtor as { fromAsync?: unknown }).fromAsync === 'function') {
+    wrap(ArrayCtor, 'fromAsync', (orig) => ({
+      fromAsync(this: unknown, ...args: unknown[]) {
+        const cap = handledCapability(undefined);
+        cap.resolve(undefined);
+        return markHandled(apply(promiseThen, cap.promise, [() => apply(orig, this, args)]));
+      },
+    }));
+  }
   enable(PP, 'constructor');
 }
 

@@ -33,7 +33,7 @@ export const JSONObject = JSON;
 export const ReflectObject = Reflect;
 export const RegExpStatics = RegExp as unknown as Record<string, unknown>;
 
-export const { apply, construct, ownKeys, defineProperty: reflectDefine, deleteProperty: reflectDelete, getPrototypeOf: reflectGetPrototypeOf } = Reflect;
+export const { apply, construct, ownKeys, defineProperty: reflectDefine, deleteProperty: reflectDelete, getPrototypeOf: reflectGetPrototypeOf, setPrototypeOf: reflectSetPrototypeOf } = Reflect;
 export const {
   defineProperty,
   getOwnPropertyDescriptor: gopd,
@@ -55,18 +55,20 @@ export const isArray = Array.isArray;
 export const arrayFrom = Array.from;
 export const arrayPush = Array.prototype.push;
 export const arrayPop = Array.prototype.pop;
+export const arrayShift = Array.prototype.shift;
 export const arrayJoin = Array.prototype.join;
 export const arrayIncludes = Array.prototype.includes;
 export const arrayValues = Array.prototype.values;
 export const stringSlice = String.prototype.slice;
 export const stringIndexOf = String.prototype.indexOf;
+export const stringCharCodeAt = String.prototype.charCodeAt;
 export const stringRaw = String.raw;
 export const fromCharCode = String.fromCharCode;
 export const numberIsFinite = Number.isFinite;
 export const jsonParse = JSON.parse;
 export const jsonStringify = JSON.stringify;
 export const promiseThen = Promise.prototype.then;
-export const promiseReject = Promise.reject;
+export const functionBind = Function.prototype.bind;
 /** V8's own (not in the ES library). */
 export const captureStackTrace = (Error as unknown as { captureStackTrace: (target: object) => void }).captureStackTrace;
 export const mapGet = Map.prototype.get;

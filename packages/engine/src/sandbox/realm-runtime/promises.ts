@@ -3,7 +3,7 @@
  * --unhandled-rejections=strict it crashes before any listener can intervene. Every promise the realm
  * hands out is therefore marked handled at birth; awaiting or catching it still works.
  */
-import { PromiseCtor, apply, promiseReject, promiseThen, reflectDefine, reflectDelete } from './primordials.js';
+import { PromiseCtor, TypeErrorCtor, apply, arrayPush, functionBind, promiseThen, reflectDefine, reflectDelete, reflectSetPrototypeOf } from './primordials.js';
 
 const noop = () => {};
 const UNDEFINED_CONSTRUCTOR = { value: undefined, writable: true, enumerable: false, configurable: true };
@@ -29,7 +29,55 @@ export function markHandled<P>(p: P): P {
   return p;
 }
 
+/**
+ * `markHandled` that throws when it cannot mark (out of stack, say): a caller that then rejects the
+ * promise itself must not do so, or Node would see a rejection without a handler.
+ */
+export function markOrThrow<P extends object>(p: P): P {
+  if (!reflectDefine(p, 'constructor', UNDEFINED_CONSTRUCTOR)) throw new TypeErrorCtor('a promise could not be marked');
+  try {
+    apply(promiseThen, p, [undefined, noop]);
+  } finally {
+    reflectDelete(p, 'constructor');
+  }
+  return p;
+}
+
+/**
+ * The executor of the runtime's own promises: `push` bound to an array, a builtin. An executor written
+ * in JavaScript may have to be compiled when it is called (the first time in a realm, or after V8
+ * dropped its bytecode), and V8 refuses to compile with less than 40 KB of stack left: the Promise
+ * constructor then rejects the promise it just made, unhandled, on an exhausted stack.
+ */
+const captured: unknown[] = [];
+const capture = apply(functionBind, arrayPush, [captured]) as (...args: unknown[]) => number;
+
+/**
+ * A new intrinsic promise that already has a handler, and the functions that settle it. Settling it
+ * later, at any stack depth, reports nothing to Node: V8 tells the host about a rejection only when the
+ * promise has no handler at that moment. Out of stack, this throws and makes nothing.
+ */
+export function handledCapability(newTarget: unknown): { promise: Promise<unknown>; resolve: (v: unknown) => void; reject: (e: unknown) => void } {
+  captured.length = 0;
+  // `new`, not Reflect.construct: on a nearly exhausted stack, the latter's path into the constructor can
+  // fail inside it, after the promise exists (measured), where `new` either fails before or succeeds.
+  const promise = new PromiseCtor(capture as unknown as (res: (v: unknown) => void, rej: (e: unknown) => void) => void);
+  // The last two: a script's constructor (a proxy's trap reading `prototype`) may have made a promise
+  // of its own in between.
+  const resolve = captured[captured.length - 2] as (v: unknown) => void;
+  const reject = captured[captured.length - 1] as (e: unknown) => void;
+  if (newTarget !== undefined && newTarget !== PromiseCtor) {
+    // A script's subclass: its instances get its prototype, as OrdinaryCreateFromConstructor gives them.
+    const proto = (newTarget as { prototype?: unknown }).prototype;
+    if (proto !== null && (typeof proto === 'object' || typeof proto === 'function')) reflectSetPrototypeOf(promise, proto as object);
+  }
+  markOrThrow(promise);
+  return { promise, resolve, reject };
+}
+
 /** A rejected promise the host never hears about unless the script leaves it unhandled at the end. */
 export function rejected(err: unknown): Promise<never> {
-  return markHandled(apply(promiseReject, PromiseCtor, [err]) as Promise<never>);
+  const cap = handledCapability(undefined);
+  cap.reject(err);
+  return cap.promise as Promise<never>;
 }

@@ -11,12 +11,11 @@ import { chargeChars, chargeElements, checkAlive, checkMemory, current, fatal, i
 import { counted } from './builtins.js';
 import type { Codec } from './codec.js';
 import { TOO_LARGE } from './codec.js';
-import { callSite, locationOf, readErrorField, safeString, withSite } from './errors.js';
+import { callSite, cleanError, locationOf, readErrorField, readMessage, safeString, withSite } from './errors.js';
 import { hostBegin, hostCall, hostDone, hostLog, hostTake } from './host.js';
 import {
   ErrorCtor,
   MapCtor,
-  PromiseCtor,
   SetCtor,
   StringCtor,
   TypeErrorCtor,
@@ -26,6 +25,7 @@ import {
   arrayIncludes,
   arrayJoin,
   arrayPush,
+  arrayShift,
   defineProperty,
   freeze,
   isArray,
@@ -38,12 +38,13 @@ import {
   promiseThen,
   setHas,
   stringSlice,
+  symbolIterator,
   weakMapGet,
   weakMapSet,
   weakSetAdd,
   weakSetHas,
 } from './primordials.js';
-import { markHandled, rejected } from './promises.js';
+import { handledCapability, markHandled, rejected } from './promises.js';
 
 /** Iterations between checkpoints: one compare per loop turn in between. */
 const CHECK_EVERY = 16_384;
@@ -104,7 +105,7 @@ function finish(run: Run, codec: Codec, kind: 'ok' | 'error', value: unknown): v
   let location: [number, number] | null = null;
   if (value !== null && (typeof value === 'object' || typeof value === 'function')) {
     name = readErrorField(value, 'name');
-    message = readErrorField(value, 'message');
+    message = readMessage(value);
     if (apply(weakSetHas, toolErrors, [value])) {
       tool = { code: readErrorField(value, 'code') ?? 'TOOL_ERROR', tool: readErrorField(value, 'tool') ?? null, data: (apply(weakMapGet, toolErrorData, [value]) as string | undefined) ?? null };
     }
@@ -134,14 +135,7 @@ function makeCallTool(run: Run, codec: Codec) {
       return rejected(makeToolError('ToolError', `Arguments of "${name}" ${why}`, 'INVALID_ARGUMENTS', name));
     }
     const id = ++run.nextCallId;
-    let resolve!: (v: unknown) => void;
-    let reject!: (e: unknown) => void;
-    const p = markHandled(
-      new PromiseCtor<unknown>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      }),
-    );
+    const { promise: p, resolve, reject } = handledCapability(undefined);
     apply(mapSet, run.pending, [id, { resolve, reject, name, site: callSite() }]);
     if (hostCall(run.id, id, name, argsText) !== 1) {
       apply(mapDelete, run.pending, [id]);
@@ -194,6 +188,9 @@ function makeConsole(run: Run, codec: Codec): object {
   return freeze(out);
 }
 
+/** Key texts remembered for messages (see Guards.mc): the longest callee path V8 quotes in full. */
+const MAX_CALLEE_TEXTS = 8;
+
 /** A computed key: numbers and symbols pass; anything else is converted once and checked. */
 function memberKey(k: unknown): PropertyKey {
   if (typeof k === 'number' || typeof k === 'symbol') return k;
@@ -210,30 +207,44 @@ function memberKey(k: unknown): PropertyKey {
   return key;
 }
 
+function notIterable(text: string): TypeError {
+  return new TypeErrorCtor(`${text} is not iterable`);
+}
+
 function makeGuards(run: Run): Guards {
   const { maxIterations, maxCallDepth } = run.limits;
+  const texts = run.calleeTexts;
   const guards: Guards = {
     L: maxIterations < CHECK_EVERY ? maxIterations : CHECK_EVERY,
     D: maxCallDepth,
     f() {
       checkAlive(run);
       const n = iterations(run);
-      if (n > maxIterations) fatal(run, 'MAX_ITERATIONS', 'IterationLimitError', `Iteration limit of ${maxIterations} exceeded (loops and function calls count).`);
-      if (run.getD !== null && run.getD() > maxCallDepth) fatal(run, 'RUNTIME_ERROR', 'CallDepthError', `Maximum call depth of ${maxCallDepth} exceeded.`);
+      if (run.budgets) {
+        if (n > maxIterations) fatal(run, 'MAX_ITERATIONS', 'IterationLimitError', `Iteration limit of ${maxIterations} exceeded (loops and function calls count).`);
+        if (run.getD !== null && run.getD() > maxCallDepth) fatal(run, 'RUNTIME_ERROR', 'CallDepthError', `Maximum call depth of ${maxCallDepth} exceeded.`);
+      }
       checkMemory(run);
       const next = (run.getN === null ? 0 : run.getN()) + CHECK_EVERY;
-      run.setL?.(next < maxIterations - run.bulk ? next : maxIterations - run.bulk);
+      run.setL?.(!run.budgets || next < maxIterations - run.bulk ? next : maxIterations - run.bulk);
     },
-    c() {
+    c(caught?: unknown) {
+      cleanError(caught);
       checkAlive(run);
     },
     m: memberKey,
-    sp(x: unknown) {
+    mc(key: unknown, text: string) {
+      if (texts.length >= MAX_CALLEE_TEXTS) apply(arrayShift, texts, []);
+      texts[texts.length] = text;
+      return memberKey(key);
+    },
+    sp(x: unknown, text: string) {
       if (isArray(x) || typeof x === 'string') {
         chargeElements(x.length);
         return x;
       }
-      if (x === null || x === undefined) return x;
+      // V8 would name the guard here: "__ek_sp is not a function or its return value is not iterable".
+      if (x === null || x === undefined || typeof (x as { [symbolIterator]?: unknown })[symbolIterator] !== 'function') throw notIterable(text);
       return counted(x as Iterable<unknown>);
     },
     big(length: number, value: string) {
@@ -241,14 +252,20 @@ function makeGuards(run: Run): Guards {
       return value;
     },
     am: markHandled,
+    ar(promise: unknown, caught: unknown) {
+      markHandled(promise);
+      cleanError(caught);
+      return caught;
+    },
     os(x: unknown) {
       if (typeof x === 'string' && x.length > BIG_STRING) chargeElements(x.length);
       return x;
     },
-    bind(getN, setL, getD) {
+    bind(getN, setL, getD, budgets) {
       run.getN = getN;
       run.setL = setL;
       run.getD = getD;
+      run.budgets = budgets === 1;
     },
   };
   return freeze(guards);

@@ -13,7 +13,9 @@ const LISTED_GLOBALS = 8;
 /**
  * Every read or write of a name that no enclosing declaration binds and that the run does not
  * provide. Resolution is scope-aware (see ScopeTracker); names other rules already report (blocked
- * identifiers, the reserved prefix, Reflect) are skipped so one mistake gives one issue.
+ * identifiers, the reserved prefix, Reflect) are skipped so one mistake gives one issue. The operand of
+ * `typeof` is not a reference that can fail: `typeof maybeDefined === 'undefined'` is how JavaScript asks
+ * whether a name exists, and it answers 'undefined' in the realm as it does anywhere.
  */
 export const unknownGlobal: Rule = {
   id: 'unknown-global',
@@ -31,6 +33,7 @@ export const unknownGlobal: Rule = {
       Identifier(node, parent, key) {
         const binding = ctx.scope.bindingOf(node, parent, key);
         if (binding === undefined || binding.role === 'declare') return;
+        if (parent !== null && key === 'argument' && parent.type === 'UnaryExpression' && parent.operator === 'typeof') return;
         const { name, role } = binding;
         if (ctx.scope.isBound(name) || ctx.allowedGlobals.has(name)) return;
         if (BLOCKED_IDENTIFIERS.has(name) || name.startsWith(RESERVED_PREFIX) || META_GLOBALS.has(name)) return;

@@ -1,0 +1,85 @@
+/**
+ * Invariant 8, the quiet host: nothing a script does writes to the host's stderr or stdout, and no realm
+ * promise reaches Node's unhandled-rejection tracking. Each mode runs in a fresh child process whose
+ * stderr must stay empty from start to end (a warning, a deprecation, V8's "Exception in
+ * PromiseRejectCallback" with the rewritten script text would all show up there), under
+ * --unhandled-rejections=strict, where one realm rejection that reaches Node ends the process.
+ *
+ * The scripts overflow the stack in every place a promise can be settled: async recursion (the script
+ * of the report that found this, which printed 1,450 lines per request), `then` callbacks and chains,
+ * getters, `toJSON`, and promises made, rejected or resolved twice inside a catch block at the bottom of
+ * a stack overflow. A failing run comes first: the report saw the problem only after one.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ChildBatch, childResult, describeChild, scriptsChild } from '../helpers.js';
+
+/** Scripts that settle promises on an exhausted stack. PERMISSIVE, so every one runs without validation. */
+const SCRIPTS: Record<string, string> = {
+  'a failing run first': 'throw new Error("first");',
+  'async recursion (the report)': 'async function f(n) { return f(n + 1); } return await f(0);',
+  'async recursion through await': 'async function recurse() { await recurse(); } return await recurse();',
+  'async arrow recursion': 'const f = async (n) => f(n + 1); return await f(0);',
+  'async method recursion': 'const o = { async m(n) { return this.m(n + 1); } }; return await o.m(0);',
+  'async recursion that catches and rethrows': 'let seen; async function r() { try { await r(); } catch (e) { seen = e; throw e; } } try { await r(); } catch {} return typeof seen;',
+  'stack overflow in a then callback': 'return await Promise.resolve().then(function r() { return r(); });',
+  'a then chain that recurses': 'function chain(n) { return Promise.resolve(n).then((v) => chain(v + 1)); } return await chain(0);',
+  'a getter that recurses': 'const o = { get x() { return this.x; } }; return o.x;',
+  'a getter that recurses inside an async function': 'const o = { get x() { return this.x; } }; async function g() { return o.x; } return await g();',
+  'toJSON that recurses': 'const o = { toJSON() { return JSON.stringify(this); } }; return JSON.stringify(o);',
+  'Promise.reject at the bottom of an overflow': 'function r(n) { try { return r(n + 1); } catch (e) { Promise.reject(e); throw e; } } return r(0);',
+  'new Promise rejected at the bottom of an overflow': 'function r(n) { try { return r(n + 1); } catch (e) { new Promise((res, rej) => rej(e)); throw e; } } return r(0);',
+  'a promise resolved twice at the bottom of an overflow': 'function r(n) { try { return r(n + 1); } catch (e) { new Promise((res) => { res(1); res(2); }); throw e; } } return r(0);',
+  'an async function rejected at the bottom of an overflow': 'async function a() { throw new Error("x"); } function r(n) { try { return r(n + 1); } catch (e) { a(); throw e; } } return r(0);',
+  'async generator throw() at the bottom of an overflow': 'async function* g() {} const it = g(); await it.return(); function r(n) { try { return r(n + 1); } catch (e) { it.throw(e); throw e; } } return r(0);',
+  'Promise.all of a non-iterable at the bottom of an overflow': 'function r(n) { try { return r(n + 1); } catch (e) { Promise.all(5); throw e; } } return r(0);',
+  'async generator recursion': 'async function* g(n) { yield* g(n + 1); } for await (const x of g(0)) {} return 1;',
+  'detached rejections left behind': 'Promise.reject(new Error("x")); (async () => { throw new Error("y"); })(); return 1;',
+  'a thenable that resolves twice': 'const t = { then(res) { res(1); res(2); } }; return await t;',
+  'console.log of an error at the bottom of an overflow': 'function r(n) { try { return r(n + 1); } catch (e) { console.log(e); throw e; } } return r(0);',
+};
+
+function childSource(options: string): string {
+  return scriptsChild(options, SCRIPTS, {
+    timeout: 4000,
+    setup: "let unhandled = 0;\nprocess.on('unhandledRejection', () => unhandled++);",
+    // Late rejections would be reported after a few turns of the event loop.
+    settle: 'await new Promise((r) => setTimeout(r, 100));',
+    report: '{ unhandled }',
+  });
+}
+
+const MODES = [
+  { label: 'vm, transform on', options: "{ securityLevel: 'PERMISSIVE', validate: false }" },
+  { label: 'vm, transform off', options: "{ securityLevel: 'PERMISSIVE', validate: false, transform: false }" },
+  { label: 'worker_threads, transform on', options: "{ securityLevel: 'PERMISSIVE', validate: false, adapter: 'worker_threads', workerPoolConfig: { minWorkers: 1, maxWorkers: 1 } }" },
+  { label: 'worker_threads, transform off', options: "{ securityLevel: 'PERMISSIVE', validate: false, transform: false, adapter: 'worker_threads', workerPoolConfig: { minWorkers: 1, maxWorkers: 1 } }" },
+] as const;
+const FLAGS = [
+  { label: '--unhandled-rejections=strict', nodeArgs: ['--unhandled-rejections=strict'] },
+  { label: 'default flags', nodeArgs: [] },
+] as const;
+
+const children = new ChildBatch(2);
+const keys = MODES.flatMap((mode) => FLAGS.map((flags) => ({ mode, flags, key: children.add(`${mode.label} ${flags.label}`, childSource(mode.options), { nodeArgs: flags.nodeArgs, killAfterMs: 90_000 }) })));
+beforeAll(() => children.start(), 120_000);
+
+describe('invariant 8: a quiet host (child processes)', () => {
+  describe.each(keys)('$key', ({ mode, key }) => {
+    it('writes nothing to stderr, reports no rejection to Node, and ends every run with a code', async () => {
+      const child = await children.result(key);
+      expect(child.code, describeChild(child)).toBe(0);
+      expect(child.stderr, 'the host process wrote to stderr').toBe('');
+      const got = childResult(child) as { out: Record<string, string>; unhandled: number };
+      expect(got.unhandled).toBe(0);
+      expect(Object.keys(got.out)).toEqual(Object.keys(SCRIPTS));
+      expect(got.out['a failing run first']).toBe('RUNTIME_ERROR');
+      expect(got.out['detached rejections left behind']).toBe('OK');
+      expect(got.out['a thenable that resolves twice']).toBe('OK');
+      // Every overflow ends the run with a code, never a crash (a script that catches its overflow may
+      // succeed); with the budget guards, unbounded recursion is a depth limit.
+      const overflows = Object.entries(got.out).filter(([name]) => /recursion|recurses|overflow/.test(name));
+      for (const [name, code] of overflows) expect(['OK', 'RUNTIME_ERROR', 'MEMORY_LIMIT_EXCEEDED', 'TIMEOUT', 'OUTPUT_LIMIT_EXCEEDED'], name).toContain(code);
+      if (!mode.label.includes('transform off')) expect(got.out['async recursion (the report)']).toBe('RUNTIME_ERROR');
+    }, 120_000);
+  });
+});
