@@ -292,10 +292,10 @@ export function transformAgentScript(parsed: ParsedSource, globalNames: readonly
       }
     } else if (isLoop(node)) {
       const body = node.body as Node;
-      const guard = loopGuard(weightOf(node));
-      if (body.type === 'BlockStatement') ms.appendLeft(body.start + 1, guard);
+      const check = loopGuard(weightOf(node));
+      if (body.type === 'BlockStatement') ms.appendLeft(body.start + 1, check);
       else {
-        ms.appendLeft(body.start, `{ ${guard} `);
+        ms.appendLeft(body.start, `{ ${check} `);
         ms.prependRight(body.end, ' }');
       }
     } else if (node.type === 'CatchClause') {
