@@ -1,8 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
 // Workspace packages resolve to their TypeScript sources in tests (the `dev-source` export condition),
+// and dependencies as Node itself resolves them (no bundler "module" builds, which Node's own loader
+// may refuse: @opentelemetry/api's uses extensionless imports),
 // so no build is needed before `vitest run`; plain `node` (examples, CLI) uses dist/.
-const conditions = ['dev-source', 'module', 'node', 'development|production'];
+const conditions = ['dev-source', 'node', 'development|production'];
 
 export default defineConfig({
   resolve: { conditions },

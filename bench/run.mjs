@@ -3,7 +3,7 @@
 // variant alike. By default every run's source is text never seen before (a unique trailing comment), as
 // LLM traffic is: no cache keyed by the source and no optimized code of an earlier run helps. Rows
 // labelled "same source" repeat one text, which is what caches and a warm JIT make of it.
-// Usage: pnpm bench [-- --quick] [-- --only=agent,mix,compute,hello,concurrent,worker,check,cold]
+// Usage: pnpm bench [-- --quick] [-- --only=agent,mix,gate,tracing,compute,hello,concurrent,worker,check,cold]
 //                   [-- --repeat=3]   (medians over repeated runs of every comparison)
 // isolated-vm rows appear when the package resolves from bench/ or from BENCH_ISOLATED_VM (a path to an
 // installed isolated-vm package); it has a native build, so it is not a dependency of the workspace.
@@ -191,6 +191,38 @@ async function checkWorkload(count) {
   variants.forEach(([label], v) => report('check (agent)', label, m[v], 'floor', v === 1 ? '≤ 0.25 ms p50' : ''));
 }
 
+/**
+ * One workload in two variants (an option off and on), unique sources, in alternating slices; reports
+ * both and the on/off ratio of p50 and p99.
+ */
+async function onOffWorkload(workload, [offName, off], [onName, on], count) {
+  const [offM, onM] = await compareRepeated(count, [[offName, off], [onName, on]]);
+  report(workload, offName, offM);
+  report(workload, onName, onM, offName);
+  rows.push({ workload, variant: 'on / off ratio', p50: `${(onM.p50 / offM.p50).toFixed(3)}x`, p99: `${(onM.p99 / offM.p99).toFixed(3)}x`, ratio: '', n: onM.n });
+}
+
+// The scoring gate on the agent workload, against the same workload without it.
+async function gateWorkload(count) {
+  const off = new Enclave();
+  const on = new Enclave({ scoringGate: true });
+  const first = await on.run(AGENT, { tools });
+  if (first.scoring?.decision !== 'allow') throw new Error(`the gate judged the agent workload: ${JSON.stringify(first.scoring)}`);
+  await onOffWorkload('agent + gate', ['gate off', async () => ensureOk(await off.run(unique(AGENT), { tools }))], ['gate on (scoringGate)', async () => ensureOk(await on.run(unique(AGENT), { tools }))], count);
+  off.dispose();
+  on.dispose();
+}
+
+// Tracing with @opentelemetry/api installed and no tracer provider registered (the default for a host
+// that does not use OpenTelemetry), against tracing turned off.
+async function tracingWorkload(count) {
+  const off = new Enclave({ tracing: false });
+  const on = new Enclave();
+  await onOffWorkload('agent + tracing', ['tracing: false', async () => ensureOk(await off.run(unique(AGENT), { tools }))], ['API, no provider', async () => ensureOk(await on.run(unique(AGENT), { tools }))], count);
+  off.dispose();
+  on.dispose();
+}
+
 async function concurrentWorkload(count) {
   const CONC = 200;
   const enclave = new Enclave();
@@ -288,6 +320,8 @@ report('one entry', 'runInContext + timeout', (await compare(n(2000), [['entry',
 if (want('check')) await checkWorkload(n(3000));
 if (want('hello')) await scriptWorkload('hello', () => HELLO, n(1500), tools, { workerEnclave });
 if (want('agent')) await scriptWorkload('agent', () => AGENT, n(1000), tools, { workerEnclave });
+if (want('agent') || want('gate')) await gateWorkload(n(1500));
+if (want('agent') || want('tracing')) await tracingWorkload(n(1500));
 if (want('mix')) await scriptWorkload('mix', (i) => AGENT_SCRIPTS[Math.abs(i) % AGENT_SCRIPTS.length].code, n(1000), agentTools, { workerEnclave });
 if (want('compute')) await scriptWorkload('compute', () => COMPUTE, n(300), tools, { workerEnclave });
 if (want('concurrent')) await concurrentWorkload(n(30));

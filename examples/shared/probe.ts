@@ -208,6 +208,56 @@ export function probeStreaming(url: () => string, options: { slowTool?: string }
   });
 }
 
+/**
+ * The request of issue 13's report: a clean 422, but each one made V8 print "Exception in
+ * PromiseRejectCallback" blocks with the rewritten script to the server's stderr (1,450 lines for six).
+ */
+export const STACK_OVERFLOW_SCRIPT = 'async function f(n) { return f(n + 1); } return await f(0);';
+
+/** More scripts that overflow the stack where promises settle, or return what a host cannot serialize. */
+const NOISY_SCRIPTS = [
+  'return await Promise.resolve().then(function r() { return r(); });',
+  'function chain(n) { return Promise.resolve(n).then((v) => chain(v + 1)); } return await chain(0);',
+  'const o = { get x() { return this.x; } }; return o.x;',
+  'const o = { toJSON() { return JSON.stringify(this); } }; return JSON.stringify(o);',
+  'Promise.reject(new Error("left behind")); return 1;',
+  'return { big: 2n ** 70n, when: new Date(0), m: new Map([["k", 1]]) };',
+  'const a = { name: "a" }; a.self = a; return a;',
+  'let a = ["x"]; for (let i = 0; i < 60; i++) a = [a, a]; return a;',
+];
+
+/**
+ * A quiet host: the report's script sent 100 times (ten at a time), then the others, leave the server's
+ * stderr exactly as it was, and every answer is JSON with a documented status.
+ */
+export function itStaysQuiet(server: () => Started | undefined, run: (code: string) => Promise<Response>): void {
+  it('writes nothing to stderr, whatever the scripts do (the report’s script 100 times, and more)', async () => {
+    const stderr = server()?.child.stderr;
+    if (!stderr) throw new Error('no server');
+    let written = '';
+    const listen = (d: Buffer) => {
+      written += d.toString();
+    };
+    stderr.on('data', listen);
+    try {
+      for (let round = 0; round < 10; round++) {
+        const answers = await Promise.all(Array.from({ length: 10 }, () => run(STACK_OVERFLOW_SCRIPT)));
+        for (const res of answers) expect((await jsonOf(res, 422)).error.code).toBe('RUNTIME_ERROR');
+      }
+      for (const code of NOISY_SCRIPTS) {
+        const res = await run(code);
+        expect([200, 422]).toContain(res.status);
+        await res.json();
+      }
+      // Late output (a rejection reported after a few turns of the event loop) would land by now.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    } finally {
+      stderr.off('data', listen);
+    }
+    expect(written, 'the server wrote to stderr').toBe('');
+  }, 120_000);
+}
+
 export interface ProbeOptions {
   /** The framework's body parser reads JSON before the route and answers malformed or big bodies itself (Nest). */
   parserAnswersFirst?: boolean;
@@ -277,6 +327,8 @@ export function probeQuickStart(name: string, start: () => Promise<Started>, opt
     });
 
     if (options.mcp) itServesMcp(() => url);
+
+    itStaysQuiet(() => server, (code) => run(code));
 
     it('is still up at the end, and answers as before', async () => {
       expect(server?.child.exitCode).toBeNull();

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, itServesMcp, probeStreaming, startNode } from './probe.js';
+import { freePort, itServesMcp, itStaysQuiet, probeStreaming, startNode } from './probe.js';
 import type { Started } from './probe.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -43,6 +43,8 @@ export function smokeTest(example: string): void {
     probeStreaming(() => url, { slowTool: 'reports:build' });
 
     itServesMcp(() => url);
+
+    itStaysQuiet(() => server, (code) => run('alice', code));
 
     it('answers malformed JSON with a JSON 400', async () => {
       const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': 'alice' }, body: '{"code": ' });

@@ -49,8 +49,9 @@ const OPTION_KEYS = new Set<string>([
   'rateLimitStore',
   'sidecar',
   'scoringGate',
+  'tracing',
 ]);
-const RUN_OPTION_KEYS = new Set<string>([...LIMIT_KEYS, 'tools', 'toolHandler', 'globals', 'input', 'signal', 'context', 'onEvent', 'sessionId', 'heartbeatMs', 'includeToolArgs']);
+const RUN_OPTION_KEYS = new Set<string>([...LIMIT_KEYS, 'tools', 'toolHandler', 'globals', 'input', 'signal', 'context', 'onEvent', 'sessionId', 'heartbeatMs', 'includeToolArgs', 'traceContext']);
 const REALM_POOL_KEYS = ['maxIdle', 'prewarm', 'maxRunsPerRealm'];
 const WORKER_POOL_KEYS = ['minWorkers', 'maxWorkers', 'memoryLimitPerWorker', 'maxMessagesPerSecond', 'maxExecutionsPerWorker', 'maxQueueSize', 'idleTimeoutMs'];
 const WRAPPER_NAMES = new Set(['callTool', 'console', 'input']);
@@ -77,6 +78,8 @@ export interface EnclaveSettings {
   globals: Readonly<Record<string, unknown>>;
   allowFunctionsInGlobals: boolean;
   scoringGate: ResolvedGate | undefined;
+  /** OpenTelemetry spans when a tracer provider is registered; `toolPayloads` puts tool arguments and results on them. */
+  tracing: { toolPayloads: boolean } | undefined;
   realmPool: { maxIdle: number; prewarm: number; maxRunsPerRealm: number };
   /** Set exactly when `adapter` is `'worker_threads'`. */
   workerPool: WorkerPoolConfig | undefined;
@@ -98,6 +101,15 @@ export interface RunSettings {
   globalNames: string[];
   /** Where the run's events go, if anywhere. */
   events: { listener: EnclaveEventListener; sessionId: string; heartbeatMs: number | undefined; includeToolArgs: boolean } | undefined;
+}
+
+/** `tracing`: on by default (it costs nothing without a tracer provider), `false` turns it off. */
+function readTracing(check: OptionChecker, value: unknown): { toolPayloads: boolean } | undefined {
+  if (value === false) return undefined;
+  if (value === undefined || value === true) return { toolPayloads: false };
+  const o = check.object('tracing', value, 'a boolean or { toolPayloads?: boolean }') ?? {};
+  check.knownKeys('tracing', o, ['toolPayloads']);
+  return { toolPayloads: check.boolean('tracing.toolPayloads', o.toolPayloads) ?? false };
 }
 
 /** Zero means "none" for these counts; every other value must be a positive integer. */
@@ -183,6 +195,7 @@ export function readEnclaveOptions(options: CreateEnclaveOptions): EnclaveSettin
     globals: { ...readGlobals(check, o.globals, allowFunctionsInGlobals) },
     allowFunctionsInGlobals,
     scoringGate: resolveScoringGate(check, o.scoringGate, level),
+    tracing: readTracing(check, o.tracing),
     realmPool: readRealmPool(check, o.realmPool),
     workerPool: adapter === 'worker_threads' ? readWorkerPoolConfig(check, level, o.workerPoolConfig) : undefined,
   };

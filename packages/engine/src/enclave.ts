@@ -3,6 +3,8 @@ import type { EnclaveSettings, RunSettings } from './enclave-options.js';
 import { readDescribeTools, readEnclaveOptions, readRunOptions } from './enclave-options.js';
 import { EnclaveConfigError } from './errors.js';
 import { RunEvents, newSessionId, toolReplyError } from './events.js';
+import type { RunTrace } from './tracing.js';
+import { endRunTrace, startRunTrace, traceEvent, traceToolCall } from './tracing.js';
 import type { ErrorCode } from './errors.js';
 import type { RuntimeLimits, SecurityLevel } from './levels.js';
 import type { PreparedScript } from './pipeline.js';
@@ -56,25 +58,32 @@ function realmLimits(l: RuntimeLimits): RealmLimits {
 function copyOut(outcome: RunOutcome): ExecutionResult {
   if (!outcome.success) return outcome;
   // Built field by field: an object rest that leaves a key out takes V8's slow path, on every run.
-  const result: ExecutionResult = { success: true, value: hostCodec.decode(outcome.valueText), stats: outcome.stats };
+  let value: unknown;
+  try {
+    value = hostCodec.decodeJSON(outcome.valueText);
+  } catch {
+    // Only text a worker did not make with the codec gets here (a worker is untrusted input).
+    return internalFailure(outcome.stats);
+  }
+  const result: ExecutionResult = { success: true, value, stats: outcome.stats };
   if (outcome.logs !== undefined) result.logs = outcome.logs;
   return result;
 }
 
 /** A tool call that reports `tool_call` before it starts and `tool_result` once it has replied. */
-async function invokeWithEvents(scope: ToolScope, call: ToolCallRequest, events: RunEvents): Promise<ToolReply> {
+async function invokeWithEvents(call: ToolCallRequest, events: RunEvents, invoke: (call: ToolCallRequest) => Promise<ToolReply>): Promise<ToolReply> {
   const { callIndex: callId, name: tool } = call;
   if (events.includeToolArgs) {
     let args: unknown;
     try {
-      args = hostCodec.decode(call.argsText);
+      args = hostCodec.decodeJSON(call.argsText);
     } catch {
       args = undefined;
     }
     events.emit('tool_call', { callId, tool, args });
   } else events.emit('tool_call', { callId, tool });
   const started = performance.now();
-  const reply = await invokeHostTool(scope, call);
+  const reply = await invoke(call);
   const durationMs = elapsedMs(started);
   const error = reply[0] === 0 ? toolReplyError(reply[1]) : undefined;
   events.emit('tool_result', error === undefined ? { callId, tool, ok: reply[0] === 1, durationMs } : { callId, tool, ok: false, error, durationMs });
@@ -121,6 +130,10 @@ interface Run {
   options: RunOptions;
   settings: RunSettings;
   startedAt: number;
+  /** Where its events go, when the caller listens. */
+  events?: RunEvents | undefined;
+  /** Its span, when a tracer provider records it. */
+  trace?: RunTrace | undefined;
 }
 
 /** A pipeline step's outcome: what the next step needs, or the result the run ends with. */
@@ -246,19 +259,25 @@ export class Enclave {
    */
   async run<T = unknown>(code: string, runOptions: RunOptions = {}): Promise<ExecutionResult<T>> {
     const startedAt = performance.now();
-    let events: RunEvents | undefined;
+    let run: Run | undefined;
     let result: ExecutionResult;
     try {
       const resolved = this.#resolve(code, runOptions, startedAt);
       if (!resolved.ok) return resolved.result;
-      events = this.#startEvents(resolved.run);
-      const prepared = await this.#prepare(resolved.run);
+      run = resolved.run;
+      run.trace = this.#settings.tracing && startRunTrace(runOptions.traceContext, { 'enclave.level': this.securityLevel, 'enclave.isolation': this.#isolation.kind }, this.#settings.tracing.toolPayloads);
+      run.events = this.#startEvents(run);
+      const prepared = await this.#prepare(run);
       if (!prepared.ok) result = prepared.result;
-      else result = this.#finish(await this.#execute(resolved.run, prepared.compiled, events), prepared.scoring);
+      else result = this.#finish(await this.#execute(run, prepared.compiled), prepared.scoring);
     } catch {
       result = internalFailure(noStats(elapsedMs(startedAt)));
     }
-    events?.emit('final', result);
+    if (run?.trace) {
+      const { stats } = result;
+      endRunTrace(run.trace, { code: result.success ? undefined : result.error.code, durationMs: stats.duration, toolCalls: stats.toolCallCount, iterations: stats.iterationCount });
+    }
+    run?.events?.emit('final', result);
     // T is the caller's word for what the script returns; nothing checks it.
     return result as ExecutionResult<T>;
   }
@@ -280,6 +299,24 @@ export class Enclave {
     const sessionId = runOptions?.sessionId ?? newSessionId();
     const result = this.run<T>(code, { ...runOptions, sessionId, onEvent: (event) => queue.push(event) }).finally(() => queue.end());
     return { sessionId, result, [Symbol.asyncIterator]: () => queue.iterator() };
+  }
+
+  /** How the run's tool calls reach the host: traced when its span records, reported when it has events. */
+  #toolInvoker(scope: ToolScope, run: Run): (call: ToolCallRequest) => Promise<ToolReply> {
+    const { trace, events } = run;
+    let invoke = (call: ToolCallRequest) => invokeHostTool(scope, call);
+    if (trace !== undefined) {
+      const untraced = invoke;
+      invoke = (call) =>
+        traceToolCall(
+          trace,
+          { tool: call.name, callId: call.callIndex, args: () => hostCodec.decodeJSON(call.argsText) },
+          () => untraced(call),
+          (reply) => (reply[0] === 1 ? { result: () => hostCodec.decode(reply[1]) } : { error: toolReplyError(reply[1]) ?? { code: 'TOOL_ERROR', message: 'The tool failed.' } }),
+        );
+    }
+    if (events === undefined) return invoke;
+    return (call) => invokeWithEvents(call, events, invoke);
   }
 
   /** `session_init` and the heartbeat of a run whose caller listens to its events. */
@@ -328,6 +365,7 @@ export class Enclave {
     const scoring = judged instanceof Promise ? await unlessAborted(judged, options.signal) : judged;
     if (scoring === undefined || options.signal?.aborted) return stop('The run was aborted while the script was being scored.');
     if (this.#disposed) return stop(DISPOSED);
+    traceEvent(run.trace, 'enclave.scoring', { 'enclave.scoring.decision': scoring.decision, 'enclave.scoring.score': scoring.score });
     if (scoring.decision === 'block') return stopped(scoringBlocked(scoring, this.#gate.config.block, elapsedMs(startedAt)));
     if (scoring.decision === 'warn') this.#gate.warn({ scoring, code, context: options.context });
     return { ok: true, compiled: checked.compiled, scoring };
@@ -337,7 +375,7 @@ export class Enclave {
    * Step 3: copies input and globals in (with a byte budget that stops the walk as soon as it is
    * spent), scopes the tools to this run and drives the script to its outcome on the isolation.
    */
-  async #execute(run: Run, compiled: PreparedScript, events: RunEvents | undefined): Promise<{ result: RunOutcome | ExecutionFailure; sidecar: Sidecar | undefined }> {
+  async #execute(run: Run, compiled: PreparedScript): Promise<{ result: RunOutcome | ExecutionFailure; sidecar: Sidecar | undefined }> {
     const { options, startedAt } = run;
     const { limits, tools, handler, dataGlobals, functionGlobals, globalNames } = run.settings;
     const refuse = (message: string) => ({ result: failure('VALIDATION_ERROR', 'RangeError', message, noStats(elapsedMs(startedAt))), sidecar: undefined });
@@ -383,9 +421,9 @@ export class Enclave {
       startedAt,
       timeout: limits.timeout,
       mapPosition: compiled.mapPosition,
-      invokeTool: (call: ToolCallRequest) => (events === undefined ? invokeHostTool(scope, call) : invokeWithEvents(scope, call, events)),
+      invokeTool: this.#toolInvoker(scope, run),
       signal: options.signal,
-      onLog: events === undefined ? undefined : (entry: LogEntry) => events.emit('log', entry),
+      onLog: run.events === undefined ? undefined : (entry: LogEntry) => run.events?.emit('log', entry),
     };
     const result = await drive(this.#isolation, plan, this.#active);
     return { result, sidecar };

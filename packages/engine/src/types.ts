@@ -245,6 +245,12 @@ export interface CreateEnclaveOptions extends Limits {
   workerPoolConfig?: Partial<WorkerPoolConfig>;
   realmPool?: RealmPoolConfig;
   /**
+   * OpenTelemetry traces (with `@opentelemetry/api` installed and a tracer provider registered): each run
+   * is a span, each tool call a child `execute_tool` span. `toolPayloads: true` puts tool arguments and
+   * results on the spans. Default on (without a provider it costs one check per run); `false` turns it off.
+   */
+  tracing?: boolean | { toolPayloads?: boolean };
+  /**
    * Layer 3, the scoring gate: refuses scripts shaped like exfiltration or abuse before they run, and
    * explains every verdict in `result.scoring`. `true` uses the level's thresholds, an object tunes it.
    * Default: on at STRICT only (`SCORING_DEFAULTS`).
@@ -344,6 +350,11 @@ export interface RunOptions extends Limits {
   heartbeatMs?: number;
   /** With `onEvent`: `tool_call` events carry the arguments as the tool receives them (default false). */
   includeToolArgs?: boolean;
+  /**
+   * The OpenTelemetry `Context` the run's span is a child of (e.g. the incoming request's, from
+   * `propagation.extract`); default the active context. The HTTP core passes the request's.
+   */
+  traceContext?: unknown;
 }
 
 export interface LogEntry {

@@ -475,13 +475,13 @@ export function nextTenantCode(withConsole: boolean): string {
     withConsole ? "console.log('tenant', t.n);" : '',
     'const o = {};',
     'const a = [3, 1, 2];',
-    'return [o.polluted, a.polluted, typeof o.then, typeof a.then, Object.keys(o).length, JSON.stringify({ a: [1, "x"] }),',
+    "return ['polluted' in o, 'polluted' in a, typeof o.then, typeof a.then, Object.keys(o).length, JSON.stringify({ a: [1, \"x\"] }),",
     "  a.map((x) => x * 2).join(','), a.slice().sort().join(','), String(Math.max(1, 2)), 'ab'.toUpperCase(),",
     "  typeof input, JSON.parse('{\"k\":1}').k, [1, 2].includes(2), Object.entries({ q: 1 }).length, t.n + t.s, String([1, [2]])];",
   ].join('\n');
 }
 
-export const NEXT_TENANT_VALUE = [undefined, undefined, 'undefined', 'undefined', 0, '{"a":[1,"x"]}', '6,2,4', '1,2,3', '2', 'AB', 'undefined', 1, true, 1, '1x', '1,2'];
+export const NEXT_TENANT_VALUE = [false, false, 'undefined', 'undefined', 0, '{"a":[1,"x"]}', '6,2,4', '1,2,3', '2', 'AB', 'undefined', 1, true, 1, '1x', '1,2'];
 
 /** A harmless tenant on the same Enclave (same realm, when it was judged clean) sees a pristine world. */
 export async function expectNextTenantClean(enclave: Enclave): Promise<void> {

@@ -8,6 +8,7 @@ import { isJsonContentType, parseRunRequest, readBodyText } from './body.js';
 import { OptionChecker } from '../options.js';
 import { failure, internalFailure, noStats } from '../result.js';
 import { EnclaveHttpError } from './errors.js';
+import { extractTraceContext } from '../tracing.js';
 import { isSessionId, newSessionId } from '../events.js';
 import type { EnclaveEvent } from '../types.js';
 import type { LeaseStore } from '../leases.js';
@@ -584,8 +585,9 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     return parseRunRequest(await readBodyText(request, maxBodySize));
   }
 
-  function runOptionsFor(scope: RunScope, body: RunRequestBody, signal: AbortSignal): RunOptions {
-    const runOptions: RunOptions = { ...body.limits, signal };
+  function runOptionsFor(scope: RunScope, body: RunRequestBody, signal: AbortSignal, request: Request): RunOptions {
+    // The request's trace context (W3C traceparent) is the parent of the run's span.
+    const runOptions: RunOptions = { ...body.limits, signal, traceContext: extractTraceContext(request.headers) };
     if (scope.tools !== undefined) runOptions.tools = scope.tools;
     if (scope.toolHandler !== undefined) runOptions.toolHandler = scope.toolHandler;
     if (body.input !== undefined) runOptions.input = body.input;
@@ -658,7 +660,7 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
       lease = await runLease(ctx);
       const s = await scope();
       await options.onRunStart?.({ ctx, body });
-      result = await enclave.run(body.code, runOptionsFor(s, body, ctx.request.signal));
+      result = await enclave.run(body.code, runOptionsFor(s, body, ctx.request.signal, ctx.request));
     } finally {
       free();
       void lease?.release();
@@ -709,7 +711,7 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
       free();
       throw err;
     }
-    const runOptions = runOptionsFor(scope, body, request.signal);
+    const runOptions = runOptionsFor(scope, body, request.signal, request);
     if (format === null) {
       let result: ExecutionResult;
       try {
@@ -803,7 +805,7 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
       try {
         // `final` is written by finish(), with the state, in one step: only the events before it are appended.
         const onEvent = (event: EnclaveEvent) => event.type !== 'final' && appender.push(forClient(event, request));
-        result = await enclave.run(body.code, { ...runOptionsFor(scope, body, abort.signal), sessionId, heartbeatMs, onEvent });
+        result = await enclave.run(body.code, { ...runOptionsFor(scope, body, abort.signal, request), sessionId, heartbeatMs, onEvent });
       } catch {
         result = internalFailure();
       }

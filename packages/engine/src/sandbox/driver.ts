@@ -13,6 +13,7 @@ import { Abort, runEndReason } from '../abort.js';
 import type { ExecutionError, ExecutionStats, LogEntry } from '../types.js';
 import type { EntryEnd, EntryOutput, IsolatedJob, IsolatedRun, Isolation, IsolationFailureCode } from './isolation.js';
 import type { DoneReport, RealmFailureCode, ToolReply } from './realm-abi.js';
+import { decodeJSON } from './realm-runtime/codec.js';
 
 /**
  * How a run ended, before its value is copied out: a successful run's value is still the realm codec's
@@ -232,7 +233,8 @@ function text(v: unknown): string {
 function publicToolData(json: unknown): Record<string, unknown> {
   if (typeof json !== 'string') return {};
   try {
-    const parsed = JSON.parse(json) as unknown;
+    // Without prototype keys (see the codec), like everything else that reaches the caller.
+    const parsed = decodeJSON(json);
     return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
   } catch {
     return {};

@@ -153,7 +153,12 @@ async function rateLimited(scope: ToolScope, tool: HostTool, rl: ToolRateLimit, 
 }
 
 async function callTool(scope: ToolScope, tool: HostTool, call: ToolCallRequest): Promise<ToolReply | CallFailure> {
-  let args = hostCodec.decode(call.argsText);
+  let args: unknown;
+  try {
+    args = hostCodec.decodeJSON(call.argsText);
+  } catch {
+    return new CallFailure(`The arguments of "${tool.name}" could not be read.`, 'INVALID_ARGUMENTS');
+  }
   if (scope.sidecar !== undefined && call.argsText.includes('"$ref"')) {
     const resolved = scope.sidecar.resolveIn(args);
     if (!resolved.ok) return new CallFailure(`The references passed to "${tool.name}" expand to more than ${scope.sidecar.options.maxResolvedSize} characters.`, 'INVALID_ARGUMENTS');

@@ -115,28 +115,20 @@ export const ATTACKS: readonly Attack[] = [
   { name: 'huge return value', code: "return 'x'.repeat(3e6);", expect: ['OUTPUT_LIMIT_EXCEEDED'], validation: 'accept', enclave: { maxOutputBytes: 1 * MB } },
   { name: 'huge return value made of many small parts', code: 'return Array.from({ length: 3e5 }, (_, i) => ({ i }));', expect: ['OUTPUT_LIMIT_EXCEEDED'], validation: 'accept', enclave: { maxOutputBytes: 1 * MB, maxIterations: 1e6 } },
   { name: 'deeply nested return value', code: 'let v = 0; for (let i = 0; i < 10000; i++) v = [v]; return v;', expect: ['RUNTIME_ERROR', 'OUTPUT_LIMIT_EXCEEDED'], validation: 'accept' },
+  // Results are JSON data (DESIGN 5.2): a cycle cannot be written, and a small value whose shared parts
+  // expand when written is counted as written.
   {
-    name: 'cyclic return value is returned correctly (cycles preserved)',
-    code: "const a = { name: 'a', list: [] }; a.self = a; a.list.push(a, { back: a }); const m = new Map([['me', a]]); a.m = m; return a;",
-    expect: ['OK'],
+    name: 'cyclic return value is refused with the path where it closes',
+    code: "const a = { name: 'a', list: [] }; a.list.push({ back: a }); return a;",
+    expect: ['OUTPUT_LIMIT_EXCEEDED'],
     validation: 'accept',
-    check: (r) => {
-      const a = r.value as Record<string, unknown> & { list: unknown[]; m: Map<string, unknown> };
-      expect(a.self).toBe(a);
-      expect(a.list[0]).toBe(a);
-      expect((a.list[1] as { back: unknown }).back).toBe(a);
-      expect(a.m.get('me')).toBe(a);
-    },
+    check: (r) => expect(r.error?.message).toContain('value.list[0].back'),
   },
   {
-    name: 'shared-reference DAG as return value does not blow up',
+    name: 'shared-reference DAG as return value is counted as written (2^60 leaves)',
     code: 'let a = [1]; for (let i = 0; i < 60; i++) a = [a, a]; return a;',
-    expect: ['OK'],
+    expect: ['OUTPUT_LIMIT_EXCEEDED'],
     validation: 'accept',
-    check: (r) => {
-      const v = r.value as unknown[];
-      expect(v[0]).toBe(v[1]);
-    },
   },
   { name: 'console bomb (bytes)', code: "for (let i = 0; i < 1e6; i++) console.log('x'.repeat(1000)); return 'escaped';", expect: ['OUTPUT_LIMIT_EXCEEDED'], validation: 'accept', enclave: { maxLogBytes: 64 * 1024 }, check: (r) => expect((r.logs ?? []).reduce((n, l) => n + l.message.length, 0)).toBeLessThanOrEqual(64 * 1024) },
   { name: 'console bomb (entries)', code: "for (let i = 0; i < 1e6; i++) console.log('x'); return 'escaped';", expect: ['OUTPUT_LIMIT_EXCEEDED'], validation: 'accept', enclave: { maxLogEntries: 50 }, check: (r) => expect((r.logs ?? []).length).toBeLessThanOrEqual(50) },

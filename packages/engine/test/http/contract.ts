@@ -8,7 +8,9 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EnclaveHttpError, ToolError } from '../../src/index.js';
+import { trace } from '@opentelemetry/api';
 import { readEvents } from './event-stream.js';
+import { newTraceparent, parentOf, registerTestTracing, spansOf } from '../otel.js';
 import type { EnclaveRequestContext, ExecutionResult, ToolContext } from '../../src/index.js';
 // @enclave-kit/mcp plugs into the core: its route and the official clients live in that package.
 import { mcpRoute } from '../../../mcp/src/index.js';
@@ -106,6 +108,12 @@ export function contractOptions(harness: AdapterHarness, observed: Observed): Re
           throw new ToolError('Not your order.', { code: 'FORBIDDEN', status: 403 });
         },
         sleep: async ({ ms }: { ms: number }, ctx: ToolContext) => waitFor(ms, ctx.signal),
+        traced: async () => {
+          // A span of the tool's own: it must nest under the tool's execute_tool span.
+          const span = trace.getTracer('app').startSpan('db.query');
+          span.end();
+          return bound;
+        },
         step: async ({ i }: { i: number }) => {
           await new Promise((r) => setTimeout(r, 15));
           return i;
@@ -464,6 +472,24 @@ export function adapterContract(name: string, harness: AdapterHarness): void {
         await readEvents(await fetch(absolute(other.eventsUrl), { headers: as('busy-2') }));
         for (const s of [a, b]) await (await fetch(absolute(s.cancelUrl), { method: 'DELETE', headers: as('busy-1') })).body?.cancel();
       });
+    });
+
+    it('OpenTelemetry: the request’s traceparent is the parent of the run’s span, tool spans nest under it', async () => {
+      const exporter = registerTestTracing();
+      const ids = newTraceparent();
+      const res = await post(served.url, { user: 'tracy', body: { code: 'await callTool("whoami"); return await callTool("traced");' } }, { headers: { 'content-type': 'application/json', 'x-user': 'tracy', traceparent: ids.header } });
+      expect((await jsonOf(res)).value).toBe('tracy');
+      await expect.poll(() => spansOf(exporter, ids.traceId).length).toBeGreaterThanOrEqual(4);
+      const spans = spansOf(exporter, ids.traceId);
+      const run = spans.find((s) => s.name === 'enclave.run');
+      expect(run && parentOf(run)).toBe(ids.spanId);
+      for (const tool of ['whoami', 'traced']) {
+        const span = spans.find((s) => s.name === `execute_tool ${tool}`);
+        expect(span?.attributes).toMatchObject({ 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': tool, 'gen_ai.tool.type': 'function' });
+        expect(span && parentOf(span)).toBe(run?.spanContext().spanId);
+      }
+      const own = spans.find((s) => s.name === 'db.query');
+      expect(own && parentOf(own)).toBe(spans.find((s) => s.name === 'execute_tool traced')?.spanContext().spanId);
     });
 
     it('other routes pass through to the framework', async () => {

@@ -704,8 +704,9 @@ return input.rows.map((r) => ({
 `,
     value: [
       { raw: '  42 ', int: 42, float: 42, num: 42, valid: true },
-      { raw: '3.5kg', int: 3, float: 3.5, num: Number.NaN, valid: false },
-      { raw: 'n/a', int: Number.NaN, float: Number.NaN, num: Number.NaN, valid: false },
+      // NaN is null in a result, as JSON.stringify writes it.
+      { raw: '3.5kg', int: 3, float: 3.5, num: null, valid: false },
+      { raw: 'n/a', int: null, float: null, num: null, valid: false },
       { raw: '1e3', int: 1, float: 1000, num: 1000, valid: true },
       { raw: '0x1F', int: 0, float: 0, num: 31, valid: true },
     ],

@@ -33,9 +33,12 @@ import {
   apply,
   arrayPush,
   dateGetTime,
+  dateToISOString,
   defineProperty,
+  freeze,
   gopd,
   isArray,
+  isView,
   jsonParse,
   jsonStringify,
   mapForEach,
@@ -50,9 +53,12 @@ import {
   regexpToString,
   setAdd,
   setForEach,
+  setDelete,
   setHas,
   setSize,
   stringIndexOf,
+  stringValueOf,
+  typedArrayLengthGetter,
 } from './primordials.js';
 
 export interface EncodeOptions {
@@ -71,16 +77,61 @@ export interface EncodeOptions {
 export const TOO_LARGE = -1;
 /** Nested deeper than `maxDepth`, or not encodable. */
 export const TOO_DEEP = -2;
+/** A cycle, which JSON cannot represent (`encodeJSON` with `cycles: 'fail'`). */
+export const CYCLE = -3;
+
+export interface JSONEncodeOptions {
+  /** Longest text; everything is counted as it is written, a shared value each time it appears. */
+  maxBytes: number;
+  maxDepth: number;
+  /** A cycle fails the copy ('fail') or is written as the string "[Circular]" ('mark', for logs). */
+  cycles: 'fail' | 'mark';
+}
+
+/** What `encodeJSON` gives back when it cannot copy a value. */
+export interface JSONFailure {
+  code: typeof TOO_LARGE | typeof TOO_DEEP | typeof CYCLE;
+  /** Where the cycle closes, as a path below the root (`.a.b[2]`); empty otherwise. */
+  path: string;
+}
 
 export interface Codec {
-  /** JSON text, or TOO_LARGE or TOO_DEEP. */
+  /** The tagged text of a value (see the format above), or TOO_LARGE or TOO_DEEP. */
   encode(value: unknown, opts: EncodeOptions): string | typeof TOO_LARGE | typeof TOO_DEEP;
   decode(text: string): unknown;
+  /**
+   * A value as plain JSON data, the way it leaves a realm for the host (results, tool arguments, logs):
+   * see the mapping below. The empty string stands for a value that is not there at all (undefined).
+   */
+  encodeJSON(value: unknown, opts: JSONEncodeOptions): string | JSONFailure;
+  /** The value of `encodeJSON` text, without prototype keys even if the text was not made by encodeJSON. */
+  decodeJSON(text: string): unknown;
   /** Once: a predicate for accessors that are safe to call while copying (the realm's own). */
   setSafeGetter(fn: (getter: unknown) => boolean): void;
 }
 
 const TAG = '\u0000';
+
+/** Keys a copy never carries: a naive deep merge of the copy would otherwise reach a prototype. */
+function prototypeKey(k: string, v: unknown): boolean {
+  return k === '__proto__' || (k === 'constructor' && v !== null && (typeof v === 'object' || typeof v === 'function'));
+}
+
+function scrub(this: unknown, key: string, value: unknown): unknown {
+  return prototypeKey(key, value) ? undefined : value;
+}
+
+/**
+ * The value of `encodeJSON` text (the empty text is undefined). A text that has a "__proto__" key, or
+ * an object under "constructor", was not made by encodeJSON (a worker is untrusted input): those keys
+ * are dropped here too. Throws on text that is not JSON.
+ */
+export function decodeJSON(text: string): unknown {
+  if (text === '') return undefined;
+  // A key can be spelled with escapes ("__pr\u006fto__"): any escape takes the scrubbing path.
+  if (apply(stringIndexOf, text, ['"__proto__"']) === -1 && apply(stringIndexOf, text, ['"constructor"']) === -1 && apply(stringIndexOf, text, ['\\u']) === -1) return jsonParse(text);
+  return jsonParse(text, scrub);
+}
 
 type Tagged = { [TAG]: string; v?: unknown };
 
@@ -115,6 +166,71 @@ export function createCodec(): Codec {
     o[TAG] = t;
     if (v !== undefined) o.v = v;
     return o;
+  }
+
+  /** Own enumerable string keys; none for an object whose ownKeys trap throws. */
+  function keysOf(v: object): string[] {
+    try {
+      return objectKeys(v);
+    } catch {
+      return [];
+    }
+  }
+  /**
+   * Plain assignment is faster, but a key that Object.prototype also has would hit its setter
+   * ("__proto__") or its frozen, read-only property (in a realm): those are defined instead.
+   */
+  function putOwn(out: Record<string, unknown>, k: string, e: unknown): void {
+    if (apply(setHas, protoKeys, [k])) defineProperty(out, k, { value: e, enumerable: true, writable: true, configurable: true });
+    else out[k] = e;
+  }
+  /** A RegExp's source text, read by the intrinsic (an object that only inherits from RegExp has none). */
+  function regexpText(o: object): string {
+    try {
+      return apply(regexpToString, o, []) as string;
+    } catch {
+      return '/(?:)/';
+    }
+  }
+  function readIndex(arr: unknown[], i: number): unknown {
+    try {
+      return arr[i];
+    } catch {
+      return undefined;
+    }
+  }
+  // Walks the prototype chain by descriptor, so an Error's name and message are read without running
+  // any accessor but the realm's own.
+  function readProp(o: object, k: string): string | undefined {
+    let cur: object | null = o;
+    for (let hops = 0; cur !== null && hops < 32; hops++) {
+      let d: PropertyDescriptor | undefined;
+      try {
+        d = gopd(cur, k);
+      } catch {
+        return undefined;
+      }
+      if (d) {
+        let x: unknown;
+        if ('value' in d) x = d.value;
+        else if (safeGetter !== null && d.get !== undefined && safeGetter(d.get)) {
+          try {
+            x = apply(d.get, o, []);
+          } catch {
+            return undefined;
+          }
+        } else return undefined;
+        if (typeof x === 'string') return x;
+        if (x === undefined) return undefined;
+        return StringCtor(typeof x === 'symbol' ? 'Symbol()' : typeof x === 'object' || typeof x === 'function' ? '[object]' : x);
+      }
+      try {
+        cur = reflectGetPrototypeOf(cur);
+      } catch {
+        return undefined;
+      }
+    }
+    return undefined;
   }
 
   function encode(root: unknown, opts: EncodeOptions): string | typeof TOO_LARGE | typeof TOO_DEEP {
@@ -205,12 +321,7 @@ export function createCodec(): Codec {
         }
       }
       if (!plain && o instanceof RegExpCtor) {
-        let s: string;
-        try {
-          s = apply(regexpToString, o, []) as string;
-        } catch {
-          s = '/(?:)/';
-        }
+        const s = regexpText(o);
         return charge(s.length + 2) ? s : null;
       }
       const id = nextId++;
@@ -259,12 +370,7 @@ export function createCodec(): Codec {
         out.message = enc(readProp(v, 'message'), depth + 1);
         return out;
       }
-      let ks: string[];
-      try {
-        ks = objectKeys(v);
-      } catch {
-        ks = [];
-      }
+      const ks = keysOf(v);
       for (let i = 0; i < ks.length && !fail; i++) {
         const k = ks[i] as string;
         let val: unknown;
@@ -289,52 +395,9 @@ export function createCodec(): Codec {
         if (!charge(k.length + 4)) break;
         const e = enc(val, depth + 1);
         if (k === TAG) hasTagKey = true;
-        // Plain assignment is faster, but a key that Object.prototype also has would hit its setter
-        // ("__proto__") or its frozen, read-only property (in a realm): those are defined instead.
-        if (apply(setHas, protoKeys, [k])) defineProperty(out, k, { value: e, enumerable: true, writable: true, configurable: true });
-        else out[k] = e;
+        putOwn(out, k, e);
       }
       return hasTagKey ? tagged('o', out) : out;
-    }
-    function readIndex(arr: unknown[], i: number): unknown {
-      try {
-        return arr[i];
-      } catch {
-        return undefined;
-      }
-    }
-    // Walks the prototype chain by descriptor, so an Error's name and message are read without running
-    // any accessor but the realm's own.
-    function readProp(o: object, k: string): string | undefined {
-      let cur: object | null = o;
-      for (let hops = 0; cur !== null && hops < 32; hops++) {
-        let d: PropertyDescriptor | undefined;
-        try {
-          d = gopd(cur, k);
-        } catch {
-          return undefined;
-        }
-        if (d) {
-          let x: unknown;
-          if ('value' in d) x = d.value;
-          else if (safeGetter !== null && d.get !== undefined && safeGetter(d.get)) {
-            try {
-              x = apply(d.get, o, []);
-            } catch {
-              return undefined;
-            }
-          } else return undefined;
-          if (typeof x === 'string') return x;
-          if (x === undefined) return undefined;
-          return StringCtor(typeof x === 'symbol' ? 'Symbol()' : typeof x === 'object' || typeof x === 'function' ? '[object]' : x);
-        }
-        try {
-          cur = reflectGetPrototypeOf(cur);
-        } catch {
-          return undefined;
-        }
-      }
-      return undefined;
     }
     let tree: unknown;
     try {
@@ -438,9 +501,215 @@ export function createCodec(): Codec {
     return dec(root);
   }
 
+  /** An own data property's value; undefined for a hole or an accessor, whose code never runs here. */
+  function ownData(o: object, k: number | string): unknown {
+    try {
+      const d = gopd(o, k);
+      return d !== undefined && 'value' in d ? d.value : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  /** The length of a typed array (read by the intrinsic getter, so only a real one has it), or -1. */
+  function typedArrayLength(o: object): number {
+    if (!isView(o)) return -1;
+    try {
+      return apply(typedArrayLengthGetter, o, []) as number;
+    } catch {
+      return -1; // a DataView
+    }
+  }
+  function stringValue(o: object): string | undefined {
+    if (!(o instanceof StringCtor)) return undefined;
+    try {
+      return apply(stringValueOf, o, []) as string;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** What `encodeJSON` leaves out of an object (and writes as null in an array). */
+  const OMIT = freeze({});
+
+  /**
+   * Plain JSON data: what crosses from a realm to the host. Everything is counted as it is written, a
+   * shared value each time it appears, so no small value expands into gigabytes of text on the host,
+   * and what the host gets is something its own `JSON.stringify` writes without throwing:
+   *   undefined, functions, symbols   left out of objects, null in arrays
+   *   NaN, Infinity, -Infinity        null (and -0 is 0), as JSON.stringify writes them
+   *   BigInt                          its decimal digits, as a string
+   *   Date                            its ISO string (null for an invalid date)
+   *   Map                             an array of [key, value] pairs (prototype keys left out, as below)
+   *   Set                             an array of its values
+   *   RegExp                          its source text, as a string
+   *   typed arrays                    an array of their elements (BigInt elements as strings)
+   *   String objects                  their string
+   *   Error                           { name, message }
+   *   cycles                          refused with the path where they close, or "[Circular]" (logs)
+   *   other objects                   own enumerable data properties; no getter runs, no toJSON is called
+   *   key "__proto__", or "constructor" with an object value: left out
+   * No code of the value runs: accessors are skipped, not read (a Proxy's traps are the only exception:
+   * they are the script's own realm code, still under the run's deadline).
+   */
+  function encodeJSON(root: unknown, opts: JSONEncodeOptions): string | JSONFailure {
+    const maxBytes = opts.maxBytes;
+    const maxDepth = opts.maxDepth;
+    const markCycles = opts.cycles === 'mark';
+    // Only the containers on the path to the current one: a value shared elsewhere is written again.
+    const ancestors = new SetCtor<object>();
+    const path: string[] = [];
+    let bytes = 0;
+    let fail: 0 | JSONFailure['code'] = 0;
+    function charge(n: number): boolean {
+      bytes += n;
+      if (bytes > maxBytes) {
+        if (!fail) fail = TOO_LARGE;
+        return false;
+      }
+      return true;
+    }
+    function enc(v: unknown, depth: number): unknown {
+      if (fail) return null;
+      switch (typeof v) {
+        case 'string':
+          return charge(v.length + 2) ? v : null;
+        case 'number':
+          charge(8);
+          return numberIsFinite(v) ? (v === 0 ? 0 : v) : null;
+        case 'boolean':
+          charge(5);
+          return v;
+        case 'bigint': {
+          const digits = StringCtor(v);
+          return charge(digits.length + 2) ? digits : null;
+        }
+        case 'undefined':
+        case 'symbol':
+        case 'function':
+          return OMIT;
+      }
+      const o = v as object | null;
+      if (o === null || depth > maxDepth) {
+        if (o === null) charge(4);
+        else fail = TOO_DEEP;
+        return null;
+      }
+      if (apply(setHas, ancestors, [o])) {
+        if (markCycles) return charge(12) ? '[Circular]' : null;
+        fail = CYCLE;
+        return null;
+      }
+      const proto = protoOf(o);
+      const plain = proto === ObjectPrototype || proto === null;
+      if (!plain && o instanceof RegExpCtor) {
+        const text = regexpText(o);
+        return charge(text.length + 2) ? text : null;
+      }
+      if (!plain && isDate(o)) {
+        charge(26);
+        const t = apply(dateGetTime, o, []) as number;
+        return numberIsFinite(t) ? (apply(dateToISOString, o, []) as string) : null;
+      }
+      apply(setAdd, ancestors, [o]);
+      try {
+        if (isArray(o)) return encodeItems(o.length, (i) => ownData(o, i), depth);
+        if (plain) return encodeProps(o, depth);
+        // Views and String objects have one own key per element or character: a few bytes of the
+        // script's memory could otherwise become millions of keys here. Both are counted first.
+        const viewLength = typedArrayLength(o);
+        if (viewLength >= 0) return encodeItems(viewLength, (i) => (o as unknown as ArrayLike<unknown>)[i], depth);
+        const boxed = stringValue(o);
+        if (boxed !== undefined) return charge(boxed.length + 2) ? boxed : null;
+        if (isMap(o)) {
+          const pairs: unknown[] = [];
+          // The pairs become an object as soon as a host calls Object.fromEntries: same keys left out.
+          apply(mapForEach, o, [(val: unknown, key: unknown) => {
+            if (!fail && !(typeof key === 'string' && prototypeKey(key, val))) pairs[pairs.length] = [key, val];
+          }]);
+          return encodeItems(pairs.length, (i) => pairs[i], depth);
+        }
+        if (isSet(o)) {
+          const items: unknown[] = [];
+          apply(setForEach, o, [(val: unknown) => {
+            if (!fail) items[items.length] = val;
+          }]);
+          return encodeItems(items.length, (i) => items[i], depth);
+        }
+        if (o instanceof ErrorCtor) {
+          charge(2);
+          const out: Record<string, unknown> = {};
+          const name = enc(readProp(o, 'name'), depth + 1);
+          const message = enc(readProp(o, 'message'), depth + 1);
+          if (name !== OMIT) out.name = name;
+          if (message !== OMIT) out.message = message;
+          return out;
+        }
+        return encodeProps(o, depth);
+      } finally {
+        apply(setDelete, ancestors, [o]);
+      }
+    }
+    function encodeItems(len: number, at: (i: number) => unknown, depth: number): unknown[] | null {
+      if (!charge(len + 2)) return null;
+      const out = new ArrayCtor<unknown>(len);
+      for (let i = 0; i < len; i++) {
+        const e = enc(at(i), depth + 1);
+        if (fail) {
+          if (fail === CYCLE) path[path.length] = `[${i}]`;
+          break;
+        }
+        if (e === OMIT) {
+          charge(4);
+          out[i] = null;
+        } else out[i] = e;
+      }
+      return out;
+    }
+    function encodeProps(v: object, depth: number): Record<string, unknown> {
+      charge(2);
+      const out: Record<string, unknown> = {};
+      const ks = keysOf(v);
+      for (let i = 0; i < ks.length && !fail; i++) {
+        const k = ks[i] as string;
+        // An accessor reads as undefined, and is left out like any undefined.
+        const val = ownData(v, k);
+        if (prototypeKey(k, val)) continue;
+        const e = enc(val, depth + 1);
+        if (fail) {
+          if (fail === CYCLE) path[path.length] = `.${k}`;
+          break;
+        }
+        if (e === OMIT || !charge(k.length + 4)) continue;
+        putOwn(out, k, e);
+      }
+      return out;
+    }
+    let tree: unknown;
+    try {
+      tree = enc(root, 0);
+    } catch {
+      if (!fail) fail = TOO_DEEP;
+    }
+    if (fail) {
+      let where = '';
+      for (let i = path.length - 1; i >= 0; i--) where += path[i] as string;
+      return { code: fail, path: where };
+    }
+    if (tree === OMIT) return '';
+    let text: string;
+    try {
+      text = jsonStringify(tree) as string;
+    } catch {
+      return { code: TOO_DEEP, path: '' };
+    }
+    return text.length > maxBytes ? { code: TOO_LARGE, path: '' } : text;
+  }
+
   return {
     encode,
     decode,
+    encodeJSON,
+    decodeJSON,
     setSafeGetter(fn) {
       if (safeGetter === null) safeGetter = fn;
     },

@@ -77,13 +77,19 @@ export const mapDelete = Map.prototype.delete;
 export const mapForEach = Map.prototype.forEach;
 export const setAdd = Set.prototype.add;
 export const setHas = Set.prototype.has;
+export const setDelete = Set.prototype.delete;
 export const setForEach = Set.prototype.forEach;
 export const weakMapGet = WeakMap.prototype.get;
 export const weakMapSet = WeakMap.prototype.set;
 export const weakSetAdd = WeakSet.prototype.add;
 export const weakSetHas = WeakSet.prototype.has;
 export const dateGetTime = Date.prototype.getTime;
+export const dateToISOString = Date.prototype.toISOString;
 export const regexpToString = RegExp.prototype.toString;
+export const stringValueOf = String.prototype.valueOf;
+export const isView = ArrayBuffer.isView;
+/** %TypedArray%.prototype.length: throws for anything but a typed array. */
+export const typedArrayLengthGetter = (Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Int8Array.prototype) as object, 'length') as PropertyDescriptor).get as (this: unknown) => number;
 export const mapSize = (Object.getOwnPropertyDescriptor(Map.prototype, 'size') as PropertyDescriptor).get as (this: Map<unknown, unknown>) => number;
 export const setSize = (Object.getOwnPropertyDescriptor(Set.prototype, 'size') as PropertyDescriptor).get as (this: Set<unknown>) => number;
 

@@ -10,7 +10,7 @@ import type { PendingCall, Run } from './budgets.js';
 import { chargeChars, chargeElements, checkAlive, checkMemory, current, fatal, iterations, newRun, setCurrent } from './budgets.js';
 import { counted } from './builtins.js';
 import type { Codec } from './codec.js';
-import { TOO_LARGE } from './codec.js';
+import { CYCLE, TOO_LARGE } from './codec.js';
 import { callSite, cleanError, locationOf, readErrorField, readMessage, safeString, withSite } from './errors.js';
 import { hostBegin, hostCall, hostDone, hostLog, hostTake } from './host.js';
 import {
@@ -93,9 +93,11 @@ function finish(run: Run, codec: Codec, kind: 'ok' | 'error', value: unknown): v
     return;
   }
   if (kind === 'ok') {
-    const text = codec.encode(value, { maxBytes: run.limits.maxOutputBytes, maxDepth: 256, getters: false, useToJSON: false });
+    // The result is JSON data by contract: whatever the host does next (JSON.stringify, an HTTP body) works.
+    const text = codec.encodeJSON(value, { maxBytes: run.limits.maxOutputBytes, maxDepth: 256, cycles: 'fail' });
     if (typeof text === 'string') report(run, { kind: 'ok', ...stats }, text);
-    else if (text === TOO_LARGE) report(run, { kind: 'limit', code: 'OUTPUT_LIMIT_EXCEEDED', name: 'OutputLimitError', message: `The result is larger than ${run.limits.maxOutputBytes} bytes.`, ...stats });
+    else if (text.code === TOO_LARGE) report(run, { kind: 'limit', code: 'OUTPUT_LIMIT_EXCEEDED', name: 'OutputLimitError', message: `The result is larger than ${run.limits.maxOutputBytes} bytes as JSON (shared values count each time they appear).`, ...stats });
+    else if (text.code === CYCLE) report(run, { kind: 'limit', code: 'OUTPUT_LIMIT_EXCEEDED', name: 'OutputLimitError', message: `The result contains a cycle (at value${text.path}), which JSON cannot represent.`, ...stats });
     else report(run, { kind: 'limit', code: 'RUNTIME_ERROR', name: 'Error', message: 'The result is nested too deeply to copy out.', ...stats });
     return;
   }
@@ -111,8 +113,8 @@ function finish(run: Run, codec: Codec, kind: 'ok' | 'error', value: unknown): v
     }
     location = locationOf(value);
     if (name === undefined && message === undefined) {
-      const t = codec.encode(value, { maxBytes: 400, maxDepth: 4, getters: false, useToJSON: false });
-      message = typeof t === 'string' ? `Uncaught ${t}` : 'Uncaught non-error value';
+      const t = codec.encodeJSON(value, { maxBytes: 400, maxDepth: 4, cycles: 'mark' });
+      message = typeof t === 'string' && t !== '' ? `Uncaught ${t}` : 'Uncaught non-error value';
       name = 'Error';
     }
   } else {
@@ -129,9 +131,15 @@ function makeCallTool(run: Run, codec: Codec) {
     if (name.length > MAX_TOOL_NAME) return rejected(makeToolError('ToolError', `callTool(name, args): a tool name is at most ${MAX_TOOL_NAME} characters.`, 'INVALID_TOOL_CALL'));
     run.toolCalls++;
     if (run.toolCalls > run.limits.maxToolCalls) fatal(run, 'MAX_TOOL_CALLS', 'ToolCallLimitError', `Tool-call limit of ${run.limits.maxToolCalls} exceeded.`);
-    const argsText = codec.encode(args === undefined ? {} : args, { maxBytes: run.limits.maxToolArgsBytes, maxDepth: 64, getters: false, useToJSON: false });
+    // What a tool receives is JSON data (see codec.encodeJSON).
+    const argsText = codec.encodeJSON(args === undefined ? {} : args, { maxBytes: run.limits.maxToolArgsBytes, maxDepth: 64, cycles: 'fail' });
     if (typeof argsText !== 'string') {
-      const why = argsText === TOO_LARGE ? `are larger than ${run.limits.maxToolArgsBytes} bytes.` : 'are nested too deeply.';
+      const why =
+        argsText.code === TOO_LARGE
+          ? `are larger than ${run.limits.maxToolArgsBytes} bytes as JSON.`
+          : argsText.code === CYCLE
+            ? `contain a cycle (at args${argsText.path}), which JSON cannot represent.`
+            : 'are nested too deeply.';
       return rejected(makeToolError('ToolError', `Arguments of "${name}" ${why}`, 'INVALID_ARGUMENTS', name));
     }
     const id = ++run.nextCallId;
@@ -164,12 +172,13 @@ function makeConsole(run: Run, codec: Codec): object {
         if (typeof a === 'string') apply(arrayPush, parts, [a]);
         else if (a === null || (typeof a !== 'object' && typeof a !== 'function')) apply(arrayPush, parts, [safeString(a)]);
         else {
-          const t = codec.encode(a, { maxBytes: run.limits.maxLogBytes, maxDepth: 16, getters: false, useToJSON: false });
-          apply(arrayPush, parts, [typeof t === 'string' ? t : '[value too large]']);
+          const t = codec.encodeJSON(a, { maxBytes: run.limits.maxLogBytes, maxDepth: 16, cycles: 'mark' });
+          apply(arrayPush, parts, [typeof t !== 'string' ? '[value too large]' : t === '' ? 'undefined' : t]);
         }
       }
       const line = apply(arrayJoin, parts, [' ']) as string;
-      run.logBytes += line.length;
+      // Counted as the host will write it: a JSON string, escapes included.
+      run.logBytes += (jsonStringify(line) as string).length;
       run.logEntries++;
       if (run.logBytes > run.limits.maxLogBytes || run.logEntries > run.limits.maxLogEntries) {
         fatal(run, 'OUTPUT_LIMIT_EXCEEDED', 'LogLimitError', `Console output exceeded its cap of ${run.limits.maxLogEntries} entries or ${run.limits.maxLogBytes} bytes.`);

@@ -1,0 +1,129 @@
+/**
+ * OpenTelemetry traces, when the host uses them: `@opentelemetry/api` is an optional peer dependency,
+ * loaded on the first traced run. Each run is a span (`enclave.run`), each tool call a child span named
+ * as the GenAI semantic conventions name tool executions (`execute_tool {gen_ai.tool.name}`), and a
+ * tool handler runs inside its span's context, so the spans it makes itself nest under it. Without the
+ * API installed, or without a tracer provider registered, this costs one check per run.
+ */
+import { createRequire } from 'node:module';
+import type { Attributes, Context, Span, Tracer } from '@opentelemetry/api';
+
+type Api = typeof import('@opentelemetry/api');
+
+let api: Api | null | undefined;
+
+/** The API if it is installed (undefined until first asked, null when it is not there). */
+function otel(): Api | null {
+  if (api !== undefined) return api;
+  try {
+    api = createRequire(import.meta.url)('@opentelemetry/api') as Api;
+  } catch {
+    api = null;
+  }
+  return api;
+}
+
+const TRACER_NAME = '@enclave-kit/engine';
+const SPAN_KIND_INTERNAL = 0;
+const STATUS_ERROR = 2;
+
+/** The tracing of one run: its span, and the context its tool calls run in. */
+export interface RunTrace {
+  readonly span: Span;
+  readonly api: Api;
+  readonly tracer: Tracer;
+  readonly context: Context;
+  /** Put arguments and results on tool spans (the host opted in). */
+  readonly toolPayloads: boolean;
+}
+
+/**
+ * Starts a run's span under `parent` (the request's context, or the active one), or returns undefined
+ * when nothing would record it: no API, or no tracer provider registered.
+ */
+export function startRunTrace(parent: unknown, attributes: Attributes, toolPayloads: boolean): RunTrace | undefined {
+  const a = otel();
+  if (a === null) return undefined;
+  const tracer = a.trace.getTracer(TRACER_NAME);
+  const parentContext = (parent as Context | undefined) ?? a.context.active();
+  const span = tracer.startSpan('enclave.run', { kind: SPAN_KIND_INTERNAL, attributes }, parentContext);
+  if (!span.isRecording()) {
+    span.end();
+    return undefined;
+  }
+  return { span, api: a, tracer, context: a.trace.setSpan(parentContext, span), toolPayloads };
+}
+
+/** Ends a run's span with its outcome. */
+export function endRunTrace(trace: RunTrace, outcome: { code: string | undefined; durationMs: number; toolCalls: number; iterations: number }): void {
+  const { span } = trace;
+  span.setAttributes({
+    'enclave.outcome': outcome.code ?? 'SUCCESS',
+    'enclave.duration_ms': outcome.durationMs,
+    'enclave.tool_calls': outcome.toolCalls,
+    'enclave.iterations': outcome.iterations,
+  });
+  if (outcome.code !== undefined) {
+    span.setAttribute('error.type', outcome.code);
+    // The code only: a run's message can quote what the script threw, and traces are operators' logs.
+    span.setStatus({ code: STATUS_ERROR, message: outcome.code });
+  }
+  span.end();
+}
+
+/** Runs one tool call in an `execute_tool` span (a child of the run's span) and in its context. */
+export async function traceToolCall<T>(
+  trace: RunTrace,
+  call: { tool: string; callId: number; args?: () => unknown },
+  run: () => Promise<T>,
+  outcome: (result: T) => { error?: { code: string; message: string }; result?: () => unknown },
+): Promise<T> {
+  const attributes: Attributes = {
+    'gen_ai.operation.name': 'execute_tool',
+    'gen_ai.tool.name': call.tool,
+    'gen_ai.tool.call.id': String(call.callId),
+    'gen_ai.tool.type': 'function',
+  };
+  if (trace.toolPayloads && call.args) attributes['gen_ai.tool.call.arguments'] = safeJson(call.args());
+  const span = trace.tracer.startSpan(`execute_tool ${call.tool}`, { kind: SPAN_KIND_INTERNAL, attributes }, trace.context);
+  try {
+    const result = await trace.api.context.with(trace.api.trace.setSpan(trace.context, span), run);
+    const seen = outcome(result);
+    if (seen.error !== undefined) {
+      span.setAttribute('error.type', seen.error.code);
+      span.setStatus({ code: STATUS_ERROR, message: seen.error.code });
+    } else if (trace.toolPayloads && seen.result) span.setAttribute('gen_ai.tool.call.result', safeJson(seen.result()));
+    return result;
+  } finally {
+    span.end();
+  }
+}
+
+/** A span event (the scoring gate's decision, say). */
+export function traceEvent(trace: RunTrace | undefined, name: string, attributes: Attributes): void {
+  trace?.span.addEvent(name, attributes);
+}
+
+/** JSON for a span attribute, never throwing, cut at 8 KB. */
+function safeJson(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? 'undefined';
+  } catch {
+    text = '[unserializable]';
+  }
+  return text.length > 8192 ? `${text.slice(0, 8192)}...` : text;
+}
+
+/**
+ * The trace context of an incoming request (W3C `traceparent`/`tracestate`, or whatever propagator the
+ * host registered), or undefined without the API.
+ */
+export function extractTraceContext(headers: Headers): unknown {
+  const a = otel();
+  if (a === null) return undefined;
+  return a.propagation.extract(a.context.active(), headers, {
+    get: (carrier, key) => carrier.get(key) ?? undefined,
+    keys: (carrier) => Array.from(carrier.keys()),
+  });
+}

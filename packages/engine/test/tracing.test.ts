@@ -1,0 +1,120 @@
+/**
+ * OpenTelemetry spans of runs and tool calls, following the GenAI conventions for tool execution, with
+ * the SDK's in-memory exporter. The HTTP adapters' rows are in test/http/contract.ts.
+ */
+import { context, propagation, trace } from '@opentelemetry/api';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { Enclave, ToolError } from '../src/index.js';
+import type { CreateEnclaveOptions } from '../src/index.js';
+import { newTraceparent, parentOf, registerTestTracing, spansOf } from './otel.js';
+
+const exporter = registerTestTracing();
+beforeEach(() => exporter.reset());
+const enclaves: Enclave[] = [];
+afterAll(() => enclaves.forEach((e) => e.dispose()));
+const make = (options: CreateEnclaveOptions = {}) => {
+  const e = new Enclave(options);
+  enclaves.push(e);
+  return e;
+};
+
+const tools = {
+  'orders:list': async ({ status }: { status: string }) => {
+    // A tool's own spans nest under its execute_tool span.
+    const span = trace.getTracer('app').startSpan('db.query');
+    span.end();
+    return [{ id: 1, status }];
+  },
+  'orders:refund': async () => {
+    throw new ToolError('Not allowed.', { code: 'FORBIDDEN' });
+  },
+};
+
+/** Runs under a parent span context, as the HTTP core does with an incoming traceparent. */
+function underParent<T>(fn: (parent: unknown) => Promise<T>): { ids: ReturnType<typeof newTraceparent>; done: Promise<T> } {
+  const ids = newTraceparent();
+  const parent = propagation.extract(context.active(), { traceparent: ids.header });
+  return { ids, done: fn(parent) };
+}
+
+describe.each([
+  { name: 'vm', options: {} },
+  { name: 'worker_threads', options: { adapter: 'worker_threads', workerPoolConfig: { minWorkers: 1, maxWorkers: 1 } } as CreateEnclaveOptions },
+])('tracing [$name]', ({ options }) => {
+  it('a run is a span under the given context, each tool call an execute_tool child, the tool’s own spans under it', async () => {
+    const enclave = make(options);
+    const { ids, done } = underParent((traceContext) =>
+      enclave.run(`const a = await callTool('orders:list', { status: 'paid' }); try { await callTool('orders:refund', {}); } catch (e) {} return a.length;`, { tools, traceContext }),
+    );
+    expect((await done).success).toBe(true);
+    const spans = spansOf(exporter, ids.traceId);
+    const run = spans.find((s) => s.name === 'enclave.run');
+    expect(run, spans.map((s) => s.name).join()).toBeDefined();
+    expect(parentOf(run!)).toBe(ids.spanId);
+    expect(run!.attributes).toMatchObject({ 'enclave.level': 'STANDARD', 'enclave.outcome': 'SUCCESS', 'enclave.tool_calls': 2 });
+    expect(run!.attributes['enclave.isolation']).toBe(options.adapter ?? 'vm');
+    const list = spans.find((s) => s.name === 'execute_tool orders:list');
+    const refund = spans.find((s) => s.name === 'execute_tool orders:refund');
+    expect(list?.attributes).toEqual({ 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': 'orders:list', 'gen_ai.tool.call.id': '1', 'gen_ai.tool.type': 'function' });
+    expect(parentOf(list!)).toBe(run!.spanContext().spanId);
+    expect(refund?.attributes).toMatchObject({ 'gen_ai.tool.name': 'orders:refund', 'gen_ai.tool.call.id': '2', 'error.type': 'FORBIDDEN' });
+    expect(refund?.status.code).toBe(2);
+    const query = spans.find((s) => s.name === 'db.query');
+    expect(parentOf(query!)).toBe(list!.spanContext().spanId);
+  });
+
+  it('a failed run’s span carries its code as error.type and an error status', async () => {
+    const enclave = make(options);
+    const { ids, done } = underParent((traceContext) => enclave.run('return null.x', { traceContext }));
+    expect((await done).success).toBe(false);
+    const run = spansOf(exporter, ids.traceId).find((s) => s.name === 'enclave.run');
+    expect(run?.attributes).toMatchObject({ 'enclave.outcome': 'RUNTIME_ERROR', 'error.type': 'RUNTIME_ERROR' });
+    expect(run?.status.code).toBe(2);
+  });
+
+  it('no span carries text the script chose: a thrown message or a tool error that echoes arguments', async () => {
+    const enclave = make(options);
+    const echo = {
+      'orders:find': async ({ q }: { q: string }) => {
+        throw new ToolError(`no order ${q}`, { code: 'NOT_FOUND' });
+      },
+    };
+    const { ids, done } = underParent((traceContext) =>
+      enclave.run(`try { await callTool('orders:find', { q: 'CANARY-ARG-7f3' }); } catch (e) {} throw new Error('CANARY-THROWN-7f3');`, { tools: echo, traceContext }),
+    );
+    expect((await done).success).toBe(false);
+    const spans = spansOf(exporter, ids.traceId);
+    expect(spans.map((s) => s.name)).toEqual(expect.arrayContaining(['enclave.run', 'execute_tool orders:find']));
+    const seen = JSON.stringify(spans.map((s) => ({ attributes: s.attributes, status: s.status, events: s.events })));
+    expect(seen).not.toContain('CANARY');
+  });
+
+  it('tool arguments and results go on the spans only when the host opts in', async () => {
+    const code = `return await callTool('orders:list', { status: 'open' });`;
+    const plain = make(options);
+    const withPayloads = make({ ...options, tracing: { toolPayloads: true } });
+    const a = underParent((traceContext) => plain.run(code, { tools, traceContext }));
+    await a.done;
+    expect(spansOf(exporter, a.ids.traceId).find((s) => s.name === 'execute_tool orders:list')?.attributes).not.toHaveProperty('gen_ai.tool.call.arguments');
+    const b = underParent((traceContext) => withPayloads.run(code, { tools, traceContext }));
+    await b.done;
+    expect(spansOf(exporter, b.ids.traceId).find((s) => s.name === 'execute_tool orders:list')?.attributes).toMatchObject({
+      'gen_ai.tool.call.arguments': '{"status":"open"}',
+      'gen_ai.tool.call.result': '[{"id":1,"status":"open"}]',
+    });
+  });
+});
+
+describe('tracing options', () => {
+  it('tracing: false records nothing; the scoring gate’s decision is an event of the run span', async () => {
+    const off = make({ tracing: false });
+    const a = underParent((traceContext) => off.run('return 1', { traceContext }));
+    await a.done;
+    expect(spansOf(exporter, a.ids.traceId)).toEqual([]);
+    const gated = make({ scoringGate: true });
+    const b = underParent((traceContext) => gated.run('return 1', { traceContext }));
+    await b.done;
+    const run = spansOf(exporter, b.ids.traceId).find((s) => s.name === 'enclave.run');
+    expect(run?.events.map((e) => e.name)).toContain('enclave.scoring');
+  });
+});
