@@ -96,8 +96,8 @@ Options:
   -h, --help          show this help
 
 Output: the value as JSON on stdout; console output ([log] ...), errors with a code frame, and a
-stats line on stderr. BigInts print as "123n", Dates as ISO strings, Maps as objects (or
-[key, value] pairs), Sets as arrays, NaN/Infinity as strings, cycles as "[Circular]".
+stats line on stderr. A result is JSON data: BigInts arrive as digit strings, Dates as ISO strings,
+Maps as [key, value] pairs, Sets as arrays, NaN/Infinity as null; a cycle is OUTPUT_LIMIT_EXCEEDED.
 Exit codes: 0 success, 1 the script failed, 2 usage error, 130 interrupted.
 `;
 

@@ -413,6 +413,25 @@ describe('enclave CLI (built bin)', () => {
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   }
 
+  it('run: scripts that overflow the stack where promises settle print only the CLI’s own report (issue 13)', () => {
+    const scripts = [
+      'async function f(n) { return f(n + 1); } return await f(0);',
+      'return await Promise.resolve().then(function r() { return r(); });',
+      'function chain(n) { return Promise.resolve(n).then((v) => chain(v + 1)); } return await chain(0);',
+    ];
+    for (const [i, code] of scripts.entries()) {
+      const path = file(`overflow-${i}.js`, `${code}\n`);
+      for (const level of ['STANDARD', 'PERMISSIVE']) {
+        const r = bin(['run', path, '--level', level]);
+        expect(r.code).toBe(1);
+        expect(r.stdout).toBe('');
+        // The error line and the stats line: no V8 "Exception in PromiseRejectCallback", no rewritten code.
+        expect(r.stderr).toMatch(/^error (RUNTIME_ERROR|MEMORY_LIMIT_EXCEEDED|MAX_ITERATIONS) [^\n]+\n(.*\n)*duration [^\n]+\n$/);
+        expect(r.stderr).not.toMatch(/PromiseRejectCallback|agentscript\.js|__ek|RangeError: Maximum call stack/);
+      }
+    }
+  });
+
   it('check: a clean file exits 0', () => {
     const path = file('clean.js', 'const users = await callTool("users:list", {});\nreturn users.length;\n');
     const r = bin(['check', path]);
