@@ -13,12 +13,14 @@
 // Then the cost of shared stores: a Hono server whose routes keep their per-user limit, leases and
 // sessions in memory or in Redis (a redis-server the bench starts), timed request by request (p50/p99)
 // for the agent JSON route and for a session start plus the read of its events.
-// Usage: pnpm bench:http [-- --quick] [-- --duration=5] [-- --connections=10] [-- --only=stores]
+// Every request carries a script text no earlier request had (a unique trailing comment), as LLM traffic
+// does; --same-source sends one text again and again (what caches and a warm JIT make of it).
+// Usage: pnpm bench:http [-- --quick] [-- --duration=5] [-- --connections=10] [-- --only=stores] [-- --same-source]
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
 import { startRedisServer } from '../scripts/redis-server.mjs';
-import { AGENT, agentWithoutSandbox, rawCallTool, rawScript, timedEntry, tools } from './workloads.mjs';
+import { AGENT, agentWithoutSandbox, rawCallTool, rawScript, timedEntry, tools, unique } from './workloads.mjs';
 
 const args = process.argv.slice(2);
 const arg = (name, fallback) => {
@@ -41,6 +43,7 @@ function route(agent) {
   };
 }
 
+/** Compiled raw scripts by text, for --same-source; unique texts are compiled per request, as they must be. */
 const rawScripts = new Map();
 const callToolDirectly = rawCallTool(tools);
 /** The same tools, each preceded by one empty timed entry (the start adds the fourth). */
@@ -70,7 +73,10 @@ const ROUTES = {
   '/bare': route(() => agentWithoutSandbox(tools)),
   '/raw-vm': route(async (code) => {
     let script = rawScripts.get(code);
-    if (!script) rawScripts.set(code, (script = rawScript(code)));
+    if (!script) {
+      script = rawScript(code);
+      if (rawScripts.size < 16) rawScripts.set(code, script);
+    }
     // JSON round trip: the value is an object of the context's realm.
     return JSON.parse(JSON.stringify(await script.runInContext(vm.createContext({ callTool: callToolDirectly }), { timeout: 30_000 })));
   }),
@@ -179,11 +185,16 @@ async function main() {
   const duration = Number(arg('duration', quick ? 2 : 5));
   const connections = Number(arg('connections', 10));
   const rounds = Number(arg('rounds', quick ? 1 : 2));
+  const sameSource = args.includes('--same-source');
   const body = JSON.stringify({ code: AGENT });
+  /** The body of one request: a never-seen-before script text unless --same-source. */
+  const nextBody = sameSource ? () => body : () => JSON.stringify({ code: unique(AGENT) });
   const headers = { 'content-type': 'application/json' };
   const headersOf = (row) => (row.accept ? { ...headers, accept: row.accept } : headers);
 
-  const load = (url, row, seconds) => autocannon({ url, method: 'POST', headers: headersOf(row), body, connections, duration: seconds });
+  // setupRequest runs for every request autocannon sends: each gets its own body.
+  const requests = [{ method: 'POST', setupRequest: (req) => ({ ...req, body: nextBody() }) }];
+  const load = (url, row, seconds) => autocannon({ url, method: 'POST', headers: headersOf(row), body, requests, connections, duration: seconds });
   /** The value a row answers: JSON's, or the payload of the stream's `final` event. */
   const answerOf = async (res, row) => {
     if (!row.accept) return res.json();
@@ -193,7 +204,7 @@ async function main() {
   };
 
   const only = arg('only', '');
-  console.log(`enclave-kit HTTP bench — node ${process.version}, autocannon ${connections} connections, ${rounds} x ${duration} s per route\n`);
+  console.log(`enclave-kit HTTP bench — node ${process.version}, autocannon ${connections} connections, ${rounds} x ${duration} s per route, ${sameSource ? 'the same source every request' : 'a never-seen-before source per request'}\n`);
   const table = [];
   const streamRows = [];
   const memoryRows = [];
@@ -239,7 +250,7 @@ async function main() {
 
       // Memory over many streamed runs: heap after a full GC before and after them.
       const sseRow = ROWS.find((row) => row.key === 'sse');
-      const streamed = (amount) => autocannon({ url: base + sseRow.path, method: 'POST', headers: headersOf(sseRow), body, connections, amount });
+      const streamed = (amount) => autocannon({ url: base + sseRow.path, method: 'POST', headers: headersOf(sseRow), body, requests, connections, amount });
       await streamed(STREAMED_RUNS / 10);
       const before = await (await fetch(`${base}/memory`)).json();
       const res = await streamed(STREAMED_RUNS);
@@ -264,7 +275,7 @@ async function main() {
     console.log('|---|---|---|---|---|---|');
     for (const r of memoryRows) console.log(`| ${r.name} | ${r.runs} | ${mb(r.before.heapUsed)} | ${mb(r.after.heapUsed)} | ${mb(r.before.rss)} | ${mb(r.after.rss)} |`);
   }
-  await storesBench({ duration, rounds, body });
+  await storesBench({ duration, rounds, nextBody });
 }
 
 // ---- shared stores: memory vs Redis ---------------------------------------------------------------
@@ -351,13 +362,13 @@ async function storeCalls(redisUrl, seconds) {
   }
 }
 
-async function storesBench({ duration, rounds, body }) {
+async function storesBench({ duration, rounds, nextBody }) {
   const redis = await startRedisServer();
   const { child, port, pinned } = await startServer('stores', { BENCH_REDIS_URL: redis.url });
   try {
     const base = `http://127.0.0.1:${port}`;
-    await interleaved(STORE_ROWS, 0.5, (row) => requestOnce(base, row, body)); // warm-up
-    const latencies = await interleaved(STORE_ROWS, duration * rounds, (row) => requestOnce(base, row, body));
+    await interleaved(STORE_ROWS, 0.5, (row) => requestOnce(base, row, nextBody())); // warm-up
+    const latencies = await interleaved(STORE_ROWS, duration * rounds, (row) => requestOnce(base, row, nextBody()));
     const calls = await storeCalls(redis.url, Math.max(1, duration / 2));
     const fmt = (ms) => (Math.abs(ms) < 1 ? `${(ms * 1000).toFixed(0)} µs` : `${ms.toFixed(2)} ms`);
     console.log(`\nShared stores on Hono (server ${pinned ? 'pinned to core 0' : 'not pinned: no taskset'}; redis-server on localhost; one request at a time, rows interleaved):`);

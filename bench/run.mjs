@@ -1,20 +1,32 @@
-// enclave-kit benchmarks: every workload against raw node:vm (a fresh context per run, and one reused
-// context) measured in the same process, in the same run. Prints p50 and p99 and the ratios the
-// project's targets are stated in. Usage: pnpm bench [-- --quick] [-- --only agent,gate,tracing,compute]
+// enclave-kit benchmarks: every workload against raw node:vm (a fresh context per run) measured in the
+// same process, in the same run, in alternating slices so that the machine's load weighs on every
+// variant alike. By default every run's source is text never seen before (a unique trailing comment), as
+// LLM traffic is: no cache keyed by the source and no optimized code of an earlier run helps. Rows
+// labelled "same source" repeat one text, which is what caches and a warm JIT make of it.
+// Usage: pnpm bench [-- --quick] [-- --only=agent,mix,gate,tracing,compute,hello,concurrent,worker,check,cold]
+//                   [-- --repeat=3]   (medians over repeated runs of every comparison)
+// isolated-vm rows appear when the package resolves from bench/ or from BENCH_ISOLATED_VM (a path to an
+// installed isolated-vm package); it has a native build, so it is not a dependency of the workspace.
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
 import { Worker } from 'node:worker_threads';
-import { Enclave } from '@enclave-kit/engine';
-import { AGENT, COMPUTE, HELLO, rawCallTool, rawScript as compileRaw, timedEntry, tools } from './workloads.mjs';
-import { fmt, measure, quantile } from './measure.mjs';
+import { Enclave, checkAgentScript } from '@enclave-kit/engine';
+import MagicString from 'magic-string';
+import { parseSync } from 'oxc-parser';
+import { AGENT_SCRIPTS, agentTools } from './agents.mjs';
+import { AGENT, COMPUTE, HELLO, rawCallTool, rawScript, timedEntry, tools, unique } from './workloads.mjs';
+import { fmt, quantile } from './measure.mjs';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const onlyArg = args.find((a) => a.startsWith('--only='));
 const only = onlyArg ? new Set(onlyArg.slice(7).split(',')) : null;
+const repeat = Number(args.find((a) => a.startsWith('--repeat='))?.slice(9) ?? 1);
 const scale = quick ? 0.2 : 1;
 const n = (count) => Math.max(20, Math.round(count * scale));
+const want = (k) => !only || only.has(k);
 
 // For the concurrency workload tools really wait (a macrotask), so runs interleave as in a server.
 const yieldTick = () => new Promise((resolve) => setImmediate(resolve));
@@ -22,13 +34,54 @@ const slowTools = Object.fromEntries(Object.entries(tools).map(([k, fn]) => [k, 
 
 // ---- measurement ------------------------------------------------------------------------------
 
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/**
+ * Times every variant `count` times, in 20 alternating slices (the order flips every slice), after a
+ * warm-up of each. A variant is `[label, fn]`; `fn(i)` gets the sample's index.
+ */
+async function compare(count, variants) {
+  const warm = Math.max(10, Math.round(count / 10));
+  for (const [, fn] of variants) for (let i = 0; i < warm; i++) await fn(-1 - i);
+  const times = variants.map(() => []);
+  const slices = 20;
+  const per = Math.max(1, Math.round(count / slices));
+  let index = 0;
+  for (let s = 0; s < slices; s++) {
+    const order = variants.map((_, i) => i);
+    if (s % 2 === 1) order.reverse();
+    for (const v of order) {
+      for (let i = 0; i < per; i++) {
+        const start = performance.now();
+        await variants[v][1](index++);
+        times[v].push(performance.now() - start);
+      }
+    }
+  }
+  return times.map((t) => {
+    t.sort((a, b) => a - b);
+    return { p50: quantile(t, 0.5), p99: quantile(t, 0.99), n: t.length };
+  });
+}
+
+/** `compare` repeated `repeat` times: per variant, the median p50 and p99, and the median ratio to the first variant. */
+async function compareRepeated(count, variants) {
+  const runs = [];
+  for (let r = 0; r < repeat; r++) runs.push(await compare(count, variants));
+  return variants.map((_, v) => ({
+    p50: median(runs.map((m) => m[v].p50)),
+    p99: median(runs.map((m) => m[v].p99)),
+    ratio: median(runs.map((m) => m[v].p50 / m[0].p50)),
+    n: runs.reduce((s, m) => s + m[v].n, 0),
+  }));
+}
+
 
 const rows = [];
-let memoryNote = '';
-function report(workload, variant, m, base, baseName = 'raw fresh') {
-  const ratio = base ? `${(m.p50 / base.p50).toFixed(2)}x${baseName === 'raw fresh' ? '' : ` (vs ${baseName})`}` : '';
-  rows.push({ workload, variant, p50: fmt(m.p50), p99: fmt(m.p99), ratio, n: m.n });
-  console.log(`${workload.padEnd(14)} ${variant.padEnd(24)} p50 ${fmt(m.p50).padStart(9)}  p99 ${fmt(m.p99).padStart(9)}  ${ratio ? `vs ${baseName} ${ratio.split(' ')[0]}` : ''}`);
+function report(workload, variant, m, baseName = 'raw fresh', target = '') {
+  const ratio = m.ratio !== undefined && m.ratio !== 1 ? `${m.ratio.toFixed(2)}x` : '';
+  rows.push({ workload, variant, p50: fmt(m.p50), p99: fmt(m.p99), ratio: ratio ? `${ratio}${target ? ` (${target})` : ''}` : '', n: m.n });
+  console.log(`${workload.padEnd(16)} ${variant.padEnd(36)} p50 ${fmt(m.p50).padStart(9)}  p99 ${fmt(m.p99).padStart(9)}  ${ratio ? `vs ${baseName} ${ratio}` : ''}`);
 }
 
 function ensureOk(r) {
@@ -36,30 +89,149 @@ function ensureOk(r) {
   return r;
 }
 
-async function scriptWorkload(name, code, count, toolSet) {
-  const rawScript = compileRaw(code);
-  const reused = vm.createContext({ callTool: rawCallTool(toolSet) });
-  const enclave = new Enclave();
-  const rawFresh = await measure(count, () => rawScript.runInContext(vm.createContext({ callTool: rawCallTool(toolSet) })));
-  const rawReused = await measure(count, () => rawScript.runInContext(reused));
-  // For reference: a raw fresh context whose first entry has a timeout. It still leaves code after the
-  // first await without any deadline, which is what enclave-kit's extra entries pay for.
-  const rawTimeout = await measure(count, () => rawScript.runInContext(vm.createContext({ callTool: rawCallTool(toolSet) }), { timeout: 30_000 }));
-  const ours = await measure(count, async () => ensureOk(await enclave.run(code, { tools: toolSet })));
-  report(name, 'raw node:vm fresh', rawFresh);
-  report(name, 'raw node:vm reused', rawReused, rawFresh);
-  report(name, 'raw fresh + timeout', rawTimeout, rawFresh);
-  report(name, 'enclave-kit (vm)', ours, rawFresh);
-  if (name === 'agent') {
-    // The floor of invariant 4 in vm mode: this workload enters the realm four times (the start and one
-    // delivery per tool result), and Node starts a watchdog thread for each timed entry.
-    const floor = await measure(count, async () => {
-      for (let i = 0; i < 4; i++) timedEntry();
-    });
-    report(name, '4 empty timed entries', floor, rawFresh);
+// ---- isolated-vm (optional peer) --------------------------------------------------------------
+
+function loadIsolatedVm() {
+  const from = process.env.BENCH_ISOLATED_VM;
+  try {
+    const require = createRequire(from ? `${from.replace(/\/$/, '')}/` : import.meta.url);
+    return require(from ? from : 'isolated-vm');
+  } catch {
+    return null;
   }
+}
+const ivm = loadIsolatedVm();
+
+/**
+ * isolated-vm as its users run agent code: one isolate (64 MB), a fresh context per run, `callTool` as
+ * a Reference whose async result comes back as a promise, values copied as JSON, a timeout on the run.
+ */
+function isolatedVmRunner(toolSet) {
+  const isolate = new ivm.Isolate({ memoryLimit: 64 });
+  const bridge = new ivm.Reference(async (name, argsJson) => JSON.stringify(await toolSet[name](JSON.parse(argsJson))));
+  return {
+    async run(code) {
+      const context = await isolate.createContext();
+      try {
+        await context.evalClosure(
+          `globalThis.callTool = async (name, args) => JSON.parse(await $0.apply(undefined, [name, JSON.stringify(args)], { arguments: { copy: true }, result: { promise: true } }));`,
+          [bridge],
+        );
+        const script = await isolate.compileScript(`(async () => {\n${code}\n})().then((v) => JSON.stringify(v))`);
+        return JSON.parse(await script.run(context, { timeout: 30_000, promise: true }));
+      } finally {
+        context.release();
+      }
+    },
+    dispose: () => isolate.dispose(),
+  };
+}
+
+// ---- workloads ----------------------------------------------------------------------------------
+
+/**
+ * One workload: the unique-source rows (raw fresh, enclave-kit vm, worker_threads, isolated-vm) and the
+ * same-source rows, all in one alternating comparison. `source(i)` gives the script of sample i.
+ */
+async function scriptWorkload(name, source, count, toolSet, { workerEnclave }) {
+  const enclave = new Enclave();
+  const same = source(0);
+  const sameRaw = rawScript(same);
+  const iso = ivm ? isolatedVmRunner(toolSet) : null;
+  const variants = [
+    ['raw node:vm fresh context', (i) => rawScript(unique(source(i))).runInContext(vm.createContext({ callTool: rawCallTool(toolSet) }))],
+    ['enclave-kit (vm)', async (i) => ensureOk(await enclave.run(unique(source(i)), { tools: toolSet }))],
+    ['enclave-kit (worker_threads)', async (i) => ensureOk(await workerEnclave.run(unique(source(i)), { tools: toolSet }))],
+    ...(iso ? [['isolated-vm, fresh context', (i) => iso.run(unique(source(i)))]] : []),
+    ['raw node:vm fresh, same source', () => sameRaw.runInContext(vm.createContext({ callTool: rawCallTool(toolSet) }))],
+    ['enclave-kit (vm), same source', async () => ensureOk(await enclave.run(same, { tools: toolSet }))],
+  ];
+  const m = await compareRepeated(count, variants);
+  const target = { agent: '≤ 2x', mix: '≤ 2x', compute: '≤ 1.3x' }[name] ?? '';
+  variants.forEach(([label], v) => report(name, v === 0 ? `${label} (floor)` : label, m[v], 'raw fresh', /enclave/.test(label) && !/same/.test(label) ? target : ''));
   enclave.dispose();
-  return { rawFresh, rawReused, ours };
+  iso?.dispose();
+}
+
+/** checkAgentScript alone on unique sources, beside the floor of what it does: oxc parse + magic-string. */
+async function checkWorkload(count) {
+  const variants = [
+    ['oxc parse + walk + magic-string (floor)', (i) => {
+      const code = unique(AGENT);
+      const wrapped = `async function f() {\n${code}\n}`;
+      const { program } = parseSync('a.js', wrapped, { sourceType: 'module', lang: 'js', preserveParens: false });
+      const s = new MagicString(wrapped);
+      // The floor's walk touches every node once and inserts at each function body, like the rewriter.
+      const stack = [program];
+      while (stack.length > 0) {
+        const node = stack.pop();
+        if (node.type === 'ArrowFunctionExpression' && node.body.type === 'BlockStatement') s.appendLeft(node.body.start + 1, ' g();');
+        for (const k in node) {
+          const v = node[k];
+          if (v && typeof v === 'object') {
+            if (Array.isArray(v)) { for (const x of v) if (x && typeof x.type === 'string') stack.push(x); }
+            else if (typeof v.type === 'string') stack.push(v);
+          }
+        }
+      }
+      if (i === -1e9) console.log(s.toString());
+      return s.toString();
+    }],
+    ['checkAgentScript, unique source', () => {
+      if (!checkAgentScript(unique(AGENT)).ok) throw new Error('check failed');
+    }],
+    ['checkAgentScript, same source', () => {
+      if (!checkAgentScript(AGENT).ok) throw new Error('check failed');
+    }],
+  ];
+  const m = await compareRepeated(count, variants);
+  variants.forEach(([label], v) => report('check (agent)', label, m[v], 'floor', v === 1 ? '≤ 0.25 ms p50' : ''));
+}
+
+/**
+ * One workload in two variants (an option off and on), unique sources, in alternating slices; reports
+ * both and the on/off ratio of p50 and p99.
+ */
+async function onOffWorkload(workload, [offName, off], [onName, on], count) {
+  const [offM, onM] = await compareRepeated(count, [[offName, off], [onName, on]]);
+  report(workload, offName, offM);
+  report(workload, onName, onM, offName);
+  rows.push({ workload, variant: 'on / off ratio', p50: `${(onM.p50 / offM.p50).toFixed(3)}x`, p99: `${(onM.p99 / offM.p99).toFixed(3)}x`, ratio: '', n: onM.n });
+}
+
+// The scoring gate on the agent workload, against the same workload without it.
+async function gateWorkload(count) {
+  const off = new Enclave();
+  const on = new Enclave({ scoringGate: true });
+  const first = await on.run(AGENT, { tools });
+  if (first.scoring?.decision !== 'allow') throw new Error(`the gate judged the agent workload: ${JSON.stringify(first.scoring)}`);
+  await onOffWorkload('agent + gate', ['gate off', async () => ensureOk(await off.run(unique(AGENT), { tools }))], ['gate on (scoringGate)', async () => ensureOk(await on.run(unique(AGENT), { tools }))], count);
+  off.dispose();
+  on.dispose();
+}
+
+// Tracing with @opentelemetry/api installed and no tracer provider registered (the default for a host
+// that does not use OpenTelemetry), against tracing turned off.
+async function tracingWorkload(count) {
+  const off = new Enclave({ tracing: false });
+  const on = new Enclave();
+  await onOffWorkload('agent + tracing', ['tracing: false', async () => ensureOk(await off.run(unique(AGENT), { tools }))], ['API, no provider', async () => ensureOk(await on.run(unique(AGENT), { tools }))], count);
+  off.dispose();
+  on.dispose();
+}
+
+async function concurrentWorkload(count) {
+  const CONC = 200;
+  const enclave = new Enclave();
+  const batch = (fn) => Promise.all(Array.from({ length: CONC }, fn));
+  const variants = [
+    ['raw node:vm fresh context', () => batch(() => rawScript(unique(AGENT)).runInContext(vm.createContext({ callTool: rawCallTool(slowTools) })))],
+    ['enclave-kit (vm)', () => batch(async () => ensureOk(await enclave.run(unique(AGENT), { tools: slowTools })))],
+  ];
+  const m = await compareRepeated(count, variants);
+  report('200 concurrent', 'raw node:vm fresh context (floor)', m[0]);
+  report('200 concurrent', 'enclave-kit (vm)', m[1], 'raw fresh', '≤ 2x');
+  enclave.dispose();
 }
 
 // ---- worker_threads -----------------------------------------------------------------------------
@@ -71,12 +243,10 @@ const vm = require('node:vm');
 const pending = new Map();
 let next = 0;
 const callTool = (name, args) => new Promise((resolve) => { const id = ++next; pending.set(id, resolve); parentPort.postMessage(JSON.stringify(['call', id, name, args])); });
-const scripts = new Map();
 parentPort.on('message', (text) => {
   const m = JSON.parse(text);
   if (m[0] === 'reply') { const r = pending.get(m[1]); pending.delete(m[1]); r(m[2]); return; }
-  let s = scripts.get(m[2]);
-  if (!s) { s = new vm.Script('(async () => {\\n' + m[2] + '\\n})()'); scripts.set(m[2], s); }
+  const s = new vm.Script('(async () => {\\n' + m[2] + '\\n})()');
   Promise.resolve(s.runInContext(vm.createContext({ callTool }))).then((v) => parentPort.postMessage(JSON.stringify(['done', m[1], v])));
 });`;
 
@@ -101,96 +271,17 @@ function rawWorker(toolSet) {
   return { run, close: () => worker.terminate() };
 }
 
-async function workerWorkloads() {
+async function workerWorkload(workerEnclave) {
   const raw = rawWorker(tools);
   await raw.run(HELLO);
-  const rssBefore = process.memoryUsage().rss;
-  const POOL = 2;
-  const enclave = new Enclave({ adapter: 'worker_threads', workerPoolConfig: { minWorkers: POOL, maxWorkers: POOL } });
-  // Let the pool start and warm up before anything is measured.
-  await Promise.all(Array.from({ length: POOL * 4 }, () => enclave.run(HELLO)));
-  const perWorker = (process.memoryUsage().rss - rssBefore) / POOL / 1024 / 1024;
-  for (const [name, code, count] of [['hello', HELLO, n(2000)], ['agent', AGENT, n(1500)]]) {
-    const rawM = await measure(count, () => raw.run(code));
-    const ours = await measure(count, async () => ensureOk(await enclave.run(code, { tools })));
-    report(name, 'raw warm worker', rawM);
-    report(name, 'enclave-kit (worker)', ours, rawM, 'raw worker');
-  }
-  console.log(`worker memory: about ${perWorker.toFixed(1)} MB of RSS per warm worker (process RSS growth over ${POOL} workers)`);
-  memoryNote = `about ${perWorker.toFixed(1)} MB RSS per warm worker`;
-  enclave.dispose();
+  const variants = [
+    ['raw warm worker, fresh context', () => raw.run(unique(AGENT))],
+    ['enclave-kit (worker_threads)', async () => ensureOk(await workerEnclave.run(unique(AGENT), { tools }))],
+  ];
+  const m = await compareRepeated(n(1000), variants);
+  report('agent (worker)', 'raw warm worker, fresh context (floor)', m[0]);
+  report('agent (worker)', 'enclave-kit (worker_threads)', m[1], 'raw worker', '≤ 2x');
   await raw.close();
-}
-
-
-/**
- * One workload in two variants, measured in alternating slices of one loop, so machine load during the
- * run weighs on both alike. Reports both and their ratio.
- */
-async function compareVariants(workload, [offName, runOff], [onName, runOn], count) {
-  for (let i = 0; i < Math.max(10, Math.round(count / 10)); i++) {
-    await runOff();
-    await runOn();
-  }
-  const slices = 20;
-  const per = Math.max(1, Math.round(count / slices));
-  const offTimes = [];
-  const onTimes = [];
-  for (let s = 0; s < slices; s++) {
-    // Alternate which variant goes first, so neither always runs right after a GC of the other.
-    const order = s % 2 === 0 ? [[runOff, offTimes], [runOn, onTimes]] : [[runOn, onTimes], [runOff, offTimes]];
-    for (const [fn, times] of order) {
-      for (let i = 0; i < per; i++) {
-        const start = performance.now();
-        await fn();
-        times.push(performance.now() - start);
-      }
-    }
-  }
-  const summary = (times) => {
-    times.sort((a, b) => a - b);
-    return { p50: quantile(times, 0.5), p99: quantile(times, 0.99), n: times.length };
-  };
-  const offM = summary(offTimes);
-  const onM = summary(onTimes);
-  report(workload, offName, offM);
-  report(workload, onName, onM);
-  console.log(`${''.padEnd(14)} ${onName} / ${offName}: p50 ${(onM.p50 / offM.p50).toFixed(3)}x, p99 ${(onM.p99 / offM.p99).toFixed(3)}x`);
-  rows.push({ workload, variant: 'ratio', p50: `${(onM.p50 / offM.p50).toFixed(3)}x`, p99: `${(onM.p99 / offM.p99).toFixed(3)}x`, ratio: '', n: onM.n });
-}
-
-// The scoring gate on the agent workload, against the same workload without it.
-async function gateWorkload(count) {
-  const off = new Enclave();
-  const on = new Enclave({ scoringGate: true });
-  const first = await on.run(AGENT, { tools });
-  if (first.scoring?.decision !== 'allow') throw new Error(`the gate judged the agent workload: ${JSON.stringify(first.scoring)}`);
-  await compareVariants('agent + gate', ['gate off', async () => ensureOk(await off.run(AGENT, { tools }))], ['gate on (scoringGate)', async () => ensureOk(await on.run(AGENT, { tools }))], count);
-  off.dispose();
-  on.dispose();
-}
-
-// Tracing with @opentelemetry/api installed and no tracer provider registered (the default for a host
-// that does not use OpenTelemetry), against tracing turned off.
-async function tracingWorkload(count) {
-  const off = new Enclave({ tracing: false });
-  const on = new Enclave();
-  await compareVariants('agent + tracing', ['tracing: false', async () => ensureOk(await off.run(AGENT, { tools }))], ['API, no provider', async () => ensureOk(await on.run(AGENT, { tools }))], count);
-  off.dispose();
-  on.dispose();
-}
-
-
-async function concurrentWorkload(count) {
-  const CONC = 200;
-  const rawScript = compileRaw(AGENT);
-  const enclave = new Enclave();
-  const batch = (fn) => Promise.all(Array.from({ length: CONC }, fn));
-  const rawFresh = await measure(count, () => batch(() => rawScript.runInContext(vm.createContext({ callTool: rawCallTool(slowTools) }))));
-  const ours = await measure(count, () => batch(async () => ensureOk(await enclave.run(AGENT, { tools: slowTools }))));
-  report('200 concurrent', 'raw node:vm fresh', rawFresh);
-  report('200 concurrent', 'enclave-kit (vm)', ours, rawFresh);
-  enclave.dispose();
 }
 
 function coldStart(count) {
@@ -198,37 +289,43 @@ function coldStart(count) {
   const engine = import.meta.resolve('@enclave-kit/engine');
   const ours = `const t0 = performance.now(); const { Enclave } = await import(${JSON.stringify(engine)}); const e = new Enclave(); const r = await e.run('return 1 + 1'); if (!r.success) process.exit(3); console.log(performance.now() - t0); process.exit(0);`;
   const raw = `const t0 = performance.now(); const vm = await import('node:vm'); const c = vm.createContext({}); const v = await new vm.Script('(async () => { return 1 + 1 })()').runInContext(c); if (v !== 2) process.exit(3); console.log(performance.now() - t0); process.exit(0);`;
-  const sample = (src) => {
-    const times = [];
-    for (let i = 0; i < count; i++) {
+  const times = [[], []];
+  // Alternate raw and ours, so load drift weighs on both.
+  for (let i = 0; i < count; i++) {
+    [raw, ours].forEach((src, k) => {
       const out = spawnSync(process.execPath, ['--input-type=module', '-e', src], { encoding: 'utf8', cwd: fileURLToPath(new URL('.', import.meta.url)) });
       if (out.status !== 0) throw new Error(`cold start child failed: ${out.stderr}`);
-      times.push(Number(out.stdout.trim()));
-    }
-    times.sort((a, b) => a - b);
-    return { p50: quantile(times, 0.5), p99: quantile(times, 0.99), n: count };
-  };
-  const rawM = sample(raw);
-  const oursM = sample(ours);
+      times[k].push(Number(out.stdout.trim()));
+    });
+  }
+  const [rawM, oursM] = times.map((t) => {
+    t.sort((a, b) => a - b);
+    return { p50: quantile(t, 0.5), p99: quantile(t, 0.99), n: count };
+  });
+  oursM.ratio = oursM.p50 / rawM.p50;
   report('cold start', 'raw node:vm', rawM);
-  report('cold start', 'enclave-kit (vm)', oursM, rawM);
+  report('cold start', 'enclave-kit: import + first run', oursM, 'raw', `< ${process.versions.node.startsWith('20.') ? 50 : 30} ms`);
 }
 
-console.log(`enclave-kit bench — node ${process.version}, ${process.platform}/${process.arch}${quick ? ' (quick)' : ''}\n`);
+console.log(`enclave-kit bench — node ${process.version}, ${process.platform}/${process.arch}${quick ? ' (quick)' : ''}, a never-seen-before source per run unless labelled "same source"${repeat > 1 ? `, medians of ${repeat} repeats` : ''}${ivm ? '' : '; isolated-vm not found (set BENCH_ISOLATED_VM)'}\n`);
 
+const POOL = 2;
+const workerEnclave = new Enclave({ adapter: 'worker_threads', workerPoolConfig: { minWorkers: POOL, maxWorkers: POOL } });
+await workerEnclave.ready();
 // What one realm entry under a deadline costs here: Node starts a watchdog thread per call.
-report('one entry', 'runInContext + timeout', await measure(n(2000), async () => timedEntry()));
-const want = (k) => !only || only.has(k);
-if (want('hello')) await scriptWorkload('hello', HELLO, n(2000), tools);
-if (want('agent')) await scriptWorkload('agent', AGENT, n(1500), tools);
-if (want('agent') || want('gate')) await gateWorkload(n(3000));
-if (want('agent') || want('tracing')) await tracingWorkload(n(3000));
-if (want('compute')) await scriptWorkload('compute', COMPUTE, n(400), tools);
+report('one entry', 'runInContext + timeout', (await compare(n(2000), [['entry', () => timedEntry()]]))[0]);
+if (want('check')) await checkWorkload(n(3000));
+if (want('hello')) await scriptWorkload('hello', () => HELLO, n(1500), tools, { workerEnclave });
+if (want('agent')) await scriptWorkload('agent', () => AGENT, n(1000), tools, { workerEnclave });
+if (want('agent') || want('gate')) await gateWorkload(n(1500));
+if (want('agent') || want('tracing')) await tracingWorkload(n(1500));
+if (want('mix')) await scriptWorkload('mix', (i) => AGENT_SCRIPTS[Math.abs(i) % AGENT_SCRIPTS.length].code, n(1000), agentTools, { workerEnclave });
+if (want('compute')) await scriptWorkload('compute', () => COMPUTE, n(300), tools, { workerEnclave });
 if (want('concurrent')) await concurrentWorkload(n(30));
-if (want('worker')) await workerWorkloads();
-if (want('cold')) coldStart(quick ? 5 : 15);
+if (want('worker')) await workerWorkload(workerEnclave);
+workerEnclave.dispose();
+if (want('cold')) coldStart(quick ? 6 : 20);
 
-console.log('\n| workload | variant | p50 | p99 | p50 ratio |');
+console.log('\n| workload | variant | p50 | p99 | p50 ratio (target) |');
 console.log('|---|---|---|---|---|');
 for (const r of rows) console.log(`| ${r.workload} | ${r.variant} | ${r.p50} | ${r.p99} | ${r.ratio || '—'} |`);
-if (memoryNote) console.log(`\nworker_threads memory: ${memoryNote}`);

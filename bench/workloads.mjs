@@ -46,3 +46,13 @@ const emptyContext = vm.createContext({});
 const emptyScript = new vm.Script('0');
 /** One empty realm entry under a deadline: Node starts (and joins) a watchdog thread for it. */
 export const timedEntry = () => emptyScript.runInContext(emptyContext, { timeout: 30_000 });
+
+// ---- never-seen-before sources ----------------------------------------------------------------------
+
+let uniqueSeq = 0;
+const uniqueSalt = Math.random().toString(36).slice(2, 10);
+/**
+ * The script with a trailing comment no other run has: every cache keyed by the source misses, as it
+ * does for LLM-written code, which is new text every time.
+ */
+export const unique = (code) => `${code}\n// run ${uniqueSalt}-${++uniqueSeq}`;

@@ -12,9 +12,18 @@ type Api = typeof import('@opentelemetry/api');
 
 let api: Api | null | undefined;
 
-/** The API if it is installed (undefined until first asked, null when it is not there). */
+/**
+ * Where @opentelemetry/api 1.x keeps what a host registers (a tracer provider, a context manager). Until
+ * something is registered there no span can record, so the API is not loaded: that load was about a
+ * seventh of a cold start (import + first run) for hosts that do not trace. Checked again on every run,
+ * so a provider registered later is seen.
+ */
+const OTEL_GLOBALS = Symbol.for('opentelemetry.js.api.1');
+
+/** The API if it is installed and in use (undefined until loaded, null when it is not there). */
 function otel(): Api | null {
   if (api !== undefined) return api;
+  if ((globalThis as Record<symbol, unknown>)[OTEL_GLOBALS] === undefined) return null;
   try {
     api = createRequire(import.meta.url)('@opentelemetry/api') as Api;
   } catch {

@@ -2,6 +2,7 @@ import vm from 'node:vm';
 import type { HostBridge, InstallRealm, LogLevel, NdKind, RealmControl } from './realm-abi.js';
 import { REALM_ENTRIES } from './realm-abi.js';
 import { REALM_RUNTIME_SOURCE } from './realm-runtime.generated.js';
+import { entryScheduler } from './scheduler.js';
 
 /**
  * What a realm's bridge calls into: the run that currently owns the realm. Every method takes
@@ -203,6 +204,11 @@ export class RealmPool {
     const timer = setImmediate(() => {
       this.#warming = false;
       if (this.#disposed) return;
+      // Runs waiting to enter their realms go first: building one takes milliseconds.
+      if (entryScheduler.pending) {
+        this.#scheduleWarm();
+        return;
+      }
       if (this.#idle.length < this.options.prewarm) {
         try {
           this.#idle.push(this.#create());

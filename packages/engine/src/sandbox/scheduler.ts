@@ -74,12 +74,12 @@ class EntryScheduler {
   #group: Entry[] = [];
   #outcomes: ('returned' | 'failed' | undefined)[] = [];
   #index = 0;
-  readonly #supervisorContext: vm.Context;
-  readonly #supervisorScript = new vm.Script('superviseBatch()', { filename: 'enclave:supervisor' });
+  /** Made on first use: a context costs a cold start about a millisecond, and one run at a time never needs it. */
+  #supervisor: { context: vm.Context; script: vm.Script } | undefined;
 
-  constructor() {
-    // A private context that runs only this host function: no script code ever runs in it.
-    this.#supervisorContext = vm.createContext({ superviseBatch: () => this.#runGroup() });
+  /** Whether realm entries are waiting for this turn's flush (idle-time work waits for them). */
+  get pending(): boolean {
+    return this.#flushQueued;
   }
 
   enter(target: EntryTarget, script: vm.Script): void {
@@ -116,11 +116,13 @@ class EntryScheduler {
     this.#group = group;
     this.#outcomes = Array.from({ length: group.length }, () => undefined);
     this.#index = 0;
+    // A private context that runs only this host function: no script code ever runs in it.
+    this.#supervisor ??= { context: vm.createContext({ superviseBatch: () => this.#runGroup() }), script: new vm.Script('superviseBatch()', { filename: 'enclave:supervisor' }) };
     const remaining = (group[0] as Entry).target.deadline - performance.now();
     let timedOut = false;
     let crashed = false;
     try {
-      this.#supervisorScript.runInContext(this.#supervisorContext, { timeout: Math.max(1, Math.ceil(remaining)) });
+      this.#supervisor.script.runInContext(this.#supervisor.context, { timeout: Math.max(1, Math.ceil(remaining)) });
     } catch (e) {
       if (isHostTimeout(e)) timedOut = true;
       else crashed = true;

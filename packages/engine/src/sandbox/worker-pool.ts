@@ -7,11 +7,9 @@
  * - JSON-only, size-capped, rate-limited messages, and output checked like any other untrusted input;
  * - a bounded queue that answers QUEUE_FULL at once.
  */
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
-import type { WorkerOptions } from 'node:worker_threads';
+import type { Worker, WorkerOptions } from 'node:worker_threads';
 import type { RuntimeLimits } from '../levels.js';
 import { MB } from '../levels.js';
 import type { WorkerPoolConfig, WorkerPoolStats } from '../types.js';
@@ -62,6 +60,9 @@ let workerUrl: URL | undefined;
  */
 function workerEntry(): URL {
   if (workerUrl) return workerUrl;
+  // Loaded here, not imported: an ESM import of node:fs builds its module facade, which loads Node's
+  // streams (several milliseconds of every cold start, also for vm-mode servers that never get here).
+  const { existsSync } = process.getBuiltinModule('node:fs') as typeof import('node:fs');
   const here = path.dirname(fileURLToPath(import.meta.url));
   for (const file of [path.join(here, 'worker-main.js'), path.join(here, '..', '..', 'dist', 'bundle', 'worker-main.js')]) {
     // The comment keeps Turbopack from tracing the whole project for this lookup.
@@ -226,7 +227,8 @@ export class WorkerPool implements Isolation {
       stdout: true,
       stderr: true,
     };
-    const worker = Reflect.construct(Worker, [workerEntry(), options]) as Worker;
+    const { Worker: WorkerCtor } = process.getBuiltinModule('node:worker_threads') as typeof import('node:worker_threads');
+    const worker = Reflect.construct(WorkerCtor, [workerEntry(), options]) as Worker;
     const slot: Slot = {
       worker,
       flag: new Int32Array(flag),

@@ -1,8 +1,9 @@
 import MagicString from 'magic-string';
 import type { Node, ParsedSource } from '../ast/parse.js';
-import { WRAP_PREFIX, WRAP_SUFFIX, userLocation } from '../ast/parse.js';
-import { isNode } from '../ast/nodes.js';
+import { WRAP_PREFIX, userLocation } from '../ast/parse.js';
+import { isFunction, isLoop, isNode } from '../ast/nodes.js';
 import { walk } from '../ast/walk.js';
+import { treeFacts } from '../ast/facts.js';
 import { BIG_STRING, BLOCKED_PROPERTIES, GUARD_LOCALS, REALM_ENTRIES, RESERVED_PREFIX } from '../sandbox/realm-abi.js';
 import type { Guards } from '../sandbox/realm-abi.js';
 import type { Issue } from '../source.js';
@@ -71,31 +72,6 @@ function syncEnter(w: number): string {
   return `if (++${N} > ${L} || ++${D} > ${DMAX} || (${W} += ${w}) > ${HEAVY_WORK}) { ${W} = 0; ${F}(); } try {`;
 }
 
-/** Expressions that may allocate or grow a structure: the unit of a body's weight. */
-const ALLOCATING = new Set(['CallExpression', 'NewExpression', 'ObjectExpression', 'ArrayExpression', 'AssignmentExpression', 'TemplateLiteral', 'TaggedTemplateExpression', 'SpreadElement']);
-
-/**
- * The weight of every loop and function: how many expressions that may allocate run per iteration or
- * call (nested loops included, nested functions not: they have guards of their own). Checkpoints come
- * every 16,384 iterations, which bounds what an ordinary body allocates in between; a body of hundreds
- * of `m.set(...)` lines would grow a Map by millions of entries between two of them, and the worker's
- * heap check must come before the Map doubles past the heap.
- */
-function bodyWeights(root: Node): Map<Node, number> {
-  const weights = new Map<Node, number>();
-  const stack: number[] = [];
-  walk(root, {
-    enter() {
-      stack.push(0);
-    },
-    leave(node) {
-      const own = (stack.pop() as number) + (ALLOCATING.has(node.type) || (node.type === 'BinaryExpression' && node.operator === '+') ? 1 : 0);
-      if (isFunction(node) || isLoop(node)) weights.set(node, own);
-      if (stack.length > 0 && !isFunction(node)) stack[stack.length - 1] = (stack[stack.length - 1] as number) + own;
-    },
-  });
-  return weights;
-}
 const SYNC_EXIT = `} finally { ${D}--; }`;
 /** The end of an async body: rethrow after one microtask, on a short stack, with the promise marked. */
 const ASYNC_CATCH = `catch (${X}) { await 0; throw ${AR}(${P}, ${X}); }`;
@@ -117,20 +93,6 @@ export interface TransformResult {
 /** Names bound by the wrapper: the per-run tool function, console, input and the user's globals. */
 function wrapperParams(globalNames: readonly string[]): string[] {
   return [RT, 'callTool', 'console', 'input', ...globalNames];
-}
-
-function isFunction(n: Node): boolean {
-  return n.type === 'FunctionDeclaration' || n.type === 'FunctionExpression' || n.type === 'ArrowFunctionExpression';
-}
-
-function isLoop(n: Node): boolean {
-  return (
-    n.type === 'ForStatement' ||
-    n.type === 'ForInStatement' ||
-    n.type === 'ForOfStatement' ||
-    n.type === 'WhileStatement' ||
-    n.type === 'DoWhileStatement'
-  );
 }
 
 /** A key that needs no run-time check: a number literal. String literal keys are checked statically. */
@@ -210,8 +172,7 @@ export function transformAgentScript(parsed: ParsedSource, globalNames: readonly
   const methodFunctions = new Map<Node, number>();
   /** Computed keys on a callee path (see collectCalleeKeys). */
   const calleeKeys = new Set<Node>();
-  const root: Node = { type: 'AgentScript', body: parsed.body, start: WRAP_PREFIX.length, end: text.length - WRAP_SUFFIX.length };
-  const weights = bodyWeights(root);
+  const { root, weights } = treeFacts(parsed);
   const weightOf = (n: Node) => weights.get(n) ?? 0;
   // The validator's walker: an explicit stack (user code can nest deeply) and source order.
   walk(root, { enter(node, _parent, field) {
@@ -373,17 +334,21 @@ export function transformAgentScript(parsed: ParsedSource, globalNames: readonly
   }
 
   const params = wrapperParams(globalNames).join(', ');
+  // Both functions are parenthesized: V8 compiles a parenthesized function expression eagerly, with
+  // the code around it. Without the parentheses it pre-parses the script's whole text at compile time
+  // and parses it twice more on the first calls (the factory, then the body): for a script never seen
+  // before, that is most of what its run costs V8.
   const header =
-    `${REALM_ENTRIES.register}(function (${params}) { 'use strict'; ` +
+    `${REALM_ENTRIES.register}((function (${params}) { 'use strict'; ` +
     `let ${N} = 0, ${L} = ${guard('L')}, ${D} = 0, ${W} = 0; const ${DMAX} = ${guard('D')}, ${F} = ${guard('f')}, ${C} = ${guard('c')}, ${M} = ${guard('m')}, ` +
     `${MC} = ${guard('mc')}, ${SP} = ${guard('sp')}, ${OS} = ${guard('os')}, ${AM} = ${guard('am')}, ${AR} = ${guard('ar')}; ` +
     `const ${S} = (v) => (typeof v === 'string' && v.length > ${BIG_STRING} ? ${guard('big')}(v.length, v) : v); ` +
     `${guard('bind')}(() => ${N}, (v) => { ${L} = v; }, () => ${D}, ${budgets ? 1 : 0}); ` +
-    `return async function () {`;
+    `return (async function () {`;
   // The wrapped text is `<prefix line>\n<user code>\n}`: replace the prefix line (keeping its newline)
   // and the closing brace, so user line k is output line k + 1.
   ms.overwrite(0, WRAP_PREFIX.length - 1, header);
-  ms.overwrite(text.length - 1, text.length, '}; });');
+  ms.overwrite(text.length - 1, text.length, '}); }));');
 
   const code = ms.toString();
   let decoded: ReturnType<MagicString['generateDecodedMap']> | undefined;

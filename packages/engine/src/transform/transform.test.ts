@@ -13,10 +13,10 @@ describe('rewriter', () => {
   it('keeps user line k on output line k + 1 (compiled with lineOffset -1)', () => {
     const code = 'const a = 1;\nfor (const x of [1]) {\n  a;\n}\nreturn a;';
     const lines = out(code).split('\n');
-    expect(lines[0]).toMatch(/^__ek_register\(function \(__ek_rt, callTool, console, input\)/);
+    expect(lines[0]).toMatch(/^__ek_register\(\(function \(__ek_rt, callTool, console, input\)/);
     expect(lines[1]).toBe('const a = 1;');
     expect(lines[5]).toBe('return a;');
-    expect(lines[6]).toBe('}; });');
+    expect(lines[6]).toBe('}); }));');
   });
 
   it('guards every loop kind, including bodies without braces', () => {

@@ -1,9 +1,9 @@
 import type { Dialect } from '../levels.js';
 import type { ParsedSource } from '../ast/parse.js';
 import { userLocation, WRAP_PREFIX } from '../ast/parse.js';
+import { treeFacts } from '../ast/facts.js';
 import type { Issue } from '../source.js';
-import type { Node, Span } from '../ast/nodes.js';
-import { ROOT_TYPE } from '../ast/nodes.js';
+import type { Span } from '../ast/nodes.js';
 import type { NodeHandler, Rule, RuleContext } from './rule.js';
 import { noAccessor } from './rules/no-accessor.js';
 import { noAsyncFunction } from './rules/no-async-function.js';
@@ -121,20 +121,17 @@ class IssueBuffer {
 /**
  * Layer 1: checks the parsed script against the dialect and returns every violation (capped at
  * MAX_ISSUES, sorted by position), located in the user's own source. Assumes `parsed.syntaxErrors`
- * is empty. One walk for `var` hoisting, one for everything else; both linear and iterative.
+ * is empty. One walk for everything, after the one that gathers the tree's facts (ast/facts.ts, shared with
+ * the rewriter); both linear and iterative.
  */
 export function validateAst(parsed: ParsedSource, options: ValidateOptions): Issue[] {
   const buffer = new IssueBuffer();
   // The wrapper function is ours; the user's statements hang off a synthetic root so that its name
   // and header are never checked.
-  const root: Node = {
-    type: ROOT_TYPE,
-    body: parsed.body,
-    start: WRAP_PREFIX.length,
-    end: WRAP_PREFIX.length + parsed.code.length,
-  };
   try {
-    const scope = new ScopeTracker(root);
+    const facts = treeFacts(parsed);
+    const { root } = facts;
+    const scope = new ScopeTracker(root, facts.varNames);
     const allowedGlobals = new Set([...options.dialect.globals, ...options.extraGlobals]);
     const enter = new Map<string, NodeHandler[]>();
     const exit = new Map<string, NodeHandler[]>();
@@ -179,8 +176,8 @@ export function validateAst(parsed: ParsedSource, options: ValidateOptions): Iss
   } catch {
     // A bug here must not let code through unchecked: fail closed with an issue, never throw.
     buffer.add({
-      start: root.start,
-      end: root.start,
+      start: WRAP_PREFIX.length,
+      end: WRAP_PREFIX.length,
       ruleId: 'validator-error',
       message: 'The validator could not check this code.',
       hint: 'Simplify the code and try again.',

@@ -1,6 +1,5 @@
 import type { Node } from '../ast/nodes.js';
 import { child, children, flag, isFunction, patternNames, str } from '../ast/nodes.js';
-import { walk } from '../ast/walk.js';
 
 /** How a pattern or target position is used: bound by a declaration, or assigned to. */
 export type TargetMode = 'declare' | 'write';
@@ -26,36 +25,6 @@ export interface ScopeView {
   readonly declaredNames: ReadonlySet<string>;
 }
 
-function isVarScope(node: Node): boolean {
-  return isFunction(node) || node.type === 'StaticBlock';
-}
-
-/**
- * `var` hoists to the nearest function, so a scope's var names are only known after its whole body
- * has been seen. One pre-pass collects them for every function, keeping the main pass linear.
- */
-function collectVarNames(root: Node): Map<Node, string[]> {
-  const result = new Map<Node, string[]>();
-  const stack: string[][] = [];
-  const open = (n: Node): void => {
-    const names: string[] = [];
-    result.set(n, names);
-    stack.push(names);
-  };
-  walk(root, {
-    enter(node) {
-      if (node === root || isVarScope(node)) open(node);
-      else if (node.type === 'VariableDeclaration' && str(node, 'kind') === 'var') {
-        const target = stack[stack.length - 1];
-        if (target) for (const d of children(node, 'declarations')) if (d) patternNames(child(d, 'id'), target);
-      }
-    },
-    leave(node) {
-      if (node === root || isVarScope(node)) stack.pop();
-    },
-  });
-  return result;
-}
 
 /** Names declared with let/const/using/class/function directly in a statement list (block scoping). */
 function lexicalNames(statements: readonly (Node | null)[], out: string[]): void {
@@ -97,9 +66,10 @@ export class ScopeTracker implements ScopeView {
   readonly #modes = new Map<Node, TargetMode>();
   readonly #declared = new Set<string>();
 
-  constructor(root: Node) {
+  /** @param varNames the `var` names of each var scope under `root` (see ast/facts.ts). */
+  constructor(root: Node, varNames: Map<Node, string[]>) {
     this.#root = root;
-    this.#varNames = collectVarNames(root);
+    this.#varNames = varNames;
   }
 
   get declaredNames(): ReadonlySet<string> {
