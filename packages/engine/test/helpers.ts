@@ -11,7 +11,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -675,11 +675,16 @@ export function buildEngineForChildren(): string {
   if (!existsSync(index)) {
     mkdirSync(cacheRoot, { recursive: true });
     const tmp = path.join(cacheRoot, `tmp-${process.pid}-${Date.now()}`);
-    execFileSync(
-      process.execPath,
-      [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', path.join(engineRoot, 'tsconfig.build.json'), '--outDir', tmp, '--declaration', 'false'],
-      { stdio: 'pipe', timeout: 120_000 },
-    );
+    // The package's build config lists only the public entries; the worker's entry is loaded by path,
+    // so no import reaches it: name it too, or the worker_threads adapter finds no worker-main.js.
+    const config = `${tmp}.tsconfig.json`;
+    const entries = ['index.ts', 'http/index.ts', 'node/index.ts', 'isolation/index.ts', 'sandbox/worker-main.ts'];
+    writeFileSync(config, JSON.stringify({ extends: path.join(engineRoot, 'tsconfig.build.json'), files: entries.map((e) => path.join(engineRoot, 'src', e)) }));
+    try {
+      execFileSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', config, '--outDir', tmp, '--declaration', 'false'], { stdio: 'pipe', timeout: 120_000 });
+    } finally {
+      rmSync(config, { force: true });
+    }
     try {
       renameSync(tmp, target);
     } catch {
