@@ -35,6 +35,13 @@ const SCRIPTS: Record<string, string> = {
   'async generator recursion': 'async function* g(n) { yield* g(n + 1); } for await (const x of g(0)) {} return 1;',
   'detached rejections left behind': 'Promise.reject(new Error("x")); (async () => { throw new Error("y"); })(); return 1;',
   'a thenable that resolves twice': 'const t = { then(res) { res(1); res(2); } }; return await t;',
+  // A reaction hands its outcome to the derived promise's resolving functions from a microtask: when a
+  // script's species supplies them and they throw, Node reports an uncaught exception (a crash).
+  'a species whose reject function throws, during the run': "const p = Promise.reject(new Error('r')); p.constructor = { [Symbol.species]: class W { constructor(ex) { ex(() => {}, () => { throw new Error('from capability'); }); } } }; p.then(); await null; await null; return 1;",
+  'a species whose resolving functions run after the run ended': "async function fn() { throw new Error('e'); } const p = fn(); p.constructor = { [Symbol.species]: class W { constructor(ex) { ex(() => 43, () => 44); } } }; return p.then();",
+  'a species set with defineProperty, resolve throws': "const p = Promise.resolve(1); Object.defineProperty(p, 'constructor', { value: { [Symbol.species]: function W(ex) { ex(() => { throw new Error('res'); }, () => {}); } } }); p.then((v) => v); await null; await null; return 1;",
+  'a Promise subclass whose constructor wraps the resolving functions': "class P extends Promise { constructor(ex) { super((res, rej) => ex(() => { throw new Error('res'); }, () => { throw new Error('rej'); })); } } const p = new P((res) => res(1)); p.then((v) => v); await null; await null; return 1;",
+  'a prototype swapped to a subclass': "class P extends Promise { constructor(ex) { super((res, rej) => ex(() => { throw new Error('res'); }, rej)); } } const p = Promise.resolve(1); Object.setPrototypeOf(p, P.prototype); p.then((v) => v); await null; await null; return 1;",
   'console.log of an error at the bottom of an overflow': 'function r(n) { try { return r(n + 1); } catch (e) { console.log(e); throw e; } } return r(0);',
 };
 

@@ -46,6 +46,7 @@ import {
   fromCharCode,
   freeze,
   gopd,
+  reflectGetPrototypeOf,
   gopn,
   gpo,
   isArray,
@@ -154,6 +155,22 @@ function needStack(): void {
 }
 
 /**
+ * `then` builds the promise it returns with `this.constructor[Symbol.species]`, and a reaction later
+ * hands its outcome to that constructor's resolving functions from a microtask, where nothing of the
+ * script is on the stack: one that throws there (a script's class as the species, or a subclass whose
+ * constructor wraps them) is reported to the host process as an uncaught exception, which ends a server
+ * that has no handler. So `then` runs only on this realm's own promises, whose species is this realm's
+ * Promise: no own `constructor` and this realm's prototype (both read without running script code on an
+ * ordinary object; the prototype's `constructor` is frozen).
+ */
+function refuseForeignSpecies(p: unknown): void {
+  if (p === null || (typeof p !== 'object' && typeof p !== 'function')) return;
+  if (gopd(p, 'constructor') !== undefined || reflectGetPrototypeOf(p) !== PromisePrototype) {
+    throw new TypeErrorCtor('then() works on this sandbox\'s own promises only: not on a Promise subclass or a promise with its own constructor.');
+  }
+}
+
+/**
  * The realm's Promise makes every promise handled at birth (see promises.ts), before its executor can
  * settle it: a promise rejected without a handler is reported to the host process by Node, at whatever
  * stack depth the rejection happens. The resolving functions it hands out settle at most once (a second
@@ -186,6 +203,7 @@ function installPromise(): void {
   // A rejection handler sees a V8 message in the user's words (see cleanError).
   wrap(PP, THEN, (orig) => ({
     [THEN](this: unknown, onFulfilled: unknown, onRejected: unknown) {
+      refuseForeignSpecies(this);
       const handler = typeof onRejected === 'function' ? (reason: unknown) => { cleanError(reason); return apply(onRejected as AnyFn, undefined, [reason]); } : onRejected;
       // The species is normally this realm's Promise, which marks what it makes; a script that sets its
       // promise's `constructor` to undefined gets the intrinsic one, which does not.
