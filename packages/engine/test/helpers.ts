@@ -678,8 +678,10 @@ export function buildEngineForChildren(): string {
     // The package's build config lists only the public entries; the worker's entry is loaded by path,
     // so no import reaches it: name it too, or the worker_threads adapter finds no worker-main.js.
     const config = `${tmp}.tsconfig.json`;
-    const entries = ['index.ts', 'http/index.ts', 'node/index.ts', 'isolation/index.ts', 'sandbox/worker-main.ts'];
-    writeFileSync(config, JSON.stringify({ extends: path.join(engineRoot, 'tsconfig.build.json'), files: entries.map((e) => path.join(engineRoot, 'src', e)) }));
+    const build = path.join(engineRoot, 'tsconfig.build.json');
+    const { files } = JSON.parse(readFileSync(build, 'utf8')) as { files: string[] };
+    const entries = [...files, 'src/sandbox/worker-main.ts'].map((f) => path.join(engineRoot, f));
+    writeFileSync(config, JSON.stringify({ extends: build, files: entries }));
     try {
       execFileSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', config, '--outDir', tmp, '--declaration', 'false'], { stdio: 'pipe', timeout: 120_000 });
     } finally {
