@@ -150,3 +150,35 @@ describe('builtins that walk a length V8 cannot interrupt', () => {
     expect((await standard.run('return Array.prototype.sort.call({ length: 2, 0: 2, 1: 1 });')).error?.message).toMatch(/not available on array-like objects/);
   });
 });
+
+describe('Promise subclasses and species', () => {
+  const modes = [
+    new Enclave({ securityLevel: 'PERMISSIVE', validate: false }),
+    new Enclave({ securityLevel: 'PERMISSIVE', validate: false, transform: false }),
+    new Enclave({ securityLevel: 'PERMISSIVE', validate: false, adapter: 'worker_threads', workerPoolConfig: { minWorkers: 1, maxWorkers: 1 } }),
+    new Enclave({ securityLevel: 'PERMISSIVE', validate: false, transform: false, adapter: 'worker_threads', workerPoolConfig: { minWorkers: 1, maxWorkers: 1 } }),
+  ];
+  afterAll(() => modes.forEach((e) => e.dispose()));
+  const cases: [string, string, unknown][] = [
+    ['then on a subclass returns the subclass', 'class P extends Promise {} const q = new P((r) => r(1)).then((v) => v + 1); return [q instanceof P, await q];', [true, 2]],
+    ['catch, finally and chains on a subclass', "class P extends Promise {} const a = await P.reject(new Error('x')).then(null, (e) => e.message); const b = await new P((r) => r(5)).finally(() => 0); const c = await P.resolve(1).then((v) => v + 1).then((v) => v + 1); return [a, b, c];", ['x', 5, 3]],
+    ['the species is read once, when then runs', 'let reads = 0; class P extends Promise { static get [Symbol.species]() { reads++; return Promise; } } const q = new P((r) => r(1)).then((v) => v); const first = reads; await q; return [first, reads, q instanceof P];', [1, 1, false]],
+    ['a promise\'s own constructor is used and kept', 'const p = Promise.resolve(3); p.constructor = undefined; const v = await p.then((x) => x * 2); const q = Promise.resolve(1); q.constructor = Promise; await q.then((x) => x); return [v, p.constructor === undefined, q.constructor === Promise];', [6, true, true]],
+    ['then on something that is not a promise throws a TypeError', "try { Promise.prototype.then.call({}, () => 1); return 'no'; } catch (e) { return e instanceof TypeError; }", true],
+    ['resolving functions that throw from a reaction reach nobody', "class P extends Promise { constructor(ex) { super((res, rej) => ex(() => { throw new Error('res'); }, () => { throw new Error('rej'); })); } } new P((r) => r(1)).then((v) => v); const s = Promise.reject(new Error('r')); s.constructor = { [Symbol.species]: function W(ex) { ex(() => {}, () => { throw new Error('cap'); }); } }; s.then(); for (let i = 0; i < 5; i++) await null; return 'quiet';", 'quiet'],
+  ];
+  it.each(modes.flatMap((e, mode) => cases.map(([label, code, want]) => ({ e, mode, label, code, want }))))('$label (mode $mode)', async ({ e, code, want }) => {
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown) => uncaught.push(err);
+    process.on('uncaughtException', onUncaught);
+    try {
+      const r = await e.run(code);
+      expect(r.error).toBeUndefined();
+      expect(r.value).toEqual(want);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+    expect(uncaught).toEqual([]);
+  });
+});

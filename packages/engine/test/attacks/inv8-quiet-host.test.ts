@@ -66,18 +66,6 @@ const FLAGS = [
   { label: 'default flags', nodeArgs: [] },
 ] as const;
 
-/**
- * A known open defect (issue 13), not a pass: on Node 22 and 24, in vm mode without the rewriter, a deep
- * async recursion sometimes leaves V8's "Exception in PromiseRejectCallback ... Maximum call stack size
- * exceeded" on the host's stderr (Node 20 is clean). Only those V8 blocks are tolerated there; anything
- * else on stderr, a crash, a rejection reported to Node or a run without a code still fails.
- */
-const KNOWN_STDERR = Number(process.versions.node.split('.')[0]) >= 22 ? /^Exception in PromiseRejectCallback:\n(?:[^\n]*\n){0,6}?RangeError: Maximum call stack size exceeded\n\n?/gm : null;
-function unexpectedStderr(stderr: string, label: string): string {
-  if (KNOWN_STDERR === null || label !== 'vm, transform off') return stderr;
-  return stderr.replace(KNOWN_STDERR, '');
-}
-
 const children = new ChildBatch(2);
 const keys = MODES.flatMap((mode) => FLAGS.map((flags) => ({ mode, flags, key: children.add(`${mode.label} ${flags.label}`, childSource(mode.options), { nodeArgs: flags.nodeArgs, killAfterMs: 90_000 }) })));
 beforeAll(() => children.start(), 120_000);
@@ -87,7 +75,7 @@ describe('invariant 8: a quiet host (child processes)', () => {
     it('writes nothing to stderr, reports no rejection to Node, and ends every run with a code', async () => {
       const child = await children.result(key);
       expect(child.code, describeChild(child)).toBe(0);
-      expect(unexpectedStderr(child.stderr, mode.label), 'the host process wrote to stderr').toBe('');
+      expect(child.stderr, 'the host process wrote to stderr').toBe('');
       const got = childResult(child) as { out: Record<string, string>; unhandled: number };
       expect(got.unhandled).toBe(0);
       expect(Object.keys(got.out)).toEqual(Object.keys(SCRIPTS));

@@ -24,7 +24,6 @@ import {
   Int8ArrayCtor,
   IntlObject,
   IteratorCtor,
-  JSONObject,
   MapCtor,
   ObjectPrototype,
   PromiseCtor,
@@ -51,9 +50,9 @@ import {
   gpo,
   isArray,
   isFrozen,
-  jsonStringify,
   ownKeys,
   promiseThen,
+  reflectDefine,
   reflectDelete,
   setAdd,
   setForEach,
@@ -62,7 +61,7 @@ import {
   symbolSpecies,
 } from './primordials.js';
 import { installNondeterminism } from './nondeterminism.js';
-import { handledCapability, markHandled } from './promises.js';
+import { UNDEFINED_CONSTRUCTOR, handledCapability, markHandled, needStack } from './promises.js';
 
 type AnyFn = (...args: any[]) => any;
 
@@ -137,37 +136,84 @@ function installProxy(): void {
 const THEN = 'then';
 
 /**
- * Nested arrays whose serialization recurses once per level in V8's C++ JSON writer, which checks the
- * stack limit at each level: about 60 KB of stack, measured in native frames that no JIT can shrink.
- */
-const HEADROOM_LEVELS = 256;
-let headroom: unknown[] = [];
-for (let i = 0; i < HEADROOM_LEVELS; i++) headroom = [headroom];
-
-/**
- * Throws a RangeError, before anything happens, when the stack is nearly used up. Used in front of the
- * few builtins that can reject a promise they have just made, before anyone could handle it: Node's
- * rejection tracking runs on top of the script's frames, and with no stack left it prints to the host's
- * stderr instead.
- */
-function needStack(): void {
-  apply(jsonStringify, JSONObject, [headroom]);
-}
-
-/**
  * `then` builds the promise it returns with `this.constructor[Symbol.species]`, and a reaction later
  * hands its outcome to that constructor's resolving functions from a microtask, where nothing of the
  * script is on the stack: one that throws there (a script's class as the species, or a subclass whose
  * constructor wraps them) is reported to the host process as an uncaught exception, which ends a server
- * that has no handler. So `then` runs only on this realm's own promises, whose species is this realm's
- * Promise: no own `constructor` and this realm's prototype (both read without running script code on an
- * ordinary object; the prototype's `constructor` is frozen).
+ * that has no handler. So the intrinsic `then` only ever makes intrinsic promises here.
+ *
+ * This realm's own promises (this realm's prototype, no own `constructor`: both read without running
+ * script code; the prototype's `constructor` is frozen) have this realm's Promise as their species, whose
+ * promises are marked handled and settled by the runtime: the intrinsic `then` runs as it is. For any
+ * other promise, `then` does what the specification says in script-visible steps (the species is read
+ * once, the capability comes from the script's constructor), but the reactions are attached with the
+ * intrinsic species, and they call the script's resolving functions themselves, where a throw is
+ * swallowed instead of reaching the microtask queue.
  */
-function refuseForeignSpecies(p: unknown): void {
-  if (p === null || (typeof p !== 'object' && typeof p !== 'function')) return;
-  if (gopd(p, 'constructor') !== undefined || reflectGetPrototypeOf(p) !== PromisePrototype) {
-    throw new TypeErrorCtor('then() works on this sandbox\'s own promises only: not on a Promise subclass or a promise with its own constructor.');
+function ownPromise(p: unknown): boolean {
+  return p !== null && typeof p === 'object' && reflectGetPrototypeOf(p) === PromisePrototype && gopd(p, 'constructor') === undefined;
+}
+
+/** Calls a script's resolving function from a reaction: whatever it throws stays here. */
+function settleQuietly(fn: unknown, value: unknown): void {
+  try {
+    apply(fn as AnyFn, undefined, [value]);
+  } catch {
+    // The specification would report this to the host as an uncaught exception.
   }
+}
+
+function thenForeign(intrinsicThen: AnyFn, SafePromise: unknown, p: object, onFulfilled: unknown, onRejected: unknown): unknown {
+  let res: unknown;
+  let rej: unknown;
+  const react = (handler: unknown, rejecting: boolean) => (arg: unknown) => {
+    if (typeof handler !== 'function') {
+      settleQuietly(rejecting ? rej : res, arg);
+      return;
+    }
+    if (rejecting) cleanError(arg);
+    let out: unknown;
+    try {
+      out = apply(handler as AnyFn, undefined, [arg]);
+    } catch (e) {
+      settleQuietly(rej, e);
+      return;
+    }
+    settleQuietly(res, out);
+  };
+  // Attached first, so that `then` on something that is not a promise fails before any script code runs;
+  // the reactions run from a later microtask, when the capability below exists. The promise's own
+  // `constructor`, if it has one, is put back as it was.
+  const saved = gopd(p, 'constructor');
+  if (!reflectDefine(p, 'constructor', UNDEFINED_CONSTRUCTOR)) {
+    throw new TypeErrorCtor('then() cannot be used on this promise: it is frozen and is not one of this sandbox\'s own promises.');
+  }
+  try {
+    markHandled(apply(intrinsicThen, p, [react(onFulfilled, false), react(onRejected, true)]));
+  } finally {
+    if (saved === undefined) reflectDelete(p, 'constructor');
+    else reflectDefine(p, 'constructor', saved);
+  }
+  const C = (p as { constructor?: unknown }).constructor;
+  let S: unknown = SafePromise;
+  if (C !== undefined) {
+    if (C === null || (typeof C !== 'object' && typeof C !== 'function')) throw new TypeErrorCtor('The promise\'s constructor is not an object.');
+    const species = (C as Record<symbol, unknown>)[symbolSpecies];
+    if (species !== undefined && species !== null) S = species;
+  }
+  if (S === SafePromise || S === PromiseCtor) {
+    const cap = handledCapability(undefined);
+    res = cap.resolve;
+    rej = cap.reject;
+    return cap.promise;
+  }
+  const made = construct(S as AnyFn, [(a: unknown, b: unknown) => {
+    if (res !== undefined || rej !== undefined) throw new TypeErrorCtor('Promise executor has already been invoked with non-undefined arguments');
+    res = a;
+    rej = b;
+  }]);
+  if (typeof res !== 'function' || typeof rej !== 'function') throw new TypeErrorCtor('Promise resolve or reject function is not callable');
+  return markHandled(made);
 }
 
 /**
@@ -203,7 +249,7 @@ function installPromise(): void {
   // A rejection handler sees a V8 message in the user's words (see cleanError).
   wrap(PP, THEN, (orig) => ({
     [THEN](this: unknown, onFulfilled: unknown, onRejected: unknown) {
-      refuseForeignSpecies(this);
+      if (!ownPromise(this)) return thenForeign(orig, SafePromise, this as object, onFulfilled, onRejected);
       const handler = typeof onRejected === 'function' ? (reason: unknown) => { cleanError(reason); return apply(onRejected as AnyFn, undefined, [reason]); } : onRejected;
       // The species is normally this realm's Promise, which marks what it makes; a script that sets its
       // promise's `constructor` to undefined gets the intrinsic one, which does not.

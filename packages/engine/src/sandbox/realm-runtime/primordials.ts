@@ -69,6 +69,8 @@ export const numberIsFinite = Number.isFinite;
 export const jsonParse = JSON.parse;
 export const jsonStringify = JSON.stringify;
 export const promiseThen = Promise.prototype.then;
+/** Node 22 and later: makes a promise and its resolving functions without calling an executor. */
+export const promiseWithResolvers = (Promise as { withResolvers?: () => { promise: Promise<unknown>; resolve: (v: unknown) => void; reject: (e: unknown) => void } }).withResolvers;
 export const functionBind = Function.prototype.bind;
 /** V8's own (not in the ES library). */
 export const captureStackTrace = (Error as unknown as { captureStackTrace: (target: object) => void }).captureStackTrace;

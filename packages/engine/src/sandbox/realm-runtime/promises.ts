@@ -3,10 +3,10 @@
  * --unhandled-rejections=strict it crashes before any listener can intervene. Every promise the realm
  * hands out is therefore marked handled at birth; awaiting or catching it still works.
  */
-import { PromiseCtor, TypeErrorCtor, apply, arrayPush, functionBind, promiseThen, reflectDefine, reflectDelete, reflectSetPrototypeOf } from './primordials.js';
+import { JSONObject, PromiseCtor, TypeErrorCtor, apply, arrayPush, functionBind, jsonStringify, promiseThen, promiseWithResolvers, reflectDefine, reflectDelete, reflectSetPrototypeOf } from './primordials.js';
 
 const noop = () => {};
-const UNDEFINED_CONSTRUCTOR = { value: undefined, writable: true, enumerable: false, configurable: true };
+export const UNDEFINED_CONSTRUCTOR = { value: undefined, writable: true, enumerable: false, configurable: true };
 
 /**
  * `then()` looks up `p.constructor[Symbol.species]`, which can be a script's getter (a subclass) or the
@@ -27,6 +27,24 @@ export function markHandled<P>(p: P): P {
     // Not a promise, or not extensible: nothing to mark.
   }
   return p;
+}
+
+/**
+ * Nested arrays whose serialization recurses once per level in V8's C++ JSON writer, which checks the
+ * stack limit at each level: about 60 KB of stack, measured in native frames that no JIT can shrink.
+ */
+const HEADROOM_LEVELS = 256;
+let headroom: unknown[] = [];
+for (let i = 0; i < HEADROOM_LEVELS; i++) headroom = [headroom];
+
+/**
+ * Throws a RangeError, before anything happens, when the stack is nearly used up. Used in front of the
+ * few builtins that can reject a promise they have just made, before anyone could handle it: Node's
+ * rejection tracking runs on top of the script's frames, and with no stack left it prints to the host's
+ * stderr instead.
+ */
+export function needStack(): void {
+  apply(jsonStringify, JSONObject, [headroom]);
 }
 
 /**
@@ -58,14 +76,28 @@ const capture = apply(functionBind, arrayPush, [captured]) as (...args: unknown[
  * promise has no handler at that moment. Out of stack, this throws and makes nothing.
  */
 export function handledCapability(newTarget: unknown): { promise: Promise<unknown>; resolve: (v: unknown) => void; reject: (e: unknown) => void } {
-  captured.length = 0;
-  // `new`, not Reflect.construct: on a nearly exhausted stack, the latter's path into the constructor can
-  // fail inside it, after the promise exists (measured), where `new` either fails before or succeeds.
-  const promise = new PromiseCtor(capture as unknown as (res: (v: unknown) => void, rej: (e: unknown) => void) => void);
-  // The last two: a script's constructor (a proxy's trap reading `prototype`) may have made a promise
-  // of its own in between.
-  const resolve = captured[captured.length - 2] as (v: unknown) => void;
-  const reject = captured[captured.length - 1] as (e: unknown) => void;
+  let promise: Promise<unknown>;
+  let resolve: (v: unknown) => void;
+  let reject: (e: unknown) => void;
+  if (promiseWithResolvers !== undefined) {
+    // No executor runs, so nothing can fail inside the constructor after the promise exists (an executor
+    // that overflows the stack there rejects the new promise, with no handler and no stack left for
+    // Node's rejection tracking, which then prints to the host's stderr on Node 22 and later).
+    const made = apply(promiseWithResolvers, PromiseCtor, []);
+    promise = made.promise;
+    resolve = made.resolve;
+    reject = made.reject;
+  } else {
+    captured.length = 0;
+    // `new`, not Reflect.construct: on a nearly exhausted stack, the latter's path into the constructor
+    // can fail inside it, after the promise exists (measured), where `new` either fails before or succeeds.
+    promise = new PromiseCtor(capture as unknown as (res: (v: unknown) => void, rej: (e: unknown) => void) => void);
+    // The last two: a script's constructor (a proxy's trap reading `prototype`) may have made a promise
+    // of its own in between.
+    resolve = captured[captured.length - 2] as (v: unknown) => void;
+    reject = captured[captured.length - 1] as (e: unknown) => void;
+    if (typeof resolve !== 'function' || typeof reject !== 'function') throw new TypeErrorCtor('a promise could not be made');
+  }
   if (newTarget !== undefined && newTarget !== PromiseCtor) {
     // A script's subclass: its instances get its prototype, as OrdinaryCreateFromConstructor gives them.
     const proto = (newTarget as { prototype?: unknown }).prototype;
