@@ -274,13 +274,19 @@ function rawWorker(toolSet) {
 async function workerWorkload(workerEnclave) {
   const raw = rawWorker(tools);
   await raw.run(HELLO);
+  const same = unique(AGENT);
   const variants = [
     ['raw warm worker, fresh context', () => raw.run(unique(AGENT))],
     ['enclave-kit (worker_threads)', async () => ensureOk(await workerEnclave.run(unique(AGENT), { tools }))],
+    // One text again and again: what is left is the transport and the run lifecycle, not the checks.
+    ['raw warm worker, same source', () => raw.run(same)],
+    ['enclave-kit (worker_threads), same source', async () => ensureOk(await workerEnclave.run(same, { tools }))],
   ];
   const m = await compareRepeated(n(1000), variants);
   report('agent (worker)', 'raw warm worker, fresh context (floor)', m[0]);
   report('agent (worker)', 'enclave-kit (worker_threads)', m[1], 'raw worker', '≤ 2x');
+  report('agent (worker)', 'raw warm worker, same source (floor)', { ...m[2], ratio: undefined });
+  report('agent (worker)', 'enclave-kit (worker_threads), same source', { ...m[3], ratio: m[3].p50 / m[2].p50 }, 'raw worker, same source', '≤ 1.1x');
   await raw.close();
 }
 
