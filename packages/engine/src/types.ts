@@ -180,7 +180,10 @@ export interface WorkerPoolConfig {
   maxWorkers: number;
   /** Bytes of V8 heap per worker (`resourceLimits`); a run that needs more ends as MEMORY_LIMIT_EXCEEDED. */
   memoryLimitPerWorker: number;
-  /** Messages a worker may send per second; a worker far beyond it is stopped. */
+  /**
+   * Messages a worker may send per second beyond its answers to the host (one per run, tool reply or
+   * cancel it was sent); a worker far beyond it is stopped.
+   */
   maxMessagesPerSecond: number;
   /** A worker is replaced after this many runs. */
   maxExecutionsPerWorker: number;

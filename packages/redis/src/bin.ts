@@ -16,7 +16,7 @@ const USAGE = `Usage: enclave-runtime --redis redis://127.0.0.1:6379 [options]
   --max-timeout <ms>     longest run, whatever an app asks (default: 60000)
   --memory-limit <MiB>   V8 heap per worker (default: 256)
   --max-payload <MiB>    largest run or message read (default: 32)
-  --max-messages <n>     messages a worker may send per second (default: 1000)
+  --max-messages <n>     messages a worker may send per second beyond its answers (default: 1000)
   --heartbeat <ms>       presence interval (default: 1000)
   --help                 this text
 

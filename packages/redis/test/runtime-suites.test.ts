@@ -98,15 +98,17 @@ describe.each(ROWS)('invariant 5 on runtime nodes [$name]', (adapter) => {
   }
 });
 
-describe('a flood of worker messages on a runtime node', () => {
-  it('a run whose worker sends more than the node’s --max-messages per second ends as MessageFloodError', async () => {
+describe('worker messages on a runtime node', () => {
+  it('a node started with --max-messages 5 still runs a script whose 40 tool replies come apart: answers are not a flood', async () => {
     const enclave = new Enclave({ adapter: remote(FLOOD_PREFIX) });
     try {
       await enclave.ready();
       const tools = { wait: ({ ms }: { ms: number }) => new Promise((r) => setTimeout(() => r(ms), ms)) };
-      // One message per realm entry: 40 replies 3 ms apart make about 40 messages in 120 ms.
-      const r = await enclave.run(`return await Promise.all(Array.from({ length: 40 }, (_, i) => callTool('wait', { ms: 3 * i })));`, { tools });
-      expect(r.error).toMatchObject({ code: 'RUNTIME_ERROR', name: 'MessageFloodError' });
+      // One message per realm entry: 40 replies 3 ms apart make about 40 messages in 120 ms, each one the
+      // answer to a reply (a worker that sends what nobody asked for is stopped: test/worker.test.ts).
+      const r = await enclave.run(`return (await Promise.all(Array.from({ length: 40 }, (_, i) => callTool('wait', { ms: 3 * i })))).length;`, { tools });
+      expect(r.error).toBeUndefined();
+      expect(r.value).toBe(40);
       expect((await enclave.run('return 6')).value).toBe(6);
     } finally {
       enclave.dispose();

@@ -367,6 +367,17 @@ describe('hostile messages on Redis', () => {
     }
   });
 
+  it('a node that says its worker flooded: the run ends as RUNTIME_ERROR, MessageFloodError', async () => {
+    const prefix = redis.prefix();
+    const enclave = await remoteEnclave(prefix);
+    const p = enclave.run('return 1');
+    await lyingNode(prefix, async (job, send) => {
+      await send(['accept', job.run, 'nliar0000']);
+      await send(['failed', job.run, 'RUNTIME_ERROR']);
+    });
+    expect((await p).error).toMatchObject({ code: 'RUNTIME_ERROR', name: 'MessageFloodError' });
+  });
+
   it('a node that accepts and then says nothing, with no presence: RUNTIME_LOST', async () => {
     const prefix = redis.prefix();
     const enclave = await remoteEnclave(prefix);

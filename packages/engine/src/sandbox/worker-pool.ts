@@ -88,6 +88,13 @@ interface Slot {
   state: SlotState;
   job: Job | undefined;
   runs: number;
+  /**
+   * Messages the worker may still send in answer to the host: one for its `ready`, and one per message
+   * the host posted to it (a run, a tool reply, a cancel each make the worker enter its realm once and
+   * report once). Answers are the protocol, not a flood, however fast the tools are: only messages
+   * beyond them count against `maxMessagesPerSecond`.
+   */
+  credit: number;
   windowStart: number;
   windowCount: number;
   backlog: string[];
@@ -103,6 +110,8 @@ interface Slot {
 export interface WorkerPoolOptions {
   realms: RealmPoolOptions;
   maxMessageBytes: number;
+  /** The worker's entry module; tests only (a worker that misbehaves on purpose). */
+  entry?: URL;
 }
 
 /** The `worker_threads` isolation. */
@@ -110,6 +119,7 @@ export class WorkerPool implements Isolation {
   readonly kind = 'worker_threads';
   readonly #config: WorkerPoolConfig;
   readonly #init: Omit<WorkerInit, 'flag'>;
+  readonly #entry: URL | undefined;
   readonly #slots = new Set<Slot>();
   readonly #queue: Job[] = [];
   #nextJob = 0;
@@ -122,6 +132,7 @@ export class WorkerPool implements Isolation {
   constructor(config: WorkerPoolConfig, options: WorkerPoolOptions) {
     this.#config = config;
     this.#init = { realms: options.realms, maxMessageBytes: options.maxMessageBytes, heapCeiling: config.memoryLimitPerWorker };
+    this.#entry = options.entry;
     for (let i = 0; i < config.minWorkers; i++) this.#spawn();
   }
 
@@ -228,13 +239,14 @@ export class WorkerPool implements Isolation {
       stderr: true,
     };
     const { Worker: WorkerCtor } = process.getBuiltinModule('node:worker_threads') as typeof import('node:worker_threads');
-    const worker = Reflect.construct(WorkerCtor, [workerEntry(), options]) as Worker;
+    const worker = Reflect.construct(WorkerCtor, [this.#entry ?? workerEntry(), options]) as Worker;
     const slot: Slot = {
       worker,
       flag: new Int32Array(flag),
       state: 'starting',
       job: undefined,
       runs: 0,
+      credit: 1,
       windowStart: performance.now(),
       windowCount: 0,
       backlog: [],
@@ -352,6 +364,7 @@ export class WorkerPool implements Isolation {
     if (slot.state === 'dead') return;
     try {
       slot.worker.postMessage(JSON.stringify(message));
+      slot.credit++;
     } catch {
       // A worker that is going away: its exit settles the run.
     }
@@ -361,6 +374,11 @@ export class WorkerPool implements Isolation {
 
   #receive(slot: Slot, text: unknown): void {
     if (slot.state === 'dead') return;
+    if (slot.credit > 0 && slot.backlog.length === 0) {
+      slot.credit--;
+      this.#handle(slot, text);
+      return;
+    }
     const now = performance.now();
     if (now - slot.windowStart >= 1000) {
       slot.windowStart = now;
@@ -394,7 +412,7 @@ export class WorkerPool implements Isolation {
 
   #flooded(slot: Slot): void {
     const job = slot.job;
-    if (job) this.#fail(job, 'RUNTIME_ERROR', 'MessageFloodError', `The sandbox sent more than ${this.#config.maxMessagesPerSecond} messages per second.`);
+    if (job) this.#fail(job, 'RUNTIME_ERROR', 'MessageFloodError', `The sandbox sent more than ${this.#config.maxMessagesPerSecond} messages per second that answered nothing the host sent.`);
     this.#retire(slot, 'terminated');
   }
 
