@@ -44,6 +44,7 @@ const SCRIPTS: Record<string, string> = {
   'a prototype swapped to a subclass': "class P extends Promise { constructor(ex) { super((res, rej) => ex(() => { throw new Error('res'); }, rej)); } } const p = Promise.resolve(1); Object.setPrototypeOf(p, P.prototype); p.then((v) => v); await null; await null; return 1;",
   'then() on a Promise subclass at the bottom of an overflow': 'class P extends Promise {} const p = P.resolve(1); const q = P.reject(new Error("r")); function r(n) { try { return r(n + 1); } catch (e) { p.then(() => {}); q.then(null, () => {}); new P(() => {}).then(); throw e; } } return r(0);',
   'a species getter that recurses, for then()': 'class P extends Promise { static get [Symbol.species]() { return P[Symbol.species]; } } const p = new P((res) => res(1)); try { p.then(); } catch {} await null; await null; return 1;',
+  'combinators and finally on a Promise subclass at the bottom of an overflow': 'class P extends Promise {} const a = P.resolve(1); function r(n) { try { return r(n + 1); } catch (e) { P.all([a, 2]); P.race([a]); a.finally(() => {}); P.reject(e).catch(() => {}); throw e; } } return r(0);',
   'console.log of an error at the bottom of an overflow': 'function r(n) { try { return r(n + 1); } catch (e) { console.log(e); throw e; } } return r(0);',
 };
 
