@@ -52,7 +52,6 @@ import {
   isFrozen,
   ownKeys,
   promiseThen,
-  reflectDefine,
   reflectDelete,
   setAdd,
   setForEach,
@@ -61,7 +60,7 @@ import {
   symbolSpecies,
 } from './primordials.js';
 import { installNondeterminism } from './nondeterminism.js';
-import { UNDEFINED_CONSTRUCTOR, handledCapability, markHandled, needStack } from './promises.js';
+import { handledCapability, markHandled, needStack, thenIntrinsic } from './promises.js';
 
 type AnyFn = (...args: any[]) => any;
 
@@ -163,7 +162,7 @@ function settleQuietly(fn: unknown, value: unknown): void {
   }
 }
 
-function thenForeign(intrinsicThen: AnyFn, SafePromise: unknown, p: object, onFulfilled: unknown, onRejected: unknown): unknown {
+function thenForeign(SafePromise: unknown, p: object, onFulfilled: unknown, onRejected: unknown): unknown {
   let res: unknown;
   let rej: unknown;
   const react = (handler: unknown, rejecting: boolean) => (arg: unknown) => {
@@ -182,18 +181,10 @@ function thenForeign(intrinsicThen: AnyFn, SafePromise: unknown, p: object, onFu
     settleQuietly(res, out);
   };
   // Attached first, so that `then` on something that is not a promise fails before any script code runs;
-  // the reactions run from a later microtask, when the capability below exists. The promise's own
-  // `constructor`, if it has one, is put back as it was.
-  const saved = gopd(p, 'constructor');
-  if (!reflectDefine(p, 'constructor', UNDEFINED_CONSTRUCTOR)) {
-    throw new TypeErrorCtor('then() cannot be used on this promise: it is frozen and is not one of this sandbox\'s own promises.');
-  }
-  try {
-    markHandled(apply(intrinsicThen, p, [react(onFulfilled, false), react(onRejected, true)]));
-  } finally {
-    if (saved === undefined) reflectDelete(p, 'constructor');
-    else reflectDefine(p, 'constructor', saved);
-  }
+  // the reactions run from a later microtask, when the capability below exists.
+  const derived = thenIntrinsic(p, react(onFulfilled, false), react(onRejected, true));
+  if (derived === undefined) throw new TypeErrorCtor('then() cannot be used on this promise: it is frozen and is not one of this sandbox\'s own promises.');
+  markHandled(derived);
   const C = (p as { constructor?: unknown }).constructor;
   let S: unknown = SafePromise;
   if (C !== undefined) {
@@ -249,7 +240,7 @@ function installPromise(): void {
   // A rejection handler sees a V8 message in the user's words (see cleanError).
   wrap(PP, THEN, (orig) => ({
     [THEN](this: unknown, onFulfilled: unknown, onRejected: unknown) {
-      if (!ownPromise(this)) return thenForeign(orig, SafePromise, this as object, onFulfilled, onRejected);
+      if (!ownPromise(this)) return thenForeign(SafePromise, this as object, onFulfilled, onRejected);
       const handler = typeof onRejected === 'function' ? (reason: unknown) => { cleanError(reason); return apply(onRejected as AnyFn, undefined, [reason]); } : onRejected;
       // The species is normally this realm's Promise, which marks what it makes; a script that sets its
       // promise's `constructor` to undefined gets the intrinsic one, which does not.

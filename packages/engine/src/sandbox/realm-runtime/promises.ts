@@ -3,39 +3,54 @@
  * --unhandled-rejections=strict it crashes before any listener can intervene. Every promise the realm
  * hands out is therefore marked handled at birth; awaiting or catching it still works.
  */
-import { JSONObject, PromiseCtor, TypeErrorCtor, apply, arrayPush, functionBind, jsonStringify, promiseThen, promiseWithResolvers, reflectDefine, reflectDelete, reflectSetPrototypeOf } from './primordials.js';
+import { JSONObject, PromiseCtor, TypeErrorCtor, apply, arrayPush, functionBind, gopd, jsonStringify, promiseThen, promiseWithResolvers, reflectDefine, reflectDelete, reflectSetPrototypeOf } from './primordials.js';
 
 const noop = () => {};
-export const UNDEFINED_CONSTRUCTOR = { value: undefined, writable: true, enumerable: false, configurable: true };
+const UNDEFINED_CONSTRUCTOR = { value: undefined, writable: true, enumerable: false, configurable: true };
 
 /**
- * `then()` looks up `p.constructor[Symbol.species]`, which can be a script's getter (a subclass) or the
- * realm's marking Promise. A temporary own `constructor` of undefined makes it use the intrinsic
- * Promise: no script code runs while marking, and marking never recurses. A promise that is already
- * non-extensible here was made elsewhere and marked when it was made.
+ * The intrinsic `then` on `p`, making an intrinsic promise whatever `p` is. `then()` looks up
+ * `p.constructor[Symbol.species]`, which can be a script's getter (a subclass) or the realm's marking
+ * Promise; a temporary own `constructor` of undefined makes it use the intrinsic Promise, so no script
+ * code runs and nothing recurses. The promise's own `constructor`, if it had one, is put back. Undefined
+ * when `p` takes no such property (non-extensible); throws for what is not a promise.
+ */
+export function thenIntrinsic(p: object, onFulfilled: unknown, onRejected: unknown): Promise<unknown> | undefined {
+  const saved = gopd(p, 'constructor');
+  if (!reflectDefine(p, 'constructor', UNDEFINED_CONSTRUCTOR)) return undefined;
+  try {
+    return apply(promiseThen, p, [onFulfilled, onRejected]) as Promise<unknown>;
+  } finally {
+    if (saved === undefined) reflectDelete(p, 'constructor');
+    else reflectDefine(p, 'constructor', saved);
+  }
+}
+
+/**
+ * Marks `p` handled. A promise that is already non-extensible here was made elsewhere and marked when
+ * it was made.
  */
 export function markHandled<P>(p: P): P {
   try {
-    if (reflectDefine(p as object, 'constructor', UNDEFINED_CONSTRUCTOR)) {
-      try {
-        apply(promiseThen, p, [undefined, noop]);
-      } finally {
-        reflectDelete(p as object, 'constructor');
-      }
-    }
+    thenIntrinsic(p as object, undefined, noop);
   } catch {
-    // Not a promise, or not extensible: nothing to mark.
+    // Not a promise: nothing to mark.
   }
   return p;
 }
 
+/** Nested arrays: serializing one recurses once per level in V8's C++ JSON writer (see needStack). */
+function nested(levels: number): unknown[] {
+  let a: unknown[] = [];
+  for (let i = 0; i < levels; i++) a = [a];
+  return a;
+}
+
 /**
- * Nested arrays whose serialization recurses once per level in V8's C++ JSON writer, which checks the
- * stack limit at each level: about 60 KB of stack, measured in native frames that no JIT can shrink.
+ * V8's JSON writer checks the stack limit at each level it recurses: 256 levels are about 60 KB of stack,
+ * measured in native frames that no JIT can shrink.
  */
-const HEADROOM_LEVELS = 256;
-let headroom: unknown[] = [];
-for (let i = 0; i < HEADROOM_LEVELS; i++) headroom = [headroom];
+const headroom = nested(256);
 
 /**
  * Throws a RangeError, before anything happens, when the stack is nearly used up. Used in front of the
@@ -51,21 +66,14 @@ export function needStack(): void {
  * The same check for a few frames only (about 2 KB): enough for the Promise constructor to call its
  * executor, at a microsecond instead of the full check's 50.
  */
-const FEW_FRAMES = 8;
-let fewFrames: unknown[] = [];
-for (let i = 0; i < FEW_FRAMES; i++) fewFrames = [fewFrames];
+const fewFrames = nested(8);
 
 /**
  * `markHandled` that throws when it cannot mark (out of stack, say): a caller that then rejects the
  * promise itself must not do so, or Node would see a rejection without a handler.
  */
 export function markOrThrow<P extends object>(p: P): P {
-  if (!reflectDefine(p, 'constructor', UNDEFINED_CONSTRUCTOR)) throw new TypeErrorCtor('a promise could not be marked');
-  try {
-    apply(promiseThen, p, [undefined, noop]);
-  } finally {
-    reflectDelete(p, 'constructor');
-  }
+  if (thenIntrinsic(p, undefined, noop) === undefined) throw new TypeErrorCtor('a promise could not be marked');
   return p;
 }
 
