@@ -125,13 +125,17 @@ function safeJson(value: unknown): string {
 }
 
 /**
- * The trace context of an incoming request (W3C `traceparent`/`tracestate`, or whatever propagator the
- * host registered), or undefined without the API.
+ * The trace context a request's run goes under, or undefined without the API. A span already active
+ * here is the request's own (HTTP auto-instrumentation makes a server span from the same `traceparent`
+ * before the route runs): the run is its child. Otherwise the request's headers (W3C
+ * `traceparent`/`tracestate`, or whatever propagator the host registered) give the parent.
  */
 export function extractTraceContext(headers: Headers): unknown {
   const a = otel();
   if (a === null) return undefined;
-  return a.propagation.extract(a.context.active(), headers, {
+  const active = a.context.active();
+  if (a.trace.getSpan(active) !== undefined) return active;
+  return a.propagation.extract(active, headers, {
     get: (carrier, key) => carrier.get(key) ?? undefined,
     keys: (carrier) => Array.from(carrier.keys()),
   });

@@ -4,7 +4,7 @@
  */
 import { context, propagation, trace } from '@opentelemetry/api';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { Enclave, ToolError } from '../src/index.js';
+import { Enclave, ToolError, createEnclaveHandler } from '../src/index.js';
 import type { CreateEnclaveOptions } from '../src/index.js';
 import { newTraceparent, parentOf, registerTestTracing, spansOf } from './otel.js';
 
@@ -116,5 +116,31 @@ describe('tracing options', () => {
     await b.done;
     const run = spansOf(exporter, b.ids.traceId).find((s) => s.name === 'enclave.run');
     expect(run?.events.map((e) => e.name)).toContain('enclave.scoring');
+  });
+});
+
+describe('tracing through the HTTP core', () => {
+  const post = (traceparent: string) =>
+    new Request('http://app.test/enclave', { method: 'POST', headers: { 'content-type': 'application/json', traceparent }, body: JSON.stringify({ code: `return await callTool('orders:list', { status: 'paid' });` }) });
+
+  it('under a span already active (auto-instrumentation’s server span for the request), the run is that span’s child', async () => {
+    const handler = createEnclaveHandler({ enclave: make(), tools: () => tools });
+    const ids = newTraceparent();
+    const incoming = propagation.extract(context.active(), { traceparent: ids.header });
+    const server = trace.getTracer('http').startSpan('POST /enclave', {}, incoming);
+    const res = await context.with(trace.setSpan(incoming, server), () => handler(post(ids.header), {}));
+    server.end();
+    expect(res.status).toBe(200);
+    const spans = spansOf(exporter, ids.traceId);
+    const run = spans.find((s) => s.name === 'enclave.run');
+    expect(parentOf(run!)).toBe(server.spanContext().spanId);
+    expect(parentOf(spans.find((s) => s.name === 'execute_tool orders:list')!)).toBe(run!.spanContext().spanId);
+  });
+
+  it('with no span active, the request’s traceparent is the parent', async () => {
+    const handler = createEnclaveHandler({ enclave: make(), tools: () => tools });
+    const ids = newTraceparent();
+    expect((await handler(post(ids.header), {})).status).toBe(200);
+    expect(parentOf(spansOf(exporter, ids.traceId).find((s) => s.name === 'enclave.run')!)).toBe(ids.spanId);
   });
 });
