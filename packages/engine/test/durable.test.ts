@@ -143,6 +143,32 @@ return { coin, t, d, s, id, after: new Date().getTime() };`;
     expect(ran).toEqual({ list: 0, get: 1, refund: 1 });
   });
 
+  it('Intl.DateTimeFormat without a date formats the journaled time (PERMISSIVE), and replays it as new Date() does', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(new Date('2026-01-01T10:00:00.123Z'));
+    const enclave = make({ ...options, securityLevel: 'PERMISSIVE' });
+    const { tools, ran } = orderTools();
+    const code = `const f = new Intl.DateTimeFormat('en-US', { dateStyle: 'full', timeStyle: 'long', timeZone: 'UTC' });
+const g = Intl.DateTimeFormat('en-US', { minute: '2-digit', second: '2-digit', fractionalSecondDigits: 3, timeZone: 'UTC' });
+const a = f.format(); const b = g.formatToParts().map((p) => p.value).join(''); const c = g.format(undefined);
+const d = ['x'].map(() => g.format())[0];
+await callTool('orders:refund', { id: 'o1', amount: 1 });
+return { a, b, c, d, after: g.format() };`;
+    const paused = pausedOf(await enclave.run(code, { tools, durable: true }));
+    expect(paused.journal.nd.map(([k]) => k)).toEqual(['t', 't', 't', 't']);
+    vi.setSystemTime(new Date('2026-01-01T11:00:00.456Z'));
+    const resumed = await enclave.run(code, { tools, durable: { resume: { journal: throughStore(paused.journal), decision: { approved: true } } } });
+    if (!resumed.success) throw new Error(resumed.error.message);
+    const [ta, tb, tc, td] = paused.journal.nd.map(([, v]) => v) as [number, number, number, number];
+    const f = new Intl.DateTimeFormat('en-US', { dateStyle: 'full', timeStyle: 'long', timeZone: 'UTC' });
+    const g = new Intl.DateTimeFormat('en-US', { minute: '2-digit', second: '2-digit', fractionalSecondDigits: 3, timeZone: 'UTC' });
+    expect(resumed.value).toMatchObject({ a: f.format(ta), b: g.format(tb), c: g.format(tc), d: g.format(td) });
+    if (options.adapter === undefined) {
+      expect(resumed.value).toEqual({ a: f.format(Date.parse('2026-01-01T10:00:00.123Z')), b: '00:00.123', c: '00:00.123', d: '00:00.123', after: '00:00.456' });
+    }
+    expect(ran.refund).toBe(1);
+  });
+
   it('waits for a call still in flight before it pauses, and never runs it again', async () => {
     const enclave = make(options);
     const { tools, ran } = orderTools({ slowGetMs: 80 });
@@ -297,6 +323,31 @@ return [Math.random === r0, Date.now === n0, Date === D0, new Later(0).getTime()
     for (const durable of [true, false]) {
       const r = await runtimeOnly.run(code, { tools, durable });
       expect(r).toMatchObject({ success: true, value: [true, true, true, 0, true, 5, 2020, 1577836800000, 'number', true, true, 'Date', 7, 'string', true] });
+    }
+  });
+
+  it('Intl.DateTimeFormat keeps its shape and its clock, durable or not; a script cannot replace its methods (runtime only)', async () => {
+    // The year of the clock the run sees: the realm's own, or in a durable run the host's (faked here,
+    // in vm mode, to a year the realm's clock is not in), which Date gives too.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(new Date('2031-06-01T00:00:00Z'));
+    const code = `const P = Intl.DateTimeFormat.prototype; const y = new Intl.DateTimeFormat('en-US', { year: 'numeric', timeZone: 'UTC' });
+const f = Intl.DateTimeFormat('en-US', { minute: '2-digit', second: '2-digit', fractionalSecondDigits: 3, timeZone: 'UTC' });
+const getter = Object.getOwnPropertyDescriptor(P, 'format').get; const ftp = P.formatToParts;
+try { P.formatToParts = () => []; } catch {}
+try { Object.defineProperty(P, 'format', { get: () => () => 'x' }); } catch {}
+let foreign = 'none'; try { getter.call({}); } catch (e) { foreign = e.name; }
+let foreignParts = 'none'; try { ftp.call({}, 0); } catch (e) { foreignParts = e.name; }
+const year = String(new Date().getUTCFullYear());
+return [y.format() === year, y.formatToParts()[0].value === year, f.format(0), f.format(new Date(61000)), f.formatToParts(61000).length,
+  f.format === f.format, f.format.name, f.format.length, getter.name, getter.length, ftp.name, ftp.length, P.formatToParts === ftp,
+  foreign, foreignParts, 'prototype' in f.format, new Intl.DateTimeFormat('en-US', { timeZone: 'UTC' }).formatRange(0, 86400000)];`;
+    const runtimeOnly = make({ securityLevel: 'PERMISSIVE', validate: false });
+    const expected = [true, true, '00:00.000', '01:01.000', 5, true, '', 1, 'get format', 0, 'formatToParts', 1, true, 'TypeError', 'TypeError', false, new Intl.DateTimeFormat('en-US', { timeZone: 'UTC' }).formatRange(0, 86400000)];
+    const { tools } = orderTools();
+    for (const durable of [false, true]) {
+      const r = await runtimeOnly.run(code, { tools, durable });
+      expect(r).toMatchObject({ success: true, value: expected });
     }
   });
 

@@ -8,8 +8,8 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Enclave, ToolError } from '@enclave-kit/engine';
-import type { CreateEnclaveOptions, ExecutionResult, ToolContext } from '@enclave-kit/engine';
+import { Enclave, ToolError, defineTool } from '@enclave-kit/engine';
+import type { CreateEnclaveOptions, ExecutionResult, RunJournal, ToolContext } from '@enclave-kit/engine';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisRuntime, startRuntimeNode } from '../src/index.js';
 import { nodeLoad, startNodeProcess } from './nodes.js';
@@ -36,6 +36,12 @@ async function remoteEnclave(prefix: string, options: CreateEnclaveOptions = {},
 }
 
 const codeOf = (r: ExecutionResult) => (r.success ? 'OK' : r.error.code);
+
+/** The journal of a paused run as a session store keeps it: JSON text, parsed again. */
+function journalOf(r: ExecutionResult): RunJournal {
+  if (r.success || r.paused === undefined) throw new Error(`not paused: ${codeOf(r)}`);
+  return JSON.parse(JSON.stringify(r.paused.journal)) as RunJournal;
+}
 
 /** A tool that reports its call and waits until released (or until its run ends). */
 function gate() {
@@ -158,6 +164,61 @@ describe('runs on runtime nodes', () => {
     await g.called;
     controller.abort();
     expect(codeOf(await p)).toBe('ABORTED');
+  });
+});
+
+describe('durable runs on runtime nodes', () => {
+  /** A read and a refund that needs approval; each counts the calls the host actually ran. */
+  function orderTools() {
+    const ran = { get: 0, refund: 0 };
+    const tools = [
+      defineTool({ name: 'orders:get', handler: ({ id }: { id: string }) => (ran.get++, { id, total: id === 'o1' ? 120 : 80 }) }),
+      defineTool({ name: 'orders:refund', needsApproval: true, handler: ({ amount }: { amount: number }) => (ran.refund++, { refunded: amount }) }),
+    ];
+    return { tools, ran };
+  }
+
+  it('a run that takes Math.random() and the clock, pauses, and resumes through another app instance on another node gets the very same values', async () => {
+    const prefix = redis.prefix();
+    const firstNode = await startNodeProcess(redis.server.url, prefix, ['--concurrency', '1']);
+    const firstApp = await remoteEnclave(prefix);
+    const { tools, ran } = orderTools();
+    const code = `const coin = Math.random();
+const t = Date.now(); const d = new Date().toISOString(); const s = Date();
+const id = coin < 0.5 ? 'o1' : 'o3';
+const order = await callTool('orders:get', { id });
+const r = await callTool('orders:refund', { id, amount: order.total });
+return { coin, t, d, s, id, refunded: r.refunded, after: Date.now() };`;
+    const journal = journalOf(await firstApp.run(code, { tools, durable: true }));
+    expect(journal.nd.map(([kind]) => kind)).toEqual(['r', 't', 't', 't']);
+    expect(ran).toEqual({ get: 1, refund: 0 });
+    // The node that ran the first part is gone: another node and another app instance take the rest.
+    await firstNode.kill();
+    const secondNode = await startNodeProcess(redis.server.url, prefix, ['--concurrency', '1']);
+    const secondApp = await remoteEnclave(prefix);
+    const resumed = await secondApp.run(code, { tools, durable: { resume: { journal, decision: { approved: true } } } });
+    const [coin, t, d, s] = journal.nd.map(([, value]) => value) as [number, number, number, number];
+    const id = coin < 0.5 ? 'o1' : 'o3';
+    expect(resumed).toMatchObject({ success: true, value: { coin, t, d: new Date(d).toISOString(), s: new Date(s).toString(), id, refunded: id === 'o1' ? 120 : 80 } });
+    // After the approved call the run is live again.
+    expect((resumed.value as { after: number }).after).toBeGreaterThanOrEqual(t);
+    expect(ran).toEqual({ get: 1, refund: 1 });
+    // (Its presence, which carries the count, is written at its next heartbeat.)
+    await eventually(async () => ((await nodeLoad(redis.client(), prefix, secondNode.id))?.taken === 1 ? undefined : Promise.reject(new Error('not taken'))));
+    await secondNode.kill();
+  });
+
+  it('the journal’s cap on recorded values holds on the node: past it the sources refuse and the run ends as JOURNAL_LIMIT_EXCEEDED', async () => {
+    const prefix = redis.prefix();
+    const node = await startNodeProcess(redis.server.url, prefix, ['--concurrency', '1']);
+    const enclave = await remoteEnclave(prefix);
+    const { tools, ran } = orderTools();
+    const code = `let refused = 0; for (let i = 0; i < 2000; i++) { try { Math.random(); } catch { refused++; } }
+await callTool('orders:get', { id: 'o1' }); return refused;`;
+    const r = await enclave.run(code, { tools, durable: { maxJournalBytes: 2400 } });
+    expect(r.error?.code).toBe('JOURNAL_LIMIT_EXCEEDED');
+    expect(ran.get).toBe(0);
+    await node.kill();
   });
 });
 
@@ -367,6 +428,51 @@ describe('hostile messages on Redis', () => {
     }
   });
 
+  it('a node that reports malformed values of the clock or Math.random(), or more than the journal allows: INTERNAL_ERROR, and the app goes on', async () => {
+    const prefix = redis.prefix();
+    const enclave = await remoteEnclave(prefix);
+    const refund = defineTool({ name: 'refund', needsApproval: true, handler: () => 1 });
+    // maxJournalBytes 240: at most 11 values (24 bytes each, and the one that passes the cap).
+    const durable = { maxJournalBytes: 240 };
+    const many = (n: number) => Array.from({ length: n }, (_, i) => ['r', i / 100]);
+    const lies: [unknown, ...unknown[]][] = [
+      [[['r', 1.5]]],
+      [[['t', 8.64e15 + 1]]],
+      [[['q', 0.5]]],
+      [[['r', 0.5, 'extra']]],
+      [[['r', '0.5']]],
+      ['not a list'],
+      [null],
+      [{ 0: ['r', 0.5], length: 1 }],
+      [many(12)],
+      // Within the cap in each entry, beyond it in all.
+      [many(6), many(6)],
+    ];
+    for (const nds of lies) {
+      const p = enclave.run('return 1', { tools: [refund], durable });
+      await lyingNode(prefix, async (job, send) => {
+        await send(['accept', job.run, 'nliar0000']);
+        for (const nd of nds) await send(['entry', job.run, [], [], null, nd]);
+      });
+      const r = await p;
+      expect(r.error, JSON.stringify(nds).slice(0, 80)).toMatchObject({ code: 'INTERNAL_ERROR' });
+    }
+    // Values in a run that is not durable are a lie too.
+    const plain = enclave.run('return 1');
+    await lyingNode(prefix, async (job, send) => {
+      await send(['accept', job.run, 'nliar0000']);
+      await send(['entry', job.run, [], [], null, [['r', 0.5]]]);
+    });
+    expect(codeOf(await plain)).toBe('INTERNAL_ERROR');
+    // Up to the cap, the values are believed and journaled.
+    const fine = enclave.run('return 1', { tools: [refund], durable });
+    await lyingNode(prefix, async (job, send) => {
+      await send(['accept', job.run, 'nliar0000']);
+      await send(['entry', job.run, [[1, 'refund', '{}']], [], null, many(5)]);
+    });
+    expect(journalOf(await fine).nd).toEqual(many(5));
+  });
+
   it('a node that says its worker flooded: the run ends as RUNTIME_ERROR, MessageFloodError', async () => {
     const prefix = redis.prefix();
     const enclave = await remoteEnclave(prefix);
@@ -416,6 +522,52 @@ describe('hostile messages on Redis', () => {
     g.release(42);
     expect((await p).value).toEqual({ v: 42 });
     await eventually(async () => ((await nodeLoad(c, prefix, node.id))?.active === 0 ? undefined : Promise.reject(new Error('still busy'))));
+    await node.kill();
+  });
+
+  it('a queued durable run whose recorded values are not values, or more than its cap or the node’s allow, is refused by the node', async () => {
+    const prefix = redis.prefix();
+    // A 1 MiB payload cap: the node takes at most 43,690 values of a journal (24 bytes each), whatever a run says.
+    const node = await startNodeProcess(redis.server.url, prefix, ['--concurrency', '1', '--max-payload', '1']);
+    const c = redis.client();
+    const app = 'aliar00000';
+    const heard = new Map<string, unknown[]>();
+    const sub = redis.client();
+    await sub.subscribe(`${prefix}rt:to:${app}`);
+    sub.on('message', (_channel: string, text: string) => {
+      const m = JSON.parse(text.split('\n')[0] as string) as unknown[];
+      if (m[0] !== 'entry' && !heard.has(m[1] as string)) heard.set(m[1] as string, m);
+    });
+    const limits = { maxIterations: 1000, maxCallDepth: 100, maxToolCalls: 10, memoryLimit: 16 * 1024 * 1024, maxOutputBytes: 1000, maxToolArgsBytes: 1000, maxLogBytes: 1000, maxLogEntries: 10 };
+    const job = (run: string, nd: Record<string, unknown>) => ({ v: 1, run, app, source: 'x', limits, input: null, globals: null, names: [], fnNames: [], remaining: 2000, realm: { intl: false, proxy: false }, ...nd });
+    const bad: Record<string, unknown>[] = [
+      { replayNd: 'nope', maxNd: 10 },
+      { replayNd: [['x', 1]], maxNd: 10 },
+      { replayNd: [['r', 1]], maxNd: 10 },
+      { replayNd: [['t', null]], maxNd: 10 },
+      { replayNd: [['t', 8.64e15 + 1]], maxNd: 10 },
+      { replayNd: [{ 0: 'r', 1: 0.5 }], maxNd: 10 },
+      { replayNd: [['r', 0.5], ['r', 0.5], ['r', 0.5]], maxNd: 2 },
+      { replayNd: [], maxNd: 1.5 },
+      { replayNd: [], maxNd: -1 },
+      { replayNd: [], maxNd: '10' },
+      { replayNd: [] },
+      { maxNd: 10 },
+      { replayNd: Array.from({ length: 43_691 }, () => ['r', 0]), maxNd: 1e9 },
+    ];
+    const runs = bad.map((_, i) => `rnd${String(i).padStart(7, '0')}`);
+    for (const [i, nd] of bad.entries()) {
+      const run = runs[i] as string;
+      await c.set(`${prefix}{rt}:job:${run}`, JSON.stringify(job(run, nd)), 'PX', 5000);
+      await c.xadd(`${prefix}{rt}:jobs`, '*', 'r', run, 'a', app);
+    }
+    // A good one, for contrast: the node takes it.
+    await c.set(`${prefix}{rt}:job:rndgood0000`, JSON.stringify(job('rndgood0000', { replayNd: [['r', 0.5], ['t', 0]], maxNd: 10 })), 'PX', 5000);
+    await c.xadd(`${prefix}{rt}:jobs`, '*', 'r', 'rndgood0000', 'a', app);
+    await eventually(async () => (heard.size === bad.length + 1 ? undefined : Promise.reject(new Error(`heard ${heard.size}`))));
+    expect(runs.map((run) => heard.get(run))).toEqual(runs.map((run) => ['failed', run, 'INTERNAL_ERROR']));
+    expect(heard.get('rndgood0000')).toEqual(['accept', 'rndgood0000', node.id]);
+    await eventually(async () => ((await nodeLoad(c, prefix, node.id))?.refused === bad.length ? undefined : Promise.reject(new Error('not counted'))));
     await node.kill();
   });
 

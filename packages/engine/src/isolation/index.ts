@@ -17,10 +17,11 @@ export type {
   IsolationFailureCode,
   IsolationKind,
 } from '../sandbox/isolation.js';
-export type { LogLevel, RealmLimits, ToolReply } from '../sandbox/realm-abi.js';
+export type { LogLevel, NdKind, NdValue, RealmLimits, ToolReply } from '../sandbox/realm-abi.js';
 export type { RealmPoolOptions } from '../sandbox/realm.js';
 export type { WireEnd } from '../sandbox/worker-protocol.js';
 export { checkMessage } from '../sandbox/worker-protocol.js';
+export { isNdValues } from '../sandbox/nondeterminism.js';
 export { WORKER_POOL_PRESETS, WorkerPool, maxMessageBytes, readEntry } from '../sandbox/worker-pool.js';
 export type { WorkerPoolOptions } from '../sandbox/worker-pool.js';
 export { installRejectionGuard } from '../sandbox/rejections.js';

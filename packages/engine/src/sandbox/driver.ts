@@ -87,6 +87,8 @@ export class RunDriver {
   #onAbort: (() => void) | undefined;
   #toolCalls = 0;
   #iterations = 0;
+  /** Values of non-deterministic sources the isolation reported for the run, in all. */
+  #ndCount = 0;
 
   /** The runs in flight this one belongs to (the Enclave's): it leaves the set when it settles. */
   readonly #active: Set<RunDriver>;
@@ -134,7 +136,18 @@ export class RunDriver {
       this.#logs.push(entry);
       onLog?.(entry);
     }
-    if (output.nd !== undefined) this.#plan.journal?.record(output.nd);
+    if (output.nd !== undefined) {
+      // Their shape is checked where they cross (readEntry, for workers and runtime nodes); their number
+      // here, for every isolation, as tool calls are: a realm refuses values past `maxNd` and reports
+      // none outside a durable run, so more is a lie.
+      const { journal, job } = this.#plan;
+      this.#ndCount += output.nd.length;
+      if (journal === undefined || this.#ndCount > (job.maxNd ?? Infinity)) {
+        this.#finish(this.#failure('INTERNAL_ERROR', 'InternalError', 'The sandbox reported more values of the clock and Math.random() than the run allows.'));
+        return;
+      }
+      journal.record(output.nd);
+    }
     const { maxToolCalls } = this.#plan.job.limits;
     for (const [callId, name, argsText] of output.calls) {
       // The realm counts too and ends the run at its budget; the host's count is the one that holds.

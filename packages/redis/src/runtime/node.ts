@@ -7,7 +7,7 @@
  */
 import { availableParallelism } from 'node:os';
 import type { EntryOutput, IsolatedJob, IsolatedRun, IsolationFailureCode, RealmLimits, WorkerPoolConfig } from '@enclave-kit/engine/isolation';
-import { WORKER_POOL_PRESETS, WorkerPool, checkMessage, installRejectionGuard, maxMessageBytes } from '@enclave-kit/engine/isolation';
+import { WORKER_POOL_PRESETS, WorkerPool, checkMessage, installRejectionGuard, isNdValues, maxMessageBytes } from '@enclave-kit/engine/isolation';
 import { LEVEL_CONFIGS } from '@enclave-kit/engine';
 import { OptionChecker } from '@enclave-kit/engine/http';
 import type { RedisClient } from '../client.js';
@@ -83,6 +83,8 @@ interface NodeSettings {
   timeoutMs: number;
   /** The highest each realm limit may be here. */
   ceilings: RealmLimits;
+  /** The most values of non-deterministic sources a durable run may take here (`maxNd`), whatever it asks. */
+  maxNd: number;
   pool: Omit<WorkerPoolConfig, 'minWorkers'>;
 }
 
@@ -120,6 +122,8 @@ function readNodeOptions(options: RuntimeNodeOptions): { settings: NodeSettings;
     heartbeatMs: check.positiveInteger('heartbeatMs', o.heartbeatMs, 'ms') ?? 1000,
     timeoutMs: check.positiveInteger('commandTimeoutMs', o.commandTimeoutMs, 'ms') ?? DEFAULT_COMMAND_TIMEOUT_MS,
     ceilings,
+    // As many as a journal of the largest payload holds, at the 24 bytes a journal charges for each.
+    maxNd: Math.floor(maxPayloadBytes / 24),
     pool: {
       maxWorkers: concurrency,
       memoryLimitPerWorker,
@@ -316,7 +320,7 @@ class Node implements RuntimeNode {
     } catch {
       return undefined;
     }
-    const { run, app, source, input, globals, names, fnNames, remaining, limits, realm } = o;
+    const { run, app, source, input, globals, names, fnNames, remaining, limits, realm, replayNd, maxNd } = o;
     if (o.v !== 1 || !isId(run) || !isId(app) || typeof source !== 'string' || source.length === 0) return undefined;
     if ((input !== null && typeof input !== 'string') || (globals !== null && typeof globals !== 'string')) return undefined;
     if (typeof remaining !== 'number' || !Number.isFinite(remaining) || remaining <= 0) return undefined;
@@ -335,7 +339,13 @@ class Node implements RuntimeNode {
     if (typeof intl !== 'boolean' || typeof proxy !== 'boolean') return undefined;
     const timeout = Math.min(remaining, this.#s.maxTimeoutMs);
     // The compile cache is keyed by the source itself: a key the app chose could name another script.
-    return { run, app, key: source, source, limits: capped, inputText: input, globalsText: globals, globalNames, functionNames, deadline: performance.now() + timeout, realm: { intl, proxy } };
+    const job = { run, app, key: source, source, limits: capped, inputText: input, globalsText: globals, globalNames, functionNames, deadline: performance.now() + timeout, realm: { intl, proxy } };
+    if (replayNd === undefined && maxNd === undefined) return job;
+    // A durable run: both fields, the cap within the node's, and recorded values the realm could have given.
+    if (typeof maxNd !== 'number' || !Number.isSafeInteger(maxNd) || maxNd < 0) return undefined;
+    const max = Math.min(maxNd, this.#s.maxNd);
+    if (!isNdValues(replayNd, max)) return undefined;
+    return { ...job, replayNd: replayNd.map(([kind, value]) => [kind, value]), maxNd: max };
   }
 
   #start(job: IsolatedJob & { run: string; app: string; realm: { intl: boolean; proxy: boolean } }): void {
@@ -382,14 +392,14 @@ class Node implements RuntimeNode {
   }
 
   #sendEntry(run: NodeRun, output: EntryOutput): void {
-    const { calls, logs, end } = output;
+    const { calls, logs, end, nd } = output;
     let wireEnd: unknown = end;
     let tail = '';
     if (end?.kind === 'report') {
       wireEnd = { kind: 'report', report: end.report };
       tail = `\n${end.value}`;
     }
-    const message: ToApp = ['entry', run.id, calls, logs, wireEnd];
+    const message: ToApp = nd === undefined ? ['entry', run.id, calls, logs, wireEnd] : ['entry', run.id, calls, logs, wireEnd, nd];
     this.#publish(run.app, JSON.stringify(message) + tail);
   }
 

@@ -17,6 +17,7 @@
  *   P{rt}:alive:<peer>  string: JSON of the peer's load (nodes) or `1` (apps), PX = 3 heartbeats
  *   channel P rt:to:<peer>  messages to an app instance or a runtime node
  */
+import type { NdValue } from '@enclave-kit/engine/isolation';
 import { Script } from '../client.js';
 
 /** Ids of runs and peers: random, URL-safe, bounded. */
@@ -83,6 +84,12 @@ export interface RemoteJob {
   /** Milliseconds the run had left when it was queued. */
   remaining: number;
   realm: { intl: boolean; proxy: boolean };
+  /**
+   * A durable run, both or neither (see IsolatedJob): the values its non-deterministic sources gave
+   * before, handed back in order, and how many it may take in all.
+   */
+  replayNd?: NdValue[];
+  maxNd?: number;
 }
 
 /** App -> node. */
@@ -96,8 +103,11 @@ export type ToNode =
 export type NodeFailure = 'MEMORY_LIMIT_EXCEEDED' | 'RUNTIME_ERROR' | 'INTERNAL_ERROR' | 'QUEUE_FULL' | 'SHUTDOWN' | 'TOO_LARGE';
 export const NODE_FAILURES: ReadonlySet<unknown> = new Set<NodeFailure>(['MEMORY_LIMIT_EXCEEDED', 'RUNTIME_ERROR', 'INTERNAL_ERROR', 'QUEUE_FULL', 'SHUTDOWN', 'TOO_LARGE']);
 
-/** Node -> app. An `entry` with a report carries the value's codec text after the first newline. */
-export type ToApp = ['accept', run: string, node: string] | ['entry', run: string, calls: unknown[], logs: unknown[], end: unknown] | ['failed', run: string, code: NodeFailure];
+/**
+ * Node -> app. An `entry` with a report carries the value's codec text after the first newline; in a
+ * durable run, its last field is the values the run's non-deterministic sources gave in it (EntryOutput.nd).
+ */
+export type ToApp = ['accept', run: string, node: string] | ['entry', run: string, calls: unknown[], logs: unknown[], end: unknown, nd?: NdValue[]] | ['failed', run: string, code: NodeFailure];
 
 /** A reply of XREADGROUP, checked: the runs it names (anything else in it is skipped). */
 export function readStreamIds(reply: unknown): { run: string; app: string }[] {

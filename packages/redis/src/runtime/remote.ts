@@ -195,6 +195,11 @@ export class RedisRuntimeIsolation implements Isolation {
       remaining: Math.max(1, Math.floor(job.deadline - performance.now())),
       realm: this.#realm,
     };
+    if (job.replayNd !== undefined) {
+      remote.replayNd = [...job.replayNd];
+      // JSON would write an unbounded cap as null, which a node refuses; the node caps it anyway.
+      remote.maxNd = Math.min(job.maxNd ?? Infinity, Number.MAX_SAFE_INTEGER);
+    }
     try {
       // Replies come to the channel: it must be listened to before any node can answer.
       await within(this.#subscribed, queueTimeoutMs, 'the subscription of the runtime channel');
@@ -323,12 +328,15 @@ export class RedisRuntimeIsolation implements Isolation {
   }
 
   #entry(run: RemoteRun, message: unknown[], tail: string): void {
-    const entry = readEntry(['entry', 0, message[2], message[3], message[4], false, false], tail);
+    // The worker pool's own check of a worker's entry, values of non-deterministic sources included (the
+    // driver holds their number to the run's cap, as it does tool calls).
+    const entry = readEntry(['entry', 0, message[2], message[3], message[4], false, false, message[5]], tail);
     if (entry === undefined || !this.#withinCaps(run, entry)) {
       this.#fail(run, 'INTERNAL_ERROR', 'InternalError', 'The runtime node sent an invalid message.');
       return;
     }
     const output: EntryOutput = { calls: entry.calls, logs: entry.logs, end: entry.end };
+    if (entry.nd !== undefined) output.nd = entry.nd;
     if (entry.end !== null) this.#forget(run);
     run.events.entry(output);
   }

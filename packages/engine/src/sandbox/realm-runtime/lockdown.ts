@@ -358,7 +358,7 @@ function enableAll(proto: object, keys: readonly string[]): void {
 export function lockdown(options: InstallOptions, codec: Codec): number {
   const hidden = hiddenIntrinsics(options);
   wrapBulkBuiltins();
-  installNondeterminism();
+  installNondeterminism(options.intl);
   if (options.proxy) installProxy();
   else reflectDelete(G, 'Proxy');
   // Levels whose dialect has no Intl do not keep it: one less graph to freeze, and less surface.

@@ -2,14 +2,33 @@
  * The realm's non-deterministic sources, made replayable. In a durable run (one that may pause for a
  * person's approval and later run again from the start against its journal) `Math.random()`,
  * `Date.now()`, `new Date()` and `Date()` take their values from the host, which records each one and
- * hands the same ones back, in the same order, when the run is replayed. The script cannot tell the
- * difference and cannot reach the record: it only ever sees numbers. Other runs keep the native sources.
+ * hands the same ones back, in the same order, when the run is replayed. So do the clock reads of
+ * `Intl.DateTimeFormat`'s `format()` and `formatToParts()` without a date, where the level keeps Intl.
+ * The script cannot tell the difference and cannot reach the record: it only ever sees numbers. Other
+ * runs keep the native sources.
  */
 import type { NdKind } from '../realm-abi.js';
 import { current } from './budgets.js';
 import { wrap } from './builtins.js';
 import { hostNd } from './host.js';
-import { DateCtor, G, MathObject, TypeErrorCtor, apply, construct, dateNow, dateToString, defineProperty, gopd, mathRandom, numberIsFinite } from './primordials.js';
+import {
+  DateCtor,
+  DateTimeFormatPrototype,
+  G,
+  MathObject,
+  TypeErrorCtor,
+  WeakMapCtor,
+  apply,
+  construct,
+  dateNow,
+  dateToString,
+  defineProperty,
+  gopd,
+  mathRandom,
+  numberIsFinite,
+  weakMapGet,
+  weakMapSet,
+} from './primordials.js';
 
 /** The value of a source for the current run: the host's in a durable run, the native one otherwise. */
 function take(kind: NdKind): number {
@@ -25,8 +44,39 @@ function take(kind: NdKind): number {
 
 const durableRun = (): boolean => current !== null && current.durable;
 
+/** A date argument of Intl.DateTimeFormat: none means now, which a durable run takes from its clock source. */
+const dateOrNow = (date: unknown): unknown => (date === undefined && durableRun() ? take('t') : date);
+
+/**
+ * `format` is a getter that hands out one function per formatter; its replacement hands out one
+ * function per native one (so `f.format === f.format` still holds), shaped like it: nameless, one
+ * parameter, not a constructor. The native getter runs first, so a receiver that is no formatter
+ * throws its own TypeError.
+ */
+function installDateTimeFormatClock(proto: object): void {
+  wrap(proto, 'formatToParts', (orig) => ({ formatToParts(this: unknown, date: unknown) { return apply(orig, this, [dateOrNow(date)]); } }));
+  const d = gopd(proto, 'format');
+  const nativeGet = d?.get;
+  if (d === undefined || nativeGet === undefined) return;
+  const formats = new WeakMapCtor<object, unknown>();
+  const getter = gopd({
+    get format() {
+      const native = apply(nativeGet, this, []) as (date: unknown) => string;
+      let fn = apply(weakMapGet, formats, [native]) as unknown;
+      if (fn === undefined) {
+        fn = { format(date: unknown) { return apply(native, undefined, [dateOrNow(date)]); } }.format;
+        defineProperty(fn as object, 'name', { value: '' });
+        apply(weakMapSet, formats, [native, fn]);
+      }
+      return fn;
+    },
+  }, 'format')?.get;
+  defineProperty(proto, 'format', { get: getter, set: undefined, enumerable: d.enumerable, configurable: d.configurable });
+}
+
 /** Installs the replayable sources. Runs once, at install, before lockdown freezes them. */
-export function installNondeterminism(): void {
+export function installNondeterminism(intl: boolean): void {
+  if (intl && DateTimeFormatPrototype !== undefined) installDateTimeFormatClock(DateTimeFormatPrototype);
   wrap(MathObject, 'random', () => ({ random() { return durableRun() ? take('r') : apply(mathRandom, MathObject, []); } }));
   wrap(DateCtor, 'now', () => ({ now() { return durableRun() ? take('t') : apply(dateNow, DateCtor, []); } }));
   const NativeDate = DateCtor;

@@ -112,3 +112,5 @@ export const IteratorCtor: { from?: (it: unknown) => unknown } | undefined = typ
 export const Int8ArrayCtor = Int8Array;
 export const ProxyCtor = Proxy;
 export const IntlObject = typeof Intl === 'object' ? Intl : undefined;
+/** `Intl.DateTimeFormat.prototype`: its `format` and `formatToParts` read the clock when given no date. */
+export const DateTimeFormatPrototype: object | undefined = IntlObject?.DateTimeFormat.prototype;
