@@ -18,9 +18,11 @@ export const BLOCKED_IDENTIFIERS: ReadonlySet<string> = new Set(ALWAYS_BLOCKED_I
 export const META_GLOBALS: ReadonlySet<string> = new Set(['Reflect']);
 
 /**
- * Globals of browsers, Node and the language that no security level offers (the ones that reach the
- * host are in ALWAYS_BLOCKED_IDENTIFIERS and reported by their own rule). A script that reads one meant
- * the platform's global, so the hint says it does not exist rather than suggesting to declare it.
+ * Globals of browsers, Node and the language (the ones a level offers are answered before this list is
+ * read; the ones that reach the host are in ALWAYS_BLOCKED_IDENTIFIERS and reported by their own rule).
+ * A script that reads one meant the platform's global, so the hint says it does not exist rather than
+ * suggesting to declare it. Node's own are taken from the global object when this module loads, so a
+ * Node version's new globals are covered without a list to keep up.
  */
 export const PLATFORM_GLOBALS: ReadonlySet<string> = new Set([
   // The language: binary data, iteration helpers and legacy functions the realm removes or never had.
@@ -72,4 +74,22 @@ export const PLATFORM_GLOBALS: ReadonlySet<string> = new Set([
   'navigator',
   'performance',
   'sessionStorage',
+  // Other runtimes' and browsers' globals an LLM reaches for.
+  'Bun',
+  'Deno',
+  'XMLHttpRequest',
+  'WebSocket',
+  'Worker',
+  'alert',
+  'caches',
+  'confirm',
+  'history',
+  'indexedDB',
+  'open',
+  'prompt',
+  'requestAnimationFrame',
+  'self',
+  'window',
+  // Node's own globals, whatever this version has (streams, DOMException, fetch, ...), read once at load.
+  ...Object.getOwnPropertyNames(globalThis).filter((name) => /^[A-Za-z_$][\w$]*$/.test(name)),
 ]);

@@ -800,6 +800,14 @@ describe('unknown-global: scope analysis', () => {
         else expect(issue?.hint, `${name} at ${level}`).toMatch(/^`\w+` is not available (at this security level|to scripts at any security level)/);
       }
     }
+    // Every global of the Node running this, and other platforms' usual ones, likewise.
+    const platform = [...Object.getOwnPropertyNames(globalThis), 'Deno', 'Bun', 'alert', 'window', 'XMLHttpRequest'].filter((n) => /^[A-Za-z_$][\w$]*$/.test(n));
+    for (const level of SECURITY_LEVELS) {
+      for (const name of platform) {
+        const issue = issuesOf('unknown-global', `${name}.x;`, level)[0];
+        if (issue !== undefined) expect(issue.hint, `${name} at ${level}`).not.toMatch(/declare it/i);
+      }
+    }
     // Names that are nobody's global still get the suggestion.
     expect(validate('total += 1;', 'STRICT')[0]?.hint).toMatch(/^Declare it first with `const` or `let`/);
   });
