@@ -68,6 +68,41 @@ return out;`,
     enclave: { memoryLimit: 8 * 1024 * 1024, maxIterations: 1e12 },
   },
   {
+    name: 'a string that keeps doubling is stopped before it exhausts the heap (host-protection guards)',
+    code: `let s = 'xy'; for (let i = 0; ; i++) s += s; return s.length;`,
+    expect: ['MEMORY_LIMIT_EXCEEDED'],
+    enclave: { memoryLimit: 8 * 1024 * 1024, maxIterations: 1e12 },
+  },
+  {
+    name: 'an array that keeps doubling through spreads is stopped before it exhausts the heap (host-protection guards)',
+    code: `let a = [1, 2]; for (let i = 0; ; i++) a = [...a, ...a]; return a.length;`,
+    expect: ['MEMORY_LIMIT_EXCEEDED'],
+    enclave: { memoryLimit: 8 * 1024 * 1024, maxIterations: 1e12 },
+  },
+  {
+    name: 'logs and tool arguments are copies: what the script changes afterwards, and its getters, never reach the host',
+    code: `const o = { n: 1, list: [1], get g() { return 'read'; } };
+console.log('logged', o);
+const p = callTool('echo', o);
+o.n = 2; o.list.push(2);
+await p;
+return 'done';`,
+    expect: ['OK', 'VALIDATION_ERROR'],
+    check: (r, { kit }) => {
+      const args = kit.calls[0]?.args as Record<string, unknown>;
+      // Data as it was at the call; an accessor is not copied (no getter of the script runs on the way out).
+      expect(args).toEqual({ n: 1, list: [1] });
+      expect(Object.getOwnPropertyDescriptor(args, 'g')).toBeUndefined();
+      // Host data: the host's own prototypes.
+      expect(Object.getPrototypeOf(args)).toBe(Object.prototype);
+      expect(Object.getPrototypeOf(args.list)).toBe(Array.prototype);
+      const line = r.logs?.[0]?.message;
+      expect(typeof line).toBe('string');
+      expect(line).toContain('"n":1');
+      expect(line).not.toContain('"n":2');
+    },
+  },
+  {
     name: 'results are copies: functions and host-shaped values come back as data',
     code: `return { f: () => 1, d: new Date(0), nested: { list: [1, 2] } };`,
     expect: ['OK'],
@@ -112,6 +147,12 @@ const WITHOUT_GUARDS: readonly Attack[] = [
     expect: ['OK'],
     enclave: { maxIterations: 100 },
     check: (r) => expect(r.value).toBe(1000),
+  },
+  {
+    name: 'without guards computed keys are not checked, and still reach only realm objects',
+    code: `const k = 'const' + 'ructor'; const C = ({})[k]; try { C[k](${PWN_LIT})(); return 'ran'; } catch (e) { return [C === Object, e.name]; }`,
+    expect: ['OK'],
+    check: (r) => expect(r.value).toEqual([true, 'EvalError']),
   },
   {
     name: 'without guards deep recursion ends at V8’s own stack limit, as a RUNTIME_ERROR',
