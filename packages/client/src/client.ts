@@ -166,7 +166,8 @@ export interface EnclaveClient {
    * Approves the call a paused session waits on (`POST {url}/sessions/{id}/approvals/{callId}`): the run
    * resumes on the server (the approved call runs once) and its events go on; follow them with
    * `session(sessionId, { fromSeq })`. Throws `EnclaveClientError`: 404 (not the caller's session, or
-   * not the call it waits on), 409 `CONFLICT` (already decided, or not waiting), 429, 503.
+   * not the call it waits on), 409 `CONFLICT` (already decided, or not waiting), 410 `APPROVAL_EXPIRED`
+   * (the wait ended: the session ends so, nothing more runs), 429, 503.
    */
   approve(sessionId: string, callId: number, options?: RequestOptions): Promise<ApprovalAnswer>;
   /** Denies it: the call rejects in the script with a catchable `ToolError` whose `code` is `APPROVAL_DENIED` and whose message is `reason`. Throws like `approve`. */

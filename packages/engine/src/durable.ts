@@ -29,6 +29,7 @@ export interface DurableSettings {
   maxPauses: number;
   maxJournalBytes: number;
   resume?: { journal: RunJournal; decision: ApprovalDecision };
+  mayPause?: (call: { callId: number; tool: string }) => Promise<string | undefined>;
 }
 
 /** The run's identity for its journal: a hash, so a resume with other code or input is refused cheaply. */
@@ -105,9 +106,9 @@ export function readDurableOptions(value: unknown): DurableSettings | undefined 
   if (value === undefined || value === false) return undefined;
   const where = 'run(code, options): durable';
   if (value === true) return { ...DURABLE_DEFAULTS };
-  if (value === null || typeof value !== 'object') throw new EnclaveConfigError(`${where} must be true or { maxPauses?, maxJournalBytes?, resume? }.`);
+  if (value === null || typeof value !== 'object') throw new EnclaveConfigError(`${where} must be true or { maxPauses?, maxJournalBytes?, resume?, mayPause? }.`);
   const o = value as Record<string, unknown>;
-  for (const key of Object.keys(o)) if (!['maxPauses', 'maxJournalBytes', 'resume'].includes(key)) throw new EnclaveConfigError(`${where}: unknown option "${key}".`);
+  for (const key of Object.keys(o)) if (!['maxPauses', 'maxJournalBytes', 'resume', 'mayPause'].includes(key)) throw new EnclaveConfigError(`${where}: unknown option "${key}".`);
   const positive = (key: 'maxPauses' | 'maxJournalBytes') => {
     const v = o[key];
     if (v === undefined) return DURABLE_DEFAULTS[key];
@@ -115,6 +116,10 @@ export function readDurableOptions(value: unknown): DurableSettings | undefined 
     return v as number;
   };
   const settings: DurableSettings = { maxPauses: positive('maxPauses'), maxJournalBytes: positive('maxJournalBytes') };
+  if (o.mayPause !== undefined) {
+    if (typeof o.mayPause !== 'function') throw new EnclaveConfigError(`${where}.mayPause must be a function (call) => Promise<string | undefined>.`);
+    settings.mayPause = o.mayPause as NonNullable<DurableSettings['mayPause']>;
+  }
   if (o.resume === undefined) return settings;
   const resume = o.resume as { journal?: unknown; decision?: unknown } | null;
   if (resume === null || typeof resume !== 'object') throw new EnclaveConfigError(`${where}.resume must be { journal, decision }.`);
@@ -285,16 +290,32 @@ export class DurableRun implements DriverJournal {
     return reply;
   }
 
-  #ask(call: DriverToolCall, args: unknown): void {
-    this.#asked.add(call.callIndex);
-    if (this.#ending) return;
-    const pauses = this.#settings.resume?.journal.pauses ?? 0;
-    if (pauses >= this.#settings.maxPauses) {
-      this.#end('MAX_PAUSES', 'PauseLimitError', `The run paused for approval ${pauses} times, its limit; "${call.name}" needs another approval.`);
-      return;
+  /** Whether the run pauses for this call: undefined if it does (or ends otherwise), the message the call fails with if the host refuses the pause. */
+  async #ask(call: DriverToolCall, args: unknown): Promise<string | undefined> {
+    if (!this.#ending) {
+      const pauses = this.#settings.resume?.journal.pauses ?? 0;
+      if (pauses >= this.#settings.maxPauses) {
+        this.#asked.add(call.callIndex);
+        this.#end('MAX_PAUSES', 'PauseLimitError', `The run paused for approval ${pauses} times, its limit; "${call.name}" needs another approval.`);
+        return undefined;
+      }
+      const mayPause = this.#settings.mayPause;
+      let refused: string | undefined;
+      if (mayPause !== undefined) {
+        try {
+          refused = await mayPause({ callId: call.callIndex, tool: call.name });
+        } catch {
+          refused = `Tool "${call.name}" needs a person's approval, which this run cannot wait for right now.`;
+        }
+      }
+      // Refused: the call completes as a failure the script sees, and the journal records it like any reply.
+      if (refused !== undefined && !this.#ending) return refused;
     }
+    this.#asked.add(call.callIndex);
+    if (this.#ending) return undefined;
     this.#ending = true;
     this.#pause = { callIndex: call.callIndex, name: call.name, argsText: call.argsText, args: displayArgs(args) };
+    return undefined;
   }
 
   /** A pause ends the run once every call in flight has replied (into the journal). */

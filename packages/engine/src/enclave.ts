@@ -87,7 +87,7 @@ async function invokeWithEvents(call: ToolCallRequest, events: RunEvents, invoke
   const durationMs = elapsedMs(started);
   const error = reply[0] === 0 ? toolReplyError(reply[1]) : undefined;
   // A call that asked for approval has not run: the run's `approval_required` reports it instead.
-  if (error?.code === 'APPROVAL_REQUIRED' && call.approval?.kind === 'ask') return reply;
+  if (call.approval?.kind === 'ask' && call.approval.asked === true) return reply;
   events.emit('tool_result', error === undefined ? { callId, tool, ok: reply[0] === 1, durationMs } : { callId, tool, ok: false, error, durationMs });
   return reply;
 }

@@ -470,6 +470,18 @@ export interface DurableRunOptions {
   maxJournalBytes?: number;
   /** Continue a paused run: the journal from `result.paused.journal`, and the decision on its pending call. */
   resume?: { journal: unknown; decision: ApprovalDecision };
+  /**
+   * Asked before the run pauses for a call: resolve `undefined` to pause, or a message to refuse, and
+   * the call fails in the script with `APPROVAL_REQUIRED` and that message (catchable, as in a run
+   * without `durable`; a rejection refuses too). The HTTP sessions use it for `maxWaitingPerUser`.
+   * Default: every pause is allowed.
+   *
+   * @example
+   * ```ts
+   * durable: { mayPause: async ({ tool }) => (await waitingOf(user)) < 20 ? undefined : `Too many calls wait for approval; "${tool}" cannot.` }
+   * ```
+   */
+  mayPause?: (call: { callId: number; tool: string }) => Promise<string | undefined>;
 }
 
 export interface LogEntry {

@@ -209,6 +209,34 @@ describe('durable runs: limits, divergence and hostile journals', () => {
     expect(ran.refund).toBe(0);
   });
 
+  it('mayPause refuses a pause: the call fails in the script with APPROVAL_REQUIRED and its message, is journaled like any reply, and a later pause replays it', async () => {
+    const { tools, ran } = orderTools();
+    const asked: unknown[] = [];
+    let room = false;
+    const mayPause = async (call: { callId: number; tool: string }) => (asked.push(call), room ? undefined : 'Too many sessions wait already.');
+    const code = `let first;
+try { await callTool('orders:refund', { id: 'o1', amount: 1 }); } catch (e) { first = [e.code, e.message]; }
+const r = await callTool('orders:refund', { id: 'o3', amount: 2 });
+return { first, r };`;
+    const events: EnclaveEvent[] = [];
+    const refused = await enclave.run(code, { tools, durable: { mayPause }, onEvent: (e) => void events.push(e) });
+    // Refused twice: the script's catch saw the first, the second ended the run as a tool error.
+    expect(refused).toMatchObject({ success: false, error: { code: 'TOOL_ERROR', data: { toolErrorCode: 'APPROVAL_REQUIRED', status: 429 } } });
+    expect(events.filter((e) => e.type === 'tool_result').map((e) => (e.payload as { ok: boolean }).ok)).toEqual([false, false]);
+    expect(asked).toEqual([{ callId: 1, tool: 'orders:refund' }, { callId: 2, tool: 'orders:refund' }]);
+
+    // With room for the second: the run pauses there, and its resumption replays the first refusal without asking again.
+    asked.length = 0;
+    const paused = await enclave.run(code, { tools, durable: { mayPause: async (call) => (asked.push(call), call.callId === 1 ? 'Too many sessions wait already.' : undefined) } });
+    expect(pausedOf(paused).approval).toMatchObject({ callId: 2, args: { id: 'o3', amount: 2 } });
+    room = true;
+    asked.length = 0;
+    const resumed = await enclave.run(code, { tools, durable: { mayPause, resume: { journal: throughStore(pausedOf(paused).journal), decision: { approved: true } } } });
+    expect(resumed).toMatchObject({ success: true, value: { first: ['APPROVAL_REQUIRED', 'Too many sessions wait already.'], r: { refunded: 2 } } });
+    expect(asked).toEqual([]);
+    expect(ran.refund).toBe(1);
+  });
+
   it('a predicate asks only for the calls it picks, with the arguments as the handler would get them', async () => {
     let seen: unknown;
     const refund = defineTool({

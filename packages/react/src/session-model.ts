@@ -106,7 +106,8 @@ export class EnclaveSessionModel {
   /**
    * The decision on the call the session waits on; then the run's events are followed on from where they
    * stopped (the ones so far are kept). Resolves like `execute`. Never rejects: a refusal lands in
-   * `error` and the session keeps waiting, unless another decision came first (409), which is followed.
+   * `error` and the session keeps waiting, unless another decision came first (409) or the wait had
+   * ended (410 `APPROVAL_EXPIRED`): the session is then followed to its end.
    */
   async decide(approved: boolean, reason: string | undefined, options: ModelOptions): Promise<ExecutionResult | undefined> {
     const client = this.#client;
@@ -118,7 +119,8 @@ export class EnclaveSessionModel {
       else await client.deny(sessionId, pendingApproval.callId, reason);
     } catch (err) {
       if (generation !== this.#generation) return undefined;
-      if ((err as EnclaveClientError).code !== 'CONFLICT') {
+      const code = (err as EnclaveClientError).code;
+      if (code !== 'CONFLICT' && code !== 'APPROVAL_EXPIRED') {
         this.#publish({ error: err as EnclaveClientError });
         return undefined;
       }

@@ -69,9 +69,10 @@ return last`,
 );
 
 /**
- * The end of a session, once: only while it is running, the final event with the next seq, the state
- * and result, the expiry of everything, out of the index, and a notice to its readers. 1 if this call
- * ended it.
+ * The end of a session, once: only while it is running or paused, the final event with the next seq,
+ * the state and result, the expiry of everything, out of the indexes, and a notice to its readers. With
+ * ARGV[8] (a time on the app's clock, or 'any'), only a paused session whose wait ends by then (its
+ * score in the paused index) ends. 1 if this call ended it.
  */
 const FINISH = new Script(
   'session finish',
@@ -80,6 +81,11 @@ if state ~= 'running' and state ~= 'waiting_for_approval' then
   redis.call('ZREM', KEYS[3], ARGV[1])
   redis.call('ZREM', KEYS[4], ARGV[1])
   return 0
+end
+if ARGV[8] ~= '' then
+  if state ~= 'waiting_for_approval' then return 0 end
+  local ends = tonumber(redis.call('ZSCORE', KEYS[4], ARGV[1]))
+  if ARGV[8] ~= 'any' and (not ends or ends > tonumber(ARGV[8])) then return 0 end
 end
 local seq = (tonumber(redis.call('HGET', KEYS[1], 'lastSeq')) or 0) + 1
 local event = '{"sessionId":"' .. ARGV[1] .. '","seq":' .. seq .. ',"type":"final","time":' .. ARGV[7] .. ',"payload":' .. ARGV[3] .. '}'
@@ -116,8 +122,9 @@ return 1`,
 );
 
 /**
- * The decision on a paused session's call, taken once: if it waits on that call it runs again (listed
- * as running, alive for ARGV[3] ms as a new session is) and the paused state comes back with the last
+ * The decision on a paused session's call, taken once: if it waits on that call and its wait has not
+ * ended by ARGV[6] (the app's clock, against its score in the paused index) it runs again (listed as
+ * running, alive for ARGV[3] ms as a new session is) and the paused state comes back with the last
  * seq; nil otherwise.
  */
 const RESUME = new Script(
@@ -126,6 +133,8 @@ const RESUME = new Script(
 local paused = redis.call('HGET', KEYS[1], 'paused')
 local last = redis.call('HGET', KEYS[1], 'lastSeq')
 if not paused or not last then return false end
+local ends = tonumber(redis.call('ZSCORE', KEYS[4], ARGV[1]))
+if not ends or ends <= tonumber(ARGV[6]) then return false end
 ${LUA_NOW}
 redis.call('HSET', KEYS[1], 'state', 'running')
 redis.call('HDEL', KEYS[1], 'pending', 'pendingCall', 'paused')
@@ -135,6 +144,21 @@ redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('ZADD', KEYS[3], now + tonumber(ARGV[3]), ARGV[1])
 redis.call('PUBLISH', ARGV[5], 'r')
 return {paused, last}`,
+);
+
+/**
+ * One of an owner's places for sessions waiting for approval (a sorted set of session ids by the end of
+ * their wait, on the app's clock): the ended ones dropped, then taken for ARGV[1] until ARGV[4] unless
+ * ARGV[2] others hold them all. The set lives as long as its latest place. 1 if the session holds one.
+ */
+const HOLD_WAIT = new Script(
+  'session holdWait',
+  `redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
+local latest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIRE', KEYS[1], math.max(1, math.ceil(tonumber(latest[2]) - tonumber(ARGV[3]))))
+return 1`,
 );
 
 /** Paused sessions of one index whose wait ended before ARGV[1] (the app's clock). */
@@ -169,11 +193,16 @@ redis.call('PUBLISH', ARGV[1], 'c')
 return 1`,
 );
 
-/** FNV-1a of the id: which index (and hash tag) a session belongs to, the same on every instance. */
-function bucketOf(sessionId: string): number {
+/** FNV-1a of a string, the same on every instance. */
+function fnv(text: string): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < sessionId.length; i++) h = Math.imul(h ^ sessionId.charCodeAt(i), 0x01000193);
-  return (h >>> 0) % BUCKETS;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/** Which index (and hash tag) a session belongs to. */
+function bucketOf(sessionId: string): number {
+  return fnv(sessionId) % BUCKETS;
 }
 
 function badReply(what: string): RedisStoreError {
@@ -334,10 +363,12 @@ export class RedisSessionStore implements SessionStore {
     return record;
   }
 
-  async finish(sessionId: string, state: FinalSessionState, result: ExecutionResult, ttlMs: number): Promise<boolean> {
+  async finish(sessionId: string, state: FinalSessionState, result: ExecutionResult, ttlMs: number, only?: { waitEndsBy: number }): Promise<boolean> {
     if (!isSessionId(sessionId)) return false;
     const k = this.#keys(sessionId);
-    const args = [sessionId, state, JSON.stringify(result), ttlMs, this.#maxEvents, this.#channel(sessionId, 'events'), Date.now()];
+    const waitEndsBy = only === undefined ? '' : only.waitEndsBy === Infinity ? 'any' : Math.floor(only.waitEndsBy);
+    if (Number.isNaN(waitEndsBy)) throw new TypeError('RedisSessionStore: finish(..., { waitEndsBy }) needs a time.');
+    const args = [sessionId, state, JSON.stringify(result), ttlMs, this.#maxEvents, this.#channel(sessionId, 'events'), Date.now(), waitEndsBy];
     return integerReply(await this.#run(FINISH, [k.meta, k.events, k.index, k.waiting], args, 'a finish'), 'a finish') === 1;
   }
 
@@ -355,7 +386,7 @@ export class RedisSessionStore implements SessionStore {
   async resume(sessionId: string, callId: number, livenessMs: number): Promise<{ state: string; lastSeq: number } | undefined> {
     if (!isSessionId(sessionId) || !Number.isSafeInteger(callId)) return undefined;
     const k = this.#keys(sessionId);
-    const reply = await this.#run(RESUME, [k.meta, k.events, k.index, k.waiting], [sessionId, String(callId), livenessMs, this.#maxRunningMs, this.#channel(sessionId, 'events')], 'a resume');
+    const reply = await this.#run(RESUME, [k.meta, k.events, k.index, k.waiting], [sessionId, String(callId), livenessMs, this.#maxRunningMs, this.#channel(sessionId, 'events'), Date.now()], 'a resume');
     if (reply === null) return undefined;
     if (!Array.isArray(reply) || reply.length !== 2) throw badReply('a resume');
     const [state, last] = reply as unknown[];
@@ -372,6 +403,17 @@ export class RedisSessionStore implements SessionStore {
       for (const id of reply) if (isSessionId(id)) out.push(id);
     }
     return out;
+  }
+
+  async holdWait(owner: string, sessionId: string, max: number, until: number): Promise<boolean> {
+    if (!isSessionId(sessionId)) return false;
+    const reply = await this.#run(HOLD_WAIT, [this.#waitsKey(owner)], [sessionId, max, Date.now(), Math.round(until)], 'a hold on a waiting place');
+    return integerReply(reply, 'a hold on a waiting place') === 1;
+  }
+
+  async releaseWait(owner: string, sessionId: string): Promise<void> {
+    if (!isSessionId(sessionId)) return;
+    await within(this.#client.call('ZREM', [this.#waitsKey(owner), sessionId]), this.#timeoutMs, 'a release of a waiting place');
   }
 
   async requestCancel(sessionId: string): Promise<boolean> {
@@ -437,6 +479,14 @@ export class RedisSessionStore implements SessionStore {
 
   #waitingKey(bucket: number): string {
     return `${this.#prefix}{sessions:${bucket}}:waiting`;
+  }
+
+  /**
+   * The owner's waiting places: under a hash tag of its own (an owner's sessions are spread over every
+   * bucket, so no session's slot could hold it), the owner's key in full after it.
+   */
+  #waitsKey(owner: string): string {
+    return `${this.#prefix}{waits:${fnv(owner)}}:${owner}`;
   }
 
   #keys(sessionId: string): { meta: string; events: string; index: string; waiting: string } {

@@ -66,6 +66,73 @@ describe('RedisSessionStore: paused sessions', () => {
     }
   });
 
+  const expiredResult = { success: false as const, error: { name: 'E', message: 'm', code: 'APPROVAL_EXPIRED' as const }, stats: { duration: 0, toolCallCount: 0, iterationCount: 0 } };
+
+  it('a decision after the wait ended is refused, though no sweep has ended the session yet', async () => {
+    const store = new RedisSessionStore(redis.client(), { prefix });
+    try {
+      await store.create({ sessionId: 'ses_x1', owner: 'alice', createdAt: 1 });
+      await store.pause('ses_x1', { approval: approval(1, Date.now() - 1), state: '{}' }, 1000);
+      expect(await store.resume('ses_x1', 1, 1000)).toBeUndefined();
+      expect((await store.get('ses_x1'))?.state).toBe('waiting_for_approval');
+    } finally {
+      store.dispose();
+    }
+  });
+
+  it('the sweep lists a wait, a decision resumes it on another instance, then the sweep’s finish comes: the running session is left alone', async () => {
+    const a = new RedisSessionStore(redis.client(), { prefix });
+    const b = new RedisSessionStore(redis.client(), { prefix });
+    try {
+      await a.create({ sessionId: 'ses_x2', owner: 'alice', createdAt: 1 });
+      await a.pause('ses_x2', { approval: approval(1, Date.now() + 60_000), state: '{}' }, 1000);
+      // a's clock runs two minutes ahead: its sweep listed the wait; b's decision came first.
+      expect(await b.resume('ses_x2', 1, 1000)).toEqual({ state: '{}', lastSeq: 1 });
+      expect(await a.finish('ses_x2', 'failed', expiredResult, 1000, { waitEndsBy: Date.now() + 120_000 })).toBe(false);
+      expect((await a.get('ses_x2'))?.state).toBe('running');
+      // The cancel of a waiting session does not end it either, now that it runs.
+      expect(await a.finish('ses_x2', 'cancelled', expiredResult, 1000, { waitEndsBy: Infinity })).toBe(false);
+      // Paused again on a later call, with a later end: that sweep's time is still not this wait's end.
+      await b.pause('ses_x2', { approval: approval(2, Date.now() + 600_000), state: '{}' }, 1000);
+      expect(await a.finish('ses_x2', 'failed', expiredResult, 1000, { waitEndsBy: Date.now() + 120_000 })).toBe(false);
+      expect(await a.expired()).toEqual([]);
+      expect(await a.finish('ses_x2', 'failed', expiredResult, 1000, { waitEndsBy: Date.now() + 600_000 })).toBe(true);
+      expect(await a.get('ses_x2')).toMatchObject({ state: 'failed', result: { error: { code: 'APPROVAL_EXPIRED' } } });
+      expect(await a.finish('ses_x2', 'failed', expiredResult, 1000)).toBe(false);
+    } finally {
+      a.dispose();
+      b.dispose();
+    }
+  });
+
+  it('holdWait: at most max places per owner across instances, one step each; a place held is kept; released or past its time, it is free', async () => {
+    const client = redis.client();
+    const a = new RedisSessionStore(client, { prefix });
+    const b = new RedisSessionStore(redis.client(), { prefix });
+    try {
+      const later = Date.now() + 60_000;
+      expect(await a.holdWait('alice', 'ses_w1', 2, later)).toBe(true);
+      // Two instances race for alice's last place: exactly one gets it.
+      const raced = await Promise.all([a.holdWait('alice', 'ses_w2', 2, later), b.holdWait('alice', 'ses_w3', 2, later)]);
+      expect(raced.filter(Boolean)).toHaveLength(1);
+      expect(await b.holdWait('alice', 'ses_w4', 2, later)).toBe(false);
+      expect(await b.holdWait('alice', 'ses_w1', 2, later + 1)).toBe(true);
+      // Owners whose names would make another key, or another hash tag, have places of their own.
+      for (const owner of ['bob', 'alice}', '{alice}', 'alice:x']) expect(await a.holdWait(owner, 'ses_w5', 1, later), owner).toBe(true);
+      await b.releaseWait('alice', 'ses_w1');
+      expect(await a.holdWait('alice', 'ses_w4', 2, later)).toBe(true);
+      expect(await a.holdWait('carol', 'ses_w6', 1, Date.now() - 1)).toBe(true);
+      expect(await a.holdWait('carol', 'ses_w7', 1, later)).toBe(true);
+      // The set lives as long as its latest place.
+      const [key] = (await client.keys(`${prefix}*:carol`)) as string[];
+      expect(await client.pttl(key as string)).toBeGreaterThan(0);
+      expect(await client.pttl(key as string)).toBeLessThanOrEqual(60_000);
+    } finally {
+      a.dispose();
+      b.dispose();
+    }
+  });
+
   it('a pending approval that is not what the store wrote is a bad reply, never a record', async () => {
     const client = redis.client();
     const store = new RedisSessionStore(client, { prefix });

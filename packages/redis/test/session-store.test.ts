@@ -230,6 +230,9 @@ describe('RedisSessionStore: what Redis says is checked', () => {
     expect(await a.get('../x')).toBeUndefined();
     expect(await a.read('a b', 0, 10)).toEqual([]);
     expect(await a.finish('{tag}', 'completed', ok(1), 1000)).toBe(false);
+    expect(await a.finish('{tag}', 'completed', ok(1), 1000, { waitEndsBy: Infinity })).toBe(false);
+    expect(await a.holdWait('alice', '{tag}', 1, Date.now() + 1000)).toBe(false);
+    await a.releaseWait('alice', '{tag}');
     await expect(a.create({ sessionId: 'x:y', owner: 'a', createdAt: 1 })).rejects.toThrow(TypeError);
   });
 
@@ -246,7 +249,18 @@ describe('RedisSessionStore: Redis trouble', () => {
     const a = new RedisSessionStore(redis.client(), { prefix, commandTimeoutMs: 200 });
     const id = await started(a);
     const { ended: asleep } = await redis.unresponsive(2000);
-    const calls = [a.get(id), a.read(id, 0, 10), a.append(id, logs(id, 1, 1)), a.keepAlive(id, 1000), a.stale(), a.requestCancel(id), a.create({ sessionId: newId(), owner: 'a', createdAt: 1 })];
+    const calls = [
+      a.get(id),
+      a.read(id, 0, 10),
+      a.append(id, logs(id, 1, 1)),
+      a.keepAlive(id, 1000),
+      a.stale(),
+      a.requestCancel(id),
+      a.create({ sessionId: newId(), owner: 'a', createdAt: 1 }),
+      a.finish(id, 'cancelled', ok(1), 1000, { waitEndsBy: Infinity }),
+      a.holdWait('alice', id, 1, Date.now() + 1000),
+      a.releaseWait('alice', id),
+    ];
     const outcomes = await Promise.allSettled(calls);
     // A TIMEOUT rejection is the proof that no call waited for Redis: one that did would have got its
     // answer when Redis woke. No clock: a loaded machine only makes the wait longer for both.

@@ -87,6 +87,14 @@ export interface SessionOptions<N, U> {
    * Default 24 hours. Pauses need a store with `pause` and `resume` (both built-in stores have them).
    */
   maxPauseDuration?: number;
+  /**
+   * Sessions of one user that may wait for an approval at once (across instances with a shared store):
+   * beyond, a call that needs approval does not pause its run but fails in the script with
+   * `APPROVAL_REQUIRED` (catchable, status 429 in its data), as it does in a run that cannot pause.
+   * A pause frees the user's `maxPerUser` slot, so this is what bounds what a user keeps waiting (each
+   * with up to `maxJournalBytes` of journal, for up to `maxPauseDuration`). Default 20.
+   */
+  maxWaitingPerUser?: number;
   /** Approvals one session's run may wait for; the next call that needs one ends it as `MAX_PAUSES`. Default 10. */
   maxPauses?: number;
   /** Bytes of journal (completed tool calls, recorded values) a paused run keeps; beyond, it ends as `JOURNAL_LIMIT_EXCEEDED`. Default 4 MiB. */
@@ -296,11 +304,12 @@ export function checkHandlerOptions(options: unknown): asserts options is Enclav
   check.positiveInteger('maxRunsPerUser', o.maxRunsPerUser);
   check.withMethods<LeaseStore>('leases', o.leases, ['acquire', 'renew', 'release'], 'acquire(), renew() and release() methods');
   if (o.sessions !== false) {
-    const sessions = check.object('sessions', o.sessions, '{ store?, owner?, maxPerUser?, ttlMs?, livenessMs?, maxPauseDuration?, maxPauses?, maxJournalBytes? } or false');
+    const sessions = check.object('sessions', o.sessions, '{ store?, owner?, maxPerUser?, ttlMs?, livenessMs?, maxPauseDuration?, maxWaitingPerUser?, maxPauses?, maxJournalBytes? } or false');
     if (sessions !== undefined) {
-      check.knownKeys('sessions', sessions, ['store', 'owner', 'maxPerUser', 'ttlMs', 'livenessMs', 'maxPauseDuration', 'maxPauses', 'maxJournalBytes']);
+      check.knownKeys('sessions', sessions, ['store', 'owner', 'maxPerUser', 'ttlMs', 'livenessMs', 'maxPauseDuration', 'maxWaitingPerUser', 'maxPauses', 'maxJournalBytes']);
       check.positiveInteger('sessions.livenessMs', sessions.livenessMs, 'ms');
       check.positiveInteger('sessions.maxPauseDuration', sessions.maxPauseDuration, 'ms');
+      check.positiveInteger('sessions.maxWaitingPerUser', sessions.maxWaitingPerUser);
       check.positiveInteger('sessions.maxPauses', sessions.maxPauses);
       check.positiveInteger('sessions.maxJournalBytes', sessions.maxJournalBytes, 'bytes');
       check.withMethods<SessionStore>('sessions.store', sessions.store, ['create', 'append', 'read', 'subscribe', 'get', 'finish', 'requestCancel', 'onCancel', 'keepAlive', 'stale'], 'the SessionStore methods');
@@ -368,6 +377,8 @@ const LIVENESS_MS = 10_000;
 const DRAIN_WAIT_MS = 10_000;
 /** How long a paused run waits for a decision by default. */
 const DEFAULT_MAX_PAUSE_MS = 24 * 60 * 60_000;
+/** Sessions of one user that may wait for a decision at once by default. */
+const DEFAULT_MAX_WAITING_PER_USER = 20;
 /** Bytes of an approval's body read at most. */
 const MAX_DECISION_BYTES = 8192;
 
@@ -402,14 +413,23 @@ const CANCEL_WAIT_MS = 5_000;
 
 /** The pause-and-resume side of the sessions, when their store can keep paused runs. */
 function durableSessions(store: SessionStore, options: SessionOptions<unknown, unknown>) {
-  const { pause: pauseIn, resume, expired } = store;
+  const { pause: pauseIn, resume, expired, holdWait, releaseWait } = store;
   if (typeof pauseIn !== 'function' || typeof resume !== 'function') return undefined;
+  const maxPauseDuration = options.maxPauseDuration ?? DEFAULT_MAX_PAUSE_MS;
   return {
     limits: { maxPauses: options.maxPauses ?? DURABLE_DEFAULTS.maxPauses, maxJournalBytes: options.maxJournalBytes ?? DURABLE_DEFAULTS.maxJournalBytes },
-    maxPauseDuration: options.maxPauseDuration ?? DEFAULT_MAX_PAUSE_MS,
+    maxPauseDuration,
+    maxWaitingPerUser: options.maxWaitingPerUser ?? DEFAULT_MAX_WAITING_PER_USER,
     pause: (sessionId: string, paused: PausedSession, ttlMs: number) => pauseIn.call(store, sessionId, paused, ttlMs),
     resume: (sessionId: string, callId: number, livenessMs: number) => resume.call(store, sessionId, callId, livenessMs),
     expired: (): Promise<string[]> => (typeof expired === 'function' ? expired.call(store) : Promise.resolve([])),
+    /** A place among the owner's waiting sessions until `until`; `undefined` when the store keeps no count. */
+    holdWait: typeof holdWait === 'function' ? (owner: string, sessionId: string, max: number, until: number) => holdWait.call(store, owner, sessionId, max, until) : undefined,
+    releaseWait: async (owner: string, sessionId: string): Promise<void> => {
+      if (typeof releaseWait === 'function') await releaseWait.call(store, owner, sessionId);
+    },
+    /** How a wait that nobody decided in time ends: the same from the sweep and from a late decision. */
+    expiredResult: () => failure('APPROVAL_EXPIRED', 'ApprovalExpiredError', `Nobody approved or denied the call this session waited on within ${maxPauseDuration} ms; nothing more ran.`),
   };
 }
 
@@ -479,6 +499,11 @@ function resumePoint(request: Request): number {
 function stateOf(result: ExecutionResult): FinalSessionState {
   if (result.success) return 'completed';
   return result.error.code === 'ABORTED' ? 'cancelled' : 'failed';
+}
+
+/** Whether a session ended because nobody decided its approval in time. */
+function endedExpired(record: SessionRecord): boolean {
+  return record.result !== undefined && !record.result.success && record.result.error.code === 'APPROVAL_EXPIRED';
 }
 
 function sessionView(record: SessionRecord): { sessionId: string; state: SessionState; result?: ExecutionResult; pendingApproval?: SessionRecord['pendingApproval'] } {
@@ -629,10 +654,11 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
       }
       const durable = sessions.durable;
       if (durable === undefined) return;
-      for (const id of await durable.expired()) {
-        const expired = failure('APPROVAL_EXPIRED', 'ApprovalExpiredError', `Nobody approved or denied the call this session waited on within ${durable.maxPauseDuration} ms; nothing more ran.`);
-        await sessions.store.finish(id, 'failed', expired, sessions.ttlMs);
-      }
+      const ids = await durable.expired();
+      // Only a wait that has ended by now: a session a decision set running again since the listing, or
+      // that paused again on a later call, is not this sweep's to end.
+      const now = Date.now();
+      for (const id of ids) await sessions.store.finish(id, 'failed', durable.expiredResult(), sessions.ttlMs, { waitEndsBy: now });
     } catch {
       // The store is down: the next sweep tries again.
     }
@@ -952,6 +978,21 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
   function runSession(run: { sessionId: string; ctx: EnclaveRequestContext<N, U>; request: Request; body: RunRequestBody; scope: RunScope; free: () => void; resume?: { journal: unknown; decision: ApprovalDecision; lastSeq: number } }): void {
     const { sessionId, ctx, request, body, scope, free, resume } = run;
     const { store, ttlMs, livenessMs, durable } = sessions as NonNullable<typeof sessions>;
+    const owner = sessionOwner(ctx);
+    /** Until when the place this run holds among its owner's waiting sessions lasts: the end of its wait if it pauses. */
+    let waitUntil: number | undefined;
+    const holdWait = durable?.holdWait;
+    const mayPause =
+      durable === undefined || holdWait === undefined
+        ? undefined
+        : async ({ tool }: { tool: string }): Promise<string | undefined> => {
+            const until = Date.now() + durable.maxPauseDuration;
+            if (!(await holdWait(owner, sessionId, durable.maxWaitingPerUser, until))) {
+              return `Tool "${tool}" needs a person's approval, but ${durable.maxWaitingPerUser} of your sessions already wait for one (the most allowed); this run cannot wait too. Decide or cancel a waiting session first.`;
+            }
+            waitUntil = until;
+            return undefined;
+          };
     const abort = new AbortController();
     localSessions.set(sessionId, abort);
     const stopListening = store.onCancel(sessionId, () => abort.abort());
@@ -969,7 +1010,10 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
           appender.push(forClient(offset === 0 ? event : { ...event, seq: event.seq + offset }, request));
         };
         const runOptions: RunOptions = { ...runOptionsFor(scope, body, abort.signal, request), sessionId, heartbeatMs, onEvent };
-        if (durable !== undefined) runOptions.durable = resume === undefined ? durable.limits : { ...durable.limits, resume: { journal: resume.journal, decision: resume.decision } };
+        if (durable !== undefined) {
+          runOptions.durable = resume === undefined ? { ...durable.limits } : { ...durable.limits, resume: { journal: resume.journal, decision: resume.decision } };
+          if (mayPause !== undefined) runOptions.durable.mayPause = mayPause;
+        }
         result = await enclave.run(body.code, runOptions);
       } catch {
         result = internalFailure();
@@ -982,13 +1026,17 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
         result = rest;
       }
       const answer = answerFor(result, request);
+      let waiting = false;
       try {
         await appender.drained(DRAIN_WAIT_MS);
         if (paused !== undefined && durable !== undefined) {
-          const approval = { ...paused.approval, expiresAt: Date.now() + durable.maxPauseDuration };
+          // The wait began when the run asked (and took its place among the owner's waiting sessions).
+          const approval = { ...paused.approval, expiresAt: waitUntil ?? Date.now() + durable.maxPauseDuration };
           const state = JSON.stringify({ v: 1, body, journal: paused.journal } satisfies PausedState);
-          await persistently(() => durable.pause(sessionId, { approval, state }, ttlMs), DRAIN_WAIT_MS);
+          waiting = await persistently(() => durable.pause(sessionId, { approval, state }, ttlMs), DRAIN_WAIT_MS);
         } else await persistently(() => store.finish(sessionId, stateOf(answer.result), answer.result, ttlMs), DRAIN_WAIT_MS);
+        // A place taken for a pause that did not happen (the run ended otherwise, or was cancelled meanwhile).
+        if (waitUntil !== undefined && !waiting) await durable?.releaseWait(owner, sessionId);
       } catch (err) {
         // The store stays down: this instance stops saying it runs the session, and once the store is
         // back any instance's sweep ends it as RUN_LOST.
@@ -1024,8 +1072,10 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     const decision = readDecision(parsed);
     if (decision === undefined) throw new EnclaveHttpError(400, `The body must be { "approved": true } or { "approved": false, "reason"?: string of at most ${MAX_REASON} characters }.`);
     const callId = /^[1-9]\d{0,8}$/.test(route.approval) ? Number(route.approval) : undefined;
-    if (record.state !== 'waiting_for_approval') throw new EnclaveHttpError(409, `The session is not waiting for an approval (it is ${record.state}).`, { code: 'CONFLICT' });
+    if (record.state !== 'waiting_for_approval') throw notDecided(record);
     if (callId === undefined || record.pendingApproval?.callId !== callId) throw new EnclaveHttpError(404, `No such approval: the session waits on call ${record.pendingApproval?.callId ?? '?'}.`);
+    // Too late already: no slot is taken for it and nothing runs (the store's resume checks again, atomically).
+    if (record.pendingApproval.expiresAt <= Date.now()) throw await tooLate(route.id, record);
     const free = await sessionSlots(ctx, started);
     if (free instanceof Response) return free;
     let resumed: { state: string; lastSeq: number } | undefined;
@@ -1038,7 +1088,9 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
       } catch {
         throw unavailable('Sessions are unavailable right now; retry later.');
       }
-      if (resumed === undefined) throw new EnclaveHttpError(409, 'This call was decided by another request first.', { code: 'CONFLICT' });
+      if (resumed === undefined) throw await notResumed(route.id, record);
+      // Decided: its place among the owner's waiting sessions is free again (before the run may take one anew).
+      await durable.releaseWait(record.owner, route.id).catch(() => {});
       paused = readPausedState(resumed.state);
       if (paused !== undefined) await options.onRunStart?.({ ctx, body: paused.body });
     } catch (err) {
@@ -1060,6 +1112,34 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     if (format !== null) return streamResponse(format, store, route.id, resumed.lastSeq, { 'x-session-id': route.id });
     const url = `${route.base}/sessions/${route.id}`;
     return json(202, { sessionId: route.id, state: 'running', callId, approved: decision.approved, statusUrl: url, eventsUrl: `${url}/events?fromSeq=${resumed.lastSeq}` });
+  }
+
+  /** The answer to a decision on a session that does not wait (any more): 410 if its wait ran out, 409 otherwise. */
+  function notDecided(record: SessionRecord): EnclaveHttpError {
+    if (endedExpired(record)) return expiredError();
+    return new EnclaveHttpError(409, `The session is not waiting for an approval (it is ${record.state}).`, { code: 'CONFLICT' });
+  }
+
+  function expiredError(): EnclaveHttpError {
+    const { durable } = sessions as NonNullable<typeof sessions>;
+    return new EnclaveHttpError(410, `The wait for this approval ended (sessions.maxPauseDuration, ${durable?.maxPauseDuration} ms): the session ended as APPROVAL_EXPIRED and nothing more ran.`, { code: 'APPROVAL_EXPIRED' });
+  }
+
+  /** A decision after the wait ended: the session ends as the sweep would end it (unless something else ended it first), and the request gets 410. */
+  async function tooLate(sessionId: string, record: SessionRecord): Promise<EnclaveHttpError> {
+    const { store, ttlMs, durable } = sessions as NonNullable<typeof sessions>;
+    if (durable !== undefined) await store.finish(sessionId, 'failed', durable.expiredResult(), ttlMs, { waitEndsBy: Date.now() });
+    const now = (await store.get(sessionId)) ?? record;
+    return now.state === 'waiting_for_approval' ? expiredError() : notDecided(now);
+  }
+
+  /** Why the store did not hand the paused run to this request: its wait ran out (410), or another decision came first (409). */
+  async function notResumed(sessionId: string, before: SessionRecord): Promise<EnclaveHttpError> {
+    const now = (await (sessions as NonNullable<typeof sessions>).store.get(sessionId)) ?? before;
+    const pending = now.state === 'waiting_for_approval' ? now.pendingApproval : undefined;
+    if (pending !== undefined && pending.callId === before.pendingApproval?.callId && pending.expiresAt <= Date.now()) return tooLate(sessionId, now);
+    if (endedExpired(now)) return expiredError();
+    return new EnclaveHttpError(409, 'This call was decided by another request first.', { code: 'CONFLICT' });
   }
 
   /** A resumed session that cannot run: ended, so nobody waits on it. */
@@ -1107,11 +1187,16 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
       return json(statuses.SUCCESS, sessionView(record));
     }
     if (method === 'DELETE') {
-      const record = await ownSession(route.id, ctx);
+      let record = await ownSession(route.id, ctx);
       if (record.state === 'waiting_for_approval') {
-        // Nobody runs a paused session: it ends here.
-        await store.finish(route.id, 'cancelled', failure('ABORTED', 'AbortError', 'The session was cancelled while it waited for an approval.'), (sessions as NonNullable<typeof sessions>).ttlMs);
-        return json(statuses.SUCCESS, sessionView((await store.get(route.id)) ?? record));
+        // Nobody runs a paused session: it ends here, if it still waits (a decision may have set it running since).
+        const cancelled = failure('ABORTED', 'AbortError', 'The session was cancelled while it waited for an approval.');
+        const { ttlMs, durable } = sessions as NonNullable<typeof sessions>;
+        if (await store.finish(route.id, 'cancelled', cancelled, ttlMs, { waitEndsBy: Infinity })) {
+          await durable?.releaseWait(record.owner, route.id).catch(() => {});
+          return json(statuses.SUCCESS, sessionView((await store.get(route.id)) ?? record));
+        }
+        record = await ownSession(route.id, ctx);
       }
       if (record.state === 'running') {
         await store.requestCancel(route.id);

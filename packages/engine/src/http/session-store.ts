@@ -58,8 +58,14 @@ export interface SessionStore {
    * Ends a running (or paused) session, once: appends its `final` event (the next seq, payload `result`)
    * and records its state and result in one step, only if the session has not ended. `true` if this call ended
    * it (whichever instance calls first wins). It stays readable for `ttlMs`, then expires.
+   *
+   * With `only`, the session ends only if, in that same step, it waits for an approval whose wait ends
+   * (`pendingApproval.expiresAt`) at or before `only.waitEndsBy` (ms since the epoch; `Infinity` for any
+   * wait): a session that a decision has set running again, or that paused again on a later call, is
+   * left alone (`false`). The expiry sweep and the cancel of a waiting session use it, since what they
+   * read about the session may be out of date by the time they end it.
    */
-  finish(sessionId: string, state: FinalSessionState, result: ExecutionResult, ttlMs: number): Promise<boolean>;
+  finish(sessionId: string, state: FinalSessionState, result: ExecutionResult, ttlMs: number, only?: { waitEndsBy: number }): Promise<boolean>;
   /** Asks the instance running the session to cancel it; `false` if it is not running. */
   requestCancel(sessionId: string): Promise<boolean>;
   /** Where the instance running a session hears cancel requests (from any instance); returns the unsubscribe. */
@@ -80,13 +86,27 @@ export interface SessionStore {
    */
   pause?(sessionId: string, paused: PausedSession, ttlMs: number): Promise<boolean>;
   /**
-   * Takes the decision on a paused session's call, once: if it waits on `callId` it becomes `running`
-   * again (its instance then says `keepAlive`, as for a new session) and the paused state comes back
-   * with the seq its events go on after; `undefined` if it does not wait on that call (any more).
+   * Takes the decision on a paused session's call, once: if it waits on `callId` and its wait has not
+   * ended (`expiresAt` is still ahead, by the app's clock) it becomes `running` again (its instance then
+   * says `keepAlive`, as for a new session) and the paused state comes back with the seq its events go on
+   * after; `undefined` if it does not wait on that call (any more), or if its wait has ended: a decision
+   * that comes too late never runs anything (the caller ends the session as `APPROVAL_EXPIRED`).
    */
   resume?(sessionId: string, callId: number, livenessMs: number): Promise<{ state: string; lastSeq: number } | undefined>;
   /** Paused sessions whose wait has ended (`expiresAt` passed): `finish` them as `APPROVAL_EXPIRED`. */
   expired?(): Promise<string[]>;
+  /**
+   * Per-user cap on sessions waiting for approval (the handler's `sessions.maxWaitingPerUser`): holds one
+   * of `owner`'s `max` places for `sessionId` until `until` (ms since the epoch, the app's clock; a place
+   * past its time frees itself). `true` if the session holds a place now (one it held already is kept,
+   * until the new time), `false` if other sessions of the owner hold all `max`. Checked and taken in one
+   * step, so two instances never both take the last place. The HTTP core takes one before a run pauses
+   * and gives it back with `releaseWait` once the wait is decided or the session ends; a store without
+   * them leaves the number of waiting sessions unbounded.
+   */
+  holdWait?(owner: string, sessionId: string, max: number, until: number): Promise<boolean>;
+  /** Gives back the place `sessionId` held among `owner`'s waiting sessions (none held: nothing happens). */
+  releaseWait?(owner: string, sessionId: string): Promise<void>;
 }
 
 export interface MemorySessionStoreOptions {
@@ -128,6 +148,8 @@ function eventBytes(event: EnclaveEvent): number {
  */
 export class MemorySessionStore implements SessionStore {
   readonly #sessions = new Map<string, Entry>();
+  /** Places of sessions waiting for approval, by owner: session id -> until when the place is held. */
+  readonly #waits = new Map<string, Map<string, number>>();
   readonly #maxEventBytes: number;
   readonly #maxRunningMs: number;
 
@@ -205,9 +227,10 @@ export class MemorySessionStore implements SessionStore {
     return record === undefined ? undefined : { ...record };
   }
 
-  async finish(sessionId: string, state: FinalSessionState, result: ExecutionResult, ttlMs: number): Promise<boolean> {
+  async finish(sessionId: string, state: FinalSessionState, result: ExecutionResult, ttlMs: number, only?: { waitEndsBy: number }): Promise<boolean> {
     const entry = this.#sessions.get(sessionId);
     if (!entry || (entry.record.state !== 'running' && entry.record.state !== 'waiting_for_approval')) return false;
+    if (only !== undefined && !(entry.record.state === 'waiting_for_approval' && (entry.record.pendingApproval?.expiresAt ?? Infinity) <= only.waitEndsBy)) return false;
     entry.lastSeq++;
     entry.events.push({ sessionId, seq: entry.lastSeq, type: 'final', time: Date.now(), payload: result });
     const { pendingApproval: _, ...record } = entry.record;
@@ -235,6 +258,8 @@ export class MemorySessionStore implements SessionStore {
   async resume(sessionId: string, callId: number, livenessMs: number): Promise<{ state: string; lastSeq: number } | undefined> {
     const entry = this.#sessions.get(sessionId);
     if (!entry || entry.record.state !== 'waiting_for_approval' || entry.record.pendingApproval?.callId !== callId || entry.paused === undefined) return undefined;
+    // Too late: the wait has ended, whether or not a sweep has ended the session yet.
+    if (entry.record.pendingApproval.expiresAt <= Date.now()) return undefined;
     const state = entry.paused;
     const { pendingApproval: _, ...record } = entry.record;
     entry.record = { ...record, state: 'running' };
@@ -250,6 +275,23 @@ export class MemorySessionStore implements SessionStore {
     const out: string[] = [];
     for (const [id, entry] of this.#sessions) if (entry.record.state === 'waiting_for_approval' && (entry.record.pendingApproval?.expiresAt ?? 0) <= now) out.push(id);
     return out;
+  }
+
+  async holdWait(owner: string, sessionId: string, max: number, until: number): Promise<boolean> {
+    const now = Date.now();
+    const places = this.#waits.get(owner) ?? new Map<string, number>();
+    for (const [id, end] of places) if (end <= now) places.delete(id);
+    if (!places.has(sessionId) && places.size >= max) return false;
+    places.set(sessionId, until);
+    this.#waits.set(owner, places);
+    return true;
+  }
+
+  async releaseWait(owner: string, sessionId: string): Promise<void> {
+    const places = this.#waits.get(owner);
+    if (places === undefined) return;
+    places.delete(sessionId);
+    if (places.size === 0) this.#waits.delete(owner);
   }
 
   async keepAlive(sessionId: string, ttlMs: number): Promise<void> {
@@ -282,6 +324,7 @@ export class MemorySessionStore implements SessionStore {
   dispose(): void {
     for (const entry of this.#sessions.values()) clearTimeout(entry.expiry);
     this.#sessions.clear();
+    this.#waits.clear();
   }
 
   /** Sessions held now (for operators and tests). */
@@ -294,6 +337,8 @@ export class MemorySessionStore implements SessionStore {
     entry.expiry = setTimeout(() => {
       if (this.#sessions.get(sessionId) !== entry) return;
       this.#sessions.delete(sessionId);
+      // A place among its owner's waiting sessions goes with the session.
+      void this.releaseWait(entry.record.owner, sessionId);
       // Followers waiting for more learn that there is none.
       this.#notify(entry);
     }, ms);

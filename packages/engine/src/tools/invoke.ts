@@ -47,9 +47,11 @@ export interface ToolCallRequest {
 /**
  * A durable run's word on one call of a tool with `needsApproval`: the person approved it, denied it,
  * or has not been asked yet (`ask` is told the arguments as the handler would receive them; the call
- * then replies `APPROVAL_REQUIRED`, which the durable run keeps from the script while it pauses).
+ * then replies `APPROVAL_REQUIRED`, which the durable run keeps from the script while it pauses, and
+ * `asked` is set). `ask` may refuse to pause with a message: the call then fails in the script with
+ * `APPROVAL_REQUIRED` and that message, as it does in a run that cannot pause.
  */
-export type ApprovalGate = { kind: 'approved' } | { kind: 'denied'; reason: string } | { kind: 'ask'; ask(args: unknown): void };
+export type ApprovalGate = { kind: 'approved' } | { kind: 'denied'; reason: string } | { kind: 'ask'; ask(args: unknown): Promise<string | undefined>; asked?: boolean };
 
 /**
  * What goes back to the realm: `[1, codec text of the value]` or `[0, JSON of [errorName, message, code,
@@ -176,7 +178,9 @@ async function approvalGate(rule: NonNullable<HostTool['needsApproval']>, name: 
   }
   if (!needed) return undefined;
   if (gate?.kind === 'ask') {
-    gate.ask(args);
+    const refused = await gate.ask(args);
+    if (refused !== undefined) return new CallFailure(refused, 'APPROVAL_REQUIRED', { status: 429 });
+    gate.asked = true;
     return new CallFailure(`Tool "${name}" is waiting for a person's approval.`, 'APPROVAL_REQUIRED', { status: 403 });
   }
   return new CallFailure(`Tool "${name}" needs a person's approval, which this run cannot wait for: run the script as a session to be able to approve it.`, 'APPROVAL_REQUIRED', { status: 403 });

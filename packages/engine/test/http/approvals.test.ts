@@ -1,6 +1,7 @@
 /** The approvals contract (approvals.ts) with two instances on one in-memory session store. */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { MemorySessionStore, createEnclaveHandler, defineTool } from '../../src/index.js';
+import type { ExecutionResult, FinalSessionState } from '../../src/index.js';
 import { approvalsContract } from './approvals.js';
 
 let shared: MemorySessionStore | undefined;
@@ -47,6 +48,93 @@ describe('a paused state that comes back altered from the store', () => {
       await expect.poll(async () => (await store.get(started.sessionId))?.state, { timeout: 10_000 }).toBe('failed');
       expect((await store.get(started.sessionId))?.result).toMatchObject({ success: false, error: { code } });
       expect(refunded).toBe(0);
+    } finally {
+      handler.dispose();
+    }
+  });
+});
+
+describe('MemorySessionStore: decisions, expiry and cancels that race', () => {
+  const ok: ExecutionResult = { success: true, value: 1, stats: { duration: 0, toolCallCount: 0, iterationCount: 0 } };
+  const expired: ExecutionResult = { success: false, error: { name: 'E', message: 'm', code: 'APPROVAL_EXPIRED' }, stats: { duration: 0, toolCallCount: 0, iterationCount: 0 } };
+  const approval = (callId: number, expiresAt: number) => ({ callId, tool: 'refund', args: {}, expiresAt });
+  const stores: MemorySessionStore[] = [];
+  afterEach(() => stores.splice(0).forEach((s) => s.dispose()));
+  async function pausedSession(id: string, expiresAt: number): Promise<MemorySessionStore> {
+    const store = new MemorySessionStore();
+    stores.push(store);
+    await store.create({ sessionId: id, owner: 'alice', createdAt: 1 });
+    expect(await store.pause(id, { approval: approval(1, expiresAt), state: '{}' }, 1000)).toBe(true);
+    return store;
+  }
+
+  it('a decision after the wait ended is refused, though no sweep has ended the session yet', async () => {
+    const store = await pausedSession('ses_m1', Date.now() - 1);
+    expect(await store.resume('ses_m1', 1, 1000)).toBeUndefined();
+    expect((await store.get('ses_m1'))?.state).toBe('waiting_for_approval');
+  });
+
+  it('the sweep lists a wait, a decision resumes it, then the sweep’s finish comes: the running session is left alone', async () => {
+    const store = await pausedSession('ses_m2', Date.now() + 60_000);
+    // The sweep of an instance whose clock is two minutes ahead listed it; the decision came first.
+    expect(await store.resume('ses_m2', 1, 1000)).toEqual({ state: '{}', lastSeq: 1 });
+    expect(await store.finish('ses_m2', 'failed', expired, 1000, { waitEndsBy: Date.now() + 120_000 })).toBe(false);
+    expect((await store.get('ses_m2'))?.state).toBe('running');
+    // Paused again on a later call, with a later end: that sweep's time is still not this wait's end.
+    expect(await store.pause('ses_m2', { approval: approval(2, Date.now() + 600_000), state: '{}' }, 1000)).toBe(true);
+    expect(await store.finish('ses_m2', 'failed', expired, 1000, { waitEndsBy: Date.now() + 120_000 })).toBe(false);
+    expect(await store.finish('ses_m2', 'failed', expired, 1000, { waitEndsBy: Date.now() + 600_000 })).toBe(true);
+    expect(await store.get('ses_m2')).toMatchObject({ state: 'failed', result: { error: { code: 'APPROVAL_EXPIRED' } } });
+  });
+
+  it('finish only of a waiting session: not of a running one; without the condition, of either', async () => {
+    const store = await pausedSession('ses_m3', Date.now() + 60_000);
+    await store.resume('ses_m3', 1, 1000);
+    expect(await store.finish('ses_m3', 'cancelled', ok, 1000, { waitEndsBy: Infinity })).toBe(false);
+    expect(await store.finish('ses_m3', 'completed', ok, 1000)).toBe(true);
+  });
+
+  it('holdWait: at most max places per owner, a place held is kept, a released or ended one is free', async () => {
+    const store = new MemorySessionStore();
+    stores.push(store);
+    const later = Date.now() + 60_000;
+    expect(await store.holdWait('alice', 'ses_h1', 2, later)).toBe(true);
+    expect(await store.holdWait('alice', 'ses_h2', 2, later)).toBe(true);
+    expect(await store.holdWait('alice', 'ses_h3', 2, later)).toBe(false);
+    expect(await store.holdWait('alice', 'ses_h1', 2, later + 1)).toBe(true);
+    expect(await store.holdWait('bob', 'ses_h4', 2, later)).toBe(true);
+    await store.releaseWait('alice', 'ses_h1');
+    expect(await store.holdWait('alice', 'ses_h3', 2, later)).toBe(true);
+    expect(await store.holdWait('alice', 'ses_h5', 2, later)).toBe(false);
+    // A place whose time has passed frees itself.
+    expect(await store.holdWait('carol', 'ses_h6', 1, Date.now() - 1)).toBe(true);
+    expect(await store.holdWait('carol', 'ses_h7', 1, later)).toBe(true);
+  });
+
+  it('DELETE of a waiting session that a decision sets running first: not marked cancelled while it runs, the cancel goes to the run', async () => {
+    /** Lets a decision win the race just before the cancel's finish, as another instance's decision would. */
+    class DecidedFirst extends MemorySessionStore {
+      override async finish(sessionId: string, state: FinalSessionState, result: ExecutionResult, ttlMs: number, only?: { waitEndsBy: number }) {
+        if (only !== undefined) await this.resume(sessionId, 1, 60_000);
+        return super.finish(sessionId, state, result, ttlMs, only);
+      }
+    }
+    const store = new DecidedFirst();
+    stores.push(store);
+    let cancels = 0;
+    const handler = createEnclaveHandler({ logger: { info() {}, error() {} }, sessions: { store }, tools: [] });
+    try {
+      await store.create({ sessionId: 'ses_d1', owner: '', createdAt: 1 });
+      await store.pause('ses_d1', { approval: approval(1, Date.now() + 60_000), state: '{}' }, 1000);
+      store.onCancel('ses_d1', () => cancels++);
+      const pending = handler(new Request('http://x/enclave/sessions/ses_d1', { method: 'DELETE' }));
+      // The cancel reaches whoever runs it now; that run ends the session (here: this test, for it).
+      await expect.poll(() => cancels, { timeout: 10_000 }).toBe(1);
+      expect((await store.get('ses_d1'))?.state).toBe('running');
+      await store.finish('ses_d1', 'cancelled', { ...expired, error: { ...expired.error, code: 'ABORTED' } }, 1000);
+      const res = await pending;
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ state: 'cancelled', result: { error: { code: 'ABORTED' } } });
     } finally {
       handler.dispose();
     }

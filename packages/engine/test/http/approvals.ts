@@ -207,13 +207,57 @@ return { pick, refunded: r.refunded, at: new Date(Date.now()).getUTCFullYear() >
       expect((await status(b, 'alice', sessionId)).result.error.code).toBe('APPROVAL_EXPIRED');
       // A reader that followed the paused session sees nothing more (its stream ended at the pause).
       expect(await follow).toEqual([]);
-      expect((await decide(b, 'alice', sessionId, 3, { approved: true })).status).toBe(409);
+      const late = await decide(b, 'alice', sessionId, 3, { approved: true });
+      expect(late.status).toBe(410);
+      expect(((await late.json()) as any).error.code).toBe('APPROVAL_EXPIRED');
 
       const second = await paused(a, 'alice', LIST_READ_REFUND);
       const cancelled = await fetch(`${b}/sessions/${second.sessionId}`, { method: 'DELETE', headers: { 'x-user': 'alice' } });
       expect(await cancelled.json()).toMatchObject({ state: 'cancelled', result: { error: { code: 'ABORTED' } } });
       const tail = await readEvents(await fetch(`${a}/sessions/${second.sessionId}/events?fromSeq=${second.events.length}`, { headers: { 'x-user': 'alice' } }));
       expect(types(tail)).toEqual(['final']);
+      expect(ran.refund).toBe(0);
+    }, 30_000);
+
+    it('a decision after maxPauseDuration, before any sweep, is refused: 410 APPROVAL_EXPIRED, the session ends so, and the refund never runs', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(new Date('2026-03-01T09:00:00Z'));
+      const { ran, toolsFor } = shop();
+      // A sweep every 30 s: none comes during the test, so only the decision can see that the wait ended.
+      const opts = { sessions: { maxPauseDuration: 200, livenessMs: 60_000 } } as Partial<EnclaveHandlerOptions<unknown, string>>;
+      const a = await instance(toolsFor, opts);
+      const b = await instance(toolsFor, opts);
+      const { sessionId } = await paused(a, 'alice', LIST_READ_REFUND);
+      vi.setSystemTime(new Date('2026-03-01T09:00:01.300Z'));
+      const late = await decide(b, 'alice', sessionId, 3, { approved: true });
+      expect(late.status).toBe(410);
+      expect(((await late.json()) as any).error.code).toBe('APPROVAL_EXPIRED');
+      expect(await status(a, 'alice', sessionId)).toMatchObject({ state: 'failed', result: { success: false, error: { code: 'APPROVAL_EXPIRED' } } });
+      // Once ended, any later decision says the same, never 202.
+      expect((await decide(a, 'alice', sessionId, 3, { approved: false })).status).toBe(410);
+      expect(ran).toEqual({ list: 1, get: 1, refund: 0 });
+    }, 30_000);
+
+    it('maxWaitingPerUser: past it a call that needs approval fails in the script with APPROVAL_REQUIRED; per user, across instances; a decision or a cancel frees a place', async () => {
+      const { ran, toolsFor } = shop();
+      const opts = { sessions: { maxWaitingPerUser: 1 } } as Partial<EnclaveHandlerOptions<unknown, string>>;
+      const a = await instance(toolsFor, opts);
+      const b = await instance(toolsFor, opts);
+      const code = `try { return await callTool('orders:refund', { id: 'o1', amount: 1 }); }
+catch (e) { return { code: e.code, message: e.message }; }`;
+      const first = await paused(a, 'alice', code);
+      // The second of alice's sessions, on the other instance: the call fails in the script, the run goes on.
+      const refused = await readEvents(await start(b, 'alice', code));
+      expect(types(refused)).toEqual(['session_init', 'tool_call', 'tool_result', 'final']);
+      expect(refused.at(-1)?.data.payload).toMatchObject({ success: true, value: { code: 'APPROVAL_REQUIRED', message: expect.stringContaining('1 of your sessions already wait') } });
+      // Another user has places of their own.
+      await paused(b, 'bob', code);
+      // Denied: alice's place is free, and her next session may wait; cancelled, it is free again.
+      expect((await decide(b, 'alice', first.sessionId, 1, { approved: false })).status).toBe(202);
+      await expect.poll(async () => (await status(a, 'alice', first.sessionId)).state, { timeout: 10_000 }).toBe('completed');
+      const second = await paused(b, 'alice', code);
+      expect((await fetch(`${a}/sessions/${second.sessionId}`, { method: 'DELETE', headers: { 'x-user': 'alice' } })).status).toBe(200);
+      await paused(a, 'alice', code);
       expect(ran.refund).toBe(0);
     }, 30_000);
 
