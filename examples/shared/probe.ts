@@ -22,7 +22,7 @@ export interface Canary {
 }
 
 export interface Started {
-  /** `http://127.0.0.1:{port}/enclave` */
+  /** `http://127.0.0.1:{port}/enclave` (or the `path` it was started with) */
   url: string;
   child: ChildProcess;
   canary(): Promise<Canary>;
@@ -43,8 +43,11 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Runs `node args` in `cwd` with `PORT` set and the canary preloaded; resolves once the port answers HTTP. */
-export async function startNode(args: string[], options: { cwd: string; port: number; env?: Record<string, string> }): Promise<Started> {
+/**
+ * Runs `node args` in `cwd` with `PORT` set and the canary preloaded; resolves once the port answers HTTP
+ * at `path` (default `/enclave`), the route the probes then use.
+ */
+export async function startNode(args: string[], options: { cwd: string; port: number; env?: Record<string, string>; path?: string }): Promise<Started> {
   const env = { ...process.env, ...options.env, PORT: String(options.port) };
   const child = spawn(process.execPath, ['--import', canaryModule, ...args], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   let output = '';
@@ -57,7 +60,7 @@ export async function startNode(args: string[], options: { cwd: string; port: nu
   child.stderr?.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-8000);
   });
-  const url = `http://127.0.0.1:${options.port}/enclave`;
+  const url = `http://127.0.0.1:${options.port}${options.path ?? '/enclave'}`;
   const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}:\n${output}`))));
   exited.catch(() => {});
   // No output line to wait for (the README's servers print nothing): ask until the port answers.

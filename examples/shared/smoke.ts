@@ -1,7 +1,8 @@
 /**
  * Smoke test of an example server, run the way the README runs it: `node server.mjs` on the built
- * packages, a free port, the curl requests of its banner made with fetch, and the official MCP clients
- * on its code-mode route.
+ * packages (or the example's own `start`: Next's `next start`), a free port, the curl requests of its
+ * banner made with fetch, the README's streaming and session flows, and the official MCP clients on its
+ * code-mode route.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,12 +12,19 @@ import type { Started } from './probe.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-export function smokeTest(example: string): void {
-  describe(`examples/${example}`, () => {
+export interface SmokeOptions {
+  /** Starts the example (default: `node server.mjs` in its folder). */
+  start?: () => Promise<Started>;
+  skip?: boolean;
+}
+
+export function smokeTest(example: string, options: SmokeOptions = {}): void {
+  const start = options.start ?? (async () => startNode(['server.mjs'], { cwd: path.join(here, '..', example), port: await freePort() }));
+  describe.skipIf(options.skip === true)(`examples/${example}`, () => {
     let server: Started | undefined;
     let url = '';
     beforeAll(async () => {
-      server = await startNode(['server.mjs'], { cwd: path.join(here, '..', example), port: await freePort() });
+      server = await start();
       url = server.url;
     });
     afterAll(() => server?.stop());

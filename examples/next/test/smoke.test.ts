@@ -1,7 +1,10 @@
 /**
- * Smoke test of the Next.js example, whose route is the README's Next.js quick start: `next build` (which
- * also type-checks the TypeScript route), then `next start` on a free port, then the quick-start probes
- * (valid, malformed, hostile), each held to the README's HTTP contract.
+ * Smoke test of the Next.js app: `next build` (which also type-checks the TypeScript routes), then
+ * `next start` on a free port for each of its two routes. `/enclave` is the example, with the users,
+ * tools and options of the Express, Hono and Nest examples, held to the same smoke test (the README's
+ * curl lines, streaming, sessions cut, resumed and cancelled, approvals, MCP, the playground).
+ * `/quickstart/enclave` is the README's Next.js quick start, given the probes of every quick start
+ * (valid, malformed, hostile requests, each held to the README's HTTP contract).
  */
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -10,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 // By package name, not by a relative path into examples/shared: this file lives inside the Next app, whose
 // tsconfig.json (excluding test/) and bundler must never have to resolve it.
 import { freePort, probeQuickStart, startNode } from '@enclave-kit/example-shared/probe';
+import { smokeTest } from '@enclave-kit/example-shared/smoke';
 
 const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const nextBin = createRequire(path.join(dir, 'package.json')).resolve('next/dist/bin/next');
@@ -22,12 +26,13 @@ const buildOutput = `${build.stdout ?? ''}${build.stderr ?? ''}`;
 const cannotRun = build.status !== 0 && /Failed to load SWC binary|not supported on this platform|You are using Node\.js .* For Next\.js/i.test(buildOutput);
 if (cannotRun) console.warn(`examples/next: skipped, next build cannot run on this machine:\n${buildOutput.slice(-2000)}`);
 
-probeQuickStart(
-  'examples/next (built app)',
-  async () => {
-    if (build.status !== 0) throw new Error(`next build failed:\n${buildOutput.slice(-4000)}`);
-    const port = await freePort();
-    return startNode([nextBin, 'start', '-p', String(port), '-H', '127.0.0.1'], { cwd: dir, env, port });
-  },
-  { skip: cannotRun, mcp: true, playground: true },
-);
+/** `next start` of the built app on a free port, probed at `route`. */
+async function start(route: string) {
+  if (build.status !== 0) throw new Error(`next build failed:\n${buildOutput.slice(-4000)}`);
+  const port = await freePort();
+  return startNode([nextBin, 'start', '-p', String(port), '-H', '127.0.0.1'], { cwd: dir, env, port, path: route });
+}
+
+smokeTest('next', { start: () => start('/enclave'), skip: cannotRun });
+
+probeQuickStart('examples/next: the README quick start (built app)', () => start('/quickstart/enclave'), { skip: cannotRun, mcp: true, playground: true });

@@ -2,8 +2,8 @@
  * The README's web-server quick starts, tried as a new user would: each framework's code block is copied
  * out of README.md (found by its heading), compiled with tsc as `tsc --init` sets a project up, started
  * with node on a free port (the one edit: `3000` becomes `process.env.PORT` in the output), and probed
- * over real sockets. The Next.js blocks are examples/next's route and config, whose smoke test builds
- * that app and probes it the same way.
+ * over real sockets. The Next.js blocks are examples/next's quick-start route and its config, whose smoke
+ * test builds that app and probes the route the same way.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -79,16 +79,12 @@ describe('README quick starts', () => {
     expect(compiled.status).toBe(0);
   });
 
-  it('the Next.js blocks are examples/next’s route.ts (less its scale-out lines) and next.config.mjs', () => {
+  it('the Next.js blocks are examples/next’s quick-start route.ts and next.config.mjs', () => {
     const [route, config] = codeBlocks('### Next.js 16');
     expect([route?.lang, config?.lang]).toEqual(['ts', 'js']);
     const example = (file: string) => readFileSync(path.join(root, 'examples/next', file), 'utf8');
-    // The example's route also reads REDIS_URL and RATE_LIMIT_PER_MINUTE, as every example does, in lines
-    // marked `// examples only` that the quick start leaves out.
-    const routeFile = example('app/enclave/[[...route]]/route.ts');
-    const quickStart = routeFile.split('\n').filter((line) => !line.includes('// examples only')).join('\n');
-    expect(routeFile.split('\n').length - quickStart.split('\n').length).toBe(2);
-    expect(fileBlock(route, 'app/enclave/[[...route]]/route.ts')).toBe(quickStart);
+    // Built beside the example's own /enclave route (the shared tools of every example), at /quickstart/enclave.
+    expect(fileBlock(route, 'app/enclave/[[...route]]/route.ts')).toBe(example('app/quickstart/enclave/[[...route]]/route.ts'));
     expect(fileBlock(config, 'next.config.mjs')).toBe(example('next.config.mjs'));
   });
 });

@@ -15,6 +15,7 @@
 export { RedisRateLimitStore } from './rate-limit.js';
 export type { RedisRateLimitStoreOptions } from './rate-limit.js';
 export { RedisLeaseStore } from './leases.js';
+export type { RedisLeaseStoreOptions } from './leases.js';
 export { RedisSessionStore } from './session-store.js';
 export type { RedisSessionStoreOptions } from './session-store.js';
 export { redisStores } from './stores.js';

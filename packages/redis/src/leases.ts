@@ -3,6 +3,16 @@ import type { LeaseStore } from '@enclave-kit/engine';
 import type { RedisClient, RedisStoreOptions } from './client.js';
 import { LUA_NOW, Script, checkArguments, integerReply, within } from './client.js';
 
+export interface RedisLeaseStoreOptions extends RedisStoreOptions {
+  /**
+   * What an acquire does when Redis fails or is slow: `'deny'` (the default) rejects, so the HTTP core
+   * answers 503 with `Retry-After`: a cap that cannot be checked does not let anything through.
+   * `'allow'` hands out a lease that is not counted (the run goes ahead, the cap may be exceeded while
+   * Redis is away); renewing it asks nothing of Redis, and releasing it never fails.
+   */
+  onError?: 'deny' | 'allow';
+}
+
 /** Keeps the set as long as its longest lease (`ttl`, a Lua expression): a set nobody renews disappears by itself. */
 const keepSet = (ttl: string) => `if redis.call('PTTL', KEYS[1]) < tonumber(${ttl}) then redis.call('PEXPIRE', KEYS[1], ${ttl}) end`;
 
@@ -40,16 +50,23 @@ return 1`,
  * ```ts
  * app.use(enclave({ tools, maxRunsPerUser: 3, leases: new RedisLeaseStore(redis) }));
  * ```
- * Defaults: keys under `enclave:lease:`, 1000 ms command timeout.
+ * Defaults: keys under `enclave:lease:`, 1000 ms command timeout, `onError: 'deny'`.
  */
 export class RedisLeaseStore implements LeaseStore {
   readonly #client: RedisClient;
   readonly #prefix: string;
   readonly #timeoutMs: number;
+  readonly #allowOnError: boolean;
+  /**
+   * Leases handed out uncounted (`onError: 'allow'`), each with the acquire that failed: ioredis may
+   * still send it once Redis is back (it queues commands while it reconnects), and then it takes a slot.
+   */
+  readonly #uncounted = new Map<string, Promise<unknown>>();
 
-  constructor(client: RedisClient, options: RedisStoreOptions = {}) {
+  constructor(client: RedisClient, options: RedisLeaseStoreOptions = {}) {
     const where = 'new RedisLeaseStore(client, options)';
-    const { prefix, timeoutMs } = checkArguments(where, client, options, []);
+    const { check, o, prefix, timeoutMs } = checkArguments(where, client, options, ['onError']);
+    this.#allowOnError = check.oneOf('onError', o.onError, ['deny', 'allow'], 'deny') === 'allow';
     this.#client = client;
     this.#prefix = `${prefix}lease:`;
     this.#timeoutMs = timeoutMs;
@@ -57,16 +74,38 @@ export class RedisLeaseStore implements LeaseStore {
 
   async acquire(key: string, max: number, ttlMs: number): Promise<string | null> {
     const lease = randomUUID();
-    const reply = await within(ACQUIRE.run(this.#client, [this.#prefix + key], [max, ttlMs, lease]), this.#timeoutMs, 'a lease');
-    return integerReply(reply, 'a lease') === 1 ? lease : null;
+    const attempt = ACQUIRE.run(this.#client, [this.#prefix + key], [max, ttlMs, lease]);
+    try {
+      return integerReply(await within(attempt, this.#timeoutMs, 'a lease'), 'a lease') === 1 ? lease : null;
+    } catch (err) {
+      if (!this.#allowOnError) throw err;
+      this.#uncounted.set(lease, attempt);
+      return lease;
+    }
   }
 
   async renew(key: string, lease: string, ttlMs: number): Promise<boolean> {
+    // Not in Redis to extend; should its acquire land late, that slot expires unrenewed or goes at release.
+    if (this.#uncounted.has(lease)) return true;
     const reply = await within(RENEW.run(this.#client, [this.#prefix + key], [ttlMs, lease]), this.#timeoutMs, 'a lease renewal');
     return integerReply(reply, 'a lease renewal') === 1;
   }
 
   async release(key: string, lease: string): Promise<void> {
-    await within(this.#client.call('ZREM', [this.#prefix + key, lease]), this.#timeoutMs, 'a lease release');
+    const attempt = this.#uncounted.get(lease);
+    if (attempt === undefined) {
+      await within(this.#zrem(key, lease), this.#timeoutMs, 'a lease release');
+      return;
+    }
+    this.#uncounted.delete(lease);
+    // Resolves at once, Redis or not. Only an acquire that did take a slot (or whose answer could not
+    // be read) is undone, after it, so nothing stays counted for a run that has ended.
+    attempt
+      .then((reply) => (reply === 0 ? undefined : within(this.#zrem(key, lease), this.#timeoutMs, 'a lease release')))
+      .catch(() => {});
+  }
+
+  #zrem(key: string, lease: string): Promise<unknown> {
+    return this.#client.call('ZREM', [this.#prefix + key, lease]);
   }
 }

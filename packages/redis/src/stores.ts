@@ -1,13 +1,18 @@
 import type { RedisClient, RedisStoreOptions } from './client.js';
 import { checkArguments } from './client.js';
 import { RedisLeaseStore } from './leases.js';
+import type { RedisLeaseStoreOptions } from './leases.js';
 import type { RedisRateLimitStoreOptions } from './rate-limit.js';
 import { RedisRateLimitStore } from './rate-limit.js';
 import type { RedisSessionStoreOptions } from './session-store.js';
 import { RedisSessionStore } from './session-store.js';
 
 export interface RedisStoresOptions extends RedisStoreOptions {
-  /** What the rate-limit store does when Redis fails: `'deny'` (default, fail closed) or `'allow'` (fail open). */
+  /**
+   * What the limits do when Redis fails, the rate-limit store's windows and the lease store's caps on
+   * runs in flight alike: `'deny'` (default, fail closed: 503) or `'allow'` (fail open: let through
+   * uncounted). Sessions need Redis either way.
+   */
   onError?: RedisRateLimitStoreOptions['onError'];
   /** Options of the session store alone. */
   sessions?: Omit<RedisSessionStoreOptions, keyof RedisStoreOptions>;
@@ -38,7 +43,7 @@ export interface RedisStores {
  *   tools,
  * }));
  * ```
- * Defaults: those of each store (`enclave:` prefix, 1000 ms command timeout, limits fail closed).
+ * Defaults: those of each store (`enclave:` prefix, 1000 ms command timeout, limits and caps fail closed).
  */
 export function redisStores(client: RedisClient, options: RedisStoresOptions = {}): RedisStores {
   const where = 'redisStores(client, options)';
@@ -48,12 +53,12 @@ export function redisStores(client: RedisClient, options: RedisStoresOptions = {
   if (o.prefix !== undefined) common.prefix = o.prefix as string;
   if (o.commandTimeoutMs !== undefined) common.commandTimeoutMs = o.commandTimeoutMs as number;
   const store = new RedisSessionStore(client, { ...sessions, ...common });
-  const rateLimitOptions: RedisRateLimitStoreOptions = { ...common };
-  if (o.onError !== undefined) rateLimitOptions.onError = o.onError as 'deny' | 'allow';
+  const limits: RedisRateLimitStoreOptions & RedisLeaseStoreOptions = { ...common };
+  if (o.onError !== undefined) limits.onError = o.onError as 'deny' | 'allow';
   return {
     sessions: { store },
-    leases: new RedisLeaseStore(client, common),
-    rateLimitStore: new RedisRateLimitStore(client, rateLimitOptions),
+    leases: new RedisLeaseStore(client, limits),
+    rateLimitStore: new RedisRateLimitStore(client, limits),
     dispose: () => store.dispose(),
   };
 }

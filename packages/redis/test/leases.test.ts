@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { RedisLeaseStore, RedisStoreError } from '../src/index.js';
-import { sleep, useRedis } from './redis.js';
+import { createEnclaveHandler } from '@enclave-kit/engine';
+import { RedisLeaseStore, RedisStoreError, redisStores } from '../src/index.js';
+import { eventually, sleep, useRedis } from './redis.js';
 
 const redis = useRedis();
 
@@ -53,5 +54,74 @@ describe('RedisLeaseStore', () => {
     // The timed-out acquire ran once Redis woke up: its slot is taken until it expires, like a crashed holder's.
     expect(await store.acquire('k', 1, 1000)).toBeNull();
     expect(await store.acquire('k', 2, 1000)).not.toBeNull();
+  });
+});
+
+describe('RedisLeaseStore: Redis stopped', () => {
+  it('fails closed by default; with onError: "allow" it lets holders through uncounted, and nothing stays counted once Redis is back', async () => {
+    const prefix = redis.prefix();
+    // Queues commands while Redis is away and never gives up on them: an acquire that timed out reaches
+    // Redis once it is back, the way a short outage plays out.
+    const c = redis.client({ maxRetriesPerRequest: null });
+    const deny = new RedisLeaseStore(c, { prefix, commandTimeoutMs: 200 });
+    const allow = new RedisLeaseStore(c, { prefix, commandTimeoutMs: 200, onError: 'allow' });
+    await c.ping();
+    await redis.server.halt();
+    let leases: (string | null)[];
+    try {
+      await expect(deny.acquire('closed', 1, 60_000)).rejects.toBeInstanceOf(Error);
+      // A cap of one lets both through: neither is counted.
+      leases = [await allow.acquire('k', 1, 60_000), await allow.acquire('k', 1, 60_000)];
+      expect(leases).toEqual([expect.any(String), expect.any(String)]);
+      expect(leases[0]).not.toBe(leases[1]);
+      // Renewing and releasing them need no Redis: they resolve while it is still down.
+      expect(await allow.renew('k', leases[0] as string, 60_000)).toBe(true);
+      await allow.release('k', leases[0] as string);
+      await allow.release('k', leases[1] as string);
+    } finally {
+      await redis.server.start();
+    }
+    // Sent after the queued acquires: they have reached Redis (one took the slot of 'k') by its answer.
+    await c.ping();
+    // The releases gave that slot back: the cap of one is free again, then held, and counts only what holds it.
+    const held = await eventually(async () => {
+      const lease = await deny.acquire('k', 1, 60_000);
+      if (lease === null) throw new Error('the slot of an uncounted lease is still taken');
+      return lease;
+    });
+    expect(await allow.acquire('k', 1, 60_000)).toBeNull();
+    expect(await c.zrange(`${prefix}lease:k`, 0, -1)).toEqual([held]);
+    expect(() => new RedisLeaseStore(c, { onError: 'ignore' as never })).toThrow(/onError must be "deny" \(the default\) or "allow"/);
+  });
+
+  it('redisStores(client, { onError: "allow" }) reaches the leases: a run under maxRunsPerUser goes ahead while Redis is stopped (503 by default)', async () => {
+    const prefix = redis.prefix();
+    // Fails a command at once while Redis is away; connected first, since before that it fails them too.
+    const c = redis.client({ enableOfflineQueue: false });
+    await eventually(() => c.ping());
+    const run = () => new Request('http://localhost/enclave', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: 'return 1 + 1' }) });
+    const setups = (['deny', 'allow'] as const).map((onError) => {
+      const stores = redisStores(c, { prefix, onError, commandTimeoutMs: 200 });
+      return { stores, handler: createEnclaveHandler({ maxRunsPerUser: 1, leases: stores.leases, sessions: false, logger: { info() {}, error() {} } }) };
+    });
+    const [closed, open] = setups as [(typeof setups)[number], (typeof setups)[number]];
+    await redis.server.halt();
+    try {
+      const refused = await closed.handler(run());
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).not.toBeNull();
+      expect(await refused.json()).toMatchObject({ success: false, error: { code: 'SERVICE_UNAVAILABLE' } });
+      for (let i = 0; i < 2; i++) {
+        const ran = await open.handler(run());
+        expect(ran.status).toBe(200);
+        expect(await ran.json()).toMatchObject({ success: true, value: 2 });
+      }
+    } finally {
+      await redis.server.start();
+      for (const { stores, handler } of setups) {
+        handler.dispose();
+        stores.dispose();
+      }
+    }
   });
 });

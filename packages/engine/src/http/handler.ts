@@ -486,14 +486,20 @@ function decodeURIComponentSafe(s: string): string {
   }
 }
 
-/** Where a reader resumes: after `Last-Event-ID`, or after `?fromSeq=N`; 400 for anything but a non-negative integer. */
+/**
+ * Where a reader resumes: after the seq in `Last-Event-ID` when that header is present (an `EventSource`
+ * sends it on reconnecting), else after `?fromSeq=N`, else from the start (0). A value present but not a
+ * non-negative integer in decimal digits is 400, and that includes an empty one: `?fromSeq=` is a
+ * client that lost its number, and so is an empty `Last-Event-ID`, which no `EventSource` sends (it
+ * omits the header while its last event ID is empty, and this server never sends an empty `id:`, every
+ * event's is its seq). Replaying from the start instead would hand such a client every event again.
+ */
 function resumePoint(request: Request): number {
   const header = request.headers.get('last-event-id');
-  const query = new URL(request.url).searchParams.get('fromSeq');
-  const raw = header ?? query;
-  if (raw === null || raw === '') return 0;
-  if (!/^\d{1,15}$/.test(raw.trim())) throw new EnclaveHttpError(400, `${header !== null ? 'Last-Event-ID' : 'fromSeq'} must be a non-negative integer.`);
-  return Number(raw.trim());
+  const raw = header ?? new URL(request.url).searchParams.get('fromSeq');
+  if (raw === null) return 0;
+  if (!/^\d{1,15}$/.test(raw)) throw new EnclaveHttpError(400, `${header !== null ? 'Last-Event-ID' : 'fromSeq'} must be a non-negative integer.`);
+  return Number(raw);
 }
 
 function stateOf(result: ExecutionResult): FinalSessionState {

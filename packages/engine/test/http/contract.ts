@@ -461,10 +461,19 @@ export function adapterContract(name: string, harness: AdapterHarness): void {
           await res.body?.cancel();
         }
         const started = await startSession('bad-1', 'return 1');
-        for (const [header, query] of [['-1', ''], ['1.5', ''], ['abc', ''], ['', '?fromSeq=-3'], ['', '?fromSeq=x']]) {
-          const res = await fetch(absolute(`${started.eventsUrl}${query}`), { headers: as('bad-1', header ? { 'last-event-id': header } : {}) });
-          expect(res.status, `${header}${query}`).toBe(400);
+        // An empty value is no resume point: read as 0 it would replay every event to a client that
+        // meant to resume. The header, when present, is the one read, even with a good ?fromSeq beside it.
+        const resumes: [string | undefined, string][] = [['-1', ''], ['1.5', ''], ['abc', ''], ['', ''], ['1e1', ''], ['', '?fromSeq=1'], [undefined, '?fromSeq=-3'], [undefined, '?fromSeq=x'], [undefined, '?fromSeq='], [undefined, '?fromSeq=%201'], [undefined, '?fromSeq=0x1']];
+        for (const [header, query] of resumes) {
+          const res = await fetch(absolute(`${started.eventsUrl}${query}`), { headers: as('bad-1', header === undefined ? {} : { 'last-event-id': header }) });
+          expect(res.status, `Last-Event-ID ${JSON.stringify(header)} ${query}`).toBe(400);
           expect((await jsonOf(res)).error.code).toBe('BAD_REQUEST');
+        }
+        // What is a resume point is still one: 0 (from the start) in either place, and leading zeros.
+        for (const [header, query] of [['0', ''], [undefined, '?fromSeq=0'], ['00', '']] as const) {
+          const events = await readEvents(await fetch(absolute(`${started.eventsUrl}${query}`), { headers: as('bad-1', header === undefined ? {} : { 'last-event-id': header }) }));
+          expect(events.at(0)?.data.seq, `Last-Event-ID ${JSON.stringify(header)} ${query}`).toBe(1);
+          expect(events.at(-1)?.data.type).toBe('final');
         }
         const put = await fetch(`${served.url}/enclave/sessions`, { method: 'GET', headers: as('bad-1') });
         expect([404, 405]).toContain(put.status);

@@ -1,32 +1,25 @@
+// The Next.js example: the same users, tools and options as the Express, Hono and Nest examples. The
+// README's Next.js quick start, which has one tool of its own, is app/quickstart/enclave/[[...route]]/route.ts.
 import { mcpRoute } from '@enclave-kit/mcp';
 import { toNextHandler } from '@enclave-kit/next';
-import { scaleOutFromEnv } from '@enclave-kit/example-shared/scale-out'; // examples only: REDIS_URL, RATE_LIMIT_PER_MINUTE, ENCLAVE_RUNTIME
+import { toolsFor, userFromHeader } from '@enclave-kit/example-shared/orders';
+import { scaleOutFromEnv } from '@enclave-kit/example-shared/scale-out';
 
 export const runtime = 'nodejs'; // the engine needs node:vm; must be a literal in this file
 export const dynamic = 'force-dynamic'; // runs and event streams are never cached
 export const maxDuration = 30;
 
-// Demo data: your database goes here.
-const orders = [
-  { id: 'o1', owner: 'alice', status: 'paid', total: 120 },
-  { id: 'o2', owner: 'alice', status: 'open', total: 35 },
-  { id: 'o3', owner: 'alice', status: 'paid', total: 80 },
-  { id: 'o4', owner: 'bob', status: 'paid', total: 999 },
-];
+// REDIS_URL, RATE_LIMIT_PER_MINUTE, ENCLAVE_RUNTIME: shared stores, a per-user limit, runtime nodes (README, Scaling out).
+const scaleOut = scaleOutFromEnv();
 
 export const { GET, POST, DELETE } = toNextHandler({
-  ...scaleOutFromEnv(), // examples only (README, Scaling out)
-  // Stub login: the `x-user` header names the user. Replace it with your auth (Auth.js `auth()`, a session cookie).
-  authenticate: ({ request }) => {
-    const id = request.headers.get('x-user');
-    return id ? { id } : undefined; // no user -> 401
-  },
-  tools: ({ user }) => ({
-    'orders:list': async ({ status }) => orders.filter((o) => o.owner === user.id && (!status || o.status === status)),
-  }),
+  ...scaleOut,
+  enclave: { securityLevel: 'STANDARD', timeout: 10_000, ...scaleOut.enclave },
+  // Your auth goes here (Auth.js `auth()`, a session cookie); this stub reads the user from the `x-user` header.
+  authenticate: ({ request }) => userFromHeader(request.headers.get('x-user')), // no user -> 401
+  tools: ({ user }) => toolsFor(user),
   // The optional catch-all folder [[...route]] brings the paths below /enclave here too: the sessions,
-  // /enclave/check, the playground page at /enclave/playground, and /enclave/mcp, code mode over MCP
-  // with the same user and tools.
+  // /enclave/check, the playground, and /enclave/mcp, code mode over MCP with the same user and tools.
   routes: { '/mcp': mcpRoute() },
-  playground: true, // also under NODE_ENV=production (next start): this is a demo
+  playground: true, // the playground page at /enclave/playground, also under NODE_ENV=production (next start)
 });
