@@ -151,7 +151,7 @@ describe('three example apps on one Redis', () => {
     const start = await fetch(`${apps.hono.url}/sessions`, { method: 'POST', headers: { ...json('alice'), accept: 'text/event-stream' }, body: JSON.stringify({ code: SLOW }) });
     const sessionId = start.headers.get('x-session-id');
     const head = await sseEvents(start, 3);
-    const following = fetch(`${apps.express.url}/sessions/${sessionId}/events`, { headers: { 'x-user': 'alice', 'last-event-id': head.at(-1)?.id ?? '' } }).then((res) => sseEvents(res));
+    const following = fetch(`${apps.express.url}/sessions/${sessionId}/events`, { headers: { 'x-user': 'alice', 'last-event-id': head.at(-1)?.id ?? '0' } }).then((res) => sseEvents(res));
     await new Promise((r) => setTimeout(r, 200));
     const t0 = performance.now();
     apps.hono.child.kill('SIGKILL');
