@@ -140,8 +140,23 @@ export async function writeFetchResponse(res: ServerResponse, response: Response
     res.end();
     return;
   }
+  // Chunks that are ready together (the events of one realm entry, a replay) leave in one packet: the
+  // socket is corked at the first of them and uncorked once the reads that were already possible have run.
+  let corked = false;
+  const cork = () => {
+    if (corked) return;
+    corked = true;
+    res.cork();
+    process.nextTick(() => {
+      corked = false;
+      res.uncork();
+    });
+  };
   // An event stream's headers go out at once: a follower may wait a while for the next event.
-  if (/^(?:text\/event-stream|application\/x-ndjson)\b/.test(response.headers.get('content-type') ?? '')) res.flushHeaders();
+  if (/^(?:text\/event-stream|application\/x-ndjson)\b/.test(response.headers.get('content-type') ?? '')) {
+    cork();
+    res.flushHeaders();
+  }
   const reader = response.body.getReader();
   try {
     for (;;) {
@@ -151,6 +166,7 @@ export async function writeFetchResponse(res: ServerResponse, response: Response
         await reader.cancel();
         return;
       }
+      cork();
       if (!res.write(value)) {
         await new Promise<void>((resolve) => {
           const go = () => {
