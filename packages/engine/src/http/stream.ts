@@ -33,10 +33,15 @@ const encoder = new TextEncoder();
  * The first bytes of an SSE stream: the reconnection delay for `EventSource`, and something to send at
  * once, so that the response starts before the first event.
  */
-const SSE_PREAMBLE = encoder.encode('retry: 1000\n\n');
+const SSE_PREAMBLE_TEXT = 'retry: 1000\n\n';
+const SSE_PREAMBLE = encoder.encode(SSE_PREAMBLE_TEXT);
 
 /** One event as the format writes it. JSON never contains a raw line break, so one `data:` line suffices. */
 export function encodeEvent(format: StreamFormat, event: EnclaveEvent): Uint8Array {
+  return encoder.encode(eventText(format, event));
+}
+
+function eventText(format: StreamFormat, event: EnclaveEvent): string {
   let json: string;
   try {
     json = JSON.stringify(event);
@@ -44,38 +49,64 @@ export function encodeEvent(format: StreamFormat, event: EnclaveEvent): Uint8Arr
     // A payload JSON cannot carry: the event still arrives, saying so.
     json = JSON.stringify({ ...event, payload: { unserializable: true } });
   }
-  return encoder.encode(format === 'sse' ? `id: ${event.seq}\nevent: ${event.type}\ndata: ${json}\n\n` : `${json}\n`);
+  return format === 'sse' ? `id: ${event.seq}\nevent: ${event.type}\ndata: ${json}\n\n` : `${json}\n`;
 }
 
 /**
  * A stream the run pushes its events into as they happen (a run not kept as a session). What waits for
- * a slow reader is bounded by the run's own budgets; `onCancel` runs when the reader goes away.
+ * a slow reader is bounded by the run's own budgets; `onCancel` runs when the reader goes away. Events
+ * pushed in the same turn (the calls, results and logs of one realm entry) become one chunk, written
+ * once, when that turn's synchronous work and microtasks are done: the delay is nil, and a server sends
+ * them in one packet instead of one write each.
  */
 export function pushStream(format: StreamFormat, onCancel: () => void): { stream: ReadableStream<Uint8Array>; push(event: EnclaveEvent): void; close(): void } {
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   let open = true;
+  let closing = false;
+  // The SSE preamble goes out with the events of the first turn, or alone at its end.
+  let pending = format === 'sse' ? SSE_PREAMBLE_TEXT : '';
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (pending === '') return;
+    const text = pending;
+    pending = '';
+    // Cancelled by the reader meanwhile: nothing to deliver.
+    if (open || closing) controller.enqueue(encoder.encode(text));
+  };
+  const schedule = () => {
+    if (scheduled) return;
+    scheduled = true;
+    process.nextTick(flush);
+  };
   const stream = new ReadableStream<Uint8Array>({
     start(c) {
       controller = c;
-      if (format === 'sse') c.enqueue(SSE_PREAMBLE);
+      if (pending !== '') schedule();
     },
     cancel() {
       open = false;
+      pending = '';
       onCancel();
     },
   });
+  const close = () => {
+    if (!open) return;
+    open = false;
+    closing = true;
+    flush();
+    closing = false;
+    controller.close();
+  };
   return {
     stream,
     push(event) {
       if (!open) return;
-      controller.enqueue(encodeEvent(format, event));
-      if (event.type === 'final') this.close();
+      pending += eventText(format, event);
+      if (event.type === 'final') close();
+      else schedule();
     },
-    close() {
-      if (!open) return;
-      open = false;
-      controller.close();
-    },
+    close,
   };
 }
 

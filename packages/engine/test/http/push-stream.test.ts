@@ -1,0 +1,54 @@
+/**
+ * A streamed run's events as chunks: what one turn of the event loop pushed leaves as one chunk (one
+ * write, one packet), in order, with the SSE preamble in front; nothing is held back past that turn, and
+ * a reader that goes away while events wait loses nothing else and breaks nothing.
+ */
+import { describe, expect, it } from 'vitest';
+import { pushStream } from '../../src/http/stream.js';
+import type { EnclaveEvent } from '../../src/index.js';
+
+const event = (seq: number, type: EnclaveEvent['type'] = 'log'): EnclaveEvent => ({ sessionId: 'ses_t', seq, type, time: 0, payload: type === 'final' ? { success: true, value: seq } : { level: 'log', message: `m${seq}` } }) as EnclaveEvent;
+const decoder = new TextDecoder();
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('pushStream', () => {
+  it('the events of one turn are one chunk, the SSE preamble rides with the first; a later turn is another chunk', async () => {
+    const { stream, push } = pushStream('sse', () => {});
+    push(event(1));
+    push(event(2));
+    push(event(3));
+    const reader = stream.getReader();
+    const first = decoder.decode((await reader.read()).value);
+    expect(first.startsWith('retry: 1000\n\n')).toBe(true);
+    expect(first.match(/^id: /gm)).toEqual(['id: ', 'id: ', 'id: ']);
+    expect([...first.matchAll(/^id: (\d+)$/gm)].map((m) => m[1])).toEqual(['1', '2', '3']);
+    await turn();
+    push(event(4));
+    push(event(5, 'final'));
+    const second = decoder.decode((await reader.read()).value);
+    expect([...second.matchAll(/^id: (\d+)$/gm)].map((m) => m[1])).toEqual(['4', '5']);
+    expect((await reader.read()).done).toBe(true);
+  });
+
+  it('an event is delivered at the end of its turn, without waiting for more', async () => {
+    const { stream, push } = pushStream('ndjson', () => {});
+    const reader = stream.getReader();
+    const read = reader.read();
+    push(event(1));
+    const { value } = await read;
+    expect(JSON.parse(decoder.decode(value).trim()).seq).toBe(1);
+  });
+
+  it('a reader that cancels while events wait: the run is told, later pushes are dropped, nothing throws', async () => {
+    let cancelled = 0;
+    const { stream, push, close } = pushStream('sse', () => cancelled++);
+    push(event(1));
+    await stream.cancel();
+    expect(cancelled).toBe(1);
+    push(event(2));
+    push(event(3, 'final'));
+    close();
+    await turn();
+    expect(cancelled).toBe(1);
+  });
+});
