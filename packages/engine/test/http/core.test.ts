@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { OptionChecker, isSessionId, routePath, statusTable } from '../../src/http/index.js';
 import { ENCLAVE_HTTP_STATUS, EnclaveConfigError, EnclaveHttpError, MemoryRateLimitStore, createEnclaveHandler } from '../../src/index.js';
 import type { EnclaveRoute, EnclaveRouteContext } from '../../src/index.js';
-import { handleNodeRequest } from '../../src/node/index.js';
+import { handleNodeRequest, writeFetchResponse } from '../../src/node/index.js';
 import type { NodeRequest } from '../../src/node/index.js';
 import { adapterContract, listen } from './contract.js';
 
@@ -219,5 +219,30 @@ describe('routes below the run route (the extension point of @enclave-kit/mcp)',
     const route = routePath('/enclave/');
     expect(['/enclave', '/enclave/', '/enclave/mcp', '/enclave/mcp/x/', '/enclaves/mcp', '/other'].map((p) => route.below(p))).toEqual(['', '', '/mcp', '/mcp/x', undefined, undefined]);
     expect(routePath('/').below('/mcp')).toBe('/mcp');
+  });
+});
+
+describe('writeFetchResponse', () => {
+  it('writes every chunk of a stream that ends in the same turn as its last chunks (corked writes are flushed before the end)', async () => {
+    const parts = Array.from({ length: 20 }, (_, i) => `id: ${i + 1}\nevent: log\ndata: ${'x'.repeat(i * 50)}\n\n`);
+    const server = createServer((_req, res) => {
+      const body = new ReadableStream<Uint8Array>({
+        async start(c) {
+          const encoder = new TextEncoder();
+          c.enqueue(encoder.encode(parts[0] as string));
+          await new Promise((r) => setTimeout(r, 5));
+          for (const part of parts.slice(1)) c.enqueue(encoder.encode(part));
+          c.close();
+        },
+      });
+      void writeFetchResponse(res, new Response(body, { headers: { 'content-type': 'text/event-stream' } }));
+    });
+    const served = await listen(server, () => {});
+    try {
+      const res = await fetch(served.url);
+      expect(await res.text()).toBe(parts.join(''));
+    } finally {
+      await served.close();
+    }
   });
 });
