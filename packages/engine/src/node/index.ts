@@ -140,25 +140,8 @@ export async function writeFetchResponse(res: ServerResponse, response: Response
     res.end();
     return;
   }
-  // Chunks that are ready together (the events of one realm entry, a replay) leave in one packet: the
-  // socket is corked at the first of them and uncorked once the reads that were already possible have run.
-  let corked = false;
-  const uncork = () => {
-    if (!corked) return;
-    corked = false;
-    res.uncork();
-  };
-  const cork = () => {
-    if (corked) return;
-    corked = true;
-    res.cork();
-    process.nextTick(uncork);
-  };
   // An event stream's headers go out at once: a follower may wait a while for the next event.
-  if (/^(?:text\/event-stream|application\/x-ndjson)\b/.test(response.headers.get('content-type') ?? '')) {
-    cork();
-    res.flushHeaders();
-  }
+  if (/^(?:text\/event-stream|application\/x-ndjson)\b/.test(response.headers.get('content-type') ?? '')) res.flushHeaders();
   const reader = response.body.getReader();
   try {
     for (;;) {
@@ -168,7 +151,6 @@ export async function writeFetchResponse(res: ServerResponse, response: Response
         await reader.cancel();
         return;
       }
-      cork();
       if (!res.write(value)) {
         await new Promise<void>((resolve) => {
           const go = () => {
@@ -181,8 +163,6 @@ export async function writeFetchResponse(res: ServerResponse, response: Response
         });
       }
     }
-    // Node 22 and later drop chunks still corked when the response ends.
-    uncork();
     res.end();
   } catch {
     reader.cancel().catch(() => {});

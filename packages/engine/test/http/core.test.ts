@@ -246,3 +246,26 @@ describe('writeFetchResponse', () => {
     }
   });
 });
+
+describe('writeFetchResponse with a chunk larger than the socket buffer', () => {
+  it('waits for drain and writes what follows, to the end', async () => {
+    const big = `data: ${'y'.repeat(200_000)}\n\n`;
+    const server = createServer((_req, res) => {
+      const body = new ReadableStream<Uint8Array>({
+        start(c) {
+          const encoder = new TextEncoder();
+          c.enqueue(encoder.encode(big));
+          c.enqueue(encoder.encode('data: after\n\n'));
+          c.close();
+        },
+      });
+      void writeFetchResponse(res, new Response(body, { headers: { 'content-type': 'text/event-stream' } }));
+    });
+    const served = await listen(server, () => {});
+    try {
+      expect(await (await fetch(served.url)).text()).toBe(`${big}data: after\n\n`);
+    } finally {
+      await served.close();
+    }
+  });
+});
