@@ -223,7 +223,7 @@ describe('routes below the run route (the extension point of @enclave-kit/mcp)',
 });
 
 describe('writeFetchResponse', () => {
-  it('writes every chunk of a stream that ends in the same turn as its last chunks (corked writes are flushed before the end)', async () => {
+  it('writes every chunk of a stream that ends in the same turn as its last chunks', async () => {
     const parts = Array.from({ length: 20 }, (_, i) => `id: ${i + 1}\nevent: log\ndata: ${'x'.repeat(i * 50)}\n\n`);
     const server = createServer((_req, res) => {
       const body = new ReadableStream<Uint8Array>({
