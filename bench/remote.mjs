@@ -1,12 +1,14 @@
 // Remote runtime nodes against their floor, in one run on this machine (README, Performance):
 //   1. latency: the agent script (three tool calls) through one `enclave-runtime` node against the
-//      in-process `worker_threads` adapter, sequential runs, p50 and p99 (target: at most 2 ms added at p50);
+//      in-process `worker_threads` adapter, sequential runs, p50 and p99 (target: at most 2 ms added at p50),
+//      beside the floors of the two transports a run's messages take (pub/sub, and a direct connection);
 //   2. throughput: runs per second of a CPU-bound script with one against two runtime node processes,
 //      the app keeping runs in flight (target: two nodes at least 1.6x one); beside it, the same with one
 //      and two in-process workers: what this machine gives two workers at this moment (on a shared
 //      2-core machine it can be far less than 2x, and no number of nodes can beat it).
 // A real redis-server on a free port; the nodes are the built command (dist/bin.js), each one worker.
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +20,7 @@ import { AGENT, tools } from './workloads.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(root, 'packages/redis/dist/bin.js');
-const LATENCY_RUNS = Number(process.env.BENCH_RUNS ?? 600);
+const LATENCY_RUNS = Number(process.env.BENCH_RUNS ?? 1000);
 const THROUGHPUT_RUNS = Number(process.env.BENCH_THROUGHPUT_RUNS ?? 240);
 const IN_FLIGHT = 8;
 /** About 10-20 ms of guarded loop per run: the node's CPU, not the app or Redis, is what is measured. */
@@ -70,6 +72,33 @@ await sub.subscribe('bench:ping'); sub.on('message', (_c, m) => pub.publish('ben
     });
     if (i >= 50) times.push(performance.now() - start);
   }
+  await stopNode(child);
+  times.sort((a, b) => a - b);
+  return { p50: quantile(times, 0.5), p99: quantile(times, 0.99) };
+}
+
+/**
+ * The direct transport's floor: a message to another process over TCP and its echo. With a direct
+ * connection up, each tool call costs one of these plus the node's hop to its worker and back.
+ */
+async function tcpRoundTrip(count) {
+  const echo = `import net from 'node:net';
+const server = net.createServer({ noDelay: true }, (s) => s.on('data', (d) => s.write(d)));
+server.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', echo], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise((resolve) => child.stdout.once('data', (d) => resolve(Number(String(d)))));
+  const socket = net.connect({ port, host: '127.0.0.1', noDelay: true });
+  await new Promise((resolve) => socket.once('connect', resolve));
+  const times = [];
+  for (let i = 0; i < count + 50; i++) {
+    const start = performance.now();
+    await new Promise((resolve) => {
+      socket.once('data', resolve);
+      socket.write('x'.repeat(200));
+    });
+    if (i >= 50) times.push(performance.now() - start);
+  }
+  socket.destroy();
   await stopNode(child);
   times.sort((a, b) => a - b);
   return { p50: quantile(times, 0.5), p99: quantile(times, 0.99) };
@@ -128,7 +157,9 @@ try {
   const [w, r] = await latency([worker, remote], AGENT, LATENCY_RUNS);
   const added = r.p50 - w.p50;
   const rtt = await pubsubRoundTrip(server.url, LATENCY_RUNS);
-  rows.push(['pub/sub round trip', 'app -> Redis -> other process -> Redis -> app', fmt(rtt.p50), fmt(rtt.p99), 'the transport floor: an agent run needs about 4.5 of these']);
+  const tcp = await tcpRoundTrip(LATENCY_RUNS);
+  rows.push(['pub/sub round trip', 'app -> Redis -> other process -> Redis -> app', fmt(rtt.p50), fmt(rtt.p99), 'what a tool call would cost on pub/sub']);
+  rows.push(['TCP round trip', 'app -> other process -> app', fmt(tcp.p50), fmt(tcp.p99), 'what a tool call costs on a direct connection']);
   rows.push(['agent, sequential', 'worker_threads adapter (floor)', fmt(w.p50), fmt(w.p99), '']);
   rows.push(['agent, sequential', 'runtime node via Redis', fmt(r.p50), fmt(r.p99), `+${fmt(added)} at p50 (target ≤ 2 ms: ${added <= 2 ? 'met' : 'NOT met'})`]);
   worker.dispose();

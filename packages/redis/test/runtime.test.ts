@@ -63,6 +63,11 @@ describe('options are checked when the adapter or the node is made', () => {
     expect(() => redisRuntime({} as never)).toThrow(/redis must be an object with the methods of an ioredis client/);
     expect(() => redisRuntime({ redis: redis.client(), queueTimeoutMs: -1 })).toThrow(/queueTimeoutMs/);
     expect(() => redisRuntime({ redis: redis.client(), queueTimout: 1 } as never)).toThrow(/queueTimout.*queueTimeoutMs/s);
+    expect(() => redisRuntime({ redis: redis.client(), direct: true } as never)).toThrow(/direct/);
+    expect(() => redisRuntime({ redis: redis.client(), direct: { host: '0.0.0.0' } })).toThrow(/direct\.advertise must say which address/);
+    expect(() => redisRuntime({ redis: redis.client(), direct: { port: 70_000 } })).toThrow(/direct\.port/);
+    expect(() => redisRuntime({ redis: redis.client(), direct: { advertise: 'a b' } })).toThrow(/direct\.advertise/);
+    expect(() => redisRuntime({ redis: redis.client(), direct: { hots: 'x' } } as never)).toThrow(/hots/);
     expect(() => new Enclave({ adapter: { createIsolation: () => ({}) } as never })).toThrow(/adapter/);
     expect(() => new Enclave({ adapter: { kind: 'remote', createIsolation: () => ({}) } })).toThrow(/did not return an isolation/);
     expect(() => new Enclave({ adapter: redisRuntime({ redis: redis.client() }), workerPoolConfig: { maxWorkers: 2 } })).toThrow(/workerPoolConfig/);
@@ -369,13 +374,15 @@ describe('the node enforces its own caps, whatever the app asks', () => {
  * a node would, then sends what a compromised node could. The app must end the run with a code, and
  * never believe more than the documented shapes and the run's own caps.
  */
-async function lyingNode(prefix: string, act: (job: { run: string; app: string; limits: Record<string, number> }, send: (message: unknown[], tail?: string) => Promise<unknown>) => Promise<void>): Promise<void> {
+async function lyingNode(prefix: string, act: (job: { run: string; app: string; token: string; limits: Record<string, number> }, send: (message: unknown[], tail?: string) => Promise<unknown>) => Promise<void>): Promise<void> {
   const c = redis.client();
   const jobs = `${prefix}{rt}:jobs`;
   await c.call('XGROUP', 'CREATE', jobs, 'nodes', '0', 'MKSTREAM').catch(() => {});
   const reply = (await c.call('XREADGROUP', 'GROUP', 'nodes', 'liar', 'COUNT', '1', 'BLOCK', '5000', 'NOACK', 'STREAMS', jobs, '>')) as [string, [string, string[]][]][];
-  const run = reply[0]?.[1][0]?.[1][1] as string;
-  const job = JSON.parse((await c.getdel(`${prefix}{rt}:job:${run}`)) as string) as { run: string; app: string; limits: Record<string, number> };
+  const fields = reply[0]?.[1][0]?.[1] as string[];
+  // A small run travels in its entry (`j`), a larger one under its own key.
+  const text = fields[5] ?? (await c.getdel(`${prefix}{rt}:job:${fields[1]}`));
+  const job = JSON.parse(text as string) as { run: string; app: string; token: string; limits: Record<string, number> };
   const send = (message: unknown[], tail = '') => c.publish(`${prefix}rt:to:${job.app}`, JSON.stringify(message) + (tail === '' ? '' : `\n${tail}`));
   await act(job, send);
 }
@@ -386,7 +393,7 @@ describe('hostile messages on Redis', () => {
     const enclave = await remoteEnclave(prefix, { maxLogEntries: 5 });
     const p = enclave.run('return 1');
     await lyingNode(prefix, async (job, send) => {
-      await send(['accept', job.run, 'nliar0000']);
+      await send(['accept', job.run, 'nliar0000', job.token]);
       await send(['entry', job.run, [], Array.from({ length: 50 }, () => ['log', 'x'.repeat(100)]), null]);
     });
     const r = await p;
@@ -400,7 +407,7 @@ describe('hostile messages on Redis', () => {
     let called = 0;
     const p = enclave.run('return 1', { tools: { t: async () => ++called } });
     await lyingNode(prefix, async (job, send) => {
-      await send(['accept', job.run, 'nliar0000']);
+      await send(['accept', job.run, 'nliar0000', job.token]);
       await send(['entry', job.run, [[1, 't', '{}'], [2, 't', '{}'], [3, 't', '{}'], [4, 't', '{}']], [], null]);
     });
     expect(codeOf(await p)).toBe('MAX_TOOL_CALLS');
@@ -421,7 +428,7 @@ describe('hostile messages on Redis', () => {
     for (const message of bad) {
       const p = enclave.run('return 1');
       await lyingNode(prefix, async (job, send) => {
-        await send(['accept', job.run, 'nliar0000']);
+        await send(['accept', job.run, 'nliar0000', job.token]);
         await send(message.map((m) => (m === 'RUN' ? job.run : m)));
       });
       expect(codeOf(await p)).toBe('INTERNAL_ERROR');
@@ -451,7 +458,7 @@ describe('hostile messages on Redis', () => {
     for (const nds of lies) {
       const p = enclave.run('return 1', { tools: [refund], durable });
       await lyingNode(prefix, async (job, send) => {
-        await send(['accept', job.run, 'nliar0000']);
+        await send(['accept', job.run, 'nliar0000', job.token]);
         for (const nd of nds) await send(['entry', job.run, [], [], null, nd]);
       });
       const r = await p;
@@ -460,14 +467,14 @@ describe('hostile messages on Redis', () => {
     // Values in a run that is not durable are a lie too.
     const plain = enclave.run('return 1');
     await lyingNode(prefix, async (job, send) => {
-      await send(['accept', job.run, 'nliar0000']);
+      await send(['accept', job.run, 'nliar0000', job.token]);
       await send(['entry', job.run, [], [], null, [['r', 0.5]]]);
     });
     expect(codeOf(await plain)).toBe('INTERNAL_ERROR');
     // Up to the cap, the values are believed and journaled.
     const fine = enclave.run('return 1', { tools: [refund], durable });
     await lyingNode(prefix, async (job, send) => {
-      await send(['accept', job.run, 'nliar0000']);
+      await send(['accept', job.run, 'nliar0000', job.token]);
       await send(['entry', job.run, [[1, 'refund', '{}']], [], null, many(5)]);
     });
     expect(journalOf(await fine).nd).toEqual(many(5));
@@ -478,7 +485,7 @@ describe('hostile messages on Redis', () => {
     const enclave = await remoteEnclave(prefix);
     const p = enclave.run('return 1');
     await lyingNode(prefix, async (job, send) => {
-      await send(['accept', job.run, 'nliar0000']);
+      await send(['accept', job.run, 'nliar0000', job.token]);
       await send(['failed', job.run, 'RUNTIME_ERROR']);
     });
     expect((await p).error).toMatchObject({ code: 'RUNTIME_ERROR', name: 'MessageFloodError' });
@@ -489,7 +496,7 @@ describe('hostile messages on Redis', () => {
     const enclave = await remoteEnclave(prefix);
     const p = enclave.run('return 1', { timeout: 20_000 });
     await lyingNode(prefix, async (job, send) => {
-      await send(['accept', job.run, 'nliar0000']);
+      await send(['accept', job.run, 'nliar0000', job.token]);
     });
     expect(codeOf(await p)).toBe('RUNTIME_LOST');
   });
@@ -539,7 +546,7 @@ describe('hostile messages on Redis', () => {
       if (m[0] !== 'entry' && !heard.has(m[1] as string)) heard.set(m[1] as string, m);
     });
     const limits = { maxIterations: 1000, maxCallDepth: 100, maxToolCalls: 10, memoryLimit: 16 * 1024 * 1024, maxOutputBytes: 1000, maxToolArgsBytes: 1000, maxLogBytes: 1000, maxLogEntries: 10 };
-    const job = (run: string, nd: Record<string, unknown>) => ({ v: 1, run, app, source: 'x', limits, input: null, globals: null, names: [], fnNames: [], remaining: 2000, realm: { intl: false, proxy: false }, ...nd });
+    const job = (run: string, nd: Record<string, unknown>) => ({ v: 1, run, app, token: 'tok0000000', source: 'x', limits, input: null, globals: null, names: [], fnNames: [], remaining: 2000, realm: { intl: false, proxy: false }, ...nd });
     const bad: Record<string, unknown>[] = [
       { replayNd: 'nope', maxNd: 10 },
       { replayNd: [['x', 1]], maxNd: 10 },
@@ -566,7 +573,7 @@ describe('hostile messages on Redis', () => {
     await c.xadd(`${prefix}{rt}:jobs`, '*', 'r', 'rndgood0000', 'a', app);
     await eventually(async () => (heard.size === bad.length + 1 ? undefined : Promise.reject(new Error(`heard ${heard.size}`))));
     expect(runs.map((run) => heard.get(run))).toEqual(runs.map((run) => ['failed', run, 'INTERNAL_ERROR']));
-    expect(heard.get('rndgood0000')).toEqual(['accept', 'rndgood0000', node.id]);
+    expect(heard.get('rndgood0000')).toEqual(['accept', 'rndgood0000', node.id, 'tok0000000']);
     await eventually(async () => ((await nodeLoad(c, prefix, node.id))?.refused === bad.length ? undefined : Promise.reject(new Error('not counted'))));
     await node.kill();
   });
@@ -580,7 +587,7 @@ describe('hostile messages on Redis', () => {
       await c.xadd(`${prefix}{rt}:jobs`, '*', 'r', run, 'a', 'aliar00000');
     };
     await enqueue('rbad000001', '{"v":1');
-    await enqueue('rbad000002', JSON.stringify({ v: 1, run: 'rbad000002', app: 'aliar00000', source: 'x', limits: {}, input: null, globals: null, names: ['process.exit'], fnNames: [], remaining: 100, realm: { intl: false, proxy: false } }));
+    await enqueue('rbad000002', JSON.stringify({ v: 1, run: 'rbad000002', app: 'aliar00000', token: 'tok0000000', source: 'x', limits: {}, input: null, globals: null, names: ['process.exit'], fnNames: [], remaining: 100, realm: { intl: false, proxy: false } }));
     await enqueue('rbad000003', JSON.stringify({ v: 1, run: 'rother0003', app: 'aliar00000' }));
     const load = await eventually(async () => {
       const l = await nodeLoad(c, prefix, node.id);

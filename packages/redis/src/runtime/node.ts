@@ -5,6 +5,8 @@
  * bounded by the node's own caps (time, heap, payload sizes), whatever the message says; a run whose
  * app instance stops saying it is alive is stopped and its worker freed.
  */
+import { connect } from 'node:net';
+import type { Socket } from 'node:net';
 import { availableParallelism } from 'node:os';
 import type { EntryOutput, IsolatedJob, IsolatedRun, IsolationFailureCode, RealmLimits, WorkerPoolConfig } from '@enclave-kit/engine/isolation';
 import { WORKER_POOL_PRESETS, WorkerPool, checkMessage, installRejectionGuard, isNdValues, maxMessageBytes } from '@enclave-kit/engine/isolation';
@@ -12,8 +14,10 @@ import { LEVEL_CONFIGS } from '@enclave-kit/engine';
 import { OptionChecker } from '@enclave-kit/engine/http';
 import type { RedisClient } from '../client.js';
 import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_PREFIX, within } from '../client.js';
-import type { NodeFailure, RuntimeKeys, ToApp } from './protocol.js';
-import { CLAIM, GROUP, isId, messageText, newId, readStreamIds, runtimeKeys } from './protocol.js';
+import { HANDSHAKE_FRAME_BYTES, MAX_LINKS, frameCap, parseAddress, readConnection, writeFrame } from './direct.js';
+import type { Hello, NodeFailure, RuntimeKeys, ToApp } from './protocol.js';
+import type { StreamJob } from './protocol.js';
+import { CLAIM, GROUP, isId, messageText, newId, readStreamJobs, runtimeKeys } from './protocol.js';
 
 const MB = 1024 * 1024;
 
@@ -94,7 +98,23 @@ interface NodeRun {
   app: string;
   handle: IsolatedRun | undefined;
   timer: NodeJS.Timeout | undefined;
+  /** The direct connection to its app the run talks over; undefined: pub/sub. */
+  link: NodeLink | undefined;
 }
+
+/** A direct connection to an app instance (see direct.ts). */
+interface NodeLink {
+  app: string;
+  /** `host:port` as the app's jobs name it. */
+  address: string;
+  socket: Socket;
+  /** Welcomed by the app: runs may use it. */
+  ready: boolean;
+  runs: Set<NodeRun>;
+}
+
+/** After a direct connection to an app failed, how long its runs use pub/sub before the node tries again. */
+const LINK_RETRY_MS = 10_000;
 
 function readNodeOptions(options: RuntimeNodeOptions): { settings: NodeSettings; redis: string | RedisClient } {
   const check = new OptionChecker('startRuntimeNode(options)');
@@ -172,6 +192,9 @@ class Node implements RuntimeNode {
   readonly #channel: string;
   readonly #pools = new Map<string, WorkerPool>();
   readonly #runs = new Map<string, NodeRun>();
+  readonly #links = new Map<string, NodeLink>();
+  /** Apps whose direct connection failed, and until when their runs use pub/sub only. */
+  readonly #unreachable = new Map<string, number>();
   readonly #counts = { taken: 0, orphaned: 0, timedOut: 0, refused: 0 };
   #heartbeat: NodeJS.Timeout | undefined;
   #closing = false;
@@ -223,10 +246,12 @@ class Node implements RuntimeNode {
     const until = Date.now() + graceMs;
     while (this.#runs.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     for (const run of Array.from(this.#runs.values())) {
-      this.#send(run.app, ['failed', run.id, 'SHUTDOWN']);
+      this.#sendRun(run, ['failed', run.id, 'SHUTDOWN']);
       this.#stopRun(run);
     }
     clearInterval(this.#heartbeat);
+    // Ended, not destroyed: what was just written (a SHUTDOWN) still reaches the app.
+    for (const link of this.#links.values()) link.socket.end();
     for (const pool of this.#pools.values()) pool.dispose();
     await within(this.#client.call('DEL', [this.#s.keys.alive(this.id)]), this.#s.timeoutMs, 'the removal of the node’s presence').catch(() => {});
     this.#sub.disconnect();
@@ -265,10 +290,10 @@ class Node implements RuntimeNode {
         this.#slotFreed = undefined;
         continue;
       }
-      let ids: { run: string; app: string }[];
+      let jobs: StreamJob[];
       try {
         const reply = await this.#reader.call('XREADGROUP', ['GROUP', GROUP, this.id, 'COUNT', free, 'BLOCK', BLOCK_MS, 'NOACK', 'STREAMS', this.#s.keys.jobs, '>']);
-        ids = readStreamIds(reply);
+        jobs = readStreamJobs(reply);
       } catch (err) {
         if (this.#closing) return;
         // Redis restarted empty (no group), or is away: make the group again, or wait and read again.
@@ -276,11 +301,28 @@ class Node implements RuntimeNode {
         else await new Promise((r) => setTimeout(r, 200));
         continue;
       }
-      await Promise.all(ids.map((id) => this.#claim(id)));
+      const claims: Promise<void>[] = [];
+      for (const job of jobs) {
+        if (job.job === undefined) claims.push(this.#claim(job));
+        else this.#takeInline(job, job.job);
+      }
+      await Promise.all(claims);
     }
   }
 
-  async #claim({ run, app }: { run: string; app: string }): Promise<void> {
+  /** A run that travels in its entry: this node is the only one to read it; its app decides whether the node has it. */
+  #takeInline({ entry, run, app }: StreamJob, text: string): void {
+    if (text.length > this.#s.maxPayloadBytes) {
+      this.#counts.refused++;
+      this.#send(app, ['failed', run, 'TOO_LARGE']);
+    } else this.#take(run, app, text);
+    // Of no use to anyone else now: the stream keeps only runs no node has read. (After the start: it is
+    // not on the run's way.)
+    this.#client.call('XDEL', [this.#s.keys.jobs, entry]).catch(() => {});
+  }
+
+  /** A larger run, under its own key: the node that takes the key has it. */
+  async #claim({ run, app }: StreamJob): Promise<void> {
     let text: unknown;
     try {
       text = await within(CLAIM.run(this.#client, [this.#s.keys.job(run)], [this.#s.maxPayloadBytes]), this.#s.timeoutMs, 'the claim of a run');
@@ -295,6 +337,10 @@ class Node implements RuntimeNode {
     }
     // Gone: withdrawn by its app, or expired.
     if (typeof text !== 'string') return;
+    this.#take(run, app, text);
+  }
+
+  #take(run: string, app: string, text: string): void {
     if (this.#closing) {
       // Taken in the moment the node began to close: nothing ran, the app may queue it again.
       this.#send(app, ['failed', run, 'QUEUE_FULL']);
@@ -311,7 +357,7 @@ class Node implements RuntimeNode {
   }
 
   /** The run as the app sent it, rebuilt field by field within the node's caps; undefined if malformed. */
-  #readJob(text: string): (IsolatedJob & { run: string; app: string; realm: { intl: boolean; proxy: boolean } }) | undefined {
+  #readJob(text: string): (IsolatedJob & NodeJobFields) | undefined {
     let o: Record<string, unknown>;
     try {
       const parsed: unknown = JSON.parse(text);
@@ -320,8 +366,9 @@ class Node implements RuntimeNode {
     } catch {
       return undefined;
     }
-    const { run, app, source, input, globals, names, fnNames, remaining, limits, realm, replayNd, maxNd } = o;
-    if (o.v !== 1 || !isId(run) || !isId(app) || typeof source !== 'string' || source.length === 0) return undefined;
+    const { run, app, token, reach, source, input, globals, names, fnNames, remaining, limits, realm, replayNd, maxNd } = o;
+    if (o.v !== 1 || !isId(run) || !isId(app) || !isId(token) || typeof source !== 'string' || source.length === 0) return undefined;
+    if (reach !== undefined && parseAddress(reach) === undefined) return undefined;
     if ((input !== null && typeof input !== 'string') || (globals !== null && typeof globals !== 'string')) return undefined;
     if (typeof remaining !== 'number' || !Number.isFinite(remaining) || remaining <= 0) return undefined;
     const globalNames = nameList(names);
@@ -339,7 +386,7 @@ class Node implements RuntimeNode {
     if (typeof intl !== 'boolean' || typeof proxy !== 'boolean') return undefined;
     const timeout = Math.min(remaining, this.#s.maxTimeoutMs);
     // The compile cache is keyed by the source itself: a key the app chose could name another script.
-    const job = { run, app, key: source, source, limits: capped, inputText: input, globalsText: globals, globalNames, functionNames, deadline: performance.now() + timeout, realm: { intl, proxy } };
+    const job = { run, app, token, reach: reach as string | undefined, key: source, source, limits: capped, inputText: input, globalsText: globals, globalNames, functionNames, deadline: performance.now() + timeout, realm: { intl, proxy } };
     if (replayNd === undefined && maxNd === undefined) return job;
     // A durable run: both fields, the cap within the node's, and recorded values the realm could have given.
     if (typeof maxNd !== 'number' || !Number.isSafeInteger(maxNd) || maxNd < 0) return undefined;
@@ -348,10 +395,12 @@ class Node implements RuntimeNode {
     return { ...job, replayNd: replayNd.map(([kind, value]) => [kind, value]), maxNd: max };
   }
 
-  #start(job: IsolatedJob & { run: string; app: string; realm: { intl: boolean; proxy: boolean } }): void {
-    const run: NodeRun = { id: job.run, app: job.app, handle: undefined, timer: undefined };
+  #start(job: IsolatedJob & NodeJobFields): void {
+    const link = this.#linkTo(job.app, job.reach);
+    const run: NodeRun = { id: job.run, app: job.app, handle: undefined, timer: undefined, link };
     this.#runs.set(run.id, run);
-    this.#send(run.app, ['accept', run.id, this.id]);
+    link?.runs.add(run);
+    this.#sendRun(run, ['accept', run.id, this.id, job.token]);
     // The node's own deadline, whatever the app does: a run past it is halted and reported as TIMEOUT.
     run.timer = setTimeout(
       () => {
@@ -362,17 +411,18 @@ class Node implements RuntimeNode {
       },
       Math.max(0, job.deadline - performance.now()),
     );
-    const { run: _run, app: _app, realm, ...isolated } = job;
+    const { run: _run, app: _app, token: _token, reach: _reach, realm, ...isolated } = job;
     run.handle = this.#pool(realm).run(isolated, {
       entry: (output) => {
         if (this.#runs.get(run.id) !== run) return;
-        if (output.end !== null) this.#finish(run);
+        // Sent before the run is finished: finishing may close an idle connection.
         this.#sendEntry(run, output);
+        if (output.end !== null) this.#finish(run);
       },
       failed: (code) => {
         if (this.#runs.get(run.id) !== run) return;
+        this.#sendRun(run, ['failed', run.id, nodeFailure(code)]);
         this.#finish(run);
-        this.#send(run.app, ['failed', run.id, nodeFailure(code)]);
       },
     });
   }
@@ -381,6 +431,7 @@ class Node implements RuntimeNode {
   #finish(run: NodeRun): void {
     this.#runs.delete(run.id);
     clearTimeout(run.timer);
+    run.link?.runs.delete(run);
     this.#slotFreed?.();
   }
 
@@ -400,11 +451,21 @@ class Node implements RuntimeNode {
       tail = `\n${end.value}`;
     }
     const message: ToApp = nd === undefined ? ['entry', run.id, calls, logs, wireEnd] : ['entry', run.id, calls, logs, wireEnd, nd];
-    this.#publish(run.app, JSON.stringify(message) + tail);
+    this.#sendText(run, JSON.stringify(message) + tail);
   }
 
   #send(app: string, message: ToApp): void {
     this.#publish(app, JSON.stringify(message));
+  }
+
+  /** A message of `run` to its app, over the run's direct connection if it has one. */
+  #sendRun(run: NodeRun, message: ToApp): void {
+    this.#sendText(run, JSON.stringify(message));
+  }
+
+  #sendText(run: NodeRun, text: string): void {
+    if (run.link !== undefined) writeFrame(run.link.socket, text, 2 * frameCap(this.#s.maxPayloadBytes));
+    else this.#publish(run.app, text);
   }
 
   #publish(peer: string, text: string): void {
@@ -413,7 +474,8 @@ class Node implements RuntimeNode {
 
   // ---- messages from apps ------------------------------------------------------------------------
 
-  #receive(text: string | undefined): void {
+  /** A message from an app, on pub/sub (`link` undefined) or on a direct connection. */
+  #receive(text: string | undefined, link?: NodeLink): void {
     let message: unknown[];
     try {
       ({ message } = checkMessage(text, this.#s.maxPayloadBytes));
@@ -421,12 +483,56 @@ class Node implements RuntimeNode {
       return;
     }
     const run = isId(message[1]) ? this.#runs.get(message[1]) : undefined;
-    if (run === undefined) return;
+    // Only where the run was accepted: a run on a connection hears nothing from pub/sub, and the reverse.
+    if (run === undefined || run.link !== link) return;
     if (message[0] === 'cancel') this.#stopRun(run);
     else if (message[0] === 'reply') {
       const [, , callId, ok, payload] = message;
       if (typeof callId === 'number' && Number.isSafeInteger(callId) && (ok === 0 || ok === 1) && typeof payload === 'string') run.handle?.deliver(callId, [ok, payload]);
     }
+  }
+
+  // ---- direct connections to apps -----------------------------------------------------------------
+
+  /**
+   * The welcomed connection to `app` at `address` for a run to use, if there is one. If there is none,
+   * one is opened for the app's later runs (this run uses pub/sub and waits for nothing).
+   */
+  #linkTo(app: string, address: string | undefined): NodeLink | undefined {
+    if (address === undefined) return undefined;
+    const link = this.#links.get(app);
+    if (link !== undefined) return link.ready && link.address === address && !link.socket.destroyed ? link : undefined;
+    const until = this.#unreachable.get(app);
+    if (until !== undefined && performance.now() < until) return undefined;
+    this.#unreachable.delete(app);
+    if (this.#links.size < MAX_LINKS && !this.#closing) this.#open(app, address);
+    return undefined;
+  }
+
+  #open(app: string, address: string): void {
+    const target = parseAddress(address);
+    if (target === undefined) return;
+    const socket = connect({ host: target.host, port: target.port, noDelay: true });
+    const link: NodeLink = { app, address, socket, ready: false, runs: new Set() };
+    this.#links.set(app, link);
+    const hello: Hello = ['hello', this.id, app];
+    socket.once('connect', () => writeFrame(socket, JSON.stringify(hello), HANDSHAKE_FRAME_BYTES));
+    // Whatever listens there must welcome the node in time, naming the app: else it is not that app.
+    const welcomed = (message: unknown[]) => (link.ready = message[0] === 'welcome' && message[1] === app);
+    readConnection(socket, welcomed, frameCap(this.#s.maxPayloadBytes), (text) => this.#receive(text, link));
+    socket.on('close', () => {
+      if (this.#links.get(app) === link) this.#links.delete(app);
+      if (!link.ready) {
+        // Not reachable from here (or not that app): pub/sub for a while. The map is bounded like the links.
+        if (this.#unreachable.size >= MAX_LINKS) this.#unreachable.clear();
+        this.#unreachable.set(app, performance.now() + LINK_RETRY_MS);
+      }
+      // The app is gone, or the connection broke: replies it sent are lost, so its runs cannot go on.
+      for (const run of Array.from(link.runs)) {
+        this.#counts.orphaned++;
+        this.#stopRun(run);
+      }
+    });
   }
 
   // ---- presence ------------------------------------------------------------------------------------
@@ -453,6 +559,15 @@ class Node implements RuntimeNode {
       this.#stopRun(run);
     }
   }
+}
+
+/** What a node's job has beyond the isolated job: whose run it is, and how to talk to its app. */
+interface NodeJobFields {
+  run: string;
+  app: string;
+  token: string;
+  reach: string | undefined;
+  realm: { intl: boolean; proxy: boolean };
 }
 
 function nameList(value: unknown): string[] | undefined {

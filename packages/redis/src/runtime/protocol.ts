@@ -3,17 +3,22 @@
  * hostile input: every message is text of a bounded size, a JSON tuple whose first element names it,
  * checked field by field before anything acts on it.
  *
- * Distribution is a Redis Stream with one consumer group: an app adds the run's id to the stream and
- * keeps the run itself under its own key with a time to live (the queue timeout); a node with a free
- * worker reads ids from the group (each id goes to exactly one node, NOACK: never redelivered) and
- * claims the run by taking its key (GETDEL). The app, at its queue timeout, deletes the same key: exactly
- * one of the two wins, so a run is either taken by one node or answered RUNTIME_UNAVAILABLE, never both.
- * After the claim, each side sends on the other's pub/sub channel; presence keys with a time to live
- * tell each side that the other is still there.
+ * Distribution is a Redis Stream with one consumer group: each entry goes to exactly one node (NOACK:
+ * never redelivered). A run of up to INLINE_JOB_CHARS travels in its entry; the node that reads it
+ * deletes the entry and starts the run at once. The app decides whether that node has it: the first
+ * acceptance carrying the run's token while the run is still queued wins; a later one (another node, or
+ * after the queue timeout, when the app has answered RUNTIME_UNAVAILABLE and deleted the entry) is told
+ * to cancel, and no tool of the run ever runs for it. A larger run waits under its own key with a time
+ * to live (the queue timeout) and its entry names it: a node claims it by taking the key (GETDEL, after
+ * checking its size against the node's cap) and the app, at its queue timeout, deletes the same key, so
+ * exactly one of the two wins. After the start, each side sends on the other's pub/sub channel, or over
+ * a direct connection from the node to the app when there is one (see direct.ts); presence keys with a
+ * time to live tell each side that the other is still there.
  *
  * Keys (`P` is the prefix; `{rt}` keeps them in one Cluster slot):
- *   P{rt}:jobs          stream, group `nodes`: fields `r` = run id, `a` = the app instance's id
- *   P{rt}:job:<run>     string: the RemoteJob JSON, PX = queue timeout + a margin
+ *   P{rt}:jobs          stream, group `nodes`: fields `r` = run id, `a` = the app instance's id, and
+ *                       `j` = the RemoteJob JSON of a small run
+ *   P{rt}:job:<run>     string: the RemoteJob JSON of a larger run, PX = queue timeout + a margin
  *   P{rt}:alive:<peer>  string: JSON of the peer's load (nodes) or `1` (apps), PX = 3 heartbeats
  *   channel P rt:to:<peer>  messages to an app instance or a runtime node
  */
@@ -27,13 +32,21 @@ export function isId(value: unknown): value is string {
   return typeof value === 'string' && ID.test(value);
 }
 
-export function newId(kind: 'a' | 'n' | 'r'): string {
+export function newId(kind: 'a' | 'n' | 'r' | 't'): string {
   return `${kind}${crypto.randomUUID().replaceAll('-', '')}`;
 }
 
 export const GROUP = 'nodes';
-/** Entries the stream keeps at most (its ids only; jobs live under their own keys). */
-const STREAM_MAXLEN = 10_000;
+/**
+ * Entries the stream keeps at most. Entries leave as they are read or withdrawn; the cap bounds what
+ * apps that died with no node running leave behind.
+ */
+export const STREAM_MAXLEN = 10_000;
+/**
+ * The largest run that travels in its stream entry (UTF-16 units of its JSON; a typical agent run is a
+ * few KiB). It is far below any node's payload cap that is useful; a node with a smaller cap refuses it.
+ */
+export const INLINE_JOB_CHARS = 64 * 1024;
 
 export function runtimeKeys(prefix: string) {
   return {
@@ -45,7 +58,7 @@ export function runtimeKeys(prefix: string) {
 }
 export type RuntimeKeys = ReturnType<typeof runtimeKeys>;
 
-/** Stores the run and queues its id, in one step. KEYS: job, jobs. ARGV: job JSON, ttl ms, run id, app id. */
+/** Stores a larger run and queues its id, in one step. KEYS: job, jobs. ARGV: job JSON, ttl ms, run id, app id. */
 export const ENQUEUE = new Script(
   'enqueue',
   `redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -74,6 +87,13 @@ export interface RemoteJob {
   run: string;
   /** The app instance that owns the run: replies go to its channel. */
   app: string;
+  /**
+   * A secret of this run, read only by the node that claims it: its acceptance must carry it, so no
+   * one else can take the run's conversation over.
+   */
+  token: string;
+  /** Where the app listens for direct connections from nodes (`host:port`), if it does. */
+  reach?: string;
   /** The rewritten script (also its compile-cache key on the node). */
   source: string;
   limits: Record<string, number>;
@@ -92,12 +112,14 @@ export interface RemoteJob {
   maxNd?: number;
 }
 
-/** App -> node. */
+/** App -> node. On a direct connection, the app's answer to a node's hello comes first: `['welcome', app]`. */
 export type ToNode =
   /** The reply to tool call `callId`: `[ok, payload]` as in `ToolReply`. */
   | ['reply', run: string, callId: number, ok: 0 | 1, payload: string]
   /** The app ended the run (deadline, abort, result, or it does not know the run): stop it. */
-  | ['cancel', run: string];
+  | ['cancel', run: string]
+  /** On a direct connection, the answer to the node's hello. */
+  | ['welcome', app: string];
 
 /** Why a node gave up a run, as a code: the app words the error itself. */
 export type NodeFailure = 'MEMORY_LIMIT_EXCEEDED' | 'RUNTIME_ERROR' | 'INTERNAL_ERROR' | 'QUEUE_FULL' | 'SHUTDOWN' | 'TOO_LARGE';
@@ -107,21 +129,40 @@ export const NODE_FAILURES: ReadonlySet<unknown> = new Set<NodeFailure>(['MEMORY
  * Node -> app. An `entry` with a report carries the value's codec text after the first newline; in a
  * durable run, its last field is the values the run's non-deterministic sources gave in it (EntryOutput.nd).
  */
-export type ToApp = ['accept', run: string, node: string] | ['entry', run: string, calls: unknown[], logs: unknown[], end: unknown, nd?: NdValue[]] | ['failed', run: string, code: NodeFailure];
+export type ToApp = ['accept', run: string, node: string, token: string] | ['entry', run: string, calls: unknown[], logs: unknown[], end: unknown, nd?: NdValue[]] | ['failed', run: string, code: NodeFailure];
+
+/** Node -> app, first on a direct connection: the node's id and the app's, which only Redis could have told it. */
+export type Hello = ['hello', node: string, app: string];
+
+/** A run as a stream entry names it: its entry id, and its JSON if it travels in the entry. */
+export interface StreamJob {
+  entry: string;
+  run: string;
+  app: string;
+  job: string | undefined;
+}
+
+/** A stream entry's id as Redis makes them. */
+export function isEntryId(value: unknown): value is string {
+  return typeof value === 'string' && /^\d{1,20}-\d{1,20}$/.test(value);
+}
 
 /** A reply of XREADGROUP, checked: the runs it names (anything else in it is skipped). */
-export function readStreamIds(reply: unknown): { run: string; app: string }[] {
-  const ids: { run: string; app: string }[] = [];
-  if (!Array.isArray(reply)) return ids;
+export function readStreamJobs(reply: unknown): StreamJob[] {
+  const jobs: StreamJob[] = [];
+  if (!Array.isArray(reply)) return jobs;
   for (const stream of reply) {
     const entries: unknown = Array.isArray(stream) ? stream[1] : undefined;
     if (!Array.isArray(entries)) continue;
     for (const entry of entries) {
-      const fields: unknown = Array.isArray(entry) ? entry[1] : undefined;
-      if (Array.isArray(fields) && fields[0] === 'r' && isId(fields[1]) && fields[2] === 'a' && isId(fields[3])) ids.push({ run: fields[1], app: fields[3] });
+      if (!Array.isArray(entry) || !isEntryId(entry[0])) continue;
+      const fields: unknown = entry[1];
+      if (!Array.isArray(fields) || fields[0] !== 'r' || !isId(fields[1]) || fields[2] !== 'a' || !isId(fields[3])) continue;
+      if (fields.length === 4) jobs.push({ entry: entry[0], run: fields[1], app: fields[3], job: undefined });
+      else if (fields.length === 6 && fields[4] === 'j' && typeof fields[5] === 'string') jobs.push({ entry: entry[0], run: fields[1], app: fields[3], job: fields[5] });
     }
   }
-  return ids;
+  return jobs;
 }
 
 /** The text of a pub/sub message as ioredis hands it over (a Buffer only if the client asked for one). */

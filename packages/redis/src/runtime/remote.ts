@@ -2,16 +2,20 @@
  * The app's side of remote runtime nodes: an isolation for the engine's run driver that queues each run
  * in Redis and relays what its node reports. The app keeps everything that needs trust: the check,
  * rewrite and score before a run is queued, the tools (each `callTool` comes back here and runs in the
- * request's scope), the tool-call count and the deadline (the driver's). What a node sends is checked
- * against the documented shapes and the run's own caps before the driver sees it.
+ * request's scope), the tool-call count and the deadline (the driver's). What a node sends, on pub/sub
+ * or over a direct connection, is checked against the documented shapes and the run's own caps before
+ * the driver sees it.
  */
+import { createServer } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import type { EntryOutput, IsolatedJob, IsolatedRun, Isolation, IsolationEvents, IsolationFailureCode, RemoteAdapter, RemoteAdapterContext } from '@enclave-kit/engine/isolation';
 import { OptionChecker } from '@enclave-kit/engine/http';
 import { checkMessage, readEntry } from '@enclave-kit/engine/isolation';
 import type { RedisClient, RedisStoreOptions } from '../client.js';
 import { checkArguments, within } from '../client.js';
+import { MAX_LINKS, formatAddress, frameCap, readConnection, writeFrame } from './direct.js';
 import type { NodeFailure, RemoteJob, RuntimeKeys, ToNode } from './protocol.js';
-import { ENQUEUE, NODE_FAILURES, isId, messageText, newId, runtimeKeys } from './protocol.js';
+import { ENQUEUE, INLINE_JOB_CHARS, NODE_FAILURES, STREAM_MAXLEN, isEntryId, isId, messageText, newId, runtimeKeys } from './protocol.js';
 
 export interface RedisRuntimeOptions extends RedisStoreOptions {
   /** An ioredis client (`new Redis(url)`); a second connection is duplicated from it for pub/sub. */
@@ -23,6 +27,21 @@ export interface RedisRuntimeOptions extends RedisStoreOptions {
    * (crash, `kill -9`) is noticed within 3 heartbeats plus one; its runs end as RUNTIME_LOST. Default 1000 ms.
    */
   heartbeatMs?: number;
+  /**
+   * Where this instance listens for direct connections from runtime nodes, or `false` for none. Over a
+   * direct connection a run's tool calls and replies skip the two pub/sub hops through Redis each way;
+   * runs are still distributed through Redis, and a node that cannot connect uses pub/sub. Default
+   * `{ host: '127.0.0.1', port: 0 }` (any free port; nodes on this machine only). For nodes on other
+   * machines, listen on an address they reach and say which: `{ host: '0.0.0.0', port: 7400, advertise: '10.0.0.5' }`.
+   */
+  direct?: false | { host?: string; port?: number; advertise?: string };
+}
+
+interface DirectSettings {
+  host: string;
+  port: number;
+  /** The host nodes are told to connect to. */
+  advertise: string;
 }
 
 interface Settings {
@@ -31,6 +50,7 @@ interface Settings {
   timeoutMs: number;
   queueTimeoutMs: number;
   heartbeatMs: number;
+  direct: DirectSettings | undefined;
 }
 
 /**
@@ -43,8 +63,8 @@ interface Settings {
  * await enclave.ready(); // listening for the nodes' messages
  * ```
  * Defaults: prefix `enclave:` (the nodes' must match), queue timeout 5000 ms, heartbeat 1000 ms, command
- * timeout 1000 ms. The client stays yours to close; each Enclave's `dispose()` closes the connection it
- * duplicated.
+ * timeout 1000 ms, direct connections from nodes on 127.0.0.1 (a free port). The client stays yours to
+ * close; each Enclave's `dispose()` closes the connection it duplicated and its listener.
  */
 export function redisRuntime(options: RedisRuntimeOptions): RemoteAdapter {
   const where = 'redisRuntime(options)';
@@ -52,21 +72,54 @@ export function redisRuntime(options: RedisRuntimeOptions): RemoteAdapter {
   const { redis, ...rest } = typeof given === 'object' ? given : {};
   // Checked under its own name first: the stores call the same client `client`.
   new OptionChecker(where).withMethods('redis', redis ?? null, ['call', 'duplicate', 'subscribe', 'unsubscribe', 'on', 'disconnect'], 'the methods of an ioredis client (new Redis(url))');
-  const { check, o, prefix, timeoutMs } = checkArguments(where, redis, rest, ['queueTimeoutMs', 'heartbeatMs']);
+  const { check, o, prefix, timeoutMs } = checkArguments(where, redis, rest, ['queueTimeoutMs', 'heartbeatMs', 'direct']);
   const settings: Settings = {
     client: redis as RedisClient,
     keys: runtimeKeys(prefix),
     timeoutMs,
     queueTimeoutMs: check.positiveInteger('queueTimeoutMs', o.queueTimeoutMs, 'ms') ?? 5000,
     heartbeatMs: check.positiveInteger('heartbeatMs', o.heartbeatMs, 'ms') ?? 1000,
+    direct: readDirect(check, o.direct),
   };
   return { kind: 'remote', createIsolation: (context) => new RedisRuntimeIsolation(settings, context) };
 }
 
+function readDirect(check: OptionChecker, value: unknown): DirectSettings | undefined {
+  if (value === false) return undefined;
+  const d = check.object('direct', value ?? {}) ?? {};
+  check.knownKeys('direct', d, ['host', 'port', 'advertise']);
+  const host = check.string('direct.host', d.host) ?? '127.0.0.1';
+  const port = d.port === 0 ? 0 : (check.positiveInteger('direct.port', d.port) ?? 0);
+  if (port > 65_535) check.fail(`direct.port must be a TCP port (0 for any free one), got ${port}.`);
+  let advertise = check.string('direct.advertise', d.advertise);
+  if (advertise === undefined) {
+    // Listening on every address says nothing of which one the nodes reach.
+    if (host === '0.0.0.0' || host === '::') check.fail(`direct.advertise must say which address of this machine the runtime nodes connect to when direct.host is "${host}".`);
+    advertise = host;
+  }
+  if (!/^[A-Za-z0-9.:-]{1,253}$/.test(advertise)) check.fail(`direct.advertise must be a host name or an IP address, got "${advertise.slice(0, 100)}".`);
+  return { host, port, advertise };
+}
+
 type RunState = 'queued' | 'running';
+
+/** A direct connection from a runtime node (see direct.ts). */
+interface AppLink {
+  socket: Socket;
+  /** The node that said hello; undefined until it has. */
+  node: string | undefined;
+  /** Runs whose conversation goes over this connection. */
+  runs: Set<RemoteRun>;
+}
 
 interface RemoteRun {
   id: string;
+  token: string;
+  /** The direct connection the run's node took it over, if any; else pub/sub. */
+  link: AppLink | undefined;
+  /** Queued in its stream entry (whose id this is, once Redis said it), not under its own key. */
+  inline: boolean;
+  entry: string | undefined;
   events: IsolationEvents;
   limits: IsolatedJob['limits'];
   state: RunState;
@@ -109,6 +162,11 @@ export class RedisRuntimeIsolation implements Isolation {
   readonly #channel: string;
   readonly #runs = new Map<string, RemoteRun>();
   readonly #heartbeat: NodeJS.Timeout;
+  readonly #links = new Set<AppLink>();
+  #server: Server | undefined;
+  /** `host:port` nodes connect to, once this instance listens. */
+  #reach: string | undefined;
+  #listened: Promise<void> = Promise.resolve();
   #subscribed: Promise<void>;
   #listening = false;
   #disposed = false;
@@ -132,28 +190,36 @@ export class RedisRuntimeIsolation implements Isolation {
     this.#heartbeat = setInterval(() => void this.#beat(), settings.heartbeatMs);
     this.#heartbeat.unref();
     void this.#beat();
+    if (settings.direct !== undefined) this.#listened = this.#listen(settings.direct);
   }
 
   /**
    * Resolves once this instance listens on its channel, or after `queueTimeoutMs` if Redis is not there
    * yet (runs then wait that long for it and answer RUNTIME_UNAVAILABLE): start-up never hangs on Redis.
    */
-  ready(): Promise<void> {
-    return within(this.#subscribed, this.#s.queueTimeoutMs, 'the subscription of the runtime channel').catch(() => {});
+  async ready(): Promise<void> {
+    await Promise.all([within(this.#subscribed, this.#s.queueTimeoutMs, 'the subscription of the runtime channel').catch(() => {}), this.#listened]);
   }
 
-  /** Runs queued or on a node, for operators and tests. */
-  stats(): { queued: number; running: number } {
+  /**
+   * Runs queued or on a node (`direct`: of those, the ones whose node talks over a direct connection),
+   * and where this instance listens for nodes (undefined: it does not, or could not).
+   */
+  stats(): { queued: number; running: number; direct: number; reach: string | undefined } {
     let queued = 0;
-    for (const r of this.#runs.values()) if (r.state === 'queued') queued++;
-    return { queued, running: this.#runs.size - queued };
+    let direct = 0;
+    for (const r of this.#runs.values()) {
+      if (r.state === 'queued') queued++;
+      if (r.link !== undefined) direct++;
+    }
+    return { queued, running: this.#runs.size - queued, direct, reach: this.#reach };
   }
 
   run(job: IsolatedJob, events: IsolationEvents): IsolatedRun {
-    const run: RemoteRun = { id: newId('r'), events, limits: job.limits, state: 'queued', node: undefined, timer: undefined, logEntries: 0, logChars: 0, messages: 0 };
+    const run: RemoteRun = { id: newId('r'), token: newId('t'), link: undefined, inline: false, entry: undefined, events, limits: job.limits, state: 'queued', node: undefined, timer: undefined, logEntries: 0, logChars: 0, messages: 0 };
     const handle: IsolatedRun = {
       deliver: (callId, reply) => {
-        if (this.#runs.get(run.id) === run && run.node !== undefined) this.#send(run.node, ['reply', run.id, callId, reply[0], reply[1]]);
+        if (this.#runs.get(run.id) === run) this.#sendRun(run, ['reply', run.id, callId, reply[0], reply[1]]);
       },
       stop: () => this.#stop(run),
     };
@@ -173,6 +239,8 @@ export class RedisRuntimeIsolation implements Isolation {
     for (const run of Array.from(this.#runs.values())) this.#fail(run, 'ABORTED', 'AbortError', 'The run was stopped because the Enclave was disposed.');
     this.#s.client.call('DEL', [this.#s.keys.alive(this.id)]).catch(() => {});
     this.#sub.disconnect();
+    this.#server?.close();
+    for (const link of this.#links) link.socket.destroy();
   }
 
   async #subscribe(): Promise<void> {
@@ -186,6 +254,7 @@ export class RedisRuntimeIsolation implements Isolation {
       v: 1,
       run: run.id,
       app: this.id,
+      token: run.token,
       source: job.source,
       limits: { ...job.limits },
       input: job.inputText,
@@ -195,31 +264,46 @@ export class RedisRuntimeIsolation implements Isolation {
       remaining: Math.max(1, Math.floor(job.deadline - performance.now())),
       realm: this.#realm,
     };
+    if (this.#reach !== undefined) remote.reach = this.#reach;
     if (job.replayNd !== undefined) {
       remote.replayNd = [...job.replayNd];
       // JSON would write an unbounded cap as null, which a node refuses; the node caps it anyway.
       remote.maxNd = Math.min(job.maxNd ?? Infinity, Number.MAX_SAFE_INTEGER);
     }
+    const text = JSON.stringify(remote);
+    run.inline = text.length <= INLINE_JOB_CHARS;
     try {
       // Replies come to the channel: it must be listened to before any node can answer.
       await within(this.#subscribed, queueTimeoutMs, 'the subscription of the runtime channel');
       if (this.#runs.get(run.id) !== run) return;
-      await within(ENQUEUE.run(client, [keys.job(run.id), keys.jobs], [JSON.stringify(remote), queueTimeoutMs + 1000, run.id, this.id]), timeoutMs, 'the queueing of a run');
+      if (run.inline) {
+        const entry = await within(client.call('XADD', [keys.jobs, 'MAXLEN', '~', STREAM_MAXLEN, '*', 'r', run.id, 'a', this.id, 'j', text]), timeoutMs, 'the queueing of a run');
+        if (isEntryId(entry)) run.entry = entry;
+      } else await within(ENQUEUE.run(client, [keys.job(run.id), keys.jobs], [text, queueTimeoutMs + 1000, run.id, this.id]), timeoutMs, 'the queueing of a run');
     } catch {
       this.#fail(run, 'RUNTIME_UNAVAILABLE', 'RuntimeUnavailableError', 'The runtime queue in Redis could not be reached; nothing of the script ran.');
       return;
     }
-    if (this.#runs.get(run.id) !== run) {
-      // Stopped while it was being queued: withdraw it.
-      client.call('DEL', [keys.job(run.id)]).catch(() => {});
-      return;
-    }
-    run.timer = setTimeout(() => void this.#queueTimedOut(run), queueTimeoutMs);
+    // Stopped while it was being queued: withdraw it.
+    if (this.#runs.get(run.id) !== run) this.#withdraw(run);
+    else if (run.state === 'queued') run.timer = setTimeout(() => void this.#queueTimedOut(run), queueTimeoutMs);
+  }
+
+  /** Takes a queued run back; a node that read it already is told to cancel when it accepts. */
+  #withdraw(run: RemoteRun): void {
+    const { client, keys } = this.#s;
+    if (!run.inline) client.call('DEL', [keys.job(run.id)]).catch(() => {});
+    else if (run.entry !== undefined) client.call('XDEL', [keys.jobs, run.entry]).catch(() => {});
   }
 
   /** No node said it took the run in time: withdraw it, unless a node took it in the meantime. */
   async #queueTimedOut(run: RemoteRun): Promise<void> {
     if (this.#runs.get(run.id) !== run || run.state !== 'queued') return;
+    if (run.inline) {
+      // This instance decides: an acceptance that comes later is told to cancel.
+      this.#fail(run, 'RUNTIME_UNAVAILABLE', 'RuntimeUnavailableError', `No runtime node took the run within ${this.#s.queueTimeoutMs} ms; nothing of the script ran.`);
+      return;
+    }
     let withdrawn: unknown;
     try {
       withdrawn = await within(this.#s.client.call('DEL', [this.#s.keys.job(run.id)]), this.#s.timeoutMs, 'the withdrawal of a queued run');
@@ -240,13 +324,14 @@ export class RedisRuntimeIsolation implements Isolation {
   #stop(run: RemoteRun): void {
     if (this.#runs.get(run.id) !== run) return;
     this.#forget(run);
-    if (run.node !== undefined) this.#send(run.node, ['cancel', run.id]);
-    else this.#s.client.call('DEL', [this.#s.keys.job(run.id)]).catch(() => {});
+    if (run.node !== undefined) this.#sendRun(run, ['cancel', run.id]);
+    else this.#withdraw(run);
   }
 
   #forget(run: RemoteRun): void {
     this.#runs.delete(run.id);
     clearTimeout(run.timer);
+    run.link?.runs.delete(run);
   }
 
   #fail(run: RemoteRun, code: IsolationFailureCode, name: string, message: string): void {
@@ -257,6 +342,60 @@ export class RedisRuntimeIsolation implements Isolation {
 
   #send(node: string, message: ToNode): void {
     this.#s.client.call('PUBLISH', [this.#s.keys.channel(node), JSON.stringify(message)]).catch(() => {});
+  }
+
+  /** A message about `run` to its node, over the run's direct connection if it has one. */
+  #sendRun(run: RemoteRun, message: ToNode): void {
+    if (run.link !== undefined) this.#write(run.link, message);
+    else if (run.node !== undefined) this.#send(run.node, message);
+  }
+
+  #write(link: AppLink, message: ToNode): void {
+    writeFrame(link.socket, JSON.stringify(message), 2 * frameCap(this.#maxMessageBytes));
+  }
+
+  // ---- direct connections from nodes ---------------------------------------------------------------
+
+  /** Listens for nodes; on failure (the port is taken, the address is not this machine's) runs use pub/sub only. */
+  #listen(direct: DirectSettings): Promise<void> {
+    const server = createServer({ noDelay: true }, (socket) => this.#accept(socket));
+    server.maxConnections = MAX_LINKS;
+    this.#server = server;
+    return new Promise<void>((resolve) => {
+      server.once('error', () => {
+        this.#server = undefined;
+        resolve();
+      });
+      server.listen(direct.port, direct.host, () => {
+        const address = server.address();
+        if (this.#disposed) server.close();
+        else if (address !== null && typeof address === 'object') this.#reach = formatAddress(direct.advertise, address.port);
+        server.on('error', () => {});
+        resolve();
+      });
+    });
+  }
+
+  #accept(socket: Socket): void {
+    if (this.#disposed) {
+      socket.destroy();
+      return;
+    }
+    const link: AppLink = { socket, node: undefined, runs: new Set() };
+    this.#links.add(link);
+    // The first frame must be the hello, naming this instance: a connection that does not say it in time is not a node.
+    const hello = (message: unknown[]) => {
+      if (message[0] !== 'hello' || !isId(message[1]) || message[2] !== this.id) return false;
+      link.node = message[1];
+      this.#write(link, ['welcome', this.id]);
+      return true;
+    };
+    readConnection(socket, hello, frameCap(this.#maxMessageBytes), (text) => this.#receive(text, link));
+    socket.on('close', () => {
+      this.#links.delete(link);
+      // The node is gone, or the connection broke: what it was saying is lost, as when a node dies.
+      for (const run of Array.from(link.runs)) this.#fail(run, 'RUNTIME_LOST', 'RuntimeLostError', LOST_NODE);
+    });
   }
 
   #connectionLost(): void {
@@ -288,7 +427,8 @@ export class RedisRuntimeIsolation implements Isolation {
 
   // ---- messages from nodes ---------------------------------------------------------------------
 
-  #receive(text: string | undefined): void {
+  /** A message from a node, on pub/sub (`link` undefined) or on a direct connection. */
+  #receive(text: string | undefined, link?: AppLink): void {
     let message: unknown[];
     let tail: string;
     try {
@@ -302,24 +442,33 @@ export class RedisRuntimeIsolation implements Isolation {
     switch (message[0]) {
       case 'accept': {
         const node = message[2];
-        if (!isId(node)) return;
+        // Only the node that claimed the run has read its token; on a connection, only that connection's node.
+        if (!isId(node) || (link !== undefined && link.node !== node)) return;
         // A run this instance no longer wants (stopped, timed out in the queue): the node drops it.
         if (run === undefined || run.state !== 'queued') {
-          if (run?.node !== node) this.#send(node, ['cancel', id]);
+          if (run?.node === node) return;
+          if (link !== undefined) this.#write(link, ['cancel', id]);
+          else this.#send(node, ['cancel', id]);
           return;
         }
+        if (message[3] !== run.token) return;
         clearTimeout(run.timer);
         run.timer = undefined;
         run.state = 'running';
         run.node = node;
+        if (link !== undefined && !link.socket.destroyed) {
+          run.link = link;
+          link.runs.add(run);
+        }
         return;
       }
       case 'entry':
-        if (run !== undefined && run.state === 'running') this.#entry(run, message, tail);
+        // Only where the run was accepted: a run taken over a connection hears nothing from pub/sub.
+        if (run !== undefined && run.state === 'running' && run.link === link) this.#entry(run, message, tail);
         return;
       case 'failed':
-        // Also while queued: a node that refused the run says so before it would accept it.
-        if (run !== undefined && NODE_FAILURES.has(message[2])) {
+        // Also while queued (always on pub/sub): a node that refused the run says so before it would accept it.
+        if (run !== undefined && run.link === link && NODE_FAILURES.has(message[2])) {
           const [code, name, wording] = FAILURES[message[2] as NodeFailure];
           this.#fail(run, code, name, wording);
         }

@@ -1,0 +1,154 @@
+/**
+ * Direct connections between an app instance and the runtime nodes that run its runs. Redis still
+ * distributes runs (the stream, the claim) and carries presence; once a node has a verified connection
+ * to a run's app, that run's conversation (acceptance, entries, tool replies, cancel) goes over it
+ * instead of two pub/sub hops through Redis each way. A node that cannot reach the app's address keeps
+ * using pub/sub: the direct path is a shortcut, never a requirement.
+ *
+ * A connection is one TCP stream of frames, each the UTF-8 length of its text in 4 bytes (big-endian),
+ * then the text: the same messages as on pub/sub, checked the same way. The node opens it and says
+ * `['hello', node, app]`; the app answers `['welcome', app]`. Knowing the app's id is what lets a
+ * connection say hello (it is random, and only Redis knows it); a run is bound to a connection only by
+ * an acceptance that carries the run's token, which only the node that claimed the run has read.
+ */
+import type { Socket } from 'node:net';
+import { checkMessage } from '@enclave-kit/engine/isolation';
+
+/** How long a new connection has to say hello (app side) or to be welcomed (node side). */
+export const HANDSHAKE_MS = 2000;
+/** The largest frame before the handshake: a hello or a welcome is a few dozen bytes. */
+export const HANDSHAKE_FRAME_BYTES = 1024;
+/** Connections an app instance accepts, and a node opens, at most; beyond them runs use pub/sub. */
+export const MAX_LINKS = 256;
+
+/**
+ * The largest frame for messages of at most `maxChars` UTF-16 units (what `checkMessage` counts): a
+ * unit takes at most 3 bytes in UTF-8.
+ */
+export function frameCap(maxChars: number): number {
+  return 3 * maxChars + 16;
+}
+
+/**
+ * Writes `text` as one frame. A peer that does not read what it is sent (more than `maxQueued` bytes
+ * waiting) is cut off rather than buffered without bound; returns false then or when the socket is gone.
+ */
+export function writeFrame(socket: Socket, text: string, maxQueued: number): boolean {
+  if (socket.destroyed) return false;
+  const size = Buffer.byteLength(text);
+  if (socket.writableLength + size > maxQueued) {
+    socket.destroy();
+    return false;
+  }
+  const frame = Buffer.allocUnsafe(4 + size);
+  frame.writeUInt32BE(size, 0);
+  frame.write(text, 4);
+  socket.write(frame);
+  return true;
+}
+
+/**
+ * Cuts a byte stream into frames. A frame larger than the current cap is a broken or hostile peer:
+ * `push` throws, and the caller ends the connection. Buffers at most one frame and one chunk.
+ */
+export class FrameReader {
+  #chunks: Buffer[] = [];
+  #size = 0;
+  /** The length of the frame being read, once its header is in. */
+  #need = -1;
+
+  constructor(public maxBytes: number) {}
+
+  /** The frames `chunk` completes, as text. */
+  push(chunk: Buffer): string[] {
+    this.#chunks.push(chunk);
+    this.#size += chunk.length;
+    const frames: string[] = [];
+    for (;;) {
+      if (this.#need < 0) {
+        if (this.#size < 4) break;
+        const length = this.#take(4).readUInt32BE(0);
+        if (length > this.maxBytes) throw new RangeError('frame too large');
+        this.#need = length;
+      }
+      if (this.#size < this.#need) break;
+      frames.push(this.#take(this.#need).toString('utf8'));
+      this.#need = -1;
+    }
+    return frames;
+  }
+
+  /** The next `n` bytes (there are at least that many), joined once if they span chunks. */
+  #take(n: number): Buffer {
+    this.#size -= n;
+    const first = this.#chunks[0];
+    if (first !== undefined && first.length >= n) {
+      if (first.length === n) this.#chunks.shift();
+      else this.#chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const all = Buffer.concat(this.#chunks);
+    this.#chunks = all.length > n ? [all.subarray(n)] : [];
+    return all.subarray(0, n);
+  }
+}
+
+/** `host:port` of an app's listener as a job names it, checked; undefined if it is not one. */
+export function parseAddress(value: unknown): { host: string; port: number } | undefined {
+  if (typeof value !== 'string' || value.length > 300) return undefined;
+  const match = /^(?:\[([0-9A-Fa-f:.]{2,45})\]|([A-Za-z0-9.-]{1,253})):(\d{1,5})$/.exec(value);
+  if (match === null) return undefined;
+  const port = Number(match[3]);
+  if (port < 1 || port > 65_535) return undefined;
+  return { host: (match[1] ?? match[2]) as string, port };
+}
+
+/** `host:port` for a job, IPv6 literals in brackets. */
+export function formatAddress(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/**
+ * Reads `socket`'s frames: first the handshake (frames of at most HANDSHAKE_FRAME_BYTES, over within
+ * HANDSHAKE_MS), each given to `handshake` parsed, until it returns true; then every frame, up to
+ * `maxBytes`, to `onMessage`. A frame too large, a handshake frame refused, or no handshake in time ends
+ * the connection. Also sets the socket's keep-alive, so that a peer whose machine vanished is noticed.
+ */
+export function readConnection(socket: Socket, handshake: (message: unknown[]) => boolean, maxBytes: number, onMessage: (text: string) => void): void {
+  socket.setKeepAlive(true, 10_000);
+  const reader = new FrameReader(HANDSHAKE_FRAME_BYTES);
+  let shaken = false;
+  const timer = setTimeout(() => socket.destroy(), HANDSHAKE_MS);
+  timer.unref();
+  socket.on('close', () => clearTimeout(timer));
+  socket.on('error', () => {});
+  socket.on('data', (chunk: Buffer) => {
+    let frames: string[];
+    try {
+      frames = reader.push(chunk);
+    } catch {
+      socket.destroy();
+      return;
+    }
+    for (const text of frames) {
+      if (socket.destroyed) return;
+      if (shaken) {
+        onMessage(text);
+        continue;
+      }
+      let message: unknown[] | undefined;
+      try {
+        message = checkMessage(text, HANDSHAKE_FRAME_BYTES).message;
+      } catch {
+        message = undefined;
+      }
+      if (message === undefined || !handshake(message)) {
+        socket.destroy();
+        return;
+      }
+      shaken = true;
+      clearTimeout(timer);
+      reader.maxBytes = maxBytes;
+    }
+  });
+}
