@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
+import { eventually } from './redis.js';
 
 export const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/bin.js');
 
@@ -64,4 +65,20 @@ export function startNodeProcess(url: string, prefix: string, args: string[] = [
 export async function nodeLoad(client: { get(key: string): Promise<string | null> }, prefix: string, id: string): Promise<Record<string, number> | null> {
   const text = await client.get(`${prefix}{rt}:alive:${id}`);
   return text === null ? null : (JSON.parse(text) as Record<string, number>);
+}
+
+/**
+ * Once node `id` is busy with the run of the app process `app`, kills the app with SIGKILL and waits
+ * (up to `ms`) until the node is idle again: its load then, and how long that took after the kill.
+ */
+export async function killAppMidRun(client: { get(key: string): Promise<string | null> }, prefix: string, id: string, app: ChildProcess, exited: Promise<unknown>, ms = 10_000): Promise<{ load: Record<string, number>; afterMs: number }> {
+  await eventually(async () => ((await nodeLoad(client, prefix, id))?.active === 1 ? undefined : Promise.reject(new Error('not busy'))));
+  const killedAt = performance.now();
+  app.kill('SIGKILL');
+  await exited;
+  const load = await eventually(async () => {
+    const l = await nodeLoad(client, prefix, id);
+    return l !== null && l.active === 0 ? l : Promise.reject(new Error('still busy'));
+  }, ms);
+  return { load, afterMs: Math.round(performance.now() - killedAt) };
 }

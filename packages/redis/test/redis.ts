@@ -2,6 +2,7 @@
  * A real redis-server per test file (scripts/redis-server.mjs), and ioredis clients on it that are all
  * closed after the file. Each test takes its own key prefix, so tests never see each other's keys.
  */
+import type { Enclave, ToolContext } from '@enclave-kit/engine';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
@@ -78,4 +79,37 @@ export async function eventually<T>(fn: () => Promise<T>, ms = 10_000): Promise<
       await sleep(50);
     }
   }
+}
+
+/** A tool that reports its call and waits until released (or until its run ends). */
+export function gate() {
+  let release!: (v: unknown) => void;
+  let called!: () => void;
+  const calledP = new Promise<void>((r) => (called = r));
+  const released = new Promise((r) => (release = r));
+  let calls = 0;
+  const tool = async (_args: unknown, ctx: ToolContext) => {
+    calls++;
+    called();
+    return Promise.race([released, new Promise((r) => ctx.signal.addEventListener('abort', () => r('aborted'), { once: true }))]);
+  };
+  return { tool, called: calledP, release: (v: unknown) => release(v), calls: () => calls };
+}
+
+/** Durations a test file collects (never asserted), printed under `title` after its tests. */
+export function useTimings(title: string): string[] {
+  const timings: string[] = [];
+  afterAll(() => {
+    if (timings.length > 0) console.log(`${title} (measured on this machine):\n  ${timings.join('\n  ')}`);
+  });
+  return timings;
+}
+
+/** Enclaves a test file makes, disposed after its tests. */
+export function useEnclaves(): Enclave[] {
+  const enclaves: Enclave[] = [];
+  afterAll(() => {
+    for (const e of enclaves) e.dispose();
+  });
+  return enclaves;
 }

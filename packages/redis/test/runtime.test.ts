@@ -12,20 +12,13 @@ import { Enclave, ToolError, defineTool } from '@enclave-kit/engine';
 import type { CreateEnclaveOptions, ExecutionResult, RunJournal, ToolContext } from '@enclave-kit/engine';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisRuntime, startRuntimeNode } from '../src/index.js';
-import { nodeLoad, startNodeProcess } from './nodes.js';
+import { killAppMidRun, nodeLoad, startNodeProcess } from './nodes.js';
 import type { NodeProcess } from './nodes.js';
-import { eventually, sleep, useRedis } from './redis.js';
+import { eventually, gate, sleep, useEnclaves, useRedis, useTimings } from './redis.js';
 
 const redis = useRedis();
-const timings: string[] = [];
-afterAll(() => {
-  if (timings.length > 0) console.log(`runtime nodes (measured on this machine):\n  ${timings.join('\n  ')}`);
-});
-
-const enclaves: Enclave[] = [];
-afterAll(() => {
-  for (const e of enclaves) e.dispose();
-});
+const timings = useTimings('runtime nodes');
+const enclaves = useEnclaves();
 
 /** An Enclave on remote nodes of `prefix`, with short heartbeats so that losses are noticed quickly. */
 async function remoteEnclave(prefix: string, options: CreateEnclaveOptions = {}, runtime: { queueTimeoutMs?: number } = {}): Promise<Enclave> {
@@ -43,20 +36,6 @@ function journalOf(r: ExecutionResult): RunJournal {
   return JSON.parse(JSON.stringify(r.paused.journal)) as RunJournal;
 }
 
-/** A tool that reports its call and waits until released (or until its run ends). */
-function gate() {
-  let release!: (v: unknown) => void;
-  let called!: () => void;
-  const calledP = new Promise<void>((r) => (called = r));
-  const released = new Promise((r) => (release = r));
-  let calls = 0;
-  const tool = async (_args: unknown, ctx: ToolContext) => {
-    calls++;
-    called();
-    return Promise.race([released, new Promise((r) => ctx.signal.addEventListener('abort', () => r('aborted'), { once: true }))]);
-  };
-  return { tool, called: calledP, release: (v: unknown) => release(v), calls: () => calls };
-}
 
 describe('options are checked when the adapter or the node is made', () => {
   it('redisRuntime, the Enclave and startRuntimeNode name the option that is wrong', async () => {
@@ -280,15 +259,8 @@ describe('failure modes', () => {
         app.stdout?.on('data', (d: Buffer) => d.toString().includes('running') && resolve());
         void exited.then(() => reject(new Error('the app exited early')));
       });
-      await eventually(async () => ((await nodeLoad(redis.client(), prefix, node.id))?.active === 1 ? undefined : Promise.reject(new Error('not busy'))));
-      const killedAt = performance.now();
-      app.kill('SIGKILL');
-      await exited;
-      const load = await eventually(async () => {
-        const l = await nodeLoad(redis.client(), prefix, node.id);
-        return l?.active === 0 ? l : Promise.reject(new Error('still busy'));
-      });
-      timings.push(`app killed mid-run (heartbeat 200 ms): node freed its worker after ${Math.round(performance.now() - killedAt)} ms`);
+      const { load, afterMs } = await killAppMidRun(redis.client(), prefix, node.id, app, exited);
+      timings.push(`app killed mid-run (heartbeat 200 ms): node freed its worker after ${afterMs} ms`);
       expect(load.orphaned).toBe(1);
       // The freed worker takes the next run at once (concurrency 1).
       const enclave = await remoteEnclave(prefix);

@@ -48,34 +48,55 @@ export function writeFrame(socket: Socket, text: string, maxQueued: number): boo
 }
 
 /**
- * Cuts a byte stream into frames. A frame larger than the current cap is a broken or hostile peer:
- * `push` throws, and the caller ends the connection. Buffers at most one frame and one chunk.
+ * Cuts a byte stream into frames, each handed to `onFrame` as text as soon as it is complete (so that a
+ * handshake handler can raise `maxBytes` before the next frame is read). A frame larger than `maxBytes`
+ * is never buffered: `onOversize` hears of it and its bytes are skipped as they come, so the frames
+ * after it still line up. Buffers at most one frame and one chunk.
  */
 export class FrameReader {
   #chunks: Buffer[] = [];
   #size = 0;
   /** The length of the frame being read, once its header is in. */
   #need = -1;
+  /** Bytes of an oversized frame still to skip. */
+  #skip = 0;
 
-  constructor(public maxBytes: number) {}
+  constructor(
+    public maxBytes: number,
+    private readonly onFrame: (text: string) => void,
+    private readonly onOversize: () => void,
+  ) {}
 
-  /** The frames `chunk` completes, as text. */
-  push(chunk: Buffer): string[] {
+  push(chunk: Buffer): void {
+    if (this.#skip > 0) {
+      if (chunk.length <= this.#skip) {
+        this.#skip -= chunk.length;
+        return;
+      }
+      chunk = chunk.subarray(this.#skip);
+      this.#skip = 0;
+    }
     this.#chunks.push(chunk);
     this.#size += chunk.length;
-    const frames: string[] = [];
     for (;;) {
       if (this.#need < 0) {
-        if (this.#size < 4) break;
+        if (this.#size < 4) return;
         const length = this.#take(4).readUInt32BE(0);
-        if (length > this.maxBytes) throw new RangeError('frame too large');
+        if (length > this.maxBytes) {
+          this.onOversize();
+          const here = Math.min(length, this.#size);
+          this.#drop(here);
+          this.#skip = length - here;
+          if (this.#skip > 0) return;
+          continue;
+        }
         this.#need = length;
       }
-      if (this.#size < this.#need) break;
-      frames.push(this.#take(this.#need).toString('utf8'));
+      if (this.#size < this.#need) return;
+      const text = this.#take(this.#need).toString('utf8');
       this.#need = -1;
+      this.onFrame(text);
     }
-    return frames;
   }
 
   /** The next `n` bytes (there are at least that many), joined once if they span chunks. */
@@ -90,6 +111,20 @@ export class FrameReader {
     const all = Buffer.concat(this.#chunks);
     this.#chunks = all.length > n ? [all.subarray(n)] : [];
     return all.subarray(0, n);
+  }
+
+  /** Forgets the next `n` bytes (there are at least that many) without joining them. */
+  #drop(n: number): void {
+    this.#size -= n;
+    while (n > 0) {
+      const first = this.#chunks[0] as Buffer;
+      if (first.length > n) {
+        this.#chunks[0] = first.subarray(n);
+        return;
+      }
+      n -= first.length;
+      this.#chunks.shift();
+    }
   }
 }
 
@@ -111,44 +146,42 @@ export function formatAddress(host: string, port: number): string {
 /**
  * Reads `socket`'s frames: first the handshake (frames of at most HANDSHAKE_FRAME_BYTES, over within
  * HANDSHAKE_MS), each given to `handshake` parsed, until it returns true; then every frame, up to
- * `maxBytes`, to `onMessage`. A frame too large, a handshake frame refused, or no handshake in time ends
- * the connection. Also sets the socket's keep-alive, so that a peer whose machine vanished is noticed.
+ * `maxBytes`, to `onMessage`. A handshake frame refused or too large, or no handshake in time, ends the
+ * connection; after the handshake a frame over `maxBytes` is skipped (a message dropped, as Redis
+ * pub/sub would drop it, not every run on the connection). Also sets the socket's keep-alive, so that a
+ * peer whose machine vanished is noticed.
  */
 export function readConnection(socket: Socket, handshake: (message: unknown[]) => boolean, maxBytes: number, onMessage: (text: string) => void): void {
   socket.setKeepAlive(true, 10_000);
-  const reader = new FrameReader(HANDSHAKE_FRAME_BYTES);
   let shaken = false;
   const timer = setTimeout(() => socket.destroy(), HANDSHAKE_MS);
   timer.unref();
-  socket.on('close', () => clearTimeout(timer));
-  socket.on('error', () => {});
-  socket.on('data', (chunk: Buffer) => {
-    let frames: string[];
+  const onFrame = (text: string) => {
+    if (socket.destroyed) return;
+    if (shaken) {
+      onMessage(text);
+      return;
+    }
+    let message: unknown[] | undefined;
     try {
-      frames = reader.push(chunk);
+      message = checkMessage(text, HANDSHAKE_FRAME_BYTES).message;
     } catch {
+      message = undefined;
+    }
+    if (message === undefined || !handshake(message)) {
       socket.destroy();
       return;
     }
-    for (const text of frames) {
-      if (socket.destroyed) return;
-      if (shaken) {
-        onMessage(text);
-        continue;
-      }
-      let message: unknown[] | undefined;
-      try {
-        message = checkMessage(text, HANDSHAKE_FRAME_BYTES).message;
-      } catch {
-        message = undefined;
-      }
-      if (message === undefined || !handshake(message)) {
-        socket.destroy();
-        return;
-      }
-      shaken = true;
-      clearTimeout(timer);
-      reader.maxBytes = maxBytes;
-    }
+    shaken = true;
+    clearTimeout(timer);
+    reader.maxBytes = maxBytes;
+  };
+  const reader = new FrameReader(HANDSHAKE_FRAME_BYTES, onFrame, () => {
+    if (!shaken) socket.destroy();
+  });
+  socket.on('close', () => clearTimeout(timer));
+  socket.on('error', () => {});
+  socket.on('data', (chunk: Buffer) => {
+    if (!socket.destroyed) reader.push(chunk);
   });
 }

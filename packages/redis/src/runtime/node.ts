@@ -341,6 +341,12 @@ class Node implements RuntimeNode {
   }
 
   #take(run: string, app: string, text: string): void {
+    // The same run again (an entry queued twice): the copy running already is the run. Nothing is sent:
+    // a failure under its id would end it.
+    if (this.#runs.has(run)) {
+      this.#counts.refused++;
+      return;
+    }
     if (this.#closing) {
       // Taken in the moment the node began to close: nothing ran, the app may queue it again.
       this.#send(app, ['failed', run, 'QUEUE_FULL']);
@@ -415,7 +421,6 @@ class Node implements RuntimeNode {
     run.handle = this.#pool(realm).run(isolated, {
       entry: (output) => {
         if (this.#runs.get(run.id) !== run) return;
-        // Sent before the run is finished: finishing may close an idle connection.
         this.#sendEntry(run, output);
         if (output.end !== null) this.#finish(run);
       },

@@ -360,6 +360,8 @@ export class RedisRuntimeIsolation implements Isolation {
   #listen(direct: DirectSettings): Promise<void> {
     const server = createServer({ noDelay: true }, (socket) => this.#accept(socket));
     server.maxConnections = MAX_LINKS;
+    // Like the heartbeat: an Enclave that is not disposed does not keep the process alive by listening.
+    server.unref();
     this.#server = server;
     return new Promise<void>((resolve) => {
       server.once('error', () => {
