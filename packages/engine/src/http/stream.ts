@@ -55,9 +55,10 @@ function eventText(format: StreamFormat, event: EnclaveEvent): string {
 /**
  * A stream the run pushes its events into as they happen (a run not kept as a session). What waits for
  * a slow reader is bounded by the run's own budgets; `onCancel` runs when the reader goes away. Events
- * pushed in the same turn (the calls, results and logs of one realm entry) become one chunk, written
- * once, when that turn's synchronous work and microtasks are done: the delay is nil, and a server sends
- * them in one packet instead of one write each.
+ * pushed in the same turn of the event loop (a realm entry's calls and logs, the result that ended the
+ * tool before it) become one chunk, written once, in that turn's check phase: nothing waits for a timer
+ * or for I/O, and a server sends them in one packet instead of one write each (the agent script's
+ * streamed run: 5 chunks, against 8 when each microtask checkpoint flushed).
  */
 export function pushStream(format: StreamFormat, onCancel: () => void): { stream: ReadableStream<Uint8Array>; push(event: EnclaveEvent): void; close(): void } {
   let controller!: ReadableStreamDefaultController<Uint8Array>;
@@ -77,7 +78,7 @@ export function pushStream(format: StreamFormat, onCancel: () => void): { stream
   const schedule = () => {
     if (scheduled) return;
     scheduled = true;
-    process.nextTick(flush);
+    setImmediate(flush);
   };
   const stream = new ReadableStream<Uint8Array>({
     start(c) {

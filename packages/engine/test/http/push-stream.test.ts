@@ -30,6 +30,19 @@ describe('pushStream', () => {
     expect((await reader.read()).done).toBe(true);
   });
 
+  it('events pushed across promise reactions of one turn (a tool result, then the next call) are still one chunk', async () => {
+    const { stream, push } = pushStream('ndjson', () => {});
+    const reader = stream.getReader();
+    const read = reader.read();
+    push(event(1));
+    await Promise.resolve();
+    await new Promise<void>((resolve) => queueMicrotask(resolve));
+    push(event(2));
+    process.nextTick(() => push(event(3)));
+    const lines = decoder.decode((await read).value).trim().split('\n');
+    expect(lines.map((line) => (JSON.parse(line) as { seq: number }).seq)).toEqual([1, 2, 3]);
+  });
+
   it('an event is delivered at the end of its turn, without waiting for more', async () => {
     const { stream, push } = pushStream('ndjson', () => {});
     const reader = stream.getReader();
