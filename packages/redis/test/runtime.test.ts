@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Enclave, ToolError, defineTool } from '@enclave-kit/engine';
 import type { CreateEnclaveOptions, ExecutionResult, RunJournal, ToolContext } from '@enclave-kit/engine';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { redisRuntime, startRuntimeNode } from '../src/index.js';
 import { killAppMidRun, nodeLoad, startNodeProcess } from './nodes.js';
 import type { NodeProcess } from './nodes.js';
