@@ -50,31 +50,42 @@ function startNode(url, prefix, concurrency) {
 }
 const stopNode = (child) => new Promise((resolve) => (child.exitCode !== null ? resolve() : (child.once('exit', resolve), child.kill('SIGKILL'))));
 
-/**
- * The transport's floor: a message to another process and its answer, through Redis pub/sub. A run on a
- * node costs about one and a half of these to start and one per tool call, whatever our code does.
- */
-async function pubsubRoundTrip(url, count) {
-  const echo = `import { Redis } from 'ioredis';
-const pub = new Redis(process.argv[1]); const sub = new Redis(process.argv[1]);
-await sub.subscribe('bench:ping'); sub.on('message', (_c, m) => pub.publish('bench:pong', m)); console.log('ready');`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', echo, url], { cwd: path.dirname(fileURLToPath(import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise((resolve) => child.stdout.once('data', resolve));
-  const pub = client();
-  const sub = client();
-  await sub.subscribe('bench:pong');
+/** Starts an echo peer (`node -e source ...args`, in this directory) and resolves with it and the first thing it prints. */
+async function startEcho(source, args = []) {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', source, ...args], { cwd: path.dirname(fileURLToPath(import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] });
+  const said = await new Promise((resolve) => child.stdout.once('data', (d) => resolve(String(d).trim())));
+  return { child, said };
+}
+
+/** p50 and p99 of `count` sequential round trips made by `once()`, after 50 that warm up. */
+async function roundTrips(count, once) {
   const times = [];
   for (let i = 0; i < count + 50; i++) {
     const start = performance.now();
-    await new Promise((resolve) => {
-      sub.once('message', resolve);
-      void pub.publish('bench:ping', 'x');
-    });
+    await once();
     if (i >= 50) times.push(performance.now() - start);
   }
-  await stopNode(child);
   times.sort((a, b) => a - b);
   return { p50: quantile(times, 0.5), p99: quantile(times, 0.99) };
+}
+
+/**
+ * A message to another process and its answer through Redis pub/sub: what each tool call of a run on a
+ * node would cost without a direct connection, whatever our code does.
+ */
+async function pubsubRoundTrip(url, count) {
+  const { child } = await startEcho(
+    `import { Redis } from 'ioredis';
+const pub = new Redis(process.argv[1]); const sub = new Redis(process.argv[1]);
+await sub.subscribe('bench:ping'); sub.on('message', (_c, m) => pub.publish('bench:pong', m)); console.log('ready');`,
+    [url],
+  );
+  const pub = client();
+  const sub = client();
+  await sub.subscribe('bench:pong');
+  const result = await roundTrips(count, () => new Promise((resolve) => (sub.once('message', resolve), void pub.publish('bench:ping', 'x'))));
+  await stopNode(child);
+  return result;
 }
 
 /**
@@ -82,26 +93,16 @@ await sub.subscribe('bench:ping'); sub.on('message', (_c, m) => pub.publish('ben
  * connection up, each tool call costs one of these plus the node's hop to its worker and back.
  */
 async function tcpRoundTrip(count) {
-  const echo = `import net from 'node:net';
+  const { child, said } = await startEcho(`import net from 'node:net';
 const server = net.createServer({ noDelay: true }, (s) => s.on('data', (d) => s.write(d)));
-server.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', echo], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise((resolve) => child.stdout.once('data', (d) => resolve(Number(String(d)))));
-  const socket = net.connect({ port, host: '127.0.0.1', noDelay: true });
+server.listen(0, '127.0.0.1', () => console.log(server.address().port));`);
+  const socket = net.connect({ port: Number(said), host: '127.0.0.1', noDelay: true });
   await new Promise((resolve) => socket.once('connect', resolve));
-  const times = [];
-  for (let i = 0; i < count + 50; i++) {
-    const start = performance.now();
-    await new Promise((resolve) => {
-      socket.once('data', resolve);
-      socket.write('x'.repeat(200));
-    });
-    if (i >= 50) times.push(performance.now() - start);
-  }
+  const message = 'x'.repeat(200);
+  const result = await roundTrips(count, () => new Promise((resolve) => (socket.once('data', resolve), socket.write(message))));
   socket.destroy();
   await stopNode(child);
-  times.sort((a, b) => a - b);
-  return { p50: quantile(times, 0.5), p99: quantile(times, 0.99) };
+  return result;
 }
 
 /** Sequential runs of `code` on each Enclave, interleaved in blocks so both see the same machine. */

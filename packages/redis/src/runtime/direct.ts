@@ -1,6 +1,6 @@
 /**
  * Direct connections between an app instance and the runtime nodes that run its runs. Redis still
- * distributes runs (the stream, the claim) and carries presence; once a node has a verified connection
+ * distributes runs (the stream) and carries presence; once a node has a verified connection
  * to a run's app, that run's conversation (acceptance, entries, tool replies, cancel) goes over it
  * instead of two pub/sub hops through Redis each way. A node that cannot reach the app's address keeps
  * using pub/sub: the direct path is a shortcut, never a requirement.
@@ -9,7 +9,7 @@
  * then the text: the same messages as on pub/sub, checked the same way. The node opens it and says
  * `['hello', node, app]`; the app answers `['welcome', app]`. Knowing the app's id is what lets a
  * connection say hello (it is random, and only Redis knows it); a run is bound to a connection only by
- * an acceptance that carries the run's token, which only the node that claimed the run has read.
+ * an acceptance that carries the run's token, which only the node that read the run has.
  */
 import type { Socket } from 'node:net';
 import { checkMessage } from '@enclave-kit/engine/isolation';

@@ -15,8 +15,7 @@ import { OptionChecker } from '@enclave-kit/engine/http';
 import type { RedisClient } from '../client.js';
 import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_PREFIX, within } from '../client.js';
 import { HANDSHAKE_FRAME_BYTES, MAX_LINKS, frameCap, parseAddress, readConnection, writeFrame } from './direct.js';
-import type { Hello, NodeFailure, RuntimeKeys, ToApp } from './protocol.js';
-import type { StreamJob } from './protocol.js';
+import type { Hello, NodeFailure, RuntimeKeys, StreamJob, ToApp } from './protocol.js';
 import { CLAIM, GROUP, isId, messageText, newId, readStreamJobs, runtimeKeys } from './protocol.js';
 
 const MB = 1024 * 1024;
