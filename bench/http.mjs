@@ -266,18 +266,21 @@ async function main() {
       // Alternate the order so drift in machine load weighs on every row alike.
       for (let r = 0; r < rounds; r++) {
         for (const row of r % 2 === 0 ? ROWS : ROWS.toReversed()) {
-          const res = await load(base + row.path, row, duration, child.pid);
+          const res = await load(base + row.path, row, duration);
           const bad = res.non2xx + res.errors + res.timeouts;
           if (bad) throw new Error(`${framework} ${row.label}: ${bad} failed requests`);
           runs[row.key].push(res);
         }
       }
       const avg = (list, pick) => list.reduce((s, x) => s + pick(x), 0) / list.length;
-      const stats = (key) => ({
-        rps: avg(runs[key], (x) => x.requests.average),
-        p50: avg(runs[key], (x) => x.exact.p50),
-        p99: avg(runs[key], (x) => x.exact.p99),
+      /** Averages over a route's slices; `cpu` (server ms per request) only where every slice has it. */
+      const summary = (list) => ({
+        rps: avg(list, (x) => x.requests.average),
+        p50: avg(list, (x) => x.exact.p50),
+        p99: avg(list, (x) => x.exact.p99),
+        cpu: list.every((x) => x.cpuPerRequest !== undefined) ? avg(list, (x) => x.cpuPerRequest) : undefined,
       });
+      const stats = (key) => summary(runs[key]);
       const bare = stats('bare');
       const json = stats('enclave');
       const name = framework === 'express' ? 'Express 5' : 'Hono 4';
@@ -289,22 +292,19 @@ async function main() {
         line.push(`${row.label}: ${x.rps.toFixed(0)} req/s${row.key === 'bare' ? '' : ` (${ratio})`}`);
       }
       console.log(line.join('\n  '));
-      // SSE against JSON, paired: the two routes alone, in ABBA order. Every never-seen script grows V8's
-      // compilation cache (the memory rows below), so a route measured later in the server's life pays
-      // more garbage collection; the rows above run in a fixed order, and that order leaks into their
-      // ratio. ABBA slices cancel a drift that is linear in time.
-      const paired = { enclave: [], sse: [] };
-      for (const key of ['enclave', 'sse', 'sse', 'enclave', 'enclave', 'sse', 'sse', 'enclave']) {
-        const res = await load(base + '/enclave', ROWS.find((row) => row.key === key), duration, child.pid);
-        if (res.non2xx + res.errors + res.timeouts) throw new Error(`${framework} paired ${key}: failed requests`);
-        paired[key].push(res);
+      // SSE against JSON, paired: the two routes alone, back to back in ABBA order. In the rows above they
+      // are measured tens of seconds apart with other routes in between, and every never-seen script grows
+      // V8's compilation cache (the memory rows below), so what garbage collection a slice pays drifts
+      // over the server's life, not always linearly. ABBA slices cancel a drift that is linear in time.
+      const jsonRow = ROWS.find((row) => row.key === 'enclave');
+      const sseRow = ROWS.find((row) => row.key === 'sse');
+      const paired = new Map([[jsonRow, []], [sseRow, []]]);
+      for (const row of [jsonRow, sseRow, sseRow, jsonRow, jsonRow, sseRow, sseRow, jsonRow]) {
+        const res = await load(base + row.path, row, duration, child.pid);
+        if (res.non2xx + res.errors + res.timeouts) throw new Error(`${framework} ${row.label}, paired: failed requests`);
+        paired.get(row).push(res);
       }
-      const pairedOf = (key) => ({
-        p50: avg(paired[key], (x) => x.exact.p50),
-        p99: avg(paired[key], (x) => x.exact.p99),
-        cpu: paired[key].every((x) => x.cpuPerRequest !== undefined) ? avg(paired[key], (x) => x.cpuPerRequest) : undefined,
-      });
-      const [pj, ps] = [pairedOf('enclave'), pairedOf('sse')];
+      const [pj, ps] = [summary(paired.get(jsonRow)), summary(paired.get(sseRow))];
       const sse = stats('sse');
       streamRows.push({
         name,
@@ -318,7 +318,6 @@ async function main() {
       // Memory over many streamed runs: heap after a full GC before and after them. One script text
       // again and again measures what the streaming path keeps; never-seen texts add what V8 keeps of
       // each compiled script (its compilation cache), which the raw node:vm floor shows alike.
-      const sseRow = ROWS.find((row) => row.key === 'sse');
       const rawRow = ROWS.find((row) => row.key === 'raw-vm');
       const sameRequests = [{ method: 'POST', setupRequest: (req) => ({ ...req, body }) }];
       // Each on a server of its own: one that has just compiled tens of thousands of never-seen scripts
