@@ -32,6 +32,8 @@ const CASES: readonly [string, string | RegExp][] = [
   ['const o = { f: () => ({}) }; const k = "g"; return o.f()[k]();', /^o\.f\(\.\.\.\)\[k\] is not a function$/],
   // s: string growth around a quoted expression: V8's own wording for an expression it does not print
   ['const a = "x", b = "y"; return (a + b)();', /^\(intermediate value\) is not a function$/],
+  ['const a = "x"; return `${a}!`.at(0)();', /^\(intermediate value\)\.at\(\.\.\.\) is not a function$/],
+  ['let s = "x"; return (s += "y")();', /^\(intermediate value\) is not a function$/],
   // m: a blocked key
   ['const o = {}; const k = "construct" + "or"; return o[k];', /^Access to the property "constructor" is not allowed/],
 ];

@@ -94,6 +94,24 @@ describe('copying values whose keys shadow Object.prototype', () => {
   });
 });
 
+describe('string building under the inline growth check', () => {
+  it('keeps every value of nested, compound and template concatenations, and their order of evaluation', async () => {
+    const r = await enclave.run(`const seen = []; const v = (x) => { seen.push(x); return x; };
+let s = 'a'; s += v('b') + (v('c') + \`\${v('d') + 1}\${v(2) + 3}\`) + (1 + 2) + v('e');
+const n = v(4) + v(5);
+const deep = 'x' + ('y' + ('z' + \`\${'w' + s}\`));
+return { s, n, deep, seen: seen.join(',') };`);
+    expect(r.value).toEqual({ s: 'abcd153e', n: 9, deep: 'xyzwabcd153e', seen: 'b,c,d,2,e,4,5' });
+  });
+
+  it('still stops a string doubled past the per-string cap', async () => {
+    for (const code of ['let s = "ab"; while (true) s = s + s;', 'let s = "ab"; while (true) s += s;', 'let s = "ab"; while (true) s = `${s}${s}`;']) {
+      const r = await new Enclave({ validate: false }).run(code, { memoryLimit: 8 * 1024 * 1024 });
+      expect(r.error?.code, code).toBe('MEMORY_LIMIT_EXCEEDED');
+    }
+  });
+});
+
 describe('memory that accumulates between checkpoints', () => {
   it('stops many flattened copies of a large string built with +', async () => {
     const e = new Enclave({ validate: false });

@@ -57,8 +57,8 @@ export interface Guards {
   sp(value: unknown, text: string): unknown;
   /** An object spread source: a long string is charged for its characters. */
   os(value: unknown): unknown;
-  /** A string of `length` characters past the fast path: charged, then returned. */
-  big(length: number, value: string): string;
+  /** A string longer than BIG_STRING characters (the inline check's slow path): charged, then returned. */
+  big(value: string): string;
   /** The promise of a user `async` function, marked handled at birth. */
   am(promise: unknown): unknown;
   /**
@@ -94,8 +94,10 @@ export const GUARD_LOCALS = {
   os: `${RESERVED_PREFIX}_os`,
   am: `${RESERVED_PREFIX}_am`,
   ar: `${RESERVED_PREFIX}_ar`,
-  /** String growth check, defined in the factory around `rt.big`. */
+  /** `rt.big`, the slow path of the inline string growth check. */
   s: `${RESERVED_PREFIX}_s`,
+  /** The value of the string expression the inline growth check is testing. */
+  t: `${RESERVED_PREFIX}_t`,
   /** The promise of an async function's body, inside its wrapper. */
   p: `${RESERVED_PREFIX}_p`,
   /** What an async function's body threw, in the wrapper's catch. */
@@ -104,7 +106,7 @@ export const GUARD_LOCALS = {
   e: `${RESERVED_PREFIX}_e`,
 } as const;
 
-/** Strings longer than this are charged against the memory budget by `s()` and the bulk builtins. */
+/** Strings longer than this are charged against the memory budget by the growth check and the bulk builtins. */
 export const BIG_STRING = 65_536;
 
 /** The limits the realm enforces itself (the host enforces the deadline and the rest). */

@@ -214,6 +214,33 @@ export function locationOf(value: object): [number, number] | null {
 const CALL_ARGS = '(...)';
 /** What V8 itself prints for an expression it does not quote. */
 const INTERMEDIATE = '(intermediate value)';
+/**
+ * What V8 prints for a conditional it does not quote, one per part: the inline string growth check
+ * around `a + b` is a conditional, so `(a + b)()` would read as three of them.
+ */
+const INTERMEDIATE_RUN = INTERMEDIATE + INTERMEDIATE;
+
+/** Whether a message quotes rewritten code (a guard, or the parts of an inline check). */
+function quotesRewrite(message: string): boolean {
+  return apply(stringIndexOf, message, [RESERVED_PREFIX]) !== -1 || apply(stringIndexOf, message, [INTERMEDIATE_RUN]) !== -1;
+}
+
+/** Runs of V8's "(intermediate value)" as one: the user wrote one expression there. */
+function collapseIntermediate(message: string): string {
+  let at = apply(stringIndexOf, message, [INTERMEDIATE_RUN]) as number;
+  if (at === -1) return message;
+  const parts: string[] = [];
+  let from = 0;
+  while (at !== -1) {
+    let end = at + INTERMEDIATE.length;
+    while (apply(stringSlice, message, [end, end + INTERMEDIATE.length]) === INTERMEDIATE) end += INTERMEDIATE.length;
+    apply(arrayPush, parts, [apply(stringSlice, message, [from, at]), INTERMEDIATE]);
+    from = end;
+    at = apply(stringIndexOf, message, [INTERMEDIATE_RUN, from]) as number;
+  }
+  apply(arrayPush, parts, [apply(stringSlice, message, [from])]);
+  return apply(arrayJoin, parts, ['']) as string;
+}
 const MC_CALL = `${GUARD_LOCALS.mc}${CALL_ARGS}`;
 
 function isIdentifierChar(c: number): boolean {
@@ -238,10 +265,12 @@ function isGuardName(name: string): boolean {
  * function"), and that expression is the rewritten one, so it can name a guard: `o[__ek_mc(...)]`. Each
  * quoted key guard is put back as the key's source text (the guard remembered the texts of the keys on
  * callee paths, in evaluation order, which is the order V8 quotes them in), any other guard as V8's own
- * "(intermediate value)". A message that names no guard is returned as it is.
+ * "(intermediate value)", and a run of those (the parts of an inline check) as one. Any other message
+ * is returned as it is.
  */
 export function cleanMessage(message: string, calleeTexts: readonly string[] | null): string {
-  if (apply(stringIndexOf, message, [RESERVED_PREFIX]) === -1) return message;
+  if (!quotesRewrite(message)) return message;
+  if (apply(stringIndexOf, message, [RESERVED_PREFIX]) === -1) return collapseIntermediate(message);
   // How many key guards the message quotes: they are the last ones evaluated.
   let keys = 0;
   for (let at = apply(stringIndexOf, message, [MC_CALL]) as number; at !== -1; at = apply(stringIndexOf, message, [MC_CALL, at + 1]) as number) keys++;
@@ -269,7 +298,7 @@ export function cleanMessage(message: string, calleeTexts: readonly string[] | n
     from = end;
   }
   apply(arrayPush, parts, [apply(stringSlice, message, [from])]);
-  return apply(arrayJoin, parts, ['']) as string;
+  return collapseIntermediate(apply(arrayJoin, parts, ['']) as string);
 }
 
 /** An error's message (see readErrorField) in the user's words (see cleanMessage). */
@@ -287,7 +316,7 @@ export function cleanError(err: unknown): void {
   if (err === null || typeof err !== 'object') return;
   try {
     const d = gopd(err, 'message');
-    if (d === undefined || !('value' in d) || typeof d.value !== 'string' || apply(stringIndexOf, d.value, [RESERVED_PREFIX]) === -1) return;
+    if (d === undefined || !('value' in d) || typeof d.value !== 'string' || !quotesRewrite(d.value)) return;
     defineProperty(err, 'message', { value: cleanMessage(d.value, current === null ? null : current.calleeTexts), writable: true, enumerable: false, configurable: true });
   } catch {
     // A frozen error, or a proxy: its message stays as it is.

@@ -256,8 +256,8 @@ function makeGuards(run: Run): Guards {
       if (x === null || x === undefined || typeof (x as { [symbolIterator]?: unknown })[symbolIterator] !== 'function') throw notIterable(text);
       return counted(x as Iterable<unknown>);
     },
-    big(length: number, value: string) {
-      chargeChars(length);
+    big(value: string) {
+      chargeChars(value.length);
       return value;
     },
     am: markHandled,
