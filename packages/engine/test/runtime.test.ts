@@ -104,6 +104,23 @@ return { s, n, deep, seen: seen.join(',') };`);
     expect(r.value).toEqual({ s: 'abcd153e', n: 9, deep: 'xyzwabcd153e', seen: 'b,c,d,2,e,4,5' });
   });
 
+  it('keeps the meaning of code without semicolons: a statement that builds a string never continues the line before it', async () => {
+    const cases: [string, unknown][] = [
+      ["let s = 'a'\ns += 'b'\nreturn s", 'ab'],
+      ["const f = (x) => x\nlet s = 'a'\ns = s + f('b')\nconst n = `${s}!`.length\nn", 3],
+      ["const o = { k: 'v' }\nlet s = ''\ns += o.k\ns + 'w'", 'vw'],
+      ["const a = 'x'\na + 'y'", 'xy'],
+      ["let n = 1\nn + 2 === 3 ? 'yes' : 'no'", 'yes'],
+      ["const parts = []\nfor (const p of ['a', 'b']) parts.push(p)\nparts.join('') + parts.length", 'ab2'],
+      ["let t = 'a'\nif (t) t += 'b'\nelse t += 'c'\nt", 'ab'],
+    ];
+    for (const [code, value] of cases) {
+      const r = await enclave.run(code);
+      expect(r.error, code).toBeUndefined();
+      expect(r.value, code).toEqual(value);
+    }
+  });
+
   it('still stops a string doubled past the per-string cap', async () => {
     for (const code of ['let s = "ab"; while (true) s = s + s;', 'let s = "ab"; while (true) s += s;', 'let s = "ab"; while (true) s = `${s}${s}`;']) {
       const r = await new Enclave({ validate: false }).run(code, { memoryLimit: 8 * 1024 * 1024 });

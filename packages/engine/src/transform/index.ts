@@ -81,6 +81,15 @@ const SYNC_EXIT = `} finally { ${D}--; }`;
  */
 const GROW_OPEN = `(typeof (${T} = (`;
 const GROW_CLOSE = `)) === 'string' && ${T}.length > ${BIG_STRING} ? ${S}(${T}) : ${T})`;
+/**
+ * The same check where the expression starts a statement: a statement that starts with `(` would
+ * continue the line before it when that line has no semicolon (`x = f\ns += t` would call `f`), so
+ * the check starts with the name instead, as a sequence. Only the outermost check at that offset needs
+ * it, and the rest of the statement binds to the parenthesized value exactly as it bound to the
+ * expression.
+ */
+const GROW_STATEMENT_OPEN = `${T} = (`;
+const GROW_STATEMENT_CLOSE = `), (typeof ${T} === 'string' && ${T}.length > ${BIG_STRING} ? ${S}(${T}) : ${T})`;
 /** The end of an async body: rethrow after one microtask, on a short stack, with the promise marked. */
 const ASYNC_CATCH = `catch (${X}) { await 0; throw ${AR}(${P}, ${X}); }`;
 /** Longest source text a guard quotes back in an error message. */
@@ -180,6 +189,14 @@ export function transformAgentScript(parsed: ParsedSource, globalNames: readonly
   const methodFunctions = new Map<Node, number>();
   /** Computed keys on a callee path (see collectCalleeKeys). */
   const calleeKeys = new Set<Node>();
+  /** Offsets where an expression statement starts and no string check has been written yet. */
+  const statementStarts = new Set<number>();
+  /** Wraps a string-building expression in the growth check (see GROW_OPEN). */
+  const growCheck = (node: Node) => {
+    const atStatement = statementStarts.delete(node.start);
+    ms.appendLeft(node.start, atStatement ? GROW_STATEMENT_OPEN : GROW_OPEN);
+    ms.prependRight(node.end, atStatement ? GROW_STATEMENT_CLOSE : GROW_CLOSE);
+  };
   const { root, weights } = treeFacts(parsed);
   const weightOf = (n: Node) => weights.get(n) ?? 0;
   // The validator's walker: an explicit stack (user code can nest deeply) and source order.
@@ -205,6 +222,9 @@ export function transformAgentScript(parsed: ParsedSource, globalNames: readonly
         break;
       case 'TaggedTemplateExpression':
         collectCalleeKeys(node.tag as Node, calleeKeys);
+        break;
+      case 'ExpressionStatement':
+        statementStarts.add(node.start);
         break;
       default:
         break;
@@ -299,16 +319,13 @@ export function transformAgentScript(parsed: ParsedSource, globalNames: readonly
       }
     } else if (node.type === 'BinaryExpression' && node.operator === '+') {
       if (!(isNumericLiteral(node.left as Node) && isNumericLiteral(node.right as Node))) {
-        ms.appendLeft(node.start, GROW_OPEN);
-        ms.prependRight(node.end, GROW_CLOSE);
+        growCheck(node);
       }
     } else if (node.type === 'AssignmentExpression' && node.operator === '+=') {
-      ms.appendLeft(node.start, GROW_OPEN);
-      ms.prependRight(node.end, GROW_CLOSE);
+      growCheck(node);
     } else if (node.type === 'TemplateLiteral' && field !== 'quasi' && (node.expressions as Node[]).length > 0) {
       // (A tagged template's quasi is not a string of its own: the tag receives the parts.)
-      ms.appendLeft(node.start, GROW_OPEN);
-      ms.prependRight(node.end, GROW_CLOSE);
+      growCheck(node);
     } else if (node.type === 'ObjectExpression') {
       // `{ ...str }` copies every character of a string as a property: bounded like Object.assign.
       for (const prop of node.properties as Node[]) {
@@ -338,7 +355,8 @@ export function transformAgentScript(parsed: ParsedSource, globalNames: readonly
   // A trailing expression statement is the script's value, as in a REPL.
   const last = parsed.body[parsed.body.length - 1];
   if (last && last.type === 'ExpressionStatement' && !(last as { directive?: unknown }).directive) {
-    ms.appendLeft(last.start, 'return ');
+    // Before whatever the walk wrote at that offset (a string check starts there for `a + b`).
+    ms.prependLeft(last.start, 'return ');
   }
 
   const params = wrapperParams(globalNames).join(', ');

@@ -10,6 +10,8 @@ const rewrite = (code: string, globals: string[] = []) => {
 const out = (code: string) => rewrite(code).output?.code ?? '';
 /** The inline string growth check the rewriter writes around `expr`. */
 const grow = (expr: string) => `(typeof (__ek_t = (${expr})) === 'string' && __ek_t.length > 65536 ? __ek_s(__ek_t) : __ek_t)`;
+/** The same check where the expression starts a statement: name first, as a sequence. */
+const growStatement = (expr: string) => `__ek_t = (${expr}), (typeof __ek_t === 'string' && __ek_t.length > 65536 ? __ek_s(__ek_t) : __ek_t)`;
 
 describe('rewriter', () => {
   it('keeps user line k on output line k + 1 (compiled with lineOffset -1)', () => {
@@ -88,9 +90,17 @@ describe('rewriter', () => {
   it('checks string growth through +, += and template literals but not number literals', () => {
     const text = out('s = a + b;\ns += t;\nconst u = `${a}x`;\nconst n = 1 + 2;');
     expect(text).toContain(grow('a + b'));
-    expect(text).toContain(grow('s += t'));
+    expect(text).toContain(growStatement('s += t'));
     expect(text).toContain(grow('`${a}x`'));
     expect(text).toContain('const n = 1 + 2;');
+  });
+
+  it('starts a check that begins a statement with a name, so that it never continues the line before it', () => {
+    const text = out("let s = 'a'\ns += 'b'\ns + 'c' + d");
+    expect(text).toContain(`let s = 'a'\n${growStatement("s += 'b'")}`);
+    // The outermost check at that offset takes the name-first form, the one inside it the usual form; the
+    // trailing statement's `return` goes before both.
+    expect(text).toContain(`return __ek_t = (${grow("s + 'c'")} + d), (typeof __ek_t`);
   });
 
   it("leaves a tagged template's parts to the tag, but still checks expressions inside it", () => {
@@ -129,7 +139,7 @@ describe('rewriter', () => {
     const parsed = parseAgentScript('for (;;) { o[k]; s += t; }\nfunction f(a) { return [...a]; }\nconst g = async () => 1;');
     const code = transformAgentScript(parsed, [], { guards: false }).output?.code ?? '';
     // Checkpoints at loops and functions, string growth and spreads stay: they keep the host's heap safe.
-    expect(code).toContain(`for (;;) {if (++__ek_n > __ek_L) __ek_f(); o[k]; ${grow('s += t')}; }`);
+    expect(code).toContain(`for (;;) {if (++__ek_n > __ek_L) __ek_f(); o[k]; ${growStatement('s += t')}; }`);
     expect(code).toContain('function f(a) {if (++__ek_n > __ek_L) __ek_f(); return [...__ek_sp(a, "a")]; }');
     expect(code).toContain('const g =  () => { if (++__ek_n > __ek_L) __ek_f(); const __ek_p = (async () => { try { return ( 1); } catch (__ek_x) { await 0;');
     // No key checks, no depth count, and the runtime is told so.
