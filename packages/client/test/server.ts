@@ -177,16 +177,7 @@ export async function startCuttingProxy(target: string, plan: (req: IncomingMess
 }
 
 /** A small seeded PRNG (mulberry32): the same seed, the same cuts. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng as seededRandom } from '../../engine/test/prng.js';
 
 /** The error a promise rejects with (the test fails if it resolves). */
 export async function rejection(p: Promise<unknown>): Promise<EnclaveClientError> {

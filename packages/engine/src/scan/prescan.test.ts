@@ -4,6 +4,7 @@ import { LEVEL_CONFIGS, SECURITY_LEVELS, type ScanLimits, type SecurityLevel } f
 import type { Issue } from '../source.js';
 import { analyzeRegex, prescan } from './index.js';
 import { lex, type LexSink } from './lexer.js';
+import { prng } from '../../test/prng.js';
 
 function scan(code: string, level: SecurityLevel = 'STANDARD', overrides: Partial<ScanLimits> = {}): Issue[] {
   return prescan(code, { ...LEVEL_CONFIGS[level].scan, ...overrides }, level);
@@ -31,18 +32,6 @@ function locOf(code: string, needle: string, nth = 0): [number, number] {
   }
   const before = code.slice(0, at).split('\n');
   return [before.length, (before[before.length - 1] as string).length + 1];
-}
-
-/** Deterministic PRNG so that the "random input" tests are reproducible. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const STRICT_TEXT_LEVELS: SecurityLevel[] = ['STRICT', 'SECURE'];

@@ -9,18 +9,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { Enclave } from '../../src/index.js';
-
-/** A small seeded generator (mulberry32): the same programs on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../prng.js';
 
 const VARS = ['s', 't', 'n'] as const;
 
