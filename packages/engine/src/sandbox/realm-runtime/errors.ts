@@ -219,6 +219,7 @@ const INTERMEDIATE = '(intermediate value)';
  * around `a + b` is a conditional, so `(a + b)()` would read as three of them.
  */
 const INTERMEDIATE_RUN = INTERMEDIATE + INTERMEDIATE;
+const MC_CALL = `${GUARD_LOCALS.mc}${CALL_ARGS}`;
 
 /** Whether a message quotes rewritten code (a guard, or the parts of an inline check). */
 function quotesRewrite(message: string): boolean {
@@ -241,7 +242,6 @@ function collapseIntermediate(message: string): string {
   apply(arrayPush, parts, [apply(stringSlice, message, [from])]);
   return apply(arrayJoin, parts, ['']) as string;
 }
-const MC_CALL = `${GUARD_LOCALS.mc}${CALL_ARGS}`;
 
 function isIdentifierChar(c: number): boolean {
   return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x5f || c === 0x24;
