@@ -138,13 +138,14 @@ async function scriptWorkload(name, source, count, toolSet, { workerEnclave, ent
   const same = source(0);
   const sameRaw = rawScript(same);
   const iso = ivm ? isolatedVmRunner(toolSet) : null;
+  const rawFresh = (i) => rawScript(unique(source(i))).runInContext(vm.createContext({ callTool: rawCallTool(toolSet) }));
   const variants = [
-    ['raw node:vm fresh context', (i) => rawScript(unique(source(i))).runInContext(vm.createContext({ callTool: rawCallTool(toolSet) }))],
+    ['raw node:vm fresh context', rawFresh],
     // What invariant 4 alone costs in vm mode: the floor plus one empty timed entry per realm entry the
     // script needs (its start and one per sequential tool result), each with Node's watchdog thread.
     ...(entries > 0 ? [[`raw node:vm fresh + ${entries} timed entries`, (i) => {
       for (let k = 0; k < entries; k++) timedEntry();
-      return rawScript(unique(source(i))).runInContext(vm.createContext({ callTool: rawCallTool(toolSet) }));
+      return rawFresh(i);
     }]] : []),
     ['enclave-kit (vm)', async (i) => ensureOk(await enclave.run(unique(source(i)), { tools: toolSet }))],
     ['enclave-kit (worker_threads)', async (i) => ensureOk(await workerEnclave.run(unique(source(i)), { tools: toolSet }))],

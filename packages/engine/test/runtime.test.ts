@@ -122,9 +122,14 @@ return { s, n, deep, seen: seen.join(',') };`);
   });
 
   it('still stops a string doubled past the per-string cap', async () => {
-    for (const code of ['let s = "ab"; while (true) s = s + s;', 'let s = "ab"; while (true) s += s;', 'let s = "ab"; while (true) s = `${s}${s}`;']) {
-      const r = await new Enclave({ validate: false }).run(code, { memoryLimit: 8 * 1024 * 1024 });
-      expect(r.error?.code, code).toBe('MEMORY_LIMIT_EXCEEDED');
+    const e = new Enclave({ validate: false });
+    try {
+      for (const code of ['let s = "ab"; while (true) s = s + s;', 'let s = "ab"; while (true) s += s;', 'let s = "ab"; while (true) s = `${s}${s}`;']) {
+        const r = await e.run(code, { memoryLimit: 8 * 1024 * 1024 });
+        expect(r.error?.code, code).toBe('MEMORY_LIMIT_EXCEEDED');
+      }
+    } finally {
+      e.dispose();
     }
   });
 });

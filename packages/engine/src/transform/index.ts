@@ -80,7 +80,9 @@ const SYNC_EXIT = `} finally { ${D}--; }`;
  * through `s()`. Nothing runs between the assignment and the reads, so nested checks can share `t`.
  */
 const GROW_OPEN = `(typeof (${T} = (`;
-const GROW_CLOSE = `)) === 'string' && ${T}.length > ${BIG_STRING} ? ${S}(${T}) : ${T})`;
+/** What follows the `typeof` test in both forms: a long string goes through `s()`, anything else as it is. */
+const GROW_TAIL = `${T}.length > ${BIG_STRING} ? ${S}(${T}) : ${T}`;
+const GROW_CLOSE = `)) === 'string' && ${GROW_TAIL})`;
 /**
  * The same check where the expression starts a statement: a statement that starts with `(` would
  * continue the line before it when that line has no semicolon (`x = f\ns += t` would call `f`), so
@@ -89,7 +91,7 @@ const GROW_CLOSE = `)) === 'string' && ${T}.length > ${BIG_STRING} ? ${S}(${T}) 
  * expression.
  */
 const GROW_STATEMENT_OPEN = `${T} = (`;
-const GROW_STATEMENT_CLOSE = `), (typeof ${T} === 'string' && ${T}.length > ${BIG_STRING} ? ${S}(${T}) : ${T})`;
+const GROW_STATEMENT_CLOSE = `), (typeof ${T} === 'string' && ${GROW_TAIL})`;
 /** The end of an async body: rethrow after one microtask, on a short stack, with the promise marked. */
 const ASYNC_CATCH = `catch (${X}) { await 0; throw ${AR}(${P}, ${X}); }`;
 /** Longest source text a guard quotes back in an error message. */

@@ -269,7 +269,6 @@ function isGuardName(name: string): boolean {
  * is returned as it is.
  */
 export function cleanMessage(message: string, calleeTexts: readonly string[] | null): string {
-  if (!quotesRewrite(message)) return message;
   if (apply(stringIndexOf, message, [RESERVED_PREFIX]) === -1) return collapseIntermediate(message);
   // How many key guards the message quotes: they are the last ones evaluated.
   let keys = 0;
