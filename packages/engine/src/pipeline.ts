@@ -4,7 +4,7 @@ import { parseAgentScript } from './ast/parse.js';
 import { prescan } from './scan/index.js';
 import type { Issue } from './source.js';
 import { LruCache, cacheKey } from './source.js';
-import { compileScript } from './sandbox/compile.js';
+import { checkSyntax } from './sandbox/compile.js';
 import { transformAgentScript } from './transform/index.js';
 import { validateAst } from './validate/index.js';
 
@@ -72,9 +72,10 @@ export function checkAgentScript(code: string, options: CheckOptions = {}): Chec
   const r = prepareAgentScript(code, options);
   if (!r.ok) return r;
   try {
-    // Compiling is not running: no code of the script executes here. V8 may refuse what the parser
-    // accepted (rare: an early error oxc does not report); a run reports that the same way.
-    compileScript(r.compiled.key, r.compiled.source);
+    // Nothing of the script runs here, and nothing is compiled to run: V8 only pre-parses it. V8 may
+    // refuse what the parser accepted (rare: an early error oxc does not report); a run reports that the
+    // same way.
+    checkSyntax(r.compiled.source);
   } catch (e) {
     const message = e instanceof SyntaxError ? e.message : 'The script could not be compiled.';
     return { ok: false, issues: [{ ruleId: 'syntax', message: `Syntax error: ${message}`, hint: 'Fix the syntax error.', line: 1, column: 1 }] };
