@@ -2,7 +2,8 @@ import type { ParsedSource } from './parse.js';
 import { WRAP_PREFIX } from './parse.js';
 import type { Node } from './nodes.js';
 import { ROOT_TYPE, children, child, isFunction, isLoop, patternNames, str } from './nodes.js';
-import { walk } from './walk.js';
+import type { FlatTree } from './walk.js';
+import { flatten, walkFlat } from './walk.js';
 
 /**
  * What the validator and the rewriter both need to know about a tree before their own walk, gathered in
@@ -19,6 +20,8 @@ export interface TreeFacts {
    * call (nested loops included, nested functions not: they have guards of their own).
    */
   weights: Map<Node, number>;
+  /** `root`'s tree enumerated once: the validator and the rewriter walk it with `walkFlat`. */
+  tree: FlatTree;
 }
 
 /** Expressions that may allocate or grow a structure: the unit of a body's weight. */
@@ -39,7 +42,8 @@ export function treeFacts(parsed: ParsedSource): TreeFacts {
   const weights = new Map<Node, number>();
   const scopes: string[][] = [];
   const work: number[] = [];
-  walk(root, {
+  const tree = flatten(root);
+  walkFlat(tree, {
     enter(node) {
       work.push(0);
       if (node === root || isVarScope(node)) {
@@ -59,7 +63,7 @@ export function treeFacts(parsed: ParsedSource): TreeFacts {
       if (work.length > 0 && !fn) work[work.length - 1] = (work[work.length - 1] as number) + own;
     },
   });
-  const facts = { root, varNames, weights };
+  const facts = { root, varNames, weights, tree };
   factsOf.set(parsed, facts);
   return facts;
 }

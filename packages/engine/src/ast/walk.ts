@@ -8,44 +8,64 @@ export interface WalkHandlers {
   leave?(node: Node, parent: Node | null, key: string): void;
 }
 
-
 /**
  * Depth-first walk over every node of an ESTree-shaped tree, in source order for ordinary nodes.
  * Iterative with an explicit stack, so nesting depth costs heap, not call stack: a script nested
  * thousands of levels deep cannot overflow it. Each node is entered and left exactly once.
  */
 export function walk(root: Node, handlers: WalkHandlers): void {
-  const nodes: Node[] = [root];
-  const parents: (Node | null)[] = [null];
-  const keys: string[] = [''];
-  // 0 = not entered yet, 1 = children pushed, waiting for leave.
-  const states: number[] = [0];
+  walkFlat(flatten(root), handlers);
+}
 
-  while (nodes.length > 0) {
-    const top = nodes.length - 1;
-    const node = nodes[top] as Node;
-    const parent = parents[top] as Node | null;
-    const key = keys[top] as string;
-    if (states[top] === 1) {
-      nodes.pop();
-      parents.pop();
-      keys.pop();
-      states.pop();
-      handlers.leave?.(node, parent, key);
+/**
+ * A tree's nodes in the order `walk` enters them, with what `walk` hands its handlers: enumerating a
+ * node's children (a `for...in` and a property load per key, on nodes of many shapes) is most of what a
+ * walk costs, so a script's tree is enumerated once and each pass (facts, validation, rewriting) replays
+ * the list with `walkFlat`.
+ */
+export interface FlatTree {
+  readonly nodes: readonly Node[];
+  readonly parents: readonly (Node | null)[];
+  readonly keys: readonly string[];
+  /** `ends[i]`: the index just past node i's subtree (its last descendant's index plus one). */
+  readonly ends: readonly number[];
+}
+
+/**
+ * Enumerates `root`'s tree: every object under a node with a string `type` is a child (whatever the key,
+ * so a field this code has never heard of is still walked), in source order.
+ */
+export function flatten(root: Node): FlatTree {
+  const nodes: Node[] = [];
+  const parents: (Node | null)[] = [];
+  const keys: string[] = [];
+  const ends: number[] = [];
+  // To visit, top last. A null node is the marker that closes the subtree of node `marks[top]`.
+  const todo: (Node | null)[] = [root];
+  const todoParents: (Node | null)[] = [null];
+  const todoKeys: string[] = [''];
+  const marks: number[] = [-1];
+  while (todo.length > 0) {
+    const node = todo.pop() as Node | null;
+    const parent = todoParents.pop() as Node | null;
+    const key = todoKeys.pop() as string;
+    const mark = marks.pop() as number;
+    if (node === null) {
+      ends[mark] = nodes.length;
       continue;
     }
-    if (handlers.enter(node, parent, key) === false) {
-      nodes.pop();
-      parents.pop();
-      keys.pop();
-      states.pop();
-      continue;
-    }
-    states[top] = 1;
-    // Children are pushed in source order, then that segment of the stack is reversed so the first
-    // child is entered first. `for...in` over an AST node uses V8's enum cache and allocates
-    // nothing, which matters since this runs once per node.
-    const first = nodes.length;
+    const index = nodes.length;
+    nodes.push(node);
+    parents.push(parent);
+    keys.push(key);
+    ends.push(index + 1);
+    todo.push(null);
+    todoParents.push(null);
+    todoKeys.push('');
+    marks.push(index);
+    // Children pushed in source order, then that segment reversed so the first child is taken first.
+    // `for...in` over an AST node uses V8's enum cache and allocates nothing.
+    const first = todo.length;
     for (const k in node) {
       const v = node[k];
       // A back-link to the parent (some ESTree producers add one) would make the walk loop forever.
@@ -54,27 +74,50 @@ export function walk(root: Node, handlers: WalkHandlers): void {
         for (let j = 0; j < v.length; j++) {
           const item: unknown = v[j];
           if (isNode(item)) {
-            nodes.push(item);
-            parents.push(node);
-            keys.push(k);
-            states.push(0);
+            todo.push(item);
+            todoParents.push(node);
+            todoKeys.push(k);
+            marks.push(-1);
           }
         }
       } else if (isNode(v)) {
-        nodes.push(v);
-        parents.push(node);
-        keys.push(k);
-        states.push(0);
+        todo.push(v);
+        todoParents.push(node);
+        todoKeys.push(k);
+        marks.push(-1);
       }
     }
-    for (let i = first, j = nodes.length - 1; i < j; i++, j--) {
-      const n = nodes[i] as Node;
-      nodes[i] = nodes[j] as Node;
-      nodes[j] = n;
-      const k = keys[i] as string;
-      keys[i] = keys[j] as string;
-      keys[j] = k;
-      // parents and states are identical across the segment: nothing to swap.
+    for (let i = first, j = todo.length - 1; i < j; i++, j--) {
+      const n = todo[i] as Node;
+      todo[i] = todo[j] as Node;
+      todo[j] = n;
+      const k = todoKeys[i] as string;
+      todoKeys[i] = todoKeys[j] as string;
+      todoKeys[j] = k;
     }
+  }
+  return { nodes, parents, keys, ends };
+}
+
+/** `walk` over a flattened tree: the same calls in the same order, without enumerating any node again. */
+export function walkFlat(tree: FlatTree, handlers: WalkHandlers): void {
+  const { nodes, parents, keys, ends } = tree;
+  const { enter, leave } = handlers;
+  // Entered nodes waiting for their `leave`, innermost last.
+  const open: number[] = [];
+  const count = nodes.length;
+  let i = 0;
+  for (;;) {
+    while (open.length > 0 && (ends[open[open.length - 1] as number] as number) <= i) {
+      const j = open.pop() as number;
+      leave?.call(handlers, nodes[j] as Node, parents[j] as Node | null, keys[j] as string);
+    }
+    if (i >= count) return;
+    if (enter.call(handlers, nodes[i] as Node, parents[i] as Node | null, keys[i] as string) === false) {
+      i = ends[i] as number;
+      continue;
+    }
+    open.push(i);
+    i++;
   }
 }

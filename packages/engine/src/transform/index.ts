@@ -2,7 +2,7 @@ import MagicString from 'magic-string';
 import type { Node, ParsedSource } from '../ast/parse.js';
 import { WRAP_PREFIX, userLocation } from '../ast/parse.js';
 import { isFunction, isLoop, isNode } from '../ast/nodes.js';
-import { walk } from '../ast/walk.js';
+import { walkFlat } from '../ast/walk.js';
 import { treeFacts } from '../ast/facts.js';
 import { BIG_STRING, BLOCKED_PROPERTIES, GUARD_LOCALS, REALM_ENTRIES, RESERVED_PREFIX } from '../sandbox/realm-abi.js';
 import type { Guards } from '../sandbox/realm-abi.js';
@@ -199,10 +199,10 @@ export function transformAgentScript(parsed: ParsedSource, globalNames: readonly
     ms.appendLeft(node.start, atStatement ? GROW_STATEMENT_OPEN : GROW_OPEN);
     ms.prependRight(node.end, atStatement ? GROW_STATEMENT_CLOSE : GROW_CLOSE);
   };
-  const { root, weights } = treeFacts(parsed);
+  const { tree, weights } = treeFacts(parsed);
   const weightOf = (n: Node) => weights.get(n) ?? 0;
   // The validator's walker: an explicit stack (user code can nest deeply) and source order.
-  walk(root, { enter(node, _parent, field) {
+  walkFlat(tree, { enter(node, _parent, field) {
     switch (node.type) {
       case 'ImportExpression':
         issue(node, 'no-dynamic-import', 'Dynamic import() is not available in AgentScript.', 'Use callTool(...) to reach host functionality.');

@@ -36,7 +36,7 @@ import { noWith } from './rules/no-with.js';
 import { staticToolName } from './rules/static-tool-name.js';
 import { unknownGlobal } from './rules/unknown-global.js';
 import { ScopeTracker } from './scope.js';
-import { walk } from '../ast/walk.js';
+import { walkFlat } from '../ast/walk.js';
 
 export type { Rule, RuleContext, RuleVisitor, NodeHandler } from './rule.js';
 
@@ -158,7 +158,7 @@ export function validateAst(parsed: ParsedSource, options: ValidateOptions): Iss
     }
     const anyEnter = enter.get('*') ?? [];
     const anyExit = exit.get('*') ?? [];
-    walk(root, {
+    walkFlat(facts.tree, {
       // Indexed loops: these run for every node, and iterator objects would dominate the cost.
       enter(node, parent, key) {
         scope.enter(node, parent, key);
