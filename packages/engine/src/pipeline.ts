@@ -3,7 +3,7 @@ import { LEVEL_CONFIGS } from './levels.js';
 import { parseAgentScript } from './ast/parse.js';
 import { prescan } from './scan/index.js';
 import type { Issue } from './source.js';
-import { LruCache, cacheKey } from './source.js';
+import { cacheKey } from './source.js';
 import { checkSyntax } from './sandbox/compile.js';
 import { transformAgentScript } from './transform/index.js';
 import { validateAst } from './validate/index.js';
@@ -54,7 +54,6 @@ export interface CheckOptions {
 
 /** Names every run provides besides the level's globals (`console` comes with the dialect). */
 const RUN_PROVIDED = ['callTool', 'input'] as const;
-const compiledCache = new LruCache<string, PreparedScript>(500);
 
 /**
  * Layers 0 to 2 without running anything: pre-scan, parse, AST validation, rewriting, and V8's own
@@ -104,10 +103,8 @@ export function prepareAgentScript(code: string, options: CheckOptions = {}): Pr
   const transformed = transformAgentScript(parsed, globalNames, { guards: options.transform ?? true });
   if (!transformed.output) return { ok: false, issues: transformed.issues };
 
-  const key = cacheKey(transformed.output.code);
-  const hit = compiledCache.get(key);
-  if (hit) return { ok: true, compiled: hit };
-  const compiled: PreparedScript = { source: transformed.output.code, key, mapPosition: transformed.output.mapPosition };
-  compiledCache.set(key, compiled);
-  return { ok: true, compiled };
+  // Not cached: the compiled code is, per thread, by key (sandbox/compile.ts). Keeping this object would
+  // keep the rewriter's MagicString too, about 17 KB for the agent script, for a hit that saves nothing.
+  const { code: source, mapPosition } = transformed.output;
+  return { ok: true, compiled: { source, key: cacheKey(source), mapPosition } };
 }

@@ -176,6 +176,37 @@ function collectCalleeKeys(callee: Node, into: Set<Node>): void {
   }
 }
 
+/**
+ * Maps V8's (line, column) in the rewritten script to the user's source. A function of its own, so that
+ * its closure keeps the MagicString alone: one made inside transformAgentScript would keep that
+ * function's whole scope alive (the tree, its facts) for as long as the compiled script is kept.
+ */
+function positionMap(ms: MagicString): TransformOutput['mapPosition'] {
+  let decoded: ReturnType<MagicString['generateDecodedMap']> | undefined;
+  const mapPosition = (line: number, column: number) => {
+    decoded ??= ms.generateDecodedMap({ hires: true });
+    // V8 lines are already shifted by -1 (lineOffset), so output line index = line (0-based + 1).
+    const segs = decoded.mappings[line];
+    if (!segs || segs.length === 0) return undefined;
+    const col0 = column - 1;
+    let best: number[] | undefined;
+    for (const seg of segs) {
+      if ((seg[0] as number) <= col0) best = seg;
+      else break;
+    }
+    best ??= segs[0];
+    if (!best || best.length < 4) return undefined;
+    const wrappedLine = best[2] as number;
+    // Every original character has its own segment (hires), so a column past `best` lies in text the
+    // rewriter inserted (a guard, a wrapper): it belongs to the user's character just before it.
+    const origCol = best[3] as number;
+    // Wrapped line 1 (index 1) is the user's line 1.
+    if (wrappedLine < 1) return { line: 1, column: 1 };
+    return { line: wrappedLine, column: origCol + 1 };
+  };
+  return mapPosition;
+}
+
 export function transformAgentScript(parsed: ParsedSource, globalNames: readonly string[], options: TransformOptions = { guards: true }): TransformResult {
   const issues: Issue[] = [];
   const text = parsed.wrapped;
@@ -377,28 +408,5 @@ export function transformAgentScript(parsed: ParsedSource, globalNames: readonly
   ms.overwrite(0, WRAP_PREFIX.length - 1, header);
   ms.overwrite(text.length - 1, text.length, '}); }));');
 
-  const code = ms.toString();
-  let decoded: ReturnType<MagicString['generateDecodedMap']> | undefined;
-  const mapPosition = (line: number, column: number) => {
-    decoded ??= ms.generateDecodedMap({ hires: true });
-    // V8 lines are already shifted by -1 (lineOffset), so output line index = line (0-based + 1).
-    const segs = decoded.mappings[line];
-    if (!segs || segs.length === 0) return undefined;
-    const col0 = column - 1;
-    let best: number[] | undefined;
-    for (const seg of segs) {
-      if ((seg[0] as number) <= col0) best = seg;
-      else break;
-    }
-    best ??= segs[0];
-    if (!best || best.length < 4) return undefined;
-    const wrappedLine = best[2] as number;
-    // Every original character has its own segment (hires), so a column past `best` lies in text the
-    // rewriter inserted (a guard, a wrapper): it belongs to the user's character just before it.
-    const origCol = best[3] as number;
-    // Wrapped line 1 (index 1) is the user's line 1.
-    if (wrappedLine < 1) return { line: 1, column: 1 };
-    return { line: wrappedLine, column: origCol + 1 };
-  };
-  return { output: { code, mapPosition }, issues };
+  return { output: { code: ms.toString(), mapPosition: positionMap(ms) }, issues };
 }
