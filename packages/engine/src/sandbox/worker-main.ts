@@ -12,6 +12,7 @@ import { RealmPool } from './realm.js';
 import { RealmRun, configureHeap, heapUsed } from './realm-run.js';
 import { installRejectionGuard } from './rejections.js';
 import { configureEntries } from './scheduler.js';
+import { watchScope } from './scope-watch.js';
 import type { HostMessage, WireEnd, WorkerInit, WorkerMessage } from './worker-protocol.js';
 import { checkMessage } from './worker-protocol.js';
 
@@ -30,23 +31,7 @@ configureHeap(init.heapCeiling);
 
 const realms = new RealmPool(init.realms);
 
-/** The worker's own globals and a few intrinsics, to notice afterwards if a run reached this scope. */
-function fingerprint(): unknown[] {
-  return [
-    Object.getOwnPropertyNames(globalThis).sort().join(','),
-    Object.getOwnPropertyNames(Object.prototype).sort().join(','),
-    Function.prototype.call,
-    Object.prototype.hasOwnProperty,
-    JSON.parse,
-    Array.prototype.push,
-    Promise.prototype.then,
-  ];
-}
-const pristine = fingerprint();
-
-function tampered(): boolean {
-  return fingerprint().some((part, i) => part !== pristine[i]);
-}
+const scope = watchScope(globalThis);
 
 const active = new Map<number, RealmRun>();
 
@@ -62,7 +47,7 @@ function send(id: number, { calls, logs, end, nd }: EntryOutput): void {
   }
   // Garbage a run left behind counts against the next run's heap checks until V8 collects it: a worker
   // whose heap is still half full after a run is replaced instead.
-  const message: WorkerMessage = ['entry', id, calls, logs, wireEnd, end !== null && tampered(), end !== null && heapUsed() > init.heapCeiling / 2];
+  const message: WorkerMessage = ['entry', id, calls, logs, wireEnd, end !== null && scope.changed(), end !== null && heapUsed() > init.heapCeiling / 2];
   if (nd !== undefined) message.push(nd);
   port?.postMessage(JSON.stringify(message) + tail);
 }
