@@ -57,9 +57,9 @@ const RUN_PROVIDED = ['callTool', 'input'] as const;
 
 /**
  * Layers 0 to 2 without running anything: pre-scan, parse, AST validation, rewriting, and V8's own
- * compile step. Stops at the first stage that finds problems and returns all of that stage's problems,
- * located in the user's source. `Enclave.run` uses exactly this, so code that passes here is code that
- * `run` accepts; use it to give an LLM feedback before running anything.
+ * syntax check (a pre-parse). Stops at the first stage that finds problems and returns all of that
+ * stage's problems, located in the user's source. `Enclave.run` uses exactly this, so code that passes
+ * here is code that `run` accepts; use it to give an LLM feedback before running anything.
  *
  * @example
  * ```ts
