@@ -22,7 +22,7 @@ describe('watchScope', () => {
     ['a name on Object.prototype', (s: typeof globalThis) => void Object.defineProperty(s.Object.prototype, 'polluted', { value: 1 })],
     ['a replaced JSON.parse', (s: typeof globalThis) => void (s.JSON.parse = (t: string) => t)],
     ['a replaced Function.prototype.call', (s: typeof globalThis) => void (s.Function.prototype.call = function () {})],
-    ['a replaced Promise.prototype.then', (s: typeof globalThis) => void (s.Promise.prototype.then = function () {} as never)],
+    ['a replaced Promise.prototype.then', (s: typeof globalThis) => void Reflect.set(s.Promise.prototype, 'then', function () {})],
   ])('notices %s', (_what, change) => {
     const scope = freshScope();
     const watch = watchScope(scope);
