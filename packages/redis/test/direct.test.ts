@@ -648,7 +648,7 @@ describe('small runs travel inside their stream entry', () => {
     // A well-formed one, for contrast, is taken.
     const good = handJob(template, app);
     await enqueueInline(c, prefix, good);
-    expect(await heardOne(heard, (m) => m[0] === 'accept' && m[1] === good.run, 'the good job')).toEqual(['accept', good.run, node.id, good.token]);
+    expect(await heardOne(heard, (m) => m[0] === 'accept' && m[1] === good.run, 'the good job')).toEqual(['accept', good.run, node.id, good.token, 1024 * 1024]);
     const { enclave } = await directApp(prefix);
     expect((await enclave.run('return "served"')).value).toBe('served');
     expectHealthy(node);
@@ -821,8 +821,9 @@ describe('a peer lost mid-run while the run talks over a direct connection', () 
     }
   });
 
-  // As on pub/sub, the reply the node cannot read is dropped: only its own run ends (at its deadline).
-  it('a tool reply larger than the node reads ends its own run only, not the app’s other runs on that node', async () => {
+  // As on pub/sub, a reply the node would not read never goes out: the script sees, at once, the error of a
+  // tool result over the cap, and the app's other runs on that node go on.
+  it('a tool reply larger than the node reads fails that call at once, in the script, and nothing else', async () => {
     const prefix = redis.prefix();
     const node = await startNodeProcess(redis.server.url, prefix, ['--concurrency', '2', '--max-payload', '1']);
     const { enclave, iso } = await directApp(prefix);
@@ -831,10 +832,13 @@ describe('a peer lost mid-run while the run talks over a direct connection', () 
     const other = enclave.run(GATED, { tools: { wait: g.tool }, timeout: 15_000 });
     await g.called;
     expect(iso.stats()).toMatchObject({ running: 1, direct: 1 });
-    // 3.5 MB: within the app's own caps, beyond what a node with --max-payload 1 reads (even as a frame, 3 MiB).
-    const big = await enclave.run('const v = await callTool("big", {}); return v.length;', { tools: { big: async () => 'x'.repeat(3_500_000) }, timeout: 5000 });
-    expect(big.success).toBe(false);
-    timings.push(`a tool reply over the node’s payload cap, over a direct connection: its run ended as ${big.success ? 'OK' : big.error.code}`);
+    // 3.5 MB: within the app's own caps, beyond what a node with --max-payload 1 reads (1 MiB characters).
+    const tools = { big: async () => 'x'.repeat(3_500_000), small: async () => 'ok' };
+    const caught = await enclave.run('try { await callTool("big", {}); } catch (e) { return [e.name, e.code, e.tool, await callTool("small", {})]; }', { tools, timeout: 15_000 });
+    expect(caught).toMatchObject({ success: true, value: ['ToolError', 'RESULT_TOO_LARGE', 'big', 'ok'] });
+    const uncaught = await enclave.run('const v = await callTool("big", {}); return v.length;', { tools, timeout: 15_000 });
+    expect(uncaught).toMatchObject({ success: false, error: { code: 'TOOL_ERROR', data: { toolErrorCode: 'RESULT_TOO_LARGE', tool: 'big' }, message: expect.stringContaining('larger than the runtime node') } });
+    timings.push(`a tool reply over the node’s payload cap, over a direct connection: ${uncaught.stats.duration.toFixed(0)} ms to a RESULT_TOO_LARGE error (deadline 15 s)`);
     g.release('other');
     expect(await other).toMatchObject({ success: true, value: { v: 'other' } });
     expectHealthy(node);

@@ -21,7 +21,7 @@ const timings = useTimings('runtime nodes');
 const enclaves = useEnclaves();
 
 /** An Enclave on remote nodes of `prefix`, with short heartbeats so that losses are noticed quickly. */
-async function remoteEnclave(prefix: string, options: CreateEnclaveOptions = {}, runtime: { queueTimeoutMs?: number } = {}): Promise<Enclave> {
+async function remoteEnclave(prefix: string, options: CreateEnclaveOptions = {}, runtime: { queueTimeoutMs?: number; direct?: false } = {}): Promise<Enclave> {
   const enclave = new Enclave({ adapter: redisRuntime({ redis: redis.client(), prefix, heartbeatMs: 200, queueTimeoutMs: 3000, ...runtime }), ...options });
   enclaves.push(enclave);
   await enclave.ready();
@@ -339,6 +339,15 @@ describe('the node enforces its own caps, whatever the app asks', () => {
     expect(r.error).toMatchObject({ code: 'RUNTIME_UNAVAILABLE', message: expect.stringContaining('larger than the runtime node accepts') });
     expect((await enclave.run('return 5')).value).toBe(5);
   });
+
+  it('a tool reply larger than the node reads never goes out: the call fails at once, in the script (pub/sub)', async () => {
+    const enclave = await remoteEnclave(prefix, { maxToolResultBytes: 8 * 1024 * 1024 }, { direct: false });
+    // Within the app's own cap (8 MiB here), beyond the node's 1 MiB characters.
+    const tools = { big: async () => 'x'.repeat(1_500_000), small: async () => 'ok' };
+    const r = await enclave.run('try { await callTool("big", {}); } catch (e) { return [e.code, e.message, await callTool("small", {})]; }', { tools, timeout: 20_000 });
+    expect(r).toMatchObject({ success: true, value: ['RESULT_TOO_LARGE', expect.stringContaining('larger than the runtime node'), 'ok'] });
+    timings.push(`a tool reply over the node’s payload cap, on pub/sub: ${r.stats.duration.toFixed(0)} ms to the script's RESULT_TOO_LARGE (deadline 20 s)`);
+  });
 });
 
 /**
@@ -545,7 +554,7 @@ describe('hostile messages on Redis', () => {
     await c.xadd(`${prefix}{rt}:jobs`, '*', 'r', 'rndgood0000', 'a', app);
     await eventually(async () => (heard.size === bad.length + 1 ? undefined : Promise.reject(new Error(`heard ${heard.size}`))));
     expect(runs.map((run) => heard.get(run))).toEqual(runs.map((run) => ['failed', run, 'INTERNAL_ERROR']));
-    expect(heard.get('rndgood0000')).toEqual(['accept', 'rndgood0000', node.id, 'tok0000000']);
+    expect(heard.get('rndgood0000')).toEqual(['accept', 'rndgood0000', node.id, 'tok0000000', 1024 * 1024]);
     await eventually(async () => ((await nodeLoad(c, prefix, node.id))?.refused === bad.length ? undefined : Promise.reject(new Error('not counted'))));
     await node.kill();
   });

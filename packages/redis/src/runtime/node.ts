@@ -405,7 +405,7 @@ class Node implements RuntimeNode {
     const run: NodeRun = { id: job.run, app: job.app, handle: undefined, timer: undefined, link };
     this.#runs.set(run.id, run);
     link?.runs.add(run);
-    this.#sendRun(run, ['accept', run.id, this.id, job.token]);
+    this.#sendRun(run, ['accept', run.id, this.id, job.token, this.#s.maxPayloadBytes]);
     // The node's own deadline, whatever the app does: a run past it is halted and reported as TIMEOUT.
     run.timer = setTimeout(
       () => {

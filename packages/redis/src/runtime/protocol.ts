@@ -129,7 +129,11 @@ export const NODE_FAILURES: ReadonlySet<unknown> = new Set<NodeFailure>(['MEMORY
  * Node -> app. An `entry` with a report carries the value's codec text after the first newline; in a
  * durable run, its last field is the values the run's non-deterministic sources gave in it (EntryOutput.nd).
  */
-export type ToApp = ['accept', run: string, node: string, token: string] | ['entry', run: string, calls: unknown[], logs: unknown[], end: unknown, nd?: NdValue[]] | ['failed', run: string, code: NodeFailure];
+/**
+ * `maxMessage`: the longest message (in characters) the node reads, so that the app can turn a tool reply
+ * the node would drop into an error the script sees at once (absent from nodes before it was added).
+ */
+export type ToApp = ['accept', run: string, node: string, token: string, maxMessage?: number] | ['entry', run: string, calls: unknown[], logs: unknown[], end: unknown, nd?: NdValue[]] | ['failed', run: string, code: NodeFailure];
 
 /** Node -> app, first on a direct connection: the node's id and the app's, which only Redis could have told it. */
 export type Hello = ['hello', node: string, app: string];

@@ -124,6 +124,8 @@ interface RemoteRun {
   limits: IsolatedJob['limits'];
   state: RunState;
   node: string | undefined;
+  /** The longest message its node reads, as the node said when it accepted the run (see `#reply`). */
+  maxMessage: number | undefined;
   timer: NodeJS.Timeout | undefined;
   logEntries: number;
   logChars: number;
@@ -216,10 +218,10 @@ export class RedisRuntimeIsolation implements Isolation {
   }
 
   run(job: IsolatedJob, events: IsolationEvents): IsolatedRun {
-    const run: RemoteRun = { id: newId('r'), token: newId('t'), link: undefined, inline: false, entry: undefined, events, limits: job.limits, state: 'queued', node: undefined, timer: undefined, logEntries: 0, logChars: 0, messages: 0 };
+    const run: RemoteRun = { id: newId('r'), token: newId('t'), link: undefined, inline: false, entry: undefined, events, limits: job.limits, state: 'queued', node: undefined, maxMessage: undefined, timer: undefined, logEntries: 0, logChars: 0, messages: 0 };
     const handle: IsolatedRun = {
       deliver: (callId, reply) => {
-        if (this.#runs.get(run.id) === run) this.#sendRun(run, ['reply', run.id, callId, reply[0], reply[1]]);
+        if (this.#runs.get(run.id) === run) this.#reply(run, callId, reply);
       },
       stop: () => this.#stop(run),
     };
@@ -341,17 +343,44 @@ export class RedisRuntimeIsolation implements Isolation {
   }
 
   #send(node: string, message: ToNode): void {
-    this.#s.client.call('PUBLISH', [this.#s.keys.channel(node), JSON.stringify(message)]).catch(() => {});
+    this.#publish(node, JSON.stringify(message));
+  }
+
+  #publish(node: string, text: string): void {
+    this.#s.client.call('PUBLISH', [this.#s.keys.channel(node), text]).catch(() => {});
+  }
+
+  /**
+   * A tool's reply to the run's node. One longer than the node reads would be dropped there, unread, and
+   * the script would wait for it until its deadline: it becomes, at once, the error a script sees for a
+   * tool result over the app's own cap.
+   */
+  #reply(run: RemoteRun, callId: number, reply: Parameters<IsolatedRun['deliver']>[1]): void {
+    const text = JSON.stringify(['reply', run.id, callId, reply[0], reply[1]] satisfies ToNode);
+    if (run.maxMessage === undefined || text.length <= run.maxMessage) {
+      this.#sendRunText(run, text);
+      return;
+    }
+    const error = ['ToolError', `The tool's result is larger than the runtime node running this script accepts (${run.maxMessage} characters as a message).`, 'RESULT_TOO_LARGE'];
+    this.#sendRun(run, ['reply', run.id, callId, 0, JSON.stringify(error)]);
   }
 
   /** A message about `run` to its node, over the run's direct connection if it has one. */
   #sendRun(run: RemoteRun, message: ToNode): void {
-    if (run.link !== undefined) this.#write(run.link, message);
-    else if (run.node !== undefined) this.#send(run.node, message);
+    this.#sendRunText(run, JSON.stringify(message));
+  }
+
+  #sendRunText(run: RemoteRun, text: string): void {
+    if (run.link !== undefined) this.#writeText(run.link, text);
+    else if (run.node !== undefined) this.#publish(run.node, text);
   }
 
   #write(link: AppLink, message: ToNode): void {
-    writeFrame(link.socket, JSON.stringify(message), 2 * frameCap(this.#maxMessageBytes));
+    this.#writeText(link, JSON.stringify(message));
+  }
+
+  #writeText(link: AppLink, text: string): void {
+    writeFrame(link.socket, text, 2 * frameCap(this.#maxMessageBytes));
   }
 
   // ---- direct connections from nodes ---------------------------------------------------------------
@@ -458,6 +487,8 @@ export class RedisRuntimeIsolation implements Isolation {
         run.timer = undefined;
         run.state = 'running';
         run.node = node;
+        const max = message[4];
+        if (typeof max === 'number' && Number.isSafeInteger(max) && max > 0) run.maxMessage = max;
         if (link !== undefined && !link.socket.destroyed) {
           run.link = link;
           link.runs.add(run);
