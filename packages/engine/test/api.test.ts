@@ -1,5 +1,6 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { Enclave, EnclaveConfigError, LEVEL_CONFIGS, SecurityLevel, checkAgentScript } from '../src/index.js';
+import { EARLY_ERRORS, V8_ONLY_REGEX } from './early-errors.js';
 import type { CompiledScript, ExecutionError, ExecutionResult } from '../src/index.js';
 
 describe('new Enclave(options)', () => {
@@ -133,6 +134,33 @@ describe('checkAgentScript', () => {
 
   it('accepts what run() accepts', () => {
     expect(checkAgentScript(`const u = await callTool('users:list', {}); return u.length;`).ok).toBe(true);
+  });
+
+  // The check pre-parses the rewritten script where a run compiles it (sandbox/compile.ts): the two must
+  // still agree on every script, including what only V8 refuses (ES2025 regular expressions oxc parses).
+  it('refuses exactly what run() refuses, with the same message, with and without validation and guards', async () => {
+    const scripts = [...EARLY_ERRORS.flatMap((s) => [s, `const f = () => { ${s} };`]), ...V8_ONLY_REGEX, 'return 1 + 1;'];
+    for (const flags of [{}, { validate: false, transform: false }]) {
+      const e = new Enclave({ securityLevel: 'PERMISSIVE', timeout: 2000, ...flags });
+      try {
+        let refused = 0;
+        for (const code of scripts) {
+          const check = checkAgentScript(code, { securityLevel: 'PERMISSIVE', ...flags });
+          const run = await e.run(code);
+          const runRefused = !run.success && run.error.code === 'VALIDATION_ERROR';
+          expect(runRefused, code).toBe(!check.ok);
+          if (!check.ok && !run.success) {
+            expect(run.error.message, code).toContain(check.issues[0]?.message);
+            refused++;
+          }
+        }
+        // Not vacuous: most of these are refused, and some are not.
+        expect(refused).toBeGreaterThan(EARLY_ERRORS.length);
+        expect(refused).toBeLessThan(scripts.length);
+      } finally {
+        e.dispose();
+      }
+    }
   });
 
   it('hands back an opaque compiled script: no vm.Script in the public types', () => {
