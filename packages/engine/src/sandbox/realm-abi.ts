@@ -194,6 +194,15 @@ export type ToolErrorReply = [name: string, message: string, code: string, data?
 /** What a tool call returns to the realm: `[1, codec text]` or `[0, JSON of ToolErrorReply]`. */
 export type ToolReply = [ok: 0 | 1, payload: string];
 
+/**
+ * A failed tool call's reply: the script sees a catchable ToolError named `name` with `code`; `data`
+ * holds public details (`status`, `retryAfterMs`, `issues`).
+ */
+export function toolErrorReply(name: string, message: string, code: string, data?: Record<string, unknown>): ToolReply {
+  const error: ToolErrorReply = data === undefined ? [name, message, code] : [name, message, code, data];
+  return [0, JSON.stringify(error)];
+}
+
 export type LogLevel = 'log' | 'info' | 'warn' | 'error' | 'debug';
 
 /**

@@ -11,6 +11,8 @@ import type { Sidecar } from './sidecar.js';
 import { typeFromJsonSchema } from './typescript.js';
 import { elapsedMs } from '../source.js';
 import { Abort } from '../abort.js';
+import type { ToolReply } from '../sandbox/realm-abi.js';
+import { toolErrorReply } from '../sandbox/realm-abi.js';
 
 /** The tools one run may call, resolved by the Enclave from the instance's and the run's options. */
 export interface ToolScope {
@@ -53,11 +55,8 @@ export interface ToolCallRequest {
  */
 export type ApprovalGate = { kind: 'approved' } | { kind: 'denied'; reason: string } | { kind: 'ask'; ask(args: unknown): Promise<string | undefined>; asked?: boolean };
 
-/**
- * What goes back to the realm: `[1, codec text of the value]` or `[0, JSON of [errorName, message, code,
- * data?]]`, where the optional data holds public details (`status`, `retryAfterMs`, `issues`).
- */
-export type ToolReply = [0 | 1, string];
+/** What goes back to the realm (see sandbox/realm-abi.ts). */
+export type { ToolReply };
 
 /** A failure decided by the host, with a code the script can branch on. */
 class CallFailure {
@@ -70,10 +69,6 @@ class CallFailure {
 
 const ENDED = Symbol('ended');
 const TIMED_OUT = Symbol('timed out');
-
-function errorReply(name: string, message: string, code: string, data?: Record<string, unknown>): ToolReply {
-  return [0, JSON.stringify(data === undefined ? [name, message, code] : [name, message, code, data])];
-}
 
 function unknownTool(name: string, names: readonly string[]): CallFailure {
   const close = closeNames(name, names, { partial: true });
@@ -288,7 +283,7 @@ export async function invokeHostTool(scope: ToolScope, call: ToolCallRequest): P
     const out = tool === undefined ? unknownTool(call.name, scope.names()) : await callTool(scope, tool, call);
     if (out instanceof CallFailure) {
       errorCode = out.code;
-      reply = errorReply('ToolError', out.message, out.code, out.data);
+      reply = toolErrorReply('ToolError', out.message, out.code, out.data);
     } else reply = out;
   } catch (err) {
     const described = describeToolError(call.name, err);

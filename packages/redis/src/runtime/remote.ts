@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import type { EntryOutput, IsolatedJob, IsolatedRun, Isolation, IsolationEvents, IsolationFailureCode, RemoteAdapter, RemoteAdapterContext } from '@enclave-kit/engine/isolation';
 import { OptionChecker } from '@enclave-kit/engine/http';
-import { checkMessage, readEntry } from '@enclave-kit/engine/isolation';
+import { checkMessage, readEntry, toolErrorReply } from '@enclave-kit/engine/isolation';
 import type { RedisClient, RedisStoreOptions } from '../client.js';
 import { checkArguments, within } from '../client.js';
 import { MAX_LINKS, formatAddress, frameCap, readConnection, writeFrame } from './direct.js';
@@ -361,8 +361,8 @@ export class RedisRuntimeIsolation implements Isolation {
       this.#sendRunText(run, text);
       return;
     }
-    const error = ['ToolError', `The tool's result is larger than the runtime node running this script accepts (${run.maxMessage} characters as a message).`, 'RESULT_TOO_LARGE'];
-    this.#sendRun(run, ['reply', run.id, callId, 0, JSON.stringify(error)]);
+    const [ok, payload] = toolErrorReply('ToolError', `The tool's result is larger than the runtime node running this script accepts (${run.maxMessage} characters as a message).`, 'RESULT_TOO_LARGE');
+    this.#sendRun(run, ['reply', run.id, callId, ok, payload]);
   }
 
   /** A message about `run` to its node, over the run's direct connection if it has one. */
