@@ -102,7 +102,6 @@ export function flatten(root: Node): FlatTree {
 /** `walk` over a flattened tree: the same calls in the same order, without enumerating any node again. */
 export function walkFlat(tree: FlatTree, handlers: WalkHandlers): void {
   const { nodes, parents, keys, ends } = tree;
-  const { enter, leave } = handlers;
   // Entered nodes waiting for their `leave`, innermost last.
   const open: number[] = [];
   const count = nodes.length;
@@ -110,10 +109,10 @@ export function walkFlat(tree: FlatTree, handlers: WalkHandlers): void {
   for (;;) {
     while (open.length > 0 && (ends[open[open.length - 1] as number] as number) <= i) {
       const j = open.pop() as number;
-      leave?.call(handlers, nodes[j] as Node, parents[j] as Node | null, keys[j] as string);
+      handlers.leave?.(nodes[j] as Node, parents[j] as Node | null, keys[j] as string);
     }
     if (i >= count) return;
-    if (enter.call(handlers, nodes[i] as Node, parents[i] as Node | null, keys[i] as string) === false) {
+    if (handlers.enter(nodes[i] as Node, parents[i] as Node | null, keys[i] as string) === false) {
       i = ends[i] as number;
       continue;
     }

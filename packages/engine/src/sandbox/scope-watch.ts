@@ -19,20 +19,25 @@ export function watchScope(global: typeof globalThis): ScopeWatch {
   ];
   const names = () => Object.getOwnPropertyNames(global);
   const protoNames = () => Object.getOwnPropertyNames(global.Object.prototype);
-  const fingerprint = (): unknown[] => [names().sort().join(','), protoNames().sort().join(','), ...intrinsics()];
-  const pristine = fingerprint();
   const pristineNames = names();
   const pristineProtoNames = protoNames();
   const pristineIntrinsics = intrinsics();
   return {
     changed() {
-      // The same names in the same order (the common case) are the same fingerprint, at half the cost
-      // of sorting and joining them; any difference, even a reorder (Node's own lazy globals could
-      // cause one), is decided by the full comparison.
-      const unchanged = sameList(names(), pristineNames) && sameList(protoNames(), pristineProtoNames) && sameList(intrinsics(), pristineIntrinsics);
-      return !unchanged && fingerprint().some((part, i) => part !== pristine[i]);
+      if (!sameList(intrinsics(), pristineIntrinsics)) return true;
+      const now = names();
+      const nowProto = protoNames();
+      // The same names in the same order are the common case, at half the cost of sorting them; a
+      // reorder alone (Node's own lazy globals could cause one) is no change.
+      if (sameList(now, pristineNames) && sameList(nowProto, pristineProtoNames)) return false;
+      return sorted(now) !== sorted(pristineNames) || sorted(nowProto) !== sorted(pristineProtoNames);
     },
   };
+}
+
+/** A list of names, order aside: sorted and joined. */
+function sorted(names: readonly string[]): string {
+  return [...names].sort().join(',');
 }
 
 function sameList(now: readonly unknown[], then: readonly unknown[]): boolean {
