@@ -461,7 +461,6 @@ export class Enclave {
       toolTimeout: this.#settings.toolTimeout,
     };
     const job: IsolatedJob = {
-      key: compiled.key,
       source: compiled.source,
       limits: realmLimits(limits),
       inputText,

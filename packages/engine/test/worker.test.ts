@@ -242,7 +242,7 @@ describe('worker_threads: pool', () => {
       await pool.ready();
       const failed = new Promise<[string, string]>((resolve) => {
         pool.run(
-          { key: 'k', source: 'x', limits: LEVEL_CONFIGS.STANDARD.limits, inputText: null, globalsText: null, globalNames: [], functionNames: [], deadline: performance.now() + 10_000 },
+          { source: 'x', limits: LEVEL_CONFIGS.STANDARD.limits, inputText: null, globalsText: null, globalNames: [], functionNames: [], deadline: performance.now() + 10_000 },
           { entry: () => {}, failed: (code, name) => resolve([code, name]) },
         );
       });

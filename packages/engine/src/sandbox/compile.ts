@@ -9,11 +9,11 @@ const scripts = new LruCache<string, vm.Script>(500);
  * a host `vm.Script`). Compiling runs no code of the script. Throws V8's SyntaxError for the rare early
  * error the parser does not report.
  */
-export function compileScript(key: string, source: string): vm.Script {
-  let script = scripts.get(key);
+export function compileScript(source: string): vm.Script {
+  let script = scripts.get(source);
   if (!script) {
     script = new vm.Script(source, { filename: SCRIPT_FILENAME, lineOffset: -1 });
-    scripts.set(key, script);
+    scripts.set(source, script);
   }
   return script;
 }

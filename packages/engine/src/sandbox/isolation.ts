@@ -14,9 +14,10 @@ export type { IsolationKind };
 
 /** One run as an isolation gets it: everything crosses as text or plain data. */
 export interface IsolatedJob {
-  /** Content key of the rewritten script: threads compile and realms register it once per key. */
-  key: string;
-  /** The rewritten script, compiled with `lineOffset: -1` in the thread that runs it. */
+  /**
+   * The rewritten script, compiled with `lineOffset: -1` in the thread that runs it. It is its own key:
+   * each thread compiles a text once, and each realm registers its factory once.
+   */
   source: string;
   limits: RealmLimits;
   /** Codec text of `input` and of the data globals, or null. */

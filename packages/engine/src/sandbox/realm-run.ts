@@ -90,14 +90,14 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
     this.#realm.runs++;
     let script: vm.Script;
     try {
-      script = compileScript(this.#job.key, this.#job.source);
+      script = compileScript(this.#job.source);
     } catch (e) {
       // Compiling runs no script code and leaves the realm as it was.
       this.#end({ kind: 'syntax', message: e instanceof SyntaxError ? e.message : 'The script could not be compiled.' });
       return;
     }
     try {
-      this.#factory = this.#realm.factoryFor(this.#job.key, script);
+      this.#factory = this.#realm.factoryFor(this.#job.source, script);
     } catch {
       this.#realm.broken = true;
       this.#end({ kind: 'crashed' });

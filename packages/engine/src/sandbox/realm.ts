@@ -59,16 +59,16 @@ export class Realm {
    * The realm's factory id for a compiled script, registering it on first use. Registration evaluates
    * a function expression and runs no user code, so it needs no deadline.
    */
-  factoryFor(key: string, script: vm.Script): number {
-    const known = this.#factories.get(key);
+  factoryFor(source: string, script: vm.Script): number {
+    const known = this.#factories.get(source);
     if (known !== undefined) {
-      this.#factories.delete(key);
-      this.#factories.set(key, known);
+      this.#factories.delete(source);
+      this.#factories.set(source, known);
       return known;
     }
     const id: unknown = script.runInContext(this.context);
     if (typeof id !== 'number' || id < 0) throw new Error('factory registration failed');
-    this.#factories.set(key, id);
+    this.#factories.set(source, id);
     if (this.#factories.size > MAX_FACTORIES) {
       const [oldKey, oldId] = this.#factories.entries().next().value as [string, number];
       this.#factories.delete(oldKey);

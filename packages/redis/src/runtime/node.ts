@@ -391,7 +391,7 @@ class Node implements RuntimeNode {
     if (typeof intl !== 'boolean' || typeof proxy !== 'boolean') return undefined;
     const timeout = Math.min(remaining, this.#s.maxTimeoutMs);
     // The compile cache is keyed by the source itself: a key the app chose could name another script.
-    const job = { run, app, token, reach: reach as string | undefined, key: source, source, limits: capped, inputText: input, globalsText: globals, globalNames, functionNames, deadline: performance.now() + timeout, realm: { intl, proxy } };
+    const job = { run, app, token, reach: reach as string | undefined, source, limits: capped, inputText: input, globalsText: globals, globalNames, functionNames, deadline: performance.now() + timeout, realm: { intl, proxy } };
     if (replayNd === undefined && maxNd === undefined) return job;
     // A durable run: both fields, the cap within the node's, and recorded values the realm could have given.
     if (typeof maxNd !== 'number' || !Number.isSafeInteger(maxNd) || maxNd < 0) return undefined;
