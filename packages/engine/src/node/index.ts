@@ -126,6 +126,10 @@ export function toFetchRequest(req: NodeRequest, res: ServerResponse, options: T
   return new Request(url, init);
 }
 
+const END_OF_TURN = Symbol('end of turn');
+/** Settles in this turn's check phase: after the immediates already queued (an event stream's first flush). */
+const endOfTurn = (): Promise<typeof END_OF_TURN> => new Promise((resolve) => setImmediate(resolve, END_OF_TURN));
+
 /** Writes a Fetch `Response` to a Node response with backpressure; stops when the client is gone. */
 export async function writeFetchResponse(res: ServerResponse, response: Response): Promise<void> {
   if (res.destroyed || res.headersSent) {
@@ -140,12 +144,17 @@ export async function writeFetchResponse(res: ServerResponse, response: Response
     res.end();
     return;
   }
-  // An event stream's headers go out at once: a follower may wait a while for the next event.
-  if (/^(?:text\/event-stream|application\/x-ndjson)\b/.test(response.headers.get('content-type') ?? '')) res.flushHeaders();
   const reader = response.body.getReader();
+  let next = reader.read();
   try {
+    // An event stream's headers must not wait for its first event, which a follower may wait a while
+    // for. They go out with the first chunk when it is ready in this turn, in one write (a write costs
+    // a streamed run as much as its events do), and alone at the turn's end otherwise.
+    if (/^(?:text\/event-stream|application\/x-ndjson)\b/.test(response.headers.get('content-type') ?? '')) {
+      if ((await Promise.race([next, endOfTurn()])) === END_OF_TURN) res.flushHeaders();
+    }
     for (;;) {
-      const { done, value } = await reader.read();
+      const { done, value } = await next;
       if (done) break;
       if (res.destroyed) {
         await reader.cancel();
@@ -162,6 +171,7 @@ export async function writeFetchResponse(res: ServerResponse, response: Response
           res.once('close', go);
         });
       }
+      next = reader.read();
     }
     res.end();
   } catch {

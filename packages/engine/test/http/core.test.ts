@@ -247,6 +247,85 @@ describe('writeFetchResponse', () => {
   });
 });
 
+describe('writeFetchResponse: an event stream’s headers', () => {
+  /** What the socket flushed, one entry per `_write`/`_writev` (each is a write to the kernel). */
+  function recordFlushes(res: import('node:http').ServerResponse): string[] {
+    const flushes: string[] = [];
+    // Node's own names for a socket's flush of one buffer and of several (corked) ones.
+    const [one, several] = ['_write', '_writev'] as const;
+    const socket = res.socket as unknown as Record<typeof one | typeof several, (...a: unknown[]) => unknown>;
+    const write = socket[one];
+    const writev = socket[several];
+    socket[one] = function (this: unknown, chunk: unknown, ...rest: unknown[]) {
+      flushes.push(String(chunk));
+      return write.call(this, chunk, ...rest);
+    };
+    socket[several] = function (this: unknown, chunks: unknown, ...rest: unknown[]) {
+      flushes.push((chunks as { chunk: unknown }[]).map((c) => String(c.chunk)).join(''));
+      return writev.call(this, chunks, ...rest);
+    };
+    return flushes;
+  }
+
+  it('go out in the same write as a first chunk that is ready in this turn (as a streamed run’s first flush is)', async () => {
+    let flushes: string[] = [];
+    const server = createServer((_req, res) => {
+      flushes = recordFlushes(res);
+      const encoder = new TextEncoder();
+      const body = new ReadableStream<Uint8Array>({
+        start(c) {
+          // pushStream's first flush: queued before the response is written, run in this turn's check phase.
+          setImmediate(() => c.enqueue(encoder.encode('retry: 1000\n\nid: 1\nevent: session_init\ndata: {}\n\n')));
+          setTimeout(() => {
+            c.enqueue(encoder.encode('id: 2\nevent: final\ndata: {}\n\n'));
+            c.close();
+          }, 30);
+        },
+      });
+      void writeFetchResponse(res, new Response(body, { headers: { 'content-type': 'text/event-stream' } }));
+    });
+    const served = await listen(server, () => {});
+    try {
+      const res = await fetch(served.url);
+      expect(await res.text()).toBe('retry: 1000\n\nid: 1\nevent: session_init\ndata: {}\n\nid: 2\nevent: final\ndata: {}\n\n');
+      expect(flushes[0]).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\n[0-9a-f]+\r\nretry: 1000\n\nid: 1\nevent: session_init/);
+    } finally {
+      await served.close();
+    }
+  });
+
+  it('go out alone when the first event is not ready in this turn: a follower does not wait for it to see them', async () => {
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    let flushes: string[] = [];
+    const server = createServer((_req, res) => {
+      flushes = recordFlushes(res);
+      const body = new ReadableStream<Uint8Array>({
+        async start(c) {
+          // Nothing until the client has the headers: a response holding them back would never end.
+          await released;
+          c.enqueue(new TextEncoder().encode('id: 1\nevent: final\ndata: {}\n\n'));
+          c.close();
+        },
+      });
+      void writeFetchResponse(res, new Response(body, { headers: { 'content-type': 'application/x-ndjson' } }));
+    });
+    const served = await listen(server, () => {});
+    try {
+      const res = await fetch(served.url);
+      expect(res.headers.get('content-type')).toBe('application/x-ndjson');
+      expect(flushes).toHaveLength(1);
+      expect(flushes[0]).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\n$/);
+      release();
+      expect(await res.text()).toBe('id: 1\nevent: final\ndata: {}\n\n');
+    } finally {
+      await served.close();
+    }
+  });
+});
+
 describe('writeFetchResponse with a chunk larger than the socket buffer', () => {
   it('waits for drain and writes what follows, to the end', async () => {
     const big = `data: ${'y'.repeat(200_000)}\n\n`;
