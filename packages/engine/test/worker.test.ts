@@ -59,6 +59,27 @@ describe('worker_threads: the same engine in a worker', () => {
     expect(thrown.error).toMatchObject({ code: 'RUNTIME_ERROR', name: 'RangeError', message: 'bad 1', location: { line: 3, column: 7 } });
   });
 
+  it('a script, its input and its tool replies cross to the worker intact, whatever characters they hold', async () => {
+    // The script and each reply travel after the message's first newline: text with newlines, line
+    // separators, quotes and what looks like another message must not end or extend the message's head.
+    const tricky = 'a\nb\r\n\u2028\u2029"quote" \\ back\\slash\n["reply",1,1,1]\n\u0000 \ud83d\ude00 end';
+    const e = workerEnclave();
+    const r = await e.run(
+      `const fromTool = await callTool('echo', { s: input.s, big: input.s.repeat(5000) });
+const fromFail = await callTool('forbidden', {}).then(() => '', (err) => err.message);
+return {
+  same: fromTool.s === input.s && fromTool.big === input.s.repeat(5000),
+  lines: \`line one
+line two\`.split('\\n').length,
+  fromFail,
+  s: fromTool.s,
+};`,
+      { tools, input: { s: tricky } },
+    );
+    expect(r.error).toBeUndefined();
+    expect(r.value).toEqual({ same: true, lines: 2, fromFail: 'Not your order.', s: tricky });
+  });
+
   it('parallel tool calls work, tool errors are redacted and public ToolErrors pass', async () => {
     const e = workerEnclave();
     const r = await e.run(`const xs = await Promise.all([1, 2, 3, 4].map((n) => callTool('echo', { n })));

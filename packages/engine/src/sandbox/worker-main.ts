@@ -54,8 +54,11 @@ function send(id: number, { calls, logs, end, nd }: EntryOutput): void {
 
 function onMessage(text: unknown): void {
   let message: HostMessage;
+  let tail: string;
   try {
-    message = checkMessage(text, init.maxMessageBytes).message as HostMessage;
+    const checked = checkMessage(text, init.maxMessageBytes);
+    message = checked.message as HostMessage;
+    tail = checked.tail;
   } catch {
     return;
   }
@@ -64,13 +67,13 @@ function onMessage(text: unknown): void {
       const [, id, wire] = message;
       const { remaining, ...job } = wire;
       const deadline = performance.now() + remaining;
-      const run = new RealmRun({ ...job, deadline }, realms, deadline, (output) => send(id, output));
+      const run = new RealmRun({ ...job, source: tail, deadline }, realms, deadline, (output) => send(id, output));
       active.set(id, run);
       run.start();
       break;
     }
     case 'reply':
-      active.get(message[1])?.deliver(message[2], [message[3], message[4]]);
+      active.get(message[1])?.deliver(message[2], [message[3], tail]);
       break;
     case 'cancel': {
       const run = active.get(message[1]);

@@ -170,7 +170,7 @@ export class WorkerPool implements Isolation {
     const handle: IsolatedRun = {
       deliver: (callId, reply) => {
         const slot = entry.slot;
-        if (!entry.done && slot !== undefined && slot.job === entry) this.#post(slot, ['reply', entry.id, callId, reply[0], reply[1]]);
+        if (!entry.done && slot !== undefined && slot.job === entry) this.#post(slot, ['reply', entry.id, callId, reply[0]], reply[1]);
       },
       stop: () => this.#stopJob(entry),
     };
@@ -356,14 +356,15 @@ export class WorkerPool implements Isolation {
     job.slot = slot;
     // A busy worker keeps the process alive, like a run in vm mode does through its deadline timer.
     slot.worker.ref();
-    const { deadline, ...rest } = job.job;
-    this.#post(slot, ['run', job.id, { ...rest, remaining: deadline - performance.now() }]);
+    const { deadline, source, ...rest } = job.job;
+    this.#post(slot, ['run', job.id, { ...rest, remaining: deadline - performance.now() }], source);
   }
 
-  #post(slot: Slot, message: HostMessage): void {
+  /** Sends `message`, with `tail` (text that is JSON or code already) after a newline. */
+  #post(slot: Slot, message: HostMessage, tail?: string): void {
     if (slot.state === 'dead') return;
     try {
-      slot.worker.postMessage(JSON.stringify(message));
+      slot.worker.postMessage(tail === undefined ? JSON.stringify(message) : `${JSON.stringify(message)}\n${tail}`);
       slot.credit++;
     } catch {
       // A worker that is going away: its exit settles the run.

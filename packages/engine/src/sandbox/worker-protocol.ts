@@ -1,8 +1,9 @@
 /**
  * Messages between the host and a worker of the `worker_threads` isolation. Every message is text,
- * size-checked before it is parsed: a JSON tuple whose first element names it. A worker's `entry`
- * message may carry the codec text of a run's value after the first newline (JSON.stringify never
- * writes a raw newline), so the value is not escaped into a second JSON string.
+ * size-checked before it is parsed: a JSON tuple whose first element names it. Text that is already
+ * JSON or code travels after the first newline (JSON.stringify never writes a raw newline), so it is
+ * not escaped into a second JSON string and unescaped again: a run's rewritten script, a tool's reply
+ * (for a 260 KB result that was 3.1 ms of the call against 1.1 ms) and a run's value.
  */
 import type { EntryCall, EntryEnd, EntryLog, IsolatedJob } from './isolation.js';
 import type { NdValue } from './realm-abi.js';
@@ -23,16 +24,16 @@ export interface WorkerInit {
  * A job as it crosses: the deadline as the milliseconds left when the message was sent, because each
  * thread's `performance.timeOrigin` is its own.
  */
-export type WireJob = Omit<IsolatedJob, 'deadline'> & { remaining: number };
+export type WireJob = Omit<IsolatedJob, 'deadline' | 'source'> & { remaining: number };
 
 /** A run's end as it crosses: a report's value travels after the newline. */
 export type WireEnd = Exclude<EntryEnd, { kind: 'report' }> | { kind: 'report'; report: string };
 
 export type HostMessage =
-  /** Start run `id`. */
+  /** Start run `id`; the rewritten script follows the newline. */
   | ['run', number, WireJob]
-  /** The reply to tool call `callId` of run `id`: `[ok, payload]` as in `ToolReply`. */
-  | ['reply', number, number, 0 | 1, string]
+  /** The reply to tool call `callId` of run `id`: `ok` as in `ToolReply`; its payload follows the newline. */
+  | ['reply', number, number, 0 | 1]
   /** End run `id` now (deadline or abort in the host); the worker answers with a final `entry`. */
   | ['cancel', number];
 
