@@ -280,12 +280,13 @@ describe('each module in a fresh context', () => {
       ctx,
     );
     const limits = { maxIterations: 100, maxCallDepth: 10, maxToolCalls: 5, memoryLimit: 1 << 20, maxOutputBytes: 1000, maxToolArgsBytes: 1000, maxLogBytes: 1000, maxLogEntries: 10 };
-    config = JSON.stringify({ id: 9, factory: installed.register(factory), limits, input: null, globals: null, names: [], fnNames: [] });
+    config = `${JSON.stringify({ id: 9, factory: installed.register(factory), limits, input: -1, globals: -1, names: [], fnNames: [] })}\n`;
     installed.start();
     await new Promise((resolve) => setImmediate(resolve));
     // The bridge is called with a fixed arity (see host.ts): the unused trailing argument is undefined.
     expect(calls).toEqual([[9, 1, 'lookup', '{"id":7}']]);
-    mailbox = JSON.stringify([[1, 1, '{"name":"seven"}']]);
+    // The head gives each reply's length; the payloads follow the newline, unescaped.
+    mailbox = `${JSON.stringify([[1, 1, 16]])}\n{"name":"seven"}`;
     installed.pump();
     await new Promise((resolve) => setImmediate(resolve));
     expect(reports).toEqual([[9, JSON.stringify({ kind: 'ok', iterations: 0, toolCalls: 1 }), '{"refused":"TypeError","got":{"name":"seven"}}', undefined]]);

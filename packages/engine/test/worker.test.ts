@@ -59,25 +59,30 @@ describe('worker_threads: the same engine in a worker', () => {
     expect(thrown.error).toMatchObject({ code: 'RUNTIME_ERROR', name: 'RangeError', message: 'bad 1', location: { line: 3, column: 7 } });
   });
 
-  it('a script, its input and its tool replies cross to the worker intact, whatever characters they hold', async () => {
-    // The script and each reply travel after the message's first newline: text with newlines, line
-    // separators, quotes and what looks like another message must not end or extend the message's head.
+  it('a script, its input, its globals and its tool replies cross intact, whatever characters they hold', async () => {
+    // The script, input, globals and each reply travel after the message's first newline (and cross the
+    // realm's bridge the same way, in both isolations): text with newlines, line separators, quotes and
+    // what looks like another message must not end or extend a head, and lengths must count alike.
     const tricky = 'a\nb\r\n\u2028\u2029"quote" \\ back\\slash\n["reply",1,1,1]\n\u0000 \ud83d\ude00 end';
-    const e = workerEnclave();
-    const r = await e.run(
-      `const fromTool = await callTool('echo', { s: input.s, big: input.s.repeat(5000) });
+    const script = `const fromTool = await callTool('echo', { s: input.s, big: input.s.repeat(5000), g: g.s, h: h.s });
 const fromFail = await callTool('forbidden', {}).then(() => '', (err) => err.message);
 return {
-  same: fromTool.s === input.s && fromTool.big === input.s.repeat(5000),
+  same: fromTool.s === input.s && fromTool.big === input.s.repeat(5000) && fromTool.g === input.s && fromTool.h === input.s,
   lines: \`line one
 line two\`.split('\\n').length,
   fromFail,
   s: fromTool.s,
-};`,
-      { tools, input: { s: tricky } },
-    );
-    expect(r.error).toBeUndefined();
-    expect(r.value).toEqual({ same: true, lines: 2, fromFail: 'Not your order.', s: tricky });
+};`;
+    const options = { tools, input: { s: tricky }, globals: { h: { s: tricky } } };
+    const expected = { same: true, lines: 2, fromFail: 'Not your order.', s: tricky };
+    const inWorker = await workerEnclave({ globals: { g: { s: tricky } } }).run(script, options);
+    expect(inWorker.error).toBeUndefined();
+    expect(inWorker.value).toEqual(expected);
+    const local = new Enclave({ globals: { g: { s: tricky } } });
+    opened.push(local);
+    const inVm = await local.run(script, options);
+    expect(inVm.error).toBeUndefined();
+    expect(inVm.value).toEqual(expected);
   });
 
   it('parallel tool calls work, tool errors are redacted and public ToolErrors pass', async () => {

@@ -121,17 +121,26 @@ export interface RealmLimits {
   maxLogEntries: number;
 }
 
-/** What `bridge.begin()` returns, as JSON: one run's configuration. */
+/**
+ * Text that is JSON already (codec text, a tool's error reply) crosses the bridge after a JSON head and
+ * a newline, never as a string inside the head: there JSON.stringify would escape every quote it holds
+ * and the realm's JSON.parse unescape it again (for a 265 KB tool result, about two thirds of what
+ * moving it cost). The head gives each text's length; the texts follow one after another. A head never
+ * holds a raw newline (JSON.stringify writes none).
+ */
+export const FRAMED = '\n';
+
+/** What `bridge.begin()` returns: the JSON of one run's configuration, a newline, then its input's and globals' codec texts. */
 export interface RunConfig {
   /** The host's id of the run: every later bridge call names it. */
   id: number;
   /** The realm's id of the registered factory to run. */
   factory: number;
   limits: RealmLimits;
-  /** Codec text of `input`, or null. */
-  input: string | null;
-  /** Codec text of the data globals, or null. */
-  globals: string | null;
+  /** Length of the codec text of `input` after the newline (first), or -1 for none. */
+  input: number;
+  /** Length of the codec text of the data globals after the newline (after the input's), or -1 for none. */
+  globals: number;
   /** The factory's global parameters, in order. */
   names: readonly string[];
   /** Those of `names` that are host functions: each becomes an async stub calling the tool bridge. */
@@ -183,10 +192,13 @@ export type DoneReport =
     };
 
 /**
- * One tool reply as the pump delivers it: `[callId, 1, codec text of the value]` or
+ * One tool reply as the host keeps it for the pump: `[callId, 1, codec text of the value]` or
  * `[callId, 0, JSON of ToolErrorReply]`.
  */
 export type PumpItem = [callId: number, ok: 0 | 1, payload: string];
+
+/** One tool reply in the head of what `bridge.take()` returns: its payload is that many characters after the newline. */
+export type PumpHead = [callId: number, ok: 0 | 1, length: number];
 
 /** A failed tool call as the realm receives it: becomes a catchable ToolError in the script. */
 export type ToolErrorReply = [name: string, message: string, code: string, data?: Record<string, unknown>];
@@ -210,11 +222,11 @@ export type LogLevel = 'log' | 'info' | 'warn' | 'error' | 'debug';
  * their own errors: the realm calls them through a wrapper that never binds what one throws.
  */
 export interface HostBridge {
-  /** JSON of the RunConfig of the run that is starting, or undefined. */
+  /** The RunConfig of the run that is starting, framed (see FRAMED and RunConfig), or undefined. */
   begin(): string | undefined;
   /** A tool call; 1 if the host accepted it. */
   tool(id: number, callId: number, name: string, argsText: string): 0 | 1;
-  /** JSON of the PumpItem[] waiting for the run, or ''. */
+  /** The replies waiting for the run, or '': the JSON of their PumpHead[], a newline, their payloads. */
   take(id: number): string;
   /** The run's outcome (the first report counts); `value` is codec text for `ok`, '' otherwise. */
   done(id: number, report: string, value: string): void;

@@ -9,7 +9,8 @@
 import type vm from 'node:vm';
 import { compileScript } from './compile.js';
 import type { EntryCall, EntryEnd, EntryLog, EntryOutput, IsolatedJob } from './isolation.js';
-import type { LogLevel, NdKind, NdValue, PumpItem, RunConfig, ToolReply } from './realm-abi.js';
+import type { LogLevel, NdKind, NdValue, PumpHead, PumpItem, RunConfig, ToolReply } from './realm-abi.js';
+import { FRAMED } from './realm-abi.js';
 import type { Realm, RealmPool, RealmRunTarget } from './realm.js';
 import { pumpScript, startScript } from './realm.js';
 import type { EntryTarget } from './scheduler.js';
@@ -132,17 +133,19 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
     if (this.#begun || this.#ended) return undefined;
     this.#begun = true;
     const job = this.#job;
+    const input = job.inputText ?? '';
+    const globals = job.globalsText ?? '';
     const config: RunConfig = {
       id: this.id,
       factory: this.#factory,
       limits: job.limits,
-      input: job.inputText,
-      globals: job.globalsText,
+      input: job.inputText === null ? -1 : input.length,
+      globals: job.globalsText === null ? -1 : globals.length,
       names: job.globalNames,
       fnNames: job.functionNames,
       durable: job.replayNd !== undefined,
     };
-    return JSON.stringify(config);
+    return `${JSON.stringify(config)}${FRAMED}${input}${globals}`;
   }
 
   // The tool starts after the entry has returned: host code never runs under the realm's watchdog, so
@@ -155,9 +158,14 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
 
   take(): string {
     if (this.#mailbox.length === 0) return '';
-    const batch = JSON.stringify(this.#mailbox);
+    const head: PumpHead[] = [];
+    let payloads = '';
+    for (const [callId, ok, payload] of this.#mailbox) {
+      head.push([callId, ok, payload.length]);
+      payloads += payload;
+    }
     this.#mailbox.length = 0;
-    return batch;
+    return `${JSON.stringify(head)}${FRAMED}${payloads}`;
   }
 
   // The realm reports from inside an entry, i.e. under the watchdog: whatever runs there can be cut off

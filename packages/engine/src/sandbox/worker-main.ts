@@ -65,9 +65,16 @@ function onMessage(text: unknown): void {
   switch (message[0]) {
     case 'run': {
       const [, id, wire] = message;
-      const { remaining, ...job } = wire;
+      const { remaining, input, globals, ...job } = wire;
       const deadline = performance.now() + remaining;
-      const run = new RealmRun({ ...job, source: tail, deadline }, realms, deadline, (output) => send(id, output));
+      const globalsAt = Math.max(input, 0);
+      const sourceAt = globalsAt + Math.max(globals, 0);
+      const texts = {
+        inputText: input < 0 ? null : tail.slice(0, input),
+        globalsText: globals < 0 ? null : tail.slice(globalsAt, sourceAt),
+        source: tail.slice(sourceAt),
+      };
+      const run = new RealmRun({ ...job, ...texts, deadline }, realms, deadline, (output) => send(id, output));
       active.set(id, run);
       run.start();
       break;

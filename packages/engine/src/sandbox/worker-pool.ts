@@ -356,8 +356,9 @@ export class WorkerPool implements Isolation {
     job.slot = slot;
     // A busy worker keeps the process alive, like a run in vm mode does through its deadline timer.
     slot.worker.ref();
-    const { deadline, source, ...rest } = job.job;
-    this.#post(slot, ['run', job.id, { ...rest, remaining: deadline - performance.now() }], source);
+    const { deadline, source, inputText, globalsText, ...rest } = job.job;
+    const wire = { ...rest, remaining: deadline - performance.now(), input: inputText === null ? -1 : inputText.length, globals: globalsText === null ? -1 : globalsText.length };
+    this.#post(slot, ['run', job.id, wire], `${inputText ?? ''}${globalsText ?? ''}${source}`);
   }
 
   /** Sends `message`, with `tail` (text that is JSON or code already) after a newline. */

@@ -24,13 +24,18 @@ export interface WorkerInit {
  * A job as it crosses: the deadline as the milliseconds left when the message was sent, because each
  * thread's `performance.timeOrigin` is its own.
  */
-export type WireJob = Omit<IsolatedJob, 'deadline' | 'source'> & { remaining: number };
+export type WireJob = Omit<IsolatedJob, 'deadline' | 'source' | 'inputText' | 'globalsText'> & {
+  remaining: number;
+  /** Lengths of the input's and the globals' codec texts at the start of the tail (-1: none); the script follows them. */
+  input: number;
+  globals: number;
+};
 
 /** A run's end as it crosses: a report's value travels after the newline. */
 export type WireEnd = Exclude<EntryEnd, { kind: 'report' }> | { kind: 'report'; report: string };
 
 export type HostMessage =
-  /** Start run `id`; the rewritten script follows the newline. */
+  /** Start run `id`; the input's and globals' codec texts, then the rewritten script, follow the newline. */
   | ['run', number, WireJob]
   /** The reply to tool call `callId` of run `id`: `ok` as in `ToolReply`; its payload follows the newline. */
   | ['reply', number, number, 0 | 1]

@@ -4,8 +4,8 @@
  * entering the realm through `start()` and delivers tool replies through `pump()`; the microtask
  * checkpoint at the end of each entry runs the script's continuations, inside the entry's deadline.
  */
-import type { DoneReport, Guards, LogLevel, PumpItem, ReportedToolError, RunConfig, ToolErrorReply } from '../realm-abi.js';
-import { BIG_STRING, BLOCKED_PROPERTIES } from '../realm-abi.js';
+import type { DoneReport, Guards, LogLevel, PumpHead, ReportedToolError, RunConfig, ToolErrorReply } from '../realm-abi.js';
+import { BIG_STRING, BLOCKED_PROPERTIES, FRAMED } from '../realm-abi.js';
 import type { PendingCall, Run } from './budgets.js';
 import { chargeChars, chargeElements, checkAlive, checkMemory, current, fatal, iterations, newRun, setCurrent } from './budgets.js';
 import { counted } from './builtins.js';
@@ -37,6 +37,7 @@ import {
   ownKeys,
   promiseThen,
   setHas,
+  stringIndexOf,
   stringSlice,
   symbolIterator,
   weakMapGet,
@@ -298,7 +299,11 @@ export function createRunner(codec: Codec) {
     if (current !== null) return;
     const cfgText = hostBegin();
     if (typeof cfgText !== 'string') return;
-    const cfg = jsonParse(cfgText) as RunConfig;
+    const nl = apply(stringIndexOf, cfgText, [FRAMED]) as number;
+    if (nl < 0) return;
+    const cfg = jsonParse(apply(stringSlice, cfgText, [0, nl]) as string) as RunConfig;
+    const inputAt = nl + 1;
+    const globalsAt = inputAt + (cfg.input < 0 ? 0 : cfg.input);
     const factory = apply(mapGet, factories, [cfg.factory]) as Factory | undefined;
     if (typeof factory !== 'function') return;
     const run = newRun(cfg.id, cfg.limits, cfg.durable === true);
@@ -306,8 +311,9 @@ export function createRunner(codec: Codec) {
     let main: () => unknown;
     try {
       const callTool = makeCallTool(run, codec);
-      const args: unknown[] = [makeGuards(run), callTool, makeConsole(run, codec), cfg.input === null ? undefined : codec.decode(cfg.input)];
-      const globals = (cfg.globals === null ? {} : codec.decode(cfg.globals)) as Record<string, unknown>;
+      const input = cfg.input < 0 ? undefined : codec.decode(apply(stringSlice, cfgText, [inputAt, globalsAt]) as string);
+      const args: unknown[] = [makeGuards(run), callTool, makeConsole(run, codec), input];
+      const globals = (cfg.globals < 0 ? {} : codec.decode(apply(stringSlice, cfgText, [globalsAt, globalsAt + cfg.globals]) as string)) as Record<string, unknown>;
       for (let i = 0; i < cfg.names.length; i++) {
         const name = cfg.names[i] as string;
         let value = globals[name];
@@ -335,11 +341,15 @@ export function createRunner(codec: Codec) {
     if (run === null) return;
     const text = hostTake(run.id);
     if (typeof text !== 'string' || text === '') return;
-    const batch = jsonParse(text) as PumpItem[];
+    const nl = apply(stringIndexOf, text, [FRAMED]) as number;
+    if (nl < 0) return;
+    const batch = jsonParse(apply(stringSlice, text, [0, nl]) as string) as PumpHead[];
+    let at = nl + 1;
     for (let i = 0; i < batch.length; i++) {
-      const item = batch[i] as PumpItem;
+      const item = batch[i] as PumpHead;
       const callId = item[0];
-      const payload = item[2];
+      const payload = apply(stringSlice, text, [at, at + item[2]]) as string;
+      at += item[2];
       const entry = apply(mapGet, run.pending, [callId]) as PendingCall | undefined;
       if (entry === undefined) continue;
       apply(mapDelete, run.pending, [callId]);
