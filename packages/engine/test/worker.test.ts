@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Enclave, EnclaveConfigError, LEVEL_CONFIGS, ToolError, WORKER_POOL_PRESETS } from '../src/index.js';
-import { WorkerPool } from '../src/sandbox/worker-pool.js';
+import { WorkerPool, readEntry } from '../src/sandbox/worker-pool.js';
 import type { CreateEnclaveOptions, ExecutionResult, ToolSet } from '../src/index.js';
 import { untilReached } from './helpers.js';
 
@@ -294,6 +294,34 @@ describe('worker_threads: pool', () => {
       crashed: 0,
       tampered: 0,
     });
+  });
+});
+
+describe('worker_threads: an entry message as the host reads it', () => {
+  const head = (calls: unknown[], end: unknown = null) => ['entry', 7, calls, [], end, false, false];
+  const report = { kind: 'report', report: '{"kind":"ok"}' };
+
+  it('takes each call’s argument text from after the newline by its length, and the value from the rest', () => {
+    const entry = readEntry(head([[1, 'a', 9], [2, 'b', 0], [3, 'c', 7]], report), '{"x":"\n"}{"y":1}"value"');
+    expect(entry?.calls).toEqual([[1, 'a', '{"x":"\n"}'], [2, 'b', ''], [3, 'c', '{"y":1}']]);
+    expect(entry?.end).toEqual({ kind: 'report', report: '{"kind":"ok"}', value: '"value"' });
+  });
+
+  it('still reads argument texts inside the calls, as runtime nodes send them', () => {
+    const entry = readEntry(head([[1, 'a', '{"n":1}']], report), '"v"');
+    expect(entry?.calls).toEqual([[1, 'a', '{"n":1}']]);
+    expect(entry?.end).toMatchObject({ value: '"v"' });
+  });
+
+  it.each([
+    ['a length past the tail', [[1, 'a', 4]], 'abc'],
+    ['lengths that add up past the tail', [[1, 'a', 2], [2, 'b', 2]], 'abc'],
+    ['a negative length', [[1, 'a', -1]], 'abc'],
+    ['a fractional length', [[1, 'a', 1.5]], 'abc'],
+    ['an argument that is neither text nor a length', [[1, 'a', { length: 1 }]], 'abc'],
+    ['a call that is not a tuple', [{ 0: 1, 1: 'a', 2: 1 }], 'abc'],
+  ])('refuses %s (the worker is not trusted)', (_what, calls, tail) => {
+    expect(readEntry(head(calls), tail)).toBeUndefined();
   });
 });
 

@@ -13,7 +13,7 @@ import { RealmRun, configureHeap, heapUsed } from './realm-run.js';
 import { installRejectionGuard } from './rejections.js';
 import { configureEntries } from './scheduler.js';
 import { watchScope } from './scope-watch.js';
-import type { HostMessage, WireEnd, WorkerInit, WorkerMessage } from './worker-protocol.js';
+import type { HostMessage, WireCall, WireEnd, WorkerInit, WorkerMessage } from './worker-protocol.js';
 import { checkMessage } from './worker-protocol.js';
 
 const port = parentPort;
@@ -37,19 +37,25 @@ const active = new Map<number, RealmRun>();
 
 function send(id: number, { calls, logs, end, nd }: EntryOutput): void {
   let wireEnd: WireEnd | null = null;
+  // Each call's argument text (JSON already) and then a report's value follow the newline.
+  const wireCalls: WireCall[] = [];
   let tail = '';
+  for (const [callId, name, argsText] of calls) {
+    wireCalls.push([callId, name, argsText.length]);
+    tail += argsText;
+  }
   if (end !== null) {
     active.delete(id);
     if (end.kind === 'report') {
       wireEnd = { kind: 'report', report: end.report };
-      tail = `\n${end.value}`;
+      tail += end.value;
     } else wireEnd = end;
   }
   // Garbage a run left behind counts against the next run's heap checks until V8 collects it: a worker
   // whose heap is still half full after a run is replaced instead.
-  const message: WorkerMessage = ['entry', id, calls, logs, wireEnd, end !== null && scope.changed(), end !== null && heapUsed() > init.heapCeiling / 2];
+  const message: WorkerMessage = ['entry', id, wireCalls, logs, wireEnd, end !== null && scope.changed(), end !== null && heapUsed() > init.heapCeiling / 2];
   if (nd !== undefined) message.push(nd);
-  port?.postMessage(JSON.stringify(message) + tail);
+  port?.postMessage(`${JSON.stringify(message)}\n${tail}`);
 }
 
 function onMessage(text: unknown): void {

@@ -491,12 +491,27 @@ export class WorkerPool implements Isolation {
   }
 }
 
-/** An `entry` message, checked field by field: anything off means the worker is not trusted. */
+/**
+ * An `entry` message, checked field by field: anything off means the worker is not trusted. A call's
+ * argument text is either in the call (`[callId, name, argsText]`, as runtime nodes send it) or after
+ * the newline (`[callId, name, length]`, as workers send it), ahead of a report's value, which is the rest.
+ */
 export function readEntry(m: unknown[], tail: string): { id: number; calls: EntryCall[]; logs: EntryLog[]; end: EntryEnd | null; tampered: boolean; full: boolean; nd?: NdValue[] } | undefined {
-  const [, id, calls, logs, end, tampered, full, nd] = m;
-  if (typeof id !== 'number' || !Array.isArray(calls) || !Array.isArray(logs) || typeof tampered !== 'boolean' || typeof full !== 'boolean') return undefined;
+  const [, id, wireCalls, logs, end, tampered, full, nd] = m;
+  if (typeof id !== 'number' || !Array.isArray(wireCalls) || !Array.isArray(logs) || typeof tampered !== 'boolean' || typeof full !== 'boolean') return undefined;
   if (nd !== undefined && !isNdValues(nd)) return undefined;
-  for (const c of calls) if (!Array.isArray(c) || typeof c[0] !== 'number' || typeof c[1] !== 'string' || typeof c[2] !== 'string') return undefined;
+  const calls: EntryCall[] = [];
+  let at = 0;
+  for (const c of wireCalls) {
+    if (!Array.isArray(c) || typeof c[0] !== 'number' || typeof c[1] !== 'string') return undefined;
+    const args: unknown = c[2];
+    if (typeof args === 'string') calls.push([c[0], c[1], args]);
+    else if (typeof args === 'number' && Number.isSafeInteger(args) && args >= 0 && args <= tail.length - at) {
+      calls.push([c[0], c[1], tail.slice(at, at + args)]);
+      at += args;
+    } else return undefined;
+  }
+  const value = at === 0 ? tail : tail.slice(at);
   for (const l of logs) if (!Array.isArray(l) || !LOG_LEVELS.has(l[0]) || typeof l[1] !== 'string') return undefined;
   let out: EntryEnd | null = null;
   if (end !== null) {
@@ -504,10 +519,10 @@ export function readEntry(m: unknown[], tail: string): { id: number; calls: Entr
     if (typeof e !== 'object' || !END_KINDS.has(e.kind)) return undefined;
     if (e.kind === 'report') {
       if (typeof e.report !== 'string') return undefined;
-      out = { kind: 'report', report: e.report, value: tail };
+      out = { kind: 'report', report: e.report, value };
     } else if (e.kind === 'syntax') out = { kind: 'syntax', message: typeof e.message === 'string' ? e.message.slice(0, 1000) : 'invalid syntax' };
     else out = { kind: e.kind };
   }
-  const entry = { id, calls: calls as EntryCall[], logs: logs as EntryLog[], end: out, tampered, full };
+  const entry = { id, calls, logs: logs as EntryLog[], end: out, tampered, full };
   return nd === undefined ? entry : { ...entry, nd };
 }

@@ -5,7 +5,7 @@
  * not escaped into a second JSON string and unescaped again: a run's rewritten script, a tool's reply
  * (for a 260 KB result that was 3.1 ms of the call against 1.1 ms) and a run's value.
  */
-import type { EntryCall, EntryEnd, EntryLog, IsolatedJob } from './isolation.js';
+import type { EntryEnd, EntryLog, IsolatedJob } from './isolation.js';
 import type { NdValue } from './realm-abi.js';
 import type { RealmPoolOptions } from './realm.js';
 
@@ -31,6 +31,9 @@ export type WireJob = Omit<IsolatedJob, 'deadline' | 'source' | 'inputText' | 'g
   globals: number;
 };
 
+/** A tool call as it crosses: the length of its argument text, which travels after the newline. */
+export type WireCall = [callId: number, name: string, argsLength: number];
+
 /** A run's end as it crosses: a report's value travels after the newline. */
 export type WireEnd = Exclude<EntryEnd, { kind: 'report' }> | { kind: 'report'; report: string };
 
@@ -50,7 +53,7 @@ export type WorkerMessage =
    * full afterwards that it should be replaced; the optional last one, in a durable run, is the values
    * its non-deterministic sources gave in the entry (see EntryOutput.nd).
    */
-  | ['entry', number, EntryCall[], EntryLog[], WireEnd | null, boolean, boolean, NdValue[]?];
+  | ['entry', number, WireCall[], EntryLog[], WireEnd | null, boolean, boolean, NdValue[]?];
 
 /** Parses a message text no longer than `maxBytes` characters; throws on anything malformed. */
 export function checkMessage(text: unknown, maxBytes: number): { message: unknown[]; tail: string } {
