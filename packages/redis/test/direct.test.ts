@@ -590,9 +590,12 @@ describe('a hostile app listener, as the node meets it', () => {
     const lastCall = await link.next((m) => m[0] === 'entry' && m[1] === last.run, 'the tool call of its last run');
     const lastCallId = (lastCall[2] as [number, string, string][])[0]?.[0];
     link.write(header(4 * 1024 * 1024), Buffer.alloc(4 * 1024 * 1024, 0x78));
-    link.write(['reply', last.run, lastCallId, 1, '"after-the-big-one"']);
+    // This reply in the framed form (its payload after the newline), which the node said it reads; the
+    // one to the run before was in the older form, inside the JSON: a node reads both.
+    link.write(frame(`${JSON.stringify(['reply', last.run, lastCallId, 1])}\n"after-the-big-one"`));
     const lastEnd = await link.next((m) => m[0] === 'entry' && m[1] === last.run && m[4] !== null, 'the end of its last run');
     expect(lastEnd[4]).toMatchObject({ kind: 'report' });
+    expect(link.frames.find((f) => f.startsWith(`["entry","${last.run}"`) && f.includes('\n'))).toContain('after-the-big-one');
     expect(link.closed).toBe(false);
     await eventually(async () => {
       const load = await nodeLoad(c, prefix, node.id);
@@ -648,7 +651,7 @@ describe('small runs travel inside their stream entry', () => {
     // A well-formed one, for contrast, is taken.
     const good = handJob(template, app);
     await enqueueInline(c, prefix, good);
-    expect(await heardOne(heard, (m) => m[0] === 'accept' && m[1] === good.run, 'the good job')).toEqual(['accept', good.run, node.id, good.token, 1024 * 1024]);
+    expect(await heardOne(heard, (m) => m[0] === 'accept' && m[1] === good.run, 'the good job')).toEqual(['accept', good.run, node.id, good.token, 1024 * 1024, 1]);
     const { enclave } = await directApp(prefix);
     expect((await enclave.run('return "served"')).value).toBe('served');
     expectHealthy(node);
@@ -693,6 +696,33 @@ describe('small runs travel inside their stream entry', () => {
     }
     expectHealthy(node);
     await node.kill();
+  });
+
+  it('a tool reply goes to a node that reads it framed with its payload after the newline, and to an older node inside the JSON', async () => {
+    const prefix = redis.prefix();
+    const c = redis.client();
+    // No node on this prefix: this test plays an older node (no `framed` in its acceptance) and a current one.
+    const { enclave, iso } = await directApp(prefix);
+    const toApp = `${prefix}rt:to:${iso.id}`;
+    const payload = '{"s":"a \\"quoted\\" line\\nand \\\\ more"}';
+    for (const [node, framed] of [['nolder000001', false], ['ncurrent0001', true]] as const) {
+      await c.set(`${prefix}{rt}:alive:${node}`, '{}', 'PX', 60_000);
+      const raw: string[] = [];
+      const sub = redis.client();
+      sub.on('message', (_channel: string, text: string) => raw.push(text));
+      await sub.subscribe(`${prefix}rt:to:${node}`);
+      const spy = await nextJob(prefix);
+      const result = enclave.run(`return await callTool('t', {});`, { tools: { t: () => JSON.parse(payload) as unknown } });
+      const job = await spy.job;
+      await c.publish(toApp, JSON.stringify(framed ? ['accept', job.run, node, job.token, 1024 * 1024, 1] : ['accept', job.run, node, job.token, 1024 * 1024]));
+      await eventually(async () => (iso.stats().running === 1 ? undefined : Promise.reject(new Error('not accepted'))));
+      await c.publish(toApp, JSON.stringify(['entry', job.run, [[1, 't', '{}']], [], null]));
+      const reply = await eventually(async () => raw.find((t) => t.startsWith('["reply"')) ?? Promise.reject(new Error('no reply yet')));
+      expect(reply).toBe(framed ? `${JSON.stringify(['reply', job.run, 1, 1])}\n${payload}` : JSON.stringify(['reply', job.run, 1, 1, payload]));
+      await c.publish(toApp, `${JSON.stringify(['entry', job.run, [], [], { kind: 'report', report: JSON.stringify({ kind: 'ok', iterations: 0, toolCalls: 1 }) }])}\n"done"`);
+      expect((await result).value).toBe('done');
+      sub.disconnect();
+    }
   });
 
   it('the app decides between acceptances of a queued run: the first with its token wins, later ones and ones after the queue timeout are told to cancel', async () => {

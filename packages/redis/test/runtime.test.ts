@@ -554,7 +554,7 @@ describe('hostile messages on Redis', () => {
     await c.xadd(`${prefix}{rt}:jobs`, '*', 'r', 'rndgood0000', 'a', app);
     await eventually(async () => (heard.size === bad.length + 1 ? undefined : Promise.reject(new Error(`heard ${heard.size}`))));
     expect(runs.map((run) => heard.get(run))).toEqual(runs.map((run) => ['failed', run, 'INTERNAL_ERROR']));
-    expect(heard.get('rndgood0000')).toEqual(['accept', 'rndgood0000', node.id, 'tok0000000', 1024 * 1024]);
+    expect(heard.get('rndgood0000')).toEqual(['accept', 'rndgood0000', node.id, 'tok0000000', 1024 * 1024, 1]);
     await eventually(async () => ((await nodeLoad(c, prefix, node.id))?.refused === bad.length ? undefined : Promise.reject(new Error('not counted'))));
     await node.kill();
   });

@@ -405,7 +405,7 @@ class Node implements RuntimeNode {
     const run: NodeRun = { id: job.run, app: job.app, handle: undefined, timer: undefined, link };
     this.#runs.set(run.id, run);
     link?.runs.add(run);
-    this.#sendRun(run, ['accept', run.id, this.id, job.token, this.#s.maxPayloadBytes]);
+    this.#sendRun(run, ['accept', run.id, this.id, job.token, this.#s.maxPayloadBytes, 1]);
     // The node's own deadline, whatever the app does: a run past it is halted and reported as TIMEOUT.
     run.timer = setTimeout(
       () => {
@@ -481,8 +481,9 @@ class Node implements RuntimeNode {
   /** A message from an app, on pub/sub (`link` undefined) or on a direct connection. */
   #receive(text: string | undefined, link?: NodeLink): void {
     let message: unknown[];
+    let tail: string;
     try {
-      ({ message } = checkMessage(text, this.#s.maxPayloadBytes));
+      ({ message, tail } = checkMessage(text, this.#s.maxPayloadBytes));
     } catch {
       return;
     }
@@ -491,7 +492,9 @@ class Node implements RuntimeNode {
     if (run === undefined || run.link !== link) return;
     if (message[0] === 'cancel') this.#stopRun(run);
     else if (message[0] === 'reply') {
-      const [, , callId, ok, payload] = message;
+      // The payload after the newline (apps that heard `framed` in the acceptance), or inside (older apps).
+      const [, , callId, ok, inside] = message;
+      const payload = message.length === 4 ? tail : inside;
       if (typeof callId === 'number' && Number.isSafeInteger(callId) && (ok === 0 || ok === 1) && typeof payload === 'string') run.handle?.deliver(callId, [ok, payload]);
     }
   }

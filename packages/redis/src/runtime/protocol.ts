@@ -116,6 +116,11 @@ export interface RemoteJob {
 export type ToNode =
   /** The reply to tool call `callId`: `[ok, payload]` as in `ToolReply`. */
   | ['reply', run: string, callId: number, ok: 0 | 1, payload: string]
+  /**
+   * The same, with the payload (JSON already) after the first newline instead of escaped inside this
+   * JSON: sent to nodes that said they read it (`framed` in `accept`).
+   */
+  | ['reply', run: string, callId: number, ok: 0 | 1]
   /** The app ended the run (deadline, abort, result, or it does not know the run): stop it. */
   | ['cancel', run: string]
   /** On a direct connection, the answer to the node's hello. */
@@ -132,8 +137,10 @@ export const NODE_FAILURES: ReadonlySet<unknown> = new Set<NodeFailure>(['MEMORY
 /**
  * `maxMessage`: the longest message (in characters) the node reads, so that the app can turn a tool reply
  * the node would drop into an error the script sees at once (absent from nodes before it was added).
+ * `framed`: 1 when the node reads replies whose payload follows the newline (absent from older nodes,
+ * which get the payload inside the reply's JSON).
  */
-export type ToApp = ['accept', run: string, node: string, token: string, maxMessage?: number] | ['entry', run: string, calls: unknown[], logs: unknown[], end: unknown, nd?: NdValue[]] | ['failed', run: string, code: NodeFailure];
+export type ToApp = ['accept', run: string, node: string, token: string, maxMessage?: number, framed?: 1] | ['entry', run: string, calls: unknown[], logs: unknown[], end: unknown, nd?: NdValue[]] | ['failed', run: string, code: NodeFailure];
 
 /** Node -> app, first on a direct connection: the node's id and the app's, which only Redis could have told it. */
 export type Hello = ['hello', node: string, app: string];

@@ -126,6 +126,8 @@ interface RemoteRun {
   node: string | undefined;
   /** The longest message its node reads, as the node said when it accepted the run (see `#reply`). */
   maxMessage: number | undefined;
+  /** Its node reads replies whose payload follows the newline (it said so when it accepted the run). */
+  framed: boolean;
   timer: NodeJS.Timeout | undefined;
   logEntries: number;
   logChars: number;
@@ -218,7 +220,7 @@ export class RedisRuntimeIsolation implements Isolation {
   }
 
   run(job: IsolatedJob, events: IsolationEvents): IsolatedRun {
-    const run: RemoteRun = { id: newId('r'), token: newId('t'), link: undefined, inline: false, entry: undefined, events, limits: job.limits, state: 'queued', node: undefined, maxMessage: undefined, timer: undefined, logEntries: 0, logChars: 0, messages: 0 };
+    const run: RemoteRun = { id: newId('r'), token: newId('t'), link: undefined, inline: false, entry: undefined, events, limits: job.limits, state: 'queued', node: undefined, maxMessage: undefined, framed: false, timer: undefined, logEntries: 0, logChars: 0, messages: 0 };
     const handle: IsolatedRun = {
       deliver: (callId, reply) => {
         if (this.#runs.get(run.id) === run) this.#reply(run, callId, reply);
@@ -356,7 +358,8 @@ export class RedisRuntimeIsolation implements Isolation {
    * tool result over the app's own cap.
    */
   #reply(run: RemoteRun, callId: number, reply: Parameters<IsolatedRun['deliver']>[1]): void {
-    const text = JSON.stringify(['reply', run.id, callId, reply[0], reply[1]] satisfies ToNode);
+    // The payload is JSON already: to a node that reads it so, it follows the newline, not escaped again.
+    const text = run.framed ? `${JSON.stringify(['reply', run.id, callId, reply[0]] satisfies ToNode)}\n${reply[1]}` : JSON.stringify(['reply', run.id, callId, reply[0], reply[1]] satisfies ToNode);
     if (run.maxMessage === undefined || text.length <= run.maxMessage) {
       this.#sendRunText(run, text);
       return;
@@ -489,6 +492,7 @@ export class RedisRuntimeIsolation implements Isolation {
         run.node = node;
         const max = message[4];
         if (typeof max === 'number' && Number.isSafeInteger(max) && max > 0) run.maxMessage = max;
+        run.framed = message[5] === 1;
         if (link !== undefined && !link.socket.destroyed) {
           run.link = link;
           link.runs.add(run);
