@@ -14,7 +14,7 @@ import { installRejectionGuard } from './rejections.js';
 import { configureEntries } from './scheduler.js';
 import { watchScope } from './scope-watch.js';
 import type { HostMessage, WireCall, WireEnd, WorkerInit, WorkerMessage } from './worker-protocol.js';
-import { checkMessage } from './worker-protocol.js';
+import { checkMessage, formatMessage } from './worker-protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('worker-main runs only as a worker thread');
@@ -55,7 +55,7 @@ function send(id: number, { calls, logs, end, nd }: EntryOutput): void {
   // whose heap is still half full after a run is replaced instead.
   const message: WorkerMessage = ['entry', id, wireCalls, logs, wireEnd, end !== null && scope.changed(), end !== null && heapUsed() > init.heapCeiling / 2];
   if (nd !== undefined) message.push(nd);
-  port?.postMessage(`${JSON.stringify(message)}\n${tail}`);
+  port?.postMessage(formatMessage(message, tail));
 }
 
 function onMessage(text: unknown): void {

@@ -18,7 +18,7 @@ import { isNdValues } from './nondeterminism.js';
 import type { NdValue } from './realm-abi.js';
 import type { RealmPoolOptions } from './realm.js';
 import type { HostMessage, WireEnd, WorkerInit } from './worker-protocol.js';
-import { checkMessage } from './worker-protocol.js';
+import { checkMessage, formatMessage } from './worker-protocol.js';
 
 /** Pool defaults per security level (explicit `workerPoolConfig` fields win). */
 export const WORKER_POOL_PRESETS = {
@@ -365,7 +365,7 @@ export class WorkerPool implements Isolation {
   #post(slot: Slot, message: HostMessage, tail?: string): void {
     if (slot.state === 'dead') return;
     try {
-      slot.worker.postMessage(tail === undefined ? JSON.stringify(message) : `${JSON.stringify(message)}\n${tail}`);
+      slot.worker.postMessage(formatMessage(message, tail));
       slot.credit++;
     } catch {
       // A worker that is going away: its exit settles the run.
@@ -511,7 +511,7 @@ export function readEntry(m: unknown[], tail: string): { id: number; calls: Entr
       at += args;
     } else return undefined;
   }
-  const value = at === 0 ? tail : tail.slice(at);
+  const value = tail.slice(at);
   for (const l of logs) if (!Array.isArray(l) || !LOG_LEVELS.has(l[0]) || typeof l[1] !== 'string') return undefined;
   let out: EntryEnd | null = null;
   if (end !== null) {

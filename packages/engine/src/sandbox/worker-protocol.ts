@@ -55,6 +55,11 @@ export type WorkerMessage =
    */
   | ['entry', number, WireCall[], EntryLog[], WireEnd | null, boolean, boolean, NdValue[]?];
 
+/** A message's text as `checkMessage` reads it: the tuple's JSON, then `tail` (if any) after a newline. */
+export function formatMessage(message: readonly unknown[], tail?: string): string {
+  return tail === undefined ? JSON.stringify(message) : `${JSON.stringify(message)}\n${tail}`;
+}
+
 /** Parses a message text no longer than `maxBytes` characters; throws on anything malformed. */
 export function checkMessage(text: unknown, maxBytes: number): { message: unknown[]; tail: string } {
   if (typeof text !== 'string') throw new TypeError('message is not text');

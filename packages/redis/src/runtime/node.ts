@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { availableParallelism } from 'node:os';
 import type { EntryOutput, IsolatedJob, IsolatedRun, IsolationFailureCode, RealmLimits, WorkerPoolConfig } from '@enclave-kit/engine/isolation';
-import { WORKER_POOL_PRESETS, WorkerPool, checkMessage, installRejectionGuard, isNdValues, maxMessageBytes } from '@enclave-kit/engine/isolation';
+import { WORKER_POOL_PRESETS, WorkerPool, checkMessage, formatMessage, installRejectionGuard, isNdValues, maxMessageBytes } from '@enclave-kit/engine/isolation';
 import { LEVEL_CONFIGS } from '@enclave-kit/engine';
 import { OptionChecker } from '@enclave-kit/engine/http';
 import type { RedisClient } from '../client.js';
@@ -449,13 +449,13 @@ class Node implements RuntimeNode {
   #sendEntry(run: NodeRun, output: EntryOutput): void {
     const { calls, logs, end, nd } = output;
     let wireEnd: unknown = end;
-    let tail = '';
+    let value: string | undefined;
     if (end?.kind === 'report') {
       wireEnd = { kind: 'report', report: end.report };
-      tail = `\n${end.value}`;
+      value = end.value;
     }
     const message: ToApp = nd === undefined ? ['entry', run.id, calls, logs, wireEnd] : ['entry', run.id, calls, logs, wireEnd, nd];
-    this.#sendText(run, JSON.stringify(message) + tail);
+    this.#sendText(run, formatMessage(message, value));
   }
 
   #send(app: string, message: ToApp): void {

@@ -133,12 +133,10 @@ export const NODE_FAILURES: ReadonlySet<unknown> = new Set<NodeFailure>(['MEMORY
 /**
  * Node -> app. An `entry` with a report carries the value's codec text after the first newline; in a
  * durable run, its last field is the values the run's non-deterministic sources gave in it (EntryOutput.nd).
- */
-/**
- * `maxMessage`: the longest message (in characters) the node reads, so that the app can turn a tool reply
- * the node would drop into an error the script sees at once (absent from nodes before it was added).
- * `framed`: 1 when the node reads replies whose payload follows the newline (absent from older nodes,
- * which get the payload inside the reply's JSON).
+ * In `accept`, `maxMessage` is the longest message (in characters) the node reads, so that the app can
+ * turn a tool reply the node would drop into an error the script sees at once; `framed` is 1 when the
+ * node reads replies whose payload follows the newline. Nodes from before each was added leave it out
+ * (older nodes get the payload inside the reply's JSON).
  */
 export type ToApp = ['accept', run: string, node: string, token: string, maxMessage?: number, framed?: 1] | ['entry', run: string, calls: unknown[], logs: unknown[], end: unknown, nd?: NdValue[]] | ['failed', run: string, code: NodeFailure];
 

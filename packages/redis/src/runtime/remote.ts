@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import type { EntryOutput, IsolatedJob, IsolatedRun, Isolation, IsolationEvents, IsolationFailureCode, RemoteAdapter, RemoteAdapterContext } from '@enclave-kit/engine/isolation';
 import { OptionChecker } from '@enclave-kit/engine/http';
-import { checkMessage, readEntry, toolErrorReply } from '@enclave-kit/engine/isolation';
+import { checkMessage, formatMessage, readEntry, toolErrorReply } from '@enclave-kit/engine/isolation';
 import type { RedisClient, RedisStoreOptions } from '../client.js';
 import { checkArguments, within } from '../client.js';
 import { MAX_LINKS, formatAddress, frameCap, readConnection, writeFrame } from './direct.js';
@@ -359,7 +359,7 @@ export class RedisRuntimeIsolation implements Isolation {
    */
   #reply(run: RemoteRun, callId: number, reply: Parameters<IsolatedRun['deliver']>[1]): void {
     // The payload is JSON already: to a node that reads it so, it follows the newline, not escaped again.
-    const text = run.framed ? `${JSON.stringify(['reply', run.id, callId, reply[0]] satisfies ToNode)}\n${reply[1]}` : JSON.stringify(['reply', run.id, callId, reply[0], reply[1]] satisfies ToNode);
+    const text = run.framed ? formatMessage(['reply', run.id, callId, reply[0]] satisfies ToNode, reply[1]) : formatMessage(['reply', run.id, callId, reply[0], reply[1]] satisfies ToNode);
     if (run.maxMessage === undefined || text.length <= run.maxMessage) {
       this.#sendRunText(run, text);
       return;
