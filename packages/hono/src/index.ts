@@ -1,6 +1,8 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { createEnclaveHandler } from '@enclave-kit/engine';
 import { routePath } from '@enclave-kit/engine/http';
+import { deferHeaderFlush, isEventStream } from '@enclave-kit/engine/node';
+import { ServerResponse } from 'node:http';
 import type { EnclaveFetchHandler, EnclaveHandlerOptions } from '@enclave-kit/engine';
 
 /** Options of `enclave()`: the core's options plus the route's `path` (default `/enclave`). */
@@ -41,7 +43,12 @@ export function enclave<U = unknown>(options: HonoEnclaveOptions<U>): EnclaveMid
     let request = c.req.raw;
     // An earlier middleware read the body (`c.req.json()`): take Hono's cached copy.
     if (request.bodyUsed) request = new Request(request.url, { method, headers: request.headers, body: await c.req.arrayBuffer(), signal: request.signal });
-    return handler(request, c, sub);
+    const response = await handler(request, c, sub);
+    // On Node, `@hono/node-server` sends a stream's headers alone before its first chunk: one more
+    // write per streamed run. Held to the end of this turn, they leave with the first events.
+    const outgoing = (c.env as { outgoing?: unknown } | undefined)?.outgoing;
+    if (outgoing instanceof ServerResponse && isEventStream(response)) deferHeaderFlush(outgoing);
+    return response;
   };
   return Object.assign(middleware, { handler });
 }

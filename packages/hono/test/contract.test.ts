@@ -1,9 +1,10 @@
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import { createAdaptorServer } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { adapterContract, listen } from '../../engine/test/http/contract.js';
+import { readEvents, recordFlushes } from '../../engine/test/http/event-stream.js';
 import type { HonoEnclaveOptions } from '../src/index.js';
 import { enclave } from '../src/index.js';
 
@@ -56,5 +57,59 @@ describe('hono mounting', () => {
     expect(await echo.json()).toEqual({ rest: '/x', user: 'zoe' });
     expect((await fetch(`${served.url}/api/run/echoes`)).status).toBe(404);
     await served.close();
+  });
+});
+
+describe('hono on @hono/node-server: an event stream’s headers', () => {
+  /** The app with a first middleware that records what the socket flushes, one entry per write. */
+  async function served(mw: ReturnType<typeof enclave>) {
+    const record: { flushes: string[] } = { flushes: [] };
+    const a = new Hono<Env>();
+    a.use(async (c, next) => {
+      record.flushes = recordFlushes((c.env as { outgoing: ServerResponse }).outgoing);
+      await next();
+    });
+    a.use(mw);
+    return { record, ...(await serve(a, () => mw.handler.dispose())) };
+  }
+
+  it('go out in the same write as the run’s first events (the server would flush them alone)', async () => {
+    // A tool that answers later: the response is still open when the turn ends.
+    const s = await served(enclave({ tools: { later: () => new Promise((resolve) => setTimeout(resolve, 20, 1)) } }));
+    try {
+      const res = await fetch(`${s.url}/enclave`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream' }, body: JSON.stringify({ code: 'return await callTool("later")' }) });
+      const events = await readEvents(res);
+      expect(events.map((e) => e.event)).toEqual(['session_init', 'tool_call', 'tool_result', 'final']);
+      expect(s.record.flushes[0]).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\n[0-9a-f]+\r\nretry: 1000\n\nid: 1\nevent: session_init\n/);
+      expect(s.record.flushes.filter((f) => f === '')).toEqual([]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('go out alone at the end of the turn when the stream has nothing yet: a reader does not wait for its first event to see them', async () => {
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    const body = () =>
+      new ReadableStream<Uint8Array>({
+        async start(c) {
+          await released;
+          c.enqueue(new TextEncoder().encode('{"seq":1}\n'));
+          c.close();
+        },
+      });
+    const s = await served(enclave({ routes: { '/wait': { serve: async () => new Response(body(), { headers: { 'content-type': 'application/x-ndjson' } }) } } }));
+    try {
+      const res = await fetch(`${s.url}/enclave/wait`);
+      expect(res.headers.get('content-type')).toBe('application/x-ndjson');
+      expect(s.record.flushes).toHaveLength(1);
+      expect(s.record.flushes[0]).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\n$/);
+      release();
+      expect(await res.text()).toBe('{"seq":1}\n');
+    } finally {
+      await s.close();
+    }
   });
 });

@@ -126,9 +126,43 @@ export function toFetchRequest(req: NodeRequest, res: ServerResponse, options: T
   return new Request(url, init);
 }
 
-const END_OF_TURN = Symbol('end of turn');
-/** Settles in this turn's check phase: after the immediates already queued (an event stream's first flush). */
-const endOfTurn = (): Promise<typeof END_OF_TURN> => new Promise((resolve) => setImmediate(resolve, END_OF_TURN));
+/** Whether a response is an event stream (SSE or NDJSON), whose headers must not wait for its first event. */
+export function isEventStream(response: Response): boolean {
+  return /^(?:text\/event-stream|application\/x-ndjson)\b/.test(response.headers.get('content-type') ?? '');
+}
+
+/**
+ * Sends `res`'s headers in this turn's check phase, after the immediates already queued (an event
+ * stream's first flush), unless a write has taken them along by then: a first chunk ready in this turn
+ * leaves in the same write (a write costs a streamed run as much as its events do), and a follower
+ * that waits a while for its first event still sees the headers at once.
+ */
+function flushHeadersAtEndOfTurn(res: ServerResponse, flush: () => void = res.flushHeaders): void {
+  setImmediate(() => {
+    if (!res.destroyed && !res.writableEnded && !headersLeft(res)) flush.call(res);
+  });
+}
+
+/**
+ * Whether `res`'s headers went out with a write. `headersSent` turns true at `writeHead`, before they
+ * leave; Node's own `_headerSent` says they left. Where it is missing the answer is no, and a flush
+ * after all costs an empty write, never a reader waiting for headers.
+ */
+function headersLeft(res: ServerResponse): boolean {
+  // eslint-disable-next-line no-underscore-dangle -- Node's own field, in every version we support
+  return (res as ServerResponse & { _headerSent?: unknown })._headerSent === true;
+}
+
+/**
+ * For a server that flushes a streamed response's headers by itself before it writes the first chunk
+ * (Hono's `@hono/node-server` does): from now on, `res.flushHeaders()` waits for the end of this turn,
+ * as `writeFetchResponse` does, so the headers leave with a first chunk that is ready by then.
+ */
+export function deferHeaderFlush(res: ServerResponse): void {
+  const flush = res.flushHeaders;
+  if (typeof flush !== 'function') return;
+  res.flushHeaders = () => flushHeadersAtEndOfTurn(res, flush);
+}
 
 /** Writes a Fetch `Response` to a Node response with backpressure; stops when the client is gone. */
 export async function writeFetchResponse(res: ServerResponse, response: Response): Promise<void> {
@@ -146,13 +180,8 @@ export async function writeFetchResponse(res: ServerResponse, response: Response
   }
   const reader = response.body.getReader();
   let next = reader.read();
+  if (isEventStream(response)) flushHeadersAtEndOfTurn(res);
   try {
-    // An event stream's headers must not wait for its first event, which a follower may wait a while
-    // for. They go out with the first chunk when it is ready in this turn, in one write (a write costs
-    // a streamed run as much as its events do), and alone at the turn's end otherwise.
-    if (/^(?:text\/event-stream|application\/x-ndjson)\b/.test(response.headers.get('content-type') ?? '')) {
-      if ((await Promise.race([next, endOfTurn()])) === END_OF_TURN) res.flushHeaders();
-    }
     for (;;) {
       const { done, value } = await next;
       if (done) break;

@@ -6,6 +6,7 @@ import type { EnclaveRoute, EnclaveRouteContext } from '../../src/index.js';
 import { handleNodeRequest, writeFetchResponse } from '../../src/node/index.js';
 import type { NodeRequest } from '../../src/node/index.js';
 import { adapterContract, listen } from './contract.js';
+import { recordFlushes } from './event-stream.js';
 
 // The Fetch core behind a bare node:http server and the Node bridge: the reference for the adapters.
 adapterContract('fetch core + node bridge', {
@@ -248,25 +249,6 @@ describe('writeFetchResponse', () => {
 });
 
 describe('writeFetchResponse: an event stream’s headers', () => {
-  /** What the socket flushed, one entry per `_write`/`_writev` (each is a write to the kernel). */
-  function recordFlushes(res: import('node:http').ServerResponse): string[] {
-    const flushes: string[] = [];
-    // Node's own names for a socket's flush of one buffer and of several (corked) ones.
-    const [one, several] = ['_write', '_writev'] as const;
-    const socket = res.socket as unknown as Record<typeof one | typeof several, (...a: unknown[]) => unknown>;
-    const write = socket[one];
-    const writev = socket[several];
-    socket[one] = function (this: unknown, chunk: unknown, ...rest: unknown[]) {
-      flushes.push(String(chunk));
-      return write.call(this, chunk, ...rest);
-    };
-    socket[several] = function (this: unknown, chunks: unknown, ...rest: unknown[]) {
-      flushes.push((chunks as { chunk: unknown }[]).map((c) => String(c.chunk)).join(''));
-      return writev.call(this, chunks, ...rest);
-    };
-    return flushes;
-  }
-
   it('go out in the same write as a first chunk that is ready in this turn (as a streamed run’s first flush is)', async () => {
     let flushes: string[] = [];
     const server = createServer((_req, res) => {
@@ -289,6 +271,8 @@ describe('writeFetchResponse: an event stream’s headers', () => {
       const res = await fetch(served.url);
       expect(await res.text()).toBe('retry: 1000\n\nid: 1\nevent: session_init\ndata: {}\n\nid: 2\nevent: final\ndata: {}\n\n');
       expect(flushes[0]).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\n[0-9a-f]+\r\nretry: 1000\n\nid: 1\nevent: session_init/);
+      // Nothing flushes the headers again: that would be a write of nothing.
+      expect(flushes.filter((f) => f === '')).toEqual([]);
     } finally {
       await served.close();
     }

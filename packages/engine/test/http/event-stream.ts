@@ -2,6 +2,8 @@
  * Reads an event stream response as a client does: Server-Sent Events or NDJSON, parsed incrementally
  * from the bytes as they arrive. For tests only: the client package has its own, complete parser.
  */
+import type { ServerResponse } from 'node:http';
+
 export interface StreamedEvent {
   id?: string;
   event?: string;
@@ -50,4 +52,23 @@ function parseSse(block: string): StreamedEvent | undefined {
   }
   if (data.length === 0) return undefined;
   return { ...event, data: JSON.parse(data.join('\n')) };
+}
+
+/** What the socket flushed, one entry per `_write`/`_writev` (each is a write to the kernel). */
+export function recordFlushes(res: ServerResponse): string[] {
+  const flushes: string[] = [];
+  // Node's own names for a socket's flush of one buffer and of several (corked) ones.
+  const [one, several] = ['_write', '_writev'] as const;
+  const socket = res.socket as unknown as Record<typeof one | typeof several, (...a: unknown[]) => unknown>;
+  const write = socket[one];
+  const writev = socket[several];
+  socket[one] = function (this: unknown, chunk: unknown, ...rest: unknown[]) {
+    flushes.push(String(chunk));
+    return write.call(this, chunk, ...rest);
+  };
+  socket[several] = function (this: unknown, chunks: unknown, ...rest: unknown[]) {
+    flushes.push((chunks as { chunk: unknown }[]).map((c) => String(c.chunk)).join(''));
+    return writev.call(this, chunks, ...rest);
+  };
+  return flushes;
 }
