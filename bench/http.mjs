@@ -9,7 +9,7 @@
 // all answering the same value; then the JSON and SSE routes alone in eight ABBA slices, whose ratio is
 // the SSE target's figure. The two floors (raw-vm, timed-entries): no sandbox keeping the invariants can beat them. After
 // the rows, 10,000 streamed runs of one script text check that the server's memory stays flat (heap
-// after a full GC, before and after, on a fresh server after 1,000 runs of warm-up); 10,000 never-seen texts, streamed and on the raw node:vm floor,
+// after a full GC, before and after, on a fresh server after 5,000 runs of warm-up); 10,000 never-seen texts, streamed and on the raw node:vm floor,
 // show what V8's compilation cache keeps of the scripts themselves. The server runs in a child process pinned to one core (`taskset -c 0` when available);
 // autocannon runs here, in the parent, pinned to core 1 when the machine has one; latencies are each response's own time, not autocannon's whole-millisecond histogram. Prints req/s, p50/p99 latency and each route's ratio to bare, and for SSE the server's CPU time per request against the JSON route's.
 // Then the cost of shared stores: a Hono server whose routes keep their per-user limit, leases and
@@ -70,7 +70,10 @@ const STORE_ROWS = [
   { key: 'memory-session', label: 'session start + read to final, memory store', path: '/memory', session: true },
   { key: 'redis-session', label: 'session start + read to final, Redis store', path: '/redis', session: true },
 ];
-/** Streamed runs whose memory is checked, after a warm-up of a tenth as many. */
+/**
+ * Streamed runs whose memory is checked, after a warm-up of half as many: the heap after a full GC
+ * climbs for the first few thousand runs (optimized code, the realm pool's rotation), then stays level.
+ */
 const STREAMED_RUNS = 10_000;
 /** The SSE route's p50 may be at most this multiple of the JSON route's (issue 16). */
 const SSE_TARGET = 1.15;
@@ -327,7 +330,7 @@ async function main() {
         const at = `http://127.0.0.1:${fresh.port}`;
         try {
           const many = (amount) => autocannon({ url: at + row.path, method: 'POST', headers: headersOf(row), body, requests: reqs, connections, amount });
-          await many(STREAMED_RUNS / 10);
+          await many(STREAMED_RUNS / 2);
           const before = await (await fetch(`${at}/memory`)).json();
           const res = await many(STREAMED_RUNS);
           if (res.non2xx + res.errors + res.timeouts) throw new Error(`${framework} ${row.label}: runs failed`);
