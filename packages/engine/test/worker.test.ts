@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Enclave, EnclaveConfigError, LEVEL_CONFIGS, ToolError, WORKER_POOL_PRESETS } from '../src/index.js';
 import { WorkerPool, readEntry } from '../src/sandbox/worker-pool.js';
-import type { CreateEnclaveOptions, ExecutionResult, ToolSet } from '../src/index.js';
+import type { CreateEnclaveOptions, ExecutionResult, ToolSet, WorkerPoolStats } from '../src/index.js';
 import { untilReached } from './helpers.js';
 
 const opened: Enclave[] = [];
@@ -33,6 +33,9 @@ const tools: ToolSet = {
 };
 
 /** Waits until the pool reports what `ok` wants (worker start and exit are asynchronous). */
+/** Workers started and not stopped: busy, idle or starting. */
+const live = (s: WorkerPoolStats) => s.busyWorkers + s.idleWorkers + s.startingWorkers;
+
 async function until(enclave: Enclave, ok: (s: NonNullable<ReturnType<Enclave['stats']>['workers']>) => boolean): Promise<void> {
   for (let i = 0; i < 400; i++) {
     const s = enclave.stats().workers;
@@ -226,6 +229,47 @@ describe('worker_threads: pool', () => {
     for (let i = 0; i < 5; i++) expect((await e.run(`return ${i}`)).value).toBe(i);
     expect(e.stats().workers?.recycled).toBe(2);
     expect(e.stats().workers?.workersStarted).toBe(3);
+  });
+
+  it('a worker’s successor starts during its last runs, and the worker never does more than maxExecutionsPerWorker', async () => {
+    // 4 runs a worker: its successor starts with its third run (a quarter of its runs before the end).
+    const e = workerEnclave({ workerPoolConfig: { minWorkers: 1, maxWorkers: 1, maxExecutionsPerWorker: 4 } });
+    const started: number[] = [];
+    const recycled: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      expect((await e.run(`return ${i}`)).value).toBe(i);
+      const s = e.stats().workers as WorkerPoolStats;
+      started.push(s.workersStarted);
+      recycled.push(s.recycled);
+      // The worker and at most one successor.
+      expect(live(s)).toBeLessThanOrEqual(2);
+    }
+    // Recycled right after its 4th run, and its successor after its own 4th; each successor was started
+    // before the worker it replaces went.
+    expect(recycled).toEqual([0, 0, 0, 1, 1, 1, 1, 2]);
+    expect(started).toEqual([1, 1, 2, 2, 2, 2, 3, 3]);
+  });
+
+  it('one successor starts at a time: the pool is never more than one worker over maxWorkers', async () => {
+    const e = workerEnclave({ workerPoolConfig: { minWorkers: 2, maxWorkers: 2, maxExecutionsPerWorker: 4 } });
+    await e.ready();
+    let most = 0;
+    const watch = setInterval(() => {
+      most = Math.max(most, live(e.stats().workers as WorkerPoolStats));
+    }, 1);
+    try {
+      for (let round = 0; round < 6; round++) {
+        // Two runs at once: one on each worker while both are idle.
+        const results = await Promise.all([0, 1].map((k) => e.run(`await callTool('wait', { ms: 5 }); return ${k}`, { tools })));
+        expect(results.map((r) => r.value)).toEqual([0, 1]);
+        most = Math.max(most, live(e.stats().workers as WorkerPoolStats));
+      }
+    } finally {
+      clearInterval(watch);
+    }
+    // Both workers reach their last runs together; the second waits for the first's handover.
+    expect(most).toBe(3);
+    expect((e.stats().workers as WorkerPoolStats).recycled).toBeGreaterThanOrEqual(2);
   });
 
   it('workers above minWorkers stop after idleTimeoutMs', async () => {

@@ -88,6 +88,10 @@ interface Slot {
   state: SlotState;
   job: Job | undefined;
   runs: number;
+  /** Runs after which this worker is recycled: `maxExecutionsPerWorker`, or a little less (see recycleAfter). */
+  limit: number;
+  /** The worker started to take this one's place before it is recycled (see #startSuccessor). */
+  predecessor: Slot | undefined;
   /**
    * Messages the worker may still send in answer to the host: one for its `ready`, and one per message
    * the host posted to it (a run, a tool reply, a cancel each make the worker enter its realm once and
@@ -112,6 +116,22 @@ export interface WorkerPoolOptions {
   maxMessageBytes: number;
   /** The worker's entry module; tests only (a worker that misbehaves on purpose). */
   entry?: URL;
+}
+
+/**
+ * A worker's successor starts this many runs before the worker is recycled (a quarter of its runs at
+ * most), so that it is warm when the worker goes: a worker takes tens of milliseconds to start, and
+ * runs that wait for it would all pay that.
+ */
+const SUCCESSOR_LEAD = 64;
+
+/**
+ * Runs after which a new worker is recycled: `max`, or up to a tenth fewer, at random. Workers that
+ * started together and share the load evenly would otherwise reach `max` together, and be replaced at
+ * the same moment; a worker never does more than `max` runs.
+ */
+function recycleAfter(max: number): number {
+  return max - Math.floor(Math.random() * Math.floor(max / 10));
 }
 
 /** The `worker_threads` isolation. */
@@ -215,8 +235,8 @@ export class WorkerPool implements Isolation {
     return undefined;
   }
 
-  #spawn(): void {
-    if (this.#disposed) return;
+  #spawn(): Slot | undefined {
+    if (this.#disposed) return undefined;
     const flag = new SharedArrayBuffer(4);
     const init: WorkerInit = { ...this.#init, flag };
     // Through Reflect.construct: bundlers (Turbopack) read `new Worker(<dynamic>)` as a reference to every
@@ -246,6 +266,8 @@ export class WorkerPool implements Isolation {
       state: 'starting',
       job: undefined,
       runs: 0,
+      limit: recycleAfter(this.#config.maxExecutionsPerWorker),
+      predecessor: undefined,
       credit: 1,
       windowStart: performance.now(),
       windowCount: 0,
@@ -267,6 +289,29 @@ export class WorkerPool implements Isolation {
       if (code === 'ERR_WORKER_OUT_OF_MEMORY') slot.deathCode = 'MEMORY_LIMIT_EXCEEDED';
     });
     worker.on('exit', () => this.#exited(slot));
+    return slot;
+  }
+
+  /**
+   * Starts the worker that takes `slot`'s place once `slot` has done its runs, while `slot` does its last
+   * ones (SUCCESSOR_LEAD). One at a time, so the pool is at most one worker over `maxWorkers`, and only
+   * for as long as that worker starts; a worker whose successor could not start yet is replaced when it
+   * goes, as any worker that dies is.
+   */
+  #startSuccessor(slot: Slot): void {
+    if (slot.runs + 1 < slot.limit - Math.min(SUCCESSOR_LEAD, Math.floor(slot.limit / 4))) return;
+    for (const s of this.#slots) {
+      if (s.predecessor === undefined) continue;
+      if (s.predecessor.state !== 'dead') return;
+      s.predecessor = undefined;
+    }
+    const successor = this.#spawn();
+    if (successor !== undefined) successor.predecessor = slot;
+  }
+
+  #hasSuccessor(slot: Slot): boolean {
+    for (const s of this.#slots) if (s.predecessor === slot) return true;
+    return false;
   }
 
   /** Stops a worker on the pool's own initiative (recycling, idle, deadline, disposal). */
@@ -329,7 +374,7 @@ export class WorkerPool implements Isolation {
   #becomeIdle(slot: Slot): void {
     slot.job = undefined;
     clearTimeout(slot.graceTimer);
-    if (slot.runs >= this.#config.maxExecutionsPerWorker) {
+    if (slot.runs >= slot.limit) {
       this.#retire(slot, 'recycled');
       return;
     }
@@ -350,6 +395,7 @@ export class WorkerPool implements Isolation {
 
   #assign(slot: Slot, job: Job): void {
     clearTimeout(slot.idleTimer);
+    if (!this.#hasSuccessor(slot)) this.#startSuccessor(slot);
     slot.state = 'busy';
     slot.job = job;
     slot.deathCode = 'INTERNAL_ERROR';
