@@ -136,6 +136,11 @@ async function templateJob(code: string, options: CreateEnclaveOptions = {}): Pr
 }
 
 /** A hand-made job of app `app`, from `template`: a run id and a token of its own, 5 s to run, no reach. */
+/** Whether a frame is an entry that ends its run (its value follows the newline, after any call's arguments). */
+function ended(frame: string): boolean {
+  return (JSON.parse(frame.split('\n')[0] as string) as unknown[])[4] !== null;
+}
+
 function handJob(template: Job, app: string, fields: Record<string, unknown> = {}): Job {
   const { reach: _reach, ...rest } = template;
   return { ...rest, run: newRun(), app, token: `t${randomUUID().replaceAll('-', '')}`, remaining: 5000, ...fields };
@@ -541,7 +546,8 @@ describe('a hostile app listener, as the node meets it', () => {
     if (link === undefined) throw new Error('the node never took a run over the connection');
     expect(fake.peers.length).toBe(1);
     // A run of its own, on the connection, waiting on its tool call.
-    const own = handJob(waiting, app, { reach: fake.reach, remaining: 20_000 });
+    // (As an app from before `framed`: the call's arguments come inside the JSON.)
+    const own = handJob(waiting, app, { reach: fake.reach, remaining: 20_000, framed: undefined });
     await enqueueInline(c, prefix, own);
     const call = await link.next((m) => m[0] === 'entry' && m[1] === own.run, 'its run’s tool call');
     const callId = (call[2] as [number, string, string][])[0]?.[0];
@@ -580,7 +586,7 @@ describe('a hostile app listener, as the node meets it', () => {
     link.write(['reply', own.run, callId, 1, '"h-ok"']);
     const end = await link.next((m) => m[0] === 'entry' && m[1] === own.run && m[4] !== null, 'the end of its own run');
     expect(end[4]).toMatchObject({ kind: 'report' });
-    expect(link.frames.find((f) => f.startsWith(`["entry","${own.run}"`) && f.includes('\n'))).toContain('h-ok');
+    expect(link.frames.find((f) => f.startsWith(`["entry","${own.run}"`) && ended(f))).toContain('h-ok');
 
     // Another run of its own on the connection, then a frame over the node's cap (3 MiB with --max-payload
     // 1): skipped, not buffered; the connection stays and the reply after it still reaches the run.
@@ -595,7 +601,7 @@ describe('a hostile app listener, as the node meets it', () => {
     link.write(frame(`${JSON.stringify(['reply', last.run, lastCallId, 1])}\n"after-the-big-one"`));
     const lastEnd = await link.next((m) => m[0] === 'entry' && m[1] === last.run && m[4] !== null, 'the end of its last run');
     expect(lastEnd[4]).toMatchObject({ kind: 'report' });
-    expect(link.frames.find((f) => f.startsWith(`["entry","${last.run}"`) && f.includes('\n'))).toContain('after-the-big-one');
+    expect(link.frames.find((f) => f.startsWith(`["entry","${last.run}"`) && ended(f))).toContain('after-the-big-one');
     expect(link.closed).toBe(false);
     await eventually(async () => {
       const load = await nodeLoad(c, prefix, node.id);

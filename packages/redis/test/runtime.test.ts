@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Enclave, ToolError, defineTool } from '@enclave-kit/engine';
+import { Enclave, ToolError, checkAgentScript, defineTool } from '@enclave-kit/engine';
 import type { CreateEnclaveOptions, ExecutionResult, RunJournal, ToolContext } from '@enclave-kit/engine';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { redisRuntime, startRuntimeNode } from '../src/index.js';
@@ -556,6 +556,34 @@ describe('hostile messages on Redis', () => {
     expect(runs.map((run) => heard.get(run))).toEqual(runs.map((run) => ['failed', run, 'INTERNAL_ERROR']));
     expect(heard.get('rndgood0000')).toEqual(['accept', 'rndgood0000', node.id, 'tok0000000', 1024 * 1024, 1]);
     await eventually(async () => ((await nodeLoad(c, prefix, node.id))?.refused === bad.length ? undefined : Promise.reject(new Error('not counted'))));
+    await node.kill();
+  });
+
+  it('a node sends a tool call’s arguments after the newline to an app that said `framed`, and inside the JSON to an older app', async () => {
+    const prefix = redis.prefix();
+    const node = await startNodeProcess(redis.server.url, prefix, ['--concurrency', '2']);
+    const c = redis.client();
+    const app = 'aframed0000';
+    const raw: string[] = [];
+    const sub = redis.client();
+    await sub.subscribe(`${prefix}rt:to:${app}`);
+    sub.on('message', (_channel: string, text: string) => raw.push(text));
+    // Arguments with what escaping would touch: quotes, a backslash, a newline, a line separator, an emoji.
+    const args = { s: 'a "quoted" \\ line\nnext\u2028😀' };
+    const checked = checkAgentScript(`return await callTool('t', ${JSON.stringify(args)});`);
+    if (!checked.ok) throw new Error('the script does not check');
+    const limits = { maxIterations: 1000, maxCallDepth: 100, maxToolCalls: 10, memoryLimit: 16 * 1024 * 1024, maxOutputBytes: 1000, maxToolArgsBytes: 1000, maxLogBytes: 1000, maxLogEntries: 10 };
+    const job = (run: string, framed: boolean) => ({ v: 1, run, app, token: 'tok0000000', source: checked.compiled.source, limits, input: null, globals: null, names: [], fnNames: [], remaining: 5000, realm: { intl: false, proxy: false }, ...(framed ? { framed: 1 } : {}) });
+    for (const [run, framed] of [['rframed0001', true], ['rolder00001', false]] as const) {
+      await c.set(`${prefix}{rt}:job:${run}`, JSON.stringify(job(run, framed)), 'PX', 5000);
+      await c.xadd(`${prefix}{rt}:jobs`, '*', 'r', run, 'a', app);
+    }
+    const entryOf = (run: string) => eventually(async () => raw.find((t) => t.startsWith(`["entry","${run}"`)) ?? Promise.reject(new Error(`no entry of ${run} yet`)));
+    const argsText = JSON.stringify(args);
+    expect(await entryOf('rframed0001')).toBe(`${JSON.stringify(['entry', 'rframed0001', [[1, 't', argsText.length]], [], null])}\n${argsText}`);
+    expect(await entryOf('rolder00001')).toBe(JSON.stringify(['entry', 'rolder00001', [[1, 't', argsText]], [], null]));
+    for (const run of ['rframed0001', 'rolder00001']) await c.publish(`${prefix}rt:to:${node.id}`, JSON.stringify(['cancel', run]));
+    sub.disconnect();
     await node.kill();
   });
 

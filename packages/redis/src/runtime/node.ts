@@ -99,6 +99,8 @@ interface NodeRun {
   timer: NodeJS.Timeout | undefined;
   /** The direct connection to its app the run talks over; undefined: pub/sub. */
   link: NodeLink | undefined;
+  /** Its app reads tool-call arguments framed (RemoteJob.framed). */
+  framed: boolean;
 }
 
 /** A direct connection to an app instance (see direct.ts). */
@@ -371,7 +373,7 @@ class Node implements RuntimeNode {
     } catch {
       return undefined;
     }
-    const { run, app, token, reach, source, input, globals, names, fnNames, remaining, limits, realm, replayNd, maxNd } = o;
+    const { run, app, token, reach, source, input, globals, names, fnNames, remaining, limits, realm, replayNd, maxNd, framed } = o;
     if (o.v !== 1 || !isId(run) || !isId(app) || !isId(token) || typeof source !== 'string' || source.length === 0) return undefined;
     if (reach !== undefined && parseAddress(reach) === undefined) return undefined;
     if ((input !== null && typeof input !== 'string') || (globals !== null && typeof globals !== 'string')) return undefined;
@@ -391,7 +393,7 @@ class Node implements RuntimeNode {
     if (typeof intl !== 'boolean' || typeof proxy !== 'boolean') return undefined;
     const timeout = Math.min(remaining, this.#s.maxTimeoutMs);
     // The compile cache is keyed by the source itself: a key the app chose could name another script.
-    const job = { run, app, token, reach: reach as string | undefined, source, limits: capped, inputText: input, globalsText: globals, globalNames, functionNames, deadline: performance.now() + timeout, realm: { intl, proxy } };
+    const job = { run, app, token, reach: reach as string | undefined, source, limits: capped, inputText: input, globalsText: globals, globalNames, functionNames, deadline: performance.now() + timeout, realm: { intl, proxy }, framed: framed === 1 };
     if (replayNd === undefined && maxNd === undefined) return job;
     // A durable run: both fields, the cap within the node's, and recorded values the realm could have given.
     if (typeof maxNd !== 'number' || !Number.isSafeInteger(maxNd) || maxNd < 0) return undefined;
@@ -402,7 +404,7 @@ class Node implements RuntimeNode {
 
   #start(job: IsolatedJob & NodeJobFields): void {
     const link = this.#linkTo(job.app, job.reach);
-    const run: NodeRun = { id: job.run, app: job.app, handle: undefined, timer: undefined, link };
+    const run: NodeRun = { id: job.run, app: job.app, handle: undefined, timer: undefined, link, framed: job.framed };
     this.#runs.set(run.id, run);
     link?.runs.add(run);
     this.#sendRun(run, ['accept', run.id, this.id, job.token, this.#s.maxPayloadBytes, 1]);
@@ -416,7 +418,7 @@ class Node implements RuntimeNode {
       },
       Math.max(0, job.deadline - performance.now()),
     );
-    const { run: _run, app: _app, token: _token, reach: _reach, realm, ...isolated } = job;
+    const { run: _run, app: _app, token: _token, reach: _reach, realm, framed: _framed, ...isolated } = job;
     run.handle = this.#pool(realm).run(isolated, {
       entry: (output) => {
         if (this.#runs.get(run.id) !== run) return;
@@ -447,15 +449,22 @@ class Node implements RuntimeNode {
   }
 
   #sendEntry(run: NodeRun, output: EntryOutput): void {
-    const { calls, logs, end, nd } = output;
+    const { logs, end, nd } = output;
+    let calls: unknown[] = output.calls;
     let wireEnd: unknown = end;
-    let value: string | undefined;
+    let tail = '';
+    // The calls' arguments (JSON already) after the newline, for an app that reads them so, not escaped
+    // inside this JSON; then a report's value.
+    if (run.framed && output.calls.length > 0) {
+      calls = output.calls.map(([callId, name, args]) => [callId, name, args.length]);
+      for (const call of output.calls) tail += call[2];
+    }
     if (end?.kind === 'report') {
       wireEnd = { kind: 'report', report: end.report };
-      value = end.value;
+      tail += end.value;
     }
     const message: ToApp = nd === undefined ? ['entry', run.id, calls, logs, wireEnd] : ['entry', run.id, calls, logs, wireEnd, nd];
-    this.#sendText(run, formatMessage(message, value));
+    this.#sendText(run, formatMessage(message, tail === '' ? undefined : tail));
   }
 
   #send(app: string, message: ToApp): void {
@@ -575,6 +584,7 @@ interface NodeJobFields {
   token: string;
   reach: string | undefined;
   realm: { intl: boolean; proxy: boolean };
+  framed: boolean;
 }
 
 function nameList(value: unknown): string[] | undefined {

@@ -110,6 +110,12 @@ export interface RemoteJob {
    */
   replayNd?: NdValue[];
   maxNd?: number;
+  /**
+   * 1: the app reads a tool call's arguments framed in `entry` (their length in the call, the text
+   * after the first newline, ahead of a report's value) instead of as a string inside the JSON. Apps
+   * from before it leave it out, and nodes from before it ignore it.
+   */
+  framed?: 1;
 }
 
 /** App -> node. On a direct connection, the app's answer to a node's hello comes first: `['welcome', app]`. */
@@ -131,7 +137,8 @@ export type NodeFailure = 'MEMORY_LIMIT_EXCEEDED' | 'RUNTIME_ERROR' | 'INTERNAL_
 export const NODE_FAILURES: ReadonlySet<unknown> = new Set<NodeFailure>(['MEMORY_LIMIT_EXCEEDED', 'RUNTIME_ERROR', 'INTERNAL_ERROR', 'QUEUE_FULL', 'SHUTDOWN', 'TOO_LARGE']);
 
 /**
- * Node -> app. An `entry` with a report carries the value's codec text after the first newline; in a
+ * Node -> app. An `entry` with a report carries the value's codec text after the first newline (after
+ * the calls' arguments, for an app that said `framed`: each call is then `[callId, name, length]`); in a
  * durable run, its last field is the values the run's non-deterministic sources gave in it (EntryOutput.nd).
  * In `accept`, `maxMessage` is the longest message (in characters) the node reads, so that the app can
  * turn a tool reply the node would drop into an error the script sees at once; `framed` is 1 when the

@@ -267,6 +267,7 @@ export class RedisRuntimeIsolation implements Isolation {
       fnNames: [...job.functionNames],
       remaining: Math.max(1, Math.floor(job.deadline - performance.now())),
       realm: this.#realm,
+      framed: 1,
     };
     if (this.#reach !== undefined) remote.reach = this.#reach;
     if (job.replayNd !== undefined) {
