@@ -137,8 +137,8 @@ async function templateJob(code: string, options: CreateEnclaveOptions = {}): Pr
 
 /** A hand-made job of app `app`, from `template`: a run id and a token of its own, 5 s to run, no reach. */
 /** Whether a frame is an entry that ends its run (its value follows the newline, after any call's arguments). */
-function ended(frame: string): boolean {
-  return (JSON.parse(frame.split('\n')[0] as string) as unknown[])[4] !== null;
+function ended(text: string): boolean {
+  return (JSON.parse(text.split('\n')[0] as string) as unknown[])[4] !== null;
 }
 
 function handJob(template: Job, app: string, fields: Record<string, unknown> = {}): Job {

@@ -573,7 +573,9 @@ describe('hostile messages on Redis', () => {
     const checked = checkAgentScript(`return await callTool('t', ${JSON.stringify(args)});`);
     if (!checked.ok) throw new Error('the script does not check');
     const limits = { maxIterations: 1000, maxCallDepth: 100, maxToolCalls: 10, memoryLimit: 16 * 1024 * 1024, maxOutputBytes: 1000, maxToolArgsBytes: 1000, maxLogBytes: 1000, maxLogEntries: 10 };
-    const job = (run: string, framed: boolean) => ({ v: 1, run, app, token: 'tok0000000', source: checked.compiled.source, limits, input: null, globals: null, names: [], fnNames: [], remaining: 5000, realm: { intl: false, proxy: false }, ...(framed ? { framed: 1 } : {}) });
+    // The rewritten text an app sends: the engine keeps it with what the check returns (its PreparedScript).
+    const source = (checked.compiled as unknown as { source: string }).source;
+    const job = (run: string, framed: boolean) => ({ v: 1, run, app, token: 'tok0000000', source, limits, input: null, globals: null, names: [], fnNames: [], remaining: 5000, realm: { intl: false, proxy: false }, ...(framed ? { framed: 1 } : {}) });
     for (const [run, framed] of [['rframed0001', true], ['rolder00001', false]] as const) {
       await c.set(`${prefix}{rt}:job:${run}`, JSON.stringify(job(run, framed)), 'PX', 5000);
       await c.xadd(`${prefix}{rt}:jobs`, '*', 'r', run, 'a', app);
