@@ -187,8 +187,9 @@ export interface WorkerPoolConfig {
   maxMessagesPerSecond: number;
   /**
    * A worker is replaced after at most this many runs: up to a tenth fewer, at random, so that workers
-   * started together are not replaced together. Its successor starts during its last runs (at most 64),
-   * so runs do not wait for a cold worker; meanwhile the pool may hold one worker over `maxWorkers`.
+   * started together are not replaced together. Its successor starts during its last runs (at most 64)
+   * and takes its place once ready, so runs do not wait for a cold worker; while a successor starts, the
+   * pool may hold one worker over `maxWorkers`.
    */
   maxExecutionsPerWorker: number;
   /** Runs waiting for a worker at most; one more is answered QUEUE_FULL at once. */

@@ -293,10 +293,11 @@ export class WorkerPool implements Isolation {
   }
 
   /**
-   * Starts the worker that takes `slot`'s place once `slot` has done its runs, while `slot` does its last
-   * ones (SUCCESSOR_LEAD). One at a time, so the pool is at most one worker over `maxWorkers`, and only
-   * for as long as that worker starts; a worker whose successor could not start yet is replaced when it
-   * goes, as any worker that dies is.
+   * Starts the worker that takes `slot`'s place, while `slot` does its last runs (SUCCESSOR_LEAD): once
+   * it is ready, `slot` goes (at once if idle, else when its run ends), whether or not it did all its
+   * runs. One at a time, so the pool is at most one worker over `maxWorkers`, and only while a successor
+   * starts and its predecessor finishes a run; a worker whose successor could not start is replaced when
+   * it goes, as any worker that dies is.
    */
   #startSuccessor(slot: Slot): void {
     if (slot.runs + 1 < slot.limit - Math.min(SUCCESSOR_LEAD, Math.floor(slot.limit / 4))) return;
@@ -312,6 +313,12 @@ export class WorkerPool implements Isolation {
   #hasSuccessor(slot: Slot): boolean {
     for (const s of this.#slots) if (s.predecessor === slot) return true;
     return false;
+  }
+
+  /** `slot`'s successor, once it is ready to take runs. */
+  #replacedBy(slot: Slot): Slot | undefined {
+    for (const s of this.#slots) if (s.predecessor === slot && (s.state === 'idle' || s.state === 'busy' || s.state === 'draining')) return s;
+    return undefined;
   }
 
   /** Stops a worker on the pool's own initiative (recycling, idle, deadline, disposal). */
@@ -374,13 +381,24 @@ export class WorkerPool implements Isolation {
   #becomeIdle(slot: Slot): void {
     slot.job = undefined;
     clearTimeout(slot.graceTimer);
-    if (slot.runs >= slot.limit) {
+    // Done with its runs, or its successor is ready to take its place.
+    const successor = this.#replacedBy(slot);
+    if (successor !== undefined) successor.predecessor = undefined;
+    if (slot.runs >= slot.limit || successor !== undefined) {
       this.#retire(slot, 'recycled');
       return;
     }
+    const wasStarting = slot.state === 'starting';
     slot.state = 'idle';
     slot.worker.unref();
     this.#checkReady();
+    // A successor that is ready: the worker it replaces goes now if idle, else when its run ends.
+    const predecessor = wasStarting ? slot.predecessor : undefined;
+    if (predecessor !== undefined) {
+      slot.predecessor = undefined;
+      if (predecessor.state === 'idle') this.#retire(predecessor, 'recycled');
+      else if (predecessor.state !== 'dead') slot.predecessor = predecessor;
+    }
     const next = this.#queue.shift();
     if (next) {
       this.#assign(slot, next);
