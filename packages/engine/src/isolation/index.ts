@@ -20,7 +20,7 @@ export type {
 export type { LogLevel, NdKind, NdValue, RealmLimits, ToolReply } from '../sandbox/realm-abi.js';
 export type { RealmPoolOptions } from '../sandbox/realm.js';
 export type { WireEnd } from '../sandbox/worker-protocol.js';
-export { checkMessage, formatMessage } from '../sandbox/worker-protocol.js';
+export { checkMessage, formatMessage, wireEntry } from '../sandbox/worker-protocol.js';
 export { toolErrorReply } from '../sandbox/realm-abi.js';
 export { isNdValues } from '../sandbox/nondeterminism.js';
 export { WORKER_POOL_PRESETS, WorkerPool, maxMessageBytes, readEntry } from '../sandbox/worker-pool.js';

@@ -13,8 +13,8 @@ import { RealmRun, configureHeap, heapUsed } from './realm-run.js';
 import { installRejectionGuard } from './rejections.js';
 import { configureEntries } from './scheduler.js';
 import { watchScope } from './scope-watch.js';
-import type { HostMessage, WireCall, WireEnd, WorkerInit, WorkerMessage } from './worker-protocol.js';
-import { checkMessage, formatMessage } from './worker-protocol.js';
+import type { HostMessage, WorkerInit, WorkerMessage } from './worker-protocol.js';
+import { checkMessage, formatMessage, wireEntry } from './worker-protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('worker-main runs only as a worker thread');
@@ -36,26 +36,13 @@ const scope = watchScope(globalThis);
 const active = new Map<number, RealmRun>();
 
 function send(id: number, { calls, logs, end, nd }: EntryOutput): void {
-  let wireEnd: WireEnd | null = null;
-  // Each call's argument text (JSON already) and then a report's value follow the newline.
-  const wireCalls: WireCall[] = [];
-  let tail = '';
-  for (const [callId, name, argsText] of calls) {
-    wireCalls.push([callId, name, argsText.length]);
-    tail += argsText;
-  }
-  if (end !== null) {
-    active.delete(id);
-    if (end.kind === 'report') {
-      wireEnd = { kind: 'report', report: end.report };
-      tail += end.value;
-    } else wireEnd = end;
-  }
+  if (end !== null) active.delete(id);
+  const wire = wireEntry(calls, end);
   // Garbage a run left behind counts against the next run's heap checks until V8 collects it: a worker
   // whose heap is still half full after a run is replaced instead.
-  const message: WorkerMessage = ['entry', id, wireCalls, logs, wireEnd, end !== null && scope.changed(), end !== null && heapUsed() > init.heapCeiling / 2];
+  const message: WorkerMessage = ['entry', id, wire.calls, logs, wire.end, end !== null && scope.changed(), end !== null && heapUsed() > init.heapCeiling / 2];
   if (nd !== undefined) message.push(nd);
-  port?.postMessage(formatMessage(message, tail));
+  port?.postMessage(formatMessage(message, wire.tail));
 }
 
 function onMessage(text: unknown): void {

@@ -301,6 +301,7 @@ export class WorkerPool implements Isolation {
    */
   #startSuccessor(slot: Slot): void {
     if (slot.runs + 1 < slot.limit - Math.min(SUCCESSOR_LEAD, Math.floor(slot.limit / 4))) return;
+    // A successor whose predecessor is alive (this one's, or another's): none now.
     for (const s of this.#slots) {
       if (s.predecessor === undefined) continue;
       if (s.predecessor.state !== 'dead') return;
@@ -308,11 +309,6 @@ export class WorkerPool implements Isolation {
     }
     const successor = this.#spawn();
     if (successor !== undefined) successor.predecessor = slot;
-  }
-
-  #hasSuccessor(slot: Slot): boolean {
-    for (const s of this.#slots) if (s.predecessor === slot) return true;
-    return false;
   }
 
   /** `slot`'s successor, once it is ready to take runs. */
@@ -413,7 +409,7 @@ export class WorkerPool implements Isolation {
 
   #assign(slot: Slot, job: Job): void {
     clearTimeout(slot.idleTimer);
-    if (!this.#hasSuccessor(slot)) this.#startSuccessor(slot);
+    this.#startSuccessor(slot);
     slot.state = 'busy';
     slot.job = job;
     slot.deathCode = 'INTERNAL_ERROR';

@@ -5,7 +5,7 @@
  * not escaped into a second JSON string and unescaped again: a run's rewritten script, a tool's reply
  * (for a 260 KB result that was 3.1 ms of the call against 1.1 ms) and a run's value.
  */
-import type { EntryEnd, EntryLog, IsolatedJob } from './isolation.js';
+import type { EntryCall, EntryEnd, EntryLog, IsolatedJob } from './isolation.js';
 import type { NdValue } from './realm-abi.js';
 import type { RealmPoolOptions } from './realm.js';
 
@@ -58,6 +58,38 @@ export type WorkerMessage =
 /** A message's text as `checkMessage` reads it: the tuple's JSON, then `tail` (if any) after a newline. */
 export function formatMessage(message: readonly unknown[], tail?: string): string {
   return tail === undefined ? JSON.stringify(message) : `${JSON.stringify(message)}\n${tail}`;
+}
+
+/** An entry's calls and end as `wireEntry` writes them; `tail` follows the newline. */
+export interface WireEntry<C> {
+  calls: C[];
+  end: WireEnd | null;
+  tail: string | undefined;
+}
+
+/**
+ * An entry's calls and end as they cross, as `readEntry` reads them: each call's argument text (JSON
+ * already) and then a report's value follow the newline, in `tail`. With `embedArgs` the argument texts
+ * stay inside the calls instead (for apps from before runtime nodes framed them).
+ */
+export function wireEntry(calls: readonly EntryCall[], end: EntryEnd | null): WireEntry<WireCall>;
+export function wireEntry(calls: readonly EntryCall[], end: EntryEnd | null, embedArgs: boolean): WireEntry<WireCall | EntryCall>;
+export function wireEntry(calls: readonly EntryCall[], end: EntryEnd | null, embedArgs = false): WireEntry<WireCall | EntryCall> {
+  let tail = '';
+  const wireCalls: (WireCall | EntryCall)[] = [];
+  for (const call of calls) {
+    if (embedArgs) wireCalls.push(call);
+    else {
+      wireCalls.push([call[0], call[1], call[2].length]);
+      tail += call[2];
+    }
+  }
+  let wireEnd: WireEnd | null = end;
+  if (end?.kind === 'report') {
+    wireEnd = { kind: 'report', report: end.report };
+    tail += end.value;
+  }
+  return { calls: wireCalls, end: wireEnd, tail: tail === '' ? undefined : tail };
 }
 
 /** Parses a message text no longer than `maxBytes` characters; throws on anything malformed. */

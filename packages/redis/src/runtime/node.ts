@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { availableParallelism } from 'node:os';
 import type { EntryOutput, IsolatedJob, IsolatedRun, IsolationFailureCode, RealmLimits, WorkerPoolConfig } from '@enclave-kit/engine/isolation';
-import { WORKER_POOL_PRESETS, WorkerPool, checkMessage, formatMessage, installRejectionGuard, isNdValues, maxMessageBytes } from '@enclave-kit/engine/isolation';
+import { WORKER_POOL_PRESETS, WorkerPool, checkMessage, formatMessage, installRejectionGuard, isNdValues, maxMessageBytes, wireEntry } from '@enclave-kit/engine/isolation';
 import { LEVEL_CONFIGS } from '@enclave-kit/engine';
 import { OptionChecker } from '@enclave-kit/engine/http';
 import type { RedisClient } from '../client.js';
@@ -449,22 +449,11 @@ class Node implements RuntimeNode {
   }
 
   #sendEntry(run: NodeRun, output: EntryOutput): void {
-    const { logs, end, nd } = output;
-    let calls: unknown[] = output.calls;
-    let wireEnd: unknown = end;
-    let tail = '';
-    // The calls' arguments (JSON already) after the newline, for an app that reads them so, not escaped
-    // inside this JSON; then a report's value.
-    if (run.framed && output.calls.length > 0) {
-      calls = output.calls.map(([callId, name, args]) => [callId, name, args.length]);
-      for (const call of output.calls) tail += call[2];
-    }
-    if (end?.kind === 'report') {
-      wireEnd = { kind: 'report', report: end.report };
-      tail += end.value;
-    }
-    const message: ToApp = nd === undefined ? ['entry', run.id, calls, logs, wireEnd] : ['entry', run.id, calls, logs, wireEnd, nd];
-    this.#sendText(run, formatMessage(message, tail === '' ? undefined : tail));
+    const { logs, nd } = output;
+    // Argument texts after the newline for an app that reads them so, inside the calls for older apps.
+    const wire = wireEntry(output.calls, output.end, !run.framed);
+    const message: ToApp = nd === undefined ? ['entry', run.id, wire.calls, logs, wire.end] : ['entry', run.id, wire.calls, logs, wire.end, nd];
+    this.#sendText(run, formatMessage(message, wire.tail));
   }
 
   #send(app: string, message: ToApp): void {
