@@ -6,8 +6,14 @@ import { LineIndex, LruCache } from '../source.js';
  * AgentScript is a function body: top-level `await` and `return` are allowed. oxc-parser has no
  * "return outside function" switch, so the code is parsed inside an async function whose header sits
  * on its own line. Offsets in the tree are shifted by `WRAP_PREFIX.length`; lines by one.
+ *
+ * The parse must read the text exactly as V8 runs it: a classic script (the realm compiles a
+ * `vm.Script`), strict (the rewritten factory says so). A module parse differs in one place that
+ * matters: in a script, `<!--` starts a line comment and so does `-->` at the start of a line (Annex B),
+ * while a module reads them as operators. Code that one reader sees as a comment and the other runs
+ * would pass every check unseen, so the wrapper is a strict script, not a module.
  */
-export const WRAP_PREFIX = 'async function __ek_main__() {\n';
+export const WRAP_PREFIX = "'use strict'; async function __ek_main__() {\n";
 export const WRAP_SUFFIX = '\n}';
 
 /** ESTree-shaped node as oxc-parser emits it (acorn-compatible with `preserveParens: false`). */
@@ -40,7 +46,7 @@ export interface ParsedSource {
  */
 const cache = new LruCache<string, ParsedSource>(16);
 
-const OPTIONS = { sourceType: 'module', lang: 'js', preserveParens: false } as const;
+const OPTIONS = { sourceType: 'script', lang: 'js', preserveParens: false } as const;
 /**
  * oxc-parser's raw transfer (Node 22 and later): the tree is read out of the parser's own buffer instead
  * of crossing as JSON, three to five times faster on an agent script, the same tree. It reserves a large
@@ -80,7 +86,8 @@ export function parseAgentScript(code: string): ParsedSource {
   const result = parseWrapped(wrapped);
   const lines = new LineIndex(code);
   const program = result.program as unknown as { body: Node[] };
-  const main = program.body[0] as Node | undefined;
+  // The first statement is the wrapper's 'use strict' directive.
+  const main = program.body[1] as Node | undefined;
   const parsed: ParsedSource = {
     code,
     wrapped,
@@ -103,7 +110,7 @@ export function parseAgentScript(code: string): ParsedSource {
   // statement, or a wrapper that does not span the whole text.
   if (
     parsed.syntaxErrors.length === 0 &&
-    (program.body.length !== 1 || !main || main.type !== 'FunctionDeclaration' || main.end !== wrapped.length)
+    (program.body.length !== 2 || !main || main.type !== 'FunctionDeclaration' || main.end !== wrapped.length)
   ) {
     parsed.syntaxErrors.push({
       ruleId: 'syntax',

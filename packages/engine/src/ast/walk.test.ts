@@ -26,7 +26,7 @@ const { a, b: [c, , d = 1, ...e], ...f } = { a: 1, b: [1, 2, 3, 4, 5] };
 try { throw new Error('x'); } catch ({ message }) { label: { break label; } } finally { void 0; }
 async function* g(p = 1, ...q) { yield* [await p, ...q]; }
 for await (const v of g()) if (v) x = v; else y = /re[g]/gi.test(\`\${v}\`) ? 1n : tag\`s\${v}\`;
-return new.target, import.meta, typeof a, delete f.a, a ||= b &&= c ??= d;`,
+return new.target, typeof a, delete f.a, a ||= b &&= c ??= d;`,
   'return 1',
 ];
 

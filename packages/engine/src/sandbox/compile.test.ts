@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { prepareAgentScript } from '../pipeline.js';
 import { EARLY_ERRORS } from '../../test/early-errors.js';
-import { checkSyntax, compileScript } from './compile.js';
+import vm from 'node:vm';
+import { IMPORT_REFUSED, checkSyntax, compileScript, mayImport } from './compile.js';
 
 /** A run's rewritten text with `body` as the user's code: the header and footer the rewriter writes around line 1. */
 function rewrittenAround(body: string): string {
@@ -39,5 +40,45 @@ describe('checkSyntax', () => {
     // Not a vacuous comparison: most of these are errors, and some are not.
     expect(refused).toBeGreaterThan(EARLY_ERRORS.length * 2);
     expect(refused).toBeLessThan(EARLY_ERRORS.length * 3);
+  });
+});
+
+describe('compileScript refuses text that may call import()', () => {
+  // In each of these V8 reads a dynamic import; the realm would get its rejection, a host error.
+  const CALLS = [
+    "import('x')",
+    "import ('x')",
+    "import\n('x')",
+    "import/* c */('x')",
+    "import// c\n('x')",
+    "import<!-- c\n('x')",
+    "import\n--> c\n('x')",
+    "import\u2028('x')",
+    "import\u3000('x')",
+    "import\ufeff('x')",
+    "[...import('x')]",
+    "x = 1;import('x')",
+    "0 <!--b; /*\nimport('x')\n// */",
+    "'import'; import('x')",
+    "\u00e9 import('x')",
+  ];
+  // None of these is a dynamic import (a property, a longer name, no call).
+  const NOT_CALLS = ["a.import('x')", "a?.import('x')", "imports('x')", "reimport('x')", "$import('x')", "important('x')", "'import.csv'", "import.meta", "'import'", "x = { import: 1 }"];
+
+  it.each(CALLS)('%j', (body) => {
+    expect(mayImport(body)).toBe(true);
+    expect(() => compileScript(rewrittenAround(`const p = ${body};`))).toThrow(new SyntaxError(IMPORT_REFUSED));
+  });
+
+  it.each(NOT_CALLS)('not %j', (body) => {
+    expect(mayImport(body)).toBe(false);
+  });
+
+  it('is what keeps a host error out: V8 itself answers import() with one', async () => {
+    // The reason Node gives a classic script's import() comes from the host realm: its constructor's
+    // constructor is the host's Function. This is what compileScript refuses to compile.
+    const context = vm.createContext(vm.constants.DONT_CONTEXTIFY);
+    const reason = await (new vm.Script("import('x').then(() => null, (e) => e)").runInContext(context) as Promise<unknown>);
+    expect((reason as { constructor: { constructor: unknown } }).constructor.constructor).toBe(Function);
   });
 });

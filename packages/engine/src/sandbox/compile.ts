@@ -7,11 +7,12 @@ const scripts = new LruCache<string, vm.Script>(500);
 /**
  * The rewritten script compiled for this thread (each thread compiles what it runs: a worker never gets
  * a host `vm.Script`). Compiling runs no code of the script. Throws V8's SyntaxError for the rare early
- * error the parser does not report.
+ * error the parser does not report, and a SyntaxError of ours for text that may call `import(...)`.
  */
 export function compileScript(source: string): vm.Script {
   let script = scripts.get(source);
   if (!script) {
+    if (mayImport(source)) throw new SyntaxError(IMPORT_REFUSED);
     script = new vm.Script(source, { filename: SCRIPT_FILENAME, lineOffset: -1 });
     scripts.set(source, script);
   }
@@ -34,4 +35,67 @@ export function checkSyntax(source: string): void {
   const preparsed = new vm.Script(`function ${SYNTAX_WRAPPER}() {${source}\n}`, { filename: SCRIPT_FILENAME });
   // Only the errors matter: the pre-parsed script is dropped.
   void preparsed;
+}
+
+export const IMPORT_REFUSED = 'import() is not available to scripts.';
+
+/** The code units V8 skips between two tokens: white space and line terminators. */
+function isTriviaSpace(c: number): boolean {
+  if (c < 128) return c === 0x20 || (c >= 0x09 && c <= 0x0d);
+  return c === 0xa0 || c === 0xfeff || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000;
+}
+
+function isAsciiIdPart(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x24 || c === 0x5f || c === 0x5c;
+}
+
+function lineEnd(text: string, from: number): number {
+  for (let i = from; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x0a || c === 0x0d || c === 0x2028 || c === 0x2029) return i;
+  }
+  return text.length;
+}
+
+/** Past the white space and comments (every form V8 may read as one) that start at `from`. */
+function skipTrivia(text: string, from: number): number {
+  let i = from;
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    if (isTriviaSpace(c)) i++;
+    else if (text.startsWith('/*', i)) {
+      const end = text.indexOf('*/', i + 2);
+      i = end < 0 ? text.length : end + 2;
+    } else if (text.startsWith('//', i) || text.startsWith('<!--', i) || text.startsWith('-->', i)) i = lineEnd(text, i);
+    else break;
+  }
+  return i;
+}
+
+/**
+ * Whether a text may call `import(...)`: the word `import`, not part of a longer name, followed by `(`
+ * past any white space and comments, and not a property name (`a.import(...)`). (`import.meta` needs no
+ * check: a classic script that holds it does not compile.)
+ *
+ * In a classic `vm.Script`, Node answers `import()` with a rejection whose reason is an error of the host
+ * realm (no dynamic-import callback without --experimental-vm-modules), and a host error is a
+ * `constructor.constructor` away from the host's `Function`. No option of `vm.Script` on Node 20 keeps
+ * that error in the realm, so such text is never compiled, whatever the checks upstream concluded (they
+ * may be off, or may have misread the text). This reads characters, not tokens, so that no tokenizer of
+ * ours can be tricked: it errs towards refusing, e.g. `"import (x)"` inside a string literal.
+ */
+export function mayImport(text: string): boolean {
+  for (let at = text.indexOf('import'); at >= 0; at = text.indexOf('import', at + 6)) {
+    const before = at > 0 ? text.charCodeAt(at - 1) : -1;
+    // Part of a longer ASCII name (`reimport`, `$import`, `\u0061import`). Non-ASCII before it may be white
+    // space, so it is not taken as part of a name.
+    if (before >= 0 && before < 128 && isAsciiIdPart(before)) continue;
+    const after = text.charCodeAt(at + 6);
+    if (after < 128 && isAsciiIdPart(after)) continue; // `imports`, `important`
+    if (text.charCodeAt(skipTrivia(text, at + 6)) !== 0x28) continue;
+    // `a.import(...)` and `a?.import(...)` call a property; `...import(x)` spreads a real import.
+    if (before === 0x2e && !(text.charCodeAt(at - 2) === 0x2e && text.charCodeAt(at - 3) === 0x2e)) continue;
+    return true;
+  }
+  return false;
 }

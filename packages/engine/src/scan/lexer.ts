@@ -132,6 +132,14 @@ function isHex(c: number): boolean {
   return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
 }
 
+const LINE_BREAK = /[\n\r\u2028\u2029]/;
+
+/** ECMAScript WhiteSpace (not line terminators). */
+function isWhiteSpace(c: number): boolean {
+  if (c < 128) return c === 0x20 || c === 0x09 || c === 0x0b || c === 0x0c;
+  return c === 0xa0 || c === 0xfeff || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x202f || c === 0x205f || c === 0x3000;
+}
+
 function isIdPartAscii(c: number): boolean {
   return c < 128 && ID_PART[c] === 1;
 }
@@ -149,6 +157,8 @@ class Lexer {
   #arrow = false;
   #identStart = 0;
   #identEnd = 0;
+  /** Where each closed block comment starts, by the offset just past its end (see #htmlCloseComment). */
+  readonly #blockComments = new Map<number, number>();
 
   constructor(src: string, sink: LexSink) {
     this.#src = src;
@@ -210,7 +220,10 @@ class Lexer {
           this.#close(i, c);
           break;
         case C_PLUS_MINUS:
-          if (src.charCodeAt(i + 1) === c) {
+          // `-->` at the start of a line is a comment to V8 (see #htmlCloseComment).
+          if (c === 0x2d && src.charCodeAt(i + 1) === 0x2d && src.charCodeAt(i + 2) === 0x3e && this.#htmlCloseComment(i)) {
+            this.#lineComment(i + 3);
+          } else if (src.charCodeAt(i + 1) === c) {
             // `x++ / 2` divides: treat `++`/`--` like the end of a value.
             this.#pos = i + 2;
             this.#prev = T_VALUE;
@@ -218,8 +231,32 @@ class Lexer {
           } else this.#punct(i, c);
           break;
         default:
-          this.#punct(i, c);
+          // `<!--` starts a line comment in a script (Annex B), wherever it stands in code.
+          if (c === 0x3c && src.charCodeAt(i + 1) === 0x21 && src.charCodeAt(i + 2) === 0x2d && src.charCodeAt(i + 3) === 0x2d) this.#lineComment(i + 4);
+          else this.#punct(i, c);
       }
+    }
+  }
+
+  /**
+   * Whether `-->` at `i` is a comment for V8 (Annex B, scripts only): only white space and comments may
+   * stand before it on its line, or a block comment that spans a line break. The user's first line
+   * counts as the start of a line: the wrapper puts a line break before it.
+   */
+  #htmlCloseComment(i: number): boolean {
+    const src = this.#src;
+    let j = i - 1;
+    for (;;) {
+      if (j < 0) return true;
+      const c = src.charCodeAt(j);
+      if (c === 0x0a || c === 0x0d || c === 0x2028 || c === 0x2029) return true;
+      if (isWhiteSpace(c)) j--;
+      else if (c === 0x2f && src.charCodeAt(j - 1) === 0x2a) {
+        const start = this.#blockComments.get(j + 1);
+        if (start === undefined) return false;
+        if (LINE_BREAK.test(src.slice(start, j + 1))) return true;
+        j = start - 1;
+      } else return false;
     }
   }
 
@@ -410,7 +447,7 @@ class Lexer {
     this.#pos = n;
   }
 
-  /** From `from` (just past `//` or `#!`) to the end of the line. */
+  /** From `from` (just past `//`, `#!`, `<!--` or a line-initial `-->`) to the end of the line. */
   #lineComment(from: number): void {
     const src = this.#src;
     const n = this.#n;
@@ -438,6 +475,7 @@ class Lexer {
       const c = src.charCodeAt(i);
       if (c === 0x2a && src.charCodeAt(i + 1) === 0x2f) {
         this.#pos = i + 2;
+        this.#blockComments.set(i + 2, start);
         return;
       }
       if (c === 0x2028 || c === 0x2029) {

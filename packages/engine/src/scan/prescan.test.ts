@@ -615,7 +615,7 @@ describe('lexer: regex detection agrees with the real parser', () => {
   /** Offsets of regex literals according to oxc, or null when the code does not parse. */
   function parserRegexStarts(code: string): number[] | null {
     const prefix = 'async function main() {\n';
-    const result = parseSync('agent.js', `${prefix}${code}\n}`, { sourceType: 'module' });
+    const result = parseSync('agent.js', `${prefix}${code}\n}`, { sourceType: 'script' });
     if (result.errors.length > 0) return null;
     const starts: number[] = [];
     const walk = (node: unknown): void => {
@@ -690,6 +690,15 @@ describe('lexer: regex detection agrees with the real parser', () => {
     'x = void /v/;',
     'throw /t/;',
     'x = delete a[/d/.source];',
+    // HTML-like comments (Annex B): a script reads them as comments, as V8 runs the rewritten text.
+    'x = a <!-- /c/.test(s);\ny = /d/;',
+    'x = 1\n--> /c/.test(s);\ny = /d/;',
+    'x = 1\n  /* note */ --> /c/\ny = /d/;',
+    'x = 1 /* a\nb */ --> /c/\ny = /d/;',
+    'x = a /* c */ --> /b/;',
+    'x = a --> /b/;',
+    'x = a-- > /b/.lastIndex;',
+    'x = "<!--" + /s/.source;',
   ];
 
   it.each(STATEMENTS)('%s', (code) => {
@@ -701,7 +710,7 @@ describe('lexer: regex detection agrees with the real parser', () => {
   /** What oxc says is at offset `k` (where a character would be inserted): a literal's text, a comment, or code. */
   function parserContextAt(code: string, k: number): 'string' | 'template' | 'regex' | 'comment' | 'code' | null {
     const prefix = 'async function main() {\n';
-    const result = parseSync('agent.js', `${prefix}${code}\n}`, { sourceType: 'module' });
+    const result = parseSync('agent.js', `${prefix}${code}\n}`, { sourceType: 'script' });
     if (result.errors.length > 0) return null;
     const at = k + prefix.length;
     for (const c of result.comments) {
@@ -737,8 +746,9 @@ describe('lexer: regex detection agrees with the real parser', () => {
       const code = parts.join('\n');
       for (let probe = 0; probe < 10; probe++) {
         const k = Math.floor(rand() * (code.length + 1));
-        // Inserting right after these would split `${`, `//`, `/*`, `*/` or an escape: a different program.
-        if ('$/*\\'.includes(code.charAt(k - 1) || ' ')) continue;
+        // Inserting right after these would split `${`, `//`, `/*`, `*/`, `<!--`, `-->` or an escape, and
+        // right before a `-->` it would no longer begin its line: a different program.
+        if ('$/*\\<!-'.includes(code.charAt(k - 1) || ' ') || code.startsWith('-->', k)) continue;
         const expected = parserContextAt(code, k);
         if (expected === null) continue;
         const contexts: string[] = [];

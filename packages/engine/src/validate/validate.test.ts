@@ -28,7 +28,8 @@ function issuesOf(ruleId: string, code: string, level: SecurityLevel = 'STANDARD
 function parseAsModule(code: string): ParsedSource {
   const wrapped = WRAP_PREFIX + code + WRAP_SUFFIX;
   const result = parseSync('m.js', wrapped, { sourceType: 'module', lang: 'js', preserveParens: false });
-  const main = (result.program as unknown as { body: Node[] }).body[0] as Node;
+  // After the wrapper's 'use strict' directive.
+  const main = (result.program as unknown as { body: Node[] }).body[1] as Node;
   return {
     code,
     wrapped,

@@ -1,0 +1,80 @@
+/**
+ * Every layer must read a script the way V8 runs it. V8 compiles the rewritten text as a classic script,
+ * where `<!--` starts a line comment and so does `-->` at the start of a line (Annex B); a module parser
+ * reads both as operators. Code that the checks take for a comment and V8 runs would escape every check
+ * and every guard: the smuggled `import()` below reached the host's `Function` through Node's rejection
+ * (a host error) at every level, with and without validation, in both isolations, until the parse read
+ * the text as a script and the compile step refused any text that may call `import(...)`.
+ *
+ * The canaries are the host-side ones of runAttack: a host global and an environment variable that only
+ * a host `Function` could set.
+ */
+import { describe, expect, it } from 'vitest';
+import { checkAgentScript } from '../../src/index.js';
+import type { Adapter, Attack } from '../helpers.js';
+import { ADAPTERS, LEVEL_ADAPTERS, ONE_WORKER, PWN_LIT, REUSE_ONE_REALM, rowEnclave, runAttack } from '../helpers.js';
+
+/** `import()`'s rejection reason, then its constructor's constructor: the host's Function in Node. */
+const ESCAPE = `const pr = import('x').then(() => 'resolved', (e) => { try { return String(e.constructor.constructor(${PWN_LIT})()); } catch (x) { return 'blocked:' + x.name; } });
+await callTool('echo', {});
+return await pr;`;
+
+const ATTACKS: readonly Attack[] = [
+  {
+    name: '`<!--` hides a block comment start, and the import() after it, from a module reader',
+    code: `let b = 1;\n0 <!--b; /*\n${ESCAPE}\n// */\nreturn 'nothing to see';`,
+    expect: ['VALIDATION_ERROR'],
+  },
+  {
+    name: '`-->` at the start of a line does the same',
+    code: `let b = 1;\nb\n--> /*\n${ESCAPE}\n// */ 0;\nreturn 'nothing to see';`,
+    expect: ['VALIDATION_ERROR'],
+  },
+  {
+    name: '`-->` after a line-spanning block comment',
+    code: `let b = 1;\nb /* one\ntwo */ --> /*\n${ESCAPE}\n// */ 0;\nreturn 'nothing to see';`,
+    expect: ['VALIDATION_ERROR'],
+  },
+  {
+    name: 'a plain import() in every comment-and-space disguise',
+    code: `const pr = import<!-- x\n--> y\n/* z */\u3000('x').then(() => 'resolved', (e) => String(e.constructor.constructor(${PWN_LIT})())); return await pr;`,
+    expect: ['VALIDATION_ERROR'],
+  },
+];
+
+/**
+ * The rewriter's guards must see the code V8 runs: a loop hidden from a module reader by `-->` ran
+ * without its iteration guard. Twenty iterations against a budget of five: only a guard stops it.
+ */
+const HIDDEN_LOOP: Attack = {
+  name: 'a loop behind `-->` still counts against the iteration budget',
+  code: `let x = 1;\nlet n = 0;\nx\n--> /*\nfor (let i = 0; i < 20; i++) n++;\n// */ 0;\nreturn n;`,
+  expect: ['MAX_ITERATIONS'],
+  validation: 'accept',
+  run: (kit) => ({ tools: kit.tools, maxIterations: 5 }),
+};
+
+const TRANSFORM_OFF: readonly Adapter[] = [
+  { name: 'vm STANDARD transform:false', options: { transform: false, realmPool: REUSE_ONE_REALM }, validates: true },
+  { name: 'vm STANDARD validate:false transform:false', options: { validate: false, transform: false, realmPool: REUSE_ONE_REALM }, validates: false },
+  { name: 'worker_threads STANDARD validate:false transform:false', options: { adapter: 'worker_threads', validate: false, transform: false, workerPoolConfig: ONE_WORKER }, validates: false },
+];
+
+describe.each([...ADAPTERS, ...LEVEL_ADAPTERS, ...TRANSFORM_OFF])('the checks read what V8 runs [$name]', (adapter) => {
+  const shared = rowEnclave(adapter);
+  for (const attack of ATTACKS) it(attack.name, async () => void (await runAttack(adapter, attack, shared())));
+  if (adapter.options.transform !== false) it(HIDDEN_LOOP.name, async () => void (await runAttack(adapter, HIDDEN_LOOP, shared())));
+});
+
+describe('checkAgentScript sees code behind HTML-like comments', () => {
+  it('reports the smuggled import() where it stands', () => {
+    const r = checkAgentScript(`let b = 1;\n0 <!--b; /*\nconst p = import('x');\n// */\nreturn b;`);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.issues).toContainEqual(expect.objectContaining({ ruleId: 'no-dynamic-import', line: 3 }));
+  });
+
+  it('accepts `<!--` and `-->` where a script reads them as comments, and runs what follows them', () => {
+    const r = checkAgentScript(`let a = 1 <!-- a comment to V8\n--> another\nreturn a;`);
+    expect(r.ok).toBe(true);
+  });
+});
