@@ -434,19 +434,31 @@ function durableSessions(store: SessionStore, options: SessionOptions<unknown, u
 }
 
 /** The owner of a session when the host does not say: the user's id, or the user if it is a string or number. */
+const isKey = (v: unknown): v is string | number | bigint => typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint';
+
+/**
+ * The user's key: the `authenticate` result's `id`, or the result itself when it is a string, number or
+ * bigint, or its JSON. Without `authenticate` (no user) everybody shares one key. A user it cannot tell
+ * apart from others (JSON that fails, or says nothing: `{}`) is refused, never given a shared key: two
+ * such users would share their sessions and their caps. The host then sets `userKey`.
+ */
 function defaultOwner(ctx: EnclaveRequestContext<unknown, unknown>): string {
   const user = ctx.user;
-  if (typeof user === 'string' || typeof user === 'number') return String(user);
-  if (user !== null && typeof user === 'object') {
+  // No user, or a yes from `authenticate` that names nobody: one key for all, as without `authenticate`.
+  if (user === undefined || user === null || typeof user === 'boolean') return '';
+  if (isKey(user)) return String(user);
+  if (typeof user === 'object') {
     const id = (user as { id?: unknown }).id;
-    if (typeof id === 'string' || typeof id === 'number') return String(id);
+    if (isKey(id)) return String(id);
+    let text: string | undefined;
     try {
-      return JSON.stringify(user) ?? '';
+      text = JSON.stringify(user);
     } catch {
-      return '';
+      text = undefined;
     }
+    if (text !== undefined && text !== '{}' && text !== '[]') return text;
   }
-  return '';
+  throw new Error('enclave: no user key can be derived from what authenticate() returned (no string, number or bigint `id`, and no distinct JSON); set the `userKey` option.');
 }
 
 interface SessionRoute {
@@ -690,6 +702,16 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     safely(() => options.onError?.({ error, request }));
   };
 
+  /** A user's key (`userKey`, `sessions.owner`); one that cannot be had is the host's error: a bare 500, logged. */
+  const keyOf = (hook: (ctx: EnclaveRequestContext<N, U>) => string, ctx: EnclaveRequestContext<N, U>): string => {
+    try {
+      return hook(ctx);
+    } catch (err) {
+      reportHookError(err, ctx.request);
+      throw new EnclaveHttpError(500, 'An internal error occurred.', { code: 'INTERNAL_ERROR' });
+    }
+  };
+
   async function scopeOf(ctx: EnclaveRequestContext<N, U>): Promise<RunScope> {
     if (options.createContext) return (await options.createContext(ctx, ctx.native)) ?? {};
     if (typeof options.tools === 'function') return { tools: await options.tools(ctx) };
@@ -800,9 +822,11 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
   async function runLease(ctx: EnclaveRequestContext<N, U>): Promise<{ release(): Promise<void> } | undefined> {
     if (options.maxRunsPerUser === undefined) return undefined;
     const max = options.maxRunsPerUser;
+    // Outside the store's try: a user without a key is the host's error (500), not the store's (503).
+    const key = `\u0000runs\u0000${keyOf(userKey, ctx)}`;
     let lease;
     try {
-      lease = await holdLease(leases, `\u0000runs\u0000${userKey(ctx)}`, max, LIVENESS_MS);
+      lease = await holdLease(leases, key, max, LIVENESS_MS);
     } catch {
       throw unavailable('The per-user run limit cannot be checked right now; retry later.');
     }
@@ -904,7 +928,7 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
   }
 
   function sessionOwner(ctx: EnclaveRequestContext<N, U>): string {
-    return (sessions as NonNullable<typeof sessions>).owner(ctx);
+    return keyOf((sessions as NonNullable<typeof sessions>).owner, ctx);
   }
 
   /** The session if it exists and belongs to the caller; anyone else learns nothing about it (404). */
@@ -930,9 +954,10 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     try {
       const runs = await runLease(ctx);
       if (runs) held.push(runs);
+      const key = `\u0000sessions\u0000${sessionOwner(ctx)}`;
       let sessionLease;
       try {
-        sessionLease = await holdLease(leases, `\u0000sessions\u0000${sessionOwner(ctx)}`, maxPerUser, livenessMs);
+        sessionLease = await holdLease(leases, key, maxPerUser, livenessMs);
       } catch {
         throw unavailable('Sessions are unavailable right now; retry later.');
       }

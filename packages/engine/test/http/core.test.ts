@@ -106,6 +106,42 @@ describe('createEnclaveHandler options', () => {
   });
 });
 
+describe('the default user key (whose sessions are whose, and the per-user caps)', () => {
+  const users: Record<string, unknown> = {
+    alice: { id: 1n, name: 'alice' },
+    bob: { id: 2n, name: 'bob' },
+    // Neither has an id, and neither has JSON that tells it apart from anyone else.
+    carol: { name: 'carol', balance: 10n },
+    erin: {},
+  };
+  const start = (handler: ReturnType<typeof createEnclaveHandler>, user: string) =>
+    handler(new Request('http://x/enclave/sessions', { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': user }, body: JSON.stringify({ code: 'return 42' }) }));
+
+  it('tells users with bigint ids apart: another user gets 404 for a session', async () => {
+    const handler = createEnclaveHandler({ logger: { info() {}, error() {} }, authenticate: ({ request }) => users[request.headers.get('x-user') ?? ''] ?? null });
+    const started = await start(handler, 'alice');
+    expect(started.status).toBe(201);
+    const { sessionId } = (await started.json()) as { sessionId: string };
+    const read = (user: string) => handler(new Request(`http://x/enclave/sessions/${sessionId}`, { headers: { 'x-user': user } }));
+    expect((await read('alice')).status).toBe(200);
+    expect((await read('bob')).status).toBe(404);
+    handler.dispose();
+  });
+
+  it('refuses (500, logged) a user it cannot tell apart from others, instead of giving it a shared key', async () => {
+    const errors: unknown[] = [];
+    const handler = createEnclaveHandler({ logger: { info() {}, error: (...args: unknown[]) => void errors.push(args) }, authenticate: ({ request }) => users[request.headers.get('x-user') ?? ''] ?? null });
+    for (const user of ['carol', 'erin']) {
+      const res = await start(handler, user);
+      expect(res.status, user).toBe(500);
+      expect(await res.text()).not.toContain('userKey');
+    }
+    expect((await start(handler, 'alice')).status).toBe(201);
+    expect(JSON.stringify(errors.map((e) => String((e as unknown[])[1])))).toContain('set the `userKey` option');
+    handler.dispose();
+  });
+});
+
 describe('routes below the run route (the extension point of @enclave-kit/mcp)', () => {
   /** The JSON body, untyped: these tests read fields of several shapes. */
   const jsonOf = (res: Response): Promise<any> => res.json();
