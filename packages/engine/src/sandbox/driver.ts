@@ -164,7 +164,14 @@ export class RunDriver {
   async #call(callId: number, name: string, argsText: string, callIndex: number): Promise<void> {
     // No tool starts once the deadline has passed, even if its timer has not fired yet.
     if (performance.now() >= this.#plan.job.deadline) return;
-    const reply = await this.#plan.invokeTool({ name, argsText, callIndex, runEnd: this.#toolsEnd });
+    let reply: ToolReply;
+    try {
+      reply = await this.#plan.invokeTool({ name, argsText, callIndex, runEnd: this.#toolsEnd });
+    } catch {
+      // invokeTool never rejects by design; should a hostile thrown value find a way, the script still
+      // gets an answer (and the host no unhandled rejection).
+      reply = [0, JSON.stringify(['ToolError', `Tool "${name}" failed.`, 'TOOL_FAILED'])];
+    }
     if (!this.#settled) this.#run?.deliver(callId, reply);
   }
 

@@ -1,3 +1,4 @@
+import { types } from 'node:util';
 import { ToolError } from '../errors.js';
 
 /*
@@ -29,11 +30,24 @@ function publicData(err: ToolError): Record<string, unknown> | undefined {
   }
 }
 
+/**
+ * What the script and the result learn of what a tool threw: a `ToolError`'s public parts, or that the
+ * tool failed. Never throws: the thrown value is anything a tool chose (a revoked Proxy, whose every
+ * trap throws, or an object whose getters do), so nothing of it is read outside a try, and a Proxy is
+ * never asked anything (`instanceof` alone would run its `getPrototypeOf` trap).
+ */
 export function describeToolError(tool: string, err: unknown): ToolErrorDescription {
-  if (err instanceof ToolError) {
-    const message = err.message.length > MAX_PUBLIC_MESSAGE ? `${err.message.slice(0, MAX_PUBLIC_MESSAGE)}...` : err.message;
+  const failed: ToolErrorDescription = ['ToolError', `Tool "${tool}" failed.`, 'TOOL_FAILED'];
+  if (err === null || typeof err !== 'object' || types.isProxy(err)) return failed;
+  try {
+    if (!(err instanceof ToolError)) return failed;
+    const text = err.message;
+    const code = err.code;
+    if (typeof text !== 'string' || typeof code !== 'string') return failed;
+    const message = text.length > MAX_PUBLIC_MESSAGE ? `${text.slice(0, MAX_PUBLIC_MESSAGE)}...` : text;
     const data = publicData(err);
-    return data === undefined ? ['ToolError', message, err.code] : ['ToolError', message, err.code, data];
+    return data === undefined ? ['ToolError', message, code] : ['ToolError', message, code, data];
+  } catch {
+    return failed;
   }
-  return ['ToolError', `Tool "${tool}" failed.`, 'TOOL_FAILED'];
 }

@@ -5,7 +5,7 @@
  * inputs, misbehaving tools, dispose() and aborts in flight, and process-level crashes (in a child).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Enclave, EnclaveConfigError } from '../../src/index.js';
+import { Enclave, EnclaveConfigError, ToolError } from '../../src/index.js';
 import type { CreateEnclaveOptions, ExecutionResult, RunOptions } from '../../src/index.js';
 import type { Attack } from '../helpers.js';
 import { ADAPTERS, buildEngineForChildren, childResult, describeChild, describeResult, expectEventLoopAlive, expectNextTenantClean, expectNoLeak, expectWellFormed, isBugRow, itBug, LEVEL_ADAPTERS, makeEnclave, makeToolKit, rowEnclave, runAttack, runChild, waitUntil } from '../helpers.js';
@@ -174,6 +174,45 @@ return out;`,
         weird: () => Object.create(null, { x: { get: () => 1, enumerable: true } }),
       },
     }),
+  },
+  {
+    // A thrown value is read to tell a ToolError from anything else: a revoked Proxy throws on every
+    // trap, `instanceof` included, and that second throw became an unhandled rejection that ended the
+    // host process (found by red-team review).
+    name: 'tool misbehaviour: throws or rejects with a revoked Proxy, a Proxy whose traps throw, a ToolError whose getters throw',
+    code: `const out = [];
+for (const name of ['revokedThrow', 'revokedReject', 'trapThrow', 'getterToolError', 'proxyThenable']) {
+  try { await callTool(name, {}); out.push([name, 'ok']); } catch (e) { out.push([name, e.code]); }
+}
+return out;`,
+    expect: ['OK'],
+    validation: 'accept',
+    run: () => {
+      const revoked = () => {
+        const { proxy, revoke } = Proxy.revocable({}, {});
+        revoke();
+        return proxy;
+      };
+      const trapsThrow = new Proxy({}, { getPrototypeOf: () => { throw new Error('trap'); }, get: () => { throw new Error('trap'); } });
+      const getterToolError = new ToolError('public text', { code: 'X' });
+      Object.defineProperty(getterToolError, 'message', { get: () => { throw new Error('getter'); } });
+      return {
+        tools: {
+          revokedThrow: () => {
+            throw revoked();
+          },
+          revokedReject: () => Promise.reject(revoked()),
+          trapThrow: () => {
+            throw trapsThrow;
+          },
+          getterToolError: () => {
+            throw getterToolError;
+          },
+          proxyThenable: () => revoked(),
+        },
+      };
+    },
+    check: (r) => expect(r.value).toEqual([['revokedThrow', 'TOOL_FAILED'], ['revokedReject', 'TOOL_FAILED'], ['trapThrow', 'TOOL_FAILED'], ['getterToolError', 'TOOL_FAILED'], ['proxyThenable', 'TOOL_FAILED']]),
   },
 ];
 
