@@ -115,6 +115,11 @@ export function mcpRoute<N = unknown, U = unknown>(options?: McpRouteOptions): E
           throw err;
         }
       }
+      // The rate limit counts HTTP requests: a JSON-RPC batch of many `tools/call` would start many runs
+      // for one count (and the current MCP protocol has no batches). One call per request, as clients send.
+      if (Array.isArray(parsedBody) && parsedBody.filter((m) => m !== null && typeof m === 'object' && (m as { method?: unknown }).method === 'tools/call').length > 1) {
+        return rpcError(400, RPC.invalidRequest, 'Invalid Request: a batch may hold at most one tools/call; send each call in its own request.');
+      }
       const backend = backendOf(route);
       const sdk = createSdkHandler(() => codeModeServer(backend, info), { maxRequestBodySize: route.maxBodySize });
       return sdk.fetch(request, parsedBody === undefined ? {} : { parsedBody });

@@ -219,6 +219,17 @@ describe('bad input over HTTP gets JSON-RPC answers, never a crash or an HTML pa
     expect(limited.message.error.data.code).toBe('RATE_LIMITED');
   });
 
+  it('a JSON-RPC batch of several tools/call is refused: one rate-limit count cannot start many runs', async () => {
+    const batch = [1, 2, 3].map((id) => JSON.parse(callBody('execute', { code: 'return 1' }, id)) as unknown);
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'x-user': 'limited-batch' }, body: JSON.stringify(batch) });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { code: -32600 } });
+    // The batch counted once, as one request, and started nothing.
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) statuses.push((await rpc(callBody('search_tools', { query: 'orders' }), { 'x-user': 'limited-batch' })).status);
+    expect(statuses).toEqual([200, 429, 429]);
+  });
+
   it('a failing tools factory: an internal error, reported to onError, with nothing of the host in it', async () => {
     const res = await rpc(callBody('execute', { code: 'return 1' }), { 'x-user': 'broken' });
     expect(res.message.result).toMatchObject({ isError: true, content: [{ text: 'INTERNAL_ERROR: An internal error occurred.' }] });
