@@ -99,6 +99,14 @@ export interface SessionOptions<N, U> {
   maxPauses?: number;
   /** Bytes of journal (completed tool calls, recorded values) a paused run keeps; beyond, it ends as `JOURNAL_LIMIT_EXCEEDED`. Default 4 MiB. */
   maxJournalBytes?: number;
+  /**
+   * A secret every instance shares (at least 32 bytes): a paused run's state (its script and journal) is
+   * signed with it when it is stored (HMAC-SHA-256, bound to the session and its owner), and a state that
+   * does not verify is never resumed: the session ends as `INTERNAL_ERROR`. Without it, whoever can
+   * write to the store can swap a paused session's script, and the owner's approval would run theirs.
+   * Default: unsigned (the store is trusted).
+   */
+  stateKey?: string | Uint8Array;
 }
 
 /**
@@ -304,9 +312,13 @@ export function checkHandlerOptions(options: unknown): asserts options is Enclav
   check.positiveInteger('maxRunsPerUser', o.maxRunsPerUser);
   check.withMethods<LeaseStore>('leases', o.leases, ['acquire', 'renew', 'release'], 'acquire(), renew() and release() methods');
   if (o.sessions !== false) {
-    const sessions = check.object('sessions', o.sessions, '{ store?, owner?, maxPerUser?, ttlMs?, livenessMs?, maxPauseDuration?, maxWaitingPerUser?, maxPauses?, maxJournalBytes? } or false');
+    const sessions = check.object('sessions', o.sessions, '{ store?, owner?, maxPerUser?, ttlMs?, livenessMs?, maxPauseDuration?, maxWaitingPerUser?, maxPauses?, maxJournalBytes?, stateKey? } or false');
     if (sessions !== undefined) {
-      check.knownKeys('sessions', sessions, ['store', 'owner', 'maxPerUser', 'ttlMs', 'livenessMs', 'maxPauseDuration', 'maxWaitingPerUser', 'maxPauses', 'maxJournalBytes']);
+      check.knownKeys('sessions', sessions, ['store', 'owner', 'maxPerUser', 'ttlMs', 'livenessMs', 'maxPauseDuration', 'maxWaitingPerUser', 'maxPauses', 'maxJournalBytes', 'stateKey']);
+      const key = sessions.stateKey;
+      if (key !== undefined && !((typeof key === 'string' || key instanceof Uint8Array) && keyBytes(key).length >= 32)) {
+        check.fail('sessions.stateKey must be a secret of at least 32 bytes (a string or a Uint8Array).');
+      }
       check.positiveInteger('sessions.livenessMs', sessions.livenessMs, 'ms');
       check.positiveInteger('sessions.maxPauseDuration', sessions.maxPauseDuration, 'ms');
       check.positiveInteger('sessions.maxWaitingPerUser', sessions.maxWaitingPerUser);
@@ -402,6 +414,47 @@ function readPausedState(text: string): PausedState | undefined {
   }
 }
 
+const keyBytes = (key: string | Uint8Array): Uint8Array => (typeof key === 'string' ? new TextEncoder().encode(key) : key);
+
+function toBase64Url(bytes: ArrayBuffer): string {
+  let text = '';
+  for (const b of new Uint8Array(bytes)) text += String.fromCharCode(b);
+  return btoa(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+function fromBase64Url(text: string): Uint8Array | undefined {
+  if (!/^[\w-]{43}$/.test(text)) return undefined;
+  const raw = atob(`${text.replace(/-/g, '+').replace(/_/g, '/')}=`);
+  return Uint8Array.from(raw, (c) => c.charCodeAt(0));
+}
+
+/**
+ * Signs and opens what a store keeps of a paused run (`sessions.stateKey`): `<mac>.<state>`, the MAC over
+ * the session's id, its owner and the state, so a signed state is good for its own session only.
+ * Without a key, states go in as they are and come back with any MAC prefix dropped unchecked.
+ */
+function pausedStateSeal(secret: string | Uint8Array | undefined) {
+  let key: ReturnType<typeof crypto.subtle.importKey> | undefined;
+  const hmacKey = () => (key ??= crypto.subtle.importKey('raw', keyBytes(secret as string | Uint8Array), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']));
+  const signed = (sessionId: string, owner: string, state: string) => new TextEncoder().encode(`${sessionId}\n${owner.length}\n${owner}\n${state}`);
+  return {
+    async seal(sessionId: string, owner: string, state: string): Promise<string> {
+      if (secret === undefined) return state;
+      return `${toBase64Url(await crypto.subtle.sign('HMAC', await hmacKey(), signed(sessionId, owner, state)))}.${state}`;
+    },
+    /** The state if its MAC verifies (or no key is set), undefined otherwise. */
+    async open(sessionId: string, owner: string, text: string): Promise<string | undefined> {
+      const dot = text.indexOf('.');
+      // A state is JSON, which never starts with a MAC's characters followed by a dot.
+      const mac = dot === 43 ? fromBase64Url(text.slice(0, dot)) : undefined;
+      const state = mac !== undefined ? text.slice(dot + 1) : text;
+      if (secret === undefined) return state;
+      if (mac === undefined) return undefined;
+      return (await crypto.subtle.verify('HMAC', await hmacKey(), mac, signed(sessionId, owner, state))) ? state : undefined;
+    },
+  };
+}
+
 /** Whether a journal read back waits on `callId` (the engine checks the rest of it). */
 function waitsOn(journal: unknown, callId: number): boolean {
   const pending = journal !== null && typeof journal === 'object' ? (journal as { pending?: unknown }).pending : undefined;
@@ -416,7 +469,10 @@ function durableSessions(store: SessionStore, options: SessionOptions<unknown, u
   const { pause: pauseIn, resume, expired, holdWait, releaseWait } = store;
   if (typeof pauseIn !== 'function' || typeof resume !== 'function') return undefined;
   const maxPauseDuration = options.maxPauseDuration ?? DEFAULT_MAX_PAUSE_MS;
+  const { seal, open } = pausedStateSeal(options.stateKey);
   return {
+    seal,
+    open,
     limits: { maxPauses: options.maxPauses ?? DURABLE_DEFAULTS.maxPauses, maxJournalBytes: options.maxJournalBytes ?? DURABLE_DEFAULTS.maxJournalBytes },
     maxPauseDuration,
     maxWaitingPerUser: options.maxWaitingPerUser ?? DEFAULT_MAX_WAITING_PER_USER,
@@ -1063,7 +1119,7 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
         if (paused !== undefined && durable !== undefined) {
           // The wait began when the run asked (and took its place among the owner's waiting sessions).
           const approval = { ...paused.approval, expiresAt: waitUntil ?? Date.now() + durable.maxPauseDuration };
-          const state = JSON.stringify({ v: 1, body, journal: paused.journal } satisfies PausedState);
+          const state = await durable.seal(sessionId, owner, JSON.stringify({ v: 1, body, journal: paused.journal } satisfies PausedState));
           waiting = await persistently(() => durable.pause(sessionId, { approval, state }, ttlMs), DRAIN_WAIT_MS);
         } else await persistently(() => store.finish(sessionId, stateOf(answer.result), answer.result, ttlMs), DRAIN_WAIT_MS);
         // A place taken for a pause that did not happen (the run ended otherwise, or was cancelled meanwhile).
@@ -1122,7 +1178,8 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
       if (resumed === undefined) throw await notResumed(route.id, record);
       // Decided: its place among the owner's waiting sessions is free again (before the run may take one anew).
       await durable.releaseWait(record.owner, route.id).catch(() => {});
-      paused = readPausedState(resumed.state);
+      const opened = await durable.open(route.id, record.owner, resumed.state);
+      paused = opened === undefined ? undefined : readPausedState(opened);
       if (paused !== undefined) await options.onRunStart?.({ ctx, body: paused.body });
     } catch (err) {
       free();

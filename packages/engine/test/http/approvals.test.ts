@@ -54,6 +54,71 @@ describe('a paused state that comes back altered from the store', () => {
   });
 });
 
+describe('sessions.stateKey: a paused state swapped in the store is never resumed', () => {
+  /** A store that records what it is asked to keep, and hands back, for `victim`, what `swap` says. */
+  class Swapping extends MemorySessionStore {
+    readonly kept = new Map<string, string>();
+    swap: ((sessionId: string, state: string) => string) | undefined;
+    override async pause(sessionId: string, paused: { approval: never; state: string }, ttlMs: number) {
+      this.kept.set(sessionId, paused.state);
+      return super.pause(sessionId, paused, ttlMs);
+    }
+    override async resume(sessionId: string, callId: number, livenessMs: number) {
+      const resumed = await super.resume(sessionId, callId, livenessMs);
+      return resumed === undefined || this.swap === undefined ? resumed : { ...resumed, state: this.swap(sessionId, resumed.state) };
+    }
+  }
+  const KEY = 'a secret of thirty-two bytes or more';
+  const start = (handler: ReturnType<typeof createEnclaveHandler>, user: string, code: string) =>
+    handler(new Request('http://x/enclave/sessions', { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': user }, body: JSON.stringify({ code }) }));
+  const approve = (handler: ReturnType<typeof createEnclaveHandler>, user: string, sessionId: string) =>
+    handler(new Request(`http://x/enclave/sessions/${sessionId}/approvals/1`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': user }, body: JSON.stringify({ approved: true }) }));
+
+  async function scenario(swap: (store: Swapping, ids: { alice: string; mallory: string }) => Swapping['swap']) {
+    const ran: unknown[] = [];
+    const store = new Swapping();
+    const tools = [
+      defineTool({ name: 'refund', needsApproval: true, handler: ({ amount }: { amount: number }) => void ran.push(['refund', amount]) }),
+      defineTool({ name: 'exportCustomers', handler: ({ to }: { to: string }) => void ran.push(['exportCustomers', to]) }),
+    ];
+    const handler = createEnclaveHandler({ logger: { info() {}, error() {} }, authenticate: ({ request }) => request.headers.get('x-user'), sessions: { store, stateKey: KEY }, tools });
+    try {
+      const ids = {
+        alice: ((await (await start(handler, 'alice', "return callTool('refund', { amount: 5 })")).json()) as { sessionId: string }).sessionId,
+        // Mallory pauses her own code on the same call: her state is one this app signed, for her session.
+        mallory: ((await (await start(handler, 'mallory', "const r = await callTool('refund', { amount: 5 }); await callTool('exportCustomers', { to: 'mallory' }); return r;")).json()) as { sessionId: string }).sessionId,
+      };
+      for (const id of Object.values(ids)) await expect.poll(async () => (await store.get(id))?.state, { timeout: 10_000 }).toBe('waiting_for_approval');
+      store.swap = swap(store, ids);
+      expect((await approve(handler, 'alice', ids.alice)).status).toBeLessThan(300);
+      await expect.poll(async () => ['completed', 'failed'].includes((await store.get(ids.alice))?.state ?? ''), { timeout: 10_000 }).toBe(true);
+      return { result: (await store.get(ids.alice))?.result, ran };
+    } finally {
+      handler.dispose();
+    }
+  }
+
+  it('a state as the app signed it resumes: the approved call runs', async () => {
+    const { result, ran } = await scenario(() => undefined);
+    expect(result).toMatchObject({ success: true });
+    expect(ran).toEqual([['refund', 5]]);
+  });
+
+  it.each([
+    ["another session's signed state", (store: Swapping, ids: { mallory: string }) => () => store.kept.get(ids.mallory) as string],
+    ['the state without its signature', () => (_id: string, state: string) => state.slice(state.indexOf('.') + 1)],
+    ['a state signed with another key', () => (_id: string, state: string) => `${'A'.repeat(43)}${state.slice(state.indexOf('.'))}`],
+  ])('%s: nothing runs, the session ends as INTERNAL_ERROR', async (_name, swap) => {
+    const { result, ran } = await scenario(swap as never);
+    expect(result).toMatchObject({ success: false, error: { code: 'INTERNAL_ERROR' } });
+    expect(ran).toEqual([]);
+  });
+
+  it('refuses a short key at construction', () => {
+    expect(() => createEnclaveHandler({ sessions: { stateKey: 'short' } })).toThrow(/stateKey must be a secret of at least 32 bytes/);
+  });
+});
+
 describe('MemorySessionStore: decisions, expiry and cancels that race', () => {
   const ok: ExecutionResult = { success: true, value: 1, stats: { duration: 0, toolCallCount: 0, iterationCount: 0 } };
   const expired: ExecutionResult = { success: false, error: { name: 'E', message: 'm', code: 'APPROVAL_EXPIRED' }, stats: { duration: 0, toolCallCount: 0, iterationCount: 0 } };
