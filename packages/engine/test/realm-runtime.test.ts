@@ -205,6 +205,12 @@ describe('each module in a fresh context', () => {
     expect(() => exports.checkAlive(run)).toThrow(first as Error);
   });
 
+  it('nondeterminism: a run’s own generator is xoshiro128** (the reference vector for the seed 1, 2, 3, 4)', async () => {
+    const { exports } = await loadInFreshContext<{ next32: (s: number[]) => number }>('nondeterminism.ts');
+    const state = [1, 2, 3, 4];
+    expect(Array.from({ length: 6 }, () => exports.next32(state))).toEqual([11520, 0, 5927040, 70819200, 2031721883, 1637235492]);
+  });
+
   it('errors: stacks keep only the script’s frames, and names are read without running accessors', async () => {
     const { ctx, exports } = await loadInFreshContext<{ prepareStackTrace: (e: unknown, f: unknown[]) => string; readErrorField: (e: unknown, k: string) => unknown }>('errors.ts');
     const frame = (file: string, line: number, fn: string) => ({ getFileName: () => file, getLineNumber: () => line, getColumnNumber: () => 3, getFunctionName: () => fn });

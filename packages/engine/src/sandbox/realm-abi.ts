@@ -151,6 +151,12 @@ export interface RunConfig {
    * gives the same ones back on replay.
    */
   durable: boolean;
+  /**
+   * Four unsigned 32-bit integers from the thread's CSPRNG: the seed of this run's own `Math.random()`
+   * (outside a durable run). A realm serves many runs, and V8's generator is one per realm, so a run that
+   * recovered its state from the values it drew could compute the values the runs before it drew.
+   */
+  seed: readonly number[];
 }
 
 /** A non-deterministic source: `'r'` is `Math.random()`, `'t'` the current time (`Date.now()`, `new Date()`, `Date()`). */

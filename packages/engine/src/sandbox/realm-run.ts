@@ -144,6 +144,7 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
       names: job.globalNames,
       fnNames: job.functionNames,
       durable: job.replayNd !== undefined,
+      seed: Array.from(crypto.getRandomValues(new Uint32Array(4))),
     };
     return `${JSON.stringify(config)}${FRAMED}${input}${globals}`;
   }

@@ -293,6 +293,27 @@ describe.each(ADAPTERS)('invariant 7, runs are independent [$name]', (adapter) =
   }
 });
 
+describe.each(ADAPTERS)('invariant 7: Math.random() starts afresh for every run [$name]', (adapter) => {
+  // V8 keeps one generator per realm; a run that recovered its state from its own draws could work out
+  // what the run before it drew. Each run now has a generator of its own, seeded by the host: the same
+  // realm gives two runs unrelated sequences, and a run's draws look uniform.
+  it('two runs in one realm draw unrelated, uniform values', async () => {
+    const enclave = makeEnclave(adapter);
+    try {
+      const code = 'const out = []; for (let i = 0; i < 500; i++) out.push(Math.random()); return out;';
+      const [a, b] = [await enclave.run(code), await enclave.run(code)];
+      const xs = [...(a.value as number[]), ...(b.value as number[])];
+      expect(xs).toHaveLength(1000);
+      expect(xs.every((x) => typeof x === 'number' && x >= 0 && x < 1)).toBe(true);
+      expect(new Set(xs).size).toBe(1000);
+      const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
+      expect(Math.abs(mean - 0.5)).toBeLessThan(0.05);
+    } finally {
+      enclave.dispose();
+    }
+  });
+});
+
 const LEVEL_SUBSET = SCENARIOS.filter((s) => /pollution|Intl\.Segmenter|detached work of a finished|concurrent runs: the attacker/.test(s.name));
 
 describe.each(LEVEL_ADAPTERS)('invariant 7 at other levels [$name]', (adapter) => {

@@ -6,7 +6,7 @@
  */
 import type { DoneReport, RealmFailureCode, RealmLimits } from '../realm-abi.js';
 import { hostDone, hostHeap } from './host.js';
-import { ErrorCtor, MapCtor, defineProperty, freeze, jsonStringify } from './primordials.js';
+import { ErrorCtor, MapCtor, MathObject, apply, defineProperty, freeze, isArray, jsonStringify, mathRandom } from './primordials.js';
 
 export interface PendingCall {
   resolve: (value: unknown) => void;
@@ -20,6 +20,8 @@ export interface Run {
   readonly id: number;
   /** Non-deterministic values come from the host (see RunConfig.durable). */
   readonly durable: boolean;
+  /** The state of the run's own `Math.random()` (xoshiro128**), four unsigned 32-bit integers. */
+  readonly rng: number[];
   readonly limits: RealmLimits;
   /** Characters a single string may have, and elements a single array: the memory limit in units. */
   readonly maxChars: number;
@@ -46,10 +48,26 @@ export interface Run {
   nextCallId: number;
 }
 
-export function newRun(id: number, limits: RealmLimits, durable = false): Run {
+/** A seed the host sent (four unsigned 32-bit integers, not all zero), or one from the realm's own generator. */
+function rngState(seed: unknown): number[] {
+  const state: number[] = [];
+  let any = 0;
+  for (let i = 0; i < 4; i++) {
+    const v = isArray(seed) ? (seed as unknown[])[i] : undefined;
+    const word = typeof v === 'number' && v === v >>> 0 ? v : ((apply(mathRandom, MathObject, []) as number) * 0x100000000) >>> 0;
+    state[i] = word;
+    any |= word;
+  }
+  // xoshiro's one state that never leaves itself.
+  if (any === 0) state[0] = 1;
+  return state;
+}
+
+export function newRun(id: number, limits: RealmLimits, durable = false, seed?: unknown): Run {
   return {
     id,
     durable,
+    rng: rngState(seed),
     limits,
     maxChars: limits.memoryLimit / 2,
     maxElements: limits.memoryLimit / 8,

@@ -24,6 +24,7 @@ import {
   dateToString,
   defineProperty,
   gopd,
+  mathImul,
   mathRandom,
   numberIsFinite,
   weakMapGet,
@@ -33,7 +34,7 @@ import {
 /** The value of a source for the current run: the host's in a durable run, the native one otherwise. */
 function take(kind: NdKind): number {
   const run = current;
-  const live = kind === 'r' ? (apply(mathRandom, MathObject, []) as number) : (apply(dateNow, DateCtor, []) as number);
+  const live = kind === 'r' ? runRandom() : (apply(dateNow, DateCtor, []) as number);
   if (run === null || !run.durable) return live;
   const v = hostNd(run.id, kind);
   // The host always answers in a durable run; a bridge that failed (a stack overflow on entry) gets a
@@ -43,6 +44,31 @@ function take(kind: NdKind): number {
 }
 
 const durableRun = (): boolean => current !== null && current.durable;
+
+const rotl = (x: number, k: number): number => (x << k) | (x >>> (32 - k));
+
+/** The next 32 bits of a run's own generator (xoshiro128**, state in `rng`). */
+export function next32(s: number[]): number {
+  const s0 = s[0] as number;
+  const s1 = s[1] as number;
+  const s2 = (s[2] as number) ^ s0;
+  const s3 = (s[3] as number) ^ s1;
+  const result = mathImul(rotl(mathImul(s1, 5), 7), 9) >>> 0;
+  s[0] = s0 ^ s3;
+  s[1] = s1 ^ s2;
+  s[2] = s2 ^ (s1 << 9);
+  s[3] = rotl(s3, 11);
+  return result;
+}
+
+/** A double in [0, 1) with 53 random bits, from the current run's generator (the realm's outside a run). */
+export function runRandom(): number {
+  const run = current;
+  if (run === null) return apply(mathRandom, MathObject, []) as number;
+  const hi = next32(run.rng) >>> 5;
+  const lo = next32(run.rng) >>> 6;
+  return (hi * 67108864 + lo) / 9007199254740992;
+}
 
 /** A date argument of Intl.DateTimeFormat: none means now, which a durable run takes from its clock source. */
 const dateOrNow = (date: unknown): unknown => (date === undefined && durableRun() ? take('t') : date);
@@ -77,7 +103,7 @@ function installDateTimeFormatClock(proto: object): void {
 /** Installs the replayable sources. Runs once, at install, before lockdown freezes them. */
 export function installNondeterminism(intl: boolean): void {
   if (intl && DateTimeFormatPrototype !== undefined) installDateTimeFormatClock(DateTimeFormatPrototype);
-  wrap(MathObject, 'random', () => ({ random() { return durableRun() ? take('r') : apply(mathRandom, MathObject, []); } }));
+  wrap(MathObject, 'random', () => ({ random() { return durableRun() ? take('r') : runRandom(); } }));
   wrap(DateCtor, 'now', () => ({ now() { return durableRun() ? take('t') : apply(dateNow, DateCtor, []); } }));
   const NativeDate = DateCtor;
   const SafeDate = function Date(this: unknown, ...args: unknown[]): unknown {

@@ -91,6 +91,7 @@ export const dateToISOString = Date.prototype.toISOString;
 export const dateToString = Date.prototype.toString;
 export const dateNow = Date.now;
 export const mathRandom = Math.random;
+export const mathImul = Math.imul;
 export const regexpToString = RegExp.prototype.toString;
 export const stringValueOf = String.prototype.valueOf;
 export const isView = ArrayBuffer.isView;

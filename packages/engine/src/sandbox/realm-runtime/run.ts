@@ -306,7 +306,7 @@ export function createRunner(codec: Codec) {
     const globalsAt = inputAt + (cfg.input < 0 ? 0 : cfg.input);
     const factory = apply(mapGet, factories, [cfg.factory]) as Factory | undefined;
     if (typeof factory !== 'function') return;
-    const run = newRun(cfg.id, cfg.limits, cfg.durable === true);
+    const run = newRun(cfg.id, cfg.limits, cfg.durable === true, cfg.seed);
     setCurrent(run);
     let main: () => unknown;
     try {
