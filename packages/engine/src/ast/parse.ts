@@ -37,6 +37,12 @@ export interface ParsedSource {
   lines: LineIndex;
   /** Syntax errors, located in the user's code. Empty when the code parsed. */
   syntaxErrors: Issue[];
+  /**
+   * The comments, in order, as offsets into `wrapped`: `[start, end, line]`, `line` 1 for a comment that
+   * runs to the end of its line (`//`, `<!--`, `-->`), whose text therefore also takes in whatever is
+   * written at `end`.
+   */
+  comments: readonly (readonly [number, number, 0 | 1])[];
 }
 
 /**
@@ -95,6 +101,7 @@ export function parseAgentScript(code: string): ParsedSource {
     main: main ?? { type: 'Empty', start: 0, end: 0 },
     lines,
     syntaxErrors: [],
+    comments: (result.comments as readonly { type: string; start: number; end: number }[]).map((c) => [c.start, c.end, c.type === 'Line' ? 1 : 0] as const),
   };
   for (const err of result.errors) {
     const label = err.labels?.[0];

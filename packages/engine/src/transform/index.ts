@@ -128,15 +128,84 @@ function isNumericLiteral(n: Node): boolean {
   return n.type === 'Literal' && typeof n.value === 'number';
 }
 
-/** Finds the offset just after the `=>` of an arrow function whose body starts at `bodyStart`. */
-function arrowBodyInsertion(text: string, fnStart: number, bodyStart: number): number {
+type Comments = ParsedSource['comments'];
+
+/** An edit the rewriter would have made inside a comment: V8 would not run it, so the script is refused. */
+export class EditInComment extends Error {
+  constructor(readonly at: number) {
+    super('an edit of the rewrite would land in a comment');
+  }
+}
+
+/** The comment that holds offset `at` (`start <= at < end`), if any. Comments are in order and never overlap. */
+function commentAt(comments: Comments, at: number): (typeof comments)[number] | undefined {
+  let lo = 0;
+  let hi = comments.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if ((comments[mid] as (typeof comments)[number])[0] <= at) {
+      found = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  const c = found < 0 ? undefined : comments[found];
+  return c !== undefined && at < c[1] ? c : undefined;
+}
+
+/**
+ * Whether text written at `pos` (between `pos - 1` and `pos`) would be part of a comment: inside one,
+ * or at the end of one that runs to the end of its line.
+ */
+function editInComment(comments: Comments, pos: number): boolean {
+  const c = commentAt(comments, pos - 1);
+  return c !== undefined && (pos < c[1] || c[2] === 1);
+}
+
+/**
+ * Every edit of the rewrite goes through here: one that would land in a comment throws. The positions
+ * come from the tree, which never points into a comment, except where the rewriter looks at raw text
+ * (an arrow's `=>`, a method's `async`); whatever a new such place gets wrong, V8 must never see a guard
+ * commented out, or the rest of the text read another way than the checks read it.
+ */
+export function refuseEditsInComments(ms: MagicString, comments: Comments): void {
+  if (comments.length === 0) return;
+  const edits = ms as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const name of ['appendLeft', 'appendRight', 'prependLeft', 'prependRight']) {
+    const edit = (edits[name] as (...args: unknown[]) => unknown).bind(ms);
+    edits[name] = (index: unknown, content: unknown) => {
+      if (editInComment(comments, index as number)) throw new EditInComment(index as number);
+      return edit(index, content);
+    };
+  }
+  for (const name of ['overwrite', 'update', 'remove']) {
+    const edit = (edits[name] as (...args: unknown[]) => unknown).bind(ms);
+    edits[name] = (start: unknown, end: unknown, ...rest: unknown[]) => {
+      if (editInComment(comments, start as number) || editInComment(comments, end as number)) throw new EditInComment(start as number);
+      return edit(start, end, ...rest);
+    };
+  }
+}
+
+/**
+ * The offset just after the `=>` of an arrow function whose expression body starts at `bodyStart`:
+ * between the two stand only white space, comments (which may hold a `=>` of their own) and the
+ * parentheses around the body (not in the tree).
+ */
+function arrowBodyInsertion(text: string, comments: Comments, fnStart: number, bodyStart: number): number {
   let i = bodyStart - 1;
   while (i > fnStart) {
-    const ch = text[i];
+    const c = commentAt(comments, i);
+    if (c !== undefined) {
+      i = c[0] - 1;
+      continue;
+    }
+    const ch = text[i] as string;
     if (ch === '>' && text[i - 1] === '=') return i + 1;
+    if (ch !== '(' && !/\s/.test(ch)) break;
     i--;
   }
-  return bodyStart;
+  throw new EditInComment(bodyStart);
 }
 
 export interface TransformOptions {
@@ -147,11 +216,14 @@ export interface TransformOptions {
   guards: boolean;
 }
 
-/** Offset of the `async` keyword in `text[from, to)`, ignoring comments; -1 if there is none. */
-function findAsyncKeyword(text: string, from: number, to: number): number {
-  const slice = text.slice(from, to).replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, (c) => ' '.repeat(c.length));
-  const m = /\basync\b/.exec(slice);
-  return m ? from + m.index : -1;
+/** Offset of the `async` keyword in `text[from, to)`, outside comments; -1 if there is none. */
+function findAsyncKeyword(text: string, comments: Comments, from: number, to: number): number {
+  const word = /\basync\b/g;
+  word.lastIndex = from;
+  for (let m = word.exec(text); m !== null && m.index < to; m = word.exec(text)) {
+    if (commentAt(comments, m.index) === undefined) return m.index;
+  }
+  return -1;
 }
 
 /** Source text a guard quotes in an error message, as a JS string literal (whitespace runs collapsed). */
@@ -208,9 +280,26 @@ function positionMap(ms: MagicString): TransformOutput['mapPosition'] {
 }
 
 export function transformAgentScript(parsed: ParsedSource, globalNames: readonly string[], options: TransformOptions = { guards: true }): TransformResult {
+  try {
+    return rewrite(parsed, globalNames, options);
+  } catch (e) {
+    if (!(e instanceof EditInComment)) throw e;
+    return {
+      issues: [{
+        ruleId: 'syntax',
+        message: 'Syntax error: a comment stands where the script must be rewritten (between an arrow function\'s `=>` and its body, say).',
+        hint: 'Move the comment.',
+        ...userLocation(parsed, e.at),
+      }],
+    };
+  }
+}
+
+function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: TransformOptions): TransformResult {
   const issues: Issue[] = [];
   const text = parsed.wrapped;
   const ms = new MagicString(text);
+  refuseEditsInComments(ms, parsed.comments);
   const budgets = options.guards;
 
   const issue = (node: Node, ruleId: string, message: string, hint: string) => {
@@ -265,7 +354,7 @@ export function transformAgentScript(parsed: ParsedSource, globalNames: readonly
 
     if (((node.type === 'Property' && node.method === true) || node.type === 'MethodDefinition') && isNode(node.value) && (node.value as Node).async === true) {
       const key = node.key as Node;
-      methodFunctions.set(node.value as Node, findAsyncKeyword(text, node.start, key.start));
+      methodFunctions.set(node.value as Node, findAsyncKeyword(text, parsed.comments, node.start, key.start));
     }
 
     if (isFunction(node)) {
@@ -288,7 +377,7 @@ export function transformAgentScript(parsed: ParsedSource, globalNames: readonly
         } else {
           // Expression body: `x => expr` becomes `x => { ... try { return (expr); } ... }`. The parenthesis
           // keeps `return` from being cut off by automatic semicolon insertion when `expr` starts on a new line.
-          const at = arrowBodyInsertion(text, node.start, body.start);
+          const at = arrowBodyInsertion(text, parsed.comments, node.start, body.start);
           ms.appendLeft(at, ` {${enter} ${run}{ return (`);
           ms.prependRight(node.end, `); }${done}`);
         }
@@ -303,7 +392,7 @@ export function transformAgentScript(parsed: ParsedSource, globalNames: readonly
           ms.prependRight(body.end - 1, SYNC_EXIT);
         } else ms.appendLeft(body.start + 1, loopGuard(weightOf(node)));
       } else {
-        const at = arrowBodyInsertion(text, node.start, body.start);
+        const at = arrowBodyInsertion(text, parsed.comments, node.start, body.start);
         if (budgets) {
           ms.appendLeft(at, ` { ${syncEnter(weightOf(node))} return (`);
           ms.prependRight(node.end, `); ${SYNC_EXIT} }`);

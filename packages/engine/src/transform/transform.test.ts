@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseAgentScript } from '../ast/parse.js';
-import { transformAgentScript } from './index.js';
+import MagicString from 'magic-string';
+import { EditInComment, refuseEditsInComments, transformAgentScript } from './index.js';
 
 const rewrite = (code: string, globals: string[] = []) => {
   const parsed = parseAgentScript(code);
@@ -155,5 +156,37 @@ describe('rewriter', () => {
     const outLine = (r.output?.code.split('\n')[2] ?? '');
     const col = outLine.indexOf('q.w.e') + 1;
     expect(r.output?.mapPosition(2, col)).toEqual({ line: 2, column: 24 });
+  });
+});
+
+describe('no edit of the rewrite lands in a comment', () => {
+  // [start, end, line]: a block comment over 2..8 and a line comment over 10..15 (to the end of its line).
+  const comments = [[2, 8, 0], [10, 15, 1]] as const;
+  const edits = (f: (ms: MagicString) => void) => {
+    const ms = new MagicString('x'.repeat(20));
+    refuseEditsInComments(ms, comments);
+    try {
+      f(ms);
+      return 'ok';
+    } catch (e) {
+      return e instanceof EditInComment ? `refused at ${e.at}` : 'other';
+    }
+  };
+
+  it('refuses an insertion inside a comment, or at the end of one that runs to its line end', () => {
+    expect(edits((ms) => ms.appendLeft(2, 'a'))).toBe('ok');
+    expect(edits((ms) => ms.appendLeft(5, 'a'))).toBe('refused at 5');
+    expect(edits((ms) => ms.prependRight(8, 'a'))).toBe('ok');
+    expect(edits((ms) => ms.prependRight(12, 'a'))).toBe('refused at 12');
+    expect(edits((ms) => ms.appendLeft(15, 'a'))).toBe('refused at 15');
+    expect(edits((ms) => ms.appendLeft(16, 'a'))).toBe('ok');
+    expect(edits((ms) => ms.overwrite(0, 4, 'a'))).toBe('refused at 0');
+    expect(edits((ms) => ms.remove(8, 10))).toBe('ok');
+  });
+
+  it('finds an arrow’s `=>` past a comment that holds one', () => {
+    const r = rewrite('const f = (x) => /* => */ x;\nreturn f(1);');
+    expect(r.issues).toEqual([]);
+    expect(r.output?.code).toMatch(/\(x\) => \{ .*\/\* => \*\/ x\)/);
   });
 });

@@ -37,6 +37,7 @@ function parseAsModule(code: string): ParsedSource {
     main,
     lines: new LineIndex(code),
     syntaxErrors: [],
+    comments: [],
   };
 }
 

@@ -54,6 +54,30 @@ const HIDDEN_LOOP: Attack = {
   run: (kit) => ({ tools: kit.tools, maxIterations: 5 }),
 };
 
+/**
+ * The rewriter found an arrow's `=>` by reading the raw text back from the body, so a `=>` in a comment
+ * between the two took the guard's opening half into the comment: V8 then read the rest of the text
+ * another way than every check had (here: code the checks took for a string ran, with a dynamic tool
+ * name that STRICT refuses and a loop with no guard). Found by red-team review.
+ */
+const ARROW_COMMENT: Attack = {
+  name: 'a `=>` in a comment between an arrow and its body does not move the guard',
+  code: `if (() => { (x => // =>\n1) /'/; let i = 0; for (; i < 5e6; i++) {} const name = "ec" + "ho"; await callTool(name, { i }); '/1 }) {} // '\nreturn 'done';`,
+  expect: ['OK'],
+  enclave: { securityLevel: 'STRICT' },
+  check: (r, { kit }) => {
+    expect(r.value).toBe('done');
+    expect(kit.calls).toHaveLength(0);
+  },
+};
+
+const ARROW_COMMENTS_STILL_RUN: Attack = {
+  name: 'comments between an arrow and its body are fine where they stand',
+  code: "const f = (x) => /* => */ x + 1;\nconst g = (x) => // =>\n  (x * 2);\nconst h = async (x) => /* => */ (await x) + 3;\nreturn [f(1), g(2), await h(3)];",
+  expect: ['OK'],
+  check: (r) => expect(r.value).toEqual([2, 4, 6]),
+};
+
 const TRANSFORM_OFF: readonly Adapter[] = [
   { name: 'vm STANDARD transform:false', options: { transform: false, realmPool: REUSE_ONE_REALM }, validates: true },
   { name: 'vm STANDARD validate:false transform:false', options: { validate: false, transform: false, realmPool: REUSE_ONE_REALM }, validates: false },
@@ -62,7 +86,7 @@ const TRANSFORM_OFF: readonly Adapter[] = [
 
 describe.each([...ADAPTERS, ...LEVEL_ADAPTERS, ...TRANSFORM_OFF])('the checks read what V8 runs [$name]', (adapter) => {
   const shared = rowEnclave(adapter);
-  for (const attack of ATTACKS) it(attack.name, async () => void (await runAttack(adapter, attack, shared())));
+  for (const attack of [...ATTACKS, ARROW_COMMENT, ARROW_COMMENTS_STILL_RUN]) it(attack.name, async () => void (await runAttack(adapter, attack, shared())));
   if (adapter.options.transform !== false) it(HIDDEN_LOOP.name, async () => void (await runAttack(adapter, HIDDEN_LOOP, shared())));
 });
 
