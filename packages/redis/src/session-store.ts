@@ -14,6 +14,23 @@ export interface RedisSessionStoreOptions extends RedisStoreOptions {
   maxEvents?: number;
   /** How long a session may stay `running` before Redis forgets it (a run that never ended). Default 1 hour. */
   maxRunningMs?: number;
+  /**
+   * Finished sessions kept per owner in each of the store's 16 buckets (a session's bucket comes from
+   * its id): when one more of an owner's sessions finishes in a bucket, the owner's oldest finished
+   * session there is forgotten with its keys, as if it had expired (readers get 404, followers are
+   * told). An owner so keeps at least its newest `maxFinishedPerOwner` finished sessions, and at most
+   * 16 times as many. Running and paused sessions do not count. Default 100.
+   */
+  maxFinishedPerOwner?: number;
+  /**
+   * Bytes of finished sessions kept in all, a sixteenth in each bucket: for each session the JSON of
+   * every event written to it (`final` included, and events `maxEvents` has trimmed since), its result
+   * once more (the record holds it too), and 1 KiB. While a finish takes its bucket beyond its share,
+   * the oldest finished session of the owner holding the most bytes in that bucket is forgotten, never
+   * the session that just finished (its readers get its `final`): a bucket stays within its share plus
+   * that one session. Default 256 MiB.
+   */
+  maxFinishedBytes?: number;
 }
 
 /**
@@ -28,12 +45,23 @@ const STALE_BATCH = 100;
 const STATES: readonly SessionState[] = ['running', 'waiting_for_approval', 'completed', 'failed', 'cancelled'];
 /** Paused sessions returned per index key and sweep for expiry; the next sweep takes the rest. */
 const EXPIRED_BATCH = 100;
+/** What a finished session takes besides its events and result (its hash, stream and index entries), roughly. */
+const SESSION_OVERHEAD_BYTES = 1024;
 
 // Keys of a session: KEYS[1] its hash (owner, state, createdAt, lastSeq, result, cancel; while paused
 // pending, pendingCall and paused), KEYS[2] its stream of events (ids `0-<seq>`, one field `e`: the
 // event's JSON), the index of running sessions of its bucket (a sorted set of session ids by liveness
 // deadline, on the server's clock) and the index of paused ones (by the end of their wait, on the
-// app's clock, which also decides when a wait began).
+// app's clock, which also decides when a wait began). A session's hash also counts `bytes`, the JSON of
+// the events written to it before the end.
+//
+// What finished sessions keep is counted per bucket, in keys under its tag: `finished` (a sorted set of
+// the bucket's finished session ids by the time they expire, on the server's clock), `held` (a hash:
+// session id -> "<bytes> <owner>"), `heaviest` (a sorted set of owners by the bytes they hold in the
+// bucket), `finishedBytes` (their sum), `finishedSeq` (a counter that orders finishes), and one sorted
+// set per owner, `o:<owner>`, of the owner's finished sessions in the bucket by that order. A session
+// that expires leaves the counts at the bucket's next finish; one forgotten to make room leaves them
+// with its keys.
 
 /** A new running session, listed in its index until its first keepAlive is due. */
 const CREATE = new Script(
@@ -58,6 +86,7 @@ for i = 3, #ARGV, 2 do
   local seq = tonumber(ARGV[i])
   if seq > last then
     redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[1], '0-' .. seq, 'e', ARGV[i + 1])
+    redis.call('HINCRBY', KEYS[1], 'bytes', #ARGV[i + 1])
     last = seq
   end
 end
@@ -73,6 +102,12 @@ return last`,
  * the state and result, the expiry of everything, out of the indexes, and a notice to its readers. With
  * ARGV[8] (a time on the app's clock, or 'any'), only a paused session whose wait ends by then (its
  * score in the paused index) ends. 1 if this call ended it.
+ *
+ * Then the bucket's finished sessions are bounded (KEYS[5..9]: finished, held, heaviest,
+ * finishedBytes, finishedSeq; ARGV[9] the bucket's tag, ARGV[10] the prefix of readers' channels):
+ * expired ones leave the counts, this one joins them, and older ones are forgotten while the owner has
+ * more than ARGV[11] here, then while the bucket holds more than ARGV[12] bytes (the oldest of the
+ * owner holding the most, never this one). Every key it touches is under the bucket's tag.
  */
 const FINISH = new Script(
   'session finish',
@@ -97,6 +132,45 @@ redis.call('PEXPIRE', KEYS[2], ARGV[4])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('PUBLISH', ARGV[6], 'f')
+${LUA_NOW}
+local tag = ARGV[9]
+local function release(id)
+  local v = redis.call('HGET', KEYS[6], id)
+  redis.call('ZREM', KEYS[5], id)
+  if not v then return end
+  redis.call('HDEL', KEYS[6], id)
+  local sep = string.find(v, ' ', 1, true)
+  local bytes, who = tonumber(string.sub(v, 1, sep - 1)), string.sub(v, sep + 1)
+  redis.call('ZREM', tag .. ':o:' .. who, id)
+  if tonumber(redis.call('ZINCRBY', KEYS[7], -bytes, who)) <= 0 then redis.call('ZREM', KEYS[7], who) end
+  redis.call('DECRBY', KEYS[8], bytes)
+end
+local function forget(id, from)
+  release(id)
+  redis.call('ZREM', from, id)
+  redis.call('DEL', tag .. ':s:' .. id, tag .. ':e:' .. id)
+  redis.call('PUBLISH', ARGV[10] .. id .. ':events', 'x')
+end
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now, 'LIMIT', 0, 100)) do release(id) end
+local owner = redis.call('HGET', KEYS[1], 'owner') or ''
+local mine = tag .. ':o:' .. owner
+local bytes = (tonumber(redis.call('HGET', KEYS[1], 'bytes')) or 0) + #event + #ARGV[3] + ${SESSION_OVERHEAD_BYTES}
+redis.call('HSET', KEYS[6], ARGV[1], bytes .. ' ' .. owner)
+redis.call('ZADD', KEYS[5], now + tonumber(ARGV[4]), ARGV[1])
+redis.call('ZADD', mine, redis.call('INCR', KEYS[9]), ARGV[1])
+redis.call('ZINCRBY', KEYS[7], bytes, owner)
+redis.call('INCRBY', KEYS[8], bytes)
+while redis.call('ZCARD', mine) > tonumber(ARGV[11]) do forget(redis.call('ZRANGE', mine, 0, 0)[1], mine) end
+for _ = 1, 1000 do
+  if tonumber(redis.call('GET', KEYS[8]) or 0) <= tonumber(ARGV[12]) then break end
+  local top = redis.call('ZREVRANGE', KEYS[7], 0, 0)[1]
+  if not top then break end
+  local theirs = tag .. ':o:' .. top
+  local oldest = redis.call('ZRANGE', theirs, 0, 0)[1]
+  -- Only the session that just finished is left to forget: it stays, its readers get its final.
+  if oldest == ARGV[1] then break end
+  if oldest then forget(oldest, theirs) else redis.call('ZREM', KEYS[7], top) end
+end
 return 1`,
 );
 
@@ -111,6 +185,7 @@ const PAUSE = new Script(
 local seq = (tonumber(redis.call('HGET', KEYS[1], 'lastSeq')) or 0) + 1
 local event = '{"sessionId":"' .. ARGV[1] .. '","seq":' .. seq .. ',"type":"approval_required","time":' .. ARGV[2] .. ',"payload":' .. ARGV[3] .. '}'
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[5], '0-' .. seq, 'e', event)
+redis.call('HINCRBY', KEYS[1], 'bytes', #event)
 redis.call('HSET', KEYS[1], 'state', 'waiting_for_approval', 'pending', ARGV[3], 'pendingCall', ARGV[9], 'paused', ARGV[4], 'lastSeq', seq)
 redis.call('HDEL', KEYS[1], 'cancel')
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
@@ -271,7 +346,8 @@ function eventJson(event: EnclaveEvent): string {
  * app.use(enclave({ tools, sessions: { store: new RedisSessionStore(redis) } }));
  * ```
  * Defaults: keys under `enclave:`, 10,000 events per session, a running session kept at most 1 hour,
- * 1000 ms command timeout.
+ * 100 finished sessions per owner in each of 16 buckets, 256 MiB of finished sessions in all (16 MiB a
+ * bucket), 1000 ms command timeout.
  */
 export class RedisSessionStore implements SessionStore {
   readonly #client: RedisClient;
@@ -279,6 +355,9 @@ export class RedisSessionStore implements SessionStore {
   readonly #timeoutMs: number;
   readonly #maxEvents: number;
   readonly #maxRunningMs: number;
+  readonly #maxFinishedPerOwner: number;
+  /** A bucket's share of `maxFinishedBytes`. */
+  readonly #maxBucketBytes: number;
   /** Cancel listeners of the sessions this instance runs, for a cancel flag that keepAlive finds. */
   readonly #cancelListeners = new Map<string, Set<() => void>>();
   #channels: Channels | undefined;
@@ -286,9 +365,11 @@ export class RedisSessionStore implements SessionStore {
 
   constructor(client: RedisClient, options: RedisSessionStoreOptions = {}) {
     const where = 'new RedisSessionStore(client, options)';
-    const { check, o, prefix, timeoutMs } = checkArguments(where, client, options, ['maxEvents', 'maxRunningMs']);
+    const { check, o, prefix, timeoutMs } = checkArguments(where, client, options, ['maxEvents', 'maxRunningMs', 'maxFinishedPerOwner', 'maxFinishedBytes']);
     this.#maxEvents = check.positiveInteger('maxEvents', o.maxEvents) ?? 10_000;
     this.#maxRunningMs = check.positiveInteger('maxRunningMs', o.maxRunningMs, 'ms') ?? 60 * 60_000;
+    this.#maxFinishedPerOwner = check.positiveInteger('maxFinishedPerOwner', o.maxFinishedPerOwner) ?? 100;
+    this.#maxBucketBytes = Math.ceil((check.positiveInteger('maxFinishedBytes', o.maxFinishedBytes, 'bytes') ?? 256 * 1024 * 1024) / BUCKETS);
     this.#client = client;
     this.#prefix = prefix;
     this.#timeoutMs = timeoutMs;
@@ -368,8 +449,9 @@ export class RedisSessionStore implements SessionStore {
     const k = this.#keys(sessionId);
     const waitEndsBy = only === undefined ? '' : only.waitEndsBy === Infinity ? 'any' : Math.floor(only.waitEndsBy);
     if (Number.isNaN(waitEndsBy)) throw new TypeError('RedisSessionStore: finish(..., { waitEndsBy }) needs a time.');
-    const args = [sessionId, state, JSON.stringify(result), ttlMs, this.#maxEvents, this.#channel(sessionId, 'events'), Date.now(), waitEndsBy];
-    return integerReply(await this.#run(FINISH, [k.meta, k.events, k.index, k.waiting], args, 'a finish'), 'a finish') === 1;
+    const args = [sessionId, state, JSON.stringify(result), ttlMs, this.#maxEvents, this.#channel(sessionId, 'events'), Date.now(), waitEndsBy, k.tag, `${this.#prefix}session:`, this.#maxFinishedPerOwner, this.#maxBucketBytes];
+    const keys = [k.meta, k.events, k.index, k.waiting, `${k.tag}:finished`, `${k.tag}:held`, `${k.tag}:heaviest`, `${k.tag}:finishedBytes`, `${k.tag}:finishedSeq`];
+    return integerReply(await this.#run(FINISH, keys, args, 'a finish'), 'a finish') === 1;
   }
 
   async pause(sessionId: string, paused: PausedSession, ttlMs: number): Promise<boolean> {
@@ -489,13 +571,14 @@ export class RedisSessionStore implements SessionStore {
     return `${this.#prefix}{waits:${fnv(owner)}}:${owner}`;
   }
 
-  #keys(sessionId: string): { meta: string; events: string; index: string; waiting: string } {
+  #keys(sessionId: string): { tag: string; meta: string; events: string; index: string; waiting: string } {
     const bucket = bucketOf(sessionId);
     const tag = `${this.#prefix}{sessions:${bucket}}`;
-    // `s:` and `e:` keep a session named like the index (`running`) from meeting it.
-    return { meta: `${tag}:s:${sessionId}`, events: `${tag}:e:${sessionId}`, index: this.#indexKey(bucket), waiting: this.#waitingKey(bucket) };
+    // `s:`, `e:` and `o:` keep a session or an owner named like the index (`running`) from meeting it.
+    return { tag, meta: `${tag}:s:${sessionId}`, events: `${tag}:e:${sessionId}`, index: this.#indexKey(bucket), waiting: this.#waitingKey(bucket) };
   }
 
+  /** FINISH builds the events channel of a session it forgets the same way. */
   #channel(sessionId: string, kind: 'events' | 'cancel'): string {
     return `${this.#prefix}session:${sessionId}:${kind}`;
   }

@@ -4,6 +4,7 @@
  * state, and its owner. The HTTP core talks to a store only through this interface, so a shared store
  * (Redis, for several app instances) plugs in without touching the adapters.
  */
+import { OptionChecker } from '../options.js';
 import type { ApprovalRequiredPayload, EnclaveEvent, ExecutionResult } from '../types.js';
 
 /**
@@ -114,6 +115,21 @@ export interface MemorySessionStoreOptions {
   maxEventBytes?: number;
   /** How long a session may stay `running` before it is forgotten (a run that never ended). Default 1 hour. */
   maxRunningMs?: number;
+  /**
+   * Finished sessions kept per owner: when one more of an owner's sessions finishes, the owner's oldest
+   * finished session is forgotten, as if it had expired (readers get 404, followers are told). Running
+   * and paused sessions do not count. Default 100.
+   */
+  maxFinishedPerOwner?: number;
+  /**
+   * Bytes of finished sessions kept in all: the JSON of every kept event, `final` included, plus 1 KiB
+   * a session for the rest of what it takes. While a finish takes the total beyond this, the oldest
+   * finished session of the owner holding the most bytes is forgotten, so one user's results make way
+   * for nobody's but their own unless another holds more. The session that just finished is never the
+   * one forgotten (its readers get its `final`): the total stays within this plus that one session,
+   * which the engine's `maxOutputBytes`, `maxLogBytes` and `maxEventBytes` bound. Default 64 MiB.
+   */
+  maxFinishedBytes?: number;
 }
 
 interface Entry {
@@ -127,12 +143,27 @@ interface Entry {
   events: EnclaveEvent[];
   /** Bytes of the kept events other than `final`. */
   bytes: number;
+  /** Once finished: the bytes it counts for among the finished sessions (its events, `final` included, and the overhead). */
+  held: number;
   listeners: Set<() => void>;
   cancelListeners: Set<() => void>;
   expiry: NodeJS.Timeout | undefined;
 }
 
 const MB = 1024 * 1024;
+/** What a finished session takes besides its events' JSON (its entry, record, timer and maps), roughly. */
+const SESSION_OVERHEAD_BYTES = 1024;
+
+function isFinal(state: SessionState): state is FinalSessionState {
+  return state !== 'running' && state !== 'waiting_for_approval';
+}
+
+/** An owner's finished sessions, oldest first (a Map keeps the order they finished in), and their bytes. */
+interface Held {
+  owner: string;
+  sessions: Map<string, Entry>;
+  bytes: number;
+}
 
 function eventBytes(event: EnclaveEvent): number {
   try {
@@ -144,23 +175,43 @@ function eventBytes(event: EnclaveEvent): number {
 
 /**
  * Sessions in this process's memory: the default store, for one app instance. Every session expires:
- * a finished one `ttlMs` after it finished, a running one after `maxRunningMs`.
+ * a finished one `ttlMs` after it finished, a running one after `maxRunningMs`. What finished sessions
+ * keep is bounded per owner (`maxFinishedPerOwner`) and in all (`maxFinishedBytes`): a finished session
+ * may be forgotten before its time, oldest first, from the owner holding the most.
+ *
+ * @example
+ * ```ts
+ * app.use(enclave({ tools, sessions: { store: new MemorySessionStore({ maxFinishedBytes: 256 * 1024 * 1024 }) } }));
+ * ```
+ * Defaults: 2 MiB of events per session, a running session kept at most 1 hour, 100 finished sessions
+ * per owner, 64 MiB of finished sessions in all.
  */
 export class MemorySessionStore implements SessionStore {
   readonly #sessions = new Map<string, Entry>();
   /** Places of sessions waiting for approval, by owner: session id -> until when the place is held. */
   readonly #waits = new Map<string, Map<string, number>>();
+  /** Finished sessions by owner. */
+  readonly #finished = new Map<string, Held>();
+  /** Bytes of all finished sessions held. */
+  #finishedBytes = 0;
   readonly #maxEventBytes: number;
   readonly #maxRunningMs: number;
+  readonly #maxFinishedPerOwner: number;
+  readonly #maxFinishedBytes: number;
 
   constructor(options: MemorySessionStoreOptions = {}) {
-    this.#maxEventBytes = options.maxEventBytes ?? 2 * MB;
-    this.#maxRunningMs = options.maxRunningMs ?? 60 * 60_000;
+    const check = new OptionChecker('new MemorySessionStore(options)');
+    const o = check.object('options', options) ?? {};
+    check.knownKeys('', o, ['maxEventBytes', 'maxRunningMs', 'maxFinishedPerOwner', 'maxFinishedBytes']);
+    this.#maxEventBytes = check.positiveInteger('maxEventBytes', o.maxEventBytes, 'bytes') ?? 2 * MB;
+    this.#maxRunningMs = check.positiveInteger('maxRunningMs', o.maxRunningMs, 'ms') ?? 60 * 60_000;
+    this.#maxFinishedPerOwner = check.positiveInteger('maxFinishedPerOwner', o.maxFinishedPerOwner) ?? 100;
+    this.#maxFinishedBytes = check.positiveInteger('maxFinishedBytes', o.maxFinishedBytes, 'bytes') ?? 64 * MB;
   }
 
   async create(session: { sessionId: string; owner: string; createdAt: number }): Promise<boolean> {
     if (this.#sessions.has(session.sessionId)) return false;
-    const entry: Entry = { record: { ...session, state: 'running' }, paused: undefined, aliveUntil: Infinity, lastSeq: 0, events: [], bytes: 0, listeners: new Set(), cancelListeners: new Set(), expiry: undefined };
+    const entry: Entry = { record: { ...session, state: 'running' }, paused: undefined, aliveUntil: Infinity, lastSeq: 0, events: [], bytes: 0, held: 0, listeners: new Set(), cancelListeners: new Set(), expiry: undefined };
     this.#sessions.set(session.sessionId, entry);
     this.#expireIn(session.sessionId, entry, this.#maxRunningMs);
     return true;
@@ -168,7 +219,8 @@ export class MemorySessionStore implements SessionStore {
 
   async append(sessionId: string, events: readonly EnclaveEvent[]): Promise<void> {
     const entry = this.#sessions.get(sessionId);
-    if (!entry) return;
+    // Nothing after the end: what a finished session holds is counted once, when it finishes.
+    if (!entry || isFinal(entry.record.state)) return;
     for (const event of events) {
       entry.events.push(event);
       entry.lastSeq = Math.max(entry.lastSeq, event.seq);
@@ -229,17 +281,53 @@ export class MemorySessionStore implements SessionStore {
 
   async finish(sessionId: string, state: FinalSessionState, result: ExecutionResult, ttlMs: number, only?: { waitEndsBy: number }): Promise<boolean> {
     const entry = this.#sessions.get(sessionId);
-    if (!entry || (entry.record.state !== 'running' && entry.record.state !== 'waiting_for_approval')) return false;
+    if (!entry || isFinal(entry.record.state)) return false;
     if (only !== undefined && !(entry.record.state === 'waiting_for_approval' && (entry.record.pendingApproval?.expiresAt ?? Infinity) <= only.waitEndsBy)) return false;
     entry.lastSeq++;
-    entry.events.push({ sessionId, seq: entry.lastSeq, type: 'final', time: Date.now(), payload: result });
+    const final: EnclaveEvent<'final'> = { sessionId, seq: entry.lastSeq, type: 'final', time: Date.now(), payload: result };
+    entry.events.push(final);
     const { pendingApproval: _, ...record } = entry.record;
     entry.record = { ...record, state, result };
     entry.paused = undefined;
     entry.cancelListeners.clear();
     this.#expireIn(sessionId, entry, ttlMs);
+    this.#hold(sessionId, entry, entry.bytes + eventBytes(final) + SESSION_OVERHEAD_BYTES);
     this.#notify(entry);
     return true;
+  }
+
+  /** Counts a session that just finished, then forgets older ones until the owner's and the total cap hold again. */
+  #hold(sessionId: string, entry: Entry, bytes: number): void {
+    const { owner } = entry.record;
+    let held = this.#finished.get(owner);
+    if (held === undefined) this.#finished.set(owner, (held = { owner, sessions: new Map(), bytes: 0 }));
+    entry.held = bytes;
+    held.sessions.set(sessionId, entry);
+    held.bytes += bytes;
+    this.#finishedBytes += bytes;
+    while (held.sessions.size > this.#maxFinishedPerOwner) this.#forgetOldest(held);
+    while (this.#finishedBytes > this.#maxFinishedBytes) {
+      let heaviest = held;
+      for (const other of this.#finished.values()) if (other.bytes > heaviest.bytes) heaviest = other;
+      // Only the session that just finished is left to forget: it stays, its readers get its `final`.
+      if (heaviest.sessions.keys().next().value === sessionId) break;
+      this.#forgetOldest(heaviest);
+    }
+  }
+
+  #forgetOldest(held: Held): void {
+    const [sessionId, entry] = held.sessions.entries().next().value as [string, Entry];
+    this.#forget(sessionId, entry);
+  }
+
+  /** Takes a finished session out of the counts (it expired or was forgotten). */
+  #release(sessionId: string, entry: Entry): void {
+    const held = this.#finished.get(entry.record.owner);
+    if (held === undefined || held.sessions.get(sessionId) !== entry) return;
+    held.sessions.delete(sessionId);
+    held.bytes -= entry.held;
+    this.#finishedBytes -= entry.held;
+    if (held.sessions.size === 0) this.#finished.delete(held.owner);
   }
 
   async pause(sessionId: string, paused: PausedSession, ttlMs: number): Promise<boolean> {
@@ -325,6 +413,8 @@ export class MemorySessionStore implements SessionStore {
     for (const entry of this.#sessions.values()) clearTimeout(entry.expiry);
     this.#sessions.clear();
     this.#waits.clear();
+    this.#finished.clear();
+    this.#finishedBytes = 0;
   }
 
   /** Sessions held now (for operators and tests). */
@@ -332,17 +422,27 @@ export class MemorySessionStore implements SessionStore {
     return this.#sessions.size;
   }
 
+  /** Bytes the finished sessions held now count for (see `maxFinishedBytes`; for operators and tests). */
+  get finishedBytes(): number {
+    return this.#finishedBytes;
+  }
+
   #expireIn(sessionId: string, entry: Entry, ms: number): void {
     clearTimeout(entry.expiry);
-    entry.expiry = setTimeout(() => {
-      if (this.#sessions.get(sessionId) !== entry) return;
-      this.#sessions.delete(sessionId);
-      // A place among its owner's waiting sessions goes with the session.
-      void this.releaseWait(entry.record.owner, sessionId);
-      // Followers waiting for more learn that there is none.
-      this.#notify(entry);
-    }, ms);
+    entry.expiry = setTimeout(() => this.#forget(sessionId, entry), ms);
     entry.expiry.unref();
+  }
+
+  /** The session is gone, at its expiry or before it (a cap on finished sessions). */
+  #forget(sessionId: string, entry: Entry): void {
+    if (this.#sessions.get(sessionId) !== entry) return;
+    clearTimeout(entry.expiry);
+    this.#sessions.delete(sessionId);
+    this.#release(sessionId, entry);
+    // A place among its owner's waiting sessions goes with the session.
+    void this.releaseWait(entry.record.owner, sessionId);
+    // Followers waiting for more learn that there is none.
+    this.#notify(entry);
   }
 
   #notify(entry: Entry): void {
