@@ -109,6 +109,18 @@ export const GUARD_LOCALS = {
 /** Strings longer than this are charged against the memory budget by the growth check and the bulk builtins. */
 export const BIG_STRING = 65_536;
 
+/** What a heap check found (see HostBridge.heap). */
+export type HeapState = 0 | 1 | 2 | 3;
+
+/**
+ * Heap growth, in bytes, that a run may reach between two heap checks before its checks come closer
+ * together: the realm checks each time the bulk builtins have charged this much more, and the loop
+ * checkpoints come at every turn again once a check finds the heap grew by more than this.
+ */
+export function heapStep(memoryLimit: number): number {
+  return memoryLimit / 8;
+}
+
 /** The limits the realm enforces itself (the host enforces the deadline and the rest). */
 export interface RealmLimits {
   maxIterations: number;
@@ -237,8 +249,11 @@ export interface HostBridge {
   /** The run's outcome (the first report counts); `value` is codec text for `ok`, '' otherwise. */
   done(id: number, report: string, value: string): void;
   log(id: number, level: LogLevel, line: string): void;
-  /** 1 if the run is over its memory budget, 2 if the heap of its thread is as full as runs may make it. */
-  heap(id: number): 0 | 1 | 2;
+  /**
+   * 1 if the run is over its memory budget, 2 if the heap of its thread is as full as runs may make it,
+   * 3 if the run's heap grew by more than a heap step (see heapStep) since its previous check, else 0.
+   */
+  heap(id: number): HeapState;
   /** The value of a non-deterministic source for a durable run (NaN if the host has none). */
   nd(id: number, kind: NdKind): number;
 }

@@ -9,8 +9,8 @@
 import type vm from 'node:vm';
 import { compileScript } from './compile.js';
 import type { EntryCall, EntryEnd, EntryLog, EntryOutput, IsolatedJob } from './isolation.js';
-import type { LogLevel, NdKind, NdValue, PumpHead, PumpItem, RunConfig, ToolReply } from './realm-abi.js';
-import { FRAMED } from './realm-abi.js';
+import type { HeapState, LogLevel, NdKind, NdValue, PumpHead, PumpItem, RunConfig, ToolReply } from './realm-abi.js';
+import { FRAMED, heapStep } from './realm-abi.js';
 import type { Realm, RealmPool, RealmRunTarget } from './realm.js';
 import { pumpScript, startScript } from './realm.js';
 import type { EntryTarget } from './scheduler.js';
@@ -72,6 +72,8 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
   #heapTracked = false;
   #heapAtEntry = 0;
   #heapGrowth = 0;
+  /** The run's growth at its previous check: what grew since then tells the realm how often to check. */
+  #growthAtCheck = 0;
 
   /**
    * @param deadline `performance.now()` of this thread at which the run's deadline passes (entries get
@@ -191,15 +193,20 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
     return value;
   }
 
-  overMemory(): 0 | 1 | 2 {
+  overMemory(): HeapState {
     const stats = heapStatistics();
     const used = stats.used_heap_size;
     if (!this.#heapTracked) {
       this.#heapTracked = true;
       this.#heapAtEntry = used;
     }
-    if (this.#heapGrowth + (used - this.#heapAtEntry) > this.#job.limits.memoryLimit) return 1;
-    return used > heapCeiling(stats.heap_size_limit) ? 2 : 0;
+    const { memoryLimit } = this.#job.limits;
+    const growth = this.#heapGrowth + (used - this.#heapAtEntry);
+    if (growth > memoryLimit) return 1;
+    if (used > heapCeiling(stats.heap_size_limit)) return 2;
+    const fast = growth - this.#growthAtCheck > heapStep(memoryLimit);
+    this.#growthAtCheck = growth;
+    return fast ? 3 : 0;
   }
 
   // ---- entries (see scheduler.ts) ----------------------------------------------------------------

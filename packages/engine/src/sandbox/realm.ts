@@ -1,5 +1,5 @@
 import vm from 'node:vm';
-import type { HostBridge, InstallRealm, LogLevel, NdKind, RealmControl } from './realm-abi.js';
+import type { HeapState, HostBridge, InstallRealm, LogLevel, NdKind, RealmControl } from './realm-abi.js';
 import { REALM_ENTRIES } from './realm-abi.js';
 import { REALM_RUNTIME_SOURCE } from './realm-runtime.generated.js';
 import { entryScheduler } from './scheduler.js';
@@ -16,8 +16,8 @@ export interface RealmRunTarget {
   take(): string;
   onDone(report: string, value: string): void;
   onLog(level: LogLevel, line: string): void;
-  /** 1: over the run's memory budget; 2: the thread's heap is as full as runs may make it. */
-  overMemory(): 0 | 1 | 2;
+  /** See HostBridge.heap. */
+  overMemory(): HeapState;
   /** A durable run's value of a non-deterministic source (see RunConfig.durable). */
   nd(kind: NdKind): number;
 }

@@ -5,6 +5,7 @@
  * script cannot catch it and go on.
  */
 import type { DoneReport, RealmFailureCode, RealmLimits } from '../realm-abi.js';
+import { heapStep } from '../realm-abi.js';
 import { hostDone, hostHeap } from './host.js';
 import { ErrorCtor, MapCtor, MathObject, apply, defineProperty, freeze, isArray, jsonStringify, mathRandom } from './primordials.js';
 
@@ -26,6 +27,17 @@ export interface Run {
   /** Characters a single string may have, and elements a single array: the memory limit in units. */
   readonly maxChars: number;
   readonly maxElements: number;
+  /**
+   * Bytes the bulk builtins have charged so far, and the total at which the next heap check comes:
+   * many small allocations, each below HEAP_CHECK_UNITS, add up to a heap check too.
+   */
+  charged: number;
+  checkAt: number;
+  /**
+   * Iterations from one loop checkpoint to the next: 1 at the start and whenever a heap check finds fast
+   * growth, doubled at every calm check up to the fixed spacing (see Guards.f).
+   */
+  spacing: number;
   toolCalls: number;
   /** Iterations counted by the runtime itself (bulk work, callbacks of wrapped builtins). */
   bulk: number;
@@ -71,6 +83,9 @@ export function newRun(id: number, limits: RealmLimits, durable = false, seed?: 
     limits,
     maxChars: limits.memoryLimit / 2,
     maxElements: limits.memoryLimit / 8,
+    charged: 0,
+    checkAt: heapStep(limits.memoryLimit),
+    spacing: 1,
     toolCalls: 0,
     bulk: 0,
     logBytes: 0,
@@ -127,14 +142,26 @@ export function checkAlive(run: Run): void {
   }
 }
 
-export function checkMemory(run: Run): void {
+/** Checks the heap; true if it grew by more than a heap step since the previous check. */
+export function checkMemory(run: Run): boolean {
   const over = hostHeap(run.id);
   if (over === 1) fatal(run, 'MEMORY_LIMIT_EXCEEDED', 'MemoryLimitError', `Memory limit exceeded: the script allocated more than ${run.limits.memoryLimit} bytes.`);
   if (over === 2) fatal(run, 'MEMORY_LIMIT_EXCEEDED', 'MemoryLimitError', 'Memory limit exceeded: the sandbox heap is as full as a run may make it.');
+  run.checkAt = run.charged + heapStep(run.limits.memoryLimit);
+  if (over !== 3) return false;
+  // Fast growth: the next loop turn checks again, and so does every turn after it until growth slows.
+  run.spacing = 1;
+  if (run.setL !== null && run.getN !== null) run.setL(run.getN());
+  return true;
 }
 
-/** Below this many units a bulk operation is charged without a heap check. */
+/** Above this many units a bulk operation checks the heap at once, whatever was charged before it. */
 export const HEAP_CHECK_UNITS = 65_536;
+
+function chargeBytes(run: Run, count: number, bytes: number): void {
+  run.charged += bytes;
+  if (count > HEAP_CHECK_UNITS || run.charged > run.checkAt) checkMemory(run);
+}
 
 /** Charges a bulk allocation of `count` elements (8 bytes each) before it happens. */
 export function chargeElements(count: number): void {
@@ -144,7 +171,7 @@ export function chargeElements(count: number): void {
   if (!(count <= run.maxElements)) {
     fatal(run, 'MEMORY_LIMIT_EXCEEDED', 'MemoryLimitError', `Memory limit exceeded: this operation needs about ${count * 8} bytes (${count} elements), more than the ${run.limits.memoryLimit}-byte limit.`);
   }
-  if (count > HEAP_CHECK_UNITS) checkMemory(run);
+  chargeBytes(run, count, count * 8);
 }
 
 /** Charges a string of `count` characters (2 bytes each) before it is built. */
@@ -155,7 +182,7 @@ export function chargeChars(count: number): void {
   if (!(count <= run.maxChars)) {
     fatal(run, 'MEMORY_LIMIT_EXCEEDED', 'MemoryLimitError', `Memory limit exceeded: this operation builds a string of about ${count} characters (${count * 2} bytes), more than the ${run.limits.memoryLimit}-byte limit.`);
   }
-  if (count > HEAP_CHECK_UNITS) checkMemory(run);
+  chargeBytes(run, count, count * 2);
 }
 
 /** Counts one unit of the runtime's own iteration (a callback, a visited array). */

@@ -89,6 +89,15 @@ export function receiver(self: any, mutating: boolean): any {
   return copy;
 }
 
+/**
+ * A small array, charged for its length without a check of its own: many copies of small arrays in one
+ * loop add up to a heap check (see Run.charged), as one copy of a large one does at once.
+ */
+function charged(self: unknown[]): unknown[] {
+  chargeElements(self.length);
+  return self;
+}
+
 /** An iterable whose every step is counted: bounds spreads and Array.from over script iterators. */
 export function counted(iterable: Iterable<unknown>): Iterable<unknown> {
   const run = current;
@@ -245,7 +254,7 @@ export function wrapBulkBuiltins(): void {
   each(['copyWithin', 'every', 'filter', 'find', 'findIndex', 'findLast', 'findLastIndex', 'flatMap', 'forEach', 'includes',
     'indexOf', 'lastIndexOf', 'map', 'reduce', 'reduceRight', 'reverse', 'shift', 'slice', 'some', 'sort', 'splice', 'toLocaleString', 'unshift'] as const, (key) => {
     const mutating = apply(arrayIncludes, MUTATING, [key]) as boolean;
-    wrap(AP, key, (orig) => ({ [key](this: unknown, ...args: unknown[]) { return apply(orig, isArray(this) && this.length <= SMALL ? this : receiver(this, mutating), args); } }));
+    wrap(AP, key, (orig) => ({ [key](this: unknown, ...args: unknown[]) { return apply(orig, isArray(this) && this.length <= SMALL ? charged(this) : receiver(this, mutating), args); } }));
   });
   // String methods that copy (or flatten) their receiver: a large receiver triggers a heap check.
   each(['trim', 'trimStart', 'trimEnd', 'indexOf', 'lastIndexOf', 'includes', 'startsWith', 'endsWith', 'localeCompare', 'toWellFormed', 'isWellFormed',

@@ -4,7 +4,7 @@
  * the host realm, a host `Function` away from `process`. Every call goes through `host()`, which
  * swallows whatever the call throws without ever binding it to a variable.
  */
-import type { HostBridge, LogLevel, NdKind } from '../realm-abi.js';
+import type { HeapState, HostBridge, LogLevel, NdKind } from '../realm-abi.js';
 
 let bridge: HostBridge | null = null;
 
@@ -35,5 +35,5 @@ export const hostDone = (id: number, report: string, value: string): void => {
 export const hostLog = (id: number, level: LogLevel, line: string): void => {
   host(bridge?.log, id, level, line);
 };
-export const hostHeap = (id: number): 0 | 1 | 2 | undefined => host(bridge?.heap, id);
+export const hostHeap = (id: number): HeapState | undefined => host(bridge?.heap, id);
 export const hostNd = (id: number, kind: NdKind): number | undefined => host(bridge?.nd, id, kind);

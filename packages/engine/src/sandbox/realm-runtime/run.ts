@@ -47,7 +47,12 @@ import {
 } from './primordials.js';
 import { handledCapability, markHandled, rejected } from './promises.js';
 
-/** Iterations between checkpoints: one compare per loop turn in between. */
+/**
+ * Most iterations between checkpoints: one compare per loop turn in between. A run's checkpoints start
+ * at every turn and spread out to this as heap checks find its heap growing slowly (see Run.spacing):
+ * a loop that allocates what no builtin charges (a BigInt, `new Array(n)`, an object's keys) is caught
+ * within a few turns of its growth becoming fast, instead of after 16,384 turns of it.
+ */
 const CHECK_EVERY = 16_384;
 const BLOCKED_KEYS = new SetCtor<string>(BLOCKED_PROPERTIES);
 /** Longest tool name a script may call. */
@@ -225,7 +230,7 @@ function makeGuards(run: Run): Guards {
   const { maxIterations, maxCallDepth } = run.limits;
   const texts = run.calleeTexts;
   const guards: Guards = {
-    L: maxIterations < CHECK_EVERY ? maxIterations : CHECK_EVERY,
+    L: maxIterations < run.spacing ? maxIterations : run.spacing,
     D: maxCallDepth,
     f() {
       checkAlive(run);
@@ -234,8 +239,8 @@ function makeGuards(run: Run): Guards {
         if (n > maxIterations) fatal(run, 'MAX_ITERATIONS', 'IterationLimitError', `Iteration limit of ${maxIterations} exceeded (loops and function calls count).`);
         if (run.getD !== null && run.getD() > maxCallDepth) fatal(run, 'RUNTIME_ERROR', 'CallDepthError', `Maximum call depth of ${maxCallDepth} exceeded.`);
       }
-      checkMemory(run);
-      const next = (run.getN === null ? 0 : run.getN()) + CHECK_EVERY;
+      if (!checkMemory(run) && run.spacing < CHECK_EVERY) run.spacing *= 2;
+      const next = (run.getN === null ? 0 : run.getN()) + run.spacing;
       run.setL?.(!run.budgets || next < maxIterations - run.bulk ? next : maxIterations - run.bulk);
     },
     c(caught?: unknown) {

@@ -1,0 +1,55 @@
+/**
+ * Invariants 5 and 8 with the `vm` adapter: a run's heap growth meets a heap check within a bounded
+ * amount of growth, so a run that outgrows its memory budget ends as MEMORY_LIMIT_EXCEEDED and the host
+ * process survives, even when every single step allocates too little to be checked on its own.
+ *
+ * Found by review: the heap was checked only at loop checkpoints (every 16,384 turns) and by bulk
+ * builtins charged more than 65,536 units at once, so a short loop of steps just below that (a
+ * 65,536-element `fill`, `map` or `slice`), or of steps no builtin charges (a BigInt shift of 50 MB),
+ * allocated gigabytes before the first check and V8 aborted the host ("Reached heap limit", exit 134).
+ * Now every charge adds to a running total that triggers a check, and the checkpoints start at every
+ * loop turn, spreading out only while the checks find the heap growing slowly.
+ *
+ * Each mode runs in a child process with a 512 MB heap, eight times the run's 64 MB budget at
+ * STANDARD; its stderr must stay empty (V8's "Last few GCs" report would show up there first).
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ChildBatch, childResult, describeChild, scriptsChild } from '../helpers.js';
+
+const SHAPES: Record<string, string> = {
+  // BigInt operators call no builtin, so nothing is charged: only the heap checks see them.
+  'BigInt shifts of 50 MB each': 'const keep = []; for (let i = 0; i < 200; i++) keep.push(1n << 400000000n); return keep.length;',
+  '65,536-element fills': 'const keep = []; for (let i = 0; i < 16000; i++) keep.push(new Array(65536).fill(i)); return keep.length;',
+  'map(Number) of a 65,536-element array': 'const a = new Array(65536).fill(1); const keep = []; for (let i = 0; i < 16000; i++) keep.push(a.map(Number)); return keep.length;',
+  'slice of a 65,536-element array': 'const a = new Array(65536).fill(1); const keep = []; for (let i = 0; i < 16000; i++) keep.push(a.slice()); return keep.length;',
+  // The same copies after 40,000 turns that allocate nothing: the checkpoints have spread out by then.
+  'map(Number) after a long calm loop': 'const a = new Array(65536).fill(1); const keep = []; for (let i = 0; i < 56000; i++) { if (i >= 40000) keep.push(a.map(Number)); } return keep.length;',
+  // Preallocated by V8 without any builtin: 80 MB per step.
+  'new Array(1e7)': 'const keep = []; for (let i = 0; i < 100; i++) keep.push(new Array(1e7)); return keep.length;',
+};
+
+// A generous deadline: the run must end by its memory budget, not by the clock.
+const childSource = (options: string) => scriptsChild(options, SHAPES, { timeout: 60_000 });
+
+const MODES = [
+  { label: 'STANDARD defaults', options: '{}' },
+  { label: 'STANDARD, validate:false, transform:false', options: '{ validate: false, transform: false }' },
+] as const;
+
+const HEAP = { nodeArgs: ['--max-old-space-size=512'], killAfterMs: 300_000 };
+const children = new ChildBatch(2);
+const rows = MODES.map((mode) => ({ ...mode, key: children.add(mode.label, childSource(mode.options), HEAP) }));
+beforeAll(() => children.start(), 120_000);
+
+describe('invariant 8: the vm adapter checks the heap before a run outgrows its budget (child processes, 512 MB heap)', () => {
+  describe.each(rows)('$label', ({ key }) => {
+    it('every allocation shape ends as MEMORY_LIMIT_EXCEEDED, the host survives and writes nothing', async () => {
+      const child = await children.result(key);
+      expect(child.code, describeChild(child)).toBe(0);
+      expect(child.signal, describeChild(child)).toBeNull();
+      expect(child.stderr, 'the host process wrote to stderr').toBe('');
+      const got = childResult(child) as { out: Record<string, string> };
+      for (const name of Object.keys(SHAPES)) expect(got.out[name], `${name}: ${JSON.stringify(got)}`).toBe('MEMORY_LIMIT_EXCEEDED');
+    }, 320_000);
+  });
+});
