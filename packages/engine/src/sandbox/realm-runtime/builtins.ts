@@ -8,6 +8,7 @@
 import { BIG_STRING } from '../realm-abi.js';
 import type { Run } from './budgets.js';
 import { chargeChars, chargeElements, current, tick } from './budgets.js';
+import { displace } from './displaced.js';
 import {
   ArrayCtor,
   ArrayPrototype,
@@ -54,6 +55,7 @@ export function wrap(obj: object, key: PropertyKey, make: (original: AnyFn) => o
   const d = gopd(obj, key);
   if (!d || typeof d.value !== 'function') return;
   const original = d.value as AnyFn;
+  displace(original);
   const replacement = gopd(make(original), key)?.value as AnyFn;
   defineProperty(replacement, 'name', { value: original.name });
   defineProperty(replacement, 'length', { value: original.length });
@@ -308,6 +310,7 @@ export function wrapBulkBuiltins(): void {
     const orig = globals[key];
     if (typeof orig !== 'function') return;
     const factor = key[0] === 'e' ? 9 : 1;
+    displace(orig);
     globals[key] = { [key](v: unknown) { const str = S(v); if (str.length > 16_384) chargeChars(str.length * factor); return apply(orig as AnyFn, undefined, [str]); } }[key];
   });
   // RegExp methods behind match, matchAll, replace, search and split: also reachable directly.
