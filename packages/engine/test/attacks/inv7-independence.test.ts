@@ -324,6 +324,82 @@ describe.each(LEVEL_ADAPTERS)('invariant 7 at other levels [$name]', (adapter) =
   }
 });
 
+/** Globals a walk starts from (each read with `typeof`, so a level without one simply skips it). */
+const GLOBAL_NAMES = ['Object', 'Function', 'Array', 'String', 'Number', 'Boolean', 'Symbol', 'BigInt', 'Math', 'JSON', 'Reflect', 'Promise', 'Map', 'Set',
+  'WeakMap', 'WeakSet', 'Date', 'RegExp', 'Error', 'TypeError', 'RangeError', 'SyntaxError', 'ReferenceError', 'URIError', 'EvalError', 'AggregateError',
+  'Intl', 'Proxy', 'Iterator', 'parseInt', 'parseFloat', 'isNaN', 'isFinite', 'encodeURIComponent', 'decodeURIComponent', 'encodeURI', 'decodeURI',
+  'structuredClone', 'callTool', 'console'];
+
+/**
+ * Everything a script can reach, from the globals and from the objects V8 itself makes for it (every
+ * `arguments` object, iterator, generator, async function, error, template object, strict `callee`
+ * accessor), following own properties, accessors (and what their getters return), and prototypes.
+ * `visit(o)` runs once per object. Objects made per run are visited too; they are the script's own.
+ */
+const WALK = `
+const roots = [
+  (function () { return arguments; })(1), (function () { 'use strict'; return arguments; })(1),
+  (function () { return arguments[Symbol.iterator]; })(),
+  [][Symbol.iterator](), new Map().entries(), new Set().values(), ''[Symbol.iterator](), ''.matchAll(/x/g),
+  (function* () {})(), (async function* () {})(), async function () {}, function* () {}, async function* () {}, (async () => {})(),
+  (() => 1).bind(null), ((s) => s)\`x\`, (() => { try { null.x; } catch (e) { return e; } })(), /x/.exec('x'), new Date(0), 1n, Symbol('s'),
+];
+try { roots.push([].values().map((x) => x), Iterator.from({ next() { return { done: true }; } })); } catch (e) {}
+try { const segs = new Intl.Segmenter().segment('ab'); roots.push(segs, segs[Symbol.iterator]()); } catch (e) {}
+${GLOBAL_NAMES.map((n) => `roots.push(typeof ${n} === 'undefined' ? undefined : ${n});`).join('\n')}
+const seen = new Set();
+const queue = roots.slice();
+while (queue.length > 0 && seen.size < 100000) {
+  let o = queue.pop();
+  if (o !== null && (typeof o === 'bigint' || typeof o === 'symbol' || typeof o === 'string' || typeof o === 'number' || typeof o === 'boolean')) o = Object(o);
+  if (o === null || (typeof o !== 'object' && typeof o !== 'function') || seen.has(o)) continue;
+  seen.add(o);
+  visit(o);
+  for (const k of Reflect.ownKeys(o)) {
+    const d = Reflect.getOwnPropertyDescriptor(o, k);
+    if (!d) continue;
+    if ('value' in d) queue.push(d.value);
+    else {
+      queue.push(d.get, d.set);
+      if (d.get) { try { queue.push(Reflect.apply(d.get, o, [])); } catch (e) {} }
+    }
+  }
+  queue.push(Reflect.getPrototypeOf(o));
+}
+`;
+
+/**
+ * The runtime alone (no validation, no rewriting), in both isolations: the attacker writes a mailbox
+ * into every object it can reach that is not frozen, the victim reads every mailbox it can reach.
+ */
+const UNGUARDED_ROWS: readonly Adapter[] = [
+  { name: 'vm, validate:false transform:false', options: { validate: false, transform: false, realmPool: { maxIdle: 1, prewarm: 0 } }, validates: false },
+  { name: 'worker_threads, validate:false transform:false', options: { adapter: 'worker_threads', validate: false, transform: false, workerPoolConfig: { minWorkers: 1, maxWorkers: 1 } }, validates: false },
+];
+
+const ENGINE_HELD: readonly Scenario[] = [
+  {
+    name: 'the original Array.prototype.values (every arguments object\'s @@iterator) carries no mailbox',
+    attacker: { code: `const v = (function () { return arguments[Symbol.iterator]; })(); try { v.mailbox = '${ATTACKER_MARK}'; } catch (e) {} return 1;` },
+    victim: { code: 'const v = (function () { return arguments[Symbol.iterator]; })(); return v.mailbox ?? null;' },
+    check: victimOk(null),
+  },
+  {
+    name: 'nothing a script reaches (globals, what V8 makes per use, what accessors return) carries a mailbox',
+    attacker: { code: `const visit = (o) => { if (!Object.isFrozen(o)) { try { Reflect.defineProperty(o, 'mailbox', { value: '${ATTACKER_MARK}', configurable: true }); } catch (e) {} } };\n${WALK}\nreturn seen.size;` },
+    victim: { code: `const found = [];\nconst visit = (o) => { const d = Reflect.getOwnPropertyDescriptor(o, 'mailbox'); if (d) found.push(String(d.value)); };\n${WALK}\nreturn found;` },
+    check: victimOk([]),
+  },
+];
+
+describe.each(UNGUARDED_ROWS)('invariant 7 without the AST layers: every intrinsic the engine hands out is frozen [$name]', (adapter) => {
+  for (const s of ENGINE_HELD) {
+    it(s.name, async () => {
+      await runScenario(adapter, s);
+    });
+  }
+});
+
 /**
  * The memory budget is measured as growth of the whole host heap since the run started. Another run
  * (or the host itself) allocating meanwhile is charged to this run: a tenant can make a concurrent

@@ -8,6 +8,7 @@
 import { BIG_STRING } from '../realm-abi.js';
 import type { Run } from './budgets.js';
 import { chargeChars, chargeElements, current, tick } from './budgets.js';
+import { displace } from './displaced.js';
 import {
   ArrayCtor,
   ArrayPrototype,
@@ -25,7 +26,11 @@ import {
   arrayFrom,
   construct,
   arrayIncludes,
+  arrayJoin,
+  arrayLastIndexOf,
+  arrayPop,
   arrayPush,
+  clz32,
   defineProperty,
   fromCharCode,
   gopd,
@@ -34,6 +39,7 @@ import {
   jsonStringify,
   objectKeys,
   stringIndexOf,
+  stringSlice,
   stringRaw,
   symbolIsConcatSpreadable,
   symbolIterator,
@@ -54,6 +60,7 @@ export function wrap(obj: object, key: PropertyKey, make: (original: AnyFn) => o
   const d = gopd(obj, key);
   if (!d || typeof d.value !== 'function') return;
   const original = d.value as AnyFn;
+  displace(original);
   const replacement = gopd(make(original), key)?.value as AnyFn;
   defineProperty(replacement, 'name', { value: original.name });
   defineProperty(replacement, 'length', { value: original.length });
@@ -173,6 +180,163 @@ function each<T>(items: readonly T[], fn: (item: T) => void): void {
 /** Object helpers copy every index of a string or array source. */
 const sourceLength = (v: unknown): number => (typeof v === 'string' || isArray(v) ? v.length : 0);
 
+/** Charges `n` units of the runtime's own iteration at once (see tick). */
+function tickMany(run: Run, n: number): void {
+  if (n <= 0) return;
+  run.bulk += n - 1;
+  tick(run);
+}
+
+/** The script's own counter (loops and calls of its functions), or 0 before it is bound. */
+const scriptCount = (run: Run): number => (run.getN === null ? 0 : run.getN());
+
+/**
+ * Invariant 5 counts callbacks. A script function's calls count themselves (its prologue does), but a
+ * builtin's do not: `a.map(Math.abs)` or `a.sort()` would do `length` uncounted calls per counted
+ * turn of the loop around it. So a method that calls back is charged what the script's counter did not
+ * see: after `calls` callbacks, whatever of them the counter did not grow by.
+ */
+function chargeCallbacks(run: Run, calls: number, countedBefore: number): void {
+  const unpaid = calls - (scriptCount(run) - countedBefore);
+  if (unpaid > 0) tickMany(run, unpaid);
+}
+
+/**
+ * A callback that counts its calls and settles what its own code did not count every 1024 calls, so a
+ * long native loop (a sort) stops at the iteration budget, and the deadline can interrupt it (the
+ * wrapper is script-level code even when the callback is a builtin, whose calls V8 may not interrupt).
+ */
+function metered(run: Run, fn: AnyFn): { fn: AnyFn; settle: () => void } {
+  const before = scriptCount(run);
+  let calls = 0;
+  let paid = 0;
+  const settle = () => {
+    const unpaid = calls - (scriptCount(run) - before) - paid;
+    if (unpaid > 0) {
+      paid += unpaid;
+      tickMany(run, unpaid);
+    }
+  };
+  return {
+    fn(this: unknown, a: unknown, b: unknown, c: unknown) {
+      calls++;
+      if ((calls & 1023) === 0) settle();
+      return apply(fn, this, [a, b, c]);
+    },
+    settle,
+  };
+}
+
+/** ToString as a default sort compares by: a symbol throws, like the native. */
+function sortKey(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'symbol') throw new TypeErrorCtor('Cannot convert a Symbol value to a string');
+  return StringCtor(v);
+}
+
+/** SortCompare without a comparator (undefined never reaches it: sort puts those last itself). */
+function defaultCompare(x: unknown, y: unknown): number {
+  const a = sortKey(x);
+  const b = sortKey(y);
+  return a < b ? -1 : b < a ? 1 : 0;
+}
+
+/**
+ * Up to this many elements a default-order sort runs natively, charged n·log2(n) comparisons first
+ * (a few ms at most). V8's default-order sort converts every element to a string per comparison in
+ * one uninterruptible native step: 2e6 numbers take seconds past any deadline. Longer arrays are
+ * sorted with the same order as a metered comparator, which the deadline and the budget can stop.
+ */
+const SORT_NATIVE = 4096;
+
+function sortWith(orig: AnyFn, self: any, comparefn: unknown): unknown {
+  const run = current;
+  if (run === null || (comparefn !== undefined && typeof comparefn !== 'function')) return apply(orig, self, comparefn === undefined ? [] : [comparefn]);
+  const len = self.length as number;
+  if (comparefn === undefined && len <= SORT_NATIVE) {
+    tickMany(run, len * (32 - clz32(len)));
+    return apply(orig, self, []);
+  }
+  const m = metered(run, (comparefn ?? defaultCompare) as AnyFn);
+  try {
+    return apply(orig, self, [m.fn]);
+  } finally {
+    m.settle();
+  }
+}
+
+/** Elements one native join or toLocaleString converts in one step (a few ms): longer arrays go by slices. */
+const JOIN_CHUNK = 8192;
+/** Arrays being joined by slices: one met again is a cycle, which joins as '' (as V8's own join does). */
+const joining: unknown[] = [];
+
+/**
+ * Joins `self` (an array, or a bounded copy) by slices of JOIN_CHUNK elements, each converted by the
+ * native `orig` (join or toLocaleString), so no single native step converts millions of elements: V8's
+ * join does not honour termination, and 2e6 numbers take seconds.
+ */
+function joinBySlices(run: Run, orig: AnyFn, self: any, len: number, sep: string, args: unknown[]): string {
+  if ((apply(arrayLastIndexOf, joining, [self]) as number) !== -1) return '';
+  apply(arrayPush, joining, [self]);
+  try {
+    const parts: string[] = [];
+    let total = 0;
+    for (let i = 0; i < len; i += JOIN_CHUNK) {
+      tick(run);
+      // A plain copy (holes read as undefined, which joins the same): slice would consult a species.
+      const end = i + JOIN_CHUNK < len ? i + JOIN_CHUNK : len;
+      const chunk: unknown[] = [];
+      for (let j = i; j < end; j++) chunk[j - i] = self[j];
+      const part = apply(orig, chunk, args) as string;
+      total += part.length + sep.length;
+      chargeChars(total);
+      apply(arrayPush, parts, [part]);
+    }
+    return apply(arrayJoin, parts, [sep]) as string;
+  } finally {
+    apply(arrayPop, joining, []);
+  }
+}
+
+/** Code-unit comparisons one native lastIndexOf may do in one step (~10 ms). */
+const SEARCH_WORK = 1 << 25;
+
+/**
+ * V8's lastIndexOf compares the needle at every position from the right, naively, in one native step
+ * that ignores termination: a 2e4-character needle in a 1e6-character haystack takes seconds. Past
+ * SEARCH_WORK comparisons the search goes window by window from the right (each window a native call
+ * of bounded cost, on a slice that shares the haystack's characters), after one linear indexOf has
+ * answered the common case of no occurrence at all.
+ */
+function lastIndexOfBounded(orig: AnyFn, h: string, n: string, position: unknown): number {
+  const numPos = +(position as number);
+  let pos = numPos !== numPos ? Infinity : numPos;
+  pos = pos < 0 ? 0 : pos > h.length ? h.length : pos - (pos % 1);
+  const start = pos < h.length - n.length ? pos : h.length - n.length;
+  if (start < 0) return -1;
+  if ((start + 1) * n.length <= SEARCH_WORK) return apply(orig, h, [n, start]) as number;
+  if ((apply(stringIndexOf, h, [n]) as number) === -1) return -1;
+  const run = current;
+  const step = SEARCH_WORK / n.length - ((SEARCH_WORK / n.length) % 1) || 1;
+  for (let hi = start; hi >= 0; hi -= step) {
+    tick(run);
+    const lo = hi - step + 1 > 0 ? hi - step + 1 : 0;
+    const at = apply(orig, apply(stringSlice, h, [lo, hi + n.length]), [n]) as number;
+    if (at !== -1) return lo + at;
+  }
+  return -1;
+}
+
+/**
+ * Characters one ICU call (normalize, locale case mapping, locale comparison) may take: ICU runs them
+ * in one native step that ignores termination, at up to ~250 ns a character for a comparison.
+ */
+const MAX_ICU_CHARS = 1 << 20;
+
+function checkIcu(what: string, chars: number): void {
+  if (chars > MAX_ICU_CHARS) throw new RangeErrorCtor(`${what} of ${chars} characters is not available in AgentScript: at most ${MAX_ICU_CHARS} in one call (it cannot be interrupted).`);
+}
+
 /** Wraps every bulk builtin of the realm. Runs once, at install, before lockdown freezes them. */
 export function wrapBulkBuiltins(): void {
   const SP = StringPrototype;
@@ -220,13 +384,63 @@ export function wrapBulkBuiltins(): void {
       if (run === null) return apply(orig, this, [sep]);
       const self = receiver(this, false);
       const len = toLen(self.length);
-      const sepLen = sep === undefined ? 1 : S(sep).length;
-      chargeChars(len > 0 ? (len - 1) * sepLen : 0);
-      const out = apply(orig, self, [sep]) as string;
+      const sepText = sep === undefined ? ',' : S(sep);
+      chargeChars(len > 0 ? (len - 1) * sepText.length : 0);
+      if (len > JOIN_CHUNK) return joinBySlices(run, orig, self, len, sepText, [sepText]);
+      const out = apply(orig, self, [sepText]) as string;
       chargeChars(out.length);
       return out;
     },
   }));
+  wrap(AP, 'toLocaleString', (orig) => ({
+    toLocaleString(this: unknown, ...args: unknown[]) {
+      const run = current;
+      const self = isArray(this) && this.length <= JOIN_CHUNK ? this : receiver(this, false);
+      if (run === null || self.length <= JOIN_CHUNK) return apply(orig, self, args);
+      return joinBySlices(run, orig, self, self.length, ',', args);
+    },
+  }));
+  wrap(AP, 'sort', (orig) => ({ sort(this: unknown, comparefn: unknown) { return sortWith(orig, isArray(this) && this.length <= SMALL ? this : receiver(this, true), comparefn); } }));
+  wrap(AP, 'toSorted', (orig) => ({
+    toSorted(this: unknown, comparefn: unknown) {
+      const self = receiver(this, false);
+      chargeElements(self.length);
+      return sortWith(orig, self, comparefn);
+    },
+  }));
+  // Methods that call back once per element (at most): charged what the script's counter did not see.
+  each(['forEach', 'map', 'filter', 'flatMap', 'reduce', 'reduceRight'] as const, (key) => {
+    wrap(AP, key, (orig) => ({
+      [key](this: unknown, ...args: unknown[]) {
+        const self = isArray(this) && this.length <= SMALL ? this : receiver(this, false);
+        const run = current;
+        if (run === null) return apply(orig, self, args);
+        const len = self.length as number;
+        const before = scriptCount(run);
+        try {
+          return apply(orig, self, args);
+        } finally {
+          chargeCallbacks(run, len, before);
+        }
+      },
+    }));
+  });
+  // Those that may stop early count their calls, so that a find that stops at once is not charged the length.
+  each(['every', 'some', 'find', 'findIndex', 'findLast', 'findLastIndex'] as const, (key) => {
+    wrap(AP, key, (orig) => ({
+      [key](this: unknown, callback: unknown, thisArg: unknown) {
+        const self = isArray(this) && this.length <= SMALL ? this : receiver(this, false);
+        const run = current;
+        if (run === null || typeof callback !== 'function') return apply(orig, self, [callback, thisArg]);
+        const m = metered(run, callback as AnyFn);
+        try {
+          return apply(orig, self, [m.fn, thisArg]);
+        } finally {
+          m.settle();
+        }
+      },
+    }));
+  });
   wrap(AP, 'fill', (orig) => ({ fill(this: unknown, value: unknown, start: unknown, end: unknown) { const self = receiver(this, true); chargeElements(self.length); return apply(orig, self, [value, start, end]); } }));
   wrap(AP, 'concat', (orig) => ({
     concat(this: unknown, ...items: unknown[]) {
@@ -243,21 +457,37 @@ export function wrapBulkBuiltins(): void {
       return apply(orig, self, items);
     },
   }));
-  each(['toSorted', 'toReversed', 'toSpliced', 'with', 'keys', 'values', 'entries'] as const, (key) => {
+  each(['toReversed', 'toSpliced', 'with', 'keys', 'values', 'entries'] as const, (key) => {
     wrap(AP, key, (orig) => ({ [key](this: unknown, ...args: unknown[]) { const self = receiver(this, false); chargeElements(self.length); return apply(orig, self, args); } }));
   });
   // Array methods that walk 0..length. On a sparse array or an array-like with a huge length, V8 runs
   // some of them as C++ loops that do not honour termination, so not even the watchdog stops them: they
   // refuse lengths past the run's element budget, and large inputs trigger a heap check (copies such as
   // slice or map in a short loop can outgrow the heap between checkpoints).
-  const MUTATING = ['copyWithin', 'reverse', 'shift', 'sort', 'splice', 'unshift'];
-  each(['copyWithin', 'every', 'filter', 'find', 'findIndex', 'findLast', 'findLastIndex', 'flatMap', 'forEach', 'includes',
-    'indexOf', 'lastIndexOf', 'map', 'reduce', 'reduceRight', 'reverse', 'shift', 'slice', 'some', 'sort', 'splice', 'toLocaleString', 'unshift'] as const, (key) => {
+  const MUTATING = ['copyWithin', 'reverse', 'shift', 'splice', 'unshift'];
+  each(['copyWithin', 'includes', 'indexOf', 'lastIndexOf', 'reverse', 'shift', 'slice', 'splice', 'unshift'] as const, (key) => {
     const mutating = apply(arrayIncludes, MUTATING, [key]) as boolean;
     wrap(AP, key, (orig) => ({ [key](this: unknown, ...args: unknown[]) { return apply(orig, isArray(this) && this.length <= SMALL ? charged(this) : receiver(this, mutating), args); } }));
   });
   // String methods that copy (or flatten) their receiver: a large receiver triggers a heap check.
-  each(['trim', 'trimStart', 'trimEnd', 'indexOf', 'lastIndexOf', 'includes', 'startsWith', 'endsWith', 'localeCompare', 'toWellFormed', 'isWellFormed',
+  wrap(SP, 'lastIndexOf', (orig) => ({
+    lastIndexOf(this: unknown, search: unknown, position: unknown) {
+      if (this === null || this === undefined) return apply(orig, this, [search, position]);
+      const str = S(this);
+      if (str.length > SMALL) chargeChars(str.length);
+      return lastIndexOfBounded(orig, str, sortKey(search), position);
+    },
+  }));
+  wrap(SP, 'localeCompare', (orig) => ({
+    localeCompare(this: unknown, that: unknown, locales: unknown, options: unknown) {
+      if (this === null || this === undefined) return apply(orig, this, [that, locales, options]);
+      const str = S(this);
+      const other = sortKey(that);
+      checkIcu('localeCompare', str.length + other.length);
+      return apply(orig, str, [other, locales, options]);
+    },
+  }));
+  each(['trim', 'trimStart', 'trimEnd', 'indexOf', 'includes', 'startsWith', 'endsWith', 'toWellFormed', 'isWellFormed',
     'at', 'charAt', 'charCodeAt', 'codePointAt', 'slice', 'substring', 'substr'] as const, (key) => {
     wrap(SP, key, (orig) => ({
       [key](this: unknown, ...args: unknown[]) {
@@ -306,17 +536,27 @@ export function wrapBulkBuiltins(): void {
       const str = S(this);
       const f = form === undefined ? 'NFC' : S(form);
       if (str.length > 4096) chargeChars(str.length * (NORMALIZE_EXPANSION[f] || 18));
+      checkIcu('normalize', str.length);
       return apply(orig, str, form === undefined ? [] : [form]);
     },
   }));
   each(['toUpperCase', 'toLowerCase', 'toLocaleUpperCase', 'toLocaleLowerCase'] as const, (key) => {
-    wrap(SP, key, (orig) => ({ [key](this: unknown, ...args: unknown[]) { const str = S(this); if (str.length > SMALL) chargeChars(str.length * 3); return apply(orig, str, args); } }));
+    const icu = key[2] === 'L';
+    wrap(SP, key, (orig) => ({
+      [key](this: unknown, ...args: unknown[]) {
+        const str = S(this);
+        if (str.length > SMALL) chargeChars(str.length * 3);
+        if (icu) checkIcu(key, str.length);
+        return apply(orig, str, args);
+      },
+    }));
   });
   const globals = G as unknown as Record<string, unknown>;
   each(['encodeURIComponent', 'encodeURI', 'decodeURIComponent', 'decodeURI'] as const, (key) => {
     const orig = globals[key];
     if (typeof orig !== 'function') return;
     const factor = key[0] === 'e' ? 9 : 1;
+    displace(orig);
     globals[key] = { [key](v: unknown) { const str = S(v); if (str.length > 16_384) chargeChars(str.length * factor); return apply(orig as AnyFn, undefined, [str]); } }[key];
   });
   // RegExp methods behind match, matchAll, replace, search and split: also reachable directly.

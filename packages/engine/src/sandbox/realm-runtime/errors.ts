@@ -5,6 +5,7 @@
  */
 import { SCRIPT_FILENAME } from '../realm-abi.js';
 import { current } from './budgets.js';
+import { displace } from './displaced.js';
 import {
   StringCtor,
   TypeErrorCtor,
@@ -148,6 +149,7 @@ export function enable(proto: object, key: string): void {
   const d = gopd(proto, key);
   if (!d || !('value' in d)) return;
   const value: unknown = d.value;
+  displace(value);
   const get = gopd({ get [key]() { return value; } }, key)?.get as () => unknown;
   const set = gopd(
     {

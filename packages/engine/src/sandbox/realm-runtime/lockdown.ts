@@ -11,6 +11,7 @@
 import type { InstallOptions } from '../realm-abi.js';
 import { chargeChars, chargeElements, current, fatal } from './budgets.js';
 import { wrap, wrapBulkBuiltins } from './builtins.js';
+import { displace, displaced } from './displaced.js';
 import type { Codec } from './codec.js';
 import { TOO_LARGE } from './codec.js';
 import { cleanError, enable, prepareStackTrace } from './errors.js';
@@ -44,6 +45,7 @@ import {
   defineProperty,
   fromCharCode,
   freeze,
+  functionBind,
   gopd,
   reflectGetPrototypeOf,
   gopn,
@@ -56,6 +58,7 @@ import {
   setAdd,
   setForEach,
   setHas,
+  stringIndexOf,
   symbolIterator,
   symbolSpecies,
 } from './primordials.js';
@@ -113,6 +116,7 @@ function hiddenIntrinsics(options: InstallOptions): unknown[] {
  * keep it; where it is kept, it refuses array targets.
  */
 function installProxy(): void {
+  displace(ProxyCtor);
   const revocable = ProxyCtor.revocable;
   const refuseArray = (target: unknown) => {
     if (isArray(target)) throw new TypeErrorCtor('Proxies of arrays are not available in AgentScript.');
@@ -214,6 +218,7 @@ function thenForeign(SafePromise: unknown, p: object, onFulfilled: unknown, onRe
  * call is a no-op, not a report to Node either).
  */
 function installPromise(): void {
+  displace(PromiseCtor);
   const PP = PromisePrototype;
   const SafePromise = function Promise(this: unknown, executor: unknown) {
     if (new.target === undefined) throw new TypeErrorCtor("Promise constructor cannot be invoked without 'new'");
@@ -328,6 +333,78 @@ function installStructuredClone(codec: Codec): void {
   });
 }
 
+/**
+ * Objects V8 itself hands to scripts without any property walk from the global object reaching them:
+ * what every `arguments` object, iterator, generator, async function, RegExp string iterator and strict
+ * `callee` accessor carries. Made fresh after the freeze, each must already be frozen with its whole
+ * prototype chain; one that is not would be shared, writable state between runs (invariant 7), so the
+ * realm refuses to start.
+ */
+/* eslint-disable no-restricted-properties -- install time: makes one object of each kind, after the freeze and before any script */
+function engineHeld(options: InstallOptions): (readonly [string, unknown])[] {
+  const args = (function () {
+    // oxlint-disable-next-line prefer-rest-params -- the arguments object is what is checked
+    return arguments;
+  })();
+  const held: (readonly [string, unknown])[] = [
+    ['arguments[Symbol.iterator] (%Array.prototype.values%)', (args as unknown as Record<symbol, unknown>)[symbolIterator]],
+    ['arguments.callee accessor (%ThrowTypeError%)', gopd(args, 'callee')?.get],
+    ['arguments', args],
+    ['array iterator', apply(arrayValues, [], [])],
+    ['map iterator', new MapCtor().entries()],
+    ['set iterator', new SetCtor().values()],
+    ['string iterator', ''[symbolIterator]()],
+    ['RegExp string iterator', ''.matchAll(/x/g)],
+    // A generator's own prototype is its function's `prototype`, made per function.
+    ['generator', gpo((function* () {})())],
+    ['generator function', function* () {}],
+    ['async generator', gpo((async function* () {})())],
+    ['async generator function', async function* () {}],
+    ['async function', async function () {}],
+    ['async function promise', markHandled((async () => {})())],
+    ['arrow function', () => {}],
+    ['bound function', apply(functionBind, () => {}, [null])],
+    ['Function.prototype.caller accessor (%ThrowTypeError%)', gopd(FunctionPrototype, 'caller')?.get],
+    ['template object', ((s: TemplateStringsArray) => s)`x`],
+  ];
+  try {
+    const values = apply(arrayValues, [], []) as { map?: (f: (x: unknown) => unknown) => unknown };
+    if (IteratorCtor !== undefined && typeof values.map === 'function') {
+      apply(arrayPush, held, [['iterator helper', values.map((x) => x)]]);
+      if (typeof IteratorCtor.from === 'function') apply(arrayPush, held, [['Iterator.from wrapper', IteratorCtor.from({ next() { return { done: true }; } })]]);
+    }
+  } catch {
+    // An older V8 without iterator helpers.
+  }
+  if (options.intl && IntlObject !== undefined) {
+    try {
+      const segments = new IntlObject.Segmenter().segment('ab');
+      apply(arrayPush, held, [['Intl segments', segments], ['Intl segment iterator', segments[symbolIterator]()]]);
+    } catch {
+      // no Segmenter
+    }
+  }
+  return held;
+}
+/* eslint-enable no-restricted-properties */
+
+/**
+ * Every shared object in `held` is frozen: the prototype chain of each, and the object itself when its
+ * label says it is shared (an intrinsic function), not made per use.
+ */
+function checkEngineHeld(held: readonly (readonly [string, unknown])[]): void {
+  for (let i = 0; i < held.length; i++) {
+    const entry = held[i] as readonly [string, unknown];
+    const shared = apply(stringIndexOf, entry[0], ['%']) !== -1;
+    let o: unknown = entry[1] === null || entry[1] === undefined ? null : shared ? entry[1] : gpo(entry[1]);
+    if (entry[1] === undefined && shared) throw new TypeErrorCtor(`lockdown could not find ${entry[0]}`);
+    while (o !== null && o !== undefined) {
+      if (!isFrozen(o)) throw new TypeErrorCtor(`lockdown left an intrinsic that V8 hands to scripts unfrozen: ${entry[0]}`);
+      o = gpo(o);
+    }
+  }
+}
+
 /** Freezes the global object and everything reachable from it and from `hidden`. */
 function freezeAll(hidden: readonly unknown[]): void {
   const seen = new SetCtor<object>();
@@ -360,10 +437,19 @@ export function lockdown(options: InstallOptions, codec: Codec): number {
   wrapBulkBuiltins();
   installNondeterminism(options.intl);
   if (options.proxy) installProxy();
-  else reflectDelete(G, 'Proxy');
-  // Levels whose dialect has no Intl do not keep it: one less graph to freeze, and less surface.
-  if (!options.intl) reflectDelete(G, 'Intl');
-  for (let i = 0; i < REMOVE.length; i++) reflectDelete(G, REMOVE[i] as string);
+  else {
+    displace(ProxyCtor);
+    reflectDelete(G, 'Proxy');
+  }
+  // Levels whose dialect has no Intl do not keep it: less surface (what it leaves is frozen all the same).
+  if (!options.intl) {
+    displace(IntlObject);
+    reflectDelete(G, 'Intl');
+  }
+  for (let i = 0; i < REMOVE.length; i++) {
+    displace((G as unknown as Record<string, unknown>)[REMOVE[i] as string]);
+    reflectDelete(G, REMOVE[i] as string);
+  }
   for (let i = 0; i < REGEXP_STATICS.length; i++) reflectDelete(RegExpStatics, REGEXP_STATICS[i] as string);
   defineProperty(ErrorCtor, 'prepareStackTrace', { value: prepareStackTrace, writable: false, enumerable: false, configurable: false });
   defineProperty(ErrorCtor, 'stackTraceLimit', { value: 16, writable: false, enumerable: false, configurable: false });
@@ -373,6 +459,8 @@ export function lockdown(options: InstallOptions, codec: Codec): number {
   for (let i = 0; i < errors.length; i++) enableAll((errors[i] as ErrorConstructor).prototype, ['name', 'message', 'toString', 'constructor']);
   enableAll(FunctionPrototype, ['toString', 'name']);
   installPromise();
+  for (let i = 0; i < displaced.length; i++) apply(arrayPush, hidden, [displaced[i]]);
   freezeAll(hidden);
+  checkEngineHeld(engineHeld(options));
   return gopn(G).length;
 }

@@ -10,6 +10,7 @@
 import type { NdKind } from '../realm-abi.js';
 import { current } from './budgets.js';
 import { wrap } from './builtins.js';
+import { displace } from './displaced.js';
 import { hostNd } from './host.js';
 import {
   DateCtor,
@@ -118,6 +119,7 @@ export function installNondeterminism(intl: boolean): void {
     const d = gopd(NativeDate, keys[i] as string);
     if (d) defineProperty(SafeDate, keys[i] as string, d);
   }
+  displace(NativeDate);
   defineProperty(NativeDate.prototype, 'constructor', { value: SafeDate, writable: true, enumerable: false, configurable: true });
   defineProperty(G, 'Date', { value: SafeDate, writable: true, enumerable: false, configurable: true });
 }

@@ -1,0 +1,146 @@
+/**
+ * Invariants 4, 5 and 8 against builtins V8 runs as one native step that ignores termination (measured
+ * with a raw node:vm watchdog of 200 ms: lastIndexOf with a long needle ran 6 s, a default-order sort of
+ * 2e6 numbers 8 s, Array toLocaleString of 2e6 numbers 2 s, localeCompare of 3e7 characters 14 s;
+ * indexOf, includes, split, replaceAll, startsWith/endsWith with a position returned in time), and
+ * against builtin callbacks that no counter saw. The runtime must hold alone: every row runs with
+ * `validate: false` and `transform: false`, in both isolations.
+ *
+ * Host-side evidence only: the outcome code (a worker's run ends at the deadline whatever its thread
+ * still does, so these attacks are built to end otherwise once the runtime bounds them), and the host's
+ * wall clock from run() to its result, which in vm mode includes any time the native blocked the host's
+ * event loop. The bound on it is generous (the deadline plus 2 s): a regression blocks for seconds.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Adapter, Attack } from '../helpers.js';
+import { runAttack } from '../helpers.js';
+
+const ROWS: readonly Adapter[] = [
+  { name: 'vm, validate:false transform:false', options: { validate: false, transform: false, realmPool: { maxIdle: 1, prewarm: 0 } }, validates: false },
+  { name: 'worker_threads, validate:false transform:false', options: { adapter: 'worker_threads', validate: false, transform: false, workerPoolConfig: { minWorkers: 1, maxWorkers: 2 } }, validates: false },
+];
+
+/** A run whose host-side wall clock, from run() to its result, must stay within `timeout` + 2 s. */
+function timed(attack: Omit<Attack, 'run' | 'check'> & { timeout: number; check?: Attack['check'] }): Attack {
+  let startedAt = 0;
+  return {
+    ...attack,
+    run: () => {
+      startedAt = performance.now();
+      return { timeout: attack.timeout };
+    },
+    check: async (r, ctx) => {
+      const elapsed = performance.now() - startedAt;
+      expect(elapsed, `run() took ${Math.round(elapsed)} ms against a deadline of ${attack.timeout} ms`).toBeLessThan(attack.timeout + 2000);
+      await attack.check?.(r, ctx);
+    },
+  };
+}
+
+const ATTACKS: readonly Attack[] = [
+  timed({
+    name: 'lastIndexOf of a 2e4-character needle in a 1e6-character haystack (naive native search)',
+    code: "const h = 'a'.repeat(1e6); const n = 'a'.repeat(2e4) + 'b'; return h.lastIndexOf(n);",
+    timeout: 200,
+    expect: ['OK'],
+    check: (r) => expect(r.value).toBe(-1),
+  }),
+  timed({
+    name: 'lastIndexOf whose only occurrence is at the start: searched window by window, each counted',
+    code: "const n = 'a'.repeat(2e4) + 'b'; const h = n + 'a'.repeat(1e6); return h.lastIndexOf(n);",
+    enclave: { maxIterations: 100 },
+    timeout: 5000,
+    expect: ['MAX_ITERATIONS'],
+  }),
+  timed({
+    name: 'lastIndexOf keeps its answers (positions, empty needle, NaN position)',
+    code: "const h = 'ab'.repeat(5e4) + 'c' + 'ab'.repeat(10); const n = 'ab'.repeat(300) + 'c'; return [h.lastIndexOf(n), h.lastIndexOf(n, 5), h.lastIndexOf(n, 99400), h.lastIndexOf('', 7), h.lastIndexOf('ab', NaN), 'abcabc'.lastIndexOf('c', 4)];",
+    timeout: 5000,
+    expect: ['OK'],
+    check: (r) => expect(r.value).toEqual([99400, -1, 99400, 7, 100019, 2]),
+  }),
+  timed({
+    name: 'a default-order sort of 2e6 numbers (one native step) stops at the iteration budget',
+    code: 'const a = Array(2e6).fill(0).map(Math.random); a.sort(); return a.length;',
+    enclave: { maxIterations: 3e6 },
+    timeout: 5000,
+    expect: ['MAX_ITERATIONS'],
+  }),
+  timed({
+    name: 'toSorted of 2e6 numbers, default order, stops at the iteration budget',
+    code: 'const a = Array(2e6).fill(0).map(Math.random); return a.toSorted().length;',
+    enclave: { maxIterations: 3e6 },
+    timeout: 5000,
+    expect: ['MAX_ITERATIONS'],
+  }),
+  timed({
+    name: 'a default-order sort of 2e6 numbers under the deadline alone',
+    code: 'const a = Array(2e6).fill(0).map(Math.random); a.sort(); return a.length;',
+    enclave: { maxIterations: 1e15 },
+    timeout: 1500,
+    expect: ['TIMEOUT'],
+  }),
+  timed({
+    name: 'a long default-order sort keeps the native order (numbers as strings, undefined and holes last)',
+    code: 'const a = []; for (let i = 0; i < 5000; i++) a.push((i * 7919) % 5003); a.push(undefined, 10, -1); a.length += 2; a.sort(); const b = [...a].slice(0, 5000).map(String); const c = b.slice().sort(); return [a.length, a[0], a[1], String(a[5002]), 5003 in a, 5004 in a, b.join() === c.join()];',
+    timeout: 5000,
+    expect: ['OK'],
+    check: (r) => expect(r.value).toEqual([5005, -1, 0, 'undefined', false, false, true]),
+  }),
+  timed({
+    name: 'Array toLocaleString of 5e6 numbers (one native step) is cut into interruptible slices',
+    code: 'const a = Array(5e6).fill(0.1234567); return a.toLocaleString().length;',
+    enclave: { maxIterations: 1e15 },
+    timeout: 1000,
+    expect: ['TIMEOUT', 'MEMORY_LIMIT_EXCEEDED'],
+  }),
+  timed({
+    name: 'join by slices keeps the native answer (separator, holes, nested and cyclic arrays)',
+    code: "const a = Array.from({ length: 20000 }, (_, i) => i % 3 === 0 ? [i, 'x'] : i); a[5] = undefined; delete a[7]; a[9] = a; const s = a.join('; '); const t = a.toString(); return [s.length, s.slice(0, 40), t.slice(0, 30), String([1, [2, 3]]), [1, 2].toLocaleString()];",
+    timeout: 5000,
+    expect: ['OK'],
+    // What node's own join answers for the same array.
+    check: (r) => expect(r.value).toEqual([142217, '0,x; 1; 2; 3,x; 4; ; 6,x; ; 8; ; 10; 11;', '0,x,1,2,3,x,4,,6,x,,8,,10,11,1', '1,2,3', '1,2']),
+  }),
+  timed({
+    name: 'localeCompare of two 3e6-character strings (ICU, uninterruptible) is refused',
+    code: "const h = '\\u00e9'.repeat(3e6); const g = 'e\\u0301'.repeat(3e6); return h.localeCompare(g);",
+    timeout: 200,
+    expect: ['RUNTIME_ERROR'],
+    check: (r) => expect(r.error?.message).toMatch(/^localeCompare of 9000000 characters is not available in AgentScript/),
+  }),
+  timed({
+    name: 'normalize of 2e6 characters (ICU, uninterruptible) is refused',
+    code: "return 'A\\u030A'.repeat(1e6).normalize('NFC').length;",
+    timeout: 200,
+    expect: ['RUNTIME_ERROR'],
+    check: (r) => expect(r.error?.message).toMatch(/^normalize of 2000000 characters is not available in AgentScript/),
+  }),
+  {
+    name: 'builtin callbacks (map(Math.abs), forEach(Math.sign), sort()) are charged to the iteration budget',
+    code: 'const a = Array(65536).fill(-1); let s = 0; for (let i = 0; i < 150; i++) { s += a.map(Math.abs).length; a.forEach(Math.sign); a.sort(); } return s;',
+    enclave: { maxIterations: 10_000 },
+    expect: ['MAX_ITERATIONS'],
+  },
+  {
+    name: 'a builtin as the callback of find, some, every or a comparator is charged too',
+    code: 'const a = Array(65536).fill(0); let s = 0; for (let i = 0; i < 150; i++) { s += a.findIndex(Boolean) + a.some(Boolean) + a.every(Number.isInteger); a.sort(Math.min); } return s;',
+    enclave: { maxIterations: 10_000 },
+    expect: ['MAX_ITERATIONS'],
+  },
+  {
+    name: 'a callback that stops early is charged its calls, not the length',
+    code: 'const a = Array.from({ length: 50000 }, (_, i) => i); let s = 0; for (let i = 0; i < 100; i++) s += a.findIndex((x) => x === 3) + (a.some(Number.isInteger) ? 1 : 0); return s;',
+    enclave: { maxIterations: 60_000 },
+    expect: ['OK'],
+    check: (r) => expect(r.value).toBe(400),
+  },
+];
+
+describe.each(ROWS)('invariants 4, 5 and 8 against uninterruptible builtins and uncounted callbacks [$name]', (adapter) => {
+  for (const attack of ATTACKS) {
+    it(attack.name, async () => {
+      await runAttack(adapter, attack);
+    }, 60_000);
+  }
+});
