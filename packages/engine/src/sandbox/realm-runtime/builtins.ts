@@ -400,7 +400,7 @@ export function wrapBulkBuiltins(): void {
       return joinBySlices(run, orig, self, self.length, ',', args);
     },
   }));
-  wrap(AP, 'sort', (orig) => ({ sort(this: unknown, comparefn: unknown) { return sortWith(orig, isArray(this) && this.length <= SMALL ? this : receiver(this, true), comparefn); } }));
+  wrap(AP, 'sort', (orig) => ({ sort(this: unknown, comparefn: unknown) { return sortWith(orig, isArray(this) && this.length <= SMALL ? charged(this) : receiver(this, true), comparefn); } }));
   wrap(AP, 'toSorted', (orig) => ({
     toSorted(this: unknown, comparefn: unknown) {
       const self = receiver(this, false);
@@ -412,7 +412,7 @@ export function wrapBulkBuiltins(): void {
   each(['forEach', 'map', 'filter', 'flatMap', 'reduce', 'reduceRight'] as const, (key) => {
     wrap(AP, key, (orig) => ({
       [key](this: unknown, ...args: unknown[]) {
-        const self = isArray(this) && this.length <= SMALL ? this : receiver(this, false);
+        const self = isArray(this) && this.length <= SMALL ? charged(this) : receiver(this, false);
         const run = current;
         if (run === null) return apply(orig, self, args);
         const len = self.length as number;
@@ -429,7 +429,7 @@ export function wrapBulkBuiltins(): void {
   each(['every', 'some', 'find', 'findIndex', 'findLast', 'findLastIndex'] as const, (key) => {
     wrap(AP, key, (orig) => ({
       [key](this: unknown, callback: unknown, thisArg: unknown) {
-        const self = isArray(this) && this.length <= SMALL ? this : receiver(this, false);
+        const self = isArray(this) && this.length <= SMALL ? charged(this) : receiver(this, false);
         const run = current;
         if (run === null || typeof callback !== 'function') return apply(orig, self, [callback, thisArg]);
         const m = metered(run, callback as AnyFn);
