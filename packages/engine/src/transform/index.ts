@@ -168,22 +168,54 @@ function editInComment(comments: Comments, pos: number): boolean {
  * (an arrow's `=>`, a method's `async`); whatever a new such place gets wrong, V8 must never see a guard
  * commented out, or the rest of the text read another way than the checks read it.
  */
-export function refuseEditsInComments(ms: MagicString, comments: Comments): void {
-  if (comments.length === 0) return;
-  const edits = ms as unknown as Record<string, (...args: unknown[]) => unknown>;
-  for (const name of ['appendLeft', 'appendRight', 'prependLeft', 'prependRight']) {
-    const edit = (edits[name] as (...args: unknown[]) => unknown).bind(ms);
-    edits[name] = (index: unknown, content: unknown) => {
-      if (editInComment(comments, index as number)) throw new EditInComment(index as number);
-      return edit(index, content);
-    };
+export class CommentSafeString extends MagicString {
+  readonly #comments: Comments;
+
+  constructor(text: string, comments: Comments) {
+    super(text);
+    this.#comments = comments;
   }
-  for (const name of ['overwrite', 'update', 'remove']) {
-    const edit = (edits[name] as (...args: unknown[]) => unknown).bind(ms);
-    edits[name] = (start: unknown, end: unknown, ...rest: unknown[]) => {
-      if (editInComment(comments, start as number) || editInComment(comments, end as number)) throw new EditInComment(start as number);
-      return edit(start, end, ...rest);
-    };
+
+  #at(pos: number): void {
+    if (this.#comments.length > 0 && editInComment(this.#comments, pos)) throw new EditInComment(pos);
+  }
+
+  override appendLeft(index: number, content: string): this {
+    this.#at(index);
+    return super.appendLeft(index, content) as this;
+  }
+
+  override appendRight(index: number, content: string): this {
+    this.#at(index);
+    return super.appendRight(index, content) as this;
+  }
+
+  override prependLeft(index: number, content: string): this {
+    this.#at(index);
+    return super.prependLeft(index, content) as this;
+  }
+
+  override prependRight(index: number, content: string): this {
+    this.#at(index);
+    return super.prependRight(index, content) as this;
+  }
+
+  override overwrite(start: number, end: number, content: string, options?: Parameters<MagicString['overwrite']>[3]): this {
+    this.#at(start);
+    this.#at(end);
+    return super.overwrite(start, end, content, options) as this;
+  }
+
+  override update(start: number, end: number, content: string, options?: Parameters<MagicString['update']>[3]): this {
+    this.#at(start);
+    this.#at(end);
+    return super.update(start, end, content, options) as this;
+  }
+
+  override remove(start: number, end: number): this {
+    this.#at(start);
+    this.#at(end);
+    return super.remove(start, end) as this;
   }
 }
 
@@ -298,8 +330,7 @@ export function transformAgentScript(parsed: ParsedSource, globalNames: readonly
 function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: TransformOptions): TransformResult {
   const issues: Issue[] = [];
   const text = parsed.wrapped;
-  const ms = new MagicString(text);
-  refuseEditsInComments(ms, parsed.comments);
+  const ms = new CommentSafeString(text, parsed.comments);
   const budgets = options.guards;
 
   const issue = (node: Node, ruleId: string, message: string, hint: string) => {

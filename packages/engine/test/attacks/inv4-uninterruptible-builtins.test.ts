@@ -135,6 +135,28 @@ const ATTACKS: readonly Attack[] = [
     expect: ['OK'],
     check: (r) => expect(r.value).toBe(400),
   },
+  timed({
+    name: 'Intl.Collator compare of two 3e6-character strings (ICU, uninterruptible) is refused too',
+    code: "const c = new Intl.Collator('de'); const h = '\u00e9'.repeat(3e6); const g = 'e\u0301'.repeat(3e6); return [c.compare === c.compare, c.compare('a', 'b'), c.compare(h, g)];",
+    enclave: { securityLevel: 'PERMISSIVE' },
+    timeout: 200,
+    expect: ['RUNTIME_ERROR'],
+    check: (r) => expect(r.error?.message).toMatch(/^Intl.Collator compare of 9000000 characters is not available in AgentScript/),
+  }),
+  // What the caps and meters must not change (found in review): ordinary scripts keep working.
+  {
+    name: 'toUpperCase and toLowerCase of long strings are not capped (only the locale-aware ones are)',
+    code: "return ['A'.repeat(2e6).toLowerCase().length, 'a'.repeat(2e6).toUpperCase().length];",
+    expect: ['OK'],
+    check: (r) => expect(r.value).toEqual([2e6, 2e6]),
+  },
+  {
+    name: 'a default-order sort of 2,000 elements fits the STRICT iteration budget; a comparator gets two arguments',
+    code: 'const a = Array.from({ length: 2000 }, (_, i) => (i * 7919) % 2000); a.sort(); let n = -1; [3, 1, 2].sort(function (x, y) { n = arguments.length; return x - y; }); return [a[0], a[1999], n];',
+    enclave: { securityLevel: 'STRICT' },
+    expect: ['OK'],
+    check: (r) => expect(r.value).toEqual([0, 999, 2]),
+  },
 ];
 
 describe.each(ROWS)('invariants 4, 5 and 8 against uninterruptible builtins and uncounted callbacks [$name]', (adapter) => {

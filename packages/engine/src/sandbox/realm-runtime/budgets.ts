@@ -62,16 +62,11 @@ export interface Run {
 
 /** A seed the host sent (four unsigned 32-bit integers, not all zero), or one from the realm's own generator. */
 function rngState(seed: unknown): number[] {
-  const state: number[] = [];
-  let any = 0;
-  for (let i = 0; i < 4; i++) {
-    const v = isArray(seed) ? (seed as unknown[])[i] : undefined;
-    const word = typeof v === 'number' && v === v >>> 0 ? v : ((apply(mathRandom, MathObject, []) as number) * 0x100000000) >>> 0;
-    state[i] = word;
-    any |= word;
-  }
+  const s = isArray(seed) && seed.length === 4 ? (seed as unknown[]) : [];
+  const word = (v: unknown) => (typeof v === 'number' && v === v >>> 0 ? v : ((apply(mathRandom, MathObject, []) as number) * 0x100000000) >>> 0);
+  const state = [word(s[0]), word(s[1]), word(s[2]), word(s[3])];
   // xoshiro's one state that never leaves itself.
-  if (any === 0) state[0] = 1;
+  if ((state[0] as number) === 0 && (state[1] as number) === 0 && (state[2] as number) === 0 && (state[3] as number) === 0) state[0] = 1;
   return state;
 }
 

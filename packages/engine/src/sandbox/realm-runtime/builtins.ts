@@ -14,6 +14,7 @@ import {
   ArrayPrototype,
   FunctionPrototype,
   G,
+  IntlObject,
   JSONObject,
   ObjectCtor,
   RangeErrorCtor,
@@ -30,7 +31,6 @@ import {
   arrayLastIndexOf,
   arrayPop,
   arrayPush,
-  clz32,
   defineProperty,
   fromCharCode,
   gopd,
@@ -47,6 +47,9 @@ import {
   symbolMatchAll,
   symbolReplace,
   symbolSplit,
+  WeakMapCtor,
+  weakMapGet,
+  weakMapSet,
 } from './primordials.js';
 
 type AnyFn = (...args: any[]) => any;
@@ -218,10 +221,11 @@ function metered(run: Run, fn: AnyFn): { fn: AnyFn; settle: () => void } {
     }
   };
   return {
-    fn(this: unknown, a: unknown, b: unknown, c: unknown) {
+    // The callee sees exactly the arguments it was given (a comparator two, a find callback three).
+    fn(this: unknown, ...args: unknown[]) {
       calls++;
       if ((calls & 1023) === 0) settle();
-      return apply(fn, this, [a, b, c]);
+      return apply(fn, this, args);
     },
     settle,
   };
@@ -253,8 +257,9 @@ function sortWith(orig: AnyFn, self: any, comparefn: unknown): unknown {
   const run = current;
   if (run === null || (comparefn !== undefined && typeof comparefn !== 'function')) return apply(orig, self, comparefn === undefined ? [] : [comparefn]);
   const len = self.length as number;
+  // A short native sort is quick whatever its order: charged its length, as other bulk work is.
   if (comparefn === undefined && len <= SORT_NATIVE) {
-    tickMany(run, len * (32 - clz32(len)));
+    tickMany(run, len);
     return apply(orig, self, []);
   }
   const m = metered(run, (comparefn ?? defaultCompare) as AnyFn);
@@ -335,6 +340,41 @@ const MAX_ICU_CHARS = 1 << 20;
 
 function checkIcu(what: string, chars: number): void {
   if (chars > MAX_ICU_CHARS) throw new RangeErrorCtor(`${what} of ${chars} characters is not available in AgentScript: at most ${MAX_ICU_CHARS} in one call (it cannot be interrupted).`);
+}
+
+/**
+ * `Intl.Collator.prototype.compare` is a getter that hands out one bound function per collator, which
+ * runs ICU over both strings in one step, like `localeCompare`: its replacement hands out one capped
+ * function per native one (so `c.compare === c.compare` still holds), nameless, with two parameters.
+ */
+function capCollatorCompare(): void {
+  const proto = IntlObject?.Collator?.prototype as object | undefined;
+  const d = proto === undefined ? undefined : gopd(proto, 'compare');
+  const nativeGet = d?.get;
+  if (proto === undefined || d === undefined || nativeGet === undefined) return;
+  const capped = new WeakMapCtor<object, unknown>();
+  const S = StringCtor;
+  const getter = gopd({
+    get compare() {
+      const native = apply(nativeGet, this, []) as (a: unknown, b: unknown) => number;
+      let fn = apply(weakMapGet, capped, [native]) as unknown;
+      if (fn === undefined) {
+        fn = {
+          compare(a: unknown, b: unknown) {
+            const x = S(a);
+            const y = S(b);
+            checkIcu('Intl.Collator compare', x.length + y.length);
+            return apply(native, undefined, [x, y]);
+          },
+        }.compare;
+        defineProperty(fn as object, 'name', { value: '' });
+        apply(weakMapSet, capped, [native, fn]);
+      }
+      return fn;
+    },
+  }, 'compare')?.get;
+  displace(nativeGet);
+  defineProperty(proto, 'compare', { get: getter, set: undefined, enumerable: d.enumerable, configurable: d.configurable });
 }
 
 /** Wraps every bulk builtin of the realm. Runs once, at install, before lockdown freezes them. */
@@ -541,7 +581,7 @@ export function wrapBulkBuiltins(): void {
     },
   }));
   each(['toUpperCase', 'toLowerCase', 'toLocaleUpperCase', 'toLocaleLowerCase'] as const, (key) => {
-    const icu = key[2] === 'L';
+    const icu = key === 'toLocaleUpperCase' || key === 'toLocaleLowerCase';
     wrap(SP, key, (orig) => ({
       [key](this: unknown, ...args: unknown[]) {
         const str = S(this);
@@ -551,6 +591,7 @@ export function wrapBulkBuiltins(): void {
       },
     }));
   });
+  capCollatorCompare();
   const globals = G as unknown as Record<string, unknown>;
   each(['encodeURIComponent', 'encodeURI', 'decodeURIComponent', 'decodeURI'] as const, (key) => {
     const orig = globals[key];

@@ -67,7 +67,6 @@ export const stringCharCodeAt = String.prototype.charCodeAt;
 export const stringRaw = String.raw;
 export const fromCharCode = String.fromCharCode;
 export const numberIsFinite = Number.isFinite;
-export const clz32 = Math.clz32;
 export const jsonParse = JSON.parse;
 export const jsonStringify = JSON.stringify;
 export const promiseThen = Promise.prototype.then;
