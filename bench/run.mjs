@@ -3,7 +3,7 @@
 // variant alike. By default every run's source is text never seen before (a unique trailing comment), as
 // LLM traffic is: no cache keyed by the source and no optimized code of an earlier run helps. Rows
 // labelled "same source" repeat one text, which is what caches and a warm JIT make of it.
-// Usage: pnpm bench [-- --quick] [-- --only=agent,mix,gate,tracing,compute,hello,concurrent,worker,check,cold]
+// Usage: pnpm bench [-- --quick] [-- --only=agent,mix,gate,tracing,compute,rewrite,hello,concurrent,worker,check,cold]
 //                   [-- --repeat=3]   (medians over repeated runs of every comparison)
 // isolated-vm rows appear when the package resolves from bench/ or from BENCH_ISOLATED_VM (a path to an
 // installed isolated-vm package); it has a native build, so it is not a dependency of the workspace.
@@ -177,8 +177,6 @@ async function scriptWorkload(name, source, count, toolSet, { workerEnclave, ent
       for (let k = 0; k < entries; k++) timedEntry();
       return rawFresh(i);
     }]] : []),
-    // The guards alone (see rewrittenFresh): the part of our cost that is the rewritten text itself.
-    ['raw node:vm fresh, rewritten text', (i) => rewrittenFresh(source(i), toolSet)],
     ['enclave-kit (vm)', async (i) => ensureOk(await enclave.run(unique(source(i)), { tools: toolSet }))],
     ['enclave-kit (worker_threads)', async (i) => ensureOk(await workerEnclave.run(unique(source(i)), { tools: toolSet }))],
     ...(iso ? [['isolated-vm, fresh context', (i) => iso.run(unique(source(i)))]] : []),
@@ -190,6 +188,28 @@ async function scriptWorkload(name, source, count, toolSet, { workerEnclave, ent
   variants.forEach(([label], v) => report(name, v === 0 ? `${label} (floor)` : label, m[v], 'raw fresh', /enclave/.test(label) && !/same/.test(label) ? target : ''));
   enclave.dispose();
   iso?.dispose();
+}
+
+/**
+ * The guards alone (see rewrittenFresh): each workload's floor beside the same floor running the
+ * rewritten text, in a comparison of their own. (Inside the workloads' comparison, a second row that
+ * makes a context per run doubled the contexts the collector has to reclaim and slowed every row.)
+ */
+async function rewriteWorkload(count) {
+  const workloads = [
+    ['agent', () => AGENT, tools],
+    ['mix', (i) => AGENT_SCRIPTS[Math.abs(i) % AGENT_SCRIPTS.length].code, agentTools],
+    ['compute', () => COMPUTE, tools],
+  ];
+  for (const [name, source, toolSet] of workloads) {
+    const variants = [
+      ['raw node:vm fresh context', (i) => rawScript(unique(source(i))).runInContext(vm.createContext({ callTool: rawCallTool(toolSet) }))],
+      ['raw node:vm fresh, rewritten text', (i) => rewrittenFresh(source(i), toolSet)],
+    ];
+    const m = await compareRepeated(name === 'compute' ? Math.round(count / 3) : count, variants);
+    report(`${name} (rewrite)`, 'raw node:vm fresh context (floor)', m[0]);
+    report(`${name} (rewrite)`, 'raw node:vm fresh, rewritten text', m[1]);
+  }
 }
 
 /** checkAgentScript alone on unique sources, beside the floor of what it does: oxc parse + magic-string. */
@@ -374,6 +394,7 @@ if (want('agent') || want('gate')) await gateWorkload(n(1500));
 if (want('agent') || want('tracing')) await tracingWorkload(n(1500));
 if (want('mix')) await scriptWorkload('mix', (i) => AGENT_SCRIPTS[Math.abs(i) % AGENT_SCRIPTS.length].code, n(1000), agentTools, { workerEnclave });
 if (want('compute')) await scriptWorkload('compute', () => COMPUTE, n(300), tools, { workerEnclave });
+if (want('rewrite')) await rewriteWorkload(n(900));
 if (want('concurrent')) await concurrentWorkload(n(30));
 if (want('worker')) await workerWorkload(workerEnclave);
 workerEnclave.dispose();
