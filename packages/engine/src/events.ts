@@ -7,28 +7,15 @@
  * one `final`.
  */
 import type { ErrorCode } from './errors.js';
+import { randomBytes } from './random.js';
 import type { EnclaveEvent, EnclaveEventListener, EnclaveEventPayloads, EnclaveEventType } from './types.js';
 
 /** The event types, for checks of untrusted input (a store's replay, a client's stream). */
 export const EVENT_TYPES: readonly EnclaveEventType[] = ['session_init', 'log', 'tool_call', 'tool_result', 'heartbeat', 'final', 'approval_required', 'events_dropped'];
 
-/**
- * Random bytes for ids, drawn from the CSPRNG 4 KiB at a time: one draw per id cost a system call per
- * streamed run. Each id takes bytes no other id took.
- */
-const ID_POOL_BYTES = 4096;
-let idPool = Buffer.alloc(0);
-let idOffset = 0;
-
 /** A random session id: 128 bits, URL-safe. */
 export function newSessionId(): string {
-  if (idOffset + 16 > idPool.length) {
-    idPool = Buffer.from(crypto.getRandomValues(new Uint8Array(ID_POOL_BYTES)));
-    idOffset = 0;
-  }
-  const id = idPool.toString('base64url', idOffset, idOffset + 16);
-  idOffset += 16;
-  return `ses_${id}`;
+  return `ses_${randomBytes(16).toString('base64url')}`;
 }
 
 const SESSION_ID = /^[A-Za-z0-9_-]{1,128}$/;

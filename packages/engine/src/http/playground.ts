@@ -1,3 +1,4 @@
+import { randomBytes } from '../random.js';
 import { EnclaveHttpError } from './errors.js';
 import { PLAYGROUND_ASSETS, PLAYGROUND_HTML } from './playground-assets.generated.js';
 
@@ -25,10 +26,7 @@ const COMMON_HEADERS = {
 };
 
 function newNonce(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(18));
-  let binary = '';
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary);
+  return randomBytes(18).toString('base64');
 }
 
 /**

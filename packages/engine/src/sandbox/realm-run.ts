@@ -7,6 +7,7 @@
  * of the `worker_threads` isolation uses it in its own.
  */
 import type vm from 'node:vm';
+import { randomBytes } from '../random.js';
 import { compileScript } from './compile.js';
 import type { EntryCall, EntryEnd, EntryLog, EntryOutput, IsolatedJob } from './isolation.js';
 import type { HeapState, LogLevel, NdKind, NdValue, PumpHead, PumpItem, RunConfig, ToolReply } from './realm-abi.js';
@@ -18,17 +19,10 @@ import { currentEntryMode, entryScheduler, isHostTimeout } from './scheduler.js'
 
 let nextRunId = 0;
 
-/** CSPRNG words for the runs' own `Math.random()` seeds, drawn in bulk: each run takes four never given before. */
-const seeds = new Uint32Array(1024);
-let seedAt = seeds.length;
+/** The seed of a run's own `Math.random()`: four 32-bit words from the CSPRNG. */
 function runSeed(): number[] {
-  if (seedAt === seeds.length) {
-    crypto.getRandomValues(seeds);
-    seedAt = 0;
-  }
-  const seed = [seeds[seedAt] as number, seeds[seedAt + 1] as number, seeds[seedAt + 2] as number, seeds[seedAt + 3] as number];
-  seedAt += 4;
-  return seed;
+  const b = randomBytes(16);
+  return [b.readUInt32LE(0), b.readUInt32LE(4), b.readUInt32LE(8), b.readUInt32LE(12)];
 }
 
 // node:v8 costs several milliseconds to load in a fresh process and is needed only once a run reaches
