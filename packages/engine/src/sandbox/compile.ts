@@ -1,4 +1,5 @@
 import vm from 'node:vm';
+import { isJsSpace, isLineTerminator } from '../scan/unicode.js';
 import { LruCache } from '../source.js';
 import { RESERVED_PREFIX, SCRIPT_FILENAME } from './realm-abi.js';
 
@@ -39,21 +40,12 @@ export function checkSyntax(source: string): void {
 
 export const IMPORT_REFUSED = 'import() is not available to scripts.';
 
-/** The code units V8 skips between two tokens: white space and line terminators. */
-function isTriviaSpace(c: number): boolean {
-  if (c < 128) return c === 0x20 || (c >= 0x09 && c <= 0x0d);
-  return c === 0xa0 || c === 0xfeff || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000;
-}
-
 function isAsciiIdPart(c: number): boolean {
   return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x24 || c === 0x5f || c === 0x5c;
 }
 
 function lineEnd(text: string, from: number): number {
-  for (let i = from; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x0a || c === 0x0d || c === 0x2028 || c === 0x2029) return i;
-  }
+  for (let i = from; i < text.length; i++) if (isLineTerminator(text.charCodeAt(i))) return i;
   return text.length;
 }
 
@@ -62,7 +54,7 @@ function skipTrivia(text: string, from: number): number {
   let i = from;
   while (i < text.length) {
     const c = text.charCodeAt(i);
-    if (isTriviaSpace(c)) i++;
+    if (isJsSpace(c)) i++;
     else if (text.startsWith('/*', i)) {
       const end = text.indexOf('*/', i + 2);
       i = end < 0 ? text.length : end + 2;

@@ -4,7 +4,7 @@
  * bracket depth and where regex literals are. It never builds tokens, never throws, and every loop
  * advances by at least one character, so it is linear on any input, malformed or not.
  */
-import { isIdContinueNonAscii, isIdStartNonAscii, isNonAsciiSpace, isSpecial } from './unicode.js';
+import { isIdContinueNonAscii, isIdStartNonAscii, isJsSpace, isLineTerminator, isNonAsciiSpace, isSpecial } from './unicode.js';
 
 export const LexContext = {
   CODE: 0,
@@ -134,12 +134,6 @@ function isHex(c: number): boolean {
 
 const LINE_BREAK = /[\n\r\u2028\u2029]/;
 
-/** ECMAScript WhiteSpace (not line terminators). */
-function isWhiteSpace(c: number): boolean {
-  if (c < 128) return c === 0x20 || c === 0x09 || c === 0x0b || c === 0x0c;
-  return c === 0xa0 || c === 0xfeff || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x202f || c === 0x205f || c === 0x3000;
-}
-
 function isIdPartAscii(c: number): boolean {
   return c < 128 && ID_PART[c] === 1;
 }
@@ -249,8 +243,8 @@ class Lexer {
     for (;;) {
       if (j < 0) return true;
       const c = src.charCodeAt(j);
-      if (c === 0x0a || c === 0x0d || c === 0x2028 || c === 0x2029) return true;
-      if (isWhiteSpace(c)) j--;
+      if (isLineTerminator(c)) return true;
+      if (isJsSpace(c)) j--;
       else if (c === 0x2f && src.charCodeAt(j - 1) === 0x2a) {
         const start = this.#blockComments.get(j + 1);
         if (start === undefined) return false;

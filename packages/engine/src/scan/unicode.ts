@@ -110,6 +110,16 @@ export function isNonAsciiSpace(cp: number): boolean {
   );
 }
 
+/** A JavaScript LineTerminator. */
+export function isLineTerminator(c: number): boolean {
+  return c === 0x0a || c === 0x0d || c === 0x2028 || c === 0x2029;
+}
+
+/** What JavaScript skips between two tokens: WhiteSpace or a LineTerminator (a UTF-16 code unit). */
+export function isJsSpace(c: number): boolean {
+  return c < 128 ? c === 0x20 || (c >= 0x09 && c <= 0x0d) : isNonAsciiSpace(c) || c === 0x2028 || c === 0x2029;
+}
+
 const ID_START = /^\p{ID_Start}$/u;
 const ID_CONTINUE = /^[\p{ID_Continue}\u200C\u200D]$/u;
 

@@ -6,6 +6,7 @@ import { walkFlat } from '../ast/walk.js';
 import { treeFacts } from '../ast/facts.js';
 import { BIG_STRING, BLOCKED_PROPERTIES, GUARD_LOCALS, REALM_ENTRIES, RESERVED_PREFIX } from '../sandbox/realm-abi.js';
 import type { Guards } from '../sandbox/realm-abi.js';
+import { isJsSpace } from '../scan/unicode.js';
 import type { Issue } from '../source.js';
 
 /**
@@ -232,9 +233,9 @@ function arrowBodyInsertion(text: string, comments: Comments, fnStart: number, b
       i = c[0] - 1;
       continue;
     }
-    const ch = text[i] as string;
-    if (ch === '>' && text[i - 1] === '=') return i + 1;
-    if (ch !== '(' && !/\s/.test(ch)) break;
+    const ch = text.charCodeAt(i);
+    if (ch === 0x3e && text.charCodeAt(i - 1) === 0x3d) return i + 1; // `=>`
+    if (ch !== 0x28 && !isJsSpace(ch)) break; // `(` around the body, white space
     i--;
   }
   throw new EditInComment(bodyStart);
