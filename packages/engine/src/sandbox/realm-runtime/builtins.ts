@@ -70,6 +70,33 @@ export function wrap(obj: object, key: PropertyKey, make: (original: AnyFn) => o
   defineProperty(obj, key, { value: replacement, writable: d.writable, enumerable: d.enumerable, configurable: d.configurable });
 }
 
+/**
+ * Replaces an accessor that hands out one bound function per receiver (`Intl.Collator`'s `compare`,
+ * `Intl.DateTimeFormat`'s `format`): the replacement hands out one function per native one, made by
+ * `make` (so `x.format === x.format` still holds), nameless like the native. The native getter runs
+ * first, so a receiver of the wrong kind throws its own TypeError.
+ */
+export function wrapHandedOut(proto: object, key: string, make: (native: AnyFn) => AnyFn): void {
+  const d = gopd(proto, key);
+  const nativeGet = d?.get;
+  if (d === undefined || nativeGet === undefined) return;
+  const made = new WeakMapCtor<object, unknown>();
+  const getter = gopd({
+    get [key]() {
+      const native = apply(nativeGet, this, []) as AnyFn;
+      let fn = apply(weakMapGet, made, [native]) as AnyFn | undefined;
+      if (fn === undefined) {
+        fn = make(native);
+        defineProperty(fn, 'name', { value: '' });
+        apply(weakMapSet, made, [native, fn]);
+      }
+      return fn;
+    },
+  }, key)?.get;
+  displace(nativeGet);
+  defineProperty(proto, key, { get: getter, set: undefined, enumerable: d.enumerable, configurable: d.configurable });
+}
+
 function toLen(v: unknown): number {
   const n = +(v as number);
   return n > 0 ? (n === Infinity ? Infinity : n - (n % 1)) : 0;
@@ -246,8 +273,7 @@ function defaultCompare(x: unknown, y: unknown): number {
 }
 
 /**
- * Up to this many elements a default-order sort runs natively, charged n·log2(n) comparisons first
- * (a few ms at most). V8's default-order sort converts every element to a string per comparison in
+ * Up to this many elements a default-order sort runs natively, charged its length (a few ms at most). V8's default-order sort converts every element to a string per comparison in
  * one uninterruptible native step: 2e6 numbers take seconds past any deadline. Longer arrays are
  * sorted with the same order as a metered comparator, which the deadline and the budget can stop.
  */
@@ -342,39 +368,19 @@ function checkIcu(what: string, chars: number): void {
   if (chars > MAX_ICU_CHARS) throw new RangeErrorCtor(`${what} of ${chars} characters is not available in AgentScript: at most ${MAX_ICU_CHARS} in one call (it cannot be interrupted).`);
 }
 
-/**
- * `Intl.Collator.prototype.compare` is a getter that hands out one bound function per collator, which
- * runs ICU over both strings in one step, like `localeCompare`: its replacement hands out one capped
- * function per native one (so `c.compare === c.compare` still holds), nameless, with two parameters.
- */
+/** `Intl.Collator`'s `compare` runs ICU over both strings in one step, like `localeCompare`: capped the same. */
 function capCollatorCompare(): void {
   const proto = IntlObject?.Collator?.prototype as object | undefined;
-  const d = proto === undefined ? undefined : gopd(proto, 'compare');
-  const nativeGet = d?.get;
-  if (proto === undefined || d === undefined || nativeGet === undefined) return;
-  const capped = new WeakMapCtor<object, unknown>();
+  if (proto === undefined) return;
   const S = StringCtor;
-  const getter = gopd({
-    get compare() {
-      const native = apply(nativeGet, this, []) as (a: unknown, b: unknown) => number;
-      let fn = apply(weakMapGet, capped, [native]) as unknown;
-      if (fn === undefined) {
-        fn = {
-          compare(a: unknown, b: unknown) {
-            const x = S(a);
-            const y = S(b);
-            checkIcu('Intl.Collator compare', x.length + y.length);
-            return apply(native, undefined, [x, y]);
-          },
-        }.compare;
-        defineProperty(fn as object, 'name', { value: '' });
-        apply(weakMapSet, capped, [native, fn]);
-      }
-      return fn;
+  wrapHandedOut(proto, 'compare', (native) => ({
+    compare(a: unknown, b: unknown) {
+      const x = S(a);
+      const y = S(b);
+      checkIcu('Intl.Collator compare', x.length + y.length);
+      return apply(native, undefined, [x, y]) as number;
     },
-  }, 'compare')?.get;
-  displace(nativeGet);
-  defineProperty(proto, 'compare', { get: getter, set: undefined, enumerable: d.enumerable, configurable: d.configurable });
+  }).compare);
 }
 
 /** Wraps every bulk builtin of the realm. Runs once, at install, before lockdown freezes them. */

@@ -9,7 +9,7 @@
  */
 import type { NdKind } from '../realm-abi.js';
 import { current } from './budgets.js';
-import { wrap } from './builtins.js';
+import { wrap, wrapHandedOut } from './builtins.js';
 import { displace } from './displaced.js';
 import { hostNd } from './host.js';
 import {
@@ -18,7 +18,6 @@ import {
   G,
   MathObject,
   TypeErrorCtor,
-  WeakMapCtor,
   apply,
   construct,
   dateNow,
@@ -28,15 +27,13 @@ import {
   mathImul,
   mathRandom,
   numberIsFinite,
-  weakMapGet,
-  weakMapSet,
 } from './primordials.js';
 
 /** The value of a source for the current run: the host's in a durable run, the native one otherwise. */
 function take(kind: NdKind): number {
   const run = current;
-  const live = kind === 'r' ? runRandom() : (apply(dateNow, DateCtor, []) as number);
-  if (run === null || !run.durable) return live;
+  // Only read where the run is not durable: drawing here would advance the run's own generator for nothing.
+  if (run === null || !run.durable) return kind === 'r' ? runRandom() : (apply(dateNow, DateCtor, []) as number);
   const v = hostNd(run.id, kind);
   // The host always answers in a durable run; a bridge that failed (a stack overflow on entry) gets a
   // refusal rather than an unrecorded value that a replay could not give back.
@@ -74,31 +71,10 @@ export function runRandom(): number {
 /** A date argument of Intl.DateTimeFormat: none means now, which a durable run takes from its clock source. */
 const dateOrNow = (date: unknown): unknown => (date === undefined && durableRun() ? take('t') : date);
 
-/**
- * `format` is a getter that hands out one function per formatter; its replacement hands out one
- * function per native one (so `f.format === f.format` still holds), shaped like it: nameless, one
- * parameter, not a constructor. The native getter runs first, so a receiver that is no formatter
- * throws its own TypeError.
- */
+/** Without a date, `format` and `formatToParts` read the clock: a durable run's come from its source. */
 function installDateTimeFormatClock(proto: object): void {
   wrap(proto, 'formatToParts', (orig) => ({ formatToParts(this: unknown, date: unknown) { return apply(orig, this, [dateOrNow(date)]); } }));
-  const d = gopd(proto, 'format');
-  const nativeGet = d?.get;
-  if (d === undefined || nativeGet === undefined) return;
-  const formats = new WeakMapCtor<object, unknown>();
-  const getter = gopd({
-    get format() {
-      const native = apply(nativeGet, this, []) as (date: unknown) => string;
-      let fn = apply(weakMapGet, formats, [native]) as unknown;
-      if (fn === undefined) {
-        fn = { format(date: unknown) { return apply(native, undefined, [dateOrNow(date)]); } }.format;
-        defineProperty(fn as object, 'name', { value: '' });
-        apply(weakMapSet, formats, [native, fn]);
-      }
-      return fn;
-    },
-  }, 'format')?.get;
-  defineProperty(proto, 'format', { get: getter, set: undefined, enumerable: d.enumerable, configurable: d.configurable });
+  wrapHandedOut(proto, 'format', (native) => ({ format(date: unknown) { return apply(native, undefined, [dateOrNow(date)]); } }).format);
 }
 
 /** Installs the replayable sources. Runs once, at install, before lockdown freezes them. */
