@@ -416,17 +416,8 @@ function readPausedState(text: string): PausedState | undefined {
 
 const keyBytes = (key: string | Uint8Array): Uint8Array => (typeof key === 'string' ? new TextEncoder().encode(key) : key);
 
-function toBase64Url(bytes: ArrayBuffer): string {
-  let text = '';
-  for (const b of new Uint8Array(bytes)) text += String.fromCharCode(b);
-  return btoa(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
-
-function fromBase64Url(text: string): Uint8Array | undefined {
-  if (!/^[\w-]{43}$/.test(text)) return undefined;
-  const raw = atob(`${text.replace(/-/g, '+').replace(/_/g, '/')}=`);
-  return Uint8Array.from(raw, (c) => c.charCodeAt(0));
-}
+/** A MAC as the store keeps it: 43 base64url characters (32 bytes). */
+const MAC_TEXT = /^[\w-]{43}$/;
 
 /**
  * Signs and opens what a store keeps of a paused run (`sessions.stateKey`): `<mac>.<state>`, the MAC over
@@ -440,13 +431,14 @@ function pausedStateSeal(secret: string | Uint8Array | undefined) {
   return {
     async seal(sessionId: string, owner: string, state: string): Promise<string> {
       if (secret === undefined) return state;
-      return `${toBase64Url(await crypto.subtle.sign('HMAC', await hmacKey(), signed(sessionId, owner, state)))}.${state}`;
+      return `${Buffer.from(await crypto.subtle.sign('HMAC', await hmacKey(), signed(sessionId, owner, state))).toString('base64url')}.${state}`;
     },
     /** The state if its MAC verifies (or no key is set), undefined otherwise. */
     async open(sessionId: string, owner: string, text: string): Promise<string | undefined> {
       const dot = text.indexOf('.');
       // A state is JSON, which never starts with a MAC's characters followed by a dot.
-      const mac = dot === 43 ? fromBase64Url(text.slice(0, dot)) : undefined;
+      const macText = dot === 43 ? text.slice(0, dot) : '';
+      const mac = MAC_TEXT.test(macText) ? Buffer.from(macText, 'base64url') : undefined;
       const state = mac !== undefined ? text.slice(dot + 1) : text;
       if (secret === undefined) return state;
       if (mac === undefined) return undefined;

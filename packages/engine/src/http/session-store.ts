@@ -160,7 +160,6 @@ function isFinal(state: SessionState): state is FinalSessionState {
 
 /** An owner's finished sessions, oldest first (a Map keeps the order they finished in), and their bytes. */
 interface Held {
-  owner: string;
   sessions: Map<string, Entry>;
   bytes: number;
 }
@@ -300,7 +299,7 @@ export class MemorySessionStore implements SessionStore {
   #hold(sessionId: string, entry: Entry, bytes: number): void {
     const { owner } = entry.record;
     let held = this.#finished.get(owner);
-    if (held === undefined) this.#finished.set(owner, (held = { owner, sessions: new Map(), bytes: 0 }));
+    if (held === undefined) this.#finished.set(owner, (held = { sessions: new Map(), bytes: 0 }));
     entry.held = bytes;
     held.sessions.set(sessionId, entry);
     held.bytes += bytes;
@@ -322,12 +321,13 @@ export class MemorySessionStore implements SessionStore {
 
   /** Takes a finished session out of the counts (it expired or was forgotten). */
   #release(sessionId: string, entry: Entry): void {
-    const held = this.#finished.get(entry.record.owner);
+    const { owner } = entry.record;
+    const held = this.#finished.get(owner);
     if (held === undefined || held.sessions.get(sessionId) !== entry) return;
     held.sessions.delete(sessionId);
     held.bytes -= entry.held;
     this.#finishedBytes -= entry.held;
-    if (held.sessions.size === 0) this.#finished.delete(held.owner);
+    if (held.sessions.size === 0) this.#finished.delete(owner);
   }
 
   async pause(sessionId: string, paused: PausedSession, ttlMs: number): Promise<boolean> {

@@ -14,6 +14,7 @@ import type { ExecutionError, ExecutionStats, LogEntry, PausedRun } from '../typ
 import type { EntryEnd, EntryOutput, IsolatedJob, IsolatedRun, Isolation, IsolationFailureCode } from './isolation.js';
 import type { DoneReport, NdValue, RealmFailureCode, ToolReply } from './realm-abi.js';
 import { decodeJSON } from './realm-runtime/codec.js';
+import { describeToolError } from '../tools/redact.js';
 
 /**
  * How a run ended, before its value is copied out: a successful run's value is still the realm codec's
@@ -170,7 +171,7 @@ export class RunDriver {
     } catch {
       // invokeTool never rejects by design; should a hostile thrown value find a way, the script still
       // gets an answer (and the host no unhandled rejection).
-      reply = [0, JSON.stringify(['ToolError', `Tool "${name}" failed.`, 'TOOL_FAILED'])];
+      reply = [0, JSON.stringify(describeToolError(name, undefined))];
     }
     if (!this.#settled) this.#run?.deliver(callId, reply);
   }
