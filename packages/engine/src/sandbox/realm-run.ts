@@ -25,12 +25,25 @@ function runSeed(): number[] {
   return [b.readUInt32LE(0), b.readUInt32LE(4), b.readUInt32LE(8), b.readUInt32LE(12)];
 }
 
-// node:v8 costs several milliseconds to load in a fresh process and is needed only once a run reaches
-// a memory checkpoint, so it is loaded then.
+/*
+ * Host code that runs inside a realm entry (the bridge's methods below, the entry bookkeeping) can be
+ * cut off at any instruction by the watchdog, and none of its `finally` blocks runs then. Node loads
+ * its own modules lazily and marks a module as loading until a `finally` clears the mark: a first load
+ * cut off half-way leaves the half-evaluated module to every later use in the process (the first
+ * `crypto.getRandomValues` loads internal/crypto/webidl and then throws for good, so every later run of
+ * every Enclave in the thread got no configuration from begin() and ended at its deadline; a cut-off
+ * first load of node:v8 left streams half-defined and the memory checks off). So whatever such code
+ * uses is loaded, and the CSPRNG drawn, in `start()`, outside any entry: see `prepareHost`.
+ */
 let v8: typeof import('node:v8') | undefined;
 function heapStatistics() {
   v8 ??= process.getBuiltinModule('node:v8') as typeof import('node:v8');
   return v8.getHeapStatistics();
+}
+
+/** Loads what host code inside an entry will call (see above); a no-op once done in this thread. */
+function prepareHost(): void {
+  if (v8 === undefined) heapStatistics();
 }
 
 /**
@@ -68,6 +81,8 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
   readonly #mailbox: PumpItem[] = [];
   #outcome: { report: string; value: string } | undefined;
   #factory = -1;
+  /** Drawn in `start()`: the pool's refill must not run inside an entry (see prepareHost). */
+  #seed: number[] = [];
   #begun = false;
   #pumpQueued = false;
   #ended = false;
@@ -113,6 +128,8 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
       this.#end({ kind: 'crashed' });
       return;
     }
+    prepareHost();
+    this.#seed = runSeed();
     entryScheduler.enter(this, startScript);
   }
 
@@ -153,7 +170,7 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
       names: job.globalNames,
       fnNames: job.functionNames,
       durable: job.replayNd !== undefined,
-      seed: runSeed(),
+      seed: this.#seed,
     };
     return `${JSON.stringify(config)}${FRAMED}${input}${globals}`;
   }
