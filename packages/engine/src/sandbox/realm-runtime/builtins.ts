@@ -265,17 +265,33 @@ function sortKey(v: unknown): string {
   return StringCtor(v);
 }
 
+/**
+ * A long string about to be compared: V8 flattens a concatenation (`p + i`, a few bytes however long)
+ * into a copy of its full length before comparing it, outside any charge. Charged here, so that a
+ * comparison over many such strings reaches a heap check (the charge is only a trigger: a string that is
+ * already flat costs a check, not the budget).
+ */
+function chargeCompared(s: string): void {
+  if (s.length > SMALL) chargeChars(s.length);
+}
+
 /** SortCompare without a comparator (undefined never reaches it: sort puts those last itself). */
 function defaultCompare(x: unknown, y: unknown): number {
   const a = sortKey(x);
   const b = sortKey(y);
+  chargeCompared(a);
+  chargeCompared(b);
   return a < b ? -1 : b < a ? 1 : 0;
 }
 
 /**
- * Up to this many elements a default-order sort runs natively, charged its length (a few ms at most). V8's default-order sort converts every element to a string per comparison in
- * one uninterruptible native step: 2e6 numbers take seconds past any deadline. Longer arrays are
- * sorted with the same order as a metered comparator, which the deadline and the budget can stop.
+ * Up to this many elements a default-order sort is charged its length rather than its comparisons (so
+ * that a sort of a few thousand elements fits the smallest iteration budget). It never runs as V8's
+ * native default-order sort, which converts and compares in one uninterruptible native step: 2e6 numbers
+ * take seconds past any deadline, and so do 1,000 strings with a shared prefix of 1e6 characters
+ * (each comparison walks the prefix, and flattens a concatenation into a copy no budget saw: 4,096 of
+ * them exhausted the host's heap). The runtime's comparator keeps the native order and is JavaScript,
+ * which the deadline interrupts between two comparisons; above this length it is metered too.
  */
 const SORT_NATIVE = 4096;
 
@@ -283,10 +299,9 @@ function sortWith(orig: AnyFn, self: any, comparefn: unknown): unknown {
   const run = current;
   if (run === null || (comparefn !== undefined && typeof comparefn !== 'function')) return apply(orig, self, comparefn === undefined ? [] : [comparefn]);
   const len = self.length as number;
-  // A short native sort is quick whatever its order: charged its length, as other bulk work is.
   if (comparefn === undefined && len <= SORT_NATIVE) {
     tickMany(run, len);
-    return apply(orig, self, []);
+    return apply(orig, self, [defaultCompare]);
   }
   const m = metered(run, (comparefn ?? defaultCompare) as AnyFn);
   try {
@@ -356,6 +371,50 @@ function lastIndexOfBounded(orig: AnyFn, h: string, n: string, position: unknown
     if (at !== -1) return lo + at;
   }
   return -1;
+}
+
+/** Needles up to this length are searched for natively in an array whatever its length (one comparison is short). */
+const SEARCH_NEEDLE = 64;
+
+/**
+ * Array `indexOf`, `includes` and `lastIndexOf` of a long string, as the specification words them, in
+ * JavaScript that the deadline can interrupt. V8 runs them as one native loop that ignores termination,
+ * and an element of the needle's length is compared character by character (and flattened first, if it
+ * is a concatenation, into a copy no budget saw): 2e5 references to a string of 1e6 characters blocked
+ * the host for seconds past the deadline.
+ */
+function searchArray(key: 'includes' | 'indexOf' | 'lastIndexOf', self: any, needle: string, args: unknown[]): number | boolean {
+  const len = toLen(self.length);
+  const last = key === 'lastIndexOf';
+  const none = key === 'includes' ? false : -1;
+  if (len === 0) return none;
+  const hasFrom = args.length > 1;
+  let n = 0;
+  if (hasFrom || last) {
+    const f = hasFrom ? +(args[1] as number) : len - 1;
+    n = f !== f ? 0 : f === Infinity || f === -Infinity ? f : f - (f % 1);
+  }
+  if (last) {
+    if (n === -Infinity) return -1;
+    for (let k = n >= 0 ? (n < len - 1 ? n : len - 1) : len + n; k >= 0; k--) {
+      if (k in self) {
+        const v = self[k];
+        if (typeof v === 'string' && v.length === needle.length) chargeCompared(v);
+        if (v === needle) return k;
+      }
+    }
+    return -1;
+  }
+  if (n === Infinity) return none;
+  for (let k = n >= 0 ? n : len + n > 0 ? len + n : 0; k < len; k++) {
+    // includes reads holes as undefined, which a string never equals: both skip them.
+    if (k in self) {
+      const v = self[k];
+      if (typeof v === 'string' && v.length === needle.length) chargeCompared(v);
+      if (v === needle) return key === 'includes' ? true : k;
+    }
+  }
+  return none;
 }
 
 /**
@@ -429,8 +488,11 @@ export function wrapBulkBuiltins(): void {
       tick(run);
       if (run === null) return apply(orig, this, [sep]);
       const self = receiver(this, false);
-      const len = toLen(self.length);
       const sepText = sep === undefined ? ',' : S(sep);
+      // Read after the separator's conversion, which is script code that may grow the array: the native
+      // reads the length after it too (it is given the separator as a string).
+      const len = toLen(self.length);
+      if (len > SMALL) chargeElements(len);
       chargeChars(len > 0 ? (len - 1) * sepText.length : 0);
       if (len > JOIN_CHUNK) return joinBySlices(run, orig, self, len, sepText, [sepText]);
       const out = apply(orig, self, [sepText]) as string;
@@ -442,8 +504,12 @@ export function wrapBulkBuiltins(): void {
     toLocaleString(this: unknown, ...args: unknown[]) {
       const run = current;
       const self = isArray(this) && this.length <= JOIN_CHUNK ? this : receiver(this, false);
-      if (run === null || self.length <= JOIN_CHUNK) return apply(orig, self, args);
-      return joinBySlices(run, orig, self, self.length, ',', args);
+      if (run === null) return apply(orig, self, args);
+      if (self.length > JOIN_CHUNK) return joinBySlices(run, orig, self, self.length, ',', args);
+      // Charged as join's output is: 17 references to a string of 3e7 characters made one of 5e8.
+      const out = apply(orig, self, args) as string;
+      chargeChars(out.length);
+      return out;
     },
   }));
   wrap(AP, 'sort', (orig) => ({ sort(this: unknown, comparefn: unknown) { return sortWith(orig, isArray(this) && this.length <= SMALL ? charged(this) : receiver(this, true), comparefn); } }));
@@ -511,9 +577,21 @@ export function wrapBulkBuiltins(): void {
   // refuse lengths past the run's element budget, and large inputs trigger a heap check (copies such as
   // slice or map in a short loop can outgrow the heap between checkpoints).
   const MUTATING = ['copyWithin', 'reverse', 'shift', 'splice', 'unshift'];
-  each(['copyWithin', 'includes', 'indexOf', 'lastIndexOf', 'reverse', 'shift', 'slice', 'splice', 'unshift'] as const, (key) => {
+  each(['copyWithin', 'reverse', 'shift', 'slice', 'splice', 'unshift'] as const, (key) => {
     const mutating = apply(arrayIncludes, MUTATING, [key]) as boolean;
     wrap(AP, key, (orig) => ({ [key](this: unknown, ...args: unknown[]) { return apply(orig, isArray(this) && this.length <= SMALL ? charged(this) : receiver(this, mutating), args); } }));
+  });
+  // The searches compare the needle with every element in one native loop; a long string needle makes
+  // each comparison as long as the needle (see searchArray).
+  each(['includes', 'indexOf', 'lastIndexOf'] as const, (key) => {
+    wrap(AP, key, (orig) => ({
+      [key](this: unknown, ...args: unknown[]) {
+        const self = isArray(this) && this.length <= SMALL ? charged(this) : receiver(this, false);
+        const needle = args[0];
+        if (typeof needle === 'string' && needle.length > SEARCH_NEEDLE && toLen(self.length) * needle.length > SEARCH_WORK) return searchArray(key, self, needle, args);
+        return apply(orig, self, args);
+      },
+    }));
   });
   // String methods that copy (or flatten) their receiver: a large receiver triggers a heap check.
   wrap(SP, 'lastIndexOf', (orig) => ({

@@ -1,0 +1,92 @@
+/**
+ * Invariants 4, 5 and 8 against native builtins whose cost is in the strings they are handed, not in the
+ * array's length: a concatenation (`p + i`) of a long prefix costs a few bytes until V8 flattens it into a
+ * copy of its whole length, which a comparison does without any charge, inside one native step that
+ * ignores termination. A red-team pass found:
+ *
+ * - a default-order sort of at most 4,096 elements ran as V8's native sort: 1,024 such strings of 1e6
+ *   characters blocked the vm host for 6 s past a 300 ms deadline, and 4,096 of 1.2e6 characters
+ *   aborted the host process (FATAL OOM in String::SlowFlatten, memory limit 64 MB);
+ * - Array `indexOf`, `includes` and `lastIndexOf` of a long string compared it with every element in one
+ *   native loop (2e5 references to a 1e6-character string: 5 s past the deadline), flattening every
+ *   concatenation of the needle's length;
+ * - Array `toLocaleString` of at most 8,192 elements was charged nothing: 17 references to a string of
+ *   3e7 characters made one of 5.1e8 (memory limit 64 MB) and the run succeeded; 14 such calls in one
+ *   expression aborted the vm host;
+ * - `join` read the array's length before converting the separator, script code that may grow the
+ *   array: the native then joined the grown array in one step, uncharged and unsliced.
+ *
+ * Host-side evidence only: the outcome code. Each attack ran to OK (or, for join, to V8's own
+ * "Invalid string length" after building half a gigabyte) before the fix. The runtime must hold alone:
+ * every row runs with `validate: false` and `transform: false`, in both isolations, plus a validated one.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Adapter, Attack } from '../helpers.js';
+import { runAttack } from '../helpers.js';
+
+const ROWS: readonly Adapter[] = [
+  { name: 'vm STANDARD validated', options: { realmPool: { maxIdle: 1, prewarm: 0 } }, validates: true },
+  { name: 'vm, validate:false transform:false', options: { validate: false, transform: false, realmPool: { maxIdle: 1, prewarm: 0 } }, validates: false },
+  { name: 'vm PERMISSIVE, validate:false', options: { securityLevel: 'PERMISSIVE', validate: false, realmPool: { maxIdle: 1, prewarm: 0 } }, validates: false },
+  { name: 'worker_threads, validate:false transform:false', options: { adapter: 'worker_threads', validate: false, transform: false, workerPoolConfig: { minWorkers: 1, maxWorkers: 2 } }, validates: false },
+];
+
+/** 16 MB: 8 M characters a string, and heap checks against 16 MB. */
+const SMALL_BUDGET = { memoryLimit: 16 * 1024 * 1024, timeout: 30_000 };
+
+/** 200 concatenations of one prefix of 1e6 characters, each as long as `p + 'z'` (~32 bytes each until flattened). */
+const CONS = "const p = 'a'.repeat(1e6); const a = []; for (let i = 0; i < 200; i++) a.push(p + String.fromCharCode(65 + (i % 26)));";
+
+const ATTACKS: readonly Attack[] = [
+  {
+    name: 'a default-order sort of 200 long concatenations flattens 200 MB: charged, it ends at the memory limit',
+    code: `${CONS} a.sort(); return a.length;`,
+    enclave: SMALL_BUDGET,
+    expect: ['MEMORY_LIMIT_EXCEEDED'],
+  },
+  {
+    name: 'toSorted of the same strings, default order',
+    code: `${CONS} return a.toSorted().length;`,
+    enclave: SMALL_BUDGET,
+    expect: ['MEMORY_LIMIT_EXCEEDED'],
+  },
+  ...(['indexOf', 'includes', 'lastIndexOf'] as const).map((m): Attack => ({
+    name: `Array ${m} of a needle as long as 200 concatenations flattens each: charged, it ends at the memory limit`,
+    code: `${CONS} return a.${m}(p + 'z');`,
+    enclave: SMALL_BUDGET,
+    expect: ['MEMORY_LIMIT_EXCEEDED'],
+  })),
+  {
+    name: 'Array toLocaleString of three strings of 8e6 characters is charged its output',
+    code: "const s = 'x'.repeat(8e6); return [s, s, s].toLocaleString().length;",
+    enclave: SMALL_BUDGET,
+    expect: ['MEMORY_LIMIT_EXCEEDED'],
+  },
+  {
+    name: 'join charges the length the separator left: a separator that grows the array to 1e6 holes',
+    code: "const a = [1]; const sep = { toString() { a.length = 1e6; return 'x'.repeat(1000); } }; return a.join(sep).length;",
+    expect: ['MEMORY_LIMIT_EXCEEDED'],
+    check: (r) => expect(r.error?.message).toMatch(/builds a string of about 999999000 characters/),
+  },
+  // What the fix must not change: the same answers as V8's own.
+  {
+    name: 'searches of a long string keep the native answers (fromIndex, holes, array-likes)',
+    code: "const L = 'q'.repeat(100); const a = []; for (let i = 0; i < 400000; i++) a.push(i % 1000 === 7 ? L : 'x'); delete a[5]; const al = { length: 400000, 399000: L }; return [a.indexOf(L), a.indexOf(L, 8), a.indexOf(L, -1000), a.indexOf(L, Infinity), a.lastIndexOf(L), a.lastIndexOf(L, 6), a.lastIndexOf(L, -1), a.lastIndexOf(L, undefined), a.includes(L), a.includes(L, 399999), a.includes('z'.repeat(100)), Array.prototype.indexOf.call(al, L), Array.prototype.lastIndexOf.call(al, L)];",
+    expect: ['OK'],
+    check: (r) => expect(r.value).toEqual([7, 1007, 399007, -1, 399007, -1, 399007, -1, true, false, false, 399000, 399000]),
+  },
+  {
+    name: 'a short default-order sort keeps the native order',
+    code: "const s = []; for (let i = 0; i < 3000; i++) s.push((i * 7919) % 3001); s.push(undefined, 'b', 'a', 10, -1, null, true, [1, 2]); s.length += 2; s.sort(); return [s.slice(0, 4).join('|'), s.slice(-10, -3).map(String).join('|'), s.length, 3009 in s];",
+    expect: ['OK'],
+    check: (r) => expect(r.value).toEqual(['-1|0|1|1,2', '997|998|999|a|b|null|true', 3010, false]),
+  },
+];
+
+describe.each(ROWS)('invariants 4, 5 and 8 against native work on long strings [$name]', (adapter) => {
+  for (const attack of ATTACKS) {
+    it(attack.name, async () => {
+      await runAttack(adapter, attack);
+    }, 120_000);
+  }
+});
