@@ -57,6 +57,12 @@ export interface Guards {
   sp(value: unknown, text: string): unknown;
   /** An object spread source: a long string is charged for its characters. */
   os(value: unknown): unknown;
+  /**
+   * The one argument of `Array(n)` or `new Array(n)`, with what `Array` names there: if that is the
+   * realm's Array, a length V8 preallocates (up to 2^25 elements, 256 MB, in one step and with no
+   * builtin to charge) is charged. The value is returned as it is.
+   */
+  al(callee: unknown, value: unknown): unknown;
   /** A string longer than BIG_STRING characters (the inline check's slow path): charged, then returned. */
   big(value: string): string;
   /** The promise of a user `async` function, marked handled at birth. */
@@ -92,6 +98,7 @@ export const GUARD_LOCALS = {
   mc: `${RESERVED_PREFIX}_mc`,
   sp: `${RESERVED_PREFIX}_sp`,
   os: `${RESERVED_PREFIX}_os`,
+  al: `${RESERVED_PREFIX}_al`,
   am: `${RESERVED_PREFIX}_am`,
   ar: `${RESERVED_PREFIX}_ar`,
   /** `rt.big`, the slow path of the inline string growth check. */

@@ -51,7 +51,7 @@ import type { Issue } from '../source.js';
  * error object), `import.meta`, and identifiers with the runtime's reserved prefix.
  */
 
-const { n: N, L, d: D, D: DMAX, w: W, f: F, c: C, m: M, mc: MC, s: S, t: T, sp: SP, os: OS, am: AM, ar: AR, rt: RT, p: P, x: X, e: E } = GUARD_LOCALS;
+const { n: N, L, d: D, D: DMAX, w: W, f: F, c: C, m: M, mc: MC, s: S, t: T, sp: SP, os: OS, al: AL, am: AM, ar: AR, rt: RT, p: P, x: X, e: E } = GUARD_LOCALS;
 /** A field of the guard object, by name: a renamed field in the ABI breaks this file's compile. */
 const guard = (field: keyof Guards) => `${RT}.${field}`;
 
@@ -493,6 +493,16 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
       // Array and argument spreads iterate, so they can produce more elements than their source
       // holds (an iterator over a huge sparse array); object spreads are bounded above instead.
       const items = (node.type === 'ArrayExpression' ? node.elements : node.arguments) as (Node | null)[];
+      // `Array(n)` and `new Array(n)` preallocate n elements in one step that no builtin wrapper sees (a
+      // few of them in one expression outgrew the host's heap): the length is charged first, when the
+      // name is the realm's Array at run time (a local of that name is left alone). Reading the name a
+      // second time changes nothing: the callee was read just before, and a name read has no effect.
+      const callee = node.type === 'ArrayExpression' ? null : (node.callee as Node);
+      const only = items.length === 1 ? items[0] : null;
+      if (callee?.type === 'Identifier' && callee.name === 'Array' && only && only.type !== 'SpreadElement') {
+        ms.appendLeft(only.start, `${AL}(Array, `);
+        ms.prependRight(only.end, ')');
+      }
       for (const item of items) {
         if (item && item.type === 'SpreadElement') {
           const arg = item.argument as Node;
@@ -521,7 +531,7 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
   const header =
     `${REALM_ENTRIES.register}((function (${params}) { 'use strict'; ` +
     `let ${N} = 0, ${L} = ${guard('L')}, ${D} = 0, ${W} = 0, ${T}; const ${DMAX} = ${guard('D')}, ${F} = ${guard('f')}, ${C} = ${guard('c')}, ${M} = ${guard('m')}, ` +
-    `${MC} = ${guard('mc')}, ${SP} = ${guard('sp')}, ${OS} = ${guard('os')}, ${AM} = ${guard('am')}, ${AR} = ${guard('ar')}, ${S} = ${guard('big')}; ` +
+    `${MC} = ${guard('mc')}, ${SP} = ${guard('sp')}, ${OS} = ${guard('os')}, ${AL} = ${guard('al')}, ${AM} = ${guard('am')}, ${AR} = ${guard('ar')}, ${S} = ${guard('big')}; ` +
     `${guard('bind')}(() => ${N}, (v) => { ${L} = v; }, () => ${D}, ${budgets ? 1 : 0}); ` +
     `return (async function () {`;
   // The wrapped text is `<prefix line>\n<user code>\n}`: replace the prefix line (keeping its newline)

@@ -14,6 +14,7 @@ import { CYCLE, TOO_LARGE } from './codec.js';
 import { callSite, cleanError, locationOf, readErrorField, readMessage, safeString, withSite } from './errors.js';
 import { hostBegin, hostCall, hostDone, hostLog, hostTake } from './host.js';
 import {
+  ArrayCtor,
   ErrorCtor,
   MapCtor,
   SetCtor,
@@ -55,6 +56,8 @@ import { handledCapability, markHandled, rejected } from './promises.js';
  */
 const CHECK_EVERY = 16_384;
 const BLOCKED_KEYS = new SetCtor<string>(BLOCKED_PROPERTIES);
+/** The longest array V8 allocates in full for `new Array(n)` (2^25 elements); past it the array is sparse. */
+const PREALLOCATED_MAX = 33_554_432;
 /** Longest tool name a script may call. */
 const MAX_TOOL_NAME = 256;
 
@@ -271,6 +274,11 @@ function makeGuards(run: Run): Guards {
       markHandled(promise);
       cleanError(caught);
       return caught;
+    },
+    al(callee: unknown, x: unknown) {
+      // Longer arrays are made sparse (a dictionary), at no cost until elements are written.
+      if (callee === ArrayCtor && typeof x === 'number' && x > 0 && x <= PREALLOCATED_MAX && x === x >>> 0) chargeElements(x);
+      return x;
     },
     os(x: unknown) {
       if (typeof x === 'string' && x.length > BIG_STRING) chargeElements(x.length);
