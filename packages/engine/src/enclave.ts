@@ -364,7 +364,18 @@ export class Enclave {
       invoke = (call) =>
         traceToolCall(
           trace,
-          { tool: call.name, callId: call.callIndex, args: () => hostCodec.decodeJSON(call.argsText) },
+          {
+            tool: call.name,
+            callId: call.callIndex,
+            // Text an isolation sent: one that is not JSON (or nests too deep) records no arguments rather than failing the call.
+            args: () => {
+              try {
+                return hostCodec.decodeJSON(call.argsText);
+              } catch {
+                return undefined;
+              }
+            },
+          },
           () => untraced(call),
           (reply) => (reply[0] === 1 ? { result: () => hostCodec.decode(reply[1]) } : { error: toolReplyError(reply[1]) ?? { code: 'TOOL_ERROR', message: 'The tool failed.' } }),
         );

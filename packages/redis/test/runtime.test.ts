@@ -416,6 +416,38 @@ describe('hostile messages on Redis', () => {
     }
   });
 
+  it('a node that reports a value or tool-error data nested deeper than any realm writes: the value is refused, the data left out, and every result stays JSON', async () => {
+    const prefix = redis.prefix();
+    const enclave = await remoteEnclave(prefix);
+    const deep = (n: number) => '['.repeat(n) + ']'.repeat(n);
+    const report = (fields: Record<string, unknown>) => ({ kind: 'report', report: JSON.stringify({ iterations: 0, toolCalls: 0, ...fields }) });
+    const lies: [unknown[], string, Record<string, unknown>][] = [
+      [['entry', 'RUN', [], [], report({ kind: 'ok' })], deep(100_000), { code: 'INTERNAL_ERROR' }],
+      // The error stands; its data, which no realm could have written, is left out.
+      [['entry', 'RUN', [], [], report({ kind: 'threw', name: 'ToolError', message: 'm', location: null, tool: { code: 'X', tool: 't', data: `{"a":${deep(100_000)}}` } })], '', { code: 'TOOL_ERROR', data: { toolErrorCode: 'X', tool: 't' } }],
+    ];
+    for (const [message, tail, error] of lies) {
+      const p = enclave.run('return 1');
+      await lyingNode(prefix, async (job, send) => {
+        await send(['accept', job.run, 'nliar0000', job.token]);
+        await send(message.map((m) => (m === 'RUN' ? job.run : m)), tail);
+      });
+      const r = await p;
+      // A result the host cannot serialize breaks every caller that sends it on (HTTP, a session store).
+      expect(() => JSON.stringify(r)).not.toThrow();
+      expect(r.error).toEqual(expect.objectContaining(error));
+    }
+    // A value as deep as a realm may write still arrives whole.
+    const p = enclave.run('return 1');
+    await lyingNode(prefix, async (job, send) => {
+      await send(['accept', job.run, 'nliar0000', job.token]);
+      await send(['entry', job.run, [], [], report({ kind: 'ok' })], deep(256));
+    });
+    const r = await p;
+    expect(codeOf(r)).toBe('OK');
+    expect(JSON.stringify(r.value)).toBe(deep(256));
+  });
+
   it('a node that reports malformed values of the clock or Math.random(), or more than the journal allows: INTERNAL_ERROR, and the app goes on', async () => {
     const prefix = redis.prefix();
     const enclave = await remoteEnclave(prefix);

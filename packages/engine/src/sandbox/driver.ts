@@ -13,7 +13,7 @@ import { Abort, runEndReason } from '../abort.js';
 import type { ExecutionError, ExecutionStats, LogEntry, PausedRun } from '../types.js';
 import type { EntryEnd, EntryOutput, IsolatedJob, IsolatedRun, Isolation, IsolationFailureCode } from './isolation.js';
 import type { DoneReport, NdValue, RealmFailureCode, ToolReply } from './realm-abi.js';
-import { decodeJSON } from './realm-runtime/codec.js';
+import { hostCodec } from '../sanitize/codec.js';
 import { describeToolError } from '../tools/redact.js';
 
 /**
@@ -270,7 +270,7 @@ function publicToolData(json: unknown): Record<string, unknown> {
   if (typeof json !== 'string') return {};
   try {
     // Without prototype keys (see the codec), like everything else that reaches the caller.
-    const parsed = decodeJSON(json);
+    const parsed = hostCodec.decodeJSON(json);
     return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
   } catch {
     return {};
