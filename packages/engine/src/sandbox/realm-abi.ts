@@ -65,6 +65,11 @@ export interface Guards {
   al(callee: unknown, value: unknown): unknown;
   /** A string longer than BIG_STRING characters (the inline check's slow path): charged, then returned. */
   big(value: string): string;
+  /**
+   * The BigInt a `*`, `**` or `<<` made (the inline check's slow path): one of more than BIG_STRING
+   * bytes makes the heap checked now, since one such operation can allocate 128 MB and no builtin sees it.
+   */
+  bn(value: bigint): bigint;
   /** The promise of a user `async` function, marked handled at birth. */
   am(promise: unknown): unknown;
   /**
@@ -99,6 +104,8 @@ export const GUARD_LOCALS = {
   sp: `${RESERVED_PREFIX}_sp`,
   os: `${RESERVED_PREFIX}_os`,
   al: `${RESERVED_PREFIX}_al`,
+  /** `rt.bn`, the slow path of the inline BigInt growth check. */
+  bn: `${RESERVED_PREFIX}_bn`,
   am: `${RESERVED_PREFIX}_am`,
   ar: `${RESERVED_PREFIX}_ar`,
   /** `rt.big`, the slow path of the inline string growth check. */

@@ -51,7 +51,7 @@ import type { Issue } from '../source.js';
  * error object), `import.meta`, and identifiers with the runtime's reserved prefix.
  */
 
-const { n: N, L, d: D, D: DMAX, w: W, f: F, c: C, m: M, mc: MC, s: S, t: T, sp: SP, os: OS, al: AL, am: AM, ar: AR, rt: RT, p: P, x: X, e: E } = GUARD_LOCALS;
+const { n: N, L, d: D, D: DMAX, w: W, f: F, c: C, m: M, mc: MC, s: S, t: T, sp: SP, os: OS, al: AL, bn: BN, am: AM, ar: AR, rt: RT, p: P, x: X, e: E } = GUARD_LOCALS;
 /** A field of the guard object, by name: a renamed field in the ABI breaks this file's compile. */
 const guard = (field: keyof Guards) => `${RT}.${field}`;
 
@@ -93,6 +93,19 @@ const GROW_CLOSE = `)) === 'string' && ${GROW_TAIL})`;
  */
 const GROW_STATEMENT_OPEN = `${T} = (`;
 const GROW_STATEMENT_CLOSE = `), (typeof ${T} === 'string' && ${GROW_TAIL})`;
+/**
+ * Around a `*`, `**` or `<<` (or its assignment) that may make a BigInt: one operation can make one of
+ * 128 MB, which no builtin sees, so a big result makes the heap checked (`bn()`). The same shapes as the
+ * string check, sharing `t`.
+ */
+const BIGINT_TAIL = `=== 'bigint' ? ${BN}(${T}) : ${T})`;
+const BIGINT_OPEN = `(typeof (${T} = (`;
+const BIGINT_CLOSE = `)) ${BIGINT_TAIL}`;
+const BIGINT_STATEMENT_OPEN = `${T} = (`;
+const BIGINT_STATEMENT_CLOSE = `), (typeof ${T} ${BIGINT_TAIL}`;
+/** Operators that can make a BigInt much larger than their operands. */
+const BIGINT_GROWTH = new Set(['*', '**', '<<']);
+const BIGINT_GROWTH_ASSIGN = new Set(['*=', '**=', '<<=']);
 /** The end of an async body: rethrow after one microtask, on a short stack, with the promise marked. */
 const ASYNC_CATCH = `catch (${X}) { await 0; throw ${AR}(${P}, ${X}); }`;
 /** Longest source text a guard quotes back in an error message. */
@@ -351,6 +364,11 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
     ms.appendLeft(node.start, atStatement ? GROW_STATEMENT_OPEN : GROW_OPEN);
     ms.prependRight(node.end, atStatement ? GROW_STATEMENT_CLOSE : GROW_CLOSE);
   };
+  const bigintCheck = (node: Node) => {
+    const atStatement = statementStarts.delete(node.start);
+    ms.appendLeft(node.start, atStatement ? BIGINT_STATEMENT_OPEN : BIGINT_OPEN);
+    ms.prependRight(node.end, atStatement ? BIGINT_STATEMENT_CLOSE : BIGINT_CLOSE);
+  };
   const { tree, weights } = treeFacts(parsed);
   const weightOf = (n: Node) => weights.get(n) ?? 0;
   // The validator's walker: an explicit stack (user code can nest deeply) and source order.
@@ -477,6 +495,11 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
       }
     } else if (node.type === 'AssignmentExpression' && node.operator === '+=') {
       growCheck(node);
+    } else if (node.type === 'BinaryExpression' && BIGINT_GROWTH.has(node.operator as string)) {
+      // With a number literal on either side the result is a number (a BigInt operand would throw).
+      if (!isNumericLiteral(node.left as Node) && !isNumericLiteral(node.right as Node)) bigintCheck(node);
+    } else if (node.type === 'AssignmentExpression' && BIGINT_GROWTH_ASSIGN.has(node.operator as string)) {
+      if (!isNumericLiteral(node.right as Node)) bigintCheck(node);
     } else if (node.type === 'TemplateLiteral' && field !== 'quasi' && (node.expressions as Node[]).length > 0) {
       // (A tagged template's quasi is not a string of its own: the tag receives the parts.)
       growCheck(node);
@@ -531,7 +554,7 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
   const header =
     `${REALM_ENTRIES.register}((function (${params}) { 'use strict'; ` +
     `let ${N} = 0, ${L} = ${guard('L')}, ${D} = 0, ${W} = 0, ${T}; const ${DMAX} = ${guard('D')}, ${F} = ${guard('f')}, ${C} = ${guard('c')}, ${M} = ${guard('m')}, ` +
-    `${MC} = ${guard('mc')}, ${SP} = ${guard('sp')}, ${OS} = ${guard('os')}, ${AL} = ${guard('al')}, ${AM} = ${guard('am')}, ${AR} = ${guard('ar')}, ${S} = ${guard('big')}; ` +
+    `${MC} = ${guard('mc')}, ${SP} = ${guard('sp')}, ${OS} = ${guard('os')}, ${AL} = ${guard('al')}, ${BN} = ${guard('bn')}, ${AM} = ${guard('am')}, ${AR} = ${guard('ar')}, ${S} = ${guard('big')}; ` +
     `${guard('bind')}(() => ${N}, (v) => { ${L} = v; }, () => ${D}, ${budgets ? 1 : 0}); ` +
     `return (async function () {`;
   // The wrapped text is `<prefix line>\n<user code>\n}`: replace the prefix line (keeping its newline)

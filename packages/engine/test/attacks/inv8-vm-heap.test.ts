@@ -24,9 +24,11 @@ const SHAPES: Record<string, string> = {
   'slice of a 65,536-element array': 'const a = new Array(65536).fill(1); const keep = []; for (let i = 0; i < 16000; i++) keep.push(a.slice()); return keep.length;',
   // The same copies after 40,000 turns that allocate nothing: the checkpoints have spread out by then.
   'map(Number) after a long calm loop': 'const a = new Array(65536).fill(1); const keep = []; for (let i = 0; i < 56000; i++) { if (i >= 40000) keep.push(a.map(Number)); } return keep.length;',
-  // The constructor preallocates in one step no builtin wrapper sees: charged by the rewriter, with and
-  // without the guards. Before, both aborted the host (no checkpoint at all in the first).
+  // One step no builtin wrapper sees (a BigInt operator, the Array constructor): before, each of these
+  // aborted the host; a BigInt result over 64 KB now makes the heap checked, the array length is charged.
   'new Array(3.3e7) 24 times in one expression': `const k = [${Array(24).fill('new Array(3.3e7)').join(', ')}]; return k.length;`,
+  'BigInt shifts of 500 KB after a long calm loop': 'const keep = []; for (let i = 0; i < 60000; i++) { if (i >= 40000) keep[i - 40000] = 1n << 4000000n; } return keep.length;',
+  'BigInt squaring chains after a long calm loop': 'let s = 0; for (let i = 0; i < 40000; i++) s += i; const keep = []; for (let c = 0; c < 100000; c++) { let x = 3n; for (let j = 0; j < 25; j++) { x = x * x; keep.push(x); } } return keep.length;',
   'new Array(60000) after a long calm loop': 'const keep = []; for (let i = 0; i < 60000; i++) { if (i >= 40000) keep[i - 40000] = new Array(60000); } return keep.length;',
 };
 

@@ -12,6 +12,7 @@ import { displace } from './displaced.js';
 import {
   ArrayCtor,
   ArrayPrototype,
+  BigIntCtor,
   FunctionPrototype,
   G,
   IntlObject,
@@ -451,6 +452,16 @@ export function wrapBulkBuiltins(): void {
   wrap(SP, 'repeat', (orig) => ({ repeat(this: unknown, count: unknown) { const s = S(this); chargeChars(s.length * toLen(count)); return apply(orig, s, [count]); } }));
   wrap(SP, 'padStart', (orig) => ({ padStart(this: unknown, n: unknown, f: unknown) { chargeChars(toLen(n)); return apply(orig, this, [n, f]); } }));
   wrap(SP, 'padEnd', (orig) => ({ padEnd(this: unknown, n: unknown, f: unknown) { chargeChars(toLen(n)); return apply(orig, this, [n, f]); } }));
+  // asUintN(bits, x) of a negative x is a BigInt of `bits` bits (asUintN(2 ** 30, -1n) is 128 MB) made in
+  // one native step: a large one is charged first. The bit count is converted here, once, as the native
+  // would (a BigInt or a Symbol throws the same TypeError); only a non-negative BigInt cannot grow.
+  wrap(BigIntCtor, 'asUintN', (orig) => ({
+    asUintN(bits: unknown, x: unknown) {
+      const b = +(bits as number);
+      if (b > BIG_STRING * 8 && !(typeof x === 'bigint' && x >= 0)) chargeElements(b / 64);
+      return apply(orig, BigIntCtor, [b, x]);
+    },
+  }));
   wrap(SP, 'concat', (orig) => ({
     concat(this: unknown, ...parts: unknown[]) {
       let n = S(this).length;

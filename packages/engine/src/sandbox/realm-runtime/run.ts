@@ -15,6 +15,7 @@ import { callSite, cleanError, locationOf, readErrorField, readMessage, safeStri
 import { hostBegin, hostCall, hostDone, hostLog, hostTake } from './host.js';
 import {
   ArrayCtor,
+  BigIntCtor,
   ErrorCtor,
   MapCtor,
   SetCtor,
@@ -56,6 +57,8 @@ import { handledCapability, markHandled, rejected } from './promises.js';
  */
 const CHECK_EVERY = 16_384;
 const BLOCKED_KEYS = new SetCtor<string>(BLOCKED_PROPERTIES);
+/** BigInts past this magnitude (BIG_STRING bytes) make the heap checked when an operation makes one. */
+const BIG_BIGINT = BigIntCtor(1) << BigIntCtor(BIG_STRING * 8);
 /** The longest array V8 allocates in full for `new Array(n)` (2^25 elements); past it the array is sparse. */
 const PREALLOCATED_MAX = 33_554_432;
 /** Longest tool name a script may call. */
@@ -274,6 +277,13 @@ function makeGuards(run: Run): Guards {
       markHandled(promise);
       cleanError(caught);
       return caught;
+    },
+    bn(x: bigint) {
+      if (x > BIG_BIGINT || x < -BIG_BIGINT) {
+        checkAlive(run);
+        checkMemory(run);
+      }
+      return x;
     },
     al(callee: unknown, x: unknown) {
       // Longer arrays are made sparse (a dictionary), at no cost until elements are written.

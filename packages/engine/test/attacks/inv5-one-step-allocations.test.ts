@@ -1,5 +1,12 @@
 /**
- * Invariants 5 and 8 against `Array(n)` and `new Array(n)`: V8 allocates every element of an array of up
+ * Invariants 5 and 8 against allocations V8 makes in one step that no builtin wrapper sees.
+ *
+ * BigInt arithmetic: one `*`, `**` or `<<` can make a BigInt of up to 128 MB, and `BigInt.asUintN(2 ** 30,
+ * -1n)` one of 128 MB from nothing; a loop that was calm long enough for its checkpoints to spread out
+ * (one in 16,384 turns) and then made one of 500 KB per turn aborted the vm host. Now a result of more
+ * than 64 KB makes the heap checked at once, and asUintN is charged its bits first.
+ *
+ * `Array(n)` and `new Array(n)`: V8 allocates every element of an array of up
  * to 2^25 elements (256 MB) in one step, and no builtin wrapper sees the constructor. Found in review:
  * `[new Array(3.3e7), new Array(3.3e7)]` succeeded under a 64 MB limit (half a gigabyte), and 24 of them
  * in one array literal, code without a loop and so without a checkpoint, aborted the vm host out of
@@ -45,7 +52,39 @@ const ATTACKS: readonly Attack[] = [
     expect: ['MEMORY_LIMIT_EXCEEDED'],
     validation: 'accept',
   },
-  // What the charge must not change.
+  {
+    name: 'BigInt shifts of 50 MB each in one expression',
+    code: 'const k = [1n << 400000000n, 1n << 400000000n, 1n << 400000000n, 1n << 400000000n]; return k.length;',
+    expect: ['MEMORY_LIMIT_EXCEEDED'],
+    validation: 'accept',
+  },
+  {
+    name: 'BigInt products and powers of 8 MB each, kept',
+    code: 'const x = 1n << 64000000n; const k = []; for (let i = 0; i < 6; i++) { k.push(x * BigInt(i + 3)); k.push(2n ** BigInt(64000000 + i)); } return k.length;',
+    expect: ['MEMORY_LIMIT_EXCEEDED'],
+    validation: 'accept',
+  },
+  {
+    name: 'BigInt.asUintN(2 ** 30, -1n): 128 MB from a one-bit BigInt',
+    code: 'return [BigInt.asUintN(2 ** 30, -1n), BigInt.asUintN(2 ** 30, -1n)].length;',
+    expect: ['MEMORY_LIMIT_EXCEEDED'],
+    validation: 'accept',
+    check: (r) => expect(r.error?.message).toMatch(/^Memory limit exceeded: this operation needs about 134217728 bytes/),
+  },
+  // What the checks and charges must not change.
+  {
+    name: 'BigInt and number arithmetic answer as before',
+    code: [
+      'let x = 3n; x *= 4n; let y = 5; y *= 2; let z = 1n; z <<= 70n; let w = 2; w **= 10;',
+      'const out = [String(x), y, String(z), w, String(2n ** 64n), String(-3n * 7n), 6 * 7, 2 ** 10, 1 << 4, String(BigInt.asUintN(8, -1n)), String(BigInt.asUintN(64, 5n)), String(BigInt.asIntN(8, 255n))];',
+      'for (const f of [() => 1n * 1, () => 1n << 1, () => BigInt.asUintN(1n, 1n), () => BigInt.asUintN(-1, 1n)]) { try { f(); out.push("no error"); } catch (e) { out.push(e.name); } }',
+      'const big = 1n << 600000n; out.push(String(big >> 599990n), String((big * big) >> 1199990n));',
+      'return out;',
+    ].join('\n'),
+    expect: ['OK'],
+    validation: 'accept',
+    check: (r) => expect(r.value).toEqual(['12', 10, '1180591620717411303424', 1024, '18446744073709551616', '-21', 42, 1024, 16, '255', '5', '-1', 'TypeError', 'TypeError', 'TypeError', 'RangeError', '1024', '1024']),
+  },
   {
     name: 'Array semantics are kept: lengths, elements, errors, sparse arrays, a local named Array',
     code: [
@@ -62,7 +101,7 @@ const ATTACKS: readonly Attack[] = [
   },
 ];
 
-describe.each(ROWS)('invariants 5 and 8 against preallocated arrays [$name]', (adapter) => {
+describe.each(ROWS)('invariants 5 and 8 against one-step allocations [$name]', (adapter) => {
   for (const attack of ATTACKS) {
     it(attack.name, async () => {
       await runAttack(adapter, attack);
