@@ -112,19 +112,42 @@ const SMALL = BIG_STRING;
  * place. Anything else (an array-like, a string) could report one length to the check and another to
  * the native, so read-only methods run on a bounded snapshot and mutating ones are refused.
  */
-export function receiver(self: any, mutating: boolean): any {
+export function receiver(self: any, mutating: boolean, orig?: AnyFn, dense = false): any {
   if (isArray(self)) {
     const len = self.length;
     if (len > SMALL) chargeElements(len);
     return self;
   }
+  if (self === null || self === undefined) {
+    // The native's own TypeError (its ToObject comes first, before any argument is looked at).
+    if (orig !== undefined) apply(orig, self, []);
+    throw new TypeErrorCtor('Cannot convert undefined or null to object');
+  }
   if (mutating) throw new TypeErrorCtor('This array method is not available on array-like objects in AgentScript; copy it with Array.from(x) first.');
-  const len = toLen(self.length);
+  // ToObject, as the native does: a string receiver reads its characters (`in` throws on a primitive).
+  const o = typeof self === 'object' || typeof self === 'function' ? self : ObjectCtor(self);
+  const len = toLen(o.length);
   if (len > SMALL) chargeElements(len);
   const copy: unknown[] = [];
   copy.length = len;
-  for (let i = 0; i < len; i++) if (i in self) copy[i] = self[i];
+  // `dense`: the native reads every index with Get alone (no HasProperty, which a proxy would see).
+  for (let i = 0; i < len; i++) if (dense) copy[i] = o[i];
+  else if (i in o) copy[i] = o[i];
   return copy;
+}
+
+/**
+ * A callback of a method run on a copy of an array-like (see receiver) is handed the script's own
+ * object as its last argument, as the native hands it, not the runtime's copy.
+ */
+function withObject(callback: unknown, obj: unknown, reducer: boolean): unknown {
+  if (typeof callback !== 'function') return callback;
+  const o = typeof obj === 'object' || typeof obj === 'function' ? obj : ObjectCtor(obj);
+  const cb = callback as AnyFn;
+  if (reducer) return (acc: unknown, v: unknown, i: unknown) => apply(cb, undefined, [acc, v, i, o]);
+  return function (this: unknown, v: unknown, i: unknown) {
+    return apply(cb, this, [v, i, o]);
+  };
 }
 
 /**
@@ -163,7 +186,7 @@ function wrapReplacer(fn: unknown): unknown {
   if (typeof fn !== 'function') return fn;
   let total = 0;
   return function (...args: unknown[]) {
-    const r = StringCtor(apply(fn as AnyFn, undefined, args));
+    const r = sortKey(apply(fn as AnyFn, undefined, args));
     total += r.length;
     chargeChars(total);
     return r;
@@ -259,7 +282,7 @@ function metered(run: Run, fn: AnyFn): { fn: AnyFn; settle: () => void } {
   };
 }
 
-/** ToString as a default sort compares by: a symbol throws, like the native. */
+/** ToString as a default sort compares by (and as every native ToString does): a symbol throws, like the native. */
 function sortKey(v: unknown): string {
   if (typeof v === 'string') return v;
   if (typeof v === 'symbol') throw new TypeErrorCtor('Cannot convert a Symbol value to a string');
@@ -432,11 +455,10 @@ function checkIcu(what: string, chars: number): void {
 function capCollatorCompare(): void {
   const proto = IntlObject?.Collator?.prototype as object | undefined;
   if (proto === undefined) return;
-  const S = StringCtor;
   wrapHandedOut(proto, 'compare', (native) => ({
     compare(a: unknown, b: unknown) {
-      const x = S(a);
-      const y = S(b);
+      const x = sortKey(a);
+      const y = sortKey(b);
       checkIcu('Intl.Collator compare', x.length + y.length);
       return apply(native, undefined, [x, y]) as number;
     },
@@ -447,11 +469,34 @@ function capCollatorCompare(): void {
 export function wrapBulkBuiltins(): void {
   const SP = StringPrototype;
   const AP = ArrayPrototype;
-  const S = StringCtor;
+  // ToString as the natives do it: a symbol throws a TypeError (String(symbol) would not). Each wrapper
+  // converts every argument once, in the native's order, and hands the native the converted value, so
+  // that a valueOf or toString runs as often and as early as it does natively. A null or undefined
+  // receiver goes to the native, which throws its own TypeError.
+  const S = sortKey;
+  const absent = (v: unknown): boolean => v === null || v === undefined;
 
-  wrap(SP, 'repeat', (orig) => ({ repeat(this: unknown, count: unknown) { const s = S(this); chargeChars(s.length * toLen(count)); return apply(orig, s, [count]); } }));
-  wrap(SP, 'padStart', (orig) => ({ padStart(this: unknown, n: unknown, f: unknown) { chargeChars(toLen(n)); return apply(orig, this, [n, f]); } }));
-  wrap(SP, 'padEnd', (orig) => ({ padEnd(this: unknown, n: unknown, f: unknown) { chargeChars(toLen(n)); return apply(orig, this, [n, f]); } }));
+  wrap(SP, 'repeat', (orig) => ({
+    repeat(this: unknown, count: unknown) {
+      if (absent(this)) return apply(orig, this, [count]);
+      const s = S(this);
+      const c = +(count as number);
+      // An infinite count is the native's RangeError, not a charge.
+      if (c !== Infinity) chargeChars(s.length * toLen(c));
+      return apply(orig, s, [c]);
+    },
+  }));
+  each(['padStart', 'padEnd'] as const, (key) => {
+    wrap(SP, key, (orig) => ({
+      [key](this: unknown, n: unknown, f: unknown) {
+        if (absent(this)) return apply(orig, this, [n, f]);
+        const s = S(this);
+        const len = +(n as number);
+        chargeChars(toLen(len));
+        return apply(orig, s, [len, f]);
+      },
+    }));
+  });
   // asUintN(bits, x) of a negative x is a BigInt of `bits` bits (asUintN(2 ** 30, -1n) is 128 MB) made in
   // one native step: a large one is charged first. The bit count is converted here, once, as the native
   // would (a BigInt or a Symbol throws the same TypeError); only a non-negative BigInt cannot grow.
@@ -464,20 +509,32 @@ export function wrapBulkBuiltins(): void {
   }));
   wrap(SP, 'concat', (orig) => ({
     concat(this: unknown, ...parts: unknown[]) {
-      let n = S(this).length;
+      if (absent(this)) return apply(orig, this, parts);
+      const s = S(this);
+      let n = s.length;
       for (let i = 0; i < parts.length; i++) {
         const part = S(parts[i]);
         parts[i] = part;
         n += part.length;
       }
       chargeChars(n);
-      return apply(orig, this, parts);
+      return apply(orig, s, parts);
     },
   }));
   each(['replace', 'replaceAll'] as const, (key) => {
     wrap(SP, key, (orig) => ({
       [key](this: unknown, pattern: unknown, replacement: unknown) {
+        if (absent(this)) return apply(orig, this, [pattern, replacement]);
+        if (key === 'replace' && !absent(pattern)) {
+          // As the native: a pattern's own replace method (a RegExp's is wrapped, and charges) is handed
+          // the receiver and the replacement as they are; a pattern without one is converted to a string.
+          const method = (pattern as Record<symbol, unknown>)[symbolReplace];
+          if (typeof method === 'function') return apply(method as AnyFn, pattern, [this, replacement]);
+          if (method !== undefined && method !== null) return apply(orig, this, [pattern, replacement]);
+        }
         const s = S(this);
+        // A pattern with no replace method is converted before the replacement, as the native does.
+        if (key === 'replace' || pattern === null || (typeof pattern !== 'object' && typeof pattern !== 'function')) pattern = S(pattern);
         if (typeof replacement === 'function') return apply(orig, s, [pattern, wrapReplacer(replacement)]);
         const r = S(replacement);
         chargeReplacement(s, pattern, r, key === 'replaceAll');
@@ -487,6 +544,7 @@ export function wrapBulkBuiltins(): void {
   });
   wrap(SP, 'split', (orig) => ({
     split(this: unknown, sep: unknown, limit: unknown) {
+      if (absent(this)) return apply(orig, this, [sep, limit]);
       const s = S(this);
       if (typeof sep === 'string' && sep !== '') chargeElements(s.length / sep.length + 1);
       else chargeElements(s.length);
@@ -498,14 +556,15 @@ export function wrapBulkBuiltins(): void {
       const run = current;
       tick(run);
       if (run === null) return apply(orig, this, [sep]);
-      const self = receiver(this, false);
-      const sepText = sep === undefined ? ',' : S(sep);
-      // Read after the separator's conversion, which is script code that may grow the array: the native
-      // reads the length after it too (it is given the separator as a string).
+      const self = receiver(this, false, orig, true);
+      // The native reads the length before it converts the separator, and joins that many elements
+      // even if the conversion (script code) grew or shrank the array. Handed the separator as a string,
+      // it would read the length again: an array whose length changed goes by slices of `len` instead.
       const len = toLen(self.length);
+      const sepText = sep === undefined ? ',' : S(sep);
       if (len > SMALL) chargeElements(len);
       chargeChars(len > 0 ? (len - 1) * sepText.length : 0);
-      if (len > JOIN_CHUNK) return joinBySlices(run, orig, self, len, sepText, [sepText]);
+      if (len > JOIN_CHUNK || self.length !== len) return joinBySlices(run, orig, self, len, sepText, [sepText]);
       const out = apply(orig, self, [sepText]) as string;
       chargeChars(out.length);
       return out;
@@ -514,7 +573,7 @@ export function wrapBulkBuiltins(): void {
   wrap(AP, 'toLocaleString', (orig) => ({
     toLocaleString(this: unknown, ...args: unknown[]) {
       const run = current;
-      const self = isArray(this) && this.length <= JOIN_CHUNK ? this : receiver(this, false);
+      const self = isArray(this) && this.length <= JOIN_CHUNK ? this : receiver(this, false, orig, true);
       if (run === null) return apply(orig, self, args);
       if (self.length > JOIN_CHUNK) return joinBySlices(run, orig, self, self.length, ',', args);
       // Charged as join's output is: 17 references to a string of 3e7 characters made one of 5e8.
@@ -523,10 +582,12 @@ export function wrapBulkBuiltins(): void {
       return out;
     },
   }));
-  wrap(AP, 'sort', (orig) => ({ sort(this: unknown, comparefn: unknown) { return sortWith(orig, isArray(this) && this.length <= SMALL ? charged(this) : receiver(this, true), comparefn); } }));
+  wrap(AP, 'sort', (orig) => ({ sort(this: unknown, comparefn: unknown) { return sortWith(orig, isArray(this) && this.length <= SMALL ? charged(this) : receiver(this, true, orig), comparefn); } }));
   wrap(AP, 'toSorted', (orig) => ({
     toSorted(this: unknown, comparefn: unknown) {
-      const self = receiver(this, false);
+      // The comparator is checked before the receiver is read, as the native does.
+      if (comparefn !== undefined && typeof comparefn !== 'function') return apply(orig, this, [comparefn]);
+      const self = receiver(this, false, orig, true);
       chargeElements(self.length);
       return sortWith(orig, self, comparefn);
     },
@@ -535,7 +596,8 @@ export function wrapBulkBuiltins(): void {
   each(['forEach', 'map', 'filter', 'flatMap', 'reduce', 'reduceRight'] as const, (key) => {
     wrap(AP, key, (orig) => ({
       [key](this: unknown, ...args: unknown[]) {
-        const self = isArray(this) && this.length <= SMALL ? charged(this) : receiver(this, false);
+        const self = isArray(this) && this.length <= SMALL ? charged(this) : receiver(this, false, orig);
+        if (self !== this) args[0] = withObject(args[0], this, key === 'reduce' || key === 'reduceRight');
         const run = current;
         if (run === null) return apply(orig, self, args);
         const len = self.length as number;
@@ -552,7 +614,8 @@ export function wrapBulkBuiltins(): void {
   each(['every', 'some', 'find', 'findIndex', 'findLast', 'findLastIndex'] as const, (key) => {
     wrap(AP, key, (orig) => ({
       [key](this: unknown, callback: unknown, thisArg: unknown) {
-        const self = isArray(this) && this.length <= SMALL ? charged(this) : receiver(this, false);
+        const self = isArray(this) && this.length <= SMALL ? charged(this) : receiver(this, false, orig, key !== 'every' && key !== 'some');
+        if (self !== this) callback = withObject(callback, this, false);
         const run = current;
         if (run === null || typeof callback !== 'function') return apply(orig, self, [callback, thisArg]);
         const m = metered(run, callback as AnyFn);
@@ -564,11 +627,16 @@ export function wrapBulkBuiltins(): void {
       },
     }));
   });
-  wrap(AP, 'fill', (orig) => ({ fill(this: unknown, value: unknown, start: unknown, end: unknown) { const self = receiver(this, true); chargeElements(self.length); return apply(orig, self, [value, start, end]); } }));
+  wrap(AP, 'fill', (orig) => ({ fill(this: unknown, value: unknown, start: unknown, end: unknown) { const self = receiver(this, true, orig); chargeElements(self.length); return apply(orig, self, [value, start, end]); } }));
   wrap(AP, 'concat', (orig) => ({
     concat(this: unknown, ...items: unknown[]) {
-      const self = receiver(this, false);
-      let n = self.length as number;
+      // A receiver that is no array is one element of the result, as the native makes it (not its elements).
+      const self = isArray(this) ? receiver(this, false) : this;
+      let n = 1;
+      if (isArray(self)) n = self.length;
+      else if (self !== null && typeof self === 'object' && (self as Record<symbol, unknown>)[symbolIsConcatSpreadable]) {
+        throw new TypeErrorCtor('concat of spreadable array-likes is not available in AgentScript; copy them with Array.from(x) first.');
+      }
       for (let i = 0; i < items.length; i++) {
         const it = items[i];
         if (isArray(it)) n += it.length;
@@ -581,7 +649,7 @@ export function wrapBulkBuiltins(): void {
     },
   }));
   each(['toReversed', 'toSpliced', 'with', 'keys', 'values', 'entries'] as const, (key) => {
-    wrap(AP, key, (orig) => ({ [key](this: unknown, ...args: unknown[]) { const self = receiver(this, false); chargeElements(self.length); return apply(orig, self, args); } }));
+    wrap(AP, key, (orig) => ({ [key](this: unknown, ...args: unknown[]) { const self = receiver(this, false, orig, key === 'toReversed' || key === 'with'); chargeElements(self.length); return apply(orig, self, args); } }));
   });
   // Array methods that walk 0..length. On a sparse array or an array-like with a huge length, V8 runs
   // some of them as C++ loops that do not honour termination, so not even the watchdog stops them: they
@@ -590,14 +658,14 @@ export function wrapBulkBuiltins(): void {
   const MUTATING = ['copyWithin', 'reverse', 'shift', 'splice', 'unshift'];
   each(['copyWithin', 'reverse', 'shift', 'slice', 'splice', 'unshift'] as const, (key) => {
     const mutating = apply(arrayIncludes, MUTATING, [key]) as boolean;
-    wrap(AP, key, (orig) => ({ [key](this: unknown, ...args: unknown[]) { return apply(orig, isArray(this) && this.length <= SMALL ? charged(this) : receiver(this, mutating), args); } }));
+    wrap(AP, key, (orig) => ({ [key](this: unknown, ...args: unknown[]) { return apply(orig, isArray(this) && this.length <= SMALL ? charged(this) : receiver(this, mutating, orig), args); } }));
   });
   // The searches compare the needle with every element in one native loop; a long string needle makes
   // each comparison as long as the needle (see searchArray).
   each(['includes', 'indexOf', 'lastIndexOf'] as const, (key) => {
     wrap(AP, key, (orig) => ({
       [key](this: unknown, ...args: unknown[]) {
-        const self = isArray(this) && this.length <= SMALL ? charged(this) : receiver(this, false);
+        const self = isArray(this) && this.length <= SMALL ? charged(this) : receiver(this, false, orig, key === 'includes');
         const needle = args[0];
         if (typeof needle === 'string' && needle.length > SEARCH_NEEDLE && toLen(self.length) * needle.length > SEARCH_WORK) return searchArray(key, self, needle, args);
         return apply(orig, self, args);
@@ -626,21 +694,21 @@ export function wrapBulkBuiltins(): void {
     'at', 'charAt', 'charCodeAt', 'codePointAt', 'slice', 'substring', 'substr'] as const, (key) => {
     wrap(SP, key, (orig) => ({
       [key](this: unknown, ...args: unknown[]) {
-        if (typeof this === 'string' && this.length <= SMALL) return apply(orig, this, args);
+        if ((typeof this === 'string' && this.length <= SMALL) || absent(this)) return apply(orig, this, args);
         const str = S(this);
         if (str.length > SMALL) chargeChars(str.length);
         return apply(orig, str, args);
       },
     }));
   });
-  wrap(S, 'raw', () => ({
+  wrap(StringCtor, 'raw', () => ({
     raw(template: { raw: unknown }, ...subs: unknown[]) {
       // The raw strings are read once, into a bounded copy, so a getter cannot change their count.
-      const raw = receiver(template.raw, false);
+      const raw = receiver(template.raw, false, undefined, true);
       chargeElements(raw.length);
       const args: unknown[] = [{ raw }];
       for (let i = 0; i < subs.length; i++) args[i + 1] = subs[i];
-      return apply(stringRaw, S, args);
+      return apply(stringRaw, StringCtor, args);
     },
   }));
   each(['keys', 'values', 'entries', 'getOwnPropertyNames'] as const, (key) => {
@@ -668,17 +736,19 @@ export function wrapBulkBuiltins(): void {
   }));
   wrap(SP, 'normalize', (orig) => ({
     normalize(this: unknown, form: unknown) {
+      if (absent(this)) return apply(orig, this, [form]);
       const str = S(this);
       const f = form === undefined ? 'NFC' : S(form);
       if (str.length > 4096) chargeChars(str.length * (NORMALIZE_EXPANSION[f] || 18));
       checkIcu('normalize', str.length);
-      return apply(orig, str, form === undefined ? [] : [form]);
+      return apply(orig, str, form === undefined ? [] : [f]);
     },
   }));
   each(['toUpperCase', 'toLowerCase', 'toLocaleUpperCase', 'toLocaleLowerCase'] as const, (key) => {
     const icu = key === 'toLocaleUpperCase' || key === 'toLocaleLowerCase';
     wrap(SP, key, (orig) => ({
       [key](this: unknown, ...args: unknown[]) {
+        if (absent(this)) return apply(orig, this, args);
         const str = S(this);
         if (str.length > SMALL) chargeChars(str.length * 3);
         if (icu) checkIcu(key, str.length);
@@ -717,6 +787,7 @@ export function wrapBulkBuiltins(): void {
   // Strings iterate by code point through this: spreads, for-of, destructuring with a rest element.
   wrap(SP, symbolIterator, (orig) => ({
     [symbolIterator](this: unknown) {
+      if (absent(this)) return apply(orig, this, []);
       const str = S(this);
       if (str.length > SMALL) chargeElements(str.length);
       return apply(orig, str, []);
@@ -739,7 +810,10 @@ export function wrapBulkBuiltins(): void {
       if (run === null) return apply(orig, this, [depth]);
       // Count what flattening would produce, ticking per array visited: a DAG of shared arrays would
       // otherwise expand exponentially inside one native call.
-      const d = depth === undefined ? 1 : toLen(depth);
+      // As the native: the receiver and its length first, then the depth, converted once.
+      const self = receiver(this, false, orig);
+      const depthNum = depth === undefined ? 1 : +(depth as number);
+      const d = toLen(depthNum);
       let total = 0;
       const walk = (arr: any, level: number) => {
         tick(run);
@@ -753,14 +827,13 @@ export function wrapBulkBuiltins(): void {
           }
         }
       };
-      const self = receiver(this, false);
       walk(self, 0);
-      return apply(orig, self, [depth]);
+      return apply(orig, self, [depthNum]);
     },
   }));
   wrap(ArrayCtor, 'from', () => ({
     from(this: unknown, items: any, mapFn: unknown, thisArg: unknown) {
-      if (items !== null && items !== undefined && typeof items[symbolIterator] !== 'function') items = receiver(items, false);
+      if (items !== null && items !== undefined && typeof items[symbolIterator] !== 'function') items = receiver(items, false, undefined, true);
       else if (items !== null && items !== undefined && !isArray(items) && typeof items !== 'string') items = counted(items);
       else if (items !== null && items !== undefined) chargeElements(toLen(items.length));
       return mapFn === undefined ? apply(arrayFrom, this, [items]) : apply(arrayFrom, this, [items, mapFn, thisArg]);
