@@ -47,24 +47,6 @@ const ATTACKS: readonly Attack[] = [
     check: (r) => expect(r.error?.message).toMatch(TOO_BIG),
   },
   {
-    name: 'arrays below the budget each, charged together: 9 of 4e6 elements (32 MB each) under 64 MB',
-    code: 'const k = []; k.push(new Array(4e6)); k.push(new Array(4e6)); k.push(new Array(4e6)); k.push(new Array(4e6)); k.push(new Array(4e6)); k.push(new Array(4e6)); k.push(new Array(4e6)); k.push(new Array(4e6)); k.push(new Array(4e6)); return k.length;',
-    expect: ['MEMORY_LIMIT_EXCEEDED'],
-    validation: 'accept',
-  },
-  {
-    name: 'BigInt shifts of 50 MB each in one expression',
-    code: 'const k = [1n << 400000000n, 1n << 400000000n, 1n << 400000000n, 1n << 400000000n]; return k.length;',
-    expect: ['MEMORY_LIMIT_EXCEEDED'],
-    validation: 'accept',
-  },
-  {
-    name: 'BigInt products and powers of 8 MB each, kept',
-    code: 'const x = 1n << 64000000n; const k = []; for (let i = 0; i < 6; i++) { k.push(x * BigInt(i + 3)); k.push(2n ** BigInt(64000000 + i)); } return k.length;',
-    expect: ['MEMORY_LIMIT_EXCEEDED'],
-    validation: 'accept',
-  },
-  {
     name: 'BigInt.asUintN(2 ** 30, -1n): 128 MB from a one-bit BigInt',
     code: 'return [BigInt.asUintN(2 ** 30, -1n), BigInt.asUintN(2 ** 30, -1n)].length;',
     expect: ['MEMORY_LIMIT_EXCEEDED'],

@@ -29,6 +29,9 @@ const SHAPES: Record<string, string> = {
   'new Array(3.3e7) 24 times in one expression': `const k = [${Array(24).fill('new Array(3.3e7)').join(', ')}]; return k.length;`,
   'BigInt shifts of 500 KB after a long calm loop': 'const keep = []; for (let i = 0; i < 60000; i++) { if (i >= 40000) keep[i - 40000] = 1n << 4000000n; } return keep.length;',
   'BigInt squaring chains after a long calm loop': 'let s = 0; for (let i = 0; i < 40000; i++) s += i; const keep = []; for (let c = 0; c < 100000; c++) { let x = 3n; for (let j = 0; j < 25; j++) { x = x * x; keep.push(x); } } return keep.length;',
+  'BigInt shifts of 50 MB each in one expression': `const k = [${Array(8).fill('1n << 400000000n').join(', ')}]; return k.length;`,
+  'BigInt products and powers of 8 MB each': 'const x = 1n << 64000000n; const k = []; for (let i = 0; i < 24; i++) { k.push(x * BigInt(i + 3)); k.push(2n ** BigInt(64000000 + i)); } return k.length;',
+  'arrays within the budget each, 32 MB apiece': `const k = []; ${'k.push(new Array(4e6)); '.repeat(12)}return k.length;`,
   'new Array(60000) after a long calm loop': 'const keep = []; for (let i = 0; i < 60000; i++) { if (i >= 40000) keep[i - 40000] = new Array(60000); } return keep.length;',
 };
 

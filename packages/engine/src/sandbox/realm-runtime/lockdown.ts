@@ -70,7 +70,9 @@ type AnyFn = (...args: any[]) => any;
 /** Globals a script never gets. Proxy and Intl are added below for levels whose dialect lacks them. */
 const REMOVE = ['eval', 'Function', 'globalThis', 'SharedArrayBuffer', 'Atomics', 'WebAssembly', 'WeakRef', 'FinalizationRegistry',
   'ArrayBuffer', 'DataView', 'Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array', 'Uint32Array',
-  'Float16Array', 'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array', 'escape', 'unescape', 'console', 'ShadowRealm'];
+  'Float16Array', 'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array', 'escape', 'unescape', 'console', 'ShadowRealm',
+  // V8's collector, in every context made while the host runs with --expose-gc: a full collection per call.
+  'gc'];
 
 /** The legacy RegExp statics: they hold the last match, which is another run's data. */
 const REGEXP_STATICS = ['$1', '$2', '$3', '$4', '$5', '$6', '$7', '$8', '$9', 'input', '$_', 'lastMatch', '$&', 'lastParen', '$+', 'leftContext',
@@ -448,7 +450,8 @@ export function lockdown(options: InstallOptions, codec: Codec): number {
   }
   for (let i = 0; i < REMOVE.length; i++) {
     displace((G as unknown as Record<string, unknown>)[REMOVE[i] as string]);
-    reflectDelete(G, REMOVE[i] as string);
+    // V8 makes `gc` non-configurable (but writable): what cannot be deleted is emptied.
+    if (!reflectDelete(G, REMOVE[i] as string)) (G as unknown as Record<string, unknown>)[REMOVE[i] as string] = undefined;
   }
   for (let i = 0; i < REGEXP_STATICS.length; i++) reflectDelete(RegExpStatics, REGEXP_STATICS[i] as string);
   defineProperty(ErrorCtor, 'prepareStackTrace', { value: prepareStackTrace, writable: false, enumerable: false, configurable: false });
