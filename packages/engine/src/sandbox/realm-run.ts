@@ -70,10 +70,19 @@ function collector(): (() => void) | null {
 const COLLECT_EVERY_MS = 1000;
 let lastCollection = -Infinity;
 
-/** Loads what host code inside an entry will call (see above); a no-op once done in this thread. */
+/**
+ * Loads what host code inside an entry will call (see above); a no-op once done in this thread. The
+ * collector comes a turn later, off the first run's way (its context costs a millisecond or two): until
+ * then a run over its budget goes on to twice it, as when a collection ran less than a second ago.
+ */
 function prepareHost(): void {
   if (v8 === undefined) heapStatistics();
-  if (collect === undefined) collect = collector();
+  if (collect === undefined) {
+    collect = null;
+    setImmediate(() => {
+      collect = collector();
+    }).unref();
+  }
 }
 
 /**
