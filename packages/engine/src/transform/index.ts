@@ -138,6 +138,14 @@ function isSafeStaticKey(key: Node): boolean {
 
 const BLOCKED_KEYS = new Set(BLOCKED_PROPERTIES);
 
+/**
+ * The tree keeps no parentheses, so `f(...(a, b))` has the sequence `a, b` as its argument: made an
+ * argument of a guard, it must be parenthesized again, or the guard gets two arguments (and the
+ * script the first value instead of the last).
+ */
+const open = (n: Node): string => (n.type === 'SequenceExpression' ? '(' : '');
+const close = (n: Node): string => (n.type === 'SequenceExpression' ? ')' : '');
+
 function isNumericLiteral(n: Node): boolean {
   return n.type === 'Literal' && typeof n.value === 'number';
 }
@@ -477,16 +485,16 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
       const key = node.property as Node;
       if (budgets && !isSafeStaticKey(key)) {
         const onCallee = calleeKeys.has(key);
-        ms.appendLeft(key.start, onCallee ? `${MC}(` : `${M}(`);
-        ms.prependRight(key.end, onCallee ? `, ${source(key)})` : ')');
+        ms.appendLeft(key.start, `${onCallee ? MC : M}(${open(key)}`);
+        ms.prependRight(key.end, `${close(key)}${onCallee ? `, ${source(key)}` : ''})`);
       }
     } else if (node.type === 'ObjectPattern') {
       // Destructuring reads keys: `const { [k]: v } = obj` is a computed read like `obj[k]`.
       for (const prop of node.properties as Node[]) {
         const key = prop.key as Node | undefined;
         if (budgets && prop.computed === true && key && !isSafeStaticKey(key)) {
-          ms.appendLeft(key.start, `${M}(`);
-          ms.prependRight(key.end, ')');
+          ms.appendLeft(key.start, `${M}(${open(key)}`);
+          ms.prependRight(key.end, `${close(key)})`);
         }
       }
     } else if (node.type === 'BinaryExpression' && node.operator === '+') {
@@ -508,8 +516,8 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
       for (const prop of node.properties as Node[]) {
         if (prop.type === 'SpreadElement') {
           const arg = prop.argument as Node;
-          ms.appendLeft(arg.start, `${OS}(`);
-          ms.prependRight(arg.end, ')');
+          ms.appendLeft(arg.start, `${OS}(${open(arg)}`);
+          ms.prependRight(arg.end, `${close(arg)})`);
         }
       }
     } else if (node.type === 'ArrayExpression' || node.type === 'CallExpression' || node.type === 'NewExpression') {
@@ -523,14 +531,14 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
       const callee = node.type === 'ArrayExpression' ? null : (node.callee as Node);
       const only = items.length === 1 ? items[0] : null;
       if (callee?.type === 'Identifier' && callee.name === 'Array' && only && only.type !== 'SpreadElement') {
-        ms.appendLeft(only.start, `${AL}(Array, `);
-        ms.prependRight(only.end, ')');
+        ms.appendLeft(only.start, `${AL}(Array, ${open(only)}`);
+        ms.prependRight(only.end, `${close(only)})`);
       }
       for (const item of items) {
         if (item && item.type === 'SpreadElement') {
           const arg = item.argument as Node;
-          ms.appendLeft(arg.start, `${SP}(`);
-          ms.prependRight(arg.end, `, ${source(arg)})`);
+          ms.appendLeft(arg.start, `${SP}(${open(arg)}`);
+          ms.prependRight(arg.end, `${close(arg)}, ${source(arg)})`);
         }
       }
     }

@@ -14,6 +14,23 @@ const grow = (expr: string) => `(typeof (__ek_t = (${expr})) === 'string' && __e
 const growStatement = (expr: string) => `__ek_t = (${expr}), (typeof __ek_t === 'string' && __ek_t.length > 65536 ? __ek_s(__ek_t) : __ek_t)`;
 
 describe('rewriter', () => {
+  it('parenthesizes a comma expression it hands to a guard, so the guard gets one argument, the last value', () => {
+    // The tree keeps no parentheses: `f(...(a, b))` has the sequence `a, b` as its argument.
+    const text = out('const r = [[...(0, x)], { ...(0, y) }, Array((0, n)), o[(0, k)], o[(0, k)](), (({ [(0, k)]: v }) => v)(o)];');
+    expect(text).toContain('[...(__ek_sp((0, x), "0, x"))]');
+    expect(text).toContain('{ ...(__ek_os((0, y))) }');
+    expect(text).toContain('Array((__ek_al(Array, (0, n))))');
+    expect(text).toContain('o[(__ek_m((0, k)))]');
+    expect(text).toContain('o[(__ek_mc((0, k), "0, k"))]()');
+    expect(text).toContain('[(__ek_m((0, k)))]: v');
+  });
+
+  it('checks what *, ** and << make unless a number literal makes the result a number', () => {
+    const bn = (expr: string) => `(typeof (__ek_t = (${expr})) === 'bigint' ? __ek_bn(__ek_t) : __ek_t)`;
+    const text = out('const r = [a * b, a ** b, a << b, a * 2, 3 ** b, a << 1, a >> b, a + 1];');
+    expect(text).toContain(`[${bn('a * b')}, ${bn('a ** b')}, ${bn('a << b')}, a * 2, 3 ** b, a << 1, a >> b, ${grow('a + 1')}]`);
+  });
+
   it('keeps user line k on output line k + 1 (compiled with lineOffset -1)', () => {
     const code = 'const a = 1;\nfor (const x of [1]) {\n  a;\n}\nreturn a;';
     const lines = out(code).split('\n');
