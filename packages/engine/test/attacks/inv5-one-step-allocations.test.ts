@@ -16,8 +16,10 @@
  * and fails here, without taking the test runner down. (The calm-then-burst shapes that abort a small
  * heap are in inv8-vm-heap.test.ts, in child processes.)
  *
- * Known gap, stated in the README: an alias of the constructor (`const A = Array; A(n)`) in a script
- * that is not validated is not charged in `vm` mode; `worker_threads` has a real heap cap.
+ * The realm's global `Array` charges the length itself, so every way to call it is charged (spread,
+ * `call`, `apply`, `bind`, an alias, `Reflect.construct`, a subclass). Known gap, stated in the README:
+ * `Array.prototype.constructor` stays the intrinsic (V8's species fast paths are per process), so a
+ * script that is not validated can call it as `[].constructor(n)` uncharged in `vm` mode.
  */
 import { describe, expect, it } from 'vitest';
 import type { Adapter, Attack } from '../helpers.js';
@@ -35,6 +37,13 @@ const ATTACKS: readonly Attack[] = [
   {
     name: 'two arrays of 3.3e7 preallocated elements in one expression',
     code: 'const k = [new Array(3.3e7), new Array(3.3e7)]; return k.length;',
+    expect: ['MEMORY_LIMIT_EXCEEDED'],
+    validation: 'accept',
+    check: (r) => expect(r.error?.message).toMatch(TOO_BIG),
+  },
+  {
+    name: 'every other way to call the constructor: spread, call, apply, bind, an alias',
+    code: 'const A = Array; const B = Array.bind(null); const n = [3.3e7]; const k = [new Array(...n), Array.call(null, 3.3e7), Array.apply(null, n), B(3.3e7), new A(3.3e7)]; return k.length;',
     expect: ['MEMORY_LIMIT_EXCEEDED'],
     validation: 'accept',
     check: (r) => expect(r.error?.message).toMatch(TOO_BIG),
@@ -75,11 +84,12 @@ const ATTACKS: readonly Attack[] = [
       // Past 2^25 elements V8 makes a sparse array: nothing is allocated, nothing is charged.
       'const sparse = new Array(1e8); sparse[5] = 1; out.push(sparse.length, sparse[5]);',
       '{ const Array = (n) => n * 2; out.push(Array(3.3e7)); }',
+      'out.push(Array.of(7, 8), Array.from("ab"), Array.name, Array.length, [] instanceof Array, Array.isArray(Array.call(null, 2)));',
       'return out;',
     ].join('\n'),
     expect: ['OK'],
     validation: 'accept',
-    check: (r) => expect(r.value).toEqual([3, [0, 0], [1, 2], ['5'], true, 'RangeError', 'RangeError', 'RangeError', 1e8, 1, 6.6e7]),
+    check: (r) => expect(r.value).toEqual([3, [0, 0], [1, 2], ['5'], true, 'RangeError', 'RangeError', 'RangeError', 1e8, 1, 6.6e7, [7, 8], ['a', 'b'], 'Array', 1, true, true]),
   },
 ];
 

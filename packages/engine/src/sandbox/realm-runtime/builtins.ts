@@ -39,6 +39,7 @@ import {
   jsonParse,
   jsonStringify,
   objectKeys,
+  ownKeys,
   stringIndexOf,
   stringSlice,
   stringRaw,
@@ -802,6 +803,7 @@ export function wrapBulkBuiltins(): void {
       return apply(construct, ReflectObject, rest.length > 0 ? [target, args, rest[0]] : [target, args]);
     },
   }));
+  installArrayConstructor();
   // Arrays iterate (spread, for-of, destructuring) through the bounded `values` above.
   defineProperty(AP, symbolIterator, { value: gopd(AP, 'values')?.value, writable: true, enumerable: false, configurable: true });
   wrap(AP, 'flat', (orig) => ({
@@ -880,4 +882,37 @@ function chargeStringifyEstimate(run: Run, value: object): void {
     if (size > run.maxChars) chargeChars(size);
   };
   walk(value, 0);
+}
+
+/** The longest array V8 allocates in full for `Array(n)` (2^25 elements, 256 MB); past it the array is sparse. */
+const PREALLOCATED_MAX = 33_554_432;
+
+/**
+ * `Array(n)` and `new Array(n)` preallocate n elements in one native step that no other wrapper sees: a
+ * few of them in one expression outgrew the host's heap, and every way to call the constructor
+ * (`Array.call`, `.apply`, `.bind`, a spread argument, an alias, `Reflect.construct`, a subclass) must
+ * be charged. The global `Array` becomes a constructor that charges the length and then builds the
+ * array with the intrinsic, for `new.target`'s prototype. `Array.prototype.constructor` stays the
+ * intrinsic: changing it would turn off V8's species fast paths (map, filter, slice) in every context of
+ * the process; a script that is not validated can reach it as `[].constructor`, and the rewriter charges
+ * `Array(n)` spelled that way too only when the name is the intrinsic (see Guards.al).
+ */
+function installArrayConstructor(): void {
+  const NativeArray = ArrayCtor;
+  const SafeArray = function Array(this: unknown, ...args: unknown[]): unknown {
+    if (args.length === 1) chargeArrayLength(args[0]);
+    return construct(NativeArray, args, new.target === undefined || new.target === SafeArray ? NativeArray : new.target);
+  };
+  const keys = ownKeys(NativeArray);
+  for (let i = 0; i < keys.length; i++) {
+    const d = gopd(NativeArray, keys[i] as PropertyKey);
+    if (d !== undefined) defineProperty(SafeArray, keys[i] as PropertyKey, d);
+  }
+  displace(NativeArray);
+  defineProperty(G, 'Array', { value: SafeArray, writable: true, enumerable: false, configurable: true });
+}
+
+/** Charges an array length V8 would preallocate; anything else is left to the constructor. */
+export function chargeArrayLength(n: unknown): void {
+  if (typeof n === 'number' && n > 0 && n <= PREALLOCATED_MAX && n === n >>> 0) chargeElements(n);
 }

@@ -8,7 +8,7 @@ import type { DoneReport, Guards, LogLevel, PumpHead, ReportedToolError, RunConf
 import { BIG_STRING, BLOCKED_PROPERTIES, FRAMED } from '../realm-abi.js';
 import type { PendingCall, Run } from './budgets.js';
 import { chargeChars, chargeElements, checkAlive, checkMemory, current, fatal, iterations, newRun, setCurrent } from './budgets.js';
-import { counted } from './builtins.js';
+import { chargeArrayLength, counted } from './builtins.js';
 import type { Codec } from './codec.js';
 import { CYCLE, TOO_LARGE } from './codec.js';
 import { callSite, cleanError, locationOf, readErrorField, readMessage, safeString, withSite } from './errors.js';
@@ -59,8 +59,6 @@ const CHECK_EVERY = 16_384;
 const BLOCKED_KEYS = new SetCtor<string>(BLOCKED_PROPERTIES);
 /** BigInts past this magnitude (BIG_STRING bytes) make the heap checked when an operation makes one. */
 const BIG_BIGINT = BigIntCtor(1) << BigIntCtor(BIG_STRING * 8);
-/** The longest array V8 allocates in full for `new Array(n)` (2^25 elements); past it the array is sparse. */
-const PREALLOCATED_MAX = 33_554_432;
 /** Longest tool name a script may call. */
 const MAX_TOOL_NAME = 256;
 
@@ -286,8 +284,9 @@ function makeGuards(run: Run): Guards {
       return x;
     },
     al(callee: unknown, x: unknown) {
-      // Longer arrays are made sparse (a dictionary), at no cost until elements are written.
-      if (callee === ArrayCtor && typeof x === 'number' && x > 0 && x <= PREALLOCATED_MAX && x === x >>> 0) chargeElements(x);
+      // The global Array charges for itself (see installArrayConstructor); this is the intrinsic, reached
+      // under that name another way.
+      if (callee === ArrayCtor) chargeArrayLength(x);
       return x;
     },
     os(x: unknown) {
