@@ -57,12 +57,6 @@ export interface Guards {
   sp(value: unknown, text: string): unknown;
   /** An object spread source: a long string is charged for its characters. */
   os(value: unknown): unknown;
-  /**
-   * The one argument of `Array(n)` or `new Array(n)`, with what `Array` names there: if that is the
-   * realm's Array, a length V8 preallocates (up to 2^25 elements, 256 MB, in one step and with no
-   * builtin to charge) is charged. The value is returned as it is.
-   */
-  al(callee: unknown, value: unknown): unknown;
   /** A string longer than BIG_STRING characters (the inline check's slow path): charged, then returned. */
   big(value: string): string;
   /**
@@ -103,7 +97,6 @@ export const GUARD_LOCALS = {
   mc: `${RESERVED_PREFIX}_mc`,
   sp: `${RESERVED_PREFIX}_sp`,
   os: `${RESERVED_PREFIX}_os`,
-  al: `${RESERVED_PREFIX}_al`,
   /** `rt.bn`, the slow path of the inline BigInt growth check. */
   bn: `${RESERVED_PREFIX}_bn`,
   am: `${RESERVED_PREFIX}_am`,

@@ -267,7 +267,7 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
       this.#heapAtEntry = used;
     }
     const { memoryLimit } = this.#job.limits;
-    const growth = this.#heapGrowth + (used - this.#heapAtEntry);
+    const growth = this.#growth(used);
     if (growth > memoryLimit && (growth > 2 * memoryLimit || this.#overAfterCollection(memoryLimit))) return 1;
     if (used > heapCeiling(stats.heap_size_limit)) return 2;
     const fast = growth - this.#growthAtCheck > heapStep(memoryLimit);
@@ -282,11 +282,16 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
    */
   #overAfterCollection(limit: number): boolean {
     const now = performance.now();
-    if (collect === null || collect === undefined || now - lastCollection < COLLECT_EVERY_MS) return false;
+    if (!collect || now - lastCollection < COLLECT_EVERY_MS) return false;
     // Recorded first: a deadline may cut this off (see above), and the next run must still wait.
     lastCollection = now;
     collect();
-    return this.#heapGrowth + (heapStatistics().used_heap_size - this.#heapAtEntry) > limit;
+    return this.#growth(heapStatistics().used_heap_size) > limit;
+  }
+
+  /** The run's heap growth so far, given what the heap uses now. */
+  #growth(used: number): number {
+    return this.#heapGrowth + (used - this.#heapAtEntry);
   }
 
   // ---- entries (see scheduler.ts) ----------------------------------------------------------------

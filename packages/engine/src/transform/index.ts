@@ -51,7 +51,7 @@ import type { Issue } from '../source.js';
  * error object), `import.meta`, and identifiers with the runtime's reserved prefix.
  */
 
-const { n: N, L, d: D, D: DMAX, w: W, f: F, c: C, m: M, mc: MC, s: S, t: T, sp: SP, os: OS, al: AL, bn: BN, am: AM, ar: AR, rt: RT, p: P, x: X, e: E } = GUARD_LOCALS;
+const { n: N, L, d: D, D: DMAX, w: W, f: F, c: C, m: M, mc: MC, s: S, t: T, sp: SP, os: OS, bn: BN, am: AM, ar: AR, rt: RT, p: P, x: X, e: E } = GUARD_LOCALS;
 /** A field of the guard object, by name: a renamed field in the ABI breaks this file's compile. */
 const guard = (field: keyof Guards) => `${RT}.${field}`;
 
@@ -93,16 +93,21 @@ const GROW_CLOSE = `)) === 'string' && ${GROW_TAIL})`;
  */
 const GROW_STATEMENT_OPEN = `${T} = (`;
 const GROW_STATEMENT_CLOSE = `), (typeof ${T} === 'string' && ${GROW_TAIL})`;
+/** The four parts of an inline check: around an expression, and where the expression starts a statement. */
+interface InlineCheck {
+  open: string;
+  close: string;
+  statementOpen: string;
+  statementClose: string;
+}
+const GROW: InlineCheck = { open: GROW_OPEN, close: GROW_CLOSE, statementOpen: GROW_STATEMENT_OPEN, statementClose: GROW_STATEMENT_CLOSE };
 /**
  * Around a `*`, `**` or `<<` (or its assignment) that may make a BigInt: one operation can make one of
  * 128 MB, which no builtin sees, so a big result makes the heap checked (`bn()`). The same shapes as the
  * string check, sharing `t`.
  */
 const BIGINT_TAIL = `=== 'bigint' ? ${BN}(${T}) : ${T})`;
-const BIGINT_OPEN = `(typeof (${T} = (`;
-const BIGINT_CLOSE = `)) ${BIGINT_TAIL}`;
-const BIGINT_STATEMENT_OPEN = `${T} = (`;
-const BIGINT_STATEMENT_CLOSE = `), (typeof ${T} ${BIGINT_TAIL}`;
+const BIGINT: InlineCheck = { open: GROW_OPEN, close: `)) ${BIGINT_TAIL}`, statementOpen: GROW_STATEMENT_OPEN, statementClose: `), (typeof ${T} ${BIGINT_TAIL}` };
 /** Operators that can make a BigInt much larger than their operands. */
 const BIGINT_GROWTH = new Set(['*', '**', '<<']);
 const BIGINT_GROWTH_ASSIGN = new Set(['*=', '**=', '<<=']);
@@ -364,18 +369,13 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
   const methodFunctions = new Map<Node, number>();
   /** Computed keys on a callee path (see collectCalleeKeys). */
   const calleeKeys = new Set<Node>();
-  /** Offsets where an expression statement starts and no string check has been written yet. */
+  /** Offsets where an expression statement starts and no inline check has been written yet. */
   const statementStarts = new Set<number>();
-  /** Wraps a string-building expression in the growth check (see GROW_OPEN). */
-  const growCheck = (node: Node) => {
+  /** Wraps an expression in an inline check: the string growth check (GROW) or the BigInt one (BIGINT). */
+  const inlineCheck = (node: Node, check: InlineCheck) => {
     const atStatement = statementStarts.delete(node.start);
-    ms.appendLeft(node.start, atStatement ? GROW_STATEMENT_OPEN : GROW_OPEN);
-    ms.prependRight(node.end, atStatement ? GROW_STATEMENT_CLOSE : GROW_CLOSE);
-  };
-  const bigintCheck = (node: Node) => {
-    const atStatement = statementStarts.delete(node.start);
-    ms.appendLeft(node.start, atStatement ? BIGINT_STATEMENT_OPEN : BIGINT_OPEN);
-    ms.prependRight(node.end, atStatement ? BIGINT_STATEMENT_CLOSE : BIGINT_CLOSE);
+    ms.appendLeft(node.start, atStatement ? check.statementOpen : check.open);
+    ms.prependRight(node.end, atStatement ? check.statementClose : check.close);
   };
   const { tree, weights } = treeFacts(parsed);
   const weightOf = (n: Node) => weights.get(n) ?? 0;
@@ -499,18 +499,18 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
       }
     } else if (node.type === 'BinaryExpression' && node.operator === '+') {
       if (!(isNumericLiteral(node.left as Node) && isNumericLiteral(node.right as Node))) {
-        growCheck(node);
+        inlineCheck(node, GROW);
       }
     } else if (node.type === 'AssignmentExpression' && node.operator === '+=') {
-      growCheck(node);
+      inlineCheck(node, GROW);
     } else if (node.type === 'BinaryExpression' && BIGINT_GROWTH.has(node.operator as string)) {
       // With a number literal on either side the result is a number (a BigInt operand would throw).
-      if (!isNumericLiteral(node.left as Node) && !isNumericLiteral(node.right as Node)) bigintCheck(node);
+      if (!isNumericLiteral(node.left as Node) && !isNumericLiteral(node.right as Node)) inlineCheck(node, BIGINT);
     } else if (node.type === 'AssignmentExpression' && BIGINT_GROWTH_ASSIGN.has(node.operator as string)) {
-      if (!isNumericLiteral(node.right as Node)) bigintCheck(node);
+      if (!isNumericLiteral(node.right as Node)) inlineCheck(node, BIGINT);
     } else if (node.type === 'TemplateLiteral' && field !== 'quasi' && (node.expressions as Node[]).length > 0) {
       // (A tagged template's quasi is not a string of its own: the tag receives the parts.)
-      growCheck(node);
+      inlineCheck(node, GROW);
     } else if (node.type === 'ObjectExpression') {
       // `{ ...str }` copies every character of a string as a property: bounded like Object.assign.
       for (const prop of node.properties as Node[]) {
@@ -524,16 +524,6 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
       // Array and argument spreads iterate, so they can produce more elements than their source
       // holds (an iterator over a huge sparse array); object spreads are bounded above instead.
       const items = (node.type === 'ArrayExpression' ? node.elements : node.arguments) as (Node | null)[];
-      // `Array(n)` and `new Array(n)` preallocate n elements in one step that no builtin wrapper sees (a
-      // few of them in one expression outgrew the host's heap): the length is charged first, when the
-      // name is the realm's Array at run time (a local of that name is left alone). Reading the name a
-      // second time changes nothing: the callee was read just before, and a name read has no effect.
-      const callee = node.type === 'ArrayExpression' ? null : (node.callee as Node);
-      const only = items.length === 1 ? items[0] : null;
-      if (callee?.type === 'Identifier' && callee.name === 'Array' && only && only.type !== 'SpreadElement') {
-        ms.appendLeft(only.start, `${AL}(Array, ${open(only)}`);
-        ms.prependRight(only.end, `${close(only)})`);
-      }
       for (const item of items) {
         if (item && item.type === 'SpreadElement') {
           const arg = item.argument as Node;
@@ -562,7 +552,7 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
   const header =
     `${REALM_ENTRIES.register}((function (${params}) { 'use strict'; ` +
     `let ${N} = 0, ${L} = ${guard('L')}, ${D} = 0, ${W} = 0, ${T}; const ${DMAX} = ${guard('D')}, ${F} = ${guard('f')}, ${C} = ${guard('c')}, ${M} = ${guard('m')}, ` +
-    `${MC} = ${guard('mc')}, ${SP} = ${guard('sp')}, ${OS} = ${guard('os')}, ${AL} = ${guard('al')}, ${BN} = ${guard('bn')}, ${AM} = ${guard('am')}, ${AR} = ${guard('ar')}, ${S} = ${guard('big')}; ` +
+    `${MC} = ${guard('mc')}, ${SP} = ${guard('sp')}, ${OS} = ${guard('os')}, ${BN} = ${guard('bn')}, ${AM} = ${guard('am')}, ${AR} = ${guard('ar')}, ${S} = ${guard('big')}; ` +
     `${guard('bind')}(() => ${N}, (v) => { ${L} = v; }, () => ${D}, ${budgets ? 1 : 0}); ` +
     `return (async function () {`;
   // The wrapped text is `<prefix line>\n<user code>\n}`: replace the prefix line (keeping its newline)

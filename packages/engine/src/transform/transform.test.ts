@@ -19,7 +19,7 @@ describe('rewriter', () => {
     const text = out('const r = [[...(0, x)], { ...(0, y) }, Array((0, n)), o[(0, k)], o[(0, k)](), (({ [(0, k)]: v }) => v)(o)];');
     expect(text).toContain('[...(__ek_sp((0, x), "0, x"))]');
     expect(text).toContain('{ ...(__ek_os((0, y))) }');
-    expect(text).toContain('Array((__ek_al(Array, (0, n))))');
+    expect(text).toContain('Array((0, n))');
     expect(text).toContain('o[(__ek_m((0, k)))]');
     expect(text).toContain('o[(__ek_mc((0, k), "0, k"))]()');
     expect(text).toContain('[(__ek_m((0, k)))]: v');

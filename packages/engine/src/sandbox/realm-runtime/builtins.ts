@@ -894,8 +894,7 @@ const PREALLOCATED_MAX = 33_554_432;
  * be charged. The global `Array` becomes a constructor that charges the length and then builds the
  * array with the intrinsic, for `new.target`'s prototype. `Array.prototype.constructor` stays the
  * intrinsic: changing it would turn off V8's species fast paths (map, filter, slice) in every context of
- * the process; a script that is not validated can reach it as `[].constructor`, and the rewriter charges
- * `Array(n)` spelled that way too only when the name is the intrinsic (see Guards.al).
+ * the process; a script that is not validated can reach it as `[].constructor`, uncharged.
  */
 function installArrayConstructor(): void {
   const NativeArray = ArrayCtor;
@@ -913,6 +912,6 @@ function installArrayConstructor(): void {
 }
 
 /** Charges an array length V8 would preallocate; anything else is left to the constructor. */
-export function chargeArrayLength(n: unknown): void {
+function chargeArrayLength(n: unknown): void {
   if (typeof n === 'number' && n > 0 && n <= PREALLOCATED_MAX && n === n >>> 0) chargeElements(n);
 }

@@ -8,13 +8,12 @@ import type { DoneReport, Guards, LogLevel, PumpHead, ReportedToolError, RunConf
 import { BIG_STRING, BLOCKED_PROPERTIES, FRAMED } from '../realm-abi.js';
 import type { PendingCall, Run } from './budgets.js';
 import { chargeChars, chargeElements, checkAlive, checkMemory, current, fatal, iterations, newRun, setCurrent } from './budgets.js';
-import { chargeArrayLength, counted } from './builtins.js';
+import { counted } from './builtins.js';
 import type { Codec } from './codec.js';
 import { CYCLE, TOO_LARGE } from './codec.js';
 import { callSite, cleanError, locationOf, readErrorField, readMessage, safeString, withSite } from './errors.js';
 import { hostBegin, hostCall, hostDone, hostLog, hostTake } from './host.js';
 import {
-  ArrayCtor,
   BigIntCtor,
   ErrorCtor,
   MapCtor,
@@ -281,12 +280,6 @@ function makeGuards(run: Run): Guards {
         checkAlive(run);
         checkMemory(run);
       }
-      return x;
-    },
-    al(callee: unknown, x: unknown) {
-      // The global Array charges for itself (see installArrayConstructor); this is the intrinsic, reached
-      // under that name another way.
-      if (callee === ArrayCtor) chargeArrayLength(x);
       return x;
     },
     os(x: unknown) {
