@@ -10,14 +10,13 @@
  * to 2^25 elements (256 MB) in one step, and no builtin wrapper sees the constructor. Found in review:
  * `[new Array(3.3e7), new Array(3.3e7)]` succeeded under a 64 MB limit (half a gigabyte), and 24 of them
  * in one array literal, code without a loop and so without a checkpoint, aborted the vm host out of
- * memory at STANDARD, validated. The rewriter now charges the length before the constructor runs, with
- * and without the guards (`transform: false`), so the attack ends as MEMORY_LIMIT_EXCEEDED before any
- * element exists. In-process rows are safe for that reason: a regression allocates 528 MB, answers OK
- * and fails here, without taking the test runner down. (The calm-then-burst shapes that abort a small
- * heap are in inv8-vm-heap.test.ts, in child processes.)
+ * memory at STANDARD, validated. The realm's global `Array` now charges the length before the intrinsic
+ * runs, however it is called (spread, `call`, `apply`, `bind`, an alias, `Reflect.construct`, a
+ * subclass), so the attack ends as MEMORY_LIMIT_EXCEEDED before any element exists. In-process rows are
+ * safe for that reason: a regression allocates 528 MB, answers OK and fails here, without taking the
+ * test runner down. What only the heap checks can tell is in inv8-vm-heap.test.ts, in child processes.
  *
- * The realm's global `Array` charges the length itself, so every way to call it is charged (spread,
- * `call`, `apply`, `bind`, an alias, `Reflect.construct`, a subclass). Known gap, stated in the README:
+ * Known gap, stated in the README:
  * `Array.prototype.constructor` stays the intrinsic (V8's species fast paths are per process), so a
  * script that is not validated can call it as `[].constructor(n)` uncharged in `vm` mode.
  */
