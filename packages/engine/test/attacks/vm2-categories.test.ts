@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Adapter, Attack } from '../helpers.js';
-import { ADAPTERS, ONE_WORKER, PWN_LIT, REUSE_ONE_REALM, runAttack } from '../helpers.js';
+import { ADAPTERS, ONE_WORKER, PWN_LIT, REUSE_ONE_REALM, rowEnclave, runAttack } from '../helpers.js';
 
 const ROWS: readonly Adapter[] = [
   ...ADAPTERS,
@@ -194,9 +194,10 @@ const r = await callTool('hostObject', {}); try { const { __proto__: { construct
 ];
 
 describe.each(ROWS)('vm2 attack categories and GHSA-3279 [$name]', (adapter) => {
+  const shared = rowEnclave(adapter);
   for (const a of ATTACKS) {
     it(a.name, async () => {
-      await runAttack(adapter, a);
+      await runAttack(adapter, a, shared());
       expect(existsSync(FILE_CANARY), 'a script wrote to the host file system: escape').toBe(false);
     }, 60_000);
   }
