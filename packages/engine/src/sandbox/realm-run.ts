@@ -15,7 +15,9 @@ import { FRAMED, heapStep } from './realm-abi.js';
 import type { Realm, RealmPool, RealmRunTarget } from './realm.js';
 import { pumpScript, startScript } from './realm.js';
 import type { EntryTarget } from './scheduler.js';
-import { currentEntryMode, entryScheduler, isHostTimeout } from './scheduler.js';
+import type { EntryOutcome } from './deadline.js';
+import { enterUnderDeadline, prepareDeadlines } from './deadline.js';
+import { currentEntryMode, entryScheduler } from './scheduler.js';
 
 let nextRunId = 0;
 
@@ -326,23 +328,26 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
       this.afterEntry('timeout');
       return;
     }
-    let outcome: 'returned' | 'timeout' | 'failed' = 'returned';
+    let outcome: EntryOutcome = 'returned';
     const mode = currentEntryMode();
+    const context = this.#realm.context;
     this.#entryStarts();
-    mode.onEnter?.();
-    try {
-      if (mode.watchdog) script.runInContext(this.#realm.context, { timeout: Math.max(1, Math.ceil(remaining)) });
-      else script.runInContext(this.#realm.context);
-    } catch (e) {
-      outcome = isHostTimeout(e) ? 'timeout' : 'failed';
-    } finally {
-      mode.onLeave?.();
+    if (mode.watchdog) outcome = enterUnderDeadline(remaining, script, context);
+    else {
+      mode.onEnter?.();
+      try {
+        script.runInContext(context);
+      } catch {
+        outcome = 'failed';
+      } finally {
+        mode.onLeave?.();
+      }
     }
     this.#entryEnds();
     this.afterEntry(outcome);
   }
 
-  afterEntry(outcome: 'returned' | 'failed' | 'timeout'): void {
+  afterEntry(outcome: EntryOutcome): void {
     if (this.#ended) return;
     // The realm was cut off mid-execution (or failed in a way we do not understand): never reuse it.
     if (outcome !== 'returned') this.#realm.broken = true;
@@ -365,6 +370,7 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
 
   #end(end: EntryEnd): void {
     this.#ended = true;
+    prepareDeadlines();
     this.#mailbox.length = 0;
     // Never called inside a realm entry, so the realm is idle and can go back to the pool.
     this.#release();

@@ -1,24 +1,25 @@
-import { types } from 'node:util';
-import vm from 'node:vm';
+import type vm from 'node:vm';
+import type { EntryOutcome } from './deadline.js';
+import { underDeadline } from './deadline.js';
 
 /** What the scheduler needs from a run to enter its realm. */
 export interface EntryTarget {
   /** `performance.now()` value at which the run's deadline passes. */
   readonly deadline: number;
   readonly settled: boolean;
-  /** Enters the realm with no timeout of its own: only ever called under the supervisor's watchdog. */
+  /** Enters the realm with no deadline of its own: only ever called under the group's deadline. */
   enterUnderSupervisor(script: vm.Script): 'returned' | 'failed';
-  /** Enters the realm under a watchdog of its own, then settles what the entry reported. */
+  /** Enters the realm under a deadline of its own, then settles what the entry reported. */
   enterAlone(script: vm.Script): void;
-  /** Settles what an entry made under the supervisor reported (called outside any realm entry). */
-  afterEntry(outcome: 'returned' | 'failed' | 'timeout'): void;
+  /** Settles what an entry made under the group's deadline reported (called outside any realm entry). */
+  afterEntry(outcome: EntryOutcome): void;
 }
 
 /**
- * How realm entries are bounded in this thread. In the host every entry runs under a V8 watchdog. Inside
- * a worker of the worker_threads adapter the host's `worker.terminate()` is the hard halt instead, so
- * entries run without a watchdog of their own and tell the host, through `onEnter`/`onLeave`, whether
- * script code is running right now.
+ * How realm entries are bounded in this thread. In the host every entry runs under a deadline V8
+ * enforces (deadline.ts). Inside a worker of the worker_threads adapter the host's `worker.terminate()`
+ * is the hard halt instead, so entries run without a deadline of their own and tell the host, through
+ * `onEnter`/`onLeave`, whether script code is running right now.
  */
 export interface EntryMode {
   watchdog: boolean;
@@ -42,31 +43,20 @@ interface Entry {
   script: vm.Script;
 }
 
-/** Entries whose deadlines lie within this many ms of the earliest share one watchdog. */
+/** Entries whose deadlines lie within this many ms of the earliest share one deadline. */
 const BATCH_SPREAD_MS = 50;
 const MAX_BATCH = 256;
 
 /**
- * Whether `runInContext` threw because its watchdog fired. Read as an own data property of a native
- * error only: no getter or proxy trap of a value that came out of a realm runs on the host stack.
- */
-export function isHostTimeout(e: unknown): boolean {
-  if (!types.isNativeError(e) || types.isProxy(e)) return false;
-  const d = Object.getOwnPropertyDescriptor(e, 'code');
-  return d !== undefined && 'value' in d && d.value === 'ERR_SCRIPT_EXECUTION_TIMEOUT';
-}
-
-/**
- * Every entry into a realm (a run's start, each delivery of tool results) is a `runInContext` call
- * under a deadline, and Node implements `timeout` with a new watchdog thread per call: about 0.1-0.3 ms
- * on a small machine, with multi-millisecond tails when the thread is scheduled late. When many runs need
- * an entry in the same tick (a busy server), they are entered one after another inside a single outer
- * `runInContext` whose timeout is the earliest deadline among them: inner entries without a timeout of
- * their own are still stopped by the outer watchdog, so every moment of script execution stays under a
- * deadline. If the watchdog fires, the entry that was running is cut off (its run ends as TIMEOUT and its
- * realm is discarded) and the entries that had not run yet are queued again. Grouping only entries whose
- * deadlines are within BATCH_SPREAD_MS of each other bounds how much earlier than its own deadline an
- * entry that runs continuously can be stopped.
+ * Every entry into a realm (a run's start, each delivery of tool results) runs under a deadline that V8
+ * enforces (deadline.ts: the inspector's evaluate with a timeout, or Node's watchdog thread where that
+ * cannot be had). When many runs need an entry in the same tick (a busy server), they are entered one
+ * after another under a single deadline, the earliest among them: inner entries without a deadline of
+ * their own are still stopped by the outer one, so every moment of script execution stays under a
+ * deadline, and the group pays for one timed call instead of one each. If the deadline passes, the entry
+ * that was running is cut off (its run ends as TIMEOUT and its realm is discarded) and the entries that
+ * had not run yet are queued again. Grouping only entries whose deadlines are within BATCH_SPREAD_MS of
+ * each other bounds how much earlier than its own deadline an entry that runs continuously can be stopped.
  */
 class EntryScheduler {
   readonly #queue: Entry[] = [];
@@ -74,8 +64,6 @@ class EntryScheduler {
   #group: Entry[] = [];
   #outcomes: ('returned' | 'failed' | undefined)[] = [];
   #index = 0;
-  /** Made on first use: a context costs a cold start about a millisecond, and one run at a time never needs it. */
-  #supervisor: { context: vm.Context; script: vm.Script } | undefined;
 
   /** Whether realm entries are waiting for this turn's flush (idle-time work waits for them). */
   get pending(): boolean {
@@ -111,22 +99,12 @@ class EntryScheduler {
     }
   }
 
-  /** Runs a group under one watchdog; returns the entries that did not get to run. */
+  /** Runs a group under one deadline; returns the entries that did not get to run. */
   #supervise(group: Entry[]): Entry[] {
     this.#group = group;
     this.#outcomes = Array.from({ length: group.length }, () => undefined);
     this.#index = 0;
-    // A private context that runs only this host function: no script code ever runs in it.
-    this.#supervisor ??= { context: vm.createContext({ superviseBatch: () => this.#runGroup() }), script: new vm.Script('superviseBatch()', { filename: 'enclave:supervisor' }) };
-    const remaining = (group[0] as Entry).target.deadline - performance.now();
-    let timedOut = false;
-    let crashed = false;
-    try {
-      this.#supervisor.script.runInContext(this.#supervisor.context, { timeout: Math.max(1, Math.ceil(remaining)) });
-    } catch (e) {
-      if (isHostTimeout(e)) timedOut = true;
-      else crashed = true;
-    }
+    const ended = underDeadline((group[0] as Entry).target.deadline - performance.now(), () => this.#runGroup());
     const outcomes = this.#outcomes;
     const stoppedAt = this.#index;
     this.#group = [];
@@ -135,7 +113,7 @@ class EntryScheduler {
       const entry = group[i] as Entry;
       const outcome = outcomes[i];
       if (outcome !== undefined) entry.target.afterEntry(outcome);
-      else if (i === stoppedAt && (timedOut || crashed)) entry.target.afterEntry(timedOut ? 'timeout' : 'failed');
+      else if (i === stoppedAt && ended !== 'returned') entry.target.afterEntry(ended);
       else leftover.push(entry);
     }
     return leftover;

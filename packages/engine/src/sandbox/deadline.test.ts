@@ -1,0 +1,118 @@
+/**
+ * The deadline every `vm` realm entry runs under, by each of its two mechanisms: the inspector's
+ * `Runtime.evaluate` with a timeout (this thread's session) and Node's watchdog (`runInContext` with a
+ * timeout). Both must halt code that runs past the deadline, whatever it catches; leave the host's own
+ * code after the entry alone (a deadline must not land late); and add nothing to the host's globals.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import vm from 'node:vm';
+import { Worker } from 'node:worker_threads';
+import { afterAll, describe, expect, it } from 'vitest';
+import { buildEngineForChildren } from '../../test/helpers.js';
+import { enterUnderDeadline, underDeadline, useInspectorDeadlines } from './deadline.js';
+
+const realm = () => vm.createContext({}, { codeGeneration: { strings: false, wasm: false } });
+const spin = (ms: number) => {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
+  return true;
+};
+
+afterAll(() => useInspectorDeadlines(true));
+
+describe.each(['inspector', 'watchdog'] as const)('entries under a deadline (%s)', (mechanism) => {
+  it('uses the mechanism asked for', () => {
+    expect(useInspectorDeadlines(mechanism === 'inspector')).toBe(mechanism);
+  });
+
+  it('halts a loop in a realm, even one that catches everything, and the host goes on', () => {
+    expect(useInspectorDeadlines(mechanism === 'inspector')).toBe(mechanism);
+    const context = realm();
+    for (const code of ['for (;;) {}', 'for (;;) { try { for (;;) {} } catch {} finally { for (;;) {} } }', 'const f = () => { try { f(); } catch { f(); } }; for (;;) f();']) {
+      expect(enterUnderDeadline(30, new vm.Script(code), context), code).toBe('timeout');
+      // The host's own code right after the entry runs to its end.
+      expect(spin(20)).toBe(true);
+    }
+  });
+
+  it('reports an entry that returns or throws, and runs it once', () => {
+    useInspectorDeadlines(mechanism === 'inspector');
+    const context = realm();
+    vm.runInContext('globalThis.n = 0', context);
+    expect(enterUnderDeadline(1000, new vm.Script('n++'), context)).toBe('returned');
+    expect(enterUnderDeadline(1000, new vm.Script('n++; throw new Error("x")'), context)).toBe('failed');
+    expect(vm.runInContext('n', context)).toBe(2);
+    let calls = 0;
+    expect(underDeadline(1000, () => void calls++)).toBe('returned');
+    expect(underDeadline(1000, () => {
+      calls++;
+      throw new Error('host');
+    })).toBe('failed');
+    expect(calls).toBe(2);
+  });
+
+  it('never halts the host after an entry that returned before its deadline', () => {
+    useInspectorDeadlines(mechanism === 'inspector');
+    const context = realm();
+    let returned = 0;
+    for (let i = 0; i < 20; i++) {
+      // On a loaded machine even this entry may outlast 10 ms; what counts is what comes after it.
+      if (enterUnderDeadline(10, new vm.Script(`${i}`), context) === 'returned') returned++;
+      // Outlives the deadline of the entry before it: a deadline that landed late would cut this off
+      // (the test's own code, not a realm's) and fail the test.
+      spin(15);
+    }
+    expect(returned).toBeGreaterThan(0);
+  });
+
+  it('runs a group of entries under one deadline, and a nested call inside the outer one', () => {
+    useInspectorDeadlines(mechanism === 'inspector');
+    const context = realm();
+    const seen: string[] = [];
+    const outcome = underDeadline(40, () => {
+      seen.push(enterUnderDeadline(60_000, new vm.Script('1'), context));
+      seen.push('between');
+      enterUnderDeadline(60_000, new vm.Script('for (;;) {}'), context);
+      seen.push('never');
+    });
+    expect(outcome).toBe('timeout');
+    expect(seen).toEqual(['returned', 'between']);
+  });
+
+  it('adds nothing to the host’s globals', () => {
+    const before = Object.getOwnPropertyNames(globalThis).sort();
+    useInspectorDeadlines(mechanism === 'inspector');
+    enterUnderDeadline(1000, new vm.Script('0'), realm());
+    expect(Object.getOwnPropertyNames(globalThis).sort()).toEqual(before);
+  });
+});
+
+describe('off the main thread', () => {
+  it('uses Node’s watchdog, and a vm Enclave there still halts a loop after a tool result', async () => {
+    // The built engine's index, as a file URL.
+    const index = buildEngineForChildren();
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'ek-deadline-')), 'worker.mjs');
+    writeFileSync(file, `
+      import { parentPort } from 'node:worker_threads';
+      import { Enclave } from ${JSON.stringify(index)};
+      import { deadlineMechanism } from ${JSON.stringify(new URL('sandbox/deadline.js', index).href)};
+      const e = new Enclave({ validate: false, transform: false, timeout: 200 });
+      const tools = { t: async () => 1 };
+      const first = await e.run('return 1');
+      await new Promise((r) => setTimeout(r, 20));
+      const looped = await e.run('await callTool("t", {}); for (;;) {}', { tools });
+      const after = await e.run('return (await callTool("t", {})) + 1', { tools });
+      e.dispose();
+      parentPort.postMessage({ first: first.value, looped: looped.error && looped.error.code, after: after.value, mechanism: deadlineMechanism() });
+    `);
+    const worker = new Worker(file);
+    const got = await new Promise((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    await worker.terminate();
+    expect(got).toEqual({ first: 1, looped: 'TIMEOUT', after: 2, mechanism: 'watchdog' });
+  }, 120_000);
+});
