@@ -24,7 +24,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
 import { startRedisServer } from '../scripts/redis-server.mjs';
-import { AGENT, agentWithoutSandbox, rawCallTool, rawScript, timedEntry, tools, unique } from './workloads.mjs';
+import { AGENT, agentWithoutSandbox, inspectorEntry, rawCallTool, rawScript, tools, unique } from './workloads.mjs';
 
 const args = process.argv.slice(2);
 const arg = (name, fallback) => {
@@ -50,8 +50,8 @@ function route(agent) {
 /** Compiled raw scripts by text, for --same-source; unique texts are compiled per request, as they must be. */
 const rawScripts = new Map();
 const callToolDirectly = rawCallTool(tools);
-/** The same tools, each preceded by one empty timed entry (the start adds the fourth). */
-const timedTools = Object.fromEntries(Object.entries(tools).map(([name, fn]) => [name, (a) => (timedEntry(), fn(a))]));
+/** The same tools, each preceded by one empty entry under the engine's deadline (the start adds the fourth). */
+const timedTools = Object.fromEntries(Object.entries(tools).map(([name, fn]) => [name, (a) => (inspectorEntry(), fn(a))]));
 
 /** The rows measured, in order: a route, the Accept it is asked with, and the row's label. */
 const SSE = 'text/event-stream';
@@ -60,7 +60,7 @@ const ROWS = [
   { key: 'enclave', path: '/enclave', label: 'enclave (agent script)' },
   { key: 'sse', path: '/enclave', accept: SSE, label: 'enclave over SSE (agent script)' },
   { key: 'raw-vm', path: '/raw-vm', label: 'floor: raw node:vm, fresh context' },
-  { key: 'timed-entries', path: '/timed-entries', label: 'floor: bare + 4 empty timed entries' },
+  { key: 'timed-entries', path: '/timed-entries', label: 'floor: bare + 4 empty deadline entries' },
 ];
 /** The rows of the stores bench: what one request (or one session: start, then read to `final`) costs. */
 const STORE_ROWS = [
@@ -91,7 +91,7 @@ const ROUTES = {
     // JSON round trip: the value is an object of the context's realm.
     return JSON.parse(JSON.stringify(await script.runInContext(vm.createContext({ callTool: callToolDirectly }), { timeout: 30_000 })));
   }),
-  '/timed-entries': route(() => (timedEntry(), agentWithoutSandbox(timedTools))),
+  '/timed-entries': route(() => (inspectorEntry(), agentWithoutSandbox(timedTools))),
 };
 
 /** The server's memory after a full collection (the bench starts it with --expose-gc). */

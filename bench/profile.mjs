@@ -28,7 +28,8 @@ const STAGES = [
   ['realm: run set-up and report', (f) => f.url.startsWith('enclave:runtime') || f.url.startsWith('enclave:')],
   ['host: tool call (invoke, copy)', (f) => /^(invokeHostTool|invokeWithEvents|copyResult)$/.test(f.functionName)],
   ['host: codec (input, result)', (f) => /^(copyOut|encode|decode)$/.test(f.functionName)],
-  ['realm entry (V8 + watchdog)', (f) => f.functionName === 'runInContext' && f.url === ''],
+  // The entry's deadline: the inspector's evaluate (deadline.ts), or Node's watchdog inside runInContext.
+  ['realm entry (V8 + deadline)', (f) => (f.functionName === 'runInContext' || f.functionName === 'dispatch') && f.url === '' || (f.functionName === 'post' && f.url === 'node:inspector')],
   ['realm creation', (f) => f.functionName === 'Realm' || f.functionName === 'createContext'],
   ['host: driver and scheduler', (f) => /^(drive|start|deliver|enterAlone|afterEntry|#flush|#entry|#call|#finish|#execute|run)$/.test(f.functionName)],
   ['worker: messages', (f) => /^(postMessage|onmessage|emit|#onMessage|#handle)$/.test(f.functionName)],

@@ -16,7 +16,7 @@ import { Enclave, checkAgentScript } from '@enclave-kit/engine';
 import MagicString from 'magic-string';
 import { parseSync } from 'oxc-parser';
 import { AGENT_SCRIPTS, agentTools } from './agents.mjs';
-import { AGENT, COMPUTE, HELLO, rawCallTool, rawScript, timedEntry, tools, unique } from './workloads.mjs';
+import { AGENT, COMPUTE, HELLO, inspectorEntry, rawCallTool, rawScript, timedEntry, tools, unique } from './workloads.mjs';
 import { fmt, quantile } from './measure.mjs';
 
 const args = process.argv.slice(2);
@@ -171,9 +171,13 @@ async function scriptWorkload(name, source, count, toolSet, { workerEnclave, ent
   const rawFresh = (i) => rawScript(unique(source(i))).runInContext(vm.createContext({ callTool: rawCallTool(toolSet) }));
   const variants = [
     ['raw node:vm fresh context', rawFresh],
-    // What invariant 4 alone costs in vm mode: the floor plus one empty timed entry per realm entry the
-    // script needs (its start and one per sequential tool result), each with Node's watchdog thread.
-    ...(entries > 0 ? [[`raw node:vm fresh + ${entries} timed entries`, (i) => {
+    // What invariant 4 alone costs in vm mode: the floor plus one empty entry under a deadline per realm
+    // entry the script needs (its start and one per sequential tool result), as the engine bounds them
+    // (the inspector's evaluate), and as Node's watchdog thread would.
+    ...(entries > 0 ? [[`raw node:vm fresh + ${entries} deadline entries`, (i) => {
+      for (let k = 0; k < entries; k++) inspectorEntry();
+      return rawFresh(i);
+    }], [`raw node:vm fresh + ${entries} watchdog entries`, (i) => {
       for (let k = 0; k < entries; k++) timedEntry();
       return rawFresh(i);
     }]] : []),
@@ -386,7 +390,11 @@ const POOL = 2;
 const workerEnclave = new Enclave({ adapter: 'worker_threads', workerPoolConfig: { minWorkers: POOL, maxWorkers: POOL } });
 await workerEnclave.ready();
 // What one realm entry under a deadline costs here: Node starts a watchdog thread per call.
-report('one entry', 'runInContext + timeout', (await compare(n(2000), [['entry', () => timedEntry()]]))[0]);
+{
+  const [watchdog, inspector] = await compare(n(2000), [['watchdog', () => timedEntry()], ['inspector', () => inspectorEntry()]]);
+  report('one entry', 'runInContext + timeout (Node\'s watchdog)', watchdog);
+  report('one entry', 'inspector evaluate + timeout (the engine\'s)', inspector);
+}
 if (want('check')) await checkWorkload(n(3000));
 if (want('hello')) await scriptWorkload('hello', () => HELLO, n(1500), tools, { workerEnclave });
 if (want('agent')) await scriptWorkload('agent', () => AGENT, n(1000), tools, { workerEnclave, entries: 4 });

@@ -1,5 +1,6 @@
 // Workloads shared by the benchmarks (run.mjs in process, http.mjs over HTTP): the scripts, the
 // tools they call, and the raw node:vm baselines they are measured against.
+import { Session } from 'node:inspector';
 import vm from 'node:vm';
 
 export const HELLO = `return 1 + 1;`;
@@ -44,8 +45,28 @@ export const rawCallTool = (set) => (name, a) => set[name](a);
 
 const emptyContext = vm.createContext({});
 const emptyScript = new vm.Script('0');
-/** One empty realm entry under a deadline: Node starts (and joins) a watchdog thread for it. */
+/** One empty realm entry under Node's deadline: Node starts (and joins) a watchdog thread for it. */
 export const timedEntry = () => emptyScript.runInContext(emptyContext, { timeout: 30_000 });
+
+/**
+ * One empty realm entry under the deadline the engine uses in `vm` mode (sandbox/deadline.ts): the
+ * inspector's `Runtime.evaluate` with a timeout, through a session of this thread, calling a function of
+ * a private context that enters the realm. Nothing else: what invariant 4 costs an entry now.
+ */
+export const inspectorEntry = (() => {
+  const session = new Session();
+  session.connect();
+  const context = vm.createContext({ enter: () => emptyScript.runInContext(emptyContext) }, { name: 'bench:deadline' });
+  let id;
+  session.on('Runtime.executionContextCreated', (m) => {
+    if (m.params.context.name === 'bench:deadline') id = m.params.context.uniqueId;
+  });
+  session.post('Runtime.enable');
+  session.post('Runtime.disable');
+  void context;
+  const params = { expression: 'enter()', uniqueContextId: id, timeout: 30_000, silent: true };
+  return () => session.post('Runtime.evaluate', params);
+})();
 
 // ---- never-seen-before sources ----------------------------------------------------------------------
 
