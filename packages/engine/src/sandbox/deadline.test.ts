@@ -9,9 +9,9 @@ import os from 'node:os';
 import path from 'node:path';
 import vm from 'node:vm';
 import { Worker } from 'node:worker_threads';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { buildEngineForChildren } from '../../test/helpers.js';
-import { enterUnderDeadline, underDeadline, useInspectorDeadlines } from './deadline.js';
+import { deadlineMechanism, enterUnderDeadline, underDeadline, useInspectorDeadlines } from './deadline.js';
 
 const realm = () => vm.createContext({}, { codeGeneration: { strings: false, wasm: false } });
 const spin = (ms: number) => {
@@ -25,6 +25,7 @@ afterAll(() => useInspectorDeadlines(true));
 describe.each(['inspector', 'watchdog'] as const)('entries under a deadline (%s)', (mechanism) => {
   it('uses the mechanism asked for', () => {
     expect(useInspectorDeadlines(mechanism === 'inspector')).toBe(mechanism);
+    expect(deadlineMechanism()).toBe(mechanism);
   });
 
   it('halts a loop in a realm, even one that catches everything, and the host goes on', () => {
@@ -86,6 +87,27 @@ describe.each(['inspector', 'watchdog'] as const)('entries under a deadline (%s)
     useInspectorDeadlines(mechanism === 'inspector');
     enterUnderDeadline(1000, new vm.Script('0'), realm());
     expect(Object.getOwnPropertyNames(globalThis).sort()).toEqual(before);
+  });
+});
+
+describe('two copies of the engine in one process', () => {
+  it('each finds its own private context and keeps the inspector', async () => {
+    expect(useInspectorDeadlines(true)).toBe('inspector');
+    vi.resetModules();
+    const second = await import('./deadline.js');
+    expect(second.underDeadline).not.toBe(underDeadline);
+    expect(second.useInspectorDeadlines(true)).toBe('inspector');
+    // Opened again now that both private contexts exist: each must still pick its own.
+    expect(useInspectorDeadlines(true)).toBe('inspector');
+    const context = realm();
+    for (let i = 0; i < 3; i++) {
+      expect(second.enterUnderDeadline(1000, new vm.Script('1'), context)).toBe('returned');
+      expect(enterUnderDeadline(1000, new vm.Script('1'), context)).toBe('returned');
+    }
+    expect(second.deadlineMechanism()).toBe('inspector');
+    expect(second.enterUnderDeadline(30, new vm.Script('for (;;) {}'), context)).toBe('timeout');
+    expect(enterUnderDeadline(30, new vm.Script('for (;;) {}'), context)).toBe('timeout');
+    second.useInspectorDeadlines(false);
   });
 });
 

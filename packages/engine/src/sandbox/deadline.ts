@@ -51,11 +51,16 @@ function hook(): void {
   }
 }
 
-/** The private context: its only code is `enter()`, which runs the hook. */
+/**
+ * The private context: its only code is `enter()`, which runs the hook. Its name is this module's own,
+ * so that a second copy of the engine in the process (another bundle) finds its own context (a name,
+ * not a secret: nothing a script can reach depends on it).
+ */
+const CONTEXT_NAME = `enclave:deadline:${Math.random().toString(36).slice(2)}`;
 let privateContext: { context: vm.Context; script: vm.Script } | undefined;
 function ownContext(): { context: vm.Context; script: vm.Script } {
   privateContext ??= {
-    context: vm.createContext({ enter: hook }, { name: 'enclave:deadline', codeGeneration: { strings: false, wasm: false } }),
+    context: vm.createContext({ enter: hook }, { name: CONTEXT_NAME, codeGeneration: { strings: false, wasm: false } }),
     script: new vm.Script('enter()', { filename: 'enclave:deadline' }),
   };
   return privateContext;
@@ -200,7 +205,7 @@ function openInspector(): { session: Session; context: string } | null {
     let context: string | undefined;
     session.on('Runtime.executionContextCreated', (m) => {
       const c = (m.params as { context?: { name?: unknown; uniqueId?: unknown } }).context;
-      if (c?.name === 'enclave:deadline' && typeof c.uniqueId === 'string') context = c.uniqueId;
+      if (c?.name === CONTEXT_NAME && typeof c.uniqueId === 'string') context = c.uniqueId;
     });
     session.post('Runtime.enable');
     session.post('Runtime.disable');
