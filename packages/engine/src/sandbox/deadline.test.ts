@@ -90,6 +90,33 @@ describe.each(['inspector', 'watchdog'] as const)('entries under a deadline (%s)
   });
 });
 
+describe('outstanding armed tasks', () => {
+  it('past 20,000 entries whose deadlines are still to come, entries use Node\'s watchdog', () => {
+    expect(useInspectorDeadlines(true)).toBe('inspector');
+    const { Session } = process.getBuiltinModule('node:inspector') as typeof import('node:inspector');
+    const post = Session.prototype.post;
+    let evaluated = 0;
+    Session.prototype.post = function (this: unknown, ...args: unknown[]) {
+      if (args[0] === 'Runtime.evaluate') evaluated++;
+      return Reflect.apply(post, this, args) as unknown;
+    } as typeof post;
+    try {
+      const context = realm();
+      const script = new vm.Script('0');
+      const outcomes = new Set<string>();
+      // A long deadline: every task armed here is still queued when the last entry is made.
+      for (let i = 0; i < 20_100; i++) outcomes.add(enterUnderDeadline(120_000, script, context));
+      expect([...outcomes]).toEqual(['returned']);
+      expect(evaluated).toBeGreaterThan(19_000);
+      expect(evaluated).toBeLessThanOrEqual(20_000);
+      // The watchdog still halts what runs past its deadline.
+      expect(enterUnderDeadline(30, new vm.Script('for (;;) {}'), context)).toBe('timeout');
+    } finally {
+      Session.prototype.post = post;
+    }
+  });
+});
+
 describe('two copies of the engine in one process', () => {
   it('each finds its own private context and keeps the inspector', async () => {
     expect(useInspectorDeadlines(true)).toBe('inspector');
