@@ -45,8 +45,9 @@ const FRESH_HEAP_SHAPES: Record<string, string> = {
   'new Array(1e7)': 'const keep = []; for (let i = 0; i < 100; i++) keep.push(new Array(1e7)); return keep.length;',
 };
 
-// A generous deadline: the run must end by its memory budget, not by the clock.
-const childSource = (options: string, shapes: Record<string, string>) => scriptsChild(options, shapes, { timeout: 60_000 });
+// A generous deadline: the run must end by its memory budget, not by the clock (the squaring chains take
+// 4-7 s on a quiet machine, and more than 60 s at a load average of 10).
+const childSource = (options: string, shapes: Record<string, string>) => scriptsChild(options, shapes, { timeout: 120_000 });
 
 // The iteration budget is lifted so that memory is the budget these runs meet (builtin callbacks such as
 // `map(Number)` count as iterations: with the default budget those runs end as MAX_ITERATIONS first).
