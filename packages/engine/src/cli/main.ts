@@ -3,6 +3,7 @@
  * The `enclave` bin. Wires the real process into `main()` and exits with its code.
  */
 import { main } from './app.js';
+import { escapeText } from './terminal.js';
 
 const controller = new AbortController();
 // First Ctrl-C ends the active run as ABORTED (its report still prints); being `once`, a second Ctrl-C
@@ -10,10 +11,11 @@ const controller = new AbortController();
 process.once('SIGINT', () => controller.abort());
 
 // A tools module can throw from a timer or leave a promise rejected after the run is over. That is
-// the user's code failing, not ours: one line, no host stack trace.
+// the user's code failing, not ours: one line, no host stack trace. Escaped: a tool's error often quotes
+// its arguments, which the script chose (escape sequences, line breaks that forge more report lines).
 const fatal = (e: unknown): void => {
   const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-  process.stderr.write(`enclave: uncaught error outside the sandbox (tools module?): ${message}\n`);
+  process.stderr.write(`enclave: uncaught error outside the sandbox (tools module?): ${escapeText(message)}\n`);
   process.exit(1);
 };
 process.on('uncaughtException', fatal);

@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { CreateEnclaveOptions, ToolSet } from '../types.js';
+import { escapeText } from './terminal.js';
 import { UsageError } from './usage.js';
 
 const PACKAGE = '@enclave-kit/mcp';
@@ -83,7 +84,8 @@ export async function serveMcp(options: McpCommandOptions): Promise<void> {
       ...(options.tools !== undefined ? { tools: options.tools } : {}),
       stdin,
       stdout,
-      onError: (error) => void options.stderr.write(`enclave mcp: ${error.message}\n`),
+      // The client's bytes may be quoted in it: escaped, as everything the CLI prints that it did not write.
+      onError: (error) => void options.stderr.write(`enclave mcp: ${escapeText(error.message)}\n`),
     });
     options.signal?.addEventListener('abort', () => void server.close(), { once: true });
     await server.closed;
