@@ -179,6 +179,10 @@ export async function writeFetchResponse(res: ServerResponse, response: Response
     return;
   }
   const reader = response.body.getReader();
+  // A client that goes away cancels the body at once, not when its next chunk comes: a session's
+  // follower waiting for events would otherwise keep its subscription and poll its store until then.
+  const gone = () => void reader.cancel().catch(() => {});
+  res.once('close', gone);
   let next = reader.read();
   if (isEventStream(response)) flushHeadersAtEndOfTurn(res);
   try {
@@ -202,10 +206,12 @@ export async function writeFetchResponse(res: ServerResponse, response: Response
       }
       next = reader.read();
     }
-    res.end();
+    if (!res.destroyed) res.end();
   } catch {
     reader.cancel().catch(() => {});
     res.destroy();
+  } finally {
+    res.off('close', gone);
   }
 }
 

@@ -53,6 +53,8 @@ export interface Observed {
   toolUsers: string[];
   release(): void;
   pending: number;
+  /** Streamed bodies of the `/held-stream` route that were cancelled (their reader went away). */
+  streamsCancelled: number;
 }
 
 const silent = { info() {}, error() {} };
@@ -88,7 +90,20 @@ export function contractOptions(harness: AdapterHarness, observed: Observed): Re
     sessions: { maxPerUser: 2 },
     heartbeatMs: 60_000,
     rateLimit: { max: 2, windowMs: 60_000, key: ({ user }: EnclaveRequestContext<unknown, string>) => (user.startsWith('limited') ? user : undefined) },
-    routes: { '/mcp': mcpRoute() },
+    routes: {
+      '/mcp': mcpRoute(),
+      // One chunk, then nothing for as long as the client stays: what a session follower looks like while its run waits.
+      '/held-stream': {
+        serve: async () =>
+          new Response(
+            new ReadableStream<Uint8Array>({
+              start: (c) => c.enqueue(new TextEncoder().encode('retry: 1000\n\n')),
+              cancel: () => void observed.streamsCancelled++,
+            }),
+            { headers: { 'content-type': 'text/event-stream' } },
+          ),
+      },
+    },
     playground: true,
     onRunEnd: ({ status, result }: { status: number; result: ExecutionResult }) => observed.ends.push({ status, code: result.error?.code }),
     onError: ({ error }: { error: unknown }) => observed.errors.push(error),
@@ -222,7 +237,7 @@ const isJson = (res: Response) => expect(res.headers.get('content-type')).toMatc
 export function adapterContract(name: string, harness: AdapterHarness): void {
   describe(`${name}: HTTP contract`, () => {
     let served: Served;
-    const observed: Observed = { aborts: [], ends: [], errors: [], toolUsers: [], release() {}, pending: 0 };
+    const observed: Observed = { aborts: [], ends: [], errors: [], toolUsers: [], release() {}, pending: 0, streamsCancelled: 0 };
     beforeAll(async () => {
       served = await harness.start(contractOptions(harness, observed));
     });
@@ -402,6 +417,15 @@ export function adapterContract(name: string, harness: AdapterHarness): void {
         events.forEach((e, i) => expect(e.data.seq).toBe(i + 1));
         const status = await (await fetch(absolute(started.statusUrl), { headers: as('sess-1') })).json();
         expect(status).toMatchObject({ sessionId: started.sessionId, state: 'completed', result: { success: true, value: 10 } });
+      });
+
+      it('a client that goes away cancels a streamed body at once, not at its next chunk (a follower stops following its session)', async () => {
+        const before = observed.streamsCancelled;
+        const res = await fetch(`${served.url}/enclave/held-stream`, { headers: as('held-1') });
+        const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+        expect(new TextDecoder().decode((await reader.read()).value)).toBe('retry: 1000\n\n');
+        await reader.cancel();
+        await expect.poll(() => observed.streamsCancelled, { timeout: 5000 }).toBe(before + 1);
       });
 
       it('a session belongs to its owner: 404 for anyone else, whatever the route', async () => {
@@ -648,7 +672,7 @@ export function adapterContract(name: string, harness: AdapterHarness): void {
           const saved = process.env.NODE_ENV;
           process.env.NODE_ENV = nodeEnv;
           try {
-            const options = contractOptions(harness, { aborts: [], ends: [], errors: [], toolUsers: [], release() {}, pending: 0 });
+            const options = contractOptions(harness, { aborts: [], ends: [], errors: [], toolUsers: [], release() {}, pending: 0, streamsCancelled: 0 });
             delete options.playground;
             if (playground !== undefined) options.playground = playground;
             return await harness.start(options);
@@ -725,7 +749,7 @@ export function adapterContract(name: string, harness: AdapterHarness): void {
   describe(`${name}: MCP route at {path}/mcp`, () => {
     let served: Served;
     let mcp = '';
-    const observed: Observed = { aborts: [], ends: [], errors: [], toolUsers: [], release() {}, pending: 0 };
+    const observed: Observed = { aborts: [], ends: [], errors: [], toolUsers: [], release() {}, pending: 0, streamsCancelled: 0 };
     beforeAll(async () => {
       served = await harness.start(contractOptions(harness, observed));
       mcp = `${served.url}/enclave/mcp`;

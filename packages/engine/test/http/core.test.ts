@@ -1,12 +1,12 @@
 import { createServer } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { OptionChecker, isSessionId, routePath, statusTable } from '../../src/http/index.js';
-import { ENCLAVE_HTTP_STATUS, EnclaveConfigError, EnclaveHttpError, MemoryRateLimitStore, createEnclaveHandler } from '../../src/index.js';
+import { ENCLAVE_HTTP_STATUS, EnclaveConfigError, EnclaveHttpError, MemoryRateLimitStore, MemorySessionStore, createEnclaveHandler } from '../../src/index.js';
 import type { EnclaveRoute, EnclaveRouteContext } from '../../src/index.js';
 import { handleNodeRequest, writeFetchResponse } from '../../src/node/index.js';
 import type { NodeRequest } from '../../src/node/index.js';
 import { adapterContract, listen } from './contract.js';
-import { recordFlushes } from './event-stream.js';
+import { readEvents, recordFlushes } from './event-stream.js';
 
 // The Fetch core behind a bare node:http server and the Node bridge: the reference for the adapters.
 adapterContract('fetch core + node bridge', {
@@ -363,6 +363,52 @@ describe('writeFetchResponse with a chunk larger than the socket buffer', () => 
     const served = await listen(server, () => {});
     try {
       expect(await (await fetch(served.url)).text()).toBe(`${big}data: after\n\n`);
+    } finally {
+      await served.close();
+    }
+  });
+});
+
+describe('a session follower that goes away', () => {
+  /** The store's live subscriptions: a follower holds one while it follows (and re-reads the store every 2 s). */
+  class FollowedStore extends MemorySessionStore {
+    following = 0;
+    override subscribe(sessionId: string, listener: () => void): () => void {
+      const stop = super.subscribe(sessionId, listener);
+      this.following++;
+      let stopped = false;
+      return () => {
+        if (!stopped) this.following--;
+        stopped = true;
+        stop();
+      };
+    }
+  }
+
+  it('stops following at once through the Node bridge, not at the session’s next event', async () => {
+    const store = new FollowedStore();
+    const blocked: string[] = [];
+    // No heartbeat for a minute and a tool that waits: the session has nothing to say for a long while.
+    const handler = createEnclaveHandler({
+      heartbeatMs: 60_000,
+      sessions: { store },
+      logger: { info() {}, error() {} },
+      tools: { block: (_args: unknown, ctx) => new Promise((resolve) => ctx.signal.addEventListener('abort', () => resolve(blocked.push('aborted')))) },
+    });
+    const route = routePath('/enclave');
+    const server = createServer((req, res) => void handleNodeRequest(handler, req, res, { req }, undefined, route.below(new URL(req.url ?? '/', 'http://x').pathname)));
+    const served = await listen(server, () => handler.dispose());
+    try {
+      const started = await fetch(`${served.url}/enclave/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: 'return await callTool("block")' }) });
+      const { sessionId } = (await started.json()) as { sessionId: string };
+      for (let i = 0; i < 3; i++) {
+        const first = await readEvents(await fetch(`${served.url}/enclave/sessions/${sessionId}/events`), { stopAfter: 1 });
+        expect(first.map((e) => e.data.type)).toEqual(['session_init']);
+        // The reader cancelled its body, which closed the connection: the server's follower must end with it.
+        await expect.poll(() => store.following, { timeout: 5000 }).toBe(0);
+      }
+      expect((await fetch(`${served.url}/enclave/sessions/${sessionId}`, { method: 'DELETE' })).status).toBe(200);
+      expect(blocked).toEqual(['aborted']);
     } finally {
       await served.close();
     }
