@@ -23,9 +23,12 @@ import { MCP_PACKAGE_VERSION } from './version.js';
 /** Options of `mcpRoute()`. */
 export interface McpRouteOptions extends CodeModeInfo {
   /**
-   * Browser origins allowed to call the route besides the route's own (MCP asks servers to check
-   * `Origin` against DNS rebinding): a request with another `Origin` gets 403. Requests without `Origin`
-   * (every non-browser MCP client) are unaffected. `'*'` allows any. Default: none.
+   * Browser origins allowed to call the route (MCP asks servers to check `Origin` against DNS
+   * rebinding): a request with another `Origin` gets 403. Without listing, a page of the route's own
+   * origin passes only when that origin's host is `localhost` or an IP address: under a DNS name, a
+   * rebinding attacker's page has the route's origin too (list `https://app.example.com` to let the
+   * app's own pages in). Requests without `Origin` (every non-browser MCP client) are unaffected.
+   * `'*'` allows any. Default: none.
    */
   allowedOrigins?: readonly string[] | '*';
 }
@@ -61,16 +64,26 @@ function checkOptions(options: unknown): McpRouteOptions {
   return o as McpRouteOptions;
 }
 
+/**
+ * A host name DNS cannot point at another machine for a page: `localhost` and IP addresses (as the URL
+ * parser writes them: dotted IPv4, bracketed IPv6). A DNS rebinding attack needs a name it controls.
+ */
+function unrebindable(hostname: string): boolean {
+  return hostname === 'localhost' || hostname.startsWith('[') || /^\d{1,3}(?:\.\d{1,3}){3}$/.test(hostname);
+}
+
 function originAllowed(request: Request, allowed: McpRouteOptions['allowedOrigins']): boolean {
   const origin = request.headers.get('origin');
-  if (origin === null || allowed === '*') return true;
-  let host: string;
+  if (origin === null || allowed === '*' || (allowed ?? []).includes(origin)) return true;
+  let from: URL;
   try {
-    host = new URL(origin).host;
+    from = new URL(origin);
   } catch {
     return false;
   }
-  return host === new URL(request.url).host || (allowed ?? []).includes(origin);
+  // Same origin is no proof under a DNS name: a rebinding attacker's page sends its own name as both
+  // Origin and Host. Only a host no DNS answer can move is trusted without being listed.
+  return from.host === new URL(request.url).host && unrebindable(from.hostname);
 }
 
 /** The caller's catalog and runs, through the run route's own scope and hooks. */

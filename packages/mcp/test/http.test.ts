@@ -2,7 +2,7 @@
  * `createMcpHandler` over a real socket, driven by the official clients of both protocol eras: the three
  * tools as a model uses them, per-user tools, and every kind of bad input answered as MCP says.
  */
-import { createServer } from 'node:http';
+import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -276,5 +276,50 @@ describe('options', () => {
   it('reports the package version to clients', async () => {
     const pkg = (await import('../package.json', { with: { type: 'json' } })).default as { version: string };
     expect(MCP_PACKAGE_VERSION).toBe(pkg.version);
+  });
+});
+
+describe('DNS rebinding: a page served under an attacker’s name that resolves to this server', () => {
+  // A local server with no authenticate (its network position is its only guard), as a developer runs one.
+  const touched: string[] = [];
+  let local = '';
+  let port = 0;
+  let stop: () => Promise<void> = async () => {};
+  beforeAll(async () => {
+    const handler = createMcpHandler({ logger: { info() {}, error() {} }, allowedOrigins: ['http://tools.example.test:8443'], tools: { 'files:read': () => void touched.push('files:read') } });
+    const server = createServer((req, res) => void handleNodeRequest(handler, req, res, { req }));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    port = (server.address() as AddressInfo).port;
+    local = `http://127.0.0.1:${port}/mcp`;
+    stop = async () => {
+      handler.dispose();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    };
+  });
+  afterAll(() => stop());
+
+  /** What the browser sends for the page's same-origin fetch: its Host and its Origin both name the page's host. */
+  const fromPage = (host: string) =>
+    new Promise<number>((resolve, reject) => {
+      const req = request(local, { method: 'POST', headers: { host, origin: `http://${host}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end(callBody('execute', { code: 'return await callTool("files:read", {})' }));
+    });
+
+  it('is refused (403) whatever name the page uses, and no tool runs: the Host header is the attacker’s too', async () => {
+    for (const name of ['rebind.attacker.test', 'localhost.attacker.test', '127.0.0.1.nip.io', 'xn--80ak6aa92e.com']) {
+      expect(await fromPage(`${name}:${port}`), name).toBe(403);
+    }
+    expect(touched).toEqual([]);
+  });
+
+  it('a page on a loopback address or localhost, or an origin the host lists, still passes', async () => {
+    const before = touched.length;
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, 'tools.example.test:8443']) expect(await fromPage(host), host).toBe(200);
+    expect(touched).toHaveLength(before + 4);
   });
 });
