@@ -159,7 +159,7 @@ function readWorkerPoolConfig(check: OptionChecker, level: SecurityLevel, given:
     maxMessagesPerSecond: pick('maxMessagesPerSecond', preset.maxMessagesPerSecond),
     maxExecutionsPerWorker: pick('maxExecutionsPerWorker', 1000),
     maxQueueSize: count(check, 'workerPoolConfig.maxQueueSize', o.maxQueueSize) ?? 1000,
-    idleTimeoutMs: pick('idleTimeoutMs', 30_000),
+    idleTimeoutMs: check.delay('workerPoolConfig.idleTimeoutMs', o.idleTimeoutMs) ?? 30_000,
   };
   if (config.memoryLimitPerWorker < 16 * MB) check.fail('workerPoolConfig.memoryLimitPerWorker is in bytes and must be at least 16 MiB.');
   return config;
@@ -203,7 +203,7 @@ export function readEnclaveOptions(options: CreateEnclaveOptions): EnclaveSettin
     transform: check.boolean('transform', o.transform) ?? true,
     tools: source.tools,
     toolHandler: source.handler,
-    toolTimeout: check.positiveInteger('toolTimeout', o.toolTimeout, 'ms'),
+    toolTimeout: check.delay('toolTimeout', o.toolTimeout),
     onToolCall: check.function<ToolCallHook>('onToolCall', o.onToolCall, '(event) => void'),
     rateLimitStore: check.withMethods<RateLimitStore>('rateLimitStore', o.rateLimitStore, ['hit'], 'a hit(key, windowMs) method') ?? new MemoryRateLimitStore(),
     sidecar: readSidecarOptions(check, o.sidecar, level),
@@ -238,7 +238,7 @@ export function readRunOptions(settings: EnclaveSettings, runOptions: RunOptions
   const listener = check.function('onEvent', o.onEvent, '(event) => void') as EnclaveEventListener | undefined;
   const sessionId = o.sessionId;
   if (sessionId !== undefined && !isSessionId(sessionId)) check.fail('sessionId must be 1 to 128 characters of A-Z, a-z, 0-9, "_" and "-".');
-  const heartbeatMs = check.positiveInteger('heartbeatMs', o.heartbeatMs, 'ms');
+  const heartbeatMs = check.delay('heartbeatMs', o.heartbeatMs);
   check.boolean('includeToolArgs', o.includeToolArgs);
   const durable = readDurableOptions(o.durable);
   return {

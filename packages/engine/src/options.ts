@@ -1,6 +1,9 @@
 import { EnclaveConfigError } from './errors.js';
 import { closeNames } from './suggest.js';
 
+/** The longest delay Node's timers keep (2^31 - 1 ms); a longer one fires after 1 ms. */
+export const MAX_DELAY_MS = 2_147_483_647;
+
 function describeValue(value: unknown): string {
   if (typeof value === 'number') return String(value);
   if (value === null) return 'null';
@@ -50,6 +53,17 @@ export class OptionChecker {
       this.fail(`${name} must be a positive integer${unit === undefined ? '' : ` (${unit})`}, got ${describeValue(value)}.`);
     }
     return value;
+  }
+
+  /**
+   * A positive integer of milliseconds that a timer waits (a heartbeat, a timeout), or undefined. At most
+   * MAX_DELAY_MS: Node fires a timer with a longer delay after 1 ms (a "never" heartbeat would beat every
+   * millisecond).
+   */
+  delay(name: string, value: unknown): number | undefined {
+    const ms = this.positiveInteger(name, value, 'ms');
+    if (ms !== undefined && ms > MAX_DELAY_MS) this.fail(`${name} must be at most ${MAX_DELAY_MS} ms (about 24.8 days, the longest delay Node's timers keep), got ${ms}.`);
+    return ms;
   }
 
   boolean(name: string, value: unknown): boolean | undefined {

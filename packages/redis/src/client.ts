@@ -55,7 +55,7 @@ export function checkArguments(where: string, client: unknown, options: unknown,
   const prefix = check.string('prefix', o.prefix) ?? DEFAULT_PREFIX;
   // A brace would start a hash tag of its own and move a session's keys to different cluster slots.
   if (/[{}]/.test(prefix)) check.fail('prefix must not contain { or }.');
-  const timeoutMs = check.positiveInteger('commandTimeoutMs', o.commandTimeoutMs, 'ms') ?? DEFAULT_COMMAND_TIMEOUT_MS;
+  const timeoutMs = check.delay('commandTimeoutMs', o.commandTimeoutMs) ?? DEFAULT_COMMAND_TIMEOUT_MS;
   return { check, o, prefix, timeoutMs };
 }
 

@@ -42,6 +42,9 @@ describe('options are checked when the adapter or the node is made', () => {
     expect(() => redisRuntime({} as never)).toThrow(/redis must be an object with the methods of an ioredis client/);
     expect(() => redisRuntime({ redis: redis.client(), queueTimeoutMs: -1 })).toThrow(/queueTimeoutMs/);
     expect(() => redisRuntime({ redis: redis.client(), queueTimout: 1 } as never)).toThrow(/queueTimout.*queueTimeoutMs/s);
+    // Node fires a longer timer after 1 ms: a heartbeat meant to be rare would hit Redis every millisecond.
+    expect(() => redisRuntime({ redis: redis.client(), heartbeatMs: 2 ** 31 })).toThrow(/heartbeatMs must be at most 2147483647 ms/);
+    expect(() => redisRuntime({ redis: redis.client(), commandTimeoutMs: 2 ** 31 })).toThrow(/commandTimeoutMs must be at most 2147483647 ms/);
     expect(() => redisRuntime({ redis: redis.client(), direct: true } as never)).toThrow(/direct/);
     expect(() => redisRuntime({ redis: redis.client(), direct: { host: '0.0.0.0' } })).toThrow(/direct\.advertise must say which address/);
     expect(() => redisRuntime({ redis: redis.client(), direct: { port: 70_000 } })).toThrow(/direct\.port/);
@@ -52,6 +55,7 @@ describe('options are checked when the adapter or the node is made', () => {
     expect(() => new Enclave({ adapter: redisRuntime({ redis: redis.client() }), workerPoolConfig: { maxWorkers: 2 } })).toThrow(/workerPoolConfig/);
     await expect(startRuntimeNode({ redis: 'http://127.0.0.1:1' })).rejects.toThrow(/redis must be a redis:\/\/ or rediss:\/\/ URL/);
     await expect(startRuntimeNode({ redis: redis.server.url, concurrency: 0 })).rejects.toThrow(/concurrency/);
+    await expect(startRuntimeNode({ redis: redis.server.url, heartbeatMs: 2 ** 31 })).rejects.toThrow(/heartbeatMs must be at most 2147483647 ms/);
     await expect(startRuntimeNode({ redis: redis.server.url, memoryLimitPerWorker: 1024 })).rejects.toThrow(/memoryLimitPerWorker/);
   });
 

@@ -307,7 +307,7 @@ export function checkHandlerOptions(options: unknown): asserts options is Enclav
     check.withMethods<RateLimitStore>('rateLimit.store', rateLimit.store, ['hit'], 'a hit(key, windowMs) method');
   }
   check.withMethods<EnclaveLogger>('logger', o.logger, ['info', 'error'], 'info() and error() methods');
-  check.positiveInteger('heartbeatMs', o.heartbeatMs, 'ms');
+  check.delay('heartbeatMs', o.heartbeatMs);
   check.function('userKey', o.userKey, '(ctx) => string');
   check.positiveInteger('maxRunsPerUser', o.maxRunsPerUser);
   check.withMethods<LeaseStore>('leases', o.leases, ['acquire', 'renew', 'release'], 'acquire(), renew() and release() methods');
@@ -319,7 +319,7 @@ export function checkHandlerOptions(options: unknown): asserts options is Enclav
       if (key !== undefined && !((typeof key === 'string' || key instanceof Uint8Array) && keyBytes(key).length >= 32)) {
         check.fail('sessions.stateKey must be a secret of at least 32 bytes (a string or a Uint8Array).');
       }
-      check.positiveInteger('sessions.livenessMs', sessions.livenessMs, 'ms');
+      check.delay('sessions.livenessMs', sessions.livenessMs);
       check.positiveInteger('sessions.maxPauseDuration', sessions.maxPauseDuration, 'ms');
       check.positiveInteger('sessions.maxWaitingPerUser', sessions.maxWaitingPerUser);
       check.positiveInteger('sessions.maxPauses', sessions.maxPauses);

@@ -4,7 +4,7 @@
  * state, and its owner. The HTTP core talks to a store only through this interface, so a shared store
  * (Redis, for several app instances) plugs in without touching the adapters.
  */
-import { OptionChecker } from '../options.js';
+import { MAX_DELAY_MS, OptionChecker } from '../options.js';
 import type { ApprovalRequiredPayload, EnclaveEvent, ExecutionResult } from '../types.js';
 
 /**
@@ -429,7 +429,9 @@ export class MemorySessionStore implements SessionStore {
 
   #expireIn(sessionId: string, entry: Entry, ms: number): void {
     clearTimeout(entry.expiry);
-    entry.expiry = setTimeout(() => this.#forget(sessionId, entry), ms);
+    // A month-long wait for an approval is waited in steps: Node fires a longer timer after 1 ms.
+    const step = Math.min(ms, MAX_DELAY_MS);
+    entry.expiry = setTimeout(() => (ms > step ? this.#expireIn(sessionId, entry, ms - step) : this.#forget(sessionId, entry)), step);
     entry.expiry.unref();
   }
 

@@ -83,7 +83,7 @@ function external(check: OptionChecker, v: unknown): ResolvedExternal | undefine
   const score = check.function<ExternalScorerFn>('scoringGate.scorer.score', o.score ?? null, '(request) => Promise<number | { score, reason? }>') as ExternalScorerFn;
   return {
     score,
-    timeout: check.positiveInteger('scoringGate.scorer.timeout', o.timeout, 'ms') ?? DEFAULT_EXTERNAL_TIMEOUT,
+    timeout: check.delay('scoringGate.scorer.timeout', o.timeout) ?? DEFAULT_EXTERNAL_TIMEOUT,
     failMode: check.oneOf('scoringGate.scorer.failMode', o.failMode, ['open', 'closed']) ?? 'closed',
     combine: check.oneOf('scoringGate.scorer.combine', o.combine, ['max', 'mean']) ?? 'max',
   };

@@ -62,7 +62,7 @@ export function defineTool<I extends StandardSchemaV1 | undefined = undefined, O
   check.function('handler', config.handler ?? null, '(args, ctx) => result');
   if (config.input !== undefined && !isStandardSchema(config.input)) check.fail('input must be a Standard Schema validator (zod, valibot, arktype, ...).');
   if (config.output !== undefined && !isStandardSchema(config.output)) check.fail('output must be a Standard Schema validator (zod, valibot, arktype, ...).');
-  check.positiveInteger('timeout', config.timeout, 'ms');
+  check.delay('timeout', config.timeout);
   check.boolean('sideEffect', config.sideEffect);
   if (config.needsApproval !== undefined && typeof config.needsApproval !== 'boolean' && typeof config.needsApproval !== 'function') check.fail('needsApproval must be true, false or a predicate (args, ctx) => boolean.');
   const rl = check.object('rateLimit', config.rateLimit, 'an object { limit, windowMs, key? }');

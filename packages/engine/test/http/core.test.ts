@@ -41,6 +41,11 @@ describe('createEnclaveHandler options', () => {
     [{ routes: { '/mcp/': { serve() {} } } }, /routes: "\/mcp\/" must be a literal sub-path/],
     [{ routes: { '/mcp': {} } }, /routes\["\/mcp"\] must be an object with a serve\(route\) method/],
     [{ routes: [] }, /routes must be an object of sub-path -> route/],
+    // Node fires a timer of a longer delay after 1 ms: a heartbeat "never" would beat every millisecond.
+    [{ heartbeatMs: 2 ** 31 }, /heartbeatMs must be at most 2147483647 ms/],
+    [{ sessions: { livenessMs: 30 * 24 * 60 * 60_000 } }, /sessions\.livenessMs must be at most 2147483647 ms/],
+    [{ enclave: { toolTimeout: 2 ** 40 } }, /toolTimeout must be at most 2147483647 ms/],
+    [{ enclave: { adapter: 'worker_threads', workerPoolConfig: { idleTimeoutMs: 2 ** 31 } } }, /workerPoolConfig\.idleTimeoutMs must be at most 2147483647 ms/],
   ])('%o is refused at construction', (options, message) => {
     expect(() => createEnclaveHandler(options as never)).toThrow(EnclaveConfigError);
     expect(() => createEnclaveHandler(options as never)).toThrow(message);

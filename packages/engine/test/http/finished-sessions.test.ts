@@ -3,7 +3,7 @@
  * who starts session after session with large results forgets their own oldest results, and never
  * runs the host out of memory or takes another user's results with them.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { MemorySessionStore, createEnclaveHandler } from '../../src/index.js';
 import type { ExecutionResult } from '../../src/index.js';
 
@@ -112,6 +112,34 @@ describe('MemorySessionStore: finished sessions are bounded', () => {
   it('refuses limits that are not positive integers, naming them', () => {
     expect(() => new MemorySessionStore({ maxFinishedPerOwner: 0 })).toThrow(/maxFinishedPerOwner must be a positive integer/);
     expect(() => new MemorySessionStore({ maxFinishedBytes: 1.5 })).toThrow(/maxFinishedBytes must be a positive integer/);
+  });
+});
+
+describe('MemorySessionStore: waits and lifetimes longer than Node’s longest timer (2^31 - 1 ms, 24.8 days)', () => {
+  const DAY = 24 * 60 * 60_000;
+
+  it('keeps a session waiting 30 days for an approval, and one finished with a 30-day ttl, until their time', async () => {
+    // Node (and the fake clock, like it) fires a timer of a longer delay after 1 ms.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const store = new MemorySessionStore({ maxRunningMs: 40 * DAY });
+    try {
+      await store.create({ sessionId: 'ses_waits', owner: 'ada', createdAt: Date.now() });
+      expect(await store.pause('ses_waits', { approval: { callId: 1, tool: 'refund', args: {}, expiresAt: Date.now() + 30 * DAY }, state: '{}' }, 60_000)).toBe(true);
+      await store.create({ sessionId: 'ses_kept', owner: 'ada', createdAt: Date.now() });
+      expect(await store.finish('ses_kept', 'completed', ok(1), 30 * DAY)).toBe(true);
+      await store.create({ sessionId: 'ses_runs', owner: 'ada', createdAt: Date.now() });
+      await vi.advanceTimersByTimeAsync(29 * DAY);
+      expect((await store.get('ses_waits'))?.state).toBe('waiting_for_approval');
+      expect((await store.get('ses_kept'))?.state).toBe('completed');
+      expect((await store.get('ses_runs'))?.state).toBe('running');
+      await vi.advanceTimersByTimeAsync(DAY + 120_000);
+      expect([await store.get('ses_waits'), await store.get('ses_kept')]).toEqual([undefined, undefined]);
+      await vi.advanceTimersByTimeAsync(10 * DAY);
+      expect(await store.get('ses_runs')).toBeUndefined();
+    } finally {
+      store.dispose();
+      vi.useRealTimers();
+    }
   });
 });
 

@@ -137,11 +137,11 @@ function readNodeOptions(options: RuntimeNodeOptions): { settings: NodeSettings;
   const settings: NodeSettings = {
     keys: runtimeKeys(prefix),
     concurrency,
-    maxTimeoutMs: check.positiveInteger('maxTimeoutMs', o.maxTimeoutMs, 'ms') ?? 60_000,
+    maxTimeoutMs: check.delay('maxTimeoutMs', o.maxTimeoutMs) ?? 60_000,
     memoryLimitPerWorker,
     maxPayloadBytes,
-    heartbeatMs: check.positiveInteger('heartbeatMs', o.heartbeatMs, 'ms') ?? 1000,
-    timeoutMs: check.positiveInteger('commandTimeoutMs', o.commandTimeoutMs, 'ms') ?? DEFAULT_COMMAND_TIMEOUT_MS,
+    heartbeatMs: check.delay('heartbeatMs', o.heartbeatMs) ?? 1000,
+    timeoutMs: check.delay('commandTimeoutMs', o.commandTimeoutMs) ?? DEFAULT_COMMAND_TIMEOUT_MS,
     ceilings,
     // As many as a journal of the largest payload holds, at the 24 bytes a journal charges for each.
     maxNd: Math.floor(maxPayloadBytes / 24),

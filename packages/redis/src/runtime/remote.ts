@@ -77,8 +77,8 @@ export function redisRuntime(options: RedisRuntimeOptions): RemoteAdapter {
     client: redis as RedisClient,
     keys: runtimeKeys(prefix),
     timeoutMs,
-    queueTimeoutMs: check.positiveInteger('queueTimeoutMs', o.queueTimeoutMs, 'ms') ?? 5000,
-    heartbeatMs: check.positiveInteger('heartbeatMs', o.heartbeatMs, 'ms') ?? 1000,
+    queueTimeoutMs: check.delay('queueTimeoutMs', o.queueTimeoutMs) ?? 5000,
+    heartbeatMs: check.delay('heartbeatMs', o.heartbeatMs) ?? 1000,
     direct: readDirect(check, o.direct),
   };
   return { kind: 'remote', createIsolation: (context) => new RedisRuntimeIsolation(settings, context) };
