@@ -33,6 +33,13 @@ export const TOOL_NAMES = ['search_tools', 'describe_tools', 'execute'] as const
 const MAX_NAMES = 50;
 const MAX_LIMIT = 50;
 const DEFAULT_LIMIT = 10;
+/**
+ * Characters of a search query, and of a tool name (the longest a tool may have). Ranking is synchronous
+ * work for every query word against every tool: a megabyte of distinct words held the event loop for
+ * seconds. A model's query is a few words.
+ */
+const MAX_QUERY = 1000;
+const MAX_NAME = 256;
 
 const INSTRUCTIONS = [
   'Code mode: instead of calling tools one by one, write one short JavaScript program that calls them.',
@@ -101,7 +108,7 @@ function describe(catalog: EnclaveDescription, names: readonly string[]): CallTo
 const SEARCH_INPUT = {
   type: 'object',
   properties: {
-    query: { type: 'string', description: 'Keywords for what the tools should do or touch, e.g. "paid orders" or "send invoice email". Empty: list every tool.' },
+    query: { type: 'string', maxLength: MAX_QUERY, description: 'Keywords for what the tools should do or touch, e.g. "paid orders" or "send invoice email". Empty: list every tool.' },
     limit: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, description: `How many tools at most (default ${DEFAULT_LIMIT}).` },
   },
   required: ['query'],
@@ -111,7 +118,7 @@ const SEARCH_INPUT = {
 const DESCRIBE_INPUT = {
   type: 'object',
   properties: {
-    names: { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: MAX_NAMES, description: 'Exact tool names, as search_tools gives them.' },
+    names: { type: 'array', items: { type: 'string', maxLength: MAX_NAME }, minItems: 1, maxItems: MAX_NAMES, description: 'Exact tool names, as search_tools gives them.' },
   },
   required: ['names'],
   additionalProperties: false,

@@ -38,6 +38,11 @@ const EXACT_NAME = 1000;
 const STOPWORDS = new Set(['a', 'an', 'and', 'are', 'by', 'for', 'from', 'i', 'in', 'is', 'it', 'of', 'on', 'or', 'the', 'to', 'with']);
 /** The shortest word that may match the start of a longer one. */
 const MIN_PREFIX = 3;
+/**
+ * Distinct query words ranked at most: ranking is synchronous work for each of them against every word
+ * of every tool, and a model's query is a few words (a megabyte of them held the event loop for seconds).
+ */
+const MAX_QUERY_WORDS = 64;
 
 /** A word without its common English endings: enough to meet `orders` with `order` and `listing` with `list`. */
 export function stem(word: string): string {
@@ -116,7 +121,8 @@ const byRank = (a: ToolMatch, b: ToolMatch) => b.score - a.score || a.name.lengt
 
 /**
  * The tools of `tools` that match `query`, best first, at most `limit`. A query without words (empty,
- * or only stopwords and punctuation) lists the catalog in name order.
+ * or only stopwords and punctuation) lists the catalog in name order; only its first 64 distinct words
+ * are ranked.
  *
  * @example
  * ```ts
@@ -125,7 +131,7 @@ const byRank = (a: ToolMatch, b: ToolMatch) => b.score - a.score || a.name.lengt
  */
 export function searchTools(tools: readonly ToolDescription[], query: string, limit = 10): SearchResult {
   const indexed = tools.map(index);
-  const queryWords = [...new Set(words(query))];
+  const queryWords = [...new Set(words(query))].slice(0, MAX_QUERY_WORDS);
   const line = (t: ToolDescription, score: number): ToolMatch => ({ name: t.name, description: firstLine(t.description), score });
   if (queryWords.length === 0) {
     const all = indexed.map((t) => line(t.tool, 0)).sort(byRank);

@@ -279,6 +279,22 @@ describe('options', () => {
   });
 });
 
+/** Serves `handler` on a free port of 127.0.0.1: its port, the endpoint's URL, and how to stop it. */
+async function serveLocally(handler: ReturnType<typeof createMcpHandler>): Promise<{ port: number; url: string; stop(): Promise<void> }> {
+  const server = createServer((req, res) => void handleNodeRequest(handler, req, res, { req }));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    port,
+    url: `http://127.0.0.1:${port}/mcp`,
+    stop: async () => {
+      handler.dispose();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
 describe('DNS rebinding: a page served under an attacker’s name that resolves to this server', () => {
   // A local server with no authenticate (its network position is its only guard), as a developer runs one.
   const touched: string[] = [];
@@ -286,16 +302,8 @@ describe('DNS rebinding: a page served under an attacker’s name that resolves 
   let port = 0;
   let stop: () => Promise<void> = async () => {};
   beforeAll(async () => {
-    const handler = createMcpHandler({ logger: { info() {}, error() {} }, allowedOrigins: ['http://tools.example.test:8443'], tools: { 'files:read': () => void touched.push('files:read') } });
-    const server = createServer((req, res) => void handleNodeRequest(handler, req, res, { req }));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    port = (server.address() as AddressInfo).port;
-    local = `http://127.0.0.1:${port}/mcp`;
-    stop = async () => {
-      handler.dispose();
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    };
+    const served = await serveLocally(createMcpHandler({ logger: { info() {}, error() {} }, allowedOrigins: ['http://tools.example.test:8443'], tools: { 'files:read': () => void touched.push('files:read') } }));
+    ({ port, url: local, stop } = served);
   });
   afterAll(() => stop());
 
@@ -321,5 +329,43 @@ describe('DNS rebinding: a page served under an attacker’s name that resolves 
     const before = touched.length;
     for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, 'tools.example.test:8443']) expect(await fromPage(host), host).toBe(200);
     expect(touched).toHaveLength(before + 4);
+  });
+});
+
+describe('search_tools and describe_tools take what a model sends, not a megabyte of words', () => {
+  // Ranking is synchronous work per query word, tool and description word: a 1 MB query of distinct
+  // words held the event loop for seconds, every user and run of the process waiting.
+  let built = 0;
+  let local = '';
+  let stop: () => Promise<void> = async () => {};
+  beforeAll(async () => {
+    const handler = createMcpHandler({
+      maxBodySize: 4 * 1024 * 1024,
+      logger: { info() {}, error() {} },
+      tools: () => {
+        // Host-side canary: the catalog is built only for a call that gets to the search.
+        built++;
+        return toolsFor('alice');
+      },
+    });
+    ({ url: local, stop } = await serveLocally(handler));
+  });
+  afterAll(() => stop());
+
+  const distinctWords = (n: number) => Array.from({ length: n }, (_, i) => `w${i.toString(36)}`).join(' ');
+
+  it('a query or a name longer than the schema allows is an input error; nothing is searched', async () => {
+    for (const [tool, args] of [
+      ['search_tools', { query: distinctWords(150_000) }],
+      ['search_tools', { query: 'x'.repeat(1001) }],
+      ['describe_tools', { names: Array.from({ length: 50 }, (_, i) => `${i} ${distinctWords(3000)}`) }],
+    ] as const) {
+      const res = await rawRpc(local, callBody(tool, args));
+      expect(res.message.result, tool).toMatchObject({ isError: true, content: [{ text: expect.stringMatching(/Input validation error/) }] });
+    }
+    expect(built).toBe(0);
+    const ok = await rawRpc(local, callBody('search_tools', { query: `paid orders ${'x'.repeat(900)}` }));
+    expect(ok.message.result.isError).toBeUndefined();
+    expect(built).toBe(1);
   });
 });

@@ -74,6 +74,13 @@ describe('search_tools ranking', () => {
     expect(reversed).toEqual(searchTools(CATALOG, 'order').matches);
   });
 
+  it('ranks by the first 64 distinct words of a query: a host that passes its users’ text on bounds the work', () => {
+    const filler = Array.from({ length: 100_000 }, (_, i) => `zz${i.toString(36)}`);
+    expect(names(['refund', ...filler.slice(0, 63), 'invoice'].join(' '))).toEqual(['orders:refund']);
+    expect(names(['refund', ...filler.slice(0, 62), 'invoice'].join(' '))).toEqual(['invoices:send', 'orders:refund']);
+    expect(names(`${filler.join(' ')} invoice`)).toEqual([]);
+  });
+
   it('an empty query lists the catalog; a query without a match lists nothing; limit cuts the list', () => {
     expect(searchTools(CATALOG, '  ').matched).toBe(6);
     expect(names('')).toEqual(['me', 'orders:get', 'orders:list', 'invoices:send', 'orders:refund', 'customers:search']);
