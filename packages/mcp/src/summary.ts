@@ -22,10 +22,20 @@ function logLines(logs: readonly LogEntry[] | undefined): string[] {
   return ['Console output:', clip(logs.map((l) => `[${l.level}] ${l.message}`).join('\n'), LOG_CHARS)];
 }
 
+/**
+ * The value as the text shows it: indented when it fits, compact otherwise. Indentation costs two spaces
+ * a level on a line per element, so a value deep and wide within the output cap (652 KB) would be
+ * 165 million characters indented, built whole on the main thread to show 4000 of them.
+ */
+function valueText(value: unknown): string {
+  const compact = JSON.stringify(value) ?? String(value);
+  return compact.length > VALUE_CHARS ? clip(compact, VALUE_CHARS) : clip(JSON.stringify(value, null, 2), VALUE_CHARS);
+}
+
 /** A readable summary of an `ExecutionResult`. */
 export function summarize(result: ExecutionResult): string {
   if (result.success) {
-    const value = result.value === undefined ? 'undefined (the script returned nothing)' : clip(JSON.stringify(result.value, null, 2) ?? String(result.value), VALUE_CHARS);
+    const value = result.value === undefined ? 'undefined (the script returned nothing)' : valueText(result.value);
     return [`OK (${stats(result)}). Value:`, value, ...logLines(result.logs)].join('\n');
   }
   const { error } = result;
