@@ -365,7 +365,8 @@ export class Enclave {
         traceToolCall(
           trace,
           {
-            tool: call.name,
+            // A name the run has no tool for is the script's text: its span is not named after it.
+            tool: scope.lookup(call.name) === undefined ? undefined : call.name,
             callId: call.callIndex,
             // Text an isolation sent: one that is not JSON (or nests too deep) records no arguments rather than failing the call.
             args: () => {

@@ -80,21 +80,23 @@ export function endRunTrace(trace: RunTrace, outcome: { code: string | undefined
   span.end();
 }
 
-/** Runs one tool call in an `execute_tool` span (a child of the run's span) and in its context. */
+/**
+ * Runs one tool call in an `execute_tool` span (a child of the run's span) and in its context. `tool`
+ * is undefined for a name the run has no tool for: that name is the script's text, and no span is
+ * named after it or carries it (a span name per distinct string would also grow a backend's series).
+ */
 export async function traceToolCall<T>(
   trace: RunTrace,
-  call: { tool: string; callId: number; args?: () => unknown },
+  call: { tool: string | undefined; callId: number; args?: () => unknown },
   run: () => Promise<T>,
   outcome: (result: T) => { error?: { code: string; message: string }; result?: () => unknown },
 ): Promise<T> {
-  const attributes: Attributes = {
-    'gen_ai.operation.name': 'execute_tool',
-    'gen_ai.tool.name': call.tool,
-    'gen_ai.tool.call.id': String(call.callId),
-    'gen_ai.tool.type': 'function',
-  };
+  const attributes: Attributes = { 'gen_ai.operation.name': 'execute_tool' };
+  if (call.tool !== undefined) attributes['gen_ai.tool.name'] = call.tool;
+  attributes['gen_ai.tool.call.id'] = String(call.callId);
+  attributes['gen_ai.tool.type'] = 'function';
   if (trace.toolPayloads && call.args) attributes['gen_ai.tool.call.arguments'] = safeJson(call.args());
-  const span = trace.tracer.startSpan(`execute_tool ${call.tool}`, { kind: SPAN_KIND_INTERNAL, attributes }, trace.context);
+  const span = trace.tracer.startSpan(call.tool === undefined ? 'execute_tool' : `execute_tool ${call.tool}`, { kind: SPAN_KIND_INTERNAL, attributes }, trace.context);
   try {
     const result = await trace.api.context.with(trace.api.trace.setSpan(trace.context, span), run);
     const seen = outcome(result);

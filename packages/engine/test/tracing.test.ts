@@ -89,6 +89,22 @@ describe.each([
     expect(seen).not.toContain('CANARY');
   });
 
+  it('a name the run has no tool for is the script’s text: no span is named after it or carries it', async () => {
+    const enclave = make(options);
+    // Distinct names per call would make as many span names: a backend's span metrics grow a series each.
+    const { ids, done } = underParent((traceContext) =>
+      enclave.run(`for (const n of ['CANARY-NAME-1', 'CANARY-NAME-2\\u202e\\u001b[31m']) { try { await callTool(n, {}); } catch (e) {} } return await callTool('orders:list', { status: 'paid' });`, { tools, traceContext }),
+    );
+    const result = await done;
+    expect(result.success, JSON.stringify(result)).toBe(true);
+    const spans = spansOf(exporter, ids.traceId);
+    expect(JSON.stringify(spans.map((s) => ({ name: s.name, attributes: s.attributes, status: s.status, events: s.events })))).not.toContain('CANARY');
+    const unknown = spans.filter((s) => s.name === 'execute_tool');
+    expect(unknown.map((s) => s.attributes)).toEqual([1, 2].map((id) => expect.objectContaining({ 'gen_ai.tool.call.id': String(id), 'error.type': 'UNKNOWN_TOOL' })));
+    expect(unknown.every((s) => !('gen_ai.tool.name' in s.attributes))).toBe(true);
+    expect(spans.find((s) => s.name === 'execute_tool orders:list')?.attributes['gen_ai.tool.name']).toBe('orders:list');
+  });
+
   it('tool arguments and results go on the spans only when the host opts in', async () => {
     const code = `return await callTool('orders:list', { status: 'open' });`;
     const plain = make(options);
