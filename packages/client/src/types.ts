@@ -25,6 +25,7 @@ export type RunErrorCode =
   | 'OUTPUT_LIMIT_EXCEEDED'
   | 'QUEUE_FULL'
   | 'RUN_LOST'
+  | 'SESSION_LOST'
   | 'RUNTIME_UNAVAILABLE'
   | 'RUNTIME_LOST'
   | 'APPROVAL_REQUIRED'

@@ -23,6 +23,12 @@ export const ErrorCode = {
   /** A session's run was lost with the app instance running it (crash, `kill -9`): it did not finish. */
   RUN_LOST: 'RUN_LOST',
   /**
+   * Only in a `final` event a session's reader makes itself: the session was gone from the store before
+   * the reader saw its end (it expired, was forgotten to make room, or the store lost it and the
+   * instance running it could not write it again). Its result is unknown.
+   */
+  SESSION_LOST: 'SESSION_LOST',
+  /**
    * Remote runtime nodes (`@enclave-kit/redis`): no node took the run within the queue timeout, or the
    * queue could not be reached. Nothing of the script ran; safe to retry.
    */

@@ -1234,7 +1234,9 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
   }
 
   function streamResponse(format: StreamFormat, store: SessionStore, sessionId: string, afterSeq: number, headers: Record<string, string> = {}): Response {
-    return new Response(storeStream(store, sessionId, afterSeq, format), { status: statuses.SUCCESS, headers: streamHeaders(format, headers) });
+    const { livenessMs } = sessions as NonNullable<typeof sessions>;
+    // A session missing from the store may come back within its instance's liveness (the store lost it).
+    return new Response(storeStream(store, sessionId, afterSeq, format, livenessMs), { status: statuses.SUCCESS, headers: streamHeaders(format, headers) });
   }
 
   /** `{path}/sessions...`: a store that does not answer is a 503 with `Retry-After`, never a crash or a hang. */

@@ -3,7 +3,8 @@
  * `data: <event JSON>`) or NDJSON (`Accept: application/x-ndjson`; one event JSON per line). Every event
  * is flushed as it happens: the headers ask proxies and compression middleware not to buffer.
  */
-import type { EnclaveEvent } from '../types.js';
+import { failure } from '../result.js';
+import type { EnclaveEvent, ExecutionResult } from '../types.js';
 import type { SessionStore } from './session-store.js';
 
 export type StreamFormat = 'sse' | 'ndjson';
@@ -118,13 +119,22 @@ const STORE_RETRY_MS = 10_000;
 /** A follower waiting for events re-reads this often even without a notification (a store's notices can be lost). */
 const POLL_MS = 2_000;
 
+/** The end a reader gets of a session that is gone from the store before it read its `final`. */
+function lostResult(): ExecutionResult {
+  return failure('SESSION_LOST', 'SessionLostError', 'The session is gone from the session store before its end was read (it expired, was forgotten to make room, or the store lost it); its result is unknown.');
+}
+
 /**
  * A session's events from a store: everything after `afterSeq`, then live events until `final`. It reads
  * only when the reader is ready for more (a slow or absent reader keeps nothing in this process's memory
- * beyond one batch) and ends when the session ends or expires.
+ * beyond one batch) and ends with `final`: the session's own; built from its record when the store
+ * lost its events; `SESSION_LOST` when the session stays gone for `lostAfterMs` (a store that lost its
+ * data gets it back from the instance running it within its liveness), never a silent end.
  */
-export function storeStream(store: SessionStore, sessionId: string, afterSeq: number, format: StreamFormat): ReadableStream<Uint8Array> {
+export function storeStream(store: SessionStore, sessionId: string, afterSeq: number, format: StreamFormat, lostAfterMs: number): ReadableStream<Uint8Array> {
   let last = afterSeq;
+  /** Since when the session has been missing from the store. */
+  let goneSince: number | undefined;
   let wake: (() => void) | undefined;
   let changed = false;
   let stopped = false;
@@ -182,24 +192,34 @@ export function storeStream(store: SessionStore, sessionId: string, afterSeq: nu
             }
             return;
           }
-          // Gone (expired), or finished: one more read catches a final appended meanwhile.
-          if (record === undefined || record.state !== 'running') {
+          if (record !== undefined) goneSince = undefined;
+          else goneSince ??= performance.now();
+          const waitMore = goneSince !== undefined && performance.now() - goneSince < lostAfterMs;
+          // Gone for good, or finished: one more read catches a final appended meanwhile.
+          if (!waitMore && (record === undefined || record.state !== 'running')) {
             let tail: EnclaveEvent[] = [];
+            let none = false;
             try {
               tail = await store.read(sessionId, last, BATCH);
+              // A finished session always keeps its final: no event at all means its events were lost.
+              none = tail.length === 0 && record?.result !== undefined && (await store.read(sessionId, 0, 1)).length === 0;
             } catch {
               // as above: the loop retries
               continue;
             }
             if (tail.length > 0) continue;
+            const result = record === undefined ? lostResult() : none ? record.result : undefined;
+            if (result !== undefined) controller.enqueue(encodeEvent(format, { sessionId, seq: last + 1, type: 'final', time: Date.now(), payload: result }));
             stop();
             controller.close();
             return;
           }
           if (!changed) {
+            // While the session is missing, looked for again by the end of the wait for it at the latest.
+            const ms = goneSince === undefined ? POLL_MS : Math.min(POLL_MS, Math.max(10, lostAfterMs - (performance.now() - goneSince)));
             await new Promise<void>((resolve) => {
               wake = resolve;
-              setTimeout(resolve, POLL_MS).unref();
+              setTimeout(resolve, ms).unref();
             });
           }
           wake = undefined;

@@ -1,12 +1,42 @@
 /**
  * Sessions keep every event their run made, in order, whatever the timing of the store's writes, and a
  * reader gets every event the store keeps, also across its batches and behind an `events_dropped` marker.
+ * A reader always ends with `final`, also when the store loses the session or its events.
  */
 import { describe, expect, it } from 'vitest';
 import { createEnclaveHandler } from '../../src/index.js';
 import { MemorySessionStore } from '../../src/http/session-store.js';
-import type { EnclaveEvent } from '../../src/index.js';
+import type { EnclaveEvent, ToolContext } from '../../src/index.js';
+import { waitUntil } from '../helpers.js';
 import { readEvents } from './event-stream.js';
+
+/** A store that loses what the test says, as a shared store that lost its data does until it is written again. */
+class LosingStore extends MemorySessionStore {
+  lostRecord = false;
+  lostEvents = false;
+  /** Lookups that found no session. */
+  misses = 0;
+  override async get(sessionId: string) {
+    if (!this.lostRecord) return super.get(sessionId);
+    this.misses++;
+    return undefined;
+  }
+  override async read(sessionId: string, afterSeq: number, limit: number) {
+    return this.lostRecord || this.lostEvents ? [] : super.read(sessionId, afterSeq, limit);
+  }
+}
+
+/** A tool that waits until the test opens it. */
+function gated() {
+  let open!: (value: unknown) => void;
+  const opened = new Promise((resolve) => (open = resolve));
+  let entered = false;
+  const tool = (_args: unknown, ctx: ToolContext) => {
+    entered = true;
+    return Promise.race([opened, new Promise((resolve) => ctx.signal.addEventListener('abort', () => resolve('aborted')))]);
+  };
+  return { tool, open, entered: () => entered };
+}
 
 const post = (path: string, code: string) =>
   new Request(`http://x/enclave${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) });
@@ -48,6 +78,63 @@ describe('session events', () => {
       expect(kept.length).toBeGreaterThan(256);
       const read = await readEvents(await handler(new Request(`http://x/enclave/sessions/${sessionId}/events`, { headers: { accept: 'application/x-ndjson' } })));
       expect(read.map((e) => (e.data as EnclaveEvent).seq)).toEqual(kept.map((e) => e.seq));
+    } finally {
+      handler.dispose();
+    }
+  });
+});
+
+describe('a reader of a session the store loses', () => {
+  const follow = (handler: ReturnType<typeof createEnclaveHandler>, id: string) => handler(new Request(`http://x/enclave/sessions/${id}/events`)).then((res) => readEvents(res));
+
+  async function running(livenessMs: number) {
+    const store = new LosingStore();
+    const gate = gated();
+    const handler = createEnclaveHandler({ sessions: { store, livenessMs }, tools: { gate: gate.tool } });
+    const { sessionId } = (await (await handler(post('/sessions', 'const r = await callTool("gate"); return r;'))).json()) as { sessionId: string };
+    await waitUntil(gate.entered);
+    return { store, gate, handler, sessionId, following: follow(handler, sessionId) };
+  }
+
+  it('waits for it while the instance running it may write it again, then reads on to its final', async () => {
+    const { store, gate, handler, sessionId, following } = await running(60_000);
+    try {
+      store.lostRecord = true;
+      // The reader has looked and found nothing; it keeps waiting instead of ending.
+      await waitUntil(() => store.misses > 0);
+      store.lostRecord = false;
+      gate.open('back');
+      const events = await following;
+      expect(events.filter((e) => e.data.type === 'final')).toHaveLength(1);
+      expect(events.at(-1)?.data).toMatchObject({ sessionId, type: 'final', payload: { success: true, value: 'back' } });
+    } finally {
+      handler.dispose();
+    }
+  });
+
+  it('ends with final SESSION_LOST once it stays gone for the liveness, never silently', async () => {
+    const { store, gate, handler, sessionId, following } = await running(300);
+    try {
+      store.lostRecord = true;
+      const events = await following;
+      expect(events.at(-1)?.data).toMatchObject({ sessionId, type: 'final', payload: { success: false, error: { code: 'SESSION_LOST' } } });
+      expect(events.filter((e) => e.data.type === 'final')).toHaveLength(1);
+      gate.open(1);
+    } finally {
+      handler.dispose();
+    }
+  });
+
+  it('a finished session whose events the store lost: the reader gets final from its record', async () => {
+    const store = new LosingStore();
+    const handler = createEnclaveHandler({ sessions: { store } });
+    try {
+      const { sessionId } = (await (await handler(post('/sessions', 'console.log("x"); return 42'))).json()) as { sessionId: string };
+      await finished(store, sessionId);
+      store.lostEvents = true;
+      const events = await follow(handler, sessionId);
+      expect(events.map((e) => e.data.type)).toEqual(['final']);
+      expect(events[0]?.data).toMatchObject({ sessionId, payload: { success: true, value: 42 } });
     } finally {
       handler.dispose();
     }
