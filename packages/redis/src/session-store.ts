@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { EVENT_TYPES } from '@enclave-kit/engine';
-import type { EnclaveEvent, ExecutionResult, FinalSessionState, PausedSession, SessionRecord, SessionState, SessionStore } from '@enclave-kit/engine';
+import type { EnclaveEvent, EnclaveLogger, ExecutionResult, FinalSessionState, PausedSession, SessionRecord, SessionState, SessionStore } from '@enclave-kit/engine';
 import { isSessionId } from '@enclave-kit/engine/http';
 import { Channels } from './channels.js';
 import type { RedisClient, RedisStoreOptions } from './client.js';
@@ -31,6 +32,12 @@ export interface RedisSessionStoreOptions extends RedisStoreOptions {
    * that one session. Default 256 MiB.
    */
   maxFinishedBytes?: number;
+  /**
+   * Where the store says, once per session and in a fixed text with the session id, that Redis lost
+   * the record of a session this instance still runs: written back, or (its bucket kept its other
+   * data: evicted, expired) not. Default `console`.
+   */
+  logger?: Pick<EnclaveLogger, 'error'>;
 }
 
 /**
@@ -62,25 +69,65 @@ const SESSION_OVERHEAD_BYTES = 1024;
 // set per owner, `o:<owner>`, of the owner's finished sessions in the bucket by that order. A session
 // that expires leaves the counts at the bucket's next finish; one forgotten to make room leaves them
 // with its keys.
+//
+// `epoch` (a string, no expiry) names the bucket's data: set by the first session created there, it
+// goes only with everything else, when Redis loses its data (restarted without persistence, FLUSHALL).
+// An instance keeps the epoch of each session it runs; a record missing under another epoch (or none)
+// was lost, one missing under the same epoch was deleted by the store (expired, forgotten) or evicted.
 
-/** A new running session, listed in its index until its first keepAlive is due. */
+/** The bucket's epoch in `epoch`, set to ARGV[n] first if it has none. */
+const LUA_EPOCH = (key: string, candidate: string) => `local epoch = redis.call('GET', ${key})
+if not epoch then
+  epoch = ${candidate}
+  redis.call('SET', ${key}, epoch)
+end`;
+
+/** A new running session, listed in its index until its first keepAlive is due: the bucket's epoch, or 0 if the id is taken. */
 const CREATE = new Script(
   'session create',
   `if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 ${LUA_NOW}
+${LUA_EPOCH('KEYS[3]', 'ARGV[6]')}
 redis.call('HSET', KEYS[1], 'owner', ARGV[2], 'state', 'running', 'createdAt', ARGV[3], 'lastSeq', 0)
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[5]), ARGV[1])
-return 1`,
+return epoch`,
+);
+
+/**
+ * A running session's record written again by the instance that runs it, after Redis lost it: only if
+ * it is missing and the bucket's epoch is not ARGV[7] (the one the session was created under). Its
+ * events go on after ARGV[4] (or after the last one its stream still holds), it is listed as running
+ * and its readers are told to read again. The new epoch if written, 1 if the record is there, 0 if it
+ * is missing under the same epoch (the store's own deletion, or an eviction: left alone).
+ */
+const RESTORE = new Script(
+  'session restore',
+  `if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
+if redis.call('GET', KEYS[4]) == ARGV[7] then return 0 end
+${LUA_NOW}
+${LUA_EPOCH('KEYS[4]', 'ARGV[8]')}
+local last = tonumber(ARGV[4])
+local top = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)[1]
+local kept = top and tonumber(string.match(top[1], '^0%-(%d+)$'))
+if kept and kept > last then last = kept end
+redis.call('HSET', KEYS[1], 'owner', ARGV[2], 'state', 'running', 'createdAt', ARGV[3], 'lastSeq', last)
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('ZADD', KEYS[3], now + tonumber(ARGV[6]), ARGV[1])
+redis.call('PUBLISH', ARGV[9], 'e')
+return epoch`,
 );
 
 /**
  * Events of a running session, in order. Seqs at or below the last one appended are skipped: a batch
- * whose reply was lost (a timeout) and is sent again adds nothing twice.
+ * whose reply was lost (a timeout) and is sent again adds nothing twice. -2 if there is no record, -1
+ * if it is not running.
  */
 const APPEND = new Script(
   'session append',
-  `if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return -1 end
+  `local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return -2 end
+if state ~= 'running' then return -1 end
 local last = tonumber(redis.call('HGET', KEYS[1], 'lastSeq')) or 0
 for i = 3, #ARGV, 2 do
   local seq = tonumber(ARGV[i])
@@ -107,7 +154,8 @@ return last`,
  * finishedBytes, finishedSeq; ARGV[9] the bucket's tag, ARGV[10] the prefix of readers' channels):
  * expired ones leave the counts, this one joins them, and older ones are forgotten while the owner has
  * more than ARGV[11] here, then while the bucket holds more than ARGV[12] bytes (the oldest of the
- * owner holding the most, never this one). Every key it touches is under the bucket's tag.
+ * owner holding the most, never this one). Every key it touches is under the bucket's tag. -2 if
+ * there is no record.
  */
 const FINISH = new Script(
   'session finish',
@@ -115,6 +163,7 @@ const FINISH = new Script(
 if state ~= 'running' and state ~= 'waiting_for_approval' then
   redis.call('ZREM', KEYS[3], ARGV[1])
   redis.call('ZREM', KEYS[4], ARGV[1])
+  if not state then return -2 end
   return 0
 end
 if ARGV[8] ~= '' then
@@ -177,11 +226,14 @@ return 1`,
 /**
  * A running session pauses for an approval, once: its approval_required event with the next seq, the
  * pending call and the paused run's state, out of the running index and into the paused one, kept
- * until the wait ends plus the finished sessions' time to live. 1 if this call paused it.
+ * until the wait ends plus the finished sessions' time to live. 1 if this call paused it, -2 if there
+ * is no record.
  */
 const PAUSE = new Script(
   'session pause',
-  `if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return 0 end
+  `local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return -2 end
+if state ~= 'running' then return 0 end
 local seq = (tonumber(redis.call('HGET', KEYS[1], 'lastSeq')) or 0) + 1
 local event = '{"sessionId":"' .. ARGV[1] .. '","seq":' .. seq .. ',"type":"approval_required","time":' .. ARGV[2] .. ',"payload":' .. ARGV[3] .. '}'
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[5], '0-' .. seq, 'e', event)
@@ -200,17 +252,20 @@ return 1`,
  * The decision on a paused session's call, taken once: if it waits on that call and its wait has not
  * ended by ARGV[6] (the app's clock, against its score in the paused index) it runs again (listed as
  * running, alive for ARGV[3] ms as a new session is) and the paused state comes back with the last
- * seq; nil otherwise.
+ * seq, its owner, createdAt and the bucket's epoch; nil otherwise.
  */
 const RESUME = new Script(
   'session resume',
   `if redis.call('HGET', KEYS[1], 'state') ~= 'waiting_for_approval' or redis.call('HGET', KEYS[1], 'pendingCall') ~= ARGV[2] then return false end
 local paused = redis.call('HGET', KEYS[1], 'paused')
 local last = redis.call('HGET', KEYS[1], 'lastSeq')
-if not paused or not last then return false end
+local owner = redis.call('HGET', KEYS[1], 'owner')
+local created = redis.call('HGET', KEYS[1], 'createdAt')
+if not paused or not last or not owner or not created then return false end
 local ends = tonumber(redis.call('ZSCORE', KEYS[4], ARGV[1]))
 if not ends or ends <= tonumber(ARGV[6]) then return false end
 ${LUA_NOW}
+${LUA_EPOCH('KEYS[5]', 'ARGV[7]')}
 redis.call('HSET', KEYS[1], 'state', 'running')
 redis.call('HDEL', KEYS[1], 'pending', 'pendingCall', 'paused')
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
@@ -218,7 +273,7 @@ redis.call('PEXPIRE', KEYS[2], ARGV[4])
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('ZADD', KEYS[3], now + tonumber(ARGV[3]), ARGV[1])
 redis.call('PUBLISH', ARGV[5], 'r')
-return {paused, last}`,
+return {paused, last, owner, created, epoch}`,
 );
 
 /**
@@ -239,11 +294,13 @@ return 1`,
 /** Paused sessions of one index whose wait ended before ARGV[1] (the app's clock). */
 const EXPIRED = new Script('session expired', `return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0, ARGV[2])`);
 
-/** Its instance is alive for ARGV[2] ms more. 1 if a cancel was asked for (a pub/sub message may be lost), -1 if it is not running. */
+/** Its instance is alive for ARGV[2] ms more. 1 if a cancel was asked for (a pub/sub message may be lost), -1 if it is not running, -2 if there is no record. */
 const KEEP_ALIVE = new Script(
   'session keepAlive',
-  `if redis.call('HGET', KEYS[1], 'state') ~= 'running' then
+  `local state = redis.call('HGET', KEYS[1], 'state')
+if state ~= 'running' then
   redis.call('ZREM', KEYS[2], ARGV[1])
+  if not state then return -2 end
   return -1
 end
 ${LUA_NOW}
@@ -322,6 +379,30 @@ function eventOf(sessionId: string, entry: unknown): EnclaveEvent | undefined {
   return event as unknown as EnclaveEvent;
 }
 
+/**
+ * What the instance running a session knows of it, enough to write its record again if Redis loses it:
+ * kept from `create` or `resume` until the session ends or pauses, is found ended, or outlives
+ * `maxRunningMs`.
+ */
+interface Running {
+  owner: string;
+  createdAt: number;
+  /** The bucket's epoch it was created or resumed under. */
+  epoch: string;
+  /** Until when (`performance.now()`) Redis keeps its record anyway: past it, a record missing expired. */
+  until: number;
+  /** The liveness its instance asked for last. */
+  livenessMs: number;
+  /** The highest seq handed to `append`, and the highest Redis took. */
+  sent: number;
+  written: number;
+}
+
+/** An epoch as this store writes it. */
+function isEpoch(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= 64;
+}
+
 function eventJson(event: EnclaveEvent): string {
   try {
     return JSON.stringify(event);
@@ -360,12 +441,18 @@ export class RedisSessionStore implements SessionStore {
   readonly #maxBucketBytes: number;
   /** Cancel listeners of the sessions this instance runs, for a cancel flag that keepAlive finds. */
   readonly #cancelListeners = new Map<string, Set<() => void>>();
+  /** The sessions this instance runs. */
+  readonly #running = new Map<string, Running>();
+  /** The epoch this instance gives a bucket that has none. */
+  readonly #epoch = randomUUID();
+  readonly #logger: Pick<EnclaveLogger, 'error'>;
   #channels: Channels | undefined;
   #disposed = false;
 
   constructor(client: RedisClient, options: RedisSessionStoreOptions = {}) {
     const where = 'new RedisSessionStore(client, options)';
-    const { check, o, prefix, timeoutMs } = checkArguments(where, client, options, ['maxEvents', 'maxRunningMs', 'maxFinishedPerOwner', 'maxFinishedBytes']);
+    const { check, o, prefix, timeoutMs } = checkArguments(where, client, options, ['maxEvents', 'maxRunningMs', 'maxFinishedPerOwner', 'maxFinishedBytes', 'logger']);
+    this.#logger = check.withMethods<Pick<EnclaveLogger, 'error'>>('logger', o.logger, ['error'], 'an error() method') ?? console;
     this.#maxEvents = check.positiveInteger('maxEvents', o.maxEvents) ?? 10_000;
     this.#maxRunningMs = check.positiveInteger('maxRunningMs', o.maxRunningMs, 'ms') ?? 60 * 60_000;
     this.#maxFinishedPerOwner = check.positiveInteger('maxFinishedPerOwner', o.maxFinishedPerOwner) ?? 100;
@@ -379,19 +466,34 @@ export class RedisSessionStore implements SessionStore {
     const { sessionId } = session;
     if (!isSessionId(sessionId)) throw new TypeError('RedisSessionStore: not a session id.');
     const k = this.#keys(sessionId);
-    const reply = await this.#run(CREATE, [k.meta, k.index], [sessionId, session.owner, Math.round(session.createdAt), this.#maxRunningMs, FIRST_KEEPALIVE_MS], 'a new session');
-    return integerReply(reply, 'a new session') === 1;
+    const createdAt = Math.round(session.createdAt);
+    // Before the call: Redis starts the record's time to live after this.
+    const until = performance.now() + this.#maxRunningMs;
+    const reply = await this.#run(CREATE, [k.meta, k.index, k.epoch], [sessionId, session.owner, createdAt, this.#maxRunningMs, FIRST_KEEPALIVE_MS, this.#epoch], 'a new session');
+    if (reply === 0) return false;
+    if (!isEpoch(reply)) throw badReply('a new session');
+    this.#running.set(sessionId, { owner: session.owner, createdAt, epoch: reply, until, livenessMs: FIRST_KEEPALIVE_MS, sent: 0, written: 0 });
+    return true;
   }
 
   async append(sessionId: string, events: readonly EnclaveEvent[]): Promise<void> {
     if (events.length === 0 || !isSessionId(sessionId)) return;
     const k = this.#keys(sessionId);
     const args: (string | number)[] = [this.#maxEvents, this.#channel(sessionId, 'events')];
+    let first = Infinity;
+    let highest = 0;
     for (const event of events) {
       if (!Number.isSafeInteger(event.seq) || event.seq < 1) throw new TypeError('RedisSessionStore: an event seq must be a positive integer.');
       args.push(event.seq, eventJson(event));
+      first = Math.min(first, event.seq);
+      highest = Math.max(highest, event.seq);
     }
-    await this.#run(APPEND, [k.meta, k.events], args, 'an append');
+    const mine = this.#running.get(sessionId);
+    if (mine !== undefined) mine.sent = Math.max(mine.sent, highest);
+    // Written again, the record goes on before this batch.
+    const reply = await this.#owned(sessionId, first - 1, () => this.#run(APPEND, [k.meta, k.events], args, 'an append'), 'an append');
+    if (reply === -1) this.#running.delete(sessionId);
+    else if (reply >= 0 && mine !== undefined) mine.written = Math.max(mine.written, highest);
   }
 
   async read(sessionId: string, afterSeq: number, limit: number): Promise<EnclaveEvent[]> {
@@ -451,7 +553,17 @@ export class RedisSessionStore implements SessionStore {
     if (Number.isNaN(waitEndsBy)) throw new TypeError('RedisSessionStore: finish(..., { waitEndsBy }) needs a time.');
     const args = [sessionId, state, JSON.stringify(result), ttlMs, this.#maxEvents, this.#channel(sessionId, 'events'), Date.now(), waitEndsBy, k.tag, `${this.#prefix}session:`, this.#maxFinishedPerOwner, this.#maxBucketBytes];
     const keys = [k.meta, k.events, k.index, k.waiting, `${k.tag}:finished`, `${k.tag}:held`, `${k.tag}:heaviest`, `${k.tag}:finishedBytes`, `${k.tag}:finishedSeq`];
-    return integerReply(await this.#run(FINISH, keys, args, 'a finish'), 'a finish') === 1;
+    const finish = () => this.#run(FINISH, keys, args, 'a finish');
+    // Only the end of a run goes back to a record Redis lost; one that ends a paused session (`only`) does not.
+    if (only !== undefined) {
+      const reply = integerReply(await finish(), 'a finish');
+      if (reply === 1) this.#running.delete(sessionId);
+      return reply === 1;
+    }
+    // `final` comes after every event the run handed over, those Redis lost or never took included.
+    const reply = await this.#owned(sessionId, this.#running.get(sessionId)?.sent ?? 0, finish, 'a finish');
+    this.#running.delete(sessionId);
+    return reply === 1;
   }
 
   async pause(sessionId: string, paused: PausedSession, ttlMs: number): Promise<boolean> {
@@ -462,18 +574,25 @@ export class RedisSessionStore implements SessionStore {
     const now = Date.now();
     const keepMs = Math.max(1, Math.round(approval.expiresAt - now)) + ttlMs;
     const args = [sessionId, now, JSON.stringify(approval), paused.state, this.#maxEvents, keepMs, Math.round(approval.expiresAt), this.#channel(sessionId, 'events'), String(approval.callId)];
-    return integerReply(await this.#run(PAUSE, [k.meta, k.events, k.index, k.waiting], args, 'a pause'), 'a pause') === 1;
+    const reply = await this.#owned(sessionId, this.#running.get(sessionId)?.sent ?? 0, () => this.#run(PAUSE, [k.meta, k.events, k.index, k.waiting], args, 'a pause'), 'a pause');
+    // Paused (nobody runs it until a decision) or ended elsewhere: this instance no longer runs it.
+    this.#running.delete(sessionId);
+    return reply === 1;
   }
 
   async resume(sessionId: string, callId: number, livenessMs: number): Promise<{ state: string; lastSeq: number } | undefined> {
     if (!isSessionId(sessionId) || !Number.isSafeInteger(callId)) return undefined;
     const k = this.#keys(sessionId);
-    const reply = await this.#run(RESUME, [k.meta, k.events, k.index, k.waiting], [sessionId, String(callId), livenessMs, this.#maxRunningMs, this.#channel(sessionId, 'events'), Date.now()], 'a resume');
+    const until = performance.now() + this.#maxRunningMs;
+    const reply = await this.#run(RESUME, [k.meta, k.events, k.index, k.waiting, k.epoch], [sessionId, String(callId), livenessMs, this.#maxRunningMs, this.#channel(sessionId, 'events'), Date.now(), this.#epoch], 'a resume');
     if (reply === null) return undefined;
-    if (!Array.isArray(reply) || reply.length !== 2) throw badReply('a resume');
-    const [state, last] = reply as unknown[];
-    if (typeof state !== 'string' || typeof last !== 'string' || !/^\d{1,15}$/.test(last)) throw badReply('a resume');
-    return { state, lastSeq: Number(last) };
+    if (!Array.isArray(reply) || reply.length !== 5) throw badReply('a resume');
+    const [state, last, owner, createdAt, epoch] = reply as unknown[];
+    const digits = (v: unknown): v is string => typeof v === 'string' && /^\d{1,15}$/.test(v);
+    if (typeof state !== 'string' || !digits(last) || typeof owner !== 'string' || !digits(createdAt) || !isEpoch(epoch)) throw badReply('a resume');
+    const lastSeq = Number(last);
+    this.#running.set(sessionId, { owner, createdAt: Number(createdAt), epoch, until, livenessMs, sent: lastSeq, written: lastSeq });
+    return { state, lastSeq };
   }
 
   async expired(): Promise<string[]> {
@@ -523,12 +642,19 @@ export class RedisSessionStore implements SessionStore {
   async keepAlive(sessionId: string, ttlMs: number): Promise<void> {
     if (!isSessionId(sessionId)) return;
     const k = this.#keys(sessionId);
-    const reply = integerReply(await this.#run(KEEP_ALIVE, [k.meta, k.index], [sessionId, ttlMs], 'a keepAlive'), 'a keepAlive');
+    const mine = this.#running.get(sessionId);
+    if (mine !== undefined) mine.livenessMs = ttlMs;
+    // Written again, the record goes on after what Redis took: a batch on its way is not skipped.
+    const reply = await this.#owned(sessionId, mine?.written ?? 0, () => this.#run(KEEP_ALIVE, [k.meta, k.index], [sessionId, ttlMs], 'a keepAlive'), 'a keepAlive');
+    if (reply === -1) this.#running.delete(sessionId);
     // A cancel whose message this instance missed (its pub/sub connection was down at the time).
     if (reply === 1) for (const listener of Array.from(this.#cancelListeners.get(sessionId) ?? [])) listener();
   }
 
   async stale(): Promise<string[]> {
+    // Runs whose end was never recorded (the store was down then) are forgotten once Redis would have.
+    const now = performance.now();
+    for (const [id, mine] of this.#running) if (mine.until <= now) this.#running.delete(id);
     const buckets = Array.from({ length: BUCKETS }, (_, b) => this.#run(STALE, [this.#indexKey(b)], [STALE_BATCH], 'a sweep'));
     const out: string[] = [];
     for (const reply of await Promise.all(buckets)) {
@@ -542,12 +668,51 @@ export class RedisSessionStore implements SessionStore {
   dispose(): void {
     this.#disposed = true;
     this.#cancelListeners.clear();
+    this.#running.clear();
     this.#channels?.close();
     this.#channels = undefined;
   }
 
   #run(script: Script, keys: string[], args: (string | number)[], what: string): Promise<unknown> {
     return within(script.run(this.#client, keys, args), this.#timeoutMs, what);
+  }
+
+  /**
+   * A call of the instance running a session (its integer reply). When it finds no record (-2) and
+   * Redis lost it, the record is written again, its events going on after `lastSeq`, and the call made
+   * once more.
+   */
+  async #owned(sessionId: string, lastSeq: number, call: () => Promise<unknown>, what: string): Promise<number> {
+    const reply = integerReply(await call(), what);
+    if (reply !== -2 || !(await this.#restore(sessionId, lastSeq))) return reply;
+    return integerReply(await call(), what);
+  }
+
+  /** Writes the record of a session this instance runs again, if Redis lost it; true if it is there now. */
+  async #restore(sessionId: string, lastSeq: number): Promise<boolean> {
+    const mine = this.#running.get(sessionId);
+    if (mine === undefined) return false;
+    const left = Math.floor(mine.until - performance.now());
+    // Past maxRunningMs its record expired, as it was meant to.
+    if (left <= 0) {
+      this.#running.delete(sessionId);
+      return false;
+    }
+    const k = this.#keys(sessionId);
+    const args = [sessionId, mine.owner, mine.createdAt, Math.max(0, lastSeq), left, mine.livenessMs, mine.epoch, this.#epoch, this.#channel(sessionId, 'events')];
+    const reply = await this.#run(RESTORE, [k.meta, k.events, k.index, k.epoch], args, 'a restore');
+    if (reply === 1) return true;
+    if (reply === 0) {
+      // Same epoch: deleted by the store (it expired, or was forgotten after another instance ended
+      // it) or evicted. Which, nobody can tell; it is not written again, and its readers are told.
+      this.#running.delete(sessionId);
+      this.#logger.error(`enclave: the record of session ${sessionId} is gone from Redis while this instance still runs it, though Redis kept its other data (evicted under a maxmemory-policy other than noeviction, expired, or ended elsewhere): its end is not written, and its readers get SESSION_LOST.`);
+      return false;
+    }
+    if (!isEpoch(reply)) throw badReply('a restore');
+    mine.epoch = reply;
+    this.#logger.error(`enclave: Redis lost the record of session ${sessionId} (restarted without its data, or flushed); this instance still runs it and wrote it again.`);
+    return true;
   }
 
   #pubsub(): Channels {
@@ -571,11 +736,11 @@ export class RedisSessionStore implements SessionStore {
     return `${this.#prefix}{waits:${fnv(owner)}}:${owner}`;
   }
 
-  #keys(sessionId: string): { tag: string; meta: string; events: string; index: string; waiting: string } {
+  #keys(sessionId: string): { tag: string; meta: string; events: string; index: string; waiting: string; epoch: string } {
     const bucket = bucketOf(sessionId);
     const tag = `${this.#prefix}{sessions:${bucket}}`;
     // `s:`, `e:` and `o:` keep a session or an owner named like the index (`running`) from meeting it.
-    return { tag, meta: `${tag}:s:${sessionId}`, events: `${tag}:e:${sessionId}`, index: this.#indexKey(bucket), waiting: this.#waitingKey(bucket) };
+    return { tag, meta: `${tag}:s:${sessionId}`, events: `${tag}:e:${sessionId}`, index: this.#indexKey(bucket), waiting: this.#waitingKey(bucket), epoch: `${tag}:epoch` };
   }
 
   /** FINISH builds the events channel of a session it forgets the same way. */
