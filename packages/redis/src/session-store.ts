@@ -443,8 +443,9 @@ export class RedisSessionStore implements SessionStore {
   readonly #cancelListeners = new Map<string, Set<() => void>>();
   /** The sessions this instance runs. */
   readonly #running = new Map<string, Running>();
-  /** The epoch this instance gives a bucket that has none. */
-  readonly #epoch = randomUUID();
+  /** Epochs this instance gives a bucket that has none: a new one each time (`<id>.<n>`), so one set after a loss never equals the one lost. */
+  readonly #epochId = randomUUID();
+  #epochs = 0;
   readonly #logger: Pick<EnclaveLogger, 'error'>;
   #channels: Channels | undefined;
   #disposed = false;
@@ -469,7 +470,7 @@ export class RedisSessionStore implements SessionStore {
     const createdAt = Math.round(session.createdAt);
     // Before the call: Redis starts the record's time to live after this.
     const until = performance.now() + this.#maxRunningMs;
-    const reply = await this.#run(CREATE, [k.meta, k.index, k.epoch], [sessionId, session.owner, createdAt, this.#maxRunningMs, FIRST_KEEPALIVE_MS, this.#epoch], 'a new session');
+    const reply = await this.#run(CREATE, [k.meta, k.index, k.epoch], [sessionId, session.owner, createdAt, this.#maxRunningMs, FIRST_KEEPALIVE_MS, this.#newEpoch()], 'a new session');
     if (reply === 0) return false;
     if (!isEpoch(reply)) throw badReply('a new session');
     this.#running.set(sessionId, { owner: session.owner, createdAt, epoch: reply, until, livenessMs: FIRST_KEEPALIVE_MS, sent: 0, written: 0 });
@@ -584,7 +585,7 @@ export class RedisSessionStore implements SessionStore {
     if (!isSessionId(sessionId) || !Number.isSafeInteger(callId)) return undefined;
     const k = this.#keys(sessionId);
     const until = performance.now() + this.#maxRunningMs;
-    const reply = await this.#run(RESUME, [k.meta, k.events, k.index, k.waiting, k.epoch], [sessionId, String(callId), livenessMs, this.#maxRunningMs, this.#channel(sessionId, 'events'), Date.now(), this.#epoch], 'a resume');
+    const reply = await this.#run(RESUME, [k.meta, k.events, k.index, k.waiting, k.epoch], [sessionId, String(callId), livenessMs, this.#maxRunningMs, this.#channel(sessionId, 'events'), Date.now(), this.#newEpoch()], 'a resume');
     if (reply === null) return undefined;
     if (!Array.isArray(reply) || reply.length !== 5) throw badReply('a resume');
     const [state, last, owner, createdAt, epoch] = reply as unknown[];
@@ -699,7 +700,7 @@ export class RedisSessionStore implements SessionStore {
       return false;
     }
     const k = this.#keys(sessionId);
-    const args = [sessionId, mine.owner, mine.createdAt, Math.max(0, lastSeq), left, mine.livenessMs, mine.epoch, this.#epoch, this.#channel(sessionId, 'events')];
+    const args = [sessionId, mine.owner, mine.createdAt, Math.max(0, lastSeq), left, mine.livenessMs, mine.epoch, this.#newEpoch(), this.#channel(sessionId, 'events')];
     const reply = await this.#run(RESTORE, [k.meta, k.events, k.index, k.epoch], args, 'a restore');
     if (reply === 1) return true;
     if (reply === 0) {
@@ -713,6 +714,10 @@ export class RedisSessionStore implements SessionStore {
     mine.epoch = reply;
     this.#logger.error(`enclave: Redis lost the record of session ${sessionId} (restarted without its data, or flushed); this instance still runs it and wrote it again.`);
     return true;
+  }
+
+  #newEpoch(): string {
+    return `${this.#epochId}.${++this.#epochs}`;
   }
 
   #pubsub(): Channels {

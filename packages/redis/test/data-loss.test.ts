@@ -100,6 +100,18 @@ async function withSession(test: (s: { a: Instance; b: Instance; g: ReturnType<t
   }
 }
 
+/** Session ids of one bucket (FNV-1a of the id mod 16, as the store computes it). */
+function idsInOneBucket(count: number): string[] {
+  const bucket = (id: string) => {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+    return (h >>> 0) % 16;
+  };
+  const ids: string[] = [];
+  for (let n = 0; ids.length < count; n++) if (bucket(`ses_same${n}`) === 0) ids.push(`ses_same${n}`);
+  return ids;
+}
+
 /** Redis restarted without its data, as `redis-cli shutdown nosave` and a start do. */
 async function restartEmpty(): Promise<void> {
   await redis
@@ -175,6 +187,23 @@ describe('what the instance running a session writes back', () => {
       expect(events[0]?.payload).toEqual({ fromSeq: 1, toSeq: 3, count: 3 });
       // Exactly once: a second end finds it ended.
       expect(await b.finish('ses_back1', 'failed', ok, 60_000)).toBe(false);
+    } finally {
+      a.dispose();
+      b.dispose();
+    }
+  });
+
+  it('every session of a bucket, when the instance that gave the bucket its epoch is the first to write one back', async () => {
+    const prefix = redis.prefix();
+    const a = new RedisSessionStore(redis.client(), { prefix, logger: { error() {} } });
+    const b = new RedisSessionStore(redis.client(), { prefix });
+    const [first, second] = idsInOneBucket(2) as [string, string];
+    try {
+      for (const id of [first, second]) expect(await a.create({ sessionId: id, owner: 'alice', createdAt: 1 })).toBe(true);
+      await redis.client().flushall();
+      expect(await a.finish(first, 'completed', ok, 60_000)).toBe(true);
+      expect(await a.finish(second, 'completed', ok, 60_000)).toBe(true);
+      for (const id of [first, second]) expect(await b.get(id)).toMatchObject({ owner: 'alice', state: 'completed' });
     } finally {
       a.dispose();
       b.dispose();
