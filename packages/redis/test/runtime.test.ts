@@ -300,6 +300,26 @@ describe('failure modes', () => {
     await node.kill();
   });
 
+  it('FLUSHALL mid-run (Redis stays up, its data goes): runs in flight complete; neither side takes the other for dead', async () => {
+    const prefix = redis.prefix();
+    const node = await startNodeProcess(redis.server.url, prefix, ['--concurrency', '2']);
+    const enclave = await remoteEnclave(prefix);
+    // A first run over pub/sub, then one over the direct connection the node opened meanwhile.
+    expect((await enclave.run('return 0')).value).toBe(0);
+    const gates = [gate(), gate()];
+    const runs = gates.map((g, i) => enclave.run(`return (await callTool("wait", {})) + ${i};`, { tools: { wait: g.tool }, timeout: 20_000 }));
+    await Promise.all(gates.map((g) => g.called));
+    await redis.client().flushall();
+    // Several heartbeats of both sides (200 ms each) after the presence keys went.
+    await sleep(1000);
+    for (const g of gates) g.release(10);
+    expect((await Promise.all(runs)).map(codeOf)).toEqual(['OK', 'OK']);
+    expect((await Promise.all(runs)).map((r) => r.value)).toEqual([10, 11]);
+    expect((await enclave.run('return "after"')).value).toBe('after');
+    expect(await eventually(async () => (await nodeLoad(redis.client(), prefix, node.id)) ?? Promise.reject(new Error('no presence yet')))).toMatchObject({ orphaned: 0 });
+    await node.kill();
+  });
+
   it('SIGTERM: the node finishes its run, then exits 0', async () => {
     const prefix = redis.prefix();
     const node = await startNodeProcess(redis.server.url, prefix, ['--concurrency', '1']);

@@ -16,7 +16,7 @@ import type { RedisClient } from '../client.js';
 import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_PREFIX, within } from '../client.js';
 import { HANDSHAKE_FRAME_BYTES, MAX_LINKS, frameCap, parseAddress, readConnection, writeFrame } from './direct.js';
 import type { Hello, NodeFailure, RuntimeKeys, StreamJob, ToApp } from './protocol.js';
-import { CLAIM, GROUP, isId, messageText, newId, readStreamJobs, runtimeKeys } from './protocol.js';
+import { CLAIM, GROUP, Presence, isId, messageText, newId, readStreamJobs, runtimeKeys } from './protocol.js';
 
 const MB = 1024 * 1024;
 
@@ -197,6 +197,7 @@ class Node implements RuntimeNode {
   /** Apps whose direct connection failed, and until when their runs use pub/sub only. */
   readonly #unreachable = new Map<string, number>();
   readonly #counts = { taken: 0, orphaned: 0, timedOut: 0, refused: 0 };
+  readonly #presence: Presence;
   #heartbeat: NodeJS.Timeout | undefined;
   #closing = false;
   #loop: Promise<void> = Promise.resolve();
@@ -206,6 +207,7 @@ class Node implements RuntimeNode {
     this.#s = settings;
     this.#client = client;
     this.#ownsClient = own;
+    this.#presence = new Presence(client, settings.keys, this.id, settings.heartbeatMs, settings.timeoutMs);
     client.on('error', () => {});
     this.#reader = client.duplicate();
     this.#reader.on('error', () => {});
@@ -544,20 +546,13 @@ class Node implements RuntimeNode {
 
   /** Says the node is alive (with its load), and stops the runs of apps that no longer say so. */
   async #beat(): Promise<void> {
-    const client = this.#client;
-    const keys = this.#s.keys;
-    const load = JSON.stringify(this.stats());
-    if (!this.#closing) client.call('SET', [keys.alive(this.id), load, 'PX', this.#s.heartbeatMs * 3]).catch(() => {});
     const apps = [...new Set([...this.#runs.values()].map((r) => r.app))];
-    if (apps.length === 0) return;
-    let alive: unknown;
+    let gone: Set<string>;
     try {
-      alive = await within(client.call('MGET', apps.map(keys.alive)), this.#s.timeoutMs, 'the apps’ presence');
+      gone = await this.#presence.beat(this.#closing ? undefined : JSON.stringify(this.stats()), apps);
     } catch {
       return;
     }
-    if (!Array.isArray(alive)) return;
-    const gone = new Set(apps.filter((_, i) => alive[i] === null));
     for (const run of Array.from(this.#runs.values())) {
       if (!gone.has(run.app)) continue;
       this.#counts.orphaned++;

@@ -20,10 +20,12 @@
  *                       `j` = the RemoteJob JSON of a small run
  *   P{rt}:job:<run>     string: the RemoteJob JSON of a larger run, PX = queue timeout + a margin
  *   P{rt}:alive:<peer>  string: JSON of the peer's load (nodes) or `1` (apps), PX = 3 heartbeats
+ *   P{rt}:epoch         string: a random id, no expiry, set by whoever finds none (see Presence)
  *   channel P rt:to:<peer>  messages to an app instance or a runtime node
  */
 import type { NdValue } from '@enclave-kit/engine/isolation';
-import { Script } from '../client.js';
+import type { RedisClient } from '../client.js';
+import { Script, within } from '../client.js';
 
 /** Ids of runs and peers: random, URL-safe, bounded. */
 const ID = /^[A-Za-z0-9_-]{8,64}$/;
@@ -53,10 +55,73 @@ export function runtimeKeys(prefix: string) {
     jobs: `${prefix}{rt}:jobs`,
     job: (run: string) => `${prefix}{rt}:job:${run}`,
     alive: (peer: string) => `${prefix}{rt}:alive:${peer}`,
+    epoch: `${prefix}{rt}:epoch`,
     channel: (peer: string) => `${prefix}rt:to:${peer}`,
   };
 }
 export type RuntimeKeys = ReturnType<typeof runtimeKeys>;
+
+/**
+ * A side's heartbeat in one step: the epoch (set to ARGV[1] if there is none), its own presence
+ * (KEYS[2] = ARGV[2] for ARGV[3] ms, unless ARGV[2] is empty), and the presence of the peers in
+ * KEYS[3..]: `{epoch, presence...}`, a peer's presence nil when it has none.
+ */
+const BEAT = new Script(
+  'presence',
+  `local epoch = redis.call('GET', KEYS[1])
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('SET', KEYS[1], epoch)
+end
+if ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3]) end
+local out = {epoch}
+for i = 3, #KEYS do out[#out + 1] = redis.call('GET', KEYS[i]) or false end
+return out`,
+);
+
+/** After Redis lost its data, at least this long before a peer's missing presence means it is gone. */
+const LOSS_GRACE_MS = 10_000;
+
+/**
+ * Presence of one side (an app instance or a node): it says it is alive every heartbeat, and finds
+ * which of its peers stopped saying so. A presence key missing is a peer gone, unless Redis lost its
+ * data (restarted without persistence, FLUSHALL), which takes every presence key with it: the epoch,
+ * a key without expiry, goes only then, and a side that sees it change gives its peers the longer of
+ * 3 of its heartbeats and LOSS_GRACE_MS to say they are alive again before it counts any as gone.
+ */
+export class Presence {
+  readonly #client: RedisClient;
+  readonly #keys: RuntimeKeys;
+  readonly #self: string;
+  readonly #heartbeatMs: number;
+  readonly #timeoutMs: number;
+  #epoch: string | undefined;
+  #graceUntil = 0;
+
+  constructor(client: RedisClient, keys: RuntimeKeys, self: string, heartbeatMs: number, timeoutMs: number) {
+    this.#client = client;
+    this.#keys = keys;
+    this.#self = self;
+    this.#heartbeatMs = heartbeatMs;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  /**
+   * Says this side is alive with `value` (unless undefined) and answers which of `peers` are gone.
+   * Rejects when Redis does not answer in time: no conclusion.
+   */
+  async beat(value: string | undefined, peers: readonly string[]): Promise<Set<string>> {
+    const keys = [this.#keys.epoch, this.#keys.alive(this.#self), ...peers.map(this.#keys.alive)];
+    // A new epoch each time: one set again after a loss must differ from the one lost.
+    const reply = await within(BEAT.run(this.#client, keys, [newId('t'), value ?? '', this.#heartbeatMs * 3]), this.#timeoutMs, 'a heartbeat');
+    if (!Array.isArray(reply) || reply.length !== peers.length + 1 || typeof reply[0] !== 'string') return new Set();
+    const now = performance.now();
+    if (this.#epoch !== undefined && reply[0] !== this.#epoch) this.#graceUntil = now + Math.max(LOSS_GRACE_MS, this.#heartbeatMs * 3);
+    this.#epoch = reply[0];
+    if (now < this.#graceUntil) return new Set();
+    return new Set(peers.filter((_, i) => reply[i + 1] === null));
+  }
+}
 
 /** Stores a larger run and queues its id, in one step. KEYS: job, jobs. ARGV: job JSON, ttl ms, run id, app id. */
 export const ENQUEUE = new Script(

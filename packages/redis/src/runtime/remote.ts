@@ -15,7 +15,7 @@ import type { RedisClient, RedisStoreOptions } from '../client.js';
 import { checkArguments, within } from '../client.js';
 import { MAX_LINKS, formatAddress, frameCap, readConnection, writeFrame } from './direct.js';
 import type { NodeFailure, RemoteJob, RuntimeKeys, ToNode } from './protocol.js';
-import { ENQUEUE, INLINE_JOB_CHARS, NODE_FAILURES, STREAM_MAXLEN, isEntryId, isId, messageText, newId, runtimeKeys } from './protocol.js';
+import { ENQUEUE, INLINE_JOB_CHARS, NODE_FAILURES, Presence, STREAM_MAXLEN, isEntryId, isId, messageText, newId, runtimeKeys } from './protocol.js';
 
 export interface RedisRuntimeOptions extends RedisStoreOptions {
   /** An ioredis client (`new Redis(url)`); a second connection is duplicated from it for pub/sub. */
@@ -167,6 +167,7 @@ export class RedisRuntimeIsolation implements Isolation {
   readonly #runs = new Map<string, RemoteRun>();
   readonly #heartbeat: NodeJS.Timeout;
   readonly #links = new Set<AppLink>();
+  readonly #presence: Presence;
   #server: Server | undefined;
   /** `host:port` nodes connect to, once this instance listens. */
   #reach: string | undefined;
@@ -180,6 +181,7 @@ export class RedisRuntimeIsolation implements Isolation {
     this.#maxMessageBytes = context.maxMessageBytes;
     this.#realm = { intl: context.realm.intl, proxy: context.realm.proxy };
     this.#channel = settings.keys.channel(this.id);
+    this.#presence = new Presence(settings.client, settings.keys, this.id, settings.heartbeatMs, settings.timeoutMs);
     this.#sub = settings.client.duplicate();
     this.#sub.on('error', () => {});
     this.#sub.on('message', (channel: unknown, message: unknown) => {
@@ -444,19 +446,14 @@ export class RedisRuntimeIsolation implements Isolation {
   /** Says this instance is alive, and ends the runs of nodes that no longer say so. */
   async #beat(): Promise<void> {
     if (this.#disposed) return;
-    const { client, keys, heartbeatMs, timeoutMs } = this.#s;
-    client.call('SET', [keys.alive(this.id), '1', 'PX', heartbeatMs * 3]).catch(() => {});
     const nodes = [...new Set([...this.#runs.values()].flatMap((r) => (r.node === undefined ? [] : [r.node])))];
-    if (nodes.length === 0) return;
-    let alive: unknown;
+    let gone: Set<string>;
     try {
-      alive = await within(client.call('MGET', nodes.map(keys.alive)), timeoutMs, 'the runtime nodes’ presence');
+      gone = await this.#presence.beat('1', nodes);
     } catch {
       // Redis does not answer: no conclusion (the deadline still ends every run).
       return;
     }
-    if (!Array.isArray(alive)) return;
-    const gone = new Set(nodes.filter((_, i) => alive[i] === null));
     for (const run of Array.from(this.#runs.values())) if (run.node !== undefined && gone.has(run.node)) this.#fail(run, 'RUNTIME_LOST', 'RuntimeLostError', LOST_NODE);
   }
 
