@@ -68,22 +68,41 @@ export class MemoryLeaseStore implements LeaseStore {
 /**
  * A lease held for as long as some work lasts: renewed every third of its time to live, released at the
  * end. Renewal failures (a store that is down) are retried at the next tick; the lease then simply
- * expires, which is what a crashed holder's lease does too.
+ * expires, which is what a crashed holder's lease does too. A lease the store no longer has (it expired
+ * meanwhile, or the store lost its data) is taken again at the next tick there is room, so the cap
+ * counts the work again.
  */
 export async function holdLease(store: LeaseStore, key: string, max: number, ttlMs: number): Promise<{ release(): Promise<void> } | null> {
-  const lease = await store.acquire(key, max, ttlMs);
+  let lease = await store.acquire(key, max, ttlMs);
   if (lease === null) return null;
+  let released = false;
+  /** A renewal on its way: the next tick waits for it rather than take the slot a second time. */
+  let renewing = false;
+  const renew = async (): Promise<void> => {
+    const held = lease;
+    if (held !== null && (await store.renew(key, held, ttlMs))) return;
+    const again = await store.acquire(key, max, ttlMs);
+    // Released while this was on its way: the slot taken again goes back at once.
+    if (released) {
+      if (again !== null) await store.release(key, again);
+      return;
+    }
+    lease = again;
+  };
   const timer = setInterval(() => {
-    store.renew(key, lease, ttlMs).catch(() => {});
+    if (renewing) return;
+    renewing = true;
+    renew()
+      .catch(() => {})
+      .finally(() => (renewing = false));
   }, Math.max(50, Math.floor(ttlMs / 3)));
   timer.unref();
-  let released = false;
   return {
     async release() {
       if (released) return;
       released = true;
       clearInterval(timer);
-      await store.release(key, lease).catch(() => {});
+      if (lease !== null) await store.release(key, lease).catch(() => {});
     },
   };
 }

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { readEvents } from '../../engine/test/http/event-stream.js';
 import type { StreamedEvent } from '../../engine/test/http/event-stream.js';
 import { ping } from '../../../scripts/redis-server.mjs';
-import { RedisSessionStore } from '../src/index.js';
+import { RedisLeaseStore, RedisSessionStore } from '../src/index.js';
 import type { Redis } from 'ioredis';
 import { eventually, gate, sleep, useRedis } from './redis.js';
 
@@ -322,4 +322,28 @@ describe('a session written again is an ordinary running session', () => {
       expect(events.at(-1)?.data.payload).toMatchObject({ success: false, error: { code: 'RUN_LOST' } });
       c.close();
     }), 30_000);
+});
+
+describe('per-user caps across a loss', () => {
+  it('sessions.maxPerUser: a session still running when Redis lost its lease takes its slot again, and one more is refused', async () => {
+    const prefix = redis.prefix();
+    const g = gate();
+    const store = new RedisSessionStore(redis.client(), { prefix, logger: { error() {} } });
+    const leases = new RedisLeaseStore(redis.client(), { prefix });
+    const handler = createEnclaveHandler({ logger: silent, authenticate: ({ request }) => request.headers.get('x-user'), tools: { gate: g.tool }, leases, sessions: { store, livenessMs: 600, maxPerUser: 1 } });
+    const post = () => handler(new Request('http://x/enclave/sessions', as('alice', { method: 'POST', body: JSON.stringify({ code: CODE }) })));
+    try {
+      expect((await post()).status).toBe(201);
+      await g.called;
+      expect((await post()).status).toBe(429);
+      await redis.client().flushall();
+      // The run's renewal finds its lease gone and takes it again.
+      await eventually(async () => expect(await redis.client().keys(`${prefix}lease:*`)).toHaveLength(1));
+      expect((await post()).status).toBe(429);
+      g.release('done');
+    } finally {
+      handler.dispose();
+      store.dispose();
+    }
+  }, 30_000);
 });

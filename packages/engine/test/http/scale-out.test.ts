@@ -8,6 +8,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryLeaseStore, MemorySessionStore, createEnclaveHandler } from '../../src/index.js';
+import { holdLease } from '../../src/leases.js';
 import type { EnclaveEvent, EnclaveHandlerOptions, SessionStore, ToolContext } from '../../src/index.js';
 import { handleNodeRequest } from '../../src/node/index.js';
 import { waitUntil } from '../helpers.js';
@@ -141,6 +142,25 @@ describe('per-user runs in flight', () => {
     expect(await store.acquire('k', 1, 1000)).toBeNull();
     await store.release('k', second as string);
     expect(await store.acquire('k', 1, 1000)).not.toBeNull();
+  });
+
+  it('work whose lease the store no longer has (expired meanwhile, or a store that lost its data) takes its slot again once there is room', async () => {
+    let now = 0;
+    const store = new MemoryLeaseStore({ now: () => now });
+    const held = await holdLease(store, 'k', 1, 150);
+    expect(held).not.toBeNull();
+    // The store forgot it (its clock jumped past the lease); someone else takes the slot.
+    now = 10_000;
+    const other = await store.acquire('k', 1, 60_000);
+    expect(other).not.toBeNull();
+    // Renewals find no lease and no room: the holder waits for one.
+    await new Promise((r) => setTimeout(r, 200));
+    expect(store.size).toBe(1);
+    await store.release('k', other as string);
+    await waitUntil(() => store.size === 1);
+    expect(await store.acquire('k', 1, 60_000)).toBeNull();
+    await held?.release();
+    expect(store.size).toBe(0);
   });
 });
 
