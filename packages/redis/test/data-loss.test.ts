@@ -155,6 +155,18 @@ describe('Redis loses its data while a session runs', () => {
       expect(await view(b.handler, 'alice', id)).toMatchObject({ status: 200, body: { state: 'completed', result: { value: 'two' } } });
     }), 30_000);
 
+  it('the run ends while Redis is down, and Redis comes back empty: its end is written once Redis answers', () =>
+    withSession(async ({ b, g, id }) => {
+      const following = follow(b.handler, 'alice', id);
+      await sleep(100);
+      await redis.server.halt();
+      g.release('meanwhile');
+      await sleep(300);
+      await redis.server.start();
+      expectEndedWith(await following, 'meanwhile');
+      expect(await view(b.handler, 'alice', id)).toMatchObject({ status: 200, body: { state: 'completed', result: { value: 'meanwhile' } } });
+    }), 30_000);
+
   it('FLUSHALL mid-run: readers on both instances get final', () =>
     withSession(async ({ a, b, g, id }) => {
       const onA = follow(a.handler, 'alice', id);
