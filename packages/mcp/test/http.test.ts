@@ -2,7 +2,7 @@
  * `createMcpHandler` over a real socket, driven by the official clients of both protocol eras: the three
  * tools as a model uses them, per-user tools, and every kind of bad input answered as MCP says.
  */
-import { createServer, request } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -310,7 +310,7 @@ describe('DNS rebinding: a page served under an attacker’s name that resolves 
   /** What the browser sends for the page's same-origin fetch: its Host and its Origin both name the page's host. */
   const fromPage = (host: string) =>
     new Promise<number>((resolve, reject) => {
-      const req = request(local, { method: 'POST', headers: { host, origin: `http://${host}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' } }, (res) => {
+      const req = httpRequest(local, { method: 'POST', headers: { host, origin: `http://${host}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' } }, (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
       });
