@@ -9,6 +9,7 @@ import type { RunTrace } from './tracing.js';
 import { endRunTrace, startRunTrace, traceEvent, traceToolCall } from './tracing.js';
 import type { ErrorCode } from './errors.js';
 import type { RuntimeLimits, SecurityLevel } from './levels.js';
+import { MAX_TOOL_ARGS_VALUES } from './levels.js';
 import type { CheckIssue, CheckReport, PreparedScript } from './pipeline.js';
 import { prepareAgentScript } from './pipeline.js';
 import { failure, internalFailure, noStats } from './result.js';
@@ -21,7 +22,7 @@ import type { RealmLimits } from './sandbox/realm-abi.js';
 import { installRejectionGuard } from './sandbox/rejections.js';
 import { VmIsolation } from './sandbox/vm-isolation.js';
 import { WorkerPool, maxMessageBytes } from './sandbox/worker-pool.js';
-import { hostCodec } from './sanitize/codec.js';
+import { decodeToolArgs, hostCodec, TOO_MANY_VALUES } from './sanitize/codec.js';
 import type { RuleVerdict, ScoringResult } from './score/index.js';
 import { ScoringGate } from './score/index.js';
 import type { Issue } from './source.js';
@@ -70,16 +71,24 @@ function copyOut(outcome: RunOutcome): ExecutionResult {
   return result;
 }
 
+/**
+ * A call's arguments for an event or a span: none when the text is not JSON, nests too deeply, or holds
+ * more values than a call may (decoding those would hold the host as long as the call it refuses).
+ */
+function eventArgs(argsText: string, maxValues: number): unknown {
+  try {
+    const args = decodeToolArgs(argsText, maxValues);
+    return args === TOO_MANY_VALUES ? undefined : args;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A tool call that reports `tool_call` before it starts and `tool_result` once it has replied. */
-async function invokeWithEvents(call: ToolCallRequest, events: RunEvents, invoke: (call: ToolCallRequest) => Promise<ToolReply>): Promise<ToolReply> {
+async function invokeWithEvents(call: ToolCallRequest, events: RunEvents, maxValues: number, invoke: (call: ToolCallRequest) => Promise<ToolReply>): Promise<ToolReply> {
   const { callIndex: callId, name: tool } = call;
   if (events.includeToolArgs) {
-    let args: unknown;
-    try {
-      args = hostCodec.decodeJSON(call.argsText);
-    } catch {
-      args = undefined;
-    }
+    const args = eventArgs(call.argsText, maxValues);
     events.emit('tool_call', { callId, tool, args });
   } else events.emit('tool_call', { callId, tool });
   const started = performance.now();
@@ -368,21 +377,15 @@ export class Enclave {
             // A name the run has no tool for is the script's text: its span is not named after it.
             tool: scope.lookup(call.name) === undefined ? undefined : call.name,
             callId: call.callIndex,
-            // Text an isolation sent: one that is not JSON (or nests too deep) records no arguments rather than failing the call.
-            args: () => {
-              try {
-                return hostCodec.decodeJSON(call.argsText);
-              } catch {
-                return undefined;
-              }
-            },
+            // Text an isolation sent: one that is not JSON (or nests too deep, or holds too many values) records no arguments rather than failing the call.
+            args: () => eventArgs(call.argsText, scope.maxToolArgsValues),
           },
           () => untraced(call),
           (reply) => (reply[0] === 1 ? { result: () => hostCodec.decode(reply[1]) } : { error: toolReplyError(reply[1]) ?? { code: 'TOOL_ERROR', message: 'The tool failed.' } }),
         );
     }
     if (events === undefined) return invoke;
-    return (call) => invokeWithEvents(call, events, invoke);
+    return (call) => invokeWithEvents(call, events, scope.maxToolArgsValues, invoke);
   }
 
   /** `session_init` and the heartbeat of a run whose caller listens to its events. */
@@ -467,6 +470,7 @@ export class Enclave {
       ...this.#toolLookup(tools, handler, functionGlobals),
       context: options.context,
       maxToolResultBytes: limits.maxToolResultBytes,
+      maxToolArgsValues: MAX_TOOL_ARGS_VALUES[this.#settings.level],
       onToolCall: this.#settings.onToolCall,
       rateLimitStore: this.#settings.rateLimitStore,
       sidecar,

@@ -284,6 +284,16 @@ export const LEVEL_CONFIGS: Readonly<Record<SecurityLevel, LevelConfig>> = {
 };
 
 /**
+ * The most JSON values (array elements and properties, the arguments themselves included) one tool
+ * call's arguments may hold; the host refuses a call over it before it decodes the arguments or runs
+ * the tool's input schema. That work grows with the values, not the bytes: a Standard Schema library
+ * builds one issue per bad element (zod 4: about 4 us each on a small machine, so 100k bad elements
+ * hold the host's event loop for about 0.4 s; `JSON.parse` of 1 MB of `{}` alone takes 0.14 s). The caps keep the
+ * worst call in the tens of milliseconds; 5,000 ids in one call fit at every level.
+ */
+export const MAX_TOOL_ARGS_VALUES: Readonly<Record<SecurityLevel, number>> = { STRICT: 10_000, SECURE: 10_000, STANDARD: 10_000, PERMISSIVE: 20_000 };
+
+/**
  * Names that are never allowed as identifiers, at any level: they name the host, code generation,
  * or internals of the runtime. The runtime blocks them too; the validator says so early and clearly.
  */

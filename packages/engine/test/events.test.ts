@@ -68,6 +68,14 @@ describe.each(ISOLATIONS)('run events [$name]', ({ options }) => {
     expect(events.find((e) => e.type === 'tool_call')?.payload).toEqual({ callId: 1, tool: 'orders:list', args: { status: 'open' } });
   });
 
+  it('leaves out arguments over the value cap: decoding them for the event would hold the host as the call would', async () => {
+    const enclave = make(options);
+    const events: EnclaveEvent[] = [];
+    const r = await enclave.run(`const a = []; for (let i = 0; i < 10000; i++) a.push(i); try { await callTool('orders:list', { ids: a }); } catch (e) { return e.code; }`, { tools, includeToolArgs: true, onEvent: (e) => events.push(e) });
+    expect(r.value).toBe('INVALID_ARGUMENTS');
+    expect(events.find((e) => e.type === 'tool_call')?.payload).toEqual({ callId: 1, tool: 'orders:list', args: undefined });
+  });
+
   it('a listener that throws, or returns a promise that rejects or never settles, does not change the run', async () => {
     const enclave = make(options);
     const plain = await enclave.run(SCRIPT, { tools });

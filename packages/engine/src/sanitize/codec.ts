@@ -17,26 +17,53 @@ export { TOO_DEEP, TOO_LARGE } from '../sandbox/realm-runtime/codec.js';
  */
 export const MAX_DECODE_DEPTH = 512;
 
-/** Whether the JSON `text` nests arrays and objects at most `max` deep. Linear, with no allocation. */
-export function jsonDepthWithin(text: string, max: number): boolean {
-  // Every level takes two characters at least: a text this short cannot be deeper.
-  if (text.length <= 2 * max) return true;
+/** What `jsonShape` finds: within both caps, nested too deeply, or too many values. */
+const JSON_OK = 0;
+const JSON_TOO_DEEP = 1;
+const JSON_TOO_MANY = 2;
+
+/**
+ * Whether the JSON `text` nests arrays and objects at most `maxDepth` deep and holds at most
+ * `maxValues` values (the text itself counts one, and so does every array element and every property).
+ * Linear, with no allocation: it measures the text before anything is built from it.
+ */
+function jsonShape(text: string, maxDepth: number, maxValues: number): typeof JSON_OK | typeof JSON_TOO_DEEP | typeof JSON_TOO_MANY {
+  // Every level takes two characters at least, and so does every value after the first: a text this
+  // short can break neither cap.
+  if (text.length <= 2 * maxDepth && text.length < 2 * maxValues) return JSON_OK;
   let depth = 0;
+  // Values are 1 + the commas + the containers that are not empty.
+  let values = 1;
   const n = text.length;
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x22) {
-      // A string: brackets inside it are text.
+      // A string: brackets and commas inside it are text.
       for (i++; i < n; i++) {
         const d = text.charCodeAt(i);
         if (d === 0x5c) i++;
         else if (d === 0x22) break;
       }
+    } else if (c === 0x2c) {
+      if (++values > maxValues) return JSON_TOO_MANY;
     } else if (c === 0x5b || c === 0x7b) {
-      if (++depth > max) return false;
+      if (++depth > maxDepth) return JSON_TOO_DEEP;
+      let j = i + 1;
+      while (j < n && isJsonSpace(text.charCodeAt(j))) j++;
+      const e = text.charCodeAt(j);
+      if (e !== 0x5d && e !== 0x7d && ++values > maxValues) return JSON_TOO_MANY;
     } else if (c === 0x5d || c === 0x7d) depth--;
   }
-  return true;
+  return JSON_OK;
+}
+
+function isJsonSpace(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
+/** Whether the JSON `text` nests arrays and objects at most `max` deep. */
+export function jsonDepthWithin(text: string, max: number): boolean {
+  return jsonShape(text, max, Infinity) === JSON_OK;
 }
 
 const codec = createCodec();
@@ -52,3 +79,20 @@ export const hostCodec: Codec = {
     return codec.decodeJSON(text);
   },
 };
+
+/** What `decodeToolArgs` returns for arguments over its cap. */
+export const TOO_MANY_VALUES: unique symbol = Symbol('too many values');
+
+/**
+ * A tool call's arguments as an isolation sent them, decoded on the host only when they hold at most
+ * `maxValues` values: the work of decoding and of checking them against a schema grows with the
+ * values (a schema library builds one issue per bad element), so a call over the cap is refused
+ * before either starts. Returns TOO_MANY_VALUES for such a call; throws, as `hostCodec.decodeJSON` does,
+ * on text that is not JSON or nests too deeply.
+ */
+export function decodeToolArgs(text: string, maxValues: number): unknown {
+  const shape = jsonShape(text, MAX_DECODE_DEPTH, maxValues);
+  if (shape === JSON_TOO_MANY) return TOO_MANY_VALUES;
+  if (shape === JSON_TOO_DEEP) throw new RangeError('The JSON text is nested too deeply.');
+  return codec.decodeJSON(text);
+}

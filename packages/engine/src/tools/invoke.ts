@@ -1,4 +1,4 @@
-import { hostCodec } from '../sanitize/codec.js';
+import { decodeToolArgs, hostCodec, TOO_MANY_VALUES } from '../sanitize/codec.js';
 import { ToolError } from '../errors.js';
 import { closeNames } from '../suggest.js';
 import { describeToolError } from './redact.js';
@@ -24,6 +24,8 @@ export interface ToolScope {
   /** The per-run context the host passed in `RunOptions.context`. */
   context: unknown;
   maxToolResultBytes: number;
+  /** The most JSON values one call's arguments may hold (see MAX_TOOL_ARGS_VALUES in levels.ts). */
+  maxToolArgsValues: number;
   /** Audit hook: one event per call, after the reply is ready. */
   onToolCall?: ToolCallHook | undefined;
   /** Counts for tools with a `rateLimit` (shared by the Enclave's runs). */
@@ -184,9 +186,15 @@ async function approvalGate(rule: NonNullable<HostTool['needsApproval']>, name: 
 async function callTool(scope: ToolScope, tool: HostTool, call: ToolCallRequest): Promise<ToolReply | CallFailure> {
   let args: unknown;
   try {
-    args = hostCodec.decodeJSON(call.argsText);
+    args = decodeToolArgs(call.argsText, scope.maxToolArgsValues);
   } catch {
     return new CallFailure(`The arguments of "${tool.name}" could not be read.`, 'INVALID_ARGUMENTS');
+  }
+  if (args === TOO_MANY_VALUES) {
+    return new CallFailure(
+      `The arguments of "${tool.name}" hold more than ${scope.maxToolArgsValues} values (array elements and properties count one each); pass fewer per call.`,
+      'INVALID_ARGUMENTS',
+    );
   }
   if (scope.sidecar !== undefined && call.argsText.includes('"$ref"')) {
     const resolved = scope.sidecar.resolveIn(args);
