@@ -1,5 +1,5 @@
 import type { Dialect, RuntimeLimits, SecurityLevel } from '../levels.js';
-import { ALWAYS_BLOCKED_IDENTIFIERS, BLOCKED_PROPERTIES, LEVEL_CONFIGS, RESERVED_PREFIX, SECURITY_LEVELS } from '../levels.js';
+import { ALWAYS_BLOCKED_IDENTIFIERS, BLOCKED_PROPERTIES, LEVEL_CONFIGS, MAX_TOOL_ARGS_VALUES, RESERVED_PREFIX, SECURITY_LEVELS } from '../levels.js';
 import { OptionChecker } from '../options.js';
 
 /** What each dialect switch allows, in words a model reads. Keyed by the `Dialect` field, so a new switch fails to compile until it is described. */
@@ -103,7 +103,7 @@ export function describeDialect(level: SecurityLevel, options: DialectTextOption
   out.push('## Limits of one run (exceeding one ends the run; it cannot be caught)');
   out.push(`- Deadline: ${count(l.timeout)} ms in total, including the time tools take.`);
   out.push(`- ${count(l.maxIterations)} loop iterations and function calls in total (callbacks included); call nesting depth ${count(l.maxCallDepth)}.`);
-  out.push(`- ${count(l.maxToolCalls)} tool calls; arguments of one call up to ${bytes(l.maxToolArgsBytes)}, one result up to ${bytes(l.maxToolResultBytes)}.`);
+  out.push(`- ${count(l.maxToolCalls)} tool calls; arguments of one call up to ${bytes(l.maxToolArgsBytes)} and ${count(MAX_TOOL_ARGS_VALUES[level])} values (array elements and properties), one result up to ${bytes(l.maxToolResultBytes)}.`);
   out.push(`- Memory: ${bytes(l.memoryLimit)}. Returned value: ${bytes(l.maxOutputBytes)}. Console: ${count(l.maxLogEntries)} entries, ${bytes(l.maxLogBytes)}.`);
   out.push(
     `- Code: ${bytes(scan.maxCodeBytes)}, ${count(scan.maxLines)} lines of at most ${count(scan.maxLineLength)} characters, brackets nested ${scan.maxNesting} deep${scan.maxRegexCount > 0 ? `, ${scan.maxRegexCount} regex literals of up to ${scan.maxRegexLength} characters` : ''}.`,
