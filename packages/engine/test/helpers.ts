@@ -695,7 +695,9 @@ export function buildEngineForChildren(): string {
     // Old builds of earlier source versions: remove those nobody has touched for a while.
     for (const name of readdirSync(cacheRoot)) {
       const p = path.join(cacheRoot, name);
-      if (p !== target && Date.now() - statSync(p).mtimeMs > 30 * 60_000) rmSync(p, { recursive: true, force: true });
+      // Another file's build may rename or remove its folder between the listing and this look at it.
+      const touched = statSync(p, { throwIfNoEntry: false })?.mtimeMs;
+      if (p !== target && touched !== undefined && Date.now() - touched > 30 * 60_000) rmSync(p, { recursive: true, force: true });
     }
   }
   if (!existsSync(index)) throw new Error(`engine build missing: ${index}`);
