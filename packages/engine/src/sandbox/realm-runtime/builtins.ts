@@ -99,7 +99,7 @@ export function wrapHandedOut(proto: object, key: string, make: (native: AnyFn) 
   defineProperty(proto, key, { get: getter, set: undefined, enumerable: d.enumerable, configurable: d.configurable });
 }
 
-function toLen(v: unknown): number {
+export function toLen(v: unknown): number {
   const n = +(v as number);
   return n > 0 ? (n === Infinity ? Infinity : n - (n % 1)) : 0;
 }
@@ -228,7 +228,7 @@ function checkArgs(args: any): void {
 }
 
 /** Calls `fn` for each item of a runtime-owned array, without the array iterator (see host.ts). */
-function each<T>(items: readonly T[], fn: (item: T) => void): void {
+export function each<T>(items: readonly T[], fn: (item: T) => void): void {
   for (let i = 0; i < items.length; i++) fn(items[i] as T);
 }
 
@@ -284,7 +284,7 @@ function metered(run: Run, fn: AnyFn): { fn: AnyFn; settle: () => void } {
 }
 
 /** ToString as a default sort compares by (and as every native ToString does): a symbol throws, like the native. */
-function sortKey(v: unknown): string {
+export function sortKey(v: unknown): string {
   if (typeof v === 'string') return v;
   if (typeof v === 'symbol') throw new TypeErrorCtor('Cannot convert a Symbol value to a string');
   return StringCtor(v);
@@ -448,7 +448,7 @@ function searchArray(key: 'includes' | 'indexOf' | 'lastIndexOf', self: any, nee
  */
 const MAX_ICU_CHARS = 1 << 20;
 
-function checkIcu(what: string, chars: number): void {
+export function checkIcu(what: string, chars: number): void {
   if (chars > MAX_ICU_CHARS) throw new RangeErrorCtor(`${what} of ${chars} characters is not available in AgentScript: at most ${MAX_ICU_CHARS} in one call (it cannot be interrupted).`);
 }
 
@@ -682,15 +682,6 @@ export function wrapBulkBuiltins(): void {
       return lastIndexOfBounded(orig, str, sortKey(search), position);
     },
   }));
-  wrap(SP, 'localeCompare', (orig) => ({
-    localeCompare(this: unknown, that: unknown, locales: unknown, options: unknown) {
-      if (this === null || this === undefined) return apply(orig, this, [that, locales, options]);
-      const str = S(this);
-      const other = sortKey(that);
-      checkIcu('localeCompare', str.length + other.length);
-      return apply(orig, str, [other, locales, options]);
-    },
-  }));
   each(['trim', 'trimStart', 'trimEnd', 'indexOf', 'includes', 'startsWith', 'endsWith', 'toWellFormed', 'isWellFormed',
     'at', 'charAt', 'charCodeAt', 'codePointAt', 'slice', 'substring', 'substr'] as const, (key) => {
     wrap(SP, key, (orig) => ({
@@ -745,15 +736,13 @@ export function wrapBulkBuiltins(): void {
       return apply(orig, str, form === undefined ? [] : [f]);
     },
   }));
-  each(['toUpperCase', 'toLowerCase', 'toLocaleUpperCase', 'toLocaleLowerCase'] as const, (key) => {
-    const icu = key === 'toLocaleUpperCase' || key === 'toLocaleLowerCase';
+  each(['toUpperCase', 'toLowerCase'] as const, (key) => {
     wrap(SP, key, (orig) => ({
-      [key](this: unknown, ...args: unknown[]) {
-        if (absent(this)) return apply(orig, this, args);
+      [key](this: unknown) {
+        if (absent(this)) return apply(orig, this, []);
         const str = S(this);
         if (str.length > SMALL) chargeChars(str.length * 3);
-        if (icu) checkIcu(key, str.length);
-        return apply(orig, str, args);
+        return apply(orig, str, []);
       },
     }));
   });

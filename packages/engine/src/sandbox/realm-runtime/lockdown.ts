@@ -62,6 +62,7 @@ import {
   symbolIterator,
   symbolSpecies,
 } from './primordials.js';
+import { wrapLocaleBuiltins } from './locales.js';
 import { installNondeterminism } from './nondeterminism.js';
 import { handledCapability, markHandled, needStack, thenIntrinsic } from './promises.js';
 
@@ -437,6 +438,7 @@ function enableAll(proto: object, keys: readonly string[]): void {
 export function lockdown(options: InstallOptions, codec: Codec): number {
   const hidden = hiddenIntrinsics(options);
   wrapBulkBuiltins();
+  wrapLocaleBuiltins(options.intl);
   installNondeterminism(options.intl);
   if (options.proxy) installProxy();
   else {

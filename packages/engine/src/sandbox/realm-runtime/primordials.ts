@@ -34,7 +34,7 @@ export const MathObject = Math;
 export const ReflectObject = Reflect;
 export const RegExpStatics = RegExp as unknown as Record<string, unknown>;
 
-export const { apply, construct, ownKeys, defineProperty: reflectDefine, deleteProperty: reflectDelete, getPrototypeOf: reflectGetPrototypeOf, setPrototypeOf: reflectSetPrototypeOf } = Reflect;
+export const { apply, construct, ownKeys, get: reflectGet, defineProperty: reflectDefine, deleteProperty: reflectDelete, getPrototypeOf: reflectGetPrototypeOf, setPrototypeOf: reflectSetPrototypeOf } = Reflect;
 export const {
   defineProperty,
   getOwnPropertyDescriptor: gopd,
@@ -51,6 +51,9 @@ export const StringPrototype = String.prototype;
 export const FunctionPrototype = Function.prototype;
 export const PromisePrototype = Promise.prototype;
 export const RegExpPrototype = RegExp.prototype;
+export const NumberPrototype = Number.prototype;
+export const BigIntPrototype = BigInt.prototype;
+export const DatePrototype = Date.prototype;
 
 export const isArray = Array.isArray;
 export const arrayFrom = Array.from;
@@ -116,3 +119,5 @@ export const ProxyCtor = Proxy;
 export const IntlObject = typeof Intl === 'object' ? Intl : undefined;
 /** `Intl.DateTimeFormat.prototype`: its `format` and `formatToParts` read the clock when given no date. */
 export const DateTimeFormatPrototype: object | undefined = IntlObject?.DateTimeFormat.prototype;
+/** `Intl.Locale.prototype.toString`: the tag of an `Intl.Locale`, read from its internal slot; throws for anything else. */
+export const localeToString: ((this: unknown) => string) | undefined = IntlObject?.Locale?.prototype.toString;

@@ -1,0 +1,226 @@
+/**
+ * What ICU is handed besides the text: locale lists, language tags, option strings and the items of a
+ * list to format. V8 passes each to ICU in one native step that ignores termination, and some of that
+ * work grows faster than its input: a locale list is deduplicated pairwise (`'a'.localeCompare('b',
+ * tags)` with 1e5 distinct tags blocked the host 13 s past a 1 s deadline, at STANDARD, validated), a
+ * language tag or a `numberingSystem` of a million characters took seconds to a minute to parse, and
+ * `Intl.ListFormat`'s `formatToParts` of 2e6 items ran 9 s and made 8e6 objects in one step (a 512 MB
+ * host aborted out of memory). So every builtin that takes them bounds them first: at most MAX_LOCALES
+ * locales, tags and option strings of at most MAX_TAG characters, and lists of at most MAX_LIST_ITEMS
+ * items (and MAX_LIST_CHARS characters), charged before they are formatted.
+ *
+ * Each bound reads what the native would read, once, and hands the native what it checked: a copy of a
+ * locale list, a proxy over an options object whose `get` checks the value the native is about to use.
+ */
+/* eslint-disable @typescript-eslint/no-explicit-any -- the wrappers keep the builtins' loose signatures */
+import { BIG_STRING } from '../realm-abi.js';
+import { chargeChars, chargeElements } from './budgets.js';
+import { checkIcu, counted, each, sortKey, toLen, wrap } from './builtins.js';
+import { displace } from './displaced.js';
+import {
+  BigIntPrototype,
+  DatePrototype,
+  IntlObject,
+  NumberPrototype,
+  ProxyCtor,
+  RangeErrorCtor,
+  StringCtor,
+  StringPrototype,
+  TypeErrorCtor,
+  apply,
+  construct,
+  defineProperty,
+  gopd,
+  isArray,
+  localeToString,
+  ownKeys,
+  reflectGet,
+  symbolIterator,
+} from './primordials.js';
+
+type AnyFn = (...args: any[]) => any;
+
+/** Locales in one list: BCP 47 negotiation needs a handful. */
+const MAX_LOCALES = 32;
+/** Characters of one language tag or option string (ICU's own buffers hold 157). */
+const MAX_TAG = 256;
+/** Items of one list handed to `Intl.ListFormat`, and their characters. */
+const MAX_LIST_ITEMS = 16_384;
+const MAX_LIST_CHARS = 1 << 20;
+
+const refuse = (what: string, n: number, max: number, unit: string): RangeError =>
+  new RangeErrorCtor(`${what} of ${n} ${unit} is not available in AgentScript: at most ${max} (ICU reads it in one step that cannot be interrupted).`);
+
+/** The tag of an `Intl.Locale` (read from its internal slot, as the native reads it), or undefined. */
+function localeTag(v: unknown): string | undefined {
+  if (localeToString === undefined || v === null || typeof v !== 'object') return undefined;
+  try {
+    return apply(localeToString, v, []) as string;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A language tag as the native takes it: a string, or an `Intl.Locale` (its tag is read, the locale is
+ * handed on); another object is converted here, once, as the native would convert it. Anything else goes
+ * through for the native's own TypeError.
+ */
+function boundTag(v: unknown, what: string): unknown {
+  if (v === null || (typeof v !== 'object' && typeof v !== 'function' && typeof v !== 'string')) return v;
+  const tag = localeTag(v);
+  const s = tag ?? (typeof v === 'string' ? v : StringCtor(v));
+  if (s.length > MAX_TAG) throw refuse(what, s.length, MAX_TAG, 'characters');
+  return tag === undefined ? s : v;
+}
+
+/**
+ * A `locales` argument: undefined, a tag or an `Intl.Locale` as they are; a list (any object, as the
+ * native's ToObject makes it) copied once, holes skipped as the native skips them, into an array of at
+ * most MAX_LOCALES bounded tags.
+ */
+export function boundLocales(locales: unknown): unknown {
+  if (locales === null || (typeof locales !== 'object' && typeof locales !== 'function')) return typeof locales === 'string' ? boundTag(locales, 'A language tag') : locales;
+  if (localeTag(locales) !== undefined) return boundTag(locales, 'A language tag');
+  const list = locales as ArrayLike<unknown>;
+  const len = toLen(list.length);
+  if (len > MAX_LOCALES) throw refuse('A list', len, MAX_LOCALES, 'locales');
+  const out: unknown[] = [];
+  for (let k = 0; k < len; k++) if (k in list) out[out.length] = boundTag(list[k], 'A language tag');
+  return out;
+}
+
+/**
+ * An `options` argument: an object becomes a proxy whose `get` hands the native each value it reads,
+ * after checking it (a getter runs once, as it would natively, with the script's object as `this`).
+ * Strings are bounded; an object, whose conversion the native would run after the check, is refused.
+ */
+export function boundOptions(options: unknown): unknown {
+  if (options === null || (typeof options !== 'object' && typeof options !== 'function')) return options;
+  const target = options as object;
+  const proxy: object = new ProxyCtor(target, {
+    get(t: object, key: PropertyKey, receiver: unknown) {
+      const v = apply(reflectGet, undefined, [t, key, receiver === proxy ? t : receiver]) as unknown;
+      if (typeof v === 'string' && v.length > MAX_TAG) throw refuse(`The option ${StringCtor(key as string)}`, v.length, MAX_TAG, 'characters');
+      if (v !== null && (typeof v === 'object' || typeof v === 'function')) throw new TypeErrorCtor(`The option ${StringCtor(key as string)} must be a string, a number or a boolean in AgentScript.`);
+      return v;
+    },
+  });
+  return proxy;
+}
+
+/** `fn(locales?, options?)` with its locales at `at` and its options (if any) after them. */
+function wrapLocales(obj: object | undefined, key: string, at: number, options: boolean): void {
+  if (obj === undefined) return;
+  wrap(obj, key, (orig) => ({
+    [key](this: unknown, ...args: unknown[]) {
+      if (args.length > at) args[at] = boundLocales(args[at]);
+      if (options && args.length > at + 1) args[at + 1] = boundOptions(args[at + 1]);
+      return apply(orig, this, args);
+    },
+  }));
+}
+
+/**
+ * An Intl constructor whose locales and options are bounded, however it is called (`new`, a subclass,
+ * or without `new` where the native allows it). It shares the native's prototype, whose `constructor`
+ * becomes this one, so the native is reached from nothing a script holds.
+ */
+function wrapIntlConstructor(intl: Record<string, unknown>, name: string): void {
+  const Native = intl[name] as AnyFn | undefined;
+  if (typeof Native !== 'function') return;
+  const locale = name === 'Locale';
+  const Safe = function (this: unknown, ...args: unknown[]): unknown {
+    if (args.length > 0) args[0] = locale ? boundTag(args[0], 'A language tag') : boundLocales(args[0]);
+    if (args.length > 1) args[1] = boundOptions(args[1]);
+    if (new.target === undefined) return apply(Native, this, args);
+    return construct(Native, args, new.target === Safe ? Native : new.target);
+  };
+  const keys = ownKeys(Native);
+  for (let i = 0; i < keys.length; i++) {
+    const d = gopd(Native, keys[i] as PropertyKey);
+    if (d !== undefined) defineProperty(Safe, keys[i] as PropertyKey, d);
+  }
+  wrapLocales(Safe, 'supportedLocalesOf', 0, true);
+  displace(Native);
+  const proto = (Native as { prototype?: object }).prototype;
+  if (proto !== undefined) defineProperty(proto, 'constructor', { value: Safe, writable: true, enumerable: false, configurable: true });
+  defineProperty(intl, name, { value: Safe, writable: true, enumerable: false, configurable: true });
+}
+
+/**
+ * The list `Intl.ListFormat` formats (`orig` on `self`), read once (an iterable's steps counted), bounded
+ * and charged.
+ */
+function boundList(orig: AnyFn, self: unknown, items: unknown, parts: boolean): unknown[] {
+  const out: unknown[] = [];
+  if (items === undefined) return out;
+  if (isArray(items) && items.length > MAX_LIST_ITEMS) throw refuse('A list', items.length, MAX_LIST_ITEMS, 'items');
+  let chars = 0;
+  // iterates the script's own iterable, within its budget
+  for (const v of counted(items as Iterable<unknown>)) {
+    // The native's own TypeError for an item that is not a string (thrown here, it closes the iterator).
+    if (typeof v !== 'string') apply(orig, self, [[v]]);
+    const s = v as string;
+    chars += s.length;
+    if (out.length >= MAX_LIST_ITEMS) throw refuse('A list', out.length + 1, MAX_LIST_ITEMS, 'items');
+    if (chars > MAX_LIST_CHARS) throw refuse('A list', chars, MAX_LIST_CHARS, 'characters');
+    out[out.length] = s;
+  }
+  // The output holds every item and a separator between two; formatToParts makes two objects per item.
+  chargeChars(chars + out.length * 8);
+  if (parts) chargeElements(out.length * 16);
+  return out;
+}
+
+/** Bounds every builtin that hands ICU locales, options or lists. Runs once, at install, before lockdown. */
+export function wrapLocaleBuiltins(intl: boolean): void {
+  // The receiver and the other string are converted first, as the native converts them; ICU then gets
+  // at most MAX_ICU_CHARS of text (see checkIcu) and bounded locales.
+  wrap(StringPrototype, 'localeCompare', (orig) => ({
+    localeCompare(this: unknown, that: unknown, locales: unknown, options: unknown) {
+      if (this === null || this === undefined) return apply(orig, this, [that, locales, options]);
+      const str = sortKey(this);
+      const other = sortKey(that);
+      checkIcu('localeCompare', str.length + other.length);
+      return apply(orig, str, [other, boundLocales(locales), boundOptions(options)]);
+    },
+  }));
+  each(['toLocaleUpperCase', 'toLocaleLowerCase'], (key) => {
+    wrap(StringPrototype, key, (orig) => ({
+      [key](this: unknown, locales: unknown) {
+        if (this === null || this === undefined) return apply(orig, this, [locales]);
+        const str = sortKey(this);
+        if (str.length > BIG_STRING) chargeChars(str.length * 3);
+        checkIcu(key, str.length);
+        return apply(orig, str, [boundLocales(locales)]);
+      },
+    }));
+  });
+  wrapLocales(NumberPrototype, 'toLocaleString', 0, true);
+  wrapLocales(BigIntPrototype, 'toLocaleString', 0, true);
+  wrapLocales(DatePrototype, 'toLocaleString', 0, true);
+  wrapLocales(DatePrototype, 'toLocaleDateString', 0, true);
+  wrapLocales(DatePrototype, 'toLocaleTimeString', 0, true);
+  const namespace = IntlObject as unknown as Record<string, unknown> | undefined;
+  if (!intl || namespace === undefined) return;
+  wrapLocales(namespace, 'getCanonicalLocales', 0, false);
+  const ctors = ['Collator', 'DateTimeFormat', 'NumberFormat', 'PluralRules', 'RelativeTimeFormat', 'ListFormat', 'DisplayNames', 'Segmenter', 'DurationFormat', 'Locale'];
+  for (let i = 0; i < ctors.length; i++) wrapIntlConstructor(namespace, ctors[i] as string);
+  const displayNames = (namespace.DisplayNames as { prototype?: object } | undefined)?.prototype;
+  if (displayNames !== undefined) {
+    wrap(displayNames, 'of', (orig) => ({ of(this: unknown, code: unknown) { return apply(orig, this, [boundTag(code, 'A code')]); } }));
+  }
+  const listFormat = (namespace.ListFormat as { prototype?: object } | undefined)?.prototype;
+  if (listFormat !== undefined) {
+    each(['format', 'formatToParts'], (key) => {
+      wrap(listFormat, key, (orig) => ({
+        [key](this: unknown, list: unknown) {
+          // What is not iterable gets the native's own TypeError, before any work.
+          if (list !== undefined && (list === null || typeof (list as Record<symbol, unknown>)[symbolIterator] !== 'function')) return apply(orig, this, [list]);
+          return apply(orig, this, [boundList(orig, this, list, key === 'formatToParts')]);
+        },
+      }));
+    });
+  }
+}
