@@ -60,8 +60,11 @@ const LOCALE_CASES = `[
   new Intl.Collator('de').compare('a', 'b'), Intl.Collator('de') instanceof Intl.Collator, new Intl.Collator().constructor === Intl.Collator,
   new Intl.Locale('en-US', { calendar: 'gregory' }).toString(), new Intl.DisplayNames('en', { type: 'region' }).of('DE'),
   Intl.NumberFormat.length, Intl.NumberFormat.name, Intl.Locale.length, new Intl.PluralRules('en').select(1),
+  [...new Intl.Segmenter('en', { granularity: 'word' }).segment('Hello, wide world')].map((x) => x.segment),
+  new Intl.RelativeTimeFormat('en').format('-2', { toString: () => 'days' }), Intl.supportedValuesOf('calendar').length,
   ...[() => new Intl.ListFormat().format([1]), () => new Intl.ListFormat().format(5), () => 'a'.localeCompare('b', [1]),
-    () => new Intl.Locale(5), () => Intl.Locale('en'), () => 'a'.localeCompare('b', 'not a tag!')].map((f) => { try { return f(); } catch (e) { return e.name + ': ' + e.message; } }),
+    () => new Intl.Locale(5), () => Intl.Locale('en'), () => 'a'.localeCompare('b', 'not a tag!'),
+    () => new Intl.RelativeTimeFormat('en').format(1, 'fortnight'), () => Intl.supportedValuesOf('colors')].map((f) => { try { return f(); } catch (e) { return e.name + ': ' + e.message; } }),
 ]`;
 
 function hostAnswers(expression: string): unknown {
@@ -213,6 +216,16 @@ const ATTACKS: readonly Attack[] = [
     timeout: RELAXED,
     expect: ['RUNTIME_ERROR'],
     check: (r) => expect(r.error?.message).toMatch(/^A list of 2000000 items is not available in AgentScript: at most 16384/),
+  }),
+  timed({
+    // One step reads a whole segment, and one word (or one grapheme: a letter and any number of
+    // combining marks) may be the whole text; a unit or a key of as many characters is parsed in one step.
+    name: 'Intl.Segmenter of a 5e7-character word, and a RelativeTimeFormat unit of as many characters, are refused',
+    code: "const s = 'a'.repeat(5e7); const out = []; for (const f of [() => { for (const x of new Intl.Segmenter('en', { granularity: 'word' }).segment(s)) return x.segment.length; }, () => new Intl.RelativeTimeFormat('en').format(1, s), () => Intl.supportedValuesOf(s)]) { try { out.push(f()); } catch (e) { out.push(e.message.slice(0, 40)); } } return out;",
+    enclave: { securityLevel: 'PERMISSIVE' },
+    timeout: RELAXED,
+    expect: ['OK'],
+    check: (r) => expect(r.value).toEqual(['Intl.Segmenter segment of 50000000 chara', 'A unit of 50000000 characters is not ava', 'A key of 50000000 characters is not avai']),
   }),
   {
     name: 'Intl.ListFormat of an iterable that never ends stops at the iteration budget',
