@@ -72,6 +72,42 @@ const ATTACKS: readonly Attack[] = [
     expect: ['OK'],
     check: (r) => expect(r.value).toEqual(['1', 1e6]),
   },
+  // Natives that join strings the script supplied (found by red-teaming): V8 joins long parts as a rope,
+  // a few bytes, so no heap check saw them, and the charges made before the call could not see every
+  // part. Each made a string of 5e8 characters under a 64 MB budget and answered OK (at STRICT too,
+  // validated); its first use as a property key was one allocation of 1 GB, which aborted a 512 MB host
+  // and blocked a 4 GB one for 7 s in one uninterruptible step.
+  {
+    name: 'a replacement that repeats the text before the match (`$\``) 500 times',
+    code: "const s = 'a'.repeat(1e6) + 'b'; return s.replace('b', '$`'.repeat(500)).length;",
+    expect: ['MEMORY_LIMIT_EXCEEDED'],
+  },
+  {
+    name: 'replaceAll with a replacement that repeats the match (`$&`) of a long string pattern',
+    code: "const p = 'a'.repeat(1e6); return (p + 'b').replaceAll(p, '$&'.repeat(500)).length;",
+    expect: ['MEMORY_LIMIT_EXCEEDED'],
+  },
+  {
+    name: "RegExp.prototype[Symbol.replace] on an object whose exec returns a long capture, repeated by `$1`",
+    code: "const big = 'x'.repeat(1e6); let n = 0; const fake = { lastIndex: 0, flags: 'g', global: true, exec() { return n++ < 1 ? { 0: 'a', 1: big, index: 0, length: 2 } : null; } }; return RegExp.prototype[Symbol.replace].call(fake, 'aaaa', '$1'.repeat(500)).length;",
+    expect: ['MEMORY_LIMIT_EXCEEDED'],
+  },
+  {
+    name: 'String.raw with 500 substitutions of a 1e6-character string',
+    code: "const big = 'x'.repeat(1e6); return String.raw({ raw: Array(501).fill('') }, ...Array(500).fill(big)).length;",
+    expect: ['MEMORY_LIMIT_EXCEEDED'],
+  },
+  {
+    name: 'Error.prototype.toString and RegExp.prototype.toString, joined and set back, double in every turn',
+    code: "let s = 'ab'.repeat(5e5); const e = new Error('x'); for (let i = 0; i < 9; i++) { e.name = s; e.message = s; s = e.toString(); } const f = { source: s, flags: s }; return [s.length, RegExp.prototype.toString.call(f).length];",
+    expect: ['MEMORY_LIMIT_EXCEEDED'],
+  },
+  {
+    name: 'the natives charged their output keep their answers',
+    code: "const e = new TypeError('m'); const f = new Error('n'); f.name = ''; return ['abcb'.replace('b', '[$&$`$\\'$$]'), 'abcb'.replaceAll('b', '<$&>'), 'a1b2'.replace(/(\\d)/g, '{$1}'), String.raw({ raw: ['x', 'y', 'z'] }, 1, 2, 3), String(e), String(f), String(/a+/gi), RegExp.prototype.toString.call({ source: 's', flags: 'f' })];",
+    expect: ['OK'],
+    check: (r) => expect(r.value).toEqual(['a[bacb$]cb', 'a<b>c<b>', 'a{1}b{2}', 'x1y2z', 'TypeError: m', 'n', '/a+/gi', '/s/f']),
+  },
   // What the fix must not change: the same answers as V8's own.
   {
     name: 'searches of a long string keep the native answers (fromIndex, holes, array-likes)',

@@ -13,6 +13,7 @@ import {
   ArrayCtor,
   ArrayPrototype,
   BigIntCtor,
+  ErrorPrototype,
   FunctionPrototype,
   G,
   IntlObject,
@@ -214,6 +215,19 @@ function chargeReplacement(str: string, pattern: unknown, r: string, all: boolea
     bound = str.length + count * (r.length + pattern.length);
   }
   chargeChars(bound);
+}
+
+/**
+ * The string a native built from parts the script supplied, charged once it exists: V8 joins long parts
+ * as a rope, a few bytes whatever its length, so nothing was allocated yet, but the first use that
+ * flattens it (a property key, a Map key, a comparison) is one allocation of its whole length. The
+ * charges made before the call cannot see every part: a replacement's `$&`, `` $` ``, `$1` or `$<name>`
+ * repeat text the pattern or a script's `exec` chose, and `Error.prototype.toString` or String.raw join
+ * strings the script holds (one of each, set back and joined again, doubles in every turn).
+ */
+function builtString(out: unknown): unknown {
+  if (typeof out === 'string' && out.length > SMALL) chargeChars(out.length);
+  return out;
 }
 
 /** Maximum expansion of Unicode normalization per form. */
@@ -539,7 +553,7 @@ export function wrapBulkBuiltins(): void {
         if (typeof replacement === 'function') return apply(orig, s, [pattern, wrapReplacer(replacement)]);
         const r = S(replacement);
         chargeReplacement(s, pattern, r, key === 'replaceAll');
-        return apply(orig, s, [pattern, r]);
+        return builtString(apply(orig, s, [pattern, r]));
       },
     }));
   });
@@ -700,9 +714,12 @@ export function wrapBulkBuiltins(): void {
       chargeElements(raw.length);
       const args: unknown[] = [{ raw }];
       for (let i = 0; i < subs.length; i++) args[i + 1] = subs[i];
-      return apply(stringRaw, StringCtor, args);
+      return builtString(apply(stringRaw, StringCtor, args));
     },
   }));
+  each([ErrorPrototype, RegExpPrototype], (proto) => {
+    wrap(proto, 'toString', (orig) => ({ toString(this: unknown) { return builtString(apply(orig, this, [])); } }));
+  });
   each(['keys', 'values', 'entries', 'getOwnPropertyNames'] as const, (key) => {
     wrap(ObjectCtor, key, (orig) => ({ [key](o: unknown) { const n = sourceLength(o); if (n > SMALL) chargeElements(n); return apply(orig, ObjectCtor, [o]); } }));
   });
@@ -771,7 +788,7 @@ export function wrapBulkBuiltins(): void {
       if (typeof replacement === 'function') return apply(orig, this, [str, wrapReplacer(replacement)]);
       const r = S(replacement);
       chargeReplacement(str, this, r, true);
-      return apply(orig, this, [str, r]);
+      return builtString(apply(orig, this, [str, r]));
     },
   }));
   // Strings iterate by code point through this: spreads, for-of, destructuring with a rest element.

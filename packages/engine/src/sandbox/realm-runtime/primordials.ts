@@ -51,6 +51,7 @@ export const StringPrototype = String.prototype;
 export const FunctionPrototype = Function.prototype;
 export const PromisePrototype = Promise.prototype;
 export const RegExpPrototype = RegExp.prototype;
+export const ErrorPrototype = Error.prototype;
 export const NumberPrototype = Number.prototype;
 export const BigIntPrototype = BigInt.prototype;
 export const DatePrototype = Date.prototype;
