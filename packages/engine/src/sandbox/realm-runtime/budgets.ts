@@ -57,6 +57,8 @@ export interface Run {
   setL: ((limit: number) => void) | null;
   getD: (() => number) | null;
   readonly pending: Map<number, PendingCall>;
+  /** The run's own `Symbol.for` registry (see lockdown's installSymbolRegistry), made on first use. */
+  symbols: { byKey: Map<string, symbol>; bySymbol: Map<symbol, string> } | null;
   nextCallId: number;
 }
 
@@ -95,6 +97,7 @@ export function newRun(id: number, limits: RealmLimits, durable = false, seed?: 
     setL: null,
     getD: null,
     pending: new MapCtor(),
+    symbols: null,
     nextCallId: 0,
   };
 }

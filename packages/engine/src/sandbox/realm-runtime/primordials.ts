@@ -105,6 +105,7 @@ export const typedArrayLengthGetter = (Object.getOwnPropertyDescriptor(Object.ge
 export const mapSize = (Object.getOwnPropertyDescriptor(Map.prototype, 'size') as PropertyDescriptor).get as (this: Map<unknown, unknown>) => number;
 export const setSize = (Object.getOwnPropertyDescriptor(Set.prototype, 'size') as PropertyDescriptor).get as (this: Set<unknown>) => number;
 
+export const SymbolCtor = Symbol;
 export const symbolIterator: typeof Symbol.iterator = Symbol.iterator;
 export const symbolSpecies: typeof Symbol.species = Symbol.species;
 export const symbolIsConcatSpreadable: typeof Symbol.isConcatSpreadable = Symbol.isConcatSpreadable;
