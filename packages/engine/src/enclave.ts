@@ -26,7 +26,7 @@ import { decodeToolArgs, hostCodec, TOO_MANY_VALUES } from './sanitize/codec.js'
 import type { RuleVerdict, ScoringResult } from './score/index.js';
 import { ScoringGate } from './score/index.js';
 import type { Issue } from './source.js';
-import { LruCache, cacheKey, elapsedMs } from './source.js';
+import { LruCache, cacheKey, elapsedMs, textSize } from './source.js';
 import type { HostTool } from './tools/define.js';
 import type { EnclaveDescription } from './tools/describe.js';
 import { buildDescription } from './tools/describe.js';
@@ -260,7 +260,8 @@ export class Enclave {
   readonly #settings: EnclaveSettings;
   readonly #isolation: Isolation;
   readonly #gate: ScoringGate | undefined;
-  readonly #checks = new LruCache<string, Checked>(500);
+  /** A check keeps the rewriter's edits (for error locations), some 50 times the script's text: 1 MB of text. */
+  readonly #checks = new LruCache<string, Checked>(500, 1024 * 1024, textSize);
   /** Runs in flight, whatever executes them. */
   readonly #active = new Set<RunDriver>();
   #disposed = false;

@@ -72,27 +72,49 @@ export function cacheKey(...parts: string[]): string {
   return parts.join('\u0000');
 }
 
-/** A small LRU map: the parse, validation and rewrite caches are bounded. */
+/**
+ * A small LRU map: the parse, validation and rewrite caches are bounded in entries and, given `maxSize`,
+ * in the total `sizeOf` their entries: a cache of 500 scripts is a few megabytes for agent scripts of a
+ * few kilobytes, and gigabytes for 500 distinct scripts near the largest a level accepts (the rewriter's
+ * edits of one 250 KB script kept 13 MB), which any caller can send. An entry larger than `maxSize`
+ * alone is not kept.
+ */
 export class LruCache<K, V> {
-  readonly #map = new Map<K, V>();
-  constructor(readonly max: number) {}
+  readonly #map = new Map<K, { value: V; size: number }>();
+  #size = 0;
+  constructor(
+    readonly max: number,
+    readonly maxSize = Infinity,
+    readonly sizeOf: (key: K, value: V) => number = () => 0,
+  ) {}
   get(key: K): V | undefined {
-    const v = this.#map.get(key);
-    if (v !== undefined) {
+    const e = this.#map.get(key);
+    if (e !== undefined) {
       this.#map.delete(key);
-      this.#map.set(key, v);
+      this.#map.set(key, e);
     }
-    return v;
+    return e?.value;
   }
   set(key: K, value: V): void {
-    this.#map.delete(key);
-    this.#map.set(key, value);
-    if (this.#map.size > this.max) this.#map.delete(this.#map.keys().next().value as K);
+    this.#delete(key);
+    const size = this.sizeOf(key, value);
+    this.#map.set(key, { value, size });
+    this.#size += size;
+    while (this.#map.size > this.max || this.#size > this.maxSize) this.#delete(this.#map.keys().next().value as K);
   }
   get size(): number {
     return this.#map.size;
   }
+  #delete(key: K): void {
+    const e = this.#map.get(key);
+    if (e === undefined) return;
+    this.#map.delete(key);
+    this.#size -= e.size;
+  }
 }
+
+/** The size of a cache entry keyed by a script's text: its length, which the rest of the entry grows with. */
+export const textSize = (key: string): number => key.length;
 
 /** Milliseconds since a `performance.now()` reading, to the microsecond: how results report durations. */
 export function elapsedMs(since: number): number {

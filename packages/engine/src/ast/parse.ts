@@ -1,6 +1,6 @@
 import { parseSync, rawTransferSupported } from 'oxc-parser';
 import type { Issue } from '../source.js';
-import { LineIndex, LruCache } from '../source.js';
+import { LineIndex, LruCache, textSize } from '../source.js';
 
 /**
  * AgentScript is a function body: top-level `await` and `return` are allowed. oxc-parser has no
@@ -50,7 +50,7 @@ export interface ParsedSource {
  * much later, and LLM traffic rarely sends a text twice. A tree is many times its source's size; five
  * hundred of them kept the heap large and made every collection dearer.
  */
-const cache = new LruCache<string, ParsedSource>(16);
+const cache = new LruCache<string, ParsedSource>(16, 1024 * 1024, textSize);
 
 const OPTIONS = { sourceType: 'script', lang: 'js', preserveParens: false } as const;
 /**

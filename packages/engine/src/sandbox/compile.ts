@@ -1,9 +1,10 @@
 import vm from 'node:vm';
 import { isJsSpace, isLineTerminator } from '../scan/unicode.js';
-import { LruCache } from '../source.js';
+import { LruCache, textSize } from '../source.js';
 import { RESERVED_PREFIX, SCRIPT_FILENAME } from './realm-abi.js';
 
-const scripts = new LruCache<string, vm.Script>(500);
+/** Compiled scripts of this thread: their code is a few times their text, and bounded by it. */
+const scripts = new LruCache<string, vm.Script>(500, 8 * 1024 * 1024, textSize);
 
 /**
  * The rewritten script compiled for this thread (each thread compiles what it runs: a worker never gets

@@ -29,6 +29,28 @@ export const pumpScript = new vm.Script(`${REALM_ENTRIES.pump}()`, { filename: '
 export const startScript = new vm.Script(`${REALM_ENTRIES.start}()`, { filename: 'enclave:start' });
 
 const MAX_FACTORIES = 64;
+/**
+ * Text of the factories registered in all the realms of this thread. A registered factory keeps its
+ * script's compiled code alive, several times the text (3.4 MB for a 250 KB script), whatever the
+ * compile cache has dropped since: 64 per realm, in up to `maxIdle` realms, was gigabytes for distinct
+ * large scripts. Past this much text the least recently used registration, in whichever realm, goes.
+ */
+const MAX_REGISTERED_TEXT = 16 * 1024 * 1024;
+
+interface Registration {
+  readonly realm: Realm;
+  readonly source: string;
+  readonly id: number;
+}
+
+/** Every realm's registrations, least recently used first (see MAX_REGISTERED_TEXT). */
+const registrations = new Set<Registration>();
+let registeredText = 0;
+
+function unregister(r: Registration): void {
+  if (registrations.delete(r)) registeredText -= r.source.length;
+}
+
 const LOG_LEVELS: ReadonlySet<string> = new Set<LogLevel>(['log', 'info', 'warn', 'error', 'debug']);
 
 /** One locked `node:vm` realm. Reused only after runs that ended cleanly (see RealmPool.release). */
@@ -39,7 +61,7 @@ export class Realm {
   runs = 0;
   /** Set when a run was cut off mid-execution: the realm is never used again. */
   broken = false;
-  readonly #factories = new Map<string, number>();
+  readonly #factories = new Map<string, Registration>();
 
   constructor(options: { intl: boolean; proxy: boolean }) {
     // A vanilla global (DONT_CONTEXTIFY): a contextified one forwards every unresolved name to a host
@@ -64,17 +86,40 @@ export class Realm {
     if (known !== undefined) {
       this.#factories.delete(source);
       this.#factories.set(source, known);
-      return known;
+      registrations.delete(known);
+      registrations.add(known);
+      return known.id;
     }
     const id: unknown = script.runInContext(this.context);
     if (typeof id !== 'number' || id < 0) throw new Error('factory registration failed');
-    this.#factories.set(source, id);
-    if (this.#factories.size > MAX_FACTORIES) {
-      const [oldKey, oldId] = this.#factories.entries().next().value as [string, number];
-      this.#factories.delete(oldKey);
-      this.control.forget(oldId);
+    const r: Registration = { realm: this, source, id };
+    this.#factories.set(source, r);
+    registrations.add(r);
+    registeredText += source.length;
+    if (this.#factories.size > MAX_FACTORIES) this.#forget(this.#factories.values().next().value as Registration);
+    while (registeredText > MAX_REGISTERED_TEXT && registrations.size > 1) {
+      const oldest = registrations.values().next().value as Registration;
+      oldest.realm.#forget(oldest);
     }
     return id;
+  }
+
+  /** Drops every registration: the realm is retired. */
+  retire(): void {
+    for (const r of this.#factories.values()) unregister(r);
+    this.#factories.clear();
+  }
+
+  #forget(r: Registration): void {
+    unregister(r);
+    this.#factories.delete(r.source);
+    // Called outside any entry (see RealmRun.start): a map deletion in the realm's runtime, no script code.
+    // A realm cut off mid-run is never used again, so a failure there changes nothing.
+    try {
+      this.control.forget(r.id);
+    } catch {
+      this.broken = true;
+    }
   }
 }
 
@@ -181,7 +226,10 @@ export class RealmPool {
       }
     }
     if (reusable && this.#idle.length < this.options.maxIdle) this.#idle.push(realm);
-    else this.retired++;
+    else {
+      realm.retire();
+      this.retired++;
+    }
   }
 
   get idle(): number {
@@ -190,6 +238,7 @@ export class RealmPool {
 
   dispose(): void {
     this.#disposed = true;
+    for (const realm of this.#idle) realm.retire();
     this.#idle.length = 0;
   }
 

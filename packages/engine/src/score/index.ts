@@ -1,7 +1,7 @@
 import type { SecurityLevel } from '../levels.js';
 import type { ParsedSource } from '../ast/parse.js';
 import { parseAgentScript } from '../ast/parse.js';
-import { LruCache } from '../source.js';
+import { LruCache, textSize } from '../source.js';
 import { extractFeatures } from './features.js';
 import type { ResolvedExternal, ResolvedGate } from './options.js';
 import { SCORING_DEFAULTS } from './options.js';
@@ -96,7 +96,7 @@ function readVerdict(v: ExternalVerdict): { score: number; reason: string | unde
  */
 export class ScoringGate {
   readonly config: ResolvedGate;
-  readonly #verdicts = new LruCache<string, ScoringResult>(500);
+  readonly #verdicts = new LruCache<string, ScoringResult>(500, 2 * 1024 * 1024, textSize);
   readonly #pending = new Map<string, Promise<ScoringResult>>();
 
   constructor(config: ResolvedGate) {
