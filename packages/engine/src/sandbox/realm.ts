@@ -51,6 +51,11 @@ function unregister(r: Registration): void {
   if (registrations.delete(r)) registeredText -= r.source.length;
 }
 
+/** Whether the registrations hold more text than MAX_REGISTERED_TEXT, and more than the newest one. */
+function overRegistered(): boolean {
+  return registeredText > MAX_REGISTERED_TEXT && registrations.size > 1;
+}
+
 const LOG_LEVELS: ReadonlySet<string> = new Set<LogLevel>(['log', 'info', 'warn', 'error', 'debug']);
 
 /** One locked `node:vm` realm. Reused only after runs that ended cleanly (see RealmPool.release). */
@@ -97,7 +102,7 @@ export class Realm {
     registrations.add(r);
     registeredText += source.length;
     if (this.#factories.size > MAX_FACTORIES) this.#forget(this.#factories.values().next().value as Registration);
-    while (registeredText > MAX_REGISTERED_TEXT && registrations.size > 1) {
+    while (overRegistered()) {
       const oldest = registrations.values().next().value as Registration;
       oldest.realm.#forget(oldest);
     }

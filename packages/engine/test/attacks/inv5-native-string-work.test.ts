@@ -78,7 +78,7 @@ const ATTACKS: readonly Attack[] = [
   // validated); its first use as a property key was one allocation of 1 GB, which aborted a 512 MB host
   // and blocked a 4 GB one for 7 s in one uninterruptible step.
   {
-    name: 'a replacement that repeats the text before the match (`$\``) 500 times',
+    name: 'a replacement that repeats the text before the match (`$``) 500 times',
     code: "const s = 'a'.repeat(1e6) + 'b'; return s.replace('b', '$`'.repeat(500)).length;",
     expect: ['MEMORY_LIMIT_EXCEEDED'],
   },
