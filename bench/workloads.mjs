@@ -56,16 +56,23 @@ export const timedEntry = () => emptyScript.runInContext(emptyContext, { timeout
 export const inspectorEntry = (() => {
   const session = new Session();
   session.connect();
-  const context = vm.createContext({ enter: () => emptyScript.runInContext(emptyContext) }, { name: 'bench:deadline' });
+  let entered = 0;
+  const context = vm.createContext({ enter: () => (entered++, emptyScript.runInContext(emptyContext)) }, { name: 'bench:deadline' });
   let id;
   session.on('Runtime.executionContextCreated', (m) => {
     if (m.params.context.name === 'bench:deadline') id = m.params.context.uniqueId;
   });
   session.post('Runtime.enable');
   session.post('Runtime.disable');
-  void context;
   const params = { expression: 'enter()', uniqueContextId: id, timeout: 30_000, silent: true };
-  return () => session.post('Runtime.evaluate', params);
+  // The entry must have run: an evaluation the inspector refused (a context collected, an unknown id)
+  // answers faster than a real entry and would make the row a floor of nothing. Reading `context` here
+  // also keeps it alive as long as this function is.
+  return () => {
+    const before = entered;
+    session.post('Runtime.evaluate', params);
+    if (entered === before) throw new Error(`the bench's private context (${typeof context}) did not run the entry`);
+  };
 })();
 
 // ---- never-seen-before sources ----------------------------------------------------------------------
