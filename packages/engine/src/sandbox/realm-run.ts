@@ -365,7 +365,7 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
   }
 
   #entryEnds(): void {
-    if (this.#heapTracked) this.#heapGrowth += heapStatistics().used_heap_size - this.#heapAtEntry;
+    if (this.#heapTracked) this.#heapGrowth = this.#growth(heapStatistics().used_heap_size);
   }
 
   #end(end: EntryEnd): void {
