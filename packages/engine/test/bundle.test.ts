@@ -125,6 +125,17 @@ describe('the built package', () => {
     for (const f of importers) expect(readFileSync(path.join(bundle, f), 'utf8'), f).not.toContain('enclave-kit playground');
   });
 
+  it('ships one-byte text without doc comments: what a cold start parses is the code alone', () => {
+    const bundle = path.join(dist, 'bundle');
+    for (const f of readdirSync(bundle).filter((name) => name.endsWith('.js'))) {
+      const text = readFileSync(path.join(bundle, f), 'utf8');
+      // One character past ASCII makes Node decode (and V8 scan) the whole file as two-byte text.
+      expect([...text].find((c) => c.charCodeAt(0) > 0x7f), `${f} has a character past ASCII`).toBeUndefined();
+      const { comments } = parseSync(f, text, { sourceType: 'module', lang: 'js' });
+      expect(comments.filter((c) => c.type === 'Block' && c.value.startsWith('*')).map((c) => c.value.slice(0, 60)), f).toEqual([]);
+    }
+  });
+
   it('the worker entry never loads the parser or the rewriter', () => {
     const worker = closure(entries.worker as string);
     expect([...worker.packages].filter((p) => !p.startsWith('node:'))).toEqual([]);
