@@ -136,6 +136,13 @@ describe('the built package', () => {
     }
   });
 
+  it("the main entry imports none of Node's modules that load its streams", () => {
+    // node:fs's facade, node:worker_threads and node:stream each load Node's streams (several ms of a cold
+    // start): the engine reaches them through process.getBuiltinModule where it needs them.
+    const main = closure(entries['.'] as string);
+    expect([...main.packages].filter((p) => ['node:fs', 'node:worker_threads', 'node:stream', 'node:net', 'node:http'].includes(p))).toEqual([]);
+  });
+
   it('the worker entry never loads the parser or the rewriter', () => {
     const worker = closure(entries.worker as string);
     expect([...worker.packages].filter((p) => !p.startsWith('node:'))).toEqual([]);

@@ -1,7 +1,6 @@
 import type { Session } from 'node:inspector';
 import { types } from 'node:util';
 import vm from 'node:vm';
-import { isMainThread } from 'node:worker_threads';
 
 /** How a stretch of host code that enters a realm ended. */
 export type EntryOutcome = 'returned' | 'failed' | 'timeout';
@@ -176,7 +175,7 @@ export function deadlineMechanism(): 'inspector' | 'watchdog' {
  */
 export function useInspectorDeadlines(on: boolean): 'inspector' | 'watchdog' {
   if (inspector) inspector.session.disconnect();
-  inspector = on && isMainThread ? openInspector() : null;
+  inspector = on && onMainThread() ? openInspector() : null;
   return deadlineMechanism();
 }
 
@@ -187,10 +186,18 @@ export function useInspectorDeadlines(on: boolean): 'inspector' | 'watchdog' {
 export function prepareDeadlines(): void {
   if (inspector !== undefined) return;
   inspector = null;
-  if (!isMainThread) return;
+  if (!onMainThread()) return;
   setImmediate(() => {
     inspector = openInspector();
   }).unref();
+}
+
+/**
+ * Read when first needed, not imported: node:worker_threads loads Node's worker plumbing (streams, message
+ * ports), a millisecond or more of every cold start that a `vm` host never uses.
+ */
+function onMainThread(): boolean {
+  return (process.getBuiltinModule('node:worker_threads') as typeof import('node:worker_threads')).isMainThread;
 }
 
 function openInspector(): { session: Session; context: string } | null {
