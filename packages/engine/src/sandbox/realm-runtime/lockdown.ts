@@ -40,7 +40,6 @@ import {
   TypeErrorCtor,
   URIErrorCtor,
   apply,
-  arrayPop,
   arrayPush,
   arrayValues,
   construct,
@@ -59,9 +58,6 @@ import {
   ownKeys,
   promiseThen,
   reflectDelete,
-  setAdd,
-  setForEach,
-  setHas,
   stringIndexOf,
   symbolIterator,
   symbolSpecies,
@@ -447,25 +443,36 @@ function checkEngineHeld(held: readonly (readonly [string, unknown])[]): void {
   }
 }
 
-/** Freezes the global object and everything reachable from it and from `hidden`. */
+/**
+ * Freezes the global object and everything reachable from it and from `hidden`. It runs before any
+ * script of the realm, so the realm's Array and Set methods are still the intrinsics: the walk calls them
+ * directly, as a realm's first build runs this in the interpreter and a call through `apply` with a new
+ * arguments array per value was most of its cost (about 40k values).
+ */
 function freezeAll(hidden: readonly unknown[]): void {
   const seen = new SetCtor<object>();
+  const objects: object[] = [];
   const queue: unknown[] = [G];
-  for (let i = 0; i < hidden.length; i++) apply(arrayPush, queue, [hidden[i]]);
-  while (queue.length > 0) {
-    const o = apply(arrayPop, queue, []) as unknown;
-    if (o === null || (typeof o !== 'object' && typeof o !== 'function') || apply(setHas, seen, [o])) continue;
-    apply(setAdd, seen, [o]);
+  for (let i = 0; i < hidden.length; i++) queue[queue.length] = hidden[i];
+  let next = 0;
+  while (next < queue.length) {
+    const o = queue[next++];
+    if (o === null || (typeof o !== 'object' && typeof o !== 'function') || seen.has(o)) continue;
+    seen.add(o);
+    objects[objects.length] = o;
     const ks = ownKeys(o);
     for (let i = 0; i < ks.length; i++) {
       const d = gopd(o, ks[i] as PropertyKey);
-      if (!d) continue;
-      if ('value' in d) apply(arrayPush, queue, [d.value]);
-      else apply(arrayPush, queue, [d.get, d.set]);
+      if (d === undefined) continue;
+      if ('value' in d) queue[queue.length] = d.value;
+      else {
+        queue[queue.length] = d.get;
+        queue[queue.length] = d.set;
+      }
     }
-    apply(arrayPush, queue, [gpo(o)]);
+    queue[queue.length] = gpo(o);
   }
-  apply(setForEach, seen, [(o: object) => freeze(o)]);
+  for (let i = 0; i < objects.length; i++) freeze(objects[i]);
   if (!isFrozen(G)) throw new TypeErrorCtor('the global object could not be frozen');
 }
 
