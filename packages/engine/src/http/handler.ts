@@ -239,8 +239,9 @@ export type EnclaveHandlerOptions<N = unknown, U = unknown> = EnclaveHandlerBase
 
 /**
  * A Fetch handler: `(request, native?, subPath?) => Promise<Response>`. Never throws, never rejects.
- * `subPath` is the part of the URL path below the handler's own that the adapter matched: `''` (or
- * absent) for the run route, `'/mcp'` for a route of `routes`; sessions are read from the URL.
+ * `subPath` is the part of the URL path below the handler's own that the adapter matched: `''` for the
+ * run route, `'/sessions/{id}'` for a session, `'/mcp'` for a route of `routes`. Absent (a bare
+ * `handler(request)`), the session routes are read from the end of the URL's path.
  */
 export interface EnclaveFetchHandler<N = unknown> {
   (request: Request, native?: N, subPath?: string): Promise<Response>;
@@ -518,23 +519,44 @@ interface SessionRoute {
   approval?: string;
 }
 
-const SESSION_PATH = /^(.*?)\/sessions(?:\/([^/]+)(?:(\/events)|\/approvals\/([^/]+))?)?\/?$/;
+/** The session routes below the handler's path (`subPath`). */
+const SESSION_PATH = /^\/sessions(?:\/([^/]+)(?:(\/events)|\/approvals\/([^/]+))?)?\/?$/;
+/** The same at the end of a whole URL path, for a handler called without `subPath` (it does not know its mount). */
+const SESSION_PATH_AT_END = /^(.*)\/sessions(?:\/([^/]+)(?:(\/events)|\/approvals\/([^/]+))?)?\/?$/;
 /** The methods of the session routes: what adapters forward below `{path}/sessions`. */
 const SESSION_METHODS: ReadonlySet<string> = new Set(['GET', 'POST', 'DELETE']);
 
-/** `{base}/sessions`, `{base}/sessions/{id}`, `{base}/sessions/{id}/events` or `{base}/sessions/{id}/approvals/{callId}`; undefined for the run route. */
-function sessionRouteOf(url: string): SessionRoute | undefined {
+/**
+ * `{base}/sessions`, `{base}/sessions/{id}`, `{base}/sessions/{id}/events` or
+ * `{base}/sessions/{id}/approvals/{callId}`; undefined for the run route. With the adapter's `subPath`
+ * the mount comes first: only the path below it is a session route, so a handler mounted at
+ * `/api/sessions` keeps its run route and serves its sessions at `/api/sessions/sessions`. Without one
+ * (a bare `handler(request)`) the route is read from the end of the URL's path.
+ */
+function sessionRouteOf(url: string, subPath: string | undefined): SessionRoute | undefined {
   let pathname: string;
   try {
     pathname = new URL(url).pathname;
   } catch {
     return undefined;
   }
-  const m = SESSION_PATH.exec(pathname);
+  let base: string;
+  let m: RegExpExecArray | null;
+  if (subPath === undefined) {
+    const whole = SESSION_PATH_AT_END.exec(pathname);
+    if (!whole) return undefined;
+    base = whole[1] ?? '';
+    m = SESSION_PATH.exec(pathname.slice(base.length));
+  } else {
+    m = SESSION_PATH.exec(subPath);
+    // The mount as the client addressed it: the URL's path without as many segments as the sub-path has.
+    const segments = pathname.replace(/\/+$/, '').split('/');
+    base = segments.slice(0, Math.max(1, segments.length - (subPath.replace(/\/+$/, '').split('/').length - 1))).join('/');
+  }
   if (!m) return undefined;
-  if (m[2] === undefined) return { base: m[1] ?? '', events: false };
-  const route: SessionRoute = { base: m[1] ?? '', id: decodeURIComponentSafe(m[2]), events: m[3] !== undefined };
-  if (m[4] !== undefined) route.approval = decodeURIComponentSafe(m[4]);
+  if (m[1] === undefined) return { base, events: false };
+  const route: SessionRoute = { base, id: decodeURIComponentSafe(m[1]), events: m[2] !== undefined };
+  if (m[3] !== undefined) route.approval = decodeURIComponentSafe(m[3]);
   return route;
 }
 
@@ -1291,22 +1313,17 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     return requestError('METHOD_NOT_ALLOWED', 'Use GET for a session’s state or DELETE to cancel it.', started, { allow: 'GET, DELETE' });
   }
 
-  async function serve(request: Request, native: N, started: number, subPath: string): Promise<Response> {
+  async function serve(request: Request, native: N, started: number, given: string | undefined): Promise<Response> {
+    const subPath = given ?? '';
     const target = subPath === '' ? undefined : routeAt(routes, subPath);
     if (target) return target.route.serve(routeContext(await admit(request, native), target.rest));
     const method = request.method.toUpperCase();
     const page = playground ? playgroundPath(subPath) : undefined;
-    if (page !== undefined) {
-      if (method !== 'GET' && method !== 'HEAD') return requestError('METHOD_NOT_ALLOWED', 'Use GET for the playground.', started, { allow: 'GET, HEAD' });
-      // Loaded on the first request for it: a server that never serves the page never loads it.
-      const { servePlayground } = await import('./playground.js');
-      return servePlayground(request, page);
-    }
     if (checkRouteOn && subPath.replace(/\/+$/, '') === CHECK_PATH) {
       if (method !== 'POST') return requestError('METHOD_NOT_ALLOWED', 'Use POST to check a script.', started, { allow: 'POST' });
       return checkRoute(request, await admit(request, native));
     }
-    const route = sessions ? sessionRouteOf(request.url) : undefined;
+    const route = sessions ? sessionRouteOf(request.url, given) : undefined;
     if (subPath !== '' && route === undefined) throw new EnclaveHttpError(404, 'No route at this path.');
     if (route === undefined && method !== 'POST' && !(method === 'GET' && catalog)) {
       const allow = catalog ? 'GET, POST' : 'POST';
@@ -1326,10 +1343,11 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     return requestError(err.code, err.message, started, { ...err.headers }, status);
   };
 
-  const handler = async function enclaveHandler(request: Request, native?: N, subPath = ''): Promise<Response> {
+  const handler = async function enclaveHandler(request: Request, native?: N, given?: string): Promise<Response> {
     const started = performance.now();
+    const subPath = given ?? '';
     try {
-      return await serve(request, native as N, started, subPath);
+      return await serve(request, native as N, started, given);
     } catch (err) {
       if (err instanceof EnclaveHttpError) return refuse(err, subPath, started);
       if (request.signal.aborted) {

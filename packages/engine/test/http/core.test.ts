@@ -419,3 +419,31 @@ describe('a session follower that goes away', () => {
     }
   });
 });
+
+describe('a handler mounted at a path that itself holds /sessions', () => {
+  it('routes by the path below the mount: the run route stays the run route, its sessions live below it', async () => {
+    const handler = createEnclaveHandler({ logger: { info() {}, error() {} } });
+    const route = routePath('/api/sessions');
+    const server = createServer((req, res) => {
+      const sub = route.below(new URL(req.url ?? '/', 'http://x').pathname);
+      if (sub === undefined) return void res.writeHead(404).end();
+      void handleNodeRequest(handler, req, res, { req }, undefined, sub);
+    });
+    const served = await listen(server, () => handler.dispose());
+    const post = (path: string) => fetch(`${served.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: 'return 6 * 7' }) });
+    try {
+      const ran = await post('/api/sessions');
+      expect([ran.status, await ran.json()]).toEqual([200, expect.objectContaining({ success: true, value: 42 })]);
+      const started = await post('/api/sessions/sessions');
+      expect(started.status).toBe(201);
+      const { sessionId, eventsUrl, statusUrl } = (await started.json()) as { sessionId: string; eventsUrl: string; statusUrl: string };
+      expect(statusUrl).toBe(`/api/sessions/sessions/${sessionId}`);
+      const events = await readEvents(await fetch(`${served.url}${eventsUrl}`));
+      expect(events.at(-1)?.data).toMatchObject({ type: 'final', payload: { success: true, value: 42 } });
+      expect(await (await fetch(`${served.url}${statusUrl}`)).json()).toMatchObject({ sessionId, state: 'completed' });
+    } finally {
+      await served.close();
+    }
+  });
+});
+
