@@ -14,7 +14,8 @@ import type {
   ToolSourceOptions,
 } from '@enclave-kit/engine';
 import { EnclaveConfigError, createEnclaveHandler } from '@enclave-kit/engine';
-import { isJsonContentType, readBodyText } from '@enclave-kit/engine/http';
+import { isJsonContentType, originAllowed, readBodyText } from '@enclave-kit/engine/http';
+import type { AllowedOrigins } from '@enclave-kit/engine/http';
 import { createMcpHandler as createSdkHandler } from '@modelcontextprotocol/server';
 import type { CodeModeBackend, CodeModeInfo } from './code-mode.js';
 import { codeModeServer } from './code-mode.js';
@@ -25,12 +26,13 @@ export interface McpRouteOptions extends CodeModeInfo {
   /**
    * Browser origins allowed to call the route (MCP asks servers to check `Origin` against DNS
    * rebinding): a request with another `Origin` gets 403. Without listing, a page of the route's own
-   * origin passes only when that origin's host is `localhost` or an IP address: under a DNS name, a
-   * rebinding attacker's page has the route's origin too (list `https://app.example.com` to let the
-   * app's own pages in). Requests without `Origin` (every non-browser MCP client) are unaffected.
+   * origin passes only when that origin is `https:` or its host is `localhost` or an IP address: under
+   * a plain-http DNS name, a rebinding attacker's page has the route's origin too (list
+   * `http://app.internal:3000` to let the app's own pages in). The run route's rule (the handler's
+   * `allowedOrigins`). Requests without `Origin` (every non-browser MCP client) are unaffected.
    * `'*'` allows any. Default: none.
    */
-  allowedOrigins?: readonly string[] | '*';
+  allowedOrigins?: AllowedOrigins;
 }
 
 const WHERE = 'mcpRoute(options)';
@@ -62,28 +64,6 @@ function checkOptions(options: unknown): McpRouteOptions {
   const origins = o.allowedOrigins;
   if (origins !== undefined && origins !== '*' && !(Array.isArray(origins) && origins.every((x) => typeof x === 'string'))) fail('allowedOrigins must be an array of origins ("https://app.example.com") or "*".');
   return o as McpRouteOptions;
-}
-
-/**
- * A host name DNS cannot point at another machine for a page: `localhost` and IP addresses (as the URL
- * parser writes them: dotted IPv4, bracketed IPv6). A DNS rebinding attack needs a name it controls.
- */
-function unrebindable(hostname: string): boolean {
-  return hostname === 'localhost' || hostname.startsWith('[') || /^\d{1,3}(?:\.\d{1,3}){3}$/.test(hostname);
-}
-
-function originAllowed(request: Request, allowed: McpRouteOptions['allowedOrigins']): boolean {
-  const origin = request.headers.get('origin');
-  if (origin === null || allowed === '*' || (allowed ?? []).includes(origin)) return true;
-  let from: URL;
-  try {
-    from = new URL(origin);
-  } catch {
-    return false;
-  }
-  // Same origin is no proof under a DNS name: a rebinding attacker's page sends its own name as both
-  // Origin and Host. Only a host no DNS answer can move is trusted without being listed.
-  return from.host === new URL(request.url).host && unrebindable(from.hostname);
 }
 
 /** The caller's catalog and runs, through the run route's own scope and hooks. */

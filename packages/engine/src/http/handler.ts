@@ -16,6 +16,8 @@ import type { LeaseStore } from '../leases.js';
 import { MemoryLeaseStore, holdLease } from '../leases.js';
 import type { FinalSessionState, PausedSession, SessionRecord, SessionState, SessionStore } from './session-store.js';
 import { MemorySessionStore } from './session-store.js';
+import type { AllowedOrigins } from './origin.js';
+import { originAllowed } from './origin.js';
 import type { HttpOutcome } from './status.js';
 import { statusTable } from './status.js';
 import type { StreamFormat } from './stream.js';
@@ -166,6 +168,16 @@ export interface EnclaveHandlerBaseOptions<N, U> {
   /** Bytes of request body read at most; larger bodies get 413 without being buffered. Default 1 MiB. */
   maxBodySize?: number;
   /**
+   * Browser origins allowed to call the run, check, catalog and session routes besides the ones let in
+   * by default: a request with another `Origin` gets 403 before anything else (CSRF from another site,
+   * DNS rebinding to a local server). By default a page of the server's own origin passes when that
+   * origin is `https:`, `localhost` or an IP address; under a plain-http DNS name a rebinding attacker's
+   * page has the same origin, so list it (`['http://app.internal:3000']`). Requests without `Origin`
+   * (non-browser clients) are unaffected; `'*'` allows any. Routes of `routes` check their own (see
+   * `mcpRoute({ allowedOrigins })`). Default: none listed.
+   */
+  allowedOrigins?: AllowedOrigins;
+  /**
    * Who is asking. Return the user (it reaches `tools(ctx)` as `ctx.user`), or `null`/`undefined`/`false`
    * for 401. Throw `new EnclaveHttpError(403, message)` to refuse with another status.
    */
@@ -262,6 +274,7 @@ const OPTIONS_WHERE = 'enclave options';
 const OPTION_KEYS = new Set([
   'enclave',
   'maxBodySize',
+  'allowedOrigins',
   'authenticate',
   'rateLimit',
   'maxConcurrentRuns',
@@ -296,6 +309,8 @@ export function checkHandlerOptions(options: unknown): asserts options is Enclav
   check.positiveInteger('maxBodySize', o.maxBodySize, 'bytes');
   check.positiveInteger('maxConcurrentRuns', o.maxConcurrentRuns);
   check.positiveInteger('retryAfter', o.retryAfter, 'seconds');
+  const origins = o.allowedOrigins;
+  if (origins !== undefined && origins !== '*' && !(Array.isArray(origins) && origins.every((x) => typeof x === 'string'))) check.fail('allowedOrigins must be an array of origins ("https://app.example.com") or "*".');
   check.boolean('catalog', o.catalog);
   check.boolean('check', o.check);
   check.boolean('playground', o.playground);
@@ -1319,6 +1334,16 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     if (target) return target.route.serve(routeContext(await admit(request, native), target.rest));
     const method = request.method.toUpperCase();
     const page = playground ? playgroundPath(subPath) : undefined;
+    // The page itself is static and public; what it (or any page) asks of the routes below is checked.
+    if (page === undefined && !originAllowed(request, options.allowedOrigins)) {
+      throw new EnclaveHttpError(403, 'This Origin may not call the route (see the allowedOrigins option).');
+    }
+    if (page !== undefined) {
+      if (method !== 'GET' && method !== 'HEAD') return requestError('METHOD_NOT_ALLOWED', 'Use GET for the playground.', started, { allow: 'GET, HEAD' });
+      // Loaded on the first request for it: a server that never serves the page never loads it.
+      const { servePlayground } = await import('./playground.js');
+      return servePlayground(request, page);
+    }
     if (checkRouteOn && subPath.replace(/\/+$/, '') === CHECK_PATH) {
       if (method !== 'POST') return requestError('METHOD_NOT_ALLOWED', 'Use POST to check a script.', started, { allow: 'POST' });
       return checkRoute(request, await admit(request, native));

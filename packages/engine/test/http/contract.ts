@@ -169,6 +169,8 @@ type Row = {
   body?: unknown;
   raw?: string;
   contentType?: string | null;
+  /** The Origin a browser page sends. */
+  origin?: string;
   check?: (json: any, res: Response) => void;
 };
 
@@ -188,6 +190,7 @@ const ROWS: Row[] = [
   { name: 'body over maxBodySize', status: 413, raw: JSON.stringify({ code: `return '${'x'.repeat(9000)}'` }) },
   { name: 'no user', status: 401, code: 'UNAUTHORIZED', user: null, body: { code: 'return 1' } },
   { name: 'auth hook refuses', status: 403, code: 'FORBIDDEN', user: 'mallory', body: { code: 'return 1' } },
+  { name: 'a page of another origin (CSRF)', status: 403, code: 'FORBIDDEN', origin: 'http://evil.example', body: { code: 'await callTool("whoami"); return 1' } },
   { name: 'VALIDATION_ERROR', status: 422, code: 'VALIDATION_ERROR', body: { code: 'return eval("1")' } },
   { name: 'RUNTIME_ERROR', status: 422, code: 'RUNTIME_ERROR', body: { code: 'const o = null; return o.x;' } },
   { name: 'MAX_ITERATIONS', status: 422, code: 'MAX_ITERATIONS', body: { code: 'let n = 0; for (let i = 0; i < 1000; i++) n++; return n;', limits: { maxIterations: 50 } } },
@@ -221,8 +224,9 @@ const ROWS: Row[] = [
   },
 ];
 
-async function post(url: string, row: Pick<Row, 'user' | 'body' | 'raw' | 'contentType'>, init: RequestInit = {}): Promise<Response> {
+async function post(url: string, row: Pick<Row, 'user' | 'body' | 'raw' | 'contentType' | 'origin'>, init: RequestInit = {}): Promise<Response> {
   const headers: Record<string, string> = {};
+  if (row.origin !== undefined) headers.origin = row.origin;
   if (row.user !== null) headers['x-user'] = row.user ?? 'alice';
   if (row.contentType !== null) headers['content-type'] = row.contentType ?? 'application/json';
   return fetch(`${url}/enclave`, { method: 'POST', headers, body: row.raw ?? JSON.stringify(row.body), ...init });

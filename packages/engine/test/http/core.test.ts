@@ -1,4 +1,4 @@
-import { createServer } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { OptionChecker, isSessionId, routePath, statusTable } from '../../src/http/index.js';
 import { ENCLAVE_HTTP_STATUS, EnclaveConfigError, EnclaveHttpError, MemoryRateLimitStore, MemorySessionStore, createEnclaveHandler } from '../../src/index.js';
@@ -447,3 +447,56 @@ describe('a handler mounted at a path that itself holds /sessions', () => {
   });
 });
 
+describe('browser pages of other origins, and DNS rebinding, on the core\'s own routes', () => {
+  // A local server with no authenticate (its network position is its only guard), as a developer runs one.
+  async function serveLocally(options: Record<string, unknown> = {}) {
+    const touched: string[] = [];
+    const handler = createEnclaveHandler({ logger: { info() {}, error() {} }, tools: { 'files:read': () => void touched.push('files:read') }, ...options });
+    const route = routePath('/enclave');
+    const server = createServer((req, res) => void handleNodeRequest(handler, req, res, { req }, undefined, route.below(new URL(req.url ?? '/', 'http://x').pathname)));
+    const served = await listen(server, () => handler.dispose());
+    const port = Number(new URL(served.url).port);
+    /** A browser's POST: its Origin, and the Host it addressed (the page's own host for a same-origin fetch). */
+    const send = (path: string, origin: string, host = new URL(served.url).host, type = 'application/json') =>
+      new Promise<number>((resolve, reject) => {
+        const req = httpRequest(`${served.url}${path}`, { method: 'POST', headers: { host, origin, 'content-type': type } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.end(JSON.stringify({ code: 'return await callTool("files:read", {})' }));
+      });
+    return { served, port, touched, send };
+  }
+
+  it('refuses (403) a page of another origin and a rebound name, on the run, check and session routes; no tool runs', async () => {
+    const { served, port, touched, send } = await serveLocally();
+    try {
+      for (const path of ['/enclave', '/enclave/sessions', '/enclave/check']) {
+        expect(await send(path, 'http://evil.example'), `${path} cross-site`).toBe(403);
+        expect(await send(path, 'null'), `${path} opaque origin`).toBe(403);
+        for (const name of ['rebind.attacker.test', 'localhost.attacker.test', '127.0.0.1.nip.io']) {
+          expect(await send(path, `http://${name}:${port}`, `${name}:${port}`), `${path} ${name}`).toBe(403);
+        }
+      }
+      expect(touched).toEqual([]);
+    } finally {
+      await served.close();
+    }
+  });
+
+  it('lets in requests without Origin, same-origin pages on loopback or localhost or under https, and listed origins', async () => {
+    const { served, port, touched, send } = await serveLocally({ allowedOrigins: ['http://tools.example.test:8443'] });
+    try {
+      for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]) expect(await send('/enclave', `http://${host}`, host), host).toBe(200);
+      // No rebinding under https: the attacker's name would need this server's certificate.
+      expect(await send('/enclave', 'https://app.example.test', 'app.example.test')).toBe(200);
+      expect(await send('/enclave', 'http://tools.example.test:8443', 'tools.example.test:8443')).toBe(200);
+      const plain = await fetch(`${served.url}/enclave`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: 'return await callTool("files:read", {})' }) });
+      expect(plain.status).toBe(200);
+      expect(touched).toHaveLength(6);
+    } finally {
+      await served.close();
+    }
+  });
+});
