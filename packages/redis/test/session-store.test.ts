@@ -1,9 +1,12 @@
 import type { EnclaveEvent, ExecutionResult } from '@enclave-kit/engine';
 import { describe, expect, it } from 'vitest';
 import { RedisSessionStore, RedisStoreError } from '../src/index.js';
+import { sessionStoreContract } from '../../engine/test/http/session-store-contract.js';
 import { eventually, sleep, useRedis } from './redis.js';
 
 const redis = useRedis();
+
+sessionStoreContract('RedisSessionStore', () => new RedisSessionStore(redis.client(), { prefix: redis.prefix(), maxEvents: 8 }));
 
 let n = 0;
 const newId = () => `ses_test${++n}_${Math.random().toString(36).slice(2, 10)}`;

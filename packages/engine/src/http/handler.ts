@@ -80,6 +80,12 @@ export interface SessionOptions<N, U> {
   /** How long a finished session stays readable, in ms. Default 10 minutes. */
   ttlMs?: number;
   /**
+   * Streams of sessions (`GET {path}/sessions/{id}/events`, and `POST` with an event-stream `Accept`) a
+   * user may have open at once on this instance; one more gets 429 with `Retry-After`. Each holds a
+   * subscription to the store and a reader's buffer until it ends. Default 20.
+   */
+  maxFollowersPerUser?: number;
+  /**
    * How long an instance's word that it runs a session lasts (it renews it every third of that): when
    * an instance dies, its sessions end as `RUN_LOST` within this time plus half of it. Default 10 s.
    */
@@ -328,9 +334,9 @@ export function checkHandlerOptions(options: unknown): asserts options is Enclav
   check.positiveInteger('maxRunsPerUser', o.maxRunsPerUser);
   check.withMethods<LeaseStore>('leases', o.leases, ['acquire', 'renew', 'release'], 'acquire(), renew() and release() methods');
   if (o.sessions !== false) {
-    const sessions = check.object('sessions', o.sessions, '{ store?, owner?, maxPerUser?, ttlMs?, livenessMs?, maxPauseDuration?, maxWaitingPerUser?, maxPauses?, maxJournalBytes?, stateKey? } or false');
+    const sessions = check.object('sessions', o.sessions, '{ store?, owner?, maxPerUser?, maxFollowersPerUser?, ttlMs?, livenessMs?, maxPauseDuration?, maxWaitingPerUser?, maxPauses?, maxJournalBytes?, stateKey? } or false');
     if (sessions !== undefined) {
-      check.knownKeys('sessions', sessions, ['store', 'owner', 'maxPerUser', 'ttlMs', 'livenessMs', 'maxPauseDuration', 'maxWaitingPerUser', 'maxPauses', 'maxJournalBytes', 'stateKey']);
+      check.knownKeys('sessions', sessions, ['store', 'owner', 'maxPerUser', 'maxFollowersPerUser', 'ttlMs', 'livenessMs', 'maxPauseDuration', 'maxWaitingPerUser', 'maxPauses', 'maxJournalBytes', 'stateKey']);
       const key = sessions.stateKey;
       if (key !== undefined && !((typeof key === 'string' || key instanceof Uint8Array) && keyBytes(key).length >= 32)) {
         check.fail('sessions.stateKey must be a secret of at least 32 bytes (a string or a Uint8Array).');
@@ -343,6 +349,7 @@ export function checkHandlerOptions(options: unknown): asserts options is Enclav
       check.withMethods<SessionStore>('sessions.store', sessions.store, ['create', 'append', 'read', 'subscribe', 'get', 'finish', 'requestCancel', 'onCancel', 'keepAlive', 'stale'], 'the SessionStore methods');
       check.function('sessions.owner', sessions.owner, '(ctx) => string');
       check.positiveInteger('sessions.maxPerUser', sessions.maxPerUser);
+      check.positiveInteger('sessions.maxFollowersPerUser', sessions.maxFollowersPerUser);
       check.positiveInteger('sessions.ttlMs', sessions.ttlMs, 'ms');
     }
   }
@@ -390,6 +397,7 @@ function describeCatalog(enclave: Enclave, scope: RunScope): EnclaveDescription 
 
 const DEFAULT_HEARTBEAT_MS = 15_000;
 const DEFAULT_SESSIONS_PER_USER = 10;
+const DEFAULT_FOLLOWERS_PER_USER = 20;
 const DEFAULT_SESSION_TTL_MS = 10 * 60_000;
 /** Seconds a client told 429 for too many runs or sessions waits: runs end at their deadline at the latest. */
 const BUSY_RETRY_AFTER_S = 5;
@@ -523,6 +531,12 @@ function defaultOwner(ctx: EnclaveRequestContext<unknown, unknown>): string {
     if (text !== undefined && text !== '{}' && text !== '[]') return text;
   }
   throw new Error('enclave: no user key can be derived from what authenticate() returned (no string, number or bigint `id`, and no distinct JSON); set the `userKey` option.');
+}
+
+/** One of a user's places for an open session stream: the stream that answers the request owns it (`handed`). */
+interface Follower {
+  release(): void;
+  handed: boolean;
 }
 
 interface SessionRoute {
@@ -742,6 +756,7 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     durable: durableSessions(sessionStore, sessionOptions),
     owner: (sessionOptions.owner ?? userKey) as (ctx: EnclaveRequestContext<N, U>) => string,
     maxPerUser: sessionOptions.maxPerUser ?? DEFAULT_SESSIONS_PER_USER,
+    maxFollowersPerUser: sessionOptions.maxFollowersPerUser ?? DEFAULT_FOLLOWERS_PER_USER,
     ttlMs: sessionOptions.ttlMs ?? DEFAULT_SESSION_TTL_MS,
     livenessMs: sessionOptions.livenessMs ?? LIVENESS_MS,
   };
@@ -768,6 +783,8 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
   }
   /** Sessions this handler runs, so disposal can end them. */
   const localSessions = new Map<string, AbortController>();
+  /** Session streams open on this instance, by owner (`sessions.maxFollowersPerUser`). */
+  const followers = new Map<string, number>();
   const routes = options.routes ?? {};
   let inFlight = 0;
 
@@ -1055,8 +1072,29 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     return free;
   }
 
+  /**
+   * One of the owner's `maxFollowersPerUser` session streams on this instance, taken before the request
+   * starts or resumes anything; throws 429 when all are open. The stream it answers with owns it.
+   */
+  function takeFollower(ctx: EnclaveRequestContext<N, U>): Follower {
+    const { maxFollowersPerUser } = sessions as NonNullable<typeof sessions>;
+    const owner = sessionOwner(ctx);
+    const open = followers.get(owner) ?? 0;
+    if (open >= maxFollowersPerUser) throw tooMany(`At most ${maxFollowersPerUser} session streams may be open at once per user; close one first.`);
+    followers.set(owner, open + 1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      const left = (followers.get(owner) ?? 1) - 1;
+      if (left > 0) followers.set(owner, left);
+      else followers.delete(owner);
+    };
+    return { release, handed: false };
+  }
+
   /** `POST {path}/sessions`: a run not tied to this connection. */
-  async function startSession(request: Request, ctx: EnclaveRequestContext<N, U>, base: string, started: number): Promise<Response> {
+  async function startSession(request: Request, ctx: EnclaveRequestContext<N, U>, base: string, started: number, follower: Follower | undefined): Promise<Response> {
     const { store, livenessMs } = sessions as NonNullable<typeof sessions>;
     const body = await readRun(request);
     const free = await sessionSlots(ctx, started);
@@ -1081,7 +1119,7 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     }
     runSession({ sessionId, ctx, request, body, scope, free });
     const format = streamFormat(request.headers.get('accept'));
-    if (format !== null) return streamResponse(format, store, sessionId, 0, { 'x-session-id': sessionId });
+    if (format !== null) return streamResponse(format, store, sessionId, 0, follower, { 'x-session-id': sessionId });
     const url = `${base}/sessions/${sessionId}`;
     return json(201, { sessionId, statusUrl: url, eventsUrl: `${url}/events`, cancelUrl: url }, { location: url });
   }
@@ -1172,7 +1210,7 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
    * reason? }`: the owner's decision on the call a paused session waits on, through any instance. The
    * store hands the paused run to exactly one request; this instance runs it again against its journal.
    */
-  async function decide(request: Request, ctx: EnclaveRequestContext<N, U>, route: SessionRoute & { id: string; approval: string }, started: number): Promise<Response> {
+  async function decide(request: Request, ctx: EnclaveRequestContext<N, U>, route: SessionRoute & { id: string; approval: string }, started: number, follower: Follower | undefined): Promise<Response> {
     const { store, livenessMs, durable } = sessions as NonNullable<typeof sessions>;
     if (request.method.toUpperCase() !== 'POST') return requestError('METHOD_NOT_ALLOWED', 'Use POST to approve or deny a call.', started, { allow: 'POST' });
     const record = await ownSession(route.id, ctx);
@@ -1226,7 +1264,7 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     }
     runSession({ sessionId: route.id, ctx, request, body: paused.body, scope, free, resume: { journal: paused.journal, decision, lastSeq: resumed.lastSeq } });
     const format = streamFormat(request.headers.get('accept'));
-    if (format !== null) return streamResponse(format, store, route.id, resumed.lastSeq, { 'x-session-id': route.id });
+    if (format !== null) return streamResponse(format, store, route.id, resumed.lastSeq, follower, { 'x-session-id': route.id });
     const url = `${route.base}/sessions/${route.id}`;
     return json(202, { sessionId: route.id, state: 'running', callId, approved: decision.approved, statusUrl: url, eventsUrl: `${url}/events?fromSeq=${resumed.lastSeq}` });
   }
@@ -1270,10 +1308,12 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     }
   }
 
-  function streamResponse(format: StreamFormat, store: SessionStore, sessionId: string, afterSeq: number, headers: Record<string, string> = {}): Response {
+  /** A session's stream; it owns `follower` from here, and gives it back when it ends (or its reader goes away). */
+  function streamResponse(format: StreamFormat, store: SessionStore, sessionId: string, afterSeq: number, follower: Follower | undefined, headers: Record<string, string> = {}): Response {
     const { livenessMs } = sessions as NonNullable<typeof sessions>;
+    if (follower !== undefined) follower.handed = true;
     // A session missing from the store may come back within its instance's liveness (the store lost it).
-    return new Response(storeStream(store, sessionId, afterSeq, format, livenessMs), { status: statuses.SUCCESS, headers: streamHeaders(format, headers) });
+    return new Response(storeStream(store, sessionId, afterSeq, format, livenessMs, follower?.release), { status: statuses.SUCCESS, headers: streamHeaders(format, headers) });
   }
 
   /** `{path}/sessions...`: a store that does not answer is a 503 with `Retry-After`, never a crash or a hang. */
@@ -1287,19 +1327,32 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     }
   }
 
+  /** A request that may answer with a session's stream takes one of the user's follower places first; the stream keeps it, any other answer gives it back. */
   async function sessionRequest(request: Request, ctx: EnclaveRequestContext<N, U>, route: SessionRoute, started: number): Promise<Response> {
+    const method = request.method.toUpperCase();
+    const startsOrDecides = route.id === undefined || route.approval !== undefined;
+    const streams = method === 'GET' ? route.events : method === 'POST' && startsOrDecides && streamFormat(request.headers.get('accept')) !== null;
+    const follower = streams ? takeFollower(ctx) : undefined;
+    try {
+      return await sessionAnswer(request, ctx, route, started, follower);
+    } finally {
+      if (follower !== undefined && !follower.handed) follower.release();
+    }
+  }
+
+  async function sessionAnswer(request: Request, ctx: EnclaveRequestContext<N, U>, route: SessionRoute, started: number, follower: Follower | undefined): Promise<Response> {
     const { store } = sessions as NonNullable<typeof sessions>;
     const method = request.method.toUpperCase();
     if (route.id === undefined) {
       if (method !== 'POST') return requestError('METHOD_NOT_ALLOWED', 'Use POST to start a session.', started, { allow: 'POST' });
-      return startSession(request, ctx, route.base, started);
+      return startSession(request, ctx, route.base, started, follower);
     }
-    if (route.approval !== undefined) return decide(request, ctx, { ...route, id: route.id, approval: route.approval }, started);
+    if (route.approval !== undefined) return decide(request, ctx, { ...route, id: route.id, approval: route.approval }, started, follower);
     if (route.events) {
       if (method !== 'GET') return requestError('METHOD_NOT_ALLOWED', 'Use GET to read a session’s events.', started, { allow: 'GET' });
       await ownSession(route.id, ctx);
       const afterSeq = resumePoint(request);
-      return streamResponse(streamFormat(request.headers.get('accept')) ?? 'sse', store, route.id, afterSeq);
+      return streamResponse(streamFormat(request.headers.get('accept')) ?? 'sse', store, route.id, afterSeq, follower);
     }
     if (method === 'GET') {
       const record = await ownSession(route.id, ctx);

@@ -173,6 +173,22 @@ function eventBytes(event: EnclaveEvent): number {
 }
 
 /**
+ * The part of a marker a reader resuming after `afterSeq` (inside its span) has not had: the dropped
+ * seqs after it. Only `log` events are dropped and seqs have no gaps, so a seq in the span is either a
+ * kept event or a dropped one. The part's seq is its first dropped one, a seq no kept event has.
+ */
+function droppedAfter(marker: EnclaveEvent<'events_dropped'>, afterSeq: number, events: readonly EnclaveEvent[]): EnclaveEvent<'events_dropped'> | undefined {
+  const { toSeq } = marker.payload;
+  const kept = new Set<number>();
+  for (const event of events) if (event !== marker && event.seq > afterSeq && event.seq <= toSeq) kept.add(event.seq);
+  let fromSeq = afterSeq + 1;
+  while (kept.has(fromSeq)) fromSeq++;
+  const count = toSeq - afterSeq - kept.size;
+  if (count <= 0 || fromSeq > toSeq) return undefined;
+  return { sessionId: marker.sessionId, seq: fromSeq, type: 'events_dropped', time: marker.time, payload: { fromSeq, toSeq, count } };
+}
+
+/**
  * Sessions in this process's memory: the default store, for one app instance. Every session expires:
  * a finished one `ttlMs` after it finished, a running one after `maxRunningMs`. What finished sessions
  * keep is bounded per owner (`maxFinishedPerOwner`) and in all (`maxFinishedBytes`): a finished session
@@ -259,10 +275,22 @@ export class MemorySessionStore implements SessionStore {
     const events = this.#sessions.get(sessionId)?.events;
     if (!events) return [];
     const out: EnclaveEvent[] = [];
+    /** What a reader resuming inside the marker's span missed, placed in seq order among the rest. */
+    let gap: EnclaveEvent<'events_dropped'> | undefined;
     for (const event of events) {
-      if (event.seq > afterSeq) out.push(event);
       if (out.length >= limit) break;
+      if (event.seq > afterSeq) {
+        if (gap !== undefined && event.seq > gap.seq) {
+          out.push(gap);
+          gap = undefined;
+          if (out.length >= limit) break;
+        }
+        out.push(event);
+      } else if (event.type === 'events_dropped' && (event as EnclaveEvent<'events_dropped'>).payload.toSeq > afterSeq) {
+        gap = droppedAfter(event as EnclaveEvent<'events_dropped'>, afterSeq, events);
+      }
     }
+    if (gap !== undefined && out.length < limit) out.push(gap);
     return out;
   }
 

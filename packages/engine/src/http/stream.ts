@@ -129,10 +129,13 @@ function lostResult(): ExecutionResult {
  * only when the reader is ready for more (a slow or absent reader keeps nothing in this process's memory
  * beyond one batch) and ends with `final`: the session's own; built from its record when the store
  * lost its events; `SESSION_LOST` when the session stays gone for `lostAfterMs` (a store that lost its
- * data gets it back from the instance running it within its liveness), never a silent end.
+ * data gets it back from the instance running it within its liveness), never a silent end. `onEnd` is
+ * called once when it ends, however (its `final`, a store that stays down, or its reader going away).
  */
-export function storeStream(store: SessionStore, sessionId: string, afterSeq: number, format: StreamFormat, lostAfterMs: number): ReadableStream<Uint8Array> {
+export function storeStream(store: SessionStore, sessionId: string, afterSeq: number, format: StreamFormat, lostAfterMs: number, onEnd?: () => void): ReadableStream<Uint8Array> {
   let last = afterSeq;
+  /** The end of the last gap (`events_dropped`) this reader was told of. */
+  let toldUpTo = 0;
   /** Since when the session has been missing from the store. */
   let goneSince: number | undefined;
   let wake: (() => void) | undefined;
@@ -144,6 +147,7 @@ export function storeStream(store: SessionStore, sessionId: string, afterSeq: nu
     wake?.();
   };
   const stop = () => {
+    if (!stopped) onEnd?.();
     stopped = true;
     unsubscribe?.();
     wake?.();
@@ -180,7 +184,16 @@ export function storeStream(store: SessionStore, sessionId: string, afterSeq: nu
           }
           if (stopped) return;
           if (events.length > 0) {
+            let sent = 0;
             for (const event of events) {
+              // A store reports what a reader resuming inside a gap missed; this reader was told already.
+              const gapEnd = event.type === 'events_dropped' ? (event as EnclaveEvent<'events_dropped'>).payload.toSeq : 0;
+              if (gapEnd > 0 && gapEnd <= toldUpTo) {
+                last = Math.max(last, event.seq);
+                continue;
+              }
+              toldUpTo = Math.max(toldUpTo, gapEnd);
+              sent++;
               controller.enqueue(encodeEvent(format, event));
               // Not past a marker's toSeq: the events it spans that were kept come after it.
               last = Math.max(last, event.seq);
@@ -190,6 +203,8 @@ export function storeStream(store: SessionStore, sessionId: string, afterSeq: nu
                 return;
               }
             }
+            // Nothing new in this batch: read on, or the reader waits for a pull that never comes.
+            if (sent === 0) continue;
             return;
           }
           if (record !== undefined) goneSince = undefined;

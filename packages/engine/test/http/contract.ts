@@ -87,7 +87,7 @@ export function contractOptions(harness: AdapterHarness, observed: Observed): Re
       if (user === 'mallory') throw new EnclaveHttpError(403, 'mallory may not run scripts');
       return user;
     },
-    sessions: { maxPerUser: 2 },
+    sessions: { maxPerUser: 2, maxFollowersPerUser: 3 },
     heartbeatMs: 60_000,
     rateLimit: { max: 2, windowMs: 60_000, key: ({ user }: EnclaveRequestContext<unknown, string>) => (user.startsWith('limited') ? user : undefined) },
     routes: {
@@ -541,6 +541,44 @@ export function adapterContract(name: string, harness: AdapterHarness): void {
         const other = await startSession('busy-2', 'return 1');
         await readEvents(await fetch(absolute(other.eventsUrl), { headers: as('busy-2') }));
         for (const s of [a, b]) await (await fetch(absolute(s.cancelUrl), { method: 'DELETE', headers: as('busy-1') })).body?.cancel();
+      });
+
+      it('too many open session streams for one user: 429 with Retry-After, before anything starts; a closed one frees its place', async () => {
+        const started = await startSession('follow-1', 'return await callTool("block")');
+        const open = async (user: string, url = absolute(started.eventsUrl)) => {
+          const res = await fetch(url, { headers: as(user) });
+          expect(res.status).toBe(200);
+          const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+          await reader.read();
+          return reader;
+        };
+        const readers = [await open('follow-1'), await open('follow-1'), await open('follow-1')];
+        const fourth = await fetch(absolute(started.eventsUrl), { headers: as('follow-1') });
+        expect(fourth.status).toBe(429);
+        expect(Number(fourth.headers.get('retry-after'))).toBeGreaterThan(0);
+        expect((await jsonOf(fourth)).error.code).toBe('RATE_LIMITED');
+        const ends = observed.ends.length;
+        const streamedStart = await fetch(`${served.url}/enclave/sessions`, { method: 'POST', headers: asPost('follow-1', { accept: 'text/event-stream' }), body: JSON.stringify({ code: 'return await callTool("whoami")' }) });
+        expect(streamedStart.status).toBe(429);
+        await streamedStart.body?.cancel();
+        // Another user's streams are theirs to count.
+        const other = await startSession('follow-2', 'return 1');
+        await readEvents(await fetch(absolute(other.eventsUrl), { headers: as('follow-2') }));
+        await (readers.shift() as ReadableStreamDefaultReader<Uint8Array>).cancel();
+        // The server hears the reader go away soon after, not at once: its place comes back then.
+        let again: Response | undefined;
+        await expect
+          .poll(async () => {
+            again = await fetch(absolute(started.eventsUrl), { headers: as('follow-1') });
+            if (again.status !== 200) await again.body?.cancel();
+            return again.status;
+          }, { timeout: 5000 })
+          .toBe(200);
+        await again?.body?.cancel();
+        // Only follow-2's run ended: the refused streamed start ran nothing.
+        expect(observed.ends.length).toBe(ends + 1);
+        for (const reader of readers) await reader.cancel();
+        await (await fetch(absolute(started.cancelUrl), { method: 'DELETE', headers: as('follow-1') })).body?.cancel();
       });
     });
 

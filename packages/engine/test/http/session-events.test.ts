@@ -9,6 +9,9 @@ import { MemorySessionStore } from '../../src/http/session-store.js';
 import type { EnclaveEvent, ToolContext } from '../../src/index.js';
 import { waitUntil } from '../helpers.js';
 import { readEvents } from './event-stream.js';
+import { sessionStoreContract } from './session-store-contract.js';
+
+sessionStoreContract('MemorySessionStore', () => new MemorySessionStore({ maxEventBytes: 1500 }));
 
 /** A store that loses what the test says, as a shared store that lost its data does until it is written again. */
 class LosingStore extends MemorySessionStore {
