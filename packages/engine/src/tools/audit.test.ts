@@ -82,4 +82,16 @@ describe('audit events (onToolCall)', () => {
   it('rejects a hook that is not a function', () => {
     expect(() => new Enclave({ onToolCall: 'log' as never })).toThrow(/onToolCall must be a function/);
   });
+
+  it('jsonLinesAudit writes no raw BiDi or C1 control a script chose: the line shows what it says', async () => {
+    const lines: string[] = [];
+    const e = new Enclave({ tools: { t: () => 'x' }, onToolCall: jsonLinesAudit({ write: (c: string) => lines.push(c) }) });
+    const name = 'admin\u202E\u2066nimda\u0085\u009b31m\u2069\u200f';
+    // Built at run time: the pre-scan refuses these characters in the source itself.
+    const codes = Array.from(name, (c) => c.charCodeAt(0)).join(', ');
+    await e.run(`try { await callTool(String.fromCharCode(${codes}), {}); } catch {}`);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).not.toMatch(/[\u0080-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/);
+    expect(JSON.parse(lines[0] as string).tool).toBe(name);
+  });
 });

@@ -1,3 +1,4 @@
+import { escapeJsonForLogs } from '../safe-text.js';
 import type { ToolCallEvent, ToolCallHook } from '../types.js';
 
 /** Calls the hook without letting it throw, reject or delay the tool's reply. */
@@ -12,7 +13,9 @@ export function emitToolCall(hook: ToolCallHook, event: ToolCallEvent): void {
 
 /**
  * A ready `onToolCall` hook that writes one JSON line per call to a stream (a file, stdout, a socket).
- * The run's `context` is left out unless `context` picks what to log from it.
+ * The run's `context` is left out unless `context` picks what to log from it. Text the script chose (a
+ * tool name it made up, an error message) cannot reorder what an operator sees: BiDi and C1 controls
+ * are written as `\uXXXX` escapes.
  *
  * @example
  * ```ts
@@ -25,6 +28,6 @@ export function jsonLinesAudit(stream: { write(chunk: string): unknown }, option
     const { context, ...rest } = event;
     const line: Record<string, unknown> = rest;
     if (options.context) line.context = options.context(context);
-    stream.write(`${JSON.stringify(line)}\n`);
+    stream.write(`${escapeJsonForLogs(JSON.stringify(line))}\n`);
   };
 }
