@@ -33,6 +33,7 @@ export type RunErrorCode =
   | 'REPLAY_DIVERGED'
   | 'MAX_PAUSES'
   | 'JOURNAL_LIMIT_EXCEEDED'
+  | 'STATE_REJECTED'
   | 'INTERNAL_ERROR';
 
 /**

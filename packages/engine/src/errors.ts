@@ -51,6 +51,11 @@ export const ErrorCode = {
   MAX_PAUSES: 'MAX_PAUSES',
   /** A durable run's journal outgrew `maxJournalBytes`. */
   JOURNAL_LIMIT_EXCEEDED: 'JOURNAL_LIMIT_EXCEEDED',
+  /**
+   * A paused session's state came back from the session store unusable: larger than the app writes, not
+   * signed by it (`sessions.stateKey`), unreadable, or not the call the store showed for approval. Nothing more ran.
+   */
+  STATE_REJECTED: 'STATE_REJECTED',
   INTERNAL_ERROR: 'INTERNAL_ERROR',
 } as const;
 

@@ -4,7 +4,12 @@
  * one Redis do. The store's own guarantees (a decision taken once, a pause kept past its run, expiry
  * by the app's clock) are tested beside it.
  */
-import { beforeEach, describe, expect, it } from 'vitest';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createEnclaveHandler, defineTool } from '@enclave-kit/engine';
+import { handleNodeRequest } from '@enclave-kit/engine/node';
+import type { Redis } from 'ioredis';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { approvalsContract } from '../../engine/test/http/approvals.js';
 import { RedisSessionStore, redisStores } from '../src/index.js';
 import { useRedis } from './redis.js';
@@ -145,5 +150,72 @@ describe('RedisSessionStore: paused sessions', () => {
     } finally {
       store.dispose();
     }
+  });
+});
+
+describe('what the store shows of a paused run is input: the decision is bound to the signed state', () => {
+  const KEY = 'a secret of thirty-two bytes or more';
+  const closers: (() => void)[] = [];
+  afterEach(() => {
+    for (const close of closers.splice(0)) close();
+  });
+
+  /** One app instance on port 0 on the test's Redis; `refunds` is the host-side canary. */
+  async function app(sessions: Record<string, unknown>) {
+    const refunds: number[] = [];
+    const stores = redisStores(redis.client(), { prefix });
+    const refund = defineTool({ name: 'refund', needsApproval: true, handler: ({ amount }: { amount: number }) => void refunds.push(amount) });
+    const handler = createEnclaveHandler({ logger: { info() {}, error() {} }, sessions: { store: stores.sessions.store, ...sessions }, tools: [refund] });
+    const server = createServer((req, res) => void handleNodeRequest(handler, req, res, undefined));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    closers.push(() => {
+      handler.dispose();
+      stores.dispose();
+      server.close();
+    });
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/enclave`;
+    const post = (path: string, body: unknown) => fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const view = async (id: string) => (await (await fetch(`${base}/sessions/${id}`)).json()) as { state: string; result?: { error?: { code: string } }; pendingApproval?: { args: unknown } };
+    /** Starts `refund(500)` and waits for its pause: the session's id and its keys in Redis. */
+    async function paused() {
+      const { sessionId } = (await (await post('/sessions', { code: "return await callTool('refund', { amount: 500 })" })).json()) as { sessionId: string };
+      await expect.poll(async () => (await view(sessionId)).state, { timeout: 10_000 }).toBe('waiting_for_approval');
+      const [meta] = (await redis.client().keys(`${prefix}*:s:${sessionId}`)) as [string];
+      return { sessionId, meta, events: meta.replace(/:s:(?=[^:]*$)/, ':e:') };
+    }
+    return { refunds, post, view, paused };
+  }
+
+  it.each([
+    ['the pending approval of the session', async (c: Redis, k: { meta: string }) => c.hset(k.meta, 'pending', ((await c.hget(k.meta, 'pending')) as string).replace('500', '5'))],
+    [
+      'the approval_required event',
+      async (c: Redis, k: { events: string }) => {
+        const entries = (await c.xrange(k.events, '-', '+')) as [string, string[]][];
+        await c.del(k.events);
+        for (const [id, fields] of entries) await c.xadd(k.events, id, ...fields.map((f) => (f.includes('approval_required') ? f.replace('500', '5') : f)));
+      },
+    ],
+  ])('%s rewritten to show refund(5) while the journal waits on refund(500): approving runs nothing', async (_name, rewrite) => {
+    const { refunds, post, view, paused } = await app({ stateKey: KEY });
+    const keys = await paused();
+    await rewrite(redis.client(), keys);
+    expect((await post(`/sessions/${keys.sessionId}/approvals/1`, { approved: true })).status).toBeLessThan(500);
+    await expect.poll(async () => (await view(keys.sessionId)).state, { timeout: 10_000 }).toBe('failed');
+    expect((await view(keys.sessionId)).result?.error?.code).toBe('STATE_REJECTED');
+    expect(refunds).toEqual([]);
+  });
+
+  it('a paused state larger than the limits allow is refused before it is read: nothing runs, the session ends as STATE_REJECTED', async () => {
+    const { refunds, post, view, paused } = await app({ maxJournalBytes: 1024 });
+    const keys = await paused();
+    const c = redis.client();
+    // Unsigned (no stateKey) but otherwise the state this app wrote: only its size is off.
+    const state = JSON.parse((await c.hget(keys.meta, 'paused')) as string) as Record<string, unknown>;
+    await c.hset(keys.meta, 'paused', JSON.stringify({ ...state, pad: 'x'.repeat(16 * 1024 * 1024) }));
+    expect((await post(`/sessions/${keys.sessionId}/approvals/1`, { approved: true })).status).toBeLessThan(500);
+    await expect.poll(async () => (await view(keys.sessionId)).state, { timeout: 10_000 }).toBe('failed');
+    expect((await view(keys.sessionId)).result?.error?.code).toBe('STATE_REJECTED');
+    expect(refunds).toEqual([]);
   });
 });

@@ -424,6 +424,17 @@ interface PausedState {
   body: RunRequestBody;
   /** Checked by the engine when the run resumes. */
   journal: unknown;
+  /** The approval as the person is shown it: kept with the journal (signed with it), so a decision is bound to what was shown. */
+  approval: PausedRun['approval'];
+}
+
+/** What a person is shown of an approval, as one text to compare: the call, its tool, its arguments. */
+function shownApproval(approval: { callId?: unknown; tool?: unknown; args?: unknown } | undefined): string | undefined {
+  try {
+    return approval === undefined ? undefined : JSON.stringify([approval.callId, approval.tool, approval.args ?? null]);
+  } catch {
+    return undefined;
+  }
 }
 
 /** A paused state read back from a store, checked as untrusted input; undefined when it is not one the core wrote. */
@@ -431,8 +442,13 @@ function readPausedState(text: string): PausedState | undefined {
   try {
     const state = JSON.parse(text) as unknown;
     if (state === null || typeof state !== 'object' || (state as { v?: unknown }).v !== 1) return undefined;
-    const { body, journal } = state as { body?: unknown; journal?: unknown };
-    return { v: 1, body: parseRunRequest(JSON.stringify(body)), journal };
+    const { body, journal, approval } = state as { body?: unknown; journal?: unknown; approval?: unknown };
+    if (approval === null || typeof approval !== 'object') return undefined;
+    const { callId, tool, args } = approval as PausedRun['approval'];
+    const pending = journal !== null && typeof journal === 'object' ? (journal as { pending?: unknown }).pending : undefined;
+    // The approval shown is the journal's pending call: the same call, the same tool.
+    if (!Array.isArray(pending) || pending[0] !== callId || pending[1] !== tool) return undefined;
+    return { v: 1, body: parseRunRequest(JSON.stringify(body)), journal, approval: { callId, tool, args } };
   } catch {
     return undefined;
   }
@@ -471,25 +487,26 @@ function pausedStateSeal(secret: string | Uint8Array | undefined) {
   };
 }
 
-/** Whether a journal read back waits on `callId` (the engine checks the rest of it). */
-function waitsOn(journal: unknown, callId: number): boolean {
-  const pending = journal !== null && typeof journal === 'object' ? (journal as { pending?: unknown }).pending : undefined;
-  return Array.isArray(pending) && pending[0] === callId;
-}
-
 /** How long DELETE waits for the cancelled run's final state before it answers 202. */
 const CANCEL_WAIT_MS = 5_000;
 
 /** The pause-and-resume side of the sessions, when their store can keep paused runs. */
-function durableSessions(store: SessionStore, options: SessionOptions<unknown, unknown>) {
+function durableSessions(store: SessionStore, options: SessionOptions<unknown, unknown>, maxBodySize: number) {
   const { pause: pauseIn, resume, expired, holdWait, releaseWait } = store;
   if (typeof pauseIn !== 'function' || typeof resume !== 'function') return undefined;
   const maxPauseDuration = options.maxPauseDuration ?? DEFAULT_MAX_PAUSE_MS;
   const { seal, open } = pausedStateSeal(options.stateKey);
+  const limits = { maxPauses: options.maxPauses ?? DURABLE_DEFAULTS.maxPauses, maxJournalBytes: options.maxJournalBytes ?? DURABLE_DEFAULTS.maxJournalBytes };
   return {
     seal,
     open,
-    limits: { maxPauses: options.maxPauses ?? DURABLE_DEFAULTS.maxPauses, maxJournalBytes: options.maxJournalBytes ?? DURABLE_DEFAULTS.maxJournalBytes },
+    limits,
+    /**
+     * The longest state this app writes: its journal and request body, each character of which JSON
+     * escaping grows to six at most, the approval shown (1 MiB at most) and the MAC. A longer one is
+     * refused before it is verified or parsed (a store may hand back up to 512 MiB).
+     */
+    maxStateChars: 6 * (limits.maxJournalBytes + maxBodySize) + 2 * 1024 * 1024,
     maxPauseDuration,
     maxWaitingPerUser: options.maxWaitingPerUser ?? DEFAULT_MAX_WAITING_PER_USER,
     pause: (sessionId: string, paused: PausedSession, ttlMs: number) => pauseIn.call(store, sessionId, paused, ttlMs),
@@ -753,7 +770,7 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
   const sessionStore = sessionOptions && (sessionOptions.store ?? new MemorySessionStore());
   const sessions = sessionOptions && sessionStore && {
     store: sessionStore,
-    durable: durableSessions(sessionStore, sessionOptions),
+    durable: durableSessions(sessionStore, sessionOptions, maxBodySize),
     owner: (sessionOptions.owner ?? userKey) as (ctx: EnclaveRequestContext<N, U>) => string,
     maxPerUser: sessionOptions.maxPerUser ?? DEFAULT_SESSIONS_PER_USER,
     maxFollowersPerUser: sessionOptions.maxFollowersPerUser ?? DEFAULT_FOLLOWERS_PER_USER,
@@ -1186,7 +1203,7 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
         if (paused !== undefined && durable !== undefined) {
           // The wait began when the run asked (and took its place among the owner's waiting sessions).
           const approval = { ...paused.approval, expiresAt: waitUntil ?? Date.now() + durable.maxPauseDuration };
-          const state = await durable.seal(sessionId, owner, JSON.stringify({ v: 1, body, journal: paused.journal } satisfies PausedState));
+          const state = await durable.seal(sessionId, owner, JSON.stringify({ v: 1, body, journal: paused.journal, approval: paused.approval } satisfies PausedState));
           waiting = await persistently(() => durable.pause(sessionId, { approval, state }, ttlMs), DRAIN_WAIT_MS);
         } else await persistently(() => store.finish(sessionId, stateOf(answer.result), answer.result, ttlMs), DRAIN_WAIT_MS);
         // A place taken for a pause that did not happen (the run ended otherwise, or was cancelled meanwhile).
@@ -1233,7 +1250,7 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     const free = await sessionSlots(ctx, started);
     if (free instanceof Response) return free;
     let resumed: { state: string; lastSeq: number } | undefined;
-    let paused: PausedState | undefined;
+    let paused: PausedState | string;
     let scope: RunScope;
     try {
       scope = await scopeOf(ctx);
@@ -1245,21 +1262,18 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
       if (resumed === undefined) throw await notResumed(route.id, record);
       // Decided: its place among the owner's waiting sessions is free again (before the run may take one anew).
       await durable.releaseWait(record.owner, route.id).catch(() => {});
-      const opened = await durable.open(route.id, record.owner, resumed.state);
-      paused = opened === undefined ? undefined : readPausedState(opened);
-      if (paused !== undefined) await options.onRunStart?.({ ctx, body: paused.body });
+      paused = await pausedStateOf(route.id, record, resumed);
+      if (typeof paused !== 'string') await options.onRunStart?.({ ctx, body: paused.body });
     } catch (err) {
       free();
       // Refused by a hook after the store handed the run over: it ends rather than wait for nobody.
       if (resumed !== undefined) await endResumed(route.id, err instanceof EnclaveHttpError ? err.message : 'The run could not be resumed.');
       throw err;
     }
-    // The journal must wait on the call the person was shown: anything else is a store that was written by someone else.
-    if (paused !== undefined && !waitsOn(paused.journal, callId)) paused = undefined;
-    if (paused === undefined) {
+    if (typeof paused === 'string') {
       free();
-      safely(() => logger.error('enclave: a paused session’s state did not read back; it ends as INTERNAL_ERROR'));
-      await endResumed(route.id, undefined);
+      safely(() => logger.error('enclave: a paused session’s state from the store was refused; it ends as STATE_REJECTED'));
+      await endResumed(route.id, undefined, failure('STATE_REJECTED', 'StateRejectedError', `${paused} Nothing more ran.`));
       return json(statuses.SUCCESS, sessionView((await store.get(route.id)) ?? record));
     }
     runSession({ sessionId: route.id, ctx, request, body: paused.body, scope, free, resume: { journal: paused.journal, decision, lastSeq: resumed.lastSeq } });
@@ -1267,6 +1281,32 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     if (format !== null) return streamResponse(format, store, route.id, resumed.lastSeq, follower, { 'x-session-id': route.id });
     const url = `${route.base}/sessions/${route.id}`;
     return json(202, { sessionId: route.id, state: 'running', callId, approved: decision.approved, statusUrl: url, eventsUrl: `${url}/events?fromSeq=${resumed.lastSeq}` });
+  }
+
+  /**
+   * The paused run the store handed over, or why it is refused. Whatever the store holds is input: the
+   * state must be no longer than this app writes, signed by it (`stateKey`), read as a paused run, and
+   * wait on the very call, tool and arguments the store showed the person (the session's pending
+   * approval and its `approval_required` event), so a decision never runs a call other than the one shown.
+   */
+  async function pausedStateOf(sessionId: string, record: SessionRecord, resumed: { state: string; lastSeq: number }): Promise<PausedState | string> {
+    const { store, durable } = sessions as NonNullable<typeof sessions>;
+    const d = durable as NonNullable<typeof durable>;
+    if (resumed.state.length > d.maxStateChars) return `The paused run's state in the session store is larger than this app writes (${d.maxStateChars} characters at most).`;
+    const opened = await d.open(sessionId, record.owner, resumed.state);
+    if (opened === undefined) return "The paused run's state in the session store is not signed by this app (sessions.stateKey).";
+    const paused = readPausedState(opened);
+    if (paused === undefined) return "The paused run's state in the session store does not read as one this app wrote.";
+    const shown = shownApproval(paused.approval);
+    let event: EnclaveEvent | undefined;
+    try {
+      [event] = await store.read(sessionId, resumed.lastSeq - 1, 1);
+    } catch {
+      event = undefined;
+    }
+    const eventShown = event?.type === 'approval_required' ? shownApproval(event.payload as PausedRun['approval']) : shown;
+    if (shownApproval(record.pendingApproval) !== shown || eventShown !== shown) return 'The approval the session store showed is not the call the paused run waits on.';
+    return paused;
   }
 
   /** The answer to a decision on a session that does not wait (any more): 410 if its wait ran out, 409 otherwise. */
@@ -1298,9 +1338,9 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
   }
 
   /** A resumed session that cannot run: ended, so nobody waits on it. */
-  async function endResumed(sessionId: string, message: string | undefined): Promise<void> {
+  async function endResumed(sessionId: string, message: string | undefined, ended?: ExecutionResult): Promise<void> {
     const { store, ttlMs } = sessions as NonNullable<typeof sessions>;
-    const result = message === undefined ? internalFailure() : failure('ABORTED', 'AbortError', message);
+    const result = ended ?? (message === undefined ? internalFailure() : failure('ABORTED', 'AbortError', message));
     try {
       await persistently(() => store.finish(sessionId, stateOf(result), result, ttlMs), DRAIN_WAIT_MS);
     } catch (err) {

@@ -34,7 +34,7 @@ describe('a paused state that comes back altered from the store', () => {
   const post = (url: string, body: unknown) => new Request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
   it.each([
-    ['another pending call', (s: { journal: { pending: [number, string, string] } }) => void (s.journal.pending[0] = 9), 'INTERNAL_ERROR'],
+    ['another pending call', (s: { journal: { pending: [number, string, string] } }) => void (s.journal.pending[0] = 9), 'STATE_REJECTED'],
     ['bigger arguments for the pending call', (s: { journal: { pending: [number, string, string] } }) => void (s.journal.pending[2] = s.journal.pending[2].replace('5', '5000')), 'REPLAY_DIVERGED'],
   ])('%s: the approved tool never runs, the session ends as %s', async (_name, alter, code) => {
     let refunded = 0;
@@ -108,9 +108,9 @@ describe('sessions.stateKey: a paused state swapped in the store is never resume
     ["another session's signed state", (store: Swapping, ids: { mallory: string }) => () => store.kept.get(ids.mallory) as string],
     ['the state without its signature', () => (_id: string, state: string) => state.slice(state.indexOf('.') + 1)],
     ['a state signed with another key', () => (_id: string, state: string) => `${'A'.repeat(43)}${state.slice(state.indexOf('.'))}`],
-  ])('%s: nothing runs, the session ends as INTERNAL_ERROR', async (_name, swap) => {
+  ])('%s: nothing runs, the session ends as STATE_REJECTED', async (_name, swap) => {
     const { result, ran } = await scenario(swap as never);
-    expect(result).toMatchObject({ success: false, error: { code: 'INTERNAL_ERROR' } });
+    expect(result).toMatchObject({ success: false, error: { code: 'STATE_REJECTED' } });
     expect(ran).toEqual([]);
   });
 
