@@ -2,7 +2,8 @@
 /**
  * `enclave-runtime`: a runtime node as a process. Takes runs from the Redis queue that apps with
  * `redisRuntime({ redis })` fill, and executes them in its own worker pool. It prints one line when it
- * is ready and one when it stops; nothing about the runs it executes.
+ * is ready and one when it stops (and, with a secret, how many unsigned messages it dropped); nothing
+ * about the runs it executes.
  */
 import { parseArgs } from 'node:util';
 import { startRuntimeNode } from './runtime/node.js';
@@ -19,6 +20,10 @@ const USAGE = `Usage: enclave-runtime --redis redis://127.0.0.1:6379 [options]
   --max-messages <n>     messages a worker may send per second beyond its answers (default: 1000)
   --heartbeat <ms>       presence interval (default: 1000)
   --help                 this text
+
+ENCLAVE_RUNTIME_SECRET  the secret the apps' redisRuntime({ secret }) has (32 bytes or more; in the
+                        environment, never on the command line): runs and messages not signed with
+                        it are dropped, and a line says how many
 
 SIGTERM or SIGINT: stop taking runs, let running ones end (up to --max-timeout), exit.`;
 
@@ -61,13 +66,23 @@ async function main(): Promise<void> {
   set('maxPayloadBytes', integer('max-payload', values['max-payload'], 1024 * 1024));
   set('heartbeatMs', integer('heartbeat', values.heartbeat));
   set('maxMessagesPerSecond', integer('max-messages', values['max-messages']));
+  set('secret', process.env.ENCLAVE_RUNTIME_SECRET || undefined);
   const node = await startRuntimeNode(options);
   const where = URL.canParse(redis) ? new URL(redis).host : 'Redis';
   console.log(`enclave-runtime: node ${node.id} ready, ${node.stats().concurrency} workers, taking runs from ${where}`);
+  // What was dropped unsigned is said in a fixed line (how many), never with what it said.
+  let forged = 0;
+  const dropped = () => {
+    const now = node.stats().forged;
+    if (now > forged) console.log(`enclave-runtime: dropped ${now - forged} run(s) or message(s) not signed with ENCLAVE_RUNTIME_SECRET, or replayed`);
+    forged = now;
+  };
+  setInterval(dropped, 10_000).unref();
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    dropped();
     console.log(`enclave-runtime: ${signal}, finishing ${node.stats().active} run(s)`);
     void node.close().then(() => process.exit(0));
   };

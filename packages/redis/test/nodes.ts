@@ -27,8 +27,8 @@ afterAll(async () => {
 });
 
 /** Starts `enclave-runtime --redis <url> --prefix <prefix> ...args` and resolves once it says it is ready. */
-export function startNodeProcess(url: string, prefix: string, args: string[] = []): Promise<NodeProcess> {
-  const child = spawn(process.execPath, [BIN, '--redis', url, '--prefix', prefix, '--heartbeat', '200', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function startNodeProcess(url: string, prefix: string, args: string[] = [], env: Record<string, string> = {}): Promise<NodeProcess> {
+  const child = spawn(process.execPath, [BIN, '--redis', url, '--prefix', prefix, '--heartbeat', '200', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
   const node: NodeProcess = {

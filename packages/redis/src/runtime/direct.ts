@@ -23,10 +23,10 @@ export const MAX_LINKS = 256;
 
 /**
  * The largest frame for messages of at most `maxChars` UTF-16 units (what `checkMessage` counts): a
- * unit takes at most 3 bytes in UTF-8.
+ * unit takes at most 3 bytes in UTF-8; and the envelope of a signed message (auth.ts), ASCII.
  */
 export function frameCap(maxChars: number): number {
-  return 3 * maxChars + 16;
+  return 3 * maxChars + 256;
 }
 
 /**
@@ -149,9 +149,10 @@ export function formatAddress(host: string, port: number): string {
  * `maxBytes`, to `onMessage`. A handshake frame refused or too large, or no handshake in time, ends the
  * connection; after the handshake a frame over `maxBytes` is skipped (a message dropped, as Redis
  * pub/sub would drop it, not every run on the connection). Also sets the socket's keep-alive, so that a
- * peer whose machine vanished is noticed.
+ * peer whose machine vanished is noticed. With `unwrap` (a shared secret), a handshake frame counts
+ * only if it opens (its MAC verifies); the frames after it are the caller's to open.
  */
-export function readConnection(socket: Socket, handshake: (message: unknown[]) => boolean, maxBytes: number, onMessage: (text: string) => void): void {
+export function readConnection(socket: Socket, handshake: (message: unknown[]) => boolean, maxBytes: number, onMessage: (text: string) => void, unwrap?: (text: string) => string | undefined): void {
   socket.setKeepAlive(true, 10_000);
   let shaken = false;
   const timer = setTimeout(() => socket.destroy(), HANDSHAKE_MS);
@@ -164,7 +165,7 @@ export function readConnection(socket: Socket, handshake: (message: unknown[]) =
     }
     let message: unknown[] | undefined;
     try {
-      message = checkMessage(text, HANDSHAKE_FRAME_BYTES).message;
+      message = checkMessage(unwrap === undefined ? text : unwrap(text), HANDSHAKE_FRAME_BYTES).message;
     } catch {
       message = undefined;
     }

@@ -14,9 +14,11 @@ import { LEVEL_CONFIGS } from '@enclave-kit/engine';
 import { OptionChecker } from '@enclave-kit/engine/http';
 import type { RedisClient } from '../client.js';
 import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_PREFIX, within } from '../client.js';
+import { MessageAuth, readSecret } from './auth.js';
+import type { MessageKind } from './auth.js';
 import { HANDSHAKE_FRAME_BYTES, MAX_LINKS, frameCap, parseAddress, readConnection, writeFrame } from './direct.js';
 import type { Hello, NodeFailure, RuntimeKeys, StreamJob, ToApp } from './protocol.js';
-import { CLAIM, GROUP, Presence, isId, messageText, newId, readStreamJobs, runtimeKeys } from './protocol.js';
+import { CLAIM, GROUP, INLINE_JOB_CHARS, Presence, isId, messageText, newId, readStreamJobs, runtimeKeys } from './protocol.js';
 
 const MB = 1024 * 1024;
 
@@ -41,6 +43,12 @@ export interface RuntimeNodeOptions {
   heartbeatMs?: number;
   /** Deadline of every Redis command but the blocking read. Default 1000 ms. */
   commandTimeoutMs?: number;
+  /**
+   * The secret the apps' `redisRuntime({ secret })` has (32 bytes or more): runs and messages not
+   * signed with it are dropped unread (counted in `stats().forged`), and what the node sends is signed.
+   * Default none.
+   */
+  secret?: string | Uint8Array;
 }
 
 export interface RuntimeNodeStats {
@@ -55,6 +63,8 @@ export interface RuntimeNodeStats {
   timedOut: number;
   /** Runs refused because they were malformed or over the node's caps. */
   refused: number;
+  /** With a `secret`: runs and messages dropped because they were not signed with it, or were replays. */
+  forged: number;
 }
 
 /** A started node. */
@@ -68,7 +78,7 @@ export interface RuntimeNode {
   close(graceMs?: number): Promise<void>;
 }
 
-const NODE_KEYS = ['redis', 'concurrency', 'prefix', 'maxTimeoutMs', 'memoryLimitPerWorker', 'maxPayloadBytes', 'maxMessagesPerSecond', 'maxExecutionsPerWorker', 'heartbeatMs', 'commandTimeoutMs'];
+const NODE_KEYS = ['redis', 'concurrency', 'prefix', 'maxTimeoutMs', 'memoryLimitPerWorker', 'maxPayloadBytes', 'maxMessagesPerSecond', 'maxExecutionsPerWorker', 'heartbeatMs', 'commandTimeoutMs', 'secret'];
 const LIMIT_KEYS = ['maxIterations', 'maxCallDepth', 'maxToolCalls', 'memoryLimit', 'maxOutputBytes', 'maxToolArgsBytes', 'maxLogBytes', 'maxLogEntries'] as const satisfies readonly (keyof RealmLimits)[];
 const PAYLOAD_KEYS: ReadonlySet<string> = new Set(['maxOutputBytes', 'maxToolArgsBytes', 'maxLogBytes']);
 const MAX_NAMES = 256;
@@ -89,6 +99,7 @@ interface NodeSettings {
   /** The most values of non-deterministic sources a durable run may take here (`maxNd`), whatever it asks. */
   maxNd: number;
   pool: Omit<WorkerPoolConfig, 'minWorkers'>;
+  secret: Uint8Array | undefined;
 }
 
 /** One run on this node. */
@@ -101,6 +112,8 @@ interface NodeRun {
   link: NodeLink | undefined;
   /** Its app reads tool-call arguments framed (RemoteJob.framed). */
   framed: boolean;
+  /** With a secret: the seq of the last message taken from its app (older ones are replays). */
+  seq: number;
 }
 
 /** A direct connection to an app instance (see direct.ts). */
@@ -153,6 +166,7 @@ function readNodeOptions(options: RuntimeNodeOptions): { settings: NodeSettings;
       maxQueueSize: concurrency,
       idleTimeoutMs: 30_000,
     },
+    secret: readSecret(check, o.secret),
   };
   return { settings, redis: redis as string | RedisClient };
 }
@@ -196,7 +210,9 @@ class Node implements RuntimeNode {
   readonly #links = new Map<string, NodeLink>();
   /** Apps whose direct connection failed, and until when their runs use pub/sub only. */
   readonly #unreachable = new Map<string, number>();
-  readonly #counts = { taken: 0, orphaned: 0, timedOut: 0, refused: 0 };
+  readonly #counts = { taken: 0, orphaned: 0, timedOut: 0, refused: 0, forged: 0 };
+  /** With a secret: signs what the node sends, opens what it receives. */
+  readonly #auth: MessageAuth | undefined;
   readonly #presence: Presence;
   #heartbeat: NodeJS.Timeout | undefined;
   #closing = false;
@@ -207,6 +223,7 @@ class Node implements RuntimeNode {
     this.#s = settings;
     this.#client = client;
     this.#ownsClient = own;
+    this.#auth = settings.secret === undefined ? undefined : new MessageAuth(settings.secret, this.id);
     this.#presence = new Presence(client, settings.keys, this.id, settings.heartbeatMs, settings.timeoutMs);
     client.on('error', () => {});
     this.#reader = client.duplicate();
@@ -315,10 +332,12 @@ class Node implements RuntimeNode {
 
   /** A run that travels in its entry: this node is the only one to read it; its app decides whether the node has it. */
   #takeInline({ entry, run, app }: StreamJob, text: string): void {
-    if (text.length > this.#s.maxPayloadBytes) {
+    // Not signed by its app (with a secret): dropped, and nothing is sent (a failure under the run's id would end the app's real run).
+    const opened = this.#openJob(app, text, INLINE_JOB_CHARS);
+    if (opened !== undefined && opened.length > this.#s.maxPayloadBytes) {
       this.#counts.refused++;
       this.#send(app, ['failed', run, 'TOO_LARGE']);
-    } else this.#take(run, app, text);
+    } else if (opened !== undefined) this.#take(run, app, opened);
     // Of no use to anyone else now: the stream keeps only runs no node has read. (After the start: it is
     // not on the run's way.)
     this.#client.call('XDEL', [this.#s.keys.jobs, entry]).catch(() => {});
@@ -340,7 +359,17 @@ class Node implements RuntimeNode {
     }
     // Gone: withdrawn by its app, or expired.
     if (typeof text !== 'string') return;
-    this.#take(run, app, text);
+    const opened = this.#openJob(app, text, this.#s.maxPayloadBytes);
+    if (opened !== undefined) this.#take(run, app, opened);
+  }
+
+  /** A run's text as its app queued it: with a secret, only if `app` signed it (else counted and dropped). */
+  #openJob(app: string, text: string, maxChars: number): string | undefined {
+    if (this.#auth === undefined) return text;
+    const opened = this.#auth.open('job', text, maxChars);
+    if (opened !== undefined && opened.sender === app) return opened.text;
+    this.#counts.forged++;
+    return undefined;
   }
 
   #take(run: string, app: string, text: string): void {
@@ -406,7 +435,7 @@ class Node implements RuntimeNode {
 
   #start(job: IsolatedJob & NodeJobFields): void {
     const link = this.#linkTo(job.app, job.reach);
-    const run: NodeRun = { id: job.run, app: job.app, handle: undefined, timer: undefined, link, framed: job.framed };
+    const run: NodeRun = { id: job.run, app: job.app, handle: undefined, timer: undefined, link, framed: job.framed, seq: 0 };
     this.#runs.set(run.id, run);
     link?.runs.add(run);
     this.#sendRun(run, ['accept', run.id, this.id, job.token, this.#s.maxPayloadBytes, 1]);
@@ -468,18 +497,32 @@ class Node implements RuntimeNode {
   }
 
   #sendText(run: NodeRun, text: string): void {
-    if (run.link !== undefined) writeFrame(run.link.socket, text, 2 * frameCap(this.#s.maxPayloadBytes));
+    if (run.link !== undefined) writeFrame(run.link.socket, this.#sealed('to-app', text), 2 * frameCap(this.#s.maxPayloadBytes));
     else this.#publish(run.app, text);
   }
 
   #publish(peer: string, text: string): void {
-    this.#client.call('PUBLISH', [this.#s.keys.channel(peer), text]).catch(() => {});
+    this.#client.call('PUBLISH', [this.#s.keys.channel(peer), this.#sealed('to-app', text)]).catch(() => {});
+  }
+
+  /** `text` signed as `kind` when there is a secret, as it is otherwise. */
+  #sealed(kind: MessageKind, text: string): string {
+    return this.#auth === undefined ? text : this.#auth.sign(kind, text);
   }
 
   // ---- messages from apps ------------------------------------------------------------------------
 
   /** A message from an app, on pub/sub (`link` undefined) or on a direct connection. */
   #receive(text: string | undefined, link?: NodeLink): void {
+    let from: { sender: string; seq: number } | undefined;
+    if (this.#auth !== undefined) {
+      const opened = this.#auth.open('to-node', text, this.#s.maxPayloadBytes);
+      if (opened === undefined) {
+        this.#counts.forged++;
+        return;
+      }
+      ({ text, ...from } = opened);
+    }
     let message: unknown[];
     let tail: string;
     try {
@@ -490,6 +533,14 @@ class Node implements RuntimeNode {
     const run = isId(message[1]) ? this.#runs.get(message[1]) : undefined;
     // Only where the run was accepted: a run on a connection hears nothing from pub/sub, and the reverse.
     if (run === undefined || run.link !== link) return;
+    // With a secret: from the run's own app, newer than the last message taken from it (not a replay).
+    if (from !== undefined) {
+      if (from.sender !== run.app || from.seq <= run.seq) {
+        this.#counts.forged++;
+        return;
+      }
+      run.seq = from.seq;
+    }
     if (message[0] === 'cancel') this.#stopRun(run);
     else if (message[0] === 'reply') {
       // The payload after the newline (apps that heard `framed` in the acceptance), or inside (older apps).
@@ -523,10 +574,12 @@ class Node implements RuntimeNode {
     const link: NodeLink = { app, address, socket, ready: false, runs: new Set() };
     this.#links.set(app, link);
     const hello: Hello = ['hello', this.id, app];
-    socket.once('connect', () => writeFrame(socket, JSON.stringify(hello), HANDSHAKE_FRAME_BYTES));
+    socket.once('connect', () => writeFrame(socket, this.#sealed('hello', JSON.stringify(hello)), HANDSHAKE_FRAME_BYTES));
     // Whatever listens there must welcome the node in time, naming the app: else it is not that app.
     const welcomed = (message: unknown[]) => (link.ready = message[0] === 'welcome' && message[1] === app);
-    readConnection(socket, welcomed, frameCap(this.#s.maxPayloadBytes), (text) => this.#receive(text, link));
+    const auth = this.#auth;
+    const unwrap = auth === undefined ? undefined : (text: string) => auth.open('welcome', text, HANDSHAKE_FRAME_BYTES)?.text;
+    readConnection(socket, welcomed, frameCap(this.#s.maxPayloadBytes), (text) => this.#receive(text, link), unwrap);
     socket.on('close', () => {
       if (this.#links.get(app) === link) this.#links.delete(app);
       if (!link.ready) {

@@ -13,7 +13,9 @@ import { OptionChecker } from '@enclave-kit/engine/http';
 import { checkMessage, formatMessage, readEntry, toolErrorReply } from '@enclave-kit/engine/isolation';
 import type { RedisClient, RedisStoreOptions } from '../client.js';
 import { checkArguments, within } from '../client.js';
-import { MAX_LINKS, formatAddress, frameCap, readConnection, writeFrame } from './direct.js';
+import { MessageAuth, readSecret } from './auth.js';
+import type { MessageKind } from './auth.js';
+import { HANDSHAKE_FRAME_BYTES, MAX_LINKS, formatAddress, frameCap, readConnection, writeFrame } from './direct.js';
 import type { NodeFailure, RemoteJob, RuntimeKeys, ToNode } from './protocol.js';
 import { ENQUEUE, INLINE_JOB_CHARS, NODE_FAILURES, Presence, STREAM_MAXLEN, isEntryId, isId, messageText, newId, runtimeKeys } from './protocol.js';
 
@@ -35,6 +37,14 @@ export interface RedisRuntimeOptions extends RedisStoreOptions {
    * machines, listen on an address they reach and say which: `{ host: '0.0.0.0', port: 7400, advertise: '10.0.0.5' }`.
    */
   direct?: false | { host?: string; port?: number; advertise?: string };
+  /**
+   * A secret (32 bytes or more) this app and its runtime nodes share (`startRuntimeNode({ secret })`,
+   * `ENCLAVE_RUNTIME_SECRET` for `enclave-runtime`): every run queued and every message between them is
+   * signed (HMAC-SHA-256, bound to its kind, sender, run and order), and what does not verify is dropped
+   * unread, so whoever else can write to the Redis cannot run a script with this app's tools or hand a
+   * run a result. Default none: set it when anyone else can write to the Redis.
+   */
+  secret?: string | Uint8Array;
 }
 
 interface DirectSettings {
@@ -51,6 +61,7 @@ interface Settings {
   queueTimeoutMs: number;
   heartbeatMs: number;
   direct: DirectSettings | undefined;
+  secret: Uint8Array | undefined;
 }
 
 /**
@@ -72,7 +83,7 @@ export function redisRuntime(options: RedisRuntimeOptions): RemoteAdapter {
   const { redis, ...rest } = typeof given === 'object' ? given : {};
   // Checked under its own name first: the stores call the same client `client`.
   new OptionChecker(where).withMethods('redis', redis ?? null, ['call', 'duplicate', 'subscribe', 'unsubscribe', 'on', 'disconnect'], 'the methods of an ioredis client (new Redis(url))');
-  const { check, o, prefix, timeoutMs } = checkArguments(where, redis, rest, ['queueTimeoutMs', 'heartbeatMs', 'direct']);
+  const { check, o, prefix, timeoutMs } = checkArguments(where, redis, rest, ['queueTimeoutMs', 'heartbeatMs', 'direct', 'secret']);
   const settings: Settings = {
     client: redis as RedisClient,
     keys: runtimeKeys(prefix),
@@ -80,6 +91,7 @@ export function redisRuntime(options: RedisRuntimeOptions): RemoteAdapter {
     queueTimeoutMs: check.delay('queueTimeoutMs', o.queueTimeoutMs) ?? 5000,
     heartbeatMs: check.delay('heartbeatMs', o.heartbeatMs) ?? 1000,
     direct: readDirect(check, o.direct),
+    secret: readSecret(check, o.secret),
   };
   return { kind: 'remote', createIsolation: (context) => new RedisRuntimeIsolation(settings, context) };
 }
@@ -132,6 +144,8 @@ interface RemoteRun {
   logEntries: number;
   logChars: number;
   messages: number;
+  /** With a secret: the seq of the last message taken from its node (older ones are replays). */
+  seq: number;
 }
 
 /** What a node's failure code becomes: the app words it; nothing a node writes reaches a result. */
@@ -175,12 +189,17 @@ export class RedisRuntimeIsolation implements Isolation {
   #subscribed: Promise<void>;
   #listening = false;
   #disposed = false;
+  /** With a secret: signs what this instance sends, opens what it receives. */
+  readonly #auth: MessageAuth | undefined;
+  /** Messages dropped because they were not signed with the secret (or were replays). */
+  #forged = 0;
 
   constructor(settings: Settings, context: RemoteAdapterContext) {
     this.#s = settings;
     this.#maxMessageBytes = context.maxMessageBytes;
     this.#realm = { intl: context.realm.intl, proxy: context.realm.proxy };
     this.#channel = settings.keys.channel(this.id);
+    this.#auth = settings.secret === undefined ? undefined : new MessageAuth(settings.secret, this.id);
     this.#presence = new Presence(settings.client, settings.keys, this.id, settings.heartbeatMs, settings.timeoutMs);
     this.#sub = settings.client.duplicate();
     this.#sub.on('error', () => {});
@@ -209,20 +228,21 @@ export class RedisRuntimeIsolation implements Isolation {
 
   /**
    * Runs queued or on a node (`direct`: of those, the ones whose node talks over a direct connection),
-   * and where this instance listens for nodes (undefined: it does not, or could not).
+   * where this instance listens for nodes (undefined: it does not, or could not), and (with a `secret`)
+   * how many messages it dropped because they were not signed with it, or were replays.
    */
-  stats(): { queued: number; running: number; direct: number; reach: string | undefined } {
+  stats(): { queued: number; running: number; direct: number; reach: string | undefined; forged: number } {
     let queued = 0;
     let direct = 0;
     for (const r of this.#runs.values()) {
       if (r.state === 'queued') queued++;
       if (r.link !== undefined) direct++;
     }
-    return { queued, running: this.#runs.size - queued, direct, reach: this.#reach };
+    return { queued, running: this.#runs.size - queued, direct, reach: this.#reach, forged: this.#forged };
   }
 
   run(job: IsolatedJob, events: IsolationEvents): IsolatedRun {
-    const run: RemoteRun = { id: newId('r'), token: newId('t'), link: undefined, inline: false, entry: undefined, events, limits: job.limits, state: 'queued', node: undefined, maxMessage: undefined, framed: false, timer: undefined, logEntries: 0, logChars: 0, messages: 0 };
+    const run: RemoteRun = { id: newId('r'), token: newId('t'), link: undefined, inline: false, entry: undefined, events, limits: job.limits, state: 'queued', node: undefined, maxMessage: undefined, framed: false, timer: undefined, logEntries: 0, logChars: 0, messages: 0, seq: 0 };
     const handle: IsolatedRun = {
       deliver: (callId, reply) => {
         if (this.#runs.get(run.id) === run) this.#reply(run, callId, reply);
@@ -277,7 +297,7 @@ export class RedisRuntimeIsolation implements Isolation {
       // JSON would write an unbounded cap as null, which a node refuses; the node caps it anyway.
       remote.maxNd = Math.min(job.maxNd ?? Infinity, Number.MAX_SAFE_INTEGER);
     }
-    const text = JSON.stringify(remote);
+    const text = this.#sealed('job', JSON.stringify(remote));
     run.inline = text.length <= INLINE_JOB_CHARS;
     try {
       // Replies come to the channel: it must be listened to before any node can answer.
@@ -352,7 +372,12 @@ export class RedisRuntimeIsolation implements Isolation {
   }
 
   #publish(node: string, text: string): void {
-    this.#s.client.call('PUBLISH', [this.#s.keys.channel(node), text]).catch(() => {});
+    this.#s.client.call('PUBLISH', [this.#s.keys.channel(node), this.#sealed('to-node', text)]).catch(() => {});
+  }
+
+  /** `text` signed as `kind` when there is a secret, as it is otherwise. */
+  #sealed(kind: MessageKind, text: string): string {
+    return this.#auth === undefined ? text : this.#auth.sign(kind, text);
   }
 
   /**
@@ -382,11 +407,11 @@ export class RedisRuntimeIsolation implements Isolation {
   }
 
   #write(link: AppLink, message: ToNode): void {
-    this.#writeText(link, JSON.stringify(message));
+    this.#writeText(link, JSON.stringify(message), message[0] === 'welcome' ? 'welcome' : 'to-node');
   }
 
-  #writeText(link: AppLink, text: string): void {
-    writeFrame(link.socket, text, 2 * frameCap(this.#maxMessageBytes));
+  #writeText(link: AppLink, text: string, kind: MessageKind = 'to-node'): void {
+    writeFrame(link.socket, this.#sealed(kind, text), 2 * frameCap(this.#maxMessageBytes));
   }
 
   // ---- direct connections from nodes ---------------------------------------------------------------
@@ -427,7 +452,9 @@ export class RedisRuntimeIsolation implements Isolation {
       this.#write(link, ['welcome', this.id]);
       return true;
     };
-    readConnection(socket, hello, frameCap(this.#maxMessageBytes), (text) => this.#receive(text, link));
+    const auth = this.#auth;
+    const unwrap = auth === undefined ? undefined : (text: string) => auth.open('hello', text, HANDSHAKE_FRAME_BYTES)?.text;
+    readConnection(socket, hello, frameCap(this.#maxMessageBytes), (text) => this.#receive(text, link), unwrap);
     socket.on('close', () => {
       this.#links.delete(link);
       // The node is gone, or the connection broke: what it was saying is lost, as when a node dies.
@@ -461,6 +488,15 @@ export class RedisRuntimeIsolation implements Isolation {
 
   /** A message from a node, on pub/sub (`link` undefined) or on a direct connection. */
   #receive(text: string | undefined, link?: AppLink): void {
+    let from: { sender: string; seq: number } | undefined;
+    if (this.#auth !== undefined) {
+      const opened = this.#auth.open('to-app', text, this.#maxMessageBytes);
+      if (opened === undefined) {
+        this.#forged++;
+        return;
+      }
+      ({ text, ...from } = opened);
+    }
     let message: unknown[];
     let tail: string;
     try {
@@ -476,6 +512,11 @@ export class RedisRuntimeIsolation implements Isolation {
         const node = message[2];
         // Only the node that claimed the run has read its token; on a connection, only that connection's node.
         if (!isId(node) || (link !== undefined && link.node !== node)) return;
+        // Signed by the node it names: no other node's acceptance, however genuine, takes the run.
+        if (from !== undefined && from.sender !== node) {
+          this.#forged++;
+          return;
+        }
         // A run this instance no longer wants (stopped, timed out in the queue): the node drops it.
         if (run === undefined || run.state !== 'queued') {
           if (run?.node === node) return;
@@ -485,6 +526,7 @@ export class RedisRuntimeIsolation implements Isolation {
         }
         if (message[3] !== run.token) return;
         clearTimeout(run.timer);
+        run.seq = from?.seq ?? 0;
         run.timer = undefined;
         run.state = 'running';
         run.node = node;
@@ -499,16 +541,30 @@ export class RedisRuntimeIsolation implements Isolation {
       }
       case 'entry':
         // Only where the run was accepted: a run taken over a connection hears nothing from pub/sub.
-        if (run !== undefined && run.state === 'running' && run.link === link) this.#entry(run, message, tail);
+        if (run !== undefined && run.state === 'running' && run.link === link && this.#fromNode(run, from)) this.#entry(run, message, tail);
         return;
       case 'failed':
         // Also while queued (always on pub/sub): a node that refused the run says so before it would accept it.
-        if (run !== undefined && run.link === link && NODE_FAILURES.has(message[2])) {
+        if (run !== undefined && run.link === link && NODE_FAILURES.has(message[2]) && this.#fromNode(run, from)) {
           const [code, name, wording] = FAILURES[message[2] as NodeFailure];
           this.#fail(run, code, name, wording);
         }
         return;
     }
+  }
+
+  /**
+   * With a secret: whether a signed message about `run` comes from its node, newer than the last one
+   * taken (a replay of an earlier one is dropped). Any node may say it refused a run still queued.
+   */
+  #fromNode(run: RemoteRun, from: { sender: string; seq: number } | undefined): boolean {
+    if (from === undefined || run.node === undefined) return true;
+    if (from.sender !== run.node || from.seq <= run.seq) {
+      this.#forged++;
+      return false;
+    }
+    run.seq = from.seq;
+    return true;
   }
 
   #entry(run: RemoteRun, message: unknown[], tail: string): void {

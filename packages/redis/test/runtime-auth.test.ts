@@ -1,0 +1,181 @@
+/**
+ * Runtime nodes when someone else can write to the Redis (a shared Redis, a less trusted app): jobs,
+ * results and tool replies cross it, and anyone there can read them (the stream, pub/sub) and write
+ * their own. With a shared `secret` on the app and its nodes, what was not sent by one of them is
+ * dropped: a swapped script never runs with the app's tools, a forged or replayed result never reaches
+ * the caller. A real redis-server, an in-process node, the tools as host-side canaries.
+ */
+import { Enclave, defineTool } from '@enclave-kit/engine';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { redisRuntime, startRuntimeNode } from '../src/index.js';
+import type { RedisRuntimeIsolation, RuntimeNode } from '../src/index.js';
+import { startNodeProcess } from './nodes.js';
+import { gate, sleep, useRedis } from './redis.js';
+
+const redis = useRedis();
+const SECRET = 'a shared secret of thirty-two bytes or more';
+
+let prefix = '';
+const cleanups: (() => Promise<void> | void)[] = [];
+beforeEach(() => {
+  prefix = redis.prefix();
+});
+afterEach(async () => {
+  for (const c of cleanups.splice(0).toReversed()) await c();
+});
+
+async function node(secret: string | undefined): Promise<RuntimeNode> {
+  const n = await startRuntimeNode({ redis: redis.client(), prefix, concurrency: 1, heartbeatMs: 200, ...(secret === undefined ? {} : { secret }) });
+  cleanups.push(() => n.close(0));
+  return n;
+}
+
+function enclave(secret: string | undefined, tools: ReturnType<typeof defineTool>[], direct = true): Enclave {
+  const e = new Enclave({ adapter: redisRuntime({ redis: redis.client(), prefix, heartbeatMs: 200, queueTimeoutMs: 3000, ...(direct ? {} : { direct: false }), ...(secret === undefined ? {} : { secret }) }), tools });
+  cleanups.push(() => e.dispose());
+  return e;
+}
+
+/** Everything published on the runtime channels of the test's prefix: `[channel, text]`. */
+async function wiretap(): Promise<[string, string][]> {
+  const seen: [string, string][] = [];
+  const sub = redis.client();
+  sub.on('pmessage', (_p: string, channel: string, text: string) => void seen.push([channel, text]));
+  await sub.psubscribe(`${prefix}rt:to:*`);
+  cleanups.push(() => void sub.disconnect());
+  return seen;
+}
+
+/**
+ * What anyone who can write to the Redis can do to a queued run: take its stream entry (run id, app,
+ * token and all) and queue it again with `amount: 5` in its script turned into `amount: 500`.
+ */
+async function swapQueuedScript(): Promise<void> {
+  const c = redis.client();
+  const jobs = `${prefix}{rt}:jobs`;
+  let entries: [string, string[]][] = [];
+  await expect.poll(async () => (entries = (await c.xrange(jobs, '-', '+')) as [string, string[]][]).length, { timeout: 5000 }).toBe(1);
+  const [id, fields] = entries[0] as [string, string[]];
+  const isJob = (i: number) => fields[i - 1] === 'j';
+  expect(fields.some((f, i) => isJob(i) && f.includes('amount: 5'))).toBe(true);
+  await c.xdel(jobs, id);
+  await c.xadd(jobs, '*', ...fields.map((f, i) => (isJob(i) ? f.replace('amount: 5', 'amount: 500') : f)));
+}
+
+const refundTool = (refunds: number[]) => defineTool({ name: 'refund', handler: ({ amount }: { amount: number }) => (refunds.push(amount), amount) });
+
+describe('a job swapped in the queue', () => {
+  /** Queues refund(5), swaps its stream entry for one whose script refunds 500, then lets a node take it. */
+  async function swapped(secret: string | undefined) {
+    const refunds: number[] = [];
+    const e = enclave(secret, [refundTool(refunds)]);
+    await e.ready();
+    const result = e.run("return await callTool('refund', { amount: 5 })");
+    await swapQueuedScript();
+    const n = await node(secret);
+    return { refunds, result: await result, node: n };
+  }
+
+  it('without a secret: the node runs the swapped script, with the app’s tools (the shape of the break)', async () => {
+    const { refunds } = await swapped(undefined);
+    expect(refunds).toEqual([500]);
+  });
+
+  it('with a secret: the swapped job is dropped unread and counted; the tool never runs', async () => {
+    const { refunds, result, node: n } = await swapped(SECRET);
+    expect(refunds).toEqual([]);
+    expect(result).toMatchObject({ success: false, error: { code: 'RUNTIME_UNAVAILABLE' } });
+    expect(n.stats()).toMatchObject({ taken: 0, forged: 1 });
+  });
+
+  it('with a secret on both sides, runs work as before, on pub/sub and then over a direct connection; nothing counts as forged', async () => {
+    const refunds: number[] = [];
+    let iso: RedisRuntimeIsolation | undefined;
+    const adapter = redisRuntime({ redis: redis.client(), prefix, heartbeatMs: 200, queueTimeoutMs: 3000, secret: SECRET });
+    const tools = [refundTool(refunds), defineTool({ name: 'direct', handler: () => iso?.stats().direct })];
+    const e = new Enclave({ adapter: { ...adapter, createIsolation: (context) => (iso = adapter.createIsolation(context) as RedisRuntimeIsolation) }, tools });
+    cleanups.push(() => e.dispose());
+    const n = await node(SECRET);
+    // An app's first run on a node goes over pub/sub (the node connects meanwhile); a later one directly.
+    let direct: unknown = 0;
+    for (let i = 0; i < 50 && direct !== 1; i++) {
+      const r = await e.run("const d = await callTool('direct', {}); await callTool('refund', { amount: 7 }); return d;");
+      expect(r).toMatchObject({ success: true });
+      direct = r.success ? r.value : undefined;
+      await sleep(20);
+    }
+    expect(direct).toBe(1);
+    expect(refunds.length).toBeGreaterThan(1);
+    expect(n.stats().forged).toBe(0);
+    expect(iso?.stats().forged).toBe(0);
+  });
+});
+
+describe('a result or a tool reply forged on pub/sub', () => {
+  /**
+   * Run 1 ends with `forged` (its messages are recorded); run 2 waits in a tool while the wiretap
+   * replays run 1's `which` message under run 2's id. The caller of run 2 must get `real`.
+   */
+  async function replayed(secret: string | undefined, which: 'result' | 'reply') {
+    const seen = await wiretap();
+    const wait = gate();
+    const e = enclave(secret, [defineTool({ name: 'echo', handler: ({ v }: { v: string }) => v }), defineTool({ name: 'wait', handler: wait.tool })], false);
+    const n = await node(secret);
+    expect(await e.run("return await callTool('echo', { v: 'forged' })")).toMatchObject({ success: true, value: 'forged' });
+    const runOf = (text: string) => /"(r[0-9a-f]{32})"/.exec(text)?.[1] as string;
+    // Run 1's end (node -> app) or its tool reply (app -> node): the last message of that kind on the wire.
+    const old = seen.filter(([, t]) => t.includes(which === 'result' ? '["entry"' : '["reply"')).at(-1) as [string, string];
+    const running = e.run("return await callTool('wait', {})");
+    await wait.called;
+    const accept = seen.filter(([, t]) => t.includes('["accept"')).at(-1) as [string, string];
+    const run2 = runOf(accept[1]);
+    expect(run2).not.toBe(runOf(old[1]));
+    // Under run 2's id, and (when signed) placed after anything run 2 has had: only the MAC can tell.
+    await redis.client().publish(old[0], old[1].replaceAll(runOf(old[1]), run2).replace(/^([\w-]{43}\.[\w-]+\.)\d+\./, '$1900719925474.'));
+    // Whatever the forgery did, it has had its time: the real reply goes after it.
+    await redis.client().ping();
+    await new Promise((r) => setTimeout(r, 200));
+    wait.release('real');
+    return { result: await running, node: n };
+  }
+
+  it.each(['result', 'reply'] as const)('without a secret: a replayed %s reaches the caller (the shape of the break)', async (which) => {
+    expect((await replayed(undefined, which)).result).toMatchObject({ success: true, value: 'forged' });
+  });
+
+  it.each(['result', 'reply'] as const)('with a secret: a replayed %s is dropped; the caller gets the real result', async (which) => {
+    const { result, node: n } = await replayed(SECRET, which);
+    expect(result).toMatchObject({ success: true, value: 'real' });
+    // The node counts what it dropped; the app's count is in its isolation's stats().
+    if (which === 'reply') expect(n.stats().forged).toBe(1);
+  });
+});
+
+describe('enclave-runtime takes the secret from ENCLAVE_RUNTIME_SECRET', () => {
+  it('signed runs work; a swapped job is dropped, and a fixed line (no content) says so when it stops', async () => {
+    const refunds: number[] = [];
+    const e = enclave(SECRET, [refundTool(refunds)]);
+    await e.ready();
+    // A job whose script was swapped, queued before the node starts.
+    const swapped = e.run("return await callTool('refund', { amount: 5 })", { timeout: 10_000 });
+    await swapQueuedScript();
+    const n = await startNodeProcess(redis.server.url, prefix, [], { ENCLAVE_RUNTIME_SECRET: SECRET });
+    expect(await swapped).toMatchObject({ success: false, error: { code: 'RUNTIME_UNAVAILABLE' } });
+    expect(await e.run("return await callTool('refund', { amount: 7 })")).toMatchObject({ success: true, value: 7 });
+    expect(refunds).toEqual([7]);
+    expect(await n.kill('SIGTERM')).toBe(0);
+    expect(n.output()).toContain('enclave-runtime: dropped 1 run(s) or message(s) not signed with ENCLAVE_RUNTIME_SECRET, or replayed');
+    expect(n.output()).not.toContain('500');
+  });
+
+  it('a secret that is too short: the command exits 2 and says why', async () => {
+    await expect(startNodeProcess(redis.server.url, prefix, [], { ENCLAVE_RUNTIME_SECRET: 'short' })).rejects.toThrow(/exited \(2\)[\s\S]*secret must be a secret of at least 32 bytes/);
+  });
+});
+
+describe('options', () => {
+  it('a secret shorter than 32 bytes is refused at construction, by the app and by the node', async () => {
+    expect(() => redisRuntime({ redis: redis.client(), secret: 'short' })).toThrow(/secret must be a secret of at least 32 bytes/);
+    await expect(startRuntimeNode({ redis: redis.client(), secret: 'short' })).rejects.toThrow(/secret must be a secret of at least 32 bytes/);
+  });
+});
