@@ -151,6 +151,28 @@ describe('a result or a tool reply forged on pub/sub', () => {
   });
 });
 
+describe('without a secret, what a node reports is still checked against what a realm can say', () => {
+  it('a tool call whose name is longer than a script may call never reaches the tool hook: the run ends as INTERNAL_ERROR', async () => {
+    const seen = await wiretap();
+    const wait = gate();
+    const names: number[] = [];
+    const e = new Enclave({
+      adapter: redisRuntime({ redis: redis.client(), prefix, heartbeatMs: 200, queueTimeoutMs: 3000, direct: false }),
+      tools: [defineTool({ name: 'wait', handler: wait.tool })],
+      onToolCall: (event) => void names.push(event.tool.length),
+    });
+    cleanups.push(() => e.dispose());
+    await node(undefined);
+    const running = e.run("return await callTool('wait', {})");
+    await wait.called;
+    const [channel, accept] = seen.find(([, t]) => t.includes('["accept"')) as [string, string];
+    const run = /"(r[0-9a-f]{32})"/.exec(accept)?.[1] as string;
+    await redis.client().publish(channel, `${JSON.stringify(['entry', run, [[2, 'x'.repeat(100_000), 2]], [], null])}\n{}`);
+    expect(await running).toMatchObject({ success: false, error: { code: 'INTERNAL_ERROR' } });
+    expect(names.every((n) => n <= 256)).toBe(true);
+  });
+});
+
 describe('enclave-runtime takes the secret from ENCLAVE_RUNTIME_SECRET', () => {
   it('signed runs work; a swapped job is dropped, and a fixed line (no content) says so when it stops', async () => {
     const refunds: number[] = [];

@@ -116,6 +116,9 @@ export const GUARD_LOCALS = {
 /** Strings longer than this are charged against the memory budget by the growth check and the bulk builtins. */
 export const BIG_STRING = 65_536;
 
+/** Longest tool name a script may call; a worker or a runtime node that reports a longer one is lying. */
+export const MAX_TOOL_NAME = 256;
+
 /** What a heap check found (see HostBridge.heap). */
 export type HeapState = 0 | 1 | 2 | 3;
 

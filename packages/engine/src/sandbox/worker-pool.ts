@@ -16,6 +16,7 @@ import type { WorkerPoolConfig, WorkerPoolStats } from '../types.js';
 import type { EntryCall, EntryEnd, EntryLog, IsolatedJob, IsolatedRun, Isolation, IsolationEvents, IsolationFailureCode } from './isolation.js';
 import { isNdValues } from './nondeterminism.js';
 import type { NdValue } from './realm-abi.js';
+import { MAX_TOOL_NAME } from './realm-abi.js';
 import type { RealmPoolOptions } from './realm.js';
 import type { HostMessage, WireEnd, WorkerInit } from './worker-protocol.js';
 import { checkMessage, formatMessage } from './worker-protocol.js';
@@ -563,7 +564,8 @@ export function readEntry(m: unknown[], tail: string): { id: number; calls: Entr
   const calls: EntryCall[] = [];
   let at = 0;
   for (const c of wireCalls) {
-    if (!Array.isArray(c) || typeof c[0] !== 'number' || typeof c[1] !== 'string') return undefined;
+    // Ids as the realm numbers them, names as long as it lets a script call: anything else is a lie.
+    if (!Array.isArray(c) || !Number.isSafeInteger(c[0]) || typeof c[1] !== 'string' || c[1].length > MAX_TOOL_NAME) return undefined;
     const args: unknown = c[2];
     if (typeof args === 'string') calls.push([c[0], c[1], args]);
     else if (typeof args === 'number' && Number.isSafeInteger(args) && args >= 0 && args <= tail.length - at) {

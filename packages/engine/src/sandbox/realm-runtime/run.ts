@@ -5,7 +5,7 @@
  * checkpoint at the end of each entry runs the script's continuations, inside the entry's deadline.
  */
 import type { DoneReport, Guards, LogLevel, PumpHead, ReportedToolError, RunConfig, ToolErrorReply } from '../realm-abi.js';
-import { BIG_STRING, BLOCKED_PROPERTIES, FRAMED } from '../realm-abi.js';
+import { BIG_STRING, BLOCKED_PROPERTIES, FRAMED, MAX_TOOL_NAME } from '../realm-abi.js';
 import type { PendingCall, Run } from './budgets.js';
 import { chargeChars, chargeElements, checkAlive, checkMemory, current, fatal, iterations, newRun, setCurrent } from './budgets.js';
 import { counted } from './builtins.js';
@@ -58,8 +58,6 @@ const CHECK_EVERY = 16_384;
 const BLOCKED_KEYS = new SetCtor<string>(BLOCKED_PROPERTIES);
 /** BigInts past this magnitude (BIG_STRING bytes) make the heap checked when an operation makes one. */
 const BIG_BIGINT = BigIntCtor(1) << BigIntCtor(BIG_STRING * 8);
-/** Longest tool name a script may call. */
-const MAX_TOOL_NAME = 256;
 
 /** Errors the runtime made for failed tool calls: only these report a tool code in the outcome. */
 const toolErrors = new WeakSetCtor<object>();
