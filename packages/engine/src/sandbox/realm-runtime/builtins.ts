@@ -809,7 +809,6 @@ export function wrapBulkBuiltins(): void {
       return apply(construct, ReflectObject, rest.length > 0 ? [target, args, rest[0]] : [target, args]);
     },
   }));
-  installArrayConstructor();
   // Arrays iterate (spread, for-of, destructuring) through the bounded `values` above.
   defineProperty(AP, symbolIterator, { value: gopd(AP, 'values')?.value, writable: true, enumerable: false, configurable: true });
   wrap(AP, 'flat', (orig) => ({
@@ -902,7 +901,7 @@ const PREALLOCATED_MAX = 33_554_432;
  * intrinsic: changing it would turn off V8's species fast paths (map, filter, slice) in every context of
  * the process; a script that is not validated can reach it as `[].constructor`, uncharged.
  */
-function installArrayConstructor(): void {
+export function installArrayConstructor(): void {
   const NativeArray = ArrayCtor;
   const SafeArray = function Array(this: unknown, ...args: unknown[]): unknown {
     if (args.length === 1) chargeArrayLength(args[0]);

@@ -11,7 +11,7 @@
 import type { InstallOptions } from '../realm-abi.js';
 import type { Run } from './budgets.js';
 import { chargeChars, chargeElements, current, fatal } from './budgets.js';
-import { sortKey, wrap, wrapBulkBuiltins } from './builtins.js';
+import { installArrayConstructor, sortKey, wrap, wrapBulkBuiltins } from './builtins.js';
 import { displace, displaced } from './displaced.js';
 import type { Codec } from './codec.js';
 import { TOO_LARGE } from './codec.js';
@@ -511,6 +511,7 @@ export function lockdown(options: InstallOptions, codec: Codec): number {
   for (let i = 0; i < errors.length; i++) enableAll((errors[i] as ErrorConstructor).prototype, ['name', 'message', 'toString', 'constructor']);
   enableAll(FunctionPrototype, ['toString', 'name']);
   installPromise();
+  installArrayConstructor();
   for (let i = 0; i < displaced.length; i++) apply(arrayPush, hidden, [displaced[i]]);
   freezeAll(hidden);
   checkEngineHeld(engineHeld(options));
