@@ -14,7 +14,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Adapter, Attack } from '../helpers.js';
-import { runAttack } from '../helpers.js';
+import { rowEnclave, runAttack } from '../helpers.js';
 
 const ROWS: readonly Adapter[] = [
   { name: 'vm, validate:false transform:false', options: { validate: false, transform: false, realmPool: { maxIdle: 1, prewarm: 0 } }, validates: false },
@@ -261,5 +261,80 @@ describe.each(ROWS)('invariants 4, 5 and 8 against uninterruptible builtins and 
     it(attack.name, async () => {
       await runAttack(adapter, attack);
     }, 60_000);
+  }
+});
+
+/**
+ * Natives that walk a script's iterable or iterator (collection constructors, `Object.groupBy`,
+ * `AggregateError`, the Promise combinators, the `Iterator.prototype` methods, the Set methods over a
+ * set-like): an iterator whose `next` is itself a builtin runs no script code from one step to the next,
+ * so no checkpoint counted the steps or checked the heap. Found in review: `new AggregateError(it)` and
+ * `toArray` over `{ next: Object.getOwnPropertyDescriptors.bind(...) }` aborted the vm host out of memory
+ * whatever the deadline, `Set.prototype.union` over such a set-like ran 37 s past a 1 s deadline, and
+ * `Promise.all(it)` over `{ next: Object }` aborted a 512 MB host at STANDARD, validated. Every step now
+ * counts against the iteration budget (and checks the heap every 1,024 steps).
+ *
+ * Host-side evidence: the run's iteration count. Each consumer below walks a native iterator of 2,000
+ * steps (an array's `keys()`, whose `next` is V8's), so each adds at least 2,000; before the fix the
+ * whole group counted a few dozen.
+ */
+const STEPS = 2000;
+const ITERABLE_GROUPS: readonly { name: string; present: boolean; consumers: readonly string[] }[] = [
+  {
+    name: 'collection constructors, Object.fromEntries, groupBy, AggregateError',
+    present: true,
+    consumers: [
+      'new Set(it())', 'new Map(new Array(STEPS).entries())', 'new WeakSet(new Array(STEPS).fill({}).values())',
+      'new WeakMap(new Array(STEPS).fill([{}, 1]).values())', 'Object.fromEntries(new Array(STEPS).entries())', 'new AggregateError(it())',
+      ...(typeof (Object as { groupBy?: unknown }).groupBy === 'function' ? ['Object.groupBy(it(), String)', 'Map.groupBy(it(), Boolean)'] : []),
+    ],
+  },
+  {
+    name: 'the Promise combinators and Array.fromAsync',
+    present: true,
+    consumers: ['await Promise.all(it())', 'await Promise.allSettled(it())', 'await Promise.any(it())', 'await Promise.race(it())', ...(typeof (Array as { fromAsync?: unknown }).fromAsync === 'function' ? ['await Array.fromAsync(it())'] : [])],
+  },
+  {
+    name: 'Iterator.prototype methods',
+    present: typeof (Array.prototype.values.call([]) as { toArray?: unknown }).toArray === 'function',
+    consumers: [
+      'it().toArray()', 'it().reduce(Math.max)', 'it().forEach(Boolean)', 'it().some(Array.isArray)', 'it().every(Number.isInteger)',
+      'it().find(Array.isArray)', 'it().filter(Array.isArray).next()', 'it().drop(STEPS * 2).next()', 'it().flatMap(() => []).next()',
+    ],
+  },
+  {
+    name: 'Set methods over a set-like (its keys walked, or its has called for every element)',
+    present: typeof (Set.prototype as { union?: unknown }).union === 'function',
+    consumers: [
+      'one.union(like)', 'one.symmetricDifference(like)', 'many.difference({ size: 0, has: Boolean, keys: it })',
+      'one.isSupersetOf({ size: 0, has: Boolean, keys: () => new Array(STEPS).fill(1).values() })',
+      'many.isSubsetOf(like)', 'many.intersection(like)', 'many.isDisjointFrom({ size: 1e9, has: Array.isArray, keys: it })',
+    ],
+  },
+];
+
+const ITERABLE_ROWS: readonly Adapter[] = [
+  { name: 'vm STANDARD validated', options: { realmPool: { maxIdle: 1, prewarm: 0 } }, validates: true },
+  ...ROWS,
+];
+
+describe.each(ITERABLE_ROWS)('invariant 5: natives walking a script\'s iterator count every step [$name]', (adapter) => {
+  const shared = rowEnclave(adapter);
+  for (const group of ITERABLE_GROUPS) {
+    it.skipIf(!group.present)(group.name, async () => {
+      const code = [
+        `const STEPS = ${STEPS}; const it = () => new Array(STEPS).keys();`,
+        'const one = new Set([1]); const many = new Set(Object.keys(new Array(STEPS).fill(0))); const like = { size: 1e9, has: Boolean, keys: it };',
+        ...group.consumers.map((c) => `${c};`),
+        'return 1;',
+      ].join('\n');
+      await runAttack(adapter, {
+        name: group.name,
+        code,
+        expect: ['OK'],
+        validation: 'accept',
+        check: (r) => expect(r.stats.iterationCount, `${group.consumers.length} consumers of ${STEPS} steps each`).toBeGreaterThanOrEqual(group.consumers.length * STEPS),
+      }, shared());
+    });
   }
 });

@@ -7,7 +7,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- the wrappers keep the builtins' own loose signatures */
 import { BIG_STRING } from '../realm-abi.js';
 import type { Run } from './budgets.js';
-import { chargeChars, chargeElements, current, tick } from './budgets.js';
+import { chargeChars, chargeElements, checkMemory, current, tick } from './budgets.js';
 import { displace } from './displaced.js';
 import {
   ArrayCtor,
@@ -161,19 +161,71 @@ function charged(self: unknown[]): unknown[] {
   return self;
 }
 
-/** An iterable whose every step is counted: bounds spreads and Array.from over script iterators. */
-export function counted(iterable: Iterable<unknown>): Iterable<unknown> {
+/**
+ * Steps of a script's iterator between two heap checks. A native that walks an iterator whose `next` is
+ * itself a builtin (`{ next: Object }`) runs no script code, so no checkpoint, from one step to the next.
+ */
+const STEPS_PER_CHECK = 1024;
+
+/** Counts one step of a script's iterator walked by the runtime or a native: the iteration budget, and a heap check now and then. */
+function countStep(run: Run | null, n: number): void {
+  if (run === null) return;
+  if (n > run.maxElements) chargeElements(n);
+  tick(run);
+  if ((n & (STEPS_PER_CHECK - 1)) === 0) checkMemory(run);
+}
+
+/**
+ * An iterable whose every step is counted: bounds spreads and Array.from over script iterators, and the
+ * natives that walk an iterable (see bounded). `method` is the iterable's iterator method, when the
+ * caller has read it already (so that a getter runs once, as the native would run it).
+ */
+export function counted(iterable: Iterable<unknown>, method?: unknown): Iterable<unknown> {
   const run = current;
+  const source: Iterable<unknown> = method === undefined ? iterable : { [symbolIterator]: () => apply(method as AnyFn, iterable, []) as Iterator<unknown> };
   return {
     *[symbolIterator]() {
       let n = 0;
       // iterates the script's own iterable, within its budget
-      for (const v of iterable) {
-        n++;
-        if (run !== null && n > run.maxElements) chargeElements(n);
-        tick(run);
+      for (const v of source) {
+        countStep(run, ++n);
         yield v;
       }
+    },
+  };
+}
+
+/**
+ * What a native that walks an iterable in one step (`new Set(x)`, `Promise.all(x)`, `Object.groupBy(x)`)
+ * is handed instead of a script's object: an array or a string is walked by its own (bounded) iterator,
+ * anything else through counted, its iterator method read once here. A method that is not a function is
+ * handed on as it was read, for the native's own TypeError.
+ */
+export function bounded(v: unknown): unknown {
+  if (v === null || (typeof v !== 'object' && typeof v !== 'function') || isArray(v)) return v;
+  const method = (v as Record<symbol, unknown>)[symbolIterator];
+  return typeof method === 'function' ? counted(v as Iterable<unknown>, method) : { [symbolIterator]: method };
+}
+
+/**
+ * An iterator record (what `Iterator.prototype` methods and a set-like's `keys` hand a native) whose
+ * every `next` is counted: its `next` read once, as the native reads it, and its `return` looked up when
+ * the native closes it. A `next` that is not a function is handed on for the native's own TypeError.
+ */
+export function countedIterator(it: unknown): unknown {
+  if (it === null || (typeof it !== 'object' && typeof it !== 'function')) return it;
+  const next = (it as { next?: unknown }).next;
+  if (typeof next !== 'function') return { next };
+  const run = current;
+  let n = 0;
+  return {
+    next() {
+      countStep(run, ++n);
+      return apply(next as AnyFn, it, []);
+    },
+    get return() {
+      const close = (it as { return?: unknown }).return;
+      return typeof close === 'function' ? () => apply(close as AnyFn, it, []) : close;
     },
   };
 }
@@ -907,13 +959,24 @@ export function installArrayConstructor(): void {
     if (args.length === 1) chargeArrayLength(args[0]);
     return construct(NativeArray, args, new.target === undefined || new.target === SafeArray ? NativeArray : new.target);
   };
-  const keys = ownKeys(NativeArray);
+  replaceConstructor(G, 'Array', NativeArray, SafeArray, false);
+}
+
+/**
+ * Puts `Safe` where `holder[name]` had the constructor `Native`, with the native's statics as they are
+ * now (its `prototype` too, so `instanceof` and subclasses work as before). With `protoConstructor`, the
+ * prototype's `constructor` becomes `Safe` as well, so that nothing a script holds reaches the native.
+ */
+export function replaceConstructor(holder: object, name: string, Native: AnyFn, Safe: AnyFn, protoConstructor: boolean): void {
+  const keys = ownKeys(Native);
   for (let i = 0; i < keys.length; i++) {
-    const d = gopd(NativeArray, keys[i] as PropertyKey);
-    if (d !== undefined) defineProperty(SafeArray, keys[i] as PropertyKey, d);
+    const d = gopd(Native, keys[i] as PropertyKey);
+    if (d !== undefined) defineProperty(Safe, keys[i] as PropertyKey, d);
   }
-  displace(NativeArray);
-  defineProperty(G, 'Array', { value: SafeArray, writable: true, enumerable: false, configurable: true });
+  displace(Native);
+  const proto = (Native as { prototype?: object }).prototype;
+  if (protoConstructor && proto !== undefined) defineProperty(proto, 'constructor', { value: Safe, writable: true, enumerable: false, configurable: true });
+  defineProperty(holder, name, { value: Safe, writable: true, enumerable: false, configurable: true });
 }
 
 /** Charges an array length V8 would preallocate; anything else is left to the constructor. */

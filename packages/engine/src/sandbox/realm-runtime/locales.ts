@@ -15,8 +15,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- the wrappers keep the builtins' loose signatures */
 import { BIG_STRING } from '../realm-abi.js';
 import { chargeChars, chargeElements } from './budgets.js';
-import { checkIcu, counted, each, sortKey, toLen, wrap } from './builtins.js';
-import { displace } from './displaced.js';
+import { checkIcu, counted, each, replaceConstructor, sortKey, toLen, wrap } from './builtins.js';
 import {
   BigIntPrototype,
   DatePrototype,
@@ -29,11 +28,8 @@ import {
   TypeErrorCtor,
   apply,
   construct,
-  defineProperty,
-  gopd,
   isArray,
   localeToString,
-  ownKeys,
   reflectGet,
   symbolIterator,
 } from './primordials.js';
@@ -144,16 +140,8 @@ function wrapIntlConstructor(intl: Record<string, unknown>, name: string): void 
     if (new.target === undefined) return apply(Native, this, args);
     return construct(Native, args, new.target === Safe ? Native : new.target);
   };
-  const keys = ownKeys(Native);
-  for (let i = 0; i < keys.length; i++) {
-    const d = gopd(Native, keys[i] as PropertyKey);
-    if (d !== undefined) defineProperty(Safe, keys[i] as PropertyKey, d);
-  }
+  replaceConstructor(intl, name, Native, Safe, true);
   wrapLocales(Safe, 'supportedLocalesOf', 0, true);
-  displace(Native);
-  const proto = (Native as { prototype?: object }).prototype;
-  if (proto !== undefined) defineProperty(proto, 'constructor', { value: Safe, writable: true, enumerable: false, configurable: true });
-  defineProperty(intl, name, { value: Safe, writable: true, enumerable: false, configurable: true });
 }
 
 /**

@@ -11,7 +11,8 @@
 import type { InstallOptions } from '../realm-abi.js';
 import type { Run } from './budgets.js';
 import { chargeChars, chargeElements, current, fatal } from './budgets.js';
-import { installArrayConstructor, sortKey, wrap, wrapBulkBuiltins } from './builtins.js';
+import { bounded, installArrayConstructor, sortKey, wrap, wrapBulkBuiltins } from './builtins.js';
+import { boundedAsync, wrapIterableConsumers } from './iterables.js';
 import { displace, displaced } from './displaced.js';
 import type { Codec } from './codec.js';
 import { TOO_LARGE } from './codec.js';
@@ -306,6 +307,15 @@ function installPromise(): void {
         [key](this: unknown, ...args: unknown[]) {
           const arg = args[0];
           if (bulk && isArray(arg) && arg.length > 1024) chargeElements(arg.length * 32);
+          else if (bulk) {
+            // The combinators walk an iterable in one native step (see iterables.ts); a throwing iterator
+            // getter still rejects the promise they return, as it would natively.
+            try {
+              args[0] = bounded(arg);
+            } catch (e) {
+              args[0] = { get [symbolIterator]() { throw e; } };
+            }
+          }
           return apply(orig as AnyFn, this === undefined ? SafePromise : this, args);
         },
       }[key],
@@ -339,7 +349,10 @@ function installPromise(): void {
       fromAsync(this: unknown, ...args: unknown[]) {
         const cap = handledCapability(undefined);
         cap.resolve(undefined);
-        return markHandled(apply(promiseThen, cap.promise, [() => apply(orig, this, args)]));
+        return markHandled(apply(promiseThen, cap.promise, [() => {
+          if (args.length > 0) args[0] = boundedAsync(args[0]);
+          return apply(orig, this, args);
+        }]));
       },
     }));
   }
@@ -484,6 +497,7 @@ function enableAll(proto: object, keys: readonly string[]): void {
 export function lockdown(options: InstallOptions, codec: Codec): number {
   const hidden = hiddenIntrinsics(options);
   wrapBulkBuiltins();
+  wrapIterableConsumers();
   wrapLocaleBuiltins(options.intl);
   installNondeterminism(options.intl);
   if (options.proxy) installProxy();

@@ -108,6 +108,7 @@ export const setSize = (Object.getOwnPropertyDescriptor(Set.prototype, 'size') a
 export const SymbolCtor = Symbol;
 export const symbolIterator: typeof Symbol.iterator = Symbol.iterator;
 export const symbolSpecies: typeof Symbol.species = Symbol.species;
+export const symbolAsyncIterator: typeof Symbol.asyncIterator = Symbol.asyncIterator;
 export const symbolIsConcatSpreadable: typeof Symbol.isConcatSpreadable = Symbol.isConcatSpreadable;
 export const symbolMatch: typeof Symbol.match = Symbol.match;
 export const symbolMatchAll: typeof Symbol.matchAll = Symbol.matchAll;

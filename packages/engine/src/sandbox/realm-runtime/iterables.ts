@@ -1,0 +1,155 @@
+/**
+ * Natives that walk a script's iterable or iterator in one step: the collection constructors,
+ * `Object.fromEntries`, `Object.groupBy` and `Map.groupBy`, `AggregateError`, the `Iterator.prototype`
+ * methods that loop, and the Set methods that walk a set-like's `keys`. When the iterator's `next` is
+ * itself a builtin (`{ next: Object }`), no script code runs from one step to the next: no checkpoint
+ * counts the steps or checks the heap. Found in review: `new AggregateError(it)` and `toArray` over such
+ * an iterator aborted the `vm` host out of memory whatever the deadline, `Set.prototype.union` with a
+ * set-like of that kind ran 37 s past a 1 s deadline, and `new Set(it)` or `Object.groupBy(it, f)` ran to
+ * the deadline without any iteration counted. So each of them is handed the iterable through counted (or
+ * an iterator through countedIterator): every step is counted against the iteration budget, and the heap
+ * is checked every STEPS_PER_CHECK steps. Arrays and strings go on as they are: their iterators are
+ * bounded already.
+ */
+/* eslint-disable @typescript-eslint/no-explicit-any -- the wrappers keep the builtins' loose signatures */
+import { current, tick } from './budgets.js';
+import { bounded, countedIterator, each, receiver, replaceConstructor, wrap } from './builtins.js';
+import {
+  AggregateErrorCtor,
+  G,
+  MapCtor,
+  ObjectCtor,
+  SetCtor,
+  WeakMapCtor,
+  WeakSetCtor,
+  apply,
+  arrayValues,
+  construct,
+  gpo,
+  isArray,
+  reflectGet,
+  setSize,
+  symbolAsyncIterator,
+  symbolIterator,
+} from './primordials.js';
+
+type AnyFn = (...args: any[]) => any;
+
+/**
+ * A collection constructor whose iterable is bounded: called without `new` it is the native's own
+ * TypeError, and a subclass still gets its own prototype.
+ */
+function boundedCollection(name: string, native: unknown): void {
+  const Native = native as AnyFn;
+  const Safe = function (this: unknown, iterable?: unknown): unknown {
+    if (new.target === undefined) return apply(Native, this, []);
+    return construct(Native, iterable === undefined || iterable === null ? [] : [bounded(iterable)], new.target === Safe ? Native : new.target);
+  };
+  replaceConstructor(G, name, Native, Safe, true);
+}
+
+/**
+ * The Iterator.prototype methods that walk `this`: the eager ones, and the lazy ones that may step it
+ * many times in one `next` (filter until a match, drop its count, flatMap past empty inner iterators).
+ * The lazy map and take step it once per `next`, and flatMap an inner iterator once per `next` too.
+ */
+const ITERATOR_WALKS = ['toArray', 'forEach', 'reduce', 'some', 'every', 'find', 'filter', 'drop', 'flatMap'] as const;
+
+/**
+ * What `Array.fromAsync` walks, read as it reads it (the async iterator method, else the iterator
+ * method, else an array-like): an iterator is counted, an array-like is a bounded copy (see receiver).
+ */
+export function boundedAsync(items: unknown): unknown {
+  if (items === null || (typeof items !== 'object' && typeof items !== 'function') || isArray(items)) return items;
+  const asyncMethod = (items as Record<symbol, unknown>)[symbolAsyncIterator];
+  if (typeof asyncMethod === 'function') return { [symbolAsyncIterator]: () => countedIterator(apply(asyncMethod as AnyFn, items, [])) };
+  if (asyncMethod !== undefined && asyncMethod !== null) return { [symbolAsyncIterator]: asyncMethod };
+  const method = (items as Record<symbol, unknown>)[symbolIterator];
+  if (typeof method === 'function') return { [symbolIterator]: () => countedIterator(apply(method as AnyFn, items, [])) };
+  if (method !== undefined && method !== null) return { [symbolIterator]: method };
+  return receiver(items, false, undefined, true);
+}
+
+function wrapIteratorMethods(): void {
+  // %Iterator.prototype%, from an array iterator: absent before Node 22.
+  const IP = gpo(gpo(apply(arrayValues, [], []) as object)) as Record<string, unknown> | null;
+  if (IP === null || typeof IP.toArray !== 'function') return;
+  each(ITERATOR_WALKS, (key) => {
+    wrap(IP, key, (orig) => ({
+      [key](this: unknown, ...args: unknown[]) {
+        // Only an object has the iterator record the native reads: anything else is its own TypeError.
+        if (this === null || (typeof this !== 'object' && typeof this !== 'function')) return apply(orig, this, args);
+        return apply(orig, countedIterator(this), args);
+      },
+    }));
+  });
+  const Iterator = (G as unknown as { Iterator?: Record<string, unknown> }).Iterator;
+  if (Iterator !== undefined) {
+    wrap(Iterator, 'concat', (orig) => ({ concat(this: unknown, ...items: unknown[]) { for (let i = 0; i < items.length; i++) items[i] = bounded(items[i]); return apply(orig, this, items); } }));
+  }
+}
+
+/**
+ * A set-like as the Set methods read it (GetSetRecord: `size` converted to a number, then `has` and
+ * `keys`, each read once), with `has` and the iterator `keys` returns counted. The receiver is checked
+ * first, as the native checks it before it reads the argument; a bad one is the native's own error.
+ */
+function countedSetLike(orig: AnyFn, self: unknown, other: unknown): unknown {
+  if (other === null || (typeof other !== 'object' && typeof other !== 'function')) return other;
+  const o = other as { size?: unknown; has?: unknown; keys?: unknown };
+  const size = +(o.size as number);
+  if (size !== size) return { size };
+  const has = o.has;
+  if (typeof has !== 'function') return { size, has };
+  // (Read as the native reads it; `keys` is also the name of a builtin method the lint guards.)
+  const keys = reflectGet(o, 'keys');
+  if (typeof keys !== 'function') return { size, has, keys };
+  const run = current;
+  return {
+    size,
+    has(v: unknown) {
+      tick(run);
+      return apply(has as AnyFn, other, [v]);
+    },
+    keys() {
+      return countedIterator(apply(keys as AnyFn, other, []));
+    },
+  };
+}
+
+const SET_METHODS = ['union', 'intersection', 'difference', 'symmetricDifference', 'isSubsetOf', 'isSupersetOf', 'isDisjointFrom'] as const;
+
+function wrapSetMethods(): void {
+  const SP = SetCtor.prototype as unknown as Record<string, unknown>;
+  each(SET_METHODS, (key) => {
+    wrap(SP, key, (orig) => ({
+      [key](this: unknown, other: unknown) {
+        try {
+          apply(setSize, this, []);
+        } catch {
+          return apply(orig, this, [other]);
+        }
+        return apply(orig, this, [countedSetLike(orig, this, other)]);
+      },
+    }));
+  });
+}
+
+/** Bounds every native that walks a script's iterable. Runs once, at install, before lockdown freezes them. */
+export function wrapIterableConsumers(): void {
+  wrap(ObjectCtor, 'fromEntries', (orig) => ({ fromEntries(iterable: unknown) { return apply(orig, ObjectCtor, [bounded(iterable)]); } }));
+  wrap(ObjectCtor, 'groupBy', (orig) => ({ groupBy(items: unknown, callback: unknown) { return apply(orig, ObjectCtor, [bounded(items), callback]); } }));
+  wrap(MapCtor, 'groupBy', (orig) => ({ groupBy(items: unknown, callback: unknown) { return apply(orig, MapCtor, [bounded(items), callback]); } }));
+  boundedCollection('Map', MapCtor);
+  boundedCollection('Set', SetCtor);
+  boundedCollection('WeakMap', WeakMapCtor);
+  boundedCollection('WeakSet', WeakSetCtor);
+  const SafeAggregateError = function AggregateError(this: unknown, errors: unknown, ...rest: unknown[]): unknown {
+    const args: unknown[] = [bounded(errors)];
+    for (let i = 0; i < rest.length; i++) args[i + 1] = rest[i];
+    return new.target === undefined ? apply(AggregateErrorCtor, this, args) : construct(AggregateErrorCtor, args, new.target === SafeAggregateError ? AggregateErrorCtor : new.target);
+  };
+  replaceConstructor(G, 'AggregateError', AggregateErrorCtor, SafeAggregateError, true);
+  wrapIteratorMethods();
+  wrapSetMethods();
+}
