@@ -69,6 +69,9 @@ describe.each(LEVEL_ADAPTERS)('invariant 5 at other levels [$name]', (adapter) =
  * short loop allocate memoryLimit-sized blocks between checkpoints: the heap grows without bound and
  * V8 aborts the whole host process. Tried in a child with a small heap.
  */
+/** 2^18 references to one string of 1,000 characters: 262 MB of JSON from 18 small arrays. */
+const DAG = "let a = ['x'.repeat(1000)]; for (let i = 0; i < 18; i++) a = [a, a];";
+
 const BOMBS: { name: string; code: string; ownChild?: boolean; anyCode?: boolean; validate?: false; present?: boolean }[] = [
   // Fixed by bounding the copying array and string methods (regression tests).
   { name: 'Array.prototype.slice copies in a short loop', code: 'const a = new Array(1e6).fill(0); const keep = []; for (let i = 0; i < 2000; i++) keep.push(a.slice()); return keep.length;' },
@@ -87,6 +90,13 @@ const BOMBS: { name: string; code: string; ownChild?: boolean; anyCode?: boolean
     validate: false,
     present: typeof (Set.prototype as { union?: unknown }).union === 'function',
   },
+  // JSON.stringify was charged an estimate of its output that could not see what a toJSON, a replacer or
+  // a getter returns, nor below 512 levels: 2^18 references to a string of 1,000 characters there were
+  // written in one native step (each aborted the host).
+  { name: 'JSON.stringify of a DAG that a toJSON returns', code: `${DAG} return JSON.stringify({ toJSON: () => a }).length;` },
+  { name: 'JSON.stringify of a DAG 600 levels down', code: `${DAG} let v = a; for (let i = 0; i < 600; i++) v = [v]; return JSON.stringify(v).length;` },
+  { name: 'JSON.stringify of a DAG that a replacer returns', code: `${DAG} return JSON.stringify([1], (k, v) => (k === '' ? a : v)).length;` },
+  { name: 'JSON.stringify of a DAG that a getter returns (validate:false)', code: `${DAG} return JSON.stringify({ get g() { return a; } }).length;`, validate: false },
   // Still unbounded: each iteration allocates tens of MB that no check sees before the heap is gone.
   { name: 'Promise.all over a 1e6-element array in a short loop', code: 'const a = new Array(1e6).fill(0); const keep = []; for (let i = 0; i < 200; i++) keep.push(Promise.all(a)); return keep.length;', ownChild: true },
   { name: 'JSON.parse of a 3 MB text of 1e6 arrays in a short loop', code: "const s = '[' + '[],'.repeat(1e6) + '0]'; const keep = []; for (let i = 0; i < 2000; i++) keep.push(JSON.parse(s)); return keep.length;", ownChild: true },

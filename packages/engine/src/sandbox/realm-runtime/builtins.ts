@@ -36,6 +36,7 @@ import {
   defineProperty,
   fromCharCode,
   gopd,
+  gpo,
   isArray,
   jsonParse,
   jsonStringify,
@@ -43,6 +44,8 @@ import {
   ownKeys,
   stringIndexOf,
   stringSlice,
+  stringValueOf,
+  numberValueOf,
   stringRaw,
   symbolIsConcatSpreadable,
   symbolIterator,
@@ -901,37 +904,77 @@ export function wrapBulkBuiltins(): void {
   wrap(JSONObject, 'stringify', () => ({
     stringify(value: unknown, replacer: unknown, space: unknown) {
       const run = current;
-      if (run !== null && value !== null && typeof value === 'object') chargeStringifyEstimate(run, value);
-      const out = apply(jsonStringify, JSONObject, [value, replacer, space]) as string | undefined;
+      let out: string | undefined;
+      if (run === null) return apply(jsonStringify, JSONObject, [value, replacer, space]) as string | undefined;
+      const plain = value === null || typeof value !== 'object' || chargeStringifyEstimate(run, value, gapOf(space));
+      if (plain && typeof replacer !== 'function') out = apply(jsonStringify, JSONObject, [value, replacer, space]) as string | undefined;
+      else out = stringifyMetered(run, value, replacer, space);
       if (typeof out === 'string') chargeChars(out.length);
       return out;
     },
   }));
 }
 
-/** Estimates JSON.stringify's output before producing it: repeated references to one big value multiply. */
-function chargeStringifyEstimate(run: Run, value: object): void {
+/** The indentation JSON.stringify writes per level for `space` (at most 10 characters; an object, which it converts, counted at the most). */
+function gapOf(space: unknown): number {
+  if (typeof space === 'number') return space >= 10 ? 10 : space >= 1 ? space - (space % 1) : 0;
+  if (typeof space === 'string') return space.length > 10 ? 10 : space.length;
+  return space !== null && typeof space === 'object' ? 10 : 0;
+}
+
+/** Levels below which the estimate does not walk (its own recursion, and its ancestor scan, stay short). */
+const ESTIMATE_DEPTH = 512;
+
+/** Whether `o` has a `toJSON` JSON.stringify would call (a function, or a getter that may return one), own or inherited. */
+function hasToJSON(o: object): boolean {
+  for (let p: object | null = o; p !== null; p = gpo(p) as object | null) {
+    const d = gopd(p, 'toJSON');
+    if (d !== undefined) return !('value' in d) || typeof d.value === 'function';
+  }
+  return false;
+}
+
+/**
+ * Estimates JSON.stringify's output before producing it: repeated references to one big value multiply,
+ * and with indentation every line is as long as its depth. Returns false when the native would meet
+ * values the walk cannot see (what a `toJSON` or a getter returns, or what lies past ESTIMATE_DEPTH):
+ * a DAG of 2^22 references to a string of 1,000 characters behind one `toJSON`, or 600 levels down,
+ * was expanded in one native step and aborted a 512 MB vm host (STANDARD, validated).
+ */
+function chargeStringifyEstimate(run: Run, value: object, gap: number): boolean {
   let size = 0;
+  let plain = true;
   const seen: unknown[] = [];
   const walk = (v: any, depth: number) => {
     tick(run);
+    // With indentation, a value starts a line of its depth, and a container ends on one.
+    if (gap > 0) size += 1 + gap * depth;
     if (typeof v === 'string') size += v.length + 2;
     else if (v === null || typeof v !== 'object') size += 8;
     else {
-      if (depth > 512) return;
+      if (depth > ESTIMATE_DEPTH || hasToJSON(v)) {
+        plain = false;
+        return;
+      }
       for (let i = 0; i < seen.length; i++) if (seen[i] === v) return;
       apply(arrayPush, seen, [v]);
+      if (gap > 0) size += 1 + gap * depth;
       if (isArray(v)) {
         const n = toLen(v.length);
         size += n;
-        for (let i = 0; i < n; i++) walk(v[i], depth + 1);
+        for (let i = 0; i < n; i++) {
+          walk(v[i], depth + 1);
+          if (!plain) return;
+        }
       } else {
         const ks = objectKeys(v);
         for (let i = 0; i < ks.length; i++) {
           const k = ks[i] as string;
           size += k.length + 4;
           const d = gopd(v, k);
-          if (d && 'value' in d) walk(d.value, depth + 1);
+          if (d !== undefined && 'value' in d) walk(d.value, depth + 1);
+          else if (d !== undefined) plain = false;
+          if (!plain) return;
         }
       }
       seen.length--;
@@ -939,6 +982,64 @@ function chargeStringifyEstimate(run: Run, value: object): void {
     if (size > run.maxChars) chargeChars(size);
   };
   walk(value, 0);
+  return plain;
+}
+
+/**
+ * JSON.stringify of a value the estimate could not see through, or with a replacer function: the native
+ * is handed a replacer of the runtime's, which it calls for every value it is about to write (after
+ * `toJSON`, once per occurrence), so what it writes is counted and charged as it goes, and the deadline
+ * can stop it between two values. A replacer list becomes the same filter: an object is handed on as a
+ * copy with the listed keys, in the list's order, read once each (as the native reads them).
+ */
+function stringifyMetered(run: Run, value: unknown, replacer: unknown, space: unknown): string | undefined {
+  const fn = typeof replacer === 'function' ? (replacer as AnyFn) : null;
+  const list = fn === null && isArray(replacer) ? propertyList(replacer) : null;
+  let size = 0;
+  const meter = function (this: unknown, key: string, v: unknown): unknown {
+    tick(run);
+    let out = fn === null ? v : apply(fn, this, [key, v]);
+    if (list !== null && out !== null && typeof out === 'object' && !isArray(out)) {
+      const o = out as Record<string, unknown>;
+      const copy: Record<string, unknown> = {};
+      for (let i = 0; i < list.length; i++) defineProperty(copy, list[i] as string, { value: o[list[i] as string], writable: true, enumerable: true, configurable: true });
+      out = copy;
+    }
+    size += key.length + 4 + (typeof out === 'string' ? out.length + 2 : 8);
+    if (size > run.maxChars) chargeChars(size);
+    return out;
+  };
+  return apply(jsonStringify, JSONObject, [value, meter, space]) as string | undefined;
+}
+
+/** Whether `v` is a String or Number object (what a replacer list converts), read from its internal slot. */
+function isWrapper(v: object): boolean {
+  return hasSlot(stringValueOf, v) || hasSlot(numberValueOf, v);
+}
+
+/** Whether `valueOf` (a primordial that throws for a receiver of another kind) accepts `v`. */
+function hasSlot(valueOf: AnyFn, v: object): boolean {
+  try {
+    apply(valueOf, v, []);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A replacer list as JSON.stringify reads it: strings, numbers and their wrappers, converted once, without repeats. */
+function propertyList(replacer: unknown[]): string[] {
+  const out: string[] = [];
+  const len = toLen(replacer.length);
+  for (let i = 0; i < len; i++) {
+    const v = replacer[i];
+    let item: string | undefined;
+    if (typeof v === 'string') item = v;
+    else if (typeof v === 'number') item = StringCtor(v);
+    else if (v !== null && typeof v === 'object' && isWrapper(v)) item = sortKey(v);
+    if (item !== undefined && (apply(arrayIncludes, out, [item]) as boolean) === false) out[out.length] = item;
+  }
+  return out;
 }
 
 /** The longest array V8 allocates in full for `Array(n)` (2^25 elements, 256 MB); past it the array is sparse. */

@@ -99,6 +99,7 @@ export const mathRandom = Math.random;
 export const mathImul = Math.imul;
 export const regexpToString = RegExp.prototype.toString;
 export const stringValueOf = String.prototype.valueOf;
+export const numberValueOf = Number.prototype.valueOf;
 export const isView = ArrayBuffer.isView;
 /** %TypedArray%.prototype.length: throws for anything but a typed array. */
 export const typedArrayLengthGetter = (Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Int8Array.prototype) as object, 'length') as PropertyDescriptor).get as (this: unknown) => number;
