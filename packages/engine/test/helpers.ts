@@ -61,21 +61,52 @@ export function makeEnclave(adapter: Adapter, options: CreateEnclaveOptions = {}
 }
 
 /**
- * Call inside a row's describe block: the Enclave its attacks share, for worker_threads rows (see
+ * The Enclaves a row's attacks share, for worker_threads rows (see runAttack): called with no options,
+ * the row's own; called with an attack's `enclave` options, one per distinct set of them, made when first
+ * asked for. undefined on vm rows, and for options that are not plain data.
+ */
+export type RowEnclaves = (options?: CreateEnclaveOptions) => Enclave | undefined;
+
+/**
+ * Call inside a row's describe block: the Enclaves its attacks share, for worker_threads rows (see
  * runAttack). Each attack still runs alone and is followed by a tenant that must find a pristine world;
  * it meets the worker the previous tenant left, as attacks on a long-lived server do, instead of a new
- * worker each (~100 ms to start, most of what a worker row cost). vm rows share nothing: there every
- * attack gets a new Enclave, so each also meets a realm on its first run.
+ * worker each (~100 ms to start, most of what a worker row cost). Attacks that bring options of their
+ * own share a pool with the row's other attacks that bring the same options, when the getter itself is
+ * passed to runAttack. vm rows share nothing: there every attack gets a new Enclave, so each also meets
+ * a realm on its first run.
  */
-export function rowEnclave(adapter: Adapter): () => Enclave | undefined {
+export function rowEnclave(adapter: Adapter): RowEnclaves {
   if (adapter.options.adapter !== 'worker_threads') return () => undefined;
   let enclave: Enclave | undefined;
+  const byOptions = new Map<string, Enclave>();
   beforeAll(async () => {
     enclave = makeEnclave(adapter);
     await enclave.ready();
   });
-  afterAll(() => enclave?.dispose());
-  return () => enclave;
+  afterAll(() => {
+    enclave?.dispose();
+    for (const e of byOptions.values()) e.dispose();
+  });
+  return (options) => {
+    if (options === undefined) return enclave;
+    const key = plainKey(options);
+    if (key === undefined) return undefined;
+    let e = byOptions.get(key);
+    if (!e) byOptions.set(key, (e = makeEnclave(adapter, options)));
+    return e;
+  };
+}
+
+/** A key for options made of plain data only (numbers, strings, booleans, arrays, plain objects). */
+function plainKey(options: CreateEnclaveOptions): string | undefined {
+  let plain = true;
+  const key = JSON.stringify(options, (_k, v: unknown) => {
+    if (v === undefined || typeof v === 'function' || typeof v === 'symbol' || typeof v === 'bigint') plain = false;
+    else if (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) !== Object.prototype) plain = false;
+    return v;
+  });
+  return plain ? key : undefined;
 }
 
 // ---- canaries -----------------------------------------------------------------------------------
@@ -593,17 +624,19 @@ export interface Attack {
 
 /**
  * Runs one attack on one row and applies every host-side canary. Returns the result for extra checks.
- * The attack gets an Enclave of its own, or `shared` (the row's, left open) when it brings no options.
+ * The attack gets an Enclave of its own, or `shared` (the row's, left open) when it brings no options;
+ * given the row's getter itself (rowEnclave), also the row's pool for the options it brings.
  */
-export async function runAttack(adapter: Adapter, attack: Attack, shared?: Enclave): Promise<ExecutionResult> {
+export async function runAttack(adapter: Adapter, attack: Attack, shared?: Enclave | RowEnclaves): Promise<ExecutionResult> {
   resetCanaries();
   const kit = makeToolKit();
   const extra = attack.run?.(kit) ?? {};
   // A run that brings its own toolHandler or tools replaces the spy kit's tools.
   const options: RunOptions = extra.toolHandler !== undefined || extra.tools !== undefined ? extra : { tools: kit.tools, ...extra };
   const before = hostSnapshot();
-  const own = shared === undefined || attack.enclave !== undefined || attack.noNextTenant === true;
-  const enclave = own ? makeEnclave(adapter, attack.enclave) : shared;
+  const pooled = attack.noNextTenant === true ? undefined : typeof shared === 'function' ? shared(attack.enclave) : attack.enclave === undefined ? shared : undefined;
+  const own = pooled === undefined;
+  const enclave = pooled ?? makeEnclave(adapter, attack.enclave);
   try {
     await enclave.ready();
     const result = await enclave.run(attack.code, options);

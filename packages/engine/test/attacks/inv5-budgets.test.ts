@@ -27,12 +27,13 @@ const withBudget = (attack: Attack): Attack => ({ ...attack, enclave: { ...BUDGE
 
 describe.each(ADAPTERS)('invariant 5, budgets end the run [$name]', (adapter) => {
   // The budget as the row's own option (the same Enclave options as withBudget gives every attack), so
-  // the attacks that bring no options of their own can share the row's pool.
+  // the attacks that bring no options of their own can share the row's pool, and those that do share one
+  // per option set (most bring the same 8 MB memory budget).
   const budgeted = { ...adapter, options: { ...adapter.options, ...BUDGET } };
   const shared = rowEnclave(budgeted);
   for (const attack of ATTACKS) {
     itBug(isBugRow(attack, adapter))(attack.name, async () => {
-      await runAttack(budgeted, attack, shared());
+      await runAttack(budgeted, attack, shared);
     });
   }
 
