@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Enclave, EnclaveConfigError, ToolError } from '../../src/index.js';
 import type { CreateEnclaveOptions, ExecutionResult, RunOptions } from '../../src/index.js';
 import type { Attack } from '../helpers.js';
-import { ADAPTERS, buildEngineForChildren, childResult, describeChild, describeResult, expectEventLoopAlive, expectNextTenantClean, expectNoLeak, expectWellFormed, isBugRow, itBug, LEVEL_ADAPTERS, makeEnclave, makeToolKit, rowEnclave, runAttack, runChild, waitUntil } from '../helpers.js';
+import { ADAPTERS, ChildBatch, childResult, describeChild, describeResult, expectEventLoopAlive, expectNextTenantClean, expectNoLeak, expectWellFormed, isBugRow, itBug, LEVEL_ADAPTERS, makeEnclave, makeToolKit, rowEnclave, runAttack, waitUntil } from '../helpers.js';
 
 const REJECTED = ['VALIDATION_ERROR'] as const;
 
@@ -449,13 +449,7 @@ describe('invariant 8: invalid options at construction throw EnclaveConfigError 
 const HANG_MS = 60_000;
 const CHILD_TEST_MS = HANG_MS + 30_000;
 
-describe('invariant 8 in a child process: the host process survives', () => {
-  let engine = '';
-  beforeAll(() => {
-    engine = buildEngineForChildren();
-  }, 120_000);
-
-  const realmRejections = `
+const realmRejections = `
 const enclave = new Enclave({ validate: false });
 const codes = [
   "Promise.reject(new Error('unhandled in realm')); return 1;",
@@ -475,38 +469,26 @@ await new Promise((r) => setTimeout(r, 50));
 console.log('RESULT ' + JSON.stringify(out));
 `;
 
-  it('unhandled rejections inside the realm do not crash the host (default --unhandled-rejections=throw)', async () => {
-    const child = await runChild(engine, realmRejections, { killAfterMs: HANG_MS });
-    expect(child.code, describeChild(child)).toBe(0);
-    expect(childResult(child)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
-  }, CHILD_TEST_MS);
-
-  it('unhandled rejections inside the realm do not crash the host (--unhandled-rejections=strict)', async () => {
-    const child = await runChild(engine, realmRejections, { nodeArgs: ['--unhandled-rejections=strict'], killAfterMs: HANG_MS });
-    expect(child.code, describeChild(child)).toBe(0);
-    expect(childResult(child)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
-  }, CHILD_TEST_MS);
-
-  it("the host's own unhandled rejections still crash the host as Node would (behaviour unchanged)", async () => {
-    const child = await runChild(
-      engine,
-      `const enclave = new Enclave();
+/**
+ * The children start with the file (see ChildBatch), so their CPU overlaps with the in-process tests
+ * above, which spend much of their time waiting; each test below awaits only its own child.
+ */
+const children = new ChildBatch(2);
+const REJECTIONS_DEFAULT = children.add('realm rejections, default flags', realmRejections, { killAfterMs: HANG_MS });
+const REJECTIONS_STRICT = children.add('realm rejections, strict', realmRejections, { nodeArgs: ['--unhandled-rejections=strict'], killAfterMs: HANG_MS });
+const HOST_REJECTION = children.add(
+  'host rejection',
+  `const enclave = new Enclave();
 await enclave.run('return 1;');
 console.log('RESULT "before"');
 Promise.reject(new Error('host bug'));
 await new Promise((r) => setTimeout(r, 200));
 console.log('RESULT "survived"');`,
-      { killAfterMs: HANG_MS },
-    );
-    expect(child.code, describeChild(child)).not.toBe(0);
-    expect(childResult(child)).toBe('before');
-    expect(child.stderr).toContain('host bug');
-  }, CHILD_TEST_MS);
-
-  it('nothing the runtime leaves behind keeps the host process alive (hung tools, timeouts, no dispose)', async () => {
-    const child = await runChild(
-      engine,
-      `const enclave = new Enclave({ realmPool: { maxIdle: 4, prewarm: 4 } });
+  { killAfterMs: HANG_MS },
+);
+const LEFT_BEHIND = children.add(
+  'left behind',
+  `const enclave = new Enclave({ realmPool: { maxIdle: 4, prewarm: 4 } });
 const tools = { hang: () => new Promise(() => {}) };
 const rs = await Promise.all([
   enclave.run("await callTool('hang', {});", { tools, timeout: 100 }),
@@ -514,8 +496,39 @@ const rs = await Promise.all([
   enclave.run("(async () => { for (let i = 0; i < 1e9; i++) await null; })(); return 1;", { timeout: 100 }),
 ]);
 console.log('RESULT ' + JSON.stringify(rs.map((r) => (r.success ? 'OK' : r.error.code))));`,
-      { killAfterMs: HANG_MS },
-    );
+  { killAfterMs: HANG_MS },
+);
+const HUGE_SORT = children.add(
+  'sort of length 2^32-1',
+  `const enclave = new Enclave({ securityLevel: 'STRICT' });
+const r = await enclave.run('[].sort.call({ length: 2 ** 32 - 1 }); return 1;', { timeout: 300 });
+console.log('RESULT ' + JSON.stringify(r.success ? 'OK' : r.error.code));`,
+  { killAfterMs: HANG_MS },
+);
+beforeAll(() => children.start(), 120_000);
+
+describe('invariant 8 in a child process: the host process survives', () => {
+  it('unhandled rejections inside the realm do not crash the host (default --unhandled-rejections=throw)', async () => {
+    const child = await children.result(REJECTIONS_DEFAULT);
+    expect(child.code, describeChild(child)).toBe(0);
+    expect(childResult(child)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+  }, CHILD_TEST_MS);
+
+  it('unhandled rejections inside the realm do not crash the host (--unhandled-rejections=strict)', async () => {
+    const child = await children.result(REJECTIONS_STRICT);
+    expect(child.code, describeChild(child)).toBe(0);
+    expect(childResult(child)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+  }, CHILD_TEST_MS);
+
+  it("the host's own unhandled rejections still crash the host as Node would (behaviour unchanged)", async () => {
+    const child = await children.result(HOST_REJECTION);
+    expect(child.code, describeChild(child)).not.toBe(0);
+    expect(childResult(child)).toBe('before');
+    expect(child.stderr).toContain('host bug');
+  }, CHILD_TEST_MS);
+
+  it('nothing the runtime leaves behind keeps the host process alive (hung tools, timeouts, no dispose)', async () => {
+    const child = await children.result(LEFT_BEHIND);
     expect(child.timedOut, describeChild(child)).toBe(false);
     expect(child.code, describeChild(child)).toBe(0);
     const codes = childResult(child) as string[];
@@ -525,13 +538,7 @@ console.log('RESULT ' + JSON.stringify(rs.map((r) => (r.success ? 'OK' : r.error
   // V8 aborted the process ("FATAL ERROR: invalid array length Allocation failed") inside the unwrapped
   // Array.prototype.sort; the script passes validation even at STRICT. Fixed: regression test.
   it('Array.prototype.sort on an array-like of length 2^32-1 must not abort the host (STRICT, validated)', async () => {
-    const child = await runChild(
-      engine,
-      `const enclave = new Enclave({ securityLevel: 'STRICT' });
-const r = await enclave.run('[].sort.call({ length: 2 ** 32 - 1 }); return 1;', { timeout: 300 });
-console.log('RESULT ' + JSON.stringify(r.success ? 'OK' : r.error.code));`,
-      { killAfterMs: HANG_MS },
-    );
+    const child = await children.result(HUGE_SORT);
     expect(child.code, describeChild(child)).toBe(0);
     expect(['MEMORY_LIMIT_EXCEEDED', 'TIMEOUT', 'RUNTIME_ERROR', 'MAX_ITERATIONS']).toContain(childResult(child));
   }, CHILD_TEST_MS);
