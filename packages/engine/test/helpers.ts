@@ -802,16 +802,22 @@ export function describeChild(child: ChildResult): string {
 /**
  * A child program that runs each script once, in order, on one Enclave built from `options` (source
  * text), and prints `RESULT {"out": {name: 'OK' or the error code}, ...report}`. `setup` runs first,
- * `settle` after the last run, and `report` is an expression whose fields join the result.
+ * `settle` after the last run, and `report` is an expression whose fields join the result. `limits`
+ * lowers a script's own limits (run options) by its name.
  */
-export function scriptsChild(options: string, scripts: Record<string, string>, opts: { timeout: number; setup?: string; settle?: string; report?: string }): string {
+export function scriptsChild(
+  options: string,
+  scripts: Record<string, string>,
+  opts: { timeout: number; setup?: string; settle?: string; report?: string; limits?: Record<string, Record<string, number>> },
+): string {
   return `
 ${opts.setup ?? ''}
 const enclave = new Enclave(${options});
 await enclave.ready();
 const out = {};
+const limits = ${JSON.stringify(opts.limits ?? {})};
 for (const [name, code] of Object.entries(${JSON.stringify(scripts)})) {
-  const r = await enclave.run(code, { timeout: ${opts.timeout} });
+  const r = await enclave.run(code, { timeout: ${opts.timeout}, ...limits[name] });
   out[name] = r.success ? 'OK' : r.error.code;
 }
 ${opts.settle ?? ''}
