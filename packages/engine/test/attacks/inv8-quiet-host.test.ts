@@ -48,9 +48,17 @@ const SCRIPTS: Record<string, string> = {
   'console.log of an error at the bottom of an overflow': 'function r(n) { try { return r(n + 1); } catch (e) { console.log(e); throw e; } } return r(0);',
 };
 
+/**
+ * The then chain never overflows the stack: it makes promises until the memory budget ends it, at about
+ * a second per 32 MB, the costliest script of each child. An 8 MB budget of its own ends it on the same
+ * path four times sooner; the other scripts keep 32 MB, so that no budget cuts an overflow short.
+ */
+const LIMITS = { 'a then chain that recurses': { memoryLimit: 8 * 1024 * 1024 } };
+
 function childSource(options: string): string {
   return scriptsChild(options, SCRIPTS, {
     timeout: 4000,
+    limits: LIMITS,
     setup: "let unhandled = 0;\nprocess.on('unhandledRejection', () => unhandled++);",
     // Late rejections would be reported after a few turns of the event loop.
     settle: 'await new Promise((r) => setTimeout(r, 100));',
