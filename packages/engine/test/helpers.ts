@@ -657,8 +657,9 @@ export async function runAttack(adapter: Adapter, attack: Attack, shared?: Encla
     expectWorkerIntact(enclave);
     await expectEventLoopAlive();
     if (!attack.noNextTenant) await expectNextTenantClean(enclave);
-    // Detached work of the attack had the next tenant's run, and at least 20 ms, to call a tool.
-    await kit.expectNoLateCalls(20);
+    // Detached work of the attack had the next tenant's run, and at least 20 ms, to call a tool. Code a
+    // validating row refused never ran, so it left no work behind to wait for.
+    if (!refused) await kit.expectNoLateCalls(20);
     expectHostIntact(before);
     expect(enclave.stats().activeRuns).toBe(0);
     return result;
