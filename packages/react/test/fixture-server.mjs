@@ -22,6 +22,8 @@ const handler = createEnclaveHandler({
   enclave: { timeout: 10_000 },
   logger: { info() {}, error() {} },
   heartbeatMs: 200,
+  // The test page is another origin: a browser sends its Origin, which the core refuses unless listed.
+  allowedOrigins: ['http://localhost:3000'],
   authenticate: ({ request }) => request.headers.get('x-user') ?? undefined,
   tools: {
     tick: async ({ i, ms }, ctx) => {
