@@ -27,7 +27,8 @@ const spin = (ms: number) => {
  */
 function use(on: boolean, set: typeof useInspectorDeadlines = useInspectorDeadlines): ReturnType<typeof useInspectorDeadlines> {
   let got = set(on);
-  for (let i = 0; on && got !== 'inspector' && i < 2; i++) got = set(on);
+  if (!on) return got;
+  for (let i = 0; got !== 'inspector' && i < 2; i++) got = set(true);
   return got;
 }
 
