@@ -150,6 +150,47 @@ describe('two copies of the engine in one process', () => {
   });
 });
 
+describe('a probe that missed its deadline', () => {
+  /** A fresh copy of the module (its own private context, nothing opened yet), under fake timers. */
+  async function withFreshCopy(test: (fresh: typeof import('./deadline.js')) => void): Promise<void> {
+    vi.resetModules();
+    const fresh = await import('./deadline.js');
+    vi.useFakeTimers({ toFake: ['setTimeout', 'setImmediate'] });
+    try {
+      test(fresh);
+    } finally {
+      vi.useRealTimers();
+      fresh.useInspectorDeadlines(false);
+    }
+  }
+
+  it('is tried again later, so a process that started on a busy machine gets the inspector', () =>
+    withFreshCopy((fresh) => {
+      fresh.missNextProbes(2);
+      fresh.prepareDeadlines();
+      // The first try, a turn after the first run, and the first retry miss; the watchdog bounds entries meanwhile.
+      vi.advanceTimersToNextTimer();
+      expect(fresh.deadlineMechanism()).toBe('watchdog');
+      vi.advanceTimersByTime(30_000);
+      expect(fresh.deadlineMechanism()).toBe('watchdog');
+      expect(fresh.enterUnderDeadline(30, new vm.Script('for (;;) {}'), realm())).toBe('timeout');
+      vi.advanceTimersByTime(30_000);
+      expect(fresh.deadlineMechanism()).toBe('inspector');
+      expect(fresh.enterUnderDeadline(30, new vm.Script('for (;;) {}'), realm())).toBe('timeout');
+      expect(spin(20)).toBe(true);
+    }));
+
+  it('is not tried again once the mechanism was set outright', () =>
+    withFreshCopy((fresh) => {
+      fresh.missNextProbes(1);
+      fresh.prepareDeadlines();
+      vi.advanceTimersToNextTimer();
+      fresh.useInspectorDeadlines(false);
+      vi.advanceTimersByTime(120_000);
+      expect(fresh.deadlineMechanism()).toBe('watchdog');
+    }));
+});
+
 describe('off the main thread', () => {
   it('uses Node’s watchdog, and a vm Enclave there still halts a loop after a tool result', async () => {
     // The built engine's index, as a file URL.

@@ -29,6 +29,17 @@ export type EntryOutcome = 'returned' | 'failed' | 'timeout';
 const MAX_ARMED = 20_000;
 /** How long the probe's body may spin before the inspector's deadline counts as not working. */
 const PROBE_SPIN_MS = 500;
+/**
+ * A probe whose 1 ms deadline did not halt the spin in time missed it on a busy machine more likely than
+ * on a broken one (V8's platform thread was not scheduled): tried again this many times, this far apart,
+ * so that a process that started under load does not keep Node's watchdog for good.
+ */
+const PROBE_RETRIES = 3;
+const PROBE_RETRY_MS = 30_000;
+/** Bumped whenever the mechanism is set outright (tests): a retry scheduled before then is dropped. */
+let generation = 0;
+/** Tests only: the next `n` probes report a miss without spinning. */
+let forcedMisses = 0;
 
 /** This thread's session and the private context it evaluates in; null: Node's watchdog only. */
 let inspector: { session: Session; context: string } | null | undefined;
@@ -174,9 +185,16 @@ export function deadlineMechanism(): 'inspector' | 'watchdog' {
  * mechanism in use afterwards.
  */
 export function useInspectorDeadlines(on: boolean): 'inspector' | 'watchdog' {
+  generation++;
   if (inspector) inspector.session.disconnect();
-  inspector = on && onMainThread() ? openInspector() : null;
+  const opened = on && onMainThread() ? openInspector() : null;
+  inspector = opened === 'missed' ? null : opened;
   return deadlineMechanism();
+}
+
+/** Tests only: the next `n` probes of this copy of the module miss, as on a machine too busy to run them. */
+export function missNextProbes(n: number): void {
+  forcedMisses = n;
 }
 
 /**
@@ -187,9 +205,16 @@ export function prepareDeadlines(): void {
   if (inspector !== undefined) return;
   inspector = null;
   if (!onMainThread()) return;
-  setImmediate(() => {
-    inspector = openInspector();
-  }).unref();
+  const mine = generation;
+  setImmediate(() => tryOpen(mine, PROBE_RETRIES)).unref();
+}
+
+/** Opens this thread's session, between entries (from a timer); a probe that missed is tried again later. */
+function tryOpen(mine: number, retries: number): void {
+  if (mine !== generation) return;
+  const opened = openInspector();
+  if (opened !== 'missed') inspector = opened;
+  else if (retries > 0) setTimeout(() => tryOpen(mine, retries - 1), PROBE_RETRY_MS).unref();
 }
 
 /**
@@ -200,7 +225,8 @@ function onMainThread(): boolean {
   return (process.getBuiltinModule('node:worker_threads') as typeof import('node:worker_threads')).isMainThread;
 }
 
-function openInspector(): { session: Session; context: string } | null {
+/** The session, or 'missed' when only the probe's deadline came late (worth another try), or null. */
+function openInspector(): { session: Session; context: string } | 'missed' | null {
   let session: Session | undefined;
   try {
     const { Session: SessionClass } = process.getBuiltinModule('node:inspector') as typeof import('node:inspector');
@@ -229,17 +255,20 @@ function openInspector(): { session: Session; context: string } | null {
       answered = e === null;
     });
     let spun = false;
+    const miss = forcedMisses > 0;
+    if (miss) forcedMisses--;
     body = () => {
-      const until = performance.now() + PROBE_SPIN_MS;
+      const until = performance.now() + (miss ? 0 : PROBE_SPIN_MS);
       while (performance.now() < until);
       spun = true;
     };
     state = 0;
-    session.post('Runtime.evaluate', { expression: 'enter()', uniqueContextId: context, timeout: 1, silent: true });
+    session.post('Runtime.evaluate', { expression: 'enter()', uniqueContextId: context, timeout: miss ? 60_000 : 1, silent: true });
     body = null;
     if (ran && answered && state === 1 && !spun) return { session, context };
     session.disconnect();
-    return null;
+    // It answered and ran the hook, but its deadline did not halt the spin in time: a busy machine, most likely.
+    return ran && answered && spun ? 'missed' : null;
   } catch {
     body = null;
     session?.disconnect();
