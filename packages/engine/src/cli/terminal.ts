@@ -7,6 +7,10 @@
  * to catch).
  */
 
+import { UNSAFE_ALL, isUnsafeChar } from '../safe-text.js';
+
+export { escapeJSONText, isUnsafeChar } from '../safe-text.js';
+
 /** Minimal styling functions; the identity when colors are off. */
 export interface Style {
   readonly enabled: boolean;
@@ -56,32 +60,9 @@ export function shouldColor(stream: ColorTarget, env: Readonly<Record<string, st
   return typeof stream.hasColors === 'function' ? stream.hasColors() : true;
 }
 
-/**
- * Characters that are invisible, reorder text, or control the terminal: C0/C1 controls and DEL (Cc),
- * format characters such as BiDi overrides and zero-width joiners (Cf), line/paragraph separators and
- * lone surrogates; plus the invisible fillers and variation selectors the pre-scan also reports, which
- * are letters or marks to Unicode and so need listing by code point.
- */
-const UNSAFE_CATEGORY = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u;
-const UNSAFE_ALL = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\u115F\u1160\u3164\uFFA0]|\p{Mn}/gu;
-
-function isInvisibleMark(cp: number): boolean {
-  return cp === 0x034f || cp === 0x17b4 || cp === 0x17b5 || (cp >= 0xfe00 && cp <= 0xfe0f) || (cp >= 0xe0100 && cp <= 0xe01ef);
-}
-
-function isInvisibleFiller(cp: number): boolean {
-  return cp === 0x115f || cp === 0x1160 || cp === 0x3164 || cp === 0xffa0;
-}
-
 /** `<U+202E>`: a visible stand-in for an unsafe character. */
 export function codePointLabel(cp: number): string {
   return `<U+${cp.toString(16).toUpperCase().padStart(4, '0')}>`;
-}
-
-/** True when the code point must not reach the terminal as is. */
-export function isUnsafeChar(char: string): boolean {
-  const cp = char.codePointAt(0) as number;
-  return UNSAFE_CATEGORY.test(char) || isInvisibleFiller(cp) || isInvisibleMark(cp);
 }
 
 /**
@@ -97,19 +78,5 @@ export function escapeText(text: string, options: { keepNewlines?: boolean } = {
     if (ch === '\t' || !isUnsafeChar(ch)) return ch;
     if (ch === '\n' && options.keepNewlines === true) return ch;
     return codePointLabel(ch.codePointAt(0) as number);
-  });
-}
-
-/**
- * Makes JSON text safe to print without changing what it means: unsafe characters can only sit inside
- * string literals (structural whitespace is spaces and newlines), where `\uXXXX` is the same character.
- * Unlike `escapeText` the output still parses to the same data, so it is also right for files and pipes.
- */
-export function escapeJSONText(json: string): string {
-  return json.replace(UNSAFE_ALL, (ch) => {
-    if (ch === '\n' || !isUnsafeChar(ch)) return ch;
-    let out = '';
-    for (let i = 0; i < ch.length; i++) out += `\\u${ch.charCodeAt(i).toString(16).padStart(4, '0')}`;
-    return out;
   });
 }

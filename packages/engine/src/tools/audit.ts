@@ -1,4 +1,4 @@
-import { escapeJsonForLogs } from '../safe-text.js';
+import { escapeJSONText } from '../safe-text.js';
 import type { ToolCallEvent, ToolCallHook } from '../types.js';
 
 /** Calls the hook without letting it throw, reject or delay the tool's reply. */
@@ -14,8 +14,8 @@ export function emitToolCall(hook: ToolCallHook, event: ToolCallEvent): void {
 /**
  * A ready `onToolCall` hook that writes one JSON line per call to a stream (a file, stdout, a socket).
  * The run's `context` is left out unless `context` picks what to log from it. Text the script chose (a
- * tool name it made up, an error message) cannot reorder what an operator sees: BiDi and C1 controls
- * are written as `\uXXXX` escapes.
+ * tool name it made up, an error message) cannot reorder or hide what an operator sees: BiDi and other
+ * invisible characters and C0/C1 controls are written as `\uXXXX` escapes, as the CLI writes them.
  *
  * @example
  * ```ts
@@ -28,6 +28,6 @@ export function jsonLinesAudit(stream: { write(chunk: string): unknown }, option
     const { context, ...rest } = event;
     const line: Record<string, unknown> = rest;
     if (options.context) line.context = options.context(context);
-    stream.write(`${escapeJsonForLogs(JSON.stringify(line))}\n`);
+    stream.write(`${escapeJSONText(JSON.stringify(line))}\n`);
   };
 }
