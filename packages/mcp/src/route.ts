@@ -14,7 +14,7 @@ import type {
   ToolSourceOptions,
 } from '@enclave-kit/engine';
 import { EnclaveConfigError, createEnclaveHandler } from '@enclave-kit/engine';
-import { isJsonContentType, originAllowed, readBodyText } from '@enclave-kit/engine/http';
+import { checkAllowedOrigins, isJsonContentType, originAllowed, readBodyText } from '@enclave-kit/engine/http';
 import type { AllowedOrigins } from '@enclave-kit/engine/http';
 import { createMcpHandler as createSdkHandler } from '@modelcontextprotocol/server';
 import type { CodeModeBackend, CodeModeInfo } from './code-mode.js';
@@ -61,8 +61,7 @@ function checkOptions(options: unknown): McpRouteOptions {
   const o = options as Record<string, unknown>;
   for (const key of Object.keys(o)) if (!ROUTE_KEYS.has(key)) fail(`unknown option "${key}". Known options: ${[...ROUTE_KEYS].join(', ')}.`);
   for (const key of ['name', 'version']) if (o[key] !== undefined && (typeof o[key] !== 'string' || o[key] === '')) fail(`${key} must be a non-empty string.`);
-  const origins = o.allowedOrigins;
-  if (origins !== undefined && origins !== '*' && !(Array.isArray(origins) && origins.every((x) => typeof x === 'string'))) fail('allowedOrigins must be an array of origins ("https://app.example.com") or "*".');
+  checkAllowedOrigins(o.allowedOrigins, fail);
   return o as McpRouteOptions;
 }
 

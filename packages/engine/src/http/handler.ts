@@ -17,7 +17,7 @@ import { MemoryLeaseStore, holdLease } from '../leases.js';
 import type { FinalSessionState, PausedSession, SessionRecord, SessionState, SessionStore } from './session-store.js';
 import { MemorySessionStore } from './session-store.js';
 import type { AllowedOrigins } from './origin.js';
-import { originAllowed } from './origin.js';
+import { checkAllowedOrigins, originAllowed } from './origin.js';
 import type { HttpOutcome } from './status.js';
 import { statusTable } from './status.js';
 import type { StreamFormat } from './stream.js';
@@ -315,8 +315,7 @@ export function checkHandlerOptions(options: unknown): asserts options is Enclav
   check.positiveInteger('maxBodySize', o.maxBodySize, 'bytes');
   check.positiveInteger('maxConcurrentRuns', o.maxConcurrentRuns);
   check.positiveInteger('retryAfter', o.retryAfter, 'seconds');
-  const origins = o.allowedOrigins;
-  if (origins !== undefined && origins !== '*' && !(Array.isArray(origins) && origins.every((x) => typeof x === 'string'))) check.fail('allowedOrigins must be an array of origins ("https://app.example.com") or "*".');
+  checkAllowedOrigins(o.allowedOrigins, (message) => check.fail(message));
   check.boolean('catalog', o.catalog);
   check.boolean('check', o.check);
   check.boolean('playground', o.playground);

@@ -22,7 +22,7 @@ export { statusTable } from './status.js';
 export { PayloadTooLargeError, isJsonContentType, parseRunRequest, readBodyText } from './body.js';
 export type { RunRequestBody } from './body.js';
 export { routePath } from './route.js';
-export { originAllowed } from './origin.js';
+export { checkAllowedOrigins, originAllowed } from './origin.js';
 export type { AllowedOrigins } from './origin.js';
 export type { RoutePath } from './route.js';
 export { OptionChecker } from '../options.js';

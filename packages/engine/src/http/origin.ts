@@ -6,6 +6,13 @@
 /** Origins allowed besides the ones the rule lets in itself, or `'*'` for any. */
 export type AllowedOrigins = readonly string[] | '*';
 
+/** Checks an `allowedOrigins` option (the core's and the MCP route's), calling `fail` when it is neither form. */
+export function checkAllowedOrigins(value: unknown, fail: (message: string) => never): void {
+  if (value !== undefined && value !== '*' && !(Array.isArray(value) && value.every((x) => typeof x === 'string'))) {
+    fail('allowedOrigins must be an array of origins ("https://app.example.com") or "*".');
+  }
+}
+
 /**
  * A host name DNS cannot point at another machine for a page: `localhost` and IP addresses (as the URL
  * parser writes them: dotted IPv4, bracketed IPv6). A DNS rebinding attack needs a name it controls.
