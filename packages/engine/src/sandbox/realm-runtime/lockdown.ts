@@ -464,7 +464,6 @@ function checkEngineHeld(held: readonly (readonly [string, unknown])[]): void {
  */
 function freezeAll(hidden: readonly unknown[]): void {
   const seen = new SetCtor<object>();
-  const objects: object[] = [];
   const queue: unknown[] = [G];
   for (let i = 0; i < hidden.length; i++) queue[queue.length] = hidden[i];
   let next = 0;
@@ -472,7 +471,8 @@ function freezeAll(hidden: readonly unknown[]): void {
     const o = queue[next++];
     if (o === null || (typeof o !== 'object' && typeof o !== 'function') || seen.has(o)) continue;
     seen.add(o);
-    objects[objects.length] = o;
+    // Frozen as soon as reached: freezing changes no value the walk reads next.
+    freeze(o);
     const ks = ownKeys(o);
     for (let i = 0; i < ks.length; i++) {
       const d = gopd(o, ks[i] as PropertyKey);
@@ -485,7 +485,6 @@ function freezeAll(hidden: readonly unknown[]): void {
     }
     queue[queue.length] = gpo(o);
   }
-  for (let i = 0; i < objects.length; i++) freeze(objects[i]);
   if (!isFrozen(G)) throw new TypeErrorCtor('the global object could not be frozen');
 }
 
