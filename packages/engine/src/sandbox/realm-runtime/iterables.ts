@@ -91,10 +91,9 @@ function wrapIteratorMethods(): void {
 
 /**
  * A set-like as the Set methods read it (GetSetRecord: `size` converted to a number, then `has` and
- * `keys`, each read once), with `has` and the iterator `keys` returns counted. The receiver is checked
- * first, as the native checks it before it reads the argument; a bad one is the native's own error.
+ * `keys`, each read once), with `has` and the iterator `keys` returns counted.
  */
-function countedSetLike(orig: AnyFn, self: unknown, other: unknown): unknown {
+function countedSetLike(other: unknown): unknown {
   if (other === null || (typeof other !== 'object' && typeof other !== 'function')) return other;
   const o = other as { size?: unknown; has?: unknown; keys?: unknown };
   const size = +(o.size as number);
@@ -124,12 +123,13 @@ function wrapSetMethods(): void {
   each(SET_METHODS, (key) => {
     wrap(SP, key, (orig) => ({
       [key](this: unknown, other: unknown) {
+        // The receiver first, as the native checks it before it reads the argument: a bad one is its own error.
         try {
           apply(setSize, this, []);
         } catch {
           return apply(orig, this, [other]);
         }
-        return apply(orig, this, [countedSetLike(orig, this, other)]);
+        return apply(orig, this, [countedSetLike(other)]);
       },
     }));
   });
