@@ -69,3 +69,18 @@ export class MessageAuth {
     return createHmac('sha256', this.#key).update(`enclave-runtime/1\n${kind}\n${sender}\n${seq}\n`).update(text).digest();
   }
 }
+
+/** `text` signed as `kind` by `auth`; as it is without a secret. */
+export function seal(auth: MessageAuth | undefined, kind: MessageKind, text: string): string {
+  return auth === undefined ? text : auth.sign(kind, text);
+}
+
+/**
+ * Whether an opened message (`from`) comes from `peer` and after the last one taken for the same run
+ * (`last.seq`, which it then becomes): a replay of an earlier message, or another sender's, is not.
+ */
+export function inOrder(last: { seq: number }, from: { sender: string; seq: number }, peer: string): boolean {
+  if (from.sender !== peer || from.seq <= last.seq) return false;
+  last.seq = from.seq;
+  return true;
+}

@@ -14,8 +14,7 @@ import { LEVEL_CONFIGS } from '@enclave-kit/engine';
 import { OptionChecker } from '@enclave-kit/engine/http';
 import type { RedisClient } from '../client.js';
 import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_PREFIX, within } from '../client.js';
-import { MessageAuth, readSecret } from './auth.js';
-import type { MessageKind } from './auth.js';
+import { MessageAuth, inOrder, readSecret, seal } from './auth.js';
 import { HANDSHAKE_FRAME_BYTES, MAX_LINKS, frameCap, parseAddress, readConnection, writeFrame } from './direct.js';
 import type { Hello, NodeFailure, RuntimeKeys, StreamJob, ToApp } from './protocol.js';
 import { CLAIM, GROUP, INLINE_JOB_CHARS, Presence, isId, messageText, newId, readStreamJobs, runtimeKeys } from './protocol.js';
@@ -497,17 +496,12 @@ class Node implements RuntimeNode {
   }
 
   #sendText(run: NodeRun, text: string): void {
-    if (run.link !== undefined) writeFrame(run.link.socket, this.#sealed('to-app', text), 2 * frameCap(this.#s.maxPayloadBytes));
+    if (run.link !== undefined) writeFrame(run.link.socket, seal(this.#auth, 'to-app', text), 2 * frameCap(this.#s.maxPayloadBytes));
     else this.#publish(run.app, text);
   }
 
   #publish(peer: string, text: string): void {
-    this.#client.call('PUBLISH', [this.#s.keys.channel(peer), this.#sealed('to-app', text)]).catch(() => {});
-  }
-
-  /** `text` signed as `kind` when there is a secret, as it is otherwise. */
-  #sealed(kind: MessageKind, text: string): string {
-    return this.#auth === undefined ? text : this.#auth.sign(kind, text);
+    this.#client.call('PUBLISH', [this.#s.keys.channel(peer), seal(this.#auth, 'to-app', text)]).catch(() => {});
   }
 
   // ---- messages from apps ------------------------------------------------------------------------
@@ -534,12 +528,9 @@ class Node implements RuntimeNode {
     // Only where the run was accepted: a run on a connection hears nothing from pub/sub, and the reverse.
     if (run === undefined || run.link !== link) return;
     // With a secret: from the run's own app, newer than the last message taken from it (not a replay).
-    if (from !== undefined) {
-      if (from.sender !== run.app || from.seq <= run.seq) {
-        this.#counts.forged++;
-        return;
-      }
-      run.seq = from.seq;
+    if (from !== undefined && !inOrder(run, from, run.app)) {
+      this.#counts.forged++;
+      return;
     }
     if (message[0] === 'cancel') this.#stopRun(run);
     else if (message[0] === 'reply') {
@@ -574,7 +565,7 @@ class Node implements RuntimeNode {
     const link: NodeLink = { app, address, socket, ready: false, runs: new Set() };
     this.#links.set(app, link);
     const hello: Hello = ['hello', this.id, app];
-    socket.once('connect', () => writeFrame(socket, this.#sealed('hello', JSON.stringify(hello)), HANDSHAKE_FRAME_BYTES));
+    socket.once('connect', () => writeFrame(socket, seal(this.#auth, 'hello', JSON.stringify(hello)), HANDSHAKE_FRAME_BYTES));
     // Whatever listens there must welcome the node in time, naming the app: else it is not that app.
     const welcomed = (message: unknown[]) => (link.ready = message[0] === 'welcome' && message[1] === app);
     const auth = this.#auth;

@@ -13,7 +13,7 @@ import { OptionChecker } from '@enclave-kit/engine/http';
 import { checkMessage, formatMessage, readEntry, toolErrorReply } from '@enclave-kit/engine/isolation';
 import type { RedisClient, RedisStoreOptions } from '../client.js';
 import { checkArguments, within } from '../client.js';
-import { MessageAuth, readSecret } from './auth.js';
+import { MessageAuth, inOrder, readSecret, seal } from './auth.js';
 import type { MessageKind } from './auth.js';
 import { HANDSHAKE_FRAME_BYTES, MAX_LINKS, formatAddress, frameCap, readConnection, writeFrame } from './direct.js';
 import type { NodeFailure, RemoteJob, RuntimeKeys, ToNode } from './protocol.js';
@@ -297,7 +297,7 @@ export class RedisRuntimeIsolation implements Isolation {
       // JSON would write an unbounded cap as null, which a node refuses; the node caps it anyway.
       remote.maxNd = Math.min(job.maxNd ?? Infinity, Number.MAX_SAFE_INTEGER);
     }
-    const text = this.#sealed('job', JSON.stringify(remote));
+    const text = seal(this.#auth, 'job', JSON.stringify(remote));
     run.inline = text.length <= INLINE_JOB_CHARS;
     try {
       // Replies come to the channel: it must be listened to before any node can answer.
@@ -372,12 +372,7 @@ export class RedisRuntimeIsolation implements Isolation {
   }
 
   #publish(node: string, text: string): void {
-    this.#s.client.call('PUBLISH', [this.#s.keys.channel(node), this.#sealed('to-node', text)]).catch(() => {});
-  }
-
-  /** `text` signed as `kind` when there is a secret, as it is otherwise. */
-  #sealed(kind: MessageKind, text: string): string {
-    return this.#auth === undefined ? text : this.#auth.sign(kind, text);
+    this.#s.client.call('PUBLISH', [this.#s.keys.channel(node), seal(this.#auth, 'to-node', text)]).catch(() => {});
   }
 
   /**
@@ -411,7 +406,7 @@ export class RedisRuntimeIsolation implements Isolation {
   }
 
   #writeText(link: AppLink, text: string, kind: MessageKind = 'to-node'): void {
-    writeFrame(link.socket, this.#sealed(kind, text), 2 * frameCap(this.#maxMessageBytes));
+    writeFrame(link.socket, seal(this.#auth, kind, text), 2 * frameCap(this.#maxMessageBytes));
   }
 
   // ---- direct connections from nodes ---------------------------------------------------------------
@@ -558,13 +553,9 @@ export class RedisRuntimeIsolation implements Isolation {
    * taken (a replay of an earlier one is dropped). Any node may say it refused a run still queued.
    */
   #fromNode(run: RemoteRun, from: { sender: string; seq: number } | undefined): boolean {
-    if (from === undefined || run.node === undefined) return true;
-    if (from.sender !== run.node || from.seq <= run.seq) {
-      this.#forged++;
-      return false;
-    }
-    run.seq = from.seq;
-    return true;
+    if (from === undefined || run.node === undefined || inOrder(run, from, run.node)) return true;
+    this.#forged++;
+    return false;
   }
 
   #entry(run: RemoteRun, message: unknown[], tail: string): void {
