@@ -566,8 +566,8 @@ interface SessionRoute {
 
 /** The session routes below the handler's path (`subPath`). */
 const SESSION_PATH = /^\/sessions(?:\/([^/]+)(?:(\/events)|\/approvals\/([^/]+))?)?\/?$/;
-/** The same at the end of a whole URL path, for a handler called without `subPath` (it does not know its mount). */
-const SESSION_PATH_AT_END = /^(.*)\/sessions(?:\/([^/]+)(?:(\/events)|\/approvals\/([^/]+))?)?\/?$/;
+/** The same pattern at the end of a whole URL path, for a handler called without `subPath` (it does not know its mount). */
+const SESSION_PATH_AT_END = new RegExp(`^(.*)${SESSION_PATH.source.slice(1)}`);
 /** The methods of the session routes: what adapters forward below `{path}/sessions`. */
 const SESSION_METHODS: ReadonlySet<string> = new Set(['GET', 'POST', 'DELETE']);
 
