@@ -57,6 +57,12 @@ export interface Guards {
   sp(value: unknown, text: string): unknown;
   /** An object spread source: a long string is charged for its characters. */
   os(value: unknown): unknown;
+  /**
+   * An assignment target that destructures through `sp`: `{ set v(x) { set(x); } }`, so that an array
+   * pattern with a rest element, inside a larger pattern or where the assignment's value is used, gets
+   * its value counted where it is assigned (`__ek_dt((v) => [a, ...r] = __ek_sp(v, '')).v`).
+   */
+  dt(set: (value: unknown) => void): { v: unknown };
   /** A string longer than BIG_STRING characters (the inline check's slow path): charged, then returned. */
   big(value: string): string;
   /**
@@ -97,6 +103,9 @@ export const GUARD_LOCALS = {
   mc: `${RESERVED_PREFIX}_mc`,
   sp: `${RESERVED_PREFIX}_sp`,
   os: `${RESERVED_PREFIX}_os`,
+  dt: `${RESERVED_PREFIX}_dt`,
+  /** The value an assignment target made by `dt` receives. */
+  v: `${RESERVED_PREFIX}_v`,
   /** `rt.bn`, the slow path of the inline BigInt growth check. */
   bn: `${RESERVED_PREFIX}_bn`,
   am: `${RESERVED_PREFIX}_am`,

@@ -51,7 +51,7 @@ import type { Issue } from '../source.js';
  * error object), `import.meta`, and identifiers with the runtime's reserved prefix.
  */
 
-const { n: N, L, d: D, D: DMAX, w: W, f: F, c: C, m: M, mc: MC, s: S, t: T, sp: SP, os: OS, bn: BN, am: AM, ar: AR, rt: RT, p: P, x: X, e: E } = GUARD_LOCALS;
+const { n: N, L, d: D, D: DMAX, w: W, f: F, c: C, m: M, mc: MC, s: S, t: T, sp: SP, os: OS, dt: DT, v: V, bn: BN, am: AM, ar: AR, rt: RT, p: P, x: X, e: E } = GUARD_LOCALS;
 /** A field of the guard object, by name: a renamed field in the ABI breaks this file's compile. */
 const guard = (field: keyof Guards) => `${RT}.${field}`;
 
@@ -338,6 +338,110 @@ function positionMap(ms: MagicString): TransformOutput['mapPosition'] {
   return mapPosition;
 }
 
+/** An array pattern with a rest element: V8 builds the rest from its source's iterator in one native step. */
+function hasRest(p: Node): boolean {
+  return p.type === 'ArrayPattern' && (p.elements as (Node | null)[]).some((e) => e !== null && e.type === 'RestElement');
+}
+
+/**
+ * The array patterns with a rest element in a binding or assignment target, in source order (one before
+ * the patterns it holds). Not one that is itself a rest element's target (`[...[a, ...b]]`, a rest
+ * parameter `...[a, ...b]`): its value is an array V8 has just made, walked by the frozen intrinsic iterator.
+ */
+function restPatterns(target: Node | null, out: Node[], underRest = false): Node[] {
+  if (target === null) return out;
+  switch (target.type) {
+    case 'ArrayPattern':
+      if (!underRest && hasRest(target)) out.push(target);
+      for (const e of target.elements as (Node | null)[]) restPatterns(e, out);
+      break;
+    case 'ObjectPattern':
+      for (const p of target.properties as Node[]) restPatterns(p.type === 'RestElement' ? p : (p.value as Node), out);
+      break;
+    case 'AssignmentPattern':
+      restPatterns(target.left as Node, out);
+      break;
+    case 'RestElement':
+      restPatterns(target.argument as Node, out, true);
+      break;
+    default:
+      break;
+  }
+  return out;
+}
+
+/** Calls `visit` on every node under `node` (itself included), not descending where it returns false. */
+function eachNode(node: Node, visit: (n: Node, parent: Node | null, key: string) => boolean | void, parent: Node | null = null, key = ''): void {
+  if (visit(node, parent, key) === false) return;
+  for (const k of Object.keys(node)) {
+    const v = node[k];
+    if (Array.isArray(v)) {
+      for (const x of v) if (isNode(x)) eachNode(x, visit, node, k);
+    } else if (isNode(v)) eachNode(v, visit, node, k);
+  }
+}
+
+/** Whether `await` or `yield` of this function stands inside `node` (an arrow around it could not hold them). */
+function suspends(node: Node): boolean {
+  let found = false;
+  eachNode(node, (n) => {
+    if (found || isFunction(n)) return false;
+    if (n.type === 'AwaitExpression' || n.type === 'YieldExpression' || (n.type === 'ForOfStatement' && n.await === true)) found = true;
+    return !found;
+  });
+  return found;
+}
+
+/** The names a binding pattern binds. */
+function boundNames(pattern: Node): Set<string> {
+  const names = new Set<string>();
+  const walk = (p: Node | null): void => {
+    if (p === null) return;
+    if (p.type === 'Identifier') names.add(p.name as string);
+    else if (p.type === 'ArrayPattern') for (const e of p.elements as (Node | null)[]) walk(e);
+    else if (p.type === 'ObjectPattern') for (const q of p.properties as Node[]) walk(q.type === 'RestElement' ? q : (q.value as Node));
+    else if (p.type === 'AssignmentPattern') walk(p.left as Node);
+    else if (p.type === 'RestElement') walk(p.argument as Node);
+  };
+  walk(pattern);
+  return names;
+}
+
+/** The first identifier read inside `node` (not a property name) whose name is in `names`, if any. */
+function readsAny(node: Node, names: ReadonlySet<string>, skip: ReadonlySet<Node>): Node | undefined {
+  let found: Node | undefined;
+  eachNode(node, (n, parent, key) => {
+    if (found !== undefined || skip.has(n)) return false;
+    if (n.type !== 'Identifier' || !names.has(n.name as string)) return true;
+    const propertyName = parent !== null && parent.computed !== true && ((parent.type === 'MemberExpression' && key === 'property') || (parent.type === 'Property' && key === 'key' && parent.shorthand !== true));
+    if (!propertyName) found = n;
+    return false;
+  });
+  return found;
+}
+
+/** Whether the value of the expression `node` (under `parent`, at `field`) is thrown away. */
+function discarded(node: Node, parent: Node | null, field: string): boolean {
+  if (parent === null) return false;
+  if (parent.type === 'ExpressionStatement') return true;
+  if (parent.type === 'ForStatement') return field === 'init' || field === 'update';
+  if (parent.type === 'SequenceExpression') {
+    const all = parent.expressions as Node[];
+    return all[all.length - 1] !== node;
+  }
+  return false;
+}
+
+/** The offset of the `)` that closes a loop's head, the last one before its body (outside comments). */
+function headEnd(text: string, comments: Comments, loopStart: number, bodyStart: number): number {
+  for (let i = bodyStart - 1; i > loopStart; i--) {
+    const c = commentAt(comments, i);
+    if (c !== undefined) i = c[0];
+    else if (text.charCodeAt(i) === 0x29) return i;
+  }
+  throw new EditInComment(bodyStart);
+}
+
 export function transformAgentScript(parsed: ParsedSource, globalNames: readonly string[], options: TransformOptions = { guards: true }): TransformResult {
   try {
     return rewrite(parsed, globalNames, options);
@@ -365,6 +469,92 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
   };
   const source = (node: Node) => quoted(text.slice(node.start, node.end));
 
+  // Array patterns with a rest element. V8 builds the rest from the source's iterator in one native
+  // step: an iterator whose `next` is itself a builtin (`{ next: Object }`) runs no script code, so no
+  // checkpoint, from one element to the next, and the array grows until the heap is gone. So every such
+  // pattern destructures a value that went through `sp`, as a spread does, whatever `transform` says.
+  // Where the value is an expression of the script's (a declaration's initialiser, an assignment's right
+  // side) it is wrapped in place. An assignment target elsewhere becomes `dt((v) => pattern = sp(v)).v`,
+  // a setter that destructures where the value is assigned. A binding pattern elsewhere (inside a larger
+  // pattern, a parameter, a `catch` or `for-of` binding) is cut out and replaced by a name of the
+  // runtime's, and destructured from `sp(name)` right after: as the next declarators, or at the top of
+  // the function, `catch` or loop body. That text is written after the walk, with every edit inside it.
+  let temps = 0;
+  /** Binding patterns cut out: the runtime's name that stands in their place, and (after the walk) their text. */
+  const hoisted = new Map<Node, { name: string; text: string }>();
+  /** Text written before and after one character of the source, after the walk (see the end of rewrite). */
+  const charEdits = new Map<number, { before: (() => string)[]; after: (() => string)[] }>();
+  const charEdit = (at: number) => {
+    let e = charEdits.get(at);
+    if (e === undefined) charEdits.set(at, (e = { before: [], after: [] }));
+    return e;
+  };
+  /** `pattern = sp(name, "")` for each pattern cut out, once their texts are known. */
+  const destructures = (list: readonly Node[]) => () => list.map((u) => {
+    const h = hoisted.get(u) as { name: string; text: string };
+    return `${h.text} = ${SP}(${h.name}, "")`;
+  }).join(', ');
+  /**
+   * Cuts `list` out of the binding `root` (a declarator's pattern, a catch parameter, a function's
+   * parameters); false, with an issue, when the rest of the binding reads a name they bind: destructured
+   * later, that name would not be bound yet.
+   */
+  const hoist = (roots: readonly Node[], list: readonly Node[]): boolean => {
+    const names = new Set<string>();
+    for (const u of list) for (const name of boundNames(u)) names.add(name);
+    const skip = new Set(list);
+    for (const root of roots) {
+      const read = readsAny(root, names, skip);
+      if (read !== undefined) {
+        issue(read, 'rest-pattern-order', `\`${read.name as string}\` is read in the same binding as the array rest pattern that binds it, which AgentScript destructures after the rest of that binding.`, 'Destructure in two steps: first the outer value, then `const [a, ...rest] = value`.');
+        return false;
+      }
+    }
+    for (const u of list) hoisted.set(u, { name: `${RESERVED_PREFIX}_r${++temps}`, text: '' });
+    return true;
+  };
+  /** An assignment target destructured where it is assigned: `dt((v) => pattern = sp(v, "")).v`. */
+  const assignThrough = (u: Node) => {
+    if (suspends(u)) {
+      issue(u, 'rest-pattern-await', 'An array rest pattern inside a larger assignment pattern cannot hold `await` or `yield` in AgentScript.', 'Destructure in two steps: assign the outer value first, then `[a, ...rest] = value`.');
+      return;
+    }
+    ms.appendLeft(u.start, `${DT}((${V}) => `);
+    ms.prependRight(u.end, ` = ${SP}(${V}, "")).v`);
+  };
+  /** Rest patterns in an assignment's target (`=`), or in the target of a `for-in`/`for-of` head. */
+  const restInAssignment = (target: Node, right: Node | null, valueUsed: boolean) => {
+    // (V8 describes an assignment's source that is not iterable by its value, not by its text.)
+    for (const u of restPatterns(target, [])) {
+      if (u !== target || right === null || valueUsed) assignThrough(u);
+      else {
+        ms.appendLeft(right.start, `${SP}(${open(right)}`);
+        ms.prependRight(right.end, `${close(right)}, "")`);
+      }
+    }
+  };
+  /** Rest patterns in a declarator with an initialiser: the whole pattern in place, the others after it. */
+  const restInDeclarator = (declarator: Node) => {
+    const id = declarator.id as Node;
+    const init = declarator.init as Node;
+    const list = restPatterns(id, []);
+    if (list[0] === id) {
+      ms.appendLeft(init.start, `${SP}(${open(init)}`);
+      ms.prependRight(init.end, `${close(init)}, ${source(init)})`);
+      list.shift();
+    }
+    if (list.length > 0 && hoist([id], list)) charEdit(declarator.end).before.push(() => `, ${destructures(list)()}`);
+  };
+  /** Rest patterns of a function's parameters: destructured at the top of its body, as `var`s (parameters may share a name with one). */
+  const restInParams = (fn: Node): (() => string) | null => {
+    const params = fn.params as Node[];
+    const list: Node[] = [];
+    for (const p of params) restPatterns(p, list);
+    if (list.length === 0 || !hoist(params, list)) return null;
+    const decls = destructures(list);
+    return () => `var ${decls()}; `;
+  };
+
   /** Async method functions, with the offset of their `async` keyword (it precedes the key). */
   const methodFunctions = new Map<Node, number>();
   /** Computed keys on a callee path (see collectCalleeKeys). */
@@ -380,7 +570,24 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
   const { tree, weights } = treeFacts(parsed);
   const weightOf = (n: Node) => weights.get(n) ?? 0;
   // The validator's walker: an explicit stack (user code can nest deeply) and source order.
-  walkFlat(tree, { enter(node, _parent, field) {
+  /** Rest patterns in a `for-in`/`for-of` head: a declaration's are destructured at the top of the body. */
+  const restInLoopHead = (loop: Node) => {
+    const left = loop.left as Node;
+    if (left.type !== 'VariableDeclaration') {
+      restInAssignment(left, null, true);
+      return;
+    }
+    const id = (left.declarations as Node[])[0]?.id as Node;
+    const list = restPatterns(id, []);
+    if (list.length === 0 || !hoist([id], list)) return;
+    const decls = destructures(list);
+    const kind = left.kind as string;
+    // After the head's `)`: the body, whatever it is, inside a block that destructures first.
+    charEdit(headEnd(text, parsed.comments, loop.start, (loop.body as Node).start)).after.push(() => ` { ${kind} ${decls()}; `);
+    ms.prependRight((loop.body as Node).end, ' }');
+  };
+
+  walkFlat(tree, { enter(node, parent, field) {
     switch (node.type) {
       case 'ImportExpression':
         issue(node, 'no-dynamic-import', 'Dynamic import() is not available in AgentScript.', 'Use callTool(...) to reach host functionality.');
@@ -419,6 +626,13 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
       const body = node.body as Node;
       const isAsync = node.async === true;
       const isGen = node.generator === true;
+      const paramRests = restInParams(node);
+      if (paramRests !== null && body.type === 'BlockStatement') charEdit(body.start).after.push(paramRests);
+      /** Opens an expression body: `head` then `return (`, with the parameters' rest patterns between. */
+      const openExpressionBody = (at: number, head: string) => {
+        if (paramRests === null) ms.appendLeft(at, `${head}return (`);
+        else charEdit(at - 1).after.push(() => `${head}${paramRests()}return (`);
+      };
       if (isAsync && !isGen) {
         // The async function becomes a plain one (its keyword goes: at the property for methods, at the
         // function's own start otherwise) around an async arrow that holds the original body.
@@ -436,7 +650,7 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
           // Expression body: `x => expr` becomes `x => { ... try { return (expr); } ... }`. The parenthesis
           // keeps `return` from being cut off by automatic semicolon insertion when `expr` starts on a new line.
           const at = arrowBodyInsertion(text, parsed.comments, node.start, body.start);
-          ms.appendLeft(at, ` {${enter} ${run}{ return (`);
+          openExpressionBody(at, ` {${enter} ${run}{ `);
           ms.prependRight(node.end, `); }${done}`);
         }
       } else if (body.type === 'BlockStatement') {
@@ -452,15 +666,16 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
       } else {
         const at = arrowBodyInsertion(text, parsed.comments, node.start, body.start);
         if (budgets) {
-          ms.appendLeft(at, ` { ${syncEnter(weightOf(node))} return (`);
+          openExpressionBody(at, ` { ${syncEnter(weightOf(node))} `);
           ms.prependRight(node.end, `); ${SYNC_EXIT} }`);
         } else {
-          ms.appendLeft(at, ` { ${loopGuard(weightOf(node))} return (`);
+          openExpressionBody(at, ` { ${loopGuard(weightOf(node))} `);
           ms.prependRight(node.end, '); }');
         }
       }
     } else if (isLoop(node)) {
       const body = node.body as Node;
+      if (node.type === 'ForOfStatement' || node.type === 'ForInStatement') restInLoopHead(node);
       const check = loopGuard(weightOf(node));
       if (body.type === 'BlockStatement') ms.appendLeft(body.start + 1, check);
       else {
@@ -476,6 +691,11 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
       if (param === null || param.type === 'Identifier') ms.appendLeft(body.start + 1, param ? `${C}(${param.name as string});` : `${C}();`);
       else {
         ms.appendLeft(param.start, `${E}) { ${C}(${E}); try { throw ${E}; } catch (`);
+        const list = restPatterns(param, []);
+        if (list.length > 0 && hoist([param], list)) {
+          const decls = destructures(list);
+          charEdit(body.start).after.push(() => `let ${decls()}; `);
+        }
         ms.appendLeft(body.start + 1, `${C}();`);
         ms.prependRight(body.end, ' }');
       }
@@ -488,6 +708,10 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
         ms.appendLeft(key.start, `${onCallee ? MC : M}(${open(key)}`);
         ms.prependRight(key.end, `${close(key)}${onCallee ? `, ${source(key)}` : ''})`);
       }
+    } else if (node.type === 'VariableDeclarator' && node.init) {
+      restInDeclarator(node);
+    } else if (node.type === 'AssignmentExpression' && node.operator === '=' && (node.left as Node).type.endsWith('Pattern')) {
+      restInAssignment(node.left as Node, node.right as Node, !discarded(node, parent, field));
     } else if (node.type === 'ObjectPattern') {
       // Destructuring reads keys: `const { [k]: v } = obj` is a computed read like `obj[k]`.
       for (const prop of node.properties as Node[]) {
@@ -537,6 +761,27 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
 
   if (issues.length > 0) return { issues };
 
+  // The rest patterns cut out, and the text written beside single characters, in source order by where
+  // each ends: a pattern's text is read once every edit inside it is written (patterns and characters
+  // inside it come first), and a character's text once the patterns it destructures are read (they stand
+  // before it). The character keeps the edits around it: closing checks of an initialiser before it, the
+  // opening ones of what follows after it.
+  const events: { at: number; u?: Node }[] = [];
+  for (const u of hoisted.keys()) events.push({ at: u.end, u });
+  for (const at of charEdits.keys()) events.push({ at });
+  events.sort((a, b) => a.at - b.at || (a.u ? -1 : 1));
+  for (const { at, u } of events) {
+    if (u !== undefined) {
+      const h = hoisted.get(u) as { name: string; text: string };
+      h.text = ms.slice(u.start, u.end);
+      ms.overwrite(u.start, u.end, h.name);
+    } else {
+      const e = charEdits.get(at) as { before: (() => string)[]; after: (() => string)[] };
+      const around = (parts: (() => string)[]) => parts.map((f) => f()).join('');
+      ms.overwrite(at, at + 1, `${around(e.before)}${text[at] as string}${around(e.after)}`, { contentOnly: true });
+    }
+  }
+
   // A trailing expression statement is the script's value, as in a REPL.
   const last = parsed.body[parsed.body.length - 1];
   if (last && last.type === 'ExpressionStatement' && !(last as { directive?: unknown }).directive) {
@@ -552,7 +797,7 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
   const header =
     `${REALM_ENTRIES.register}((function (${params}) { 'use strict'; ` +
     `let ${N} = 0, ${L} = ${guard('L')}, ${D} = 0, ${W} = 0, ${T}; const ${DMAX} = ${guard('D')}, ${F} = ${guard('f')}, ${C} = ${guard('c')}, ${M} = ${guard('m')}, ` +
-    `${MC} = ${guard('mc')}, ${SP} = ${guard('sp')}, ${OS} = ${guard('os')}, ${BN} = ${guard('bn')}, ${AM} = ${guard('am')}, ${AR} = ${guard('ar')}, ${S} = ${guard('big')}; ` +
+    `${MC} = ${guard('mc')}, ${SP} = ${guard('sp')}, ${OS} = ${guard('os')}, ${DT} = ${guard('dt')}, ${BN} = ${guard('bn')}, ${AM} = ${guard('am')}, ${AR} = ${guard('ar')}, ${S} = ${guard('big')}; ` +
     `${guard('bind')}(() => ${N}, (v) => { ${L} = v; }, () => ${D}, ${budgets ? 1 : 0}); ` +
     `return (async function () {`;
   // The wrapped text is `<prefix line>\n<user code>\n}`: replace the prefix line (keeping its newline)

@@ -133,6 +133,30 @@ describe('rewriter', () => {
     expect(out('[...data.items]')).toContain('[...__ek_sp(data.items, "data.items")]');
   });
 
+  it('gives every array pattern with a rest element a source that went through sp, wherever it stands', () => {
+    // A declaration's initialiser and an assignment's right side, in place.
+    expect(out('const [a, ...r] = xs;')).toContain('const [a, ...r] = __ek_sp(xs, "xs");');
+    expect(out('[a, ...r] = xs;')).toContain('[a, ...r] = __ek_sp(xs, "");');
+    // Inside a larger binding: cut out, destructured by the next declarators.
+    expect(out('const { x: [a, ...r], y } = o;')).toContain('const { x: __ek_r1, y } = o, [a, ...r] = __ek_sp(__ek_r1, "");');
+    // Nested twice: the inner one after the outer one, with the edits inside each kept.
+    expect(out('const { a: [p, { q: [...s] }, ...r] } = o;')).toContain('const { a: __ek_r1 } = o, [p, { q: __ek_r2 }, ...r] = __ek_sp(__ek_r1, ""), [...s] = __ek_sp(__ek_r2, "");');
+    // Parameters: at the top of the body, expression bodies included.
+    expect(out('function f([a, ...r], b) { return b; }')).toContain('function f(__ek_r1, b) {var [a, ...r] = __ek_sp(__ek_r1, ""); ');
+    expect(out('const f = ([a, ...r])=>a+b;')).toMatch(/const f = \(__ek_r1\)=> \{ .* var \[a, \.\.\.r\] = __ek_sp\(__ek_r1, ""\); return \(\(typeof \(__ek_t = \(a\+b\)\)/);
+    // for-of: the body inside a block that destructures first; catch: at the top of its block.
+    expect(out('for (const [k, ...v] of m) f(v);')).toContain('for (const __ek_r1 of m) { const [k, ...v] = __ek_sp(__ek_r1, ""); ');
+    expect(out('try {} catch ([a, ...r]) {}')).toContain('catch (__ek_r1) {let [a, ...r] = __ek_sp(__ek_r1, ""); ');
+    // Assignment targets elsewhere: a setter that destructures where the value is assigned.
+    expect(out('({ x: [a, ...r] } = o);')).toContain('({ x: __ek_dt((__ek_v) => [a, ...r] = __ek_sp(__ek_v, "")).v } = o);');
+    expect(out('y = [a, ...r] = o;')).toContain('y = __ek_dt((__ek_v) => [a, ...r] = __ek_sp(__ek_v, "")).v = o;');
+    // Not the array another rest element made.
+    expect(out('const [...[a, ...r]] = xs;')).toContain('const [...[a, ...r]] = __ek_sp(xs, "xs");');
+    // The same whatever `transform` says.
+    const parsed = parseAgentScript('const f = ([...r]) => r;');
+    expect(transformAgentScript(parsed, [], { guards: false }).output?.code).toContain('var [...r] = __ek_sp(__ek_r1, "");');
+  });
+
   it('returns a trailing expression', () => {
     expect(out('const a = 2;\na * 3')).toContain('return a * 3');
   });

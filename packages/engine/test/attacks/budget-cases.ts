@@ -10,6 +10,22 @@ const MEMORY = ['MEMORY_LIMIT_EXCEEDED'] as const;
 
 const toolCalls = (max: number) => (_r: unknown, { kit }: { kit: { calls: unknown[] } }) => expect(kit.calls.length).toBeLessThanOrEqual(max);
 
+/** An iterable whose iterator's `next` is a builtin: no script code runs from one step to the next. */
+export const BUILTIN_NEXT = 'const it = { [Symbol.iterator]() { return { next: Object }; } };';
+/** Every place an array pattern with a rest element can stand, destructuring `it`. */
+export const REST_PATTERN_SOURCES: readonly (readonly [string, string])[] = [
+  ['a declaration', 'const [...r] = it; return r.length;'],
+  ['inside an object pattern', 'const { a: [x, ...r] } = { a: it }; return r.length;'],
+  ['inside an array pattern', 'const [[...r]] = [it]; return r.length;'],
+  ['a parameter', 'const f = ([...r]) => r.length; return f(it);'],
+  ['a parameter with a default', 'function f(a, [x, ...r] = it) { return r.length; } return f(1);'],
+  ['a for-of binding', 'for (const [...r] of [it]) return r.length;'],
+  ['a catch binding', 'try { throw { e: it }; } catch ({ e: [...r] }) { return r.length; }'],
+  ['an assignment', 'let r; [...r] = it; return r.length;'],
+  ['an assignment whose value is used', 'let r; const v = ([...r] = it); return r.length;'],
+  ['inside an assignment pattern', 'let r; ({ a: [...r] } = { a: it }); return r.length;'],
+  ['a for-of assignment target', 'let r; for ([...r] of [it]) return r.length;'],
+];
 export const ATTACKS: readonly Attack[] = [
   // ---- iterations --------------------------------------------------------------------------------
   { name: 'while (true) {}', code: 'while (true) {}', expect: ITER, validation: 'reject' },
@@ -35,6 +51,9 @@ export const ATTACKS: readonly Attack[] = [
   { name: 'Array.from({ length: 1e9 }, fn)', code: 'return Array.from({ length: 1e9 }, (x) => x).length;', expect: ITER_OR_MEM, validation: 'accept' },
   { name: 'for-of over an infinite generator', code: 'function* g() { let i = 0; while (true) yield i++; } let s = 0; for (const x of g()) s += x; return s;', expect: ITER },
   { name: 'spread of an infinite generator', code: 'function* g() { while (true) yield 1; } return [...g()].length;', expect: ITER_OR_MEM },
+  // V8 builds an array rest pattern from its source in one native step: an iterator whose `next` is a
+  // builtin runs no script code between steps. Every such pattern's source is counted, wherever it stands.
+  ...REST_PATTERN_SOURCES.map(([where, code]): Attack => ({ name: `array rest pattern over an iterator whose next is a builtin: ${where}`, code: `${BUILTIN_NEXT} ${code}`, expect: ITER_OR_MEM, enclave: MEM, validation: 'accept' })),
   // ---- recursion ---------------------------------------------------------------------------------
   { name: 'direct recursion', code: 'function f(n) { return f(n + 1) + 1; } return f(0);', expect: ['RUNTIME_ERROR'], validation: 'accept', check: (r) => expect(r.error?.message).toMatch(/call depth|stack/i) },
   { name: 'mutual recursion', code: 'function a(n) { return b(n + 1); } function b(n) { return a(n + 1); } return a(0);', expect: ['RUNTIME_ERROR'], validation: 'accept' },

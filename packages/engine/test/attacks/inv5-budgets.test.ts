@@ -19,7 +19,7 @@ import {
   rowEnclave,
   runAttack,
 } from '../helpers.js';
-import { ATTACKS } from './budget-cases.js';
+import { ATTACKS, BUILTIN_NEXT, REST_PATTERN_SOURCES } from './budget-cases.js';
 
 /** A smaller iteration budget than STANDARD's million keeps the suite fast; attacks may set their own. */
 const BUDGET = { maxIterations: 100_000 };
@@ -73,7 +73,15 @@ describe.each(LEVEL_ADAPTERS)('invariant 5 at other levels [$name]', (adapter) =
 /** 2^18 references to one string of 1,000 characters: 262 MB of JSON from 18 small arrays. */
 const DAG = "let a = ['x'.repeat(1000)]; for (let i = 0; i < 18; i++) a = [a, a];";
 
-const BOMBS: { name: string; code: string; ownChild?: boolean; anyCode?: boolean; validate?: false; present?: boolean }[] = [
+/** Natives that walked an `Array.isArray` source by its own iterator. */
+const ARRAY_SUBCLASS_SINKS: readonly (readonly [string, string])[] = [
+  ['a spread', 'return [...new X()].length;'],
+  ['new Set', 'return new Set(new X()).size;'],
+  ['Array.from', 'return Array.from(new X()).length;'],
+  ['Promise.all (past its 1,024-element fast path)', 'const x = new X(); for (let i = 0; i < 2000; i++) x.push(i); return Promise.all(x).then(() => 1);'],
+];
+
+const BOMBS: { name: string; code: string; ownChild?: boolean; anyCode?: boolean; validate?: false; transform?: false; present?: boolean }[] = [
   // Fixed by bounding the copying array and string methods (regression tests).
   { name: 'Array.prototype.slice copies in a short loop', code: 'const a = new Array(1e6).fill(0); const keep = []; for (let i = 0; i < 2000; i++) keep.push(a.slice()); return keep.length;' },
   { name: 'map with a builtin callback (no guard runs) in a short loop', code: 'const a = new Array(1e6).fill(0); const keep = []; for (let i = 0; i < 2000; i++) keep.push(a.map(Number)); return keep.length;' },
@@ -84,6 +92,13 @@ const BOMBS: { name: string; code: string; ownChild?: boolean; anyCode?: boolean
   { name: 'new AggregateError of an iterator whose next is a builtin', code: 'const it = { [Symbol.iterator]() { return { next: Object }; } }; return new AggregateError(it).errors.length;' },
   { name: 'Iterator.prototype.toArray of such an iterator', code: 'return [].values().toArray.call({ next: Object }).length;', present: typeof (Array.prototype.values.call([]) as { toArray?: unknown }).toArray === 'function' },
   { name: 'Map.groupBy of such an iterator', code: 'return Map.groupBy({ [Symbol.iterator]() { return { next: Object }; } }, Object).size;', present: typeof (Map as { groupBy?: unknown }).groupBy === 'function' },
+  // Array rest destructuring walks its source in one native step too, wherever the pattern stands: each
+  // of these aborted the host (512 MB, STANDARD, validated) before every such pattern went through `sp`.
+  ...REST_PATTERN_SOURCES.map(([where, code]) => ({ name: `array rest pattern over such an iterator: ${where}`, code: `${BUILTIN_NEXT} ${code}` })),
+  { name: 'array rest pattern over such an iterator, transform:false', code: `${BUILTIN_NEXT} const f = ({ a: [x, ...r] }) => r.length; return f({ a: it });`, transform: false },
+  // An array subclass, or an array with an iterator of its own, passed the `Array.isArray` fast path of
+  // `sp` and of the natives' bounded sources, and was walked by its own iterator uncounted.
+  ...ARRAY_SUBCLASS_SINKS.map(([what, code]) => ({ name: `${what} of an array subclass whose iterator's next is a builtin (validate:false)`, code: `class X extends Array { [Symbol.iterator]() { return { next: Object }; } } ${code}`, validate: false as const })),
   // This one also ran 37 s past a 1 s deadline in a 2 GB host before it failed.
   {
     name: 'Set.prototype.union of a set-like whose keys yield new objects from a builtin (validate:false)',
@@ -110,9 +125,9 @@ const BOMBS: { name: string; code: string; ownChild?: boolean; anyCode?: boolean
 ];
 
 /** One child per known bug (each may abort its process); the fixed ones share a child, one line each. */
-const childSource = (cases: readonly { key: string; code: string; validate?: false }[]) => `
+const childSource = (cases: readonly { key: string; code: string; validate?: false; transform?: false }[]) => `
 for (const c of ${JSON.stringify(cases)}) {
-  const enclave = new Enclave({ securityLevel: 'STANDARD', memoryLimit: 8 * 1024 * 1024, validate: c.validate ?? true });
+  const enclave = new Enclave({ securityLevel: 'STANDARD', memoryLimit: 8 * 1024 * 1024, validate: c.validate ?? true, transform: c.transform ?? true });
   const r = await enclave.run(c.code, { timeout: 10000 });
   console.log('RESULT:' + c.key + ' ' + JSON.stringify({ code: r.success ? 'OK' : r.error.code }));
   enclave.dispose();
@@ -124,7 +139,7 @@ const HEAP = { nodeArgs: ['--max-old-space-size=128'], killAfterMs: 30_000 };
 const children = new ChildBatch(3);
 /** The bombs of the shared child: those whose builtins this Node has. */
 const SHARED_BOMBS = BOMBS.filter((b) => !b.ownChild && b.present !== false);
-const SHARED = children.add('shared', childSource([CONTROL, ...SHARED_BOMBS.map((b, i) => ({ key: `case${i}`, code: b.code, validate: b.validate }))]), HEAP);
+const SHARED = children.add('shared', childSource([CONTROL, ...SHARED_BOMBS.map((b, i) => ({ key: `case${i}`, code: b.code, validate: b.validate, transform: b.transform }))]), HEAP);
 BOMBS.filter((b) => b.ownChild).forEach((b) => children.add(b.name, childSource([{ key: 'bug', code: b.code }]), HEAP));
 beforeAll(() => children.start(), 120_000);
 

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { CreateEnclaveOptions } from '../../src/index.js';
 import type { Adapter, Attack } from '../helpers.js';
 import { ONE_WORKER, PWN_LIT, REUSE_ONE_REALM, rowEnclave, runAttack } from '../helpers.js';
+import { BUILTIN_NEXT, REST_PATTERN_SOURCES } from './budget-cases.js';
 
 const MODES = [
   { label: 'validate:false', options: { validate: false }, guards: true },
@@ -77,6 +78,18 @@ return out;`,
     name: 'an array that keeps doubling through spreads is stopped before it exhausts the heap (host-protection guards)',
     code: `let a = [1, 2]; for (let i = 0; ; i++) a = [...a, ...a]; return a.length;`,
     expect: ['MEMORY_LIMIT_EXCEEDED'],
+    enclave: { memoryLimit: 8 * 1024 * 1024, maxIterations: 1e12 },
+  },
+  ...REST_PATTERN_SOURCES.filter(([where]) => /^(a declaration|inside an assignment pattern)$/.test(where)).map(([where, code]): Attack => ({
+    name: `an array rest pattern over an iterator whose next is a builtin is stopped before it exhausts the heap: ${where} (host-protection guards)`,
+    code: `${BUILTIN_NEXT} ${code}`,
+    expect: ['MEMORY_LIMIT_EXCEEDED'],
+    enclave: { memoryLimit: 8 * 1024 * 1024, maxIterations: 1e12 },
+  })),
+  {
+    name: 'a spread of an array subclass whose iterator\'s next is a builtin is stopped before it exhausts the heap (host-protection guards)',
+    code: 'class X extends Array { [Symbol.iterator]() { return { next: Object }; } } return [...new X()].length;',
+    expect: ['MEMORY_LIMIT_EXCEEDED', 'VALIDATION_ERROR'],
     enclave: { memoryLimit: 8 * 1024 * 1024, maxIterations: 1e12 },
   },
   {

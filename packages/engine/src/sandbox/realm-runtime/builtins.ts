@@ -179,6 +179,17 @@ function countStep(run: Run | null, n: number): void {
 }
 
 /**
+ * An array whose iteration is the intrinsic one, bounded by its length: an array of this realm, not of
+ * a subclass, with no iterator method of its own (Array.prototype is frozen, and proxies of arrays are
+ * refused). `Array.isArray` alone is not enough: an array subclass, or an array given its own
+ * `Symbol.iterator`, passes it with an iterator whose `next` may be a builtin (`{ next: Object }`), and a
+ * native would then step it forever with no checkpoint between two steps. Nothing here runs script code.
+ */
+export function plainArray(v: unknown): v is unknown[] {
+  return isArray(v) && gpo(v) === ArrayPrototype && gopd(v, symbolIterator) === undefined;
+}
+
+/**
  * An iterable whose every step is counted: bounds spreads and Array.from over script iterators, and the
  * natives that walk an iterable (see bounded). `method` is the iterable's iterator method, when the
  * caller has read it already (so that a getter runs once, as the native would run it).
@@ -200,12 +211,12 @@ export function counted(iterable: Iterable<unknown>, method?: unknown): Iterable
 
 /**
  * What a native that walks an iterable in one step (`new Set(x)`, `Promise.all(x)`, `Object.groupBy(x)`)
- * is handed instead of a script's object: an array or a string is walked by its own (bounded) iterator,
+ * is handed instead of a script's object: a plain array (see plainArray) is walked by its own bounded iterator,
  * anything else through counted, its iterator method read once here. A method that is not a function is
  * handed on as it was read, for the native's own TypeError.
  */
 export function bounded(v: unknown): unknown {
-  if (v === null || (typeof v !== 'object' && typeof v !== 'function') || isArray(v)) return v;
+  if (v === null || (typeof v !== 'object' && typeof v !== 'function') || plainArray(v)) return v;
   const method = (v as Record<symbol, unknown>)[symbolIterator];
   return typeof method === 'function' ? counted(v as Iterable<unknown>, method) : { [symbolIterator]: method };
 }
@@ -896,7 +907,7 @@ export function wrapBulkBuiltins(): void {
   wrap(ArrayCtor, 'from', () => ({
     from(this: unknown, items: any, mapFn: unknown, thisArg: unknown) {
       if (items !== null && items !== undefined && typeof items[symbolIterator] !== 'function') items = receiver(items, false, undefined, true);
-      else if (items !== null && items !== undefined && !isArray(items) && typeof items !== 'string') items = counted(items);
+      else if (items !== null && items !== undefined && !plainArray(items) && typeof items !== 'string') items = counted(items);
       else if (items !== null && items !== undefined) chargeElements(toLen(items.length));
       return mapFn === undefined ? apply(arrayFrom, this, [items]) : apply(arrayFrom, this, [items, mapFn, thisArg]);
     },

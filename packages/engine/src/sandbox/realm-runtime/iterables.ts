@@ -13,7 +13,7 @@
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- the wrappers keep the builtins' loose signatures */
 import { current, tick } from './budgets.js';
-import { bounded, countedIterator, each, receiver, replaceConstructor, wrap } from './builtins.js';
+import { bounded, countedIterator, each, plainArray, receiver, replaceConstructor, wrap } from './builtins.js';
 import {
   AggregateErrorCtor,
   G,
@@ -25,8 +25,8 @@ import {
   apply,
   arrayValues,
   construct,
+  gopd,
   gpo,
-  isArray,
   reflectGet,
   setSize,
   symbolAsyncIterator,
@@ -60,7 +60,7 @@ const ITERATOR_WALKS = ['toArray', 'forEach', 'reduce', 'some', 'every', 'find',
  * method, else an array-like): an iterator is counted, an array-like is a bounded copy (see receiver).
  */
 export function boundedAsync(items: unknown): unknown {
-  if (items === null || (typeof items !== 'object' && typeof items !== 'function') || isArray(items)) return items;
+  if (items === null || (typeof items !== 'object' && typeof items !== 'function') || (plainArray(items) && gopd(items, symbolAsyncIterator) === undefined)) return items;
   const asyncMethod = (items as Record<symbol, unknown>)[symbolAsyncIterator];
   if (typeof asyncMethod === 'function') return { [symbolAsyncIterator]: () => countedIterator(apply(asyncMethod as AnyFn, items, [])) };
   if (asyncMethod !== undefined && asyncMethod !== null) return { [symbolAsyncIterator]: asyncMethod };

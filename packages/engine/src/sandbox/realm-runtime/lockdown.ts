@@ -11,7 +11,7 @@
 import type { InstallOptions } from '../realm-abi.js';
 import type { Run } from './budgets.js';
 import { chargeChars, chargeElements, current, fatal } from './budgets.js';
-import { bounded, installArrayConstructor, sortKey, wrap, wrapBulkBuiltins } from './builtins.js';
+import { bounded, installArrayConstructor, plainArray, sortKey, wrap, wrapBulkBuiltins } from './builtins.js';
 import { boundedAsync, wrapIterableConsumers } from './iterables.js';
 import { displace, displaced } from './displaced.js';
 import type { Codec } from './codec.js';
@@ -306,7 +306,7 @@ function installPromise(): void {
       value: {
         [key](this: unknown, ...args: unknown[]) {
           const arg = args[0];
-          if (bulk && isArray(arg) && arg.length > 1024) chargeElements(arg.length * 32);
+          if (bulk && plainArray(arg) && arg.length > 1024) chargeElements(arg.length * 32);
           else if (bulk) {
             // The combinators walk an iterable in one native step (see iterables.ts); a throwing iterator
             // getter still rejects the promise they return, as it would natively.

@@ -8,7 +8,7 @@ import type { DoneReport, Guards, LogLevel, PumpHead, ReportedToolError, RunConf
 import { BIG_STRING, BLOCKED_PROPERTIES, FRAMED, MAX_TOOL_NAME } from '../realm-abi.js';
 import type { PendingCall, Run } from './budgets.js';
 import { chargeChars, chargeElements, checkAlive, checkMemory, current, fatal, iterations, newRun, setCurrent } from './budgets.js';
-import { counted } from './builtins.js';
+import { counted, plainArray } from './builtins.js';
 import type { Codec } from './codec.js';
 import { CYCLE, TOO_LARGE } from './codec.js';
 import { callSite, cleanError, locationOf, readErrorField, readMessage, safeString, withSite } from './errors.js';
@@ -29,7 +29,6 @@ import {
   arrayShift,
   defineProperty,
   freeze,
-  isArray,
   jsonParse,
   jsonStringify,
   mapDelete,
@@ -223,8 +222,15 @@ function memberKey(k: unknown): PropertyKey {
   return key;
 }
 
-function notIterable(text: string): TypeError {
-  return new TypeErrorCtor(`${text} is not iterable`);
+/**
+ * V8's TypeError for a spread or destructuring source that is not iterable: named by its source text, or
+ * (text '', a value the rewriter cannot name, inside a pattern) described by its value as V8 describes it.
+ */
+function notIterable(text: string, x: unknown): TypeError {
+  if (text !== '') return new TypeErrorCtor(`${text} is not iterable`);
+  const t = typeof x;
+  const what = x === null || x === undefined ? `${x}` : t === 'object' || t === 'function' ? t : `${t} ${StringCtor(x)}`;
+  return new TypeErrorCtor(`${what} is not iterable (cannot read property Symbol(Symbol.iterator))`);
 }
 
 function makeGuards(run: Run): Guards {
@@ -255,13 +261,20 @@ function makeGuards(run: Run): Guards {
       return memberKey(key);
     },
     sp(x: unknown, text: string) {
-      if (isArray(x) || typeof x === 'string') {
+      if (plainArray(x) || typeof x === 'string') {
         chargeElements(x.length);
         return x;
       }
       // V8 would name the guard here: "__ek_sp is not a function or its return value is not iterable".
-      if (x === null || x === undefined || typeof (x as { [symbolIterator]?: unknown })[symbolIterator] !== 'function') throw notIterable(text);
+      if (x === null || x === undefined || typeof (x as { [symbolIterator]?: unknown })[symbolIterator] !== 'function') throw notIterable(text, x);
       return counted(x as Iterable<unknown>);
+    },
+    dt(set: (value: unknown) => void) {
+      return {
+        set v(value: unknown) {
+          set(value);
+        },
+      };
     },
     big(value: string) {
       chargeChars(value.length);
