@@ -843,6 +843,10 @@ export class ChildBatch {
     return key;
   }
 
+  has(key: string): boolean {
+    return this.#specs.has(key);
+  }
+
   start(): void {
     const engine = buildEngineForChildren();
     let running = 0;

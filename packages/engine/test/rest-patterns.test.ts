@@ -1,6 +1,6 @@
 /**
- * Array patterns with a rest element are rewritten wherever they stand (see restPatterns in
- * transform/index.ts): their source goes through `sp`, in place, through a setter target, or cut out and
+ * Patterns with a rest element are rewritten wherever they stand (see restPatterns in
+ * transform/index.ts): their source goes through `sp` (`os` for an object pattern), in place, through a setter target, or cut out and
  * destructured right after the binding. Scripts must not see the difference: each program here runs
  * natively in the host and in the sandbox, with and without the budget guards, and must give the same
  * value or the same error.
@@ -56,6 +56,12 @@ const PROGRAMS: readonly Program[] = [
   { name: 'a declaration that is not iterable', code: 'try { const [...r] = null; } catch (e) { return e.name; }', standard: true },
   // (V8 names a nested source by the text around it, which the rewriter does not keep: the value names it.)
   { name: 'a nested source that is not iterable', code: 'try { const { x: [...r] } = { x: 5 }; return r; } catch (e) { return [e.name, e.message.endsWith(" is not iterable (cannot read property Symbol(Symbol.iterator))")]; }', standard: true },
+  // Object patterns with a rest element: their source goes through `os` the same ways.
+  { name: 'object rest: declaration', code: 'const { a, ...r } = { a: 1, b: 2, c: 3 }; return [a, r];', standard: true },
+  { name: 'object rest: nested, parameter, for-of, catch', code: 'const { x: { y, ...r } } = { x: { y: 1, z: 2 } }; const f = ({ k, ...o }) => o; const out = [r, f({ k: 1, m: 2 })]; for (const { id, ...rest } of [{ id: 1, v: 2 }]) out.push(rest); try { throw { e: 1, f: 2 }; } catch ({ e, ...g }) { out.push(g); } return out;', standard: true },
+  { name: 'object rest: assignments', code: 'let a, r, s, x; ({ a, ...r } = { a: 1, b: 2 }); x = ({ ...s } = { c: 3 }); return [a, r, s, x];', standard: true },
+  { name: 'object rest inside an array rest', code: 'const [{ a, ...o }, ...more] = [{ a: 1, b: 2 }, 3]; return [a, o, more];', standard: true },
+  { name: 'object rest of a string and of null', code: 'const { 0: c, ...r } = "ab"; let e; try { const { ...n } = null; } catch (x) { e = x.name; } return [c, r, e];', standard: true },
   { name: 'a generator source', code: 'function* g() { yield 1; yield 2; yield 3; } const [a, ...r] = g(); return [a, r];' },
   { name: 'a generator parameter', code: 'function* g([a, ...r]) { yield a; yield r; } return [...g([1, 2, 3])];' },
   { name: 'a setter and a method', code: 'const o = { m([a, ...r]) { return r; }, set s([a, ...r]) { this.v = r; } }; o.s = [1, 2]; return [o.m([1, 2, 3]), o.v];' },

@@ -55,12 +55,17 @@ export interface Guards {
   mc(key: unknown, text: string): PropertyKey;
   /** A spread argument or element: bounded in the number of elements it can produce; `text` names it in errors. */
   sp(value: unknown, text: string): unknown;
-  /** An object spread source: a long string is charged for its characters. */
-  os(value: unknown): unknown;
+  /**
+   * An object spread source, or the source of an object pattern with a rest element (then `text`, which
+   * names it in errors: '' for a value the rewriter cannot name): a long string is charged for its
+   * characters, and before an object's properties are copied the heap is checked if it was not for a
+   * millisecond (see budgets.ts, copied).
+   */
+  os(value: unknown, text?: string): unknown;
   /**
    * An assignment target that destructures through `sp`: `{ set v(x) { set(x); } }`, so that an array
    * pattern with a rest element, inside a larger pattern or where the assignment's value is used, gets
-   * its value counted where it is assigned (`__ek_dt((v) => [a, ...r] = __ek_sp(v, '')).v`).
+   * its value counted where it is assigned (`__ek_dt((v) => ([a, ...r] = __ek_sp(v, ''))).v`).
    */
   dt(set: (value: unknown) => void): { v: unknown };
   /** A string longer than BIG_STRING characters (the inline check's slow path): charged, then returned. */

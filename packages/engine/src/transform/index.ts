@@ -338,15 +338,20 @@ function positionMap(ms: MagicString): TransformOutput['mapPosition'] {
   return mapPosition;
 }
 
-/** An array pattern with a rest element: V8 builds the rest from its source's iterator in one native step. */
+/**
+ * A pattern with a rest element. V8 builds an array pattern's rest from its source's iterator in one
+ * native step, and an object pattern's rest by copying its source's properties in one native step.
+ */
 function hasRest(p: Node): boolean {
-  return p.type === 'ArrayPattern' && (p.elements as (Node | null)[]).some((e) => e !== null && e.type === 'RestElement');
+  if (p.type === 'ArrayPattern') return (p.elements as (Node | null)[]).some((e) => e !== null && e.type === 'RestElement');
+  return p.type === 'ObjectPattern' && (p.properties as Node[]).some((e) => e.type === 'RestElement');
 }
 
 /**
- * The array patterns with a rest element in a binding or assignment target, in source order (one before
- * the patterns it holds). Not one that is itself a rest element's target (`[...[a, ...b]]`, a rest
- * parameter `...[a, ...b]`): its value is an array V8 has just made, walked by the frozen intrinsic iterator.
+ * The patterns with a rest element in a binding or assignment target, in source order (one before the
+ * patterns it holds). Not an array pattern that is itself a rest element's target (`[...[a, ...b]]`, a
+ * rest parameter `...[a, ...b]`): its value is an array V8 has just made, walked by the frozen intrinsic
+ * iterator.
  */
 function restPatterns(target: Node | null, out: Node[], underRest = false): Node[] {
   if (target === null) return out;
@@ -356,6 +361,7 @@ function restPatterns(target: Node | null, out: Node[], underRest = false): Node
       for (const e of target.elements as (Node | null)[]) restPatterns(e, out);
       break;
     case 'ObjectPattern':
+      if (hasRest(target)) out.push(target);
       for (const p of target.properties as Node[]) restPatterns(p.type === 'RestElement' ? p : (p.value as Node), out);
       break;
     case 'AssignmentPattern':
@@ -469,12 +475,14 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
   };
   const source = (node: Node) => quoted(text.slice(node.start, node.end));
 
-  // Array patterns with a rest element. V8 builds the rest from the source's iterator in one native
-  // step: an iterator whose `next` is itself a builtin (`{ next: Object }`) runs no script code, so no
-  // checkpoint, from one element to the next, and the array grows until the heap is gone. So every such
-  // pattern destructures a value that went through `sp`, as a spread does, whatever `transform` says.
+  // Patterns with a rest element. V8 builds an array pattern's rest from the source's iterator in one
+  // native step: an iterator whose `next` is itself a builtin (`{ next: Object }`) runs no script code, so
+  // no checkpoint, from one element to the next, and the array grows until the heap is gone. So every
+  // such pattern destructures a value that went through `sp`, as a spread does, whatever `transform`
+  // says; an object pattern's rest copies its source's properties in one step, so its source goes
+  // through `os`, as an object spread's does (the `sp` below stands for either).
   // Where the value is an expression of the script's (a declaration's initialiser, an assignment's right
-  // side) it is wrapped in place. An assignment target elsewhere becomes `dt((v) => pattern = sp(v)).v`,
+  // side) it is wrapped in place. An assignment target elsewhere becomes `dt((v) => (pattern = sp(v))).v`,
   // a setter that destructures where the value is assigned. A binding pattern elsewhere (inside a larger
   // pattern, a parameter, a `catch` or `for-of` binding) is cut out and replaced by a name of the
   // runtime's, and destructured from `sp(name)` right after: as the next declarators, or at the top of
@@ -489,10 +497,12 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
     if (e === undefined) charEdits.set(at, (e = { before: [], after: [] }));
     return e;
   };
+  /** The guard a pattern's source goes through: `sp` for an array pattern, `os` for an object pattern. */
+  const sourceGuard = (u: Node) => (u.type === 'ArrayPattern' ? SP : OS);
   /** `pattern = sp(name, "")` for each pattern cut out, once their texts are known. */
   const destructures = (list: readonly Node[]) => () => list.map((u) => {
     const h = hoisted.get(u) as { name: string; text: string };
-    return `${h.text} = ${SP}(${h.name}, "")`;
+    return `${h.text} = ${sourceGuard(u)}(${h.name}, "")`;
   }).join(', ');
   /**
    * Cuts `list` out of the binding `root` (a declarator's pattern, a catch parameter, a function's
@@ -513,14 +523,15 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
     for (const u of list) hoisted.set(u, { name: `${RESERVED_PREFIX}_r${++temps}`, text: '' });
     return true;
   };
-  /** An assignment target destructured where it is assigned: `dt((v) => pattern = sp(v, "")).v`. */
+  /** An assignment target destructured where it is assigned: `dt((v) => (pattern = sp(v, ""))).v`. */
   const assignThrough = (u: Node) => {
     if (suspends(u)) {
       issue(u, 'rest-pattern-await', 'An array rest pattern inside a larger assignment pattern cannot hold `await` or `yield` in AgentScript.', 'Destructure in two steps: assign the outer value first, then `[a, ...rest] = value`.');
       return;
     }
-    ms.appendLeft(u.start, `${DT}((${V}) => `);
-    ms.prependRight(u.end, ` = ${SP}(${V}, "")).v`);
+    // (Parenthesized: an object pattern would start a block.)
+    ms.appendLeft(u.start, `${DT}((${V}) => (`);
+    ms.prependRight(u.end, ` = ${sourceGuard(u)}(${V}, ""))).v`);
   };
   /** Rest patterns in an assignment's target (`=`), or in the target of a `for-in`/`for-of` head. */
   const restInAssignment = (target: Node, right: Node | null, valueUsed: boolean) => {
@@ -528,7 +539,7 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
     for (const u of restPatterns(target, [])) {
       if (u !== target || right === null || valueUsed) assignThrough(u);
       else {
-        ms.appendLeft(right.start, `${SP}(${open(right)}`);
+        ms.appendLeft(right.start, `${sourceGuard(u)}(${open(right)}`);
         ms.prependRight(right.end, `${close(right)}, "")`);
       }
     }
@@ -539,7 +550,7 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
     const init = declarator.init as Node;
     const list = restPatterns(id, []);
     if (list[0] === id) {
-      ms.appendLeft(init.start, `${SP}(${open(init)}`);
+      ms.appendLeft(init.start, `${sourceGuard(id)}(${open(init)}`);
       ms.prependRight(init.end, `${close(init)}, ${source(init)})`);
       list.shift();
     }

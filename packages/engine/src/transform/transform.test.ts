@@ -148,8 +148,11 @@ describe('rewriter', () => {
     expect(out('for (const [k, ...v] of m) f(v);')).toContain('for (const __ek_r1 of m) { const [k, ...v] = __ek_sp(__ek_r1, ""); ');
     expect(out('try {} catch ([a, ...r]) {}')).toContain('catch (__ek_r1) {let [a, ...r] = __ek_sp(__ek_r1, ""); ');
     // Assignment targets elsewhere: a setter that destructures where the value is assigned.
-    expect(out('({ x: [a, ...r] } = o);')).toContain('({ x: __ek_dt((__ek_v) => [a, ...r] = __ek_sp(__ek_v, "")).v } = o);');
-    expect(out('y = [a, ...r] = o;')).toContain('y = __ek_dt((__ek_v) => [a, ...r] = __ek_sp(__ek_v, "")).v = o;');
+    expect(out('({ x: [a, ...r] } = o);')).toContain('({ x: __ek_dt((__ek_v) => ([a, ...r] = __ek_sp(__ek_v, ""))).v } = o);');
+    expect(out('y = [a, ...r] = o;')).toContain('y = __ek_dt((__ek_v) => ([a, ...r] = __ek_sp(__ek_v, ""))).v = o;');
+    // Object patterns with a rest element go through `os` the same ways.
+    expect(out('const { a, ...o } = src;')).toContain('const { a, ...o } = __ek_os(src, "src");');
+    expect(out('const f = ({ k, ...o }) => o;')).toContain('var { k, ...o } = __ek_os(__ek_r1, "");');
     // Not the array another rest element made.
     expect(out('const [...[a, ...r]] = xs;')).toContain('const [...[a, ...r]] = __ek_sp(xs, "xs");');
     // The same whatever `transform` says.

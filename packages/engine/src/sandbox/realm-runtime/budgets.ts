@@ -7,7 +7,7 @@
 import type { DoneReport, RealmFailureCode, RealmLimits } from '../realm-abi.js';
 import { heapStep } from '../realm-abi.js';
 import { hostDone, hostHeap } from './host.js';
-import { ErrorCtor, MapCtor, MathObject, apply, defineProperty, freeze, isArray, jsonStringify, mathRandom } from './primordials.js';
+import { ErrorCtor, MapCtor, MathObject, apply, dateNow, defineProperty, freeze, isArray, jsonStringify, mathRandom } from './primordials.js';
 
 export interface PendingCall {
   resolve: (value: unknown) => void;
@@ -33,6 +33,8 @@ export interface Run {
    */
   charged: number;
   checkAt: number;
+  /** When the heap was last checked (Date.now), for the copies no one measures (see copied). */
+  checkedAt: number;
   /**
    * Iterations from one loop checkpoint to the next: 1 at the start and whenever a heap check finds fast
    * growth, doubled at every calm check up to the fixed spacing (see Guards.f).
@@ -82,6 +84,7 @@ export function newRun(id: number, limits: RealmLimits, durable = false, seed?: 
     maxElements: limits.memoryLimit / 8,
     charged: 0,
     checkAt: heapStep(limits.memoryLimit),
+    checkedAt: 0,
     spacing: 1,
     toolCalls: 0,
     bulk: 0,
@@ -142,6 +145,7 @@ export function checkAlive(run: Run): void {
 
 /** Checks the heap; true if it grew by more than a heap step since the previous check. */
 export function checkMemory(run: Run): boolean {
+  run.checkedAt = dateNow();
   const over = hostHeap(run.id);
   if (over === 1) fatal(run, 'MEMORY_LIMIT_EXCEEDED', 'MemoryLimitError', `Memory limit exceeded: the script allocated more than ${run.limits.memoryLimit} bytes.`);
   if (over === 2) fatal(run, 'MEMORY_LIMIT_EXCEEDED', 'MemoryLimitError', 'Memory limit exceeded: the sandbox heap is as full as a run may make it.');
@@ -151,6 +155,20 @@ export function checkMemory(run: Run): boolean {
   run.spacing = 1;
   if (run.setL !== null && run.getN !== null) run.setL(run.getN());
   return true;
+}
+
+/**
+ * Before a native copies an object's own properties (an object spread or rest, `Object.assign`): how
+ * many there are is not known without walking them, and a copy of a large object in a light loop body
+ * could repeat thousands of times between two loop checkpoints (an `Object.entries` of 3e5 keys per turn
+ * aborted a 300 MB host). So the heap is checked here when it was not checked for a millisecond: what
+ * grows between two checks is what a millisecond of copying makes, plus one copy.
+ */
+export function copied(run: Run | null): void {
+  if (run !== null && dateNow() - run.checkedAt >= 1) {
+    checkAlive(run);
+    checkMemory(run);
+  }
 }
 
 /** Above this many units a bulk operation checks the heap at once, whatever was charged before it. */

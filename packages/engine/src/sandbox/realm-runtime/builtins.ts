@@ -7,7 +7,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- the wrappers keep the builtins' own loose signatures */
 import { BIG_STRING } from '../realm-abi.js';
 import type { Run } from './budgets.js';
-import { chargeChars, chargeElements, checkMemory, current, tick } from './budgets.js';
+import { chargeChars, chargeElements, checkMemory, copied, current, tick } from './budgets.js';
 import { displace } from './displaced.js';
 import {
   ArrayCtor,
@@ -110,6 +110,8 @@ export function toLen(v: unknown): number {
 
 /** Below this length an array is used in place by the walking methods without any check. */
 const SMALL = BIG_STRING;
+/** Key lists longer than this are charged after they are made (see KEY_LISTS). */
+const MEASURED_KEYS = 64;
 
 /**
  * The receiver a native array method may use. A real array's length is managed by the engine (no
@@ -786,13 +788,34 @@ export function wrapBulkBuiltins(): void {
   each([ErrorPrototype, RegExpPrototype], (proto) => {
     wrap(proto, 'toString', (orig) => ({ toString(this: unknown) { return builtString(apply(orig, this, [])); } }));
   });
-  each(['keys', 'values', 'entries', 'getOwnPropertyNames'] as const, (key) => {
-    wrap(ObjectCtor, key, (orig) => ({ [key](o: unknown) { const n = sourceLength(o); if (n > SMALL) chargeElements(n); return apply(orig, ObjectCtor, [o]); } }));
+  // The key lists of an object: charged what they made too, since an object's size is not known before
+  // (an `Object.entries` of 3e5 keys per loop turn aborted a 300 MB host between two checkpoints). The
+  // weight is the elements each key costs: a pair array for `entries`, a descriptor for the descriptors.
+  const KEY_LISTS = [[ObjectCtor, 'keys', 1], [ObjectCtor, 'values', 1], [ObjectCtor, 'entries', 6], [ObjectCtor, 'getOwnPropertyNames', 1], [ObjectCtor, 'getOwnPropertySymbols', 1], [ObjectCtor, 'getOwnPropertyDescriptors', 8], [ReflectObject, 'ownKeys', 1]] as const;
+  each(KEY_LISTS, (entry) => {
+    const holder = entry[0];
+    const key = entry[1];
+    const weight = entry[2];
+    wrap(holder, key, (orig) => ({
+      [key](o: unknown) {
+        const n = sourceLength(o);
+        if (n > SMALL) chargeElements(n * weight);
+        // (The descriptors come as an object, not a list: that copy is checked before, like a spread.)
+        else if (key === 'getOwnPropertyDescriptors' && o !== null && typeof o === 'object') copied(current);
+        const out = apply(orig, holder, [o]) as unknown[] | Record<string, unknown>;
+        if (n <= SMALL && isArray(out) && out.length > MEASURED_KEYS) chargeElements(out.length * weight);
+        return out;
+      },
+    }));
   });
   wrap(ObjectCtor, 'assign', (orig) => ({
     assign(target: unknown, ...sources: unknown[]) {
       let n = 0;
-      for (let i = 0; i < sources.length; i++) n += sourceLength(sources[i]);
+      for (let i = 0; i < sources.length; i++) {
+        const source = sources[i];
+        n += sourceLength(source);
+        if (source !== null && typeof source === 'object') copied(current);
+      }
       if (n > SMALL) chargeElements(n);
       const args: unknown[] = [target];
       for (let i = 0; i < sources.length; i++) args[i + 1] = sources[i];

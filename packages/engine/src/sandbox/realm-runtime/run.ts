@@ -7,7 +7,7 @@
 import type { DoneReport, Guards, LogLevel, PumpHead, ReportedToolError, RunConfig, ToolErrorReply } from '../realm-abi.js';
 import { BIG_STRING, BLOCKED_PROPERTIES, FRAMED, MAX_TOOL_NAME } from '../realm-abi.js';
 import type { PendingCall, Run } from './budgets.js';
-import { chargeChars, chargeElements, checkAlive, checkMemory, current, fatal, iterations, newRun, setCurrent } from './budgets.js';
+import { chargeChars, chargeElements, checkAlive, checkMemory, copied, current, fatal, iterations, newRun, setCurrent } from './budgets.js';
 import { counted, plainArray } from './builtins.js';
 import type { Codec } from './codec.js';
 import { CYCLE, TOO_LARGE } from './codec.js';
@@ -293,8 +293,11 @@ function makeGuards(run: Run): Guards {
       }
       return x;
     },
-    os(x: unknown) {
-      if (typeof x === 'string' && x.length > BIG_STRING) chargeElements(x.length);
+    os(x: unknown, text?: string) {
+      if (typeof x === 'string') {
+        if (x.length > BIG_STRING) chargeElements(x.length);
+      } else if (x !== null && (typeof x === 'object' || typeof x === 'function')) copied(run);
+      else if (text !== undefined && (x === null || x === undefined)) throw new TypeErrorCtor(`Cannot destructure '${text === '' ? `${x}` : text}' as it is ${x}.`);
       return x;
     },
     bind(getN, setL, getD, budgets) {
