@@ -33,6 +33,9 @@ const SHAPES: Record<string, string> = {
   'BigInt products and powers of 8 MB each': 'const x = 1n << 64000000n; const k = []; for (let i = 0; i < 24; i++) { k.push(x * BigInt(i + 3)); k.push(2n ** BigInt(64000000 + i)); } return k.length;',
   'arrays within the budget each, 32 MB apiece': `const k = []; ${'k.push(new Array(4e6)); '.repeat(12)}return k.length;`,
   'new Array(60000) after a long calm loop': 'const keep = []; for (let i = 0; i < 60000; i++) { if (i >= 40000) keep[i - 40000] = new Array(60000); } return keep.length;',
+  // A builtin callback runs no checkpoint: one groupBy made 6e6 groups (a Map entry, an array and its
+  // element each) in one native step and aborted the host.
+  ...(typeof (Map as { groupBy?: unknown }).groupBy === 'function' ? { 'Map.groupBy of 6e6 elements by Math.random': 'const a = Array(6e6).fill(0); return Map.groupBy(a, Math.random).size;' } : {}),
 };
 
 /**

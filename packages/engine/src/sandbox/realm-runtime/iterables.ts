@@ -13,7 +13,7 @@
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- the wrappers keep the builtins' loose signatures */
 import { current, tick } from './budgets.js';
-import { bounded, countedIterator, each, plainArray, receiver, replaceConstructor, wrap } from './builtins.js';
+import { bounded, countedIterator, each, plainArray, receiver, replaceConstructor, withMetered, wrap } from './builtins.js';
 import {
   AggregateErrorCtor,
   G,
@@ -138,8 +138,16 @@ function wrapSetMethods(): void {
 /** Bounds every native that walks a script's iterable. Runs once, at install, before lockdown freezes them. */
 export function wrapIterableConsumers(): void {
   wrap(ObjectCtor, 'fromEntries', (orig) => ({ fromEntries(iterable: unknown) { return apply(orig, ObjectCtor, [bounded(iterable)]); } }));
-  wrap(ObjectCtor, 'groupBy', (orig) => ({ groupBy(items: unknown, callback: unknown) { return apply(orig, ObjectCtor, [bounded(items), callback]); } }));
-  wrap(MapCtor, 'groupBy', (orig) => ({ groupBy(items: unknown, callback: unknown) { return apply(orig, MapCtor, [bounded(items), callback]); } }));
+  // groupBy also calls back once per element, arrays included (which `bounded` hands on as they are),
+  // and makes a group, a key and a slot per call: its callback is metered, with a heap check (see metered).
+  each([ObjectCtor, MapCtor] as const, (holder) => {
+    wrap(holder, 'groupBy', (orig) => ({
+      groupBy(items: unknown, callback: unknown) {
+        const walked = bounded(items);
+        return withMetered(callback, (fn) => apply(orig, holder, [walked, fn]), true);
+      },
+    }));
+  });
   boundedCollection('Map', MapCtor);
   boundedCollection('Set', SetCtor);
   boundedCollection('WeakMap', WeakMapCtor);

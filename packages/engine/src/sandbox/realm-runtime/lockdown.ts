@@ -11,7 +11,7 @@
 import type { InstallOptions } from '../realm-abi.js';
 import type { Run } from './budgets.js';
 import { chargeChars, chargeElements, current, fatal } from './budgets.js';
-import { bounded, installArrayConstructor, plainArray, sortKey, wrap, wrapBulkBuiltins } from './builtins.js';
+import { bounded, chargedEach, installArrayConstructor, plainArray, sortKey, tickMany, wrap, wrapBulkBuiltins } from './builtins.js';
 import { boundedAsync, wrapIterableConsumers } from './iterables.js';
 import { displace, displaced } from './displaced.js';
 import type { Codec } from './codec.js';
@@ -306,8 +306,11 @@ function installPromise(): void {
       value: {
         [key](this: unknown, ...args: unknown[]) {
           const arg = args[0];
-          if (bulk && plainArray(arg) && arg.length > 1024) chargeElements(arg.length * 32);
-          else if (bulk) {
+          if (bulk && plainArray(arg)) {
+            // Each element also gets a `then` of the realm's and a reaction: counted like a callback.
+            if (arg.length > 1024) chargeElements(arg.length * 32);
+            if (current !== null) tickMany(current, arg.length);
+          } else if (bulk) {
             // The combinators walk an iterable in one native step (see iterables.ts); a throwing iterator
             // getter still rejects the promise they return, as it would natively.
             try {
@@ -351,6 +354,7 @@ function installPromise(): void {
         cap.resolve(undefined);
         return markHandled(apply(promiseThen, cap.promise, [() => {
           if (args.length > 0) args[0] = boundedAsync(args[0]);
+          if (args.length > 1) args[1] = chargedEach(args[1]);
           return apply(orig, this, args);
         }]));
       },
