@@ -70,17 +70,46 @@ const KEPT = `[
   ${hasGroupBy ? "Object.entries(Object.groupBy([1, 2, 3], (x) => (x % 2 ? 'odd' : 'even'))), [...Map.groupBy([1, 2, 3], (x, i) => i > 0)]," : ''}
 ]`;
 
+const KEPT_INTL = `[
+  new Intl.NumberFormat('en-US').format('12345.678'), new Intl.NumberFormat('en-US').format(10n ** 30n),
+  new Intl.NumberFormat('en-US').formatToParts({ valueOf() { return 42n; } }).map((p) => p.value).join(''),
+  new Intl.NumberFormat('en-US').formatRange(1, 5n), new Intl.NumberFormat('en-US').formatRangeToParts('1', '2').length,
+  new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 }).format('0.' + '3'.repeat(1000)),
+  ...[() => new Intl.NumberFormat().format(Symbol()), () => new Intl.NumberFormat().format({ [Symbol.toPrimitive]: () => ({}) }), () => Intl.NumberFormat.prototype.formatToParts.call({}, 1)].map((f) => { try { return f(); } catch (e) { return e.name; } }),
+]`;
+
 function hostAnswers(expression: string): unknown {
   // oxlint-disable-next-line no-new-func -- test-only: the host's own answers for the realm's text
   return JSON.parse(JSON.stringify(new Function(`return ${expression};`)()));
 }
 
+const HUGE_BIGINT = '1n << 200000n';
 const BOUNDS: readonly Case[] = [
+  {
+    name: 'BigInt toLocaleString of 60,206 digits (ICU, one step) is refused, at every level',
+    code: `return (${HUGE_BIGINT}).toLocaleString();`,
+    expect: ['RUNTIME_ERROR'],
+    check: (r) => expect(r.error?.message).toMatch(/^A number of more than 16384 digits is not available in AgentScript/),
+  },
+  {
+    name: 'Intl.NumberFormat format, formatToParts, formatRange and formatRangeToParts of a huge BigInt or numeric string are refused',
+    code: `const big = ${HUGE_BIGINT}; const nf = new Intl.NumberFormat('en'); const out = []; for (const f of [() => nf.format(big), () => nf.formatToParts({ valueOf: () => big }), () => nf.formatRange(1n, big), () => nf.formatRangeToParts('1', '1'.repeat(1e5)), () => nf.format('0.' + '1'.repeat(1e5))]) { try { f(); out.push('ran'); } catch (e) { out.push(e.message.slice(0, 20)); } } return out;`,
+    enclave: { securityLevel: 'PERMISSIVE' },
+    expect: ['OK'],
+    check: (r) => expect(r.value).toEqual(['A number of more tha', 'A number of more tha', 'A number of more tha', 'A numeric string of ', 'A numeric string of ']),
+  },
   {
     name: 'bounded callbacks, numbers, key listings and attributes keep the native answers',
     code: `return ${KEPT};`,
     expect: ['OK'],
     check: (r) => expect(r.value).toEqual(hostAnswers(KEPT)),
+  },
+  {
+    name: 'Intl.NumberFormat keeps the native answers and errors for ordinary values',
+    code: `return ${KEPT_INTL};`,
+    enclave: { securityLevel: 'PERMISSIVE' },
+    expect: ['OK'],
+    check: (r) => expect(r.value).toEqual(hostAnswers(KEPT_INTL)),
   },
 ];
 

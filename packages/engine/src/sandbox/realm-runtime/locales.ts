@@ -15,8 +15,9 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- the wrappers keep the builtins' loose signatures */
 import { BIG_STRING } from '../realm-abi.js';
 import { chargeChars, chargeElements } from './budgets.js';
-import { checkIcu, counted, each, replaceConstructor, sortKey, toLen, wrap } from './builtins.js';
+import { checkIcu, counted, each, replaceConstructor, sortKey, toLen, wrap, wrapHandedOut } from './builtins.js';
 import {
+  BigIntCtor,
   BigIntPrototype,
   DatePrototype,
   IntlObject,
@@ -27,11 +28,15 @@ import {
   StringPrototype,
   TypeErrorCtor,
   apply,
+  bigIntValueOf,
   construct,
+  gopd,
   isArray,
   localeToString,
+  ordinaryToPrimitive,
   reflectGet,
   symbolIterator,
+  symbolToPrimitive,
 } from './primordials.js';
 
 type AnyFn = (...args: any[]) => any;
@@ -113,11 +118,15 @@ export function boundOptions(options: unknown): unknown {
   return proxy;
 }
 
-/** `fn(locales?, options?)` with its locales at `at` and its options (if any) after them. */
-function wrapLocales(obj: object | undefined, key: string, at: number, options: boolean): void {
+/**
+ * `fn(locales?, options?)` with its locales at `at` and its options (if any) after them; `check` sees the
+ * receiver first (it throws what the native would throw for it, before any argument is read).
+ */
+function wrapLocales(obj: object | undefined, key: string, at: number, options: boolean, check?: (self: unknown) => void): void {
   if (obj === undefined) return;
   wrap(obj, key, (orig) => ({
     [key](this: unknown, ...args: unknown[]) {
+      if (check !== undefined) check(this);
       if (args.length > at) args[at] = boundLocales(args[at]);
       if (options && args.length > at + 1) args[at + 1] = boundOptions(args[at + 1]);
       return apply(orig, this, args);
@@ -169,6 +178,70 @@ function boundList(orig: AnyFn, self: unknown, items: unknown, parts: boolean): 
   return out;
 }
 
+/**
+ * Digits of a number ICU formats, a BigInt or a numeric string: ICU formats it in one step that ignores
+ * termination, and a BigInt's cost grows faster than its digits (16,384 take about 20 ms; `formatToParts`
+ * of 1e6 took 2.4 s, `toLocaleString` 0.7 s, reachable at every level without Intl). A numeric string's
+ * characters are bounded alike (ICU parses each, and formats as many digits as it keeps).
+ */
+const MAX_DIGITS = 16_384;
+const DIGITS_LIMIT = BigIntCtor(10) ** BigIntCtor(MAX_DIGITS);
+
+/** A BigInt ICU may format: compared with 10^MAX_DIGITS, which costs a pass over its words, not a conversion. */
+function boundBigInt(v: bigint): void {
+  if (v >= DIGITS_LIMIT || v <= -DIGITS_LIMIT) {
+    throw new RangeErrorCtor(`A number of more than ${MAX_DIGITS} digits is not available in AgentScript: ICU formats it in one step that cannot be interrupted.`);
+  }
+}
+
+/** ToPrimitive with the number hint, as the native converts an object it formats: once, here. */
+function toPrimitiveNumber(o: object): unknown {
+  const exotic = (o as Record<symbol, unknown>)[symbolToPrimitive];
+  if (exotic === undefined || exotic === null) return apply(ordinaryToPrimitive, o, ['number']);
+  const r = apply(exotic as AnyFn, o, ['number']) as unknown;
+  if (r !== null && (typeof r === 'object' || typeof r === 'function')) throw new TypeErrorCtor('Cannot convert object to primitive value');
+  return r;
+}
+
+/**
+ * A value `Intl.NumberFormat` formats (ToIntlMathematicalValue): an object becomes its primitive, a
+ * BigInt or a numeric string is bounded (see MAX_DIGITS). What else the native converts itself
+ * (numbers, booleans, a symbol's TypeError) goes on as it is.
+ */
+function boundNumber(v: unknown): unknown {
+  const p = v !== null && (typeof v === 'object' || typeof v === 'function') ? toPrimitiveNumber(v) : v;
+  if (typeof p === 'bigint') boundBigInt(p);
+  else if (typeof p === 'string' && p.length > MAX_DIGITS) throw refuse('A numeric string', p.length, MAX_DIGITS, 'characters');
+  return p;
+}
+
+/**
+ * `Intl.NumberFormat`'s formatting methods, with the values bounded (see boundNumber) after the native's
+ * own receiver check: the `format` accessor hands out one function per formatter, the others are methods.
+ */
+function wrapNumberFormat(proto: object | undefined): void {
+  const brand = proto === undefined ? undefined : gopd(proto, 'format')?.get;
+  if (proto === undefined || brand === undefined) return;
+  wrapHandedOut(proto, 'format', (native) => ({ format(value: unknown) { return apply(native, undefined, [boundNumber(value)]) as string; } }).format);
+  wrap(proto, 'formatToParts', (orig) => ({
+    formatToParts(this: unknown, value: unknown) {
+      apply(brand, this, []);
+      return apply(orig, this, [boundNumber(value)]);
+    },
+  }));
+  each(['formatRange', 'formatRangeToParts'], (key) => {
+    wrap(proto, key, (orig) => ({
+      [key](this: unknown, start: unknown, end: unknown) {
+        apply(brand, this, []);
+        // Either end undefined is the native's TypeError, before either is converted.
+        if (start === undefined || end === undefined) return apply(orig, this, [start, end]);
+        const x = boundNumber(start);
+        return apply(orig, this, [x, boundNumber(end)]);
+      },
+    }));
+  });
+}
+
 /** Bounds every builtin that hands ICU locales, options or lists. Runs once, at install, before lockdown. */
 export function wrapLocaleBuiltins(intl: boolean): void {
   // The receiver and the other string are converted first, as the native converts them; ICU then gets
@@ -194,7 +267,7 @@ export function wrapLocaleBuiltins(intl: boolean): void {
     }));
   });
   wrapLocales(NumberPrototype, 'toLocaleString', 0, true);
-  wrapLocales(BigIntPrototype, 'toLocaleString', 0, true);
+  wrapLocales(BigIntPrototype, 'toLocaleString', 0, true, (self) => boundBigInt(apply(bigIntValueOf, self, []) as bigint));
   wrapLocales(DatePrototype, 'toLocaleString', 0, true);
   wrapLocales(DatePrototype, 'toLocaleDateString', 0, true);
   wrapLocales(DatePrototype, 'toLocaleTimeString', 0, true);
@@ -203,6 +276,7 @@ export function wrapLocaleBuiltins(intl: boolean): void {
   wrapLocales(namespace, 'getCanonicalLocales', 0, false);
   const ctors = ['Collator', 'DateTimeFormat', 'NumberFormat', 'PluralRules', 'RelativeTimeFormat', 'ListFormat', 'DisplayNames', 'Segmenter', 'DurationFormat', 'Locale'];
   for (let i = 0; i < ctors.length; i++) wrapIntlConstructor(namespace, ctors[i] as string);
+  wrapNumberFormat((namespace.NumberFormat as { prototype?: object } | undefined)?.prototype);
   // Short strings ICU parses or looks up in one step: a unit of 5e7 characters took 1.7 s.
   wrap(namespace, 'supportedValuesOf', (orig) => ({ supportedValuesOf(key: unknown) { return apply(orig, namespace, [boundString(key, 'A key', MAX_TAG)]); } }));
   const relativeTime = (namespace.RelativeTimeFormat as { prototype?: object } | undefined)?.prototype;

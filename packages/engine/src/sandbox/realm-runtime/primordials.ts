@@ -99,6 +99,10 @@ export const mathRandom = Math.random;
 export const mathImul = Math.imul;
 export const regexpToString = RegExp.prototype.toString;
 export const stringValueOf = String.prototype.valueOf;
+/** thisBigIntValue: a BigInt, or the BigInt in a BigInt object; throws for anything else. */
+export const bigIntValueOf = BigInt.prototype.valueOf;
+/** OrdinaryToPrimitive with a hint, on any object (`Date.prototype[Symbol.toPrimitive]` only checks that `this` is one). */
+export const ordinaryToPrimitive = Date.prototype[Symbol.toPrimitive] as (this: object, hint: string) => unknown;
 export const numberValueOf = Number.prototype.valueOf;
 export const isView = ArrayBuffer.isView;
 /** %TypedArray%.prototype.length: throws for anything but a typed array. */
@@ -115,6 +119,7 @@ export const symbolMatch: typeof Symbol.match = Symbol.match;
 export const symbolMatchAll: typeof Symbol.matchAll = Symbol.matchAll;
 export const symbolSplit: typeof Symbol.split = Symbol.split;
 export const symbolReplace: typeof Symbol.replace = Symbol.replace;
+export const symbolToPrimitive: typeof Symbol.toPrimitive = Symbol.toPrimitive;
 
 /** Builtins that not every Node version has, or that only some levels keep. */
 export const IteratorCtor: { from?: (it: unknown) => unknown } | undefined = typeof (globalThis as { Iterator?: unknown }).Iterator === 'function' ? (globalThis as unknown as { Iterator: { from?: (it: unknown) => unknown } }).Iterator : undefined;
