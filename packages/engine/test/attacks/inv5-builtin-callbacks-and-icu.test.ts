@@ -99,6 +99,24 @@ const BOUNDS: readonly Case[] = [
     check: (r) => expect(r.value).toEqual(['A number of more tha', 'A number of more tha', 'A number of more tha', 'A numeric string of ', 'A numeric string of ']),
   },
   {
+    name: 'Object.entries, keys and getOwnPropertyNames of 1.1e6 indices (one step, a string each) are refused',
+    code: "const a = Array(1.1e6).fill(0); const out = []; for (const f of [() => Object.entries(a), () => Object.keys('x'.repeat(1.1e6)), () => Object.getOwnPropertyNames(a), () => Object.values(a).length]) { try { out.push(f()); } catch (e) { out.push(e.message.slice(0, 40)); } } return out;",
+    expect: ['OK'],
+    check: (r) => expect(r.value).toEqual(['Object.entries of 1100000 indices is not', 'Object.keys of 1100000 indices is not av', 'Object.getOwnPropertyNames of 1100000 in', 1.1e6]),
+  },
+  {
+    name: 'Reflect.ownKeys and Object.getOwnPropertyDescriptors of 1.1e6 indices are refused',
+    code: "const a = Array(1.1e6).fill(0); const out = []; for (const f of [() => Reflect.ownKeys(a), () => Object.getOwnPropertyDescriptors(a)]) { try { f(); out.push('ran'); } catch (e) { out.push(e.message.slice(0, 40)); } } return out;",
+    expect: ['OK'],
+    check: (r) => expect(r.value).toEqual(['Reflect.ownKeys of 1100000 indices is no', 'Object.getOwnPropertyDescriptors of 1100']),
+  },
+  {
+    name: 'anchor with an attribute of 3e6 quotes (escaped in one step, six characters each) is refused',
+    code: "const q = '\"'.repeat(3e6); const out = []; for (const f of [() => 'x'.anchor(q), () => 'x'.link(q), () => 'x'.fontcolor(q), () => 'x'.fontsize({ toString: () => q })]) { try { f(); out.push('ran'); } catch (e) { out.push(e.message.slice(0, 40)); } } return out;",
+    expect: ['OK'],
+    check: (r) => expect(r.value).toEqual(Array(4).fill('An HTML attribute of 3000000 characters ')),
+  },
+  {
     name: 'bounded callbacks, numbers, key listings and attributes keep the native answers',
     code: `return ${KEPT};`,
     expect: ['OK'],

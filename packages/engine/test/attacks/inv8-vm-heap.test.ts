@@ -33,6 +33,9 @@ const SHAPES: Record<string, string> = {
   'BigInt products and powers of 8 MB each': 'const x = 1n << 64000000n; const k = []; for (let i = 0; i < 24; i++) { k.push(x * BigInt(i + 3)); k.push(2n ** BigInt(64000000 + i)); } return k.length;',
   'arrays within the budget each, 32 MB apiece': `const k = []; ${'k.push(new Array(4e6)); '.repeat(12)}return k.length;`,
   'new Array(60000) after a long calm loop': 'const keep = []; for (let i = 0; i < 60000; i++) { if (i >= 40000) keep[i - 40000] = new Array(60000); } return keep.length;',
+  // flat's output (7.8e6 elements, within the budget each time) was counted but not charged: 12 of them
+  // in one array literal, code without a checkpoint, aborted the host.
+  'flat of 2,800 references to one 2,800-element array, 12 in one expression': `const b = Array(2800).fill(Array(2800).fill(0)); const k = [${Array(12).fill('b.flat()').join(', ')}]; return k.length;`,
   // A builtin callback runs no checkpoint: one groupBy made 6e6 groups (a Map entry, an array and its
   // element each) in one native step and aborted the host.
   ...(typeof (Map as { groupBy?: unknown }).groupBy === 'function' ? { 'Map.groupBy of 6e6 elements by Math.random': 'const a = Array(6e6).fill(0); return Map.groupBy(a, Math.random).size;' } : {}),

@@ -304,6 +304,9 @@ function builtString(out: unknown): unknown {
   return out;
 }
 
+/** Characters of an attribute `anchor`, `fontcolor`, `fontsize` or `link` escapes (a few ms at most). */
+const MAX_ATTRIBUTE = 1 << 16;
+
 /** Maximum expansion of Unicode normalization per form. */
 const NORMALIZE_EXPANSION: Readonly<Record<string, number>> = { NFC: 3, NFD: 4, NFKC: 18, NFKD: 18 };
 /** Arguments lists are built in one uninterruptible step from an array-like of any length. */
@@ -322,6 +325,20 @@ export function each<T>(items: readonly T[], fn: (item: T) => void): void {
 
 /** Object helpers copy every index of a string or array source. */
 const sourceLength = (v: unknown): number => (typeof v === 'string' || isArray(v) ? v.length : 0);
+
+/**
+ * The natives that list an object's own keys. V8 lists the indices of an array or a string in one step
+ * that ignores termination, a new string each: `Object.entries` of 4e6 elements blocked the host 6 s past
+ * a 1 s deadline (STANDARD, validated), `getOwnPropertyNames`, `Reflect.ownKeys` and
+ * `getOwnPropertyDescriptors` as long. Each row: the elements charged per index (8 bytes a unit: a key
+ * is a string and a slot, 5; an entry a pair, its key and a slot, 12; a descriptor an object, its key and
+ * a slot, 16; `values` makes no string, 1) and the most indices one call may list (about 0.2 s at most:
+ * the costlier the listing per index, the fewer; `values` is not capped).
+ */
+const KEY_LISTINGS: readonly (readonly [object, string, number, number])[] = [
+  [ObjectCtor, 'keys', 5, 1 << 20], [ObjectCtor, 'values', 1, Infinity], [ObjectCtor, 'entries', 12, 1 << 18], [ObjectCtor, 'getOwnPropertyNames', 5, 1 << 19],
+  [ObjectCtor, 'getOwnPropertyDescriptors', 16, 1 << 18], [ReflectObject, 'ownKeys', 5, 1 << 19], [ObjectCtor, 'getOwnPropertySymbols', 1, Infinity],
+];
 
 /** Charges `n` units of the runtime's own iteration at once (see tick). */
 export function tickMany(run: Run, n: number): void {
@@ -832,28 +849,43 @@ export function wrapBulkBuiltins(): void {
   each([ErrorPrototype, RegExpPrototype], (proto) => {
     wrap(proto, 'toString', (orig) => ({ toString(this: unknown) { return builtString(apply(orig, this, [])); } }));
   });
-  // The key lists of an object: charged what they made too, since an object's size is not known before
-  // (an `Object.entries` of 3e5 keys per loop turn aborted a 300 MB host between two checkpoints). The
-  // weight is the elements each key costs: a pair array for `entries`, a descriptor for the descriptors.
-  const KEY_LISTS = [[ObjectCtor, 'keys', 1], [ObjectCtor, 'values', 1], [ObjectCtor, 'entries', 6], [ObjectCtor, 'getOwnPropertyNames', 1], [ObjectCtor, 'getOwnPropertySymbols', 1], [ObjectCtor, 'getOwnPropertyDescriptors', 8], [ReflectObject, 'ownKeys', 1]] as const;
-  each(KEY_LISTS, (entry) => {
-    const holder = entry[0];
-    const key = entry[1];
-    const weight = entry[2];
+  // Key lists of an object that is not an array or a string are charged what they made, after: its
+  // size is not known before (an `Object.entries` of 3e5 keys per loop turn aborted a 300 MB host
+  // between two checkpoints); the descriptors come as an object, so that copy is checked before instead.
+  each(KEY_LISTINGS, (listing) => {
+    const holder = listing[0];
+    const key = listing[1];
+    const name = `${holder === ReflectObject ? 'Reflect' : 'Object'}.${key}`;
     wrap(holder, key, (orig) => ({
       [key](o: unknown) {
-        const n = sourceLength(o);
-        if (n > SMALL) chargeElements(n * weight);
-        // (The descriptors come as an object, not a list: that copy is checked before, like a spread.)
-        else if (key === 'getOwnPropertyDescriptors' && o !== null && typeof o === 'object') copied(current);
-        const out = apply(orig, holder, [o]) as unknown[] | Record<string, unknown>;
-        if (n <= SMALL && isArray(out) && out.length > MEASURED_KEYS) chargeElements(out.length * weight);
+        // Reflect.ownKeys of a primitive is the native's own TypeError.
+        const n = holder === ReflectObject && typeof o === 'string' ? 0 : sourceLength(o);
+        if (n > SMALL) {
+          if (n > listing[3]) throw new RangeErrorCtor(`${name} of ${n} indices is not available in AgentScript: at most ${listing[3]} (it makes a string of every index in one step that cannot be interrupted); iterate instead, e.g. with a.entries().`);
+          chargeElements(n * listing[2]);
+        } else if (key === 'getOwnPropertyDescriptors' && o !== null && typeof o === 'object') copied(current);
+        const out = apply(orig, holder, [o]) as unknown;
+        if (n <= SMALL && isArray(out) && out.length > MEASURED_KEYS) chargeElements(out.length * listing[2]);
         return out;
       },
     }));
   });
   each([MapCtor.prototype, SetCtor.prototype], (proto) => {
     wrap(proto, 'forEach', (orig) => ({ forEach(this: unknown, callback: unknown, thisArg: unknown) { return withMetered(callback, (fn) => apply(orig, this, [fn, thisArg])); } }));
+  });
+  // The HTML methods that take an attribute escape every quote in it as `&quot;`, in one step that
+  // ignores termination: an attribute of 3e7 quotes took 3 to 5 s and made 180 MB (STANDARD, validated).
+  // No markup needs a long one: it is capped, and the output (a concatenation) charged once it exists.
+  each(['anchor', 'fontcolor', 'fontsize', 'link'] as const, (key) => {
+    wrap(SP, key, (orig) => ({
+      [key](this: unknown, attribute: unknown) {
+        if (absent(this)) return apply(orig, this, [attribute]);
+        const s = S(this);
+        const a = S(attribute);
+        if (a.length > MAX_ATTRIBUTE) throw new RangeErrorCtor(`An HTML attribute of ${a.length} characters is not available in AgentScript: at most ${MAX_ATTRIBUTE} (it is escaped in one step that cannot be interrupted).`);
+        return builtString(apply(orig, s, [a]));
+      },
+    }));
   });
   wrap(ObjectCtor, 'assign', (orig) => ({
     assign(target: unknown, ...sources: unknown[]) {
@@ -972,6 +1004,9 @@ export function wrapBulkBuiltins(): void {
         }
       };
       walk(self, 0);
+      // The output, charged before the native builds it (12 copies of 7.8e6 elements in one array
+      // literal, each within the budget, aborted a 512 MB vm host, STANDARD, validated).
+      chargeElements(total);
       return apply(orig, self, [depthNum]);
     },
   }));
