@@ -194,6 +194,15 @@ function boundBigInt(v: bigint): void {
   }
 }
 
+/** What `valueOf` (a primordial that checks its receiver) reads from `self`, or undefined where the native would throw its own TypeError. */
+function thisValue(valueOf: AnyFn, self: unknown): unknown {
+  try {
+    return apply(valueOf, self, []);
+  } catch {
+    return undefined;
+  }
+}
+
 /** ToPrimitive with the number hint, as the native converts an object it formats: once, here. */
 function toPrimitiveNumber(o: object): unknown {
   const exotic = (o as Record<symbol, unknown>)[symbolToPrimitive];
@@ -222,19 +231,20 @@ function boundNumber(v: unknown): unknown {
 function wrapNumberFormat(proto: object | undefined): void {
   const brand = proto === undefined ? undefined : gopd(proto, 'format')?.get;
   if (proto === undefined || brand === undefined) return;
+  // Whether `self` is a formatter: the native getter throws for anything else (the native method then
+  // throws its own TypeError, before it reads any argument).
+  const formatter = (self: unknown): boolean => thisValue(brand, self) !== undefined;
   wrapHandedOut(proto, 'format', (native) => ({ format(value: unknown) { return apply(native, undefined, [boundNumber(value)]) as string; } }).format);
   wrap(proto, 'formatToParts', (orig) => ({
     formatToParts(this: unknown, value: unknown) {
-      apply(brand, this, []);
-      return apply(orig, this, [boundNumber(value)]);
+      return apply(orig, this, [formatter(this) ? boundNumber(value) : value]);
     },
   }));
   each(['formatRange', 'formatRangeToParts'], (key) => {
     wrap(proto, key, (orig) => ({
       [key](this: unknown, start: unknown, end: unknown) {
-        apply(brand, this, []);
         // Either end undefined is the native's TypeError, before either is converted.
-        if (start === undefined || end === undefined) return apply(orig, this, [start, end]);
+        if (!formatter(this) || start === undefined || end === undefined) return apply(orig, this, [start, end]);
         const x = boundNumber(start);
         return apply(orig, this, [x, boundNumber(end)]);
       },
@@ -267,7 +277,10 @@ export function wrapLocaleBuiltins(intl: boolean): void {
     }));
   });
   wrapLocales(NumberPrototype, 'toLocaleString', 0, true);
-  wrapLocales(BigIntPrototype, 'toLocaleString', 0, true, (self) => boundBigInt(apply(bigIntValueOf, self, []) as bigint));
+  wrapLocales(BigIntPrototype, 'toLocaleString', 0, true, (self) => {
+    const v = thisValue(bigIntValueOf, self);
+    if (typeof v === 'bigint') boundBigInt(v);
+  });
   wrapLocales(DatePrototype, 'toLocaleString', 0, true);
   wrapLocales(DatePrototype, 'toLocaleDateString', 0, true);
   wrapLocales(DatePrototype, 'toLocaleTimeString', 0, true);
