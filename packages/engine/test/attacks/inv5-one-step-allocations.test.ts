@@ -16,6 +16,10 @@
  * safe for that reason: a regression allocates 528 MB, answers OK and fails here, without taking the
  * test runner down. What only the heap checks can tell is in inv8-vm-heap.test.ts, in child processes.
  *
+ * `BigInt.prototype.toString` with a power-of-two radix: one fast native step makes up to a character per
+ * bit, so `[b.toString(2), b.toString(2)]` of a BigInt of 2e8 bits (25 MB, which the heap check after the
+ * shift lets through) made 400 MB under a 64 MB limit. The output is now charged first.
+ *
  * Known gap, stated in the README:
  * `Array.prototype.constructor` stays the intrinsic (V8's species fast paths are per process), so a
  * script that is not validated can call it as `[].constructor(n)` uncharged in `vm` mode.
@@ -28,6 +32,7 @@ const ROWS: readonly Adapter[] = [
   { name: 'vm STANDARD validated', options: { realmPool: { maxIdle: 1, prewarm: 0 } }, validates: true },
   { name: 'vm, validate:false transform:false', options: { validate: false, transform: false, realmPool: { maxIdle: 1, prewarm: 0 } }, validates: false },
   { name: 'worker_threads STANDARD validated', options: { adapter: 'worker_threads', workerPoolConfig: { minWorkers: 1, maxWorkers: 1 } }, validates: true },
+  { name: 'worker_threads, validate:false transform:false', options: { adapter: 'worker_threads', validate: false, transform: false, workerPoolConfig: { minWorkers: 1, maxWorkers: 1 } }, validates: false },
 ];
 
 const TOO_BIG = /^Memory limit exceeded: this operation needs about 264000000 bytes \(33000000 elements\)/;
@@ -70,6 +75,15 @@ const ATTACKS: readonly Attack[] = [
     validation: 'accept',
     check: (r) => expect(r.error?.message).toMatch(/^Memory limit exceeded: this operation needs about 134217728 bytes/),
   },
+  {
+    // A power-of-two radix converts in one fast native step: 2e8 bits make 2e8 characters (a one-byte
+    // string of 200 MB) from a BigInt of 25 MB, which the heap check after the shift let through.
+    name: 'BigInt toString(2) of 2e8 bits, twice in one expression',
+    code: 'const b = 1n << 200000000n; const k = [b.toString(2), b.toString(2)]; return k.length;',
+    expect: ['MEMORY_LIMIT_EXCEEDED'],
+    validation: 'accept',
+    check: (r) => expect(r.error?.message).toMatch(/^Memory limit exceeded: this operation builds a string of about \d+ characters/),
+  },
   // What the checks and charges must not change.
   {
     name: 'BigInt and number arithmetic answer as before',
@@ -78,11 +92,13 @@ const ATTACKS: readonly Attack[] = [
       'const out = [String(x), y, String(z), w, String(2n ** 64n), String(-3n * 7n), 6 * 7, 2 ** 10, 1 << 4, String(BigInt.asUintN(8, -1n)), String(BigInt.asUintN(64, 5n)), String(BigInt.asIntN(8, 255n))];',
       'for (const f of [() => 1n * 1, () => 1n << 1, () => BigInt.asUintN(1n, 1n), () => BigInt.asUintN(-1, 1n)]) { try { f(); out.push("no error"); } catch (e) { out.push(e.name); } }',
       'const big = 1n << 600000n; out.push(String(big >> 599990n), String((big * big) >> 1199990n));',
+      'out.push(big.toString(2).length, (-big).toString(32).length, (255n).toString(16), (-255n).toString(2), Object(10n).toString(8), (big + 1n).toString(36).length);',
+      'for (const f of [() => big.toString(1), () => big.toString(37), () => BigInt.prototype.toString.call(5), () => (5n).toString(3n)]) { try { f(); out.push("no error"); } catch (e) { out.push(e.name); } }',
       'return out;',
     ].join('\n'),
     expect: ['OK'],
     validation: 'accept',
-    check: (r) => expect(r.value).toEqual(['12', 10, '1180591620717411303424', 1024, '18446744073709551616', '-21', 42, 1024, 16, '255', '5', '-1', 'TypeError', 'TypeError', 'TypeError', 'RangeError', '1024', '1024']),
+    check: (r) => expect(r.value).toEqual(['12', 10, '1180591620717411303424', 1024, '18446744073709551616', '-21', 42, 1024, 16, '255', '5', '-1', 'TypeError', 'TypeError', 'TypeError', 'RangeError', '1024', '1024', 600001, 120002, 'ff', '-11111111', '12', 116056, 'RangeError', 'RangeError', 'TypeError', 'TypeError']),
   },
   {
     name: 'Array semantics are kept: lengths, elements, errors, sparse arrays, a local named Array',

@@ -101,6 +101,7 @@ export const regexpToString = RegExp.prototype.toString;
 export const stringValueOf = String.prototype.valueOf;
 /** thisBigIntValue: a BigInt, or the BigInt in a BigInt object; throws for anything else. */
 export const bigIntValueOf = BigInt.prototype.valueOf;
+export const bigIntAsUintN = BigInt.asUintN;
 /** OrdinaryToPrimitive with a hint, on any object (`Date.prototype[Symbol.toPrimitive]` only checks that `this` is one). */
 export const ordinaryToPrimitive = Date.prototype[Symbol.toPrimitive] as (this: object, hint: string) => unknown;
 export const numberValueOf = Number.prototype.valueOf;
