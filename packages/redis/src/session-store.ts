@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EVENT_TYPES } from '@enclave-kit/engine';
 import type { EnclaveEvent, EnclaveLogger, ExecutionResult, FinalSessionState, PausedSession, SessionRecord, SessionState, SessionStore } from '@enclave-kit/engine';
-import { isSessionId } from '@enclave-kit/engine/http';
+import { failure, isSessionId } from '@enclave-kit/engine/http';
 import { Channels } from './channels.js';
 import type { RedisClient, RedisStoreOptions } from './client.js';
 import { LUA_NOW, RedisStoreError, Script, checkArguments, integerReply, within } from './client.js';
@@ -33,6 +33,15 @@ export interface RedisSessionStoreOptions extends RedisStoreOptions {
    */
   maxFinishedBytes?: number;
   /**
+   * The longest value the store reads back from Redis (bytes, as Redis counts them): one event, a
+   * session's result, owner or pending approval, a paused run's state; and what one `read` hands over
+   * in all (at least one event). Whatever Redis holds is input: a longer value is measured and refused
+   * in Redis, before it reaches this process, and read as one this app did not write (see `get` and
+   * `read`). Set it above the largest result your runs may return (`maxOutputBytes` plus logs, in
+   * UTF-8). Default 64 MiB.
+   */
+  maxValueBytes?: number;
+  /**
    * Where the store says, once per session and in a fixed text with the session id, that Redis lost
    * the record of a session this instance still runs: written back, or (its bucket kept its other
    * data: evicted, expired) not. Default `console`.
@@ -54,6 +63,8 @@ const STATES: readonly SessionState[] = ['running', 'waiting_for_approval', 'com
 const EXPIRED_BATCH = 100;
 /** What a finished session takes besides its events and result (its hash, stream and index entries), roughly. */
 const SESSION_OVERHEAD_BYTES = 1024;
+/** How long a session the store ended itself (its pending approval did not read as one it wrote) stays readable: the HTTP core's default `ttlMs`. */
+const REJECTED_TTL_MS = 10 * 60_000;
 
 // Keys of a session: KEYS[1] its hash (owner, state, createdAt, lastSeq, result, cancel; while paused
 // pending, pendingCall and paused), KEYS[2] its stream of events (ids `0-<seq>`, one field `e`: the
@@ -252,7 +263,8 @@ return 1`,
  * The decision on a paused session's call, taken once: if it waits on that call and its wait has not
  * ended by ARGV[6] (the app's clock, against its score in the paused index) it runs again (listed as
  * running, alive for ARGV[3] ms as a new session is) and the paused state comes back with the last
- * seq, its owner, createdAt and the bucket's epoch; nil otherwise.
+ * seq, its owner, createdAt and the bucket's epoch; nil otherwise. A state or owner longer than ARGV[8]
+ * bytes comes back empty (the HTTP core refuses an empty state and ends the session as STATE_REJECTED).
  */
 const RESUME = new Script(
   'session resume',
@@ -264,6 +276,11 @@ local created = redis.call('HGET', KEYS[1], 'createdAt')
 if not paused or not last or not owner or not created then return false end
 local ends = tonumber(redis.call('ZSCORE', KEYS[4], ARGV[1]))
 if not ends or ends <= tonumber(ARGV[6]) then return false end
+-- Longer than this app reads: it does not leave Redis, and the run it held does not resume.
+if #paused > tonumber(ARGV[8]) or #owner > tonumber(ARGV[8]) then
+  paused = ''
+  owner = ''
+end
 ${LUA_NOW}
 ${LUA_EPOCH('KEYS[5]', 'ARGV[7]')}
 redis.call('HSET', KEYS[1], 'state', 'running')
@@ -289,6 +306,43 @@ redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
 local latest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 redis.call('PEXPIRE', KEYS[1], math.max(1, math.ceil(tonumber(latest[2]) - tonumber(ARGV[3]))))
 return 1`,
+);
+
+/**
+ * A session's record, each value longer than ARGV[1] bytes replaced by -1 there, so that no value over
+ * the cap leaves Redis: owner, state, createdAt, result, pending.
+ */
+const LOOKUP = new Script(
+  'session lookup',
+  `local out = redis.call('HMGET', KEYS[1], 'owner', 'state', 'createdAt', 'result', 'pending')
+for i = 1, 5 do
+  if out[i] and #out[i] > tonumber(ARGV[1]) then out[i] = -1 end
+end
+return out`,
+);
+
+/**
+ * Events from ARGV[1] (a stream id) on, at most ARGV[2] of them and ARGV[3] bytes in all (one at least):
+ * an entry longer than ARGV[3] goes as its id alone with the field `x`, never its text. Then the
+ * session's state and lastSeq, so that a reader learns whether an entry it cannot read was the `final`.
+ */
+const READ = new Script(
+  'session read',
+  `local max = tonumber(ARGV[3])
+local left = max
+local out = {}
+for _, entry in ipairs(redis.call('XRANGE', KEYS[1], ARGV[1], '+', 'COUNT', ARGV[2])) do
+  local size = 0
+  for _, v in ipairs(entry[2]) do size = size + #v end
+  if size > max then
+    out[#out + 1] = {entry[1], {'x'}}
+  else
+    if #out > 0 and size > left then break end
+    left = left - size
+    out[#out + 1] = entry
+  end
+end
+return {out, redis.call('HGET', KEYS[2], 'state') or false, redis.call('HGET', KEYS[2], 'lastSeq') or false}`,
 );
 
 /** Paused sessions of one index whose wait ended before ARGV[1] (the app's clock). */
@@ -345,13 +399,28 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
+/** `__proto__` keys are dropped: a record read back never carries one to the host's code or its clients. */
+function withoutProto(key: string, value: unknown): unknown {
+  return key === '__proto__' ? undefined : value;
+}
+
+/**
+ * JSON this store wrote, or undefined. Only a text that could hold a `__proto__` key (spelled out, or
+ * behind a `\u` escape, which JSON.stringify writes only for control characters and lone surrogates)
+ * pays for the reviver.
+ */
 function parseJson(text: unknown): unknown {
   if (typeof text !== 'string') return undefined;
   try {
-    return JSON.parse(text);
+    return text.includes('__proto__') || text.includes('\\u') ? JSON.parse(text, withoutProto) : JSON.parse(text);
   } catch {
     return undefined;
   }
+}
+
+/** What a reader gets for a session whose result, `final` or pending approval Redis holds but this store did not write (or longer than it reads). */
+function rejected(what: string): ExecutionResult {
+  return failure('STATE_REJECTED', 'StateRejectedError', `The session store holds ${what} that this app did not write (malformed, or longer than maxValueBytes); it was not read.`);
 }
 
 /** A result as far as a reader relies on it: an object that says whether the run succeeded. */
@@ -364,16 +433,23 @@ function isPending(value: unknown): value is NonNullable<SessionRecord['pendingA
   return isObject(value) && Number.isSafeInteger(value.callId) && (value.callId as number) >= 1 && typeof value.tool === 'string' && typeof value.expiresAt === 'number' && Number.isFinite(value.expiresAt);
 }
 
+/** The seq in a stream entry's id (`0-<seq>`), whatever the entry holds. */
+function seqOf(entry: unknown): number | undefined {
+  const id: unknown = Array.isArray(entry) ? entry[0] : undefined;
+  const m = typeof id === 'string' ? /^0-(\d{1,15})$/.exec(id) : null;
+  return m === null ? undefined : Number(m[1]);
+}
+
 /** One stream entry `[id, [field, value, ...]]` as the event it holds, or undefined when it is not one this store wrote. */
 function eventOf(sessionId: string, entry: unknown): EnclaveEvent | undefined {
   if (!Array.isArray(entry) || entry.length !== 2) return undefined;
-  const [id, fields] = entry as [unknown, unknown];
-  const m = typeof id === 'string' ? /^0-(\d{1,15})$/.exec(id) : null;
-  if (m === null || !Array.isArray(fields) || fields[0] !== 'e') return undefined;
+  const fields: unknown = entry[1];
+  const at = seqOf(entry);
+  if (at === undefined || !Array.isArray(fields) || fields[0] !== 'e') return undefined;
   const event = parseJson(fields[1]);
   if (!isObject(event)) return undefined;
   const { seq, type, time, payload } = event;
-  if (seq !== Number(m[1]) || event.sessionId !== sessionId || typeof time !== 'number' || !isObject(payload)) return undefined;
+  if (seq !== at || event.sessionId !== sessionId || typeof time !== 'number' || !isObject(payload)) return undefined;
   if (typeof type !== 'string' || !(EVENT_TYPES as readonly string[]).includes(type)) return undefined;
   if (type === 'final' && !isResult(payload)) return undefined;
   return event as unknown as EnclaveEvent;
@@ -439,6 +515,7 @@ export class RedisSessionStore implements SessionStore {
   readonly #maxFinishedPerOwner: number;
   /** A bucket's share of `maxFinishedBytes`. */
   readonly #maxBucketBytes: number;
+  readonly #maxValueBytes: number;
   /** Cancel listeners of the sessions this instance runs, for a cancel flag that keepAlive finds. */
   readonly #cancelListeners = new Map<string, Set<() => void>>();
   /** The sessions this instance runs. */
@@ -452,12 +529,13 @@ export class RedisSessionStore implements SessionStore {
 
   constructor(client: RedisClient, options: RedisSessionStoreOptions = {}) {
     const where = 'new RedisSessionStore(client, options)';
-    const { check, o, prefix, timeoutMs } = checkArguments(where, client, options, ['maxEvents', 'maxRunningMs', 'maxFinishedPerOwner', 'maxFinishedBytes', 'logger']);
+    const { check, o, prefix, timeoutMs } = checkArguments(where, client, options, ['maxEvents', 'maxRunningMs', 'maxFinishedPerOwner', 'maxFinishedBytes', 'maxValueBytes', 'logger']);
     this.#logger = check.withMethods<Pick<EnclaveLogger, 'error'>>('logger', o.logger, ['error'], 'an error() method') ?? console;
     this.#maxEvents = check.positiveInteger('maxEvents', o.maxEvents) ?? 10_000;
     this.#maxRunningMs = check.positiveInteger('maxRunningMs', o.maxRunningMs, 'ms') ?? 60 * 60_000;
     this.#maxFinishedPerOwner = check.positiveInteger('maxFinishedPerOwner', o.maxFinishedPerOwner) ?? 100;
     this.#maxBucketBytes = Math.ceil((check.positiveInteger('maxFinishedBytes', o.maxFinishedBytes, 'bytes') ?? 256 * 1024 * 1024) / BUCKETS);
+    this.#maxValueBytes = check.positiveInteger('maxValueBytes', o.maxValueBytes, 'bytes') ?? 64 * 1024 * 1024;
     this.#client = client;
     this.#prefix = prefix;
     this.#timeoutMs = timeoutMs;
@@ -500,12 +578,38 @@ export class RedisSessionStore implements SessionStore {
   async read(sessionId: string, afterSeq: number, limit: number): Promise<EnclaveEvent[]> {
     if (!isSessionId(sessionId) || limit < 1) return [];
     const after = Math.max(0, Math.floor(afterSeq));
-    const reply = await within(this.#client.call('XRANGE', [this.#keys(sessionId).events, `0-${after + 1}`, '+', 'COUNT', limit]), this.#timeoutMs, 'a read');
-    if (!Array.isArray(reply)) throw badReply('a read');
+    const k = this.#keys(sessionId);
+    const reply = await this.#run(READ, [k.events, k.meta], [`0-${after + 1}`, limit, this.#maxValueBytes], 'a read');
+    if (!Array.isArray(reply) || reply.length !== 3 || !Array.isArray(reply[0])) throw badReply('a read');
+    const [entries, state, lastSeq] = reply as [unknown[], unknown, unknown];
+    const ended = typeof state === 'string' && state !== 'running' && state !== 'waiting_for_approval';
     const events: EnclaveEvent[] = [];
-    for (const entry of reply) {
+    let skipped: EnclaveEvent<'events_dropped'> | undefined;
+    for (const entry of entries) {
       const event = eventOf(sessionId, entry);
-      if (event !== undefined) events.push(event);
+      if (event !== undefined) {
+        events.push(event);
+        skipped = undefined;
+        continue;
+      }
+      const seq = seqOf(entry);
+      if (seq === undefined || seq <= after) continue;
+      // The `final` of an ended session, unreadable: its readers still get an end.
+      if (ended && String(seq) === lastSeq) {
+        events.push({ sessionId, seq, type: 'final', time: Date.now(), payload: rejected('a final event') });
+        skipped = undefined;
+        continue;
+      }
+      // An entry this store did not write (or too long to read) is a gap the reader is told of, and
+      // reads past: a batch of them never looks like the end of what there is.
+      if (skipped !== undefined && skipped.seq === seq - 1) {
+        skipped.seq = seq;
+        skipped.payload.toSeq = seq;
+        skipped.payload.count++;
+      } else {
+        skipped = { sessionId, seq, type: 'events_dropped', time: Date.now(), payload: { fromSeq: seq, toSeq: seq, count: 1 } };
+        events.push(skipped);
+      }
     }
     const first = events[0];
     // Trimmed by MAXLEN: the reader learns what it missed, and its next id resumes after the gap.
@@ -524,9 +628,14 @@ export class RedisSessionStore implements SessionStore {
     return this.#pubsub().add(this.#channel(sessionId, 'events'), () => listener());
   }
 
-  async get(sessionId: string): Promise<SessionRecord | undefined> {
+  get(sessionId: string): Promise<SessionRecord | undefined> {
+    return this.#lookup(sessionId, true);
+  }
+
+  /** The record; one waiting on an approval that does not read as one this store wrote is ended first (`mayEnd`). */
+  async #lookup(sessionId: string, mayEnd: boolean): Promise<SessionRecord | undefined> {
     if (!isSessionId(sessionId)) return undefined;
-    const reply = await within(this.#client.call('HMGET', [this.#keys(sessionId).meta, 'owner', 'state', 'createdAt', 'result', 'pending']), this.#timeoutMs, 'a session lookup');
+    const reply = await this.#run(LOOKUP, [this.#keys(sessionId).meta], [this.#maxValueBytes], 'a session lookup');
     if (!Array.isArray(reply) || reply.length !== 5) throw badReply('a session lookup');
     const [owner, state, createdAt, resultText, pendingText] = reply as unknown[];
     if (owner === null && state === null) return undefined;
@@ -537,13 +646,17 @@ export class RedisSessionStore implements SessionStore {
     if (state === 'running') return record;
     if (state === 'waiting_for_approval') {
       const pending = parseJson(pendingText);
-      if (!isPending(pending)) throw badReply('a session lookup');
-      record.pendingApproval = pending;
-      return record;
+      if (isPending(pending)) {
+        record.pendingApproval = pending;
+        return record;
+      }
+      if (!mayEnd) throw badReply('a session lookup');
+      // Nobody could decide on what it shows: it ends, as a paused run's state that does not verify does.
+      await this.finish(sessionId, 'failed', rejected('a pending approval'), REJECTED_TTL_MS, { waitEndsBy: Infinity });
+      return this.#lookup(sessionId, false);
     }
     const result = parseJson(resultText);
-    if (!isResult(result)) throw badReply('a session lookup');
-    record.result = result;
+    record.result = isResult(result) ? result : rejected('a result');
     return record;
   }
 
@@ -585,7 +698,8 @@ export class RedisSessionStore implements SessionStore {
     if (!isSessionId(sessionId) || !Number.isSafeInteger(callId)) return undefined;
     const k = this.#keys(sessionId);
     const until = performance.now() + this.#maxRunningMs;
-    const reply = await this.#run(RESUME, [k.meta, k.events, k.index, k.waiting, k.epoch], [sessionId, String(callId), livenessMs, this.#maxRunningMs, this.#channel(sessionId, 'events'), Date.now(), this.#newEpoch()], 'a resume');
+    const args = [sessionId, String(callId), livenessMs, this.#maxRunningMs, this.#channel(sessionId, 'events'), Date.now(), this.#newEpoch(), this.#maxValueBytes];
+    const reply = await this.#run(RESUME, [k.meta, k.events, k.index, k.waiting, k.epoch], args, 'a resume');
     if (reply === null) return undefined;
     if (!Array.isArray(reply) || reply.length !== 5) throw badReply('a resume');
     const [state, last, owner, createdAt, epoch] = reply as unknown[];

@@ -138,7 +138,7 @@ describe('RedisSessionStore: paused sessions', () => {
     }
   });
 
-  it('a pending approval that is not what the store wrote is a bad reply, never a record', async () => {
+  it('a pending approval that is not what the store wrote is never shown: the session ends as STATE_REJECTED, its readers get a final', async () => {
     const client = redis.client();
     const store = new RedisSessionStore(client, { prefix });
     try {
@@ -146,7 +146,9 @@ describe('RedisSessionStore: paused sessions', () => {
       await store.pause('ses_b1', { approval: approval(1, Date.now() + 60_000), state: '{}' }, 1000);
       const keys = (await client.keys(`${prefix}*:s:ses_b1`)) as string[];
       await client.hset(keys[0] as string, 'pending', '{"callId":"1","__proto__":{"x":1}}');
-      await expect(store.get('ses_b1')).rejects.toThrow(/not what this store wrote/);
+      expect(await store.get('ses_b1')).toMatchObject({ state: 'failed', result: { success: false, error: { code: 'STATE_REJECTED', message: expect.stringMatching(/pending approval/) } } });
+      expect((await store.read('ses_b1', 0, 10)).map((e) => e.type)).toEqual(['approval_required', 'final']);
+      expect(await store.resume('ses_b1', 1, 10_000)).toBeUndefined();
     } finally {
       store.dispose();
     }

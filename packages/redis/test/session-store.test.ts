@@ -11,12 +11,28 @@ sessionStoreContract('RedisSessionStore', () => new RedisSessionStore(redis.clie
 let n = 0;
 const newId = () => `ses_test${++n}_${Math.random().toString(36).slice(2, 10)}`;
 const ok = (value: unknown): ExecutionResult => ({ success: true, value, stats: { duration: 1, toolCallCount: 0, iterationCount: 0 } });
-const log = (sessionId: string, seq: number): EnclaveEvent => ({ sessionId, seq, type: 'log', time: 1000 + seq, payload: { level: 'log', message: `line ${seq}`, time: 1000 + seq } });
+const log = (sessionId: string, seq: number, message = `line ${seq}`): EnclaveEvent => ({ sessionId, seq, type: 'log', time: 1000 + seq, payload: { level: 'log', message, time: 1000 + seq } });
 const logs = (sessionId: string, from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => log(sessionId, from + i));
 
 /** A store on its own client, as one app instance has. */
 function instance(prefix: string, options: ConstructorParameters<typeof RedisSessionStore>[1] = {}): RedisSessionStore {
   return new RedisSessionStore(redis.client(), { prefix, ...options });
+}
+
+/** The longest string any reply of `client` has brought into this process so far, as a function to ask. */
+function largestReply(client: ReturnType<typeof redis.client>): () => number {
+  let largest = 0;
+  const measure = (value: unknown): void => {
+    if (typeof value === 'string' || Buffer.isBuffer(value)) largest = Math.max(largest, value.length);
+    else if (Array.isArray(value)) for (const v of value) measure(v);
+  };
+  const call = client.call.bind(client) as (command: string, args: unknown[]) => Promise<unknown>;
+  client.call = (async (command: string, args: unknown[]) => {
+    const reply = await call(command, args);
+    measure(reply);
+    return reply;
+  }) as never;
+  return () => largest;
 }
 
 async function started(store: RedisSessionStore, owner = 'alice'): Promise<string> {
@@ -204,7 +220,7 @@ describe('RedisSessionStore: across instances', () => {
 });
 
 describe('RedisSessionStore: what Redis says is checked', () => {
-  it('skips stream entries it did not write and refuses a record of the wrong shape', async () => {
+  it('reads stream entries it did not write as a gap, and refuses a record of the wrong shape', async () => {
     const c = redis.client();
     const prefix = redis.prefix();
     const a = new RedisSessionStore(c, { prefix });
@@ -219,13 +235,87 @@ describe('RedisSessionStore: what Redis says is checked', () => {
     await c.xadd(events, '0-6', 'x', JSON.stringify(log(id, 6)));
     await c.xadd(events, '0-7', 'e', JSON.stringify({ ...log(id, 7), type: 'final', payload: { value: 1 } }));
     await c.xadd(events, '0-8', 'e', JSON.stringify(log(id, 8)));
-    expect((await a.read(id, 0, 100)).map((e) => e.seq)).toEqual([1, 8]);
+    // One gap for the run of entries it cannot read, so that a reader goes on past them.
+    const read = await a.read(id, 0, 100);
+    expect(read.map((e) => [e.seq, e.type])).toEqual([
+      [1, 'log'],
+      [7, 'events_dropped'],
+      [8, 'log'],
+    ]);
+    expect(read[1]?.payload).toEqual({ fromSeq: 2, toSeq: 7, count: 6 });
     await c.hset(meta, 'state', 'exploded');
     await expect(a.get(id)).rejects.toThrow(RedisStoreError);
+    // A result it did not write ends the session for its readers, as a state that does not verify does.
     await c.hset(meta, 'state', 'completed', 'result', '{"value":1}');
-    await expect(a.get(id)).rejects.toThrow(/not what this store wrote/);
+    expect((await a.get(id))?.result).toMatchObject({ success: false, error: { code: 'STATE_REJECTED', message: expect.stringMatching(/a result that this app did not write/) } });
     await c.hset(meta, 'result', JSON.stringify(ok(1)), 'createdAt', 'yesterday');
     await expect(a.get(id)).rejects.toThrow(RedisStoreError);
+  });
+
+  it('no value longer than maxValueBytes leaves Redis: an event is a gap, a final, result or paused state is refused', async () => {
+    const c = redis.client();
+    const received = largestReply(c);
+    const prefix = redis.prefix();
+    const a = new RedisSessionStore(c, { prefix, maxValueBytes: 64 * 1024 });
+    const id = await started(a);
+    const big = 'x'.repeat(100 * 1024);
+    await a.append(id, [log(id, 1), log(id, 2, big), log(id, 3)]);
+    expect((await a.read(id, 0, 100)).map((e) => [e.seq, e.type])).toEqual([
+      [1, 'log'],
+      [2, 'events_dropped'],
+      [3, 'log'],
+    ]);
+    expect(await a.finish(id, 'completed', ok(big), 60_000)).toBe(true);
+    const [final] = await a.read(id, 3, 10);
+    expect(final).toMatchObject({ seq: 4, type: 'final', payload: { success: false, error: { code: 'STATE_REJECTED' } } });
+    expect(await a.get(id)).toMatchObject({ state: 'completed', result: { success: false, error: { code: 'STATE_REJECTED' } } });
+    // A read hands over at most maxValueBytes in all (one event at least), whatever `limit` says.
+    const many = await started(a);
+    const half = 'y'.repeat(40 * 1024);
+    await a.append(many, [1, 2, 3].map((seq) => log(many, seq, half)));
+    expect((await a.read(many, 0, 100)).map((e) => e.seq)).toEqual([1]);
+    expect((await a.read(many, 1, 100)).map((e) => e.seq)).toEqual([2]);
+    // A paused run's state over the cap comes back empty: the HTTP core refuses it (STATE_REJECTED).
+    const paused = await started(a);
+    expect(await a.pause(paused, { approval: { callId: 1, tool: 't', expiresAt: Date.now() + 60_000 }, state: big }, 60_000)).toBe(true);
+    expect((await a.resume(paused, 1, 10_000))?.state).toBe('');
+    expect(received()).toBeLessThanOrEqual(64 * 1024);
+  });
+
+  it('by default a result of more than 64 MiB in Redis never reaches the process, and reads as STATE_REJECTED', async () => {
+    const c = redis.client();
+    const received = largestReply(c);
+    const prefix = redis.prefix();
+    const a = new RedisSessionStore(c, { prefix });
+    const id = await started(a);
+    expect(await a.finish(id, 'completed', ok(1), 60_000)).toBe(true);
+    const [meta] = (await c.keys(`${prefix}*:s:${id}`)) as [string];
+    await c.hset(meta, 'result', `{"success":true,"value":"${'z'.repeat(64 * 1024 * 1024)}"}`);
+    expect(await a.get(id)).toMatchObject({ state: 'completed', result: { success: false, error: { code: 'STATE_REJECTED' } } });
+    expect(received()).toBeLessThan(1024 * 1024);
+  });
+
+  it('a __proto__ key in what it reads back never reaches the host as an own key', async () => {
+    const c = redis.client();
+    const prefix = redis.prefix();
+    const a = new RedisSessionStore(c, { prefix });
+    const id = await started(a);
+    const poisoned = JSON.parse('{"__proto__":{"polluted":true},"kept":1}') as Record<string, unknown>;
+    await a.append(id, [{ sessionId: id, seq: 1, type: 'tool_call', time: 1, payload: { callId: 1, tool: 't', args: poisoned } }]);
+    expect(await a.finish(id, 'completed', ok(poisoned), 60_000)).toBe(true);
+    const [meta] = (await c.keys(`${prefix}*:s:${id}`)) as [string];
+    const value = (await a.get(id))?.result as { value: object };
+    expect(value.value).toEqual({ kept: 1 });
+    const [first, final] = await a.read(id, 0, 10);
+    expect(JSON.stringify(first)).not.toMatch(/__proto__/);
+    const finalValue = (final?.payload as { value?: object } | undefined)?.value;
+    expect(finalValue).toEqual({ kept: 1 });
+    expect(Object.hasOwn(finalValue ?? {}, '__proto__')).toBe(false);
+    // Spelled with an escape, as JSON allows.
+    await c.hset(meta, 'result', '{"success":true,"value":{"\\u005f_proto__":{"polluted":true}},"stats":{}}');
+    const escaped = (await a.get(id))?.result as { value: object };
+    expect(Object.hasOwn(escaped.value, '__proto__')).toBe(false);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
   it('ids that are not session ids never reach a key', async () => {

@@ -1,8 +1,8 @@
 /**
  * `@enclave-kit/engine/http`: the plumbing an adapter (or a store package) is built from, below
  * `createEnclaveHandler`: the route matcher, the option check and the one option checker, the body reader
- * and parser, the status table with overrides, and the check of a session id that a store applies to
- * what it reads back. Applications mount an adapter or `createEnclaveHandler` from the
+ * and parser, the status table with overrides, and the check of a session id and the failed-result
+ * builder that a store applies to what it reads back. Applications mount an adapter or `createEnclaveHandler` from the
  * main entry instead.
  *
  * @example
@@ -27,3 +27,4 @@ export type { AllowedOrigins } from './origin.js';
 export type { RoutePath } from './route.js';
 export { OptionChecker } from '../options.js';
 export { isSessionId } from '../events.js';
+export { failure } from '../result.js';
