@@ -137,7 +137,7 @@ describe('tracing options', () => {
 
 describe('tracing through the HTTP core', () => {
   const post = (traceparent: string) =>
-    new Request('http://app.test/enclave', { method: 'POST', headers: { 'content-type': 'application/json', traceparent }, body: JSON.stringify({ code: `return await callTool('orders:list', { status: 'paid' });` }) });
+    new Request('http://localhost/enclave', { method: 'POST', headers: { 'content-type': 'application/json', traceparent }, body: JSON.stringify({ code: `return await callTool('orders:list', { status: 'paid' });` }) });
 
   it('under a span already active (auto-instrumentation’s server span for the request), the run is that span’s child', async () => {
     const handler = createEnclaveHandler({ enclave: make(), tools: () => tools });

@@ -144,7 +144,8 @@ export function createMcpHandler<N = unknown, U = unknown>(options: McpHandlerOp
   for (const key of ['routes', 'catalog']) {
     if (Object.hasOwn(core, key)) throw new EnclaveConfigError(`createMcpHandler(options): "${key}" belongs to createEnclaveHandler and the adapters; this handler serves only MCP.`);
   }
-  const inner = createEnclaveHandler<N, U>({ ...core, catalog: false, routes: { '/mcp': mcpRoute<N, U>(route) } } as Parameters<typeof createEnclaveHandler<N, U>>[0]);
+  // The core hears the origins too: their hosts are names it answers under without authenticate.
+  const inner = createEnclaveHandler<N, U>({ ...core, ...(allowedOrigins !== undefined ? { allowedOrigins } : {}), catalog: false, routes: { '/mcp': mcpRoute<N, U>(route) } } as Parameters<typeof createEnclaveHandler<N, U>>[0]);
   const handler = ((request: Request, native?: N) => inner(request, native, '/mcp')) as EnclaveFetchHandler<N>;
   Object.defineProperties(handler, {
     enclave: { value: inner.enclave, enumerable: true },

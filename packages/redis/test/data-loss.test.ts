@@ -51,20 +51,20 @@ function instance(prefix: string, tool: ReturnType<typeof gate>['tool']): Instan
 const as = (user: string, init: RequestInit = {}) => ({ ...init, headers: { 'x-user': user, 'content-type': 'application/json', ...(init.headers as Record<string, string>) } });
 
 async function start(handler: EnclaveFetchHandler, user: string): Promise<string> {
-  const res = await handler(new Request('http://x/enclave/sessions', as(user, { method: 'POST', body: JSON.stringify({ code: CODE }) })));
+  const res = await handler(new Request('http://localhost/enclave/sessions', as(user, { method: 'POST', body: JSON.stringify({ code: CODE }) })));
   expect(res.status).toBe(201);
   return ((await res.json()) as { sessionId: string }).sessionId;
 }
 
 /** Follows a session's events from the start until `final` or the end of the stream. */
 async function follow(handler: EnclaveFetchHandler, user: string, sessionId: string): Promise<StreamedEvent[]> {
-  const res = await handler(new Request(`http://x/enclave/sessions/${sessionId}/events`, as(user, { headers: { accept: 'text/event-stream' } })));
+  const res = await handler(new Request(`http://localhost/enclave/sessions/${sessionId}/events`, as(user, { headers: { accept: 'text/event-stream' } })));
   expect(res.status).toBe(200);
   return readEvents(res);
 }
 
 async function view(handler: EnclaveFetchHandler, user: string, sessionId: string): Promise<{ status: number; body: any }> {
-  const res = await handler(new Request(`http://x/enclave/sessions/${sessionId}`, as(user)));
+  const res = await handler(new Request(`http://localhost/enclave/sessions/${sessionId}`, as(user)));
   return { status: res.status, body: await res.json() };
 }
 
@@ -319,7 +319,7 @@ describe('a session written again is an ordinary running session', () => {
     withSession(async ({ b, id: cancelled }) => {
       await redis.client().flushall();
       await eventually(async () => expect(await b.store.get(cancelled)).toMatchObject({ state: 'running' }));
-      const res = await b.handler(new Request(`http://x/enclave/sessions/${cancelled}`, as('alice', { method: 'DELETE' })));
+      const res = await b.handler(new Request(`http://localhost/enclave/sessions/${cancelled}`, as('alice', { method: 'DELETE' })));
       expect(await res.json()).toMatchObject({ state: 'cancelled', result: { error: { code: 'ABORTED' } } });
 
       const g2 = gate();
@@ -343,7 +343,7 @@ describe('per-user caps across a loss', () => {
     const store = new RedisSessionStore(redis.client(), { prefix, logger: { error() {} } });
     const leases = new RedisLeaseStore(redis.client(), { prefix });
     const handler = createEnclaveHandler({ logger: silent, authenticate: ({ request }) => request.headers.get('x-user'), tools: { gate: g.tool }, leases, sessions: { store, livenessMs: 600, maxPerUser: 1 } });
-    const post = () => handler(new Request('http://x/enclave/sessions', as('alice', { method: 'POST', body: JSON.stringify({ code: CODE }) })));
+    const post = () => handler(new Request('http://localhost/enclave/sessions', as('alice', { method: 'POST', body: JSON.stringify({ code: CODE }) })));
     try {
       expect((await post()).status).toBe(201);
       await g.called;

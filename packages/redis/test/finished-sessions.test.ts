@@ -149,7 +149,7 @@ describe('one user starting sessions with large results through the handler, on 
     const store = new RedisSessionStore(redis.client(), { prefix, maxFinishedBytes: 16 * 100_000 });
     const handler = createEnclaveHandler({ authenticate: ({ request }) => request.headers.get('x-user'), sessions: { store } });
     const post = (user: string, code: string) =>
-      new Request('http://x/enclave/sessions', { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': user }, body: JSON.stringify({ code }) });
+      new Request('http://localhost/enclave/sessions', { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': user }, body: JSON.stringify({ code }) });
     async function run(user: string, code: string): Promise<string> {
       const response = await handler(post(user, code));
       expect(response.status).toBe(201);
@@ -166,7 +166,7 @@ describe('one user starting sessions with large results through the handler, on 
       expect(held).toBeLessThanOrEqual(16);
       expect(await kept(store, [mallory.at(-1) as string, bob])).toEqual([true, true]);
       expect((await sessionKeys(prefix)).length).toBeLessThanOrEqual(2 * 17);
-      const read = await handler(new Request(`http://x/enclave/sessions/${bob}`, { headers: { 'x-user': 'bob' } }));
+      const read = await handler(new Request(`http://localhost/enclave/sessions/${bob}`, { headers: { 'x-user': 'bob' } }));
       expect(await read.json()).toMatchObject({ state: 'completed', result: { value: 'b'.repeat(1000) } });
     } finally {
       handler.dispose();

@@ -16,8 +16,8 @@ import type { LeaseStore } from '../leases.js';
 import { MemoryLeaseStore, holdLease } from '../leases.js';
 import type { FinalSessionState, PausedSession, SessionRecord, SessionState, SessionStore } from './session-store.js';
 import { MemorySessionStore } from './session-store.js';
-import type { AllowedOrigins } from './origin.js';
-import { checkAllowedOrigins, originAllowed } from './origin.js';
+import type { AllowedHosts, AllowedOrigins } from './origin.js';
+import { checkAllowedHosts, checkAllowedOrigins, hostAllowed, originAllowed } from './origin.js';
 import type { HttpOutcome } from './status.js';
 import { statusTable } from './status.js';
 import type { StreamFormat } from './stream.js';
@@ -184,6 +184,17 @@ export interface EnclaveHandlerBaseOptions<N, U> {
    */
   allowedOrigins?: AllowedOrigins;
   /**
+   * Host names a server without `authenticate` answers under besides `localhost` and IP addresses
+   * (`Host`, port aside): `'app.internal'`, `'.example.com'` for it and every name below it, or `'*'`
+   * for any. Under any other DNS name every route (the run, catalog, check, session, playground routes,
+   * and `routes` such as `mcpRoute()`) answers 403 `FORBIDDEN`: a page on an attacker's name rebound to
+   * this server would be same-origin, and a same-origin `GET` sends no `Origin` to check. The hosts of
+   * listed `allowedOrigins`, and a page that says it is `https:` at the very host, pass too. With
+   * `authenticate` nothing is checked (a rebinding page has none of the user's credentials). Default:
+   * none listed.
+   */
+  allowedHosts?: AllowedHosts;
+  /**
    * Who is asking. Return the user (it reaches `tools(ctx)` as `ctx.user`), or `null`/`undefined`/`false`
    * for 401. Throw `new EnclaveHttpError(403, message)` to refuse with another status.
    */
@@ -281,6 +292,7 @@ const OPTION_KEYS = new Set([
   'enclave',
   'maxBodySize',
   'allowedOrigins',
+  'allowedHosts',
   'authenticate',
   'rateLimit',
   'maxConcurrentRuns',
@@ -316,6 +328,7 @@ export function checkHandlerOptions(options: unknown): asserts options is Enclav
   check.positiveInteger('maxConcurrentRuns', o.maxConcurrentRuns);
   check.positiveInteger('retryAfter', o.retryAfter, 'seconds');
   checkAllowedOrigins(o.allowedOrigins, (message) => check.fail(message));
+  checkAllowedHosts(o.allowedHosts, (message) => check.fail(message));
   check.boolean('catalog', o.catalog);
   check.boolean('check', o.check);
   check.boolean('playground', o.playground);
@@ -1422,6 +1435,10 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
 
   async function serve(request: Request, native: N, started: number, given: string | undefined): Promise<Response> {
     const subPath = given ?? '';
+    // Before any route, `routes` too: without authenticate, the name the server was reached by is its guard.
+    if (options.authenticate === undefined && !hostAllowed(request, options.allowedHosts, options.allowedOrigins)) {
+      throw new EnclaveHttpError(403, 'This server answers no request under this Host name (see the allowedHosts option).');
+    }
     const target = subPath === '' ? undefined : routeAt(routes, subPath);
     if (target) return target.route.serve(routeContext(await admit(request, native), target.rest));
     const method = request.method.toUpperCase();

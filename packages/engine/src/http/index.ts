@@ -23,7 +23,7 @@ export { PayloadTooLargeError, isJsonContentType, parseRunRequest, readBodyText 
 export type { RunRequestBody } from './body.js';
 export { routePath } from './route.js';
 export { checkAllowedOrigins, originAllowed } from './origin.js';
-export type { AllowedOrigins } from './origin.js';
+export type { AllowedHosts, AllowedOrigins } from './origin.js';
 export type { RoutePath } from './route.js';
 export { OptionChecker } from '../options.js';
 export { isSessionId } from '../events.js';

@@ -42,9 +42,9 @@ describe('a paused state that comes back altered from the store', () => {
     const refund = defineTool({ name: 'refund', needsApproval: true, handler: ({ amount }: { amount: number }) => (refunded += amount) });
     const handler = createEnclaveHandler({ logger: { info() {}, error() {} }, sessions: { store }, tools: [refund] });
     try {
-      const started = (await (await handler(post('http://x/enclave/sessions', { code: `return callTool('refund', { amount: 5 })` }))).json()) as { sessionId: string };
+      const started = (await (await handler(post('http://localhost/enclave/sessions', { code: `return callTool('refund', { amount: 5 })` }))).json()) as { sessionId: string };
       await expect.poll(async () => (await store.get(started.sessionId))?.state, { timeout: 10_000 }).toBe('waiting_for_approval');
-      await handler(post(`http://x/enclave/sessions/${started.sessionId}/approvals/1`, { approved: true }));
+      await handler(post(`http://localhost/enclave/sessions/${started.sessionId}/approvals/1`, { approved: true }));
       await expect.poll(async () => (await store.get(started.sessionId))?.state, { timeout: 10_000 }).toBe('failed');
       expect((await store.get(started.sessionId))?.result).toMatchObject({ success: false, error: { code } });
       expect(refunded).toBe(0);
@@ -70,9 +70,9 @@ describe('sessions.stateKey: a paused state swapped in the store is never resume
   }
   const KEY = 'a secret of thirty-two bytes or more';
   const start = (handler: ReturnType<typeof createEnclaveHandler>, user: string, code: string) =>
-    handler(new Request('http://x/enclave/sessions', { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': user }, body: JSON.stringify({ code }) }));
+    handler(new Request('http://localhost/enclave/sessions', { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': user }, body: JSON.stringify({ code }) }));
   const approve = (handler: ReturnType<typeof createEnclaveHandler>, user: string, sessionId: string) =>
-    handler(new Request(`http://x/enclave/sessions/${sessionId}/approvals/1`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': user }, body: JSON.stringify({ approved: true }) }));
+    handler(new Request(`http://localhost/enclave/sessions/${sessionId}/approvals/1`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': user }, body: JSON.stringify({ approved: true }) }));
 
   async function scenario(swap: (store: Swapping, ids: { alice: string; mallory: string }) => Swapping['swap']) {
     const ran: unknown[] = [];
@@ -192,7 +192,7 @@ describe('MemorySessionStore: decisions, expiry and cancels that race', () => {
       await store.create({ sessionId: 'ses_d1', owner: '', createdAt: 1 });
       await store.pause('ses_d1', { approval: approval(1, Date.now() + 60_000), state: '{}' }, 1000);
       store.onCancel('ses_d1', () => cancels++);
-      const pending = handler(new Request('http://x/enclave/sessions/ses_d1', { method: 'DELETE' }));
+      const pending = handler(new Request('http://localhost/enclave/sessions/ses_d1', { method: 'DELETE' }));
       // The cancel reaches whoever runs it now; that run ends the session (here: this test, for it).
       await expect.poll(() => cancels, { timeout: 10_000 }).toBe(1);
       expect((await store.get('ses_d1'))?.state).toBe('running');

@@ -4,6 +4,7 @@
  * own auth step that reads the `x-user` header, next to a plain route `GET /other`. The options mount
  * code mode over MCP at `/enclave/mcp` too (a route of `routes`), driven by the official MCP clients.
  */
+import { request as httpRequest } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -230,6 +231,24 @@ async function post(url: string, row: Pick<Row, 'user' | 'body' | 'raw' | 'conte
   if (row.user !== null) headers['x-user'] = row.user ?? 'alice';
   if (row.contentType !== null) headers['content-type'] = row.contentType ?? 'application/json';
   return fetch(`${url}/enclave`, { method: 'POST', headers, body: row.raw ?? JSON.stringify(row.body), ...init });
+}
+
+/**
+ * A request as a browser page on `host` sends it once DNS points that name at the server: `Host` is the
+ * page's own name, and a same-origin GET carries no `Origin`. (fetch sets `Host` from the URL itself.)
+ */
+function underHost(url: string, host: string, method = 'GET', body?: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const all = body === undefined ? { host, ...headers } : { host, 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers };
+    const req = httpRequest(url, { method, headers: all }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /** The JSON body, untyped: tests read fields of many shapes. */
@@ -776,6 +795,12 @@ export function adapterContract(name: string, harness: AdapterHarness): void {
       expect(own && parentOf(own)).toBe(spans.find((s) => s.name === 'execute_tool traced')?.spanContext().spanId);
     });
 
+    it('behind authenticate, a request under any Host name is served: a rebinding page has none of the user’s credentials', async () => {
+      const res = await underHost(`${served.url}/enclave`, `rebind.attacker.test:${new URL(served.url).port}`, 'GET', undefined, { 'x-user': 'alice' });
+      expect(res.status).toBe(200);
+      expect(JSON.parse(res.text).tools.map((t: { name: string }) => t.name)).toContain('whoami');
+    });
+
     it('other routes pass through to the framework', async () => {
       const res = await fetch(`${served.url}/other`, { headers: { 'x-user': 'alice' } });
       expect(res.status).toBe(200);
@@ -784,6 +809,60 @@ export function adapterContract(name: string, harness: AdapterHarness): void {
         const put = await fetch(`${served.url}/enclave`, { method: 'PUT', headers: { 'x-user': 'alice' } });
         expect(put.status).toBe(404);
         await put.body?.cancel();
+      }
+    });
+  });
+
+  describe(`${name}: DNS rebinding of a server without authenticate`, () => {
+    let served: Served;
+    let port = '';
+    /** Host-side canary: every time the core asked for the tools of a request. */
+    let toolsAsked = 0;
+    beforeAll(async () => {
+      const tools = () => {
+        toolsAsked++;
+        return { 'files:read': async () => 'secret file' };
+      };
+      served = await harness.start({ logger: silent, tools, routes: { '/mcp': mcpRoute() }, playground: true, allowedHosts: ['app.internal', '.corp.test'] });
+      port = new URL(served.url).port;
+    });
+    afterAll(async () => {
+      await served?.close();
+    });
+
+    it('a page on a rebound DNS name reads nothing: catalog, session, events, MCP, run and playground answer 403 and no tools are asked for', async () => {
+      const started = await fetch(`${served.url}/enclave/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: 'return "the result"' }) });
+      expect(started.status).toBe(201);
+      const { statusUrl, eventsUrl } = (await started.json()) as { statusUrl: string; eventsUrl: string };
+      expect((await readEvents(await fetch(`${served.url}${eventsUrl}`))).at(-1)?.data).toMatchObject({ type: 'final', payload: { value: 'the result' } });
+      const asked = toolsAsked;
+      const mcpList = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} });
+      for (const rebound of ['rebind.attacker.test', 'localhost.attacker.test', '127.0.0.1.nip.io', 'localhost.', 'app.internal.attacker.test']) {
+        const host = `${rebound}:${port}`;
+        for (const [method, path, body] of [
+          ['GET', '/enclave'],
+          ['GET', statusUrl],
+          ['GET', eventsUrl],
+          ['GET', '/enclave/playground'],
+          ['POST', '/enclave', JSON.stringify({ code: 'return await callTool("files:read", {})' })],
+          ['POST', '/enclave/mcp', mcpList],
+        ] as const) {
+          const res = await underHost(`${served.url}${path}`, host, method, body);
+          expect(res.status, `${method} ${path} under ${host}`).toBe(403);
+          expect(res.text).not.toMatch(/the result|files:read|secret file/);
+          const json = JSON.parse(res.text);
+          if (path === '/enclave/mcp') expect(json.error).toMatchObject({ data: { status: 403, code: 'FORBIDDEN' } });
+          else expect(json).toMatchObject({ success: false, error: { code: 'FORBIDDEN', message: expect.stringMatching(/allowedHosts/) } });
+        }
+      }
+      expect(toolsAsked).toBe(asked);
+    });
+
+    it('localhost, IP addresses and the names in allowedHosts are served', async () => {
+      for (const host of ['localhost', '127.0.0.1', '[::1]', 'app.internal', 'APP.internal', 'corp.test', 'ci.corp.test']) {
+        const res = await underHost(`${served.url}/enclave`, `${host}:${port}`);
+        expect(res.status, host).toBe(200);
+        expect(JSON.parse(res.text).tools.map((t: { name: string }) => t.name)).toEqual(['files:read']);
       }
     });
   });

@@ -41,6 +41,8 @@ describe('createEnclaveHandler options', () => {
     [{ routes: { '/mcp/': { serve() {} } } }, /routes: "\/mcp\/" must be a literal sub-path/],
     [{ routes: { '/mcp': {} } }, /routes\["\/mcp"\] must be an object with a serve\(route\) method/],
     [{ routes: [] }, /routes must be an object of sub-path -> route/],
+    [{ allowedHosts: ['http://app.internal:3000'] }, /allowedHosts must be an array of host names without scheme or port/],
+    [{ allowedHosts: true }, /allowedHosts must be an array of host names/],
     // Node fires a timer of a longer delay after 1 ms: a heartbeat "never" would beat every millisecond.
     [{ heartbeatMs: 2 ** 31 }, /heartbeatMs must be at most 2147483647 ms/],
     [{ sessions: { livenessMs: 30 * 24 * 60 * 60_000 } }, /sessions\.livenessMs must be at most 2147483647 ms/],
@@ -57,7 +59,7 @@ describe('createEnclaveHandler options', () => {
     expect(ENCLAVE_HTTP_STATUS.TIMEOUT).toBe(408);
     // Only the hanging run gets a short deadline: a loaded machine may take longer than that for any run.
     const handler = createEnclaveHandler({ statuses: { TIMEOUT: 504, SUCCESS: 201 }, tools: { wait: () => new Promise(() => {}) } });
-    const run = (code: string, limits = {}) => handler(new Request('http://x/enclave', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code, limits }) }));
+    const run = (code: string, limits = {}) => handler(new Request('http://localhost/enclave', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code, limits }) }));
     expect((await run('return await callTool("wait")', { timeout: 50 })).status).toBe(504);
     expect((await run('return 1')).status).toBe(201);
     handler.dispose();
@@ -73,7 +75,7 @@ describe('createEnclaveHandler options', () => {
 
   it('answers other methods with 405 and Allow', async () => {
     const handler = createEnclaveHandler({ catalog: false });
-    const res = await handler(new Request('http://x/enclave', { method: 'GET' }));
+    const res = await handler(new Request('http://localhost/enclave', { method: 'GET' }));
     expect(res.status).toBe(405);
     expect(res.headers.get('allow')).toBe('POST');
     handler.dispose();
@@ -84,7 +86,7 @@ describe('createEnclaveHandler options', () => {
       createContext: (_opts, native) => ({ tools: { tenant: (_args, ctx) => (ctx.context as { tenant: string }).tenant }, context: { tenant: native.tenant }, globals: { greeting: 'hi' } }),
     });
     const res = await handler(
-      new Request('http://x/enclave', { method: 'POST', headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify({ code: 'return greeting + " " + (await callTool("tenant"))' }) }),
+      new Request('http://localhost/enclave', { method: 'POST', headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify({ code: 'return greeting + " " + (await callTool("tenant"))' }) }),
       { tenant: 'acme' },
     );
     expect(await res.json()).toMatchObject({ success: true, value: 'hi acme' });
@@ -96,7 +98,7 @@ describe('createEnclaveHandler options', () => {
     const store = new MemoryRateLimitStore({ now: () => clock.now });
     const handler = createEnclaveHandler({ rateLimit: { max: 2, windowMs: 60_000, key: ({ request }) => request.headers.get('x-user') ?? undefined, store } });
     const run = (user: string) =>
-      handler(new Request('http://x/enclave', { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': user }, body: JSON.stringify({ code: 'return 1' }) }));
+      handler(new Request('http://localhost/enclave', { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': user }, body: JSON.stringify({ code: 'return 1' }) }));
     expect((await run('ada')).status).toBe(200);
     clock.now += 15_000;
     expect((await run('ada')).status).toBe(200);
@@ -120,14 +122,14 @@ describe('the default user key (whose sessions are whose, and the per-user caps)
     erin: {},
   };
   const start = (handler: ReturnType<typeof createEnclaveHandler>, user: string) =>
-    handler(new Request('http://x/enclave/sessions', { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': user }, body: JSON.stringify({ code: 'return 42' }) }));
+    handler(new Request('http://localhost/enclave/sessions', { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': user }, body: JSON.stringify({ code: 'return 42' }) }));
 
   it('tells users with bigint ids apart: another user gets 404 for a session', async () => {
     const handler = createEnclaveHandler({ logger: { info() {}, error() {} }, authenticate: ({ request }) => users[request.headers.get('x-user') ?? ''] ?? null });
     const started = await start(handler, 'alice');
     expect(started.status).toBe(201);
     const { sessionId } = (await started.json()) as { sessionId: string };
-    const read = (user: string) => handler(new Request(`http://x/enclave/sessions/${sessionId}`, { headers: { 'x-user': user } }));
+    const read = (user: string) => handler(new Request(`http://localhost/enclave/sessions/${sessionId}`, { headers: { 'x-user': user } }));
     expect((await read('alice')).status).toBe(200);
     expect((await read('bob')).status).toBe(404);
     handler.dispose();
@@ -180,12 +182,12 @@ describe('routes below the run route (the extension point of @enclave-kit/mcp)',
       onRunEnd: ({ status }) => ends.push(status),
       routes: { '/echo': echoRoute(seen) },
     });
-    const res = await handler(post('http://x/enclave/echo/a/b', { code: 'return await callTool("mine:ada")' }, 'ada'), undefined, '/echo/a/b');
+    const res = await handler(post('http://localhost/enclave/echo/a/b', { code: 'return await callTool("mine:ada")' }, 'ada'), undefined, '/echo/a/b');
     expect(await res.json()).toEqual({ rest: '/a/b', user: 'ada', tools: ['mine:ada'], ran: { result: expect.objectContaining({ success: true, value: 'ada' }), status: 200 } });
     // One scope per request, shared by run() and scope().
     expect(built).toBe(1);
     expect(ends).toEqual([200]);
-    const failed = await jsonOf(await handler(post('http://x/enclave/echo', { code: 'return eval("1")' }, 'ada'), undefined, '/echo'));
+    const failed = await jsonOf(await handler(post('http://localhost/enclave/echo', { code: 'return eval("1")' }, 'ada'), undefined, '/echo'));
     expect(failed.ran).toMatchObject({ result: { success: false, error: { code: 'VALIDATION_ERROR' } }, status: 422 });
 
     expect([handler.accepts('DELETE', '/echo'), handler.accepts('GET', '/echo/1'), handler.accepts('POST', '/echoes'), handler.accepts('PUT', ''), handler.accepts('post', '')]).toEqual([
@@ -195,7 +197,7 @@ describe('routes below the run route (the extension point of @enclave-kit/mcp)',
       false,
       true,
     ]);
-    const missing = await handler(post('http://x/enclave/nope', { code: 'return 1' }, 'ada'), undefined, '/nope');
+    const missing = await handler(post('http://localhost/enclave/nope', { code: 'return 1' }, 'ada'), undefined, '/nope');
     expect(missing.status).toBe(404);
     expect((await jsonOf(missing)).error.code).toBe('NOT_FOUND');
     handler.dispose();
@@ -212,7 +214,7 @@ describe('routes below the run route (the extension point of @enclave-kit/mcp)',
       tools: { hold: () => new Promise<void>((r) => (release = r)) },
       routes: { '/echo': echoRoute(seen) },
     });
-    const at = (user: string | undefined, code = 'return 1') => handler(post('http://x/enclave/echo', { code }, user), undefined, '/echo');
+    const at = (user: string | undefined, code = 'return 1') => handler(post('http://localhost/enclave/echo', { code }, user), undefined, '/echo');
     const anonymous = await at(undefined);
     expect([anonymous.status, await anonymous.json()]).toEqual([401, { refused: 'UNAUTHORIZED', message: 'Authentication required.' }]);
     expect((await at('limited')).status).toBe(200);
@@ -251,7 +253,7 @@ describe('routes below the run route (the extension point of @enclave-kit/mcp)',
         },
       },
     });
-    const res = await handler(new Request('http://x/enclave/leak'), undefined, '/leak');
+    const res = await handler(new Request('http://localhost/enclave/leak'), undefined, '/leak');
     expect(await res.json()).toEqual({ message: 'An internal error occurred.', code: 'INTERNAL_ERROR' });
     expect(errors).toHaveLength(1);
     handler.dispose();
@@ -401,7 +403,7 @@ describe('a session follower that goes away', () => {
       tools: { block: (_args: unknown, ctx) => new Promise((resolve) => ctx.signal.addEventListener('abort', () => resolve(blocked.push('aborted')))) },
     });
     const route = routePath('/enclave');
-    const server = createServer((req, res) => void handleNodeRequest(handler, req, res, { req }, undefined, route.below(new URL(req.url ?? '/', 'http://x').pathname)));
+    const server = createServer((req, res) => void handleNodeRequest(handler, req, res, { req }, undefined, route.below(new URL(req.url ?? '/', 'http://localhost').pathname)));
     const served = await listen(server, () => handler.dispose());
     try {
       const started = await fetch(`${served.url}/enclave/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: 'return await callTool("block")' }) });
@@ -425,7 +427,7 @@ describe('a handler mounted at a path that itself holds /sessions', () => {
     const handler = createEnclaveHandler({ logger: { info() {}, error() {} } });
     const route = routePath('/api/sessions');
     const server = createServer((req, res) => {
-      const sub = route.below(new URL(req.url ?? '/', 'http://x').pathname);
+      const sub = route.below(new URL(req.url ?? '/', 'http://localhost').pathname);
       if (sub === undefined) return void res.writeHead(404).end();
       void handleNodeRequest(handler, req, res, { req }, undefined, sub);
     });
@@ -453,7 +455,7 @@ describe('browser pages of other origins, and DNS rebinding, on the core\'s own 
     const touched: string[] = [];
     const handler = createEnclaveHandler({ logger: { info() {}, error() {} }, tools: { 'files:read': () => void touched.push('files:read') }, ...options });
     const route = routePath('/enclave');
-    const server = createServer((req, res) => void handleNodeRequest(handler, req, res, { req }, undefined, route.below(new URL(req.url ?? '/', 'http://x').pathname)));
+    const server = createServer((req, res) => void handleNodeRequest(handler, req, res, { req }, undefined, route.below(new URL(req.url ?? '/', 'http://localhost').pathname)));
     const served = await listen(server, () => handler.dispose());
     const port = Number(new URL(served.url).port);
     /** A browser's POST: its Origin, and the Host it addressed (the page's own host for a same-origin fetch). */

@@ -145,7 +145,7 @@ describe('MemorySessionStore: waits and lifetimes longer than Node’s longest t
 
 describe('one user starting sessions with large results through the handler', () => {
   const post = (user: string, code: string) =>
-    new Request('http://x/enclave/sessions', { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': user }, body: JSON.stringify({ code }) });
+    new Request('http://localhost/enclave/sessions', { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': user }, body: JSON.stringify({ code }) });
 
   async function run(handler: ReturnType<typeof createEnclaveHandler>, store: MemorySessionStore, user: string, code: string): Promise<string> {
     const response = await handler(post(user, code));
@@ -170,7 +170,7 @@ describe('one user starting sessions with large results through the handler', ()
       expect(store.size).toBeLessThan(15);
       expect(largest).toBeLessThanOrEqual(cap + 300_000);
       expect((await store.get(bob))?.result).toMatchObject({ success: true, value: 'b'.repeat(100000) });
-      const read = await handler(new Request(`http://x/enclave/sessions/${bob}`, { headers: { 'x-user': 'bob' } }));
+      const read = await handler(new Request(`http://localhost/enclave/sessions/${bob}`, { headers: { 'x-user': 'bob' } }));
       expect(read.status).toBe(200);
     } finally {
       handler.dispose();
@@ -185,9 +185,9 @@ describe('one user starting sessions with large results through the handler', ()
       const ids: string[] = [];
       for (let i = 0; i < 12; i++) ids.push(await run(handler, store, 'mallory', `return ${i}`));
       expect(store.size).toBe(5);
-      const gone = await handler(new Request(`http://x/enclave/sessions/${ids[0]}`, { headers: { 'x-user': 'mallory' } }));
+      const gone = await handler(new Request(`http://localhost/enclave/sessions/${ids[0]}`, { headers: { 'x-user': 'mallory' } }));
       expect(gone.status).toBe(404);
-      const last = await handler(new Request(`http://x/enclave/sessions/${ids.at(-1)}`, { headers: { 'x-user': 'mallory' } }));
+      const last = await handler(new Request(`http://localhost/enclave/sessions/${ids.at(-1)}`, { headers: { 'x-user': 'mallory' } }));
       expect(await last.json()).toMatchObject({ state: 'completed', result: { value: 11 } });
     } finally {
       handler.dispose();

@@ -42,7 +42,7 @@ function gated() {
 }
 
 const post = (path: string, code: string) =>
-  new Request(`http://x/enclave${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) });
+  new Request(`http://localhost/enclave${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) });
 
 async function finished(store: MemorySessionStore, id: string): Promise<void> {
   await expect.poll(async () => (await store.get(id))?.state, { timeout: 10_000 }).not.toBe('running');
@@ -79,7 +79,7 @@ describe('session events', () => {
       const kept = await store.read(sessionId, 0, 10_000);
       expect(kept.some((e) => e.type === 'events_dropped')).toBe(true);
       expect(kept.length).toBeGreaterThan(256);
-      const read = await readEvents(await handler(new Request(`http://x/enclave/sessions/${sessionId}/events`, { headers: { accept: 'application/x-ndjson' } })));
+      const read = await readEvents(await handler(new Request(`http://localhost/enclave/sessions/${sessionId}/events`, { headers: { accept: 'application/x-ndjson' } })));
       expect(read.map((e) => (e.data as EnclaveEvent).seq)).toEqual(kept.map((e) => e.seq));
     } finally {
       handler.dispose();
@@ -88,7 +88,7 @@ describe('session events', () => {
 });
 
 describe('a reader of a session the store loses', () => {
-  const follow = (handler: ReturnType<typeof createEnclaveHandler>, id: string) => handler(new Request(`http://x/enclave/sessions/${id}/events`)).then((res) => readEvents(res));
+  const follow = (handler: ReturnType<typeof createEnclaveHandler>, id: string) => handler(new Request(`http://localhost/enclave/sessions/${id}/events`)).then((res) => readEvents(res));
 
   async function running(livenessMs: number) {
     const store = new LosingStore();
