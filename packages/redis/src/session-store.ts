@@ -86,8 +86,18 @@ const REJECTED_TTL_MS = 10 * 60_000;
 // An instance keeps the epoch of each session it runs; a record missing under another epoch (or none)
 // was lost, one missing under the same epoch was deleted by the store (expired, forgotten) or evicted.
 
-/** The bucket's epoch in `epoch`, set to ARGV[n] first if it has none. */
-const LUA_EPOCH = (key: string, candidate: string) => `local epoch = redis.call('GET', ${key})
+/**
+ * Keys of a bucket (its indexes, its counts) are shared by all its sessions, so one that does not hold
+ * what this store writes there (a Redis writer's, of another type) would fail every script of the
+ * bucket: `ours(key, type)` deletes it first, and the bucket starts that key again.
+ */
+const LUA_OURS = `local function ours(key, kind)
+  local t = redis.call('TYPE', key).ok
+  if t ~= kind and t ~= 'none' then redis.call('DEL', key) end
+end`;
+
+/** The bucket's epoch in `epoch`, set to ARGV[n] first if it has none (or one this store did not write). */
+const LUA_EPOCH = (key: string, candidate: string) => `local epoch = redis.call('TYPE', ${key}).ok == 'string' and redis.call('STRLEN', ${key}) <= 64 and redis.call('GET', ${key})
 if not epoch then
   epoch = ${candidate}
   redis.call('SET', ${key}, epoch)
@@ -98,6 +108,8 @@ const CREATE = new Script(
   'session create',
   `if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 ${LUA_NOW}
+${LUA_OURS}
+ours(KEYS[2], 'zset')
 ${LUA_EPOCH('KEYS[3]', 'ARGV[6]')}
 redis.call('HSET', KEYS[1], 'owner', ARGV[2], 'state', 'running', 'createdAt', ARGV[3], 'lastSeq', 0)
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
@@ -115,8 +127,11 @@ return epoch`,
 const RESTORE = new Script(
   'session restore',
   `if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
-if redis.call('GET', KEYS[4]) == ARGV[7] then return 0 end
+if redis.call('TYPE', KEYS[4]).ok == 'string' and redis.call('GET', KEYS[4]) == ARGV[7] then return 0 end
 ${LUA_NOW}
+${LUA_OURS}
+ours(KEYS[2], 'stream')
+ours(KEYS[3], 'zset')
 ${LUA_EPOCH('KEYS[4]', 'ARGV[8]')}
 local last = tonumber(ARGV[4])
 local top = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)[1]
@@ -170,7 +185,14 @@ return last`,
  */
 const FINISH = new Script(
   'session finish',
-  `local state = redis.call('HGET', KEYS[1], 'state')
+  `${LUA_OURS}
+-- A record or stream of another type is none this store wrote: the session has no record, and the
+-- sweep that found it listed takes it off the indexes.
+ours(KEYS[1], 'hash')
+ours(KEYS[2], 'stream')
+ours(KEYS[3], 'zset')
+ours(KEYS[4], 'zset')
+local state = redis.call('HGET', KEYS[1], 'state')
 if state ~= 'running' and state ~= 'waiting_for_approval' then
   redis.call('ZREM', KEYS[3], ARGV[1])
   redis.call('ZREM', KEYS[4], ARGV[1])
@@ -193,6 +215,9 @@ redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('PUBLISH', ARGV[6], 'f')
 ${LUA_NOW}
+-- The counts are the bucket's, not the session's: counts that do not read as this store's start again
+-- (the sessions they counted still expire), and the session has ended whatever they hold.
+local counted = pcall(function()
 local tag = ARGV[9]
 local function release(id)
   local v = redis.call('HGET', KEYS[6], id)
@@ -231,6 +256,8 @@ for _ = 1, 1000 do
   if oldest == ARGV[1] then break end
   if oldest then forget(oldest, theirs) else redis.call('ZREM', KEYS[7], top) end
 end
+end)
+if not counted then redis.call('DEL', KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]) end
 return 1`,
 );
 
@@ -245,6 +272,9 @@ const PAUSE = new Script(
   `local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return -2 end
 if state ~= 'running' then return 0 end
+${LUA_OURS}
+ours(KEYS[3], 'zset')
+ours(KEYS[4], 'zset')
 local seq = (tonumber(redis.call('HGET', KEYS[1], 'lastSeq')) or 0) + 1
 local event = '{"sessionId":"' .. ARGV[1] .. '","seq":' .. seq .. ',"type":"approval_required","time":' .. ARGV[2] .. ',"payload":' .. ARGV[3] .. '}'
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[5], '0-' .. seq, 'e', event)
@@ -274,6 +304,9 @@ local last = redis.call('HGET', KEYS[1], 'lastSeq')
 local owner = redis.call('HGET', KEYS[1], 'owner')
 local created = redis.call('HGET', KEYS[1], 'createdAt')
 if not paused or not last or not owner or not created then return false end
+${LUA_OURS}
+ours(KEYS[3], 'zset')
+ours(KEYS[4], 'zset')
 local ends = tonumber(redis.call('ZSCORE', KEYS[4], ARGV[1]))
 if not ends or ends <= tonumber(ARGV[6]) then return false end
 -- Longer than this app reads: it does not leave Redis, and the run it held does not resume.
@@ -345,8 +378,31 @@ end
 return {out, redis.call('HGET', KEYS[2], 'state') or false, redis.call('HGET', KEYS[2], 'lastSeq') or false}`,
 );
 
+/**
+ * The ids of an index (KEYS[1]) scored before `until`, at most `count` of them. A member that is no
+ * session id is no session's: it leaves the index (up to 10 batches of them a call), so that such
+ * members never fill a sweep's batch.
+ */
+const LUA_DUE = (until: string, count: string) => `${LUA_OURS}
+ours(KEYS[1], 'zset')
+local out = {}
+local count = tonumber(${count})
+for _ = 1, 10 do
+  local junk = 0
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ${until}, 'LIMIT', #out, count - #out)) do
+    if #id <= 128 and not string.find(id, '[^%w_%-]') then
+      out[#out + 1] = id
+    else
+      redis.call('ZREM', KEYS[1], id)
+      junk = junk + 1
+    end
+  end
+  if junk == 0 or #out >= count then break end
+end
+return out`;
+
 /** Paused sessions of one index whose wait ended before ARGV[1] (the app's clock). */
-const EXPIRED = new Script('session expired', `return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0, ARGV[2])`);
+const EXPIRED = new Script('session expired', LUA_DUE('ARGV[1]', 'ARGV[2]'));
 
 /** Its instance is alive for ARGV[2] ms more. 1 if a cancel was asked for (a pub/sub message may be lost), -1 if it is not running, -2 if there is no record. */
 const KEEP_ALIVE = new Script(
@@ -358,6 +414,8 @@ if state ~= 'running' then
   return -1
 end
 ${LUA_NOW}
+${LUA_OURS}
+ours(KEYS[2], 'zset')
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
 if redis.call('HGET', KEYS[1], 'cancel') then return 1 end
 return 0`,
@@ -367,7 +425,7 @@ return 0`,
 const STALE = new Script(
   'session stale',
   `${LUA_NOW}
-return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now, 'LIMIT', 0, ARGV[1])`,
+${LUA_DUE('now', 'ARGV[1]')}`,
 );
 
 /** A cancel request: a flag the owner's keepAlive sees, and a message it hears at once. */

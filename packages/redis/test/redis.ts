@@ -66,6 +66,22 @@ export function useRedis(): TestRedis {
   };
 }
 
+/** The longest string any reply of `client` has brought into this process so far, as a function to ask. */
+export function largestReply(client: Redis): () => number {
+  let largest = 0;
+  const measure = (value: unknown): void => {
+    if (typeof value === 'string' || Buffer.isBuffer(value)) largest = Math.max(largest, value.length);
+    else if (Array.isArray(value)) for (const v of value) measure(v);
+  };
+  const call = client.call.bind(client) as (command: string, args: unknown[]) => Promise<unknown>;
+  client.call = (async (command: string, args: unknown[]) => {
+    const reply = await call(command, args);
+    measure(reply);
+    return reply;
+  }) as never;
+  return () => largest;
+}
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Calls `fn` until it resolves (Redis back, reconnected), for at most `ms`. */

@@ -14,7 +14,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { redisRuntime, startRuntimeNode } from '../src/index.js';
 import { killAppMidRun, nodeLoad, startNodeProcess } from './nodes.js';
 import type { NodeProcess } from './nodes.js';
-import { eventually, gate, sleep, useEnclaves, useRedis, useTimings } from './redis.js';
+import { eventually, gate, largestReply, sleep, useEnclaves, useRedis, useTimings } from './redis.js';
 
 const redis = useRedis();
 const timings = useTimings('runtime nodes');
@@ -536,6 +536,44 @@ describe('hostile messages on Redis', () => {
       await send(['accept', job.run, 'nliar0000', job.token]);
     });
     expect(codeOf(await p)).toBe('RUNTIME_LOST');
+  });
+
+  it('forged presence keys answer for their own peer only: a retyped epoch or peer key, or a huge one, never hides a lost node', async () => {
+    const prefix = redis.prefix();
+    const c = redis.client();
+    const app = redis.client();
+    const received = largestReply(app);
+    const enclave = new Enclave({ adapter: redisRuntime({ redis: app, prefix, heartbeatMs: 200, queueTimeoutMs: 3000 }) });
+    enclaves.push(enclave);
+    await enclave.ready();
+    // Before the liars accept: the app beats every 200 ms. Old code: GET on the hash failed every beat.
+    await c.multi().del(`${prefix}{rt}:epoch`).hset(`${prefix}{rt}:epoch`, 'forged', '1').exec();
+    await c.hset(`${prefix}{rt}:alive:nliar0001`, 'forged', '1');
+    await c.set(`${prefix}{rt}:alive:nliar0002`, 'x'.repeat(8 * 1024 * 1024));
+    const runs: Promise<ExecutionResult>[] = [];
+    for (const [liar, timeout] of [['nliar0001', 1500], ['nliar0002', 1500], ['nliar0003', 8000]] as const) {
+      runs.push(enclave.run('return 1', { timeout }));
+      await lyingNode(prefix, async (job, send) => void (await send(['accept', job.run, liar, job.token])));
+    }
+    // The forged ones stay "alive" until their runs' deadlines; the one with no presence is found gone.
+    expect((await Promise.all(runs)).map(codeOf)).toEqual(['TIMEOUT', 'TIMEOUT', 'RUNTIME_LOST']);
+    expect(received()).toBeLessThan(1024 * 1024);
+  });
+
+  it('an epoch that keeps changing is not a loss of Redis’s data every time: a node with no presence is still found gone', async () => {
+    const prefix = redis.prefix();
+    const c = redis.client();
+    const enclave = await remoteEnclave(prefix);
+    let n = 0;
+    const rotate = setInterval(() => void c.set(`${prefix}{rt}:epoch`, `forged${++n}`).catch(() => {}), 50);
+    try {
+      await sleep(300);
+      const run = enclave.run('return 1', { timeout: 8000 });
+      await lyingNode(prefix, async (job, send) => void (await send(['accept', job.run, 'nliar0000', job.token])));
+      expect(codeOf(await run)).toBe('RUNTIME_LOST');
+    } finally {
+      clearInterval(rotate);
+    }
   });
 
   it('garbage on every channel (not JSON, wrong shapes, __proto__ keys, oversized) changes nothing', async () => {

@@ -2,7 +2,7 @@ import type { EnclaveEvent, ExecutionResult } from '@enclave-kit/engine';
 import { describe, expect, it } from 'vitest';
 import { RedisSessionStore, RedisStoreError } from '../src/index.js';
 import { sessionStoreContract } from '../../engine/test/http/session-store-contract.js';
-import { eventually, sleep, useRedis } from './redis.js';
+import { eventually, largestReply, sleep, useRedis } from './redis.js';
 
 const redis = useRedis();
 
@@ -17,22 +17,6 @@ const logs = (sessionId: string, from: number, to: number) => Array.from({ lengt
 /** A store on its own client, as one app instance has. */
 function instance(prefix: string, options: ConstructorParameters<typeof RedisSessionStore>[1] = {}): RedisSessionStore {
   return new RedisSessionStore(redis.client(), { prefix, ...options });
-}
-
-/** The longest string any reply of `client` has brought into this process so far, as a function to ask. */
-function largestReply(client: ReturnType<typeof redis.client>): () => number {
-  let largest = 0;
-  const measure = (value: unknown): void => {
-    if (typeof value === 'string' || Buffer.isBuffer(value)) largest = Math.max(largest, value.length);
-    else if (Array.isArray(value)) for (const v of value) measure(v);
-  };
-  const call = client.call.bind(client) as (command: string, args: unknown[]) => Promise<unknown>;
-  client.call = (async (command: string, args: unknown[]) => {
-    const reply = await call(command, args);
-    measure(reply);
-    return reply;
-  }) as never;
-  return () => largest;
 }
 
 async function started(store: RedisSessionStore, owner = 'alice'): Promise<string> {
@@ -316,6 +300,47 @@ describe('RedisSessionStore: what Redis says is checked', () => {
     const escaped = (await a.get(id))?.result as { value: object };
     expect(Object.hasOwn(escaped.value, '__proto__')).toBe(false);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('what a Redis writer leaves in a bucket’s shared keys costs nothing beyond those keys: sweeps, creates and finishes go on', async () => {
+    const c = redis.client();
+    const prefix = redis.prefix();
+    // Its log line (the record of a session it runs is gone) is the store's word on the forged record below.
+    const a = new RedisSessionStore(c, { prefix, logger: { error() {} } });
+    const stale = await started(a);
+    await a.keepAlive(stale, 1);
+    const [meta] = (await c.keys(`${prefix}*:s:${stale}`)) as [string];
+    const tag = meta.slice(0, meta.indexOf('}') + 1);
+    // 150 members that are no session ids, due before the real one: old code listed the same 100 every sweep.
+    await c.zadd(`${tag}:running`, ...Array.from({ length: 150 }, (_, i) => [0, `not a session ${i}`]).flat());
+    // Another bucket's index of the wrong type: old code failed every sweep, for all buckets.
+    const other = tag === `${prefix}{sessions:0}` ? 1 : 0;
+    await c.set(`${prefix}{sessions:${other}}:running`, 'forged');
+    await c.set(`${prefix}{sessions:${other}}:waiting`, 'forged');
+    await sleep(5);
+    expect(await a.stale()).toEqual([stale]);
+    expect(await a.expired()).toEqual([]);
+    expect(await c.zcard(`${tag}:running`)).toBe(1);
+    // The bucket's epoch and counts of other types: creates and finishes in it still work.
+    await c.del(`${tag}:epoch`);
+    await c.hset(`${tag}:epoch`, 'forged', '1');
+    await c.set(`${tag}:heaviest`, 'forged');
+    await c.set(`${tag}:finishedBytes`, 'not a number');
+    let next = await started(a);
+    while (!(await c.exists(`${tag}:s:${next}`))) next = await started(a);
+    expect(await a.finish(next, 'completed', ok(1), 60_000)).toBe(true);
+    expect(await a.get(next)).toMatchObject({ state: 'completed', result: ok(1) });
+    expect(await a.finish(stale, 'failed', ok(0), 60_000)).toBe(true);
+    // A listed session whose record is of another type has none: its finish says so, and it leaves the index.
+    const forged = await started(a);
+    await a.keepAlive(forged, 1);
+    const [forgedMeta] = (await c.keys(`${prefix}*:s:${forged}`)) as [string];
+    await c.del(forgedMeta);
+    await c.rpush(forgedMeta, 'forged');
+    await sleep(5);
+    expect(await a.stale()).toEqual([forged]);
+    expect(await a.finish(forged, 'failed', ok(0), 60_000)).toBe(false);
+    expect(await a.stale()).toEqual([]);
   });
 
   it('ids that are not session ids never reach a key', async () => {

@@ -62,32 +62,49 @@ export function runtimeKeys(prefix: string) {
 export type RuntimeKeys = ReturnType<typeof runtimeKeys>;
 
 /**
- * A side's heartbeat in one step: the epoch (set to ARGV[1] if there is none), its own presence
- * (KEYS[2] = ARGV[2] for ARGV[3] ms, unless ARGV[2] is empty), and the presence of the peers in
- * KEYS[3..]: `{epoch, presence...}`, a peer's presence nil when it has none.
+ * A side's heartbeat in one step: the epoch (set to ARGV[1] if there is none), whether its own presence
+ * was there, its presence (KEYS[2] = ARGV[2] for ARGV[3] ms, unless ARGV[2] is empty), and whether each
+ * peer's in KEYS[3..] is there: `{epoch, 0|1, 0|1...}`. Whatever the keys hold is input: presence is
+ * only looked at (EXISTS, whatever its type or size), and an epoch that is not a string of at most
+ * ARGV[4] bytes comes back nil. So a forged key answers for its own peer only, never fails the beat
+ * for the others, and never sends this side more than an epoch's length.
  */
 const BEAT = new Script(
   'presence',
-  `local epoch = redis.call('GET', KEYS[1])
-if not epoch then
+  `local epoch = false
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind == 'none' then
   epoch = ARGV[1]
   redis.call('SET', KEYS[1], epoch)
+elseif kind == 'string' and redis.call('STRLEN', KEYS[1]) <= tonumber(ARGV[4]) then
+  epoch = redis.call('GET', KEYS[1])
 end
+local out = {epoch, redis.call('EXISTS', KEYS[2])}
 if ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3]) end
-local out = {epoch}
-for i = 3, #KEYS do out[#out + 1] = redis.call('GET', KEYS[i]) or false end
+for i = 3, #KEYS do out[#out + 1] = redis.call('EXISTS', KEYS[i]) end
 return out`,
 );
 
+/** The longest epoch a side takes: newId() makes 33 characters. */
+const MAX_EPOCH_CHARS = 64;
+
 /** After Redis lost its data, at least this long before a peer's missing presence means it is gone. */
 const LOSS_GRACE_MS = 10_000;
+/** A loss of Redis's data is believed at most once in this long: a Redis writer who keeps changing the epoch does not keep every peer alive. */
+const LOSS_COOLDOWN_MS = 60_000;
 
 /**
  * Presence of one side (an app instance or a node): it says it is alive every heartbeat, and finds
  * which of its peers stopped saying so. A presence key missing is a peer gone, unless Redis lost its
  * data (restarted without persistence, FLUSHALL), which takes every presence key with it: the epoch,
- * a key without expiry, goes only then, and a side that sees it change gives its peers the longer of
- * 3 of its heartbeats and LOSS_GRACE_MS to say they are alive again before it counts any as gone.
+ * a key without expiry, goes only then, and a side that sees it change, with its own presence gone as
+ * well, gives its peers the longer of 3 of its heartbeats and LOSS_GRACE_MS to say they are alive again
+ * before it counts any as gone; at most once in LOSS_COOLDOWN_MS.
+ *
+ * Presence keys are not signed: a signature would not stop a Redis writer from deleting them (which
+ * ends runs as RUNTIME_LOST anyway), and a signed value could be copied back after its peer died. What
+ * a forged key can do is bounded instead: it keeps its own peer counted alive, whose runs then end at
+ * their deadline, which the app keeps itself.
  */
 export class Presence {
   readonly #client: RedisClient;
@@ -97,6 +114,8 @@ export class Presence {
   readonly #timeoutMs: number;
   #epoch: string | undefined;
   #graceUntil = 0;
+  /** Before this, a change of epoch is not taken for a loss of Redis's data. */
+  #graceAgainAt = 0;
 
   constructor(client: RedisClient, keys: RuntimeKeys, self: string, heartbeatMs: number, timeoutMs: number) {
     this.#client = client;
@@ -113,13 +132,20 @@ export class Presence {
   async beat(value: string | undefined, peers: readonly string[]): Promise<Set<string>> {
     const keys = [this.#keys.epoch, this.#keys.alive(this.#self), ...peers.map(this.#keys.alive)];
     // A new epoch each time: one set again after a loss must differ from the one lost.
-    const reply = await within(BEAT.run(this.#client, keys, [newId('t'), value ?? '', this.#heartbeatMs * 3]), this.#timeoutMs, 'a heartbeat');
-    if (!Array.isArray(reply) || reply.length !== peers.length + 1 || typeof reply[0] !== 'string') return new Set();
+    const reply = await within(BEAT.run(this.#client, keys, [newId('t'), value ?? '', this.#heartbeatMs * 3, MAX_EPOCH_CHARS]), this.#timeoutMs, 'a heartbeat');
+    if (!Array.isArray(reply) || reply.length !== peers.length + 2) return new Set();
+    const [epoch, mine] = reply as unknown[];
     const now = performance.now();
-    if (this.#epoch !== undefined && reply[0] !== this.#epoch) this.#graceUntil = now + Math.max(LOSS_GRACE_MS, this.#heartbeatMs * 3);
-    this.#epoch = reply[0];
+    // Lost data takes this side's own presence too; an epoch that is not one a side wrote says nothing.
+    if (typeof epoch === 'string') {
+      if (this.#epoch !== undefined && epoch !== this.#epoch && mine === 0 && now >= this.#graceAgainAt) {
+        this.#graceUntil = now + Math.max(LOSS_GRACE_MS, this.#heartbeatMs * 3);
+        this.#graceAgainAt = now + LOSS_COOLDOWN_MS;
+      }
+      this.#epoch = epoch;
+    }
     if (now < this.#graceUntil) return new Set();
-    return new Set(peers.filter((_, i) => reply[i + 1] === null));
+    return new Set(peers.filter((_, i) => reply[i + 2] === 0));
   }
 }
 
