@@ -5,7 +5,7 @@ import type { FetchLike, HeadersOption, Transport } from './http.js';
 import { errorOf, readJson, resultOf, routeUrl, send } from './http.js';
 import type { EnclaveEventStream } from './stream.js';
 import { EventStream } from './stream.js';
-import type { EnclaveCatalog, EnclaveEvent, ExecutionResult, RunLimitsRequest, SessionStatus, StartedSession } from './types.js';
+import type { EnclaveCatalog, EnclaveEvent, ExecutionResult, PendingApproval, RunLimitsRequest, SessionStatus, StartedSession } from './types.js';
 
 /**
  * Options of `createEnclaveClient`. Only `url` is required.
@@ -133,7 +133,7 @@ export interface SessionOptions extends FollowOptions {
  * const result = await client.session(sessionId).result;   // follow it to the end
  * await client.cancel(otherId);                            // { state: 'cancelled', result: { ... ABORTED } }
  * const { pendingApproval } = await client.getSession(pausedId); // state 'waiting_for_approval'
- * await client.approve(pausedId, pendingApproval.callId);  // or client.deny(pausedId, callId, 'Too much.')
+ * await client.approve(pausedId, pendingApproval);         // or client.deny(pausedId, pendingApproval, 'Too much.')
  * ```
  */
 export interface EnclaveClient {
@@ -165,13 +165,15 @@ export interface EnclaveClient {
   /**
    * Approves the call a paused session waits on (`POST {url}/sessions/{id}/approvals/{callId}`): the run
    * resumes on the server (the approved call runs once) and its events go on; follow them with
-   * `session(sessionId, { fromSeq })`. Throws `EnclaveClientError`: 404 (not the caller's session, or
-   * not the call it waits on), 409 `CONFLICT` (already decided, or not waiting), 410 `APPROVAL_EXPIRED`
-   * (the wait ended: the session ends so, nothing more runs), 429, 503.
+   * `session(sessionId, { fromSeq })`. `call` is the pending approval as shown (its `digest` goes with
+   * the decision, which the server then takes only for that very call, tool and arguments), or its
+   * `callId` alone. Throws `EnclaveClientError`: 404 (not the caller's session, or not the call it
+   * waits on), 409 `CONFLICT` (already decided, not waiting, or the call waiting is not the one shown),
+   * 410 `APPROVAL_EXPIRED` (the wait ended: the session ends so, nothing more runs), 429, 503.
    */
-  approve(sessionId: string, callId: number, options?: RequestOptions): Promise<ApprovalAnswer>;
+  approve(sessionId: string, call: number | Pick<PendingApproval, 'callId' | 'digest'>, options?: RequestOptions): Promise<ApprovalAnswer>;
   /** Denies it: the call rejects in the script with a catchable `ToolError` whose `code` is `APPROVAL_DENIED` and whose message is `reason`. Throws like `approve`. */
-  deny(sessionId: string, callId: number, reason?: string, options?: RequestOptions): Promise<ApprovalAnswer>;
+  deny(sessionId: string, call: number | Pick<PendingApproval, 'callId' | 'digest'>, reason?: string, options?: RequestOptions): Promise<ApprovalAnswer>;
   /** The catalog of the caller's tools (`GET {url}`), for prompts. */
   catalog(options?: RequestOptions): Promise<EnclaveCatalog>;
 }
@@ -181,7 +183,7 @@ export interface EnclaveClient {
  *
  * @example
  * ```ts
- * const { eventsUrl } = await client.approve(sessionId, pending.callId); // eventsUrl: '.../events?fromSeq=8'
+ * const { eventsUrl } = await client.approve(sessionId, pending); // eventsUrl: '.../events?fromSeq=8'
  * ```
  */
 export interface ApprovalAnswer {
@@ -295,10 +297,13 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
 
   const cancel = async (sessionId: string, o: RequestOptions = {}) => json<SessionStatus>(sessionUrl(sessionId), 'DELETE', o);
 
-  async function decide(sessionId: string, callId: number, decision: { approved: boolean; reason?: string }, o: RequestOptions): Promise<ApprovalAnswer> {
-    if (!Number.isSafeInteger(callId) || callId < 1) throw new EnclaveClientError({ code: 'BAD_REQUEST', message: `callId must be a positive integer (the pending call's), got ${String(callId)}.` });
+  async function decide(sessionId: string, call: number | Pick<PendingApproval, 'callId' | 'digest'>, decision: { approved: boolean; reason?: string }, o: RequestOptions): Promise<ApprovalAnswer> {
+    const { callId, digest } = typeof call === 'number' ? { callId: call, digest: undefined } : (call ?? {});
+    if (!Number.isSafeInteger(callId) || (callId as number) < 1) throw new EnclaveClientError({ code: 'BAD_REQUEST', message: `callId must be a positive integer (the pending call's), got ${String(callId)}.` });
     if (decision.reason !== undefined && typeof decision.reason !== 'string') throw new EnclaveClientError({ code: 'BAD_REQUEST', message: 'reason must be a string.' });
-    const res = await send(transport, sessionUrl(sessionId, `/approvals/${callId}`), { method: 'POST', accept: JSON_ACCEPT, body: decision, headers: o.headers, signal: o.signal });
+    if (digest !== undefined && typeof digest !== 'string') throw new EnclaveClientError({ code: 'BAD_REQUEST', message: 'digest must be the string the pending approval carries.' });
+    const body = digest === undefined ? decision : { ...decision, digest };
+    const res = await send(transport, sessionUrl(sessionId, `/approvals/${callId}`), { method: 'POST', accept: JSON_ACCEPT, body, headers: o.headers, signal: o.signal });
     if (res.status !== 202) throw await errorOf(res, o.signal);
     return (await readJson(res, o.signal)) as ApprovalAnswer;
   }
@@ -348,8 +353,8 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
     },
     getSession: async (sessionId, o = {}) => json<SessionStatus>(sessionUrl(sessionId), 'GET', o),
     cancel,
-    approve: (sessionId, callId, o = {}) => decide(sessionId, callId, { approved: true }, o),
-    deny: (sessionId, callId, reason, o = {}) => decide(sessionId, callId, reason === undefined ? { approved: false } : { approved: false, reason }, o),
+    approve: (sessionId, call, o = {}) => decide(sessionId, call, { approved: true }, o),
+    deny: (sessionId, call, reason, o = {}) => decide(sessionId, call, reason === undefined ? { approved: false } : { approved: false, reason }, o),
     catalog: async (o = {}) => json<EnclaveCatalog>(base().href, 'GET', o),
   };
 }

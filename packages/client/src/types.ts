@@ -142,11 +142,13 @@ export interface ExecutionFailure {
 export type ExecutionResult<T = unknown> = ExecutionSuccess<T> | ExecutionFailure;
 
 /**
- * A call waiting for a person's decision: `args` as the tool would receive them.
+ * A call waiting for a person's decision: `args` as the tool would receive them. `digest` (SHA-256 of
+ * `callId`, `tool` and `args`, from servers since 0.2.0): pass the whole object to `approve()` or
+ * `deny()` and the decision is taken only for the very call shown (409 `CONFLICT` otherwise).
  *
  * @example
  * ```ts
- * if (status.pendingApproval) await client.approve(status.sessionId, status.pendingApproval.callId);
+ * if (status.pendingApproval) await client.approve(status.sessionId, status.pendingApproval);
  * ```
  */
 export interface PendingApproval {
@@ -154,6 +156,7 @@ export interface PendingApproval {
   tool: string;
   args?: unknown;
   expiresAt?: number;
+  digest?: string;
 }
 
 /**

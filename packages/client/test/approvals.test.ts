@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEnclaveClient } from '../src/index.js';
-import type { EnclaveEvent } from '../src/index.js';
+import type { EnclaveEvent, PendingApproval } from '../src/index.js';
 import type { TestServer } from './server.js';
 import { rejection, startServer } from './server.js';
 
@@ -30,10 +30,14 @@ describe('approvals through the client', () => {
     expect(paused).toMatchObject({ success: false, error: { code: 'APPROVAL_REQUIRED', data: { callId: 1, tool: 'refund', args: { amount: 42 } } } });
     const sessionId = await stream.sessionId;
     const status = await client.getSession(sessionId);
-    expect(status).toMatchObject({ state: 'waiting_for_approval', pendingApproval: { callId: 1, tool: 'refund' } });
+    expect(status).toMatchObject({ state: 'waiting_for_approval', pendingApproval: { callId: 1, tool: 'refund', digest: expect.stringMatching(/^[\w-]{43}$/) } });
+    expect(server.refunds).toEqual([]);
+    // A digest of another call than the one waiting: CONFLICT, and nothing runs.
+    expect(await rejection(client.approve(sessionId, { callId: 1, digest: 'A'.repeat(43) }))).toMatchObject({ code: 'CONFLICT', status: 409 });
     expect(server.refunds).toEqual([]);
 
-    const answer = await client.approve(sessionId, status.pendingApproval?.callId as number);
+    // The approval as shown: its digest goes with the decision, which the server checks.
+    const answer = await client.approve(sessionId, status.pendingApproval as PendingApproval);
     expect(answer).toMatchObject({ sessionId, state: 'running', callId: 1, approved: true });
     const rest = client.session(sessionId, { fromSeq: stream.lastSeq });
     const tail: EnclaveEvent[] = [];

@@ -343,6 +343,12 @@ export interface ApprovalRequiredPayload {
   args?: unknown;
   /** When the wait ends as `APPROVAL_EXPIRED` (ms since the epoch), where the host sets a `maxPauseDuration`. */
   expiresAt?: number;
+  /**
+   * SHA-256 (base64url) of the call as shown: `callId`, `tool` and `args`. Send it back with the
+   * decision (`{ approved, digest }`) and the decision is taken only if the session still waits on that
+   * very call (409 `CONFLICT` otherwise, nothing runs).
+   */
+  digest?: string;
 }
 
 export interface HeartbeatPayload {

@@ -115,8 +115,9 @@ export class EnclaveSessionModel {
     if (client === undefined || sessionId === undefined || pendingApproval === undefined || state !== 'waiting_for_approval') return undefined;
     const generation = this.#generation;
     try {
-      if (approved) await client.approve(sessionId, pendingApproval.callId);
-      else await client.deny(sessionId, pendingApproval.callId, reason);
+      // The approval as shown: its digest binds the decision to that very call.
+      if (approved) await client.approve(sessionId, pendingApproval);
+      else await client.deny(sessionId, pendingApproval, reason);
     } catch (err) {
       if (generation !== this.#generation) return undefined;
       const code = (err as EnclaveClientError).code;

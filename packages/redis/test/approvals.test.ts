@@ -177,10 +177,10 @@ describe('what the store shows of a paused run is input: the decision is bound t
     });
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/enclave`;
     const post = (path: string, body: unknown) => fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const view = async (id: string) => (await (await fetch(`${base}/sessions/${id}`)).json()) as { state: string; result?: { error?: { code: string } }; pendingApproval?: { args: unknown } };
-    /** Starts `refund(500)` and waits for its pause: the session's id and its keys in Redis. */
-    async function paused() {
-      const { sessionId } = (await (await post('/sessions', { code: "return await callTool('refund', { amount: 500 })" })).json()) as { sessionId: string };
+    const view = async (id: string) => (await (await fetch(`${base}/sessions/${id}`)).json()) as { state: string; result?: { error?: { code: string } }; pendingApproval?: { args: unknown; digest?: string } };
+    /** Starts `refund(amount)` (the amount as input) and waits for its pause: the session's id and its keys in Redis. */
+    async function paused(amount = 500) {
+      const { sessionId } = (await (await post('/sessions', { code: 'return await callTool("refund", { amount: input.amount })', input: { amount } })).json()) as { sessionId: string };
       await expect.poll(async () => (await view(sessionId)).state, { timeout: 10_000 }).toBe('waiting_for_approval');
       const [meta] = (await redis.client().keys(`${prefix}*:s:${sessionId}`)) as [string];
       return { sessionId, meta, events: meta.replace(/:s:(?=[^:]*$)/, ':e:') };
@@ -206,6 +206,44 @@ describe('what the store shows of a paused run is input: the decision is bound t
     await expect.poll(async () => (await view(keys.sessionId)).state, { timeout: 10_000 }).toBe('failed');
     expect((await view(keys.sessionId)).result?.error?.code).toBe('STATE_REJECTED');
     expect(refunds).toEqual([]);
+  });
+
+  it('a decision sent with the digest it was shown is taken only for that call: one swapped after it was shown never runs', async () => {
+    // Unsigned (no stateKey): a Redis writer can swap the whole paused run consistently, state, record and event.
+    const { refunds, post, view, paused } = await app({});
+    const c = redis.client();
+    // A run of refund(500) paused elsewhere: its state and record are moved into the session shown.
+    const template = await paused(500);
+    const [state, pending] = (await c.hmget(template.meta, 'paused', 'pending')) as [string, string];
+    const { digest } = JSON.parse(pending) as { digest: string };
+    const swap = async (k: { meta: string; events: string }) => {
+      await c.hset(k.meta, 'paused', state, 'pending', pending);
+      const entries = (await c.xrange(k.events, '-', '+')) as [string, string[]][];
+      await c.del(k.events);
+      const to500 = (text: string) => (text.includes('approval_required') ? text.replace('"amount":5}', '"amount":500}').replace(/"digest":"[\w-]+"/, `"digest":"${digest}"`) : text);
+      for (const [id, fields] of entries) await c.xadd(k.events, id, ...fields.map(to500));
+    };
+    // Without the digest, the swapped call runs: the shape of the break.
+    const blind = await paused(5);
+    expect((await view(blind.sessionId)).pendingApproval?.args).toEqual({ amount: 5 });
+    await swap(blind);
+    expect((await post(`/sessions/${blind.sessionId}/approvals/1`, { approved: true })).status).toBe(202);
+    await expect.poll(async () => (await view(blind.sessionId)).state, { timeout: 10_000 }).toBe('completed');
+    expect(refunds).toEqual([500]);
+    // With it: 409, nothing runs, the session still waits.
+    const bound = await paused(5);
+    const shown = (await view(bound.sessionId)).pendingApproval;
+    expect(shown).toMatchObject({ args: { amount: 5 }, digest: expect.stringMatching(/^[\w-]{43}$/) });
+    await swap(bound);
+    const refused = await post(`/sessions/${bound.sessionId}/approvals/1`, { approved: true, digest: shown?.digest });
+    expect([refused.status, ((await refused.json()) as { error: { code: string } }).error.code]).toEqual([409, 'CONFLICT']);
+    expect((await view(bound.sessionId)).state).toBe('waiting_for_approval');
+    expect((await post(`/sessions/${bound.sessionId}/approvals/1`, { approved: true, digest: 'not a digest' })).status).toBe(400);
+    // The call as shown, decided with its digest, runs.
+    const honest = await paused(5);
+    expect((await post(`/sessions/${honest.sessionId}/approvals/1`, { approved: true, digest: (await view(honest.sessionId)).pendingApproval?.digest })).status).toBe(202);
+    await expect.poll(async () => (await view(honest.sessionId)).state, { timeout: 10_000 }).toBe('completed');
+    expect(refunds).toEqual([500, 5]);
   });
 
   it('a paused state larger than the limits allow is refused before it is read: nothing runs, the session ends as STATE_REJECTED', async () => {

@@ -449,6 +449,20 @@ function shownApproval(approval: { callId?: unknown; tool?: unknown; args?: unkn
   }
 }
 
+/** A digest as `approvalDigest` writes it: SHA-256, base64url. */
+const DIGEST = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * The digest of what a person is shown of an approval (`shownApproval`): it goes out with the approval
+ * (`approval_required`, `pendingApproval`), and a decision that sends it back is taken only for that
+ * very call. Computed again from the call each time, never read from a store.
+ */
+async function approvalDigest(approval: { callId?: unknown; tool?: unknown; args?: unknown } | undefined): Promise<string | undefined> {
+  const shown = shownApproval(approval);
+  if (shown === undefined) return undefined;
+  return Buffer.from(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(shown))).toString('base64url');
+}
+
 /** A paused state read back from a store, checked as untrusted input; undefined when it is not one the core wrote. */
 function readPausedState(text: string): PausedState | undefined {
   try {
@@ -1214,7 +1228,8 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
         await appender.drained(DRAIN_WAIT_MS);
         if (paused !== undefined && durable !== undefined) {
           // The wait began when the run asked (and took its place among the owner's waiting sessions).
-          const approval = { ...paused.approval, expiresAt: waitUntil ?? Date.now() + durable.maxPauseDuration };
+          const digest = await approvalDigest(paused.approval);
+          const approval = { ...paused.approval, expiresAt: waitUntil ?? Date.now() + durable.maxPauseDuration, ...(digest !== undefined && { digest }) };
           const state = await durable.seal(sessionId, owner, JSON.stringify({ v: 1, body, journal: paused.journal, approval: paused.approval } satisfies PausedState));
           waiting = await persistently(() => durable.pause(sessionId, { approval, state }, ttlMs), DRAIN_WAIT_MS);
         } else await persistently(() => store.finish(sessionId, stateOf(answer.result), answer.result, ttlMs), DRAIN_WAIT_MS);
@@ -1252,11 +1267,21 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
       if (err instanceof EnclaveHttpError) throw err;
       throw new EnclaveHttpError(400, 'The request body is not valid JSON.');
     }
+    // The digest of the approval the person was shown, if the client sends it back: optional, checked when there.
+    let shownDigest: unknown;
+    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) && Object.hasOwn(parsed, 'digest')) ({ digest: shownDigest, ...parsed } = parsed as Record<string, unknown>);
     const decision = readDecision(parsed);
-    if (decision === undefined) throw new EnclaveHttpError(400, `The body must be { "approved": true } or { "approved": false, "reason"?: string of at most ${MAX_REASON} characters }.`);
+    if (decision === undefined || (shownDigest !== undefined && (typeof shownDigest !== 'string' || !DIGEST.test(shownDigest)))) {
+      throw new EnclaveHttpError(400, `The body must be { "approved": true } or { "approved": false, "reason"?: string of at most ${MAX_REASON} characters }, with the approval's "digest"?: string as it was shown.`);
+    }
     const callId = /^[1-9]\d{0,8}$/.test(route.approval) ? Number(route.approval) : undefined;
     if (record.state !== 'waiting_for_approval') throw notDecided(record);
     if (callId === undefined || record.pendingApproval?.callId !== callId) throw new EnclaveHttpError(404, `No such approval: the session waits on call ${record.pendingApproval?.callId ?? '?'}.`);
+    // Bound to what the person saw: the call waiting now must be that call, tool and arguments. The
+    // resume then checks the paused run against this same record, so the call that runs is the one shown.
+    if (shownDigest !== undefined && shownDigest !== (await approvalDigest(record.pendingApproval))) {
+      throw new EnclaveHttpError(409, 'The call this session waits on is not the one shown with this digest; nothing ran. Read the session again before deciding.', { code: 'CONFLICT' });
+    }
     // Too late already: no slot is taken for it and nothing runs (the store's resume checks again, atomically).
     if (record.pendingApproval.expiresAt <= Date.now()) throw await tooLate(route.id, record);
     const free = await sessionSlots(ctx, started);

@@ -4,6 +4,7 @@
  * pauses on one for `orders:refund`, a person approves or denies through the other (an hour of fake
  * time later), and the tools' own counters prove that nothing ran twice.
  */
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -111,7 +112,9 @@ export function approvalsContract(name: string, makeStores: () => ApprovalStores
       const b = await instance(toolsFor);
       const { sessionId, events: head } = await paused(a, 'alice', LIST_READ_REFUND);
       expect(types(head)).toEqual(['session_init', 'tool_call', 'tool_result', 'tool_call', 'tool_result', 'log', 'tool_call', 'approval_required']);
-      const pending = { callId: 3, tool: 'orders:refund', args: { id: 'o1', amount: 120 }, expiresAt: Date.parse('2026-03-02T09:00:00Z') };
+      // The digest of the call as shown: SHA-256 of [callId, tool, args], base64url.
+      const digestOf = (amount: number) => createHash('sha256').update(JSON.stringify([3, 'orders:refund', { id: 'o1', amount }])).digest('base64url');
+      const pending = { callId: 3, tool: 'orders:refund', args: { id: 'o1', amount: 120 }, expiresAt: Date.parse('2026-03-02T09:00:00Z'), digest: digestOf(120) };
       expect(head.at(-1)?.data.payload).toEqual(pending);
       expect(await status(b, 'alice', sessionId)).toEqual({ sessionId, state: 'waiting_for_approval', pendingApproval: pending });
       expect(ran).toEqual({ list: 1, get: 1, refund: 0 });
@@ -121,7 +124,7 @@ export function approvalsContract(name: string, makeStores: () => ApprovalStores
       expect((await status(b, 'bob', sessionId)).error.code).toBe('NOT_FOUND');
       expect((await decide(b, 'alice', sessionId, 2, { approved: true })).status).toBe(404);
       expect((await decide(b, 'alice', sessionId, 'x', { approved: true })).status).toBe(404);
-      for (const bad of ['{', '[]', '{"approved":"yes"}', '{"approved":true,"__proto__":{"x":1}}', '{"approved":false,"reason":7}', JSON.stringify({ approved: false, reason: 'x', extra: 1 })]) {
+      for (const bad of ['{', '[]', '{"approved":"yes"}', '{"approved":true,"__proto__":{"x":1}}', '{"approved":false,"reason":7}', JSON.stringify({ approved: false, reason: 'x', extra: 1 }), '{"approved":true,"digest":"abc"}', '{"approved":true,"digest":7}']) {
         const res = await decide(b, 'alice', sessionId, 3, bad);
         expect(res.status, bad).toBe(400);
         expect(((await res.json()) as any).error.code).toBe('BAD_REQUEST');
@@ -129,10 +132,14 @@ export function approvalsContract(name: string, makeStores: () => ApprovalStores
       const notJson = await fetch(`${b}/sessions/${sessionId}/approvals/3`, { method: 'POST', headers: { 'x-user': 'alice', 'content-type': 'text/plain' }, body: 'yes' });
       expect(notJson.status).toBe(415);
       expect((await decide(b, 'alice', sessionId, 3, 'x'.repeat(20_000))).status).toBe(413);
+      // A decision on another call than the one waiting (its digest says so): 409, nothing runs, it still waits.
+      const other = await decide(b, 'alice', sessionId, 3, { approved: true, digest: digestOf(1200) });
+      expect([other.status, ((await other.json()) as any).error.code]).toEqual([409, 'CONFLICT']);
+      expect((await status(b, 'alice', sessionId)).state).toBe('waiting_for_approval');
       expect(ran).toEqual({ list: 1, get: 1, refund: 0 });
 
       vi.setSystemTime(new Date('2026-03-01T10:00:00Z'));
-      const approved = await decide(b, 'alice', sessionId, 3, { approved: true }, 'text/event-stream');
+      const approved = await decide(b, 'alice', sessionId, 3, { approved: true, digest: pending.digest }, 'text/event-stream');
       expect(approved.status).toBe(200);
       const rest = await readEvents(approved);
       expect(types(rest)).toEqual(['tool_call', 'tool_result', 'log', 'final']);
