@@ -304,13 +304,15 @@ local last = redis.call('HGET', KEYS[1], 'lastSeq')
 local owner = redis.call('HGET', KEYS[1], 'owner')
 local created = redis.call('HGET', KEYS[1], 'createdAt')
 if not paused or not last or not owner or not created then return false end
+-- Measured before anything else reads them again (HSTRLEN reads no value).
+local long = redis.call('HSTRLEN', KEYS[1], 'paused') > tonumber(ARGV[8]) or redis.call('HSTRLEN', KEYS[1], 'owner') > tonumber(ARGV[8])
 ${LUA_OURS}
 ours(KEYS[3], 'zset')
 ours(KEYS[4], 'zset')
 local ends = tonumber(redis.call('ZSCORE', KEYS[4], ARGV[1]))
 if not ends or ends <= tonumber(ARGV[6]) then return false end
 -- Longer than this app reads: it does not leave Redis, and the run it held does not resume.
-if #paused > tonumber(ARGV[8]) or #owner > tonumber(ARGV[8]) then
+if long then
   paused = ''
   owner = ''
 end
@@ -342,14 +344,14 @@ return 1`,
 );
 
 /**
- * A session's record, each value longer than ARGV[1] bytes replaced by -1 there, so that no value over
- * the cap leaves Redis: owner, state, createdAt, result, pending.
+ * A session's record, each value longer than ARGV[1] bytes replaced by -1 there (measured, not read),
+ * so that no value over the cap leaves Redis: owner, state, createdAt, result, pending.
  */
 const LOOKUP = new Script(
   'session lookup',
-  `local out = redis.call('HMGET', KEYS[1], 'owner', 'state', 'createdAt', 'result', 'pending')
-for i = 1, 5 do
-  if out[i] and #out[i] > tonumber(ARGV[1]) then out[i] = -1 end
+  `local out = {}
+for i, field in ipairs({'owner', 'state', 'createdAt', 'result', 'pending'}) do
+  if redis.call('HSTRLEN', KEYS[1], field) > tonumber(ARGV[1]) then out[i] = -1 else out[i] = redis.call('HGET', KEYS[1], field) end
 end
 return out`,
 );
