@@ -190,8 +190,8 @@ export interface EnclaveHandlerBaseOptions<N, U> {
    * and `routes` such as `mcpRoute()`) answers 403 `FORBIDDEN`: a page on an attacker's name rebound to
    * this server would be same-origin, and a same-origin `GET` sends no `Origin` to check. The hosts of
    * listed `allowedOrigins`, and a page that says it is `https:` at the very host, pass too. With
-   * `authenticate` nothing is checked (a rebinding page has none of the user's credentials). Default:
-   * none listed.
+   * `authenticate` nothing is checked (a rebinding page has none of the user's credentials) unless
+   * `allowedHosts` is given: set it when `authenticate` admits anyone. Default: none listed.
    */
   allowedHosts?: AllowedHosts;
   /**
@@ -1460,8 +1460,9 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
 
   async function serve(request: Request, native: N, started: number, given: string | undefined): Promise<Response> {
     const subPath = given ?? '';
-    // Before any route, `routes` too: without authenticate, the name the server was reached by is its guard.
-    if (options.authenticate === undefined && !hostAllowed(request, options.allowedHosts, options.allowedOrigins)) {
+    // Before any route, `routes` too: without authenticate, the name the server was reached by is its
+    // guard; with it, only where the host lists names (an authenticate that admits anyone guards nothing).
+    if ((options.authenticate === undefined || options.allowedHosts !== undefined) && !hostAllowed(request, options.allowedHosts, options.allowedOrigins)) {
       throw new EnclaveHttpError(403, 'This server answers no request under this Host name (see the allowedHosts option).');
     }
     const target = subPath === '' ? undefined : routeAt(routes, subPath);

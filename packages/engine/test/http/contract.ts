@@ -237,7 +237,7 @@ async function post(url: string, row: Pick<Row, 'user' | 'body' | 'raw' | 'conte
  * A request as a browser page on `host` sends it once DNS points that name at the server: `Host` is the
  * page's own name, and a same-origin GET carries no `Origin`. (fetch sets `Host` from the URL itself.)
  */
-function underHost(url: string, host: string, method = 'GET', body?: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
+export function underHost(url: string, host: string, method = 'GET', body?: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const all = body === undefined ? { host, ...headers } : { host, 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers };
     const req = httpRequest(url, { method, headers: all }, (res) => {

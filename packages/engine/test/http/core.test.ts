@@ -5,7 +5,7 @@ import { ENCLAVE_HTTP_STATUS, EnclaveConfigError, EnclaveHttpError, MemoryRateLi
 import type { EnclaveRoute, EnclaveRouteContext } from '../../src/index.js';
 import { handleNodeRequest, writeFetchResponse } from '../../src/node/index.js';
 import type { NodeRequest } from '../../src/node/index.js';
-import { adapterContract, listen } from './contract.js';
+import { adapterContract, listen, underHost } from './contract.js';
 import { readEvents, recordFlushes } from './event-stream.js';
 
 // The Fetch core behind a bare node:http server and the Node bridge: the reference for the adapters.
@@ -482,6 +482,16 @@ describe('browser pages of other origins, and DNS rebinding, on the core\'s own 
         }
       }
       expect(touched).toEqual([]);
+    } finally {
+      await served.close();
+    }
+  });
+
+  it('an authenticate that admits anyone guards nothing: allowedHosts, once given, is checked behind it too', async () => {
+    const { served, port } = await serveLocally({ authenticate: () => 'guest', allowedHosts: ['app.internal'] });
+    try {
+      expect((await underHost(`${served.url}/enclave`, `rebind.attacker.test:${port}`)).status).toBe(403);
+      for (const host of [`app.internal:${port}`, `localhost:${port}`, `127.0.0.1:${port}`]) expect((await underHost(`${served.url}/enclave`, host)).status, host).toBe(200);
     } finally {
       await served.close();
     }
