@@ -74,7 +74,8 @@ export function originAllowed(request: Request, allowed: AllowedOrigins | undefi
 export function hostAllowed(request: Request, allowedHosts: AllowedHosts | undefined, allowedOrigins: AllowedOrigins | undefined): boolean {
   if (allowedHosts === '*') return true;
   const host = request.headers.get('host') ?? new URL(request.url).host;
-  if (!HOST_HEADER.test(host)) return false;
+  // A port past 65535, an IPv4 address past 255, a bad punycode label: no browser sends those.
+  if (!HOST_HEADER.test(host) || !URL.canParse(`http://${host}`)) return false;
   const hostname = new URL(`http://${host}`).hostname;
   if (unrebindable(hostname)) return true;
   for (const entry of allowedHosts ?? []) {
