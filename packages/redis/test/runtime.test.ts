@@ -670,6 +670,9 @@ describe('hostile messages on Redis', () => {
     // The rewritten text an app sends: the engine keeps it with what the check returns (its PreparedScript).
     const source = (checked.compiled as unknown as { source: string }).source;
     const job = (run: string, framed: boolean) => ({ v: 1, run, app, token: 'tok0000000', source, limits, input: null, globals: null, names: [], fnNames: [], remaining: 5000, realm: { intl: false, proxy: false }, ...(framed ? { framed: 1 } : {}) });
+    // The fake app's presence, as a live app keeps it: on a loaded machine the node's heartbeat could
+    // otherwise find the app gone, and end its runs, before they call the tool.
+    await c.set(`${prefix}{rt}:alive:${app}`, '1', 'PX', 10_000);
     for (const [run, framed] of [['rframed0001', true], ['rolder00001', false]] as const) {
       await c.set(`${prefix}{rt}:job:${run}`, JSON.stringify(job(run, framed)), 'PX', 5000);
       await c.xadd(`${prefix}{rt}:jobs`, '*', 'r', run, 'a', app);
