@@ -207,3 +207,20 @@ export function tick(run: Run | null): void {
   run.bulk++;
   if (run.bulk > run.limits.maxIterations) fatal(run, 'MAX_ITERATIONS', 'IterationLimitError', `Iteration limit of ${run.limits.maxIterations} exceeded.`);
 }
+
+/**
+ * Steps of a script's iterator between two heap checks. A native that walks an iterator whose `next` is
+ * itself a builtin (`{ next: Object }`) runs no script code, so no checkpoint, from one step to the next.
+ */
+const STEPS_PER_CHECK = 1024;
+
+/**
+ * Counts the `n`th step of a native's walk over something the script supplied (an iterator, a RegExp's
+ * `exec`): the iteration budget, and a heap check now and then.
+ */
+export function countStep(run: Run | null, n: number): void {
+  if (run === null) return;
+  if (n > run.maxElements) chargeElements(n);
+  tick(run);
+  if ((n & (STEPS_PER_CHECK - 1)) === 0) checkMemory(run);
+}

@@ -7,8 +7,9 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- the wrappers keep the builtins' own loose signatures */
 import { BIG_STRING } from '../realm-abi.js';
 import type { Run } from './budgets.js';
-import { chargeChars, chargeElements, checkMemory, copied, current, tick } from './budgets.js';
+import { chargeChars, chargeElements, checkMemory, copied, countStep, current, tick } from './budgets.js';
 import { displace } from './displaced.js';
+import { guarded, unguarded } from './regexps.js';
 import {
   ArrayCtor,
   ArrayPrototype,
@@ -172,19 +173,6 @@ function charged(self: unknown[]): unknown[] {
 }
 
 /**
- * Steps of a script's iterator between two heap checks. A native that walks an iterator whose `next` is
- * itself a builtin (`{ next: Object }`) runs no script code, so no checkpoint, from one step to the next.
- */
-const STEPS_PER_CHECK = 1024;
-
-/** Counts one step of a script's iterator walked by the runtime or a native: the iteration budget, and a heap check now and then. */
-function countStep(run: Run | null, n: number): void {
-  if (run === null) return;
-  if (n > run.maxElements) chargeElements(n);
-  tick(run);
-  if ((n & (STEPS_PER_CHECK - 1)) === 0) checkMemory(run);
-}
-
 /**
  * An array whose iteration is the intrinsic one, bounded by its length: an array of this realm, not of
  * a subclass, with no iterator method of its own (Array.prototype is frozen, and proxies of arrays are
@@ -990,23 +978,26 @@ export function wrapBulkBuiltins(): void {
     displace(orig);
     globals[key] = { [key](v: unknown) { const str = S(v); if (str.length > 16_384) chargeChars(str.length * factor); return apply(orig as AnyFn, undefined, [str]); } }[key];
   });
-  // RegExp methods behind match, matchAll, replace, search and split: also reachable directly.
+  // RegExp methods behind match, matchAll, replace, search and split: also reachable directly. Those that
+  // loop over `exec` get a receiver that is not a plain RegExp guarded (see regexps.ts); matchAll calls
+  // `exec` once per step of the iterator it returns.
   each([symbolMatch, symbolMatchAll, symbolSplit], (sym) => {
     wrap(RegExpPrototype, sym, (orig) => ({
       [sym](this: unknown, ...args: unknown[]) {
         const str = S(args[0]);
         if (str.length > SMALL) chargeElements(str.length);
-        return apply(orig, this, args.length > 1 ? [str, args[1]] : [str]);
+        const rx = sym === symbolMatchAll ? this : guarded(this, sym === symbolSplit);
+        return unguarded(apply(orig, rx, args.length > 1 ? [str, args[1]] : [str]));
       },
     }));
   });
   wrap(RegExpPrototype, symbolReplace, (orig) => ({
     [symbolReplace](this: unknown, string: unknown, replacement: unknown) {
       const str = S(string);
-      if (typeof replacement === 'function') return replaceBy(replacement, (fn) => apply(orig, this, [str, fn]));
+      if (typeof replacement === 'function') return replaceBy(replacement, (fn) => apply(orig, guarded(this, false), [str, fn]));
       const r = S(replacement);
       chargeReplacement(str, this, r, true);
-      return builtString(apply(orig, this, [str, r]));
+      return builtString(apply(orig, guarded(this, false), [str, r]));
     },
   }));
   // Strings iterate by code point through this: spreads, for-of, destructuring with a rest element.

@@ -34,7 +34,7 @@ export const MathObject = Math;
 export const ReflectObject = Reflect;
 export const RegExpStatics = RegExp as unknown as Record<string, unknown>;
 
-export const { apply, construct, ownKeys, get: reflectGet, defineProperty: reflectDefine, deleteProperty: reflectDelete, getPrototypeOf: reflectGetPrototypeOf, setPrototypeOf: reflectSetPrototypeOf } = Reflect;
+export const { apply, construct, ownKeys, get: reflectGet, set: reflectSet, defineProperty: reflectDefine, deleteProperty: reflectDelete, getPrototypeOf: reflectGetPrototypeOf, setPrototypeOf: reflectSetPrototypeOf } = Reflect;
 export const {
   defineProperty,
   getOwnPropertyDescriptor: gopd,
@@ -98,6 +98,9 @@ export const dateNow = Date.now;
 export const mathRandom = Math.random;
 export const mathImul = Math.imul;
 export const regexpToString = RegExp.prototype.toString;
+export const regexpExec = RegExp.prototype.exec;
+/** RegExp.prototype.source's getter: throws for anything without a RegExp's internal slots (a proxy too) but RegExp.prototype. */
+export const regexpSourceGetter = (Object.getOwnPropertyDescriptor(RegExp.prototype, 'source') as PropertyDescriptor).get as (this: unknown) => string;
 export const stringValueOf = String.prototype.valueOf;
 /** thisBigIntValue: a BigInt, or the BigInt in a BigInt object; throws for anything else. */
 export const bigIntValueOf = BigInt.prototype.valueOf;
