@@ -335,10 +335,22 @@ const NORMALIZE_EXPANSION: Readonly<Record<string, number>> = { NFC: 3, NFD: 4, 
 /** Arguments lists are built in one uninterruptible step from an array-like of any length. */
 const MAX_ARGUMENTS = 65_536;
 
-function checkArgs(args: any): void {
-  if (args === null || args === undefined) return;
-  const len = toLen(args.length);
+/**
+ * The argument list `apply`, `Reflect.apply` and `Reflect.construct` hand the native: at most
+ * MAX_ARGUMENTS. An array's length is the engine's own; an array-like's is read once, here, and the
+ * native gets a copy of that many elements, read in the native's order. Handed the array-like itself,
+ * the native would read `length` again: a getter that showed this check 1 and the native 1e8 held the
+ * vm host for 30 s past a 5 s deadline.
+ */
+function argumentList(args: any): any {
+  if (args === null || (typeof args !== 'object' && typeof args !== 'function')) return args;
+  const array = isArray(args);
+  const len = array ? (args.length as number) : toLen(args.length);
   if (len > MAX_ARGUMENTS) throw new RangeErrorCtor(`Too many arguments (${len}): AgentScript allows at most ${MAX_ARGUMENTS} in one call.`);
+  if (array) return args;
+  const copy: unknown[] = [];
+  for (let i = 0; i < len; i++) copy[i] = args[i];
+  return copy;
 }
 
 /** Calls `fn` for each item of a runtime-owned array, without the array iterator (see host.ts). */
@@ -1010,12 +1022,13 @@ export function wrapBulkBuiltins(): void {
     },
   }));
   const fnApply = gopd(FunctionPrototype, 'apply')?.value as AnyFn;
-  wrap(FunctionPrototype, 'apply', () => ({ apply(this: unknown, thisArg: unknown, args: unknown) { checkArgs(args); return apply(fnApply, this, [thisArg, args]); } }));
-  wrap(ReflectObject, 'apply', () => ({ apply(target: AnyFn, thisArg: unknown, args: ArrayLike<unknown>) { checkArgs(args); return apply(apply, ReflectObject, [target, thisArg, args]); } }));
+  // A target that is not callable is the native's TypeError, before it reads the arguments.
+  wrap(FunctionPrototype, 'apply', () => ({ apply(this: unknown, thisArg: unknown, args: unknown) { return apply(fnApply, this, [thisArg, typeof this === 'function' ? argumentList(args) : args]); } }));
+  wrap(ReflectObject, 'apply', () => ({ apply(target: AnyFn, thisArg: unknown, args: ArrayLike<unknown>) { return apply(apply, ReflectObject, [target, thisArg, typeof target === 'function' ? argumentList(args) : args]); } }));
   wrap(ReflectObject, 'construct', () => ({
     construct(target: AnyFn, args: ArrayLike<unknown>, ...rest: unknown[]) {
-      checkArgs(args);
-      return apply(construct, ReflectObject, rest.length > 0 ? [target, args, rest[0]] : [target, args]);
+      const list = typeof target === 'function' ? argumentList(args) : args;
+      return apply(construct, ReflectObject, rest.length > 0 ? [target, list, rest[0]] : [target, list]);
     },
   }));
   // Arrays iterate (spread, for-of, destructuring) through the bounded `values` above.
