@@ -55,6 +55,7 @@ import {
   stringRaw,
   symbolIsConcatSpreadable,
   symbolIterator,
+  symbolSpecies,
   symbolMatch,
   symbolMatchAll,
   symbolReplace,
@@ -644,6 +645,61 @@ function capCollatorCompare(): void {
   }).compare);
 }
 
+/** Leaves `flattened` writes between two charges. */
+const FLAT_CHARGE = 1024;
+
+/**
+ * ArraySpeciesCreate(O, 0): the array `flat` and `flatMap` fill, made as the native makes it, or null
+ * where that is a new ordinary array.
+ */
+function speciesArray(O: unknown): any {
+  if (!isArray(O)) return null;
+  let C = (O as { constructor?: unknown }).constructor;
+  if (C !== null && (typeof C === 'object' || typeof C === 'function')) {
+    C = (C as Record<symbol, unknown>)[symbolSpecies];
+    if (C === null) C = undefined;
+  }
+  if (C === undefined || C === ArrayCtor) return null;
+  if (typeof C !== 'function') throw new TypeErrorCtor('object.constructor[Symbol.species] is not a constructor');
+  return construct(C as AnyFn, [0]);
+}
+
+/**
+ * `flat` and `flatMap` as the specification words them (ArraySpeciesCreate, then FlattenIntoArray), in
+ * the runtime. V8 flattens in one native step that reads every element again after any check of ours:
+ * an element getter showed a counting walk 1 and the native a DAG of 2^27 leaves, and a builtin as the
+ * `flatMap` callback (`Object.bind(null, big)`) handed back one array of 1e6 elements 2,000 times; both
+ * aborted a 256 MB vm host (the second at STANDARD, validated). Here every element is read once (its
+ * `in` check and its value, as the native reads them), each array visited counts one iteration, and the
+ * leaves are charged as they are written, so the heap is checked as the result grows.
+ * `O` is the script's receiver, `source` what receiver() made of it.
+ */
+function flattened(run: Run, O: unknown, source: any, depth: number, mapper: AnyFn | null, thisArg: unknown): unknown {
+  const made = speciesArray(O);
+  const own = made === null;
+  const target = own ? [] : made;
+  const obj = typeof O === 'object' || typeof O === 'function' ? O : ObjectCtor(O);
+  let n = 0;
+  const put = (v: unknown) => {
+    if (own) target[n] = v;
+    else defineProperty(target, n, { value: v, writable: true, enumerable: true, configurable: true });
+    n++;
+    if (n % FLAT_CHARGE === 0) chargeElements(n > run.maxElements ? n : FLAT_CHARGE);
+  };
+  const walk = (arr: any, len: number, level: number, mapping: boolean) => {
+    tick(run);
+    for (let i = 0; i < len; i++) {
+      if (!(i in arr)) continue;
+      let x = arr[i];
+      if (mapping) x = apply(mapper as AnyFn, thisArg, [x, i, obj]);
+      if (level > 0 && isArray(x)) walk(x, toLen(x.length), level - 1, false);
+      else put(x);
+    }
+  };
+  walk(source, toLen(source.length), depth, mapper !== null);
+  return target;
+}
+
 /** Wraps every bulk builtin of the realm. Runs once, at install, before lockdown freezes them. */
 export function wrapBulkBuiltins(): void {
   const SP = StringPrototype;
@@ -786,7 +842,7 @@ export function wrapBulkBuiltins(): void {
     },
   }));
   // Methods that call back once per element (at most): charged what the script's counter did not see.
-  each(['forEach', 'map', 'filter', 'flatMap', 'reduce', 'reduceRight'] as const, (key) => {
+  each(['forEach', 'map', 'filter', 'reduce', 'reduceRight'] as const, (key) => {
     wrap(AP, key, (orig) => ({
       [key](this: unknown, ...args: unknown[]) {
         const self = isArray(this) && this.length <= SMALL ? charged(this) : receiver(this, false, orig);
@@ -1037,30 +1093,23 @@ export function wrapBulkBuiltins(): void {
     flat(this: unknown, depth: unknown) {
       const run = current;
       if (run === null) return apply(orig, this, [depth]);
-      // Count what flattening would produce, ticking per array visited: a DAG of shared arrays would
-      // otherwise expand exponentially inside one native call.
       // As the native: the receiver and its length first, then the depth, converted once.
       const self = receiver(this, false, orig);
-      const depthNum = depth === undefined ? 1 : +(depth as number);
-      const d = toLen(depthNum);
-      let total = 0;
-      const walk = (arr: any, level: number) => {
-        tick(run);
-        const n = toLen(arr.length);
-        for (let i = 0; i < n; i++) {
-          const x = arr[i];
-          if (level < d && isArray(x)) walk(x, level + 1);
-          else {
-            total++;
-            if (total > run.maxElements) chargeElements(total);
-          }
-        }
-      };
-      walk(self, 0);
-      // The output, charged before the native builds it (12 copies of 7.8e6 elements in one array
-      // literal, each within the budget, aborted a 512 MB vm host, STANDARD, validated).
-      chargeElements(total);
-      return apply(orig, self, [depthNum]);
+      return flattened(run, this, self, toLen(depth === undefined ? 1 : +(depth as number)), null, undefined);
+    },
+  }));
+  wrap(AP, 'flatMap', (orig) => ({
+    flatMap(this: unknown, callback: unknown, thisArg: unknown) {
+      const run = current;
+      if (run === null || this === null || this === undefined) return apply(orig, this, [callback, thisArg]);
+      const self = receiver(this, false, orig);
+      if (typeof callback !== 'function') return apply(orig, self, [callback, thisArg]);
+      const m = metered(run, callback as AnyFn);
+      try {
+        return flattened(run, this, self, 1, m.fn, thisArg);
+      } finally {
+        m.settle();
+      }
     },
   }));
   wrap(ArrayCtor, 'from', () => ({
