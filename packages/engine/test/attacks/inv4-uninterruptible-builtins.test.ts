@@ -169,6 +169,20 @@ const ATTACKS: readonly Attack[] = [
     enclave: { maxIterations: 10_000 },
     expect: ['MAX_ITERATIONS'],
   },
+  // Found by red-teaming: builtins these natives call back were not counted at all (10 million calls of
+  // `Math.abs` from Map.forEach counted 21,000 iterations at STANDARD, validated).
+  ...([
+    ['Map forEach', 'const m = new Map(a.map((x, i) => [i, x]));', 'm.forEach(Math.abs)'],
+    ['Set forEach', 'const st = new Set(a.map((x, i) => i));', 'st.forEach(Math.sign)'],
+    ['Array.from with a mapping function', '', 'Array.from(a, Math.abs)'],
+    ['a JSON.parse reviver', "const text = '[' + '-1,'.repeat(65535) + '-1]';", 'JSON.parse(text, Math.abs)'],
+    ['a replace callback', "const str = 'x'.repeat(65536);", 'str.replace(/x/g, String)'],
+  ] as const).map(([what, setup, call]): Attack => ({
+    name: `a builtin as ${what}'s callback is charged to the iteration budget`,
+    code: `const a = Array(65536).fill(-1); ${setup} for (let i = 0; i < 150; i++) ${call}; return 1;`,
+    enclave: { maxIterations: 10_000 },
+    expect: ['MAX_ITERATIONS'],
+  })),
   {
     name: 'a callback that stops early is charged its calls, not the length',
     code: 'const a = Array.from({ length: 50000 }, (_, i) => i); let s = 0; for (let i = 0; i < 100; i++) s += a.findIndex((x) => x === 3) + (a.some(Number.isInteger) ? 1 : 0); return s;',

@@ -507,12 +507,7 @@ function sortWith(orig: AnyFn, self: any, comparefn: unknown): unknown {
     tickMany(run, len);
     return apply(orig, self, [defaultCompare]);
   }
-  const m = metered(run, (comparefn ?? defaultCompare) as AnyFn);
-  try {
-    return apply(orig, self, [m.fn]);
-  } finally {
-    m.settle();
-  }
+  return withMetered(comparefn ?? defaultCompare, (f) => apply(orig, self, [f]));
 }
 
 /** Elements one native join or toLocaleString converts in one step (a few ms): longer arrays go by slices. */
@@ -865,14 +860,7 @@ export function wrapBulkBuiltins(): void {
       [key](this: unknown, callback: unknown, thisArg: unknown) {
         const self = isArray(this) && this.length <= SMALL ? charged(this) : receiver(this, false, orig, key !== 'every' && key !== 'some');
         if (self !== this) callback = withObject(callback, this, false);
-        const run = current;
-        if (run === null || typeof callback !== 'function') return apply(orig, self, [callback, thisArg]);
-        const m = metered(run, callback as AnyFn);
-        try {
-          return apply(orig, self, [m.fn, thisArg]);
-        } finally {
-          m.settle();
-        }
+        return withMetered(callback, (f) => apply(orig, self, [f, thisArg]));
       },
     }));
   });
@@ -975,6 +963,7 @@ export function wrapBulkBuiltins(): void {
       },
     }));
   });
+  // Map and Set call back once per entry, entries added during the walk included.
   each([MapCtor.prototype, SetCtor.prototype], (proto) => {
     wrap(proto, 'forEach', (orig) => ({ forEach(this: unknown, callback: unknown, thisArg: unknown) { return withMetered(callback, (fn) => apply(orig, this, [fn, thisArg])); } }));
   });
@@ -1104,12 +1093,7 @@ export function wrapBulkBuiltins(): void {
       if (run === null || this === null || this === undefined) return apply(orig, this, [callback, thisArg]);
       const self = receiver(this, false, orig);
       if (typeof callback !== 'function') return apply(orig, self, [callback, thisArg]);
-      const m = metered(run, callback as AnyFn);
-      try {
-        return flattened(run, this, self, 1, m.fn, thisArg);
-      } finally {
-        m.settle();
-      }
+      return withMetered(callback, (f) => flattened(run, this, self, 1, f as AnyFn, thisArg));
     },
   }));
   wrap(ArrayCtor, 'from', () => ({
