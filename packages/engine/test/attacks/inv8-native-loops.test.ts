@@ -16,6 +16,9 @@
  *   element again: an element getter that showed the walk 1 and V8 a DAG of 2^27 leaves aborted the
  *   host. `flatMap` with a builtin callback (`Object.bind(null, big)`) copied the same array of 1e6
  *   elements 2,000 times in one native step, uncharged (the same abort).
+ * - `concat` charged the items' lengths before the call, and V8 then ran script code between the items
+ *   it copied (a `Symbol.isConcatSpreadable` getter, the species, element getters): a getter that grew
+ *   a later item had it copied uncharged, 16 times (the same abort).
  *
  * Host-side evidence: the vm shapes run in child processes with a 256 MB heap, which must exit cleanly
  * with nothing on stderr; the in-process rows judge by the outcome code and value (the flat getter's
@@ -35,6 +38,7 @@ const LOOPS: Record<string, { code: string; ends: readonly string[] }> = {
   'split, a species whose splitter has exec: Object': { code: "class C { constructor() { return { exec: Object, lastIndex: 0 }; } } const r = new RegExp('a'); Object.defineProperty(r, 'constructor', { value: { [Symbol.species]: C } }); return 'a'.repeat(20000).split(r).length;", ends: ['MAX_ITERATIONS', 'MEMORY_LIMIT_EXCEEDED'] },
   // Read once, the getter answers 1: the result is [1].
   'flat, an element getter that shows V8 a DAG of 2^27 leaves': { code: "let big = [1]; for (let i = 0; i < 27; i++) big = [big, big]; const a = []; let c = 0; Object.defineProperty(a, 0, { get() { return c++ ? big : 1; }, enumerable: true }); return a.flat(Infinity).length;", ends: ['OK'] },
+  'concat, a Symbol.isConcatSpreadable getter that grows the items after the charge': { code: `const chunk = new Array(65536).fill(0); const b = []; const a = [1]; Object.defineProperty(a, Symbol.isConcatSpreadable, { get() { for (let i = 0; i < 31; i++) b.push.apply(b, chunk); return true; } }); return [].concat(a${', b'.repeat(16)}).length;`, ends: ['MEMORY_LIMIT_EXCEEDED'] },
   'flatMap, a builtin callback that returns one array of 1e6 elements 2,000 times': { code: 'const h = new Array(1e6).fill(0); const a = new Array(2000).fill(0); return a.flatMap(Object.bind(null, h)).length;', ends: ['MEMORY_LIMIT_EXCEEDED'] },
 };
 
@@ -123,6 +127,29 @@ t(() => { const a = [1, 2]; return a.flatMap((x) => { a.push(9); return x; }); }
 t(() => { const r = []; r.length = 3; return [r, [r]].flat(2); });
 return out;`;
 
+/** What `concat` answers (holes, receivers, spreadable flags, species, getters and their order): the host's own answers. */
+const CONCAT_SEMANTICS = `
+const out = [];
+const t = (f) => { try { const v = f(); out.push(Array.isArray(v) ? [Object.getPrototypeOf(v) === Array.prototype, v.length, JSON.stringify(v), Object.keys(v).join()] : v); } catch (e) { out.push(e.name); } };
+t(() => [1, 2].concat(3, [4, [5]], 'ab', null, undefined));
+t(() => [1, , 3].concat([, 5], []));
+t(() => [].concat());
+t(() => Array.prototype.concat.call('ab', 1).map((x) => typeof x));
+t(() => Array.prototype.concat.call(null, 1));
+t(() => { const o = { length: 2, 0: 'a' }; const r = Array.prototype.concat.call(o, 1); return [r.length, r[0] === o, r[1]]; });
+t(() => { const a = [1, 2]; a[Symbol.isConcatSpreadable] = false; return [0].concat(a).map((x) => Array.isArray(x)); });
+class A extends Array {}
+t(() => { const r = A.from([1]).concat([2], 3); return [r instanceof A, r.length, r[0], r[1], r[2]]; });
+t(() => { const a = [1, [2]]; Object.defineProperty(a, 'constructor', { value: { [Symbol.species]: function (n) { this.made = n; } } }); const r = a.concat(3); return [r.made, r[0], r[1], r.length, Array.isArray(r)]; });
+t(() => { const a = [1]; Object.defineProperty(a, 'constructor', { value: { [Symbol.species]: 5 } }); return a.concat(2); });
+const log = [];
+t(() => { const a = [1]; const b = [2, 3]; Object.defineProperty(a, Symbol.isConcatSpreadable, { get() { log.push('a'); return true; } }); Object.defineProperty(b, 0, { get() { log.push('b0'); return 7; }, enumerable: true }); return [0].concat(a, b); });
+t(() => { const a = [1]; let c = 0; Object.defineProperty(a, 0, { get() { return ++c; }, enumerable: true }); return [a.concat(a), c]; });
+t(() => { const b = new A(); b.push(1, 2); return [0].concat(b); });
+t(() => [0].concat(new Set([1])).length);
+out.push(log);
+return out;`;
+
 function hostAnswer(code: string): unknown {
   // oxlint-disable-next-line no-new-func -- test-only: the host's own answers for the realm's text
   return JSON.parse(JSON.stringify(new Function(code)()));
@@ -165,6 +192,18 @@ const ATTACKS: readonly Attack[] = [
     code: 'const h = new Array(1e5).fill(0); const a = new Array(300).fill(0); return a.flatMap(Object.bind(null, h)).length;',
     enclave: { memoryLimit: 16 * 1024 * 1024 },
     expect: ['MEMORY_LIMIT_EXCEEDED'],
+  },
+  {
+    name: 'concat charges each item when it reads it: a getter that grows the later items after the charge',
+    code: `const chunk = new Array(65536).fill(0); const b = []; const a = [1]; Object.defineProperty(a, Symbol.isConcatSpreadable, { get() { for (let i = 0; i < 61; i++) b.push.apply(b, chunk); return true; } }); return [].concat(a${', b'.repeat(8)}).length;`,
+    enclave: { memoryLimit: 128 * 1024 * 1024 },
+    expect: ['MEMORY_LIMIT_EXCEEDED'],
+  },
+  {
+    name: 'concat keeps the native answers',
+    code: CONCAT_SEMANTICS,
+    expect: ['OK'],
+    check: (r) => expect(r.value).toEqual(hostAnswer(CONCAT_SEMANTICS)),
   },
   {
     name: 'flat and flatMap keep the native answers',

@@ -39,6 +39,7 @@ import {
   arrayLastIndexOf,
   arrayPop,
   arrayPush,
+  arraySlice,
   defineProperty,
   fromCharCode,
   gopd,
@@ -695,6 +696,62 @@ function flattened(run: Run, O: unknown, source: any, depth: number, mapper: Any
   return target;
 }
 
+/** A copy of the array `E` (its first `len` elements, holes kept), read once. */
+function arrayCopy(E: unknown[], len: number): unknown[] {
+  // A plain array's slice consults no species of the script's and runs no script code to find its length.
+  if (gpo(E) === ArrayPrototype && gopd(E, 'constructor') === undefined) return apply(arraySlice, E, [0, len]) as unknown[];
+  const copy: unknown[] = [];
+  copy.length = len;
+  for (let k = 0; k < len; k++) if (k in E) copy[k] = E[k];
+  return copy;
+}
+
+/**
+ * `concat` as the specification words it, with the copying left to natives that run no script code.
+ * V8's concat runs script code between the items it copies (the receiver's species, each item's
+ * `Symbol.isConcatSpreadable` getter, element getters), after any charge made from the items' lengths
+ * before the call: a getter that grew a later item to 3e7 elements had V8 copy them uncharged (240 MB of
+ * a 256 MB vm host under a 64 MB limit, in one step). Here each item is looked at once, in the native's
+ * order, its length charged when it is read and the item copied then, and the copies are joined by the
+ * native concat, which finds nothing of the script's in them. Spreadable objects that are not arrays are
+ * refused, as before.
+ */
+function concatenated(run: Run, orig: AnyFn, self: unknown, items: unknown[]): unknown {
+  const O = typeof self === 'object' || typeof self === 'function' ? self : ObjectCtor(self);
+  const made = speciesArray(O);
+  const pieces: unknown[][] = [];
+  let total = 0;
+  const take = (E: unknown) => {
+    let spreadable = false;
+    if (E !== null && (typeof E === 'object' || typeof E === 'function')) {
+      const s = (E as Record<symbol, unknown>)[symbolIsConcatSpreadable];
+      spreadable = s !== undefined ? !!s : isArray(E);
+    }
+    if (!spreadable) {
+      total++;
+      apply(arrayPush, pieces, [[E]]);
+      return;
+    }
+    if (!isArray(E)) throw new TypeErrorCtor('concat of spreadable array-likes is not available in AgentScript; copy them with Array.from(x) first.');
+    const len = E.length;
+    chargeElements(len);
+    total += len;
+    if (total > run.maxElements) chargeElements(total);
+    apply(arrayPush, pieces, [arrayCopy(E, len)]);
+  };
+  take(O);
+  for (let i = 0; i < items.length; i++) take(items[i]);
+  if (made === null) return apply(orig, [], pieces);
+  // A species of the script's: CreateDataPropertyOrThrow for each element, then the length.
+  let n = 0;
+  for (let p = 0; p < pieces.length; p++) {
+    const piece = pieces[p] as unknown[];
+    for (let k = 0; k < piece.length; k++, n++) if (k in piece) defineProperty(made, n, { value: piece[k], writable: true, enumerable: true, configurable: true });
+  }
+  made.length = n;
+  return made;
+}
+
 /** Wraps every bulk builtin of the realm. Runs once, at install, before lockdown freezes them. */
 export function wrapBulkBuiltins(): void {
   const SP = StringPrototype;
@@ -867,22 +924,9 @@ export function wrapBulkBuiltins(): void {
   wrap(AP, 'fill', (orig) => ({ fill(this: unknown, value: unknown, start: unknown, end: unknown) { const self = receiver(this, true, orig); chargeElements(self.length); return apply(orig, self, [value, start, end]); } }));
   wrap(AP, 'concat', (orig) => ({
     concat(this: unknown, ...items: unknown[]) {
-      // A receiver that is no array is one element of the result, as the native makes it (not its elements).
-      const self = isArray(this) ? receiver(this, false) : this;
-      let n = 1;
-      if (isArray(self)) n = self.length;
-      else if (self !== null && typeof self === 'object' && (self as Record<symbol, unknown>)[symbolIsConcatSpreadable]) {
-        throw new TypeErrorCtor('concat of spreadable array-likes is not available in AgentScript; copy them with Array.from(x) first.');
-      }
-      for (let i = 0; i < items.length; i++) {
-        const it = items[i];
-        if (isArray(it)) n += it.length;
-        else if (it !== null && typeof it === 'object' && (it as Record<symbol, unknown>)[symbolIsConcatSpreadable]) {
-          throw new TypeErrorCtor('concat of spreadable array-likes is not available in AgentScript; copy them with Array.from(x) first.');
-        } else n += 1;
-      }
-      chargeElements(n);
-      return apply(orig, self, items);
+      const run = current;
+      if (run === null || this === null || this === undefined) return apply(orig, this, items);
+      return concatenated(run, orig, this, items);
     },
   }));
   each(['toReversed', 'toSpliced', 'with', 'keys', 'values', 'entries'] as const, (key) => {

@@ -65,6 +65,7 @@ export const arrayJoin = Array.prototype.join;
 export const arrayIncludes = Array.prototype.includes;
 export const arrayLastIndexOf = Array.prototype.lastIndexOf;
 export const arrayValues = Array.prototype.values;
+export const arraySlice = Array.prototype.slice;
 export const stringSlice = String.prototype.slice;
 export const stringIndexOf = String.prototype.indexOf;
 export const stringCharCodeAt = String.prototype.charCodeAt;
