@@ -69,6 +69,7 @@ describe('invariant 8: native loops over builtins and re-reads do not outgrow a 
   });
 });
 
+// The attacks that must end by memory get a deadline of 30 s: STRICT's 5 s can pass first on a loaded machine.
 const ROWS: readonly Adapter[] = [
   { name: 'vm, validate:false transform:false', options: { validate: false, transform: false, realmPool: { maxIdle: 1, prewarm: 0 } }, validates: false },
   { name: 'vm STRICT, validate:false transform:false', options: { securityLevel: 'STRICT', validate: false, transform: false, realmPool: { maxIdle: 1, prewarm: 0 } }, validates: false },
@@ -183,20 +184,20 @@ const ATTACKS: readonly Attack[] = [
   {
     name: 'flat reads an element once: a getter that would show V8 a DAG of 2^20 leaves is read as 1',
     code: "let big = [1]; for (let i = 0; i < 20; i++) big = [big, big]; const a = []; let c = 0; Object.defineProperty(a, 0, { get() { return c++ ? big : 1; }, enumerable: true }); return a.flat(Infinity).length;",
-    enclave: { memoryLimit: 16 * 1024 * 1024 },
+    enclave: { memoryLimit: 16 * 1024 * 1024, timeout: 30_000 },
     expect: ['OK'],
     check: (r) => expect(r.value).toBe(1),
   },
   {
     name: 'flatMap with a builtin callback that returns one array of 1e5 elements 300 times is charged what it writes',
     code: 'const h = new Array(1e5).fill(0); const a = new Array(300).fill(0); return a.flatMap(Object.bind(null, h)).length;',
-    enclave: { memoryLimit: 16 * 1024 * 1024 },
+    enclave: { memoryLimit: 16 * 1024 * 1024, timeout: 30_000 },
     expect: ['MEMORY_LIMIT_EXCEEDED'],
   },
   {
     name: 'concat charges each item when it reads it: a getter that grows the later items after the charge',
     code: `const chunk = new Array(65536).fill(0); const b = []; const a = [1]; Object.defineProperty(a, Symbol.isConcatSpreadable, { get() { for (let i = 0; i < 61; i++) b.push.apply(b, chunk); return true; } }); return [].concat(a${', b'.repeat(8)}).length;`,
-    enclave: { memoryLimit: 128 * 1024 * 1024 },
+    enclave: { memoryLimit: 128 * 1024 * 1024, timeout: 30_000 },
     expect: ['MEMORY_LIMIT_EXCEEDED'],
   },
   {

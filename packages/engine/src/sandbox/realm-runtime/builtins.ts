@@ -9,7 +9,7 @@ import { BIG_STRING } from '../realm-abi.js';
 import type { Run } from './budgets.js';
 import { chargeChars, chargeElements, checkMemory, copied, countStep, current, tick } from './budgets.js';
 import { displace } from './displaced.js';
-import { guarded, unguarded } from './regexps.js';
+import { guarded, unguarded, useRegExpConstructor } from './regexps.js';
 import {
   ArrayCtor,
   ArrayPrototype,
@@ -24,10 +24,12 @@ import {
   ObjectCtor,
   RangeErrorCtor,
   ReflectObject,
+  RegExpCtor,
   RegExpPrototype,
   SetCtor,
   StringCtor,
   StringPrototype,
+  SyntaxErrorCtor,
   TypeErrorCtor,
   apply,
   arrayFrom,
@@ -54,12 +56,14 @@ import {
   stringValueOf,
   numberValueOf,
   stringRaw,
+  regexpSourceGetter,
   symbolIsConcatSpreadable,
   symbolIterator,
   symbolSpecies,
   symbolMatch,
   symbolMatchAll,
   symbolReplace,
+  symbolSearch,
   symbolSplit,
   WeakMapCtor,
   weakMapGet,
@@ -752,6 +756,98 @@ function concatenated(run: Run, orig: AnyFn, self: unknown, items: unknown[]): u
   return made;
 }
 
+/**
+ * Characters of one RegExp pattern. V8 parses a pattern when the RegExp is made and compiles it when it
+ * is first used, each in one native step that ignores termination and allocates outside the heap: found
+ * by red-teaming, `new RegExp('a|'.repeat(1e6)).test('x')` ran 43 s past a 20 s deadline and took 630 MB
+ * of host memory, and parsing `'(?:a|b)'.repeat(2e6)` alone 1.2 GB. V8 refuses most patterns past
+ * about 60,000 characters as too large anyway, after that work.
+ */
+const MAX_PATTERN = 65_536;
+
+function checkPattern(p: string): string {
+  if (p.length > MAX_PATTERN) throw new SyntaxErrorCtor(`Invalid regular expression: a pattern of ${p.length} characters is not available in AgentScript: at most ${MAX_PATTERN} (it is parsed and compiled in one step that cannot be interrupted).`);
+  return p;
+}
+
+/** A RegExp with its own source (RegExp.prototype answers `source` too, without being one). */
+function realRegExp(v: unknown): boolean {
+  if (v === null || typeof v !== 'object' || v === RegExpPrototype) return false;
+  try {
+    apply(regexpSourceGetter, v, []);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** IsRegExp: a `Symbol.match` that is not undefined decides, else being a RegExp. */
+function regExpLike(v: unknown): boolean {
+  if (v === null || (typeof v !== 'object' && typeof v !== 'function')) return false;
+  const m = (v as Record<symbol, unknown>)[symbolMatch];
+  return m !== undefined ? !!m : realRegExp(v);
+}
+
+/**
+ * The arguments the intrinsic RegExp constructor is handed: a RegExp as it is (its source was bounded
+ * when it was made), anything else read and converted here as the constructor reads it (a regexp-like's
+ * `source` and `flags`, else the pattern itself), and its length bounded.
+ */
+function patternArgs(pattern: unknown, flags: unknown): unknown[] {
+  if (realRegExp(pattern)) return [pattern, flags];
+  let P = pattern;
+  let F = flags;
+  if (regExpLike(pattern)) {
+    P = (pattern as { source?: unknown }).source;
+    if (flags === undefined) F = (pattern as { flags?: unknown }).flags;
+  }
+  return [checkPattern(P === undefined ? '' : sortKey(P)), F === undefined ? undefined : sortKey(F)];
+}
+
+/**
+ * The realm's global RegExp bounds its pattern (see MAX_PATTERN) before the intrinsic parses it; so do
+ * `compile` and the String methods that make a RegExp of a string (`match`, `matchAll`, `search`), and
+ * the protocol natives whose species would be the intrinsic (see regexps.ts). `RegExp.prototype.constructor`
+ * stays the intrinsic: changing it turns off V8's RegExp species fast paths in every context of the
+ * process. A script that is not validated can reach it as `/x/.constructor`.
+ */
+export function installRegExpConstructor(): void {
+  const Native = RegExpCtor as unknown as AnyFn;
+  const Safe = function RegExp(this: unknown, pattern: unknown, flags: unknown): unknown {
+    const args = patternArgs(pattern, flags);
+    return new.target === undefined ? apply(Native, undefined, args) : construct(Native, args, new.target === Safe ? Native : new.target);
+  };
+  replaceConstructor(G, 'RegExp', Native, Safe, false);
+  useRegExpConstructor(Safe);
+  wrap(RegExpPrototype, 'compile', (orig) => ({
+    compile(this: unknown, pattern: unknown, flags: unknown) {
+      return apply(orig, this, realRegExp(pattern) ? [pattern, flags] : [pattern === undefined ? undefined : checkPattern(sortKey(pattern)), flags]);
+    },
+  }));
+  const SP = StringPrototype;
+  each([['match', symbolMatch], ['matchAll', symbolMatchAll], ['search', symbolSearch]] as const, (entry) => {
+    const key = entry[0];
+    const sym = entry[1];
+    wrap(SP, key, (orig) => ({
+      [key](this: unknown, regexp: unknown) {
+        if (this === null || this === undefined) return apply(orig, this, [regexp]);
+        if (regexp !== undefined && regexp !== null) {
+          if (key === 'matchAll' && regExpLike(regexp)) {
+            const f = (regexp as { flags?: unknown }).flags;
+            if (f === undefined || f === null || apply(stringIndexOf, sortKey(f), ['g']) === -1) throw new TypeErrorCtor('String.prototype.matchAll called with a non-global RegExp argument');
+          }
+          // The argument's own method, read once and called here (the native would read it again).
+          const method = (regexp as Record<symbol, unknown>)[sym];
+          if (method !== undefined && method !== null) return apply(method as AnyFn, regexp, [this]);
+        }
+        // A RegExp made of the argument as a string: bounded, and handed on as a string.
+        const S = sortKey(this);
+        return apply(orig, S, [checkPattern(regexp === undefined ? '' : sortKey(regexp))]);
+      },
+    }));
+  });
+}
+
 /** Wraps every bulk builtin of the realm. Runs once, at install, before lockdown freezes them. */
 export function wrapBulkBuiltins(): void {
   const SP = StringPrototype;
@@ -1079,15 +1175,15 @@ export function wrapBulkBuiltins(): void {
     displace(orig);
     globals[key] = { [key](v: unknown) { const str = S(v); if (str.length > 16_384) chargeChars(str.length * factor); return apply(orig as AnyFn, undefined, [str]); } }[key];
   });
-  // RegExp methods behind match, matchAll, replace, search and split: also reachable directly. Those that
-  // loop over `exec` get a receiver that is not a plain RegExp guarded (see regexps.ts); matchAll calls
-  // `exec` once per step of the iterator it returns.
+  // RegExp methods behind match, matchAll, replace, search and split: also reachable directly. A receiver
+  // that is not a plain RegExp is guarded (see regexps.ts): match, replace and split loop over its `exec`,
+  // split and matchAll construct from it with its species.
   each([symbolMatch, symbolMatchAll, symbolSplit], (sym) => {
     wrap(RegExpPrototype, sym, (orig) => ({
       [sym](this: unknown, ...args: unknown[]) {
         const str = S(args[0]);
         if (str.length > SMALL) chargeElements(str.length);
-        const rx = sym === symbolMatchAll ? this : guarded(this, sym === symbolSplit);
+        const rx = guarded(this, sym !== symbolMatch);
         return unguarded(apply(orig, rx, args.length > 1 ? [str, args[1]] : [str]));
       },
     }));

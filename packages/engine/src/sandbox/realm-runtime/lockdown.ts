@@ -11,7 +11,7 @@
 import type { InstallOptions } from '../realm-abi.js';
 import type { Run } from './budgets.js';
 import { chargeChars, chargeElements, current, fatal } from './budgets.js';
-import { bounded, chargedEach, installArrayConstructor, plainArray, sortKey, tickMany, wrap, wrapBulkBuiltins } from './builtins.js';
+import { bounded, chargedEach, installArrayConstructor, installRegExpConstructor, plainArray, sortKey, tickMany, wrap, wrapBulkBuiltins } from './builtins.js';
 import { boundedAsync, wrapIterableConsumers } from './iterables.js';
 import { displace, displaced } from './displaced.js';
 import type { Codec } from './codec.js';
@@ -529,6 +529,8 @@ export function lockdown(options: InstallOptions, codec: Codec): number {
   enableAll(FunctionPrototype, ['toString', 'name']);
   installPromise();
   installArrayConstructor();
+  // After the legacy statics are removed: the new global copies the intrinsic's statics as they are then.
+  installRegExpConstructor();
   for (let i = 0; i < displaced.length; i++) apply(arrayPush, hidden, [displaced[i]]);
   freezeAll(hidden);
   checkEngineHeld(engineHeld(options));

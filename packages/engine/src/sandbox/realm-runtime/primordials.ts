@@ -125,6 +125,7 @@ export const symbolMatchAll: typeof Symbol.matchAll = Symbol.matchAll;
 export const symbolSplit: typeof Symbol.split = Symbol.split;
 export const symbolReplace: typeof Symbol.replace = Symbol.replace;
 export const symbolToPrimitive: typeof Symbol.toPrimitive = Symbol.toPrimitive;
+export const symbolSearch: typeof Symbol.search = Symbol.search;
 
 /** Builtins that not every Node version has, or that only some levels keep. */
 export const IteratorCtor: { from?: (it: unknown) => unknown } | undefined = typeof (globalThis as { Iterator?: unknown }).Iterator === 'function' ? (globalThis as unknown as { Iterator: { from?: (it: unknown) => unknown } }).Iterator : undefined;

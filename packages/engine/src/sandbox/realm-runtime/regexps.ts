@@ -48,6 +48,13 @@ type AnyFn = (...args: any[]) => any;
 /** V8 allows 65,535 capture groups: a match result is at most the match and those. */
 const MAX_MATCH_LENGTH = 65_536;
 
+/** The realm's global RegExp (see installRegExpConstructor), which bounds a pattern before V8 parses it. */
+let RegExpSafe: AnyFn = RegExpCtor as unknown as AnyFn;
+
+export function useRegExpConstructor(Safe: AnyFn): void {
+  RegExpSafe = Safe;
+}
+
 /** Result proxies handed to a native, to the script's own results (what a non-global match returns). */
 const results = new WeakMapCtor<object, object>();
 
@@ -68,14 +75,15 @@ function handler(traps: ProxyHandler<object>): ProxyHandler<object> {
 }
 
 /**
- * What `split` reads as `this.constructor` (see SpeciesConstructor), for the species it then reads: one
- * that constructs on the script's own object and guards the splitter it gets. The intrinsic RegExp,
- * where the native would use it, is called the same way (the native would hand it the proxy, whose
- * conversion to a pattern could call the script's `toString` on the proxy).
+ * What `split` and `matchAll` read as `this.constructor` (see SpeciesConstructor), for the species they
+ * then read: one that constructs on the script's own object and guards the splitter it gets. Where the
+ * native would use the intrinsic RegExp, the realm's global one is called the same way (the native would
+ * hand the intrinsic the proxy, whose conversion to a pattern could call the script's `toString` on the
+ * proxy, and whose `source` no bound would see).
  */
 function speciesOf(target: object, step: () => void): unknown {
   const C = reflectGet(target, 'constructor', target);
-  let S: unknown = RegExpCtor;
+  let S: unknown = RegExpSafe;
   if (C !== undefined) {
     if (C === null || (typeof C !== 'object' && typeof C !== 'function')) return C;
     const own = (C as Record<symbol, unknown>)[symbolSpecies];
@@ -107,10 +115,11 @@ function boundedResult(r: object, step: () => void): object {
 }
 
 /**
- * The receiver a RegExp protocol native is handed for `rx` (see above); `split` also has its species
- * constructor guarded. `step` counts one native step; one is made per native call when not given.
+ * The receiver a RegExp protocol native is handed for `rx` (see above); with `species` (`split` and
+ * `matchAll`) its species constructor is guarded too. `step` counts one native step; one is made per
+ * native call when not given.
  */
-export function guarded(rx: unknown, split: boolean, step?: () => void): any {
+export function guarded(rx: unknown, species: boolean, step?: () => void): any {
   if (rx === null || (typeof rx !== 'object' && typeof rx !== 'function') || plainRegExp(rx)) return rx;
   let count = step;
   if (count === undefined) {
@@ -133,7 +142,7 @@ export function guarded(rx: unknown, split: boolean, step?: () => void): any {
           return r !== null && (typeof r === 'object' || typeof r === 'function') ? boundedResult(r as object, tick) : r;
         };
       }
-      if (key === 'constructor' && split) return speciesOf(target, tick);
+      if (key === 'constructor' && species) return speciesOf(target, tick);
       return reflectGet(target, key, target);
     },
     set(_, key, value) {
