@@ -1420,10 +1420,12 @@ export function installArrayConstructor(): void {
  * Puts `Safe` where `holder[name]` had the constructor `Native`, with the native's statics as they are
  * now (its `prototype` too, so `instanceof` and subclasses work as before). With `protoConstructor`, the
  * prototype's `constructor` becomes `Safe` as well, so that nothing a script holds reaches the native.
+ * `omit` names a static the replacement does not get.
  */
-export function replaceConstructor(holder: object, name: string, Native: AnyFn, Safe: AnyFn, protoConstructor: boolean): void {
+export function replaceConstructor(holder: object, name: string, Native: AnyFn, Safe: AnyFn, protoConstructor: boolean, omit?: string): void {
   const keys = ownKeys(Native);
   for (let i = 0; i < keys.length; i++) {
+    if (keys[i] === omit) continue;
     const d = gopd(Native, keys[i] as PropertyKey);
     if (d !== undefined) defineProperty(Safe, keys[i] as PropertyKey, d);
   }

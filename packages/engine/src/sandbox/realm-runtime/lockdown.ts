@@ -11,7 +11,7 @@
 import type { InstallOptions } from '../realm-abi.js';
 import type { Run } from './budgets.js';
 import { chargeChars, chargeElements, current, fatal } from './budgets.js';
-import { bounded, chargedEach, installArrayConstructor, installRegExpConstructor, plainArray, sortKey, tickMany, wrap, wrapBulkBuiltins } from './builtins.js';
+import { bounded, chargedEach, installArrayConstructor, installRegExpConstructor, plainArray, replaceConstructor, sortKey, tickMany, wrap, wrapBulkBuiltins } from './builtins.js';
 import { boundedAsync, wrapIterableConsumers } from './iterables.js';
 import { displace, displaced } from './displaced.js';
 import type { Codec } from './codec.js';
@@ -147,6 +147,22 @@ function installSymbolRegistry(): void {
       return key !== undefined ? key : apply(orig, SymbolCtor, [sym]);
     },
   }));
+}
+
+/**
+ * V8 keeps, per process, a flag that no object has ever had a `Symbol.isConcatSpreadable` property; the
+ * first one set anywhere, in any context, turns off the fast path of every `concat` in the process for
+ * good. Found by red-teaming: `const o = {}; o[Symbol.isConcatSpreadable] = true;` (STANDARD, validated)
+ * made the host's own `concat` 30 times slower, and every later tenant's. A script has no other way to
+ * that symbol than `Symbol.isConcatSpreadable`: the realm's `Symbol` (and `Symbol.prototype.constructor`)
+ * is the intrinsic without it. The runtime reads the symbol, from its primordials, only to honour it.
+ */
+function installSymbol(): void {
+  const Safe = function Symbol(this: unknown, description?: unknown) {
+    if (new.target !== undefined) throw new TypeErrorCtor('Symbol is not a constructor');
+    return apply(SymbolCtor, undefined, [description]) as symbol;
+  };
+  replaceConstructor(G, 'Symbol', SymbolCtor as unknown as AnyFn, Safe, true, 'isConcatSpreadable');
 }
 
 /**
@@ -520,6 +536,7 @@ export function lockdown(options: InstallOptions, codec: Codec): number {
   }
   for (let i = 0; i < REGEXP_STATICS.length; i++) reflectDelete(RegExpStatics, REGEXP_STATICS[i] as string);
   installSymbolRegistry();
+  installSymbol();
   defineProperty(ErrorCtor, 'prepareStackTrace', { value: prepareStackTrace, writable: false, enumerable: false, configurable: false });
   defineProperty(ErrorCtor, 'stackTraceLimit', { value: 16, writable: false, enumerable: false, configurable: false });
   installStructuredClone(codec);
