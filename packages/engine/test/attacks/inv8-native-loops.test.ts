@@ -17,7 +17,7 @@
  *   host. `flatMap` with a builtin callback (`Object.bind(null, big)`) copied the same array of 1e6
  *   elements 2,000 times in one native step, uncharged (the same abort).
  * - `concat` charged the items' lengths before the call, and V8 then ran script code between the items
- *   it copied (a `Symbol.isConcatSpreadable` getter, the species, element getters): a getter that grew
+ *   it copied (element getters, the species, a `Symbol.isConcatSpreadable` getter): a getter that grew
  *   a later item had it copied uncharged, 16 times (the same abort).
  *
  * Host-side evidence: the vm shapes run in child processes with a 256 MB heap, which must exit cleanly
@@ -38,7 +38,7 @@ const LOOPS: Record<string, { code: string; ends: readonly string[] }> = {
   'split, a species whose splitter has exec: Object': { code: "class C { constructor() { return { exec: Object, lastIndex: 0 }; } } const r = new RegExp('a'); Object.defineProperty(r, 'constructor', { value: { [Symbol.species]: C } }); return 'a'.repeat(20000).split(r).length;", ends: ['MAX_ITERATIONS', 'MEMORY_LIMIT_EXCEEDED'] },
   // Read once, the getter answers 1: the result is [1].
   'flat, an element getter that shows V8 a DAG of 2^27 leaves': { code: "let big = [1]; for (let i = 0; i < 27; i++) big = [big, big]; const a = []; let c = 0; Object.defineProperty(a, 0, { get() { return c++ ? big : 1; }, enumerable: true }); return a.flat(Infinity).length;", ends: ['OK'] },
-  'concat, a Symbol.isConcatSpreadable getter that grows the items after the charge': { code: `const chunk = new Array(65536).fill(0); const b = []; const a = [1]; Object.defineProperty(a, Symbol.isConcatSpreadable, { get() { for (let i = 0; i < 31; i++) b.push.apply(b, chunk); return true; } }); return [].concat(a${', b'.repeat(16)}).length;`, ends: ['MEMORY_LIMIT_EXCEEDED'] },
+  'concat, an element getter that grows the later items after the charge': { code: `const chunk = new Array(65536).fill(0); const b = []; const a = []; Object.defineProperty(a, 0, { get() { for (let i = 0; i < 31; i++) b.push.apply(b, chunk); return 1; }, enumerable: true }); return [].concat(a${', b'.repeat(16)}).length;`, ends: ['MEMORY_LIMIT_EXCEEDED'] },
   'flatMap, a builtin callback that returns one array of 1e6 elements 2,000 times': { code: 'const h = new Array(1e6).fill(0); const a = new Array(2000).fill(0); return a.flatMap(Object.bind(null, h)).length;', ends: ['MEMORY_LIMIT_EXCEEDED'] },
 };
 
@@ -138,13 +138,12 @@ t(() => [].concat());
 t(() => Array.prototype.concat.call('ab', 1).map((x) => typeof x));
 t(() => Array.prototype.concat.call(null, 1));
 t(() => { const o = { length: 2, 0: 'a' }; const r = Array.prototype.concat.call(o, 1); return [r.length, r[0] === o, r[1]]; });
-t(() => { const a = [1, 2]; a[Symbol.isConcatSpreadable] = false; return [0].concat(a).map((x) => Array.isArray(x)); });
 class A extends Array {}
 t(() => { const r = A.from([1]).concat([2], 3); return [r instanceof A, r.length, r[0], r[1], r[2]]; });
 t(() => { const a = [1, [2]]; Object.defineProperty(a, 'constructor', { value: { [Symbol.species]: function (n) { this.made = n; } } }); const r = a.concat(3); return [r.made, r[0], r[1], r.length, Array.isArray(r)]; });
 t(() => { const a = [1]; Object.defineProperty(a, 'constructor', { value: { [Symbol.species]: 5 } }); return a.concat(2); });
 const log = [];
-t(() => { const a = [1]; const b = [2, 3]; Object.defineProperty(a, Symbol.isConcatSpreadable, { get() { log.push('a'); return true; } }); Object.defineProperty(b, 0, { get() { log.push('b0'); return 7; }, enumerable: true }); return [0].concat(a, b); });
+t(() => { const a = []; const b = [2, 3]; Object.defineProperty(a, 0, { get() { log.push('a0'); return 1; }, enumerable: true }); Object.defineProperty(b, 0, { get() { log.push('b0'); return 7; }, enumerable: true }); return [0].concat(a, b); });
 t(() => { const a = [1]; let c = 0; Object.defineProperty(a, 0, { get() { return ++c; }, enumerable: true }); return [a.concat(a), c]; });
 t(() => { const b = new A(); b.push(1, 2); return [0].concat(b); });
 t(() => [0].concat(new Set([1])).length);
@@ -196,7 +195,7 @@ const ATTACKS: readonly Attack[] = [
   },
   {
     name: 'concat charges each item when it reads it: a getter that grows the later items after the charge',
-    code: `const chunk = new Array(65536).fill(0); const b = []; const a = [1]; Object.defineProperty(a, Symbol.isConcatSpreadable, { get() { for (let i = 0; i < 61; i++) b.push.apply(b, chunk); return true; } }); return [].concat(a${', b'.repeat(8)}).length;`,
+    code: `const chunk = new Array(65536).fill(0); const b = []; const a = []; Object.defineProperty(a, 0, { get() { for (let i = 0; i < 61; i++) b.push.apply(b, chunk); return 1; }, enumerable: true }); return [].concat(a${', b'.repeat(8)}).length;`,
     enclave: { memoryLimit: 128 * 1024 * 1024, timeout: 30_000 },
     expect: ['MEMORY_LIMIT_EXCEEDED'],
   },
