@@ -217,7 +217,12 @@ export function counted(iterable: Iterable<unknown>, method?: unknown): Iterable
  * handed on as it was read, for the native's own TypeError.
  */
 export function bounded(v: unknown): unknown {
-  if (v === null || (typeof v !== 'object' && typeof v !== 'function') || plainArray(v)) return v;
+  if (typeof v === 'string' || plainArray(v)) {
+    // Walked by the intrinsic iterator, element by element in one native step: charged first.
+    if (v.length > SMALL) chargeElements(v.length);
+    return v;
+  }
+  if (v === null || (typeof v !== 'object' && typeof v !== 'function')) return v;
   const method = (v as Record<symbol, unknown>)[symbolIterator];
   return typeof method === 'function' ? counted(v as Iterable<unknown>, method) : { [symbolIterator]: method };
 }
@@ -1197,15 +1202,6 @@ export function wrapBulkBuiltins(): void {
       return builtString(apply(orig, guarded(this, false), [str, r]));
     },
   }));
-  // Strings iterate by code point through this: spreads, for-of, destructuring with a rest element.
-  wrap(SP, symbolIterator, (orig) => ({
-    [symbolIterator](this: unknown) {
-      if (absent(this)) return apply(orig, this, []);
-      const str = S(this);
-      if (str.length > SMALL) chargeElements(str.length);
-      return apply(orig, str, []);
-    },
-  }));
   const fnApply = gopd(FunctionPrototype, 'apply')?.value as AnyFn;
   // A target that is not callable is the native's TypeError, before it reads the arguments.
   wrap(FunctionPrototype, 'apply', () => ({ apply(this: unknown, thisArg: unknown, args: unknown) { return apply(fnApply, this, [thisArg, typeof this === 'function' ? argumentList(args) : args]); } }));
@@ -1216,8 +1212,6 @@ export function wrapBulkBuiltins(): void {
       return apply(construct, ReflectObject, rest.length > 0 ? [target, list, rest[0]] : [target, list]);
     },
   }));
-  // Arrays iterate (spread, for-of, destructuring) through the bounded `values` above.
-  defineProperty(AP, symbolIterator, { value: gopd(AP, 'values')?.value, writable: true, enumerable: false, configurable: true });
   wrap(AP, 'flat', (orig) => ({
     flat(this: unknown, depth: unknown) {
       const run = current;

@@ -12,7 +12,7 @@
  * bounded already.
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- the wrappers keep the builtins' loose signatures */
-import { current, tick } from './budgets.js';
+import { chargeElements, current, tick } from './budgets.js';
 import { bounded, countedIterator, each, plainArray, receiver, replaceConstructor, withMetered, wrap } from './builtins.js';
 import {
   AggregateErrorCtor,
@@ -60,7 +60,11 @@ const ITERATOR_WALKS = ['toArray', 'forEach', 'reduce', 'some', 'every', 'find',
  * method, else an array-like): an iterator is counted, an array-like is a bounded copy (see receiver).
  */
 export function boundedAsync(items: unknown): unknown {
-  if (items === null || (typeof items !== 'object' && typeof items !== 'function') || (plainArray(items) && gopd(items, symbolAsyncIterator) === undefined)) return items;
+  if (typeof items === 'string' || (plainArray(items) && gopd(items, symbolAsyncIterator) === undefined)) {
+    chargeElements(items.length);
+    return items;
+  }
+  if (items === null || (typeof items !== 'object' && typeof items !== 'function')) return items;
   const asyncMethod = (items as Record<symbol, unknown>)[symbolAsyncIterator];
   if (typeof asyncMethod === 'function') return { [symbolAsyncIterator]: () => countedIterator(apply(asyncMethod as AnyFn, items, [])) };
   if (asyncMethod !== undefined && asyncMethod !== null) return { [symbolAsyncIterator]: asyncMethod };
