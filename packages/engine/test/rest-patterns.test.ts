@@ -83,6 +83,16 @@ const [a, ...r] = it; log.push(a, r); return log;`,
   { name: 'a class method and constructor', code: 'class C { constructor([a, ...r]) { this.r = r; } m({ k: [...s] }) { return s; } } const c = new C([1, 2]); return [c.r, c.m({ k: "ab" })];' },
 ];
 
+/** Assignments to `length`, which the rewriter writes as `ls(o, v)` (see Guards.ls). */
+const LENGTH_PROGRAMS: readonly Program[] = [
+  { name: 'length: truncate, and the value of the assignment', code: 'const a = [1, 2, 3]; const x = (a.length = 1); a["length"] = 1; return [a, x];', standard: true },
+  { name: 'length: chained, of a plain object, of a string value', code: 'const a = [1]; const b = [2]; const o = { length: 0 }; a.length = b.length = 3; o.length = "x" + 1; return [a.length, b.length, o.length];', standard: true },
+  { name: 'length: comments, parentheses, a sequence', code: 'const a = [1, 2]; a /* c */ . /* d */ length /* e */ = /* f */ 1; (a.length) = 1; a.length = (0, 1); return a;', standard: true },
+  { name: 'length: a read-only length and a string', code: 'const out = []; for (const f of [() => { Object.freeze([1]).length = 0; }, () => { "ab".length = 1; }]) { try { f(); out.push("done"); } catch (e) { out.push(e.name); } } return out;' },
+  { name: 'length: compound assignments', code: 'const a = [1]; a.length += 2; a.length *= 2; a.length -= 1; return a.length;', standard: true },
+  { name: 'length: a sparse array past 2^25', code: 'const a = []; a.length = 1e9; return a.length;', standard: true },
+];
+
 /** What the program gives natively: its value, or its error's name and message. */
 async function native(code: string): Promise<unknown> {
   try {
@@ -102,7 +112,7 @@ const MODES = [
 describe.each(MODES)('array rest patterns behave as natively [$label]', ({ options, ...mode }) => {
   const enclave = new Enclave({ realmPool: REUSE_ONE_REALM, ...options });
   afterAll(() => enclave.dispose());
-  for (const p of PROGRAMS.filter((x) => !('standardOnly' in mode) || x.standard)) {
+  for (const p of [...PROGRAMS, ...LENGTH_PROGRAMS].filter((x) => !('standardOnly' in mode) || x.standard)) {
     it(p.name, async () => {
       const want = await native(p.code);
       const r = await enclave.run(p.code);

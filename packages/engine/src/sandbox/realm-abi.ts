@@ -68,6 +68,19 @@ export interface Guards {
    * its value counted where it is assigned (`__ek_dt((v) => ([a, ...r] = __ek_sp(v, ''))).v`).
    */
   dt(set: (value: unknown) => void): { v: unknown };
+  /**
+   * A value assigned to a `length` property (`o.length = v`; `every` 1 for a compound assignment, whose
+   * result is not `v`): setting an array's length preallocates up to 2^25 elements in one step that no
+   * builtin sees, so before a large one (or any compound one) the heap is checked, and several in one
+   * expression (`a.length = b.length = n`) cannot pile up between two checkpoints.
+   */
+  ln(value: unknown, every?: 1): unknown;
+  /**
+   * `o.length = value`, written as `ls(o, value)`: a growth of an array's length is charged first (V8
+   * preallocates up to 2^25 elements for it, in one step), then the assignment is made as the script's
+   * own would be, and `value` is its value.
+   */
+  ls(object: unknown, value: unknown): unknown;
   /** A string longer than BIG_STRING characters (the inline check's slow path): charged, then returned. */
   big(value: string): string;
   /**
@@ -109,6 +122,8 @@ export const GUARD_LOCALS = {
   sp: `${RESERVED_PREFIX}_sp`,
   os: `${RESERVED_PREFIX}_os`,
   dt: `${RESERVED_PREFIX}_dt`,
+  ln: `${RESERVED_PREFIX}_ln`,
+  ls: `${RESERVED_PREFIX}_ls`,
   /** The value an assignment target made by `dt` receives. */
   v: `${RESERVED_PREFIX}_v`,
   /** `rt.bn`, the slow path of the inline BigInt growth check. */

@@ -51,7 +51,7 @@ import type { Issue } from '../source.js';
  * error object), `import.meta`, and identifiers with the runtime's reserved prefix.
  */
 
-const { n: N, L, d: D, D: DMAX, w: W, f: F, c: C, m: M, mc: MC, s: S, t: T, sp: SP, os: OS, dt: DT, v: V, bn: BN, am: AM, ar: AR, rt: RT, p: P, x: X, e: E } = GUARD_LOCALS;
+const { n: N, L, d: D, D: DMAX, w: W, f: F, c: C, m: M, mc: MC, s: S, t: T, sp: SP, os: OS, dt: DT, v: V, ln: LN, ls: LS, bn: BN, am: AM, ar: AR, rt: RT, p: P, x: X, e: E } = GUARD_LOCALS;
 /** A field of the guard object, by name: a renamed field in the ABI breaks this file's compile. */
 const guard = (field: keyof Guards) => `${RT}.${field}`;
 
@@ -426,6 +426,39 @@ function readsAny(node: Node, names: ReadonlySet<string>, skip: ReadonlySet<Node
   return found;
 }
 
+/** `o.length` or `o['length']`: a member whose assignment may preallocate an array (see Guards.ln). */
+function isLengthMember(n: Node): boolean {
+  if (n.type !== 'MemberExpression') return false;
+  const key = n.property as Node;
+  return n.computed === true ? key.type === 'Literal' && key.value === 'length' : key.type === 'Identifier' && key.name === 'length';
+}
+
+/**
+ * In `o.length = v` (or `o['length'] = v`), the text from the `.` (or `[`) to the end of the `=`, which
+ * `ls(o, v)` replaces by a comma: only white space and comments stand between the tokens. Null when the
+ * target is parenthesized (`(o.length) = v`): then the check form is written instead.
+ */
+function lengthAssignment(text: string, comments: Comments, left: Node, right: Node): [number, number] | null {
+  const key = left.property as Node;
+  let from = key.start - 1;
+  for (;;) {
+    const c = commentAt(comments, from);
+    if (c !== undefined) from = c[0] - 1;
+    else if (isJsSpace(text.charCodeAt(from))) from--;
+    else break;
+  }
+  if (text[from] !== (left.computed === true ? '[' : '.')) return null;
+  let to = left.computed === true ? text.indexOf(']', key.end) + 1 : key.end;
+  if (to <= 0) return null;
+  for (;;) {
+    const c = commentAt(comments, to);
+    if (c !== undefined) to = c[1];
+    else if (isJsSpace(text.charCodeAt(to))) to++;
+    else break;
+  }
+  return text[to] === '=' && to < right.start ? [from, to + 1] : null;
+}
+
 /** Whether the value of the expression `node` (under `parent`, at `field`) is thrown away. */
 function discarded(node: Node, parent: Node | null, field: string): boolean {
   if (parent === null) return false;
@@ -767,6 +800,24 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
         }
       }
     }
+    // After the checks above, so that its parenthesis closes inside theirs (`a.length += n` has both).
+    if (node.type === 'AssignmentExpression' && isLengthMember(node.left as Node)) {
+      const left = node.left as Node;
+      const object = left.object as Node;
+      const right = node.right as Node;
+      const span = node.operator === '=' && object.type !== 'Super' ? lengthAssignment(text, parsed.comments, left, right) : null;
+      if (span !== null) {
+        // `o.length = v` becomes `ls(o, v)`: the object, then the value, then the assignment, as before.
+        // (The statement no longer starts with the object: a check around it takes the inner form.)
+        statementStarts.delete(node.start);
+        ms.appendLeft(left.start, `${LS}(`);
+        ms.overwrite(span[0], span[1], ',');
+        ms.prependRight(right.end, ')');
+      } else {
+        ms.appendLeft(right.start, `${LN}(${open(right)}`);
+        ms.prependRight(right.end, `${close(right)}, 1)`);
+      }
+    }
     return true;
   } });
 
@@ -808,7 +859,7 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
   const header =
     `${REALM_ENTRIES.register}((function (${params}) { 'use strict'; ` +
     `let ${N} = 0, ${L} = ${guard('L')}, ${D} = 0, ${W} = 0, ${T}; const ${DMAX} = ${guard('D')}, ${F} = ${guard('f')}, ${C} = ${guard('c')}, ${M} = ${guard('m')}, ` +
-    `${MC} = ${guard('mc')}, ${SP} = ${guard('sp')}, ${OS} = ${guard('os')}, ${DT} = ${guard('dt')}, ${BN} = ${guard('bn')}, ${AM} = ${guard('am')}, ${AR} = ${guard('ar')}, ${S} = ${guard('big')}; ` +
+    `${MC} = ${guard('mc')}, ${SP} = ${guard('sp')}, ${OS} = ${guard('os')}, ${DT} = ${guard('dt')}, ${LN} = ${guard('ln')}, ${LS} = ${guard('ls')}, ${BN} = ${guard('bn')}, ${AM} = ${guard('am')}, ${AR} = ${guard('ar')}, ${S} = ${guard('big')}; ` +
     `${guard('bind')}(() => ${N}, (v) => { ${L} = v; }, () => ${D}, ${budgets ? 1 : 0}); ` +
     `return (async function () {`;
   // The wrapped text is `<prefix line>\n<user code>\n}`: replace the prefix line (keeping its newline)

@@ -160,6 +160,13 @@ describe('rewriter', () => {
     expect(transformAgentScript(parsed, [], { guards: false }).output?.code).toContain('var [...r] = __ek_sp(__ek_r1, "");');
   });
 
+  it('writes an assignment to length as ls(o, v), and a compound one with a heap check', () => {
+    expect(out('a.length = n;')).toContain('__ek_ls(a, n);');
+    expect(out('x[0]["length"] = y.length = 3;')).toContain('__ek_ls(x[0], __ek_ls(y, 3));');
+    expect(out('(a.length) = 0;')).toContain('(a.length) = __ek_ln(0, 1);');
+    expect(out('a.length += n;')).toContain('a.length += __ek_ln(n, 1)');
+  });
+
   it('returns a trailing expression', () => {
     expect(out('const a = 2;\na * 3')).toContain('return a * 3');
   });

@@ -111,6 +111,10 @@ const BOMBS: { name: string; code: string; ownChild?: boolean; anyCode?: boolean
   // `Object.entries` aborted a 300 MB host, and the others grew it until the deadline.
   ...OBJECT_COPIES.map(([what, code]) => ({ name: `${what} of a 5e4-key object in a short loop`, code: `${BIG_OBJECT} const keep = []; for (let i = 0; i < 2000; i++) keep.push(${code}); return keep.length;` })),
   { name: 'an object rest pattern of a 5e4-key object in a short loop, transform:false', code: `${BIG_OBJECT} const keep = []; for (let i = 0; i < 2000; i++) { const { ...c } = big; keep.push(c); } return keep.length;`, transform: false },
+  // Setting an array's length below 2^25 preallocates it in one step that no builtin sees; several in
+  // one expression have no checkpoint between them (found by review: a 512 MB host aborted, validated).
+  { name: 'array length sets in one expression', code: 'const x = [[], [], [], []]; x[0].length = x[1].length = x[2].length = x[3].length = 3.3e7; return x[0].length;' },
+  { name: 'array length sets in one expression, transform:false', code: 'const x = [[], [], [], []]; x[0]["length"] = x[1].length = x[2].length = x[3].length = 3.3e7; return x[0].length;', transform: false },
   // An array subclass, or an array with an iterator of its own, passed the `Array.isArray` fast path of
   // `sp` and of the natives' bounded sources, and was walked by its own iterator uncounted.
   ...ARRAY_SUBCLASS_SINKS.map(([what, code]) => ({ name: `${what} of an array subclass whose iterator's next is a builtin (validate:false)`, code: `class X extends Array { [Symbol.iterator]() { return { next: Object }; } } ${code}`, validate: false as const })),

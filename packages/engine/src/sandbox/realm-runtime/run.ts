@@ -29,6 +29,7 @@ import {
   arrayShift,
   defineProperty,
   freeze,
+  isArray,
   jsonParse,
   jsonStringify,
   mapDelete,
@@ -233,6 +234,9 @@ function notIterable(text: string, x: unknown): TypeError {
   return new TypeErrorCtor(`${what} is not iterable (cannot read property Symbol(Symbol.iterator))`);
 }
 
+/** V8 preallocates the elements when an array's length grows below this, in one step (see Guards.ls). */
+const PREALLOCATED = 2 ** 25;
+
 function makeGuards(run: Run): Guards {
   const { maxIterations, maxCallDepth } = run.limits;
   const texts = run.calleeTexts;
@@ -285,6 +289,18 @@ function makeGuards(run: Run): Guards {
       markHandled(promise);
       cleanError(caught);
       return caught;
+    },
+    ln(value: unknown, every?: 1) {
+      if (every === 1 || (typeof value === 'number' && value > BIG_STRING)) {
+        checkAlive(run);
+        checkMemory(run);
+      }
+      return value;
+    },
+    ls(o: unknown, value: unknown) {
+      if (isArray(o) && typeof value === 'number' && value < PREALLOCATED && value > o.length + BIG_STRING) chargeElements(value - o.length);
+      (o as { length: unknown }).length = value;
+      return value;
     },
     bn(x: bigint) {
       if (x > BIG_BIGINT || x < -BIG_BIGINT) {
