@@ -3,9 +3,9 @@
  * the watchdog, and its `finally` blocks do not run then. Node's loader of its own modules marks a module
  * as loading and clears the mark in a `finally`: when the first load of a builtin happened inside an
  * entry and the deadline cut it off, the half-evaluated module stayed in the process for good. The first
- * `crypto.getRandomValues` (the CSPRNG pool's refill for a run's seed, in begin()) loads
- * internal/crypto/webidl; cut off, every later call threw, so every later run of every Enclave in the
- * thread ended as TIMEOUT at its deadline. The first load of node:v8 (the first memory check) did the
+ * `crypto.getRandomValues` (the CSPRNG pool's refill for a run's seed, in begin() then; the pool is now
+ * read from /dev/urandom through node:fs where there is one) loads internal/crypto/webidl; cut off, every
+ * later call threw, so every later run of every Enclave in the thread ended as TIMEOUT at its deadline. The first load of node:v8 (the first memory check) did the
  * same to Node's streams and turned the memory checks off.
  *
  * Each case stands in for such a first load with a stand-in that behaves like Node's loader: its first
@@ -63,6 +63,12 @@ it('a first CSPRNG draw cut off by the deadline does not leave later runs withou
   const until = pastDeadline();
   Object.defineProperty(crypto, 'getRandomValues', { value: loaderLike(real, () => true, until), configurable: true, writable: true });
   restore.push(() => delete (crypto as { getRandomValues?: unknown }).getRandomValues);
+  // Where there is a /dev/urandom the pool is read from it, through node:fs: its first use is slow too.
+  const getBuiltin = process.getBuiltinModule;
+  process.getBuiltinModule = loaderLike(getBuiltin, (id: string) => id === 'node:fs' || id === 'fs', until);
+  restore.push(() => {
+    process.getBuiltinModule = getBuiltin;
+  });
 
   const attacker = new Enclave({ realmPool: { maxIdle: 1, prewarm: 0 } });
   const first = await attacker.run('return 1', { timeout: T });

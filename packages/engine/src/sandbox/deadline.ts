@@ -199,14 +199,15 @@ export function missNextProbes(n: number): void {
 
 /**
  * Called when a run has ended, outside any entry: the first time, opens this thread's session a turn
- * later, off the way of whatever the caller does next.
+ * later, off the way of whatever the caller does next (which thread this is, too, is asked then).
  */
 export function prepareDeadlines(): void {
   if (inspector !== undefined) return;
   inspector = null;
-  if (!onMainThread()) return;
   const mine = generation;
-  setImmediate(() => tryOpen(mine, PROBE_RETRIES)).unref();
+  setImmediate(() => {
+    if (onMainThread()) tryOpen(mine, PROBE_RETRIES);
+  }).unref();
 }
 
 /** Opens this thread's session, between entries (from a timer); a probe that missed is tried again later. */
