@@ -2,6 +2,7 @@ import vm from 'node:vm';
 import type { HeapState, HostBridge, InstallRealm, LogLevel, NdKind, RealmControl } from './realm-abi.js';
 import { REALM_ENTRIES } from './realm-abi.js';
 import { REALM_RUNTIME_SOURCE } from './realm-runtime.generated.js';
+import { codeCache } from './code-cache.js';
 import { entryScheduler } from './scheduler.js';
 
 /**
@@ -22,7 +23,9 @@ export interface RealmRunTarget {
   nd(kind: NdKind): number;
 }
 
-const runtimeScript = new vm.Script(REALM_RUNTIME_SOURCE, { filename: 'enclave:runtime' });
+/** Saved where the host keeps Node's compile cache, if it does; the source's first line names its build. */
+const runtimeCache = codeCache('realm', /^\/\/ enclave-kit realm runtime ([0-9a-f]+)\n/.exec(REALM_RUNTIME_SOURCE)?.[1] ?? 'unknown');
+const runtimeScript = new vm.Script(REALM_RUNTIME_SOURCE, { filename: 'enclave:runtime', cachedData: runtimeCache?.data });
 /** Pumps deliver tool results; the microtask checkpoint that follows runs the script's continuations. */
 export const pumpScript = new vm.Script(`${REALM_ENTRIES.pump}()`, { filename: 'enclave:pump' });
 /** Starts the run whose configuration `begin()` returns, with the factory registered for its code. */
@@ -221,6 +224,8 @@ export class RealmPool {
 
   release(realm: Realm): void {
     realm.current = null;
+    // After a run, the code it needed is compiled too.
+    runtimeCache?.saveOnce(runtimeScript);
     let reusable = !realm.broken && !this.#disposed && realm.runs < this.options.maxRunsPerRealm;
     if (reusable) {
       try {
