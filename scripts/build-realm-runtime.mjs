@@ -61,8 +61,13 @@ export async function bundleForContext(entry) {
   return `(function () {\n'use strict';\n${code.replace(tail, '\n')}return { ${fields.join(', ')} };\n})()`;
 }
 
+/** The first 16 hex digits of the SHA-256 of the whole script: names its compiled code in a code cache. */
+export function realmRuntimeHash(source) {
+  return createHash('sha256').update(source).digest('hex').slice(0, 16);
+}
+
 export function generatedModule(source) {
-  return `${HEADER}export const REALM_RUNTIME_SOURCE = ${JSON.stringify(source)};\n`;
+  return `${HEADER}export const REALM_RUNTIME_SOURCE = ${JSON.stringify(source)};\nexport const REALM_RUNTIME_HASH = '${realmRuntimeHash(source)}';\n`;
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

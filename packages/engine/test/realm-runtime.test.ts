@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
 import { parseSync } from 'oxc-parser';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REALM_RUNTIME_SOURCE } from '../src/sandbox/realm-runtime.generated.js';
+import { REALM_RUNTIME_HASH, REALM_RUNTIME_SOURCE } from '../src/sandbox/realm-runtime.generated.js';
 import { loadInFreshContext } from './realm-context.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -46,8 +46,12 @@ function parseModule(file: string): { text: string; program: unknown } {
 
 describe('the bundled string', () => {
   it('the checked-in src/sandbox/realm-runtime.generated.ts is what the sources build to (run `pnpm build` after editing them)', async () => {
-    const { buildRealmRuntimeSource } = (await import(path.join(root, 'scripts/build-realm-runtime.mjs'))) as { buildRealmRuntimeSource: () => Promise<string> };
+    const { buildRealmRuntimeSource, realmRuntimeHash } = (await import(path.join(root, 'scripts/build-realm-runtime.mjs'))) as {
+      buildRealmRuntimeSource: () => Promise<string>;
+      realmRuntimeHash: (source: string) => string;
+    };
     expect(REALM_RUNTIME_SOURCE === (await buildRealmRuntimeSource()), 'realm-runtime.generated.ts is stale').toBe(true);
+    expect(REALM_RUNTIME_HASH).toBe(realmRuntimeHash(REALM_RUNTIME_SOURCE));
   });
 
   it('the built dist carries the same string', () => {

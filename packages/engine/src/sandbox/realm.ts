@@ -1,7 +1,7 @@
 import vm from 'node:vm';
 import type { HeapState, HostBridge, InstallRealm, LogLevel, NdKind, RealmControl } from './realm-abi.js';
 import { REALM_ENTRIES } from './realm-abi.js';
-import { REALM_RUNTIME_SOURCE } from './realm-runtime.generated.js';
+import { REALM_RUNTIME_HASH, REALM_RUNTIME_SOURCE } from './realm-runtime.generated.js';
 import { codeCache } from './code-cache.js';
 import { entryScheduler } from './scheduler.js';
 
@@ -23,8 +23,11 @@ export interface RealmRunTarget {
   nd(kind: NdKind): number;
 }
 
-/** Saved where the host keeps Node's compile cache, if it does; the source's first line names its build. */
-const runtimeCache = codeCache('realm', /^\/\/ enclave-kit realm runtime ([0-9a-f]+)\n/.exec(REALM_RUNTIME_SOURCE)?.[1] ?? 'unknown');
+/**
+ * Saved where the host keeps Node's compile cache, if it does. Named by a hash of the whole text: V8
+ * checks a cache against the source's length only.
+ */
+const runtimeCache = codeCache('realm', REALM_RUNTIME_HASH);
 const runtimeScript = new vm.Script(REALM_RUNTIME_SOURCE, { filename: 'enclave:runtime', cachedData: runtimeCache?.data });
 /** Pumps deliver tool results; the microtask checkpoint that follows runs the script's continuations. */
 export const pumpScript = new vm.Script(`${REALM_ENTRIES.pump}()`, { filename: 'enclave:pump' });
