@@ -1,44 +1,11 @@
 #!/usr/bin/env node
 /**
- * The `enclave` bin. Wires the real process into `main()` and exits with its code.
+ * The `enclave` bin. Node 22.1+ keeps the compiled code of the modules it loads (and the engine that of
+ * its realm runtime, see sandbox/code-cache.ts) in its compile cache, a folder under the OS's temp dir:
+ * a command then pays for compiling the engine once, not on every invocation. A command, unlike a
+ * library, may choose that for its process; NODE_DISABLE_COMPILE_CACHE=1 turns it off and
+ * NODE_COMPILE_CACHE=<dir> picks the folder. It is turned on before the engine is loaded (Node compiles
+ * every module a static import reaches before it runs any), so the rest comes by a dynamic import.
  */
-import { main } from './app.js';
-import { escapeText } from './terminal.js';
-
-const controller = new AbortController();
-// First Ctrl-C ends the active run as ABORTED (its report still prints); being `once`, a second Ctrl-C
-// gets Node's default handling and stops the process at once.
-process.once('SIGINT', () => controller.abort());
-
-// A tools module can throw from a timer or leave a promise rejected after the run is over. That is
-// the user's code failing, not ours: one line, no host stack trace. Escaped: a tool's error often quotes
-// its arguments, which the script chose (escape sequences, line breaks that forge more report lines).
-const fatal = (e: unknown): void => {
-  const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-  process.stderr.write(`enclave: uncaught error outside the sandbox (tools module?): ${escapeText(message)}\n`);
-  process.exit(1);
-};
-process.on('uncaughtException', fatal);
-
-// `enclave check big.js | head` closes the pipe early: stop quietly, as other Unix tools do.
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    fatal(e);
-  });
-}
-
-const code = await main(process.argv.slice(2), {
-  stdout: process.stdout,
-  stderr: process.stderr,
-  stdin: process.stdin,
-  env: process.env,
-  cwd: process.cwd(),
-  signal: controller.signal,
-});
-
-// Exit explicitly: a tool that never settles, or a timer a tools module left behind, must not keep the
-// CLI alive after the report. Wait for both streams to flush first, since pipes can be asynchronous.
-const flush = (stream: NodeJS.WriteStream) => new Promise<void>((done) => stream.write('', () => done()));
-await Promise.all([flush(process.stdout), flush(process.stderr)]);
-process.exit(code);
+(process.getBuiltinModule('node:module') as { enableCompileCache?: () => unknown }).enableCompileCache?.();
+await (await import('./bin.js')).start();
