@@ -91,6 +91,7 @@ const LENGTH_PROGRAMS: readonly Program[] = [
   { name: 'length: a read-only length and a string', code: 'const out = []; for (const f of [() => { Object.freeze([1]).length = 0; }, () => { "ab".length = 1; }]) { try { f(); out.push("done"); } catch (e) { out.push(e.name); } } return out;' },
   { name: 'length: compound assignments', code: 'const a = [1]; a.length += 2; a.length *= 2; a.length -= 1; return a.length;', standard: true },
   { name: 'length: a sparse array past 2^25', code: 'const a = []; a.length = 1e9; return a.length;', standard: true },
+  { name: 'length: through Object.assign, Reflect.set and defineProperty', code: 'const a = [1, 2, 3, 4]; Object.assign(a, { length: 3 }); const r = Reflect.set(a, "length", 2); Object.defineProperty(a, "length", { value: 1 }); Object.defineProperties(a, { length: { value: 0 } }); return [r, a, Reflect.set([], "length", -1)];' },
 ];
 
 /** What the program gives natively: its value, or its error's name and message. */

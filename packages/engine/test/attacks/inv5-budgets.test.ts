@@ -115,6 +115,8 @@ const BOMBS: { name: string; code: string; ownChild?: boolean; anyCode?: boolean
   // one expression have no checkpoint between them (found by review: a 512 MB host aborted, validated).
   { name: 'array length sets in one expression', code: 'const x = [[], [], [], []]; x[0].length = x[1].length = x[2].length = x[3].length = 3.3e7; return x[0].length;' },
   { name: 'array length sets in one expression, transform:false', code: 'const x = [[], [], [], []]; x[0]["length"] = x[1].length = x[2].length = x[3].length = 3.3e7; return x[0].length;', transform: false },
+  { name: 'array length sets through Object.assign in one expression', code: 'const x = [[], [], []]; return [Object.assign(x[0], { length: 3.3e7 }), Object.assign(x[1], { length: 3.3e7 }), Object.assign(x[2], { length: 3.3e7 })].length;' },
+  { name: 'array length sets through Reflect.set and defineProperty (validate:false)', code: 'const x = [[], [], []]; return [Reflect.set(x[0], "length", 3.3e7), Object.defineProperty(x[1], "length", { value: 3.3e7 }), Object.defineProperties(x[2], { length: { value: 3.3e7 } })].length;', validate: false },
   // An array subclass, or an array with an iterator of its own, passed the `Array.isArray` fast path of
   // `sp` and of the natives' bounded sources, and was walked by its own iterator uncounted.
   ...ARRAY_SUBCLASS_SINKS.map(([what, code]) => ({ name: `${what} of an array subclass whose iterator's next is a builtin (validate:false)`, code: `class X extends Array { [Symbol.iterator]() { return { next: Object }; } } ${code}`, validate: false as const })),

@@ -190,6 +190,23 @@ export function plainArray(v: unknown): v is unknown[] {
   return isArray(v) && gpo(v) === ArrayPrototype && gopd(v, symbolIterator) === undefined;
 }
 
+/** V8 preallocates the elements when an array's length grows below this, in one step. */
+const PREALLOCATED = 2 ** 25;
+
+/**
+ * Before `value` is set as the `length` of `o`: the growth of a real array is charged (V8 preallocates
+ * it in one step that no builtin sees; see Guards.ls). Nothing else is.
+ */
+export function lengthGrowth(o: unknown, value: unknown): void {
+  if (isArray(o) && typeof value === 'number' && value < PREALLOCATED && value > o.length + SMALL) chargeElements(value - o.length);
+}
+
+/** The value a property descriptor given by a script sets, if it is a data descriptor read without running its getters. */
+function descriptorValue(desc: unknown): unknown {
+  if (desc === null || typeof desc !== 'object') return undefined;
+  return gopd(desc, 'value')?.value;
+}
+
 /**
  * An iterable whose every step is counted: bounds spreads and Array.from over script iterators, and the
  * natives that walk an iterable (see bounded). `method` is the iterable's iterator method, when the
@@ -1132,7 +1149,11 @@ export function wrapBulkBuiltins(): void {
       for (let i = 0; i < sources.length; i++) {
         const source = sources[i];
         n += sourceLength(source);
-        if (source !== null && typeof source === 'object') copied(current);
+        if (source !== null && typeof source === 'object') {
+          copied(current);
+          const length = gopd(source, 'length');
+          if (length !== undefined && length.enumerable === true) lengthGrowth(target, length.value);
+        }
       }
       if (n > SMALL) chargeElements(n);
       const args: unknown[] = [target];
@@ -1205,6 +1226,28 @@ export function wrapBulkBuiltins(): void {
   const fnApply = gopd(FunctionPrototype, 'apply')?.value as AnyFn;
   // A target that is not callable is the native's TypeError, before it reads the arguments.
   wrap(FunctionPrototype, 'apply', () => ({ apply(this: unknown, thisArg: unknown, args: unknown) { return apply(fnApply, this, [thisArg, typeof this === 'function' ? argumentList(args) : args]); } }));
+  // The other ways to set an array's length than `o.length = v` (which the rewriter writes as `ls`):
+  // the growth is charged first when the key is the string 'length' and the value is read as data.
+  wrap(ReflectObject, 'set', (orig) => ({
+    set(target: unknown, key: unknown, value: unknown, ...rest: unknown[]) {
+      if (key === 'length') lengthGrowth(target, value);
+      return apply(orig, ReflectObject, rest.length > 0 ? [target, key, value, rest[0]] : [target, key, value]);
+    },
+  }));
+  each([ObjectCtor, ReflectObject], (holder) => {
+    wrap(holder, 'defineProperty', (orig) => ({
+      defineProperty(o: unknown, key: unknown, desc: unknown) {
+        if (key === 'length') lengthGrowth(o, descriptorValue(desc));
+        return apply(orig, holder, [o, key, desc]);
+      },
+    }));
+  });
+  wrap(ObjectCtor, 'defineProperties', (orig) => ({
+    defineProperties(o: unknown, descs: unknown) {
+      if (descs !== null && typeof descs === 'object') lengthGrowth(o, descriptorValue(gopd(descs, 'length')?.value));
+      return apply(orig, ObjectCtor, [o, descs]);
+    },
+  }));
   wrap(ReflectObject, 'apply', () => ({ apply(target: AnyFn, thisArg: unknown, args: ArrayLike<unknown>) { return apply(apply, ReflectObject, [target, thisArg, typeof target === 'function' ? argumentList(args) : args]); } }));
   wrap(ReflectObject, 'construct', () => ({
     construct(target: AnyFn, args: ArrayLike<unknown>, ...rest: unknown[]) {

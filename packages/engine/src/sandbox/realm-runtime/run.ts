@@ -8,7 +8,7 @@ import type { DoneReport, Guards, LogLevel, PumpHead, ReportedToolError, RunConf
 import { BIG_STRING, BLOCKED_PROPERTIES, FRAMED, MAX_TOOL_NAME } from '../realm-abi.js';
 import type { PendingCall, Run } from './budgets.js';
 import { chargeChars, chargeElements, checkAlive, checkMemory, copied, current, fatal, iterations, newRun, setCurrent } from './budgets.js';
-import { counted, plainArray } from './builtins.js';
+import { counted, lengthGrowth, plainArray } from './builtins.js';
 import type { Codec } from './codec.js';
 import { CYCLE, TOO_LARGE } from './codec.js';
 import { callSite, cleanError, locationOf, readErrorField, readMessage, safeString, withSite } from './errors.js';
@@ -29,7 +29,6 @@ import {
   arrayShift,
   defineProperty,
   freeze,
-  isArray,
   jsonParse,
   jsonStringify,
   mapDelete,
@@ -234,9 +233,6 @@ function notIterable(text: string, x: unknown): TypeError {
   return new TypeErrorCtor(`${what} is not iterable (cannot read property Symbol(Symbol.iterator))`);
 }
 
-/** V8 preallocates the elements when an array's length grows below this, in one step (see Guards.ls). */
-const PREALLOCATED = 2 ** 25;
-
 function makeGuards(run: Run): Guards {
   const { maxIterations, maxCallDepth } = run.limits;
   const texts = run.calleeTexts;
@@ -298,7 +294,7 @@ function makeGuards(run: Run): Guards {
       return value;
     },
     ls(o: unknown, value: unknown) {
-      if (isArray(o) && typeof value === 'number' && value < PREALLOCATED && value > o.length + BIG_STRING) chargeElements(value - o.length);
+      lengthGrowth(o, value);
       (o as { length: unknown }).length = value;
       return value;
     },
