@@ -549,7 +549,7 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
     for (const root of roots) {
       const read = readsAny(root, names, skip);
       if (read !== undefined) {
-        issue(read, 'rest-pattern-order', `\`${read.name as string}\` is read in the same binding as the array rest pattern that binds it, which AgentScript destructures after the rest of that binding.`, 'Destructure in two steps: first the outer value, then `const [a, ...rest] = value`.');
+        issue(read, 'rest-pattern-order', `\`${read.name as string}\` is read in the same binding as the rest pattern that binds it, which AgentScript destructures after the rest of that binding.`, 'Destructure in two steps: first the outer value, then `const [a, ...rest] = value` (or `{ a, ...rest }`).');
         return false;
       }
     }
@@ -559,7 +559,7 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
   /** An assignment target destructured where it is assigned: `dt((v) => (pattern = sp(v, ""))).v`. */
   const assignThrough = (u: Node) => {
     if (suspends(u)) {
-      issue(u, 'rest-pattern-await', 'An array rest pattern inside a larger assignment pattern cannot hold `await` or `yield` in AgentScript.', 'Destructure in two steps: assign the outer value first, then `[a, ...rest] = value`.');
+      issue(u, 'rest-pattern-await', 'A rest pattern inside a larger assignment pattern cannot hold `await` or `yield` in AgentScript.', 'Destructure in two steps: assign the outer value first, then `[a, ...rest] = value` (or `({ a, ...rest } = value)`).');
       return;
     }
     // (Parenthesized: an object pattern would start a block.)
