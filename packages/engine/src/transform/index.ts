@@ -1,8 +1,8 @@
 import MagicString from 'magic-string';
 import type { Node, ParsedSource } from '../ast/parse.js';
 import { WRAP_PREFIX, userLocation } from '../ast/parse.js';
-import { isFunction, isLoop, isNode } from '../ast/nodes.js';
-import { walkFlat } from '../ast/walk.js';
+import { isFunction, isLoop, isNode, patternNames } from '../ast/nodes.js';
+import { walk, walkFlat } from '../ast/walk.js';
 import { treeFacts } from '../ast/facts.js';
 import { BIG_STRING, BLOCKED_PROPERTIES, GUARD_LOCALS, REALM_ENTRIES, RESERVED_PREFIX } from '../sandbox/realm-abi.js';
 import type { Guards } from '../sandbox/realm-abi.js';
@@ -376,53 +376,27 @@ function restPatterns(target: Node | null, out: Node[], underRest = false): Node
   return out;
 }
 
-/** Calls `visit` on every node under `node` (itself included), not descending where it returns false. */
-function eachNode(node: Node, visit: (n: Node, parent: Node | null, key: string) => boolean | void, parent: Node | null = null, key = ''): void {
-  if (visit(node, parent, key) === false) return;
-  for (const k of Object.keys(node)) {
-    const v = node[k];
-    if (Array.isArray(v)) {
-      for (const x of v) if (isNode(x)) eachNode(x, visit, node, k);
-    } else if (isNode(v)) eachNode(v, visit, node, k);
-  }
-}
-
 /** Whether `await` or `yield` of this function stands inside `node` (an arrow around it could not hold them). */
 function suspends(node: Node): boolean {
   let found = false;
-  eachNode(node, (n) => {
+  walk(node, { enter(n) {
     if (found || isFunction(n)) return false;
     if (n.type === 'AwaitExpression' || n.type === 'YieldExpression' || (n.type === 'ForOfStatement' && n.await === true)) found = true;
     return !found;
-  });
+  } });
   return found;
-}
-
-/** The names a binding pattern binds. */
-function boundNames(pattern: Node): Set<string> {
-  const names = new Set<string>();
-  const walk = (p: Node | null): void => {
-    if (p === null) return;
-    if (p.type === 'Identifier') names.add(p.name as string);
-    else if (p.type === 'ArrayPattern') for (const e of p.elements as (Node | null)[]) walk(e);
-    else if (p.type === 'ObjectPattern') for (const q of p.properties as Node[]) walk(q.type === 'RestElement' ? q : (q.value as Node));
-    else if (p.type === 'AssignmentPattern') walk(p.left as Node);
-    else if (p.type === 'RestElement') walk(p.argument as Node);
-  };
-  walk(pattern);
-  return names;
 }
 
 /** The first identifier read inside `node` (not a property name) whose name is in `names`, if any. */
 function readsAny(node: Node, names: ReadonlySet<string>, skip: ReadonlySet<Node>): Node | undefined {
   let found: Node | undefined;
-  eachNode(node, (n, parent, key) => {
+  walk(node, { enter(n, parent, key) {
     if (found !== undefined || skip.has(n)) return false;
     if (n.type !== 'Identifier' || !names.has(n.name as string)) return true;
     const propertyName = parent !== null && parent.computed !== true && ((parent.type === 'MemberExpression' && key === 'property') || (parent.type === 'Property' && key === 'key' && parent.shorthand !== true));
     if (!propertyName) found = n;
     return false;
-  });
+  } });
   return found;
 }
 
@@ -543,8 +517,9 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
    * later, that name would not be bound yet.
    */
   const hoist = (roots: readonly Node[], list: readonly Node[]): boolean => {
-    const names = new Set<string>();
-    for (const u of list) for (const name of boundNames(u)) names.add(name);
+    const bound: string[] = [];
+    for (const u of list) patternNames(u, bound);
+    const names = new Set(bound);
     const skip = new Set(list);
     for (const root of roots) {
       const read = readsAny(root, names, skip);
