@@ -69,12 +69,12 @@ export interface Guards {
    */
   dt(set: (value: unknown) => void): { v: unknown };
   /**
-   * A value assigned to a `length` property (`o.length = v`; `every` 1 for a compound assignment, whose
-   * result is not `v`): setting an array's length preallocates up to 2^25 elements in one step that no
-   * builtin sees, so before a large one (or any compound one) the heap is checked, and several in one
-   * expression (`a.length = b.length = n`) cannot pile up between two checkpoints.
+   * The value of a `length` assignment the rewriter cannot write as `ls` (compound, `(o.length) = v`,
+   * `super.length = v`): the heap is checked first, since setting an array's length preallocates up to
+   * 2^25 elements in one step that no builtin sees, and several in one expression would otherwise come
+   * with no checkpoint between them.
    */
-  ln(value: unknown, every?: 1): unknown;
+  ln(value: unknown): unknown;
   /**
    * `o.length = value`, written as `ls(o, value)`: a growth of an array's length is charged first (V8
    * preallocates up to 2^25 elements for it, in one step), then the assignment is made as the script's

@@ -400,7 +400,7 @@ function readsAny(node: Node, names: ReadonlySet<string>, skip: ReadonlySet<Node
   return found;
 }
 
-/** `o.length` or `o['length']`: a member whose assignment may preallocate an array (see Guards.ln). */
+/** `o.length` or `o['length']`: a member whose assignment may preallocate an array (see Guards.ls and Guards.ln). */
 function isLengthMember(n: Node): boolean {
   if (n.type !== 'MemberExpression') return false;
   const key = n.property as Node;
@@ -790,7 +790,7 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
         ms.prependRight(right.end, ')');
       } else {
         ms.appendLeft(right.start, `${LN}(${open(right)}`);
-        ms.prependRight(right.end, `${close(right)}, 1)`);
+        ms.prependRight(right.end, `${close(right)})`);
       }
     }
     return true;

@@ -122,7 +122,7 @@ export function toLen(v: unknown): number {
 
 /** Below this length an array is used in place by the walking methods without any check. */
 const SMALL = BIG_STRING;
-/** Key lists longer than this are charged after they are made (see KEY_LISTS). */
+/** Key lists longer than this are charged after they are made (see KEY_LISTINGS). */
 const MEASURED_KEYS = 64;
 
 /**
@@ -178,7 +178,6 @@ function charged(self: unknown[]): unknown[] {
   return self;
 }
 
-/**
 /**
  * An array whose iteration is the intrinsic one, bounded by its length: an array of this realm, not of
  * a subclass, with no iterator method of its own (Array.prototype is frozen, and proxies of arrays are
@@ -1226,6 +1225,13 @@ export function wrapBulkBuiltins(): void {
   const fnApply = gopd(FunctionPrototype, 'apply')?.value as AnyFn;
   // A target that is not callable is the native's TypeError, before it reads the arguments.
   wrap(FunctionPrototype, 'apply', () => ({ apply(this: unknown, thisArg: unknown, args: unknown) { return apply(fnApply, this, [thisArg, typeof this === 'function' ? argumentList(args) : args]); } }));
+  wrap(ReflectObject, 'apply', () => ({ apply(target: AnyFn, thisArg: unknown, args: ArrayLike<unknown>) { return apply(apply, ReflectObject, [target, thisArg, typeof target === 'function' ? argumentList(args) : args]); } }));
+  wrap(ReflectObject, 'construct', () => ({
+    construct(target: AnyFn, args: ArrayLike<unknown>, ...rest: unknown[]) {
+      const list = typeof target === 'function' ? argumentList(args) : args;
+      return apply(construct, ReflectObject, rest.length > 0 ? [target, list, rest[0]] : [target, list]);
+    },
+  }));
   // The other ways to set an array's length than `o.length = v` (which the rewriter writes as `ls`):
   // the growth is charged first when the key is the string 'length' and the value is read as data.
   wrap(ReflectObject, 'set', (orig) => ({
@@ -1246,13 +1252,6 @@ export function wrapBulkBuiltins(): void {
     defineProperties(o: unknown, descs: unknown) {
       if (descs !== null && typeof descs === 'object') lengthGrowth(o, descriptorValue(gopd(descs, 'length')?.value));
       return apply(orig, ObjectCtor, [o, descs]);
-    },
-  }));
-  wrap(ReflectObject, 'apply', () => ({ apply(target: AnyFn, thisArg: unknown, args: ArrayLike<unknown>) { return apply(apply, ReflectObject, [target, thisArg, typeof target === 'function' ? argumentList(args) : args]); } }));
-  wrap(ReflectObject, 'construct', () => ({
-    construct(target: AnyFn, args: ArrayLike<unknown>, ...rest: unknown[]) {
-      const list = typeof target === 'function' ? argumentList(args) : args;
-      return apply(construct, ReflectObject, rest.length > 0 ? [target, list, rest[0]] : [target, list]);
     },
   }));
   wrap(AP, 'flat', (orig) => ({

@@ -286,11 +286,9 @@ function makeGuards(run: Run): Guards {
       cleanError(caught);
       return caught;
     },
-    ln(value: unknown, every?: 1) {
-      if (every === 1 || (typeof value === 'number' && value > BIG_STRING)) {
-        checkAlive(run);
-        checkMemory(run);
-      }
+    ln(value: unknown) {
+      checkAlive(run);
+      checkMemory(run);
       return value;
     },
     ls(o: unknown, value: unknown) {
