@@ -15,17 +15,27 @@ export type AllowedOrigins = readonly string[] | '*';
  */
 export type AllowedHosts = readonly string[] | '*';
 
+/** Calls `fail` unless `value` is absent, `'*'`, or an array of strings that `entry` accepts: the form of both options. */
+function checkList(value: unknown, entry: (x: string) => boolean, fail: () => never): void {
+  if (value !== undefined && value !== '*' && !(Array.isArray(value) && value.every((x) => typeof x === 'string' && entry(x)))) fail();
+}
+
 /** Checks an `allowedOrigins` option (the core's and the MCP route's), calling `fail` when it is neither form. */
 export function checkAllowedOrigins(value: unknown, fail: (message: string) => never): void {
-  if (value !== undefined && value !== '*' && !(Array.isArray(value) && value.every((x) => typeof x === 'string'))) {
-    fail('allowedOrigins must be an array of origins ("https://app.example.com") or "*".');
-  }
+  checkList(value, () => true, () => fail('allowedOrigins must be an array of origins ("https://app.example.com") or "*".'));
 }
 
 /** Checks an `allowedHosts` option, calling `fail` when it is neither form. */
 export function checkAllowedHosts(value: unknown, fail: (message: string) => never): void {
-  if (value !== undefined && value !== '*' && !(Array.isArray(value) && value.every((x) => typeof x === 'string' && HOST_NAME.test(x)))) {
-    fail('allowedHosts must be an array of host names without scheme or port ("app.internal", ".example.com" for it and every name below it) or "*".');
+  checkList(value, (x) => HOST_NAME.test(x), () => fail('allowedHosts must be an array of host names without scheme or port ("app.internal", ".example.com" for it and every name below it) or "*".'));
+}
+
+/** `text` as a URL, or null where it is none. */
+function parsedUrl(text: string): URL | null {
+  try {
+    return new URL(text);
+  } catch {
+    return null;
   }
 }
 
@@ -52,13 +62,8 @@ function unrebindable(hostname: string): boolean {
 export function originAllowed(request: Request, allowed: AllowedOrigins | undefined): boolean {
   const origin = request.headers.get('origin');
   if (origin === null || allowed === '*' || (allowed ?? []).includes(origin)) return true;
-  let from: URL;
-  try {
-    from = new URL(origin);
-  } catch {
-    return false;
-  }
-  if (from.host !== new URL(request.url).host) return false;
+  const from = parsedUrl(origin);
+  if (from === null || from.host !== new URL(request.url).host) return false;
   return from.protocol === 'https:' || unrebindable(from.hostname);
 }
 
@@ -75,14 +80,16 @@ export function hostAllowed(request: Request, allowedHosts: AllowedHosts | undef
   if (allowedHosts === '*') return true;
   const host = request.headers.get('host') ?? new URL(request.url).host;
   // A port past 65535, an IPv4 address past 255, a bad punycode label: no browser sends those.
-  if (!HOST_HEADER.test(host) || !URL.canParse(`http://${host}`)) return false;
-  const hostname = new URL(`http://${host}`).hostname;
+  const addressed = HOST_HEADER.test(host) ? parsedUrl(`http://${host}`) : null;
+  if (addressed === null) return false;
+  const { hostname } = addressed;
   if (unrebindable(hostname)) return true;
   for (const entry of allowedHosts ?? []) {
     const name = entry.toLowerCase();
     if (hostname === name || (name.startsWith('.') && (hostname === name.slice(1) || hostname.endsWith(name)))) return true;
   }
-  if (allowedOrigins !== undefined && allowedOrigins !== '*' && allowedOrigins.some((origin) => URL.canParse(origin) && new URL(origin).hostname === hostname)) return true;
+  if (allowedOrigins !== undefined && allowedOrigins !== '*' && allowedOrigins.some((origin) => parsedUrl(origin)?.hostname === hostname)) return true;
   const origin = request.headers.get('origin');
-  return origin !== null && URL.canParse(origin) && new URL(origin).protocol === 'https:' && new URL(origin).host === new URL(`https://${host}`).host;
+  const page = origin === null ? null : parsedUrl(origin);
+  return page !== null && page.protocol === 'https:' && page.host === parsedUrl(`https://${host}`)?.host;
 }
