@@ -20,6 +20,11 @@ export interface TreeFacts {
    * call (nested loops included, nested functions not: they have guards of their own).
    */
   weights: Map<Node, number>;
+  /**
+   * Loops that may suspend between two turns: a `for await`, or an `await` or `yield` in the loop's head
+   * or body outside nested functions. The others run each of their visits to the end in one stretch.
+   */
+  suspending: Set<Node>;
   /** `root`'s tree enumerated once: the validator and the rewriter walk it with `walkFlat`. */
   tree: FlatTree;
 }
@@ -42,10 +47,14 @@ export function treeFacts(parsed: ParsedSource): TreeFacts {
   const weights = new Map<Node, number>();
   const scopes: string[][] = [];
   const work: number[] = [];
+  const suspending = new Set<Node>();
+  /** Per open node: whether its subtree suspends outside nested functions. */
+  const suspends: boolean[] = [];
   const tree = flatten(root);
   walkFlat(tree, {
     enter(node) {
       work.push(0);
+      suspends.push(false);
       if (node === root || isVarScope(node)) {
         const names: string[] = [];
         varNames.set(node, names);
@@ -61,9 +70,14 @@ export function treeFacts(parsed: ParsedSource): TreeFacts {
       const fn = isFunction(node);
       if (fn || isLoop(node)) weights.set(node, own);
       if (work.length > 0 && !fn) work[work.length - 1] = (work[work.length - 1] as number) + own;
+      const suspended = (suspends.pop() as boolean) || node.type === 'AwaitExpression' || node.type === 'YieldExpression' || (node.type === 'ForOfStatement' && node.await === true);
+      if (suspended && !fn) {
+        if (isLoop(node)) suspending.add(node);
+        if (suspends.length > 0) suspends[suspends.length - 1] = true;
+      }
     },
   });
-  const facts = { root, varNames, weights, tree };
+  const facts = { root, varNames, weights, suspending, tree };
   factsOf.set(parsed, facts);
   return facts;
 }

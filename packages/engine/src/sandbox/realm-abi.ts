@@ -42,6 +42,17 @@ export interface Guards {
   /** Checkpoint: budgets, call depth, memory, run state; moves `L` to the next checkpoint. */
   f(): void;
   /**
+   * A light loop's turn past what it was charged for (see LOOP_FREE): `turn` is its turns so far in this
+   * visit, `through` the turn it was charged through (LOOP_FREE before its first call, when none of its
+   * turns is charged yet). Charges what it owes, runs a checkpoint when one is due (as `f` does), and
+   * returns the turn the loop is now charged through: turns charged ahead, which the loop counts in
+   * block-scoped locals (registers, where `n` is a closure slot: a context load and store each turn,
+   * most of what a guard cost an interpreted loop).
+   */
+  g(turn: number, through: number): number;
+  /** The end of a loop that called `g`, however it ends: the turns charged ahead and not taken are given back. */
+  r(unused: number): void;
+  /**
    * Start of a `catch` or `finally` block: rethrows a pending budget error, and rewrites a V8 message
    * that quotes the rewritten code (`o[__ek_mc(...)] is not a function`) into the user's own text.
    */
@@ -111,6 +122,11 @@ export const GUARD_LOCALS = {
   n: `${RESERVED_PREFIX}_n`,
   /** Synchronous call depth. */
   d: `${RESERVED_PREFIX}_d`,
+  /** A light loop's turns in its current visit, and the turn it is charged through (block-scoped locals of each loop). */
+  k: `${RESERVED_PREFIX}_k`,
+  q: `${RESERVED_PREFIX}_q`,
+  g: `${RESERVED_PREFIX}_g`,
+  r: `${RESERVED_PREFIX}_r`,
   /** Work done by heavy loop and function bodies since the last checkpoint they forced. */
   w: `${RESERVED_PREFIX}_w`,
   L: `${RESERVED_PREFIX}_L`,
@@ -141,6 +157,20 @@ export const GUARD_LOCALS = {
   /** What a `catch` with a destructuring pattern caught, before the pattern reads it. */
   e: `${RESERVED_PREFIX}_e`,
 } as const;
+
+/**
+ * Light loops (few allocating expressions a turn, no `await` or `yield`: they run each visit to its end
+ * in one stretch) count their turns in locals of their own. The first LOOP_FREE turns of a visit are
+ * charged to the factory's counter when the loop ends, with no call; past them the loop calls `g`, which
+ * charges ahead up to as many turns as the visit has taken, at most LOOP_GRANT, and gives back what was
+ * not taken when the loop ends. So a loop calls the runtime about once per LOOP_GRANT turns, and the
+ * counts reported are exact. What the iteration limit and the checkpoints see during a visit is not: the
+ * free turns of the loops running now come late (at most LOOP_FREE per running loop), and turns charged
+ * ahead come early (at most as many as each running loop has taken, and LOOP_GRANT); a forced checkpoint
+ * (fast heap growth) comes at most LOOP_GRANT turns late.
+ */
+export const LOOP_FREE = 16;
+export const LOOP_GRANT = 256;
 
 /** Strings longer than this are charged against the memory budget by the growth check and the bulk builtins. */
 export const BIG_STRING = 65_536;

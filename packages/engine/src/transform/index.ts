@@ -4,7 +4,7 @@ import { WRAP_PREFIX, userLocation } from '../ast/parse.js';
 import { isFunction, isLoop, isNode, patternNames } from '../ast/nodes.js';
 import { walk, walkFlat } from '../ast/walk.js';
 import { treeFacts } from '../ast/facts.js';
-import { BIG_STRING, BLOCKED_PROPERTIES, GUARD_LOCALS, REALM_ENTRIES, RESERVED_PREFIX } from '../sandbox/realm-abi.js';
+import { BIG_STRING, BLOCKED_PROPERTIES, GUARD_LOCALS, LOOP_FREE, REALM_ENTRIES, RESERVED_PREFIX } from '../sandbox/realm-abi.js';
 import type { Guards } from '../sandbox/realm-abi.js';
 import { isJsSpace } from '../scan/unicode.js';
 import type { Issue } from '../source.js';
@@ -51,7 +51,7 @@ import type { Issue } from '../source.js';
  * error object), `import.meta`, and identifiers with the runtime's reserved prefix.
  */
 
-const { n: N, L, d: D, D: DMAX, w: W, f: F, c: C, m: M, mc: MC, s: S, t: T, sp: SP, os: OS, dt: DT, v: V, ln: LN, ls: LS, bn: BN, am: AM, ar: AR, rt: RT, p: P, x: X, e: E } = GUARD_LOCALS;
+const { n: N, L, d: D, D: DMAX, w: W, f: F, k: K, q: Q, g: G, r: R, c: C, m: M, mc: MC, s: S, t: T, sp: SP, os: OS, dt: DT, v: V, ln: LN, ls: LS, bn: BN, am: AM, ar: AR, rt: RT, p: P, x: X, e: E } = GUARD_LOCALS;
 /** A field of the guard object, by name: a renamed field in the ABI breaks this file's compile. */
 const guard = (field: keyof Guards) => `${RT}.${field}`;
 
@@ -68,6 +68,16 @@ function loopGuard(w: number): string {
   if (w < HEAVY_WEIGHT) return `if (++${N} > ${L}) ${F}();`;
   return `if (++${N} > ${L} || (${W} += ${w}) > ${HEAVY_WORK}) { ${W} = 0; ${F}(); }`;
 }
+
+/**
+ * The guard of a light loop that never suspends (see LOOP_FREE): its turns in `k`, the turn it is charged
+ * through in `q`, both block-scoped locals of the loop's own, so registers; `n` is a closure slot of the
+ * factory, a context load and store each turn, which an interpreted loop pays in full.
+ */
+const GRANT_GUARD = `if (++${K} > ${Q}) ${Q} = ${G}(${K}, ${Q});`;
+/** Around such a loop (and its labels): its counters, and what it owes or was charged ahead settled however it ends. */
+const GRANT_OPEN = `{ let ${K} = 0, ${Q} = ${LOOP_FREE}; try { `;
+const GRANT_CLOSE = ` } finally { if (${Q} === ${LOOP_FREE}) { if ((${N} += ${K}) > ${L}) ${F}(); } else if (${Q} > ${K}) ${R}(${Q} - ${K}); } }`;
 
 /** The entry of a synchronous function of weight `w` with the budget guards: iterations and depth. */
 function syncEnter(w: number): string {
@@ -197,6 +207,8 @@ function editInComment(comments: Comments, pos: number): boolean {
  */
 export class CommentSafeString extends MagicString {
   readonly #comments: Comments;
+  /** Offsets where text was written on the right: the closing text of what ends there. */
+  readonly #closes = new Set<number>();
 
   constructor(text: string, comments: Comments) {
     super(text);
@@ -207,13 +219,24 @@ export class CommentSafeString extends MagicString {
     if (this.#comments.length > 0 && editInComment(this.#comments, pos)) throw new EditInComment(pos);
   }
 
+  /**
+   * The rewriter writes what opens at an offset on its left (`appendLeft`, so it survives edits of the
+   * text after it) and what closes there on its right (`prependRight`), and magic-string puts the left
+   * side first. Where one statement ends and the next begins with no character between them
+   * (`for (;;) x;y += s`), the next one's opening text would come before the first one's closing text.
+   * What opens where something has closed goes on the right instead, after what closed: nothing can
+   * close at an offset after something opened there (a node that ends there starts before it, and the
+   * walk enters it first).
+   */
   override appendLeft(index: number, content: string): this {
     this.#at(index);
+    if (this.#closes.has(index)) return super.appendRight(index, content) as this;
     return super.appendLeft(index, content) as this;
   }
 
   override appendRight(index: number, content: string): this {
     this.#at(index);
+    this.#closes.add(index);
     return super.appendRight(index, content) as this;
   }
 
@@ -224,6 +247,7 @@ export class CommentSafeString extends MagicString {
 
   override prependRight(index: number, content: string): this {
     this.#at(index);
+    this.#closes.add(index);
     return super.prependRight(index, content) as this;
   }
 
@@ -586,7 +610,7 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
     ms.appendLeft(node.start, atStatement ? check.statementOpen : check.open);
     ms.prependRight(node.end, atStatement ? check.statementClose : check.close);
   };
-  const { tree, weights } = treeFacts(parsed);
+  const { tree, weights, suspending } = treeFacts(parsed);
   const weightOf = (n: Node) => weights.get(n) ?? 0;
   // The validator's walker: an explicit stack (user code can nest deeply) and source order.
   /** Rest patterns in a `for-in`/`for-of` head: a declaration's are destructured at the top of the body. */
@@ -606,8 +630,23 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
     ms.prependRight((loop.body as Node).end, ' }');
   };
 
+  // A trailing expression statement is the script's value, as in a REPL.
+  const last = parsed.body[parsed.body.length - 1];
+  const valueStatement = last && last.type === 'ExpressionStatement' && !(last as { directive?: unknown }).directive ? last : null;
+  /** Where each labelled loop's outermost label starts: a loop's grant block goes around its labels. */
+  const labelled = new Map<Node, number>();
+
   walkFlat(tree, { enter(node, parent, field) {
+    // Before whatever the walk writes at that offset (a string check starts there for `a + b`).
+    if (node === valueStatement) ms.appendLeft(node.start, 'return ');
     switch (node.type) {
+      case 'LabeledStatement': {
+        if (parent?.type === 'LabeledStatement') break;
+        let body = node.body as Node;
+        while (body.type === 'LabeledStatement') body = body.body as Node;
+        if (isLoop(body)) labelled.set(body, node.start);
+        break;
+      }
       case 'ImportExpression':
         issue(node, 'no-dynamic-import', 'Dynamic import() is not available in AgentScript.', 'Use callTool(...) to reach host functionality.');
         return false;
@@ -694,8 +733,15 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
       }
     } else if (isLoop(node)) {
       const body = node.body as Node;
+      const weight = weightOf(node);
+      let check: string;
+      if (weight < HEAVY_WEIGHT && !suspending.has(node)) {
+        // First, so that its closing text comes after the body's (a later prependRight goes before it).
+        ms.prependRight(node.end, GRANT_CLOSE);
+        ms.appendLeft(labelled.get(node) ?? node.start, GRANT_OPEN);
+        check = GRANT_GUARD;
+      } else check = loopGuard(weight);
       if (node.type === 'ForOfStatement' || node.type === 'ForInStatement') restInLoopHead(node);
-      const check = loopGuard(weightOf(node));
       if (body.type === 'BlockStatement') ms.appendLeft(body.start + 1, check);
       else {
         ms.appendLeft(body.start, `{ ${check} `);
@@ -819,13 +865,6 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
     }
   }
 
-  // A trailing expression statement is the script's value, as in a REPL.
-  const last = parsed.body[parsed.body.length - 1];
-  if (last && last.type === 'ExpressionStatement' && !(last as { directive?: unknown }).directive) {
-    // Before whatever the walk wrote at that offset (a string check starts there for `a + b`).
-    ms.prependLeft(last.start, 'return ');
-  }
-
   const params = wrapperParams(globalNames).join(', ');
   // Both functions are parenthesized: V8 compiles a parenthesized function expression eagerly, with
   // the code around it. Without the parentheses it pre-parses the script's whole text at compile time
@@ -833,7 +872,7 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
   // before, that is most of what its run costs V8.
   const header =
     `${REALM_ENTRIES.register}((function (${params}) { 'use strict'; ` +
-    `let ${N} = 0, ${L} = ${guard('L')}, ${D} = 0, ${W} = 0, ${T}; const ${DMAX} = ${guard('D')}, ${F} = ${guard('f')}, ${C} = ${guard('c')}, ${M} = ${guard('m')}, ` +
+    `let ${N} = 0, ${L} = ${guard('L')}, ${D} = 0, ${W} = 0, ${T}; const ${DMAX} = ${guard('D')}, ${F} = ${guard('f')}, ${G} = ${guard('g')}, ${R} = ${guard('r')}, ${C} = ${guard('c')}, ${M} = ${guard('m')}, ` +
     `${MC} = ${guard('mc')}, ${SP} = ${guard('sp')}, ${OS} = ${guard('os')}, ${DT} = ${guard('dt')}, ${LN} = ${guard('ln')}, ${LS} = ${guard('ls')}, ${BN} = ${guard('bn')}, ${AM} = ${guard('am')}, ${AR} = ${guard('ar')}, ${S} = ${guard('big')}; ` +
     `${guard('bind')}(() => ${N}, (v) => { ${L} = v; }, () => ${D}, ${budgets ? 1 : 0}); ` +
     `return (async function () {`;

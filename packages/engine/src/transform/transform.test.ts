@@ -11,6 +11,10 @@ const out = (code: string) => rewrite(code).output?.code ?? '';
 /** The inline string growth check the rewriter writes around `expr`. */
 const grow = (expr: string) => `(typeof (__ek_t = (${expr})) === 'string' && __ek_t.length > 65536 ? __ek_s(__ek_t) : __ek_t)`;
 /** The same check where the expression starts a statement: name first, as a sequence. */
+/** What a light loop that never suspends is written with (see LOOP_FREE in realm-abi.ts). */
+const GRANT_OPEN = '{ let __ek_k = 0, __ek_q = 16; try { ';
+const GRANT_GUARD = 'if (++__ek_k > __ek_q) __ek_q = __ek_g(__ek_k, __ek_q);';
+const GRANT_CLOSE = ' } finally { if (__ek_q === 16) { if ((__ek_n += __ek_k) > __ek_L) __ek_f(); } else if (__ek_q > __ek_k) __ek_r(__ek_q - __ek_k); } }';
 const growStatement = (expr: string) => `__ek_t = (${expr}), (typeof __ek_t === 'string' && __ek_t.length > 65536 ? __ek_s(__ek_t) : __ek_t)`;
 
 describe('rewriter', () => {
@@ -43,8 +47,27 @@ describe('rewriter', () => {
   it('guards every loop kind, including bodies without braces', () => {
     const code = 'for (;;) break;\nwhile (x) x--;\ndo { x++ } while (x < 3);\nfor (const k in o) {}\nfor (const v of a) f(v);';
     const text = out(code);
-    expect(text.match(/if \(\+\+__ek_n > __ek_L\) __ek_f\(\);/g)?.length).toBe(5);
-    expect(text).toContain('for (;;) { if (++__ek_n > __ek_L) __ek_f(); break; }');
+    expect(text.match(/if \(\+\+__ek_k > __ek_q\) __ek_q = __ek_g\(__ek_k, __ek_q\);/g)?.length).toBe(5);
+    expect(text).toContain(`${GRANT_OPEN}for (;;) { ${GRANT_GUARD} break; }${GRANT_CLOSE}`);
+    expect(text).toContain(`${GRANT_OPEN}do {${GRANT_GUARD} x++ } while (x < 3);${GRANT_CLOSE}`);
+  });
+
+  it('gives a light loop that never suspends counters of its own, around its labels', () => {
+    const text = out('a: b: for (;;) { for (;;) continue a; }');
+    expect(text).toContain(`${GRANT_OPEN}a: b: for (;;) {${GRANT_GUARD} ${GRANT_OPEN}for (;;) { ${GRANT_GUARD} continue a; }${GRANT_CLOSE} }${GRANT_CLOSE}`);
+    // A loop that may suspend keeps the shared counter: it must not hold turns charged ahead while it waits.
+    expect(out('async function f() { for (;;) { await 1; } }')).toContain('for (;;) {if (++__ek_n > __ek_L) __ek_f(); await 1; }');
+    expect(out('async function f() { for (;;) { x(async () => { await 1; }); } }')).toContain(`${GRANT_OPEN}for (;;) {${GRANT_GUARD}`);
+    expect(out('async function f() { while (await g()) {} }')).toContain('while (await g()) {if (++__ek_n > __ek_L) __ek_f();}');
+    expect(out('async function f() { for await (const x of a) {} }')).toContain('for await (const x of a) {if (++__ek_n > __ek_L) __ek_f();}');
+    expect(out('function* f() { for (;;) yield 1; }')).toContain('for (;;) { if (++__ek_n > __ek_L) __ek_f(); yield 1; }');
+  });
+
+  it('closes what ends where the next statement starts before opening what that statement starts', () => {
+    // No character between a loop's body and the next statement: the loop's closing text comes first.
+    const text = out("for(;;)x;s+='a';for(;;){}for(;;){}s");
+    expect(text).toContain(`${GRANT_OPEN}for(;;){ ${GRANT_GUARD} x; }${GRANT_CLOSE}${growStatement("s+='a'")};`);
+    expect(text).toContain(`${GRANT_OPEN}for(;;){${GRANT_GUARD}}${GRANT_CLOSE}${GRANT_OPEN}for(;;){${GRANT_GUARD}}${GRANT_CLOSE}return s`);
   });
 
   it('counts depth in synchronous functions and in the synchronous part of async ones', () => {
@@ -63,7 +86,7 @@ describe('rewriter', () => {
     const heavy = out(`const m = new Map(); for (;;) {\n${'m.set(1, 2);\n'.repeat(20)}}`);
     expect(heavy).toContain('for (;;) {if (++__ek_n > __ek_L || (__ek_w += 20) > 262144) { __ek_w = 0; __ek_f(); }');
     // An ordinary body keeps the one-compare guard.
-    expect(out('for (;;) { m.set(1, 2); }')).toContain('for (;;) {if (++__ek_n > __ek_L) __ek_f(); m.set(1, 2); }');
+    expect(out('for (;;) { m.set(1, 2); }')).toContain(`for (;;) {${GRANT_GUARD} m.set(1, 2); }`);
   });
 
   it('makes an async generator rethrow after a microtask too', () => {
@@ -190,7 +213,7 @@ describe('rewriter', () => {
     const parsed = parseAgentScript('for (;;) { o[k]; s += t; }\nfunction f(a) { return [...a]; }\nconst g = async () => 1;');
     const code = transformAgentScript(parsed, [], { guards: false }).output?.code ?? '';
     // Checkpoints at loops and functions, string growth and spreads stay: they keep the host's heap safe.
-    expect(code).toContain(`for (;;) {if (++__ek_n > __ek_L) __ek_f(); o[k]; ${growStatement('s += t')}; }`);
+    expect(code).toContain(`for (;;) {${GRANT_GUARD} o[k]; ${growStatement('s += t')}; }`);
     expect(code).toContain('function f(a) {if (++__ek_n > __ek_L) __ek_f(); return [...__ek_sp(a, "a")]; }');
     expect(code).toContain('const g =  () => { if (++__ek_n > __ek_L) __ek_f(); const __ek_p = (async () => { try { return ( 1); } catch (__ek_x) { await 0;');
     // No key checks, no depth count, and the runtime is told so.

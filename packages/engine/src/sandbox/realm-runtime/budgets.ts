@@ -40,6 +40,11 @@ export interface Run {
    * growth, doubled at every calm check up to the fixed spacing (see Guards.f).
    */
   spacing: number;
+  /**
+   * The runtime's count (`bulk`) at which the next light-loop turn that asks for a grant runs a checkpoint
+   * (see Guards.g); -1 makes the next one run it.
+   */
+  loopAt: number;
   toolCalls: number;
   /** Iterations counted by the runtime itself (bulk work, callbacks of wrapped builtins). */
   bulk: number;
@@ -86,6 +91,7 @@ export function newRun(id: number, limits: RealmLimits, durable = false, seed?: 
     checkAt: heapStep(limits.memoryLimit),
     checkedAt: 0,
     spacing: 1,
+    loopAt: 1,
     toolCalls: 0,
     bulk: 0,
     logBytes: 0,
@@ -153,6 +159,7 @@ export function checkMemory(run: Run): boolean {
   if (over !== 3) return false;
   // Fast growth: the next loop turn checks again, and so does every turn after it until growth slows.
   run.spacing = 1;
+  run.loopAt = -1;
   if (run.setL !== null && run.getN !== null) run.setL(run.getN());
   return true;
 }

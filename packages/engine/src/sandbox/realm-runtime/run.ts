@@ -5,7 +5,7 @@
  * checkpoint at the end of each entry runs the script's continuations, inside the entry's deadline.
  */
 import type { DoneReport, Guards, LogLevel, PumpHead, ReportedToolError, RunConfig, ToolErrorReply } from '../realm-abi.js';
-import { BIG_STRING, BLOCKED_PROPERTIES, FRAMED, MAX_TOOL_NAME } from '../realm-abi.js';
+import { BIG_STRING, BLOCKED_PROPERTIES, FRAMED, LOOP_FREE, LOOP_GRANT, MAX_TOOL_NAME } from '../realm-abi.js';
 import type { PendingCall, Run } from './budgets.js';
 import { chargeChars, chargeElements, checkAlive, checkMemory, copied, current, fatal, iterations, newRun, setCurrent } from './budgets.js';
 import { counted, lengthGrowth, plainArray } from './builtins.js';
@@ -87,6 +87,8 @@ function quote(s: string): string {
   return jsonStringify(s.length > 2000 ? `${apply(stringSlice, s, [0, 2000]) as string}...` : s) as string;
 }
 
+const iterationMessage = (max: number) => `Iteration limit of ${max} exceeded (loops and function calls count).`;
+
 /** Ends the run once: encodes the value, or describes what was thrown without running any of its code. */
 function finish(run: Run, codec: Codec, kind: 'ok' | 'error', value: unknown): void {
   if (run.finished) return;
@@ -94,6 +96,12 @@ function finish(run: Run, codec: Codec, kind: 'ok' | 'error', value: unknown): v
   run.over = true;
   if (run.setL !== null) run.setL(-1);
   const stats = { iterations: iterations(run), toolCalls: run.toolCalls };
+  // Light loops charge their first turns when they end (see LOOP_FREE): a run whose last loops took it
+  // past the limit, with no checkpoint after them, ends as if a checkpoint had come.
+  if (run.fatal === null && run.budgets && stats.iterations > run.limits.maxIterations) {
+    report(run, { kind: 'limit', code: 'MAX_ITERATIONS', name: 'IterationLimitError', message: iterationMessage(run.limits.maxIterations), ...stats });
+    return;
+  }
   if (run.fatal !== null) {
     report(run, { kind: 'limit', code: run.fatal.code, name: run.fatal.name, message: run.fatal.message, ...stats });
     return;
@@ -233,6 +241,29 @@ function notIterable(text: string, x: unknown): TypeError {
   return new TypeErrorCtor(`${what} is not iterable (cannot read property Symbol(Symbol.iterator))`);
 }
 
+/**
+ * A checkpoint (Guards.f and Guards.g): the run is alive, within its iteration budget and call depth, and
+ * its heap is checked; then the next checkpoint of each counter is placed. The factory's counter (`n`:
+ * function entries and what short loops charge when they end) and the runtime's (`bulk`: the turns of
+ * longer loops, and builtins' callbacks) are checked each at its own threshold; each gets at most half of
+ * what the budget has left, so the two together cannot pass the limit between two checkpoints.
+ */
+function checkpoint(run: Run): void {
+  checkAlive(run);
+  const { maxIterations, maxCallDepth } = run.limits;
+  const n = iterations(run);
+  if (run.budgets) {
+    if (n > maxIterations) fatal(run, 'MAX_ITERATIONS', 'IterationLimitError', iterationMessage(maxIterations));
+    if (run.getD !== null && run.getD() > maxCallDepth) fatal(run, 'RUNTIME_ERROR', 'CallDepthError', `Maximum call depth of ${maxCallDepth} exceeded.`);
+  }
+  if (!checkMemory(run) && run.spacing < CHECK_EVERY) run.spacing *= 2;
+  const room = maxIterations - n;
+  const share = (room - (room % 2)) / 2;
+  const step = run.budgets && share < run.spacing ? share : run.spacing;
+  run.loopAt = run.bulk + step;
+  run.setL?.((run.getN === null ? 0 : run.getN()) + step);
+}
+
 function makeGuards(run: Run): Guards {
   const { maxIterations, maxCallDepth } = run.limits;
   const texts = run.calleeTexts;
@@ -240,15 +271,21 @@ function makeGuards(run: Run): Guards {
     L: maxIterations < run.spacing ? maxIterations : run.spacing,
     D: maxCallDepth,
     f() {
-      checkAlive(run);
-      const n = iterations(run);
-      if (run.budgets) {
-        if (n > maxIterations) fatal(run, 'MAX_ITERATIONS', 'IterationLimitError', `Iteration limit of ${maxIterations} exceeded (loops and function calls count).`);
-        if (run.getD !== null && run.getD() > maxCallDepth) fatal(run, 'RUNTIME_ERROR', 'CallDepthError', `Maximum call depth of ${maxCallDepth} exceeded.`);
-      }
-      if (!checkMemory(run) && run.spacing < CHECK_EVERY) run.spacing *= 2;
-      const next = (run.getN === null ? 0 : run.getN()) + run.spacing;
-      run.setL?.(!run.budgets || next < maxIterations - run.bulk ? next : maxIterations - run.bulk);
+      checkpoint(run);
+    },
+    g(turn: number, through: number) {
+      const owed = through === LOOP_FREE ? turn : turn - through;
+      const total = run.bulk + owed;
+      run.bulk = total;
+      if (total > run.loopAt || run.fatal !== null || run.over) checkpoint(run);
+      const left = run.loopAt - total;
+      let ahead = turn < LOOP_GRANT ? turn : LOOP_GRANT;
+      if (left < ahead) ahead = left;
+      run.bulk = total + ahead;
+      return turn + ahead;
+    },
+    r(unused: number) {
+      if (unused > 0) run.bulk -= unused;
     },
     c(caught?: unknown) {
       cleanError(caught);
