@@ -135,7 +135,8 @@ function isolatedVmRunner(toolSet) {
 // one, so the check stays out of the timing and V8 still compiles new text every run.
 const PLACEHOLDER = '// enclave-kit bench placeholder';
 const STUB_HELPERS = Object.freeze({
-  L: Number.MAX_SAFE_INTEGER, D: 10_000, f() {}, c() {}, m: (k) => k, mc: (k) => k, sp: (x) => x, os: (x) => x,
+  L: Number.MAX_SAFE_INTEGER, D: 10_000, f() {}, g: (turn) => turn + 256, r() {}, c() {}, m: (k) => k, mc: (k) => k, sp: (x) => x, os: (x) => x,
+  dt: (set) => ({ set v(value) { set(value); } }), ln: (v) => v, ls: (o, v) => (o.length = v), bn: (x) => x,
   am: (p) => p, ar: (_p, caught) => caught, big: (s) => s, bind() {},
 });
 const QUIET_CONSOLE = Object.freeze(Object.fromEntries(['log', 'info', 'warn', 'error', 'debug'].map((k) => [k, () => {}])));

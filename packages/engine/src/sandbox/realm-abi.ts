@@ -125,6 +125,8 @@ export const GUARD_LOCALS = {
   /** A light loop's turns in its current visit, and the turn it is charged through (block-scoped locals of each loop). */
   k: `${RESERVED_PREFIX}_k`,
   q: `${RESERVED_PREFIX}_q`,
+  /** The value an inline check is testing, inside a light loop's block: the loop's own `t`. */
+  u: `${RESERVED_PREFIX}_u`,
   g: `${RESERVED_PREFIX}_g`,
   r: `${RESERVED_PREFIX}_r`,
   /** Work done by heavy loop and function bodies since the last checkpoint they forced. */

@@ -27,8 +27,8 @@ import type { Issue } from '../source.js';
  *   of a large Map or array does not fit, so the heap is checked here, long before that;
  * - `catch` and `finally` blocks start with `c()`, which rethrows a pending budget error, so budget
  *   errors cannot be caught and swallowed;
- * - `a + b`, `a += b` and template literals are checked inline (GROW_OPEN ... GROW_CLOSE): the value
- *   goes into a closure-local and numbers fall through a single `typeof` test, with no call (a call per
+ * - `a + b`, `a += b` and template literals are checked inline (see inlineChecks): the value
+ *   goes into a local and numbers fall through a single `typeof` test, with no call (a call per
  *   `+` was a third of a never-seen 100k-turn loop, which runs in V8's interpreter); strings over 64K
  *   characters are checked against the per-string cap and trigger a heap check through `s()` (V8 builds
  *   them as cheap ropes, but flattening one is a single allocation of its whole length);
@@ -51,7 +51,7 @@ import type { Issue } from '../source.js';
  * error object), `import.meta`, and identifiers with the runtime's reserved prefix.
  */
 
-const { n: N, L, d: D, D: DMAX, w: W, f: F, k: K, q: Q, g: G, r: R, c: C, m: M, mc: MC, s: S, t: T, sp: SP, os: OS, dt: DT, v: V, ln: LN, ls: LS, bn: BN, am: AM, ar: AR, rt: RT, p: P, x: X, e: E } = GUARD_LOCALS;
+const { n: N, L, d: D, D: DMAX, w: W, f: F, k: K, q: Q, g: G, r: R, u: U, c: C, m: M, mc: MC, s: S, t: T, sp: SP, os: OS, dt: DT, v: V, ln: LN, ls: LS, bn: BN, am: AM, ar: AR, rt: RT, p: P, x: X, e: E } = GUARD_LOCALS;
 /** A field of the guard object, by name: a renamed field in the ABI breaks this file's compile. */
 const guard = (field: keyof Guards) => `${RT}.${field}`;
 
@@ -75,8 +75,11 @@ function loopGuard(w: number): string {
  * factory, a context load and store each turn, which an interpreted loop pays in full.
  */
 const GRANT_GUARD = `if (++${K} > ${Q}) ${Q} = ${G}(${K}, ${Q});`;
-/** Around such a loop (and its labels): its counters, and what it owes or was charged ahead settled however it ends. */
-const GRANT_OPEN = `{ let ${K} = 0, ${Q} = ${LOOP_FREE}; try { `;
+/**
+ * Around such a loop (and its labels): its counters and its own value for the inline checks, and what it
+ * owes or was charged ahead settled however it ends.
+ */
+const GRANT_OPEN = `{ let ${K} = 0, ${Q} = ${LOOP_FREE}, ${U}; try { `;
 const GRANT_CLOSE = ` } finally { if (${Q} === ${LOOP_FREE}) { if ((${N} += ${K}) > ${L}) ${F}(); } else if (${Q} > ${K}) ${R}(${Q} - ${K}); } }`;
 
 /** The entry of a synchronous function of weight `w` with the budget guards: iterations and depth. */
@@ -86,23 +89,6 @@ function syncEnter(w: number): string {
 }
 
 const SYNC_EXIT = `} finally { ${D}--; }`;
-/**
- * Around a string-building expression: its value is kept in `t` and returned, after a long string went
- * through `s()`. Nothing runs between the assignment and the reads, so nested checks can share `t`.
- */
-const GROW_OPEN = `(typeof (${T} = (`;
-/** What follows the `typeof` test in both forms: a long string goes through `s()`, anything else as it is. */
-const GROW_TAIL = `${T}.length > ${BIG_STRING} ? ${S}(${T}) : ${T}`;
-const GROW_CLOSE = `)) === 'string' && ${GROW_TAIL})`;
-/**
- * The same check where the expression starts a statement: a statement that starts with `(` would
- * continue the line before it when that line has no semicolon (`x = f\ns += t` would call `f`), so
- * the check starts with the name instead, as a sequence. Only the outermost check at that offset needs
- * it, and the rest of the statement binds to the parenthesized value exactly as it bound to the
- * expression.
- */
-const GROW_STATEMENT_OPEN = `${T} = (`;
-const GROW_STATEMENT_CLOSE = `), (typeof ${T} === 'string' && ${GROW_TAIL})`;
 /** The four parts of an inline check: around an expression, and where the expression starts a statement. */
 interface InlineCheck {
   open: string;
@@ -110,14 +96,34 @@ interface InlineCheck {
   statementOpen: string;
   statementClose: string;
 }
-const GROW: InlineCheck = { open: GROW_OPEN, close: GROW_CLOSE, statementOpen: GROW_STATEMENT_OPEN, statementClose: GROW_STATEMENT_CLOSE };
+
 /**
- * Around a `*`, `**` or `<<` (or its assignment) that may make a BigInt: one operation can make one of
- * 128 MB, which no builtin sees, so a big result makes the heap checked (`bn()`). The same shapes as the
- * string check, sharing `t`.
+ * The inline checks, keeping the value they test in `temp`: the factory's `t`, or inside a light loop's
+ * block its own `u` (a register, where `t` is a closure slot: see GRANT_OPEN). Nothing runs between the
+ * assignment and the reads, so nested checks can share one.
  */
-const BIGINT_TAIL = `=== 'bigint' ? ${BN}(${T}) : ${T})`;
-const BIGINT: InlineCheck = { open: GROW_OPEN, close: `)) ${BIGINT_TAIL}`, statementOpen: GROW_STATEMENT_OPEN, statementClose: `), (typeof ${T} ${BIGINT_TAIL}` };
+function inlineChecks(temp: string): { grow: InlineCheck; bigint: InlineCheck } {
+  // Around a string-building expression: its value is kept and returned, after a long string went
+  // through `s()`.
+  const open = `(typeof (${temp} = (`;
+  // What follows the `typeof` test in both forms: a long string goes through `s()`, anything else as it is.
+  const growTail = `${temp}.length > ${BIG_STRING} ? ${S}(${temp}) : ${temp}`;
+  // The same check where the expression starts a statement: a statement that starts with `(` would
+  // continue the line before it when that line has no semicolon (`x = f\ns += t` would call `f`), so
+  // the check starts with the name instead, as a sequence. Only the outermost check at that offset needs
+  // it, and the rest of the statement binds to the parenthesized value exactly as it bound to the
+  // expression.
+  const statementOpen = `${temp} = (`;
+  // Around a `*`, `**` or `<<` (or its assignment) that may make a BigInt: one operation can make one of
+  // 128 MB, which no builtin sees, so a big result makes the heap checked (`bn()`).
+  const bigintTail = `=== 'bigint' ? ${BN}(${temp}) : ${temp})`;
+  return {
+    grow: { open, close: `)) === 'string' && ${growTail})`, statementOpen, statementClose: `), (typeof ${temp} === 'string' && ${growTail})` },
+    bigint: { open, close: `)) ${bigintTail}`, statementOpen, statementClose: `), (typeof ${temp} ${bigintTail}` },
+  };
+}
+const FACTORY_CHECKS = inlineChecks(T);
+const LOOP_CHECKS = inlineChecks(U);
 /** Operators that can make a BigInt much larger than their operands. */
 const BIGINT_GROWTH = new Set(['*', '**', '<<']);
 const BIGINT_GROWTH_ASSIGN = new Set(['*=', '**=', '<<=']);
@@ -604,8 +610,15 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
   const calleeKeys = new Set<Node>();
   /** Offsets where an expression statement starts and no inline check has been written yet. */
   const statementStarts = new Set<number>();
-  /** Wraps an expression in an inline check: the string growth check (GROW) or the BigInt one (BIGINT). */
-  const inlineCheck = (node: Node, check: InlineCheck) => {
+  /**
+   * The functions and light loops around the walk's position, innermost last, each with where it ends and
+   * the inline checks written inside it: a light loop's keep their value in the loop's own `u`, a
+   * function's (and those of a function inside such a loop) in the factory's `t`.
+   */
+  const checkScopes: { end: number; checks: typeof FACTORY_CHECKS }[] = [];
+  /** Wraps an expression in an inline check: the string growth check or the BigInt one. */
+  const inlineCheck = (node: Node, kind: 'grow' | 'bigint') => {
+    const check: InlineCheck = (checkScopes[checkScopes.length - 1]?.checks ?? FACTORY_CHECKS)[kind];
     const atStatement = statementStarts.delete(node.start);
     ms.appendLeft(node.start, atStatement ? check.statementOpen : check.open);
     ms.prependRight(node.end, atStatement ? check.statementClose : check.close);
@@ -637,6 +650,7 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
   const labelled = new Map<Node, number>();
 
   walkFlat(tree, { enter(node, parent, field) {
+    while (checkScopes.length > 0 && node.start >= (checkScopes[checkScopes.length - 1] as { end: number }).end) checkScopes.pop();
     // Before whatever the walk writes at that offset (a string check starts there for `a + b`).
     if (node === valueStatement) ms.appendLeft(node.start, 'return ');
     switch (node.type) {
@@ -681,6 +695,7 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
     }
 
     if (isFunction(node)) {
+      checkScopes.push({ end: node.end, checks: FACTORY_CHECKS });
       const body = node.body as Node;
       const isAsync = node.async === true;
       const isGen = node.generator === true;
@@ -739,6 +754,7 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
         // First, so that its closing text comes after the body's (a later prependRight goes before it).
         ms.prependRight(node.end, GRANT_CLOSE);
         ms.appendLeft(labelled.get(node) ?? node.start, GRANT_OPEN);
+        checkScopes.push({ end: node.end, checks: LOOP_CHECKS });
         check = GRANT_GUARD;
       } else check = loopGuard(weight);
       if (node.type === 'ForOfStatement' || node.type === 'ForInStatement') restInLoopHead(node);
@@ -788,18 +804,18 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
       }
     } else if (node.type === 'BinaryExpression' && node.operator === '+') {
       if (!(isNumericLiteral(node.left as Node) && isNumericLiteral(node.right as Node))) {
-        inlineCheck(node, GROW);
+        inlineCheck(node, 'grow');
       }
     } else if (node.type === 'AssignmentExpression' && node.operator === '+=') {
-      inlineCheck(node, GROW);
+      inlineCheck(node, 'grow');
     } else if (node.type === 'BinaryExpression' && BIGINT_GROWTH.has(node.operator as string)) {
       // With a number literal on either side the result is a number (a BigInt operand would throw).
-      if (!isNumericLiteral(node.left as Node) && !isNumericLiteral(node.right as Node)) inlineCheck(node, BIGINT);
+      if (!isNumericLiteral(node.left as Node) && !isNumericLiteral(node.right as Node)) inlineCheck(node, 'bigint');
     } else if (node.type === 'AssignmentExpression' && BIGINT_GROWTH_ASSIGN.has(node.operator as string)) {
-      if (!isNumericLiteral(node.right as Node)) inlineCheck(node, BIGINT);
+      if (!isNumericLiteral(node.right as Node)) inlineCheck(node, 'bigint');
     } else if (node.type === 'TemplateLiteral' && field !== 'quasi' && (node.expressions as Node[]).length > 0) {
       // (A tagged template's quasi is not a string of its own: the tag receives the parts.)
-      inlineCheck(node, GROW);
+      inlineCheck(node, 'grow');
     } else if (node.type === 'ObjectExpression') {
       // `{ ...str }` copies every character of a string as a property: bounded like Object.assign.
       for (const prop of node.properties as Node[]) {

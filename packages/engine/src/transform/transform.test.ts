@@ -12,10 +12,11 @@ const out = (code: string) => rewrite(code).output?.code ?? '';
 const grow = (expr: string) => `(typeof (__ek_t = (${expr})) === 'string' && __ek_t.length > 65536 ? __ek_s(__ek_t) : __ek_t)`;
 /** The same check where the expression starts a statement: name first, as a sequence. */
 /** What a light loop that never suspends is written with (see LOOP_FREE in realm-abi.ts). */
-const GRANT_OPEN = '{ let __ek_k = 0, __ek_q = 16; try { ';
+const GRANT_OPEN = '{ let __ek_k = 0, __ek_q = 16, __ek_u; try { ';
 const GRANT_GUARD = 'if (++__ek_k > __ek_q) __ek_q = __ek_g(__ek_k, __ek_q);';
 const GRANT_CLOSE = ' } finally { if (__ek_q === 16) { if ((__ek_n += __ek_k) > __ek_L) __ek_f(); } else if (__ek_q > __ek_k) __ek_r(__ek_q - __ek_k); } }';
-const growStatement = (expr: string) => `__ek_t = (${expr}), (typeof __ek_t === 'string' && __ek_t.length > 65536 ? __ek_s(__ek_t) : __ek_t)`;
+/** The string growth check where `expr` starts a statement; inside a light loop it keeps the value in the loop's own `__ek_u`. */
+const growStatement = (expr: string, t = '__ek_t') => `${t} = (${expr}), (typeof ${t} === 'string' && ${t}.length > 65536 ? __ek_s(${t}) : ${t})`;
 
 describe('rewriter', () => {
   it('parenthesizes a comma expression it hands to a guard, so the guard gets one argument, the last value', () => {
@@ -67,6 +68,9 @@ describe('rewriter', () => {
     // No character between a loop's body and the next statement: the loop's closing text comes first.
     const text = out("for(;;)x;s+='a';for(;;){}for(;;){}s");
     expect(text).toContain(`${GRANT_OPEN}for(;;){ ${GRANT_GUARD} x; }${GRANT_CLOSE}${growStatement("s+='a'")};`);
+    // Inside a light loop the checks keep their value in the loop's own local; in a function inside it, in the factory's.
+    expect(out("for(;;){s+='a';f=()=>{s+='b'}}")).toContain(`{${GRANT_GUARD}${growStatement("s+='a'", '__ek_u')};f=()=>{`);
+    expect(out("for(;;){s+='a';f=()=>{s+='b'}}")).toContain(`try {${growStatement("s+='b'")}} finally`);
     expect(text).toContain(`${GRANT_OPEN}for(;;){${GRANT_GUARD}}${GRANT_CLOSE}${GRANT_OPEN}for(;;){${GRANT_GUARD}}${GRANT_CLOSE}return s`);
   });
 
@@ -213,7 +217,7 @@ describe('rewriter', () => {
     const parsed = parseAgentScript('for (;;) { o[k]; s += t; }\nfunction f(a) { return [...a]; }\nconst g = async () => 1;');
     const code = transformAgentScript(parsed, [], { guards: false }).output?.code ?? '';
     // Checkpoints at loops and functions, string growth and spreads stay: they keep the host's heap safe.
-    expect(code).toContain(`for (;;) {${GRANT_GUARD} o[k]; ${growStatement('s += t')}; }`);
+    expect(code).toContain(`for (;;) {${GRANT_GUARD} o[k]; ${growStatement('s += t', '__ek_u')}; }`);
     expect(code).toContain('function f(a) {if (++__ek_n > __ek_L) __ek_f(); return [...__ek_sp(a, "a")]; }');
     expect(code).toContain('const g =  () => { if (++__ek_n > __ek_L) __ek_f(); const __ek_p = (async () => { try { return ( 1); } catch (__ek_x) { await 0;');
     // No key checks, no depth count, and the runtime is told so.
