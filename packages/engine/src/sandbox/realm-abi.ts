@@ -92,6 +92,14 @@ export interface Guards {
    * own would be, and `value` is its value.
    */
   ls(object: unknown, value: unknown): unknown;
+  /**
+   * The base of an assignment target that is not `o.length = v` (a computed key, a compound assignment
+   * to `length`, a target in a pattern or a `for-in`/`for-of` head), written as `lt(o, t = key)[t]` (or
+   * `lt(o, 'length').length`), whatever `transform` says: `o`, or a proxy of it through which a growth of
+   * an array's `length` is charged before it is set (see ls), and, with the budget guards, a key is
+   * refused as `m` refuses it (so `m` is not written there too).
+   */
+  lt(object: unknown, key: unknown): unknown;
   /** A string longer than BIG_STRING characters (the inline check's slow path): charged, then returned. */
   big(value: string): string;
   /**
@@ -142,6 +150,7 @@ export const GUARD_LOCALS = {
   dt: `${RESERVED_PREFIX}_dt`,
   ln: `${RESERVED_PREFIX}_ln`,
   ls: `${RESERVED_PREFIX}_ls`,
+  lt: `${RESERVED_PREFIX}_lt`,
   /** The value an assignment target made by `dt` receives. */
   v: `${RESERVED_PREFIX}_v`,
   /** `rt.bn`, the slow path of the inline BigInt growth check. */

@@ -51,7 +51,7 @@ import type { Issue } from '../source.js';
  * error object), `import.meta`, and identifiers with the runtime's reserved prefix.
  */
 
-const { n: N, L, d: D, D: DMAX, w: W, f: F, k: K, q: Q, g: G, r: R, u: U, c: C, m: M, mc: MC, s: S, t: T, sp: SP, os: OS, dt: DT, v: V, ln: LN, ls: LS, bn: BN, am: AM, ar: AR, rt: RT, p: P, x: X, e: E } = GUARD_LOCALS;
+const { n: N, L, d: D, D: DMAX, w: W, f: F, k: K, q: Q, g: G, r: R, u: U, c: C, m: M, mc: MC, s: S, t: T, sp: SP, os: OS, dt: DT, v: V, ln: LN, ls: LS, lt: LT, bn: BN, am: AM, ar: AR, rt: RT, p: P, x: X, e: E } = GUARD_LOCALS;
 /** A field of the guard object, by name: a renamed field in the ABI breaks this file's compile. */
 const guard = (field: keyof Guards) => `${RT}.${field}`;
 
@@ -102,7 +102,7 @@ interface InlineCheck {
  * block its own `u` (a register, where `t` is a closure slot: see GRANT_OPEN). Nothing runs between the
  * assignment and the reads, so nested checks can share one.
  */
-function inlineChecks(temp: string): { grow: InlineCheck; bigint: InlineCheck } {
+function inlineChecks(temp: string): { temp: string; grow: InlineCheck; bigint: InlineCheck } {
   // Around a string-building expression: its value is kept and returned, after a long string went
   // through `s()`.
   const open = `(typeof (${temp} = (`;
@@ -118,6 +118,7 @@ function inlineChecks(temp: string): { grow: InlineCheck; bigint: InlineCheck } 
   // 128 MB, which no builtin sees, so a big result makes the heap checked (`bn()`).
   const bigintTail = `=== 'bigint' ? ${BN}(${temp}) : ${temp})`;
   return {
+    temp,
     grow: { open, close: `)) === 'string' && ${growTail})`, statementOpen, statementClose: `), (typeof ${temp} === 'string' && ${growTail})` },
     bigint: { open, close: `)) ${bigintTail}`, statementOpen, statementClose: `), (typeof ${temp} ${bigintTail}` },
   };
@@ -444,23 +445,34 @@ function isLengthMember(n: Node): boolean {
  */
 function lengthAssignment(text: string, comments: Comments, left: Node, right: Node): [number, number] | null {
   const key = left.property as Node;
-  let from = key.start - 1;
-  for (;;) {
-    const c = commentAt(comments, from);
-    if (c !== undefined) from = c[0] - 1;
-    else if (isJsSpace(text.charCodeAt(from))) from--;
-    else break;
-  }
+  const from = tokenBefore(text, comments, key.start);
   if (text[from] !== (left.computed === true ? '[' : '.')) return null;
   let to = left.computed === true ? text.indexOf(']', key.end) + 1 : key.end;
   if (to <= 0) return null;
-  for (;;) {
-    const c = commentAt(comments, to);
-    if (c !== undefined) to = c[1];
-    else if (isJsSpace(text.charCodeAt(to))) to++;
-    else break;
-  }
+  to = tokenAfter(text, comments, to);
   return text[to] === '=' && to < right.start ? [from, to + 1] : null;
+}
+
+/** The offset of the last character before `at` that is neither white space nor in a comment. */
+function tokenBefore(text: string, comments: Comments, at: number): number {
+  let i = at - 1;
+  for (;;) {
+    const c = commentAt(comments, i);
+    if (c !== undefined) i = c[0] - 1;
+    else if (isJsSpace(text.charCodeAt(i))) i--;
+    else return i;
+  }
+}
+
+/** The offset of the first character from `at` on that is neither white space nor in a comment. */
+function tokenAfter(text: string, comments: Comments, at: number): number {
+  let i = at;
+  for (;;) {
+    const c = commentAt(comments, i);
+    if (c !== undefined) i = c[1];
+    else if (isJsSpace(text.charCodeAt(i))) i++;
+    else return i;
+  }
 }
 
 /** Whether the value of the expression `node` (under `parent`, at `field`) is thrown away. */
@@ -610,18 +622,60 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
   const calleeKeys = new Set<Node>();
   /** Offsets where an expression statement starts and no inline check has been written yet. */
   const statementStarts = new Set<number>();
+  /** Member expressions that are assignment targets other than `o.length = v` (see memberTarget). */
+  const memberTargets = new Set<Node>();
+  /** Marks `n` as an assignment target, if it is a member expression. */
+  const target = (n: Node | null | undefined) => {
+    if (n?.type === 'MemberExpression') memberTargets.add(n);
+  };
   /**
    * The functions and light loops around the walk's position, innermost last, each with where it ends and
    * the inline checks written inside it: a light loop's keep their value in the loop's own `u`, a
    * function's (and those of a function inside such a loop) in the factory's `t`.
    */
   const checkScopes: { end: number; checks: typeof FACTORY_CHECKS }[] = [];
+  /** The inline checks (and the local they and `lt` keep a value in) at the walk's position. */
+  const checksHere = () => checkScopes[checkScopes.length - 1]?.checks ?? FACTORY_CHECKS;
   /** Wraps an expression in an inline check: the string growth check or the BigInt one. */
   const inlineCheck = (node: Node, kind: 'grow' | 'bigint') => {
-    const check: InlineCheck = (checkScopes[checkScopes.length - 1]?.checks ?? FACTORY_CHECKS)[kind];
+    const check: InlineCheck = checksHere()[kind];
     const atStatement = statementStarts.delete(node.start);
     ms.appendLeft(node.start, atStatement ? check.statementOpen : check.open);
     ms.prependRight(node.end, atStatement ? check.statementClose : check.close);
+  };
+  /**
+   * An assignment target `o[k]` (or `o.length`, `o['length']`) other than `o.length = v`, written as
+   * `lt(o, t = (k))[t]` (or `lt(o, 'length').length`), in every mode: setting an array's `length`
+   * preallocates up to 2^25 elements in one native step, and a computed key (`a[k] = 3.3e7` with `k` made
+   * at run time), a compound assignment or a destructuring target reached it with nothing charged (24 of
+   * them in a loop aborted a 512 MB host). The store stays at the site, so its inline cache does too;
+   * numeric and ordinary literal keys are left as they are. False (nothing written) for those, for
+   * `super` and for an optional chain (which is no target).
+   */
+  const memberTarget = (node: Node): boolean => {
+    const object = node.object as Node;
+    const key = node.property as Node;
+    if (object.type === 'Super' || node.optional === true) return false;
+    const length = isLengthMember(node);
+    if (node.computed === true && !length) {
+      if (isSafeStaticKey(key)) return false;
+      // The key's own parentheses stay inside (the tree keeps none: `a[(k)]` has the key `k`).
+      let bracket = tokenBefore(text, parsed.comments, key.start);
+      while (text[bracket] === '(') bracket = tokenBefore(text, parsed.comments, bracket);
+      const end = node.end - 1;
+      if (text[bracket] !== '[' || text[end] !== ']') throw new Error(`rewriter: no brackets around the key at ${key.start}`);
+      statementStarts.delete(node.start);
+      const { temp } = checksHere();
+      ms.appendLeft(node.start, `${LT}(`);
+      ms.update(bracket, bracket + 1, `, ${temp} = (`);
+      ms.update(end, end + 1, `))[${temp}]`);
+      return true;
+    }
+    if (!length) return false;
+    statementStarts.delete(node.start);
+    ms.appendLeft(node.start, `${LT}(`);
+    ms.prependRight(object.end, ", 'length')");
+    return true;
   };
   const { tree, weights, suspending } = treeFacts(parsed);
   const weightOf = (n: Node) => weights.get(n) ?? 0;
@@ -688,6 +742,15 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
       default:
         break;
     }
+
+    // Assignment targets: a member among them is written through `lt` when it is visited (see memberTarget).
+    if (node.type === 'AssignmentExpression') {
+      // `o.length = v` is `ls(o, v)` (below); `a[k]++` grows by one at most.
+      if (node.operator !== '=' || !isLengthMember(node.left as Node)) target(node.left as Node);
+    } else if (node.type === 'ForInStatement' || node.type === 'ForOfStatement') target(node.left as Node);
+    else if (node.type === 'ArrayPattern') for (const element of node.elements as (Node | null)[]) target(element);
+    else if (node.type === 'ObjectPattern') for (const prop of node.properties as Node[]) target(prop.type === 'RestElement' ? (prop.argument as Node) : (prop.value as Node));
+    else if (node.type === 'AssignmentPattern' || node.type === 'RestElement') target((node.type === 'RestElement' ? node.argument : node.left) as Node);
 
     if (((node.type === 'Property' && node.method === true) || node.type === 'MethodDefinition') && isNode(node.value) && (node.value as Node).async === true) {
       const key = node.key as Node;
@@ -782,6 +845,8 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
       }
     } else if (node.type === 'TryStatement' && node.finalizer) {
       ms.appendLeft((node.finalizer as Node).start + 1, `${C}();`);
+    } else if (memberTargets.has(node) && memberTarget(node)) {
+      // Written as `lt(o, t = key)[t]` (see memberTarget): `lt` checks the key as `m` would.
     } else if (node.type === 'MemberExpression' && node.computed === true) {
       const key = node.property as Node;
       if (budgets && !isSafeStaticKey(key)) {
@@ -843,7 +908,9 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
       const object = left.object as Node;
       const right = node.right as Node;
       const span = node.operator === '=' && object.type !== 'Super' ? lengthAssignment(text, parsed.comments, left, right) : null;
-      if (span !== null) {
+      if (node.operator !== '=' && object.type !== 'Super') {
+        // A compound assignment's target goes through `lt` (see memberTarget).
+      } else if (span !== null) {
         // `o.length = v` becomes `ls(o, v)`: the object, then the value, then the assignment, as before.
         // (The statement no longer starts with the object: a check around it takes the inner form.)
         statementStarts.delete(node.start);
@@ -889,7 +956,7 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
   const header =
     `${REALM_ENTRIES.register}((function (${params}) { 'use strict'; ` +
     `let ${N} = 0, ${L} = ${guard('L')}, ${D} = 0, ${W} = 0, ${T}; const ${DMAX} = ${guard('D')}, ${F} = ${guard('f')}, ${G} = ${guard('g')}, ${R} = ${guard('r')}, ${C} = ${guard('c')}, ${M} = ${guard('m')}, ` +
-    `${MC} = ${guard('mc')}, ${SP} = ${guard('sp')}, ${OS} = ${guard('os')}, ${DT} = ${guard('dt')}, ${LN} = ${guard('ln')}, ${LS} = ${guard('ls')}, ${BN} = ${guard('bn')}, ${AM} = ${guard('am')}, ${AR} = ${guard('ar')}, ${S} = ${guard('big')}; ` +
+    `${MC} = ${guard('mc')}, ${SP} = ${guard('sp')}, ${OS} = ${guard('os')}, ${DT} = ${guard('dt')}, ${LN} = ${guard('ln')}, ${LS} = ${guard('ls')}, ${LT} = ${guard('lt')}, ${BN} = ${guard('bn')}, ${AM} = ${guard('am')}, ${AR} = ${guard('ar')}, ${S} = ${guard('big')}; ` +
     `${guard('bind')}(() => ${N}, (v) => { ${L} = v; }, () => ${D}, ${budgets ? 1 : 0}); ` +
     `return (async function () {`;
   // The wrapped text is `<prefix line>\n<user code>\n}`: replace the prefix line (keeping its newline)

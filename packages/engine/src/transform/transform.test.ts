@@ -187,11 +187,22 @@ describe('rewriter', () => {
     expect(transformAgentScript(parsed, [], { guards: false }).output?.code).toContain('var [...r] = __ek_sp(__ek_r1, "");');
   });
 
-  it('writes an assignment to length as ls(o, v), and a compound one with a heap check', () => {
+  it('writes an assignment to length as ls(o, v), and any other target that may be a length through lt', () => {
     expect(out('a.length = n;')).toContain('__ek_ls(a, n);');
     expect(out('x[0]["length"] = y.length = 3;')).toContain('__ek_ls(x[0], __ek_ls(y, 3));');
     expect(out('(a.length) = 0;')).toContain('(a.length) = __ek_ln(0);');
-    expect(out('a.length += n;')).toContain('a.length += __ek_ln(n)');
+    expect(out('a.length -= n;')).toContain("return __ek_lt(a, 'length').length -= n;");
+    // Whatever `transform` says, and in place of `m` (lt checks the key as m does).
+    for (const guards of [true, false]) {
+      const code = (src: string) => transformAgentScript(parseAgentScript(src), [], { guards }).output?.code ?? '';
+      expect(code('x[0][k] = x[1][k] = 3;')).toContain('return __ek_lt(x[0], __ek_t = (k))[__ek_t] = __ek_lt(x[1], __ek_t = (k))[__ek_t] = 3;');
+      expect(code('[a.length, b[k]] = v;')).toContain("return [__ek_lt(a, 'length').length, __ek_lt(b, __ek_t = (k))[__ek_t]] = v;");
+      expect(code('({ x: a[k], ...o[j] } = v);')).toContain('({ x: __ek_lt(a, __ek_t = (k))[__ek_t], ...__ek_lt(o, __ek_t = (j))[__ek_t] } = __ek_os(v, ""));');
+      expect(code('for (a[k] of v);')).toContain('for (__ek_lt(a, __ek_u = (k))[__ek_u] of v)');
+      expect(code('(a)[ /* c */ ((k, j)) ] = 1;')).toContain('__ek_lt((a), __ek_t = ( /* c */ ((k, j)) ))[__ek_t] = 1;');
+      // Literal keys other than length, updates (a growth by one at most) and reads stay as they were.
+      expect(code('a[0] = 1; a["x"] = 2; a[1]++; return a[0];')).toContain('a[0] = 1; a["x"] = 2; a[1]++; return a[0];');
+    }
   });
 
   it('returns a trailing expression', () => {

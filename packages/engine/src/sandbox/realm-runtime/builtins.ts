@@ -36,6 +36,7 @@ import {
   bigIntAsUintN,
   bigIntValueOf,
   construct,
+  create,
   arrayIncludes,
   arrayJoin,
   arrayLastIndexOf,
@@ -49,6 +50,7 @@ import {
   isArray,
   jsonParse,
   jsonStringify,
+  nativeDefineProperties,
   objectKeys,
   ownKeys,
   stringIndexOf,
@@ -193,17 +195,120 @@ export function plainArray(v: unknown): v is unknown[] {
 const PREALLOCATED = 2 ** 25;
 
 /**
- * Before `value` is set as the `length` of `o`: the growth of a real array is charged (V8 preallocates
- * it in one step that no builtin sees; see Guards.ls). Nothing else is.
+ * The value to set as the `length` of `o`, with the growth of a real array charged first: V8
+ * preallocates it in one step that no builtin sees (see Guards.ls), and several such steps in one
+ * expression, with no checkpoint between them, aborted a 512 MB host. For an array, a value that is not a
+ * number is converted here as ArraySetLength converts it (an object twice, ToUint32 then ToNumber, as the
+ * native does), and the number is what the native is handed: handed the object or string, it would
+ * convert it again after the charge (`a.length = '3.3e7'` was never charged). Anything else is returned
+ * as it is: only an array's own length preallocates.
  */
-export function lengthGrowth(o: unknown, value: unknown): void {
-  if (isArray(o) && typeof value === 'number' && value < PREALLOCATED && value > o.length + SMALL) chargeElements(value - o.length);
+export function lengthGrowth(o: unknown, value: unknown): unknown {
+  if (!isArray(o)) return value;
+  let n: number;
+  if (typeof value === 'number') n = value;
+  else if (value !== null && (typeof value === 'object' || typeof value === 'function')) {
+    const first = +(value as unknown as number);
+    n = +(value as unknown as number);
+    if (first >>> 0 !== n) throw new RangeErrorCtor('Invalid array length');
+    value = n;
+  } else {
+    // A string or a boolean (a symbol or a BigInt throws the native's own TypeError here).
+    n = +(value as number);
+    value = n;
+  }
+  if (n < PREALLOCATED && n > o.length + SMALL) chargeElements(n - o.length);
+  return value;
 }
 
-/** The value a property descriptor given by a script sets, if it is a data descriptor read without running its getters. */
-function descriptorValue(desc: unknown): unknown {
-  if (desc === null || typeof desc !== 'object') return undefined;
-  return gopd(desc, 'value')?.value;
+/** ToPropertyKey, once: a key object's `toString` cannot answer differently later. */
+export function propertyKey(k: unknown): PropertyKey {
+  if (typeof k === 'string' || typeof k === 'number' || typeof k === 'symbol') return k;
+  const box = {};
+  defineProperty(box, k as PropertyKey, { value: 0, enumerable: true, configurable: true });
+  return ownKeys(box)[0] as PropertyKey;
+}
+
+const DESCRIPTOR_FIELDS = ['enumerable', 'configurable', 'value', 'writable', 'get', 'set'] as const;
+
+/**
+ * ToPropertyDescriptor, in the native's order (each field looked up, then read, so a getter runs once):
+ * a copy the native can read without running script code, so the `length` it sets is the one charged
+ * (a `value` getter, or a `value` inherited from the descriptor's prototype, answered nothing to a check
+ * that read the own data property and 3.3e7 to the native). An object that is not one is handed on for
+ * the native's own TypeError.
+ */
+function descriptorCopy(desc: unknown): unknown {
+  if (desc === null || (typeof desc !== 'object' && typeof desc !== 'function')) return desc;
+  const copy = create(null) as Record<string, unknown>;
+  for (let i = 0; i < DESCRIPTOR_FIELDS.length; i++) {
+    const field = DESCRIPTOR_FIELDS[i] as string;
+    if (field in (desc as object)) copy[field] = (desc as Record<string, unknown>)[field];
+  }
+  return copy;
+}
+
+/** Before `desc` is defined as the `key` of `o`: a descriptor of an array's `length` is read once, and its value charged. */
+function definedLength(o: unknown, key: PropertyKey, desc: unknown): unknown {
+  if (key !== 'length' || !isArray(o)) return desc;
+  const copy = descriptorCopy(desc);
+  if (copy !== desc && 'value' in (copy as object)) (copy as { value: unknown }).value = lengthGrowth(o, (copy as { value: unknown }).value);
+  return copy;
+}
+
+/**
+ * ObjectDefineProperties as the specification words it: every descriptor read (ToPropertyDescriptor)
+ * before any is defined, then each defined by the intrinsic one at a time. The native does it all in one
+ * step: the `length` of an array it defines was not charged (see definedLength), and a list of 1e6
+ * descriptors, or an `Object.create` with one, could not be interrupted.
+ */
+function defineAll(o: unknown, props: unknown): unknown {
+  if (o === null || (typeof o !== 'object' && typeof o !== 'function')) return apply(nativeDefineProperties, ObjectCtor, [o, props]);
+  if (props === null || props === undefined) return apply(nativeDefineProperties, ObjectCtor, [o, props]);
+  const from = ObjectCtor(props) as Record<PropertyKey, unknown>;
+  const keys = ownKeys(from);
+  const run = current;
+  const descs: unknown[] = [];
+  for (let i = 0; i < keys.length; i++) {
+    tick(run);
+    const key = keys[i] as PropertyKey;
+    const d = gopd(from, key);
+    if (d === undefined || d.enumerable !== true) continue;
+    const desc = descriptorCopy(from[key]);
+    if (desc === null || typeof desc !== 'object') return apply(nativeDefineProperties, ObjectCtor, [o, { [key]: desc }]);
+    apply(arrayPush, descs, [key, desc]);
+  }
+  for (let i = 0; i < descs.length; i += 2) {
+    if (i % 2048 === 0) tick(run);
+    const key = descs[i] as PropertyKey;
+    defineProperty(o, key, definedLength(o, key, descs[i + 1]) as PropertyDescriptor);
+  }
+  return o;
+}
+
+/**
+ * Object.assign as the specification words it, for a target that is a real array (whose `length` a
+ * source may set): each source's own enumerable keys read once, each value got once (a getter runs
+ * once) and set, a `length` charged first. The native read a `length` getter after any check of the
+ * source's descriptor.
+ */
+function assignToArray(target: unknown[], sources: unknown[]): unknown {
+  const run = current;
+  for (let s = 0; s < sources.length; s++) {
+    const source = sources[s];
+    if (source === null || source === undefined) continue;
+    const from = ObjectCtor(source) as Record<PropertyKey, unknown>;
+    const keys = ownKeys(from);
+    for (let i = 0; i < keys.length; i++) {
+      if (i % 2048 === 0) tick(run);
+      const key = keys[i] as PropertyKey;
+      const d = gopd(from, key);
+      if (d === undefined || d.enumerable !== true) continue;
+      const v = from[key];
+      (target as unknown as Record<PropertyKey, unknown>)[key] = key === 'length' ? lengthGrowth(target, v) : v;
+    }
+  }
+  return target;
 }
 
 /**
@@ -1148,13 +1253,10 @@ export function wrapBulkBuiltins(): void {
       for (let i = 0; i < sources.length; i++) {
         const source = sources[i];
         n += sourceLength(source);
-        if (source !== null && typeof source === 'object') {
-          copied(current);
-          const length = gopd(source, 'length');
-          if (length !== undefined && length.enumerable === true) lengthGrowth(target, length.value);
-        }
+        if (source !== null && typeof source === 'object') copied(current);
       }
       if (n > SMALL) chargeElements(n);
+      if (isArray(target)) return assignToArray(target, sources);
       const args: unknown[] = [target];
       for (let i = 0; i < sources.length; i++) args[i + 1] = sources[i];
       return apply(orig, ObjectCtor, args);
@@ -1232,26 +1334,33 @@ export function wrapBulkBuiltins(): void {
       return apply(construct, ReflectObject, rest.length > 0 ? [target, list, rest[0]] : [target, list]);
     },
   }));
-  // The other ways to set an array's length than `o.length = v` (which the rewriter writes as `ls`):
-  // the growth is charged first when the key is the string 'length' and the value is read as data.
+  // The other ways to set an array's length than `o.length = v` (which the rewriter writes as `ls`): the
+  // key converted once (a key object's `toString` may answer 'length' to the native alone), the value
+  // read as the native reads it, and the growth of the array whose length is set charged first.
   wrap(ReflectObject, 'set', (orig) => ({
     set(target: unknown, key: unknown, value: unknown, ...rest: unknown[]) {
-      if (key === 'length') lengthGrowth(target, value);
-      return apply(orig, ReflectObject, rest.length > 0 ? [target, key, value, rest[0]] : [target, key, value]);
+      if (target === null || (typeof target !== 'object' && typeof target !== 'function')) return apply(orig, ReflectObject, [target, key, value]);
+      const k = propertyKey(key);
+      // The length set is the receiver's (OrdinarySet defines it there).
+      const v = k === 'length' ? lengthGrowth(rest.length > 0 ? rest[0] : target, value) : value;
+      return apply(orig, ReflectObject, rest.length > 0 ? [target, k, v, rest[0]] : [target, k, v]);
     },
   }));
   each([ObjectCtor, ReflectObject], (holder) => {
     wrap(holder, 'defineProperty', (orig) => ({
       defineProperty(o: unknown, key: unknown, desc: unknown) {
-        if (key === 'length') lengthGrowth(o, descriptorValue(desc));
-        return apply(orig, holder, [o, key, desc]);
+        if (o === null || (typeof o !== 'object' && typeof o !== 'function')) return apply(orig, holder, [o, key, desc]);
+        const k = propertyKey(key);
+        return apply(orig, holder, [o, k, definedLength(o, k, desc)]);
       },
     }));
   });
-  wrap(ObjectCtor, 'defineProperties', (orig) => ({
-    defineProperties(o: unknown, descs: unknown) {
-      if (descs !== null && typeof descs === 'object') lengthGrowth(o, descriptorValue(gopd(descs, 'length')?.value));
-      return apply(orig, ObjectCtor, [o, descs]);
+  wrap(ObjectCtor, 'defineProperties', () => ({ defineProperties(o: unknown, props: unknown) { return defineAll(o, props); } }));
+  wrap(ObjectCtor, 'create', (orig) => ({
+    create(proto: unknown, props: unknown) {
+      // The prototype is checked (and the object made) first, as the native does.
+      const o = apply(orig, ObjectCtor, [proto]) as object;
+      return props === undefined ? o : defineAll(o, props);
     },
   }));
   wrap(AP, 'flat', (orig) => ({

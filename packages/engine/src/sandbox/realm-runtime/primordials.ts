@@ -44,6 +44,8 @@ export const {
   isFrozen,
   keys: objectKeys,
   is: objectIs,
+  create,
+  defineProperties: nativeDefineProperties,
 } = Object;
 export const ObjectPrototype = Object.prototype;
 export const ArrayPrototype = Array.prototype;

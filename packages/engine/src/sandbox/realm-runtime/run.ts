@@ -8,7 +8,7 @@ import type { DoneReport, Guards, LogLevel, PumpHead, ReportedToolError, RunConf
 import { BIG_STRING, BLOCKED_PROPERTIES, FRAMED, LOOP_FREE, LOOP_GRANT, MAX_TOOL_NAME } from '../realm-abi.js';
 import type { PendingCall, Run } from './budgets.js';
 import { chargeChars, chargeElements, checkAlive, checkMemory, copied, current, fatal, iterations, newRun, setCurrent } from './budgets.js';
-import { counted, lengthGrowth, plainArray } from './builtins.js';
+import { counted, lengthGrowth, plainArray, propertyKey } from './builtins.js';
 import type { Codec } from './codec.js';
 import { CYCLE, TOO_LARGE } from './codec.js';
 import { callSite, cleanError, locationOf, readErrorField, readMessage, safeString, withSite } from './errors.js';
@@ -27,14 +27,15 @@ import {
   arrayJoin,
   arrayPush,
   arrayShift,
+  ProxyCtor,
   defineProperty,
   freeze,
+  isArray,
   jsonParse,
   jsonStringify,
   mapDelete,
   mapGet,
   mapSet,
-  ownKeys,
   promiseThen,
   setHas,
   stringIndexOf,
@@ -217,17 +218,48 @@ const MAX_CALLEE_TEXTS = 8;
 /** A computed key: numbers and symbols pass; anything else is converted once and checked. */
 function memberKey(k: unknown): PropertyKey {
   if (typeof k === 'number' || typeof k === 'symbol') return k;
-  let key: PropertyKey;
-  if (typeof k === 'string') key = k;
-  else {
-    // ToPropertyKey, once: a key object's toString cannot answer differently later.
-    const box = {};
-    defineProperty(box, k as PropertyKey, { value: 0, enumerable: true, configurable: true });
-    key = ownKeys(box)[0] as PropertyKey;
-    if (typeof key === 'symbol') return key;
-  }
+  const key = propertyKey(k);
+  if (typeof key === 'symbol') return key;
   if (apply(setHas, BLOCKED_KEYS, [key])) throw new TypeErrorCtor(`Access to the property "${key as string}" is not allowed in AgentScript. Use a Map for arbitrary keys.`);
   return key;
+}
+
+/**
+ * The base an assignment target `o[k]` is written through (see Guards.lt): `o` itself, or, where the set
+ * may be the `length` of a real array, or where the key is an object that only the native converts
+ * (its `toString` may answer one key to a check and another to the native), a proxy of `o` that sees the
+ * key as the native converted it. Its traps act on `o` itself, as the script's own get and set would
+ * (the script never holds the proxy): a length's growth is charged first, and with the budget guards a
+ * blocked key is refused, as `m` refuses it.
+ */
+function targetBase(run: Run): (o: unknown, key: unknown) => unknown {
+  const check = (k: PropertyKey) => {
+    if (run.budgets && typeof k === 'string') memberKey(k);
+  };
+  const traps: ProxyHandler<Record<PropertyKey, unknown>> = {
+    get(o, k) {
+      check(k);
+      return o[k];
+    },
+    set(o, k, v) {
+      check(k);
+      o[k] = k === 'length' ? lengthGrowth(o, v) : v;
+      return true;
+    },
+  };
+  return (o, key) => {
+    if (typeof key === 'number' || typeof key === 'symbol') return o;
+    const object = o !== null && (typeof o === 'object' || typeof o === 'function');
+    if (typeof key === 'string') {
+      if (run.budgets) memberKey(key);
+      return key === 'length' && isArray(o) ? new ProxyCtor(o as unknown as Record<PropertyKey, unknown>, traps) : o;
+    }
+    if (key === null || (typeof key !== 'object' && typeof key !== 'function')) return o;
+    if (object) return new ProxyCtor(o as Record<PropertyKey, unknown>, traps);
+    // A primitive base (setting on it throws): the key is checked as `m` checks it.
+    if (run.budgets) memberKey(key);
+    return o;
+  };
 }
 
 /**
@@ -292,6 +324,7 @@ function makeGuards(run: Run): Guards {
       checkAlive(run);
     },
     m: memberKey,
+    lt: targetBase(run),
     mc(key: unknown, text: string) {
       if (texts.length >= MAX_CALLEE_TEXTS) apply(arrayShift, texts, []);
       texts[texts.length] = text;
@@ -329,8 +362,7 @@ function makeGuards(run: Run): Guards {
       return value;
     },
     ls(o: unknown, value: unknown) {
-      lengthGrowth(o, value);
-      (o as { length: unknown }).length = value;
+      (o as { length: unknown }).length = lengthGrowth(o, value);
       return value;
     },
     bn(x: bigint) {

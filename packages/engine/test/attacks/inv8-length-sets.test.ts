@@ -1,0 +1,99 @@
+/**
+ * Invariants 5 and 8: every way a script can set an array's `length` is charged before V8 preallocates
+ * it. Growing a fast array's length below 2^25 makes V8 allocate the elements (up to 256 MB) in one
+ * native step that no guard sees, and a few of them between two heap checks abort the host.
+ *
+ * Found by red-teaming: `o.length = v` and `o['length'] = v` were charged (`ls`), but a key made at run
+ * time (`a[k] = 3.3e7`), a compound assignment to a computed key, a destructuring, `for-in` or `for-of`
+ * target, a string value (`a.length = '33000000'`), a descriptor whose `value` is a getter or inherited,
+ * a key object whose `toString` answers 'length', and `Reflect.set` with an array as the receiver were
+ * not: each of them, 24 times in a loop whose checkpoints had spread out, aborted a 512 MB vm host
+ * ("Reached heap limit") in every mode, `validate: false, transform: false` included. A compound
+ * assignment to `.length` (checked by `ln`) and `Object.assign` from a builtin `length` getter (checked
+ * by the heap check before each copy) overshot the budget by one 256 MB step and are kept here as
+ * shapes too: both are now charged before the step.
+ *
+ * Each mode runs in a child process with a 512 MB heap, eight times the run's 64 MB budget at
+ * STANDARD; its stderr must stay empty. A second child checks that the same assignments of small
+ * lengths keep their native results.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ChildBatch, childResult, describeChild, scriptsChild } from '../helpers.js';
+
+/** 24 arrays, each set to 3.3e7 elements by `set(x[i], i)` (a statement), after a calm loop. */
+const grow = (set: string) => `const x = []; for (let i = 0; i < 24; i++) x.push([]); for (let i = 0; i < 24; i++) { ${set} } return x.length;`;
+
+const SHAPES: Record<string, string> = {
+  'a computed key made at run time': grow("const k = 'len' + 'gth'; x[i][k] = 3.3e7;"),
+  'a computed key, in one expression': "const k = 'len' + 'gth'; const x = [[], [], [], [], [], [], [], []]; x[0][k] = x[1][k] = x[2][k] = x[3][k] = x[4][k] = x[5][k] = x[6][k] = x[7][k] = 3.3e7; return x.length;",
+  'a key object whose toString answers length': grow("x[i][{ toString() { return 'length'; } }] = 3.3e7;"),
+  'a compound assignment': grow("const k = 'length'; x[i][k] += 3.3e7;"),
+  'a compound assignment to .length': grow('x[i].length += 3.3e7;'),
+  'an array destructuring target': grow('[x[i].length] = [3.3e7];'),
+  'an object destructuring target': grow('({ v: x[i].length } = { v: 3.3e7 });'),
+  'a for-of target': grow('for (x[i].length of [3.3e7]);'),
+  'a for-in target': grow('for (x[i].length in { 33000000: 0 });'),
+  'a string value': grow("x[i].length = '33000000';"),
+  'a defineProperty descriptor with a value getter': grow('Object.defineProperty(x[i], "length", { get value() { return 3.3e7; } });'),
+  'a defineProperty descriptor that inherits its value': grow('Object.defineProperty(x[i], "length", Object.create({ value: 3.3e7 }));'),
+  'defineProperties with a descriptor getter': grow('Object.defineProperties(x[i], { get length() { return { value: 3.3e7 }; } });'),
+  'Reflect.set with the array as receiver': grow("Reflect.set({}, 'length', 3.3e7, x[i]);"),
+  'Object.assign from a builtin length getter': grow("Object.assign(x[i], Object.defineProperty({}, 'length', { get: Number.bind(null, 3.3e7), enumerable: true }));"),
+};
+
+/** The same assignments with small lengths, whose results must be the native ones. */
+const PARITY = `const k = 'len' + 'gth';
+const a = [1, 2, 3]; a[k] = 5; a[k] -= 1; [a[0], a[k]] = [9, 6];
+const b = [1]; b[{ toString() { return 'length'; } }] = 3; b.length += 1; for (b[k] of [2]);
+const c = []; c.length = '4'; Object.defineProperty(c, 'length', { get value() { return 5; } }); Reflect.set({}, k, 6, c);
+const d = Object.assign([], { get length() { return 2; }, 0: 'x' });
+const o = {}; o[k] = 1; ({ v: o[k + 'x'] } = { v: 2 }); for (o.z in { q: 1 });
+const e = []; try { e[k] = -1; } catch (err) { e.push(err.name); }
+let valueOfs = 0; const f = []; f.length = { valueOf() { valueOfs++; return 2; } };
+return JSON.stringify([a, a.length, b.length, c.length, d, o, e, f.length, valueOfs]);`;
+const PARITY_VALUE = JSON.stringify([[9, 2, 3, null, null, null], 6, 2, 6, ['x', null], { length: 1, lengthx: 2, z: 'q' }, ['RangeError'], 2, 2]);
+
+// With validation, the shapes that name a meta-programming builtin are refused before they run.
+const MODES = [
+  { label: 'STANDARD defaults', options: '{ maxIterations: 1e9 }', outcomes: ['MEMORY_LIMIT_EXCEEDED', 'VALIDATION_ERROR'] },
+  { label: 'STANDARD, validate:false', options: '{ validate: false, maxIterations: 1e9 }', outcomes: ['MEMORY_LIMIT_EXCEEDED'] },
+  { label: 'STANDARD, validate:false, transform:false', options: '{ validate: false, transform: false, maxIterations: 1e9 }', outcomes: ['MEMORY_LIMIT_EXCEEDED'] },
+] as const;
+const UNVALIDATED = MODES.slice(1);
+
+const HEAP = { nodeArgs: ['--max-old-space-size=512'], killAfterMs: 120_000 };
+const children = new ChildBatch(2);
+const rows = MODES.map((mode) => ({ ...mode, key: children.add(mode.label, scriptsChild(mode.options, SHAPES, { timeout: 20_000 }), HEAP) }));
+const parityKey = children.add(
+  'parity',
+  `const out = {};
+for (const options of ${JSON.stringify(UNVALIDATED.map((m) => m.options))}) {
+  const enclave = new Enclave((0, eval)('(' + options + ')'));
+  const r = await enclave.run(${JSON.stringify(PARITY)});
+  out[options] = r.success ? r.value : r.error.code + ': ' + r.error.message;
+  enclave.dispose();
+}
+console.log('RESULT ' + JSON.stringify({ out }));`,
+);
+beforeAll(() => children.start(), 120_000);
+
+describe('invariant 8: every way to set an array length is charged first (child processes, 512 MB heap)', () => {
+  it('the native results without validation, with and without the rewriter\'s budget guards', async () => {
+    expect(new Function(PARITY)()).toBe(PARITY_VALUE);
+    const child = await children.result(parityKey);
+    const got = childResult(child) as { out: Record<string, string> } | undefined;
+    for (const mode of UNVALIDATED) expect(got?.out[mode.options], describeChild(child)).toBe(PARITY_VALUE);
+  }, 130_000);
+
+  describe.each(rows)('$label', ({ key, outcomes }) => {
+    it('every shape ends as MEMORY_LIMIT_EXCEEDED, the host survives and writes nothing', async () => {
+      const child = await children.result(key);
+      expect(child.code, describeChild(child)).toBe(0);
+      expect(child.signal, describeChild(child)).toBeNull();
+      expect(child.stderr, 'the host process wrote to stderr').toBe('');
+      const got = childResult(child) as { out: Record<string, string> };
+      for (const name of Object.keys(SHAPES)) expect(outcomes, `${name}: ${JSON.stringify(got)}`).toContain(got.out[name]);
+      expect(Object.values(got.out), 'no shape is refused by validation alone').toContain('MEMORY_LIMIT_EXCEEDED');
+    }, 130_000);
+  });
+});
