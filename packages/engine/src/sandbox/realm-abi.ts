@@ -100,6 +100,12 @@ export interface Guards {
    * refused as `m` refuses it (so `m` is not written there too).
    */
   lt(object: unknown, key: unknown): unknown;
+  /**
+   * The object of a `for-in`, whatever `transform` says: V8 lists every index of a string or an array
+   * (on its prototype chain too) as a string, in one step that cannot be interrupted, before the first
+   * turn; that many are charged first, and more than Object.keys may list are refused.
+   */
+  fi(object: unknown): unknown;
   /** A string longer than BIG_STRING characters (the inline check's slow path): charged, then returned. */
   big(value: string): string;
   /**
@@ -151,6 +157,7 @@ export const GUARD_LOCALS = {
   ln: `${RESERVED_PREFIX}_ln`,
   ls: `${RESERVED_PREFIX}_ls`,
   lt: `${RESERVED_PREFIX}_lt`,
+  fi: `${RESERVED_PREFIX}_fi`,
   /** The value an assignment target made by `dt` receives. */
   v: `${RESERVED_PREFIX}_v`,
   /** `rt.bn`, the slow path of the inline BigInt growth check. */

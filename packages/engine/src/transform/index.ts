@@ -51,7 +51,7 @@ import type { Issue } from '../source.js';
  * error object), `import.meta`, and identifiers with the runtime's reserved prefix.
  */
 
-const { n: N, L, d: D, D: DMAX, w: W, f: F, k: K, q: Q, g: G, r: R, u: U, c: C, m: M, mc: MC, s: S, t: T, sp: SP, os: OS, dt: DT, v: V, ln: LN, ls: LS, lt: LT, bn: BN, am: AM, ar: AR, rt: RT, p: P, x: X, e: E } = GUARD_LOCALS;
+const { n: N, L, d: D, D: DMAX, w: W, f: F, k: K, q: Q, g: G, r: R, u: U, c: C, m: M, mc: MC, s: S, t: T, sp: SP, os: OS, dt: DT, v: V, ln: LN, ls: LS, lt: LT, fi: FI, bn: BN, am: AM, ar: AR, rt: RT, p: P, x: X, e: E } = GUARD_LOCALS;
 /** A field of the guard object, by name: a renamed field in the ABI breaks this file's compile. */
 const guard = (field: keyof Guards) => `${RT}.${field}`;
 
@@ -821,6 +821,12 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
         check = GRANT_GUARD;
       } else check = loopGuard(weight);
       if (node.type === 'ForOfStatement' || node.type === 'ForInStatement') restInLoopHead(node);
+      if (node.type === 'ForInStatement') {
+        // (A sequence is parenthesized again: `for (k in a, b)` lists `b`.)
+        const right = node.right as Node;
+        ms.appendLeft(right.start, `${FI}(${open(right)}`);
+        ms.prependRight(right.end, `${close(right)})`);
+      }
       if (body.type === 'BlockStatement') ms.appendLeft(body.start + 1, check);
       else {
         ms.appendLeft(body.start, `{ ${check} `);
@@ -956,7 +962,7 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
   const header =
     `${REALM_ENTRIES.register}((function (${params}) { 'use strict'; ` +
     `let ${N} = 0, ${L} = ${guard('L')}, ${D} = 0, ${W} = 0, ${T}; const ${DMAX} = ${guard('D')}, ${F} = ${guard('f')}, ${G} = ${guard('g')}, ${R} = ${guard('r')}, ${C} = ${guard('c')}, ${M} = ${guard('m')}, ` +
-    `${MC} = ${guard('mc')}, ${SP} = ${guard('sp')}, ${OS} = ${guard('os')}, ${DT} = ${guard('dt')}, ${LN} = ${guard('ln')}, ${LS} = ${guard('ls')}, ${LT} = ${guard('lt')}, ${BN} = ${guard('bn')}, ${AM} = ${guard('am')}, ${AR} = ${guard('ar')}, ${S} = ${guard('big')}; ` +
+    `${MC} = ${guard('mc')}, ${SP} = ${guard('sp')}, ${OS} = ${guard('os')}, ${DT} = ${guard('dt')}, ${LN} = ${guard('ln')}, ${LS} = ${guard('ls')}, ${LT} = ${guard('lt')}, ${FI} = ${guard('fi')}, ${BN} = ${guard('bn')}, ${AM} = ${guard('am')}, ${AR} = ${guard('ar')}, ${S} = ${guard('big')}; ` +
     `${guard('bind')}(() => ${N}, (v) => { ${L} = v; }, () => ${D}, ${budgets ? 1 : 0}); ` +
     `return (async function () {`;
   // The wrapped text is `<prefix line>\n<user code>\n}`: replace the prefix line (keeping its newline)

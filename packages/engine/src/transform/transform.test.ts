@@ -199,6 +199,7 @@ describe('rewriter', () => {
       expect(code('[a.length, b[k]] = v;')).toContain("return [__ek_lt(a, 'length').length, __ek_lt(b, __ek_t = (k))[__ek_t]] = v;");
       expect(code('({ x: a[k], ...o[j] } = v);')).toContain('({ x: __ek_lt(a, __ek_t = (k))[__ek_t], ...__ek_lt(o, __ek_t = (j))[__ek_t] } = __ek_os(v, ""));');
       expect(code('for (a[k] of v);')).toContain('for (__ek_lt(a, __ek_u = (k))[__ek_u] of v)');
+      expect(code('for (const k in a, b);')).toContain('for (const k in __ek_fi((a, b)))');
       expect(code('(a)[ /* c */ ((k, j)) ] = 1;')).toContain('__ek_lt((a), __ek_t = ( /* c */ ((k, j)) ))[__ek_t] = 1;');
       // Literal keys other than length, updates (a growth by one at most) and reads stay as they were.
       expect(code('a[0] = 1; a["x"] = 2; a[1]++; return a[0];')).toContain('a[0] = 1; a["x"] = 2; a[1]++; return a[0];');

@@ -507,6 +507,36 @@ const KEY_LISTINGS: readonly (readonly [object, string, number, number])[] = [
   [ObjectCtor, 'getOwnPropertyDescriptors', 16, 1 << 18], [ReflectObject, 'ownKeys', 5, 1 << 19], [ObjectCtor, 'getOwnPropertySymbols', 1, Infinity],
 ];
 
+/**
+ * Before a native lists `n` indices (see KEY_LISTINGS), `units` elements each: refused past `most`
+ * indices, charged otherwise. `name` names the listing in the error.
+ */
+export function listedIndices(name: string, n: number, units: number, most: number): void {
+  if (n <= SMALL) return;
+  if (n > most) throw new RangeErrorCtor(`${name} of ${n} indices is not available in AgentScript: at most ${most} (it makes a string of every index in one step that cannot be interrupted); iterate instead, e.g. with a.entries().`);
+  chargeElements(n * units);
+}
+
+/**
+ * The indices a `for-in` over `o` lists, as far as they are known without listing them: those of the
+ * strings, String objects and arrays on its prototype chain (V8 makes a string of each, in one step).
+ */
+export function forInIndices(o: unknown): number {
+  if (typeof o === 'string') return o.length;
+  let n = 0;
+  for (let p = o; p !== null && (typeof p === 'object' || typeof p === 'function'); p = gpo(p)) {
+    if (isArray(p)) {
+      n += p.length;
+      continue;
+    }
+    // A String object's own length is fixed, a number: only then is its slot looked at (which throws
+    // for anything else, too dear for every for-in over an ordinary object).
+    const d = gopd(p, 'length');
+    if (d !== undefined && d.configurable === false && d.writable === false && typeof d.value === 'number' && hasSlot(stringValueOf, p)) n += d.value;
+  }
+  return n;
+}
+
 /** Charges `n` units of the runtime's own iteration at once (see tick). */
 export function tickMany(run: Run, n: number): void {
   if (n <= 0) return;
@@ -1219,10 +1249,8 @@ export function wrapBulkBuiltins(): void {
       [key](o: unknown) {
         // Reflect.ownKeys of a primitive is the native's own TypeError.
         const n = holder === ReflectObject && typeof o === 'string' ? 0 : sourceLength(o);
-        if (n > SMALL) {
-          if (n > listing[3]) throw new RangeErrorCtor(`${name} of ${n} indices is not available in AgentScript: at most ${listing[3]} (it makes a string of every index in one step that cannot be interrupted); iterate instead, e.g. with a.entries().`);
-          chargeElements(n * listing[2]);
-        } else if (key === 'getOwnPropertyDescriptors' && o !== null && typeof o === 'object') copied(current);
+        if (n > SMALL) listedIndices(name, n, listing[2], listing[3]);
+        else if (key === 'getOwnPropertyDescriptors' && o !== null && typeof o === 'object') copied(current);
         const out = apply(orig, holder, [o]) as unknown;
         if (n <= SMALL && isArray(out) && out.length > MEASURED_KEYS) chargeElements(out.length * listing[2]);
         return out;

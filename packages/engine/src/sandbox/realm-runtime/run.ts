@@ -8,7 +8,7 @@ import type { DoneReport, Guards, LogLevel, PumpHead, ReportedToolError, RunConf
 import { BIG_STRING, BLOCKED_PROPERTIES, FRAMED, LOOP_FREE, LOOP_GRANT, MAX_TOOL_NAME } from '../realm-abi.js';
 import type { PendingCall, Run } from './budgets.js';
 import { chargeChars, chargeElements, checkAlive, checkMemory, copied, current, fatal, iterations, newRun, setCurrent } from './budgets.js';
-import { counted, lengthGrowth, plainArray, propertyKey } from './builtins.js';
+import { counted, forInIndices, lengthGrowth, listedIndices, plainArray, propertyKey } from './builtins.js';
 import type { Codec } from './codec.js';
 import { CYCLE, TOO_LARGE } from './codec.js';
 import { callSite, cleanError, locationOf, readErrorField, readMessage, safeString, withSite } from './errors.js';
@@ -212,6 +212,9 @@ function makeConsole(run: Run, codec: Codec): object {
   return freeze(out);
 }
 
+/** The most indices a `for-in` may list (as Object.keys, see KEY_LISTINGS in builtins.ts). */
+const FOR_IN_MOST = 1 << 20;
+
 /** Key texts remembered for messages (see Guards.mc): the longest callee path V8 quotes in full. */
 const MAX_CALLEE_TEXTS = 8;
 
@@ -325,6 +328,11 @@ function makeGuards(run: Run): Guards {
     },
     m: memberKey,
     lt: targetBase(run),
+    fi(o: unknown) {
+      // Listed as Object.keys lists them (see KEY_LISTINGS).
+      listedIndices('for-in', forInIndices(o), 5, FOR_IN_MOST);
+      return o;
+    },
     mc(key: unknown, text: string) {
       if (texts.length >= MAX_CALLEE_TEXTS) apply(arrayShift, texts, []);
       texts[texts.length] = text;
