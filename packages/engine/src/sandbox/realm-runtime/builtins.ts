@@ -1095,6 +1095,15 @@ export function wrapBulkBuiltins(): void {
       },
     }));
   });
+  // RegExp.escape (Node 24) writes up to six characters for each of its input's (`\x20` for a space,
+  // `\u2028`) in one step: ten of them over 1.5e7 spaces in one expression aborted a 512 MB host
+  // (STANDARD, validated). Charged at the most first; no RegExp may use more than MAX_PATTERN of it.
+  wrap(RegExpCtor, 'escape', (orig) => ({
+    escape(s: unknown) {
+      if (typeof s === 'string' && s.length > SMALL) chargeChars(s.length * 6);
+      return apply(orig, RegExpCtor, [s]);
+    },
+  }));
   wrap(SP, 'split', (orig) => ({
     split(this: unknown, sep: unknown, limit: unknown) {
       if (absent(this)) return apply(orig, this, [sep, limit]);
