@@ -490,8 +490,20 @@ export function each<T>(items: readonly T[], fn: (item: T) => void): void {
   for (let i = 0; i < items.length; i++) fn(items[i] as T);
 }
 
-/** Object helpers copy every index of a string or array source. */
-const sourceLength = (v: unknown): number => (typeof v === 'string' || isArray(v) ? v.length : 0);
+/**
+ * The indices a native that lists or copies the own keys of `v` makes a string of, as far as they are
+ * known without listing them: a string's, an array's, or a String object's length (`Object(s)` lists
+ * every index of `s` like `s` itself, and got past every cap: `Object.keys(Object('x'.repeat(3e7)))`
+ * held the host 15 s past a 5 s deadline and grew it to 830 MB).
+ */
+export function indexCount(v: unknown): number {
+  if (typeof v === 'string' || isArray(v)) return v.length;
+  if (v === null || typeof v !== 'object') return 0;
+  // A String object's own length is fixed, a number: only then is its slot looked at (which throws for
+  // anything else, too dear for every ordinary object spread or for-in).
+  const d = gopd(v, 'length');
+  return d !== undefined && d.configurable === false && d.writable === false && typeof d.value === 'number' && hasSlot(stringValueOf, v) ? d.value : 0;
+}
 
 /**
  * The natives that list an object's own keys. V8 lists the indices of an array or a string in one step
@@ -524,16 +536,7 @@ export function listedIndices(name: string, n: number, units: number, most: numb
 export function forInIndices(o: unknown): number {
   if (typeof o === 'string') return o.length;
   let n = 0;
-  for (let p = o; p !== null && (typeof p === 'object' || typeof p === 'function'); p = gpo(p)) {
-    if (isArray(p)) {
-      n += p.length;
-      continue;
-    }
-    // A String object's own length is fixed, a number: only then is its slot looked at (which throws
-    // for anything else, too dear for every for-in over an ordinary object).
-    const d = gopd(p, 'length');
-    if (d !== undefined && d.configurable === false && d.writable === false && typeof d.value === 'number' && hasSlot(stringValueOf, p)) n += d.value;
-  }
+  for (let p = o; p !== null && (typeof p === 'object' || typeof p === 'function'); p = gpo(p)) n += indexCount(p);
   return n;
 }
 
@@ -1257,7 +1260,7 @@ export function wrapBulkBuiltins(): void {
     wrap(holder, key, (orig) => ({
       [key](o: unknown) {
         // Reflect.ownKeys of a primitive is the native's own TypeError.
-        const n = holder === ReflectObject && typeof o === 'string' ? 0 : sourceLength(o);
+        const n = holder === ReflectObject && typeof o === 'string' ? 0 : indexCount(o);
         if (n > SMALL) listedIndices(name, n, listing[2], listing[3]);
         else if (key === 'getOwnPropertyDescriptors' && o !== null && typeof o === 'object') copied(current);
         const out = apply(orig, holder, [o]) as unknown;
@@ -1289,7 +1292,7 @@ export function wrapBulkBuiltins(): void {
       let n = 0;
       for (let i = 0; i < sources.length; i++) {
         const source = sources[i];
-        n += sourceLength(source);
+        n += indexCount(source);
         if (source !== null && typeof source === 'object') copied(current);
       }
       if (n > SMALL) chargeElements(n);
