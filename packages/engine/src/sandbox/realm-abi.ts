@@ -68,9 +68,10 @@ export interface Guards {
   sp(value: unknown, text: string): unknown;
   /**
    * An object spread source, or the source of an object pattern with a rest element (then `text`, which
-   * names it in errors: '' for a value the rewriter cannot name): a long string is charged for its
-   * characters, and before an object's properties are copied the heap is checked if it was not for a
-   * millisecond (see budgets.ts, copied).
+   * names it in errors: '' for a value the rewriter cannot name): the indices of a long string, String
+   * object or array are charged, and refused past 2^18 (see copiedIndices in builtins.ts), and before an
+   * object's properties are copied the heap is checked if it was not for a millisecond (see budgets.ts,
+   * copied).
    */
   os(value: unknown, text?: string): unknown;
   /**

@@ -9,8 +9,11 @@
  * `validate: false, transform: false`); four `for-in`s over a 4e6-element array took 7 s. Object.keys
  * and its kin were capped for strings and arrays, but not for the String object `Object(s)`:
  * Object.keys, Reflect.ownKeys, getOwnPropertyDescriptors, Object.assign and an object spread of one
- * held the host 15 to 18 s past a 5 s deadline at 830 to 870 MB. `for-in` goes through a guard the
- * rewriter writes in every mode, and every listing counts a String object's indices as a string's.
+ * held the host 15 to 18 s past a 5 s deadline at 830 to 870 MB. An object spread, rest or
+ * Object.assign of a 3e6-element array (24 MB, within the budget) held it 4 s past a 1 s deadline at
+ * 400 MB: each index copied is a key and a dictionary entry, at about 1 µs. `for-in` goes through a
+ * guard the rewriter writes in every mode, every listing counts a String object's indices as a
+ * string's, and copies are charged ten elements an index, and refused past 2^18 indices.
  *
  * Each mode runs in a child process with a 512 MB heap that is killed after 40 s: the runs must end by
  * the cap, long before.
@@ -33,6 +36,11 @@ const SHAPES: Record<string, string> = {
   'getOwnPropertyDescriptors of a String object': caught("n = Object.getOwnPropertyDescriptors(Object('x'.repeat(3e7))) === null;"),
   'Object.assign from a String object': "return Object.assign({}, Object('x'.repeat(3e7))) === null;",
   'a spread of a String object': "return { ...Object('x'.repeat(3e7)) } === null;",
+  'a spread of a 3e6-element array': 'const a = new Array(3e6).fill(0); return Object.keys({ ...a }).length;',
+  'an object rest of a 3e6-element array': 'const { x, ...r } = new Array(3e6).fill(0); return r[0];',
+  'Object.assign from a 3e6-element array': 'return Object.keys(Object.assign({}, new Array(3e6).fill(0))).length;',
+  'a spread of a 5e5-element array, within the budget': caught('const a = new Array(5e5).fill(0); n = Object.keys({ ...a }).length;'),
+  'Object.assign from a 5e5-character string, within the budget': caught("n = Object.keys(Object.assign({}, 'x'.repeat(5e5))).length;"),
 };
 /** Shapes that name a builtin validation refuses at STANDARD. */
 const META = new Set(['Reflect.ownKeys of a String object', 'getOwnPropertyDescriptors of a String object']);
@@ -43,6 +51,11 @@ const EXPECTED: Record<string, string> = {
   'getOwnPropertyDescriptors of a String object': 'OK RangeError',
   'Object.assign from a String object': 'MEMORY_LIMIT_EXCEEDED',
   'a spread of a String object': 'MEMORY_LIMIT_EXCEEDED',
+  'a spread of a 3e6-element array': 'MEMORY_LIMIT_EXCEEDED',
+  'an object rest of a 3e6-element array': 'MEMORY_LIMIT_EXCEEDED',
+  'Object.assign from a 3e6-element array': 'MEMORY_LIMIT_EXCEEDED',
+  'a spread of a 5e5-element array, within the budget': 'OK RangeError',
+  'Object.assign from a 5e5-character string, within the budget': 'OK RangeError',
   'a string of 3e7 characters': 'RUNTIME_ERROR',
   'a string of 3e7 characters, caught': 'OK RangeError',
   'a String object': 'OK RangeError',
@@ -62,6 +75,7 @@ for (const k in null) out.push(k);
 for (const k in (0, [5])) out.push(k);
 const big = new Array(1e5).fill(0); let n = 0; for (const k in big) n++;
 out.push(Object.keys(Object('ab')).join('+'), Object.entries(Object('c')).join('+'), JSON.stringify({ ...Object('de') }), JSON.stringify(Object.assign({}, Object('f'))));
+const { 0: first, ...rest } = new Array(1e5).fill(1); out.push(first, Object.keys(rest).length, Object.keys({ ...big, ...'gh' }).length, Object.keys(Object.assign({}, big)).length);
 return out.join(',') + ' ' + n;`;
 
 const MODES = [

@@ -8,7 +8,7 @@ import type { DoneReport, Guards, LogLevel, PumpHead, ReportedToolError, RunConf
 import { BIG_STRING, BLOCKED_PROPERTIES, FRAMED, LOOP_FREE, LOOP_GRANT, MAX_TOOL_NAME } from '../realm-abi.js';
 import type { PendingCall, Run } from './budgets.js';
 import { chargeChars, chargeElements, checkAlive, checkMemory, copied, current, fatal, iterations, newRun, setCurrent } from './budgets.js';
-import { counted, forInIndices, indexCount, lengthGrowth, listedIndices, plainArray, propertyKey } from './builtins.js';
+import { copiedIndices, counted, forInIndices, indexCount, lengthGrowth, listedIndices, plainArray, propertyKey } from './builtins.js';
 import type { Codec } from './codec.js';
 import { CYCLE, TOO_LARGE } from './codec.js';
 import { callSite, cleanError, locationOf, readErrorField, readMessage, safeString, withSite } from './errors.js';
@@ -381,12 +381,9 @@ function makeGuards(run: Run): Guards {
       return x;
     },
     os(x: unknown, text?: string) {
-      if (typeof x === 'string') {
-        if (x.length > BIG_STRING) chargeElements(x.length);
-      } else if (x !== null && (typeof x === 'object' || typeof x === 'function')) {
-        // A String object's indices are copied like a string's (see indexCount).
-        const n = isArray(x) ? 0 : indexCount(x);
-        if (n > BIG_STRING) chargeElements(n);
+      if (typeof x === 'string') copiedIndices('An object spread or rest', x.length);
+      else if (x !== null && (typeof x === 'object' || typeof x === 'function')) {
+        copiedIndices('An object spread or rest', indexCount(x));
         copied(run);
       }
       else if (text !== undefined && (x === null || x === undefined)) throw new TypeErrorCtor(`Cannot destructure '${text === '' ? `${x}` : text}' as it is ${x}.`);
