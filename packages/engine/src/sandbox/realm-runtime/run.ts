@@ -235,35 +235,37 @@ function memberKey(k: unknown): PropertyKey {
  * (the script never holds the proxy): a length's growth is charged first, and with the budget guards a
  * blocked key is refused, as `m` refuses it.
  */
-function targetBase(run: Run): (o: unknown, key: unknown) => unknown {
-  const check = (k: PropertyKey) => {
-    if (run.budgets && typeof k === 'string') memberKey(k);
-  };
-  const traps: ProxyHandler<Record<PropertyKey, unknown>> = {
-    get(o, k) {
-      check(k);
-      return o[k];
-    },
-    set(o, k, v) {
-      check(k);
-      o[k] = k === 'length' ? lengthGrowth(o, v) : v;
-      return true;
-    },
-  };
-  return (o, key) => {
-    if (typeof key === 'number' || typeof key === 'symbol') return o;
-    const object = o !== null && (typeof o === 'object' || typeof o === 'function');
-    if (typeof key === 'string') {
-      if (run.budgets) memberKey(key);
-      return key === 'length' && isArray(o) ? new ProxyCtor(o as unknown as Record<PropertyKey, unknown>, traps) : o;
-    }
-    if (key === null || (typeof key !== 'object' && typeof key !== 'function')) return o;
-    if (object) return new ProxyCtor(o as Record<PropertyKey, unknown>, traps);
+function targetBase(o: unknown, key: unknown): unknown {
+  if (typeof key === 'number' || typeof key === 'symbol') return o;
+  if (typeof key === 'string') {
+    if (current === null || current.budgets) memberKey(key);
+    if (key !== 'length' || !isArray(o)) return o;
+  } else if (key === null || (typeof key !== 'object' && typeof key !== 'function')) return o;
+  else if (o === null || (typeof o !== 'object' && typeof o !== 'function')) {
     // A primitive base (setting on it throws): the key is checked as `m` checks it.
-    if (run.budgets) memberKey(key);
+    if (current === null || current.budgets) memberKey(key);
     return o;
-  };
+  }
+  return new ProxyCtor(o as Record<PropertyKey, unknown>, TARGET_TRAPS);
 }
+
+/** With the budget guards (or once no run is current), a key the native converted is checked as `m` checks it. */
+function checkTargetKey(k: PropertyKey): void {
+  if ((current === null || current.budgets) && typeof k === 'string') memberKey(k);
+}
+
+/** The traps of targetBase's proxy: they act on the script's own object. */
+const TARGET_TRAPS: ProxyHandler<Record<PropertyKey, unknown>> = freeze({
+  get(o: Record<PropertyKey, unknown>, k: PropertyKey) {
+    checkTargetKey(k);
+    return o[k];
+  },
+  set(o: Record<PropertyKey, unknown>, k: PropertyKey, v: unknown) {
+    checkTargetKey(k);
+    o[k] = k === 'length' ? lengthGrowth(o, v) : v;
+    return true;
+  },
+});
 
 /**
  * V8's TypeError for a spread or destructuring source that is not iterable: named by its source text, or
@@ -327,7 +329,7 @@ function makeGuards(run: Run): Guards {
       checkAlive(run);
     },
     m: memberKey,
-    lt: targetBase(run),
+    lt: targetBase,
     fi(o: unknown) {
       // Listed as Object.keys lists them (see KEY_LISTINGS).
       listedIndices('for-in', forInIndices(o), 5, FOR_IN_MOST);
