@@ -118,6 +118,43 @@ class IssueBuffer {
   }
 }
 
+/** A visitor's selector, `'Type'` or `'Type:exit'`, read once per distinct selector. */
+interface Selector {
+  readonly type: string;
+  readonly exit: boolean;
+}
+const selectors = new Map<string, Selector>();
+
+function parseSelector(selector: string): Selector {
+  let parsed = selectors.get(selector);
+  if (parsed === undefined) {
+    parsed = selector.endsWith(':exit') ? { type: selector.slice(0, -':exit'.length), exit: true } : { type: selector, exit: false };
+    selectors.set(selector, parsed);
+  }
+  return parsed;
+}
+
+/**
+ * The names a run may read, for the last names asked for: every check of a host's scripts asks with the
+ * same ones. Compared by content, not by identity, so an array changed in place is never mistaken for
+ * the one seen before. Rules only read the set (`ReadonlySet`), so it can be shared.
+ */
+let lastGlobals: { dialect: readonly string[]; extra: readonly string[]; set: ReadonlySet<string> } | undefined;
+
+function globalsOf(options: ValidateOptions): ReadonlySet<string> {
+  const last = lastGlobals;
+  if (last !== undefined && sameNames(last.dialect, options.dialect.globals) && sameNames(last.extra, options.extraGlobals)) return last.set;
+  const set: ReadonlySet<string> = new Set([...options.dialect.globals, ...options.extraGlobals]);
+  lastGlobals = { dialect: [...options.dialect.globals], extra: [...options.extraGlobals], set };
+  return set;
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /**
  * Layer 1: checks the parsed script against the dialect and returns every violation (capped at
  * MAX_ISSUES, sorted by position), located in the user's own source. Assumes `parsed.syntaxErrors`
@@ -132,14 +169,9 @@ export function validateAst(parsed: ParsedSource, options: ValidateOptions): Iss
     const facts = treeFacts(parsed);
     const { root } = facts;
     const scope = new ScopeTracker(root, facts.varNames);
-    const allowedGlobals = new Set([...options.dialect.globals, ...options.extraGlobals]);
+    const allowedGlobals = globalsOf(options);
     const enter = new Map<string, NodeHandler[]>();
     const exit = new Map<string, NodeHandler[]>();
-    const add = (map: Map<string, NodeHandler[]>, type: string, h: NodeHandler): void => {
-      const list = map.get(type);
-      if (list) list.push(h);
-      else map.set(type, [h]);
-    };
     for (const rule of RULES) {
       const ctx: RuleContext = {
         dialect: options.dialect,
@@ -150,10 +182,15 @@ export function validateAst(parsed: ParsedSource, options: ValidateOptions): Iss
         },
       };
       const visitor = rule.create(ctx);
-      for (const [selector, handler] of Object.entries(visitor)) {
+      // `for...in` allocates nothing (Object.entries made an array per rule per run).
+      for (const selector in visitor) {
+        const handler = visitor[selector];
         if (!handler) continue;
-        if (selector.endsWith(':exit')) add(exit, selector.slice(0, -':exit'.length), handler);
-        else add(enter, selector, handler);
+        const { type, exit: onExit } = parseSelector(selector);
+        const map = onExit ? exit : enter;
+        const list = map.get(type);
+        if (list) list.push(handler);
+        else map.set(type, [handler]);
       }
     }
     const anyEnter = enter.get('*') ?? [];

@@ -42,13 +42,6 @@ export const unknownGlobal: Rule = {
   description: 'Blocks references to names that are neither declared nor provided globals.',
   create(ctx) {
     const pending: { span: Span; name: string; write: boolean }[] = [];
-    const allowed = [...ctx.allowedGlobals];
-    // The provided per-run names first: they are what a script most often needs.
-    const provided = (n: string): boolean => n === 'callTool' || n === 'input';
-    const listed = [...allowed.filter(provided), ...allowed.filter((n) => !provided(n))]
-      .slice(0, LISTED_GLOBALS)
-      .map((n) => `\`${n}\``)
-      .join(', ');
     const suggested = new Map<string, string[]>();
     return {
       Identifier(node, parent, key) {
@@ -62,8 +55,17 @@ export const unknownGlobal: Rule = {
       },
       // Declarations later in the script are suggestion candidates too, so report at the very end.
       [`${ROOT_TYPE}:exit`]() {
+        // Most scripts have nothing to report: the lists below are made only for those that do.
+        if (pending.length === 0) return;
         const hints = new Map<string, string>();
-        const candidates = pending.length > 0 ? [...allowed, ...ctx.scope.declaredNames] : [];
+        const allowed = [...ctx.allowedGlobals];
+        // The provided per-run names first: they are what a script most often needs.
+        const provided = (n: string): boolean => n === 'callTool' || n === 'input';
+        const listed = [...allowed.filter(provided), ...allowed.filter((n) => !provided(n))]
+          .slice(0, LISTED_GLOBALS)
+          .map((n) => `\`${n}\``)
+          .join(', ');
+        const candidates = [...allowed, ...ctx.scope.declaredNames];
         for (const { span, name, write } of pending) {
           let hint = hints.get(name);
           if (hint === undefined) {
