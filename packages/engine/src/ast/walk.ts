@@ -1,5 +1,15 @@
+import { visitorKeys } from 'oxc-parser';
 import type { Node } from './nodes.js';
 import { isNode } from './nodes.js';
+
+/**
+ * oxc's node type names, each the one interned copy of its text. On Node 20 the tree crosses from Rust
+ * as JSON, and `JSON.parse` interns no string value longer than ten characters: every `MemberExpression`
+ * is a string of its own, so every later `node.type === '...'` test and every lookup by type compares
+ * characters. `flatten` puts the interned copy in each node it lists (the same text: nothing a pass reads
+ * changes), after which those tests compare pointers.
+ */
+const TYPE_NAMES: ReadonlyMap<string, string> = new Map(Object.keys(visitorKeys).map((t) => [t, t]));
 
 export interface WalkHandlers {
   /** Called before the children of `node`. Returning false skips them (and the matching `leave`). */
@@ -55,6 +65,8 @@ export function flatten(root: Node): FlatTree {
       continue;
     }
     const index = nodes.length;
+    const type = TYPE_NAMES.get(node.type);
+    if (type !== undefined) node.type = type;
     nodes.push(node);
     parents.push(parent);
     keys.push(key);
