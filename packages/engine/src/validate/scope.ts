@@ -18,7 +18,7 @@ export interface ScopeView {
   /** Role of an identifier, given the parent and the parent's key holding it (as handlers get them). */
   roleOf(identifier: Node, parent: Node | null, key: string): IdentifierRole;
   /** The name an identifier reads, writes or declares, with that role; undefined for keys, labels and meta properties. */
-  bindingOf(identifier: Node, parent: Node | null, key: string): { name: string; role: 'read' | 'write' | 'declare' } | undefined;
+  bindingOf(identifier: Node, parent: Node | null, key: string): { readonly name: string; readonly role: 'read' | 'write' | 'declare' } | undefined;
   /** `write` for assignment targets, `declare` for binding patterns, undefined elsewhere. */
   modeOf(node: Node): TargetMode | undefined;
   /** Every name declared anywhere in the script (filled as the walk goes, complete at the end). */
@@ -65,6 +65,16 @@ export class ScopeTracker implements ScopeView {
   readonly #frameNames: string[][] = [];
   readonly #modes = new Map<Node, TargetMode>();
   readonly #declared = new Set<string>();
+  /**
+   * The last identifier `roleOf` or `bindingOf` answered for, with its parent, key and answer: each
+   * identifier is asked about by several rules in a row, and its role cannot change until the walk enters
+   * another node (only `enter` sets roles), which clears this.
+   */
+  #askedNode: Node | null = null;
+  #askedParent: Node | null = null;
+  #askedKey = '';
+  #askedRole: IdentifierRole = 'read';
+  #askedBinding: { readonly name: string; readonly role: 'read' | 'write' | 'declare' } | undefined;
 
   /** @param varNames the `var` names of each var scope under `root` (see ast/facts.ts). */
   constructor(root: Node, varNames: Map<Node, string[]>) {
@@ -81,13 +91,19 @@ export class ScopeTracker implements ScopeView {
   }
 
   roleOf(identifier: Node, parent: Node | null, key: string): IdentifierRole {
-    return this.#modes.get(identifier) ?? nonTargetRole(parent, key);
+    if (identifier === this.#askedNode && parent === this.#askedParent && key === this.#askedKey) return this.#askedRole;
+    const role = this.#modes.get(identifier) ?? nonTargetRole(parent, key);
+    this.#askedNode = identifier;
+    this.#askedParent = parent;
+    this.#askedKey = key;
+    this.#askedRole = role;
+    this.#askedBinding = role === 'read' || role === 'write' || role === 'declare' ? { name: str(identifier, 'name') ?? '', role } : undefined;
+    return role;
   }
 
-  bindingOf(identifier: Node, parent: Node | null, key: string): { name: string; role: 'read' | 'write' | 'declare' } | undefined {
-    const role = this.roleOf(identifier, parent, key);
-    if (role !== 'read' && role !== 'write' && role !== 'declare') return undefined;
-    return { name: str(identifier, 'name') ?? '', role };
+  bindingOf(identifier: Node, parent: Node | null, key: string): { readonly name: string; readonly role: 'read' | 'write' | 'declare' } | undefined {
+    this.roleOf(identifier, parent, key);
+    return this.#askedBinding;
   }
 
   modeOf(node: Node): TargetMode | undefined {
@@ -95,6 +111,7 @@ export class ScopeTracker implements ScopeView {
   }
 
   enter(node: Node, parent: Node | null, key: string): void {
+    this.#askedNode = null;
     const names = this.#scopeNames(node, parent, key);
     if (names !== null && names.length > 0) {
       for (const n of names) {
