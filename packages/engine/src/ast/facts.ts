@@ -3,7 +3,7 @@ import { WRAP_PREFIX } from './parse.js';
 import type { Node } from './nodes.js';
 import { ROOT_TYPE, children, child, isFunction, isLoop, patternNames, str } from './nodes.js';
 import type { FlatTree } from './walk.js';
-import { flatten, walkFlat } from './walk.js';
+import { flatten } from './walk.js';
 
 /**
  * What the validator and the rewriter both need to know about a tree before their own walk, gathered in
@@ -45,38 +45,58 @@ export function treeFacts(parsed: ParsedSource): TreeFacts {
   const root: Node = { type: ROOT_TYPE, body: parsed.body, start: WRAP_PREFIX.length, end: WRAP_PREFIX.length + parsed.code.length };
   const varNames = new Map<Node, string[]>();
   const weights = new Map<Node, number>();
-  const scopes: string[][] = [];
-  const work: number[] = [];
-  const suspending = new Set<Node>();
-  /** Per open node: whether its subtree suspends outside nested functions. */
-  const suspends: boolean[] = [];
   const tree = flatten(root);
-  walkFlat(tree, {
-    enter(node) {
-      work.push(0);
-      suspends.push(false);
-      if (node === root || isVarScope(node)) {
-        const names: string[] = [];
-        varNames.set(node, names);
-        scopes.push(names);
-      } else if (node.type === 'VariableDeclaration' && str(node, 'kind') === 'var') {
-        const target = scopes[scopes.length - 1];
-        if (target) for (const d of children(node, 'declarations')) if (d) patternNames(child(d, 'id'), target);
+  // One pass over the list, in the order `walk` enters the nodes: a node's subtree is the list from it
+  // up to `ends` of it, so what is open (var scopes, weighed bodies) closes once the pass gets there,
+  // without a call per node.
+  const { nodes, ends } = tree;
+  /** Open var scopes, innermost last: their names, and where each ends. */
+  const scopes: string[][] = [];
+  const scopeEnds: number[] = [];
+  /** Open loops and functions, innermost last: their index, and the allocating expressions counted so far. */
+  const bodies: number[] = [];
+  const counts: number[] = [];
+  const suspending = new Set<Node>();
+  const count = nodes.length;
+  for (let i = 0; ; i++) {
+    while (scopeEnds.length > 0 && (scopeEnds[scopeEnds.length - 1] as number) <= i) {
+      scopeEnds.pop();
+      scopes.pop();
+    }
+    // A loop's count goes on into the body around it; a function's stays its own.
+    while (bodies.length > 0 && (ends[bodies[bodies.length - 1] as number] as number) <= i) {
+      const body = nodes[bodies.pop() as number] as Node;
+      const own = counts.pop() as number;
+      weights.set(body, own);
+      if (counts.length > 0 && !isFunction(body)) counts[counts.length - 1] = (counts[counts.length - 1] as number) + own;
+    }
+    if (i >= count) break;
+    const node = nodes[i] as Node;
+    if (i === 0 || isVarScope(node)) {
+      const names: string[] = [];
+      varNames.set(node, names);
+      scopes.push(names);
+      scopeEnds.push(ends[i] as number);
+    } else if (node.type === 'VariableDeclaration' && str(node, 'kind') === 'var') {
+      const target = scopes[scopes.length - 1];
+      if (target) for (const d of children(node, 'declarations')) if (d) patternNames(child(d, 'id'), target);
+    }
+    if (isFunction(node) || isLoop(node)) {
+      bodies.push(i);
+      counts.push(0);
+    } else if (counts.length > 0 && (ALLOCATING.has(node.type) || (node.type === 'BinaryExpression' && node.operator === '+'))) {
+      counts[counts.length - 1] = (counts[counts.length - 1] as number) + 1;
+    }
+    // Every loop open around a suspension point, out to the function it is in, may suspend (a `for
+    // await` is one itself, at its head).
+    if (node.type === 'AwaitExpression' || node.type === 'YieldExpression' || (node.type === 'ForOfStatement' && node.await === true)) {
+      for (let b = bodies.length - 1; b >= 0; b--) {
+        const open = nodes[bodies[b] as number] as Node;
+        if (isFunction(open)) break;
+        suspending.add(open);
       }
-    },
-    leave(node) {
-      if (node === root || isVarScope(node)) scopes.pop();
-      const own = (work.pop() as number) + (ALLOCATING.has(node.type) || (node.type === 'BinaryExpression' && node.operator === '+') ? 1 : 0);
-      const fn = isFunction(node);
-      if (fn || isLoop(node)) weights.set(node, own);
-      if (work.length > 0 && !fn) work[work.length - 1] = (work[work.length - 1] as number) + own;
-      const suspended = (suspends.pop() as boolean) || node.type === 'AwaitExpression' || node.type === 'YieldExpression' || (node.type === 'ForOfStatement' && node.await === true);
-      if (suspended && !fn) {
-        if (isLoop(node)) suspending.add(node);
-        if (suspends.length > 0) suspends[suspends.length - 1] = true;
-      }
-    },
-  });
+    }
+  }
   const facts = { root, varNames, weights, suspending, tree };
   factsOf.set(parsed, facts);
   return facts;
