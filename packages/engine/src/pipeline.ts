@@ -54,6 +54,7 @@ export interface CheckOptions {
 
 /** Names every run provides besides the level's globals (`console` comes with the dialect). */
 const RUN_PROVIDED = ['callTool', 'input'] as const;
+const NO_GLOBALS: readonly string[] = [];
 
 /**
  * Layers 0 to 2 without running anything: pre-scan, parse, AST validation, rewriting, and V8's own
@@ -90,14 +91,14 @@ export function prepareAgentScript(code: string, options: CheckOptions = {}): Pr
   const level = options.securityLevel ?? 'STANDARD';
   const config = LEVEL_CONFIGS[level];
   // The wrapper's parameters follow the sorted global names, so the rewritten text is canonical.
-  const globalNames = [...new Set(options.globals ?? [])].sort();
+  const globalNames = options.globals === undefined || options.globals.length === 0 ? NO_GLOBALS : [...new Set(options.globals)].sort();
 
   const scanIssues = prescan(code, config.scan, level);
   if (scanIssues.length > 0) return { ok: false, issues: scanIssues };
   const parsed = parseAgentScript(code);
   if (parsed.syntaxErrors.length > 0) return { ok: false, issues: parsed.syntaxErrors };
   if (options.validate ?? true) {
-    const issues = validateAst(parsed, { dialect: config.dialect, extraGlobals: [...RUN_PROVIDED, ...globalNames] });
+    const issues = validateAst(parsed, { dialect: config.dialect, extraGlobals: globalNames.length === 0 ? RUN_PROVIDED : [...RUN_PROVIDED, ...globalNames] });
     if (issues.length > 0) return { ok: false, issues };
   }
   const transformed = transformAgentScript(parsed, globalNames, { guards: options.transform ?? true });

@@ -20,12 +20,16 @@ export interface Issue {
 }
 
 /**
- * Maps UTF-16 offsets of one source text to line/column pairs. Built once per source; lookups are
- * a binary search over line starts.
+ * Maps UTF-16 offsets of one source text to line/column pairs. The line starts are found once per
+ * source, on the first lookup; lookups are a binary search over them.
  */
 export class LineIndex {
-  readonly #starts: number[];
-  constructor(readonly text: string) {
+  /** Made on the first lookup: a script that passes every check is never asked for a location. */
+  #lineStarts: number[] | undefined;
+  constructor(readonly text: string) {}
+  get #starts(): number[] {
+    if (this.#lineStarts !== undefined) return this.#lineStarts;
+    const text = this.text;
     const starts = [0];
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
@@ -35,7 +39,8 @@ export class LineIndex {
         starts.push(i + 1);
       } else if (c === 0x2028 || c === 0x2029) starts.push(i + 1);
     }
-    this.#starts = starts;
+    this.#lineStarts = starts;
+    return starts;
   }
   get lineCount(): number {
     return this.#starts.length;
