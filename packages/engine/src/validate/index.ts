@@ -182,8 +182,10 @@ export function validateAst(parsed: ParsedSource, options: ValidateOptions): Iss
         },
       };
       const visitor = rule.create(ctx);
-      // `for...in` allocates nothing (Object.entries made an array per rule per run).
+      // `for...in` allocates nothing (Object.entries made an array per rule per run); own keys only, as
+      // Object.entries read them, so an enumerable property added to Object.prototype is never a handler.
       for (const selector in visitor) {
+        if (!Object.hasOwn(visitor, selector)) continue;
         const handler = visitor[selector];
         if (!handler) continue;
         const { type, exit: onExit } = parseSelector(selector);
