@@ -24,7 +24,9 @@ import type { Issue } from '../source.js';
  *   closure-local numbers. `L` is lowered by the runtime to the next checkpoint (memory, run state) and
  *   to -1 once the run is over or a budget is spent, so the same compare also stops detached work. A
  *   worker's heap cap cannot stop a script by itself: V8 aborts the whole process when one growth step
- *   of a large Map or array does not fit, so the heap is checked here, long before that;
+ *   of a large Map or array does not fit, so the heap is checked here, long before that. A light loop
+ *   that never suspends counts in locals of its own instead and settles with the runtime now and then
+ *   (see GRANT_GUARD and LOOP_FREE);
  * - `catch` and `finally` blocks start with `c()`, which rethrows a pending budget error, so budget
  *   errors cannot be caught and swallowed;
  * - `a + b`, `a += b` and template literals are checked inline (see inlineChecks): the value
