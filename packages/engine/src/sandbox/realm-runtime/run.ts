@@ -238,7 +238,7 @@ function memberKey(k: unknown): PropertyKey {
 function targetBase(o: unknown, key: unknown): unknown {
   if (typeof key === 'number' || typeof key === 'symbol') return o;
   if (typeof key === 'string') {
-    if (current === null || current.budgets) memberKey(key);
+    checkTargetKey(key);
     if (key !== 'length' || !isArray(o)) return o;
   } else if (key === null || (typeof key !== 'object' && typeof key !== 'function')) return o;
   else if (o === null || (typeof o !== 'object' && typeof o !== 'function')) {
