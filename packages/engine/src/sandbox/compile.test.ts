@@ -3,7 +3,8 @@
  * on every early error, message included, wherever the error sits (the body itself, or a function in it,
  * which V8 pre-parses in both forms).
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import v8 from 'node:v8';
 import { prepareAgentScript } from '../pipeline.js';
 import { EARLY_ERRORS } from '../../test/early-errors.js';
 import vm from 'node:vm';
@@ -40,6 +41,31 @@ describe('checkSyntax', () => {
     // Not a vacuous comparison: most of these are errors, and some are not.
     expect(refused).toBeGreaterThan(EARLY_ERRORS.length * 2);
     expect(refused).toBeLessThan(EARLY_ERRORS.length * 3);
+  });
+});
+
+describe('compileScript compiles eagerly and leaves V8 lazy again', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('turns lazy compilation off for the compile only, and back on after it, whether or not the text compiles', () => {
+    const calls: string[] = [];
+    const real = v8.setFlagsFromString.bind(v8);
+    vi.spyOn(v8, 'setFlagsFromString').mockImplementation((flags: string) => {
+      calls.push(flags);
+      real(flags);
+    });
+    const text = rewrittenAround(`const xs = [1, 2].map((x) => x * 2); return xs; // ${Math.random()}`);
+    const script = compileScript(text);
+    expect(script).toBeInstanceOf(vm.Script);
+    expect(calls).toEqual(['--no-lazy', '--lazy']);
+    // A second compile of the same text is the cached script: nothing is compiled, no flag is touched.
+    expect(compileScript(text)).toBe(script);
+    expect(calls).toEqual(['--no-lazy', '--lazy']);
+    calls.length = 0;
+    expect(() => compileScript(rewrittenAround(`const a = 1; const a = 2; // ${Math.random()}`))).toThrow(SyntaxError);
+    expect(calls).toEqual(['--no-lazy', '--lazy']);
   });
 });
 
