@@ -45,13 +45,17 @@ function eagerly<T>(compile: () => T): T {
  * error the parser does not report, and a SyntaxError of ours for text that may call `import(...)`.
  */
 export function compileScript(source: string): vm.Script {
+  return compiled(source).script;
+}
+
+/** `compileScript`, and whether this thread had the same text compiled already: a text seen again. */
+export function compiled(source: string): { script: vm.Script; seen: boolean } {
   let script = scripts.get(source);
-  if (!script) {
-    if (mayImport(source)) throw new SyntaxError(IMPORT_REFUSED);
-    script = eagerly(() => new vm.Script(source, { filename: SCRIPT_FILENAME, lineOffset: -1 }));
-    scripts.set(source, script);
-  }
-  return script;
+  if (script) return { script, seen: true };
+  if (mayImport(source)) throw new SyntaxError(IMPORT_REFUSED);
+  script = eagerly(() => new vm.Script(source, { filename: SCRIPT_FILENAME, lineOffset: -1 }));
+  scripts.set(source, script);
+  return { script, seen: false };
 }
 
 /** Names the uncalled function `checkSyntax` wraps a script in: reserved, so no script can declare it. */

@@ -8,7 +8,7 @@
  */
 import type vm from 'node:vm';
 import { randomBytes } from '../random.js';
-import { compileScript } from './compile.js';
+import { compiled } from './compile.js';
 import type { EntryCall, EntryEnd, EntryLog, EntryOutput, IsolatedJob } from './isolation.js';
 import type { HeapState, LogLevel, NdKind, NdValue, PumpHead, PumpItem, RunConfig, ToolReply } from './realm-abi.js';
 import { FRAMED, heapStep } from './realm-abi.js';
@@ -122,6 +122,10 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
   readonly #mailbox: PumpItem[] = [];
   #outcome: { report: string; value: string } | undefined;
   #factory = -1;
+  /** Whether the realm holds the factory for this run's start (see Realm.factoryFor and #started). */
+  #factoryHeld = false;
+  /** Whether the realm should keep the factory after the start: its text was compiled before here. */
+  #keepFactory = false;
   /** Drawn in `start()`: the pool's refill must not run inside an entry (see prepareHost). */
   #seed: number[] = [];
   #begun = false;
@@ -156,7 +160,7 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
     this.#realm.runs++;
     let script: vm.Script;
     try {
-      script = compileScript(this.#job.source);
+      ({ script, seen: this.#keepFactory } = compiled(this.#job.source));
     } catch (e) {
       // Compiling runs no script code and leaves the realm as it was.
       this.#end({ kind: 'syntax', message: e instanceof SyntaxError ? e.message : 'The script could not be compiled.' });
@@ -164,6 +168,7 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
     }
     try {
       this.#factory = this.#realm.factoryFor(this.#job.source, script);
+      this.#factoryHeld = true;
     } catch {
       this.#realm.broken = true;
       this.#end({ kind: 'crashed' });
@@ -348,6 +353,7 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
   }
 
   afterEntry(outcome: EntryOutcome): void {
+    this.#started();
     if (this.#ended) return;
     // The realm was cut off mid-execution (or failed in a way we do not understand): never reuse it.
     if (outcome !== 'returned') this.#realm.broken = true;
@@ -388,7 +394,15 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
     this.#report(output);
   }
 
+  /** The run's first entry is over, or it ended without one: the realm need not hold its factory for it. */
+  #started(): void {
+    if (!this.#factoryHeld) return;
+    this.#factoryHeld = false;
+    this.#realm.started(this.#job.source, this.#keepFactory);
+  }
+
   #release(): void {
+    this.#started();
     if (this.#realm.current !== this) return;
     this.#pool.release(this.#realm);
   }

@@ -47,19 +47,38 @@ interface Registration {
   readonly realm: Realm;
   readonly source: string;
   readonly id: number;
+  /**
+   * Runs that were given this factory and have not had their first entry yet (see Realm.factoryFor):
+   * their start looks it up by id, so it is never dropped meanwhile, whatever the limits say.
+   */
+  pending: number;
 }
 
 /** Every realm's registrations, least recently used first (see MAX_REGISTERED_TEXT). */
 const registrations = new Set<Registration>();
 let registeredText = 0;
 
+/** What the realms of this thread keep registered now: factories and the text of their scripts. */
+export function registeredFactories(): { count: number; text: number } {
+  return { count: registrations.size, text: registeredText };
+}
+
 function unregister(r: Registration): void {
   if (registrations.delete(r)) registeredText -= r.source.length;
 }
 
-/** Whether the registrations hold more text than MAX_REGISTERED_TEXT, and more than the newest one. */
+/** Whether the registrations of all realms hold more text than MAX_REGISTERED_TEXT. */
 function overRegistered(): boolean {
-  return registeredText > MAX_REGISTERED_TEXT && registrations.size > 1;
+  return registeredText > MAX_REGISTERED_TEXT;
+}
+
+/**
+ * The least recently used registration that no run is waiting for, in `among` (a realm's own, or all),
+ * or undefined if every one is awaited.
+ */
+function oldestIdle(among: Iterable<Registration>): Registration | undefined {
+  for (const r of among) if (r.pending === 0) return r;
+  return undefined;
 }
 
 const LOG_LEVELS: ReadonlySet<string> = new Set<LogLevel>(['log', 'info', 'warn', 'error', 'debug']);
@@ -90,7 +109,8 @@ export class Realm {
 
   /**
    * The realm's factory id for a compiled script, registering it on first use. Registration evaluates
-   * a function expression and runs no user code, so it needs no deadline.
+   * a function expression and runs no user code, so it needs no deadline. The factory is held for the
+   * run until `started` says its first entry is over.
    */
   factoryFor(source: string, script: vm.Script): number {
     const known = this.#factories.get(source);
@@ -99,20 +119,48 @@ export class Realm {
       this.#factories.set(source, known);
       registrations.delete(known);
       registrations.add(known);
+      known.pending++;
       return known.id;
     }
     const id: unknown = script.runInContext(this.context);
     if (typeof id !== 'number' || id < 0) throw new Error('factory registration failed');
-    const r: Registration = { realm: this, source, id };
+    const r: Registration = { realm: this, source, id, pending: 1 };
     this.#factories.set(source, r);
     registrations.add(r);
     registeredText += source.length;
-    if (this.#factories.size > MAX_FACTORIES) this.#forget(this.#factories.values().next().value as Registration);
-    while (overRegistered()) {
-      const oldest = registrations.values().next().value as Registration;
-      oldest.realm.#forget(oldest);
-    }
+    this.#trim();
     return id;
+  }
+
+  /**
+   * A run given the factory of `source` is past its first entry (or ended before it): the factory is
+   * no longer held for it. `keep` says whether the realm should keep it for later runs of the same text:
+   * a factory keeps its script's compiled code alive, which only a text seen again can use, and LLM
+   * traffic is new text nearly every time.
+   */
+  started(source: string, keep: boolean): void {
+    const r = this.#factories.get(source);
+    if (r === undefined || r.pending === 0) return;
+    r.pending--;
+    if (!keep && r.pending === 0) this.#forget(r);
+    else this.#trim();
+  }
+
+  /**
+   * Drops the least recently used registrations no run waits for: the realm's own past MAX_FACTORIES,
+   * then anyone's while all of them hold more than MAX_REGISTERED_TEXT.
+   */
+  #trim(): void {
+    while (this.#factories.size > MAX_FACTORIES) {
+      const r = oldestIdle(this.#factories.values());
+      if (r === undefined) break;
+      this.#forget(r);
+    }
+    while (overRegistered()) {
+      const r = oldestIdle(registrations);
+      if (r === undefined) break;
+      r.realm.#forget(r);
+    }
   }
 
   /** Drops every registration: the realm is retired. */
