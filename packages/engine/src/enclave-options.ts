@@ -54,7 +54,7 @@ const OPTION_KEYS = new Set<string>([
   'tracing',
 ]);
 const RUN_OPTION_KEYS = new Set<string>([...LIMIT_KEYS, 'tools', 'toolHandler', 'globals', 'input', 'signal', 'context', 'onEvent', 'sessionId', 'heartbeatMs', 'includeToolArgs', 'traceContext', 'durable']);
-const REALM_POOL_KEYS = ['maxIdle', 'prewarm', 'maxRunsPerRealm'];
+const REALM_POOL_KEYS = ['maxIdle', 'prewarm', 'maxRunsPerRealm', 'maxRealms'];
 const WORKER_POOL_KEYS = ['minWorkers', 'maxWorkers', 'memoryLimitPerWorker', 'maxMessagesPerSecond', 'maxExecutionsPerWorker', 'maxQueueSize', 'idleTimeoutMs'];
 const WRAPPER_NAMES = new Set(['callTool', 'console', 'input']);
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
@@ -82,7 +82,7 @@ export interface EnclaveSettings {
   scoringGate: ResolvedGate | undefined;
   /** OpenTelemetry spans when a tracer provider is registered; `toolPayloads` puts tool arguments and results on them. */
   tracing: { toolPayloads: boolean } | undefined;
-  realmPool: { maxIdle: number; prewarm: number; maxRunsPerRealm: number };
+  realmPool: { maxIdle: number; prewarm: number; maxRunsPerRealm: number; maxRealms: number };
   /** Set exactly when `adapter` is `'worker_threads'`. */
   workerPool: WorkerPoolConfig | undefined;
   /** Set exactly when `adapter` is a remote adapter. */
@@ -168,9 +168,10 @@ function readWorkerPoolConfig(check: OptionChecker, level: SecurityLevel, given:
 function readRealmPool(check: OptionChecker, given: unknown): EnclaveSettings['realmPool'] {
   const pool = check.object('realmPool', given) ?? {};
   check.knownKeys('realmPool', pool, REALM_POOL_KEYS);
-  const maxIdle = count(check, 'realmPool.maxIdle', pool.maxIdle) ?? 256;
+  const maxRealms = check.positiveInteger('realmPool.maxRealms', pool.maxRealms) ?? 1024;
+  const maxIdle = Math.min(count(check, 'realmPool.maxIdle', pool.maxIdle) ?? 256, maxRealms);
   const prewarm = count(check, 'realmPool.prewarm', pool.prewarm) ?? 2;
-  return { maxIdle, prewarm: Math.min(prewarm, maxIdle), maxRunsPerRealm: check.positiveInteger('realmPool.maxRunsPerRealm', pool.maxRunsPerRealm) ?? 1000 };
+  return { maxIdle, prewarm: Math.min(prewarm, maxIdle), maxRunsPerRealm: check.positiveInteger('realmPool.maxRunsPerRealm', pool.maxRunsPerRealm) ?? 1000, maxRealms };
 }
 
 /** An `adapter` that is an object must be a remote adapter (e.g. `redisRuntime({ redis })`). */

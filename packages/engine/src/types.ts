@@ -246,6 +246,12 @@ export interface RealmPoolConfig {
   prewarm?: number;
   /** Retire a realm after this many runs (default 1000). */
   maxRunsPerRealm?: number;
+  /**
+   * Realms that may exist at once, idle or running (default 1024): each run in flight holds one, so this
+   * bounds the heap a burst of runs can take. Past it, a run waits for a realm another run gives back, and
+   * its deadline counts meanwhile. `maxIdle` is at most this.
+   */
+  maxRealms?: number;
 }
 
 export interface CreateEnclaveOptions extends Limits {

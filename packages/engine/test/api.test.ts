@@ -26,6 +26,8 @@ describe('new Enclave(options)', () => {
     [{ globals: { fmt: () => 1 } }, /allowFunctionsInGlobals/],
     [{ validate: 'yes' }, /validate must be a boolean/],
     [{ realmPool: { maxIdle: -1 } }, /maxIdle must be a positive integer/],
+    [{ realmPool: { maxRealms: 0 } }, /maxRealms must be a positive integer/],
+    [{ realmPool: { maxRealms: 2.5 } }, /maxRealms must be a positive integer/],
   ])('rejects %o at construction, naming the option', (options, message) => {
     expect(() => new Enclave(options as never)).toThrow(EnclaveConfigError);
     expect(() => new Enclave(options as never)).toThrow(message);

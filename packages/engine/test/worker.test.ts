@@ -323,7 +323,7 @@ describe('worker_threads: pool', () => {
   it('a worker that sends messages nobody asked for, faster than maxMessagesPerSecond, is stopped and replaced', async () => {
     const config = { ...WORKER_POOL_PRESETS.STANDARD, minWorkers: 1, maxWorkers: 1, maxMessagesPerSecond: 5, maxExecutionsPerWorker: 10, maxQueueSize: 1, idleTimeoutMs: 30_000 };
     const pool = new WorkerPool(config, {
-      realms: { maxIdle: 1, prewarm: 0, maxRunsPerRealm: 10, intl: false, proxy: false },
+      realms: { maxIdle: 1, prewarm: 0, maxRunsPerRealm: 10, maxRealms: 4, intl: false, proxy: false },
       maxMessageBytes: 1 << 20,
       entry: new URL('./fixtures/flooding-worker.mjs', import.meta.url),
     });

@@ -110,7 +110,9 @@ export function heapUsed(): number {
 export class RealmRun implements RealmRunTarget, EntryTarget {
   readonly id = ++nextRunId;
   readonly #job: IsolatedJob;
-  readonly #realm: Realm;
+  /** Given by the pool (see assign); null until then. */
+  #realm: Realm | null = null;
+  #script: vm.Script | null = null;
   readonly #pool: RealmPool;
   readonly #deadline: number;
   readonly #report: (output: EntryOutput) => void;
@@ -150,27 +152,37 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
   constructor(job: IsolatedJob, pool: RealmPool, deadline: number, report: (output: EntryOutput) => void) {
     this.#job = job;
     this.#pool = pool;
-    this.#realm = pool.acquire();
     this.#deadline = deadline;
     this.#report = report;
   }
 
+  /** Compiles the script, then asks the pool for a realm: now, or once one is free (see RealmPool.request). */
   start(): void {
-    this.#realm.current = this;
-    this.#realm.runs++;
-    let script: vm.Script;
     try {
-      ({ script, seen: this.#keepFactory } = compiled(this.#job.source));
+      ({ script: this.#script, seen: this.#keepFactory } = compiled(this.#job.source));
     } catch (e) {
-      // Compiling runs no script code and leaves the realm as it was.
+      // Compiling runs no script code, and the run has no realm yet.
       this.#end({ kind: 'syntax', message: e instanceof SyntaxError ? e.message : 'The script could not be compiled.' });
       return;
     }
+    this.#pool.request(this);
+  }
+
+  /** The pool could not build a realm for this run (see RealmPool.request): it ends, as one that crashed. */
+  noRealm(): void {
+    if (!this.#ended) this.#end({ kind: 'crashed' });
+  }
+
+  /** The pool's answer to `request`: the realm this run starts in. Never called once the run has ended. */
+  assign(realm: Realm): void {
+    this.#realm = realm;
+    realm.current = this;
+    realm.runs++;
     try {
-      this.#factory = this.#realm.factoryFor(this.#job.source, script);
+      this.#factory = realm.factoryFor(this.#job.source, this.#script as vm.Script);
       this.#factoryHeld = true;
     } catch {
-      this.#realm.broken = true;
+      realm.broken = true;
       this.#end({ kind: 'crashed' });
       return;
     }
@@ -315,12 +327,12 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
     this.#pumpQueued = false;
     this.#entryStarts();
     try {
-      script.runInContext(this.#realm.context);
+      script.runInContext(this.#inRealm.context);
       this.#entryEnds();
       return 'returned';
     } catch {
       // V8's termination is not catchable and passes through here to the supervisor's watchdog.
-      this.#realm.broken = true;
+      this.#inRealm.broken = true;
       return 'failed';
     }
   }
@@ -335,7 +347,7 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
     }
     let outcome: EntryOutcome = 'returned';
     const mode = currentEntryMode();
-    const context = this.#realm.context;
+    const context = this.#inRealm.context;
     this.#entryStarts();
     if (mode.watchdog) outcome = enterUnderDeadline(remaining, script, context);
     else {
@@ -356,7 +368,7 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
     this.#started();
     if (this.#ended) return;
     // The realm was cut off mid-execution (or failed in a way we do not understand): never reuse it.
-    if (outcome !== 'returned') this.#realm.broken = true;
+    if (outcome !== 'returned') this.#inRealm.broken = true;
     // A report made before the deadline stands even if detached work then ran into the deadline.
     let end: EntryEnd | null = null;
     if (this.#outcome !== undefined) end = { kind: 'report', ...this.#outcome };
@@ -364,6 +376,11 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
     else if (outcome === 'failed') end = { kind: 'crashed' };
     if (end !== null) this.#end(end);
     else this.#flush(null);
+  }
+
+  /** The run's realm, where only a run that has one gets: its entries, which start once it is assigned. */
+  get #inRealm(): Realm {
+    return this.#realm as Realm;
   }
 
   #entryStarts(): void {
@@ -398,12 +415,12 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
   #started(): void {
     if (!this.#factoryHeld) return;
     this.#factoryHeld = false;
-    this.#realm.started(this.#job.source, this.#keepFactory);
+    this.#realm?.started(this.#job.source, this.#keepFactory);
   }
 
   #release(): void {
     this.#started();
-    if (this.#realm.current !== this) return;
+    if (this.#realm === null || this.#realm.current !== this) return;
     this.#pool.release(this.#realm);
   }
 }

@@ -251,15 +251,38 @@ export interface RealmPoolOptions {
   prewarm: number;
   /** A realm is retired after this many runs, whatever their outcome. */
   maxRunsPerRealm: number;
+  /** Realms that may exist at once, idle or in use: past it, runs wait for one (see RealmPool.request). */
+  maxRealms: number;
   /** Keep the Intl global (only the PERMISSIVE dialect has it). */
   intl: boolean;
   /** Keep the Proxy global, refusing array targets (only the PERMISSIVE dialect has it). */
   proxy: boolean;
 }
 
+/** A run waiting for a realm (see RealmPool.request). */
+export interface RealmWaiter {
+  /** Whether the run ended meanwhile (its deadline, an abort): it gets no realm then. */
+  readonly ended: boolean;
+  assign(realm: Realm): void;
+  /** No realm could be built for it. */
+  noRealm(): void;
+}
+
+/**
+ * The realms one turn of the event loop may build for waiting runs, in milliseconds of building: past
+ * it, the rest wait for the next turn, so that the runs already given one go on meanwhile (and those
+ * that end give theirs back to the next in line).
+ */
+const BUILD_SLICE_MS = 8;
+
 /** Locked realms ready for use. Building one costs a few milliseconds; reusing one costs nothing. */
 export class RealmPool {
   readonly #idle: Realm[] = [];
+  /** Runs waiting for a realm, first come first served. */
+  readonly #waiting: RealmWaiter[] = [];
+  #serveQueued = false;
+  /** Whether a realm was built for a run in this turn of the event loop without waiting (see request). */
+  #builtThisTurn = false;
   #warming = false;
   #disposed = false;
   created = 0;
@@ -267,10 +290,68 @@ export class RealmPool {
 
   constructor(readonly options: RealmPoolOptions) {}
 
-  acquire(): Realm {
-    const realm = this.#idle.pop() ?? this.#create();
-    this.#scheduleWarm();
-    return realm;
+  /** Realms that exist now: idle or in use. */
+  get live(): number {
+    return this.created - this.retired;
+  }
+
+  /**
+   * A realm for `run`: an idle one at once, else a new one at once when it is the only one to build in
+   * this turn of the event loop. Otherwise (a burst of runs: a thousand started in one turn used to build
+   * a thousand realms back to back, seconds during which no run got further, and as many realms as runs
+   * at once) the run waits in line: each later turn builds what fits in BUILD_SLICE_MS, and a realm a
+   * run gives back goes to the next in line. No more than `maxRealms` exist at once: past that, runs
+   * wait for one to be given back (or end at their deadline, waiting).
+   */
+  request(run: RealmWaiter): void {
+    if (this.#waiting.length === 0) {
+      const idle = this.#idle.pop();
+      if (idle !== undefined) {
+        this.#scheduleWarm();
+        run.assign(idle);
+        return;
+      }
+      if (!this.#builtThisTurn && this.live < this.options.maxRealms) {
+        this.#builtThisTurn = true;
+        setImmediate(() => {
+          this.#builtThisTurn = false;
+        });
+        const realm = this.#build();
+        if (realm === undefined) run.noRealm();
+        else run.assign(realm);
+        return;
+      }
+    }
+    this.#waiting.push(run);
+    this.#scheduleServe();
+  }
+
+  #scheduleServe(): void {
+    if (this.#serveQueued || this.#disposed) return;
+    this.#serveQueued = true;
+    setImmediate(() => this.#serve());
+  }
+
+  #serve(): void {
+    this.#serveQueued = false;
+    const until = performance.now() + BUILD_SLICE_MS;
+    while (this.#waiting.length > 0 && !this.#disposed) {
+      const run = this.#waiting[0] as RealmWaiter;
+      if (run.ended) {
+        this.#waiting.shift();
+        continue;
+      }
+      let realm = this.#idle.pop();
+      if (realm === undefined) {
+        // Building one is milliseconds: the rest of the line waits for the next turn, or for a realm given back.
+        if (performance.now() >= until || this.live >= this.options.maxRealms) break;
+        realm = this.#build();
+      }
+      this.#waiting.shift();
+      if (realm === undefined) run.noRealm();
+      else run.assign(realm);
+    }
+    if (this.#waiting.length > 0 && this.live < this.options.maxRealms) this.#scheduleServe();
   }
 
   release(realm: Realm): void {
@@ -286,11 +367,13 @@ export class RealmPool {
         reusable = false;
       }
     }
-    if (reusable && this.#idle.length < this.options.maxIdle) this.#idle.push(realm);
+    // A run waiting in line takes it, whatever maxIdle says.
+    if (reusable && (this.#idle.length < this.options.maxIdle || this.#waiting.length > 0)) this.#idle.push(realm);
     else {
       realm.retire();
       this.retired++;
     }
+    if (this.#waiting.length > 0) this.#scheduleServe();
   }
 
   get idle(): number {
@@ -301,6 +384,17 @@ export class RealmPool {
     this.#disposed = true;
     for (const realm of this.#idle) realm.retire();
     this.#idle.length = 0;
+    // Runs still in line get no realm: they end as the instance's disposal ends every run.
+    for (const run of this.#waiting.splice(0)) if (!run.ended) run.noRealm();
+  }
+
+  /** A new realm for a run, or undefined when one cannot be built (the heap is exhausted, say). */
+  #build(): Realm | undefined {
+    try {
+      return this.#create();
+    } catch {
+      return undefined;
+    }
   }
 
   #create(): Realm {

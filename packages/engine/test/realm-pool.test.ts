@@ -1,0 +1,103 @@
+/**
+ * How runs get their realms in `vm` mode. Every run in flight holds a realm of its own, from its start to
+ * its end (tool calls included). A realm given back goes to the next run waiting; a burst of runs started
+ * together waits in line for realms built a slice at a time instead of each building one at once; and no
+ * more than `realmPool.maxRealms` exist at once, so a burst cannot take the heap of as many realms as runs.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { Enclave } from '../src/index.js';
+
+const later = () => new Promise((r) => setImmediate(r));
+const echo = async ({ n }: { n: number }) => {
+  await later();
+  return { n };
+};
+const script = (i: number) => `const a = await callTool('echo', { n: ${i} });\nconst b = await callTool('echo', { n: a.n + 1 });\nreturn [a.n, b.n];`;
+
+const enclaves: Enclave[] = [];
+const make = (options: ConstructorParameters<typeof Enclave>[0]) => {
+  const e = new Enclave(options);
+  enclaves.push(e);
+  return e;
+};
+afterEach(() => {
+  for (const e of enclaves.splice(0)) e.dispose();
+});
+
+describe('realm pool (vm)', () => {
+  it('runs a burst of 60 on at most maxRealms realms, each run with its own values', async () => {
+    const enclave = make({ realmPool: { maxRealms: 3, prewarm: 0 } });
+    const results = await Promise.all(Array.from({ length: 60 }, (_, i) => enclave.run(script(i * 10), { tools: { echo } })));
+    expect(results.map((r) => r.error?.code ?? r.value)).toEqual(Array.from({ length: 60 }, (_, i) => [i * 10, i * 10 + 1]));
+    const stats = enclave.stats();
+    expect(stats.realmsCreated).toBeLessThanOrEqual(3);
+    expect(stats.realmsCreated - stats.realmsRetired).toBeLessThanOrEqual(3);
+    expect(stats.activeRuns).toBe(0);
+  });
+
+  it('builds fewer realms than a burst has runs: runs that end give theirs to those still waiting', async () => {
+    const enclave = make({});
+    const count = 400;
+    const results = await Promise.all(Array.from({ length: count }, (_, i) => enclave.run(script(i), { tools: { echo } })));
+    expect(results.filter((r) => !r.success)).toEqual([]);
+    // Every run in one turn used to build a realm of its own before any of them went on.
+    expect(enclave.stats().realmsCreated).toBeLessThan(count / 2);
+  });
+
+  it('a run that waits for a realm past its deadline ends as TIMEOUT, having run nothing; the others are unaffected', async () => {
+    const enclave = make({ realmPool: { maxRealms: 1, prewarm: 0 } });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const calls: string[] = [];
+    let holding!: () => void;
+    const held = new Promise<void>((r) => {
+      holding = r;
+    });
+    const tools = {
+      hold: async () => {
+        calls.push('hold');
+        holding();
+        await gate;
+        return 'held';
+      },
+      mark: async () => {
+        calls.push('mark');
+        return 'marked';
+      },
+    };
+    const holder = enclave.run(`return await callTool('hold');`, { tools });
+    // The one realm is taken, by a run that waits on its tool.
+    await held;
+    const starved = enclave.run(`return await callTool('mark');`, { tools, timeout: 200 });
+    const patient = enclave.run(`return await callTool('mark');`, { tools });
+    const s = await starved;
+    expect(s.error?.code).toBe('TIMEOUT');
+    expect(calls).toEqual(['hold']);
+    release();
+    expect((await holder).value).toBe('held');
+    expect((await patient).value).toBe('marked');
+    expect(calls).toEqual(['hold', 'mark']);
+    expect(enclave.stats().realmsCreated).toBe(1);
+  });
+
+  it('dispose ends the runs waiting for a realm, as it ends the running ones', async () => {
+    const enclave = make({ realmPool: { maxRealms: 1, prewarm: 0 } });
+    const never = { hang: () => new Promise<never>(() => {}) };
+    const running = enclave.run(`return await callTool('hang');`, { tools: never });
+    const waiting = enclave.run(`return 1;`);
+    await later();
+    await later();
+    enclave.dispose();
+    const [a, b] = await Promise.all([running, waiting]);
+    expect(a.error?.code).toBe('ABORTED');
+    expect(b.error?.code).toBe('ABORTED');
+  });
+
+  it('keeps maxIdle within maxRealms', async () => {
+    const enclave = make({ realmPool: { maxRealms: 2, maxIdle: 50, prewarm: 0 } });
+    await Promise.all(Array.from({ length: 10 }, (_, i) => enclave.run(script(i), { tools: { echo } })));
+    expect(enclave.stats().idleRealms).toBeLessThanOrEqual(2);
+  });
+});
