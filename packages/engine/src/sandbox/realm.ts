@@ -317,6 +317,7 @@ export class RealmPool {
           this.#builtThisTurn = false;
         });
         const realm = this.#build();
+        this.#scheduleWarm();
         if (realm === undefined) run.noRealm();
         else run.assign(realm);
         return;
@@ -413,11 +414,12 @@ export class RealmPool {
         this.#scheduleWarm();
         return;
       }
-      if (this.#idle.length < this.options.prewarm) {
+      // Runs waiting in line get the realms built for them (see #serve), not the pool.
+      if (this.#idle.length < this.options.prewarm && this.#waiting.length === 0 && this.live < this.options.maxRealms) {
         try {
           this.#idle.push(this.#create());
         } catch {
-          // Building ahead is an optimisation: a failure here surfaces on the next acquire instead.
+          // Building ahead is an optimisation: a failure here surfaces on the next request instead.
           return;
         }
         this.#scheduleWarm();
