@@ -66,6 +66,11 @@ describe('compileScript compiles eagerly and leaves V8 lazy again', () => {
     calls.length = 0;
     expect(() => compileScript(rewrittenAround(`const a = 1; const a = 2; // ${Math.random()}`))).toThrow(SyntaxError);
     expect(calls).toEqual(['--no-lazy', '--lazy']);
+    // Past 64 KiB of text the script is compiled as V8 would: lazily, its flags untouched.
+    calls.length = 0;
+    const large = rewrittenAround(`const s = '${'x'.repeat(70 * 1024)}'; return s.length; // ${Math.random()}`);
+    expect(compileScript(large)).toBeInstanceOf(vm.Script);
+    expect(calls).toEqual([]);
   });
 });
 
