@@ -3,7 +3,7 @@
 // each workload on never-seen sources, in alternating slices (ABBA) so that the machine's drift weighs
 // on both alike. On a machine whose speed moves by a factor of two within an hour, ratios of two
 // separate `npm run bench` runs say little; this is how the figures of a change are meant to be taken.
-// Usage: node bench/ab.mjs --base=/path/to/other/checkout [--only=check,hello,agent,mix,compute]
+// Usage: node bench/ab.mjs --base=/path/to/other/checkout [--only=check,hello,agent,mix,compute,concurrent]
 //   [--isolation=vm|worker_threads|both] [--runs=N] [--slices=N]
 // Rows are p50 and p99 of each build and new/base at p50. One caveat, measured once: on rows bound by
 // Node's watchdog threads (hello, agent, mix in vm mode) with one text repeated, two builds in one
@@ -35,9 +35,9 @@ const builds = {
 };
 
 /** Runs `fn(build)` `runs` times per build, in `slices` alternating slices after a warm-up; p50/p99 of each. */
-async function ab(fn) {
+async function ab(fn, count = runs) {
   const times = { new: [], base: [] };
-  const per = Math.max(1, Math.round(runs / slices));
+  const per = Math.max(1, Math.round(count / slices));
   for (const name of ['new', 'base']) for (let i = 0; i < Math.max(10, per); i++) await fn(name);
   for (let s = 0; s < slices; s++) {
     for (const name of s % 4 === 0 || s % 4 === 3 ? ['new', 'base'] : ['base', 'new']) {
@@ -85,6 +85,22 @@ for (const adapter of isolation === 'both' ? ['vm', 'worker_threads'] : [isolati
       const seq = { new: 0, base: 0 };
       report(`${name} (${adapter})`, await ab(async (build) => ensureOk(await enclaves[build].run(unique(source(seq[build]++)), { tools: toolSet }))));
     }
+  } finally {
+    enclaves.new.dispose();
+    enclaves.base.dispose();
+  }
+}
+
+if (only.includes('concurrent')) {
+  // 200 never-seen agent runs started at once in vm mode, each tool answering a turn later (bench/run.mjs's
+  // 200-concurrent row): one sample is the whole batch.
+  const slowTools = Object.fromEntries(Object.entries(tools).map(([k, fn]) => [k, async (a) => (await new Promise((r) => setImmediate(r)), fn(a))]));
+  const enclaves = { new: new builds.new.Enclave(), base: new builds.base.Enclave() };
+  try {
+    report('200 concurrent (vm)', await ab(async (build) => {
+      const results = await Promise.all(Array.from({ length: 200 }, () => enclaves[build].run(unique(AGENT), { tools: slowTools })));
+      results.forEach(ensureOk);
+    }, Math.max(slices, Math.round(runs / 30))));
   } finally {
     enclaves.new.dispose();
     enclaves.base.dispose();
