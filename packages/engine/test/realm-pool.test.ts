@@ -95,6 +95,35 @@ describe('realm pool (vm)', () => {
     expect(b.error?.code).toBe('ABORTED');
   });
 
+  it('stops a run over its memory budget while hundreds of realms are alive (the heap is then read space by space)', async () => {
+    const enclave = make({ memoryLimit: 16 * 1024 * 1024 });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let waiting = 0;
+    let allWaiting!: () => void;
+    const parked = new Promise<void>((r) => {
+      allWaiting = r;
+    });
+    const park = {
+      park: async () => {
+        if (++waiting === 150) allWaiting();
+        await gate;
+        return 1;
+      },
+    };
+    const holders = Array.from({ length: 150 }, () => enclave.run(`return await callTool('park');`, { tools: park }));
+    await parked;
+    expect(enclave.stats().activeRuns).toBe(150);
+    const bomb = await enclave.run(`const a = []; for (let i = 0; i < 1e7; i++) a.push({ i, s: 'x' + i }); return a.length;`);
+    expect(bomb.error?.code).toBe('MEMORY_LIMIT_EXCEEDED');
+    const fine = await enclave.run(`const a = []; for (let i = 0; i < 1000; i++) a.push({ i }); return a.length;`);
+    expect(fine.value).toBe(1000);
+    release();
+    expect((await Promise.all(holders)).map((r) => r.value)).toEqual(Array.from({ length: 150 }, () => 1));
+  });
+
   it('keeps maxIdle within maxRealms', async () => {
     const enclave = make({ realmPool: { maxRealms: 2, maxIdle: 50, prewarm: 0 } });
     await Promise.all(Array.from({ length: 10 }, (_, i) => enclave.run(script(i), { tools: { echo } })));
