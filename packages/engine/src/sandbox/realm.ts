@@ -362,7 +362,14 @@ export class RealmPool {
       }
       this.#waiting.shift();
       if (realm === undefined) run.noRealm();
-      else run.assign(realm);
+      else {
+        // This runs from the event loop: nothing may throw out of it, or the host process would end.
+        try {
+          run.assign(realm);
+        } catch {
+          run.noRealm();
+        }
+      }
     }
     if (this.#waiting.length > 0 && this.live < this.options.maxRealms) this.#scheduleServe();
   }
