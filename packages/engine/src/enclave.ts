@@ -307,13 +307,13 @@ export class Enclave {
    * Operators' view of the runs in flight and of the isolation: the realms of this thread (`vm`), or the
    * worker pool (`worker_threads`, whose workers keep realms of their own).
    */
-  stats(): { idleRealms: number; realmsCreated: number; realmsRetired: number; activeRuns: number; workers?: WorkerPoolStats } {
+  stats(): { idleRealms: number; realmsCreated: number; realmsRetired: number; activeRuns: number; waitingForRealm?: number; workers?: WorkerPoolStats } {
     const activeRuns = this.#active.size;
     const iso = this.#isolation;
     if (iso instanceof WorkerPool) return { idleRealms: 0, realmsCreated: 0, realmsRetired: 0, activeRuns, workers: iso.stats() };
     // A remote isolation's realms live on its runtime nodes.
     if (!(iso instanceof VmIsolation)) return { idleRealms: 0, realmsCreated: 0, realmsRetired: 0, activeRuns };
-    return { idleRealms: iso.realms.idle, realmsCreated: iso.realms.created, realmsRetired: iso.realms.retired, activeRuns };
+    return { idleRealms: iso.realms.idle, realmsCreated: iso.realms.created, realmsRetired: iso.realms.retired, activeRuns, waitingForRealm: iso.realms.waiting };
   }
 
   /**

@@ -72,7 +72,10 @@ describe('realm pool (vm)', () => {
     await held;
     const starved = enclave.run(`return await callTool('mark');`, { tools, timeout: 200 });
     const patient = enclave.run(`return await callTool('mark');`, { tools });
+    for (let i = 0; i < 1000 && enclave.stats().waitingForRealm !== 2; i++) await later();
+    expect(enclave.stats().waitingForRealm).toBe(2);
     const s = await starved;
+    expect(enclave.stats().waitingForRealm).toBe(1);
     expect(s.error?.code).toBe('TIMEOUT');
     expect(calls).toEqual(['hold']);
     release();

@@ -400,6 +400,13 @@ export class RealmPool {
     return this.#idle.length;
   }
 
+  /** Runs waiting in line for a realm (see request). */
+  get waiting(): number {
+    let n = 0;
+    for (const run of this.#waiting) if (!run.ended) n++;
+    return n;
+  }
+
   dispose(): void {
     this.#disposed = true;
     for (const realm of this.#idle) realm.retire();
