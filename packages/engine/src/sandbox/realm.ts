@@ -263,8 +263,8 @@ export interface RealmPoolOptions {
   prewarm: number;
   /** A realm is retired after this many runs, whatever their outcome. */
   maxRunsPerRealm: number;
-  /** Realms that may exist at once, idle or in use: past it, runs wait for one (see RealmPool.request). */
-  maxRealms: number;
+  /** Realms that may exist at once, idle or in use: past it, runs wait for one (see RealmPool.request). Default 1024. */
+  maxRealms?: number;
   /** Keep the Intl global (only the PERMISSIVE dialect has it). */
   intl: boolean;
   /** Keep the Proxy global, refusing array targets (only the PERMISSIVE dialect has it). */
@@ -300,7 +300,11 @@ export class RealmPool {
   created = 0;
   retired = 0;
 
-  constructor(readonly options: RealmPoolOptions) {}
+  readonly #maxRealms: number;
+
+  constructor(readonly options: RealmPoolOptions) {
+    this.#maxRealms = options.maxRealms ?? 1024;
+  }
 
   /** Realms that exist now: idle or in use. */
   get live(): number {
@@ -323,7 +327,7 @@ export class RealmPool {
         run.assign(idle);
         return;
       }
-      if (!this.#builtThisTurn && this.live < this.options.maxRealms) {
+      if (!this.#builtThisTurn && this.live < this.#maxRealms) {
         this.#builtThisTurn = true;
         setImmediate(() => {
           this.#builtThisTurn = false;
@@ -357,7 +361,7 @@ export class RealmPool {
       let realm = this.#idle.pop();
       if (realm === undefined) {
         // Building one is milliseconds: the rest of the line waits for the next turn, or for a realm given back.
-        if (performance.now() >= until || this.live >= this.options.maxRealms) break;
+        if (performance.now() >= until || this.live >= this.#maxRealms) break;
         realm = this.#build();
       }
       this.#waiting.shift();
@@ -371,7 +375,7 @@ export class RealmPool {
         }
       }
     }
-    if (this.#waiting.length > 0 && this.live < this.options.maxRealms) this.#scheduleServe();
+    if (this.#waiting.length > 0 && this.live < this.#maxRealms) this.#scheduleServe();
   }
 
   release(realm: Realm): void {
@@ -441,7 +445,7 @@ export class RealmPool {
         return;
       }
       // Runs waiting in line get the realms built for them (see #serve), not the pool.
-      if (this.#idle.length < this.options.prewarm && this.#waiting.length === 0 && this.live < this.options.maxRealms) {
+      if (this.#idle.length < this.options.prewarm && this.#waiting.length === 0 && this.live < this.#maxRealms) {
         try {
           this.#idle.push(this.#create());
         } catch {

@@ -284,7 +284,7 @@ class Node implements RuntimeNode {
     if (pool === undefined) {
       // The default variant keeps every worker warm; another starts its workers on demand.
       const config: WorkerPoolConfig = { ...this.#s.pool, minWorkers: key === '00' ? this.#s.concurrency : 0 };
-      const realms = { maxIdle: 16, prewarm: 2, maxRunsPerRealm: 1000, maxRealms: 1024, intl: realm.intl, proxy: realm.proxy };
+      const realms = { maxIdle: 16, prewarm: 2, maxRunsPerRealm: 1000, intl: realm.intl, proxy: realm.proxy };
       pool = new WorkerPool(config, { realms, maxMessageBytes: maxMessageBytes({ ...this.#s.ceilings, maxInputBytes: this.#s.maxPayloadBytes, maxToolResultBytes: this.#s.maxPayloadBytes }) });
       this.#pools.set(key, pool);
     }
