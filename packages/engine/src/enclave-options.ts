@@ -2,7 +2,6 @@
  * The first step of every Enclave: its options, and each run's, read once into settings the pipeline
  * uses without checking again. Everything wrong throws `EnclaveConfigError` naming the option.
  */
-import { availableParallelism } from 'node:os';
 import type { LevelConfig, RuntimeLimits, SecurityLevel } from './levels.js';
 import { ALWAYS_BLOCKED_IDENTIFIERS, LEVEL_CONFIGS, MB, RESERVED_PREFIX, SECURITY_LEVELS } from './levels.js';
 import type { EnclaveEventListener } from './types.js';
@@ -150,7 +149,7 @@ function readWorkerPoolConfig(check: OptionChecker, level: SecurityLevel, given:
   const preset = WORKER_POOL_PRESETS[level];
   const pick = (key: string, fallback: number) => check.positiveInteger(`workerPoolConfig.${key}`, o[key]) ?? fallback;
   const minWorkers = count(check, 'workerPoolConfig.minWorkers', o.minWorkers) ?? preset.minWorkers;
-  const maxWorkers = pick('maxWorkers', Math.min(preset.maxWorkers, Math.max(minWorkers, 1, availableParallelism())));
+  const maxWorkers = pick('maxWorkers', Math.min(preset.maxWorkers, Math.max(minWorkers, 1, (process.getBuiltinModule('node:os') as typeof import('node:os')).availableParallelism())));
   if (minWorkers > maxWorkers) check.fail(`workerPoolConfig.minWorkers (${minWorkers}) is larger than maxWorkers (${maxWorkers}).`);
   const config: WorkerPoolConfig = {
     minWorkers,

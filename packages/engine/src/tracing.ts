@@ -5,7 +5,6 @@
  * tool handler runs inside its span's context, so the spans it makes itself nest under it. Without the
  * API installed, or without a tracer provider registered, this costs one check per run.
  */
-import { createRequire } from 'node:module';
 import type { Attributes, Context, Span, Tracer } from '@opentelemetry/api';
 
 type Api = typeof import('@opentelemetry/api');
@@ -25,6 +24,8 @@ function otel(): Api | null {
   if (api !== undefined) return api;
   if ((globalThis as Record<symbol, unknown>)[OTEL_GLOBALS] === undefined) return null;
   try {
+    // node:module's facade would load its SourceMap support at import (see node-types.ts).
+    const { createRequire } = process.getBuiltinModule('node:module') as typeof import('node:module');
     api = createRequire(import.meta.url)('@opentelemetry/api') as Api;
   } catch {
     api = null;

@@ -1,6 +1,6 @@
 import type { Session } from 'node:inspector';
-import { types } from 'node:util';
 import vm from 'node:vm';
+import { types } from '../node-types.js';
 
 /** How a stretch of host code that enters a realm ended. */
 export type EntryOutcome = 'returned' | 'failed' | 'timeout';

@@ -5,7 +5,7 @@
  * the host's own. A rejection of a host promise is handled as Node would without this listener, as long
  * as no other listener exists: the host's behaviour does not change because an Enclave exists.
  */
-import { types } from 'node:util';
+import { types } from '../node-types.js';
 
 let installed = false;
 

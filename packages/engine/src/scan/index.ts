@@ -4,7 +4,6 @@
  * Source, homoglyphs, invisible characters, NUL) and rejects regex literals that could backtrack for
  * ever. It is linear in the input, never throws and reports every problem it finds, up to a cap.
  */
-import { Buffer } from 'node:buffer';
 import type { ScanLimits, SecurityLevel } from '../levels.js';
 import { type Issue, LineIndex } from '../source.js';
 import { lex, LexContext, type LexSink } from './lexer.js';

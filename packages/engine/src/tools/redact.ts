@@ -1,4 +1,4 @@
-import { types } from 'node:util';
+import { types } from '../node-types.js';
 import { ToolError } from '../errors.js';
 
 /*
