@@ -22,7 +22,9 @@ const hostChoseLaziness = process.execArgv.some((a) => /^--(no-?|no_)?lazy(=|$)/
 const EAGER_MOST = 64 * 1024;
 
 /**
- * Runs `compile` with V8's lazy compilation off, and turns it back on after, whatever happens.
+ * Runs `compile` with V8's lazy compilation off, and turns it back on after, whatever happens; texts
+ * longer than `most` characters compile lazily (the realm runtime, ours and called almost whole by a
+ * realm's install, passes no limit).
  *
  * V8 compiles a script's top level when it compiles the script, and each function inside it only when it
  * is first called: it pre-parses the function then and parses it again, with the scopes around it
@@ -37,8 +39,8 @@ const EAGER_MOST = 64 * 1024;
  * compiles eagerly: the same code, sooner. Each thread compiles only outside its realm entries (see
  * RealmRun.start), so no deadline can stop this between the two calls.
  */
-function eagerly<T>(source: string, compile: () => T): T {
-  if (hostChoseLaziness || source.length > EAGER_MOST) return compile();
+export function eagerly<T>(source: string, compile: () => T, most = EAGER_MOST): T {
+  if (hostChoseLaziness || source.length > most) return compile();
   v8flags.setFlagsFromString('--no-lazy');
   try {
     return compile();

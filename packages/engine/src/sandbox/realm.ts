@@ -3,6 +3,7 @@ import type { HeapState, HostBridge, InstallRealm, LogLevel, NdKind, RealmContro
 import { REALM_ENTRIES } from './realm-abi.js';
 import { REALM_RUNTIME_HASH, REALM_RUNTIME_SOURCE } from './realm-runtime.generated.js';
 import { codeCache } from './code-cache.js';
+import { eagerly } from './compile.js';
 import { entryScheduler } from './scheduler.js';
 
 /**
@@ -28,7 +29,16 @@ export interface RealmRunTarget {
  * checks a cache against the source's length only.
  */
 const runtimeCache = codeCache('realm', REALM_RUNTIME_HASH);
-const runtimeScript = new vm.Script(REALM_RUNTIME_SOURCE, { filename: 'enclave:runtime', cachedData: runtimeCache?.data });
+/*
+ * Compiled whole, every function at once, where there is no saved code: a realm's install calls most of
+ * them, and compiled lazily each one was pre-parsed here and parsed again at its first call (the function
+ * that holds the whole runtime too), while lazy compiling was half of a process's first run. Later realms
+ * of the thread share this compiled code. Saved code is read with V8's flags as they were when it was
+ * made (V8 refuses it under others), and holds what the first run compiled.
+ */
+const runtimeScript = runtimeCache?.data
+  ? new vm.Script(REALM_RUNTIME_SOURCE, { filename: 'enclave:runtime', cachedData: runtimeCache.data })
+  : eagerly(REALM_RUNTIME_SOURCE, () => new vm.Script(REALM_RUNTIME_SOURCE, { filename: 'enclave:runtime' }), Infinity);
 /** Pumps deliver tool results; the microtask checkpoint that follows runs the script's continuations. */
 export const pumpScript = new vm.Script(`${REALM_ENTRIES.pump}()`, { filename: 'enclave:pump' });
 /** Starts the run whose configuration `begin()` returns, with the factory registered for its code. */
