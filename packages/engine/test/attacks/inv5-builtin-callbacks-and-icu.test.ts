@@ -92,6 +92,13 @@ const BOUNDS: readonly Case[] = [
     check: (r) => expect(r.error?.message).toMatch(/^A number of more than 16384 digits is not available in AgentScript/),
   },
   {
+    // Past the cheap bound (2^54426, 16,384 digits) the exact one decides: 10^16384 - 1 is formatted, 10^16384 is not.
+    name: 'BigInt toLocaleString at the bound: 16,384 digits are formatted, 16,385 are refused',
+    code: "const lim = 10n ** 16384n; let refused = ''; try { lim.toLocaleString(); } catch (e) { refused = e.message.slice(0, 20); } return [(lim - 1n).toLocaleString('en-US').replace(/,/g, '').length, ((1n << 54426n) + 1n).toLocaleString('en-US').length > 0, refused];",
+    expect: ['OK'],
+    check: (r) => expect(r.value).toEqual([16384, true, 'A number of more tha']),
+  },
+  {
     name: 'Intl.NumberFormat format, formatToParts, formatRange and formatRangeToParts of a huge BigInt or numeric string are refused',
     code: `const big = ${HUGE_BIGINT}; const nf = new Intl.NumberFormat('en'); const out = []; for (const f of [() => nf.format(big), () => nf.formatToParts({ valueOf: () => big }), () => nf.formatRange(1n, big), () => nf.formatRangeToParts('1', '1'.repeat(1e5)), () => nf.format('0.' + '1'.repeat(1e5))]) { try { f(); out.push('ran'); } catch (e) { out.push(e.message.slice(0, 20)); } } return out;`,
     enclave: { securityLevel: 'PERMISSIVE' },

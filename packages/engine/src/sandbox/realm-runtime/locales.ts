@@ -185,11 +185,19 @@ function boundList(orig: AnyFn, self: unknown, items: unknown, parts: boolean): 
  * characters are bounded alike (ICU parses each, and formats as many digits as it keeps).
  */
 const MAX_DIGITS = 16_384;
-const DIGITS_LIMIT = BigIntCtor(10) ** BigIntCtor(MAX_DIGITS);
+/** 2^54426 is below 10^MAX_DIGITS (10^16383.86): a BigInt below it in magnitude has fewer digits. */
+const FEWER_DIGITS = BigIntCtor(1) << BigIntCtor(54_426);
+/**
+ * 10^MAX_DIGITS, made when a BigInt of about that size first comes: computing it took about 2 M
+ * instructions of every realm's install (a tenth of it), for scripts that mostly never format one.
+ */
+let digitsLimit: bigint | undefined;
 
 /** A BigInt ICU may format: compared with 10^MAX_DIGITS, which costs a pass over its words, not a conversion. */
 function boundBigInt(v: bigint): void {
-  if (v >= DIGITS_LIMIT || v <= -DIGITS_LIMIT) {
+  if (v < FEWER_DIGITS && v > -FEWER_DIGITS) return;
+  digitsLimit ??= BigIntCtor(10) ** BigIntCtor(MAX_DIGITS);
+  if (v >= digitsLimit || v <= -digitsLimit) {
     throw new RangeErrorCtor(`A number of more than ${MAX_DIGITS} digits is not available in AgentScript: ICU formats it in one step that cannot be interrupted.`);
   }
 }
