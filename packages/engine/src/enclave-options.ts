@@ -170,7 +170,7 @@ function readRealmPool(check: OptionChecker, given: unknown): EnclaveSettings['r
   const maxRealms = check.positiveInteger('realmPool.maxRealms', pool.maxRealms) ?? 1024;
   const maxIdle = Math.min(count(check, 'realmPool.maxIdle', pool.maxIdle) ?? 256, maxRealms);
   const prewarm = count(check, 'realmPool.prewarm', pool.prewarm) ?? 2;
-  return { maxIdle, prewarm: Math.min(prewarm, maxIdle), maxRunsPerRealm: check.positiveInteger('realmPool.maxRunsPerRealm', pool.maxRunsPerRealm) ?? 1000, maxRealms };
+  return { maxIdle, prewarm: Math.min(prewarm, maxIdle), maxRunsPerRealm: check.positiveInteger('realmPool.maxRunsPerRealm', pool.maxRunsPerRealm) ?? 10_000, maxRealms };
 }
 
 /** An `adapter` that is an object must be a remote adapter (e.g. `redisRuntime({ redis })`). */

@@ -244,7 +244,10 @@ export interface RealmPoolConfig {
   maxIdle?: number;
   /** Realms built ahead of demand in idle time (default 2). */
   prewarm?: number;
-  /** Retire a realm after this many runs (default 1000). */
+  /**
+   * Retire a realm after this many runs (default 10,000). A realm's replacement starts cold: V8 optimizes
+   * the runtime's functions again for it, so the runs after a retirement are slower for a while.
+   */
   maxRunsPerRealm?: number;
   /**
    * Realms that may exist at once, idle or running (default 1024): each run in flight holds one, so this
