@@ -81,13 +81,6 @@ export interface Guards {
    */
   dt(set: (value: unknown) => void): { v: unknown };
   /**
-   * The value of a `length` assignment the rewriter cannot write as `ls` (compound, `(o.length) = v`,
-   * `super.length = v`): the heap is checked first, since setting an array's length preallocates up to
-   * 2^25 elements in one step that no builtin sees, and several in one expression would otherwise come
-   * with no checkpoint between them.
-   */
-  ln(value: unknown): unknown;
-  /**
    * `o.length = value`, written as `ls(o, value)`: a growth of an array's length is charged first (V8
    * preallocates up to 2^25 elements for it, in one step), then the assignment is made as the script's
    * own would be, and `value` is its value.
@@ -95,7 +88,7 @@ export interface Guards {
   ls(object: unknown, value: unknown): unknown;
   /**
    * The base of an assignment target that is not `o.length = v` (a computed key, a compound assignment
-   * to `length`, a target in a pattern or a `for-in`/`for-of` head), written as `lt(o, t = key)[t]` (or
+   * to `length`, `(o.length) = v`, a target in a pattern or a `for-in`/`for-of` head), written as `lt(o, t = key)[t]` (or
    * `lt(o, 'length').length`), whatever `transform` says: `o`, or a proxy of it through which a growth of
    * an array's `length` is charged before it is set (see ls), and, with the budget guards, a key is
    * refused as `m` refuses it (so `m` is not written there too).
@@ -155,7 +148,6 @@ export const GUARD_LOCALS = {
   sp: `${RESERVED_PREFIX}_sp`,
   os: `${RESERVED_PREFIX}_os`,
   dt: `${RESERVED_PREFIX}_dt`,
-  ln: `${RESERVED_PREFIX}_ln`,
   ls: `${RESERVED_PREFIX}_ls`,
   lt: `${RESERVED_PREFIX}_lt`,
   fi: `${RESERVED_PREFIX}_fi`,

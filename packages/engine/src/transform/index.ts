@@ -53,7 +53,7 @@ import type { Issue } from '../source.js';
  * error object), `import.meta`, and identifiers with the runtime's reserved prefix.
  */
 
-const { n: N, L, d: D, D: DMAX, w: W, f: F, k: K, q: Q, g: G, r: R, u: U, c: C, m: M, mc: MC, s: S, t: T, sp: SP, os: OS, dt: DT, v: V, ln: LN, ls: LS, lt: LT, fi: FI, bn: BN, am: AM, ar: AR, rt: RT, p: P, x: X, e: E } = GUARD_LOCALS;
+const { n: N, L, d: D, D: DMAX, w: W, f: F, k: K, q: Q, g: G, r: R, u: U, c: C, m: M, mc: MC, s: S, t: T, sp: SP, os: OS, dt: DT, v: V, ls: LS, lt: LT, fi: FI, bn: BN, am: AM, ar: AR, rt: RT, p: P, x: X, e: E } = GUARD_LOCALS;
 /** A field of the guard object, by name: a renamed field in the ABI breaks this file's compile. */
 const guard = (field: keyof Guards) => `${RT}.${field}`;
 
@@ -433,7 +433,7 @@ function readsAny(node: Node, names: ReadonlySet<string>, skip: ReadonlySet<Node
   return found;
 }
 
-/** `o.length` or `o['length']`: a member whose assignment may preallocate an array (see Guards.ls and Guards.ln). */
+/** `o.length` or `o['length']`: a member whose assignment may preallocate an array (see Guards.ls and Guards.lt). */
 function isLengthMember(n: Node): boolean {
   if (n.type !== 'MemberExpression') return false;
   const key = n.property as Node;
@@ -453,6 +453,18 @@ function lengthAssignment(text: string, comments: Comments, left: Node, right: N
   if (to <= 0) return null;
   to = tokenAfter(text, comments, to);
   return text[to] === '=' && to < right.start ? [from, to + 1] : null;
+}
+
+/**
+ * For `o.length = v` written so that `ls(o, v)` can replace it, the span `lengthAssignment` gives; null
+ * for every other assignment, whose member target goes through `lt` instead (see memberTarget): a
+ * compound one, `(o.length) = v`, whose parentheses leave no room for `ls`, and `super.length = v`,
+ * which `target` refuses.
+ */
+function lengthStoreIn(text: string, comments: Comments, node: Node): [number, number] | null {
+  const left = node.left as Node;
+  if (node.operator !== '=' || !isLengthMember(left) || (left.object as Node).type === 'Super') return null;
+  return lengthAssignment(text, comments, left, node.right as Node);
 }
 
 /** The offset of the last character before `at` that is neither white space nor in a comment. */
@@ -626,9 +638,18 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
   const statementStarts = new Set<number>();
   /** Member expressions that are assignment targets other than `o.length = v` (see memberTarget). */
   const memberTargets = new Set<Node>();
-  /** Marks `n` as an assignment target, if it is a member expression. */
+  /** The span `ls` replaces in an assignment written as `o.length = v`, or null (see lengthStoreIn). */
+  const lengthStore = (node: Node) => lengthStoreIn(text, parsed.comments, node);
+  /**
+   * Marks `n` as an assignment target, if it is a member expression. A property of `super` is refused as
+   * one: its store lands on `this` (an array's `length` set through it preallocates up to 2^25 elements
+   * in one native step, like any other), and `super` cannot be handed to `lt` to charge it first.
+   */
   const target = (n: Node | null | undefined) => {
-    if (n?.type === 'MemberExpression') memberTargets.add(n);
+    if (n?.type !== 'MemberExpression') return;
+    if ((n.object as Node).type === 'Super') {
+      issue(n, 'no-super-assignment', 'Assigning to a property of `super` is not available in AgentScript.', 'Assign to the object itself (`this.x = value`), or call a method of the parent.');
+    } else memberTargets.add(n);
   };
   /**
    * The functions and light loops around the walk's position, innermost last, each with where it ends and
@@ -748,7 +769,7 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
     // Assignment targets: a member among them is written through `lt` when it is visited (see memberTarget).
     if (node.type === 'AssignmentExpression') {
       // `o.length = v` is `ls(o, v)` (below); `a[k]++` grows by one at most.
-      if (node.operator !== '=' || !isLengthMember(node.left as Node)) target(node.left as Node);
+      if (lengthStore(node) === null) target(node.left as Node);
     } else if (node.type === 'ForInStatement' || node.type === 'ForOfStatement') target(node.left as Node);
     else if (node.type === 'ArrayPattern') for (const element of node.elements as (Node | null)[]) target(element);
     else if (node.type === 'ObjectPattern') for (const prop of node.properties as Node[]) target(prop.type === 'RestElement' ? (prop.argument as Node) : (prop.value as Node));
@@ -911,24 +932,15 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
       }
     }
     // After the checks above, so that its parenthesis closes inside theirs (`a.length += n` has both).
-    if (node.type === 'AssignmentExpression' && isLengthMember(node.left as Node)) {
+    const span = node.type === 'AssignmentExpression' ? lengthStore(node) : null;
+    if (span !== null) {
+      // `o.length = v` becomes `ls(o, v)`: the object, then the value, then the assignment, as before.
+      // (The statement no longer starts with the object: a check around it takes the inner form.)
       const left = node.left as Node;
-      const object = left.object as Node;
-      const right = node.right as Node;
-      const span = node.operator === '=' && object.type !== 'Super' ? lengthAssignment(text, parsed.comments, left, right) : null;
-      if (node.operator !== '=' && object.type !== 'Super') {
-        // A compound assignment's target goes through `lt` (see memberTarget).
-      } else if (span !== null) {
-        // `o.length = v` becomes `ls(o, v)`: the object, then the value, then the assignment, as before.
-        // (The statement no longer starts with the object: a check around it takes the inner form.)
-        statementStarts.delete(node.start);
-        ms.appendLeft(left.start, `${LS}(`);
-        ms.overwrite(span[0], span[1], ',');
-        ms.prependRight(right.end, ')');
-      } else {
-        ms.appendLeft(right.start, `${LN}(${open(right)}`);
-        ms.prependRight(right.end, `${close(right)})`);
-      }
+      statementStarts.delete(node.start);
+      ms.appendLeft(left.start, `${LS}(`);
+      ms.overwrite(span[0], span[1], ',');
+      ms.prependRight((node.right as Node).end, ')');
     }
     return true;
   } });
@@ -964,7 +976,7 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
   const header =
     `${REALM_ENTRIES.register}((function (${params}) { 'use strict'; ` +
     `let ${N} = 0, ${L} = ${guard('L')}, ${D} = 0, ${W} = 0, ${T}; const ${DMAX} = ${guard('D')}, ${F} = ${guard('f')}, ${G} = ${guard('g')}, ${R} = ${guard('r')}, ${C} = ${guard('c')}, ${M} = ${guard('m')}, ` +
-    `${MC} = ${guard('mc')}, ${SP} = ${guard('sp')}, ${OS} = ${guard('os')}, ${DT} = ${guard('dt')}, ${LN} = ${guard('ln')}, ${LS} = ${guard('ls')}, ${LT} = ${guard('lt')}, ${FI} = ${guard('fi')}, ${BN} = ${guard('bn')}, ${AM} = ${guard('am')}, ${AR} = ${guard('ar')}, ${S} = ${guard('big')}; ` +
+    `${MC} = ${guard('mc')}, ${SP} = ${guard('sp')}, ${OS} = ${guard('os')}, ${DT} = ${guard('dt')}, ${LS} = ${guard('ls')}, ${LT} = ${guard('lt')}, ${FI} = ${guard('fi')}, ${BN} = ${guard('bn')}, ${AM} = ${guard('am')}, ${AR} = ${guard('ar')}, ${S} = ${guard('big')}; ` +
     `${guard('bind')}(() => ${N}, (v) => { ${L} = v; }, () => ${D}, ${budgets ? 1 : 0}); ` +
     `return (async function () {`;
   // The wrapped text is `<prefix line>\n<user code>\n}`: replace the prefix line (keeping its newline)

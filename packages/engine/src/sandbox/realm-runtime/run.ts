@@ -366,11 +366,6 @@ function makeGuards(run: Run): Guards {
       cleanError(caught);
       return caught;
     },
-    ln(value: unknown) {
-      checkAlive(run);
-      checkMemory(run);
-      return value;
-    },
     ls(o: unknown, value: unknown) {
       (o as { length: unknown }).length = lengthGrowth(o, value);
       return value;
