@@ -31,6 +31,7 @@ import {
   StringPrototype,
   SyntaxErrorCtor,
   TypeErrorCtor,
+  WeakSetCtor,
   apply,
   arrayFrom,
   bigIntAsUintN,
@@ -52,6 +53,8 @@ import {
   jsonStringify,
   nativeDefineProperties,
   objectKeys,
+  weakSetAdd,
+  weakSetHas,
   ownKeys,
   stringIndexOf,
   stringSlice,
@@ -506,17 +509,24 @@ export function indexCount(v: unknown): number {
 }
 
 /**
+ * The most keys a copy or a listing with values copies from one object (see namedKeys): 0.1 to 0.4 s of
+ * native work, on a busy machine, for the costliest of them.
+ */
+export const NAMED_COPY_MOST = 1 << 17;
+
+/**
  * The natives that list an object's own keys. V8 lists the indices of an array or a string in one step
  * that ignores termination, a new string each: `Object.entries` of 4e6 elements blocked the host 6 s past
  * a 1 s deadline (STANDARD, validated), `getOwnPropertyNames`, `Reflect.ownKeys` and
  * `getOwnPropertyDescriptors` as long. Each row: the elements charged per index (8 bytes a unit: a key
  * is a string and a slot, 5; an entry a pair, its key and a slot, 12; a descriptor an object, its key and
- * a slot, 16; `values` makes no string, 1) and the most indices one call may list (about 0.2 s at most:
- * the costlier the listing per index, the fewer; `values` is not capped).
+ * a slot, 16; `values` makes no string, 1), the most indices one call may list (about 0.2 s at most:
+ * the costlier the listing per index, the fewer; `values` is not capped), and the most keys of any kind
+ * it may list with a value or a descriptor each (see namedKeys; the plain listings are not counted twice).
  */
-const KEY_LISTINGS: readonly (readonly [object, string, number, number])[] = [
-  [ObjectCtor, 'keys', 5, 1 << 20], [ObjectCtor, 'values', 1, Infinity], [ObjectCtor, 'entries', 12, 1 << 18], [ObjectCtor, 'getOwnPropertyNames', 5, 1 << 19],
-  [ObjectCtor, 'getOwnPropertyDescriptors', 16, 1 << 18], [ReflectObject, 'ownKeys', 5, 1 << 19], [ObjectCtor, 'getOwnPropertySymbols', 1, Infinity],
+const KEY_LISTINGS: readonly (readonly [object, string, number, number, number])[] = [
+  [ObjectCtor, 'keys', 5, 1 << 20, Infinity], [ObjectCtor, 'values', 1, Infinity, NAMED_COPY_MOST], [ObjectCtor, 'entries', 12, 1 << 18, NAMED_COPY_MOST], [ObjectCtor, 'getOwnPropertyNames', 5, 1 << 19, Infinity],
+  [ObjectCtor, 'getOwnPropertyDescriptors', 16, 1 << 18, NAMED_COPY_MOST], [ReflectObject, 'ownKeys', 5, 1 << 19, Infinity], [ObjectCtor, 'getOwnPropertySymbols', 1, Infinity, Infinity],
 ];
 
 /**
@@ -540,6 +550,32 @@ export function copiedIndices(name: string, n: number): void {
   // The memory first, as before the cap: a copy past the budget is the budget's error.
   if (n > SMALL) chargeElements(n * 10);
   listedIndices(name, n, 0, 1 << 18);
+}
+
+/**
+ * Proxies the script made (see lockdown's Proxy): `namedKeys` lists no key of theirs, since their traps
+ * are script code, which a second listing would run again and which the deadline interrupts anyway.
+ */
+const scriptProxies = new WeakSetCtor<object>();
+
+export function scriptProxy<T extends object>(proxy: T): T {
+  apply(weakSetAdd, scriptProxies, [proxy]);
+  return proxy;
+}
+
+/**
+ * Before a native copies or lists an object's own properties with a value or a descriptor each
+ * (Object.assign, an object spread or rest, `entries`, `values`, `getOwnPropertyDescriptors`): how many
+ * it has is only known by listing them, and these natives take 2 to 5 µs a key in one step that ignores
+ * termination, where `Object.keys` takes under 1. A PERMISSIVE script could make 1.5e6 keys within its
+ * budget: `Object.assign({}, o)` then took 8 s, and a run with a 5 s deadline ended 4.6 s past it (a vm
+ * host's thread held all along); STANDARD's 9e5 keys took 2.8 s. So the keys are counted first with
+ * `Object.keys`, and a copy of more than `most` refused.
+ */
+export function namedKeys(name: string, o: unknown, most: number): void {
+  if (o === null || (typeof o !== 'object' && typeof o !== 'function') || apply(weakSetHas, scriptProxies, [o])) return;
+  const n = objectKeys(o).length;
+  if (n > most) throw new RangeErrorCtor(`${name} of an object with ${n} keys is not available in AgentScript: at most ${most} (it copies every key in one step that cannot be interrupted); keep this many entries in a Map.`);
 }
 
 /**
@@ -1276,6 +1312,7 @@ export function wrapBulkBuiltins(): void {
         const n = holder === ReflectObject && typeof o === 'string' ? 0 : indexCount(o);
         if (n > SMALL) listedIndices(name, n, listing[2], listing[3]);
         else if (key === 'getOwnPropertyDescriptors' && o !== null && typeof o === 'object') copied(current);
+        if (listing[4] !== Infinity) namedKeys(name, o, listing[4]);
         const out = apply(orig, holder, [o]) as unknown;
         if (n <= SMALL && isArray(out) && out.length > MEASURED_KEYS) chargeElements(out.length * listing[2]);
         return out;
@@ -1309,6 +1346,7 @@ export function wrapBulkBuiltins(): void {
         if (source !== null && typeof source === 'object') copied(current);
       }
       copiedIndices('Object.assign', n);
+      for (let i = 0; i < sources.length; i++) namedKeys('Object.assign', sources[i], NAMED_COPY_MOST);
       if (isArray(target)) return assignToArray(target, sources);
       const args: unknown[] = [target];
       for (let i = 0; i < sources.length; i++) args[i + 1] = sources[i];

@@ -11,7 +11,7 @@
 import type { InstallOptions } from '../realm-abi.js';
 import type { Run } from './budgets.js';
 import { chargeChars, chargeElements, current, fatal } from './budgets.js';
-import { bounded, chargedEach, installArrayConstructor, installRegExpConstructor, plainArray, replaceConstructor, sortKey, tickMany, wrap, wrapBulkBuiltins } from './builtins.js';
+import { bounded, chargedEach, installArrayConstructor, installRegExpConstructor, plainArray, replaceConstructor, scriptProxy, sortKey, tickMany, wrap, wrapBulkBuiltins } from './builtins.js';
 import { boundedAsync, wrapIterableConsumers } from './iterables.js';
 import { displace, displaced } from './displaced.js';
 import type { Codec } from './codec.js';
@@ -179,10 +179,17 @@ function installProxy(): void {
   const SafeProxy = function Proxy(target: object, handler: ProxyHandler<object>) {
     if (new.target === undefined) throw new TypeErrorCtor("Constructor Proxy requires 'new'");
     refuseArray(target);
-    return construct(ProxyCtor, [target, handler]);
+    return scriptProxy(construct(ProxyCtor, [target, handler]) as object);
   };
   defineProperty(SafeProxy, 'revocable', {
-    value: { revocable(target: object, handler: ProxyHandler<object>) { refuseArray(target); return apply(revocable, ProxyCtor, [target, handler]); } }.revocable,
+    value: {
+      revocable(target: object, handler: ProxyHandler<object>) {
+        refuseArray(target);
+        const r = apply(revocable, ProxyCtor, [target, handler]) as { proxy: object; revoke: () => void };
+        scriptProxy(r.proxy);
+        return r;
+      },
+    }.revocable,
     writable: true,
     configurable: true,
   });

@@ -8,7 +8,7 @@ import type { DoneReport, Guards, LogLevel, PumpHead, ReportedToolError, RunConf
 import { BIG_STRING, BLOCKED_PROPERTIES, FRAMED, LOOP_FREE, LOOP_GRANT, MAX_TOOL_NAME } from '../realm-abi.js';
 import type { PendingCall, Run } from './budgets.js';
 import { chargeChars, chargeElements, checkAlive, checkMemory, copied, current, fatal, iterations, newRun, setCurrent } from './budgets.js';
-import { copiedIndices, counted, forInIndices, indexCount, lengthGrowth, listedIndices, plainArray, propertyKey } from './builtins.js';
+import { NAMED_COPY_MOST, copiedIndices, counted, forInIndices, indexCount, lengthGrowth, listedIndices, namedKeys, plainArray, propertyKey } from './builtins.js';
 import type { Codec } from './codec.js';
 import { CYCLE, TOO_LARGE } from './codec.js';
 import { callSite, cleanError, locationOf, readErrorField, readMessage, safeString, withSite } from './errors.js';
@@ -382,6 +382,7 @@ function makeGuards(run: Run): Guards {
       else if (x !== null && (typeof x === 'object' || typeof x === 'function')) {
         copiedIndices('An object spread or rest', indexCount(x));
         copied(run);
+        namedKeys('An object spread or rest', x, NAMED_COPY_MOST);
       }
       else if (text !== undefined && (x === null || x === undefined)) throw new TypeErrorCtor(`Cannot destructure '${text === '' ? `${x}` : text}' as it is ${x}.`);
       return x;
