@@ -589,6 +589,23 @@ export function forInIndices(o: unknown): number {
   return n;
 }
 
+/**
+ * Before a `for-in` over `o`: the keys of its prototypes, counted with Object.keys (see namedKeys) and
+ * refused past `most`. V8 lists an inherited key at about 2 µs, checking it against the keys listed
+ * before it, in the step that lists `o`'s own (about 0.7 µs a key): a `for-in` over an object whose
+ * prototype had 1e6 keys took 1.9 s, 2.5 s with half of them shadowed. A script's proxy is not listed
+ * (its traps are script code), nor anything behind it.
+ */
+export function inheritedKeys(o: unknown, most: number): void {
+  if (o === null || (typeof o !== 'object' && typeof o !== 'function')) return;
+  let n = 0;
+  for (let p = gpo(o) as unknown; p !== null && (typeof p === 'object' || typeof p === 'function'); p = gpo(p)) {
+    if (apply(weakSetHas, scriptProxies, [p])) return;
+    n += objectKeys(p).length;
+  }
+  if (n > most) throw new RangeErrorCtor(`A for-in over an object that inherits ${n} keys is not available in AgentScript: at most ${most} (they are listed in one step that cannot be interrupted); iterate over Object.keys of each object instead.`);
+}
+
 /** Charges `n` units of the runtime's own iteration at once (see tick). */
 export function tickMany(run: Run, n: number): void {
   if (n <= 0) return;
