@@ -1,6 +1,7 @@
 import { parseSync, rawTransferSupported } from 'oxc-parser';
 import type { Issue } from '../source.js';
 import { LineIndex, LruCache, textSize } from '../source.js';
+import { MAX_PARSE_DEPTH, parseDepthExceeded } from '../scan/depth.js';
 
 /**
  * AgentScript is a function body: top-level `await` and `return` are allowed. oxc-parser has no
@@ -78,6 +79,26 @@ function parseWrapped(wrapped: string) {
   return parseSync('agentscript.js', wrapped, OPTIONS);
 }
 
+/** What parseAgentScript answers, without parsing, for code that nests too deeply to parse safely. */
+function tooDeep(code: string, wrapped: string, lines: LineIndex, offset: number): ParsedSource {
+  return {
+    code,
+    wrapped,
+    body: [],
+    main: { type: 'Empty', start: 0, end: 0 },
+    lines,
+    syntaxErrors: [
+      {
+        ruleId: 'prescan/depth',
+        message: `The code nests more than ${MAX_PARSE_DEPTH} levels deep without brackets (a chain such as \`a = b = c = ...\`, \`a ? b : c ? ...\`, \`x => y => ...\` or \`if (a) if (b) ...\`).`,
+        hint: 'Break the chain into separate statements, or keep the values in an array or a Map.',
+        ...lines.locate(offset),
+      },
+    ],
+    comments: [],
+  };
+}
+
 /** Converts an offset in the wrapped text to a 1-based line/column in the user's code. */
 export function userLocation(parsed: ParsedSource, wrappedOffset: number): { line: number; column: number } {
   const off = Math.min(Math.max(wrappedOffset - WRAP_PREFIX.length, 0), parsed.code.length);
@@ -89,8 +110,11 @@ export function parseAgentScript(code: string): ParsedSource {
   const hit = cache.get(code);
   if (hit) return hit;
   const wrapped = WRAP_PREFIX + code + WRAP_SUFFIX;
-  const result = parseWrapped(wrapped);
   const lines = new LineIndex(code);
+  // oxc would recurse this deep with no stack check: refused here, for every caller (see scan/depth.ts).
+  const deep = parseDepthExceeded(code);
+  if (deep >= 0) return tooDeep(code, wrapped, lines, deep);
+  const result = parseWrapped(wrapped);
   const program = result.program as unknown as { body: Node[] };
   // The first statement is the wrapper's 'use strict' directive.
   const main = program.body[1] as Node | undefined;

@@ -34,6 +34,19 @@ export interface LexSink {
   open(offset: number, depth: number): void;
   /** A regex literal: `start` is its opening `/`, `bodyEnd` its closing `/`, `end` is just past the flags. */
   regex(start: number, bodyEnd: number, end: number): void;
+  /**
+   * A closer that matched an opener: `depth` counts what stays open (see open); `statement` when it closed
+   * a block that stands as a statement (`if (a) {...}`, `else {...}`, a bare block), not a body.
+   */
+  close?(offset: number, depth: number, statement: boolean): void;
+  /** An identifier or keyword in code (`end` just past it). */
+  word?(start: number, end: number): void;
+  /**
+   * A punctuator character in code (each character of `===` is one; `++` and `--` are one each, at their
+   * first character; a template's opening backtick is one), and, for `+`, `-`, `++` and `--`, whether
+   * it follows a value (is binary or postfix).
+   */
+  punctuator?(offset: number, c: number, afterValue: boolean): void;
 }
 
 export function lex(source: string, sink: LexSink): void {
@@ -48,6 +61,8 @@ const BRACKET = 2;
 const BRACE_BLOCK = 3;
 const BRACE_EXPR = 4;
 const TEMPLATE = 5;
+/** A block that stands as a statement (after `if (...)`, `else`, `do`, `try`, `;`, another block...), not a body. */
+const BRACE_STATEMENT = 6;
 
 // Kinds of the previous significant token.
 const T_START = 0; // start of input: an expression may begin
@@ -190,6 +205,7 @@ class Lexer {
           this.#string(i, c);
           break;
         case C_BACKTICK:
+          sink.punctuator?.(i, c, false);
           this.#pos = i + 1;
           this.#template();
           break;
@@ -218,6 +234,7 @@ class Lexer {
           if (c === 0x2d && src.charCodeAt(i + 1) === 0x2d && src.charCodeAt(i + 2) === 0x3e && this.#htmlCloseComment(i)) {
             this.#lineComment(i + 3);
           } else if (src.charCodeAt(i + 1) === c) {
+            sink.punctuator?.(i, c, !this.#regexAllowed());
             // `x++ / 2` divides: treat `++`/`--` like the end of a value.
             this.#pos = i + 2;
             this.#prev = T_VALUE;
@@ -300,6 +317,8 @@ class Lexer {
   }
 
   #punct(i: number, c: number): void {
+    // Whether a `+` or `-` here is binary is whether a `/` here would divide.
+    if (this.#sink.punctuator !== undefined) this.#sink.punctuator(i, c, (c === 0x2b || c === 0x2d) && !this.#regexAllowed());
     this.#pos = i + 1;
     this.#prev = T_PUNCT;
     this.#prevChar = c;
@@ -332,6 +351,7 @@ class Lexer {
     if (j === start) j = start + 1; // cannot happen for a valid start; guarantees progress anyway
     this.#pos = j;
     if (notable) this.#sink.identifier(start, j);
+    this.#sink.word?.(start, j);
     if (this.#prev === T_PUNCT && (this.#prevChar === 0x2e || this.#prevChar === 0x23)) {
       // `obj.return`, `this.#typeof`: a property name, never a keyword.
       this.#prev = T_VALUE;
@@ -521,13 +541,38 @@ class Lexer {
     }
   }
 
+  /**
+   * Whether a block `{` here stands as a statement of its own: at the start, after a statement's end, a
+   * `;`, another block's `{`, or `else`, `do`, `try`, `finally`. A function's or an arrow's body is not
+   * one, nor is a class body.
+   */
+  #statementPosition(): boolean {
+    switch (this.#prev) {
+      case T_START:
+        return true;
+      case T_STATEMENT_END:
+        // `) {` after an `if (...)` head; a `}` of a block (a body's `}` leaves T_STATEMENT_END too, and
+        // what follows a function declaration is a statement as well).
+        return true;
+      case T_IDENT: {
+        const word = this.#identWord();
+        return word === 'else' || word === 'do' || word === 'try' || word === 'finally';
+      }
+      case T_PUNCT:
+        return (this.#prevChar === 0x3b || this.#prevChar === 0x7b) && this.#stack[this.#stack.length - 1] !== BRACE_EXPR;
+      default:
+        return false;
+    }
+  }
+
   #open(i: number, c: number): void {
     let kind: number;
     if (c === 0x28) {
       const word = this.#prev === T_IDENT ? this.#identWord() : null;
       kind = word !== null && HEAD_KEYWORDS.has(word) ? PAREN_HEAD : PAREN;
     } else if (c === 0x5b) kind = BRACKET;
-    else kind = this.#braceOpensBlock() ? BRACE_BLOCK : BRACE_EXPR;
+    else if (!this.#braceOpensBlock()) kind = BRACE_EXPR;
+    else kind = this.#statementPosition() ? BRACE_STATEMENT : BRACE_BLOCK;
     this.#stack.push(kind);
     this.#sink.open(i, this.#stack.length);
     this.#pos = i + 1;
@@ -546,7 +591,7 @@ class Lexer {
     for (let k = stack.length - 1; k >= floor; k--) {
       const e = stack[k] as number;
       const matches =
-        c === 0x29 ? e === PAREN || e === PAREN_HEAD : c === 0x5d ? e === BRACKET : e === BRACE_BLOCK || e === BRACE_EXPR || e === TEMPLATE;
+        c === 0x29 ? e === PAREN || e === PAREN_HEAD : c === 0x5d ? e === BRACKET : e === BRACE_BLOCK || e === BRACE_STATEMENT || e === BRACE_EXPR || e === TEMPLATE;
       if (matches) {
         found = k;
         break;
@@ -562,11 +607,12 @@ class Lexer {
     const kind = stack[found] as number;
     // pop() rather than `length = found`: truncating through `length` is a slow runtime call in V8.
     while (stack.length > found) stack.pop();
+    this.#sink.close?.(i, stack.length, kind === BRACE_STATEMENT);
     if (kind === TEMPLATE) {
       this.#template();
       return;
     }
-    this.#prev = kind === PAREN_HEAD || kind === BRACE_BLOCK ? T_STATEMENT_END : T_VALUE;
+    this.#prev = kind === PAREN_HEAD || kind === BRACE_BLOCK || kind === BRACE_STATEMENT ? T_STATEMENT_END : T_VALUE;
   }
 
   #regex(start: number): void {

@@ -1,0 +1,97 @@
+/**
+ * The parse-depth estimate must reach its limit well before oxc's native recursion overflows a stack
+ * (7,000 levels of the costliest kinds on an 8 MB stack, 3,000 of nested getters), for every way of
+ * nesting, and must stay low on flat code, however long.
+ */
+import { describe, expect, it } from 'vitest';
+import { MAX_PARSE_DEPTH, parseDepthExceeded } from './depth.js';
+
+/** The smallest `n` for which `make(n)` is refused (up to `cap`), or Infinity. */
+function refusedAt(make: (n: number) => string, cap = 1 << 18): number {
+  let n = 1;
+  while (n <= cap && parseDepthExceeded(make(n)) < 0) n *= 2;
+  if (n > cap) return Infinity;
+  let lo = n / 2;
+  let hi = n;
+  while (hi - lo > 1) {
+    const m = Math.floor((lo + hi) / 2);
+    if (parseDepthExceeded(make(m)) >= 0) hi = m;
+    else lo = m;
+  }
+  return hi;
+}
+
+const rep = (s: string, n: number) => s.repeat(n);
+
+/** Nestings that cost about 1 KB of native stack a level: refused by MAX_PARSE_DEPTH levels. */
+const HEAVY: Record<string, (n: number) => string> = {
+  assignments: (n) => `a=${rep('a=', n)}1`,
+  'compound assignments': (n) => `${rep('a||=', n)}1`,
+  conditionals: (n) => `${rep('a?1:', n)}0`,
+  arrows: (n) => `f=${rep('async x=>', n)}0`,
+  'prefix operators': (n) => `${rep('- ', n)}1`,
+  'new, typeof, await': (n) => `async function f(){${rep('new typeof await ', n)}D}`,
+  exponents: (n) => `${rep('2**', n)}1`,
+  spreads: (n) => `f(${rep('...', n)}a)`,
+  'if without braces': (n) => `${rep('if(a)', n)};`,
+  'if with braces': (n) => `${rep('if(a){', n)}${rep('}', n)}`,
+  'else if': (n) => `if(a);${rep('else if(a);', n)}`,
+  'else if with braces': (n) => `if(a){}${rep('else if(a){}', n)}`,
+  'loops and labels': (n) => `${Array.from({ length: n }, (_, i) => `l${i}:while(a)for(;;)do `).join('')};`,
+  'class heritage': (n) => `x=${rep('class extends ', n)}B${rep('{}', n)}`,
+  'keywords spelled with escapes': (n) => `x=${rep('n\\u0065w \\u0069f(a)', n)}D`,
+  // A statement whose expression holds a body or an object literal does not end at its braces.
+  'else after an object literal': (n) => `${rep(`${rep('if(a)', 100)}x={};else `, Math.ceil(n / 100))};`,
+  'else after a function expression': (n) => `${rep(`${rep('if(a)', 100)}g(function(){})+1;else `, Math.ceil(n / 100))};`,
+  'else after an arrow body': (n) => `${rep(`${rep('if(a)', 100)}g(()=>{})+1;else `, Math.ceil(n / 100))};`,
+  brackets: (n) => `x=${rep('(', n)}1${rep(')', n)}`,
+  templates: (n) => `x=${rep('`${', n)}1${rep('}`', n)}`,
+  getters: (n) => `x=${rep('{get a(){return ', n)}1${rep('}}', n)}`,
+};
+
+/** Chains of about 100 bytes of stack a level: refused by eight times as many. */
+const LIGHT: Record<string, (n: number) => string> = {
+  'binary operators': (n) => `${rep('a+', n)}a`,
+  'logical operators': (n) => `${rep('a&&', n)}a`,
+  instanceof: (n) => `${rep('a instanceof ', n)}a`,
+  calls: (n) => `f${rep('()', n)}`,
+  members: (n) => `a${rep('.b', n)}`,
+  'optional chains': (n) => `a${rep('?.b', n)}`,
+  'tagged templates': (n) => `f${rep('``', n)}`,
+  'postfix increments': (n) => `${rep('a++ +', n)}1`,
+};
+
+describe('parseDepthExceeded', () => {
+  it.each(Object.entries(HEAVY))('refuses %s by MAX_PARSE_DEPTH levels', (_name, make) => {
+    expect(refusedAt(make)).toBeLessThanOrEqual(MAX_PARSE_DEPTH + 2);
+  });
+
+  it.each(Object.entries(LIGHT))('refuses %s by eight times MAX_PARSE_DEPTH', (_name, make) => {
+    expect(refusedAt(make)).toBeLessThanOrEqual(8 * MAX_PARSE_DEPTH + 2);
+  });
+
+  it('never refuses flat code of thousands of statements, nor depth inside strings, comments and regex literals', () => {
+    const flat = [
+      'a = b = 1;',
+      'if (a) { x(); }',
+      'if (a) x();',
+      'f(a = 1, b ? c : d, ...e);',
+      'const o = { k: v, get g() { return 1; } };',
+      'switch (x) { case 1: y = 2; break; }',
+      'while (a) { a--; }',
+      'class C extends D {}',
+      "s = 'a=a=a=a=a=?:?:!!!';",
+      '// if(a) if(a) if(a) = = = ? ? ?',
+      'r = /=+\\?+!+/g;',
+      't = `=${1}=?:`;',
+    ];
+    for (const line of flat) expect(parseDepthExceeded(`${line}\n`.repeat(5000)), line).toBe(-1);
+  });
+
+  it('locates the token that passes the limit', () => {
+    const text = `let a;\n${'a='.repeat(2000)}1;`;
+    const at = parseDepthExceeded(text);
+    expect(at).toBeGreaterThan(6);
+    expect(text[at]).toBe('=');
+  });
+});

@@ -1,0 +1,214 @@
+/**
+ * How deep oxc-parser must recurse to read a text, over-estimated from the pre-scan lexer's view of it,
+ * before oxc reads it. oxc parses on the host's own thread, in native code whose recursion (building the
+ * tree, then converting and freeing it) has no stack check: a text that nests deeply enough overflows the
+ * thread's stack and the process dies of a segmentation fault, not an error. Brackets are bounded by the
+ * pre-scan's nesting limit (which `check()` and `scoreAgentScript` do not run), but most of JavaScript
+ * nests without them. On Node's 8 MB main-thread stack, about 7,000 levels of `if (a)`, 10,000 of `a =`
+ * or `a ? b :`, 50,000 of prefix operators and 60,000 of `1 +`, `a &&` or tagged templates, and 150,000 of
+ * `f()` or `a.b`, killed the process (a worker thread has 4 MB): `a=a=a=...`, 30 KB, within STRICT's
+ * limits.
+ *
+ * The estimate is in units of about 1 KB of native stack. Within each bracket (and template `${`), it
+ * adds up the tokens that may open a level:
+ *   - 8 for an assignment (`=` and every compound form), `=>`, a conditional's `?` and every `:`, a
+ *     prefix `!`, `~`, `+`, `-`, `++`, `--`, `**`, `...`, `typeof`, `void`, `delete`, `await`, `new`,
+ *     `yield`, a `class` in another's `extends`, and a bracket that is open;
+ *   - 1 for any other operator (binary, `.`, `?.`, postfix), a template, `in`, `instanceof`, and a `)`
+ *     or `]` that closed (a call, an index, a group: what follows may chain on it);
+ *   - 8 for a statement word (`if`, `else`, `for`, `while`, `do`, `with`).
+ * An expression ends at a `,` or `;` of its own bracket, so its units count from there. A statement that
+ * takes another ends with it, at a `;` or at the `}` of a block that stands as a statement (not a
+ * function's body), unless `else` (or a do-while's `while`) follows, which goes on one level deeper:
+ * statement units (and those of any expression in the same bracket) count from the last such end.
+ * Words count wherever they stand, property names included, and keywords spelled with escapes as
+ * keywords: the estimate only errs upwards (in flat code too: 8,192 function declarations or `switch`
+ * statements side by side in one block reach it, each `(...)` counting one). The largest JavaScript bundles in this repository's
+ * dependencies (webpack, babel, terser, 0.3 to 2.5 MB) stay under a sixth of the limit.
+ */
+import { lex, type LexSink } from './lexer.js';
+
+/** The most units (see above) a text may reach: 1,024 levels of the costliest kind. */
+export const MAX_PARSE_DEPTH = 1024;
+const HEAVY = 8;
+const LIGHT = 1;
+
+const EXPRESSION_WORDS: ReadonlySet<string> = new Set(['typeof', 'void', 'delete', 'await', 'new', 'yield']);
+const BINARY_WORDS: ReadonlySet<string> = new Set(['in', 'instanceof']);
+const STATEMENT_WORDS: ReadonlySet<string> = new Set(['if', 'else', 'for', 'while', 'do', 'with']);
+
+/** The character codes the units turn on. */
+const CH = { eq: 0x3d, bang: 0x21, lt: 0x3c, gt: 0x3e, question: 0x3f } as const;
+
+interface Frame {
+  expression: number;
+  statement: number;
+  /** `do`s whose `while` has not come yet (after them, a `while` may continue the statement before it). */
+  dos: number;
+  /** A statement ended: the next token decides whether the statement units before it are over. */
+  ended: boolean;
+}
+
+class DepthSink implements LexSink {
+  full = false;
+  /** Where the estimate first passed the limit, or -1. */
+  at = -1;
+  readonly #src: string;
+  readonly #max: number;
+  readonly #frames: Frame[] = [{ expression: 0, statement: 0, dos: 0, ended: false }];
+  /** Every frame's units, open brackets included. */
+  #total = 0;
+  /** The previous token was `extends`: a `class` now nests in the heritage of another. */
+  #extends = false;
+
+  constructor(src: string, max: number) {
+    this.#src = src;
+    this.#max = max;
+  }
+
+  special(): void {}
+  lineSeparator(): void {}
+  identifier(): void {}
+  regex(): void {}
+
+  open(offset: number, depth: number): void {
+    this.#settle(false);
+    this.#extends = false;
+    while (this.#frames.length <= depth) {
+      this.#frames.push({ expression: 0, statement: 0, dos: 0, ended: false });
+      this.#add(offset, HEAVY);
+    }
+  }
+
+  close(offset: number, depth: number, statement: boolean): void {
+    while (this.#frames.length > depth + 1) {
+      const f = this.#frames.pop() as Frame;
+      this.#total -= f.expression + f.statement + HEAVY;
+    }
+    const f = this.#top();
+    // A block that stands as a statement ends the statements that took it (a body's `}` ends nothing: a
+    // function expression may stand inside a statement that goes on). A call, an index or a group may
+    // be chained on (`f()()()`, `a[0][0]`); what follows a brace counts by its own operators.
+    if (statement) f.ended = true;
+    else if (this.#src.charCodeAt(offset) !== 0x7d) {
+      f.expression += LIGHT;
+      this.#add(offset, LIGHT);
+    }
+  }
+
+  word(start: number, end: number): void {
+    const len = end - start;
+    let w = len >= 2 && len <= 60 ? this.#src.slice(start, end) : '';
+    // A keyword spelled with escapes is an error that oxc reports, after it has read on as if it were one.
+    if (w.includes('\\')) w = unescaped(w);
+    const f = this.#top();
+    const continues = w === 'else' || (w === 'while' && f.dos > 0);
+    if (continues && w === 'while' && f.ended) f.dos--;
+    this.#settle(continues);
+    if (w === 'do') f.dos++;
+    const heritage = this.#extends && w === 'class';
+    this.#extends = w === 'extends';
+    if (STATEMENT_WORDS.has(w)) {
+      f.statement += HEAVY;
+      this.#add(start, HEAVY);
+    } else if (EXPRESSION_WORDS.has(w) || heritage) {
+      f.expression += HEAVY;
+      this.#add(start, HEAVY);
+    } else if (BINARY_WORDS.has(w)) {
+      f.expression += LIGHT;
+      this.#add(start, LIGHT);
+    }
+  }
+
+  punctuator(offset: number, c: number, afterValue: boolean): void {
+    this.#settle(false);
+    this.#extends = false;
+    const f = this.#top();
+    if (c === 0x2c || c === 0x3b) {
+      this.#total -= f.expression;
+      f.expression = 0;
+      if (c === 0x3b) f.ended = true;
+      return;
+    }
+    const units = this.#units(offset, c, afterValue);
+    f.expression += units;
+    this.#add(offset, units);
+  }
+
+  /** What the punctuator at `offset` adds (see above). */
+  #units(offset: number, c: number, afterValue: boolean): number {
+    const src = this.#src;
+    const before = src.charCodeAt(offset - 1);
+    const after = src.charCodeAt(offset + 1);
+    switch (c) {
+      case CH.eq:
+        // `==`, `===`, `!=`, `<=`, `>=` compare; `<<=`, `>>=` and every other `x=` assign; `=>` is heavy.
+        if (after === CH.eq || before === CH.eq || before === CH.bang) return LIGHT;
+        if ((before === CH.lt || before === CH.gt) && src.charCodeAt(offset - 2) !== before) return LIGHT;
+        return HEAVY;
+      case CH.bang:
+        return after === CH.eq ? LIGHT : HEAVY;
+      case CH.question:
+        // `?.` and `??` chain; a conditional nests (`??=` counts at its `=`).
+        return after === 0x2e || after === CH.question || before === CH.question ? LIGHT : HEAVY;
+      case 0x3a:
+      case 0x7e:
+        return HEAVY;
+      case 0x2b:
+      case 0x2d:
+        return afterValue ? LIGHT : HEAVY;
+      case 0x2a:
+        return before === 0x2a ? HEAVY : LIGHT;
+      case 0x2e:
+        return before === 0x2e && src.charCodeAt(offset - 2) === 0x2e ? HEAVY : LIGHT;
+      default:
+        return LIGHT;
+    }
+  }
+
+  #top(): Frame {
+    return this.#frames[this.#frames.length - 1] as Frame;
+  }
+
+  /**
+   * Applies an ended statement's verdict: unless `continues`, the statement units of the frame are over,
+   * and so is any expression in it (a statement's end is one of its own).
+   */
+  #settle(continues: boolean): void {
+    const f = this.#top();
+    if (!f.ended) return;
+    f.ended = false;
+    if (continues) return;
+    this.#total -= f.statement + f.expression;
+    f.statement = 0;
+    f.expression = 0;
+    f.dos = 0;
+  }
+
+  #add(offset: number, n: number): void {
+    this.#total += n;
+    if (this.#total > this.#max && this.at < 0) {
+      this.at = offset;
+      this.full = true;
+    }
+  }
+}
+
+/** An identifier's text with its `\\uXXXX` and `\\u{...}` escapes decoded (a malformed one is dropped). */
+function unescaped(word: string): string {
+  return word.replace(/\\u(?:\{([0-9a-fA-F]{1,6})\}|([0-9a-fA-F]{4}))?/g, (_m, braced: string | undefined, four: string | undefined) => {
+    const hex = braced ?? four;
+    const cp = hex === undefined ? -1 : Number.parseInt(hex, 16);
+    return cp >= 0 && cp <= 0x10ffff ? String.fromCodePoint(cp) : '';
+  });
+}
+
+/**
+ * The offset at which the estimated recursion (see above) of `code` first exceeds `maxLevels` levels of
+ * the costliest kind, or -1. Linear, and never throws.
+ */
+export function parseDepthExceeded(code: string, maxLevels = MAX_PARSE_DEPTH): number {
+  const sink = new DepthSink(code, maxLevels * HEAVY);
+  lex(code, sink);
+  return sink.at;
+}
