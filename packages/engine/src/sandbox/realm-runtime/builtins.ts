@@ -570,10 +570,14 @@ export function scriptProxy<T extends object>(proxy: T): T {
  * termination, where `Object.keys` takes under 1. A PERMISSIVE script could make 1.5e6 keys within its
  * budget: `Object.assign({}, o)` then took 8 s, and a run with a 5 s deadline ended 4.6 s past it (a vm
  * host's thread held all along); STANDARD's 9e5 keys took 2.8 s. So the keys are counted first with
- * `Object.keys`, and a copy of more than `most` refused.
+ * `Object.keys`, and a copy of more than `most` refused (not of an array or a String object with more
+ * than 65,536 indices: the named keys that such an object may also have are not counted).
  */
 export function namedKeys(name: string, o: unknown, most: number): void {
   if (o === null || (typeof o !== 'object' && typeof o !== 'function') || apply(weakSetHas, scriptProxies, [o])) return;
+  // An array's or a String object's indices are counted and capped by their length (see KEY_LISTINGS);
+  // Object.keys would make a string of each here, which `values` never does.
+  if (indexCount(o) > SMALL) return;
   const n = objectKeys(o).length;
   if (n > most) throw new RangeErrorCtor(`${name} of an object with ${n} keys is not available in AgentScript: at most ${most} (it copies every key in one step that cannot be interrupted); keep this many entries in a Map.`);
 }
