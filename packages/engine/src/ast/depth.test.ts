@@ -29,9 +29,6 @@ const HEAVY: Record<string, (n: number) => string> = {
   'compound assignments': (n) => `${rep('a||=', n)}1`,
   conditionals: (n) => `${rep('a?1:', n)}0`,
   arrows: (n) => `f=${rep('async x=>', n)}0`,
-  'prefix operators': (n) => `${rep('- ', n)}1`,
-  'new, typeof, await': (n) => `async function f(){${rep('new typeof await ', n)}D}`,
-  exponents: (n) => `${rep('2**', n)}1`,
   spreads: (n) => `f(${rep('...', n)}a)`,
   'if without braces': (n) => `${rep('if(a)', n)};`,
   'if with braces': (n) => `${rep('if(a){', n)}${rep('}', n)}`,
@@ -49,6 +46,16 @@ const HEAVY: Record<string, (n: number) => string> = {
   getters: (n) => `x=${rep('{get a(){return ', n)}1${rep('}}', n)}`,
 };
 
+/**
+ * Cheaper levels, each with the repetitions by which it must be refused: under a third of the levels at
+ * which oxc overflowed an 8 MB stack (prefix operators 25,000, `new` 16,000, `**` 20,000).
+ */
+const MEDIUM: Record<string, [(n: number) => string, number]> = {
+  'prefix operators': [(n) => `${rep('- ! ~ ', n)}1`, 8192 / 3],
+  'new, typeof, await': [(n) => `async function f(){${rep('new typeof await ', n)}D}`, 2048],
+  exponents: [(n) => `${rep('2**', n)}1`, 2731],
+};
+
 /** Chains of about 100 bytes of stack a level: refused by eight times as many. */
 const LIGHT: Record<string, (n: number) => string> = {
   'binary operators': (n) => `${rep('a+', n)}a`,
@@ -64,6 +71,10 @@ const LIGHT: Record<string, (n: number) => string> = {
 describe('parseDepthExceeded', () => {
   it.each(Object.entries(HEAVY))('refuses %s by MAX_PARSE_DEPTH levels', (_name, make) => {
     expect(refusedAt(make)).toBeLessThanOrEqual(MAX_PARSE_DEPTH + 2);
+  });
+
+  it.each(Object.entries(MEDIUM))('refuses %s in time', (_name, [make, by]) => {
+    expect(refusedAt(make)).toBeLessThanOrEqual(Math.ceil(by) + 2);
   });
 
   it.each(Object.entries(LIGHT))('refuses %s by eight times MAX_PARSE_DEPTH', (_name, make) => {
@@ -86,6 +97,13 @@ describe('parseDepthExceeded', () => {
       't = `=${1}=?:`;',
     ];
     for (const line of flat) expect(parseDepthExceeded(`${line}\n`.repeat(5000)), line).toBe(-1);
+  });
+
+  it('refuses a `/` that the lexer and a parser may read two ways, and only there', () => {
+    const ambiguous = ['let of = 1; x = of / a / 1;', 'function f() { return await / a / 1; }', 'for await (const x of y) /`/;', 'if (a) {}\n/re/.test(s);', 'while (a) { break\n/`/ }', 'debugger\n/x/;', 'x = {} / 2;', 'for (const x of /re/.exec(s));'];
+    for (const text of ambiguous) expect(parseDepthExceeded(text), text).toBeGreaterThanOrEqual(0);
+    const plain = ['x = a.of / 2;', 'x = f(a) / 2;', 'return /re/.test(s);', 'if (a) /re/.test(s);', 'x = a / b / c;', 'x = `${a}/${b}`;', 'x = ({}) / 2;', 'await f(/re/);'];
+    for (const text of plain) expect(parseDepthExceeded(text), text).toBe(-1);
   });
 
   it('locates the token that passes the limit', () => {

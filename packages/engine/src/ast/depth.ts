@@ -9,14 +9,15 @@
  * `f()` or `a.b`, killed the process (a worker thread has 4 MB): `a=a=a=...`, 30 KB, within STRICT's
  * limits.
  *
- * The estimate is in units of about 1 KB of native stack. Within each bracket (and template `${`), it
- * adds up the tokens that may open a level:
- *   - 8 for an assignment (`=` and every compound form), `=>`, a conditional's `?` and every `:`, a
- *     prefix `!`, `~`, `+`, `-`, `++`, `--`, `**`, `...`, `typeof`, `void`, `delete`, `await`, `new`,
- *     `yield`, a `class` in another's `extends`, and a bracket that is open;
- *   - 1 for any other operator (binary, `.`, `?.`, postfix), a template, `in`, `instanceof`, and a `)`
- *     or `]` that closed (a call, an index, a group: what follows may chain on it);
- *   - 8 for a statement word (`if`, `else`, `for`, `while`, `do`, `with`).
+ * The estimate is in units of about 140 bytes of native stack (what a level of `1 +` took). Within each
+ * bracket (and template `${`), it adds up the tokens that may open a level:
+ *   - 8 for an assignment (`=` and every compound form), `=>`, a conditional's `?` and every `:`, `...`,
+ *     `yield`, a `class` in another's `extends`, a bracket that is open, and a statement word (`if`,
+ *     `else`, `for`, `while`, `do`, `with`);
+ *   - 2 for `new` and `**` (16,000 and 20,000 levels overflowed);
+ *   - 1 for a prefix `!`, `~`, `+`, `-`, `++`, `--`, `typeof`, `void`, `delete`, `await` (25,000 levels
+ *     and more), any other operator (binary, `.`, `?.`, postfix), a template, `in`, `instanceof`, and a
+ *     `)` or `]` that closed (a call, an index, a group: what follows may chain on it).
  * An expression ends at a `,` or `;` of its own bracket, so its units count from there. A statement that
  * takes another ends with it, at a `;` or at the `}` of a block that stands as a statement (not a
  * function's body), unless `else` (or a do-while's `while`) follows, which goes on one level deeper:
@@ -28,19 +29,39 @@
  */
 import { lex, type LexSink } from './lexer.js';
 
-/** The most units (see above) a text may reach: 1,024 levels of the costliest kind. */
+/** The most units (see above) a text may reach, in levels of the costliest kind: 8,192 units. */
 export const MAX_PARSE_DEPTH = 1024;
 const HEAVY = 8;
 const LIGHT = 1;
 
-const EXPRESSION_WORDS: ReadonlySet<string> = new Set(['typeof', 'void', 'delete', 'await', 'new', 'yield']);
+/** Prefix words by what a level of them costs: `yield` nests an assignment, `new` a member and its arguments. */
+const PREFIX_WORDS: ReadonlyMap<string, number> = new Map([
+  ['yield', 8],
+  ['new', 2],
+  ['typeof', 1],
+  ['void', 1],
+  ['delete', 1],
+  ['await', 1],
+]);
 const BINARY_WORDS: ReadonlySet<string> = new Set(['in', 'instanceof']);
 const STATEMENT_WORDS: ReadonlySet<string> = new Set(['if', 'else', 'for', 'while', 'do', 'with']);
+
+/**
+ * Tokens after which a `/` reads two ways, so that the lexer (which decides by the previous token, as
+ * V8's scanner is told by its parser) may take a regex literal for a division or the other way round,
+ * and then a quote or a backtick inside it for the start of a string: `of` and `await` are names in
+ * some places and keywords in others; after `break`, `continue` or `debugger` and a line break, and
+ * after a `}` that ends a block, a statement (and so a regex) begins; a `for await (...)` head is one
+ * the lexer does not know. A script that means a regex or a division there can write it in parentheses.
+ */
+const AMBIGUOUS_BEFORE_SLASH: ReadonlySet<string> = new Set(['of', 'await', 'break', 'continue', 'debugger', '}', 'for await (...)']);
 
 /** The character codes the units turn on. */
 const CH = { eq: 0x3d, bang: 0x21, lt: 0x3c, gt: 0x3e, question: 0x3f } as const;
 
 interface Frame {
+  /** A `for await (` head, after whose `)` a statement, and so a regex, may begin. */
+  forAwait?: boolean;
   expression: number;
   statement: number;
   /** `do`s whose `while` has not come yet (after them, a `while` may continue the statement before it). */
@@ -60,6 +81,10 @@ class DepthSink implements LexSink {
   #total = 0;
   /** The previous token was `extends`: a `class` now nests in the heritage of another. */
   #extends = false;
+  /** The previous token, as far as a `/` after it may read two ways (see AMBIGUOUS_BEFORE_SLASH). */
+  #prev = '';
+  /** The word before the previous token, if it was one. */
+  #prevWord = '';
 
   constructor(src: string, max: number) {
     this.#src = src;
@@ -69,28 +94,38 @@ class DepthSink implements LexSink {
   special(): void {}
   lineSeparator(): void {}
   identifier(): void {}
-  regex(): void {}
+
+  regex(start: number): void {
+    this.#slash(start);
+    this.#token('');
+  }
 
   open(offset: number, depth: number): void {
     this.#settle(false);
     this.#extends = false;
+    const forAwait = this.#prev === 'await' && this.#prevWord === 'for' && this.#src.charCodeAt(offset) === 0x28;
     while (this.#frames.length <= depth) {
-      this.#frames.push({ expression: 0, statement: 0, dos: 0, ended: false });
+      this.#frames.push({ expression: 0, statement: 0, dos: 0, ended: false, forAwait });
       this.#add(offset, HEAVY);
     }
+    this.#token('');
   }
 
   close(offset: number, depth: number, statement: boolean): void {
+    let forAwait = false;
     while (this.#frames.length > depth + 1) {
       const f = this.#frames.pop() as Frame;
+      forAwait = f.forAwait === true;
       this.#total -= f.expression + f.statement + HEAVY;
     }
+    const brace = this.#src.charCodeAt(offset) === 0x7d;
+    this.#token(brace ? '}' : forAwait ? 'for await (...)' : '');
     const f = this.#top();
     // A block that stands as a statement ends the statements that took it (a body's `}` ends nothing: a
     // function expression may stand inside a statement that goes on). A call, an index or a group may
     // be chained on (`f()()()`, `a[0][0]`); what follows a brace counts by its own operators.
     if (statement) f.ended = true;
-    else if (this.#src.charCodeAt(offset) !== 0x7d) {
+    else if (!brace) {
       f.expression += LIGHT;
       this.#add(offset, LIGHT);
     }
@@ -108,21 +143,23 @@ class DepthSink implements LexSink {
     if (w === 'do') f.dos++;
     const heritage = this.#extends && w === 'class';
     this.#extends = w === 'extends';
+    // A property name (`a.of`) is a value to every reader.
+    this.#token(this.#prev === '.' ? '' : w);
     if (STATEMENT_WORDS.has(w)) {
       f.statement += HEAVY;
       this.#add(start, HEAVY);
-    } else if (EXPRESSION_WORDS.has(w) || heritage) {
-      f.expression += HEAVY;
-      this.#add(start, HEAVY);
-    } else if (BINARY_WORDS.has(w)) {
-      f.expression += LIGHT;
-      this.#add(start, LIGHT);
+      return;
     }
+    const units = heritage ? HEAVY : (PREFIX_WORDS.get(w) ?? (BINARY_WORDS.has(w) ? LIGHT : 0));
+    f.expression += units;
+    this.#add(start, units);
   }
 
-  punctuator(offset: number, c: number, afterValue: boolean): void {
+  punctuator(offset: number, c: number): void {
     this.#settle(false);
     this.#extends = false;
+    if (c === 0x2f) this.#slash(offset);
+    this.#token(c === 0x2e ? '.' : '');
     const f = this.#top();
     if (c === 0x2c || c === 0x3b) {
       this.#total -= f.expression;
@@ -130,13 +167,13 @@ class DepthSink implements LexSink {
       if (c === 0x3b) f.ended = true;
       return;
     }
-    const units = this.#units(offset, c, afterValue);
+    const units = this.#units(offset, c);
     f.expression += units;
     this.#add(offset, units);
   }
 
   /** What the punctuator at `offset` adds (see above). */
-  #units(offset: number, c: number, afterValue: boolean): number {
+  #units(offset: number, c: number): number {
     const src = this.#src;
     const before = src.charCodeAt(offset - 1);
     const after = src.charCodeAt(offset + 1);
@@ -147,22 +184,39 @@ class DepthSink implements LexSink {
         if ((before === CH.lt || before === CH.gt) && src.charCodeAt(offset - 2) !== before) return LIGHT;
         return HEAVY;
       case CH.bang:
-        return after === CH.eq ? LIGHT : HEAVY;
+        return LIGHT;
       case CH.question:
         // `?.` and `??` chain; a conditional nests (`??=` counts at its `=`).
         return after === 0x2e || after === CH.question || before === CH.question ? LIGHT : HEAVY;
       case 0x3a:
-      case 0x7e:
         return HEAVY;
-      case 0x2b:
-      case 0x2d:
-        return afterValue ? LIGHT : HEAVY;
       case 0x2a:
-        return before === 0x2a ? HEAVY : LIGHT;
+        return before === 0x2a ? 2 : LIGHT;
       case 0x2e:
         return before === 0x2e && src.charCodeAt(offset - 2) === 0x2e ? HEAVY : LIGHT;
       default:
         return LIGHT;
+    }
+  }
+
+  /**
+   * A `/` (a division, or a regex literal's start) where the lexer and a parser may read it differently:
+   * refused, since the estimate would then count what the parser reads as a regex, or skip what it reads
+   * as code (`of / a ? a : ... / 1` hid a chain that crashed the host).
+   */
+  #slash(offset: number): void {
+    if (AMBIGUOUS_BEFORE_SLASH.has(this.#prev)) this.#refuse(offset);
+  }
+
+  #token(kind: string): void {
+    this.#prevWord = this.#prev;
+    this.#prev = kind;
+  }
+
+  #refuse(offset: number): void {
+    if (this.at < 0) {
+      this.at = offset;
+      this.full = true;
     }
   }
 
@@ -187,10 +241,7 @@ class DepthSink implements LexSink {
 
   #add(offset: number, n: number): void {
     this.#total += n;
-    if (this.#total > this.#max && this.at < 0) {
-      this.at = offset;
-      this.full = true;
-    }
+    if (this.#total > this.#max) this.#refuse(offset);
   }
 }
 
@@ -208,6 +259,9 @@ function unescaped(word: string): string {
  * the costliest kind, or -1. Linear, and never throws.
  */
 export function parseDepthExceeded(code: string, maxLevels = MAX_PARSE_DEPTH): number {
+  // The lexer reads a first line that starts with `#!` as a comment; to a parser of the wrapped script
+  // (see ast/parse.ts) it is no comment.
+  if (code.startsWith('#!')) return 0;
   const sink = new DepthSink(code, maxLevels * HEAVY);
   lex(code, sink);
   return sink.at;

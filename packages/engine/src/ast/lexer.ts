@@ -43,10 +43,9 @@ export interface LexSink {
   word?(start: number, end: number): void;
   /**
    * A punctuator character in code (each character of `===` is one; `++` and `--` are one each, at their
-   * first character; a template's opening backtick is one), and, for `+`, `-`, `++` and `--`, whether
-   * it follows a value (is binary or postfix).
+   * first character; a template's opening backtick is one).
    */
-  punctuator?(offset: number, c: number, afterValue: boolean): void;
+  punctuator?(offset: number, c: number): void;
 }
 
 export function lex(source: string, sink: LexSink): void {
@@ -205,7 +204,7 @@ class Lexer {
           this.#string(i, c);
           break;
         case C_BACKTICK:
-          sink.punctuator?.(i, c, false);
+          sink.punctuator?.(i, c);
           this.#pos = i + 1;
           this.#template();
           break;
@@ -234,7 +233,7 @@ class Lexer {
           if (c === 0x2d && src.charCodeAt(i + 1) === 0x2d && src.charCodeAt(i + 2) === 0x3e && this.#htmlCloseComment(i)) {
             this.#lineComment(i + 3);
           } else if (src.charCodeAt(i + 1) === c) {
-            sink.punctuator?.(i, c, !this.#regexAllowed());
+            sink.punctuator?.(i, c);
             // `x++ / 2` divides: treat `++`/`--` like the end of a value.
             this.#pos = i + 2;
             this.#prev = T_VALUE;
@@ -317,8 +316,7 @@ class Lexer {
   }
 
   #punct(i: number, c: number): void {
-    // Whether a `+` or `-` here is binary is whether a `/` here would divide.
-    if (this.#sink.punctuator !== undefined) this.#sink.punctuator(i, c, (c === 0x2b || c === 0x2d) && !this.#regexAllowed());
+    this.#sink.punctuator?.(i, c);
     this.#pos = i + 1;
     this.#prev = T_PUNCT;
     this.#prevChar = c;

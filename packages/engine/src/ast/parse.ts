@@ -1,7 +1,7 @@
 import { parseSync, rawTransferSupported } from 'oxc-parser';
 import type { Issue } from '../source.js';
 import { LineIndex, LruCache, textSize } from '../source.js';
-import { MAX_PARSE_DEPTH, parseDepthExceeded } from '../scan/depth.js';
+import { MAX_PARSE_DEPTH, parseDepthExceeded } from './depth.js';
 
 /**
  * AgentScript is a function body: top-level `await` and `return` are allowed. oxc-parser has no
@@ -90,8 +90,8 @@ function tooDeep(code: string, wrapped: string, lines: LineIndex, offset: number
     syntaxErrors: [
       {
         ruleId: 'prescan/depth',
-        message: `The code nests more than ${MAX_PARSE_DEPTH} levels deep without brackets (a chain such as \`a = b = c = ...\`, \`a ? b : c ? ...\`, \`x => y => ...\` or \`if (a) if (b) ...\`).`,
-        hint: 'Break the chain into separate statements, or keep the values in an array or a Map.',
+        message: `The code nests more than ${MAX_PARSE_DEPTH} levels deep without brackets (a chain such as \`a = b = c = ...\`, \`a ? b : c ? ...\`, \`x => y => ...\` or \`if (a) if (b) ...\`), or has a \`/\` that reads two ways (right after \`of\`, \`await\`, \`break\`, \`continue\`, \`debugger\`, a \`}\` or a \`for await (...)\` head).`,
+        hint: 'Break the chain into separate statements; put a division or a regex literal in parentheses.',
         ...lines.locate(offset),
       },
     ],
@@ -111,7 +111,7 @@ export function parseAgentScript(code: string): ParsedSource {
   if (hit) return hit;
   const wrapped = WRAP_PREFIX + code + WRAP_SUFFIX;
   const lines = new LineIndex(code);
-  // oxc would recurse this deep with no stack check: refused here, for every caller (see scan/depth.ts).
+  // oxc would recurse this deep with no stack check: refused here, for every caller (see ast/depth.ts).
   const deep = parseDepthExceeded(code);
   if (deep >= 0) return tooDeep(code, wrapped, lines, deep);
   const result = parseWrapped(wrapped);

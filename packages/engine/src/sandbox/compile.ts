@@ -1,6 +1,6 @@
 import vm from 'node:vm';
 import v8flags from 'node:v8';
-import { isJsSpace, isLineTerminator } from '../scan/unicode.js';
+import { isJsSpace, isLineTerminator } from '../ast/unicode.js';
 import { LruCache, textSize } from '../source.js';
 import { RESERVED_PREFIX, SCRIPT_FILENAME } from './realm-abi.js';
 

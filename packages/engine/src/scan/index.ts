@@ -6,9 +6,9 @@
  */
 import type { ScanLimits, SecurityLevel } from '../levels.js';
 import { type Issue, LineIndex } from '../source.js';
-import { lex, LexContext, type LexSink } from './lexer.js';
+import { lex, LexContext, type LexSink } from '../ast/lexer.js';
 import { checkRegex } from './regex.js';
-import { CharKind, describeCodePoint, isEmojiBase, isKeycapBase, isPictographic, isSpecial, isTag, Script, scriptName, scriptOf, specialKind } from './unicode.js';
+import { CharKind, describeCodePoint, isEmojiBase, isKeycapBase, isPictographic, isSpecial, isTag, Script, scriptName, scriptOf, specialKind } from '../ast/unicode.js';
 
 export { analyzeRegex } from './regex.js';
 

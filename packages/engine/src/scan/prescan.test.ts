@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { LEVEL_CONFIGS, SECURITY_LEVELS, type ScanLimits, type SecurityLevel } from '../levels.js';
 import type { Issue } from '../source.js';
 import { analyzeRegex, prescan } from './index.js';
-import { lex, type LexSink } from './lexer.js';
+import { lex, type LexSink } from '../ast/lexer.js';
 import { prng } from '../../test/prng.js';
 
 function scan(code: string, level: SecurityLevel = 'STANDARD', overrides: Partial<ScanLimits> = {}): Issue[] {

@@ -6,7 +6,7 @@ import { walk, walkFlat } from '../ast/walk.js';
 import { treeFacts } from '../ast/facts.js';
 import { BIG_STRING, BLOCKED_PROPERTIES, GUARD_LOCALS, LOOP_FREE, REALM_ENTRIES, RESERVED_PREFIX } from '../sandbox/realm-abi.js';
 import type { Guards } from '../sandbox/realm-abi.js';
-import { isJsSpace } from '../scan/unicode.js';
+import { isJsSpace } from '../ast/unicode.js';
 import type { Issue } from '../source.js';
 
 /**
