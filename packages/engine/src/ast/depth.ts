@@ -56,6 +56,11 @@ const STATEMENT_WORDS: ReadonlySet<string> = new Set(['if', 'else', 'for', 'whil
  */
 const AMBIGUOUS_BEFORE_SLASH: ReadonlySet<string> = new Set(['of', 'await', 'break', 'continue', 'debugger', '}', 'for await (...)']);
 
+/** Words whose escaped spelling is refused (see word). */
+const KEYWORDS: ReadonlySet<string> = new Set(
+  'if for while with do else return typeof case in of new delete void throw instanceof yield await break continue debugger try catch finally class function extends let async static get set switch var const import export super this null true false default'.split(' '),
+);
+
 /** The character codes the units turn on. */
 const CH = { eq: 0x3d, bang: 0x21, lt: 0x3c, gt: 0x3e, question: 0x3f } as const;
 
@@ -134,8 +139,13 @@ class DepthSink implements LexSink {
   word(start: number, end: number): void {
     const len = end - start;
     let w = len >= 2 && len <= 60 ? this.#src.slice(start, end) : '';
-    // A keyword spelled with escapes is an error that oxc reports, after it has read on as if it were one.
-    if (w.includes('\\')) w = unescaped(w);
+    // A keyword spelled with escapes is an error that oxc reports after it has read on as if it were
+    // one, and the lexer, which decides by the words it sees, reads it as a name: refused outright (V8
+    // refuses it too, so no script that runs is lost).
+    if (w.includes('\\')) {
+      w = unescaped(w);
+      if (KEYWORDS.has(w)) this.#refuse(start);
+    }
     const f = this.#top();
     const continues = w === 'else' || (w === 'while' && f.dos > 0);
     if (continues && w === 'while' && f.ended) f.dos--;
