@@ -1,7 +1,7 @@
 import type { ParsedSource } from './parse.js';
 import { WRAP_PREFIX } from './parse.js';
 import type { Node } from './nodes.js';
-import { ROOT_TYPE, children, child, isFunction, isLoop, patternNames, str } from './nodes.js';
+import { ROOT_TYPE, children, child, isFunctionType, isLoopType, patternNames, str } from './nodes.js';
 import type { FlatTree } from './walk.js';
 import { flatten } from './walk.js';
 
@@ -32,10 +32,6 @@ export interface TreeFacts {
 /** Expressions that may allocate or grow a structure: the unit of a body's weight. */
 const ALLOCATING: ReadonlySet<string> = new Set(['CallExpression', 'NewExpression', 'ObjectExpression', 'ArrayExpression', 'AssignmentExpression', 'TemplateLiteral', 'TaggedTemplateExpression', 'SpreadElement']);
 
-function isVarScope(node: Node): boolean {
-  return isFunction(node) || node.type === 'StaticBlock';
-}
-
 const factsOf = new WeakMap<ParsedSource, TreeFacts>();
 
 /** The facts of a parsed script (which must have parsed without errors), gathered once per parse. */
@@ -49,7 +45,7 @@ export function treeFacts(parsed: ParsedSource): TreeFacts {
   // One pass over the list, in the order `walk` enters the nodes: a node's subtree is the list from it
   // up to `ends` of it, so what is open (var scopes, weighed bodies) closes once the pass gets there,
   // without a call per node.
-  const { nodes, ends } = tree;
+  const { nodes, types, ends } = tree;
   /** Open var scopes, innermost last: their names, and where each ends. */
   const scopes: string[][] = [];
   const scopeEnds: number[] = [];
@@ -65,35 +61,37 @@ export function treeFacts(parsed: ParsedSource): TreeFacts {
     }
     // A loop's count goes on into the body around it; a function's stays its own.
     while (bodies.length > 0 && (ends[bodies[bodies.length - 1] as number] as number) <= i) {
-      const body = nodes[bodies.pop() as number] as Node;
+      const b = bodies.pop() as number;
       const own = counts.pop() as number;
-      weights.set(body, own);
-      if (counts.length > 0 && !isFunction(body)) counts[counts.length - 1] = (counts[counts.length - 1] as number) + own;
+      weights.set(nodes[b] as Node, own);
+      if (counts.length > 0 && !isFunctionType(types[b] as string)) counts[counts.length - 1] = (counts[counts.length - 1] as number) + own;
     }
     if (i >= count) break;
     const node = nodes[i] as Node;
-    if (i === 0 || isVarScope(node)) {
+    const type = types[i] as string;
+    const fn = isFunctionType(type);
+    if (i === 0 || fn || type === 'StaticBlock') {
       const names: string[] = [];
       varNames.set(node, names);
       scopes.push(names);
       scopeEnds.push(ends[i] as number);
-    } else if (node.type === 'VariableDeclaration' && str(node, 'kind') === 'var') {
+    } else if (type === 'VariableDeclaration' && str(node, 'kind') === 'var') {
       const target = scopes[scopes.length - 1];
       if (target) for (const d of children(node, 'declarations')) if (d) patternNames(child(d, 'id'), target);
     }
-    if (isFunction(node) || isLoop(node)) {
+    if (fn || isLoopType(type)) {
       bodies.push(i);
       counts.push(0);
-    } else if (counts.length > 0 && (ALLOCATING.has(node.type) || (node.type === 'BinaryExpression' && node.operator === '+'))) {
+    } else if (counts.length > 0 && (ALLOCATING.has(type) || (type === 'BinaryExpression' && node.operator === '+'))) {
       counts[counts.length - 1] = (counts[counts.length - 1] as number) + 1;
     }
     // Every loop open around a suspension point, out to the function it is in, may suspend (a `for
     // await` is one itself, at its head).
-    if (node.type === 'AwaitExpression' || node.type === 'YieldExpression' || (node.type === 'ForOfStatement' && node.await === true)) {
+    if (type === 'AwaitExpression' || type === 'YieldExpression' || (type === 'ForOfStatement' && node.await === true)) {
       for (let b = bodies.length - 1; b >= 0; b--) {
-        const open = nodes[bodies[b] as number] as Node;
-        if (isFunction(open)) break;
-        suspending.add(open);
+        const at = bodies[b] as number;
+        if (isFunctionType(types[at] as string)) break;
+        suspending.add(nodes[at] as Node);
       }
     }
   }

@@ -47,13 +47,21 @@ export function identifierName(node: Node | null): string | undefined {
 }
 
 export function isFunction(node: Node): boolean {
-  return (
-    node.type === 'FunctionDeclaration' || node.type === 'FunctionExpression' || node.type === 'ArrowFunctionExpression'
-  );
+  return isFunctionType(node.type);
+}
+
+/** `isFunction` by the node's type name, for a pass that has read it already. */
+export function isFunctionType(type: string): boolean {
+  return type === 'FunctionDeclaration' || type === 'FunctionExpression' || type === 'ArrowFunctionExpression';
 }
 
 export function isLoop(node: Node): boolean {
-  switch (node.type) {
+  return isLoopType(node.type);
+}
+
+/** `isLoop` by the node's type name, for a pass that has read it already. */
+export function isLoopType(type: string): boolean {
+  switch (type) {
     case 'ForStatement':
     case 'ForInStatement':
     case 'ForOfStatement':

@@ -37,6 +37,8 @@ export interface FlatTree {
   readonly nodes: readonly Node[];
   readonly parents: readonly (Node | null)[];
   readonly keys: readonly string[];
+  /** `types[i]`: node i's type name, the interned copy: an array read, where `node.type` on nodes of many shapes is a megamorphic load. */
+  readonly types: readonly string[];
   /** `ends[i]`: the index just past node i's subtree (its last descendant's index plus one). */
   readonly ends: readonly number[];
 }
@@ -49,6 +51,7 @@ export function flatten(root: Node): FlatTree {
   const nodes: Node[] = [];
   const parents: (Node | null)[] = [];
   const keys: string[] = [];
+  const types: string[] = [];
   const ends: number[] = [];
   // To visit, top last. A null node is the marker that closes the subtree of node `marks[top]`.
   const todo: (Node | null)[] = [root];
@@ -65,11 +68,13 @@ export function flatten(root: Node): FlatTree {
       continue;
     }
     const index = nodes.length;
-    const type = TYPE_NAMES.get(node.type);
+    const read = node.type;
+    const type = TYPE_NAMES.get(read);
     if (type !== undefined) node.type = type;
     nodes.push(node);
     parents.push(parent);
     keys.push(key);
+    types.push(type ?? read);
     ends.push(index + 1);
     todo.push(null);
     todoParents.push(null);
@@ -108,7 +113,7 @@ export function flatten(root: Node): FlatTree {
       todoKeys[j] = k;
     }
   }
-  return { nodes, parents, keys, ends };
+  return { nodes, parents, keys, types, ends };
 }
 
 /** `walk` over a flattened tree: the same calls in the same order, without enumerating any node again. */

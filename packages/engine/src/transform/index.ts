@@ -1,7 +1,7 @@
 import MagicString from 'magic-string';
 import type { Node, ParsedSource } from '../ast/parse.js';
 import { WRAP_PREFIX, userLocation } from '../ast/parse.js';
-import { isFunction, isLoop, isNode, patternNames } from '../ast/nodes.js';
+import { isFunction, isFunctionType, isLoop, isLoopType, isNode, patternNames } from '../ast/nodes.js';
 import { walk, walkFlat } from '../ast/walk.js';
 import { treeFacts } from '../ast/facts.js';
 import { BIG_STRING, BLOCKED_PROPERTIES, GUARD_LOCALS, LOOP_FREE, REALM_ENTRIES, RESERVED_PREFIX } from '../sandbox/realm-abi.js';
@@ -658,7 +658,7 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
    */
   const checkScopes: { end: number; checks: typeof FACTORY_CHECKS }[] = [];
   /** The inline checks (and the local they and `lt` keep a value in) at the walk's position. */
-  const checksHere = () => checkScopes[checkScopes.length - 1]?.checks ?? FACTORY_CHECKS;
+  const checksHere = () => (checkScopes.length > 0 ? (checkScopes[checkScopes.length - 1] as { checks: typeof FACTORY_CHECKS }).checks : FACTORY_CHECKS);
   /** Wraps an expression in an inline check: the string growth check or the BigInt one. */
   const inlineCheck = (node: Node, kind: 'grow' | 'bigint') => {
     const check: InlineCheck = checksHere()[kind];
@@ -727,10 +727,12 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
   const labelled = new Map<Node, number>();
 
   walkFlat(tree, { enter(node, parent, field) {
+    // Read once: `node.type` on nodes of many shapes is a megamorphic load, and the tests below ask it again and again.
+    const type = node.type;
     while (checkScopes.length > 0 && node.start >= (checkScopes[checkScopes.length - 1] as { end: number }).end) checkScopes.pop();
     // Before whatever the walk writes at that offset (a string check starts there for `a + b`).
     if (node === valueStatement) ms.appendLeft(node.start, 'return ');
-    switch (node.type) {
+    switch (type) {
       case 'LabeledStatement': {
         if (parent?.type === 'LabeledStatement') break;
         let body = node.body as Node;
@@ -767,20 +769,20 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
     }
 
     // Assignment targets: a member among them is written through `lt` when it is visited (see memberTarget).
-    if (node.type === 'AssignmentExpression') {
+    if (type === 'AssignmentExpression') {
       // `o.length = v` is `ls(o, v)` (below); `a[k]++` grows by one at most.
       if (lengthStore(node) === null) target(node.left as Node);
-    } else if (node.type === 'ForInStatement' || node.type === 'ForOfStatement') target(node.left as Node);
-    else if (node.type === 'ArrayPattern') for (const element of node.elements as (Node | null)[]) target(element);
-    else if (node.type === 'ObjectPattern') for (const prop of node.properties as Node[]) target(prop.type === 'RestElement' ? (prop.argument as Node) : (prop.value as Node));
-    else if (node.type === 'AssignmentPattern' || node.type === 'RestElement') target((node.type === 'RestElement' ? node.argument : node.left) as Node);
+    } else if (type === 'ForInStatement' || type === 'ForOfStatement') target(node.left as Node);
+    else if (type === 'ArrayPattern') for (const element of node.elements as (Node | null)[]) target(element);
+    else if (type === 'ObjectPattern') for (const prop of node.properties as Node[]) target(prop.type === 'RestElement' ? (prop.argument as Node) : (prop.value as Node));
+    else if (type === 'AssignmentPattern' || type === 'RestElement') target((type === 'RestElement' ? node.argument : node.left) as Node);
 
-    if (((node.type === 'Property' && node.method === true) || node.type === 'MethodDefinition') && isNode(node.value) && (node.value as Node).async === true) {
+    if (((type === 'Property' && node.method === true) || type === 'MethodDefinition') && isNode(node.value) && (node.value as Node).async === true) {
       const key = node.key as Node;
       methodFunctions.set(node.value as Node, findAsyncKeyword(text, parsed.comments, node.start, key.start));
     }
 
-    if (isFunction(node)) {
+    if (isFunctionType(type)) {
       checkScopes.push({ end: node.end, checks: FACTORY_CHECKS });
       const body = node.body as Node;
       const isAsync = node.async === true;
@@ -832,7 +834,7 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
           ms.prependRight(node.end, '); }');
         }
       }
-    } else if (isLoop(node)) {
+    } else if (isLoopType(type)) {
       const body = node.body as Node;
       const weight = weightOf(node);
       let check: string;
@@ -843,8 +845,8 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
         checkScopes.push({ end: node.end, checks: LOOP_CHECKS });
         check = GRANT_GUARD;
       } else check = loopGuard(weight);
-      if (node.type === 'ForOfStatement' || node.type === 'ForInStatement') restInLoopHead(node);
-      if (node.type === 'ForInStatement') {
+      if (type === 'ForOfStatement' || type === 'ForInStatement') restInLoopHead(node);
+      if (type === 'ForInStatement') {
         // (A sequence is parenthesized again: `for (k in a, b)` lists `b`.)
         const right = node.right as Node;
         ms.appendLeft(right.start, `${FI}(${open(right)}`);
@@ -855,7 +857,7 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
         ms.appendLeft(body.start, `{ ${check} `);
         ms.prependRight(body.end, ' }');
       }
-    } else if (node.type === 'CatchClause') {
+    } else if (type === 'CatchClause') {
       // What was caught is handed over first, so a V8 message that quotes a guard is put back into the
       // user's words before the script reads it. A destructuring pattern reads it on entry: the error is
       // caught under a name of the runtime's, cleaned, and thrown to an inner catch with the pattern.
@@ -872,22 +874,22 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
         ms.appendLeft(body.start + 1, `${C}();`);
         ms.prependRight(body.end, ' }');
       }
-    } else if (node.type === 'TryStatement' && node.finalizer) {
+    } else if (type === 'TryStatement' && node.finalizer) {
       ms.appendLeft((node.finalizer as Node).start + 1, `${C}();`);
     } else if (memberTargets.has(node) && memberTarget(node)) {
       // Written as `lt(o, t = key)[t]` (see memberTarget): `lt` checks the key as `m` would.
-    } else if (node.type === 'MemberExpression' && node.computed === true) {
+    } else if (type === 'MemberExpression' && node.computed === true) {
       const key = node.property as Node;
       if (budgets && !isSafeStaticKey(key)) {
         const onCallee = calleeKeys.has(key);
         ms.appendLeft(key.start, `${onCallee ? MC : M}(${open(key)}`);
         ms.prependRight(key.end, `${close(key)}${onCallee ? `, ${source(key)}` : ''})`);
       }
-    } else if (node.type === 'VariableDeclarator' && node.init) {
+    } else if (type === 'VariableDeclarator' && node.init) {
       restInDeclarator(node);
-    } else if (node.type === 'AssignmentExpression' && node.operator === '=' && (node.left as Node).type.endsWith('Pattern')) {
+    } else if (type === 'AssignmentExpression' && node.operator === '=' && (node.left as Node).type.endsWith('Pattern')) {
       restInAssignment(node.left as Node, node.right as Node, !discarded(node, parent, field));
-    } else if (node.type === 'ObjectPattern') {
+    } else if (type === 'ObjectPattern') {
       // Destructuring reads keys: `const { [k]: v } = obj` is a computed read like `obj[k]`.
       for (const prop of node.properties as Node[]) {
         const key = prop.key as Node | undefined;
@@ -896,21 +898,21 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
           ms.prependRight(key.end, `${close(key)})`);
         }
       }
-    } else if (node.type === 'BinaryExpression' && node.operator === '+') {
+    } else if (type === 'BinaryExpression' && node.operator === '+') {
       if (!(isNumericLiteral(node.left as Node) && isNumericLiteral(node.right as Node))) {
         inlineCheck(node, 'grow');
       }
-    } else if (node.type === 'AssignmentExpression' && node.operator === '+=') {
+    } else if (type === 'AssignmentExpression' && node.operator === '+=') {
       inlineCheck(node, 'grow');
-    } else if (node.type === 'BinaryExpression' && BIGINT_GROWTH.has(node.operator as string)) {
+    } else if (type === 'BinaryExpression' && BIGINT_GROWTH.has(node.operator as string)) {
       // With a number literal on either side the result is a number (a BigInt operand would throw).
       if (!isNumericLiteral(node.left as Node) && !isNumericLiteral(node.right as Node)) inlineCheck(node, 'bigint');
-    } else if (node.type === 'AssignmentExpression' && BIGINT_GROWTH_ASSIGN.has(node.operator as string)) {
+    } else if (type === 'AssignmentExpression' && BIGINT_GROWTH_ASSIGN.has(node.operator as string)) {
       if (!isNumericLiteral(node.right as Node)) inlineCheck(node, 'bigint');
-    } else if (node.type === 'TemplateLiteral' && field !== 'quasi' && (node.expressions as Node[]).length > 0) {
+    } else if (type === 'TemplateLiteral' && field !== 'quasi' && (node.expressions as Node[]).length > 0) {
       // (A tagged template's quasi is not a string of its own: the tag receives the parts.)
       inlineCheck(node, 'grow');
-    } else if (node.type === 'ObjectExpression') {
+    } else if (type === 'ObjectExpression') {
       // `{ ...str }` copies every character of a string as a property: bounded like Object.assign.
       for (const prop of node.properties as Node[]) {
         if (prop.type === 'SpreadElement') {
@@ -919,10 +921,10 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
           ms.prependRight(arg.end, `${close(arg)})`);
         }
       }
-    } else if (node.type === 'ArrayExpression' || node.type === 'CallExpression' || node.type === 'NewExpression') {
+    } else if (type === 'ArrayExpression' || type === 'CallExpression' || type === 'NewExpression') {
       // Array and argument spreads iterate, so they can produce more elements than their source
       // holds (an iterator over a huge sparse array); object spreads are bounded above instead.
-      const items = (node.type === 'ArrayExpression' ? node.elements : node.arguments) as (Node | null)[];
+      const items = (type === 'ArrayExpression' ? node.elements : node.arguments) as (Node | null)[];
       for (const item of items) {
         if (item && item.type === 'SpreadElement') {
           const arg = item.argument as Node;
@@ -932,7 +934,7 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
       }
     }
     // After the checks above, so that its parenthesis closes inside theirs (`a.length += n` has both).
-    const span = node.type === 'AssignmentExpression' ? lengthStore(node) : null;
+    const span = type === 'AssignmentExpression' ? lengthStore(node) : null;
     if (span !== null) {
       // `o.length = v` becomes `ls(o, v)`: the object, then the value, then the assignment, as before.
       // (The statement no longer starts with the object: a check around it takes the inner form.)

@@ -110,9 +110,10 @@ export class ScopeTracker implements ScopeView {
     return this.#modes.get(node);
   }
 
-  enter(node: Node, parent: Node | null, key: string): void {
+  /** `type` is `node.type`, which the walk has read already. */
+  enter(node: Node, parent: Node | null, key: string, type: string): void {
     this.#askedNode = null;
-    const names = this.#scopeNames(node, parent, key);
+    const names = this.#scopeNames(node, type, parent, key);
     if (names !== null && names.length > 0) {
       for (const n of names) {
         this.#counts.set(n, (this.#counts.get(n) ?? 0) + 1);
@@ -120,16 +121,18 @@ export class ScopeTracker implements ScopeView {
       }
       // The case block of a switch starts at its first case (the discriminant is outside it) but
       // ends with the switch, so its frame is owned by the switch.
-      this.#frameNodes.push(node.type === 'SwitchCase' && parent ? parent : node);
+      this.#frameNodes.push(type === 'SwitchCase' && parent ? parent : node);
       this.#frameNames.push(names);
     }
     // Only declaration and assignment targets get an entry, so the map stays small.
-    const mode = parent ? this.#targetMode(node, parent, key) : undefined;
+    const mode = parent ? this.#targetMode(type, parent, key) : undefined;
     if (mode !== undefined) this.#modes.set(node, mode);
   }
 
   leave(node: Node): void {
-    if (this.#frameNodes[this.#frameNodes.length - 1] !== node) return;
+    // (An empty stack is tested first: `#frameNodes[-1]` would be a named property lookup of "-1".)
+    const top = this.#frameNodes.length - 1;
+    if (top < 0 || this.#frameNodes[top] !== node) return;
     this.#frameNodes.pop();
     for (const n of this.#frameNames.pop() ?? []) {
       const c = (this.#counts.get(n) ?? 1) - 1;
@@ -139,7 +142,7 @@ export class ScopeTracker implements ScopeView {
   }
 
   /** Names a node brings into scope for its own subtree, or null if it opens no scope. */
-  #scopeNames(node: Node, parent: Node | null, key: string): string[] | null {
+  #scopeNames(node: Node, type: string, parent: Node | null, key: string): string[] | null {
     if (node === this.#root) {
       const out: string[] = [];
       append(out, this.#varNames.get(node));
@@ -147,14 +150,14 @@ export class ScopeTracker implements ScopeView {
       return out;
     }
     // Allocates only for the few node types that open a scope: this runs once per node.
-    switch (node.type) {
+    switch (type) {
       case 'FunctionExpression':
       case 'FunctionDeclaration':
       case 'ArrowFunctionExpression': {
         const out: string[] = [];
         // The name of a function expression is visible only inside it; a declaration's name
         // belongs to the enclosing block (see lexicalNames).
-        if (node.type === 'FunctionExpression') patternNames(child(node, 'id'), out);
+        if (type === 'FunctionExpression') patternNames(child(node, 'id'), out);
         for (const p of children(node, 'params')) patternNames(p, out);
         return out;
       }
@@ -204,10 +207,11 @@ export class ScopeTracker implements ScopeView {
     }
   }
 
-  #targetMode(node: Node, parent: Node, key: string): TargetMode | undefined {
-    const inherited = PATTERN_CONTAINERS.has(parent.type) ? this.#modes.get(parent) : undefined;
+  #targetMode(type: string, parent: Node, key: string): TargetMode | undefined {
+    const parentType = parent.type;
+    const inherited = PATTERN_CONTAINERS.has(parentType) ? this.#modes.get(parent) : undefined;
     if (inherited !== undefined) {
-      switch (parent.type) {
+      switch (parentType) {
         case 'ObjectPattern':
           return key === 'properties' ? inherited : undefined;
         case 'Property':
@@ -222,7 +226,7 @@ export class ScopeTracker implements ScopeView {
           return undefined;
       }
     }
-    switch (parent.type) {
+    switch (parentType) {
       case 'VariableDeclarator':
         return key === 'id' ? 'declare' : undefined;
       case 'FunctionDeclaration':
@@ -240,7 +244,7 @@ export class ScopeTracker implements ScopeView {
         return key === 'argument' ? 'write' : undefined;
       case 'ForInStatement':
       case 'ForOfStatement':
-        return key === 'left' && node.type !== 'VariableDeclaration' ? 'write' : undefined;
+        return key === 'left' && type !== 'VariableDeclaration' ? 'write' : undefined;
       default:
         return undefined;
     }

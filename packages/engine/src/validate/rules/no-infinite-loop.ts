@@ -1,5 +1,5 @@
 import type { Node } from '../../ast/nodes.js';
-import { child, identifierName, isFunction, isLoop } from '../../ast/nodes.js';
+import { child, identifierName, isFunctionType, isLoopType } from '../../ast/nodes.js';
 import type { Rule } from '../rule.js';
 
 /** Whether an expression is truthy without running anything: literals, `!0`, `{}`, `[]`, functions. */
@@ -100,6 +100,9 @@ export const noInfiniteLoop: Rule = {
     };
 
     const pop = (node: Node): void => {
+      // Runs for every node, mostly with no frame open: `frames[-1]` would be a named property lookup
+      // (the key "-1", up the prototype chain), where an empty stack is one compare.
+      if (frames.length === 0) return;
       const frame = frames[frames.length - 1];
       if (!frame || frame.node !== node) return;
       frames.pop();
@@ -124,6 +127,7 @@ export const noInfiniteLoop: Rule = {
     };
 
     const jump = (level: number): void => {
+      if (frames.length === 0) return;
       const top = frames[frames.length - 1];
       if (top && level < top.exitLevel) top.exitLevel = level;
     };
@@ -134,10 +138,12 @@ export const noInfiniteLoop: Rule = {
 
     return {
       '*'(node) {
-        if (isLoop(node)) push('loop', node, isConstantLoop(node));
-        else if (node.type === 'SwitchStatement') push('switch', node);
-        else if (isFunction(node)) push('function', node);
-        else if (node.type === 'LabeledStatement') {
+        // Read once: this runs for every node, and `node.type` on nodes of many shapes is a megamorphic load.
+        const type = node.type;
+        if (isLoopType(type)) push('loop', node, isConstantLoop(node));
+        else if (type === 'SwitchStatement') push('switch', node);
+        else if (isFunctionType(type)) push('function', node);
+        else if (type === 'LabeledStatement') {
           push('label', node);
           const name = identifierName(child(node, 'label'));
           if (name !== undefined) {
