@@ -53,33 +53,38 @@ export function flatten(root: Node): FlatTree {
   const keys: string[] = [];
   const types: string[] = [];
   const ends: number[] = [];
-  // To visit, top last. A null node is the marker that closes the subtree of node `marks[top]`.
+  // To visit, top last, with the key that holds each. A null node is the marker that closes the subtree
+  // of the innermost open node.
   const todo: (Node | null)[] = [root];
-  const todoParents: (Node | null)[] = [null];
   const todoKeys: string[] = [''];
-  const marks: number[] = [-1];
+  /**
+   * The nodes whose subtree is being listed, innermost last. A node's children lie on `todo` right above
+   * its marker, and every subtree taken before one of them is closed first, so the innermost open node
+   * is the parent of whatever is taken next: no parent is kept per entry.
+   */
+  const open: number[] = [];
   while (todo.length > 0) {
     const node = todo.pop() as Node | null;
-    const parent = todoParents.pop() as Node | null;
     const key = todoKeys.pop() as string;
-    const mark = marks.pop() as number;
     if (node === null) {
-      ends[mark] = nodes.length;
+      ends[open.pop() as number] = nodes.length;
       continue;
     }
     const index = nodes.length;
-    const read = node.type;
-    const type = TYPE_NAMES.get(read);
-    if (type !== undefined) node.type = type;
+    let type = node.type;
+    // JSON.parse interns the short names already (see TYPE_NAMES): only the longer ones are looked up.
+    if (type.length > 10) {
+      const interned = TYPE_NAMES.get(type);
+      if (interned !== undefined) node.type = type = interned;
+    }
     nodes.push(node);
-    parents.push(parent);
+    parents.push(open.length > 0 ? (nodes[open[open.length - 1] as number] as Node) : null);
     keys.push(key);
-    types.push(type ?? read);
+    types.push(type);
     ends.push(index + 1);
+    open.push(index);
     todo.push(null);
-    todoParents.push(null);
     todoKeys.push('');
-    marks.push(index);
     // Children pushed in source order, then that segment reversed so the first child is taken first.
     // `for...in` over an AST node uses V8's enum cache and allocates nothing.
     const first = todo.length;
@@ -92,16 +97,12 @@ export function flatten(root: Node): FlatTree {
           const item: unknown = v[j];
           if (isNode(item)) {
             todo.push(item);
-            todoParents.push(node);
             todoKeys.push(k);
-            marks.push(-1);
           }
         }
       } else if (isNode(v)) {
         todo.push(v);
-        todoParents.push(node);
         todoKeys.push(k);
-        marks.push(-1);
       }
     }
     for (let i = first, j = todo.length - 1; i < j; i++, j--) {
