@@ -13,7 +13,7 @@ import type { EntryCall, EntryEnd, EntryLog, EntryOutput, IsolatedJob } from './
 import type { HeapState, LogLevel, NdKind, NdValue, PumpHead, PumpItem, RunConfig, ToolReply } from './realm-abi.js';
 import { FRAMED, heapStep } from './realm-abi.js';
 import type { Realm, RealmPool, RealmRunTarget } from './realm.js';
-import { pumpScript, realmsAlive, startScript } from './realm.js';
+import { pumpScript, startScript } from './realm.js';
 import type { EntryTarget } from './scheduler.js';
 import type { EntryOutcome } from './deadline.js';
 import { enterUnderDeadline, prepareDeadlines } from './deadline.js';
@@ -47,16 +47,14 @@ function heapStatistics() {
 }
 
 /**
- * Realms past which the heap in use is read space by space. V8's whole-heap statistics also count the
- * isolate's native contexts, one step per context: 0.3-2 µs a reading with a few realms, 3 µs with 200,
- * 73-98 µs with 1000, and a run reads it twice per realm entry. The spaces' figures cost 2-5 µs whatever
- * the number of realms, and add up to the same size (within the read-only space's 1 KiB).
+ * The heap in use now (V8's `used_heap_size`), read space by space. A run reads it twice per realm entry
+ * once its memory is tracked, and at every heap check. V8's whole-heap statistics also count the
+ * isolate's native contexts one by one, the host's and dead ones not yet collected included: 0.4 µs a
+ * reading with a few, 7 µs with 500, 73-98 µs with 1000 (a burst of runs in flight, or a host that makes
+ * contexts of its own). The spaces' figures cost about 1 µs whatever the number of contexts, and add up
+ * to the same size (within the read-only space's 1 KiB).
  */
-const MANY_REALMS = 128;
-
-/** The heap in use now (V8's `used_heap_size`). */
 function usedHeap(): number {
-  if (realmsAlive() <= MANY_REALMS) return heapStatistics().used_heap_size;
   let used = 0;
   for (const space of v8Module().getHeapSpaceStatistics()) used += space.space_used_size;
   return used;

@@ -73,12 +73,6 @@ export function registeredFactories(): { count: number; text: number } {
   return { count: registrations.size, text: registeredText };
 }
 
-/** Realms of this thread built and not yet retired, in every pool. */
-let alive = 0;
-export function realmsAlive(): number {
-  return alive;
-}
-
 function unregister(r: Registration): void {
   if (registrations.delete(r)) registeredText -= r.source.length;
 }
@@ -108,7 +102,6 @@ export class Realm {
   /** Set when a run was cut off mid-execution: the realm is never used again. */
   broken = false;
   readonly #factories = new Map<string, Registration>();
-  #retired = false;
 
   constructor(options: { intl: boolean; proxy: boolean }) {
     // A vanilla global (DONT_CONTEXTIFY): a contextified one forwards every unresolved name to a host
@@ -122,7 +115,6 @@ export class Realm {
     });
     const install = runtimeScript.runInContext(this.context) as InstallRealm;
     this.control = install(makeBridge(this), JSON.stringify({ intl: options.intl, proxy: options.proxy }));
-    alive++;
   }
 
   /**
@@ -183,10 +175,6 @@ export class Realm {
 
   /** Drops every registration: the realm is retired. */
   retire(): void {
-    if (!this.#retired) {
-      this.#retired = true;
-      alive--;
-    }
     for (const r of this.#factories.values()) unregister(r);
     this.#factories.clear();
   }
