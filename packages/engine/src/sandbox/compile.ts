@@ -31,8 +31,9 @@ const EAGER_MOST = 64 * 1024;
  * rebuilt, at the first call. A script of ours is new text nearly every time (LLM traffic), and its
  * functions are the callbacks the script passes to `map`, `filter` and `reduce`, which run at once; the
  * guards the rewriter adds make each one larger. Compiling them with the script does that work once:
- * a never-seen agent run costs 6-9% less in both isolations (bench/ab.mjs against the lazy build, same
- * process), and a raw fresh context's run of the same text 10-20% less on Node 20, 22 and 24.
+ * never-seen runs cost 6-9% less in `vm` mode and 1-7% less in `worker_threads` mode (bench/ab.mjs
+ * against the lazy build, same process), and a raw fresh context's run of the agent script 11-21% less
+ * on Node 20, 22 and 24.
  *
  * The flag is process-wide, but nothing else compiles while this runs on this thread, and a compile on
  * another thread (a worker's realm, the host's own lazy functions) that reads it meanwhile only
