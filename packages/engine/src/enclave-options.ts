@@ -11,6 +11,7 @@ import { readDurableOptions } from './durable.js';
 import { OptionChecker } from './options.js';
 import type { RateLimitStore } from './rate-limit.js';
 import { MemoryRateLimitStore } from './rate-limit.js';
+import { DEFAULT_MAX_REALMS } from './sandbox/realm.js';
 import { WORKER_POOL_PRESETS } from './sandbox/worker-pool.js';
 import type { ResolvedGate } from './score/options.js';
 import { resolveScoringGate } from './score/options.js';
@@ -167,7 +168,7 @@ function readWorkerPoolConfig(check: OptionChecker, level: SecurityLevel, given:
 function readRealmPool(check: OptionChecker, given: unknown): EnclaveSettings['realmPool'] {
   const pool = check.object('realmPool', given) ?? {};
   check.knownKeys('realmPool', pool, REALM_POOL_KEYS);
-  const maxRealms = check.positiveInteger('realmPool.maxRealms', pool.maxRealms) ?? 1024;
+  const maxRealms = check.positiveInteger('realmPool.maxRealms', pool.maxRealms) ?? DEFAULT_MAX_REALMS;
   const maxIdle = Math.min(count(check, 'realmPool.maxIdle', pool.maxIdle) ?? 256, maxRealms);
   const prewarm = count(check, 'realmPool.prewarm', pool.prewarm) ?? 2;
   return { maxIdle, prewarm: Math.min(prewarm, maxIdle), maxRunsPerRealm: check.positiveInteger('realmPool.maxRunsPerRealm', pool.maxRunsPerRealm) ?? 10_000, maxRealms };

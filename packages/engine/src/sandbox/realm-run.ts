@@ -42,10 +42,6 @@ function v8Module(): typeof import('node:v8') {
   v8 ??= process.getBuiltinModule('node:v8') as typeof import('node:v8');
   return v8;
 }
-function heapStatistics() {
-  return v8Module().getHeapStatistics();
-}
-
 /**
  * The heap in use now (V8's `used_heap_size`), read space by space. A run reads it twice per realm entry
  * once its memory is tracked, and at every heap check. V8's whole-heap statistics also count the
@@ -63,7 +59,7 @@ function usedHeap(): number {
 /** V8's heap limit, read once: it only changes when the host asks V8 to raise it near exhaustion. */
 let heapLimit = 0;
 function heapSizeLimit(): number {
-  if (heapLimit === 0) heapLimit = heapStatistics().heap_size_limit;
+  if (heapLimit === 0) heapLimit = v8Module().getHeapStatistics().heap_size_limit;
   return heapLimit;
 }
 

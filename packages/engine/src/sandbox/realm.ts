@@ -261,13 +261,16 @@ export interface RealmPoolOptions {
   prewarm: number;
   /** A realm is retired after this many runs, whatever their outcome. */
   maxRunsPerRealm: number;
-  /** Realms that may exist at once, idle or in use: past it, runs wait for one (see RealmPool.request). Default 1024. */
+  /** Realms that may exist at once, idle or in use: past it, runs wait for one (see RealmPool.request). Default DEFAULT_MAX_REALMS. */
   maxRealms?: number;
   /** Keep the Intl global (only the PERMISSIVE dialect has it). */
   intl: boolean;
   /** Keep the Proxy global, refusing array targets (only the PERMISSIVE dialect has it). */
   proxy: boolean;
 }
+
+/** `maxRealms` where none is given: about 160 MB of realms. */
+export const DEFAULT_MAX_REALMS = 1024;
 
 /** A run waiting for a realm (see RealmPool.request). */
 export interface RealmWaiter {
@@ -301,7 +304,7 @@ export class RealmPool {
   readonly #maxRealms: number;
 
   constructor(readonly options: RealmPoolOptions) {
-    this.#maxRealms = options.maxRealms ?? 1024;
+    this.#maxRealms = options.maxRealms ?? DEFAULT_MAX_REALMS;
   }
 
   /** Realms that exist now: idle or in use. */
