@@ -434,10 +434,11 @@ describe('enclave CLI (built bin)', () => {
 
   it('run: a tools module that fails outside the sandbox with text the script chose prints it escaped, on one line', () => {
     // The tool puts its argument into an error thrown from a timer: the script picks what the CLI prints
-    // (written with escapes in the script's source, which the pre-scan would otherwise refuse).
-    file('echo-fail-tools.mjs', 'export default { "db:get": async ({ id }) => { setTimeout(() => { throw new Error(`no row ${id}`); }); return null; } };');
+    // (written with escapes in the script's source, which the pre-scan would otherwise refuse). The tool
+    // never settles, so the run cannot end (exit 0) before the timer fires, however loaded the machine.
+    file('echo-fail-tools.mjs', 'export default { "db:get": ({ id }) => { setTimeout(() => { throw new Error(`no row ${id}`); }); return new Promise(() => {}); } };');
     const payload = 'x\u001b]0;owned\u0007\u001b[2J\u001b[32mOK\u202e\nforged line';
-    file('echo-fail.js', `await callTool("db:get", { id: ${JSON.stringify(payload).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)} });\nawait callTool("db:get", { id: "again" });\nreturn 1;\n`);
+    file('echo-fail.js', `await callTool("db:get", { id: ${JSON.stringify(payload).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)} });\nreturn 1;\n`);
     const r = bin(['run', 'echo-fail.js', '--tools', 'echo-fail-tools.mjs']);
     expect(r.code).toBe(1);
     // Host-side canary: the bytes the terminal would obey never reach it.
