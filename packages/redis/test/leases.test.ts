@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createEnclaveHandler } from '@enclave-kit/engine';
 import { RedisLeaseStore, RedisStoreError, redisStores } from '../src/index.js';
-import { eventually, sleep, useRedis } from './redis.js';
+import { eventually, useRedis } from './redis.js';
 
 const redis = useRedis();
 
@@ -24,23 +24,26 @@ describe('RedisLeaseStore', () => {
     const c = redis.client();
     const prefix = redis.prefix();
     const store = new RedisLeaseStore(c, { prefix });
-    const crashed = await store.acquire('k', 1, 300);
-    expect(crashed).not.toBeNull();
-    expect(await store.acquire('k', 1, 300)).toBeNull();
-    await sleep(350);
-    const live = await store.acquire('k', 1, 600);
+    // One after the other, on Redis's clock: live's first expiry comes no later than crashed's, so once
+    // crashed's slot is free, live's first TTL has passed too and only its renewal holds it. The waits
+    // are for those events, not for durations; TTL is only what one command after another must take.
+    const TTL = 1000;
+    const live = await store.acquire('k', 2, TTL);
     expect(live).not.toBeNull();
+    expect(await store.renew('k', live as string, 60_000)).toBe(true);
+    const crashed = await store.acquire('k', 2, TTL);
+    expect(crashed).not.toBeNull();
+    expect(await store.acquire('k', 2, TTL)).toBeNull();
+    const next = await eventually(async () => (await store.acquire('k', 2, 60_000)) ?? Promise.reject(new Error('no slot yet')));
+    expect(next).not.toBeNull();
     // The crashed holder's renewal comes too late: its slot is someone else's now.
-    expect(await store.renew('k', crashed as string, 300)).toBe(false);
-    for (let i = 0; i < 4; i++) {
-      await sleep(200);
-      expect(await store.renew('k', live as string, 600)).toBe(true);
-    }
-    expect(await store.acquire('k', 1, 600)).toBeNull();
-    // The set lives as long as its longest lease, then disappears with it.
-    expect(await c.pttl(`${prefix}lease:k`)).toBeGreaterThan(0);
-    await sleep(650);
-    expect(await c.exists(`${prefix}lease:k`)).toBe(0);
+    expect(await store.renew('k', crashed as string, TTL)).toBe(false);
+    expect(await store.renew('k', live as string, 60_000)).toBe(true);
+    expect(await store.acquire('k', 2, TTL)).toBeNull();
+    // The set lives as long as its longest lease (the renewed one), then disappears with it.
+    expect(await c.pttl(`${prefix}lease:k`)).toBeGreaterThan(TTL);
+    expect(await store.acquire('j', 1, 300)).not.toBeNull();
+    await eventually(async () => expect(await c.exists(`${prefix}lease:j`)).toBe(0));
   });
 
   it('rejects within its command timeout while Redis does not answer, and works again after', async () => {
