@@ -82,14 +82,15 @@ describe('run(code, runOptions)', () => {
     const controller = new AbortController();
     let toolSignal: AbortSignal | undefined;
     const tools = {
+      // The caller aborts once the tool is entered: a timer could fire before a run on a loaded
+      // machine gets that far, and then there would be no tool signal to look at.
       wait: (_: unknown, ctx: { signal: AbortSignal }) => {
         toolSignal = ctx.signal;
+        setImmediate(() => controller.abort());
         return new Promise(() => {});
       },
     };
-    const pending = enclave.run(`await callTool('wait', {}); return 1;`, { tools, signal: controller.signal });
-    setTimeout(() => controller.abort(), 20);
-    const r = await pending;
+    const r = await enclave.run(`await callTool('wait', {}); return 1;`, { tools, signal: controller.signal });
     expect(r.error?.code).toBe('ABORTED');
     expect(toolSignal?.aborted).toBe(true);
     expect((await enclave.run('return 1', { signal: AbortSignal.abort() })).error?.code).toBe('ABORTED');
