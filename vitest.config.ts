@@ -27,6 +27,11 @@ export default defineConfig({
     include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts', 'test/**/*.test.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,
+    // expect.poll waits for an event (a tool entered, a stream cancelled, a span exported): its
+    // default of 1 s was a deadline a loaded machine can miss with correct code (an HTTP run reaching
+    // its tool took longer). A poll that never holds still fails, with its own message, before the
+    // test's timeout; one that holds returns as soon as it does.
+    expect: { poll: { timeout: 15_000 } },
     pool: 'forks',
     // Vitest's default is one worker per core but one, so a 2-core machine ran the files one at a time.
     // Much of the suite waits (deadlines, child processes, servers, npm), so two files at once finished
