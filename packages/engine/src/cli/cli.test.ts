@@ -406,10 +406,18 @@ describe('main (in-process)', () => {
   });
 });
 
-describe('enclave CLI (built bin)', () => {
+/** What one CLI process may take before it counts as hung (then spawnSync kills it and the test fails on its status). */
+const BIN_MS = 60_000;
+/** The most CLI processes one test below starts, one after the other (the stack-overflow test: 3 scripts at 2 levels). */
+const MOST_BINS = 6;
+
+// A test here is synchronous: its time is the sum of its processes' (each a Node start and a bundle
+// load), which a loaded machine multiplies; 6 of them took over 20 s at 2 s each. A hang is caught per
+// process by BIN_MS, so the test's own limit is only the sum of those, never a deadline of its own.
+describe('enclave CLI (built bin)', { timeout: MOST_BINS * BIN_MS }, () => {
   // dist/ is built once for the whole test run by vitest.global-setup.ts.
   function bin(args: string[], input?: string) {
-    const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: 'utf8', input, timeout: 60_000, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined } });
+    const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: 'utf8', input, timeout: BIN_MS, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined } });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   }
 
