@@ -311,14 +311,21 @@ describe('resuming after a cut connection', () => {
   });
 
   it('a stream silent for idleTimeoutMs counts as dropped and is resumed', async () => {
-    // A session that is quiet for a while (no heartbeat on this server): the client reconnects and waits again.
-    const client = clientFor('alice', { idleTimeoutMs: 150 });
+    // A session that is quiet (no heartbeat on this server) until the client has counted the silence as
+    // a drop: the tool answers at the first retry, so the silence needs no length of its own. The idle
+    // time is armed before the starting POST's answer, which a loaded machine took over 150 ms to send.
+    const client = clientFor('alice', { idleTimeoutMs: 1000 });
     const retries: string[] = [];
-    const stream = client.stream('await callTool("tick", { i: 1, ms: 600 }); return 1', { onRetry: (i) => retries.push(i.error.message) });
+    const stream = client.stream('await callTool("block"); return 1', {
+      onRetry: (i) => {
+        retries.push(i.error.message);
+        server.blocked.release();
+      },
+    });
     const events = await collect(stream);
     expect(events.map((e) => e.type)).toEqual(['session_init', 'tool_call', 'tool_result', 'final']);
     expect(retries.length).toBeGreaterThan(0);
-    expect(retries[0]).toMatch(/No data for 150 ms/);
+    expect(retries[0]).toMatch(/No data for 1000 ms/);
   });
 
   it('stays on a cut POST’s session: the id comes from X-Session-Id, the events after the cut from /events', async () => {

@@ -18,8 +18,8 @@ export interface TestServer {
   /** The enclave route: `http://127.0.0.1:{port}/enclave`. */
   url: string;
   store: MemorySessionStore;
-  /** Tool calls that are waiting on `block`, and the aborts their signals saw. */
-  blocked: { pending: number; aborted: number };
+  /** Tool calls that are waiting on `block`, the aborts their signals saw, and a release that answers them all (null). */
+  blocked: { pending: number; aborted: number; release(): void };
   /** Amounts `refund` (which needs approval) really refunded. */
   refunds: number[];
   close(): Promise<void>;
@@ -51,11 +51,12 @@ const silent = { info() {}, error() {} };
 /**
  * Users come from `x-user` (none: 401, `mallory`: 403); `limited` may make one request a minute. Tools:
  * `whoami`, `tick({ i, ms })` (waits `ms`, returns `i`), `fail` (a public ToolError with status 409),
- * `block` (waits until the run ends), `refund({ amount })` (needs approval).
+ * `block` (waits until the run ends or `blocked.release()`), `refund({ amount })` (needs approval).
  */
 export async function startServer(options: { store?: MemorySessionStoreOptions; handler?: Partial<EnclaveHandlerOptions> } = {}): Promise<TestServer> {
   const store = new MemorySessionStore(options.store);
-  const blocked = { pending: 0, aborted: 0 };
+  const releases: (() => void)[] = [];
+  const blocked = { pending: 0, aborted: 0, release: () => releases.splice(0).forEach((r) => r()) };
   const refunds: number[] = [];
   const handler = createEnclaveHandler<unknown, string>({
     enclave: { timeout: 10_000 },
@@ -87,7 +88,7 @@ export async function startServer(options: { store?: MemorySessionStoreOptions; 
       }),
       block: async (_args: unknown, ctx: ToolContext) => {
         blocked.pending++;
-        await wait(60_000, ctx.signal);
+        await Promise.race([wait(60_000, ctx.signal), new Promise<void>((r) => releases.push(r))]);
         blocked.pending--;
         if (ctx.signal.aborted) blocked.aborted++;
         return null;
