@@ -56,11 +56,22 @@ async function start(handler: EnclaveFetchHandler, user: string): Promise<string
   return ((await res.json()) as { sessionId: string }).sessionId;
 }
 
-/** Follows a session's events from the start until `final` or the end of the stream. */
-async function follow(handler: EnclaveFetchHandler, user: string, sessionId: string): Promise<StreamedEvent[]> {
-  const res = await handler(new Request(`http://localhost/enclave/sessions/${sessionId}/events`, as(user, { headers: { accept: 'text/event-stream' } })));
-  expect(res.status).toBe(200);
-  return readEvents(res);
+/**
+ * Follows a session's events from the start until `final` or the end of the stream. `heard` resolves
+ * once the reader has the run's tool_call, the last event the run writes before it waits in its tool:
+ * a loss of data must come after that for the reader to have had every event before it (a 100 ms
+ * sleep raced the reader's first read on a loaded machine).
+ */
+function follow(handler: EnclaveFetchHandler, user: string, sessionId: string): { events: Promise<StreamedEvent[]>; heard: Promise<void> } {
+  let heard!: () => void;
+  const toolCall = new Promise<void>((resolve) => (heard = resolve));
+  const events = (async () => {
+    const res = await handler(new Request(`http://localhost/enclave/sessions/${sessionId}/events`, as(user, { headers: { accept: 'text/event-stream' } })));
+    expect(res.status).toBe(200);
+    return readEvents(res, { onEvent: (e) => e.data?.type === 'tool_call' && heard() });
+  })();
+  // A stream that ends (or fails) without one still lets the test go on to its checks.
+  return { events, heard: Promise.race([toolCall, events.then(() => undefined)]) };
 }
 
 async function view(handler: EnclaveFetchHandler, user: string, sessionId: string): Promise<{ status: number; body: any }> {
@@ -130,12 +141,12 @@ describe('Redis loses its data while a session runs', () => {
     try {
       const id = await start(a.handler, 'alice');
       const following = follow(a.handler, 'alice', id);
-      await g.called;
+      await following.heard;
       await restartEmpty();
       // Nothing of it is left in Redis; the instance says it runs the session, and so writes it again.
       await eventually(async () => expect(await a.store.get(id)).toMatchObject({ owner: 'alice', state: 'running' }));
       g.release('done');
-      expectEndedWith(await following, 'done');
+      expectEndedWith(await following.events, 'done');
       expect(await view(a.handler, 'alice', id)).toMatchObject({ status: 200, body: { state: 'completed', result: { success: true, value: 'done' } } });
       // Still its owner's alone.
       expect((await view(a.handler, 'mallory', id)).status).toBe(404);
@@ -147,23 +158,23 @@ describe('Redis loses its data while a session runs', () => {
   it('two instances: a reader on the other one gets final, and a GET there the result', () =>
     withSession(async ({ b, g, id }) => {
       const following = follow(b.handler, 'alice', id);
-      await sleep(100);
+      await following.heard;
       await restartEmpty();
       // Released at once: the run's next events meet the missing record first.
       g.release('two');
-      expectEndedWith(await following, 'two');
+      expectEndedWith(await following.events, 'two');
       expect(await view(b.handler, 'alice', id)).toMatchObject({ status: 200, body: { state: 'completed', result: { value: 'two' } } });
     }), 30_000);
 
   it('the run ends while Redis is down, and Redis comes back empty: its end is written once Redis answers', () =>
     withSession(async ({ b, g, id }) => {
       const following = follow(b.handler, 'alice', id);
-      await sleep(100);
+      await following.heard;
       await redis.server.halt();
       g.release('meanwhile');
       await sleep(300);
       await redis.server.start();
-      expectEndedWith(await following, 'meanwhile');
+      expectEndedWith(await following.events, 'meanwhile');
       expect(await view(b.handler, 'alice', id)).toMatchObject({ status: 200, body: { state: 'completed', result: { value: 'meanwhile' } } });
     }), 30_000);
 
@@ -171,11 +182,11 @@ describe('Redis loses its data while a session runs', () => {
     withSession(async ({ a, b, g, id }) => {
       const onA = follow(a.handler, 'alice', id);
       const onB = follow(b.handler, 'alice', id);
-      await sleep(100);
+      await Promise.all([onA.heard, onB.heard]);
       await redis.client().flushall();
       g.release('flushed');
-      expectEndedWith(await onA, 'flushed');
-      expectEndedWith(await onB, 'flushed');
+      expectEndedWith(await onA.events, 'flushed');
+      expectEndedWith(await onB.events, 'flushed');
       expect(await view(b.handler, 'alice', id)).toMatchObject({ status: 200, body: { state: 'completed' } });
     }), 30_000);
 });
@@ -247,14 +258,14 @@ describe('a record deleted by the store itself is never written again', () => {
   it('evicted while Redis keeps its other data: the owner logs it once, with no text of the script; the reader gets SESSION_LOST, not a silent end', () =>
     withSession(async ({ a, b, g, id }) => {
       const following = follow(b.handler, 'alice', id);
-      await sleep(100);
+      await following.heard;
       const keys = await sessionKeys(id);
       expect(keys).toHaveLength(2);
       await redis.client().del(...keys);
       // Its owner's keepAlive meets the missing record under the same epoch: a deletion it cannot tell from the store's own.
       await eventually(async () => expect(a.logged).toHaveLength(1));
       g.release('<script text>');
-      const events = await following;
+      const events = await following.events;
       expect(events.at(-1)?.data).toMatchObject({ sessionId: id, type: 'final', payload: { success: false, error: { code: 'SESSION_LOST' } } });
       expect(events.filter((e) => e.data.type === 'final')).toHaveLength(1);
       // The run's end found nothing to write: no record again, a GET is 404, and the log said it once.
@@ -330,7 +341,7 @@ describe('a session written again is an ordinary running session', () => {
       await eventually(async () => expect(await b.store.get(orphan)).toMatchObject({ owner: 'bob', state: 'running' }));
       // c loses Redis for good, as a process killed with kill -9 does: b's sweep ends its session.
       c.client.disconnect();
-      const events = await follow(b.handler, 'bob', orphan);
+      const events = await follow(b.handler, 'bob', orphan).events;
       expect(events.at(-1)?.data.payload).toMatchObject({ success: false, error: { code: 'RUN_LOST' } });
       c.close();
     }), 30_000);

@@ -10,8 +10,8 @@ export interface StreamedEvent {
   data: any;
 }
 
-/** Reads events until `final` (or `stopAfter` events, or the end of the body), then stops reading. */
-export async function readEvents(res: Response, options: { stopAfter?: number; format?: 'sse' | 'ndjson' } = {}): Promise<StreamedEvent[]> {
+/** Reads events until `final` (or `stopAfter` events, or the end of the body), then stops reading; `onEvent` hears each as it comes. */
+export async function readEvents(res: Response, options: { stopAfter?: number; format?: 'sse' | 'ndjson'; onEvent?: (event: StreamedEvent) => void } = {}): Promise<StreamedEvent[]> {
   const format = options.format ?? (res.headers.get('content-type')?.startsWith('text/event-stream') ? 'sse' : 'ndjson');
   const reader = (res.body as ReadableStream<Uint8Array>).getReader();
   const decoder = new TextDecoder();
@@ -30,6 +30,7 @@ export async function readEvents(res: Response, options: { stopAfter?: number; f
         const event = format === 'sse' ? parseSse(block) : block.trim() === '' ? undefined : { data: JSON.parse(block) };
         if (event === undefined) continue;
         events.push(event);
+        options.onEvent?.(event);
         if (event.data?.type === 'final' || (options.stopAfter !== undefined && events.length >= options.stopAfter)) return events;
       }
     }
