@@ -8,7 +8,7 @@ import v8 from 'node:v8';
 import { prepareAgentScript } from '../pipeline.js';
 import { EARLY_ERRORS } from '../../test/early-errors.js';
 import vm from 'node:vm';
-import { IMPORT_REFUSED, checkSyntax, compileScript, mayImport } from './compile.js';
+import { IMPORT_REFUSED, checkSyntax, compileScript, mayImport, mayNamePrivately } from './compile.js';
 
 /** A run's rewritten text with `body` as the user's code: the header and footer the rewriter writes around line 1. */
 function rewrittenAround(body: string): string {
@@ -111,5 +111,16 @@ describe('compileScript refuses text that may call import()', () => {
     const context = vm.createContext(vm.constants.DONT_CONTEXTIFY);
     const reason = await (new vm.Script("import('x').then(() => null, (e) => e)").runInContext(context) as Promise<unknown>);
     expect((reason as { constructor: { constructor: unknown } }).constructor.constructor).toBe(Function);
+  });
+});
+
+describe('mayNamePrivately', () => {
+  // Every spelling V8 reads as a private name: these realms are retired after the run.
+  it.each(['class A { #x = 1; }', 'class A { #\\u0078() {} }', 'class A { #\u00e9 = 1; }', 'class A { #$ = 1; }', 'class A { static #_ = 1; }', 'class A { get #X() {} }'])('%j', (text) => {
+    expect(mayNamePrivately(text)).toBe(true);
+  });
+
+  it.each(['const a = 1;', "'#'", "'# title'", "'#1'", 'a // #!'])('not %j', (text) => {
+    expect(mayNamePrivately(text)).toBe(false);
   });
 });

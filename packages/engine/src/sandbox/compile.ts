@@ -89,6 +89,28 @@ export function checkSyntax(source: string): void {
 
 export const IMPORT_REFUSED = 'import() is not available to scripts.';
 
+/**
+ * Whether a text may name a private member (`#x`, `#\u0078`): a `#` followed by what may start a name
+ * (an ASCII letter, `$`, `_`, a backslash, or any non-ASCII character).
+ *
+ * A class whose base constructor returns another object adds its private fields, methods and accessors to
+ * that object, and V8 adds them to frozen objects too: `class B extends A { #x = big; }` with
+ * `A`'s constructor returning `Object.prototype` hangs `big` on the realm's intrinsic, where nothing of
+ * the script can reach it again but where it outlives the run. In a realm reused by the next runs, 27
+ * such PERMISSIVE runs (validated) held 530 MB of a 512 MB host: every later tenant ended with
+ * MEMORY_LIMIT_EXCEEDED, and the host's own next allocation ended the process. A private name needs
+ * this text (strings never compile to code in a realm), so a run whose text may hold one gets a realm
+ * that is retired after it (see Realm.spent). This reads characters, not tokens, like `mayImport`: it
+ * errs towards retiring, e.g. for `'#fff'` inside a string literal.
+ */
+export function mayNamePrivately(text: string): boolean {
+  for (let at = text.indexOf('#'); at >= 0; at = text.indexOf('#', at + 1)) {
+    const c = text.charCodeAt(at + 1);
+    if (c >= 128 || (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x24 || c === 0x5f || c === 0x5c) return true;
+  }
+  return false;
+}
+
 function isAsciiIdPart(c: number): boolean {
   return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x24 || c === 0x5f || c === 0x5c;
 }

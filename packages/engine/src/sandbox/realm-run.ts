@@ -8,7 +8,7 @@
  */
 import type vm from 'node:vm';
 import { randomBytes } from '../random.js';
-import { compiled } from './compile.js';
+import { compiled, mayNamePrivately } from './compile.js';
 import type { EntryCall, EntryEnd, EntryLog, EntryOutput, IsolatedJob } from './isolation.js';
 import type { HeapState, LogLevel, NdKind, NdValue, PumpHead, PumpItem, RunConfig, ToolReply } from './realm-abi.js';
 import { FRAMED, heapStep } from './realm-abi.js';
@@ -201,6 +201,7 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
     this.#realm = realm;
     realm.current = this;
     realm.runs++;
+    if (mayNamePrivately(this.#job.source)) realm.spent = true;
     try {
       this.#factory = realm.factoryFor(this.#job.source, this.#script as vm.Script);
       this.#factoryHeld = true;

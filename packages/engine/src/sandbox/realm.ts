@@ -101,6 +101,11 @@ export class Realm {
   runs = 0;
   /** Set when a run was cut off mid-execution: the realm is never used again. */
   broken = false;
+  /**
+   * Set when the current run's text may name private members (see mayNamePrivately): it may leave
+   * them on the realm's frozen intrinsics, so the realm is retired after the run.
+   */
+  spent = false;
   readonly #factories = new Map<string, Registration>();
 
   constructor(options: { intl: boolean; proxy: boolean }) {
@@ -383,7 +388,7 @@ export class RealmPool {
     realm.current = null;
     // After a run, the code it needed is compiled too.
     runtimeCache?.saveOnce(runtimeScript);
-    let reusable = !realm.broken && !this.#disposed && realm.runs < this.options.maxRunsPerRealm;
+    let reusable = !realm.broken && !realm.spent && !this.#disposed && realm.runs < this.options.maxRunsPerRealm;
     if (reusable) {
       try {
         realm.control.end();

@@ -1,0 +1,76 @@
+/**
+ * Invariants 7 and 8: a run leaves nothing behind in a realm that later runs reuse, not even what no
+ * script can read. A class whose base constructor returns another object adds its private fields to
+ * that object, and V8 adds them to frozen ones too, so `class B extends A { #x = big; }` with `A`
+ * returning `Object.prototype` hangs `big` on the realm's intrinsic. No later script can name `#x`
+ * again, but the value lived as long as the realm (10,000 runs by default).
+ *
+ * Found by red-teaming: 27 such PERMISSIVE runs (validated, 16 MB each, within their budgets) held
+ * 530 MB of a 512 MB host; every later tenant ended with MEMORY_LIMIT_EXCEEDED, and the host's own next
+ * allocation ended the process (V8's "heap out of memory"). A run whose text may name a private member
+ * now gets a realm retired after it.
+ *
+ * Each row runs in a child process whose heap is 256 MB: 16 attacker runs, then an innocent tenant. The
+ * canary is the host's: its heap after a full collection (vm), and every run's result code. A worker
+ * whose heap is half full after a run was already replaced (see worker-main.ts), so the worker rows
+ * held before too; they show that its realms are retired the same way without harm.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ChildBatch, childResult, describeChild, scriptsChild } from '../helpers.js';
+
+const HANG = (name: string, target: string) => `class A { constructor(o) { return o; } }
+class B extends A { ${name} = new Array(2e6).fill(0.5); }
+new B(${target});
+return 1;`;
+
+/** Spellings of a private name and intrinsics to hang it on: the name is the same field to V8. */
+const ATTACKS: readonly (readonly [string, string])[] = [
+  ['#x', 'Object.prototype'],
+  ['#\\u0078', 'Array.prototype'],
+  ['#\u00e9', 'JSON'],
+  ['#_', 'Math'],
+];
+
+const scripts: Record<string, string> = {};
+for (let i = 0; i < 16; i++) {
+  const [name, target] = ATTACKS[i % ATTACKS.length] as readonly [string, string];
+  // Distinct texts: a text seen again reuses its compiled factory, which must not matter either way.
+  scripts[`attacker ${i}`] = `${HANG(name, target)} // ${i}`;
+}
+scripts.innocent = 'const a = []; for (let i = 0; i < 1e5; i++) a.push({ i }); return a.length;';
+
+const ROWS = [
+  { label: 'vm PERMISSIVE validated', options: "{ securityLevel: 'PERMISSIVE' }" },
+  { label: 'vm STANDARD, validate:false, transform:false', options: '{ validate: false, transform: false }' },
+  {
+    label: 'worker_threads PERMISSIVE validated, one 128 MB worker',
+    options: "{ securityLevel: 'PERMISSIVE', adapter: 'worker_threads', workerPoolConfig: { minWorkers: 1, maxWorkers: 1, memoryLimitPerWorker: 128 * 1024 * 1024 } }",
+  },
+  {
+    label: 'worker_threads STANDARD, validate:false, transform:false, one 128 MB worker',
+    options: "{ validate: false, transform: false, adapter: 'worker_threads', workerPoolConfig: { minWorkers: 1, maxWorkers: 1, memoryLimitPerWorker: 128 * 1024 * 1024 } }",
+  },
+] as const;
+
+const children = new ChildBatch(2);
+const rows = ROWS.map((row) => ({
+  ...row,
+  key: children.add(row.label, scriptsChild(row.options, scripts, { timeout: 30_000, report: '{ heapMB: (gc(), Math.round(process.memoryUsage().heapUsed / 1048576)) }' }), {
+    nodeArgs: ['--max-old-space-size=256', '--expose-gc'],
+    killAfterMs: 240_000,
+  }),
+}));
+beforeAll(() => children.start(), 120_000);
+
+describe('invariant 7: private fields hung on a reused realm\'s intrinsics do not outlive the run', () => {
+  it.each(rows)('$label', async ({ key, label }) => {
+    const child = await children.result(key);
+    expect(child.code, describeChild(child)).toBe(0);
+    const result = childResult(child) as { out: Record<string, string>; heapMB: number } | undefined;
+    expect(result, describeChild(child)).toBeDefined();
+    const { out, heapMB } = result as { out: Record<string, string>; heapMB: number };
+    for (const name of Object.keys(scripts)) expect(out[name], `${name}: ${JSON.stringify(out)}`).toBe('OK');
+    // 16 runs of 16 MB each held 252 MB of the host's 256 MB heap when the realm kept them.
+    if (label.startsWith('vm')) expect(heapMB).toBeLessThan(96);
+  }, 300_000);
+});
