@@ -32,6 +32,8 @@ import { ChildBatch, childResult, describeChild, scriptsChild } from '../helpers
 const caught = (listing: string) => `try { let n = 0; ${listing} return 'listed ' + n; } catch (e) { return e.name; }`;
 /** An expression's error's name, or 'done'. */
 const tried = (expression: string) => `(() => { try { ${expression}; return 'done'; } catch (e) { return e.name; } })()`;
+/** A String object of 3e7 characters whose prototype is not String.prototype (it passed for a plain object). */
+const BARE = "const s = Object.setPrototypeOf(Object('x'.repeat(3e7)), null);";
 /** 3e5 keys, about 20 MB: within STANDARD's budget. */
 const MANY_KEYS = "const o = {}; for (let i = 0; i < 3e5; i++) o['k' + i] = i;";
 
@@ -56,9 +58,27 @@ const SHAPES: Record<string, string> = {
   'copies and listings with values of an object of 3e5 keys': `${MANY_KEYS} return [${['Object.assign({}, o)', '({ ...o })', '(({ k0, ...r }) => r)(o)', 'Object.entries(o)', 'Object.values(o)'].map(tried).join(', ')}].join();`,
   'getOwnPropertyDescriptors of an object of 3e5 keys': `${MANY_KEYS} return ${tried('Object.getOwnPropertyDescriptors(o)')};`,
   'a for-in over an object whose prototype has 3e5 keys': `${MANY_KEYS} return ${tried('for (const k in Object.create(o)) break')};`,
+  'Object.values of a String object within the budget': caught("n = Object.values(Object('x'.repeat(7e6))).length;"),
+  'Object.values of a string within the budget': caught("n = Object.values('x'.repeat(7e6)).length;"),
+  // Through an alias of Object: validation refuses Object.create with properties and Object.defineProperties by name.
+  'Object.create with a string as its properties': "const O = Object; return O.create(null, 'x'.repeat(3e7)) === null;",
+  'Object.create with a string as its properties, within the budget': caught("const O = Object; n = O.create(null, 'x'.repeat(5e5)) === null;"),
+  'Object.defineProperties with a 3e6-element array': 'const O = Object; return O.defineProperties({}, new Array(3e6).fill(0)) === null;',
+  'Object.defineProperties with a String object, within the budget': caught("const O = Object; n = O.defineProperties({}, Object('x'.repeat(5e5))) === null;"),
+  'structuredClone of a String object': "return structuredClone(Object('x'.repeat(1e7))).length;",
+  'a String object without a prototype, logged': `${BARE} console.log(s); return 'logged';`,
+  'a String object without a prototype, as a tool\'s arguments': caught(`${BARE} await callTool('none', s);`),
+  'a String object without a prototype, returned': `${BARE} return s;`,
 };
 /** Shapes that name a builtin validation refuses at STANDARD. */
-const META = new Set(['Reflect.ownKeys of a String object', 'getOwnPropertyDescriptors of a String object', 'getOwnPropertyDescriptors of an object of 3e5 keys']);
+const META = new Set([
+  'Reflect.ownKeys of a String object',
+  'getOwnPropertyDescriptors of a String object',
+  'getOwnPropertyDescriptors of an object of 3e5 keys',
+  'a String object without a prototype, logged',
+  'a String object without a prototype, as a tool\'s arguments',
+  'a String object without a prototype, returned',
+]);
 const EXPECTED: Record<string, string> = {
   'Object.keys of a String object': 'OK RangeError',
   'Object.entries of a String object': 'OK RangeError',
@@ -80,6 +100,16 @@ const EXPECTED: Record<string, string> = {
   'copies and listings with values of an object of 3e5 keys': 'OK RangeError,RangeError,RangeError,RangeError,RangeError',
   'getOwnPropertyDescriptors of an object of 3e5 keys': 'OK RangeError',
   'a for-in over an object whose prototype has 3e5 keys': 'OK RangeError',
+  'Object.values of a String object within the budget': 'OK RangeError',
+  'Object.values of a string within the budget': 'OK RangeError',
+  'Object.create with a string as its properties': 'MEMORY_LIMIT_EXCEEDED',
+  'Object.create with a string as its properties, within the budget': 'OK RangeError',
+  'Object.defineProperties with a 3e6-element array': 'MEMORY_LIMIT_EXCEEDED',
+  'Object.defineProperties with a String object, within the budget': 'OK RangeError',
+  'structuredClone of a String object': 'OK 10000000',
+  'a String object without a prototype, logged': 'OK logged',
+  'a String object without a prototype, as a tool\'s arguments': 'OK ToolError',
+  'a String object without a prototype, returned': 'OUTPUT_LIMIT_EXCEEDED',
 };
 
 /** Key orders and values of ordinary `for-in`s, which must be the native ones. */

@@ -265,10 +265,14 @@ function definedLength(o: unknown, key: PropertyKey, desc: unknown): unknown {
  * step: the `length` of an array it defines was not charged (see definedLength), and a list of 1e6
  * descriptors, or an `Object.create` with one, could not be interrupted.
  */
-function defineAll(o: unknown, props: unknown): unknown {
+function defineAll(name: string, o: unknown, props: unknown): unknown {
   if (o === null || (typeof o !== 'object' && typeof o !== 'function')) return apply(nativeDefineProperties, ObjectCtor, [o, props]);
   if (props === null || props === undefined) return apply(nativeDefineProperties, ObjectCtor, [o, props]);
   const from = ObjectCtor(props) as Record<PropertyKey, unknown>;
+  // The keys are listed in one step that ignores termination, a string per index of a string, String
+  // object or array: `Object.create(null, 'x'.repeat(3e7))` (through an alias of Object, STANDARD
+  // validated) held a vm host 21 s past a 2 s deadline and grew it by 810 MB. Counted as a copy's.
+  copiedIndices(name, indexCount(props));
   const keys = ownKeys(from);
   const run = current;
   const descs: unknown[] = [];
@@ -520,12 +524,15 @@ export const NAMED_COPY_MOST = 1 << 17;
  * a 1 s deadline (STANDARD, validated), `getOwnPropertyNames`, `Reflect.ownKeys` and
  * `getOwnPropertyDescriptors` as long. Each row: the elements charged per index (8 bytes a unit: a key
  * is a string and a slot, 5; an entry a pair, its key and a slot, 12; a descriptor an object, its key and
- * a slot, 16; `values` makes no string, 1), the most indices one call may list (about 0.2 s at most:
- * the costlier the listing per index, the fewer; `values` is not capped), and the most keys of any kind
+ * a slot, 16; `values` of an array makes no string, 1), the most indices one call may list (about 0.2 s at most:
+ * the costlier the listing per index, the fewer; `values` of an array is not capped), and the most keys of any kind
  * it may list with a value or a descriptor each (see namedKeys; the plain listings are not counted twice).
  */
+/** Object.keys's units and most indices (see KEY_LISTINGS). */
+const KEYS_UNITS = 5;
+const KEYS_MOST = 1 << 20;
 const KEY_LISTINGS: readonly (readonly [object, string, number, number, number])[] = [
-  [ObjectCtor, 'keys', 5, 1 << 20, Infinity], [ObjectCtor, 'values', 1, Infinity, NAMED_COPY_MOST], [ObjectCtor, 'entries', 12, 1 << 18, NAMED_COPY_MOST], [ObjectCtor, 'getOwnPropertyNames', 5, 1 << 19, Infinity],
+  [ObjectCtor, 'keys', KEYS_UNITS, KEYS_MOST, Infinity], [ObjectCtor, 'values', 1, Infinity, NAMED_COPY_MOST], [ObjectCtor, 'entries', 12, 1 << 18, NAMED_COPY_MOST], [ObjectCtor, 'getOwnPropertyNames', 5, 1 << 19, Infinity],
   [ObjectCtor, 'getOwnPropertyDescriptors', 16, 1 << 18, NAMED_COPY_MOST], [ReflectObject, 'ownKeys', 5, 1 << 19, Infinity], [ObjectCtor, 'getOwnPropertySymbols', 1, Infinity, Infinity],
 ];
 
@@ -1331,7 +1338,11 @@ export function wrapBulkBuiltins(): void {
       [key](o: unknown) {
         // Reflect.ownKeys of a primitive is the native's own TypeError.
         const n = holder === ReflectObject && typeof o === 'string' ? 0 : indexCount(o);
-        if (n > SMALL) listedIndices(name, n, listing[2], listing[3]);
+        // `values` makes no key string for an array's elements, but lists a string's or a String
+        // object's indices through their keys: Object.values of 3e7 characters held a vm host 20 s past
+        // a 2 s deadline (PERMISSIVE) and grew it by 810 MB. It is capped as Object.keys is then.
+        const viaKeys = key === 'values' && !isArray(o);
+        if (n > SMALL) listedIndices(name, n, viaKeys ? KEYS_UNITS : listing[2], viaKeys ? KEYS_MOST : listing[3]);
         else if (key === 'getOwnPropertyDescriptors' && o !== null && typeof o === 'object') copied(current);
         if (listing[4] !== Infinity) namedKeys(name, o, listing[4]);
         const out = apply(orig, holder, [o]) as unknown;
@@ -1467,12 +1478,12 @@ export function wrapBulkBuiltins(): void {
       },
     }));
   });
-  wrap(ObjectCtor, 'defineProperties', () => ({ defineProperties(o: unknown, props: unknown) { return defineAll(o, props); } }));
+  wrap(ObjectCtor, 'defineProperties', () => ({ defineProperties(o: unknown, props: unknown) { return defineAll('Object.defineProperties', o, props); } }));
   wrap(ObjectCtor, 'create', (orig) => ({
     create(proto: unknown, props: unknown) {
       // The prototype is checked (and the object made) first, as the native does.
       const o = apply(orig, ObjectCtor, [proto]) as object;
-      return props === undefined ? o : defineAll(o, props);
+      return props === undefined ? o : defineAll('Object.create', o, props);
     },
   }));
   wrap(AP, 'flat', (orig) => ({

@@ -16,7 +16,8 @@
  * any "\u0000" is plain JSON and is decoded by `JSON.parse` alone.
  *
  * Objects keep own enumerable string-keyed properties; prototypes, symbol keys, functions and symbols
- * are dropped; Errors become `{ name, message }`; RegExps become their source text. Accessors are read
+ * are dropped; Errors become `{ name, message }`; RegExps become their source text; String objects become
+ * their string and typed arrays an array of their elements (neither is listed key by key). Accessors are read
  * only where the caller allows it (the host reading its own tool results), never in a realm, so copying
  * a script's value out runs none of the script's code.
  */
@@ -324,13 +325,18 @@ export function createCodec(): Codec {
         const s = regexpText(o);
         return charge(s.length + 2) ? s : null;
       }
+      // As in encodeJSON: a String object becomes its string, a view an array, both counted before any
+      // key is listed (`structuredClone(new String('x'.repeat(3e7)))` held a vm host 15 s past its
+      // deadline; a tool's Float64Array of 1e7 elements, 2.7 s).
+      const boxed = stringValue(o);
+      if (boxed !== undefined) return charge(boxed.length + 2) ? boxed : null;
       const id = nextId++;
       apply(mapSet, seen, [o, id]);
-      if (isArray(o)) {
-        const len = o.length;
-        if (!charge(len + 2)) return null;
-        const out = new ArrayCtor<unknown>(len);
-        for (let i = 0; i < len && !fail; i++) out[i] = enc(readIndex(o, i), depth + 1);
+      const viewLength = isArray(o) ? o.length : typedArrayLength(o);
+      if (viewLength >= 0) {
+        if (!charge(viewLength + 2)) return null;
+        const out = new ArrayCtor<unknown>(viewLength);
+        for (let i = 0; i < viewLength && !fail; i++) out[i] = enc(readIndex(o as unknown[], i), depth + 1);
         return out;
       }
       if (plain) return encodeObject(o, depth, false);
@@ -502,13 +508,16 @@ export function createCodec(): Codec {
   }
 
   /** An own data property's value; undefined for a hole or an accessor, whose code never runs here. */
-  function ownData(o: object, k: number | string): unknown {
+  function ownDescriptor(o: object, k: number | string): PropertyDescriptor | undefined {
     try {
-      const d = gopd(o, k);
-      return d !== undefined && 'value' in d ? d.value : undefined;
+      return gopd(o, k);
     } catch {
       return undefined;
     }
+  }
+  function ownData(o: object, k: number | string): unknown {
+    const d = ownDescriptor(o, k);
+    return d !== undefined && 'value' in d ? d.value : undefined;
   }
   /** The length of a typed array (read by the intrinsic getter, so only a real one has it), or -1. */
   function typedArrayLength(o: object): number {
@@ -519,8 +528,16 @@ export function createCodec(): Codec {
       return -1; // a DataView
     }
   }
+  /**
+   * The string a String object wraps, or undefined for anything else. By its brand, not its prototype: a
+   * String object whose prototype was set to null or to Object.prototype passed for a plain object, and
+   * its indices were listed as keys, one string each, in one step that ignores termination (3e7
+   * characters: 19-21 s past a 2 s deadline, 812 MB, in a log line, a tool's arguments or the result).
+   * Only an object whose own `length` is a fixed number, as a String object's is, pays the brand check.
+   */
   function stringValue(o: object): string | undefined {
-    if (!(o instanceof StringCtor)) return undefined;
+    const d = ownDescriptor(o, 'length');
+    if (d === undefined || typeof d.value !== 'number' || d.writable !== false || d.configurable !== false) return undefined;
     try {
       return apply(stringValueOf, o, []) as string;
     } catch {
@@ -605,6 +622,10 @@ export function createCodec(): Codec {
         const text = regexpText(o);
         return charge(text.length + 2) ? text : null;
       }
+      // String objects have one own key per character: a few bytes of the script's memory could
+      // otherwise become millions of keys here. Counted first, whatever their prototype.
+      const boxed = stringValue(o);
+      if (boxed !== undefined) return charge(boxed.length + 2) ? boxed : null;
       if (!plain && isDate(o)) {
         charge(26);
         const t = apply(dateGetTime, o, []) as number;
@@ -613,13 +634,10 @@ export function createCodec(): Codec {
       apply(setAdd, ancestors, [o]);
       try {
         if (isArray(o)) return encodeItems(o.length, (i) => ownData(o, i), depth);
-        if (plain) return encodeProps(o, depth);
-        // Views and String objects have one own key per element or character: a few bytes of the
-        // script's memory could otherwise become millions of keys here. Both are counted first.
+        // Views too, one own key per element (the host's: a realm has none), whatever their prototype.
         const viewLength = typedArrayLength(o);
         if (viewLength >= 0) return encodeItems(viewLength, (i) => (o as unknown as ArrayLike<unknown>)[i], depth);
-        const boxed = stringValue(o);
-        if (boxed !== undefined) return charge(boxed.length + 2) ? boxed : null;
+        if (plain) return encodeProps(o, depth);
         if (isMap(o)) {
           const pairs: unknown[] = [];
           // The pairs become an object as soon as a host calls Object.fromEntries: same keys left out.
