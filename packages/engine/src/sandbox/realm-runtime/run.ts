@@ -37,6 +37,7 @@ import {
   mapGet,
   mapSet,
   promiseThen,
+  regexpExec,
   setHas,
   stringIndexOf,
   stringSlice,
@@ -55,6 +56,8 @@ import { handledCapability, markHandled, rejected } from './promises.js';
  * within a few turns of its growth becoming fast, instead of after 16,384 turns of it.
  */
 const CHECK_EVERY = 16_384;
+/** Matched against the empty string when a run ends (see `end`): never handed to a script. */
+const EMPTY_MATCH = /(?:)/;
 const BLOCKED_KEYS = new SetCtor<string>(BLOCKED_PROPERTIES);
 /** BigInts past this magnitude (BIG_STRING bytes) make the heap checked when an operation makes one. */
 const BIG_BIGINT = BigIntCtor(1) << BigIntCtor(BIG_STRING * 8);
@@ -486,7 +489,13 @@ export function createRunner(codec: Codec) {
     }
   }
 
-  /** Ends the current run between entries (deadline, abort, fatal): its detached work stops. */
+  /**
+   * Ends the current run between entries (deadline, abort, fatal): its detached work stops. V8 keeps the
+   * subject of the realm's last successful RegExp match (for the legacy statics, which lockdown removes)
+   * for as long as the realm lives: a run's `/j$/.test(s)` on a 50 MB string left those 50 MB held by
+   * the realm through every later run that matched nothing, in each pooled realm. A match of the empty
+   * string replaces it.
+   */
   function end(): void {
     const run = current;
     if (run !== null) {
@@ -494,6 +503,7 @@ export function createRunner(codec: Codec) {
       if (run.setL !== null) run.setL(-1);
     }
     setCurrent(null);
+    apply(regexpExec, EMPTY_MATCH, ['']);
   }
 
   function forget(id: number): void {

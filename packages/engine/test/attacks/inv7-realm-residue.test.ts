@@ -1,6 +1,8 @@
 /**
  * Invariants 7 and 8: a run leaves nothing behind in a realm that later runs reuse, not even what no
- * script can read. A class whose base constructor returns another object adds its private fields to
+ * script can read.
+ *
+ * Private fields. A class whose base constructor returns another object adds its private fields to
  * that object, and V8 adds them to frozen ones too, so `class B extends A { #x = big; }` with `A`
  * returning `Object.prototype` hangs `big` on the realm's intrinsic. No later script can name `#x`
  * again, but the value lived as long as the realm (10,000 runs by default).
@@ -73,4 +75,41 @@ describe('invariant 7: private fields hung on a reused realm\'s intrinsics do no
     // 16 runs of 16 MB each held 252 MB of the host's 256 MB heap when the realm kept them.
     if (label.startsWith('vm')) expect(heapMB).toBeLessThan(96);
   }, 300_000);
+});
+
+/**
+ * The last match. V8 keeps the subject of a realm's last successful RegExp match for the legacy statics
+ * (`RegExp.$_`, which lockdown removes, so no script reads it), for as long as the realm lives. Found by
+ * red-teaming: a run's `/j$/.test(s)` on a 50 MB string left 51 MB held by the realm through every later
+ * run that matched nothing (vm, PERMISSIVE, validate:false transform:false; 0.9 MB without the match).
+ * The realm's runtime now matches the empty string when a run ends.
+ */
+const MATCHES = {
+  attacker: "const s = new Array(3e6).fill('abcdefghij').join(''); return /j$/.test(s) && s.search(/i/) === 8 && /a/.exec(s).index === 0;",
+  innocent: 'return [1, 2].length;',
+};
+const MATCH_ROWS = [
+  { label: 'vm STANDARD validated', options: '{}' },
+  { label: 'vm STANDARD, validate:false, transform:false', options: '{ validate: false, transform: false }' },
+] as const;
+const matchRows = MATCH_ROWS.map((row) => ({
+  ...row,
+  key: children.add(`match ${row.label}`, scriptsChild(row.options, MATCHES, {
+    timeout: 30_000,
+    setup: 'gc(); const base = process.memoryUsage().heapUsed;',
+    report: '{ grownMB: (gc(), Math.round((process.memoryUsage().heapUsed - base) / 1048576)) }',
+  }), { nodeArgs: ['--expose-gc'], killAfterMs: 120_000 }),
+}));
+
+describe('invariant 7: the subject of a run\'s last RegExp match is not held by its realm after the run', () => {
+  it.each(matchRows)('$label', async ({ key }) => {
+    const child = await children.result(key);
+    expect(child.code, describeChild(child)).toBe(0);
+    const result = childResult(child) as { out: Record<string, string>; grownMB: number } | undefined;
+    expect(result, describeChild(child)).toBeDefined();
+    const { out, grownMB } = result as { out: Record<string, string>; grownMB: number };
+    expect(out).toEqual({ attacker: 'OK', innocent: 'OK' });
+    // The subject is 30 MB (one byte a character); the realms themselves take well under 1 MB.
+    expect(grownMB).toBeLessThan(12);
+  }, 150_000);
 });
