@@ -69,6 +69,7 @@ const SHAPES: Record<string, string> = {
   'a String object without a prototype, logged': `${BARE} console.log(s); return 'logged';`,
   'a String object without a prototype, as a tool\'s arguments': caught(`${BARE} await callTool('none', s);`),
   'a String object without a prototype, returned': `${BARE} return s;`,
+  'JSON.stringify of a String object': "return JSON.stringify([Object('x'.repeat(1e7))]).length;",
 };
 /** Shapes that name a builtin validation refuses at STANDARD. */
 const META = new Set([
@@ -110,6 +111,7 @@ const EXPECTED: Record<string, string> = {
   'a String object without a prototype, logged': 'OK logged',
   'a String object without a prototype, as a tool\'s arguments': 'OK ToolError',
   'a String object without a prototype, returned': 'OUTPUT_LIMIT_EXCEEDED',
+  'JSON.stringify of a String object': 'OK 10000004',
 };
 
 /** Key orders and values of ordinary `for-in`s, which must be the native ones. */
