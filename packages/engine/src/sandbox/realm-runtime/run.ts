@@ -29,6 +29,7 @@ import {
   arrayShift,
   ProxyCtor,
   defineProperty,
+  create,
   freeze,
   isArray,
   jsonParse,
@@ -304,6 +305,16 @@ function checkpoint(run: Run): void {
   run.setL?.((run.getN === null ? 0 : run.getN()) + step);
 }
 
+/**
+ * `checkpoint` as the guards call it: through a proxy with no traps, which V8's optimising compiler
+ * calls but never inlines. `g` and `f` are small and inlined into the script's hot code, and what they
+ * call with them: `checkpoint` direct took `checkAlive`, `iterations`, `checkMemory`, `hostHeap` and
+ * `heapStep` into every loop V8 compiled on the stack (OSR), a graph ten times the loop's own. A never-seen
+ * 100k-turn loop spent 14-28 ms of a compiler thread on it (1-2 ms without), and finished in the
+ * interpreter before the code was ready. The call through the proxy costs once per checkpoint, not per turn.
+ */
+const coldCheckpoint: (run: Run) => void = new ProxyCtor(checkpoint, freeze(create(null) as ProxyHandler<typeof checkpoint>));
+
 function makeGuards(run: Run): Guards {
   const { maxIterations, maxCallDepth } = run.limits;
   const texts = run.calleeTexts;
@@ -311,13 +322,13 @@ function makeGuards(run: Run): Guards {
     L: maxIterations < run.spacing ? maxIterations : run.spacing,
     D: maxCallDepth,
     f() {
-      checkpoint(run);
+      coldCheckpoint(run);
     },
     g(turn: number, through: number) {
       const owed = through === LOOP_FREE ? turn : turn - through;
       const total = run.bulk + owed;
       run.bulk = total;
-      if (total > run.loopAt || run.fatal !== null || run.over) checkpoint(run);
+      if (total > run.loopAt || run.fatal !== null || run.over) coldCheckpoint(run);
       const left = run.loopAt - total;
       let ahead = turn < LOOP_GRANT ? turn : LOOP_GRANT;
       if (left < ahead) ahead = left;
