@@ -1,9 +1,12 @@
 // The package's JavaScript: one build of every entry from the TypeScript sources (tsc emits only the
 // .d.ts files), so each module, and each class an `instanceof` checks, exists once in dist/. The entries
-// share four chunks: `runtime`, everything the worker-main entry reaches (the worker loads nothing else,
-// and never the parser); `engine`, the rest of what the main entry reaches; `extras`, what only the other
-// entries add (the CLI's own modules: a server's cold start loads none of them); and `playground`, the
-// page and its assets (about 0.5 MB), which only a request for the page loads. Few files, because
+// share these chunks: `runtime`, everything the worker-main entry reaches (the worker loads nothing else,
+// and never the parser); `engine`, the rest of what the main entry reaches; `handler-core`, what serves
+// a createEnclaveHandler's requests, which the handler imports when it is created (V8 compiles every
+// byte an `import` loads: a process that never serves HTTP compiled its 48 KB for nothing), with `body`,
+// the request body reader it shares with the `http` entry; `extras`, what only the other entries add
+// (the CLI's own modules: a server's cold start loads none of them); and `playground`, the page and its
+// assets (about 0.5 MB), which only a request for the page loads. Few files, because
 // Node's ESM loader costs about a millisecond per module, which was most of a cold start with ~60
 // modules. oxc-parser stays external (it loads a native binding). test/bundle.test.ts checks the result.
 import path from 'node:path';
@@ -12,7 +15,9 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const workerMain = path.join(here, 'src/sandbox/worker-main.ts');
 const mainIndex = path.join(here, 'src/index.ts');
-/** The playground: the handler imports it on the first request for the page, so it is a chunk of its own. */
+/** Imported by createEnclaveHandler (src/http/handler.ts) when it builds a handler. */
+const httpCore = path.join(here, 'src/http/handler-core.ts');
+/** The playground: the handler's core imports it on the first request for the page, so it is a chunk of its own. */
 const playgroundModules = new Set([path.join(here, 'src/http/playground.ts'), path.join(here, 'src/http/playground-assets.generated.js')]);
 
 /** The modules the worker's entry reaches through static imports. */
@@ -30,6 +35,7 @@ function reachedFrom(entry, ctx) {
 
 let workerModules;
 let mainModules;
+let httpCoreModules;
 export default {
   input: {
     index: 'src/index.ts',
@@ -68,8 +74,12 @@ export default {
             if (playgroundModules.has(id)) return null;
             workerModules ??= reachedFrom(workerMain, ctx);
             mainModules ??= reachedFrom(mainIndex, ctx);
-            // What only the CLI (or the plumbing entries) load stays out of what `import '@enclave-kit/engine'` loads.
-            return workerModules.has(id) ? 'runtime' : mainModules.has(id) ? 'engine' : 'extras';
+            httpCoreModules ??= reachedFrom(httpCore, ctx);
+            // What only the HTTP core, the CLI (or the plumbing entries) load stays out of what `import '@enclave-kit/engine'` loads.
+            if (workerModules.has(id)) return 'runtime';
+            if (mainModules.has(id)) return 'engine';
+            // Outside every group too: the core's chunk, and the one it shares with the `http` entry.
+            return httpCoreModules.has(id) ? null : 'extras';
           },
         },
       ],

@@ -74,6 +74,26 @@ function closure(entry: string): { files: Map<string, Built>; packages: Set<stri
   return { files, packages };
 }
 
+/** Specifiers of a built file's static imports and re-exports: what loading it loads at once. */
+function staticImports(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const { module } = parseSync(file, text, { sourceType: 'module', lang: 'js' });
+  return [...module.staticImports.map((i) => i.moduleRequest.value), ...module.staticExports.flatMap((e) => e.entries.flatMap((entry) => (entry.moduleRequest ? [entry.moduleRequest.value] : [])))];
+}
+
+/** The files that loading `entry` loads (itself included), without what they import dynamically. */
+function staticClosure(entry: string): Set<string> {
+  const files = new Set<string>();
+  const pending = [entry];
+  while (pending.length > 0) {
+    const file = pending.pop() as string;
+    if (files.has(file)) continue;
+    files.add(file);
+    for (const s of staticImports(file)) if (s.startsWith('.')) pending.push(path.resolve(path.dirname(file), s));
+  }
+  return files;
+}
+
 describe('the built package', () => {
   const entries = entryFiles();
 
@@ -111,17 +131,12 @@ describe('the built package', () => {
   });
 
   it('loads the playground page only when it is asked for: through a dynamic import, never a static one', () => {
-    const staticImports = (file: string) => {
-      const text = readFileSync(file, 'utf8');
-      const { module } = parseSync(file, text, { sourceType: 'module', lang: 'js' });
-      return [...module.staticImports.map((i) => i.moduleRequest.value), ...module.staticExports.flatMap((e) => e.entries.flatMap((entry) => (entry.moduleRequest ? [entry.moduleRequest.value] : [])))];
-    };
     const bundle = path.join(dist, 'bundle');
     const page = path.join(bundle, 'playground.js');
     expect(readFileSync(page, 'utf8')).toContain('enclave-kit playground');
     const importers = readdirSync(bundle).filter((f) => f.endsWith('.js') && f !== 'playground.js');
     expect(importers.filter((f) => staticImports(path.join(bundle, f)).includes('./playground.js'))).toEqual([]);
-    expect(importers.filter((f) => read(path.join(bundle, f)).imports.includes('./playground.js'))).toEqual(['engine.js']);
+    expect(importers.filter((f) => read(path.join(bundle, f)).imports.includes('./playground.js'))).toEqual(['handler-core.js']);
     for (const f of importers) expect(readFileSync(path.join(bundle, f), 'utf8'), f).not.toContain('enclave-kit playground');
   });
 
@@ -134,6 +149,18 @@ describe('the built package', () => {
       const { comments } = parseSync(f, text, { sourceType: 'module', lang: 'js' });
       expect(comments.filter((c) => c.type === 'Block' && c.value.startsWith('*')).map((c) => c.value.slice(0, 60)), f).toEqual([]);
     }
+  });
+
+  it('the main entry loads none of the HTTP core: createEnclaveHandler imports it when it builds a handler', () => {
+    const loaded = [...staticClosure(entries['.'] as string)];
+    // Messages only the code that serves requests holds: its routes, its sessions, its body reader.
+    for (const text of ['No such session.', 'No route at this path.', 'The request body is not valid JSON.']) {
+      expect(loaded.filter((f) => readFileSync(f, 'utf8').includes(text)).map((f) => path.basename(f)), text).toEqual([]);
+    }
+    const bundle = path.join(dist, 'bundle');
+    const core = readdirSync(bundle).filter((f) => f.endsWith('.js') && readFileSync(path.join(bundle, f), 'utf8').includes('No such session.'));
+    expect(core).toEqual(['handler-core.js']);
+    expect(loaded.filter((f) => read(f).imports.includes('./handler-core.js')).map((f) => path.basename(f))).toEqual(['engine.js']);
   });
 
   it("the main entry imports none of Node's modules that load its streams", () => {
