@@ -73,6 +73,31 @@ describe('createEnclaveHandler options', () => {
     for (const bad of ['', 'a b', 'ses:1', '{tag}', 'x'.repeat(129), 42]) expect(isSessionId(bad)).toBe(false);
   });
 
+  it('serves a request made at once, and a handler disposed at once never sweeps (the core loads after createEnclaveHandler returns)', async () => {
+    const sweeps: string[] = [];
+    const store = new MemorySessionStore();
+    // The sweep asks the store for the sessions of instances that stopped (every livenessMs / 2).
+    const counted = new Proxy(store, {
+      get(target, key) {
+        if (key === 'stale') return () => (sweeps.push('stale'), target.stale());
+        const value: unknown = Reflect.get(target, key);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const served = createEnclaveHandler({ sessions: { store: counted, livenessMs: 20 } });
+    const first = served(new Request('http://localhost/enclave', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: 'return 6 * 7' }) }));
+    expect(await (await first).json()).toMatchObject({ success: true, value: 42 });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(sweeps.length).toBeGreaterThan(0);
+    served.dispose();
+    const before = sweeps.length;
+    const disposed = createEnclaveHandler({ sessions: { store: counted, livenessMs: 20 } });
+    disposed.dispose();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(sweeps.length).toBe(before);
+    store.dispose();
+  });
+
   it('answers other methods with 405 and Allow', async () => {
     const handler = createEnclaveHandler({ catalog: false });
     const res = await handler(new Request('http://localhost/enclave', { method: 'GET' }));
