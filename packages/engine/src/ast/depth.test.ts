@@ -4,7 +4,11 @@
  * nesting, and must stay low on flat code, however long.
  */
 import { describe, expect, it } from 'vitest';
-import { MAX_PARSE_DEPTH, parseDepthExceeded } from './depth.js';
+import { LEVEL_CONFIGS } from '../levels.js';
+import { prescan } from '../scan/index.js';
+import { MAX_PARSE_DEPTH, lexWithDepth, parseDepthExceeded } from './depth.js';
+import { lex, type LexSink } from './lexer.js';
+import { parseAgentScript } from './parse.js';
 
 /** The smallest `n` for which `make(n)` is refused (up to `cap`), or Infinity. */
 function refusedAt(make: (n: number) => string, cap = 1 << 18): number {
@@ -111,5 +115,77 @@ describe('parseDepthExceeded', () => {
     const at = parseDepthExceeded(text);
     expect(at).toBeGreaterThan(6);
     expect(text[at]).toBe('=');
+  });
+});
+
+/** A pass's sink that wants nothing, or that is full after `limit` events (as the pre-scan's is at 50 issues). */
+function passSink(limit = Infinity): LexSink & { events: string[] } {
+  const events: string[] = [];
+  const note = (e: string) => {
+    events.push(e);
+  };
+  return {
+    events,
+    get full() {
+      return events.length >= limit;
+    },
+    special: (o, cp) => note(`special ${o} ${cp}`),
+    lineSeparator: (o) => note(`separator ${o}`),
+    identifier: (a, b) => note(`identifier ${a} ${b}`),
+    open: (o, d) => note(`open ${o} ${d}`),
+    regex: (a, b, c) => note(`regex ${a} ${b} ${c}`),
+    close: (o, d, st) => note(`close ${o} ${d} ${st}`),
+    word: (a, b) => note(`word ${a} ${b}`),
+    punctuator: (o, c) => note(`punctuator ${o} ${c}`),
+  };
+}
+
+describe('lexWithDepth (the estimate taken along with the pre-scan\'s lex)', () => {
+  const texts = [
+    ...Object.values(HEAVY).flatMap((make) => [make(MAX_PARSE_DEPTH / 2), make(MAX_PARSE_DEPTH + 2)]),
+    ...Object.values(MEDIUM).flatMap(([make, by]) => [make(Math.floor(by / 2)), make(Math.ceil(by) + 2)]),
+    ...Object.values(LIGHT).flatMap((make) => [make(4 * MAX_PARSE_DEPTH), make(8 * MAX_PARSE_DEPTH + 2)]),
+    '\\u0069f (a) /`/;',
+    'let of = 1; x = of / a / 1;',
+    'x = a / b / c;',
+    '#!/usr/bin/env node\nx = 1;',
+    `x = 1;\n${'a='.repeat(3000)}1; s = '\u202e\u200b';`,
+  ];
+
+  it('reaches the verdict the estimate reaches alone, and hands the pass every event it would get alone', () => {
+    for (const text of texts) {
+      const alone = parseDepthExceeded(text);
+      const solo = passSink();
+      lex(text, solo);
+      const teed = passSink();
+      expect(lexWithDepth(text, teed), text.slice(0, 40)).toBe(alone);
+      expect(teed.events).toEqual(solo.events);
+      expect(parseDepthExceeded(text)).toBe(alone);
+    }
+  });
+
+  it('gives no verdict when the pass stopped the lex first, and parseDepthExceeded then reads the whole text itself', () => {
+    const text = `x = 1;\n${'a='.repeat(3000)}1;`;
+    const alone = parseDepthExceeded(text);
+    expect(alone).toBeGreaterThan(8);
+    const stopped = passSink(3);
+    expect(lexWithDepth(text, stopped)).toBeUndefined();
+    expect(stopped.events).toHaveLength(3);
+    expect(parseDepthExceeded(text)).toBe(alone);
+    // Refused before the pass stopped: that verdict is final.
+    const early = `${'a='.repeat(3000)}1;`;
+    const refused = parseDepthExceeded(early);
+    // Two events (a word, a punctuator) a level: the pass stops some levels after the refusal.
+    const pass = passSink(2 * MAX_PARSE_DEPTH + 100);
+    expect(lexWithDepth(early, pass)).toBe(refused);
+    expect(pass.events.length).toBeLessThan(4000);
+  });
+
+  it('a text whose pre-scan stops at 50 problems is still measured before oxc reads it', () => {
+    // 60 problems before the chain: the pre-scan's lex stops at the 50th and never sees the chain.
+    const text = `const s = '${'\0'.repeat(20)}${'\u202e'.repeat(20)}${'\u200b'.repeat(20)}';\nlet a;\n${'a='.repeat(3000)}1;`;
+    const scanned = prescan(text, { ...LEVEL_CONFIGS.STANDARD.scan, maxLineLength: 1 << 20 }, 'STANDARD');
+    expect(scanned.length).toBeGreaterThanOrEqual(50);
+    expect(parseAgentScript(text).syntaxErrors.map((e) => e.ruleId)).toEqual(['prescan/depth']);
   });
 });

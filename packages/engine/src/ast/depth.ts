@@ -27,7 +27,7 @@
  * statements side by side in one block reach it, each `(...)` counting one). The largest JavaScript bundles in this repository's
  * dependencies (webpack, babel, terser, 0.3 to 2.5 MB) stay under a sixth of the limit.
  */
-import { lex, type LexSink } from './lexer.js';
+import { lex, type LexContext, type LexSink } from './lexer.js';
 
 /** The most units (see above) a text may reach, in levels of the costliest kind: 8,192 units. */
 export const MAX_PARSE_DEPTH = 1024;
@@ -264,6 +264,129 @@ function unescaped(word: string): string {
   });
 }
 
+/** The events of a lex the estimate takes (see LexSink). */
+const Event = { OPEN: 0, REGEX: 1, CLOSE: 2, WORD: 3, PUNCTUATOR: 4 } as const;
+type Event = (typeof Event)[keyof typeof Event];
+
+/**
+ * Hands every event of one lex to a pass's own sink and to the estimate, so that a pass that lexes the
+ * text anyway (the pre-scan) takes the estimate along. The lex stops when the pass's sink is full, as it
+ * would alone; the estimate stops taking events once it has refused (its verdict is then final).
+ */
+class DepthTee implements LexSink {
+  readonly #sink: LexSink;
+  readonly #depth: DepthSink;
+  /** The estimate threw (a bug of ours): it is dropped, and parseDepthExceeded lexes the text itself. */
+  #failed = false;
+  /** The estimate still wants events. */
+  #live = true;
+
+  constructor(sink: LexSink, depth: DepthSink) {
+    this.#sink = sink;
+    this.#depth = depth;
+  }
+
+  get full(): boolean {
+    return this.#sink.full;
+  }
+
+  /** The estimate's verdict, when it is the one `parseDepthExceeded` would reach alone, else undefined. */
+  verdict(): number | undefined {
+    if (this.#failed) return undefined;
+    // Stopped early by the pass, the lex may have left text unread that the estimate had to see.
+    if (this.#depth.full || !this.#sink.full) return this.#depth.at;
+    return undefined;
+  }
+
+  special(offset: number, codePoint: number, context: LexContext): void {
+    this.#sink.special(offset, codePoint, context);
+  }
+
+  lineSeparator(offset: number, codePoint: number, context: LexContext): void {
+    this.#sink.lineSeparator(offset, codePoint, context);
+  }
+
+  identifier(start: number, end: number): void {
+    this.#sink.identifier(start, end);
+  }
+
+  // Each event goes to the pass's sink first, as it would without the estimate, whose throws it never sees.
+  open(offset: number, depth: number): void {
+    this.#sink.open(offset, depth);
+    if (this.#live) this.#toDepth(Event.OPEN, offset, depth, false);
+  }
+
+  regex(start: number, bodyEnd: number, end: number): void {
+    this.#sink.regex(start, bodyEnd, end);
+    if (this.#live) this.#toDepth(Event.REGEX, start, 0, false);
+  }
+
+  close(offset: number, depth: number, statement: boolean): void {
+    this.#sink.close?.(offset, depth, statement);
+    if (this.#live) this.#toDepth(Event.CLOSE, offset, depth, statement);
+  }
+
+  word(start: number, end: number): void {
+    this.#sink.word?.(start, end);
+    if (this.#live) this.#toDepth(Event.WORD, start, end, false);
+  }
+
+  punctuator(offset: number, c: number): void {
+    this.#sink.punctuator?.(offset, c);
+    if (this.#live) this.#toDepth(Event.PUNCTUATOR, offset, c, false);
+  }
+
+  #toDepth(event: Event, a: number, b: number, statement: boolean): void {
+    const depth = this.#depth;
+    try {
+      switch (event) {
+        case Event.OPEN:
+          depth.open(a, b);
+          break;
+        case Event.REGEX:
+          depth.regex(a);
+          break;
+        case Event.CLOSE:
+          depth.close(a, b, statement);
+          break;
+        case Event.WORD:
+          depth.word(a, b);
+          break;
+        default:
+          depth.punctuator(a, b);
+      }
+    } catch {
+      this.#failed = true;
+    }
+    this.#live = !this.#failed && !depth.full;
+  }
+}
+
+/** The last text whose estimate (at MAX_PARSE_DEPTH) a pass took along (see lexWithDepth), and that estimate. */
+let lastText: string | undefined;
+let lastAt = -1;
+
+/**
+ * `lex(code, sink)` that also takes the estimate of `code` (at MAX_PARSE_DEPTH) along, for the
+ * `parseDepthExceeded(code)` that follows: one lex of the text instead of two. Returns the estimate, or
+ * undefined when the lex stopped before the estimate could be made (`sink` was full first). Throws what
+ * `lex` throws.
+ */
+export function lexWithDepth(code: string, sink: LexSink): number | undefined {
+  let at: number | undefined = 0;
+  if (code.startsWith('#!')) lex(code, sink);
+  else {
+    const tee = new DepthTee(sink, new DepthSink(code, MAX_PARSE_DEPTH * HEAVY));
+    lex(code, tee);
+    at = tee.verdict();
+  }
+  if (at !== undefined) {
+    lastText = code;
+    lastAt = at;
+  }
+  return at;
+}
+
 /**
  * The offset at which the estimated recursion (see above) of `code` first exceeds `maxLevels` levels of
  * the costliest kind, or -1. Linear, and never throws.
@@ -272,6 +395,8 @@ export function parseDepthExceeded(code: string, maxLevels = MAX_PARSE_DEPTH): n
   // The lexer reads a first line that starts with `#!` as a comment; to a parser of the wrapped script
   // (see ast/parse.ts) it is no comment.
   if (code.startsWith('#!')) return 0;
+  // The same text as the pass before took the estimate of (the pre-scan, just before the parse).
+  if (code === lastText && maxLevels === MAX_PARSE_DEPTH) return lastAt;
   const sink = new DepthSink(code, maxLevels * HEAVY);
   lex(code, sink);
   return sink.at;

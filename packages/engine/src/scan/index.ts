@@ -6,7 +6,8 @@
  */
 import type { ScanLimits, SecurityLevel } from '../levels.js';
 import { type Issue, LineIndex } from '../source.js';
-import { lex, LexContext, type LexSink } from '../ast/lexer.js';
+import { LexContext, type LexSink } from '../ast/lexer.js';
+import { lexWithDepth } from '../ast/depth.js';
 import { checkRegex } from './regex.js';
 import { CharKind, describeCodePoint, isEmojiBase, isKeycapBase, isPictographic, isSpecial, isTag, Script, scriptName, scriptOf, specialKind } from '../ast/unicode.js';
 
@@ -199,7 +200,8 @@ class Scan implements LexSink {
   run(): void {
     if (!this.#checkSize()) return;
     this.#checkLines();
-    lex(this.#src, this);
+    // The parse that follows needs the parse-depth estimate of the same text, from the same lexer.
+    lexWithDepth(this.#src, this);
   }
 
   /** False when the code is too large: then nothing else is looked at. */
