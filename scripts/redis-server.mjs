@@ -34,29 +34,59 @@ function freePort() {
   });
 }
 
-/** One PING over a fresh socket: true if the server answered PONG within `ms`. */
-export function ping(port, ms = 500) {
+/**
+ * Sends `command` over a fresh socket and resolves what `read` makes of the text received so far, as soon
+ * as that is not undefined; undefined if nothing answered within `ms`.
+ */
+function ask(port, command, read, ms) {
   return new Promise((resolve) => {
     const socket = createConnection({ port, host: '127.0.0.1' });
-    const done = (ok) => {
+    let text = '';
+    const done = (value) => {
       clearTimeout(timer);
       socket.destroy();
-      resolve(ok);
+      resolve(value);
     };
-    const timer = setTimeout(() => done(false), ms);
-    socket.once('error', () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
+    const timer = setTimeout(() => done(undefined), ms);
+    socket.once('error', () => done(undefined));
+    socket.once('connect', () => socket.write(`${command}\r\n`));
+    socket.on('data', (data) => {
+      text += data.toString();
+      const value = read(text);
+      if (value !== undefined) done(value);
+    });
   });
 }
 
+/** One PING over a fresh socket: true if the server answered PONG within `ms`. */
+export async function ping(port, ms = 500) {
+  return (await ask(port, 'PING', (text) => text.startsWith('+PONG'), ms)) === true;
+}
+
 /**
- * Starts redis-server on a free port (or `port`) and resolves once it answers PING. The server's
+ * The `process_id` the server on `port` reports (INFO server), or undefined if none answered within `ms`:
+ * tells our server from another one that took the port first.
+ */
+function serverPid(port, ms = 1000) {
+  return ask(port, 'INFO server', (text) => {
+    const m = /process_id:(\d+)/.exec(text);
+    return m ? Number(m[1]) : undefined;
+  }, ms);
+}
+
+/** How many free ports startRedisServer tries when another process takes the one it picked first. */
+const PORT_ATTEMPTS = 5;
+
+/**
+ * Starts redis-server on a free port (or `port`) and resolves once it answers PING and reports its own
+ * process id. A free port is free only until something binds it: between `freePort()` closing it and
+ * redis-server binding it, any socket of the machine (a client's ephemeral port, another test's server)
+ * may take it, so a start on a port of our choosing that fails is tried again on another. The server's
  * directory is removed by `stop()`.
  */
 export async function startRedisServer(options = {}) {
   requireRedisServer();
-  const port = options.port ?? (await freePort());
+  let port = options.port ?? (await freePort());
   const dir = mkdtempSync(path.join(tmpdir(), 'enclave-redis-'));
   let child;
   let output = '';
@@ -64,6 +94,7 @@ export async function startRedisServer(options = {}) {
   async function start() {
     // DEBUG SLEEP (a Redis that hangs) is allowed from localhost only.
     const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--enable-debug-command', 'local'];
+    output = '';
     child = spawn(BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const keep = (d) => {
       output = (output + d.toString()).slice(-4000);
@@ -73,13 +104,26 @@ export async function startRedisServer(options = {}) {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     const until = Date.now() + READY_TIMEOUT_MS;
     for (;;) {
-      if (await ping(port)) return;
+      // An answer counts only from the process started here, not from a server that holds the port.
+      if (child.exitCode === null && (await ping(port)) && (await serverPid(port)) === child.pid) return;
       if (child.exitCode !== null || Date.now() > until) {
         child.kill('SIGKILL');
         await exited;
         throw new Error(`redis-server did not start on port ${port}:\n${output}`);
       }
       await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** The first start: on a port of our choosing, another one when that one was taken meanwhile. */
+  async function firstStart() {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await start();
+      } catch (e) {
+        if (options.port !== undefined || attempt >= PORT_ATTEMPTS) throw e;
+        port = await freePort();
+      }
     }
   }
 
@@ -92,7 +136,7 @@ export async function startRedisServer(options = {}) {
     await exited;
   }
 
-  await start();
+  await firstStart();
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
