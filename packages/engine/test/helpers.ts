@@ -804,7 +804,10 @@ export function describeChild(child: ChildResult): string {
  * A child program that runs each script once, in order, on one Enclave built from `options` (source
  * text), and prints `RESULT {"out": {name: 'OK' or the error code}, ...report}`. `setup` runs first,
  * `settle` after the last run, and `report` is an expression whose fields join the result. `limits`
- * lowers a script's own limits (run options) by its name.
+ * lowers a script's own limits (run options) by its name. `timeout` is each run's deadline, and the
+ * Enclave's unless `options` names one: a run's timeout only lowers the instance's, so a STRICT instance
+ * (5 s) or a STANDARD one (30 s) silently cut the generous deadlines these children ask for, and loaded
+ * machines then saw TIMEOUT where a budget was meant to end the run.
  */
 export function scriptsChild(
   options: string,
@@ -813,7 +816,7 @@ export function scriptsChild(
 ): string {
   return `
 ${opts.setup ?? ''}
-const enclave = new Enclave(${options});
+const enclave = new Enclave({ timeout: ${opts.timeout}, ...(${options}) });
 await enclave.ready();
 const out = {};
 const limits = ${JSON.stringify(opts.limits ?? {})};
