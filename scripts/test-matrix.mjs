@@ -30,25 +30,39 @@ const cache = process.env.ENCLAVE_NODE_CACHE ?? path.join(os.homedir(), '.cache'
 const platform = process.platform === 'win32' ? 'win' : process.platform;
 const binary = `node-${platform}-${process.arch}`;
 
-/** The bin folder of Node `major`, installed from the registry into the cache first if it is missing. */
+/** Installs of one Node binary tried before its version is reported as failed (a registry that hiccups). */
+const INSTALL_ATTEMPTS = 3;
+
+/**
+ * The bin folder of Node `major`, installed from the registry into the cache first if it is missing;
+ * undefined, said on the console, when every attempt failed.
+ */
 function nodeBin(major) {
   const prefix = path.join(cache, major);
   const bin = path.join(prefix, 'node_modules', binary, 'bin');
   if (existsSync(path.join(bin, 'node'))) return bin;
   mkdirSync(prefix, { recursive: true });
-  console.log(`== installing ${binary}@${major} into ${prefix}`);
-  const npm = spawnSync('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--loglevel=error', '--prefix', prefix, `${binary}@${major}`], {
-    stdio: 'inherit',
-    timeout: 300_000,
-  });
-  if (npm.status !== 0 || !existsSync(path.join(bin, 'node'))) throw new Error(`could not install ${binary}@${major} (npm exited with ${npm.status})`);
-  return bin;
+  for (let attempt = 1; attempt <= INSTALL_ATTEMPTS; attempt++) {
+    console.log(`== installing ${binary}@${major} into ${prefix} (attempt ${attempt} of ${INSTALL_ATTEMPTS})`);
+    const npm = spawnSync('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--loglevel=error', '--prefix', prefix, `${binary}@${major}`], {
+      stdio: 'inherit',
+      timeout: 300_000,
+    });
+    if (npm.status === 0 && existsSync(path.join(bin, 'node'))) return bin;
+    console.log(`could not install ${binary}@${major} (npm exited with ${npm.status}${npm.error ? `: ${npm.error.message}` : ''})`);
+  }
+  return undefined;
 }
 
 const vitest = path.join(root, 'node_modules/vitest/vitest.mjs');
 const results = [];
 for (const major of majors) {
   const bin = nodeBin(major);
+  // One version that cannot be installed fails the matrix, and the other versions still run.
+  if (bin === undefined) {
+    results.push({ version: `${major} (not installed)`, status: 1, seconds: 0 });
+    continue;
+  }
   const env = { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH}` };
   const version = spawnSync(path.join(bin, 'node'), ['--version'], { encoding: 'utf8' }).stdout.trim();
   const report = reportDir ? ['--reporter=default', '--reporter=json', `--outputFile=${path.join(reportDir, `node-${major}.json`)}`] : [];
