@@ -106,7 +106,8 @@ export const IMPORT_REFUSED = 'import() is not available to scripts.';
 export function mayNamePrivately(text: string): boolean {
   for (let at = text.indexOf('#'); at >= 0; at = text.indexOf('#', at + 1)) {
     const c = text.charCodeAt(at + 1);
-    if (c >= 128 || (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x24 || c === 0x5f || c === 0x5c) return true;
+    // What may start a name: anything that may continue one, less the digits.
+    if (c >= 128 || (isAsciiIdPart(c) && !(c >= 0x30 && c <= 0x39))) return true;
   }
   return false;
 }
