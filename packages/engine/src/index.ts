@@ -94,7 +94,7 @@ export type {
   RunScope,
   SessionOptions,
   ToolSourceOptions,
-} from './http/handler.js';
+} from './http/handler-common.js';
 export type { RunRequestBody } from './http/body.js';
 export { EnclaveHttpError } from './http/errors.js';
 export { MemorySessionStore } from './http/session-store.js';

@@ -17,20 +17,6 @@ import type { RateLimitStore } from '../rate-limit.js';
 import type { EnclaveFetchHandler, EnclaveHandlerOptions, EnclaveLogger, EnclaveRoute, HandlerCore, HandlerShared } from './handler-common.js';
 import { CHECK_PATH, SESSION_METHODS, json, keyBytes, playgroundPath, routeAt } from './handler-common.js';
 
-export type {
-  EnclaveFetchHandler,
-  EnclaveHandlerBaseOptions,
-  EnclaveHandlerOptions,
-  EnclaveLogger,
-  EnclaveRequestContext,
-  EnclaveRoute,
-  EnclaveRouteContext,
-  RateLimitOptions,
-  RunScope,
-  SessionOptions,
-  ToolSourceOptions,
-} from './handler-common.js';
-
 const DEFAULT_MAX_BODY = 1024 * 1024;
 /** Where the HTTP core's option errors say they come from: the adapters' options are these options. */
 const OPTIONS_WHERE = 'enclave options';

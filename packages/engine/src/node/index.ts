@@ -15,7 +15,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PayloadTooLargeError } from '../http/body.js';
-import type { EnclaveFetchHandler } from '../http/handler.js';
+import type { EnclaveFetchHandler } from '../http/handler-common.js';
 import { internalFailure } from '../result.js';
 
 /** A Node request as Express and Nest hand it over: `originalUrl` keeps the mount path. */
