@@ -6,14 +6,14 @@ import { flatten, walk, walkFlat } from './walk.js';
 
 /** The walk's contract written the plain way, recursively: children of every key in key order, array items in order. */
 function referenceWalk(node: Node, parent: Node | null, key: string, h: WalkHandlers): void {
-  if (h.enter(node, parent, key) === false) return;
+  if (h.enter(node, parent, key, node.type) === false) return;
   for (const k of Object.keys(node)) {
     if (k === 'parent') continue;
     const v = node[k];
     const items = Array.isArray(v) ? v : [v];
     for (const item of items) if (item !== null && typeof item === 'object' && typeof (item as Node).type === 'string') referenceWalk(item as Node, node, k, h);
   }
-  h.leave?.(node, parent, key);
+  h.leave?.(node, parent, key, node.type);
 }
 
 const SCRIPTS = [
@@ -30,18 +30,18 @@ return new.target, typeof a, delete f.a, a ||= b &&= c ??= d;`,
   'return 1',
 ];
 
-type Event = [string, Node, Node | null, string];
+type Event = [string, Node, Node | null, string, string];
 
 /** The calls a walk makes, with `enter` returning false (skip the children) on nodes `skip` picks. */
 function record(run: (h: WalkHandlers) => void, skip: (n: Node) => boolean): Event[] {
   const events: Event[] = [];
   run({
-    enter(node, parent, key) {
-      events.push(['enter', node, parent, key]);
+    enter(node, parent, key, type) {
+      events.push(['enter', node, parent, key, type]);
       return skip(node) ? false : undefined;
     },
-    leave(node, parent, key) {
-      events.push(['leave', node, parent, key]);
+    leave(node, parent, key, type) {
+      events.push(['leave', node, parent, key, type]);
     },
   });
   return events;
@@ -71,7 +71,7 @@ describe('walk, and walkFlat over flatten: the calls the plain recursive walk ma
       expect(record((h) => walk(parsed.main, h), skip)).toEqual(expected);
     }
     // A skip at the root visits the root alone.
-    expect(record((h) => walkFlat(tree, h), () => true)).toEqual([['enter', parsed.main, null, '']]);
+    expect(record((h) => walkFlat(tree, h), () => true)).toEqual([['enter', parsed.main, null, '', parsed.main.type]]);
   });
 
   it('handles nesting thousands of levels deep without the call stack', () => {

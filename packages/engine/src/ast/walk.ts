@@ -11,11 +11,15 @@ import { isNode } from './nodes.js';
  */
 const TYPE_NAMES: ReadonlyMap<string, string> = new Map(Object.keys(visitorKeys).map((t) => [t, t]));
 
+/**
+ * `type` is `node.type`, read from the flat tree's list (an array read, where `node.type` on nodes of many
+ * shapes is a megamorphic load): a pass that tests the type should take it from here.
+ */
 export interface WalkHandlers {
   /** Called before the children of `node`. Returning false skips them (and the matching `leave`). */
-  enter(node: Node, parent: Node | null, key: string): boolean | void;
+  enter(node: Node, parent: Node | null, key: string, type: string): boolean | void;
   /** Called after all children of `node`. */
-  leave?(node: Node, parent: Node | null, key: string): void;
+  leave?(node: Node, parent: Node | null, key: string, type: string): void;
 }
 
 /**
@@ -119,7 +123,7 @@ export function flatten(root: Node): FlatTree {
 
 /** `walk` over a flattened tree: the same calls in the same order, without enumerating any node again. */
 export function walkFlat(tree: FlatTree, handlers: WalkHandlers): void {
-  const { nodes, parents, keys, ends } = tree;
+  const { nodes, parents, keys, types, ends } = tree;
   // Entered nodes waiting for their `leave`, innermost last.
   const open: number[] = [];
   const count = nodes.length;
@@ -127,10 +131,10 @@ export function walkFlat(tree: FlatTree, handlers: WalkHandlers): void {
   for (;;) {
     while (open.length > 0 && (ends[open[open.length - 1] as number] as number) <= i) {
       const j = open.pop() as number;
-      handlers.leave?.(nodes[j] as Node, parents[j] as Node | null, keys[j] as string);
+      handlers.leave?.(nodes[j] as Node, parents[j] as Node | null, keys[j] as string, types[j] as string);
     }
     if (i >= count) return;
-    if (handlers.enter(nodes[i] as Node, parents[i] as Node | null, keys[i] as string) === false) {
+    if (handlers.enter(nodes[i] as Node, parents[i] as Node | null, keys[i] as string, types[i] as string) === false) {
       i = ends[i] as number;
       continue;
     }

@@ -726,9 +726,7 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
   /** Where each labelled loop's outermost label starts: a loop's grant block goes around its labels. */
   const labelled = new Map<Node, number>();
 
-  walkFlat(tree, { enter(node, parent, field) {
-    // Read once: `node.type` on nodes of many shapes is a megamorphic load, and the tests below ask it again and again.
-    const type = node.type;
+  walkFlat(tree, { enter(node, parent, field, type) {
     while (checkScopes.length > 0 && node.start >= (checkScopes[checkScopes.length - 1] as { end: number }).end) checkScopes.pop();
     // Before whatever the walk writes at that offset (a string check starts there for `a + b`).
     if (node === valueStatement) ms.appendLeft(node.start, 'return ');

@@ -3,7 +3,7 @@ import type { ParsedSource } from '../ast/parse.js';
 import { userLocation, WRAP_PREFIX } from '../ast/parse.js';
 import { treeFacts } from '../ast/facts.js';
 import type { Issue } from '../source.js';
-import type { Node, Span } from '../ast/nodes.js';
+import type { Span } from '../ast/nodes.js';
 import type { NodeHandler, Rule, RuleContext } from './rule.js';
 import { noAccessor } from './rules/no-accessor.js';
 import { noAsyncFunction } from './rules/no-async-function.js';
@@ -36,6 +36,7 @@ import { noWith } from './rules/no-with.js';
 import { staticToolName } from './rules/static-tool-name.js';
 import { unknownGlobal } from './rules/unknown-global.js';
 import { ScopeTracker } from './scope.js';
+import { walkFlat } from '../ast/walk.js';
 
 export type { Rule, RuleContext, RuleVisitor, NodeHandler } from './rule.js';
 
@@ -196,35 +197,22 @@ export function validateAst(parsed: ParsedSource, options: ValidateOptions): Iss
     }
     const anyEnter = enter.get('*') ?? [];
     const anyExit = exit.get('*') ?? [];
-    // `walkFlat`'s calls, written out: each node's type is read from the list once (an array read, where
-    // `node.type` is a megamorphic load) and serves the scope tracker and both handler lookups.
-    const { nodes, parents, keys, types, ends } = facts.tree;
-    /** Entered nodes waiting for their `leave`, innermost last. */
-    const open: number[] = [];
-    const count = nodes.length;
-    // Indexed loops: these run for every node, and iterator objects would dominate the cost.
-    for (let i = 0; ; i++) {
-      while (open.length > 0 && (ends[open[open.length - 1] as number] as number) <= i) {
-        const j = open.pop() as number;
-        const node = nodes[j] as Node;
-        const parent = parents[j] as Node | null;
-        const key = keys[j] as string;
-        const typed = exit.get(types[j] as string);
+    // Indexed loops: these run for every node, and iterator objects would dominate the cost. The type
+    // comes from the flat tree's list (see WalkHandlers) and serves the scope tracker and both lookups.
+    walkFlat(facts.tree, {
+      enter(node, parent, key, type) {
+        scope.enter(node, parent, key, type);
+        for (let h = 0; h < anyEnter.length; h++) (anyEnter[h] as NodeHandler)(node, parent, key);
+        const typed = enter.get(type);
+        if (typed) for (let h = 0; h < typed.length; h++) (typed[h] as NodeHandler)(node, parent, key);
+      },
+      leave(node, parent, key, type) {
+        const typed = exit.get(type);
         if (typed) for (let h = 0; h < typed.length; h++) (typed[h] as NodeHandler)(node, parent, key);
         for (let h = 0; h < anyExit.length; h++) (anyExit[h] as NodeHandler)(node, parent, key);
         scope.leave(node);
-      }
-      if (i >= count) break;
-      const node = nodes[i] as Node;
-      const parent = parents[i] as Node | null;
-      const key = keys[i] as string;
-      const type = types[i] as string;
-      scope.enter(node, parent, key, type);
-      for (let h = 0; h < anyEnter.length; h++) (anyEnter[h] as NodeHandler)(node, parent, key);
-      const typed = enter.get(type);
-      if (typed) for (let h = 0; h < typed.length; h++) (typed[h] as NodeHandler)(node, parent, key);
-      open.push(i);
-    }
+      },
+    });
   } catch {
     // A bug here must not let code through unchecked: fail closed with an issue, never throw.
     buffer.add({
