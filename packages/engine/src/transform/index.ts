@@ -638,8 +638,6 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
   const statementStarts = new Set<number>();
   /** Member expressions that are assignment targets other than `o.length = v` (see memberTarget). */
   const memberTargets = new Set<Node>();
-  /** The span `ls` replaces in an assignment written as `o.length = v`, or null (see lengthStoreIn). */
-  const lengthStore = (node: Node) => lengthStoreIn(text, parsed.comments, node);
   /**
    * Marks `n` as an assignment target, if it is a member expression. A property of `super` is refused as
    * one: its store lands on `this` (an array's `length` set through it preallocates up to 2^25 elements
@@ -766,10 +764,12 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
         break;
     }
 
+    // The span `ls` replaces in an assignment written as `o.length = v` (see lengthStoreIn), or null.
+    const lengthSpan = type === 'AssignmentExpression' ? lengthStoreIn(text, parsed.comments, node) : null;
     // Assignment targets: a member among them is written through `lt` when it is visited (see memberTarget).
     if (type === 'AssignmentExpression') {
       // `o.length = v` is `ls(o, v)` (below); `a[k]++` grows by one at most.
-      if (lengthStore(node) === null) target(node.left as Node);
+      if (lengthSpan === null) target(node.left as Node);
     } else if (type === 'ForInStatement' || type === 'ForOfStatement') target(node.left as Node);
     else if (type === 'ArrayPattern') for (const element of node.elements as (Node | null)[]) target(element);
     else if (type === 'ObjectPattern') for (const prop of node.properties as Node[]) target(prop.type === 'RestElement' ? (prop.argument as Node) : (prop.value as Node));
@@ -932,14 +932,13 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
       }
     }
     // After the checks above, so that its parenthesis closes inside theirs (`a.length += n` has both).
-    const span = type === 'AssignmentExpression' ? lengthStore(node) : null;
-    if (span !== null) {
+    if (lengthSpan !== null) {
       // `o.length = v` becomes `ls(o, v)`: the object, then the value, then the assignment, as before.
       // (The statement no longer starts with the object: a check around it takes the inner form.)
       const left = node.left as Node;
       statementStarts.delete(node.start);
       ms.appendLeft(left.start, `${LS}(`);
-      ms.overwrite(span[0], span[1], ',');
+      ms.overwrite(lengthSpan[0], lengthSpan[1], ',');
       ms.prependRight((node.right as Node).end, ')');
     }
     return true;
