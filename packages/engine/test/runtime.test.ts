@@ -124,9 +124,26 @@ return { s, n, deep, seen: seen.join(',') };`);
   it('still stops a string doubled past the per-string cap', async () => {
     const e = new Enclave({ validate: false });
     try {
-      for (const code of ['let s = "ab"; while (true) s = s + s;', 'let s = "ab"; while (true) s += s;', 'let s = "ab"; while (true) s = `${s}${s}`;']) {
+      for (const code of ['let s = "ab"; while (true) s = s + s;', 'let s = "ab"; while (true) s = s + s + s;', 'let s = "ab"; while (true) s += s + s;', 'let s = "ab"; while (true) s += s;', 'let s = "ab"; while (true) s = `${s}${s}`;']) {
         const r = await e.run(code, { memoryLimit: 8 * 1024 * 1024 });
         expect(r.error?.code, code).toBe('MEMORY_LIMIT_EXCEEDED');
+      }
+    } finally {
+      e.dispose();
+    }
+  });
+});
+
+describe('long chains of +', () => {
+  it('runs a chain of thousands of terms, which a check at every + nested past what V8 compiles', async () => {
+    const e = new Enclave();
+    try {
+      for (const n of [500, 3000]) {
+        // One term a line: the pre-scan's line-length limit is not what this is about.
+        const code = `const a = 'ab';\nreturn (${Array.from({ length: n }, (_, i) => (i % 2 === 0 ? 'a' : String(i))).join(' +\n')}).length;`;
+        const r = await e.run(code);
+        expect(r.error, `${n} terms`).toBeUndefined();
+        expect(r.value).toBe(Array.from({ length: n }, (_, i) => (i % 2 === 0 ? 'ab' : String(i))).join('').length);
       }
     } finally {
       e.dispose();

@@ -16,6 +16,8 @@ const GRANT_OPEN = '{ let __ek_k = 0, __ek_q = 16, __ek_u; try { ';
 const GRANT_GUARD = 'if (++__ek_k > __ek_q) __ek_q = __ek_g(__ek_k, __ek_q);';
 const GRANT_CLOSE = ' } finally { if (__ek_q === 16) { if ((__ek_n += __ek_k) > __ek_L) __ek_f(); } else if (__ek_q > __ek_k) __ek_r(__ek_q - __ek_k); } }';
 /** The string growth check where `expr` starts a statement; inside a light loop it keeps the value in the loop's own `__ek_u`. */
+/** The BigInt growth check the rewriter writes around `expr`. */
+const bn = (expr: string) => `(typeof (__ek_t = (${expr})) === 'bigint' ? __ek_bn(__ek_t) : __ek_t)`;
 const growStatement = (expr: string, t = '__ek_t') => `${t} = (${expr}), (typeof ${t} === 'string' && ${t}.length > 65536 ? __ek_s(${t}) : ${t})`;
 
 describe('rewriter', () => {
@@ -31,7 +33,6 @@ describe('rewriter', () => {
   });
 
   it('checks what *, ** and << make unless a number literal makes the result a number', () => {
-    const bn = (expr: string) => `(typeof (__ek_t = (${expr})) === 'bigint' ? __ek_bn(__ek_t) : __ek_t)`;
     const text = out('const r = [a * b, a ** b, a << b, a * 2, 3 ** b, a << 1, a >> b, a + 1];');
     expect(text).toContain(`[${bn('a * b')}, ${bn('a ** b')}, ${bn('a << b')}, a * 2, 3 ** b, a << 1, a >> b, ${grow('a + 1')}]`);
   });
@@ -140,11 +141,21 @@ describe('rewriter', () => {
   });
 
   it('starts a check that begins a statement with a name, so that it never continues the line before it', () => {
-    const text = out("let s = 'a'\ns += 'b'\ns + 'c' + d");
+    const text = out("let s = 'a'\ns += 'b'\ns * t + d");
     expect(text).toContain(`let s = 'a'\n${growStatement("s += 'b'")}`);
     // The outermost check at that offset takes the name-first form, the one inside it the usual form; the
     // trailing statement's `return` goes before both.
-    expect(text).toContain(`return __ek_t = (${grow("s + 'c'")} + d), (typeof __ek_t`);
+    expect(text).toContain(`return __ek_t = (${bn('s * t')} + d), (typeof __ek_t`);
+  });
+
+  it('checks a chain of + once, around its outermost +, and the right side of a += not at all', () => {
+    const text = out("s = a + b + c + (d + e);\nt += a + b;\nu = `${a + b}` + c;");
+    // A string that an inner + makes is part of the outer one's: charged once, by the outer check.
+    expect(text).toContain(`s = ${grow('a + b + c + (d + e)')};`);
+    expect(text).toContain(growStatement('t += a + b'));
+    // A template literal is no +: what it holds is checked as before.
+    expect(text).toContain(`u = ${grow(`${grow(`\`\${${grow('a + b')}}\``)} + c`)};`);
+    expect(text.match(/__ek_s\(/g)).toHaveLength(5);
   });
 
   it("leaves a tagged template's parts to the tag, but still checks expressions inside it", () => {

@@ -86,6 +86,8 @@ export const ATTACKS: readonly Attack[] = [
   // ---- memory ------------------------------------------------------------------------------------------
   { name: "'x'.repeat(2 ** 28)", code: "return 'x'.repeat(2 ** 28).length;", expect: MEMORY, validation: 'accept', enclave: MEM },
   { name: 's += s doubling', code: "let s = 'x'; for (let i = 0; i < 40; i++) s += s; return s.length;", expect: MEMORY, validation: 'accept', enclave: MEM },
+  { name: 'growth through a chain of +', code: "let s = 'x'; for (let i = 0; i < 40; i++) s = s + s + s + s; return s.length;", expect: MEMORY, validation: 'accept', enclave: MEM },
+  { name: 'growth through a chain on the right of +=', code: "let s = 'x'; for (let i = 0; i < 40; i++) s += s + s + (s + s); return s.length;", expect: MEMORY, validation: 'accept', enclave: MEM },
   { name: 'template-literal doubling', code: "let s = 'x'; for (let i = 0; i < 40; i++) s = `${s}${s}`; return s.length;", expect: MEMORY, validation: 'accept', enclave: MEM },
   { name: 'String.prototype.concat doubling', code: "let s = 'x'; for (let i = 0; i < 40; i++) s = s.concat(s); return s.length;", expect: MEMORY, validation: 'accept', enclave: MEM },
   { name: 'Array(1e8).fill(0)', code: 'return Array(1e8).fill(0).length;', expect: MEMORY, validation: 'accept', enclave: MEM },
