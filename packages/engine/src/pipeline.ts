@@ -107,5 +107,28 @@ export function prepareAgentScript(code: string, options: CheckOptions = {}): Pr
   // Not cached: the compiled code is, per thread, by key (sandbox/compile.ts). Keeping this object would
   // keep the rewriter's MagicString too, about 17 KB for the agent script, for a hit that saves nothing.
   const { code: source, mapPosition } = transformed.output;
+  const most = config.scan.maxCodeBytes * REWRITE_GROWTH;
+  if (source.length > most) {
+    return {
+      ok: false,
+      issues: [{
+        ruleId: 'rewrite/size',
+        message: `The script needs too many runtime checks: rewritten with them it is ${source.length} characters; the limit is ${most} (${REWRITE_GROWTH} times the largest script this level accepts).`,
+        hint: 'Write fewer, larger expressions: a loop or a helper function instead of many repeated small expressions or callbacks.',
+        line: 1,
+        column: 1,
+      }],
+    };
+  }
   return { ok: true, compiled: { source, key: cacheKey(source), mapPosition } };
 }
+
+/**
+ * How much larger than a level's largest script (`maxCodeBytes`) its rewritten text may be. The guards
+ * make ordinary scripts 1.5-2.5 times longer (the 20 scripts of bench/agents.mjs, less the fixed
+ * prologue), and line after line of small callbacks about 3.7 times (check.test.ts), but a text made of
+ * tiny guarded expressions (`a+b,` repeated: 22 times) grew a 250 KB STANDARD script to 5.6 MB, which V8
+ * then pre-parsed for the check (0.4 s) and compiled for the run, all of it on the host's thread and
+ * beyond the run's deadline.
+ */
+const REWRITE_GROWTH = 6;

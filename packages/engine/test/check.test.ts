@@ -63,3 +63,33 @@ describe('enclave.check()', () => {
   });
 
 });
+
+describe('the rewritten text’s size', () => {
+  // STRICT: 32 KB of code at most, so 192 KB of rewritten text.
+  const strict = new Enclave({ securityLevel: 'STRICT' });
+  afterAll(() => strict.dispose());
+  const lines = (n: number, line: (i: number) => string) => Array.from({ length: n }, (_, i) => line(i)).join('\n');
+
+  it('refuses a script of tiny guarded expressions whose rewrite grows past six times the level’s largest script', async () => {
+    // 30 KB of `a + b,` grew 22-fold when each + got its own check: 660 KB for V8 to pre-parse and compile.
+    const code = `const a = 1, b = 2;\n${lines(15, (i) => `const x${i} = [${'a + b, '.repeat(280)}0];`)}\nreturn x0.length;`;
+    const report = strict.check(code);
+    expect(report.ok).toBe(false);
+    expect(report.issues.map((i) => i.ruleId)).toEqual(['rewrite/size']);
+    const r = await strict.run(code);
+    expect(r.error?.code).toBe('VALIDATION_ERROR');
+    expect(r.error?.message).toContain('rewrite/size');
+  });
+
+  it('accepts ordinary code of the largest size the level allows', async () => {
+    // Callbacks and string building, each line about 120 bytes: 3.7 times as long rewritten.
+    const code = `const items = await callTool('items:list', {});\n${lines(270, (i) => `const v${i} = items.filter((x) => x.active && x.id > ${i} - 1000).map((x) => x.name + ':' + x.id).join(', ');`)}\nreturn v0;`;
+    expect(code.length).toBeGreaterThan(28 * 1024);
+    const tools = { 'items:list': async () => [{ active: true, name: 'a', id: 1 }, { active: false, name: 'b', id: 2 }] };
+    const report = strict.check(code, { tools });
+    expect(report.issues).toEqual([]);
+    const r = await strict.run(code, { tools });
+    expect(r.error).toBeUndefined();
+    expect(r.value).toBe('a:1');
+  });
+});
