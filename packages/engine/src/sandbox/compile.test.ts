@@ -92,9 +92,18 @@ describe('compileScript refuses text that may call import()', () => {
     "0 <!--b; /*\nimport('x')\n// */",
     "'import'; import('x')",
     "\u00e9 import('x')",
+    // The phase imports (Node 24 compiles `import.source`), in every disguise, and any later phase.
+    "import.source('x')",
+    "import . source ('x')",
+    "import/* c */./* c */source// c\n('x')",
+    "import\n.\nsource\n('x')",
+    "import.\\u0073ource('x')",
+    "import.defer('x')",
+    "import.phase('x')",
   ];
   // None of these is a dynamic import (a property, a longer name, no call).
-  const NOT_CALLS = ["a.import('x')", "a?.import('x')", "imports('x')", "reimport('x')", "$import('x')", "important('x')", "'import.csv'", "import.meta", "'import'", "x = { import: 1 }"];
+  const NOT_CALLS = ["a.import('x')", "a?.import('x')", "imports('x')", "reimport('x')", "$import('x')", "important('x')", "'import.csv'", "import.meta", "'import'", "x = { import: 1 }",
+    "'import. (x)'", "a.import.source('x')"];
 
   it.each(CALLS)('%j', (body) => {
     expect(mayImport(body)).toBe(true);
@@ -111,6 +120,25 @@ describe('compileScript refuses text that may call import()', () => {
     const context = vm.createContext(vm.constants.DONT_CONTEXTIFY);
     const reason = await (new vm.Script("import('x').then(() => null, (e) => e)").runInContext(context) as Promise<unknown>);
     expect((reason as { constructor: { constructor: unknown } }).constructor.constructor).toBe(Function);
+  });
+
+  it('keeps the host error of a phase import out too, on a Node whose V8 compiles one', async () => {
+    // Node 24 compiles `import.source(...)` in a classic script (older ones refuse it as a SyntaxError of
+    // V8's) and rejects it with a host error: the host's Function, which sets a host global here.
+    const canary = `__ek_phase_import_${process.pid}`;
+    const body = `import.source('x').then(() => null, (e) => { try { e.constructor.constructor('globalThis.${canary} = 1')(); } catch {} })`;
+    const context = vm.createContext(vm.constants.DONT_CONTEXTIFY);
+    let script: vm.Script | null = null;
+    try {
+      script = compileScript(`${body}; // ${Math.random()}`);
+    } catch (e) {
+      expect((e as Error).name).toBe('SyntaxError');
+    }
+    if (script !== null) await (script.runInContext(context) as Promise<unknown>);
+    // Whatever the text compiled to, the rejection had time to run its handler.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect((globalThis as Record<string, unknown>)[canary]).toBeUndefined();
+    expect(script).toBeNull();
   });
 });
 

@@ -136,9 +136,22 @@ function skipTrivia(text: string, from: number): number {
   return i;
 }
 
+/** Past the name that starts at `from`: ASCII name characters, escapes (`\u{73}`) and anything not ASCII but space. */
+function skipName(text: string, from: number): number {
+  let i = from;
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    if (c < 128 ? isAsciiIdPart(c) || c === 0x7b || c === 0x7d : !isJsSpace(c)) i++;
+    else break;
+  }
+  return i;
+}
+
 /**
  * Whether a text may call `import(...)`: the word `import`, not part of a longer name, followed by `(`
- * past any white space and comments, and not a property name (`a.import(...)`). (`import.meta` needs no
+ * past any white space and comments, or by `.`, a name and `(` (the phase imports: Node 24's V8 compiles
+ * `import.source('x')` in a classic script and answers it with the same host error as `import('x')`;
+ * `import.defer('x')` is the next), and not a property name (`a.import(...)`). (`import.meta` needs no
  * check: a classic script that holds it does not compile.)
  *
  * In a classic `vm.Script`, Node answers `import()` with a rejection whose reason is an error of the host
@@ -156,7 +169,15 @@ export function mayImport(text: string): boolean {
     if (before >= 0 && before < 128 && isAsciiIdPart(before)) continue;
     const after = text.charCodeAt(at + 6);
     if (after < 128 && isAsciiIdPart(after)) continue; // `imports`, `important`
-    if (text.charCodeAt(skipTrivia(text, at + 6)) !== 0x28) continue;
+    let next = skipTrivia(text, at + 6);
+    // `import.source(`, `import . defer (`: any name, so that a phase V8 adds later is refused too.
+    if (text.charCodeAt(next) === 0x2e) {
+      const name = skipTrivia(text, next + 1);
+      const end = skipName(text, name);
+      if (end === name) continue;
+      next = skipTrivia(text, end);
+    }
+    if (text.charCodeAt(next) !== 0x28) continue;
     // `a.import(...)` and `a?.import(...)` call a property; `...import(x)` spreads a real import.
     if (before === 0x2e && !(text.charCodeAt(at - 2) === 0x2e && text.charCodeAt(at - 3) === 0x2e)) continue;
     return true;
