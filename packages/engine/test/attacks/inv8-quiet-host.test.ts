@@ -45,6 +45,11 @@ const SCRIPTS: Record<string, string> = {
   'then() on a Promise subclass at the bottom of an overflow': 'class P extends Promise {} const p = P.resolve(1); const q = P.reject(new Error("r")); function r(n) { try { return r(n + 1); } catch (e) { p.then(() => {}); q.then(null, () => {}); new P(() => {}).then(); throw e; } } return r(0);',
   'a species getter that recurses, for then()': 'class P extends Promise { static get [Symbol.species]() { return P[Symbol.species]; } } const p = new P((res) => res(1)); try { p.then(); } catch {} await null; await null; return 1;',
   'combinators and finally on a Promise subclass at the bottom of an overflow': 'class P extends Promise {} const a = P.resolve(1); function r(n) { try { return r(n + 1); } catch (e) { P.all([a, 2]); P.race([a]); a.finally(() => {}); P.reject(e).catch(() => {}); throw e; } } return r(0);',
+  // Node 24: what every async generator inherits makes an intrinsic promise and rejects it inside the
+  // call when the receiver's `return` throws (on older Nodes there is no such method: a TypeError).
+  "an async iterator's Symbol.asyncDispose whose return throws": "async function* g() {} const f = g()[Symbol.asyncDispose]; try { f.call({ return() { throw new Error('x'); } }); } catch {} await null; return 1;",
+  "an async iterator's Symbol.asyncDispose at the bottom of an overflow": "async function* g() {} const f = g()[Symbol.asyncDispose]; function r(n) { try { return r(n + 1); } catch (e) { try { f.call({ return() { throw e; } }); } catch {} throw e; } } return r(0);",
+  'await using whose disposal rejects, detached': "(async () => { await using a = { [Symbol.asyncDispose]() { return Promise.reject(new Error('d')); } }; })(); await null; return 1;",
   'console.log of an error at the bottom of an overflow': 'function r(n) { try { return r(n + 1); } catch (e) { console.log(e); throw e; } } return r(0);',
 };
 
@@ -95,6 +100,7 @@ describe('invariant 8: a quiet host (child processes)', () => {
       expect(got.out['a failing run first']).toBe('RUNTIME_ERROR');
       expect(got.out['detached rejections left behind']).toBe('OK');
       expect(got.out['a thenable that resolves twice']).toBe('OK');
+      expect(got.out["an async iterator's Symbol.asyncDispose whose return throws"]).toBe('OK');
       // Every overflow ends the run with a code, never a crash (a script that catches its overflow may
       // succeed); with the budget guards, unbounded recursion is a depth limit.
       const overflows = Object.entries(got.out).filter(([name]) => /recursion|recurses|overflow/.test(name));

@@ -121,6 +121,8 @@ export const SymbolCtor = Symbol;
 export const symbolIterator: typeof Symbol.iterator = Symbol.iterator;
 export const symbolSpecies: typeof Symbol.species = Symbol.species;
 export const symbolAsyncIterator: typeof Symbol.asyncIterator = Symbol.asyncIterator;
+/** Node 24 and later (explicit resource management); undefined before. */
+export const symbolAsyncDispose: symbol | undefined = (Symbol as { asyncDispose?: symbol }).asyncDispose;
 export const symbolIsConcatSpreadable: typeof Symbol.isConcatSpreadable = Symbol.isConcatSpreadable;
 export const symbolMatch: typeof Symbol.match = Symbol.match;
 export const symbolMatchAll: typeof Symbol.matchAll = Symbol.matchAll;
