@@ -43,6 +43,7 @@ import {
   apply,
   arrayPush,
   arrayValues,
+  captureStackTrace,
   construct,
   defineProperty,
   fromCharCode,
@@ -109,6 +110,7 @@ function hiddenIntrinsics(options: InstallOptions): unknown[] {
   } catch {
     // An older V8 without iterator helpers.
   }
+  apply(arrayPush, hidden, errorStackAccessors());
   if (options.intl && IntlObject !== undefined) {
     try {
       const segments = new IntlObject.Segmenter().segment('ab');
@@ -120,6 +122,21 @@ function hiddenIntrinsics(options: InstallOptions): unknown[] {
   return hidden;
 }
 /* eslint-enable no-restricted-properties */
+
+/**
+ * The getter and setter of every error's own `stack` (and of what `Error.captureStackTrace` is handed):
+ * from Node 22 (V8 12) an accessor whose two functions V8 makes once per context and shares between all
+ * errors, where Node 20 has a data property. No walk from the global object reaches them: unfrozen, a
+ * run that set `getter.secret` on them was read by the next tenant of the realm (validate:false, both
+ * isolations, Node 22 and 24).
+ */
+function errorStackAccessors(): unknown[] {
+  const held = {};
+  captureStackTrace(held);
+  const own = gopd(new ErrorCtor('x'), 'stack');
+  const captured = gopd(held, 'stack');
+  return [own?.get, own?.set, captured?.get, captured?.set];
+}
 
 /**
  * `Symbol.for` registers its symbol in the isolate, the host's too in `vm` mode, for as long as the
@@ -465,6 +482,10 @@ function engineHeld(options: InstallOptions): (readonly [string, unknown])[] {
     ['Function.prototype.caller accessor (%ThrowTypeError%)', gopd(FunctionPrototype, 'caller')?.get],
     ['template object', ((s: TemplateStringsArray) => s)`x`],
   ];
+  const stack = errorStackAccessors();
+  const labels = ['error stack getter', 'error stack setter', 'captured stack getter', 'captured stack setter'];
+  // Shared when they exist (Node 22 and later): each must then be frozen itself.
+  for (let i = 0; i < stack.length; i++) if (stack[i] !== undefined) apply(arrayPush, held, [[`${labels[i] as string} (%ErrorStackAccessor%)`, stack[i]]]);
   try {
     const values = apply(arrayValues, [], []) as { map?: (f: (x: unknown) => unknown) => unknown };
     if (IteratorCtor !== undefined && typeof values.map === 'function') {
