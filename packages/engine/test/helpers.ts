@@ -756,6 +756,19 @@ export interface ChildResult {
   timedOut: boolean;
 }
 
+/** What a child may take to start Node and import the engine before its first run, on a loaded machine. */
+const CHILD_START_MS = 30_000;
+
+/**
+ * The kill bound (`killAfterMs`) of a child that hosts `runs` runs, one after the other, each ended by
+ * a deadline of `runMs`: past all of them, so a kill means a run that its deadline did not end (a
+ * hang). A bound below that sum let a loaded machine kill a child whose runs were all on time, and
+ * every run after the kill failed for want of a result.
+ */
+export function hostsRuns(runs: number, runMs: number): number {
+  return CHILD_START_MS + runs * runMs;
+}
+
 /**
  * Runs an ES module in a fresh `node` process. `source` may use `ENGINE` (the engine's module URL) and
  * top-level await. The child is killed after `killAfterMs` (a hang is reported, never waited out).
