@@ -12,6 +12,7 @@ import {
   ChildBatch,
   childResult,
   describeChild,
+  hostsRuns,
   isBugRow,
   itBug,
   makeEnclave,
@@ -145,44 +146,60 @@ const BOMBS: { name: string; code: string; ownChild?: boolean; anyCode?: boolean
   { name: 'huge tool names, 100 calls in flight', code: "const n = 'x'.repeat(4e6); const ps = []; for (let i = 0; i < 100; i++) ps.push(callTool(n, {}).catch((e) => e.message.length)); const r = await Promise.all(ps); return r.length;", ownChild: true, anyCode: true },
 ];
 
+/**
+ * Each run's deadline. The bombs end by their budgets (8 MB, and BUDGET's 100,000 iterations: STANDARD's
+ * million took the iterator bombs 1.7 s on an idle machine) in at most 1.5 s there; a loaded one
+ * stretched that 6 to 10 times, to TIMEOUT at the 10 s this was. A bomb no budget sees still aborts the
+ * 128 MB host, or runs to this deadline: both fail.
+ */
+const RUN_MS = 20_000;
+
 /** One child per known bug (each may abort its process); the fixed ones share a child, one line each. */
 const childSource = (cases: readonly { key: string; code: string; validate?: false; transform?: false }[]) => `
 for (const c of ${JSON.stringify(cases)}) {
-  const enclave = new Enclave({ securityLevel: 'STANDARD', memoryLimit: 8 * 1024 * 1024, validate: c.validate ?? true, transform: c.transform ?? true });
-  const r = await enclave.run(c.code, { timeout: 10000 });
+  const enclave = new Enclave({ securityLevel: 'STANDARD', memoryLimit: 8 * 1024 * 1024, maxIterations: ${BUDGET.maxIterations}, validate: c.validate ?? true, transform: c.transform ?? true });
+  const r = await enclave.run(c.code, { timeout: ${RUN_MS} });
   console.log('RESULT:' + c.key + ' ' + JSON.stringify({ code: r.success ? 'OK' : r.error.code }));
   enclave.dispose();
 }
 `;
 
 const CONTROL = { key: 'control', code: 'const keep = []; for (let i = 0; i < 2000; i++) keep.push(new Array(1e6).fill(0)); return keep.length;' };
-const HEAP = { nodeArgs: ['--max-old-space-size=128'], killAfterMs: 30_000 };
+/** A child of `runs` cases: killed only past all their deadlines (a hang), never for a slow machine. */
+const heap = (runs: number) => ({ nodeArgs: ['--max-old-space-size=128'], killAfterMs: hostsRuns(runs, RUN_MS) });
 const children = new ChildBatch(3);
 /** The bombs of the shared child: those whose builtins this Node has. */
 const SHARED_BOMBS = BOMBS.filter((b) => !b.ownChild && b.present !== false);
 /**
  * The fixed bombs share children, a few per child (one that aborts takes the rest of its child with it,
- * so a failure names a group), each child well within its 30 s on a loaded machine.
+ * so a failure names a group).
  */
 const PER_CHILD = 10;
 const bombCase = (b: (typeof SHARED_BOMBS)[number], i: number) => ({ key: `case${i}`, code: b.code, validate: b.validate, transform: b.transform });
-const SHARED = children.add('shared', childSource([CONTROL, ...SHARED_BOMBS.slice(0, PER_CHILD).map(bombCase)]), HEAP);
+const sharedCases = [CONTROL, ...SHARED_BOMBS.slice(0, PER_CHILD).map(bombCase)];
+const SHARED = children.add('shared', childSource(sharedCases), heap(sharedCases.length));
 const sharedChild = (i: number): string => {
   if (i < PER_CHILD) return SHARED;
   const group = Math.floor(i / PER_CHILD);
   const name = `shared ${group}`;
-  if (!children.has(name)) children.add(name, childSource(SHARED_BOMBS.slice(group * PER_CHILD, (group + 1) * PER_CHILD).map((b, j) => bombCase(b, group * PER_CHILD + j))), HEAP);
+  const cases = SHARED_BOMBS.slice(group * PER_CHILD, (group + 1) * PER_CHILD).map((b, j) => bombCase(b, group * PER_CHILD + j));
+  if (!children.has(name)) children.add(name, childSource(cases), heap(cases.length));
   return name;
 };
 SHARED_BOMBS.forEach((_b, i) => sharedChild(i));
-BOMBS.filter((b) => b.ownChild).forEach((b) => children.add(b.name, childSource([{ key: 'bug', code: b.code }]), HEAP));
+BOMBS.filter((b) => b.ownChild).forEach((b) => children.add(b.name, childSource([{ key: 'bug', code: b.code }]), heap(1)));
 beforeAll(() => children.start(), 120_000);
+/**
+ * A test awaits its own child, which may wait for a slot behind another (3 at a time): its own kill
+ * bound and one other's.
+ */
+const CHILD_TEST_MS = 2 * heap(sharedCases.length).killAfterMs;
 
 describe('invariant 5 in a child process: memory growth between checkpoints', () => {
   it('control: a wrapped builtin in the same loop is caught in the child', async () => {
     const child = await children.result(SHARED);
     expect(childResult(child, CONTROL.key), describeChild(child)).toEqual({ code: 'MEMORY_LIMIT_EXCEEDED' });
-  }, 60_000);
+  }, CHILD_TEST_MS);
 
   describe('at STANDARD (validated unless the name says otherwise), memoryLimit 8 MB, host heap 128 MB', () => {
     SHARED_BOMBS.forEach((b, i) => {
@@ -190,7 +207,7 @@ describe('invariant 5 in a child process: memory growth between checkpoints', ()
         const child = await children.result(sharedChild(i));
         const got = childResult(child, `case${i}`) as { code: string } | undefined;
         expect(['MEMORY_LIMIT_EXCEEDED', 'MAX_ITERATIONS'], describeChild(child)).toContain(got?.code);
-      }, 60_000);
+      }, CHILD_TEST_MS);
     });
     for (const b of BOMBS.filter((x) => x.ownChild)) {
       // Found as a bug (the child died with "FATAL ERROR: Reached heap limit"); now it must survive.
@@ -200,7 +217,7 @@ describe('invariant 5 in a child process: memory growth between checkpoints', ()
         const got = childResult(child, 'bug') as { code: string } | undefined;
         expect(got, describeChild(child)).toBeDefined();
         if (!b.anyCode) expect(['MEMORY_LIMIT_EXCEEDED', 'MAX_ITERATIONS']).toContain(got?.code);
-      }, 60_000);
+      }, CHILD_TEST_MS);
     }
   });
 });
