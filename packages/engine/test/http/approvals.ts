@@ -204,16 +204,22 @@ return { pick, refunded: r.refunded, at: new Date(Date.now()).getUTCFullYear() >
     }, 30_000);
 
     it('a wait longer than maxPauseDuration ends as APPROVAL_EXPIRED; a cancelled wait as ABORTED; neither runs the refund', async () => {
+      // The wait ends when the test moves the app's clock past it, not 300 ms after the pause: a loaded
+      // machine was slower than that to read the paused stream, whose last event was then the sweep's
+      // final. The sweep itself still runs on real timers, every half of livenessMs.
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(new Date('2026-03-01T09:00:00Z'));
       const { ran, toolsFor } = shop();
-      const opts = { sessions: { maxPauseDuration: 300, livenessMs: 200 } } as Partial<EnclaveHandlerOptions<unknown, string>>;
+      const opts = { sessions: { maxPauseDuration: 60_000, livenessMs: 1_000 } } as Partial<EnclaveHandlerOptions<unknown, string>>;
       const a = await instance(toolsFor, opts);
       const b = await instance(toolsFor, opts);
       const { sessionId, events } = await paused(a, 'alice', LIST_READ_REFUND);
-      const follow = readEvents(await fetch(`${b}/sessions/${sessionId}/events?fromSeq=${events.length}`, { headers: { 'x-user': 'alice' } }));
-      await expect.poll(async () => (await status(b, 'alice', sessionId)).state, { timeout: 10_000 }).toBe('failed');
+      // A reader that follows the paused session sees nothing more (its stream ends at the pause).
+      expect(await readEvents(await fetch(`${b}/sessions/${sessionId}/events?fromSeq=${events.length}`, { headers: { 'x-user': 'alice' } }))).toEqual([]);
+      expect((await status(b, 'alice', sessionId)).state).toBe('waiting_for_approval');
+      vi.setSystemTime(new Date('2026-03-01T09:01:01Z'));
+      await expect.poll(async () => (await status(b, 'alice', sessionId)).state).toBe('failed');
       expect((await status(b, 'alice', sessionId)).result.error.code).toBe('APPROVAL_EXPIRED');
-      // A reader that followed the paused session sees nothing more (its stream ended at the pause).
-      expect(await follow).toEqual([]);
       const late = await decide(b, 'alice', sessionId, 3, { approved: true });
       expect(late.status).toBe(410);
       expect(((await late.json()) as any).error.code).toBe('APPROVAL_EXPIRED');
