@@ -163,11 +163,11 @@ describe('what the store shows of a paused run is input: the decision is bound t
   });
 
   /** One app instance on port 0 on the test's Redis; `refunds` is the host-side canary. */
-  async function app(sessions: Record<string, unknown>) {
+  async function app(sessions: Record<string, unknown>, options: { maxBodySize?: number } = {}) {
     const refunds: number[] = [];
     const stores = redisStores(redis.client(), { prefix });
     const refund = defineTool({ name: 'refund', needsApproval: true, handler: ({ amount }: { amount: number }) => void refunds.push(amount) });
-    const handler = createEnclaveHandler({ logger: { info() {}, error() {} }, sessions: { store: stores.sessions.store, ...sessions }, tools: [refund] });
+    const handler = createEnclaveHandler({ logger: { info() {}, error() {} }, sessions: { store: stores.sessions.store, ...sessions }, tools: [refund], ...options });
     const server = createServer((req, res) => void handleNodeRequest(handler, req, res, undefined));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     closers.push(() => {
@@ -253,12 +253,16 @@ describe('what the store shows of a paused run is input: the decision is bound t
   });
 
   it('a paused state larger than the limits allow is refused before it is read: nothing runs, the session ends as STATE_REJECTED', async () => {
-    const { refunds, post, view, paused } = await app({ maxJournalBytes: 1024 });
+    // The longest state this app writes is 6 x (maxJournalBytes + maxBodySize) + 2 MiB characters, 2.1 M
+    // here, and the pad is 3 MiB: just past it. With the default 1 MiB body the pad had to be 16 MiB,
+    // which the resume moves out of Redis within the store's 1 s command deadline, and a loaded machine
+    // did not (503).
+    const { refunds, post, view, paused } = await app({ maxJournalBytes: 1024 }, { maxBodySize: 16 * 1024 });
     const keys = await paused();
     const c = redis.client();
     // Unsigned (no stateKey) but otherwise the state this app wrote: only its size is off.
     const state = JSON.parse((await c.hget(keys.meta, 'paused')) as string) as Record<string, unknown>;
-    await c.hset(keys.meta, 'paused', JSON.stringify({ ...state, pad: 'x'.repeat(16 * 1024 * 1024) }));
+    await c.hset(keys.meta, 'paused', JSON.stringify({ ...state, pad: 'x'.repeat(3 * 1024 * 1024) }));
     expect((await post(`/sessions/${keys.sessionId}/approvals/1`, { approved: true })).status).toBeLessThan(500);
     await expect.poll(async () => (await view(keys.sessionId)).state, { timeout: 10_000 }).toBe('failed');
     expect((await view(keys.sessionId)).result?.error?.code).toBe('STATE_REJECTED');
