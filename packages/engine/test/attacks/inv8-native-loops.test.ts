@@ -29,12 +29,13 @@ import type { Adapter, Attack } from '../helpers.js';
 import { ChildBatch, childResult, describeChild, hostsRuns, rowEnclave, runAttack, scriptsChild } from '../helpers.js';
 
 /**
- * The loops over `exec` (`limits` below) run to a budget of 100,000 iterations and 8 MB: STANDARD's
- * million iterations and 64 MB took them 1 to 5 s each on an idle machine (`a function as the receiver`
- * 3.4 s), which a loaded one stretched past the 20 s deadline (TIMEOUT). A loop the runtime does not
- * count never reaches either budget, whatever its size, so these still abort or hang a broken host; both
- * ends are still reached (`replace` and the regexp-like `match` end by memory, the others by iterations).
- * The shapes without `limits` are sized against STANDARD's 64 MB and keep it.
+ * The loops over `exec` and `flatMap` (`limits` below) run to a budget of 100,000 iterations and 8 MB:
+ * STANDARD's million iterations and 64 MB took them 1 to 5 s each on an idle machine (`a function as the
+ * receiver` 3.4 s, `flatMap` of 1e6 elements 1.9 s), which a loaded one stretched past the 20 s deadline
+ * (TIMEOUT). A loop the runtime does not count, or a copy it does not charge, never reaches either budget,
+ * whatever its size (2,000 uncharged copies of 1e5 elements are 1.6 GB), so these still abort or hang a
+ * broken host; both ends are still reached (`replace`, the regexp-like `match` and `flatMap` end by
+ * memory, the others by iterations). `concat` is sized against STANDARD's 64 MB and keeps it.
  */
 const LOOP_LIMITS = { maxIterations: 100_000, memoryLimit: 8 * 1024 * 1024 };
 
@@ -53,7 +54,7 @@ const LOOPS: Record<string, { code: string; ends: readonly string[]; limits?: ty
   // SuppressedError, about 1.2 KB per entry that no budget sees (1.2 GB for 1e6): the host aborted. No
   // level's dialect has DisposableStack, and the realm no longer does either (older Nodes never had it).
   'DisposableStack.dispose of 900,000 deferred builtins that throw': { code: 'const s = new DisposableStack(); for (let i = 0; i < 900000; i++) s.defer(Symbol.prototype.valueOf); try { s.dispose(); } catch (e) { return e.name; }', ends: ['RUNTIME_ERROR'] },
-  'flatMap, a builtin callback that returns one array of 1e6 elements 2,000 times': { code: 'const h = new Array(1e6).fill(0); const a = new Array(2000).fill(0); return a.flatMap(Object.bind(null, h)).length;', ends: ['MEMORY_LIMIT_EXCEEDED'] },
+  'flatMap, a builtin callback that returns one array of 1e5 elements 2,000 times': { code: 'const h = new Array(1e5).fill(0); const a = new Array(2000).fill(0); return a.flatMap(Object.bind(null, h)).length;', ends: ['MEMORY_LIMIT_EXCEEDED'], limits: LOOP_LIMITS },
 };
 
 const CHILD_MODES = [
@@ -211,8 +212,10 @@ const ATTACKS: readonly Attack[] = [
   },
   {
     name: 'concat charges each item when it reads it: a getter that grows the later items after the charge',
-    code: `const chunk = new Array(65536).fill(0); const b = []; const a = []; Object.defineProperty(a, 0, { get() { for (let i = 0; i < 61; i++) b.push.apply(b, chunk); return 1; }, enumerable: true }); return [].concat(a${', b'.repeat(8)}).length;`,
-    enclave: { memoryLimit: 128 * 1024 * 1024, timeout: 30_000 },
+    // The getter grows b to 7.9 MB and eight copies of it are 63 MB, twice the budget. At 128 MB (b of
+    // 32 MB) this took 5 to 13 s at a load average of 20, and reached its 30 s deadline.
+    code: `const chunk = new Array(65536).fill(0); const b = []; const a = []; Object.defineProperty(a, 0, { get() { for (let i = 0; i < 15; i++) b.push.apply(b, chunk); return 1; }, enumerable: true }); return [].concat(a${', b'.repeat(8)}).length;`,
+    enclave: { memoryLimit: 32 * 1024 * 1024, timeout: 30_000 },
     expect: ['MEMORY_LIMIT_EXCEEDED'],
   },
   {
