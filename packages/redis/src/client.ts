@@ -109,6 +109,15 @@ export class Script {
 export const LUA_NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
+/**
+ * `ours(key, kind)`, in a script: a key of another type than the store writes there (a Redis writer's)
+ * is deleted, so that the store starts it again instead of failing on it at every call.
+ */
+export const LUA_OURS = `local function ours(key, kind)
+  local t = redis.call('TYPE', key).ok
+  if t ~= kind and t ~= 'none' then redis.call('DEL', key) end
+end`;
+
 /** An integer reply, checked: Redis is a network peer, and what it says is input. */
 export function integerReply(value: unknown, what: string): number {
   const n = typeof value === 'string' && /^-?\d{1,16}$/.test(value) ? Number(value) : value;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { LeaseStore } from '@enclave-kit/engine';
 import type { RedisClient, RedisStoreOptions } from './client.js';
-import { LUA_NOW, Script, checkArguments, integerReply, within } from './client.js';
+import { LUA_NOW, LUA_OURS, Script, checkArguments, integerReply, within } from './client.js';
 
 export interface RedisLeaseStoreOptions extends RedisStoreOptions {
   /**
@@ -16,10 +16,36 @@ export interface RedisLeaseStoreOptions extends RedisStoreOptions {
 /** Keeps the set as long as its longest lease (`ttl`, a Lua expression): a set nobody renews disappears by itself. */
 const keepSet = (ttl: string) => `if redis.call('PTTL', KEYS[1]) < tonumber(${ttl}) then redis.call('PEXPIRE', KEYS[1], ${ttl}) end`;
 
+/**
+ * The longest lease: a time to live beyond it is refused (the handler's are `livenessMs` at most, whose
+ * own cap is the same, the longest delay Node's timers keep).
+ */
+export const MAX_LEASE_MS = 2 ** 31 - 1;
+/** Milliseconds a lease may end after its set does: the script's clock (TIME) and its expiries' differ by less. */
+const CLOCK_SLACK_MS = 1000;
+
+/**
+ * The set as this store keeps it, before anything counts it. What the key holds is input: keepSet makes
+ * the set outlive every lease in it, and no lease is longer than MAX_LEASE_MS, so a key of another type,
+ * a set without an expiry or with a longer one is none this store wrote (it is deleted), and a member
+ * that ends after its set does is none either (it is dropped). Otherwise a Redis writer's set (WRONGTYPE
+ * at every call, or members that never expire) would refuse a user every run or session for as long as
+ * the key lived, the writer long gone.
+ */
+const LUA_LEASES = `${LUA_OURS}
+ours(KEYS[1], 'zset')
+local life = redis.call('PTTL', KEYS[1])
+if life == -1 or life > ${MAX_LEASE_MS} then
+  redis.call('DEL', KEYS[1])
+elseif life > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '(' .. (now + life + ${CLOCK_SLACK_MS}), '+inf')
+end`;
+
 /** Drop the expired leases, count the rest, take a slot if one is free: one step, so no two instances take the last slot. */
 const ACQUIRE = new Script(
   'lease acquire',
   `${LUA_NOW}
+${LUA_LEASES}
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
@@ -31,6 +57,7 @@ return 1`,
 const RENEW = new Script(
   'lease renew',
   `${LUA_NOW}
+${LUA_LEASES}
 local expires = redis.call('ZSCORE', KEYS[1], ARGV[2])
 if not expires or tonumber(expires) <= now then
   redis.call('ZREM', KEYS[1], ARGV[2])
@@ -40,6 +67,10 @@ redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[1]), ARGV[2])
 ${keepSet('ARGV[1]')}
 return 1`,
 );
+
+function checkTtl(ttlMs: number): void {
+  if (!(ttlMs <= MAX_LEASE_MS)) throw new RangeError(`RedisLeaseStore: a lease lasts at most ${MAX_LEASE_MS} ms, got ${ttlMs}.`);
+}
 
 /**
  * Per-user caps on runs and sessions in flight across every app instance (the handler's `leases`): a
@@ -73,6 +104,7 @@ export class RedisLeaseStore implements LeaseStore {
   }
 
   async acquire(key: string, max: number, ttlMs: number): Promise<string | null> {
+    checkTtl(ttlMs);
     const lease = randomUUID();
     const attempt = ACQUIRE.run(this.#client, [this.#prefix + key], [max, ttlMs, lease]);
     try {
@@ -87,6 +119,7 @@ export class RedisLeaseStore implements LeaseStore {
   async renew(key: string, lease: string, ttlMs: number): Promise<boolean> {
     // Not in Redis to extend; should its acquire land late, that slot expires unrenewed or goes at release.
     if (this.#uncounted.has(lease)) return true;
+    checkTtl(ttlMs);
     const reply = await within(RENEW.run(this.#client, [this.#prefix + key], [ttlMs, lease]), this.#timeoutMs, 'a lease renewal');
     return integerReply(reply, 'a lease renewal') === 1;
   }

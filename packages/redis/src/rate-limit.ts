@@ -13,15 +13,23 @@ export interface RedisRateLimitStoreOptions extends RedisStoreOptions {
 
 /**
  * One fixed window in one round trip: the first hit of a window starts its expiry, every hit counts,
- * and the reply says how long the window has left. A key left without an expiry (written by someone
- * else, or a lost PEXPIRE) gets one, so no counter lives forever.
+ * and the reply says how long the window has left. What the key holds is input: anything but a counter
+ * this store could have written (another type, text that is not a count of at most 15 digits) is
+ * deleted and the window starts again, where INCR would fail on it at every hit (a user refused, 503,
+ * for as long as the key lives). A window without an expiry, or one that ends later than `windowMs`
+ * from now, gets `windowMs`: no counter a Redis writer leaves outlives one window. (Instances that share
+ * a key share its window: the shortest `windowMs` among them cuts a longer one.)
  */
 const HIT = new Script(
   'rate-limit hit',
-  `local count = redis.call('INCR', KEYS[1])
+  `local kind = redis.call('TYPE', KEYS[1]).ok
+if kind ~= 'none' and (kind ~= 'string' or redis.call('STRLEN', KEYS[1]) > 15 or not string.match(redis.call('GET', KEYS[1]), '^%d+$')) then
+  redis.call('DEL', KEYS[1])
+end
+local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
+if ttl < 0 or ttl > tonumber(ARGV[1]) then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
   ttl = tonumber(ARGV[1])
 end

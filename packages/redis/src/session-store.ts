@@ -4,7 +4,7 @@ import type { EnclaveEvent, EnclaveLogger, ExecutionResult, FinalSessionState, P
 import { failure, isSessionId } from '@enclave-kit/engine/http';
 import { Channels } from './channels.js';
 import type { RedisClient, RedisStoreOptions } from './client.js';
-import { LUA_NOW, RedisStoreError, Script, checkArguments, integerReply, within } from './client.js';
+import { LUA_NOW, LUA_OURS, RedisStoreError, Script, checkArguments, integerReply, within } from './client.js';
 
 export interface RedisSessionStoreOptions extends RedisStoreOptions {
   /**
@@ -86,15 +86,9 @@ const REJECTED_TTL_MS = 10 * 60_000;
 // An instance keeps the epoch of each session it runs; a record missing under another epoch (or none)
 // was lost, one missing under the same epoch was deleted by the store (expired, forgotten) or evicted.
 
-/**
- * Keys of a bucket (its indexes, its counts) are shared by all its sessions, so one that does not hold
- * what this store writes there (a Redis writer's, of another type) would fail every script of the
- * bucket: `ours(key, type)` deletes it first, and the bucket starts that key again.
- */
-const LUA_OURS = `local function ours(key, kind)
-  local t = redis.call('TYPE', key).ok
-  if t ~= kind and t ~= 'none' then redis.call('DEL', key) end
-end`;
+// Keys of a bucket (its indexes, its counts) are shared by all its sessions, so one that does not hold
+// what this store writes there (a Redis writer's, of another type) would fail every script of the
+// bucket: `ours(key, type)` (client.ts) deletes it first, and the bucket starts that key again.
 
 /** The bucket's epoch in `epoch`, set to ARGV[n] first if it has none (or one this store did not write). */
 const LUA_EPOCH = (key: string, candidate: string) => `local epoch = redis.call('TYPE', ${key}).ok == 'string' and redis.call('STRLEN', ${key}) <= 64 and redis.call('GET', ${key})

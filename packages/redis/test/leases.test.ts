@@ -128,3 +128,62 @@ describe('RedisLeaseStore: Redis stopped', () => {
     }
   });
 });
+
+describe('RedisLeaseStore: what a Redis writer leaves in a lease key', () => {
+  it('refuses no user beyond that key’s own moment: a key of another type, a set with no expiry or a longer one than any lease, members that outlive their set', async () => {
+    const c = redis.client();
+    const prefix = redis.prefix();
+    const store = new RedisLeaseStore(c, { prefix });
+    const key = (k: string) => `${prefix}lease:${k}`;
+    // Each written once, without an expiry or with one of a year: before, every acquire of its user
+    // failed (WRONGTYPE: 503) or found every slot taken, for as long as the key lived (forever).
+    await c.set(key('string'), 'x');
+    await c.hset(key('hash'), 'a', '1');
+    await c.zadd(key('forever'), 'inf', 'w1', 'inf', 'w2');
+    await c.zadd(key('far'), '1e300', 'w1', '1e300', 'w2');
+    await c.zadd(key('year'), String(Date.now() + 365 * 86_400_000), 'w1', String(Date.now() + 365 * 86_400_000), 'w2');
+    await c.pexpire(key('year'), 365 * 86_400_000);
+    for (const k of ['string', 'hash', 'forever', 'far', 'year']) {
+      const lease = await store.acquire(k, 2, 10_000);
+      expect(lease, k).not.toBeNull();
+      expect(await c.zrange(key(k), 0, -1), k).toEqual([lease]);
+      const life = await c.pttl(key(k));
+      expect(life, k).toBeGreaterThan(0);
+      expect(life, k).toBeLessThanOrEqual(10_000);
+      expect(await store.renew(k, lease as string, 10_000), k).toBe(true);
+    }
+    // Members that end after their set does: dropped; the live lease beside them is kept, and counted.
+    const live = await store.acquire('mixed', 2, 60_000);
+    await c.zadd(key('mixed'), 'inf', 'w1', String(Date.now() + 3_600_000), 'w2');
+    expect(await store.acquire('mixed', 2, 60_000)).not.toBeNull();
+    expect(await store.acquire('mixed', 2, 60_000)).toBeNull();
+    expect(await c.zscore(key('mixed'), live as string)).not.toBeNull();
+    expect(await c.zscore(key('mixed'), 'w1')).toBeNull();
+    expect(await c.zscore(key('mixed'), 'w2')).toBeNull();
+    // A lease longer than any the store keeps apart from forged ones is refused, not written.
+    await expect(store.acquire('long', 1, 2 ** 31)).rejects.toThrow(RangeError);
+  });
+
+  it('a forged lease set does not lock a user out of the handler’s maxRunsPerUser (503 or 429 before)', async () => {
+    const c = redis.client();
+    const prefix = redis.prefix();
+    const stores = redisStores(c, { prefix });
+    const handler = createEnclaveHandler({ maxRunsPerUser: 1, leases: stores.leases, sessions: false, logger: { info() {}, error() {} } });
+    const run = () => new Request('http://localhost/enclave', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: 'return 1 + 1' }) });
+    try {
+      // The key of everyone's runs without authenticate: what a Redis writer can read off the keys.
+      const runs = `${prefix}lease:\u0000runs\u0000`;
+      for (const forge of [() => c.set(runs, 'x'), () => c.zadd(runs, 'inf', 'forged')]) {
+        await c.del(runs);
+        await forge();
+        const ran = await handler(run());
+        expect(ran.status).toBe(200);
+        expect(await ran.json()).toMatchObject({ success: true, value: 2 });
+      }
+    } finally {
+      handler.dispose();
+      stores.dispose();
+    }
+  });
+});
+

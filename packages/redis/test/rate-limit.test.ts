@@ -56,11 +56,30 @@ describe('RedisRateLimitStore', () => {
     expect(await deny.hit('k2', 1000)).toMatchObject({ count: 1 });
   });
 
-  it('a reply of the wrong shape is refused, not believed', async () => {
+  it('a key a Redis writer left that is not a counter, or whose window is longer than the window, refuses nobody beyond one window', async () => {
     const c = redis.client();
     const prefix = redis.prefix();
-    await c.set(`${prefix}rl:k`, 'not a number');
-    await expect(new RedisRateLimitStore(c, { prefix }).hit('k', 1000)).rejects.toThrow(/not an integer|ERR/);
+    const store = new RedisRateLimitStore(c, { prefix });
+    const key = (k: string) => `${prefix}rl:${k}`;
+    // Each written once, without an expiry: before, every hit of its user was refused (an INCR error
+    // or a count out of range: 503) for as long as the key lived, the writer long gone.
+    await c.set(key('text'), 'not a number');
+    await c.set(key('overflow'), '9223372036854775807');
+    await c.set(key('negative'), '-5');
+    await c.set(key('fraction'), '1.5');
+    await c.set(key('long'), '1'.repeat(100_000));
+    await c.hset(key('hash'), 'count', '1');
+    await c.zadd(key('zset'), 1, 'a');
+    for (const k of ['text', 'overflow', 'negative', 'fraction', 'long', 'hash', 'zset']) {
+      expect(await store.hit(k, 5000), k).toEqual({ count: 1, resetInMs: 5000 });
+      const life = await c.pttl(key(k));
+      expect(life, k).toBeGreaterThan(0);
+      expect(life, k).toBeLessThanOrEqual(5000);
+    }
+    // A count far over any limit, kept for a year: it counts on, but its window is cut to this one.
+    await c.set(key('year'), '1000000', 'PX', 365 * 86_400_000);
+    expect(await store.hit('year', 5000)).toEqual({ count: 1_000_001, resetInMs: 5000 });
+    expect(await c.pttl(key('year'))).toBeLessThanOrEqual(5000);
   });
 
   it('is the Enclave’s rateLimitStore: a tool’s limit holds across two Enclaves (two app instances)', async () => {
