@@ -190,6 +190,37 @@ describe('bad input over HTTP gets JSON-RPC answers, never a crash or an HTML pa
     expect(res.message.result).toMatchObject({ isError: true, content: [{ type: 'text', text: expect.stringMatching(/Input validation error/) }] });
   });
 
+  it('__proto__ and constructor.prototype anywhere in a call pollute neither the host nor the script, and leave nothing in the result', async () => {
+    const hostile = (tag: string) => `"__proto__": { "${tag}1": 1 }, "constructor": { "prototype": { "${tag}2": 1 } }`;
+    const code = 'return [input instanceof Object, ({}).polluted1, ({}).polluted2, input.polluted1, input, Object.keys(input)];';
+    const input = `{ ${hostile('polluted')}, "ok": 1 }`;
+    const args = `{ "code": ${JSON.stringify(code)}, "input": ${input} }`;
+    const call = (params: string) => `{ "jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": { ${params} } }`;
+    // On the envelope, the call's params or the tool's arguments: whether the SDK takes the call or not, a JSON-RPC answer.
+    for (const body of [
+      `{ "jsonrpc": "2.0", "id": 5, ${hostile('polluted')}, "method": "tools/call", "params": { "name": "execute", "arguments": ${args} } }`,
+      call(`${hostile('polluted')}, "name": "execute", "arguments": ${args}`),
+      call(`"name": "execute", "arguments": { ${hostile('polluted')}, "code": ${JSON.stringify(code)}, "input": ${input} }`),
+    ]) {
+      expect((await rpc(body)).message).toMatchObject({ jsonrpc: '2.0', id: 5 });
+    }
+    const res = await rpc(call(`"name": "execute", "arguments": ${args}`));
+    for (const name of ['polluted1', 'polluted2']) expect(Object.prototype, name).not.toHaveProperty(name);
+    // The script sees its input's keys as data on a plain object; the result carries neither path out.
+    const { structuredContent } = res.message.result;
+    expect(structuredContent).toMatchObject({ success: true, value: [true, null, null, null, { ok: 1 }, ['__proto__', 'constructor', 'ok']] });
+    expect(Object.hasOwn(structuredContent.value[4], '__proto__')).toBe(false);
+    expect(JSON.stringify(res.message)).not.toMatch(/polluted/);
+  });
+
+  it('an input nested far deeper than the engine reads is a result with a code, and the server keeps serving', async () => {
+    const depth = 7000;
+    const res = await rpc(callBody('execute', { code: 'return 1' }).replace('"code":"return 1"', `"code":"return 1","input":${'['.repeat(depth)}${']'.repeat(depth)}`));
+    expect(res.status).toBe(200);
+    expect(res.message.result).toMatchObject({ isError: true, structuredContent: { success: false, error: { code: 'VALIDATION_ERROR', message: 'input is nested too deeply.' } } });
+    expect((await rpc(callBody('execute', { code: 'return "alive"' }))).message.result.structuredContent.value).toBe('alive');
+  });
+
   it('a body over maxBodySize: 413 with a JSON-RPC error, and the server keeps serving', async () => {
     const res = await rpc(callBody('execute', { code: `return "${'x'.repeat(20_000)}"` }));
     expect(res.status).toBe(413);
