@@ -118,6 +118,24 @@ export const LUA_OURS = `local function ours(key, kind)
   if t ~= kind and t ~= 'none' then redis.call('DEL', key) end
 end`;
 
+/**
+ * KEYS[1] read as a sorted set of members by the time each ends, which its store keeps alive as long as
+ * its latest member (every write sets the key's expiry to that member's end, or later): what the key
+ * holds is input, and what breaks that rule is none the store wrote. Another type, or a set without an
+ * expiry or with one longer than `longest` ms, is deleted; a member that ends more than `slackMs` after
+ * the set does is dropped (`now`, a Lua expression, is the clock its members' ends are on; `slackMs`
+ * covers the difference between that clock and Redis's expiries). So a Redis writer's key refuses no
+ * one for longer than its own expiry, never forever.
+ */
+export const luaTimedSet = (now: string, longest: number, slackMs: number) => `${LUA_OURS}
+ours(KEYS[1], 'zset')
+local life = redis.call('PTTL', KEYS[1])
+if life == -1 or life > ${longest} then
+  redis.call('DEL', KEYS[1])
+elseif life > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '(' .. (${now} + life + ${slackMs}), '+inf')
+end`;
+
 /** An integer reply, checked: Redis is a network peer, and what it says is input. */
 export function integerReply(value: unknown, what: string): number {
   const n = typeof value === 'string' && /^-?\d{1,16}$/.test(value) ? Number(value) : value;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { LeaseStore } from '@enclave-kit/engine';
 import type { RedisClient, RedisStoreOptions } from './client.js';
-import { LUA_NOW, LUA_OURS, Script, checkArguments, integerReply, within } from './client.js';
+import { LUA_NOW, Script, checkArguments, integerReply, luaTimedSet, within } from './client.js';
 
 export interface RedisLeaseStoreOptions extends RedisStoreOptions {
   /**
@@ -25,21 +25,12 @@ export const MAX_LEASE_MS = 2 ** 31 - 1;
 const CLOCK_SLACK_MS = 1000;
 
 /**
- * The set as this store keeps it, before anything counts it. What the key holds is input: keepSet makes
- * the set outlive every lease in it, and no lease is longer than MAX_LEASE_MS, so a key of another type,
- * a set without an expiry or with a longer one is none this store wrote (it is deleted), and a member
- * that ends after its set does is none either (it is dropped). Otherwise a Redis writer's set (WRONGTYPE
- * at every call, or members that never expire) would refuse a user every run or session for as long as
- * the key lived, the writer long gone.
+ * The set as this store keeps it, before anything counts it (see luaTimedSet): keepSet makes the set
+ * outlive every lease in it, and no lease is longer than MAX_LEASE_MS. Otherwise a Redis writer's set
+ * (WRONGTYPE at every call, or members that never expire) would refuse a user every run or session for
+ * as long as the key lived, the writer long gone.
  */
-const LUA_LEASES = `${LUA_OURS}
-ours(KEYS[1], 'zset')
-local life = redis.call('PTTL', KEYS[1])
-if life == -1 or life > ${MAX_LEASE_MS} then
-  redis.call('DEL', KEYS[1])
-elseif life > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], '(' .. (now + life + ${CLOCK_SLACK_MS}), '+inf')
-end`;
+const LUA_LEASES = luaTimedSet('now', MAX_LEASE_MS, CLOCK_SLACK_MS);
 
 /** Drop the expired leases, count the rest, take a slot if one is free: one step, so no two instances take the last slot. */
 const ACQUIRE = new Script(

@@ -4,7 +4,7 @@ import type { EnclaveEvent, EnclaveLogger, ExecutionResult, FinalSessionState, P
 import { failure, isSessionId } from '@enclave-kit/engine/http';
 import { Channels } from './channels.js';
 import type { RedisClient, RedisStoreOptions } from './client.js';
-import { LUA_NOW, LUA_OURS, RedisStoreError, Script, checkArguments, integerReply, within } from './client.js';
+import { LUA_NOW, LUA_OURS, RedisStoreError, Script, checkArguments, integerReply, luaTimedSet, within } from './client.js';
 
 export interface RedisSessionStoreOptions extends RedisStoreOptions {
   /**
@@ -322,14 +322,20 @@ redis.call('PUBLISH', ARGV[5], 'r')
 return {paused, last, owner, created, epoch}`,
 );
 
+/** How far apart app instances' clocks may be: a place ends on the clock of the instance that took it. */
+const WAIT_CLOCK_SLACK_MS = 60_000;
+
 /**
  * One of an owner's places for sessions waiting for approval (a sorted set of session ids by the end of
  * their wait, on the app's clock): the ended ones dropped, then taken for ARGV[1] until ARGV[4] unless
- * ARGV[2] others hold them all. The set lives as long as its latest place. 1 if the session holds one.
+ * ARGV[2] others hold them all. The set lives as long as its latest place, so a key of another type, a
+ * set without an expiry or places that end after it are a Redis writer's (luaTimedSet), which would
+ * otherwise refuse the owner every wait for as long as it lived. 1 if the session holds one.
  */
 const HOLD_WAIT = new Script(
   'session holdWait',
-  `redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+  `${luaTimedSet('tonumber(ARGV[3])', Number.MAX_SAFE_INTEGER, WAIT_CLOCK_SLACK_MS)}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
 local latest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')

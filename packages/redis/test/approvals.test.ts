@@ -138,6 +138,36 @@ describe('RedisSessionStore: paused sessions', () => {
     }
   });
 
+  it('what a Redis writer leaves in an owner’s waiting places refuses no wait beyond that key’s own expiry', async () => {
+    const client = redis.client();
+    const store = new RedisSessionStore(client, { prefix });
+    try {
+      const later = Date.now() + 60_000;
+      // The owner's key as the store names it (a writer reads it off the keyspace).
+      expect(await store.holdWait('dave', 'ses_d0', 2, later)).toBe(true);
+      const [key] = (await client.keys(`${prefix}*:dave`)) as [string];
+      const forgeries: [string, () => Promise<unknown>][] = [
+        ['another type', () => client.set(key, 'x')],
+        ['places that never end, no expiry', () => client.zadd(key, 'inf', 'ses_f1', 'inf', 'ses_f2')],
+        ['places a year off, no expiry', () => client.zadd(key, String(Date.now() + 365 * 86_400_000), 'ses_f1', String(Date.now() + 365 * 86_400_000), 'ses_f2')],
+        ['places that end long after their set', () => client.zadd(key, 'inf', 'ses_f1', 'inf', 'ses_f2').then(() => client.pexpire(key, 60_000))],
+      ];
+      // Before: WRONGTYPE at every holdWait, or every place taken, for as long as the key lived (forever).
+      for (const [name, forge] of forgeries) {
+        await client.del(key);
+        await forge();
+        expect(await store.holdWait('dave', 'ses_d1', 2, later), name).toBe(true);
+        expect(await client.zrange(key, 0, -1), name).toEqual(['ses_d1']);
+        expect(await client.pttl(key), name).toBeLessThanOrEqual(60_000);
+      }
+      // The store's own places, taken by other instances on clocks a little apart, are kept and counted.
+      expect(await store.holdWait('dave', 'ses_d2', 2, later + 30_000)).toBe(true);
+      expect(await store.holdWait('dave', 'ses_d3', 2, later)).toBe(false);
+    } finally {
+      store.dispose();
+    }
+  });
+
   it('a pending approval that is not what the store wrote is never shown: the session ends as STATE_REJECTED, its readers get a final', async () => {
     const client = redis.client();
     const store = new RedisSessionStore(client, { prefix });
