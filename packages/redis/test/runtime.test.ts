@@ -538,6 +538,28 @@ describe('hostile messages on Redis', () => {
     expect(codeOf(await p)).toBe('RUNTIME_LOST');
   });
 
+  it('a queue a Redis writer retyped is started again by the next run: runs succeed, not RUNTIME_UNAVAILABLE for good', async () => {
+    const prefix = redis.prefix();
+    const c = redis.client();
+    const node = await startRuntimeNode({ redis: redis.client(), prefix, concurrency: 1, heartbeatMs: 200 });
+    try {
+      const enclave = await remoteEnclave(prefix);
+      expect((await enclave.run('return 1')).value).toBe(1);
+      // One write each, never repeated. Before: every XADD of every app failed (WRONGTYPE) while the key
+      // lived, forever, and every run ended as RUNTIME_UNAVAILABLE.
+      for (const retype of [() => c.set(`${prefix}{rt}:jobs`, 'x'), () => c.hset(`${prefix}{rt}:jobs`, 'r', 'x')]) {
+        await c.del(`${prefix}{rt}:jobs`);
+        await retype();
+        // A small run travels in its entry, a larger one under its own key: both queue on the stream.
+        expect((await enclave.run('return 2')).value).toBe(2);
+        expect((await enclave.run('return input.length', { input: 'x'.repeat(100_000) })).value).toBe(100_000);
+      }
+      expect(await c.type(`${prefix}{rt}:jobs`)).toBe('stream');
+    } finally {
+      await node.close();
+    }
+  });
+
   it('forged presence keys answer for their own peer only: a retyped epoch or peer key, or a huge one, never hides a lost node', async () => {
     const prefix = redis.prefix();
     const c = redis.client();

@@ -25,7 +25,7 @@
  */
 import type { NdValue } from '@enclave-kit/engine/isolation';
 import type { RedisClient } from '../client.js';
-import { Script, within } from '../client.js';
+import { LUA_OURS, Script, within } from '../client.js';
 
 /** Ids of runs and peers: random, URL-safe, bounded. */
 const ID = /^[A-Za-z0-9_-]{8,64}$/;
@@ -149,10 +149,26 @@ export class Presence {
   }
 }
 
+/**
+ * The queue, as a script finds it: every app and node shares it, so a key of another type there (a
+ * Redis writer's SET) would fail every XADD and XREADGROUP, for every app, for as long as it lived. It
+ * is deleted first, and the XADD starts the stream again (the nodes, told NOGROUP, make their group).
+ */
+const LUA_QUEUE = `${LUA_OURS}
+ours(KEYS[#KEYS], 'stream')`;
+
+/** Queues a small run in its entry. KEYS: jobs. ARGV: run id, app id, job JSON. The entry's id. */
+export const ENQUEUE_INLINE = new Script(
+  'enqueue inline',
+  `${LUA_QUEUE}
+return redis.call('XADD', KEYS[1], 'MAXLEN', '~', '${STREAM_MAXLEN}', '*', 'r', ARGV[1], 'a', ARGV[2], 'j', ARGV[3])`,
+);
+
 /** Stores a larger run and queues its id, in one step. KEYS: job, jobs. ARGV: job JSON, ttl ms, run id, app id. */
 export const ENQUEUE = new Script(
   'enqueue',
-  `redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  `${LUA_QUEUE}
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', '${STREAM_MAXLEN}', '*', 'r', ARGV[3], 'a', ARGV[4])
 return 1`,
 );

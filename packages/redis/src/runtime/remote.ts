@@ -17,7 +17,7 @@ import { MessageAuth, inOrder, readSecret, seal } from './auth.js';
 import type { MessageKind } from './auth.js';
 import { HANDSHAKE_FRAME_BYTES, MAX_LINKS, formatAddress, frameCap, readConnection, writeFrame } from './direct.js';
 import type { NodeFailure, RemoteJob, RuntimeKeys, ToNode } from './protocol.js';
-import { ENQUEUE, INLINE_JOB_CHARS, NODE_FAILURES, Presence, STREAM_MAXLEN, isEntryId, isId, messageText, newId, runtimeKeys } from './protocol.js';
+import { ENQUEUE, ENQUEUE_INLINE, INLINE_JOB_CHARS, NODE_FAILURES, Presence, isEntryId, isId, messageText, newId, runtimeKeys } from './protocol.js';
 
 export interface RedisRuntimeOptions extends RedisStoreOptions {
   /** An ioredis client (`new Redis(url)`); a second connection is duplicated from it for pub/sub. */
@@ -304,7 +304,7 @@ export class RedisRuntimeIsolation implements Isolation {
       await within(this.#subscribed, queueTimeoutMs, 'the subscription of the runtime channel');
       if (this.#runs.get(run.id) !== run) return;
       if (run.inline) {
-        const entry = await within(client.call('XADD', [keys.jobs, 'MAXLEN', '~', STREAM_MAXLEN, '*', 'r', run.id, 'a', this.id, 'j', text]), timeoutMs, 'the queueing of a run');
+        const entry = await within(ENQUEUE_INLINE.run(client, [keys.jobs], [run.id, this.id, text]), timeoutMs, 'the queueing of a run');
         if (isEntryId(entry)) run.entry = entry;
       } else await within(ENQUEUE.run(client, [keys.job(run.id), keys.jobs], [text, queueTimeoutMs + 1000, run.id, this.id]), timeoutMs, 'the queueing of a run');
     } catch {
