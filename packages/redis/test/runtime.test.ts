@@ -538,23 +538,35 @@ describe('hostile messages on Redis', () => {
     expect(codeOf(await p)).toBe('RUNTIME_LOST');
   });
 
-  it('a queue a Redis writer retyped is started again by the next run: runs succeed, not RUNTIME_UNAVAILABLE for good', async () => {
+  it('a queue a Redis writer broke is mended by the next run: runs succeed, not RUNTIME_UNAVAILABLE for good', async () => {
     const prefix = redis.prefix();
     const c = redis.client();
+    const jobs = `${prefix}{rt}:jobs`;
     const node = await startRuntimeNode({ redis: redis.client(), prefix, concurrency: 1, heartbeatMs: 200 });
     try {
       const enclave = await remoteEnclave(prefix);
       expect((await enclave.run('return 1')).value).toBe(1);
-      // One write each, never repeated. Before: every XADD of every app failed (WRONGTYPE) while the key
-      // lived, forever, and every run ended as RUNTIME_UNAVAILABLE.
-      for (const retype of [() => c.set(`${prefix}{rt}:jobs`, 'x'), () => c.hset(`${prefix}{rt}:jobs`, 'r', 'x')]) {
-        await c.del(`${prefix}{rt}:jobs`);
-        await retype();
+      // One write each, never repeated. Before: every XADD of every app failed (WRONGTYPE, or an id no
+      // clock reaches), or no node ever read what it added (the group moved past it), for as long as
+      // the key lived (forever), and every run ended as RUNTIME_UNAVAILABLE.
+      const breaks: [string, () => Promise<unknown>][] = [
+        ['a string', () => c.multi().del(jobs).set(jobs, 'x').exec()],
+        ['a hash', () => c.multi().del(jobs).hset(jobs, 'r', 'x').exec()],
+        ['the top id at the end of ids', () => c.xadd(jobs, '18446744073709551615-18446744073709551615', 'x', '1')],
+        ['the group moved to the far future', () => c.call('XGROUP', 'SETID', jobs, 'nodes', '99999999999999-0')],
+        ['the group moved to the end of ids', () => c.call('XGROUP', 'SETID', jobs, 'nodes', '18446744073709551615-0')],
+        ['many groups', async () => { for (let i = 0; i < 20; i++) await c.call('XGROUP', 'CREATE', jobs, `g${i}`, '$'); }],
+      ];
+      for (const [name, breakIt] of breaks) {
+        // From a queue as the nodes use it: the last break is undone, and their group is there again.
+        await c.del(jobs);
+        expect((await enclave.run('return 0')).value, name).toBe(0);
+        await breakIt();
         // A small run travels in its entry, a larger one under its own key: both queue on the stream.
-        expect((await enclave.run('return 2')).value).toBe(2);
-        expect((await enclave.run('return input.length', { input: 'x'.repeat(100_000) })).value).toBe(100_000);
+        expect((await enclave.run('return 2')).value, name).toBe(2);
+        expect((await enclave.run('return input.length', { input: 'x'.repeat(100_000) })).value, name).toBe(100_000);
+        expect(await c.type(jobs), name).toBe('stream');
       }
-      expect(await c.type(`${prefix}{rt}:jobs`)).toBe('stream');
     } finally {
       await node.close();
     }

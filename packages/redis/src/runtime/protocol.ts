@@ -150,18 +150,54 @@ export class Presence {
 }
 
 /**
- * The queue, as a script finds it: every app and node shares it, so a key of another type there (a
- * Redis writer's SET) would fail every XADD and XREADGROUP, for every app, for as long as it lived. It
- * is deleted first, and the XADD starts the stream again (the nodes, told NOGROUP, make their group).
+ * `queue(fields)`, in a script: XADD to the queue (KEYS[#KEYS]), which every app and node shares, read
+ * as input first. A Redis writer's one write, never repeated, would otherwise stop every run of every
+ * app for as long as it lived (forever: the queue has no expiry), each one RUNTIME_UNAVAILABLE:
+ * - a key of another type (SET): every XADD fails with WRONGTYPE. It is deleted;
+ * - a stream at the last possible id (an entry or XSETID there): every XADD '*' fails ('exhausted').
+ *   It is started again;
+ * - the nodes' group moved past the entry just added (XGROUP SETID to the far future): no node ever
+ *   reads it. The group is moved back to just before it (what was queued meanwhile timed out anyway);
+ * - more groups than MAX_GROUPS (only `nodes` is ours): checking them would cost every run. The queue
+ *   is started again.
+ * A queue started again has no group: the nodes, told NOGROUP, make theirs, as after a Redis restart.
  */
+const MAX_GROUPS = 8;
 const LUA_QUEUE = `${LUA_OURS}
-ours(KEYS[#KEYS], 'stream')`;
+local function queue(fields)
+  local jobs = KEYS[#KEYS]
+  ours(jobs, 'stream')
+  local entry = redis.pcall('XADD', jobs, 'MAXLEN', '~', '${STREAM_MAXLEN}', '*', unpack(fields))
+  if type(entry) == 'table' and entry.err then
+    if not string.find(entry.err, 'exhausted', 1, true) then error(entry) end
+    redis.call('DEL', jobs)
+    return redis.call('XADD', jobs, 'MAXLEN', '~', '${STREAM_MAXLEN}', '*', unpack(fields))
+  end
+  local groups = redis.call('XINFO', 'GROUPS', jobs)
+  if #groups > ${MAX_GROUPS} then
+    redis.call('DEL', jobs)
+    return redis.call('XADD', jobs, 'MAXLEN', '~', '${STREAM_MAXLEN}', '*', unpack(fields))
+  end
+  local ms, seq = string.match(entry, '^(%d+)-(%d+)$')
+  for _, group in ipairs(groups) do
+    local info = {}
+    for i = 1, #group - 1, 2 do info[group[i]] = group[i + 1] end
+    if info['name'] == '${GROUP}' and type(info['last-delivered-id']) == 'string' then
+      local lms, lseq = string.match(info['last-delivered-id'], '^(%d+)-(%d+)$')
+      if lms and (tonumber(lms) > tonumber(ms) or (lms == ms and tonumber(lseq) >= tonumber(seq))) then
+        local before = tonumber(seq) > 0 and (ms .. '-' .. (tonumber(seq) - 1)) or (string.format('%d', tonumber(ms) - 1) .. '-18446744073709551615')
+        redis.call('XGROUP', 'SETID', jobs, '${GROUP}', before)
+      end
+    end
+  end
+  return entry
+end`;
 
 /** Queues a small run in its entry. KEYS: jobs. ARGV: run id, app id, job JSON. The entry's id. */
 export const ENQUEUE_INLINE = new Script(
   'enqueue inline',
   `${LUA_QUEUE}
-return redis.call('XADD', KEYS[1], 'MAXLEN', '~', '${STREAM_MAXLEN}', '*', 'r', ARGV[1], 'a', ARGV[2], 'j', ARGV[3])`,
+return queue({'r', ARGV[1], 'a', ARGV[2], 'j', ARGV[3]})`,
 );
 
 /** Stores a larger run and queues its id, in one step. KEYS: job, jobs. ARGV: job JSON, ttl ms, run id, app id. */
@@ -169,7 +205,7 @@ export const ENQUEUE = new Script(
   'enqueue',
   `${LUA_QUEUE}
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', '${STREAM_MAXLEN}', '*', 'r', ARGV[3], 'a', ARGV[4])
+queue({'r', ARGV[3], 'a', ARGV[4]})
 return 1`,
 );
 
