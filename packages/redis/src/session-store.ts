@@ -233,6 +233,8 @@ end
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now, 'LIMIT', 0, 100)) do release(id) end
 local owner = redis.call('HGET', KEYS[1], 'owner') or ''
 local mine = tag .. ':o:' .. owner
+-- An owner's list of another type (a Redis writer's) would fail this count at every finish of theirs here.
+ours(mine, 'zset')
 local bytes = (tonumber(redis.call('HGET', KEYS[1], 'bytes')) or 0) + #event + #ARGV[3] + ${SESSION_OVERHEAD_BYTES}
 redis.call('HSET', KEYS[6], ARGV[1], bytes .. ' ' .. owner)
 redis.call('ZADD', KEYS[5], now + tonumber(ARGV[4]), ARGV[1])
@@ -245,6 +247,7 @@ for _ = 1, 1000 do
   local top = redis.call('ZREVRANGE', KEYS[7], 0, 0)[1]
   if not top then break end
   local theirs = tag .. ':o:' .. top
+  ours(theirs, 'zset')
   local oldest = redis.call('ZRANGE', theirs, 0, 0)[1]
   -- Only the session that just finished is left to forget: it stays, its readers get its final.
   if oldest == ARGV[1] then break end

@@ -136,6 +136,25 @@ describe('RedisSessionStore: finished sessions are bounded', () => {
     }
   });
 
+  it('an owner’s list that a Redis writer retyped is started again: the bounds go on holding for every owner of the bucket', async () => {
+    const prefix = redis.prefix();
+    const c = redis.client();
+    const store = new RedisSessionStore(c, { prefix, maxFinishedPerOwner: 1 });
+    try {
+      const [first = '', second = '', bob = ''] = idsIn(5, 3);
+      // Once, never again. Before: every finish of alice's here failed its count, which then started
+      // again empty for the whole bucket; nothing was ever forgotten to keep the bounds.
+      await c.set(`${prefix}{sessions:5}:o:alice`, 'x');
+      await finish(store, first, 'alice');
+      await finish(store, second, 'alice');
+      await finish(store, bob, 'bob');
+      expect(await kept(store, [first, second, bob])).toEqual([false, true, true]);
+      expect(await c.type(`${prefix}{sessions:5}:o:alice`)).toBe('zset');
+    } finally {
+      store.dispose();
+    }
+  });
+
   it('refuses limits that are not positive integers, naming them', () => {
     expect(() => new RedisSessionStore(redis.client(), { maxFinishedPerOwner: 0 })).toThrow(/maxFinishedPerOwner must be a positive integer/);
     expect(() => new RedisSessionStore(redis.client(), { maxFinishedBytes: -1 })).toThrow(/maxFinishedBytes must be a positive integer/);
