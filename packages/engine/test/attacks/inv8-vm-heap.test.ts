@@ -39,6 +39,11 @@ const SHAPES: Record<string, string> = {
   // A builtin callback runs no checkpoint: one groupBy made 6e6 groups (a Map entry, an array and its
   // element each) in one native step and aborted the host.
   ...(typeof (Map as { groupBy?: unknown }).groupBy === 'function' ? { 'Map.groupBy of 6e6 elements by Math.random': 'const a = Array(6e6).fill(0); return Map.groupBy(a, Math.random).size;' } : {}),
+  // Array.fromAsync (Node 22 and later) copies an array-like and walks it in microtasks of its own, where
+  // no checkpoint runs: the copies (uncharged below 65,536 elements) and the walks aborted the host.
+  ...(typeof (Array as { fromAsync?: unknown }).fromAsync === 'function'
+    ? { 'Array.fromAsync of 3,000 array-likes of 60,000 elements': 'const f = Array.fromAsync; const keep = []; for (let i = 0; i < 3000; i++) keep.push(f({ length: 60000 })); return (await Promise.all(keep)).length;' }
+    : {}),
 };
 
 /**
