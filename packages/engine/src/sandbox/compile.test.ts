@@ -8,7 +8,7 @@ import v8 from 'node:v8';
 import { prepareAgentScript } from '../pipeline.js';
 import { EARLY_ERRORS } from '../../test/early-errors.js';
 import vm from 'node:vm';
-import { IMPORT_REFUSED, checkSyntax, compileScript, mayImport, mayNamePrivately } from './compile.js';
+import { IMPORT_REFUSED, checkSyntax, compileScript, functionsIn, mayImport, mayNamePrivately } from './compile.js';
 
 /** A run's rewritten text with `body` as the user's code: the header and footer the rewriter writes around line 1. */
 function rewrittenAround(body: string): string {
@@ -44,7 +44,7 @@ describe('checkSyntax', () => {
   });
 });
 
-describe('compileScript compiles eagerly and leaves V8 lazy again', () => {
+describe('compileScript compiles a text with functions eagerly and leaves V8 lazy again', () => {
   afterEach(() => {
     vi.restoreAllMocks();
   });
@@ -56,7 +56,7 @@ describe('compileScript compiles eagerly and leaves V8 lazy again', () => {
       calls.push(flags);
       real(flags);
     });
-    const text = rewrittenAround(`const xs = [1, 2].map((x) => x * 2); return xs; // ${Math.random()}`);
+    const text = rewrittenAround(`const xs = [1, 2].map((x) => x * 2).map((x) => x + 1).filter((x) => x > 2).map((x) => -x).map((x) => x * 3).map((x) => x - 1); return xs; // ${Math.random()}`);
     const script = compileScript(text);
     expect(script).toBeInstanceOf(vm.Script);
     expect(calls).toEqual(['--no-lazy', '--lazy']);
@@ -64,11 +64,18 @@ describe('compileScript compiles eagerly and leaves V8 lazy again', () => {
     expect(compileScript(text)).toBe(script);
     expect(calls).toEqual(['--no-lazy', '--lazy']);
     calls.length = 0;
-    expect(() => compileScript(rewrittenAround(`const a = 1; const a = 2; // ${Math.random()}`))).toThrow(SyntaxError);
+    expect(() => compileScript(rewrittenAround(`const fs = [(a) => a, (a) => a, (a) => a, (a) => a, (a) => a, (a) => a]; const a = 1; const a = 2; // ${Math.random()}`))).toThrow(SyntaxError);
     expect(calls).toEqual(['--no-lazy', '--lazy']);
+    // A text with few functions of its own is compiled as V8 would: its flags are left alone, and its
+    // early errors are V8's as before.
+    calls.length = 0;
+    expect(compileScript(rewrittenAround(`let s = 0; for (let i = 0; i < 3; i++) s += i; return s; // ${Math.random()}`))).toBeInstanceOf(vm.Script);
+    expect(compileScript(rewrittenAround(`return [1, 2].map((x) => x * 2).filter(function (x) { return x > 2; }); // ${Math.random()}`))).toBeInstanceOf(vm.Script);
+    expect(() => compileScript(rewrittenAround(`const a = 1; const a = 2; // ${Math.random()}`))).toThrow(SyntaxError);
+    expect(calls).toEqual([]);
     // Past 64 KiB of text the script is compiled as V8 would: lazily, its flags untouched.
     calls.length = 0;
-    const large = rewrittenAround(`const s = '${'x'.repeat(70 * 1024)}'; return s.length; // ${Math.random()}`);
+    const large = rewrittenAround(`const s = '${'x'.repeat(70 * 1024)}'; return [s].map((x) => x).map((x) => x).map((x) => x).map((x) => x).map((x) => x).map((x) => x.length); // ${Math.random()}`);
     expect(compileScript(large)).toBeInstanceOf(vm.Script);
     expect(calls).toEqual([]);
   });
@@ -139,6 +146,16 @@ describe('compileScript refuses text that may call import()', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect((globalThis as Record<string, unknown>)[canary]).toBeUndefined();
     expect(script).toBeNull();
+  });
+});
+
+describe('functionsIn', () => {
+  it('counts the arrows and function keywords of the user part only, up to what is asked', () => {
+    // The header line holds the rewriter's own factory, body and counter arrows: none of them counts.
+    expect(functionsIn(rewrittenAround('return 1 + 1;'), 10)).toBe(0);
+    expect(functionsIn(rewrittenAround('const f = (x) => x; function g() {} return [1].map(function (y) { return y; });'), 10)).toBe(3);
+    expect(functionsIn(rewrittenAround('return [1, 2, 3].map((x) => x).filter((x) => x).map((x) => x);'), 2)).toBe(2);
+    expect(functionsIn('no line break => function', 10)).toBe(0);
   });
 });
 
