@@ -56,7 +56,7 @@ describe('compileScript compiles a text with functions eagerly and leaves V8 laz
       calls.push(flags);
       real(flags);
     });
-    const text = rewrittenAround(`const xs = [1, 2].map((x) => x * 2).map((x) => x + 1).filter((x) => x > 2).map((x) => -x).map((x) => x * 3).map((x) => x - 1); return xs; // ${Math.random()}`);
+    const text = rewrittenAround(`const xs = [1, 2].map((x) => x * 2); return xs; // ${Math.random()}`);
     const script = compileScript(text);
     expect(script).toBeInstanceOf(vm.Script);
     expect(calls).toEqual(['--no-lazy', '--lazy']);
@@ -64,18 +64,17 @@ describe('compileScript compiles a text with functions eagerly and leaves V8 laz
     expect(compileScript(text)).toBe(script);
     expect(calls).toEqual(['--no-lazy', '--lazy']);
     calls.length = 0;
-    expect(() => compileScript(rewrittenAround(`const fs = [(a) => a, (a) => a, (a) => a, (a) => a, (a) => a, (a) => a]; const a = 1; const a = 2; // ${Math.random()}`))).toThrow(SyntaxError);
+    expect(() => compileScript(rewrittenAround(`const f = (a) => a; const a = 1; const a = 2; // ${Math.random()}`))).toThrow(SyntaxError);
     expect(calls).toEqual(['--no-lazy', '--lazy']);
-    // A text with few functions of its own is compiled as V8 would: its flags are left alone, and its
+    // A text with no function of its own is compiled as V8 would: its flags are left alone, and its
     // early errors are V8's as before.
     calls.length = 0;
     expect(compileScript(rewrittenAround(`let s = 0; for (let i = 0; i < 3; i++) s += i; return s; // ${Math.random()}`))).toBeInstanceOf(vm.Script);
-    expect(compileScript(rewrittenAround(`return [1, 2].map((x) => x * 2).filter(function (x) { return x > 2; }); // ${Math.random()}`))).toBeInstanceOf(vm.Script);
     expect(() => compileScript(rewrittenAround(`const a = 1; const a = 2; // ${Math.random()}`))).toThrow(SyntaxError);
     expect(calls).toEqual([]);
     // Past 64 KiB of text the script is compiled as V8 would: lazily, its flags untouched.
     calls.length = 0;
-    const large = rewrittenAround(`const s = '${'x'.repeat(70 * 1024)}'; return [s].map((x) => x).map((x) => x).map((x) => x).map((x) => x).map((x) => x).map((x) => x.length); // ${Math.random()}`);
+    const large = rewrittenAround(`const s = '${'x'.repeat(70 * 1024)}'; return [s].map((x) => x.length); // ${Math.random()}`);
     expect(compileScript(large)).toBeInstanceOf(vm.Script);
     expect(calls).toEqual([]);
   });

@@ -62,15 +62,17 @@ export function compileScript(source: string): vm.Script {
 /**
  * The fewest functions of its own (`=>` and `function` in the user's part of a rewritten text) for which
  * a script is compiled eagerly. Turning V8's laziness off and on again is two `setFlagsFromString`
- * calls, and each makes V8 re-derive every flag implication: 0.33 M instructions a compile on Node 20.
- * The eager compile pays that back only in the functions it spares a second parse at their first call
- * (the callbacks a script hands to `map`, `filter` and `reduce`), and it compiles those a script never
- * calls too. Never-seen runs in `vm` mode, instructions per run outside collection and the optimising
- * compiler (callgrind, Node 20, `--single-threaded`), eager against lazy: `return 1 + 1` 1.47 M against
- * 1.24 M, the 20 scripts of bench/agents.mjs (0 to 4 functions each) 5.13 M against 4.87 M, the agent
- * script (6 callbacks) 6.11 M against 6.19 M. A text with fewer is compiled as V8 would.
+ * calls, and each makes V8 re-derive every flag implication: about 93 K instructions a pair on Node 20
+ * (callgrind; 0.33 M under `--single-threaded`), 23-42 µs on this VM under load. The eager compile pays
+ * that back only in the functions it spares a second parse at their first call (the callbacks a script
+ * hands to `map`, `filter` and `reduce`); a text with none of its own has only the header's arrows to
+ * compile. Never-seen `return 1 + 1` runs in `vm` mode, instructions per run outside collection and the
+ * optimising compiler (callgrind, Node 20, all threads, N runs minus N/2): 1.34 M eager, 1.22 M lazy.
+ * For texts with a few functions the figures did not agree on a winner (the 20 scripts of
+ * bench/agents.mjs, 0 to 4 functions each: 5.13 M eager against 4.87 M lazy under `--single-threaded`,
+ * 4.94 M against 5.04 M with all threads), so those are compiled eagerly, as before.
  */
-const EAGER_FEWEST = 6;
+const EAGER_FEWEST = 1;
 
 /**
  * How many functions the user's part of a rewritten text may hold, counted up to `enough`: the
