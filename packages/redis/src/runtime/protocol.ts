@@ -167,16 +167,17 @@ const LUA_QUEUE = `${LUA_OURS}
 local function queue(fields)
   local jobs = KEYS[#KEYS]
   ours(jobs, 'stream')
-  local entry = redis.pcall('XADD', jobs, 'MAXLEN', '~', '${STREAM_MAXLEN}', '*', unpack(fields))
+  local function add(call) return call('XADD', jobs, 'MAXLEN', '~', '${STREAM_MAXLEN}', '*', unpack(fields)) end
+  local entry = add(redis.pcall)
   if type(entry) == 'table' and entry.err then
     if not string.find(entry.err, 'exhausted', 1, true) then error(entry) end
     redis.call('DEL', jobs)
-    return redis.call('XADD', jobs, 'MAXLEN', '~', '${STREAM_MAXLEN}', '*', unpack(fields))
+    return add(redis.call)
   end
   local groups = redis.call('XINFO', 'GROUPS', jobs)
   if #groups > ${MAX_GROUPS} then
     redis.call('DEL', jobs)
-    return redis.call('XADD', jobs, 'MAXLEN', '~', '${STREAM_MAXLEN}', '*', unpack(fields))
+    return add(redis.call)
   end
   local ms, seq = string.match(entry, '^(%d+)-(%d+)$')
   for _, group in ipairs(groups) do
