@@ -756,6 +756,9 @@ export interface ChildResult {
   timedOut: boolean;
 }
 
+/** How long `runChild` lets a child run when the caller names no bound. */
+const DEFAULT_KILL_MS = 15_000;
+
 /** What a child may take to start Node and import the engine before its first run, on a loaded machine. */
 const CHILD_START_MS = 30_000;
 
@@ -787,7 +790,7 @@ export function runChild(engineUrl: string, source: string, opts: { killAfterMs?
     const timer = setTimeout(() => {
       timedOut = true;
       child.kill('SIGKILL');
-    }, opts.killAfterMs ?? 15_000);
+    }, opts.killAfterMs ?? DEFAULT_KILL_MS);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr, timedOut });
@@ -893,5 +896,15 @@ export class ChildBatch {
     const r = this.#results.get(key);
     if (!r) throw new Error(`child ${key} was not started`);
     return r;
+  }
+
+  /**
+   * The longest a test may wait for one of these children: every child killed at its bound, `limit` at a
+   * time, the last one started last. A test timeout below it fails a test whose child was on time but
+   * queued behind others on a loaded machine.
+   */
+  worstWaitMs(): number {
+    const kills = [...this.#specs.values()].map(({ opts }) => opts.killAfterMs ?? DEFAULT_KILL_MS);
+    return Math.ceil(kills.length / this.limit) * Math.max(0, ...kills) + 10_000;
   }
 }

@@ -27,7 +27,7 @@
  * the cap, long before.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ChildBatch, childResult, describeChild, scriptsChild } from '../helpers.js';
+import { ChildBatch, childResult, describeChild, hostsRuns, scriptsChild } from '../helpers.js';
 
 const caught = (listing: string) => `try { let n = 0; ${listing} return 'listed ' + n; } catch (e) { return e.name; }`;
 /** An expression's error's name, or 'done'. */
@@ -138,7 +138,6 @@ const MODES = [
   { label: 'worker_threads STANDARD, validate:false', options: "{ adapter: 'worker_threads', validate: false, maxIterations: 1e9 }", validated: false },
 ] as const;
 
-const HEAP = { nodeArgs: ['--max-old-space-size=512'], killAfterMs: 40_000 };
 /**
  * Each run's deadline. No shape is meant to reach it: each ends by its refusal (or the memory budget),
  * which proves the cap without a clock, since an uncapped listing either completes (another answer)
@@ -147,6 +146,8 @@ const HEAP = { nodeArgs: ['--max-old-space-size=512'], killAfterMs: 40_000 };
  * object of 3e5 keys' as TIMEOUT while it was still building the object.
  */
 const RELAXED = 20_000;
+/** Past every run's deadline: the parity run and each shape (see hostsRuns). */
+const HEAP = { nodeArgs: ['--max-old-space-size=512'], killAfterMs: hostsRuns(1 + Object.keys(SHAPES).length, RELAXED) };
 const children = new ChildBatch(2);
 /** scriptsChild, reporting a successful run's value too. */
 const withValues = (options: string) => {
@@ -168,6 +169,6 @@ describe('invariant 4: a for-in or a key listing over a long string, String obje
       const got = childResult(child) as { out: Record<string, string> };
       expect(got.out.parity).toBe(`OK ${new Function(PARITY)() as string}`);
       for (const name of Object.keys(SHAPES)) expect(got.out[name], `${name}: ${JSON.stringify(got)}`).toBe(validated && META.has(name) ? 'VALIDATION_ERROR' : EXPECTED[name]);
-    }, 60_000);
+    }, children.worstWaitMs());
   });
 });

@@ -25,7 +25,7 @@
  * lengths keep their native results.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ChildBatch, childResult, describeChild, scriptsChild } from '../helpers.js';
+import { ChildBatch, childResult, describeChild, hostsRuns, scriptsChild } from '../helpers.js';
 
 /** 24 arrays, each set to 3.3e7 elements by `set(x[i], i)` (a statement), after a calm loop. */
 const grow = (set: string) => `const x = []; for (let i = 0; i < 24; i++) x.push([]); for (let i = 0; i < 24; i++) { ${set} } return x.length;`;
@@ -98,9 +98,11 @@ const MODES = [
 ] as const;
 const UNVALIDATED = MODES.slice(1, 3);
 
-const HEAP = { nodeArgs: ['--max-old-space-size=512'], killAfterMs: 120_000 };
+const RUN_MS = 20_000;
+/** Past every run's deadline (see hostsRuns). */
+const HEAP = { nodeArgs: ['--max-old-space-size=512'], killAfterMs: hostsRuns(Object.keys(SHAPES).length + Object.keys(REFUSED).length, RUN_MS) };
 const children = new ChildBatch(2);
-const rows = MODES.map((mode) => ({ ...mode, key: children.add(mode.label, scriptsChild(mode.options, { ...SHAPES, ...REFUSED }, { timeout: 20_000 }), HEAP) }));
+const rows = MODES.map((mode) => ({ ...mode, key: children.add(mode.label, scriptsChild(mode.options, { ...SHAPES, ...REFUSED }, { timeout: RUN_MS }), HEAP) }));
 const parityKey = children.add(
   'parity',
   `const out = {};
@@ -120,7 +122,7 @@ describe('invariant 8: every way to set an array length is charged first (child 
     const child = await children.result(parityKey);
     const got = childResult(child) as { out: Record<string, string> } | undefined;
     for (const mode of UNVALIDATED) expect(got?.out[mode.options], describeChild(child)).toBe(PARITY_VALUE);
-  }, 130_000);
+  }, children.worstWaitMs());
 
   describe.each(rows)('$label', ({ key, outcomes }) => {
     it('every shape ends as MEMORY_LIMIT_EXCEEDED, the host survives and writes nothing', async () => {
@@ -132,6 +134,6 @@ describe('invariant 8: every way to set an array length is charged first (child 
       for (const name of Object.keys(SHAPES)) expect(outcomes, `${name}: ${JSON.stringify(got)}`).toContain(got.out[name]);
       for (const name of Object.keys(REFUSED)) expect(got.out[name], `${name}: ${JSON.stringify(got)}`).toBe('VALIDATION_ERROR');
       expect(Object.values(got.out), 'no shape is refused by validation alone').toContain('MEMORY_LIMIT_EXCEEDED');
-    }, 130_000);
+    }, children.worstWaitMs());
   });
 });

@@ -11,7 +11,7 @@
  * a stack overflow. A failing run comes first: the report saw the problem only after one.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ChildBatch, childResult, describeChild, scriptsChild } from '../helpers.js';
+import { ChildBatch, childResult, describeChild, hostsRuns, scriptsChild } from '../helpers.js';
 
 /** Scripts that settle promises on an exhausted stack. PERMISSIVE, so every one runs without validation. */
 const SCRIPTS: Record<string, string> = {
@@ -60,9 +60,11 @@ const SCRIPTS: Record<string, string> = {
  */
 const LIMITS = { 'a then chain that recurses': { memoryLimit: 8 * 1024 * 1024 } };
 
+const RUN_MS = 4000;
+
 function childSource(options: string): string {
   return scriptsChild(options, SCRIPTS, {
-    timeout: 4000,
+    timeout: RUN_MS,
     limits: LIMITS,
     setup: "let unhandled = 0;\nprocess.on('unhandledRejection', () => unhandled++);",
     // Late rejections would be reported after a few turns of the event loop.
@@ -85,7 +87,7 @@ const FLAGS = [
 ] as const;
 
 const children = new ChildBatch(2);
-const keys = MODES.flatMap((mode) => FLAGS.map((flags) => ({ mode, flags, key: children.add(`${mode.label} ${flags.label}`, childSource(mode.options), { nodeArgs: flags.nodeArgs, killAfterMs: 90_000 }) })));
+const keys = MODES.flatMap((mode) => FLAGS.map((flags) => ({ mode, flags, key: children.add(`${mode.label} ${flags.label}`, childSource(mode.options), { nodeArgs: flags.nodeArgs, killAfterMs: hostsRuns(Object.keys(SCRIPTS).length, RUN_MS) }) })));
 beforeAll(() => children.start(), 120_000);
 
 describe('invariant 8: a quiet host (child processes)', () => {
@@ -106,6 +108,6 @@ describe('invariant 8: a quiet host (child processes)', () => {
       const overflows = Object.entries(got.out).filter(([name]) => /recursion|recurses|overflow/.test(name));
       for (const [name, code] of overflows) expect(['OK', 'RUNTIME_ERROR', 'MEMORY_LIMIT_EXCEEDED', 'TIMEOUT', 'OUTPUT_LIMIT_EXCEEDED'], name).toContain(code);
       if (!mode.label.includes('transform off')) expect(got.out['async recursion (the report)']).toBe('RUNTIME_ERROR');
-    }, 120_000);
+    }, children.worstWaitMs());
   });
 });
