@@ -59,12 +59,43 @@ function luhn(digits: string): boolean {
 const CARD = /(?:^|[^\d])((?:\d[ -]?){12,18}\d)(?:$|[^\d])/;
 const SSN = /(?:^|[^\d-])\d{3}-\d{2}-\d{4}(?:$|[^\d-])/;
 const IBAN = /(?:^|[^A-Za-z0-9])[A-Z]{2}\d{2}[A-Z0-9]{11,30}(?:$|[^A-Za-z0-9])/;
-const KEY_SHAPES = /sk_live_|rk_live_|sk-[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{20,}|xox[abprs]-|AIza[0-9A-Za-z_-]{30,}|glpat-|-----BEGIN [A-Z ]*PRIVATE KEY-----|eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\./;
+/*
+ * These patterns run over script-chosen text on the host, before the run and outside its deadline, so
+ * each must take time linear in the text. A pattern that starts with a quantified run and can fail after
+ * it is tried again from every later position of that run by V8's backtracking engine: quadratic. Such
+ * shapes are scanned by hand below (jwtShape, the e-mail loop in destinations), with the same answers:
+ * `eyJ[...]{8,}\.` over 'eyJeyJ...' with no dot, and the e-mail local part over 'aaa...@' with no
+ * domain, took seconds for a 4 KB literal, and a 30 KB script naming one such constant in 1,000 tool
+ * calls blocked the host for 37 s at STRICT, where the gate is on by default.
+ */
+const KEY_SHAPES = /sk_live_|rk_live_|sk-[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{20,}|xox[abprs]-|AIza[0-9A-Za-z_-]{30,}|glpat-|-----BEGIN [A-Z ]*PRIVATE KEY-----/;
+const TOKEN_RUN = /[A-Za-z0-9_-]+/g;
+
+/**
+ * Whether `s` holds `eyJ` + 8 or more token characters + `.` + `eyJ` + 8 or more + `.` (a JWT's header
+ * and payload), as the regular expression of that text would find it, in one pass over the runs of
+ * token characters: every `eyJ` of a run ends where the run ends, so the run's first `eyJ` is the one to try.
+ */
+function jwtShape(s: string): boolean {
+  let previousOk = false;
+  let previousEnd = -2;
+  for (const m of s.matchAll(TOKEN_RUN)) {
+    const run = m[0];
+    const start = m.index;
+    const end = start + run.length;
+    // This run is a payload if it starts right after a header run's dot and is itself followed by a dot.
+    if (previousOk && start === previousEnd + 1 && run.startsWith('eyJ') && run.length >= 11 && s[end] === '.') return true;
+    const at = run.indexOf('eyJ');
+    previousOk = at >= 0 && run.length - at >= 11 && s[end] === '.';
+    previousEnd = end;
+  }
+  return false;
+}
 
 /** What kind of secret or personal number a string literal holds, if any. */
 export function sensitiveValue(s: string): string | undefined {
   if (s.length > 4096) return undefined;
-  if (KEY_SHAPES.test(s)) return 'a credential (API key, token or private key)';
+  if (KEY_SHAPES.test(s) || jwtShape(s)) return 'a credential (API key, token or private key)';
   const card = CARD.exec(s);
   if (card) {
     const digits = (card[1] as string).replace(/[ -]/g, '');
@@ -85,7 +116,30 @@ export interface Destination {
 }
 
 const URL_RE = /\b(?:https?|wss?|ftp):\/\/(?:[^\s/@:]+(?::[^\s/@]*)?@)?([^\s/:?#'"`]+)/gi;
-const EMAIL_RE = /[A-Za-z0-9._%+-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})/g;
+/** An e-mail address's domain, matched at the character after its `@` (see mailAddresses). */
+const MAIL_DOMAIN = /[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/y;
+const MAIL_LOCAL = /[A-Za-z0-9._%+-]/;
+
+/**
+ * The e-mail addresses in `s`, left to right, as `/[A-Za-z0-9._%+-]+@(domain)/g` finds them, in one
+ * pass: the local part of a match is the run of local characters just before an `@` (cut at the end of
+ * the previous match), and no domain reaches past the next `@`.
+ */
+function* mailAddresses(s: string): Generator<{ text: string; domain: string; index: number }> {
+  let from = 0;
+  for (let at = s.indexOf('@'); at >= 0; at = s.indexOf('@', at + 1)) {
+    let start = at;
+    while (start > from && MAIL_LOCAL.test(s[start - 1] as string)) start--;
+    if (start === at) continue;
+    MAIL_DOMAIN.lastIndex = at + 1;
+    const domain = MAIL_DOMAIN.exec(s);
+    if (domain === null) continue;
+    const end = at + 1 + domain[0].length;
+    yield { text: s.slice(start, end), domain: domain[0], index: start };
+    from = end;
+    at = end - 1;
+  }
+}
 
 /** URLs and e-mail addresses in a string literal (at most a few: one is enough to judge). */
 export function destinations(s: string): Destination[] {
@@ -95,9 +149,9 @@ export function destinations(s: string): Destination[] {
     out.push({ host: (m[1] as string).toLowerCase(), text: shorten(m[0]), kind: 'url' });
     if (out.length >= 4) return out;
   }
-  for (const m of s.matchAll(EMAIL_RE)) {
-    if (/^[a-z]+:\/\//i.test(s.slice(Math.max(0, (m.index ?? 0) - 12), m.index))) continue;
-    out.push({ host: (m[1] as string).toLowerCase(), text: shorten(m[0]), kind: 'email' });
+  for (const m of mailAddresses(s)) {
+    if (/^[a-z]+:\/\//i.test(s.slice(Math.max(0, m.index - 12), m.index))) continue;
+    out.push({ host: m.domain.toLowerCase(), text: shorten(m.text), kind: 'email' });
     if (out.length >= 4) break;
   }
   return out;

@@ -7,6 +7,7 @@ import type { ScoreOptions } from './index.js';
 import { destinations, dropPoint, sensitiveName, sensitiveValue } from './patterns.js';
 import { SIGNAL_WEIGHTS } from './signals.js';
 import { nameWords, profileTool } from './tools.js';
+import { prng } from '../../test/prng.js';
 
 const signalsOf = (code: string, options: ScoreOptions = {}) => scoreAgentScript(code, options)?.signals ?? [];
 const ids = (code: string, options: ScoreOptions = {}) => signalsOf(code, options).map((s) => s.id);
@@ -94,6 +95,37 @@ describe('patterns', () => {
     expect(dropPoint('x.ngrok-free.app')).toMatch(/ngrok-free.app/);
     expect(dropPoint('10.0.0.1')).toBe('a raw IP address');
     expect(dropPoint('api.example.com')).toBeUndefined();
+  });
+
+  // The one-pass scanners (see the note above KEY_SHAPES) answer what the regular expressions they
+  // replace answered; these are the expressions, quadratic on the texts the attack suite uses.
+  it('finds the JWTs and e-mail addresses the plain regular expressions found, on generated texts', () => {
+    const jwt = /eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\./;
+    const mail = /[A-Za-z0-9._%+-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})/g;
+    const pieces = ['eyJ', 'a', 'B', '.', '@', '-', '_', '1', ' ', 'co', 'm', '%', 'eyJabcdefgh', '.eyJ', 'x.yz', '@c.de', 'http://'];
+    const random = prng(7);
+    let jwts = 0;
+    let mails = 0;
+    for (let i = 0; i < 20_000; i++) {
+      let s = '';
+      for (let n = 1 + Math.floor(random() * 14); n > 0; n--) s += pieces[Math.floor(random() * pieces.length)];
+      const found = destinations(s);
+      // URLs come first, and the e-mail addresses fill what is left of four places.
+      const urls = found.filter((d) => d.kind === 'url').length;
+      const expected = urls >= 4 ? [] : [...s.matchAll(mail)].filter((m) => !/^[a-z]+:\/\//i.test(s.slice(Math.max(0, m.index - 12), m.index))).slice(0, 4 - urls);
+      expect(found.filter((d) => d.kind === 'email').map((d) => d.host), s).toEqual(expected.map((m) => (m[1] as string).toLowerCase()));
+      if (jwt.test(s)) {
+        jwts++;
+        expect(sensitiveValue(s), s).toMatch(/credential/);
+      } else if (sensitiveValue(s) !== undefined) {
+        // Another shape (a card number, an IBAN) may still match: never the JWT alone.
+        expect(sensitiveValue(s.replace(/eyJ/g, 'ey_')), s).toBe(sensitiveValue(s));
+      }
+      mails += expected.length;
+    }
+    // Not vacuous: both shapes were found many times.
+    expect(jwts).toBeGreaterThan(20);
+    expect(mails).toBeGreaterThan(1000);
   });
 });
 

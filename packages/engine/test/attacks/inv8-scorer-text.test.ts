@@ -1,0 +1,71 @@
+/**
+ * Invariant 8 against the scoring gate: no script text holds the host's thread. The gate reads the
+ * script on the host before the run starts, outside its deadline, and matches string literals and the
+ * constants named in tool arguments against patterns of secrets and destinations.
+ *
+ * Found by red-teaming: two patterns were quadratic in a literal's length (V8's backtracking engine tried
+ * an unanchored run again from each of its positions: the e-mail local part over 'aaa...@' with no
+ * domain, a JWT's header over 'eyJeyJ...' with no dot), and a constant was scanned again for every tool
+ * call that named it. A 30 KB script at STRICT, where the gate is on by default (a 4 KB template
+ * constant, named in 1,000 `callTool`s), blocked the host's event loop for 37 s past a 1 s deadline; at
+ * PERMISSIVE with the gate on, 250 JWT-like literals held it for 4 s. The patterns are now scanned in one
+ * pass, and each distinct string once per script.
+ *
+ * Host-side evidence: the runs happen in a child process that must finish them, and exit cleanly with
+ * nothing on stderr, within a budget that a blocked host overruns many times (the fixed gate reads each
+ * text in well under a second).
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ChildBatch, childResult, describeChild } from '../helpers.js';
+
+/**
+ * Each shape as `[options, head, call, size]`: `head`, then `call` repeated while the text stays under
+ * `size` characters, then `return 1;`. The texts are built in the child (a process's arguments cannot
+ * carry them). LOCAL_PART is a 4 KB template literal of e-mail local-part characters and one `@`, its
+ * lines within STRICT's 2,000.
+ */
+const SHAPES: Record<string, readonly [options: Record<string, unknown>, head: string, call: string, size: number]> = {
+  // The 37 s case: STRICT's own limits (32 KB, lines of 2,000), its gate on by default.
+  'STRICT: a 4 KB constant of local-part characters named in every tool call': [{ securityLevel: 'STRICT' }, 'const s = LOCAL_PART;\n', "await callTool('t', { s });\n", 31_000],
+  'STRICT: the same constant 16 times in the arguments of each call': [{ securityLevel: 'STRICT' }, 'const s = LOCAL_PART;\n', `await callTool('t', [${Array(16).fill('s').join(', ')}]);\n`, 31_000],
+  'PERMISSIVE, gate on: 240 literals of eyJeyJ... (4 KB, no dot)': [{ securityLevel: 'PERMISSIVE', scoringGate: true }, '', `callTool('t', { v: \`${'eyJ'.repeat(1365)}\` });\n`, 1_000_000],
+  'PERMISSIVE, gate on: 240 literals of local-part characters and @ (4 KB)': [{ securityLevel: 'PERMISSIVE', scoringGate: true }, '', `callTool('t', { v: \`${'a.'.repeat(2045)}@\` });\n`, 1_000_000],
+};
+
+const CHILD = `
+const { scoreAgentScript } = await import(ENGINE);
+const LOCAL_PART = '\`' + 'a'.repeat(1900) + '\\\\\\n' + 'a'.repeat(1900) + '\\\\\\n' + 'a'.repeat(290) + '@\`';
+const out = {};
+for (const [name, [options, head, call, size]] of Object.entries(${JSON.stringify(SHAPES)})) {
+  let code = head.replace('LOCAL_PART', LOCAL_PART);
+  while (code.length + call.length < size) code += call;
+  code += 'return 1;';
+  const enclave = new Enclave({ ...options, tools: { t: () => 1 } });
+  const r = await enclave.run(code, { timeout: 1000 });
+  out[name] = { run: r.success ? 'OK' : r.error.code, score: scoreAgentScript(code, options)?.decision ?? null, size: code.length };
+  enclave.dispose();
+}
+console.log('RESULT ' + JSON.stringify(out));
+`;
+
+const children = new ChildBatch(1);
+const key = children.add('scorer text', CHILD, { killAfterMs: 90_000 });
+beforeAll(() => children.start(), 120_000);
+
+describe('invariant 8: the scoring gate reads any script text in linear time (child process)', () => {
+  it('every shape is scored and run, and the host is free again well within the budget', async () => {
+    const child = await children.result(key);
+    expect(child.timedOut, describeChild(child)).toBe(false);
+    expect(child.signal, describeChild(child)).toBeNull();
+    expect(child.code, describeChild(child)).toBe(0);
+    expect(child.stderr, 'the host process wrote to stderr').toBe('');
+    const out = childResult(child) as Record<string, { run: string; score: string | null; size: number }>;
+    expect(Object.keys(out)).toEqual(Object.keys(SHAPES));
+    for (const [name, { run, score, size }] of Object.entries(out)) {
+      expect(size, name).toBeGreaterThan(30_000);
+      // The scripts are harmless: the gate lets them run, and the tool-call budget or the end stops them.
+      expect(score, name).toBe('allow');
+      expect(['OK', 'MAX_TOOL_CALLS'], name).toContain(run);
+    }
+  }, 130_000);
+});
