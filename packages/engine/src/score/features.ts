@@ -23,15 +23,21 @@ export interface Sensitive {
 
 /** What data reaches an expression: results of tool calls, sensitive fields, literal strings. */
 export interface Flow {
-  /** Indexes into `Features.calls` of the tool calls whose results reach here. */
+  /**
+   * Indexes into `Features.calls` of the tool calls whose results reach here: the first MAX_FLOW_TOOLS
+   * of them (see addTool).
+   */
   tools: Set<number>;
+  /** The result of a collection read (see ToolCall.collection) reaches here, whether or not `tools` kept its index. */
+  collection: boolean;
   sensitive: Sensitive | undefined;
   /** String literals that reach here (capped). */
   strings: string[];
   obfuscated: boolean;
   /**
    * Calls whose every record (an unfiltered bulk read) reaches here without a filter, find or slice
-   * in between (`for (const u of await callTool('users:list')) ...`).
+   * in between (`for (const u of await callTool('users:list')) ...`). At most MAX_FLOW_TOOLS of them:
+   * the signals ask only whether there is one.
    */
   raw: Set<number>;
 }
@@ -81,20 +87,41 @@ const PAGING_KEYS = /^(page|offset|cursor|after|before|skip|sort|order|orderby|f
 const PRIVILEGED_VALUES = /^(admin|administrator|owner|superuser|super_admin|superadmin|root|sudo|\*)$/i;
 const PRIVILEGED_KEYS = /^(role|roles|permission|permissions|scope|scopes|access|accesslevel|group|groups|isadmin|admin|issuperuser)$/i;
 const MAX_STRINGS = 16;
+/**
+ * Tool calls a flow names (`Flow.tools`, `Flow.raw`). A flow is copied into every variable it is
+ * assigned to and merged into every expression that names one, so flows that name every call before
+ * them made the walk quadratic in the number of calls: `x = [x, await callTool('a', { x })]` repeated
+ * through 250 KB took 12 s of the host's thread before the run started. The signals ask whether a flow
+ * names a call other than its own (any two indexes answer that), whether one is a collection read
+ * (`Flow.collection`) and for the first few names in a message, so the first 32 are enough.
+ */
+const MAX_FLOW_TOOLS = 32;
 const MAX_LITERALS = 400;
 const MAX_SENSITIVE = 32;
 const BULK_THRESHOLD = 1000;
 const BASE64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
-const emptyFlow = (): Flow => ({ tools: new Set(), sensitive: undefined, strings: [], obfuscated: false, raw: new Set() });
+const emptyFlow = (): Flow => ({ tools: new Set(), collection: false, sensitive: undefined, strings: [], obfuscated: false, raw: new Set() });
 const copyFlow = (f: Flow): Flow => ({ ...f, tools: new Set(f.tools), strings: [...f.strings], raw: new Set(f.raw) });
 
+/** Adds `index` to a set of call indexes unless it holds MAX_FLOW_TOOLS already. */
+function addIndex(set: Set<number>, index: number): void {
+  if (set.size < MAX_FLOW_TOOLS) set.add(index);
+}
+
+/** The result of `call` reaches where `flow` is. */
+function addTool(flow: Flow, call: ToolCall): void {
+  addIndex(flow.tools, call.index);
+  flow.collection ||= call.collection;
+}
+
 function mergeFlow(into: Flow, from: Flow): void {
-  for (const t of from.tools) into.tools.add(t);
+  for (const t of from.tools) addIndex(into.tools, t);
+  into.collection ||= from.collection;
   into.sensitive ??= from.sensitive;
   for (const s of from.strings) if (into.strings.length < MAX_STRINGS) into.strings.push(s);
   into.obfuscated ||= from.obfuscated;
-  for (const r of from.raw) into.raw.add(r);
+  for (const r of from.raw) addIndex(into.raw, r);
 }
 
 /** The variable an expression is rooted in: `a` for `a.b[0].c`, `a.filter(...).map(...)` and `(await a).b`. */
@@ -256,7 +283,17 @@ interface Collector {
 export function extractFeatures(parsed: ParsedSource, tools: Readonly<Record<string, ToolRisk>> | undefined): Features {
   const features: Features = { calls: [], sensitiveNames: [], literals: [], obfuscations: [] };
   const vars = new Map<string, Flow>();
+  /**
+   * The collectors open around the node being visited, outermost first. What reaches a node reaches
+   * every collector around it, but only the innermost is told (`innermost`): a collector hands what it
+   * gathered to the one around it when it closes (see `leave`). Telling every open collector cost the
+   * depth of the stack at each name and literal, and assignment chains nest 1,000 deep without a
+   * bracket: 100,000 names in one took 9.5 s of the host's thread before the run started.
+   */
   const collectors: Collector[] = [];
+  /** The open collectors of read tools' arguments, which a field-name literal marks (see noteSensitive); they nest only in brackets. */
+  const readCollectors: Collector[] = [];
+  const innermost = (): Collector | undefined => collectors[collectors.length - 1];
   // Nodes whose subtree sits in a loop body or an iteration callback.
   const loopOwners = new Set<Node>();
   let loopDepth = 0;
@@ -276,7 +313,10 @@ export function extractFeatures(parsed: ParsedSource, tools: Readonly<Record<str
     const category = sensitiveName(name);
     if (category === undefined) return;
     const s: Sensitive = { name, category, at };
-    if (marks !== 'none') for (const c of collectors) if (marks === 'data' || c.call?.profile.kind === 'read') c.flow.sensitive ??= s;
+    if (marks === 'data') {
+      const c = innermost();
+      if (c) c.flow.sensitive ??= s;
+    } else if (marks === 'reads') for (const c of readCollectors) c.flow.sensitive ??= s;
     if (!seenSensitive.has(name) && features.sensitiveNames.length < MAX_SENSITIVE) {
       seenSensitive.add(name);
       features.sensitiveNames.push(s);
@@ -284,7 +324,12 @@ export function extractFeatures(parsed: ParsedSource, tools: Readonly<Record<str
   };
   const noteObfuscation = (kind: ObfuscationKind, detail: string, at: number): void => {
     features.obfuscations.push({ kind, detail, at });
-    for (const c of collectors) c.flow.obfuscated = true;
+    const c = innermost();
+    if (c) c.flow.obfuscated = true;
+  };
+  const addString = (value: string): void => {
+    const c = innermost();
+    if (c && c.flow.strings.length < MAX_STRINGS) c.flow.strings.push(value);
   };
   const flowOfName = (name: string | undefined): Flow | undefined => (name === undefined ? undefined : vars.get(name));
   const assign = (names: readonly string[], flow: Flow, replace: boolean): void => {
@@ -297,6 +342,7 @@ export function extractFeatures(parsed: ParsedSource, tools: Readonly<Record<str
   const open = (owner: Node, kind: Collector['kind'], call?: ToolCall): void => {
     const c: Collector = { kind, flow: emptyFlow(), selects: false, call };
     collectors.push(c);
+    if (call?.profile.kind === 'read') readCollectors.push(c);
     const list = collectorsOf.get(owner);
     if (list) list.push(c);
     else collectorsOf.set(owner, [c]);
@@ -411,14 +457,14 @@ export function extractFeatures(parsed: ParsedSource, tools: Readonly<Record<str
         const { object, method } = memberCall(parent);
         const from = rootCall(object);
         const fromCall = from ? callOf.get(from) : undefined;
-        const flow = fromCall ? { ...emptyFlow(), tools: new Set([fromCall.index]) } : flowOfName(rootName(object));
+        const flow = fromCall ? { ...emptyFlow(), tools: new Set([fromCall.index]), collection: fromCall.collection } : flowOfName(rootName(object));
         if (flow) {
           const names: string[] = [];
           for (const p of children(node, 'params')) patternNames(p, names);
           const item = copyFlow(flow);
           // Only a callback called on the collection itself sees every record.
           const whole = object !== null && (object.type === 'Identifier' || isDirectResult(object) !== undefined);
-          if (fromCall?.unfiltered && whole) item.raw.add(fromCall.index);
+          if (fromCall?.unfiltered && whole) addIndex(item.raw, fromCall.index);
           if (!whole || SELECTING.has(method ?? '')) item.raw.clear();
           assign(names, item, true);
         }
@@ -457,11 +503,14 @@ export function extractFeatures(parsed: ParsedSource, tools: Readonly<Record<str
             const s = arg ? staticString(arg) : undefined;
             if (s !== undefined && (s.match(/%[0-9a-fA-F]{2}/g)?.length ?? 0) >= 3) noteObfuscation('decoding', `${callee} of a percent-encoded literal`, node.start);
           }
-          if (SELECTING.has(method ?? '')) for (const c of collectors) c.selects = true;
+          if (SELECTING.has(method ?? '')) {
+            const c = innermost();
+            if (c) c.selects = true;
+          }
           if ((method === 'fromCharCode' || method === 'join') && collectors.length > 0) {
             // Text decoded in place still says where it goes.
             const folded = foldString(node, consts);
-            if (folded !== undefined) for (const c of collectors) if (c.flow.strings.length < MAX_STRINGS) c.flow.strings.push(folded);
+            if (folded !== undefined) addString(folded);
           }
           if (MUTATORS.has(method ?? '') && object) open(node, 'mutation');
           break;
@@ -486,9 +535,10 @@ export function extractFeatures(parsed: ParsedSource, tools: Readonly<Record<str
           if (parent?.type === 'VariableDeclarator' && key === 'id') noteSensitive(name, node.start, 'none');
           if (parent && isFunction(parent) && key === 'params') break;
           const flow = vars.get(name);
-          if (flow) for (const c of collectors) mergeFlow(c.flow, flow);
+          const c = innermost();
+          if (flow && c) mergeFlow(c.flow, flow);
           const folded = consts.get(name);
-          if (folded !== undefined) for (const c of collectors) if (c.flow.strings.length < MAX_STRINGS) c.flow.strings.push(folded);
+          if (folded !== undefined) addString(folded);
           break;
         }
         case 'Literal': {
@@ -496,7 +546,7 @@ export function extractFeatures(parsed: ParsedSource, tools: Readonly<Record<str
           const value = node.value;
           const isToolName = parent !== null && key === 'arguments' && callOf.has(parent) && children(parent, 'arguments')[0] === node;
           if (!isToolName && looksLikeFieldName(value)) noteSensitive(value, node.start, 'reads');
-          if (!isToolName) for (const c of collectors) if (c.flow.strings.length < MAX_STRINGS) c.flow.strings.push(value);
+          if (!isToolName) addString(value);
           if (features.literals.length < MAX_LITERALS) features.literals.push({ value, at: node.start });
           const raw = str(node, 'raw') ?? '';
           if (asciiEscapes(raw) >= 2) noteObfuscation('escaped-string', 'a string literal spelled with \\x or \\u escapes', node.start);
@@ -506,7 +556,7 @@ export function extractFeatures(parsed: ParsedSource, tools: Readonly<Record<str
         case 'TemplateElement': {
           const cooked = (node.value as { cooked?: string } | undefined)?.cooked ?? '';
           if (cooked.length === 0) break;
-          for (const c of collectors) if (c.flow.strings.length < MAX_STRINGS) c.flow.strings.push(cooked);
+          addString(cooked);
           if (features.literals.length < MAX_LITERALS) features.literals.push({ value: cooked, at: node.start });
           const raw = (node.value as { raw?: string } | undefined)?.raw ?? '';
           if (asciiEscapes(raw) >= 2) noteObfuscation('escaped-string', 'a template spelled with \\x or \\u escapes', node.start);
@@ -536,8 +586,9 @@ export function extractFeatures(parsed: ParsedSource, tools: Readonly<Record<str
       if (call) {
         // A tool's result carries what it was asked for (`fields: ['password']`) and what it is.
         const sensitive = call.flow.sensitive ?? (call.profile.sensitive ? { name: call.label, category: 'credential' as const, at: node.start } : undefined);
-        for (const c of collectors) {
-          c.flow.tools.add(call.index);
+        const c = innermost();
+        if (c) {
+          addTool(c.flow, call);
           c.flow.sensitive ??= sensitive;
         }
       }
@@ -547,7 +598,15 @@ export function extractFeatures(parsed: ParsedSource, tools: Readonly<Record<str
       // Closed innermost first: a mutation opened on entry sits above the binding around it.
       for (let i = owned.length - 1; i >= 0; i--) {
         const collector = owned[i] as Collector;
-        collectors.splice(collectors.lastIndexOf(collector), 1);
+        const at = collectors.lastIndexOf(collector);
+        collectors.splice(at, 1);
+        if (readCollectors[readCollectors.length - 1] === collector) readCollectors.pop();
+        // What reached it reached the collector around it too, before close() edits it for its binding.
+        const around = collectors[at - 1];
+        if (around !== undefined) {
+          mergeFlow(around.flow, collector.flow);
+          around.selects ||= collector.selects;
+        }
         close(collector, node, parent, key);
       }
     },
@@ -569,7 +628,7 @@ export function extractFeatures(parsed: ParsedSource, tools: Readonly<Record<str
     if (!parent) return;
     const direct = isDirectResult(node);
     const rawCall = direct ? callOf.get(direct) : undefined;
-    if (rawCall?.unfiltered) flow.raw.add(rawCall.index);
+    if (rawCall?.unfiltered) addIndex(flow.raw, rawCall.index);
     if (collector.selects) flow.raw.clear();
     if (parent.type === 'VariableDeclarator') {
       const id = child(parent, 'id');

@@ -120,7 +120,7 @@ export function computeSignals(parsed: ParsedSource, f: Features, options: Signa
     const c = fed[0];
     add('data-to-egress', W['data-to-egress'], `Data returned by ${sourceList(c)} flows into ${name(c)}, which sends it out of the system${more(fed.length - 1, 'such flows')}.`, c.node.start);
     const all = [...fed, ...f.calls.filter((u) => u.profile.kind === 'unknown')].find((e) => e.flow.raw.size > 0);
-    const bulk = fed.find((e) => [...e.flow.tools].some((i) => f.calls[i]?.collection === true));
+    const bulk = fed.find((e) => e.flow.collection);
     if (all) {
       add('all-records-to-egress', W['all-records-to-egress'], `Every record of an unfiltered read reaches ${name(all)}: nothing selects which records leave.`, all.node.start);
     } else if (bulk) {

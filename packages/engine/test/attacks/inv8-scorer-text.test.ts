@@ -11,6 +11,12 @@
  * PERMISSIVE with the gate on, 250 JWT-like literals held it for 4 s. The patterns are now scanned in one
  * pass, and each distinct string once per script.
  *
+ * The data flow the gate follows was quadratic too: a flow named every call before it and was copied
+ * and merged whole at each use (`x = [x, await callTool('t', { x })]` through 250 KB: 12 s with the
+ * gate on at STANDARD), and every name and literal was added to every enclosing collector, 1,000 of
+ * them in an assignment chain (100,000 names in one: 9.5 s). A flow now keeps the first 32 calls it
+ * names, and a collector hands what it gathered to the one around it when it closes.
+ *
  * Host-side evidence: the runs happen in a child process that must finish them, and exit cleanly with
  * nothing on stderr, within a budget that a blocked host overruns many times (the fixed gate reads each
  * text in well under a second).
@@ -19,29 +25,45 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ChildBatch, childResult, describeChild } from '../helpers.js';
 
 /**
- * Each shape as `[options, head, call, size]`: `head`, then `call` repeated while the text stays under
- * `size` characters, then `return 1;`. The texts are built in the child (a process's arguments cannot
+ * Each shape as `[options, head, call, size, tail?]`: `head`, then `call` repeated while the text stays
+ * under `size` characters, then `tail` and `return 1;`. The texts are built in the child (a process's arguments cannot
  * carry them). LOCAL_PART is a 4 KB template literal of e-mail local-part characters and one `@`, its
  * lines within STRICT's 2,000.
  */
-const SHAPES: Record<string, readonly [options: Record<string, unknown>, head: string, call: string, size: number]> = {
+const CHAIN = Array.from({ length: 1000 }, (_, i) => `a${i}`);
+const SHAPES: Record<string, readonly [options: Record<string, unknown>, head: string, call: string, size: number, tail?: string]> = {
   // The 37 s case: STRICT's own limits (32 KB, lines of 2,000), its gate on by default.
   'STRICT: a 4 KB constant of local-part characters named in every tool call': [{ securityLevel: 'STRICT' }, 'const s = LOCAL_PART;\n', "await callTool('t', { s });\n", 31_000],
   'STRICT: the same constant 16 times in the arguments of each call': [{ securityLevel: 'STRICT' }, 'const s = LOCAL_PART;\n', `await callTool('t', [${Array(16).fill('s').join(', ')}]);\n`, 31_000],
   'PERMISSIVE, gate on: 240 literals of eyJeyJ... (4 KB, no dot)': [{ securityLevel: 'PERMISSIVE', scoringGate: true }, '', `callTool('t', { v: \`${'eyJ'.repeat(1365)}\` });\n`, 1_000_000],
   'PERMISSIVE, gate on: 240 literals of local-part characters and @ (4 KB)': [{ securityLevel: 'PERMISSIVE', scoringGate: true }, '', `callTool('t', { v: \`${'a.'.repeat(2045)}@\` });\n`, 1_000_000],
+  // Data flow: a variable that carries every call before it, named in every call (12 s at 250 KB).
+  'PERMISSIVE, gate on: 26,000 calls, each given a variable that carries every call before it': [
+    { securityLevel: 'PERMISSIVE', scoringGate: true },
+    "let x = await callTool('t', {});\n",
+    "x = [x, await callTool('t', { x })]; x = [x, await callTool('t', { x })];\n",
+    1_000_000,
+  ],
+  // Data flow: 300,000 names inside an assignment chain 1,000 deep (9.5 s for 100,000).
+  'PERMISSIVE, gate on: 300,000 names inside a chain of 1,000 assignments': [
+    { securityLevel: 'PERMISSIVE', scoringGate: true },
+    `let x = await callTool('t', {});\nlet ${CHAIN.join(', ')};\n${CHAIN.join(' = ')} = [\n`,
+    `${'x, '.repeat(99)}x,\n`,
+    1_000_000,
+    '];\n',
+  ],
 };
 
 const CHILD = `
 const { scoreAgentScript } = await import(ENGINE);
 const LOCAL_PART = '\`' + 'a'.repeat(1900) + '\\\\\\n' + 'a'.repeat(1900) + '\\\\\\n' + 'a'.repeat(290) + '@\`';
 const out = {};
-for (const [name, [options, head, call, size]] of Object.entries(${JSON.stringify(SHAPES)})) {
+for (const [name, [options, head, call, size, tail = '']] of Object.entries(${JSON.stringify(SHAPES)})) {
   let code = head.replace('LOCAL_PART', LOCAL_PART);
-  while (code.length + call.length < size) code += call;
-  code += 'return 1;';
-  const enclave = new Enclave({ ...options, tools: { t: () => 1 } });
-  const r = await enclave.run(code, { timeout: 1000 });
+  while (code.length + call.length + tail.length < size) code += call;
+  code += tail + 'return 1;';
+  const enclave = new Enclave({ ...options, timeout: 20000, tools: { t: () => 1 } });
+  const r = await enclave.run(code, { timeout: 20000 });
   out[name] = { run: r.success ? 'OK' : r.error.code, score: scoreAgentScript(code, options)?.decision ?? null, size: code.length };
   enclave.dispose();
 }
@@ -63,9 +85,10 @@ describe('invariant 8: the scoring gate reads any script text in linear time (ch
     expect(Object.keys(out)).toEqual(Object.keys(SHAPES));
     for (const [name, { run, score, size }] of Object.entries(out)) {
       expect(size, name).toBeGreaterThan(30_000);
-      // The scripts are harmless: the gate lets them run, and the tool-call budget or the end stops them.
+      // The scripts are harmless: the gate lets them run, and they end at their end or at a budget (the
+      // tool-call budget, or a tool's arguments nested too deeply).
       expect(score, name).toBe('allow');
-      expect(['OK', 'MAX_TOOL_CALLS'], name).toContain(run);
+      expect(['OK', 'MAX_TOOL_CALLS', 'TOOL_ERROR'], name).toContain(run);
     }
   }, 130_000);
 });
