@@ -22,7 +22,7 @@
  * text in well under a second).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ChildBatch, childResult, describeChild } from '../helpers.js';
+import { ChildBatch, childResult, describeChild, hostsRuns } from '../helpers.js';
 
 /**
  * Each shape as `[options, head, call, size, tail?]`: `head`, then `call` repeated while the text stays
@@ -54,6 +54,9 @@ const SHAPES: Record<string, readonly [options: Record<string, unknown>, head: s
   ],
 };
 
+/** Each run's deadline, and the instance's (STRICT's own 5 s could cut a run on a loaded machine). */
+const RUN_MS = 20_000;
+
 const CHILD = `
 const { scoreAgentScript } = await import(ENGINE);
 const LOCAL_PART = '\`' + 'a'.repeat(1900) + '\\\\\\n' + 'a'.repeat(1900) + '\\\\\\n' + 'a'.repeat(290) + '@\`';
@@ -62,8 +65,8 @@ for (const [name, [options, head, call, size, tail = '']] of Object.entries(${JS
   let code = head.replace('LOCAL_PART', LOCAL_PART);
   while (code.length + call.length + tail.length < size) code += call;
   code += tail + 'return 1;';
-  const enclave = new Enclave({ ...options, timeout: 20000, tools: { t: () => 1 } });
-  const r = await enclave.run(code, { timeout: 20000 });
+  const enclave = new Enclave({ ...options, timeout: ${RUN_MS}, tools: { t: () => 1 } });
+  const r = await enclave.run(code, { timeout: ${RUN_MS} });
   out[name] = { run: r.success ? 'OK' : r.error.code, score: scoreAgentScript(code, options)?.decision ?? null, size: code.length };
   enclave.dispose();
 }
@@ -71,7 +74,9 @@ console.log('RESULT ' + JSON.stringify(out));
 `;
 
 const children = new ChildBatch(1);
-const key = children.add('scorer text', CHILD, { killAfterMs: 90_000 });
+// Each shape is one run and one scoreAgentScript: a bound past every deadline the child hosts. The old
+// gate took minutes (the first shape alone 37 s, twice), the fixed one about 15 s for all of them.
+const key = children.add('scorer text', CHILD, { killAfterMs: hostsRuns(Object.keys(SHAPES).length, RUN_MS) });
 beforeAll(() => children.start(), 120_000);
 
 describe('invariant 8: the scoring gate reads any script text in linear time (child process)', () => {
@@ -90,5 +95,5 @@ describe('invariant 8: the scoring gate reads any script text in linear time (ch
       expect(score, name).toBe('allow');
       expect(['OK', 'MAX_TOOL_CALLS', 'TOOL_ERROR'], name).toContain(run);
     }
-  }, 130_000);
+  }, children.worstWaitMs());
 });
