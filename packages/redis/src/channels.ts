@@ -6,6 +6,8 @@ import type { RedisClient } from './client.js';
  */
 export type ChannelListener = (message: string | null) => void;
 
+/** The longest message a listener is handed: the session store publishes single letters. */
+const MAX_MESSAGE_BYTES = 16;
 /** How soon a SUBSCRIBE that failed is tried again. */
 const RETRY_MS = 1000;
 
@@ -24,8 +26,11 @@ export class Channels {
 
   constructor(connection: RedisClient) {
     this.#connection = connection;
-    connection.on('message', (channel: unknown, message: unknown) => {
-      if (typeof channel === 'string') this.#deliver(channel, typeof message === 'string' ? message : '');
+    // As bytes: a message longer than the store ever publishes (one letter) is dropped before it is
+    // decoded, and wakes nobody. Redis cuts the connection for one over its pub/sub output limit (32 MB
+    // by default); it comes back as after any drop, and the listeners re-read.
+    connection.on('messageBuffer', (channel: unknown, message: unknown) => {
+      if (Buffer.isBuffer(channel) && Buffer.isBuffer(message) && message.length <= MAX_MESSAGE_BYTES) this.#deliver(channel.toString(), message.toString());
     });
     // The connection reconnects by itself; meanwhile the stores' commands fail on their own deadlines.
     // Without a listener, ioredis would print every failed reconnect attempt.

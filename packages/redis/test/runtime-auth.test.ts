@@ -7,13 +7,14 @@
  */
 import { Enclave, defineTool } from '@enclave-kit/engine';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { redisRuntime, startRuntimeNode } from '../src/index.js';
+import { RedisSessionStore, redisRuntime, startRuntimeNode } from '../src/index.js';
 import type { RedisRuntimeIsolation, RuntimeNode } from '../src/index.js';
 import { startNodeProcess } from './nodes.js';
 import { gate, sleep, useRedis } from './redis.js';
 
 const redis = useRedis();
 const SECRET = 'a shared secret of thirty-two bytes or more';
+const MB = 1024 * 1024;
 
 let prefix = '';
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -24,8 +25,8 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).toReversed()) await c();
 });
 
-async function node(secret: string | undefined): Promise<RuntimeNode> {
-  const n = await startRuntimeNode({ redis: redis.client(), prefix, concurrency: 1, heartbeatMs: 200, ...(secret === undefined ? {} : { secret }) });
+async function node(secret: string | undefined, maxPayloadBytes?: number): Promise<RuntimeNode> {
+  const n = await startRuntimeNode({ redis: redis.client(), prefix, concurrency: 1, heartbeatMs: 200, ...(maxPayloadBytes === undefined ? {} : { maxPayloadBytes }), ...(secret === undefined ? {} : { secret }) });
   cleanups.push(() => n.close(0));
   return n;
 }
@@ -64,6 +65,26 @@ async function swapQueuedScript(): Promise<void> {
 
 const refundTool = (refunds: number[]) => defineTool({ name: 'refund', handler: ({ amount }: { amount: number }) => (refunds.push(amount), amount) });
 
+/** An app and a node whose runs talk over a direct connection, with `wait` a tool that blocks. */
+async function directPair(secret: string | undefined, more: ReturnType<typeof defineTool>[] = [], maxPayloadBytes?: number) {
+  const wait = gate();
+  let iso: RedisRuntimeIsolation | undefined;
+  const adapter = redisRuntime({ redis: redis.client(), prefix, heartbeatMs: 200, queueTimeoutMs: 3000, ...(secret === undefined ? {} : { secret }) });
+  const tools = [...more, defineTool({ name: 'wait', handler: wait.tool }), defineTool({ name: 'direct', handler: () => iso?.stats().direct })];
+  const e = new Enclave({ adapter: { ...adapter, createIsolation: (context) => (iso = adapter.createIsolation(context) as RedisRuntimeIsolation) }, tools });
+  cleanups.push(() => e.dispose());
+  const n = await node(secret, maxPayloadBytes);
+  // An app's first run on a node goes over pub/sub (the node connects meanwhile); a later one directly.
+  let direct: unknown = 0;
+  for (let i = 0; i < 50 && direct !== 1; i++) {
+    const r = await e.run("return await callTool('direct', {})");
+    direct = r.success ? r.value : undefined;
+    await sleep(20);
+  }
+  expect(direct).toBe(1);
+  return { e, node: n, wait, iso: iso as RedisRuntimeIsolation };
+}
+
 describe('a job swapped in the queue', () => {
   /** Queues refund(5), swaps its stream entry for one whose script refunds 500, then lets a node take it. */
   async function swapped(secret: string | undefined) {
@@ -90,24 +111,11 @@ describe('a job swapped in the queue', () => {
 
   it('with a secret on both sides, runs work as before, on pub/sub and then over a direct connection; nothing counts as forged', async () => {
     const refunds: number[] = [];
-    let iso: RedisRuntimeIsolation | undefined;
-    const adapter = redisRuntime({ redis: redis.client(), prefix, heartbeatMs: 200, queueTimeoutMs: 3000, secret: SECRET });
-    const tools = [refundTool(refunds), defineTool({ name: 'direct', handler: () => iso?.stats().direct })];
-    const e = new Enclave({ adapter: { ...adapter, createIsolation: (context) => (iso = adapter.createIsolation(context) as RedisRuntimeIsolation) }, tools });
-    cleanups.push(() => e.dispose());
-    const n = await node(SECRET);
-    // An app's first run on a node goes over pub/sub (the node connects meanwhile); a later one directly.
-    let direct: unknown = 0;
-    for (let i = 0; i < 50 && direct !== 1; i++) {
-      const r = await e.run("const d = await callTool('direct', {}); await callTool('refund', { amount: 7 }); return d;");
-      expect(r).toMatchObject({ success: true });
-      direct = r.success ? r.value : undefined;
-      await sleep(20);
-    }
-    expect(direct).toBe(1);
-    expect(refunds.length).toBeGreaterThan(1);
+    const { e, node: n, iso } = await directPair(SECRET, [refundTool(refunds)]);
+    expect(await e.run("await callTool('refund', { amount: 7 }); return await callTool('direct', {});")).toMatchObject({ success: true, value: 1 });
+    expect(refunds.length).toBe(1);
     expect(n.stats().forged).toBe(0);
-    expect(iso?.stats().forged).toBe(0);
+    expect(iso.stats().forged).toBe(0);
   });
 });
 
@@ -199,5 +207,65 @@ describe('options', () => {
   it('a secret shorter than 32 bytes is refused at construction, by the app and by the node', async () => {
     expect(() => redisRuntime({ redis: redis.client(), secret: 'short' })).toThrow(/secret must be a secret of at least 32 bytes/);
     await expect(startRuntimeNode({ redis: redis.client(), secret: 'short' })).rejects.toThrow(/secret must be a secret of at least 32 bytes/);
+  });
+});
+
+/**
+ * Messages of many megabytes on every channel the package subscribes to: what anyone who can PUBLISH on
+ * the Redis can send, secret or not. Redis itself cuts a subscriber whose pending output passes its
+ * pub/sub limit (`client-output-buffer-limit pubsub`, 32 MB hard by default), so a message that large
+ * closes the reader's pub/sub connection whatever the reader does with it. What must hold: a message
+ * over the reader's cap is dropped before it is decoded, parsed or verified (and counted); no run that
+ * talks over a direct connection ends because of it; sessions read on and hear a real cancel afterwards.
+ */
+describe.each([undefined, SECRET])('runtime channels (secret: %s)', (secret) => {
+  it.each([8, 40])('%i MB on the app’s channel: the run over a direct connection goes on and ends as it would', async (mb) => {
+    const { e, wait, iso } = await directPair(secret);
+    const running = e.run("const v = await callTool('wait', {}); return v + 1;", { timeout: 10_000 });
+    await wait.called;
+    expect(iso.stats().direct).toBe(1);
+    const receivers = await redis.client().publish(`${prefix}rt:to:${iso.id}`, `["entry","r${'0'.repeat(32)}",[],[],null]`.padEnd(mb * MB, ' '));
+    expect(receivers).toBe(1);
+    await sleep(300);
+    wait.release(41);
+    expect(await running).toMatchObject({ success: true, value: 42 });
+  });
+
+  // The node reads messages of 1 MiB here: 8 MB is over its cap, dropped undecoded and counted.
+  it.each([8, 40])('%i MB on the node’s channel: the run over a direct connection goes on and ends as it would', async (mb) => {
+    const { e, node: n, wait } = await directPair(secret, [], MB);
+    const running = e.run("const v = await callTool('wait', {}); return v + 1;", { timeout: 10_000 });
+    await wait.called;
+    const receivers = await redis.client().publish(`${prefix}rt:to:${n.id}`, `["cancel","r${'0'.repeat(32)}"]`.padEnd(mb * MB, ' '));
+    expect(receivers).toBe(1);
+    await sleep(300);
+    wait.release(41);
+    expect(await running).toMatchObject({ success: true, value: 42 });
+    // Redis cuts the node's pub/sub connection before a 40 MB message reaches it.
+    if (mb === 8) expect(n.stats().forged).toBe(1);
+  });
+});
+
+describe('session channels', () => {
+  it.each([8, 40])('%i MB on a session’s events and cancel channels: readers hear the next event, the run hears the real cancel', async (mb) => {
+    const store = new RedisSessionStore(redis.client(), { prefix });
+    cleanups.push(() => store.dispose());
+    const id = 'ses_huge0000000000000000000001';
+    expect(await store.create({ sessionId: id, owner: 'alice', createdAt: Date.now() })).toBe(true);
+    let heard = 0;
+    let cancelled = 0;
+    cleanups.push(store.subscribe(id, () => void heard++));
+    cleanups.push(store.onCancel(id, () => void cancelled++));
+    await sleep(200);
+    const pub = redis.client();
+    await pub.publish(`${prefix}session:${id}:events`, 'e'.repeat(mb * MB));
+    await pub.publish(`${prefix}session:${id}:cancel`, 'c'.repeat(mb * MB));
+    await sleep(500);
+    expect(cancelled).toBe(0);
+    const before = heard;
+    await store.append(id, [{ sessionId: id, seq: 1, type: 'log', time: Date.now(), payload: { level: 'log', message: 'x', time: 0 } }]);
+    await expect.poll(() => heard, { timeout: 5000 }).toBeGreaterThan(before);
+    expect(await store.requestCancel(id)).toBe(true);
+    await expect.poll(() => cancelled, { timeout: 5000 }).toBe(1);
   });
 });

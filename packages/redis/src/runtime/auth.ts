@@ -70,6 +70,12 @@ export class MessageAuth {
   }
 }
 
+/** The text inside a signed message, not verified: for a look at what it names before its MAC is computed. */
+export function unverifiedText(wire: string): string | undefined {
+  const m = ENVELOPE.exec(wire);
+  return m === null ? undefined : wire.slice(m[0].length);
+}
+
 /** `text` signed as `kind` by `auth`; as it is without a secret. */
 export function seal(auth: MessageAuth | undefined, kind: MessageKind, text: string): string {
   return auth === undefined ? text : auth.sign(kind, text);

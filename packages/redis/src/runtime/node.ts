@@ -14,10 +14,10 @@ import { LEVEL_CONFIGS } from '@enclave-kit/engine';
 import { OptionChecker } from '@enclave-kit/engine/http';
 import type { RedisClient } from '../client.js';
 import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_PREFIX, within } from '../client.js';
-import { MessageAuth, inOrder, readSecret, seal } from './auth.js';
+import { MessageAuth, inOrder, readSecret, seal, unverifiedText } from './auth.js';
 import { HANDSHAKE_FRAME_BYTES, MAX_LINKS, frameCap, parseAddress, readConnection, writeFrame } from './direct.js';
 import type { Hello, NodeFailure, RuntimeKeys, StreamJob, ToApp } from './protocol.js';
-import { CLAIM, GROUP, INLINE_JOB_CHARS, Presence, isId, messageText, newId, readStreamJobs, runtimeKeys } from './protocol.js';
+import { CLAIM, GROUP, INLINE_JOB_CHARS, Presence, isId, listenTo, messageHead, newId, readStreamJobs, runtimeKeys } from './protocol.js';
 
 const MB = 1024 * 1024;
 
@@ -230,12 +230,12 @@ class Node implements RuntimeNode {
     this.#sub = client.duplicate();
     this.#sub.on('error', () => {});
     this.#channel = settings.keys.channel(this.id);
-    this.#sub.on('message', (channel: unknown, message: unknown) => {
-      if (channel === this.#channel) this.#receive(messageText(message));
-    });
-    // Replies sent while the connection was down are lost: the runs cannot go on (their apps end them too).
+    listenTo(this.#sub, this.#channel, frameCap(settings.maxPayloadBytes), (text) => this.#receive(text), () => void this.#counts.forged++);
+    // Replies sent on pub/sub while the connection was down are lost: those runs cannot go on (their apps
+    // end them too). Runs over a direct connection never needed it. Redis also cuts a subscriber sent more
+    // than its pub/sub output limit (32 MB by default): one PUBLISH from anyone who can write there.
     this.#sub.on('close', () => {
-      for (const run of Array.from(this.#runs.values())) this.#stopRun(run);
+      for (const run of Array.from(this.#runs.values())) if (run.link === undefined) this.#stopRun(run);
     });
   }
 
@@ -508,6 +508,9 @@ class Node implements RuntimeNode {
 
   /** A message from an app, on pub/sub (`link` undefined) or on a direct connection. */
   #receive(text: string | undefined, link?: NodeLink): void {
+    // A message about no run of this node is dropped before it is verified or parsed, whatever its size.
+    const head = text === undefined ? undefined : messageHead(this.#auth === undefined ? text : (unverifiedText(text) ?? ''));
+    if (head === undefined || !this.#runs.has(head.run)) return;
     let from: { sender: string; seq: number } | undefined;
     if (this.#auth !== undefined) {
       const opened = this.#auth.open('to-node', text, this.#s.maxPayloadBytes);

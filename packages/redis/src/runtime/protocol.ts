@@ -325,9 +325,26 @@ export function readStreamJobs(reply: unknown): StreamJob[] {
   return jobs;
 }
 
-/** The text of a pub/sub message as ioredis hands it over (a Buffer only if the client asked for one). */
-export function messageText(message: unknown): string | undefined {
-  if (typeof message === 'string') return message;
-  if (Buffer.isBuffer(message)) return message.toString('utf8');
-  return undefined;
+/** Every message on a runtime channel starts so: its kind, then the run it is about (JSON.stringify adds no space). */
+const HEAD = /^\["([a-z]{1,8})","([A-Za-z0-9_-]{8,64})"/;
+
+/** The kind and run a message names, read off its first characters without parsing it; undefined if it names none. */
+export function messageHead(text: string): { kind: string; run: string } | undefined {
+  const m = HEAD.exec(text);
+  return m === null ? undefined : { kind: m[1] as string, run: m[2] as string };
+}
+
+/**
+ * Listens to `channel` on the pub/sub connection `sub`, measuring each message before it becomes text:
+ * one of more than `maxBytes` (no peer sends one) goes to `onOversize` and is never decoded, parsed or
+ * verified. ioredis hands every message over as bytes first; without a `message` listener it never
+ * decodes one itself.
+ */
+export function listenTo(sub: RedisClient, channel: string, maxBytes: number, onMessage: (text: string) => void, onOversize: () => void): void {
+  const name = Buffer.from(channel);
+  sub.on('messageBuffer', (on: unknown, message: unknown) => {
+    if (!Buffer.isBuffer(on) || !on.equals(name) || !Buffer.isBuffer(message)) return;
+    if (message.length > maxBytes) onOversize();
+    else onMessage(message.toString('utf8'));
+  });
 }

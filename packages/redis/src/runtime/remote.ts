@@ -13,11 +13,11 @@ import { OptionChecker } from '@enclave-kit/engine/http';
 import { checkMessage, formatMessage, readEntry, toolErrorReply } from '@enclave-kit/engine/isolation';
 import type { RedisClient, RedisStoreOptions } from '../client.js';
 import { checkArguments, within } from '../client.js';
-import { MessageAuth, inOrder, readSecret, seal } from './auth.js';
+import { MessageAuth, inOrder, readSecret, seal, unverifiedText } from './auth.js';
 import type { MessageKind } from './auth.js';
 import { HANDSHAKE_FRAME_BYTES, MAX_LINKS, formatAddress, frameCap, readConnection, writeFrame } from './direct.js';
 import type { NodeFailure, RemoteJob, RuntimeKeys, ToNode } from './protocol.js';
-import { ENQUEUE, ENQUEUE_INLINE, INLINE_JOB_CHARS, NODE_FAILURES, Presence, isEntryId, isId, messageText, newId, runtimeKeys } from './protocol.js';
+import { ENQUEUE, ENQUEUE_INLINE, INLINE_JOB_CHARS, NODE_FAILURES, Presence, isEntryId, isId, listenTo, messageHead, newId, runtimeKeys } from './protocol.js';
 
 export interface RedisRuntimeOptions extends RedisStoreOptions {
   /** An ioredis client (`new Redis(url)`); a second connection is duplicated from it for pub/sub. */
@@ -203,10 +203,10 @@ export class RedisRuntimeIsolation implements Isolation {
     this.#presence = new Presence(settings.client, settings.keys, this.id, settings.heartbeatMs, settings.timeoutMs);
     this.#sub = settings.client.duplicate();
     this.#sub.on('error', () => {});
-    this.#sub.on('message', (channel: unknown, message: unknown) => {
-      if (channel === this.#channel) this.#receive(messageText(message));
-    });
-    // Messages sent while the connection was down are gone: runs on nodes cannot be trusted to finish.
+    listenTo(this.#sub, this.#channel, frameCap(this.#maxMessageBytes), (text) => this.#receive(text), () => void this.#forged++);
+    // Messages sent on pub/sub while the connection was down are gone: runs that talk there cannot be
+    // trusted to finish (runs over a direct connection go on). Redis cuts a subscriber sent more than its
+    // pub/sub output limit (32 MB by default), which anyone who can PUBLISH there can do.
     this.#sub.on('close', () => this.#connectionLost());
     this.#subscribed = this.#subscribe();
     this.#sub.on('ready', () => {
@@ -460,6 +460,7 @@ export class RedisRuntimeIsolation implements Isolation {
   #connectionLost(): void {
     this.#listening = false;
     for (const run of Array.from(this.#runs.values())) {
+      if (run.link !== undefined) continue;
       if (run.state === 'running') this.#fail(run, 'RUNTIME_LOST', 'RuntimeLostError', LOST_REDIS);
       else this.#fail(run, 'RUNTIME_UNAVAILABLE', 'RuntimeUnavailableError', 'The connection to Redis was lost before a runtime node took the run; nothing of the script ran.');
     }
@@ -483,6 +484,10 @@ export class RedisRuntimeIsolation implements Isolation {
 
   /** A message from a node, on pub/sub (`link` undefined) or on a direct connection. */
   #receive(text: string | undefined, link?: AppLink): void {
+    // Dropped before it is verified or parsed, whatever its size: a message about no run of this instance
+    // (but an acceptance, which is answered with a cancel, and is short).
+    const head = text === undefined ? undefined : messageHead(this.#auth === undefined ? text : (unverifiedText(text) ?? ''));
+    if (head === undefined || (head.kind === 'accept' ? (text as string).length > HANDSHAKE_FRAME_BYTES : !this.#runs.has(head.run))) return;
     let from: { sender: string; seq: number } | undefined;
     if (this.#auth !== undefined) {
       const opened = this.#auth.open('to-app', text, this.#maxMessageBytes);
