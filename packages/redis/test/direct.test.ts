@@ -407,9 +407,13 @@ describe('a hostile peer on the app’s listener', () => {
   it('a connection with a correct hello cannot take over, end, feed or pollute a run in flight, and a frame over the cap is skipped', async () => {
     const { g, result, job } = await directRunInFlight();
     const reach = iso.stats().reach as string;
-    // One connection naming a node of its own, one naming the real node (its id is in Redis for all to read).
+    // A hello naming the real node (its id is in Redis for all to read) does not take the connection its run is on.
+    const impostor = await connectTo(reach);
+    impostor.write(['hello', node.id, iso.id]);
+    await impostor.closedBy('a hello naming the node whose connection carries a run');
+    // Two connections naming nodes of their own.
     const peers = [await connectTo(reach), await connectTo(reach)];
-    const names = ['nhostile001', node.id];
+    const names = ['nhostile001', 'nhostile002'];
     for (const [i, peer] of peers.entries()) {
       peer.write(['hello', names[i], iso.id]);
       await peer.next((m) => m[0] === 'welcome', 'the welcome');
@@ -470,13 +474,14 @@ describe('a hostile peer on the app’s listener', () => {
     second.socket.destroy();
   });
 
-  it('256 connections that never say hello fill the listener: the app refuses more at once, and runs go on over pub/sub', async () => {
+  it('512 connections that never say hello fill the listener: the app refuses more at once, and runs go on over pub/sub', async () => {
     const { enclave: app, iso: appIso } = await directApp(prefix);
     const reach = appIso.stats().reach as string;
-    const silent = await Promise.all(Array.from({ length: 256 }, () => connectTo(reach)));
+    // Room for 256 welcomed connections and as many in their handshake.
+    const silent = await Promise.all(Array.from({ length: 512 }, () => connectTo(reach)));
     // Each was accepted: the app closes them at the handshake's deadline, not before.
     const extra = await connectTo(reach);
-    await extra.closedBy('a connection beyond 256');
+    await extra.closedBy('a connection beyond 512');
     expect(silent.filter((p) => p.closed)).toEqual([]);
     // The node cannot connect now: the app's runs use pub/sub, and succeed.
     for (let i = 0; i < 4; i++) expect(await app.run(PROBE, { tools: probe(appIso) })).toMatchObject({ success: true, value: 0 });
@@ -521,7 +526,7 @@ describe('a hostile app listener, as the node meets it', () => {
       const what = behaviours[i]?.[0] as string;
       const peer = await eventually(async () => fake.peers[0] ?? Promise.reject(new Error(`the node did not connect to the listener that ${what}`)));
       await peer.next((m) => m[0] === 'hello', `the hello to the listener that ${what}`);
-      expect(peer.messages[0]).toEqual(['hello', node.id, apps[i]]);
+      expect(peer.messages[0]).toEqual(['hello', node.id, apps[i], expect.any(Number)]);
       await peer.closedBy(`the listener that ${what}`);
     }
     const { enclave } = await directApp(prefix);

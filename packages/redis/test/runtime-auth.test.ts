@@ -5,11 +5,15 @@
  * dropped: a swapped script never runs with the app's tools, a forged or replayed result never reaches
  * the caller. A real redis-server, an in-process node, the tools as host-side canaries.
  */
+import { randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
 import { Enclave, defineTool } from '@enclave-kit/engine';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RedisSessionStore, redisRuntime, startRuntimeNode } from '../src/index.js';
 import type { RedisRuntimeIsolation, RuntimeNode } from '../src/index.js';
 import { startNodeProcess } from './nodes.js';
+import { MessageAuth } from '../src/runtime/auth.js';
+import { writeFrame } from '../src/runtime/direct.js';
 import { gate, sleep, useRedis } from './redis.js';
 
 const redis = useRedis();
@@ -65,24 +69,34 @@ async function swapQueuedScript(): Promise<void> {
 
 const refundTool = (refunds: number[]) => defineTool({ name: 'refund', handler: ({ amount }: { amount: number }) => (refunds.push(amount), amount) });
 
-/** An app and a node whose runs talk over a direct connection, with `wait` a tool that blocks. */
-async function directPair(secret: string | undefined, more: ReturnType<typeof defineTool>[] = [], maxPayloadBytes?: number) {
+/** An app listening for direct connections, its isolation, with `wait` a tool that blocks and `direct` one that says whether its run is on a connection. */
+async function directApp(secret: string | undefined, more: ReturnType<typeof defineTool>[] = []) {
   const wait = gate();
   let iso: RedisRuntimeIsolation | undefined;
   const adapter = redisRuntime({ redis: redis.client(), prefix, heartbeatMs: 200, queueTimeoutMs: 3000, ...(secret === undefined ? {} : { secret }) });
   const tools = [...more, defineTool({ name: 'wait', handler: wait.tool }), defineTool({ name: 'direct', handler: () => iso?.stats().direct })];
   const e = new Enclave({ adapter: { ...adapter, createIsolation: (context) => (iso = adapter.createIsolation(context) as RedisRuntimeIsolation) }, tools });
   cleanups.push(() => e.dispose());
-  const n = await node(secret, maxPayloadBytes);
-  // An app's first run on a node goes over pub/sub (the node connects meanwhile); a later one directly.
-  let direct: unknown = 0;
-  for (let i = 0; i < 50 && direct !== 1; i++) {
+  await e.ready();
+  return { e, wait, iso: iso as RedisRuntimeIsolation };
+}
+
+/** Whether the app's runs reach a direct connection: an app's first run on a node goes over pub/sub (the node connects meanwhile), a later one directly. */
+async function goesDirect(e: Enclave): Promise<boolean> {
+  for (let i = 0; i < 50; i++) {
     const r = await e.run("return await callTool('direct', {})");
-    direct = r.success ? r.value : undefined;
+    if (r.success && r.value === 1) return true;
     await sleep(20);
   }
-  expect(direct).toBe(1);
-  return { e, node: n, wait, iso: iso as RedisRuntimeIsolation };
+  return false;
+}
+
+/** An app and a node whose runs talk over a direct connection. */
+async function directPair(secret: string | undefined, more: ReturnType<typeof defineTool>[] = [], maxPayloadBytes?: number) {
+  const app = await directApp(secret, more);
+  const n = await node(secret, maxPayloadBytes);
+  expect(await goesDirect(app.e)).toBe(true);
+  return { ...app, node: n };
 }
 
 describe('a job swapped in the queue', () => {
@@ -267,5 +281,51 @@ describe('session channels', () => {
     await expect.poll(() => heard, { timeout: 5000 }).toBeGreaterThan(before);
     expect(await store.requestCancel(id)).toBe(true);
     await expect.poll(() => cancelled, { timeout: 5000 }).toBe(1);
+  });
+});
+
+/**
+ * An app's direct port takes a hello from whoever knows the app's id (Redis tells it), and with a secret
+ * a hello that was signed (seen on the network once). Neither may fill the app's 256 connections so that
+ * a real node cannot connect.
+ */
+describe('hellos sent again, made up, or stale on an app’s direct port', () => {
+  /** Connects to `reach`, sends `text` as one frame; 'welcome' if the app answers, 'closed' if it hangs up. Keeps the socket open. */
+  function sayHello(reach: string, text: string): Promise<'welcome' | 'closed'> {
+    const [host, port] = [reach.slice(0, reach.lastIndexOf(':')), Number(reach.slice(reach.lastIndexOf(':') + 1))];
+    const socket = connect({ host, port });
+    cleanups.push(() => void socket.destroy());
+    return new Promise((resolve) => {
+      socket.once('connect', () => writeFrame(socket, text, 1024));
+      socket.once('data', () => resolve('welcome'));
+      socket.once('close', () => resolve('closed'));
+      socket.on('error', () => {});
+    });
+  }
+  const fakeNode = () => `n${randomUUID().replaceAll('-', '')}`;
+
+  it('with a secret: one signed hello sent 300 times holds one connection; a real node still connects', async () => {
+    const { e, iso } = await directApp(SECRET);
+    const id = fakeNode();
+    const captured = new MessageAuth(new TextEncoder().encode(SECRET), id).sign('hello', JSON.stringify(['hello', id, iso.id, Date.now()]));
+    const answers = await Promise.all(Array.from({ length: 300 }, () => sayHello(iso.stats().reach as string, captured)));
+    expect(answers.filter((a) => a === 'welcome').length).toBe(1);
+    await node(SECRET);
+    expect(await goesDirect(e)).toBe(true);
+  });
+
+  it('with a secret: a signed hello whose time is a minute old is refused', async () => {
+    const { iso } = await directApp(SECRET);
+    const id = fakeNode();
+    const stale = new MessageAuth(new TextEncoder().encode(SECRET), id).sign('hello', JSON.stringify(['hello', id, iso.id, Date.now() - 60_000]));
+    expect(await sayHello(iso.stats().reach as string, stale)).toBe('closed');
+  });
+
+  it('without a secret: 300 hellos under made-up node ids hold only idle connections; a real node takes one back', async () => {
+    const { e, iso } = await directApp(undefined);
+    const answers = await Promise.all(Array.from({ length: 300 }, () => sayHello(iso.stats().reach as string, JSON.stringify(['hello', fakeNode(), iso.id, Date.now()]))));
+    expect(answers.filter((a) => a === 'welcome').length).toBeGreaterThanOrEqual(256);
+    await node(undefined);
+    expect(await goesDirect(e)).toBe(true);
   });
 });

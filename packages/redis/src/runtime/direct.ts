@@ -18,8 +18,13 @@ import { checkMessage } from '@enclave-kit/engine/isolation';
 export const HANDSHAKE_MS = 2000;
 /** The largest frame before the handshake: a hello or a welcome is a few dozen bytes. */
 export const HANDSHAKE_FRAME_BYTES = 1024;
-/** Connections an app instance accepts, and a node opens, at most; beyond them runs use pub/sub. */
+/** Connections an app instance keeps, and a node opens, at most; beyond them runs use pub/sub. */
 export const MAX_LINKS = 256;
+/**
+ * How far a signed hello's time may be from the app's clock (machines' clocks differ a little): a hello
+ * captured on the network and sent again later is refused.
+ */
+export const HELLO_FRESH_MS = 30_000;
 
 /**
  * The largest frame for messages of at most `maxChars` UTF-16 units (what `checkMessage` counts): a

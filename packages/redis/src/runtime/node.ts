@@ -567,8 +567,10 @@ class Node implements RuntimeNode {
     const socket = connect({ host: target.host, port: target.port, noDelay: true });
     const link: NodeLink = { app, address, socket, ready: false, runs: new Set() };
     this.#links.set(app, link);
-    const hello: Hello = ['hello', this.id, app];
-    socket.once('connect', () => writeFrame(socket, seal(this.#auth, 'hello', JSON.stringify(hello)), HANDSHAKE_FRAME_BYTES));
+    socket.once('connect', () => {
+      const hello: Hello = ['hello', this.id, app, Date.now()];
+      writeFrame(socket, seal(this.#auth, 'hello', JSON.stringify(hello)), HANDSHAKE_FRAME_BYTES);
+    });
     // Whatever listens there must welcome the node in time, naming the app: else it is not that app.
     const welcomed = (message: unknown[]) => (link.ready = message[0] === 'welcome' && message[1] === app);
     const auth = this.#auth;

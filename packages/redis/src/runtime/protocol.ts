@@ -291,8 +291,11 @@ export const NODE_FAILURES: ReadonlySet<unknown> = new Set<NodeFailure>(['MEMORY
  */
 export type ToApp = ['accept', run: string, node: string, token: string, maxMessage?: number, framed?: 1] | ['entry', run: string, calls: unknown[], logs: unknown[], end: unknown, nd?: NdValue[]] | ['failed', run: string, code: NodeFailure];
 
-/** Node -> app, first on a direct connection: the node's id and the app's, which only Redis could have told it. */
-export type Hello = ['hello', node: string, app: string];
+/**
+ * Node -> app, first on a direct connection: the node's id and the app's, which only Redis could have
+ * told it, and the node's clock (ms since 1970), so that a signed hello is good for a short while only.
+ */
+export type Hello = ['hello', node: string, app: string, time: number];
 
 /** A run as a stream entry names it: its entry id, and its JSON if it travels in the entry. */
 export interface StreamJob {

@@ -14,8 +14,8 @@ import { checkMessage, formatMessage, readEntry, toolErrorReply } from '@enclave
 import type { RedisClient, RedisStoreOptions } from '../client.js';
 import { checkArguments, within } from '../client.js';
 import { MessageAuth, inOrder, readSecret, seal, unverifiedText } from './auth.js';
-import type { MessageKind } from './auth.js';
-import { HANDSHAKE_FRAME_BYTES, MAX_LINKS, formatAddress, frameCap, readConnection, writeFrame } from './direct.js';
+import type { MessageKind, Opened } from './auth.js';
+import { HANDSHAKE_FRAME_BYTES, HELLO_FRESH_MS, MAX_LINKS, formatAddress, frameCap, readConnection, writeFrame } from './direct.js';
 import type { NodeFailure, RemoteJob, RuntimeKeys, ToNode } from './protocol.js';
 import { ENQUEUE, ENQUEUE_INLINE, INLINE_JOB_CHARS, NODE_FAILURES, Presence, isEntryId, isId, listenTo, messageHead, newId, runtimeKeys } from './protocol.js';
 
@@ -122,6 +122,8 @@ interface AppLink {
   node: string | undefined;
   /** Runs whose conversation goes over this connection. */
   runs: Set<RemoteRun>;
+  /** When it was welcomed, or last carried a run: the link idle longest is the first to give way. */
+  used: number;
 }
 
 interface RemoteRun {
@@ -181,6 +183,10 @@ export class RedisRuntimeIsolation implements Isolation {
   readonly #runs = new Map<string, RemoteRun>();
   readonly #heartbeat: NodeJS.Timeout;
   readonly #links = new Set<AppLink>();
+  /** The welcomed connections, by node: one each, MAX_LINKS at most. */
+  readonly #nodeLinks = new Map<string, AppLink>();
+  /** With a secret: each node's last hello taken (its seq), so that one sent again is refused. */
+  readonly #helloSeqs = new Map<string, number>();
   readonly #presence: Presence;
   #server: Server | undefined;
   /** `host:port` nodes connect to, once this instance listens. */
@@ -414,7 +420,8 @@ export class RedisRuntimeIsolation implements Isolation {
   /** Listens for nodes; on failure (the port is taken, the address is not this machine's) runs use pub/sub only. */
   #listen(direct: DirectSettings): Promise<void> {
     const server = createServer({ noDelay: true }, (socket) => this.#accept(socket));
-    server.maxConnections = MAX_LINKS;
+    // Room for connections still in their handshake beside the welcomed ones (bounded in #welcomes).
+    server.maxConnections = 2 * MAX_LINKS;
     // Like the heartbeat: an Enclave that is not disposed does not keep the process alive by listening.
     server.unref();
     this.#server = server;
@@ -438,23 +445,59 @@ export class RedisRuntimeIsolation implements Isolation {
       socket.destroy();
       return;
     }
-    const link: AppLink = { socket, node: undefined, runs: new Set() };
+    const link: AppLink = { socket, node: undefined, runs: new Set(), used: 0 };
     this.#links.add(link);
     // The first frame must be the hello, naming this instance: a connection that does not say it in time is not a node.
+    let signed: Opened | undefined;
     const hello = (message: unknown[]) => {
-      if (message[0] !== 'hello' || !isId(message[1]) || message[2] !== this.id) return false;
-      link.node = message[1];
+      const node = message[1];
+      if (message[0] !== 'hello' || !isId(node) || message[2] !== this.id || !this.#welcomes(node, message[3], signed)) return false;
+      link.node = node;
+      link.used = performance.now();
+      this.#nodeLinks.set(node, link);
       this.#write(link, ['welcome', this.id]);
       return true;
     };
     const auth = this.#auth;
-    const unwrap = auth === undefined ? undefined : (text: string) => auth.open('hello', text, HANDSHAKE_FRAME_BYTES)?.text;
+    const unwrap = auth === undefined ? undefined : (text: string) => (signed = auth.open('hello', text, HANDSHAKE_FRAME_BYTES))?.text;
     readConnection(socket, hello, frameCap(this.#maxMessageBytes), (text) => this.#receive(text, link), unwrap);
     socket.on('close', () => {
       this.#links.delete(link);
+      if (link.node !== undefined && this.#nodeLinks.get(link.node) === link) this.#nodeLinks.delete(link.node);
       // The node is gone, or the connection broke: what it was saying is lost, as when a node dies.
       for (const run of Array.from(link.runs)) this.#fail(run, 'RUNTIME_LOST', 'RuntimeLostError', LOST_NODE);
     });
+  }
+
+  /**
+   * Whether a hello from `node` gets a connection. One connection per node: a newer one takes its place
+   * (with a secret only a hello signed by that node after the one it holds; without, only while the old
+   * one carries no run). With a secret the hello must be the node's own, and its time within
+   * HELLO_FRESH_MS of this clock. When MAX_LINKS connections are up, the one idle longest gives way; if
+   * every one carries a run, the node uses pub/sub. So hellos sent again, forged without the secret or
+   * under made-up ids, hold at most the idle places, which any real node takes back.
+   */
+  #welcomes(node: string, time: unknown, signed: Opened | undefined): boolean {
+    if (this.#auth !== undefined) {
+      if (signed === undefined || signed.sender !== node || typeof time !== 'number' || !(Math.abs(Date.now() - time) <= HELLO_FRESH_MS)) return false;
+      if (signed.seq <= (this.#helloSeqs.get(node) ?? 0)) return false;
+      // Bounded: what is forgotten is older than a hello's freshness could cover, or held by a connection.
+      if (this.#helloSeqs.size >= 4 * MAX_LINKS) this.#helloSeqs.clear();
+      this.#helloSeqs.set(node, signed.seq);
+    }
+    const held = this.#nodeLinks.get(node);
+    if (held !== undefined) {
+      if (this.#auth === undefined && held.runs.size > 0) return false;
+      this.#nodeLinks.delete(node);
+      held.socket.destroy();
+    }
+    if (this.#nodeLinks.size < MAX_LINKS) return true;
+    let idlest: AppLink | undefined;
+    for (const l of this.#nodeLinks.values()) if (l.runs.size === 0 && (idlest === undefined || l.used < idlest.used)) idlest = l;
+    if (idlest === undefined) return false;
+    this.#nodeLinks.delete(idlest.node as string);
+    idlest.socket.destroy();
+    return true;
   }
 
   #connectionLost(): void {
@@ -536,6 +579,7 @@ export class RedisRuntimeIsolation implements Isolation {
         if (link !== undefined && !link.socket.destroyed) {
           run.link = link;
           link.runs.add(run);
+          link.used = performance.now();
         }
         return;
       }
