@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { EVENT_TYPES } from '@enclave-kit/engine';
 import type { EnclaveEvent, EnclaveLogger, ExecutionResult, FinalSessionState, PausedSession, SessionRecord, SessionState, SessionStore } from '@enclave-kit/engine';
 import { failure, isSessionId } from '@enclave-kit/engine/http';
@@ -47,6 +47,14 @@ export interface RedisSessionStoreOptions extends RedisStoreOptions {
    * data: evicted, expired) not. Default `console`.
    */
   logger?: Pick<EnclaveLogger, 'error'>;
+  /**
+   * A secret of 32 bytes or more (string or `Uint8Array`) that every app instance's store shares. Each
+   * session's owner is then kept with an HMAC-SHA-256 over the session id and the owner, and a record
+   * whose owner does not verify (a Redis writer changed it, copied it from another session, or it was
+   * written without the secret) reads as missing: 404 for everyone, so nobody else reads, cancels or
+   * decides it. Set it on every instance at once: sessions written before read as missing. Default none.
+   */
+  secret?: string | Uint8Array;
 }
 
 /**
@@ -105,7 +113,7 @@ ${LUA_NOW}
 ${LUA_OURS}
 ours(KEYS[2], 'zset')
 ${LUA_EPOCH('KEYS[3]', 'ARGV[6]')}
-redis.call('HSET', KEYS[1], 'owner', ARGV[2], 'state', 'running', 'createdAt', ARGV[3], 'lastSeq', 0)
+redis.call('HSET', KEYS[1], 'owner', ARGV[2], 'ownerMac', ARGV[7], 'state', 'running', 'createdAt', ARGV[3], 'lastSeq', 0)
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[5]), ARGV[1])
 return epoch`,
@@ -131,7 +139,7 @@ local last = tonumber(ARGV[4])
 local top = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)[1]
 local kept = top and tonumber(string.match(top[1], '^0%-(%d+)$'))
 if kept and kept > last then last = kept end
-redis.call('HSET', KEYS[1], 'owner', ARGV[2], 'state', 'running', 'createdAt', ARGV[3], 'lastSeq', last)
+redis.call('HSET', KEYS[1], 'owner', ARGV[2], 'ownerMac', ARGV[10], 'state', 'running', 'createdAt', ARGV[3], 'lastSeq', last)
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 redis.call('ZADD', KEYS[3], now + tonumber(ARGV[6]), ARGV[1])
 redis.call('PUBLISH', ARGV[9], 'e')
@@ -299,10 +307,11 @@ const RESUME = new Script(
 local paused = redis.call('HGET', KEYS[1], 'paused')
 local last = redis.call('HGET', KEYS[1], 'lastSeq')
 local owner = redis.call('HGET', KEYS[1], 'owner')
+local ownerMac = redis.call('HGET', KEYS[1], 'ownerMac') or ''
 local created = redis.call('HGET', KEYS[1], 'createdAt')
 if not paused or not last or not owner or not created then return false end
 -- Measured before anything else reads them again (HSTRLEN reads no value).
-local long = redis.call('HSTRLEN', KEYS[1], 'paused') > tonumber(ARGV[8]) or redis.call('HSTRLEN', KEYS[1], 'owner') > tonumber(ARGV[8])
+local long = redis.call('HSTRLEN', KEYS[1], 'paused') > tonumber(ARGV[8]) or redis.call('HSTRLEN', KEYS[1], 'owner') > tonumber(ARGV[8]) or redis.call('HSTRLEN', KEYS[1], 'ownerMac') > 64
 ${LUA_OURS}
 ours(KEYS[3], 'zset')
 ours(KEYS[4], 'zset')
@@ -312,6 +321,7 @@ if not ends or ends <= tonumber(ARGV[6]) then return false end
 if long then
   paused = ''
   owner = ''
+  ownerMac = ''
 end
 ${LUA_NOW}
 ${LUA_EPOCH('KEYS[5]', 'ARGV[7]')}
@@ -322,7 +332,7 @@ redis.call('PEXPIRE', KEYS[2], ARGV[4])
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('ZADD', KEYS[3], now + tonumber(ARGV[3]), ARGV[1])
 redis.call('PUBLISH', ARGV[5], 'r')
-return {paused, last, owner, created, epoch}`,
+return {paused, last, owner, created, epoch, ownerMac}`,
 );
 
 /** How far apart app instances' clocks may be: a place ends on the clock of the instance that took it. */
@@ -348,12 +358,12 @@ return 1`,
 
 /**
  * A session's record, each value longer than ARGV[1] bytes replaced by -1 there (measured, not read),
- * so that no value over the cap leaves Redis: owner, state, createdAt, result, pending.
+ * so that no value over the cap leaves Redis: owner, state, createdAt, result, pending, the owner's MAC.
  */
 const LOOKUP = new Script(
   'session lookup',
   `local out = {}
-for i, field in ipairs({'owner', 'state', 'createdAt', 'result', 'pending'}) do
+for i, field in ipairs({'owner', 'state', 'createdAt', 'result', 'pending', 'ownerMac'}) do
   if redis.call('HSTRLEN', KEYS[1], field) > tonumber(ARGV[1]) then out[i] = -1 else out[i] = redis.call('HGET', KEYS[1], field) end
 end
 return out`,
@@ -587,12 +597,17 @@ export class RedisSessionStore implements SessionStore {
   readonly #epochId = randomUUID();
   #epochs = 0;
   readonly #logger: Pick<EnclaveLogger, 'error'>;
+  /** With a `secret`: the HMAC key of owners. */
+  readonly #ownerKey: Uint8Array | undefined;
   #channels: Channels | undefined;
   #disposed = false;
 
   constructor(client: RedisClient, options: RedisSessionStoreOptions = {}) {
     const where = 'new RedisSessionStore(client, options)';
-    const { check, o, prefix, timeoutMs } = checkArguments(where, client, options, ['maxEvents', 'maxRunningMs', 'maxFinishedPerOwner', 'maxFinishedBytes', 'maxValueBytes', 'logger']);
+    const { check, o, prefix, timeoutMs } = checkArguments(where, client, options, ['maxEvents', 'maxRunningMs', 'maxFinishedPerOwner', 'maxFinishedBytes', 'maxValueBytes', 'logger', 'secret']);
+    const secret = o.secret;
+    this.#ownerKey = typeof secret === 'string' ? new TextEncoder().encode(secret) : secret instanceof Uint8Array ? secret : undefined;
+    if (secret !== undefined && (this.#ownerKey === undefined || this.#ownerKey.length < 32)) check.fail('secret must be a secret of at least 32 bytes (a string or a Uint8Array), the same for every instance.');
     this.#logger = check.withMethods<Pick<EnclaveLogger, 'error'>>('logger', o.logger, ['error'], 'an error() method') ?? console;
     this.#maxEvents = check.positiveInteger('maxEvents', o.maxEvents) ?? 10_000;
     this.#maxRunningMs = check.positiveInteger('maxRunningMs', o.maxRunningMs, 'ms') ?? 60 * 60_000;
@@ -611,7 +626,7 @@ export class RedisSessionStore implements SessionStore {
     const createdAt = Math.round(session.createdAt);
     // Before the call: Redis starts the record's time to live after this.
     const until = performance.now() + this.#maxRunningMs;
-    const reply = await this.#run(CREATE, [k.meta, k.index, k.epoch], [sessionId, session.owner, createdAt, this.#maxRunningMs, FIRST_KEEPALIVE_MS, this.#newEpoch()], 'a new session');
+    const reply = await this.#run(CREATE, [k.meta, k.index, k.epoch], [sessionId, session.owner, createdAt, this.#maxRunningMs, FIRST_KEEPALIVE_MS, this.#newEpoch(), this.#ownerMac(sessionId, session.owner)], 'a new session');
     if (reply === 0) return false;
     if (!isEpoch(reply)) throw badReply('a new session');
     this.#running.set(sessionId, { owner: session.owner, createdAt, epoch: reply, until, livenessMs: FIRST_KEEPALIVE_MS, sent: 0, written: 0 });
@@ -699,10 +714,11 @@ export class RedisSessionStore implements SessionStore {
   async #lookup(sessionId: string, mayEnd: boolean): Promise<SessionRecord | undefined> {
     if (!isSessionId(sessionId)) return undefined;
     const reply = await this.#run(LOOKUP, [this.#keys(sessionId).meta], [this.#maxValueBytes], 'a session lookup');
-    if (!Array.isArray(reply) || reply.length !== 5) throw badReply('a session lookup');
-    const [owner, state, createdAt, resultText, pendingText] = reply as unknown[];
+    if (!Array.isArray(reply) || reply.length !== 6) throw badReply('a session lookup');
+    const [owner, state, createdAt, resultText, pendingText, ownerMac] = reply as unknown[];
     if (owner === null && state === null) return undefined;
     if (typeof owner !== 'string' || typeof state !== 'string' || !(STATES as readonly string[]).includes(state)) throw badReply('a session lookup');
+    if (!this.#ownerVerifies(sessionId, owner, ownerMac)) return undefined;
     const created = typeof createdAt === 'string' && /^\d{1,15}$/.test(createdAt) ? Number(createdAt) : undefined;
     if (created === undefined) throw badReply('a session lookup');
     const record: SessionRecord = { sessionId, owner, state: state as SessionState, createdAt: created };
@@ -764,10 +780,12 @@ export class RedisSessionStore implements SessionStore {
     const args = [sessionId, String(callId), livenessMs, this.#maxRunningMs, this.#channel(sessionId, 'events'), Date.now(), this.#newEpoch(), this.#maxValueBytes];
     const reply = await this.#run(RESUME, [k.meta, k.events, k.index, k.waiting, k.epoch], args, 'a resume');
     if (reply === null) return undefined;
-    if (!Array.isArray(reply) || reply.length !== 5) throw badReply('a resume');
-    const [state, last, owner, createdAt, epoch] = reply as unknown[];
+    if (!Array.isArray(reply) || reply.length !== 6) throw badReply('a resume');
+    const [state, last, owner, createdAt, epoch, ownerMac] = reply as unknown[];
     const digits = (v: unknown): v is string => typeof v === 'string' && /^\d{1,15}$/.test(v);
     if (typeof state !== 'string' || !digits(last) || typeof owner !== 'string' || !digits(createdAt) || !isEpoch(epoch)) throw badReply('a resume');
+    // Its owner changed since the decision read it: the run is not resumed for anyone (any sweep ends it as RUN_LOST).
+    if (!this.#ownerVerifies(sessionId, owner, ownerMac)) throw badReply('a resume');
     const lastSeq = Number(last);
     this.#running.set(sessionId, { owner, createdAt: Number(createdAt), epoch, until, livenessMs, sent: lastSeq, written: lastSeq });
     return { state, lastSeq };
@@ -877,7 +895,7 @@ export class RedisSessionStore implements SessionStore {
       return false;
     }
     const k = this.#keys(sessionId);
-    const args = [sessionId, mine.owner, mine.createdAt, Math.max(0, lastSeq), left, mine.livenessMs, mine.epoch, this.#newEpoch(), this.#channel(sessionId, 'events')];
+    const args = [sessionId, mine.owner, mine.createdAt, Math.max(0, lastSeq), left, mine.livenessMs, mine.epoch, this.#newEpoch(), this.#channel(sessionId, 'events'), this.#ownerMac(sessionId, mine.owner)];
     const reply = await this.#run(RESTORE, [k.meta, k.events, k.index, k.epoch], args, 'a restore');
     if (reply === 1) return true;
     if (reply === 0) {
@@ -891,6 +909,22 @@ export class RedisSessionStore implements SessionStore {
     mine.epoch = reply;
     this.#logger.error(`enclave: Redis lost the record of session ${sessionId} (restarted without its data, or flushed); this instance still runs it and wrote it again.`);
     return true;
+  }
+
+  /** The MAC kept beside a session's owner (base64url), or '' without a secret. */
+  #ownerMac(sessionId: string, owner: string): string {
+    if (this.#ownerKey === undefined) return '';
+    return createHmac('sha256', this.#ownerKey).update(`enclave-session-owner/1\n${sessionId}\n${owner.length}\n${owner}`).digest('base64url');
+  }
+
+  /** Whether a record's owner is the one this app wrote for the session (always, without a secret); logs it when not. */
+  #ownerVerifies(sessionId: string, owner: string, mac: unknown): boolean {
+    if (this.#ownerKey === undefined) return true;
+    const expected = Buffer.from(this.#ownerMac(sessionId, owner));
+    const given = typeof mac === 'string' ? Buffer.from(mac) : Buffer.alloc(0);
+    if (given.length === expected.length && timingSafeEqual(given, expected)) return true;
+    this.#logger.error(`enclave: the owner of session ${sessionId} in Redis is not one this app wrote (RedisSessionStore secret): the session reads as missing.`);
+    return false;
   }
 
   #newEpoch(): string {

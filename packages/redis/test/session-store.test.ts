@@ -1,4 +1,5 @@
 import type { EnclaveEvent, ExecutionResult } from '@enclave-kit/engine';
+import { createEnclaveHandler } from '@enclave-kit/engine';
 import { describe, expect, it } from 'vitest';
 import { RedisSessionStore, RedisStoreError } from '../src/index.js';
 import { sessionStoreContract } from '../../engine/test/http/session-store-contract.js';
@@ -420,5 +421,90 @@ describe('RedisSessionStore: Redis trouble', () => {
     expect(await b.read(id, 0, 10)).toEqual([log(id, 1)]);
     a.dispose();
     b.dispose();
+  });
+});
+
+/**
+ * A session is its owner's: 404 for anyone else. The owner is a field in Redis, and anyone who can write
+ * there can change it. With the store's `secret`, the owner is kept with a MAC over the session id and
+ * the owner, and a record whose owner does not verify reads as missing.
+ */
+describe('an owner changed in Redis', () => {
+  const SECRET = 'a store secret of thirty-two bytes or more';
+  async function tamper(secret: string | undefined, change: (c: ReturnType<typeof redis.client>, key: string, mallorys: string) => Promise<unknown>) {
+    const prefix = redis.prefix();
+    const errors: string[] = [];
+    const store = instance(prefix, { ...(secret === undefined ? {} : { secret }), logger: { error: (m: string) => void errors.push(m) } });
+    const handler = createEnclaveHandler({ logger: { info() {}, error() {} }, authenticate: ({ request }) => request.headers.get('x-user'), sessions: { store } });
+    const as = (user: string, url: string, init: RequestInit = {}) => handler(new Request(`http://localhost/enclave${url}`, { ...init, headers: { 'content-type': 'application/json', 'x-user': user } }));
+    const start = async (user: string, code: string) => {
+      const { sessionId } = (await (await as(user, '/sessions', { method: 'POST', body: JSON.stringify({ code }) })).json()) as { sessionId: string };
+      await expect.poll(async () => (await store.get(sessionId))?.state, { timeout: 10_000 }).toBe('completed');
+      return sessionId;
+    };
+    try {
+      const alices = await start('alice', 'return "alice’s statement"');
+      const mallorys = await start('mallory', 'return 1');
+      const c = redis.client();
+      const [key] = await c.keys(`${prefix}*:s:${alices}`);
+      await change(c, key as string, mallorys);
+      const read = async (user: string) => {
+        const r = await as(user, `/sessions/${alices}`);
+        return [r.status, await r.text()] as const;
+      };
+      return { mallory: await read('mallory'), alice: await read('alice'), errors };
+    } finally {
+      handler.dispose();
+      store.dispose();
+    }
+  }
+  const toMallory = (c: ReturnType<typeof redis.client>, key: string) => c.hset(key, 'owner', 'mallory');
+
+  it('without a secret: mallory reads alice’s result (the shape of the break)', async () => {
+    const { mallory } = await tamper(undefined, toMallory);
+    expect(mallory[0]).toBe(200);
+    expect(mallory[1]).toContain('alice’s statement');
+  });
+
+  it('with a secret: the session reads as missing for both, and the store says why', async () => {
+    const { mallory, alice, errors } = await tamper(SECRET, toMallory);
+    expect([mallory[0], alice[0]]).toEqual([404, 404]);
+    expect(mallory[1]).not.toContain('alice’s statement');
+    expect(errors.join('\n')).toMatch(/the owner of session ses_[\w-]+ in Redis is not one this app wrote/);
+  });
+
+  it('with a secret: the owner and MAC of mallory’s own session, copied over, do not verify either', async () => {
+    const { mallory } = await tamper(SECRET, async (c, key, mallorys) => {
+      const [theirs] = await c.keys(`${key.slice(0, key.lastIndexOf(':s:'))}*:s:${mallorys}`.replace(/\{sessions:\d+\}/, '*'));
+      const [owner, mac] = await c.hmget(theirs as string, 'owner', 'ownerMac');
+      expect(mac).toMatch(/^[\w-]{43}$/);
+      return c.hset(key, 'owner', owner as string, 'ownerMac', mac as string);
+    });
+    expect(mallory[0]).toBe(404);
+  });
+
+  it('with a secret, what the store writes verifies: a pause resumes, a record Redis lost is written back with its MAC; an owner changed before the resume stops it', async () => {
+    const prefix = redis.prefix();
+    const a = instance(prefix, { secret: SECRET, logger: { error() {} } });
+    const c = redis.client();
+    const wait = { approval: { callId: 1, tool: 't', expiresAt: Date.now() + 60_000 }, state: '{"v":1}' };
+    const id = await started(a);
+    expect(await a.pause(id, wait, 60_000)).toBe(true);
+    expect(await a.resume(id, 1, 10_000)).toEqual({ state: '{"v":1}', lastSeq: 1 });
+    expect(await a.get(id)).toMatchObject({ owner: 'alice', state: 'running' });
+    // Redis lost the record (its bucket's epoch with it): the instance that runs it writes it again, MAC and all.
+    const [key] = await c.keys(`${prefix}*:s:${id}`);
+    await c.del(key as string, (key as string).replace(/:s:.*$/, ':epoch'));
+    await a.keepAlive(id, 10_000);
+    expect(await a.get(id)).toMatchObject({ owner: 'alice', state: 'running' });
+    const other = await started(a);
+    expect(await a.pause(other, wait, 60_000)).toBe(true);
+    await c.hset(((await c.keys(`${prefix}*:s:${other}`))[0]) as string, 'owner', 'mallory');
+    await expect(a.resume(other, 1, 10_000)).rejects.toMatchObject({ code: 'BAD_REPLY' });
+    a.dispose();
+  });
+
+  it('a secret shorter than 32 bytes is refused at construction', () => {
+    expect(() => instance(redis.prefix(), { secret: 'short' })).toThrow(/secret must be a secret of at least 32 bytes/);
   });
 });
