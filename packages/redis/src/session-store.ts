@@ -299,7 +299,8 @@ return 1`,
  * ended by ARGV[6] (the app's clock, against its score in the paused index) it runs again (listed as
  * running, alive for ARGV[3] ms as a new session is) and the paused state comes back with the last
  * seq, its owner, createdAt and the bucket's epoch; nil otherwise. A state or owner longer than ARGV[8]
- * bytes comes back empty (the HTTP core refuses an empty state and ends the session as STATE_REJECTED).
+ * bytes comes back empty (the HTTP core refuses an empty state and ends the session as STATE_REJECTED),
+ * and so does the state of a record whose stream went on past its lastSeq (put back after a decision).
  */
 const RESUME = new Script(
   'session resume',
@@ -317,6 +318,25 @@ ours(KEYS[3], 'zset')
 ours(KEYS[4], 'zset')
 local ends = tonumber(redis.call('ZSCORE', KEYS[4], ARGV[1]))
 if not ends or ends <= tonumber(ARGV[6]) then return false end
+-- The pause wrote the stream's last entry, and lastSeq is its seq: a stream that went on after it
+-- (entries, or an id handed out and deleted since) holds a decision taken already, and this record
+-- was put back as it was before it (a replay): its state does not leave Redis either.
+local lastId
+if redis.call('TYPE', KEYS[2]).ok == 'stream' then
+  local info = redis.call('XINFO', 'STREAM', KEYS[2])
+  for i = 1, #info, 2 do
+    if info[i] == 'last-generated-id' then lastId = info[i + 1] end
+  end
+end
+if lastId ~= '0-' .. last then
+  long = true
+  -- Its end then goes after what the stream holds (an XADD at or below its last id fails).
+  local went = lastId and tonumber(string.match(lastId, '^0%-(%d+)$'))
+  if went and went > tonumber(last) then
+    last = tostring(went)
+    redis.call('HSET', KEYS[1], 'lastSeq', last)
+  end
+end
 -- Longer than this app reads: it does not leave Redis, and the run it held does not resume.
 if long then
   paused = ''

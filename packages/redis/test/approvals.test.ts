@@ -282,6 +282,57 @@ describe('what the store shows of a paused run is input: the decision is bound t
     expect(refunds).toEqual([500, 5]);
   });
 
+  it('a run that pauses twice resumes each time: the second signed state is bound to its own pause', async () => {
+    const { refunds, post, view } = await app({ stateKey: KEY });
+    const code = 'await callTool("refund", { amount: 1 }); console.log("between"); await callTool("refund", { amount: 2 }); return "both"';
+    const { sessionId } = (await (await post('/sessions', { code })).json()) as { sessionId: string };
+    for (const callId of [1, 2]) {
+      await expect.poll(async () => (await view(sessionId)).state, { timeout: 10_000 }).toBe('waiting_for_approval');
+      expect((await post(`/sessions/${sessionId}/approvals/${callId}`, { approved: true })).status).toBe(202);
+      await expect.poll(async () => (await view(sessionId)).state, { timeout: 10_000 }).not.toBe('waiting_for_approval');
+    }
+    await expect.poll(async () => (await view(sessionId)).state, { timeout: 10_000 }).toBe('completed');
+    expect(refunds).toEqual([1, 2]);
+  });
+
+  /**
+   * A Redis writer keeps what the store held while the session waited (record fields, its place in the
+   * paused index), lets the owner approve, and puts it all back once the refund ran: a second decision
+   * (the owner's, or a client's retry) would resume the same signed state and refund again.
+   */
+  it.each([
+    ['its record put back as it was', 'record'],
+    ['its record put back, but its last seq left as it is now', 'keepSeq'],
+    ['its record and the events after the pause put back as they were', 'events'],
+  ] as const)('a signed paused state replayed after its decision (%s): the second decision runs nothing', async (_name, how) => {
+    const { refunds, post, view, paused } = await app({ stateKey: KEY });
+    const c = redis.client();
+    const keys = await paused();
+    const fields = ['state', 'pending', 'pendingCall', 'paused', ...(how === 'keepSeq' ? [] : ['lastSeq'])];
+    const kept = (await c.hmget(keys.meta, ...fields)) as string[];
+    const waiting = keys.meta.replace(/:s:[^:]*$/, ':waiting');
+    const until = (await c.zscore(waiting, keys.sessionId)) as string;
+    const [[lastEntry]] = [((await c.xrevrange(keys.events, '+', '-', 'COUNT', 1)) as [string, string[]][]).map(([id]) => id)];
+    expect((await post(`/sessions/${keys.sessionId}/approvals/1`, { approved: true })).status).toBe(202);
+    await expect.poll(async () => (await view(keys.sessionId)).state, { timeout: 10_000 }).toBe('completed');
+    expect(refunds).toEqual([500]);
+    // The replay.
+    await c.hset(keys.meta, ...fields.flatMap((f, i) => [f, kept[i] as string]));
+    await c.hdel(keys.meta, 'result');
+    await c.zadd(waiting, until, keys.sessionId);
+    if (how === 'events') {
+      const after = (await c.xrange(keys.events, `(${lastEntry as string}`, '+')) as [string, string[]][];
+      expect(after.length).toBeGreaterThan(0);
+      await c.xdel(keys.events, ...after.map(([id]) => id));
+    }
+    expect((await view(keys.sessionId)).state).toBe('waiting_for_approval');
+    const again = await post(`/sessions/${keys.sessionId}/approvals/1`, { approved: true });
+    expect(again.status).toBeLessThan(500);
+    await expect.poll(async () => (await view(keys.sessionId)).state, { timeout: 10_000 }).toBe('failed');
+    expect((await view(keys.sessionId)).result?.error?.code).toBe('STATE_REJECTED');
+    expect(refunds).toEqual([500]);
+  });
+
   it('a paused state larger than the limits allow is refused before it is read: nothing runs, the session ends as STATE_REJECTED', async () => {
     // The longest state this app writes is 6 x (maxJournalBytes + maxBodySize) + 2 MiB characters, 2.1 M
     // here, and the pad is 3 MiB: just past it. With the default 1 MiB body the pad had to be 16 MiB,

@@ -58,6 +58,11 @@ const MAX_DECISION_BYTES = 8192;
 /** What the core keeps of a paused session in its store (`PausedSession.state`, as JSON). */
 interface PausedState {
   v: 1;
+  /**
+   * The seq of its `approval_required` event: the session's last seq while it waits. A state put back
+   * after its decision (the session went on since) is refused. Absent in states of earlier versions.
+   */
+  seq?: number;
   body: RunRequestBody;
   /** Checked by the engine when the run resumes. */
   journal: unknown;
@@ -93,13 +98,14 @@ function readPausedState(text: string): PausedState | undefined {
   try {
     const state = JSON.parse(text) as unknown;
     if (state === null || typeof state !== 'object' || (state as { v?: unknown }).v !== 1) return undefined;
-    const { body, journal, approval } = state as { body?: unknown; journal?: unknown; approval?: unknown };
+    const { seq, body, journal, approval } = state as { seq?: unknown; body?: unknown; journal?: unknown; approval?: unknown };
     if (approval === null || typeof approval !== 'object') return undefined;
+    if (seq !== undefined && !(Number.isSafeInteger(seq) && (seq as number) > 0)) return undefined;
     const { callId, tool, args } = approval as PausedRun['approval'];
     const pending = journal !== null && typeof journal === 'object' ? (journal as { pending?: unknown }).pending : undefined;
     // The approval shown is the journal's pending call: the same call, the same tool.
     if (!Array.isArray(pending) || pending[0] !== callId || pending[1] !== tool) return undefined;
-    return { v: 1, body: parseRunRequest(JSON.stringify(body)), journal, approval: { callId, tool, args } };
+    return { v: 1, ...(seq !== undefined && { seq: seq as number }), body: parseRunRequest(JSON.stringify(body)), journal, approval: { callId, tool, args } };
   } catch {
     return undefined;
   }
@@ -791,11 +797,14 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
     alive.unref();
     const appender = orderedAppender(store, sessionId);
     const offset = resume === undefined ? 0 : resume.lastSeq - 1;
+    // The seq the store gives the pause's approval_required event (the run's seqs go on from the session's).
+    let pauseSeq: number | undefined;
     void (async () => {
       let result: ExecutionResult;
       try {
         // `final` and `approval_required` are written by finish() and pause(), with the state, in one step.
         const onEvent = (event: EnclaveEvent) => {
+          if (event.type === 'approval_required') pauseSeq = event.seq + offset;
           if (event.type === 'final' || event.type === 'approval_required' || (resume !== undefined && event.type === 'session_init')) return;
           appender.push(forClient(offset === 0 ? event : { ...event, seq: event.seq + offset }, request));
         };
@@ -823,7 +832,7 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
           // The wait began when the run asked (and took its place among the owner's waiting sessions).
           const digest = await approvalDigest(paused.approval);
           const approval = { ...paused.approval, expiresAt: waitUntil ?? Date.now() + durable.maxPauseDuration, ...(digest !== undefined && { digest }) };
-          const state = await durable.seal(sessionId, owner, JSON.stringify({ v: 1, body, journal: paused.journal, approval: paused.approval } satisfies PausedState));
+          const state = await durable.seal(sessionId, owner, JSON.stringify({ v: 1, ...(pauseSeq !== undefined && { seq: pauseSeq }), body, journal: paused.journal, approval: paused.approval } satisfies PausedState));
           waiting = await persistently(() => durable.pause(sessionId, { approval, state }, ttlMs), DRAIN_WAIT_MS);
         } else await persistently(() => store.finish(sessionId, stateOf(answer.result), answer.result, ttlMs), DRAIN_WAIT_MS);
         // A place taken for a pause that did not happen (the run ended otherwise, or was cancelled meanwhile).
@@ -927,6 +936,8 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
     if (opened === undefined) return "The paused run's state in the session store is not signed by this app (sessions.stateKey).";
     const paused = readPausedState(opened);
     if (paused === undefined) return "The paused run's state in the session store does not read as one this app wrote.";
+    // Signed for this session, but for a pause it has left: its record was put back after the decision.
+    if (paused.seq !== undefined && paused.seq !== resumed.lastSeq) return "The paused run's state in the session store is of an earlier pause of this session, decided already.";
     const shown = shownApproval(paused.approval);
     let event: EnclaveEvent | undefined;
     try {
