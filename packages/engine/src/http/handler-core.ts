@@ -22,7 +22,7 @@ import { hostAllowed, originAllowed } from './origin.js';
 import type { StreamFormat } from './stream.js';
 import type { EnclaveHandlerOptions, EnclaveRequestContext, EnclaveRouteContext, HandlerCore, HandlerShared, RunScope, SessionOptions } from './handler-common.js';
 import { CHECK_PATH, json, keyBytes, playgroundPath, routeAt } from './handler-common.js';
-import { pushStream, storeStream, streamFormat, streamHeaders } from './stream.js';
+import { eventsFormat, pushStream, storeStream, streamFormat, streamHeaders } from './stream.js';
 /**
  * The catalog served on `GET`: `enclave.describe()` of the request's tools (names, descriptions, JSON
  * Schemas, `callTool` overloads in TypeScript, and the dialect of the level). This is the only place
@@ -1033,7 +1033,7 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
       if (method !== 'GET') return requestError('METHOD_NOT_ALLOWED', 'Use GET to read a session’s events.', started, { allow: 'GET' });
       await ownSession(route.id, ctx);
       const afterSeq = resumePoint(request);
-      return streamResponse(streamFormat(request.headers.get('accept')) ?? 'sse', store, route.id, afterSeq, follower);
+      return streamResponse(eventsFormat(request.headers.get('accept')), store, route.id, afterSeq, follower);
     }
     if (method === 'GET') {
       const record = await ownSession(route.id, ctx);

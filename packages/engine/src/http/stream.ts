@@ -9,13 +9,45 @@ import type { SessionStore } from './session-store.js';
 
 export type StreamFormat = 'sse' | 'ndjson';
 
-/** The stream format a request's `Accept` asks for, or null for plain JSON. */
+/**
+ * The stream format a request's `Accept` asks for, or null for plain JSON (the default). A stream is sent
+ * only for a media type the client names itself (a wildcard never starts one), and only when the client
+ * rates it at least as high as JSON: `text/event-stream;q=0.1, application/json` prefers JSON, `;q=0` refuses
+ * the stream (RFC 9110, 12.5.1). At equal weight the stream wins, so `application/json, text/event-stream`
+ * (what MCP-style clients send) streams; between the two stream formats, SSE wins a tie.
+ */
 export function streamFormat(accept: string | null): StreamFormat | null {
   if (accept === null) return null;
-  const types = accept.toLowerCase().split(',').map((part) => (part.split(';')[0] ?? '').trim());
-  if (types.includes('text/event-stream')) return 'sse';
-  if (types.includes('application/x-ndjson')) return 'ndjson';
-  return null;
+  const weights = acceptWeights(accept);
+  const best = weights.sse >= weights.ndjson ? 'sse' : 'ndjson';
+  const q = weights[best];
+  return q > 0 && q >= weights.json ? best : null;
+}
+
+/** The format of a route that only streams (a session's events): the stream format `Accept` rates higher, SSE by default. */
+export function eventsFormat(accept: string | null): StreamFormat {
+  if (accept === null) return 'sse';
+  const weights = acceptWeights(accept);
+  return weights.ndjson > weights.sse ? 'ndjson' : 'sse';
+}
+
+/** How `Accept` rates each format: a stream type only where named itself; JSON also through `application/*` and `*\/*`. */
+function acceptWeights(accept: string): Record<StreamFormat | 'json', number> {
+  const ranges = accept
+    .toLowerCase()
+    .split(',')
+    .map((part) => {
+      const [type = '', ...params] = part.split(';').map((p) => p.trim());
+      const q = params.find((p) => /^q\s*=/.test(p));
+      const weight = q === undefined ? 1 : Number(q.slice(q.indexOf('=') + 1).trim());
+      return { type, q: Number.isFinite(weight) ? Math.min(Math.max(weight, 0), 1) : 1 };
+    });
+  const named = (type: string) => ranges.find((r) => r.type === type)?.q;
+  return {
+    sse: named('text/event-stream') ?? 0,
+    ndjson: named('application/x-ndjson') ?? 0,
+    json: named('application/json') ?? named('application/*') ?? named('*/*') ?? 0,
+  };
 }
 
 export function streamHeaders(format: StreamFormat, extra: Record<string, string> = {}): Record<string, string> {
