@@ -1,7 +1,7 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { Enclave, EnclaveConfigError, LEVEL_CONFIGS, SecurityLevel, checkAgentScript } from '../src/index.js';
+import { Enclave, EnclaveConfigError, ErrorCode, LEVEL_CONFIGS, SecurityLevel, checkAgentScript } from '../src/index.js';
 import { EARLY_ERRORS, V8_ONLY_REGEX } from './early-errors.js';
-import type { CompiledScript, ExecutionError, ExecutionResult } from '../src/index.js';
+import type { CompiledScript, CreateEnclaveOptions, ExecutionError, ExecutionResult, ExecutionStats, RunOptions, WorkerPoolConfig } from '../src/index.js';
 
 describe('new Enclave(options)', () => {
   it('applies the level defaults and lets explicit options win', () => {
@@ -189,5 +189,64 @@ describe('ExecutionResult', () => {
     expectTypeOf<Extract<ExecutionResult, { success: true }>['error']>().toEqualTypeOf<undefined>();
     expectTypeOf<Extract<ExecutionResult, { success: false }>['value']>().toEqualTypeOf<undefined>();
     e.dispose();
+  });
+});
+
+/**
+ * DESIGN.md section 3 names the API users already know from Enclave; teams write their suites from those
+ * names alone. These checks fail at typecheck (the type assertions) or at run time if one is renamed.
+ */
+describe('the names DESIGN.md promises', () => {
+  it('CreateEnclaveOptions, RunOptions, WorkerPoolConfig and ExecutionResult use the documented names', () => {
+    for (const name of ['timeout', 'maxToolCalls', 'maxIterations', 'memoryLimit', 'securityLevel', 'validate', 'transform', 'toolHandler', 'globals', 'allowFunctionsInGlobals', 'sidecar', 'adapter', 'workerPoolConfig', 'scoringGate'] as const) {
+      expectTypeOf<CreateEnclaveOptions>().toHaveProperty(name);
+    }
+    expectTypeOf<NonNullable<CreateEnclaveOptions['securityLevel']>>().toEqualTypeOf<'STRICT' | 'SECURE' | 'STANDARD' | 'PERMISSIVE'>();
+    expectTypeOf<'vm' | 'worker_threads'>().toExtend<NonNullable<CreateEnclaveOptions['adapter']>>();
+    expectTypeOf<keyof WorkerPoolConfig>().toEqualTypeOf<'minWorkers' | 'maxWorkers' | 'memoryLimitPerWorker' | 'maxMessagesPerSecond' | 'maxExecutionsPerWorker' | 'maxQueueSize' | 'idleTimeoutMs'>();
+    expectTypeOf<NonNullable<CreateEnclaveOptions['workerPoolConfig']>>().toEqualTypeOf<Partial<WorkerPoolConfig>>();
+    for (const name of ['tools', 'toolHandler', 'globals', 'signal', 'timeout', 'maxToolCalls', 'maxIterations'] as const) expectTypeOf<RunOptions>().toHaveProperty(name);
+    expectTypeOf<keyof ExecutionStats>().toEqualTypeOf<'duration' | 'toolCallCount' | 'iterationCount'>();
+    expectTypeOf<ExecutionError['location']>().toEqualTypeOf<{ line: number; column: number } | undefined>();
+    expectTypeOf<ExecutionError['data']>().toEqualTypeOf<Record<string, unknown> | undefined>();
+    expectTypeOf<ExecutionResult['logs']>().toEqualTypeOf<{ level: 'log' | 'info' | 'warn' | 'error' | 'debug'; message: string; time: number }[] | undefined>();
+    expect(SecurityLevel).toMatchObject({ STRICT: 'STRICT', SECURE: 'SECURE', STANDARD: 'STANDARD', PERMISSIVE: 'PERMISSIVE' });
+    // Every option name above is one the constructor takes (an unknown one throws, naming it).
+    expect(() => new Enclave({ timeout: 1000, maxToolCalls: 5, maxIterations: 1000, memoryLimit: 32 * 1024 * 1024, securityLevel: SecurityLevel.SECURE, validate: true, transform: true, toolHandler: () => 1, globals: { a: 1 }, allowFunctionsInGlobals: false, sidecar: false, adapter: 'vm', scoringGate: false }).dispose()).not.toThrow();
+  });
+
+  it('every code of the table is an ErrorCode, spelled as its value', () => {
+    const table = ['VALIDATION_ERROR', 'RUNTIME_ERROR', 'TIMEOUT', 'MAX_ITERATIONS', 'MAX_TOOL_CALLS', 'MEMORY_LIMIT_EXCEEDED', 'TOOL_ERROR', 'SCORING_BLOCKED', 'ABORTED', 'OUTPUT_LIMIT_EXCEEDED', 'QUEUE_FULL', 'INTERNAL_ERROR'] as const;
+    for (const code of table) expect(ErrorCode[code]).toBe(code);
+    expectTypeOf<(typeof table)[number]>().toExtend<ExecutionError['code']>();
+  });
+
+  it('every failure carries stats and a code, and a location in the user\'s own lines', async () => {
+    const e = new Enclave();
+    const failures = [await e.run('const a = 1;\n\nreturn eval("a")'), await e.run('const a = 1;\nthrow new Error("second line")'), await e.run(42 as never)];
+    for (const r of failures) {
+      expect(r.success).toBe(false);
+      expect(Object.keys(r.stats).sort()).toEqual(['duration', 'iterationCount', 'toolCallCount']);
+      expect(typeof r.error?.code).toBe('string');
+      expect(() => JSON.stringify(r)).not.toThrow();
+    }
+    expect(failures[0]?.error).toMatchObject({ code: 'VALIDATION_ERROR', location: { line: 3 } });
+    expect(failures[1]?.error).toMatchObject({ code: 'RUNTIME_ERROR', location: { line: 2 } });
+    e.dispose();
+  });
+
+  it('`using` and `await using` dispose the Enclave at the end of the block', async () => {
+    let outer: Enclave | undefined;
+    {
+      await using enclave = new Enclave();
+      outer = enclave;
+      expect((await enclave.run('return 1')).value).toBe(1);
+    }
+    expect((await outer.run('return 1')).error?.code).toBe('ABORTED');
+    {
+      using enclave = new Enclave({ adapter: 'worker_threads', workerPoolConfig: { minWorkers: 1, maxWorkers: 1 } });
+      outer = enclave;
+    }
+    expect((await outer.run('return 1')).error?.code).toBe('ABORTED');
   });
 });

@@ -389,9 +389,17 @@ describe('worker_threads: an entry message as the host reads it', () => {
 });
 
 describe('worker_threads: options', () => {
-  it('presets follow the security level and explicit fields win', () => {
-    expect(WORKER_POOL_PRESETS.STRICT).toMatchObject({ minWorkers: 2, maxWorkers: 4, memoryLimitPerWorker: 64 * 1024 * 1024, maxMessagesPerSecond: 100 });
-    expect(WORKER_POOL_PRESETS.PERMISSIVE).toMatchObject({ minWorkers: 4, maxWorkers: 32 });
+  it('presets follow the security level (the seed table of DESIGN.md section 4) and explicit fields win', async () => {
+    const MB = 1024 * 1024;
+    expect(WORKER_POOL_PRESETS.STRICT).toMatchObject({ minWorkers: 2, maxWorkers: 4, memoryLimitPerWorker: 64 * MB, maxMessagesPerSecond: 100 });
+    expect(WORKER_POOL_PRESETS.SECURE).toMatchObject({ minWorkers: 2, maxWorkers: 8, memoryLimitPerWorker: 128 * MB, maxMessagesPerSecond: 500 });
+    expect(WORKER_POOL_PRESETS.STANDARD).toMatchObject({ minWorkers: 2, maxWorkers: 16, memoryLimitPerWorker: 256 * MB, maxMessagesPerSecond: 1000 });
+    expect(WORKER_POOL_PRESETS.PERMISSIVE).toMatchObject({ minWorkers: 4, maxWorkers: 32, memoryLimitPerWorker: 512 * MB, maxMessagesPerSecond: 5000 });
+    // STRICT starts 2 warm workers; an explicit minWorkers wins over the preset, the rest of it stays.
+    const enclave = new Enclave({ securityLevel: 'STRICT', adapter: 'worker_threads', workerPoolConfig: { minWorkers: 3 } });
+    await enclave.ready();
+    expect(enclave.stats().workers?.workers).toBe(3);
+    enclave.dispose();
   });
 
   it.each([

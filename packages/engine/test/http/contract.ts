@@ -204,6 +204,8 @@ const ROWS: Row[] = [
   { name: 'RUNTIME_ERROR', status: 422, code: 'RUNTIME_ERROR', body: { code: 'const o = null; return o.x;' } },
   { name: 'MAX_ITERATIONS', status: 422, code: 'MAX_ITERATIONS', body: { code: 'let n = 0; for (let i = 0; i < 1000; i++) n++; return n;', limits: { maxIterations: 50 } } },
   { name: 'MAX_TOOL_CALLS', status: 422, code: 'MAX_TOOL_CALLS', body: { code: 'await callTool("whoami"); await callTool("whoami"); return 1;', limits: { maxToolCalls: 1 } } },
+  // A builtin that would allocate past the default 64 MiB memoryLimit: refused before it allocates.
+  { name: 'MEMORY_LIMIT_EXCEEDED', status: 422, code: 'MEMORY_LIMIT_EXCEEDED', body: { code: 'return "x".repeat(2 ** 27).length' } },
   { name: 'OUTPUT_LIMIT_EXCEEDED', status: 422, code: 'OUTPUT_LIMIT_EXCEEDED', body: { code: 'return "y".repeat(10000)' } },
   { name: 'TIMEOUT', status: 408, code: 'TIMEOUT', body: { code: 'await callTool("sleep", { ms: 5000 }); return 1;', limits: { timeout: 100 } } },
   {
@@ -498,6 +500,8 @@ export function adapterContract(name: string, harness: AdapterHarness): void {
         const before = observed.aborts.length;
         const started = await startSession('cancel-1', 'return await callTool("block")');
         await expect.poll(() => observed.pending).toBeGreaterThan(0);
+        // While it runs, its state has no result yet.
+        expect(await (await fetch(absolute(started.statusUrl), { headers: as('cancel-1') })).json()).toEqual({ sessionId: started.sessionId, state: 'running' });
         const res = await fetch(absolute(started.cancelUrl), { method: 'DELETE', headers: as('cancel-1') });
         expect(res.status).toBe(200);
         expect(await res.json()).toMatchObject({ sessionId: started.sessionId, state: 'cancelled', result: { success: false, error: { code: 'ABORTED' } } });
