@@ -46,9 +46,25 @@ export function toNextHandler<U = unknown>(options: NextEnclaveOptions<U>): Next
   const handler = createEnclaveHandler<NextRequest, U>(options);
   // Next hands its NextRequest (a Request) to route handlers: it is both the Fetch request and the native object.
   const route: RouteHandler = async (request, context) => {
+    if (context === undefined) return handler(request, request as NextRequest, subPathOfUrl(handler, request));
     // A catch-all segment is the one param Next gives as an array; other dynamic segments are strings.
-    const segments = Object.values((await context?.params) ?? {}).find((v) => Array.isArray(v));
+    const segments = Object.values((await context.params) ?? {}).find((v) => Array.isArray(v));
     return handler(request, request as NextRequest, segments && segments.length > 0 ? `/${segments.join('/')}` : '');
   };
   return { POST: route, GET: route, DELETE: route, handler };
+}
+
+/**
+ * The path below the route for a handler called without Next's context (Next always passes one, with
+ * the catch-all's segments): a test or a wrapper calling `DELETE(new Request('.../enclave/sessions/ses_1'))`.
+ * The longest tail of the URL's path that the core serves (`/sessions/{id}/events`, `/check`, a route of
+ * `routes`), else the route itself. Only a mount path that itself ends in such a tail reads otherwise there.
+ */
+function subPathOfUrl(handler: EnclaveFetchHandler<NextRequest>, request: Request): string {
+  const segments = new URL(request.url).pathname.split('/').filter(Boolean);
+  for (let i = 0; i < segments.length; i++) {
+    const tail = `/${segments.slice(i).join('/')}`;
+    if (handler.accepts(request.method, tail)) return tail;
+  }
+  return '';
 }

@@ -1,6 +1,8 @@
 import { createServer } from 'node:http';
+import { describe, expect, it } from 'vitest';
 import { handleNodeRequest } from '@enclave-kit/engine/node';
 import { adapterContract, listen } from '../../engine/test/http/contract.js';
+import { readEvents } from '../../engine/test/http/event-stream.js';
 import type { NextEnclaveOptions } from '../src/index.js';
 import { toNextHandler } from '../src/index.js';
 
@@ -28,4 +30,33 @@ adapterContract('next (exported handlers)', {
     });
     return listen(server, () => handler.dispose());
   },
+});
+
+describe('the exported handlers called directly, without Next’s context (as a test calls them)', () => {
+  it('route by the URL: the run, a session’s start, events, state and cancel, the check route', async () => {
+    let release = () => {};
+    let entered = 0;
+    const held = new Promise<string>((resolve) => (release = () => resolve('released')));
+    const { GET, POST, DELETE, handler } = toNextHandler({ logger: { info() {}, error() {} }, tools: { hold: () => (entered++, held) } });
+    const base = 'http://localhost/api/enclave';
+    const json = (body: unknown, accept = 'application/json') => ({ method: 'POST', headers: { 'content-type': 'application/json', accept }, body: JSON.stringify(body) });
+    try {
+      expect(await (await POST(new Request(base, json({ code: 'return 6 * 7' })))).json()).toMatchObject({ success: true, value: 42 });
+      expect(((await (await GET(new Request(base))).json()) as { tools: { name: string }[] }).tools.map((t: { name: string }) => t.name)).toEqual(['hold']);
+      expect(await (await POST(new Request(`${base}/check`, json({ code: 'return eval("1")' })))).json()).toMatchObject({ ok: false });
+      const started = await POST(new Request(`${base}/sessions`, json({ code: 'return await callTool("hold")' })));
+      expect(started.status).toBe(201);
+      const { sessionId, statusUrl, eventsUrl, cancelUrl } = (await started.json()) as { sessionId: string; statusUrl: string; eventsUrl: string; cancelUrl: string };
+      await expect.poll(() => entered).toBe(1);
+      expect(await (await GET(new Request(new URL(statusUrl, base)))).json()).toEqual({ sessionId, state: 'running' });
+      const cancelled = await DELETE(new Request(new URL(cancelUrl, base), { method: 'DELETE' }));
+      expect(await cancelled.json()).toMatchObject({ sessionId, state: 'cancelled', result: { error: { code: 'ABORTED' } } });
+      const events = await readEvents(await GET(new Request(new URL(eventsUrl, base), { headers: { 'last-event-id': '1' } })));
+      expect(events.map((e) => e.data.type)).toEqual(['tool_call', 'final']);
+      expect(events.at(-1)?.data.payload.error.code).toBe('ABORTED');
+    } finally {
+      release();
+      handler.dispose();
+    }
+  });
 });

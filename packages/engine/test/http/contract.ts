@@ -56,6 +56,8 @@ export interface Observed {
   pending: number;
   /** Streamed bodies of the `/held-stream` route that were cancelled (their reader went away). */
   streamsCancelled: number;
+  /** The user of each call of the `tools` factory, in order. */
+  toolsAsked: string[];
 }
 
 const silent = { info() {}, error() {} };
@@ -120,6 +122,7 @@ export function contractOptions(harness: AdapterHarness, observed: Observed): Re
       if (user === 'broken') throw new Error('tools factory failed: db password=hunter2');
       // The tools close over the user of *this* request, read from the framework's own object.
       const bound = harness.userOf(native) as string;
+      observed.toolsAsked.push(bound);
       return {
         whoami: async () => {
           observed.toolUsers.push(bound);
@@ -262,7 +265,7 @@ const isJson = (res: Response) => expect(res.headers.get('content-type')).toMatc
 export function adapterContract(name: string, harness: AdapterHarness): void {
   describe(`${name}: HTTP contract`, () => {
     let served: Served;
-    const observed: Observed = { aborts: [], ends: [], errors: [], toolUsers: [], release() {}, pending: 0, streamsCancelled: 0 };
+    const observed: Observed = { aborts: [], ends: [], errors: [], toolUsers: [], release() {}, pending: 0, streamsCancelled: 0, toolsAsked: [] };
     beforeAll(async () => {
       served = await harness.start(contractOptions(harness, observed));
     });
@@ -375,6 +378,22 @@ export function adapterContract(name: string, harness: AdapterHarness): void {
       }
       const stolen = await jsonOf(await post(served.url, { user: 'bob', body: { code: 'return await callTool("secret:alice")' } }));
       expect(stolen.error.code).toBe('TOOL_ERROR');
+    });
+
+    it('tools(ctx) is asked once per run request, JSON, streamed or session, and never to read a session', async () => {
+      const asked = () => observed.toolsAsked.filter((u) => u === 'once-1').length;
+      const headers = { 'x-user': 'once-1', 'content-type': 'application/json' };
+      const body = JSON.stringify({ code: 'return [await callTool("whoami"), await callTool("whoami")]' });
+      const json = await fetch(`${served.url}/enclave`, { method: 'POST', headers, body });
+      expect((await jsonOf(json)).value).toEqual(['once-1', 'once-1']);
+      expect(asked()).toBe(1);
+      await readEvents(await fetch(`${served.url}/enclave`, { method: 'POST', headers: { ...headers, accept: 'text/event-stream' }, body }));
+      expect(asked()).toBe(2);
+      const { eventsUrl, statusUrl } = (await jsonOf(await fetch(`${served.url}/enclave/sessions`, { method: 'POST', headers, body }))) as { eventsUrl: string; statusUrl: string };
+      const events = await readEvents(await fetch(`${served.url}${eventsUrl}`, { headers: { 'x-user': 'once-1' } }));
+      expect(events.at(-1)?.data.payload).toMatchObject({ success: true, value: ['once-1', 'once-1'] });
+      await (await fetch(`${served.url}${statusUrl}`, { headers: { 'x-user': 'once-1' } })).body?.cancel();
+      expect(asked()).toBe(3);
     });
 
     it('GET serves the catalog of the user’s tools', async () => {
@@ -745,7 +764,7 @@ export function adapterContract(name: string, harness: AdapterHarness): void {
           const saved = process.env.NODE_ENV;
           process.env.NODE_ENV = nodeEnv;
           try {
-            const options = contractOptions(harness, { aborts: [], ends: [], errors: [], toolUsers: [], release() {}, pending: 0, streamsCancelled: 0 });
+            const options = contractOptions(harness, { aborts: [], ends: [], errors: [], toolUsers: [], release() {}, pending: 0, streamsCancelled: 0, toolsAsked: [] });
             delete options.playground;
             if (playground !== undefined) options.playground = playground;
             return await harness.start(options);
@@ -882,7 +901,7 @@ export function adapterContract(name: string, harness: AdapterHarness): void {
   describe(`${name}: MCP route at {path}/mcp`, () => {
     let served: Served;
     let mcp = '';
-    const observed: Observed = { aborts: [], ends: [], errors: [], toolUsers: [], release() {}, pending: 0, streamsCancelled: 0 };
+    const observed: Observed = { aborts: [], ends: [], errors: [], toolUsers: [], release() {}, pending: 0, streamsCancelled: 0, toolsAsked: [] };
     beforeAll(async () => {
       served = await harness.start(contractOptions(harness, observed));
       mcp = `${served.url}/enclave/mcp`;
