@@ -265,6 +265,8 @@ export class Enclave {
   /** Runs in flight, whatever executes them. */
   readonly #active = new Set<RunDriver>();
   #disposed = false;
+  /** Settles once the isolation has released what it held, after `dispose()`. */
+  #released: Promise<void> = Promise.resolve();
 
   constructor(options: CreateEnclaveOptions = {}) {
     const settings = readEnclaveOptions(options);
@@ -520,11 +522,21 @@ export class Enclave {
     if (this.#disposed) return;
     this.#disposed = true;
     for (const run of this.#active) run.abort('The run was stopped because the Enclave was disposed.');
-    this.#isolation.dispose();
+    this.#released = Promise.resolve(this.#isolation.dispose()).catch(() => {});
   }
 
+  /** `using enclave = new Enclave(...)`: `dispose()` at the end of the block. */
   [Symbol.dispose](): void {
     this.dispose();
+  }
+
+  /**
+   * `await using enclave = new Enclave(...)`: `dispose()` at the end of the block, then waits until the
+   * isolation has let go of everything (with `worker_threads`, until every worker has exited).
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.dispose();
+    await this.#released;
   }
 
   /**

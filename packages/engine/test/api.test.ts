@@ -235,18 +235,22 @@ describe('the names DESIGN.md promises', () => {
     e.dispose();
   });
 
-  it('`using` and `await using` dispose the Enclave at the end of the block', async () => {
+  it('`using` and `await using` dispose the Enclave at the end of the block; `await using` waits for its workers to exit', async () => {
     let outer: Enclave | undefined;
     {
-      await using enclave = new Enclave();
+      using enclave = new Enclave();
       outer = enclave;
       expect((await enclave.run('return 1')).value).toBe(1);
     }
     expect((await outer.run('return 1')).error?.code).toBe('ABORTED');
+    expectTypeOf<Enclave>().toExtend<AsyncDisposable & Disposable>();
     {
-      using enclave = new Enclave({ adapter: 'worker_threads', workerPoolConfig: { minWorkers: 1, maxWorkers: 1 } });
+      await using enclave = new Enclave({ adapter: 'worker_threads', workerPoolConfig: { minWorkers: 2, maxWorkers: 2 } });
       outer = enclave;
+      expect((await enclave.run('return 1')).value).toBe(1);
+      expect(enclave.stats().workers?.workers).toBe(2);
     }
+    expect(outer.stats().workers?.workers).toBe(0);
     expect((await outer.run('return 1')).error?.code).toBe('ABORTED');
   });
 });

@@ -83,7 +83,8 @@ export interface Isolation {
   run(job: IsolatedJob, events: IsolationEvents): IsolatedRun;
   /** Resolves once the isolation can run without start-up delay. */
   ready(): Promise<void>;
-  dispose(): void;
+  /** Ends every run and frees what the isolation holds; a promise, where there is one, settles once that is done (workers exited). */
+  dispose(): void | Promise<void>;
 }
 
 /** Whether what a remote adapter created has the shape of an isolation (checked once, at construction). */

@@ -145,6 +145,7 @@ export class WorkerPool implements Isolation {
   readonly #queue: Job[] = [];
   #nextJob = 0;
   #disposed = false;
+  #allExited: Promise<void> = Promise.resolve();
   /** Workers in a row that died before they were ready: a broken install must not respawn forever. */
   #startFailures = 0;
   readonly #counts = { workersStarted: 0, recycled: 0, terminated: 0, crashed: 0, tampered: 0 };
@@ -210,17 +211,21 @@ export class WorkerPool implements Isolation {
     return handle;
   }
 
-  /** Terminates every worker; runs still on them end as ABORTED. */
-  dispose(): void {
-    if (this.#disposed) return;
+  /** Terminates every worker; runs still on them end as ABORTED. Resolves once every worker has exited. */
+  dispose(): Promise<void> {
+    if (this.#disposed) return this.#allExited;
     this.#disposed = true;
     this.#checkReady(true);
     const message = 'The run was stopped because the Enclave was disposed.';
     for (const job of this.#queue.splice(0)) this.#fail(job, 'ABORTED', 'AbortError', message);
-    for (const slot of Array.from(this.#slots)) {
+    const slots = Array.from(this.#slots);
+    for (const slot of slots) {
       if (slot.job) this.#fail(slot.job, 'ABORTED', 'AbortError', message);
       this.#stop(slot);
     }
+    // terminate() again only hands out the promise of the exit #stop started (or a settled one).
+    this.#allExited = Promise.all(slots.map((slot) => slot.worker.terminate().catch(() => {}))).then(() => {});
+    return this.#allExited;
   }
 
   // ---- workers ---------------------------------------------------------------------------------
