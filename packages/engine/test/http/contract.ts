@@ -501,6 +501,12 @@ export function adapterContract(name: string, harness: AdapterHarness): void {
         expect(rest.at(-1)?.data.type).toBe('final');
         const viaQuery = await readEvents(await fetch(absolute(`${started.eventsUrl}?fromSeq=${all.length - 1}`), { headers: as('resume-1', { accept: 'application/x-ndjson' }) }));
         expect(viaQuery.map((e) => e.data.seq)).toEqual([all.length]);
+        // Resuming at or past final: nothing is left, and the stream ends at once rather than waiting.
+        for (const after of [all.length, all.length + 100]) {
+          const res = await fetch(absolute(started.eventsUrl), { headers: as('resume-1', { 'last-event-id': String(after) }) });
+          expect(res.status).toBe(200);
+          expect(await readEvents(res), `Last-Event-ID ${after}`).toEqual([]);
+        }
       });
 
       it('POST /sessions with an event-stream Accept streams at once; dropping that connection does not stop the run', async () => {
