@@ -661,9 +661,8 @@ describe('events on the wire', () => {
         expect(e.data).toMatchObject({ sessionId, seq: i + 1 });
         expect(Number.isInteger(e.data.time) && e.data.time >= before - 1000 && e.data.time <= Date.now() + 1000).toBe(true);
       });
-      const types = events.map((e) => e.data.type);
-      expect(types.slice(0, 3)).toEqual(['session_init', 'log', 'tool_call']);
-      expect(types.slice(-2)).toEqual(['tool_result', 'final']);
+      // Heartbeats come every 20 ms wherever the run is; everything else in its order.
+      expect(events.map((e) => e.data.type).filter((t) => t !== 'heartbeat')).toEqual(['session_init', 'log', 'tool_call', 'tool_result', 'final']);
       const beats = events.filter((e) => e.data.type === 'heartbeat');
       expect(beats.length).toBeGreaterThan(0);
       for (const beat of beats) expect(beat.data.payload).toEqual({ elapsedMs: expect.any(Number) });
