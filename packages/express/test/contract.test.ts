@@ -75,6 +75,21 @@ describe('express mounting', () => {
     await served.close();
   });
 
+  it('createContext(opts, native) gets Express’s own req and res, once per request, and scopes the run: tools, globals, context', async () => {
+    const seen: string[] = [];
+    const mw = enclave({
+      createContext: (opts, native) => {
+        seen.push(`${native.req.method} ${native.req.originalUrl} ${opts.native === native} ${typeof native.res.locals}`);
+        return { tools: { tenant: (_args, ctx) => (ctx.context as { tenant: string }).tenant }, globals: { greeting: 'hi' }, context: { tenant: (native.req as Authed).user } };
+      },
+    });
+    const served = await serve(app((a) => a.use(mw), false), () => mw.handler.dispose());
+    const res = await fetch(`${served.url}/enclave`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': 'acme' }, body: JSON.stringify({ code: 'return greeting + " " + (await callTool("tenant"))' }) });
+    expect(await res.json()).toMatchObject({ success: true, value: 'hi acme' });
+    expect(seen).toEqual(['POST /enclave true object']);
+    await served.close();
+  });
+
   it('refuses bad options at construction, naming them', () => {
     expect(() => enclave({ path: 'run' })).toThrow(EnclaveConfigError);
     expect(() => enclave({ path: 'run' })).toThrow(/path must be a literal path/);

@@ -60,6 +60,23 @@ describe('hono mounting', () => {
   });
 });
 
+describe('hono createContext', () => {
+  it('createContext(opts, native) gets Hono’s own Context, once per request, and scopes the run: tools, globals, context', async () => {
+    const seen: string[] = [];
+    const mw = enclave({
+      createContext: (opts, native) => {
+        seen.push(`${native.req.method} ${native.req.path} ${opts.native === native}`);
+        return { tools: { tenant: (_args, ctx) => (ctx.context as { tenant: string }).tenant }, globals: { greeting: 'hi' }, context: { tenant: native.get('user') } };
+      },
+    });
+    const served = await serve(app((a) => a.use(mw)), () => mw.handler.dispose());
+    const res = await fetch(`${served.url}/enclave`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': 'acme' }, body: JSON.stringify({ code: 'return greeting + " " + (await callTool("tenant"))' }) });
+    expect(await res.json()).toMatchObject({ success: true, value: 'hi acme' });
+    expect(seen).toEqual(['POST /enclave true']);
+    await served.close();
+  });
+});
+
 describe('hono on @hono/node-server: an event stream’s headers', () => {
   /** The app with a first middleware that records what the socket flushes, one entry per write. */
   async function served(mw: ReturnType<typeof enclave>) {

@@ -58,6 +58,8 @@ export interface Observed {
   streamsCancelled: number;
   /** The user of each call of the `tools` factory, in order. */
   toolsAsked: string[];
+  /** `onRunStart`: the user and the code of each run about to start. */
+  starts: { user: string; code: string }[];
 }
 
 const silent = { info() {}, error() {} };
@@ -116,6 +118,10 @@ export function contractOptions(harness: AdapterHarness, observed: Observed): Re
       },
     },
     playground: true,
+    onRunStart: ({ ctx, body }: { ctx: EnclaveRequestContext<unknown, string>; body: { code: string } }) => {
+      observed.starts.push({ user: ctx.user, code: body.code });
+      if (ctx.user.startsWith('refused-start')) throw new EnclaveHttpError(403, 'Runs are closed for you today.');
+    },
     onRunEnd: ({ status, result }: { status: number; result: ExecutionResult }) => observed.ends.push({ status, code: result.error?.code }),
     onError: ({ error }: { error: unknown }) => observed.errors.push(error),
     tools: ({ user, native }: EnclaveRequestContext<unknown, string>) => {
@@ -265,7 +271,7 @@ const isJson = (res: Response) => expect(res.headers.get('content-type')).toMatc
 export function adapterContract(name: string, harness: AdapterHarness): void {
   describe(`${name}: HTTP contract`, () => {
     let served: Served;
-    const observed: Observed = { aborts: [], ends: [], errors: [], toolUsers: [], release() {}, pending: 0, streamsCancelled: 0, toolsAsked: [] };
+    const observed: Observed = { aborts: [], ends: [], errors: [], toolUsers: [], release() {}, pending: 0, streamsCancelled: 0, toolsAsked: [], starts: [] };
     beforeAll(async () => {
       served = await harness.start(contractOptions(harness, observed));
     });
@@ -394,6 +400,22 @@ export function adapterContract(name: string, harness: AdapterHarness): void {
       expect(events.at(-1)?.data.payload).toMatchObject({ success: true, value: ['once-1', 'once-1'] });
       await (await fetch(`${served.url}${statusUrl}`, { headers: { 'x-user': 'once-1' } })).body?.cancel();
       expect(asked()).toBe(3);
+    });
+
+    it('onRunStart sees each run’s user and code before it starts, and an EnclaveHttpError from it refuses the run (JSON, stream or session)', async () => {
+      const code = 'return await callTool("whoami")';
+      const ok = await post(served.url, { user: 'start-1', body: { code } });
+      expect((await jsonOf(ok)).value).toBe('start-1');
+      expect(observed.starts.filter((s) => s.user === 'start-1')).toEqual([{ user: 'start-1', code }]);
+      const headers = { 'x-user': 'refused-start-1', 'content-type': 'application/json' };
+      for (const [path, accept] of [['/enclave', 'application/json'], ['/enclave', 'text/event-stream'], ['/enclave/sessions', 'application/json'], ['/enclave/sessions', 'text/event-stream']] as const) {
+        const res = await fetch(`${served.url}${path}`, { method: 'POST', headers: { ...headers, accept }, body: JSON.stringify({ code }) });
+        expect(res.status, `${path} ${accept}`).toBe(403);
+        isJson(res);
+        expect(await jsonOf(res)).toMatchObject({ success: false, error: { code: 'FORBIDDEN', message: 'Runs are closed for you today.' } });
+      }
+      expect(observed.starts.filter((s) => s.user === 'refused-start-1')).toHaveLength(4);
+      expect(observed.toolUsers).not.toContain('refused-start-1');
     });
 
     it('GET serves the catalog of the user’s tools', async () => {
@@ -770,7 +792,7 @@ export function adapterContract(name: string, harness: AdapterHarness): void {
           const saved = process.env.NODE_ENV;
           process.env.NODE_ENV = nodeEnv;
           try {
-            const options = contractOptions(harness, { aborts: [], ends: [], errors: [], toolUsers: [], release() {}, pending: 0, streamsCancelled: 0, toolsAsked: [] });
+            const options = contractOptions(harness, { aborts: [], ends: [], errors: [], toolUsers: [], release() {}, pending: 0, streamsCancelled: 0, toolsAsked: [], starts: [] });
             delete options.playground;
             if (playground !== undefined) options.playground = playground;
             return await harness.start(options);
@@ -907,7 +929,7 @@ export function adapterContract(name: string, harness: AdapterHarness): void {
   describe(`${name}: MCP route at {path}/mcp`, () => {
     let served: Served;
     let mcp = '';
-    const observed: Observed = { aborts: [], ends: [], errors: [], toolUsers: [], release() {}, pending: 0, streamsCancelled: 0, toolsAsked: [] };
+    const observed: Observed = { aborts: [], ends: [], errors: [], toolUsers: [], release() {}, pending: 0, streamsCancelled: 0, toolsAsked: [], starts: [] };
     beforeAll(async () => {
       served = await harness.start(contractOptions(harness, observed));
       mcp = `${served.url}/enclave/mcp`;
