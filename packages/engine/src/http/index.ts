@@ -17,8 +17,10 @@
  * sub !== undefined && handler.accepts(method, sub) ? handler(request, native, sub) : next();
  * ```
  */
-export { checkHandlerOptions } from './handler.js';
-export { statusTable } from './status.js';
+export { checkHandlerOptions, createEnclaveHandler } from './handler.js';
+// Also on the main entry: DESIGN.md places the status table and the core in http/, and users import them from here too.
+export { ENCLAVE_HTTP_STATUS, statusTable } from './status.js';
+export type { HttpOutcome, RequestErrorCode } from './status.js';
 export { PayloadTooLargeError, isJsonContentType, parseRunRequest, readBodyText } from './body.js';
 export type { RunRequestBody } from './body.js';
 export { routePath } from './route.js';

@@ -55,6 +55,13 @@ describe('createEnclaveHandler options', () => {
 
   it('the status table is one frozen constant; overrides apply per handler', async () => {
     expect(Object.isFrozen(ENCLAVE_HTTP_STATUS)).toBe(true);
+    // DESIGN.md: "one constant in http/, exported": the same object from both entries, and the core with it.
+    const http = await import('../../src/http/index.js');
+    expect(http.ENCLAVE_HTTP_STATUS).toBe(ENCLAVE_HTTP_STATUS);
+    expect(http.createEnclaveHandler).toBe(createEnclaveHandler);
+    expect(ENCLAVE_HTTP_STATUS).toMatchObject({ SUCCESS: 200, BAD_REQUEST: 400, UNAUTHORIZED: 401, FORBIDDEN: 403, PAYLOAD_TOO_LARGE: 413, UNSUPPORTED_MEDIA_TYPE: 415, RATE_LIMITED: 429 });
+    expect(ENCLAVE_HTTP_STATUS).toMatchObject({ VALIDATION_ERROR: 422, SCORING_BLOCKED: 422, RUNTIME_ERROR: 422, MAX_ITERATIONS: 422, MAX_TOOL_CALLS: 422, MEMORY_LIMIT_EXCEEDED: 422, OUTPUT_LIMIT_EXCEEDED: 422 });
+    expect(ENCLAVE_HTTP_STATUS).toMatchObject({ TIMEOUT: 408, TOOL_ERROR: 502, QUEUE_FULL: 503, ABORTED: 499, INTERNAL_ERROR: 500 });
     expect(statusTable({ TIMEOUT: 504 }).TIMEOUT).toBe(504);
     expect(ENCLAVE_HTTP_STATUS.TIMEOUT).toBe(408);
     // Only the hanging run gets a short deadline: a loaded machine may take longer than that for any run.
