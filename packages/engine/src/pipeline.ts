@@ -69,18 +69,7 @@ const NO_GLOBALS: readonly string[] = [];
  * ```
  */
 export function checkAgentScript(code: string, options: CheckOptions = {}): CheckResult {
-  const r = prepareAgentScript(code, options);
-  if (!r.ok) return r;
-  try {
-    // Nothing of the script runs here, and nothing is compiled to run: V8 only pre-parses it. V8 may
-    // refuse what the parser accepted (rare: an early error oxc does not report); a run reports that the
-    // same way.
-    checkSyntax(r.compiled.source);
-  } catch (e) {
-    const message = e instanceof SyntaxError ? e.message : 'The script could not be compiled.';
-    return { ok: false, issues: [{ ruleId: 'syntax', message: `Syntax error: ${message}`, hint: 'Fix the syntax error.', line: 1, column: 1 }] };
-  }
-  return r;
+  return prepare(code, options, true);
 }
 
 /**
@@ -88,6 +77,11 @@ export function checkAgentScript(code: string, options: CheckOptions = {}): Chec
  * compiles what it runs (a worker never gets a host `vm.Script`).
  */
 export function prepareAgentScript(code: string, options: CheckOptions = {}): PrepareResult {
+  return prepare(code, options, false);
+}
+
+/** Both: `syntax` adds V8's verdict (a pre-parse), which a run has from its own compile. */
+function prepare(code: string, options: CheckOptions, syntax: boolean): PrepareResult {
   const level = options.securityLevel ?? 'STANDARD';
   const config = LEVEL_CONFIGS[level];
   // The wrapper's parameters follow the sorted global names, so the rewritten text is canonical.
@@ -106,7 +100,7 @@ export function prepareAgentScript(code: string, options: CheckOptions = {}): Pr
 
   // Not cached: the compiled code is, per thread, by key (sandbox/compile.ts). Keeping this object would
   // keep the rewriter's MagicString too, about 17 KB for the agent script, for a hit that saves nothing.
-  const { code: source, mapPosition } = transformed.output;
+  const { code: source, mapPosition, prologue } = transformed.output;
   const most = config.scan.maxCodeBytes * REWRITE_GROWTH;
   if (source.length > most) {
     return {
@@ -119,6 +113,17 @@ export function prepareAgentScript(code: string, options: CheckOptions = {}): Pr
         column: 1,
       }],
     };
+  }
+  if (syntax) {
+    try {
+      // Nothing of the script runs here, and nothing is compiled to run: V8 only pre-parses it. V8 may
+      // refuse what the parser accepted (rare: an early error oxc does not report); a run reports that
+      // the same way.
+      checkSyntax(source, prologue);
+    } catch (e) {
+      const message = e instanceof SyntaxError ? e.message : 'The script could not be compiled.';
+      return { ok: false, issues: [{ ruleId: 'syntax', message: `Syntax error: ${message}`, hint: 'Fix the syntax error.', line: 1, column: 1 }] };
+    }
   }
   return { ok: true, compiled: { source, key: cacheKey(source), mapPosition } };
 }

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import v8 from 'node:v8';
-import { prepareAgentScript } from '../pipeline.js';
+import { checkAgentScript, prepareAgentScript } from '../pipeline.js';
 import { EARLY_ERRORS } from '../../test/early-errors.js';
 import vm from 'node:vm';
 import { IMPORT_REFUSED, checkSyntax, compileScript, functionsIn, mayImport, mayNamePrivately } from './compile.js';
@@ -41,6 +41,44 @@ describe('checkSyntax', () => {
     // Not a vacuous comparison: most of these are errors, and some are not.
     expect(refused).toBeGreaterThan(EARLY_ERRORS.length * 2);
     expect(refused).toBeLessThan(EARLY_ERRORS.length * 3);
+  });
+});
+
+describe('checkAgentScript leaves the rewriter’s prologue out of V8’s pre-parse', () => {
+  /** What a run's compile says of the text `prepareAgentScript` makes, and what `checkAgentScript` says: null when it accepts. */
+  function verdicts(body: string, options: Parameters<typeof checkAgentScript>[1]): { run: string | null; check: string | null } | undefined {
+    const prepared = prepareAgentScript(body, options);
+    // Refused before V8 is asked (the parser or the validator): both refuse alike, not what this compares.
+    if (!prepared.ok) return undefined;
+    const run = errorOf(() => compileScript(prepared.compiled.source));
+    const checked = checkAgentScript(body, options);
+    return { run: run === null ? null : run.replace(/^SyntaxError: /, ''), check: checked.ok ? null : (checked.issues[0]?.message.replace(/^Syntax error: /, '') ?? '') };
+  }
+
+  it('refuses what a run refuses, with V8’s message, with and without the budget guards', () => {
+    let compared = 0;
+    let refused = 0;
+    for (const snippet of EARLY_ERRORS) {
+      for (const body of [snippet, `const f = () => { ${snippet} };`, `const g = async () => { ${snippet} };`]) {
+        for (const transform of [true, false]) {
+          const v = verdicts(body, { validate: false, transform });
+          if (v === undefined) continue;
+          expect(v.check, body).toBe(v.run);
+          compared++;
+          if (v.run !== null) refused++;
+        }
+      }
+    }
+    expect(compared).toBeGreaterThan(EARLY_ERRORS.length);
+    expect(refused).toBeGreaterThan(0);
+  });
+
+  it('still reads the factory’s parameters: a global that no strict parameter may be named is refused as a run refuses it', () => {
+    for (const globals of [['eval'], ['arguments'], ['input'], ['__ek_rt'], ['let']]) {
+      const v = verdicts('return 1;', { validate: false, globals });
+      expect(v?.run, globals[0]).not.toBeNull();
+      expect(v?.check, globals[0]).toBe(v?.run);
+    }
   });
 });
 

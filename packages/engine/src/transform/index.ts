@@ -140,6 +140,13 @@ export interface TransformOutput {
   code: string;
   /** Maps a position of the output (1-based line as V8 reports it after the offset, 1-based column) to the user's source. */
   mapPosition(line: number, column: number): { line: number; column: number } | undefined;
+  /**
+   * Where the header's prologue sits in `code`, `[start, end)`: the guards' locals and the runtime's
+   * `bind` call, the same text for every script (see `prologue`). It declares only names of the factory's
+   * own scope, and the user's code runs in a function nested in it, so no early error of the text depends
+   * on it: V8's syntax check may read the text without it (see checkSyntax).
+   */
+  prologue: readonly [number, number];
 }
 
 export interface TransformResult {
@@ -986,16 +993,29 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
   // the code around it. Without the parentheses it pre-parses the script's whole text at compile time
   // and parses it twice more on the first calls (the factory, then the body): for a script never seen
   // before, that is most of what its run costs V8.
-  const header =
-    `${REALM_ENTRIES.register}((function (${params}) { 'use strict'; ` +
-    `let ${N} = 0, ${L} = ${guard('L')}, ${D} = 0, ${W} = 0, ${T}; const ${DMAX} = ${guard('D')}, ${F} = ${guard('f')}, ${G} = ${guard('g')}, ${R} = ${guard('r')}, ${C} = ${guard('c')}, ${M} = ${guard('m')}, ` +
-    `${MC} = ${guard('mc')}, ${SP} = ${guard('sp')}, ${OS} = ${guard('os')}, ${DT} = ${guard('dt')}, ${LS} = ${guard('ls')}, ${LT} = ${guard('lt')}, ${FI} = ${guard('fi')}, ${BN} = ${guard('bn')}, ${AM} = ${guard('am')}, ${AR} = ${guard('ar')}, ${S} = ${guard('big')}; ` +
-    `${guard('bind')}(() => ${N}, (v) => { ${L} = v; }, () => ${D}, ${budgets ? 1 : 0}); ` +
-    `return (async function () {`;
+  const opening = `${REALM_ENTRIES.register}((function (${params}) { 'use strict'; `;
+  const locals = PROLOGUES[budgets ? 1 : 0];
   // The wrapped text is `<prefix line>\n<user code>\n}`: replace the prefix line (keeping its newline)
   // and the closing brace, so user line k is output line k + 1.
-  ms.overwrite(0, WRAP_PREFIX.length - 1, header);
+  ms.overwrite(0, WRAP_PREFIX.length - 1, `${opening}${locals}return (async function () {`);
   ms.overwrite(text.length - 1, text.length, '}); }));');
 
-  return { output: { code: ms.toString(), mapPosition: positionMap(ms) }, issues };
+  const code = ms.toString();
+  // The header is the text's start (every other edit lies at or after the user's code); were it ever
+  // not, the prologue is not located, and the syntax check reads the whole text.
+  const prologueAt: readonly [number, number] = code.startsWith(opening) && code.startsWith(locals, opening.length) ? [opening.length, opening.length + locals.length] : [0, 0];
+  return { output: { code, mapPosition: positionMap(ms), prologue: prologueAt }, issues };
 }
+
+/**
+ * The header's prologue, after the factory's `'use strict'`: the guards' locals, and the call that hands
+ * the runtime their accessors. The same text for every script (one per `budgets`).
+ */
+function prologue(budgets: boolean): string {
+  return (
+    `let ${N} = 0, ${L} = ${guard('L')}, ${D} = 0, ${W} = 0, ${T}; const ${DMAX} = ${guard('D')}, ${F} = ${guard('f')}, ${G} = ${guard('g')}, ${R} = ${guard('r')}, ${C} = ${guard('c')}, ${M} = ${guard('m')}, ` +
+    `${MC} = ${guard('mc')}, ${SP} = ${guard('sp')}, ${OS} = ${guard('os')}, ${DT} = ${guard('dt')}, ${LS} = ${guard('ls')}, ${LT} = ${guard('lt')}, ${FI} = ${guard('fi')}, ${BN} = ${guard('bn')}, ${AM} = ${guard('am')}, ${AR} = ${guard('ar')}, ${S} = ${guard('big')}; ` +
+    `${guard('bind')}(() => ${N}, (v) => { ${L} = v; }, () => ${D}, ${budgets ? 1 : 0}); `
+  );
+}
+const PROLOGUES = [prologue(false), prologue(true)] as const;

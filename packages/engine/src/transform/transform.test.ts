@@ -295,3 +295,17 @@ describe('no edit of the rewrite lands in a comment', () => {
     expect(r.output?.code).toMatch(/\(x\) => \{ .*\/\* => \*\/ x\)/);
   });
 });
+
+describe('the prologue the rewriter reports', () => {
+  it('is the guards’ locals and the bind call, right after the factory’s directive, for both settings of the budget guards', () => {
+    for (const guards of [true, false]) {
+      const r = transformAgentScript(parseAgentScript('const xs = [1].map((x) => x + 1); return xs;'), ['cfg'], { guards });
+      const output = r.output;
+      if (output === undefined) throw new Error('refused');
+      const [start, end] = output.prologue;
+      expect(output.code.slice(0, start)).toBe("__ek_register((function (__ek_rt, callTool, console, input, cfg) { 'use strict'; ");
+      expect(output.code.slice(start, end)).toMatch(/^let __ek_n = 0, .*; __ek_rt\.bind\(.*, [01]\); $/);
+      expect(output.code.slice(end)).toMatch(/^return \(async function \(\) \{\n/);
+    }
+  });
+});
