@@ -177,6 +177,29 @@ const BLOCKED_KEYS = new Set(BLOCKED_PROPERTIES);
 const open = (n: Node): string => (n.type === 'SequenceExpression' ? '(' : '');
 const close = (n: Node): string => (n.type === 'SequenceExpression' ? ')' : '');
 
+/** `o.constructor`, not computed, on anything but `super`. */
+function constructorMember(n: Node): boolean {
+  return n.type === 'MemberExpression' && n.computed !== true && (n.object as Node).type !== 'Super' && (n.property as Node).type === 'Identifier' && (n.property as Node).name === 'constructor';
+}
+
+/** Whether `n`, as the `field` of `parent`, is a `.constructor` written to (an ObjectPattern's values are found from the pattern). */
+function constructorTarget(n: Node, parent: Node | null, field: string): boolean {
+  if (parent === null || !constructorMember(n)) return false;
+  switch (parent.type) {
+    case 'AssignmentExpression':
+    case 'AssignmentPattern':
+    case 'ForInStatement':
+    case 'ForOfStatement':
+      return field === 'left';
+    case 'UpdateExpression':
+    case 'ArrayPattern':
+    case 'RestElement':
+      return true;
+    default:
+      return false;
+  }
+}
+
 function isNumericLiteral(n: Node): boolean {
   return n.type === 'Literal' && typeof n.value === 'number';
 }
@@ -745,6 +768,17 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
   /** Where each labelled loop's outermost label starts: a loop's grant block goes around its labels. */
   const labelled = new Map<Node, number>();
 
+  /**
+   * `o.constructor = v` (or any write to it) turns off V8's species fast paths for the whole process when
+   * `o` is an array or a RegExp, even when the write fails on the frozen prototype's read-only
+   * `constructor`: V8 drops the flag when it looks the key up. Written `(m("constructor"), o).constructor`,
+   * which throws as a computed `o["constructor"]` does.
+   */
+  const refuseConstructorTarget = (member: Node) => {
+    const object = member.object as Node;
+    ms.appendLeft(object.start, `(${M}("constructor"), `);
+    ms.prependRight(object.end, ')');
+  };
   walkFlat(tree, { enter(node, parent, field, type) {
     while (checkScopes.length > 0 && node.start >= (checkScopes[checkScopes.length - 1] as { end: number }).end) checkScopes.pop();
     // Before whatever the walk writes at that offset (a string check starts there for `a + b`).
@@ -897,6 +931,17 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
       ms.appendLeft((node.finalizer as Node).start + 1, `${C}();`);
     } else if (memberTargets.has(node) && memberTarget(node)) {
       // Written as `lt(o, t = key)[t]` (see memberTarget): `lt` checks the key as `m` would.
+    } else if (type === 'PropertyDefinition' && node.computed === true) {
+      // A class field is defined on the instance, which an `Array` base, or a base constructor that returns
+      // an array, makes an array: `[k] = 1` with k = 'constructor' would turn off V8's species fast paths
+      // for the whole process (see speciesHolder in the runtime), so its key goes through `m` too.
+      const key = node.key as Node;
+      if (budgets && !isSafeStaticKey(key)) {
+        ms.appendLeft(key.start, `${M}(${open(key)}`);
+        ms.prependRight(key.end, `${close(key)})`);
+      }
+    } else if (type === 'MemberExpression' && node.computed !== true && budgets && constructorTarget(node, parent, field)) {
+      refuseConstructorTarget(node);
     } else if (type === 'MemberExpression' && node.computed === true) {
       const key = node.property as Node;
       if (budgets && !isSafeStaticKey(key)) {
@@ -916,6 +961,7 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
           ms.appendLeft(key.start, `${M}(${open(key)}`);
           ms.prependRight(key.end, `${close(key)})`);
         }
+        if (budgets && prop.type === 'Property' && constructorMember(prop.value as Node)) refuseConstructorTarget(prop.value as Node);
       }
     } else if (type === 'BinaryExpression' && node.operator === '+') {
       if (!(isNumericLiteral(node.left as Node) && isNumericLiteral(node.right as Node)) && !insideConcatenation(parent, field)) {

@@ -22,6 +22,7 @@ import {
   JSONObject,
   MapCtor,
   ObjectCtor,
+  ObjectPrototype,
   RangeErrorCtor,
   ReflectObject,
   RegExpCtor,
@@ -254,6 +255,31 @@ function descriptorCopy(desc: unknown): unknown {
   return copy;
 }
 
+/**
+ * Whether an own `constructor` on `o` would turn off one of V8's species fast paths. V8 keeps one flag per
+ * process for each (the host's `map`, `slice` and `split` use them too), and turns it off for good when
+ * any array or RegExp of any context gets, or is only asked to take, an own `constructor`: one
+ * `Object.defineProperty([], 'constructor', ...)` made the host's `map` and `slice` about 100 times
+ * slower for the life of the process. (Typed arrays are not in the realm; the Promise flag is off already.)
+ */
+export function speciesHolder(o: unknown): boolean {
+  if (o === null || typeof o !== 'object') return false;
+  if (isArray(o)) return true;
+  try {
+    apply(regexpSourceGetter, o, []);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Throws before `key` is defined or set on `o` by `name` if that would turn off a species fast path (see speciesHolder). */
+export function refuseConstructor(name: string, o: unknown, key: unknown): void {
+  if (key === 'constructor' && speciesHolder(o)) {
+    throw new TypeErrorCtor(`${name}: an own "constructor" on an array or a RegExp is not available in AgentScript (it would slow down every array and RegExp of the process).`);
+  }
+}
+
 /** Before `desc` is defined as the `key` of `o`: a descriptor of an array's `length` is read once, and its value charged. */
 function definedLength(o: unknown, key: PropertyKey, desc: unknown): unknown {
   if (key !== 'length' || !isArray(o)) return desc;
@@ -284,6 +310,7 @@ function defineAll(name: string, o: unknown, props: unknown): unknown {
     const key = keys[i] as PropertyKey;
     const d = gopd(from, key);
     if (d === undefined || d.enumerable !== true) continue;
+    refuseConstructor(name, o, key);
     const desc = descriptorCopy(from[key]);
     if (desc === null || typeof desc !== 'object') return apply(nativeDefineProperties, ObjectCtor, [o, { [key]: desc }]);
     apply(arrayPush, descs, [key, desc]);
@@ -302,7 +329,7 @@ function defineAll(name: string, o: unknown, props: unknown): unknown {
  * once) and set, a `length` charged first. The native read a `length` getter after any check of the
  * source's descriptor.
  */
-function assignToArray(target: unknown[], sources: unknown[]): unknown {
+function assignToArray(target: object, sources: unknown[]): unknown {
   const run = current;
   for (let s = 0; s < sources.length; s++) {
     const source = sources[s];
@@ -314,6 +341,7 @@ function assignToArray(target: unknown[], sources: unknown[]): unknown {
       const key = keys[i] as PropertyKey;
       const d = gopd(from, key);
       if (d === undefined || d.enumerable !== true) continue;
+      refuseConstructor('Object.assign', target, key);
       const v = from[key];
       (target as unknown as Record<PropertyKey, unknown>)[key] = key === 'length' ? lengthGrowth(target, v) : v;
     }
@@ -1382,7 +1410,7 @@ export function wrapBulkBuiltins(): void {
       }
       copiedIndices('Object.assign', n);
       for (let i = 0; i < sources.length; i++) namedKeys('Object.assign', sources[i], NAMED_COPY_MOST);
-      if (isArray(target)) return assignToArray(target, sources);
+      if (speciesHolder(target)) return assignToArray(target as object, sources);
       const args: unknown[] = [target];
       for (let i = 0; i < sources.length; i++) args[i + 1] = sources[i];
       return apply(orig, ObjectCtor, args);
@@ -1467,6 +1495,8 @@ export function wrapBulkBuiltins(): void {
     set(target: unknown, key: unknown, value: unknown, ...rest: unknown[]) {
       if (target === null || (typeof target !== 'object' && typeof target !== 'function')) return apply(orig, ReflectObject, [target, key, value]);
       const k = propertyKey(key);
+      refuseConstructor('Reflect.set', target, k);
+      if (rest.length > 0) refuseConstructor('Reflect.set', rest[0], k);
       // The length set is the receiver's (OrdinarySet defines it there).
       const v = k === 'length' ? lengthGrowth(rest.length > 0 ? rest[0] : target, value) : value;
       return apply(orig, ReflectObject, rest.length > 0 ? [target, k, v, rest[0]] : [target, k, v]);
@@ -1477,7 +1507,18 @@ export function wrapBulkBuiltins(): void {
       defineProperty(o: unknown, key: unknown, desc: unknown) {
         if (o === null || (typeof o !== 'object' && typeof o !== 'function')) return apply(orig, holder, [o, key, desc]);
         const k = propertyKey(key);
+        refuseConstructor(holder === ObjectCtor ? 'Object.defineProperty' : 'Reflect.defineProperty', o, k);
         return apply(orig, holder, [o, k, definedLength(o, k, desc)]);
+      },
+    }));
+  });
+  // The legacy accessors define on `this` as Object.defineProperty does.
+  each(['__defineGetter__', '__defineSetter__'] as const, (name) => {
+    wrap(ObjectPrototype, name, (orig) => ({
+      [name](this: unknown, key: unknown, fn: unknown) {
+        const k = propertyKey(key);
+        refuseConstructor(name, this, k);
+        return apply(orig, this, [k, fn]);
       },
     }));
   });
