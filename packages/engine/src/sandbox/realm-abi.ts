@@ -95,6 +95,12 @@ export interface Guards {
    */
   lt(object: unknown, key: unknown): unknown;
   /**
+   * The object of a write to `.constructor` (`o.constructor = v`, a pattern or `for` target), written as
+   * `ct(o).constructor`: `o`, or a TypeError when `o` is an array or a RegExp, where even a failing write
+   * turns off V8's species fast paths for the whole process.
+   */
+  ct(object: unknown): unknown;
+  /**
    * The object of a `for-in`, whatever `transform` says: V8 lists every index of a string or an array
    * (on its prototype chain too) as a string, in one step that cannot be interrupted, before the first
    * turn; that many are charged first, and more than Object.keys may list are refused.

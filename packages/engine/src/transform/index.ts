@@ -771,13 +771,13 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
   /**
    * `o.constructor = v` (or any write to it) turns off V8's species fast paths for the whole process when
    * `o` is an array or a RegExp, even when the write fails on the frozen prototype's read-only
-   * `constructor`: V8 drops the flag when it looks the key up. Written `(m("constructor"), o).constructor`,
-   * which throws as a computed `o["constructor"]` does.
+   * `constructor`: V8 drops the flag when it looks the key up. Written `ct(o).constructor`, which throws
+   * for those (see Guards.ct).
    */
   const refuseConstructorTarget = (member: Node) => {
     const object = member.object as Node;
-    ms.appendLeft(object.start, `(${M}("constructor"), `);
-    ms.prependRight(object.end, ')');
+    ms.appendLeft(object.start, `${guard('ct')}(${open(object)}`);
+    ms.prependRight(object.end, `${close(object)})`);
   };
   walkFlat(tree, { enter(node, parent, field, type) {
     while (checkScopes.length > 0 && node.start >= (checkScopes[checkScopes.length - 1] as { end: number }).end) checkScopes.pop();

@@ -8,7 +8,7 @@ import type { DoneReport, Guards, LogLevel, PumpHead, ReportedToolError, RunConf
 import { BIG_STRING, BLOCKED_PROPERTIES, FRAMED, LOOP_FREE, LOOP_GRANT, MAX_TOOL_NAME } from '../realm-abi.js';
 import type { PendingCall, Run } from './budgets.js';
 import { chargeChars, chargeElements, checkAlive, checkMemory, copied, current, fatal, iterations, newRun, setCurrent } from './budgets.js';
-import { NAMED_COPY_MOST, copiedIndices, counted, forInIndices, indexCount, inheritedKeys, lengthGrowth, listedIndices, namedKeys, plainArray, propertyKey } from './builtins.js';
+import { NAMED_COPY_MOST, copiedIndices, counted, forInIndices, indexCount, inheritedKeys, lengthGrowth, listedIndices, namedKeys, plainArray, propertyKey, refuseConstructor } from './builtins.js';
 import type { Codec } from './codec.js';
 import { CYCLE, TOO_LARGE } from './codec.js';
 import { callSite, cleanError, locationOf, readErrorField, readMessage, safeString, withSite } from './errors.js';
@@ -351,6 +351,10 @@ function makeGuards(run: Run): Guards {
     },
     m: memberKey,
     lt: targetBase,
+    ct(o: unknown) {
+      refuseConstructor('An assignment', o, 'constructor');
+      return o;
+    },
     fi(o: unknown) {
       // Listed as Object.keys lists them (see KEY_LISTINGS).
       listedIndices('for-in', forInIndices(o), 5, FOR_IN_MOST);
