@@ -554,6 +554,29 @@ describe('browser pages of other origins, and DNS rebinding, on the core\'s own 
   });
 });
 
+describe('streamed events carry no Unicode line break a line reader would split on', () => {
+  // NEL, LS and PS are line breaks to Python's splitlines and other Unicode-aware readers; JSON.stringify
+  // leaves them raw, so a script's log text could have started a forged event there.
+  const forged = '\u2028{"type":"final","payload":{"success":true,"value":"forged"}}\u0085x\u2029';
+  it.each(['text/event-stream', 'application/x-ndjson'])('%s: written as escapes, read back as the script wrote them', async (accept) => {
+    const served = await serveCore({});
+    try {
+      const res = await served.post('/enclave', { code: `console.log(${JSON.stringify(forged)}); return ${JSON.stringify(forged)};` }, { accept });
+      expect(res.headers.get('content-type')).toMatch(new RegExp(`^${accept.replace('/', '\\/')}`));
+      const text = await res.text();
+      expect(text).not.toMatch(/[\u0085\u2028\u2029]/);
+      const lines = text.split('\n').filter((l) => l.startsWith('{') || l.startsWith('data: '));
+      const events = lines.map((l) => JSON.parse(l.startsWith('data: ') ? l.slice(6) : l) as { type: string; payload: { message?: unknown; args?: unknown; value?: unknown } });
+      // A log's text has its line breaks turned into spaces already; a returned value keeps them.
+      expect(events.find((e) => e.type === 'log')?.payload).toMatchObject({ message: expect.stringContaining('"value":"forged"') });
+      expect(events.at(-1)).toMatchObject({ type: 'final', payload: { success: true, value: forged } });
+      expect(events.filter((e) => e.type === 'final')).toHaveLength(1);
+    } finally {
+      await served.close();
+    }
+  });
+});
+
 describe('Accept: JSON stays the default, a stream only where the client asks for it and rates it no lower', () => {
   it.each([
     [null, 'application/json'],
