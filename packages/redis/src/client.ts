@@ -60,6 +60,17 @@ export function checkArguments(where: string, client: unknown, options: unknown,
 }
 
 /**
+ * A `secret` option: 32 bytes or more, as a string (its UTF-8) or a Uint8Array; undefined when not set.
+ * `sharedBy` says who must hold the same one (in the error).
+ */
+export function readSecret(check: OptionChecker, value: unknown, sharedBy: string): Uint8Array | undefined {
+  if (value === undefined) return undefined;
+  const bytes = typeof value === 'string' ? new TextEncoder().encode(value) : value instanceof Uint8Array ? value : undefined;
+  if (bytes === undefined || bytes.length < 32) check.fail(`secret must be a secret of at least 32 bytes (a string or a Uint8Array), the same for ${sharedBy}.`);
+  return bytes;
+}
+
+/**
  * `promise`, or a `RedisStoreError('TIMEOUT')` once `ms` have passed without an answer. What the command
  * does later is ignored (its rejection too): every script is safe to run late or twice.
  */

@@ -4,7 +4,7 @@ import type { EnclaveEvent, EnclaveLogger, ExecutionResult, FinalSessionState, P
 import { failure, isSessionId } from '@enclave-kit/engine/http';
 import { Channels } from './channels.js';
 import type { RedisClient, RedisStoreOptions } from './client.js';
-import { LUA_NOW, LUA_OURS, RedisStoreError, Script, checkArguments, integerReply, luaTimedSet, within } from './client.js';
+import { LUA_NOW, LUA_OURS, RedisStoreError, Script, checkArguments, integerReply, luaTimedSet, readSecret, within } from './client.js';
 
 export interface RedisSessionStoreOptions extends RedisStoreOptions {
   /**
@@ -625,9 +625,7 @@ export class RedisSessionStore implements SessionStore {
   constructor(client: RedisClient, options: RedisSessionStoreOptions = {}) {
     const where = 'new RedisSessionStore(client, options)';
     const { check, o, prefix, timeoutMs } = checkArguments(where, client, options, ['maxEvents', 'maxRunningMs', 'maxFinishedPerOwner', 'maxFinishedBytes', 'maxValueBytes', 'logger', 'secret']);
-    const secret = o.secret;
-    this.#ownerKey = typeof secret === 'string' ? new TextEncoder().encode(secret) : secret instanceof Uint8Array ? secret : undefined;
-    if (secret !== undefined && (this.#ownerKey === undefined || this.#ownerKey.length < 32)) check.fail('secret must be a secret of at least 32 bytes (a string or a Uint8Array), the same for every instance.');
+    this.#ownerKey = readSecret(check, o.secret, 'every instance');
     this.#logger = check.withMethods<Pick<EnclaveLogger, 'error'>>('logger', o.logger, ['error'], 'an error() method') ?? console;
     this.#maxEvents = check.positiveInteger('maxEvents', o.maxEvents) ?? 10_000;
     this.#maxRunningMs = check.positiveInteger('maxRunningMs', o.maxRunningMs, 'ms') ?? 60 * 60_000;

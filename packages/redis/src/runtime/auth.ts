@@ -9,7 +9,6 @@
  * one again (a replay) is dropped like a forged one. Without a secret, messages go as they are.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { OptionChecker } from '@enclave-kit/engine/http';
 import { isId } from './protocol.js';
 
 /** What a message is: a run as queued, app -> node, node -> app, and the two greetings of a direct connection. */
@@ -26,14 +25,6 @@ export interface Opened {
 const ENVELOPE = /^([\w-]{43})\.([A-Za-z0-9_-]{8,64})\.([1-9]\d{0,15})\./;
 /** The longest envelope, so that a message is measured before a MAC is computed over it. */
 const ENVELOPE_CHARS = 43 + 1 + 64 + 1 + 16 + 1;
-
-/** The `secret` option of `redisRuntime()` and `startRuntimeNode()`: 32 bytes or more. */
-export function readSecret(check: OptionChecker, value: unknown): Uint8Array | undefined {
-  if (value === undefined) return undefined;
-  const bytes = typeof value === 'string' ? new TextEncoder().encode(value) : value instanceof Uint8Array ? value : undefined;
-  if (bytes === undefined || bytes.length < 32) check.fail('secret must be a secret of at least 32 bytes (a string or a Uint8Array), the same for the app and its runtime nodes.');
-  return bytes;
-}
 
 /** One side's signing and checking: `self` is its id, as the other side knows it. */
 export class MessageAuth {

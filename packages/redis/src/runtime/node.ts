@@ -13,8 +13,8 @@ import { WORKER_POOL_PRESETS, WorkerPool, checkMessage, formatMessage, installRe
 import { LEVEL_CONFIGS } from '@enclave-kit/engine';
 import { OptionChecker } from '@enclave-kit/engine/http';
 import type { RedisClient } from '../client.js';
-import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_PREFIX, within } from '../client.js';
-import { MessageAuth, inOrder, readSecret, seal, unverifiedText } from './auth.js';
+import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_PREFIX, readSecret, within } from '../client.js';
+import { MessageAuth, inOrder, seal, unverifiedText } from './auth.js';
 import { HANDSHAKE_FRAME_BYTES, MAX_LINKS, frameCap, parseAddress, readConnection, writeFrame } from './direct.js';
 import type { Hello, NodeFailure, RuntimeKeys, StreamJob, ToApp } from './protocol.js';
 import { CLAIM, GROUP, INLINE_JOB_CHARS, Presence, isId, listenTo, messageHead, newId, readStreamJobs, runtimeKeys } from './protocol.js';
@@ -165,7 +165,7 @@ function readNodeOptions(options: RuntimeNodeOptions): { settings: NodeSettings;
       maxQueueSize: concurrency,
       idleTimeoutMs: 30_000,
     },
-    secret: readSecret(check, o.secret),
+    secret: readSecret(check, o.secret, 'the app and its runtime nodes'),
   };
   return { settings, redis: redis as string | RedisClient };
 }

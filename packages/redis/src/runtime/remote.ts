@@ -12,8 +12,8 @@ import type { EntryOutput, IsolatedJob, IsolatedRun, Isolation, IsolationEvents,
 import { OptionChecker } from '@enclave-kit/engine/http';
 import { checkMessage, formatMessage, readEntry, toolErrorReply } from '@enclave-kit/engine/isolation';
 import type { RedisClient, RedisStoreOptions } from '../client.js';
-import { checkArguments, within } from '../client.js';
-import { MessageAuth, inOrder, readSecret, seal, unverifiedText } from './auth.js';
+import { checkArguments, readSecret, within } from '../client.js';
+import { MessageAuth, inOrder, seal, unverifiedText } from './auth.js';
 import type { MessageKind, Opened } from './auth.js';
 import { HANDSHAKE_FRAME_BYTES, HELLO_FRESH_MS, MAX_LINKS, formatAddress, frameCap, readConnection, writeFrame } from './direct.js';
 import type { NodeFailure, RemoteJob, RuntimeKeys, ToNode } from './protocol.js';
@@ -91,7 +91,7 @@ export function redisRuntime(options: RedisRuntimeOptions): RemoteAdapter {
     queueTimeoutMs: check.delay('queueTimeoutMs', o.queueTimeoutMs) ?? 5000,
     heartbeatMs: check.delay('heartbeatMs', o.heartbeatMs) ?? 1000,
     direct: readDirect(check, o.direct),
-    secret: readSecret(check, o.secret),
+    secret: readSecret(check, o.secret, 'the app and its runtime nodes'),
   };
   return { kind: 'remote', createIsolation: (context) => new RedisRuntimeIsolation(settings, context) };
 }
