@@ -46,6 +46,7 @@ const SPECIES_BY_BUILTIN: Record<string, string> = {
   '__defineSetter__ on a RegExp': '/x/.__defineSetter__("constructor", () => 1);',
   'Array.prototype.constructor itself (frozen)': 'Object.defineProperty(Array.prototype, "constructor", { value: 1 });',
   'an array with another prototype': 'const a = []; Object.setPrototypeOf(a, { constructor: 0 }); Object.assign(a, { constructor: 1 });',
+  'Reflect.set on RegExp.prototype itself (frozen: the set fails, after the lookup)': 'Reflect.set(RegExp.prototype, "constructor", 1);',
   // The runtime tells RegExps apart by their own `lastIndex` first: not by their prototype or their tag.
   'a RegExp dressed as an object': 'const r = /x/; Object.setPrototypeOf(r, Object.prototype); Object.defineProperty(r, Symbol.toStringTag, { value: "Object" }); Object.assign(r, { constructor: 1 });',
 };

@@ -264,7 +264,8 @@ function descriptorCopy(desc: unknown): unknown {
  */
 export function speciesHolder(o: unknown): boolean {
   if (o === null || typeof o !== 'object') return false;
-  if (isArray(o)) return true;
+  // Array.prototype is an array; RegExp.prototype is no RegExp, but V8 guards its `constructor` too.
+  if (isArray(o) || o === RegExpPrototype) return true;
   // Every RegExp has an own `lastIndex` that cannot be configured, from birth: an object without one is
   // no RegExp, and is told apart without the getter's TypeError below (thrown and caught for every
   // `Object.assign` to an object, it made each call about 25 times slower).
