@@ -83,14 +83,13 @@ function eventText(format: StreamFormat, event: EnclaveEvent): string {
     json = JSON.stringify({ ...event, payload: { unserializable: true } });
   }
   // JSON.stringify escapes every control character but leaves NEL, LS and PS as they are: line breaks to
-  // many line readers (Python's splitlines, Unicode-aware ones), where a script's log text could start
-  // an event of its own. Written as escapes, the JSON means the same.
-  if (UNICODE_BREAKS.test(json)) json = json.replace(UNICODE_BREAKS_ALL, unicodeEscape);
+  // many line readers (Python's splitlines, Unicode-aware ones), where a value a script returned could
+  // start an event of its own. Written as escapes, the JSON means the same.
+  json = json.replace(UNICODE_BREAKS, unicodeEscape);
   return format === 'sse' ? `id: ${event.seq}\nevent: ${event.type}\ndata: ${json}\n\n` : `${json}\n`;
 }
 
-const UNICODE_BREAKS = /[\u0085\u2028\u2029]/;
-const UNICODE_BREAKS_ALL = /[\u0085\u2028\u2029]/g;
+const UNICODE_BREAKS = /[\u0085\u2028\u2029]/g;
 const unicodeEscape = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
 
 /**
