@@ -174,7 +174,10 @@ describe('a probe that missed its deadline', () => {
       vi.advanceTimersByTime(30_000);
       expect(fresh.deadlineMechanism()).toBe('watchdog');
       expect(fresh.enterUnderDeadline(30, new vm.Script('for (;;) {}'), realm())).toBe('timeout');
+      // The second retry is a real probe. On a machine loaded enough that V8's platform thread was not
+      // scheduled within its spin it misses too, which is the case retries are for: the last retry follows.
       vi.advanceTimersByTime(30_000);
+      if (fresh.deadlineMechanism() === 'watchdog') vi.advanceTimersByTime(30_000);
       expect(fresh.deadlineMechanism()).toBe('inspector');
       expect(fresh.enterUnderDeadline(30, new vm.Script('for (;;) {}'), realm())).toBe('timeout');
       expect(spin(20)).toBe(true);
