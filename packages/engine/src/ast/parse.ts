@@ -2,6 +2,7 @@ import { parseSync, rawTransferSupported } from 'oxc-parser';
 import type { Issue } from '../source.js';
 import { LineIndex, LruCache, textSize } from '../source.js';
 import { MAX_PARSE_DEPTH, parseDepthExceeded } from './depth.js';
+import { parseRawTransfer } from './raw-tree.js';
 
 /**
  * AgentScript is a function body: top-level `await` and `return` are allowed. oxc-parser has no
@@ -55,28 +56,40 @@ const cache = new LruCache<string, ParsedSource>(16, 1024 * 1024, textSize);
 
 const OPTIONS = { sourceType: 'script', lang: 'js', preserveParens: false } as const;
 /**
- * oxc-parser's raw transfer (Node 22 and later): the tree is read out of the parser's own buffer instead
- * of crossing as JSON, three to five times faster on an agent script, the same tree. It reserves a large
- * virtual buffer, which a process with a low address-space limit cannot get: the first failure turns it
- * off and the JSON path answers.
+ * oxc-parser's raw transfer: the tree is read out of the parser's own buffer instead of crossing as
+ * JSON, several times faster on an agent script, the same tree. oxc offers it from Node 22; on Node 20
+ * ast/raw-tree.ts sets it up. It reserves a large virtual buffer, which a process with a low
+ * address-space limit cannot get: the first failure turns it off and the JSON path answers.
  */
-let rawTransfer: boolean | undefined;
+let rawTransfer: 'oxc' | 'own' | false | undefined;
 
-function parseWrapped(wrapped: string) {
+type Parse = Pick<ReturnType<typeof parseSync>, 'program' | 'comments' | 'errors'>;
+const parseJson = (wrapped: string): Parse => parseSync('agentscript.js', wrapped, OPTIONS);
+
+function parseWrapped(wrapped: string): Parse {
   // The first parse of a process takes the JSON path: loading the raw-transfer code and reserving its
   // buffer would fall on the cold start (import + first run), which it lengthened by about 10 ms.
   if (rawTransfer === undefined) {
-    rawTransfer = rawTransferSupported();
-    return parseSync('agentscript.js', wrapped, OPTIONS);
+    rawTransfer = rawTransferSupported() ? 'oxc' : 'own';
+    return parseJson(wrapped);
   }
-  if (rawTransfer) {
+  if (rawTransfer === 'oxc') {
     try {
       return parseSync('agentscript.js', wrapped, { ...OPTIONS, experimentalRawTransfer: true } as typeof OPTIONS);
     } catch {
       rawTransfer = false;
     }
+  } else if (rawTransfer === 'own') {
+    const parsed = parseRawTransfer('agentscript.js', wrapped, OPTIONS, parseJson);
+    if (parsed !== null) return parsed as Parse;
+    rawTransfer = false;
   }
-  return parseSync('agentscript.js', wrapped, OPTIONS);
+  return parseJson(wrapped);
+}
+
+/** Tests only: which path trees take after the first parse ('oxc' or 'own' raw transfer, or JSON). */
+export function treeTransfer(): 'oxc' | 'own' | 'json' | undefined {
+  return rawTransfer === false ? 'json' : rawTransfer;
 }
 
 /** What parseAgentScript answers, without parsing, for code that nests too deeply to parse safely. */
