@@ -487,6 +487,7 @@ export class Enclave {
       globalNames,
       functionNames,
       deadline: startedAt + limits.timeout,
+      privateNames: compiled.privateNames,
     };
     const live = this.#toolInvoker(scope, run);
     const { events } = run;

@@ -1,10 +1,12 @@
 import type { SecurityLevel } from './levels.js';
 import { LEVEL_CONFIGS } from './levels.js';
+import { treeFacts } from './ast/facts.js';
+import type { ParsedSource } from './ast/parse.js';
 import { parseAgentScript } from './ast/parse.js';
 import { prescan } from './scan/index.js';
 import type { Issue } from './source.js';
 import { cacheKey } from './source.js';
-import { checkSyntax } from './sandbox/compile.js';
+import { checkSyntax, mayNamePrivately } from './sandbox/compile.js';
 import { transformAgentScript } from './transform/index.js';
 import { validateAst } from './validate/index.js';
 
@@ -23,6 +25,8 @@ export interface PreparedScript extends CompiledScript {
   readonly source: string;
   /** Maps V8's (line, column) in the rewritten script to the user's source. */
   readonly mapPosition: (line: number, column: number) => { line: number; column: number } | undefined;
+  /** Whether the script names a private member, read from its tree (see IsolatedJob.privateNames). */
+  readonly privateNames: boolean | undefined;
 }
 
 export type CheckResult = { ok: true; compiled: CompiledScript } | { ok: false; issues: Issue[] };
@@ -125,7 +129,20 @@ function prepare(code: string, options: CheckOptions, syntax: boolean): PrepareR
       return { ok: false, issues: [{ ruleId: 'syntax', message: `Syntax error: ${message}`, hint: 'Fix the syntax error.', line: 1, column: 1 }] };
     }
   }
-  return { ok: true, compiled: { source, key: cacheKey(source), mapPosition } };
+  return { ok: true, compiled: { source, key: cacheKey(source), mapPosition, privateNames: namesPrivately(parsed, options) } };
+}
+
+/**
+ * Whether the script names a private member (`#x`), which retires the realm after its run (see
+ * mayNamePrivately). The character scan alone errs towards retiring, and LLM scripts often hold `#` and a
+ * letter in strings (`'#fff'`, `'#section'`, hashtags): such a run cost about 5x an ordinary one, since
+ * the next run had to build a realm. Where a layer that already trusts the parser's tree is on
+ * (validation or the guards), the tree answers; with both off the realm reads the text itself
+ * (undefined), so the runtime holds alone there as everywhere else.
+ */
+function namesPrivately(parsed: ParsedSource, options: { validate?: boolean; transform?: boolean }): boolean | undefined {
+  if (options.validate === false && options.transform === false) return undefined;
+  return mayNamePrivately(parsed.code) && treeFacts(parsed).tree.types.includes('PrivateIdentifier');
 }
 
 /**

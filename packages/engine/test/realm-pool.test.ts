@@ -133,3 +133,49 @@ describe('realm pool (vm)', () => {
     expect(enclave.stats().idleRealms).toBeLessThanOrEqual(2);
   });
 });
+
+describe('realms retired after a run that names a private member (vm)', () => {
+  /** `#` and a letter in strings, templates, regular expressions and comments: no private name. */
+  const LOOK_ALIKES = [
+    "return '<td style=\"color:#fff\">' + 'x' + '</td>';",
+    'const anchor = `#section-${1}`; return anchor;',
+    "return ['#ai', '#\\u0078', '#é'].join(' ');",
+    'return /#[a-f]+/.test("#abc");',
+    '// #todo: more\nreturn 1; /* #x */',
+    "const o = { '#x': 1 }; return o['#x'];",
+  ];
+  /** Private names, spelled every way V8 reads one. */
+  const PRIVATE = [
+    'class A { #x = 1; get x() { return this.#x; } } return new A().x;',
+    'class A { #\\u0078 = 2; x() { return this.#x; } } return new A().x();',
+    'class A { #é = 3; static has(o) { return #é in o; } } return A.has(new A());',
+    'class A { #m() { return 4; } n() { return this.#m(); } } return new A().n();',
+    'class A { static #s = 5; static s() { return A.#s; } } return A.s();',
+  ];
+  /** Runs each script once, one after the other, and reads how many realms were retired. */
+  const retired = async (enclave: Enclave, codes: readonly string[]): Promise<number> => {
+    for (const code of codes) {
+      const r = await enclave.run(code);
+      expect(r.error, code).toBeUndefined();
+    }
+    return enclave.stats().realmsRetired;
+  };
+
+  it('keeps the realm after strings, templates, regular expressions and comments that hold `#` and a letter', async () => {
+    expect(await retired(make({ realmPool: { prewarm: 0 } }), LOOK_ALIKES)).toBe(0);
+    // The guards (transform) trust the tree as validation does: the tree answers with validation off too.
+    expect(await retired(make({ validate: false, realmPool: { prewarm: 0 } }), LOOK_ALIKES)).toBe(0);
+  });
+
+  it('retires the realm after every run that names one, whichever layers are on', async () => {
+    const level = { securityLevel: 'PERMISSIVE' as const, realmPool: { prewarm: 0 } };
+    expect(await retired(make(level), PRIVATE)).toBe(PRIVATE.length);
+    expect(await retired(make({ ...level, validate: false }), PRIVATE)).toBe(PRIVATE.length);
+    expect(await retired(make({ ...level, validate: false, transform: false }), PRIVATE)).toBe(PRIVATE.length);
+  });
+
+  it('with validation and the guards both off, reads the text itself and errs towards retiring', async () => {
+    // Nothing trusts the parser's tree then: the runtime holds alone (see namesPrivately in pipeline.ts).
+    expect(await retired(make({ validate: false, transform: false, realmPool: { prewarm: 0 } }), LOOK_ALIKES)).toBe(LOOK_ALIKES.length);
+  });
+});

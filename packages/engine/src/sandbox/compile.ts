@@ -141,7 +141,9 @@ export const IMPORT_REFUSED = 'import() is not available to scripts.';
  * MEMORY_LIMIT_EXCEEDED, and the host's own next allocation ended the process. A private name needs
  * this text (strings never compile to code in a realm), so a run whose text may hold one gets a realm
  * that is retired after it (see Realm.spent). This reads characters, not tokens, like `mayImport`: it
- * errs towards retiring, e.g. for `'#fff'` inside a string literal.
+ * errs towards retiring, e.g. for `'#fff'` inside a string literal. It is the thread's answer when the
+ * host sends none; the host reads the script's tree instead where validation or the guards are on
+ * (namesPrivately in pipeline.ts).
  */
 export function mayNamePrivately(text: string): boolean {
   for (let at = text.indexOf('#'); at >= 0; at = text.indexOf('#', at + 1)) {

@@ -35,6 +35,12 @@ export interface IsolatedJob {
   replayNd?: readonly NdValue[] | undefined;
   /** At most this many values in all (a durable run's journal is capped): the sources then refuse. */
   maxNd?: number | undefined;
+  /**
+   * Whether the script names a private member, as the host read it from the script's tree: a realm that
+   * ran such a script is retired (see mayNamePrivately). Absent: the thread reads the text itself, as for
+   * jobs from runtime nodes' apps, which carry no such answer.
+   */
+  privateNames?: boolean | undefined;
 }
 
 /** How a run ended, as its thread saw it. */

@@ -201,7 +201,7 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
     this.#realm = realm;
     realm.current = this;
     realm.runs++;
-    if (mayNamePrivately(this.#job.source)) realm.spent = true;
+    if (this.#job.privateNames ?? mayNamePrivately(this.#job.source)) realm.spent = true;
     try {
       this.#factory = realm.factoryFor(this.#job.source, this.#script as vm.Script);
       this.#factoryHeld = true;
