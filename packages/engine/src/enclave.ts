@@ -377,8 +377,8 @@ export class Enclave {
         traceToolCall(
           trace,
           {
-            // A name the run has no tool for is the script's text: its span is not named after it.
-            tool: scope.lookup(call.name) === undefined ? undefined : call.name,
+            // A name the host did not register is the script's text (a toolHandler serves any): its span is not named after it.
+            tool: scope.registered(call.name) ? call.name : undefined,
             callId: call.callIndex,
             // Text an isolation sent: one that is not JSON (or nests too deep, or holds too many values) records no arguments rather than failing the call.
             args: () => eventArgs(call.argsText, scope.maxToolArgsValues),
@@ -608,7 +608,8 @@ export class Enclave {
       return undefined;
     };
     const names = () => (tools ? [...tools.keys()] : []);
-    return { lookup, names };
+    const registered = (name: string) => own(functionGlobals, name) || tools?.has(name) === true;
+    return { lookup, names, registered };
   }
 
   #check(code: string, globalNames: readonly string[]): Checked {

@@ -83,8 +83,9 @@ export function endRunTrace(trace: RunTrace, outcome: { code: string | undefined
 
 /**
  * Runs one tool call in an `execute_tool` span (a child of the run's span) and in its context. `tool`
- * is undefined for a name the run has no tool for: that name is the script's text, and no span is
- * named after it or carries it (a span name per distinct string would also grow a backend's series).
+ * is undefined for a name the host did not register (one the run has no tool for, or one a `toolHandler`
+ * serves, which serves any): that name is the script's text, and no span is named after it or carries
+ * it (a span name per distinct string would also grow a backend's series).
  */
 export async function traceToolCall<T>(
   trace: RunTrace,

@@ -105,6 +105,33 @@ describe.each([
     expect(spans.find((s) => s.name === 'execute_tool orders:list')?.attributes['gen_ai.tool.name']).toBe('orders:list');
   });
 
+  it('a toolHandler serves any name: the names it gets are the script’s text, so no span is named after them or carries them', async () => {
+    const enclave = make(options);
+    const served: string[] = [];
+    // The host's handler answers some names and refuses the rest: either way the name came from the script.
+    const toolHandler = async (name: string) => {
+      served.push(name);
+      if (name.startsWith('CANARY-REFUSED')) throw new ToolError('No such tool.', { code: 'NOT_FOUND' });
+      return 1;
+    };
+    const { ids, done } = underParent((traceContext) =>
+      enclave.run(
+        `let n = 0; for (const name of ['CANARY-SERVED-1', 'CANARY-SERVED-2\\u202e\\u001b[31m', 'CANARY-REFUSED-3']) { try { n += await callTool(name, {}); } catch (e) {} } return n;`,
+        { toolHandler, traceContext },
+      ),
+    );
+    const result = await done;
+    expect(result, JSON.stringify(result)).toMatchObject({ success: true, value: 2 });
+    // The host's handler did get the three names: the spans were made for real calls.
+    expect(served).toEqual(['CANARY-SERVED-1', 'CANARY-SERVED-2\u202e\u001b[31m', 'CANARY-REFUSED-3']);
+    const spans = spansOf(exporter, ids.traceId);
+    expect(JSON.stringify(spans.map((s) => ({ name: s.name, attributes: s.attributes, status: s.status, events: s.events })))).not.toContain('CANARY');
+    const calls = spans.filter((s) => s.name === 'execute_tool');
+    expect(calls.map((s) => s.attributes['gen_ai.tool.call.id'])).toEqual(['1', '2', '3']);
+    expect(calls.every((s) => !('gen_ai.tool.name' in s.attributes))).toBe(true);
+    expect(calls[2]?.attributes['error.type']).toBe('NOT_FOUND');
+  });
+
   it('tool arguments and results go on the spans only when the host opts in', async () => {
     const code = `return await callTool('orders:list', { status: 'open' });`;
     const plain = make(options);

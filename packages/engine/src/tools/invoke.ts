@@ -19,6 +19,12 @@ export interface ToolScope {
   runId: string;
   /** The tool for a name, or undefined when the run has none by that name. */
   lookup: (name: string) => ToolFunction | HostTool | undefined;
+  /**
+   * Whether the host registered this name (a tool of the run's set, a function global). A `toolHandler`
+   * serves any name, so a name it gets is the script's text: what the host writes (span names,
+   * attributes) names only registered ones.
+   */
+  registered: (name: string) => boolean;
   /** The names offered in "did you mean" hints. */
   names: () => string[];
   /** The per-run context the host passed in `RunOptions.context`. */
