@@ -3,6 +3,7 @@ import type { RetryInfo, RetryPolicy, StreamFormat } from './follow.js';
 import { DEFAULT_RETRY } from './follow.js';
 import type { FetchLike, HeadersOption, Transport } from './http.js';
 import { errorOf, readJson, resultOf, routeUrl, send } from './http.js';
+import { DEFAULT_MAX_EVENT_LENGTH } from './sse.js';
 import type { EnclaveEventStream } from './stream.js';
 import { EventStream } from './stream.js';
 import type { EnclaveCatalog, EnclaveEvent, ExecutionResult, PendingApproval, RunLimitsRequest, SessionStatus, StartedSession } from './types.js';
@@ -41,6 +42,14 @@ export interface EnclaveClientOptions {
   idleTimeoutMs?: number;
   /** The wire format of streams. Default `'sse'`. */
   format?: StreamFormat;
+  /**
+   * The longest event (an SSE event, an NDJSON line) or JSON answer the client reads, in characters (each
+   * at least one byte on the wire). A server that sends a longer one, or one that never ends, is refused
+   * with `BAD_RESPONSE` (never retried) instead of filling memory. Default 64 Mi (64 MiB or more), many
+   * times the largest result and console output a server sends; raise it for a server whose
+   * `maxOutputBytes` is larger.
+   */
+  maxEventLength?: number;
 }
 
 /**
@@ -223,7 +232,7 @@ function baseUrl(url: unknown): () => URL {
   };
 }
 
-const KNOWN_OPTIONS = new Set(['url', 'headers', 'fetch', 'credentials', 'retry', 'idleTimeoutMs', 'format']);
+const KNOWN_OPTIONS = new Set(['url', 'headers', 'fetch', 'credentials', 'retry', 'idleTimeoutMs', 'format', 'maxEventLength']);
 
 function checkRetry(where: string, retry: unknown, origin?: string): void {
   if (retry === undefined || retry === false) return;
@@ -246,6 +255,8 @@ function checkOptions(options: EnclaveClientOptions): void {
   if (credentials !== undefined && !['omit', 'same-origin', 'include'].includes(credentials)) throw configError('credentials must be "omit", "same-origin" or "include".');
   if (idleTimeoutMs !== undefined && (typeof idleTimeoutMs !== 'number' || !(idleTimeoutMs >= 0))) throw configError('idleTimeoutMs must be a non-negative number of ms (0: off).');
   if (format !== undefined && format !== 'sse' && format !== 'ndjson') throw configError('format must be "sse" or "ndjson".');
+  const { maxEventLength } = options;
+  if (maxEventLength !== undefined && (typeof maxEventLength !== 'number' || !Number.isSafeInteger(maxEventLength) || maxEventLength < 1)) throw configError('maxEventLength must be a positive integer (characters).');
   checkRetry('retry', options.retry);
 }
 
@@ -272,11 +283,12 @@ const JSON_ACCEPT = 'application/json';
  * const final = await stream.result; // resumes by itself if the connection drops
  * ```
  * Defaults: SSE; retries 8 attempts in a row without progress, 1 s doubling to 15 s with jitter;
- * a stream silent for 45 s is resumed.
+ * a stream silent for 45 s is resumed; events and JSON answers of at most 64 Mi characters.
  */
 export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClient {
   checkOptions(options);
   const base = baseUrl(options.url);
+  const maxEventLength = options.maxEventLength ?? DEFAULT_MAX_EVENT_LENGTH;
   const transport: Transport = {
     // Called unbound: a browser's fetch refuses another `this`.
     fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
@@ -291,8 +303,8 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
 
   async function json<R>(url: string, method: 'GET' | 'DELETE', o: RequestOptions): Promise<R> {
     const res = await send(transport, url, { method, accept: JSON_ACCEPT, headers: o.headers, signal: o.signal });
-    if (!res.ok) throw await errorOf(res, o.signal);
-    return (await readJson(res, o.signal)) as R;
+    if (!res.ok) throw await errorOf(res, o.signal, maxEventLength);
+    return (await readJson(res, o.signal, maxEventLength)) as R;
   }
 
   const cancel = async (sessionId: string, o: RequestOptions = {}) => json<SessionStatus>(sessionUrl(sessionId), 'DELETE', o);
@@ -304,8 +316,8 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
     if (digest !== undefined && typeof digest !== 'string') throw new EnclaveClientError({ code: 'BAD_REQUEST', message: 'digest must be the string the pending approval carries.' });
     const body = digest === undefined ? decision : { ...decision, digest };
     const res = await send(transport, sessionUrl(sessionId, `/approvals/${callId}`), { method: 'POST', accept: JSON_ACCEPT, body, headers: o.headers, signal: o.signal });
-    if (res.status !== 202) throw await errorOf(res, o.signal);
-    return (await readJson(res, o.signal)) as ApprovalAnswer;
+    if (res.status !== 202) throw await errorOf(res, o.signal, maxEventLength);
+    return (await readJson(res, o.signal, maxEventLength)) as ApprovalAnswer;
   }
 
   function follow<T>(sessionId: string | undefined, afterSeq: number, o: FollowOptions, start?: (signal: AbortSignal) => Promise<Response>): EnclaveEventStream<T> {
@@ -319,6 +331,7 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
         format,
         retry: retry === false ? { ...DEFAULT_RETRY, maxRetries: 0, initialDelayMs: undefined } : { ...DEFAULT_RETRY, initialDelayMs: undefined, ...retry },
         idleTimeoutMs: o.idleTimeoutMs ?? options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+        maxEventLength,
         ...(start && { start }),
         reconnect: async (id, after, signal) =>
           send(transport, sessionUrl(id, '/events'), { method: 'GET', accept: STREAM_ACCEPT[format], headers: { ...o.headers, ...(after > 0 && { 'last-event-id': String(after) }) }, signal }),
@@ -334,7 +347,7 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
   return {
     async run<T>(code: string, o: RunOptions = {}) {
       const res = await send(transport, base().href, { method: 'POST', accept: JSON_ACCEPT, body: runBody(code, o), headers: o.headers, signal: o.signal });
-      return resultOf<T>(res, o.signal);
+      return resultOf<T>(res, o.signal, maxEventLength);
     },
     stream<T>(code: string, o: StreamOptions = {}) {
       const body = runBody(code, o);
@@ -343,8 +356,8 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
     },
     async start(code: string, o: RunOptions = {}) {
       const res = await send(transport, routeUrl(base(), '/sessions'), { method: 'POST', accept: JSON_ACCEPT, body: runBody(code, o), headers: o.headers, signal: o.signal });
-      if (res.status !== 201) throw await errorOf(res, o.signal);
-      return (await readJson(res, o.signal)) as StartedSession;
+      if (res.status !== 201) throw await errorOf(res, o.signal, maxEventLength);
+      return (await readJson(res, o.signal, maxEventLength)) as StartedSession;
     },
     session<T>(sessionId: string, o: SessionOptions = {}) {
       const fromSeq = o.fromSeq ?? 0;

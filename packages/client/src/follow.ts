@@ -8,6 +8,7 @@ import { EnclaveClientError, abortedError } from './errors.js';
 import { errorOf } from './http.js';
 import { NdjsonParser } from './ndjson.js';
 import { SseParser } from './sse.js';
+import type { SseMessage } from './sse.js';
 import type { EnclaveEvent, EnclaveEventType } from './types.js';
 
 /** The wire format of a stream: Server-Sent Events, or one JSON event a line. */
@@ -142,10 +143,10 @@ export function backoffDelay(attempt: number, policy: { initialDelayMs: number; 
 }
 
 /** Raw events from a response body, parsed as they arrive; ends when the body ends or breaks. */
-async function* readBody(body: ReadableStream<Uint8Array>, format: StreamFormat, onData: () => void, sse: SseParser, signal: AbortSignal): AsyncGenerator<unknown> {
+async function* readBody(body: ReadableStream<Uint8Array>, format: StreamFormat, onData: () => void, sse: SseParser, maxEventLength: number, signal: AbortSignal): AsyncGenerator<unknown> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
-  const ndjson = format === 'ndjson' ? new NdjsonParser() : undefined;
+  const ndjson = format === 'ndjson' ? new NdjsonParser({ maxEventLength }) : undefined;
   // The connection's abort (stop, idle timeout) ends a pending read here, whether or not the fetch
   // implementation ties its body to the signal.
   const onAbort = () => void reader.cancel().catch(() => {});
@@ -168,7 +169,13 @@ async function* readBody(body: ReadableStream<Uint8Array>, format: StreamFormat,
         yield* values;
         continue;
       }
-      for (const message of sse.feed(text)) {
+      let messages: SseMessage[];
+      try {
+        messages = sse.feed(text);
+      } catch (err) {
+        throw badEvent((err as Error).message);
+      }
+      for (const message of messages) {
         if (message.data.trim() === '') continue;
         try {
           yield JSON.parse(message.data) as unknown;
@@ -195,6 +202,8 @@ export interface FollowPlan {
   retry: Required<Omit<RetryPolicy, 'initialDelayMs'>> & { initialDelayMs: number | undefined };
   /** 0: never. */
   idleTimeoutMs: number;
+  /** The longest event read, in characters: a longer one is `BAD_RESPONSE`, never retried. */
+  maxEventLength: number;
   /** Aborted when the reader stops (signal, `close()`, `break`). */
   signal: AbortSignal;
   /** The first connection when starting a session (`POST {url}/sessions`); its failures are not retried. */
@@ -214,7 +223,7 @@ export interface FollowPlan {
 export async function* followSession(plan: FollowPlan): AsyncGenerator<EnclaveEvent, void> {
   const sequencer = new EventSequencer(plan.afterSeq);
   // One parser for every connection: an SSE `retry:` the server sent earlier stays known.
-  const sse = new SseParser();
+  const sse = new SseParser({ maxEventLength: plan.maxEventLength });
   let sessionId = plan.sessionId;
   const learn = (id: string) => {
     if (sessionId !== undefined) return;
@@ -248,11 +257,11 @@ export async function* followSession(plan: FollowPlan): AsyncGenerator<EnclaveEv
       if (first) {
         // Starting is not idempotent: a POST that failed is never sent again, and its refusal is final.
         res = await first(connection.signal).catch((err: unknown) => Promise.reject(new Fatal(err as EnclaveClientError)));
-        if (!res.ok) throw new Fatal(await errorOf(res, connection.signal));
+        if (!res.ok) throw new Fatal(await errorOf(res, connection.signal, plan.maxEventLength));
       } else {
         res = await plan.reconnect(sessionId as string, sequencer.last, connection.signal);
         if (!res.ok) {
-          const error = await errorOf(res, connection.signal);
+          const error = await errorOf(res, connection.signal, plan.maxEventLength);
           if (!RETRYABLE_STATUS.has(res.status)) throw new Fatal(error);
           throw error;
         }
@@ -260,7 +269,7 @@ export async function* followSession(plan: FollowPlan): AsyncGenerator<EnclaveEv
       const header = res.headers.get('x-session-id');
       if (header) learn(header);
       if (res.body === null) throw new Fatal(new EnclaveClientError({ code: 'BAD_RESPONSE', message: 'The event stream has no body.', status: res.status }));
-      for await (const raw of readBody(res.body, plan.format, armIdle, sse, connection.signal)) {
+      for await (const raw of readBody(res.body, plan.format, armIdle, sse, plan.maxEventLength, connection.signal)) {
         const event = asEvent(raw, sessionId);
         learn(event.sessionId);
         for (const out of sequencer.accept(event)) {

@@ -74,13 +74,40 @@ export function isResult(value: unknown): value is ExecutionResult {
   return value.success || (isObject(value.error) && typeof value.error.code === 'string' && typeof value.error.message === 'string');
 }
 
-/** The JSON body of a response, or `BAD_RESPONSE` naming the status and what came instead. */
-export async function readJson(res: Response, signal?: AbortSignal): Promise<unknown> {
+/**
+ * A response's text, read up to `max` characters: a server that sends more (or never stops) is refused
+ * with `BAD_RESPONSE` and the rest is not read.
+ */
+async function boundedText(res: Response, max: number): Promise<string> {
+  if (res.body === null) return '';
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  const parts: string[] = [];
+  let length = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      const text = done ? decoder.decode() : decoder.decode(value, { stream: true });
+      length += text.length;
+      if (length > max) {
+        throw new EnclaveClientError({ code: 'BAD_RESPONSE', message: `The response (${res.status}) is longer than ${max} characters (maxEventLength).`, status: res.status });
+      }
+      parts.push(text);
+      if (done) return parts.join('');
+    }
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+}
+
+/** The JSON body of a response (at most `max` characters), or `BAD_RESPONSE` naming the status and what came instead. */
+export async function readJson(res: Response, signal: AbortSignal | undefined, max: number): Promise<unknown> {
   let text: string;
   try {
-    text = await res.text();
+    text = await boundedText(res, max);
   } catch (err) {
     if (signal?.aborted) throw abortedError(signal);
+    if (err instanceof EnclaveClientError) throw err;
     throw new EnclaveClientError({ code: 'NETWORK_ERROR', message: `The response (${res.status}) broke off: ${(err as Error)?.message ?? String(err)}`, cause: err, status: res.status });
   }
   try {
@@ -100,9 +127,9 @@ export function refusal(res: Response, body: unknown): EnclaveClientError {
 }
 
 /** A non-2xx answer as an error (reads the body). */
-export async function errorOf(res: Response, signal?: AbortSignal): Promise<EnclaveClientError> {
+export async function errorOf(res: Response, signal: AbortSignal | undefined, max: number): Promise<EnclaveClientError> {
   try {
-    return refusal(res, await readJson(res, signal));
+    return refusal(res, await readJson(res, signal, max));
   } catch (err) {
     if (err instanceof EnclaveClientError && err.code !== 'BAD_RESPONSE') throw err;
     return refusal(res, undefined);
@@ -114,8 +141,8 @@ export async function errorOf(res: Response, signal?: AbortSignal): Promise<Encl
  * error of a request the server refused before any run (`error.name === 'RequestError'`: 400, 401,
  * 403, 413, 415, 429, 503 when its concurrency cap is full).
  */
-export async function resultOf<T>(res: Response, signal?: AbortSignal): Promise<ExecutionResult<T>> {
-  const body = await readJson(res, signal);
+export async function resultOf<T>(res: Response, signal: AbortSignal | undefined, max: number): Promise<ExecutionResult<T>> {
+  const body = await readJson(res, signal, max);
   if (!isResult(body)) throw refusal(res, body);
   if (!body.success && body.error.name === 'RequestError') throw refusal(res, body);
   return body as ExecutionResult<T>;

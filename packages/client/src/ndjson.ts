@@ -1,8 +1,12 @@
+import type { ParserOptions } from './sse.js';
+import { maxEventLengthOf, tooLong } from './sse.js';
+
 /**
  * An incremental parser of newline-delimited JSON (`application/x-ndjson`): one JSON value a line, lines
  * ending with LF or CRLF, blank lines skipped, a leading BOM skipped. A line is only parsed once its line
  * break has arrived, so a value cut off by a dropped connection is never taken for a whole one: `end()`
- * hands back what was left unterminated.
+ * hands back what was left unterminated. A line that grows past `maxEventLength` characters before its
+ * line break makes `feed` throw a `RangeError` instead of holding more.
  *
  * @example
  * ```ts
@@ -19,8 +23,13 @@ export class NdjsonParser {
   #started = false;
   /** Lines parsed so far, for error messages. */
   #line = 0;
+  readonly #max: number;
 
-  /** Parses the next chunk of text; returns the values of the lines it completed. Throws a `SyntaxError` for a line that is not JSON. */
+  constructor(options?: ParserOptions) {
+    this.#max = maxEventLengthOf(options);
+  }
+
+  /** Parses the next chunk of text; returns the values of the lines it completed. Throws a `SyntaxError` for a line that is not JSON, a `RangeError` for one over `maxEventLength`. */
   feed(chunk: string): unknown[] {
     let text = chunk;
     if (!this.#started && text.length > 0) {
@@ -34,6 +43,7 @@ export class NdjsonParser {
       this.#partial = '';
       start = nl + 1;
       this.#line++;
+      if (line.length > this.#max) throw tooLong(`NDJSON line ${this.#line}`, this.#max);
       if (line.endsWith('\r')) line = line.slice(0, -1);
       if (line.trim() === '') continue;
       try {
@@ -42,7 +52,10 @@ export class NdjsonParser {
         throw new SyntaxError(`NDJSON line ${this.#line} is not JSON: ${(err as Error).message}`);
       }
     }
-    if (start < text.length) this.#partial += text.slice(start);
+    if (start < text.length) {
+      this.#partial += text.slice(start);
+      if (this.#partial.length > this.#max) throw tooLong(`NDJSON line ${this.#line + 1}`, this.#max);
+    }
     return out;
   }
 

@@ -15,6 +15,38 @@ export interface SseMessage {
   lastEventId: string;
 }
 
+/**
+ * The longest event the parsers take by default, in characters (a string's `length`; each is at least
+ * one byte on the wire): a stream that goes on past it without ending the event is refused rather than
+ * held in memory whole. The largest result and log output a server sends fit many times over.
+ */
+export const DEFAULT_MAX_EVENT_LENGTH = 64 * 1024 * 1024;
+
+/**
+ * Options of the parsers.
+ *
+ * @example
+ * ```ts
+ * new SseParser({ maxEventLength: 8 * 1024 * 1024 });
+ * ```
+ */
+export interface ParserOptions {
+  /** The longest event (an SSE event's fields, an NDJSON line) in characters; past it `feed` throws a `RangeError`. Default 64 Mi. */
+  maxEventLength?: number;
+}
+
+/** The limit the parsers use, checked once. */
+export function maxEventLengthOf(options: ParserOptions | undefined): number {
+  const max = options?.maxEventLength ?? DEFAULT_MAX_EVENT_LENGTH;
+  if (typeof max !== 'number' || !(max >= 1)) throw new RangeError('maxEventLength must be a number of characters, at least 1.');
+  return max;
+}
+
+/** The error `feed` throws for an event longer than the limit. */
+export function tooLong(what: string, max: number): RangeError {
+  return new RangeError(`${what} is longer than ${max} characters (maxEventLength).`);
+}
+
 const LF = 10;
 const CR = 13;
 const COLON = 58;
@@ -24,7 +56,9 @@ const COLON = 58;
  * with CRLF, LF or CR (also when a CRLF pair is split between two chunks), a leading BOM is skipped,
  * `:` lines are comments, several `data:` lines make one multi-line value, `id:` persists until changed
  * (and is ignored when it contains NUL), `retry:` takes ASCII digits only, unknown fields are ignored,
- * and an event the stream ends in the middle of is never dispatched.
+ * and an event the stream ends in the middle of is never dispatched. An event whose lines (data, type,
+ * the line not yet ended) grow past `maxEventLength` characters makes `feed` throw a `RangeError`
+ * instead of holding more: a server that never ends an event cannot fill the client's memory.
  *
  * Feed it decoded text in chunks of any size; each call returns the events it completed.
  *
@@ -50,8 +84,15 @@ export class SseParser {
   #data: string[] = [];
   #type = '';
   #lastEventId = '';
+  /** Characters of the event being read, in its complete lines. */
+  #length = 0;
+  readonly #max: number;
 
-  /** Parses the next chunk of text; returns the events it completed, in order. */
+  constructor(options?: ParserOptions) {
+    this.#max = maxEventLengthOf(options);
+  }
+
+  /** Parses the next chunk of text; returns the events it completed, in order. Throws a `RangeError` for an event over `maxEventLength`. */
   feed(chunk: string): SseMessage[] {
     let text = chunk;
     if (!this.#started && text.length > 0) {
@@ -76,7 +117,10 @@ export class SseParser {
       }
       start = i + 1;
     }
-    if (start < text.length) this.#partial += text.slice(start);
+    if (start < text.length) {
+      this.#partial += text.slice(start);
+      if (this.#length + this.#partial.length > this.#max) throw tooLong('An event', this.#max);
+    }
     return out;
   }
 
@@ -91,6 +135,7 @@ export class SseParser {
     this.#started = false;
     this.#data = [];
     this.#type = '';
+    this.#length = 0;
     return discarded;
   }
 
@@ -100,6 +145,9 @@ export class SseParser {
       return;
     }
     if (line.charCodeAt(0) === COLON) return;
+    // Every field line counts, kept or not: an event that never ends never grows past the limit.
+    this.#length += line.length;
+    if (this.#length > this.#max) throw tooLong('An event', this.#max);
     const colon = line.indexOf(':');
     const field = colon === -1 ? line : line.slice(0, colon);
     let value = colon === -1 ? '' : line.slice(colon + 1);
@@ -126,6 +174,7 @@ export class SseParser {
   #dispatch(out: SseMessage[]): void {
     const type = this.#type;
     this.#type = '';
+    this.#length = 0;
     if (this.#data.length === 0) return;
     const data = this.#data.join('\n');
     this.#data = [];

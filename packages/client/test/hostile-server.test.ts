@@ -1,0 +1,169 @@
+/**
+ * The client against a server that does not keep the contract: events that never end, JSON answers that
+ * never end, prototype keys in events. A real `node:http` server on port 0 plays it; what it wrote before
+ * the client hung up is the host-side measure of what the client took in.
+ */
+import { createServer } from 'node:http';
+import type { ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EnclaveClientError, createEnclaveClient } from '../src/index.js';
+import type { EnclaveEvent } from '../src/index.js';
+
+const MiB = 1024 * 1024;
+
+interface Hostile {
+  url: string;
+  /** Bytes of body written per request, as the requests came. */
+  written: number[];
+  /** Resolves when the request with this index has ended (the client hung up, or the server finished). */
+  ended(index: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+const servers: Hostile[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+/**
+ * A server that answers every request with `head`, then writes `chunk` again and again, waiting for the
+ * socket to drain, until `maxBytes` of body are written or the client hangs up.
+ */
+async function hostile(contentType: string, head: string, chunk: string, maxBytes: number): Promise<Hostile> {
+  const written: number[] = [];
+  const ends: Promise<void>[] = [];
+  const server = createServer((req, res: ServerResponse) => {
+    const index = written.length;
+    written.push(0);
+    let done!: () => void;
+    ends[index] = new Promise((resolve) => (done = resolve));
+    req.resume();
+    res.writeHead(200, { 'content-type': contentType, 'x-session-id': 'ses_hostile' });
+    let stopped = false;
+    res.on('close', () => {
+      stopped = true;
+      done();
+    });
+    const bytes = Buffer.from(chunk);
+    const pump = () => {
+      // 'close' comes between two pumps, never inside one: the loop ends on a full socket.
+      if (stopped) return;
+      if (written[index] === 0) {
+        res.write(head);
+        written[index] = Buffer.byteLength(head);
+      }
+      while ((written[index] as number) < maxBytes) {
+        written[index] = (written[index] as number) + bytes.length;
+        if (!res.write(bytes)) return void res.once('drain', pump);
+      }
+      res.end();
+    };
+    pump();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const hostileServer: Hostile = {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/enclave`,
+    written,
+    ended: async (index) => {
+      await expect.poll(() => ends.length > index).toBe(true);
+      await ends[index];
+    },
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+  servers.push(hostileServer);
+  return hostileServer;
+}
+
+const EVENT_HEAD = `data: ${JSON.stringify({ sessionId: 'ses_hostile', seq: 1, type: 'session_init', time: 1, payload: {} })}\n\n`;
+
+async function failure(promise: Promise<unknown>): Promise<EnclaveClientError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(EnclaveClientError);
+  return err as EnclaveClientError;
+}
+
+describe('a server that never ends an event', () => {
+  it('SSE, at the default limit: the client refuses the event (BAD_RESPONSE, not retried) and hangs up long before the server is done', async () => {
+    // One line that never ends: `data: xxxx...` with no line break, up to 160 MiB.
+    const server = await hostile('text/event-stream', `${EVENT_HEAD}data: `, 'x'.repeat(64 * 1024), 160 * MiB);
+    const client = createEnclaveClient({ url: server.url, retry: { maxRetries: 3, initialDelayMs: 1 } });
+    const seen: EnclaveEvent[] = [];
+    const err = await failure(client.stream('return 1', { onEvent: (e) => seen.push(e) }).result);
+    expect(err.code).toBe('BAD_RESPONSE');
+    expect(err.message).toMatch(/longer than 67108864 characters/);
+    await server.ended(0);
+    // The client took in about its limit (plus what the sockets buffer), not the 160 MiB on offer,
+    // and did not come back for more.
+    expect(server.written[0]).toBeLessThan(100 * MiB);
+    expect(server.written).toHaveLength(1);
+    expect(seen.map((e) => e.type)).toEqual(['session_init']);
+  }, 60_000);
+
+  it('SSE, an event of endless data lines, each ended', async () => {
+    const server = await hostile('text/event-stream', EVENT_HEAD, `data: ${'y'.repeat(1023)}\n`, 64 * MiB);
+    const client = createEnclaveClient({ url: server.url, maxEventLength: MiB, retry: false });
+    const err = await failure(client.stream('return 1').result);
+    expect(err.code).toBe('BAD_RESPONSE');
+    expect(err.message).toMatch(/longer than 1048576 characters/);
+    await server.ended(0);
+    expect(server.written[0]).toBeLessThan(32 * MiB);
+    expect(server.written).toHaveLength(1);
+  }, 60_000);
+
+  it('NDJSON, a line that never ends', async () => {
+    const server = await hostile('application/x-ndjson', `${JSON.stringify({ sessionId: 'ses_hostile', seq: 1, type: 'session_init', time: 1, payload: {} })}\n{"a":"`, 'z'.repeat(64 * 1024), 64 * MiB);
+    const client = createEnclaveClient({ url: server.url, format: 'ndjson', maxEventLength: MiB, retry: false });
+    const err = await failure(client.stream('return 1').result);
+    expect(err.code).toBe('BAD_RESPONSE');
+    expect(err.message).toMatch(/NDJSON line 2 is longer than 1048576 characters/);
+    await server.ended(0);
+    expect(server.written[0]).toBeLessThan(32 * MiB);
+  }, 60_000);
+
+  it('a JSON answer that never ends (run, getSession): refused once the limit is read', async () => {
+    const server = await hostile('application/json', '{"success":true,"value":"', 'v'.repeat(64 * 1024), 64 * MiB);
+    const client = createEnclaveClient({ url: server.url, maxEventLength: MiB });
+    const run = await failure(client.run('return 1'));
+    expect(run.code).toBe('BAD_RESPONSE');
+    expect(run.message).toMatch(/longer than 1048576 characters/);
+    await server.ended(0);
+    const status = await failure(client.getSession('ses_hostile'));
+    expect(status.code).toBe('BAD_RESPONSE');
+    await server.ended(1);
+    expect(server.written.every((n) => n < 32 * MiB)).toBe(true);
+  }, 60_000);
+
+  it('refuses a maxEventLength that is not a positive integer', () => {
+    for (const bad of [0, -1, 1.5, Number.NaN, '1']) {
+      expect(() => createEnclaveClient({ url: 'http://127.0.0.1:1/enclave', maxEventLength: bad as number })).toThrow(/maxEventLength must be a positive integer/);
+    }
+  });
+});
+
+describe('prototype keys in what a server sends', () => {
+  it('events and results with __proto__ and constructor.prototype keys stay data: nothing reaches Object.prototype', async () => {
+    const poison = '{"__proto__":{"pollutedByEvent":1},"constructor":{"prototype":{"pollutedByCtor":1}}}';
+    const event = (seq: number, type: string, payload: string) => `data: {"sessionId":"ses_hostile","seq":${seq},"type":"${type}","time":1,"payload":${payload},"__proto__":{"pollutedTop":1}}\n\n`;
+    const body = [
+      event(1, 'session_init', poison),
+      event(2, 'log', `{"level":"log","message":"hi","time":1,"__proto__":{"pollutedLog":1}}`),
+      event(3, 'final', `{"success":true,"value":${poison},"stats":{"duration":1,"toolCallCount":0,"iterationCount":0},"__proto__":{"pollutedResult":1}}`),
+    ].join('');
+    const server = await hostile('text/event-stream', body, '', 0);
+    const client = createEnclaveClient({ url: server.url, retry: false });
+    const seen: EnclaveEvent[] = [];
+    const result = await client.stream('return 1', { onEvent: (e) => seen.push(e) }).result;
+    expect(seen.map((e) => e.type)).toEqual(['session_init', 'log', 'final']);
+    const probe = {} as Record<string, unknown>;
+    for (const key of ['pollutedByEvent', 'pollutedByCtor', 'pollutedTop', 'pollutedLog', 'pollutedResult']) expect(probe[key]).toBeUndefined();
+    expect(Object.getPrototypeOf(result)).toBe(Object.prototype);
+    expect(Object.hasOwn(result.success ? (result.value as object) : {}, '__proto__')).toBe(true);
+  });
+});
