@@ -5,7 +5,7 @@
  * that bring no new event. Every event is delivered once and in seq order, whatever the server replays.
  */
 import { EnclaveClientError, abortedError } from './errors.js';
-import { errorOf } from './http.js';
+import { errorOf, isResult } from './http.js';
 import { NdjsonParser } from './ndjson.js';
 import { SseParser } from './sse.js';
 import type { SseMessage } from './sse.js';
@@ -105,17 +105,30 @@ function badEvent(message: string): EnclaveClientError {
   return new EnclaveClientError({ code: 'BAD_RESPONSE', message: `Malformed event from the server: ${message}` });
 }
 
-/** Checks the shape the sequencer relies on; the payload is the server's business. */
+const isRecord = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/**
+ * Checks the shape the sequencer relies on, and the payloads the client and its users read: every known
+ * type's payload is an object, `final`'s is an `ExecutionResult`, `approval_required`'s names its call
+ * and tool. A payload of another shape would otherwise become the stream's result (a `null` result, a
+ * TypeError where the result is read) instead of an error.
+ */
 export function asEvent(value: unknown, sessionId: string | undefined): EnclaveEvent {
   if (value === null || typeof value !== 'object') throw badEvent('not an object.');
   const e = value as Record<string, unknown>;
   if (typeof e.seq !== 'number' || !Number.isSafeInteger(e.seq) || e.seq < 1) throw badEvent('seq is not a positive integer.');
   if (typeof e.type !== 'string' || typeof e.sessionId !== 'string' || typeof e.time !== 'number' || !('payload' in e)) throw badEvent('type, sessionId, time or payload missing.');
   if (sessionId !== undefined && e.sessionId !== sessionId) throw badEvent(`an event of session ${e.sessionId} in the stream of ${sessionId}.`);
-  if (e.type === 'events_dropped') {
-    const p = e.payload as Record<string, unknown> | null;
-    if (p === null || typeof p !== 'object' || !Number.isSafeInteger(p.toSeq)) throw badEvent('events_dropped without toSeq.');
-  }
+  if (!EVENT_TYPES.has(e.type)) return value as EnclaveEvent;
+  const p = e.payload;
+  const shaped =
+    isRecord(p) &&
+    (e.type === 'final'
+      ? isResult(p)
+      : e.type === 'approval_required'
+        ? Number.isSafeInteger(p.callId) && (p.callId as number) >= 1 && typeof p.tool === 'string'
+        : e.type !== 'events_dropped' || Number.isSafeInteger(p.toSeq));
+  if (!shaped) throw badEvent(`the payload of a ${e.type} event is not of its shape.`);
   return value as EnclaveEvent;
 }
 

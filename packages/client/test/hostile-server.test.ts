@@ -147,6 +147,33 @@ describe('a server that never ends an event', () => {
   });
 });
 
+/** An SSE stream of `session_init` and one more event of `type` with `payload` (JSON text). */
+const twoEvents = (type: string, payload: string) =>
+  `${EVENT_HEAD}data: {"sessionId":"ses_hostile","seq":2,"type":"${type}","time":1,"payload":${payload}}\n\n`;
+
+describe('events whose payload is not what their type says', () => {
+  // What the client itself reads of a payload: final's result and approval_required's call.
+  const malformed: [string, string][] = [
+    ['final', 'null'],
+    ['final', '"done"'],
+    ['final', '{"success":"yes","stats":{}}'],
+    ['final', '{"success":false,"stats":{"duration":1,"toolCallCount":0,"iterationCount":0}}'],
+    ['approval_required', 'null'],
+    ['approval_required', '{"callId":"1","tool":"refund"}'],
+    ['approval_required', '{"callId":1}'],
+    ['log', 'null'],
+    ['tool_call', '[]'],
+  ];
+  it.each(malformed)('%s with payload %s: the stream fails with BAD_RESPONSE, not a result of another shape', async (type, payload) => {
+    const server = await hostile('text/event-stream', twoEvents(type, payload), '', 0);
+    const client = createEnclaveClient({ url: server.url, retry: false });
+    const stream = client.stream('return 1');
+    const err = await failure(stream.result);
+    expect(err.code).toBe('BAD_RESPONSE');
+    expect(err.message).toMatch(new RegExp(`payload of a ${type} event`));
+  });
+});
+
 describe('prototype keys in what a server sends', () => {
   it('events and results with __proto__ and constructor.prototype keys stay data: nothing reaches Object.prototype', async () => {
     const poison = '{"__proto__":{"pollutedByEvent":1},"constructor":{"prototype":{"pollutedByCtor":1}}}';
