@@ -70,3 +70,17 @@ export async function rawRpc(url: string, body: string, headers: Record<string, 
 
 /** A `tools/call` request body. */
 export const callBody = (name: string, args: unknown, id = 1) => JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } });
+
+/** The JSON-RPC messages a stdio server writes to `stdout`, parsed line by line as they come. */
+export function stdioMessages(stdout: NodeJS.ReadableStream): any[] {
+  const messages: any[] = [];
+  let buffer = '';
+  stdout.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString('utf8');
+    for (let i = buffer.indexOf('\n'); i >= 0; i = buffer.indexOf('\n')) {
+      messages.push(JSON.parse(buffer.slice(0, i)));
+      buffer = buffer.slice(i + 1);
+    }
+  });
+  return messages;
+}

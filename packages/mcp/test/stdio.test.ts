@@ -13,7 +13,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { Client as Client1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport as StdioClientTransport1 } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { serveMcpStdio } from '../src/index.js';
-import { textOf } from './clients.js';
+import { stdioMessages, textOf } from './clients.js';
 import type { ToolResult } from './clients.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -68,25 +68,11 @@ describe.each(Object.entries(CLIENTS))('enclave mcp --tools, %s', (_name, connec
 });
 
 describe('serveMcpStdio', () => {
-  /** Lines the server writes, as parsed JSON-RPC messages. */
-  function reader(stdout: PassThrough) {
-    const messages: any[] = [];
-    let buffer = '';
-    stdout.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString('utf8');
-      for (let i = buffer.indexOf('\n'); i >= 0; i = buffer.indexOf('\n')) {
-        messages.push(JSON.parse(buffer.slice(0, i)));
-        buffer = buffer.slice(i + 1);
-      }
-    });
-    return messages;
-  }
-
   it('answers a 2025 opening and calls on its streams, survives a malformed line, and ends when stdin ends', async () => {
     const stdin = new PassThrough();
     const stdout = new PassThrough();
     const served = serveMcpStdio({ tools: { twice: async ({ n }: { n: number }) => n * 2 }, stdin, stdout });
-    const messages = reader(stdout);
+    const messages = stdioMessages(stdout);
     const send = (message: unknown) => stdin.write(`${JSON.stringify(message)}\n`);
     send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
     await expect.poll(() => messages.length).toBe(1);
