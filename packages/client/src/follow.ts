@@ -148,11 +148,17 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** The wait before attempt `attempt` (1-based): exponential, capped, half of it random, at least `Retry-After`. */
+/**
+ * The longest wait a timer takes: `setTimeout` fires a longer one after 1 ms (Node warns; browsers do
+ * not), so a server's `Retry-After` of a month would have been a retry at once.
+ */
+const LONGEST_TIMER_MS = 2 ** 31 - 1;
+
+/** The wait before attempt `attempt` (1-based): exponential, capped, half of it random, at least `Retry-After`, at most the longest timer. */
 export function backoffDelay(attempt: number, policy: { initialDelayMs: number; maxDelayMs: number; factor: number }, retryAfterS?: number, random = Math.random): number {
   const full = Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.factor ** (attempt - 1));
   const jittered = full / 2 + random() * (full / 2);
-  return Math.round(retryAfterS === undefined ? jittered : Math.max(jittered, retryAfterS * 1000));
+  return Math.min(LONGEST_TIMER_MS, Math.round(retryAfterS === undefined ? jittered : Math.max(jittered, retryAfterS * 1000)));
 }
 
 /** Raw events from a response body, parsed as they arrive; ends when the body ends or breaks. */

@@ -46,6 +46,11 @@ describe('backoffDelay', () => {
   it('waits at least Retry-After', () => {
     expect(backoffDelay(1, policy, 3, () => 0)).toBe(3000);
   });
+  it('never waits longer than a timer can: a Retry-After of 30 days, or a huge policy, is the longest timer, not an overflow to 1 ms', () => {
+    const longest = 2 ** 31 - 1;
+    expect(backoffDelay(1, policy, 30 * 24 * 3600, () => 0)).toBe(longest);
+    expect(backoffDelay(1, { initialDelayMs: 1e12, maxDelayMs: 1e13, factor: 2 }, undefined, () => 1)).toBe(longest);
+  });
 });
 
 describe('the wire types', () => {

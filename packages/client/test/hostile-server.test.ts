@@ -174,6 +174,40 @@ describe('events whose payload is not what their type says', () => {
   });
 });
 
+describe('a Retry-After longer than a timer can wait', () => {
+  it('is waited for (the longest timer), not cut to 1 ms: no second request, no TimeoutOverflowWarning', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    let requests = 0;
+    const server = createServer((req, res) => {
+      requests++;
+      req.resume();
+      // 30 days, as a server in maintenance or a broken proxy may say.
+      res.writeHead(503, { 'content-type': 'application/json', 'retry-after': String(30 * 24 * 3600) }).end('{"success":false,"error":{"name":"RequestError","code":"QUEUE_FULL","message":"busy"},"stats":{"duration":0,"toolCallCount":0,"iterationCount":0}}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const reader = new AbortController();
+      const client = createEnclaveClient({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/enclave`, retry: { maxRetries: 3 } });
+      const delays: number[] = [];
+      const stream = client.session('ses_busy', { signal: reader.signal, onRetry: (info) => delays.push(info.delayMs) });
+      await expect.poll(() => delays.length).toBe(1);
+      // Long enough for an overflowed timer (1 ms) to have sent the next attempt many times over.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(requests).toBe(1);
+      expect(delays).toEqual([2 ** 31 - 1]);
+      reader.abort();
+      expect((await failure(stream.result)).code).toBe('ABORTED');
+      expect(warnings).not.toContain('TimeoutOverflowWarning');
+    } finally {
+      process.off('warning', onWarning);
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
 describe('prototype keys in what a server sends', () => {
   it('events and results with __proto__ and constructor.prototype keys stay data: nothing reaches Object.prototype', async () => {
     const poison = '{"__proto__":{"pollutedByEvent":1},"constructor":{"prototype":{"pollutedByCtor":1}}}';
