@@ -400,3 +400,39 @@ describe('search_tools and describe_tools take what a model sends, not a megabyt
     expect(built).toBe(1);
   });
 });
+
+describe('search_tools and describe_tools over a catalog of thousands of tools', () => {
+  // Ranking used to visit every word of every tool for each query word: one describe_tools call of 50
+  // unknown names (64 distinct words each, within the schema) held the event loop for 12 to 19 seconds over
+  // 2,000 tools, every user and run of the process waiting. Now each query word goes to the tools that
+  // hold it through an index of the catalog's words, built once per call.
+  const vocabulary = Array.from({ length: 3000 }, (_, i) => `v${i.toString(36)}word`);
+  const phrase = (n: number, seed: number) => Array.from({ length: n }, (_, k) => vocabulary[(seed * 7919 + k * 104_729) % vocabulary.length]).join(' ');
+  const catalog = Object.fromEntries(
+    Array.from({ length: 3000 }, (_, i) => {
+      const toolName = `svc${i}:${phrase(2, i).replace(' ', '_')}`;
+      return [toolName, defineTool({ name: toolName, description: phrase(40, i + 1), handler: () => i })];
+    }),
+  );
+  let local = '';
+  let stop: () => Promise<void> = async () => {};
+  beforeAll(async () => {
+    ({ url: local, stop } = await serveLocally(createMcpHandler({ maxBodySize: 1024 * 1024, logger: { info() {}, error() {} }, tools: () => catalog })));
+  });
+  afterAll(() => stop());
+
+  const name = (k: number) => Array.from({ length: 64 }, (_, i) => `v${(i * 37 + k).toString(36)}`).join(' ').slice(0, 256);
+
+  it('describe_tools with 50 unknown names of 256 characters answers each with its suggestions', async () => {
+    const names = Array.from({ length: 50 }, (_, k) => name(k));
+    const res = await rawRpc(local, callBody('describe_tools', { names }));
+    expect(res.message.result).toMatchObject({ isError: true, structuredContent: { unknown: names } });
+    expect(textOf(res.message.result).match(/is not a tool of this catalog; did you mean svc\d+:/g)).toHaveLength(50);
+  }, 10_000);
+
+  it('search_tools with 64 words that start catalog words ranks them', async () => {
+    const res = await rawRpc(local, callBody('search_tools', { query: name(1), limit: 50 }));
+    expect(res.message.result.structuredContent.tools).toHaveLength(50);
+    expect(res.message.result.structuredContent.total).toBe(3000);
+  }, 10_000);
+});
