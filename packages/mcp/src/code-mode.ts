@@ -8,7 +8,7 @@ import type { EnclaveDescription, ExecutionResult, ToolDescription } from '@encl
 import { EnclaveHttpError } from '@enclave-kit/engine';
 import { McpServer, fromJsonSchema } from '@modelcontextprotocol/server';
 import type { CallToolResult } from '@modelcontextprotocol/server';
-import { searchTools } from './search.js';
+import { searchTools, searcher } from './search.js';
 import { summarize } from './summary.js';
 
 /** What the three tools need of the host, for one caller. */
@@ -84,8 +84,10 @@ function describe(catalog: EnclaveDescription, names: readonly string[]): CallTo
   const wanted = [...new Set(names)];
   const found = wanted.flatMap((n) => byName.get(n) ?? []);
   const unknown = wanted.filter((n) => !byName.has(n));
+  // One index of the catalog for every unknown name's suggestions, made for the first of them.
+  let suggestions: ReturnType<typeof searcher> | undefined;
   const suggest = (name: string) =>
-    searchTools(catalog.tools, name, 3)
+    (suggestions ??= searcher(catalog.tools))(name, 3)
       .matches.map((m) => m.name)
       .join(', ');
   const unknownLines = unknown.map((n) => {

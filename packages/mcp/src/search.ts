@@ -161,22 +161,14 @@ interface CatalogIndex {
   description: WordIndex;
 }
 
-/** Catalogs indexed before: `describe_tools` suggests names for up to 50 unknown ones from one catalog. */
-const indexes = new WeakMap<readonly ToolDescription[], CatalogIndex>();
-
 function catalogIndex(tools: readonly ToolDescription[]): CatalogIndex {
-  let found = indexes.get(tools);
-  if (found === undefined) {
-    const indexed = tools.map(index);
-    found = {
-      tools: indexed,
-      name: new WordIndex(indexed.map((t) => t.name)),
-      args: new WordIndex(indexed.map((t) => t.args)),
-      description: new WordIndex(indexed.map((t) => t.description)),
-    };
-    indexes.set(tools, found);
-  }
-  return found;
+  const indexed = tools.map(index);
+  return {
+    tools: indexed,
+    name: new WordIndex(indexed.map((t) => t.name)),
+    args: new WordIndex(indexed.map((t) => t.args)),
+    description: new WordIndex(indexed.map((t) => t.description)),
+  };
 }
 
 /**
@@ -209,13 +201,25 @@ const byRank = (a: ToolMatch, b: ToolMatch) => b.score - a.score || a.name.lengt
  * ```
  */
 export function searchTools(tools: readonly ToolDescription[], query: string, limit = 10): SearchResult {
+  return searcher(tools)(query, limit);
+}
+
+/**
+ * `searchTools` over one catalog, indexed once for many queries (`describe_tools` suggests names for up
+ * to 50 unknown ones). The catalog is read when this is called: later changes to it are not seen.
+ */
+export function searcher(tools: readonly ToolDescription[]): (query: string, limit?: number) => SearchResult {
   const catalog = catalogIndex(tools);
+  return (query, limit = 10) => rank(catalog, query, limit);
+}
+
+function rank(catalog: CatalogIndex, query: string, limit: number): SearchResult {
   const indexed = catalog.tools;
   const queryWords = [...new Set(words(query))].slice(0, MAX_QUERY_WORDS);
   const line = (t: ToolDescription, score: number): ToolMatch => ({ name: t.name, description: firstLine(t.description), score });
   if (queryWords.length === 0) {
     const all = indexed.map((t) => line(t.tool, 0)).sort(byRank);
-    return { matches: all.slice(0, limit), matched: all.length, total: tools.length };
+    return { matches: all.slice(0, limit), matched: all.length, total: indexed.length };
   }
   // Per tool: the rarity-weighted sum over the query words it matches, in their order, and their count.
   const sums = new Map<number, number>();
@@ -236,5 +240,5 @@ export function searchTools(tools: readonly ToolDescription[], query: string, li
     matches.push(line(t.tool, Math.round(score * 100) / 100));
   }
   matches.sort(byRank);
-  return { matches: matches.slice(0, limit), matched: matches.length, total: tools.length };
+  return { matches: matches.slice(0, limit), matched: matches.length, total: indexed.length };
 }
