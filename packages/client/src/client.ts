@@ -2,7 +2,8 @@ import { EnclaveClientError } from './errors.js';
 import type { RetryInfo, RetryPolicy, StreamFormat } from './follow.js';
 import { DEFAULT_RETRY } from './follow.js';
 import type { FetchLike, HeadersOption, Transport } from './http.js';
-import { errorOf, readJson, resultOf, routeUrl, send } from './http.js';
+import type { ANSWER_SHAPES } from './http.js';
+import { errorOf, readJson, resultOf, routeUrl, send, shaped } from './http.js';
 import { DEFAULT_MAX_EVENT_LENGTH } from './sse.js';
 import type { EnclaveEventStream } from './stream.js';
 import { EventStream } from './stream.js';
@@ -301,13 +302,13 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
     return { code, ...(o.input !== undefined && { input: o.input }), ...(o.limits !== undefined && { limits: o.limits }) };
   };
 
-  async function json<R>(url: string, method: 'GET' | 'DELETE', o: RequestOptions): Promise<R> {
+  async function json<R>(url: string, method: 'GET' | 'DELETE', o: RequestOptions, shape: keyof typeof ANSWER_SHAPES): Promise<R> {
     const res = await send(transport, url, { method, accept: JSON_ACCEPT, headers: o.headers, signal: o.signal });
     if (!res.ok) throw await errorOf(res, o.signal, maxEventLength);
-    return (await readJson(res, o.signal, maxEventLength)) as R;
+    return shaped<R>(res, await readJson(res, o.signal, maxEventLength), shape);
   }
 
-  const cancel = async (sessionId: string, o: RequestOptions = {}) => json<SessionStatus>(sessionUrl(sessionId), 'DELETE', o);
+  const cancel = async (sessionId: string, o: RequestOptions = {}) => json<SessionStatus>(sessionUrl(sessionId), 'DELETE', o, 'status');
 
   async function decide(sessionId: string, call: number | Pick<PendingApproval, 'callId' | 'digest'>, decision: { approved: boolean; reason?: string }, o: RequestOptions): Promise<ApprovalAnswer> {
     const { callId, digest } = typeof call === 'number' ? { callId: call, digest: undefined } : (call ?? {});
@@ -317,7 +318,7 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
     const body = digest === undefined ? decision : { ...decision, digest };
     const res = await send(transport, sessionUrl(sessionId, `/approvals/${callId}`), { method: 'POST', accept: JSON_ACCEPT, body, headers: o.headers, signal: o.signal });
     if (res.status !== 202) throw await errorOf(res, o.signal, maxEventLength);
-    return (await readJson(res, o.signal, maxEventLength)) as ApprovalAnswer;
+    return shaped<ApprovalAnswer>(res, await readJson(res, o.signal, maxEventLength), 'decided');
   }
 
   function follow<T>(sessionId: string | undefined, afterSeq: number, o: FollowOptions, start?: (signal: AbortSignal) => Promise<Response>): EnclaveEventStream<T> {
@@ -357,17 +358,17 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
     async start(code: string, o: RunOptions = {}) {
       const res = await send(transport, routeUrl(base(), '/sessions'), { method: 'POST', accept: JSON_ACCEPT, body: runBody(code, o), headers: o.headers, signal: o.signal });
       if (res.status !== 201) throw await errorOf(res, o.signal, maxEventLength);
-      return (await readJson(res, o.signal, maxEventLength)) as StartedSession;
+      return shaped<StartedSession>(res, await readJson(res, o.signal, maxEventLength), 'started');
     },
     session<T>(sessionId: string, o: SessionOptions = {}) {
       const fromSeq = o.fromSeq ?? 0;
       if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) throw new EnclaveClientError({ code: 'BAD_REQUEST', message: `fromSeq must be a non-negative integer, got ${String(fromSeq)}.` });
       return follow<T>(sessionId, fromSeq, o);
     },
-    getSession: async (sessionId, o = {}) => json<SessionStatus>(sessionUrl(sessionId), 'GET', o),
+    getSession: async (sessionId, o = {}) => json<SessionStatus>(sessionUrl(sessionId), 'GET', o, 'status'),
     cancel,
     approve: (sessionId, call, o = {}) => decide(sessionId, call, { approved: true }, o),
     deny: (sessionId, call, reason, o = {}) => decide(sessionId, call, reason === undefined ? { approved: false } : { approved: false, reason }, o),
-    catalog: async (o = {}) => json<EnclaveCatalog>(base().href, 'GET', o),
+    catalog: async (o = {}) => json<EnclaveCatalog>(base().href, 'GET', o, 'catalog'),
   };
 }

@@ -5,7 +5,7 @@
  * that bring no new event. Every event is delivered once and in seq order, whatever the server replays.
  */
 import { EnclaveClientError, abortedError } from './errors.js';
-import { errorOf, isResult } from './http.js';
+import { errorOf, isPendingApproval, isResult } from './http.js';
 import { NdjsonParser } from './ndjson.js';
 import { SseParser } from './sse.js';
 import type { SseMessage } from './sse.js';
@@ -126,7 +126,7 @@ export function asEvent(value: unknown, sessionId: string | undefined): EnclaveE
     (e.type === 'final'
       ? isResult(p)
       : e.type === 'approval_required'
-        ? Number.isSafeInteger(p.callId) && (p.callId as number) >= 1 && typeof p.tool === 'string'
+        ? isPendingApproval(p)
         : e.type !== 'events_dropped' || Number.isSafeInteger(p.toSeq));
   if (!shaped) throw badEvent(`the payload of a ${e.type} event is not of its shape.`);
   return value as EnclaveEvent;

@@ -74,6 +74,35 @@ export function isResult(value: unknown): value is ExecutionResult {
   return value.success || (isObject(value.error) && typeof value.error.code === 'string' && typeof value.error.message === 'string');
 }
 
+const isPositiveInteger = (value: unknown) => Number.isSafeInteger(value) && (value as number) >= 1;
+
+/** Whether a value is a call waiting for approval as the client reads it: its call id and tool. */
+export function isPendingApproval(value: unknown): boolean {
+  return isObject(value) && isPositiveInteger(value.callId) && typeof value.tool === 'string';
+}
+
+/**
+ * The shape of each JSON answer the client hands on, as far as the client and its callers read it: an
+ * answer of another shape is `BAD_RESPONSE`, never a value that throws a TypeError where it is used.
+ */
+export const ANSWER_SHAPES = {
+  /** `GET`/`DELETE {url}/sessions/{id}`. */
+  status: (v: unknown): boolean =>
+    isObject(v) && typeof v.sessionId === 'string' && typeof v.state === 'string' && (v.result === undefined || isResult(v.result)) && (v.pendingApproval === undefined || isPendingApproval(v.pendingApproval)),
+  /** `POST {url}/sessions` (JSON). */
+  started: (v: unknown): boolean => isObject(v) && ['sessionId', 'statusUrl', 'eventsUrl', 'cancelUrl'].every((key) => typeof v[key] === 'string'),
+  /** `POST {url}/sessions/{id}/approvals/{callId}`. */
+  decided: (v: unknown): boolean => isObject(v) && typeof v.sessionId === 'string' && isPositiveInteger(v.callId) && typeof v.eventsUrl === 'string',
+  /** `GET {url}`. */
+  catalog: (v: unknown): boolean => isObject(v) && Array.isArray(v.tools) && v.tools.every((t) => isObject(t) && typeof t.name === 'string'),
+} as const;
+
+/** `body` when it has the answer's shape, `BAD_RESPONSE` naming the answer otherwise. */
+export function shaped<T>(res: Response, body: unknown, shape: keyof typeof ANSWER_SHAPES): T {
+  if (ANSWER_SHAPES[shape](body)) return body as T;
+  throw new EnclaveClientError({ code: 'BAD_RESPONSE', message: `The enclave route answered ${res.status} with JSON that is not a ${shape} answer.`, status: res.status });
+}
+
 /**
  * A response's text, read up to `max` characters: a server that sends more (or never stops) is refused
  * with `BAD_RESPONSE` and the rest is not read.

@@ -174,6 +174,45 @@ describe('events whose payload is not what their type says', () => {
   });
 });
 
+describe('JSON answers that are not of their shape', () => {
+  /** A server answering every request with `status` and `body`. */
+  const answering = async (status: number, body: string) => {
+    const server = createServer((req, res) => {
+      req.resume();
+      res.writeHead(status, { 'content-type': 'application/json' }).end(body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push({
+      url: '',
+      written: [],
+      ended: async () => {},
+      close: async () => {
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+      },
+    });
+    return createEnclaveClient({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/enclave` });
+  };
+  const calls = {
+    getSession: (c: ReturnType<typeof createEnclaveClient>) => c.getSession('ses_1'),
+    cancel: (c: ReturnType<typeof createEnclaveClient>) => c.cancel('ses_1'),
+    start: (c: ReturnType<typeof createEnclaveClient>) => c.start('return 1'),
+    approve: (c: ReturnType<typeof createEnclaveClient>) => c.approve('ses_1', 1),
+    catalog: (c: ReturnType<typeof createEnclaveClient>) => c.catalog(),
+  };
+  const statusOf = { getSession: 200, cancel: 200, start: 201, approve: 202, catalog: 200 } as const;
+  const bodies = ['null', '[]', '"ok"', '{"sessionId":7,"state":"completed"}', '{"sessionId":"ses_1","state":"completed","result":{}}', '{"sessionId":"ses_1","state":"waiting_for_approval","pendingApproval":{"callId":"1"}}', '{"tools":"none"}'];
+  it.each(Object.keys(calls) as (keyof typeof calls)[])('%s: a body of another shape is BAD_RESPONSE, never handed on as the answer', async (call) => {
+    // Each body is malformed for each call: not an object, no string sessionId (or routes, or callId), a
+    // result that is not one, a pending call without its id, no tools array.
+    for (const body of bodies) {
+      const client = await answering(statusOf[call], body);
+      const err = await failure(calls[call](client));
+      expect(err.code, `${call} ${body}`).toBe('BAD_RESPONSE');
+    }
+  });
+});
+
 describe('a Retry-After longer than a timer can wait', () => {
   it('is waited for (the longest timer), not cut to 1 ms: no second request, no TimeoutOverflowWarning', async () => {
     const warnings: string[] = [];
