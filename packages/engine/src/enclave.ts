@@ -35,6 +35,7 @@ import { invokeHostTool } from './tools/invoke.js';
 import type { ToolMap } from './tools/registry.js';
 import { Sidecar } from './tools/sidecar.js';
 import { unknownToolCalls } from './validate/tool-names.js';
+import { MAX_SUGGESTED_NAMES } from './suggest.js';
 import type {
   CreateEnclaveOptions,
   EnclaveEvent,
@@ -471,6 +472,7 @@ export class Enclave {
     const scope: ToolScope = {
       runId,
       ...this.#toolLookup(tools, handler, functionGlobals),
+      hintsLeft: MAX_SUGGESTED_NAMES,
       context: options.context,
       maxToolResultBytes: limits.maxToolResultBytes,
       maxToolArgsValues: MAX_TOOL_ARGS_VALUES[this.#settings.level],

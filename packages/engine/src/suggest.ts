@@ -1,24 +1,43 @@
-// Names longer than this get no edit distance: the cost is quadratic in length, and such names are not typos.
+// Names longer than this get no edit distance: such names are not typos.
 const MAX_LENGTH = 48;
 
-/** Levenshtein distance, giving up (returning `limit + 1`) once it must exceed `limit`. */
+/**
+ * "Did you mean" work is a scan of every candidate name: only this many names get suggestions per run
+ * (unknown tools called), per check (unknown tools named) and per validation (unknown globals). A script
+ * that names thousands of near misses of a large tool set made the host compare each with every tool:
+ * 1,000 unknown calls against 3,000 tools held the host's thread for 51 s in one run.
+ */
+export const MAX_SUGGESTED_NAMES = 10;
+
+/**
+ * Levenshtein distance, giving up (returning `limit + 1`) once it must exceed `limit`. Only the cells
+ * within `limit` of the diagonal can lead to a distance within it, so only those are computed:
+ * O(length x limit), not O(length^2).
+ */
 export function editDistance(a: string, b: string, limit: number): number {
   if (Math.abs(a.length - b.length) > limit) return limit + 1;
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  let cur = Array.from({ length: b.length + 1 }, () => 0);
+  const over = limit + 1;
+  const m = b.length;
+  let prev = Array.from({ length: m + 2 }, (_, j) => (j <= limit ? j : over));
+  let cur = Array.from({ length: m + 2 }, () => over);
   for (let i = 1; i <= a.length; i++) {
-    cur[0] = i;
-    let rowMin = i;
-    for (let j = 1; j <= b.length; j++) {
+    const lo = Math.max(1, i - limit);
+    const hi = Math.min(m, i + limit);
+    cur[0] = i <= limit ? i : over;
+    // The cells just outside the band read as out of reach (they may hold values of an older row).
+    cur[lo - 1] = lo === 1 ? (cur[0] as number) : over;
+    cur[hi + 1] = over;
+    let rowMin = lo === 1 ? (cur[0] as number) : over;
+    for (let j = lo; j <= hi; j++) {
       const cost = a.charCodeAt(i - 1) === b.charCodeAt(j - 1) ? 0 : 1;
-      const v = Math.min((prev[j] as number) + 1, (cur[j - 1] as number) + 1, (prev[j - 1] as number) + cost);
+      const v = Math.min((prev[j] as number) + 1, (cur[j - 1] as number) + 1, (prev[j - 1] as number) + cost, over);
       cur[j] = v;
       if (v < rowMin) rowMin = v;
     }
-    if (rowMin > limit) return limit + 1;
+    if (rowMin > limit) return over;
     [prev, cur] = [cur, prev];
   }
-  return prev[b.length] as number;
+  return Math.min(prev[m] as number, over);
 }
 
 export interface CloseNamesOptions {

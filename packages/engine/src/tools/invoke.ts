@@ -27,6 +27,8 @@ export interface ToolScope {
   registered: (name: string) => boolean;
   /** The names offered in "did you mean" hints. */
   names: () => string[];
+  /** Unknown tool names of this run that still get "did you mean" hints (each is a scan of `names()`). */
+  hintsLeft: number;
   /** The per-run context the host passed in `RunOptions.context`. */
   context: unknown;
   maxToolResultBytes: number;
@@ -78,8 +80,11 @@ class CallFailure {
 const ENDED = Symbol('ended');
 const TIMED_OUT = Symbol('timed out');
 
-function unknownTool(name: string, names: readonly string[]): CallFailure {
-  const close = closeNames(name, names, { partial: true });
+function unknownTool(name: string, scope: ToolScope): CallFailure {
+  const names = scope.names();
+  // The first unknown names of a run get the closest tools; past them, only the list below.
+  const close = scope.hintsLeft > 0 ? closeNames(name, names, { partial: true }) : [];
+  scope.hintsLeft--;
   const hint =
     close.length > 0
       ? ` Did you mean ${close.map((n) => `"${n}"`).join(' or ')}?`
@@ -294,7 +299,7 @@ export async function invokeHostTool(scope: ToolScope, call: ToolCallRequest): P
   let reply: ToolReply;
   let errorCode: string | undefined;
   try {
-    const out = tool === undefined ? unknownTool(call.name, scope.names()) : await callTool(scope, tool, call);
+    const out = tool === undefined ? unknownTool(call.name, scope) : await callTool(scope, tool, call);
     if (out instanceof CallFailure) {
       errorCode = out.code;
       reply = toolErrorReply('ToolError', out.message, out.code, out.data);

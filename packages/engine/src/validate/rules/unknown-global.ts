@@ -3,11 +3,8 @@ import type { Span } from '../../ast/nodes.js';
 import { quote, ROOT_TYPE } from '../../ast/nodes.js';
 import { BLOCKED_IDENTIFIERS, META_GLOBALS, PLATFORM_GLOBALS } from '../names.js';
 import type { Rule } from '../rule.js';
-import { closeNames } from '../../suggest.js';
+import { MAX_SUGGESTED_NAMES, closeNames } from '../../suggest.js';
 
-// Suggestions cost a scan of all candidate names, so only this many distinct names get them; the
-// issue list is capped far below that anyway.
-const MAX_SUGGESTED_NAMES = 100;
 const LISTED_GLOBALS = 8;
 
 /**
