@@ -94,12 +94,23 @@ function unknownTool(name: string, scope: ToolScope): CallFailure {
   return new CallFailure(`Unknown tool "${name}".${hint}`, 'UNKNOWN_TOOL');
 }
 
+/**
+ * Each tool's expected argument type, made once: converting a schema to JSON Schema and TypeScript is
+ * work that grows with the schema (17 ms for a zod object of 400 fields), and a script may call a tool
+ * with invalid arguments as often as its tool-call budget allows.
+ */
+const expectedArgsText = new WeakMap<HostTool, string>();
+
 /** The expected argument type in TypeScript notation, for messages: an LLM fixes its call from it. */
 function expectedArgs(tool: HostTool): string {
-  const schema = tool.input === undefined ? undefined : jsonSchemaOf(tool.input, 'input');
-  if (schema === undefined) return '';
-  const type = typeFromJsonSchema(schema, { comments: false });
-  return type.length <= 600 ? ` Expected arguments: ${type}.` : '';
+  let text = expectedArgsText.get(tool);
+  if (text === undefined) {
+    const schema = tool.input === undefined ? undefined : jsonSchemaOf(tool.input, 'input');
+    const type = schema === undefined ? undefined : typeFromJsonSchema(schema, { comments: false });
+    text = type !== undefined && type.length <= 600 ? ` Expected arguments: ${type}.` : '';
+    expectedArgsText.set(tool, text);
+  }
+  return text;
 }
 
 /**

@@ -1,11 +1,12 @@
 /**
- * "Did you mean" hints cost the host a scan of every candidate name per unknown name. A script names
- * as many unknown tools (or globals) as it likes, so the names that get hints are bounded per run, per
- * check and per validation, and each comparison is bounded by the edit limit, not the names' lengths.
- * The host's own events (tool_result) and check reports are the evidence, not what the script returns.
+ * The help the host writes for a script's mistakes costs the host's thread, as often as the script
+ * makes them. "Did you mean" hints scan every candidate name per unknown name: the names that get
+ * them are bounded per run, per check and per validation, and each comparison by the edit limit, not
+ * the names' lengths. A tool's expected argument type is made once, not per invalid call. The host's
+ * own events (tool_result), check reports and a counting schema are the evidence, not what the script returns.
  */
 import { describe, expect, it } from 'vitest';
-import { Enclave } from '../src/index.js';
+import { Enclave, defineTool } from '../src/index.js';
 import { MAX_SUGGESTED_NAMES, editDistance } from '../src/suggest.js';
 
 /** Names that look alike: 40 characters, a shared prefix, a varying tail. */
@@ -73,6 +74,43 @@ describe('unknown globals a validation reports', () => {
       enclave.dispose();
     }
   });
+});
+
+describe('a tool called with invalid arguments, again and again', () => {
+  it.each(['vm', 'worker_threads'] as const)('[%s] its expected type is made once per tool, not once per call', async (adapter) => {
+    // A Standard Schema whose JSON Schema conversion the host can count (a zod schema of 400 fields
+    // took 17 ms per conversion: 1,000 invalid calls held the host's thread for 17 s).
+    let conversions = 0;
+    const input = {
+      '~standard': {
+        version: 1,
+        vendor: 'test',
+        validate: (value: unknown) =>
+          value !== null && typeof value === 'object' && typeof (value as { id?: unknown }).id === 'number' ? { value } : { issues: [{ message: 'id must be a number', path: ['id'] }] },
+        jsonSchema: {
+          input: () => {
+            conversions++;
+            return { type: 'object', properties: { id: { type: 'number' } }, required: ['id'] };
+          },
+          output: () => ({}),
+        },
+      },
+    };
+    const tool = defineTool({ name: 'orders:get', input: input as never, handler: ({ id }: { id: number }) => id });
+    const enclave = new Enclave({ securityLevel: 'PERMISSIVE', adapter, ...(adapter === 'worker_threads' && { workerPoolConfig: { minWorkers: 1, maxWorkers: 1 } }) });
+    try {
+      const stream = enclave.stream(`let failed = 0; for (let i = 0; i < 1000; i++) { try { await callTool('orders:get', { id: String(i) }); } catch (e) { failed++; } } return failed;`, { tools: [tool] });
+      const messages: string[] = [];
+      for await (const event of stream) if (event.type === 'tool_result' && !event.payload.ok) messages.push(event.payload.error?.message ?? '');
+      expect((await stream.result).success).toBe(true);
+      expect(messages).toHaveLength(1000);
+      // Every message still tells the script what the tool expects.
+      expect(messages.every((m) => m.endsWith('Expected arguments: { id: number; }.'))).toBe(true);
+      expect(conversions).toBe(1);
+    } finally {
+      enclave.dispose();
+    }
+  }, 30_000);
 });
 
 describe('editDistance', () => {
