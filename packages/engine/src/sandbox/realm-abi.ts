@@ -95,11 +95,20 @@ export interface Guards {
    */
   lt(object: unknown, key: unknown): unknown;
   /**
-   * The object of a write to `.constructor` (`o.constructor = v`, a pattern or `for` target), written as
-   * `ct(o).constructor`: `o`, or a TypeError when `o` is an array or a RegExp, where even a failing write
-   * turns off V8's species fast paths for the whole process.
+   * The object of a write to `.constructor`, `.next` or `.valueOf` (`o.next = v`, a pattern or `for`
+   * target), written as `ct(o, 'next').next`: `o`, or a TypeError when the write, even a failing one,
+   * would turn off one of V8's protectors for the whole isolate (an array or a RegExp for `constructor`,
+   * an iterator for `next`, a String object for `valueOf`: see protectorHolder in the runtime). A class
+   * with a heritage checks its instance the same way before its fields with such names are defined.
    */
-  ct(object: unknown): unknown;
+  ct(object: unknown, key: string): unknown;
+  /**
+   * The computed key of an instance field in a class with a heritage (`[k] = v`), written as `[fk(k)]`:
+   * the key as `m` gives it, or a TypeError for a key that V8 guards with a protector on some receivers
+   * (`next`, `valueOf`, `Symbol.iterator`...; see protectorHolder), since the instance may be such a
+   * receiver and the key is known before the instance is.
+   */
+  fk(key: unknown): PropertyKey;
   /**
    * The object of a `for-in`, whatever `transform` says: V8 lists every index of a string or an array
    * (on its prototype chain too) as a string, in one step that cannot be interrupted, before the first

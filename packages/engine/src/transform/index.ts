@@ -36,6 +36,9 @@ import type { Issue } from '../source.js';
  *   them as cheap ropes, but flattening one is a single allocation of its whole length);
  * - spreads go through `sp(x)` (bounded, and a source that is not iterable is named as the user wrote
  *   it) and object spreads through `os(x)`;
+ * - a write to `.constructor`, `.next` or `.valueOf` goes through `ct(o, name)`, and a class with a
+ *   heritage checks its instance before fields of those names and its computed field keys (`fk`): even a
+ *   failing write of such a key turns off one of V8's protectors for the whole isolate (see Guards.ct);
  * - an async function becomes a plain function that runs its body as an inner async arrow whose
  *   promise it marks handled at once (Node would otherwise report a realm rejection to the host
  *   process, and with --unhandled-rejections=strict end it). The body is wrapped in a `catch` that
@@ -177,12 +180,25 @@ const BLOCKED_KEYS = new Set(BLOCKED_PROPERTIES);
 const open = (n: Node): string => (n.type === 'SequenceExpression' ? '(' : '');
 const close = (n: Node): string => (n.type === 'SequenceExpression' ? ')' : '');
 
-/** `o.constructor`, not computed, on anything but `super`. */
-function constructorMember(n: Node): boolean {
-  return n.type === 'MemberExpression' && n.computed !== true && (n.object as Node).type !== 'Super' && (n.property as Node).type === 'Identifier' && (n.property as Node).name === 'constructor';
+/**
+ * Names whose write, even a failing one, turns off one of V8's protectors for the whole isolate on some
+ * receivers: `constructor` on an array or a RegExp, `next` on an iterator, `valueOf` on a String object
+ * (see protectorHolder in the runtime). Symbols of the same kind only come as computed keys.
+ */
+const PROTECTED_NAMES = new Set(['constructor', 'next', 'valueOf']);
+
+/** The name of a static key that is one of PROTECTED_NAMES (`o.next`, `o['next']`, a field `next`), or undefined. */
+function protectedName(key: Node, computed: boolean): string | undefined {
+  const name = !computed && key.type === 'Identifier' ? key.name : key.type === 'Literal' ? key.value : undefined;
+  return typeof name === 'string' && PROTECTED_NAMES.has(name) ? name : undefined;
 }
 
-/** Whether `n`, as the `field` of `parent`, is a `.constructor` written to (an ObjectPattern's values are found from the pattern). */
+/** `o.constructor` (or `.next`, `.valueOf`), not computed, on anything but `super`. */
+function constructorMember(n: Node): boolean {
+  return n.type === 'MemberExpression' && n.computed !== true && (n.object as Node).type !== 'Super' && protectedName(n.property as Node, false) !== undefined;
+}
+
+/** Whether `n`, as the `field` of `parent`, is a `.constructor` (or `.next`, `.valueOf`) written to (an ObjectPattern's values are found from the pattern). */
 function constructorTarget(n: Node, parent: Node | null, field: string): boolean {
   if (parent === null || !constructorMember(n)) return false;
   switch (parent.type) {
@@ -723,7 +739,7 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
     if (object.type === 'Super' || node.optional === true) return false;
     const length = isLengthMember(node);
     if (node.computed === true && !length) {
-      if (isSafeStaticKey(key)) return false;
+      if (isSafeStaticKey(key) && protectedName(key, true) === undefined) return false;
       // The key's own parentheses stay inside (the tree keeps none: `a[(k)]` has the key `k`).
       let bracket = tokenBefore(text, parsed.comments, key.start);
       while (text[bracket] === '(') bracket = tokenBefore(text, parsed.comments, bracket);
@@ -771,14 +787,17 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
   /**
    * `o.constructor = v` (or any write to it) turns off V8's species fast paths for the whole process when
    * `o` is an array or a RegExp, even when the write fails on the frozen prototype's read-only
-   * `constructor`: V8 drops the flag when it looks the key up. Written `ct(o).constructor`, which throws
-   * for those (see Guards.ct).
+   * `constructor`: V8 drops the flag when it looks the key up; `o.next = v` the iterator fast paths when
+   * `o` is an iterator, `o.valueOf = v` another when it is a String object. Written `ct(o, 'next').next`,
+   * which throws for those (see Guards.ct).
    */
-  const refuseConstructorTarget = (member: Node) => {
+  const refuseProtectedTarget = (member: Node) => {
     const object = member.object as Node;
     ms.appendLeft(object.start, `${guard('ct')}(${open(object)}`);
-    ms.prependRight(object.end, `${close(object)})`);
+    ms.prependRight(object.end, `${close(object)}, '${protectedName(member.property as Node, false) as string}')`);
   };
+  /** Class bodies of classes with a heritage, as the walk enters them (before their fields). */
+  const classHeritage = new Set<Node>();
   walkFlat(tree, { enter(node, parent, field, type) {
     while (checkScopes.length > 0 && node.start >= (checkScopes[checkScopes.length - 1] as { end: number }).end) checkScopes.pop();
     // Before whatever the walk writes at that offset (a string check starts there for `a + b`).
@@ -931,17 +950,32 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
       ms.appendLeft((node.finalizer as Node).start + 1, `${C}();`);
     } else if (memberTargets.has(node) && memberTarget(node)) {
       // Written as `lt(o, t = key)[t]` (see memberTarget): `lt` checks the key as `m` would.
+    } else if (type === 'ClassBody' && parent?.superClass) {
+      // A class with a heritage defines its fields on what its base returned, which may be an iterator or a
+      // String object (or, for `extends Array`, an array): a field `next` or `valueOf` there would turn off
+      // a protector of the isolate (see Guards.ct). Its instance is checked first, by a private field of the
+      // runtime's that comes before the script's own (fields are defined in order, after the base returns).
+      classHeritage.add(node);
+      const names = new Set<string>();
+      for (const el of node.body as Node[]) {
+        const name = el.type === 'PropertyDefinition' && el.static !== true ? protectedName(el.key as Node, el.computed === true) : undefined;
+        if (name !== undefined) names.add(name);
+      }
+      let i = 0;
+      for (const name of names) ms.appendLeft(node.start + 1, ` #${RESERVED_PREFIX}_f${i++} = ${guard('ct')}(this, '${name}');`);
     } else if (type === 'PropertyDefinition' && node.computed === true) {
       // A class field is defined on the instance, which an `Array` base, or a base constructor that returns
       // an array, makes an array: `[k] = 1` with k = 'constructor' would turn off V8's species fast paths
-      // for the whole process (see speciesHolder in the runtime), so its key goes through `m` too.
+      // for the whole process (see speciesHolder in the runtime), so its key goes through `m` too; in a
+      // class with a heritage through `fk`, which also refuses the other keys V8 guards (see Guards.fk).
       const key = node.key as Node;
-      if (budgets && !isSafeStaticKey(key)) {
-        ms.appendLeft(key.start, `${M}(${open(key)}`);
+      const heritage = parent?.type === 'ClassBody' && classHeritage.has(parent) && node.static !== true;
+      if (heritage || (budgets && !isSafeStaticKey(key))) {
+        ms.appendLeft(key.start, `${heritage ? guard('fk') : M}(${open(key)}`);
         ms.prependRight(key.end, `${close(key)})`);
       }
-    } else if (type === 'MemberExpression' && node.computed !== true && budgets && constructorTarget(node, parent, field)) {
-      refuseConstructorTarget(node);
+    } else if (type === 'MemberExpression' && node.computed !== true && constructorTarget(node, parent, field)) {
+      refuseProtectedTarget(node);
     } else if (type === 'MemberExpression' && node.computed === true) {
       const key = node.property as Node;
       if (budgets && !isSafeStaticKey(key)) {
@@ -961,7 +995,7 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
           ms.appendLeft(key.start, `${M}(${open(key)}`);
           ms.prependRight(key.end, `${close(key)})`);
         }
-        if (budgets && prop.type === 'Property' && constructorMember(prop.value as Node)) refuseConstructorTarget(prop.value as Node);
+        if (prop.type === 'Property' && constructorMember(prop.value as Node)) refuseProtectedTarget(prop.value as Node);
       }
     } else if (type === 'BinaryExpression' && node.operator === '+') {
       if (!(isNumericLiteral(node.left as Node) && isNumericLiteral(node.right as Node)) && !insideConcatenation(parent, field)) {

@@ -309,3 +309,39 @@ describe('the prologue the rewriter reports', () => {
     }
   });
 });
+
+describe('rewriter: writes that would turn off a protector of the isolate', () => {
+  const both = (code: string) => [rewrite(code).output?.code ?? '', transformAgentScript(parseAgentScript(code), [], { guards: false }).output?.code ?? ''];
+
+  it('sends a write to .constructor, .next or .valueOf through ct, with the name, whatever `transform` says', () => {
+    for (const text of both("it.next = 1; s.valueOf += 1; a.constructor++; ({ x: it.next } = o); [s.valueOf] = l; for (it.next of l); it['next'] = 2; o.nxt = 3;")) {
+      expect(text).toContain("__ek_rt.ct(it, 'next').next = 1;");
+      expect(text).toContain("__ek_rt.ct(s, 'valueOf').valueOf += 1");
+      expect(text).toContain("__ek_rt.ct(a, 'constructor').constructor++;");
+      expect(text).toContain("({ x: __ek_rt.ct(it, 'next').next } = o);");
+      expect(text).toContain("[__ek_rt.ct(s, 'valueOf').valueOf] = l;");
+      expect(text).toContain("for (__ek_rt.ct(it, 'next').next of l)");
+      // A literal key is a computed target like any other then: `lt` checks it with its object.
+      expect(text).toContain("__ek_lt(it, __ek_t = ('next'))[__ek_t] = 2;");
+      expect(text).toContain('return o.nxt = 3;');
+    }
+  });
+
+  it('leaves reads alone', () => {
+    for (const text of both('const v = it.next(); const w = s.valueOf(); return [v, w, a.constructor === Array];')) expect(text).not.toContain('__ek_rt.ct');
+  });
+
+  it('checks the instance of a class with a heritage before its fields of those names, and sends its computed field keys through fk', () => {
+    for (const text of both('class C extends B { next = 1; valueOf; other = 2; static next = 3; [k] = 4; static [j] = 5; }')) {
+      expect(text).toContain("class C extends B { #__ek_f0 = __ek_rt.ct(this, 'next'); #__ek_f1 = __ek_rt.ct(this, 'valueOf'); next = 1;");
+      expect(text).toContain('[__ek_rt.fk(k)] = 4;');
+      expect(text).not.toContain('__ek_rt.fk(j)');
+    }
+  });
+
+  it('leaves a class without a heritage alone: its instance is an ordinary object', () => {
+    const [text] = both('class C { next = 1; [k] = 2; }');
+    expect(text).not.toContain('__ek_rt.ct');
+    expect(text).not.toContain('__ek_rt.fk');
+  });
+});

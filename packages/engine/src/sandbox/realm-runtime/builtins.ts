@@ -12,6 +12,7 @@ import { displace } from './displaced.js';
 import { guarded, unguarded, useRegExpConstructor } from './regexps.js';
 import {
   ArrayCtor,
+  ArrayIteratorPrototype,
   ArrayPrototype,
   BigIntCtor,
   BigIntPrototype,
@@ -21,6 +22,7 @@ import {
   IntlObject,
   JSONObject,
   MapCtor,
+  MapIteratorPrototype,
   ObjectCtor,
   ObjectPrototype,
   RangeErrorCtor,
@@ -28,7 +30,9 @@ import {
   RegExpCtor,
   RegExpPrototype,
   SetCtor,
+  SetIteratorPrototype,
   StringCtor,
+  StringIteratorPrototype,
   StringPrototype,
   SyntaxErrorCtor,
   TypeErrorCtor,
@@ -50,6 +54,7 @@ import {
   gopd,
   gpo,
   isArray,
+  isFrozen,
   jsonParse,
   jsonStringify,
   nativeDefineProperties,
@@ -71,6 +76,8 @@ import {
   symbolReplace,
   symbolSearch,
   symbolSplit,
+  symbolToPrimitive,
+  setHas,
   WeakMapCtor,
   weakMapGet,
   weakMapSet,
@@ -273,11 +280,82 @@ export function speciesHolder(o: unknown): boolean {
   return lastIndex !== undefined && lastIndex.configurable === false && realRegExp(o);
 }
 
-/** Throws before `key` is defined or set on `o` by `name` if that would turn off a species fast path (see speciesHolder). */
-export function refuseConstructor(name: string, o: unknown, key: unknown): void {
-  if (key === 'constructor' && speciesHolder(o)) {
-    throw new TypeErrorCtor(`${name}: an own "constructor" on an array or a RegExp is not available in AgentScript (it would slow down every array and RegExp of the process).`);
-  }
+/**
+ * An array, Map, Set or String iterator, as far as V8's iterator protectors go: an own `next` (or
+ * `Symbol.iterator`) on one turns off the fast paths of every spread and `for-of` over that kind in the
+ * isolate. Told apart by its prototype, which the runtime never lets a script change for these (see
+ * refusePrototypeChange); an object made with such a prototype (`Object.create`) is taken for one too.
+ */
+export function guardedIterator(o: object): boolean {
+  return iteratorPrototype(gpo(o));
+}
+
+function iteratorPrototype(p: unknown): boolean {
+  return p === ArrayIteratorPrototype || p === MapIteratorPrototype || p === SetIteratorPrototype || p === StringIteratorPrototype;
+}
+
+/**
+ * A String object (`new String('a')`): an own `valueOf` or `Symbol.toPrimitive` on one turns off V8's
+ * StringWrapperToPrimitive protector (Node 22 and later). Its prototype is String.prototype, which the
+ * runtime never lets a script change for these either; each has an own `length` that cannot be written
+ * or configured, from birth: an object without one is told apart without thisStringValue's TypeError.
+ */
+export function stringObject(o: object): boolean {
+  if (gpo(o) !== StringPrototype) return false;
+  const length = gopd(o, 'length');
+  return length !== undefined && length.writable === false && length.configurable === false && hasSlot(stringValueOf, o);
+}
+
+/** Symbols V8 guards with a protector on some receivers (see protectorHolder). */
+const PROTECTOR_SYMBOLS = new SetCtor<unknown>([symbolIterator, symbolSpecies, symbolIsConcatSpreadable, symbolReplace, symbolSplit, symbolMatch, symbolMatchAll, symbolSearch, symbolToPrimitive]);
+
+/**
+ * Whether defining or setting `key` on `o` would turn off one of V8's protectors: flags kept once per
+ * isolate (the host's, in the `vm` isolation; a worker's, for every later tenant of it) that guard fast
+ * paths of every context in it, and that V8 turns off for good when a store or a define merely looks the
+ * key up on such a receiver, before it finds that the write fails. Measured on Node 20, 22 and 24 with
+ * --trace-protector-invalidation: `next` on an array, Map, Set or String iterator, `Symbol.iterator` on an
+ * array or such an iterator (`try { [1].values().next = 1 } catch {}` made the host's own `[...array]`
+ * about 55 times slower), `valueOf` or `Symbol.toPrimitive` on a String object, `constructor` on an array
+ * or a RegExp (see speciesHolder), `Symbol.isConcatSpreadable` on anything, and any of these keys or
+ * `Symbol.replace`, `split`, `match`, `matchAll`, `search`, `species` on the realm's intrinsics
+ * (String.prototype, Object.prototype, `[].constructor`...), which are all frozen: a write to a frozen
+ * object fails anyway, so whatever V8 version guards which intrinsic, none is written to.
+ */
+export function protectorHolder(o: unknown, key: unknown): boolean {
+  if (o === null || (typeof o !== 'object' && typeof o !== 'function')) return false;
+  if (typeof key === 'string') {
+    // The iterators and their own prototypes, without isFrozen: `node.next = v` is a hot write.
+    if (key === 'next') return iteratorPrototype(gpo(o)) || iteratorPrototype(o);
+    if (key === 'constructor') return speciesHolder(o);
+    if (key !== 'valueOf') return false;
+  } else if (typeof key !== 'symbol' || !apply(setHas, PROTECTOR_SYMBOLS, [key])) return false;
+  if (key === symbolIsConcatSpreadable || isFrozen(o)) return true;
+  if (key === symbolIterator) return isArray(o) || guardedIterator(o);
+  if (key === 'valueOf' || key === symbolToPrimitive) return stringObject(o);
+  return false;
+}
+
+/** Whether `key` is one that V8 guards with a protector on some receivers (see protectorHolder). */
+export function protectedKey(key: unknown): boolean {
+  return typeof key === 'string' ? key === 'constructor' || key === 'next' || key === 'valueOf' : apply(setHas, PROTECTOR_SYMBOLS, [key]);
+}
+
+/** Throws before `key` is defined or set on `o` by `name` if that would turn off a protector of the isolate (see protectorHolder). */
+export function refuseProtected(name: string, o: unknown, key: unknown): void {
+  if (!protectorHolder(o, key)) return;
+  if (key === 'constructor') throw new TypeErrorCtor(`${name}: an own "constructor" on an array or a RegExp is not available in AgentScript (it would slow down every array and RegExp of the process).`);
+  const what = typeof key === 'symbol' ? StringCtor(key) : `"${key as string}"`;
+  throw new TypeErrorCtor(`${name}: writing ${what} to this object is not available in AgentScript (even an attempt would slow down every iterator, string or intrinsic of the same kind in the process).`);
+}
+
+/**
+ * Before a native changes the prototype of `o`: an iterator or a String object moved to another
+ * prototype would no longer be told apart by guardedIterator or stringObject, and V8 tells them by their
+ * internal type.
+ */
+export function refusePrototypeChange(name: string, o: unknown): void {
+  if (o !== null && typeof o === 'object' && (guardedIterator(o) || stringObject(o))) throw new TypeErrorCtor(`${name}: changing the prototype of an iterator or a String object is not available in AgentScript.`);
 }
 
 /** Before `desc` is defined as the `key` of `o`: a descriptor of an array's `length` is read once, and its value charged. */
@@ -310,7 +388,7 @@ function defineAll(name: string, o: unknown, props: unknown): unknown {
     const key = keys[i] as PropertyKey;
     const d = gopd(from, key);
     if (d === undefined || d.enumerable !== true) continue;
-    refuseConstructor(name, o, key);
+    refuseProtected(name, o, key);
     const desc = descriptorCopy(from[key]);
     if (desc === null || typeof desc !== 'object') return apply(nativeDefineProperties, ObjectCtor, [o, { [key]: desc }]);
     apply(arrayPush, descs, [key, desc]);
@@ -325,11 +403,12 @@ function defineAll(name: string, o: unknown, props: unknown): unknown {
 
 /**
  * Object.assign as the specification words it, for a target that is a real array (whose `length` a
- * source may set): each source's own enumerable keys read once, each value got once (a getter runs
- * once) and set, a `length` charged first. The native read a `length` getter after any check of the
- * source's descriptor.
+ * source may set) or that may hold one of V8's protectors (see protectorHolder): each source's own
+ * enumerable keys read once, each value got once (a getter runs once) and set, each key checked before
+ * it is set, an array's `length` charged first. The native read a `length` getter after any check of the
+ * source's descriptor, and looked each key up on the target before any check could run.
  */
-function assignToArray(target: object, sources: unknown[]): unknown {
+function assignChecked(target: object, sources: unknown[]): unknown {
   const run = current;
   for (let s = 0; s < sources.length; s++) {
     const source = sources[s];
@@ -341,12 +420,20 @@ function assignToArray(target: object, sources: unknown[]): unknown {
       const key = keys[i] as PropertyKey;
       const d = gopd(from, key);
       if (d === undefined || d.enumerable !== true) continue;
-      refuseConstructor('Object.assign', target, key);
+      refuseProtected('Object.assign', target, key);
       const v = from[key];
       (target as unknown as Record<PropertyKey, unknown>)[key] = key === 'length' ? lengthGrowth(target, v) : v;
     }
   }
   return target;
+}
+
+/** A target whose own keys Object.assign sets one at a time, each checked (see assignChecked). */
+function assignsChecked(target: unknown): boolean {
+  if (target === null || typeof target !== 'object') return false;
+  if (speciesHolder(target) || isFrozen(target)) return true;
+  const p = gpo(target);
+  return p !== ObjectPrototype && (iteratorPrototype(p) || stringObject(target));
 }
 
 /**
@@ -1410,7 +1497,7 @@ export function wrapBulkBuiltins(): void {
       }
       copiedIndices('Object.assign', n);
       for (let i = 0; i < sources.length; i++) namedKeys('Object.assign', sources[i], NAMED_COPY_MOST);
-      if (speciesHolder(target)) return assignToArray(target as object, sources);
+      if (assignsChecked(target)) return assignChecked(target as object, sources);
       const args: unknown[] = [target];
       for (let i = 0; i < sources.length; i++) args[i + 1] = sources[i];
       return apply(orig, ObjectCtor, args);
@@ -1495,8 +1582,8 @@ export function wrapBulkBuiltins(): void {
     set(target: unknown, key: unknown, value: unknown, ...rest: unknown[]) {
       if (target === null || (typeof target !== 'object' && typeof target !== 'function')) return apply(orig, ReflectObject, [target, key, value]);
       const k = propertyKey(key);
-      refuseConstructor('Reflect.set', target, k);
-      if (rest.length > 0) refuseConstructor('Reflect.set', rest[0], k);
+      refuseProtected('Reflect.set', target, k);
+      if (rest.length > 0) refuseProtected('Reflect.set', rest[0], k);
       // The length set is the receiver's (OrdinarySet defines it there).
       const v = k === 'length' ? lengthGrowth(rest.length > 0 ? rest[0] : target, value) : value;
       return apply(orig, ReflectObject, rest.length > 0 ? [target, k, v, rest[0]] : [target, k, v]);
@@ -1507,17 +1594,38 @@ export function wrapBulkBuiltins(): void {
       defineProperty(o: unknown, key: unknown, desc: unknown) {
         if (o === null || (typeof o !== 'object' && typeof o !== 'function')) return apply(orig, holder, [o, key, desc]);
         const k = propertyKey(key);
-        refuseConstructor(holder === ObjectCtor ? 'Object.defineProperty' : 'Reflect.defineProperty', o, k);
+        refuseProtected(holder === ObjectCtor ? 'Object.defineProperty' : 'Reflect.defineProperty', o, k);
         return apply(orig, holder, [o, k, definedLength(o, k, desc)]);
       },
     }));
   });
+  // An iterator keeps its prototype: guardedIterator tells it by that (see refusePrototypeChange).
+  each([ObjectCtor, ReflectObject], (holder) => {
+    wrap(holder, 'setPrototypeOf', (orig) => ({
+      setPrototypeOf(o: unknown, proto: unknown) {
+        refusePrototypeChange(holder === ObjectCtor ? 'Object.setPrototypeOf' : 'Reflect.setPrototypeOf', o);
+        return apply(orig, holder, [o, proto]);
+      },
+    }));
+  });
+  const protoAccessor = gopd(ObjectPrototype, '__proto__');
+  const protoSet = protoAccessor?.set;
+  if (protoAccessor !== undefined && protoSet !== undefined) {
+    displace(protoSet);
+    const holder = {
+      set __proto__(proto: unknown) {
+        refusePrototypeChange('__proto__', this);
+        apply(protoSet, this, [proto]);
+      },
+    };
+    defineProperty(ObjectPrototype, '__proto__', { get: protoAccessor.get, set: gopd(holder, '__proto__')?.set, enumerable: protoAccessor.enumerable, configurable: protoAccessor.configurable });
+  }
   // The legacy accessors define on `this` as Object.defineProperty does.
   each(['__defineGetter__', '__defineSetter__'] as const, (name) => {
     wrap(ObjectPrototype, name, (orig) => ({
       [name](this: unknown, key: unknown, fn: unknown) {
         const k = propertyKey(key);
-        refuseConstructor(name, this, k);
+        refuseProtected(name, this, k);
         return apply(orig, this, [k, fn]);
       },
     }));

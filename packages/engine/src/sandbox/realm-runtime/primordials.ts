@@ -57,6 +57,14 @@ export const ErrorPrototype = Error.prototype;
 export const NumberPrototype = Number.prototype;
 export const BigIntPrototype = BigInt.prototype;
 export const DatePrototype = Date.prototype;
+/**
+ * The prototypes of the iterators whose `next` V8 guards with a protector each (array, Map, Set and
+ * String iterators): a realm's iterators of those kinds are made with these.
+ */
+export const ArrayIteratorPrototype = Object.getPrototypeOf([][Symbol.iterator]()) as object;
+export const MapIteratorPrototype = Object.getPrototypeOf(new Map()[Symbol.iterator]()) as object;
+export const SetIteratorPrototype = Object.getPrototypeOf(new Set()[Symbol.iterator]()) as object;
+export const StringIteratorPrototype = Object.getPrototypeOf(''[Symbol.iterator]()) as object;
 
 export const isArray = Array.isArray;
 export const arrayFrom = Array.from;

@@ -8,7 +8,7 @@ import type { DoneReport, Guards, LogLevel, PumpHead, ReportedToolError, RunConf
 import { BIG_STRING, BLOCKED_PROPERTIES, FRAMED, LOOP_FREE, LOOP_GRANT, MAX_TOOL_NAME } from '../realm-abi.js';
 import type { PendingCall, Run } from './budgets.js';
 import { chargeChars, chargeElements, checkAlive, checkMemory, copied, current, fatal, iterations, newRun, setCurrent } from './budgets.js';
-import { NAMED_COPY_MOST, copiedIndices, counted, forInIndices, indexCount, inheritedKeys, lengthGrowth, listedIndices, namedKeys, plainArray, propertyKey, refuseConstructor } from './builtins.js';
+import { NAMED_COPY_MOST, copiedIndices, counted, forInIndices, indexCount, inheritedKeys, lengthGrowth, listedIndices, namedKeys, plainArray, propertyKey, protectedKey, refuseProtected } from './builtins.js';
 import type { Codec } from './codec.js';
 import { CYCLE, TOO_LARGE } from './codec.js';
 import { callSite, cleanError, locationOf, readErrorField, readMessage, safeString, withSite } from './errors.js';
@@ -17,6 +17,7 @@ import {
   BigIntCtor,
   ErrorCtor,
   MapCtor,
+  ObjectPrototype,
   SetCtor,
   StringCtor,
   TypeErrorCtor,
@@ -31,6 +32,7 @@ import {
   defineProperty,
   create,
   freeze,
+  gpo,
   isArray,
   jsonParse,
   jsonStringify,
@@ -240,9 +242,15 @@ function memberKey(k: unknown): PropertyKey {
  * blocked key is refused, as `m` refuses it.
  */
 function targetBase(o: unknown, key: unknown): unknown {
-  if (typeof key === 'number' || typeof key === 'symbol') return o;
+  if (typeof key === 'number') return o;
+  if (typeof key === 'symbol') {
+    refuseProtected('An assignment', o, key);
+    return o;
+  }
   if (typeof key === 'string') {
     checkTargetKey(key);
+    // Compared here first: `o[k] = v` is a hot write, mostly run by V8's interpreter (see protectorHolder).
+    if (key === 'next' || key === 'valueOf' || key === 'constructor') refuseProtected('An assignment', o, key);
     if (key !== 'length' || !isArray(o)) return o;
   } else if (key === null || (typeof key !== 'object' && typeof key !== 'function')) return o;
   else if (o === null || (typeof o !== 'object' && typeof o !== 'function')) {
@@ -266,6 +274,7 @@ const TARGET_TRAPS: ProxyHandler<Record<PropertyKey, unknown>> = freeze({
   },
   set(o: Record<PropertyKey, unknown>, k: PropertyKey, v: unknown) {
     checkTargetKey(k);
+    refuseProtected('An assignment', o, k);
     o[k] = k === 'length' ? lengthGrowth(o, v) : v;
     return true;
   },
@@ -351,9 +360,17 @@ function makeGuards(run: Run): Guards {
     },
     m: memberKey,
     lt: targetBase,
-    ct(o: unknown) {
-      refuseConstructor('An assignment', o, 'constructor');
+    ct(o: unknown, key: string) {
+      // `node.next = v` on an ordinary object is a hot write, mostly run by V8's interpreter: one call
+      // less for it (neither an iterator nor an iterator's prototype has Object.prototype as prototype).
+      if (key === 'next' && o !== null && typeof o === 'object' && gpo(o) === ObjectPrototype) return o;
+      refuseProtected('An assignment', o, key);
       return o;
+    },
+    fk(k: unknown) {
+      const key = memberKey(k);
+      if (protectedKey(key)) throw new TypeErrorCtor(`A computed class field named ${typeof key === 'symbol' ? StringCtor(key) : `"${key}"`} is not available in AgentScript in a class that extends another (its instance may be an iterator or a String object).`);
+      return key;
     },
     fi(o: unknown) {
       // Listed as Object.keys lists them (see KEY_LISTINGS).

@@ -1,0 +1,162 @@
+/**
+ * Invariant 7 across the isolate, for the protectors that inv7-process-protectors.test.ts does not read
+ * with natives. V8 turns a protector off for good, for every context of the isolate, when a store or a
+ * define only looks up one of a few keys on one of a few receivers, even when the write then fails on a
+ * frozen object. Found by red-teaming (Node 20, 22 and 24, every row below before the fix):
+ *
+ * - `next` on an array, Map, Set or String iterator (or on their prototypes), and `Symbol.iterator` on an
+ *   array or on a Map or Set iterator, turn off the iterator fast paths. `const it = [1].values(); try {
+ *   it.next = 1 } catch {}` (STANDARD, validated; the write itself throws on the frozen prototype) made the
+ *   host's own `[...array]` about 55 times slower and `[...map.values()]`, `[...set]` about 11 times
+ *   slower, for the life of the process (`vm`) or of the worker and every later tenant of it.
+ * - `valueOf` or `Symbol.toPrimitive` on a String object (Node 22 and 24: StringWrapperToPrimitive).
+ * - A write of any such key, or of `Symbol.replace`, `split`, `matchAll`, `toPrimitive`, `valueOf`,
+ *   `Symbol.species`, on the realm's frozen intrinsics (String.prototype, Object.prototype,
+ *   Set.prototype, `[].constructor`...): the write fails, the flag is off all the same
+ *   (NumberStringPrototypeNoReplace on Node 20, NumberStringNotRegexpLike on 22 and 24, the species flags).
+ * - A class field of the same names on an instance that a base constructor swapped for an iterator, or on
+ *   a subclass of Array (PERMISSIVE, validated).
+ *
+ * The runtime now refuses each way to write such a key to such a receiver (with a TypeError) before V8
+ * sees it: the rewriter's assignment guards (host protection, so written whatever `transform` says), the
+ * defining builtins, Object.assign, proxies of such receivers, and a change of the prototype of an
+ * iterator or a String object (which would hide it from the check). Both isolations, each layer off.
+ *
+ * Host-side evidence: V8's own report. Each child runs with `--trace-protector-invalidation`, with which
+ * V8 prints every protector it turns off, in the host's isolate and in the workers'. The realm turns off
+ * two itself when it is built (the Promise `then` and species flags, known and accepted): nothing else may
+ * be printed.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ChildBatch, childResult, describeChild } from '../helpers.js';
+
+/** What the realm's own build turns off (its Promise wrappers). */
+const REALM_OWN = new Set(['PromiseThenLookupChain', 'PromiseSpeciesLookupChain']);
+
+/** Writes through syntax: guarded by the rewriter, whatever `transform` says. */
+const BY_SYNTAX: Record<string, string> = {
+  'next on an array iterator (fails on the frozen prototype, after the lookup)': 'const it = [1].values(); it.next = 1;',
+  'next on a Map iterator': 'const it = new Map().entries(); it.next = () => 1;',
+  'next on a Set iterator': 'const it = new Set([1]).values(); it.next = 1;',
+  'next on a String iterator': 'const it = "ab"[Symbol.iterator](); it.next = 1;',
+  'next, compound': 'const it = [1].keys(); it.next += 1;',
+  'next, update': 'const it = [1].entries(); it.next++;',
+  'next, destructuring targets': 'const it = [1].values(); ({ a: it.next } = { a: 1 }); [it.next] = [1];',
+  'next, a for-of target': 'const it = new Set([1]).values(); for (it.next of [1]);',
+  'next, computed': 'const it = [1].values(); const k = "ne" + "xt"; it[k] = 1;',
+  'Symbol.iterator on an array': 'const a = [1, 2]; a[Symbol.iterator] = () => [].values(); return [...a].length;',
+  'Symbol.iterator on a Map iterator': 'const it = new Map().values(); it[Symbol.iterator] = 1;',
+  'valueOf on a String object': 'const s = new String("a"); s.valueOf = () => "b";',
+  'Symbol.toPrimitive on a String object': 'const s = new String("a"); s[Symbol.toPrimitive] = () => "b";',
+  'Object.assign of next onto an iterator': 'Object.assign([1].values(), { next: 1 });',
+  'Object.assign of Symbol.iterator onto an array': 'Object.assign([1], { [Symbol.iterator]: 1 });',
+  'Object.assign of valueOf onto a String object': 'Object.assign(new String("a"), { valueOf: 1 });',
+};
+
+/** Class fields defined on what a base constructor returned, or on a subclass of Array (PERMISSIVE allows classes). */
+const BY_CLASS_FIELD: Record<string, string> = {
+  'a field next on an iterator a base returned': 'class B { constructor(o) { return o; } } class C extends B { next = 1; } new C([1].values());',
+  'a field valueOf on a String object a base returned': 'class B { constructor(o) { return o; } } class C extends B { valueOf = 1; } new C(new String("a"));',
+  'a computed field Symbol.iterator on a subclass of Array': 'class C extends Array { [Symbol.iterator] = 1; } new C();',
+  'a computed field next, key made at run time': 'class B { constructor(o) { return o; } } const k = "ne" + "xt"; class C extends B { [k] = 1; } new C(new Map().keys());',
+};
+
+/** Writes through builtins (validation refuses them; the runtime must hold with both layers off). */
+const BY_BUILTIN: Record<string, string> = {
+  'Reflect.set next on the array iterator prototype (frozen)': 'Reflect.set(Object.getPrototypeOf([].values()), "next", 1);',
+  'Reflect.set Symbol.replace on String.prototype (frozen)': 'Reflect.set(String.prototype, Symbol.replace, 1);',
+  'Reflect.set Symbol.split on Object.prototype (frozen)': 'Reflect.set(Object.prototype, Symbol.split, 1);',
+  'Reflect.set Symbol.matchAll on Number.prototype (frozen)': 'Reflect.set(Number.prototype, Symbol.matchAll, 1);',
+  'Reflect.set Symbol.replace on Boolean.prototype (frozen)': 'Reflect.set(Boolean.prototype, Symbol.replace, 1);',
+  'Reflect.set Symbol.toPrimitive on Object.prototype (frozen)': 'Reflect.set(Object.prototype, Symbol.toPrimitive, 1);',
+  'Reflect.set valueOf on String.prototype (frozen)': 'Reflect.set(String.prototype, "valueOf", 1);',
+  'Reflect.set Symbol.iterator on Set.prototype (frozen)': 'Reflect.set(Set.prototype, Symbol.iterator, 1);',
+  'Reflect.set Symbol.iterator on String.prototype (frozen)': 'Reflect.set(String.prototype, Symbol.iterator, 1);',
+  'Reflect.set Symbol.iterator on %IteratorPrototype% (frozen)': 'Reflect.set(Object.getPrototypeOf(Object.getPrototypeOf([].values())), Symbol.iterator, 1);',
+  'Reflect.set Symbol.species on [].constructor (frozen)': 'Reflect.set([].constructor, Symbol.species, 1);',
+  'Reflect.set Symbol.species on /x/.constructor (frozen)': 'Reflect.set(/x/.constructor, Symbol.species, 1);',
+  'Reflect.set with an iterator as the receiver': 'Reflect.set({}, "next", 1, [].values());',
+  'Reflect.defineProperty Symbol.toPrimitive on a String object': 'Reflect.defineProperty(Object("a"), Symbol.toPrimitive, { value: 1 });',
+  'Object.defineProperty next on a String iterator': 'Object.defineProperty("ab"[Symbol.iterator](), "next", { value: 1 });',
+  'Object.defineProperties Symbol.iterator on a Set iterator': 'Object.defineProperties(new Set().values(), { [Symbol.iterator]: { value: 1 } });',
+  '__defineGetter__ next on a Map iterator': 'new Map().values().__defineGetter__("next", () => 1);',
+  'Object.assign onto String.prototype (frozen)': 'Object.assign(String.prototype, { [Symbol.replace]: 1 });',
+  'an iterator moved to another prototype first (Object.setPrototypeOf)': 'const it = [].values(); Object.setPrototypeOf(it, Object.prototype); Object.defineProperty(it, "next", { value: 1 });',
+  'an iterator moved to another prototype first (Reflect.setPrototypeOf)': 'const it = new Map().keys(); Reflect.setPrototypeOf(it, null); Reflect.set(it, "next", 1);',
+  'an iterator moved to another prototype first (__proto__ setter)': 'const it = new Set().keys(); const set = Object.getOwnPropertyDescriptor(Object.prototype, "__proto__").set; set.call(it, {}); Object.defineProperty(it, "next", { value: 1 });',
+};
+
+/** Proxies of such receivers: their default traps write to the target past every wrapper. */
+const BY_PROXY: Record<string, string> = {
+  'a proxy of an array iterator': 'Object.defineProperty(new Proxy([].values(), {}), "next", { value: 1 });',
+  'a proxy of a String object': 'Reflect.set(new Proxy(Object("a"), {}), "valueOf", 1);',
+  'a proxy of String.prototype (frozen)': 'Reflect.set(new Proxy(String.prototype, {}), Symbol.replace, 1);',
+  'a proxy of an iterator that lies about its prototype': 'Object.defineProperty(new Proxy(new Set().values(), { getPrototypeOf: () => Object.prototype }), "next", { value: 1 });',
+};
+
+/** Ordinary scripts that write the same keys elsewhere: they must keep working. */
+const ORDINARY: Record<string, [string, unknown]> = {
+  'a linked list': ['const head = { v: 1, next: null }; let n = head; for (let i = 2; i <= 5; i++) { n.next = { v: i, next: null }; n = n.next; } let s = 0; for (let m = head; m; m = m.next) s += m.v; return s;', 15],
+  'valueOf and Symbol.toPrimitive on plain objects': ['const o = {}; o.valueOf = () => 2; const p = { [Symbol.toPrimitive]: () => 3 }; p[Symbol.toPrimitive] = () => 4; return o * p;', 8],
+  'an iterable of its own': ['let i = 0; const it = {}; it.next = () => (i < 3 ? { value: i++, done: false } : { done: true, value: undefined }); it[Symbol.iterator] = () => it; return [...it].join();', '0,1,2'],
+  'Object.assign of next and Symbol.iterator onto plain objects': ['const o = Object.assign({}, { next: 1, valueOf: 2, [Symbol.iterator]: 3 }); return o.next + o.valueOf + o[Symbol.iterator];', 6],
+  'iterating arrays, maps, sets and strings': ['let n = 0; for (const x of [1, 2]) n += x; for (const [k] of new Map([[3, 4]])) n += k; for (const x of new Set([5])) n += x; for (const c of "ab") n += c.length; return n + [...[1].values()].length;', 14],
+};
+
+const attempts = (set: Record<string, string>) => Object.fromEntries(Object.entries(set).map(([name, code]) => [name, `try { ${code} } catch (e) { return 'threw ' + e.name; } return 'done';`]));
+const ordinary = Object.fromEntries(Object.entries(ORDINARY).map(([name, [code]]) => [name, code]));
+
+const GROUPS = { syntax: attempts(BY_SYNTAX), 'class fields': attempts(BY_CLASS_FIELD), builtins: attempts(BY_BUILTIN), proxies: attempts(BY_PROXY), ordinary } as const;
+type Group = keyof typeof GROUPS;
+
+const MODES: { label: string; options: string; groups: Group[] }[] = [
+  { label: 'vm STANDARD validated', options: '{}', groups: ['syntax', 'ordinary'] },
+  { label: 'vm STANDARD, validate:false', options: '{ validate: false }', groups: ['syntax', 'builtins', 'ordinary'] },
+  { label: 'vm PERMISSIVE validated', options: "{ securityLevel: 'PERMISSIVE' }", groups: ['syntax', 'class fields', 'proxies', 'ordinary'] },
+  { label: 'vm PERMISSIVE, validate:false', options: "{ securityLevel: 'PERMISSIVE', validate: false }", groups: ['class fields', 'builtins', 'proxies'] },
+  // The guards of these writes protect the host: the rewriter writes them whatever `transform` says.
+  { label: 'vm PERMISSIVE, validate:false, transform:false', options: "{ securityLevel: 'PERMISSIVE', validate: false, transform: false }", groups: ['syntax', 'class fields', 'builtins', 'proxies', 'ordinary'] },
+  { label: 'worker_threads STANDARD validated', options: "{ adapter: 'worker_threads' }", groups: ['syntax', 'ordinary'] },
+  // A worker serves tenant after tenant: a protector its isolate lost slowed every later run in it.
+  { label: 'worker_threads PERMISSIVE, validate:false, transform:false', options: "{ adapter: 'worker_threads', securityLevel: 'PERMISSIVE', validate: false, transform: false }", groups: ['syntax', 'class fields', 'builtins', 'proxies'] },
+];
+
+const child = (options: string, scripts: Record<string, string>) => `
+const enclave = new Enclave({ timeout: 10_000, ...(${options}) });
+const out = {};
+for (const [name, code] of Object.entries(${JSON.stringify(scripts)})) {
+  const r = await enclave.run(code);
+  out[name] = r.success ? r.value : r.error.code;
+}
+await enclave.dispose();
+console.log('RESULT ' + JSON.stringify(out));
+`;
+
+const children = new ChildBatch(2);
+const rows = MODES.flatMap((mode) =>
+  mode.groups.map((group) => ({
+    label: `${mode.label}: ${group}`,
+    group,
+    key: children.add(`${mode.label}: ${group}`, child(mode.options, GROUPS[group]), { nodeArgs: ['--trace-protector-invalidation'], killAfterMs: 60_000 }),
+  })),
+);
+beforeAll(() => children.start(), 120_000);
+
+describe('invariant 7: no script turns off a protector of the isolate (child processes, V8 reports each one it turns off)', () => {
+  describe.each(rows)('$label', ({ key, group }) => {
+    it('V8 turned off no protector besides the realm\'s own', async () => {
+      const c = await children.result(key);
+      expect(c.code, describeChild(c)).toBe(0);
+      const off = [...new Set([...c.stdout.matchAll(/Invalidating protector cell (\w+)/g)].map((m) => m[1] as string))];
+      expect(off.filter((p) => !REALM_OWN.has(p)), `${JSON.stringify(childResult(c))}`).toEqual([]);
+    }, 70_000);
+
+    it(group === 'ordinary' ? 'every ordinary script gives its value' : 'every attempt is refused (by validation or with a TypeError)', async () => {
+      const got = childResult(await children.result(key)) as Record<string, unknown>;
+      for (const [name, code] of Object.entries(GROUPS[group])) {
+        if (group === 'ordinary') expect(got[name], name).toEqual((ORDINARY[name] as [string, unknown])[1]);
+        else expect(got[name] === 'VALIDATION_ERROR' || got[name] === 'threw TypeError', `${name}: ${JSON.stringify(got[name])} (${code})`).toBe(true);
+      }
+    }, 70_000);
+  });
+});
