@@ -198,10 +198,12 @@ function constructorMember(n: Node): boolean {
   return n.type === 'MemberExpression' && n.computed !== true && (n.object as Node).type !== 'Super' && protectedName(n.property as Node, false) !== undefined;
 }
 
-/** Whether `n`, as the `field` of `parent`, is a `.constructor` (or `.next`, `.valueOf`) written to (an ObjectPattern's values are found from the pattern). */
+/** Whether `n`, as the `field` of `parent`, is a `.constructor` (or `.next`, `.valueOf`) written to or deleted (an ObjectPattern's values are found from the pattern). */
 function constructorTarget(n: Node, parent: Node | null, field: string): boolean {
   if (parent === null || !constructorMember(n)) return false;
   switch (parent.type) {
+    case 'UnaryExpression':
+      return parent.operator === 'delete';
     case 'AssignmentExpression':
     case 'AssignmentPattern':
     case 'ForInStatement':
@@ -848,6 +850,16 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
     else if (type === 'ArrayPattern') for (const element of node.elements as (Node | null)[]) target(element);
     else if (type === 'ObjectPattern') for (const prop of node.properties as Node[]) target(prop.type === 'RestElement' ? (prop.argument as Node) : (prop.value as Node));
     else if (type === 'AssignmentPattern' || type === 'RestElement') target((type === 'RestElement' ? node.argument : node.left) as Node);
+    // A delete looks its key up as a write does, and turns off the same protectors (see Guards.ct).
+    else if (type === 'UnaryExpression' && node.operator === 'delete') {
+      const argument = node.argument as Node;
+      const chained = argument.type === 'ChainExpression' ? (argument.expression as Node) : null;
+      if (chained === null) target(argument);
+      else if (chained.type === 'MemberExpression' && (chained.computed === true || protectedName(chained.property as Node, false) !== undefined)) {
+        // An optional chain cannot take a guard around its object without changing where it stops.
+        issue(node, 'no-optional-delete', 'Deleting a computed, `next`, `valueOf` or `constructor` property through an optional chain is not available in AgentScript.', 'Test the object first: `if (o) delete o[k];`.');
+      }
+    }
 
     if (((type === 'Property' && node.method === true) || type === 'MethodDefinition') && isNode(node.value) && (node.value as Node).async === true) {
       const key = node.key as Node;

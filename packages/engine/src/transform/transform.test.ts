@@ -327,6 +327,22 @@ describe('rewriter: writes that would turn off a protector of the isolate', () =
     }
   });
 
+  it('sends a delete of those names, or of a computed key, through the same guards (a delete looks the key up as a write does)', () => {
+    for (const text of both('delete it.next; delete s.valueOf; delete o[k]; delete o.other;')) {
+      expect(text).toContain("delete __ek_rt.ct(it, 'next').next;");
+      expect(text).toContain("delete __ek_rt.ct(s, 'valueOf').valueOf;");
+      expect(text).toContain('delete __ek_lt(o, __ek_t = (k))[__ek_t];');
+      expect(text).toContain('delete o.other;');
+    }
+  });
+
+  it('refuses a delete through an optional chain of such a key, which no guard can wrap, whatever `transform` says', () => {
+    for (const guards of [true, false]) {
+      const result = transformAgentScript(parseAgentScript('delete a?.next; delete a?.[k]; delete a?.b;'), [], { guards });
+      expect(result.issues.map((i) => [i.ruleId, i.column])).toEqual([['no-optional-delete', 1], ['no-optional-delete', 17]]);
+    }
+  });
+
   it('leaves reads alone', () => {
     for (const text of both('const v = it.next(); const w = s.valueOf(); return [v, w, a.constructor === Array];')) expect(text).not.toContain('__ek_rt.ct');
   });

@@ -5,11 +5,12 @@
  * frozen object. Found by red-teaming (Node 20, 22 and 24, every row below before the fix):
  *
  * - `next` on an array, Map, Set or String iterator (or on their prototypes), and `Symbol.iterator` on an
- *   array or on a Map or Set iterator, turn off the iterator fast paths. `const it = [1].values(); try {
+ *   array, a Set or a Map or Set iterator, turn off the iterator fast paths. `const it = [1].values(); try {
  *   it.next = 1 } catch {}` (STANDARD, validated; the write itself throws on the frozen prototype) made the
  *   host's own `[...array]` about 55 times slower and `[...map.values()]`, `[...set]` about 11 times
  *   slower, for the life of the process (`vm`) or of the worker and every later tenant of it.
  * - `valueOf` or `Symbol.toPrimitive` on a String object (Node 22 and 24: StringWrapperToPrimitive).
+ * - A delete of any such key, as a write (`delete it.next`, STANDARD, validated).
  * - A write of any such key, or of `Symbol.replace`, `split`, `matchAll`, `toPrimitive`, `valueOf`,
  *   `Symbol.species`, on the realm's frozen intrinsics (String.prototype, Object.prototype,
  *   Set.prototype, `[].constructor`...): the write fails, the flag is off all the same
@@ -46,11 +47,19 @@ const BY_SYNTAX: Record<string, string> = {
   'next, computed': 'const it = [1].values(); const k = "ne" + "xt"; it[k] = 1;',
   'Symbol.iterator on an array': 'const a = [1, 2]; a[Symbol.iterator] = () => [].values(); return [...a].length;',
   'Symbol.iterator on a Map iterator': 'const it = new Map().values(); it[Symbol.iterator] = 1;',
+  'Symbol.iterator on a Set': 'const s = new Set([1]); s[Symbol.iterator] = () => [].values();',
   'valueOf on a String object': 'const s = new String("a"); s.valueOf = () => "b";',
   'Symbol.toPrimitive on a String object': 'const s = new String("a"); s[Symbol.toPrimitive] = () => "b";',
   'Object.assign of next onto an iterator': 'Object.assign([1].values(), { next: 1 });',
   'Object.assign of Symbol.iterator onto an array': 'Object.assign([1], { [Symbol.iterator]: 1 });',
   'Object.assign of valueOf onto a String object': 'Object.assign(new String("a"), { valueOf: 1 });',
+  'Object.assign of Symbol.iterator onto a Set': 'Object.assign(new Set(), { [Symbol.iterator]: 1 });',
+  // A delete looks the key up as a write does.
+  'delete next on an array iterator': 'const it = [1].values(); delete it.next;',
+  'delete next on a Map iterator, computed': 'const it = new Map().keys(); const k = "next"; delete it[k];',
+  'delete Symbol.iterator on an array': 'const a = [1]; delete a[Symbol.iterator];',
+  'delete valueOf on a String object': 'const s = new String("a"); delete s.valueOf;',
+  'delete through an optional chain': 'const it = [1].values(); delete it?.next;',
 };
 
 /** Class fields defined on what a base constructor returned, or on a subclass of Array (PERMISSIVE allows classes). */
@@ -59,6 +68,7 @@ const BY_CLASS_FIELD: Record<string, string> = {
   'a field valueOf on a String object a base returned': 'class B { constructor(o) { return o; } } class C extends B { valueOf = 1; } new C(new String("a"));',
   'a computed field Symbol.iterator on a subclass of Array': 'class C extends Array { [Symbol.iterator] = 1; } new C();',
   'a computed field next, key made at run time': 'class B { constructor(o) { return o; } } const k = "ne" + "xt"; class C extends B { [k] = 1; } new C(new Map().keys());',
+  'Symbol.iterator on an instance of a subclass of Set': 'class S extends Set {} const s = new S(); s[Symbol.iterator] = 1;',
 };
 
 /** Writes through builtins (validation refuses them; the runtime must hold with both layers off). */
@@ -76,6 +86,11 @@ const BY_BUILTIN: Record<string, string> = {
   'Reflect.set Symbol.species on [].constructor (frozen)': 'Reflect.set([].constructor, Symbol.species, 1);',
   'Reflect.set Symbol.species on /x/.constructor (frozen)': 'Reflect.set(/x/.constructor, Symbol.species, 1);',
   'Reflect.set with an iterator as the receiver': 'Reflect.set({}, "next", 1, [].values());',
+  'Reflect.set Symbol.iterator on a Set': 'Reflect.set(new Set(), Symbol.iterator, 1);',
+  'Reflect.deleteProperty next on the array iterator prototype (frozen)': 'Reflect.deleteProperty(Object.getPrototypeOf([].values()), "next");',
+  'Reflect.deleteProperty Symbol.replace on String.prototype (frozen)': 'Reflect.deleteProperty(String.prototype, Symbol.replace);',
+  'Reflect.deleteProperty Symbol.iterator on Set.prototype (frozen)': 'Reflect.deleteProperty(Set.prototype, Symbol.iterator);',
+  'a String object moved to another prototype first': 'const s = new String("a"); Object.setPrototypeOf(s, Object.prototype); Object.defineProperty(s, "valueOf", { value: 1 });',
   'Reflect.defineProperty Symbol.toPrimitive on a String object': 'Reflect.defineProperty(Object("a"), Symbol.toPrimitive, { value: 1 });',
   'Object.defineProperty next on a String iterator': 'Object.defineProperty("ab"[Symbol.iterator](), "next", { value: 1 });',
   'Object.defineProperties Symbol.iterator on a Set iterator': 'Object.defineProperties(new Set().values(), { [Symbol.iterator]: { value: 1 } });',
@@ -91,6 +106,7 @@ const BY_PROXY: Record<string, string> = {
   'a proxy of an array iterator': 'Object.defineProperty(new Proxy([].values(), {}), "next", { value: 1 });',
   'a proxy of a String object': 'Reflect.set(new Proxy(Object("a"), {}), "valueOf", 1);',
   'a proxy of String.prototype (frozen)': 'Reflect.set(new Proxy(String.prototype, {}), Symbol.replace, 1);',
+  'a proxy of a Set': 'Reflect.set(new Proxy(new Set(), {}), Symbol.iterator, 1);',
   'a proxy of an iterator that lies about its prototype': 'Object.defineProperty(new Proxy(new Set().values(), { getPrototypeOf: () => Object.prototype }), "next", { value: 1 });',
 };
 
@@ -100,6 +116,7 @@ const ORDINARY: Record<string, [string, unknown]> = {
   'valueOf and Symbol.toPrimitive on plain objects': ['const o = {}; o.valueOf = () => 2; const p = { [Symbol.toPrimitive]: () => 3 }; p[Symbol.toPrimitive] = () => 4; return o * p;', 8],
   'an iterable of its own': ['let i = 0; const it = {}; it.next = () => (i < 3 ? { value: i++, done: false } : { done: true, value: undefined }); it[Symbol.iterator] = () => it; return [...it].join();', '0,1,2'],
   'Object.assign of next and Symbol.iterator onto plain objects': ['const o = Object.assign({}, { next: 1, valueOf: 2, [Symbol.iterator]: 3 }); return o.next + o.valueOf + o[Symbol.iterator];', 6],
+  'deletes on plain objects': ['const o = { next: 1, valueOf: 2, a: 3 }; delete o.next; delete o["valueOf"]; const k = "a"; delete o[k]; return Object.keys(o).length;', 0],
   'iterating arrays, maps, sets and strings': ['let n = 0; for (const x of [1, 2]) n += x; for (const [k] of new Map([[3, 4]])) n += k; for (const x of new Set([5])) n += x; for (const c of "ab") n += c.length; return n + [...[1].values()].length;', 14],
 };
 

@@ -48,6 +48,8 @@ const SPECIES_BY_BUILTIN: Record<string, string> = {
   'Array.prototype.constructor itself (frozen)': 'Object.defineProperty(Array.prototype, "constructor", { value: 1 });',
   'an array with another prototype': 'const a = []; Object.setPrototypeOf(a, { constructor: 0 }); Object.assign(a, { constructor: 1 });',
   'Reflect.set on RegExp.prototype itself (frozen: the set fails, after the lookup)': 'Reflect.set(RegExp.prototype, "constructor", 1);',
+  'Reflect.deleteProperty on an array (a delete looks the key up too)': 'Reflect.deleteProperty([], "constructor");',
+  'Reflect.deleteProperty on RegExp.prototype (frozen)': 'Reflect.deleteProperty(RegExp.prototype, "constructor");',
   // The runtime tells RegExps apart by their own `lastIndex` first: not by their prototype or their tag.
   'a RegExp dressed as an object': 'const r = /x/; Object.setPrototypeOf(r, Object.prototype); Object.defineProperty(r, Symbol.toStringTag, { value: "Object" }); Object.assign(r, { constructor: 1 });',
 };
@@ -57,6 +59,7 @@ const SPECIES_BY_SYNTAX: Record<string, string> = {
   'plain assignment (fails on the read-only inherited constructor, after the lookup)': '[].constructor = 1;',
   'compound assignment on a RegExp': 'const r = /x/; r.constructor += 1;',
   'update expression': 'const a = []; a.constructor++;',
+  'a delete': 'const a = []; delete a.constructor; const r = /x/; delete r["constructor"];',
   'destructuring targets': 'const a = []; ({ x: a.constructor } = { x: 1 }); [a.constructor] = [1]; [...a.constructor] = [1];',
   'a for-of target': 'const a = []; for (a.constructor of [1]);',
   'an array with another prototype': 'const a = []; Object.setPrototypeOf(a, { constructor: 0 }); a.constructor = 1;',

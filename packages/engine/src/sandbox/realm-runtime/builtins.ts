@@ -55,6 +55,7 @@ import {
   gpo,
   isArray,
   isFrozen,
+  gopsyms,
   jsonParse,
   jsonStringify,
   nativeDefineProperties,
@@ -65,6 +66,8 @@ import {
   stringIndexOf,
   stringSlice,
   stringValueOf,
+  mapSize,
+  setSize,
   numberValueOf,
   stringRaw,
   regexpSourceGetter,
@@ -306,6 +309,14 @@ export function stringObject(o: object): boolean {
   return length !== undefined && length.writable === false && length.configurable === false && hasSlot(stringValueOf, o);
 }
 
+/**
+ * A Set or a Map, of a subclass too (told by its internal slots): an own `Symbol.iterator` on a Set turns
+ * off V8's Set iterator protector (a Map is taken alike, at no cost: the key is rare).
+ */
+export function collection(o: object): boolean {
+  return hasSlot(setSize, o) || hasSlot(mapSize, o);
+}
+
 /** Symbols V8 guards with a protector on some receivers (see protectorHolder). */
 const PROTECTOR_SYMBOLS = new SetCtor<unknown>([symbolIterator, symbolSpecies, symbolIsConcatSpreadable, symbolReplace, symbolSplit, symbolMatch, symbolMatchAll, symbolSearch, symbolToPrimitive]);
 
@@ -331,7 +342,7 @@ export function protectorHolder(o: unknown, key: unknown): boolean {
     if (key !== 'valueOf') return false;
   } else if (typeof key !== 'symbol' || !apply(setHas, PROTECTOR_SYMBOLS, [key])) return false;
   if (key === symbolIsConcatSpreadable || isFrozen(o)) return true;
-  if (key === symbolIterator) return isArray(o) || guardedIterator(o);
+  if (key === symbolIterator) return isArray(o) || guardedIterator(o) || collection(o);
   if (key === 'valueOf' || key === symbolToPrimitive) return stringObject(o);
   return false;
 }
@@ -346,7 +357,7 @@ export function refuseProtected(name: string, o: unknown, key: unknown): void {
   if (!protectorHolder(o, key)) return;
   if (key === 'constructor') throw new TypeErrorCtor(`${name}: an own "constructor" on an array or a RegExp is not available in AgentScript (it would slow down every array and RegExp of the process).`);
   const what = typeof key === 'symbol' ? StringCtor(key) : `"${key as string}"`;
-  throw new TypeErrorCtor(`${name}: writing ${what} to this object is not available in AgentScript (even an attempt would slow down every iterator, string or intrinsic of the same kind in the process).`);
+  throw new TypeErrorCtor(`${name}: writing or deleting ${what} on this object is not available in AgentScript (even an attempt would slow down every iterator, string or intrinsic of the same kind in the process).`);
 }
 
 /**
@@ -428,12 +439,21 @@ function assignChecked(target: object, sources: unknown[]): unknown {
   return target;
 }
 
-/** A target whose own keys Object.assign sets one at a time, each checked (see assignChecked). */
-function assignsChecked(target: unknown): boolean {
+/**
+ * A target whose own keys Object.assign sets one at a time, each checked (see assignChecked). A source
+ * with symbol keys (rare) sends any target there: `Symbol.iterator` on a Set, of a subclass too, is told
+ * only by a brand check that throws for everything else.
+ */
+function assignsChecked(target: unknown, sources: unknown[]): boolean {
   if (target === null || typeof target !== 'object') return false;
   if (speciesHolder(target) || isFrozen(target)) return true;
   const p = gpo(target);
-  return p !== ObjectPrototype && (iteratorPrototype(p) || stringObject(target));
+  if (p !== ObjectPrototype && (iteratorPrototype(p) || stringObject(target))) return true;
+  for (let i = 0; i < sources.length; i++) {
+    const source = sources[i];
+    if (source !== null && typeof source === 'object' && gopsyms(source).length > 0) return true;
+  }
+  return false;
 }
 
 /**
@@ -1497,7 +1517,7 @@ export function wrapBulkBuiltins(): void {
       }
       copiedIndices('Object.assign', n);
       for (let i = 0; i < sources.length; i++) namedKeys('Object.assign', sources[i], NAMED_COPY_MOST);
-      if (assignsChecked(target)) return assignChecked(target as object, sources);
+      if (assignsChecked(target, sources)) return assignChecked(target as object, sources);
       const args: unknown[] = [target];
       for (let i = 0; i < sources.length; i++) args[i + 1] = sources[i];
       return apply(orig, ObjectCtor, args);
@@ -1599,6 +1619,15 @@ export function wrapBulkBuiltins(): void {
       },
     }));
   });
+  // A delete looks its key up as a write does (see protectorHolder).
+  wrap(ReflectObject, 'deleteProperty', (orig) => ({
+    deleteProperty(target: unknown, key: unknown) {
+      if (target === null || (typeof target !== 'object' && typeof target !== 'function')) return apply(orig, ReflectObject, [target, key]);
+      const k = propertyKey(key);
+      refuseProtected('Reflect.deleteProperty', target, k);
+      return apply(orig, ReflectObject, [target, k]);
+    },
+  }));
   // An iterator keeps its prototype: guardedIterator tells it by that (see refusePrototypeChange).
   each([ObjectCtor, ReflectObject], (holder) => {
     wrap(holder, 'setPrototypeOf', (orig) => ({

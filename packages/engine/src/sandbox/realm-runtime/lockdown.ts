@@ -11,7 +11,7 @@
 import type { InstallOptions } from '../realm-abi.js';
 import type { Run } from './budgets.js';
 import { chargeChars, chargeElements, current, fatal } from './budgets.js';
-import { bounded, chargedEach, guardedIterator, installArrayConstructor, installRegExpConstructor, plainArray, replaceConstructor, scriptProxy, sortKey, speciesHolder, stringObject, tickMany, wrap, wrapBulkBuiltins } from './builtins.js';
+import { bounded, chargedEach, collection, guardedIterator, installArrayConstructor, installRegExpConstructor, plainArray, replaceConstructor, scriptProxy, sortKey, speciesHolder, stringObject, tickMany, wrap, wrapBulkBuiltins } from './builtins.js';
 import { boundedAsync, wrapIterableConsumers } from './iterables.js';
 import { displace, displaced } from './displaced.js';
 import type { Codec } from './codec.js';
@@ -203,7 +203,7 @@ function installProxy(): void {
   const refuseArray = (target: unknown) => {
     if (isArray(target)) throw new TypeErrorCtor('Proxies of arrays are not available in AgentScript.');
     if (speciesHolder(target)) throw new TypeErrorCtor('Proxies of RegExps are not available in AgentScript.');
-    if (target !== null && typeof target === 'object' && (guardedIterator(target) || stringObject(target))) throw new TypeErrorCtor('Proxies of iterators and String objects are not available in AgentScript.');
+    if (target !== null && typeof target === 'object' && (guardedIterator(target) || stringObject(target) || collection(target))) throw new TypeErrorCtor('Proxies of iterators, String objects, Sets and Maps are not available in AgentScript.');
   };
   const SafeProxy = function Proxy(target: object, handler: ProxyHandler<object>) {
     if (new.target === undefined) throw new TypeErrorCtor("Constructor Proxy requires 'new'");

@@ -43,6 +43,7 @@ export const {
   freeze,
   isFrozen,
   keys: objectKeys,
+  getOwnPropertySymbols: gopsyms,
   is: objectIs,
   create,
   defineProperties: nativeDefineProperties,

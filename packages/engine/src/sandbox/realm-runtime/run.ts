@@ -40,6 +40,7 @@ import {
   mapGet,
   mapSet,
   promiseThen,
+  reflectDelete,
   regexpExec,
   setHas,
   stringIndexOf,
@@ -277,6 +278,11 @@ const TARGET_TRAPS: ProxyHandler<Record<PropertyKey, unknown>> = freeze({
     refuseProtected('An assignment', o, k);
     o[k] = k === 'length' ? lengthGrowth(o, v) : v;
     return true;
+  },
+  deleteProperty(o: Record<PropertyKey, unknown>, k: PropertyKey) {
+    checkTargetKey(k);
+    refuseProtected('A delete', o, k);
+    return reflectDelete(o, k);
   },
 });
 
