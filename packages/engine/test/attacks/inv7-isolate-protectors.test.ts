@@ -98,6 +98,7 @@ const BY_BUILTIN: Record<string, string> = {
   'Reflect.deleteProperty Symbol.replace on String.prototype (frozen)': 'Reflect.deleteProperty(String.prototype, Symbol.replace);',
   'Reflect.deleteProperty Symbol.iterator on Set.prototype (frozen)': 'Reflect.deleteProperty(Set.prototype, Symbol.iterator);',
   'a String object moved to another prototype first': 'const s = new String("a"); Object.setPrototypeOf(s, Object.prototype); Object.defineProperty(s, "valueOf", { value: 1 });',
+  'a Set moved to Object.prototype first, then Object.assign': 'const s = new Set(); Object.setPrototypeOf(s, Object.prototype); Object.assign(s, { [Symbol.iterator]: 1 });',
   'Reflect.defineProperty Symbol.toPrimitive on a String object': 'Reflect.defineProperty(Object("a"), Symbol.toPrimitive, { value: 1 });',
   'Object.defineProperty next on a String iterator': 'Object.defineProperty("ab"[Symbol.iterator](), "next", { value: 1 });',
   'Object.defineProperties Symbol.iterator on a Set iterator': 'Object.defineProperties(new Set().values(), { [Symbol.iterator]: { value: 1 } });',

@@ -363,10 +363,13 @@ export function refuseProtected(name: string, o: unknown, key: unknown): void {
 /**
  * Before a native changes the prototype of `o`: an iterator or a String object moved to another
  * prototype would no longer be told apart by guardedIterator or stringObject, and V8 tells them by their
- * internal type.
+ * internal type; a Set or a Map moved to Object.prototype would pass for an ordinary object in
+ * Object.assign (see assignsChecked).
  */
 export function refusePrototypeChange(name: string, o: unknown): void {
-  if (o !== null && typeof o === 'object' && (guardedIterator(o) || stringObject(o))) throw new TypeErrorCtor(`${name}: changing the prototype of an iterator or a String object is not available in AgentScript.`);
+  if (o !== null && typeof o === 'object' && (guardedIterator(o) || stringObject(o) || collection(o))) {
+    throw new TypeErrorCtor(`${name}: changing the prototype of an iterator, a String object, a Set or a Map is not available in AgentScript.`);
+  }
 }
 
 /** Before `desc` is defined as the `key` of `o`: a descriptor of an array's `length` is read once, and its value charged. */
@@ -440,15 +443,18 @@ function assignChecked(target: object, sources: unknown[]): unknown {
 }
 
 /**
- * A target whose own keys Object.assign sets one at a time, each checked (see assignChecked). A source
- * with symbol keys (rare) sends any target there: `Symbol.iterator` on a Set, of a subclass too, is told
- * only by a brand check that throws for everything else.
+ * A target whose own keys Object.assign sets one at a time, each checked (see assignChecked). An
+ * ordinary object (the usual `Object.assign({}, ...)`) is none of those kinds: their prototypes cannot be
+ * changed (see refusePrototypeChange). For another, a source with symbol keys (rare) sends it there:
+ * `Symbol.iterator` on a Set, of a subclass too, is told only by a brand check that throws for
+ * everything else.
  */
 function assignsChecked(target: unknown, sources: unknown[]): boolean {
   if (target === null || typeof target !== 'object') return false;
   if (speciesHolder(target) || isFrozen(target)) return true;
   const p = gpo(target);
-  if (p !== ObjectPrototype && (iteratorPrototype(p) || stringObject(target))) return true;
+  if (p === ObjectPrototype) return false;
+  if (iteratorPrototype(p) || stringObject(target)) return true;
   for (let i = 0; i < sources.length; i++) {
     const source = sources[i];
     if (source !== null && typeof source === 'object' && gopsyms(source).length > 0) return true;
