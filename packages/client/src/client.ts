@@ -6,7 +6,7 @@ import type { ANSWER_SHAPES } from './http.js';
 import { errorOf, readJson, resultOf, routeUrl, send, shaped } from './http.js';
 import { DEFAULT_MAX_EVENT_LENGTH } from './sse.js';
 import type { EnclaveEventStream } from './stream.js';
-import { EventStream } from './stream.js';
+import { DEFAULT_MAX_BUFFERED_EVENTS, EventStream } from './stream.js';
 import type { EnclaveCatalog, EnclaveEvent, ExecutionResult, PendingApproval, RunLimitsRequest, SessionStatus, StartedSession } from './types.js';
 
 /**
@@ -51,6 +51,14 @@ export interface EnclaveClientOptions {
    * `maxOutputBytes` is larger.
    */
   maxEventLength?: number;
+  /**
+   * The most events a stream keeps for its `for await` loop before the loop takes them. Events are read
+   * as they come, whatever the loop does (the connection is never held up, `result` comes when the
+   * `final` event does); a loop that falls further behind finds the oldest unread ones replaced by one
+   * `events_dropped` marker, and can read them again with `client.session(id, { fromSeq })`. A stream
+   * whose `result` is read before it is iterated keeps none. Default 10,000.
+   */
+  maxBufferedEvents?: number;
 }
 
 /**
@@ -106,6 +114,8 @@ export interface FollowOptions extends RequestOptions {
   format?: StreamFormat;
   /** Also cancel the session on the server when reading stops (the signal aborts, `close()`, `break`). Default false. */
   cancelOnAbort?: boolean;
+  /** Overrides the client's `maxBufferedEvents` for this stream. */
+  maxBufferedEvents?: number;
 }
 
 /**
@@ -233,7 +243,7 @@ function baseUrl(url: unknown): () => URL {
   };
 }
 
-const KNOWN_OPTIONS = new Set(['url', 'headers', 'fetch', 'credentials', 'retry', 'idleTimeoutMs', 'format', 'maxEventLength']);
+const KNOWN_OPTIONS = new Set(['url', 'headers', 'fetch', 'credentials', 'retry', 'idleTimeoutMs', 'format', 'maxEventLength', 'maxBufferedEvents']);
 
 function checkRetry(where: string, retry: unknown, origin?: string): void {
   if (retry === undefined || retry === false) return;
@@ -258,7 +268,12 @@ function checkOptions(options: EnclaveClientOptions): void {
   if (format !== undefined && format !== 'sse' && format !== 'ndjson') throw configError('format must be "sse" or "ndjson".');
   const { maxEventLength } = options;
   if (maxEventLength !== undefined && (typeof maxEventLength !== 'number' || !Number.isSafeInteger(maxEventLength) || maxEventLength < 1)) throw configError('maxEventLength must be a positive integer (characters).');
+  checkBuffer(options.maxBufferedEvents);
   checkRetry('retry', options.retry);
+}
+
+function checkBuffer(max: unknown, origin?: string): void {
+  if (max !== undefined && (typeof max !== 'number' || !Number.isSafeInteger(max) || max < 1)) throw configError('maxBufferedEvents must be a positive integer (events).', origin);
 }
 
 const DEFAULT_IDLE_TIMEOUT_MS = 45_000;
@@ -284,7 +299,8 @@ const JSON_ACCEPT = 'application/json';
  * const final = await stream.result; // resumes by itself if the connection drops
  * ```
  * Defaults: SSE; retries 8 attempts in a row without progress, 1 s doubling to 15 s with jitter;
- * a stream silent for 45 s is resumed; events and JSON answers of at most 64 Mi characters.
+ * a stream silent for 45 s is resumed; events and JSON answers of at most 64 Mi characters; at most
+ * 10,000 events kept for a loop that lags (none for a stream whose `result` alone is awaited).
  */
 export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClient {
   checkOptions(options);
@@ -323,6 +339,7 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
 
   function follow<T>(sessionId: string | undefined, afterSeq: number, o: FollowOptions, start?: (signal: AbortSignal) => Promise<Response>): EnclaveEventStream<T> {
     checkRetry('retry', o.retry, 'stream/session options');
+    checkBuffer(o.maxBufferedEvents, 'stream/session options');
     const retry = o.retry ?? options.retry;
     const format = o.format ?? options.format ?? 'sse';
     return new EventStream<T>({
@@ -341,6 +358,7 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
       signal: o.signal,
       onEvent: o.onEvent,
       cancelOnAbort: o.cancelOnAbort ?? false,
+      maxBufferedEvents: o.maxBufferedEvents ?? options.maxBufferedEvents ?? DEFAULT_MAX_BUFFERED_EVENTS,
       cancel: (id) => cancel(id, { ...(o.headers && { headers: o.headers }) }),
     });
   }

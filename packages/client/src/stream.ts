@@ -5,8 +5,13 @@ import type { EnclaveEvent, ExecutionFailure, ExecutionResult, PendingApproval, 
 
 /**
  * A session's events, as they happen, resumed across dropped connections: iterate it with
- * `for await`, or await only `result`. Events are read whether you iterate or not (those not iterated yet
- * wait in memory, at most one run's events); it can be iterated once.
+ * `for await`, or await only `result`. Events are read whether you iterate or not, and never wait for
+ * the loop: those not iterated yet are kept in memory, at most `maxBufferedEvents` of them (default
+ * 10,000). When more arrive, the oldest unread ones give way to one `events_dropped` marker (`fromSeq`,
+ * `toSeq`, `count`), as the server's own do; `client.session(id, { fromSeq: marker.payload.fromSeq - 1 })`
+ * reads them again while the server keeps the session. Reading `result` before iterating says you will
+ * not iterate: from then on no event is kept (iterating later starts with a marker for those that
+ * passed). It can be iterated once.
  *
  * Stopping to read (the `signal` aborts, `close()`, or `break` out of the loop) leaves the session
  * running on the server, where `client.session(id)` can attach to it again, unless the stream was
@@ -33,11 +38,13 @@ export interface EnclaveEventStream<T = unknown> extends AsyncIterable<EnclaveEv
    * or `deny()`, follow the rest with `client.session(sessionId, { fromSeq: stream.lastSeq })`.
    * Rejects with `EnclaveClientError` when no result could be read: the request was refused, the
    * session is unknown or expired (404), resuming failed too often (`RETRIES_EXHAUSTED`), or reading
-   * was stopped (`ABORTED`).
+   * was stopped (`ABORTED`). Read before iterating, it makes the stream keep no events for an iterator.
    */
   readonly result: Promise<ExecutionResult<T>>;
   /** The seq of the last event delivered (0 before the first); resume from it with `client.session(id, { fromSeq })`. */
   readonly lastSeq: number;
+  /** Events delivered and kept for the iterator, not iterated yet: at most `maxBufferedEvents` (a marker of dropped ones not counted). */
+  readonly bufferedEvents: number;
   /** Cancels the session on the server (`DELETE`); the stream goes on to its `final` event, which says `ABORTED`. */
   cancel(): Promise<SessionStatus>;
   /** Stops reading (the session goes on unless `cancelOnAbort`). Iteration ends; an unsettled `result` rejects with `ABORTED`. */
@@ -50,7 +57,12 @@ export interface EventStreamInit {
   onEvent: ((event: EnclaveEvent) => void) | undefined;
   cancelOnAbort: boolean;
   cancel: (sessionId: string) => Promise<SessionStatus>;
+  /** Unread events kept for the iterator; the oldest beyond it are dropped behind a marker. */
+  maxBufferedEvents: number;
 }
+
+/** The default of `maxBufferedEvents`: far more lag than a loop that keeps up has, a few MB of small events. */
+export const DEFAULT_MAX_BUFFERED_EVENTS = 10_000;
 
 /** The result a stream resolves with when the run pauses: not the run's end, the wait for a decision. */
 function pausedResult(pending: PendingApproval): ExecutionFailure {
@@ -89,8 +101,13 @@ export class EventStream<T> implements EnclaveEventStream<T> {
   readonly #init: EventStreamInit;
   #knownId: string | undefined;
   #lastSeq: number;
-  #queue: EnclaveEvent[] = [];
+  /** Unread events from `#head` on; slots before it are emptied as they are taken. */
+  #queue: (EnclaveEvent | undefined)[] = [];
   #head = 0;
+  /** Stands for the unread events dropped since the iterator last took a marker; delivered before `#queue[#head]`. */
+  #dropped: EnclaveEvent<'events_dropped'> | undefined;
+  /** Whether events are kept for an iterator: until `result` is read first, and while iterating. */
+  #keeping = true;
   #ended = false;
   #error: unknown;
   #closed = false;
@@ -113,11 +130,20 @@ export class EventStream<T> implements EnclaveEventStream<T> {
   }
 
   get result(): Promise<ExecutionResult<T>> {
+    if (!this.#iterated && this.#keeping) {
+      // A caller that awaits only the result would never read what is kept: let it go now.
+      this.#keeping = false;
+      while (this.#head < this.#queue.length) this.#dropOldest();
+    }
     return this.#result.promise;
   }
 
   get lastSeq(): number {
     return this.#lastSeq;
+  }
+
+  get bufferedEvents(): number {
+    return this.#queue.length - this.#head;
   }
 
   async cancel(): Promise<SessionStatus> {
@@ -132,6 +158,7 @@ export class EventStream<T> implements EnclaveEventStream<T> {
   [Symbol.asyncIterator](): AsyncIterator<EnclaveEvent> {
     if (this.#iterated) throw new TypeError('An EnclaveEventStream can be iterated only once.');
     this.#iterated = true;
+    this.#keeping = true;
     return {
       next: () => this.#next(),
       return: async () => {
@@ -143,14 +170,12 @@ export class EventStream<T> implements EnclaveEventStream<T> {
 
   async #next(): Promise<IteratorResult<EnclaveEvent>> {
     for (;;) {
-      if (this.#head < this.#queue.length) {
-        const value = this.#queue[this.#head++] as EnclaveEvent;
-        if (this.#head >= COMPACT_AT && this.#head * 2 >= this.#queue.length) {
-          this.#queue = this.#queue.slice(this.#head);
-          this.#head = 0;
-        }
-        return { done: false, value };
+      const marker = this.#dropped;
+      if (marker !== undefined) {
+        this.#dropped = undefined;
+        return { done: false, value: marker };
       }
+      if (this.#head < this.#queue.length) return { done: false, value: this.#take() };
       if (this.#ended) {
         const quiet = this.#closed && this.#error instanceof EnclaveClientError && this.#error.code === 'ABORTED';
         if (this.#error !== undefined && !quiet) throw this.#error;
@@ -158,6 +183,53 @@ export class EventStream<T> implements EnclaveEventStream<T> {
       }
       await this.#changed.promise;
     }
+  }
+
+  /** The oldest unread event, out of the queue. */
+  #take(): EnclaveEvent {
+    const value = this.#queue[this.#head] as EnclaveEvent;
+    this.#queue[this.#head++] = undefined;
+    if (this.#head >= COMPACT_AT && this.#head * 2 >= this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+    return value;
+  }
+
+  /** Drops the oldest unread event into the marker that stands for it. */
+  #dropOldest(): void {
+    this.#drop(this.#take());
+  }
+
+  /**
+   * Widens the marker to cover `event`: its seq, and for a marker (the server's) the seqs it covers. The
+   * marker keeps the seq of the first event it stands for, so it comes in order.
+   */
+  #drop(event: EnclaveEvent): void {
+    let fromSeq = event.seq;
+    let toSeq = event.seq;
+    let count = 1;
+    if (event.type === 'events_dropped') {
+      const { fromSeq: from, toSeq: to, count: n } = event.payload;
+      if (Number.isSafeInteger(from)) fromSeq = Math.min(fromSeq, from);
+      toSeq = Math.max(toSeq, to);
+      // A marker is no event of the run: what it stands for is.
+      count = Number.isSafeInteger(n) && n > 0 ? n : 0;
+    }
+    const marker = this.#dropped;
+    if (marker === undefined) {
+      this.#dropped = { sessionId: event.sessionId, seq: event.seq, type: 'events_dropped', time: event.time, payload: { fromSeq, toSeq, count } };
+      return;
+    }
+    const p = marker.payload;
+    marker.payload = { fromSeq: Math.min(p.fromSeq, fromSeq), toSeq: Math.max(p.toSeq, toSeq), count: p.count + count };
+  }
+
+  /** Keeps `event` for the iterator, within the bound, or drops it at once when nobody will iterate. */
+  #keep(event: EnclaveEvent): void {
+    if (!this.#keeping) return this.#drop(event);
+    this.#queue.push(event);
+    while (this.#queue.length - this.#head > this.#init.maxBufferedEvents) this.#dropOldest();
   }
 
   #notify(): void {
@@ -186,7 +258,7 @@ export class EventStream<T> implements EnclaveEventStream<T> {
         } catch {
           // A listener's failure is its own: the stream goes on.
         }
-        this.#queue.push(event);
+        this.#keep(event);
         this.#notify();
         if (event.type === 'final') this.#result.resolve(event.payload as ExecutionResult<T>);
         if (event.type === 'approval_required') this.#result.resolve(pausedResult(event.payload));

@@ -199,7 +199,9 @@ export interface EnclaveEventPayloads {
   approval_required: PendingApproval;
   /**
    * Events with seq `fromSeq`..`toSeq` that are not coming: `count` older `log` events the server dropped
-   * to stay within its byte budget. The client also sends one of its own when it finds seqs missing.
+   * to stay within its byte budget. The client also sends one of its own when it finds seqs missing, and
+   * when a `for await` loop falls more than `maxBufferedEvents` behind: then it stands for the oldest
+   * unread events (any kind, markers included) and `count` is how many events of the run they were.
    */
   events_dropped: { fromSeq: number; toSeq: number; count: number };
 }
