@@ -163,6 +163,11 @@ export class EventStream<T> implements EnclaveEventStream<T> {
       next: () => this.#next(),
       return: async () => {
         this.close();
+        // The loop is over (a stream is iterated once): what it had not taken yet is let go.
+        this.#keeping = false;
+        this.#queue = [];
+        this.#head = 0;
+        this.#dropped = undefined;
         return { done: true, value: undefined };
       },
     };
@@ -221,8 +226,11 @@ export class EventStream<T> implements EnclaveEventStream<T> {
       this.#dropped = { sessionId: event.sessionId, seq: event.seq, type: 'events_dropped', time: event.time, payload: { fromSeq, toSeq, count } };
       return;
     }
+    // Not handed out yet: widened in place, with no allocation per dropped event.
     const p = marker.payload;
-    marker.payload = { fromSeq: Math.min(p.fromSeq, fromSeq), toSeq: Math.max(p.toSeq, toSeq), count: p.count + count };
+    p.fromSeq = Math.min(p.fromSeq, fromSeq);
+    p.toSeq = Math.max(p.toSeq, toSeq);
+    p.count += count;
   }
 
   /** Keeps `event` for the iterator, within the bound, or drops it at once when nobody will iterate. */

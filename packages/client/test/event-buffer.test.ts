@@ -129,6 +129,18 @@ describe.each<StreamFormat>(['sse', 'ndjson'])('a server that floods a session w
     expectEverySeqAccounted(events);
   });
 
+  it('breaking out of a loop that lags lets go of what it had not taken', async () => {
+    const client = createEnclaveClient({ url, retry: false });
+    const stream = client.stream('return 1', { format });
+    for await (const event of stream) {
+      expect(event.type).toBe('session_init');
+      await stream.result;
+      expect(stream.bufferedEvents).toBe(10_000);
+      break;
+    }
+    expect(stream.bufferedEvents).toBe(0);
+  });
+
   it('a stream nobody iterates or asks the result of keeps at most the default 10,000; a late loop gets a marker, then those', async () => {
     const client = createEnclaveClient({ url, retry: false });
     const final = finalDelivered();
