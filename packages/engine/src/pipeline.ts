@@ -104,7 +104,7 @@ function prepare(code: string, options: CheckOptions, syntax: boolean): PrepareR
 
   // Not cached: the compiled code is, per thread, by key (sandbox/compile.ts). Keeping this object would
   // keep the rewriter's MagicString too, about 17 KB for the agent script, for a hit that saves nothing.
-  const { code: source, mapPosition, prologue } = transformed.output;
+  const { code: source, mapPosition, prologue, addsPrivateNames } = transformed.output;
   const most = config.scan.maxCodeBytes * REWRITE_GROWTH;
   if (source.length > most) {
     return {
@@ -129,12 +129,12 @@ function prepare(code: string, options: CheckOptions, syntax: boolean): PrepareR
       return { ok: false, issues: [{ ruleId: 'syntax', message: `Syntax error: ${message}`, hint: 'Fix the syntax error.', line: 1, column: 1 }] };
     }
   }
-  return { ok: true, compiled: { source, key: cacheKey(source), mapPosition, privateNames: namesPrivately(parsed, options) } };
+  return { ok: true, compiled: { source, key: cacheKey(source), mapPosition, privateNames: addsPrivateNames || namesPrivately(parsed, options) } };
 }
 
 /**
  * Whether the script names a private member (`#x`), which retires the realm after its run (see
- * mayNamePrivately). The character scan alone errs towards retiring, and LLM scripts often hold `#` and a
+ * mayNamePrivately); the rewriter's own private names count too (TransformOutput.addsPrivateNames). The character scan alone errs towards retiring, and LLM scripts often hold `#` and a
  * letter in strings (`'#fff'`, `'#section'`, hashtags): such a run cost about 5x an ordinary one, since
  * the next run had to build a realm. Where a layer that already trusts the parser's tree is on
  * (validation or the guards), the tree answers; with both off the realm reads the text itself

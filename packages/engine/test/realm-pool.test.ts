@@ -174,6 +174,17 @@ describe('realms retired after a run that names a private member (vm)', () => {
     expect(await retired(make({ ...level, validate: false, transform: false }), PRIVATE)).toBe(PRIVATE.length);
   });
 
+  it('retires the realm after a run whose rewritten text has private names of the runtime\'s own', async () => {
+    // A class with a heritage and a field `next`, `valueOf` or `constructor` gets a private field that checks
+    // its instance (Guards.ct): evaluated in a loop with a base that returns an intrinsic, each evaluation
+    // would leave one more on it (inv7-realm-residue). The script itself names nothing privately.
+    const heritage = ['class A { constructor(o) { return o; } }', 'for (let i = 0; i < 3; i++) { class B extends A { next = 1; } try { new B(Object.prototype); } catch {} }', 'return 1;'];
+    const codes = [heritage.join('\n'), heritage.join('\n').replace('next = 1', 'valueOf = 1')];
+    for (const options of [{}, { validate: false }, { validate: false, transform: false }]) {
+      expect(await retired(make({ securityLevel: 'PERMISSIVE', realmPool: { prewarm: 0 }, ...options }), codes)).toBe(codes.length);
+    }
+  });
+
   it('with validation and the guards both off, reads the text itself and errs towards retiring', async () => {
     // Nothing trusts the parser's tree then: the runtime holds alone (see namesPrivately in pipeline.ts).
     expect(await retired(make({ validate: false, transform: false, realmPool: { prewarm: 0 } }), LOOK_ALIKES)).toBe(LOOK_ALIKES.length);

@@ -150,6 +150,12 @@ export interface TransformOutput {
    * on it: V8's syntax check may read the text without it (see checkSyntax).
    */
   prologue: readonly [number, number];
+  /**
+   * Whether the rewriter added private names of its own (a class with a heritage gets a private field that
+   * checks its instance first): a realm that ran them is retired like one that ran the script's own (see
+   * mayNamePrivately), since V8 adds private fields to frozen objects too.
+   */
+  addsPrivateNames: boolean;
 }
 
 export interface TransformResult {
@@ -800,6 +806,7 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
   };
   /** Class bodies of classes with a heritage, as the walk enters them (before their fields). */
   const classHeritage = new Set<Node>();
+  let addsPrivateNames = false;
   walkFlat(tree, { enter(node, parent, field, type) {
     while (checkScopes.length > 0 && node.start >= (checkScopes[checkScopes.length - 1] as { end: number }).end) checkScopes.pop();
     // Before whatever the walk writes at that offset (a string check starts there for `a + b`).
@@ -975,6 +982,7 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
       }
       let i = 0;
       for (const name of names) ms.appendLeft(node.start + 1, ` #${RESERVED_PREFIX}_f${i++} = ${guard('ct')}(this, '${name}');`);
+      if (i > 0) addsPrivateNames = true;
     } else if (type === 'PropertyDefinition' && node.computed === true) {
       // A class field is defined on the instance, which an `Array` base, or a base constructor that returns
       // an array, makes an array: `[k] = 1` with k = 'constructor' would turn off V8's species fast paths
@@ -1096,7 +1104,7 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
   // The header is the text's start (every other edit lies at or after the user's code); were it ever
   // not, the prologue is not located, and the syntax check reads the whole text.
   const prologueAt: readonly [number, number] = code.startsWith(opening) && code.startsWith(locals, opening.length) ? [opening.length, opening.length + locals.length] : [0, 0];
-  return { output: { code, mapPosition: positionMap(ms), prologue: prologueAt }, issues };
+  return { output: { code, mapPosition: positionMap(ms), prologue: prologueAt, addsPrivateNames }, issues };
 }
 
 /**

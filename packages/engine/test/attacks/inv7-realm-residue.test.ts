@@ -39,6 +39,18 @@ for (let i = 0; i < 16; i++) {
   // Distinct texts: a text seen again reuses its compiled factory, which must not matter either way.
   scripts[`attacker ${i}`] = `${HANG(name, target)} // ${i}`;
 }
+/**
+ * The rewriter's own private names count too: a class with a heritage and a field `next` (or `valueOf`,
+ * `constructor`) gets a private field of the runtime's that checks its instance first, and a class evaluated
+ * again is a new private name each time, hung on whatever the base returned. 200,000 evaluations held about
+ * 14 MB of the realm's Object.prototype per run when only the script's own names retired a realm (a few rows
+ * here for the host's canaries; realm-pool.test shows each such realm retired).
+ */
+const HERITAGE = `class A { constructor(o) { return o; } }
+let n = 0;
+for (let i = 0; i < 100000; i++) { class B extends A { next = 1; } try { new B(Object.prototype); } catch { n++; } }
+return n;`;
+for (let i = 0; i < 3; i++) scripts[`attacker (rewriter's field) ${i}`] = `${HERITAGE} // ${i}`;
 scripts.innocent = 'const a = []; for (let i = 0; i < 1e5; i++) a.push({ i }); return a.length;';
 
 const ROWS = [
