@@ -174,8 +174,8 @@ describe('a probe that missed its deadline', () => {
       vi.advanceTimersByTime(30_000);
       expect(fresh.deadlineMechanism()).toBe('watchdog');
       expect(fresh.enterUnderDeadline(30, new vm.Script('for (;;) {}'), realm())).toBe('timeout');
-      // The second retry is a real probe. On a machine loaded enough that V8's platform thread was not
-      // scheduled within its spin it misses too, which is the case retries are for: the last retry follows.
+      // The second retry is a real probe. On a loaded machine it can miss too, which is the case retries are
+      // for (its 1 ms deadline came after its 500 ms spin, or before its hook ran): the last retry follows.
       vi.advanceTimersByTime(30_000);
       if (fresh.deadlineMechanism() === 'watchdog') vi.advanceTimersByTime(30_000);
       expect(fresh.deadlineMechanism()).toBe('inspector');

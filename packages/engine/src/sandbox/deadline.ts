@@ -267,12 +267,16 @@ function openInspector(): { session: Session; context: number } | 'missed' | nul
       spun = true;
     };
     state = 0;
-    session.post('Runtime.evaluate', { expression: 'enter()', contextId: context, timeout: miss ? 60_000 : 1, silent: true });
+    let cut = false;
+    session.post('Runtime.evaluate', { expression: 'enter()', contextId: context, timeout: miss ? 60_000 : 1, silent: true }, (e) => {
+      cut = e !== null && /terminated/i.test(e.message);
+    });
     body = null;
     if (ran && answered && state === 1 && !spun) return { session, context };
     session.disconnect();
-    // It answered and ran the hook, but its deadline did not halt the spin in time: a busy machine, most likely.
-    return ran && answered && spun ? 'missed' : null;
+    // It answered and ran the hook, but its deadline did not halt the spin in time, or halted the call
+    // before the hook could run (1 ms passed first): a busy machine, most likely, either way.
+    return ran && answered && (spun || (state === 0 && cut)) ? 'missed' : null;
   } catch {
     body = null;
     session?.disconnect();
