@@ -36,7 +36,7 @@ import type { Issue } from '../source.js';
  *   them as cheap ropes, but flattening one is a single allocation of its whole length);
  * - spreads go through `sp(x)` (bounded, and a source that is not iterable is named as the user wrote
  *   it) and object spreads through `os(x)`;
- * - a write to `.constructor`, `.next` or `.valueOf` goes through `ct(o, name)`, and a class with a
+ * - a write to `.constructor`, `.next`, `.valueOf` or `.then` goes through `ct(o, name)`, and a class with a
  *   heritage checks its instance before fields of those names and its computed field keys (`fk`): even a
  *   failing write of such a key turns off one of V8's protectors for the whole isolate (see Guards.ct);
  * - an async function becomes a plain function that runs its body as an inner async arrow whose
@@ -188,10 +188,11 @@ const close = (n: Node): string => (n.type === 'SequenceExpression' ? ')' : '');
 
 /**
  * Names whose write, even a failing one, turns off one of V8's protectors for the whole isolate on some
- * receivers: `constructor` on an array or a RegExp, `next` on an iterator, `valueOf` on a String object
+ * receivers: `constructor` on an array, a RegExp or a promise, `next` on an iterator, `valueOf` on a String
+ * object, `then` on a promise or Object.prototype
  * (see protectorHolder in the runtime). Symbols of the same kind only come as computed keys.
  */
-const PROTECTED_NAMES = new Set(['constructor', 'next', 'valueOf']);
+const PROTECTED_NAMES = new Set(['constructor', 'next', 'valueOf', 'then']);
 
 /** The name of a static key that is one of PROTECTED_NAMES (`o.next`, `o['next']`, a field `next`), or undefined. */
 function protectedName(key: Node, computed: boolean): string | undefined {

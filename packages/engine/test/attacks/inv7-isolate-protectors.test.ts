@@ -24,22 +24,24 @@
  * iterator or a String object (which would hide it from the check). Both isolations, each layer off.
  *
  * Host-side evidence: V8's own report. Each child runs with `--trace-protector-invalidation`, with which
- * V8 prints every protector it turns off, in the host's isolate and in the workers'. The realm turns off
- * two itself when it is built (the Promise `then` and species flags: see REALM_OWN): nothing else may
- * be printed.
+ * V8 prints every protector it turns off, in the host's isolate and in the workers'. Nothing may be
+ * printed, not even for the realm's own build (see REALM_OWN), nor for its promises: a `then` on a promise
+ * or on Object.prototype, or a `constructor` on a promise, turns off the Promise `then` or species flag
+ * (PromiseThenLookupChain, PromiseSpeciesLookupChain) as a `next` does the iterator ones.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ChildBatch, childResult, describeChild } from '../helpers.js';
 
 /**
- * What the realm's own build turns off, in the host's isolate with the `vm` isolation (in each worker's
- * with `worker_threads`): its `then` wrapper on Promise.prototype, its own `Promise.prototype.constructor`
- * and the temporary own `constructor` of thenIntrinsic. Not free: measured on Node 20, the host's own
+ * What the realm's own build may turn off: nothing. It used to turn off PromiseThenLookupChain and
+ * PromiseSpeciesLookupChain, in the host's isolate with the `vm` isolation (in each worker's with
+ * `worker_threads`): its `then` wrapper on %PromisePrototype%, its own `Promise.prototype.constructor` and
+ * a temporary own `constructor` on each promise it marked. Measured on Node 20, the host's own
  * `Promise.all` over 1,000 resolved promises became 2.2 to 2.9 times slower once a realm was built,
- * `new Promise((r) => r(p))` 1.6 times and `await p` 1.2 times (either flag alone: `Promise.all` 1.8 and
- * 2.4 times). Left open: the wrappers keep realm rejections from reaching the host.
+ * `new Promise((r) => r(p))` 1.6 times and `await p` 1.2 times. The realm's Promise.prototype is now an
+ * object of its own and %PromisePrototype% is never written (see ownPrototype in promises.ts).
  */
-const REALM_OWN = new Set(['PromiseThenLookupChain', 'PromiseSpeciesLookupChain']);
+const REALM_OWN = new Set<string>();
 
 /** Writes through syntax: guarded by the rewriter, whatever `transform` says. */
 const BY_SYNTAX: Record<string, string> = {
@@ -67,6 +69,13 @@ const BY_SYNTAX: Record<string, string> = {
   'delete Symbol.iterator on an array': 'const a = [1]; delete a[Symbol.iterator];',
   'delete valueOf on a String object': 'const s = new String("a"); delete s.valueOf;',
   'delete through an optional chain': 'const it = [1].values(); delete it?.next;',
+  'then on a promise': 'const p = Promise.resolve(1); p.then = () => 2;',
+  'then on an async function\'s promise, computed': 'const p = (async () => 1)(); const k = "th" + "en"; p[k] = 1;',
+  'then on a promise, compound': 'const p = Promise.resolve(1); p.then += 1;',
+  'then on a promise, destructuring target': 'const p = Promise.resolve(1); ({ a: p.then } = { a: 1 });',
+  'delete then on a promise': 'const p = Promise.resolve(1); delete p.then;',
+  'Object.assign of then onto a promise': 'Object.assign(Promise.resolve(1), { then: 1 });',
+  'Object.assign of then onto Object.prototype (frozen)': 'Object.assign(Object.getPrototypeOf({}), { then: 1 });',
 };
 
 /** Class fields defined on what a base constructor returned, or on a subclass of Array (PERMISSIVE allows classes). */
@@ -76,6 +85,10 @@ const BY_CLASS_FIELD: Record<string, string> = {
   'a computed field Symbol.iterator on a subclass of Array': 'class C extends Array { [Symbol.iterator] = 1; } new C();',
   'a computed field next, key made at run time': 'class B { constructor(o) { return o; } } const k = "ne" + "xt"; class C extends B { [k] = 1; } new C(new Map().keys());',
   'Symbol.iterator on an instance of a subclass of Set': 'class S extends Set {} const s = new S(); s[Symbol.iterator] = 1;',
+  'a field then on a subclass of Promise': 'class P extends Promise { then = 1; } new P(() => {});',
+  'a field then on a promise a base returned': 'class B { constructor(o) { return o; } } class C extends B { then = 1; } new C(Promise.resolve(1));',
+  'a computed field then, key made at run time': 'class B { constructor(o) { return o; } } const k = "th" + "en"; class C extends B { [k] = 1; } new C(Promise.resolve(1));',
+  'constructor on an instance of a subclass of Promise': 'class P extends Promise {} const p = new P(() => {}); p.constructor = 1;',
 };
 
 /** Writes through builtins (validation refuses them; the runtime must hold with both layers off). */
@@ -106,6 +119,15 @@ const BY_BUILTIN: Record<string, string> = {
   'Object.assign onto String.prototype (frozen)': 'Object.assign(String.prototype, { [Symbol.replace]: 1 });',
   'an iterator moved to another prototype first (Object.setPrototypeOf)': 'const it = [].values(); Object.setPrototypeOf(it, Object.prototype); Object.defineProperty(it, "next", { value: 1 });',
   'an iterator moved to another prototype first (Reflect.setPrototypeOf)': 'const it = new Map().keys(); Reflect.setPrototypeOf(it, null); Reflect.set(it, "next", 1);',
+  'Reflect.set then on a promise': 'Reflect.set(Promise.resolve(1), "then", 1);',
+  'Reflect.set then on Object.prototype (frozen)': 'Reflect.set(Object.prototype, "then", 1);',
+  'Reflect.set with a promise as the receiver': 'Reflect.set({}, "then", 1, Promise.resolve(1));',
+  'Reflect.defineProperty constructor on a promise': 'Reflect.defineProperty(Promise.resolve(1), "constructor", { value: undefined });',
+  'Object.defineProperty constructor on an async function\'s promise': 'Object.defineProperty((async () => 1)(), "constructor", { value: Promise });',
+  'the constructor setter of Promise.prototype, on a promise': 'Object.getOwnPropertyDescriptor(Promise.prototype, "constructor").set.call(Promise.resolve(1), 1);',
+  'Reflect.deleteProperty then on a promise': 'Reflect.deleteProperty(Promise.resolve(1), "then");',
+  'a promise moved to another prototype first': 'const p = Promise.resolve(1); Object.setPrototypeOf(p, null); Reflect.set(p, "then", 1);',
+  '__defineGetter__ then on a promise': 'Promise.resolve(1).__defineGetter__("then", () => 1);',
   'an iterator moved to another prototype first (__proto__ setter)': 'const it = new Set().keys(); const set = Object.getOwnPropertyDescriptor(Object.prototype, "__proto__").set; set.call(it, {}); Object.defineProperty(it, "next", { value: 1 });',
 };
 
@@ -115,6 +137,7 @@ const BY_PROXY: Record<string, string> = {
   'a proxy of a String object': 'Reflect.set(new Proxy(Object("a"), {}), "valueOf", 1);',
   'a proxy of String.prototype (frozen)': 'Reflect.set(new Proxy(String.prototype, {}), Symbol.replace, 1);',
   'a proxy of a Set': 'Reflect.set(new Proxy(new Set(), {}), Symbol.iterator, 1);',
+  'a proxy of a promise': 'Reflect.set(new Proxy(Promise.resolve(1), {}), "then", 1);',
   'a proxy of an iterator that lies about its prototype': 'Object.defineProperty(new Proxy(new Set().values(), { getPrototypeOf: () => Object.prototype }), "next", { value: 1 });',
 };
 
@@ -125,6 +148,7 @@ const ORDINARY: Record<string, [string, unknown]> = {
   'an iterable of its own': ['let i = 0; const it = {}; it.next = () => (i < 3 ? { value: i++, done: false } : { done: true, value: undefined }); it[Symbol.iterator] = () => it; return [...it].join();', '0,1,2'],
   'Object.assign of next and Symbol.iterator onto plain objects': ['const o = Object.assign({}, { next: 1, valueOf: 2, [Symbol.iterator]: 3 }); return o.next + o.valueOf + o[Symbol.iterator];', 6],
   'deletes on plain objects': ['const o = { next: 1, valueOf: 2, a: 3 }; delete o.next; delete o["valueOf"]; const k = "a"; delete o[k]; return Object.keys(o).length;', 0],
+  'promises, async functions and thenables': ['const t = { then: (r) => r(4) }; const o = {}; o.then = (r) => r(5); const f = async (x) => x; const all = await Promise.all([f(1), new Promise((r) => r(2)).then((x) => x), Promise.reject(3).catch((x) => x), t, o]); return all.join() + (await Promise.resolve(0).finally(() => 9));', '1,2,3,4,50'],
   'iterating arrays, maps, sets and strings': ['let n = 0; for (const x of [1, 2]) n += x; for (const [k] of new Map([[3, 4]])) n += k; for (const x of new Set([5])) n += x; for (const c of "ab") n += c.length; return n + [...[1].values()].length;', 14],
 };
 

@@ -9,6 +9,7 @@ import { BIG_STRING } from '../realm-abi.js';
 import type { Run } from './budgets.js';
 import { chargeChars, chargeElements, checkMemory, copied, countStep, current, tick } from './budgets.js';
 import { displace } from './displaced.js';
+import { isPromise } from './promises.js';
 import { guarded, unguarded, useRegExpConstructor } from './regexps.js';
 import {
   ArrayCtor,
@@ -270,7 +271,7 @@ function descriptorCopy(desc: unknown): unknown {
  * process for each (the host's `map`, `slice` and `split` use them too), and turns it off for good when
  * any array or RegExp of any context gets, or is only asked to take, an own `constructor`: one
  * `Object.defineProperty([], 'constructor', ...)` made the host's `map` and `slice` about 100 times
- * slower for the life of the process. (Typed arrays are not in the realm; the Promise flag is off already.)
+ * slower for the life of the process. (Typed arrays are not in the realm; promises: see protectorHolder.)
  */
 export function speciesHolder(o: unknown): boolean {
   if (o === null || typeof o !== 'object') return false;
@@ -338,7 +339,9 @@ export function protectorHolder(o: unknown, key: unknown): boolean {
   if (typeof key === 'string') {
     // The iterators and their own prototypes, without isFrozen: `node.next = v` is a hot write.
     if (key === 'next') return iteratorPrototype(gpo(o)) || iteratorPrototype(o);
-    if (key === 'constructor') return speciesHolder(o);
+    if (key === 'constructor') return speciesHolder(o) || isPromise(o);
+    // A promise's or Object.prototype's `then` (PromiseThenLookupChain; see ownPrototype in promises.ts).
+    if (key === 'then') return o === ObjectPrototype || isPromise(o);
     if (key !== 'valueOf') return false;
   } else if (typeof key !== 'symbol' || !apply(setHas, PROTECTOR_SYMBOLS, [key])) return false;
   if (key === symbolIsConcatSpreadable || isFrozen(o)) return true;
@@ -349,15 +352,15 @@ export function protectorHolder(o: unknown, key: unknown): boolean {
 
 /** Whether `key` is one that V8 guards with a protector on some receivers (see protectorHolder). */
 export function protectedKey(key: unknown): boolean {
-  return typeof key === 'string' ? key === 'constructor' || key === 'next' || key === 'valueOf' : apply(setHas, PROTECTOR_SYMBOLS, [key]);
+  return typeof key === 'string' ? key === 'constructor' || key === 'next' || key === 'valueOf' || key === 'then' : apply(setHas, PROTECTOR_SYMBOLS, [key]);
 }
 
 /** Throws before `key` is defined or set on `o` by `name` if that would turn off a protector of the isolate (see protectorHolder). */
 export function refuseProtected(name: string, o: unknown, key: unknown): void {
   if (!protectorHolder(o, key)) return;
-  if (key === 'constructor') throw new TypeErrorCtor(`${name}: an own "constructor" on an array or a RegExp is not available in AgentScript (it would slow down every array and RegExp of the process).`);
+  if (key === 'constructor') throw new TypeErrorCtor(`${name}: an own "constructor" on an array, a RegExp or a promise is not available in AgentScript (it would slow down every array, RegExp or promise of the process).`);
   const what = typeof key === 'symbol' ? StringCtor(key) : `"${key as string}"`;
-  throw new TypeErrorCtor(`${name}: writing or deleting ${what} on this object is not available in AgentScript (even an attempt would slow down every iterator, string or intrinsic of the same kind in the process).`);
+  throw new TypeErrorCtor(`${name}: writing or deleting ${what} on this object is not available in AgentScript (even an attempt would slow down every iterator, string, promise or intrinsic of the same kind in the process).`);
 }
 
 /**
@@ -451,7 +454,7 @@ function assignChecked(target: object, sources: unknown[]): unknown {
  */
 function assignsChecked(target: unknown, sources: unknown[]): boolean {
   if (target === null || typeof target !== 'object') return false;
-  if (speciesHolder(target) || isFrozen(target)) return true;
+  if (speciesHolder(target) || isFrozen(target) || isPromise(target)) return true;
   const p = gpo(target);
   if (p === ObjectPrototype) return false;
   if (iteratorPrototype(p) || stringObject(target)) return true;

@@ -143,9 +143,10 @@ export function safeString(v: unknown): string {
 /**
  * Freezing a prototype makes its data properties read-only, and then ordinary code that overrides one
  * on an instance (`err.name = 'X'`, `obj.toString = ...`) throws. Such properties become accessors: the
- * getter returns the original value, the setter defines an own property on the instance.
+ * getter returns the original value, the setter defines an own property on the instance (after
+ * `refuse`, which may throw for an instance that must not get one).
  */
-export function enable(proto: object, key: string): void {
+export function enable(proto: object, key: string, refuse?: (o: unknown) => void): void {
   const d = gopd(proto, key);
   if (!d || !('value' in d)) return;
   const value: unknown = d.value;
@@ -155,6 +156,7 @@ export function enable(proto: object, key: string): void {
     {
       set [key](v: unknown) {
         if (this === proto) throw new TypeErrorCtor(`Cannot assign to read-only property ${StringCtor(key)} of a shared prototype`);
+        if (refuse !== undefined) refuse(this);
         defineProperty(this, key, { value: v, writable: true, enumerable: true, configurable: true });
       },
     },

@@ -50,7 +50,6 @@ import {
   freeze,
   functionBind,
   gopd,
-  reflectGetPrototypeOf,
   gopn,
   gpo,
   isArray,
@@ -67,7 +66,7 @@ import {
 } from './primordials.js';
 import { wrapLocaleBuiltins } from './locales.js';
 import { installNondeterminism } from './nondeterminism.js';
-import { handledCapability, markHandled, needStack, thenIntrinsic } from './promises.js';
+import { adopt, handledCapability, isPromise, markHandled, needStack, setOwnPrototype, thenIntrinsic } from './promises.js';
 
 type AnyFn = (...args: any[]) => any;
 
@@ -204,6 +203,8 @@ function installProxy(): void {
     if (isArray(target)) throw new TypeErrorCtor('Proxies of arrays are not available in AgentScript.');
     if (speciesHolder(target)) throw new TypeErrorCtor('Proxies of RegExps are not available in AgentScript.');
     if (target !== null && typeof target === 'object' && (guardedIterator(target) || stringObject(target) || collection(target))) throw new TypeErrorCtor('Proxies of iterators, String objects, Sets and Maps are not available in AgentScript.');
+    // Its default traps would write a `then` or a `constructor` to the promise (see ownPrototype in promises.ts).
+    if (isPromise(target)) throw new TypeErrorCtor('Proxies of promises are not available in AgentScript.');
   };
   const SafeProxy = function Proxy(target: object, handler: ProxyHandler<object>) {
     if (new.target === undefined) throw new TypeErrorCtor("Constructor Proxy requires 'new'");
@@ -225,6 +226,8 @@ function installProxy(): void {
   defineProperty(G, 'Proxy', { value: SafeProxy, writable: true, enumerable: false, configurable: true });
 }
 
+const OWN_CONSTRUCTOR = 'An own "constructor" on a promise is not available in AgentScript (it would slow down every promise of the process).';
+
 /** The realm's own `Promise.prototype.then`, which the lint would otherwise read as an accidental thenable. */
 // oxlint-disable-next-line unicorn/no-thenable
 const THEN = 'then';
@@ -236,16 +239,17 @@ const THEN = 'then';
  * constructor wraps them) is reported to the host process as an uncaught exception, which ends a server
  * that has no handler. So the intrinsic `then` only ever makes intrinsic promises here.
  *
- * This realm's own promises (this realm's prototype, no own `constructor`: both read without running
- * script code; the prototype's `constructor` is frozen) have this realm's Promise as their species, whose
+ * This realm's own promises (this realm's Promise.prototype, no own `constructor`: both read without
+ * running script code; the prototype's `constructor` is frozen) have this realm's Promise as their species, whose
  * promises are marked handled and settled by the runtime: the intrinsic `then` runs as it is. For any
  * other promise, `then` does what the specification says in script-visible steps (the species is read
  * once, the capability comes from the script's constructor), but the reactions are attached with the
  * intrinsic species, and they call the script's resolving functions themselves, where a throw is
  * swallowed instead of reaching the microtask queue.
  */
-function ownPromise(p: unknown): boolean {
-  return p !== null && typeof p === 'object' && reflectGetPrototypeOf(p) === PromisePrototype && gopd(p, 'constructor') === undefined;
+function ownPromise(p: unknown, proto: object): boolean {
+  // isPromise first: the prototype of a promise the runtime handed out is read with no trap to run.
+  return isPromise(p) && gpo(p as object) === proto && gopd(p as object, 'constructor') === undefined;
 }
 
 /** Calls a script's resolving function from a reaction: whatever it throws stays here. */
@@ -310,7 +314,17 @@ function thenForeign(SafePromise: unknown, p: object, onFulfilled: unknown, onRe
  */
 function installPromise(): void {
   displace(PromiseCtor);
-  const PP = PromisePrototype;
+  // %PromisePrototype% keeps its intrinsic `then` and `constructor`, and no script ever holds it (see
+  // ownPrototype in promises.ts): the realm's Promise.prototype is another object, with the same
+  // properties in the same order and Object.prototype as its prototype, as %PromisePrototype% has.
+  displace(PromisePrototype);
+  const PP = {} as Record<PropertyKey, unknown>;
+  const intrinsicKeys = ownKeys(PromisePrototype);
+  for (let i = 0; i < intrinsicKeys.length; i++) {
+    const key = intrinsicKeys[i] as PropertyKey;
+    defineProperty(PP, key, gopd(PromisePrototype, key) as PropertyDescriptor);
+  }
+  setOwnPrototype(PP);
   const SafePromise = function Promise(this: unknown, executor: unknown) {
     if (new.target === undefined) throw new TypeErrorCtor("Promise constructor cannot be invoked without 'new'");
     if (typeof executor !== 'function') throw new TypeErrorCtor('Promise resolver is not a function');
@@ -336,11 +350,10 @@ function installPromise(): void {
   // A rejection handler sees a V8 message in the user's words (see cleanError).
   wrap(PP, THEN, (orig) => ({
     [THEN](this: unknown, onFulfilled: unknown, onRejected: unknown) {
-      if (!ownPromise(this)) return thenForeign(SafePromise, this as object, onFulfilled, onRejected);
+      if (!ownPromise(this, PP)) return thenForeign(SafePromise, this as object, onFulfilled, onRejected);
       const handler = typeof onRejected === 'function' ? (reason: unknown) => { cleanError(reason); return apply(onRejected as AnyFn, undefined, [reason]); } : onRejected;
-      // The species is normally this realm's Promise, which marks what it makes; a script that sets its
-      // promise's `constructor` to undefined gets the intrinsic one, which does not.
-      return markHandled(apply(orig, this, [onFulfilled, handler]));
+      // The species is this realm's Promise (read from the frozen prototype), which marks what it makes.
+      return apply(orig, this, [onFulfilled, handler]);
     },
   }));
   defineProperty(SafePromise, 'prototype', { value: PP, writable: false, enumerable: false, configurable: false });
@@ -393,7 +406,7 @@ function installPromise(): void {
     wrap(AGP, key, (orig) => ({
       [key](this: unknown, v: unknown) {
         if (key !== 'next') needStack();
-        return markHandled(apply(orig, this, [v]));
+        return adopt(apply(orig, this, [v]));
       },
     }));
   }
@@ -406,7 +419,7 @@ function installPromise(): void {
     wrap(AIP, asyncDispose, (orig) => ({
       [asyncDispose](this: unknown) {
         needStack();
-        return markHandled(apply(orig, this, []));
+        return adopt(apply(orig, this, []));
       },
     }));
   }
@@ -417,15 +430,19 @@ function installPromise(): void {
       fromAsync(this: unknown, ...args: unknown[]) {
         const cap = handledCapability(undefined);
         cap.resolve(undefined);
-        return markHandled(apply(promiseThen, cap.promise, [() => {
+        // The species of the realm's promise is the realm's Promise: what `then` returns is marked.
+        return apply(promiseThen, cap.promise, [() => {
           if (args.length > 0) args[0] = boundedAsync(args[0]);
           if (args.length > 1) args[1] = chargedEach(args[1]);
           return apply(orig, this, args);
-        }]));
+        }]);
       },
     }));
   }
-  enable(PP, 'constructor');
+  // An own `constructor` on a promise would turn off the species flag (see ownPrototype in promises.ts).
+  enable(PP, 'constructor', (o) => {
+    if (isPromise(o)) throw new TypeErrorCtor(OWN_CONSTRUCTOR);
+  });
 }
 
 /**
@@ -481,7 +498,7 @@ function engineHeld(options: InstallOptions): (readonly [string, unknown])[] {
     ['async generator', gpo((async function* () {})())],
     ['async generator function', async function* () {}],
     ['async function', async function () {}],
-    ['async function promise', markHandled((async () => {})())],
+    ['async function promise', adopt((async () => {})())],
     ['arrow function', () => {}],
     ['bound function', apply(functionBind, () => {}, [null])],
     ['Function.prototype.caller accessor (%ThrowTypeError%)', gopd(FunctionPrototype, 'caller')?.get],

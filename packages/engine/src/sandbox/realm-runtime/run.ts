@@ -51,7 +51,7 @@ import {
   weakSetAdd,
   weakSetHas,
 } from './primordials.js';
-import { handledCapability, markHandled, rejected } from './promises.js';
+import { adopt, handledCapability, markHandled, rejected } from './promises.js';
 
 /**
  * Most iterations between checkpoints: one compare per loop turn in between. A run's checkpoints start
@@ -251,7 +251,7 @@ function targetBase(o: unknown, key: unknown): unknown {
   if (typeof key === 'string') {
     checkTargetKey(key);
     // Compared here first: `o[k] = v` is a hot write, mostly run by V8's interpreter (see protectorHolder).
-    if (key === 'next' || key === 'valueOf' || key === 'constructor') refuseProtected('An assignment', o, key);
+    if (key === 'next' || key === 'valueOf' || key === 'constructor' || key === 'then') refuseProtected('An assignment', o, key);
     if (key !== 'length' || !isArray(o)) return o;
   } else if (key === null || (typeof key !== 'object' && typeof key !== 'function')) return o;
   else if (o === null || (typeof o !== 'object' && typeof o !== 'function')) {
@@ -409,7 +409,7 @@ function makeGuards(run: Run): Guards {
       chargeChars(value.length);
       return value;
     },
-    am: markHandled,
+    am: adopt,
     ar(promise: unknown, caught: unknown) {
       markHandled(promise);
       cleanError(caught);
