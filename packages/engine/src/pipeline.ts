@@ -134,8 +134,8 @@ function prepare(code: string, options: CheckOptions, syntax: boolean): PrepareR
 
 /**
  * Whether the script names a private member (`#x`), which retires the realm after its run (see
- * mayNamePrivately); the rewriter's own private names count too (TransformOutput.addsPrivateNames). The character scan alone errs towards retiring, and LLM scripts often hold `#` and a
- * letter in strings (`'#fff'`, `'#section'`, hashtags): such a run cost about 5x an ordinary one, since
+ * mayNamePrivately); the rewriter's own private names count too (TransformOutput.addsPrivateNames). The
+ * character scan alone errs towards retiring, and LLM scripts often hold `#` and a letter in strings (`'#fff'`, `'#section'`, hashtags): such a run cost about 5x an ordinary one, since
  * the next run had to build a realm. Where a layer that already trusts the parser's tree is on
  * (validation or the guards), the tree answers; with both off the realm reads the text itself
  * (undefined), so the runtime holds alone there as everywhere else.

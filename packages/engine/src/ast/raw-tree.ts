@@ -140,16 +140,13 @@ export function parseRawTransfer(
     const p = load();
     parts = null;
     if (p === null) return null;
+    let same: boolean;
     try {
-      const same = PROBES.every((text) => {
-        const raw = parseRaw(p, filename, text, options);
-        return treeText(raw) === treeText(json(text));
-      });
-      if (!same) {
-        buffer = null;
-        return null;
-      }
+      same = PROBES.every((text) => treeText(parseRaw(p, filename, text, options)) === treeText(json(text)));
     } catch {
+      same = false;
+    }
+    if (!same) {
       buffer = null;
       return null;
     }

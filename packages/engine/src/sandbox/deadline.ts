@@ -100,6 +100,11 @@ function arm(ms: number): boolean {
   return true;
 }
 
+/** Whether the inspector answered an evaluation with V8's termination (its deadline passed). */
+function terminated(e: Error | null): boolean {
+  return e !== null && /terminated/i.test(e.message);
+}
+
 /** Runs the body through the inspector; false when it did not run it (then nothing ran). */
 function evaluate(ms: number, run: () => void): EntryOutcome | false {
   const { session, context } = inspector as { session: Session; context: number };
@@ -119,7 +124,7 @@ function evaluate(ms: number, run: () => void): EntryOutcome | false {
   if (state === 1) return 'timeout';
   // Cut off before the hook ran (the deadline was that near), or the inspector stopped answering as the
   // probe did: from now on, Node's watchdog.
-  if (answer.error !== null && /terminated/i.test(answer.error.message)) return 'timeout';
+  if (terminated(answer.error)) return 'timeout';
   inspector = null;
   return false;
 }
@@ -269,7 +274,7 @@ function openInspector(): { session: Session; context: number } | 'missed' | nul
     state = 0;
     let cut = false;
     session.post('Runtime.evaluate', { expression: 'enter()', contextId: context, timeout: miss ? 60_000 : 1, silent: true }, (e) => {
-      cut = e !== null && /terminated/i.test(e.message);
+      cut = terminated(e);
     });
     body = null;
     if (ran && answered && state === 1 && !spun) return { session, context };
