@@ -9,6 +9,15 @@ import { RESERVED_PREFIX } from '../levels.js';
 /** The rewriter's refusals and the runtime's key check share these with the levels' rules. */
 export { BLOCKED_PROPERTIES, RESERVED_PREFIX } from '../levels.js';
 
+/**
+ * Names whose write, define or delete, even a failing one, turns off one of V8's protectors for the whole
+ * isolate on some receivers: `constructor` on an array, a RegExp or a promise, `next` on an iterator,
+ * `valueOf` on a String object, `then` on a promise or Object.prototype. The rewriter guards static
+ * writes of them (whatever `transform` says) and the runtime refuses them where the receiver is one of
+ * those (see protectorHolder in the runtime). Symbols of the same kind only come as computed keys.
+ */
+export const PROTECTED_NAMES = ['constructor', 'next', 'valueOf', 'then'] as const;
+
 /** The file name V8 gives the user's frames; stack traces keep only frames of this file. */
 export const SCRIPT_FILENAME = 'agentscript.js';
 

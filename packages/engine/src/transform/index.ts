@@ -4,7 +4,7 @@ import { WRAP_PREFIX, userLocation } from '../ast/parse.js';
 import { isFunction, isFunctionType, isLoop, isLoopType, isNode, patternNames } from '../ast/nodes.js';
 import { walk, walkFlat } from '../ast/walk.js';
 import { treeFacts } from '../ast/facts.js';
-import { BIG_STRING, BLOCKED_PROPERTIES, GUARD_LOCALS, LOOP_FREE, REALM_ENTRIES, RESERVED_PREFIX } from '../sandbox/realm-abi.js';
+import { BIG_STRING, BLOCKED_PROPERTIES, GUARD_LOCALS, LOOP_FREE, PROTECTED_NAMES, REALM_ENTRIES, RESERVED_PREFIX } from '../sandbox/realm-abi.js';
 import type { Guards } from '../sandbox/realm-abi.js';
 import { isJsSpace } from '../ast/unicode.js';
 import type { Issue } from '../source.js';
@@ -186,18 +186,13 @@ const BLOCKED_KEYS = new Set(BLOCKED_PROPERTIES);
 const open = (n: Node): string => (n.type === 'SequenceExpression' ? '(' : '');
 const close = (n: Node): string => (n.type === 'SequenceExpression' ? ')' : '');
 
-/**
- * Names whose write, even a failing one, turns off one of V8's protectors for the whole isolate on some
- * receivers: `constructor` on an array, a RegExp or a promise, `next` on an iterator, `valueOf` on a String
- * object, `then` on a promise or Object.prototype
- * (see protectorHolder in the runtime). Symbols of the same kind only come as computed keys.
- */
-const PROTECTED_NAMES = new Set(['constructor', 'next', 'valueOf', 'then']);
+/** See PROTECTED_NAMES in realm-abi.ts: the rewriter guards static writes and deletes of these names. */
+const PROTECTED = new Set<string>(PROTECTED_NAMES);
 
 /** The name of a static key that is one of PROTECTED_NAMES (`o.next`, `o['next']`, a field `next`), or undefined. */
 function protectedName(key: Node, computed: boolean): string | undefined {
   const name = !computed && key.type === 'Identifier' ? key.name : key.type === 'Literal' ? key.value : undefined;
-  return typeof name === 'string' && PROTECTED_NAMES.has(name) ? name : undefined;
+  return typeof name === 'string' && PROTECTED.has(name) ? name : undefined;
 }
 
 /** `o.constructor` (or `.next`, `.valueOf`), not computed, on anything but `super`. */

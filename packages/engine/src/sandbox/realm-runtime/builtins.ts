@@ -5,7 +5,7 @@
  * termination), so the check has to come first.
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- the wrappers keep the builtins' own loose signatures */
-import { BIG_STRING } from '../realm-abi.js';
+import { BIG_STRING, PROTECTED_NAMES } from '../realm-abi.js';
 import type { Run } from './budgets.js';
 import { chargeChars, chargeElements, checkMemory, copied, countStep, current, tick } from './budgets.js';
 import { displace } from './displaced.js';
@@ -350,9 +350,21 @@ export function protectorHolder(o: unknown, key: unknown): boolean {
   return false;
 }
 
+// Four compares, not a loop or a Set: `o[k] = v` is a hot write, and each realm's copy of the runtime
+// runs mostly in V8's interpreter. A fifth name in PROTECTED_NAMES fails this type check until it is added.
+const PROTECTED_0 = PROTECTED_NAMES[0], PROTECTED_1 = PROTECTED_NAMES[1], PROTECTED_2 = PROTECTED_NAMES[2], PROTECTED_3 = PROTECTED_NAMES[3];
+export type ProtectedNamesChecked = (typeof PROTECTED_NAMES)['length'] extends 4 ? true : never;
+const PROTECTED_COUNT_CHECK: ProtectedNamesChecked = true;
+void PROTECTED_COUNT_CHECK;
+
+/** Whether `key` is one of PROTECTED_NAMES. */
+export function protectedName(key: string): boolean {
+  return key === PROTECTED_0 || key === PROTECTED_1 || key === PROTECTED_2 || key === PROTECTED_3;
+}
+
 /** Whether `key` is one that V8 guards with a protector on some receivers (see protectorHolder). */
 export function protectedKey(key: unknown): boolean {
-  return typeof key === 'string' ? key === 'constructor' || key === 'next' || key === 'valueOf' || key === 'then' : apply(setHas, PROTECTOR_SYMBOLS, [key]);
+  return typeof key === 'string' ? protectedName(key) : apply(setHas, PROTECTOR_SYMBOLS, [key]);
 }
 
 /** Throws before `key` is defined or set on `o` by `name` if that would turn off a protector of the isolate (see protectorHolder). */

@@ -8,7 +8,7 @@ import type { DoneReport, Guards, LogLevel, PumpHead, ReportedToolError, RunConf
 import { BIG_STRING, BLOCKED_PROPERTIES, FRAMED, LOOP_FREE, LOOP_GRANT, MAX_TOOL_NAME } from '../realm-abi.js';
 import type { PendingCall, Run } from './budgets.js';
 import { chargeChars, chargeElements, checkAlive, checkMemory, copied, current, fatal, iterations, newRun, setCurrent } from './budgets.js';
-import { NAMED_COPY_MOST, copiedIndices, counted, forInIndices, indexCount, inheritedKeys, lengthGrowth, listedIndices, namedKeys, plainArray, propertyKey, protectedKey, refuseProtected } from './builtins.js';
+import { NAMED_COPY_MOST, copiedIndices, counted, forInIndices, indexCount, inheritedKeys, lengthGrowth, listedIndices, namedKeys, plainArray, propertyKey, protectedKey, protectedName, refuseProtected } from './builtins.js';
 import type { Codec } from './codec.js';
 import { CYCLE, TOO_LARGE } from './codec.js';
 import { callSite, cleanError, locationOf, readErrorField, readMessage, safeString, withSite } from './errors.js';
@@ -250,8 +250,8 @@ function targetBase(o: unknown, key: unknown): unknown {
   }
   if (typeof key === 'string') {
     checkTargetKey(key);
-    // Compared here first: `o[k] = v` is a hot write, mostly run by V8's interpreter (see protectorHolder).
-    if (key === 'next' || key === 'valueOf' || key === 'constructor' || key === 'then') refuseProtected('An assignment', o, key);
+    // Named first: `o[k] = v` is a hot write, and refuseProtected's receiver checks cost more than the name's.
+    if (protectedName(key)) refuseProtected('An assignment', o, key);
     if (key !== 'length' || !isArray(o)) return o;
   } else if (key === null || (typeof key !== 'object' && typeof key !== 'function')) return o;
   else if (o === null || (typeof o !== 'object' && typeof o !== 'function')) {
