@@ -63,11 +63,14 @@ export async function startNode(args: string[], options: { cwd: string; port: nu
   const url = `http://127.0.0.1:${options.port}${options.path ?? '/enclave'}`;
   const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}:\n${output}`))));
   exited.catch(() => {});
-  // No output line to wait for (the README's servers print nothing): ask until the port answers.
+  // No output line to wait for (the README's servers print nothing): ask until the port answers. The
+  // probe's connection is closed after its answer: left in fetch's pool, it would sit idle while a test
+  // blocks in spawnSync (curl lines), and once the server had dropped it at its keep-alive timeout (5 s)
+  // the test's next POST went out on it and failed with "other side closed" (seen on a loaded machine).
   for (;;) {
     const answered = await Promise.race([
       exited,
-      fetch(url).then(
+      fetch(url, { headers: { connection: 'close' } }).then(
         (res) => res.body?.cancel().then(() => true),
         () => new Promise<false>((r) => setTimeout(() => r(false), 100)),
       ),
