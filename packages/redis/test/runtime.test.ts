@@ -335,17 +335,19 @@ describe('failure modes', () => {
   });
 });
 
+// The node's deadline is 3000 ms, not less: the runs after the busy loop count theirs from the call, and
+// on a loaded machine the 64 MiB run took longer than 1500 ms (TIMEOUT in CI).
 describe('the node enforces its own caps, whatever the app asks', () => {
   const prefix = redis.prefix();
   beforeAll(async () => {
-    await startNodeProcess(redis.server.url, prefix, ['--concurrency', '1', '--max-timeout', '1500', '--memory-limit', '64', '--max-payload', '1']);
+    await startNodeProcess(redis.server.url, prefix, ['--concurrency', '1', '--max-timeout', '3000', '--memory-limit', '64', '--max-payload', '1']);
   }, 30_000);
 
-  it('a run that asks for a minute of unguarded busy loop is halted at the node’s 1500 ms', async () => {
+  it('a run that asks for a minute of unguarded busy loop is halted at the node’s 3000 ms', async () => {
     const enclave = await remoteEnclave(prefix, { validate: false, transform: false, timeout: 60_000 });
     const started = performance.now();
     const r = await enclave.run('while (true) {}');
-    timings.push(`node max timeout 1500 ms, app timeout 60 s: TIMEOUT after ${Math.round(performance.now() - started)} ms`);
+    timings.push(`node max timeout 3000 ms, app timeout 60 s: TIMEOUT after ${Math.round(performance.now() - started)} ms`);
     expect(codeOf(r)).toBe('TIMEOUT');
     expect((await enclave.run('return 3')).value).toBe(3);
   });
