@@ -850,6 +850,9 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
       // `o.length = v` is `ls(o, v)` (below); `a[k]++` grows by one at most.
       if (lengthSpan === null) target(node.left as Node);
     } else if (type === 'ForInStatement' || type === 'ForOfStatement') target(node.left as Node);
+    // `o[k]++` stores as `o[k] = v` does, and `super.next++` on `this`: a key V8 guards turns off a
+    // protector of the isolate there too, even when the store then fails on a frozen object.
+    else if (type === 'UpdateExpression') target(node.argument as Node);
     else if (type === 'ArrayPattern') for (const element of node.elements as (Node | null)[]) target(element);
     else if (type === 'ObjectPattern') for (const prop of node.properties as Node[]) target(prop.type === 'RestElement' ? (prop.argument as Node) : (prop.value as Node));
     else if (type === 'AssignmentPattern' || type === 'RestElement') target((type === 'RestElement' ? node.argument : node.left) as Node);

@@ -53,6 +53,13 @@ const BY_SYNTAX: Record<string, string> = {
   'next, update': 'const it = [1].entries(); it.next++;',
   'next, destructuring targets': 'const it = [1].values(); ({ a: it.next } = { a: 1 }); [it.next] = [1];',
   'next, a for-of target': 'const it = new Set([1]).values(); for (it.next of [1]);',
+  // An update expression stores as an assignment does: its member took no guard at all (red9, every row).
+  'next, update with a computed key': 'const it = [1].values(); const k = "ne" + "xt"; it[k]++;',
+  'next, prefix update with a key whose toString changes': 'const it = [1].values(); let n = 0; const k = { toString: () => (n++ ? "next" : "x") }; --it[k];',
+  'Symbol.iterator on an array, update': 'const a = [1]; a[Symbol.iterator]++;',
+  'constructor on an array, update with a computed key': 'const a = [1]; const k = "constructor"; a[k]--;',
+  'then on a promise, update with a computed key': 'const p = Promise.resolve(1); const k = "then"; p[k]++;',
+  'next on this through super, update': 'const o = { __proto__: Object.getPrototypeOf([].values()), m(k) { super.next++; super[k]--; } }; o.m.call([1].values(), "next");',
   'next, computed': 'const it = [1].values(); const k = "ne" + "xt"; it[k] = 1;',
   'Symbol.iterator on an array': 'const a = [1, 2]; a[Symbol.iterator] = () => [].values(); return [...a].length;',
   'Symbol.iterator on a Map iterator': 'const it = new Map().values(); it[Symbol.iterator] = 1;',
