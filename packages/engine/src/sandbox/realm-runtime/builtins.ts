@@ -64,9 +64,11 @@ import {
   weakSetAdd,
   weakSetHas,
   ownKeys,
+  stringCharCodeAt,
   stringIndexOf,
   stringSlice,
   stringValueOf,
+  regexpExec,
   mapSize,
   setSize,
   numberValueOf,
@@ -912,32 +914,55 @@ function sortWith(orig: AnyFn, self: any, comparefn: unknown): unknown {
 
 /** Elements one native join or toLocaleString converts in one step (a few ms): longer arrays go by slices. */
 const JOIN_CHUNK = 8192;
-/** Arrays being joined by slices: one met again is a cycle, which joins as '' (as V8's own join does). */
+/** Arrays being joined: one met again is a cycle, which joins as '' (as V8's own join does). */
 const joining: unknown[] = [];
+/** Characters a number, a boolean, null or undefined is joined as, at most. */
+const PRIMITIVE_CHARS = 25;
 
 /**
- * Joins `self` (an array, or a bounded copy) by slices of JOIN_CHUNK elements, each converted by the
- * native `orig` (join or toLocaleString), so no single native step converts millions of elements: V8's
- * join does not honour termination, and 2e6 numbers take seconds.
+ * Joins `len` elements of `self` (an array, or a bounded copy) as the native `orig` (join, or
+ * toLocaleString with `locale`) does, with the joined length checked against the run's budget before
+ * any of it is built. V8 builds a joined string flat, in one native step: 500 references to one string
+ * of 2^20 characters (a 2 MB array, within STANDARD's 64 MB) made a 1 GB string before the charge that
+ * came after it, which grew the vm host's resident memory to 1.1 GB, and `arr.toString()`, `String(arr)`
+ * or `${arr}` need no more than ordinary syntax (found by red-teaming; past 2^29 characters V8 throws,
+ * and turns off the isolate's StringLengthOverflowLookupChain on the way).
+ *
+ * So each element is read once, in the native's order, into a copy: strings (and for join the other
+ * short primitives) as they are, anything else converted by the native itself on a one-element array
+ * (its `toString` or `toLocaleString`, nested arrays, a symbol's TypeError: all as in V8's join). The
+ * copy's native join runs no script code. Long arrays go by slices of JOIN_CHUNK elements, so no single
+ * native step converts millions of elements (V8's join does not honour termination).
  */
-function joinBySlices(run: Run, orig: AnyFn, self: any, len: number, sep: string, args: unknown[]): string {
-  if ((apply(arrayLastIndexOf, joining, [self]) as number) !== -1) return '';
+function joinCharged(run: Run, orig: AnyFn, self: any, len: number, sep: string, args: unknown[], locale: boolean): string {
+  if (joining.length > 0 && (apply(arrayLastIndexOf, joining, [self]) as number) !== -1) return '';
   apply(arrayPush, joining, [self]);
   try {
-    const parts: string[] = [];
-    let total = 0;
+    let total = len > 0 ? (len - 1) * sep.length : 0;
+    if (total > run.maxChars) chargeChars(total);
+    let whole: string | undefined;
+    const chunks: string[] = [];
     for (let i = 0; i < len; i += JOIN_CHUNK) {
       tick(run);
-      // A plain copy (holes read as undefined, which joins the same): slice would consult a species.
       const end = i + JOIN_CHUNK < len ? i + JOIN_CHUNK : len;
-      const chunk: unknown[] = [];
-      for (let j = i; j < end; j++) chunk[j - i] = self[j];
-      const part = apply(orig, chunk, args) as string;
-      total += part.length + sep.length;
-      chargeChars(total);
-      apply(arrayPush, parts, [part]);
+      const parts: unknown[] = [];
+      for (let j = i; j < end; j++) {
+        let v = self[j];
+        if (typeof v === 'string') total += v.length;
+        else if (v === null || v === undefined) v = '';
+        else if (!locale && (typeof v === 'number' || typeof v === 'boolean')) total += PRIMITIVE_CHARS;
+        else {
+          v = apply(orig, [v], args) as string;
+          total += v.length;
+        }
+        if (total > run.maxChars) chargeChars(total);
+        parts[j - i] = v;
+      }
+      whole = apply(orig, parts, args) as string;
+      if (len > JOIN_CHUNK) apply(arrayPush, chunks, [whole]);
     }
-    return apply(arrayJoin, parts, [sep]) as string;
+    chargeChars(total);
+    return len > JOIN_CHUNK ? (apply(arrayJoin, chunks, [sep]) as string) : (whole ?? '');
   } finally {
     apply(arrayPop, joining, []);
   }
@@ -1364,11 +1389,7 @@ export function wrapBulkBuiltins(): void {
       const len = toLen(self.length);
       const sepText = sep === undefined ? ',' : S(sep);
       if (len > SMALL) chargeElements(len);
-      chargeChars(len > 0 ? (len - 1) * sepText.length : 0);
-      if (len > JOIN_CHUNK || self.length !== len) return joinBySlices(run, orig, self, len, sepText, [sepText]);
-      const out = apply(orig, self, [sepText]) as string;
-      chargeChars(out.length);
-      return out;
+      return joinCharged(run, orig, self, len, sepText, [sepText], false);
     },
   }));
   wrap(AP, 'toLocaleString', (orig) => ({
@@ -1376,11 +1397,8 @@ export function wrapBulkBuiltins(): void {
       const run = current;
       const self = isArray(this) && this.length <= JOIN_CHUNK ? this : receiver(this, false, orig, true);
       if (run === null) return apply(orig, self, args);
-      if (self.length > JOIN_CHUNK) return joinBySlices(run, orig, self, self.length, ',', args);
-      // Charged as join's output is: 17 references to a string of 3e7 characters made one of 5e8.
-      const out = apply(orig, self, args) as string;
-      chargeChars(out.length);
-      return out;
+      // Checked as join's output is: 17 references to a string of 3e7 characters made one of 5e8.
+      return joinCharged(run, orig, self, self.length, ',', args, true);
     },
   }));
   wrap(AP, 'sort', (orig) => ({ sort(this: unknown, comparefn: unknown) { return sortWith(orig, isArray(this) && this.length <= SMALL ? charged(this) : receiver(this, true, orig), comparefn); } }));
@@ -1729,6 +1747,8 @@ export function wrapBulkBuiltins(): void {
       const run = current;
       let out: string | undefined;
       if (run === null) return apply(jsonStringify, JSONObject, [value, replacer, space]) as string | undefined;
+      // A string alone is written in one step too: checked at what its escapes make of it.
+      if (typeof value === 'string' && value.length > SMALL && typeof replacer !== 'function') chargeChars(jsonStringChars(value));
       const plain = value === null || typeof value !== 'object' || chargeStringifyEstimate(run, value, gapOf(space));
       if (plain && typeof replacer !== 'function') out = apply(jsonStringify, JSONObject, [value, replacer, space]) as string | undefined;
       else out = stringifyMetered(run, value, replacer, space);
@@ -1743,6 +1763,31 @@ function gapOf(space: unknown): number {
   if (typeof space === 'number') return space >= 10 ? 10 : space >= 1 ? space - (space % 1) : 0;
   if (typeof space === 'string') return space.length > 10 ? 10 : space.length;
   return space !== null && typeof space === 'object' ? 10 : 0;
+}
+
+/** A character JSON.stringify writes as an escape: a control character, `"`, `\\` or a surrogate. */
+// oxlint-disable-next-line no-control-regex -- control characters are what it looks for
+const JSON_ESCAPED = /[\u0000-\u001f"\\\ud800-\udfff]/;
+
+/**
+ * The characters JSON.stringify writes for `s`, quotes included. A control character is written as six
+ * (`\u0001`): 3e7 of them (60 MB, within STANDARD's 64 MB) were estimated at 3e7 and written as 1.8e8 in
+ * one native step, 360 MB of the vm host's heap before the charge that came after it.
+ */
+function jsonStringChars(s: string): number {
+  let n = s.length + 2;
+  if (apply(regexpExec, JSON_ESCAPED, [s]) === null) return n;
+  for (let i = 0; i < s.length; i++) {
+    const c = apply(stringCharCodeAt, s, [i]) as number;
+    if (c === 0x22 || c === 0x5c || (c >= 8 && c <= 13 && c !== 11)) n += 1;
+    else if (c < 0x20) n += 5;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = apply(stringCharCodeAt, s, [i + 1]) as number;
+      if (d >= 0xdc00 && d <= 0xdfff) i++;
+      else n += 5;
+    } else if (c >= 0xd800 && c <= 0xdfff) n += 5;
+  }
+  return n;
 }
 
 /** Levels below which the estimate does not walk (its own recursion, and its ancestor scan, stay short). */
@@ -1772,7 +1817,7 @@ function chargeStringifyEstimate(run: Run, value: object, gap: number): boolean 
     tick(run);
     // With indentation, a value starts a line of its depth, and a container ends on one.
     if (gap > 0) size += 1 + gap * depth;
-    if (typeof v === 'string') size += v.length + 2;
+    if (typeof v === 'string') size += jsonStringChars(v);
     else if (v === null || typeof v !== 'object') size += 8;
     else {
       if (depth > ESTIMATE_DEPTH || hasToJSON(v)) {
@@ -1798,7 +1843,7 @@ function chargeStringifyEstimate(run: Run, value: object, gap: number): boolean 
         const ks = objectKeys(v);
         for (let i = 0; i < ks.length; i++) {
           const k = ks[i] as string;
-          size += k.length + 4;
+          size += jsonStringChars(k) + 2;
           const d = gopd(v, k);
           if (d !== undefined && 'value' in d) walk(d.value, depth + 1);
           else if (d !== undefined) plain = false;
