@@ -131,6 +131,11 @@ const BY_BUILTIN: Record<string, string> = {
   'Reflect.set with a promise as the receiver': 'Reflect.set({}, "then", 1, Promise.resolve(1));',
   'Reflect.defineProperty constructor on a promise': 'Reflect.defineProperty(Promise.resolve(1), "constructor", { value: undefined });',
   'Object.defineProperty constructor on an async function\'s promise': 'Object.defineProperty((async () => 1)(), "constructor", { value: Promise });',
+  // The setters that keep a frozen prototype's keys overridable define an own property on any receiver (red9).
+  'the constructor setter of Object.prototype, on an array': 'Object.getOwnPropertyDescriptor(Object.prototype, "constructor").set.call([1], 1);',
+  'the constructor setter of Error.prototype, on a promise': 'Object.getOwnPropertyDescriptor(Error.prototype, "constructor").set.call(Promise.resolve(1), 1);',
+  'the constructor setter of TypeError.prototype, on a RegExp': 'Object.getOwnPropertyDescriptor(TypeError.prototype, "constructor").set.call(/x/, 1);',
+  'the valueOf setter of Object.prototype, on a String object': 'Object.getOwnPropertyDescriptor(Object.prototype, "valueOf").set.call(Object("a"), 1);',
   'the constructor setter of Promise.prototype, on a promise': 'Object.getOwnPropertyDescriptor(Promise.prototype, "constructor").set.call(Promise.resolve(1), 1);',
   'Reflect.deleteProperty then on a promise': 'Reflect.deleteProperty(Promise.resolve(1), "then");',
   'a promise moved to another prototype first': 'const p = Promise.resolve(1); Object.setPrototypeOf(p, null); Reflect.set(p, "then", 1);',

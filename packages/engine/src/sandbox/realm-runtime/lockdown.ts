@@ -11,7 +11,7 @@
 import type { InstallOptions } from '../realm-abi.js';
 import type { Run } from './budgets.js';
 import { chargeChars, chargeElements, current, fatal } from './budgets.js';
-import { bounded, chargedEach, collection, guardedIterator, installArrayConstructor, installRegExpConstructor, plainArray, replaceConstructor, scriptProxy, sortKey, speciesHolder, stringObject, tickMany, wrap, wrapBulkBuiltins } from './builtins.js';
+import { bounded, chargedEach, collection, guardedIterator, installArrayConstructor, installRegExpConstructor, plainArray, refuseProtected, replaceConstructor, scriptProxy, sortKey, speciesHolder, stringObject, tickMany, wrap, wrapBulkBuiltins } from './builtins.js';
 import { boundedAsync, wrapIterableConsumers } from './iterables.js';
 import { displace, displaced } from './displaced.js';
 import type { Codec } from './codec.js';
@@ -442,6 +442,7 @@ function installPromise(): void {
   // An own `constructor` on a promise would turn off the species flag (see ownPrototype in promises.ts).
   enable(PP, 'constructor', (o) => {
     if (isPromise(o)) throw new TypeErrorCtor(OWN_CONSTRUCTOR);
+    refuseProtected('An assignment', o, 'constructor');
   });
 }
 
@@ -578,8 +579,18 @@ function freezeAll(hidden: readonly unknown[]): void {
   if (!isFrozen(G)) throw new TypeErrorCtor('the global object could not be frozen');
 }
 
+/**
+ * The setter an enabled key gets defines an own property on whatever it is called on, past the
+ * rewriter's guards: `Object.getOwnPropertyDescriptor(Object.prototype, 'constructor').set.call([], 1)`
+ * (or Error.prototype's, on a promise) turned off V8's Array and Promise species flags for the whole
+ * process (red9, validate:false), as an own `valueOf` on a String object does another. It refuses
+ * what an assignment refuses.
+ */
 function enableAll(proto: object, keys: readonly string[]): void {
-  for (let i = 0; i < keys.length; i++) enable(proto, keys[i] as string);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    enable(proto, key, (o) => refuseProtected('An assignment', o, key));
+  }
 }
 
 /** Locks this realm. Runs once, before any script; returns the number of global names it left. */
