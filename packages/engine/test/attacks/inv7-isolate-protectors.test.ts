@@ -136,6 +136,9 @@ const BY_BUILTIN: Record<string, string> = {
   'the constructor setter of Error.prototype, on a promise': 'Object.getOwnPropertyDescriptor(Error.prototype, "constructor").set.call(Promise.resolve(1), 1);',
   'the constructor setter of TypeError.prototype, on a RegExp': 'Object.getOwnPropertyDescriptor(TypeError.prototype, "constructor").set.call(/x/, 1);',
   'the valueOf setter of Object.prototype, on a String object': 'Object.getOwnPropertyDescriptor(Object.prototype, "valueOf").set.call(Object("a"), 1);',
+  // Node 22 and 24: V8's own setter of Iterator.prototype.constructor defines it on any other receiver (red9).
+  'the constructor setter of Iterator.prototype, on a promise': 'Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Object.getPrototypeOf([].values())), "constructor").set.call(Promise.resolve(1), 1);',
+  'the constructor setter of Iterator.prototype, on an array': 'Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Object.getPrototypeOf([].values())), "constructor").set.call([1], 1);',
   'the constructor setter of Promise.prototype, on a promise': 'Object.getOwnPropertyDescriptor(Promise.prototype, "constructor").set.call(Promise.resolve(1), 1);',
   'Reflect.deleteProperty then on a promise': 'Reflect.deleteProperty(Promise.resolve(1), "then");',
   'a promise moved to another prototype first': 'const p = Promise.resolve(1); Object.setPrototypeOf(p, null); Reflect.set(p, "then", 1);',

@@ -593,6 +593,30 @@ function enableAll(proto: object, keys: readonly string[]): void {
   }
 }
 
+/**
+ * Node 22: `Iterator.prototype.constructor` is an accessor (as the specification words it) whose setter
+ * defines an own `constructor` on any receiver but Iterator.prototype itself: called on a promise or an
+ * array it turned off PromiseSpeciesLookupChain and ArraySpeciesLookupChain for the whole process (red9,
+ * found by inv8-realm-promises' walk, validate:false). It refuses what an assignment refuses first.
+ */
+function guardIteratorConstructor(): void {
+  if (IteratorCtor === undefined) return;
+  const IP = (IteratorCtor as unknown as { prototype: object }).prototype;
+  const d = gopd(IP, 'constructor');
+  if (d === undefined || typeof d.set !== 'function') return;
+  const set = d.set;
+  const guarded = gopd(
+    {
+      set constructor(v: unknown) {
+        refuseProtected('An assignment', this, 'constructor');
+        apply(set, this, [v]);
+      },
+    },
+    'constructor',
+  )?.set as (v: unknown) => void;
+  defineProperty(IP, 'constructor', { get: d.get, set: guarded, enumerable: d.enumerable ?? false, configurable: d.configurable ?? true });
+}
+
 /** Locks this realm. Runs once, before any script; returns the number of global names it left. */
 export function lockdown(options: InstallOptions, codec: Codec): number {
   const hidden = hiddenIntrinsics(options);
@@ -626,6 +650,7 @@ export function lockdown(options: InstallOptions, codec: Codec): number {
   for (let i = 0; i < errors.length; i++) enableAll((errors[i] as ErrorConstructor).prototype, ['name', 'message', 'toString', 'constructor']);
   enableAll(FunctionPrototype, ['toString', 'name']);
   installPromise();
+  guardIteratorConstructor();
   installArrayConstructor();
   // After the legacy statics are removed: the new global copies the intrinsic's statics as they are then.
   installRegExpConstructor();
