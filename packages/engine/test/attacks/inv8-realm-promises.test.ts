@@ -21,10 +21,11 @@
  * child process counts `unhandledRejection`s, and V8 reports every protector it turns off
  * (`--trace-protector-invalidation`).
  *
- * Found by this walk (red9, before the fix, validate:false): the setter that keeps Object.prototype's and
- * every error prototype's `constructor` overridable defined an own `constructor` on a promise or an
- * array it was called on, which turned off PromiseSpeciesLookupChain and ArraySpeciesLookupChain (see
- * inv7-isolate-protectors.test.ts, where the fix is tested case by case).
+ * Found by this walk (red9, before the fixes, validate:false): the setter that keeps Object.prototype's and
+ * every error prototype's `constructor` overridable, and V8's own setter of Iterator.prototype.constructor
+ * (Node 22 and 24), defined an own `constructor` on a promise or an array they were called on, which
+ * turned off PromiseSpeciesLookupChain and ArraySpeciesLookupChain (see inv7-isolate-protectors.test.ts,
+ * where the fixes are tested case by case).
  *
  * What the walk may still turn off: ArrayConstructor, which V8 drops the first time the Array constructor
  * is called with arguments that change its elements' kind where no allocation site records it. Any
@@ -59,7 +60,7 @@ const MAKERS = [
   '%AsyncGeneratorFunction%.prototype.__proto__.next',
   '%AsyncGeneratorFunction%.prototype.__proto__.return',
   'callTool',
-  ...(NODE >= 22 ? ['Array.fromAsync', 'Promise.withResolvers'] : []),
+  ...(NODE >= 22 ? ['Array.fromAsync'] : []),
   ...(NODE >= 24 ? ['Promise.try', '%AsyncGeneratorFunction%.prototype.__proto__.__proto__.[Symbol.asyncDispose]'] : []),
 ];
 
