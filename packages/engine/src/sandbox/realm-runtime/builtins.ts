@@ -916,6 +916,11 @@ function sortWith(orig: AnyFn, self: any, comparefn: unknown): unknown {
 const JOIN_CHUNK = 8192;
 /** Arrays being joined: one met again is a cycle, which joins as '' (as V8's own join does). */
 const joining: unknown[] = [];
+/** Lets go of the arrays of joins a run left unfinished (called when a run ends). */
+export function forgetJoins(): void {
+  joining.length = 0;
+}
+
 /** Characters a number, a boolean, null or undefined is joined as, at most. */
 const PRIMITIVE_CHARS = 25;
 

@@ -8,7 +8,7 @@ import type { DoneReport, Guards, LogLevel, PumpHead, ReportedToolError, RunConf
 import { BIG_STRING, BLOCKED_PROPERTIES, FRAMED, LOOP_FREE, LOOP_GRANT, MAX_TOOL_NAME } from '../realm-abi.js';
 import type { PendingCall, Run } from './budgets.js';
 import { chargeChars, chargeElements, checkAlive, checkMemory, copied, current, fatal, iterations, newRun, setCurrent } from './budgets.js';
-import { NAMED_COPY_MOST, copiedIndices, counted, forInIndices, indexCount, inheritedKeys, lengthGrowth, listedIndices, namedKeys, plainArray, propertyKey, protectedKey, protectedName, refuseProtected } from './builtins.js';
+import { NAMED_COPY_MOST, copiedIndices, counted, forgetJoins, forInIndices, indexCount, inheritedKeys, lengthGrowth, listedIndices, namedKeys, plainArray, propertyKey, protectedKey, protectedName, refuseProtected } from './builtins.js';
 import type { Codec } from './codec.js';
 import { CYCLE, TOO_LARGE } from './codec.js';
 import { callSite, cleanError, locationOf, readErrorField, readMessage, safeString, withSite } from './errors.js';
@@ -549,6 +549,8 @@ export function createRunner(codec: Codec) {
     }
     setCurrent(null);
     apply(regexpExec, EMPTY_MATCH, ['']);
+    // A join the run left without its `finally` (a stack overflow inside it) would keep the run's array.
+    forgetJoins();
   }
 
   function forget(id: number): void {
