@@ -70,7 +70,6 @@ export const StringIteratorPrototype = Object.getPrototypeOf(''[Symbol.iterator]
 export const isArray = Array.isArray;
 export const arrayFrom = Array.from;
 export const arrayPush = Array.prototype.push;
-export const arrayPop = Array.prototype.pop;
 export const arrayShift = Array.prototype.shift;
 export const arrayJoin = Array.prototype.join;
 export const arrayIncludes = Array.prototype.includes;
