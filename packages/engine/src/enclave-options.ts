@@ -5,7 +5,7 @@
 import type { LevelConfig, RuntimeLimits, SecurityLevel } from './levels.js';
 import { ALWAYS_BLOCKED_IDENTIFIERS, LEVEL_CONFIGS, MB, RESERVED_PREFIX, SECURITY_LEVELS } from './levels.js';
 import type { EnclaveEventListener } from './types.js';
-import { isSessionId, newSessionId } from './events.js';
+import { SESSION_ID_RULE, isSessionId, newSessionId } from './events.js';
 import type { DurableSettings } from './durable.js';
 import { readDurableOptions } from './durable.js';
 import { OptionChecker } from './options.js';
@@ -238,7 +238,7 @@ export function readRunOptions(settings: EnclaveSettings, runOptions: RunOptions
   }
   const listener = check.function('onEvent', o.onEvent, '(event) => void') as EnclaveEventListener | undefined;
   const sessionId = o.sessionId;
-  if (sessionId !== undefined && !isSessionId(sessionId)) check.fail('sessionId must be 1 to 128 characters of A-Z, a-z, 0-9, "_" and "-".');
+  if (sessionId !== undefined && !isSessionId(sessionId)) check.fail(`sessionId is not a session id: ${SESSION_ID_RULE}.`);
   const heartbeatMs = check.delay('heartbeatMs', o.heartbeatMs);
   check.boolean('includeToolArgs', o.includeToolArgs);
   const durable = readDurableOptions(o.durable);

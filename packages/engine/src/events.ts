@@ -20,7 +20,14 @@ export function newSessionId(): string {
 
 const SESSION_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
-/** Whether a string can be a session id (in a URL path segment, a header, a store key). */
+/** What a session id is, as error messages say it. */
+export const SESSION_ID_RULE = 'a session id is 1 to 128 characters of A-Z, a-z, 0-9, "_" and "-"';
+
+/**
+ * Whether a string can be a session id (in a URL path segment, a header, a store key). This is the one
+ * check of session ids, wherever they come in (run options, HTTP paths, stores): no `.` or `..` (a path
+ * resolves them away), no `/`, `%`, NUL or other character outside the set, nothing longer than 128.
+ */
 export function isSessionId(value: unknown): value is string {
   return typeof value === 'string' && SESSION_ID.test(value);
 }

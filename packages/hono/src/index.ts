@@ -1,8 +1,8 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { createEnclaveHandler } from '@enclave-kit/engine';
 import { routePath } from '@enclave-kit/engine/http';
-import { deferHeaderFlush, isEventStream } from '@enclave-kit/engine/node';
-import { ServerResponse } from 'node:http';
+import { deferHeaderFlush, isEventStream, refuseDotSegments } from '@enclave-kit/engine/node';
+import { IncomingMessage, ServerResponse } from 'node:http';
 import type { EnclaveFetchHandler, EnclaveHandlerOptions } from '@enclave-kit/engine';
 
 /** Options of `enclave()`: the core's options plus the route's `path` (default `/enclave`). */
@@ -40,14 +40,17 @@ export function enclave<U = unknown>(options: HonoEnclaveOptions<U>): EnclaveMid
     const prefix = c.req.routePath.replace(/\/?\*$/, '');
     const sub = route.below(c.req.path) ?? (prefix !== '' && c.req.path.startsWith(prefix) ? route.below(c.req.path.slice(prefix.length)) : undefined);
     if (sub === undefined || !handler.accepts(method, sub)) return next();
+    // On Node the path as sent is still there: `c.req.path` has its dot segments resolved away.
+    const env = c.env as { incoming?: unknown; outgoing?: unknown } | undefined;
+    const refused = env?.incoming instanceof IncomingMessage ? refuseDotSegments(handler, env.incoming, env.outgoing instanceof ServerResponse ? env.outgoing : undefined, sub) : undefined;
+    if (refused !== undefined) return refused;
     let request = c.req.raw;
     // An earlier middleware read the body (`c.req.json()`): take Hono's cached copy.
     if (request.bodyUsed) request = new Request(request.url, { method, headers: request.headers, body: await c.req.arrayBuffer(), signal: request.signal });
     const response = await handler(request, c, sub);
     // On Node, `@hono/node-server` sends a stream's headers alone before its first chunk: one more
     // write per streamed run. Held to the end of this turn, they leave with the first events.
-    const outgoing = (c.env as { outgoing?: unknown } | undefined)?.outgoing;
-    if (outgoing instanceof ServerResponse && isEventStream(response)) deferHeaderFlush(outgoing);
+    if (env?.outgoing instanceof ServerResponse && isEventStream(response)) deferHeaderFlush(env.outgoing);
     return response;
   };
   return Object.assign(middleware, { handler });

@@ -29,11 +29,31 @@ type Handler = EnclaveFetchHandler<NestNative>;
 /** The name of the wildcard below the route's path (`{path}/mcp/...`): the routes of `routes` live there. */
 const BELOW = 'below';
 
-/** The path below the route's own: Express gives the wildcard as segments, Fastify as one string under `*`. */
+/**
+ * The path below the route's own, as the client sent it, as the other adapters hand it on: Express
+ * gives the wildcard as decoded segments and Fastify as one decoded string under `*`, in which an id's
+ * `%2F` has become a separator. It is the end of the raw path that decodes to the wildcard.
+ */
 function subPathOf(req: any): string {
   const value: unknown = req?.params?.[BELOW] ?? req?.params?.['*'];
   const joined = Array.isArray(value) ? value.join('/') : typeof value === 'string' ? value : '';
-  return joined === '' ? '' : `/${joined.replace(/^\/+/, '')}`;
+  const decoded = joined.replace(/^\/+/, '');
+  if (decoded === '') return '';
+  const raw = String(req?.raw?.url ?? req?.originalUrl ?? req?.url ?? '').split('?', 1)[0] ?? '';
+  const segments = raw.split('/');
+  for (let k = 1; k < segments.length; k++) {
+    const tail = segments.slice(segments.length - k).join('/');
+    if (tail === decoded || decodedOrSame(tail) === decoded) return `/${tail}`;
+  }
+  return `/${decoded}`;
+}
+
+function decodedOrSame(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 /** Serves one request through the core: Express gives Node objects, Fastify wraps them in `raw`. */

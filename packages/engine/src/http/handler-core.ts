@@ -13,7 +13,8 @@ import { isJsonContentType, parseCheckRequest, parseRunRequest, readBodyText } f
 import { failure, internalFailure, noStats } from '../result.js';
 import { EnclaveHttpError } from './errors.js';
 import { extractTraceContext } from '../tracing.js';
-import { isSessionId, newSessionId } from '../events.js';
+import { SESSION_ID_RULE, isSessionId, newSessionId } from '../events.js';
+import { DOT_SEGMENT_MESSAGE, hasDotSegment } from './route.js';
 import type { EnclaveEvent } from '../types.js';
 import { MemoryLeaseStore, holdLease } from '../leases.js';
 import type { FinalSessionState, PausedSession, SessionRecord, SessionState, SessionStore } from './session-store.js';
@@ -1064,6 +1065,8 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
 
   async function serve(request: Request, native: N, started: number, given: string | undefined): Promise<Response> {
     const subPath = given ?? '';
+    // A sub-path as an adapter matched it on the raw path: its dot segments name another route than the URL's.
+    if (hasDotSegment(subPath)) throw new EnclaveHttpError(400, DOT_SEGMENT_MESSAGE);
     // Before any route, `routes` too: without authenticate, the name the server was reached by is its
     // guard; with it, only where the host lists names (an authenticate that admits anyone guards nothing).
     if ((options.authenticate === undefined || options.allowedHosts !== undefined) && !hostAllowed(request, options.allowedHosts, options.allowedOrigins)) {
@@ -1089,6 +1092,8 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
     }
     const route = sessions ? sessionRouteOf(request.url, given) : undefined;
     if (subPath !== '' && route === undefined) throw new EnclaveHttpError(404, 'No route at this path.');
+    // Before anything is looked up: an id no store could hold is the client's mistake, said as such.
+    if (route?.id !== undefined && !isSessionId(route.id)) throw new EnclaveHttpError(400, `The path does not name a session: ${SESSION_ID_RULE}.`);
     if (route === undefined && method !== 'POST' && !(method === 'GET' && catalog)) {
       const allow = catalog ? 'GET, POST' : 'POST';
       return requestError('METHOD_NOT_ALLOWED', `Use POST${catalog ? ' (or GET for the catalog)' : ''}.`, started, { allow });

@@ -28,3 +28,17 @@ export function routePath(path: string | undefined): RoutePath {
   };
   return { path: normal, match: (requestPath) => trim(requestPath) === normal, below };
 }
+
+/**
+ * Whether a request target's path has a segment that URL parsing resolves away: `.` or `..`, in any
+ * case of percent-encoding (`%2e%2E`), or a backslash, which URL parsing takes for `/`. Such a path
+ * names something other than what a router that reads it as it came (Express) matched: the Fetch
+ * `Request` made of `/enclave/sessions/..` is `POST /enclave/`, a run, not a session. Refused (400).
+ */
+export function hasDotSegment(target: string): boolean {
+  const path = target.split(/[?#]/, 1)[0] ?? '';
+  return path.includes('\\') || path.split('/').some((segment) => /^(?:\.|%2e){1,2}$/i.test(segment));
+}
+
+/** Why a path with a dot segment is refused (400 `BAD_REQUEST`). */
+export const DOT_SEGMENT_MESSAGE = 'The request path has a "." or ".." segment (or a backslash); send the path it means instead.';

@@ -15,6 +15,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PayloadTooLargeError } from '../http/body.js';
+import { EnclaveHttpError } from '../http/errors.js';
+import { DOT_SEGMENT_MESSAGE, hasDotSegment } from '../http/route.js';
 import type { EnclaveFetchHandler } from '../http/handler-common.js';
 import { internalFailure } from '../result.js';
 
@@ -216,6 +218,21 @@ export async function writeFetchResponse(res: ServerResponse, response: Response
 }
 
 /**
+ * The 400 for a Node request whose path, as the client sent it, has a `.` or `..` segment (`%2e` too)
+ * or a backslash; undefined for any other. The Fetch `Request` made of it has them resolved away
+ * (`POST /enclave/sessions/..` is `POST /enclave/`, a run): refused while the path is still as sent, a
+ * request never reaches a route other than the one it named. For adapters on Node that build their own
+ * `Request` (Hono's `@hono/node-server`): call it with the `IncomingMessage` first.
+ */
+export function refuseDotSegments(handler: EnclaveFetchHandler<never>, req: NodeRequest, res: ServerResponse | undefined, subPath?: string): Response | undefined {
+  if (!hasDotSegment(req.originalUrl ?? req.url ?? '/')) return undefined;
+  // Its body is not read: drained, and the connection not kept.
+  req.resume();
+  res?.setHeader('connection', 'close');
+  return handler.refuse(new EnclaveHttpError(400, DOT_SEGMENT_MESSAGE), subPath);
+}
+
+/**
  * Serves one Node request with a Fetch handler: the bridge shared by the Express and Nest adapters.
  * `subPath` is the path below the handler's own that the adapter matched (a route of `routes`).
  * Never rejects.
@@ -235,6 +252,11 @@ export async function handleNodeRequest<N>(
   subPath?: string,
 ): Promise<void> {
   try {
+    const refused = refuseDotSegments(handler, req, res, subPath);
+    if (refused !== undefined) {
+      await writeFetchResponse(res, refused);
+      return;
+    }
     const request = toFetchRequest(req, res, { maxBodySize: handler.maxBodySize, ...(parsedBody ? { parsedBody } : {}) });
     await writeFetchResponse(res, await handler(request, native, subPath));
   } catch {
