@@ -3,7 +3,7 @@ import type { RetryInfo, RetryPolicy, StreamFormat } from './follow.js';
 import { DEFAULT_RETRY } from './follow.js';
 import type { FetchLike, HeadersOption, Transport } from './http.js';
 import type { ANSWER_SHAPES } from './http.js';
-import { errorOf, readJson, resultOf, routeUrl, send, shaped } from './http.js';
+import { errorOf, isSessionId, readJson, resultOf, routeUrl, send, shaped } from './http.js';
 import { DEFAULT_MAX_EVENT_LENGTH } from './sse.js';
 import type { EnclaveEventStream } from './stream.js';
 import { DEFAULT_MAX_BUFFERED_EVENTS, EventStream } from './stream.js';
@@ -312,7 +312,12 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
     headers: options.headers,
     credentials: options.credentials,
   };
-  const sessionUrl = (id: string, suffix = '') => routeUrl(base(), `/sessions/${encodeURIComponent(id)}${suffix}`);
+  /** Every session id a caller gives is checked here, before it goes into a URL path (`..` would name another route). */
+  const checkedId = (id: unknown): string => {
+    if (!isSessionId(id)) throw new EnclaveClientError({ code: 'BAD_REQUEST', message: 'sessionId is not a session id: 1 to 128 characters of A-Z, a-z, 0-9, "_" and "-".' });
+    return id;
+  };
+  const sessionUrl = (id: string, suffix = '') => routeUrl(base(), `/sessions/${checkedId(id)}${suffix}`);
   const runBody = (code: string, o: RunOptions) => {
     if (typeof code !== 'string') throw new EnclaveClientError({ code: 'BAD_REQUEST', message: `code must be a string, got ${typeof code}.` });
     return { code, ...(o.input !== undefined && { input: o.input }), ...(o.limits !== undefined && { limits: o.limits }) };
@@ -381,7 +386,7 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
     session<T>(sessionId: string, o: SessionOptions = {}) {
       const fromSeq = o.fromSeq ?? 0;
       if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) throw new EnclaveClientError({ code: 'BAD_REQUEST', message: `fromSeq must be a non-negative integer, got ${String(fromSeq)}.` });
-      return follow<T>(sessionId, fromSeq, o);
+      return follow<T>(checkedId(sessionId), fromSeq, o);
     },
     getSession: async (sessionId, o = {}) => json<SessionStatus>(sessionUrl(sessionId), 'GET', o, 'status'),
     cancel,

@@ -5,7 +5,7 @@
  * that bring no new event. Every event is delivered once and in seq order, whatever the server replays.
  */
 import { EnclaveClientError, abortedError } from './errors.js';
-import { errorOf, isPendingApproval, isResult } from './http.js';
+import { errorOf, isPendingApproval, isResult, isSessionId } from './http.js';
 import { NdjsonParser } from './ndjson.js';
 import { SseParser } from './sse.js';
 import type { SseMessage } from './sse.js';
@@ -118,6 +118,7 @@ export function asEvent(value: unknown, sessionId: string | undefined): EnclaveE
   const e = value as Record<string, unknown>;
   if (typeof e.seq !== 'number' || !Number.isSafeInteger(e.seq) || e.seq < 1) throw badEvent('seq is not a positive integer.');
   if (typeof e.type !== 'string' || typeof e.sessionId !== 'string' || typeof e.time !== 'number' || !('payload' in e)) throw badEvent('type, sessionId, time or payload missing.');
+  if (!isSessionId(e.sessionId)) throw badEvent('sessionId is not a session id.');
   if (sessionId !== undefined && e.sessionId !== sessionId) throw badEvent(`an event of session ${e.sessionId} in the stream of ${sessionId}.`);
   if (!EVENT_TYPES.has(e.type)) return value as EnclaveEvent;
   const p = e.payload;
@@ -286,6 +287,7 @@ export async function* followSession(plan: FollowPlan): AsyncGenerator<EnclaveEv
         }
       }
       const header = res.headers.get('x-session-id');
+      if (header !== null && !isSessionId(header)) throw new Fatal(new EnclaveClientError({ code: 'BAD_RESPONSE', message: 'The X-Session-Id header is not a session id.', status: res.status }));
       if (header) learn(header);
       if (res.body === null) throw new Fatal(new EnclaveClientError({ code: 'BAD_RESPONSE', message: 'The event stream has no body.', status: res.status }));
       for await (const raw of readBody(res.body, plan.format, armIdle, sse, plan.maxEventLength, connection.signal)) {

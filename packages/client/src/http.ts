@@ -82,17 +82,26 @@ export function isPendingApproval(value: unknown): boolean {
 }
 
 /**
+ * Whether `value` is a session id as servers make them (the engine's `isSessionId`: 1 to 128 characters
+ * of A-Z, a-z, 0-9, `_` and `-`). The client puts ids in URL paths: `..` or `.` there would be resolved
+ * away (`/enclave/sessions/..` is `/enclave/`), so an id of any other form is never sent, whoever gave it.
+ */
+export function isSessionId(value: unknown): value is string {
+  return typeof value === 'string' && /^[A-Za-z0-9_-]{1,128}$/.test(value);
+}
+
+/**
  * The shape of each JSON answer the client hands on, as far as the client and its callers read it: an
  * answer of another shape is `BAD_RESPONSE`, never a value that throws a TypeError where it is used.
  */
 export const ANSWER_SHAPES = {
   /** `GET`/`DELETE {url}/sessions/{id}`. */
   status: (v: unknown): boolean =>
-    isObject(v) && typeof v.sessionId === 'string' && typeof v.state === 'string' && (v.result === undefined || isResult(v.result)) && (v.pendingApproval === undefined || isPendingApproval(v.pendingApproval)),
+    isObject(v) && isSessionId(v.sessionId) && typeof v.state === 'string' && (v.result === undefined || isResult(v.result)) && (v.pendingApproval === undefined || isPendingApproval(v.pendingApproval)),
   /** `POST {url}/sessions` (JSON). */
-  started: (v: unknown): boolean => isObject(v) && ['sessionId', 'statusUrl', 'eventsUrl', 'cancelUrl'].every((key) => typeof v[key] === 'string'),
+  started: (v: unknown): boolean => isObject(v) && isSessionId(v.sessionId) && ['statusUrl', 'eventsUrl', 'cancelUrl'].every((key) => typeof v[key] === 'string'),
   /** `POST {url}/sessions/{id}/approvals/{callId}`. */
-  decided: (v: unknown): boolean => isObject(v) && typeof v.sessionId === 'string' && isPositiveInteger(v.callId) && typeof v.eventsUrl === 'string',
+  decided: (v: unknown): boolean => isObject(v) && isSessionId(v.sessionId) && isPositiveInteger(v.callId) && typeof v.eventsUrl === 'string',
   /** `GET {url}`. */
   catalog: (v: unknown): boolean => isObject(v) && Array.isArray(v.tools) && v.tools.every((t) => isObject(t) && typeof t.name === 'string'),
 } as const;

@@ -267,3 +267,50 @@ describe('prototype keys in what a server sends', () => {
     expect(Object.hasOwn(result.success ? (result.value as object) : {}, '__proto__')).toBe(true);
   });
 });
+
+describe('session ids that would name another route', () => {
+  const BAD_IDS = ['..', '.', '%2e%2e', 'a/b', '', 'x'.repeat(129), 'ses_\u0000', '\u2025'];
+
+  /** A server that records every request path, and answers with `id` wherever the contract puts a session id. */
+  async function recording(id: string) {
+    const paths: string[] = [];
+    const server = createServer((req, res) => {
+      paths.push(req.url ?? '');
+      req.resume();
+      const url = `/enclave/sessions/${id}`;
+      if (req.method === 'POST' && req.url === '/enclave/sessions' && req.headers.accept?.includes('application/json')) {
+        res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ sessionId: id, statusUrl: url, eventsUrl: `${url}/events`, cancelUrl: url }));
+        return;
+      }
+      // A stream that names the session by its header, then drops before `final`: the client reconnects by id.
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'x-session-id': id });
+      res.end(`data: ${JSON.stringify({ sessionId: 'ses_ok', seq: 1, type: 'session_init', time: 1, payload: {} })}\n\n`);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push({ url: '', written: [], ended: async () => {}, close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    } });
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/enclave`, paths };
+  }
+
+  it('a caller’s id that is not a session id is refused (BAD_REQUEST) before anything is sent', async () => {
+    const server = await recording('ses_ok');
+    const client = createEnclaveClient({ url: server.url, retry: false });
+    for (const id of BAD_IDS) {
+      for (const call of [() => client.getSession(id), () => client.cancel(id), () => client.approve(id, 1), () => client.deny(id, 1), async () => client.session(id).result]) {
+        await expect(call(), JSON.stringify(id)).rejects.toMatchObject({ code: 'BAD_REQUEST', message: expect.stringContaining('not a session id') });
+      }
+    }
+    // The server's own record: not one request reached it.
+    expect(server.paths).toEqual([]);
+  });
+
+  it.each(['..', '.', 'a/b', 'ses_ok/../..'])('a server’s id %j is not followed: BAD_RESPONSE, and no request leaves the session routes', async (id) => {
+    const server = await recording(id);
+    const client = createEnclaveClient({ url: server.url, retry: { maxRetries: 2, initialDelayMs: 1, maxDelayMs: 1 } });
+    await expect(client.start('return 1')).rejects.toMatchObject({ code: 'BAD_RESPONSE' });
+    await expect(client.stream('return 1').result).rejects.toMatchObject({ code: 'BAD_RESPONSE' });
+    for (const path of server.paths) expect(path, `after ${path}`).toBe('/enclave/sessions');
+  });
+});
