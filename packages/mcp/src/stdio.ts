@@ -6,9 +6,16 @@ import type { Readable, Writable } from 'node:stream';
 import type { CreateEnclaveOptions, ToolSet } from '@enclave-kit/engine';
 import { Enclave, EnclaveConfigError } from '@enclave-kit/engine';
 import { StdioServerTransport, serveStdio } from '@modelcontextprotocol/server/stdio';
+import { isJSONRPCErrorResponse, isJSONRPCNotification, isJSONRPCRequest, isJSONRPCResultResponse } from '@modelcontextprotocol/server';
+import type { JSONRPCMessage } from '@modelcontextprotocol/server';
 import type { CodeModeBackend, CodeModeInfo } from './code-mode.js';
 import { codeModeServer } from './code-mode.js';
 import { MCP_PACKAGE_VERSION } from './version.js';
+
+/** Bytes of one message line read at most by default: the HTTP routes' default `maxBodySize`. */
+const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
+/** Requests answered at once by default (runs, searches); a desktop client has a few in flight. */
+const DEFAULT_MAX_CONCURRENT_REQUESTS = 8;
 
 /** Options of `serveMcpStdio()`. */
 export interface McpStdioOptions extends CodeModeInfo {
@@ -21,6 +28,17 @@ export interface McpStdioOptions extends CodeModeInfo {
   stdout?: Writable;
   /** Errors the connection reports out of band (a malformed line, a broken pipe). Default: ignored. */
   onError?: (error: Error) => void;
+  /**
+   * Bytes of one line (one JSON-RPC message) read at most. A longer line is dropped as it streams in,
+   * never held whole, and answered with a JSON-RPC error (-32600) for its id when its first or last
+   * bytes name one, else for id `null`. Default 1 MiB.
+   */
+  maxLineBytes?: number;
+  /**
+   * Requests in flight at once (an `execute` holds one until its run ends). One more is answered at once
+   * with a JSON-RPC error (-32000, `data.maxConcurrentRequests`) and never started. Default 8.
+   */
+  maxConcurrentRequests?: number;
 }
 
 /** A served connection. */
@@ -30,20 +48,156 @@ export interface McpStdioServer {
   close(): Promise<void>;
 }
 
-/** The SDK's stdio transport, telling us when the connection is over. */
-class ClosingTransport extends StdioServerTransport {
+/** JSON-RPC's code for a message that is not a valid request; and the first of the server's own codes, for a request refused while others run. */
+const INVALID_REQUEST = -32600;
+const TOO_MANY_REQUESTS = -32000;
+const NEWLINE = 0x0a;
+/** Bytes kept of each end of a dropped line, to find its id in. */
+const ID_WINDOW = 512;
+/** A request id at the start of a line (`{"id":…` or `{"jsonrpc":"2.0","id":…`), or at its end (`,"id":…}`): either is a top-level key of a JSON object. */
+const ID_AT_HEAD = /^\s*\{\s*(?:"jsonrpc"\s*:\s*"2\.0"\s*,\s*)?"id"\s*:\s*(-?\d{1,16}|"[^"\\]{0,256}")\s*[,}]/;
+const ID_AT_TAIL = /,\s*"id"\s*:\s*(-?\d{1,16}|"[^"\\]{0,256}")\s*\}\s*\r?$/;
+
+/** The id a dropped line names at its start or end, if it names one there; `null` (JSON-RPC's "unknown") otherwise. */
+function idOfDropped(head: string, tail: string): string | number | null {
+  const found = ID_AT_HEAD.exec(head)?.[1] ?? ID_AT_TAIL.exec(tail)?.[1];
+  return found === undefined ? null : (JSON.parse(found) as string | number);
+}
+
+type RequestId = string | number;
+
+/**
+ * The SDK's stdio transport, with the connection's limits on what the client sends: lines longer than
+ * `maxLineBytes` are dropped as they stream in (the SDK's own reader buffers up to 10 MiB and then
+ * closes the connection), and requests beyond `maxConcurrentRequests` in flight are refused. It also
+ * tells us when the connection is over.
+ */
+class LimitedTransport extends StdioServerTransport {
   readonly closed: Promise<void>;
   #resolve!: () => void;
-  constructor(stdin?: Readable, stdout?: Writable) {
-    super(stdin, stdout);
+  readonly #maxLineBytes: number;
+  readonly #maxConcurrentRequests: number;
+  /** The parts of the line read so far (while it is within the cap). */
+  #line: Buffer[] = [];
+  #lineBytes = 0;
+  /** Over the cap: the rest of the line is dropped as it comes, its first and last bytes kept to find its id. */
+  #dropped: { head: Buffer; tail: Buffer } | undefined;
+  /** Requests in flight, by id (a client may reuse one), and their number. */
+  readonly #pending = new Map<RequestId, number>();
+  #inFlight = 0;
+
+  constructor(stdin: Readable | undefined, stdout: Writable | undefined, limits: { maxLineBytes: number; maxConcurrentRequests: number }) {
+    // Every line handed to the SDK's reader is whole and within the cap, and read at once.
+    super(stdin, stdout, { maxBufferSize: limits.maxLineBytes + 2 });
+    this.#maxLineBytes = limits.maxLineBytes;
+    this.#maxConcurrentRequests = limits.maxConcurrentRequests;
     this.closed = new Promise((resolve) => (this.#resolve = resolve));
+    // Before start() listens with it: the SDK's reader gets whole lines only.
+    // eslint-disable-next-line no-underscore-dangle -- the SDK's public data listener, which start() attaches
+    const read = this._ondata;
+    // eslint-disable-next-line no-underscore-dangle -- as above
+    this._ondata = (chunk: Buffer) => this.#frame(chunk, read);
+    // serveStdio sets `onmessage` (an own field of the SDK's class): each message passes the cap first.
+    let deliver: ((message: JSONRPCMessage) => void) | undefined;
+    Object.defineProperty(this, 'onmessage', {
+      configurable: true,
+      enumerable: true,
+      get: () => (deliver === undefined ? undefined : (message: JSONRPCMessage) => this.#admit(message, deliver as (message: JSONRPCMessage) => void)),
+      set: (fn: ((message: JSONRPCMessage) => void) | undefined) => {
+        deliver = fn;
+      },
+    });
   }
 
   override async close(): Promise<void> {
+    this.#line = [];
+    this.#dropped = undefined;
     await super.close();
     this.#resolve();
   }
+
+  override send(message: JSONRPCMessage): Promise<void> {
+    if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) this.#settle(message.id);
+    return super.send(message);
+  }
+
+  #frame(chunk: Buffer, read: (chunk: Buffer) => void): void {
+    let start = 0;
+    while (start < chunk.length) {
+      const newline = chunk.indexOf(NEWLINE, start);
+      const end = newline === -1 ? chunk.length : newline;
+      this.#take(chunk.subarray(start, end));
+      if (newline === -1) return;
+      start = newline + 1;
+      const dropped = this.#dropped;
+      if (dropped !== undefined) {
+        this.#dropped = undefined;
+        this.#refuse(idOfDropped(dropped.head.toString('utf8'), dropped.tail.toString('utf8')), INVALID_REQUEST, `The message is longer than ${this.#maxLineBytes} bytes (maxLineBytes); it was dropped unread.`, { maxLineBytes: this.#maxLineBytes });
+        continue;
+      }
+      const line = Buffer.concat([...this.#line, Buffer.from('\n')]);
+      this.#line = [];
+      this.#lineBytes = 0;
+      read(line);
+    }
+  }
+
+  /** A part of the current line: kept while the line is within the cap, dropped (ends kept) once it is not. */
+  #take(part: Buffer): void {
+    if (part.length === 0) return;
+    if (this.#dropped === undefined && this.#lineBytes + part.length <= this.#maxLineBytes) {
+      this.#line.push(part);
+      this.#lineBytes += part.length;
+      return;
+    }
+    if (this.#dropped === undefined) {
+      const head = Buffer.concat(this.#line);
+      this.#dropped = { head: Buffer.from(head.subarray(0, ID_WINDOW)), tail: Buffer.alloc(0) };
+      this.#line = [];
+      this.#lineBytes = 0;
+      if (this.#dropped.head.length < ID_WINDOW) this.#dropped.head = Buffer.concat([this.#dropped.head, part.subarray(0, ID_WINDOW - this.#dropped.head.length)]);
+      part = Buffer.concat([head.subarray(Math.max(0, head.length - ID_WINDOW)), part]);
+    }
+    const tail = Buffer.concat([this.#dropped.tail, part.subarray(Math.max(0, part.length - ID_WINDOW))]);
+    this.#dropped.tail = Buffer.from(tail.subarray(Math.max(0, tail.length - ID_WINDOW)));
+  }
+
+  /** A request within the cap goes on; one beyond it is answered at once and never reaches the server. */
+  #admit(message: JSONRPCMessage, deliver: (message: JSONRPCMessage) => void): void {
+    if (isJSONRPCRequest(message)) {
+      if (this.#inFlight >= this.#maxConcurrentRequests) {
+        this.#refuse(message.id, TOO_MANY_REQUESTS, `Too many requests in flight: at most ${this.#maxConcurrentRequests} at once (maxConcurrentRequests); wait for an answer, then send it again.`, { maxConcurrentRequests: this.#maxConcurrentRequests });
+        return;
+      }
+      this.#inFlight++;
+      this.#pending.set(message.id, (this.#pending.get(message.id) ?? 0) + 1);
+    } else if (isJSONRPCNotification(message) && message.method === 'notifications/cancelled') {
+      // A cancelled request gets no answer: its place is free now.
+      const id = (message.params as { requestId?: unknown } | undefined)?.requestId;
+      if (typeof id === 'string' || typeof id === 'number') this.#settle(id);
+    }
+    deliver(message);
+  }
+
+  #settle(id: RequestId | undefined): void {
+    const count = id === undefined ? undefined : this.#pending.get(id);
+    if (count === undefined || id === undefined) return;
+    if (count > 1) this.#pending.set(id, count - 1);
+    else this.#pending.delete(id);
+    this.#inFlight--;
+  }
+
+  /** An error answer of our own: past `send`, so it frees no other request's place. */
+  #refuse(id: RequestId | null, code: number, message: string, data: Record<string, number>): void {
+    super.send({ jsonrpc: '2.0', id, error: { code, message, data } } as unknown as JSONRPCMessage).catch(() => {});
+  }
 }
+
+const positive = (name: string, value: unknown, fallback: number): number => {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || (value as number) < 1) throw new EnclaveConfigError(`serveMcpStdio(options): ${name} must be a positive integer, got ${String(value)}.`);
+  return value as number;
+};
 
 /**
  * Serves `search_tools`, `describe_tools` and `execute` over stdio (2026-07-28, and 2025 clients that
@@ -58,6 +212,7 @@ class ClosingTransport extends StdioServerTransport {
 export function serveMcpStdio(options: McpStdioOptions = {}): McpStdioServer {
   const { enclave: given, tools, stdin, stdout, onError, name, version } = options;
   if (onError !== undefined && typeof onError !== 'function') throw new EnclaveConfigError('serveMcpStdio(options): onError must be a function.');
+  const limits = { maxLineBytes: positive('maxLineBytes', options.maxLineBytes, DEFAULT_MAX_LINE_BYTES), maxConcurrentRequests: positive('maxConcurrentRequests', options.maxConcurrentRequests, DEFAULT_MAX_CONCURRENT_REQUESTS) };
   const enclave = given instanceof Enclave ? given : new Enclave(given);
   // Fail at start, not at the first call, on a malformed tools record.
   enclave.describe(tools);
@@ -66,7 +221,7 @@ export function serveMcpStdio(options: McpStdioOptions = {}): McpStdioServer {
     run: (code, input, signal) => enclave.run(code, { ...(tools !== undefined ? { tools } : {}), ...(input !== undefined ? { input } : {}), signal }),
   };
   const info = { name: name ?? 'enclave-kit', version: version ?? MCP_PACKAGE_VERSION };
-  const transport = new ClosingTransport(stdin, stdout);
+  const transport = new LimitedTransport(stdin, stdout, limits);
   const handle = serveStdio(() => codeModeServer(backend, info), { transport, ...(onError ? { onerror: onError } : {}) });
   const closed = transport.closed.then(() => {
     if (!(given instanceof Enclave)) enclave.dispose();

@@ -3,6 +3,7 @@
  * started by the official clients' stdio transports, as a desktop MCP client starts it; and
  * `serveMcpStdio` on in-memory streams.
  */
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { Stream } from 'node:stream';
@@ -88,5 +89,100 @@ describe('serveMcpStdio', () => {
 
   it('refuses a malformed tools record at start', () => {
     expect(() => serveMcpStdio({ tools: { bad: 1 } as never, stdin: new PassThrough(), stdout: new PassThrough() })).toThrow(/must be a function or a defineTool/);
+  });
+});
+
+describe('enclave mcp: limits on what the client sends (raw lines to the real CLI process)', () => {
+  /** The CLI on the held-tools module, with `args`; raw lines in, parsed messages and stderr out. */
+  async function startCli(args: string[]) {
+    const child = spawn(process.execPath, [cli, 'mcp', '--tools', path.join(here, 'fixtures/held-tools.mjs'), '--timeout', '30000', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const messages = stdioMessages(child.stdout);
+    const write = (text: string | Buffer) => new Promise<void>((resolve, reject) => child.stdin.write(text, (err) => (err ? reject(err) : resolve())));
+    const send = (message: unknown) => write(`${JSON.stringify(message)}\n`);
+    await send({ jsonrpc: '2.0', id: 'init', method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
+    await expect.poll(() => messages.length).toBe(1);
+    await send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    const answer = async (id: unknown) => {
+      await expect.poll(() => messages.some((m) => m.id === id)).toBe(true);
+      return messages.find((m) => m.id === id);
+    };
+    const execute = (id: unknown, code: string) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'execute', arguments: { code } } });
+    return { child, messages, write, send, answer, execute, exited, entered: () => stderr.split('held: entered').length - 1, stderr: () => stderr };
+  }
+
+  it('requests beyond --max-concurrent are answered at once with a JSON-RPC error and never start a run', async () => {
+    const c = await startCli(['--max-concurrent', '2']);
+    try {
+      for (let id = 1; id <= 5; id++) await c.send(c.execute(id, 'return await callTool("held", {})'));
+      // Two runs hold the two places; the other three are refused, with their ids, without running.
+      for (const id of [3, 4, 5]) expect(await c.answer(id)).toMatchObject({ id, error: { code: -32000, message: expect.stringContaining('at most 2 at once'), data: { maxConcurrentRequests: 2 } } });
+      await expect.poll(c.entered).toBe(2);
+      expect(c.messages.some((m) => m.id === 1 || m.id === 2)).toBe(false);
+      // A cancelled request gives its place back: the next one runs.
+      await c.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 1, reason: 'test' } });
+      await c.send(c.execute(6, 'return await callTool("echo", { text: "ran" })'));
+      expect(await c.answer(6)).toMatchObject({ result: { structuredContent: { success: true, value: 'ran' } } });
+      expect(c.entered()).toBe(2);
+    } finally {
+      c.child.kill('SIGKILL');
+      await c.exited;
+    }
+  });
+
+  it('a line longer than --max-line-bytes is dropped as it streams in and answered for its id; the connection goes on', async () => {
+    const c = await startCli(['--max-line-bytes', '65536']);
+    try {
+      // 200 KiB of script (its id last, as the official clients write it): over the cap, never run.
+      const long = c.execute(7, `return "ran-long"; ${'/* pad */ '.repeat(20_000)}`);
+      expect(JSON.stringify(long).length).toBeGreaterThan(65536);
+      await c.send(long);
+      expect(await c.answer(7)).toMatchObject({ id: 7, error: { code: -32600, message: expect.stringContaining('longer than 65536 bytes'), data: { maxLineBytes: 65536 } } });
+      // Its id first, as other clients write it.
+      await c.write(`{"jsonrpc":"2.0","id":"first","method":"tools/call","params":{"name":"execute","arguments":{"code":"return 1; ${' '.repeat(100_000)}"}}}\n`);
+      expect(await c.answer('first')).toMatchObject({ error: { code: -32600 } });
+      // 24 MiB in pieces without a newline (the SDK's own reader gives up and closes at 10 MiB): held
+      // nowhere, and when the line ends it is answered for id null.
+      const piece = Buffer.alloc(1024 * 1024, 0x20);
+      await c.write('{"jsonrpc":"2.0","method":"tools/call","params":{"code":"');
+      for (let i = 0; i < 24; i++) await c.write(piece);
+      await c.write('"}}\n');
+      await expect.poll(() => c.messages.some((m) => m.id === null && m.error?.code === -32600)).toBe(true);
+      // Whole lines within the cap still run, on the same connection.
+      await c.send(c.execute(8, 'return await callTool("echo", { text: "still here" })'));
+      expect(await c.answer(8)).toMatchObject({ result: { structuredContent: { success: true, value: 'still here' } } });
+      expect(c.messages.some((m) => JSON.stringify(m).includes('ran-long'))).toBe(false);
+    } finally {
+      c.child.kill('SIGKILL');
+      await c.exited;
+    }
+  });
+
+  it('the defaults hold without flags: 1 MiB lines, 8 requests in flight', async () => {
+    const c = await startCli([]);
+    try {
+      for (let id = 1; id <= 9; id++) await c.send(c.execute(id, 'return await callTool("held", {})'));
+      expect(await c.answer(9)).toMatchObject({ error: { code: -32000, data: { maxConcurrentRequests: 8 } } });
+      await expect.poll(c.entered).toBe(8);
+      await c.write(`${JSON.stringify({ jsonrpc: '2.0', method: 'x', params: { pad: ' '.repeat(1024 * 1024) }, id: 10 })}\n`);
+      expect(await c.answer(10)).toMatchObject({ error: { code: -32600, data: { maxLineBytes: 1024 * 1024 } } });
+    } finally {
+      c.child.kill('SIGKILL');
+      await c.exited;
+    }
+  });
+
+  it('refuses limits that are not positive integers', async () => {
+    for (const [flag, value] of [['--max-line-bytes', '0'], ['--max-concurrent', '-1'], ['--max-concurrent', '1.5']]) {
+      const child = spawn(process.execPath, [cli, 'mcp', `${flag}=${value}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+      expect(await new Promise((resolve) => child.once('exit', resolve)), stderr).toBe(2);
+      expect(stderr).toContain(`${flag} must be a positive whole number`);
+    }
+    expect(() => serveMcpStdio({ maxLineBytes: 0, stdin: new PassThrough(), stdout: new PassThrough() })).toThrow(/maxLineBytes must be a positive integer/);
+    expect(() => serveMcpStdio({ maxConcurrentRequests: Number.NaN, stdin: new PassThrough(), stdout: new PassThrough() })).toThrow(/maxConcurrentRequests must be a positive integer/);
   });
 });

@@ -115,6 +115,10 @@ Options:
                       async functions (args, ctx) => result, or an array of defineTool() definitions
   --level LEVEL       ${LEVELS} (default STANDARD)
   --timeout MS        deadline of each run in milliseconds (default: the level's)
+  --max-line-bytes N  bytes of one message read at most; a longer one is dropped unread and
+                      answered with a JSON-RPC error (default 1048576)
+  --max-concurrent N  requests in flight at once; one more is answered with a JSON-RPC error
+                      and not started (default 8)
   -h, --help          show this help
 
 Client configuration (e.g. claude_desktop_config.json):
@@ -246,9 +250,14 @@ async function checkCommand(args: string[], io: CliIO): Promise<number> {
 }
 
 function parseTimeout(value: string | undefined): number | undefined {
+  return parsePositive('--timeout', value, 'of milliseconds');
+}
+
+/** A flag's positive whole number; the flag's text as given is escaped by whoever prints the error. */
+function parsePositive(flag: string, value: string | undefined, unit = ''): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
-    throw new UsageError(`--timeout must be a positive whole number of milliseconds, got "${value}"`);
+    throw new UsageError(`${flag} must be a positive whole number${unit === '' ? '' : ` ${unit}`}, got "${value}"`);
   }
   return Number(value);
 }
@@ -336,6 +345,8 @@ async function mcpCommand(args: string[], io: CliIO): Promise<number> {
         tools: { type: 'string' },
         level: { type: 'string' },
         timeout: { type: 'string' },
+        'max-line-bytes': { type: 'string' },
+        'max-concurrent': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }),
@@ -347,10 +358,13 @@ async function mcpCommand(args: string[], io: CliIO): Promise<number> {
   if (positionals.length > 0) throw new UsageError(`mcp: unexpected argument "${positionals[0]}"`, 'mcp');
   const level = parseLevel(values.level);
   const timeout = parseTimeout(values.timeout);
+  const maxLineBytes = parsePositive('--max-line-bytes', values['max-line-bytes'], 'of bytes');
+  const maxConcurrentRequests = parsePositive('--max-concurrent', values['max-concurrent']);
   const tools = values.tools !== undefined ? await loadTools(values.tools, io.cwd) : undefined;
   await serveMcp({
     tools,
     toolsPath: values.tools,
+    limits: { ...(maxLineBytes !== undefined && { maxLineBytes }), ...(maxConcurrentRequests !== undefined && { maxConcurrentRequests }) },
     enclave: { securityLevel: level, ...(timeout !== undefined ? { timeout } : {}) },
     cwd: io.cwd,
     stdin: io.stdin,

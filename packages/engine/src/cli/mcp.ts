@@ -21,6 +21,8 @@ export interface McpStdioModule {
     stdin?: Readable;
     stdout?: Writable;
     onError?: (error: Error) => void;
+    maxLineBytes?: number;
+    maxConcurrentRequests?: number;
   }): { readonly closed: Promise<void>; close(): Promise<void> };
 }
 
@@ -60,6 +62,8 @@ export interface McpCommandOptions {
   tools: ToolSet | undefined;
   toolsPath: string | undefined;
   enclave: CreateEnclaveOptions;
+  /** The connection's limits (`--max-line-bytes`, `--max-concurrent`); the package's defaults where absent. */
+  limits?: { maxLineBytes?: number; maxConcurrentRequests?: number };
   cwd: string;
   stdin: unknown;
   stdout: unknown;
@@ -81,6 +85,7 @@ export async function serveMcp(options: McpCommandOptions): Promise<void> {
   try {
     const server = mcp.serveMcpStdio({
       enclave: options.enclave,
+      ...options.limits,
       ...(options.tools !== undefined ? { tools: options.tools } : {}),
       stdin,
       stdout,
