@@ -85,18 +85,28 @@ class LimitedTransport extends StdioServerTransport {
   /** Requests in flight, by id (a client may reuse one), and their number. */
   readonly #pending = new Map<RequestId, number>();
   #inFlight = 0;
+  readonly #in: Readable;
+  readonly #out: Writable;
+  /** What the SDK's reader makes of whole lines. */
+  readonly #read: (chunk: Buffer) => void;
+  /** While the client does not read its answers: stdin is paused, and what was read of it after waits here. */
+  #blocked = false;
+  #held: Buffer | undefined;
+  #ended = false;
 
   constructor(stdin: Readable | undefined, stdout: Writable | undefined, limits: { maxLineBytes: number; maxConcurrentRequests: number }) {
     // Every line handed to the SDK's reader is whole and within the cap, and read at once.
     super(stdin, stdout, { maxBufferSize: limits.maxLineBytes + 2 });
+    this.#in = stdin ?? process.stdin;
+    this.#out = stdout ?? process.stdout;
     this.#maxLineBytes = limits.maxLineBytes;
     this.#maxConcurrentRequests = limits.maxConcurrentRequests;
     this.closed = new Promise((resolve) => (this.#resolve = resolve));
     // Before start() listens with it: the SDK's reader gets whole lines only.
     // eslint-disable-next-line no-underscore-dangle -- the SDK's public data listener, which start() attaches
-    const read = this._ondata;
+    this.#read = this._ondata;
     // eslint-disable-next-line no-underscore-dangle -- as above
-    this._ondata = (chunk: Buffer) => this.#frame(chunk, read);
+    this._ondata = (chunk: Buffer) => this.#frame(chunk);
     // serveStdio sets `onmessage` (an own field of the SDK's class): each message passes the cap first.
     let deliver: ((message: JSONRPCMessage) => void) | undefined;
     Object.defineProperty(this, 'onmessage', {
@@ -110,6 +120,8 @@ class LimitedTransport extends StdioServerTransport {
   }
 
   override async close(): Promise<void> {
+    this.#ended = true;
+    this.#held = undefined;
     this.#line = [];
     this.#dropped = undefined;
     await super.close();
@@ -118,12 +130,36 @@ class LimitedTransport extends StdioServerTransport {
 
   override send(message: JSONRPCMessage): Promise<void> {
     if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) this.#settle(message.id);
-    return super.send(message);
+    const sent = super.send(message);
+    this.#backpressure();
+    return sent;
   }
 
-  #frame(chunk: Buffer, read: (chunk: Buffer) => void): void {
+  /**
+   * A client that sends and does not read its answers would have them all buffered here: once stdout
+   * is full, stdin is paused (and the rest of a chunk read already waits) until the client has read.
+   */
+  #backpressure(): void {
+    if (this.#blocked || this.#ended || !this.#out.writableNeedDrain) return;
+    this.#blocked = true;
+    this.#in.pause();
+    this.#out.once('drain', () => {
+      this.#blocked = false;
+      if (this.#ended) return;
+      const held = this.#held;
+      this.#held = undefined;
+      if (held !== undefined) this.#frame(held);
+      if (!this.#blocked && !this.#ended) this.#in.resume();
+    });
+  }
+
+  #frame(chunk: Buffer): void {
     let start = 0;
     while (start < chunk.length) {
+      if (this.#blocked || this.#ended) {
+        if (!this.#ended) this.#held = this.#held === undefined ? chunk.subarray(start) : Buffer.concat([this.#held, chunk.subarray(start)]);
+        return;
+      }
       const newline = chunk.indexOf(NEWLINE, start);
       const end = newline === -1 ? chunk.length : newline;
       this.#take(chunk.subarray(start, end));
@@ -138,7 +174,7 @@ class LimitedTransport extends StdioServerTransport {
       const line = Buffer.concat([...this.#line, Buffer.from('\n')]);
       this.#line = [];
       this.#lineBytes = 0;
-      read(line);
+      this.#read(line);
     }
   }
 
@@ -190,6 +226,7 @@ class LimitedTransport extends StdioServerTransport {
   /** An error answer of our own: past `send`, so it frees no other request's place. */
   #refuse(id: RequestId | null, code: number, message: string, data: Record<string, number>): void {
     super.send({ jsonrpc: '2.0', id, error: { code, message, data } } as unknown as JSONRPCMessage).catch(() => {});
+    this.#backpressure();
   }
 }
 

@@ -87,6 +87,29 @@ describe('serveMcpStdio', () => {
     await served.closed;
   });
 
+  it('a client that sends and never reads its answers is not answered into memory: stdin pauses once stdout is full', async () => {
+    const stdin = new PassThrough();
+    // Nobody reads: what the server writes stays in this stream's buffers, in this process.
+    const stdout = new PassThrough();
+    const served = serveMcpStdio({ tools: { twice: async ({ n }: { n: number }) => n * 2 }, stdin, stdout });
+    const line = (message: unknown) => `${JSON.stringify(message)}\n`;
+    stdin.write(line({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }));
+    stdin.write(line({ jsonrpc: '2.0', method: 'notifications/initialized' }));
+    // 40,000 requests (2 MB) whose answers (a result, or a refusal past maxConcurrentRequests) come to 8 MB and more.
+    const requests = 40_000;
+    stdin.write(Array.from({ length: requests }, (_, i) => line({ jsonrpc: '2.0', id: i + 1, method: 'tools/list' })).join(''));
+    const buffered = () => stdout.readableLength + stdout.writableLength;
+    // Either the server stops reading (stdin paused; the rest of the chunk it had read waits), or it answers into memory.
+    await expect.poll(() => stdin.isPaused() || buffered() > 8 * 1024 * 1024).toBe(true);
+    expect(buffered()).toBeLessThan(4 * 1024 * 1024);
+    // Once the client reads, every request is answered.
+    const messages = stdioMessages(stdout);
+    await expect.poll(() => messages.length, { timeout: 30_000 }).toBe(requests + 1);
+    expect(new Set(messages.map((m) => m.id)).size).toBe(requests + 1);
+    stdin.end();
+    await served.closed;
+  });
+
   it('refuses a malformed tools record at start', () => {
     expect(() => serveMcpStdio({ tools: { bad: 1 } as never, stdin: new PassThrough(), stdout: new PassThrough() })).toThrow(/must be a function or a defineTool/);
   });
