@@ -255,6 +255,8 @@ function sessionRouteOf(url: string, subPath: string | undefined): SessionRoute 
     base = segments.slice(0, Math.max(1, segments.length - (subPath.replace(/\/+$/, '').split('/').length - 1))).join('/');
   }
   if (!m) return undefined;
+  // The URLs handed out below it are the client's own path: one that starts `//` would be another host's.
+  base = base.replace(/^\/{2,}/, '/');
   if (m[1] === undefined) return { base, events: false };
   const route: SessionRoute = { base, id: decodeURIComponentSafe(m[1]), events: m[2] !== undefined };
   if (m[3] !== undefined) route.approval = decodeURIComponentSafe(m[3]);

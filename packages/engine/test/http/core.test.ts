@@ -702,3 +702,24 @@ describe('events on the wire', () => {
     }
   });
 });
+
+describe('the URLs a session route hands out', () => {
+  it('stay on the server whatever path the client addressed: never `//host/...` (another host to a browser or fetch)', async () => {
+    const handler = createEnclaveHandler({ logger: { info() {}, error() {} } });
+    try {
+      for (const path of ['//evil.example/x/sessions', '///evil.example/sessions', '/\\evil.example/sessions']) {
+        const res = await handler(new Request(`http://localhost${path}`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: '{"code":"return 1"}' }));
+        expect(res.status, path).toBe(201);
+        const body = (await res.json()) as Record<string, string>;
+        for (const url of [res.headers.get('location') ?? '', body.statusUrl, body.eventsUrl, body.cancelUrl]) {
+          expect(new URL(url as string, 'http://localhost/').host, `${path}: ${url}`).toBe('localhost');
+        }
+        const status = await handler(new Request(new URL(body.statusUrl as string, 'http://localhost/'), { method: 'GET' }));
+        expect(status.status, path).toBe(200);
+        await status.body?.cancel();
+      }
+    } finally {
+      handler.dispose();
+    }
+  });
+});
