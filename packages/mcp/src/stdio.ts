@@ -55,13 +55,19 @@ const NEWLINE = 0x0a;
 /** Bytes kept of each end of a dropped line, to find its id in. */
 const ID_WINDOW = 512;
 /** A request id at the start of a line (`{"id":…` or `{"jsonrpc":"2.0","id":…`), or at its end (`,"id":…}`): either is a top-level key of a JSON object. */
-const ID_AT_HEAD = /^\s*\{\s*(?:"jsonrpc"\s*:\s*"2\.0"\s*,\s*)?"id"\s*:\s*(-?\d{1,16}|"[^"\\]{0,256}")\s*[,}]/;
-const ID_AT_TAIL = /,\s*"id"\s*:\s*(-?\d{1,16}|"[^"\\]{0,256}")\s*\}\s*\r?$/;
+const ID_AT_HEAD = /^\s*\{\s*(?:"jsonrpc"\s*:\s*"2\.0"\s*,\s*)?"id"\s*:\s*(-?\d{1,16}|"[^"\\\u0000-\u001f]{0,256}")\s*[,}]/;
+const ID_AT_TAIL = /,\s*"id"\s*:\s*(-?\d{1,16}|"[^"\\\u0000-\u001f]{0,256}")\s*\}\s*\r?$/;
 
 /** The id a dropped line names at its start or end, if it names one there; `null` (JSON-RPC's "unknown") otherwise. */
 function idOfDropped(head: string, tail: string): string | number | null {
   const found = ID_AT_HEAD.exec(head)?.[1] ?? ID_AT_TAIL.exec(tail)?.[1];
-  return found === undefined ? null : (JSON.parse(found) as string | number);
+  if (found === undefined) return null;
+  // Text the client chose, read in a stream's listener: whatever it holds, it never throws there.
+  try {
+    return JSON.parse(found) as string | number;
+  } catch {
+    return null;
+  }
 }
 
 type RequestId = string | number;
@@ -106,7 +112,15 @@ class LimitedTransport extends StdioServerTransport {
     // eslint-disable-next-line no-underscore-dangle -- the SDK's public data listener, which start() attaches
     this.#read = this._ondata;
     // eslint-disable-next-line no-underscore-dangle -- as above
-    this._ondata = (chunk: Buffer) => this.#frame(chunk);
+    this._ondata = (chunk: Buffer) => {
+      // As the SDK's own listener: a failure here is reported and ends the connection, never the process.
+      try {
+        this.#frame(chunk);
+      } catch (err) {
+        this.onerror?.(err instanceof Error ? err : new Error(String(err)));
+        this.close().catch(() => {});
+      }
+    };
     // serveStdio sets `onmessage` (an own field of the SDK's class): each message passes the cap first.
     let deliver: ((message: JSONRPCMessage) => void) | undefined;
     Object.defineProperty(this, 'onmessage', {

@@ -110,6 +110,26 @@ describe('serveMcpStdio', () => {
     await served.closed;
   });
 
+  it('a dropped line’s id is read only when it is a plain number or string: control characters, escapes and nesting give id null, never a throw', async () => {
+    const stdin = new PassThrough();
+    const stdout = new PassThrough();
+    const served = serveMcpStdio({ stdin, stdout, maxLineBytes: 200 });
+    const messages = stdioMessages(stdout);
+    const pad = 'x'.repeat(300);
+    const lines = [
+      `{"id":"a\u0001b","method":"x","params":{"p":"${pad}"}}`,
+      `{"id":"a\\"b","method":"x","params":{"p":"${pad}"}}`,
+      `{"method":"x","params":{"p":"${pad}","q":{"id":5}}}`,
+      `{"method":"x","params":{"p":"${pad}"},"id":"ok-tail"}`,
+      `{"jsonrpc":"2.0","id":-12,"method":"x","params":{"p":"${pad}"}}`,
+    ];
+    stdin.write(lines.map((l) => `${l}\n`).join(''));
+    await expect.poll(() => messages.length).toBe(lines.length);
+    expect(messages.map((m) => [m.id, m.error?.code])).toEqual([[null, -32600], [null, -32600], [null, -32600], ['ok-tail', -32600], [-12, -32600]]);
+    stdin.end();
+    await served.closed;
+  });
+
   it('refuses a malformed tools record at start', () => {
     expect(() => serveMcpStdio({ tools: { bad: 1 } as never, stdin: new PassThrough(), stdout: new PassThrough() })).toThrow(/must be a function or a defineTool/);
   });
