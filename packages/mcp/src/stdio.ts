@@ -54,9 +54,13 @@ const TOO_MANY_REQUESTS = -32000;
 const NEWLINE = 0x0a;
 /** Bytes kept of each end of a dropped line, to find its id in. */
 const ID_WINDOW = 512;
-/** A request id at the start of a line (`{"id":…` or `{"jsonrpc":"2.0","id":…`), or at its end (`,"id":…}`): either is a top-level key of a JSON object. */
-const ID_AT_HEAD = /^\s*\{\s*(?:"jsonrpc"\s*:\s*"2\.0"\s*,\s*)?"id"\s*:\s*(-?\d{1,16}|"[^"\\\u0000-\u001f]{0,256}")\s*[,}]/;
-const ID_AT_TAIL = /,\s*"id"\s*:\s*(-?\d{1,16}|"[^"\\\u0000-\u001f]{0,256}")\s*\}\s*\r?$/;
+/**
+ * A request id at the start of a line (`{"id":…` or `{"jsonrpc":"2.0","id":…`), or at its end (`,"id":…}`):
+ * either is a top-level key of a JSON object. Only a number or a plain string (letters, digits, `_.:-`) is
+ * read; any other id is answered as `null`.
+ */
+const ID_AT_HEAD = /^\s*\{\s*(?:"jsonrpc"\s*:\s*"2\.0"\s*,\s*)?"id"\s*:\s*(-?\d{1,16}|"[\w.:-]{0,256}")\s*[,}]/;
+const ID_AT_TAIL = /,\s*"id"\s*:\s*(-?\d{1,16}|"[\w.:-]{0,256}")\s*\}\s*\r?$/;
 
 /** The id a dropped line names at its start or end, if it names one there; `null` (JSON-RPC's "unknown") otherwise. */
 function idOfDropped(head: string, tail: string): string | number | null {
