@@ -6,7 +6,7 @@ import type { ANSWER_SHAPES } from './http.js';
 import { errorOf, isSessionId, readJson, resultOf, routeUrl, send, shaped } from './http.js';
 import { DEFAULT_MAX_EVENT_LENGTH } from './sse.js';
 import type { EnclaveEventStream } from './stream.js';
-import { DEFAULT_MAX_BUFFERED_EVENTS, EventStream } from './stream.js';
+import { DEFAULT_MAX_BUFFERED_EVENTS, DEFAULT_MAX_BUFFERED_LENGTH, EventStream } from './stream.js';
 import type { EnclaveCatalog, EnclaveEvent, ExecutionResult, PendingApproval, RunLimitsRequest, SessionStatus, StartedSession } from './types.js';
 
 /**
@@ -59,6 +59,15 @@ export interface EnclaveClientOptions {
    * whose `result` is read before it is iterated keeps none. Default 10,000.
    */
   maxBufferedEvents?: number;
+  /**
+   * The most characters of event JSON (as read off the wire; each at least one byte there) a stream keeps
+   * for its `for await` loop, the same way as `maxBufferedEvents`: past it, the oldest unread events
+   * give way to the `events_dropped` marker. The newest event is always kept, so a single event longer
+   * than this (at most `maxEventLength`) still reaches the loop. Default 16 Mi (16,777,216): 10,000
+   * small events fit in far less, while 10,000 events of a few MB each, which the count alone would
+   * keep, would be tens of GB.
+   */
+  maxBufferedLength?: number;
 }
 
 /**
@@ -116,6 +125,8 @@ export interface FollowOptions extends RequestOptions {
   cancelOnAbort?: boolean;
   /** Overrides the client's `maxBufferedEvents` for this stream. */
   maxBufferedEvents?: number;
+  /** Overrides the client's `maxBufferedLength` for this stream. */
+  maxBufferedLength?: number;
 }
 
 /**
@@ -243,7 +254,7 @@ function baseUrl(url: unknown): () => URL {
   };
 }
 
-const KNOWN_OPTIONS = new Set(['url', 'headers', 'fetch', 'credentials', 'retry', 'idleTimeoutMs', 'format', 'maxEventLength', 'maxBufferedEvents']);
+const KNOWN_OPTIONS = new Set(['url', 'headers', 'fetch', 'credentials', 'retry', 'idleTimeoutMs', 'format', 'maxEventLength', 'maxBufferedEvents', 'maxBufferedLength']);
 
 function checkRetry(where: string, retry: unknown, origin?: string): void {
   if (retry === undefined || retry === false) return;
@@ -268,12 +279,14 @@ function checkOptions(options: EnclaveClientOptions): void {
   if (format !== undefined && format !== 'sse' && format !== 'ndjson') throw configError('format must be "sse" or "ndjson".');
   const { maxEventLength } = options;
   if (maxEventLength !== undefined && (typeof maxEventLength !== 'number' || !Number.isSafeInteger(maxEventLength) || maxEventLength < 1)) throw configError('maxEventLength must be a positive integer (characters).');
-  checkBuffer(options.maxBufferedEvents);
+  checkBuffer(options.maxBufferedEvents, options.maxBufferedLength);
   checkRetry('retry', options.retry);
 }
 
-function checkBuffer(max: unknown, origin?: string): void {
-  if (max !== undefined && (typeof max !== 'number' || !Number.isSafeInteger(max) || max < 1)) throw configError('maxBufferedEvents must be a positive integer (events).', origin);
+function checkBuffer(events: unknown, length: unknown, origin?: string): void {
+  const positive = (n: unknown) => n === undefined || (typeof n === 'number' && Number.isSafeInteger(n) && n >= 1);
+  if (!positive(events)) throw configError('maxBufferedEvents must be a positive integer (events).', origin);
+  if (!positive(length)) throw configError('maxBufferedLength must be a positive integer (characters).', origin);
 }
 
 const DEFAULT_IDLE_TIMEOUT_MS = 45_000;
@@ -300,7 +313,8 @@ const JSON_ACCEPT = 'application/json';
  * ```
  * Defaults: SSE; retries 8 attempts in a row without progress, 1 s doubling to 15 s with jitter;
  * a stream silent for 45 s is resumed; events and JSON answers of at most 64 Mi characters; at most
- * 10,000 events kept for a loop that lags (none for a stream whose `result` alone is awaited).
+ * 10,000 events and 16 Mi characters of them kept for a loop that lags (none for a stream whose
+ * `result` alone is awaited).
  */
 export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClient {
   checkOptions(options);
@@ -344,7 +358,7 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
 
   function follow<T>(sessionId: string | undefined, afterSeq: number, o: FollowOptions, start?: (signal: AbortSignal) => Promise<Response>): EnclaveEventStream<T> {
     checkRetry('retry', o.retry, 'stream/session options');
-    checkBuffer(o.maxBufferedEvents, 'stream/session options');
+    checkBuffer(o.maxBufferedEvents, o.maxBufferedLength, 'stream/session options');
     const retry = o.retry ?? options.retry;
     const format = o.format ?? options.format ?? 'sse';
     return new EventStream<T>({
@@ -364,6 +378,7 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
       onEvent: o.onEvent,
       cancelOnAbort: o.cancelOnAbort ?? false,
       maxBufferedEvents: o.maxBufferedEvents ?? options.maxBufferedEvents ?? DEFAULT_MAX_BUFFERED_EVENTS,
+      maxBufferedLength: o.maxBufferedLength ?? options.maxBufferedLength ?? DEFAULT_MAX_BUFFERED_LENGTH,
       cancel: (id) => cancel(id, { ...(o.headers && { headers: o.headers }) }),
     });
   }

@@ -96,6 +96,20 @@ export class EventSequencer {
   }
 }
 
+/** What each event read off the wire took there, in characters of JSON. */
+const wireLengths = new WeakMap<EnclaveEvent, number>();
+
+/** What a marker the client makes itself stands for in a buffer: about its JSON's length. */
+const MADE_EVENT_LENGTH = 128;
+
+/**
+ * The characters of JSON `event` came as (what a buffer of it is measured in): an event made by the
+ * client (a marker for missing seqs) counts as the small object it is.
+ */
+export function eventLength(event: EnclaveEvent): number {
+  return wireLengths.get(event) ?? MADE_EVENT_LENGTH;
+}
+
 /** A failure no further attempt can mend. */
 class Fatal {
   constructor(readonly error: EnclaveClientError) {}
@@ -162,8 +176,14 @@ export function backoffDelay(attempt: number, policy: { initialDelayMs: number; 
   return Math.min(LONGEST_TIMER_MS, Math.round(retryAfterS === undefined ? jittered : Math.max(jittered, retryAfterS * 1000)));
 }
 
+/** A value read off the wire, and the characters of JSON it came as. */
+interface Raw {
+  value: unknown;
+  length: number;
+}
+
 /** Raw events from a response body, parsed as they arrive; ends when the body ends or breaks. */
-async function* readBody(body: ReadableStream<Uint8Array>, format: StreamFormat, onData: () => void, sse: SseParser, maxEventLength: number, signal: AbortSignal): AsyncGenerator<unknown> {
+async function* readBody(body: ReadableStream<Uint8Array>, format: StreamFormat, onData: () => void, sse: SseParser, maxEventLength: number, signal: AbortSignal): AsyncGenerator<Raw> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
   const ndjson = format === 'ndjson' ? new NdjsonParser({ maxEventLength }) : undefined;
@@ -186,7 +206,8 @@ async function* readBody(body: ReadableStream<Uint8Array>, format: StreamFormat,
         } catch (err) {
           throw badEvent((err as Error).message);
         }
-        yield* values;
+        const lengths = ndjson.lineLengths;
+        for (let i = 0; i < values.length; i++) yield { value: values[i], length: lengths[i] ?? 0 };
         continue;
       }
       let messages: SseMessage[];
@@ -198,7 +219,7 @@ async function* readBody(body: ReadableStream<Uint8Array>, format: StreamFormat,
       for (const message of messages) {
         if (message.data.trim() === '') continue;
         try {
-          yield JSON.parse(message.data) as unknown;
+          yield { value: JSON.parse(message.data) as unknown, length: message.data.length };
         } catch {
           throw badEvent(`data that is not JSON (event "${message.type}").`);
         }
@@ -291,7 +312,8 @@ export async function* followSession(plan: FollowPlan): AsyncGenerator<EnclaveEv
       if (header) learn(header);
       if (res.body === null) throw new Fatal(new EnclaveClientError({ code: 'BAD_RESPONSE', message: 'The event stream has no body.', status: res.status }));
       for await (const raw of readBody(res.body, plan.format, armIdle, sse, plan.maxEventLength, connection.signal)) {
-        const event = asEvent(raw, sessionId);
+        const event = asEvent(raw.value, sessionId);
+        wireLengths.set(event, raw.length);
         learn(event.sessionId);
         for (const out of sequencer.accept(event)) {
           progressed = true;

@@ -19,6 +19,8 @@ import { maxEventLengthOf, tooLong } from './sse.js';
  * ```
  */
 export class NdjsonParser {
+  /** The length (characters) of each line whose value the last `feed` returned, in the same order: what each value took on the wire. */
+  lineLengths: number[] = [];
   #partial = '';
   #started = false;
   /** Lines parsed so far, for error messages. */
@@ -37,6 +39,8 @@ export class NdjsonParser {
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     }
     const out: unknown[] = [];
+    const lengths: number[] = [];
+    this.lineLengths = lengths;
     let start = 0;
     for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
       let line = this.#partial === '' ? text.slice(start, nl) : this.#partial + text.slice(start, nl);
@@ -48,6 +52,7 @@ export class NdjsonParser {
       if (line.trim() === '') continue;
       try {
         out.push(JSON.parse(line));
+        lengths.push(line.length);
       } catch (err) {
         throw new SyntaxError(`NDJSON line ${this.#line} is not JSON: ${(err as Error).message}`);
       }

@@ -1,13 +1,14 @@
 import { EnclaveClientError, abortedError } from './errors.js';
 import type { FollowPlan } from './follow.js';
-import { followSession } from './follow.js';
+import { eventLength, followSession } from './follow.js';
 import type { EnclaveEvent, ExecutionFailure, ExecutionResult, PendingApproval, SessionStatus } from './types.js';
 
 /**
  * A session's events, as they happen, resumed across dropped connections: iterate it with
  * `for await`, or await only `result`. Events are read whether you iterate or not, and never wait for
  * the loop: those not iterated yet are kept in memory, at most `maxBufferedEvents` of them (default
- * 10,000). When more arrive, the oldest unread ones give way to one `events_dropped` marker (`fromSeq`,
+ * 10,000) and at most `maxBufferedLength` characters of their JSON (default 16 Mi, see
+ * `EnclaveClientOptions`). When more arrive, the oldest unread ones give way to one `events_dropped` marker (`fromSeq`,
  * `toSeq`, `count`), as the server's own do; `client.session(id, { fromSeq: marker.payload.fromSeq - 1 })`
  * reads them again while the server keeps the session. Reading `result` before iterating says you will
  * not iterate: from then on no event is kept (iterating later starts with a marker for those that
@@ -45,6 +46,11 @@ export interface EnclaveEventStream<T = unknown> extends AsyncIterable<EnclaveEv
   readonly lastSeq: number;
   /** Events delivered and kept for the iterator, not iterated yet: at most `maxBufferedEvents` (a marker of dropped ones not counted). */
   readonly bufferedEvents: number;
+  /**
+   * The characters of JSON the `bufferedEvents` came as: at most `maxBufferedLength`, unless the one
+   * newest event alone is longer (it is kept, so that a loop still sees the run's last events).
+   */
+  readonly bufferedLength: number;
   /** Cancels the session on the server (`DELETE`); the stream goes on to its `final` event, which says `ABORTED`. */
   cancel(): Promise<SessionStatus>;
   /** Stops reading (the session goes on unless `cancelOnAbort`). Iteration ends; an unsettled `result` rejects with `ABORTED`. */
@@ -59,10 +65,21 @@ export interface EventStreamInit {
   cancel: (sessionId: string) => Promise<SessionStatus>;
   /** Unread events kept for the iterator; the oldest beyond it are dropped behind a marker. */
   maxBufferedEvents: number;
+  /** Characters of JSON of the unread events kept; the oldest beyond it are dropped likewise, the newest event is always kept. */
+  maxBufferedLength: number;
 }
 
 /** The default of `maxBufferedEvents`: far more lag than a loop that keeps up has, a few MB of small events. */
 export const DEFAULT_MAX_BUFFERED_EVENTS = 10_000;
+
+/**
+ * The default of `maxBufferedLength`, 16 Mi characters of event JSON (16 MiB or more on the wire, tens
+ * of MB once parsed). A loop that lags behind small events (a few hundred characters each) meets the
+ * 10,000-event bound long before this one; events of megabytes (large tool results, a large `final`)
+ * are kept a handful at a time instead of 10,000 of them (tens of GB). A STANDARD server's largest
+ * `final` (4 MB result and 1 MB of logs) fits three times over.
+ */
+export const DEFAULT_MAX_BUFFERED_LENGTH = 16 * 1024 * 1024;
 
 /** The result a stream resolves with when the run pauses: not the run's end, the wait for a decision. */
 function pausedResult(pending: PendingApproval): ExecutionFailure {
@@ -104,6 +121,8 @@ export class EventStream<T> implements EnclaveEventStream<T> {
   /** Unread events from `#head` on; slots before it are emptied as they are taken. */
   #queue: (EnclaveEvent | undefined)[] = [];
   #head = 0;
+  /** The characters of JSON of the unread events in `#queue`. */
+  #length = 0;
   /** Stands for the unread events dropped since the iterator last took a marker; delivered before `#queue[#head]`. */
   #dropped: EnclaveEvent<'events_dropped'> | undefined;
   /** Whether events are kept for an iterator: until `result` is read first, and while iterating. */
@@ -146,6 +165,10 @@ export class EventStream<T> implements EnclaveEventStream<T> {
     return this.#queue.length - this.#head;
   }
 
+  get bufferedLength(): number {
+    return this.#length;
+  }
+
   async cancel(): Promise<SessionStatus> {
     return this.#init.cancel(await this.#id.promise);
   }
@@ -167,6 +190,7 @@ export class EventStream<T> implements EnclaveEventStream<T> {
         this.#keeping = false;
         this.#queue = [];
         this.#head = 0;
+        this.#length = 0;
         this.#dropped = undefined;
         return { done: true, value: undefined };
       },
@@ -194,6 +218,7 @@ export class EventStream<T> implements EnclaveEventStream<T> {
   #take(): EnclaveEvent {
     const value = this.#queue[this.#head] as EnclaveEvent;
     this.#queue[this.#head++] = undefined;
+    this.#length -= eventLength(value);
     if (this.#head >= COMPACT_AT && this.#head * 2 >= this.#queue.length) {
       this.#queue = this.#queue.slice(this.#head);
       this.#head = 0;
@@ -233,11 +258,14 @@ export class EventStream<T> implements EnclaveEventStream<T> {
     p.count += count;
   }
 
-  /** Keeps `event` for the iterator, within the bound, or drops it at once when nobody will iterate. */
+  /** Keeps `event` for the iterator, within the bounds, or drops it at once when nobody will iterate. */
   #keep(event: EnclaveEvent): void {
     if (!this.#keeping) return this.#drop(event);
     this.#queue.push(event);
-    while (this.#queue.length - this.#head > this.#init.maxBufferedEvents) this.#dropOldest();
+    this.#length += eventLength(event);
+    const { maxBufferedEvents, maxBufferedLength } = this.#init;
+    // The newest event stays whatever its length: it may be the run's `final`.
+    while (this.#queue.length - this.#head > maxBufferedEvents || (this.#length > maxBufferedLength && this.#queue.length - this.#head > 1)) this.#dropOldest();
   }
 
   #notify(): void {

@@ -200,8 +200,9 @@ export interface EnclaveEventPayloads {
   /**
    * Events with seq `fromSeq`..`toSeq` that are not coming: `count` older `log` events the server dropped
    * to stay within its byte budget. The client also sends one of its own when it finds seqs missing, and
-   * when a `for await` loop falls more than `maxBufferedEvents` behind: then it stands for the oldest
-   * unread events (any kind, markers included) and `count` is how many events of the run they were.
+   * when a `for await` loop falls more than `maxBufferedEvents` (or `maxBufferedLength` characters)
+   * behind: then it stands for the oldest unread events (any kind, markers included) and `count` is how
+   * many events of the run they were.
    */
   events_dropped: { fromSeq: number; toSeq: number; count: number };
 }

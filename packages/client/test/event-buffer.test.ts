@@ -34,16 +34,32 @@ const NDJSON = flood()
   .map((e) => `${JSON.stringify(e)}\n`)
   .join('');
 
+/** Log events of 1 MiB of message each in the big flood: 20 MiB in all, more than the default 16 Mi characters. */
+const BIG_LOGS = 20;
+const BIG_FINAL_SEQ = BIG_LOGS + 2;
+const BIG_MESSAGE = 'x'.repeat(1024 * 1024);
+
+/** `session_init`, `BIG_LOGS` logs of 1 MiB each, `final`: each event's JSON as the server sends it. */
+const bigFlood: string[] = [
+  JSON.stringify({ sessionId: SESSION, seq: 1, type: 'session_init', time: 1, payload: {} }),
+  ...Array.from({ length: BIG_LOGS }, (_, i) => JSON.stringify({ sessionId: SESSION, seq: i + 2, type: 'log', time: 1, payload: { level: 'info', message: BIG_MESSAGE, time: 1 } })),
+  JSON.stringify({ sessionId: SESSION, seq: BIG_FINAL_SEQ, type: 'final', time: 1, payload: { success: true, value: 'done', stats: { duration: 1, toolCallCount: 0, iterationCount: 0 } } }),
+];
+
 let url = '';
+let bigUrl = '';
 const server = createServer((req, res) => {
   req.resume();
   const ndjson = req.headers.accept === 'application/x-ndjson';
   res.writeHead(200, { 'content-type': ndjson ? 'application/x-ndjson' : 'text/event-stream', 'x-session-id': SESSION });
-  res.end(ndjson ? NDJSON : SSE);
+  if (!req.url?.startsWith('/big/')) return void res.end(ndjson ? NDJSON : SSE);
+  for (const json of bigFlood) res.write(ndjson ? `${json}\n` : `data: ${json}\n\n`);
+  res.end();
 });
 beforeAll(async () => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/enclave`;
+  bigUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/big/enclave`;
 });
 afterAll(async () => {
   server.closeAllConnections();
@@ -174,5 +190,67 @@ describe('maxBufferedEvents is checked', () => {
       expect(stream.bufferedEvents).toBe(kept);
       stream.close();
     }
+  });
+});
+
+describe.each<StreamFormat>(['sse', 'ndjson'])('a server that sends events of megabytes (%s)', (format) => {
+  /** Iterates a stream whose loop stalls on its first event until the result is in: what it held then, and every event. */
+  async function stalledLoop(stream: EnclaveEventStream): Promise<{ events: EnclaveEvent[]; keptEvents: number; keptLength: number }> {
+    const events: EnclaveEvent[] = [];
+    let keptEvents = -1;
+    let keptLength = -1;
+    for await (const event of stream) {
+      if (events.length === 0) {
+        await stream.result;
+        keptEvents = stream.bufferedEvents;
+        keptLength = stream.bufferedLength;
+      }
+      events.push(event);
+    }
+    expect(stream.bufferedLength).toBe(0);
+    return { events, keptEvents, keptLength };
+  }
+
+  /** The characters of JSON the server sent for the events with these seqs. */
+  const lengthOf = (seqs: number[]) => seqs.reduce((sum, seq) => sum + (bigFlood[seq - 1] as string).length, 0);
+
+  it('a loop that lags keeps at most the default 16 Mi characters of them, not 10,000 events', async () => {
+    const client = createEnclaveClient({ url: bigUrl, retry: false });
+    const { events, keptEvents, keptLength } = await stalledLoop(client.stream('return 1', { format }));
+    // 15 logs of 1 MiB and the final fit in 16 Mi characters; the 5 oldest logs gave way to the marker.
+    expect(keptEvents).toBe(16);
+    const kept = events.slice(2).map((e) => e.seq);
+    expect(keptLength).toBe(lengthOf(kept));
+    expect(keptLength).toBeLessThanOrEqual(16 * 1024 * 1024);
+    expect(events[1]).toMatchObject({ seq: 2, type: 'events_dropped', payload: { fromSeq: 2, toSeq: 6, count: 5 } });
+    expect(kept).toEqual(Array.from({ length: 16 }, (_, i) => i + 7));
+    expect(events.at(-1)?.type).toBe('final');
+  });
+
+  it('a bound below one event keeps the newest alone: the loop still gets the final', async () => {
+    const client = createEnclaveClient({ url: bigUrl, retry: false, maxBufferedLength: 100 * 1024 * 1024 });
+    // The stream's own bound overrides the client's.
+    const { events, keptEvents, keptLength } = await stalledLoop(client.stream('return 1', { format, maxBufferedLength: 1000 }));
+    expect(keptEvents).toBe(1);
+    expect(keptLength).toBe(lengthOf([BIG_FINAL_SEQ]));
+    expect(events.map((e) => e.type)).toEqual(['session_init', 'events_dropped', 'final']);
+    expect(events[1]).toMatchObject({ payload: { fromSeq: 2, toSeq: BIG_FINAL_SEQ - 1, count: BIG_LOGS } });
+  });
+
+  it("the client's bound applies when the stream sets none; a loop that keeps up loses nothing", async () => {
+    const client = createEnclaveClient({ url: bigUrl, retry: false, maxBufferedLength: 3 * 1024 * 1024 });
+    const lagging = await stalledLoop(client.stream('return 1', { format }));
+    expect(lagging.keptEvents).toBe(3);
+    const events: EnclaveEvent[] = [];
+    for await (const event of client.stream('return 1', { format })) events.push(event);
+    expect(events.map((e) => e.seq)).toEqual(Array.from({ length: BIG_FINAL_SEQ }, (_, i) => i + 1));
+  });
+});
+
+describe('maxBufferedLength is checked', () => {
+  it.each([0, -1, 1.5, '10', Number.NaN])('%s: CONFIG_ERROR naming it, from the client and per stream', (bad) => {
+    expect(() => createEnclaveClient({ url: 'http://127.0.0.1:1/enclave', maxBufferedLength: bad as number })).toThrow(/maxBufferedLength must be a positive integer/);
+    const client = createEnclaveClient({ url: 'http://127.0.0.1:1/enclave' });
+    expect(() => client.session(SESSION, { maxBufferedLength: bad as number })).toThrow(/stream\/session options: maxBufferedLength must be a positive integer/);
   });
 });
