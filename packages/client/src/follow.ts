@@ -103,8 +103,16 @@ const wireLengths = new WeakMap<EnclaveEvent, number>();
 const MADE_EVENT_LENGTH = 128;
 
 /**
- * The characters of JSON `event` came as (what a buffer of it is measured in): an event made by the
- * client (a marker for missing seqs) counts as the small object it is.
+ * The characters of JSON an event delivered by a client's stream came as on the wire (each at least one
+ * byte there): what `maxBufferedLength` and the React hook's `maxLength` measure. An event the client
+ * made itself (a marker for missing seqs), or that no stream of this copy of the client read, counts as
+ * 128, about what a small event takes.
+ *
+ * @example
+ * ```ts
+ * let received = 0;
+ * client.stream(code, { onEvent: (event) => (received += eventLength(event)) });
+ * ```
  */
 export function eventLength(event: EnclaveEvent): number {
   return wireLengths.get(event) ?? MADE_EVENT_LENGTH;

@@ -15,6 +15,7 @@ export { createEnclaveClient } from './client.js';
 export type { ApprovalAnswer, EnclaveClient, EnclaveClientOptions, FollowOptions, RequestOptions, RunOptions, SessionOptions, StreamOptions } from './client.js';
 export { EnclaveClientError } from './errors.js';
 export type { EnclaveClientErrorCode, EnclaveClientErrorInit } from './errors.js';
+export { eventLength } from './follow.js';
 export type { RetryInfo, RetryPolicy, StreamFormat } from './follow.js';
 export type { FetchLike, HeadersOption } from './http.js';
 export { NdjsonParser } from './ndjson.js';
