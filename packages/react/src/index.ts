@@ -17,4 +17,4 @@ export { EnclaveProvider, useEnclaveClient } from './provider.js';
 export type { EnclaveProviderProps } from './provider.js';
 export { useEnclaveSession } from './use-enclave-session.js';
 export type { UseEnclaveSessionOptions, UseEnclaveSessionResult } from './use-enclave-session.js';
-export type { EnclaveSessionSnapshot, EnclaveSessionState } from './session-model.js';
+export type { EnclaveSessionSnapshot, EnclaveSessionState, SnapshotBounds } from './session-model.js';

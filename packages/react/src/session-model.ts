@@ -7,8 +7,15 @@
  * network read (a 0 ms timer) and, as the list grows, longer: 1 ms per 100 events already published, at
  * most 250 ms. Copying n events every n/100 ms bounds the copying to about 100 events per ms however long
  * the run, where a copy per event would cost O(n^2). `final`, an error and `reset` publish at once.
+ *
+ * Memory: `events` and `logs` keep the newest `maxEvents` / `maxLogs` entries and `maxLength`
+ * characters (of each event's JSON as read; a log counts its event's); older ones fall out, counted in
+ * `droppedEvents` / `droppedLogs`, with one `events_dropped` marker at the front of `events` standing for
+ * the dropped events. The events collected between two flushes are held within twice the bounds.
  */
-import type { EnclaveClient, EnclaveClientError, EnclaveEvent, EnclaveEventStream, ExecutionResult, FollowOptions, LogEntry, PendingApproval, RunOptions, SessionOptions } from '@enclave-kit/client';
+import { EnclaveClientError, eventLength } from '@enclave-kit/client';
+import type { EnclaveClient, EnclaveEvent, EnclaveEventStream, ExecutionResult, FollowOptions, LogEntry, PendingApproval, RunOptions, SessionOptions } from '@enclave-kit/client';
+import { BoundedList } from './bounded-list.js';
 
 /**
  * Where the hook's session is: `idle` before `execute`, the session's state (`waiting_for_approval` while
@@ -39,10 +46,18 @@ export interface EnclaveSessionSnapshot {
   isReconnecting: boolean;
   /** Known from the first event (or the response head); kept after the run ends. */
   sessionId: string | undefined;
-  /** Every event so far, in seq order, each once. A new array when events arrive; never mutated. */
+  /**
+   * The session's events so far, in seq order, each once: the newest `maxEvents` of them (within
+   * `maxLength` characters), after an `events_dropped` marker standing for the older ones when some
+   * were dropped (`droppedEvents`). A new array when events arrive; never mutated.
+   */
   events: readonly EnclaveEvent[];
-  /** The payloads of the `log` events so far. */
+  /** The payloads of the `log` events so far: the newest `maxLogs` of them (within `maxLength` characters). */
   logs: readonly LogEntry[];
+  /** Events of the session no longer in `events` (the marker at `events[0]` stands for them): 0 while all are there. */
+  droppedEvents: number;
+  /** Log entries no longer in `logs`, the oldest ones: 0 while all are there. */
+  droppedLogs: number;
   /** The run's result once its `final` event arrived: also a run that failed (`success: false`, state `failed` or `cancelled`). */
   result: ExecutionResult | undefined;
   /** Why no result could be read (`state: 'error'`): the request was refused, the session is gone, resuming failed. Or why `cancel()`, `approve()` or `deny()` failed. */
@@ -51,9 +66,58 @@ export interface EnclaveSessionSnapshot {
   pendingApproval: PendingApproval | undefined;
 }
 
+/**
+ * How much of a session the snapshot keeps: the oldest events and logs beyond these fall out (see
+ * `droppedEvents`, `droppedLogs`). Read when a session is started or attached to.
+ *
+ * @example
+ * ```tsx
+ * // A console view that shows the last 500 lines of output.
+ * useEnclaveSession({ maxLogs: 500, maxEvents: 1_000 });
+ * ```
+ */
+export interface SnapshotBounds {
+  /** The most events in `events` (a marker of dropped ones besides). Default 10,000, the client's `maxBufferedEvents`. */
+  maxEvents?: number;
+  /** The most entries in `logs`. Default 10,000, the most log entries a run may make at any security level. */
+  maxLogs?: number;
+  /**
+   * The most characters each of `events` and `logs` keeps: an event counts the JSON it came as, a log
+   * entry its `log` event's. The newest entry stays whatever its length. Default 16 Mi (16,777,216), the
+   * client's `maxBufferedLength`: 10,000 events of a few hundred characters fit in far less, while a
+   * server that sends events of megabytes cannot make the page hold gigabytes.
+   */
+  maxLength?: number;
+}
+
 /** What the model needs of the hook's options at the time of a call. */
-export interface ModelOptions extends Pick<FollowOptions, 'retry' | 'idleTimeoutMs' | 'format' | 'onRetry'> {
+export interface ModelOptions extends Pick<FollowOptions, 'retry' | 'idleTimeoutMs' | 'format' | 'onRetry'>, SnapshotBounds {
   onEvent?: (event: EnclaveEvent) => void;
+}
+
+export const DEFAULT_BOUNDS: Required<SnapshotBounds> = { maxEvents: 10_000, maxLogs: 10_000, maxLength: 16 * 1024 * 1024 };
+
+/** The bounds of `options`, or the error naming the one that is not a positive integer. */
+function boundsOf(options: SnapshotBounds): Required<SnapshotBounds> | EnclaveClientError {
+  const bounds = { ...DEFAULT_BOUNDS };
+  for (const key of Object.keys(DEFAULT_BOUNDS) as (keyof SnapshotBounds)[]) {
+    const value = options[key];
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+      return new EnclaveClientError({ code: 'CONFIG_ERROR', message: `useEnclaveSession(options): ${key} must be a positive integer${key === 'maxLength' ? ' (characters)' : ''}.` });
+    }
+    bounds[key] = value;
+  }
+  return bounds;
+}
+
+/** What the dropped events were: the seqs and the count of events of the session the marker stands for. */
+interface Dropped {
+  sessionId: string;
+  time: number;
+  fromSeq: number;
+  toSeq: number;
+  count: number;
 }
 
 const IDLE: EnclaveSessionSnapshot = Object.freeze({
@@ -63,6 +127,8 @@ const IDLE: EnclaveSessionSnapshot = Object.freeze({
   sessionId: undefined,
   events: Object.freeze([]) as readonly EnclaveEvent[],
   logs: Object.freeze([]) as readonly LogEntry[],
+  droppedEvents: 0,
+  droppedLogs: 0,
   result: undefined,
   error: undefined,
   pendingApproval: undefined,
@@ -82,9 +148,20 @@ export class EnclaveSessionModel {
   #client: EnclaveClient | undefined;
   /** Bumped whenever the followed session changes: callbacks of an older one are ignored. */
   #generation = 0;
-  #pendingEvents: EnclaveEvent[] = [];
-  #pendingLogs: LogEntry[] = [];
+  #events: BoundedList<EnclaveEvent>;
+  #logs: BoundedList<LogEntry>;
+  /** What the dropped events were, in all; the marker published for them, and whether it is behind. */
+  #dropped: Dropped | undefined;
+  #marker: EnclaveEvent<'events_dropped'> | undefined;
+  #markerStale = false;
+  #droppedLogs = 0;
+  /** The length of each log entry: its event's. */
+  readonly #logLengths = new WeakMap<LogEntry, number>();
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor() {
+    [this.#events, this.#logs] = this.#lists(DEFAULT_BOUNDS);
+  }
 
   readonly subscribe = (listener: () => void): (() => void) => {
     this.#listeners.add(listener);
@@ -158,9 +235,41 @@ export class EnclaveSessionModel {
   /** Stops following (the session goes on on the server) and goes back to `idle`. */
   reset(): void {
     this.#detach(false);
-    this.#pendingEvents = [];
-    this.#pendingLogs = [];
+    [this.#events, this.#logs] = this.#lists(DEFAULT_BOUNDS);
     this.#set(IDLE);
+  }
+
+  /** Empty lists within `bounds`, and no drops. */
+  #lists(bounds: Required<SnapshotBounds>): [BoundedList<EnclaveEvent>, BoundedList<LogEntry>] {
+    this.#dropped = undefined;
+    this.#marker = undefined;
+    this.#markerStale = false;
+    this.#droppedLogs = 0;
+    const events = new BoundedList<EnclaveEvent>(bounds.maxEvents, bounds.maxLength, eventLength, (event) => this.#dropEvent(event));
+    const logs = new BoundedList<LogEntry>(bounds.maxLogs, bounds.maxLength, (log) => this.#logLengths.get(log) ?? 0, () => void this.#droppedLogs++);
+    return [events, logs];
+  }
+
+  /** Widens what the marker stands for by `event`: its seq, and a marker's seqs and count. */
+  #dropEvent(event: EnclaveEvent): void {
+    let fromSeq = event.seq;
+    let toSeq = event.seq;
+    let count = 1;
+    if (event.type === 'events_dropped') {
+      const p = event.payload;
+      if (Number.isSafeInteger(p.fromSeq)) fromSeq = Math.min(fromSeq, p.fromSeq);
+      toSeq = Math.max(toSeq, p.toSeq);
+      count = Number.isSafeInteger(p.count) && p.count > 0 ? p.count : 0;
+    }
+    const d = this.#dropped;
+    if (d === undefined) this.#dropped = { sessionId: event.sessionId, time: event.time, fromSeq, toSeq, count };
+    else {
+      // Never published: the marker is a new object made from it at the next flush.
+      d.fromSeq = Math.min(d.fromSeq, fromSeq);
+      d.toSeq = Math.max(d.toSeq, toSeq);
+      d.count += count;
+    }
+    this.#markerStale = true;
   }
 
   /** Stops reading, e.g. on unmount; with `cancel`, the running session is cancelled too (best effort). */
@@ -190,9 +299,18 @@ export class EnclaveSessionModel {
     const generation = this.#generation;
     const current = () => generation === this.#generation;
     this.#client = client;
-    this.#pendingEvents = [];
-    this.#pendingLogs = [];
-    const kept = keep ? { events: this.#snapshot.events, logs: this.#snapshot.logs } : {};
+    if (!keep) {
+      const bounds = boundsOf(options);
+      if (bounds instanceof EnclaveClientError) {
+        [this.#events, this.#logs] = this.#lists(DEFAULT_BOUNDS);
+        this.#set({ ...IDLE, state: 'error', error: bounds });
+        return Promise.resolve(undefined);
+      }
+      [this.#events, this.#logs] = this.#lists(bounds);
+    }
+    // Going on after a pause keeps the lists, and what they dropped, as they were.
+    const { events, logs, droppedEvents, droppedLogs } = this.#snapshot;
+    const kept = keep ? { events, logs, droppedEvents, droppedLogs } : {};
     this.#set({ ...IDLE, ...kept, state: 'running', isRunning: true, sessionId });
     let stream: EnclaveEventStream;
     try {
@@ -202,8 +320,11 @@ export class EnclaveSessionModel {
         ...(options.format !== undefined && { format: options.format }),
         onEvent: (event) => {
           if (!current()) return;
-          this.#pendingEvents.push(event);
-          if (event.type === 'log') this.#pendingLogs.push(event.payload);
+          this.#events.add(event);
+          if (event.type === 'log') {
+            this.#logLengths.set(event.payload, eventLength(event));
+            this.#logs.add(event.payload);
+          }
           try {
             options.onEvent?.(event);
           } catch {
@@ -257,14 +378,18 @@ export class EnclaveSessionModel {
     clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
     const next = { ...this.#snapshot, ...change };
-    if (this.#pendingEvents.length > 0) {
-      next.events = this.#snapshot.events.concat(this.#pendingEvents);
-      this.#pendingEvents = [];
+    // The oldest fall out first: the marker then says all they were.
+    this.#events.settle();
+    const dropped = this.#dropped;
+    if (this.#markerStale && dropped !== undefined) {
+      this.#markerStale = false;
+      const { sessionId, time, fromSeq, toSeq, count } = dropped;
+      this.#marker = { sessionId, seq: fromSeq, type: 'events_dropped', time, payload: { fromSeq, toSeq, count } };
+      next.droppedEvents = count;
     }
-    if (this.#pendingLogs.length > 0) {
-      next.logs = this.#snapshot.logs.concat(this.#pendingLogs);
-      this.#pendingLogs = [];
-    }
+    next.events = this.#events.publish(this.#marker);
+    next.logs = this.#logs.publish();
+    next.droppedLogs = this.#droppedLogs;
     this.#set(next);
   }
 

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import type { EnclaveClient, EnclaveEvent, ExecutionResult, FollowOptions, RunOptions } from '@enclave-kit/client';
 import { useEnclaveClient } from './provider.js';
-import type { EnclaveSessionSnapshot } from './session-model.js';
+import type { EnclaveSessionSnapshot, SnapshotBounds } from './session-model.js';
 import { EnclaveSessionModel } from './session-model.js';
 
 /**
@@ -12,7 +12,7 @@ import { EnclaveSessionModel } from './session-model.js';
  * useEnclaveSession({ cancelOnUnmount: true, onEvent: (e) => e.type === 'tool_call' && track(e.payload.tool) });
  * ```
  */
-export interface UseEnclaveSessionOptions extends Pick<FollowOptions, 'retry' | 'idleTimeoutMs' | 'format' | 'onRetry'> {
+export interface UseEnclaveSessionOptions extends Pick<FollowOptions, 'retry' | 'idleTimeoutMs' | 'format' | 'onRetry'>, SnapshotBounds {
   /** The client to use instead of the `EnclaveProvider`'s. */
   client?: EnclaveClient;
   /** Called with each event as it arrives (before the state shows it). The latest function is used. */
@@ -60,7 +60,9 @@ export interface UseEnclaveSessionResult extends EnclaveSessionSnapshot {
 /**
  * One enclave session as React state: start it with `execute(code)`, watch `events`, `logs` and `state`
  * as they change, read `result` at the end. Uses the client of the nearest `EnclaveProvider` (or
- * `options.client`). Events are published in batches, never one render per event (see the README).
+ * `options.client`). Events are published in batches, never one render per event (see the README), and
+ * only the newest are kept (`maxEvents`, `maxLogs`, `maxLength`; `droppedEvents`, `droppedLogs` count
+ * the others), so a long or chatty run does not grow the page's memory without end.
  *
  * Unmounting stops reading and cancels nothing, unless `cancelOnUnmount: true`.
  *
@@ -105,6 +107,9 @@ export function useEnclaveSession(options: UseEnclaveSessionOptions = {}): UseEn
       ...(o.retry !== undefined && { retry: o.retry }),
       ...(o.idleTimeoutMs !== undefined && { idleTimeoutMs: o.idleTimeoutMs }),
       ...(o.format !== undefined && { format: o.format }),
+      ...(o.maxEvents !== undefined && { maxEvents: o.maxEvents }),
+      ...(o.maxLogs !== undefined && { maxLogs: o.maxLogs }),
+      ...(o.maxLength !== undefined && { maxLength: o.maxLength }),
       onEvent: (event: EnclaveEvent) => latest.current.options.onEvent?.(event),
       onRetry: (info: Parameters<NonNullable<FollowOptions['onRetry']>>[0]) => latest.current.options.onRetry?.(info),
     };

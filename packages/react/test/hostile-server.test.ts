@@ -5,11 +5,11 @@
  * the model folds them into its snapshot, and the client's stream under it keeps none of its own.
  */
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { createEnclaveClient } from '@enclave-kit/client';
 import type { EnclaveClient, EnclaveEventStream, StreamOptions } from '@enclave-kit/client';
 import { EnclaveSessionModel } from '../src/session-model.js';
+import { listenForTests } from './listen.js';
 
 const json = (seq: number, type: string, payload: string) => `{"sessionId":"ses_hostile","seq":${seq},"type":"${type}","time":1,"payload":${payload}}`;
 const event = (seq: number, type: string, payload: string) => `data: ${json(seq, type, payload)}\n\n`;
@@ -29,7 +29,6 @@ function flood(line: (json: string) => string): string {
 BODIES['/flood-sse/sessions'] = flood((j) => `data: ${j}\n\n`);
 BODIES['/flood-ndjson/sessions'] = flood((j) => `${j}\n`);
 
-let base = '';
 const server = createServer((req, res) => {
   req.resume();
   const body = BODIES[req.url ?? ''];
@@ -37,18 +36,11 @@ const server = createServer((req, res) => {
   const type = req.url?.includes('ndjson') ? 'application/x-ndjson' : 'text/event-stream';
   res.writeHead(200, { 'content-type': type, 'x-session-id': 'ses_hostile' }).end(body);
 });
-beforeAll(async () => {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-});
+const origin = listenForTests(server);
 
 it.each(['final-null', 'approval-null'])('%s: the model ends in error with BAD_RESPONSE; execute() resolves', async (path) => {
   const model = new EnclaveSessionModel();
-  const client = createEnclaveClient({ url: `${base}/${path}`, retry: false });
+  const client = createEnclaveClient({ url: `${origin()}/${path}`, retry: false });
   // execute() never rejects: a caller's `onClick={() => execute(code)}` has nothing to catch.
   const outcome = await model.execute(client, 'return 1', {}, {}).then(
     (value) => ({ resolved: value }),
@@ -63,9 +55,9 @@ it.each(['final-null', 'approval-null'])('%s: the model ends in error with BAD_R
   expect(snapshot.pendingApproval).toBeUndefined();
 });
 
-it.each(['sse', 'ndjson'] as const)('a flood of small events (%s): every one is in the snapshot, none waits in the stream beneath it', async (format) => {
+it.each(['sse', 'ndjson'] as const)('a flood of small events (%s), within raised bounds: every one is in the snapshot, none waits in the stream beneath it', async (format) => {
   const model = new EnclaveSessionModel();
-  const client = createEnclaveClient({ url: `${base}/flood-${format}`, retry: false, format });
+  const client = createEnclaveClient({ url: `${origin()}/flood-${format}`, retry: false, format });
   // The real client, with the streams it opens for the model written down.
   const streams: EnclaveEventStream[] = [];
   const watched: EnclaveClient = {
@@ -76,12 +68,13 @@ it.each(['sse', 'ndjson'] as const)('a flood of small events (%s): every one is 
       return stream;
     },
   };
-  const result = await model.execute(watched, 'return 1', {}, {});
+  const result = await model.execute(watched, 'return 1', {}, { maxEvents: FLOOD_LOGS + 2, maxLogs: FLOOD_LOGS });
   expect(result).toMatchObject({ success: true, value: 'done' });
   const snapshot = model.getSnapshot();
   expect(snapshot.state).toBe('completed');
   expect(snapshot.events.length).toBe(FLOOD_LOGS + 2);
   expect(snapshot.logs.length).toBe(FLOOD_LOGS);
+  expect(snapshot).toMatchObject({ droppedEvents: 0, droppedLogs: 0 });
   expect(streams.length).toBe(1);
   expect(streams[0]?.bufferedEvents).toBe(0);
 });

@@ -158,6 +158,20 @@ describe('useEnclaveSession against a real server', () => {
     expect(result.renders).toBeLessThan(result.current.events.length / 4);
   });
 
+  it('maxLogs and maxEvents: the snapshot keeps the newest, a marker and the counts stand for the rest', async () => {
+    const { result } = renderSession('alice', { maxLogs: 2, maxEvents: 3 });
+    expect(result.current).toMatchObject({ droppedEvents: 0, droppedLogs: 0 });
+    await result.current.execute(STEPS);
+    await until(() => expect(result.current.state).toBe('completed'));
+    const { events, logs, droppedEvents, droppedLogs } = result.current;
+    expect(logs.map((l) => l.message)).toEqual(['step 4', 'step 5']);
+    expect(droppedLogs).toBe(3);
+    expect(events).toHaveLength(4);
+    expect(events[0]).toMatchObject({ type: 'events_dropped', seq: 1, payload: { fromSeq: 1, count: droppedEvents } });
+    expect(events.slice(1).map((e) => e.seq)).toEqual([1, 2, 3].map((i) => droppedEvents + i));
+    expect(events.at(-1)?.type).toBe('final');
+  });
+
   it('a run that fails is state failed with its result; a refused request is state error', async () => {
     const failing = renderSession('alice').result;
     const outcome = await failing.current.execute('return await callTool("fail")');
