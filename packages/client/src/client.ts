@@ -121,7 +121,10 @@ export interface FollowOptions extends RequestOptions {
   retry?: RetryPolicy | false;
   idleTimeoutMs?: number;
   format?: StreamFormat;
-  /** Also cancel the session on the server when reading stops (the signal aborts, `close()`, `break`). Default false. */
+  /**
+   * Also cancel the session on the server when reading stops (the signal aborts, `close()`, `break`).
+   * The `DELETE` is abandoned if no answer comes within `idleTimeoutMs`. Default false.
+   */
   cancelOnAbort?: boolean;
   /** Overrides the client's `maxBufferedEvents` for this stream. */
   maxBufferedEvents?: number;
@@ -379,7 +382,7 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
       cancelOnAbort: o.cancelOnAbort ?? false,
       maxBufferedEvents: o.maxBufferedEvents ?? options.maxBufferedEvents ?? DEFAULT_MAX_BUFFERED_EVENTS,
       maxBufferedLength: o.maxBufferedLength ?? options.maxBufferedLength ?? DEFAULT_MAX_BUFFERED_LENGTH,
-      cancel: (id) => cancel(id, { ...(o.headers && { headers: o.headers }) }),
+      cancel: (id, signal) => cancel(id, { ...(o.headers && { headers: o.headers }), ...(signal && { signal }) }),
     });
   }
 

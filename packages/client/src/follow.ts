@@ -96,6 +96,9 @@ export class EventSequencer {
   }
 }
 
+/** Replays of delivered events one connection may bring beyond one of each seq: overlaps of a replay and the live events. */
+const REPLAY_SLACK = 1024;
+
 /** What each event read off the wire took there, in characters of JSON. */
 const wireLengths = new WeakMap<EnclaveEvent, number>();
 
@@ -305,7 +308,8 @@ export async function* followSession(plan: FollowPlan): AsyncGenerator<EnclaveEv
       let res: Response;
       if (first) {
         // Starting is not idempotent: a POST that failed is never sent again, and its refusal is final.
-        res = await first(connection.signal).catch((err: unknown) => Promise.reject(new Fatal(err as EnclaveClientError)));
+        // An idle timeout is the reason, not the abort it made.
+        res = await first(connection.signal).catch((err: unknown) => Promise.reject(new Fatal(connection.signal.reason instanceof EnclaveClientError ? connection.signal.reason : (err as EnclaveClientError))));
         if (!res.ok) throw new Fatal(await errorOf(res, connection.signal, plan.maxEventLength));
       } else {
         res = await plan.reconnect(sessionId as string, sequencer.last, connection.signal);
@@ -319,8 +323,16 @@ export async function* followSession(plan: FollowPlan): AsyncGenerator<EnclaveEv
       if (header !== null && !isSessionId(header)) throw new Fatal(new EnclaveClientError({ code: 'BAD_RESPONSE', message: 'The X-Session-Id header is not a session id.', status: res.status }));
       if (header) learn(header);
       if (res.body === null) throw new Fatal(new EnclaveClientError({ code: 'BAD_RESPONSE', message: 'The event stream has no body.', status: res.status }));
+      // A server that ignores Last-Event-ID replays each of the seqs delivered once at most, and a
+      // replay may overlap the live events a little; one that sends old events without end never
+      // makes progress, and would hold the stream (and a core) for good.
+      let replays = 0;
+      const maxReplays = sequencer.last + REPLAY_SLACK;
       for await (const raw of readBody(res.body, plan.format, armIdle, sse, plan.maxEventLength, connection.signal)) {
         const event = asEvent(raw.value, sessionId);
+        if (event.seq <= sequencer.last && ++replays > maxReplays) {
+          throw badEvent(`${replays} events already delivered (seq ${event.seq} and others up to ${sequencer.last}) sent again on one connection: the server replays without end.`);
+        }
         wireLengths.set(event, raw.length);
         learn(event.sessionId);
         for (const out of sequencer.accept(event)) {

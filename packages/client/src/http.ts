@@ -37,9 +37,34 @@ export interface SendOptions {
   signal?: AbortSignal | undefined;
 }
 
+/**
+ * `promise`, or `ABORTED` as soon as `signal` aborts: a headers function that never settles (a token
+ * refresh that hangs), or a fetch that does not honour the signal, cannot hold a request that was
+ * stopped (by the caller, `close()`, or the idle timeout).
+ */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortedError(signal));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
 /** Sends one request. Rejects with `EnclaveClientError`: `ABORTED` when `signal` aborted, `NETWORK_ERROR` otherwise. */
 export async function send(transport: Transport, url: string, options: SendOptions): Promise<Response> {
-  const base = typeof transport.headers === 'function' ? await transport.headers() : transport.headers;
+  const headersOption = transport.headers;
+  const base = typeof headersOption === 'function' ? await untilAborted(Promise.resolve().then(headersOption), options.signal) : headersOption;
   const headers: Record<string, string> = { ...base, ...options.headers, accept: options.accept };
   const init: RequestInit = { method: options.method, headers };
   if (options.body !== undefined) {
@@ -50,10 +75,15 @@ export async function send(transport: Transport, url: string, options: SendOptio
   if (transport.credentials !== undefined) init.credentials = transport.credentials;
   if (options.signal?.aborted) throw abortedError(options.signal);
   let res: Response;
+  const fetching = Promise.resolve().then(() => transport.fetch(url, init));
   try {
-    res = await transport.fetch(url, init);
+    res = await untilAborted(fetching, options.signal);
   } catch (err) {
-    if (options.signal?.aborted) throw abortedError(options.signal);
+    if (options.signal?.aborted) {
+      // A response that comes after all is not read: its body is let go.
+      fetching.then((late) => late.body?.cancel().catch(() => {}), () => {});
+      throw abortedError(options.signal);
+    }
     throw new EnclaveClientError({ code: 'NETWORK_ERROR', message: `${options.method} ${url} failed: ${(err as Error)?.message ?? String(err)}`, cause: err });
   }
   // Not every fetch (happy-dom's, some polyfills) honours an abort that comes while it connects.

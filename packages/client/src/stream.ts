@@ -18,7 +18,8 @@ import type { EnclaveEvent, ExecutionFailure, ExecutionResult, PendingApproval, 
  * running on the server, where `client.session(id)` can attach to it again, unless the stream was
  * opened with `cancelOnAbort: true`. After `close()` or `break`, iteration ends quietly; after the
  * signal aborts, it throws `EnclaveClientError` `ABORTED`. Either way `result` then rejects with
- * `ABORTED` if the final event had not arrived.
+ * `ABORTED` if the final event had not arrived. The cancel that `cancelOnAbort` sends gives up after
+ * `idleTimeoutMs` without an answer.
  *
  * @example
  * ```ts
@@ -62,7 +63,7 @@ export interface EventStreamInit {
   signal: AbortSignal | undefined;
   onEvent: ((event: EnclaveEvent) => void) | undefined;
   cancelOnAbort: boolean;
-  cancel: (sessionId: string) => Promise<SessionStatus>;
+  cancel: (sessionId: string, signal?: AbortSignal) => Promise<SessionStatus>;
   /** Unread events kept for the iterator; the oldest beyond it are dropped behind a marker. */
   maxBufferedEvents: number;
   /** Characters of JSON of the unread events kept; the oldest beyond it are dropped likewise, the newest event is always kept. */
@@ -282,7 +283,19 @@ export class EventStream<T> implements EnclaveEventStream<T> {
   #stop(reason: unknown): void {
     if (this.#reading.signal.aborted || this.#ended) return;
     this.#reading.abort(reason);
-    if (this.#init.cancelOnAbort && this.#knownId !== undefined) this.#init.cancel(this.#knownId).catch(() => {});
+    if (this.#init.cancelOnAbort && this.#knownId !== undefined) {
+      // Nobody waits for this answer: a server that never gives it holds the request no longer than
+      // it would hold a silent stream.
+      // A timer of our own, not AbortSignal.timeout: Node may collect such a signal, and never fire it,
+      // while the request is still open.
+      const idle = this.#init.plan.idleTimeoutMs;
+      const deadline = new AbortController();
+      const timer = idle > 0 ? setTimeout(() => deadline.abort(), idle) : undefined;
+      this.#init
+        .cancel(this.#knownId, deadline.signal)
+        .catch(() => {})
+        .finally(() => clearTimeout(timer));
+    }
   }
 
   async #pump(events: AsyncGenerator<EnclaveEvent, void>): Promise<void> {
