@@ -135,6 +135,8 @@ const IDLE: EnclaveSessionSnapshot = Object.freeze({
 }) as EnclaveSessionSnapshot;
 
 const MAX_FLUSH_DELAY_MS = 250;
+/** The client's default `idleTimeoutMs`. */
+const DEFAULT_IDLE_TIMEOUT_MS = 45_000;
 
 function stateOf(result: ExecutionResult): EnclaveSessionState {
   if (result.success) return 'completed';
@@ -158,6 +160,8 @@ export class EnclaveSessionModel {
   /** The length of each log entry: its event's. */
   readonly #logLengths = new WeakMap<LogEntry, number>();
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The followed stream's idle timeout: how long a cancel sent on unmount waits for its answer. */
+  #idleTimeoutMs = DEFAULT_IDLE_TIMEOUT_MS;
 
   constructor() {
     [this.#events, this.#logs] = this.#lists(DEFAULT_BOUNDS);
@@ -288,8 +292,20 @@ export class EnclaveSessionModel {
     const running = this.#snapshot.state === 'running';
     if (cancel && running && client !== undefined) {
       const id = this.#snapshot.sessionId;
-      if (id !== undefined) client.cancel(id).catch(() => {});
-      else stream.sessionId.then((known) => client.cancel(known)).catch(() => {});
+      // Nobody waits for the answer: a server that never gives it holds the request no longer than a silent stream.
+      const timeout = this.#idleTimeoutMs;
+      const quietly = async (known: string) => {
+        // A timer of our own, not AbortSignal.timeout: Node may collect such a signal, and never fire it.
+        const deadline = new AbortController();
+        const timer = timeout > 0 ? setTimeout(() => deadline.abort(), timeout) : undefined;
+        try {
+          await client.cancel(known, { signal: deadline.signal });
+        } finally {
+          clearTimeout(timer);
+        }
+      };
+      if (id !== undefined) quietly(id).catch(() => {});
+      else stream.sessionId.then(quietly).catch(() => {});
     }
     stream.close();
   }
@@ -299,6 +315,7 @@ export class EnclaveSessionModel {
     const generation = this.#generation;
     const current = () => generation === this.#generation;
     this.#client = client;
+    this.#idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
     if (!keep) {
       const bounds = boundsOf(options);
       if (bounds instanceof EnclaveClientError) {

@@ -19,7 +19,8 @@ export interface UseEnclaveSessionOptions extends Pick<FollowOptions, 'retry' | 
   onEvent?: (event: EnclaveEvent) => void;
   /**
    * Cancel the running session on the server when the component unmounts. Default false: unmounting only
-   * stops reading, and the session runs on (attach to it again with `attach(sessionId)`).
+   * stops reading, and the session runs on (attach to it again with `attach(sessionId)`). The cancel
+   * request is abandoned if no answer comes within `idleTimeoutMs` (default 45 s).
    */
   cancelOnUnmount?: boolean;
 }

@@ -2,7 +2,8 @@
  * The hook's model against a server that breaks the contract: a real `node:http` server on port 0 sends
  * a stream whose last event's payload is not what its type says. The model must end in `error`, not stay
  * `running` with a rejected promise nobody hears. And a server that floods a session with small events:
- * the model folds them into its snapshot, and the client's stream under it keeps none of its own.
+ * the model folds them into its snapshot, and the client's stream under it keeps none of its own. And a
+ * server that never answers a cancel: the one sent on unmount is abandoned, not left open for good.
  */
 import { createServer } from 'node:http';
 import { expect, it } from 'vitest';
@@ -29,8 +30,16 @@ function flood(line: (json: string) => string): string {
 BODIES['/flood-sse/sessions'] = flood((j) => `data: ${j}\n\n`);
 BODIES['/flood-ndjson/sessions'] = flood((j) => `${j}\n`);
 
+/** DELETEs of `/quiet` the server got (and never answered), and how many of their connections closed. */
+const cancels = { received: 0, closed: 0 };
+
 const server = createServer((req, res) => {
   req.resume();
+  if (req.url?.startsWith('/quiet/')) {
+    if (req.method !== 'DELETE') return void res.writeHead(200, { 'content-type': 'text/event-stream', 'x-session-id': 'ses_hostile' }).write(event(1, 'session_init', '{}'));
+    cancels.received++;
+    return void res.on('close', () => cancels.closed++);
+  }
   const body = BODIES[req.url ?? ''];
   if (body === undefined) return void res.writeHead(404).end();
   const type = req.url?.includes('ndjson') ? 'application/x-ndjson' : 'text/event-stream';
@@ -77,4 +86,14 @@ it.each(['sse', 'ndjson'] as const)('a flood of small events (%s), within raised
   expect(snapshot).toMatchObject({ droppedEvents: 0, droppedLogs: 0 });
   expect(streams.length).toBe(1);
   expect(streams[0]?.bufferedEvents).toBe(0);
+});
+
+it('detach(cancel) against a server that never answers the DELETE: it is abandoned after idleTimeoutMs, its connection closed', async () => {
+  const model = new EnclaveSessionModel();
+  const client = createEnclaveClient({ url: `${origin()}/quiet`, retry: false });
+  void model.execute(client, 'return 1', {}, { idleTimeoutMs: 1_000 });
+  await expect.poll(() => model.getSnapshot().sessionId).toBe('ses_hostile');
+  model.detach(true);
+  await expect.poll(() => cancels.received).toBe(1);
+  await expect.poll(() => cancels.closed).toBe(1);
 });
