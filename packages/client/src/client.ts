@@ -3,7 +3,7 @@ import type { RetryInfo, RetryPolicy, StreamFormat } from './follow.js';
 import { DEFAULT_RETRY } from './follow.js';
 import type { FetchLike, HeadersOption, Transport } from './http.js';
 import type { ANSWER_SHAPES } from './http.js';
-import { errorOf, isSessionId, readJson, resultOf, routeUrl, send, shaped } from './http.js';
+import { errorOf, exchange, isSessionId, readJson, resultOf, routeUrl, send, shaped } from './http.js';
 import { DEFAULT_MAX_EVENT_LENGTH } from './sse.js';
 import type { EnclaveEventStream } from './stream.js';
 import { DEFAULT_MAX_BUFFERED_EVENTS, DEFAULT_MAX_BUFFERED_LENGTH, EventStream } from './stream.js';
@@ -341,9 +341,10 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
   };
 
   async function json<R>(url: string, method: 'GET' | 'DELETE', o: RequestOptions, shape: keyof typeof ANSWER_SHAPES): Promise<R> {
-    const res = await send(transport, url, { method, accept: JSON_ACCEPT, headers: o.headers, signal: o.signal });
-    if (!res.ok) throw await errorOf(res, o.signal, maxEventLength);
-    return shaped<R>(res, await readJson(res, o.signal, maxEventLength), shape);
+    return exchange(transport, url, { method, accept: JSON_ACCEPT, headers: o.headers, signal: o.signal }, async (res, signal) => {
+      if (!res.ok) throw await errorOf(res, signal, maxEventLength);
+      return shaped<R>(res, await readJson(res, signal, maxEventLength), shape);
+    });
   }
 
   const cancel = async (sessionId: string, o: RequestOptions = {}) => json<SessionStatus>(sessionUrl(sessionId), 'DELETE', o, 'status');
@@ -354,9 +355,10 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
     if (decision.reason !== undefined && typeof decision.reason !== 'string') throw new EnclaveClientError({ code: 'BAD_REQUEST', message: 'reason must be a string.' });
     if (digest !== undefined && typeof digest !== 'string') throw new EnclaveClientError({ code: 'BAD_REQUEST', message: 'digest must be the string the pending approval carries.' });
     const body = digest === undefined ? decision : { ...decision, digest };
-    const res = await send(transport, sessionUrl(sessionId, `/approvals/${callId}`), { method: 'POST', accept: JSON_ACCEPT, body, headers: o.headers, signal: o.signal });
-    if (res.status !== 202) throw await errorOf(res, o.signal, maxEventLength);
-    return shaped<ApprovalAnswer>(res, await readJson(res, o.signal, maxEventLength), 'decided');
+    return exchange(transport, sessionUrl(sessionId, `/approvals/${callId}`), { method: 'POST', accept: JSON_ACCEPT, body, headers: o.headers, signal: o.signal }, async (res, signal) => {
+      if (res.status !== 202) throw await errorOf(res, signal, maxEventLength);
+      return shaped<ApprovalAnswer>(res, await readJson(res, signal, maxEventLength), 'decided');
+    });
   }
 
   function follow<T>(sessionId: string | undefined, afterSeq: number, o: FollowOptions, start?: (signal: AbortSignal) => Promise<Response>): EnclaveEventStream<T> {
@@ -388,8 +390,7 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
 
   return {
     async run<T>(code: string, o: RunOptions = {}) {
-      const res = await send(transport, base().href, { method: 'POST', accept: JSON_ACCEPT, body: runBody(code, o), headers: o.headers, signal: o.signal });
-      return resultOf<T>(res, o.signal, maxEventLength);
+      return exchange(transport, base().href, { method: 'POST', accept: JSON_ACCEPT, body: runBody(code, o), headers: o.headers, signal: o.signal }, async (res, signal) => resultOf<T>(res, signal, maxEventLength));
     },
     stream<T>(code: string, o: StreamOptions = {}) {
       const body = runBody(code, o);
@@ -397,9 +398,10 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
       return follow<T>(undefined, 0, o, async (signal) => send(transport, routeUrl(base(), '/sessions'), { method: 'POST', accept: STREAM_ACCEPT[format], body, headers: o.headers, signal }));
     },
     async start(code: string, o: RunOptions = {}) {
-      const res = await send(transport, routeUrl(base(), '/sessions'), { method: 'POST', accept: JSON_ACCEPT, body: runBody(code, o), headers: o.headers, signal: o.signal });
-      if (res.status !== 201) throw await errorOf(res, o.signal, maxEventLength);
-      return shaped<StartedSession>(res, await readJson(res, o.signal, maxEventLength), 'started');
+      return exchange(transport, routeUrl(base(), '/sessions'), { method: 'POST', accept: JSON_ACCEPT, body: runBody(code, o), headers: o.headers, signal: o.signal }, async (res, signal) => {
+        if (res.status !== 201) throw await errorOf(res, signal, maxEventLength);
+        return shaped<StartedSession>(res, await readJson(res, signal, maxEventLength), 'started');
+      });
     },
     session<T>(sessionId: string, o: SessionOptions = {}) {
       const fromSeq = o.fromSeq ?? 0;

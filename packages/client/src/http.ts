@@ -1,5 +1,6 @@
 /** The client's side of the HTTP contract: requests, and answers read into results or errors. */
 import { EnclaveClientError, abortedError, retryAfterOf } from './errors.js';
+import { whenAborted } from './signals.js';
 import type { ExecutionResult } from './types.js';
 
 /**
@@ -92,6 +93,24 @@ export async function send(transport: Transport, url: string, options: SendOptio
     throw abortedError(options.signal);
   }
   return res;
+}
+
+/**
+ * Sends one request and reads its answer with `read`, under a signal of its own that follows the
+ * caller's for as long as that takes. The caller's signal is never handed to fetch: Node's fetch lets go
+ * of the listener it adds to a signal only when its request is garbage-collected, so one long-lived
+ * signal shared by many calls gathered a listener per call (and a MaxListenersExceededWarning).
+ */
+export async function exchange<R>(transport: Transport, url: string, options: SendOptions, read: (res: Response, signal: AbortSignal | undefined) => Promise<R>): Promise<R> {
+  const outer = options.signal;
+  if (outer === undefined) return read(await send(transport, url, options), undefined);
+  const inner = new AbortController();
+  const unwatch = whenAborted(outer, () => inner.abort(outer.reason));
+  try {
+    return await read(await send(transport, url, { ...options, signal: inner.signal }), inner.signal);
+  } finally {
+    unwatch();
+  }
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

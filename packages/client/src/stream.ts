@@ -1,6 +1,7 @@
 import { EnclaveClientError, abortedError } from './errors.js';
 import type { FollowPlan } from './follow.js';
 import { eventLength, followSession } from './follow.js';
+import { whenAborted } from './signals.js';
 import type { EnclaveEvent, ExecutionFailure, ExecutionResult, PendingApproval, SessionStatus } from './types.js';
 
 /**
@@ -138,11 +139,9 @@ export class EventStream<T> implements EnclaveEventStream<T> {
     this.#init = init;
     this.#lastSeq = init.plan.afterSeq;
     const signal = init.signal;
-    const onAbort = () => this.#stop(signal?.reason);
-    if (signal?.aborted) onAbort();
-    else signal?.addEventListener('abort', onAbort, { once: true });
+    const unwatch = signal === undefined ? undefined : whenAborted(signal, () => this.#stop(signal.reason));
     const events = followSession({ ...init.plan, signal: this.#reading.signal, onSessionId: (id) => this.#learn(id) });
-    void this.#pump(events).finally(() => signal?.removeEventListener('abort', onAbort));
+    void this.#pump(events).finally(() => unwatch?.());
   }
 
   get sessionId(): Promise<string> {

@@ -117,6 +117,8 @@ describe('the snapshot keeps the newest events and logs', () => {
     const client = createEnclaveClient({ url: `${origin()}/big`, retry: false });
     await model.execute(client, 'return 1', {}, {});
     const snapshot = model.getSnapshot();
+    expect(snapshot.error).toBeUndefined();
+    expect(snapshot.state).toBe('completed');
     const kept = snapshot.events.slice(1);
     const length = kept.reduce((sum, e) => sum + eventLength(e), 0);
     expect(length).toBeLessThanOrEqual(16 * MiB);
