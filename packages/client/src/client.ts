@@ -38,7 +38,10 @@ export interface EnclaveClientOptions {
   retry?: RetryPolicy | false;
   /**
    * A stream that receives no byte for this long counts as dropped and is resumed. Default 45,000 ms,
-   * three of the server's default 15 s heartbeats; 0 turns it off.
+   * three of the server's default 15 s heartbeats; 0 turns it off. It is also the longest wait for the
+   * whole answer of the calls a server answers at once (`start`, `getSession`, `approve`, `deny`,
+   * `catalog`; `cancel` 5 s more, as the server waits that long for the run to end): `NETWORK_ERROR`
+   * past it. Not of `run`, whose answer comes when the run ends (give it a `signal` to bound it).
    */
   idleTimeoutMs?: number;
   /** The wire format of streams. Default `'sse'`. */
@@ -293,6 +296,8 @@ function checkBuffer(events: unknown, length: unknown, origin?: string): void {
 }
 
 const DEFAULT_IDLE_TIMEOUT_MS = 45_000;
+/** How long a server waits for a cancelled run to end before it answers the cancel. */
+const CANCEL_WAIT_MS = 5_000;
 const STREAM_ACCEPT = { sse: 'text/event-stream', ndjson: 'application/x-ndjson' } as const;
 const JSON_ACCEPT = 'application/json';
 
@@ -323,6 +328,9 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
   checkOptions(options);
   const base = baseUrl(options.url);
   const maxEventLength = options.maxEventLength ?? DEFAULT_MAX_EVENT_LENGTH;
+  // The calls the server answers at once (all but run, which answers when the run ends) get as long
+  // as a stream may stay silent.
+  const answerDeadlineMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   const transport: Transport = {
     // Called unbound: a browser's fetch refuses another `this`.
     fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
@@ -340,14 +348,21 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
     return { code, ...(o.input !== undefined && { input: o.input }), ...(o.limits !== undefined && { limits: o.limits }) };
   };
 
-  async function json<R>(url: string, method: 'GET' | 'DELETE', o: RequestOptions, shape: keyof typeof ANSWER_SHAPES): Promise<R> {
-    return exchange(transport, url, { method, accept: JSON_ACCEPT, headers: o.headers, signal: o.signal }, async (res, signal) => {
-      if (!res.ok) throw await errorOf(res, signal, maxEventLength);
-      return shaped<R>(res, await readJson(res, signal, maxEventLength), shape);
-    });
+  async function json<R>(url: string, method: 'GET' | 'DELETE', o: RequestOptions, shape: keyof typeof ANSWER_SHAPES, deadlineMs = answerDeadlineMs): Promise<R> {
+    return exchange(
+      transport,
+      url,
+      { method, accept: JSON_ACCEPT, headers: o.headers, signal: o.signal },
+      async (res, signal) => {
+        if (!res.ok) throw await errorOf(res, signal, maxEventLength);
+        return shaped<R>(res, await readJson(res, signal, maxEventLength), shape);
+      },
+      deadlineMs,
+    );
   }
 
-  const cancel = async (sessionId: string, o: RequestOptions = {}) => json<SessionStatus>(sessionUrl(sessionId), 'DELETE', o, 'status');
+  // The server answers a cancel once the run has ended, or after 5 s.
+  const cancel = async (sessionId: string, o: RequestOptions = {}) => json<SessionStatus>(sessionUrl(sessionId), 'DELETE', o, 'status', answerDeadlineMs > 0 ? answerDeadlineMs + CANCEL_WAIT_MS : 0);
 
   async function decide(sessionId: string, call: number | Pick<PendingApproval, 'callId' | 'digest'>, decision: { approved: boolean; reason?: string }, o: RequestOptions): Promise<ApprovalAnswer> {
     const { callId, digest } = typeof call === 'number' ? { callId: call, digest: undefined } : (call ?? {});
@@ -355,10 +370,16 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
     if (decision.reason !== undefined && typeof decision.reason !== 'string') throw new EnclaveClientError({ code: 'BAD_REQUEST', message: 'reason must be a string.' });
     if (digest !== undefined && typeof digest !== 'string') throw new EnclaveClientError({ code: 'BAD_REQUEST', message: 'digest must be the string the pending approval carries.' });
     const body = digest === undefined ? decision : { ...decision, digest };
-    return exchange(transport, sessionUrl(sessionId, `/approvals/${callId}`), { method: 'POST', accept: JSON_ACCEPT, body, headers: o.headers, signal: o.signal }, async (res, signal) => {
-      if (res.status !== 202) throw await errorOf(res, signal, maxEventLength);
-      return shaped<ApprovalAnswer>(res, await readJson(res, signal, maxEventLength), 'decided');
-    });
+    return exchange(
+      transport,
+      sessionUrl(sessionId, `/approvals/${callId}`),
+      { method: 'POST', accept: JSON_ACCEPT, body, headers: o.headers, signal: o.signal },
+      async (res, signal) => {
+        if (res.status !== 202) throw await errorOf(res, signal, maxEventLength);
+        return shaped<ApprovalAnswer>(res, await readJson(res, signal, maxEventLength), 'decided');
+      },
+      answerDeadlineMs,
+    );
   }
 
   function follow<T>(sessionId: string | undefined, afterSeq: number, o: FollowOptions, start?: (signal: AbortSignal) => Promise<Response>): EnclaveEventStream<T> {
@@ -398,10 +419,16 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
       return follow<T>(undefined, 0, o, async (signal) => send(transport, routeUrl(base(), '/sessions'), { method: 'POST', accept: STREAM_ACCEPT[format], body, headers: o.headers, signal }));
     },
     async start(code: string, o: RunOptions = {}) {
-      return exchange(transport, routeUrl(base(), '/sessions'), { method: 'POST', accept: JSON_ACCEPT, body: runBody(code, o), headers: o.headers, signal: o.signal }, async (res, signal) => {
-        if (res.status !== 201) throw await errorOf(res, signal, maxEventLength);
-        return shaped<StartedSession>(res, await readJson(res, signal, maxEventLength), 'started');
-      });
+      return exchange(
+        transport,
+        routeUrl(base(), '/sessions'),
+        { method: 'POST', accept: JSON_ACCEPT, body: runBody(code, o), headers: o.headers, signal: o.signal },
+        async (res, signal) => {
+          if (res.status !== 201) throw await errorOf(res, signal, maxEventLength);
+          return shaped<StartedSession>(res, await readJson(res, signal, maxEventLength), 'started');
+        },
+        answerDeadlineMs,
+      );
     },
     session<T>(sessionId: string, o: SessionOptions = {}) {
       const fromSeq = o.fromSeq ?? 0;

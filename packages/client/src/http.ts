@@ -99,17 +99,29 @@ export async function send(transport: Transport, url: string, options: SendOptio
  * Sends one request and reads its answer with `read`, under a signal of its own that follows the
  * caller's for as long as that takes. The caller's signal is never handed to fetch: Node's fetch lets go
  * of the listener it adds to a signal only when its request is garbage-collected, so one long-lived
- * signal shared by many calls gathered a listener per call (and a MaxListenersExceededWarning).
+ * signal shared by many calls gathered a listener per call (and a MaxListenersExceededWarning). With a
+ * `deadlineMs` (0: none), an answer not read whole by then fails with `NETWORK_ERROR`.
  */
-export async function exchange<R>(transport: Transport, url: string, options: SendOptions, read: (res: Response, signal: AbortSignal | undefined) => Promise<R>): Promise<R> {
+export async function exchange<R>(transport: Transport, url: string, options: SendOptions, read: (res: Response, signal: AbortSignal) => Promise<R>, deadlineMs = 0): Promise<R> {
   const outer = options.signal;
-  if (outer === undefined) return read(await send(transport, url, options), undefined);
   const inner = new AbortController();
-  const unwatch = whenAborted(outer, () => inner.abort(outer.reason));
+  const unwatch = outer === undefined ? undefined : whenAborted(outer, () => inner.abort(outer.reason));
+  let late: EnclaveClientError | undefined;
+  const timer =
+    deadlineMs > 0
+      ? setTimeout(() => {
+          late = new EnclaveClientError({ code: 'NETWORK_ERROR', message: `${options.method} ${url}: no whole answer within ${deadlineMs} ms (idleTimeoutMs).` });
+          inner.abort(late);
+        }, deadlineMs)
+      : undefined;
   try {
     return await read(await send(transport, url, { ...options, signal: inner.signal }), inner.signal);
+  } catch (err) {
+    if (late !== undefined && !outer?.aborted) throw late;
+    throw err;
   } finally {
-    unwatch();
+    clearTimeout(timer);
+    unwatch?.();
   }
 }
 

@@ -119,6 +119,28 @@ describe('a cancel the server never answers', () => {
   });
 });
 
+describe('calls a server answers at once, against one that never does', () => {
+  it('getSession and catalog give up after idleTimeoutMs with NETWORK_ERROR', async () => {
+    const client = createEnclaveClient({ url, idleTimeoutMs: 100 });
+    // A head, and then a body that never ends.
+    for (const call of [client.getSession('ses_quiet'), client.catalog()]) {
+      const err = await rejection(call);
+      expect(err.code).toBe('NETWORK_ERROR');
+      expect(err.message).toMatch(/no whole answer within 100 ms/);
+    }
+  }, 5_000);
+
+  it("the caller's abort is still ABORTED", async () => {
+    const client = createEnclaveClient({ url, idleTimeoutMs: 60_000 });
+    const controller = new AbortController();
+    const before = seen.requests;
+    const status = client.getSession('ses_quiet', { signal: controller.signal });
+    await expect.poll(() => seen.requests).toBe(before + 1);
+    controller.abort();
+    expect((await rejection(status)).code).toBe('ABORTED');
+  });
+});
+
 describe('a server that replays delivered events without end', () => {
   it('is refused with BAD_RESPONSE (not retried) once one connection brought more replays than there were events', async () => {
     const client = createEnclaveClient({ url, retry: { maxRetries: 3, initialDelayMs: 1 } });
