@@ -17,7 +17,13 @@ export function whenAborted(signal: AbortSignal, callback: () => void): () => vo
     const callbacks = new Set<() => void>();
     const dispatch = () => {
       watched.delete(signal);
-      for (const c of callbacks) c();
+      for (const c of callbacks) {
+        try {
+          c();
+        } catch {
+          // One call's failure to stop does not keep the others running.
+        }
+      }
       callbacks.clear();
     };
     entry = { callbacks, dispatch };
