@@ -91,9 +91,11 @@ describe('invariant 8: the scoring gate reads any script text in linear time (ch
     for (const [name, { run, score, size }] of Object.entries(out)) {
       expect(size, name).toBeGreaterThan(30_000);
       // The scripts are harmless: the gate lets them run, and they end at their end or at a budget (the
-      // tool-call budget, or a tool's arguments nested too deeply).
+      // tool-call budget, a tool's arguments nested too deeply, or the deadline: checking and running a
+      // megabyte of calls took the 26,000-call shape past 20 s on Node 24 at a load average of 9). What
+      // this test holds is the gate's time, which the child's own bound above measures.
       expect(score, name).toBe('allow');
-      expect(['OK', 'MAX_TOOL_CALLS', 'TOOL_ERROR'], name).toContain(run);
+      expect(['OK', 'MAX_TOOL_CALLS', 'TOOL_ERROR', 'TIMEOUT'], name).toContain(run);
     }
   }, children.worstWaitMs());
 });
