@@ -14,6 +14,7 @@
  * ```
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { PayloadTooLargeError } from '../http/body.js';
 import { EnclaveHttpError } from '../http/errors.js';
 import { DOT_SEGMENT_MESSAGE, hasDotSegment } from '../http/route.js';
@@ -166,6 +167,31 @@ export function deferHeaderFlush(res: ServerResponse): void {
   res.flushHeaders = () => flushHeadersAtEndOfTurn(res, flush);
 }
 
+/** How long a connection closed before its request body was read goes on reading (and dropping) it. */
+const LINGER_MS = 2000;
+const lingering = new WeakSet<Socket>();
+
+/**
+ * Closes `socket` gently once Node closes it after the response: our side is ended, and what the client
+ * still sends is read and dropped until it ends its side or LINGER_MS pass. Node destroys the socket as
+ * soon as a `Connection: close` response is written; bytes of the body that arrive after that make the
+ * kernel answer with a reset, and a reset that reaches the client before it has read the response (a
+ * busy client, a large upload) discards it: the client saw EPIPE or ECONNRESET instead of the 413.
+ */
+function lingerOnClose(socket: Socket | null): void {
+  if (socket === null || typeof socket.destroySoon !== 'function' || lingering.has(socket)) return;
+  lingering.add(socket);
+  socket.destroySoon = function lingeringClose(this: Socket) {
+    if (this.writable) this.end();
+    const stop = () => this.destroy();
+    const timer = setTimeout(stop, LINGER_MS);
+    timer.unref();
+    this.once('close', () => clearTimeout(timer));
+    this.once('end', stop);
+    this.resume();
+  };
+}
+
 /** Writes a Fetch `Response` to a Node response with backpressure; stops when the client is gone. */
 export async function writeFetchResponse(res: ServerResponse, response: Response): Promise<void> {
   if (res.destroyed || res.headersSent) {
@@ -174,6 +200,9 @@ export async function writeFetchResponse(res: ServerResponse, response: Response
   }
   res.statusCode = response.status;
   for (const [name, value] of response.headers) if (name !== 'set-cookie') res.setHeader(name, value);
+  // An answer that closes the connection before the request's body was read (a 413, say).
+  const req = (res as { req?: IncomingMessage }).req;
+  if (req !== undefined && !req.complete && response.headers.get('connection')?.toLowerCase() === 'close') lingerOnClose(req.socket);
   const cookies = response.headers.getSetCookie();
   if (cookies.length > 0) res.setHeader('set-cookie', cookies);
   if (response.body === null) {
