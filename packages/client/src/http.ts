@@ -46,16 +46,16 @@ export interface SendOptions {
 function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (signal === undefined) return promise;
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortedError(signal));
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
+    // Through the client's one listener per signal; the promise is always followed, so a late failure of
+    // it is handled even when the signal had aborted first.
+    const unwatch = whenAborted(signal, () => reject(abortedError(signal)));
     promise.then(
       (value) => {
-        signal.removeEventListener('abort', onAbort);
+        unwatch();
         resolve(value);
       },
       (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
+        unwatch();
         reject(err);
       },
     );
