@@ -352,15 +352,12 @@ export function protectorHolder(o: unknown, key: unknown): boolean {
 }
 
 // Four compares, not a loop or a Set: `o[k] = v` is a hot write, and each realm's copy of the runtime
-// runs mostly in V8's interpreter. A fifth name in PROTECTED_NAMES fails this type check until it is added.
-const PROTECTED_0 = PROTECTED_NAMES[0], PROTECTED_1 = PROTECTED_NAMES[1], PROTECTED_2 = PROTECTED_NAMES[2], PROTECTED_3 = PROTECTED_NAMES[3];
-export type ProtectedNamesChecked = (typeof PROTECTED_NAMES)['length'] extends 4 ? true : never;
-const PROTECTED_COUNT_CHECK: ProtectedNamesChecked = true;
-void PROTECTED_COUNT_CHECK;
+// runs mostly in V8's interpreter. A fifth name in PROTECTED_NAMES fails this tuple's type until it is compared.
+const FOUR: readonly [string, string, string, string] = PROTECTED_NAMES;
 
 /** Whether `key` is one of PROTECTED_NAMES. */
 export function protectedName(key: string): boolean {
-  return key === PROTECTED_0 || key === PROTECTED_1 || key === PROTECTED_2 || key === PROTECTED_3;
+  return key === FOUR[0] || key === FOUR[1] || key === FOUR[2] || key === FOUR[3];
 }
 
 /** Whether `key` is one that V8 guards with a protector on some receivers (see protectorHolder). */
