@@ -82,12 +82,15 @@ describe('checkAgentScript leaves the rewriter’s prologue out of V8’s pre-pa
   });
 });
 
-describe('compileScript compiles a text with functions eagerly and leaves V8 lazy again', () => {
+describe('compileScript compiles a text with functions eagerly, out of V8\'s compilation cache, and leaves V8 as it was', () => {
   afterEach(() => {
     vi.restoreAllMocks();
   });
 
-  it('turns lazy compilation off for the compile only, and back on after it, whether or not the text compiles', () => {
+  const EAGER = ['--no-lazy --no-compilation-cache', '--lazy --compilation-cache'];
+  const UNCACHED = ['--no-compilation-cache', '--compilation-cache'];
+
+  it('turns lazy compilation and the compilation cache off for the compile only, and back on after it, whether or not the text compiles', () => {
     const calls: string[] = [];
     const real = v8.setFlagsFromString.bind(v8);
     vi.spyOn(v8, 'setFlagsFromString').mockImplementation((flags: string) => {
@@ -97,24 +100,28 @@ describe('compileScript compiles a text with functions eagerly and leaves V8 laz
     const text = rewrittenAround(`const xs = [1, 2].map((x) => x * 2); return xs; // ${Math.random()}`);
     const script = compileScript(text);
     expect(script).toBeInstanceOf(vm.Script);
-    expect(calls).toEqual(['--no-lazy', '--lazy']);
+    expect(calls).toEqual(EAGER);
     // A second compile of the same text is the cached script: nothing is compiled, no flag is touched.
     expect(compileScript(text)).toBe(script);
-    expect(calls).toEqual(['--no-lazy', '--lazy']);
+    expect(calls).toEqual(EAGER);
     calls.length = 0;
     expect(() => compileScript(rewrittenAround(`const f = (a) => a; const a = 1; const a = 2; // ${Math.random()}`))).toThrow(SyntaxError);
-    expect(calls).toEqual(['--no-lazy', '--lazy']);
-    // A text with no function of its own is compiled as V8 would: its flags are left alone, and its
-    // early errors are V8's as before.
+    expect(calls).toEqual(EAGER);
+    // A text with no function of its own is compiled lazily, as V8 would (still out of the cache), and
+    // its early errors are V8's as before.
     calls.length = 0;
     expect(compileScript(rewrittenAround(`let s = 0; for (let i = 0; i < 3; i++) s += i; return s; // ${Math.random()}`))).toBeInstanceOf(vm.Script);
     expect(() => compileScript(rewrittenAround(`const a = 1; const a = 2; // ${Math.random()}`))).toThrow(SyntaxError);
-    expect(calls).toEqual([]);
-    // Past 64 KiB of text the script is compiled as V8 would: lazily, its flags untouched.
+    expect(calls).toEqual([...UNCACHED, ...UNCACHED]);
+    // Past 64 KiB of text the script is compiled lazily, as V8 would (still out of the cache).
     calls.length = 0;
     const large = rewrittenAround(`const s = '${'x'.repeat(70 * 1024)}'; return [s].map((x) => x.length); // ${Math.random()}`);
     expect(compileScript(large)).toBeInstanceOf(vm.Script);
-    expect(calls).toEqual([]);
+    expect(calls).toEqual(UNCACHED);
+    // checkSyntax's pre-parse too.
+    calls.length = 0;
+    checkSyntax(rewrittenAround(`return 1; // ${Math.random()}`));
+    expect(calls).toEqual(UNCACHED);
   });
 });
 

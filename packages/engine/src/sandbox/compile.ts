@@ -13,6 +13,35 @@ const scripts = new LruCache<string, vm.Script>(500, 8 * 1024 * 1024, textSize);
  */
 const hostChoseLaziness = process.execArgv.some((a) => /^--(no-?|no_)?lazy(=|$)/.test(a));
 
+/** Whether this process chose V8's compilation cache itself (`node --no-compilation-cache`): then it is left alone. */
+const hostChoseCache = process.execArgv.some((a) => /^--(no-?|no_)?compilation[-_]cache(=|$)/.test(a));
+
+/**
+ * How many compiles of ours, on any thread of the process, are under way with V8's compilation cache off
+ * (one Int32). Each worker of the pool gets the host's (WorkerInit.compiles, see `shareCompileState`).
+ *
+ * V8 keeps every script a thread compiles in that thread's isolate-wide compilation cache, keyed by its
+ * text, and never lets go of it: 1,500 never-seen agent runs left 26 MB more on a `vm` host's heap after
+ * a full collection, and each further 1,500 as much again (17.5 KB a run, without bound; 1.3 KB for a
+ * bare `new vm.Script` of one line). LLM traffic is new text nearly every time, so the cache only ever
+ * grows, and the text seen again is served by our own bounded cache of compiled scripts (`scripts`
+ * above). So our compiles are kept out of it: V8 reads the flag when it looks a text up and when it
+ * adds one, so the cache is off only while one of ours runs.
+ *
+ * The flag is process-wide and threads compile at the same time: the first compile to start turns the
+ * cache off and the last to end turns it on again. A compile that starts between another's last
+ * decrement and its `setFlagsFromString` may still enter the cache: one entry, in a window of
+ * microseconds, not the whole compile. There is no lock to hold, so a worker terminated mid-compile
+ * cannot stop the others; it can only leave the cache off, which loses nothing of ours.
+ */
+let compiles = new Int32Array(new SharedArrayBuffer(4));
+
+/** The counter this thread's compiles share with the host's (a worker's init passes the host's). */
+export function shareCompileState(buffer?: SharedArrayBuffer): SharedArrayBuffer {
+  if (buffer !== undefined) compiles = new Int32Array(buffer);
+  return compiles.buffer as SharedArrayBuffer;
+}
+
 /**
  * The longest rewritten text compiled eagerly. Agent scripts are a few KiB; a script of a megabyte
  * (PERMISSIVE allows one) is mostly functions a run may never call, and compiling them all up front
@@ -22,9 +51,28 @@ const hostChoseLaziness = process.execArgv.some((a) => /^--(no-?|no_)?lazy(=|$)/
 const EAGER_MOST = 64 * 1024;
 
 /**
+ * Runs `compile` (a `new vm.Script` of ours) out of V8's compilation cache (see `compiles`) and, when
+ * `eager`, with V8's lazy compilation off; both are turned back after it, whatever happens. The flags
+ * change in one `setFlagsFromString` each way.
+ */
+function compileWith<T>(eager: boolean, compile: () => T): T {
+  const lazyOff = eager && !hostChoseLaziness;
+  const cacheOff = !hostChoseCache && Atomics.add(compiles, 0, 1) === 0;
+  const off = `${lazyOff ? '--no-lazy ' : ''}${cacheOff ? '--no-compilation-cache' : ''}`.trim();
+  if (off !== '') v8flags.setFlagsFromString(off);
+  try {
+    return compile();
+  } finally {
+    const cacheOn = !hostChoseCache && Atomics.sub(compiles, 0, 1) === 1;
+    const on = `${lazyOff ? '--lazy ' : ''}${cacheOn ? '--compilation-cache' : ''}`.trim();
+    if (on !== '') v8flags.setFlagsFromString(on);
+  }
+}
+
+/**
  * Runs `compile` with V8's lazy compilation off, and turns it back on after, whatever happens; texts
  * longer than `most` characters compile lazily (the realm runtime, ours and called almost whole by a
- * realm's install, passes no limit).
+ * realm's install, passes no limit). Either way the text stays out of V8's compilation cache.
  *
  * V8 compiles a script's top level when it compiles the script, and each function inside it only when it
  * is first called: it pre-parses the function then and parses it again, with the scopes around it
@@ -41,13 +89,7 @@ const EAGER_MOST = 64 * 1024;
  * RealmRun.start), so no deadline can stop this between the two calls.
  */
 export function eagerly<T>(source: string, compile: () => T, most = EAGER_MOST): T {
-  if (hostChoseLaziness || source.length > most) return compile();
-  v8flags.setFlagsFromString('--no-lazy');
-  try {
-    return compile();
-  } finally {
-    v8flags.setFlagsFromString('--lazy');
-  }
+  return compileWith(source.length <= most, compile);
 }
 
 /**
@@ -70,7 +112,9 @@ export function compileScript(source: string): vm.Script {
  * optimising compiler (callgrind, Node 20, all threads, N runs minus N/2): 1.34 M eager, 1.22 M lazy.
  * For texts with a few functions the figures did not agree on a winner (the 20 scripts of
  * bench/agents.mjs, 0 to 4 functions each: 5.13 M eager against 4.87 M lazy under `--single-threaded`,
- * 4.94 M against 5.04 M with all threads), so those are compiled eagerly, as before.
+ * 4.94 M against 5.04 M with all threads), so those are compiled eagerly, as before. (Those figures
+ * are from before every compile of ours changed flags anyway, to stay out of V8's compilation cache:
+ * the laziness now rides on that same call, so part of the lazy texts' margin is gone.)
  */
 const EAGER_FEWEST = 1;
 
@@ -96,7 +140,7 @@ export function compiled(source: string): { script: vm.Script; seen: boolean } {
   if (script) return { script, seen: true };
   if (mayImport(source)) throw new SyntaxError(IMPORT_REFUSED);
   const compile = () => new vm.Script(source, { filename: SCRIPT_FILENAME, lineOffset: -1 });
-  script = functionsIn(source, EAGER_FEWEST) >= EAGER_FEWEST ? eagerly(source, compile) : compile();
+  script = functionsIn(source, EAGER_FEWEST) >= EAGER_FEWEST ? eagerly(source, compile) : compileWith(false, compile);
   scripts.set(source, script);
   return { script, seen: false };
 }
@@ -122,7 +166,7 @@ const SYNTAX_WRAPPER = `${RESERVED_PREFIX}_syntax`;
  */
 export function checkSyntax(source: string, skip: readonly [number, number] = [0, 0]): void {
   const text = skip[1] > skip[0] ? source.slice(0, skip[0]) + source.slice(skip[1]) : source;
-  const preparsed = new vm.Script(`function ${SYNTAX_WRAPPER}() {${text}\n}`, { filename: SCRIPT_FILENAME });
+  const preparsed = compileWith(false, () => new vm.Script(`function ${SYNTAX_WRAPPER}() {${text}\n}`, { filename: SCRIPT_FILENAME }));
   // Only the errors matter: the pre-parsed script is dropped.
   void preparsed;
 }

@@ -7,6 +7,7 @@
  * them to this module.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { shareCompileState } from './compile.js';
 import type { EntryOutput } from './isolation.js';
 import { RealmPool } from './realm.js';
 import { RealmRun, configureHeap, heapUsed } from './realm-run.js';
@@ -20,6 +21,7 @@ const port = parentPort;
 if (!port) throw new Error('worker-main runs only as a worker thread');
 const init = workerData as WorkerInit;
 const inEntry = new Int32Array(init.flag);
+shareCompileState(init.compiles);
 
 configureEntries({
   watchdog: false,

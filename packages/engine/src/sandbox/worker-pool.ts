@@ -14,6 +14,7 @@ import type { RuntimeLimits } from '../levels.js';
 import { MB } from '../levels.js';
 import type { WorkerPoolConfig, WorkerPoolStats } from '../types.js';
 import type { EntryCall, EntryEnd, EntryLog, IsolatedJob, IsolatedRun, Isolation, IsolationEvents, IsolationFailureCode } from './isolation.js';
+import { shareCompileState } from './compile.js';
 import { isNdValues } from './nondeterminism.js';
 import type { NdValue } from './realm-abi.js';
 import { MAX_TOOL_NAME } from './realm-abi.js';
@@ -139,7 +140,7 @@ function recycleAfter(max: number): number {
 export class WorkerPool implements Isolation {
   readonly kind = 'worker_threads';
   readonly #config: WorkerPoolConfig;
-  readonly #init: Omit<WorkerInit, 'flag'>;
+  readonly #init: Omit<WorkerInit, 'flag' | 'compiles'>;
   readonly #entry: URL | undefined;
   readonly #slots = new Set<Slot>();
   readonly #queue: Job[] = [];
@@ -244,7 +245,7 @@ export class WorkerPool implements Isolation {
   #spawn(): Slot | undefined {
     if (this.#disposed) return undefined;
     const flag = new SharedArrayBuffer(4);
-    const init: WorkerInit = { ...this.#init, flag };
+    const init: WorkerInit = { ...this.#init, flag, compiles: shareCompileState() };
     // Through Reflect.construct: bundlers (Turbopack) read `new Worker(<dynamic>)` as a reference to every
     // file it could name, and then bundle the whole project around a Next.js route.
     const options: WorkerOptions = {

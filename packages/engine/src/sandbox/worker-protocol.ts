@@ -13,6 +13,8 @@ import type { RealmPoolOptions } from './realm.js';
 export interface WorkerInit {
   /** One Int32: 1 while script code runs in a realm entry, 0 otherwise. */
   flag: SharedArrayBuffer;
+  /** The host's count of compiles under way with V8's compilation cache off (see compile.ts). */
+  compiles: SharedArrayBuffer;
   realms: RealmPoolOptions;
   /** Largest message text the worker accepts. */
   maxMessageBytes: number;
