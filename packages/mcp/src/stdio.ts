@@ -36,7 +36,9 @@ export interface McpStdioOptions extends CodeModeInfo {
   maxLineBytes?: number;
   /**
    * Requests in flight at once (an `execute` holds one until its run ends). One more is answered at once
-   * with a JSON-RPC error (-32000, `data.maxConcurrentRequests`) and never started. Default 8.
+   * with a JSON-RPC error (-32000, `data.maxConcurrentRequests`) and never started. So is a request whose
+   * id is that of one still in flight (-32600): a cancel names its request by id, and must stop the one
+   * whose place it gives back. Default 8.
    */
   maxConcurrentRequests?: number;
 }
@@ -92,9 +94,8 @@ class LimitedTransport extends StdioServerTransport {
   #lineBytes = 0;
   /** Over the cap: the rest of the line is dropped as it comes, its first and last bytes kept to find its id. */
   #dropped: { head: Buffer; tail: Buffer } | undefined;
-  /** Requests in flight, by id (a client may reuse one), and their number. */
-  readonly #pending = new Map<RequestId, number>();
-  #inFlight = 0;
+  /** The ids of the requests in flight: one request each, so that a cancel stops the request whose place it frees. */
+  readonly #pending = new Set<RequestId>();
   readonly #in: Readable;
   readonly #out: Writable;
   /** What the SDK's reader makes of whole lines. */
@@ -216,15 +217,23 @@ class LimitedTransport extends StdioServerTransport {
     this.#dropped.tail = Buffer.from(tail.subarray(Math.max(0, tail.length - ID_WINDOW)));
   }
 
-  /** A request within the cap goes on; one beyond it is answered at once and never reaches the server. */
+  /**
+   * A request within the cap goes on; one beyond it is answered at once and never reaches the server.
+   * Ids are unique among requests in flight: the SDK aborts a cancelled request by its id, the latest
+   * one under it only, so a second request under an id in flight would outlive the cancel that gave
+   * its place back (requests sent twice under one id and cancelled twice held runs beyond any cap).
+   */
   #admit(message: JSONRPCMessage, deliver: (message: JSONRPCMessage) => void): void {
     if (isJSONRPCRequest(message)) {
-      if (this.#inFlight >= this.#maxConcurrentRequests) {
+      if (this.#pending.has(message.id)) {
+        this.#refuse(message.id, INVALID_REQUEST, 'A request with this id is in flight already; ids must be unique among requests in flight. It was not started.', {});
+        return;
+      }
+      if (this.#pending.size >= this.#maxConcurrentRequests) {
         this.#refuse(message.id, TOO_MANY_REQUESTS, `Too many requests in flight: at most ${this.#maxConcurrentRequests} at once (maxConcurrentRequests); wait for an answer, then send it again.`, { maxConcurrentRequests: this.#maxConcurrentRequests });
         return;
       }
-      this.#inFlight++;
-      this.#pending.set(message.id, (this.#pending.get(message.id) ?? 0) + 1);
+      this.#pending.add(message.id);
     } else if (isJSONRPCNotification(message) && message.method === 'notifications/cancelled') {
       // A cancelled request gets no answer: its place is free now.
       const id = (message.params as { requestId?: unknown } | undefined)?.requestId;
@@ -234,11 +243,7 @@ class LimitedTransport extends StdioServerTransport {
   }
 
   #settle(id: RequestId | undefined): void {
-    const count = id === undefined ? undefined : this.#pending.get(id);
-    if (count === undefined || id === undefined) return;
-    if (count > 1) this.#pending.set(id, count - 1);
-    else this.#pending.delete(id);
-    this.#inFlight--;
+    if (id !== undefined) this.#pending.delete(id);
   }
 
   /** An error answer of our own: past `send`, so it frees no other request's place. */

@@ -153,7 +153,9 @@ describe('enclave mcp: limits on what the client sends (raw lines to the real CL
       return messages.find((m) => m.id === id);
     };
     const execute = (id: unknown, code: string) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'execute', arguments: { code } } });
-    return { child, messages, write, send, answer, execute, exited, entered: () => stderr.split('held: entered').length - 1, stderr: () => stderr };
+    const entered = () => stderr.split('held: entered').length - 1;
+    const running = () => entered() - (stderr.split('held: left').length - 1);
+    return { child, messages, write, send, answer, execute, exited, entered, running, stderr: () => stderr };
   }
 
   it('requests beyond --max-concurrent are answered at once with a JSON-RPC error and never start a run', async () => {
@@ -169,6 +171,33 @@ describe('enclave mcp: limits on what the client sends (raw lines to the real CL
       await c.send(c.execute(6, 'return await callTool("echo", { text: "ran" })'));
       expect(await c.answer(6)).toMatchObject({ result: { structuredContent: { success: true, value: 'ran' } } });
       expect(c.entered()).toBe(2);
+    } finally {
+      c.child.kill('SIGKILL');
+      await c.exited;
+    }
+  });
+
+  it('a request under the id of one in flight is refused: requests sent twice under one id and cancelled twice never hold runs beyond the cap', async () => {
+    const c = await startCli(['--max-concurrent', '2']);
+    try {
+      const cancel = () => c.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 1, reason: 'test' } });
+      for (let round = 1; round <= 3; round++) {
+        await c.send(c.execute(1, 'return await callTool("held", {})'));
+        await c.send(c.execute(1, 'return await callTool("held", {})'));
+        await expect.poll(c.entered).toBeGreaterThanOrEqual(round);
+        // The SDK aborts the latest request under the id: every run stops, or one outlives the place it gave back.
+        await cancel();
+        await cancel();
+        await expect.poll(c.running).toBe(0);
+      }
+      // Each second request was answered at once, and never started.
+      expect(c.messages.filter((m) => m.id === 1 && m.error?.code === -32600 && /in flight already/.test(m.error.message)).length).toBe(3);
+      expect(c.entered()).toBe(3);
+      // The cap holds as before: two run, a third is refused.
+      for (const id of [10, 11, 12]) await c.send(c.execute(id, 'return await callTool("held", {})'));
+      expect(await c.answer(12)).toMatchObject({ error: { code: -32000, data: { maxConcurrentRequests: 2 } } });
+      await expect.poll(c.running).toBe(2);
+      expect(c.running()).toBe(2);
     } finally {
       c.child.kill('SIGKILL');
       await c.exited;
