@@ -54,6 +54,8 @@ export interface McpStdioServer {
 const INVALID_REQUEST = -32600;
 const TOO_MANY_REQUESTS = -32000;
 const NEWLINE = 0x0a;
+/** Characters of a cancel's reason passed on to the server. */
+const MAX_REASON = 1000;
 /** Bytes kept of each end of a dropped line, to find its id in. */
 const ID_WINDOW = 512;
 /**
@@ -222,6 +224,7 @@ class LimitedTransport extends StdioServerTransport {
    * Ids are unique among requests in flight: the SDK aborts a cancelled request by its id, the latest
    * one under it only, so a second request under an id in flight would outlive the cancel that gave
    * its place back (requests sent twice under one id and cancelled twice held runs beyond any cap).
+   * A cancel frees a place only as it stops the request that held it.
    */
   #admit(message: JSONRPCMessage, deliver: (message: JSONRPCMessage) => void): void {
     if (isJSONRPCRequest(message)) {
@@ -235,9 +238,17 @@ class LimitedTransport extends StdioServerTransport {
       }
       this.#pending.add(message.id);
     } else if (isJSONRPCNotification(message) && message.method === 'notifications/cancelled') {
-      // A cancelled request gets no answer: its place is free now.
-      const id = (message.params as { requestId?: unknown } | undefined)?.requestId;
-      if (typeof id === 'string' || typeof id === 'number') this.#settle(id);
+      // A cancelled request gets no answer: its place is free now. The place goes only with a cancel the
+      // server takes, so that it stops the request: one of a request in flight, passed on rebuilt from
+      // its id and reason alone (the server drops a cancel whose fields it does not read, a reason of
+      // another type say, and the run it named went on with its place given back).
+      const params = message.params as { requestId?: unknown; reason?: unknown } | undefined;
+      const id = params?.requestId;
+      if ((typeof id !== 'string' && typeof id !== 'number') || !this.#pending.has(id)) return;
+      this.#settle(id);
+      const reason = typeof params?.reason === 'string' ? { reason: params.reason.slice(0, MAX_REASON) } : {};
+      deliver({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, ...reason } } as JSONRPCMessage);
+      return;
     }
     deliver(message);
   }

@@ -177,27 +177,43 @@ describe('enclave mcp: limits on what the client sends (raw lines to the real CL
     }
   });
 
-  it('a request under the id of one in flight is refused: requests sent twice under one id and cancelled twice never hold runs beyond the cap', async () => {
+  it('a cancel frees a place only as it stops the request holding it: requests sent twice under one id, cancels the server does not take, cancels of nothing', async () => {
     const c = await startCli(['--max-concurrent', '2']);
+    const held = (id: unknown) => c.send(c.execute(id, 'return await callTool("held", {})'));
+    const cancel = (params: Record<string, unknown>) => c.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params });
     try {
-      const cancel = () => c.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 1, reason: 'test' } });
       for (let round = 1; round <= 3; round++) {
-        await c.send(c.execute(1, 'return await callTool("held", {})'));
-        await c.send(c.execute(1, 'return await callTool("held", {})'));
-        await expect.poll(c.entered).toBeGreaterThanOrEqual(round);
-        // The SDK aborts the latest request under the id: every run stops, or one outlives the place it gave back.
-        await cancel();
-        await cancel();
+        // Two requests under one id, cancelled twice: the SDK aborts the latest request under an id only.
+        await held(1);
+        await held(1);
+        await expect.poll(c.entered).toBeGreaterThanOrEqual(4 * round - 3);
+        await cancel({ requestId: 1, reason: 'test' });
+        await cancel({ requestId: 1, reason: 'test' });
+        await expect.poll(c.running).toBe(0);
+        // A cancel whose reason the SDK does not read (not a string) still stops what it frees; cancels of nothing free nothing.
+        await held(`r${round}`);
+        await expect.poll(c.entered).toBeGreaterThanOrEqual(4 * round - 2);
+        await cancel({ requestId: `r${round}`, reason: 5 });
+        await cancel({ requestId: [`r${round}`] });
+        await cancel({});
+        await expect.poll(c.running).toBe(0);
+        // Three more: two run, one is refused, and no more than two run at any time.
+        for (const id of [`s${round}`, `t${round}`, `u${round}`]) await held(id);
+        await expect.poll(() => c.messages.some((m) => m.id === `u${round}`) || c.running() > 2).toBe(true);
+        expect(c.running()).toBeLessThanOrEqual(2);
+        expect(await c.answer(`u${round}`)).toMatchObject({ error: { code: -32000 } });
+        await expect.poll(c.entered).toBe(4 * round);
+        await cancel({ requestId: `s${round}` });
+        await cancel({ requestId: `t${round}`, reason: 'x'.repeat(100_000) });
         await expect.poll(c.running).toBe(0);
       }
-      // Each second request was answered at once, and never started.
-      expect(c.messages.filter((m) => m.id === 1 && m.error?.code === -32600 && /in flight already/.test(m.error.message)).length).toBe(3);
-      expect(c.entered()).toBe(3);
+      // Every second request under an id in flight was answered at once, and never started.
+      expect(c.messages.filter((m) => m.id === 1 && m.error?.code === -32600 && /in flight already/.test(m.error.message))).toHaveLength(3);
+      expect(c.entered()).toBe(12);
       // The cap holds as before: two run, a third is refused.
-      for (const id of [10, 11, 12]) await c.send(c.execute(id, 'return await callTool("held", {})'));
+      for (const id of [10, 11, 12]) await held(id);
       expect(await c.answer(12)).toMatchObject({ error: { code: -32000, data: { maxConcurrentRequests: 2 } } });
       await expect.poll(c.running).toBe(2);
-      expect(c.running()).toBe(2);
     } finally {
       c.child.kill('SIGKILL');
       await c.exited;
