@@ -34,11 +34,14 @@ export interface RedisStoreOptions {
 export const DEFAULT_PREFIX = 'enclave:';
 export const DEFAULT_COMMAND_TIMEOUT_MS = 1000;
 
-/** Why a store's call failed, when Redis itself did not say: no answer in time, or an answer of the wrong shape. */
+/**
+ * Why a store's call failed: no answer in time, an answer of the wrong shape, or an error Redis or the
+ * client gave (`REDIS_ERROR`: its own words in the message, e.g. `OOM command not allowed...`).
+ */
 export class RedisStoreError extends Error {
   override readonly name = 'RedisStoreError';
   constructor(
-    readonly code: 'TIMEOUT' | 'BAD_REPLY',
+    readonly code: 'TIMEOUT' | 'BAD_REPLY' | 'REDIS_ERROR',
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -70,9 +73,28 @@ export function readSecret(check: OptionChecker, value: unknown, sharedBy: strin
   return bytes;
 }
 
+/** Characters of a Redis error's message kept in the error a store rejects with. */
+const MAX_ERROR_CHARS = 500;
+
+/**
+ * The error a store's call rejects with when Redis or the client failed it: Redis's own words, cut, on
+ * one line, control and format characters escaped, and nothing else. ioredis hangs the command and
+ * every argument on its errors (`command.args`: a script's result and logs, a user's id, the scripts'
+ * text), and Redis quotes arguments in some messages (`unknown command ..., with args beginning
+ * with`): whoever logs the error (the HTTP core does, for a session store that fails) would write
+ * them to the host's log.
+ */
+export function storeFailure(error: unknown, what: string): RedisStoreError {
+  if (error instanceof RedisStoreError) return error;
+  const said = error instanceof Error ? error.message : typeof error === 'string' ? error : 'an unknown failure';
+  const shown = said.slice(0, MAX_ERROR_CHARS).replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return new RedisStoreError('REDIS_ERROR', `${shown}${said.length > MAX_ERROR_CHARS ? '...' : ''} (${what})`);
+}
+
 /**
  * `promise`, or a `RedisStoreError('TIMEOUT')` once `ms` have passed without an answer. What the command
- * does later is ignored (its rejection too): every script is safe to run late or twice.
+ * does later is ignored (its rejection too): every script is safe to run late or twice. A failure is
+ * `storeFailure`'s: it carries no argument of the command.
  */
 export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
@@ -85,7 +107,7 @@ export function within<T>(promise: Promise<T>, ms: number, what: string): Promis
       },
       (error: unknown) => {
         clearTimeout(timer);
-        reject(error);
+        reject(storeFailure(error, what));
       },
     );
   });

@@ -1,7 +1,9 @@
 import type { EnclaveEvent, ExecutionResult } from '@enclave-kit/engine';
 import { createEnclaveHandler } from '@enclave-kit/engine';
+import { format } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { RedisSessionStore, RedisStoreError } from '../src/index.js';
+import { RedisRateLimitStore, RedisSessionStore, RedisStoreError } from '../src/index.js';
+import { storeFailure } from '../src/client.js';
 import { sessionStoreContract } from '../../engine/test/http/session-store-contract.js';
 import { eventually, largestReply, sleep, useRedis } from './redis.js';
 
@@ -395,6 +397,41 @@ describe('RedisSessionStore: Redis trouble', () => {
     // The append that timed out ran once Redis answered again; sent again, it adds nothing twice.
     await a.append(id, logs(id, 1, 2));
     expect((await a.read(id, 0, 10)).map((e) => e.seq)).toEqual([1, 2]);
+  });
+
+  it('what a store rejects with when Redis refuses a command carries none of its arguments: no result, log line, user id or script text reaches whoever logs it', async () => {
+    const prefix = redis.prefix();
+    const c = redis.client();
+    const a = new RedisSessionStore(c, { prefix });
+    const id = await started(a);
+    const paused = await started(a);
+    const marker = 'SCRIPT-TEXT \u001b[2J\nenclave: forged log line';
+    // Every write refused, as a Redis at its maxmemory under noeviction refuses them (OOM).
+    await c.call('CONFIG', 'SET', 'maxmemory', '1');
+    try {
+      const calls = [
+        a.append(id, [log(id, 1, marker)]),
+        a.finish(id, 'completed', ok(marker), 1000),
+        a.pause(paused, { approval: { callId: 1, tool: 'send', args: { marker }, expiresAt: Date.now() + 60_000 }, state: marker }, 1000),
+        a.create({ sessionId: newId(), owner: marker, createdAt: 1 }),
+        new RedisRateLimitStore(c, { prefix }).hit(marker, 1000),
+      ];
+      for (const o of await Promise.allSettled(calls)) {
+        expect(o.status).toBe('rejected');
+        const reason = (o as PromiseRejectedResult).reason as Error;
+        expect(reason).toMatchObject({ name: 'RedisStoreError', code: 'REDIS_ERROR', message: expect.stringMatching(/^OOM command not allowed/) });
+        // As the HTTP core's logger line reads on a console: nothing of the call but Redis's words.
+        const line = format('enclave: the session store failed', reason);
+        expect(line).not.toMatch(/SCRIPT-TEXT|forged|redis\.call/);
+        expect(line).not.toContain('\u001b');
+      }
+    } finally {
+      await c.call('CONFIG', 'SET', 'maxmemory', '0');
+    }
+    // Redis's own words are kept on one line, its control characters escaped.
+    const quoted = storeFailure(new Error(`ERR unknown command 'X', with args beginning with: '\u001b[2J\r\nenclave: forged' ${'x'.repeat(1000)}`), 'a test');
+    expect(quoted.message).toMatch(/^ERR unknown command 'X', with args beginning with: '\\u001b\[2J\\u000d\\u000aenclave: forged' x+\.\.\. \(a test\)$/);
+    expect(quoted.message.length).toBeLessThan(600);
   });
 
   it('survives a Redis restart: calls fail fast while it is down, then work again, and readers hear events again', async () => {
