@@ -165,7 +165,8 @@ const EXECUTE_OUTPUT = {
 
 /** A fresh MCP server with the three tools over `backend`: one per HTTP request, or per stdio connection. */
 export function codeModeServer(backend: CodeModeBackend, info: Required<CodeModeInfo>): McpServer {
-  const server = new McpServer({ name: info.name, version: info.version }, { instructions: INSTRUCTIONS });
+  // The three tools are the same for the server's whole life: clients are not told to listen for changes.
+  const server = new McpServer({ name: info.name, version: info.version }, { instructions: INSTRUCTIONS, capabilities: { tools: { listChanged: false } } });
   let catalog: Promise<EnclaveDescription> | undefined;
   const described = () => (catalog ??= backend.catalog());
 

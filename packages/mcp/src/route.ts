@@ -41,8 +41,10 @@ const ROUTE_KEYS = new Set(['name', 'version', 'allowedOrigins']);
 /** JSON-RPC error codes for answers at the HTTP level (the SDK uses the same). */
 const RPC = { parseError: -32700, invalidRequest: -32600, methodNotFound: -32601, internalError: -32603, serverError: -32000 } as const;
 
-function rpcError(status: number, code: number, message: string, data?: Record<string, unknown>, headers: Readonly<Record<string, string>> = {}): Response {
-  const body = { jsonrpc: '2.0', id: null, error: { code, message, ...(data ? { data } : {}) } };
+const isMessage = (m: unknown): m is Record<string, unknown> => m !== null && typeof m === 'object' && !Array.isArray(m);
+
+function rpcError(status: number, code: number, message: string, data?: Record<string, unknown>, headers: Readonly<Record<string, string>> = {}, id: string | number | null = null): Response {
+  const body = { jsonrpc: '2.0', id, error: { code, message, ...(data ? { data } : {}) } };
   return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers } });
 }
 
@@ -109,8 +111,17 @@ export function mcpRoute<N = unknown, U = unknown>(options?: McpRouteOptions): E
       }
       // The rate limit counts HTTP requests: a JSON-RPC batch of many `tools/call` would start many runs
       // for one count (and the current MCP protocol has no batches). One call per request, as clients send.
-      if (Array.isArray(parsedBody) && parsedBody.filter((m) => m !== null && typeof m === 'object' && (m as { method?: unknown }).method === 'tools/call').length > 1) {
+      if (Array.isArray(parsedBody) && parsedBody.filter((m) => isMessage(m) && m.method === 'tools/call').length > 1) {
         return rpcError(400, RPC.invalidRequest, 'Invalid Request: a batch may hold at most one tools/call; send each call in its own request.');
+      }
+      // The three tools never change and the server sends no notifications: a `subscriptions/listen`
+      // stream would say nothing and stay open as long as its client liked, held by no cap (a run holds a
+      // place of maxConcurrentRuns; 2000 listens held 25 MiB and 2000 sockets). Answered as the SDK
+      // answers a method it does not serve.
+      const messages: unknown[] = Array.isArray(parsedBody) ? parsedBody : [parsedBody];
+      if (messages.some((m) => isMessage(m) && m.method === 'subscriptions/listen')) {
+        const id = isMessage(parsedBody) && (typeof parsedBody.id === 'string' || typeof parsedBody.id === 'number') ? parsedBody.id : null;
+        return rpcError(404, RPC.methodNotFound, 'Method not found: this server sends no notifications (its tools never change), so there is nothing to listen for.', undefined, {}, id);
       }
       const backend = backendOf(route);
       const sdk = createSdkHandler(() => codeModeServer(backend, info), { maxRequestBodySize: route.maxBodySize });

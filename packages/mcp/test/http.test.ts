@@ -190,6 +190,30 @@ describe('bad input over HTTP gets JSON-RPC answers, never a crash or an HTML pa
     expect(res.message.result).toMatchObject({ isError: true, content: [{ type: 'text', text: expect.stringMatching(/Input validation error/) }] });
   });
 
+  it('a subscriptions/listen is answered at once, in both eras: no stream stays open for it, and no client is told to listen', async () => {
+    const envelope = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} };
+    const listen = (id: string, meta?: object) => JSON.stringify({ jsonrpc: '2.0', id, method: 'subscriptions/listen', params: { ...(meta && { _meta: meta }), notifications: { toolsListChanged: true } } });
+    const modern = { 'x-user': 'alice', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'subscriptions/listen' };
+    for (const [body, headers] of [
+      [listen('l1', envelope), modern],
+      [listen('l2'), { 'x-user': 'alice' }],
+      [`[${listen('l3')}]`, { 'x-user': 'alice' }],
+    ] as const) {
+      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers }, body });
+      // A JSON answer, read to its end: before, the modern one was a text/event-stream that never ended.
+      expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(res.status).toBe(404);
+      const message = (await res.json()) as { id: unknown };
+      expect(message).toMatchObject({ error: { code: -32601, message: expect.stringContaining('nothing to listen for') } });
+      expect(message.id).toBe(body.startsWith('[') ? null : JSON.parse(body).id);
+    }
+    // Neither era's handshake says the tool list may change (a client would open a listen for it).
+    const discover = await rawRpc(url, JSON.stringify({ jsonrpc: '2.0', id: 'd', method: 'server/discover', params: { _meta: envelope } }), { 'x-user': 'alice', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'server/discover' });
+    expect(discover.message.result.capabilities.tools).toEqual({ listChanged: false });
+    const init = await rawRpc(url, JSON.stringify({ jsonrpc: '2.0', id: 'i', method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }), { 'x-user': 'alice' });
+    expect(init.message.result.capabilities.tools).toEqual({ listChanged: false });
+  });
+
   it('__proto__ and constructor.prototype anywhere in a call pollute neither the host nor the script, and leave nothing in the result', async () => {
     const hostile = (tag: string) => `"__proto__": { "${tag}1": 1 }, "constructor": { "prototype": { "${tag}2": 1 } }`;
     const code = 'return [input instanceof Object, ({}).polluted1, ({}).polluted2, input.polluted1, input, Object.keys(input)];';
