@@ -169,6 +169,33 @@ elseif life > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[1], '(' .. (${now} + life + ${slackMs}), '+inf')
 end`;
 
+/** Put before a caller's string that the stores write in another form (see `redisText`). */
+const TEXT_MARKER = '\uffff';
+
+/**
+ * A caller's string (a user's key, an owner) as the stores write it into a key or a record. Redis keeps
+ * UTF-8, in which every lone surrogate of a JavaScript string becomes U+FFFD: `'a\ud800'`, `'a\udfff'`
+ * and `'a\ufffd'` would share one user's sessions, leases and limits, and each would read the others'
+ * sessions. A string that is not well-formed UTF-16 (or that holds the marker, U+FFFF, a noncharacter)
+ * goes as the marker and its JSON, where lone surrogates are escapes: distinct strings stay distinct,
+ * and every other string is written as it is.
+ */
+export function redisText(text: string): string {
+  return /\p{Cs}/u.test(text) || text.includes(TEXT_MARKER) ? TEXT_MARKER + JSON.stringify(text) : text;
+}
+
+/** The string `redisText` wrote as `stored`; undefined when no string is written so. */
+export function fromRedisText(stored: string): string | undefined {
+  if (!stored.startsWith(TEXT_MARKER)) return stored;
+  let text: unknown;
+  try {
+    text = JSON.parse(stored.slice(TEXT_MARKER.length));
+  } catch {
+    return undefined;
+  }
+  return typeof text === 'string' && redisText(text) === stored ? text : undefined;
+}
+
 /** An integer reply, checked: Redis is a network peer, and what it says is input. */
 export function integerReply(value: unknown, what: string): number {
   const n = typeof value === 'string' && /^-?\d{1,16}$/.test(value) ? Number(value) : value;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { LeaseStore } from '@enclave-kit/engine';
 import type { RedisClient, RedisStoreOptions } from './client.js';
-import { LUA_NOW, Script, checkArguments, integerReply, luaTimedSet, within } from './client.js';
+import { LUA_NOW, Script, checkArguments, integerReply, luaTimedSet, redisText, within } from './client.js';
 
 export interface RedisLeaseStoreOptions extends RedisStoreOptions {
   /**
@@ -97,7 +97,7 @@ export class RedisLeaseStore implements LeaseStore {
   async acquire(key: string, max: number, ttlMs: number): Promise<string | null> {
     checkTtl(ttlMs);
     const lease = randomUUID();
-    const attempt = ACQUIRE.run(this.#client, [this.#prefix + key], [max, ttlMs, lease]);
+    const attempt = ACQUIRE.run(this.#client, [this.#prefix + redisText(key)], [max, ttlMs, lease]);
     try {
       return integerReply(await within(attempt, this.#timeoutMs, 'a lease'), 'a lease') === 1 ? lease : null;
     } catch (err) {
@@ -111,7 +111,7 @@ export class RedisLeaseStore implements LeaseStore {
     // Not in Redis to extend; should its acquire land late, that slot expires unrenewed or goes at release.
     if (this.#uncounted.has(lease)) return true;
     checkTtl(ttlMs);
-    const reply = await within(RENEW.run(this.#client, [this.#prefix + key], [ttlMs, lease]), this.#timeoutMs, 'a lease renewal');
+    const reply = await within(RENEW.run(this.#client, [this.#prefix + redisText(key)], [ttlMs, lease]), this.#timeoutMs, 'a lease renewal');
     return integerReply(reply, 'a lease renewal') === 1;
   }
 
@@ -130,6 +130,6 @@ export class RedisLeaseStore implements LeaseStore {
   }
 
   #zrem(key: string, lease: string): Promise<unknown> {
-    return this.#client.call('ZREM', [this.#prefix + key, lease]);
+    return this.#client.call('ZREM', [this.#prefix + redisText(key), lease]);
   }
 }

@@ -1,6 +1,6 @@
 import type { RateLimitHit, RateLimitStore } from '@enclave-kit/engine';
 import type { RedisClient, RedisStoreOptions } from './client.js';
-import { RedisStoreError, Script, checkArguments, integerReply, within } from './client.js';
+import { RedisStoreError, Script, checkArguments, integerReply, redisText, within } from './client.js';
 
 export interface RedisRateLimitStoreOptions extends RedisStoreOptions {
   /**
@@ -64,7 +64,7 @@ export class RedisRateLimitStore implements RateLimitStore {
 
   async hit(key: string, windowMs: number): Promise<RateLimitHit> {
     try {
-      const reply = await within(HIT.run(this.#client, [this.#prefix + key], [windowMs]), this.#timeoutMs, 'a rate-limit hit');
+      const reply = await within(HIT.run(this.#client, [this.#prefix + redisText(key)], [windowMs]), this.#timeoutMs, 'a rate-limit hit');
       if (!Array.isArray(reply) || reply.length !== 2) throw new RedisStoreError('BAD_REPLY', 'Redis answered a rate-limit hit with something other than [count, ttl].');
       const count = integerReply(reply[0], 'a rate-limit count');
       const resetInMs = integerReply(reply[1], 'a rate-limit window');

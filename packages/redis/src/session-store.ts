@@ -4,7 +4,7 @@ import type { EnclaveEvent, EnclaveLogger, ExecutionResult, FinalSessionState, P
 import { failure, isSessionId } from '@enclave-kit/engine/http';
 import { Channels } from './channels.js';
 import type { RedisClient, RedisStoreOptions } from './client.js';
-import { LUA_NOW, LUA_OURS, RedisStoreError, Script, checkArguments, integerReply, luaTimedSet, readSecret, within } from './client.js';
+import { LUA_NOW, LUA_OURS, RedisStoreError, Script, checkArguments, fromRedisText, integerReply, luaTimedSet, readSecret, redisText, within } from './client.js';
 
 export interface RedisSessionStoreOptions extends RedisStoreOptions {
   /**
@@ -644,7 +644,9 @@ export class RedisSessionStore implements SessionStore {
     const createdAt = Math.round(session.createdAt);
     // Before the call: Redis starts the record's time to live after this.
     const until = performance.now() + this.#maxRunningMs;
-    const reply = await this.#run(CREATE, [k.meta, k.index, k.epoch], [sessionId, session.owner, createdAt, this.#maxRunningMs, FIRST_KEEPALIVE_MS, this.#newEpoch(), this.#ownerMac(sessionId, session.owner)], 'a new session');
+    // The owner as Redis keeps it: another user's key never reads as this one's (see redisText).
+    const owner = redisText(session.owner);
+    const reply = await this.#run(CREATE, [k.meta, k.index, k.epoch], [sessionId, owner, createdAt, this.#maxRunningMs, FIRST_KEEPALIVE_MS, this.#newEpoch(), this.#ownerMac(sessionId, owner)], 'a new session');
     if (reply === 0) return false;
     if (!isEpoch(reply)) throw badReply('a new session');
     this.#running.set(sessionId, { owner: session.owner, createdAt, epoch: reply, until, livenessMs: FIRST_KEEPALIVE_MS, sent: 0, written: 0 });
@@ -737,9 +739,11 @@ export class RedisSessionStore implements SessionStore {
     if (owner === null && state === null) return undefined;
     if (typeof owner !== 'string' || typeof state !== 'string' || !(STATES as readonly string[]).includes(state)) throw badReply('a session lookup');
     if (!this.#ownerVerifies(sessionId, owner, ownerMac)) return undefined;
+    const ownerKey = fromRedisText(owner);
+    if (ownerKey === undefined) throw badReply('a session lookup');
     const created = typeof createdAt === 'string' && /^\d{1,15}$/.test(createdAt) ? Number(createdAt) : undefined;
     if (created === undefined) throw badReply('a session lookup');
-    const record: SessionRecord = { sessionId, owner, state: state as SessionState, createdAt: created };
+    const record: SessionRecord = { sessionId, owner: ownerKey, state: state as SessionState, createdAt: created };
     if (state === 'running') return record;
     if (state === 'waiting_for_approval') {
       const pending = parseJson(pendingText);
@@ -804,8 +808,10 @@ export class RedisSessionStore implements SessionStore {
     if (typeof state !== 'string' || !digits(last) || typeof owner !== 'string' || !digits(createdAt) || !isEpoch(epoch)) throw badReply('a resume');
     // Its owner changed since the decision read it: the run is not resumed for anyone (any sweep ends it as RUN_LOST).
     if (!this.#ownerVerifies(sessionId, owner, ownerMac)) throw badReply('a resume');
+    const ownerKey = fromRedisText(owner);
+    if (ownerKey === undefined) throw badReply('a resume');
     const lastSeq = Number(last);
-    this.#running.set(sessionId, { owner, createdAt: Number(createdAt), epoch, until, livenessMs, sent: lastSeq, written: lastSeq });
+    this.#running.set(sessionId, { owner: ownerKey, createdAt: Number(createdAt), epoch, until, livenessMs, sent: lastSeq, written: lastSeq });
     return { state, lastSeq };
   }
 
@@ -913,7 +919,8 @@ export class RedisSessionStore implements SessionStore {
       return false;
     }
     const k = this.#keys(sessionId);
-    const args = [sessionId, mine.owner, mine.createdAt, Math.max(0, lastSeq), left, mine.livenessMs, mine.epoch, this.#newEpoch(), this.#channel(sessionId, 'events'), this.#ownerMac(sessionId, mine.owner)];
+    const owner = redisText(mine.owner);
+    const args = [sessionId, owner, mine.createdAt, Math.max(0, lastSeq), left, mine.livenessMs, mine.epoch, this.#newEpoch(), this.#channel(sessionId, 'events'), this.#ownerMac(sessionId, owner)];
     const reply = await this.#run(RESTORE, [k.meta, k.events, k.index, k.epoch], args, 'a restore');
     if (reply === 1) return true;
     if (reply === 0) {
@@ -929,7 +936,7 @@ export class RedisSessionStore implements SessionStore {
     return true;
   }
 
-  /** The MAC kept beside a session's owner (base64url), or '' without a secret. */
+  /** The MAC kept beside a session's owner as Redis keeps it (`redisText`), base64url, or '' without a secret. */
   #ownerMac(sessionId: string, owner: string): string {
     if (this.#ownerKey === undefined) return '';
     return createHmac('sha256', this.#ownerKey).update(`enclave-session-owner/1\n${sessionId}\n${owner.length}\n${owner}`).digest('base64url');
@@ -967,7 +974,8 @@ export class RedisSessionStore implements SessionStore {
    * bucket, so no session's slot could hold it), the owner's key in full after it.
    */
   #waitsKey(owner: string): string {
-    return `${this.#prefix}{waits:${fnv(owner)}}:${owner}`;
+    const key = redisText(owner);
+    return `${this.#prefix}{waits:${fnv(key)}}:${key}`;
   }
 
   #keys(sessionId: string): { tag: string; meta: string; events: string; index: string; waiting: string; epoch: string } {

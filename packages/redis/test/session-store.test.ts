@@ -2,7 +2,7 @@ import type { EnclaveEvent, ExecutionResult } from '@enclave-kit/engine';
 import { createEnclaveHandler } from '@enclave-kit/engine';
 import { format } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { RedisRateLimitStore, RedisSessionStore, RedisStoreError } from '../src/index.js';
+import { RedisLeaseStore, RedisRateLimitStore, RedisSessionStore, RedisStoreError } from '../src/index.js';
 import { storeFailure } from '../src/client.js';
 import { sessionStoreContract } from '../../engine/test/http/session-store-contract.js';
 import { eventually, largestReply, sleep, useRedis } from './redis.js';
@@ -466,6 +466,56 @@ describe('RedisSessionStore: Redis trouble', () => {
  * there can change it. With the store's `secret`, the owner is kept with a MAC over the session id and
  * the owner, and a record whose owner does not verify reads as missing.
  */
+describe('user keys that are not well-formed UTF-16', () => {
+  // Redis keeps UTF-8, where every lone surrogate becomes U+FFFD: these three were one user there.
+  const USERS: Record<string, string> = { a: 'user\ud800', b: 'user\udfff', c: 'user\ufffd' };
+
+  it.each([
+    ['without a secret', undefined],
+    ['with a secret', 'a store secret of thirty-two bytes or more'],
+  ])('%s: a session is its owner’s alone, and only its owner reads it', async (_name, secret) => {
+    const store = instance(redis.prefix(), secret === undefined ? {} : { secret });
+    const handler = createEnclaveHandler({ logger: { info() {}, error() {} }, authenticate: ({ request }) => USERS[request.headers.get('x-user') ?? ''], sessions: { store } });
+    const as = (user: string, url: string, init: RequestInit = {}) => handler(new Request(`http://localhost/enclave${url}`, { ...init, headers: { 'content-type': 'application/json', 'x-user': user } }));
+    try {
+      const started = await as('a', '/sessions', { method: 'POST', body: JSON.stringify({ code: 'return "a’s statement"' }) });
+      expect(started.status).toBe(201);
+      const { sessionId } = (await started.json()) as { sessionId: string };
+      await expect.poll(async () => (await store.get(sessionId))?.state, { timeout: 10_000 }).toBe('completed');
+      // Before, c read it (and a, whose it is, got 404).
+      for (const other of ['c', 'b']) {
+        const theirs = await as(other, `/sessions/${sessionId}`);
+        expect(theirs.status, other).toBe(404);
+        expect(await theirs.text()).not.toContain('a’s statement');
+      }
+      expect((await store.get(sessionId))?.owner).toBe(USERS.a);
+      const own = await as('a', `/sessions/${sessionId}`);
+      expect(own.status).toBe(200);
+      expect(await own.text()).toContain('a’s statement');
+    } finally {
+      handler.dispose();
+      store.dispose();
+    }
+  });
+
+  it('leases, rate limits and waiting places count each of them apart', async () => {
+    const prefix = redis.prefix();
+    const c = redis.client();
+    const leases = new RedisLeaseStore(c, { prefix });
+    const limits = new RedisRateLimitStore(c, { prefix });
+    const store = instance(prefix);
+    const id = await started(store);
+    for (const user of Object.values(USERS)) {
+      expect(await leases.acquire(user, 1, 10_000), user).not.toBeNull();
+      expect((await limits.hit(user, 10_000)).count, user).toBe(1);
+      expect(await store.holdWait(user, id, 1, Date.now() + 10_000), user).toBe(true);
+    }
+    // Each one's own count still holds.
+    expect(await leases.acquire(USERS.a as string, 1, 10_000)).toBeNull();
+    expect((await limits.hit(USERS.a as string, 10_000)).count).toBe(2);
+  });
+});
+
 describe('an owner changed in Redis', () => {
   const SECRET = 'a store secret of thirty-two bytes or more';
   async function tamper(secret: string | undefined, change: (c: ReturnType<typeof redis.client>, key: string, mallorys: string) => Promise<unknown>) {
