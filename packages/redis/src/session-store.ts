@@ -498,12 +498,39 @@ function withoutProto(key: string, value: unknown): unknown {
 }
 
 /**
+ * The deepest nesting of objects and arrays in what the store reads back: the realm writes a result 256
+ * deep at most, tool arguments 64, and an event or a record adds a few levels. Deeper is none this app
+ * wrote; parsed, it would reach its readers, and overflow the stack of whatever walks it
+ * (JSON.stringify of a session's view threw, and the session answered 503 at every read).
+ */
+const MAX_DEPTH = 1000;
+
+/** Whether JSON `text` nests objects and arrays deeper than `max` (brackets inside strings do not count). */
+function nestedDeeper(text: string, max: number): boolean {
+  // Each level opens with a character of its own.
+  if (text.length <= max) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
+/**
  * JSON this store wrote, or undefined. Only a text that could hold a `__proto__` key (spelled out, or
  * behind a `\u` escape, which JSON.stringify writes only for control characters and lone surrogates)
- * pays for the reviver.
+ * pays for the reviver; a text nested deeper than MAX_DEPTH is not parsed.
  */
 function parseJson(text: unknown): unknown {
-  if (typeof text !== 'string') return undefined;
+  if (typeof text !== 'string' || nestedDeeper(text, MAX_DEPTH)) return undefined;
   try {
     return text.includes('__proto__') || text.includes('\\u') ? JSON.parse(text, withoutProto) : JSON.parse(text);
   } catch {

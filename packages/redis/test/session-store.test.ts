@@ -350,6 +350,37 @@ describe('RedisSessionStore: what Redis says is checked', () => {
     expect(await a.stale()).toEqual([]);
   });
 
+  it('a record or event nested deeper than any this app writes is refused unread: the session reads as STATE_REJECTED, not 503 at every read', async () => {
+    const prefix = redis.prefix();
+    const store = instance(prefix);
+    const handler = createEnclaveHandler({ logger: { info() {}, error() {} }, authenticate: () => 'alice', sessions: { store } });
+    const get = (url: string) => handler(new Request(`http://localhost/enclave${url}`, { headers: { accept: 'application/json' } }));
+    try {
+      const started = await handler(new Request('http://localhost/enclave/sessions', { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify({ code: 'return 1' }) }));
+      const { sessionId } = (await started.json()) as { sessionId: string };
+      await expect.poll(async () => (await store.get(sessionId))?.state, { timeout: 10_000 }).toBe('completed');
+      const c = redis.client();
+      const [meta] = await c.keys(`${prefix}*:s:${sessionId}`);
+      const [events] = await c.keys(`${prefix}*:e:${sessionId}`);
+      const deep = (levels: number) => '['.repeat(levels) + ']'.repeat(levels);
+      // 100,000 levels: JSON.stringify of the session's view overflowed the stack.
+      await c.hset(meta as string, 'result', `{"success":true,"value":${deep(100_000)},"stats":{}}`);
+      await c.xadd(events as string, '0-9', 'e', JSON.stringify({ sessionId, seq: 9, type: 'log', time: 1, payload: { message: 'x' } }).replace('"x"', deep(100_000)));
+      const res = await get(`/sessions/${sessionId}`);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ state: 'completed', result: { success: false, error: { code: 'STATE_REJECTED' } } });
+      const read = await store.read(sessionId, 2, 10);
+      expect(read.at(-1)).toMatchObject({ seq: 9, type: 'events_dropped' });
+      expect(() => JSON.stringify(read)).not.toThrow();
+      // A value as deep as the realm writes still reads.
+      await c.hset(meta as string, 'result', `{"success":true,"value":${deep(300)},"stats":{}}`);
+      expect((await store.get(sessionId))?.result).toMatchObject({ success: true });
+    } finally {
+      handler.dispose();
+      store.dispose();
+    }
+  });
+
   it('ids that are not session ids never reach a key', async () => {
     const a = instance(redis.prefix());
     expect(await a.get('../x')).toBeUndefined();
