@@ -68,6 +68,21 @@ describe.each(Object.entries(CLIENTS))('enclave mcp --tools, %s', (_name, connec
   });
 });
 
+describe('enclave mcp --tools, a v2 client that follows list changes', () => {
+  it('is not told the tools may change, so it holds no listen stream: with --max-concurrent 1 its calls still run', async () => {
+    const transport = new StdioClientTransport({ ...server, args: [...server.args, '--max-concurrent', '1'] });
+    const { client } = await start(new Client({ name: 'stdio-test', version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } }, listChanged: { tools: { onChanged: () => {} } } }), transport);
+    try {
+      // Before, the client opened a listen at once, which held the one place for the whole connection.
+      expect(client.autoOpenedSubscription).toBeUndefined();
+      const result = (await client.callTool({ name: 'execute', arguments: { code: SCRIPT } })) as ToolResult;
+      expect(result.structuredContent).toMatchObject({ success: true, value: 200 });
+    } finally {
+      await client.close();
+    }
+  });
+});
+
 describe('serveMcpStdio', () => {
   it('answers a 2025 opening and calls on its streams, survives a malformed line, and ends when stdin ends', async () => {
     const stdin = new PassThrough();
