@@ -12,9 +12,10 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { Enclave, ErrorCode, ToolError } from '../src/index.js';
 import type { CreateEnclaveOptions, ExecutionResult, RunOptions, ToolContext, ToolSet } from '../src/index.js';
 
@@ -74,10 +75,11 @@ export type RowEnclaves = (options?: CreateEnclaveOptions) => Enclave | undefine
  * worker each (~100 ms to start, most of what a worker row cost). Attacks that bring options of their
  * own share a pool with the row's other attacks that bring the same options, when the getter itself is
  * passed to runAttack. vm rows share nothing: there every attack gets a new Enclave, so each also meets
- * a realm on its first run.
+ * a realm on its first run, unless `shareVm` asks for a vm row's Enclaves to be shared the same way (each
+ * attack then meets the realm the previous tenant left, when it was judged clean: a long-lived server).
  */
-export function rowEnclave(adapter: Adapter): RowEnclaves {
-  if (adapter.options.adapter !== 'worker_threads') return () => undefined;
+export function rowEnclave(adapter: Adapter, opts: { shareVm?: boolean } = {}): RowEnclaves {
+  if (adapter.options.adapter !== 'worker_threads' && opts.shareVm !== true) return () => undefined;
   let enclave: Enclave | undefined;
   const byOptions = new Map<string, Enclave>();
   beforeAll(async () => {
@@ -219,6 +221,63 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 export function expectWorkerIntact(enclave: Enclave): void {
   const workers = enclave.stats().workers;
   if (workers) expect(workers.tampered, 'a run changed its worker\'s own globals: escape').toBe(0);
+}
+
+/** The escape canaries beyond runAttack's own: a file and a host function an escaped payload reaches. */
+export interface EscapeCanaries {
+  /** The file the payload writes through `process.getBuiltinModule('fs')`. */
+  file: string;
+  /**
+   * What an escaped `Function` runs: it sets a host global and process.env (runAttack's canaries),
+   * writes `file`, and calls a host function. A realm `Function` cannot even compile it.
+   */
+  payload: string;
+  /** How often the payload called the host function (it never should, except in a control). */
+  hostCalls(): number;
+  /** Forgets the control's calls and file. */
+  reset(): void;
+}
+
+/**
+ * Call at a test file's top level: installs the host function the payload calls, and after every test
+ * asserts that the file was not written and the function was not called (an escape into a worker thread
+ * reaches the machine's files through the builtin loader every Node process has, not this thread's globals).
+ */
+export function escapeCanaries(tag: string): EscapeCanaries {
+  const file = path.join(os.tmpdir(), `ek-${tag}-${process.pid}.pwned`);
+  const hostFn = `__ekHostCanary_${tag.replaceAll(/\W/g, '_')}`;
+  let calls = 0;
+  const payload = [
+    `globalThis.${PWNED_KEY} = 1;`,
+    "if (typeof process === 'object') {",
+    "  process.env.EK_ATTACK_PWNED = '1';",
+    `  try { process.getBuiltinModule('fs').writeFileSync(${JSON.stringify(file)}, 'pwned'); } catch {}`,
+    '}',
+    `if (typeof globalThis.${hostFn} === 'function') globalThis.${hostFn}();`,
+    'return 1;',
+  ].join(' ');
+  beforeAll(() => {
+    g[hostFn] = () => {
+      calls++;
+    };
+  });
+  afterAll(() => {
+    delete g[hostFn];
+    rmSync(file, { force: true });
+  });
+  afterEach(() => {
+    expect(existsSync(file), `the payload wrote ${file}: escape`).toBe(false);
+    expect(calls, 'the payload called a host function: escape').toBe(0);
+  });
+  return {
+    file,
+    payload,
+    hostCalls: () => calls,
+    reset() {
+      calls = 0;
+      rmSync(file, { force: true });
+    },
+  };
 }
 
 // ---- leak detection -----------------------------------------------------------------------------

@@ -8,31 +8,16 @@
  * through `process.getBuiltinModule('fs')` (an escape into a worker thread reaches the machine's files
  * that way), a host function the payload calls, and snapshots of the host's prototypes.
  */
-import { existsSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CreateEnclaveOptions } from '../../src/index.js';
 import type { Adapter, Attack, Outcome } from '../helpers.js';
-import { ONE_WORKER, REUSE_ONE_REALM, rowEnclave, runAttack } from '../helpers.js';
-
-const CANARY_FILE = path.join(os.tmpdir(), `ek-bare-names-${process.pid}.pwned`);
-const HOST_FN = '__ekHostCanary';
-let hostFnCalls = 0;
+import { escapeCanaries, ONE_WORKER, REUSE_ONE_REALM, rowEnclave, runAttack } from '../helpers.js';
 
 /**
  * What an escaped `Function` runs: it sets a host global, writes a file and calls a host function.
  * A realm `Function` cannot even compile it (code generation from strings is off there).
  */
-const PAYLOAD = [
-  'globalThis.__pwned = 1;',
-  "if (typeof process === 'object') {",
-  "  process.env.EK_ATTACK_PWNED = '1';",
-  `  try { process.getBuiltinModule('fs').writeFileSync(${JSON.stringify(CANARY_FILE)}, 'pwned'); } catch {}`,
-  '}',
-  `if (typeof globalThis.${HOST_FN} === 'function') globalThis.${HOST_FN}();`,
-  'return 1;',
-].join(' ');
+const { payload: PAYLOAD } = escapeCanaries('bare-names');
 const P = JSON.stringify(PAYLOAD);
 
 /** Tries every way to turn a value into a host function call, and never throws. */
@@ -225,21 +210,6 @@ const ROWS: Adapter[] = ISOLATIONS.flatMap((iso) =>
     })),
   ),
 );
-
-const g = globalThis as Record<string, unknown>;
-beforeAll(() => {
-  g[HOST_FN] = () => {
-    hostFnCalls++;
-  };
-});
-afterAll(() => {
-  delete g[HOST_FN];
-  rmSync(CANARY_FILE, { force: true });
-});
-afterEach(() => {
-  expect(existsSync(CANARY_FILE), `the payload wrote ${CANARY_FILE}: escape`).toBe(false);
-  expect(hostFnCalls, 'the payload called a host function: escape').toBe(0);
-});
 
 describe.each(ROWS)('bare names resolve to realm objects only [$name]', (row) => {
   const shared = rowEnclave(row);
