@@ -693,6 +693,53 @@ for (const f of fns) { for (const w of [() => { f.__proto__.__proto__.polluted =
 for (const w of [() => { process.env.EK_ATTACK_PWNED = '1'; }, () => { global.__pwned = 1; }, () => { globalThis.__pwned = 1; }, () => { __pwned = 1; }]) { try { w(); } catch {} }`,
   },
 
+  {
+    id: 'mathjs CVE-2017-1001002 / CVE-2017-1001003',
+    mechanism: "an expression parser that exposes math functions lets `cos.constructor('...')()` reach Function through one of them",
+    original: `cos.constructor(${P})(); Math.cos.constructor(${P})();`,
+    adapted: `for (const f of [Math.cos, Math.max, Number.parseFloat, Date.now, JSON.stringify, Object.keys, Array.isArray, String.fromCharCode]) { try { f.constructor(${P})(); } catch (e) { esc(e); } esc(f); }`,
+  },
+  {
+    id: 'AngularJS 1.x expression sandbox (constructor.constructor)',
+    mechanism: "expressions resolve bare names on a scope object, so `constructor.constructor('...')()` finds Function through the scope's own chain",
+    original: `constructor.constructor(${P})();`,
+    adapted: `for (const f of [() => constructor, () => toString.constructor, () => valueOf.call.constructor, () => hasOwnProperty.constructor, () => __proto__]) { try { const v = f(); esc(v); v.constructor(${P})(); } catch (e) { esc(e); } }`,
+  },
+  {
+    id: 'Enclave (upstream) String(callTool) leaks the runtime',
+    mechanism: "a function the runtime hands the script prints its own source, naming the runtime's internals and how to reach them",
+    original: `return [String(callTool), callTool.toString(), String(console.log)];`,
+    adapted: `const roots = [callTool, console, input, callTool('echo', {}), [][Symbol.iterator](), new Map().entries(), 'x'[Symbol.iterator](), /x/g[Symbol.matchAll]('x'), (async function* () {})(), (function* () {})()];
+roots.push(typeof Object === 'undefined' ? undefined : Object, typeof Array === 'undefined' ? undefined : Array, typeof String === 'undefined' ? undefined : String, typeof Number === 'undefined' ? undefined : Number, typeof Boolean === 'undefined' ? undefined : Boolean, typeof Symbol === 'undefined' ? undefined : Symbol, typeof BigInt === 'undefined' ? undefined : BigInt, typeof Math === 'undefined' ? undefined : Math, typeof JSON === 'undefined' ? undefined : JSON, typeof Date === 'undefined' ? undefined : Date, typeof RegExp === 'undefined' ? undefined : RegExp, typeof Map === 'undefined' ? undefined : Map, typeof Set === 'undefined' ? undefined : Set, typeof WeakMap === 'undefined' ? undefined : WeakMap, typeof WeakSet === 'undefined' ? undefined : WeakSet, typeof Promise === 'undefined' ? undefined : Promise, typeof Error === 'undefined' ? undefined : Error, typeof TypeError === 'undefined' ? undefined : TypeError, typeof RangeError === 'undefined' ? undefined : RangeError, typeof AggregateError === 'undefined' ? undefined : AggregateError, typeof Reflect === 'undefined' ? undefined : Reflect, typeof Proxy === 'undefined' ? undefined : Proxy, typeof Intl === 'undefined' ? undefined : Intl, typeof structuredClone === 'undefined' ? undefined : structuredClone, typeof parseInt === 'undefined' ? undefined : parseInt, typeof encodeURIComponent === 'undefined' ? undefined : encodeURIComponent, typeof isNaN === 'undefined' ? undefined : isNaN);
+const seen = new Set(); const queue = [...roots]; const texts = [];
+while (queue.length > 0 && seen.size < 20000) {
+  const o = queue.shift();
+  if (o === null || (typeof o !== 'object' && typeof o !== 'function') || seen.has(o)) continue;
+  seen.add(o);
+  if (typeof o === 'function') { try { const t = FP.toString.call(o); texts.push(t.length > 400 ? t.slice(0, 200) + ' ... ' + t.slice(-200) : t); } catch {} }
+  let keys = []; try { keys = Reflect.ownKeys(o); } catch {}
+  for (const k of keys) { try { const d = Object.getOwnPropertyDescriptor(o, k); if ('value' in d) queue.push(d.value); else queue.push(d.get, d.set); } catch {} }
+  try { queue.push(Object.getPrototypeOf(o)); } catch {}
+}
+function mine() { return 42; }
+return { texts, mine: String(mine), count: texts.length };`,
+    extra: {
+      check: (r) => {
+        const text = collectStrings(r.value).join('\n');
+        expect(text, 'a runtime function printed its source').not.toMatch(/hostCall|hostLog|checkAlive|bridge|runInContext|charged\(|encodeJSON/);
+        // Not a run that ended early (a result too large to copy out was how the runtime's source once hid).
+        expect(r.error, JSON.stringify(r.error)).toBeUndefined();
+        const value = r.value as { texts?: unknown; mine?: unknown } | undefined;
+        if (Array.isArray(value?.texts)) {
+          const shown = value.texts.filter((t): t is string => typeof t === 'string');
+          expect(shown.length, 'the walk reached the builtins').toBeGreaterThan(100);
+          expect(shown.filter((t) => !t.endsWith('{ [native code] }')), 'runtime functions that print their source').toEqual([]);
+          expect(String(value.mine), "a script's own function prints its source").toContain('return 42');
+        }
+      },
+    },
+  },
+
   // ---- realms-shim / SES --------------------------------------------------------------------------
   {
     id: 'realms-shim 1.2.0 (Oct 2019)',

@@ -14,6 +14,7 @@ import { chargeChars, chargeElements, current, fatal } from './budgets.js';
 import { bounded, chargedEach, collection, guardedIterator, installArrayConstructor, installRegExpConstructor, plainArray, refuseProtected, replaceConstructor, scriptProxy, sortKey, speciesHolder, stringObject, tickMany, wrap, wrapBulkBuiltins } from './builtins.js';
 import { boundedAsync, wrapIterableConsumers } from './iterables.js';
 import { displace, displaced } from './displaced.js';
+import { asBuiltin, installFunctionToString } from './sources.js';
 import type { Codec } from './codec.js';
 import { TOO_LARGE } from './codec.js';
 import { cleanError, enable, prepareStackTrace } from './errors.js';
@@ -562,6 +563,8 @@ function freezeAll(hidden: readonly unknown[]): void {
     const o = queue[next++];
     if (o === null || (typeof o !== 'object' && typeof o !== 'function') || seen.has(o)) continue;
     seen.add(o);
+    // Whatever function of the runtime's a script can reach prints as a builtin (see sources.ts).
+    if (typeof o === 'function') asBuiltin(o);
     // Frozen as soon as reached: freezing changes no value the walk reads next.
     freeze(o);
     const ks = ownKeys(o);
@@ -648,6 +651,7 @@ export function lockdown(options: InstallOptions, codec: Codec): number {
   enableAll(ObjectPrototype, ['toString', 'toLocaleString', 'valueOf', 'hasOwnProperty', 'isPrototypeOf', 'propertyIsEnumerable', 'constructor']);
   const errors = [ErrorCtor, TypeErrorCtor, RangeErrorCtor, SyntaxErrorCtor, ReferenceErrorCtor, URIErrorCtor, EvalErrorCtor, AggregateErrorCtor];
   for (let i = 0; i < errors.length; i++) enableAll((errors[i] as ErrorConstructor).prototype, ['name', 'message', 'toString', 'constructor']);
+  installFunctionToString();
   enableAll(FunctionPrototype, ['toString', 'name']);
   installPromise();
   guardIteratorConstructor();

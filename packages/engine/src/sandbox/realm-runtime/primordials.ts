@@ -78,6 +78,7 @@ export const arrayValues = Array.prototype.values;
 export const arraySlice = Array.prototype.slice;
 export const stringSlice = String.prototype.slice;
 export const stringIndexOf = String.prototype.indexOf;
+export const stringEndsWith = String.prototype.endsWith;
 export const stringCharCodeAt = String.prototype.charCodeAt;
 export const stringRaw = String.raw;
 export const fromCharCode = String.fromCharCode;
@@ -109,6 +110,8 @@ export const dateNow = Date.now;
 export const mathRandom = Math.random;
 export const mathImul = Math.imul;
 export const regexpToString = RegExp.prototype.toString;
+/** The intrinsic `Function.prototype.toString`, before lockdown replaces it (see sources.ts). */
+export const functionToString = Function.prototype.toString;
 export const regexpExec = RegExp.prototype.exec;
 /** RegExp.prototype.source's getter: throws for anything without a RegExp's internal slots (a proxy too) but RegExp.prototype. */
 export const regexpSourceGetter = (Object.getOwnPropertyDescriptor(RegExp.prototype, 'source') as PropertyDescriptor).get as (this: unknown) => string;

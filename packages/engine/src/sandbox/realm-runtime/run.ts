@@ -52,6 +52,7 @@ import {
   weakSetHas,
 } from './primordials.js';
 import { adopt, handledCapability, markHandled, rejected } from './promises.js';
+import { asBuiltin } from './sources.js';
 
 /**
  * Most iterations between checkpoints: one compare per loop turn in between. A run's checkpoints start
@@ -207,6 +208,7 @@ function makeConsole(run: Run, codec: Codec): object {
       }
       hostLog(run.id, level, line);
     };
+    asBuiltin(out[method], method);
   }
   const error = out.error as (...args: unknown[]) => void;
   out.assert = function (condition: unknown, ...args: unknown[]) {
@@ -216,6 +218,7 @@ function makeConsole(run: Run, codec: Codec): object {
     for (let i = 0; i < args.length; i++) parts[i + 1] = args[i];
     apply(error, undefined, parts);
   };
+  asBuiltin(out.assert, 'assert');
   return freeze(out);
 }
 
@@ -476,13 +479,17 @@ export function createRunner(codec: Codec) {
     let main: () => unknown;
     try {
       const callTool = makeCallTool(run, codec);
+      asBuiltin(callTool);
       const input = cfg.input < 0 ? undefined : codec.decode(apply(stringSlice, cfgText, [inputAt, globalsAt]) as string);
       const args: unknown[] = [makeGuards(run), callTool, makeConsole(run, codec), input];
       const globals = (cfg.globals < 0 ? {} : codec.decode(apply(stringSlice, cfgText, [globalsAt, globalsAt + cfg.globals]) as string)) as Record<string, unknown>;
       for (let i = 0; i < cfg.names.length; i++) {
         const name = cfg.names[i] as string;
         let value = globals[name];
-        if (apply(arrayIncludes, cfg.fnNames, [name])) value = { [name]: (...fnArgs: unknown[]) => callTool(name, fnArgs) }[name];
+        if (apply(arrayIncludes, cfg.fnNames, [name])) {
+          value = { [name]: (...fnArgs: unknown[]) => callTool(name, fnArgs) }[name];
+          asBuiltin(value);
+        }
         apply(arrayPush, args, [value]);
       }
       main = apply(factory, undefined, args) as () => unknown;
