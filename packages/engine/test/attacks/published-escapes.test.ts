@@ -905,6 +905,18 @@ for (const f of [callTool, console.log]) { try { esc(f.caller); esc(f.arguments)
   },
 ];
 
+/*
+ * Published and not written here, and why:
+ * - vm2 GHSA-6w8r-xxw2-g3hx (node:sqlite), GHSA-46pr-c5wc-xffx (crypto setEngine), GHSA-h85j-hv3c-qfgq
+ *   (https globalAgent), GHSA-98xx-8mx4-x7cm (TLS trust store): a NodeVM builtin handed to the sandbox
+ *   does what it is for. There is no `require` here; reaching a builtin at all is CVE-2026-47140 and
+ *   CVE-2026-43999 above.
+ * - vm2 GHSA-27g9-p43v-cw3v (Node 26) and GHSA-47x8-96vw-5wg6: no public description of the mechanism.
+ * - isolated-vm CVE-2022-39266: untrusted V8 code cache handed to the host's compile call. The engine
+ *   takes cached data only for its own runtime, from the host's compile-cache directory; nothing a
+ *   script or a request sends becomes cached data.
+ */
+
 // ---- rows ------------------------------------------------------------------------------------------------
 
 const LEVELS = ['STANDARD', 'PERMISSIVE'] as const;
