@@ -256,7 +256,8 @@ const p = fn();
 p.constructor = { [Symbol.species]: class FakePromise { constructor(executor) { executor((x) => x, (err) => { err.constructor.constructor(${P})(); }); } } };
 p.then();`,
     adapted: `const fake = class { constructor(executor) { executor((v) => esc(v), (e) => { esc(e); try { esc(e.constructor); } catch {} }); } };
-const promises = [(async () => { overflow(); })(), callTool('nope', {}), callTool('secret', {}), callTool(1), (async () => { await callTool('secretSync', {}); })()];
+// The stack overflow last: with the budget guards on, it ends the run as a depth limit.
+const promises = [callTool('nope', {}), callTool('secret', {}), callTool(1), (async () => { await callTool('secretSync', {}); })(), (async () => { overflow(); })()];
 for (const p of promises) {
   try { p.constructor = { [Symbol.species]: fake }; } catch {}
   try { Object.defineProperty(p, 'constructor', { get() { return { get [Symbol.species]() { return fake; } }; } }); } catch {}
@@ -287,7 +288,7 @@ return values;`,
     original: `const p = (async () => { Buffer.alloc(-1); })();
 p.catch((e) => { e.constructor.constructor(${P})(); });
 (async () => { (function s() { new Error().stack; s(); })(); })().then(undefined, (e) => e.constructor.constructor(${P})());`,
-    adapted: `const makers = [async () => { await callTool('nope', {}); }, async () => { await callTool(1); }, async () => { structuredClone(() => 1); }, async () => { overflow(); }, async () => { await callTool('secret', {}); }, async () => { await callTool('secretObject', {}); }];
+    adapted: `const makers = [async () => { await callTool('nope', {}); }, async () => { await callTool(1); }, async () => { structuredClone(() => 1); }, async () => { await callTool('secret', {}); }, async () => { await callTool('secretObject', {}); }, async () => { overflow(); }];
 for (const m of makers) {
   const p = m();
   await p.then(undefined, (e) => { esc(e); try { esc(e.constructor); } catch {} });
@@ -301,7 +302,7 @@ for (const m of makers) {
     original: `async function* g() { yield* { [Symbol.asyncIterator]() { return this; }, next() { return { value: 1, done: false }; }, return() { return { then() { Buffer.alloc(-1); } }; } }; }
 const it = g(); await it.next();
 try { await it.return(1); } catch (e) { e.constructor.constructor(${P})(); }`,
-    adapted: `const throwers = [() => { null.x; }, () => callTool(1), () => { overflow(); }, () => structuredClone(() => 1)];
+    adapted: `const throwers = [() => { null.x; }, () => callTool(1), () => structuredClone(() => 1), () => { overflow(); }];
 for (const t of throwers) {
   const delegate = { [Symbol.asyncIterator]() { return this; }, next() { return { value: 1, done: false }; }, return(v) { return { get then() { t(); return undefined; } }; }, throw(v) { return { then(res, rej) { esc(res); esc(rej); t(); } }; } };
   async function* gen() { yield* delegate; }
@@ -458,10 +459,13 @@ return out;`,
     original: `try { require('nope'); } catch (e) { e.stack; }`,
     adapted: `const out = [];
 const errs = await engineErrors();
-try { overflow(); } catch (e) { errs.push(e); }
-for (const e of errs) { try { out.push(String(e && e.stack), String(e && e.message), String(e)); } catch {} }
+const show = (e) => { try { out.push(String(e && e.stack), String(e && e.message), String(e)); } catch {} };
+for (const e of errs) show(e);
 try { Error.stackTraceLimit = 1000; } catch {}
-out.push(String(new Error('x').stack)); console.log(errs); return out;`,
+out.push(String(new Error('x').stack)); console.log(errs);
+// Last: with the budget guards on, the overflow ends the run as a depth limit.
+try { overflow(); } catch (e) { show(e); }
+return out;`,
   },
   {
     id: 'vm2 GHSA-55hx-c926-fr95 (SuppressedError)',
