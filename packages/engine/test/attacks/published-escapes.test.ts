@@ -107,6 +107,9 @@ interface PublishedEscape {
   unparsable?: boolean;
 }
 
+/** What the host function given to expr-eval's case received, across its calls. */
+const hostArgs: unknown[] = [];
+
 /** A stack overflow where the host formats an error: the classic host RangeError. */
 const OVERFLOW = 'function stack() { new Error().stack; stack(); }';
 
@@ -740,6 +743,41 @@ return { texts, mine: String(mine), count: texts.length };`,
           expect(shown.filter((t) => !t.endsWith('{ [native code] }')), 'runtime functions that print their source').toEqual([]);
           expect(String(value.mine), "a script's own function prints its source").toContain('return 42');
         }
+      },
+    },
+  },
+
+  {
+    id: 'expr-eval CVE-2025-12735',
+    mechanism: 'a host function put in the evaluation context is called by the expression with arguments it chose: callbacks, getters and objects the host then uses',
+    original: `lookup(function () { return this.constructor.constructor(${P})(); }); lookup({ toString() { return 'x'; } }).constructor.constructor(${P})();`,
+    adapted: `await lookup('plain');
+const cb = function () { escAll([this, arguments]); return 1; };
+const odd = [cb, { get x() { escAll([this]); return 1; }, toJSON: cb, toString: cb, valueOf: cb, then: cb }, Object.create(null), [cb, { f: cb }]];
+if (typeof Proxy === 'function') odd.push(new Proxy({}, { get: cb, ownKeys: () => ['a'], getOwnPropertyDescriptor: () => ({ value: cb, enumerable: true, configurable: true }) }));
+for (const a of odd) { try { const r = lookup(a, a); esc(r); esc(await r); } catch (e) { esc(e); } }
+try { esc(lookup.call(callTool, 1)); esc(new lookup(1)); } catch (e) { esc(e); }
+try { esc(await lookup.apply(null, [1, 2])); } catch (e) { esc(e); }`,
+    extra: {
+      enclave: { allowFunctionsInGlobals: true },
+      run: (kit) => {
+        hostArgs.length = 0;
+        return {
+          tools: kit.tools,
+          globals: {
+            lookup: (...args: unknown[]) => {
+              hostArgs.push(...args);
+              return { got: args.length };
+            },
+          },
+        };
+      },
+      check: (r) => {
+        // The host function saw data only: no function, no getter, no object of the realm's.
+        const plain = (v: unknown): boolean =>
+          v === null || ['string', 'number', 'boolean', 'undefined'].includes(typeof v) || (typeof v === 'object' && [Object.prototype, Array.prototype].includes(Object.getPrototypeOf(v)) && Object.values(Object.getOwnPropertyDescriptors(v)).every((d) => 'value' in d && plain(d.value)));
+        if (r.success) expect(hostArgs.length, 'the script reached the host function').toBeGreaterThan(0);
+        for (const a of hostArgs) expect(plain(a), `the host function got ${String(a)}`).toBe(true);
       },
     },
   },
