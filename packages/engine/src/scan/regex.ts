@@ -324,6 +324,30 @@ const DOT_ALL_NODE = ANY_NODE;
 const DOT_SET = CharSet.full();
 DOT_SET.w0 &= ~((1 << 10) | (1 << 13)); // U+2028/9 stay in the coarse non-ASCII part
 const DOT_NODE = charNode(DOT_SET);
+/**
+ * The properties of strings (v flag), each a set of emoji sequences as well as single emoji. A sequence may
+ * split into shorter members of the same set (👍🏽 is 👍 then 🏽, each an emoji): a repetition of one is an
+ * alternation whose alternatives overlap, taken as such for all of them.
+ */
+const STRING_PROPERTIES: ReadonlySet<string> = new Set([
+  'Basic_Emoji',
+  'Emoji_Keycap_Sequence',
+  'RGI_Emoji_Modifier_Sequence',
+  'RGI_Emoji_Flag_Sequence',
+  'RGI_Emoji_Tag_Sequence',
+  'RGI_Emoji_ZWJ_Sequence',
+  'RGI_Emoji',
+]);
+const STRING_PROPERTY_OVERLAP = 'a property of strings matches sequences that its shorter matches can also split (an emoji with a skin tone, or the emoji and the tone alone)';
+const STRING_PROPERTY_NODE: Node = {
+  ...ANY_NODE,
+  kind: K_GROUP,
+  maxW: INF,
+  atom: null,
+  prefix: NO_PREFIX,
+  exact: false,
+  overlap: STRING_PROPERTY_OVERLAP,
+};
 /** Shared nodes of ASCII literals, filled on first use. */
 const LITERALS: (Node | undefined)[] = [];
 const FOLDED_LITERALS: (Node | undefined)[] = [];
@@ -670,6 +694,11 @@ class Parser {
       set.addSet(s);
       prev = -1;
     };
+    // v flag: what the class matches besides single characters. `\q{...}` strings of other than one
+    // character, kept as alternatives with their place in the pattern (see #stringClass), and whether a
+    // property of strings is in it.
+    const strings: { cps: number[]; start: number; end: number }[] = [];
+    let stringProperty = false;
     while (j < n) {
       const c = p.charCodeAt(j);
       if (c === 0x5d) {
@@ -710,14 +739,17 @@ class Parser {
           continue;
         }
         if ((d === 0x70 || d === 0x50) && this.#unicode) {
+          if (d === 0x70 && this.#stringProperty(j + 2)) stringProperty = true;
           classEscape(CharSet.full());
           j = this.#skipBraces(j + 2);
           continue;
         }
         if (d === 0x71 && this.#v) {
-          // \q{abc|d}: strings; any character of them may appear.
-          classEscape(CharSet.full());
-          j = this.#skipBraces(j + 2);
+          // \q{abc|d}: a string each; one of a single character is that character.
+          if (pendingRange) set.add(0x2d);
+          pendingRange = false;
+          prev = -1;
+          j = this.#classStrings(j + 2, set, strings);
           continue;
         }
         if (d === 0x62) {
@@ -739,7 +771,81 @@ class Parser {
     if (this.#ignoreCase) set.foldCase();
     const result = negate ? (complex ? CharSet.full() : set.complement()) : set;
     this.#i = j;
-    return charNode(result);
+    if (strings.length === 0 && !stringProperty) return charNode(result);
+    if (negate) this.#invalid('a negated character class cannot match strings');
+    if (stringProperty) return STRING_PROPERTY_NODE;
+    return this.#stringClass(result, strings, i, j);
+  }
+
+  /**
+   * `\q{...}` from its brace at `j`: strings of one character go to `set`, the others to `strings`.
+   * Returns where the escape ends.
+   */
+  #classStrings(j: number, set: CharSet, strings: { cps: number[]; start: number; end: number }[]): number {
+    const p = this.#p;
+    if (p.charCodeAt(j) !== 0x7b) {
+      this.#invalid('"\\q" without "{"');
+      return this.#n;
+    }
+    let k = j + 1;
+    let start = k;
+    let cps: number[] = [];
+    while (k < this.#n) {
+      const c = p.charCodeAt(k);
+      if (c === 0x7c || c === 0x7d) {
+        if (cps.length === 1) set.add(cps[0] as number);
+        else strings.push({ cps, start, end: k });
+        if (c === 0x7d) return k + 1;
+        cps = [];
+        start = ++k;
+        continue;
+      }
+      if (c === 0x5c) {
+        if (p.charCodeAt(k + 1) === 0x62) {
+          cps.push(0x08);
+          k += 2;
+          continue;
+        }
+        const esc = this.#characterEscape(k, true);
+        cps.push(esc.cp);
+        k = esc.end;
+        continue;
+      }
+      const cp = p.codePointAt(k) as number;
+      cps.push(cp);
+      k += cp > 0xffff ? 2 : 1;
+    }
+    this.#invalid('missing "}"');
+    return this.#n;
+  }
+
+  /**
+   * A class that matches strings as well as characters: the alternation of its characters and of each
+   * string, summarized as a group is (`[a\q{ab}]+` backtracks as `(?:a|ab)+` does). The class spans
+   * `from` to `to`; each string its own place, for the messages.
+   */
+  #stringClass(chars: CharSet, strings: { cps: number[]; start: number; end: number }[], from: number, to: number): Node {
+    const alts: Node[][] = [];
+    const ranges: number[] = [];
+    if (chars.intersects(CharSet.full())) {
+      alts.push([charNode(chars)]);
+      ranges.push(from, to);
+    }
+    for (const s of strings) {
+      alts.push(s.cps.map((cp) => this.#literalNode(cp)));
+      ranges.push(s.start, s.end);
+    }
+    const last = alts.pop() as Node[];
+    const lastEnd = ranges.pop() as number;
+    const lastStart = ranges.pop() as number;
+    return this.#group({ start: from, lastStart: from, look: false, altStart: lastStart, terms: last, alts, altRanges: ranges }, lastEnd);
+  }
+
+  /** Whether the `\p` whose brace is at `j` names a property of strings (v flag only). */
+  #stringProperty(j: number): boolean {
+    if (!this.#v || this.#p.charCodeAt(j) !== 0x7b) return false;
+    const close = this.#p.indexOf('}', j);
+    return close > j && STRING_PROPERTIES.has(this.#p.slice(j + 1, close));
   }
 
   /** `\d \D \s \S \w \W` as shared nodes. */
@@ -878,8 +984,9 @@ class Parser {
       return builtin;
     }
     if ((d === 0x70 || d === 0x50) && this.#unicode) {
+      const strings = d === 0x70 && this.#stringProperty(i + 2);
       this.#i = this.#skipBraces(i + 2);
-      return ANY_NODE;
+      return strings ? STRING_PROPERTY_NODE : ANY_NODE;
     }
     const esc = this.#characterEscape(i, false);
     this.#i = esc.end;
