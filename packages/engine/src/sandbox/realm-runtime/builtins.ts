@@ -56,6 +56,7 @@ import {
   isArray,
   isFrozen,
   gopsyms,
+  jsonIsRawJSON,
   jsonParse,
   jsonStringify,
   nativeDefineProperties,
@@ -1888,15 +1889,37 @@ function chargeStringifyEstimate(run: Run, value: object, gap: number): boolean 
 }
 
 /**
+ * The characters JSON.stringify writes for a value a replacer returned, past what it then visits itself
+ * (the members of an object or an array, each handed to the replacer in turn): a string with its
+ * escapes, raw JSON text (Node 22 and later) as long as it is, a number at its longest.
+ */
+function writtenChars(v: unknown): number {
+  if (typeof v === 'string') return jsonStringChars(v);
+  if (typeof v === 'number') return PRIMITIVE_CHARS;
+  if (jsonIsRawJSON !== undefined && v !== null && typeof v === 'object' && (apply(jsonIsRawJSON, JSONObject, [v]) as boolean)) {
+    // A frozen object with a null prototype and its text as an own data property: read without a getter.
+    const text = gopd(v, 'rawJSON')?.value;
+    return typeof text === 'string' ? text.length : PRIMITIVE_CHARS;
+  }
+  return 8;
+}
+
+/**
  * JSON.stringify of a value the estimate could not see through, or with a replacer function: the native
  * is handed a replacer of the runtime's, which it calls for every value it is about to write (after
  * `toJSON`, once per occurrence), so what it writes is counted and charged as it goes, and the deadline
  * can stop it between two values. A replacer list becomes the same filter: an object is handed on as a
  * copy with the listed keys, in the list's order, read once each (as the native reads them).
+ *
+ * Each value is counted as written (see writtenChars), its key with its escapes, and with `space` the
+ * line it starts, as deep as its holder is: the holders the native walks through are kept as a path
+ * (it visits depth first, and a holder met again closes the ones opened after it).
  */
 function stringifyMetered(run: Run, value: unknown, replacer: unknown, space: unknown): string | undefined {
   const fn = typeof replacer === 'function' ? (replacer as AnyFn) : null;
   const list = fn === null && isArray(replacer) ? propertyList(replacer) : null;
+  const gap = gapOf(space);
+  const path: unknown[] = [];
   let size = 0;
   const meter = function (this: unknown, key: string, v: unknown): unknown {
     tick(run);
@@ -1907,7 +1930,16 @@ function stringifyMetered(run: Run, value: unknown, replacer: unknown, space: un
       for (let i = 0; i < list.length; i++) defineProperty(copy, list[i] as string, { value: o[list[i] as string], writable: true, enumerable: true, configurable: true });
       out = copy;
     }
-    size += key.length + 4 + (typeof out === 'string' ? out.length + 2 : 8);
+    let depth = 0;
+    if (gap > 0) {
+      depth = path.length - 1;
+      while (depth >= 0 && path[depth] !== this) depth--;
+      if (depth < 0) depth = path.length;
+      path.length = depth + 1;
+      path[depth] = this;
+    }
+    // The key and its colon, a comma, the value; with `space`, its line and one that may close it.
+    size += jsonStringChars(key) + 2 + writtenChars(out) + (gap > 0 ? 2 * (1 + gap * depth) : 0);
     if (size > run.maxChars) chargeChars(size);
     return out;
   };

@@ -85,6 +85,8 @@ export const fromCharCode = String.fromCharCode;
 export const numberIsFinite = Number.isFinite;
 export const jsonParse = JSON.parse;
 export const jsonStringify = JSON.stringify;
+/** Node 22 and later: whether a value is raw JSON text (`JSON.rawJSON`), which JSON.stringify writes as it is. */
+export const jsonIsRawJSON = (JSON as { isRawJSON?: (v: unknown) => boolean }).isRawJSON;
 export const promiseThen = Promise.prototype.then;
 /** Node 22 and later: makes a promise and its resolving functions without calling an executor. */
 export const promiseWithResolvers = (Promise as { withResolvers?: () => { promise: Promise<unknown>; resolve: (v: unknown) => void; reject: (e: unknown) => void } }).withResolvers;
