@@ -1896,12 +1896,17 @@ function chargeStringifyEstimate(run: Run, value: object, gap: number): boolean 
 function writtenChars(v: unknown): number {
   if (typeof v === 'string') return jsonStringChars(v);
   if (typeof v === 'number') return PRIMITIVE_CHARS;
-  if (jsonIsRawJSON !== undefined && v !== null && typeof v === 'object' && (apply(jsonIsRawJSON, JSONObject, [v]) as boolean)) {
+  if (rawJSON(v)) {
     // A frozen object with a null prototype and its text as an own data property: read without a getter.
     const text = gopd(v, 'rawJSON')?.value;
     return typeof text === 'string' ? text.length : PRIMITIVE_CHARS;
   }
   return 8;
+}
+
+/** Whether `v` is raw JSON text (`JSON.rawJSON`, Node 22 and later), which JSON.stringify writes as it is. */
+function rawJSON(v: unknown): v is object {
+  return jsonIsRawJSON !== undefined && v !== null && typeof v === 'object' && (apply(jsonIsRawJSON, JSONObject, [v]) as boolean);
 }
 
 /**
@@ -1924,7 +1929,8 @@ function stringifyMetered(run: Run, value: unknown, replacer: unknown, space: un
   const meter = function (this: unknown, key: string, v: unknown): unknown {
     tick(run);
     let out = fn === null ? v : apply(fn, this, [key, v]);
-    if (list !== null && out !== null && typeof out === 'object' && !isArray(out)) {
+    // Raw JSON text is written as it is, list or not.
+    if (list !== null && out !== null && typeof out === 'object' && !isArray(out) && !rawJSON(out)) {
       const o = out as Record<string, unknown>;
       const copy: Record<string, unknown> = {};
       for (let i = 0; i < list.length; i++) defineProperty(copy, list[i] as string, { value: o[list[i] as string], writable: true, enumerable: true, configurable: true });
