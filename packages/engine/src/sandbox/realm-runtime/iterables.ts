@@ -79,8 +79,8 @@ const closed = () => ({ done: true, value: undefined });
  * and takes the termination the deadline sends for one more failure: `return() { throw 2; }` on a sync
  * iterator whose value rejected held a vm host for good past its deadline (STANDARD, validated; plain
  * `node:vm` hangs the same way). It only ever closes on an error, which wins whatever closing does (the
- * specification ignores it): so the script's `return` is called as the native would call it, and what
- * it throws or answers is dropped. An async one's answer is still awaited, as the native awaits it.
+ * specification ignores it): so the script's `return` is read and called as the native would, and what
+ * either throws or answers is dropped. An async one's answer is still awaited, as the native awaits it.
  */
 function closingQuietly(it: unknown, async: boolean): unknown {
   const counted = countedIterator(it);
@@ -88,8 +88,14 @@ function closingQuietly(it: unknown, async: boolean): unknown {
   const source = it as { return?: unknown };
   defineProperty(counted as object, 'return', {
     get() {
-      // Read once per close, as the native reads it; anything but a function closes nothing.
-      const close = source.return;
+      // Read once per close, as the native reads it; a getter that throws, or anything but a function,
+      // closes nothing (V8 retries a failing read for ever too).
+      let close: unknown;
+      try {
+        close = source.return;
+      } catch {
+        return undefined;
+      }
       if (typeof close !== 'function') return undefined;
       return () => {
         let out: unknown;
