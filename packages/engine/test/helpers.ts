@@ -86,7 +86,9 @@ export function rowEnclave(adapter: Adapter, opts: { shareVm?: boolean } = {}): 
     enclave = makeEnclave(adapter);
     await enclave.ready();
   });
-  afterAll(() => {
+  afterAll(async () => {
+    // The row's last attacks watch their late window out on the Enclaves they ran on.
+    await closeAttackWindows(true);
     enclave?.dispose();
     for (const e of byOptions.values()) e.dispose();
   });
@@ -189,7 +191,7 @@ export function resetCanaries(): void {
 }
 
 /** The host world is exactly as it was: no escape ran, nothing was polluted or replaced. */
-export function expectHostIntact(before: HostSnapshot): void {
+export function expectHostIntact(before: HostSnapshot, opts: { globals?: boolean; env?: boolean } = {}): void {
   expect(g[PWNED_KEY], 'host global __pwned was set: escape').toBeUndefined();
   expect(process.env.EK_ATTACK_PWNED, 'host process.env was written: escape').toBeUndefined();
   const probe: Record<string, unknown> = {};
@@ -202,9 +204,9 @@ export function expectHostIntact(before: HostSnapshot): void {
   for (const key of ['objectProto', 'arrayProto', 'functionProto', 'promiseProto', 'stringProto', 'errorProto'] as const) {
     if (!sameList(after[key], before[key])) expect(after[key]).toEqual(before[key]);
   }
-  const added = after.globals.filter((k) => !before.globals.includes(k));
+  const added = opts.globals === false ? [] : after.globals.filter((k) => !before.globals.includes(k));
   if (added.length > 0) expect(added, 'new host globals appeared').toEqual([]);
-  if (!sameList(after.env, before.env)) expect(after.env).toEqual(before.env);
+  if (opts.env !== false && !sameList(after.env, before.env)) expect(after.env).toEqual(before.env);
   after.intrinsics.forEach((fn, i) => {
     if (fn !== before.intrinsics[i]) expect(fn === before.intrinsics[i], `host intrinsic #${i} was replaced`).toBe(true);
   });
@@ -261,7 +263,11 @@ export function escapeCanaries(tag: string): EscapeCanaries {
       calls++;
     };
   });
-  afterAll(() => {
+  afterAll(async () => {
+    // The last attacks' detached work may still write the file or call the function: watch it out first.
+    await closeAttackWindows(true);
+    expect(existsSync(file), `the payload wrote ${file}: escape`).toBe(false);
+    expect(calls, 'the payload called a host function: escape').toBe(0);
     delete g[hostFn];
     rmSync(file, { force: true });
   });
@@ -404,11 +410,15 @@ export interface ToolKit {
   /** Host objects handed to the script as tool results or input: checked for mutation afterwards. */
   hostObject: { nested: { flag: string }; list: number[] };
   settled(): void;
+  /** When `settled()` was called (performance.now()), 0 before. */
+  readonly settledAt: number;
   /**
    * Asserts that no tool was called after run() resolved, once `ms` have passed since then (it waits
    * only for what is left of that window), long enough for any detached work to show up.
    */
   expectNoLateCalls(ms?: number): Promise<void>;
+  /** Asserts that no tool was called after run() resolved so far, without waiting. */
+  expectNoLateCallsYet(): void;
 }
 
 class HostWidget {
@@ -565,8 +575,14 @@ export function makeToolKit(): ToolKit {
       isSettled = true;
       settledAt = performance.now();
     },
+    get settledAt() {
+      return settledAt;
+    },
     async expectNoLateCalls(ms = 60) {
       await sleep(Math.max(0, settledAt + ms - performance.now()));
+      this.expectNoLateCallsYet();
+    },
+    expectNoLateCallsYet() {
       const late = calls.filter((c) => c.afterSettled);
       expect(late, `tools were called after run() resolved: ${JSON.stringify(late).slice(0, 300)}`).toEqual([]);
     },
@@ -686,7 +702,57 @@ export interface Attack {
  * The attack gets an Enclave of its own, or `shared` (the row's, left open) when it brings no options;
  * given the row's getter itself (rowEnclave), also the row's pool for the options it brings.
  */
+/** How long after an attack's run settled its detached work is watched for (tool calls, host changes). */
+const LATE_WINDOW_MS = 20;
+
+/** An attack whose late window is open: what it is checked against, and its own Enclave to dispose after. */
+interface OpenWindow {
+  name: string;
+  kit: ToolKit;
+  before: HostSnapshot;
+  dispose: (() => void) | undefined;
+}
+const openWindows: OpenWindow[] = [];
+
+/**
+ * Checks every attack whose late window is open: no canary set, no host prototype, intrinsic or
+ * environment changed since its snapshot, no tool called after its run settled. Windows that have run
+ * their LATE_WINDOW_MS are closed (their own Enclave disposed); with `wait`, all of them, after waiting
+ * out what is left of the newest. A failure names the attack it belongs to, whichever test finds it.
+ *
+ * runAttack leaves its window open instead of sleeping it out: the next attack checks it before it
+ * resets the canaries, and the row's or the file's end waits out the last one. Each window still lasts
+ * at least LATE_WINDOW_MS (most last a whole attack longer), and the fixed sleep that was half of an
+ * attack file's wall time is gone.
+ */
+export async function closeAttackWindows(wait: boolean): Promise<void> {
+  const newest = openWindows.at(-1);
+  if (newest === undefined) return;
+  if (wait) await sleep(Math.max(0, newest.kit.settledAt + LATE_WINDOW_MS - performance.now()));
+  const now = performance.now();
+  const failures: string[] = [];
+  const open: OpenWindow[] = [];
+  for (const w of openWindows) {
+    try {
+      // Globals and environment variables may come and go between tests (a describe block's own canaries
+      // and secrets): the attack's own checks covered those; the canaries themselves (`__pwned`,
+      // EK_ATTACK_PWNED), prototypes and intrinsics, which no test changes, are checked here.
+      expectHostIntact(w.before, { globals: false, env: false });
+      w.kit.expectNoLateCallsYet();
+    } catch (e) {
+      failures.push(`${w.name}: ${(e as Error).message}`);
+    }
+    if (wait || now - w.kit.settledAt >= LATE_WINDOW_MS) w.dispose?.();
+    else open.push(w);
+  }
+  openWindows.splice(0, openWindows.length, ...open);
+  if (failures.length > 0) throw new Error(`after the attack's run had settled:\n${failures.join('\n')}`);
+}
+
+afterAll(() => closeAttackWindows(true));
+
 export async function runAttack(adapter: Adapter, attack: Attack, shared?: Enclave | RowEnclaves): Promise<ExecutionResult> {
+  await closeAttackWindows(false);
   resetCanaries();
   const kit = makeToolKit();
   const extra = attack.run?.(kit) ?? {};
@@ -696,6 +762,7 @@ export async function runAttack(adapter: Adapter, attack: Attack, shared?: Encla
   const pooled = attack.noNextTenant === true ? undefined : typeof shared === 'function' ? shared(attack.enclave) : attack.enclave === undefined ? shared : undefined;
   const own = pooled === undefined;
   const enclave = pooled ?? makeEnclave(adapter, attack.enclave);
+  let disposeHere = true;
   try {
     await enclave.ready();
     const result = await enclave.run(attack.code, options);
@@ -716,14 +783,19 @@ export async function runAttack(adapter: Adapter, attack: Attack, shared?: Encla
     expectWorkerIntact(enclave);
     await expectEventLoopAlive();
     if (!attack.noNextTenant) await expectNextTenantClean(enclave);
-    // Detached work of the attack had the next tenant's run, and at least 20 ms, to call a tool. Code a
-    // validating row refused never ran, so it left no work behind to wait for.
-    if (!refused) await kit.expectNoLateCalls(20);
     expectHostIntact(before);
+    kit.expectNoLateCallsYet();
     expect(enclave.stats().activeRuns).toBe(0);
+    // Detached work of the attack has the next tenant's run, and at least LATE_WINDOW_MS, to call a tool
+    // or touch the host: the window stays open past this test (see closeAttackWindows). Code a validating
+    // row refused never ran, so it left no work behind to watch.
+    if (!refused) {
+      openWindows.push({ name: `${adapter.name} | ${attack.name}`, kit, before, dispose: own ? () => enclave.dispose() : undefined });
+      disposeHere = false;
+    }
     return result;
   } finally {
-    if (own) enclave.dispose();
+    if (own && disposeHere) enclave.dispose();
     resetCanaries();
   }
 }
