@@ -4,8 +4,8 @@
  * `x-user: alice`, scripts typed into the editor. A screenshot of each state goes to
  * test-artifacts/playground/ (git-ignored). Chromium is installed with apt-get when it is missing
  * (./browsers.mjs). Only when it then truly cannot be launched is the suite skipped, with the reason in
- * its name and on stderr; with ENCLAVE_REQUIRE_BROWSER=1 (.ci/run sets it, after checking the launch
- * itself) that fails instead.
+ * its name and on stderr; with ENCLAVE_REQUIRE_BROWSER=1 (.ci/run sets it) that fails instead: the
+ * file fails to load, with the reason.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
