@@ -12,6 +12,8 @@ import { ADAPTERS, closeAttackWindows, runAttack } from './helpers.js';
 const row = ADAPTERS[0];
 if (row === undefined) throw new Error('no attack row');
 const g = globalThis as Record<string, unknown>;
+/** The host global an escaped payload sets (see PWN in helpers.ts). */
+const PWNED = '__pwned';
 
 describe('runAttack keeps watching an attack after its test', () => {
   it('a tool call after the attack\'s test is found and named', async () => {
@@ -31,12 +33,12 @@ describe('runAttack keeps watching an attack after its test', () => {
 
   it('a host canary set after the attack\'s test is found before the next attack resets it', async () => {
     await runAttack(row, { name: 'sets a canary late', code: 'return 1;', expect: ['OK'] });
-    g.__pwned = 1;
+    g[PWNED] = 1;
     try {
       // The next attack checks the open window first, then resets the canaries for itself.
       await expect(runAttack(row, { name: 'the next attack', code: 'return 2;', expect: ['OK'] })).rejects.toThrow(/sets a canary late[\s\S]*__pwned/);
     } finally {
-      delete g.__pwned;
+      delete g[PWNED];
     }
     await closeAttackWindows(true);
   });

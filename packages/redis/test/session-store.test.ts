@@ -356,8 +356,8 @@ describe('RedisSessionStore: what Redis says is checked', () => {
     const handler = createEnclaveHandler({ logger: { info() {}, error() {} }, authenticate: () => 'alice', sessions: { store } });
     const get = (url: string) => handler(new Request(`http://localhost/enclave${url}`, { headers: { accept: 'application/json' } }));
     try {
-      const started = await handler(new Request('http://localhost/enclave/sessions', { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify({ code: 'return 1' }) }));
-      const { sessionId } = (await started.json()) as { sessionId: string };
+      const created = await handler(new Request('http://localhost/enclave/sessions', { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify({ code: 'return 1' }) }));
+      const { sessionId } = (await created.json()) as { sessionId: string };
       await expect.poll(async () => (await store.get(sessionId))?.state, { timeout: 10_000 }).toBe('completed');
       const c = redis.client();
       const [meta] = await c.keys(`${prefix}*:s:${sessionId}`);
@@ -509,9 +509,9 @@ describe('user keys that are not well-formed UTF-16', () => {
     const handler = createEnclaveHandler({ logger: { info() {}, error() {} }, authenticate: ({ request }) => USERS[request.headers.get('x-user') ?? ''], sessions: { store } });
     const as = (user: string, url: string, init: RequestInit = {}) => handler(new Request(`http://localhost/enclave${url}`, { ...init, headers: { 'content-type': 'application/json', 'x-user': user } }));
     try {
-      const started = await as('a', '/sessions', { method: 'POST', body: JSON.stringify({ code: 'return "a’s statement"' }) });
-      expect(started.status).toBe(201);
-      const { sessionId } = (await started.json()) as { sessionId: string };
+      const created = await as('a', '/sessions', { method: 'POST', body: JSON.stringify({ code: 'return "a’s statement"' }) });
+      expect(created.status).toBe(201);
+      const { sessionId } = (await created.json()) as { sessionId: string };
       await expect.poll(async () => (await store.get(sessionId))?.state, { timeout: 10_000 }).toBe('completed');
       // Before, c read it (and a, whose it is, got 404).
       for (const other of ['c', 'b']) {
