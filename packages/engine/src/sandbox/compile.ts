@@ -4,8 +4,12 @@ import { isJsSpace, isLineTerminator } from '../ast/unicode.js';
 import { LruCache, textSize } from '../source.js';
 import { RESERVED_PREFIX, SCRIPT_FILENAME } from './realm-abi.js';
 
-/** Compiled scripts of this thread: their code is a few times their text, and bounded by it. */
-const scripts = new LruCache<string, vm.Script>(500, 8 * 1024 * 1024, textSize);
+/**
+ * Compiled scripts of this thread: their code is a few times their text, and bounded by it. A text is
+ * kept from its second compile on: never-seen texts, most of LLM traffic, are dropped young instead of
+ * filling the old generation (9-11% fewer instructions per never-seen agent run, see LruCache).
+ */
+const scripts = new LruCache<string, vm.Script>(500, 8 * 1024 * 1024, textSize, { admitOnSecondSight: true });
 
 /**
  * Whether this process chose V8's laziness itself (`node --no-lazy`, `--lazy`): then its choice stands.
@@ -141,8 +145,8 @@ export function compiled(source: string): { script: vm.Script; seen: boolean } {
   if (mayImport(source)) throw new SyntaxError(IMPORT_REFUSED);
   const compile = () => new vm.Script(source, { filename: SCRIPT_FILENAME, lineOffset: -1 });
   script = functionsIn(source, EAGER_FEWEST) >= EAGER_FEWEST ? eagerly(source, compile) : compileWith(false, compile);
-  scripts.set(source, script);
-  return { script, seen: false };
+  // A text kept now is one this thread compiled before (the cache admits a text at its second sight).
+  return { script, seen: scripts.set(source, script) };
 }
 
 /** Names the uncalled function `checkSyntax` wraps a script in: reserved, so no script can declare it. */
