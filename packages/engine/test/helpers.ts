@@ -263,18 +263,18 @@ export function escapeCanaries(tag: string): EscapeCanaries {
       calls++;
     };
   });
+  const expectNoEscape = () => {
+    expect(existsSync(file), `the payload wrote ${file}: escape`).toBe(false);
+    expect(calls, 'the payload called a host function: escape').toBe(0);
+  };
   afterAll(async () => {
     // The last attacks' detached work may still write the file or call the function: watch it out first.
     await closeAttackWindows(true);
-    expect(existsSync(file), `the payload wrote ${file}: escape`).toBe(false);
-    expect(calls, 'the payload called a host function: escape').toBe(0);
+    expectNoEscape();
     delete g[hostFn];
     rmSync(file, { force: true });
   });
-  afterEach(() => {
-    expect(existsSync(file), `the payload wrote ${file}: escape`).toBe(false);
-    expect(calls, 'the payload called a host function: escape').toBe(0);
-  });
+  afterEach(expectNoEscape);
   return {
     file,
     payload,

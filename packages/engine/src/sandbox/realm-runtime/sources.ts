@@ -12,7 +12,6 @@ import { apply, defineProperty, FunctionPrototype, functionToString, gopd, strin
 import { displace } from './displaced.js';
 
 const NATIVE_TAIL = '{ [native code] }';
-const nativeToString = functionToString;
 /**
  * The functions of the runtime's (and V8's) a script can reach, each with the name to print when its
  * own is empty (`out[k] = function () {}`). Recorded without printing anything: lockdown's walk meets a
@@ -45,7 +44,7 @@ export function installFunctionToString(): void {
     {
       toString(this: unknown): string {
         // The intrinsic's text, or its TypeError for a non-function; a proxy of a function is not recorded.
-        const text = apply(nativeToString, this, []) as string;
+        const text = apply(functionToString, this, []) as string;
         if (typeof this !== 'function') return text;
         const fallback = apply(weakMapGet, recorded, [this]) as string | undefined;
         if (fallback === undefined || (apply(stringEndsWith, text, [NATIVE_TAIL]) as boolean)) return text;
@@ -55,6 +54,6 @@ export function installFunctionToString(): void {
     'toString',
   )?.value as () => string;
   asBuiltin(wrapper);
-  displace(nativeToString);
+  displace(functionToString);
   defineProperty(FunctionPrototype, 'toString', { value: wrapper, writable: true, enumerable: false, configurable: true });
 }
