@@ -15,6 +15,8 @@ export type EnclaveClientErrorCode =
   | 'NOT_FOUND'
   | 'METHOD_NOT_ALLOWED'
   | 'PAYLOAD_TOO_LARGE'
+  /** The request's body did not arrive whole within the server's `bodyTimeoutMs` (408). */
+  | 'REQUEST_TIMEOUT'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'RATE_LIMITED'
   | 'QUEUE_FULL'

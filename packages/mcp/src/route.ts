@@ -96,14 +96,14 @@ export function mcpRoute<N = unknown, U = unknown>(options?: McpRouteOptions): E
       const { request } = route.ctx;
       if (route.rest !== '') return rpcError(404, RPC.serverError, 'Not found: the MCP endpoint is the route itself.', { status: 404, code: 'NOT_FOUND' });
       if (!originAllowed(request, allowedOrigins)) return rpcError(403, RPC.serverError, 'Forbidden: this Origin may not call the MCP endpoint.', { status: 403, code: 'FORBIDDEN' });
-      // The body is read here, under the handler's maxBodySize (413 from the core), and handed to the SDK parsed.
+      // The body is read here, under the handler's maxBodySize and bodyTimeoutMs (413 and 408 from the core), and handed to the SDK parsed.
       let parsedBody: unknown;
       if (request.method.toUpperCase() === 'POST') {
         if (!isJsonContentType(request.headers.get('content-type'))) {
           return rpcError(415, RPC.serverError, 'Unsupported Media Type: send Content-Type: application/json.', { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' });
         }
         try {
-          parsedBody = JSON.parse(await readBodyText(request, route.maxBodySize));
+          parsedBody = JSON.parse(await readBodyText(request, route.maxBodySize, { timeoutMs: route.bodyTimeoutMs }));
         } catch (err) {
           if (err instanceof SyntaxError) return rpcError(400, RPC.parseError, 'Parse error: the body is not valid JSON.');
           throw err;

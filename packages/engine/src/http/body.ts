@@ -35,30 +35,64 @@ function decodeUtf8(bytes: Uint8Array): string {
   }
 }
 
+/** A body that did not arrive whole within the handler's `bodyTimeoutMs`: 408, and the connection is closed. */
+export class RequestTimeoutError extends EnclaveHttpError {
+  constructor(timeoutMs: number) {
+    super(408, `The request body did not arrive within ${timeoutMs} ms.`, { code: 'REQUEST_TIMEOUT', headers: { connection: 'close' } });
+  }
+}
+
+/** What `readBodyText` waits for at most: the whole body, in milliseconds (none when absent). */
+export interface ReadBodyOptions {
+  timeoutMs?: number;
+}
+
 /**
  * Reads the body as UTF-8 text, never holding more than `maxBodySize` bytes: a declared length over the
- * cap is refused before reading, and an undeclared one is cut off as soon as it passes the cap.
+ * cap is refused before reading, and an undeclared one is cut off as soon as it passes the cap. With
+ * `timeoutMs`, a body that has not arrived whole by then is given up with a RequestTimeoutError (408): a
+ * client that sends its body a byte at a time (or not at all after its headers) holds a request open
+ * only that long, whatever the server's own timeouts are (Node's `requestTimeout` is 5 minutes).
  *
  * A body whose declared length fits is read in one `arrayBuffer()`: the server's HTTP parser holds the
  * body to its `Content-Length`, and servers such as @hono/node-server then read the socket directly
  * instead of building a web stream. The length is checked again after reading all the same.
  */
-export async function readBodyText(request: Request, maxBodySize: number): Promise<string> {
+export async function readBodyText(request: Request, maxBodySize: number, options: ReadBodyOptions = {}): Promise<string> {
   const declared = request.headers.get('content-length');
   const length = declared !== null && /^\d+$/.test(declared.trim()) ? Number(declared) : undefined;
   if (length !== undefined && length > maxBodySize) throw new PayloadTooLargeError(maxBodySize);
+  if (length === undefined && request.body === null) return '';
+  const { timeoutMs } = options;
+  if (timeoutMs === undefined) return decodeUtf8(await readBytes(request, maxBodySize, length));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RequestTimeoutError(timeoutMs)), timeoutMs);
+  });
+  const reading = readBytes(request, maxBodySize, length, late);
+  // Given up on, the read still settles (the server closes the connection after the 408): unobserved.
+  reading.catch(() => {});
+  try {
+    return decodeUtf8(await Promise.race([reading, late]));
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The body's bytes (see readBodyText); a stream read stops at `late`'s rejection and cancels the stream. */
+async function readBytes(request: Request, maxBodySize: number, length: number | undefined, late?: Promise<never>): Promise<Uint8Array> {
   if (length !== undefined) {
     const bytes = new Uint8Array(await request.arrayBuffer());
     if (bytes.byteLength > maxBodySize) throw new PayloadTooLargeError(maxBodySize);
-    return decodeUtf8(bytes);
+    return bytes;
   }
-  if (request.body === null) return '';
+  if (request.body === null) return new Uint8Array(0);
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {
     for (;;) {
-      const { done, value } = await reader.read();
+      const { done, value } = await (late === undefined ? reader.read() : Promise.race([reader.read(), late]));
       if (done) break;
       size += value.byteLength;
       if (size > maxBodySize) throw new PayloadTooLargeError(maxBodySize);
@@ -74,7 +108,7 @@ export async function readBodyText(request: Request, maxBodySize: number): Promi
     bytes.set(c, at);
     at += c.byteLength;
   }
-  return decodeUtf8(bytes);
+  return bytes;
 }
 
 /** The body of `POST {path}/check`. */

@@ -117,8 +117,9 @@ export interface EnclaveRouteContext<N = unknown, U = unknown> {
   /** The path below the route's own: `''` for `{path}/mcp` itself, `'/a/b'` for `{path}/mcp/a/b`. */
   readonly rest: string;
   readonly enclave: Enclave;
-  /** Read the body with `readBodyText(request, maxBodySize)` from `@enclave-kit/engine/http`. */
+  /** Read the body with `readBodyText(request, maxBodySize, { timeoutMs: bodyTimeoutMs })` from `@enclave-kit/engine/http`. */
   readonly maxBodySize: number;
+  readonly bodyTimeoutMs: number;
   /**
    * This request's scope from `tools(ctx)` or `createContext`, built at most once per request. Rejects
    * only with an `EnclaveHttpError`, whose message is public: any other failure is reported to
@@ -163,6 +164,11 @@ export interface EnclaveHandlerBaseOptions<N, U> {
   enclave?: Enclave | CreateEnclaveOptions;
   /** Bytes of request body read at most; larger bodies get 413 without being buffered. Default 1 MiB. */
   maxBodySize?: number;
+  /**
+   * Milliseconds a request's body may take to arrive whole, from when the route starts reading it; a
+   * slower one gets 408 `REQUEST_TIMEOUT` and its connection is closed. Default 30,000.
+   */
+  bodyTimeoutMs?: number;
   /**
    * Browser origins allowed to call the run, check, catalog and session routes besides the ones let in
    * by default: a request with another `Origin` gets 403 before anything else (CSRF from another site,
@@ -313,6 +319,7 @@ export interface HandlerShared<N, U> {
   readonly ownsEnclave: boolean;
   readonly statuses: Readonly<Record<HttpOutcome, number>>;
   readonly maxBodySize: number;
+  readonly bodyTimeoutMs: number;
   readonly catalog: boolean;
   readonly checkRouteOn: boolean;
   readonly playground: boolean;

@@ -390,7 +390,7 @@ async function persistently<T>(fn: () => Promise<T>, maxWaitMs: number): Promise
 
 /** Starts the request side of a handler whose options createEnclaveHandler has checked. */
 export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, shared: HandlerShared<N, U>): HandlerCore<N> {
-  const { enclave, statuses, maxBodySize, catalog, checkRouteOn, playground, routes, requestError, refuse } = shared;
+  const { enclave, statuses, maxBodySize, bodyTimeoutMs, catalog, checkRouteOn, playground, routes, requestError, refuse } = shared;
   const retryAfter = String(options.retryAfter ?? 1);
   const logger = options.logger ?? console;
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
@@ -492,10 +492,10 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
     return ctx;
   }
 
-  /** The JSON body's text, within `maxBodySize`; throws EnclaveHttpError (413, 415, or 400 for bad UTF-8). */
+  /** The JSON body's text, within `maxBodySize` and `bodyTimeoutMs`; throws EnclaveHttpError (413, 415, 408, or 400 for bad UTF-8). */
   async function readJsonText(request: Request): Promise<string> {
     if (!isJsonContentType(request.headers.get('content-type'))) throw new EnclaveHttpError(415, 'Send the request as Content-Type: application/json.');
-    return readBodyText(request, maxBodySize);
+    return readBodyText(request, maxBodySize, { timeoutMs: bodyTimeoutMs });
   }
 
   /** The run request in the body, checked; throws EnclaveHttpError (400, 413, 415). */
@@ -614,7 +614,7 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
     };
     let built: Promise<RunScope> | undefined;
     const scope = () => (built ??= guarded(() => scopeOf(ctx)));
-    return { ctx, rest, enclave, maxBodySize, scope, run: (body) => guarded(() => routeRun(ctx, body, scope)) };
+    return { ctx, rest, enclave, maxBodySize, bodyTimeoutMs, scope, run: (body) => guarded(() => routeRun(ctx, body, scope)) };
   }
 
   /** `POST {path}`: the run, answered as JSON, or streamed as its events when the client asks for a stream. */
@@ -867,7 +867,7 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
     if (!isJsonContentType(request.headers.get('content-type'))) throw new EnclaveHttpError(415, 'Send the decision as Content-Type: application/json.');
     let parsed: unknown;
     try {
-      parsed = JSON.parse(await readBodyText(request, Math.min(maxBodySize, MAX_DECISION_BYTES)));
+      parsed = JSON.parse(await readBodyText(request, Math.min(maxBodySize, MAX_DECISION_BYTES), { timeoutMs: bodyTimeoutMs }));
     } catch (err) {
       if (err instanceof EnclaveHttpError) throw err;
       throw new EnclaveHttpError(400, 'The request body is not valid JSON.');

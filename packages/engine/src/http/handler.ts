@@ -18,11 +18,14 @@ import type { EnclaveFetchHandler, EnclaveHandlerOptions, EnclaveLogger, Enclave
 import { CHECK_PATH, SESSION_METHODS, json, keyBytes, playgroundPath, routeAt } from './handler-common.js';
 
 const DEFAULT_MAX_BODY = 1024 * 1024;
+/** How long a request's body may take to arrive whole, by default. */
+const DEFAULT_BODY_TIMEOUT_MS = 30_000;
 /** Where the HTTP core's option errors say they come from: the adapters' options are these options. */
 const OPTIONS_WHERE = 'enclave options';
 const OPTION_KEYS = new Set([
   'enclave',
   'maxBodySize',
+  'bodyTimeoutMs',
   'allowedOrigins',
   'allowedHosts',
   'authenticate',
@@ -56,6 +59,7 @@ export function checkHandlerOptions(options: unknown): asserts options is Enclav
   if (o.tools !== undefined && (o.tools === null || (typeof o.tools !== 'object' && typeof o.tools !== 'function'))) check.fail('tools must be a function (ctx) => tools, or an object of tools.');
   for (const name of ['createContext', 'authenticate', 'onRunStart', 'onRunEnd', 'onError']) check.function(name, o[name]);
   check.positiveInteger('maxBodySize', o.maxBodySize, 'bytes');
+  check.delay('bodyTimeoutMs', o.bodyTimeoutMs);
   check.positiveInteger('maxConcurrentRuns', o.maxConcurrentRuns);
   check.positiveInteger('retryAfter', o.retryAfter, 'seconds');
   checkAllowedOrigins(o.allowedOrigins, (message) => check.fail(message));
@@ -124,7 +128,7 @@ function defaultPlayground(): boolean {
  * });
  * Bun.serve({ fetch: (req) => handler(req) });
  * ```
- * Defaults: `maxBodySize` 1 MiB, catalog on, no rate limit, no concurrency cap, `new Enclave()`.
+ * Defaults: `maxBodySize` 1 MiB, `bodyTimeoutMs` 30 s, catalog on, no rate limit, no concurrency cap, `new Enclave()`.
  */
 export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveHandlerOptions<N, U>): EnclaveFetchHandler<N> {
   checkHandlerOptions(options);
@@ -132,6 +136,7 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
   const ownsEnclave = !(options.enclave instanceof Enclave);
   const enclave = options.enclave instanceof Enclave ? options.enclave : new Enclave(options.enclave);
   const maxBodySize = options.maxBodySize ?? DEFAULT_MAX_BODY;
+  const bodyTimeoutMs = options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
   const catalog = options.catalog ?? true;
   const checkRouteOn = options.check ?? true;
   const playground = options.playground ?? defaultPlayground();
@@ -148,7 +153,7 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
     return requestError(err.code, err.message, started, { ...err.headers }, status);
   };
 
-  const shared: HandlerShared<N, U> = { enclave, ownsEnclave, statuses, maxBodySize, catalog, checkRouteOn, playground, routes, requestError, refuse };
+  const shared: HandlerShared<N, U> = { enclave, ownsEnclave, statuses, maxBodySize, bodyTimeoutMs, catalog, checkRouteOn, playground, routes, requestError, refuse };
   // Loaded now, not at the first request: the core starts the session sweeps of this instance as soon
   // as it can, as it did when it was part of this module. A few milliseconds later than before.
   let core: HandlerCore<N> | undefined;

@@ -6,6 +6,7 @@
  */
 import { request as httpRequest } from 'node:http';
 import type { Server } from 'node:http';
+import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EnclaveHttpError, ToolError, defineTool } from '../../src/index.js';
@@ -92,6 +93,7 @@ export function contractOptions(harness: AdapterHarness, observed: Observed): Re
   return {
     enclave: { timeout: SERVER_TIMEOUT, maxOutputBytes: 4096 },
     maxBodySize: 8 * 1024,
+    bodyTimeoutMs: BODY_TIMEOUT_MS,
     maxConcurrentRuns: 4,
     retryAfter: 2,
     logger: silent,
@@ -269,6 +271,31 @@ export function rawTarget(url: string, target: string, method: string, body?: st
   });
 }
 
+/** The contract's `bodyTimeoutMs`: long enough for any whole body on a loaded machine, short for a test to wait out. */
+const BODY_TIMEOUT_MS = 1500;
+
+/**
+ * A client that sends its headers and the start of a body, then nothing more, on a raw socket: what the
+ * server answered (`''` if nothing) when it closed the connection. The body is declared with a
+ * Content-Length it never reaches, or sent as one chunk of an unended chunked body.
+ */
+export function stalledBody(url: string, path: string, framing: 'length' | 'chunked'): Promise<string> {
+  const { hostname, port } = new URL(url);
+  const start = '{"code":"return 1","input":"';
+  const head = [`POST ${path} HTTP/1.1`, `host: ${hostname}:${port}`, 'content-type: application/json', 'x-user: alice'];
+  head.push(framing === 'length' ? `content-length: ${start.length + 100}` : 'transfer-encoding: chunked');
+  const body = framing === 'length' ? start : `${start.length.toString(16)}\r\n${start}\r\n`;
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: hostname, port: Number(port) });
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (answer += chunk));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(answer));
+    socket.write(`${head.join('\r\n')}\r\n\r\n${body}`);
+  });
+}
+
 /** The JSON body, untyped: tests read fields of many shapes. */
 const jsonOf = (res: Response): Promise<any> => res.json();
 
@@ -340,6 +367,21 @@ export function adapterContract(name: string, harness: AdapterHarness): void {
       await new Promise((r) => setTimeout(r, 150));
       ac.abort();
       await expect(pending).rejects.toThrow();
+      const ok = await post(served.url, { body: { code: 'return "still here"' } });
+      expect((await jsonOf(ok)).value).toBe('still here');
+    });
+
+    // A body parser before the adapter (express.json()) reads the body itself, under the framework's own timeouts.
+    it.skipIf(harness.frameworkParsesBody === true)('a body that does not arrive whole within bodyTimeoutMs gets 408 REQUEST_TIMEOUT and its connection closed; the server keeps serving', async () => {
+      const answers = await Promise.all([stalledBody(served.url, '/enclave', 'length'), stalledBody(served.url, '/enclave', 'chunked'), stalledBody(served.url, '/enclave/sessions', 'length')]);
+      for (const answer of answers) {
+        expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 408 Request Timeout');
+        expect(answer.toLowerCase()).toContain('connection: close');
+        expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4).replace(/^[0-9a-f]+\r\n/, '').replace(/\r\n0\r\n\r\n$/, ''))).toMatchObject({
+          success: false,
+          error: { code: 'REQUEST_TIMEOUT', message: `The request body did not arrive within ${BODY_TIMEOUT_MS} ms.` },
+        });
+      }
       const ok = await post(served.url, { body: { code: 'return "still here"' } });
       expect((await jsonOf(ok)).value).toBe('still here');
     });
@@ -1026,6 +1068,13 @@ export function adapterContract(name: string, harness: AdapterHarness): void {
       const text = await fetch(mcp, { method: 'POST', headers: { 'content-type': 'text/plain', 'x-user': 'alice' }, body: 'tools/list' });
       expect(text.status).toBe(415);
       expect((await jsonOf(text)).jsonrpc).toBe('2.0');
+    });
+
+    it.skipIf(harness.frameworkParsesBody === true)('a body that does not arrive whole within bodyTimeoutMs: 408 with a JSON-RPC error, and the connection closed', async () => {
+      const answer = await stalledBody(served.url, '/enclave/mcp', 'length');
+      expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 408 Request Timeout');
+      expect(answer).toMatch(/"jsonrpc":"2\.0"/);
+      expect(answer).toMatch(/"code":"REQUEST_TIMEOUT"/);
     });
 
     it('the per-user rate limit counts MCP requests too: 429 with Retry-After', async () => {

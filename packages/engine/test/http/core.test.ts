@@ -1,6 +1,6 @@
 import { createServer, request as httpRequest } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { OptionChecker, isSessionId, routePath, statusTable } from '../../src/http/index.js';
+import { OptionChecker, RequestTimeoutError, isSessionId, readBodyText, routePath, statusTable } from '../../src/http/index.js';
 import { ENCLAVE_HTTP_STATUS, EnclaveConfigError, EnclaveHttpError, MemoryRateLimitStore, MemorySessionStore, createEnclaveHandler } from '../../src/index.js';
 import type { EnclaveRoute, EnclaveRouteContext } from '../../src/index.js';
 import { handleNodeRequest, writeFetchResponse } from '../../src/node/index.js';
@@ -28,6 +28,8 @@ describe('createEnclaveHandler options', () => {
   it.each([
     [{ tools: () => ({}), createContext: () => ({}) }, /either tools or createContext/],
     [{ maxBodySize: 0 }, /maxBodySize must be a positive integer/],
+    [{ bodyTimeoutMs: 0 }, /bodyTimeoutMs/],
+    [{ bodyTimeoutMs: 'soon' }, /bodyTimeoutMs/],
     [{ rateLimit: { max: 1, windowMs: 1000 } }, /rateLimit\.key must be a function/],
     [{ rateLimit: 'per-user' }, /rateLimit must be \{ max, windowMs, key/],
     [{ rateLimit: { max: 1, windowMs: 1000, key: () => 'u', store: {} } }, /rateLimit\.store must be an object with a hit/],
@@ -59,7 +61,7 @@ describe('createEnclaveHandler options', () => {
     const http = await import('../../src/http/index.js');
     expect(http.ENCLAVE_HTTP_STATUS).toBe(ENCLAVE_HTTP_STATUS);
     expect(http.createEnclaveHandler).toBe(createEnclaveHandler);
-    expect(ENCLAVE_HTTP_STATUS).toMatchObject({ SUCCESS: 200, BAD_REQUEST: 400, UNAUTHORIZED: 401, FORBIDDEN: 403, PAYLOAD_TOO_LARGE: 413, UNSUPPORTED_MEDIA_TYPE: 415, RATE_LIMITED: 429 });
+    expect(ENCLAVE_HTTP_STATUS).toMatchObject({ SUCCESS: 200, BAD_REQUEST: 400, UNAUTHORIZED: 401, FORBIDDEN: 403, PAYLOAD_TOO_LARGE: 413, REQUEST_TIMEOUT: 408, UNSUPPORTED_MEDIA_TYPE: 415, RATE_LIMITED: 429 });
     expect(ENCLAVE_HTTP_STATUS).toMatchObject({ VALIDATION_ERROR: 422, SCORING_BLOCKED: 422, RUNTIME_ERROR: 422, MAX_ITERATIONS: 422, MAX_TOOL_CALLS: 422, MEMORY_LIMIT_EXCEEDED: 422, OUTPUT_LIMIT_EXCEEDED: 422 });
     expect(ENCLAVE_HTTP_STATUS).toMatchObject({ TIMEOUT: 408, TOOL_ERROR: 502, QUEUE_FULL: 503, ABORTED: 499, INTERNAL_ERROR: 500 });
     expect(statusTable({ TIMEOUT: 504 }).TIMEOUT).toBe(504);
@@ -295,6 +297,42 @@ describe('routes below the run route (the extension point of @enclave-kit/mcp)',
     const route = routePath('/enclave/');
     expect(['/enclave', '/enclave/', '/enclave/mcp', '/enclave/mcp/x/', '/enclaves/mcp', '/other'].map((p) => route.below(p))).toEqual(['', '', '/mcp', '/mcp/x', undefined, undefined]);
     expect(routePath('/').below('/mcp')).toBe('/mcp');
+  });
+});
+
+describe('readBodyText with a timeout', () => {
+  /** A body that sends `first` and then nothing, ever; `cancelled` says whether its reader gave it up. */
+  function stalled(first: string, headers: Record<string, string> = {}) {
+    const state = { cancelled: false };
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(first));
+      },
+      cancel() {
+        state.cancelled = true;
+      },
+    });
+    const request = new Request('http://localhost/enclave', { method: 'POST', headers, body, duplex: 'half' } as RequestInit);
+    return { request, state };
+  }
+
+  it('gives up a stream that stalls with a RequestTimeoutError (408 REQUEST_TIMEOUT, connection close) and cancels it', async () => {
+    const { request, state } = stalled('{"code":"');
+    const read = readBodyText(request, 1024, { timeoutMs: 50 });
+    await expect(read).rejects.toBeInstanceOf(RequestTimeoutError);
+    await expect(read).rejects.toMatchObject({ status: 408, code: 'REQUEST_TIMEOUT', headers: { connection: 'close' } });
+    expect(state.cancelled).toBe(true);
+  });
+
+  it('gives up a body with a Content-Length that never arrives whole', async () => {
+    const { request } = stalled('{"code":"', { 'content-length': '100' });
+    await expect(readBodyText(request, 1024, { timeoutMs: 50 })).rejects.toMatchObject({ status: 408, code: 'REQUEST_TIMEOUT' });
+  });
+
+  it('reads a whole body within the time, and the cap still holds first', async () => {
+    expect(await readBodyText(new Request('http://localhost/', { method: 'POST', body: '{"code":"return 1"}' }), 1024, { timeoutMs: 10_000 })).toBe('{"code":"return 1"}');
+    const { request } = stalled('x'.repeat(2048));
+    await expect(readBodyText(request, 1024, { timeoutMs: 10_000 })).rejects.toMatchObject({ status: 413, code: 'PAYLOAD_TOO_LARGE' });
   });
 });
 
