@@ -278,9 +278,6 @@ describe('the packages as npm installs them from their tarballs', () => {
 
   check('the package READMEs\' examples run as written', async () => {
     const dir = at('esm');
-    const engine = await run(process.execPath, ['readme-engine.js'], dir);
-    expectClean(engine);
-    expect(engine.stdout).toBe('120\n');
     // The servers: started as written on a free port (the one edit: 3000, or 3001), then asked as alice and
     // as nobody; the MCP ones over JSON-RPC; the Redis one with its stores at REDIS_URL.
     const servers: [string, 'express' | 'hono' | 'nest' | 'mcp', string][] = [
@@ -291,13 +288,33 @@ describe('the packages as npm installs them from their tarballs', () => {
       ['mcp', 'mcp', '/mcp'],
       ['mcp-fetch', 'mcp', ''],
     ];
-    for (const [name, probe, below] of servers) {
+    for (const [name] of servers) {
       const file = path.join(dir, `readme-${name}.js`);
       const js = readFileSync(file, 'utf8');
       expect(js.match(/\b300[01]\b/g), `the README's ${name} example listens on 3000 (or 3001) once`).toHaveLength(1);
       writeFileSync(file, js.replace(/\b300[01]\b/, 'Number(process.env.PORT)'));
-      const server = await startNode([file], { cwd: dir, port: await freePort() });
-      try {
+    }
+    // The Next.js route file: its handlers, called as Next calls them.
+    writeFileSync(path.join(dir, 'call-next-route.mjs'), "import { POST } from './readme-next.js';\nimport probe from './probe.cjs';\nawait probe.probeRoute('next', (init) => POST(new Request('http://localhost/enclave', init)));\n");
+    // The React example is a component module: rendered on the server, as a framework would first.
+    writeFileSync(
+      path.join(dir, 'render-react.mjs'),
+      "import { createElement } from 'react';\nimport { renderToString } from 'react-dom/server';\nimport { App } from './readme-react.js';\nconsole.log(renderToString(createElement(App)));\n",
+    );
+    // Every program starts at once, the servers each on a port of its own: one after the other, their
+    // Node starts and framework loads were most of this test's time. Each is then judged alone, in turn.
+    const started = servers.map(async ([name]) => startNode([path.join(dir, `readme-${name}.js`)], { cwd: dir, port: await freePort() }));
+    // A server that fails to start is reported where the loop awaits it.
+    for (const s of started) s.catch(() => {});
+    const engineRun = run(process.execPath, ['readme-engine.js'], dir);
+    const nextRun = run(process.execPath, ['call-next-route.mjs'], dir);
+    const reactRun = run(process.execPath, ['render-react.mjs'], dir);
+    try {
+      const engine = await engineRun;
+      expectClean(engine);
+      expect(engine.stdout).toBe('120\n');
+      for (const [i, [name, probe, below]] of servers.entries()) {
+        const server = await started[i]!;
         expectClean(await run(process.execPath, ['probe.cjs', probe, `${server.url}${below}`], dir));
         if (name === 'express') {
           // The client's example, as written, against this server (the one edit: its port).
@@ -309,21 +326,15 @@ describe('the packages as npm installs them from their tarballs', () => {
         }
         // Nest logs its start-up on stdout; nothing of anyone's belongs on stderr.
         expect(server.stderr(), `the README's ${name} server`).toBe('');
-      } finally {
-        server.stop();
       }
+      expectClean(await nextRun);
+      const rendered = await reactRun;
+      expectClean(rendered);
+      expect(rendered.stdout).toContain('idle<!-- -->: <!-- -->0<!-- --> tool calls');
+    } finally {
+      // Each server is stopped once it has started, whenever that is.
+      for (const s of started) void s.then((server) => server.stop(), () => {});
     }
-    // The Next.js route file: its handlers, called as Next calls them.
-    writeFileSync(path.join(dir, 'call-next-route.mjs'), "import { POST } from './readme-next.js';\nimport probe from './probe.cjs';\nawait probe.probeRoute('next', (init) => POST(new Request('http://localhost/enclave', init)));\n");
-    expectClean(await run(process.execPath, ['call-next-route.mjs'], dir));
-    // The React example is a component module: rendered on the server, as a framework would first.
-    writeFileSync(
-      path.join(dir, 'render-react.mjs'),
-      "import { createElement } from 'react';\nimport { renderToString } from 'react-dom/server';\nimport { App } from './readme-react.js';\nconsole.log(renderToString(createElement(App)));\n",
-    );
-    const rendered = await run(process.execPath, ['render-react.mjs'], dir);
-    expectClean(rendered);
-    expect(rendered.stdout).toContain('idle<!-- -->: <!-- -->0<!-- --> tool calls');
   });
 
   check('CommonJS, TypeScript 5 with `module: commonjs` (the Nest CLI\'s setup): app.ts compiles and runs', async () => {
