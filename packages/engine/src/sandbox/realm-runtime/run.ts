@@ -96,6 +96,9 @@ function quote(s: string): string {
   return jsonStringify(s.length > 2000 ? `${apply(stringSlice, s, [0, 2000]) as string}...` : s) as string;
 }
 
+/** How deep a result is copied out; deeper is OUTPUT_LIMIT_EXCEEDED. */
+const RESULT_MAX_DEPTH = 256;
+
 const iterationMessage = (max: number) => `Iteration limit of ${max} exceeded (loops and function calls count).`;
 
 /** Ends the run once: encodes the value, or describes what was thrown without running any of its code. */
@@ -117,11 +120,12 @@ function finish(run: Run, codec: Codec, kind: 'ok' | 'error', value: unknown): v
   }
   if (kind === 'ok') {
     // The result is JSON data by contract: whatever the host does next (JSON.stringify, an HTTP body) works.
-    const text = codec.encodeJSON(value, { maxBytes: run.limits.maxOutputBytes, maxDepth: 256, cycles: 'fail' });
+    const text = codec.encodeJSON(value, { maxBytes: run.limits.maxOutputBytes, maxDepth: RESULT_MAX_DEPTH, cycles: 'fail' });
     if (typeof text === 'string') report(run, { kind: 'ok', ...stats }, text);
     else if (text.code === TOO_LARGE) report(run, { kind: 'limit', code: 'OUTPUT_LIMIT_EXCEEDED', name: 'OutputLimitError', message: `The result is larger than ${run.limits.maxOutputBytes} bytes as JSON (shared values count each time they appear).`, ...stats });
     else if (text.code === CYCLE) report(run, { kind: 'limit', code: 'OUTPUT_LIMIT_EXCEEDED', name: 'OutputLimitError', message: `The result contains a cycle (at value${text.path}), which JSON cannot represent.`, ...stats });
-    else report(run, { kind: 'limit', code: 'RUNTIME_ERROR', name: 'Error', message: 'The result is nested too deeply to copy out.', ...stats });
+    // Deeper than the copy-out walks: a result that cannot be returned whole (DESIGN.md's OUTPUT_LIMIT_EXCEEDED), not a script error.
+    else report(run, { kind: 'limit', code: 'OUTPUT_LIMIT_EXCEEDED', name: 'OutputLimitError', message: `The result is nested more than ${RESULT_MAX_DEPTH} levels deep, deeper than a result is copied out.`, ...stats });
     return;
   }
   let name: string | undefined;
