@@ -4,6 +4,8 @@ import type { Request } from 'express';
 import { describe, expect, it } from 'vitest';
 import { EnclaveConfigError } from '@enclave-kit/engine';
 import { adapterContract, listen } from '../../engine/test/http/contract.js';
+import type { AdapterHarness } from '../../engine/test/http/contract.js';
+import { designConformance } from '../../engine/test/http/design-conformance.js';
 import type { ExpressEnclaveOptions, ExpressNative } from '../src/index.js';
 import { enclave } from '../src/index.js';
 
@@ -27,13 +29,16 @@ function app(mount: (app: express.Express) => void, withJson: boolean) {
 
 const userOf = (native: unknown) => ((native as ExpressNative).req as Authed).user;
 
-adapterContract('express', {
+const plain: AdapterHarness = {
   userOf,
   async start(options) {
     const mw = enclave(options as ExpressEnclaveOptions);
     return serve(app((a) => a.use(mw), false), () => mw.handler.dispose());
   },
-});
+};
+
+adapterContract('express', plain);
+designConformance('express', plain);
 
 adapterContract('express after express.json()', {
   userOf,

@@ -4,6 +4,8 @@ import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { adapterContract, listen } from '../../engine/test/http/contract.js';
+import type { AdapterHarness } from '../../engine/test/http/contract.js';
+import { designConformance } from '../../engine/test/http/design-conformance.js';
 import { readEvents, recordFlushes } from '../../engine/test/http/event-stream.js';
 import type { HonoEnclaveOptions } from '../src/index.js';
 import { enclave } from '../src/index.js';
@@ -28,13 +30,16 @@ function app(mount: (app: Hono<Env>) => void, readsBody = false) {
 
 const userOf = (native: unknown) => (native as Context<Env>).get('user');
 
-adapterContract('hono', {
+const plain: AdapterHarness = {
   userOf,
   async start(options) {
     const mw = enclave(options as HonoEnclaveOptions);
     return serve(app((a) => a.use(mw)), () => mw.handler.dispose());
   },
-});
+};
+
+adapterContract('hono', plain);
+designConformance('hono', plain);
 
 describe('hono mounting', () => {
   it('works under app.route(prefix, sub) and after a middleware that read the body, routes below the path too', async () => {

@@ -7,6 +7,8 @@ import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { describe, expect, it } from 'vitest';
 import { adapterContract, listen } from '../../engine/test/http/contract.js';
+import type { AdapterHarness } from '../../engine/test/http/contract.js';
+import { designConformance } from '../../engine/test/http/design-conformance.js';
 import type { EnclaveModuleOptions, NestNative } from '../src/index.js';
 import { EnclaveModule, ENCLAVE_HANDLER } from '../src/index.js';
 
@@ -46,12 +48,14 @@ async function start(imports: unknown[], platform: keyof typeof platforms) {
 }
 
 for (const platform of ['express', 'fastify'] as const) {
-  adapterContract(`nest (${platform})`, {
+  const harness: AdapterHarness = {
     // Nest parses JSON bodies before the route (body-parser, Fastify's parser).
     frameworkParsesBody: true,
     userOf: (native) => (native as NestNative).req.user,
     start: (options) => start([EnclaveModule.forRoot(options as EnclaveModuleOptions)], platform),
-  });
+  };
+  adapterContract(`nest (${platform})`, harness);
+  designConformance(`nest (${platform})`, harness);
 }
 
 describe('nest module', () => {

@@ -2,13 +2,15 @@ import { createServer } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { handleNodeRequest } from '@enclave-kit/engine/node';
 import { adapterContract, listen } from '../../engine/test/http/contract.js';
+import type { AdapterHarness } from '../../engine/test/http/contract.js';
+import { designConformance } from '../../engine/test/http/design-conformance.js';
 import { readEvents } from '../../engine/test/http/event-stream.js';
 import type { NextEnclaveOptions } from '../src/index.js';
 import { toNextHandler } from '../src/index.js';
 
 // The exported route handlers called with real Fetch Requests, made from real sockets by the Node
 // bridge (the way Next's own server hands a Request to a route). next.test.ts runs a built Next app.
-adapterContract('next (exported handlers)', {
+const exported: AdapterHarness = {
   passThrough: false,
   userOf: (native) => (native as Request).headers.get('x-user') ?? undefined,
   async start(options) {
@@ -19,7 +21,8 @@ adapterContract('next (exported handlers)', {
       // As Next serves app/enclave/[[...route]]/route.ts: the segments below /enclave arrive as params.
       const below = new URL(req.url ?? '/', 'http://localhost').pathname.split('/').filter(Boolean).slice(1);
       const params = Promise.resolve(below.length > 0 ? { route: below } : {});
-      const route = Object.assign((request: Request) => (methods[request.method] ?? POST)(request, { params }), {
+      // Next answers HEAD with the GET export when a route has no HEAD of its own (autoImplementMethods).
+      const route = Object.assign((request: Request) => (methods[request.method === 'HEAD' ? 'GET' : request.method] ?? POST)(request, { params }), {
         enclave: handler.enclave,
         maxBodySize: handler.maxBodySize,
         accepts: handler.accepts,
@@ -30,7 +33,10 @@ adapterContract('next (exported handlers)', {
     });
     return listen(server, () => handler.dispose());
   },
-});
+};
+
+adapterContract('next (exported handlers)', exported);
+designConformance('next (exported handlers)', exported);
 
 describe('the exported handlers called directly, without Next’s context (as a test calls them)', () => {
   it('route by the URL: the run, a session’s start, events, state and cancel, the check route', async () => {

@@ -306,7 +306,7 @@ export function routeAt<R>(routes: Readonly<Record<string, R>>, subPath: string)
 export const keyBytes = (key: string | Uint8Array): Uint8Array => (typeof key === 'string' ? new TextEncoder().encode(key) : key);
 
 /** The methods of the session routes: what adapters forward below `{path}/sessions`. */
-export const SESSION_METHODS: ReadonlySet<string> = new Set(['GET', 'POST', 'DELETE']);
+export const SESSION_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'DELETE']);
 
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), { status, headers: { ...JSON_HEADERS, ...headers } });

@@ -1033,7 +1033,7 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
     }
     if (route.approval !== undefined) return decide(request, ctx, { ...route, id: route.id, approval: route.approval }, started, follower);
     if (route.events) {
-      if (method !== 'GET') return requestError('METHOD_NOT_ALLOWED', 'Use GET to read a session’s events.', started, { allow: 'GET' });
+      if (method !== 'GET') return requestError('METHOD_NOT_ALLOWED', 'Use GET to read a session’s events.', started, { allow: 'GET, HEAD' });
       await ownSession(route.id, ctx);
       const afterSeq = resumePoint(request);
       return streamResponse(eventsFormat(request.headers.get('accept')), store, route.id, afterSeq, follower);
@@ -1062,7 +1062,7 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
       }
       return json(statuses.SUCCESS, sessionView(record));
     }
-    return requestError('METHOD_NOT_ALLOWED', 'Use GET for a session’s state or DELETE to cancel it.', started, { allow: 'GET, DELETE' });
+    return requestError('METHOD_NOT_ALLOWED', 'Use GET for a session’s state or DELETE to cancel it.', started, { allow: 'GET, HEAD, DELETE' });
   }
 
   async function serve(request: Request, native: N, started: number, given: string | undefined): Promise<Response> {
@@ -1088,6 +1088,8 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
       const { servePlayground } = await import('./playground.js');
       return servePlayground(request, page);
     }
+    // HEAD is GET without its body (RFC 9110), wherever GET answers: the catalog, a session's state and events.
+    if (method === 'HEAD') return withoutBody(await serve(new Request(request, { method: 'GET' }), native, started, given));
     if (checkRouteOn && subPath.replace(/\/+$/, '') === CHECK_PATH) {
       if (method !== 'POST') return requestError('METHOD_NOT_ALLOWED', 'Use POST to check a script.', started, { allow: 'POST' });
       return checkRoute(request, await admit(request, native));
@@ -1097,13 +1099,19 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
     // Before anything is looked up: an id no store could hold is the client's mistake, said as such.
     if (route?.id !== undefined && !isSessionId(route.id)) throw new EnclaveHttpError(400, `The path does not name a session: ${SESSION_ID_RULE}.`);
     if (route === undefined && method !== 'POST' && !(method === 'GET' && catalog)) {
-      const allow = catalog ? 'GET, POST' : 'POST';
+      const allow = catalog ? 'GET, HEAD, POST' : 'POST';
       return requestError('METHOD_NOT_ALLOWED', `Use POST${catalog ? ' (or GET for the catalog)' : ''}.`, started, { allow });
     }
     const ctx = await admit(request, native);
     if (route !== undefined) return sessionRoute(request, ctx, route, started);
     if (method === 'GET') return json(statuses.SUCCESS, describeCatalog(enclave, await scopeOf(ctx)));
     return runRoute(request, ctx, started);
+  }
+
+  /** The answer's status and headers alone, its body (a stream too) let go. */
+  async function withoutBody(response: Response): Promise<Response> {
+    await response.body?.cancel().catch(() => {});
+    return new Response(null, { status: response.status, statusText: response.statusText, headers: response.headers });
   }
 
   async function handle(request: Request, native: N, given: string | undefined, started: number): Promise<Response> {

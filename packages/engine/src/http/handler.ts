@@ -185,7 +185,7 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
   } as EnclaveFetchHandler<N>;
   const accepts = (method: string, subPath: string) => {
     const m = method.toUpperCase();
-    if (subPath === '') return m === 'POST' || (m === 'GET' && catalog);
+    if (subPath === '') return m === 'POST' || ((m === 'GET' || m === 'HEAD') && catalog);
     if (routeAt(routes, subPath)) return true;
     if (playground && (m === 'GET' || m === 'HEAD') && playgroundPath(subPath) !== undefined) return true;
     if (checkRouteOn && m === 'POST' && subPath.replace(/\/+$/, '') === CHECK_PATH) return true;
