@@ -766,7 +766,8 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
     const format = streamFormat(request.headers.get('accept'));
     if (format !== null) return streamResponse(format, store, sessionId, 0, follower, { 'x-session-id': sessionId });
     const url = `${base}/sessions/${sessionId}`;
-    return json(201, { sessionId, statusUrl: url, eventsUrl: `${url}/events`, cancelUrl: url }, { location: url });
+    // X-Session-Id as the streamed start sends it: a client reads the id from the same place either way.
+    return json(201, { sessionId, statusUrl: url, eventsUrl: `${url}/events`, cancelUrl: url }, { location: url, 'x-session-id': sessionId });
   }
 
   /**

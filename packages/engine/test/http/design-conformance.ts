@@ -122,6 +122,18 @@ export function designConformance(name: string, harness: AdapterHarness): void {
       expect(await typeFor('application/json, text/event-stream')).toBe('text/event-stream');
     });
 
+    it('POST {path}/sessions: 201 { sessionId, eventsUrl, cancelUrl } carries X-Session-Id, as the streamed start does', async () => {
+      const started = await post(served, { code: 'return 1' }, {}, '/enclave/sessions');
+      const body = (await started.json()) as { sessionId: string; eventsUrl: string; cancelUrl: string };
+      expect(started.status).toBe(201);
+      expect(body).toMatchObject({ sessionId: expect.stringMatching(/^ses_/), eventsUrl: `/enclave/sessions/${body.sessionId}/events`, cancelUrl: `/enclave/sessions/${body.sessionId}` });
+      expect(started.headers.get('x-session-id')).toBe(body.sessionId);
+      const streamed = await post(served, { code: 'return 1' }, { accept: 'text/event-stream' }, '/enclave/sessions');
+      const id = streamed.headers.get('x-session-id');
+      expect([streamed.status, id]).toEqual([200, expect.stringMatching(/^ses_/)]);
+      expect(await streamed.text()).toContain(`"sessionId":"${id}"`);
+    });
+
     it('HEAD is GET without a body: the catalog, a session’s state and its events answer with GET’s status and type', async () => {
       const started = (await answer(await post(served, { code: 'return 1' }, {}, '/enclave/sessions'))).body as { sessionId: string; statusUrl: string; eventsUrl: string };
       for (const path of ['/enclave', started.statusUrl, started.eventsUrl]) {
