@@ -194,7 +194,8 @@ function rejected(issues: Issue[]): Checked {
     .map((i) => `line ${i.line}:${i.column} [${i.ruleId}] ${i.message}${i.hint ? ` Hint: ${i.hint}` : ''}`)
     .join('\n');
   const message = `AgentScript rejected (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${summary}`;
-  return { ok: false, result: failure('VALIDATION_ERROR', 'ValidationError', message, noStats(), { location: { line: first.line, column: first.column }, data: { issues } }) };
+  // DESIGN.md: a VALIDATION_ERROR carries the rule id and the location (of the first problem; `issues` has them all).
+  return { ok: false, result: failure('VALIDATION_ERROR', 'ValidationError', message, noStats(), { location: { line: first.line, column: first.column }, data: { ruleId: first.ruleId, issues } }) };
 }
 
 /** The issues of a rejected check; a failure without them (none today) is one issue at line 1. */

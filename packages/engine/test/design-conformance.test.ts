@@ -162,6 +162,16 @@ describe('locations point into the user’s own source (line 1 = the first line 
     expect(r.error?.location).toEqual(location);
   });
 
+  it('a VALIDATION_ERROR carries the rule id and the location of its first problem', async () => {
+    const r = await enclave.run('const a = 1;\n  eval("1");\nnew Function("x");');
+    expect(r.error).toMatchObject({ code: 'VALIDATION_ERROR', location: { line: 2, column: 3 }, data: { ruleId: expect.any(String) } });
+    const issues = r.error?.data?.issues as { ruleId: string; line: number }[];
+    expect(issues.length).toBeGreaterThan(1);
+    expect(r.error?.data?.ruleId).toBe(issues[0]?.ruleId);
+    const syntax = await enclave.run('const = ;');
+    expect(syntax.error?.data?.ruleId).toBe('syntax');
+  });
+
   it('a stack trace names the user’s lines, and nothing of the host', async () => {
     const r = await enclave.run('const f = () => null.x;\nconst g = () => f();\ntry { g(); } catch (e) { return e.stack; }');
     const frames = String(r.value).split('\n').slice(1);

@@ -193,7 +193,7 @@ export class RunDriver {
       case 'syntax':
         return this.#failure('VALIDATION_ERROR', 'ValidationError', `AgentScript rejected (1 problem):\nline 1:1 [syntax] Syntax error: ${end.message}`, {
           location: { line: 1, column: 1 },
-          data: { issues: [{ ruleId: 'syntax', message: `Syntax error: ${end.message}`, hint: 'Fix the syntax error.', line: 1, column: 1 }] },
+          data: { ruleId: 'syntax', issues: [{ ruleId: 'syntax', message: `Syntax error: ${end.message}`, hint: 'Fix the syntax error.', line: 1, column: 1 }] },
         });
       case 'crashed':
       case 'stopped':
