@@ -19,6 +19,18 @@ export interface Issue {
   suggestions?: string[];
 }
 
+/** The index of the last of the ascending `starts` at or before `offset` (0 when none is). */
+export function lastAtOrBefore(starts: readonly number[], offset: number): number {
+  let lo = 0;
+  let hi = starts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if ((starts[mid] as number) <= offset) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
 /**
  * Maps UTF-16 offsets of one source text to line/column pairs. The line starts are found once per
  * source, on the first lookup; lookups are a binary search over them.
@@ -48,14 +60,14 @@ export class LineIndex {
   /** 1-based line and column of a 0-based offset. */
   locate(offset: number): SourceLocation {
     const s = this.#starts;
-    let lo = 0;
-    let hi = s.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if ((s[mid] as number) <= offset) lo = mid;
-      else hi = mid - 1;
-    }
+    const lo = lastAtOrBefore(s, offset);
     return { line: lo + 1, column: offset - (s[lo] as number) + 1 };
+  }
+  /** The 0-based offset of a 1-based line and column, at most the text's length. */
+  offsetOf(line: number, column: number): number {
+    const start = this.#starts[line - 1];
+    if (start === undefined) return this.text.length;
+    return Math.min(start + Math.max(column - 1, 0), this.text.length);
   }
   /** The text of a 1-based line, without its terminator. */
   lineText(line: number): string {

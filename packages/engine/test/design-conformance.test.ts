@@ -130,6 +130,17 @@ describe('run() never throws for anything the script or its input does', () => {
     small.dispose();
   });
 
+  it('200 runs at once on one Enclave: each gets its own input, tools and result', async () => {
+    const runs = Array.from({ length: 200 }, (_, i) =>
+      enclave.run('const r = await callTool("me", {}); return { i: input, r, n: [1, 2, 3].map((x) => x * input).reduce((a, b) => a + b, 0) }', {
+        input: i,
+        tools: { me: async () => `user-${i}` },
+      }),
+    );
+    const results = await Promise.all(runs);
+    expect(results.map((r) => r.value)).toEqual(Array.from({ length: 200 }, (_, i) => ({ i, r: `user-${i}`, n: 6 * i })));
+  });
+
   it.each([
     ['a string', 'throw "boom"'],
     ['null', 'throw null'],
@@ -149,6 +160,8 @@ describe('locations point into the user’s own source (line 1 = the first line 
   it.each([
     ['a runtime error on line 3', 'const a = 1;\nconst b = 2;\nnull.x;', { line: 3, column: 6 }],
     ['Windows line endings', 'const a = 1;\r\nconst b = 2;\r\nnull.x;', { line: 3, column: 6 }],
+    ['old Mac line endings (\\r alone)', 'const a = 1;\rconst b = 2;\rnull.x;', { line: 3, column: 6 }],
+    ['after a template with a line separator in it', 'const s = `a\u2028b`;\n  null.x;', { line: 3, column: 8 }],
     ['after comments', '// one\n/* two\n three */\nnull.x;', { line: 4, column: 6 }],
     ['after an await', 'await callTool("ok");\n\nnull.x;', { line: 3, column: 6 }],
     ['in a callback', 'const xs = [1];\nxs.map((x) => {\n  return x.y.z;\n});', { line: 3, column: 14 }],
@@ -160,6 +173,18 @@ describe('locations point into the user’s own source (line 1 = the first line 
     const r = await enclave.run(code);
     expect(r.success).toBe(false);
     expect(r.error?.location).toEqual(location);
+  });
+
+  it('a runtime error and a validation error on the same line get the same line number, whatever ends the lines', async () => {
+    // A line separator inside a template literal (elsewhere the pre-scan refuses it): V8 ends a line there.
+    const cases: [end: string, template: string][] = [['\n', '`ab`'], ['\r\n', '`ab`'], ['\r', '`ab`'], ['\n', '`a\u2028b`'], ['\r', '`a\u2029b`']];
+    for (const [end, template] of cases) {
+      const lines = ['const s = "x";', '// note', `const t = ${template};`, 'PROBLEM;'];
+      const code = (problem: string) => lines.join(end).replace('PROBLEM', problem);
+      const runtime = await enclave.run(code('  null.x'));
+      const validation = await enclave.run(code('  eval("1")'));
+      expect([JSON.stringify(end + template), runtime.error?.location]).toEqual([JSON.stringify(end + template), { line: validation.error?.location?.line, column: 8 }]);
+    }
   });
 
   it('a VALIDATION_ERROR carries the rule id and the location of its first problem', async () => {

@@ -8,6 +8,7 @@ import { BIG_STRING, BLOCKED_PROPERTIES, GUARD_LOCALS, LOOP_FREE, PROTECTED_NAME
 import type { Guards } from '../sandbox/realm-abi.js';
 import { isJsSpace } from '../ast/unicode.js';
 import type { Issue } from '../source.js';
+import { LineIndex, lastAtOrBefore } from '../source.js';
 
 /**
  * Layer 2: rewrites validated AgentScript into the script the sandbox runs.
@@ -395,14 +396,27 @@ function collectCalleeKeys(callee: Node, into: Set<Node>): void {
  * its closure keeps the MagicString alone: one made inside transformAgentScript would keep that
  * function's whole scope alive (the tree, its facts) for as long as the compiled script is kept.
  */
-function positionMap(ms: MagicString): TransformOutput['mapPosition'] {
+function positionMap(ms: MagicString, code: string, userLines: LineIndex): TransformOutput['mapPosition'] {
   let decoded: ReturnType<MagicString['generateDecodedMap']> | undefined;
+  // V8 ends a line at \r, U+2028 and U+2029 too; the map's lines end at \n alone. Only a text with one
+  // of those (old Mac line ends, a separator in a string or comment) needs positions as offsets.
+  const odd = OTHER_LINE_ENDS.test(code);
+  let v8Lines: LineIndex | undefined;
+  let mapStarts: { generated: number[]; original: number[] } | undefined;
   const mapPosition = (line: number, column: number) => {
     decoded ??= ms.generateDecodedMap({ hires: true });
     // V8 lines are already shifted by -1 (lineOffset), so output line index = line (0-based + 1).
-    const segs = decoded.mappings[line];
+    let genLine = line;
+    let col0 = column - 1;
+    if (odd) {
+      v8Lines ??= new LineIndex(code);
+      mapStarts ??= { generated: newlineStarts(code), original: newlineStarts(ms.original) };
+      const offset = v8Lines.offsetOf(line + 1, column);
+      genLine = lastAtOrBefore(mapStarts.generated, offset);
+      col0 = offset - (mapStarts.generated[genLine] as number);
+    }
+    const segs = decoded.mappings[genLine];
     if (!segs || segs.length === 0) return undefined;
-    const col0 = column - 1;
     let best: number[] | undefined;
     for (const seg of segs) {
       if ((seg[0] as number) <= col0) best = seg;
@@ -416,10 +430,23 @@ function positionMap(ms: MagicString): TransformOutput['mapPosition'] {
     const origCol = best[3] as number;
     // Wrapped line 1 (index 1) is the user's line 1.
     if (wrappedLine < 1) return { line: 1, column: 1 };
-    return { line: wrappedLine, column: origCol + 1 };
+    if (!odd || mapStarts === undefined) return { line: wrappedLine, column: origCol + 1 };
+    // The user's line and column as V8 and the validator count them: from the offset in the user's text.
+    const userOffset = (mapStarts.original[wrappedLine] as number) + origCol - WRAP_PREFIX.length;
+    return userLines.locate(Math.min(Math.max(userOffset, 0), userLines.text.length));
   };
   return mapPosition;
 }
+
+const OTHER_LINE_ENDS = /\r(?!\n)|[\u2028\u2029]/;
+
+/** Where each line starts when only \n ends one (as the source map counts). */
+function newlineStarts(text: string): number[] {
+  const starts = [0];
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+  return starts;
+}
+
 
 /**
  * A pattern with a rest element. V8 builds an array pattern's rest from its source's iterator in one
@@ -1103,7 +1130,7 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
   // The header is the text's start (every other edit lies at or after the user's code); were it ever
   // not, the prologue is not located, and the syntax check reads the whole text.
   const prologueAt: readonly [number, number] = code.startsWith(opening) && code.startsWith(locals, opening.length) ? [opening.length, opening.length + locals.length] : [0, 0];
-  return { output: { code, mapPosition: positionMap(ms), prologue: prologueAt, addsPrivateNames }, issues };
+  return { output: { code, mapPosition: positionMap(ms, code, parsed.lines), prologue: prologueAt, addsPrivateNames }, issues };
 }
 
 /**
