@@ -38,3 +38,21 @@ export class EnclaveHttpError extends Error {
     this.headers = { ...options.headers };
   }
 }
+
+/**
+ * The 401 or 403 that an error thrown by a framework's own HTTP exception says (`status` or
+ * `statusCode`, as http-errors, Nest's HttpException and Hono's HTTPException carry them), if it does.
+ */
+export function refusalStatus(err: unknown): 401 | 403 | undefined {
+  if (err === null || typeof err !== 'object') return undefined;
+  for (const key of ['status', 'statusCode']) {
+    let value: unknown;
+    try {
+      value = (err as Record<string, unknown>)[key];
+    } catch {
+      continue;
+    }
+    if (value === 401 || value === 403) return value;
+  }
+  return undefined;
+}

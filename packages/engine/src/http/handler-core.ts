@@ -11,7 +11,7 @@ import { DURABLE_DEFAULTS, MAX_REASON, readDecision } from '../durable.js';
 import type { CheckRequestBody, RunRequestBody } from './body.js';
 import { isJsonContentType, parseCheckRequest, parseRunRequest, readBodyText } from './body.js';
 import { failure, internalFailure, noStats } from '../result.js';
-import { EnclaveHttpError } from './errors.js';
+import { EnclaveHttpError, refusalStatus } from './errors.js';
 import { extractTraceContext } from '../tracing.js';
 import { SESSION_ID_RULE, isSessionId, newSessionId } from '../events.js';
 import { DOT_SEGMENT_MESSAGE, hasDotSegment } from './route.js';
@@ -465,12 +465,28 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
     return options.tools ? { tools: options.tools } : {};
   }
 
+  /**
+   * The `authenticate` hook's answer. A refusal it throws in its framework's own way (http-errors,
+   * Nest's ForbiddenException, Hono's HTTPException: a `status` or `statusCode` of 401 or 403) is that
+   * status, with a message of ours: only an EnclaveHttpError's own message is meant for the client.
+   * Anything else it throws is a failure of the hook (500, onError).
+   */
+  async function authenticated(authenticate: NonNullable<typeof options.authenticate>, base: EnclaveRequestContext<N, undefined>): Promise<unknown> {
+    try {
+      return await authenticate(base);
+    } catch (err) {
+      const status = err instanceof EnclaveHttpError ? undefined : refusalStatus(err);
+      if (status === undefined) throw err;
+      throw new EnclaveHttpError(status, status === 401 ? 'Authentication required.' : 'Forbidden.', { cause: err });
+    }
+  }
+
   /** Who is asking, and whether their rate limit lets them: every route of the handler goes through it first. */
   async function admit(request: Request, native: N): Promise<EnclaveRequestContext<N, U>> {
     const base = { request, native, signal: request.signal, user: undefined };
     let user = undefined as U;
     if (options.authenticate) {
-      const who = await options.authenticate(base);
+      const who = await authenticated(options.authenticate, base);
       if (who === null || who === undefined || who === false) throw new EnclaveHttpError(401, 'Authentication required.');
       user = who as U;
     }

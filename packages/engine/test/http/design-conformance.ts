@@ -147,6 +147,31 @@ export function designConformance(name: string, harness: AdapterHarness): void {
       expect([missing.status, await missing.text()]).toEqual([404, '']);
     });
 
+    it('an auth hook that refuses in its framework’s own way (a thrown status 401 or 403) gets that status; any other throw is a bare 500', async () => {
+      const errors: unknown[] = [];
+      const guarded = await harness.start({
+        logger: silent,
+        onError: ({ error }: { error: unknown }) => errors.push(error),
+        authenticate: ({ native }: EnclaveRequestContext) => {
+          const user = harness.userOf(native);
+          // As http-errors, Nest's HttpException and Hono's HTTPException carry them.
+          if (user === undefined) throw Object.assign(new Error('no session cookie'), { status: 401 });
+          if (user === 'mallory') throw Object.assign(new Error('mallory is banned: ticket 4711'), { statusCode: 403 });
+          if (user === 'broken') throw Object.assign(new Error('auth db at 10.0.0.7 is down'), { status: 500 });
+          return user;
+        },
+      });
+      try {
+        const as = async (user?: string) => answer(await fetch(`${guarded.url}/enclave`, { method: 'POST', headers: { 'content-type': 'application/json', ...(user && { 'x-user': user }) }, body: JSON.stringify({ code: 'return 1' }) }));
+        const [anonymous, banned, broken, alice] = [await as(), await as('mallory'), await as('broken'), await as('alice')];
+        expect([anonymous.status, anonymous.body.error.code, banned.status, banned.body.error.code, broken.status, broken.body.error.code, alice.status]).toEqual([401, 'UNAUTHORIZED', 403, 'FORBIDDEN', 500, 'INTERNAL_ERROR', 200]);
+        expect(JSON.stringify([anonymous.body, banned.body, broken.body])).not.toMatch(/cookie|4711|10\.0\.0\.7/);
+        expect(errors).toHaveLength(1);
+      } finally {
+        await guarded.close();
+      }
+    });
+
     it('many requests at once: each gets the result of its own input', async () => {
       const results = await Promise.all(Array.from({ length: 40 }, async (_, i) => answer(await post(served, { code: 'return input * 2', input: i }, { 'x-user': `u${i % 4}` }))));
       expect(results.map((r) => [r.status, r.body.value])).toEqual(Array.from({ length: 40 }, (_, i) => [200, i * 2]));
