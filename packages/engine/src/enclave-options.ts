@@ -149,8 +149,13 @@ function readWorkerPoolConfig(check: OptionChecker, level: SecurityLevel, given:
   check.knownKeys('workerPoolConfig', o, WORKER_POOL_KEYS);
   const preset = WORKER_POOL_PRESETS[level];
   const pick = (key: string, fallback: number) => check.positiveInteger(`workerPoolConfig.${key}`, o[key]) ?? fallback;
-  const minWorkers = count(check, 'workerPoolConfig.minWorkers', o.minWorkers) ?? preset.minWorkers;
-  const maxWorkers = pick('maxWorkers', Math.min(preset.maxWorkers, Math.max(minWorkers, 1, (process.getBuiltinModule('node:os') as typeof import('node:os')).availableParallelism())));
+  // Explicit fields win over the preset: a given maxWorkers lowers the preset's minWorkers to it, and a
+  // given minWorkers raises the default maxWorkers to it. Only two given fields can contradict each other.
+  const givenMin = count(check, 'workerPoolConfig.minWorkers', o.minWorkers);
+  const givenMax = check.positiveInteger('workerPoolConfig.maxWorkers', o.maxWorkers);
+  const minWorkers = givenMin ?? Math.min(preset.minWorkers, givenMax ?? Infinity);
+  const cpus = (process.getBuiltinModule('node:os') as typeof import('node:os')).availableParallelism();
+  const maxWorkers = givenMax ?? Math.max(minWorkers, Math.min(preset.maxWorkers, Math.max(1, cpus)));
   if (minWorkers > maxWorkers) check.fail(`workerPoolConfig.minWorkers (${minWorkers}) is larger than maxWorkers (${maxWorkers}).`);
   const config: WorkerPoolConfig = {
     minWorkers,

@@ -4,7 +4,7 @@
  * throws, every failure has a code of the table, locations are the user's own lines, results are JSON).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Enclave, ErrorCode, SecurityLevel, WORKER_POOL_PRESETS } from '../src/index.js';
+import { Enclave, EnclaveConfigError, ErrorCode, SecurityLevel, WORKER_POOL_PRESETS } from '../src/index.js';
 import type { ExecutionResult } from '../src/index.js';
 
 const TABLE_CODES = [
@@ -47,6 +47,18 @@ describe('the names DESIGN.md keeps', () => {
       STANDARD: { minWorkers: 2, maxWorkers: 16, memoryLimitPerWorker: 256 * MB, maxMessagesPerSecond: 1000 },
       PERMISSIVE: { minWorkers: 4, maxWorkers: 32, memoryLimitPerWorker: 512 * MB, maxMessagesPerSecond: 5000 },
     });
+  });
+
+  it('explicit workerPoolConfig fields win over the level’s preset: maxWorkers alone lowers its minWorkers, minWorkers alone raises its maxWorkers', async () => {
+    await using one = new Enclave({ adapter: 'worker_threads', workerPoolConfig: { maxWorkers: 1 } });
+    await one.ready();
+    expect([one.stats().workers?.workers, (await one.run('return 1')).value]).toEqual([1, 1]);
+    // STRICT's preset is 2-4 workers.
+    await using five = new Enclave({ securityLevel: 'STRICT', adapter: 'worker_threads', workerPoolConfig: { minWorkers: 5 } });
+    await five.ready();
+    expect(five.stats().workers?.workers).toBe(5);
+    // Two given fields that contradict each other are still refused.
+    expect(() => new Enclave({ adapter: 'worker_threads', workerPoolConfig: { minWorkers: 3, maxWorkers: 2 } })).toThrow(EnclaveConfigError);
   });
 
   it('takes every option section 3 names at once', async () => {
