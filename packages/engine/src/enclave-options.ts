@@ -8,7 +8,7 @@ import type { EnclaveEventListener } from './types.js';
 import { SESSION_ID_RULE, isSessionId, newSessionId } from './events.js';
 import type { DurableSettings } from './durable.js';
 import { readDurableOptions } from './durable.js';
-import { OptionChecker } from './options.js';
+import { MAX_DELAY_MS, OptionChecker } from './options.js';
 import type { RateLimitStore } from './rate-limit.js';
 import { MemoryRateLimitStore } from './rate-limit.js';
 import { DEFAULT_MAX_REALMS } from './sandbox/realm.js';
@@ -199,6 +199,9 @@ export function readEnclaveOptions(options: CreateEnclaveOptions): EnclaveSettin
   const config = LEVEL_CONFIGS[level];
   const limits: RuntimeLimits = { ...config.limits };
   for (const key of LIMIT_KEYS) limits[key] = check.positiveInteger(key, o[key]) ?? limits[key];
+  // A deadline past the longest delay Node's timers keep is no deadline in practice; beyond it a timer
+  // fires after 1 ms, which ended every run at once as TIMEOUT.
+  limits.timeout = Math.min(limits.timeout, MAX_DELAY_MS);
   const allowFunctionsInGlobals = check.boolean('allowFunctionsInGlobals', o.allowFunctionsInGlobals) ?? false;
   const source = readToolSource(check, o);
   return {

@@ -135,6 +135,15 @@ describe('run() never throws for anything the script or its input does', () => {
     expect(r.error?.code).toBe('VALIDATION_ERROR');
   });
 
+  it('a huge instance timeout is no deadline in practice, not an immediate TIMEOUT (Node timers overflow past 2^31-1 ms)', async () => {
+    for (const timeout of [2 ** 31, 1e12, Number.MAX_SAFE_INTEGER]) {
+      const e = new Enclave({ timeout, tools: { later: () => new Promise((resolve) => setTimeout(() => resolve('done'), 20)) } });
+      const r = await e.run('const v = await callTool("later"); return v;');
+      expect([timeout, r.success, r.value]).toEqual([timeout, true, 'done']);
+      e.dispose();
+    }
+  });
+
   it('a huge run limit is no error: it cannot raise the instance limit', async () => {
     const small = new Enclave({ maxToolCalls: 1, tools: { t: () => 1 } });
     const r = await small.run('await callTool("t"); await callTool("t"); return 1', { timeout: 1e12, maxToolCalls: Number.MAX_SAFE_INTEGER, maxIterations: 1e15 });
