@@ -147,6 +147,44 @@ describe('unknown tools and failures', () => {
     expect(uncaught.error).toMatchObject({ code: 'TOOL_ERROR', message: 'You may not read order 7.', data: { toolErrorCode: 'FORBIDDEN', tool: 'forbidden', status: 403, orderId: 7 } });
   });
 
+  it('carries the HTTP error status of any error a tool throws (status or statusCode), never its text or a getter', async () => {
+    let getterCalls = 0;
+    const withGetter = new Error('secret /srv/db');
+    Object.defineProperty(withGetter, 'status', {
+      get() {
+        getterCalls++;
+        return 403;
+      },
+    });
+    const e = new Enclave({
+      tools: {
+        denied: () => {
+          throw Object.assign(new Error('user 7 lacks role admin at /srv/app/acl.js'), { status: 403 });
+        },
+        missing: () => Promise.reject(Object.assign(new Error('GET http://10.0.0.5/orders/9 -> 404'), { statusCode: 404 })),
+        ok: () => {
+          throw Object.assign(new Error('not an error status'), { status: 200 });
+        },
+        text: () => {
+          throw Object.assign(new Error('status as text'), { status: '403' });
+        },
+        getter: () => {
+          throw withGetter;
+        },
+      },
+    });
+    const denied = await e.run(`await callTool('denied', {});`);
+    expect(denied.error).toMatchObject({ code: 'TOOL_ERROR', message: 'Tool "denied" failed.', data: { toolErrorCode: 'TOOL_FAILED', tool: 'denied', status: 403 } });
+    expect(JSON.stringify(denied)).not.toMatch(/admin|srv|acl/);
+    const caught = await e.run(`try { await callTool('missing', {}); } catch (e) { return [e.code, e.message, e.data]; }`);
+    expect(caught.value).toEqual(['TOOL_FAILED', 'Tool "missing" failed.', { status: 404 }]);
+    for (const name of ['ok', 'text', 'getter']) {
+      const r = await e.run(`await callTool('${name}', {});`);
+      expect(r.error?.data, name).toEqual({ toolErrorCode: 'TOOL_FAILED', tool: name });
+    }
+    expect(getterCalls).toBe(0);
+  });
+
   it('reports the data the host sent, not what the script did to err.data', async () => {
     const e = new Enclave({ tools: { f: () => { throw new ToolError('no', { code: 'NOPE', status: 404 }); } } });
     const r = await e.run(`try { await callTool('f', {}); } catch (e) { e.data.status = 200; e.data.extra = 'forged'; throw e; }`);

@@ -30,17 +30,40 @@ function publicData(err: ToolError): Record<string, unknown> | undefined {
   }
 }
 
+/** An HTTP error status (an integer 400-599), or undefined. */
+function httpErrorStatus(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 400 && value <= 599 ? value : undefined;
+}
+
+/**
+ * The HTTP error status an error that is not a ToolError carries as its own data property `status` or
+ * `statusCode` (http-errors, Nest's HttpException, most HTTP clients' errors): DESIGN.md's "the status the
+ * tool's error carries". Only the number goes on; a getter is never called.
+ */
+function carriedStatus(err: object): number | undefined {
+  for (const key of ['status', 'statusCode']) {
+    const own = Object.getOwnPropertyDescriptor(err, key);
+    const status = own !== undefined && 'value' in own ? httpErrorStatus(own.value) : undefined;
+    if (status !== undefined) return status;
+  }
+  return undefined;
+}
+
 /**
  * What the script and the result learn of what a tool threw: a `ToolError`'s public parts, or that the
- * tool failed. Never throws: the thrown value is anything a tool chose (a revoked Proxy, whose every
- * trap throws, or an object whose getters do), so nothing of it is read outside a try, and a Proxy is
- * never asked anything (`instanceof` alone would run its `getPrototypeOf` trap).
+ * tool failed (with the HTTP error status the error carries, if any: its message and the rest of it are
+ * host text and stay out). Never throws: the thrown value is anything a tool chose (a revoked Proxy,
+ * whose every trap throws, or an object whose getters do), so nothing of it is read outside a try, and a
+ * Proxy is never asked anything (`instanceof` alone would run its `getPrototypeOf` trap).
  */
 export function describeToolError(tool: string, err: unknown): ToolErrorDescription {
   const failed: ToolErrorDescription = ['ToolError', `Tool "${tool}" failed.`, 'TOOL_FAILED'];
   if (err === null || typeof err !== 'object' || types.isProxy(err)) return failed;
   try {
-    if (!(err instanceof ToolError)) return failed;
+    if (!(err instanceof ToolError)) {
+      const status = carriedStatus(err);
+      return status === undefined ? failed : ['ToolError', failed[1], 'TOOL_FAILED', { status }];
+    }
     const text = err.message;
     const code = err.code;
     if (typeof text !== 'string' || typeof code !== 'string') return failed;

@@ -143,6 +143,10 @@ export function contractOptions(harness: AdapterHarness, observed: Observed): Re
         forbid: async () => {
           throw new ToolError('Not your order.', { code: 'FORBIDDEN', status: 403 });
         },
+        // An error of the host's own (http-errors, an HTTP client's) that carries a status: the status goes on, its text does not.
+        gone: async () => {
+          throw Object.assign(new Error('GET http://orders.internal/7 answered 410'), { statusCode: 410 });
+        },
         sleep: async ({ ms }: { ms: number }, ctx: ToolContext) => waitFor(ms, ctx.signal),
         traced: async () => {
           // A span of the tool's own: it must nest under the tool's execute_tool span.
@@ -227,6 +231,7 @@ const ROWS: Row[] = [
     check: (j) => expect(JSON.stringify(j)).not.toMatch(/hunter2|ECONNREFUSED|db\.sock/),
   },
   { name: 'TOOL_ERROR with the status the ToolError carries', status: 403, code: 'TOOL_ERROR', body: { code: 'return await callTool("forbid")' } },
+  { name: 'TOOL_ERROR with the status any error the tool threw carries, and none of its text', status: 410, code: 'TOOL_ERROR', body: { code: 'return await callTool("gone")' }, check: (j) => expect(JSON.stringify(j)).not.toMatch(/orders\.internal/) },
   { name: 'a handled ToolError is a success', status: 200, body: { code: 'try { await callTool("forbid"); } catch (e) { return e.code; }' }, check: (j) => expect(j.value).toBe('FORBIDDEN') },
   {
     name: 'INTERNAL_ERROR without details',
