@@ -29,6 +29,11 @@ const CASES: Record<string, string> = {
   'map over a string': "return Array.prototype.map.call('abc', (c) => c.toUpperCase());",
   'join, slice, indexOf, filter, reduce over a string': "return [Array.prototype.join.call('abc', '-'), Array.prototype.slice.call('abc', 1), Array.prototype.indexOf.call('abc', 'b'), Array.prototype.filter.call('hello', (c) => c !== 'l'), Array.prototype.reduce.call('abc', (a, c, i, o) => a + c + i + typeof o, '')];",
   'toSorted and with over a string': "return [Array.prototype.toSorted.call('cab'), Array.prototype.with.call('abc', 1, 'X')];",
+  // Array.from maps an array-like element by element, reading each when it comes to it: a map function
+  // that throws early ends the walk there (the runtime copied all 5e6 values first, and the length alone
+  // ended the run as an iteration limit before the first call), and a getter sees the elements mapped before it.
+  'Array.from over an array-like with a map function that throws early': "let n = 0; try { Array.from({ length: 5e6 }, (v, i) => { n++; if (i === 10) throw new Error('stop at ' + i); return i; }); } catch (e) { return [n, e.message]; }",
+  'Array.from over an array-like reads each element when it maps it': "const seen = []; const o = { length: 4, 0: 'a', get [2]() { log('get 2 after ' + seen.length); return 'c'; } }; return [Array.from(o, (v, i) => { seen.push(i); return v === undefined ? '-' : v + i; }), Array.from.call(undefined, { length: 2, 1: 'x' }, (v) => v), Array.from('ab', (c, i) => c + i), Array.from(3, (v) => v)];",
   'a callback is handed the array-like itself': "const o = { length: 2, 0: 'a', 1: 'b' }; const r = []; Array.prototype.forEach.call(o, (v, i, a) => r.push(a === o)); return [r, Array.prototype.find.call(o, (v, i, a) => a === o), Array.prototype.reduce.call(o, (acc, v, i, a) => acc && a === o, true)];",
   'a thisArg is kept': "const t = {}; return Array.prototype.every.call({ length: 2, 0: 1, 1: 1 }, function () { return this === t; }, t);",
   'concat of an array-like receiver is one element': "const o = { length: 2, 0: 'a' }; const r = Array.prototype.concat.call(o, 1); return [r.length, r[0] === o, r[1]];",

@@ -213,6 +213,31 @@ describe('builtins that walk a length V8 cannot interrupt', () => {
   });
 });
 
+describe('Array.from over a long array-like with a map function', () => {
+  // The runtime copied all of the array-like's values before the native's first call of the map
+  // function, and the copy's length ended the run as an iteration limit: a map function that throws at
+  // index 10 never ran, and a run that ends at the budget first spent 0.4-1.1 s copying 5e6 values.
+  const rows = [
+    { name: 'vm', options: {} },
+    { name: 'vm, validate and transform off', options: { validate: false, transform: false } },
+    { name: 'worker_threads', options: { adapter: 'worker_threads' as const, workerPoolConfig: { minWorkers: 1, maxWorkers: 1 } } },
+  ];
+  const enclaves = rows.map((row) => ({ ...row, enclave: new Enclave({ maxIterations: 100_000, ...row.options }) }));
+  afterAll(() => {
+    for (const row of enclaves) row.enclave.dispose();
+  });
+
+  it.each(enclaves)('$name: maps element by element, so the script\'s own error ends it where it throws', async ({ enclave }) => {
+    const r = await enclave.run("let n = 0; try { Array.from({ length: 5e6 }, (v, i) => { n++; if (i === 10) throw new Error('stop'); return i; }); } catch (e) { return [n, e.message]; }");
+    expect(r).toMatchObject({ success: true, value: [11, 'stop'] });
+  });
+
+  it.each(enclaves.filter((row) => row.name !== 'vm, validate and transform off'))('$name: a map function that runs on is stopped by the iteration budget', async ({ enclave }) => {
+    const r = await enclave.run('return Array.from({ length: 5e6 }, (v, i) => i).length;');
+    expect(r.error?.code).toBe('MAX_ITERATIONS');
+  });
+});
+
 describe('Promise subclasses and species', () => {
   const modes = [
     new Enclave({ securityLevel: 'PERMISSIVE', validate: false }),
