@@ -72,7 +72,7 @@ describe.each(MODES)('README: Streaming and sessions, against examples/express [
     const [stream] = blocks();
     expect(stream?.lang).toBe('sh');
     const [out] = runShell(stream?.code ?? '', example.port);
-    expect(out?.startsWith('retry: 1000\n\n')).toBe(true);
+    expect(out?.startsWith('retry: 1000\nid: 1\n')).toBe(true);
     const events = sse(out ?? '');
     expect(events.map((e) => e.type)).toEqual(['session_init', 'tool_call', 'tool_result', 'log', 'final']);
     expect(events.map((e) => e.id)).toEqual(['1', '2', '3', '4', '5']);

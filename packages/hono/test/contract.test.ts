@@ -102,7 +102,7 @@ describe('hono on @hono/node-server: an event stream’s headers', () => {
       const res = await fetch(`${s.url}/enclave`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream' }, body: JSON.stringify({ code: 'return await callTool("later")' }) });
       const events = await readEvents(res);
       expect(events.map((e) => e.event)).toEqual(['session_init', 'tool_call', 'tool_result', 'final']);
-      expect(s.record.flushes[0]).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\n[0-9a-f]+\r\nretry: 1000\n\nid: 1\nevent: session_init\n/);
+      expect(s.record.flushes[0]).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\n[0-9a-f]+\r\nretry: 1000\nid: 1\nevent: session_init\n/);
       expect(s.record.flushes.filter((f) => f === '')).toEqual([]);
     } finally {
       await s.close();

@@ -64,9 +64,12 @@ export function streamHeaders(format: StreamFormat, extra: Record<string, string
 const encoder = new TextEncoder();
 /**
  * The first bytes of an SSE stream: the reconnection delay for `EventSource`, and something to send at
- * once, so that the response starts before the first event.
+ * once, so that the response starts before the first event. It ends with one line break, not two, so it
+ * is a field of the first event's block rather than a block of its own: a reader that splits the stream
+ * on blank lines and reads each block's `data:` never meets a block without one. (An SSE parser takes
+ * the `retry` field when it reads the line, whichever block it is in.)
  */
-const SSE_PREAMBLE_TEXT = 'retry: 1000\n\n';
+const SSE_PREAMBLE_TEXT = 'retry: 1000\n';
 const SSE_PREAMBLE = encoder.encode(SSE_PREAMBLE_TEXT);
 
 /** One event as the format writes it. JSON never contains a raw line break, so one `data:` line suffices. */

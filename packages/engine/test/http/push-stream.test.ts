@@ -19,7 +19,9 @@ describe('pushStream', () => {
     push(event(3));
     const reader = stream.getReader();
     const first = decoder.decode((await reader.read()).value);
-    expect(first.startsWith('retry: 1000\n\n')).toBe(true);
+    // The preamble is a field of the first event's block: every blank-line-separated block has its data.
+    expect(first.startsWith('retry: 1000\nid: 1\n')).toBe(true);
+    expect(first.split('\n\n').filter((b) => b !== '').every((b) => /^data: /m.test(b))).toBe(true);
     expect(first.match(/^id: /gm)).toEqual(['id: ', 'id: ', 'id: ']);
     expect([...first.matchAll(/^id: (\d+)$/gm)].map((m) => m[1])).toEqual(['1', '2', '3']);
     await turn();
