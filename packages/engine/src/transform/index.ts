@@ -399,12 +399,15 @@ function collectCalleeKeys(callee: Node, into: Set<Node>): void {
 function positionMap(ms: MagicString, code: string, userLines: LineIndex): TransformOutput['mapPosition'] {
   let decoded: ReturnType<MagicString['generateDecodedMap']> | undefined;
   // V8 ends a line at \r, U+2028 and U+2029 too; the map's lines end at \n alone. Only a text with one
-  // of those (old Mac line ends, a separator in a string or comment) needs positions as offsets.
-  const odd = OTHER_LINE_ENDS.test(code);
+  // of those (old Mac line ends, a separator in a string or comment) needs positions as offsets. Looked
+  // at on the first lookup, like the map itself: most runs never map a position, and every check made
+  // this one pass over the rewritten text.
+  let odd: boolean | undefined;
   let v8Lines: LineIndex | undefined;
   let mapStarts: { generated: number[]; original: number[] } | undefined;
   const mapPosition = (line: number, column: number) => {
     decoded ??= ms.generateDecodedMap({ hires: true });
+    odd ??= OTHER_LINE_ENDS.test(code);
     // V8 lines are already shifted by -1 (lineOffset), so output line index = line (0-based + 1).
     let genLine = line;
     let col0 = column - 1;
