@@ -57,6 +57,31 @@ export const LEVEL_ADAPTERS: readonly Adapter[] = [
   { name: 'vm PERMISSIVE runtime-only', options: { securityLevel: 'PERMISSIVE', validate: false, realmPool: REUSE_ONE_REALM }, validates: false },
 ];
 
+/**
+ * The rows the escape corpora run on (published-escapes, generated-escapes): both isolations, STANDARD
+ * and PERMISSIVE, each validated, with validate:false, and with neither validation nor the rewriter's
+ * guards (the runtime alone).
+ */
+export const ESCAPE_ROWS: readonly Adapter[] = [
+  { label: 'vm', options: { realmPool: REUSE_ONE_REALM } },
+  { label: 'workers', options: { adapter: 'worker_threads', workerPoolConfig: ONE_WORKER } },
+].flatMap((iso) =>
+  (['STANDARD', 'PERMISSIVE'] as const).flatMap((level) =>
+    [
+      { label: 'validated', options: {}, validates: true },
+      { label: 'validate:false', options: { validate: false }, validates: false },
+      { label: 'no AST layers', options: { validate: false, transform: false }, validates: false },
+    ].map((mode) => ({
+      name: `${iso.label} ${level} ${mode.label}`,
+      options: { ...iso.options, ...mode.options, securityLevel: level } as CreateEnclaveOptions,
+      validates: mode.validates,
+    })),
+  ),
+);
+
+/** Any orderly end of an escape attempt: the canaries decide. */
+export const ANY_END: readonly Outcome[] = ['OK', 'RUNTIME_ERROR', 'VALIDATION_ERROR', 'TOOL_ERROR', 'MEMORY_LIMIT_EXCEEDED', 'MAX_ITERATIONS', 'MAX_TOOL_CALLS', 'OUTPUT_LIMIT_EXCEEDED', 'TIMEOUT'];
+
 export function makeEnclave(adapter: Adapter, options: CreateEnclaveOptions = {}): Enclave {
   return new Enclave({ ...adapter.options, ...options });
 }

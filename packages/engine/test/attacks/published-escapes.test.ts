@@ -20,9 +20,8 @@ import { existsSync } from 'node:fs';
 import { inspect } from 'node:util';
 import vm from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CreateEnclaveOptions } from '../../src/index.js';
-import type { Adapter, Attack, Outcome } from '../helpers.js';
-import { collectStrings, escapeCanaries, makeEnclave, ONE_WORKER, REUSE_ONE_REALM, rowEnclave, runAttack } from '../helpers.js';
+import type { Attack } from '../helpers.js';
+import { ANY_END, collectStrings, ESCAPE_ROWS, escapeCanaries, makeEnclave, rowEnclave, runAttack } from '../helpers.js';
 
 // ---- host-side canaries -------------------------------------------------------------------------------
 
@@ -959,35 +958,11 @@ for (const f of [callTool, console.log]) { try { esc(f.caller); esc(f.arguments)
  *   script or a request sends becomes cached data.
  */
 
-// ---- rows ------------------------------------------------------------------------------------------------
-
-const LEVELS = ['STANDARD', 'PERMISSIVE'] as const;
-const MODES = [
-  { label: 'validated', options: {}, validates: true },
-  { label: 'validate:false', options: { validate: false }, validates: false },
-  { label: 'no AST layers', options: { validate: false, transform: false }, validates: false },
-] as const;
-const ISOLATIONS = [
-  { label: 'vm', options: { realmPool: REUSE_ONE_REALM } },
-  { label: 'workers', options: { adapter: 'worker_threads', workerPoolConfig: ONE_WORKER } },
-] as const;
-
-const ROWS: readonly Adapter[] = ISOLATIONS.flatMap((iso) =>
-  LEVELS.flatMap((level) =>
-    MODES.map((mode) => ({
-      name: `${iso.label} ${level} ${mode.label}`,
-      options: { ...iso.options, ...mode.options, securityLevel: level } as CreateEnclaveOptions,
-      validates: mode.validates,
-    })),
-  ),
-);
-
-/** Any orderly end is fine: the canaries decide. */
-const ANY: readonly Outcome[] = ['OK', 'RUNTIME_ERROR', 'VALIDATION_ERROR', 'TOOL_ERROR', 'MEMORY_LIMIT_EXCEEDED', 'MAX_ITERATIONS', 'MAX_TOOL_CALLS', 'OUTPUT_LIMIT_EXCEEDED', 'TIMEOUT'];
+// ---- rows: ESCAPE_ROWS (helpers.ts) ------------------------------------------------------------------------
 
 const attacksOf = (e: PublishedEscape): Attack[] => [
-  { name: `${e.id}: ${e.mechanism} [as published]`, code: e.original, expect: ANY, ...e.extra },
-  ...(e.adapted === undefined ? [] : [{ name: `${e.id}: ${e.mechanism} [adapted]`, code: KIT + e.adapted, expect: ANY, ...e.extra }]),
+  { name: `${e.id}: ${e.mechanism} [as published]`, code: e.original, expect: ANY_END, ...e.extra },
+  ...(e.adapted === undefined ? [] : [{ name: `${e.id}: ${e.mechanism} [adapted]`, code: KIT + e.adapted, expect: ANY_END, ...e.extra }]),
 ];
 const ATTACKS: readonly Attack[] = ESCAPES.flatMap(attacksOf);
 
@@ -1031,7 +1006,7 @@ describe('the corpus can fail', () => {
   });
 });
 
-describe.each(ROWS)('published sandbox escapes [$name]', (row) => {
+describe.each(ESCAPE_ROWS)('published sandbox escapes [$name]', (row) => {
   const shared = rowEnclave(row, { shareVm: true });
   for (const attack of ATTACKS) {
     it(attack.name, async () => {
@@ -1047,7 +1022,7 @@ describe.each(ROWS)('published sandbox escapes [$name]', (row) => {
  * a realm reused by the next tenant would hand it the previous tenant's last match. The victim matches a
  * secret of its own; the attacker, next on the same Enclave (and realm or worker), reads every static.
  */
-describe.each(ROWS)('RegExp statics do not carry one tenant\'s match to the next [$name]', (row) => {
+describe.each(ESCAPE_ROWS)('RegExp statics do not carry one tenant\'s match to the next [$name]', (row) => {
   const shared = rowEnclave(row, { shareVm: true });
   it('node:vm RegExp.$1 / lastMatch / input leak between tenants', async () => {
     const secret = `tenant-secret-${Math.random().toString(36).slice(2, 10)}`;
