@@ -110,9 +110,14 @@ describe('the generator', () => {
   });
 });
 
-/** The realm as the next tenant sees it (REALM_FINGERPRINT), on the row's shared Enclave. */
+/**
+ * The realm as the next tenant sees it (REALM_FINGERPRINT), on the row's shared Enclave. A loaded
+ * machine (a campaign runs at nice 19 beside other work) can starve one walk past its deadline: two more
+ * tries tell that from a realm the attack left hanging, which times out every time.
+ */
 async function fingerprint(enclave: Enclave): Promise<unknown> {
-  const r = await enclave.run(REALM_FINGERPRINT, { tools: makeToolKit().tools, timeout: 10_000 });
+  let r = await enclave.run(REALM_FINGERPRINT, { tools: makeToolKit().tools, timeout: 10_000 });
+  for (let tries = 1; tries < 3 && r.error?.code === 'TIMEOUT'; tries++) r = await enclave.run(REALM_FINGERPRINT, { tools: makeToolKit().tools, timeout: 10_000 });
   return r.success ? r.value : r.error;
 }
 
