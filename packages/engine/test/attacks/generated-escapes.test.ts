@@ -17,9 +17,10 @@
  * (on the same row, alone; a failure that needs the scripts before it also names the first seed).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Enclave, ExecutionResult, ToolFunction } from '../../src/index.js';
+import { Enclave } from '../../src/index.js';
+import type { ExecutionResult, ToolFunction } from '../../src/index.js';
 import type { Attack, ToolKit } from '../helpers.js';
-import { ANY_END, ESCAPE_ROWS, escapeCanaries, makeToolKit, rowEnclave, runAttack } from '../helpers.js';
+import { ANY_END, ESCAPE_ROWS, escapeCanaries, makeToolKit, REUSE_ONE_REALM, rowEnclave, runAttack } from '../helpers.js';
 import { generate, REALM_FINGERPRINT, scriptBody } from './escape-fuzz.js';
 
 const canaries = escapeCanaries('generated-escapes');
@@ -120,6 +121,22 @@ async function fingerprint(enclave: Enclave): Promise<unknown> {
   for (let tries = 1; tries < 3 && r.error?.code === 'TIMEOUT'; tries++) r = await enclave.run(REALM_FINGERPRINT, { tools: makeToolKit().tools, timeout: 10_000 });
   return r.success ? r.value : r.error;
 }
+
+describe('the realm walk the next tenant runs', () => {
+  it('sees one own key more on an object a run can reach, and nothing of a harmless run before it', async () => {
+    const enclave = new Enclave({ securityLevel: 'PERMISSIVE', validate: false, transform: false, realmPool: REUSE_ONE_REALM });
+    try {
+      const first = await fingerprint(enclave);
+      await enclave.run("const o = { a: [1] }; o.b = o.a.map((x) => x + 1); return JSON.stringify(o);");
+      expect(await fingerprint(enclave)).toEqual(first);
+      // `input` is the run's own object: one key more there is what an attack's leftover would look like.
+      const r = await enclave.run(REALM_FINGERPRINT, { input: { left: 1 } });
+      expect(r.value).not.toEqual(first);
+    } finally {
+      enclave.dispose();
+    }
+  });
+});
 
 describe.each(ESCAPE_ROWS)('generated escapes [$name]', (row) => {
   const shared = rowEnclave(row, { shareVm: true });
