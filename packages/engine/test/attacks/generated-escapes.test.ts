@@ -14,8 +14,11 @@
  * CI runs a fixed seed and a small count. A campaign:
  *   ENCLAVE_FUZZ_SEED=1234 ENCLAVE_FUZZ_COUNT=2000 npx vitest run packages/engine/test/attacks/generated-escapes.test.ts
  * A failure names the script's own seed; ENCLAVE_FUZZ_SEED=<that seed> ENCLAVE_FUZZ_COUNT=1 replays it
- * (on the same row, alone; a failure that needs the scripts before it also names the first seed).
+ * (on the same row, alone; a failure that needs the scripts before it also names the first seed), with
+ * the same escape-fuzz.ts (the report names its hash).
  */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Enclave } from '../../src/index.js';
 import type { ExecutionResult, ToolFunction } from '../../src/index.js';
@@ -26,6 +29,8 @@ import { generate, REALM_FINGERPRINT, scriptBody } from './escape-fuzz.js';
 const canaries = escapeCanaries('generated-escapes');
 const target = { payload: canaries.payload, file: canaries.file };
 
+/** Which generator made the scripts: a seed replays the same script only with the same escape-fuzz.ts. */
+const GENERATOR = createHash('sha256').update(readFileSync(new URL('escape-fuzz.ts', import.meta.url))).digest('hex').slice(0, 12);
 const SEED = Number(process.env.ENCLAVE_FUZZ_SEED ?? 20_261_206);
 const COUNT = Number(process.env.ENCLAVE_FUZZ_COUNT ?? 12);
 const seeds = Array.from({ length: COUNT }, (_, i) => (SEED + i) >>> 0);
@@ -156,7 +161,7 @@ describe.each(ESCAPE_ROWS)('generated escapes [$name]', (row) => {
         const enclave = shared();
         if (before !== undefined && enclave !== undefined) expect(await fingerprint(enclave), 'the realm the next tenant meets changed').toEqual(before);
       } catch (e) {
-        const replay = `ENCLAVE_FUZZ_SEED=${seed} ENCLAVE_FUZZ_COUNT=1 (campaign seed ${SEED}, row ${row.name})`;
+        const replay = `ENCLAVE_FUZZ_SEED=${seed} ENCLAVE_FUZZ_COUNT=1 (campaign seed ${SEED}, row ${row.name}, escape-fuzz.ts ${GENERATOR})`;
         (e as Error).message = `${(e as Error).message}\n--- replay: ${replay}\n--- script:\n${scriptBody(attack.code, target)}`;
         throw e;
       }
