@@ -174,6 +174,9 @@ const CALLBACK_SINKS: readonly ((f: string) => string)[] = [
 /** The globals a script may name (and some it should not have). */
 const GLOBAL_NAMES = ['process', 'require', 'module', 'Buffer', 'global', 'constructor', 'callTool', 'console', 'WebAssembly', 'SharedArrayBuffer', 'Atomics', 'Function', 'eval', 'Iterator', 'Error', 'Proxy', 'Reflect', 'WeakRef', 'FinalizationRegistry', 'structuredClone', 'queueMicrotask', 'setTimeout', 'fetch', 'performance', 'input', 'AsyncFunction', '__proto__', 'Intl', 'AggregateError', 'Promise'];
 
+/** The keys a sink stashes a reached thing under on shared objects, and every script's prelude reads. */
+const STASH_KEYS = ['polluted', 'then', 'toJSON', 'map', 'join', 'log', 'stringify', 'max', 'toUpperCase'];
+
 /** Property names worth reading on anything. */
 const PROPS = ['constructor', '__proto__', 'caller', 'arguments', 'callee', 'stack', 'cause', 'errors', 'then', 'prototype', 'message', 'name', 'process', 'value', 'get', 'set', 'reason', 'next', 'return', 'throw', 'toJSON', 'global', 'mainModule', 'require', 'host', 'target', 'handler', 'deref', 'description', 'raw'];
 
@@ -340,6 +343,9 @@ function sink(g: Gen, v: string, t: FuzzTarget): string {
     () => `poke(grab(() => ${member(r, v, 'constructor')}(${payload()})()));`,
     () => `poke(grab(() => ${member(r, member(r, v, 'constructor'), 'constructor')}(${payload()})()));`,
     () => `poke(await grabA(async () => (await ${member(r, v, 'constructor')}(${payload()}))()));`,
+    () => `poke(grab(() => [${payload()}].map(${v})[0]()));`,
+    () => `poke(grab(() => Reflect.apply(${v}, callTool, [${payload()}])()));`,
+    () => `poke(grab(() => ${v}.call(console, ${payload()}).call(callTool)));`,
     () => `esc(${v});`,
     () => `for (const x of [${v}].flat(2)) esc(x);`,
     () => `await grabA(() => callTool('echo', { v: ${v}, list: [${v}] }));`,
@@ -352,7 +358,7 @@ function sink(g: Gen, v: string, t: FuzzTarget): string {
     () => `await grabA(async () => await Promise.race([{ then: ${v} }, 1]));`,
     () => `grab(() => ${v}.then(esc, esc));`,
     // state left for the next tenant
-    () => `grab(() => { ${pick(r, ['Object.prototype', 'Array.prototype', 'Function.prototype', 'Promise.prototype', 'Error.prototype', 'G', 'callTool', 'console', 'Object.getPrototypeOf(callTool)', `Object.getPrototypeOf(${v})`, v])}[${spell(r, pick(r, ['polluted', 'then', 'toJSON', 'map', 'join', 'log', 'constructor', 'stringify']))}] = ${v}; });`,
+    () => `grab(() => { ${pick(r, ['Object.prototype', 'Array.prototype', 'Function.prototype', 'Promise.prototype', 'Error.prototype', 'G', 'callTool', 'console', 'Object.getPrototypeOf(callTool)', `Object.getPrototypeOf(${v})`, v])}[${spell(r, pick(r, [...STASH_KEYS, 'constructor']))}] = ${v}; });`,
     () => `grab(() => Object.defineProperty(${pick(r, ['Object.prototype', 'Array.prototype', 'JSON', 'Math', 'String.prototype'])}, ${spell(r, pick(r, ['polluted', 'then', 'max', 'toUpperCase', 'stringify']))}, { get() { return ${v}; }, configurable: true }));`,
   ];
   return pick(r, forms)();
@@ -412,6 +418,8 @@ const esc = (v) => {
   for (const t of [() => v.constructor.constructor(${P})(), () => v.constructor(${P})(), () => Object.getPrototypeOf(v).constructor.constructor(${P})(), () => (typeof v === 'function' && v !== callTool ? v(${P})() : undefined), () => poke(v), () => poke(v.constructor.constructor('return this')())]) { try { poke(t()); } catch {} }
 };
 const atDepth = (n, f) => { const d = (k) => (k >= n ? f() : d(k + 1)); return grab(() => d(0)); };
+// What an earlier tenant may have left on a shared object, tried like everything else.
+for (const o of [({}), [], () => 1, Promise.resolve(), new Error('p'), 's', JSON, Math, console]) for (const k of ${JSON.stringify(STASH_KEYS)}) { const x = grab(() => o[k]); if (typeof x === 'function' || (typeof x === 'object' && x !== null)) esc(x); }
 const atEdge = (f) => { let out; const d = (k) => { try { d(k + 1); } catch {} if (out === undefined) out = grab(f); }; grab(() => d(0)); return out; };
 `;
 }
@@ -451,6 +459,7 @@ const esc = (v) => {
   poke(v);
 };
 const atDepth = (n, f) => { const d = (k) => (k >= n ? f() : d(k + 1)); return grab(() => d(0)); };
+for (const o of [({}), [], 's', JSON, Math]) for (const k of [${STASH_KEYS.map(built).join(', ')}]) { const x = grab(() => o[k]); if (typeof x === 'function' || (typeof x === 'object' && x !== null)) esc(x); }
 `;
 }
 
@@ -494,6 +503,10 @@ function plainStep(g: Gen, v: string): string {
     `[...${v}].at(-1)`,
     `${v}.cause`,
     `${v}.errors[0]`,
+    `${v}[${built('call')}](null, ${v})`,
+    `${v}[${built('apply')}](null, [${v}])`,
+    `${v}[${built('bind')}](null)()`,
+    `Object.entries(${v})[0]`,
   ]);
 }
 
@@ -505,6 +518,8 @@ function plainSink(g: Gen, v: string, t: FuzzTarget): string {
     `poke(grab(() => ${v}(${payload()})()));`,
     `poke(grab(() => ${v}[C](${payload()})()));`,
     `poke(grab(() => ${v}[C][C](${payload()})()));`,
+    `poke(grab(() => [${payload()}].map(${v}[C])[0]()));`,
+    `poke(grab(() => ${v}[C][C][${built('call')}](null, ${payload()})()));`,
     `poke(await grabA(async () => (await ${v}[C](${payload()}))()));`,
     `esc(${v});`,
     `await grabA(() => callTool('echo', { v: ${v}, list: [${v}] }));`,
