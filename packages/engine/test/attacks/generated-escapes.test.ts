@@ -13,9 +13,11 @@
  *
  * CI runs a fixed seed and a small count. A campaign:
  *   ENCLAVE_FUZZ_SEED=1234 ENCLAVE_FUZZ_COUNT=2000 npx vitest run packages/engine/test/attacks/generated-escapes.test.ts
- * A failure names the script's own seed; ENCLAVE_FUZZ_SEED=<that seed> ENCLAVE_FUZZ_COUNT=1 replays it
- * (on the same row, alone; a failure that needs the scripts before it also names the first seed), with
- * the same escape-fuzz.ts (the report names its hash).
+ * A failure names the script's own seed, the campaign's first seed, its row and the hash of the
+ * escape-fuzz.ts that made it (a seed replays the same script only with the same generator):
+ *   ENCLAVE_FUZZ_SEED=<seed> ENCLAVE_FUZZ_COUNT=1 npx vitest run <this file> -t '<row>'
+ * replays it alone; a failure that needs the scripts before it on the row's shared Enclave replays with
+ * the campaign's first seed and a count that ends at the failing one.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
