@@ -227,13 +227,13 @@ describe('Array.from over a long array-like with a map function', () => {
     for (const row of enclaves) row.enclave.dispose();
   });
 
-  it.each(enclaves)('$name: maps element by element, so the script\'s own error ends it where it throws', async ({ enclave }) => {
-    const r = await enclave.run("let n = 0; try { Array.from({ length: 5e6 }, (v, i) => { n++; if (i === 10) throw new Error('stop'); return i; }); } catch (e) { return [n, e.message]; }");
+  it.each(enclaves)('$name: maps element by element, so the script\'s own error ends it where it throws', async ({ enclave: e }) => {
+    const r = await e.run("let n = 0; try { Array.from({ length: 5e6 }, (v, i) => { n++; if (i === 10) throw new Error('stop'); return i; }); } catch (e) { return [n, e.message]; }");
     expect(r).toMatchObject({ success: true, value: [11, 'stop'] });
   });
 
-  it.each(enclaves.filter((row) => row.name !== 'vm, validate and transform off'))('$name: a map function that runs on is stopped by the iteration budget', async ({ enclave }) => {
-    const r = await enclave.run('return Array.from({ length: 5e6 }, (v, i) => i).length;');
+  it.each(enclaves.filter((row) => row.name !== 'vm, validate and transform off'))('$name: a map function that runs on is stopped by the iteration budget', async ({ enclave: e }) => {
+    const r = await e.run('return Array.from({ length: 5e6 }, (v, i) => i).length;');
     expect(r.error?.code).toBe('MAX_ITERATIONS');
   });
 });
