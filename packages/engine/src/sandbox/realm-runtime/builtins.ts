@@ -134,6 +134,11 @@ export function wrapHandedOut(proto: object, key: string, make: (native: AnyFn) 
   defineProperty(proto, key, { get: getter, set: undefined, enumerable: d.enumerable, configurable: d.configurable });
 }
 
+/** ToObject of a value that is not null or undefined: a primitive becomes its wrapper (a string reads its characters). */
+function toObject(v: any): any {
+  return typeof v === 'object' || typeof v === 'function' ? v : ObjectCtor(v);
+}
+
 export function toLen(v: unknown): number {
   const n = +(v as number);
   return n > 0 ? (n === Infinity ? Infinity : n - (n % 1)) : 0;
@@ -163,7 +168,7 @@ export function receiver(self: any, mutating: boolean, orig?: AnyFn, dense = fal
   }
   if (mutating) throw new TypeErrorCtor('This array method is not available on array-like objects in AgentScript; copy it with Array.from(x) first.');
   // ToObject, as the native does: a string receiver reads its characters (`in` throws on a primitive).
-  const o = typeof self === 'object' || typeof self === 'function' ? self : ObjectCtor(self);
+  const o = toObject(self);
   const len = toLen(o.length);
   // Every copy, however small, adds to the charges that trigger a heap check (see charged): the copy
   // may be made where no checkpoint follows (Array.fromAsync copies in a microtask of its own, and 1,000
@@ -183,7 +188,7 @@ export function receiver(self: any, mutating: boolean, orig?: AnyFn, dense = fal
  */
 function withObject(callback: unknown, obj: unknown, reducer: boolean): unknown {
   if (typeof callback !== 'function') return callback;
-  const o = typeof obj === 'object' || typeof obj === 'function' ? obj : ObjectCtor(obj);
+  const o = toObject(obj);
   const cb = callback as AnyFn;
   if (reducer) return (acc: unknown, v: unknown, i: unknown) => apply(cb, undefined, [acc, v, i, o]);
   return function (this: unknown, v: unknown, i: unknown) {
@@ -1183,7 +1188,7 @@ function arrayCopy(E: unknown[], len: number): unknown[] {
  * refused, as before.
  */
 function concatenated(run: Run, orig: AnyFn, self: unknown, items: unknown[]): unknown {
-  const O = typeof self === 'object' || typeof self === 'function' ? self : ObjectCtor(self);
+  const O = toObject(self);
   const made = speciesArray(O);
   const pieces: unknown[][] = [];
   let total = 0;
@@ -1774,7 +1779,7 @@ export function wrapBulkBuiltins(): void {
         // used to copy 5e6 values in this runtime's own loop, 0.6-1.3 s, before f's first call). Its length
         // is charged as before; each call is charged as map's are (see withMetered).
         if (typeof mapFn === 'function' && (this === safeArray || this === ArrayCtor || this === undefined) && current !== null) {
-          const o = typeof items === 'object' || typeof items === 'function' ? items : ObjectCtor(items);
+          const o = toObject(items);
           const len = toLen(o.length);
           chargeElements(len);
           return withMetered(mapFn, (f) => apply(arrayFrom, this, [indexValues(o, len), f, thisArg]));
@@ -2009,6 +2014,9 @@ function propertyList(replacer: unknown[]): string[] {
 /** The longest array V8 allocates in full for `Array(n)` (2^25 elements, 256 MB); past it the array is sparse. */
 const PREALLOCATED_MAX = 33_554_432;
 
+/** The realm's `Array` as scripts see it (installArrayConstructor), once installed. */
+let safeArray: unknown;
+
 /**
  * `Array(n)` and `new Array(n)` preallocate n elements in one native step that no other wrapper sees: a
  * few of them in one expression outgrew the host's heap, and every way to call the constructor
@@ -2018,9 +2026,6 @@ const PREALLOCATED_MAX = 33_554_432;
  * intrinsic: changing it would turn off V8's species fast paths (map, filter, slice) in every context of
  * the process; a script that is not validated can reach it as `[].constructor`, uncharged.
  */
-/** The realm's `Array` as scripts see it (installArrayConstructor), once installed. */
-let safeArray: unknown;
-
 export function installArrayConstructor(): void {
   const NativeArray = ArrayCtor;
   const SafeArray = function Array(this: unknown, ...args: unknown[]): unknown {
