@@ -450,7 +450,7 @@ describe('hostile messages on Redis', () => {
     const lies: [unknown[], string, Record<string, unknown>][] = [
       [['entry', 'RUN', [], [], report({ kind: 'ok' })], deep(100_000), { code: 'INTERNAL_ERROR' }],
       // The error stands; its data, which no realm could have written, is left out.
-      [['entry', 'RUN', [], [], report({ kind: 'threw', name: 'ToolError', message: 'm', location: null, tool: { code: 'X', tool: 't', data: `{"a":${deep(100_000)}}` } })], '', { code: 'TOOL_ERROR', data: { toolErrorCode: 'X', tool: 't' } }],
+      [['entry', 'RUN', [], [], report({ kind: 'threw', name: 'ToolError', message: 'm', location: null, tool: { code: 'X', tool: 't', data: `{"a":${deep(20_000)}}` } })], '', { code: 'TOOL_ERROR', data: { toolErrorCode: 'X', tool: 't' } }],
     ];
     for (const [message, tail, error] of lies) {
       const p = enclave.run('return 1');
@@ -472,6 +472,49 @@ describe('hostile messages on Redis', () => {
     const r = await p;
     expect(codeOf(r)).toBe('OK');
     expect(JSON.stringify(r.value)).toBe(deep(256));
+  });
+
+  it('a node that reports a value, tool arguments or tool error data longer than any realm writes for the run: INTERNAL_ERROR; no tool and no caller gets them', async () => {
+    const prefix = redis.prefix();
+    const sizes: number[] = [];
+    const t = defineTool({ name: 't', handler: (args: unknown) => void sizes.push(JSON.stringify(args).length) });
+    const enclave = await remoteEnclave(prefix, { maxOutputBytes: 1000, maxToolArgsBytes: 1000, tools: [t] });
+    // The liar's presence, as a live node keeps it: a 5 MB message may take longer than the app's heartbeat.
+    await redis.client().set(`${prefix}{rt}:alive:nliar0000`, '1', 'PX', 60_000);
+    const report = (fields: Record<string, unknown>) => ({ kind: 'report', report: JSON.stringify({ iterations: 0, toolCalls: 0, ...fields }) });
+    const big = 'x'.repeat(5_000_000);
+    const lies: [unknown[], string][] = [
+      // Before: the caller got a result of 5,000,093 characters with maxOutputBytes 1000.
+      [['entry', 'RUN', [], [], report({ kind: 'ok' })], JSON.stringify(big)],
+      // Before: the tool was handed 5,000,008 characters of arguments with maxToolArgsBytes 1000.
+      [['entry', 'RUN', [[1, 't', JSON.stringify({ s: big })]], [], null], ''],
+      [['entry', 'RUN', [[1, 't', 1_000_010]], [], null], JSON.stringify({ s: big }).slice(0, 1_000_010)],
+      // Before: error.data of 5 MB in the result; the app sent this run no failed reply.
+      [['entry', 'RUN', [], [], report({ kind: 'threw', name: 'ToolError', message: 'm', location: null, tool: { code: 'X', tool: 't', data: JSON.stringify({ blob: big }) } })], ''],
+    ];
+    for (const [message, tail] of lies) {
+      const p = enclave.run('return 1');
+      await lyingNode(prefix, async (job, send) => {
+        await send(['accept', job.run, 'nliar0000', job.token]);
+        await send(message.map((m) => (m === 'RUN' ? job.run : m)), tail);
+      });
+      const r = await p;
+      expect(r.error, `lie ${lies.findIndex(([m]) => m === message)}`).toMatchObject({ code: 'INTERNAL_ERROR' });
+      expect(JSON.stringify(r).length).toBeLessThan(2000);
+    }
+    expect(sizes).toEqual([]);
+    // At the caps, as a realm writes them, everything arrives.
+    const fine = enclave.run('return 1');
+    const args = JSON.stringify({ s: 'y'.repeat(1000 - 8) });
+    const value = JSON.stringify('v'.repeat(998));
+    await lyingNode(prefix, async (job, send) => {
+      await send(['accept', job.run, 'nliar0000', job.token]);
+      await send(['entry', job.run, [[1, 't', args.length]], [], null], args);
+      await expect.poll(() => sizes.length).toBe(1);
+      await send(['entry', job.run, [], [], report({ kind: 'ok', toolCalls: 1 })], value);
+    });
+    expect(await fine).toMatchObject({ success: true, value: 'v'.repeat(998) });
+    expect(sizes).toEqual([1000]);
   });
 
   it('a node that reports malformed values of the clock or Math.random(), or more than the journal allows: INTERNAL_ERROR, and the app goes on', async () => {

@@ -8,7 +8,7 @@
  */
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
-import type { EntryOutput, IsolatedJob, IsolatedRun, Isolation, IsolationEvents, IsolationFailureCode, RemoteAdapter, RemoteAdapterContext } from '@enclave-kit/engine/isolation';
+import type { EntryCall, EntryEnd, EntryOutput, IsolatedJob, IsolatedRun, Isolation, IsolationEvents, IsolationFailureCode, RemoteAdapter, RemoteAdapterContext } from '@enclave-kit/engine/isolation';
 import { OptionChecker } from '@enclave-kit/engine/http';
 import { checkMessage, formatMessage, readEntry, toolErrorReply } from '@enclave-kit/engine/isolation';
 import type { RedisClient, RedisStoreOptions } from '../client.js';
@@ -146,6 +146,8 @@ interface RemoteRun {
   logEntries: number;
   logChars: number;
   messages: number;
+  /** The longest failed tool call's reply sent to its node: the only text of a report's tool error data. */
+  errorReply: number;
   /** With a secret: the seq of the last message taken from its node (older ones are replays). */
   seq: number;
 }
@@ -159,6 +161,9 @@ const FAILURES: Record<NodeFailure, [IsolationFailureCode, string, string]> = {
   SHUTDOWN: ['RUNTIME_LOST', 'RuntimeLostError', 'The runtime node shut down before the run ended; the run is not retried.'],
   TOO_LARGE: ['RUNTIME_UNAVAILABLE', 'RuntimeUnavailableError', 'The run is larger than the runtime node accepts (its maxPayloadBytes); nothing of the script ran.'],
 };
+
+/** The longest report of a realm, but its tool error's data: four texts of at most 4,000 characters, escaped as JSON. */
+const REPORT_CHARS = 128 * 1024;
 
 const LOST_NODE = 'The runtime node running this run stopped before it ended; the run is not retried (its tools may have run).';
 const LOST_REDIS = 'The connection to Redis was lost while the run was on a runtime node; the run is not retried (its tools may have run).';
@@ -248,7 +253,7 @@ export class RedisRuntimeIsolation implements Isolation {
   }
 
   run(job: IsolatedJob, events: IsolationEvents): IsolatedRun {
-    const run: RemoteRun = { id: newId('r'), token: newId('t'), link: undefined, inline: false, entry: undefined, events, limits: job.limits, state: 'queued', node: undefined, maxMessage: undefined, framed: false, timer: undefined, logEntries: 0, logChars: 0, messages: 0, seq: 0 };
+    const run: RemoteRun = { id: newId('r'), token: newId('t'), link: undefined, inline: false, entry: undefined, events, limits: job.limits, state: 'queued', node: undefined, maxMessage: undefined, framed: false, timer: undefined, logEntries: 0, logChars: 0, messages: 0, errorReply: 0, seq: 0 };
     const handle: IsolatedRun = {
       deliver: (callId, reply) => {
         if (this.#runs.get(run.id) === run) this.#reply(run, callId, reply);
@@ -387,6 +392,7 @@ export class RedisRuntimeIsolation implements Isolation {
    * tool result over the app's own cap.
    */
   #reply(run: RemoteRun, callId: number, reply: Parameters<IsolatedRun['deliver']>[1]): void {
+    if (reply[0] === 0) run.errorReply = Math.max(run.errorReply, reply[1].length);
     // The payload is JSON already: to a node that reads it so, it follows the newline, not escaped again.
     const text = run.framed ? formatMessage(['reply', run.id, callId, reply[0]] satisfies ToNode, reply[1]) : formatMessage(['reply', run.id, callId, reply[0], reply[1]] satisfies ToNode);
     if (run.maxMessage === undefined || text.length <= run.maxMessage) {
@@ -621,14 +627,25 @@ export class RedisRuntimeIsolation implements Isolation {
     run.events.entry(output);
   }
 
-  /** A node's reports stay within what the run's own caps allow, whatever the node says. */
-  #withinCaps(run: RemoteRun, entry: { calls: unknown[]; logs: [string, string][] }): boolean {
-    const { maxToolCalls, maxLogEntries, maxLogBytes } = run.limits;
+  /**
+   * A node's reports stay within what the run's own caps allow, whatever the node says: a realm writes
+   * no tool call's arguments longer than `maxToolArgsBytes`, no value longer than `maxOutputBytes` (both
+   * as the text's length), and no report whose tool error data is not one the app sent it. Beyond them a
+   * node handed a tool arguments of any size, and the caller a result of any size (5 MB with
+   * maxOutputBytes 1000).
+   */
+  #withinCaps(run: RemoteRun, entry: { calls: EntryCall[]; logs: [string, string][]; end: EntryEnd | null }): boolean {
+    const { maxToolCalls, maxLogEntries, maxLogBytes, maxToolArgsBytes, maxOutputBytes } = run.limits;
     // Each entry follows the start or a delivery of replies; more than that is a node that floods.
     if (++run.messages > maxToolCalls + 3) return false;
     run.logEntries += entry.logs.length;
     for (const [, line] of entry.logs) run.logChars += line.length;
     // The realm counts bytes of UTF-8; a line's length in UTF-16 units is never more. One more entry: the cap's own notice.
-    return entry.calls.length <= maxToolCalls + 1 && run.logEntries <= maxLogEntries + 1 && run.logChars <= maxLogBytes + 1024;
+    if (entry.calls.length > maxToolCalls + 1 || run.logEntries > maxLogEntries + 1 || run.logChars > maxLogBytes + 1024) return false;
+    if (entry.calls.some((call) => call[2].length > maxToolArgsBytes)) return false;
+    const { end } = entry;
+    // A report's texts are cut to a few KiB each (at most 6 times that escaped), but a tool error's data,
+    // which is the app's own reply again, escaped once more.
+    return end?.kind !== 'report' || (end.value.length <= maxOutputBytes && end.report.length <= REPORT_CHARS + 2 * run.errorReply);
   }
 }
