@@ -517,6 +517,57 @@ describe('hostile messages on Redis', () => {
     expect(sizes).toEqual([1000]);
   });
 
+  it('a node’s message of 24 MB of `{}` is measured before it is parsed: an app with a 128 MiB heap drops it and goes on (before: JSON.parse took it down)', async () => {
+    const prefix = redis.prefix();
+    const app = spawn(process.execPath, ['--max-old-space-size=128', path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/small-heap-app.mjs'), redis.server.url, prefix], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    app.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    app.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | string | null>((r) => app.once('exit', (code, signal) => r(code ?? signal)));
+    const c = redis.client();
+    await c.set(`${prefix}{rt}:alive:nliar0000`, '1', 'PX', 60_000);
+    const ok = (run: string) => JSON.stringify(['entry', run, [], [], { kind: 'report', report: JSON.stringify({ kind: 'ok', iterations: 0, toolCalls: 0 }) }]) + '\n1';
+    try {
+      await lyingNode(prefix, async (job, send) => {
+        await send(['accept', job.run, 'nliar0000', job.token]);
+        // Within the app's message cap (27 MiB at STANDARD) and Redis's pub/sub limit (32 MB): 8 million objects once parsed.
+        await c.publish(`${prefix}rt:to:${job.app}`, `["entry","${job.run}",[${'{},'.repeat(8_000_000)}{}],[],null]`);
+        await c.publish(`${prefix}rt:to:${job.app}`, ok(job.run));
+      });
+      await lyingNode(prefix, async (job, send) => {
+        await send(['accept', job.run, 'nliar0000', job.token]);
+        await c.publish(`${prefix}rt:to:${job.app}`, ok(job.run));
+      });
+      expect(await exited, out).toBe(0);
+      expect(out).toBe('result OK\nresult OK\n');
+    } finally {
+      app.kill('SIGKILL');
+    }
+  });
+
+  it('an app’s message of 24 MB of `{}` is measured before it is parsed: a node with a 128 MiB heap drops it and its run goes on (before: JSON.parse took the node down)', async () => {
+    const prefix = redis.prefix();
+    const node = await startNodeProcess(redis.server.url, prefix, ['--concurrency', '1'], { NODE_OPTIONS: '--max-old-space-size=128' });
+    const c = redis.client();
+    const accepted: string[] = [];
+    const sub = redis.client();
+    sub.on('pmessage', (_p: string, _channel: string, text: string) => {
+      if (text.startsWith('["accept"')) accepted.push(JSON.parse(text)[1] as string);
+    });
+    await sub.psubscribe(`${prefix}rt:to:a*`);
+    const enclave = await remoteEnclave(prefix, {}, { direct: false });
+    const g = gate();
+    const p = enclave.run('return await callTool("wait", {});', { tools: { wait: g.tool } });
+    await g.called;
+    await expect.poll(() => accepted.length).toBe(1);
+    await c.publish(`${prefix}rt:to:${node.id}`, `["reply","${accepted[0]}",1,1,[${'{},'.repeat(8_000_000)}{}]]`);
+    g.release(42);
+    expect(await p).toMatchObject({ success: true, value: 42 });
+    expect(node.child.exitCode).toBeNull();
+    sub.disconnect();
+    await node.kill();
+  });
+
   it('a node that reports malformed values of the clock or Math.random(), or more than the journal allows: INTERNAL_ERROR, and the app goes on', async () => {
     const prefix = redis.prefix();
     const enclave = await remoteEnclave(prefix);

@@ -23,6 +23,7 @@ export type { WireEnd } from '../sandbox/worker-protocol.js';
 export { checkMessage, formatMessage, wireEntry } from '../sandbox/worker-protocol.js';
 export { toolErrorReply } from '../sandbox/realm-abi.js';
 export { isNdValues } from '../sandbox/nondeterminism.js';
+export { jsonWithin } from '../sanitize/codec.js';
 export { WORKER_POOL_PRESETS, WorkerPool, maxMessageBytes, readEntry } from '../sandbox/worker-pool.js';
 export type { WorkerPoolOptions } from '../sandbox/worker-pool.js';
 export { installRejectionGuard } from '../sandbox/rejections.js';

@@ -5,6 +5,7 @@
  * not escaped into a second JSON string and unescaped again: a run's rewritten script, a tool's reply
  * (for a 260 KB result that was 3.1 ms of the call against 1.1 ms) and a run's value.
  */
+import { MAX_DECODE_DEPTH, jsonWithin } from '../sanitize/codec.js';
 import type { EntryCall, EntryEnd, EntryLog, IsolatedJob } from './isolation.js';
 import type { NdValue } from './realm-abi.js';
 import type { RealmPoolOptions } from './realm.js';
@@ -94,12 +95,18 @@ export function wireEntry(calls: readonly EntryCall[], end: EntryEnd | null, emb
   return { calls: wireCalls, end: wireEnd, tail: tail === '' ? undefined : tail };
 }
 
-/** Parses a message text no longer than `maxBytes` characters; throws on anything malformed. */
-export function checkMessage(text: unknown, maxBytes: number): { message: unknown[]; tail: string } {
+/**
+ * Parses a message text no longer than `maxBytes` characters, whose tuple (the JSON before the newline)
+ * holds at most `maxValues` values and nests at most MAX_DECODE_DEPTH deep (see jsonWithin: measured
+ * before it is parsed); throws on anything malformed.
+ */
+export function checkMessage(text: unknown, maxBytes: number, maxValues = Infinity): { message: unknown[]; tail: string } {
   if (typeof text !== 'string') throw new TypeError('message is not text');
   if (text.length > maxBytes) throw new RangeError('message too large');
   const nl = text.indexOf('\n');
-  const message: unknown = JSON.parse(nl === -1 ? text : text.slice(0, nl));
+  const head = nl === -1 ? text : text.slice(0, nl);
+  if (maxValues !== Infinity && !jsonWithin(head, MAX_DECODE_DEPTH, maxValues)) throw new RangeError('message holds too many values');
+  const message: unknown = JSON.parse(head);
   if (!Array.isArray(message) || typeof message[0] !== 'string') throw new TypeError('malformed message');
   return { message, tail: nl === -1 ? '' : text.slice(nl + 1) };
 }

@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { availableParallelism } from 'node:os';
 import type { EntryOutput, IsolatedJob, IsolatedRun, IsolationFailureCode, RealmLimits, WorkerPoolConfig } from '@enclave-kit/engine/isolation';
-import { WORKER_POOL_PRESETS, WorkerPool, checkMessage, formatMessage, installRejectionGuard, isNdValues, maxMessageBytes, wireEntry } from '@enclave-kit/engine/isolation';
+import { WORKER_POOL_PRESETS, WorkerPool, checkMessage, formatMessage, installRejectionGuard, isNdValues, jsonWithin, maxMessageBytes, wireEntry } from '@enclave-kit/engine/isolation';
 import { LEVEL_CONFIGS } from '@enclave-kit/engine';
 import { OptionChecker } from '@enclave-kit/engine/http';
 import type { RedisClient } from '../client.js';
@@ -82,6 +82,10 @@ const LIMIT_KEYS = ['maxIterations', 'maxCallDepth', 'maxToolCalls', 'memoryLimi
 const PAYLOAD_KEYS: ReadonlySet<string> = new Set(['maxOutputBytes', 'maxToolArgsBytes', 'maxLogBytes']);
 const MAX_NAMES = 256;
 const NAME = /^[A-Za-z_$][A-Za-z0-9_$]{0,127}$/;
+/** The values of an app's reply or cancel at most (`['reply', run, callId, ok, payload]`), with room. */
+const REPLY_VALUES = 16;
+/** A job nests three levels (`replayNd`'s values); more is no app's. */
+const JOB_DEPTH = 8;
 /** How long the blocking read waits before it reads again (and notices a closed node). */
 const BLOCK_MS = 2000;
 
@@ -396,6 +400,8 @@ class Node implements RuntimeNode {
   /** The run as the app sent it, rebuilt field by field within the node's caps; undefined if malformed. */
   #readJob(text: string): (IsolatedJob & NodeJobFields) | undefined {
     let o: Record<string, unknown>;
+    // Measured before it is parsed: its fields, names and recorded values, whatever its size.
+    if (!jsonWithin(text, JOB_DEPTH, 64 + 2 * MAX_NAMES + 3 * (this.#s.maxNd + 1))) return undefined;
     try {
       const parsed: unknown = JSON.parse(text);
       if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
@@ -523,7 +529,8 @@ class Node implements RuntimeNode {
     let message: unknown[];
     let tail: string;
     try {
-      ({ message, tail } = checkMessage(text, this.#s.maxPayloadBytes));
+      // A reply or a cancel holds a handful of values: measured before it is parsed, as an app's is.
+      ({ message, tail } = checkMessage(text, this.#s.maxPayloadBytes, REPLY_VALUES));
     } catch {
       return;
     }

@@ -148,6 +148,8 @@ interface RemoteRun {
   messages: number;
   /** The longest failed tool call's reply sent to its node: the only text of a report's tool error data. */
   errorReply: number;
+  /** The most values a message about the run may hold (see `entryValues`), counted before it is parsed. */
+  maxValues: number;
   /** With a secret: the seq of the last message taken from its node (older ones are replays). */
   seq: number;
 }
@@ -161,6 +163,20 @@ const FAILURES: Record<NodeFailure, [IsolationFailureCode, string, string]> = {
   SHUTDOWN: ['RUNTIME_LOST', 'RuntimeLostError', 'The runtime node shut down before the run ended; the run is not retried.'],
   TOO_LARGE: ['RUNTIME_UNAVAILABLE', 'RuntimeUnavailableError', 'The run is larger than the runtime node accepts (its maxPayloadBytes); nothing of the script ran.'],
 };
+
+/**
+ * The most values (array elements and properties, see jsonWithin) a node's message about a run may
+ * hold: its tuple and end, and each tool call (4), console line (3) and value of the clock or
+ * Math.random() (3) the run may report in all. JSON.parse of what a node sends was otherwise bounded by
+ * the message's size only: a 27 MB message of `{}` (the STANDARD level's cap) took 600 MB of the app's
+ * heap, and crashed an app whose heap was smaller.
+ */
+function entryValues(job: IsolatedJob): number {
+  const { maxToolCalls, maxLogEntries } = job.limits;
+  return 16 + 4 * (maxToolCalls + 1) + 3 * (maxLogEntries + 1) + 3 * (job.maxNd ?? 0);
+}
+/** An acceptance: its tuple, six fields. */
+const ACCEPT_VALUES = 16;
 
 /** The longest report of a realm, but its tool error's data: four texts of at most 4,000 characters, escaped as JSON. */
 const REPORT_CHARS = 128 * 1024;
@@ -253,7 +269,7 @@ export class RedisRuntimeIsolation implements Isolation {
   }
 
   run(job: IsolatedJob, events: IsolationEvents): IsolatedRun {
-    const run: RemoteRun = { id: newId('r'), token: newId('t'), link: undefined, inline: false, entry: undefined, events, limits: job.limits, state: 'queued', node: undefined, maxMessage: undefined, framed: false, timer: undefined, logEntries: 0, logChars: 0, messages: 0, errorReply: 0, seq: 0 };
+    const run: RemoteRun = { id: newId('r'), token: newId('t'), link: undefined, inline: false, entry: undefined, events, limits: job.limits, state: 'queued', node: undefined, maxMessage: undefined, framed: false, timer: undefined, logEntries: 0, logChars: 0, messages: 0, errorReply: 0, maxValues: entryValues(job), seq: 0 };
     const handle: IsolatedRun = {
       deliver: (callId, reply) => {
         if (this.#runs.get(run.id) === run) this.#reply(run, callId, reply);
@@ -549,7 +565,8 @@ export class RedisRuntimeIsolation implements Isolation {
     let message: unknown[];
     let tail: string;
     try {
-      ({ message, tail } = checkMessage(text, this.#maxMessageBytes));
+      // Measured before it is parsed: no message about a run builds more than its entries could.
+      ({ message, tail } = checkMessage(text, this.#maxMessageBytes, this.#runs.get(head.run)?.maxValues ?? ACCEPT_VALUES));
     } catch {
       return;
     }
