@@ -173,6 +173,31 @@ describe('a result or a tool reply forged on pub/sub', () => {
   });
 });
 
+describe('a peer that holds the secret', () => {
+  it('can sign as any other: it hands another node’s run on pub/sub a tool call of its choosing and silences the real node (the shape of the break: the secret keeps out whoever lacks it, not a holder)', async () => {
+    const seen = await wiretap();
+    const refunds: number[] = [];
+    const wait = gate();
+    const e = enclave(SECRET, [refundTool(refunds), defineTool({ name: 'wait', handler: wait.tool })], false);
+    const n = await node(SECRET);
+    const running = e.run("return await callTool('wait', {})", { timeout: 3000 });
+    await wait.called;
+    const [channel, accept] = seen.find(([, t]) => t.includes('["accept"')) as [string, string];
+    const run = /"(r[0-9a-f]{32})"/.exec(accept)?.[1] as string;
+    // Mallory's own node, or a compromised app: the MAC proves the secret, not who holds it. Its seq
+    // only has to be later than the real node's.
+    const mallory = new MessageAuth(new TextEncoder().encode(SECRET), n.id);
+    let wire = '';
+    const args = JSON.stringify({ amount: 500 });
+    for (let i = 0; i < 1000; i++) wire = mallory.sign('to-app', `${JSON.stringify(['entry', run, [[7, 'refund', args.length]], [], null])}\n${args}`);
+    await redis.client().publish(channel, wire);
+    await expect.poll(() => refunds).toEqual([500]);
+    // And the real node's messages, older in the order Mallory took over, are dropped as replays.
+    wait.release('done');
+    expect(await running).toMatchObject({ success: false, error: { code: 'TIMEOUT' } });
+  });
+});
+
 describe('without a secret, what a node reports is still checked against what a realm can say', () => {
   it('a tool call whose name is longer than a script may call never reaches the tool hook: the run ends as INTERNAL_ERROR', async () => {
     const seen = await wiretap();
