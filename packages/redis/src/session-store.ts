@@ -543,9 +543,15 @@ function rejected(what: string): ExecutionResult {
   return failure('STATE_REJECTED', 'StateRejectedError', `The session store holds ${what} that this app did not write (malformed, or longer than maxValueBytes); it was not read.`);
 }
 
-/** A result as far as a reader relies on it: an object that says whether the run succeeded. */
+/**
+ * A result as far as a reader relies on it: an object that says whether the run succeeded, and if not,
+ * an error with a code, a name and a message (the HTTP core reads `error.code`: a failure without one
+ * threw in the approvals route, and a decision on the session was answered 503 every time).
+ */
 function isResult(value: unknown): value is ExecutionResult {
-  return isObject(value) && typeof value.success === 'boolean';
+  if (!isObject(value) || typeof value.success !== 'boolean') return false;
+  const { error } = value;
+  return value.success || (isObject(error) && typeof error.code === 'string' && typeof error.name === 'string' && typeof error.message === 'string');
 }
 
 /** A pending approval as this store wrote it: the call waiting, and when the wait ends. */

@@ -349,4 +349,18 @@ describe('what the store shows of a paused run is input: the decision is bound t
     expect((await view(keys.sessionId)).result?.error?.code).toBe('STATE_REJECTED');
     expect(refunds).toEqual([]);
   });
+
+  it.each([
+    ['no error', '{"success":false}'],
+    ['an error that is not one', '{"success":false,"error":"boom"}'],
+    ['an error without a code', '{"success":false,"error":{"name":"E","message":"m"}}'],
+  ])('a result with %s that a Redis writer left reads as STATE_REJECTED: a decision on the session is answered 409, not 500', async (_name, result) => {
+    const { refunds, post, view, paused } = await app({ stateKey: KEY });
+    const keys = await paused();
+    await redis.client().hset(keys.meta, 'state', 'failed', 'result', result);
+    // Before: reading result.error.code of what isResult let through threw in the route (500).
+    expect((await post(`/sessions/${keys.sessionId}/approvals/1`, { approved: true })).status).toBe(409);
+    expect((await view(keys.sessionId)).result?.error?.code).toBe('STATE_REJECTED');
+    expect(refunds).toEqual([]);
+  });
 });
