@@ -534,6 +534,11 @@ describe('hostile messages on Redis', () => {
         await c.publish(`${prefix}rt:to:${job.app}`, `["entry","${job.run}",[${'{},'.repeat(8_000_000)}{}],[],null]`);
         await c.publish(`${prefix}rt:to:${job.app}`, ok(job.run));
       });
+      // Before: the app printed V8's "FATAL ERROR: ... JavaScript heap out of memory" here and died.
+      let gone = false;
+      void exited.then(() => (gone = true));
+      await expect.poll(() => gone || out.includes('result'), { timeout: 15_000 }).toBe(true);
+      expect(out).toBe('result OK\n');
       await lyingNode(prefix, async (job, send) => {
         await send(['accept', job.run, 'nliar0000', job.token]);
         await c.publish(`${prefix}rt:to:${job.app}`, ok(job.run));
