@@ -133,6 +133,28 @@ describe('a job swapped in the queue', () => {
   });
 });
 
+describe('a signed job copied under another run’s id', () => {
+  it('with a secret: the node takes it for no run and signs no failure for the run the entry names (before: that run ended at once as INTERNAL_ERROR)', async () => {
+    const e = enclave(SECRET, []);
+    await e.ready();
+    const first = e.run('return 1');
+    const second = e.run('return 2');
+    const c = redis.client();
+    const jobs = `${prefix}{rt}:jobs`;
+    let entries: [string, string[]][] = [];
+    await expect.poll(async () => (entries = (await c.xrange(jobs, '-', '+')) as [string, string[]][]).length, { timeout: 5000 }).toBe(2);
+    const [[, one], [id, two]] = entries as [[string, string[]], [string, string[]]];
+    // A Redis writer without the secret: run 2's entry names run 2, and carries run 1's job, as its app signed it.
+    await c.xdel(jobs, id);
+    await c.xadd(jobs, '*', 'r', two[1] as string, 'a', two[3] as string, 'j', one[5] as string);
+    const n = await node(SECRET);
+    expect(await first).toMatchObject({ success: true, value: 1 });
+    // Its own entry deleted, run 2 ends as any withdrawn run does: no node took it.
+    expect(await second).toMatchObject({ success: false, error: { code: 'RUNTIME_UNAVAILABLE' } });
+    expect(n.stats()).toMatchObject({ refused: 1, forged: 0 });
+  });
+});
+
 describe('a result or a tool reply forged on pub/sub', () => {
   /**
    * Run 1 ends with `forged` (its messages are recorded); run 2 waits in a tool while the wiretap
