@@ -552,7 +552,8 @@ describe('hostile messages on Redis', () => {
 
   it('an app’s message of 24 MB of `{}` is measured before it is parsed: a node with a 128 MiB heap drops it and its run goes on (before: JSON.parse took the node down)', async () => {
     const prefix = redis.prefix();
-    const node = await startNodeProcess(redis.server.url, prefix, ['--concurrency', '1'], { NODE_OPTIONS: '--max-old-space-size=128' });
+    // Presence for 6 s: reading 24 MB on a loaded machine may hold the node's event loop past 3 beats of 200 ms.
+    const node = await startNodeProcess(redis.server.url, prefix, ['--concurrency', '1', '--heartbeat', '2000'], { NODE_OPTIONS: '--max-old-space-size=128' });
     const c = redis.client();
     const accepted: string[] = [];
     const sub = redis.client();
@@ -562,12 +563,13 @@ describe('hostile messages on Redis', () => {
     await sub.psubscribe(`${prefix}rt:to:a*`);
     const enclave = await remoteEnclave(prefix, {}, { direct: false });
     const g = gate();
-    const p = enclave.run('return await callTool("wait", {});', { tools: { wait: g.tool } });
-    await g.called;
+    const p = enclave.run('return await callTool("wait", {});', { tools: { wait: g.tool }, timeout: 10_000 });
+    await Promise.race([g.called, p]);
     await expect.poll(() => accepted.length).toBe(1);
     await c.publish(`${prefix}rt:to:${node.id}`, `["reply","${accepted[0]}",1,1,[${'{},'.repeat(8_000_000)}{}]]`);
     g.release(42);
-    expect(await p).toMatchObject({ success: true, value: 42 });
+    const r = await p;
+    expect(r, JSON.stringify(r.success ? r.value : r.error)).toMatchObject({ success: true, value: 42 });
     expect(node.child.exitCode).toBeNull();
     sub.disconnect();
     await node.kill();
