@@ -442,15 +442,15 @@ describe('hostile messages on Redis', () => {
     }
   });
 
-  it('a node that reports a value or tool-error data nested deeper than any realm writes: the value is refused, the data left out, and every result stays JSON', async () => {
+  it('a node that reports a value or tool-error data nested deeper than any realm writes: the value is refused, the data left out (or refused whole when the app never sent it), and every result stays JSON', async () => {
     const prefix = redis.prefix();
     const enclave = await remoteEnclave(prefix);
     const deep = (n: number) => '['.repeat(n) + ']'.repeat(n);
     const report = (fields: Record<string, unknown>) => ({ kind: 'report', report: JSON.stringify({ iterations: 0, toolCalls: 0, ...fields }) });
     const lies: [unknown[], string, Record<string, unknown>][] = [
       [['entry', 'RUN', [], [], report({ kind: 'ok' })], deep(100_000), { code: 'INTERNAL_ERROR' }],
-      // The error stands; its data, which no realm could have written, is left out.
-      [['entry', 'RUN', [], [], report({ kind: 'threw', name: 'ToolError', message: 'm', location: null, tool: { code: 'X', tool: 't', data: `{"a":${deep(20_000)}}` } })], '', { code: 'TOOL_ERROR', data: { toolErrorCode: 'X', tool: 't' } }],
+      // Data the app never sent in a failed reply: refused whole.
+      [['entry', 'RUN', [], [], report({ kind: 'threw', name: 'ToolError', message: 'm', location: null, tool: { code: 'X', tool: 't', data: `{"a":${deep(20_000)}}` } })], '', { code: 'INTERNAL_ERROR' }],
     ];
     for (const [message, tail, error] of lies) {
       const p = enclave.run('return 1');
@@ -463,6 +463,28 @@ describe('hostile messages on Redis', () => {
       expect(() => JSON.stringify(r)).not.toThrow();
       expect(r.error).toEqual(expect.objectContaining(error));
     }
+    // Data 2,000 deep, as the app's own failed reply had it (a ToolError's data may be 4 KB): the error
+    // stands, its data, deeper than the host reads, is left out.
+    let nested: unknown = [];
+    for (let i = 1; i < 2000; i++) nested = [nested];
+    const fail = defineTool({ name: 'fail', handler: () => Promise.reject(new ToolError('m', { code: 'X', data: { a: nested } })) });
+    const replies: string[] = [];
+    const sub = redis.client();
+    sub.on('message', (_channel: string, text: string) => void replies.push(text));
+    await sub.subscribe(`${prefix}rt:to:nliar0000`);
+    // The liar's presence, as a live node keeps it: this run waits on a tool's reply.
+    await redis.client().set(`${prefix}{rt}:alive:nliar0000`, '1', 'PX', 60_000);
+    const threw = enclave.run('return 1', { tools: [fail] });
+    await lyingNode(prefix, async (job, send) => {
+      await send(['accept', job.run, 'nliar0000', job.token]);
+      await send(['entry', job.run, [[1, 'fail', 2]], [], null], '{}');
+      await expect.poll(() => replies.length).toBe(1);
+      await send(['entry', job.run, [], [], report({ kind: 'threw', name: 'ToolError', message: 'm', location: null, tool: { code: 'X', tool: 'fail', data: `{"a":${deep(2000)}}` } })]);
+    });
+    sub.disconnect();
+    const t = await threw;
+    expect(() => JSON.stringify(t)).not.toThrow();
+    expect(t.error).toEqual(expect.objectContaining({ code: 'TOOL_ERROR', data: { toolErrorCode: 'X', tool: 'fail' } }));
     // A value as deep as a realm may write still arrives whole.
     const p = enclave.run('return 1');
     await lyingNode(prefix, async (job, send) => {
@@ -517,7 +539,7 @@ describe('hostile messages on Redis', () => {
     expect(sizes).toEqual([1000]);
   });
 
-  it('a node’s message of 24 MB of `{}` is measured before it is parsed: an app with a 128 MiB heap drops it and goes on (before: JSON.parse took it down)', async () => {
+  it('a node’s message of 24 MB of `{}`, in its tuple or in a report, is measured before it is parsed: an app with a 128 MiB heap drops it or ends the run, and goes on (before: JSON.parse took it down)', async () => {
     const prefix = redis.prefix();
     const app = spawn(process.execPath, ['--max-old-space-size=128', path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/small-heap-app.mjs'), redis.server.url, prefix], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -539,12 +561,13 @@ describe('hostile messages on Redis', () => {
       void exited.then(() => (gone = true));
       await expect.poll(() => gone || out.includes('result'), { timeout: 15_000 }).toBe(true);
       expect(out).toBe('result OK\n');
+      // The same objects inside the report's own JSON text, a string in the tuple: the run's end is a lie.
       await lyingNode(prefix, async (job, send) => {
         await send(['accept', job.run, 'nliar0000', job.token]);
-        await c.publish(`${prefix}rt:to:${job.app}`, ok(job.run));
+        await c.publish(`${prefix}rt:to:${job.app}`, `["entry","${job.run}",[],[],{"kind":"report","report":"{\\"kind\\":\\"ok\\",\\"iterations\\":0,\\"toolCalls\\":0,\\"pad\\":[${'{},'.repeat(8_000_000)}{}]}"}]\n1`);
       });
       expect(await exited, out).toBe(0);
-      expect(out).toBe('result OK\nresult OK\n');
+      expect(out).toBe('result OK\nresult INTERNAL_ERROR\n');
     } finally {
       app.kill('SIGKILL');
     }

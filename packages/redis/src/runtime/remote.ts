@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import type { EntryCall, EntryEnd, EntryOutput, IsolatedJob, IsolatedRun, Isolation, IsolationEvents, IsolationFailureCode, RemoteAdapter, RemoteAdapterContext } from '@enclave-kit/engine/isolation';
 import { OptionChecker } from '@enclave-kit/engine/http';
-import { checkMessage, formatMessage, readEntry, toolErrorReply } from '@enclave-kit/engine/isolation';
+import { checkMessage, formatMessage, jsonWithin, readEntry, toolErrorReply } from '@enclave-kit/engine/isolation';
 import type { RedisClient, RedisStoreOptions } from '../client.js';
 import { checkArguments, readSecret, within } from '../client.js';
 import { MessageAuth, inOrder, seal, unverifiedText } from './auth.js';
@@ -178,8 +178,9 @@ function entryValues(job: IsolatedJob): number {
 /** An acceptance: its tuple, six fields. */
 const ACCEPT_VALUES = 16;
 
-/** The longest report of a realm, but its tool error's data: four texts of at most 4,000 characters, escaped as JSON. */
-const REPORT_CHARS = 128 * 1024;
+/** A realm's report: its kind, texts, location, tool error and counts (a dozen values, three levels), with room. */
+const REPORT_VALUES = 64;
+const REPORT_DEPTH = 8;
 
 const LOST_NODE = 'The runtime node running this run stopped before it ended; the run is not retried (its tools may have run).';
 const LOST_REDIS = 'The connection to Redis was lost while the run was on a runtime node; the run is not retried (its tools may have run).';
@@ -661,8 +662,16 @@ export class RedisRuntimeIsolation implements Isolation {
     if (entry.calls.length > maxToolCalls + 1 || run.logEntries > maxLogEntries + 1 || run.logChars > maxLogBytes + 1024) return false;
     if (entry.calls.some((call) => call[2].length > maxToolArgsBytes)) return false;
     const { end } = entry;
-    // A report's texts are cut to a few KiB each (at most 6 times that escaped), but a tool error's data,
-    // which is the app's own reply again, escaped once more.
-    return end?.kind !== 'report' || (end.value.length <= maxOutputBytes && end.report.length <= REPORT_CHARS + 2 * run.errorReply);
+    if (end?.kind !== 'report') return true;
+    // A report is a handful of fields (measured before anything parses it: the driver does too), and its
+    // tool error's data is the text of one of the app's own failed replies again, parsed and written anew.
+    if (end.value.length > maxOutputBytes || !jsonWithin(end.report, REPORT_DEPTH, REPORT_VALUES)) return false;
+    try {
+      const tool: unknown = (JSON.parse(end.report) as { tool?: unknown }).tool;
+      const data: unknown = tool !== null && typeof tool === 'object' ? (tool as { data?: unknown }).data : undefined;
+      return typeof data !== 'string' || data.length <= run.errorReply;
+    } catch {
+      return false;
+    }
   }
 }
