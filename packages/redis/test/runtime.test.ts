@@ -123,6 +123,15 @@ describe('runs on runtime nodes', () => {
     expect(r.error).toMatchObject({ code: 'TOOL_ERROR', message: 'No order o-eu', data: { status: 404, toolErrorCode: 'NOT_FOUND' } });
   });
 
+  it('a realm’s own long report (a cycle under a 200,000-character key) ends as it does embedded: OUTPUT_LIMIT_EXCEEDED, not a lie', async () => {
+    const code = 'const o = {}; o["k".repeat(200000)] = o; return o;';
+    const embedded = new Enclave();
+    enclaves.push(embedded);
+    const expected = await embedded.run(code);
+    expect(expected.error).toMatchObject({ code: 'OUTPUT_LIMIT_EXCEEDED' });
+    expect((await enclave.run(code)).error).toEqual(expected.error);
+  });
+
   it('streams events through the driver as it does embedded (session_init says remote)', async () => {
     const types: string[] = [];
     const run = enclave.stream('console.log("a"); const v = await callTool("t", {}); return v;', { tools: { t: async () => 7 } });
