@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Enclave, EnclaveConfigError, LEVEL_CONFIGS, ToolError, WORKER_POOL_PRESETS } from '../src/index.js';
 import { WorkerPool, readEntry } from '../src/sandbox/worker-pool.js';
+import { checkMessage } from '../src/sandbox/worker-protocol.js';
 import type { CreateEnclaveOptions, ExecutionResult, ToolSet, WorkerPoolStats } from '../src/index.js';
 import { untilReached } from './helpers.js';
 
@@ -385,6 +386,19 @@ describe('worker_threads: an entry message as the host reads it', () => {
     ['a call that is not a tuple', [{ 0: 1, 1: 'a', 2: 1 }], 'abc'],
   ])('refuses %s (the worker is not trusted)', (_what, calls, tail) => {
     expect(readEntry(head(calls), tail)).toBeUndefined();
+  });
+
+  it('checkMessage with a cap on values measures the tuple before it is parsed, not the text after the newline', () => {
+    const tuple = JSON.stringify(['entry', 7, [[1, 'a', 2]], [], null]);
+    // 1 for the text, 5 elements, the call and its 3: 10 values.
+    expect(checkMessage(`${tuple}\n[{},{},{},{}]`, 1000, 10).message).toEqual(['entry', 7, [[1, 'a', 2]], [], null]);
+    expect(() => checkMessage(tuple, 1000, 9)).toThrow(RangeError);
+    expect(() => checkMessage(`["entry",7,[${'{},'.repeat(1000)}{}]]`, 1_000_000, 100)).toThrow(RangeError);
+    // Commas and brackets inside strings are text, and nesting deeper than the host reads is refused.
+    expect(checkMessage(JSON.stringify(['log', ',,,[[[{{{', 'x']), 1000, 4).message).toEqual(['log', ',,,[[[{{{', 'x']);
+    expect(() => checkMessage(`[${'['.repeat(600)}${']'.repeat(600)}]`, 10_000, 10_000)).toThrow(RangeError);
+    // Without a cap, as workers' messages are read: size only.
+    expect(checkMessage(`["entry",7,[${'{},'.repeat(1000)}{}]]`, 1_000_000).message[2]).toHaveLength(1001);
   });
 });
 
