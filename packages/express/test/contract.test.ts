@@ -6,6 +6,8 @@ import { EnclaveConfigError } from '@enclave-kit/engine';
 import { adapterContract, listen } from '../../engine/test/http/contract.js';
 import type { AdapterHarness } from '../../engine/test/http/contract.js';
 import { designConformance } from '../../engine/test/http/design-conformance.js';
+import { streamingConformance } from '../../engine/test/http/streaming-conformance.js';
+import { clientConformance } from '../../client/test/conformance.js';
 import type { ExpressEnclaveOptions, ExpressNative } from '../src/index.js';
 import { enclave } from '../src/index.js';
 
@@ -39,6 +41,20 @@ const plain: AdapterHarness = {
 
 adapterContract('express', plain);
 designConformance('express', plain);
+streamingConformance('express', plain);
+clientConformance('express', plain);
+
+// Mounted under a prefix (app.use('/api', ...)): the URLs a session hands out, and the client, work under it.
+const underPrefix: AdapterHarness = {
+  userOf,
+  async start(options) {
+    const mw = enclave(options as ExpressEnclaveOptions);
+    const served = await serve(app((a) => a.use('/api', mw), false), () => mw.handler.dispose());
+    return { ...served, url: `${served.url}/api` };
+  },
+};
+streamingConformance('express under app.use("/api")', underPrefix);
+clientConformance('express under app.use("/api")', underPrefix);
 
 adapterContract('express after express.json()', {
   userOf,

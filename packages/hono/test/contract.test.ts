@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { adapterContract, listen } from '../../engine/test/http/contract.js';
 import type { AdapterHarness } from '../../engine/test/http/contract.js';
 import { designConformance } from '../../engine/test/http/design-conformance.js';
+import { streamingConformance } from '../../engine/test/http/streaming-conformance.js';
+import { clientConformance } from '../../client/test/conformance.js';
 import { readEvents, recordFlushes } from '../../engine/test/http/event-stream.js';
 import type { HonoEnclaveOptions } from '../src/index.js';
 import { enclave } from '../src/index.js';
@@ -40,6 +42,8 @@ const plain: AdapterHarness = {
 
 adapterContract('hono', plain);
 designConformance('hono', plain);
+streamingConformance('hono', plain);
+clientConformance('hono', plain);
 
 describe('hono mounting', () => {
   it('works under app.route(prefix, sub) and after a middleware that read the body, routes below the path too', async () => {

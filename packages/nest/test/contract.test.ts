@@ -9,6 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { adapterContract, listen } from '../../engine/test/http/contract.js';
 import type { AdapterHarness } from '../../engine/test/http/contract.js';
 import { designConformance } from '../../engine/test/http/design-conformance.js';
+import { streamingConformance } from '../../engine/test/http/streaming-conformance.js';
+import { clientConformance } from '../../client/test/conformance.js';
 import type { EnclaveModuleOptions, NestNative } from '../src/index.js';
 import { EnclaveModule, ENCLAVE_HANDLER } from '../src/index.js';
 
@@ -56,6 +58,8 @@ for (const platform of ['express', 'fastify'] as const) {
   };
   adapterContract(`nest (${platform})`, harness);
   designConformance(`nest (${platform})`, harness);
+  streamingConformance(`nest (${platform})`, harness);
+  clientConformance(`nest (${platform})`, harness);
 }
 
 describe('nest module', () => {

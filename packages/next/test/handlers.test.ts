@@ -4,6 +4,8 @@ import { handleNodeRequest } from '@enclave-kit/engine/node';
 import { adapterContract, listen } from '../../engine/test/http/contract.js';
 import type { AdapterHarness } from '../../engine/test/http/contract.js';
 import { designConformance } from '../../engine/test/http/design-conformance.js';
+import { streamingConformance } from '../../engine/test/http/streaming-conformance.js';
+import { clientConformance } from '../../client/test/conformance.js';
 import { readEvents } from '../../engine/test/http/event-stream.js';
 import type { NextEnclaveOptions } from '../src/index.js';
 import { toNextHandler } from '../src/index.js';
@@ -37,6 +39,8 @@ const exported: AdapterHarness = {
 
 adapterContract('next (exported handlers)', exported);
 designConformance('next (exported handlers)', exported);
+streamingConformance('next (exported handlers)', exported);
+clientConformance('next (exported handlers)', exported);
 
 describe('the exported handlers called directly, without Next’s context (as a test calls them)', () => {
   it('route by the URL: the run, a session’s start, events, state and cancel, the check route', async () => {

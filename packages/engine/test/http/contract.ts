@@ -4,12 +4,15 @@
  * own auth step that reads the `x-user` header, next to a plain route `GET /other`. The options mount
  * code mode over MCP at `/enclave/mcp` too (a route of `routes`), driven by the official MCP clients.
  */
-import { request as httpRequest } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
 import type { Server } from 'node:http';
 import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EnclaveHttpError, ToolError, defineTool } from '../../src/index.js';
+import { EnclaveHttpError, ToolError, createEnclaveHandler, defineTool } from '../../src/index.js';
+import { routePath } from '../../src/http/index.js';
+import { handleNodeRequest } from '../../src/node/index.js';
+import type { NodeRequest } from '../../src/node/index.js';
 import { trace } from '@opentelemetry/api';
 import { readEvents } from './event-stream.js';
 import { newTraceparent, parentOf, registerTestTracing, spansOf } from '../otel.js';
@@ -46,6 +49,22 @@ export interface AdapterHarness {
   /** A body parser runs before the adapter (express.json(), Fastify): it drains uploads and may answer 400/413/415 with its own code. */
   frameworkParsesBody?: boolean;
 }
+
+/** The Fetch core behind a bare node:http server and the Node bridge, `GET /other` beside it: the reference for the adapters. */
+export const fetchCoreHarness: AdapterHarness = {
+  passThrough: false,
+  userOf: (native) => (native as { req: NodeRequest }).req.headers['x-user'] as string | undefined,
+  async start(options) {
+    const handler = createEnclaveHandler(options as Parameters<typeof createEnclaveHandler>[0]);
+    const route = routePath('/enclave');
+    const server = createServer((req, res) => {
+      if (req.url === '/other') return void res.end('other');
+      const sub = route.below(new URL(req.url ?? '/', 'http://localhost').pathname);
+      void handleNodeRequest(handler, req, res, { req }, undefined, sub);
+    });
+    return listen(server, () => handler.dispose());
+  },
+};
 
 /** What the server-side hooks saw: canaries for aborts, user binding and hook calls. */
 export interface Observed {

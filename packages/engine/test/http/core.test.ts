@@ -4,25 +4,11 @@ import { OptionChecker, RequestTimeoutError, isSessionId, readBodyText, routePat
 import { ENCLAVE_HTTP_STATUS, EnclaveConfigError, EnclaveHttpError, MemoryRateLimitStore, MemorySessionStore, createEnclaveHandler } from '../../src/index.js';
 import type { EnclaveRoute, EnclaveRouteContext } from '../../src/index.js';
 import { handleNodeRequest, writeFetchResponse } from '../../src/node/index.js';
-import type { NodeRequest } from '../../src/node/index.js';
-import { adapterContract, listen, underHost } from './contract.js';
+import { adapterContract, fetchCoreHarness, listen, underHost } from './contract.js';
 import { readEvents, recordFlushes } from './event-stream.js';
 
 // The Fetch core behind a bare node:http server and the Node bridge: the reference for the adapters.
-adapterContract('fetch core + node bridge', {
-  passThrough: false,
-  userOf: (native) => (native as { req: NodeRequest }).req.headers['x-user'] as string | undefined,
-  async start(options) {
-    const handler = createEnclaveHandler(options as Parameters<typeof createEnclaveHandler>[0]);
-    const route = routePath('/enclave');
-    const server = createServer((req, res) => {
-      if (req.url === '/other') return void res.end('other');
-      const sub = route.below(new URL(req.url ?? '/', 'http://localhost').pathname);
-      void handleNodeRequest(handler, req, res, { req }, undefined, sub);
-    });
-    return listen(server, () => handler.dispose());
-  },
-});
+adapterContract('fetch core + node bridge', fetchCoreHarness);
 
 describe('createEnclaveHandler options', () => {
   it.each([

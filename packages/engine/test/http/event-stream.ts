@@ -10,8 +10,11 @@ export interface StreamedEvent {
   data: any;
 }
 
-/** Reads events until `final` (or `stopAfter` events, or the end of the body), then stops reading; `onEvent` hears each as it comes. */
-export async function readEvents(res: Response, options: { stopAfter?: number; format?: 'sse' | 'ndjson'; onEvent?: (event: StreamedEvent) => void } = {}): Promise<StreamedEvent[]> {
+/** Reads events until `final` (or `stopAfter` events, or one `until` accepts, or the end of the body), then stops reading; `onEvent` hears each as it comes. */
+export async function readEvents(
+  res: Response,
+  options: { stopAfter?: number; until?: (data: any) => boolean; format?: 'sse' | 'ndjson'; onEvent?: (event: StreamedEvent) => void } = {},
+): Promise<StreamedEvent[]> {
   const format = options.format ?? (res.headers.get('content-type')?.startsWith('text/event-stream') ? 'sse' : 'ndjson');
   const reader = (res.body as ReadableStream<Uint8Array>).getReader();
   const decoder = new TextDecoder();
@@ -31,7 +34,7 @@ export async function readEvents(res: Response, options: { stopAfter?: number; f
         if (event === undefined) continue;
         events.push(event);
         options.onEvent?.(event);
-        if (event.data?.type === 'final' || (options.stopAfter !== undefined && events.length >= options.stopAfter)) return events;
+        if (event.data?.type === 'final' || (options.stopAfter !== undefined && events.length >= options.stopAfter) || options.until?.(event.data) === true) return events;
       }
     }
   } finally {
