@@ -10,12 +10,14 @@ import { routePath } from '@enclave-kit/engine/http';
 import { handleNodeRequest } from '@enclave-kit/engine/node';
 import type { NodeRequest } from '@enclave-kit/engine/node';
 import { adapterContract, listen } from '../../engine/test/http/contract.js';
+import type { AdapterHarness } from '../../engine/test/http/contract.js';
+import { streamingConformance } from '../../engine/test/http/streaming-conformance.js';
 import { redisStores } from '../src/index.js';
 import { useRedis } from './redis.js';
 
 const redis = useRedis();
 
-adapterContract('fetch core on the Redis stores', {
+const onRedis: AdapterHarness = {
   passThrough: false,
   userOf: (native) => (native as { req: NodeRequest }).req.headers['x-user'] as string | undefined,
   async start(options) {
@@ -39,4 +41,7 @@ adapterContract('fetch core on the Redis stores', {
       stores.dispose();
     });
   },
-});
+};
+
+adapterContract('fetch core on the Redis stores', onRedis);
+streamingConformance('fetch core on the Redis stores', onRedis);

@@ -278,13 +278,15 @@ function decodeURIComponentSafe(s: string): string {
  * client that lost its number, and so is an empty `Last-Event-ID`, which no `EventSource` sends (it
  * omits the header while its last event ID is empty, and this server never sends an empty `id:`, every
  * event's is its seq). Replaying from the start instead would hand such a client every event again.
+ * An integer of any length is one: past the largest safe integer it is past every seq a session can
+ * reach (`Number.MAX_SAFE_INTEGER`, which a store can still add one to exactly), so nothing follows it.
  */
 function resumePoint(request: Request): number {
   const header = request.headers.get('last-event-id');
   const raw = header ?? new URL(request.url).searchParams.get('fromSeq');
   if (raw === null) return 0;
-  if (!/^\d{1,15}$/.test(raw)) throw new EnclaveHttpError(400, `${header !== null ? 'Last-Event-ID' : 'fromSeq'} must be a non-negative integer.`);
-  return Number(raw);
+  if (!/^\d+$/.test(raw)) throw new EnclaveHttpError(400, `${header !== null ? 'Last-Event-ID' : 'fromSeq'} must be a non-negative integer.`);
+  return Math.min(Number(raw), Number.MAX_SAFE_INTEGER);
 }
 
 function stateOf(result: ExecutionResult): FinalSessionState {

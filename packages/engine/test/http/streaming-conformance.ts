@@ -288,11 +288,16 @@ export function streamingConformance(name: string, harness: AdapterHarness): voi
         expect((await readUntil(await fromSeq('0'), () => false)).map((e) => e.seq)).toEqual(all.map((e) => e.seq));
         expect((await readUntil(await fromSeq(String(cut)), () => false)).map((e) => e.seq)).toEqual(rest.map((e) => e.seq));
         expect((await readUntil(await fromSeq(String(last - 1)), () => false)).map((e) => e.seq)).toEqual([last]);
-        for (const n of [String(last), String(last + 10)]) {
+        expect((await readUntil(await fromSeq(`000${last - 1}`), () => false)).map((e) => e.seq)).toEqual([last]);
+        // At or past the end, however far: a non-negative integer of any size is one (nothing is after it).
+        for (const n of [String(last), String(last + 10), String(Number.MAX_SAFE_INTEGER), '0'.repeat(30) + String(last), '1'.repeat(40)]) {
           const res = await fromSeq(n);
-          expect(res.status).toBe(200);
+          expect(res.status, `fromSeq=${n}`).toBe(200);
           expect(await readUntil(res, () => false)).toEqual([]);
         }
+        const huge = await fetch(handed(eventsUrl), { headers: as('ses-replay', { 'last-event-id': '9'.repeat(25) }) });
+        expect(huge.status).toBe(200);
+        expect(await readUntil(huge, () => false)).toEqual([]);
         for (const n of ['-1', 'abc', '1.5', '', '1e3']) expect((await fromSeq(n)).status, `fromSeq=${n}`).toBe(400);
         for (const n of ['-1', 'abc']) expect((await fetch(handed(eventsUrl), { headers: as('ses-replay', { 'last-event-id': n }) })).status, `Last-Event-ID ${n}`).toBe(400);
         // The header wins over the query, as an EventSource reconnecting to a URL with ?fromSeq sends both.
