@@ -1,11 +1,9 @@
 /**
  * A real enclave server for the client's tests: the engine's Fetch core behind `node:http` (through
  * `handleNodeRequest`, as the Express and Nest adapters serve it) on port 0, with user-bound tools and an
- * in-memory session store the tests can read. Plus a proxy that really cuts connections.
+ * in-memory session store the tests can read. Plus (from cutting-proxy.ts) a proxy that really cuts connections.
  */
-import { createServer, request as httpRequest } from 'node:http';
-import type { IncomingMessage, Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
 import { EnclaveHttpError, ToolError, createEnclaveHandler, defineTool } from '@enclave-kit/engine';
 import { expect } from 'vitest';
 import { EnclaveClientError } from '../src/index.js';
@@ -13,6 +11,10 @@ import type { EnclaveHandlerOptions, ToolContext } from '@enclave-kit/engine';
 import { handleNodeRequest } from '@enclave-kit/engine/node';
 import { MemorySessionStore } from '../../engine/src/http/session-store.js';
 import type { MemorySessionStoreOptions } from '../../engine/src/http/session-store.js';
+import { listen, shut } from './cutting-proxy.js';
+
+export { startCuttingProxy } from './cutting-proxy.js';
+export type { Cut, CuttingProxy } from './cutting-proxy.js';
 
 export interface TestServer {
   /** The enclave route: `http://127.0.0.1:{port}/enclave`. */
@@ -34,16 +36,6 @@ function wait(ms: number, signal: AbortSignal): Promise<void> {
       resolve();
     });
   });
-}
-
-async function listen(server: Server): Promise<string> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-async function shut(server: Server): Promise<void> {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
 }
 
 const silent = { info() {}, error() {} };
@@ -108,73 +100,6 @@ export async function startServer(options: { store?: MemorySessionStoreOptions; 
       await shut(server);
     },
   };
-}
-
-/** Where the proxy cuts one response: before its head, or after this many bytes of its body. */
-export type Cut = { beforeHead: true } | { afterBytes: number } | undefined;
-
-export interface CuttingProxy {
-  /** The enclave route through the proxy. */
-  url: string;
-  /** Requests it forwarded, and connections it cut. */
-  stats: { requests: number; cuts: number };
-  close(): Promise<void>;
-}
-
-/**
- * An HTTP proxy in front of `target` that destroys the client's socket where `plan` says: before the
- * response head (the client's fetch fails), or in the middle of the body after a number of bytes (the
- * client's read fails, often in the middle of an event or a line). Nothing is cut after the body ends.
- */
-export async function startCuttingProxy(target: string, plan: (req: IncomingMessage) => Cut, onCut?: (req: IncomingMessage) => void): Promise<CuttingProxy> {
-  const upstreamOrigin = new URL(target).origin;
-  const stats = { requests: 0, cuts: 0 };
-  const server = createServer((req, res) => {
-    stats.requests++;
-    const cut = plan(req);
-    const headers = { ...req.headers };
-    delete headers.connection;
-    const upstream = httpRequest(`${upstreamOrigin}${req.url}`, { method: req.method, headers, agent: false }, (up) => {
-      if (cut && 'beforeHead' in cut) {
-        stats.cuts++;
-        onCut?.(req);
-        up.destroy();
-        req.socket.destroy();
-        return;
-      }
-      const head = { ...up.headers };
-      delete head.connection;
-      res.writeHead(up.statusCode ?? 502, head);
-      res.flushHeaders();
-      let sent = 0;
-      let done = false;
-      up.on('data', (chunk: Buffer) => {
-        if (done) return;
-        if (cut && sent + chunk.length >= cut.afterBytes) {
-          done = true;
-          stats.cuts++;
-          onCut?.(req);
-          up.destroy();
-          const part = chunk.subarray(0, cut.afterBytes - sent);
-          // The bytes before the cut go out; then the socket dies without the chunked body's end.
-          if (part.length > 0) res.write(part, () => res.socket?.destroy());
-          else res.socket?.destroy();
-          return;
-        }
-        sent += chunk.length;
-        res.write(chunk);
-      });
-      up.on('end', () => {
-        if (!done) res.end();
-      });
-      up.on('error', () => res.destroy());
-    });
-    upstream.on('error', () => res.destroy());
-    res.on('close', () => upstream.destroy());
-    req.pipe(upstream);
-  });
-  const origin = await listen(server);
-  return { url: `${origin}${new URL(target).pathname}`, stats, close: () => shut(server) };
 }
 
 /** A small seeded PRNG (mulberry32): the same seed, the same cuts. */

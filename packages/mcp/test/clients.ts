@@ -4,7 +4,13 @@
  * (`@modelcontextprotocol/sdk`), which speaks the 2025 revision with the Streamable HTTP transport.
  * Also raw JSON-RPC over fetch, for what no client would send.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { afterAll, beforeAll } from 'vitest';
+import type { EnclaveFetchHandler } from '@enclave-kit/engine';
+import { handleNodeRequest } from '@enclave-kit/engine/node';
+import type { NodeRequest } from '@enclave-kit/engine/node';
 import { Client as Client1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as StreamableHTTPClientTransport1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
@@ -83,4 +89,28 @@ export function stdioMessages(stdout: NodeJS.ReadableStream): any[] {
     }
   });
   return messages;
+}
+
+/** Serves a Fetch handler (`createMcpHandler`'s) on port 0 of 127.0.0.1 through the Node bridge: its MCP URL, and a close that disposes it too. */
+export async function serveMcp(handler: EnclaveFetchHandler<{ req: NodeRequest }>): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer((req, res) => void handleNodeRequest(handler, req, res, { req }));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
+    close: async () => {
+      handler.dispose();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** An official client of `era`, connected before the block's tests and closed after them: call the getter inside a test. */
+export function useMcpClient(url: () => string, era: Era, headers: Record<string, string> = {}): () => McpTestClient {
+  let client: McpTestClient | undefined;
+  beforeAll(async () => {
+    client = await connectMcp(url(), era, headers);
+  });
+  afterAll(() => client?.close());
+  return () => client as McpTestClient;
 }

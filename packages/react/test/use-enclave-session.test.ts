@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createEnclaveClient } from '@enclave-kit/client';
 import type { EnclaveClient, EnclaveEvent, FetchLike } from '@enclave-kit/client';
 import { EnclaveProvider, useEnclaveSession } from '../src/index.js';
+import { startCuttingProxy } from '../../client/test/cutting-proxy.js';
 import type { UseEnclaveSessionOptions, UseEnclaveSessionResult } from '../src/index.js';
 
 const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixture-server.mjs');
@@ -251,5 +252,70 @@ describe('useEnclaveSession against a real server', () => {
     const thrown: unknown[] = [];
     renderHook(() => useEnclaveSession(), undefined, thrown);
     expect(String(thrown[0])).toMatch(/no client\. Render inside <EnclaveProvider> or pass \{ client \}/);
+  });
+});
+
+describe('useEnclaveSession as a peer reads its README: the documented states at their edges', () => {
+  it('attach() to an unknown, malformed or another user’s session: state error with the client’s code, no result', async () => {
+    const { result } = renderSession('alice');
+    expect(await result.current.attach('ses_noSuchSession00000000000')).toBeUndefined();
+    await until(() => expect(result.current.state).toBe('error'));
+    expect(result.current).toMatchObject({ isRunning: false, result: undefined, error: { name: 'EnclaveClientError', code: 'NOT_FOUND', status: 404 } });
+    expect(await result.current.attach('not a session id')).toBeUndefined();
+    await until(() => expect(result.current.error).toMatchObject({ code: 'BAD_REQUEST' }));
+    const bobs = await clientAs('bob').start('return 1');
+    expect(await result.current.attach(bobs.sessionId)).toBeUndefined();
+    await until(() => expect(result.current.error).toMatchObject({ code: 'NOT_FOUND', status: 404 }));
+  });
+
+  it('attach() to a finished session: its events from seq 1 and completed with its result; fromSeq skips what was seen', async () => {
+    const client = clientAs('alice');
+    const stream = client.stream('console.log("one"); return "done"');
+    const final = await stream.result;
+    const sessionId = await stream.sessionId;
+    const { result } = renderSession('alice');
+    expect(await result.current.attach(sessionId)).toEqual(final);
+    await until(() => expect(result.current.state).toBe('completed'));
+    expect(result.current).toMatchObject({ sessionId, result: final, error: undefined, isRunning: false });
+    expect(result.current.logs.map((l) => l.message)).toEqual(['one']);
+    expect(result.current.events.map((e) => e.seq)).toEqual(result.current.events.map((_, i) => i + 1));
+    expect(await result.current.attach(sessionId, { fromSeq: stream.lastSeq - 1 })).toEqual(final);
+    await until(() => expect(result.current.events.map((e) => e.type)).toEqual(['final']));
+  });
+
+  it('execute() passes input and limits, which only lower the server’s: a lower budget fails the run (state failed)', async () => {
+    const { result } = renderSession('alice');
+    expect(await result.current.execute('return input.n * 2', { input: { n: 21 } })).toMatchObject({ success: true, value: 42 });
+    const limited = await result.current.execute('let s = 0; for (let i = 0; i < 1000; i++) s += i; return s', { limits: { maxIterations: 10 } });
+    expect(limited).toMatchObject({ success: false, error: { code: 'MAX_ITERATIONS' } });
+    await until(() => expect(result.current.state).toBe('failed'));
+  });
+
+  it('cancel() of a session that waits for an approval: cancelled, no pending approval left', async () => {
+    const { result } = renderSession('alice');
+    await result.current.execute('return await callTool("refund", { amount: 3 })');
+    await until(() => expect(result.current.state).toBe('waiting_for_approval'));
+    await result.current.cancel();
+    await until(() => expect(result.current.state).toBe('cancelled'));
+    expect(result.current).toMatchObject({ pendingApproval: undefined, result: { success: false, error: { code: 'ABORTED' } }, error: undefined });
+  });
+
+  it('a connection cut mid-stream by a real proxy: isReconnecting while the client resumes, then each event once and completed', async () => {
+    // The streamed start is cut inside its first events; the resumed reads pass.
+    const proxy = await startCuttingProxy(url, (req) => (req.method === 'POST' && req.url?.endsWith('/sessions') ? { afterBytes: 500 } : undefined));
+    try {
+      const client = createEnclaveClient({ url: proxy.url, fetch: fetchForHappyDom, headers: { 'x-user': 'alice' }, retry: { initialDelayMs: 50, maxDelayMs: 50 } });
+      const { result } = renderHook(() => useEnclaveSession(), (child) => createElement(EnclaveProvider, { client }, child));
+      const done = result.current.execute('console.log("a"); console.log("b"); await callTool("tick", { i: 1, ms: 300 }); console.log("c"); return "resumed"');
+      expect(await done).toMatchObject({ success: true, value: 'resumed' });
+      await until(() => expect(result.current.state).toBe('completed'));
+      expect(proxy.stats.cuts).toBe(1);
+      expect(result.snapshots.some((s) => s.isReconnecting && s.state === 'running')).toBe(true);
+      expect(result.current.isReconnecting).toBe(false);
+      expect(result.current.events.map((e) => e.seq)).toEqual(result.current.events.map((_, i) => i + 1));
+      expect(result.current.logs.map((l) => l.message)).toEqual(['a', 'b', 'c']);
+    } finally {
+      await proxy.close();
+    }
   });
 });

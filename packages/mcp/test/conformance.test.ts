@@ -1,0 +1,128 @@
+/**
+ * Code mode as a peer team's black-box suite drives it from the README alone, with the official MCP
+ * clients of both eras: the three tools' input schemas as a client lists them and enforces them, a bad
+ * argument and every way a script can fail as a tool result with `isError` (never a protocol error), and
+ * large and hostile scripts against an engine with its AST layers off, proven harmless by a host-side
+ * canary rather than by what the script returns.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NodeRequest } from '@enclave-kit/engine/node';
+import { createMcpHandler } from '../src/index.js';
+import { ERAS, serveMcp, textOf, useMcpClient } from './clients.js';
+
+/** What an escape would touch on the host: a function it would call and an object it would change. */
+const canary = { called: 0, hostObject: { untouched: true } as Record<string, unknown> };
+(globalThis as Record<string, unknown>).__mcpCanary = () => void canary.called++;
+
+let served: { url: string; close(): Promise<void> };
+
+beforeAll(async () => {
+  served = await serveMcp(
+    createMcpHandler<{ req: NodeRequest }, string>({
+      // The AST layers off: only the realm stands between a script and the host.
+      enclave: { timeout: 1000, validate: false, transform: false, maxOutputBytes: 64 * 1024 },
+      maxBodySize: 512 * 1024,
+      logger: { info() {}, error() {} },
+      authenticate: ({ request }) => request.headers.get('x-user') ?? undefined,
+      tools: ({ user }) => ({
+        whoami: async () => user,
+        host: async () => canary.hostObject,
+      }),
+    }),
+  );
+});
+afterAll(async () => {
+  delete (globalThis as Record<string, unknown>).__mcpCanary;
+  await served.close();
+});
+
+describe.each(ERAS)('code mode as a peer drives it, %s client', (era) => {
+  const peer = useMcpClient(() => served.url, era, { 'x-user': 'peer' });
+
+  it('tools/list: three tools, each an object schema that names its required arguments and refuses others', async () => {
+    const tools = Object.fromEntries((await peer().listTools()).map((t) => [t.name, t]));
+    expect(Object.keys(tools).sort()).toEqual(['describe_tools', 'execute', 'search_tools']);
+    for (const tool of Object.values(tools)) {
+      expect(typeof tool.description).toBe('string');
+      expect(tool.inputSchema).toMatchObject({ type: 'object', additionalProperties: false });
+    }
+    expect(tools.search_tools?.inputSchema).toMatchObject({ required: ['query'], properties: { query: { type: 'string' }, limit: { type: 'integer' } } });
+    expect(tools.describe_tools?.inputSchema).toMatchObject({ required: ['names'], properties: { names: { type: 'array', items: { type: 'string' } } } });
+    expect(tools.execute?.inputSchema).toMatchObject({ required: ['code'], properties: { code: { type: 'string' } } });
+  });
+
+  it('a missing, mistyped or extra argument of each tool is a tool result with isError, naming it; the client can read it', async () => {
+    const bad: [string, Record<string, unknown>, RegExp][] = [
+      ['execute', {}, /code/],
+      ['execute', { code: null }, /code/],
+      ['search_tools', {}, /query/],
+      ['search_tools', { query: 'x', limit: 'ten' }, /limit/],
+      ['search_tools', { query: 'x', limit: 1.5 }, /limit/],
+      ['search_tools', { query: 'x', limit: -1 }, /limit/],
+      ['describe_tools', {}, /names/],
+      ['describe_tools', { names: [1] }, /names/],
+    ];
+    for (const [name, args, names] of bad) {
+      const result = await peer().callTool(name, args);
+      expect(result.isError, `${name} ${JSON.stringify(args)}`).toBe(true);
+      expect(textOf(result)).toMatch(names);
+    }
+  });
+
+  it('every way a script fails is a tool result with isError and the ExecutionResult as structuredContent', async () => {
+    const failing: [string, string][] = [
+      ['throw new Error("boom")', 'RUNTIME_ERROR'],
+      ['return await callTool("nope")', 'TOOL_ERROR'],
+      ['for (;;) {}', 'TIMEOUT'],
+      ['return "x".repeat(1 << 20)', 'OUTPUT_LIMIT_EXCEEDED'],
+      ['return (', 'VALIDATION_ERROR'],
+    ];
+    for (const [code, expected] of failing) {
+      const result = await peer().callTool('execute', { code });
+      expect(result.isError, code).toBe(true);
+      expect(result.structuredContent, code).toMatchObject({ success: false, error: { code: expected, message: expect.any(String) }, stats: expect.any(Object) });
+      expect(textOf(result)).toContain(expected);
+    }
+    // And the server goes on serving.
+    expect((await peer().callTool('execute', { code: 'return await callTool("whoami")' })).structuredContent).toMatchObject({ success: true, value: 'peer' });
+  });
+
+  it('hostile scripts reach nothing of the host: constructors, prototypes, the tool result object, Function from strings', async () => {
+    const attacks = [
+      'return (function(){}).constructor("return globalThis.__mcpCanary")()()',
+      'const F = (async () => {}).constructor; return await F("return globalThis.__mcpCanary()")()',
+      'const h = await callTool("host"); h.untouched = false; h.injected = 1; Object.getPrototypeOf(h).polluted = 1; return h',
+      'try { null.x } catch (e) { return e.constructor.constructor("return globalThis.__mcpCanary()")() }',
+      'Object.prototype.polluted = 1; Array.prototype.polluted = 1; return 1',
+      'return import("node:fs").then((fs) => fs.readFileSync("/etc/passwd", "utf8"))',
+    ];
+    for (const code of attacks) {
+      const result = await peer().callTool('execute', { code });
+      expect(result.content.length, code).toBeGreaterThan(0);
+    }
+    expect(canary.called).toBe(0);
+    expect(canary.hostObject).toEqual({ untouched: true });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(([] as unknown as Record<string, unknown>).polluted).toBeUndefined();
+    // Runs are independent: the prototype a script changed is not the next run's.
+    expect((await peer().callTool('execute', { code: 'return ({}).polluted === undefined && [].polluted === undefined' })).structuredContent).toMatchObject({ success: true, value: true });
+  });
+
+  it('a large script (about 200 KiB) runs, and what it returns and logs comes back as JSON the client parses; one over the size limit is a VALIDATION_ERROR result', async () => {
+    const lines = Array.from({ length: 4500 }, (_, i) => `s += ${i} % 7; // ${'x'.repeat(30)}`);
+    const code = `let s = 0;\n${lines.join('\n')}\nconsole.log('done\\n\\u2028line'); return { s, text: 'a\\u0000b\\ud800' };`;
+    expect(code.length).toBeGreaterThan(190_000);
+    const result = await peer().callTool('execute', { code });
+    expect(result.isError, textOf(result)).toBeFalsy();
+    expect(result.structuredContent).toMatchObject({ success: true, value: { s: lines.reduce((s, _, i) => s + (i % 7), 0) } });
+    expect(result.structuredContent.logs?.[0]).toMatchObject({ message: 'done\n\u2028line' });
+    const tooLarge = await peer().callTool('execute', { code: `${code}\n${code}` });
+    expect(tooLarge.isError).toBe(true);
+    expect(tooLarge.structuredContent).toMatchObject({ success: false, error: { code: 'VALIDATION_ERROR' } });
+  });
+
+  it('many calls at once each get their own result', async () => {
+    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => peer().callTool('execute', { code: 'return input * 2', input: i })));
+    expect(results.map((r) => r.structuredContent.value)).toEqual(Array.from({ length: 12 }, (_, i) => i * 2));
+  });
+});
