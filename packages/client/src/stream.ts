@@ -140,6 +140,10 @@ export class EventStream<T> implements EnclaveEventStream<T> {
     this.#lastSeq = init.plan.afterSeq;
     const signal = init.signal;
     const unwatch = signal === undefined ? undefined : whenAborted(signal, () => this.#stop(signal.reason));
+    // A session attached by id (`client.session(id)`) knows it from the start, where a started one learns
+    // it from the server: `sessionId`, `cancel()` and `cancelOnAbort` do not wait for an id the follower
+    // never reports. After the signal's check, so a signal aborted before anything was sent sends nothing.
+    if (init.plan.sessionId !== undefined) this.#learn(init.plan.sessionId);
     const events = followSession({ ...init.plan, signal: this.#reading.signal, onSessionId: (id) => this.#learn(id) });
     void this.#pump(events).finally(() => unwatch?.());
   }

@@ -105,6 +105,38 @@ export function clientConformance(name: string, harness: AdapterHarness): void {
       expect(await client.cancel(started.sessionId)).toEqual(cancelled);
     });
 
+    it('stream.close() stops reading and leaves the session running; a stream of session(id) knows its id, and its cancel() ends the run, read on to final', async () => {
+      const client = clientFor('c-close');
+      const closed = client.stream('return await callTool("gate", { key: "c-close" })');
+      const id = await closed.sessionId;
+      await expect.poll(() => seen.waiting.has('c-close'), { timeout: 10_000 }).toBe(true);
+      closed.close();
+      expect((await rejection(closed.result)).code).toBe('ABORTED');
+      expect(seen.aborted.has('c-close')).toBe(false);
+      expect(await client.getSession(id)).toEqual({ sessionId: id, state: 'running' });
+
+      const followed = client.session(id);
+      expect(await followed.sessionId).toBe(id);
+      const types: string[] = [];
+      for await (const event of followed) {
+        types.push(event.type);
+        if (event.type === 'tool_call') expect(await followed.cancel()).toMatchObject({ sessionId: id, state: 'cancelled' });
+      }
+      expect(types.filter((t) => t !== 'heartbeat')).toEqual(['session_init', 'tool_call', 'final']);
+      expect(await followed.result).toMatchObject({ success: false, error: { code: 'ABORTED' } });
+      expect(seen.aborted.has('c-close')).toBe(true);
+    });
+
+    it('cancelOnAbort on a stream of session(id): close() cancels the run on the server', async () => {
+      const client = clientFor('c-attach');
+      const { sessionId } = await client.start('return await callTool("gate", { key: "c-attach" })');
+      await expect.poll(() => seen.waiting.has('c-attach'), { timeout: 10_000 }).toBe(true);
+      const attached = client.session(sessionId, { cancelOnAbort: true });
+      for await (const event of attached) if (event.type === 'tool_call') break;
+      await expect.poll(() => seen.aborted.has('c-attach'), { timeout: 10_000 }).toBe(true);
+      expect(await client.getSession(sessionId)).toMatchObject({ state: 'cancelled' });
+    });
+
     it('catalog(): the caller’s tools', async () => {
       const catalog = await clientFor('c-catalog').catalog();
       expect(catalog.tools.map((t) => t.name).sort()).toEqual(['gate', 'refund', 'whoami']);

@@ -283,6 +283,32 @@ describe('useEnclaveSession as a peer reads its README: the documented states at
     await until(() => expect(result.current.events.map((e) => e.type)).toEqual(['final']));
   });
 
+  it('cancel() of an attached session: the run ends as ABORTED on the server and the state is cancelled', async () => {
+    const aborts = async () => ((await (await fetch(new URL('/aborts', url))).json()) as { blockedAborts: number }).blockedAborts;
+    const before = await aborts();
+    const { sessionId } = await clientAs('alice').start('return await callTool("block")');
+    const { result } = renderSession('alice');
+    const done = result.current.attach(sessionId);
+    await until(() => expect(result.current.events.some((e) => e.type === 'tool_call')).toBe(true));
+    expect(result.current).toMatchObject({ state: 'running', sessionId });
+    await result.current.cancel();
+    expect(await done).toMatchObject({ success: false, error: { code: 'ABORTED' } });
+    await until(() => expect(result.current.state).toBe('cancelled'));
+    expect(result.current.error).toBeUndefined();
+    await until(async () => expect(await aborts()).toBe(before + 1));
+  });
+
+  it('cancel() after approve(): the resumed run (followed by id) ends as ABORTED, the state is cancelled', async () => {
+    const { result } = renderSession('alice');
+    void result.current.execute('await callTool("refund", { amount: 1 }); return await callTool("block")');
+    await until(() => expect(result.current.state).toBe('waiting_for_approval'));
+    const done = result.current.approve();
+    await until(() => expect(result.current.events.filter((e) => e.type === 'tool_call').map((e) => (e.payload as { tool: string }).tool)).toContain('block'));
+    await result.current.cancel();
+    expect(await done).toMatchObject({ success: false, error: { code: 'ABORTED' } });
+    await until(() => expect(result.current.state).toBe('cancelled'));
+  });
+
   it('execute() passes input and limits, which only lower the server’s: a lower budget fails the run (state failed)', async () => {
     const { result } = renderSession('alice');
     expect(await result.current.execute('return input.n * 2', { input: { n: 21 } })).toMatchObject({ success: true, value: 42 });
