@@ -193,6 +193,24 @@ export function streamingConformance(name: string, harness: AdapterHarness): voi
       });
     });
 
+    describe('a streamed POST {path}', () => {
+      it('a quiet run sends heartbeats in both formats, in sequence; its outcome is in final, the status 200 from the first byte', async () => {
+        for (const accept of ['text/event-stream', 'application/x-ndjson']) {
+          const key = `beat-${accept}`;
+          const res = await post('/enclave', 'plain-beat', { code: `${gated(key)}` }, { accept });
+          expect(res.status).toBe(200);
+          const head = await readUntil(res, (e) => e.type === 'heartbeat');
+          expect(head.at(-1)).toMatchObject({ type: 'heartbeat', payload: { elapsedMs: expect.any(Number) } });
+          expectGapless(head);
+        }
+        // Their reader went away at the heartbeat: both runs were aborted, not left waiting.
+        await expect.poll(() => [...gates.aborted].filter((k) => k.startsWith('beat-')).sort(), { timeout: 10_000 }).toEqual(['beat-application/x-ndjson', 'beat-text/event-stream']);
+        const timedOut = parseSseStrict(await textOf(await post('/enclave', 'plain-beat', { code: gated('plain-timeout'), limits: { timeout: 150 } }, { accept: 'text/event-stream' }))).map((e) => e.data);
+        expect(timedOut.at(-1)).toMatchObject({ type: 'final', payload: { success: false, error: { code: 'TIMEOUT' } } });
+        expectGapless(timedOut);
+      });
+    });
+
     describe('NDJSON framing', () => {
       it('one event JSON per line and nothing else: no blank line, no preamble, the last line ends with \\n', async () => {
         const code = `console.log('a\\nb\\u2028c'); return 'x\\ny';`;
@@ -271,6 +289,10 @@ export function streamingConformance(name: string, harness: AdapterHarness): voi
           expect(events.at(-1)?.payload).toMatchObject({ success: true, value: 2 });
           const state = await (await fetch(url(`/enclave/sessions/${id}`), { headers: as('ses-stream') })).json();
           expect(state).toEqual({ sessionId: id, state: 'completed', result: events.at(-1)?.payload });
+          // Read whole, the events route ends its body after final, in the format asked for.
+          const whole = await textOf(await fetch(url(`/enclave/sessions/${id}/events`), { headers: as('ses-stream', { accept }) }));
+          const again = accept === 'text/event-stream' ? parseSseStrict(whole).map((e) => e.data) : whole.trim().split('\n').map((line) => JSON.parse(line));
+          expect(again).toEqual(events);
         }
       });
 
