@@ -399,6 +399,7 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
         reconnect: async (id, after, signal) =>
           send(transport, sessionUrl(id, '/events'), { method: 'GET', accept: STREAM_ACCEPT[format], headers: { ...o.headers, ...(after > 0 && { 'last-event-id': String(after) }) }, signal }),
         onRetry: o.onRetry,
+        status: (id, signal) => json<SessionStatus>(sessionUrl(id), 'GET', { ...(o.headers && { headers: o.headers }), signal }, 'status'),
       },
       signal: o.signal,
       onEvent: o.onEvent,

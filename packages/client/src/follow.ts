@@ -9,7 +9,7 @@ import { errorOf, isPendingApproval, isResult, isSessionId } from './http.js';
 import { NdjsonParser } from './ndjson.js';
 import { SseParser } from './sse.js';
 import type { SseMessage } from './sse.js';
-import type { EnclaveEvent, EnclaveEventType } from './types.js';
+import type { EnclaveEvent, EnclaveEventType, SessionStatus } from './types.js';
 
 /** The wire format of a stream: Server-Sent Events, or one JSON event a line. */
 export type StreamFormat = 'sse' | 'ndjson';
@@ -264,6 +264,14 @@ export interface FollowPlan {
   reconnect: (sessionId: string, afterSeq: number, signal: AbortSignal) => Promise<Response>;
   onSessionId?: (sessionId: string) => void;
   onRetry?: ((info: RetryInfo) => void) | undefined;
+  /**
+   * The session's state (`GET {url}/sessions/{id}`), asked when a connection ends before `final` with
+   * nothing new: a reader at or past the end of a session that has ended (or paused) gets no events,
+   * and would otherwise retry until it gives up.
+   */
+  status?: (sessionId: string, signal: AbortSignal) => Promise<SessionStatus>;
+  /** Called, instead of an event, with the state of a session that has nothing after the reader's seq and will have nothing more. */
+  onSettled?: (status: SessionStatus) => void;
 }
 
 /**
@@ -284,6 +292,8 @@ export async function* followSession(plan: FollowPlan): AsyncGenerator<EnclaveEv
   };
   let start = plan.start;
   let failures = 0;
+  /** The state of a session found ended after a connection that brought nothing: confirmed by one more connection that brings nothing. */
+  let settled: SessionStatus | undefined;
   for (;;) {
     const connection = new AbortController();
     const stop = () => connection.abort(plan.signal.reason);
@@ -340,6 +350,23 @@ export async function* followSession(plan: FollowPlan): AsyncGenerator<EnclaveEv
           yield out;
           // A paused run's stream ends at its approval_required: nothing comes until someone decides.
           if (out.type === 'final' || out.type === 'approval_required') return;
+        }
+      }
+      if (!progressed && sessionId !== undefined && plan.status !== undefined) {
+        // The server ended the stream and sent nothing: the reader is at or past the end of a session
+        // that has ended or waits for a decision (or the store failed for a while). Its state says which.
+        if (settled !== undefined) {
+          plan.onSettled?.(settled);
+          return;
+        }
+        const status = await plan.status(sessionId, connection.signal).catch(() => undefined);
+        // Stopped while it asked: that is the end, as below.
+        if (plan.signal.aborted) throw plan.signal.reason;
+        if (status !== undefined && (status.state === 'waiting_for_approval' ? status.pendingApproval !== undefined : status.state !== 'running' && status.result !== undefined)) {
+          // One more connection at once, not counted as a failure: a store that came back meanwhile
+          // still has the events after the reader's seq, which come before this end.
+          settled = status;
+          continue;
         }
       }
       failure = new EnclaveClientError({ code: 'NETWORK_ERROR', message: 'The event stream ended before the final event.' });

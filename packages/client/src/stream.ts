@@ -60,7 +60,7 @@ export interface EnclaveEventStream<T = unknown> extends AsyncIterable<EnclaveEv
 }
 
 export interface EventStreamInit {
-  plan: Omit<FollowPlan, 'signal' | 'onSessionId'>;
+  plan: Omit<FollowPlan, 'signal' | 'onSessionId' | 'onSettled'>;
   signal: AbortSignal | undefined;
   onEvent: ((event: EnclaveEvent) => void) | undefined;
   cancelOnAbort: boolean;
@@ -144,7 +144,7 @@ export class EventStream<T> implements EnclaveEventStream<T> {
     // it from the server: `sessionId`, `cancel()` and `cancelOnAbort` do not wait for an id the follower
     // never reports. After the signal's check, so a signal aborted before anything was sent sends nothing.
     if (init.plan.sessionId !== undefined) this.#learn(init.plan.sessionId);
-    const events = followSession({ ...init.plan, signal: this.#reading.signal, onSessionId: (id) => this.#learn(id) });
+    const events = followSession({ ...init.plan, signal: this.#reading.signal, onSessionId: (id) => this.#learn(id), onSettled: (status) => this.#settle(status) });
     void this.#pump(events).finally(() => unwatch?.());
   }
 
@@ -276,6 +276,12 @@ export class EventStream<T> implements EnclaveEventStream<T> {
     const changed = this.#changed;
     this.#changed = deferred<void>();
     changed.resolve();
+  }
+
+  /** A session with nothing after the reader's seq: its result from its state, as its `final` or `approval_required` would have given it. */
+  #settle(status: SessionStatus): void {
+    if (status.result !== undefined) this.#result.resolve(status.result as ExecutionResult<T>);
+    else if (status.pendingApproval !== undefined) this.#result.resolve(pausedResult(status.pendingApproval));
   }
 
   #learn(id: string): void {

@@ -137,6 +137,28 @@ export function clientConformance(name: string, harness: AdapterHarness): void {
       expect(await client.getSession(sessionId)).toMatchObject({ state: 'cancelled' });
     });
 
+    it('session(id, { fromSeq }) at or past the end of a finished or paused session: no events, its result, no retries', async () => {
+      const client = clientFor('c-end');
+      const done = client.stream('console.log("x"); return 3');
+      const final = await done.result;
+      const id = await done.sessionId;
+      for (const fromSeq of [done.lastSeq, done.lastSeq + 5]) {
+        const retries: unknown[] = [];
+        const tail = client.session(id, { fromSeq, onRetry: (info) => retries.push(info) });
+        expect(await collect(tail), `fromSeq ${fromSeq}`).toEqual([]);
+        expect(await tail.result).toEqual(final);
+        expect(retries).toEqual([]);
+      }
+      const paused = client.stream('return await callTool("refund", { amount: 1 })');
+      const pause = await paused.result;
+      expect(pause).toMatchObject({ success: false, error: { code: 'APPROVAL_REQUIRED' } });
+      const retries: unknown[] = [];
+      const after = client.session(await paused.sessionId, { fromSeq: paused.lastSeq, onRetry: (info) => retries.push(info) });
+      expect(await after.result).toMatchObject({ success: false, error: { code: 'APPROVAL_REQUIRED', data: { tool: 'refund', args: { amount: 1 } } } });
+      expect(retries).toEqual([]);
+      await client.cancel(await paused.sessionId);
+    });
+
     it('catalog(): the caller’s tools', async () => {
       const catalog = await clientFor('c-catalog').catalog();
       expect(catalog.tools.map((t) => t.name).sort()).toEqual(['gate', 'refund', 'whoami']);

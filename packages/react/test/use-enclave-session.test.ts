@@ -281,6 +281,9 @@ describe('useEnclaveSession as a peer reads its README: the documented states at
     expect(result.current.events.map((e) => e.seq)).toEqual(result.current.events.map((_, i) => i + 1));
     expect(await result.current.attach(sessionId, { fromSeq: stream.lastSeq - 1 })).toEqual(final);
     await until(() => expect(result.current.events.map((e) => e.type)).toEqual(['final']));
+    // From its last seq: nothing more to show, and the result from the session's state, not an error.
+    expect(await result.current.attach(sessionId, { fromSeq: stream.lastSeq })).toEqual(final);
+    await until(() => expect(result.current).toMatchObject({ state: 'completed', result: final, error: undefined, events: [] }));
   });
 
   it('cancel() of an attached session: the run ends as ABORTED on the server and the state is cancelled', async () => {
