@@ -12,7 +12,7 @@ import { ERAS, serveMcp, textOf, useMcpClient } from './clients.js';
 
 /** What an escape would touch on the host: a function it would call and an object it would change. */
 const canary = { called: 0, hostObject: { untouched: true } as Record<string, unknown> };
-(globalThis as Record<string, unknown>).__mcpCanary = () => void canary.called++;
+(globalThis as Record<string, unknown>).mcpHostCanary = () => void canary.called++;
 
 let served: { url: string; close(): Promise<void> };
 
@@ -32,7 +32,7 @@ beforeAll(async () => {
   );
 });
 afterAll(async () => {
-  delete (globalThis as Record<string, unknown>).__mcpCanary;
+  delete (globalThis as Record<string, unknown>).mcpHostCanary;
   await served.close();
 });
 
@@ -89,10 +89,10 @@ describe.each(ERAS)('code mode as a peer drives it, %s client', (era) => {
 
   it('hostile scripts reach nothing of the host: constructors, prototypes, the tool result object, Function from strings', async () => {
     const attacks = [
-      'return (function(){}).constructor("return globalThis.__mcpCanary")()()',
-      'const F = (async () => {}).constructor; return await F("return globalThis.__mcpCanary()")()',
+      'return (function(){}).constructor("return globalThis.mcpHostCanary")()()',
+      'const F = (async () => {}).constructor; return await F("return globalThis.mcpHostCanary()")()',
       'const h = await callTool("host"); h.untouched = false; h.injected = 1; Object.getPrototypeOf(h).polluted = 1; return h',
-      'try { null.x } catch (e) { return e.constructor.constructor("return globalThis.__mcpCanary()")() }',
+      'try { null.x } catch (e) { return e.constructor.constructor("return globalThis.mcpHostCanary()")() }',
       'Object.prototype.polluted = 1; Array.prototype.polluted = 1; return 1',
       'return import("node:fs").then((fs) => fs.readFileSync("/etc/passwd", "utf8"))',
     ];

@@ -162,6 +162,13 @@ export function streamingConformance(name: string, harness: AdapterHarness): voi
         ).map((e) => e.payload.message);
         expect(logs).toEqual(['two\nlines\r\nand\rmore', '\u2028\u2029\u0085']);
         expect(events.at(-1)?.data.payload).toMatchObject({ success: true, value: { text: 'a\n\nb', data: 'data: x' } });
+        // A session's events, replayed from its store, are written the same way.
+        const started = await post('/enclave/sessions', 'sse-frame', { code });
+        const { eventsUrl } = (await started.json()) as { eventsUrl: string };
+        const replayed = await textOf(await fetch(handed(eventsUrl), { headers: as('sse-frame', { accept: 'text/event-stream' }) }));
+        for (const line of replayed.split('\n')) expect(line, line).toMatch(/^(|id: \d+|event: [a-z_]+|data: \{.*\}|retry: \d+|:.*)$/);
+        expect(replayed).not.toMatch(/[\r\u2028\u2029\u0085]/);
+        expect(byType(parseSseStrict(replayed).map((e) => e.data), 'log').map((e) => e.payload.message)).toEqual(logs);
       });
 
       it('each event is { sessionId, seq, type, time, payload } and nothing else, one sessionId, times in ms since the epoch', async () => {
@@ -277,6 +284,20 @@ export function streamingConformance(name: string, harness: AdapterHarness): voi
         }
       });
 
+      it('trailing slashes: POST {path}/sessions/ starts one whose URLs work, and its state and events answer with a slash too', async () => {
+        const res = await post('/enclave/sessions/', 'ses-slash', { code: 'return 7' });
+        expect(res.status).toBe(201);
+        const body = (await res.json()) as { sessionId: string; eventsUrl: string; cancelUrl: string };
+        const resolved = (given: string) => new URL(given, url('/enclave/sessions/')).toString();
+        expect(resolved(body.eventsUrl)).toBe(handed(body.eventsUrl));
+        const events = await readUntil(await fetch(resolved(body.eventsUrl), { headers: as('ses-slash') }), (e) => e.type === 'final');
+        expect(events.at(-1)?.payload).toMatchObject({ success: true, value: 7 });
+        const state = await fetch(url(`/enclave/sessions/${body.sessionId}/`), { headers: as('ses-slash') });
+        expect([state.status, await state.json()]).toEqual([200, expect.objectContaining({ sessionId: body.sessionId, state: 'completed' })]);
+        const again = await readUntil(await fetch(url(`/enclave/sessions/${body.sessionId}/events/`), { headers: as('ses-slash') }), (e) => e.type === 'final');
+        expect(again).toEqual(events);
+      });
+
       it('POST {path}/sessions with a stream Accept: the stream at once with X-Session-Id, its events that session’s', async () => {
         for (const accept of ['text/event-stream', 'application/x-ndjson']) {
           const res = await post('/enclave/sessions', 'ses-stream', { code: 'console.log("hi"); return 2' }, { accept });
@@ -376,6 +397,9 @@ export function streamingConformance(name: string, harness: AdapterHarness): voi
           await res.arrayBuffer();
         }
         expect(gates.aborted.has('owner')).toBe(false);
+        // The owner's HEAD of a running session's events: the stream's headers at once, no body, nothing held.
+        const head = await fetch(handed(eventsUrl), { method: 'HEAD', headers: as('ses-owner') });
+        expect([head.status, head.headers.get('content-type')?.split(';')[0], await head.text()]).toEqual([200, 'text/event-stream', '']);
         gates.open('owner');
         const events = await readUntil(await fetch(handed(eventsUrl), { headers: as('ses-owner') }), (e) => e.type === 'final');
         expect(events.at(-1)?.payload).toMatchObject({ success: true, value: 'opened' });
