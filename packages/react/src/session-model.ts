@@ -352,7 +352,9 @@ export class EnclaveSessionModel {
         },
         onRetry: (info) => {
           if (!current()) return;
-          this.#flush({ isReconnecting: true });
+          // A start cut before its first event: the id came with the answer's X-Session-Id. Shown now, it
+          // stays shown if resuming fails, so the session, which runs on, can still be attached or cancelled.
+          this.#flush({ isReconnecting: true, ...(this.#snapshot.sessionId === undefined && { sessionId: info.sessionId }) });
           options.onRetry?.(info);
         },
       });

@@ -347,4 +347,30 @@ describe('useEnclaveSession as a peer reads its README: the documented states at
       await proxy.close();
     }
   });
+
+  it('a server that cannot be reached, and resuming that fails too often: state error with NETWORK_ERROR, RETRIES_EXHAUSTED', async () => {
+    const gone = await startCuttingProxy(url, () => undefined);
+    const closedUrl = gone.url;
+    await gone.close();
+    const unreachable = renderHook(
+      () => useEnclaveSession(),
+      (child) => createElement(EnclaveProvider, { client: createEnclaveClient({ url: closedUrl, fetch: fetchForHappyDom, headers: { 'x-user': 'alice' } }) }, child),
+    ).result;
+    expect(await unreachable.current.execute('return 1')).toBeUndefined();
+    await until(() => expect(unreachable.current).toMatchObject({ state: 'error', isRunning: false, error: { code: 'NETWORK_ERROR' } }));
+
+    // The start is cut in its first event; every reconnection fails before its head.
+    const proxy = await startCuttingProxy(url, (req) => (req.method === 'POST' ? { afterBytes: 30 } : req.method === 'GET' ? { beforeHead: true } : undefined));
+    try {
+      const client = createEnclaveClient({ url: proxy.url, fetch: fetchForHappyDom, headers: { 'x-user': 'alice' }, retry: { maxRetries: 2, initialDelayMs: 5, maxDelayMs: 10 } });
+      const { result } = renderHook(() => useEnclaveSession(), (child) => createElement(EnclaveProvider, { client }, child));
+      expect(await result.current.execute('await callTool("tick", { i: 1, ms: 200 }); return 1')).toBeUndefined();
+      await until(() => expect(result.current).toMatchObject({ state: 'error', isRunning: false, isReconnecting: false, result: undefined, error: { code: 'RETRIES_EXHAUSTED' } }));
+      // The id the start answered with is shown, and names the session, which ran on: it can be attached.
+      expect(result.current.sessionId).toMatch(/^ses_/);
+      expect(await clientAs('alice').session(result.current.sessionId as string).result).toMatchObject({ success: true, value: 1 });
+    } finally {
+      await proxy.close();
+    }
+  });
 });
