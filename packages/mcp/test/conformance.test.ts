@@ -121,6 +121,14 @@ describe.each(ERAS)('code mode as a peer drives it, %s client', (era) => {
     expect(tooLarge.structuredContent).toMatchObject({ success: false, error: { code: 'VALIDATION_ERROR' } });
   });
 
+  it('execute takes any JSON value as input and returns it as it went in', async () => {
+    for (const input of [null, 0, -1.5, '', 'text', false, [], [1, ['two']], {}, { a: { b: [null] } }]) {
+      const result = await peer().callTool('execute', { code: 'return input', input });
+      expect(result.isError, JSON.stringify(input)).toBeFalsy();
+      expect(result.structuredContent).toMatchObject({ success: true, value: input });
+    }
+  });
+
   it('many calls at once each get their own result', async () => {
     const results = await Promise.all(Array.from({ length: 12 }, (_, i) => peer().callTool('execute', { code: 'return input * 2', input: i })));
     expect(results.map((r) => r.structuredContent.value)).toEqual(Array.from({ length: 12 }, (_, i) => i * 2));
