@@ -63,8 +63,8 @@ export function streamHeaders(format: StreamFormat, extra: Record<string, string
 
 const encoder = new TextEncoder();
 /**
- * The first bytes of an SSE stream: the reconnection delay for `EventSource`, and something to send at
- * once, so that the response starts before the first event. It ends with one line break, not two, so it
+ * The first bytes of an SSE stream: the reconnection delay for `EventSource`, and something to send
+ * before a stream waits, so that the response starts before the first event. It ends with one line break, not two, so it
  * is a field of the first event's block rather than a block of its own: a reader that splits the stream
  * on blank lines and reads each block's `data:` never meets a block without one. (An SSE parser takes
  * the `retry` field when it reads the line, whichever block it is in.)
@@ -184,6 +184,17 @@ export function storeStream(store: SessionStore, sessionId: string, afterSeq: nu
   let changed = false;
   let stopped = false;
   let unsubscribe: (() => void) | undefined;
+  /**
+   * The SSE preamble, until it is sent: with the first events, or before the stream waits (for live
+   * events or a store that fails), so that the response starts then. A stream that ends with nothing to
+   * send (a reader at or past the end of an ended session) sends nothing at all.
+   */
+  let preamble = format === 'sse';
+  const startOnce = (controller: ReadableStreamDefaultController<Uint8Array>) => {
+    if (!preamble) return;
+    preamble = false;
+    controller.enqueue(SSE_PREAMBLE);
+  };
   const notify = () => {
     changed = true;
     wake?.();
@@ -196,10 +207,9 @@ export function storeStream(store: SessionStore, sessionId: string, afterSeq: nu
   };
   return new ReadableStream<Uint8Array>(
     {
-      start(controller) {
+      start() {
         // Listen before the first read, so nothing appended in between is missed.
         unsubscribe = store.subscribe(sessionId, notify);
-        if (format === 'sse') controller.enqueue(SSE_PREAMBLE);
       },
       async pull(controller) {
         let failingSince: number | undefined;
@@ -221,6 +231,7 @@ export function storeStream(store: SessionStore, sessionId: string, afterSeq: nu
               controller.close();
               return;
             }
+            startOnce(controller);
             await new Promise((resolve) => setTimeout(resolve, 500).unref());
             continue;
           }
@@ -236,6 +247,7 @@ export function storeStream(store: SessionStore, sessionId: string, afterSeq: nu
               }
               toldUpTo = Math.max(toldUpTo, gapEnd);
               sent++;
+              startOnce(controller);
               controller.enqueue(encodeEvent(format, event));
               // Not past a marker's toSeq: the events it spans that were kept come after it.
               last = Math.max(last, event.seq);
@@ -266,12 +278,16 @@ export function storeStream(store: SessionStore, sessionId: string, afterSeq: nu
             }
             if (tail.length > 0) continue;
             const result = record === undefined ? lostResult() : none ? record.result : undefined;
-            if (result !== undefined) controller.enqueue(encodeEvent(format, { sessionId, seq: last + 1, type: 'final', time: Date.now(), payload: result }));
+            if (result !== undefined) {
+              startOnce(controller);
+              controller.enqueue(encodeEvent(format, { sessionId, seq: last + 1, type: 'final', time: Date.now(), payload: result }));
+            }
             stop();
             controller.close();
             return;
           }
           if (!changed) {
+            startOnce(controller);
             // While the session is missing, looked for again by the end of the wait for it at the latest.
             const ms = goneSince === undefined ? POLL_MS : Math.min(POLL_MS, Math.max(10, lostAfterMs - (performance.now() - goneSince)));
             await new Promise<void>((resolve) => {
