@@ -189,7 +189,9 @@ export function clientConformance(name: string, harness: AdapterHarness): void {
     it('refusals are EnclaveClientErrors with status and code: 401, 403, 404 (another owner’s session, an unknown one)', async () => {
       const anonymous = createEnclaveClient({ url: `${served.url}/enclave` });
       expect(await rejection(anonymous.run('return 1'))).toMatchObject({ status: 401, code: 'UNAUTHORIZED' });
-      expect(await rejection(clientFor('mallory').run('return 1'))).toMatchObject({ status: 403, code: 'FORBIDDEN' });
+      const forbidden = await rejection(clientFor('mallory').run('return 1'));
+      expect(forbidden).toMatchObject({ name: 'EnclaveClientError', status: 403, code: 'FORBIDDEN', message: expect.stringContaining('mallory may not run scripts') });
+      expect(forbidden).toBeInstanceOf(Error);
       const started = await clientFor('c-owner').start('return 1');
       const intruder = clientFor('c-intruder');
       for (const call of [intruder.getSession(started.sessionId), intruder.cancel(started.sessionId), intruder.session(started.sessionId).result]) {
