@@ -464,6 +464,13 @@ export function streamingConformance(name: string, harness: AdapterHarness): voi
           }),
         );
         expect(new Set(results.map((r) => r.id)).size).toBe(runs.length);
+        // Several readers of one session at once see the same events.
+        const { eventsUrl } = await held('many-e', 'many');
+        const readers = Array.from({ length: 5 }, async () => readUntil(await fetch(handed(eventsUrl), { headers: as('many-e') }), (e) => e.type === 'final'));
+        gates.open('many');
+        const seenBy = await Promise.all(readers);
+        for (const events of seenBy) expect(steady(events)).toEqual(steady(seenBy[0] ?? []));
+        expect(seenBy[0]?.at(-1)?.payload).toMatchObject({ success: true, value: 'opened' });
         results.forEach((r, n) => {
           expect(r.final).toMatchObject({ success: true, value: [runs[n]?.user, runs[n]?.i] });
           expect(r.logs).toEqual([String(runs[n]?.i)]);
