@@ -491,6 +491,7 @@ export class Enclave {
       functionNames,
       deadline: startedAt + limits.timeout,
       privateNames: compiled.privateNames,
+      positions: compiled.positions,
     };
     const live = this.#toolInvoker(scope, run);
     const { events } = run;

@@ -2,11 +2,12 @@ import type { SecurityLevel } from './levels.js';
 import { LEVEL_CONFIGS } from './levels.js';
 import { treeFacts } from './ast/facts.js';
 import type { ParsedSource } from './ast/parse.js';
-import { parseAgentScript } from './ast/parse.js';
+import { WRAP_PREFIX, parseAgentScript } from './ast/parse.js';
 import { prescan } from './scan/index.js';
 import type { Issue } from './source.js';
 import { cacheKey } from './source.js';
 import { checkSyntax, mayNamePrivately } from './sandbox/compile.js';
+import type { ScriptPositions } from './sandbox/isolation.js';
 import { transformAgentScript } from './transform/index.js';
 import { validateAst } from './validate/index.js';
 
@@ -25,6 +26,8 @@ export interface PreparedScript extends CompiledScript {
   readonly source: string;
   /** Maps V8's (line, column) in the rewritten script to the user's source. */
   readonly mapPosition: (line: number, column: number) => { line: number; column: number } | undefined;
+  /** What a realm needs to map the frames of the stack traces a script reads (see IsolatedJob.positions). */
+  readonly positions: () => ScriptPositions;
   /** Whether the script names a private member, read from its tree (see IsolatedJob.privateNames). */
   readonly privateNames: boolean | undefined;
 }
@@ -104,7 +107,8 @@ function prepare(code: string, options: CheckOptions, syntax: boolean): PrepareR
 
   // Not cached: the compiled code is, per thread, by key (sandbox/compile.ts). Keeping this object would
   // keep the rewriter's MagicString too, about 17 KB for the agent script, for a hit that saves nothing.
-  const { code: source, mapPosition, prologue, addsPrivateNames } = transformed.output;
+  const { code: source, mapPosition, anchors, prologue, addsPrivateNames } = transformed.output;
+  const userCode = parsed.code;
   const most = config.scan.maxCodeBytes * REWRITE_GROWTH;
   if (source.length > most) {
     return {
@@ -129,7 +133,7 @@ function prepare(code: string, options: CheckOptions, syntax: boolean): PrepareR
       return { ok: false, issues: [{ ruleId: 'syntax', message: `Syntax error: ${message}`, hint: 'Fix the syntax error.', line: 1, column: 1 }] };
     }
   }
-  return { ok: true, compiled: { source, key: cacheKey(source), mapPosition, privateNames: addsPrivateNames || namesPrivately(parsed, options) } };
+  return { ok: true, compiled: { source, key: cacheKey(source), mapPosition, positions: () => ({ anchors: anchors(), text: userCode, prefix: WRAP_PREFIX.length }), privateNames: addsPrivateNames || namesPrivately(parsed, options) } };
 }
 
 /**

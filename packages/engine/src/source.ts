@@ -1,3 +1,7 @@
+import { lastAtOrBefore } from './sandbox/positions.js';
+
+export { lastAtOrBefore };
+
 /** A position in the user's own source: 1-based line, 1-based column (UTF-16 code units). */
 export interface SourceLocation {
   line: number;
@@ -17,18 +21,6 @@ export interface Issue {
   endColumn?: number;
   /** Names the writer most likely meant (an unknown global's or tool's closest names), closest first. */
   suggestions?: string[];
-}
-
-/** The index of the last of the ascending `starts` at or before `offset` (0 when none is). */
-export function lastAtOrBefore(starts: readonly number[], offset: number): number {
-  let lo = 0;
-  let hi = starts.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if ((starts[mid] as number) <= offset) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
 }
 
 /**

@@ -41,6 +41,20 @@ export interface IsolatedJob {
    * jobs from runtime nodes' apps, which carry no such answer.
    */
   privateNames?: boolean | undefined;
+  /**
+   * What the realm needs to put the frames of a stack trace the script reads in the user's own source
+   * (see positions.ts), asked for only when the script formats one (a worker is sent it with the job).
+   * Absent: frames keep the rewritten script's columns.
+   */
+  positions?: (() => ScriptPositions) | undefined;
+}
+
+/** The rewriter's anchors (see positions.ts) and the user's own text. */
+export interface ScriptPositions {
+  anchors: string;
+  text: string;
+  /** Where the user's text starts in the original the anchors count in (see ast/parse.ts, WRAP_PREFIX). */
+  prefix: number;
 }
 
 /** How a run ended, as its thread saw it. */

@@ -360,6 +360,13 @@ export interface HostBridge {
   heap(id: number): HeapState;
   /** The value of a non-deterministic source for a durable run (NaN if the host has none). */
   nd(id: number, kind: NdKind): number;
+  /**
+   * What maps the run's stack frames to the user's source (see positions.ts), asked for when the script
+   * first formats a stack: where the user's text starts in the original, its length and the rewriter's
+   * anchors, separated by commas, a newline, the user's text and then the rewritten script's. '' when
+   * the host has none.
+   */
+  positions(id: number): string;
 }
 
 /** What the host passes at install, as JSON. */

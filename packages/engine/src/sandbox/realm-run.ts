@@ -257,6 +257,12 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
     return `${JSON.stringify(config)}${FRAMED}${input}${globals}`;
   }
 
+  positions(): string {
+    const p = this.#job.positions?.();
+    if (p === undefined || typeof p.anchors !== 'string' || typeof p.text !== 'string' || typeof p.prefix !== 'number') return '';
+    return `${p.prefix},${p.text.length},${p.anchors}${FRAMED}${p.text}${this.#job.source}`;
+  }
+
   // The tool starts after the entry has returned: host code never runs under the realm's watchdog, so
   // a deadline can never cut a tool off half-way through its synchronous part.
   onCall(callId: number, name: string, argsText: string): 0 | 1 {

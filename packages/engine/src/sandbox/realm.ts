@@ -22,6 +22,8 @@ export interface RealmRunTarget {
   overMemory(): HeapState;
   /** A durable run's value of a non-deterministic source (see RunConfig.durable). */
   nd(kind: NdKind): number;
+  /** See HostBridge.positions. */
+  positions(): string;
 }
 
 /**
@@ -254,6 +256,14 @@ function makeBridge(realm: Realm): HostBridge {
         return r !== null && (kind === 'r' || kind === 't') ? r.nd(kind) : NaN;
       } catch {
         return NaN;
+      }
+    },
+    positions(id) {
+      try {
+        const text = target(id)?.positions();
+        return typeof text === 'string' ? text : '';
+      } catch {
+        return '';
       }
     },
   };

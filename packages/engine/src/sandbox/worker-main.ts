@@ -60,16 +60,18 @@ function onMessage(text: unknown): void {
   switch (message[0]) {
     case 'run': {
       const [, id, wire] = message;
-      const { remaining, input, globals, ...job } = wire;
+      const { remaining, input, globals, anchors, prefix, user, ...job } = wire;
       const deadline = performance.now() + remaining;
       const globalsAt = Math.max(input, 0);
-      const sourceAt = globalsAt + Math.max(globals, 0);
+      const userAt = globalsAt + Math.max(globals, 0);
+      const sourceAt = userAt + (typeof user === 'number' ? user : 0);
       const texts = {
         inputText: input < 0 ? null : tail.slice(0, input),
-        globalsText: globals < 0 ? null : tail.slice(globalsAt, sourceAt),
+        globalsText: globals < 0 ? null : tail.slice(globalsAt, userAt),
         source: tail.slice(sourceAt),
       };
-      const run = new RealmRun({ ...job, ...texts, deadline }, realms, deadline, (output) => send(id, output));
+      const positions = typeof anchors === 'string' && typeof prefix === 'number' && typeof user === 'number' ? { anchors, prefix, text: tail.slice(userAt, sourceAt) } : undefined;
+      const run = new RealmRun({ ...job, ...texts, deadline, positions: positions && (() => positions) }, realms, deadline, (output) => send(id, output));
       active.set(id, run);
       run.start();
       break;

@@ -19,7 +19,7 @@ import { isNdValues } from './nondeterminism.js';
 import type { NdValue } from './realm-abi.js';
 import { MAX_TOOL_NAME } from './realm-abi.js';
 import type { RealmPoolOptions } from './realm.js';
-import type { HostMessage, WireEnd, WorkerInit } from './worker-protocol.js';
+import type { HostMessage, WireEnd, WireJob, WorkerInit } from './worker-protocol.js';
 import { checkMessage, formatMessage } from './worker-protocol.js';
 
 /** Pool defaults per security level (explicit `workerPoolConfig` fields win). */
@@ -423,9 +423,15 @@ export class WorkerPool implements Isolation {
     job.slot = slot;
     // A busy worker keeps the process alive, like a run in vm mode does through its deadline timer.
     slot.worker.ref();
-    const { deadline, source, inputText, globalsText, ...rest } = job.job;
-    const wire = { ...rest, remaining: deadline - performance.now(), input: inputText === null ? -1 : inputText.length, globals: globalsText === null ? -1 : globalsText.length };
-    this.#post(slot, ['run', job.id, wire], `${inputText ?? ''}${globalsText ?? ''}${source}`);
+    const { deadline, source, inputText, globalsText, positions, ...rest } = job.job;
+    const wire: WireJob = { ...rest, remaining: deadline - performance.now(), input: inputText === null ? -1 : inputText.length, globals: globalsText === null ? -1 : globalsText.length };
+    const p = positions?.();
+    if (p !== undefined) {
+      wire.anchors = p.anchors;
+      wire.prefix = p.prefix;
+      wire.user = p.text.length;
+    }
+    this.#post(slot, ['run', job.id, wire], `${inputText ?? ''}${globalsText ?? ''}${p?.text ?? ''}${source}`);
   }
 
   /** Sends `message`, with `tail` (text that is JSON or code already) after a newline. */

@@ -27,11 +27,18 @@ export interface WorkerInit {
  * A job as it crosses: the deadline as the milliseconds left when the message was sent, because each
  * thread's `performance.timeOrigin` is its own.
  */
-export type WireJob = Omit<IsolatedJob, 'deadline' | 'source' | 'inputText' | 'globalsText'> & {
+export type WireJob = Omit<IsolatedJob, 'deadline' | 'source' | 'inputText' | 'globalsText' | 'positions'> & {
   remaining: number;
   /** Lengths of the input's and the globals' codec texts at the start of the tail (-1: none); the script follows them. */
   input: number;
   globals: number;
+  /**
+   * IsolatedJob.positions, made before the job is sent (a worker cannot ask for it later): the anchors
+   * and the prefix here, the user's text (of length `user`) in the tail after the globals, before the script.
+   */
+  anchors?: string;
+  prefix?: number;
+  user?: number;
 };
 
 /** A tool call as it crosses: the length of its argument text, which travels after the newline. */

@@ -8,7 +8,8 @@ import { BIG_STRING, BLOCKED_PROPERTIES, GUARD_LOCALS, LOOP_FREE, PROTECTED_NAME
 import type { Guards } from '../sandbox/realm-abi.js';
 import { isJsSpace } from '../ast/unicode.js';
 import type { Issue } from '../source.js';
-import { LineIndex, lastAtOrBefore } from '../source.js';
+import type { CodeAt, PositionMap } from '../sandbox/positions.js';
+import { decodeNumbers, positionMap, userPosition } from '../sandbox/positions.js';
 
 /**
  * Layer 2: rewrites validated AgentScript into the script the sandbox runs.
@@ -144,6 +145,8 @@ export interface TransformOutput {
   code: string;
   /** Maps a position of the output (1-based line as V8 reports it after the offset, 1-based column) to the user's source. */
   mapPosition(line: number, column: number): { line: number; column: number } | undefined;
+  /** The rewriter's edits as anchors (see sandbox/positions.ts), for a realm that maps its own stack traces; made on the first call. */
+  anchors(): string;
   /**
    * Where the header's prologue sits in `code`, `[start, end)`: the guards' locals and the runtime's
    * `bind` call, the same text for every script (see `prologue`). It declares only names of the factory's
@@ -392,64 +395,44 @@ function collectCalleeKeys(callee: Node, into: Set<Node>): void {
 }
 
 /**
+ * The rewriter's edits as anchors (see sandbox/positions.ts), read off magic-string's pieces in the order
+ * of the output: `''` if they do not add up to the output's length (the anchors would be wrong, so there
+ * are none). Linear in the number of pieces, a few per edit; made only when a position is mapped or a
+ * run is handed to a thread that maps its stacks.
+ */
+function anchorsOf(ms: MagicString, length: number): string {
+  interface Piece { start: number; content: string; intro: string; outro: string; edited: boolean; next: Piece | null }
+  const inner = ms as unknown as { intro: string; outro: string; firstChunk: Piece | null };
+  const parts: number[] = [];
+  let at = inner.intro.length;
+  for (let c = inner.firstChunk; c !== null; c = c.next) {
+    at += c.intro.length;
+    parts.push(at, c.start, c.edited ? 0 : c.content.length);
+    at += c.content.length + c.outro.length;
+  }
+  return at + inner.outro.length === length ? parts.join(',') : '';
+}
+
+const codeAt: CodeAt = (text, index) => text.charCodeAt(index);
+
+/**
  * Maps V8's (line, column) in the rewritten script to the user's source. A function of its own, so that
  * its closure keeps the MagicString alone: one made inside transformAgentScript would keep that
  * function's whole scope alive (the tree, its facts) for as long as the compiled script is kept.
  */
-function positionMap(ms: MagicString, code: string, userLines: LineIndex): TransformOutput['mapPosition'] {
-  let decoded: ReturnType<MagicString['generateDecodedMap']> | undefined;
-  // V8 ends a line at \r, U+2028 and U+2029 too; the map's lines end at \n alone. Only a text with one
-  // of those (old Mac line ends, a separator in a string or comment) needs positions as offsets. Looked
-  // at on the first lookup, like the map itself: most runs never map a position, and every check made
-  // this one pass over the rewritten text.
-  let odd: boolean | undefined;
-  let v8Lines: LineIndex | undefined;
-  let mapStarts: { generated: number[]; original: number[] } | undefined;
+function positionLookup(ms: MagicString, code: string, userCode: string): Pick<TransformOutput, 'mapPosition' | 'anchors'> {
+  // Made on the first lookup: most runs never map a position.
+  let anchors: string | undefined;
+  let map: PositionMap | undefined;
+  const anchorsText = () => (anchors ??= anchorsOf(ms, code.length));
   const mapPosition = (line: number, column: number) => {
-    decoded ??= ms.generateDecodedMap({ hires: true });
-    odd ??= OTHER_LINE_ENDS.test(code);
-    // V8 lines are already shifted by -1 (lineOffset), so output line index = line (0-based + 1).
-    let genLine = line;
-    let col0 = column - 1;
-    if (odd) {
-      v8Lines ??= new LineIndex(code);
-      mapStarts ??= { generated: newlineStarts(code), original: newlineStarts(ms.original) };
-      const offset = v8Lines.offsetOf(line + 1, column);
-      genLine = lastAtOrBefore(mapStarts.generated, offset);
-      col0 = offset - (mapStarts.generated[genLine] as number);
-    }
-    const segs = decoded.mappings[genLine];
-    if (!segs || segs.length === 0) return undefined;
-    let best: number[] | undefined;
-    for (const seg of segs) {
-      if ((seg[0] as number) <= col0) best = seg;
-      else break;
-    }
-    best ??= segs[0];
-    if (!best || best.length < 4) return undefined;
-    const wrappedLine = best[2] as number;
-    // Every original character has its own segment (hires), so a column past `best` lies in text the
-    // rewriter inserted (a guard, a wrapper): it belongs to the user's character just before it.
-    const origCol = best[3] as number;
-    // Wrapped line 1 (index 1) is the user's line 1.
-    if (wrappedLine < 1) return { line: 1, column: 1 };
-    if (!odd || mapStarts === undefined) return { line: wrappedLine, column: origCol + 1 };
-    // The user's line and column as V8 and the validator count them: from the offset in the user's text.
-    const userOffset = (mapStarts.original[wrappedLine] as number) + origCol - WRAP_PREFIX.length;
-    return userLines.locate(Math.min(Math.max(userOffset, 0), userLines.text.length));
+    map ??= positionMap(decodeNumbers(anchorsText(), codeAt), code, userCode, WRAP_PREFIX.length, codeAt);
+    if (map.anchors.length === 0) return undefined;
+    const [l, c] = userPosition(map, line, column);
+    return { line: l, column: c };
   };
-  return mapPosition;
+  return { mapPosition, anchors: anchorsText };
 }
-
-const OTHER_LINE_ENDS = /\r(?!\n)|[\u2028\u2029]/;
-
-/** Where each line starts when only \n ends one (as the source map counts). */
-function newlineStarts(text: string): number[] {
-  const starts = [0];
-  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
-  return starts;
-}
-
 
 /**
  * A pattern with a rest element. V8 builds an array pattern's rest from its source's iterator in one
@@ -1133,7 +1116,7 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
   // The header is the text's start (every other edit lies at or after the user's code); were it ever
   // not, the prologue is not located, and the syntax check reads the whole text.
   const prologueAt: readonly [number, number] = code.startsWith(opening) && code.startsWith(locals, opening.length) ? [opening.length, opening.length + locals.length] : [0, 0];
-  return { output: { code, mapPosition: positionMap(ms, code, parsed.lines), prologue: prologueAt, addsPrivateNames }, issues };
+  return { output: { code, ...positionLookup(ms, code, parsed.code), prologue: prologueAt, addsPrivateNames }, issues };
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import type { DoneReport, RealmFailureCode, RealmLimits } from '../realm-abi.js';
 import { heapStep } from '../realm-abi.js';
+import type { PositionMap } from '../positions.js';
 import { hostDone, hostHeap } from './host.js';
 import { ErrorCtor, MapCtor, MathObject, apply, dateNow, defineProperty, freeze, isArray, jsonStringify, mathRandom } from './primordials.js';
 
@@ -67,6 +68,11 @@ export interface Run {
   /** The run's own `Symbol.for` registry (see lockdown's installSymbolRegistry), made on first use. */
   symbols: { byKey: Map<string, symbol>; bySymbol: Map<symbol, string> } | null;
   nextCallId: number;
+  /**
+   * What puts the run's stack frames in the user's source (see positions.ts): asked of the host when the
+   * run first formats a stack (undefined until then), null when the host has none.
+   */
+  positions: PositionMap | null | undefined;
 }
 
 /** A seed the host sent (four unsigned 32-bit integers, not all zero), or one from the realm's own generator. */
@@ -108,6 +114,7 @@ export function newRun(id: number, limits: RealmLimits, durable = false, seed?: 
     pending: new MapCtor(),
     symbols: null,
     nextCallId: 0,
+    positions: undefined,
   };
 }
 

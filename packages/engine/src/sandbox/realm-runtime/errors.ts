@@ -27,7 +27,10 @@ import {
   weakSetAdd,
   weakSetHas,
 } from './primordials.js';
-import { GUARD_LOCALS, RESERVED_PREFIX } from '../realm-abi.js';
+import { FRAMED, GUARD_LOCALS, RESERVED_PREFIX } from '../realm-abi.js';
+import type { CodeAt, PositionMap } from '../positions.js';
+import { decodeNumbers, positionMap, userPosition } from '../positions.js';
+import { hostPositions } from './host.js';
 
 /** The first user frame of an error, as [line, column] in the rewritten script. */
 const errorLocations = new WeakMapCtor<object, [number, number]>();
@@ -69,9 +72,11 @@ export function prepareStackTrace(err: unknown, frames: readonly CallSite[]): st
       continue;
     }
     if (file !== SCRIPT_FILENAME || typeof line !== 'number' || typeof col !== 'number') continue;
+    // The location stays in the rewritten script's coordinates: the host maps it the same way.
     if (first === null) first = [line, col];
     const name = typeof fn === 'string' && fn !== '' && apply(stringIndexOf, fn, [RESERVED_PREFIX]) !== 0 ? fn : '<anonymous>';
-    apply(arrayPush, lines, [`    at ${name} (${SCRIPT_FILENAME}:${line}:${col})`]);
+    const at = framePosition(line, col);
+    apply(arrayPush, lines, [`    at ${name} (${SCRIPT_FILENAME}:${at[0] as number}:${at[1] as number})`]);
   }
   if (first !== null && err !== null && (typeof err === 'object' || typeof err === 'function')) {
     try {
@@ -81,6 +86,49 @@ export function prepareStackTrace(err: unknown, frames: readonly CallSite[]): st
     }
   }
   return apply(arrayJoin, lines, ['\n']) as string;
+}
+
+const codeAt: CodeAt = (text, index) => apply(stringCharCodeAt, text, [index]) as number;
+
+/**
+ * The current run's position map, asked of the host and built on the first stack the run formats (see
+ * positions.ts); null outside a run or when the host has none, and then frames keep V8's columns.
+ */
+function positions(): PositionMap | null {
+  const run = current;
+  if (run === null) return null;
+  if (run.positions !== undefined) return run.positions;
+  // A stack formatted on a stack nearly out of room may fail to ask or to build: this one keeps V8's
+  // columns, and the next asks again. An answer the host gave is final.
+  try {
+    const text = hostPositions(run.id);
+    if (typeof text !== 'string') return null;
+    let map: PositionMap | null = null;
+    const nl = apply(stringIndexOf, text, [FRAMED]) as number;
+    const head = nl < 0 ? [] : decodeNumbers(apply(stringSlice, text, [0, nl]) as string, codeAt);
+    const userEnd = head.length < 2 ? -1 : nl + 1 + (head[1] as number);
+    if (userEnd > 0 && userEnd <= text.length) {
+      const anchors: number[] = [];
+      for (let i = 2; i < head.length; i++) anchors[anchors.length] = head[i] as number;
+      map = positionMap(anchors, apply(stringSlice, text, [userEnd]) as string, apply(stringSlice, text, [nl + 1, userEnd]) as string, head[0] as number, codeAt);
+      if (map.anchors.length === 0) map = null;
+    }
+    run.positions = map;
+    return map;
+  } catch {
+    return null;
+  }
+}
+
+/** A frame's (line, column) in the user's source, or V8's where there is no map. */
+function framePosition(line: number, col: number): readonly [number, number] {
+  const map = positions();
+  if (map === null) return [line, col];
+  try {
+    return userPosition(map, line, col);
+  } catch {
+    return [line, col];
+  }
 }
 
 function errorHead(err: unknown): string {

@@ -11,8 +11,8 @@ let bridge: HostBridge | null = null;
 /** Takes the bridge's functions once, at install: the host object itself is never read again. */
 export function connect(from: HostBridge): void {
   if (bridge !== null) return;
-  const { begin, tool, take, done, log, heap, nd } = from;
-  bridge = { begin, tool, take, done, log, heap, nd };
+  const { begin, tool, take, done, log, heap, nd, positions } = from;
+  bridge = { begin, tool, take, done, log, heap, nd, positions };
 }
 
 // Fixed arity, no spread: the spread of an array goes through the array iterator, which the realm's
@@ -37,3 +37,4 @@ export const hostLog = (id: number, level: LogLevel, line: string): void => {
 };
 export const hostHeap = (id: number): HeapState | undefined => host(bridge?.heap, id);
 export const hostNd = (id: number, kind: NdKind): number | undefined => host(bridge?.nd, id, kind);
+export const hostPositions = (id: number): string | undefined => host(bridge?.positions, id);

@@ -1,0 +1,152 @@
+/**
+ * DESIGN.md section 3: locations point into the user's own source (line 1 = the first line the user
+ * wrote, columns in UTF-16 code units as the user wrote the line), never into the rewritten code. The
+ * rewriter inserts guards (string growth checks around `+` and templates, spreads, loop counters), which
+ * shift the columns of everything after them on a line: every place a position shows must undo that,
+ * in `e.stack` as the script reads it, in a logged stack, and in the result's `error.location`, in both
+ * isolations and with the checks or the budget guards off.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { Enclave } from '../src/index.js';
+import type { CreateEnclaveOptions, ExecutionResult } from '../src/index.js';
+
+/** The 1-based line and column of the first `needle` in `src` (after `from`), lines ended as JavaScript ends them. */
+function at(src: string, needle: string, from = 0): { line: number; column: number } {
+  const offset = src.indexOf(needle, from);
+  if (offset < 0) throw new Error(`no ${needle} in the script`);
+  const before = src.slice(0, offset);
+  const lines = before.split(/\r\n|\r|\n|\u2028|\u2029/);
+  return { line: lines.length, column: (lines[lines.length - 1] as string).length + 1 };
+}
+
+const frame = (name: string, loc: { line: number; column: number }) => `    at ${name} (agentscript.js:${loc.line}:${loc.column})`;
+
+const MODES: readonly (readonly [string, CreateEnclaveOptions])[] = [
+  ['vm', { adapter: 'vm' }],
+  ['vm, validate: false', { adapter: 'vm', validate: false }],
+  ['vm, transform: false', { adapter: 'vm', transform: false }],
+  ['vm, validate and transform off', { adapter: 'vm', validate: false, transform: false }],
+  ['worker_threads', { adapter: 'worker_threads', workerPoolConfig: { minWorkers: 1, maxWorkers: 1 } }],
+  ['worker_threads, validate and transform off', { adapter: 'worker_threads', validate: false, transform: false, workerPoolConfig: { minWorkers: 1, maxWorkers: 1 } }],
+];
+
+const enclaves: Enclave[] = [];
+afterAll(async () => {
+  await Promise.all(enclaves.map((e) => e.dispose()));
+});
+
+function enclaveFor(options: CreateEnclaveOptions): Enclave {
+  const e = new Enclave({ timeout: 5000, tools: { echo: async (args: unknown) => args }, ...options });
+  enclaves.push(e);
+  return e;
+}
+
+/** Scripts that return `e.stack` of an error they caught: the first frame is where the error arose. */
+const CAUGHT: readonly { name: string; src: string; needle: string; fn?: string }[] = [
+  {
+    name: 'after guarded string concatenations on the same line',
+    src: "let s = 'a' + 'b' + 'c'; let t = s + s; try { null.boom } catch (e) { return e.stack }",
+    needle: 'boom',
+  },
+  {
+    name: 'new Error().stack after a guarded template literal',
+    src: "const who = 'w';\nconst msg = `hi ${who} ${who + who}`; return new Error(msg).stack",
+    needle: 'new Error',
+  },
+  {
+    name: 'in a multi-line script, after a loop and spreads on the line',
+    src: "const xs = [1, 2, 3];\nlet total = 0;\nfor (const x of xs) { total += x; } const ys = [...xs, ...xs]; let s = 'n' + total;\ntry { ys.nope.boom } catch (e) { return e.stack }",
+    needle: 'boom',
+  },
+  {
+    name: 'with tabs and astral characters before the error on its line',
+    src: "let s = '😀😀' + 'é';\t\tlet t = `${s}😀` + s;\ttry { t.nope.boom } catch (e) { return e.stack }",
+    needle: 'boom',
+  },
+  {
+    name: 'with CRLF line ends',
+    src: "let a = 'x' + 'y';\r\nlet b = a + a;\r\nlet c = `${b}` + a; try { c.nope.boom } catch (e) { return e.stack }",
+    needle: 'boom',
+  },
+  {
+    name: 'inside a template literal',
+    src: "let s = 'a' + 'b';\nlet u; try { const t = `${s + s} and ${u.boom}`; } catch (e) { return e.stack }",
+    needle: 'boom',
+  },
+  {
+    name: 'after an await of a tool call',
+    src: "const r = await callTool('echo', { v: 'a' + 'b' });\nlet s = r.v + r.v; try { s.nope.boom } catch (e) { return e.stack }",
+    needle: 'boom',
+  },
+];
+
+describe.each(MODES)('stack traces in the user\'s columns (%s)', (_mode, options) => {
+  const e = enclaveFor(options);
+
+  it.each(CAUGHT)('e.stack: $name', async ({ src, needle }) => {
+    const r = await e.run(src);
+    expect(r.success, JSON.stringify(r.error)).toBe(true);
+    const stack = r.value as string;
+    expect(stack.split('\n')[1]).toBe(frame('<anonymous>', at(src, needle)));
+  });
+
+  it('the frames of nested functions and of an arrow callback passed to map', async () => {
+    const src = [
+      "const pad = (s) => s + '!' + s;",
+      'function inner(v) { let w = pad(v) + pad(v); return w.nope.boom; }',
+      "function outer(v) { let q = 'q' + v; return inner(q); }",
+      "try { ['a'].map((x) => { let y = x + x; return outer(y); }); } catch (e) { return e.stack }",
+    ].join('\n');
+    const r = await e.run(src);
+    expect(r.success, JSON.stringify(r.error)).toBe(true);
+    const lines = (r.value as string).split('\n');
+    expect(lines.slice(1, 5)).toEqual([
+      frame('inner', at(src, 'boom')),
+      frame('outer', at(src, 'inner(q)')),
+      frame('<anonymous>', at(src, 'outer(y)')),
+      // V8 names the caller of the callback at the `map` it called.
+      frame('<anonymous>', at(src, 'map(')),
+    ]);
+  });
+
+  it('a stack read in a filter callback, and one logged with console.log', async () => {
+    const src = "const xs = ['a' + 1, 'b' + 2];\nconst kept = xs.filter((x) => { let y = x + x; try { return y.nope.boom; } catch (err) { console.log(err.stack); return false; } });\nreturn kept.length";
+    const r = await e.run(src);
+    expect(r.success, JSON.stringify(r.error)).toBe(true);
+    expect(r.logs?.length).toBe(2);
+    for (const entry of r.logs ?? []) expect(entry.message.split('\n')[1]).toBe(frame('<anonymous>', at(src, 'boom')));
+  });
+});
+
+/** Scripts that fail: the result's error.location is where the error arose, and agrees with e.stack. */
+const UNCAUGHT: readonly { name: string; src: string; needle: string }[] = [
+  { name: 'a TypeError after guards on its line', src: "let s = 'a' + 'b' + 'c'; let t = `${s}${s}`; null.boom;", needle: 'boom' },
+  { name: 'on line 3 after a spread', src: "const xs = [1];\nlet s = '' + xs;\nconst ys = [...xs, ...xs]; let u = ys.nope.boom + s;", needle: 'boom' },
+  { name: 'in a map callback', src: "const out = [1, 2].map((x) => { let t = 'v' + x; return t.nope.boom; });\nreturn out", needle: 'boom' },
+  { name: 'in an async function after an await', src: "async function f(v) { await callTool('echo', {}); let s = v + v; return s.nope.boom; }\nawait f('a' + 'b');", needle: 'boom' },
+  { name: 'with CRLF, tabs and astral characters', src: "let a = '😀' + 'x';\r\n\tlet b = `${a}` + a;\t\tb.nope.boom;", needle: 'boom' },
+  { name: 'a spread of null (a guard throws)', src: "let s = 'a' + 'b'; const z = [...s, ...null];", needle: 'null' },
+  { name: 'a thrown Error made on another line', src: "const err = new Error('made here');\nlet s = 'a' + 'b';\nthrow err;", needle: 'new Error' },
+];
+
+describe.each(MODES)('error.location in the user\'s source (%s)', (_mode, options) => {
+  const e = enclaveFor(options);
+
+  it.each(UNCAUGHT)('$name', async ({ src, needle }) => {
+    const r = (await e.run(src)) as ExecutionResult;
+    expect(r.success).toBe(false);
+    expect(r.error?.code).toBe('RUNTIME_ERROR');
+    expect(r.error?.location).toEqual(at(src, needle));
+  });
+});
+
+describe('validation errors are located in the user\'s columns', () => {
+  it.each([
+    ['after tabs and an astral character', "let s = '😀' + 'x';\n\t\tconst f = eval;", 'eval'],
+    ['with CRLF line ends', "let a = 1;\r\nlet b = a + a;\r\n  const f = eval;", 'eval'],
+  ])('%s', async (_name, src, needle) => {
+    const r = await enclaveFor({}).run(src);
+    expect(r.error?.code).toBe('VALIDATION_ERROR');
+    expect(r.error?.location).toEqual(at(src, needle));
+  });
+});
