@@ -1,4 +1,4 @@
-import { lastAtOrBefore } from './sandbox/positions.js';
+import { lastAtOrBefore } from './positions.js';
 
 export { lastAtOrBefore };
 

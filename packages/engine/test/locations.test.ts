@@ -150,3 +150,31 @@ describe('validation errors are located in the user\'s columns', () => {
     expect(r.error?.location).toEqual(at(src, needle));
   });
 });
+
+/** A thrown value with no stack of its own (a string, a number, a plain object) is located at its `throw`. */
+const THROWN: readonly { name: string; src: string; needle: string; message: string }[] = [
+  { name: 'a string', src: "let s = 'a' + 'b';\n  if (s) throw 'str';", needle: "throw 'str'", message: 'Uncaught "str"' },
+  { name: 'a number after guards on its line', src: "let s = 'a' + 'b'; let t = `${s}`; throw 42;", needle: 'throw 42', message: 'Uncaught 42' },
+  { name: 'a plain object from a nested function', src: "function fail(why) {\n\tthrow { why: 'x' + why };\n}\nfail('y');", needle: 'throw {', message: 'Uncaught {"why":"xy"}' },
+  { name: 'a string rethrown from a catch block', src: "try {\n  throw 'first';\n} catch (e) {\n  let s = e + '!'; throw e;\n}", needle: 'throw e', message: 'Uncaught "first"' },
+  { name: 'a string from an async function after an await', src: "async function f() { await callTool('echo', {}); throw 'late'; }\nawait f();", needle: "throw 'late'", message: 'Uncaught "late"' },
+  { name: 'NaN', src: 'let n = 0 / 0;\nthrow n;', needle: 'throw n', message: 'Uncaught NaN' },
+];
+
+describe.each(MODES)('a thrown non-Error value is located at its throw statement (%s)', (_mode, options) => {
+  const e = enclaveFor(options);
+
+  it.each(THROWN)('$name', async ({ src, needle, message }) => {
+    const r = await e.run(src);
+    expect(r.success).toBe(false);
+    expect(r.error?.code).toBe('RUNTIME_ERROR');
+    expect(r.error?.message).toBe(message);
+    expect(r.error?.location).toEqual(at(src, needle));
+  });
+
+  it('a rejection the script made without a throw statement has no location', async () => {
+    const r = await e.run("let s = 'a';\nawait Promise.reject('never thrown');");
+    expect(r.error?.message).toBe('Uncaught "never thrown"');
+    expect(r.error?.location).toBeUndefined();
+  });
+});

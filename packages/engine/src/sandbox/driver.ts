@@ -220,6 +220,8 @@ export class RunDriver {
           const mapped = this.#plan.mapPosition(loc[0], loc[1]);
           if (mapped) error.location = mapped;
         }
+        const at = report.thrownAt;
+        if (error.location === undefined && Array.isArray(at) && isPosition(at[0]) && isPosition(at[1])) error.location = { line: at[0], column: at[1] };
         const tool = report.tool;
         // A tool error's public data (e.g. `status`, `retryAfterMs`) is what the HTTP adapters map.
         if (tool !== null && typeof tool === 'object') {
@@ -255,6 +257,10 @@ export class RunDriver {
     this.#active.delete(this);
     this.#resolve(result);
   }
+}
+
+function isPosition(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 1;
 }
 
 function count(v: unknown): number {

@@ -119,6 +119,12 @@ export interface Guards {
    */
   fk(key: unknown): PropertyKey;
   /**
+   * The value of a `throw` statement, written as `throw th(value, line, column)` whatever `transform`
+   * says, with the statement's place in the user's source: a thrown string, number or plain object has
+   * no stack of its own, so an uncaught one is located where it was last thrown. Returns `value`.
+   */
+  th(value: unknown, line: number, column: number): unknown;
+  /**
    * The object of a `for-in`, whatever `transform` says: V8 lists every index of a string or an array
    * (on its prototype chain too) as a string, in one step that cannot be interrupted, before the first
    * turn; that many are charged first, and more than Object.keys may list are refused.
@@ -181,6 +187,7 @@ export const GUARD_LOCALS = {
   bn: `${RESERVED_PREFIX}_bn`,
   am: `${RESERVED_PREFIX}_am`,
   ar: `${RESERVED_PREFIX}_ar`,
+  th: `${RESERVED_PREFIX}_th`,
   /** `rt.big`, the slow path of the inline string growth check. */
   s: `${RESERVED_PREFIX}_s`,
   /** The value of the string expression the inline growth check is testing. */
@@ -308,6 +315,11 @@ export type DoneReport =
       name: string;
       message: string;
       location: [line: number, column: number] | null;
+      /**
+       * Where the value was last thrown by a `throw` statement, in the user's own source (see Guards.th):
+       * for a value with no frames of its own (`location` null).
+       */
+      thrownAt?: [line: number, column: number];
       tool: ReportedToolError | null;
       iterations: number;
       toolCalls: number;

@@ -8,8 +8,8 @@ import { BIG_STRING, BLOCKED_PROPERTIES, GUARD_LOCALS, LOOP_FREE, PROTECTED_NAME
 import type { Guards } from '../sandbox/realm-abi.js';
 import { isJsSpace } from '../ast/unicode.js';
 import type { Issue } from '../source.js';
-import type { CodeAt, PositionMap } from '../sandbox/positions.js';
-import { decodeNumbers, positionMap, userPosition } from '../sandbox/positions.js';
+import type { CodeAt, PositionMap } from '../positions.js';
+import { decodeNumbers, positionMap, userPosition } from '../positions.js';
 
 /**
  * Layer 2: rewrites validated AgentScript into the script the sandbox runs.
@@ -58,7 +58,7 @@ import { decodeNumbers, positionMap, userPosition } from '../sandbox/positions.j
  * error object), `import.meta`, and identifiers with the runtime's reserved prefix.
  */
 
-const { n: N, L, d: D, D: DMAX, w: W, f: F, k: K, q: Q, g: G, r: R, u: U, c: C, m: M, mc: MC, s: S, t: T, sp: SP, os: OS, dt: DT, v: V, ls: LS, lt: LT, fi: FI, bn: BN, am: AM, ar: AR, rt: RT, p: P, x: X, e: E } = GUARD_LOCALS;
+const { n: N, L, d: D, D: DMAX, w: W, f: F, k: K, q: Q, g: G, r: R, u: U, c: C, m: M, mc: MC, s: S, t: T, sp: SP, os: OS, dt: DT, v: V, ls: LS, lt: LT, fi: FI, bn: BN, am: AM, ar: AR, th: TH, rt: RT, p: P, x: X, e: E } = GUARD_LOCALS;
 /** A field of the guard object, by name: a renamed field in the ABI breaks this file's compile. */
 const guard = (field: keyof Guards) => `${RT}.${field}`;
 
@@ -145,7 +145,7 @@ export interface TransformOutput {
   code: string;
   /** Maps a position of the output (1-based line as V8 reports it after the offset, 1-based column) to the user's source. */
   mapPosition(line: number, column: number): { line: number; column: number } | undefined;
-  /** The rewriter's edits as anchors (see sandbox/positions.ts), for a realm that maps its own stack traces; made on the first call. */
+  /** The rewriter's edits as anchors (see positions.ts), for a realm that maps its own stack traces; made on the first call. */
   anchors(): string;
   /**
    * Where the header's prologue sits in `code`, `[start, end)`: the guards' locals and the runtime's
@@ -395,7 +395,7 @@ function collectCalleeKeys(callee: Node, into: Set<Node>): void {
 }
 
 /**
- * The rewriter's edits as anchors (see sandbox/positions.ts), read off magic-string's pieces in the order
+ * The rewriter's edits as anchors (see positions.ts), read off magic-string's pieces in the order
  * of the output: `''` if they do not add up to the output's length (the anchors would be wrong, so there
  * are none). Linear in the number of pieces, a few per edit; made only when a position is mapped or a
  * run is handed to a thread that maps its stacks.
@@ -977,6 +977,12 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
         ms.appendLeft(body.start + 1, `${C}();`);
         ms.prependRight(body.end, ' }');
       }
+    } else if (type === 'ThrowStatement') {
+      // The statement's place travels with the value: one with no stack of its own is located there.
+      const arg = node.argument as Node;
+      const { line, column } = userLocation(parsed, node.start);
+      ms.appendLeft(arg.start, `${TH}(${open(arg)}`);
+      ms.prependRight(arg.end, `${close(arg)}, ${line}, ${column})`);
     } else if (type === 'TryStatement' && node.finalizer) {
       ms.appendLeft((node.finalizer as Node).start + 1, `${C}();`);
     } else if (memberTargets.has(node) && memberTarget(node)) {
@@ -1126,7 +1132,7 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
 function prologue(budgets: boolean): string {
   return (
     `let ${N} = 0, ${L} = ${guard('L')}, ${D} = 0, ${W} = 0, ${T}; const ${DMAX} = ${guard('D')}, ${F} = ${guard('f')}, ${G} = ${guard('g')}, ${R} = ${guard('r')}, ${C} = ${guard('c')}, ${M} = ${guard('m')}, ` +
-    `${MC} = ${guard('mc')}, ${SP} = ${guard('sp')}, ${OS} = ${guard('os')}, ${DT} = ${guard('dt')}, ${LS} = ${guard('ls')}, ${LT} = ${guard('lt')}, ${FI} = ${guard('fi')}, ${BN} = ${guard('bn')}, ${AM} = ${guard('am')}, ${AR} = ${guard('ar')}, ${S} = ${guard('big')}; ` +
+    `${MC} = ${guard('mc')}, ${SP} = ${guard('sp')}, ${OS} = ${guard('os')}, ${DT} = ${guard('dt')}, ${LS} = ${guard('ls')}, ${LT} = ${guard('lt')}, ${FI} = ${guard('fi')}, ${BN} = ${guard('bn')}, ${AM} = ${guard('am')}, ${AR} = ${guard('ar')}, ${TH} = ${guard('th')}, ${S} = ${guard('big')}; ` +
     `${guard('bind')}(() => ${N}, (v) => { ${L} = v; }, () => ${D}, ${budgets ? 1 : 0}); `
   );
 }

@@ -6,7 +6,7 @@
  */
 import type { DoneReport, RealmFailureCode, RealmLimits } from '../realm-abi.js';
 import { heapStep } from '../realm-abi.js';
-import type { PositionMap } from '../positions.js';
+import type { PositionMap } from '../../positions.js';
 import { hostDone, hostHeap } from './host.js';
 import { ErrorCtor, MapCtor, MathObject, apply, dateNow, defineProperty, freeze, isArray, jsonStringify, mathRandom } from './primordials.js';
 
@@ -73,6 +73,9 @@ export interface Run {
    * run first formats a stack (undefined until then), null when the host has none.
    */
   positions: PositionMap | null | undefined;
+  /** The value the script's last `throw` statement threw, and where that statement stands (see Guards.th). */
+  thrown: unknown;
+  thrownAt: [line: number, column: number] | null;
 }
 
 /** A seed the host sent (four unsigned 32-bit integers, not all zero), or one from the realm's own generator. */
@@ -115,6 +118,8 @@ export function newRun(id: number, limits: RealmLimits, durable = false, seed?: 
     symbols: null,
     nextCallId: 0,
     positions: undefined,
+    thrown: undefined,
+    thrownAt: null,
   };
 }
 

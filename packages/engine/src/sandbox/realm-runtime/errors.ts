@@ -28,8 +28,8 @@ import {
   weakSetHas,
 } from './primordials.js';
 import { FRAMED, GUARD_LOCALS, RESERVED_PREFIX } from '../realm-abi.js';
-import type { CodeAt, PositionMap } from '../positions.js';
-import { decodeNumbers, positionMap, userPosition } from '../positions.js';
+import type { CodeAt, PositionMap } from '../../positions.js';
+import { decodeNumbers, positionMap, userPosition } from '../../positions.js';
 import { hostPositions } from './host.js';
 
 /** The first user frame of an error, as [line, column] in the rewritten script. */

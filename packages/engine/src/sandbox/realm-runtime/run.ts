@@ -148,7 +148,11 @@ function finish(run: Run, codec: Codec, kind: 'ok' | 'error', value: unknown): v
     name = 'Error';
     message = `Uncaught ${typeof value === 'string' ? quote(value) : safeString(value)}`;
   }
-  report(run, { kind: 'threw', name: StringCtor(name ?? 'Error'), message: StringCtor(message ?? ''), location, tool, ...stats });
+  const thrown = run.thrown;
+  // The same value (NaN is a value like any other), thrown by the script's last `throw` statement.
+  const thrownAt = location === null && run.thrownAt !== null && (thrown === value || (thrown !== thrown && value !== value)) ? run.thrownAt : null;
+  const described = { kind: 'threw', name: StringCtor(name ?? 'Error'), message: StringCtor(message ?? ''), location, tool, ...stats } as const;
+  report(run, thrownAt === null ? described : { ...described, thrownAt });
 }
 
 function makeCallTool(run: Run, codec: Codec) {
@@ -417,6 +421,11 @@ function makeGuards(run: Run): Guards {
       return value;
     },
     am: adopt,
+    th(value: unknown, line: number, column: number) {
+      run.thrown = value;
+      run.thrownAt = [line, column];
+      return value;
+    },
     ar(promise: unknown, caught: unknown) {
       markHandled(promise);
       cleanError(caught);
