@@ -178,3 +178,48 @@ describe.each(MODES)('a thrown non-Error value is located at its throw statement
     expect(r.error?.location).toBeUndefined();
   });
 });
+
+/** The stats of a run that ended without a report of its own still say how far it got. */
+describe.each(MODES)('stats.iterationCount at every end (%s)', (_mode, options) => {
+  let entered = () => {};
+  const tools = {
+    echo: async (args: unknown) => args,
+    // Never answers before the run is over: the run ends while it waits.
+    hang: (_args: unknown, ctx: { signal: AbortSignal }) => {
+      entered();
+      return new Promise((resolve) => ctx.signal.addEventListener('abort', () => resolve(null), { once: true }));
+    },
+  };
+  const e = new Enclave({ timeout: 400, maxToolCalls: 3, ...options, tools });
+  enclaves.push(e);
+
+  it.each([
+    ['TIMEOUT while a tool call is pending, after a loop of 100 turns', "for (let i = 0; i < 100; i++) {}\nawait callTool('hang', {});", 'TIMEOUT', 100],
+    ['MAX_TOOL_CALLS after loops', "for (let i = 0; i < 10; i++) {}\nfor (let i = 0; i < 10; i++) await callTool('echo', {});", 'MAX_TOOL_CALLS', 14],
+    ['RUNTIME_ERROR after a loop', 'for (let i = 0; i < 1000; i++) {}\nnull.x;', 'RUNTIME_ERROR', 1000],
+  ])('%s', async (_name, src, code, iterations) => {
+    const r = await e.run(src);
+    expect([r.error?.code, r.stats.iterationCount]).toEqual([code, iterations]);
+  });
+
+  it('ABORTED while a tool call is pending, after a loop of 50 turns', async () => {
+    const controller = new AbortController();
+    entered = () => controller.abort();
+    const r = await e.run("for (let i = 0; i < 50; i++) {}\nawait callTool('hang', {});", { signal: controller.signal });
+    entered = () => {};
+    expect([r.error?.code, r.stats.iterationCount]).toEqual(['ABORTED', 50]);
+  });
+});
+
+describe('stats.iterationCount after a TIMEOUT in a loop that never yields (vm)', () => {
+  it.each([
+    ['validate: false', { validate: false }],
+    ['validate and transform off', { validate: false, transform: false }],
+  ])('%s', async (_name, options) => {
+    const e = enclaveFor({ adapter: 'vm', timeout: 200, maxIterations: 1_000_000_000, ...options });
+    const r = await e.run('let i = 0;\nwhile (true) { i++; }');
+    expect(r.error?.code).toBe('TIMEOUT');
+    // Each light loop's turns are charged a grant at a time (see LOOP_GRANT): at least the first ones.
+    expect(r.stats.iterationCount).toBeGreaterThan(1000);
+  });
+});

@@ -130,6 +130,9 @@ export class RunDriver {
 
   #entry(output: EntryOutput): void {
     if (this.#settled) return;
+    // How far the run got, for an end the realm does not report itself (a deadline, an abort); a report
+    // has the final count.
+    if (output.iterations !== undefined) this.#iterations = count(output.iterations);
     const time = elapsedMs(this.#plan.startedAt);
     const { onLog } = this.#plan;
     for (const [level, message] of output.logs) {

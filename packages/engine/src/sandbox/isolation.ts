@@ -80,6 +80,8 @@ export interface EntryOutput {
   end: EntryEnd | null;
   /** A durable run's values of non-deterministic sources taken in the entry, replayed or live, in order. */
   nd?: NdValue[] | undefined;
+  /** The iterations the run had counted when the entry ended (see RealmControl.iterations), if known. */
+  iterations?: number | undefined;
 }
 
 export type IsolationFailureCode = 'QUEUE_FULL' | 'MEMORY_LIMIT_EXCEEDED' | 'RUNTIME_ERROR' | 'INTERNAL_ERROR' | 'ABORTED' | 'RUNTIME_UNAVAILABLE' | 'RUNTIME_LOST' | 'TIMEOUT';

@@ -397,6 +397,12 @@ export interface RealmControl {
   clean(): boolean;
   /** Drops a registered factory. */
   forget(factoryId: number): void;
+  /**
+   * The iterations the current run has counted so far (see Guards.g: a light loop's turns are counted
+   * when it asks for a grant or ends), or -1 between runs: for a run that ends without a report of its
+   * own (a deadline, an abort), whose stats still say how far it got.
+   */
+  iterations(): number;
 }
 
 /** The completion value of the runtime's source: called once per realm with the bridge. */

@@ -424,13 +424,29 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
     this.#ended = true;
     prepareDeadlines();
     this.#mailbox.length = 0;
+    // Counted before the realm goes back to the pool, which ends its run.
+    const iterations = this.#iterations();
     // Never called inside a realm entry, so the realm is idle and can go back to the pool.
     this.#release();
-    this.#flush(end);
+    this.#flush(end, iterations);
   }
 
-  #flush(end: EntryEnd | null): void {
+  /** What the realm's run has counted (see RealmControl.iterations); undefined if the realm cannot say. */
+  #iterations(): number | undefined {
+    const realm = this.#realm;
+    if (realm === null || realm.current !== this) return undefined;
+    try {
+      const n = realm.control.iterations();
+      return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+    } catch {
+      // A realm cut off mid-execution may refuse to run anything again.
+      return undefined;
+    }
+  }
+
+  #flush(end: EntryEnd | null, iterations = this.#iterations()): void {
     const output: EntryOutput = { calls: this.#calls, logs: this.#logs, end };
+    if (iterations !== undefined) output.iterations = iterations;
     if (this.#nd.length > 0) {
       output.nd = this.#nd;
       this.#nd = [];

@@ -37,13 +37,14 @@ const scope = watchScope(globalThis);
 
 const active = new Map<number, RealmRun>();
 
-function send(id: number, { calls, logs, end, nd }: EntryOutput): void {
+function send(id: number, { calls, logs, end, nd, iterations }: EntryOutput): void {
   if (end !== null) active.delete(id);
   const wire = wireEntry(calls, end);
   // Garbage a run left behind counts against the next run's heap checks until V8 collects it: a worker
   // whose heap is still half full after a run is replaced instead.
   const message: WorkerMessage = ['entry', id, wire.calls, logs, wire.end, end !== null && scope.changed(), end !== null && heapUsed() > init.heapCeiling / 2];
-  if (nd !== undefined) message.push(nd);
+  if (nd !== undefined || iterations !== undefined) message.push(nd ?? null);
+  if (iterations !== undefined) message.push(iterations);
   port?.postMessage(formatMessage(message, wire.tail));
 }
 

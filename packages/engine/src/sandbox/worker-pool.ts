@@ -13,7 +13,7 @@ import type { Worker, WorkerOptions } from 'node:worker_threads';
 import type { RuntimeLimits } from '../levels.js';
 import { MB } from '../levels.js';
 import type { WorkerPoolConfig, WorkerPoolStats } from '../types.js';
-import type { EntryCall, EntryEnd, EntryLog, IsolatedJob, IsolatedRun, Isolation, IsolationEvents, IsolationFailureCode } from './isolation.js';
+import type { EntryCall, EntryEnd, EntryLog, EntryOutput, IsolatedJob, IsolatedRun, Isolation, IsolationEvents, IsolationFailureCode } from './isolation.js';
 import { shareCompileState } from './compile.js';
 import { isNdValues } from './nondeterminism.js';
 import type { NdValue } from './realm-abi.js';
@@ -527,7 +527,12 @@ export class WorkerPool implements Isolation {
       else if (entry.full) this.#retire(slot, 'recycled');
       else this.#becomeIdle(slot);
     }
-    if (job.events !== undefined) job.events.entry(entry.nd === undefined ? { calls: entry.calls, logs: entry.logs, end: entry.end } : { calls: entry.calls, logs: entry.logs, end: entry.end, nd: entry.nd });
+    if (job.events !== undefined) {
+      const output: EntryOutput = { calls: entry.calls, logs: entry.logs, end: entry.end };
+      if (entry.nd !== undefined) output.nd = entry.nd;
+      if (entry.iterations !== undefined) output.iterations = entry.iterations;
+      job.events.entry(output);
+    }
   }
 
   // ---- ending runs -------------------------------------------------------------------------------
@@ -569,10 +574,12 @@ export class WorkerPool implements Isolation {
  * argument text is either in the call (`[callId, name, argsText]`, as runtime nodes send it) or after
  * the newline (`[callId, name, length]`, as workers send it), ahead of a report's value, which is the rest.
  */
-export function readEntry(m: unknown[], tail: string): { id: number; calls: EntryCall[]; logs: EntryLog[]; end: EntryEnd | null; tampered: boolean; full: boolean; nd?: NdValue[] } | undefined {
-  const [, id, wireCalls, logs, end, tampered, full, nd] = m;
+export function readEntry(m: unknown[], tail: string): { id: number; calls: EntryCall[]; logs: EntryLog[]; end: EntryEnd | null; tampered: boolean; full: boolean; nd?: NdValue[]; iterations?: number } | undefined {
+  const [, id, wireCalls, logs, end, tampered, full, nd, iterations] = m;
   if (typeof id !== 'number' || !Array.isArray(wireCalls) || !Array.isArray(logs) || typeof tampered !== 'boolean' || typeof full !== 'boolean') return undefined;
-  if (nd !== undefined && !isNdValues(nd)) return undefined;
+  // A null in place of the values is how a worker that has none says so before its count of iterations.
+  if (nd !== undefined && !(nd === null && iterations !== undefined) && !isNdValues(nd)) return undefined;
+  if (iterations !== undefined && !(typeof iterations === 'number' && Number.isSafeInteger(iterations) && iterations >= 0)) return undefined;
   const calls: EntryCall[] = [];
   let at = 0;
   for (const c of wireCalls) {
@@ -597,6 +604,8 @@ export function readEntry(m: unknown[], tail: string): { id: number; calls: Entr
     } else if (e.kind === 'syntax') out = { kind: 'syntax', message: typeof e.message === 'string' ? e.message.slice(0, 1000) : 'invalid syntax' };
     else out = { kind: e.kind };
   }
-  const entry = { id, calls, logs: logs as EntryLog[], end: out, tampered, full };
-  return nd === undefined ? entry : { ...entry, nd };
+  const entry: { id: number; calls: EntryCall[]; logs: EntryLog[]; end: EntryEnd | null; tampered: boolean; full: boolean; nd?: NdValue[]; iterations?: number } = { id, calls, logs: logs as EntryLog[], end: out, tampered, full };
+  if (nd !== undefined && nd !== null) entry.nd = nd;
+  if (iterations !== undefined) entry.iterations = iterations;
+  return entry;
 }

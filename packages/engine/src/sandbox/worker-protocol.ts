@@ -61,9 +61,10 @@ export type WorkerMessage =
    * What one realm entry of run `id` produced. With an end, the run is over on the worker, and the last
    * fields say whether it changed the worker's own globals, and whether the worker's heap is still so
    * full afterwards that it should be replaced; the optional last one, in a durable run, is the values
-   * its non-deterministic sources gave in the entry (see EntryOutput.nd).
+   * its non-deterministic sources gave in the entry (see EntryOutput.nd, null when there are none) and
+   * after it the iterations the run had counted (see EntryOutput.iterations).
    */
-  | ['entry', number, WireCall[], EntryLog[], WireEnd | null, boolean, boolean, NdValue[]?];
+  | ['entry', number, WireCall[], EntryLog[], WireEnd | null, boolean, boolean, (NdValue[] | null)?, number?];
 
 /** A message's text as `checkMessage` reads it: the tuple's JSON, then `tail` (if any) after a newline. */
 export function formatMessage(message: readonly unknown[], tail?: string): string {

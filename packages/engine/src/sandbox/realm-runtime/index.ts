@@ -31,6 +31,7 @@ export function install(bridge: HostBridge, optionsText: string): Installed {
     control: {
       end: runner.end,
       forget: runner.forget,
+      iterations: runner.iterations,
       clean: () => gopn(G).length === globalCount,
     },
     register: runner.register,

@@ -577,5 +577,10 @@ export function createRunner(codec: Codec) {
     apply(mapDelete, factories, [id]);
   }
 
-  return { register, start, pump, end, forget };
+  function counted(): number {
+    const run = current;
+    return run === null ? -1 : iterations(run);
+  }
+
+  return { register, start, pump, end, forget, iterations: counted };
 }
