@@ -56,6 +56,17 @@ const STATEMENT_WORDS: ReadonlySet<string> = new Set(['if', 'else', 'for', 'whil
  */
 const AMBIGUOUS_BEFORE_SLASH: ReadonlySet<string> = new Set(['of', 'await', 'break', 'continue', 'debugger', '}', 'for await (...)']);
 
+/** Why the estimate refuses a text: each has its own rule id and message (see ast/parse.ts). */
+export type DepthRefusal = 'depth' | 'escaped-keyword' | 'ambiguous-slash' | 'hashbang';
+
+/**
+ * Keywords that are names wherever they are not keywords, and that the lexer and a parser read alike
+ * spelled with escapes (a name, then what follows it as after a name; `\u{67}et` is a legal name, and
+ * `\u0067et x() {}` an error V8 reports): never refused for their escapes. A `/` after `of` is refused
+ * on its own (see AMBIGUOUS_BEFORE_SLASH).
+ */
+const ESCAPABLE: ReadonlySet<string> = new Set(['get', 'set', 'async', 'of']);
+
 /** Words whose escaped spelling is refused (see word). */
 const KEYWORDS: ReadonlySet<string> = new Set(
   'if for while with do else return typeof case in of new delete void throw instanceof yield await break continue debugger try catch finally class function extends let async static get set switch var const import export super this null true false default'.split(' '),
@@ -79,6 +90,8 @@ class DepthSink implements LexSink {
   full = false;
   /** Where the estimate first passed the limit, or -1. */
   at = -1;
+  /** Why it refused (see DepthRefusal), when `at` is set. */
+  reason: DepthRefusal = 'depth';
   readonly #src: string;
   readonly #max: number;
   readonly #frames: Frame[] = [{ expression: 0, statement: 0, dos: 0, ended: false }];
@@ -141,10 +154,11 @@ class DepthSink implements LexSink {
     let w = len >= 2 && len <= 60 ? this.#src.slice(start, end) : '';
     // A keyword spelled with escapes is an error that oxc reports after it has read on as if it were
     // one, and the lexer, which decides by the words it sees, reads it as a name: refused outright (V8
-    // refuses it too, so no script that runs is lost).
+    // refuses it too, so no script that runs is lost). A property name (`o.\u0069f`) may be any word,
+    // escaped or not, and is a name to every reader; so are the words of ESCAPABLE.
     if (w.includes('\\')) {
       w = unescaped(w);
-      if (KEYWORDS.has(w)) this.#refuse(start);
+      if (KEYWORDS.has(w) && this.#prev !== '.' && !ESCAPABLE.has(w)) this.#refuse(start, 'escaped-keyword');
     }
     const f = this.#top();
     const continues = w === 'else' || (w === 'while' && f.dos > 0);
@@ -215,7 +229,7 @@ class DepthSink implements LexSink {
    * as code (`of / a ? a : ... / 1` hid a chain that crashed the host).
    */
   #slash(offset: number): void {
-    if (AMBIGUOUS_BEFORE_SLASH.has(this.#prev)) this.#refuse(offset);
+    if (AMBIGUOUS_BEFORE_SLASH.has(this.#prev)) this.#refuse(offset, 'ambiguous-slash');
   }
 
   #token(kind: string): void {
@@ -223,9 +237,10 @@ class DepthSink implements LexSink {
     this.#prev = kind;
   }
 
-  #refuse(offset: number): void {
+  #refuse(offset: number, reason: DepthRefusal = 'depth'): void {
     if (this.at < 0) {
       this.at = offset;
+      this.reason = reason;
       this.full = true;
     }
   }
@@ -256,7 +271,7 @@ class DepthSink implements LexSink {
 }
 
 /** An identifier's text with its `\\uXXXX` and `\\u{...}` escapes decoded (a malformed one is dropped). */
-function unescaped(word: string): string {
+export function unescaped(word: string): string {
   return word.replace(/\\u(?:\{([0-9a-fA-F]{1,6})\}|([0-9a-fA-F]{4}))?/g, (_m, braced: string | undefined, four: string | undefined) => {
     const hex = braced ?? four;
     const cp = hex === undefined ? -1 : Number.parseInt(hex, 16);
@@ -296,6 +311,11 @@ class DepthTee implements LexSink {
     // Stopped early by the pass, the lex may have left text unread that the estimate had to see.
     if (this.#depth.full || !this.#sink.full) return this.#depth.at;
     return undefined;
+  }
+
+  /** Why the estimate refused, with a verdict of an offset. */
+  get reason(): DepthRefusal {
+    return this.#depth.reason;
   }
 
   special(offset: number, codePoint: number, context: LexContext): void {
@@ -362,9 +382,10 @@ class DepthTee implements LexSink {
   }
 }
 
-/** The last text whose estimate (at MAX_PARSE_DEPTH) a pass took along (see lexWithDepth), and that estimate. */
+/** The last text whose estimate (at MAX_PARSE_DEPTH) a pass took along (see lexWithDepth), that estimate and its reason. */
 let lastText: string | undefined;
 let lastAt = -1;
+let lastReason: DepthRefusal = 'depth';
 
 /**
  * `lex(code, sink)` that also takes the estimate of `code` (at MAX_PARSE_DEPTH) along, for the
@@ -374,15 +395,18 @@ let lastAt = -1;
  */
 export function lexWithDepth(code: string, sink: LexSink): number | undefined {
   let at: number | undefined = 0;
+  let reason: DepthRefusal = 'hashbang';
   if (code.startsWith('#!')) lex(code, sink);
   else {
     const tee = new DepthTee(sink, new DepthSink(code, MAX_PARSE_DEPTH * HEAVY));
     lex(code, tee);
     at = tee.verdict();
+    reason = tee.reason;
   }
   if (at !== undefined) {
     lastText = code;
     lastAt = at;
+    lastReason = reason;
   }
   return at;
 }
@@ -392,12 +416,17 @@ export function lexWithDepth(code: string, sink: LexSink): number | undefined {
  * the costliest kind, or -1. Linear, and never throws.
  */
 export function parseDepthExceeded(code: string, maxLevels = MAX_PARSE_DEPTH): number {
+  return parseDepthRefusal(code, maxLevels).at;
+}
+
+/** parseDepthExceeded with the reason of a refusal (see DepthRefusal); `reason` means nothing when `at` is -1. */
+export function parseDepthRefusal(code: string, maxLevels = MAX_PARSE_DEPTH): { at: number; reason: DepthRefusal } {
   // The lexer reads a first line that starts with `#!` as a comment; to a parser of the wrapped script
   // (see ast/parse.ts) it is no comment.
-  if (code.startsWith('#!')) return 0;
+  if (code.startsWith('#!')) return { at: 0, reason: 'hashbang' };
   // The same text as the pass before took the estimate of (the pre-scan, just before the parse).
-  if (code === lastText && maxLevels === MAX_PARSE_DEPTH) return lastAt;
+  if (code === lastText && maxLevels === MAX_PARSE_DEPTH) return { at: lastAt, reason: lastReason };
   const sink = new DepthSink(code, maxLevels * HEAVY);
   lex(code, sink);
-  return sink.at;
+  return { at: sink.at, reason: sink.reason };
 }

@@ -1,7 +1,8 @@
 import { parseSync, rawTransferSupported } from 'oxc-parser';
 import type { Issue } from '../source.js';
 import { LineIndex, LruCache, textSize } from '../source.js';
-import { MAX_PARSE_DEPTH, parseDepthExceeded } from './depth.js';
+import type { DepthRefusal } from './depth.js';
+import { MAX_PARSE_DEPTH, parseDepthRefusal, unescaped } from './depth.js';
 import { parseRawTransfer } from './raw-tree.js';
 
 /**
@@ -92,22 +93,59 @@ export function treeTransfer(): 'oxc' | 'own' | 'json' | undefined {
   return rawTransfer === false ? 'json' : rawTransfer;
 }
 
-/** What parseAgentScript answers, without parsing, for code that nests too deeply to parse safely. */
-function tooDeep(code: string, wrapped: string, lines: LineIndex, offset: number): ParsedSource {
+/**
+ * Why the code is refused before it is parsed (see ast/depth.ts), one rule each: the nesting itself, or
+ * what would let the estimate read the text otherwise than the parser does.
+ */
+const DEPTH_REFUSALS: Record<DepthRefusal, (code: string, offset: number) => Pick<Issue, 'ruleId' | 'message' | 'hint'>> = {
+  depth: () => ({
+    ruleId: 'prescan/depth',
+    message: `The code nests more than ${MAX_PARSE_DEPTH} levels deep without brackets (a chain such as \`a = b = c = ...\`, \`a ? b : c ? ...\`, \`x => y => ...\` or \`if (a) if (b) ...\`).`,
+    hint: 'Break the chain into separate statements.',
+  }),
+  'ambiguous-slash': (code, offset) => ({
+    ruleId: 'prescan/ambiguous-slash',
+    message: `This \`/\` comes right after ${slashContext(code, offset)}, where it may start a regular expression or be a division, and the code is read before it is parsed: it cannot be read one way for sure.`,
+    hint: 'Put the regular expression or the division in parentheses: `of (/x/g)`, `(a) / b`, or `;` before a line that starts with a regular expression.',
+  }),
+  'escaped-keyword': (code, offset) => {
+    const word = escapedWord(code, offset);
+    return {
+      ruleId: 'prescan/escaped-keyword',
+      message: `\`${word}\` is the keyword \`${unescaped(word)}\` written with unicode escapes, which JavaScript does not allow (except for a property name after \`.\`).`,
+      hint: 'Write the keyword in plain letters.',
+    };
+  },
+  hashbang: () => ({
+    ruleId: 'prescan/hashbang',
+    message: 'The code starts with `#!`: a script\'s first line cannot be a hashbang here (the code is the body of a function).',
+    hint: 'Remove the `#!` line.',
+  }),
+};
+
+/** The token before the `/` at `offset`, as a message names it. */
+function slashContext(code: string, offset: number): string {
+  const before = code.slice(Math.max(0, offset - 200), offset).trimEnd();
+  if (before.endsWith('}')) return 'a `}` that ends a block';
+  if (before.endsWith(')')) return 'the head of a `for await (...)`';
+  const word = /[\p{ID_Continue}$\\]+$/u.exec(before)?.[0] ?? '';
+  return word === '' ? 'a keyword' : `\`${word}\``;
+}
+
+/** The escaped word that starts at `offset`, as written. */
+function escapedWord(code: string, offset: number): string {
+  return /^[\p{ID_Continue}$\\{}]{1,60}/u.exec(code.slice(offset, offset + 60))?.[0] ?? '';
+}
+
+/** What parseAgentScript answers, without parsing, for code it refuses to parse (see DEPTH_REFUSALS). */
+function tooDeep(code: string, wrapped: string, lines: LineIndex, offset: number, reason: DepthRefusal): ParsedSource {
   return {
     code,
     wrapped,
     body: [],
     main: { type: 'Empty', start: 0, end: 0 },
     lines,
-    syntaxErrors: [
-      {
-        ruleId: 'prescan/depth',
-        message: `The code nests more than ${MAX_PARSE_DEPTH} levels deep without brackets (a chain such as \`a = b = c = ...\`, \`a ? b : c ? ...\`, \`x => y => ...\` or \`if (a) if (b) ...\`), or has a \`/\` that reads two ways (right after \`of\`, \`await\`, \`break\`, \`continue\`, \`debugger\`, a \`}\` or a \`for await (...)\` head).`,
-        hint: 'Break the chain into separate statements; put a division or a regex literal in parentheses.',
-        ...lines.locate(offset),
-      },
-    ],
+    syntaxErrors: [{ ...DEPTH_REFUSALS[reason](code, offset), ...lines.locate(offset) }],
     comments: [],
   };
 }
@@ -125,8 +163,8 @@ export function parseAgentScript(code: string): ParsedSource {
   const wrapped = WRAP_PREFIX + code + WRAP_SUFFIX;
   const lines = new LineIndex(code);
   // oxc would recurse this deep with no stack check: refused here, for every caller (see ast/depth.ts).
-  const deep = parseDepthExceeded(code);
-  if (deep >= 0) return tooDeep(code, wrapped, lines, deep);
+  const deep = parseDepthRefusal(code);
+  if (deep.at >= 0) return tooDeep(code, wrapped, lines, deep.at, deep.reason);
   const result = parseWrapped(wrapped);
   const program = result.program as unknown as { body: Node[] };
   // The first statement is the wrapper's 'use strict' directive.
