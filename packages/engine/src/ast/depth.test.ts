@@ -189,3 +189,12 @@ describe('lexWithDepth (the estimate taken along with the pre-scan\'s lex)', () 
     expect(parseAgentScript(text).syntaxErrors.map((e) => e.ruleId)).toEqual(['prescan/depth']);
   });
 });
+
+describe('keywords spelled with escapes', () => {
+  it('refuses them, except a property name right after its dot and the names get, set, async and of', () => {
+    const refused = ['\\u0069f (a) b;', 'x = [...\\u0069f];', 'x = o. \\u0069f;', 'x = o./**/\\u0069f;', 'x = \\u0061wait f();', 'l\\u0065t x = 1;', 'x = 1 \\u0069n o;'];
+    for (const text of refused) expect(parseDepthExceeded(text), text).toBeGreaterThanOrEqual(0);
+    const names = ['x = o.\\u0069f;', 'x = o?.\\u{69}f;', 'const \\u{67}et = 1;', 'x = { \\u0073et: 1 };', 'const \\u0061sync = 1;', 'x = o.\\u0074ypeof / 2;'];
+    for (const text of names) expect(parseDepthExceeded(text), text).toBe(-1);
+  });
+});

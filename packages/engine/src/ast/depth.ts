@@ -154,11 +154,12 @@ class DepthSink implements LexSink {
     let w = len >= 2 && len <= 60 ? this.#src.slice(start, end) : '';
     // A keyword spelled with escapes is an error that oxc reports after it has read on as if it were
     // one, and the lexer, which decides by the words it sees, reads it as a name: refused outright (V8
-    // refuses it too, so no script that runs is lost). A property name (`o.\u0069f`) may be any word,
-    // escaped or not, and is a name to every reader; so are the words of ESCAPABLE.
+    // refuses it too, so no script that runs is lost). A property name right after its `.` (`o.\u0069f`,
+    // not a spread's `...`) may be any word, escaped or not, and is a name to every reader; so are the
+    // words of ESCAPABLE.
     if (w.includes('\\')) {
       w = unescaped(w);
-      if (KEYWORDS.has(w) && this.#prev !== '.' && !ESCAPABLE.has(w)) this.#refuse(start, 'escaped-keyword');
+      if (KEYWORDS.has(w) && !ESCAPABLE.has(w) && !this.#propertyName(start)) this.#refuse(start, 'escaped-keyword');
     }
     const f = this.#top();
     const continues = w === 'else' || (w === 'while' && f.dos > 0);
@@ -221,6 +222,11 @@ class DepthSink implements LexSink {
       default:
         return LIGHT;
     }
+  }
+
+  /** The word at `start` is a property name: it follows a `.` token at once. */
+  #propertyName(start: number): boolean {
+    return this.#prev === '.' && this.#src.charCodeAt(start - 1) === 0x2e && this.#src.charCodeAt(start - 2) !== 0x2e;
   }
 
   /**
