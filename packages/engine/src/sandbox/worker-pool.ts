@@ -425,7 +425,10 @@ export class WorkerPool implements Isolation {
     slot.worker.ref();
     const { deadline, source, inputText, globalsText, positions, ...rest } = job.job;
     const wire: WireJob = { ...rest, remaining: deadline - performance.now(), input: inputText === null ? -1 : inputText.length, globals: globalsText === null ? -1 : globalsText.length };
-    const p = positions?.();
+    let p = positions?.();
+    // Only while the message stays well within what the worker reads (the anchors and the user's text
+    // are about as long as the script): a run without them keeps V8's columns in its stack traces.
+    if (p !== undefined && 2 * (source.length + p.text.length + p.anchors.length + (inputText?.length ?? 0) + (globalsText?.length ?? 0)) > this.#init.maxMessageBytes) p = undefined;
     if (p !== undefined) {
       wire.anchors = p.anchors;
       wire.prefix = p.prefix;
