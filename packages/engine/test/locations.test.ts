@@ -223,3 +223,36 @@ describe('stats.iterationCount after a TIMEOUT in a loop that never yields (vm)'
     expect(r.stats.iterationCount).toBeGreaterThan(1000);
   });
 });
+
+describe.each(MODES)('other places an error arises (%s)', (_mode, options) => {
+  const e = new Enclave({
+    timeout: 5000,
+    ...options,
+    tools: {
+      fail: async () => {
+        throw new Error('nope');
+      },
+    },
+  });
+  enclaves.push(e);
+
+  it('an unhandled tool failure is located at its callTool, after guards on the line', async () => {
+    const src = "let s = 'a' + 'b';\nlet t = `${s}`; const v = await callTool('fail', { s, t });";
+    const r = await e.run(src);
+    expect([r.error?.code, r.error?.location]).toEqual(['TOOL_ERROR', at(src, 'callTool')]);
+  });
+});
+
+// Shapes the validator refuses at the default level: with it off, they run and are located all the same.
+describe.each(MODES.filter(([, o]) => o.validate === false))('errors in classes, getters and generators (%s)', (_mode, options) => {
+  const e = enclaveFor(options);
+
+  it.each([
+    ['a class method', "class A { m(x) { let t = 'a' + x; return t.q.boom; } }\nlet s = 'a' + 'b'; new A().m(s);"],
+    ['a getter', "const o = { get g() { let t = `${1}`; return t.q.boom; } };\nlet s = 'a' + 'b'; o.g;"],
+    ['a generator', "function* g() { let t = 'a' + 1; yield t.q.boom; }\nlet s = 'a' + 'b'; [...g()];"],
+  ])('in %s', async (_name, src) => {
+    const r = await e.run(src);
+    expect([r.error?.code, r.error?.location]).toEqual(['RUNTIME_ERROR', at(src, 'boom')]);
+  });
+});
