@@ -577,10 +577,10 @@ export function createRunner(codec: Codec) {
     apply(mapDelete, factories, [id]);
   }
 
-  function counted(): number {
+  function iterationsSoFar(): number {
     const run = current;
     return run === null ? -1 : iterations(run);
   }
 
-  return { register, start, pump, end, forget, iterations: counted };
+  return { register, start, pump, end, forget, iterations: iterationsSoFar };
 }
