@@ -125,6 +125,7 @@ export class RunDriver {
 
   /** Ends the run as ABORTED (the caller's signal, or the Enclave's disposal). */
   abort(message: string): void {
+    if (!this.#settled) this.#progress();
     this.#finish(this.#failure('ABORTED', 'AbortError', message));
   }
 
@@ -244,7 +245,18 @@ export class RunDriver {
     return failure(code, name, message, this.#stats(), extra);
   }
 
+  /** What the isolation can tell of the run's count while its thread is busy (see IsolatedRun.iterations). */
+  #progress(): void {
+    try {
+      const n = this.#run?.iterations?.();
+      if (n !== undefined && count(n) > this.#iterations) this.#iterations = count(n);
+    } catch {
+      // The count is only for the stats.
+    }
+  }
+
   #timeout(): RunOutcome {
+    this.#progress();
     return this.#failure('TIMEOUT', 'TimeoutError', `The run exceeded its deadline of ${this.#plan.timeout} ms.`);
   }
 

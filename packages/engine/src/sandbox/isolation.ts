@@ -98,6 +98,11 @@ export interface IsolatedRun {
   deliver(callId: number, reply: ToolReply): void;
   /** The run has ended on the host's side: no script code of it runs again. Idempotent. */
   stop(): void;
+  /**
+   * The iterations the run has counted so far, where the isolation can tell while its thread is busy (a
+   * worker shares them, see WorkerInit.progress); undefined otherwise.
+   */
+  iterations?(): number | undefined;
 }
 
 export interface Isolation {

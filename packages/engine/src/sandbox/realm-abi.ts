@@ -368,8 +368,10 @@ export interface HostBridge {
   /**
    * 1 if the run is over its memory budget, 2 if the heap of its thread is as full as runs may make it,
    * 3 if the run's heap grew by more than a heap step (see heapStep) since its previous check, else 0.
+   * `iterations` is what the run has counted so far: a worker's host reads the last one when the run
+   * ends without a report of its own while the worker is busy (a deadline in a loop that never yields).
    */
-  heap(id: number): HeapState;
+  heap(id: number, iterations: number): HeapState;
   /** The value of a non-deterministic source for a durable run (NaN if the host has none). */
   nd(id: number, kind: NdKind): number;
   /**

@@ -172,11 +172,15 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
    *   the time left as their watchdog's timeout where the thread has one).
    * @param report called after each entry, outside any entry.
    */
-  constructor(job: IsolatedJob, pool: RealmPool, deadline: number, report: (output: EntryOutput) => void) {
+  /** Told the run's iterations at each heap check (see HostBridge.heap), where a thread shares them. */
+  readonly #progress: ((iterations: number) => void) | undefined;
+
+  constructor(job: IsolatedJob, pool: RealmPool, deadline: number, report: (output: EntryOutput) => void, progress?: (iterations: number) => void) {
     this.#job = job;
     this.#pool = pool;
     this.#deadline = deadline;
     this.#report = report;
+    this.#progress = progress;
   }
 
   /** Compiles the script, then asks the pool for a realm: now, or once one is free (see RealmPool.request). */
@@ -305,7 +309,8 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
     return value;
   }
 
-  overMemory(): HeapState {
+  overMemory(iterations?: number): HeapState {
+    if (this.#progress !== undefined && iterations !== undefined && Number.isSafeInteger(iterations) && iterations >= 0) this.#progress(iterations);
     const used = usedHeap();
     // The baseline may hold garbage of other runs and of the host; once that is collected the heap can
     // fall below it, and the run's growth would read low by that much from then on: it is lowered to

@@ -19,7 +19,7 @@ export interface RealmRunTarget {
   onDone(report: string, value: string): void;
   onLog(level: LogLevel, line: string): void;
   /** See HostBridge.heap. */
-  overMemory(): HeapState;
+  overMemory(iterations?: number): HeapState;
   /** A durable run's value of a non-deterministic source (see RunConfig.durable). */
   nd(kind: NdKind): number;
   /** See HostBridge.positions. */
@@ -243,9 +243,9 @@ function makeBridge(realm: Realm): HostBridge {
         // as above
       }
     },
-    heap(id) {
+    heap(id, iterations) {
       try {
-        return target(id)?.overMemory() ?? 0;
+        return target(id)?.overMemory(typeof iterations === 'number' ? iterations : undefined) ?? 0;
       } catch {
         return 0;
       }

@@ -21,6 +21,7 @@ const port = parentPort;
 if (!port) throw new Error('worker-main runs only as a worker thread');
 const init = workerData as WorkerInit;
 const inEntry = new Int32Array(init.flag);
+const progress = new BigInt64Array(init.progress);
 shareCompileState(init.compiles);
 
 configureEntries({
@@ -72,7 +73,9 @@ function onMessage(text: unknown): void {
         source: tail.slice(sourceAt),
       };
       const positions = typeof anchors === 'string' && typeof prefix === 'number' && typeof user === 'number' ? { anchors, prefix, text: tail.slice(userAt, sourceAt) } : undefined;
-      const run = new RealmRun({ ...job, ...texts, deadline, positions: positions && (() => positions) }, realms, deadline, (output) => send(id, output));
+      const run = new RealmRun({ ...job, ...texts, deadline, positions: positions && (() => positions) }, realms, deadline, (output) => send(id, output), (n) => {
+        Atomics.store(progress, 0, BigInt(n));
+      });
       active.set(id, run);
       run.start();
       break;

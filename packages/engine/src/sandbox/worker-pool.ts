@@ -87,6 +87,8 @@ interface Job {
 interface Slot {
   worker: Worker;
   flag: Int32Array;
+  /** See WorkerInit.progress. */
+  progress: BigInt64Array;
   state: SlotState;
   job: Job | undefined;
   runs: number;
@@ -140,7 +142,7 @@ function recycleAfter(max: number): number {
 export class WorkerPool implements Isolation {
   readonly kind = 'worker_threads';
   readonly #config: WorkerPoolConfig;
-  readonly #init: Omit<WorkerInit, 'flag' | 'compiles'>;
+  readonly #init: Omit<WorkerInit, 'flag' | 'progress' | 'compiles'>;
   readonly #entry: URL | undefined;
   readonly #slots = new Set<Slot>();
   readonly #queue: Job[] = [];
@@ -196,6 +198,12 @@ export class WorkerPool implements Isolation {
         if (!entry.done && slot !== undefined && slot.job === entry) this.#post(slot, ['reply', entry.id, callId, reply[0]], reply[1]);
       },
       stop: () => this.#stopJob(entry),
+      iterations: () => {
+        const slot = entry.slot;
+        if (slot === undefined || slot.job !== entry) return undefined;
+        const n = Number(Atomics.load(slot.progress, 0));
+        return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+      },
     };
     if (this.#disposed) {
       this.#fail(entry, 'ABORTED', 'AbortError', 'This Enclave has been disposed.');
@@ -245,7 +253,8 @@ export class WorkerPool implements Isolation {
   #spawn(): Slot | undefined {
     if (this.#disposed) return undefined;
     const flag = new SharedArrayBuffer(4);
-    const init: WorkerInit = { ...this.#init, flag, compiles: shareCompileState() };
+    const progress = new SharedArrayBuffer(8);
+    const init: WorkerInit = { ...this.#init, flag, progress, compiles: shareCompileState() };
     // Through Reflect.construct: bundlers (Turbopack) read `new Worker(<dynamic>)` as a reference to every
     // file it could name, and then bundle the whole project around a Next.js route.
     const options: WorkerOptions = {
@@ -270,6 +279,7 @@ export class WorkerPool implements Isolation {
     const slot: Slot = {
       worker,
       flag: new Int32Array(flag),
+      progress: new BigInt64Array(progress),
       state: 'starting',
       job: undefined,
       runs: 0,
@@ -420,6 +430,7 @@ export class WorkerPool implements Isolation {
     slot.state = 'busy';
     slot.job = job;
     slot.deathCode = 'INTERNAL_ERROR';
+    Atomics.store(slot.progress, 0, -1n);
     job.slot = slot;
     // A busy worker keeps the process alive, like a run in vm mode does through its deadline timer.
     slot.worker.ref();

@@ -14,6 +14,11 @@ import type { RealmPoolOptions } from './realm.js';
 export interface WorkerInit {
   /** One Int32: 1 while script code runs in a realm entry, 0 otherwise. */
   flag: SharedArrayBuffer;
+  /**
+   * One BigInt64: the iterations the current run had counted at its last heap check, -1 before the
+   * first; the host reads it when it ends a run while the worker is busy (see IsolatedRun.iterations).
+   */
+  progress: SharedArrayBuffer;
   /** The host's count of compiles under way with V8's compilation cache off (see compile.ts). */
   compiles: SharedArrayBuffer;
   realms: RealmPoolOptions;

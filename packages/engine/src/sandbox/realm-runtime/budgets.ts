@@ -164,7 +164,7 @@ export function checkAlive(run: Run): void {
 /** Checks the heap; true if it grew by more than a heap step since the previous check. */
 export function checkMemory(run: Run): boolean {
   run.checkedAt = dateNow();
-  const over = hostHeap(run.id);
+  const over = hostHeap(run.id, iterations(run));
   if (over === 1) fatal(run, 'MEMORY_LIMIT_EXCEEDED', 'MemoryLimitError', `Memory limit exceeded: the script allocated more than ${run.limits.memoryLimit} bytes.`);
   if (over === 2) fatal(run, 'MEMORY_LIMIT_EXCEEDED', 'MemoryLimitError', 'Memory limit exceeded: the sandbox heap is as full as a run may make it.');
   run.checkAt = run.charged + heapStep(run.limits.memoryLimit);

@@ -35,6 +35,6 @@ export const hostDone = (id: number, report: string, value: string): void => {
 export const hostLog = (id: number, level: LogLevel, line: string): void => {
   host(bridge?.log, id, level, line);
 };
-export const hostHeap = (id: number): HeapState | undefined => host(bridge?.heap, id);
+export const hostHeap = (id: number, iterations: number): HeapState | undefined => host(bridge?.heap, id, iterations);
 export const hostNd = (id: number, kind: NdKind): number | undefined => host(bridge?.nd, id, kind);
 export const hostPositions = (id: number): string | undefined => host(bridge?.positions, id);
