@@ -114,6 +114,14 @@ export interface Isolation {
   dispose(): void | Promise<void>;
 }
 
+/**
+ * `v` if it is an iteration count (a non-negative safe integer), else undefined: a count read from a
+ * realm, a worker's message or its shared slot is checked with this before the driver takes it.
+ */
+export function iterationCount(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined;
+}
+
 /** Whether what a remote adapter created has the shape of an isolation (checked once, at construction). */
 export function isIsolation(value: unknown): value is Isolation {
   if (typeof value !== 'object' || value === null) return false;

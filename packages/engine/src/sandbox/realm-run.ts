@@ -10,6 +10,7 @@ import type vm from 'node:vm';
 import { randomBytes } from '../random.js';
 import { compiled, mayNamePrivately } from './compile.js';
 import type { EntryCall, EntryEnd, EntryLog, EntryOutput, IsolatedJob } from './isolation.js';
+import { iterationCount } from './isolation.js';
 import type { HeapState, LogLevel, NdKind, NdValue, PumpHead, PumpItem, RunConfig, ToolReply } from './realm-abi.js';
 import { FRAMED, heapStep } from './realm-abi.js';
 import type { Realm, RealmPool, RealmRunTarget } from './realm.js';
@@ -166,15 +167,15 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
   #heapGrowth = 0;
   /** The run's growth at its previous check: what grew since then tells the realm how often to check. */
   #growthAtCheck = 0;
+  /** Told the run's iterations at each heap check (see HostBridge.heap), where a thread shares them. */
+  readonly #progress: ((iterations: number) => void) | undefined;
 
   /**
    * @param deadline `performance.now()` of this thread at which the run's deadline passes (entries get
    *   the time left as their watchdog's timeout where the thread has one).
    * @param report called after each entry, outside any entry.
+   * @param progress see #progress.
    */
-  /** Told the run's iterations at each heap check (see HostBridge.heap), where a thread shares them. */
-  readonly #progress: ((iterations: number) => void) | undefined;
-
   constructor(job: IsolatedJob, pool: RealmPool, deadline: number, report: (output: EntryOutput) => void, progress?: (iterations: number) => void) {
     this.#job = job;
     this.#pool = pool;
@@ -310,7 +311,8 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
   }
 
   overMemory(iterations?: number): HeapState {
-    if (this.#progress !== undefined && iterations !== undefined && Number.isSafeInteger(iterations) && iterations >= 0) this.#progress(iterations);
+    const counted = iterationCount(iterations);
+    if (counted !== undefined) this.#progress?.(counted);
     const used = usedHeap();
     // The baseline may hold garbage of other runs and of the host; once that is collected the heap can
     // fall below it, and the run's growth would read low by that much from then on: it is lowered to
@@ -441,8 +443,7 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
     const realm = this.#realm;
     if (realm === null || realm.current !== this) return undefined;
     try {
-      const n = realm.control.iterations();
-      return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+      return iterationCount(realm.control.iterations());
     } catch {
       // A realm cut off mid-execution may refuse to run anything again.
       return undefined;

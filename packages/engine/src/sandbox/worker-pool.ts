@@ -14,6 +14,7 @@ import type { RuntimeLimits } from '../levels.js';
 import { MB } from '../levels.js';
 import type { WorkerPoolConfig, WorkerPoolStats } from '../types.js';
 import type { EntryCall, EntryEnd, EntryLog, EntryOutput, IsolatedJob, IsolatedRun, Isolation, IsolationEvents, IsolationFailureCode } from './isolation.js';
+import { iterationCount } from './isolation.js';
 import { shareCompileState } from './compile.js';
 import { isNdValues } from './nondeterminism.js';
 import type { NdValue } from './realm-abi.js';
@@ -201,8 +202,7 @@ export class WorkerPool implements Isolation {
       iterations: () => {
         const slot = entry.slot;
         if (slot === undefined || slot.job !== entry) return undefined;
-        const n = Number(Atomics.load(slot.progress, 0));
-        return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+        return iterationCount(Number(Atomics.load(slot.progress, 0)));
       },
     };
     if (this.#disposed) {
@@ -583,17 +583,30 @@ export class WorkerPool implements Isolation {
   }
 }
 
+/** An entry message as readEntry reads it. */
+export interface ReadEntry {
+  id: number;
+  calls: EntryCall[];
+  logs: EntryLog[];
+  end: EntryEnd | null;
+  tampered: boolean;
+  full: boolean;
+  nd?: NdValue[];
+  iterations?: number;
+}
+
 /**
  * An `entry` message, checked field by field: anything off means the worker is not trusted. A call's
  * argument text is either in the call (`[callId, name, argsText]`, as runtime nodes send it) or after
  * the newline (`[callId, name, length]`, as workers send it), ahead of a report's value, which is the rest.
  */
-export function readEntry(m: unknown[], tail: string): { id: number; calls: EntryCall[]; logs: EntryLog[]; end: EntryEnd | null; tampered: boolean; full: boolean; nd?: NdValue[]; iterations?: number } | undefined {
+export function readEntry(m: unknown[], tail: string): ReadEntry | undefined {
   const [, id, wireCalls, logs, end, tampered, full, nd, iterations] = m;
   if (typeof id !== 'number' || !Array.isArray(wireCalls) || !Array.isArray(logs) || typeof tampered !== 'boolean' || typeof full !== 'boolean') return undefined;
   // A null in place of the values is how a worker that has none says so before its count of iterations.
   if (nd !== undefined && !(nd === null && iterations !== undefined) && !isNdValues(nd)) return undefined;
-  if (iterations !== undefined && !(typeof iterations === 'number' && Number.isSafeInteger(iterations) && iterations >= 0)) return undefined;
+  const counted = iterationCount(iterations);
+  if (iterations !== undefined && counted === undefined) return undefined;
   const calls: EntryCall[] = [];
   let at = 0;
   for (const c of wireCalls) {
@@ -618,8 +631,8 @@ export function readEntry(m: unknown[], tail: string): { id: number; calls: Entr
     } else if (e.kind === 'syntax') out = { kind: 'syntax', message: typeof e.message === 'string' ? e.message.slice(0, 1000) : 'invalid syntax' };
     else out = { kind: e.kind };
   }
-  const entry: { id: number; calls: EntryCall[]; logs: EntryLog[]; end: EntryEnd | null; tampered: boolean; full: boolean; nd?: NdValue[]; iterations?: number } = { id, calls, logs: logs as EntryLog[], end: out, tampered, full };
+  const entry: ReadEntry = { id, calls, logs: logs as EntryLog[], end: out, tampered, full };
   if (nd !== undefined && nd !== null) entry.nd = nd;
-  if (iterations !== undefined) entry.iterations = iterations;
+  if (counted !== undefined) entry.iterations = counted;
   return entry;
 }
