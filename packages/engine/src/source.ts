@@ -1,6 +1,8 @@
-import { lastAtOrBefore } from './positions.js';
+import type { CodeAt } from './positions.js';
+import { lastAtOrBefore, lineStarts } from './positions.js';
 
-export { lastAtOrBefore };
+/** The host's reader of a code unit, for positions.ts (the realm passes its own primordial). */
+export const codeAt: CodeAt = (text, index) => text.charCodeAt(index);
 
 /** A position in the user's own source: 1-based line, 1-based column (UTF-16 code units). */
 export interface SourceLocation {
@@ -32,19 +34,7 @@ export class LineIndex {
   #lineStarts: number[] | undefined;
   constructor(readonly text: string) {}
   get #starts(): number[] {
-    if (this.#lineStarts !== undefined) return this.#lineStarts;
-    const text = this.text;
-    const starts = [0];
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      if (c === 10) starts.push(i + 1);
-      else if (c === 13) {
-        if (text.charCodeAt(i + 1) === 10) i++;
-        starts.push(i + 1);
-      } else if (c === 0x2028 || c === 0x2029) starts.push(i + 1);
-    }
-    this.#lineStarts = starts;
-    return starts;
+    return (this.#lineStarts ??= lineStarts(this.text, codeAt));
   }
   get lineCount(): number {
     return this.#starts.length;

@@ -8,7 +8,8 @@ import { BIG_STRING, BLOCKED_PROPERTIES, GUARD_LOCALS, LOOP_FREE, PROTECTED_NAME
 import type { Guards } from '../sandbox/realm-abi.js';
 import { isJsSpace } from '../ast/unicode.js';
 import type { Issue } from '../source.js';
-import type { CodeAt, PositionMap } from '../positions.js';
+import { codeAt } from '../source.js';
+import type { PositionMap } from '../positions.js';
 import { decodeNumbers, positionMap, userPosition } from '../positions.js';
 
 /**
@@ -412,8 +413,6 @@ function anchorsOf(ms: MagicString, length: number): string {
   }
   return at + inner.outro.length === length ? parts.join(',') : '';
 }
-
-const codeAt: CodeAt = (text, index) => text.charCodeAt(index);
 
 /**
  * Maps V8's (line, column) in the rewritten script to the user's source. A function of its own, so that
