@@ -7,6 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Enclave, EnclaveConfigError, LEVEL_CONFIGS, ToolError, WORKER_POOL_PRESETS } from '../src/index.js';
 import { WorkerPool, readEntry } from '../src/sandbox/worker-pool.js';
 import { checkMessage } from '../src/sandbox/worker-protocol.js';
+import type { EntryEnd } from '../src/sandbox/isolation.js';
+import { prepareAgentScript } from '../src/pipeline.js';
 import type { CreateEnclaveOptions, ExecutionResult, ToolSet, WorkerPoolStats } from '../src/index.js';
 import { untilReached } from './helpers.js';
 
@@ -338,6 +340,29 @@ describe('worker_threads: pool', () => {
       });
       expect(await failed).toEqual(['RUNTIME_ERROR', 'MessageFloodError']);
       expect(pool.stats().terminated).toBe(1);
+    } finally {
+      pool.dispose();
+    }
+  });
+
+  it('a worker handed realm-runtime code V8 refuses compiles the runtime itself and runs as usual', async () => {
+    const config = { ...WORKER_POOL_PRESETS.STANDARD, minWorkers: 1, maxWorkers: 1, maxExecutionsPerWorker: 10, maxQueueSize: 1, idleTimeoutMs: 30_000 };
+    const pool = new WorkerPool(config, {
+      realms: { maxIdle: 1, prewarm: 0, maxRunsPerRealm: 10, maxRealms: 4, intl: false, proxy: false },
+      maxMessageBytes: 1 << 20,
+      entry: new URL('./fixtures/refused-code-worker.mjs', import.meta.url),
+    });
+    const prepared = prepareAgentScript('return [1, 2, 3].map((x) => x * 7).join("-");');
+    if (!prepared.ok) throw new Error('the script was refused');
+    try {
+      await pool.ready();
+      const end = await new Promise<EntryEnd | string>((resolve) => {
+        const job = { source: prepared.compiled.source, limits: LEVEL_CONFIGS.STANDARD.limits, inputText: null, globalsText: null, globalNames: [], functionNames: [] };
+        pool.run({ ...job, deadline: performance.now() + 10_000 }, { entry: (out) => out.end && resolve(out.end), failed: (code) => resolve(code) });
+      });
+      expect(end).toMatchObject({ kind: 'report' });
+      expect((end as { value: string }).value).toContain('7-14-21');
+      expect(pool.stats()).toMatchObject({ crashed: 0, terminated: 0 });
     } finally {
       pool.dispose();
     }

@@ -26,8 +26,8 @@ export interface CodeCache {
   /** What a previous process saved, for `new vm.Script(source, { cachedData })`. */
   readonly data: Buffer | undefined;
   /**
-   * Saves the script's code once, a turn later, if there was no data or V8 refused it. Called after a
-   * run, so that the functions a run needs are compiled (and saved) too.
+   * Saves the script's code once, a turn later: for a script compiled without the data (there was none,
+   * or V8 refused it). Called after a run, so that the functions a run needs are compiled (and saved) too.
    */
   saveOnce(script: vm.Script): void;
 }
@@ -56,7 +56,6 @@ export function codeCache(name: string, fingerprint: string): CodeCache | undefi
     saveOnce(script) {
       if (saved) return;
       saved = true;
-      if (data !== undefined && !script.cachedDataRejected) return;
       // A turn later, or when the process exits before then (a command that ends after one run).
       const save = () => {
         process.off('exit', save);

@@ -31,16 +31,52 @@ export interface RealmRunTarget {
  * checks a cache against the source's length only.
  */
 const runtimeCache = codeCache('realm', REALM_RUNTIME_HASH);
-/*
- * Compiled whole, every function at once, where there is no saved code: a realm's install calls most of
- * them, and compiled lazily each one was pre-parsed here and parsed again at its first call (the function
- * that holds the whole runtime too), while lazy compiling was half of a process's first run. Later realms
- * of the thread share this compiled code. Saved code is read with V8's flags as they were when it was
- * made (V8 refuses it under others), and holds what the first run compiled.
+/** Compiled code of the realm runtime the host handed a worker (see useRuntimeCode), or undefined. */
+let handedCode: Uint8Array | undefined;
+let runtimeScript: vm.Script | undefined;
+/** Whether runtimeScript was read from compiled code (then there is nothing new to save). */
+let runtimeFromCode = false;
+let runtimeCode: Uint8Array | undefined;
+
+/**
+ * The realm runtime, compiled for this thread when its first realm is built. From code already compiled
+ * where there is some: in a worker, what the host handed it (see runtimeCodeForWorkers); elsewhere, what
+ * a previous process saved. V8 refuses code made under other flags (the flags are process-wide, and our
+ * compiles switch two of them for a moment), and then the text is compiled as below.
+ *
+ * Compiled whole, every function at once: a realm's install calls most of them, and compiled lazily each
+ * one was pre-parsed here and parsed again at its first call (the function that holds the whole runtime
+ * too), while lazy compiling was half of a process's first run. Later realms of the thread share this
+ * compiled code.
  */
-const runtimeScript = runtimeCache?.data
-  ? new vm.Script(REALM_RUNTIME_SOURCE, { filename: 'enclave:runtime', cachedData: runtimeCache.data })
-  : eagerly(REALM_RUNTIME_SOURCE, () => new vm.Script(REALM_RUNTIME_SOURCE, { filename: 'enclave:runtime' }), Infinity);
+function runtime(): vm.Script {
+  if (runtimeScript !== undefined) return runtimeScript;
+  const data = handedCode ?? runtimeCache?.data;
+  handedCode = undefined;
+  if (data !== undefined) {
+    const script = new vm.Script(REALM_RUNTIME_SOURCE, { filename: 'enclave:runtime', cachedData: data });
+    if (script.cachedDataRejected !== true) {
+      runtimeFromCode = true;
+      return (runtimeScript = script);
+    }
+  }
+  return (runtimeScript = eagerly(REALM_RUNTIME_SOURCE, () => new vm.Script(REALM_RUNTIME_SOURCE, { filename: 'enclave:runtime' }), Infinity));
+}
+
+/**
+ * The realm runtime's compiled code, for the host to hand each worker it starts (WorkerInit.runtimeCode):
+ * compiling it whole was about a fifth of the CPU a worker's start took (22-25 ms against 5-6 ms to read
+ * this, on Node 20). Made once, from this thread's own compile: never from anything a worker sent.
+ */
+export function runtimeCodeForWorkers(): Uint8Array {
+  return (runtimeCode ??= runtime().createCachedData());
+}
+
+/** In a worker, before its first realm: the code the host made with runtimeCodeForWorkers. */
+export function useRuntimeCode(code: Uint8Array | undefined): void {
+  if (runtimeScript === undefined) handedCode = code;
+}
+
 /** Pumps deliver tool results; the microtask checkpoint that follows runs the script's continuations. */
 export const pumpScript = new vm.Script(`${REALM_ENTRIES.pump}()`, { filename: 'enclave:pump' });
 /** Starts the run whose configuration `begin()` returns, with the factory registered for its code. */
@@ -120,7 +156,7 @@ export class Realm {
       microtaskMode: 'afterEvaluate',
       codeGeneration: { strings: false, wasm: false },
     });
-    const install = runtimeScript.runInContext(this.context) as InstallRealm;
+    const install = runtime().runInContext(this.context) as InstallRealm;
     this.control = install(makeBridge(this), JSON.stringify({ intl: options.intl, proxy: options.proxy }));
   }
 
@@ -397,7 +433,7 @@ export class RealmPool {
   release(realm: Realm): void {
     realm.current = null;
     // After a run, the code it needed is compiled too.
-    runtimeCache?.saveOnce(runtimeScript);
+    if (runtimeScript !== undefined && !runtimeFromCode) runtimeCache?.saveOnce(runtimeScript);
     let reusable = !realm.broken && !realm.spent && !this.#disposed && realm.runs < this.options.maxRunsPerRealm;
     if (reusable) {
       try {

@@ -9,7 +9,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { shareCompileState } from './compile.js';
 import type { EntryOutput } from './isolation.js';
-import { RealmPool } from './realm.js';
+import { RealmPool, useRuntimeCode } from './realm.js';
 import { RealmRun, configureHeap, heapUsed } from './realm-run.js';
 import { installRejectionGuard } from './rejections.js';
 import { configureEntries } from './scheduler.js';
@@ -31,6 +31,7 @@ configureEntries({
 });
 installRejectionGuard();
 configureHeap(init.heapCeiling);
+useRuntimeCode(init.runtimeCode);
 
 const realms = new RealmPool(init.realms);
 

@@ -20,6 +20,7 @@ import { isNdValues } from './nondeterminism.js';
 import type { NdValue } from './realm-abi.js';
 import { MAX_TOOL_NAME } from './realm-abi.js';
 import type { RealmPoolOptions } from './realm.js';
+import { runtimeCodeForWorkers } from './realm.js';
 import type { HostMessage, WireEnd, WireJob, WorkerInit } from './worker-protocol.js';
 import { checkMessage, formatMessage } from './worker-protocol.js';
 
@@ -143,7 +144,7 @@ function recycleAfter(max: number): number {
 export class WorkerPool implements Isolation {
   readonly kind = 'worker_threads';
   readonly #config: WorkerPoolConfig;
-  readonly #init: Omit<WorkerInit, 'flag' | 'progress' | 'compiles'>;
+  readonly #init: Omit<WorkerInit, 'flag' | 'progress' | 'compiles' | 'runtimeCode'>;
   readonly #entry: URL | undefined;
   readonly #slots = new Set<Slot>();
   readonly #queue: Job[] = [];
@@ -254,7 +255,7 @@ export class WorkerPool implements Isolation {
     if (this.#disposed) return undefined;
     const flag = new SharedArrayBuffer(4);
     const progress = new SharedArrayBuffer(8);
-    const init: WorkerInit = { ...this.#init, flag, progress, compiles: shareCompileState() };
+    const init: WorkerInit = { ...this.#init, flag, progress, compiles: shareCompileState(), runtimeCode: runtimeCodeForWorkers() };
     // Through Reflect.construct: bundlers (Turbopack) read `new Worker(<dynamic>)` as a reference to every
     // file it could name, and then bundle the whole project around a Next.js route.
     const options: WorkerOptions = {
