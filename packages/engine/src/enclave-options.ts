@@ -85,6 +85,13 @@ export interface EnclaveSettings {
   realmPool: { maxIdle: number; prewarm: number; maxRunsPerRealm: number; maxRealms: number };
   /** Set exactly when `adapter` is `'worker_threads'`. */
   workerPool: WorkerPoolConfig | undefined;
+  /**
+   * With the `vm` adapter: the worker threads its runs go to while the host tracks async context (see
+   * sandbox/async-context.ts), started on demand: the level's worker preset with no worker kept warm,
+   * and as many workers as it allows whatever the CPU count (a run holds its worker while it waits for
+   * its tools, as a `vm` run holds a realm).
+   */
+  asyncContextWorkers: WorkerPoolConfig;
   /** Set exactly when `adapter` is a remote adapter. */
   remote: RemoteAdapter | undefined;
 }
@@ -222,6 +229,7 @@ export function readEnclaveOptions(options: CreateEnclaveOptions): EnclaveSettin
     tracing: readTracing(check, o.tracing),
     realmPool: readRealmPool(check, o.realmPool),
     workerPool: adapter === 'worker_threads' ? readWorkerPoolConfig(check, level, o.workerPoolConfig) : undefined,
+    asyncContextWorkers: readWorkerPoolConfig(check, level, { minWorkers: 0, maxWorkers: WORKER_POOL_PRESETS[level].maxWorkers }),
     remote,
   };
 }

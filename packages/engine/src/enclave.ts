@@ -287,7 +287,7 @@ export class Enclave {
 
   #createIsolation(settings: EnclaveSettings, realms: ConstructorParameters<typeof VmIsolation>[0]): Isolation {
     if (settings.workerPool) return new WorkerPool(settings.workerPool, { realms, maxMessageBytes: maxMessageBytes(settings.limits) });
-    if (!settings.remote) return new VmIsolation(realms);
+    if (!settings.remote) return new VmIsolation(realms, () => new WorkerPool(settings.asyncContextWorkers, { realms, maxMessageBytes: maxMessageBytes(settings.limits) }));
     const isolation = settings.remote.createIsolation({
       securityLevel: settings.level,
       limits: settings.limits,

@@ -19,6 +19,7 @@ import type { EntryTarget } from './scheduler.js';
 import type { EntryOutcome } from './deadline.js';
 import { enterUnderDeadline, prepareDeadlines } from './deadline.js';
 import { currentEntryMode, entryScheduler } from './scheduler.js';
+import { hostTracksAsyncContext } from './async-context.js';
 
 let nextRunId = 0;
 
@@ -383,6 +384,12 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
     }
     let outcome: EntryOutcome = 'returned';
     const mode = currentEntryMode();
+    // On the host's thread, the host began to track async context since the run started: its hooks
+    // would run on the script's promises from now on (see async-context.ts). The run ends unentered.
+    if (mode.watchdog && hostTracksAsyncContext()) {
+      this.afterEntry('failed');
+      return;
+    }
     const context = this.#inRealm.context;
     this.#entryStarts();
     if (mode.watchdog) outcome = enterUnderDeadline(remaining, script, context);

@@ -1,0 +1,137 @@
+/**
+ * Invariants 1 and 2 (no host object, no host function) and the host's survival, while the host tracks
+ * async context. With an AsyncLocalStorage in use (Node 20 and 22: OpenTelemetry's context manager,
+ * APM agents, Next.js, request-context libraries) or any async hook enabled, Node runs its promise hooks
+ * in every context of the thread, a `vm` realm's too. Before the fix, in `vm` mode with the default
+ * options:
+ *
+ * - a script read the host's store off its own promise (`Object.getOwnPropertySymbols(p)` lists the
+ *   AsyncLocalStorage's symbol, whose value is the host's store object) and called its functions;
+ * - a host hook's writes onto a promise's resource (`resource.ctx = ...`) were the script's to read;
+ * - a deadline that cut a realm entry off inside a promise reaction left Node's async context stack
+ *   unbalanced, and Node aborted the process at its next callback ("async hook stack has become
+ *   corrupted"), on Node 20, 22 and 24.
+ *
+ * Runs now leave the host's thread while it tracks async context (sandbox/async-context.ts). This file
+ * turns async hooks on in its process, so it runs in a process of its own (vitest.config.ts).
+ */
+import { spawnSync } from 'node:child_process';
+import { AsyncLocalStorage, createHook } from 'node:async_hooks';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Enclave } from '../../src/index.js';
+import { ESCAPE_ROWS, makeEnclave } from '../helpers.js';
+
+const engineDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** What a script can find on its promises: every own key, of every kind of promise it can make, and any object value's fate. */
+const FIND = `
+const promises = [Promise.resolve(1), (async () => 1)(), Promise.resolve(2).then((x) => x), new Promise((r) => r(3))];
+await promises[0];
+await promises[1];
+const keys = [];
+for (const p of promises) {
+  for (const k of Reflect.ownKeys(p)) {
+    keys.push(String(k));
+    const v = p[k];
+    if (v !== null && typeof v === 'object') {
+      for (const f of Object.values(v)) if (typeof f === 'function') { try { f(); } catch {} }
+    }
+  }
+}
+return keys;`;
+
+const enclaves: Enclave[] = [];
+afterAll(() => {
+  for (const e of enclaves) e.dispose();
+});
+
+describe.each(ESCAPE_ROWS)('a host that tracks async context ($name)', (row) => {
+  const enclave = () => {
+    const e = makeEnclave(row, { timeout: 10_000 });
+    enclaves.push(e);
+    return e;
+  };
+
+  it("an AsyncLocalStorage's store is nowhere on the script's promises, and none of its functions is called", async () => {
+    const als = new AsyncLocalStorage<{ token: string; call: () => void }>();
+    let called = 0;
+    const store = { token: 'host-secret', call: () => void called++ };
+    const e = enclave();
+    const r = await als.run(store, () => e.run(FIND));
+    expect(called).toBe(0);
+    expect(JSON.stringify(r)).not.toContain('host-secret');
+    if (r.success) expect(r.value).toEqual([]);
+    else expect(r.error?.code).toBe('VALIDATION_ERROR');
+    als.disable();
+  });
+
+  it("what a host hook writes on a promise's resource is not the script's to read", async () => {
+    let called = 0;
+    const hostCtx = { call: () => void called++ };
+    const hook = createHook({
+      init(_id, type, _trigger, resource) {
+        if (type === 'PROMISE') (resource as { ctx?: unknown }).ctx = hostCtx;
+      },
+    }).enable();
+    try {
+      const e = enclave();
+      const r = await e.run(`const p = Promise.resolve(1); await p; const c = p.ctx; if (c) c.call(); return c === undefined;`);
+      expect(called).toBe(0);
+      if (r.success) expect(r.value).toBe(true);
+      else expect(r.error?.code).toBe('VALIDATION_ERROR');
+    } finally {
+      hook.disable();
+    }
+  });
+
+  it('a run during which the host starts tracking ends before its next entry, or runs on a worker, and never sees the hooks', async () => {
+    let hook: ReturnType<typeof createHook> | undefined;
+    try {
+      const e = enclave();
+      const tools = {
+        trace: async () => {
+          hook = createHook({
+            init(_id, type, _trigger, resource) {
+              if (type === 'PROMISE') (resource as { ctx?: unknown }).ctx = 'host';
+            },
+          }).enable();
+          return 1;
+        },
+      };
+      const r = await e.run(`await callTool('trace', {}); const p = Promise.resolve(1); await p; return Reflect.ownKeys(p).length;`, { tools });
+      if (r.success) expect(r.value).toBe(0);
+      else expect(r.error?.code).toMatch(/^(INTERNAL_ERROR|VALIDATION_ERROR)$/);
+    } finally {
+      hook?.disable();
+    }
+  });
+});
+
+describe('a deadline after an await, while the host tracks async context', () => {
+  // In a child process: before the fix, Node aborted the process.
+  it.each([
+    ['an AsyncLocalStorage in use', 'const als = new AsyncLocalStorage(); als.enterWith({ request: 1 });'],
+    ['an async hook enabled', 'createHook({ init() {}, before() {}, after() {} }).enable();'],
+  ])('with %s, runs that time out inside promise reactions end as TIMEOUT and the host goes on', (_label, setup) => {
+    const child = `
+import { AsyncLocalStorage, createHook } from 'node:async_hooks';
+import { Enclave } from '@enclave-kit/engine';
+${setup}
+const e = new Enclave({ timeout: 150, validate: false, transform: false });
+const codes = [];
+for (const code of ['await null; while (true) {}', 'await Promise.resolve().then(() => { while (true) {} });', 'await Promise.all([1, 2].map(async () => { await null; while (true) {} }));']) {
+  codes.push((await e.run(code)).error?.code);
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setTimeout(r, 5));
+}
+console.log(JSON.stringify(codes));
+e.dispose();
+`;
+    const out = spawnSync(process.execPath, ['--input-type=module', '-e', child], { cwd: engineDir, encoding: 'utf8', timeout: 60_000 });
+    expect(out.stderr).not.toContain('corrupted');
+    expect(out.status).toBe(0);
+    expect(JSON.parse(out.stdout.trim())).toEqual(['TIMEOUT', 'TIMEOUT', 'TIMEOUT']);
+  });
+});
