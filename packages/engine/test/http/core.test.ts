@@ -456,7 +456,12 @@ describe('a session follower that goes away', () => {
       heartbeatMs: 60_000,
       sessions: { store },
       logger: { info() {}, error() {} },
-      tools: { block: (_args: unknown, ctx) => new Promise((resolve) => ctx.signal.addEventListener('abort', () => resolve(blocked.push('aborted')))) },
+      tools: {
+        block: (_args: unknown, ctx) => {
+          blocked.push('entered');
+          return new Promise((resolve) => ctx.signal.addEventListener('abort', () => resolve(blocked.push('aborted'))));
+        },
+      },
     });
     const route = routePath('/enclave');
     const server = createServer((req, res) => void handleNodeRequest(handler, req, res, { req }, undefined, route.below(new URL(req.url ?? '/', 'http://localhost').pathname)));
@@ -470,8 +475,11 @@ describe('a session follower that goes away', () => {
         // The reader cancelled its body, which closed the connection: the server's follower must end with it.
         await expect.poll(() => store.following, { timeout: 5000 }).toBe(0);
       }
+      // The run is in its tool (on a worker thread, once this file's tracer tracks async context, its
+      // start can take longer than the three followers above).
+      await expect.poll(() => blocked).toEqual(['entered']);
       expect((await fetch(`${served.url}/enclave/sessions/${sessionId}`, { method: 'DELETE' })).status).toBe(200);
-      expect(blocked).toEqual(['aborted']);
+      expect(blocked).toEqual(['entered', 'aborted']);
     } finally {
       await served.close();
     }
