@@ -745,6 +745,11 @@ export function scriptProxy<T extends object>(proxy: T): T {
   return proxy;
 }
 
+/** Whether `o` is a proxy the script made: reading anything of it may run the script's traps. */
+export function isScriptProxy(o: unknown): boolean {
+  return o !== null && (typeof o === 'object' || typeof o === 'function') && (apply(weakSetHas, scriptProxies, [o]) as boolean);
+}
+
 /**
  * Before a native copies or lists an object's own properties with a value or a descriptor each
  * (Object.assign, an object spread or rest, `entries`, `values`, `getOwnPropertyDescriptors`): how many

@@ -4,9 +4,11 @@
  * message read without running any of the script's code.
  */
 import { SCRIPT_FILENAME } from '../realm-abi.js';
-import { current } from './budgets.js';
+import { current, fatal } from './budgets.js';
+import { isScriptProxy } from './builtins.js';
 import { displace } from './displaced.js';
 import {
+  ObjectPrototype,
   StringCtor,
   TypeErrorCtor,
   WeakMapCtor,
@@ -372,4 +374,59 @@ export function cleanError(err: unknown): void {
   } catch {
     // A frozen error, or a proxy: its message stays as it is.
   }
+}
+
+/** How far up a prototype chain, and how deep into wrapped errors, `foreign` looks. */
+const FOREIGN_HOPS = 64;
+const FOREIGN_NESTING = 4;
+
+/**
+ * Whether a value thrown into the script comes from another realm: the host's (in a worker, the worker's
+ * own). Host code runs on the script's stack in a few places the runtime does not wrap: Node formats
+ * every stack trace in a host function before it calls the realm's Error.prepareStackTrace (and runs
+ * async hooks on promises), and when the stack runs out inside one of those, the RangeError thrown is
+ * the host's, a `.constructor.constructor` away from the host's Function. Told without running any code
+ * of the script: a realm object's prototype chain reaches this realm's Object.prototype (or is a
+ * script's proxy, or has no prototype at all); the host's reaches another Object.prototype, a root that
+ * is not this realm's and has an own `constructor`. A native SuppressedError's `error` and
+ * `suppressed` are what was thrown too, and are looked at the same way.
+ */
+export function foreign(v: unknown, nesting = 0): boolean {
+  if (v === null || (typeof v !== 'object' && typeof v !== 'function')) return false;
+  let o = v as object;
+  for (let hops = 0; hops < FOREIGN_HOPS; hops++) {
+    if (isScriptProxy(o)) break;
+    const p = gpo(o) as object | null;
+    if (p === ObjectPrototype) break;
+    if (p === null) {
+      if (o === v) break;
+      const d = gopd(o, 'constructor');
+      if (d !== undefined && 'value' in d && typeof d.value === 'function') return true;
+      break;
+    }
+    o = p;
+  }
+  if (nesting >= FOREIGN_NESTING || isScriptProxy(v)) return false;
+  return foreign(ownValue(v as object, 'error'), nesting + 1) || foreign(ownValue(v as object, 'suppressed'), nesting + 1);
+}
+
+function ownValue(o: object, key: string): unknown {
+  const d = gopd(o, key);
+  return d !== undefined && 'value' in d ? d.value : undefined;
+}
+
+/** How a run that met an exception from outside the sandbox ends (see refuseForeign). */
+export const FOREIGN_NAME = 'CallDepthError';
+export const FOREIGN_MESSAGE = 'An exception from outside the sandbox reached the script (the call stack ran out inside a host callback, such as the formatting of a stack trace); the run is ended.';
+
+/**
+ * Called on every value that is about to reach the script as something thrown (a `catch` block, a
+ * rejection handler, an async function's rethrow): one from another realm (see `foreign`) ends the run
+ * instead, so the script never holds it. Throws the run's fatal error then.
+ */
+export function refuseForeign(v: unknown): void {
+  if (!foreign(v)) return;
+  const run = current;
+  if (run !== null) fatal(run, 'RUNTIME_ERROR', FOREIGN_NAME, FOREIGN_MESSAGE);
+  throw new TypeErrorCtor(FOREIGN_MESSAGE);
 }

@@ -17,7 +17,7 @@ import { displace, displaced } from './displaced.js';
 import { asBuiltin, installFunctionToString } from './sources.js';
 import type { Codec } from './codec.js';
 import { TOO_LARGE } from './codec.js';
-import { cleanError, enable, prepareStackTrace } from './errors.js';
+import { cleanError, enable, prepareStackTrace, refuseForeign } from './errors.js';
 import {
   AggregateErrorCtor,
   ArrayCtor,
@@ -266,6 +266,8 @@ function thenForeign(SafePromise: unknown, p: object, onFulfilled: unknown, onRe
   let res: unknown;
   let rej: unknown;
   const react = (handler: unknown, rejecting: boolean) => (arg: unknown) => {
+    // The script's handler, or its own resolving function, is about to hold what was thrown.
+    if (rejecting) refuseForeign(arg);
     if (typeof handler !== 'function') {
       settleQuietly(rejecting ? rej : res, arg);
       return;
@@ -352,7 +354,9 @@ function installPromise(): void {
   wrap(PP, THEN, (orig) => ({
     [THEN](this: unknown, onFulfilled: unknown, onRejected: unknown) {
       if (!ownPromise(this, PP)) return thenForeign(SafePromise, this as object, onFulfilled, onRejected);
-      const handler = typeof onRejected === 'function' ? (reason: unknown) => { cleanError(reason); return apply(onRejected as AnyFn, undefined, [reason]); } : onRejected;
+      // Never what another realm threw (see refuseForeign): this handler is also how V8's own reactions
+      // (an await's, Promise.allSettled's, Promise.any's) take a rejection of the realm's promises.
+      const handler = typeof onRejected === 'function' ? (reason: unknown) => { refuseForeign(reason); cleanError(reason); return apply(onRejected as AnyFn, undefined, [reason]); } : onRejected;
       // The species is this realm's Promise (read from the frozen prototype), which marks what it makes.
       return apply(orig, this, [onFulfilled, handler]);
     },

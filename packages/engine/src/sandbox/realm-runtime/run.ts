@@ -11,7 +11,7 @@ import { chargeChars, chargeElements, checkAlive, checkMemory, copied, current, 
 import { NAMED_COPY_MOST, copiedIndices, counted, forgetJoins, forInIndices, indexCount, inheritedKeys, lengthGrowth, listedIndices, namedKeys, plainArray, propertyKey, protectedKey, protectedName, refuseProtected } from './builtins.js';
 import type { Codec } from './codec.js';
 import { CYCLE, TOO_LARGE } from './codec.js';
-import { callSite, cleanError, locationOf, readErrorField, readMessage, safeString, withSite } from './errors.js';
+import { FOREIGN_NAME, FOREIGN_MESSAGE, callSite, cleanError, foreign, locationOf, readErrorField, readMessage, refuseForeign, safeString, withSite } from './errors.js';
 import { hostBegin, hostCall, hostDone, hostLog, hostTake } from './host.js';
 import {
   BigIntCtor,
@@ -116,6 +116,11 @@ function finish(run: Run, codec: Codec, kind: 'ok' | 'error', value: unknown): v
   }
   if (run.fatal !== null) {
     report(run, { kind: 'limit', code: run.fatal.code, name: run.fatal.name, message: run.fatal.message, ...stats });
+    return;
+  }
+  // Not read at all: its getters are another realm's code (see refuseForeign).
+  if (kind === 'error' && foreign(value)) {
+    report(run, { kind: 'limit', code: 'RUNTIME_ERROR', name: FOREIGN_NAME, message: FOREIGN_MESSAGE, ...stats });
     return;
   }
   if (kind === 'ok') {
@@ -372,6 +377,7 @@ function makeGuards(run: Run): Guards {
       if (unused > 0) run.bulk -= unused;
     },
     c(caught?: unknown) {
+      refuseForeign(caught);
       cleanError(caught);
       checkAlive(run);
     },
@@ -428,6 +434,7 @@ function makeGuards(run: Run): Guards {
     },
     ar(promise: unknown, caught: unknown) {
       markHandled(promise);
+      refuseForeign(caught);
       cleanError(caught);
       return caught;
     },
