@@ -261,3 +261,41 @@ describe.each(MODES.filter(([, o]) => o.validate === false))('errors in classes,
     expect([r.error?.code, r.error?.location]).toEqual(['RUNTIME_ERROR', at(src, 'boom')]);
   });
 });
+
+/**
+ * A stack read with the stack all but used up can make the host's answer for the run's positions fail
+ * (the host's own call runs out of stack). Found by red-teaming (red3): that failure was taken for "no
+ * positions" and kept for the rest of the run, whose stacks then showed the rewritten script's columns,
+ * past the ends of the user's lines (one of the 40 depths, in both isolations). Each depth is its own run,
+ * as a run asks for its positions once.
+ */
+describe.each([
+  ['vm, validate: false', { adapter: 'vm', validate: false }],
+  ['vm, validate and transform off', { adapter: 'vm', validate: false, transform: false }],
+  ['worker_threads, validate: false', { adapter: 'worker_threads', validate: false, workerPoolConfig: { minWorkers: 1, maxWorkers: 1 } }],
+  ['worker_threads, validate and transform off', { adapter: 'worker_threads', validate: false, transform: false, workerPoolConfig: { minWorkers: 1, maxWorkers: 1 } }],
+] as const)('a stack read at the stack\'s edge leaves the run\'s later stacks in the user\'s columns (%s)', (_name, options) => {
+  const e = enclaveFor({ maxCallDepth: 1_000_000, maxIterations: 100_000_000, ...options });
+  const src = [
+    "let s = 'a' + 'b' + 'c';",
+    'function f(d, target) {',
+    '  if (target < 0) { try { return f(d + 1, target); } catch { return d; } }',
+    '  if (d < target) return f(d + 1, target);',
+    "  const er = new Error('x');",
+    '  try { void er.stack; } catch {}',
+    '  return 0;',
+    '}',
+    'try { f(0, f(0, -1) - input.k); } catch {}',
+    "let t = 'q' + s + s; return new Error('y').stack;",
+  ].join('\n');
+
+  it('at each of the 40 depths above the edge', async () => {
+    const frames = new Set<string>();
+    for (let k = 0; k < 40; k++) {
+      const r = await e.run(src, { input: { k } });
+      expect(r.success, JSON.stringify(r.error)).toBe(true);
+      frames.add((r.value as string).split('\n')[1] as string);
+    }
+    expect([...frames]).toEqual([frame('<anonymous>', at(src, "new Error('y')"))]);
+  });
+});

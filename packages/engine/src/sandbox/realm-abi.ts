@@ -378,9 +378,10 @@ export interface HostBridge {
    * What maps the run's stack frames to the user's source (see positions.ts), asked for when the script
    * first formats a stack: where the user's text starts in the original, its length and the rewriter's
    * anchors, separated by commas, a newline, the user's text and then the rewritten script's. '' when
-   * the host has none.
+   * the host has none (final for the run), undefined when it could not answer (the stack ran out on the
+   * host's side: the realm asks again with its next stack).
    */
-  positions(id: number): string;
+  positions(id: number): string | undefined;
 }
 
 /** What the host passes at install, as JSON. */

@@ -299,7 +299,9 @@ function makeBridge(realm: Realm): HostBridge {
         const text = target(id)?.positions();
         return typeof text === 'string' ? text : '';
       } catch {
-        return '';
+        // Not '', which the realm keeps for the rest of the run: its stacks would show the rewritten
+        // script's columns, past the ends of the user's lines.
+        return undefined;
       }
     },
   };
