@@ -228,6 +228,26 @@ describe('each module in a fresh context', () => {
     expect(reads).toBe(0);
   });
 
+  it('errors: a value of another realm is told from the realm’s own, without running any of its code', async () => {
+    const { ctx, exports } = await loadInFreshContext<{ foreign: (v: unknown) => boolean }>('errors.ts');
+    const own = (code: string) => vm.runInContext(code, ctx) as unknown;
+    // Another realm's (here the test's): what host code throws on the realm's stack, and what it holds.
+    for (const v of [new RangeError('Maximum call stack size exceeded'), () => 1, {}, [], Object.create(new Error('x'))]) expect(exports.foreign(v), String(v)).toBe(true);
+    // A native SuppressedError carries what was thrown in its `error` and `suppressed`, at any nesting.
+    expect(exports.foreign((own('(h) => ({ error: h, suppressed: 1 })') as (h: unknown) => unknown)(new RangeError('r')))).toBe(true);
+    expect(exports.foreign((own('(h) => ({ error: { suppressed: h } })') as (h: unknown) => unknown)(new RangeError('r')))).toBe(true);
+    // The realm's own, however odd: errors, classes, functions, objects with no prototype or a prototype
+    // with none, and primitives.
+    for (const code of ['new RangeError("x")', '(class E extends Error {}, new (class E extends Error {})())', '() => 1', 'Object.create(null)', 'Object.create(Object.create(null))', '({ error: new Error("e") })', '[1, {}]', '"s"', '1', 'null', 'undefined']) {
+      expect(exports.foreign(own(code)), code).toBe(false);
+    }
+    // Nothing of the value's code runs: not a getter of its own, not one on the way up its prototypes.
+    let runs = 0;
+    const trap = Object.create(Object.defineProperty({}, 'constructor', { get: () => ++runs }), { error: { get: () => ++runs } });
+    expect(exports.foreign(trap)).toBe(true);
+    expect(runs).toBe(0);
+  });
+
   it('promises: marking a promise handled runs none of the script’s code', async () => {
     const { ctx, exports } = await loadInFreshContext<{ markHandled: <P>(p: P) => P }>('promises.ts');
     const species = vm.runInContext('globalThis.speciesReads = 0; class P extends Promise { static get [Symbol.species]() { globalThis.speciesReads++; return Promise; } }; new P(() => {})', ctx);
