@@ -668,11 +668,19 @@ export function adapterContract(name: string, harness: AdapterHarness): void {
         const started = await startSession('bad-1', 'return 1');
         // An empty value is no resume point: read as 0 it would replay every event to a client that
         // meant to resume. The header, when present, is the one read, even with a good ?fromSeq beside it.
-        const resumes: [string | undefined, string][] = [['-1', ''], ['1.5', ''], ['abc', ''], ['', ''], ['1e1', ''], ['', '?fromSeq=1'], [undefined, '?fromSeq=-3'], [undefined, '?fromSeq=x'], [undefined, '?fromSeq='], [undefined, '?fromSeq=%201'], [undefined, '?fromSeq=0x1']];
+        // Digits of other scripts (Arabic-Indic 1, fullwidth 5) are not decimal digits, and two Last-Event-ID
+        // headers arrive as one value, '3, 4', which is no resume point either (red3).
+        const resumes: [string | undefined, string][] = [['-1', ''], ['1.5', ''], ['abc', ''], ['', ''], ['1e1', ''], ['', '?fromSeq=1'], [undefined, '?fromSeq=-3'], [undefined, '?fromSeq=x'], [undefined, '?fromSeq='], [undefined, '?fromSeq=%201'], [undefined, '?fromSeq=0x1'], [undefined, '?fromSeq=%D9%A1'], [undefined, '?fromSeq=%EF%BC%95'], ['3, 4', '']];
         for (const [header, query] of resumes) {
           const res = await fetch(absolute(`${started.eventsUrl}${query}`), { headers: as('bad-1', header === undefined ? {} : { 'last-event-id': header }) });
           expect(res.status, `Last-Event-ID ${JSON.stringify(header)} ${query}`).toBe(400);
           expect((await jsonOf(res)).error.code).toBe('BAD_REQUEST');
+        }
+        // Ten thousand digits are a resume point past every seq: nothing follows it.
+        for (const [header, query] of [['9'.repeat(10_000), ''], [undefined, `?fromSeq=${'9'.repeat(10_000)}`]] as const) {
+          const res = await fetch(absolute(`${started.eventsUrl}${query}`), { headers: as('bad-1', header === undefined ? {} : { 'last-event-id': header }) });
+          expect(res.status, `${header === undefined ? query.slice(0, 20) : 'Last-Event-ID'} of 10,000 digits`).toBe(200);
+          expect(await readEvents(res)).toEqual([]);
         }
         // What is a resume point is still one: 0 (from the start) in either place, and leading zeros.
         for (const [header, query] of [['0', ''], [undefined, '?fromSeq=0'], ['00', '']] as const) {
