@@ -432,6 +432,29 @@ describe('hostile messages on Redis', () => {
     expect(called).toBeLessThanOrEqual(3);
   });
 
+  it('a node that reports a throw statement outside the user\'s source: the error has no location (red3)', async () => {
+    const prefix = redis.prefix();
+    const enclave = await remoteEnclave(prefix);
+    const threw = (thrownAt: [number, number]) => ({ kind: 'report', report: JSON.stringify({ kind: 'threw', name: 'Error', message: 'Uncaught "x"', location: null, tool: null, thrownAt, iterations: 0, toolCalls: 0 }) });
+    const cases: [[number, number], { line: number; column: number } | undefined][] = [
+      [[2, 3], { line: 2, column: 3 }],
+      // The end of line 2 ('  throw s;'), and one past it.
+      [[2, 11], { line: 2, column: 11 }],
+      [[2, 12], undefined],
+      [[3, 1], undefined],
+      [[99_999, 1], undefined],
+    ];
+    for (const [thrownAt, location] of cases) {
+      const p = enclave.run("let s = 'a';\n  throw s;");
+      await lyingNode(prefix, async (job, send) => {
+        await send(['accept', job.run, 'nliar0000', job.token]);
+        await send(['entry', job.run, [], [], threw(thrownAt)]);
+      });
+      const r = await p;
+      expect([codeOf(r), r.success ? undefined : r.error.location], JSON.stringify(thrownAt)).toEqual(['RUNTIME_ERROR', location]);
+    }
+  });
+
   it('a node whose report is not a report, or whose entry has the wrong shape: INTERNAL_ERROR', async () => {
     const prefix = redis.prefix();
     const enclave = await remoteEnclave(prefix);

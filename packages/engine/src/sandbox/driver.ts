@@ -8,7 +8,7 @@
 import type { ErrorCode } from '../errors.js';
 import { ErrorCode as CODES } from '../errors.js';
 import { failure } from '../result.js';
-import { elapsedMs } from '../source.js';
+import { LineIndex, elapsedMs } from '../source.js';
 import { Abort, runEndReason } from '../abort.js';
 import type { ExecutionError, ExecutionStats, LogEntry, PausedRun } from '../types.js';
 import type { EntryEnd, EntryOutput, IsolatedJob, IsolatedRun, Isolation, IsolationFailureCode } from './isolation.js';
@@ -225,7 +225,7 @@ export class RunDriver {
           if (mapped) error.location = mapped;
         }
         const at = report.thrownAt;
-        if (error.location === undefined && Array.isArray(at) && isPosition(at[0]) && isPosition(at[1])) error.location = { line: at[0], column: at[1] };
+        if (error.location === undefined && Array.isArray(at) && isPosition(at[0]) && isPosition(at[1]) && this.#inSource(at[0], at[1])) error.location = { line: at[0], column: at[1] };
         const tool = report.tool;
         // A tool error's public data (e.g. `status`, `retryAfterMs`) is what the HTTP adapters map.
         if (tool !== null && typeof tool === 'object') {
@@ -243,6 +243,18 @@ export class RunDriver {
 
   #failure(code: ErrorCode, name: string, message: string, extra?: Pick<ExecutionError, 'location' | 'data'>): RunOutcome {
     return failure(code, name, message, this.#stats(), extra);
+  }
+
+  /**
+   * Whether a place the realm reports in the user's own coordinates (a `throw` statement's) lies in the
+   * user's text: one a lying worker or runtime node invents is left out, as a location the host maps
+   * itself is kept within the text. A job without the text (no positions) is taken at its word.
+   */
+  #inSource(line: number, column: number): boolean {
+    const user = this.#plan.job.positions?.().text;
+    if (typeof user !== 'string') return true;
+    const lines = new LineIndex(user);
+    return line <= lines.lineCount && column <= lines.lineText(line).length + 1;
   }
 
   /** What the isolation can tell of the run's count while its thread is busy (see IsolatedRun.iterations). */
