@@ -10,8 +10,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startRedisServer } from '../../../scripts/redis-server.mjs';
 import { ATTACKS as BUDGET_ATTACKS } from '../../engine/test/attacks/budget-cases.js';
 import { ATTACKS as DEADLINE_ATTACKS, T } from '../../engine/test/attacks/deadline-cases.js';
+import { hostExceptionAttacks } from '../../engine/test/attacks/host-exception-cases.js';
 import type { Adapter, Attack } from '../../engine/test/helpers.js';
-import { expectEventLoopAlive, isBugRow, itBug, makeToolKit, runAttack } from '../../engine/test/helpers.js';
+import { escapeCanaries, expectEventLoopAlive, isBugRow, itBug, makeToolKit, runAttack } from '../../engine/test/helpers.js';
 import { describeProgramSuites } from '../../engine/test/programs/suites.js';
 import { redisRuntime } from '../src/index.js';
 import { startNodeProcess } from './nodes.js';
@@ -94,6 +95,24 @@ describe.each(ROWS)('invariant 5 on runtime nodes [$name]', (adapter) => {
   for (const attack of BUDGET_ATTACKS) {
     itBug(isBugRow(attack, adapter))(attack.name, async () => {
       await runAttack(adapter, withBudget(attack));
+    });
+  }
+});
+
+/**
+ * Invariant 2 in a node's workers: a host exception thrown at the edge of the script's stack (see
+ * inv2-host-exceptions.test.ts) never reaches the script there either. The payload writes a file through
+ * the node's `process`, which the canaries look for on this machine. Without the budget guards, where the
+ * script's recursion reaches the real edge of a node worker's stack (a node caps maxCallDepth).
+ */
+const HOST_EXCEPTION_ATTACKS = hostExceptionAttacks(escapeCanaries('node-host-exceptions').payload);
+describe.each([
+  { name: 'remote STANDARD runtime-only (validate:false)', options: { adapter: remote(), validate: false }, validates: false },
+  { name: 'remote STANDARD no AST layers', options: { adapter: remote(), validate: false, transform: false }, validates: false },
+] as const)('invariant 2 on runtime nodes [$name]', (adapter) => {
+  for (const attack of HOST_EXCEPTION_ATTACKS) {
+    it(attack.name, async () => {
+      await runAttack(adapter, onNodes(attack));
     });
   }
 });
