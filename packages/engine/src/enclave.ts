@@ -11,7 +11,7 @@ import type { ErrorCode } from './errors.js';
 import type { RuntimeLimits, SecurityLevel } from './levels.js';
 import { MAX_TOOL_ARGS_VALUES } from './levels.js';
 import type { CheckIssue, CheckReport, PreparedScript } from './pipeline.js';
-import { prepareAgentScript } from './pipeline.js';
+import { prepareAgentScript, v8SyntaxIssue } from './pipeline.js';
 import { failure, internalFailure, noStats } from './result.js';
 import type { DriverPlan, RunDriver, RunOutcome } from './sandbox/driver.js';
 import type { IsolatedJob } from './sandbox/isolation.js';
@@ -590,7 +590,10 @@ export class Enclave {
     if (typeof code !== 'string') checker.fail(`code must be a string, got ${code === null ? 'null' : typeof code}.`);
     const settings = readRunOptions(this.#settings, options, where);
     const checked = this.#check(code, settings.globalNames);
-    const errors: CheckIssue[] = checked.ok ? [] : issuesOf(checked.result).map((i) => ({ ...i, severity: 'error' }));
+    // A run compiles the script and so hears V8's verdict; the check asks V8 for it (a pre-parse), or it
+    // would call `ok` a script that every run refuses.
+    const v8 = checked.ok ? v8SyntaxIssue(checked.compiled) : undefined;
+    const errors: CheckIssue[] = checked.ok ? (v8 === undefined ? [] : [{ ...v8, severity: 'error' }]) : issuesOf(checked.result).map((i) => ({ ...i, severity: 'error' }));
     const parsed = parseAgentScript(code);
     // A tool handler serves any name, so no name is unknown; nor can a script that does not parse be walked.
     if (settings.handler !== undefined || parsed.syntaxErrors.length > 0) return { ok: errors.length === 0, issues: errors };

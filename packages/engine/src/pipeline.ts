@@ -2,11 +2,11 @@ import type { SecurityLevel } from './levels.js';
 import { LEVEL_CONFIGS } from './levels.js';
 import { treeFacts } from './ast/facts.js';
 import type { ParsedSource } from './ast/parse.js';
-import { WRAP_PREFIX, parseAgentScript } from './ast/parse.js';
+import { WRAP_PREFIX, parseAgentScript, syntaxLocation } from './ast/parse.js';
 import { prescan } from './scan/index.js';
 import type { Issue } from './source.js';
 import { cacheKey } from './source.js';
-import { checkSyntax, mayNamePrivately } from './sandbox/compile.js';
+import { checkSyntax, mayNamePrivately, syntaxPosition } from './sandbox/compile.js';
 import type { ScriptPositions } from './sandbox/isolation.js';
 import { transformAgentScript } from './transform/index.js';
 import { validateAst } from './validate/index.js';
@@ -28,6 +28,8 @@ export interface PreparedScript extends CompiledScript {
   readonly mapPosition: (line: number, column: number) => { line: number; column: number } | undefined;
   /** What a realm needs to map the frames of the stack traces a script reads (see IsolatedJob.positions). */
   readonly positions: () => ScriptPositions;
+  /** Where the rewriter's prologue sits in `source` (see TransformOutput.prologue), which V8's syntax check skips. */
+  readonly prologue: readonly [number, number];
   /** Whether the script names a private member, read from its tree (see IsolatedJob.privateNames). */
   readonly privateNames: boolean | undefined;
 }
@@ -122,18 +124,26 @@ function prepare(code: string, options: CheckOptions, syntax: boolean): PrepareR
       }],
     };
   }
-  if (syntax) {
-    try {
-      // Nothing of the script runs here, and nothing is compiled to run: V8 only pre-parses it. V8 may
-      // refuse what the parser accepted (rare: an early error oxc does not report); a run reports that
-      // the same way.
-      checkSyntax(source, prologue);
-    } catch (e) {
-      const message = e instanceof SyntaxError ? e.message : 'The script could not be compiled.';
-      return { ok: false, issues: [{ ruleId: 'syntax', message: `Syntax error: ${message}`, hint: 'Fix the syntax error.', line: 1, column: 1 }] };
-    }
+  const compiled: PreparedScript = { source, key: cacheKey(source), mapPosition, prologue, positions: () => ({ anchors: anchors(), text: userCode, prefix: WRAP_PREFIX.length }), privateNames: addsPrivateNames || namesPrivately(parsed, options) };
+  const refused = syntax ? v8SyntaxIssue(compiled) : undefined;
+  return refused === undefined ? { ok: true, compiled } : { ok: false, issues: [refused] };
+}
+
+/**
+ * V8's verdict on a prepared script's syntax (see checkSyntax): undefined when it compiles, else the
+ * problem, located where a run's compile would put it (the driver maps it the same way). Nothing of the
+ * script runs, and nothing is compiled to run: V8 only pre-parses it. V8 may refuse what the parser
+ * accepted (rare: an early error oxc does not report); a run reports that the same way.
+ */
+export function v8SyntaxIssue(compiled: PreparedScript): Issue | undefined {
+  try {
+    checkSyntax(compiled.source, compiled.prologue);
+    return undefined;
+  } catch (e) {
+    const message = e instanceof SyntaxError ? e.message : 'The script could not be compiled.';
+    const { line, column } = syntaxLocation(syntaxPosition(e), compiled.mapPosition, compiled.positions().text);
+    return { ruleId: 'syntax', message: `Syntax error: ${message}`, hint: 'Fix the syntax error.', line, column };
   }
-  return { ok: true, compiled: { source, key: cacheKey(source), mapPosition, positions: () => ({ anchors: anchors(), text: userCode, prefix: WRAP_PREFIX.length }), privateNames: addsPrivateNames || namesPrivately(parsed, options) } };
 }
 
 /**

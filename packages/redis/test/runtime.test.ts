@@ -95,6 +95,13 @@ describe('runs on runtime nodes', () => {
     expect(toolError.error?.code).toBe('TOOL_ERROR');
   });
 
+  it('a syntax error only V8 finds is located in the user’s source, as the embedded isolation locates it', async () => {
+    // The parser accepts it; the node's compile refuses it, past the guards of the line before.
+    const code = "let a = 1;\nlet s = 'x' + a;\n  let a = 2;";
+    const remote = await enclave.run(code);
+    expect(remote.error).toMatchObject({ code: 'VALIDATION_ERROR', location: { line: 3, column: 7 }, data: { issues: [{ ruleId: 'syntax', line: 3, column: 7 }] } });
+  });
+
   it('per-user tools reach the right user, with runs of many users in flight on both nodes at once', async () => {
     const seen: string[] = [];
     const toolsFor = (user: string) => ({

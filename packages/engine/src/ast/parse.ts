@@ -156,6 +156,51 @@ export function userLocation(parsed: ParsedSource, wrappedOffset: number): { lin
   return parsed.lines.locate(off);
 }
 
+/**
+ * The column of the first problem oxc's semantic checks find on `line` of the user's code (redeclared
+ * names, labels, parameters: the early errors V8 reports that oxc's parse alone does not), or undefined.
+ * For a syntax error V8 reported on a line too long for Node to show its column (see syntaxPosition):
+ * asked only then, so the checks cost a script that compiles nothing.
+ */
+export function semanticErrorColumn(code: string, line: number): number | undefined {
+  let errors: ReturnType<typeof parseSync>['errors'];
+  try {
+    errors = parseSync('agentscript.js', WRAP_PREFIX + code + WRAP_SUFFIX, { ...OPTIONS, showSemanticErrors: true }).errors;
+  } catch {
+    return undefined;
+  }
+  const lines = new LineIndex(code);
+  for (const err of errors) {
+    // The last of its labels on the line: a name declared twice is labelled at both declarations, and V8
+    // reports the second.
+    let column: number | undefined;
+    for (const label of err.labels ?? []) {
+      const at = lines.locate(Math.min(Math.max(label.start - WRAP_PREFIX.length, 0), code.length));
+      if (at.line === line) column = at.column;
+    }
+    if (column !== undefined) return column;
+  }
+  return undefined;
+}
+
+/**
+ * Where in the user's source V8's compile found a syntax error (see syntaxPosition in sandbox/compile.ts): its line and column
+ * mapped through the rewriter's anchors (see the fallback below where Node showed no column), and 1:1 where
+ * V8's position is unknown or lies in the rewriter's header.
+ */
+export function syntaxLocation(
+  at: readonly [line: number, column: number] | undefined,
+  mapPosition: (line: number, column: number) => { line: number; column: number } | undefined,
+  userCode: string | undefined,
+): { line: number; column: number } {
+  const mapped = at === undefined ? undefined : mapPosition(at[0], at[1] === 0 ? 1 : at[1]);
+  if (mapped === undefined) return { line: 1, column: 1 };
+  // No column shown (a line over about a thousand characters): oxc's semantic checks, where they find
+  // a problem on that line, else its start.
+  const column = at?.[1] === 0 && userCode !== undefined ? semanticErrorColumn(userCode, mapped.line) : undefined;
+  return column === undefined ? mapped : { line: mapped.line, column };
+}
+
 /** Parses AgentScript; the last few trees are cached for the stages that ask again right away. */
 export function parseAgentScript(code: string): ParsedSource {
   const hit = cache.get(code);

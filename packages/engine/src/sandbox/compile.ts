@@ -170,9 +170,36 @@ const SYNTAX_WRAPPER = `${RESERVED_PREFIX}_syntax`;
  */
 export function checkSyntax(source: string, skip: readonly [number, number] = [0, 0]): void {
   const text = skip[1] > skip[0] ? source.slice(0, skip[0]) + source.slice(skip[1]) : source;
-  const preparsed = compileWith(false, () => new vm.Script(`function ${SYNTAX_WRAPPER}() {${text}\n}`, { filename: SCRIPT_FILENAME }));
+  // The wrapper and the prologue sit on the header's line: every later line keeps its number (with the
+  // run's offset) and its columns, so syntaxPosition reads the same place a run's compile would report.
+  const preparsed = compileWith(false, () => new vm.Script(`function ${SYNTAX_WRAPPER}() {${text}\n}`, { filename: SCRIPT_FILENAME, lineOffset: -1 }));
   // Only the errors matter: the pre-parsed script is dropped.
   void preparsed;
+}
+
+/**
+ * Where V8 found the syntax error `e` that one of our compiles threw: its line, as V8 numbers it with the
+ * compile's offset, and its 1-based column in UTF-16 units, 0 when unknown. V8 gives a compile error no
+ * position of its own, but Node writes V8's above the error's stack: `agentscript.js:<line>`, the
+ * line's text, and a row of white space (a tab under each tab) ending in `^` under the error, cut at
+ * about a thousand characters (no `^` then). Undefined for an error Node did not mark so (our own
+ * IMPORT_REFUSED, say). Read only when a compile failed: a run that compiles pays nothing for it.
+ */
+export function syntaxPosition(e: unknown): [line: number, column: number] | undefined {
+  let stack: unknown;
+  try {
+    stack = e instanceof SyntaxError ? e.stack : undefined;
+  } catch {
+    return undefined;
+  }
+  if (typeof stack !== 'string' || !stack.startsWith(`${SCRIPT_FILENAME}:`)) return undefined;
+  const from = SCRIPT_FILENAME.length + 1;
+  const numberEnd = stack.indexOf('\n', from);
+  const line = /^-?\d{1,9}$/.test(stack.slice(from, numberEnd)) ? Number(stack.slice(from, numberEnd)) : NaN;
+  if (numberEnd < 0 || !Number.isSafeInteger(line)) return undefined;
+  const textEnd = stack.indexOf('\n', numberEnd + 1);
+  const mark = textEnd < 0 ? null : /^([ \t]*)\^/.exec(stack.slice(textEnd + 1, textEnd + 1 + 2048));
+  return [line, mark === null ? 0 : (mark[1] as string).length + 1];
 }
 
 export const IMPORT_REFUSED = 'import() is not available to scripts.';

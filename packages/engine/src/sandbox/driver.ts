@@ -15,6 +15,7 @@ import type { EntryEnd, EntryOutput, IsolatedJob, IsolatedRun, Isolation, Isolat
 import type { DoneReport, NdValue, RealmFailureCode, ToolReply } from './realm-abi.js';
 import { hostCodec } from '../sanitize/codec.js';
 import { describeToolError } from '../tools/redact.js';
+import { syntaxLocation } from '../ast/parse.js';
 
 /**
  * How a run ended, before its value is copied out: a successful run's value is still the realm codec's
@@ -194,11 +195,13 @@ export class RunDriver {
         }
       case 'timeout':
         return this.#timeout();
-      case 'syntax':
-        return this.#failure('VALIDATION_ERROR', 'ValidationError', `AgentScript rejected (1 problem):\nline 1:1 [syntax] Syntax error: ${end.message}`, {
-          location: { line: 1, column: 1 },
-          data: { ruleId: 'syntax', issues: [{ ruleId: 'syntax', message: `Syntax error: ${end.message}`, hint: 'Fix the syntax error.', line: 1, column: 1 }] },
+      case 'syntax': {
+        const { line, column } = syntaxLocation(end.at, this.#plan.mapPosition, this.#plan.job.positions?.().text);
+        return this.#failure('VALIDATION_ERROR', 'ValidationError', `AgentScript rejected (1 problem):\nline ${line}:${column} [syntax] Syntax error: ${end.message}`, {
+          location: { line, column },
+          data: { ruleId: 'syntax', issues: [{ ruleId: 'syntax', message: `Syntax error: ${end.message}`, hint: 'Fix the syntax error.', line, column }] },
         });
+      }
       case 'crashed':
       case 'stopped':
         return this.#failure('INTERNAL_ERROR', 'InternalError', 'The sandbox failed unexpectedly.');

@@ -63,8 +63,11 @@ export type EntryEnd =
   | { kind: 'report'; report: string; value: string }
   /** The entry ran into the deadline before the realm reported. */
   | { kind: 'timeout' }
-  /** V8 refused to compile the rewritten script (rare: an early error the parser does not report). */
-  | { kind: 'syntax'; message: string }
+  /**
+   * V8 refused to compile the rewritten script (rare: an early error the parser does not report), at
+   * `at`, V8's line in the rewritten script and column (0: unknown), where Node told it (see syntaxPosition).
+   */
+  | { kind: 'syntax'; message: string; at?: [line: number, column: number] }
   /** The realm failed in a way the runtime does not understand; the realm is discarded. */
   | { kind: 'crashed' }
   /** The host stopped the run (deadline, abort) between entries. */

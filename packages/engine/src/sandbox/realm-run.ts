@@ -8,7 +8,7 @@
  */
 import type vm from 'node:vm';
 import { randomBytes } from '../random.js';
-import { compiled, mayNamePrivately } from './compile.js';
+import { compiled, mayNamePrivately, syntaxPosition } from './compile.js';
 import type { EntryCall, EntryEnd, EntryLog, EntryOutput, IsolatedJob } from './isolation.js';
 import { iterationCount } from './isolation.js';
 import type { HeapState, LogLevel, NdKind, NdValue, PumpHead, PumpItem, RunConfig, ToolReply } from './realm-abi.js';
@@ -191,7 +191,10 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
       ({ script: this.#script, seen: this.#keepFactory } = compiled(this.#job.source));
     } catch (e) {
       // Compiling runs no script code, and the run has no realm yet.
-      this.#end({ kind: 'syntax', message: e instanceof SyntaxError ? e.message : 'The script could not be compiled.' });
+      const end: EntryEnd = { kind: 'syntax', message: e instanceof SyntaxError ? e.message : 'The script could not be compiled.' };
+      const at = syntaxPosition(e);
+      if (at !== undefined) end.at = at;
+      this.#end(end);
       return;
     }
     this.#pool.request(this);

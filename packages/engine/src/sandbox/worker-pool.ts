@@ -629,7 +629,12 @@ export function readEntry(m: unknown[], tail: string): ReadEntry | undefined {
     if (e.kind === 'report') {
       if (typeof e.report !== 'string') return undefined;
       out = { kind: 'report', report: e.report, value };
-    } else if (e.kind === 'syntax') out = { kind: 'syntax', message: typeof e.message === 'string' ? e.message.slice(0, 1000) : 'invalid syntax' };
+    } else if (e.kind === 'syntax') {
+      out = { kind: 'syntax', message: typeof e.message === 'string' ? e.message.slice(0, 1000) : 'invalid syntax' };
+      // V8's position, where the thread read one: anything else is dropped (the error is then at 1:1).
+      const where: unknown = e.at;
+      if (Array.isArray(where) && where.length === 2 && Number.isSafeInteger(where[0]) && Number.isSafeInteger(where[1]) && where[0] >= -1 && where[1] >= 0) out.at = [where[0], where[1]];
+    }
     else out = { kind: e.kind };
   }
   const entry: ReadEntry = { id, calls, logs: logs as EntryLog[], end: out, tampered, full };
