@@ -22,7 +22,8 @@ import type { RealmLimits } from './sandbox/realm-abi.js';
 import { installRejectionGuard } from './sandbox/rejections.js';
 import { VmIsolation } from './sandbox/vm-isolation.js';
 import { WorkerPool, maxMessageBytes } from './sandbox/worker-pool.js';
-import { decodeToolArgs, hostCodec, TOO_MANY_VALUES } from './sanitize/codec.js';
+import type { EncodeFailure } from './sanitize/codec.js';
+import { decodeToolArgs, describeEncodeFailure, hostCodec, hostEncodeOptions, TOO_DEEP, TOO_LARGE, TOO_MANY_VALUES } from './sanitize/codec.js';
 import type { RuleVerdict, ScoringResult } from './score/index.js';
 import { ScoringGate } from './score/index.js';
 import type { Issue } from './source.js';
@@ -184,6 +185,10 @@ type Step<T> = ({ ok: true } & T) | { ok: false; result: ExecutionFailure };
 const stopped = (result: ExecutionFailure): { ok: false; result: ExecutionFailure } => ({ ok: false, result });
 
 const DISPOSED = 'This Enclave has been disposed.';
+/** How deep `input` and data globals are copied into a realm. */
+const HOST_DATA_DEPTH = 128;
+/** A copy that failed for its size or depth is a RangeError; for what a value is, a TypeError. */
+const failureName = (f: EncodeFailure): string => (f.code === TOO_LARGE || f.code === TOO_DEEP ? 'RangeError' : 'TypeError');
 
 const own = (obj: object, name: string) => Object.prototype.hasOwnProperty.call(obj, name);
 
@@ -452,19 +457,21 @@ export class Enclave {
   async #execute(run: Run, compiled: PreparedScript): Promise<{ result: RunOutcome | ExecutionFailure; sidecar: Sidecar | undefined }> {
     const { options, startedAt } = run;
     const { limits, tools, handler, dataGlobals, functionGlobals, globalNames } = run.settings;
-    const refuse = (message: string) => ({ result: failure('VALIDATION_ERROR', 'RangeError', message, noStats(elapsedMs(startedAt))), sidecar: undefined });
+    const refuse = (message: string, name = 'RangeError') => ({ result: failure('VALIDATION_ERROR', name, message, noStats(elapsedMs(startedAt))), sidecar: undefined });
     let inputText: string | null = null;
     if (options.input !== undefined) {
-      const t = hostCodec.encode(options.input, { maxBytes: limits.maxInputBytes, maxDepth: 128, getters: true, useToJSON: true });
-      if (typeof t !== 'string') return refuse(t === -1 ? `input is larger than ${limits.maxInputBytes} bytes.` : 'input is nested too deeply.');
+      const t = hostCodec.encode(options.input, hostEncodeOptions(limits.maxInputBytes, HOST_DATA_DEPTH, true));
+      if (typeof t !== 'string') return refuse(describeEncodeFailure(t, 'input', limits.maxInputBytes, HOST_DATA_DEPTH), failureName(t));
       inputText = t;
     }
     let globalsText: string | null = null;
     const functionNames = Object.keys(functionGlobals);
     if (Object.keys(dataGlobals).length > 0 || functionNames.length > 0) {
       const budget = limits.maxInputBytes - (inputText?.length ?? 0);
-      const t = hostCodec.encode(dataGlobals, { maxBytes: Math.max(0, budget), maxDepth: 128, getters: true, useToJSON: true });
-      if (typeof t !== 'string') return refuse(t === -1 ? `input and globals together are larger than ${limits.maxInputBytes} bytes.` : 'globals are nested too deeply.');
+      const t = hostCodec.encode(dataGlobals, hostEncodeOptions(Math.max(0, budget), HOST_DATA_DEPTH, true));
+      if (typeof t !== 'string') {
+        return refuse(t.code === TOO_LARGE ? `input and globals together are larger than ${limits.maxInputBytes} bytes.` : describeEncodeFailure(t, 'globals', budget, HOST_DATA_DEPTH), failureName(t));
+      }
       globalsText = t;
     }
 

@@ -6,8 +6,11 @@
 import type { Codec } from '../sandbox/realm-runtime/codec.js';
 import { createCodec } from '../sandbox/realm-runtime/codec.js';
 
-export type { Codec, EncodeOptions } from '../sandbox/realm-runtime/codec.js';
-export { TOO_DEEP, TOO_LARGE } from '../sandbox/realm-runtime/codec.js';
+import { TOO_DEEP, TOO_LARGE, UNREADABLE } from '../sandbox/realm-runtime/codec.js';
+import type { EncodeFailure, EncodeOptions } from '../sandbox/realm-runtime/codec.js';
+
+export type { Codec, EncodeFailure, EncodeOptions } from '../sandbox/realm-runtime/codec.js';
+export { TOO_DEEP, TOO_LARGE, UNREADABLE, UNSUPPORTED } from '../sandbox/realm-runtime/codec.js';
 
 /**
  * The deepest JSON text the host reads from an isolation (a result's value, a tool call's arguments, a
@@ -104,4 +107,62 @@ export function decodeToolArgs(text: string, maxValues: number): unknown {
   if (shape === JSON_TOO_MANY) return TOO_MANY_VALUES;
   if (shape === JSON_TOO_DEEP) throw new RangeError('The JSON text is nested too deeply.');
   return codec.decodeJSON(text);
+}
+
+/**
+ * Host values the copy refuses rather than write as `{}` (see EncodeOptions.opaque): their content is
+ * not readable data, and an empty object is surely not what the host meant (a Promise not awaited).
+ */
+function opaque(value: object): string | undefined {
+  const types = nodeTypes();
+  if (types.isPromise(value)) return 'a Promise (await it first)';
+  if (types.isWeakMap(value) || types.isWeakSet(value)) return `a ${types.isWeakMap(value) ? 'WeakMap' : 'WeakSet'} (its entries cannot be listed; use a Map or a Set)`;
+  if (types.isAnyArrayBuffer(value) || types.isDataView(value)) return 'raw binary data (an ArrayBuffer or a DataView; pass a typed array such as a Uint8Array)';
+  if (types.isGeneratorObject(value)) return 'a generator (pass an array of its values)';
+  if (typeof WeakRef === 'function' && value instanceof WeakRef) return 'a WeakRef';
+  return undefined;
+}
+
+let types: typeof import('node:util').types | undefined;
+/** node:util's type checks, loaded when first asked (an import would load node:util on every cold start). */
+function nodeTypes(): typeof import('node:util').types {
+  return (types ??= (process.getBuiltinModule('node:util') as typeof import('node:util')).types);
+}
+
+/**
+ * The options of every copy of the host's own values into a realm: getters and `toJSON` honoured. A
+ * `strict` copy (a run's `input` and globals, which the caller hands over directly) also fails on a
+ * getter or `toJSON` that throws and on opaque values; a tool's result leaves the first out and copies
+ * the others as their own data (`{}`), as it always has.
+ */
+export function hostEncodeOptions(maxBytes: number, maxDepth: number, strict: boolean): EncodeOptions {
+  return strict ? { maxBytes, maxDepth, getters: true, useToJSON: true, strict, opaque } : { maxBytes, maxDepth, getters: true, useToJSON: true };
+}
+
+/** Longest path a copy failure's message shows (its start and its end). */
+const MAX_PATH = 160;
+
+/**
+ * What went wrong when the host's value `root` (`input`, `globals`, `result`) could not be copied into a
+ * realm, and where: a path below it and what the value there is. Nothing the host's value threw is
+ * quoted (its text may name host paths or secrets): only the kind of failure.
+ */
+export function describeEncodeFailure(failure: EncodeFailure, root: string, maxBytes: number, maxDepth: number): string {
+  let path = `${root}${failure.path}`;
+  if (path.length > MAX_PATH) path = `${path.slice(0, MAX_PATH / 2)}...${path.slice(-MAX_PATH / 2)}`;
+  switch (failure.code) {
+    case TOO_LARGE:
+      return `${root} is larger than ${maxBytes} bytes.`;
+    case TOO_DEEP:
+      // A toJSON() that returns a new object with a toJSON() of its own every time nests without end too: `input.toJSON().toJSON()...`.
+      return `${root} is nested more than ${maxDepth} levels deep (at ${path}), deeper than it is copied into the script.`;
+    case UNREADABLE:
+      return failure.what === 'getter'
+        ? `${path} could not be read: its getter threw.`
+        : failure.what === 'toJSON'
+          ? `${path} could not be copied: its toJSON() threw.`
+          : `${path} could not be read: it is a revoked Proxy, or a Proxy whose trap threw.`;
+    default:
+      return `${path} is ${failure.what}, which cannot be copied into the script.`;
+  }
 }

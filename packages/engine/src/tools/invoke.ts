@@ -1,4 +1,4 @@
-import { decodeToolArgs, hostCodec, TOO_MANY_VALUES } from '../sanitize/codec.js';
+import { decodeToolArgs, describeEncodeFailure, hostCodec, hostEncodeOptions, TOO_DEEP, TOO_LARGE, TOO_MANY_VALUES } from '../sanitize/codec.js';
 import { ToolError } from '../errors.js';
 import { closeNames } from '../suggest.js';
 import { describeToolError } from './redact.js';
@@ -276,22 +276,22 @@ async function callTool(scope: ToolScope, tool: HostTool, call: ToolCallRequest)
   }
 }
 
+/** How deep a tool's result is copied into a realm. */
+const RESULT_DEPTH = 256;
+
 function copyResult(scope: ToolScope, tool: HostTool, value: unknown): ToolReply | CallFailure {
   const sidecar = scope.sidecar;
   const text = hostCodec.encode(value, {
-    maxBytes: scope.maxToolResultBytes,
-    maxDepth: 256,
-    getters: true,
-    useToJSON: true,
+    ...hostEncodeOptions(scope.maxToolResultBytes, RESULT_DEPTH, false),
     ...(sidecar !== undefined ? { extract: sidecar.extract, extractMin: sidecar.options.extractionThreshold } : {}),
   });
   const problem = sidecar?.settle(typeof text === 'string');
   if (problem !== undefined) return new CallFailure(`Tool "${tool.name}" returned ${problem}.`, 'RESULT_TOO_LARGE');
   if (typeof text === 'string') return [1, text];
-  return new CallFailure(
-    text === -1 ? `Tool "${tool.name}" returned more than ${scope.maxToolResultBytes} bytes.` : `Tool "${tool.name}" returned a value nested too deeply to copy.`,
-    'RESULT_TOO_LARGE',
-  );
+  if (text.code === TOO_LARGE) return new CallFailure(`Tool "${tool.name}" returned more than ${scope.maxToolResultBytes} bytes.`, 'RESULT_TOO_LARGE');
+  if (text.code === TOO_DEEP) return new CallFailure(`Tool "${tool.name}" returned a value nested too deeply to copy.`, 'RESULT_TOO_LARGE');
+  // The tool's value, not its size: what it is and where, never what it threw (see describeEncodeFailure).
+  return new CallFailure(`Tool "${tool.name}" returned a value that could not be copied: ${describeEncodeFailure(text, 'result', scope.maxToolResultBytes, RESULT_DEPTH)}`, 'INVALID_RESULT');
 }
 
 /**

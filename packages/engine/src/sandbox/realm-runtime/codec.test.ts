@@ -80,14 +80,15 @@ describe('wire codec', () => {
 
   it('stops at the byte budget without walking the rest of a huge value', () => {
     const huge = Array.from({ length: 1000 }, () => 'x'.repeat(1000));
-    expect(hostCodec.encode(huge, { maxBytes: 10_000 })).toBe(-1);
-    expect(hostCodec.encode('x'.repeat(100), { maxBytes: 50 })).toBe(-1);
+    expect(hostCodec.encode(huge, { maxBytes: 10_000 })).toMatchObject({ code: -1 });
+    expect(hostCodec.encode('x'.repeat(100), { maxBytes: 50 })).toMatchObject({ code: -1 });
   });
 
   it('refuses values nested deeper than maxDepth', () => {
     let deep: unknown = 1;
     for (let i = 0; i < 50; i++) deep = [deep];
-    expect(hostCodec.encode(deep, { maxBytes: 1 << 20, maxDepth: 10 })).toBe(-2);
+    // With the path to where it got too deep.
+    expect(hostCodec.encode(deep, { maxBytes: 1 << 20, maxDepth: 10 })).toEqual({ code: -2, path: '[0]'.repeat(11), what: '' });
   });
 
   it('reads accessors only when allowed, and never lets a throwing getter escape', () => {

@@ -57,7 +57,9 @@ import {
   setDelete,
   setHas,
   setSize,
+  stringCharCodeAt,
   stringIndexOf,
+  stringSlice,
   stringValueOf,
   typedArrayLengthGetter,
 } from './primordials.js';
@@ -69,9 +71,20 @@ export interface EncodeOptions {
   getters?: boolean;
   /** Call `toJSON` methods (host only). */
   useToJSON?: boolean;
+  /**
+   * Host only, with `getters`: a getter or a `toJSON` that throws fails the copy (UNREADABLE) instead of
+   * leaving its value out, as the run's `input` and globals are copied; a tool's result leaves it out.
+   */
+  strict?: boolean;
   /** Host only: strings of at least `extractMin` characters are replaced by what this returns (unless undefined). */
   extract?: (text: string) => unknown;
   extractMin?: number;
+  /**
+   * Host only: what an object that is none of the copied kinds is, when it is one the copy refuses (a
+   * Promise, a WeakMap: their content cannot be read, and `{}` is surely not what the host meant), else
+   * undefined. Asked only of objects that would be copied key by key (class instances and the like).
+   */
+  opaque?: (value: object) => string | undefined;
 }
 
 /** Over `maxBytes`. */
@@ -80,6 +93,19 @@ export const TOO_LARGE = -1;
 export const TOO_DEEP = -2;
 /** A cycle, which JSON cannot represent (`encodeJSON` with `cycles: 'fail'`). */
 export const CYCLE = -3;
+/** Reading the value threw: a revoked Proxy, a Proxy trap, a getter or a `toJSON` that throws (`encode` with `getters`). */
+export const UNREADABLE = -4;
+/** A value the host's `opaque` option refuses (see EncodeOptions.opaque). */
+export const UNSUPPORTED = -5;
+
+/** What `encode` gives back when it cannot copy a value. */
+export interface EncodeFailure {
+  code: typeof TOO_LARGE | typeof TOO_DEEP | typeof UNREADABLE | typeof UNSUPPORTED;
+  /** Where, as a path below the root (`.a.b[2]`), for every code but TOO_LARGE; empty for the root itself. */
+  path: string;
+  /** UNREADABLE: what threw (`'getter'`, `'toJSON'`, or `'object'`: inspecting it); UNSUPPORTED: what `opaque` said. */
+  what: string;
+}
 
 export interface JSONEncodeOptions {
   /** Longest text; everything is counted as it is written, a shared value each time it appears. */
@@ -91,14 +117,14 @@ export interface JSONEncodeOptions {
 
 /** What `encodeJSON` gives back when it cannot copy a value. */
 export interface JSONFailure {
-  code: typeof TOO_LARGE | typeof TOO_DEEP | typeof CYCLE;
-  /** Where the cycle closes, as a path below the root (`.a.b[2]`); empty otherwise. */
+  code: typeof TOO_LARGE | typeof TOO_DEEP | typeof CYCLE | typeof UNREADABLE;
+  /** Where the cycle closes or the value that could not be read is, as a path below the root (`.a.b[2]`); empty otherwise. */
   path: string;
 }
 
 export interface Codec {
-  /** The tagged text of a value (see the format above), or TOO_LARGE or TOO_DEEP. */
-  encode(value: unknown, opts: EncodeOptions): string | typeof TOO_LARGE | typeof TOO_DEEP;
+  /** The tagged text of a value (see the format above), or why it cannot be copied. */
+  encode(value: unknown, opts: EncodeOptions): string | EncodeFailure;
   decode(text: string): unknown;
   /**
    * A value as plain JSON data, the way it leaves a realm for the host (results, tool arguments, logs):
@@ -135,6 +161,26 @@ export function decodeJSON(text: string): unknown {
 }
 
 type Tagged = { [TAG]: string; v?: unknown };
+
+/** Longest key a failure's path quotes. */
+const MAX_PATH_KEY = 40;
+
+/** A key as a path segment: `.name`, or `["any text"]` (cut at MAX_PATH_KEY characters). */
+function keySegment(k: string): string {
+  let plain = k.length > 0 && k.length <= MAX_PATH_KEY;
+  for (let i = 0; i < k.length && plain; i++) {
+    const c = apply(stringCharCodeAt, k, [i]) as number;
+    plain = (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x24 || c === 0x5f || (i > 0 && c >= 0x30 && c <= 0x39);
+  }
+  return plain ? `.${k}` : `[${keyText(k)}]`;
+}
+
+/** A Map key or property name as a failure's path shows it: a quoted string (cut), a number, or `…` for an object. */
+function keyText(k: unknown): string {
+  if (typeof k === 'string') return jsonStringify(k.length > MAX_PATH_KEY ? `${apply(stringSlice, k, [0, MAX_PATH_KEY]) as string}...` : k) as string;
+  if (typeof k === 'number' || typeof k === 'boolean' || k === null || k === undefined) return StringCtor(k);
+  return '…';
+}
 
 export function createCodec(): Codec {
   const protoKeys = new SetCtor<PropertyKey>(ownKeys(ObjectPrototype));
@@ -234,17 +280,35 @@ export function createCodec(): Codec {
     return undefined;
   }
 
-  function encode(root: unknown, opts: EncodeOptions): string | typeof TOO_LARGE | typeof TOO_DEEP {
+  function encode(root: unknown, opts: EncodeOptions): string | EncodeFailure {
     const maxBytes = opts.maxBytes;
     const maxDepth = opts.maxDepth || 256;
     const getters = opts.getters === true;
     const useToJSON = opts.useToJSON === true;
     const extract = typeof opts.extract === 'function' ? opts.extract : null;
     const extractMin = opts.extractMin ?? Infinity;
+    const opaque = typeof opts.opaque === 'function' ? opts.opaque : null;
+    const strict = opts.strict === true;
     const seen = new MapCtor<object, number>();
     let nextId = 0;
     let bytes = 0;
-    let fail: 0 | typeof TOO_LARGE | typeof TOO_DEEP = 0;
+    let fail: 0 | EncodeFailure['code'] = 0;
+    let failWhat = '';
+    // The segments from the failure up to the root, in that order (see `within`).
+    const path: string[] = [];
+    function unreadable(what: string): null {
+      if (!fail) {
+        fail = UNREADABLE;
+        failWhat = what;
+      }
+      return null;
+    }
+    /** After a child's copy: a failure below it (but the byte budget's, which is not anywhere) passes through `segment`. */
+    function within(segment: string): boolean {
+      if (!fail) return false;
+      if (fail !== TOO_LARGE) path[path.length] = segment;
+      return true;
+    }
     function charge(n: number): boolean {
       bytes += n;
       if (bytes > maxBytes) {
@@ -295,6 +359,15 @@ export function createCodec(): Codec {
         fail = TOO_DEEP;
         return null;
       }
+      try {
+        return encObject(o, depth);
+      } catch {
+        // Inspecting the object threw (a revoked Proxy, a Proxy trap that throws): what a child of it
+        // threw was caught at the child.
+        return unreadable('object');
+      }
+    }
+    function encObject(o: object, depth: number): unknown {
       const prior = apply(mapGet, seen, [o]) as number | undefined;
       if (prior !== undefined) {
         charge(12);
@@ -316,9 +389,14 @@ export function createCodec(): Codec {
           try {
             out = apply(tj, o, ['']);
           } catch {
+            if (strict) return unreadable('toJSON');
             out = undefined;
           }
-          if (out !== o) return enc(out, depth + 1);
+          if (out !== o) {
+            const replaced = enc(out, depth + 1);
+            within('.toJSON()');
+            return replaced;
+          }
         }
       }
       if (!plain && o instanceof RegExpCtor) {
@@ -336,7 +414,19 @@ export function createCodec(): Codec {
       if (viewLength >= 0) {
         if (!charge(viewLength + 2)) return null;
         const out = new ArrayCtor<unknown>(viewLength);
-        for (let i = 0; i < viewLength && !fail; i++) out[i] = enc(readIndex(o as unknown[], i), depth + 1);
+        for (let i = 0; i < viewLength && !fail; i++) {
+          let item: unknown;
+          if (!getters) item = readIndex(o as unknown[], i);
+          else {
+            try {
+              item = (o as unknown[])[i];
+            } catch {
+              if (strict) unreadable('getter');
+            }
+          }
+          if (!fail) out[i] = enc(item, depth + 1);
+          within(`[${i}]`);
+        }
         return out;
       }
       if (plain) return encodeObject(o, depth, false);
@@ -349,10 +439,11 @@ export function createCodec(): Codec {
         const flat: unknown[] = [];
         apply(mapForEach, o, [
           (val: unknown, key: unknown) => {
-            if (!fail) {
-              apply(arrayPush, flat, [enc(key, depth + 1)]);
-              apply(arrayPush, flat, [enc(val, depth + 1)]);
-            }
+            if (fail) return;
+            apply(arrayPush, flat, [enc(key, depth + 1)]);
+            if (within('.keys()')) return;
+            apply(arrayPush, flat, [enc(val, depth + 1)]);
+            within(`.get(${keyText(key)})`);
           },
         ]);
         return tagged('m', flat);
@@ -361,10 +452,18 @@ export function createCodec(): Codec {
         const flat: unknown[] = [];
         apply(setForEach, o, [
           (val: unknown) => {
-            if (!fail) apply(arrayPush, flat, [enc(val, depth + 1)]);
+            if (fail) return;
+            apply(arrayPush, flat, [enc(val, depth + 1)]);
+            within('.values()');
           },
         ]);
         return tagged('s', flat);
+      }
+      const what = opaque === null ? undefined : opaque(o);
+      if (what !== undefined) {
+        fail = UNSUPPORTED;
+        failWhat = what;
+        return null;
       }
       return encodeObject(o, depth, o instanceof ErrorCtor);
     }
@@ -376,7 +475,8 @@ export function createCodec(): Codec {
         out.message = enc(readProp(v, 'message'), depth + 1);
         return out;
       }
-      const ks = keysOf(v);
+      // The host's own values (getters on) say when they cannot be listed; a script's are copied as far as they can be read.
+      const ks = getters ? objectKeys(v) : keysOf(v);
       for (let i = 0; i < ks.length && !fail; i++) {
         const k = ks[i] as string;
         let val: unknown;
@@ -384,7 +484,10 @@ export function createCodec(): Codec {
           try {
             val = (v as Record<string, unknown>)[k];
           } catch {
-            continue;
+            if (!strict) continue;
+            unreadable('getter');
+            within(keySegment(k));
+            break;
           }
         } else {
           let d: PropertyDescriptor | undefined;
@@ -400,26 +503,33 @@ export function createCodec(): Codec {
         if (typeof val === 'function' || typeof val === 'symbol') continue;
         if (!charge(k.length + 4)) break;
         const e = enc(val, depth + 1);
+        if (within(keySegment(k))) break;
         if (k === TAG) hasTagKey = true;
         putOwn(out, k, e);
       }
       return hasTagKey ? tagged('o', out) : out;
     }
+    const failure = (code: EncodeFailure['code']): EncodeFailure => {
+      let where = '';
+      for (let i = path.length - 1; i >= 0; i--) where += path[i] as string;
+      return { code, path: where, what: failWhat };
+    };
     let tree: unknown;
     try {
       tree = enc(root, 0);
     } catch {
+      // The stack ran out.
       fail ||= TOO_DEEP;
     }
-    if (fail) return fail;
+    if (fail) return failure(fail);
     let text: string | undefined;
     try {
       text = jsonStringify(tree);
     } catch {
-      return TOO_DEEP;
+      return failure(TOO_DEEP);
     }
     if (text === undefined) text = 'null';
-    if (text.length > maxBytes) return TOO_LARGE;
+    if (text.length > maxBytes) return failure(TOO_LARGE);
     return text;
   }
 
@@ -611,6 +721,15 @@ export function createCodec(): Codec {
         else fail = TOO_DEEP;
         return null;
       }
+      try {
+        return encObject(o, depth);
+      } catch {
+        // Inspecting the object threw (a revoked Proxy, a trap that throws); a child's throw was caught at the child.
+        if (!fail) fail = UNREADABLE;
+        return null;
+      }
+    }
+    function encObject(o: object, depth: number): unknown {
       if (apply(setHas, ancestors, [o])) {
         if (markCycles) return charge(12) ? '[Circular]' : null;
         fail = CYCLE;
@@ -673,7 +792,7 @@ export function createCodec(): Codec {
       for (let i = 0; i < len; i++) {
         const e = enc(at(i), depth + 1);
         if (fail) {
-          if (fail === CYCLE) path[path.length] = `[${i}]`;
+          if (fail === CYCLE || fail === UNREADABLE) path[path.length] = `[${i}]`;
           break;
         }
         if (e === OMIT) {
@@ -694,7 +813,7 @@ export function createCodec(): Codec {
         if (prototypeKey(k, val)) continue;
         const e = enc(val, depth + 1);
         if (fail) {
-          if (fail === CYCLE) path[path.length] = `.${k}`;
+          if (fail === CYCLE || fail === UNREADABLE) path[path.length] = `.${k}`;
           break;
         }
         if (e === OMIT || !charge(k.length + 4)) continue;

@@ -16,7 +16,7 @@ import { boundedAsync, wrapIterableConsumers } from './iterables.js';
 import { displace, displaced } from './displaced.js';
 import { asBuiltin, installFunctionToString } from './sources.js';
 import type { Codec } from './codec.js';
-import { TOO_LARGE } from './codec.js';
+import { TOO_DEEP, TOO_LARGE } from './codec.js';
 import { cleanError, enable, prepareStackTrace, refuseForeign } from './errors.js';
 import {
   AggregateErrorCtor,
@@ -463,8 +463,8 @@ function installStructuredClone(codec: Codec): void {
         const run = current;
         const text = codec.encode(value, { maxBytes: run === null ? 1_048_576 : run.maxChars, maxDepth: 256, getters: false, useToJSON: false });
         if (typeof text !== 'string') {
-          if (run !== null && text === TOO_LARGE) fatal(run, 'MEMORY_LIMIT_EXCEEDED', 'MemoryLimitError', 'Memory limit exceeded: structuredClone of a value larger than the memory limit allows.');
-          throw new RangeErrorCtor('structuredClone: the value is nested too deeply.');
+          if (run !== null && text.code === TOO_LARGE) fatal(run, 'MEMORY_LIMIT_EXCEEDED', 'MemoryLimitError', 'Memory limit exceeded: structuredClone of a value larger than the memory limit allows.');
+          throw new RangeErrorCtor(text.code === TOO_DEEP ? 'structuredClone: the value is nested too deeply.' : `structuredClone: the value could not be read (at value${text.path}).`);
         }
         if (run !== null) chargeChars(text.length);
         return codec.decode(text);

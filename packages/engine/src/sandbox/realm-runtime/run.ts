@@ -10,8 +10,11 @@ import type { PendingCall, Run } from './budgets.js';
 import { chargeChars, chargeElements, checkAlive, checkMemory, copied, current, fatal, iterations, newRun, setCurrent } from './budgets.js';
 import { NAMED_COPY_MOST, copiedIndices, counted, forgetJoins, forInIndices, indexCount, inheritedKeys, lengthGrowth, listedIndices, namedKeys, plainArray, propertyKey, protectedKey, protectedName, refuseProtected } from './builtins.js';
 import type { Codec } from './codec.js';
-import { CYCLE, TOO_LARGE } from './codec.js';
+import { CYCLE, TOO_LARGE, UNREADABLE } from './codec.js';
 import { FOREIGN_NAME, FOREIGN_MESSAGE, callSite, cleanError, foreign, locationOf, readErrorField, readMessage, refuseForeign, safeString, withSite } from './errors.js';
+
+/** Why a script's value could not be copied out (encodeJSON's UNREADABLE). */
+const UNREADABLE_WHY = 'it is a revoked Proxy, or a Proxy whose trap threw.';
 import { hostBegin, hostCall, hostDone, hostLog, hostTake } from './host.js';
 import {
   BigIntCtor,
@@ -129,6 +132,8 @@ function finish(run: Run, codec: Codec, kind: 'ok' | 'error', value: unknown): v
     if (typeof text === 'string') report(run, { kind: 'ok', ...stats }, text);
     else if (text.code === TOO_LARGE) report(run, { kind: 'limit', code: 'OUTPUT_LIMIT_EXCEEDED', name: 'OutputLimitError', message: `The result is larger than ${run.limits.maxOutputBytes} bytes as JSON (shared values count each time they appear).`, ...stats });
     else if (text.code === CYCLE) report(run, { kind: 'limit', code: 'OUTPUT_LIMIT_EXCEEDED', name: 'OutputLimitError', message: `The result contains a cycle (at value${text.path}), which JSON cannot represent.`, ...stats });
+    // The script's own value threw while it was read: its error, not a cap's.
+    else if (text.code === UNREADABLE) report(run, { kind: 'limit', code: 'RUNTIME_ERROR', name: 'TypeError', message: `The result could not be read (at value${text.path}): ${UNREADABLE_WHY}`, ...stats });
     // Deeper than the copy-out walks: a result that cannot be returned whole (DESIGN.md's OUTPUT_LIMIT_EXCEEDED), not a script error.
     else report(run, { kind: 'limit', code: 'OUTPUT_LIMIT_EXCEEDED', name: 'OutputLimitError', message: `The result is nested more than ${RESULT_MAX_DEPTH} levels deep, deeper than a result is copied out.`, ...stats });
     return;
@@ -175,7 +180,9 @@ function makeCallTool(run: Run, codec: Codec) {
           ? `are larger than ${run.limits.maxToolArgsBytes} bytes as JSON.`
           : argsText.code === CYCLE
             ? `contain a cycle (at args${argsText.path}), which JSON cannot represent.`
-            : 'are nested too deeply.';
+            : argsText.code === UNREADABLE
+              ? `could not be read (at args${argsText.path}): ${UNREADABLE_WHY}`
+              : 'are nested too deeply.';
       return rejected(makeToolError('ToolError', `Arguments of "${name}" ${why}`, 'INVALID_ARGUMENTS', name));
     }
     const id = ++run.nextCallId;
@@ -209,7 +216,7 @@ function makeConsole(run: Run, codec: Codec): object {
         else if (a === null || (typeof a !== 'object' && typeof a !== 'function')) apply(arrayPush, parts, [safeString(a)]);
         else {
           const t = codec.encodeJSON(a, { maxBytes: run.limits.maxLogBytes, maxDepth: 16, cycles: 'mark' });
-          apply(arrayPush, parts, [typeof t !== 'string' ? '[value too large]' : t === '' ? 'undefined' : t]);
+          apply(arrayPush, parts, [typeof t !== 'string' ? (t.code === UNREADABLE ? '[unreadable value]' : '[value too large]') : t === '' ? 'undefined' : t]);
         }
       }
       const line = apply(arrayJoin, parts, [' ']) as string;
