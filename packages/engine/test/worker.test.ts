@@ -7,9 +7,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Enclave, EnclaveConfigError, LEVEL_CONFIGS, ToolError, WORKER_POOL_PRESETS } from '../src/index.js';
 import { WorkerPool, readEntry } from '../src/sandbox/worker-pool.js';
 import { checkMessage } from '../src/sandbox/worker-protocol.js';
-import type { EntryEnd } from '../src/sandbox/isolation.js';
+import type { EntryEnd, EntryOutput } from '../src/sandbox/isolation.js';
 import { prepareAgentScript } from '../src/pipeline.js';
-import type { CreateEnclaveOptions, ExecutionResult, ToolSet, WorkerPoolStats } from '../src/index.js';
+import type { CreateEnclaveOptions, ExecutionResult, ToolSet, WorkerPoolConfig, WorkerPoolStats } from '../src/index.js';
 import { untilReached } from './helpers.js';
 
 const opened: Enclave[] = [];
@@ -46,6 +46,15 @@ async function until(enclave: Enclave, ok: (s: NonNullable<ReturnType<Enclave['s
     await new Promise((r) => setTimeout(r, 10));
   }
   throw new Error(`pool never reached the expected state: ${JSON.stringify(enclave.stats().workers)}`);
+}
+
+/** A pool whose workers run a test fixture (a worker that misbehaves on purpose) instead of the engine's. */
+function fixturePool(file: string, config: WorkerPoolConfig, maxMessageBytes: number): WorkerPool {
+  return new WorkerPool(config, {
+    realms: { maxIdle: 1, prewarm: 0, maxRunsPerRealm: 10, maxRealms: 4, intl: false, proxy: false },
+    maxMessageBytes,
+    entry: new URL(`./fixtures/${file}`, import.meta.url),
+  });
 }
 
 describe('worker_threads: the same engine in a worker', () => {
@@ -325,11 +334,7 @@ describe('worker_threads: pool', () => {
 
   it('a worker that sends messages nobody asked for, faster than maxMessagesPerSecond, is stopped and replaced', async () => {
     const config = { ...WORKER_POOL_PRESETS.STANDARD, minWorkers: 1, maxWorkers: 1, maxMessagesPerSecond: 5, maxExecutionsPerWorker: 10, maxQueueSize: 1, idleTimeoutMs: 30_000 };
-    const pool = new WorkerPool(config, {
-      realms: { maxIdle: 1, prewarm: 0, maxRunsPerRealm: 10, maxRealms: 4, intl: false, proxy: false },
-      maxMessageBytes: 1 << 20,
-      entry: new URL('./fixtures/flooding-worker.mjs', import.meta.url),
-    });
+    const pool = fixturePool('flooding-worker.mjs', config, 1 << 20);
     try {
       await pool.ready();
       const failed = new Promise<[string, string]>((resolve) => {
@@ -366,6 +371,62 @@ describe('worker_threads: pool', () => {
     } finally {
       pool.dispose();
     }
+  });
+
+  describe('a worker that lies in its messages is not believed (a real worker thread, hostile-worker.mjs)', () => {
+    // Small caps, so that each lie is well past them and well within the byte cap of a message.
+    const limits = { ...LEVEL_CONFIGS.STANDARD.limits, maxOutputBytes: 1000, maxToolArgsBytes: 1000, maxToolCalls: 3, maxLogEntries: 10, maxLogBytes: 1000 };
+    const config = { ...WORKER_POOL_PRESETS.STANDARD, minWorkers: 1, maxWorkers: 1, maxExecutionsPerWorker: 100, maxQueueSize: 10, idleTimeoutMs: 30_000 };
+
+    /** Runs a job whose script names the lie; what reached the host (the canary) and how the run failed. */
+    async function lie(name: string): Promise<{ entries: EntryOutput[]; failed: [string, string] | 'never' }> {
+      const pool = fixturePool('hostile-worker.mjs', config, 8 << 20);
+      try {
+        await pool.ready();
+        const entries: EntryOutput[] = [];
+        const failed = await new Promise<[string, string] | 'never'>((resolve) => {
+          // Only so that a pool that believes the lie ends the test instead of hanging it.
+          const timer = setTimeout(() => resolve('never'), 10_000);
+          pool.run(
+            { source: name, limits, inputText: null, globalsText: null, globalNames: [], functionNames: [], deadline: performance.now() + 60_000 },
+            {
+              entry: (output) => entries.push(output),
+              failed: (code, n) => {
+                clearTimeout(timer);
+                resolve([code, n]);
+              },
+            },
+          );
+        });
+        return { entries, failed };
+      } finally {
+        await pool.dispose();
+      }
+    }
+
+    it.each([
+      ['300,000 console lines in one head (many values, few bytes)', 'values'],
+      ['400,000 empty arrays after the fields (one value each)', 'empties'],
+      ['a result far longer than maxOutputBytes', 'value'],
+      ['a tool call whose arguments are longer than maxToolArgsBytes', 'args'],
+      ['more tool calls in one entry than the run may make', 'calls'],
+      ['tool error data that no reply of the host held', 'toolData'],
+    ])('%s: the run fails as INTERNAL_ERROR and nothing of it reaches the host', async (_name, name) => {
+      const { entries, failed } = await lie(name);
+      expect(failed).toEqual(['INTERNAL_ERROR', 'InternalError']);
+      expect(entries).toEqual([]);
+    });
+
+    it('more entries than the run’s start and replies account for: the ones past it never reach the host', async () => {
+      const { entries, failed } = await lie('entries');
+      expect(failed).toEqual(['INTERNAL_ERROR', 'InternalError']);
+      // The start, one per tool call (none was made) and a cancel, with room: never the 20 sent.
+      expect(entries.length).toBeLessThanOrEqual(limits.maxToolCalls + 3);
+    });
+
+    it.each(['notArray', 'notText', 'badEnd'])('a message of a shape no worker writes (%s): INTERNAL_ERROR', async (name) => {
+      expect((await lie(name)).failed).toEqual(['INTERNAL_ERROR', 'InternalError']);
+    });
   });
 
   it('stats() reports the pool', async () => {

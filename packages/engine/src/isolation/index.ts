@@ -25,6 +25,7 @@ export { toolErrorReply } from '../sandbox/realm-abi.js';
 export { isNdValues } from '../sandbox/nondeterminism.js';
 export { jsonWithin } from '../sanitize/codec.js';
 export { WORKER_POOL_PRESETS, WorkerPool, maxMessageBytes, readEntry } from '../sandbox/worker-pool.js';
+export { EntryCaps, entryValues } from '../sandbox/entry-caps.js';
 export type { WorkerPoolOptions } from '../sandbox/worker-pool.js';
 export { installRejectionGuard } from '../sandbox/rejections.js';
 export type { RemoteAdapter, RemoteAdapterContext, WorkerPoolConfig, WorkerPoolStats } from '../types.js';

@@ -23,6 +23,7 @@ import type { RealmPoolOptions } from './realm.js';
 import { runtimeCodeForWorkers } from './realm.js';
 import type { HostMessage, WireEnd, WireJob, WorkerInit } from './worker-protocol.js';
 import { checkMessage, formatMessage } from './worker-protocol.js';
+import { EntryCaps } from './entry-caps.js';
 
 /** Pool defaults per security level (explicit `workerPoolConfig` fields win). */
 export const WORKER_POOL_PRESETS = {
@@ -55,6 +56,8 @@ export function v8HeapLimitMb(perWorker: number): number {
 const CANCEL_GRACE_MS = 100;
 const LOG_LEVELS: ReadonlySet<unknown> = new Set(['log', 'info', 'warn', 'error', 'debug']);
 const END_KINDS: ReadonlySet<unknown> = new Set(['report', 'timeout', 'syntax', 'crashed', 'stopped']);
+/** The values a message from a worker with no run may hold: `['ready']`, with room. */
+const READY_VALUES = 16;
 
 let workerUrl: URL | undefined;
 /**
@@ -80,6 +83,8 @@ type SlotState = 'starting' | 'idle' | 'busy' | 'draining' | 'dead';
 interface Job {
   id: number;
   job: IsolatedJob;
+  /** What the run's entries may hold in all: a worker that reports more is not running our realm. */
+  caps: EntryCaps;
   events: IsolationEvents;
   /** Set once the run is over for the pool: ended by its worker, failed, or stopped by the host. */
   done: boolean;
@@ -108,6 +113,8 @@ interface Slot {
   windowStart: number;
   windowCount: number;
   backlog: string[];
+  /** The characters `backlog` holds: at most one message's worth (see #receive). */
+  backlogChars: number;
   backlogTimer: NodeJS.Timeout | undefined;
   idleTimer: NodeJS.Timeout | undefined;
   graceTimer: NodeJS.Timeout | undefined;
@@ -193,11 +200,13 @@ export class WorkerPool implements Isolation {
   }
 
   run(job: IsolatedJob, events: IsolationEvents): IsolatedRun {
-    const entry: Job = { id: ++this.#nextJob, job, events, done: false, slot: undefined };
+    const entry: Job = { id: ++this.#nextJob, job, caps: new EntryCaps(job), events, done: false, slot: undefined };
     const handle: IsolatedRun = {
       deliver: (callId, reply) => {
         const slot = entry.slot;
-        if (!entry.done && slot !== undefined && slot.job === entry) this.#post(slot, ['reply', entry.id, callId, reply[0]], reply[1]);
+        if (entry.done || slot === undefined || slot.job !== entry) return;
+        entry.caps.replied(reply);
+        this.#post(slot, ['reply', entry.id, callId, reply[0]], reply[1]);
       },
       stop: () => this.#stopJob(entry),
       iterations: () => {
@@ -290,6 +299,7 @@ export class WorkerPool implements Isolation {
       windowStart: performance.now(),
       windowCount: 0,
       backlog: [],
+      backlogChars: 0,
       backlogTimer: undefined,
       idleTimer: undefined,
       graceTimer: undefined,
@@ -475,12 +485,14 @@ export class WorkerPool implements Isolation {
       slot.windowCount = 0;
     }
     if (slot.backlog.length > 0 || ++slot.windowCount > this.#config.maxMessagesPerSecond) {
-      // Over the rate: hold messages until the next window; a worker that keeps flooding is stopped.
-      if (typeof text !== 'string' || slot.backlog.length >= this.#config.maxMessagesPerSecond) {
+      // Over the rate: hold messages until the next window; a worker that keeps flooding is stopped, and
+      // so is one whose held messages would outgrow one message's cap (each may be that large).
+      if (typeof text !== 'string' || slot.backlog.length >= this.#config.maxMessagesPerSecond || slot.backlogChars + text.length > this.#init.maxMessageBytes) {
         this.#flooded(slot);
         return;
       }
       slot.backlog.push(text);
+      slot.backlogChars += text.length;
       slot.backlogTimer ??= setTimeout(() => this.#drainBacklog(slot), Math.max(1, 1000 - (now - slot.windowStart)));
       return;
     }
@@ -494,7 +506,9 @@ export class WorkerPool implements Isolation {
     slot.windowCount = 0;
     while (slot.backlog.length > 0 && slot.windowCount < this.#config.maxMessagesPerSecond) {
       slot.windowCount++;
-      this.#handle(slot, slot.backlog.shift() as string);
+      const text = slot.backlog.shift() as string;
+      slot.backlogChars -= text.length;
+      this.#handle(slot, text);
       if ((slot.state as SlotState) === 'dead') return;
     }
     if (slot.backlog.length > 0) slot.backlogTimer = setTimeout(() => this.#drainBacklog(slot), 1000);
@@ -517,7 +531,9 @@ export class WorkerPool implements Isolation {
     let message: unknown[];
     let tail: string;
     try {
-      ({ message, tail } = checkMessage(text, this.#init.maxMessageBytes));
+      // Counted before it is parsed: no message builds more values than its run's entries could hold
+      // (a worker between runs says only `ready`).
+      ({ message, tail } = checkMessage(text, this.#init.maxMessageBytes, slot.job?.caps.maxValues ?? READY_VALUES));
     } catch {
       this.#invalid(slot);
       return;
@@ -535,6 +551,11 @@ export class WorkerPool implements Isolation {
     const job = slot.job;
     // A late message of a run the pool has already given up on.
     if (!job || job.id !== entry.id) return;
+    // Within what the run's realm can write, all entries together, before any of it is acted on.
+    if (!job.caps.within(entry)) {
+      this.#invalid(slot);
+      return;
+    }
     if (entry.end !== null) {
       slot.runs++;
       job.done = true;

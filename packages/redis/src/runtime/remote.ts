@@ -8,9 +8,9 @@
  */
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
-import type { EntryCall, EntryEnd, EntryOutput, IsolatedJob, IsolatedRun, Isolation, IsolationEvents, IsolationFailureCode, RemoteAdapter, RemoteAdapterContext } from '@enclave-kit/engine/isolation';
+import type { EntryOutput, IsolatedJob, IsolatedRun, Isolation, IsolationEvents, IsolationFailureCode, RemoteAdapter, RemoteAdapterContext } from '@enclave-kit/engine/isolation';
 import { OptionChecker } from '@enclave-kit/engine/http';
-import { checkMessage, formatMessage, jsonWithin, readEntry, toolErrorReply } from '@enclave-kit/engine/isolation';
+import { EntryCaps, checkMessage, formatMessage, readEntry, toolErrorReply } from '@enclave-kit/engine/isolation';
 import type { RedisClient, RedisStoreOptions } from '../client.js';
 import { checkArguments, readSecret, within } from '../client.js';
 import { MessageAuth, inOrder, seal, unverifiedText } from './auth.js';
@@ -143,13 +143,8 @@ interface RemoteRun {
   /** Its node reads replies whose payload follows the newline (it said so when it accepted the run). */
   framed: boolean;
   timer: NodeJS.Timeout | undefined;
-  logEntries: number;
-  logChars: number;
-  messages: number;
-  /** The longest failed tool call's reply sent to its node: the only text of a report's tool error data. */
-  errorReply: number;
-  /** The most values a message about the run may hold (see `entryValues`), counted before it is parsed. */
-  maxValues: number;
+  /** What the run's entries may hold in all (the worker pool's own caps): a node that reports more is lying. */
+  caps: EntryCaps;
   /** With a secret: the seq of the last message taken from its node (older ones are replays). */
   seq: number;
 }
@@ -164,23 +159,9 @@ const FAILURES: Record<NodeFailure, [IsolationFailureCode, string, string]> = {
   TOO_LARGE: ['RUNTIME_UNAVAILABLE', 'RuntimeUnavailableError', 'The run is larger than the runtime node accepts (its maxPayloadBytes); nothing of the script ran.'],
 };
 
-/**
- * The most values (array elements and properties, see jsonWithin) a node's message about a run may
- * hold: its tuple and end, and each tool call (4), console line (3) and value of the clock or
- * Math.random() (3) the run may report in all. JSON.parse of what a node sends was otherwise bounded by
- * the message's size only: a 27 MB message of `{}` (the STANDARD level's cap) took 600 MB of the app's
- * heap, and crashed an app whose heap was smaller.
- */
-function entryValues(job: IsolatedJob): number {
-  const { maxToolCalls, maxLogEntries } = job.limits;
-  return 16 + 4 * (maxToolCalls + 1) + 3 * (maxLogEntries + 1) + 3 * (job.maxNd ?? 0);
-}
 /** An acceptance: its tuple, six fields. */
 const ACCEPT_VALUES = 16;
 
-/** A realm's report: its kind, texts, location, tool error and counts (a dozen values, three levels), with room. */
-const REPORT_VALUES = 64;
-const REPORT_DEPTH = 8;
 
 const LOST_NODE = 'The runtime node running this run stopped before it ended; the run is not retried (its tools may have run).';
 const LOST_REDIS = 'The connection to Redis was lost while the run was on a runtime node; the run is not retried (its tools may have run).';
@@ -270,7 +251,7 @@ export class RedisRuntimeIsolation implements Isolation {
   }
 
   run(job: IsolatedJob, events: IsolationEvents): IsolatedRun {
-    const run: RemoteRun = { id: newId('r'), token: newId('t'), link: undefined, inline: false, entry: undefined, events, limits: job.limits, state: 'queued', node: undefined, maxMessage: undefined, framed: false, timer: undefined, logEntries: 0, logChars: 0, messages: 0, errorReply: 0, maxValues: entryValues(job), seq: 0 };
+    const run: RemoteRun = { id: newId('r'), token: newId('t'), link: undefined, inline: false, entry: undefined, events, limits: job.limits, state: 'queued', node: undefined, maxMessage: undefined, framed: false, timer: undefined, caps: new EntryCaps(job), seq: 0 };
     const handle: IsolatedRun = {
       deliver: (callId, reply) => {
         if (this.#runs.get(run.id) === run) this.#reply(run, callId, reply);
@@ -409,7 +390,7 @@ export class RedisRuntimeIsolation implements Isolation {
    * tool result over the app's own cap.
    */
   #reply(run: RemoteRun, callId: number, reply: Parameters<IsolatedRun['deliver']>[1]): void {
-    if (reply[0] === 0) run.errorReply = Math.max(run.errorReply, reply[1].length);
+    run.caps.replied(reply);
     // The payload is JSON already: to a node that reads it so, it follows the newline, not escaped again.
     const text = run.framed ? formatMessage(['reply', run.id, callId, reply[0]] satisfies ToNode, reply[1]) : formatMessage(['reply', run.id, callId, reply[0], reply[1]] satisfies ToNode);
     if (run.maxMessage === undefined || text.length <= run.maxMessage) {
@@ -567,7 +548,7 @@ export class RedisRuntimeIsolation implements Isolation {
     let tail: string;
     try {
       // Measured before it is parsed: no message about a run builds more than its entries could.
-      ({ message, tail } = checkMessage(text, this.#maxMessageBytes, this.#runs.get(head.run)?.maxValues ?? ACCEPT_VALUES));
+      ({ message, tail } = checkMessage(text, this.#maxMessageBytes, this.#runs.get(head.run)?.caps.maxValues ?? ACCEPT_VALUES));
     } catch {
       return;
     }
@@ -632,10 +613,12 @@ export class RedisRuntimeIsolation implements Isolation {
   }
 
   #entry(run: RemoteRun, message: unknown[], tail: string): void {
-    // The worker pool's own check of a worker's entry, values of non-deterministic sources included (the
-    // driver holds their number to the run's cap, as it does tool calls).
+    // The worker pool's own checks of a worker's entry: its shape, values of non-deterministic sources
+    // included (the driver holds their number to the run's cap, as it does tool calls), and what the
+    // run's realm could have written in all (EntryCaps: beyond it a node handed a tool arguments of any
+    // size, and the caller a result of any size).
     const entry = readEntry(['entry', 0, message[2], message[3], message[4], false, false, message[5]], tail);
-    if (entry === undefined || !this.#withinCaps(run, entry)) {
+    if (entry === undefined || !run.caps.within(entry)) {
       this.#fail(run, 'INTERNAL_ERROR', 'InternalError', 'The runtime node sent an invalid message.');
       return;
     }
@@ -645,33 +628,4 @@ export class RedisRuntimeIsolation implements Isolation {
     run.events.entry(output);
   }
 
-  /**
-   * A node's reports stay within what the run's own caps allow, whatever the node says: a realm writes
-   * no tool call's arguments longer than `maxToolArgsBytes`, no value longer than `maxOutputBytes` (both
-   * as the text's length), and no report whose tool error data is not one the app sent it. Beyond them a
-   * node handed a tool arguments of any size, and the caller a result of any size (5 MB with
-   * maxOutputBytes 1000).
-   */
-  #withinCaps(run: RemoteRun, entry: { calls: EntryCall[]; logs: [string, string][]; end: EntryEnd | null }): boolean {
-    const { maxToolCalls, maxLogEntries, maxLogBytes, maxToolArgsBytes, maxOutputBytes } = run.limits;
-    // Each entry follows the start or a delivery of replies; more than that is a node that floods.
-    if (++run.messages > maxToolCalls + 3) return false;
-    run.logEntries += entry.logs.length;
-    for (const [, line] of entry.logs) run.logChars += line.length;
-    // The realm counts bytes of UTF-8; a line's length in UTF-16 units is never more. One more entry: the cap's own notice.
-    if (entry.calls.length > maxToolCalls + 1 || run.logEntries > maxLogEntries + 1 || run.logChars > maxLogBytes + 1024) return false;
-    if (entry.calls.some((call) => call[2].length > maxToolArgsBytes)) return false;
-    const { end } = entry;
-    if (end?.kind !== 'report') return true;
-    // A report is a handful of fields (measured before anything parses it: the driver does too), and its
-    // tool error's data is the text of one of the app's own failed replies again, parsed and written anew.
-    if (end.value.length > maxOutputBytes || !jsonWithin(end.report, REPORT_DEPTH, REPORT_VALUES)) return false;
-    try {
-      const tool: unknown = (JSON.parse(end.report) as { tool?: unknown }).tool;
-      const data: unknown = tool !== null && typeof tool === 'object' ? (tool as { data?: unknown }).data : undefined;
-      return typeof data !== 'string' || data.length <= run.errorReply;
-    } catch {
-      return false;
-    }
-  }
 }
