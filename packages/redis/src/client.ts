@@ -155,12 +155,12 @@ end`;
  * KEYS[1] read as a sorted set of members by the time each ends, which its store keeps alive as long as
  * its latest member (every write sets the key's expiry to that member's end, or later): what the key
  * holds is input, and what breaks that rule is none the store wrote. Another type, or a set without an
- * expiry or with one longer than `longest` ms, is deleted; a member that ends more than `slackMs` after
+ * expiry or with one longer than `longest` ms (a number, or a Lua expression), is deleted; a member that ends more than `slackMs` after
  * the set does is dropped (`now`, a Lua expression, is the clock its members' ends are on; `slackMs`
  * covers the difference between that clock and Redis's expiries). So a Redis writer's key refuses no
  * one for longer than its own expiry, never forever.
  */
-export const luaTimedSet = (now: string, longest: number, slackMs: number) => `${LUA_OURS}
+export const luaTimedSet = (now: string, longest: number | string, slackMs: number) => `${LUA_OURS}
 ours(KEYS[1], 'zset')
 local life = redis.call('PTTL', KEYS[1])
 if life == -1 or life > ${longest} then

@@ -16,6 +16,14 @@ export interface RedisSessionStoreOptions extends RedisStoreOptions {
   /** How long a session may stay `running` before Redis forgets it (a run that never ended). Default 1 hour. */
   maxRunningMs?: number;
   /**
+   * The longest wait for an approval (ms) of the apps that share the store: their `sessions.maxPauseDuration`.
+   * An owner's waiting places (see `maxWaitingPerUser`) that Redis says last longer are none an app
+   * wrote, and are dropped as corrupt: one hostile write could otherwise refuse an owner every approval
+   * for as long as it chose (years). A longer wait an app asks for itself is kept too. Default 24 hours
+   * (the default `maxPauseDuration`).
+   */
+  maxPauseDuration?: number;
+  /**
    * Finished sessions kept per owner in each of the store's 16 buckets (a session's bucket comes from
    * its id): when one more of an owner's sessions finishes in a bucket, the owner's oldest finished
    * session there is forgotten with its keys, as if it had expired (readers get 404, followers are
@@ -362,12 +370,13 @@ const WAIT_CLOCK_SLACK_MS = 60_000;
  * One of an owner's places for sessions waiting for approval (a sorted set of session ids by the end of
  * their wait, on the app's clock): the ended ones dropped, then taken for ARGV[1] until ARGV[4] unless
  * ARGV[2] others hold them all. The set lives as long as its latest place, so a key of another type, a
- * set without an expiry or places that end after it are a Redis writer's (luaTimedSet), which would
+ * set without an expiry, one that expires later than ARGV[5] ms (the longest wait an app writes, and
+ * the clocks' slack) or places that end after it are a Redis writer's (luaTimedSet), which would
  * otherwise refuse the owner every wait for as long as it lived. 1 if the session holds one.
  */
 const HOLD_WAIT = new Script(
   'session holdWait',
-  `${luaTimedSet('tonumber(ARGV[3])', Number.MAX_SAFE_INTEGER, WAIT_CLOCK_SLACK_MS)}
+  `${luaTimedSet('tonumber(ARGV[3])', 'tonumber(ARGV[5])', WAIT_CLOCK_SLACK_MS)}
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
@@ -638,6 +647,7 @@ export class RedisSessionStore implements SessionStore {
   readonly #timeoutMs: number;
   readonly #maxEvents: number;
   readonly #maxRunningMs: number;
+  readonly #maxPauseMs: number;
   readonly #maxFinishedPerOwner: number;
   /** A bucket's share of `maxFinishedBytes`. */
   readonly #maxBucketBytes: number;
@@ -657,11 +667,12 @@ export class RedisSessionStore implements SessionStore {
 
   constructor(client: RedisClient, options: RedisSessionStoreOptions = {}) {
     const where = 'new RedisSessionStore(client, options)';
-    const { check, o, prefix, timeoutMs } = checkArguments(where, client, options, ['maxEvents', 'maxRunningMs', 'maxFinishedPerOwner', 'maxFinishedBytes', 'maxValueBytes', 'logger', 'secret']);
+    const { check, o, prefix, timeoutMs } = checkArguments(where, client, options, ['maxEvents', 'maxRunningMs', 'maxPauseDuration', 'maxFinishedPerOwner', 'maxFinishedBytes', 'maxValueBytes', 'logger', 'secret']);
     this.#ownerKey = readSecret(check, o.secret, 'every instance');
     this.#logger = check.withMethods<Pick<EnclaveLogger, 'error'>>('logger', o.logger, ['error'], 'an error() method') ?? console;
     this.#maxEvents = check.positiveInteger('maxEvents', o.maxEvents) ?? 10_000;
     this.#maxRunningMs = check.positiveInteger('maxRunningMs', o.maxRunningMs, 'ms') ?? 60 * 60_000;
+    this.#maxPauseMs = check.positiveInteger('maxPauseDuration', o.maxPauseDuration, 'ms') ?? 24 * 60 * 60_000;
     this.#maxFinishedPerOwner = check.positiveInteger('maxFinishedPerOwner', o.maxFinishedPerOwner) ?? 100;
     this.#maxBucketBytes = Math.ceil((check.positiveInteger('maxFinishedBytes', o.maxFinishedBytes, 'bytes') ?? 256 * 1024 * 1024) / BUCKETS);
     this.#maxValueBytes = check.positiveInteger('maxValueBytes', o.maxValueBytes, 'bytes') ?? 64 * 1024 * 1024;
@@ -861,7 +872,10 @@ export class RedisSessionStore implements SessionStore {
 
   async holdWait(owner: string, sessionId: string, max: number, until: number): Promise<boolean> {
     if (!isSessionId(sessionId)) return false;
-    const reply = await this.#run(HOLD_WAIT, [this.#waitsKey(owner)], [sessionId, max, Date.now(), Math.round(until)], 'a hold on a waiting place');
+    const now = Date.now();
+    // What an app of this store writes: its own wait, or the longest it was told another may write.
+    const longest = Math.max(this.#maxPauseMs, Math.round(until) - now) + WAIT_CLOCK_SLACK_MS;
+    const reply = await this.#run(HOLD_WAIT, [this.#waitsKey(owner)], [sessionId, max, now, Math.round(until), longest], 'a hold on a waiting place');
     return integerReply(reply, 'a hold on a waiting place') === 1;
   }
 

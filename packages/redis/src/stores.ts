@@ -48,7 +48,7 @@ export interface RedisStores {
 export function redisStores(client: RedisClient, options: RedisStoresOptions = {}): RedisStores {
   const where = 'redisStores(client, options)';
   const { check, o } = checkArguments(where, client, options, ['onError', 'sessions']);
-  const sessions = check.object('sessions', o.sessions, '{ maxEvents?, maxRunningMs?, maxFinishedPerOwner?, maxFinishedBytes?, maxValueBytes?, logger?, secret? }');
+  const sessions = check.object('sessions', o.sessions, '{ maxEvents?, maxRunningMs?, maxPauseDuration?, maxFinishedPerOwner?, maxFinishedBytes?, maxValueBytes?, logger?, secret? }');
   const common: RedisStoreOptions = {};
   if (o.prefix !== undefined) common.prefix = o.prefix as string;
   if (o.commandTimeoutMs !== undefined) common.commandTimeoutMs = o.commandTimeoutMs as number;

@@ -168,6 +168,44 @@ describe('RedisSessionStore: paused sessions', () => {
     }
   });
 
+  it('waiting places that Redis says last longer than the longest wait an app writes are dropped as corrupt, not believed for years', async () => {
+    const client = redis.client();
+    const store = new RedisSessionStore(client, { prefix, maxPauseDuration: 3_600_000 });
+    const other = new RedisSessionStore(client, { prefix });
+    try {
+      const later = Date.now() + 60_000;
+      expect(await store.holdWait('erin', 'ses_e0', 2, later)).toBe(true);
+      const [key] = (await client.keys(`${prefix}*:erin`)) as [string];
+      const year = 365 * 86_400_000;
+      const forgeries: [string, RedisSessionStore, () => Promise<unknown>][] = [
+        // Places a year off, in a set that lives as long as they do: every rule of a set the store keeps, but its length.
+        ['places and their set a year off', store, () => client.zadd(key, String(Date.now() + year), 'ses_f1', String(Date.now() + year), 'ses_f2').then(() => client.pexpire(key, year))],
+        // Two hours, past the configured hour (and its clock slack).
+        ['places and their set two hours off', store, () => client.zadd(key, String(Date.now() + 7_200_000), 'ses_f1', String(Date.now() + 7_200_000), 'ses_f2').then(() => client.pexpire(key, 7_200_000))],
+        // The default: the handler's default maxPauseDuration, 24 hours.
+        ['places and their set a year off, default maxPauseDuration', other, () => client.zadd(key, String(Date.now() + year), 'ses_f1', String(Date.now() + year), 'ses_f2').then(() => client.pexpire(key, year))],
+      ];
+      // Before: every place taken for the year (or two hours) the writer chose.
+      for (const [name, s, forge] of forgeries) {
+        await client.del(key);
+        await forge();
+        expect(await s.holdWait('erin', 'ses_e1', 2, later), name).toBe(true);
+        expect(await client.zrange(key, 0, -1), name).toEqual(['ses_e1']);
+        expect(await client.pttl(key), name).toBeLessThanOrEqual(60_000);
+      }
+      // A wait the app asks for itself, longer than the option, is its own: its places are kept and counted.
+      await client.del(key);
+      const long = Date.now() + 5 * 3_600_000;
+      expect(await store.holdWait('erin', 'ses_e2', 2, long)).toBe(true);
+      expect(await store.holdWait('erin', 'ses_e3', 2, long)).toBe(true);
+      expect(await store.holdWait('erin', 'ses_e4', 2, long)).toBe(false);
+      expect(() => new RedisSessionStore(client, { prefix, maxPauseDuration: 0 })).toThrow(/maxPauseDuration/);
+    } finally {
+      store.dispose();
+      other.dispose();
+    }
+  });
+
   it('a pending approval that is not what the store wrote is never shown: the session ends as STATE_REJECTED, its readers get a final', async () => {
     const client = redis.client();
     const store = new RedisSessionStore(client, { prefix });
