@@ -303,11 +303,12 @@ export function createCodec(): Codec {
       }
       return null;
     }
-    /** After a child's copy: a failure below it (but the byte budget's, which is not anywhere) passes through `segment`. */
-    function within(segment: string): boolean {
-      if (!fail) return false;
+    /**
+     * After a child's copy failed (callers test `fail` first, so that a copy that succeeds builds no
+     * segment): the failure, but the byte budget's (which is not anywhere), passes through `segment`.
+     */
+    function passes(segment: string): void {
       if (fail !== TOO_LARGE) path[path.length] = segment;
-      return true;
     }
     function charge(n: number): boolean {
       bytes += n;
@@ -394,7 +395,7 @@ export function createCodec(): Codec {
           }
           if (out !== o) {
             const replaced = enc(out, depth + 1);
-            within('.toJSON()');
+            if (fail) passes('.toJSON()');
             return replaced;
           }
         }
@@ -425,7 +426,7 @@ export function createCodec(): Codec {
             }
           }
           if (!fail) out[i] = enc(item, depth + 1);
-          within(`[${i}]`);
+          if (fail) passes(`[${i}]`);
         }
         return out;
       }
@@ -441,9 +442,9 @@ export function createCodec(): Codec {
           (val: unknown, key: unknown) => {
             if (fail) return;
             apply(arrayPush, flat, [enc(key, depth + 1)]);
-            if (within('.keys()')) return;
+            if (fail) return passes('.keys()');
             apply(arrayPush, flat, [enc(val, depth + 1)]);
-            within(`.get(${keyText(key)})`);
+            if (fail) passes(`.get(${keyText(key)})`);
           },
         ]);
         return tagged('m', flat);
@@ -454,7 +455,7 @@ export function createCodec(): Codec {
           (val: unknown) => {
             if (fail) return;
             apply(arrayPush, flat, [enc(val, depth + 1)]);
-            within('.values()');
+            if (fail) passes('.values()');
           },
         ]);
         return tagged('s', flat);
@@ -486,7 +487,7 @@ export function createCodec(): Codec {
           } catch {
             if (!strict) continue;
             unreadable('getter');
-            within(keySegment(k));
+            passes(keySegment(k));
             break;
           }
         } else {
@@ -503,7 +504,10 @@ export function createCodec(): Codec {
         if (typeof val === 'function' || typeof val === 'symbol') continue;
         if (!charge(k.length + 4)) break;
         const e = enc(val, depth + 1);
-        if (within(keySegment(k))) break;
+        if (fail) {
+          passes(keySegment(k));
+          break;
+        }
         if (k === TAG) hasTagKey = true;
         putOwn(out, k, e);
       }
