@@ -102,6 +102,16 @@ describe('runs on runtime nodes', () => {
     expect(remote.error).toMatchObject({ code: 'VALIDATION_ERROR', location: { line: 3, column: 7 }, data: { issues: [{ ruleId: 'syntax', line: 3, column: 7 }] } });
   });
 
+  it('a stack the script reads (err.stack) is in the user’s columns, as in the embedded isolation', async () => {
+    // The guards around the concatenations shift `boom` in the rewritten text.
+    const code = "let s = 'a' + 'b' + 'c'; let t = `${s}${s}`; try { null.boom } catch (e) { return e.stack.split('\\n')[1] }";
+    const local = new Enclave();
+    const embedded = await local.run(code);
+    local.dispose();
+    expect(embedded.value).toBe(`    at <anonymous> (agentscript.js:1:${code.indexOf('boom') + 1})`);
+    expect((await enclave.run(code)).value).toBe(embedded.value);
+  });
+
   it('per-user tools reach the right user, with runs of many users in flight on both nodes at once', async () => {
     const seen: string[] = [];
     const toolsFor = (user: string) => ({

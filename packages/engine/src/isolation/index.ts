@@ -16,6 +16,7 @@ export type {
   IsolationEvents,
   IsolationFailureCode,
   IsolationKind,
+  ScriptPositions,
 } from '../sandbox/isolation.js';
 export type { LogLevel, NdKind, NdValue, RealmLimits, ToolReply } from '../sandbox/realm-abi.js';
 export type { RealmPoolOptions } from '../sandbox/realm.js';

@@ -8,7 +8,7 @@
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { availableParallelism } from 'node:os';
-import type { EntryOutput, IsolatedJob, IsolatedRun, IsolationFailureCode, RealmLimits, WorkerPoolConfig } from '@enclave-kit/engine/isolation';
+import type { EntryOutput, IsolatedJob, IsolatedRun, IsolationFailureCode, RealmLimits, ScriptPositions, WorkerPoolConfig } from '@enclave-kit/engine/isolation';
 import { WORKER_POOL_PRESETS, WorkerPool, checkMessage, formatMessage, installRejectionGuard, isNdValues, jsonWithin, maxMessageBytes, wireEntry } from '@enclave-kit/engine/isolation';
 import { LEVEL_CONFIGS } from '@enclave-kit/engine';
 import { OptionChecker } from '@enclave-kit/engine/http';
@@ -412,7 +412,7 @@ class Node implements RuntimeNode {
     } catch {
       return undefined;
     }
-    const { run, app, token, reach, source, input, globals, names, fnNames, remaining, limits, realm, replayNd, maxNd, framed } = o;
+    const { run, app, token, reach, source, input, globals, names, fnNames, remaining, limits, realm, replayNd, maxNd, framed, positions } = o;
     if (o.v !== 1 || !isId(run) || !isId(app) || !isId(token) || typeof source !== 'string' || source.length === 0) return undefined;
     if (reach !== undefined && parseAddress(reach) === undefined) return undefined;
     if ((input !== null && typeof input !== 'string') || (globals !== null && typeof globals !== 'string')) return undefined;
@@ -432,7 +432,12 @@ class Node implements RuntimeNode {
     if (typeof intl !== 'boolean' || typeof proxy !== 'boolean') return undefined;
     const timeout = Math.min(remaining, this.#s.maxTimeoutMs);
     // The compile cache is keyed by the source itself: a key the app chose could name another script.
-    const job = { run, app, token, reach: reach as string | undefined, source, limits: capped, inputText: input, globalsText: globals, globalNames, functionNames, deadline: performance.now() + timeout, realm: { intl, proxy }, framed: framed === 1 };
+    const job: IsolatedJob & NodeJobFields = { run, app, token, reach: reach as string | undefined, source, limits: capped, inputText: input, globalsText: globals, globalNames, functionNames, deadline: performance.now() + timeout, realm: { intl, proxy }, framed: framed === 1 };
+    // Stack positions, where the app sent them: read by the realm's own checks (anchors that are not whole
+    // triples of numbers map nothing), and sent on to the worker only within its message cap (WorkerPool).
+    const mapped = jobPositions(positions, source.length);
+    if (mapped === false) return undefined;
+    if (mapped !== undefined) job.positions = () => mapped;
     if (replayNd === undefined && maxNd === undefined) return job;
     // A durable run: both fields, the cap within the node's, and recorded values the realm could have given.
     if (typeof maxNd !== 'number' || !Number.isSafeInteger(maxNd) || maxNd < 0) return undefined;
@@ -651,4 +656,18 @@ function nodeFailure(code: IsolationFailureCode): NodeFailure {
     default:
       return 'INTERNAL_ERROR';
   }
+}
+
+/**
+ * A job's `positions` (see RemoteJob.positions): undefined when it has none, false when they are not
+ * what an app sends (the job is then refused, as for any other malformed field), never longer in all
+ * than twice the script, as the app sends them.
+ */
+function jobPositions(value: unknown, sourceLength: number): ScriptPositions | undefined | false {
+  if (value === undefined) return undefined;
+  if (value === null || typeof value !== 'object') return false;
+  const { anchors, text, prefix } = value as Record<string, unknown>;
+  if (typeof anchors !== 'string' || typeof text !== 'string' || typeof prefix !== 'number' || !Number.isSafeInteger(prefix) || prefix < 0) return false;
+  if (anchors.length + text.length > 2 * sourceLength) return false;
+  return { anchors, text, prefix };
 }

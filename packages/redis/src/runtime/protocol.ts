@@ -255,6 +255,13 @@ export interface RemoteJob {
   replayNd?: NdValue[];
   maxNd?: number;
   /**
+   * What the node's realm needs to put the frames of a stack the script reads (`err.stack`) in the
+   * user's own source (IsolatedJob.positions: the rewriter's anchors, the user's text, where that text
+   * starts in the wrapped original), sent with the job as a worker's job carries it. Absent (an app from
+   * before, or a text too large to send twice): frames keep the rewritten script's columns.
+   */
+  positions?: { anchors: string; text: string; prefix: number };
+  /**
    * 1: the app reads a tool call's arguments framed in `entry` (their length in the call, the text
    * after the first newline, ahead of a report's value) instead of as a string inside the JSON. Apps
    * from before it leave it out, and nodes from before it ignore it.

@@ -301,6 +301,9 @@ export class RedisRuntimeIsolation implements Isolation {
       framed: 1,
     };
     if (this.#reach !== undefined) remote.reach = this.#reach;
+    const positions = job.positions?.();
+    // Within twice the script (they are about as long as it is), so that they never make a job much larger.
+    if (positions !== undefined && positions.anchors.length + positions.text.length <= 2 * job.source.length) remote.positions = { anchors: positions.anchors, text: positions.text, prefix: positions.prefix };
     if (job.replayNd !== undefined) {
       remote.replayNd = [...job.replayNd];
       // JSON would write an unbounded cap as null, which a node refuses; the node caps it anyway.
