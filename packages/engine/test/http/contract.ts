@@ -789,6 +789,12 @@ export function adapterContract(name: string, harness: AdapterHarness): void {
         expect((await jsonOf(await checkCode('alice', 'let i = 0; while (i < 3) i++; return i;'))).ok).toBe(true);
       });
 
+      it('an early error only V8 finds: not ok, at the line and column where a run’s compile finds it', async () => {
+        // oxc parses it; V8 refuses the second declaration, after the guards of the concatenation before it.
+        const body = await jsonOf(await checkCode('alice', "let a = 'x' + 'y'; let b = a + a;\n  let a = 2;"));
+        expect(body).toEqual({ ok: false, issues: [expect.objectContaining({ ruleId: 'syntax', severity: 'error', line: 2, column: 7, message: expect.stringMatching(/'a' has already been declared/) })] });
+      });
+
       it('never shows another user’s tools', async () => {
         const code = 'return await callTool("secret:alic");';
         const mine = JSON.stringify(await jsonOf(await checkCode('alice', code)));
