@@ -3,6 +3,7 @@ import v8flags from 'node:v8';
 import { isJsSpace, isLineTerminator } from '../ast/unicode.js';
 import { LruCache, textSize } from '../source.js';
 import { RESERVED_PREFIX, SCRIPT_FILENAME } from './realm-abi.js';
+import { lastAtOrBefore, lineStarts } from '../positions.js';
 
 /**
  * Compiled scripts of this thread: their code is a few times their text, and bounded by it. A text is
@@ -142,7 +143,7 @@ export function functionsIn(source: string, enough: number): number {
 export function compiled(source: string): { script: vm.Script; seen: boolean } {
   let script = scripts.get(source);
   if (script) return { script, seen: true };
-  if (mayImport(source)) throw new SyntaxError(IMPORT_REFUSED);
+  refuseImport(source);
   const compile = () => new vm.Script(source, { filename: SCRIPT_FILENAME, lineOffset: -1 });
   script = functionsIn(source, EAGER_FEWEST) >= EAGER_FEWEST ? eagerly(source, compile) : compileWith(false, compile);
   // A text kept now is one this thread compiled before (the cache admits a text at its second sight).
@@ -159,7 +160,8 @@ const SYNTAX_WRAPPER = `${RESERVED_PREFIX}_syntax`;
  * not, at about twice the cost. V8 reports every early error while pre-parsing (it must, since the
  * functions it pre-parses may never be compiled), with the same message; compile.test.ts holds
  * the two forms to that. `source` is the rewriter's output, one balanced expression statement (the parser
- * checked that the user's code closes nothing early), so it cannot end the wrapper. Throws V8's SyntaxError.
+ * checked that the user's code closes nothing early), so it cannot end the wrapper. Throws V8's SyntaxError,
+ * or ours for text a run's compile would refuse to hand V8 (see mayImport).
  *
  * `skip`, `[start, end)` of `source`, is left out of what V8 reads: the rewriter's prologue (see
  * `TransformOutput.prologue`), the same declarations of the guards' locals in every text, which no early
@@ -169,6 +171,8 @@ const SYNTAX_WRAPPER = `${RESERVED_PREFIX}_syntax`;
  * rewritten text; pre-parsing it cost about 72 K instructions a check (callgrind).
  */
 export function checkSyntax(source: string, skip: readonly [number, number] = [0, 0]): void {
+  // What a run's compile refuses before V8 reads the text, the check refuses too (and in the same place).
+  refuseImport(source);
   const text = skip[1] > skip[0] ? source.slice(0, skip[0]) + source.slice(skip[1]) : source;
   // The wrapper and the prologue sit on the header's line: every later line keeps its number (with the
   // run's offset) and its columns, so syntaxPosition reads the same place a run's compile would report.
@@ -182,10 +186,12 @@ export function checkSyntax(source: string, skip: readonly [number, number] = [0
  * compile's offset, and its 1-based column in UTF-16 units, 0 when unknown. V8 gives a compile error no
  * position of its own, but Node writes V8's above the error's stack: `agentscript.js:<line>`, the
  * line's text, and a row of white space (a tab under each tab) ending in `^` under the error, cut at
- * about a thousand characters (no `^` then). Undefined for an error Node did not mark so (our own
- * IMPORT_REFUSED, say). Read only when a compile failed: a run that compiles pays nothing for it.
+ * about a thousand characters (no `^` then). Our own refusal of `import(` (see mayImport) carries its
+ * place; any other error Node did not mark so has none (undefined). Read only when a compile failed: a
+ * run that compiles pays nothing for it.
  */
 export function syntaxPosition(e: unknown): [line: number, column: number] | undefined {
+  if (e instanceof ImportRefusal) return e.at;
   let stack: unknown;
   try {
     stack = e instanceof SyntaxError ? e.stack : undefined;
@@ -279,6 +285,11 @@ function skipName(text: string, from: number): number {
  * ours can be tricked: it errs towards refusing, e.g. `"import (x)"` inside a string literal.
  */
 export function mayImport(text: string): boolean {
+  return importAt(text) >= 0;
+}
+
+/** Where the first `import` that `mayImport` refuses starts in `text`, or -1. */
+function importAt(text: string): number {
   for (let at = text.indexOf('import'); at >= 0; at = text.indexOf('import', at + 6)) {
     const before = at > 0 ? text.charCodeAt(at - 1) : -1;
     // Part of a longer ASCII name (`reimport`, `$import`, `\u0061import`). Non-ASCII before it may be white
@@ -297,7 +308,35 @@ export function mayImport(text: string): boolean {
     if (text.charCodeAt(next) !== 0x28) continue;
     // `a.import(...)` and `a?.import(...)` call a property; `...import(x)` spreads a real import.
     if (before === 0x2e && !(text.charCodeAt(at - 2) === 0x2e && text.charCodeAt(at - 3) === 0x2e)) continue;
-    return true;
+    return at;
   }
-  return false;
+  return -1;
+}
+
+/**
+ * The refusal of a text that may call `import(...)` (see mayImport), at the `import` it found: V8's line
+ * (with a compile's offset of -1) and 1-based column, as syntaxPosition reads them off V8's own errors.
+ */
+class ImportRefusal extends SyntaxError {
+  // Private: the error is V8's kind of SyntaxError with V8's kind of message, and no more.
+  readonly #at: [line: number, column: number];
+
+  constructor(text: string, offset: number) {
+    super(IMPORT_REFUSED);
+    const starts = lineStarts(text, codeAt);
+    const line = lastAtOrBefore(starts, offset);
+    this.#at = [line, offset - (starts[line] as number) + 1];
+  }
+
+  get at(): [line: number, column: number] {
+    return this.#at;
+  }
+}
+
+const codeAt = (text: string, index: number): number => text.charCodeAt(index);
+
+/** Throws ImportRefusal if `source` may call `import(...)`. */
+function refuseImport(source: string): void {
+  const at = importAt(source);
+  if (at >= 0) throw new ImportRefusal(source, at);
 }
