@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ToolKit } from './helpers.js';
-import { ADAPTERS, closeAttackWindows, runAttack } from './helpers.js';
+import { ADAPTERS, closeAttackWindows, expectHostIntact, hostSnapshot, runAttack } from './helpers.js';
 
 const row = ADAPTERS[0];
 if (row === undefined) throw new Error('no attack row');
@@ -41,5 +41,53 @@ describe('runAttack keeps watching an attack after its test', () => {
       delete g[PWNED];
     }
     await closeAttackWindows(true);
+  });
+});
+
+/**
+ * The snapshots keep keys in V8's order and sort them only when two lists differ: a key added anywhere
+ * is still found, while a key deleted and added again (same set, new order) is still no change.
+ */
+describe('expectHostIntact compares the host\'s keys as sets', () => {
+  const KEY = '__ekHarnessProbe';
+  it('a new host global, environment variable or prototype key is found', () => {
+    const cases: [string, () => void, () => void, RegExp][] = [
+      ['global', () => (g[KEY] = 1), () => delete g[KEY], /new host globals appeared/],
+      ['env', () => (process.env.EK_HARNESS_PROBE = '1'), () => delete process.env.EK_HARNESS_PROBE, /expected/],
+      ['Array.prototype', () => Object.defineProperty(Array.prototype, KEY, { value: 1, configurable: true }), () => delete (Array.prototype as unknown as Record<string, unknown>)[KEY], /expected/],
+      ['Error.prototype', () => Object.defineProperty(Error.prototype, KEY, { value: 1, configurable: true }), () => delete (Error.prototype as unknown as Record<string, unknown>)[KEY], /expected/],
+    ];
+    for (const [where, add, remove, message] of cases) {
+      const before = hostSnapshot();
+      add();
+      try {
+        expect(() => expectHostIntact(before), where).toThrow(message);
+      } finally {
+        remove();
+      }
+      expectHostIntact(before);
+    }
+  });
+
+  it('a key deleted and added again is no change, and what opts leaves out is not compared', () => {
+    const first = Object.keys(process.env)[0] as string;
+    const value = process.env[first];
+    const before = hostSnapshot();
+    delete process.env[first];
+    process.env[first] = value;
+    const timer = Object.getOwnPropertyDescriptor(globalThis, 'setTimeout') as PropertyDescriptor;
+    delete g.setTimeout;
+    Object.defineProperty(globalThis, 'setTimeout', timer);
+    // Both lists came back in another order: the check must not take that for a change.
+    expect(Object.keys(process.env).at(-1)).toBe(first);
+    expectHostIntact(before);
+    g[KEY] = 1;
+    process.env.EK_HARNESS_PROBE = '1';
+    try {
+      expectHostIntact(before, { globals: false, env: false });
+    } finally {
+      delete g[KEY];
+      delete process.env.EK_HARNESS_PROBE;
+    }
   });
 });
