@@ -993,12 +993,14 @@ export function describeChild(child: ChildResult): string {
  * lowers a script's own limits (run options) by its name. `timeout` is each run's deadline, and the
  * Enclave's unless `options` names one: a run's timeout only lowers the instance's, so a STRICT instance
  * (5 s) or a STANDARD one (30 s) silently cut the generous deadlines these children ask for, and loaded
- * machines then saw TIMEOUT where a budget was meant to end the run.
+ * machines then saw TIMEOUT where a budget was meant to end the run. With `readyEachRun`, each run waits
+ * for the pool's workers first (a worker the run before got terminated is replaced), so a short deadline
+ * is the run's own, not also a new worker's start.
  */
 export function scriptsChild(
   options: string,
   scripts: Record<string, string>,
-  opts: { timeout: number; setup?: string; settle?: string; report?: string; limits?: Record<string, Record<string, number>> },
+  opts: { timeout: number; setup?: string; settle?: string; report?: string; limits?: Record<string, Record<string, number>>; readyEachRun?: boolean },
 ): string {
   return `
 ${opts.setup ?? ''}
@@ -1007,6 +1009,7 @@ await enclave.ready();
 const out = {};
 const limits = ${JSON.stringify(opts.limits ?? {})};
 for (const [name, code] of Object.entries(${JSON.stringify(scripts)})) {
+${opts.readyEachRun === true ? '  await enclave.ready();' : ''}
   const r = await enclave.run(code, { timeout: ${opts.timeout}, ...limits[name] });
   out[name] = r.success ? 'OK' : r.error.code;
 }
