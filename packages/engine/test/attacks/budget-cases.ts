@@ -40,7 +40,10 @@ export const ATTACKS: readonly Attack[] = [
   { name: 'nested loops', code: 'let s = 0; for (let i = 0; i < 1e5; i++) { for (let j = 0; j < 1e5; j++) { s++; } } return s;', expect: ITER, validation: 'accept' },
   { name: 'loop in a map callback', code: 'return [1, 2, 3].map(() => { let s = 0; for (let i = 0; i < 1e9; i++) s++; return s; });', expect: ITER, validation: 'accept' },
   { name: 'callbacks alone: Array.from({ length: 5e6 }, fn)', code: 'return Array.from({ length: 5e6 }, (_, i) => i).length;', expect: ITER_OR_MEM, validation: 'accept' },
-  { name: 'callbacks alone: reduce over a big array', code: 'return new Array(9e5).fill(1).concat(new Array(9e5).fill(1)).reduce((a, b) => a + b, 0);', expect: ITER_OR_MEM, validation: 'accept' },
+  // Each array is below the 100,000 iterations every suite runs these under (inv5-budgets, the runtime
+  // nodes' suites), the reduce's callbacks together over it: 9e5 each (for STANDARD's million) only made
+  // every row build and walk ten times more.
+  { name: 'callbacks alone: reduce over a big array', code: 'return new Array(9e4).fill(1).concat(new Array(9e4).fill(1)).reduce((a, b) => a + b, 0);', expect: ITER_OR_MEM, validation: 'accept' },
   {
     name: 'the budget is global: two loops that are each under it, together over it',
     code: 'let s = 0; for (let i = 0; i < 6e4; i++) s++; Array.from({ length: 6e4 }, (_, i) => i).forEach((x) => { s += 1; }); return s;',
