@@ -37,6 +37,7 @@ const OWN_PROCESS = new Set([
   // Reads the host's global names, which dependencies other files load add to (zod's config).
   'packages/engine/src/validate/validate.test.ts',
   'packages/engine/src/tools/audit.test.ts',
+  'packages/engine/test/attack-harness.test.ts',
   'packages/engine/src/tools/define.test.ts',
   'packages/engine/test/attacks/inv2-host-functions.test.ts',
   'packages/engine/test/attacks/inv3-locked-realm.test.ts',

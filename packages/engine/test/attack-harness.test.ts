@@ -54,7 +54,9 @@ describe('expectHostIntact compares the host\'s keys as sets', () => {
     const cases: [string, () => void, () => void, RegExp][] = [
       ['global', () => (g[KEY] = 1), () => delete g[KEY], /new host globals appeared/],
       ['env', () => (process.env.EK_HARNESS_PROBE = '1'), () => delete process.env.EK_HARNESS_PROBE, /expected/],
+      // oxlint-disable-next-line no-extend-native -- a canary the harness must report, removed at once
       ['Array.prototype', () => Object.defineProperty(Array.prototype, KEY, { value: 1, configurable: true }), () => delete (Array.prototype as unknown as Record<string, unknown>)[KEY], /expected/],
+      // oxlint-disable-next-line no-extend-native -- a canary the harness must report, removed at once
       ['Error.prototype', () => Object.defineProperty(Error.prototype, KEY, { value: 1, configurable: true }), () => delete (Error.prototype as unknown as Record<string, unknown>)[KEY], /expected/],
     ];
     for (const [where, add, remove, message] of cases) {
