@@ -158,7 +158,6 @@ describe('validation errors are located in the user\'s columns', () => {
  */
 const V8_SYNTAX: readonly { name: string; src: string; needle: string }[] = [
   { name: 'a redeclared let', src: "let a = 1;\nlet s = 'x' + a;\nlet a = 2;", needle: 'a = 2' },
-  { name: 'a duplicate regex group name after a guard', src: 'const s = "x" + "y";\nreturn /(?<a>x)|(?<a>y)/.test(s)', needle: '/(?<a>' },
   { name: 'a repeated label', src: "let s = 'a' + 'b'; x: x: 1", needle: 'x: 1' },
   { name: 'a break to no label', src: 'label: { break nolabel; }', needle: 'nolabel' },
   { name: 'let named let', src: "let q = 'a' + 'b';\n  let let = 1", needle: 'let = 1' },
@@ -171,6 +170,10 @@ const V8_SYNTAX: readonly { name: string; src: string; needle: string }[] = [
   // Past the thousand or so characters of a line for which Node shows V8's column.
   { name: 'far along a long line', src: `let q = 1;\nconst s = [${Array.from({ length: 200 }, (_, i) => `"v${i}" + "w"`).join(', ')}]; let q = 2;`, needle: 'q = 2' },
   { name: 'after tabs, CRLF and an astral character', src: "const t = '😀' + '\t';\r\n\tlet b;\tlet b = 2;", needle: 'b = 2' },
+  // V8 12.5 and later (Node 24) accept a group name again in another alternative (ES2025).
+  ...(Number(process.versions.node.split('.')[0]) < 24
+    ? [{ name: 'a duplicate regex group name after a guard', src: 'const s = "x" + "y";\nreturn /(?<a>x)|(?<a>y)/.test(s)', needle: '/(?<a>' }]
+    : []),
 ];
 
 describe.each(MODES)('syntax errors only V8 reports are located where V8 found them (%s)', (_mode, options) => {

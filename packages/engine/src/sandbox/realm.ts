@@ -64,11 +64,21 @@ function runtime(): vm.Script {
 }
 
 /**
+ * On Node 24, the Buffer `createCachedData` returns is made in a way that turns off one of V8's
+ * protectors for good (TypedArrayLengthLookupChain: every typed array's `length` in the host's isolate
+ * takes the slow path from then on), which inv7-isolate-protectors reports. There workers compile the
+ * runtime themselves, as before.
+ */
+const HAND_CODE = Number(process.versions.node.split('.')[0]) < 24;
+
+/**
  * The realm runtime's compiled code, for the host to hand each worker it starts (WorkerInit.runtimeCode):
  * compiling it whole was about a fifth of the CPU a worker's start took (22-25 ms against 5-6 ms to read
  * this, on Node 20). Made once, from this thread's own compile: never from anything a worker sent.
+ * Undefined on Node 24 (see HAND_CODE).
  */
-export function runtimeCodeForWorkers(): Uint8Array {
+export function runtimeCodeForWorkers(): Uint8Array | undefined {
+  if (!HAND_CODE) return undefined;
   return (runtimeCode ??= runtime().createCachedData());
 }
 

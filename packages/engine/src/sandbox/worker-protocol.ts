@@ -26,8 +26,8 @@ export interface WorkerInit {
   maxMessageBytes: number;
   /** The heap, in bytes, the worker's runs may fill (`memoryLimitPerWorker`); V8's own limit is higher. */
   heapCeiling: number;
-  /** The realm runtime's compiled code, made by the host (see runtimeCodeForWorkers in realm.ts). */
-  runtimeCode: Uint8Array;
+  /** The realm runtime's compiled code, made by the host (see runtimeCodeForWorkers in realm.ts), where it makes it. */
+  runtimeCode: Uint8Array | undefined;
 }
 
 /**
