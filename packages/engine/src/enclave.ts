@@ -48,6 +48,7 @@ import type {
   ToolFunction,
   ToolHandler,
   ToolSet,
+  WorkerPoolConfig,
   WorkerPoolStats,
 } from './types.js';
 
@@ -291,8 +292,9 @@ export class Enclave {
   }
 
   #createIsolation(settings: EnclaveSettings, realms: ConstructorParameters<typeof VmIsolation>[0]): Isolation {
-    if (settings.workerPool) return new WorkerPool(settings.workerPool, { realms, maxMessageBytes: maxMessageBytes(settings.limits) });
-    if (!settings.remote) return new VmIsolation(realms, () => new WorkerPool(settings.asyncContextWorkers, { realms, maxMessageBytes: maxMessageBytes(settings.limits) }));
+    const pool = (config: WorkerPoolConfig) => new WorkerPool(config, { realms, maxMessageBytes: maxMessageBytes(settings.limits) });
+    if (settings.workerPool) return pool(settings.workerPool);
+    if (!settings.remote) return new VmIsolation(realms, () => pool(settings.asyncContextWorkers));
     const isolation = settings.remote.createIsolation({
       securityLevel: settings.level,
       limits: settings.limits,

@@ -15,10 +15,10 @@ import { RealmRun } from './realm-run.js';
 export class VmIsolation implements Isolation {
   readonly kind = 'vm';
   readonly realms: RealmPool;
-  readonly #workers: (() => Isolation) | undefined;
+  readonly #workers: () => Isolation;
   #fallback: Isolation | undefined;
 
-  constructor(options: RealmPoolOptions, workers?: () => Isolation) {
+  constructor(options: RealmPoolOptions, workers: () => Isolation) {
     this.realms = new RealmPool(options);
     this.realms.warm();
     this.#workers = workers;
@@ -38,7 +38,6 @@ export class VmIsolation implements Isolation {
   /** Where the run goes while the host tracks async context: never into a realm of this thread. */
   #onWorkers(job: IsolatedJob, events: IsolationEvents): IsolatedRun {
     try {
-      if (this.#workers === undefined) throw new Error('no worker isolation');
       this.#fallback ??= this.#workers();
       return this.#fallback.run(job, events);
     } catch {
