@@ -17,8 +17,10 @@ export interface RedisRateLimitStoreOptions extends RedisStoreOptions {
  * this store could have written (another type, text that is not a count of at most 15 digits) is
  * deleted and the window starts again, where INCR would fail on it at every hit (a user refused, 503,
  * for as long as the key lives). A window without an expiry, or one that ends later than `windowMs`
- * from now, gets `windowMs`: no counter a Redis writer leaves outlives one window. (Instances that share
- * a key share its window: the shortest `windowMs` among them cuts a longer one.)
+ * from now, gets `windowMs`: no counter a Redis writer leaves outlives one window. A window's first hit
+ * answers `windowMs` itself, not a PTTL read after the PEXPIRE that a clock tick between them would
+ * shorten by a millisecond. (Instances that share a key share its window: the shortest `windowMs`
+ * among them cuts a longer one.)
  */
 const HIT = new Script(
   'rate-limit hit',
@@ -27,11 +29,15 @@ if kind ~= 'none' and (kind ~= 'string' or redis.call('STRLEN', KEYS[1]) > 15 or
   redis.call('DEL', KEYS[1])
 end
 local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 or ttl > tonumber(ARGV[1]) then
+local window = tonumber(ARGV[1])
+if count == 1 then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
+  return {count, window}
+end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 or ttl > window then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = window
 end
 return {count, ttl}`,
 );
