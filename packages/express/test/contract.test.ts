@@ -3,7 +3,7 @@ import express from 'express';
 import type { Request } from 'express';
 import { describe, expect, it } from 'vitest';
 import { EnclaveConfigError } from '@enclave-kit/engine';
-import { adapterContract, listen } from '../../engine/test/http/contract.js';
+import { adapterContract, adapterTracingContract, listen } from '../../engine/test/http/contract.js';
 import type { AdapterHarness } from '../../engine/test/http/contract.js';
 import { designConformance } from '../../engine/test/http/design-conformance.js';
 import { streamingConformance } from '../../engine/test/http/streaming-conformance.js';
@@ -56,14 +56,15 @@ const underPrefix: AdapterHarness = {
 streamingConformance('express under app.use("/api")', underPrefix);
 clientConformance('express under app.use("/api")', underPrefix);
 
-adapterContract('express after express.json()', {
+const afterJson: AdapterHarness = {
   userOf,
   frameworkParsesBody: true,
   async start(options) {
     const mw = enclave(options as ExpressEnclaveOptions);
     return serve(app((a) => a.use(mw), true), () => mw.handler.dispose());
   },
-});
+};
+adapterContract('express after express.json()', afterJson);
 
 describe('express mounting', () => {
   it('works under app.use(prefix, ...) and sees the full URL', async () => {
@@ -117,3 +118,6 @@ describe('express mounting', () => {
     expect(() => enclave({ tools: 5 } as never)).toThrow(/tools must be a function/);
   });
 });
+
+adapterTracingContract('express', plain);
+adapterTracingContract('express after express.json()', afterJson);

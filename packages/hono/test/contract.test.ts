@@ -3,7 +3,7 @@ import { createAdaptorServer } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { describe, expect, it } from 'vitest';
-import { adapterContract, listen } from '../../engine/test/http/contract.js';
+import { adapterContract, adapterTracingContract, listen } from '../../engine/test/http/contract.js';
 import type { AdapterHarness } from '../../engine/test/http/contract.js';
 import { designConformance } from '../../engine/test/http/design-conformance.js';
 import { streamingConformance } from '../../engine/test/http/streaming-conformance.js';
@@ -139,3 +139,5 @@ describe('hono on @hono/node-server: an event stream’s headers', () => {
     }
   });
 });
+
+adapterTracingContract('hono', plain);

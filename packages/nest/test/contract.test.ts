@@ -6,7 +6,7 @@ import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { describe, expect, it } from 'vitest';
-import { adapterContract, listen } from '../../engine/test/http/contract.js';
+import { adapterContract, adapterTracingContract, listen } from '../../engine/test/http/contract.js';
 import type { AdapterHarness } from '../../engine/test/http/contract.js';
 import { designConformance } from '../../engine/test/http/design-conformance.js';
 import { streamingConformance } from '../../engine/test/http/streaming-conformance.js';
@@ -49,6 +49,7 @@ async function start(imports: unknown[], platform: keyof typeof platforms) {
   });
 }
 
+const harnesses = new Map<string, AdapterHarness>();
 for (const platform of ['express', 'fastify'] as const) {
   const harness: AdapterHarness = {
     // Nest parses JSON bodies before the route (body-parser, Fastify's parser).
@@ -56,6 +57,7 @@ for (const platform of ['express', 'fastify'] as const) {
     userOf: (native) => (native as NestNative).req.user,
     start: (options) => start([EnclaveModule.forRoot(options as EnclaveModuleOptions)], platform),
   };
+  harnesses.set(`nest (${platform})`, harness);
   adapterContract(`nest (${platform})`, harness);
   designConformance(`nest (${platform})`, harness);
   streamingConformance(`nest (${platform})`, harness);
@@ -73,3 +75,5 @@ describe('nest module', () => {
     await served.close();
   });
 });
+
+for (const [name, harness] of harnesses) adapterTracingContract(name, harness);

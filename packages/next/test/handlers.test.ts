@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { handleNodeRequest } from '@enclave-kit/engine/node';
-import { adapterContract, listen } from '../../engine/test/http/contract.js';
+import { adapterContract, adapterTracingContract, listen } from '../../engine/test/http/contract.js';
 import type { AdapterHarness } from '../../engine/test/http/contract.js';
 import { designConformance } from '../../engine/test/http/design-conformance.js';
 import { streamingConformance } from '../../engine/test/http/streaming-conformance.js';
@@ -70,3 +70,5 @@ describe('the exported handlers called directly, without Next’s context (as a 
     }
   });
 });
+
+adapterTracingContract('next (exported handlers)', exported);

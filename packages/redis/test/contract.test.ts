@@ -9,7 +9,7 @@ import type { EnclaveHandlerOptions } from '@enclave-kit/engine';
 import { routePath } from '@enclave-kit/engine/http';
 import { handleNodeRequest } from '@enclave-kit/engine/node';
 import type { NodeRequest } from '@enclave-kit/engine/node';
-import { adapterContract, listen } from '../../engine/test/http/contract.js';
+import { adapterContract, adapterTracingContract, listen } from '../../engine/test/http/contract.js';
 import type { AdapterHarness } from '../../engine/test/http/contract.js';
 import { streamingConformance } from '../../engine/test/http/streaming-conformance.js';
 import { redisStores } from '../src/index.js';
@@ -45,3 +45,5 @@ const onRedis: AdapterHarness = {
 
 adapterContract('fetch core on the Redis stores', onRedis);
 streamingConformance('fetch core on the Redis stores', onRedis);
+
+adapterTracingContract('fetch core on the Redis stores', onRedis);

@@ -4,7 +4,7 @@ import { OptionChecker, RequestTimeoutError, isSessionId, readBodyText, routePat
 import { ENCLAVE_HTTP_STATUS, EnclaveConfigError, EnclaveHttpError, MemoryRateLimitStore, MemorySessionStore, createEnclaveHandler } from '../../src/index.js';
 import type { EnclaveRoute, EnclaveRouteContext } from '../../src/index.js';
 import { handleNodeRequest, writeFetchResponse } from '../../src/node/index.js';
-import { adapterContract, fetchCoreHarness, listen, underHost } from './contract.js';
+import { adapterContract, adapterTracingContract, fetchCoreHarness, listen, underHost } from './contract.js';
 import { readEvents, recordFlushes } from './event-stream.js';
 
 // The Fetch core behind a bare node:http server and the Node bridge: the reference for the adapters.
@@ -755,3 +755,5 @@ describe('the URLs a session route hands out', () => {
     }
   });
 });
+
+adapterTracingContract('fetch core + node bridge', fetchCoreHarness);
