@@ -110,6 +110,8 @@ export interface IsolatedRun {
 
 export interface Isolation {
   readonly kind: IsolationKind;
+  /** Where a run started now would execute, where that can differ from `kind` (the vm isolation's worker fallback). */
+  placement?(): IsolationKind;
   run(job: IsolatedJob, events: IsolationEvents): IsolatedRun;
   /** Resolves once the isolation can run without start-up delay. */
   ready(): Promise<void>;

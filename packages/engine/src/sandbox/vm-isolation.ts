@@ -31,6 +31,10 @@ export class VmIsolation implements Isolation {
     return run;
   }
 
+  placement(): 'vm' | 'worker_threads' {
+    return hostTracksAsyncContext() ? 'worker_threads' : 'vm';
+  }
+
   ready(): Promise<void> {
     return Promise.resolve();
   }
