@@ -114,6 +114,10 @@ describe('a deadline after an await, while the host tracks async context', () =>
   it.each([
     ['an AsyncLocalStorage in use', 'const als = new AsyncLocalStorage(); als.enterWith({ request: 1 });'],
     ['an async hook enabled', 'createHook({ init() {}, before() {}, after() {} }).enable();'],
+    // Hooks that mark a promise only when its reaction runs, not when it is made: the probe once missed them.
+    ['an async hook with only before and after (a per-callback timer)', 'createHook({ before() {}, after() {} }).enable();'],
+    ['an async hook with only before', 'createHook({ before() {} }).enable();'],
+    ['an async hook with only after', 'createHook({ after() {} }).enable();'],
   ])('with %s, runs that time out inside promise reactions end as TIMEOUT and the host goes on', (_label, setup) => {
     const child = `
 import { AsyncLocalStorage, createHook } from 'node:async_hooks';
