@@ -17,6 +17,9 @@ import { hostCodec } from '../sanitize/codec.js';
 import { describeToolError } from '../tools/redact.js';
 import { syntaxLocation } from '../ast/parse.js';
 
+// Taken from the module, not imported: an ESM import of a built-in builds its facade (see node-types.ts).
+const { AsyncResource } = process.getBuiltinModule('node:async_hooks') as typeof import('node:async_hooks');
+
 /**
  * How a run ended, before its value is copied out: a successful run's value is still the realm codec's
  * text (the sanitize stage decodes it), everything else is final.
@@ -111,10 +114,15 @@ export class RunDriver {
     }
     this.#timer = setTimeout(() => this.#finish(this.#timeout()), Math.max(0, job.deadline - performance.now()));
     this.#plan.journal?.stopped.then((e) => this.#finish(this.#failure(e.code, e.name, e.message, e.data === undefined ? undefined : { data: e.data })));
+    // What an isolation reports arrives in whatever async context it was listening in: a worker's port or
+    // a Redis connection made during some earlier request, a timer another run set. The run's tools,
+    // hooks and events run in the context of the caller of run() instead, so that a tool reading the
+    // request's AsyncLocalStorage (its user, its trace) reads this run's request, never another user's.
+    const caller = new AsyncResource('enclave.run');
     try {
       this.#run = isolation.run(job, {
-        entry: (output) => this.#entry(output),
-        failed: (code, name, message) => this.#failed(code, name, message),
+        entry: (output) => caller.runInAsyncScope(this.#entry, this, output),
+        failed: (code, name, message) => caller.runInAsyncScope(this.#failed, this, code, name, message),
       });
     } catch {
       this.#finish(this.#failure('INTERNAL_ERROR', 'InternalError', 'The sandbox failed unexpectedly.'));

@@ -86,6 +86,28 @@ describe.each(ESCAPE_ROWS)('a host that tracks async context ($name)', (row) => 
     }
   });
 
+  it("a run's tools run in the async context of its own caller: a tool reading the request's AsyncLocalStorage never reads another user's", async () => {
+    // The host's canary: the store each tool call found, beside the user its run was started for. Before
+    // the fix, the tools of every run after the first read the store of the request that started the
+    // worker they ran on (vm), or none at all (workers).
+    const als = new AsyncLocalStorage<{ user: string }>();
+    const seen: string[] = [];
+    const tools = {
+      who: async (args: { me?: unknown }) => {
+        seen.push(`${String(args.me)}:${als.getStore()?.user ?? 'none'}`);
+        return 1;
+      },
+    };
+    const code = `await callTool('who', { me: input.me }); await null; await callTool('who', { me: input.me }); return 1;`;
+    const e = enclave();
+    const runAs = (user: string) => als.run({ user }, () => e.run(code, { tools, input: { me: user } }));
+    const results = [await runAs('alice'), await runAs('bob'), ...(await Promise.all(['carol', 'dave', 'erin'].map(runAs)))];
+    als.disable();
+    for (const r of results) expect(r.success, JSON.stringify(r)).toBe(true);
+    const expected = ['alice', 'bob', 'carol', 'dave', 'erin'];
+    expect(seen.toSorted()).toEqual(expected.flatMap((u) => [`${u}:${u}`, `${u}:${u}`]).toSorted());
+  });
+
   it('a run during which the host starts tracking ends before its next entry, or runs on a worker, and never sees the hooks', async () => {
     let hook: ReturnType<typeof createHook> | undefined;
     try {
