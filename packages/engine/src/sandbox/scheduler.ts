@@ -1,6 +1,7 @@
 import type vm from 'node:vm';
 import type { EntryOutcome } from './deadline.js';
 import { underDeadline } from './deadline.js';
+import { hostTracksAsyncContext } from './async-context.js';
 
 /** What the scheduler needs from a run to enter its realm. */
 export interface EntryTarget {
@@ -90,7 +91,10 @@ class EntryScheduler {
       let n = 1;
       while (n < live.length && n < MAX_BATCH && (live[n] as Entry).target.deadline <= limit) n++;
       const group = live.splice(0, n);
-      if (!entryMode.watchdog || group.length === 1 || first.target.deadline - performance.now() <= 0) {
+      // A host that began to track async context since these runs started: each entry alone, which ends
+      // its run unentered (see realm-run.ts). Asked here, outside the group's deadline: the question runs
+      // the host's hooks, which a deadline must never cut in half.
+      if (!entryMode.watchdog || group.length === 1 || first.target.deadline - performance.now() <= 0 || hostTracksAsyncContext()) {
         for (const e of group) e.target.enterAlone(e.script);
         continue;
       }

@@ -108,6 +108,44 @@ describe.each(ESCAPE_ROWS)('a host that tracks async context ($name)', (row) => 
     expect(seen.toSorted()).toEqual(expected.flatMap((u) => [`${u}:${u}`, `${u}:${u}`]).toSorted());
   });
 
+  it('runs whose entries are due together (one shared deadline) are checked too when the host starts tracking between their entries', async () => {
+    // The scheduler enters realms whose tool results arrive in the same turn one after another under one
+    // deadline; before the fix only an entry made alone looked at the host first, so two runs resumed
+    // together ran on with the host's hooks in their realms: a host function on their promises.
+    let hook: ReturnType<typeof createHook> | undefined;
+    let called = 0;
+    const hostCtx = { call: () => void called++ };
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let waiting = 0;
+    const tools = {
+      trace: async () => {
+        if (++waiting === 2) {
+          hook = createHook({
+            init(_id, type, _trigger, resource) {
+              if (type === 'PROMISE') (resource as { ctx?: unknown }).ctx = hostCtx;
+            },
+          }).enable();
+          open();
+        }
+        await gate;
+        return 1;
+      },
+    };
+    const code = `await callTool('trace', {}); const p = Promise.resolve(1); await p; const c = p.ctx; if (c) c.call(); return Reflect.ownKeys(p).length;`;
+    try {
+      const e = enclave();
+      const results = await Promise.all([e.run(code, { tools }), e.run(code, { tools })]);
+      expect(called).toBe(0);
+      for (const r of results) {
+        if (r.success) expect(r.value).toBe(0);
+        else expect(r.error.code).toMatch(/^(INTERNAL_ERROR|VALIDATION_ERROR)$/);
+      }
+    } finally {
+      hook?.disable();
+    }
+  });
+
   it('a run during which the host starts tracking ends before its next entry, or runs on a worker, and never sees the hooks', async () => {
     let hook: ReturnType<typeof createHook> | undefined;
     try {
