@@ -14,6 +14,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { redisRuntime, startRuntimeNode } from '../src/index.js';
 import { killAppMidRun, nodeLoad, startNodeProcess } from './nodes.js';
 import type { NodeProcess } from './nodes.js';
+import { callerContextCanary } from '../../engine/test/caller-context.js';
 import { eventually, gate, largestReply, sleep, useEnclaves, useRedis, useTimings } from './redis.js';
 
 const redis = useRedis();
@@ -111,6 +112,24 @@ describe('runs on runtime nodes', () => {
     expect(embedded.value).toBe(`    at <anonymous> (agentscript.js:1:${code.indexOf('boom') + 1})`);
     expect((await enclave.run(code)).value).toBe(embedded.value);
   });
+
+  it.each([['a direct connection', {}], ['pub/sub', { direct: false as const }]])(
+    "a run's tools run in its caller's async context over %s, not in the one the app's connections were made in",
+    async (_label, runtime) => {
+      // The app's listeners (its pub/sub connection, its direct listener) are made inside the first
+      // user's request; before the fix every remote run's tools read that user's store.
+      const canary = callerContextCanary();
+      try {
+        const remote = await canary.als.run({ user: 'first' }, () => remoteEnclave(prefix, {}, runtime));
+        const users = ['alice', 'bob', 'carol'];
+        const results = await Promise.all(users.map((user) => canary.runAs(user, (code, options) => remote.run(code, options))));
+        expect(results.map(codeOf)).toEqual(['OK', 'OK', 'OK']);
+        expect(canary.seen()).toEqual(canary.expected(users));
+      } finally {
+        canary.als.disable();
+      }
+    },
+  );
 
   it('per-user tools reach the right user, with runs of many users in flight on both nodes at once', async () => {
     const seen: string[] = [];

@@ -108,17 +108,18 @@ export class RunDriver {
       this.#resolve = resolve;
     });
     const { signal, job } = this.#plan;
+    // What an isolation reports arrives in whatever async context it was listening in: a worker's port or
+    // a Redis connection made during some earlier request, a timer another run set; an abort, in the
+    // context of whoever aborted. The run's tools, hooks and events run in the context of the caller of
+    // run() instead, so that a tool reading the request's AsyncLocalStorage (its user, its trace) reads
+    // this run's request, never another user's.
+    const caller = new AsyncResource('enclave.run');
     if (signal) {
-      this.#onAbort = () => this.abort('The run was aborted by the caller.');
+      this.#onAbort = () => caller.runInAsyncScope(this.abort, this, 'The run was aborted by the caller.');
       signal.addEventListener('abort', this.#onAbort, { once: true });
     }
     this.#timer = setTimeout(() => this.#finish(this.#timeout()), Math.max(0, job.deadline - performance.now()));
     this.#plan.journal?.stopped.then((e) => this.#finish(this.#failure(e.code, e.name, e.message, e.data === undefined ? undefined : { data: e.data })));
-    // What an isolation reports arrives in whatever async context it was listening in: a worker's port or
-    // a Redis connection made during some earlier request, a timer another run set. The run's tools,
-    // hooks and events run in the context of the caller of run() instead, so that a tool reading the
-    // request's AsyncLocalStorage (its user, its trace) reads this run's request, never another user's.
-    const caller = new AsyncResource('enclave.run');
     try {
       this.#run = isolation.run(job, {
         entry: (output) => caller.runInAsyncScope(this.#entry, this, output),

@@ -22,6 +22,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Enclave } from '../../src/index.js';
 import { ESCAPE_ROWS, makeEnclave } from '../helpers.js';
+import { callerContextCanary } from '../caller-context.js';
+import type { RunOptions } from '../../src/index.js';
 
 const engineDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -87,25 +89,41 @@ describe.each(ESCAPE_ROWS)('a host that tracks async context ($name)', (row) => 
   });
 
   it("a run's tools run in the async context of its own caller: a tool reading the request's AsyncLocalStorage never reads another user's", async () => {
-    // The host's canary: the store each tool call found, beside the user its run was started for. Before
-    // the fix, the tools of every run after the first read the store of the request that started the
-    // worker they ran on (vm), or none at all (workers).
-    const als = new AsyncLocalStorage<{ user: string }>();
-    const seen: string[] = [];
-    const tools = {
-      who: async (args: { me?: unknown }) => {
-        seen.push(`${String(args.me)}:${als.getStore()?.user ?? 'none'}`);
-        return 1;
-      },
-    };
-    const code = `await callTool('who', { me: input.me }); await null; await callTool('who', { me: input.me }); return 1;`;
+    // Before the fix, the tools of every run after the first read the store of the request that started
+    // the worker they ran on (vm), or none at all (workers).
+    const canary = callerContextCanary();
     const e = enclave();
-    const runAs = (user: string) => als.run({ user }, () => e.run(code, { tools, input: { me: user } }));
-    const results = [await runAs('alice'), await runAs('bob'), ...(await Promise.all(['carol', 'dave', 'erin'].map(runAs)))];
-    als.disable();
+    const run = (code: string, options: RunOptions) => e.run(code, options);
+    const users = ['alice', 'bob', 'carol', 'dave', 'erin'];
+    const results = [await canary.runAs('alice', run), await canary.runAs('bob', run), ...(await Promise.all(users.slice(2).map((u) => canary.runAs(u, run))))];
+    canary.als.disable();
     for (const r of results) expect(r.success, JSON.stringify(r)).toBe(true);
-    const expected = ['alice', 'bob', 'carol', 'dave', 'erin'];
-    expect(seen.toSorted()).toEqual(expected.flatMap((u) => [`${u}:${u}`, `${u}:${u}`]).toSorted());
+    expect(canary.seen()).toEqual(canary.expected(users));
+  });
+
+  it("a run aborted from another request's context tells its tools in its own caller's", async () => {
+    // The host's canary: the store a tool's abort listener finds. An abort signalled from elsewhere (a
+    // cancel that arrived on another request, a Redis message) ran the run's end in that context.
+    const als = new AsyncLocalStorage<{ user: string }>();
+    const heard: string[] = [];
+    let started!: () => void;
+    const called = new Promise<void>((resolve) => (started = resolve));
+    const tools = {
+      wait: (_args: unknown, ctx: { signal: AbortSignal }) =>
+        new Promise<number>(() => {
+          ctx.signal.addEventListener('abort', () => heard.push(als.getStore()?.user ?? 'none'));
+          started();
+        }),
+    };
+    const e = enclave();
+    const abort = new AbortController();
+    const run = als.run({ user: 'alice' }, () => e.run(`return await callTool('wait', {});`, { tools, signal: abort.signal }));
+    await called;
+    als.run({ user: 'mallory' }, () => abort.abort());
+    const r = await run;
+    als.disable();
+    expect(r.success ? 'ok' : r.error.code).toBe('ABORTED');
+    expect(heard).toEqual(['alice']);
   });
 
   it('runs whose entries are due together (one shared deadline) are checked too when the host starts tracking between their entries', async () => {
