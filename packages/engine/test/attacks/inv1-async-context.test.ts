@@ -18,6 +18,7 @@
 import { spawnSync } from 'node:child_process';
 import { AsyncLocalStorage, createHook } from 'node:async_hooks';
 import path from 'node:path';
+import { promiseHooks } from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Enclave } from '../../src/index.js';
@@ -161,6 +162,29 @@ describe.each(ESCAPE_ROWS)('a host that tracks async context ($name)', (row) => 
       }
     } finally {
       hook?.disable();
+    }
+  });
+
+  it.each(['onBefore', 'onAfter'] as const)("what a host's V8 promise hook (%s) writes on a promise when its reaction runs is not the script's to read", async (kind) => {
+    // Hooks that see a promise only when a reaction of it runs: the probe once looked only at a promise
+    // just made, and runs stayed in this thread with the host's object on their promises.
+    let called = 0;
+    const hostCtx = { call: () => void called++ };
+    const stop = promiseHooks[kind]((promise: object) => {
+      try {
+        (promise as { ctx?: unknown }).ctx = hostCtx;
+      } catch {
+        // a frozen promise
+      }
+    });
+    try {
+      const e = enclave();
+      const r = await e.run(`const p = Promise.resolve(1); const q = p.then((x) => x); await q; await null; const c = q.ctx || p.ctx; if (c) c.call(); return c === undefined;`);
+      expect(called).toBe(0);
+      if (r.success) expect(r.value).toBe(true);
+      else expect(r.error?.code).toBe('VALIDATION_ERROR');
+    } finally {
+      stop();
     }
   });
 
