@@ -5,3 +5,6 @@
  * (import + first run) on Node 20, for three predicates.
  */
 export const { types } = process.getBuiltinModule('node:util') as typeof import('node:util');
+
+/** node:async_hooks' AsyncResource, taken from the module for the same reason. */
+export const { AsyncResource } = process.getBuiltinModule('node:async_hooks') as typeof import('node:async_hooks');

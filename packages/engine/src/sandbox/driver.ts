@@ -16,9 +16,7 @@ import type { DoneReport, NdValue, RealmFailureCode, ToolReply } from './realm-a
 import { hostCodec } from '../sanitize/codec.js';
 import { describeToolError } from '../tools/redact.js';
 import { syntaxLocation } from '../ast/parse.js';
-
-// Taken from the module, not imported: an ESM import of a built-in builds its facade (see node-types.ts).
-const { AsyncResource } = process.getBuiltinModule('node:async_hooks') as typeof import('node:async_hooks');
+import { AsyncResource } from '../node-types.js';
 
 /**
  * How a run ended, before its value is copied out: a successful run's value is still the realm codec's

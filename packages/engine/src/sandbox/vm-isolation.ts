@@ -11,12 +11,15 @@ import type { RealmPoolOptions } from './realm.js';
 import { RealmPool } from './realm.js';
 import { hostTracksAsyncContext } from './async-context.js';
 import { RealmRun } from './realm-run.js';
+import { AsyncResource } from '../node-types.js';
 
 export class VmIsolation implements Isolation {
   readonly kind = 'vm';
   readonly realms: RealmPool;
   readonly #workers: () => Isolation;
   #fallback: Isolation | undefined;
+  /** The async context the isolation was made in, where its fallback pool is made (see WorkerPool's). */
+  readonly #home = new AsyncResource('enclave.vm');
 
   constructor(options: RealmPoolOptions, workers: () => Isolation) {
     this.realms = new RealmPool(options);
@@ -42,7 +45,7 @@ export class VmIsolation implements Isolation {
   /** Where the run goes while the host tracks async context: never into a realm of this thread. */
   #onWorkers(job: IsolatedJob, events: IsolationEvents): IsolatedRun {
     try {
-      this.#fallback ??= this.#workers();
+      this.#fallback ??= this.#home.runInAsyncScope(this.#workers);
       return this.#fallback.run(job, events);
     } catch {
       // After this call returns: the driver holds the run before it hears of its end.

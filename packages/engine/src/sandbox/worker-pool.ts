@@ -24,6 +24,7 @@ import { runtimeCodeForWorkers } from './realm.js';
 import type { HostMessage, WireEnd, WireJob, WorkerInit } from './worker-protocol.js';
 import { checkMessage, formatMessage } from './worker-protocol.js';
 import { EntryCaps } from './entry-caps.js';
+import { AsyncResource } from '../node-types.js';
 
 /** Pool defaults per security level (explicit `workerPoolConfig` fields win). */
 export const WORKER_POOL_PRESETS = {
@@ -162,6 +163,12 @@ export class WorkerPool implements Isolation {
   #startFailures = 0;
   readonly #counts = { workersStarted: 0, recycled: 0, terminated: 0, crashed: 0, tampered: 0 };
   readonly #readyWaiters: (() => void)[] = [];
+  /**
+   * The async context the pool was made in, where its workers are started: a worker's port keeps the
+   * context it was made in for as long as it lives (and its messages arrive in it), so one started for
+   * the first run of some request kept that request's AsyncLocalStorage store alive.
+   */
+  readonly #home = new AsyncResource('enclave.workers');
 
   constructor(config: WorkerPoolConfig, options: WorkerPoolOptions) {
     this.#config = config;
@@ -285,7 +292,7 @@ export class WorkerPool implements Isolation {
       stderr: true,
     };
     const { Worker: WorkerCtor } = process.getBuiltinModule('node:worker_threads') as typeof import('node:worker_threads');
-    const worker = Reflect.construct(WorkerCtor, [this.#entry ?? workerEntry(), options]) as Worker;
+    const worker = this.#home.runInAsyncScope(() => Reflect.construct(WorkerCtor, [this.#entry ?? workerEntry(), options]) as Worker);
     const slot: Slot = {
       worker,
       flag: new Int32Array(flag),

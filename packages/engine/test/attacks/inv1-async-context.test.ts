@@ -18,13 +18,14 @@
 import { spawnSync } from 'node:child_process';
 import { AsyncLocalStorage, createHook } from 'node:async_hooks';
 import path from 'node:path';
-import { promiseHooks } from 'node:v8';
+import { promiseHooks, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Enclave } from '../../src/index.js';
 import { ESCAPE_ROWS, makeEnclave } from '../helpers.js';
 import { callerContextCanary } from '../caller-context.js';
-import type { RunOptions } from '../../src/index.js';
+import type { CreateEnclaveOptions, RunOptions } from '../../src/index.js';
 
 const engineDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -239,5 +240,34 @@ e.dispose();
     expect(out.stderr).not.toContain('corrupted');
     expect(out.status).toBe(0);
     expect(JSON.parse(out.stdout.trim())).toEqual(['TIMEOUT', 'TIMEOUT', 'TIMEOUT']);
+  });
+});
+
+describe('the workers that runs started inside a request need', () => {
+  // A worker's port keeps the async context it was made in: one started for a request's run (the vm
+  // isolation's fallback pool, a worker_threads pool growing on demand) kept that request's store,
+  // and whatever it holds, alive for as long as the worker lived.
+  it.each([
+    ['vm, on its fallback pool', {}],
+    ['worker_threads, growing on demand', { adapter: 'worker_threads', workerPoolConfig: { minWorkers: 0, maxWorkers: 2 } }],
+  ] as const)('%s: keep nothing of that request once its run has ended', async (_label, options) => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const als = new AsyncLocalStorage<{ user: string; payload: number[] }>();
+    const e = new Enclave(options as CreateEnclaveOptions);
+    enclaves.push(e);
+    let store: { user: string; payload: number[] } | undefined = { user: 'first', payload: [1, 2, 3] };
+    const gone = new WeakRef(store);
+    const r = await als.run(store, () => e.run(`return await callTool('who', {})`, { tools: { who: async () => als.getStore()?.user } }));
+    expect(r.success && r.value).toBe('first');
+    store = undefined;
+    await expect.poll(async () => {
+      gc();
+      await new Promise((resolve) => setImmediate(resolve));
+      return gone.deref() === undefined;
+    }, { timeout: 10_000 }).toBe(true);
+    // The workers are still there for the next run, in its own context.
+    const next = await als.run({ user: 'second', payload: [] }, () => e.run(`return await callTool('who', {})`, { tools: { who: async () => als.getStore()?.user } }));
+    expect(next.success && next.value).toBe('second');
   });
 });
