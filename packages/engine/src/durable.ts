@@ -16,7 +16,7 @@ import type { DriverJournal, DriverToolCall } from './sandbox/driver.js';
 import { isNdValues } from './sandbox/nondeterminism.js';
 import type { NdValue, ToolReply } from './sandbox/realm-abi.js';
 import { hostCodec } from './sanitize/codec.js';
-import type { ApprovalGate } from './tools/invoke.js';
+import type { ApprovalGate, ApprovalRefusal } from './tools/invoke.js';
 import type { ApprovalDecision, ExecutionError, JournalCall, PausedRun, RunJournal } from './types.js';
 
 export const DURABLE_DEFAULTS = { maxPauses: 10, maxJournalBytes: 4 * 1024 * 1024 } as const;
@@ -143,11 +143,22 @@ export function readDecision(value: unknown): ApprovalDecision | undefined {
   return { approved: false, reason: d.reason.slice(0, MAX_REASON) };
 }
 
-/** A JSON copy of the arguments for a person to read, or undefined when they have none. */
-function displayArgs(args: unknown): unknown {
+/** Characters of the arguments shown for approval at most (as JSON): the most a script may pass a tool. */
+const MAX_SHOWN_ARGS = 1024 * 1024;
+
+/**
+ * A JSON copy of the arguments for a person to read: `{ args }`, with `args` undefined when the call has
+ * none; undefined when they cannot be shown whole (then the call must not pause: a person would approve
+ * a call without seeing, say, its recipient, and it would run with them all the same).
+ */
+function displayArgs(args: unknown): { args: unknown } | undefined {
+  if (args === undefined) return { args };
   try {
-    const text = JSON.stringify(args);
-    return text === undefined || text.length > 1024 * 1024 ? undefined : (JSON.parse(text) as unknown);
+    // A script passes JSON only, but a tool's schema may hand the handler a BigInt, a Set or a Map (an
+    // amount, recipients): shown as what they hold, never left out (a BigInt made the whole copy fail) or
+    // written as `{}`.
+    const text = JSON.stringify(args, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v instanceof Set || v instanceof Map ? [...v] : v));
+    return text === undefined || text.length > MAX_SHOWN_ARGS ? undefined : { args: JSON.parse(text) as unknown };
   } catch {
     return undefined;
   }
@@ -290,8 +301,13 @@ export class DurableRun implements DriverJournal {
     return reply;
   }
 
-  /** Whether the run pauses for this call: undefined if it does (or ends otherwise), the message the call fails with if the host refuses the pause. */
-  async #ask(call: DriverToolCall, args: unknown): Promise<string | undefined> {
+  /** Whether the run pauses for this call: undefined if it does (or ends otherwise), what the call fails with if the pause is refused. */
+  async #ask(call: DriverToolCall, args: unknown): Promise<ApprovalRefusal | undefined> {
+    const shown = displayArgs(args);
+    if (shown === undefined) {
+      // Refused like a full wait list: the call fails in the script, and the journal records it.
+      if (!this.#ending) return { message: `Tool "${call.name}" needs a person's approval, and its arguments cannot be shown whole (more than ${MAX_SHOWN_ARGS} characters as JSON, or not JSON): nobody could approve what it would run with. Pass smaller values.`, status: 422 };
+    }
     if (!this.#ending) {
       const pauses = this.#settings.resume?.journal.pauses ?? 0;
       if (pauses >= this.#settings.maxPauses) {
@@ -309,12 +325,12 @@ export class DurableRun implements DriverJournal {
         }
       }
       // Refused: the call completes as a failure the script sees, and the journal records it like any reply.
-      if (refused !== undefined && !this.#ending) return refused;
+      if (refused !== undefined && !this.#ending) return { message: refused, status: 429 };
     }
     this.#asked.add(call.callIndex);
     if (this.#ending) return undefined;
     this.#ending = true;
-    this.#pause = { callIndex: call.callIndex, name: call.name, argsText: call.argsText, args: displayArgs(args) };
+    this.#pause = { callIndex: call.callIndex, name: call.name, argsText: call.argsText, args: shown?.args };
     return undefined;
   }
 

@@ -6,6 +6,7 @@
  * isolations. Tools count their own calls: "ran once" is the host's count, never the script's word.
  */
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
 import { Enclave, ToolError, defineTool } from '../src/index.js';
 import type { CreateEnclaveOptions, EnclaveEvent, ExecutionResult, PausedRun, RunJournal } from '../src/index.js';
 
@@ -181,6 +182,33 @@ return [o.total, r.refunded];`;
     expect(ran).toEqual({ list: 0, get: 1, refund: 1 });
   });
 
+  it('what a person is shown is what runs: a call whose arguments cannot be shown whole (sidecar references) never pauses, and nothing runs with arguments other than those shown', async () => {
+    // A tool's huge result stays on the host as a reference; handed to a call that needs approval, the
+    // pause showed the resolved text (or, past 1 MiB, no arguments at all: not even the recipient), and
+    // the replay, whose sidecar no longer holds it, ran the call with the bare reference instead.
+    for (const [securityLevel, size] of [['STANDARD', 1_200_000], ['STRICT', 100_000]] as const) {
+      const enclave = make({ ...options, securityLevel, sidecar: true });
+      const sent: unknown[] = [];
+      const tools = [
+        defineTool({ name: 'docs:read', handler: async () => 'D'.repeat(size) }),
+        defineTool({ name: 'mail:send', sideEffect: true, needsApproval: true, handler: async (args: unknown) => (sent.push(args), 'sent') }),
+      ];
+      const code = `const body = await callTool('docs:read', {});
+try { return await callTool('mail:send', { to: 'mallory@example.com', body }); } catch (e) { return e.code; }`;
+      const first = await enclave.run(code, { tools, durable: true });
+      if (first.success) {
+        expect(first.value, securityLevel).toBe('APPROVAL_REQUIRED');
+        expect(sent).toEqual([]);
+        continue;
+      }
+      const paused = pausedOf(first);
+      const resumed = await enclave.run(code, { tools, durable: { resume: { journal: throughStore(paused.journal), decision: { approved: true } } } });
+      expect(resumed.success).toBe(true);
+      // The host's record of what the approved call ran with is what the person approved.
+      expect(sent, securityLevel).toEqual([paused.approval.args]);
+    }
+  });
+
   it('pauses again for the next approval, and ends as MAX_PAUSES past the limit', async () => {
     const enclave = make(options);
     const { tools, ran } = orderTools();
@@ -254,6 +282,22 @@ return { first, r };`;
     expect(pausedOf(big).approval).toEqual({ callId: 1, tool: 'refund', args: { amount: 500 } });
     const throwing = defineTool({ name: 't', needsApproval: () => { throw new Error('db down'); }, handler: () => 1 });
     expect(pausedOf(await enclave.run(`return callTool('t', {})`, { tools: [throwing], durable: true })).approval.tool).toBe('t');
+  });
+
+  it('arguments a tool’s schema turns into a BigInt or a Set are shown for approval as what they hold, not left out', async () => {
+    // Before, a BigInt anywhere made the approval show no arguments at all (the recipient neither), and a Set showed as {}.
+    const sent: unknown[] = [];
+    const pay = defineTool({
+      name: 'payments:send',
+      input: z.object({ to: z.array(z.string()).transform((a) => new Set(a)), amount: z.coerce.bigint() }),
+      needsApproval: true,
+      handler: async (args: { to: Set<string>; amount: bigint }) => (sent.push(args), 'sent'),
+    });
+    const code = `return callTool('payments:send', { to: ['mallory@example.com'], amount: '5000' })`;
+    const paused = pausedOf(await enclave.run(code, { tools: [pay], durable: true }));
+    expect(paused.approval.args).toEqual({ to: ['mallory@example.com'], amount: '5000' });
+    expect(await enclave.run(code, { tools: [pay], durable: { resume: { journal: throughStore(paused.journal), decision: { approved: true } } } })).toMatchObject({ success: true });
+    expect(sent).toEqual([{ to: new Set(['mallory@example.com']), amount: 5000n }]);
   });
 
   it('a journal over maxJournalBytes ends the run as JOURNAL_LIMIT_EXCEEDED', async () => {

@@ -60,10 +60,16 @@ export interface ToolCallRequest {
  * A durable run's word on one call of a tool with `needsApproval`: the person approved it, denied it,
  * or has not been asked yet (`ask` is told the arguments as the handler would receive them; the call
  * then replies `APPROVAL_REQUIRED`, which the durable run keeps from the script while it pauses, and
- * `asked` is set). `ask` may refuse to pause with a message: the call then fails in the script with
- * `APPROVAL_REQUIRED` and that message, as it does in a run that cannot pause.
+ * `asked` is set). `ask` may refuse to pause: the call then fails in the script with
+ * `APPROVAL_REQUIRED` and the refusal's message and status, as it does in a run that cannot pause.
  */
-export type ApprovalGate = { kind: 'approved' } | { kind: 'denied'; reason: string } | { kind: 'ask'; ask(args: unknown): Promise<string | undefined>; asked?: boolean };
+export type ApprovalGate = { kind: 'approved' } | { kind: 'denied'; reason: string } | { kind: 'ask'; ask(args: unknown): Promise<ApprovalRefusal | undefined>; asked?: boolean };
+
+/** Why a call that needs approval does not pause its run (a full wait list, arguments that cannot be shown). */
+export interface ApprovalRefusal {
+  message: string;
+  status: number;
+}
 
 /** What goes back to the realm (see sandbox/realm-abi.ts). */
 export type { ToolReply };
@@ -183,7 +189,7 @@ async function rateLimited(scope: ToolScope, tool: HostTool, rl: ToolRateLimit, 
 }
 
 /** Whether the call may run now: undefined if it may, the failure the script sees otherwise. */
-async function approvalGate(rule: NonNullable<HostTool['needsApproval']>, name: string, args: unknown, ctx: ToolContext, gate: ApprovalGate | undefined): Promise<CallFailure | undefined> {
+async function approvalGate(rule: NonNullable<HostTool['needsApproval']>, name: string, args: unknown, ctx: ToolContext, gate: ApprovalGate | undefined, references: number): Promise<CallFailure | undefined> {
   if (gate?.kind === 'approved') return undefined;
   if (gate?.kind === 'denied') return new CallFailure(gate.reason, 'APPROVAL_DENIED', { status: 403 });
   let needed = true;
@@ -197,8 +203,18 @@ async function approvalGate(rule: NonNullable<HostTool['needsApproval']>, name: 
   }
   if (!needed) return undefined;
   if (gate?.kind === 'ask') {
+    // The person must be shown what the call will run with. A sidecar string is shown resolved, but a
+    // pause does not keep the sidecar: the replay ran the approved call with the bare reference (and past
+    // 1 MiB nothing of the arguments was shown at all, the recipient neither).
+    if (references > 0) {
+      return new CallFailure(
+        `Tool "${name}" needs a person's approval, and its arguments hold references to huge tool results kept on the host (sidecar), which a paused run does not keep: nobody could approve what it would run with. Pass smaller values.`,
+        'APPROVAL_REQUIRED',
+        { status: 422 },
+      );
+    }
     const refused = await gate.ask(args);
-    if (refused !== undefined) return new CallFailure(refused, 'APPROVAL_REQUIRED', { status: 429 });
+    if (refused !== undefined) return new CallFailure(refused.message, 'APPROVAL_REQUIRED', { status: refused.status });
     gate.asked = true;
     return new CallFailure(`Tool "${name}" is waiting for a person's approval.`, 'APPROVAL_REQUIRED', { status: 403 });
   }
@@ -218,10 +234,12 @@ async function callTool(scope: ToolScope, tool: HostTool, call: ToolCallRequest)
       'INVALID_ARGUMENTS',
     );
   }
+  let references = 0;
   if (scope.sidecar !== undefined && call.argsText.includes('"$ref"')) {
     const resolved = scope.sidecar.resolveIn(args);
     if (!resolved.ok) return new CallFailure(`The references passed to "${tool.name}" expand to more than ${scope.sidecar.options.maxResolvedSize} characters.`, 'INVALID_ARGUMENTS');
     args = resolved.value;
+    references = resolved.references;
   }
   const timeout = tool.timeout ?? scope.toolTimeout;
   const aborts = callAbort(call.runEnd, timeout);
@@ -249,7 +267,7 @@ async function callTool(scope: ToolScope, tool: HostTool, call: ToolCallRequest)
       context: scope.context,
     });
     if (tool.needsApproval !== undefined && tool.needsApproval !== false) {
-      const gate = await untilAborted(approvalGate(tool.needsApproval, tool.name, args, ctx, call.approval), aborts);
+      const gate = await untilAborted(approvalGate(tool.needsApproval, tool.name, args, ctx, call.approval, references), aborts);
       if (gate === ENDED || gate === TIMED_OUT) return stopped(gate);
       if (gate !== undefined) return gate;
     }

@@ -91,11 +91,13 @@ export class Sidecar {
 
   /**
    * Replaces every reference of this run inside `root` (host values the codec just made, owned by the
-   * caller) by its string, in place. Returns false when the strings together exceed `maxResolvedSize`.
+   * caller) by its string, in place, and how many it replaced. Returns false when the strings together
+   * exceed `maxResolvedSize`.
    */
-  resolveIn(root: unknown): { ok: true; value: unknown } | { ok: false } {
-    if (this.#texts.size === 0) return { ok: true, value: root };
+  resolveIn(root: unknown): { ok: true; value: unknown; references: number } | { ok: false } {
+    if (this.#texts.size === 0) return { ok: true, value: root, references: 0 };
     let used = 0;
+    let references = 0;
     const seen = new Set<object>();
     const visit = (v: unknown): unknown => {
       if (v === null || typeof v !== 'object') return v;
@@ -103,6 +105,7 @@ export class Sidecar {
       const text = this.#textOf(v);
       if (text !== undefined) {
         used += text.length;
+        references++;
         if (used > this.options.maxResolvedSize) throw OVER;
         return text;
       }
@@ -127,7 +130,8 @@ export class Sidecar {
       return v;
     };
     try {
-      return { ok: true, value: visit(root) };
+      const value = visit(root);
+      return { ok: true, value, references };
     } catch (e) {
       if (e === OVER) return { ok: false };
       throw e;
