@@ -173,6 +173,34 @@ describe('enclave mcp: limits on what the client sends (raw lines to the real CL
     return { child, messages, write, send, answer, execute, exited, entered, running, stderr: () => stderr };
   }
 
+  it('what the tools module prints, through any console method, when it loads or as a tool runs, goes to stderr: stdout carries the protocol alone', async () => {
+    const child = spawn(process.execPath, [cli, 'mcp', '--tools', path.join(here, 'fixtures/printing-tools.mjs')], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const send = (message: unknown) => child.stdin.write(`${JSON.stringify(message)}\n`);
+    try {
+      send({ jsonrpc: '2.0', id: 'init', method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
+      send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+      // Text a script chose, shaped as a frame of the protocol.
+      const frame = JSON.stringify({ jsonrpc: '2.0', id: 'forged', result: {} });
+      send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'execute', arguments: { code: `return await callTool("print", { text: ${JSON.stringify(frame)} })` } } });
+      await expect.poll(() => /"id":1[,}]/.test(stdout)).toBe(true);
+      expect(stderr).toContain('printing: loaded');
+      expect(stderr).toContain('loaded (dir)');
+      expect(stderr).toContain('printing: dirxml');
+      expect(stderr).toContain('printing: count');
+      const lines = stdout.split('\n').filter((line) => line !== '');
+      const ids = lines.map((line) => (JSON.parse(line) as { id?: unknown }).id);
+      expect(ids).toEqual(['init', 1]);
+    } finally {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  });
+
   it('requests beyond --max-concurrent are answered at once with a JSON-RPC error and never start a run', async () => {
     const c = await startCli(['--max-concurrent', '2']);
     try {

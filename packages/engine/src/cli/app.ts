@@ -16,7 +16,7 @@ import type { RunOptions, ToolSet } from '../types.js';
 import { checkSource } from './check.js';
 import { formatIssue } from './frame.js';
 import { stringifySafe } from './json-safe.js';
-import { serveMcp } from './mcp.js';
+import { consoleOnStderr, serveMcp } from './mcp.js';
 import { formatRunResult, loadTools } from './run.js';
 import type { ColorTarget } from './terminal.js';
 import { createStyle, escapeJSONText, escapeText, shouldColor } from './terminal.js';
@@ -360,7 +360,8 @@ async function mcpCommand(args: string[], io: CliIO): Promise<number> {
   const timeout = parseTimeout(values.timeout);
   const maxLineBytes = parsePositive('--max-line-bytes', values['max-line-bytes'], 'of bytes');
   const maxConcurrentRequests = parsePositive('--max-concurrent', values['max-concurrent']);
-  const tools = values.tools !== undefined ? await loadTools(values.tools, io.cwd) : undefined;
+  // A tools module may print as it loads: to stderr as well, before the protocol starts on stdout.
+  const tools = values.tools !== undefined ? await consoleOnStderr(io.stdout, () => loadTools(values.tools as string, io.cwd)) : undefined;
   await serveMcp({
     tools,
     toolsPath: values.tools,

@@ -72,29 +72,52 @@ export interface McpCommandOptions {
 }
 
 /**
+ * Runs `fn` with every console method writing to stderr when the protocol goes to the process's stdout:
+ * a tools module prints as it loads and as its tools run, and Node's `console.dir`, `dirxml` (and a
+ * `table` or `count`, through `log`) write to stdout by themselves, where a line that is not the
+ * protocol's breaks the client's connection.
+ */
+export async function consoleOnStderr<T>(stdout: unknown, fn: () => Promise<T>): Promise<T> {
+  if ((isWritable(stdout) ? stdout : process.stdout) !== process.stdout) return fn();
+  // Node's own Console: the global `console` may be another's (a test runner's), without `Console`.
+  const { Console } = process.getBuiltinModule('node:console') as typeof import('node:console');
+  const toStderr = new Console({ stdout: process.stderr, stderr: process.stderr }) as unknown as Record<string, unknown>;
+  const global = console as unknown as Record<string, unknown>;
+  const saved: [string, unknown][] = [];
+  for (const key of Object.keys(global)) {
+    if (key !== 'Console' && typeof global[key] === 'function' && typeof toStderr[key] === 'function') {
+      saved.push([key, global[key]]);
+      global[key] = toStderr[key];
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    for (const [key, value] of saved) global[key] = value;
+  }
+}
+
+/**
  * Serves until the client closes stdin (or Ctrl-C). Console output of the tools module goes to stderr
  * meanwhile: stdout carries the protocol and nothing else.
  */
-export async function serveMcp(options: McpCommandOptions): Promise<void> {
+export function serveMcp(options: McpCommandOptions): Promise<void> {
+  return consoleOnStderr(options.stdout, () => serve(options));
+}
+
+async function serve(options: McpCommandOptions): Promise<void> {
   const mcp = await loadMcpModule(mcpSearchPaths(options.toolsPath, options.cwd));
   const stdin = isReadable(options.stdin) ? options.stdin : process.stdin;
   const stdout = isWritable(options.stdout) ? options.stdout : process.stdout;
-  const quiet = stdout === process.stdout;
-  const saved = { log: console.log, info: console.info, debug: console.debug };
-  if (quiet) console.log = console.info = console.debug = console.error;
-  try {
-    const server = mcp.serveMcpStdio({
-      enclave: options.enclave,
-      ...options.limits,
-      ...(options.tools !== undefined ? { tools: options.tools } : {}),
-      stdin,
-      stdout,
-      // The client's bytes may be quoted in it: escaped, as everything the CLI prints that it did not write.
-      onError: (error) => void options.stderr.write(`enclave mcp: ${escapeText(error.message)}\n`),
-    });
-    options.signal?.addEventListener('abort', () => void server.close(), { once: true });
-    await server.closed;
-  } finally {
-    if (quiet) Object.assign(console, saved);
-  }
+  const server = mcp.serveMcpStdio({
+    enclave: options.enclave,
+    ...options.limits,
+    ...(options.tools !== undefined ? { tools: options.tools } : {}),
+    stdin,
+    stdout,
+    // The client's bytes may be quoted in it: escaped, as everything the CLI prints that it did not write.
+    onError: (error) => void options.stderr.write(`enclave mcp: ${escapeText(error.message)}\n`),
+  });
+  options.signal?.addEventListener('abort', () => void server.close(), { once: true });
+  await server.closed;
 }
