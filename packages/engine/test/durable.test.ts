@@ -355,6 +355,22 @@ await callTool('orders:list', {}); return refused;`;
     expect(refunded).toEqual([]);
   });
 
+  it('a path picked by what no journal records (how deep the stack goes, which differs by isolation) is caught on replay: the approved call runs with the approved arguments or nothing runs', async () => {
+    const ran: unknown[] = [];
+    const pay = defineTool({ name: 'payments:send', needsApproval: true, handler: async (args: unknown) => (ran.push(args), 'sent') });
+    // Without the rewriter's call-depth budget the script reads V8's own stack limit.
+    const code = `let d = 0; function f() { d++; f(); } try { f(); } catch {} return callTool('payments:send', { to: d % 2 ? 'mallory' : 'bob', d });`;
+    const layersOff = { validate: false, transform: false } as const;
+    const paused = pausedOf(await make(layersOff).run(code, { tools: [pay], durable: true }));
+    const elsewhere = make({ ...layersOff, adapter: 'worker_threads', workerPoolConfig: { minWorkers: 1, maxWorkers: 1 } });
+    const resumed = await elsewhere.run(code, { tools: [pay], durable: { resume: { journal: throughStore(paused.journal), decision: { approved: true } } } });
+    if (resumed.success) expect(ran).toEqual([paused.approval.args]);
+    else {
+      expect(resumed.error.code).toBe('REPLAY_DIVERGED');
+      expect(ran).toEqual([]);
+    }
+  });
+
   it('a journal that is not one (wrong shape, prototype keys, bad values, over its caps) is refused as VALIDATION_ERROR before anything runs', async () => {
     const { tools, ran } = orderTools();
     const paused = pausedOf(await enclave.run(REFUND, { tools, durable: true }));
