@@ -190,6 +190,10 @@ export class DurableRun implements DriverJournal {
   /** Recorded replies wait for their turn: the one at `#nextOrder` is delivered first. */
   readonly #waiting = new Map<number, (reply: ToolReply) => void>();
   #nextOrder = 0;
+  /** How many recorded replies the replay hands back before any live one. */
+  readonly #recordedCount: number;
+  /** Live replies that came while recorded ones were still to be handed back: they follow them, in the order they came. */
+  #held: (() => void)[] = [];
   #inFlight = 0;
   /** Calls that asked for approval (their replies are not results). */
   readonly #asked = new Set<number>();
@@ -205,6 +209,7 @@ export class DurableRun implements DriverJournal {
     const journal = settings.resume?.journal;
     this.#reachedPending = journal === undefined;
     this.#calls = journal ? [...journal.calls] : [];
+    this.#recordedCount = this.#calls.length;
     this.#replayNd = journal ? journal.nd : [];
     this.#nd = journal ? [...journal.nd] : [];
     this.#bytes = this.#nd.length * 24;
@@ -298,6 +303,10 @@ export class DurableRun implements DriverJournal {
       this.#settle();
       return never;
     }
+    // Before its pause the script saw every recorded reply and none of these (the approved call had not
+    // answered): a live reply that overtook a recorded one would show it an order it never saw, and
+    // the journal, which lists it after them, an order the script did not see now.
+    if (this.#nextOrder < this.#recordedCount) return new Promise<ToolReply>((resolve) => this.#held.push(() => resolve(reply)));
     return reply;
   }
 
@@ -353,6 +362,10 @@ export class DurableRun implements DriverJournal {
       this.#nextOrder++;
       deliver([call[3], call[4]]);
     }
+    if (this.#nextOrder < this.#recordedCount || this.#held.length === 0) return;
+    const held = this.#held;
+    this.#held = [];
+    for (const deliver of held) deliver();
   }
 
   #divergedCall(call: DriverToolCall, before: string): Promise<ToolReply> {

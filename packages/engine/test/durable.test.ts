@@ -209,6 +209,39 @@ try { return await callTool('mail:send', { to: 'mallory@example.com', body }); }
     }
   });
 
+  it('a reply that comes live while the replay still hands back recorded ones waits for them: the script sees its calls answer in the order it saw before the pause', async () => {
+    // Before the pause the approved call never answered, so every recorded read came first; a replay
+    // that let the live answer overtake them showed the script an order it had never seen, and a
+    // script that stops reading once the call answers took another path (REPLAY_DIVERGED), or wrote
+    // a journal whose next replay did.
+    const enclave = make(options);
+    let release!: () => void;
+    const decided = new Promise<void>((resolve) => (release = resolve));
+    let reads = 0;
+    const sent: unknown[] = [];
+    const tools = [
+      defineTool({ name: 'read', handler: ({ i }: { i: number }) => (reads++, i) }),
+      // Deciding whether the first call needs a person takes a while (a lookup); the reads go on meanwhile.
+      defineTool({ name: 'send', needsApproval: async ({ n }: { n: number }) => (n === 1 ? await decided : undefined, true), handler: (args: unknown) => (sent.push(args), 'sent') }),
+    ];
+    const code = `const first = callTool('send', { n: 1 });
+let answered = false;
+first.then(() => { answered = true; });
+let i = 0;
+for (; i < 30 && !answered; i++) await callTool('read', { i });
+await first;
+return callTool('send', { n: 2, i });`;
+    const running = enclave.run(code, { tools, durable: true });
+    await expect.poll(() => reads).toBe(30);
+    release();
+    const paused = pausedOf(await running);
+    expect(paused.approval).toMatchObject({ callId: 1, args: { n: 1 } });
+    const resumed = await enclave.run(code, { tools, durable: { resume: { journal: throughStore(paused.journal), decision: { approved: true } } } });
+    expect(pausedOf(resumed).approval).toMatchObject({ callId: 32, args: { n: 2, i: 30 } });
+    expect(sent).toEqual([{ n: 1 }]);
+    expect(reads).toBe(30);
+  });
+
   it('pauses again for the next approval, and ends as MAX_PAUSES past the limit', async () => {
     const enclave = make(options);
     const { tools, ran } = orderTools();
