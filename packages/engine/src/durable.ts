@@ -261,7 +261,9 @@ export class DurableRun implements DriverJournal {
       if (name !== call.name || argsText !== call.argsText) return this.#divergedCall(call, name);
       return new Promise<ToolReply>((resolve) => {
         this.#waiting.set(recorded.order, resolve);
-        this.#deliverRecorded();
+        // From a microtask, once the driver awaits this promise too: resolved here, in its own call,
+        // it would reach the script after the later replies it lets go, which the driver already awaits.
+        queueMicrotask(() => this.#deliverRecorded());
       });
     }
     const pending = this.#settings.resume?.journal.pending;

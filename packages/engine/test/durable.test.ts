@@ -222,7 +222,10 @@ try { return await callTool('mail:send', { to: 'mallory@example.com', body }); }
     const tools = [
       defineTool({ name: 'read', handler: ({ i }: { i: number }) => (reads++, i) }),
       // Deciding whether the first call needs a person takes a while (a lookup); the reads go on meanwhile.
-      defineTool({ name: 'send', needsApproval: async ({ n }: { n: number }) => (n === 1 ? await decided : undefined, true), handler: (args: unknown) => (sent.push(args), 'sent') }),
+      defineTool({ name: 'send', needsApproval: async ({ n }: { n: number }) => {
+          if (n === 1) await decided;
+          return true;
+        }, handler: (args: unknown) => (sent.push(args), 'sent') }),
     ];
     const code = `const first = callTool('send', { n: 1 });
 let answered = false;
@@ -240,6 +243,36 @@ return callTool('send', { n: 2, i });`;
     expect(pausedOf(resumed).approval).toMatchObject({ callId: 32, args: { n: 2, i: 30 } });
     expect(sent).toEqual([{ n: 1 }]);
     expect(reads).toBe(30);
+  });
+
+  it('recorded replies reach the script in their recorded order, also one whose call lets go of a later reply already asked for', async () => {
+    // Before, a recorded reply handed back in the very call that asked for it came after the later
+    // replies it let go: the replay showed another order than the journal's and diverged.
+    const enclave = make(options);
+    let go!: () => void;
+    const goCalled = new Promise<void>((resolve) => (go = resolve));
+    let yAnswered!: () => void;
+    const yDone = new Promise<void>((resolve) => (yAnswered = resolve));
+    const tools = [
+      // y answers only once the script has seen x and m and called go; go answers after y.
+      defineTool({ name: 'read', handler: async ({ k }: { k: string }) => (k === 'y' ? (await goCalled, yAnswered(), k) : k) }),
+      defineTool({ name: 'go', handler: async () => (go(), await yDone, 'went') }),
+      defineTool({ name: 'send', needsApproval: true, handler: (args: unknown) => args }),
+    ];
+    const code = `const seen = [];
+const y = callTool('read', { k: 'y' }).then(() => { seen.push('y'); });
+const x = callTool('read', { k: 'x' }).then(async () => {
+  seen.push('x');
+  await callTool('read', { k: 'm' });
+  seen.push('m');
+  await callTool('go', {});
+});
+await Promise.all([x, y]);
+return callTool('send', { seen });`;
+    const paused = pausedOf(await enclave.run(code, { tools, durable: true }));
+    expect(paused.approval.args).toEqual({ seen: ['x', 'm', 'y'] });
+    const resumed = await enclave.run(code, { tools, durable: { resume: { journal: throughStore(paused.journal), decision: { approved: true } } } });
+    expect(resumed).toMatchObject({ success: true, value: { seen: ['x', 'm', 'y'] } });
   });
 
   it('pauses again for the next approval, and ends as MAX_PAUSES past the limit', async () => {

@@ -282,13 +282,17 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
 
   take(): string {
     if (this.#mailbox.length === 0) return '';
+    // A durable run takes one reply per entry, its microtasks settled before the next: what a script
+    // does with two replies that arrived together differs from what it does with one after the other
+    // (an `await` resumes ticks after a `.then`), and a journal, which records their order only, would
+    // replay them apart where they came together, or the other way round (see afterEntry).
+    const items = this.#job.replayNd !== undefined ? this.#mailbox.splice(0, 1) : this.#mailbox.splice(0);
     const head: PumpHead[] = [];
     let payloads = '';
-    for (const [callId, ok, payload] of this.#mailbox) {
+    for (const [callId, ok, payload] of items) {
       head.push([callId, ok, payload.length]);
       payloads += payload;
     }
-    this.#mailbox.length = 0;
     return `${JSON.stringify(head)}${FRAMED}${payloads}`;
   }
 
@@ -421,7 +425,14 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
     else if (outcome === 'timeout') end = { kind: 'timeout' };
     else if (outcome === 'failed') end = { kind: 'crashed' };
     if (end !== null) this.#end(end);
-    else this.#flush(null);
+    else {
+      this.#flush(null);
+      // The replies a durable run's entry left for the next ones (see take).
+      if (this.#mailbox.length > 0 && !this.#pumpQueued && !this.#ended) {
+        this.#pumpQueued = true;
+        entryScheduler.enter(this, pumpScript);
+      }
+    }
   }
 
   /** The run's realm, where only a run that has one gets: its entries, which start once it is assigned. */
