@@ -222,10 +222,14 @@ try { return await callTool('mail:send', { to: 'mallory@example.com', body }); }
     const tools = [
       defineTool({ name: 'read', handler: ({ i }: { i: number }) => (reads++, i) }),
       // Deciding whether the first call needs a person takes a while (a lookup); the reads go on meanwhile.
-      defineTool({ name: 'send', needsApproval: async ({ n }: { n: number }) => {
+      defineTool({
+        name: 'send',
+        needsApproval: async ({ n }: { n: number }) => {
           if (n === 1) await decided;
           return true;
-        }, handler: (args: unknown) => (sent.push(args), 'sent') }),
+        },
+        handler: (args: unknown) => (sent.push(args), 'sent'),
+      }),
     ];
     const code = `const first = callTool('send', { n: 1 });
 let answered = false;
