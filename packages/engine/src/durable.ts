@@ -78,8 +78,10 @@ export function readJournal(value: unknown, limits: { maxJournalBytes: number; m
   if (j.v !== 1 || typeof j.key !== 'string' || j.key.length > 100 || !isCount(j.logs) || !isIndex(j.pauses) || j.pauses > limits.maxPauses) return undefined;
   if (!Array.isArray(j.calls) || !isNdValues(j.nd, limits.maxJournalBytes / 8)) return undefined;
   const pending = j.pending;
-  if (!Array.isArray(pending) || pending.length !== 3 || !isIndex(pending[0]) || !isName(pending[1]) || typeof pending[2] !== 'string') return undefined;
-  let bytes = pending[2].length + j.nd.length * 24;
+  if (!Array.isArray(pending) || (pending.length !== 3 && pending.length !== 4) || !isIndex(pending[0]) || !isName(pending[1]) || typeof pending[2] !== 'string') return undefined;
+  const shown: unknown = pending[3];
+  if (pending.length === 4 && (typeof shown !== 'string' || shown.length > MAX_SHOWN_ARGS)) return undefined;
+  let bytes = pending[2].length + (typeof shown === 'string' ? shown.length : 0) + j.nd.length * 24;
   const seen = new Set<number>([pending[0]]);
   const calls: JournalCall[] = [];
   for (const c of j.calls as unknown[]) {
@@ -94,7 +96,7 @@ export function readJournal(value: unknown, limits: { maxJournalBytes: number; m
     calls.push([index, name, argsText, reply[0], reply[1]]);
   }
   if (bytes > limits.maxJournalBytes) return undefined;
-  return { v: 1, key: j.key, calls, nd: j.nd.map(([k, v]) => [k, v]), logs: j.logs, pauses: j.pauses, pending: [pending[0], pending[1], pending[2]] };
+  return { v: 1, key: j.key, calls, nd: j.nd.map(([k, v]) => [k, v]), logs: j.logs, pauses: j.pauses, pending: typeof shown === 'string' ? [pending[0], pending[1], pending[2], shown] : [pending[0], pending[1], pending[2]] };
 }
 
 function callBytes(name: string, argsText: string, payload: string): number {
@@ -147,18 +149,20 @@ export function readDecision(value: unknown): ApprovalDecision | undefined {
 const MAX_SHOWN_ARGS = 1024 * 1024;
 
 /**
- * A JSON copy of the arguments for a person to read: `{ args }`, with `args` undefined when the call has
- * none; undefined when they cannot be shown whole (then the call must not pause: a person would approve
- * a call without seeing, say, its recipient, and it would run with them all the same).
+ * A JSON copy of the arguments for a person to read: `{ args, text }`, with `args` undefined when the
+ * call has none, and `text` the JSON the journal keeps to hold the approved call to them (see
+ * RunJournal.pending); undefined when they cannot be shown whole (then the call must not pause: a person
+ * would approve a call without seeing, say, its recipient, and it would run with them all the same).
  */
-function displayArgs(args: unknown): { args: unknown } | undefined {
-  if (args === undefined) return { args };
+function displayArgs(args: unknown): { args: unknown; text: string } | undefined {
+  // '' for none: no JSON text is empty.
+  if (args === undefined) return { args, text: '' };
   try {
     // A script passes JSON only, but a tool's schema may hand the handler a BigInt, a Set or a Map (an
     // amount, recipients): shown as what they hold, never left out (a BigInt made the whole copy fail) or
     // written as `{}`.
     const text = JSON.stringify(args, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v instanceof Set || v instanceof Map ? [...v] : v));
-    return text === undefined || text.length > MAX_SHOWN_ARGS ? undefined : { args: JSON.parse(text) as unknown };
+    return text === undefined || text.length > MAX_SHOWN_ARGS ? undefined : { args: JSON.parse(text) as unknown, text };
   } catch {
     return undefined;
   }
@@ -197,7 +201,7 @@ export class DurableRun implements DriverJournal {
   #inFlight = 0;
   /** Calls that asked for approval (their replies are not results). */
   readonly #asked = new Set<number>();
-  #pause: { callIndex: number; name: string; argsText: string; args: unknown } | undefined;
+  #pause: { callIndex: number; name: string; argsText: string; args: unknown; shown: string | undefined } | undefined;
   #reachedPending: boolean;
   logs = 0;
 
@@ -271,7 +275,12 @@ export class DurableRun implements DriverJournal {
       if (pending[1] !== call.name || pending[2] !== call.argsText) return this.#divergedCall(call, pending[1]);
       this.#reachedPending = true;
       const decision = (this.#settings.resume as NonNullable<DurableSettings['resume']>).decision;
-      const approval: ApprovalGate = decision.approved ? { kind: 'approved' } : { kind: 'denied', reason: decision.reason || `A person denied the call of "${call.name}".` };
+      // Approved: it runs only with the arguments the person was shown (a journal written before they were
+      // kept has none to hold it to).
+      const shown = pending[3];
+      const approval: ApprovalGate = decision.approved
+        ? { kind: 'approved', matches: (args) => shown === undefined || displayArgs(args)?.text === shown }
+        : { kind: 'denied', reason: decision.reason || `A person denied the call of "${call.name}".` };
       return this.#run(call, approval);
     }
     return this.#run(call, { kind: 'ask', ask: (args) => this.#ask(call, args) });
@@ -284,7 +293,7 @@ export class DurableRun implements DriverJournal {
     const pauses = (this.#settings.resume?.journal.pauses ?? 0) + 1;
     return {
       approval: { callId: p.callIndex, tool: p.name, args: p.args },
-      journal: { v: 1, key: this.#key, calls: this.#calls, nd: this.#nd, logs: this.logs, pauses, pending: [p.callIndex, p.name, p.argsText] },
+      journal: { v: 1, key: this.#key, calls: this.#calls, nd: this.#nd, logs: this.logs, pauses, pending: p.shown === undefined ? [p.callIndex, p.name, p.argsText] : [p.callIndex, p.name, p.argsText, p.shown] },
     };
   }
 
@@ -341,7 +350,7 @@ export class DurableRun implements DriverJournal {
     this.#asked.add(call.callIndex);
     if (this.#ending) return undefined;
     this.#ending = true;
-    this.#pause = { callIndex: call.callIndex, name: call.name, argsText: call.argsText, args: shown?.args };
+    this.#pause = { callIndex: call.callIndex, name: call.name, argsText: call.argsText, args: shown?.args, shown: shown?.text };
     return undefined;
   }
 

@@ -460,8 +460,11 @@ export interface RunJournal {
   logs: number;
   /** Pauses so far, this one included. */
   pauses: number;
-  /** The call waiting for a decision. */
-  pending: [callIndex: number, name: string, argsText: string];
+  /**
+   * The call waiting for a decision: as the script made it, and `shown`, the arguments a person is shown
+   * (as JSON, after the tool's schema), which are the only ones the approved call runs with.
+   */
+  pending: [callIndex: number, name: string, argsText: string, shown?: string];
 }
 
 /** The call a paused run waits on, as a person should see it. */

@@ -354,6 +354,32 @@ return { first, r };`;
     expect(pausedOf(await enclave.run(`return callTool('t', {})`, { tools: [throwing], durable: true })).approval.tool).toBe('t');
   });
 
+  it('the approved call runs only with the arguments shown: a schema that makes others of the same call on resume runs nothing', async () => {
+    // The schema reads a price the host changes while the person decides: before, the approval showed
+    // 120 and the resumed call paid 999.
+    const prices: Record<string, number> = { o1: 120 };
+    const paid: unknown[] = [];
+    const pay = defineTool({
+      name: 'orders:pay',
+      input: z.object({ id: z.string() }).transform(({ id }) => ({ id, amount: prices[id] })),
+      needsApproval: true,
+      handler: async (args: { id: string; amount: number | undefined }) => (paid.push(args), 'paid'),
+    });
+    const code = `try { return await callTool('orders:pay', { id: 'o1' }); } catch (e) { return e.code; }`;
+    const first = pausedOf(await enclave.run(code, { tools: [pay], durable: true }));
+    expect(first.approval.args).toEqual({ id: 'o1', amount: 120 });
+    prices.o1 = 999;
+    const resumed = await enclave.run(code, { tools: [pay], durable: { resume: { journal: throughStore(first.journal), decision: { approved: true } } } });
+    expect(resumed).toMatchObject({ success: true, value: 'APPROVAL_DENIED' });
+    expect(paid).toEqual([]);
+    // With the price as shown, the approved call runs, once, with what was shown.
+    prices.o1 = 120;
+    const second = pausedOf(await enclave.run(code, { tools: [pay], durable: true }));
+    const approved = await enclave.run(code, { tools: [pay], durable: { resume: { journal: throughStore(second.journal), decision: { approved: true } } } });
+    expect(approved).toMatchObject({ success: true, value: 'paid' });
+    expect(paid).toEqual([{ id: 'o1', amount: 120 }]);
+  });
+
   it('arguments a tool’s schema turns into a BigInt or a Set are shown for approval as what they hold, not left out', async () => {
     // Before, a BigInt anywhere made the approval show no arguments at all (the recipient neither), and a Set showed as {}.
     const sent: unknown[] = [];
@@ -456,6 +482,10 @@ await callTool('orders:list', {}); return refused;`;
       { ...JSON.parse(good), nd: [['x', 1]] },
       { ...JSON.parse(good), pauses: 11 },
       JSON.parse(good.replace('"pending"', '"__proto__"')),
+      // The arguments shown for approval: text, at most what may be shown, and nothing after them.
+      { ...JSON.parse(good), pending: [...JSON.parse(good).pending.slice(0, 3), 5] },
+      { ...JSON.parse(good), pending: [...JSON.parse(good).pending.slice(0, 3), 'x'.repeat(1024 * 1024 + 1)] },
+      { ...JSON.parse(good), pending: [...JSON.parse(good).pending, 'more'] },
     ];
     for (const journal of bad) {
       const r = await enclave.run(REFUND, { tools, durable: { resume: { journal, decision: { approved: true } } } });

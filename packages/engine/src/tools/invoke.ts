@@ -63,7 +63,7 @@ export interface ToolCallRequest {
  * `asked` is set). `ask` may refuse to pause: the call then fails in the script with
  * `APPROVAL_REQUIRED` and the refusal's message and status, as it does in a run that cannot pause.
  */
-export type ApprovalGate = { kind: 'approved' } | { kind: 'denied'; reason: string } | { kind: 'ask'; ask(args: unknown): Promise<ApprovalRefusal | undefined>; asked?: boolean };
+export type ApprovalGate = { kind: 'approved'; matches?(args: unknown): boolean } | { kind: 'denied'; reason: string } | { kind: 'ask'; ask(args: unknown): Promise<ApprovalRefusal | undefined>; asked?: boolean };
 
 /** Why a call that needs approval does not pause its run (a full wait list, arguments that cannot be shown). */
 export interface ApprovalRefusal {
@@ -190,7 +190,12 @@ async function rateLimited(scope: ToolScope, tool: HostTool, rl: ToolRateLimit, 
 
 /** Whether the call may run now: undefined if it may, the failure the script sees otherwise. */
 async function approvalGate(rule: NonNullable<HostTool['needsApproval']>, name: string, args: unknown, ctx: ToolContext, gate: ApprovalGate | undefined, references: number): Promise<CallFailure | undefined> {
-  if (gate?.kind === 'approved') return undefined;
+  if (gate?.kind === 'approved') {
+    if (gate.matches === undefined || gate.matches(args)) return undefined;
+    // The script made the approved call, but its tool's schema made other arguments of it this time (a
+    // transform that reads what changed since): a person approved the ones shown, never these.
+    return new CallFailure(`Tool "${name}" was approved with the arguments shown then; its schema makes other ones of the same call now, so it does not run.`, 'APPROVAL_DENIED', { status: 403 });
+  }
   if (gate?.kind === 'denied') return new CallFailure(gate.reason, 'APPROVAL_DENIED', { status: 403 });
   let needed = true;
   if (typeof rule === 'function') {
