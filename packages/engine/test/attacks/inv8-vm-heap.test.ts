@@ -18,7 +18,7 @@ import { ChildBatch, childResult, describeChild, scriptsChild } from '../helpers
 
 const SHAPES: Record<string, string> = {
   // BigInt operators call no builtin, so nothing is charged: only the heap checks see them.
-  'BigInt shifts of 50 MB each': 'const keep = []; for (let i = 0; i < 200; i++) keep.push(1n << 400000000n); return keep.length;',
+  'BigInt shifts of 12.5 MB each': 'const keep = []; for (let i = 0; i < 200; i++) keep.push(1n << 100000000n); return keep.length;',
   '65,536-element fills': 'const keep = []; for (let i = 0; i < 16000; i++) keep.push(new Array(65536).fill(i)); return keep.length;',
   'map(Number) of a 65,536-element array': 'const a = new Array(65536).fill(1); const keep = []; for (let i = 0; i < 16000; i++) keep.push(a.map(Number)); return keep.length;',
   'slice of a 65,536-element array': 'const a = new Array(65536).fill(1); const keep = []; for (let i = 0; i < 16000; i++) keep.push(a.slice()); return keep.length;',
@@ -29,13 +29,13 @@ const SHAPES: Record<string, string> = {
   'new Array(3.3e7) 24 times in one expression': `const k = [${Array(24).fill('new Array(3.3e7)').join(', ')}]; return k.length;`,
   'BigInt shifts of 500 KB after a long calm loop': 'const keep = []; for (let i = 0; i < 60000; i++) { if (i >= 40000) keep[i - 40000] = 1n << 4000000n; } return keep.length;',
   'BigInt squaring chains after a long calm loop': 'let s = 0; for (let i = 0; i < 40000; i++) s += i; const keep = []; for (let c = 0; c < 100000; c++) { let x = 3n; for (let j = 0; j < 25; j++) { x = x * x; keep.push(x); } } return keep.length;',
-  'BigInt shifts of 50 MB each in one expression': `const k = [${Array(8).fill('1n << 400000000n').join(', ')}]; return k.length;`,
-  'BigInt products and powers of 8 MB each': 'const x = 1n << 64000000n; const k = []; for (let i = 0; i < 24; i++) { k.push(x * BigInt(i + 3)); k.push(2n ** BigInt(64000000 + i)); } return k.length;',
-  'arrays within the budget each, 32 MB apiece': `const k = []; ${'k.push(new Array(4e6)); '.repeat(12)}return k.length;`,
+  'BigInt shifts of 12.5 MB each in one expression': `const k = [${Array(8).fill('1n << 100000000n').join(', ')}]; return k.length;`,
+  'BigInt products and powers of 2 MB each': 'const x = 1n << 16000000n; const k = []; for (let i = 0; i < 24; i++) { k.push(x * BigInt(i + 3)); k.push(2n ** BigInt(16000000 + i)); } return k.length;',
+  'arrays within the budget each, 8 MB apiece': `const k = []; ${'k.push(new Array(1e6)); '.repeat(12)}return k.length;`,
   'new Array(60000) after a long calm loop': 'const keep = []; for (let i = 0; i < 60000; i++) { if (i >= 40000) keep[i - 40000] = new Array(60000); } return keep.length;',
-  // flat's output (7.8e6 elements, within the budget each time) was counted but not charged: 12 of them
-  // in one array literal, code without a checkpoint, aborted the host.
-  'flat of 2,800 references to one 2,800-element array, 12 in one expression': `const b = Array(2800).fill(Array(2800).fill(0)); const k = [${Array(12).fill('b.flat()').join(', ')}]; return k.length;`,
+  // flat's output (within the budget each time) was counted but not charged: 12 of them in one array
+  // literal, code without a checkpoint, aborted the host (7.8e6 elements each under 64 MB).
+  'flat of 1,200 references to one 1,200-element array, 12 in one expression': `const b = Array(1200).fill(Array(1200).fill(0)); const k = [${Array(12).fill('b.flat()').join(', ')}]; return k.length;`,
   // A builtin callback runs no checkpoint: one groupBy made 6e6 groups (a Map entry, an array and its
   // element each) in one native step and aborted the host.
   ...(typeof (Map as { groupBy?: unknown }).groupBy === 'function' ? { 'Map.groupBy of 6e6 elements by Math.random': 'const a = Array(6e6).fill(0); return Map.groupBy(a, Math.random).size;' } : {}),
@@ -66,16 +66,36 @@ const FRESH_HEAP_SHAPES: Record<string, string> = {
 const SMALL_BUDGET = { memoryLimit: 16 * 1024 * 1024 };
 
 /**
+ * Shapes whose steps were megabytes to tens of MB under STANDARD's 64 MB, scaled by a quarter to run under
+ * the same 16 MB: BigInt shifts of 12.5 MB (were 50), products and powers of 2 MB (were 8), arrays of
+ * 8 MB (were 32), each the same fraction of the budget as before; flattenings of 1.44e6 elements, 11.5 MB
+ * (were 7.8e6, 62 MB), still within it. Each step is one that only its own check sees (a BigInt result
+ * over 64 KB, the Array constructor's preallocation, flat's output charged before it is built, the
+ * measure again after a full collection), and the steps are still many times the budget in all. Before
+ * those checks, the runs in one expression went on past their budget: at 512 MB of steps the host
+ * aborted; at these sizes they end OK (a build from before the BigInt and Array(n) checks returned 8 and
+ * 12, one from before flat's charge 12), which fails here just the same. At 64 MB these five took about
+ * 6.5 s of CPU per mode, half of what the file's runs took; 1.4 s now.
+ */
+const STEPS_SCALED_TO_16_MB = [
+  'BigInt shifts of 12.5 MB each',
+  'BigInt shifts of 12.5 MB each in one expression',
+  'BigInt products and powers of 2 MB each',
+  'arrays within the budget each, 8 MB apiece',
+  'flat of 1,200 references to one 1,200-element array, 12 in one expression',
+];
+
+/**
  * The shapes of steps of 512 KB or less (65,536 elements, a BigInt of 500 KB) run under the same 16 MB:
  * each step stays 32 times below it (128 times below 64 MB), and without a check the loop's 16,000 steps
  * or more would still be gigabytes on the 512 MB heap. With the running total of charges taken out of
  * budgets.ts, each of them ended the same way alone under 16 MB as under 64 (new Array(60000) aborted the
  * host in both, the others met a loop checkpoint). Each such run allocated its 64 MB (and was measured
  * again after a full collection of a heap holding the shapes before it) at 0.4-0.9 s of CPU; a quarter of
- * the growth ends it now. The shapes whose single steps are tens of MB keep STANDARD's 64 MB: their steps
- * must stay within it.
+ * the growth ends it now.
  */
 const SMALL_STEPS = [
+  ...STEPS_SCALED_TO_16_MB,
   '65,536-element fills',
   'map(Number) of a 65,536-element array',
   'slice of a 65,536-element array',
