@@ -217,7 +217,11 @@ return out;`,
 ];
 
 describe.each(ADAPTERS)('invariant 8, bad input never crashes or hangs [$name]', (adapter) => {
-  const shared = rowEnclave(adapter);
+  // vm rows share the row's Enclave too, as a long-lived server does: each attack meets the realm the
+  // previous tenant left when it was judged clean, instead of a new realm (about 5 ms of CPU each).
+  // What is judged here is the host's answer to hostile input: with the input cap taken out, the same
+  // 12 tests fail shared or not.
+  const shared = rowEnclave(adapter, { shareVm: true });
   for (const attack of ATTACKS) {
     itBug(isBugRow(attack, adapter))(attack.name, async () => {
       await runAttack(adapter, attack, shared());
