@@ -5,6 +5,7 @@
  */
 import type { Codec } from '../sandbox/realm-runtime/codec.js';
 import { createCodec } from '../sandbox/realm-runtime/codec.js';
+import { types } from '../node-types.js';
 
 import { TOO_DEEP, TOO_LARGE, UNREADABLE } from '../sandbox/realm-runtime/codec.js';
 import type { EncodeFailure, EncodeOptions } from '../sandbox/realm-runtime/codec.js';
@@ -114,19 +115,12 @@ export function decodeToolArgs(text: string, maxValues: number): unknown {
  * not readable data, and an empty object is surely not what the host meant (a Promise not awaited).
  */
 function opaque(value: object): string | undefined {
-  const types = nodeTypes();
   if (types.isPromise(value)) return 'a Promise (await it first)';
   if (types.isWeakMap(value) || types.isWeakSet(value)) return `a ${types.isWeakMap(value) ? 'WeakMap' : 'WeakSet'} (its entries cannot be listed; use a Map or a Set)`;
   if (types.isAnyArrayBuffer(value) || types.isDataView(value)) return 'raw binary data (an ArrayBuffer or a DataView; pass a typed array such as a Uint8Array)';
   if (types.isGeneratorObject(value)) return 'a generator (pass an array of its values)';
   if (typeof WeakRef === 'function' && value instanceof WeakRef) return 'a WeakRef';
   return undefined;
-}
-
-let types: typeof import('node:util').types | undefined;
-/** node:util's type checks, loaded when first asked (an import would load node:util on every cold start). */
-function nodeTypes(): typeof import('node:util').types {
-  return (types ??= (process.getBuiltinModule('node:util') as typeof import('node:util')).types);
 }
 
 /**

@@ -135,7 +135,6 @@ interface RemoteRun {
   inline: boolean;
   entry: string | undefined;
   events: IsolationEvents;
-  limits: IsolatedJob['limits'];
   state: RunState;
   node: string | undefined;
   /** The longest message its node reads, as the node said when it accepted the run (see `#reply`). */
@@ -161,7 +160,6 @@ const FAILURES: Record<NodeFailure, [IsolationFailureCode, string, string]> = {
 
 /** An acceptance: its tuple, six fields. */
 const ACCEPT_VALUES = 16;
-
 
 const LOST_NODE = 'The runtime node running this run stopped before it ended; the run is not retried (its tools may have run).';
 const LOST_REDIS = 'The connection to Redis was lost while the run was on a runtime node; the run is not retried (its tools may have run).';
@@ -251,7 +249,7 @@ export class RedisRuntimeIsolation implements Isolation {
   }
 
   run(job: IsolatedJob, events: IsolationEvents): IsolatedRun {
-    const run: RemoteRun = { id: newId('r'), token: newId('t'), link: undefined, inline: false, entry: undefined, events, limits: job.limits, state: 'queued', node: undefined, maxMessage: undefined, framed: false, timer: undefined, caps: new EntryCaps(job), seq: 0 };
+    const run: RemoteRun = { id: newId('r'), token: newId('t'), link: undefined, inline: false, entry: undefined, events, state: 'queued', node: undefined, maxMessage: undefined, framed: false, timer: undefined, caps: new EntryCaps(job), seq: 0 };
     const handle: IsolatedRun = {
       deliver: (callId, reply) => {
         if (this.#runs.get(run.id) === run) this.#reply(run, callId, reply);
