@@ -12,9 +12,6 @@ import { NAMED_COPY_MOST, copiedIndices, counted, forgetJoins, forInIndices, ind
 import type { Codec } from './codec.js';
 import { CYCLE, TOO_LARGE, UNREADABLE } from './codec.js';
 import { FOREIGN_NAME, FOREIGN_MESSAGE, callSite, cleanError, foreign, locationOf, readErrorField, readMessage, refuseForeign, safeString, withSite } from './errors.js';
-
-/** Why a script's value could not be copied out (encodeJSON's UNREADABLE). */
-const UNREADABLE_WHY = 'it is a revoked Proxy, or a Proxy whose trap threw.';
 import { hostBegin, hostCall, hostDone, hostLog, hostTake } from './host.js';
 import {
   BigIntCtor,
@@ -56,6 +53,9 @@ import {
 } from './primordials.js';
 import { adopt, handledCapability, markHandled, rejected } from './promises.js';
 import { asBuiltin } from './sources.js';
+
+/** Why a script's value could not be copied out (encodeJSON's UNREADABLE). */
+const UNREADABLE_WHY = 'it is a revoked Proxy, or a Proxy whose trap threw.';
 
 /**
  * Most iterations between checkpoints: one compare per loop turn in between. A run's checkpoints start
