@@ -122,10 +122,11 @@ describe('compileScript compiles a text with functions eagerly, out of V8\'s com
     const large = rewrittenAround(`const s = '${'x'.repeat(70 * 1024)}'; return [s].map((x) => x.length); // ${Math.random()}`);
     expect(compileScript(large)).toBeInstanceOf(vm.Script);
     expect(calls).toEqual(UNCACHED);
-    // checkSyntax's pre-parse too.
+    // checkSyntax's pre-parse too, but on Node 20, whose V8 keeps `vm.compileFunction` out of the cache
+    // by itself (unique-scripts-heap.test.ts measures what a check leaves, on every version).
     calls.length = 0;
     checkSyntax(rewrittenAround(`return 1; // ${Math.random()}`));
-    expect(calls).toEqual(UNCACHED);
+    expect(calls).toEqual(process.versions.node.startsWith('20.') ? [] : UNCACHED);
   });
 });
 
