@@ -53,7 +53,7 @@ const OPTION_KEYS = new Set<string>([
   'scoringGate',
   'tracing',
 ]);
-const RUN_OPTION_KEYS = new Set<string>([...LIMIT_KEYS, 'tools', 'toolHandler', 'globals', 'input', 'signal', 'context', 'onEvent', 'sessionId', 'heartbeatMs', 'includeToolArgs', 'traceContext', 'durable']);
+const RUN_OPTION_KEYS = new Set<string>([...LIMIT_KEYS, 'tools', 'toolHandler', 'globals', 'input', 'signal', 'context', 'onEvent', 'sessionId', 'heartbeatMs', 'includeToolArgs', 'traceContext', 'durable', 'limits']);
 const REALM_POOL_KEYS = ['maxIdle', 'prewarm', 'maxRunsPerRealm', 'maxRealms'];
 const WORKER_POOL_KEYS = ['minWorkers', 'maxWorkers', 'memoryLimitPerWorker', 'maxMessagesPerSecond', 'maxExecutionsPerWorker', 'maxQueueSize', 'idleTimeoutMs'];
 const WRAPPER_NAMES = new Set(['callTool', 'console', 'input']);
@@ -243,7 +243,12 @@ export function readRunOptions(settings: EnclaveSettings, runOptions: RunOptions
   const o = check.object('options', runOptions) ?? {};
   check.knownKeys('', o, RUN_OPTION_KEYS);
   const limits = { ...settings.limits };
-  for (const key of LIMIT_KEYS) limits[key] = Math.min(limits[key], check.positiveInteger(key, o[key]) ?? limits[key]);
+  // `limits: { ... }` as the HTTP body has it, or flat; each can only lower the instance's limits.
+  const nested = check.object('limits', o.limits, 'an object of limits ({ timeout, maxToolCalls, ... })') ?? {};
+  check.knownKeys('limits', nested, LIMIT_KEYS);
+  for (const key of LIMIT_KEYS) {
+    limits[key] = Math.min(limits[key], check.positiveInteger(key, o[key]) ?? limits[key], check.positiveInteger(`limits.${key}`, nested[key]) ?? limits[key]);
+  }
   const source = readToolSource(check, o);
   const globals: Record<string, unknown> = { ...settings.globals, ...readGlobals(check, o.globals, settings.allowFunctionsInGlobals) };
   const dataGlobals: Record<string, unknown> = {};

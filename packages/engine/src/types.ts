@@ -437,6 +437,12 @@ export interface RunOptions extends Limits {
    * journal. Without it such a call fails with `APPROVAL_REQUIRED` in the script. The HTTP sessions use it.
    */
   durable?: boolean | DurableRunOptions;
+  /**
+   * The same limits as an object, the shape of the HTTP body's `limits`: `{ limits: { timeout: 1_000 } }`
+   * is `{ timeout: 1_000 }`. Like the flat ones, they can only lower the instance's; given both ways,
+   * the lower one holds.
+   */
+  limits?: Limits;
 }
 
 // ---- durable runs: pauses for approvals (see durable.ts) ---------------------------------------

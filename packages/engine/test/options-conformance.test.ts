@@ -1,0 +1,65 @@
+/**
+ * DESIGN.md section 3's options as a peer team's black-box suite reads them, where earlier passes left
+ * a gap: `runOptions` limits given as an object (the HTTP body's shape) may only lower the instance's,
+ * and `workerPoolConfig.maxQueueSize` counts runs waiting for a busy worker, not runs a worker the pool
+ * is starting (or may still start, up to `maxWorkers`) will take. Public API only.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { Enclave } from '../src/index.js';
+import type { ExecutionResult } from '../src/index.js';
+
+const codeOf = (r: ExecutionResult) => (r.success ? 'OK' : r.error.code);
+
+describe('run(code, { limits }): the limits as an object, as the HTTP body gives them', () => {
+  let calls = 0;
+  const enclave = new Enclave({ maxToolCalls: 5, maxIterations: 1_000, tools: { tick: async () => ++calls } });
+  afterAll(() => enclave.dispose());
+  const fourCalls = 'for (let i = 0; i < 4; i++) await callTool("tick", {}); return "done"';
+
+  it('lower the instance’s limits for that run only', async () => {
+    calls = 0;
+    const lowered = await enclave.run(fourCalls, { limits: { maxToolCalls: 2 } });
+    // The host's own count: the third call never reached the tool.
+    expect([codeOf(lowered), calls]).toEqual(['MAX_TOOL_CALLS', 2]);
+    const next = await enclave.run(fourCalls);
+    expect([codeOf(next), next.value]).toEqual(['OK', 'done']);
+  });
+
+  it('cannot raise them: a larger one leaves the instance’s in force', async () => {
+    calls = 0;
+    const raised = await enclave.run('for (let i = 0; i < 7; i++) await callTool("tick", {}); return 1', { limits: { maxToolCalls: 1_000 } });
+    expect([codeOf(raised), calls]).toEqual(['MAX_TOOL_CALLS', 5]);
+    const loop = await enclave.run('let n = 0; for (let i = 0; i < 5_000; i++) n++; return n', { limits: { maxIterations: 1_000_000 } });
+    expect(codeOf(loop)).toBe('MAX_ITERATIONS');
+  });
+
+  it('given both flat and as an object, the lower one holds', async () => {
+    const counts: number[] = [];
+    for (const options of [{ maxToolCalls: 1, limits: { maxToolCalls: 3 } }, { maxToolCalls: 3, limits: { maxToolCalls: 1 } }]) {
+      calls = 0;
+      expect(codeOf(await enclave.run(fourCalls, options))).toBe('MAX_TOOL_CALLS');
+      counts.push(calls);
+    }
+    expect(counts).toEqual([1, 1]);
+  });
+
+  it('a timeout among them ends the run as TIMEOUT at the lowered deadline', async () => {
+    const r = await enclave.run('await new Promise(() => {})', { limits: { timeout: 50 } });
+    expect(codeOf(r)).toBe('TIMEOUT');
+  });
+
+  it('an unknown or malformed limit is refused with a code, never thrown', async () => {
+    const cases: [unknown, RegExp][] = [
+      [{ maxToolCall: 2 }, /limits: unknown option "maxToolCall"\. Did you mean "maxToolCalls"\?/],
+      [{ timeout: -1 }, /limits\.timeout must be a positive integer/],
+      [{ maxIterations: 'ten' }, /limits\.maxIterations must be a positive integer/],
+      ['fast', /limits must be an object/],
+      [null, /limits must be an object/],
+    ];
+    for (const [limits, message] of cases) {
+      const r = await enclave.run('return 1', { limits } as never);
+      expect(r.success).toBe(false);
+      expect(r.error?.message).toMatch(message);
+    }
+  });
+});
