@@ -6,7 +6,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { Enclave } from '../src/index.js';
-import type { ExecutionResult } from '../src/index.js';
+import type { ExecutionResult, ToolSet } from '../src/index.js';
 
 const codeOf = (r: ExecutionResult) => (r.success ? 'OK' : r.error.code);
 
@@ -61,5 +61,25 @@ describe('run(code, { limits }): the limits as an object, as the HTTP body gives
       expect(r.success).toBe(false);
       expect(r.error?.message).toMatch(message);
     }
+  });
+});
+
+describe('workerPoolConfig.maxQueueSize counts runs that wait for a busy worker', () => {
+  it('maxQueueSize 0: runs that come while the pool starts, or while it may grow, run; only one beyond maxWorkers is QUEUE_FULL', async () => {
+    let entered = 0;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const tools: ToolSet = { hold: async () => (entered++, held.then(() => 'released')) };
+    await using enclave = new Enclave({ adapter: 'worker_threads', workerPoolConfig: { minWorkers: 1, maxWorkers: 2, maxQueueSize: 0 }, tools });
+    // No ready(): the only worker is still starting, and the pool may start a second one.
+    const runs = [enclave.run('return await callTool("hold")'), enclave.run('return await callTool("hold")')];
+    // Both reach their tool, each on its own worker (a refused run would never enter it).
+    await expect.poll(() => entered, { timeout: 10_000 }).toBe(2);
+    expect(enclave.stats().workers).toMatchObject({ busyWorkers: 2, queued: 0 });
+    // Both workers busy, the pool at maxWorkers, no room to wait: refused at once.
+    const refused = await enclave.run('return 3');
+    expect(codeOf(refused)).toBe('QUEUE_FULL');
+    release();
+    expect((await Promise.all(runs)).map((r) => r.value)).toEqual(['released', 'released']);
   });
 });

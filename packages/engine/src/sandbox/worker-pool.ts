@@ -228,7 +228,7 @@ export class WorkerPool implements Isolation {
     }
     const idle = this.#idleSlot();
     if (idle) this.#assign(idle, entry);
-    else if (this.#queue.length >= this.#config.maxQueueSize) {
+    else if (this.#queue.length >= this.#config.maxQueueSize + this.#room()) {
       this.#fail(entry, 'QUEUE_FULL', 'QueueFullError', `All ${this.#config.maxWorkers} workers are busy and ${this.#config.maxQueueSize} runs are already waiting.`);
     } else {
       this.#queue.push(entry);
@@ -260,6 +260,18 @@ export class WorkerPool implements Isolation {
     let n = 0;
     for (const s of this.#slots) if (s.state !== 'dead') n++;
     return n;
+  }
+
+  /**
+   * Queued runs that a worker will take without waiting for another run to end: one per worker still
+   * starting, and one per worker the pool may yet start (up to `maxWorkers`). Only runs beyond these
+   * wait for a busy worker, and only those count against `maxQueueSize`: a run that comes while the
+   * pool warms up, or while it may still grow, is no more refused at `maxQueueSize: 0` than at 1,000.
+   */
+  #room(): number {
+    let starting = 0;
+    for (const s of this.#slots) if (s.state === 'starting') starting++;
+    return starting + Math.max(0, this.#config.maxWorkers - this.#live());
   }
 
   #idleSlot(): Slot | undefined {
