@@ -1,7 +1,7 @@
 /**
  * The README's "Runtime nodes" section, tried as a new user would: one redis-server, two
- * `enclave-runtime` processes, and the Express and Hono examples with ENCLAVE_RUNTIME=redis (two app
- * processes). The "Two commands" curl line gives the same answers as the embedded example, per-user
+ * `enclave-runtime` processes, and the Express, Hono and Nest examples with ENCLAVE_RUNTIME=redis (three
+ * app processes: DESIGN.md 5.1, the variable configures every example). The "Two commands" curl line gives the same answers as the embedded example, per-user
  * tools reach the right user through either app, and killing a runtime node during a long run is a
  * clear error, not a hang. Durations are printed, not asserted.
  */
@@ -39,6 +39,7 @@ beforeAll(async () => {
     startNode(['server.mjs'], { cwd: path.join(examples, 'express'), port: await freePort() }),
     startNode(['server.mjs'], { cwd: path.join(examples, 'express'), port: await freePort(), env }),
     startNode(['server.mjs'], { cwd: path.join(examples, 'hono'), port: await freePort(), env }),
+    startNode(['server.mjs'], { cwd: path.join(examples, 'nest'), port: await freePort(), env }),
   ]);
 }, 60_000);
 
@@ -77,11 +78,12 @@ describe('the examples with ENCLAVE_RUNTIME=redis', () => {
     }
     expect(readmeCurl(apps[0]?.url ?? '', 'alice').value).toBe(200);
     expect(readmeCurl(apps[1]?.url ?? '', 'bob').value).toBe(999);
+    expect(readmeCurl(apps[2]?.url ?? '', 'alice').value).toBe(200);
   });
 
-  it('runs of both users through both apps spread over both nodes, each seeing only its own orders', async () => {
+  it('runs of both users through every app spread over both nodes, each seeing only its own orders', async () => {
     const code = 'const all = await callTool("orders:list", {}); return all.map((o) => o.owner);';
-    const requests = Array.from({ length: 16 }, (_, i) => ({ app: apps[i % 2] as Started, user: i % 4 < 2 ? 'alice' : 'bob' }));
+    const requests = Array.from({ length: 18 }, (_, i) => ({ app: apps[i % apps.length] as Started, user: i % 6 < 3 ? 'alice' : 'bob' }));
     const answers = await Promise.all(requests.map(async ({ app, user }) => ({ user, body: (await (await post(app.url, user, code)).json()) as { value: string[] } })));
     for (const { user, body } of answers) {
       expect(body.value.length).toBeGreaterThan(0);
