@@ -460,6 +460,12 @@ export class Enclave {
     const { options, startedAt } = run;
     const { limits, tools, handler, dataGlobals, functionGlobals, globalNames } = run.settings;
     const refuse = (message: string, name = 'RangeError') => ({ result: failure('VALIDATION_ERROR', name, message, noStats(elapsedMs(startedAt))), sidecar: undefined });
+    // The script was checked (and maybe scored) after run() returned its promise: an abort or a dispose()
+    // in that time found no listener of this run yet, so both are read here, before anything starts (from
+    // here to the driver's listener nothing yields). Before, such a run went on, tools and all.
+    const aborted = (message: string) => ({ result: failure('ABORTED', 'AbortError', message, noStats(elapsedMs(startedAt))), sidecar: undefined });
+    if (this.#disposed) return aborted(DISPOSED);
+    if (options.signal?.aborted) return aborted('The run was aborted before it started.');
     let inputText: string | null = null;
     if (options.input !== undefined) {
       const t = hostCodec.encode(options.input, hostEncodeOptions(limits.maxInputBytes, HOST_DATA_DEPTH, true));

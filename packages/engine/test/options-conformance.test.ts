@@ -83,3 +83,30 @@ describe('workerPoolConfig.maxQueueSize counts runs that wait for a busy worker'
     expect((await Promise.all(runs)).map((r) => r.value)).toEqual(['released', 'released']);
   });
 });
+
+describe('signal and dispose() take effect from the moment run() returns', () => {
+  const script = 'await callTool("mark"); return "ran"';
+
+  for (const adapter of ['vm', 'worker_threads'] as const) {
+    it(`${adapter}: an abort right after run() (nothing awaited in between) ends the run as ABORTED, and no tool starts`, async () => {
+      let marked = 0;
+      await using enclave = new Enclave({ adapter, tools: { mark: async () => ++marked }, ...(adapter === 'worker_threads' ? { workerPoolConfig: { minWorkers: 1, maxWorkers: 1 } } : {}) });
+      const controller = new AbortController();
+      const pending = enclave.run(script, { signal: controller.signal });
+      controller.abort();
+      const r = await pending;
+      expect([codeOf(r), marked]).toEqual(['ABORTED', 0]);
+      // The Enclave goes on: the next run, not aborted, runs.
+      expect((await enclave.run(script)).value).toBe('ran');
+    });
+  }
+
+  it('dispose() right after run() ends that run as ABORTED before it calls a tool (vm)', async () => {
+    let marked = 0;
+    const enclave = new Enclave({ tools: { mark: async () => ++marked } });
+    const pending = enclave.run(script);
+    enclave.dispose();
+    const r = await pending;
+    expect([codeOf(r), r.error?.message, marked]).toEqual(['ABORTED', 'This Enclave has been disposed.', 0]);
+  });
+});
