@@ -543,8 +543,13 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
     return runOptions;
   }
 
-  /** The status of a finished run, the headers that go with it, and the result as the client may see it. */
-  function answerFor(result: ExecutionResult, request: Request): { status: number; headers: Record<string, string>; result: ExecutionResult } {
+  /**
+   * The status of a finished run, the headers that go with it, and the result as the client may see it.
+   * `direct`: the request's signal was the run's only one (a JSON answer), so an `ABORTED` run whose
+   * request is still open was stopped by the server (its Enclave disposed: a shutdown), not by a client
+   * that went away: 503 with `Retry-After`, never 499 to a client that is there to read it.
+   */
+  function answerFor(result: ExecutionResult, request: Request, direct = false): { status: number; headers: Record<string, string>; result: ExecutionResult } {
     if (result.success) return { status: statuses.SUCCESS, headers: {}, result };
     const { error, stats } = result;
     let status = statuses[error.code];
@@ -555,6 +560,10 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
       if (typeof carried === 'number' && Number.isInteger(carried) && carried >= 400 && carried <= 599) status = carried;
     } else if (error.code === 'QUEUE_FULL' || error.code === 'RUNTIME_UNAVAILABLE') {
       headers = { 'retry-after': retryAfter };
+    } else if (error.code === 'ABORTED' && direct && !request.signal.aborted) {
+      status = statuses.SERVICE_UNAVAILABLE;
+      headers = { 'retry-after': retryAfter };
+      safely(() => logger.info(`enclave: the server stopped the run (its Enclave was disposed) after ${Math.round(stats.duration)} ms (${status})`));
     } else if (error.code === 'ABORTED') {
       safely(() => logger.info(`enclave: client closed the request; run aborted after ${Math.round(stats.duration)} ms (${status})`));
     } else if (error.code === 'INTERNAL_ERROR') {
@@ -614,7 +623,7 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
       free();
       void lease?.release();
     }
-    const answer = answerFor(result, ctx.request);
+    const answer = answerFor(result, ctx.request, true);
     safely(() => options.onRunEnd?.({ ctx, result: answer.result, status: answer.status }));
     return { result: answer.result, status: answer.status };
   }
@@ -668,7 +677,7 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
       } finally {
         free();
       }
-      const answer = answerFor(result, request);
+      const answer = answerFor(result, request, true);
       safely(() => options.onRunEnd?.({ ctx, result: answer.result, status: answer.status }));
       return json(answer.status, answer.result, answer.headers);
     }
