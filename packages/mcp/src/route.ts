@@ -161,6 +161,7 @@ export function createMcpHandler<N = unknown, U = unknown>(options: McpHandlerOp
   Object.defineProperties(handler, {
     enclave: { value: inner.enclave, enumerable: true },
     maxBodySize: { value: inner.maxBodySize, enumerable: true },
+    sendTimeoutMs: { value: inner.sendTimeoutMs, enumerable: true },
     accepts: { value: () => true },
     refuse: { value: (error: EnclaveHttpError) => inner.refuse(error, '/mcp') },
     dispose: { value: () => inner.dispose() },

@@ -170,6 +170,13 @@ export interface EnclaveHandlerBaseOptions<N, U> {
    */
   bodyTimeoutMs?: number;
   /**
+   * Milliseconds an answer may wait on a client that reads none of it (a socket whose receive window
+   * stays full); past it the connection is closed and what was still to send is dropped. A client that
+   * reads, however slowly, keeps it open. Applies where the Node bridge writes the answer (Express,
+   * NestJS, `handleNodeRequest`); other runtimes write answers themselves. Default 30,000.
+   */
+  sendTimeoutMs?: number;
+  /**
    * Browser origins allowed to call the run, check, catalog and session routes besides the ones let in
    * by default: a request with another `Origin` gets 403 before anything else (CSRF from another site,
    * DNS rebinding to a local server). By default a page of the server's own origin passes when that
@@ -273,6 +280,8 @@ export interface EnclaveFetchHandler<N = unknown> {
   /** The engine instance the handler runs scripts on. */
   readonly enclave: Enclave;
   readonly maxBodySize: number;
+  /** How long the Node bridge waits on a client that reads nothing of an answer before it closes the connection (default 30 s). */
+  readonly sendTimeoutMs?: number;
   /** Whether the core answers `method` at `subPath` (`''`: the run route; sessions; routes); adapters pass everything else on. */
   accepts(method: string, subPath: string): boolean;
   /** The answer (status from this handler's table) for a request refused outside the core, e.g. by a framework's body parser; in the shape of the route at `subPath`. */

@@ -20,12 +20,15 @@ import { CHECK_PATH, SESSION_METHODS, json, keyBytes, playgroundPath, routeAt } 
 const DEFAULT_MAX_BODY = 1024 * 1024;
 /** How long a request's body may take to arrive whole, by default. */
 const DEFAULT_BODY_TIMEOUT_MS = 30_000;
+/** How long an answer may wait on a client that reads none of it, by default. */
+export const DEFAULT_SEND_TIMEOUT_MS = 30_000;
 /** Where the HTTP core's option errors say they come from: the adapters' options are these options. */
 const OPTIONS_WHERE = 'enclave options';
 const OPTION_KEYS = new Set([
   'enclave',
   'maxBodySize',
   'bodyTimeoutMs',
+  'sendTimeoutMs',
   'allowedOrigins',
   'allowedHosts',
   'authenticate',
@@ -60,6 +63,7 @@ export function checkHandlerOptions(options: unknown): asserts options is Enclav
   for (const name of ['createContext', 'authenticate', 'onRunStart', 'onRunEnd', 'onError']) check.function(name, o[name]);
   check.positiveInteger('maxBodySize', o.maxBodySize, 'bytes');
   check.delay('bodyTimeoutMs', o.bodyTimeoutMs);
+  check.delay('sendTimeoutMs', o.sendTimeoutMs);
   check.positiveInteger('maxConcurrentRuns', o.maxConcurrentRuns);
   check.positiveInteger('retryAfter', o.retryAfter, 'seconds');
   checkAllowedOrigins(o.allowedOrigins, (message) => check.fail(message));
@@ -128,7 +132,7 @@ function defaultPlayground(): boolean {
  * });
  * Bun.serve({ fetch: (req) => handler(req) });
  * ```
- * Defaults: `maxBodySize` 1 MiB, `bodyTimeoutMs` 30 s, catalog on, no rate limit, no concurrency cap, `new Enclave()`.
+ * Defaults: `maxBodySize` 1 MiB, `bodyTimeoutMs` 30 s, `sendTimeoutMs` 30 s, catalog on, no rate limit, no concurrency cap, `new Enclave()`.
  */
 export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveHandlerOptions<N, U>): EnclaveFetchHandler<N> {
   checkHandlerOptions(options);
@@ -194,6 +198,7 @@ export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveH
   Object.defineProperties(handler, {
     enclave: { value: enclave, enumerable: true },
     maxBodySize: { value: maxBodySize, enumerable: true },
+    sendTimeoutMs: { value: options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS, enumerable: true },
     accepts: { value: accepts },
     refuse: { value: (err: EnclaveHttpError, subPath?: string) => refuse(err, subPath) },
     dispose: {

@@ -192,8 +192,51 @@ function lingerOnClose(socket: Socket | null): void {
   };
 }
 
-/** Writes a Fetch `Response` to a Node response with backpressure; stops when the client is gone. */
-export async function writeFetchResponse(res: ServerResponse, response: Response): Promise<void> {
+/** The default of `WriteFetchResponseOptions.sendTimeoutMs` (the handler's `sendTimeoutMs`). */
+const DEFAULT_SEND_TIMEOUT_MS = 30_000;
+/**
+ * Bytes handed to a response at a time. `drain` comes once the response's buffer has gone to the
+ * kernel, so with small writes each `drain` says the client has read about this much; one write of a
+ * 4 MB result would say nothing until all of it had gone.
+ */
+const WRITE_SLICE = 64 * 1024;
+
+export interface WriteFetchResponseOptions {
+  /**
+   * How long a write may wait on a client that reads none of it; past it the connection is closed and
+   * the rest of the answer dropped (a stream's run is aborted). Default 30,000 ms.
+   */
+  sendTimeoutMs?: number;
+}
+
+function sendOptions(handler: { readonly sendTimeoutMs?: number }): WriteFetchResponseOptions {
+  return handler.sendTimeoutMs === undefined ? {} : { sendTimeoutMs: handler.sendTimeoutMs };
+}
+
+/** Resolves true once `res` has drained or closed, false when it has done neither within `ms`. */
+function drainedWithin(res: ServerResponse, ms: number, event: 'drain' | 'finish' = 'drain'): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      res.off(event, go);
+      res.off('close', go);
+      resolve(ok);
+    };
+    const go = () => done(true);
+    const timer = setTimeout(() => done(false), ms);
+    res.once(event, go);
+    res.once('close', go);
+  });
+}
+
+/**
+ * Writes a Fetch `Response` to a Node response with backpressure; stops when the client is gone, and
+ * closes the connection of a client that reads nothing for `sendTimeoutMs`: an answer (a result of
+ * megabytes, a stream's events) otherwise waits in this process for as long as the client keeps its
+ * connection open, after its run has ended and given back every slot that counts runs.
+ */
+export async function writeFetchResponse(res: ServerResponse, response: Response, options: WriteFetchResponseOptions = {}): Promise<void> {
+  const sendTimeoutMs = options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS;
   if (res.destroyed || res.headersSent) {
     await response.body?.cancel().catch(() => {});
     return;
@@ -220,24 +263,24 @@ export async function writeFetchResponse(res: ServerResponse, response: Response
     for (;;) {
       const { done, value } = await next;
       if (done) break;
-      if (res.destroyed) {
-        await reader.cancel();
-        return;
-      }
-      if (!res.write(value)) {
-        await new Promise<void>((resolve) => {
-          const go = () => {
-            res.off('drain', go);
-            res.off('close', go);
-            resolve();
-          };
-          res.once('drain', go);
-          res.once('close', go);
-        });
+      for (let at = 0; at < value.byteLength; at += WRITE_SLICE) {
+        if (res.destroyed) {
+          await reader.cancel();
+          return;
+        }
+        if (!res.write(at === 0 && value.byteLength <= WRITE_SLICE ? value : value.subarray(at, at + WRITE_SLICE)) && !(await drainedWithin(res, sendTimeoutMs))) {
+          // The body is cancelled, which aborts a stream's run.
+          res.destroy();
+          await reader.cancel().catch(() => {});
+          return;
+        }
       }
       next = reader.read();
     }
-    if (!res.destroyed) res.end();
+    if (res.destroyed) return;
+    res.end();
+    // What is left in the response's buffer waits on the client too.
+    if (!res.writableFinished && !(await drainedWithin(res, sendTimeoutMs, 'finish'))) res.destroy();
   } catch {
     reader.cancel().catch(() => {});
     res.destroy();
@@ -283,11 +326,11 @@ export async function handleNodeRequest<N>(
   try {
     const refused = refuseDotSegments(handler, req, res, subPath);
     if (refused !== undefined) {
-      await writeFetchResponse(res, refused);
+      await writeFetchResponse(res, refused, sendOptions(handler));
       return;
     }
     const request = toFetchRequest(req, res, { maxBodySize: handler.maxBodySize, ...(parsedBody ? { parsedBody } : {}) });
-    await writeFetchResponse(res, await handler(request, native, subPath));
+    await writeFetchResponse(res, await handler(request, native, subPath), sendOptions(handler));
   } catch {
     // Only a broken socket gets here; there is nobody left to answer.
     if (!res.headersSent && !res.destroyed) {
