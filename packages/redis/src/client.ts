@@ -35,13 +35,14 @@ export const DEFAULT_PREFIX = 'enclave:';
 export const DEFAULT_COMMAND_TIMEOUT_MS = 1000;
 
 /**
- * Why a store's call failed: no answer in time, an answer of the wrong shape, or an error Redis or the
- * client gave (`REDIS_ERROR`: its own words in the message, e.g. `OOM command not allowed...`).
+ * Why a store's call failed: no answer in time, an answer of the wrong shape, an error Redis or the
+ * client gave (`REDIS_ERROR`: its own words in the message, e.g. `OOM command not allowed...`), or a
+ * client that had lost its connection and was making it again (`DISCONNECTED`: nothing was sent).
  */
 export class RedisStoreError extends Error {
   override readonly name = 'RedisStoreError';
   constructor(
-    readonly code: 'TIMEOUT' | 'BAD_REPLY' | 'REDIS_ERROR',
+    readonly code: 'TIMEOUT' | 'BAD_REPLY' | 'REDIS_ERROR' | 'DISCONNECTED',
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -111,6 +112,48 @@ export function within<T>(promise: Promise<T>, ms: number, what: string): Promis
       },
     );
   });
+}
+
+/** ioredis's states of a client that is not connected and would queue a command until it is. */
+const AWAY = new Set(['reconnecting', 'close', 'end']);
+/** Per client: whether it has been connected (`ready`) once, so that a later `connecting` is a reconnection. */
+const everReady = new WeakMap<object, { ready: boolean }>();
+
+/**
+ * `client` for a store: a call made while the client has lost its connection and is making it again
+ * fails at once (`DISCONNECTED`) instead of waiting in ioredis's offline queue. A store gives up on a
+ * call after `commandTimeoutMs`, but ioredis keeps the command queued and sends it when Redis is back:
+ * while Redis was away, every refused request and every retry of a session's writes left a command
+ * there (its arguments too: a batch of events, a result), the queue grew with the traffic, and once
+ * Redis was back each ran late (requests answered 503 were counted against their user's rate limit).
+ * Before the client's first connection, calls are queued as before (the app's first requests wait for
+ * it); a client without ioredis's `status` is used as it is.
+ */
+export function connectedOnly(client: RedisClient): RedisClient {
+  const state = client as RedisClient & { status?: unknown };
+  if (typeof state.status !== 'string') return client;
+  let seen = everReady.get(client);
+  if (seen === undefined) {
+    const mark = { ready: state.status === 'ready' };
+    seen = mark;
+    everReady.set(client, mark);
+    client.on('ready', () => {
+      mark.ready = true;
+    });
+  }
+  const once = seen;
+  const away = () => {
+    const status = state.status as string;
+    return status !== 'ready' && (AWAY.has(status) || (once.ready && status === 'connecting'));
+  };
+  return {
+    call: (command, args) => (away() ? Promise.reject(new RedisStoreError('DISCONNECTED', 'Redis is not connected; the client is connecting again.')) : client.call(command, args)),
+    duplicate: () => client.duplicate(),
+    subscribe: (...channels) => client.subscribe(...channels),
+    unsubscribe: (...channels) => client.unsubscribe(...channels),
+    on: (event, listener) => client.on(event, listener),
+    disconnect: () => client.disconnect(),
+  };
 }
 
 /** A Lua script, run with EVALSHA and, on a server that has not seen it yet (NOSCRIPT), once with EVAL. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { LeaseStore } from '@enclave-kit/engine';
 import type { RedisClient, RedisStoreOptions } from './client.js';
-import { LUA_NOW, Script, checkArguments, integerReply, luaTimedSet, redisText, within } from './client.js';
+import { LUA_NOW, Script, checkArguments, connectedOnly, integerReply, luaTimedSet, redisText, within } from './client.js';
 
 export interface RedisLeaseStoreOptions extends RedisStoreOptions {
   /**
@@ -89,7 +89,7 @@ export class RedisLeaseStore implements LeaseStore {
     const where = 'new RedisLeaseStore(client, options)';
     const { check, o, prefix, timeoutMs } = checkArguments(where, client, options, ['onError']);
     this.#allowOnError = check.oneOf('onError', o.onError, ['deny', 'allow'], 'deny') === 'allow';
-    this.#client = client;
+    this.#client = connectedOnly(client);
     this.#prefix = `${prefix}lease:`;
     this.#timeoutMs = timeoutMs;
   }

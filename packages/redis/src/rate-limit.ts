@@ -1,6 +1,6 @@
 import type { RateLimitHit, RateLimitStore } from '@enclave-kit/engine';
 import type { RedisClient, RedisStoreOptions } from './client.js';
-import { RedisStoreError, Script, checkArguments, integerReply, redisText, within } from './client.js';
+import { RedisStoreError, Script, checkArguments, connectedOnly, integerReply, redisText, within } from './client.js';
 
 export interface RedisRateLimitStoreOptions extends RedisStoreOptions {
   /**
@@ -63,7 +63,7 @@ export class RedisRateLimitStore implements RateLimitStore {
     const where = 'new RedisRateLimitStore(client, options)';
     const { check, o, prefix, timeoutMs } = checkArguments(where, client, options, ['onError']);
     this.#allowOnError = check.oneOf('onError', o.onError, ['deny', 'allow'], 'deny') === 'allow';
-    this.#client = client;
+    this.#client = connectedOnly(client);
     this.#prefix = `${prefix}rl:`;
     this.#timeoutMs = timeoutMs;
   }

@@ -4,7 +4,7 @@ import type { EnclaveEvent, EnclaveLogger, ExecutionResult, FinalSessionState, P
 import { failure, isSessionId } from '@enclave-kit/engine/http';
 import { Channels } from './channels.js';
 import type { RedisClient, RedisStoreOptions } from './client.js';
-import { LUA_NOW, LUA_OURS, RedisStoreError, Script, checkArguments, fromRedisText, integerReply, luaTimedSet, readSecret, redisText, within } from './client.js';
+import { LUA_NOW, LUA_OURS, RedisStoreError, Script, checkArguments, connectedOnly, fromRedisText, integerReply, luaTimedSet, readSecret, redisText, within } from './client.js';
 
 export interface RedisSessionStoreOptions extends RedisStoreOptions {
   /**
@@ -676,7 +676,7 @@ export class RedisSessionStore implements SessionStore {
     this.#maxFinishedPerOwner = check.positiveInteger('maxFinishedPerOwner', o.maxFinishedPerOwner) ?? 100;
     this.#maxBucketBytes = Math.ceil((check.positiveInteger('maxFinishedBytes', o.maxFinishedBytes, 'bytes') ?? 256 * 1024 * 1024) / BUCKETS);
     this.#maxValueBytes = check.positiveInteger('maxValueBytes', o.maxValueBytes, 'bytes') ?? 64 * 1024 * 1024;
-    this.#client = client;
+    this.#client = connectedOnly(client);
     this.#prefix = prefix;
     this.#timeoutMs = timeoutMs;
   }
