@@ -192,6 +192,39 @@ function lingerOnClose(socket: Socket | null): void {
   };
 }
 
+/** Whether a request says a body follows its head (a length other than 0, or chunks). */
+function carriesBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
+}
+
+/**
+ * For an answer that leaves the request's body unread (a 401, a 415, a route that takes none): once the
+ * answer has gone, the rest of the body has LINGER_MS to arrive, then the connection is closed. Node
+ * reads and drops such a body to reach the next request on the connection, for as long as the client
+ * takes to send it: a body trickled a byte at a time held the connection until Node's `requestTimeout`
+ * (5 minutes by default), from any peer, with no credentials (`bodyTimeoutMs` bounds only a body a
+ * route reads). Not decided when the answer starts: a body that came in the request's first packet is
+ * often not parsed yet then, and a client that sent it whole keeps its connection.
+ */
+function endUnreadBody(req: IncomingMessage, res: ServerResponse): void {
+  res.once('finish', () => {
+    if (req.complete) return;
+    const { socket } = req;
+    const timer = setTimeout(() => {
+      if (!req.complete) socket.destroy();
+    }, LINGER_MS);
+    timer.unref();
+    const stop = () => {
+      clearTimeout(timer);
+      req.off('end', stop);
+      socket.off('close', stop);
+    };
+    req.once('end', stop);
+    socket.once('close', stop);
+  });
+}
+
 /** The default of `WriteFetchResponseOptions.sendTimeoutMs` (the handler's `sendTimeoutMs`). */
 const DEFAULT_SEND_TIMEOUT_MS = 30_000;
 /**
@@ -245,7 +278,10 @@ export async function writeFetchResponse(res: ServerResponse, response: Response
   for (const [name, value] of response.headers) if (name !== 'set-cookie') res.setHeader(name, value);
   // An answer that closes the connection before the request's body was read (a 413, say).
   const req = (res as { req?: IncomingMessage }).req;
-  if (req !== undefined && !req.complete && response.headers.get('connection')?.toLowerCase() === 'close') lingerOnClose(req.socket);
+  if (req !== undefined && !req.complete) {
+    if (response.headers.get('connection')?.toLowerCase() === 'close') lingerOnClose(req.socket);
+    else if (carriesBody(req)) endUnreadBody(req, res);
+  }
   const cookies = response.headers.getSetCookie();
   if (cookies.length > 0) res.setHeader('set-cookie', cookies);
   if (response.body === null) {

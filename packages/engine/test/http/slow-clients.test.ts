@@ -1,4 +1,7 @@
 /**
+ * Clients that hold a connection without using it: one that never reads its answer, one that never
+ * finishes sending a body the server will not read.
+ *
  * Clients that never read their answer. A run ends, its lease and concurrency slot are given back, but
  * its answer (a result of up to `maxOutputBytes` and the logs, in the events and again in `final`) waits
  * in this process for a socket the client keeps open and never reads: on the old Node bridge, for ever.
@@ -26,7 +29,7 @@ let handler: EnclaveFetchHandler<unknown>;
 const open = new Set<Socket>();
 
 beforeAll(async () => {
-  handler = createEnclaveHandler({ tools: () => ({}), authenticate: () => ({ id: 'alice' }), sendTimeoutMs: 500 });
+  handler = createEnclaveHandler({ tools: () => ({}), authenticate: ({ request }) => (request.headers.get('x-user') === null ? null : { id: 'alice' }), sendTimeoutMs: 500 });
   const server = createServer((req, res) => void handleNodeRequest(handler, req, res, { req, res }));
   server.on('connection', (s) => {
     open.add(s);
@@ -45,7 +48,7 @@ async function stalledClient(accept: string): Promise<Socket> {
   s.on('error', () => {});
   await new Promise<void>((resolve) => s.once('connect', resolve));
   s.pause();
-  s.write(`POST /enclave HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\naccept: ${accept}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  s.write(`POST /enclave HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\nx-user: alice\r\naccept: ${accept}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   await until(() => open.size > before, 'the server to accept the connection');
   return s;
 }
@@ -70,13 +73,13 @@ describe('a client that reads nothing of its answer', () => {
   }
 
   it('a client that reads gets every byte of the same answer, as JSON and as a stream', async () => {
-    const res = await fetch(`${served.url}/enclave`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: LARGE }) });
+    const res = await fetch(`${served.url}/enclave`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': 'alice' }, body: JSON.stringify({ code: LARGE }) });
     expect(res.status).toBe(200);
     const result = (await res.json()) as { value: string; logs: { message: string }[] };
     expect(result.value.length).toBe(3_900_000);
     expect(result.logs[0]?.message.length).toBe(900_000);
 
-    const streamed = await fetch(`${served.url}/enclave`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream' }, body: JSON.stringify({ code: LARGE }) });
+    const streamed = await fetch(`${served.url}/enclave`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': 'alice', accept: 'text/event-stream' }, body: JSON.stringify({ code: LARGE }) });
     const events = await readEvents(streamed);
     const final = events.at(-1)?.data as { type: string; payload: { value: string } };
     expect(final.type).toBe('final');
@@ -88,7 +91,7 @@ describe('a client that reads nothing of its answer', () => {
     const s = connect({ port, host: '127.0.0.1' });
     await new Promise<void>((resolve) => s.once('connect', resolve));
     s.pause();
-    s.write(`POST /enclave HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    s.write(`POST /enclave HTTP/1.1\r\nhost: localhost\r\nx-user: alice\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     let received = 0;
     s.on('data', (d: Buffer) => {
       received += d.byteLength;
@@ -106,4 +109,72 @@ describe('a client that reads nothing of its answer', () => {
     await closed;
     expect(received).toBeGreaterThan(3_900_000);
   }, 60_000);
+});
+
+/**
+ * A request the server answers without reading its body (no user: 401; not JSON: 415; a session route
+ * that takes none), whose client goes on sending that body a byte at a time, or never sends the length
+ * it declared. `bodyTimeoutMs` bounds a body the route reads; this one nobody reads, and Node went on
+ * reading and dropping it to reach the next request on the connection, until its `requestTimeout` (5
+ * minutes by default): any peer, with no credentials, held a connection that long per request.
+ */
+describe('a client that goes on sending a body the answer did not read', () => {
+  const heads: Record<string, string> = {
+    'no user (401)': 'POST /enclave HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 1000000\r\n\r\n{',
+    'no user, chunked (401)': 'POST /enclave HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n1\r\n{\r\n',
+    'not JSON (415)': 'POST /enclave HTTP/1.1\r\nhost: localhost\r\nx-user: alice\r\ncontent-type: text/plain\r\ncontent-length: 1000000\r\n\r\n{',
+    'a session route that reads no body (404)': 'GET /enclave/sessions/ses_none/events HTTP/1.1\r\nhost: localhost\r\nx-user: alice\r\ncontent-length: 1000000\r\n\r\n{',
+  };
+  for (const [name, head] of Object.entries(heads)) {
+    it(`${name}: gets its answer, and the server closes the connection`, async () => {
+      const before = new Set(open);
+      const s = connect({ port, host: '127.0.0.1' });
+      s.on('error', () => {});
+      let got = '';
+      s.on('data', (d: Buffer) => {
+        got += d.toString();
+      });
+      await new Promise<void>((resolve) => s.once('connect', resolve));
+      await until(() => [...open].some((c) => !before.has(c)), 'the server to accept the connection');
+      const serverSide = [...open].find((c) => !before.has(c)) as Socket;
+      s.write(head);
+      // A byte every 50 ms, for as long as the connection is open.
+      const trickle = setInterval(() => s.writable && s.write(head.includes('chunked') ? '1\r\nx\r\n' : 'x'), 50);
+      try {
+        await until(() => got.includes('\r\n\r\n'), 'the answer');
+        expect(got).toMatch(/^HTTP\/1\.1 (401|415|404) /);
+        // Old bridge: open until Node's requestTimeout (300 s), reading the trickle.
+        await until(() => serverSide.destroyed, 'the server to close the connection');
+      } finally {
+        clearInterval(trickle);
+        s.destroy();
+      }
+      expect(serverSide.destroyed).toBe(true);
+    }, 60_000);
+  }
+
+  it('a client that sent its whole body keeps its connection for the next request after a refusal', async () => {
+    const body = JSON.stringify({ code: 'return 1' });
+    const request = (user: string) => `POST /enclave HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n${user}content-length: ${body.length}\r\n\r\n${body}`;
+    const s = connect({ port, host: '127.0.0.1' });
+    let got = '';
+    s.on('data', (d: Buffer) => {
+      got += d.toString();
+    });
+    await new Promise<void>((resolve) => s.once('connect', resolve));
+    try {
+      s.write(request(''));
+      // The whole answer: its JSON, and the end of its chunks if it is chunked.
+      const whole = () => /"UNAUTHORIZED"[^]*\}(\r\n0\r\n\r\n)?$/.test(got);
+      await until(whole, 'the 401');
+      expect(got).toMatch(/^HTTP\/1\.1 401 /);
+      expect(got).not.toMatch(/connection: close/i);
+      got = '';
+      s.write(request('x-user: alice\r\n'));
+      await until(() => /"value":1/.test(got), 'the run on the same connection');
+      expect(got).toMatch(/^HTTP\/1\.1 200 /);
+    } finally {
+      s.destroy();
+    }
+  });
 });
