@@ -294,6 +294,8 @@ export interface EnclaveFetchHandler<N = unknown> {
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
 
 export const CHECK_PATH = '/check';
+/** How long an answer may wait on a client that reads none of it, by default (`sendTimeoutMs`). */
+export const DEFAULT_SEND_TIMEOUT_MS = 30_000;
 const PLAYGROUND_PATH = '/playground';
 
 /** The part of `subPath` below `/playground` (`''` for the page, `'/assets/x.js'`), or undefined elsewhere. */

@@ -22,7 +22,7 @@ import { MemorySessionStore } from './session-store.js';
 import { hostAllowed, originAllowed } from './origin.js';
 import type { StreamFormat } from './stream.js';
 import type { EnclaveHandlerOptions, EnclaveRequestContext, EnclaveRouteContext, HandlerCore, HandlerShared, RunScope, SessionOptions } from './handler-common.js';
-import { CHECK_PATH, json, keyBytes, playgroundPath, routeAt } from './handler-common.js';
+import { CHECK_PATH, DEFAULT_SEND_TIMEOUT_MS, json, keyBytes, playgroundPath, routeAt } from './handler-common.js';
 import { eventsFormat, pushStream, storeStream, streamFormat, streamHeaders } from './stream.js';
 /**
  * The catalog served on `GET`: `enclave.describe()` of the request's tools (names, descriptions, JSON
@@ -669,8 +669,8 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
       free();
       throw err;
     }
-    const runOptions = runOptionsFor(scope, body, request.signal, request);
     if (format === null) {
+      const runOptions = runOptionsFor(scope, body, request.signal, request);
       let result: ExecutionResult;
       try {
         result = await enclave.run(body.code, runOptions);
@@ -682,8 +682,11 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
       return json(answer.status, answer.result, answer.headers);
     }
     // A stream: its status is 200 from the first byte; the result's own status is the final event's business.
-    // The reader going away aborts the run, as a closed JSON request does.
-    const events = pushStream(format, () => {});
+    // The reader going away aborts the run, as a closed JSON request does, and so does a reader that
+    // reads nothing for sendTimeoutMs (a server that writes with backpressure stops reading the stream).
+    const stop = new AbortController();
+    const runOptions = runOptionsFor(scope, body, AbortSignal.any([request.signal, stop.signal]), request);
+    const events = pushStream(format, () => stop.abort(), options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS);
     void enclave
       .run(body.code, { ...runOptions, heartbeatMs, onEvent: (event) => events.push(forClient(event, request)) })
       .then((result) => {

@@ -15,13 +15,11 @@ import type { HttpOutcome } from './status.js';
 import { statusTable } from './status.js';
 import type { RateLimitStore } from '../rate-limit.js';
 import type { EnclaveFetchHandler, EnclaveHandlerOptions, EnclaveLogger, EnclaveRoute, HandlerCore, HandlerShared } from './handler-common.js';
-import { CHECK_PATH, SESSION_METHODS, json, keyBytes, playgroundPath, routeAt } from './handler-common.js';
+import { CHECK_PATH, DEFAULT_SEND_TIMEOUT_MS, SESSION_METHODS, json, keyBytes, playgroundPath, routeAt } from './handler-common.js';
 
 const DEFAULT_MAX_BODY = 1024 * 1024;
 /** How long a request's body may take to arrive whole, by default. */
 const DEFAULT_BODY_TIMEOUT_MS = 30_000;
-/** How long an answer may wait on a client that reads none of it, by default. */
-export const DEFAULT_SEND_TIMEOUT_MS = 30_000;
 /** Where the HTTP core's option errors say they come from: the adapters' options are these options. */
 const OPTIONS_WHERE = 'enclave options';
 const OPTION_KEYS = new Set([

@@ -95,52 +95,119 @@ function eventText(format: StreamFormat, event: EnclaveEvent): string {
 const UNICODE_BREAKS = /[\u0085\u2028\u2029]/g;
 const unicodeEscape = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
 
+/** Why a streamed run's answer was given up: its reader took nothing for `stallMs` while events waited. */
+export class StalledReaderError extends Error {
+  override readonly name = 'StalledReaderError';
+}
+
 /**
  * A stream the run pushes its events into as they happen (a run not kept as a session). What waits for
- * a slow reader is bounded by the run's own budgets; `onCancel` runs when the reader goes away. Events
- * pushed in the same turn of the event loop (a realm entry's calls and logs, the result that ended the
- * tool before it) become one chunk, written once, in that turn's check phase: nothing waits for a timer
- * or for I/O, and a server sends them in one packet instead of one write each (the agent script's
- * streamed run: 5 chunks, against 8 when each microtask checkpoint flushed).
+ * a slow reader is bounded by the run's own budgets, and by time: a reader that takes nothing for
+ * `stallMs` while events wait (a client whose connection stays open but reads nothing, under a server
+ * that writes with backpressure) has the stream failed and its events dropped, and `onCancel` runs, as
+ * when the reader goes away. Events pushed in the same turn of the event loop (a realm entry's calls and
+ * logs, the result that ended the tool before it) become one chunk, written once, in that turn's check
+ * phase: nothing waits for a timer or for I/O, and a server sends them in one packet instead of one
+ * write each (the agent script's streamed run: 5 chunks, against 8 when each microtask checkpoint
+ * flushed). Chunks are handed out one per read, so every read is seen.
  */
-export function pushStream(format: StreamFormat, onCancel: () => void): { stream: ReadableStream<Uint8Array>; push(event: EnclaveEvent): void; close(): void } {
+export function pushStream(format: StreamFormat, onCancel: () => void, stallMs?: number): { stream: ReadableStream<Uint8Array>; push(event: EnclaveEvent): void; close(): void } {
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   let open = true;
   let closing = false;
+  let ended = false;
+  let gone = false;
   // The SSE preamble goes out with the events of the first turn, or alone at its end.
   let pending = format === 'sse' ? SSE_PREAMBLE_TEXT : '';
   let scheduled = false;
+  const chunks: Uint8Array[] = [];
+  /** A read waiting for the next chunk (or the end). */
+  let waiting: (() => void) | undefined;
+  let lastRead = performance.now();
+  let watchdog: ReturnType<typeof setTimeout> | undefined;
+  const serve = () => {
+    const chunk = chunks.shift();
+    if (chunk !== undefined) controller.enqueue(chunk);
+    if (chunks.length === 0 && ended) controller.close();
+  };
+  const drop = () => {
+    gone = true;
+    open = false;
+    pending = '';
+    chunks.length = 0;
+    clearTimeout(watchdog);
+    watchdog = undefined;
+  };
+  const check = () => {
+    watchdog = undefined;
+    if (gone || chunks.length === 0 || stallMs === undefined) return;
+    const idle = performance.now() - lastRead;
+    if (idle < stallMs) {
+      watchdog = setTimeout(check, stallMs - idle);
+      return;
+    }
+    drop();
+    controller.error(new StalledReaderError(`The client read nothing of the stream for ${stallMs} ms.`));
+    onCancel();
+  };
   const flush = () => {
     scheduled = false;
     if (pending === '') return;
     const text = pending;
     pending = '';
     // Cancelled by the reader meanwhile: nothing to deliver.
-    if (open || closing) controller.enqueue(encoder.encode(text));
+    if (!(open || closing)) return;
+    chunks.push(encoder.encode(text));
+    if (waiting !== undefined) {
+      const take = waiting;
+      waiting = undefined;
+      take();
+    } else if (stallMs !== undefined && watchdog === undefined) watchdog = setTimeout(check, stallMs);
   };
   const schedule = () => {
     if (scheduled) return;
     scheduled = true;
     setImmediate(flush);
   };
-  const stream = new ReadableStream<Uint8Array>({
-    start(c) {
-      controller = c;
-      if (pending !== '') schedule();
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      start(c) {
+        controller = c;
+        if (pending !== '') schedule();
+      },
+      pull() {
+        lastRead = performance.now();
+        if (chunks.length > 0 || ended) {
+          serve();
+          return undefined;
+        }
+        return new Promise<void>((resolve) => {
+          waiting = () => {
+            serve();
+            resolve();
+          };
+        });
+      },
+      cancel() {
+        drop();
+        onCancel();
+      },
     },
-    cancel() {
-      open = false;
-      pending = '';
-      onCancel();
-    },
-  });
+    // No chunk is taken before a read asks for it: each read is a pull, and the watchdog sees it.
+    { highWaterMark: 0 },
+  );
   const close = () => {
     if (!open) return;
     open = false;
     closing = true;
     flush();
     closing = false;
-    controller.close();
+    ended = true;
+    if (waiting !== undefined) {
+      const take = waiting;
+      waiting = undefined;
+      take();
+    }
   };
   return {
     stream,

@@ -67,3 +67,40 @@ describe('pushStream', () => {
     expect(cancelled).toBe(1);
   });
 });
+
+describe('pushStream: a reader that stops reading', () => {
+  it('fails the stream once the reader has taken nothing for stallMs while events wait, drops them, and tells the run', async () => {
+    let cancelled = 0;
+    const { stream, push } = pushStream('ndjson', () => cancelled++, 100);
+    const reader = stream.getReader();
+    push(event(1));
+    expect(JSON.parse(decoder.decode((await reader.read()).value).trim()).seq).toBe(1);
+    // The reader takes nothing more; the run goes on pushing, a turn at a time.
+    for (let seq = 2; cancelled === 0 && seq < 10_000; seq++) {
+      push(event(seq));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(cancelled).toBe(1);
+    await expect(reader.read()).rejects.toMatchObject({ name: 'StalledReaderError' });
+  });
+
+  it('a reader that reads, however far behind, is never cut off, and gets every event', async () => {
+    let cancelled = 0;
+    const { stream, push } = pushStream('ndjson', () => cancelled++, 1000);
+    // 40 turns of events pushed at once: the reader is 40 chunks behind from the start.
+    for (let seq = 1; seq <= 40; seq++) {
+      push(event(seq, seq === 40 ? 'final' : 'log'));
+      await turn();
+    }
+    const reader = stream.getReader();
+    const seqs: number[] = [];
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      for (const line of decoder.decode(value).trim().split('\n')) seqs.push((JSON.parse(line) as { seq: number }).seq);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(seqs).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    expect(cancelled).toBe(0);
+  });
+});

@@ -178,3 +178,33 @@ describe('a client that goes on sending a body the answer did not read', () => {
     }
   });
 });
+
+/**
+ * The same client under a server that is not the Node bridge (Hono's, Next's, Bun's, Deno's): such a
+ * server reads the next chunk of a streamed run only once the client has taken the last, so the core
+ * sees the reader stop. Before, the run went on to its end and its events waited for the reader, for as
+ * long as the connection stayed open; now the run is aborted and its events dropped.
+ */
+describe('a streamed run whose reader stops reading, under any Fetch server', () => {
+  it('is aborted after sendTimeoutMs, and its stream fails', async () => {
+    const ends: string[] = [];
+    const fetchHandler = createEnclaveHandler({
+      tools: () => ({ tick: () => new Promise((resolve) => setTimeout(resolve, 20)) }),
+      sendTimeoutMs: 300,
+      onRunEnd: ({ result }) => void ends.push(result.success ? 'OK' : result.error.code),
+    });
+    try {
+      const code = "for (let i = 0; i < 500; i++) { console.log('line ' + i); await callTool('tick', {}); } return 'done';";
+      const res = await fetchHandler(new Request('http://localhost/enclave', { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/x-ndjson' }, body: JSON.stringify({ code }) }));
+      expect(res.status).toBe(200);
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      expect((await reader.read()).done).toBe(false);
+      // The reader takes nothing more. Old core: the run went on until its end (here its 100th tool call, MAX_TOOL_CALLS).
+      await until(() => ends.length > 0, 'the run to end');
+      expect(ends).toEqual(['ABORTED']);
+      await expect(reader.read()).rejects.toMatchObject({ name: 'StalledReaderError' });
+    } finally {
+      fetchHandler.dispose();
+    }
+  }, 60_000);
+});
