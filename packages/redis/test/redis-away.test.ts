@@ -10,11 +10,11 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createEnclaveHandler } from '@enclave-kit/engine';
+import { Enclave, createEnclaveHandler } from '@enclave-kit/engine';
 import { handleNodeRequest } from '@enclave-kit/engine/node';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { redisStores } from '../src/index.js';
+import { redisRuntime, redisStores } from '../src/index.js';
 import { eventually, sleep, useRedis } from './redis.js';
 
 const redis = useRedis();
@@ -117,5 +117,33 @@ describe('Redis killed and started again', () => {
     }, 20_000);
     expect(state).toMatchObject({ state: 'completed', result: { success: true, value: 'done' } });
     expect(piled).toBeLessThanOrEqual(2);
+  }, 60_000);
+});
+
+describe('Redis killed and started again, under an app with runtime nodes', () => {
+  it('runs refused while it was away (RUNTIME_UNAVAILABLE) are not queued for the nodes once it is back', async () => {
+    const client = appClient();
+    await client.ping();
+    const prefix = redis.prefix();
+    const enclave = new Enclave({ adapter: redisRuntime({ redis: client, prefix, commandTimeoutMs: 300, queueTimeoutMs: 500 }) });
+    cleanup.push(() => enclave.dispose());
+    // A first run, which no node takes: the app listens to its channel from then on.
+    expect(await enclave.run('return 0')).toMatchObject({ success: false, error: { code: 'RUNTIME_UNAVAILABLE' } });
+    process.kill(redis.server.pid as number, 'SIGKILL');
+    await eventually(async () => {
+      if (client.status === 'ready') throw new Error('still connected');
+    });
+    try {
+      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => enclave.run(`return ${i}`, { input: { pad: 'x'.repeat(10_000) } })));
+      expect(results.map((r) => (r.success ? 'OK' : r.error.code))).toEqual(results.map(() => 'RUNTIME_UNAVAILABLE'));
+    } finally {
+      await redis.server.start();
+    }
+    await eventually(() => client.ping());
+    // Before: the ten runs whose callers had their answer reached the new Redis late, queued for any node to run.
+    const reader = redis.client();
+    // (Before: a stream of 10 entries.)
+    expect(await reader.keys(`${prefix}*job*`)).toEqual([]);
+    expect(await reader.exists(`${prefix}{rt}:jobs`)).toBe(0);
   }, 60_000);
 });

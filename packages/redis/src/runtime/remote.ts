@@ -12,7 +12,7 @@ import type { EntryOutput, IsolatedJob, IsolatedRun, Isolation, IsolationEvents,
 import { OptionChecker } from '@enclave-kit/engine/http';
 import { EntryCaps, checkMessage, formatMessage, readEntry, toolErrorReply } from '@enclave-kit/engine/isolation';
 import type { RedisClient, RedisStoreOptions } from '../client.js';
-import { checkArguments, readSecret, within } from '../client.js';
+import { checkArguments, connectedOnly, readSecret, within } from '../client.js';
 import { MessageAuth, inOrder, seal, unverifiedText } from './auth.js';
 import type { MessageKind, Opened } from './auth.js';
 import { HANDSHAKE_FRAME_BYTES, HELLO_FRESH_MS, MAX_LINKS, formatAddress, frameCap, readConnection, writeFrame } from './direct.js';
@@ -180,6 +180,12 @@ export class RedisRuntimeIsolation implements Isolation {
   readonly #maxMessageBytes: number;
   readonly #realm: RemoteJob['realm'];
   readonly #sub: RedisClient;
+  /**
+   * The client for queueing runs, which fails at once while it reconnects: a run the app has given up
+   * on (RUNTIME_UNAVAILABLE) must not wait in ioredis's queue and reach Redis once it is back, for a
+   * node to run it when its caller has long had its answer.
+   */
+  readonly #queueClient: RedisClient;
   readonly #channel: string;
   readonly #runs = new Map<string, RemoteRun>();
   readonly #heartbeat: NodeJS.Timeout;
@@ -203,6 +209,7 @@ export class RedisRuntimeIsolation implements Isolation {
 
   constructor(settings: Settings, context: RemoteAdapterContext) {
     this.#s = settings;
+    this.#queueClient = connectedOnly(settings.client);
     this.#maxMessageBytes = context.maxMessageBytes;
     this.#realm = { intl: context.realm.intl, proxy: context.realm.proxy };
     this.#channel = settings.keys.channel(this.id);
@@ -282,7 +289,8 @@ export class RedisRuntimeIsolation implements Isolation {
   }
 
   async #enqueue(run: RemoteRun, job: IsolatedJob): Promise<void> {
-    const { keys, client, queueTimeoutMs, timeoutMs } = this.#s;
+    const { keys, queueTimeoutMs, timeoutMs } = this.#s;
+    const client = this.#queueClient;
     const remote: RemoteJob = {
       v: 1,
       run: run.id,
