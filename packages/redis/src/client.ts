@@ -120,34 +120,55 @@ const AWAY = new Set(['reconnecting', 'close', 'end']);
 const everReady = new WeakMap<object, { ready: boolean }>();
 
 /**
- * `client` for a store: a call made while the client has lost its connection and is making it again
- * fails at once (`DISCONNECTED`) instead of waiting in ioredis's offline queue. A store gives up on a
- * call after `commandTimeoutMs`, but ioredis keeps the command queued and sends it when Redis is back:
- * while Redis was away, every refused request and every retry of a session's writes left a command
- * there (its arguments too: a batch of events, a result), the queue grew with the traffic, and once
- * Redis was back each ran late (requests answered 503 were counted against their user's rate limit).
+ * `client` for a store, with calls refused at once, unsent, while Redis cannot answer them: while the
+ * client has lost its connection and is making it again (`DISCONNECTED`), and while a call this wrapper
+ * sent has gone unanswered for `timeoutMs` or more (`TIMEOUT`: Redis is connected but paused, stuck or
+ * cut off by a network that drops everything), until that call settles. A store gives up on a call
+ * after `commandTimeoutMs`, but ioredis keeps the command, queued or sent, until Redis answers it: while
+ * Redis was away every refused request and every retry of a session's writes (a batch of events, a
+ * result) left a command there, the client grew with the traffic for as long as the outage lasted, and
+ * once Redis was back each ran late (requests answered 503 were counted against their user's rate limit,
+ * runs refused were queued for the nodes). Now what waits is what was sent in the first `timeoutMs`.
  * Before the client's first connection, calls are queued as before (the app's first requests wait for
- * it); a client without ioredis's `status` is used as it is.
+ * it); a client without ioredis's `status` is only guarded against the stuck connection.
  */
-export function connectedOnly(client: RedisClient): RedisClient {
+export function connectedOnly(client: RedisClient, timeoutMs: number): RedisClient {
   const state = client as RedisClient & { status?: unknown };
-  if (typeof state.status !== 'string') return client;
-  let seen = everReady.get(client);
-  if (seen === undefined) {
-    const mark = { ready: state.status === 'ready' };
-    seen = mark;
-    everReady.set(client, mark);
-    client.on('ready', () => {
-      mark.ready = true;
-    });
+  let away = () => false;
+  if (typeof state.status === 'string') {
+    let seen = everReady.get(client);
+    if (seen === undefined) {
+      const mark = { ready: state.status === 'ready' };
+      seen = mark;
+      everReady.set(client, mark);
+      client.on('ready', () => {
+        mark.ready = true;
+      });
+    }
+    const once = seen;
+    away = () => {
+      const status = state.status as string;
+      return status !== 'ready' && (AWAY.has(status) || (once.ready && status === 'connecting'));
+    };
   }
-  const once = seen;
-  const away = () => {
-    const status = state.status as string;
-    return status !== 'ready' && (AWAY.has(status) || (once.ready && status === 'connecting'));
+  /** When each call in flight was sent, oldest first (a Set keeps insertion order). */
+  const inFlight = new Set<{ at: number }>();
+  const stuck = () => {
+    for (const call of inFlight) return performance.now() - call.at >= timeoutMs;
+    return false;
+  };
+  const call = (command: string, args: (string | number)[]): Promise<unknown> => {
+    if (away()) return Promise.reject(new RedisStoreError('DISCONNECTED', 'Redis is not connected; the client is connecting again.'));
+    if (stuck()) return Promise.reject(new RedisStoreError('TIMEOUT', `Redis has not answered a call sent ${timeoutMs} ms ago or more; nothing more is sent until it does.`));
+    const entry = { at: performance.now() };
+    inFlight.add(entry);
+    const sent = client.call(command, args);
+    const done = () => void inFlight.delete(entry);
+    sent.then(done, done);
+    return sent;
   };
   return {
-    call: (command, args) => (away() ? Promise.reject(new RedisStoreError('DISCONNECTED', 'Redis is not connected; the client is connecting again.')) : client.call(command, args)),
+    call,
     duplicate: () => client.duplicate(),
     subscribe: (...channels) => client.subscribe(...channels),
     unsubscribe: (...channels) => client.unsubscribe(...channels),

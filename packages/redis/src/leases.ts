@@ -89,7 +89,7 @@ export class RedisLeaseStore implements LeaseStore {
     const where = 'new RedisLeaseStore(client, options)';
     const { check, o, prefix, timeoutMs } = checkArguments(where, client, options, ['onError']);
     this.#allowOnError = check.oneOf('onError', o.onError, ['deny', 'allow'], 'deny') === 'allow';
-    this.#client = connectedOnly(client);
+    this.#client = connectedOnly(client, timeoutMs);
     this.#prefix = `${prefix}lease:`;
     this.#timeoutMs = timeoutMs;
   }

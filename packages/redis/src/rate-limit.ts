@@ -63,7 +63,7 @@ export class RedisRateLimitStore implements RateLimitStore {
     const where = 'new RedisRateLimitStore(client, options)';
     const { check, o, prefix, timeoutMs } = checkArguments(where, client, options, ['onError']);
     this.#allowOnError = check.oneOf('onError', o.onError, ['deny', 'allow'], 'deny') === 'allow';
-    this.#client = connectedOnly(client);
+    this.#client = connectedOnly(client, timeoutMs);
     this.#prefix = `${prefix}rl:`;
     this.#timeoutMs = timeoutMs;
   }

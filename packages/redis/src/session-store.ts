@@ -676,7 +676,7 @@ export class RedisSessionStore implements SessionStore {
     this.#maxFinishedPerOwner = check.positiveInteger('maxFinishedPerOwner', o.maxFinishedPerOwner) ?? 100;
     this.#maxBucketBytes = Math.ceil((check.positiveInteger('maxFinishedBytes', o.maxFinishedBytes, 'bytes') ?? 256 * 1024 * 1024) / BUCKETS);
     this.#maxValueBytes = check.positiveInteger('maxValueBytes', o.maxValueBytes, 'bytes') ?? 64 * 1024 * 1024;
-    this.#client = connectedOnly(client);
+    this.#client = connectedOnly(client, timeoutMs);
     this.#prefix = prefix;
     this.#timeoutMs = timeoutMs;
   }

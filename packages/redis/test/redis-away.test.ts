@@ -120,6 +120,26 @@ describe('Redis killed and started again', () => {
   }, 60_000);
 });
 
+describe('Redis connected but not answering (paused, a network that drops everything)', () => {
+  it('once a call has gone unanswered past commandTimeoutMs, later calls fail at once instead of piling up behind it, and are not counted later', async () => {
+    const client = appClient();
+    await client.ping();
+    const post = await serve(client, 50);
+    const pending = (client as unknown as { commandQueue: { length: number } }).commandQueue;
+    const { ended } = await redis.unresponsive(6000);
+    const statuses: number[] = [];
+    // Five rounds of 20 requests by alice, each round once the last has its answers.
+    for (let round = 0; round < 5; round++) statuses.push(...(await Promise.all(Array.from({ length: 20 }, () => post('alice')))).map((a) => a.status));
+    expect(statuses).toEqual(statuses.map(() => 503));
+    // Before: 100, a command per request, each waiting for Redis; now only the first round's.
+    expect(pending.length).toBeLessThanOrEqual(20);
+    await ended;
+    await eventually(() => client.ping());
+    // Before: the 100 refused requests were counted once Redis answered them: over alice's 50, a 429.
+    expect((await post('alice')).status).toBe(200);
+  }, 60_000);
+});
+
 describe('Redis killed and started again, under an app with runtime nodes', () => {
   it('runs refused while it was away (RUNTIME_UNAVAILABLE) are not queued for the nodes once it is back', async () => {
     const client = appClient();

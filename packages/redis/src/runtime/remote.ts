@@ -209,7 +209,7 @@ export class RedisRuntimeIsolation implements Isolation {
 
   constructor(settings: Settings, context: RemoteAdapterContext) {
     this.#s = settings;
-    this.#queueClient = connectedOnly(settings.client);
+    this.#queueClient = connectedOnly(settings.client, settings.timeoutMs);
     this.#maxMessageBytes = context.maxMessageBytes;
     this.#realm = { intl: context.realm.intl, proxy: context.realm.proxy };
     this.#channel = settings.keys.channel(this.id);
