@@ -280,7 +280,8 @@ export async function writeFetchResponse(res: ServerResponse, response: Response
   const req = (res as { req?: IncomingMessage }).req;
   if (req !== undefined && !req.complete) {
     if (response.headers.get('connection')?.toLowerCase() === 'close') lingerOnClose(req.socket);
-    else if (carriesBody(req)) endUnreadBody(req, res);
+    // (Over HTTP/2 a request is a stream of a connection that others share: closing it is not ours to do.)
+    else if (carriesBody(req) && req.httpVersionMajor === 1) endUnreadBody(req, res);
   }
   const cookies = response.headers.getSetCookie();
   if (cookies.length > 0) res.setHeader('set-cookie', cookies);
