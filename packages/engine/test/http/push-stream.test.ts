@@ -86,7 +86,7 @@ describe('pushStream: a reader that stops reading', () => {
 
   it('a reader that reads, however far behind, is never cut off, and gets every event', async () => {
     let cancelled = 0;
-    const { stream, push } = pushStream('ndjson', () => cancelled++, 1000);
+    const { stream, push } = pushStream('ndjson', () => cancelled++, 5000);
     // 40 turns of events pushed at once: the reader is 40 chunks behind from the start.
     for (let seq = 1; seq <= 40; seq++) {
       push(event(seq, seq === 40 ? 'final' : 'log'));

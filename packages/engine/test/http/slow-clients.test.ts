@@ -23,13 +23,19 @@ import { readEvents } from './event-stream.js';
 /** A result of 3.9 MB and a log line of 0.9 MB: several MB of answer, far past what the kernel's socket buffers take for a client that reads nothing. */
 const LARGE = "console.log('x'.repeat(900000)); return 'y'.repeat(3900000);";
 
+/**
+ * Short, so that the stalled clients are cut off soon, but far longer than a reading client, in this
+ * same process, ever goes without reading, on a loaded machine too (at 500 ms one such read came late).
+ */
+const SEND_TIMEOUT_MS = 3000;
+
 let served: Served;
 let port: number;
 let handler: EnclaveFetchHandler<unknown>;
 const open = new Set<Socket>();
 
 beforeAll(async () => {
-  handler = createEnclaveHandler({ tools: () => ({}), authenticate: ({ request }) => (request.headers.get('x-user') === null ? null : { id: 'alice' }), sendTimeoutMs: 500 });
+  handler = createEnclaveHandler({ tools: () => ({}), authenticate: ({ request }) => (request.headers.get('x-user') === null ? null : { id: 'alice' }), sendTimeoutMs: SEND_TIMEOUT_MS });
   const server = createServer((req, res) => void handleNodeRequest(handler, req, res, { req, res }));
   server.on('connection', (s) => {
     open.add(s);
