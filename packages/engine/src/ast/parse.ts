@@ -1,4 +1,5 @@
 import { parseSync, rawTransferSupported } from 'oxc-parser';
+import { AsyncResource } from '../node-types.js';
 import type { Issue } from '../source.js';
 import { LineIndex, LruCache, textSize } from '../source.js';
 import type { DepthRefusal } from './depth.js';
@@ -67,6 +68,15 @@ let rawTransfer: 'oxc' | 'own' | false | undefined;
 type Parse = Pick<ReturnType<typeof parseSync>, 'program' | 'comments' | 'errors'>;
 const parseJson = (wrapped: string): Parse => parseSync('agentscript.js', wrapped, OPTIONS);
 
+/**
+ * The async context this module was loaded in, where raw-transfer parses run. Their buffers are let go
+ * by idle timers that a parse sets (oxc's, on Node 22 and later, 10 s after the last parse; ours in
+ * raw-tree.ts, once a 10 s tick has seen no parse), and a timer keeps the async context it was set in:
+ * set by a run's check, it kept that request's AsyncLocalStorage store, and whatever the store held,
+ * alive for 10 s after the last parse, or for as long as parses kept coming.
+ */
+const home = new AsyncResource('enclave.parse');
+
 function parseWrapped(wrapped: string): Parse {
   // The first parse of a process takes the JSON path: loading the raw-transfer code and reserving its
   // buffer would fall on the cold start (import + first run), which it lengthened by about 10 ms.
@@ -74,6 +84,11 @@ function parseWrapped(wrapped: string): Parse {
     rawTransfer = rawTransferSupported() ? 'oxc' : 'own';
     return parseJson(wrapped);
   }
+  return home.runInAsyncScope(parseRaw, undefined, wrapped);
+}
+
+/** A parse through raw transfer, or through the JSON path once raw transfer has failed. */
+function parseRaw(wrapped: string): Parse {
   if (rawTransfer === 'oxc') {
     try {
       return parseSync('agentscript.js', wrapped, { ...OPTIONS, experimentalRawTransfer: true } as typeof OPTIONS);
