@@ -21,7 +21,7 @@ import path from 'node:path';
 import { promiseHooks, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Enclave } from '../../src/index.js';
 import { ESCAPE_ROWS, makeEnclave } from '../helpers.js';
 import { callerContextCanary } from '../caller-context.js';
@@ -52,11 +52,16 @@ afterAll(() => {
 });
 
 describe.each(ESCAPE_ROWS)('a host that tracks async context ($name)', (row) => {
-  const enclave = () => {
-    const e = makeEnclave(row, { timeout: 10_000 });
-    enclaves.push(e);
-    return e;
-  };
+  // One Enclave for the row's tests, as a long-lived server has: each test's runs meet the workers (and,
+  // in vm mode, the fallback pool) an earlier test's runs started, in another request's context, and
+  // the host's tracking is the process's, not the Enclave's. An Enclave each started a worker each
+  // (about 100 ms of CPU), 48 of them.
+  let shared: Enclave | undefined;
+  beforeAll(() => {
+    shared = makeEnclave(row, { timeout: 10_000 });
+    enclaves.push(shared);
+  });
+  const enclave = () => shared as Enclave;
 
   it("an AsyncLocalStorage's store is nowhere on the script's promises, and none of its functions is called", async () => {
     const als = new AsyncLocalStorage<{ token: string; call: () => void }>();
