@@ -35,9 +35,19 @@ afterAll(async () => {
   await Promise.all(enclaves.map((e) => e.dispose()));
 });
 
+/**
+ * One Enclave per mode, shared by the blocks below that ask for one: each checks where one run's errors
+ * are located, which no earlier run changes. An Enclave per block started a worker per block in the
+ * worker_threads modes (about 100 ms of CPU each).
+ */
+const byMode = new Map<CreateEnclaveOptions, Enclave>();
 function enclaveFor(options: CreateEnclaveOptions): Enclave {
-  const e = new Enclave({ timeout: 5000, tools: { echo: async (args: unknown) => args }, ...options });
-  enclaves.push(e);
+  let e = byMode.get(options);
+  if (e === undefined) {
+    e = new Enclave({ timeout: 5000, tools: { echo: async (args: unknown) => args }, ...options });
+    enclaves.push(e);
+    byMode.set(options, e);
+  }
   return e;
 }
 
