@@ -612,16 +612,19 @@ function builtString(out: unknown): unknown {
 /** Characters of an attribute `anchor`, `fontcolor`, `fontsize` or `link` escapes (a few ms at most). */
 const MAX_ATTRIBUTE = 1 << 16;
 
-/** BigInts of fewer bits than this convert to strings too short to charge. */
-const SMALL_BIGINT = BigIntCtor(1) << BigIntCtor(SMALL);
+/**
+ * BigInts of fewer bits than this convert to strings too short to charge. Made at first use (8 KB, which
+ * every realm held otherwise).
+ */
+let smallBigInt: bigint | undefined;
 
 /**
- * An upper bound of a BigInt's bits (at most twice them), or 0 below SMALL_BIGINT: `BigInt.asUintN(k, m)`
+ * An upper bound of a BigInt's bits (at most twice them), or 0 below smallBigInt: `BigInt.asUintN(k, m)`
  * is `m` itself once `2^k` exceeds it, found by doubling `k` (each step a pass over at most `k` bits).
  */
 function bigIntBits(x: bigint): number {
   const m = x < BigIntCtor(0) ? -x : x;
-  if (m < SMALL_BIGINT) return 0;
+  if (m < (smallBigInt ??= BigIntCtor(1) << BigIntCtor(SMALL))) return 0;
   let k = SMALL * 2;
   while ((apply(bigIntAsUintN, BigIntCtor, [k, m]) as bigint) !== m) k *= 2;
   return k;

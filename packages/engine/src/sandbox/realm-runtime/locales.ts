@@ -185,8 +185,13 @@ function boundList(orig: AnyFn, self: unknown, items: unknown, parts: boolean): 
  * characters are bounded alike (ICU parses each, and formats as many digits as it keeps).
  */
 const MAX_DIGITS = 16_384;
-/** 2^54426 is below 10^MAX_DIGITS (10^16383.86): a BigInt below it in magnitude has fewer digits. */
-const FEWER_DIGITS = BigIntCtor(1) << BigIntCtor(54_426);
+/**
+ * 2^54426 is below 10^MAX_DIGITS (10^16383.86): a BigInt below it in magnitude has fewer digits. Made with
+ * its negative when a BigInt is first formatted (7 KB, which every realm held otherwise); the negative
+ * once, not a new 7 KB BigInt at every check.
+ */
+let fewerDigits: bigint | undefined;
+let fewerDigitsNegative: bigint | undefined;
 /**
  * 10^MAX_DIGITS, made when a BigInt of about that size first comes: computing it took about 2 M
  * instructions of every realm's install (a tenth of it), for scripts that mostly never format one.
@@ -195,7 +200,12 @@ let digitsLimit: bigint | undefined;
 
 /** A BigInt ICU may format: compared with 10^MAX_DIGITS, which costs a pass over its words, not a conversion. */
 function boundBigInt(v: bigint): void {
-  if (v < FEWER_DIGITS && v > -FEWER_DIGITS) return;
+  if (fewerDigits === undefined || fewerDigitsNegative === undefined) {
+    const bound = BigIntCtor(1) << BigIntCtor(54_426);
+    fewerDigitsNegative = -bound;
+    fewerDigits = bound;
+  }
+  if (v < fewerDigits && v > fewerDigitsNegative) return;
   digitsLimit ??= BigIntCtor(10) ** BigIntCtor(MAX_DIGITS);
   if (v >= digitsLimit || v <= -digitsLimit) {
     throw new RangeErrorCtor(`A number of more than ${MAX_DIGITS} digits is not available in AgentScript: ICU formats it in one step that cannot be interrupted.`);
