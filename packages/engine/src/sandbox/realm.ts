@@ -332,7 +332,10 @@ export interface RealmPoolOptions {
   proxy: boolean;
 }
 
-/** `maxRealms` where none is given: about 160 MB of realms. */
+/**
+ * `maxRealms` where none is given. An idle realm holds about 440 KB of the heap on Node 20 (200 of them:
+ * 86 MB over a process's own 8.4 MB, after a full collection), so about 450 MB of realms at the bound.
+ */
 export const DEFAULT_MAX_REALMS = 1024;
 
 /** A run waiting for a realm (see RealmPool.request). */
