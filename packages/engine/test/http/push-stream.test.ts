@@ -76,7 +76,9 @@ describe('pushStream: a reader that stops reading', () => {
     push(event(1));
     expect(JSON.parse(decoder.decode((await reader.read()).value).trim()).seq).toBe(1);
     // The reader takes nothing more; the run goes on pushing, a turn at a time.
-    for (let seq = 2; cancelled === 0 && seq < 10_000; seq++) {
+    for (let seq = 2; seq < 10_000; seq++) {
+      // Set by the stream's onCancel, between two turns.
+      if (cancelled > 0) break;
       push(event(seq));
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
