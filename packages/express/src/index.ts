@@ -5,10 +5,18 @@ import { handleNodeRequest, writeFetchResponse } from '@enclave-kit/engine/node'
 import type { EnclaveFetchHandler, EnclaveHandlerOptions } from '@enclave-kit/engine';
 
 
-/** What `tools(ctx)` and `createContext` get as `ctx.native`: Express's own request and response. */
-export interface ExpressNative {
-  req: Request;
-  res: Response;
+/**
+ * What `tools(ctx)` and `createContext` get as `ctx.native` (and `createContext` as its second argument):
+ * Express's own request, as DESIGN.md's hooks are given it (`native.headers`, `native.get('x-user')`,
+ * `native.user`, `native.res.locals`), which also names itself `req` and its response `res`. It is a view
+ * of the request (an object whose prototype is the request): reads reach the request, writes stay on the
+ * view.
+ */
+export type ExpressNative = Request & { readonly req: Request; readonly res: Response };
+
+/** The request as `ctx.native`: the request itself, with `req` and `res` (see ExpressNative). */
+function nativeOf(req: Request, res: Response): ExpressNative {
+  return Object.create(req, { req: { value: req }, res: { value: res } }) as ExpressNative;
 }
 
 /** Options of `enclave()`: the core's options plus the route's `path` (default `/enclave`). */
@@ -59,7 +67,7 @@ export function enclave<U = unknown>(options: ExpressEnclaveOptions<U>): Enclave
     if (sub === undefined) return next();
     // Express 5 leaves `req.body` undefined unless a body parser read the stream.
     const parsed = req.body !== undefined ? { value: req.body as unknown } : undefined;
-    void handleNodeRequest(handler, req, res, { req, res }, parsed, sub);
+    void handleNodeRequest(handler, req, res, nativeOf(req, res), parsed, sub);
   };
   const parserErrors = function enclaveBodyParserErrors(err: unknown, req: Request, res: Response, next: NextFunction): void {
     const e = err as { type?: unknown; status?: unknown } | null;

@@ -1,4 +1,4 @@
-import { createServer } from 'node:http';
+import { IncomingMessage, createServer } from 'node:http';
 import express from 'express';
 import type { Request } from 'express';
 import { describe, expect, it } from 'vitest';
@@ -102,13 +102,15 @@ describe('express mounting', () => {
     const mw = enclave({
       createContext: (opts, native) => {
         seen.push(`${native.req.method} ${native.req.originalUrl} ${opts.native === native} ${typeof native.res.locals}`);
+        // DESIGN.md: the hook is given the framework's own request: it reads as Express's request itself.
+        seen.push(`${native.method} ${native.originalUrl} ${native.headers['x-user']} ${native.get('x-user')} ${native.res === native.req.res} ${native instanceof IncomingMessage}`);
         return { tools: { tenant: (_args, ctx) => (ctx.context as { tenant: string }).tenant }, globals: { greeting: 'hi' }, context: { tenant: (native.req as Authed).user } };
       },
     });
     const served = await serve(app((a) => a.use(mw), false), () => mw.handler.dispose());
     const res = await fetch(`${served.url}/enclave`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': 'acme' }, body: JSON.stringify({ code: 'return greeting + " " + (await callTool("tenant"))' }) });
     expect(await res.json()).toMatchObject({ success: true, value: 'hi acme' });
-    expect(seen).toEqual(['POST /enclave true object']);
+    expect(seen).toEqual(['POST /enclave true object', 'POST /enclave acme acme true true']);
     await served.close();
   });
 

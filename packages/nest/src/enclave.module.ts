@@ -10,10 +10,17 @@ import type { NodeRequest } from '@enclave-kit/engine/node';
 import type { ServerResponse } from 'node:http';
 import { ENCLAVE_HANDLER, ENCLAVE_MODULE_OPTIONS } from './enclave.constants.js';
 
-/** `ctx.native`: the platform's request and response (Express's, or Fastify's request and reply). `req.user` set by guards is there. */
-export interface NestNative {
-  req: any;
-  res: any;
+/**
+ * `ctx.native` (and `createContext`'s second argument): the platform's request (Express's, or Fastify's),
+ * as DESIGN.md's hooks are given it (`native.headers`, `native.user` set by guards), which also names
+ * itself `req` and the response (Express's, or Fastify's reply) `res`. It is a view of the request (an
+ * object whose prototype is the request): reads reach the request, writes stay on the view.
+ */
+export type NestNative = any & { readonly req: any; readonly res: any };
+
+/** The request as `ctx.native`: the request itself, with `req` and `res` (see NestNative). */
+function nativeOf(req: any, res: any): NestNative {
+  return Object.create(req, { req: { value: req }, res: { value: res } });
 }
 
 /** Options of `EnclaveModule.forRoot()`: the core's options plus the route's `path` (default `/enclave`). */
@@ -60,7 +67,7 @@ function decodedOrSame(text: string): string {
 async function serve(handler: Handler, req: any, res: any, subPath = ''): Promise<void> {
   if (typeof res.hijack === 'function') res.hijack(); // Fastify: we write the raw response ourselves.
   const parsed = req.body !== undefined ? { value: req.body as unknown } : undefined;
-  await handleNodeRequest(handler, (req.raw ?? req) as NodeRequest, (res.raw ?? res) as ServerResponse, { req, res }, parsed, subPath);
+  await handleNodeRequest(handler, (req.raw ?? req) as NodeRequest, (res.raw ?? res) as ServerResponse, nativeOf(req, res), parsed, subPath);
 }
 
 /**

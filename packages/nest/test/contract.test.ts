@@ -74,6 +74,28 @@ describe('nest module', () => {
     expect(await res.json()).toMatchObject({ success: true, value: 'nina' });
     await served.close();
   });
+
+  for (const platform of ['express', 'fastify'] as const) {
+    it(`createContext(opts, native) is given the platform's own request (${platform}): its headers and method, and req and res by name`, async () => {
+      const seen: string[] = [];
+      const served = await start(
+        [
+          EnclaveModule.forRoot({
+            logger: { info() {}, error() {} },
+            createContext: (opts, native) => {
+              seen.push(`${native.method} ${native.headers['x-user']} ${native.req.headers['x-user']} ${opts.native === native} ${typeof native.res}`);
+              return { tools: { who: () => native.headers['x-user'] } };
+            },
+          }),
+        ],
+        platform,
+      );
+      const res = await fetch(`${served.url}/enclave`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': 'omar' }, body: JSON.stringify({ code: 'return await callTool("who")' }) });
+      expect(await res.json()).toMatchObject({ success: true, value: 'omar' });
+      expect(seen).toEqual(['POST omar omar true object']);
+      await served.close();
+    });
+  }
 });
 
 for (const [name, harness] of harnesses) adapterTracingContract(name, harness);
