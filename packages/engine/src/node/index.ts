@@ -19,6 +19,7 @@ import { PayloadTooLargeError } from '../http/body.js';
 import { EnclaveHttpError } from '../http/errors.js';
 import { DOT_SEGMENT_MESSAGE, hasDotSegment } from '../http/route.js';
 import type { EnclaveFetchHandler } from '../http/handler-common.js';
+import { DEFAULT_SEND_TIMEOUT_MS } from '../http/handler-common.js';
 import { internalFailure } from '../result.js';
 
 /** A Node request as Express and Nest hand it over: `originalUrl` keeps the mount path. */
@@ -225,8 +226,6 @@ function endUnreadBody(req: IncomingMessage, res: ServerResponse): void {
   });
 }
 
-/** The default of `WriteFetchResponseOptions.sendTimeoutMs` (the handler's `sendTimeoutMs`). */
-const DEFAULT_SEND_TIMEOUT_MS = 30_000;
 /**
  * Bytes handed to a response at a time. `drain` comes once the response's buffer has gone to the
  * kernel, so with small writes each `drain` says the client has read about this much; one write of a

@@ -269,9 +269,14 @@ export class WorkerPool implements Isolation {
    * pool warms up, or while it may still grow, is no more refused at `maxQueueSize: 0` than at 1,000.
    */
   #room(): number {
-    let starting = 0;
-    for (const s of this.#slots) if (s.state === 'starting') starting++;
-    return starting + Math.max(0, this.#config.maxWorkers - this.#live());
+    return this.#starting() + Math.max(0, this.#config.maxWorkers - this.#live());
+  }
+
+  /** Workers started and not ready yet. */
+  #starting(): number {
+    let n = 0;
+    for (const s of this.#slots) if (s.state === 'starting') n++;
+    return n;
   }
 
   #idleSlot(): Slot | undefined {
@@ -413,8 +418,7 @@ export class WorkerPool implements Isolation {
       for (const job of this.#queue.splice(0)) this.#fail(job, 'INTERNAL_ERROR', 'InternalError', 'The sandbox workers could not be started.');
       return;
     }
-    let starting = 0;
-    for (const s of this.#slots) if (s.state === 'starting') starting++;
+    let starting = this.#starting();
     while (this.#live() < this.#config.minWorkers || (this.#live() < this.#config.maxWorkers && this.#queue.length > starting)) {
       this.#spawn();
       starting++;
