@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { parseSync } from 'oxc-parser';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildEngineForChildren, childResult, describeChild, runChild } from '../../test/helpers.js';
 import { EARLY_ERRORS, V8_ONLY_REGEX } from '../../test/early-errors.js';
 import { STANDARD_PROGRAMS } from '../../test/programs/cases.js';
 import { parseAgentScript, treeTransfer, WRAP_PREFIX, WRAP_SUFFIX } from './parse.js';
@@ -81,4 +82,29 @@ describe.runIf(platformCan)('oxc-parser raw transfer set up here (ast/raw-tree.t
     expect(parsed.body.map((n) => n.type)).toEqual(['VariableDeclaration', 'ReturnStatement']);
     expect(parsed.comments).toHaveLength(1);
   });
+});
+
+describe.runIf(platformCan)('when a process sets the raw path up', () => {
+  let engine = '';
+  beforeAll(() => {
+    engine = buildEngineForChildren();
+  }, 120_000);
+
+  // A new process, so that its first check is the process's first parse. The raw path's set-up (oxc's
+  // reader loaded and compiled, its 6 GiB reservation, on Node 20 the probe) took 20-30 ms of the
+  // second run's check; it now comes in a timer turn after the first. The reservation is what shows it.
+  it('it is after the first check, in a turn of its own, not in the second check', async () => {
+    const reserved = 'Math.round(process.memoryUsage().arrayBuffers / 1073741824)';
+    const child = await runChild(
+      engine,
+      `const { checkAgentScript } = await import(ENGINE);
+const first = checkAgentScript('return 1').ok;
+const afterFirst = ${reserved};
+await new Promise((resolve) => setTimeout(resolve, 50));
+console.log('RESULT ' + JSON.stringify({ first, afterFirst, afterTurn: ${reserved} }));`,
+      { killAfterMs: 60_000 },
+    );
+    expect(child.code, describeChild(child)).toBe(0);
+    expect(childResult(child)).toEqual({ first: true, afterFirst: 0, afterTurn: 6 });
+  }, 90_000);
 });

@@ -302,4 +302,29 @@ describe("what a run's check leaves behind", () => {
       return gone.deref() === undefined;
     }, { timeout: 5_000 }).toBe(true);
   });
+
+  it("the raw path's set-up after a process's first parse keeps nothing of the request that parsed", async () => {
+    // The first parse schedules the raw path's set-up for a later turn (ast/parse.ts), and that set-up
+    // parses once, which sets the buffers' idle timer: scheduled in the request's context, both would
+    // hold its store, the second for 10 s.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    vi.resetModules();
+    const { parseAgentScript } = await import('../../src/ast/parse.js');
+    const als = new AsyncLocalStorage<{ user: string }>();
+    let store: { user: string } | undefined = { user: 'first' };
+    const gone = new WeakRef(store);
+    als.run(store, () => parseAgentScript(`return ${Math.random()};`));
+    store = undefined;
+    // Still enabled while the set-up runs: a disabled storage gives nothing to what starts after it.
+    try {
+      await expect.poll(async () => {
+        gc();
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        return gone.deref() === undefined;
+      }, { timeout: 5_000 }).toBe(true);
+    } finally {
+      als.disable();
+    }
+  });
 });
