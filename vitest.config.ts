@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+import { forksOn, nodeBinDir } from './test/node-pool.js';
 
 // Tests import the workspace packages by name and get their TypeScript sources, so no build is needed
 // before `vitest run`. The map is the `paths` of tsconfig.base.json, which typecheck uses too: one list
@@ -82,6 +83,20 @@ function testFiles(dir: string): string[] {
 }
 const subdirs = (dir: string): string[] => readdirSync(path.join(root, dir), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => `${dir}/${d.name}`);
 const files = [...subdirs('packages').flatMap((p) => [...testFiles(`${p}/src`), ...testFiles(`${p}/test`)]), ...subdirs('examples').flatMap((e) => testFiles(`${e}/test`)), ...testFiles('test')];
+/**
+ * With ENCLAVE_TEST_NODES=22,24 (what .ci/run sets), the engine's and the four adapters' files run a
+ * second and third time, in test processes of those Node versions (binaries that scripts/test-matrix.mjs
+ * installs into its cache), in this one Vitest run: one queue for all of them keeps both cores busy to
+ * the end instead of three runs each ending on its longest file.
+ */
+const hostMajor = process.versions.node.split('.')[0] ?? '';
+const MATRIX = /^packages\/(engine|express|hono|nest|next)\//;
+const otherNodes = (process.env.ENCLAVE_TEST_NODES ?? '')
+  .split(',')
+  .map((v) => v.trim())
+  .filter(Boolean)
+  .map((major) => ({ major, bin: nodeBinDir(major) }));
+
 const shared = files.filter((f) => SHARING_PACKAGES.test(f) && !OWN_PROCESS.has(f));
 const ownProcess = files.filter((f) => !shared.includes(f));
 
@@ -95,8 +110,15 @@ export default defineConfig({
     // the same workers: the engine's unit and HTTP files took 39 s of CPU instead of 71 (34 files), its
     // attack files 336 s instead of 392 and 179 s of wall time instead of 243, back to back.
     projects: [
-      { extends: true, test: { name: 'shared', include: shared, isolate: false, setupFiles: ['./packages/engine/test/shared-process.ts'] } },
-      { extends: true, test: { name: 'own-process', include: ownProcess, isolate: true } },
+      { extends: true, test: { name: 'shared', include: shared, isolate: false, setupFiles: ['./packages/engine/test/shared-process.ts'], provide: { nodeMajor: hostMajor } } },
+      { extends: true, test: { name: 'own-process', include: ownProcess, isolate: true, provide: { nodeMajor: hostMajor } } },
+      ...otherNodes.flatMap(({ major, bin }) => {
+        const pool = forksOn(major, bin);
+        return [
+          { extends: true as const, test: { name: `shared@${major}`, include: shared, isolate: false, pool, setupFiles: ['./packages/engine/test/shared-process.ts'], provide: { nodeMajor: major } } },
+          { extends: true as const, test: { name: `own-process@${major}`, include: ownProcess.filter((f) => MATRIX.test(f)), isolate: true, pool, provide: { nodeMajor: major } } },
+        ];
+      }),
     ],
     testTimeout: 20_000,
     hookTimeout: 20_000,

@@ -2,6 +2,7 @@
 // its `bin` first on PATH so that everything the tests start (node, npm, the CLI) runs on it too.
 //
 //   node scripts/test-matrix.mjs [--node 22,24] [--report-dir DIR] [vitest filters and options...]
+//   node scripts/test-matrix.mjs --install-only [--node 22,24]
 //
 // The Node binaries come from the npm registry (the `node-<os>-<arch>` packages hold the official
 // binary) and are kept in a cache folder, installed only when missing: $ENCLAVE_NODE_CACHE, else
@@ -24,6 +25,9 @@ function option(name) {
   return value;
 }
 
+// --install-only: install the binaries that are missing and run nothing (exits non-zero if one could not be).
+const installOnly = args.includes('--install-only');
+if (installOnly) args.splice(args.indexOf('--install-only'), 1);
 const majors = (option('--node') ?? '22,24').split(',').map((v) => v.trim()).filter(Boolean);
 const reportDir = option('--report-dir');
 const cache = process.env.ENCLAVE_NODE_CACHE ?? path.join(os.homedir(), '.cache', 'enclave-kit', 'node');
@@ -52,6 +56,11 @@ function nodeBin(major) {
     console.log(`could not install ${binary}@${major} (npm exited with ${npm.status}${npm.error ? `: ${npm.error.message}` : ''})`);
   }
   return undefined;
+}
+
+if (installOnly) {
+  const missing = majors.filter((major) => nodeBin(major) === undefined);
+  process.exit(missing.length === 0 ? 0 : 1);
 }
 
 const vitest = path.join(root, 'node_modules/vitest/vitest.mjs');
