@@ -173,7 +173,7 @@ describe('enclave mcp: limits on what the client sends (raw lines to the real CL
     return { child, messages, write, send, answer, execute, exited, entered, running, stderr: () => stderr };
   }
 
-  it('what the tools module prints, through any console method, when it loads or as a tool runs, goes to stderr: stdout carries the protocol alone', async () => {
+  it('what the tools module prints, through any console method or process.stdout.write, when it loads or as a tool runs, goes to stderr: stdout carries the protocol alone', async () => {
     const child = spawn(process.execPath, [cli, 'mcp', '--tools', path.join(here, 'fixtures/printing-tools.mjs')], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -192,6 +192,10 @@ describe('enclave mcp: limits on what the client sends (raw lines to the real CL
       expect(stderr).toContain('loaded (dir)');
       expect(stderr).toContain('printing: dirxml');
       expect(stderr).toContain('printing: count');
+      expect(stderr).toContain('printing: raw write at load');
+      expect(stderr).toContain(`printing: raw write ${frame}`);
+      expect(stderr).toContain('printing: raw write with a callback');
+      expect(stderr).toContain('printing: a write kept from load');
       const lines = stdout.split('\n').filter((line) => line !== '');
       const ids = lines.map((line) => (JSON.parse(line) as { id?: unknown }).id);
       expect(ids).toEqual(['init', 1]);

@@ -16,7 +16,7 @@ import type { RunOptions, ToolSet } from '../types.js';
 import { checkSource } from './check.js';
 import { formatIssue } from './frame.js';
 import { stringifySafe } from './json-safe.js';
-import { consoleOnStderr, serveMcp } from './mcp.js';
+import { serveMcp, stdoutForProtocol } from './mcp.js';
 import { formatRunResult, loadTools } from './run.js';
 import type { ColorTarget } from './terminal.js';
 import { createStyle, escapeJSONText, escapeText, shouldColor } from './terminal.js';
@@ -67,7 +67,7 @@ Exit codes: 0 ok, 1 problems found / script failed, 2 usage error, 130 interrupt
 Colors: on for terminals; NO_COLOR=1 turns them off, FORCE_COLOR=1 forces them on.
 `;
 
-const CHECK_HELP = `Usage: enclave check <file...> [options]
+const CHECK_HELP = `Usage: enclave check <file...> [options]     ("-" as a file: standard input)
 
 Validates AgentScript without running it, exactly as "enclave run" (and Enclave.run) would before
 running: the pre-scan of the raw text, then syntax, then the AST rules of the security level.
@@ -81,7 +81,7 @@ Options:
 Exit codes: 0 clean, 1 problems found, 2 usage error.
 `;
 
-const RUN_HELP = `Usage: enclave run <file> [options]
+const RUN_HELP = `Usage: enclave run <file> [options]     ("-" as <file>: the script from standard input)
 
 Runs AgentScript in a fresh, locked sandbox with the given tools and input.
 
@@ -221,7 +221,7 @@ async function checkCommand(args: string[], io: CliIO): Promise<number> {
     io.stdout.write(CHECK_HELP);
     return EXIT.OK;
   }
-  if (positionals.length === 0) throw new UsageError('check: missing <file>', 'check');
+  if (positionals.length === 0) throw new UsageError('check: missing <file> ("-" reads the script from standard input)', 'check');
   if (positionals.filter((p) => p === '-').length > 1) throw new UsageError('check: standard input ("-") can be read only once');
   const level = parseLevel(values.level);
   const globals = parseGlobals(values.globals);
@@ -290,7 +290,7 @@ async function runCommand(args: string[], io: CliIO): Promise<number> {
     io.stdout.write(RUN_HELP);
     return EXIT.OK;
   }
-  if (positionals.length === 0) throw new UsageError('run: missing <file>', 'run');
+  if (positionals.length === 0) throw new UsageError('run: missing <file> ("-" reads the script from standard input)', 'run');
   if (positionals.length > 1) throw new UsageError(`run: expected one file, got ${positionals.length}`, 'run');
   if (values.input !== undefined && values['input-file'] !== undefined) throw new UsageError('give either --input or --input-file, not both');
   const path = positionals[0] as string;
@@ -361,7 +361,7 @@ async function mcpCommand(args: string[], io: CliIO): Promise<number> {
   const maxLineBytes = parsePositive('--max-line-bytes', values['max-line-bytes'], 'of bytes');
   const maxConcurrentRequests = parsePositive('--max-concurrent', values['max-concurrent']);
   // A tools module may print as it loads: to stderr as well, before the protocol starts on stdout.
-  const tools = values.tools !== undefined ? await consoleOnStderr(io.stdout, () => loadTools(values.tools as string, io.cwd)) : undefined;
+  const tools = values.tools !== undefined ? await stdoutForProtocol(io.stdout, () => loadTools(values.tools as string, io.cwd)) : undefined;
   await serveMcp({
     tools,
     toolsPath: values.tools,

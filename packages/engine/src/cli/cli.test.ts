@@ -514,6 +514,17 @@ describe('enclave CLI (built bin)', { timeout: MOST_BINS * BIN_MS }, () => {
     expect(r.stdout).toContain('[syntax]');
   });
 
+  it('run and check with a script piped in but no file: a usage error that says how to read standard input; with "-" it runs', () => {
+    for (const command of ['run', 'check']) {
+      const r = bin([command], 'return 1 + 1');
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('"-" reads the script from standard input');
+    }
+    const piped = bin(['run', '-', '--json'], 'return 1 + 1');
+    expect(piped.code).toBe(0);
+    expect(JSON.parse(piped.stdout)).toMatchObject({ success: true, value: 2 });
+  });
+
   it('run: the demo succeeds and prints its summary, logs and stats', () => {
     const r = bin(['run', join(DEMO, 'agent.js'), '--tools', join(DEMO, 'tools.mjs')]);
     expect(r.stderr).toContain('[log] 4 of 4 active users have paid orders, 5 in all');

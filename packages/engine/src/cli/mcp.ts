@@ -72,15 +72,18 @@ export interface McpCommandOptions {
 }
 
 /**
- * Runs `fn` with every console method writing to stderr when the protocol goes to the process's stdout:
- * a tools module prints as it loads and as its tools run, and Node's `console.dir`, `dirxml` (and a
- * `table` or `count`, through `log`) write to stdout by themselves, where a line that is not the
- * protocol's breaks the client's connection.
+ * Runs `fn` with stdout kept for the protocol when the protocol goes to the process's stdout: a tools
+ * module prints as it loads and as its tools run, and a line there that is not the protocol's breaks
+ * the client's connection. Meanwhile every console method (Node's `console.dir`, `dirxml`, and a
+ * `table` or `count` through `log`, write to stdout by themselves) and `process.stdout.write` itself
+ * go to stderr; `fn` is given the stream that still reaches stdout, for the protocol alone. (Bytes
+ * written to file descriptor 1 directly, or by a child process that inherits it, are beyond this.)
  */
-export async function consoleOnStderr<T>(stdout: unknown, fn: () => Promise<T>): Promise<T> {
-  if ((isWritable(stdout) ? stdout : process.stdout) !== process.stdout) return fn();
+export async function stdoutForProtocol<T>(stdout: unknown, fn: (protocol: unknown) => Promise<T>): Promise<T> {
+  if ((isWritable(stdout) ? stdout : process.stdout) !== process.stdout) return fn(stdout);
   // Node's own Console: the global `console` may be another's (a test runner's), without `Console`.
   const { Console } = process.getBuiltinModule('node:console') as typeof import('node:console');
+  const { Writable } = process.getBuiltinModule('node:stream') as typeof import('node:stream');
   const toStderr = new Console({ stdout: process.stderr, stderr: process.stderr }) as unknown as Record<string, unknown>;
   const global = console as unknown as Record<string, unknown>;
   const saved: [string, unknown][] = [];
@@ -90,19 +93,35 @@ export async function consoleOnStderr<T>(stdout: unknown, fn: () => Promise<T>):
       global[key] = toStderr[key];
     }
   }
+  const out = process.stdout;
+  const ownWrite = Object.getOwnPropertyDescriptor(out, 'write');
+  const write = out.write as (chunk: Buffer, done: (error?: Error | null) => void) => boolean;
+  // The protocol's way to stdout: each chunk is done when stdout has taken it, so a client that does not
+  // read fills this stream's buffer, and the transport sees backpressure as it did on stdout itself.
+  const protocol = new Writable({
+    write: (chunk: Buffer, _encoding, done) => void write.call(out, chunk, (error) => done(error ?? null)),
+    final: (done) => done(),
+  });
+  const failed = (error: Error) => protocol.destroy(error);
+  out.on('error', failed);
+  protocol.on('error', () => {}); // reported to the transport by its own listener; never uncaught
+  out.write = ((chunk: unknown, encoding?: unknown, done?: unknown) => (process.stderr.write as (...a: unknown[]) => boolean)(chunk, encoding, done)) as typeof out.write;
   try {
-    return await fn();
+    return await fn(protocol);
   } finally {
     for (const [key, value] of saved) global[key] = value;
+    if (ownWrite) Object.defineProperty(out, 'write', ownWrite);
+    else delete (out as { write?: unknown }).write;
+    out.off('error', failed);
   }
 }
 
 /**
- * Serves until the client closes stdin (or Ctrl-C). Console output of the tools module goes to stderr
- * meanwhile: stdout carries the protocol and nothing else.
+ * Serves until the client closes stdin (or Ctrl-C). Console output of the tools module, and what it
+ * writes to `process.stdout`, goes to stderr meanwhile: stdout carries the protocol and nothing else.
  */
 export function serveMcp(options: McpCommandOptions): Promise<void> {
-  return consoleOnStderr(options.stdout, () => serve(options));
+  return stdoutForProtocol(options.stdout, (protocol) => serve({ ...options, stdout: protocol }));
 }
 
 async function serve(options: McpCommandOptions): Promise<void> {
