@@ -339,7 +339,7 @@ export class Enclave {
       const resolved = this.#resolve(code, runOptions, startedAt);
       if (!resolved.ok) return resolved.result;
       run = resolved.run;
-      run.trace = this.#settings.tracing && startRunTrace(runOptions.traceContext, { 'enclave.level': this.securityLevel, 'enclave.isolation': this.#isolation.placement?.() ?? this.#isolation.kind }, this.#settings.tracing.toolPayloads);
+      run.trace = this.#settings.tracing && startRunTrace(runOptions.traceContext, { 'enclave.level': this.securityLevel }, () => this.#isolation.placement?.() ?? this.#isolation.kind, this.#settings.tracing.toolPayloads);
       run.events = this.#startEvents(run);
       const prepared = await this.#prepare(run);
       if (!prepared.ok) result = prepared.result;

@@ -49,9 +49,10 @@ export interface RunTrace {
 
 /**
  * Starts a run's span under `parent` (the request's context, or the active one), or returns undefined
- * when nothing would record it: no API, or no tracer provider registered.
+ * when nothing would record it: no API, or no tracer provider registered. `placement` says where the
+ * run will run (`enclave.isolation`), asked once the context manager is in use (below).
  */
-export function startRunTrace(parent: unknown, attributes: Attributes, toolPayloads: boolean): RunTrace | undefined {
+export function startRunTrace(parent: unknown, attributes: Attributes, placement: () => string, toolPayloads: boolean): RunTrace | undefined {
   const a = otel();
   if (a === null) return undefined;
   const tracer = a.trace.getTracer(TRACER_NAME);
@@ -61,8 +62,17 @@ export function startRunTrace(parent: unknown, attributes: Attributes, toolPaylo
     span.end();
     return undefined;
   }
+  // Each tool call runs in its span's context (context.with): with an AsyncLocalStorage context
+  // manager, the first such call of the process would be the host's first use of its storage, in the
+  // middle of a vm run, and that ends the run (sandbox/async-context.ts; the first traced run of a host
+  // set up as README's Tracing shows, with no HTTP instrumentation entering a context before it, failed
+  // as INTERNAL_ERROR after its first tool call). Entered here, before the run picks its isolation.
+  a.context.with(parentContext, noop);
+  span.setAttribute('enclave.isolation', placement());
   return { span, api: a, tracer, context: a.trace.setSpan(parentContext, span), toolPayloads };
 }
+
+const noop = (): void => undefined;
 
 /** Ends a run's span with its outcome. */
 export function endRunTrace(trace: RunTrace, outcome: { code: string | undefined; durationMs: number; toolCalls: number; iterations: number }): void {

@@ -2,6 +2,9 @@
  * OpenTelemetry spans of runs and tool calls, following the GenAI conventions for tool execution, with
  * the SDK's in-memory exporter. The HTTP adapters' rows are in test/http/contract.ts.
  */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { context, propagation, trace } from '@opentelemetry/api';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { Enclave, ToolError, createEnclaveHandler } from '../src/index.js';
@@ -188,5 +191,33 @@ describe('tracing through the HTTP core', () => {
     const ids = newTraceparent();
     expect((await handler(post(ids.header), {})).status).toBe(200);
     expect(parentOf(spansOf(exporter, ids.traceId).find((s) => s.name === 'enclave.run')!)).toBe(ids.spanId);
+  });
+});
+
+describe('a host set up as README.md shows, with nothing else in an async context before its first run', () => {
+  it('its first traced runs succeed, with their spans: the run’s own tool-call spans do not end it', () => {
+    // A process of its own: here the test tracer (test/otel.ts) has entered its context manager already.
+    const here = path.dirname(fileURLToPath(import.meta.url));
+    const out = spawnSync(process.execPath, [path.join(here, 'fixtures/first-traced-run.mjs'), path.resolve(here, '../dist/bundle/index.js')], { encoding: 'utf8' });
+    expect(out.stderr).toBe('');
+    const { results, spans } = JSON.parse(out.stdout) as {
+      results: { success: boolean; value?: unknown }[];
+      spans: { name: string; id: string; trace: string; parent?: string; attributes: Record<string, unknown> }[];
+    };
+    // Before, on Node 20 and 22 the first run ended as INTERNAL_ERROR after its first tool call.
+    expect(results).toEqual([1, 2].map(() => expect.objectContaining({ success: true, value: 4 })));
+    const runs = spans.filter((s) => s.name === 'enclave.run');
+    expect(runs.map((r) => r.attributes)).toEqual(runs.map(() => expect.objectContaining({ 'enclave.outcome': 'SUCCESS', 'enclave.tool_calls': 2 })));
+    expect(runs).toHaveLength(2);
+    // Where the runs ran: a vm Enclave's runs go to workers while the host tracks async context (Node 20, 22).
+    const vmRunsOn = Number(process.versions.node.split('.')[0]) >= 24 ? 'vm' : 'worker_threads';
+    expect(runs.map((r) => r.attributes['enclave.isolation'])).toEqual([vmRunsOn, vmRunsOn]);
+    for (const run of runs) {
+      const calls = spans.filter((s) => s.parent === run.id);
+      expect(calls.map((s) => [s.name, s.trace, s.attributes['gen_ai.tool.call.id']])).toEqual([
+        ['execute_tool orders:list', run.trace, '1'],
+        ['execute_tool orders:list', run.trace, '2'],
+      ]);
+    }
   });
 });
