@@ -15,9 +15,10 @@
  */
 import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codeBlocks } from '../../examples/shared/markdown.js';
 import { freePort, startNode } from '../../examples/shared/probe.js';
@@ -373,6 +374,31 @@ describe('the packages as npm installs them from their tarballs', () => {
     expect(JSON.parse(ran.stdout)).toMatchObject({ success: true, value: 'alice' });
   });
 
+  check('`enclave mcp --tools` of the installed engine loads the installed @enclave-kit/mcp and serves the official stdio client; what the tools module prints goes to stderr', async () => {
+    const dir = project('cli-mcp', undefined, {
+      // A tools module that prints as it loads and as its tool runs, through console and stdout itself.
+      'tools.mjs': "console.log('tools: loaded');\nexport default { 'profile:get': async () => { process.stdout.write('tools: profile read\\n'); return { id: 'alice', plan: 'pro' }; } };\n",
+    });
+    // The official client (v2) as the workspace's MCP package tests with it; the scratch project has no MCP client.
+    const sdk = createRequire(path.join(root, 'packages/mcp/package.json'));
+    const load = async <T>(name: string) => (await import(pathToFileURL(sdk.resolve(name)).href)) as T;
+    const { Client } = await load<{ Client: new (info: { name: string; version: string }) => McpClient }>('@modelcontextprotocol/client');
+    const { StdioClientTransport } = await load<{ StdioClientTransport: new (server: { command: string; args: string[]; cwd: string; stderr: 'pipe' }) => { stderr: NodeJS.ReadableStream | null } }>('@modelcontextprotocol/client/stdio');
+    const transport = new StdioClientTransport({ command: at('node_modules/.bin/enclave'), args: ['mcp', '--tools', 'tools.mjs'], cwd: dir, stderr: 'pipe' });
+    let stderr = '';
+    transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    const client = new Client({ name: 'tarball-check', version: '1.0.0' });
+    await client.connect(transport);
+    try {
+      expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['search_tools', 'describe_tools', 'execute']);
+      const result = await client.callTool({ name: 'execute', arguments: { code: 'const p = await callTool("profile:get", {}); return [p.id, p.plan];' } });
+      expect(result.structuredContent).toMatchObject({ success: true, value: ['alice', 'pro'] });
+      await expect.poll(() => stderr).toBe('tools: loaded\ntools: profile read\n');
+    } finally {
+      await client.close();
+    }
+  });
+
   check('TypeScript 5 and 7 find every entry\'s types under each module setting', async () => {
     const matrix = await typescript5Matrix;
     expect(matrix.status, report(matrix)).toBe(0);
@@ -397,6 +423,14 @@ describe('the packages as npm installs them from their tarballs', () => {
     expect(codes['TypeScript 5, CommonJS node16']).toContain(1479);
   });
 });
+
+/** What the check uses of the official MCP client. */
+interface McpClient {
+  connect(transport: unknown): Promise<void>;
+  listTools(): Promise<{ tools: { name: string }[] }>;
+  callTool(params: { name: string; arguments: Record<string, unknown> }): Promise<{ structuredContent?: unknown }>;
+  close(): Promise<void>;
+}
 
 /** The `name@major` tokens in a README section: README.md's list of the engine warnings npm prints. */
 function listedPackages(markdown: string, heading: string): Set<string> {
