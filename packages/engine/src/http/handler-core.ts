@@ -712,7 +712,25 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
   async function ownSession(id: string, ctx: EnclaveRequestContext<N, U>): Promise<SessionRecord> {
     const record = isSessionId(id) ? await (sessions as NonNullable<typeof sessions>).store.get(id) : undefined;
     if (record === undefined || record.owner !== sessionOwner(ctx)) throw new EnclaveHttpError(404, 'No such session.');
-    return record;
+    return endIfWaitEnded(id, record);
+  }
+
+  /**
+   * A session read after its wait for a decision ran out ends then, as the sweep would end it (which
+   * comes every `livenessMs / 2`): no read shows a pending approval that can only be refused (410), and
+   * a stream opened on it gets its `final` at once. Left to the sweep if the store fails here.
+   */
+  async function endIfWaitEnded(id: string, record: SessionRecord): Promise<SessionRecord> {
+    const { store, ttlMs, durable } = sessions as NonNullable<typeof sessions>;
+    const pending = record.state === 'waiting_for_approval' ? record.pendingApproval : undefined;
+    const now = Date.now();
+    if (durable === undefined || pending === undefined || pending.expiresAt > now) return record;
+    try {
+      await store.finish(id, 'failed', durable.expiredResult(), ttlMs, { waitEndsBy: now });
+      return (await store.get(id)) ?? record;
+    } catch {
+      return record;
+    }
   }
 
   /**

@@ -251,6 +251,28 @@ return { pick, refunded: r.refunded, at: new Date(Date.now()).getUTCFullYear() >
       expect(ran).toEqual({ list: 1, get: 1, refund: 0 });
     }, 30_000);
 
+    it('a read after maxPauseDuration, before any sweep, shows the session ended as APPROVAL_EXPIRED, and its events end with that final', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(new Date('2026-03-01T09:00:00Z'));
+      const { ran, toolsFor } = shop();
+      // No sweep comes during the test: only the reads can see that the wait ended.
+      const opts = { sessions: { maxPauseDuration: 200, livenessMs: 60_000 } } as Partial<EnclaveHandlerOptions<unknown, string>>;
+      const a = await instance(toolsFor, opts);
+      const b = await instance(toolsFor, opts);
+      const { sessionId, events } = await paused(a, 'alice', LIST_READ_REFUND);
+      expect((await status(b, 'alice', sessionId)).state).toBe('waiting_for_approval');
+      vi.setSystemTime(new Date('2026-03-01T09:00:01.300Z'));
+      // Before, the read still offered the pending approval, which any decision then refused (410), until a sweep.
+      const read = await status(b, 'alice', sessionId);
+      expect(read).toMatchObject({ state: 'failed', result: { success: false, error: { code: 'APPROVAL_EXPIRED' } } });
+      expect(read).not.toHaveProperty('pendingApproval');
+      const tail = await readEvents(await fetch(`${a}/sessions/${sessionId}/events?fromSeq=${events.length}`, { headers: { 'x-user': 'alice' } }));
+      expect(types(tail)).toEqual(['final']);
+      expect(tail[0]?.data.payload).toMatchObject({ success: false, error: { code: 'APPROVAL_EXPIRED' } });
+      expect((await decide(a, 'alice', sessionId, 3, { approved: true })).status).toBe(410);
+      expect(ran).toEqual({ list: 1, get: 1, refund: 0 });
+    }, 30_000);
+
     it('maxWaitingPerUser: past it a call that needs approval fails in the script with APPROVAL_REQUIRED; per user, across instances; a decision or a cancel frees a place', async () => {
       const { ran, toolsFor } = shop();
       const opts = { sessions: { maxWaitingPerUser: 1 } } as Partial<EnclaveHandlerOptions<unknown, string>>;
