@@ -103,6 +103,21 @@ export function approvalsContract(name: string, makeStores: () => ApprovalStores
     return { sessionId, events };
   }
 
+  /**
+   * Two instances with these session options, and a session of alice's paused at the refund on the
+   * first, at 09:00 of a fake clock the test moves. By default its wait lasts 200 ms and the sweep
+   * (every 30 s) comes during no test.
+   */
+  async function pausedBriefly(sessions: { maxPauseDuration: number; livenessMs: number } = { maxPauseDuration: 200, livenessMs: 60_000 }) {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(new Date('2026-03-01T09:00:00Z'));
+    const { ran, toolsFor } = shop();
+    const opts = { sessions } as Partial<EnclaveHandlerOptions<unknown, string>>;
+    const a = await instance(toolsFor, opts);
+    const b = await instance(toolsFor, opts);
+    return { ran, a, b, ...(await paused(a, 'alice', LIST_READ_REFUND)) };
+  }
+
   describe(`approvals [${name}]`, () => {
     it('pauses on one instance; approved through another an hour of fake time later, the reads ran once in total, the refund once, and the log appears', async () => {
       vi.useFakeTimers({ toFake: ['Date'] });
@@ -207,13 +222,7 @@ return { pick, refunded: r.refunded, at: new Date(Date.now()).getUTCFullYear() >
       // The wait ends when the test moves the app's clock past it, not 300 ms after the pause: a loaded
       // machine was slower than that to read the paused stream, whose last event was then the sweep's
       // final. The sweep itself still runs on real timers, every half of livenessMs.
-      vi.useFakeTimers({ toFake: ['Date'] });
-      vi.setSystemTime(new Date('2026-03-01T09:00:00Z'));
-      const { ran, toolsFor } = shop();
-      const opts = { sessions: { maxPauseDuration: 60_000, livenessMs: 1_000 } } as Partial<EnclaveHandlerOptions<unknown, string>>;
-      const a = await instance(toolsFor, opts);
-      const b = await instance(toolsFor, opts);
-      const { sessionId, events } = await paused(a, 'alice', LIST_READ_REFUND);
+      const { ran, a, b, sessionId, events } = await pausedBriefly({ maxPauseDuration: 60_000, livenessMs: 1_000 });
       // A reader that follows the paused session sees nothing more (its stream ends at the pause).
       expect(await readEvents(await fetch(`${b}/sessions/${sessionId}/events?fromSeq=${events.length}`, { headers: { 'x-user': 'alice' } }))).toEqual([]);
       expect((await status(b, 'alice', sessionId)).state).toBe('waiting_for_approval');
@@ -233,14 +242,8 @@ return { pick, refunded: r.refunded, at: new Date(Date.now()).getUTCFullYear() >
     }, 30_000);
 
     it('a decision after maxPauseDuration, before any sweep, is refused: 410 APPROVAL_EXPIRED, the session ends so, and the refund never runs', async () => {
-      vi.useFakeTimers({ toFake: ['Date'] });
-      vi.setSystemTime(new Date('2026-03-01T09:00:00Z'));
-      const { ran, toolsFor } = shop();
-      // A sweep every 30 s: none comes during the test, so only the decision can see that the wait ended.
-      const opts = { sessions: { maxPauseDuration: 200, livenessMs: 60_000 } } as Partial<EnclaveHandlerOptions<unknown, string>>;
-      const a = await instance(toolsFor, opts);
-      const b = await instance(toolsFor, opts);
-      const { sessionId } = await paused(a, 'alice', LIST_READ_REFUND);
+      // Only the decision can see that the wait ended.
+      const { ran, a, b, sessionId } = await pausedBriefly();
       vi.setSystemTime(new Date('2026-03-01T09:00:01.300Z'));
       const late = await decide(b, 'alice', sessionId, 3, { approved: true });
       expect(late.status).toBe(410);
@@ -252,14 +255,8 @@ return { pick, refunded: r.refunded, at: new Date(Date.now()).getUTCFullYear() >
     }, 30_000);
 
     it('a read after maxPauseDuration, before any sweep, shows the session ended as APPROVAL_EXPIRED, and its events end with that final', async () => {
-      vi.useFakeTimers({ toFake: ['Date'] });
-      vi.setSystemTime(new Date('2026-03-01T09:00:00Z'));
-      const { ran, toolsFor } = shop();
-      // No sweep comes during the test: only the reads can see that the wait ended.
-      const opts = { sessions: { maxPauseDuration: 200, livenessMs: 60_000 } } as Partial<EnclaveHandlerOptions<unknown, string>>;
-      const a = await instance(toolsFor, opts);
-      const b = await instance(toolsFor, opts);
-      const { sessionId, events } = await paused(a, 'alice', LIST_READ_REFUND);
+      // Only the reads can see that the wait ended.
+      const { ran, a, b, sessionId, events } = await pausedBriefly();
       expect((await status(b, 'alice', sessionId)).state).toBe('waiting_for_approval');
       vi.setSystemTime(new Date('2026-03-01T09:00:01.300Z'));
       // Before, the read still offered the pending approval, which any decision then refused (410), until a sweep.
