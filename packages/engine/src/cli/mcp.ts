@@ -113,8 +113,12 @@ export async function stdoutForProtocol<T>(stdout: unknown, fn: (protocol: unkno
     if (ownWrite) Object.defineProperty(out, 'write', ownWrite);
     else delete (out as { write?: unknown }).write;
     out.off('error', failed);
+    // As the SDK's transport leaves its own: a client gone (EPIPE) after the server closed is no crash.
+    if (!out.listeners('error').includes(ignore)) out.on('error', ignore);
   }
 }
+
+const ignore = (): void => undefined;
 
 /**
  * Serves until the client closes stdin (or Ctrl-C). Console output of the tools module, and what it
