@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { context, propagation, trace } from '@opentelemetry/api';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { Enclave, ToolError, createEnclaveHandler } from '../src/index.js';
+import { Enclave, ToolError, createEnclaveHandler, defineTool } from '../src/index.js';
 import type { CreateEnclaveOptions } from '../src/index.js';
 import { newTraceparent, parentOf, registerTestTracing, spansOf } from './otel.js';
 
@@ -151,6 +151,33 @@ describe.each([
       'gen_ai.tool.call.arguments': '{"status":"open"}',
       'gen_ai.tool.call.result': '[{"id":1,"status":"open"}]',
     });
+  });
+});
+
+describe('tracing a durable run', () => {
+  it('a pause and its resume: each tool that ran has one execute_tool span; a replayed call has none, as it does not run', async () => {
+    const enclave = make();
+    const ran = { list: 0, refund: 0 };
+    const durableTools = {
+      'orders:list': defineTool({ name: 'orders:list', handler: async () => (ran.list++, [{ id: 'o1' }]) }),
+      'orders:refund': defineTool({ name: 'orders:refund', needsApproval: true, handler: async ({ id }: { id: string }) => (ran.refund++, { id }) }),
+    };
+    const code = `const l = await callTool('orders:list', {}); return await callTool('orders:refund', { id: l[0].id });`;
+    const first = underParent((traceContext) => enclave.run(code, { tools: durableTools, durable: true, traceContext }));
+    const paused = await first.done;
+    expect(paused.success ? undefined : paused.error.code).toBe('APPROVAL_REQUIRED');
+    const before = spansOf(exporter, first.ids.traceId);
+    expect(before.map((s) => s.name).sort()).toEqual(['enclave.run', 'execute_tool orders:list', 'execute_tool orders:refund']);
+    expect(before.find((s) => s.name === 'enclave.run')?.attributes).toMatchObject({ 'enclave.outcome': 'APPROVAL_REQUIRED' });
+    expect(before.find((s) => s.name === 'execute_tool orders:refund')?.attributes).toMatchObject({ 'error.type': 'APPROVAL_REQUIRED' });
+    const journal = paused.success ? undefined : paused.paused?.journal;
+    // The decision comes with another request: its trace.
+    const second = underParent((traceContext) => enclave.run(code, { tools: durableTools, durable: { resume: { journal, decision: { approved: true } } }, traceContext }));
+    expect(await second.done).toMatchObject({ success: true, value: { id: 'o1' } });
+    const after = spansOf(exporter, second.ids.traceId);
+    const run = after.find((s) => s.name === 'enclave.run');
+    expect(after.filter((s) => s.name.startsWith('execute_tool')).map((s) => [s.name, s.attributes['gen_ai.tool.call.id'], parentOf(s)])).toEqual([['execute_tool orders:refund', '2', run?.spanContext().spanId]]);
+    expect(ran).toEqual({ list: 1, refund: 1 });
   });
 });
 
