@@ -14,7 +14,6 @@ import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEnclaveHandler } from '../../src/index.js';
-import type { EnclaveFetchHandler } from '../../src/index.js';
 import { handleNodeRequest } from '../../src/node/index.js';
 import { listen } from './contract.js';
 import type { Served } from './contract.js';
@@ -24,39 +23,61 @@ import { readEvents } from './event-stream.js';
 const LARGE = "console.log('x'.repeat(900000)); return 'y'.repeat(3900000);";
 
 /**
- * Short, so that the stalled clients are cut off soon, but far longer than a reading client, in this
- * same process, ever goes without reading, on a loaded machine too (at 500 ms one such read came late).
+ * For the server readers use: far longer than a reading client, in this same process, ever goes
+ * without reading, on a loaded machine too (at 500 ms one such read came late).
  */
 const SEND_TIMEOUT_MS = 3000;
+/**
+ * For a second server that only stalled clients use: no client of it reads, so nothing there can come
+ * late, and each stalled client is cut off after half a second of waiting rather than three.
+ */
+const STALLED_SEND_TIMEOUT_MS = 500;
 
-let served: Served;
-let port: number;
-let handler: EnclaveFetchHandler<unknown>;
-const open = new Set<Socket>();
+interface Bridge {
+  served: Served;
+  port: number;
+  /** The server's side of each connection still open. */
+  open: Set<Socket>;
+}
 
-beforeAll(async () => {
-  handler = createEnclaveHandler({ tools: () => ({}), authenticate: ({ request }) => (request.headers.get('x-user') === null ? null : { id: 'alice' }), sendTimeoutMs: SEND_TIMEOUT_MS });
-  const server = createServer((req, res) => void handleNodeRequest(handler, req, res, { req, res }));
-  server.on('connection', (s) => {
+let server: Bridge;
+let stalledServer: Bridge;
+
+async function serve(sendTimeoutMs: number): Promise<Bridge> {
+  const handler = createEnclaveHandler({ tools: () => ({}), authenticate: ({ request }) => (request.headers.get('x-user') === null ? null : { id: 'alice' }), sendTimeoutMs });
+  const http = createServer((req, res) => void handleNodeRequest(handler, req, res, { req, res }));
+  const open = new Set<Socket>();
+  http.on('connection', (s) => {
     open.add(s);
     s.once('close', () => open.delete(s));
   });
-  served = await listen(server, () => handler.dispose());
-  port = Number(new URL(served.url).port);
+  const served = await listen(http, () => handler.dispose());
+  return { served, port: Number(new URL(served.url).port), open };
+}
+
+beforeAll(async () => {
+  [server, stalledServer] = await Promise.all([serve(SEND_TIMEOUT_MS), serve(STALLED_SEND_TIMEOUT_MS)]);
 });
-afterAll(() => served?.close());
+afterAll(async () => {
+  await Promise.all([server?.served.close(), stalledServer?.served.close()]);
+});
+
+/** The server's side of the connection `client` opened (its peer's port is the client's own). */
+async function serverSide(at: Bridge, client: Socket): Promise<Socket> {
+  const find = () => [...at.open].find((c) => c.remotePort === client.localPort);
+  await until(() => find() !== undefined, 'the server to accept the connection');
+  return find() as Socket;
+}
 
 /** A client that sends one POST and then reads nothing, keeping its connection open; resolves once the server holds its connection. */
-async function stalledClient(accept: string): Promise<Socket> {
-  const before = open.size;
+async function stalledClient(accept: string): Promise<{ client: Socket; server: Socket }> {
   const body = JSON.stringify({ code: LARGE });
-  const s = connect({ port, host: '127.0.0.1' });
+  const s = connect({ port: stalledServer.port, host: '127.0.0.1' });
   s.on('error', () => {});
   await new Promise<void>((resolve) => s.once('connect', resolve));
   s.pause();
   s.write(`POST /enclave HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\nx-user: alice\r\naccept: ${accept}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-  await until(() => open.size > before, 'the server to accept the connection');
-  return s;
+  return { client: s, server: await serverSide(stalledServer, s) };
 }
 
 async function until(done: () => boolean, what: string, ms = 30_000): Promise<void> {
@@ -72,20 +93,20 @@ describe('a client that reads nothing of its answer', () => {
     it(`(${accept}) is disconnected by the server, which lets go of the answer`, async () => {
       const clients = [await stalledClient(accept), await stalledClient(accept), await stalledClient(accept)];
       // Old bridge: the three connections stayed open (and their answers in memory) for as long as the clients wished.
-      await until(() => open.size === 0, 'the server to close the stalled connections');
-      expect(open.size).toBe(0);
-      for (const c of clients) c.destroy();
+      await until(() => clients.every((c) => c.server.destroyed), 'the server to close the stalled connections');
+      expect(clients.map((c) => c.server.destroyed)).toEqual([true, true, true]);
+      for (const c of clients) c.client.destroy();
     }, 60_000);
   }
 
   it('a client that reads gets every byte of the same answer, as JSON and as a stream', async () => {
-    const res = await fetch(`${served.url}/enclave`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': 'alice' }, body: JSON.stringify({ code: LARGE }) });
+    const res = await fetch(`${server.served.url}/enclave`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': 'alice' }, body: JSON.stringify({ code: LARGE }) });
     expect(res.status).toBe(200);
     const result = (await res.json()) as { value: string; logs: { message: string }[] };
     expect(result.value.length).toBe(3_900_000);
     expect(result.logs[0]?.message.length).toBe(900_000);
 
-    const streamed = await fetch(`${served.url}/enclave`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': 'alice', accept: 'text/event-stream' }, body: JSON.stringify({ code: LARGE }) });
+    const streamed = await fetch(`${server.served.url}/enclave`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': 'alice', accept: 'text/event-stream' }, body: JSON.stringify({ code: LARGE }) });
     const events = await readEvents(streamed);
     const final = events.at(-1)?.data as { type: string; payload: { value: string } };
     expect(final.type).toBe('final');
@@ -94,7 +115,7 @@ describe('a client that reads nothing of its answer', () => {
 
   it('a client that reads slowly, but reads, gets the whole answer', async () => {
     const body = JSON.stringify({ code: LARGE });
-    const s = connect({ port, host: '127.0.0.1' });
+    const s = connect({ port: server.port, host: '127.0.0.1' });
     await new Promise<void>((resolve) => s.once('connect', resolve));
     s.pause();
     s.write(`POST /enclave HTTP/1.1\r\nhost: localhost\r\nx-user: alice\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
@@ -124,7 +145,8 @@ describe('a client that reads nothing of its answer', () => {
  * reading and dropping it to reach the next request on the connection, until its `requestTimeout` (5
  * minutes by default): any peer, with no credentials, held a connection that long per request.
  */
-describe('a client that goes on sending a body the answer did not read', () => {
+// Concurrent: each waits out the bridge's 2 s linger on a connection of its own.
+describe.concurrent('a client that goes on sending a body the answer did not read', () => {
   const heads: Record<string, string> = {
     'no user (401)': 'POST /enclave HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 1000000\r\n\r\n{',
     'no user, chunked (401)': 'POST /enclave HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n1\r\n{\r\n',
@@ -133,16 +155,14 @@ describe('a client that goes on sending a body the answer did not read', () => {
   };
   for (const [name, head] of Object.entries(heads)) {
     it(`${name}: gets its answer, and the server closes the connection`, async () => {
-      const before = new Set(open);
-      const s = connect({ port, host: '127.0.0.1' });
+      const s = connect({ port: server.port, host: '127.0.0.1' });
       s.on('error', () => {});
       let got = '';
       s.on('data', (d: Buffer) => {
         got += d.toString();
       });
       await new Promise<void>((resolve) => s.once('connect', resolve));
-      await until(() => [...open].some((c) => !before.has(c)), 'the server to accept the connection');
-      const serverSide = [...open].find((c) => !before.has(c)) as Socket;
+      const serverSocket = await serverSide(server, s);
       s.write(head);
       // A byte every 50 ms, for as long as the connection is open.
       const trickle = setInterval(() => s.writable && s.write(head.includes('chunked') ? '1\r\nx\r\n' : 'x'), 50);
@@ -150,19 +170,19 @@ describe('a client that goes on sending a body the answer did not read', () => {
         await until(() => got.includes('\r\n\r\n'), 'the answer');
         expect(got).toMatch(/^HTTP\/1\.1 (401|415|404) /);
         // Old bridge: open until Node's requestTimeout (300 s), reading the trickle.
-        await until(() => serverSide.destroyed, 'the server to close the connection');
+        await until(() => serverSocket.destroyed, 'the server to close the connection');
       } finally {
         clearInterval(trickle);
         s.destroy();
       }
-      expect(serverSide.destroyed).toBe(true);
+      expect(serverSocket.destroyed).toBe(true);
     }, 60_000);
   }
 
   it('a client that sent its whole body keeps its connection for the next request after a refusal', async () => {
     const body = JSON.stringify({ code: 'return 1' });
     const request = (user: string) => `POST /enclave HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n${user}content-length: ${body.length}\r\n\r\n${body}`;
-    const s = connect({ port, host: '127.0.0.1' });
+    const s = connect({ port: server.port, host: '127.0.0.1' });
     let got = '';
     s.on('data', (d: Buffer) => {
       got += d.toString();
