@@ -75,9 +75,11 @@ async function stalledClient(accept: string): Promise<{ client: Socket; server: 
   const s = connect({ port: stalledServer.port, host: '127.0.0.1' });
   s.on('error', () => {});
   await new Promise<void>((resolve) => s.once('connect', resolve));
+  // Found before the request goes: the server may close it half a second after answering.
+  const server = await serverSide(stalledServer, s);
   s.pause();
   s.write(`POST /enclave HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\nx-user: alice\r\naccept: ${accept}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-  return { client: s, server: await serverSide(stalledServer, s) };
+  return { client: s, server };
 }
 
 async function until(done: () => boolean, what: string, ms = 30_000): Promise<void> {
