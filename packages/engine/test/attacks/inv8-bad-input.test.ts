@@ -228,31 +228,26 @@ describe.each(ADAPTERS)('invariant 8, bad input never crashes or hangs [$name]',
     });
   }
 
+  // The next two and the nested run share the row's Enclave (a new one started a worker each in the
+  // worker_threads rows): what they judge is run()'s answer, then a next tenant, on any Enclave.
   it('non-string code of every kind returns VALIDATION_ERROR and never throws', async () => {
-    const enclave = makeEnclave(adapter);
-    try {
-      for (const code of [undefined, null, 42, {}, [], Object('return 1'), Symbol('x'), () => 'return 1', 10n, true]) {
-        const r = await enclave.run(code as unknown as string);
-        expectWellFormed(r);
-        expect(r.error?.code, describeResult(r)).toBe('VALIDATION_ERROR');
-      }
-      await expectNextTenantClean(enclave);
-    } finally {
-      enclave.dispose();
+    const enclave = shared() as Enclave;
+    for (const code of [undefined, null, 42, {}, [], Object('return 1'), Symbol('x'), () => 'return 1', 10n, true]) {
+      const r = await enclave.run(code as unknown as string);
+      expectWellFormed(r);
+      expect(r.error?.code, describeResult(r)).toBe('VALIDATION_ERROR');
     }
+    await expectNextTenantClean(enclave);
   });
 
   it('non-object run options return VALIDATION_ERROR and never throw', async () => {
-    const enclave = makeEnclave(adapter);
-    try {
-      for (const options of [null, 5, 'x', true]) {
-        const r = await enclave.run('return 1;', options as unknown as RunOptions);
-        expectWellFormed(r);
-        expect(r.error?.code).toBe('VALIDATION_ERROR');
-      }
-    } finally {
-      enclave.dispose();
+    const enclave = shared() as Enclave;
+    for (const options of [null, 5, 'x', true]) {
+      const r = await enclave.run('return 1;', options as unknown as RunOptions);
+      expectWellFormed(r);
+      expect(r.error?.code).toBe('VALIDATION_ERROR');
     }
+    await expectNextTenantClean(enclave);
   });
 
   it('dispose() while runs are in flight: every run settles as ABORTED and tool signals abort', async () => {
@@ -284,15 +279,11 @@ describe.each(ADAPTERS)('invariant 8, bad input never crashes or hangs [$name]',
   });
 
   it('a tool that re-enters the Enclave (a nested run inside a tool) works', async () => {
-    const enclave = makeEnclave(adapter);
-    try {
-      const r = await enclave.run("return await callTool('nested', {});", {
-        tools: { nested: async () => (await enclave.run('return 6 * 7;')).value },
-      });
-      expect(r.value, describeResult(r)).toBe(42);
-    } finally {
-      enclave.dispose();
-    }
+    const enclave = shared() as Enclave;
+    const r = await enclave.run("return await callTool('nested', {});", {
+      tools: { nested: async () => (await enclave.run('return 6 * 7;')).value },
+    });
+    expect(r.value, describeResult(r)).toBe(42);
   });
 
   it('a tool that disposes the Enclave mid-run ends its own run as ABORTED', async () => {
