@@ -76,10 +76,10 @@ async function stalledClient(accept: string): Promise<{ client: Socket; server: 
   s.on('error', () => {});
   await new Promise<void>((resolve) => s.once('connect', resolve));
   // Found before the request goes: the server may close it half a second after answering.
-  const server = await serverSide(stalledServer, s);
+  const held = await serverSide(stalledServer, s);
   s.pause();
   s.write(`POST /enclave HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\nx-user: alice\r\naccept: ${accept}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-  return { client: s, server };
+  return { client: s, server: held };
 }
 
 async function until(done: () => boolean, what: string, ms = 30_000): Promise<void> {
