@@ -160,7 +160,10 @@ export const GUARD_LOCALS = {
   n: `${RESERVED_PREFIX}_n`,
   /** Synchronous call depth. */
   d: `${RESERVED_PREFIX}_d`,
-  /** A light loop's turns in its current visit, and the turn it is charged through (block-scoped locals of each loop). */
+  /**
+   * A light loop's turns left before its next call to `g`, counted down, and the turn it is charged
+   * through (block-scoped locals of each loop; see GRANT_GUARD in transform).
+   */
   k: `${RESERVED_PREFIX}_k`,
   q: `${RESERVED_PREFIX}_q`,
   /** The value an inline check is testing, inside a light loop's block: the loop's own `t`. */

@@ -12,9 +12,9 @@ const out = (code: string) => rewrite(code).output?.code ?? '';
 const grow = (expr: string) => `(typeof (__ek_t = (${expr})) === 'string' && __ek_t.length > 65536 ? __ek_s(__ek_t) : __ek_t)`;
 /** The same check where the expression starts a statement: name first, as a sequence. */
 /** What a light loop that never suspends is written with (see LOOP_FREE in realm-abi.ts). */
-const GRANT_OPEN = '{ let __ek_k = 0, __ek_q = 16, __ek_u; try { ';
-const GRANT_GUARD = 'if (++__ek_k > __ek_q) __ek_q = __ek_g(__ek_k, __ek_q);';
-const GRANT_CLOSE = ' } finally { if (__ek_q === 16) { if ((__ek_n += __ek_k) > __ek_L) __ek_f(); } else if (__ek_q > __ek_k) __ek_r(__ek_q - __ek_k); } }';
+const GRANT_OPEN = '{ let __ek_k = 17, __ek_q = 16, __ek_u; try { ';
+const GRANT_GUARD = 'if (!--__ek_k) __ek_k = -__ek_q + (__ek_q = __ek_g(__ek_q + 1, __ek_q));';
+const GRANT_CLOSE = ' } finally { if (__ek_q === 16) { if ((__ek_n += 17 - __ek_k) > __ek_L) __ek_f(); } else if (__ek_k > 1) __ek_r(__ek_k - 1); } }';
 /** The string growth check where `expr` starts a statement; inside a light loop it keeps the value in the loop's own `__ek_u`. */
 /** The BigInt growth check the rewriter writes around `expr`. */
 const bn = (expr: string) => `(typeof (__ek_t = (${expr})) === 'bigint' ? __ek_bn(__ek_t) : __ek_t)`;
@@ -49,7 +49,7 @@ describe('rewriter', () => {
   it('guards every loop kind, including bodies without braces', () => {
     const code = 'for (;;) break;\nwhile (x) x--;\ndo { x++ } while (x < 3);\nfor (const k in o) {}\nfor (const v of a) f(v);';
     const text = out(code);
-    expect(text.match(/if \(\+\+__ek_k > __ek_q\) __ek_q = __ek_g\(__ek_k, __ek_q\);/g)?.length).toBe(5);
+    expect(text.match(/if \(!--__ek_k\) __ek_k = -__ek_q \+ \(__ek_q = __ek_g\(__ek_q \+ 1, __ek_q\)\);/g)?.length).toBe(5);
     expect(text).toContain(`${GRANT_OPEN}for (;;) { ${GRANT_GUARD} break; }${GRANT_CLOSE}`);
     expect(text).toContain(`${GRANT_OPEN}do {${GRANT_GUARD} x++ } while (x < 3);${GRANT_CLOSE}`);
   });
