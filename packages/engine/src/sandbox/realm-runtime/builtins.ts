@@ -7,7 +7,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- the wrappers keep the builtins' own loose signatures */
 import { BIG_STRING, PROTECTED_NAMES } from '../realm-abi.js';
 import type { Run } from './budgets.js';
-import { chargeChars, chargeElements, checkMemory, copied, countStep, current, tick } from './budgets.js';
+import { CHARS_PER_UNIT, WORK_FREE, chargeCharWork, chargeChars, chargeElements, chargeWork, checkMemory, copied, countStep, current, tick } from './budgets.js';
 import { displace } from './displaced.js';
 import { isPromise } from './promises.js';
 import { guarded, unguarded, useRegExpConstructor } from './regexps.js';
@@ -174,6 +174,7 @@ export function receiver(self: any, mutating: boolean, orig?: AnyFn, dense = fal
   // may be made where no checkpoint follows (Array.fromAsync copies in a microtask of its own, and 1,000
   // copies of 60,000 elements each grew a vm host to its 512 MB under a 64 MB budget).
   chargeElements(len);
+  chargeWork(len);
   const copy: unknown[] = [];
   copy.length = len;
   // `dense`: the native reads every index with Get alone (no HasProperty, which a proxy would see).
@@ -203,6 +204,34 @@ function withObject(callback: unknown, obj: unknown, reducer: boolean): unknown 
 function charged(self: unknown[]): unknown[] {
   chargeElements(self.length);
   return self;
+}
+
+/**
+ * An array a native walks, copies or converts whole, in one step with no script code in between (see
+ * chargeWork): its length charged to the iteration budget. Not for the methods that call back per
+ * element, whose calls are charged already.
+ */
+function walked<T extends { length: number }>(self: T): T {
+  chargeWork(self.length);
+  return self;
+}
+
+/** A relative index (of `slice`, `fill`) that is a number, as the natives resolve it against `len`. */
+function relative(x: number, len: number, absent: number): number {
+  if (x === undefined) return absent;
+  const n = x === x ? x - (x % 1) : 0;
+  return n < 0 ? (len + n > 0 ? len + n : 0) : n < len ? n : len;
+}
+
+/**
+ * The elements between `start` and `end` as `slice` and `fill` take them; the whole length when either
+ * is not a number or undefined (its conversion is the native's, and may run script code).
+ */
+function span(len: number, start: unknown, end: unknown): number {
+  if ((start !== undefined && typeof start !== 'number') || (end !== undefined && typeof end !== 'number')) return len;
+  const from = relative(start as number, len, 0);
+  const to = relative(end as number, len, len);
+  return to > from ? to - from : 0;
 }
 
 /**
@@ -523,6 +552,7 @@ export function bounded(v: unknown): unknown {
   if (typeof v === 'string' || plainArray(v)) {
     // Walked by the intrinsic iterator, element by element in one native step: charged first.
     if (v.length > SMALL) chargeElements(v.length);
+    chargeWork(v.length);
     return v;
   }
   if (v === null || (typeof v !== 'object' && typeof v !== 'function')) return v;
@@ -664,6 +694,8 @@ function argumentList(args: any): any {
   const array = isArray(args);
   const len = array ? (args.length as number) : toLen(args.length);
   if (len > MAX_ARGUMENTS) throw new RangeErrorCtor(`Too many arguments (${len}): AgentScript allows at most ${MAX_ARGUMENTS} in one call.`);
+  // Copied onto the callee's stack, element by element (see chargeWork).
+  chargeWork(len);
   if (array) return args;
   const copy: unknown[] = [];
   for (let i = 0; i < len; i++) copy[i] = args[i];
@@ -722,6 +754,7 @@ export function listedIndices(name: string, n: number, units: number, most: numb
   if (n <= SMALL) return;
   if (n > most) throw new RangeErrorCtor(`${name} of ${n} indices is not available in AgentScript: at most ${most} (it makes a string of every index in one step that cannot be interrupted); iterate instead, e.g. with a.entries().`);
   chargeElements(n * units);
+  chargeWork(n);
 }
 
 /**
@@ -770,6 +803,7 @@ export function namedKeys(name: string, o: unknown, most: number): void {
   if (indexCount(o) > SMALL) return;
   const n = objectKeys(o).length;
   if (n > most) throw new RangeErrorCtor(`${name} of an object with ${n} keys is not available in AgentScript: at most ${most} (it copies every key in one step that cannot be interrupted); keep this many entries in a Map.`);
+  chargeWork(n);
 }
 
 /**
@@ -1115,6 +1149,7 @@ function capCollatorCompare(): void {
       const x = sortKey(a);
       const y = sortKey(b);
       checkIcu('Intl.Collator compare', x.length + y.length);
+      chargeCharWork(x.length + y.length);
       return apply(native, undefined, [x, y]) as number;
     },
   }).compare);
@@ -1172,6 +1207,7 @@ function flattened(run: Run, O: unknown, source: any, depth: number, mapper: Any
     }
   };
   walk(source, toLen(source.length), depth, mapper !== null);
+  chargeWork(n);
   return target;
 }
 
@@ -1220,6 +1256,7 @@ function concatenated(run: Run, orig: AnyFn, self: unknown, items: unknown[]): u
   };
   take(O);
   for (let i = 0; i < items.length; i++) take(items[i]);
+  chargeWork(total);
   if (made === null) return apply(orig, [], pieces);
   // A species of the script's: CreateDataPropertyOrThrow for each element, then the length.
   let n = 0;
@@ -1410,6 +1447,7 @@ export function wrapBulkBuiltins(): void {
         if (typeof replacement === 'function') return replaceBy(replacement, (fn) => apply(orig, s, [pattern, fn]));
         const r = S(replacement);
         chargeReplacement(s, pattern, r, key === 'replaceAll');
+        chargeCharWork(s.length);
         return builtString(apply(orig, s, [pattern, r]));
       },
     }));
@@ -1429,7 +1467,8 @@ export function wrapBulkBuiltins(): void {
       const s = S(this);
       if (typeof sep === 'string' && sep !== '') chargeElements(s.length / sep.length + 1);
       else chargeElements(s.length);
-      return apply(orig, s, [sep, limit]);
+      chargeCharWork(s.length);
+      return walked(apply(orig, s, [sep, limit]) as unknown[]);
     },
   }));
   wrap(AP, 'join', (orig) => ({
@@ -1444,6 +1483,7 @@ export function wrapBulkBuiltins(): void {
       const len = toLen(self.length);
       const sepText = sep === undefined ? ',' : S(sep);
       if (len > SMALL) chargeElements(len);
+      chargeWork(len);
       return joinCharged(run, orig, self, len, sepText, [sepText], false);
     },
   }));
@@ -1452,6 +1492,7 @@ export function wrapBulkBuiltins(): void {
       const run = current;
       const self = isArray(this) && this.length <= JOIN_CHUNK ? this : receiver(this, false, orig, true);
       if (run === null) return apply(orig, self, args);
+      chargeWork(self.length);
       // Checked as join's output is: 17 references to a string of 3e7 characters made one of 5e8.
       return joinCharged(run, orig, self, self.length, ',', args, true);
     },
@@ -1494,7 +1535,7 @@ export function wrapBulkBuiltins(): void {
       },
     }));
   });
-  wrap(AP, 'fill', (orig) => ({ fill(this: unknown, value: unknown, start: unknown, end: unknown) { const self = receiver(this, true, orig); chargeElements(self.length); return apply(orig, self, [value, start, end]); } }));
+  wrap(AP, 'fill', (orig) => ({ fill(this: unknown, value: unknown, start: unknown, end: unknown) { const self = receiver(this, true, orig); chargeElements(self.length); chargeWork(span(self.length, start, end)); return apply(orig, self, [value, start, end]); } }));
   wrap(AP, 'concat', (orig) => ({
     concat(this: unknown, ...items: unknown[]) {
       const run = current;
@@ -1503,7 +1544,9 @@ export function wrapBulkBuiltins(): void {
     },
   }));
   each(['toReversed', 'toSpliced', 'with', 'keys', 'values', 'entries'] as const, (key) => {
-    wrap(AP, key, (orig) => ({ [key](this: unknown, ...args: unknown[]) { const self = receiver(this, false, orig, key === 'toReversed' || key === 'with'); chargeElements(self.length); return apply(orig, self, args); } }));
+    // The iterators walk nothing when they are made: what steps them is counted where it steps them.
+    const copies = key === 'toReversed' || key === 'toSpliced' || key === 'with';
+    wrap(AP, key, (orig) => ({ [key](this: unknown, ...args: unknown[]) { const self = receiver(this, false, orig, key === 'toReversed' || key === 'with'); chargeElements(self.length); if (copies) chargeWork(self.length); return apply(orig, self, args); } }));
   });
   // Array methods that walk 0..length. On a sparse array or an array-like with a huge length, V8 runs
   // some of them as C++ loops that do not honour termination, so not even the watchdog stops them: they
@@ -1512,7 +1555,17 @@ export function wrapBulkBuiltins(): void {
   const MUTATING = ['copyWithin', 'reverse', 'shift', 'splice', 'unshift'];
   each(['copyWithin', 'reverse', 'shift', 'slice', 'splice', 'unshift'] as const, (key) => {
     const mutating = apply(arrayIncludes, MUTATING, [key]) as boolean;
-    wrap(AP, key, (orig) => ({ [key](this: unknown, ...args: unknown[]) { return apply(orig, isArray(this) && this.length <= SMALL ? charged(this) : receiver(this, mutating, orig), args); } }));
+    wrap(AP, key, (orig) => ({
+      [key](this: unknown, ...args: unknown[]) {
+        const self = isArray(this) && this.length <= SMALL ? charged(this) : receiver(this, mutating, orig);
+        // What each moves or copies: slice its span, splice what follows its start (V8's shift trims the
+        // front of an array in place, and a queue that shifts is an ordinary program: not charged).
+        if (key === 'slice') chargeWork(span(self.length, args[0], args[1]));
+        else if (key === 'splice') chargeWork(span(self.length, args[0], undefined) + args.length);
+        else if (key !== 'shift') chargeWork(self.length + args.length);
+        return apply(orig, self, args);
+      },
+    }));
   });
   // The searches compare the needle with every element in one native loop; a long string needle makes
   // each comparison as long as the needle (see searchArray).
@@ -1521,6 +1574,7 @@ export function wrapBulkBuiltins(): void {
       [key](this: unknown, ...args: unknown[]) {
         const self = isArray(this) && this.length <= SMALL ? charged(this) : receiver(this, false, orig, key === 'includes');
         const needle = args[0];
+        chargeWork(self.length);
         if (typeof needle === 'string' && needle.length > SEARCH_NEEDLE && toLen(self.length) * needle.length > SEARCH_WORK) return searchArray(key, self, needle, args);
         return apply(orig, self, args);
       },
@@ -1532,17 +1586,38 @@ export function wrapBulkBuiltins(): void {
       if (this === null || this === undefined) return apply(orig, this, [search, position]);
       const str = S(this);
       if (str.length > SMALL) chargeChars(str.length);
-      return lastIndexOfBounded(orig, str, sortKey(search), position);
+      const found = lastIndexOfBounded(orig, str, sortKey(search), position);
+      // Searched from the right: what it passed over.
+      chargeCharWork(str.length - (found < 0 ? 0 : found));
+      return found;
     },
   }));
+  // The searches and the checks that read every character are charged what they read (see chargeWork):
+  // a search from where it starts to where it found its needle, as a parser's `indexOf(x, from)` reads.
+  const searchFree = WORK_FREE * CHARS_PER_UNIT;
   each(['trim', 'trimStart', 'trimEnd', 'indexOf', 'includes', 'startsWith', 'endsWith', 'toWellFormed', 'isWellFormed',
     'at', 'charAt', 'charCodeAt', 'codePointAt', 'slice', 'substring', 'substr'] as const, (key) => {
+    const reads = key === 'indexOf' || key === 'includes' ? 1 : key === 'toWellFormed' || key === 'isWellFormed' ? 2 : 0;
     wrap(SP, key, (orig) => ({
       [key](this: unknown, ...args: unknown[]) {
-        if ((typeof this === 'string' && this.length <= SMALL) || absent(this)) return apply(orig, this, args);
+        if ((typeof this === 'string' && this.length <= (reads === 0 ? SMALL : searchFree)) || absent(this)) return apply(orig, this, args);
         const str = S(this);
         if (str.length > SMALL) chargeChars(str.length);
-        return apply(orig, str, args);
+        if (reads === 2) chargeCharWork(str.length);
+        if (reads !== 1 || current === null) return apply(orig, str, args);
+        // includes of a string is indexOf's answer told as a boolean (both search alike); anything else
+        // (a RegExp is includes' TypeError) goes to the native, charged the whole string. The needle and
+        // the position are converted once, here, in the native's order.
+        if (key === 'includes' && typeof args[0] !== 'string') {
+          chargeCharWork(str.length);
+          return apply(orig, str, args);
+        }
+        const needle = S(args[0]);
+        const from = args.length > 1 ? +(args[1] as number) : 0;
+        const found = apply(stringIndexOf, str, [needle, from]) as number;
+        const start = from > 0 ? (from < str.length ? from - (from % 1) : str.length) : 0;
+        chargeCharWork((found < 0 ? str.length : found + needle.length) - start);
+        return key === 'includes' ? found !== -1 : found;
       },
     }));
   });
@@ -1579,6 +1654,8 @@ export function wrapBulkBuiltins(): void {
         if (listing[4] !== Infinity) namedKeys(name, o, listing[4]);
         const out = apply(orig, holder, [o]) as unknown;
         if (n <= SMALL && isArray(out) && out.length > MEASURED_KEYS) chargeElements(out.length * listing[2]);
+        // The listings with values were counted by namedKeys; those past SMALL indices by listedIndices.
+        if (n <= SMALL && listing[4] === Infinity && isArray(out)) chargeWork(out.length);
         return out;
       },
     }));
@@ -1624,6 +1701,7 @@ export function wrapBulkBuiltins(): void {
     parse(text: unknown, reviver: unknown) {
       const t = S(text);
       if (t.length > SMALL) chargeElements(t.length * 2);
+      chargeCharWork(t.length);
       if (reviver === undefined) return apply(jsonParse, JSONObject, [t]);
       return withMetered(reviver, (fn) => apply(jsonParse, JSONObject, [t, fn]));
     },
@@ -1634,6 +1712,7 @@ export function wrapBulkBuiltins(): void {
       const str = S(this);
       const f = form === undefined ? 'NFC' : S(form);
       if (str.length > 4096) chargeChars(str.length * (NORMALIZE_EXPANSION[f] || 18));
+      chargeCharWork(str.length);
       checkIcu('normalize', str.length);
       return apply(orig, str, form === undefined ? [] : [f]);
     },
@@ -1644,6 +1723,7 @@ export function wrapBulkBuiltins(): void {
         if (absent(this)) return apply(orig, this, []);
         const str = S(this);
         if (str.length > SMALL) chargeChars(str.length * 3);
+        chargeCharWork(str.length);
         return apply(orig, str, []);
       },
     }));
@@ -1655,7 +1735,7 @@ export function wrapBulkBuiltins(): void {
     if (typeof orig !== 'function') return;
     const factor = key[0] === 'e' ? 9 : 1;
     displace(orig);
-    globals[key] = { [key](v: unknown) { const str = S(v); if (str.length > 16_384) chargeChars(str.length * factor); return apply(orig as AnyFn, undefined, [str]); } }[key];
+    globals[key] = { [key](v: unknown) { const str = S(v); if (str.length > 16_384) chargeChars(str.length * factor); chargeCharWork(str.length); return apply(orig as AnyFn, undefined, [str]); } }[key];
   });
   // RegExp methods behind match, matchAll, replace, search and split: also reachable directly. A receiver
   // that is not a plain RegExp is guarded (see regexps.ts): match, replace and split loop over its `exec`,
@@ -1665,8 +1745,13 @@ export function wrapBulkBuiltins(): void {
       [sym](this: unknown, ...args: unknown[]) {
         const str = S(args[0]);
         if (str.length > SMALL) chargeElements(str.length);
+        // matchAll's iterator matches as it is stepped; match and split read the whole string.
+        if (sym !== symbolMatchAll) chargeCharWork(str.length);
         const rx = guarded(this, sym !== symbolMatch);
-        return unguarded(apply(orig, rx, args.length > 1 ? [str, args[1]] : [str]));
+        const out = unguarded(apply(orig, rx, args.length > 1 ? [str, args[1]] : [str]));
+        // A global match or a split makes a string per match, each charged as an element.
+        if (sym !== symbolMatchAll && isArray(out)) chargeWork(out.length);
+        return out;
       },
     }));
   });
@@ -1676,6 +1761,7 @@ export function wrapBulkBuiltins(): void {
       if (typeof replacement === 'function') return replaceBy(replacement, (fn) => apply(orig, guarded(this, false), [str, fn]));
       const r = S(replacement);
       chargeReplacement(str, this, r, true);
+      chargeCharWork(str.length);
       return builtString(apply(orig, guarded(this, false), [str, r]));
     },
   }));
@@ -1795,7 +1881,11 @@ export function wrapBulkBuiltins(): void {
         items = receiver(items, false, undefined, true);
       }
       else if (items !== null && items !== undefined && !plainArray(items) && typeof items !== 'string') items = counted(items);
-      else if (items !== null && items !== undefined) chargeElements(toLen(items.length));
+      else if (items !== null && items !== undefined) {
+        chargeElements(toLen(items.length));
+        // A map function's calls are charged as they are made.
+        if (mapFn === undefined) chargeWork(toLen(items.length));
+      }
       const run = current;
       if (mapFn === undefined || run === null) return mapFn === undefined ? apply(arrayFrom, this, [items]) : apply(arrayFrom, this, [items, mapFn, thisArg]);
       // The map function is called once per element: charged after, as map's callback is (a common way

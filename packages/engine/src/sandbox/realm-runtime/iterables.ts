@@ -12,7 +12,7 @@
  * bounded already.
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- the wrappers keep the builtins' loose signatures */
-import { chargeElements, current, tick } from './budgets.js';
+import { chargeElements, chargeWork, current, tick } from './budgets.js';
 import { bounded, countedIterator, each, plainArray, receiver, replaceConstructor, withMetered, wrap } from './builtins.js';
 import { handledCapability } from './promises.js';
 import {
@@ -192,12 +192,17 @@ function wrapSetMethods(): void {
     wrap(SP, key, (orig) => ({
       [key](this: unknown, other: unknown) {
         // The receiver first, as the native checks it before it reads the argument: a bad one is its own error.
+        let size: number;
         try {
-          apply(setSize, this, []);
+          size = apply(setSize, this, []) as number;
         } catch {
           return apply(orig, this, [other]);
         }
-        return apply(orig, this, [countedSetLike(other)]);
+        const counted = countedSetLike(other);
+        // These start from a copy of the receiver, made in one native step (see chargeWork); the other
+        // walks go through the counted `has` and `keys`.
+        if (key === 'union' || key === 'difference' || key === 'symmetricDifference') chargeWork(size);
+        return apply(orig, this, [counted]);
       },
     }));
   });

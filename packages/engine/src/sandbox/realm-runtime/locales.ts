@@ -14,7 +14,7 @@
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- the wrappers keep the builtins' loose signatures */
 import { BIG_STRING } from '../realm-abi.js';
-import { chargeChars, chargeElements } from './budgets.js';
+import { chargeCharWork, chargeChars, chargeElements } from './budgets.js';
 import { checkIcu, counted, each, replaceConstructor, sortKey, toLen, wrap, wrapHandedOut } from './builtins.js';
 import {
   BigIntCtor,
@@ -280,6 +280,7 @@ export function wrapLocaleBuiltins(intl: boolean): void {
       const str = sortKey(this);
       const other = sortKey(that);
       checkIcu('localeCompare', str.length + other.length);
+      chargeCharWork(str.length + other.length);
       return apply(orig, str, [other, boundLocales(locales), boundOptions(options)]);
     },
   }));
@@ -290,6 +291,7 @@ export function wrapLocaleBuiltins(intl: boolean): void {
         const str = sortKey(this);
         if (str.length > BIG_STRING) chargeChars(str.length * 3);
         checkIcu(key, str.length);
+        chargeCharWork(str.length);
         return apply(orig, str, [boundLocales(locales)]);
       },
     }));

@@ -10,7 +10,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- the replacements keep the builtins' loose signatures */
 import type { InstallOptions } from '../realm-abi.js';
 import type { Run } from './budgets.js';
-import { chargeChars, chargeElements, current, fatal } from './budgets.js';
+import { chargeChars, chargeElements, chargeWork, current, fatal } from './budgets.js';
 import { bounded, chargedEach, collection, guardedIterator, installArrayConstructor, installRegExpConstructor, plainArray, refuseProtected, replaceConstructor, scriptProxy, sortKey, speciesHolder, stringObject, tickMany, wrap, wrapBulkBuiltins } from './builtins.js';
 import { boundedAsync, wrapIterableConsumers } from './iterables.js';
 import { displace, displaced } from './displaced.js';
@@ -467,6 +467,10 @@ function installStructuredClone(codec: Codec): void {
           throw new RangeErrorCtor(text.code === TOO_DEEP ? 'structuredClone: the value is nested too deeply.' : `structuredClone: the value could not be read (at value${text.path}).`);
         }
         if (run !== null) chargeChars(text.length);
+        // Encoded and decoded by the runtime's codec, in one call: charged as many elements as the text has
+        // four characters (about one value each, see chargeWork), so that repeated clones of a large value
+        // end at the budget.
+        chargeWork(text.length / 4);
         return codec.decode(text);
       },
     }.structuredClone,

@@ -7,7 +7,7 @@
 import type { DoneReport, Guards, LogLevel, PumpHead, ReportedToolError, RunConfig, ToolErrorReply } from '../realm-abi.js';
 import { BIG_STRING, BLOCKED_PROPERTIES, FRAMED, LOOP_FREE, LOOP_GRANT, MAX_TOOL_NAME } from '../realm-abi.js';
 import type { PendingCall, Run } from './budgets.js';
-import { chargeChars, chargeElements, checkAlive, checkMemory, copied, current, fatal, iterations, newRun, setCurrent } from './budgets.js';
+import { chargeChars, chargeElements, chargeWork, checkAlive, checkMemory, copied, current, fatal, iterations, newRun, setCurrent } from './budgets.js';
 import { NAMED_COPY_MOST, copiedIndices, counted, forgetJoins, forInIndices, indexCount, inheritedKeys, lengthGrowth, listedIndices, namedKeys, plainArray, propertyKey, protectedKey, protectedName, refuseProtected } from './builtins.js';
 import type { Codec } from './codec.js';
 import { CYCLE, TOO_LARGE, UNREADABLE } from './codec.js';
@@ -433,6 +433,7 @@ function makeGuards(run: Run): Guards {
     sp(x: unknown, text: string) {
       if (plainArray(x) || typeof x === 'string') {
         chargeElements(x.length);
+        chargeWork(x.length);
         return x;
       }
       // V8 would name the guard here: "__ek_sp is not a function or its return value is not iterable".
