@@ -527,15 +527,19 @@ function indexValues(o: any, len: number): Iterable<unknown> {
  * natives that walk an iterable (see bounded). `method` is the iterable's iterator method, when the
  * caller has read it already (so that a getter runs once, as the native would run it).
  */
-export function counted(iterable: Iterable<unknown>, method?: unknown): Iterable<unknown> {
+export function counted(iterable: Iterable<unknown>, method?: unknown, weight = 0): Iterable<unknown> {
   const run = current;
   const source: Iterable<unknown> = method === undefined ? iterable : { [symbolIterator]: () => apply(method as AnyFn, iterable, []) as Iterator<unknown> };
+  // `weight`: iterations each step costs besides its own, as chargeWork charges them (nothing for the
+  // first steps; past them, those steps too).
+  const free = weight > 0 ? WORK_FREE / weight : Infinity;
   return {
     *[symbolIterator]() {
       let n = 0;
       // iterates the script's own iterable, within its budget
       for (const v of source) {
         countStep(run, ++n);
+        if (n > free && run !== null) tickMany(run, n - 1 <= free ? n * weight : weight);
         yield v;
       }
     },
@@ -548,16 +552,16 @@ export function counted(iterable: Iterable<unknown>, method?: unknown): Iterable
  * anything else through counted, its iterator method read once here. A method that is not a function is
  * handed on as it was read, for the native's own TypeError.
  */
-export function bounded(v: unknown): unknown {
+export function bounded(v: unknown, weight = 0): unknown {
   if (typeof v === 'string' || plainArray(v)) {
     // Walked by the intrinsic iterator, element by element in one native step: charged first.
     if (v.length > SMALL) chargeElements(v.length);
-    chargeWork(v.length);
+    chargeWork(v.length * (weight + 1));
     return v;
   }
   if (v === null || (typeof v !== 'object' && typeof v !== 'function')) return v;
   const method = (v as Record<symbol, unknown>)[symbolIterator];
-  return typeof method === 'function' ? counted(v as Iterable<unknown>, method) : { [symbolIterator]: method };
+  return typeof method === 'function' ? counted(v as Iterable<unknown>, method, weight) : { [symbolIterator]: method };
 }
 
 /**
