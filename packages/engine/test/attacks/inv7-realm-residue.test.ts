@@ -105,9 +105,10 @@ const MATCHES = {
   attacker: "const s = new Array(3e6).fill('abcdefghij').join(''); return /j$/.test(s) && s.search(/i/) === 8 && /a/.exec(s).index === 0;",
   innocent: 'return [1, 2].length;',
 };
+// The fill and the join of 3e6 elements are charged to the iteration budget (see chargeWork): one that leaves them be.
 const MATCH_ROWS = [
-  { label: 'vm STANDARD validated', options: '{}' },
-  { label: 'vm STANDARD, validate:false, transform:false', options: '{ validate: false, transform: false }' },
+  { label: 'vm STANDARD validated', options: '{ maxIterations: 100_000_000 }' },
+  { label: 'vm STANDARD, validate:false, transform:false', options: '{ validate: false, transform: false, maxIterations: 100_000_000 }' },
 ] as const;
 const matchRows = MATCH_ROWS.map((row) => ({
   ...row,
