@@ -17,8 +17,7 @@ import type { CreateEnclaveOptions } from '../../src/index.js';
 /** Whether this Node compiles `using` (Node 24). */
 const USING = (() => {
   try {
-    new Function('{ using x = null; }');
-    return true;
+    return typeof new Function('{ using x = null; }') === 'function';
   } catch {
     return false;
   }
