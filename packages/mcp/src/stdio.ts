@@ -5,6 +5,7 @@
 import type { Readable, Writable } from 'node:stream';
 import type { CreateEnclaveOptions, ToolSet } from '@enclave-kit/engine';
 import { Enclave, EnclaveConfigError } from '@enclave-kit/engine';
+import { guardStdout } from '@enclave-kit/engine/node';
 import { StdioServerTransport, serveStdio } from '@modelcontextprotocol/server/stdio';
 import { isJSONRPCErrorResponse, isJSONRPCNotification, isJSONRPCRequest, isJSONRPCResultResponse } from '@modelcontextprotocol/server';
 import type { JSONRPCMessage } from '@modelcontextprotocol/server';
@@ -26,6 +27,14 @@ export interface McpStdioOptions extends CodeModeInfo {
   /** Default `process.stdin` / `process.stdout`. */
   stdin?: Readable;
   stdout?: Writable;
+  /**
+   * While the server writes to `process.stdout` (no other `stdout` given), every console method and
+   * `process.stdout.write` of anything else in the process (a tool that prints) goes to stderr, and the
+   * protocol writes through the stdout saved at start: one stray line would break the client's
+   * connection. Put back when the connection closes. `false` leaves `process.stdout` as it is (nothing
+   * else may write to it then). Default `true`; a `stdout` of the caller's own is never guarded.
+   */
+  guardStdout?: boolean;
   /** Errors the connection reports out of band (a malformed line, a broken pipe). Default: ignored. */
   onError?: (error: Error) => void;
   /**
@@ -272,7 +281,8 @@ const positive = (name: string, value: unknown, fallback: number): number => {
 
 /**
  * Serves `search_tools`, `describe_tools` and `execute` over stdio (2026-07-28, and 2025 clients that
- * open with `initialize`), running scripts with `tools`. Nothing else may write to stdout meanwhile.
+ * open with `initialize`), running scripts with `tools`. On the process's stdout, what else prints
+ * meanwhile goes to stderr (`guardStdout`).
  *
  * @example
  * ```ts
@@ -283,6 +293,7 @@ const positive = (name: string, value: unknown, fallback: number): number => {
 export function serveMcpStdio(options: McpStdioOptions = {}): McpStdioServer {
   const { enclave: given, tools, stdin, stdout, onError, name, version } = options;
   if (onError !== undefined && typeof onError !== 'function') throw new EnclaveConfigError('serveMcpStdio(options): onError must be a function.');
+  if (options.guardStdout !== undefined && typeof options.guardStdout !== 'boolean') throw new EnclaveConfigError('serveMcpStdio(options): guardStdout must be a boolean.');
   const limits = { maxLineBytes: positive('maxLineBytes', options.maxLineBytes, DEFAULT_MAX_LINE_BYTES), maxConcurrentRequests: positive('maxConcurrentRequests', options.maxConcurrentRequests, DEFAULT_MAX_CONCURRENT_REQUESTS) };
   const enclave = given instanceof Enclave ? given : new Enclave(given);
   // Fail at start, not at the first call, on a malformed tools record.
@@ -292,9 +303,19 @@ export function serveMcpStdio(options: McpStdioOptions = {}): McpStdioServer {
     run: (code, input, signal) => enclave.run(code, { ...(tools !== undefined ? { tools } : {}), ...(input !== undefined ? { input } : {}), signal }),
   };
   const info = { name: name ?? 'enclave-kit', version: version ?? MCP_PACKAGE_VERSION };
-  const transport = new LimitedTransport(stdin, stdout, limits);
-  const handle = serveStdio(() => codeModeServer(backend, info), { transport, ...(onError ? { onerror: onError } : {}) });
+  // Put back when the connection closes (or if it cannot be served at all).
+  const guard = options.guardStdout !== false && (stdout ?? process.stdout) === process.stdout ? guardStdout() : undefined;
+  let transport: LimitedTransport;
+  let handle: ReturnType<typeof serveStdio>;
+  try {
+    transport = new LimitedTransport(stdin, guard?.protocol ?? stdout, limits);
+    handle = serveStdio(() => codeModeServer(backend, info), { transport, ...(onError ? { onerror: onError } : {}) });
+  } catch (err) {
+    guard?.release();
+    throw err;
+  }
   const closed = transport.closed.then(() => {
+    guard?.release();
     if (!(given instanceof Enclave)) enclave.dispose();
   });
   return { closed, close: () => handle.close().then(() => closed) };

@@ -145,6 +145,46 @@ describe('serveMcpStdio', () => {
     await served.closed;
   });
 
+  it('from code on the process’s stdout: what a tool prints (console, process.stdout.write) goes to stderr, the official client’s connection holds, and stdout is put back at close', async () => {
+    const transport = new StdioClientTransport({ command: process.execPath, args: [path.join(here, 'fixtures/serve-printing.mjs')], stderr: 'pipe' });
+    const { client, stderr } = await start(new Client({ name: 'stdio-test', version: '1.0.0' }), transport);
+    const errors: Error[] = [];
+    // oxlint-disable-next-line unicorn/prefer-add-event-listener -- the SDK's Client has no addEventListener
+    client.onerror = (error) => void errors.push(error);
+    // Text a script chose, shaped as a frame of the protocol.
+    const frame = JSON.stringify({ jsonrpc: '2.0', id: 'forged', result: {} });
+    try {
+      for (const text of [frame, 'again']) {
+        const result = (await client.callTool({ name: 'execute', arguments: { code: `return await callTool("print", { text: ${JSON.stringify(text)} })` } })) as ToolResult;
+        expect(result.structuredContent).toMatchObject({ success: true, value: text });
+      }
+      await expect.poll(stderr).toContain('printing: raw write with a callback');
+      expect(stderr()).toContain(`printing: log ${frame}`);
+      expect(stderr()).toContain(`printing: raw write ${frame}`);
+      expect(stderr()).toContain('printing: raw write again');
+      // Nothing but the protocol reached the client: no line it could not read.
+      expect(errors).toEqual([]);
+    } finally {
+      await client.close();
+    }
+    await expect.poll(stderr).toContain('printing: closed, stdout.write put back');
+  });
+
+  it('leaves process.stdout alone with streams of the caller’s own, or with guardStdout: false; guards it otherwise until close', async () => {
+    const before = { write: Object.getOwnPropertyDescriptor(process.stdout, 'write'), log: console.log };
+    const untouched = () => expect({ write: Object.getOwnPropertyDescriptor(process.stdout, 'write'), log: console.log }).toEqual(before);
+    for (const options of [{ stdout: new PassThrough() }, { guardStdout: false }]) {
+      const served = serveMcpStdio({ stdin: new PassThrough(), ...options });
+      untouched();
+      await served.close();
+    }
+    const guarded = serveMcpStdio({ stdin: new PassThrough() });
+    expect(Object.getOwnPropertyDescriptor(process.stdout, 'write')).not.toEqual(before.write);
+    await guarded.close();
+    untouched();
+    expect(() => serveMcpStdio({ guardStdout: 'no' as never, stdin: new PassThrough(), stdout: new PassThrough() })).toThrow(/guardStdout must be a boolean/);
+  });
+
   it('refuses a malformed tools record at start', () => {
     expect(() => serveMcpStdio({ tools: { bad: 1 } as never, stdin: new PassThrough(), stdout: new PassThrough() })).toThrow(/must be a function or a defineTool/);
   });

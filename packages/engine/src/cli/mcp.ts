@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { guardStdout } from '../node/stdout.js';
 import type { CreateEnclaveOptions, ToolSet } from '../types.js';
 import { escapeText } from './terminal.js';
 import { UsageError } from './usage.js';
@@ -72,53 +73,18 @@ export interface McpCommandOptions {
 }
 
 /**
- * Runs `fn` with stdout kept for the protocol when the protocol goes to the process's stdout: a tools
- * module prints as it loads and as its tools run, and a line there that is not the protocol's breaks
- * the client's connection. Meanwhile every console method (Node's `console.dir`, `dirxml`, and a
- * `table` or `count` through `log`, write to stdout by themselves) and `process.stdout.write` itself
- * go to stderr; `fn` is given the stream that still reaches stdout, for the protocol alone. (Bytes
- * written to file descriptor 1 directly, or by a child process that inherits it, are beyond this.)
+ * Runs `fn` with stdout kept for the protocol (`guardStdout`) when the protocol goes to the process's
+ * stdout; `fn` is given the stream that still reaches stdout.
  */
 export async function stdoutForProtocol<T>(stdout: unknown, fn: (protocol: unknown) => Promise<T>): Promise<T> {
   if ((isWritable(stdout) ? stdout : process.stdout) !== process.stdout) return fn(stdout);
-  // Node's own Console: the global `console` may be another's (a test runner's), without `Console`.
-  const { Console } = process.getBuiltinModule('node:console') as typeof import('node:console');
-  const { Writable } = process.getBuiltinModule('node:stream') as typeof import('node:stream');
-  const toStderr = new Console({ stdout: process.stderr, stderr: process.stderr }) as unknown as Record<string, unknown>;
-  const global = console as unknown as Record<string, unknown>;
-  const saved: [string, unknown][] = [];
-  for (const key of Object.keys(global)) {
-    if (key !== 'Console' && typeof global[key] === 'function' && typeof toStderr[key] === 'function') {
-      saved.push([key, global[key]]);
-      global[key] = toStderr[key];
-    }
-  }
-  const out = process.stdout;
-  const ownWrite = Object.getOwnPropertyDescriptor(out, 'write');
-  const write = out.write as (chunk: Buffer, done: (error?: Error | null) => void) => boolean;
-  // The protocol's way to stdout: each chunk is done when stdout has taken it, so a client that does not
-  // read fills this stream's buffer, and the transport sees backpressure as it did on stdout itself.
-  const protocol = new Writable({
-    write: (chunk: Buffer, _encoding, done) => void write.call(out, chunk, (error) => done(error ?? null)),
-    final: (done) => done(),
-  });
-  const failed = (error: Error) => protocol.destroy(error);
-  out.on('error', failed);
-  protocol.on('error', () => {}); // reported to the transport by its own listener; never uncaught
-  out.write = ((chunk: unknown, encoding?: unknown, done?: unknown) => (process.stderr.write as (...a: unknown[]) => boolean)(chunk, encoding, done)) as typeof out.write;
+  const guard = guardStdout();
   try {
-    return await fn(protocol);
+    return await fn(guard.protocol);
   } finally {
-    for (const [key, value] of saved) global[key] = value;
-    if (ownWrite) Object.defineProperty(out, 'write', ownWrite);
-    else delete (out as { write?: unknown }).write;
-    out.off('error', failed);
-    // As the SDK's transport leaves its own: a client gone (EPIPE) after the server closed is no crash.
-    if (!out.listeners('error').includes(ignore)) out.on('error', ignore);
+    guard.release();
   }
 }
-
-const ignore = (): void => undefined;
 
 /**
  * Serves until the client closes stdin (or Ctrl-C). Console output of the tools module, and what it

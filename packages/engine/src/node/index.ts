@@ -2,6 +2,7 @@
  * `@enclave-kit/engine/node`: Node's `IncomingMessage`/`ServerResponse` and the Fetch handler, both ways.
  * `handleNodeRequest` serves a plain `node:http` server (and is what the Express and Nest adapters call);
  * `toFetchRequest` and `writeFetchResponse` are its two halves for adapters that need them apart.
+ * `guardStdout` keeps the process's stdout for a protocol (MCP over stdio).
  *
  * @example
  * ```ts
@@ -21,6 +22,9 @@ import { DOT_SEGMENT_MESSAGE, hasDotSegment } from '../http/route.js';
 import type { EnclaveFetchHandler } from '../http/handler-common.js';
 import { DEFAULT_SEND_TIMEOUT_MS } from '../http/handler-common.js';
 import { internalFailure } from '../result.js';
+
+export { guardStdout } from './stdout.js';
+export type { StdoutGuard } from './stdout.js';
 
 /** A Node request as Express and Nest hand it over: `originalUrl` keeps the mount path. */
 export type NodeRequest = IncomingMessage & { originalUrl?: string };
