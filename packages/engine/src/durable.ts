@@ -96,7 +96,22 @@ export function readJournal(value: unknown, limits: { maxJournalBytes: number; m
     calls.push([index, name, argsText, reply[0], reply[1]]);
   }
   if (bytes > limits.maxJournalBytes) return undefined;
-  return { v: 1, key: j.key, calls, nd: j.nd.map(([k, v]) => [k, v]), logs: j.logs, pauses: j.pauses, pending: typeof shown === 'string' ? [pending[0], pending[1], pending[2], shown] : [pending[0], pending[1], pending[2]] };
+  const trace = j.trace === undefined ? undefined : readTraceIds(j.trace);
+  if (trace === null) return undefined;
+  const journal: RunJournal = { v: 1, key: j.key, calls, nd: j.nd.map(([k, v]) => [k, v]), logs: j.logs, pauses: j.pauses, pending: typeof shown === 'string' ? [pending[0], pending[1], pending[2], shown] : [pending[0], pending[1], pending[2]] };
+  if (trace !== undefined) journal.trace = trace;
+  return journal;
+}
+
+const TRACE_ID = /^[0-9a-f]{32}$/;
+const SPAN_ID = /^[0-9a-f]{16}$/;
+
+/** A journal's `trace` as this engine writes it (valid OpenTelemetry ids: lowercase hex, not all zeros), or null. */
+function readTraceIds(value: unknown): [string, string] | null {
+  if (!Array.isArray(value) || value.length !== 2) return null;
+  const [traceId, spanId] = value as unknown[];
+  if (typeof traceId !== 'string' || typeof spanId !== 'string' || !TRACE_ID.test(traceId) || !SPAN_ID.test(spanId) || /^0+$/.test(traceId) || /^0+$/.test(spanId)) return null;
+  return [traceId, spanId];
 }
 
 function callBytes(name: string, argsText: string, payload: string): number {

@@ -6,7 +6,7 @@ import { OptionChecker } from './options.js';
 import { DurableRun, journalKey } from './durable.js';
 import { RunEvents, newSessionId, toolReplyError } from './events.js';
 import type { RunTrace } from './tracing.js';
-import { endRunTrace, startRunTrace, traceEvent, traceToolCall } from './tracing.js';
+import { endRunTrace, runSpanIds, startRunTrace, traceEvent, traceToolCall } from './tracing.js';
 import type { ErrorCode } from './errors.js';
 import type { RuntimeLimits, SecurityLevel } from './levels.js';
 import { MAX_TOOL_ARGS_VALUES } from './levels.js';
@@ -339,7 +339,8 @@ export class Enclave {
       const resolved = this.#resolve(code, runOptions, startedAt);
       if (!resolved.ok) return resolved.result;
       run = resolved.run;
-      run.trace = this.#settings.tracing && startRunTrace(runOptions.traceContext, { 'enclave.level': this.securityLevel }, () => this.#isolation.placement?.() ?? this.#isolation.kind, this.#settings.tracing.toolPayloads);
+      const placement = () => this.#isolation.placement?.() ?? this.#isolation.kind;
+      run.trace = this.#settings.tracing && startRunTrace(runOptions.traceContext, { 'enclave.level': this.securityLevel }, placement, this.#settings.tracing.toolPayloads, run.settings.durable?.resume?.journal.trace);
       run.events = this.#startEvents(run);
       const prepared = await this.#prepare(run);
       if (!prepared.ok) result = prepared.result;
@@ -351,6 +352,8 @@ export class Enclave {
       const { stats } = result;
       endRunTrace(run.trace, { code: result.success ? undefined : result.error.code, durationMs: stats.duration, toolCalls: stats.toolCallCount, iterations: stats.iterationCount });
     }
+    // The pause's span goes with its journal: the run that resumes it links to it.
+    if (!result.success && result.paused !== undefined && run?.trace) result.paused.journal.trace = runSpanIds(run.trace);
     if (!result.success && result.paused !== undefined) run?.events?.emit('approval_required', result.paused.approval);
     else run?.events?.emit('final', result);
     // T is the caller's word for what the script returns; nothing checks it.

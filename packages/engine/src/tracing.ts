@@ -50,14 +50,18 @@ export interface RunTrace {
 /**
  * Starts a run's span under `parent` (the request's context, or the active one), or returns undefined
  * when nothing would record it: no API, or no tracer provider registered. `placement` says where the
- * run will run (`enclave.isolation`), asked once the context manager is in use (below).
+ * run will run (`enclave.isolation`), asked once the context manager is in use (below). `pausedRun`, a
+ * resumed run's ids of the span that paused (from its journal, checked there), becomes a link: the
+ * resumed run is under the deciding request's trace, and the link leads back to the run's start.
  */
-export function startRunTrace(parent: unknown, attributes: Attributes, placement: () => string, toolPayloads: boolean): RunTrace | undefined {
+export function startRunTrace(parent: unknown, attributes: Attributes, placement: () => string, toolPayloads: boolean, pausedRun?: readonly [traceId: string, spanId: string]): RunTrace | undefined {
   const a = otel();
   if (a === null) return undefined;
   const tracer = a.trace.getTracer(TRACER_NAME);
   const parentContext = (parent as Context | undefined) ?? a.context.active();
-  const span = tracer.startSpan('enclave.run', { kind: SPAN_KIND_INTERNAL, attributes }, parentContext);
+  // Only the ids are kept across a pause: the link's flags say nothing (none set).
+  const links = pausedRun === undefined ? [] : [{ context: { traceId: pausedRun[0], spanId: pausedRun[1], traceFlags: 0, isRemote: true }, attributes: { 'enclave.link': 'paused_run' } }];
+  const span = tracer.startSpan('enclave.run', { kind: SPAN_KIND_INTERNAL, attributes, links }, parentContext);
   if (!span.isRecording()) {
     span.end();
     return undefined;
@@ -73,6 +77,12 @@ export function startRunTrace(parent: unknown, attributes: Attributes, placement
 }
 
 const noop = (): void => undefined;
+
+/** The ids of a run's span, for the journal of a pause (see `startRunTrace`'s `pausedRun`). */
+export function runSpanIds(trace: RunTrace): [traceId: string, spanId: string] {
+  const { traceId, spanId } = trace.span.spanContext();
+  return [traceId, spanId];
+}
 
 /** Ends a run's span with its outcome. */
 export function endRunTrace(trace: RunTrace, outcome: { code: string | undefined; durationMs: number; toolCalls: number; iterations: number }): void {

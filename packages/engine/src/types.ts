@@ -471,6 +471,11 @@ export interface RunJournal {
    * (as JSON, after the tool's schema), which are the only ones the approved call runs with.
    */
   pending: [callIndex: number, name: string, argsText: string, shown?: string];
+  /**
+   * The OpenTelemetry span of the run that paused (its trace id and span id, lowercase hex), when a
+   * tracer recorded it: the resumed run's `enclave.run` span links to it.
+   */
+  trace?: [traceId: string, spanId: string];
 }
 
 /** The call a paused run waits on, as a person should see it. */

@@ -486,6 +486,8 @@ await callTool('orders:list', {}); return refused;`;
       { ...JSON.parse(good), pending: [...JSON.parse(good).pending.slice(0, 3), 5] },
       { ...JSON.parse(good), pending: [...JSON.parse(good).pending.slice(0, 3), 'x'.repeat(1024 * 1024 + 1)] },
       { ...JSON.parse(good), pending: [...JSON.parse(good).pending, 'more'] },
+      // The paused run's span, for the resumed run's link: two OpenTelemetry ids, lowercase hex of their length.
+      ...[['A'.repeat(32), 'b'.repeat(16)], ['a'.repeat(32), 'b'.repeat(15)], ['a'.repeat(33), 'b'.repeat(16)], ['0'.repeat(32), 'b'.repeat(16)], ['a'.repeat(32), '0'.repeat(16)], ['a'.repeat(32)], ['a'.repeat(32), 'b'.repeat(16), 'c'], 'a'.repeat(48), { 0: 'a'.repeat(32), 1: 'b'.repeat(16) }, null].map((trace) => ({ ...JSON.parse(good), trace })),
     ];
     for (const journal of bad) {
       const r = await enclave.run(REFUND, { tools, durable: { resume: { journal, decision: { approved: true } } } });

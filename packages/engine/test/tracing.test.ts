@@ -9,6 +9,7 @@ import { context, propagation, trace } from '@opentelemetry/api';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { Enclave, ToolError, createEnclaveHandler, defineTool } from '../src/index.js';
 import type { CreateEnclaveOptions } from '../src/index.js';
+import { approvalsTracingCase, sharedMemoryStores } from './http/approvals.js';
 import { newTraceparent, parentOf, registerTestTracing, spansOf } from './otel.js';
 
 const exporter = registerTestTracing();
@@ -171,15 +172,23 @@ describe('tracing a durable run', () => {
     expect(before.find((s) => s.name === 'enclave.run')?.attributes).toMatchObject({ 'enclave.outcome': 'APPROVAL_REQUIRED' });
     expect(before.find((s) => s.name === 'execute_tool orders:refund')?.attributes).toMatchObject({ 'error.type': 'APPROVAL_REQUIRED' });
     const journal = paused.success ? undefined : paused.paused?.journal;
+    // The span that paused goes with the journal (its ids alone)...
+    const pausedSpan = before.find((s) => s.name === 'enclave.run')?.spanContext();
+    expect(journal?.trace).toEqual([first.ids.traceId, pausedSpan?.spanId]);
     // The decision comes with another request: its trace.
     const second = underParent((traceContext) => enclave.run(code, { tools: durableTools, durable: { resume: { journal, decision: { approved: true } } }, traceContext }));
     expect(await second.done).toMatchObject({ success: true, value: { id: 'o1' } });
     const after = spansOf(exporter, second.ids.traceId);
     const run = after.find((s) => s.name === 'enclave.run');
+    // ...and the resumed run's span links to it.
+    expect(run?.links.map((l) => [l.context.traceId, l.context.spanId, l.attributes])).toEqual([[first.ids.traceId, pausedSpan?.spanId, { 'enclave.link': 'paused_run' }]]);
     expect(after.filter((s) => s.name.startsWith('execute_tool')).map((s) => [s.name, s.attributes['gen_ai.tool.call.id'], parentOf(s)])).toEqual([['execute_tool orders:refund', '2', run?.spanContext().spanId]]);
     expect(ran).toEqual({ list: 1, refund: 1 });
   });
 });
+
+// Through the HTTP core: two instances on one memory store (the Redis stores' case is in packages/redis).
+approvalsTracingCase('memory store', sharedMemoryStores());
 
 describe('tracing options', () => {
   it('tracing: false records nothing; the scoring gate’s decision is an event of the run span', async () => {

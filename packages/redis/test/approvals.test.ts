@@ -10,7 +10,7 @@ import { createEnclaveHandler, defineTool } from '@enclave-kit/engine';
 import { handleNodeRequest } from '@enclave-kit/engine/node';
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { approvalsContract } from '../../engine/test/http/approvals.js';
+import { approvalsContract, approvalsTracingCase } from '../../engine/test/http/approvals.js';
 import { RedisSessionStore, redisStores } from '../src/index.js';
 import { useRedis } from './redis.js';
 
@@ -20,10 +20,11 @@ beforeEach(() => {
   prefix = redis.prefix();
 });
 
-approvalsContract('Redis stores', () => {
+const approvalStores = () => {
   const stores = redisStores(redis.client(), { prefix });
   return { store: stores.sessions.store, leases: stores.leases, dispose: () => stores.dispose() };
-});
+};
+approvalsContract('Redis stores', approvalStores);
 
 describe('RedisSessionStore: paused sessions', () => {
   const approval = (callId: number, expiresAt: number) => ({ callId, tool: 'orders:refund', args: { id: 'o1' }, expiresAt });
@@ -402,3 +403,6 @@ describe('what the store shows of a paused run is input: the decision is bound t
     expect(refunds).toEqual([]);
   });
 });
+
+// Last: its tracer stays registered for the rest of the file's process.
+approvalsTracingCase('Redis stores', approvalStores);

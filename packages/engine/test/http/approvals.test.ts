@@ -2,20 +2,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemorySessionStore, createEnclaveHandler, defineTool } from '../../src/index.js';
 import type { ExecutionResult, FinalSessionState } from '../../src/index.js';
-import { approvalsContract } from './approvals.js';
+import { approvalsContract, sharedMemoryStores } from './approvals.js';
 
-let shared: MemorySessionStore | undefined;
-approvalsContract('memory store', () => {
-  // Both instances of a test share it; the first instance's disposal closes it.
-  shared ??= new MemorySessionStore();
-  const store = shared;
-  return {
-    store,
-    dispose() {
-      if (shared === store) shared = undefined;
-    },
-  };
-});
+approvalsContract('memory store', sharedMemoryStores());
 
 describe('a paused state that comes back altered from the store', () => {
   /** A store whose paused runs come back changed by `alter`, as from a store someone else wrote to. */

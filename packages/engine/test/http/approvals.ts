@@ -8,9 +8,11 @@ import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createEnclaveHandler, defineTool } from '../../src/index.js';
+import { MemorySessionStore, createEnclaveHandler, defineTool } from '../../src/index.js';
 import type { EnclaveHandlerOptions, LeaseStore, SessionStore } from '../../src/index.js';
 import { handleNodeRequest } from '../../src/node/index.js';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { newTraceparent, parentOf, registerTestTracing, spansOf } from '../otel.js';
 import { readEvents } from './event-stream.js';
 import type { StreamedEvent } from './event-stream.js';
 
@@ -22,6 +24,21 @@ export interface ApprovalStores {
 }
 
 const silent = { info() {}, error() {} };
+
+/** Stores for the instances of a test that share one MemorySessionStore (the first instance's disposal lets it go). */
+export function sharedMemoryStores(): () => ApprovalStores {
+  let shared: MemorySessionStore | undefined;
+  return () => {
+    shared ??= new MemorySessionStore();
+    const store = shared;
+    return {
+      store,
+      dispose() {
+        if (shared === store) shared = undefined;
+      },
+    };
+  };
+}
 
 /** Orders of two users, and how often each tool really ran (across every instance of the test). */
 function shop() {
@@ -56,7 +73,27 @@ const r = await callTool('orders:refund', { id: order.id, amount: order.total })
 console.log('refunded', r.refunded);
 return r;`;
 
-export function approvalsContract(name: string, makeStores: () => ApprovalStores): void {
+const headers = (user: string, accept?: string) => ({ 'content-type': 'application/json', 'x-user': user, ...(accept ? { accept } : {}) });
+const start = (url: string, user: string, code: string, extra: Record<string, string> = {}) =>
+  fetch(`${url}/sessions`, { method: 'POST', headers: { ...headers(user, 'text/event-stream'), ...extra }, body: JSON.stringify({ code }) });
+const decide = (url: string, user: string, id: string, callId: number | string, body: unknown, accept?: string, extra: Record<string, string> = {}) =>
+  fetch(`${url}/sessions/${id}/approvals/${callId}`, { method: 'POST', headers: { ...headers(user, accept), ...extra }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+const status = async (url: string, user: string, id: string): Promise<any> => (await fetch(`${url}/sessions/${id}`, { headers: { 'x-user': user } })).json();
+const types = (events: StreamedEvent[]) => events.map((e) => e.event);
+const seqs = (events: StreamedEvent[]) => events.map((e) => Number(e.id));
+
+/** Starts a session and reads its stream until it closes at `approval_required`. */
+async function paused(url: string, user: string, code: string, extra?: Record<string, string>): Promise<{ sessionId: string; events: StreamedEvent[] }> {
+  const res = await start(url, user, code, extra);
+  expect(res.status).toBe(200);
+  const sessionId = res.headers.get('x-session-id') as string;
+  const events = await readEvents(res);
+  expect(events.at(-1)?.event).toBe('approval_required');
+  return { sessionId, events };
+}
+
+/** App instances on port 0, each with its own stores object from `makeStores`; all closed after each test. */
+function useInstances(makeStores: () => ApprovalStores) {
   const closers: (() => Promise<void>)[] = [];
   afterEach(async () => {
     vi.useRealTimers();
@@ -64,7 +101,7 @@ export function approvalsContract(name: string, makeStores: () => ApprovalStores
   });
 
   /** One app instance on port 0 with its own stores object; users from `x-user`. */
-  async function instance(toolsFor: (user: string) => unknown, options: Partial<EnclaveHandlerOptions<unknown, string>> = {}): Promise<string> {
+  return async function instance(toolsFor: (user: string) => unknown, options: Partial<EnclaveHandlerOptions<unknown, string>> = {}): Promise<string> {
     const stores = makeStores();
     const handler = createEnclaveHandler<unknown, string>({
       logger: silent,
@@ -83,25 +120,11 @@ export function approvalsContract(name: string, makeStores: () => ApprovalStores
       await new Promise((r) => server.close(r));
     });
     return `http://127.0.0.1:${(server.address() as AddressInfo).port}/enclave`;
-  }
+  };
+}
 
-  const headers = (user: string, accept?: string) => ({ 'content-type': 'application/json', 'x-user': user, ...(accept ? { accept } : {}) });
-  const start = (url: string, user: string, code: string) => fetch(`${url}/sessions`, { method: 'POST', headers: headers(user, 'text/event-stream'), body: JSON.stringify({ code }) });
-  const decide = (url: string, user: string, id: string, callId: number | string, body: unknown, accept?: string) =>
-    fetch(`${url}/sessions/${id}/approvals/${callId}`, { method: 'POST', headers: headers(user, accept), body: typeof body === 'string' ? body : JSON.stringify(body) });
-  const status = async (url: string, user: string, id: string): Promise<any> => (await fetch(`${url}/sessions/${id}`, { headers: { 'x-user': user } })).json();
-  const types = (events: StreamedEvent[]) => events.map((e) => e.event);
-  const seqs = (events: StreamedEvent[]) => events.map((e) => Number(e.id));
-
-  /** Starts a session and reads its stream until it closes at `approval_required`. */
-  async function paused(url: string, user: string, code: string): Promise<{ sessionId: string; events: StreamedEvent[] }> {
-    const res = await start(url, user, code);
-    expect(res.status).toBe(200);
-    const sessionId = res.headers.get('x-session-id') as string;
-    const events = await readEvents(res);
-    expect(events.at(-1)?.event).toBe('approval_required');
-    return { sessionId, events };
-  }
+export function approvalsContract(name: string, makeStores: () => ApprovalStores): void {
+  const instance = useInstances(makeStores);
 
   /**
    * Two instances with these session options, and a session of alice's paused at the refund on the
@@ -303,5 +326,34 @@ catch (e) { return { code: e.code, message: e.message }; }`;
       expect(catalog.tools.find((t: { name: string }) => t.name === 'orders:refund').needsApproval).toBe('always');
       expect(ran.refund).toBe(0);
     });
+  });
+}
+
+/**
+ * The approvals' OpenTelemetry case, apart from the rest: a file calls it after all of its other cases
+ * (its tracer's AsyncLocalStorage stays in use for the rest of the process, and on Node 20 and 22 later
+ * vm runs go to worker threads; see adapterTracingContract in contract.ts).
+ */
+export function approvalsTracingCase(name: string, makeStores: () => ApprovalStores): void {
+  const instance = useInstances(makeStores);
+  describe(`approvals [${name}]: OpenTelemetry`, () => {
+    it('the resumed run’s span is under the deciding request’s trace, and links to the span of the run that paused, through the store', async () => {
+      const exporter = registerTestTracing();
+      const { ran, toolsFor } = shop();
+      const a = await instance(toolsFor);
+      const b = await instance(toolsFor);
+      const started = newTraceparent();
+      const { sessionId } = await paused(a, 'alice', LIST_READ_REFUND, { traceparent: started.header });
+      const pausedRun = spansOf(exporter, started.traceId).find((s) => s.name === 'enclave.run');
+      expect(pausedRun?.attributes['enclave.outcome']).toBe('APPROVAL_REQUIRED');
+      const deciding = newTraceparent();
+      const rest = await readEvents(await decide(b, 'alice', sessionId, 3, { approved: true }, 'text/event-stream', { traceparent: deciding.header }));
+      expect(rest.at(-1)?.data.payload).toMatchObject({ success: true });
+      await expect.poll(() => spansOf(exporter, deciding.traceId).some((s) => s.name === 'enclave.run')).toBe(true);
+      const resumed = spansOf(exporter, deciding.traceId).find((s) => s.name === 'enclave.run') as ReadableSpan;
+      expect(parentOf(resumed)).toBe(deciding.spanId);
+      expect(resumed.links.map((l) => [l.context.traceId, l.context.spanId, l.attributes])).toEqual([[started.traceId, pausedRun?.spanContext().spanId, { 'enclave.link': 'paused_run' }]]);
+      expect(ran).toEqual({ list: 1, get: 1, refund: 1 });
+    }, 30_000);
   });
 }
