@@ -363,6 +363,18 @@ redis.call('PUBLISH', ARGV[5], 'r')
 return {paused, last, owner, created, epoch, ownerMac}`,
 );
 
+/**
+ * A paused session's state as RESUME would hand it back, read without taking the decision (the HTTP
+ * core reads the stats of a wait that ends from it): nil unless the session waits; empty when longer
+ * than ARGV[1] bytes.
+ */
+const PAUSED_STATE = new Script(
+  'session paused state',
+  `if redis.call('HGET', KEYS[1], 'state') ~= 'waiting_for_approval' then return false end
+if redis.call('HSTRLEN', KEYS[1], 'paused') > tonumber(ARGV[1]) then return '' end
+return redis.call('HGET', KEYS[1], 'paused') or false`,
+);
+
 /** How far apart app instances' clocks may be: a place ends on the clock of the instance that took it. */
 const WAIT_CLOCK_SLACK_MS = 60_000;
 
@@ -857,6 +869,12 @@ export class RedisSessionStore implements SessionStore {
     const lastSeq = Number(last);
     this.#running.set(sessionId, { owner: ownerKey, createdAt: Number(createdAt), epoch, until, livenessMs, sent: lastSeq, written: lastSeq });
     return { state, lastSeq };
+  }
+
+  async pausedState(sessionId: string): Promise<string | undefined> {
+    if (!isSessionId(sessionId)) return undefined;
+    const reply = await this.#run(PAUSED_STATE, [this.#keys(sessionId).meta], [this.#maxValueBytes], 'a paused state read');
+    return typeof reply === 'string' && reply !== '' ? reply : undefined;
   }
 
   async expired(): Promise<string[]> {

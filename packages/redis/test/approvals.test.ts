@@ -43,8 +43,11 @@ describe('RedisSessionStore: paused sessions', () => {
       expect(await b.stale()).not.toContain('ses_p1');
       expect(await b.requestCancel('ses_p1')).toBe(false);
       expect(await b.resume('ses_p1', 2, 1000)).toBeUndefined();
+      // Read without a decision (the stats of a wait that ends come from it), from any instance.
+      expect(await b.pausedState('ses_p1')).toBe('{"v":1}');
       const [r1, r2] = await Promise.all([a.resume('ses_p1', 3, 1000), b.resume('ses_p1', 3, 1000)]);
       expect([r1, r2].filter((r) => r !== undefined)).toEqual([{ state: '{"v":1}', lastSeq: 2 }]);
+      expect(await b.pausedState('ses_p1')).toBeUndefined();
       expect(await a.get('ses_p1')).toEqual({ sessionId: 'ses_p1', owner: 'alice', state: 'running', createdAt: 1 });
       expect(await a.finish('ses_p1', 'completed', { success: true, value: 1, stats: { duration: 0, toolCallCount: 0, iterationCount: 0 } }, 1000)).toBe(true);
       expect((await a.read('ses_p1', 0, 10)).map((e) => e.type)).toEqual(['log', 'approval_required', 'final']);

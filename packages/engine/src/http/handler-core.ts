@@ -6,7 +6,7 @@
 import type { Enclave } from '../enclave.js';
 import { MemoryRateLimitStore } from '../rate-limit.js';
 import type { EnclaveDescription } from '../tools/describe.js';
-import type { ApprovalDecision, PausedRun, ExecutionResult, RunOptions } from '../types.js';
+import type { ApprovalDecision, PausedRun, ExecutionFailure, ExecutionResult, ExecutionStats, RunOptions } from '../types.js';
 import { DURABLE_DEFAULTS, MAX_REASON, readDecision } from '../durable.js';
 import type { CheckRequestBody, RunRequestBody } from './body.js';
 import { isJsonContentType, parseCheckRequest, parseRunRequest, readBodyText } from './body.js';
@@ -69,6 +69,35 @@ interface PausedState {
   journal: unknown;
   /** The approval as the person is shown it: kept with the journal (signed with it), so a decision is bound to what was shown. */
   approval: PausedRun['approval'];
+  /**
+   * The run's stats up to this pause, over all its parts: the tool calls the script made (the call that
+   * waits included) and its iterations, and the time it ran (a wait for a person counts for nothing).
+   * Absent in states of earlier versions.
+   */
+  stats?: ExecutionStats;
+}
+
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/** Stats as a paused state keeps them, or undefined. */
+function readStats(value: unknown): ExecutionStats | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  const { duration, toolCallCount, iterationCount } = value as Record<string, unknown>;
+  if (typeof duration !== 'number' || !Number.isFinite(duration) || duration < 0 || !isCount(toolCallCount) || !isCount(iterationCount)) return undefined;
+  return { duration, toolCallCount, iterationCount };
+}
+
+/**
+ * A resumed run's stats over all its parts: the replay makes the script's calls and iterations again
+ * (the larger counts are the run's), and the time of each part adds up.
+ */
+function withEarlierParts<R extends ExecutionResult>(result: R, earlier: ExecutionStats | undefined): R {
+  if (earlier === undefined) return result;
+  const { stats } = result;
+  return {
+    ...result,
+    stats: { duration: earlier.duration + stats.duration, toolCallCount: Math.max(earlier.toolCallCount, stats.toolCallCount), iterationCount: Math.max(earlier.iterationCount, stats.iterationCount) },
+  };
 }
 
 /** What a person is shown of an approval, as one text to compare: the call, its tool, its arguments. */
@@ -99,14 +128,16 @@ function readPausedState(text: string): PausedState | undefined {
   try {
     const state = JSON.parse(text) as unknown;
     if (state === null || typeof state !== 'object' || (state as { v?: unknown }).v !== 1) return undefined;
-    const { seq, body, journal, approval } = state as { seq?: unknown; body?: unknown; journal?: unknown; approval?: unknown };
+    const { seq, body, journal, approval, stats: statsIn } = state as { seq?: unknown; body?: unknown; journal?: unknown; approval?: unknown; stats?: unknown };
     if (approval === null || typeof approval !== 'object') return undefined;
     if (seq !== undefined && !(Number.isSafeInteger(seq) && (seq as number) > 0)) return undefined;
+    const stats = statsIn === undefined ? undefined : readStats(statsIn);
+    if (statsIn !== undefined && stats === undefined) return undefined;
     const { callId, tool, args } = approval as PausedRun['approval'];
     const pending = journal !== null && typeof journal === 'object' ? (journal as { pending?: unknown }).pending : undefined;
     // The approval shown is the journal's pending call: the same call, the same tool.
     if (!Array.isArray(pending) || pending[0] !== callId || pending[1] !== tool) return undefined;
-    return { v: 1, ...(seq !== undefined && { seq: seq as number }), body: parseRunRequest(JSON.stringify(body)), journal, approval: { callId, tool, args } };
+    return { v: 1, ...(seq !== undefined && { seq: seq as number }), body: parseRunRequest(JSON.stringify(body)), journal, approval: { callId, tool, args }, ...(stats !== undefined && { stats }) };
   } catch {
     return undefined;
   }
@@ -149,7 +180,7 @@ const CANCEL_WAIT_MS = 5_000;
 
 /** The pause-and-resume side of the sessions, when their store can keep paused runs. */
 function durableSessions(store: SessionStore, options: SessionOptions<unknown, unknown>, maxBodySize: number) {
-  const { pause: pauseIn, resume, expired, holdWait, releaseWait } = store;
+  const { pause: pauseIn, resume, expired, holdWait, releaseWait, pausedState } = store;
   if (typeof pauseIn !== 'function' || typeof resume !== 'function') return undefined;
   const maxPauseDuration = options.maxPauseDuration ?? DEFAULT_MAX_PAUSE_MS;
   const { seal, open } = pausedStateSeal(options.stateKey);
@@ -169,6 +200,8 @@ function durableSessions(store: SessionStore, options: SessionOptions<unknown, u
     pause: (sessionId: string, paused: PausedSession, ttlMs: number) => pauseIn.call(store, sessionId, paused, ttlMs),
     resume: (sessionId: string, callId: number, livenessMs: number) => resume.call(store, sessionId, callId, livenessMs),
     expired: (): Promise<string[]> => (typeof expired === 'function' ? expired.call(store) : Promise.resolve([])),
+    /** A paused session's state without a decision; undefined when the store cannot say. */
+    pausedState: (sessionId: string): Promise<string | undefined> => (typeof pausedState === 'function' ? pausedState.call(store, sessionId) : Promise.resolve(undefined)),
     /** A place among the owner's waiting sessions until `until`; `undefined` when the store keeps no count. */
     holdWait: typeof holdWait === 'function' ? (owner: string, sessionId: string, max: number, until: number) => holdWait.call(store, owner, sessionId, max, until) : undefined,
     releaseWait: async (owner: string, sessionId: string): Promise<void> => {
@@ -427,7 +460,10 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
       // Only a wait that has ended by now: a session a decision set running again since the listing, or
       // that paused again on a later call, is not this sweep's to end.
       const now = Date.now();
-      for (const id of ids) await sessions.store.finish(id, 'failed', durable.expiredResult(), sessions.ttlMs, { waitEndsBy: now });
+      for (const id of ids) {
+        const record = await sessions.store.get(id);
+        await sessions.store.finish(id, 'failed', await endedWaiting(id, record, durable.expiredResult()), sessions.ttlMs, { waitEndsBy: now });
+      }
     } catch {
       // The store is down: the next sweep tries again.
     }
@@ -726,10 +762,29 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
     const now = Date.now();
     if (durable === undefined || pending === undefined || pending.expiresAt > now) return record;
     try {
-      await store.finish(id, 'failed', durable.expiredResult(), ttlMs, { waitEndsBy: now });
+      await store.finish(id, 'failed', await endedWaiting(id, record, durable.expiredResult()), ttlMs, { waitEndsBy: now });
       return (await store.get(id)) ?? record;
     } catch {
       return record;
+    }
+  }
+
+  /**
+   * The result of a session that ends while it waits for a decision (cancelled, or its wait ran out):
+   * `ended` with the stats of its run up to the pause, read back from its paused state and checked as
+   * any state from the store; `ended` as it is (nothing counted) when the state cannot be had or read.
+   */
+  async function endedWaiting(sessionId: string, record: SessionRecord | undefined, ended: ExecutionFailure): Promise<ExecutionFailure> {
+    const d = sessions?.durable;
+    if (d === undefined || record === undefined) return ended;
+    try {
+      const text = await d.pausedState(sessionId);
+      if (text === undefined || text.length > d.maxStateChars) return ended;
+      const opened = await d.open(sessionId, record.owner, text);
+      const stats = opened === undefined ? undefined : readPausedState(opened)?.stats;
+      return stats === undefined ? ended : { ...ended, stats };
+    } catch {
+      return ended;
     }
   }
 
@@ -823,7 +878,7 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
    * (a resumed run's after the seq it paused at, without a second `session_init`), and it ends with
    * `final`, or pauses again with `approval_required` and its journal, written in one step by the store.
    */
-  function runSession(run: { sessionId: string; ctx: EnclaveRequestContext<N, U>; request: Request; body: RunRequestBody; scope: RunScope; free: () => void; resume?: { journal: unknown; decision: ApprovalDecision; lastSeq: number } }): void {
+  function runSession(run: { sessionId: string; ctx: EnclaveRequestContext<N, U>; request: Request; body: RunRequestBody; scope: RunScope; free: () => void; resume?: { journal: unknown; decision: ApprovalDecision; lastSeq: number; stats?: ExecutionStats | undefined } }): void {
     const { sessionId, ctx, request, body, scope, free, resume } = run;
     const { store, ttlMs, livenessMs, durable } = sessions as NonNullable<typeof sessions>;
     const owner = sessionOwner(ctx);
@@ -869,6 +924,8 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
       } catch {
         result = internalFailure();
       }
+      // The session's result counts every part of its run.
+      result = withEarlierParts(result, resume?.stats);
       let paused: PausedRun | undefined;
       if (!result.success && result.paused !== undefined) {
         // The journal stays on the server: hooks and clients see the pause, not what it holds.
@@ -884,7 +941,7 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
           // The wait began when the run asked (and took its place among the owner's waiting sessions).
           const digest = await approvalDigest(paused.approval);
           const approval = { ...paused.approval, expiresAt: waitUntil ?? Date.now() + durable.maxPauseDuration, ...(digest !== undefined && { digest }) };
-          const state = await durable.seal(sessionId, owner, JSON.stringify({ v: 1, ...(pauseSeq !== undefined && { seq: pauseSeq }), body, journal: paused.journal, approval: paused.approval } satisfies PausedState));
+          const state = await durable.seal(sessionId, owner, JSON.stringify({ v: 1, ...(pauseSeq !== undefined && { seq: pauseSeq }), body, journal: paused.journal, approval: paused.approval, stats: result.stats } satisfies PausedState));
           waiting = await persistently(() => durable.pause(sessionId, { approval, state }, ttlMs), DRAIN_WAIT_MS);
         } else await persistently(() => store.finish(sessionId, stateOf(answer.result), answer.result, ttlMs), DRAIN_WAIT_MS);
         // A place taken for a pause that did not happen (the run ended otherwise, or was cancelled meanwhile).
@@ -967,7 +1024,7 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
       await endResumed(route.id, undefined, failure('STATE_REJECTED', 'StateRejectedError', `${paused} Nothing more ran.`));
       return json(statuses.SUCCESS, sessionView((await store.get(route.id)) ?? record));
     }
-    runSession({ sessionId: route.id, ctx, request, body: paused.body, scope, free, resume: { journal: paused.journal, decision, lastSeq: resumed.lastSeq } });
+    runSession({ sessionId: route.id, ctx, request, body: paused.body, scope, free, resume: { journal: paused.journal, decision, lastSeq: resumed.lastSeq, stats: paused.stats } });
     const format = streamFormat(request.headers.get('accept'));
     if (format !== null) return streamResponse(format, store, route.id, resumed.lastSeq, follower, { 'x-session-id': route.id });
     const url = `${route.base}/sessions/${route.id}`;
@@ -1016,7 +1073,7 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
   /** A decision after the wait ended: the session ends as the sweep would end it (unless something else ended it first), and the request gets 410. */
   async function tooLate(sessionId: string, record: SessionRecord): Promise<EnclaveHttpError> {
     const { store, ttlMs, durable } = sessions as NonNullable<typeof sessions>;
-    if (durable !== undefined) await store.finish(sessionId, 'failed', durable.expiredResult(), ttlMs, { waitEndsBy: Date.now() });
+    if (durable !== undefined) await store.finish(sessionId, 'failed', await endedWaiting(sessionId, record, durable.expiredResult()), ttlMs, { waitEndsBy: Date.now() });
     const now = (await store.get(sessionId)) ?? record;
     return now.state === 'waiting_for_approval' ? expiredError() : notDecided(now);
   }
@@ -1095,7 +1152,7 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
       let record = await ownSession(route.id, ctx);
       if (record.state === 'waiting_for_approval') {
         // Nobody runs a paused session: it ends here, if it still waits (a decision may have set it running since).
-        const cancelled = failure('ABORTED', 'AbortError', 'The session was cancelled while it waited for an approval.');
+        const cancelled = await endedWaiting(route.id, record, failure('ABORTED', 'AbortError', 'The session was cancelled while it waited for an approval.'));
         const { ttlMs, durable } = sessions as NonNullable<typeof sessions>;
         if (await store.finish(route.id, 'cancelled', cancelled, ttlMs, { waitEndsBy: Infinity })) {
           await durable?.releaseWait(record.owner, route.id).catch(() => {});

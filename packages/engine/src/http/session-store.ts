@@ -94,6 +94,13 @@ export interface SessionStore {
    * that comes too late never runs anything (the caller ends the session as `APPROVAL_EXPIRED`).
    */
   resume?(sessionId: string, callId: number, livenessMs: number): Promise<{ state: string; lastSeq: number } | undefined>;
+  /**
+   * A paused session's state, as `resume` would hand it back, without taking any decision; `undefined`
+   * if it does not wait. Optional: the HTTP core reads from it the stats (tool calls, duration) of the run
+   * before its pause, for the result of a session cancelled or expired while it waits; without it that
+   * result counts nothing.
+   */
+  pausedState?(sessionId: string): Promise<string | undefined>;
   /** Paused sessions whose wait has ended (`expiresAt` passed): `finish` them as `APPROVAL_EXPIRED`. */
   expired?(): Promise<string[]>;
   /**
@@ -384,6 +391,11 @@ export class MemorySessionStore implements SessionStore {
     this.#expireIn(sessionId, entry, this.#maxRunningMs);
     this.#notify(entry);
     return { state, lastSeq: entry.lastSeq };
+  }
+
+  async pausedState(sessionId: string): Promise<string | undefined> {
+    const entry = this.#sessions.get(sessionId);
+    return entry?.record.state === 'waiting_for_approval' ? entry.paused : undefined;
   }
 
   async expired(): Promise<string[]> {

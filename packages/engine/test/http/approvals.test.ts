@@ -25,7 +25,8 @@ describe('a paused state that comes back altered from the store', () => {
   it.each([
     ['another pending call', (s: { journal: { pending: [number, string, string] } }) => void (s.journal.pending[0] = 9), 'STATE_REJECTED'],
     ['bigger arguments for the pending call', (s: { journal: { pending: [number, string, string] } }) => void (s.journal.pending[2] = s.journal.pending[2].replace('5', '5000')), 'REPLAY_DIVERGED'],
-  ])('%s: the approved tool never runs, the session ends as %s', async (_name, alter, code) => {
+    ['stats that are not counts', (s: { stats?: unknown }) => void (s.stats = { duration: 1, toolCallCount: -1, iterationCount: 0 }), 'STATE_REJECTED'],
+  ] as [string, (s: any) => void, string][])('%s: the approved tool never runs, the session ends as %s', async (_name, alter, code) => {
     let refunded = 0;
     const store = new Altering(alter);
     const refund = defineTool({ name: 'refund', needsApproval: true, handler: ({ amount }: { amount: number }) => (refunded += amount) });

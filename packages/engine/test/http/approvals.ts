@@ -9,7 +9,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MemorySessionStore, createEnclaveHandler, defineTool } from '../../src/index.js';
-import type { EnclaveHandlerOptions, LeaseStore, SessionStore } from '../../src/index.js';
+import type { EnclaveHandlerOptions, ExecutionResult, LeaseStore, SessionStore } from '../../src/index.js';
 import { handleNodeRequest } from '../../src/node/index.js';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { newTraceparent, parentOf, registerTestTracing, spansOf } from '../otel.js';
@@ -92,6 +92,21 @@ async function paused(url: string, user: string, code: string, extra?: Record<st
   return { sessionId, events };
 }
 
+/** What onRunEnd saw of each part of the runs, and the stats of the `n`th pause among them (once its hook has run). */
+function runEnds() {
+  const ends: ExecutionResult[] = [];
+  const pausedStats = async (n = 1) => {
+    const pauses = () => ends.filter((r) => !r.success && r.error.code === 'APPROVAL_REQUIRED');
+    await expect.poll(() => pauses().length).toBeGreaterThanOrEqual(n);
+    const { stats } = pauses()[n - 1] as ExecutionResult;
+    // The script made its calls before the pause (the one that waits too): the run's time before it was not nothing.
+    expect(stats.toolCallCount).toBeGreaterThan(0);
+    expect(stats.duration).toBeGreaterThan(0);
+    return stats;
+  };
+  return { ends, pausedStats };
+}
+
 /** App instances on port 0, each with its own stores object from `makeStores`; all closed after each test. */
 function useInstances(makeStores: () => ApprovalStores) {
   const closers: (() => Promise<void>)[] = [];
@@ -135,10 +150,11 @@ export function approvalsContract(name: string, makeStores: () => ApprovalStores
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(new Date('2026-03-01T09:00:00Z'));
     const { ran, toolsFor } = shop();
-    const opts = { sessions } as Partial<EnclaveHandlerOptions<unknown, string>>;
+    const { ends, pausedStats } = runEnds();
+    const opts = { sessions, onRunEnd: ({ result }) => void ends.push(result) } as Partial<EnclaveHandlerOptions<unknown, string>>;
     const a = await instance(toolsFor, opts);
     const b = await instance(toolsFor, opts);
-    return { ran, a, b, ...(await paused(a, 'alice', LIST_READ_REFUND)) };
+    return { ran, a, b, pausedStats, ...(await paused(a, 'alice', LIST_READ_REFUND)) };
   }
 
   describe(`approvals [${name}]`, () => {
@@ -200,8 +216,10 @@ export function approvalsContract(name: string, makeStores: () => ApprovalStores
 
     it('denied through another instance: the script’s catch sees APPROVAL_DENIED with the reason, and the refund never runs', async () => {
       const { ran, toolsFor } = shop();
-      const a = await instance(toolsFor);
-      const b = await instance(toolsFor);
+      const { ends, pausedStats } = runEnds();
+      const opts = { onRunEnd: ({ result }) => void ends.push(result) } as Partial<EnclaveHandlerOptions<unknown, string>>;
+      const a = await instance(toolsFor, opts);
+      const b = await instance(toolsFor, opts);
       const code = `const o = await callTool('orders:get', { id: 'o3' });
 try { await callTool('orders:refund', { id: o.id, amount: o.total }); return 'refunded'; }
 catch (e) { console.log('denied:', e.code); return { code: e.code, message: e.message }; }`;
@@ -210,7 +228,12 @@ catch (e) { console.log('denied:', e.code); return { code: e.code, message: e.me
       expect(res.status).toBe(202);
       expect(await res.json()).toMatchObject({ sessionId, state: 'running', callId: 2, approved: false });
       await expect.poll(async () => (await status(a, 'alice', sessionId)).state, { timeout: 10_000 }).toBe('completed');
-      expect((await status(a, 'alice', sessionId)).result).toMatchObject({ success: true, value: { code: 'APPROVAL_DENIED', message: 'Refunds over 50 need a manager.' } });
+      const { result } = await status(a, 'alice', sessionId);
+      expect(result).toMatchObject({ success: true, value: { code: 'APPROVAL_DENIED', message: 'Refunds over 50 need a manager.' } });
+      // The run's stats over both parts: its two calls (the replay makes them again), the time of each part.
+      const before = await pausedStats();
+      expect(result.stats.toolCallCount).toBe(2);
+      expect(result.stats.duration).toBeGreaterThan(before.duration);
       expect(ran).toEqual({ list: 0, get: 1, refund: 0 });
     }, 30_000);
 
@@ -245,33 +268,35 @@ return { pick, refunded: r.refunded, at: new Date(Date.now()).getUTCFullYear() >
       // The wait ends when the test moves the app's clock past it, not 300 ms after the pause: a loaded
       // machine was slower than that to read the paused stream, whose last event was then the sweep's
       // final. The sweep itself still runs on real timers, every half of livenessMs.
-      const { ran, a, b, sessionId, events } = await pausedBriefly({ maxPauseDuration: 60_000, livenessMs: 1_000 });
+      const { ran, a, b, sessionId, events, pausedStats } = await pausedBriefly({ maxPauseDuration: 60_000, livenessMs: 1_000 });
       // A reader that follows the paused session sees nothing more (its stream ends at the pause).
       expect(await readEvents(await fetch(`${b}/sessions/${sessionId}/events?fromSeq=${events.length}`, { headers: { 'x-user': 'alice' } }))).toEqual([]);
       expect((await status(b, 'alice', sessionId)).state).toBe('waiting_for_approval');
       vi.setSystemTime(new Date('2026-03-01T09:01:01Z'));
       await expect.poll(async () => (await status(b, 'alice', sessionId)).state).toBe('failed');
-      expect((await status(b, 'alice', sessionId)).result.error.code).toBe('APPROVAL_EXPIRED');
+      // Ended by the sweep, with the stats of the run before its pause (its three calls, its time), read from the store.
+      expect((await status(b, 'alice', sessionId)).result).toMatchObject({ error: { code: 'APPROVAL_EXPIRED' }, stats: { ...(await pausedStats(1)), toolCallCount: 3 } });
       const late = await decide(b, 'alice', sessionId, 3, { approved: true });
       expect(late.status).toBe(410);
       expect(((await late.json()) as any).error.code).toBe('APPROVAL_EXPIRED');
 
       const second = await paused(a, 'alice', LIST_READ_REFUND);
       const cancelled = await fetch(`${b}/sessions/${second.sessionId}`, { method: 'DELETE', headers: { 'x-user': 'alice' } });
-      expect(await cancelled.json()).toMatchObject({ state: 'cancelled', result: { error: { code: 'ABORTED' } } });
+      expect(await cancelled.json()).toMatchObject({ state: 'cancelled', result: { error: { code: 'ABORTED' }, stats: { ...(await pausedStats(2)), toolCallCount: 3 } } });
       const tail = await readEvents(await fetch(`${a}/sessions/${second.sessionId}/events?fromSeq=${second.events.length}`, { headers: { 'x-user': 'alice' } }));
       expect(types(tail)).toEqual(['final']);
+      expect(tail[0]?.data.payload.stats).toEqual(await pausedStats(2));
       expect(ran.refund).toBe(0);
     }, 30_000);
 
     it('a decision after maxPauseDuration, before any sweep, is refused: 410 APPROVAL_EXPIRED, the session ends so, and the refund never runs', async () => {
       // Only the decision can see that the wait ended.
-      const { ran, a, b, sessionId } = await pausedBriefly();
+      const { ran, a, b, sessionId, pausedStats } = await pausedBriefly();
       vi.setSystemTime(new Date('2026-03-01T09:00:01.300Z'));
       const late = await decide(b, 'alice', sessionId, 3, { approved: true });
       expect(late.status).toBe(410);
       expect(((await late.json()) as any).error.code).toBe('APPROVAL_EXPIRED');
-      expect(await status(a, 'alice', sessionId)).toMatchObject({ state: 'failed', result: { success: false, error: { code: 'APPROVAL_EXPIRED' } } });
+      expect(await status(a, 'alice', sessionId)).toMatchObject({ state: 'failed', result: { success: false, error: { code: 'APPROVAL_EXPIRED' }, stats: await pausedStats() } });
       // Once ended, any later decision says the same, never 202.
       expect((await decide(a, 'alice', sessionId, 3, { approved: false })).status).toBe(410);
       expect(ran).toEqual({ list: 1, get: 1, refund: 0 });
@@ -279,7 +304,7 @@ return { pick, refunded: r.refunded, at: new Date(Date.now()).getUTCFullYear() >
 
     it('a read after maxPauseDuration, before any sweep, shows the session ended as APPROVAL_EXPIRED, and its events end with that final', async () => {
       // Only the reads can see that the wait ended.
-      const { ran, a, b, sessionId, events } = await pausedBriefly();
+      const { ran, a, b, sessionId, events, pausedStats } = await pausedBriefly();
       expect((await status(b, 'alice', sessionId)).state).toBe('waiting_for_approval');
       vi.setSystemTime(new Date('2026-03-01T09:00:01.300Z'));
       // Before, the read still offered the pending approval, which any decision then refused (410), until a sweep.
@@ -288,7 +313,7 @@ return { pick, refunded: r.refunded, at: new Date(Date.now()).getUTCFullYear() >
       expect(read).not.toHaveProperty('pendingApproval');
       const tail = await readEvents(await fetch(`${a}/sessions/${sessionId}/events?fromSeq=${events.length}`, { headers: { 'x-user': 'alice' } }));
       expect(types(tail)).toEqual(['final']);
-      expect(tail[0]?.data.payload).toMatchObject({ success: false, error: { code: 'APPROVAL_EXPIRED' } });
+      expect(tail[0]?.data.payload).toMatchObject({ success: false, error: { code: 'APPROVAL_EXPIRED' }, stats: await pausedStats() });
       expect((await decide(a, 'alice', sessionId, 3, { approved: true })).status).toBe(410);
       expect(ran).toEqual({ list: 1, get: 1, refund: 0 });
     }, 30_000);
