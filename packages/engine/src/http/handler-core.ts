@@ -1000,6 +1000,8 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
     let resumed: { state: string; lastSeq: number } | undefined;
     let paused: PausedState | string;
     let scope: RunScope;
+    /** The run's stats up to its pause, once its state is read: a run refused now ends with them. */
+    let before: ExecutionStats | undefined;
     try {
       scope = await scopeOf(ctx);
       try {
@@ -1011,11 +1013,14 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
       // Decided: its place among the owner's waiting sessions is free again (before the run may take one anew).
       await durable.releaseWait(record.owner, route.id).catch(() => {});
       paused = await pausedStateOf(route.id, record, resumed);
-      if (typeof paused !== 'string') await options.onRunStart?.({ ctx, body: paused.body });
+      if (typeof paused !== 'string') {
+        before = paused.stats;
+        await options.onRunStart?.({ ctx, body: paused.body });
+      }
     } catch (err) {
       free();
       // Refused by a hook after the store handed the run over: it ends rather than wait for nobody.
-      if (resumed !== undefined) await endResumed(route.id, err instanceof EnclaveHttpError ? err.message : 'The run could not be resumed.');
+      if (resumed !== undefined) await endResumed(route.id, err instanceof EnclaveHttpError ? err.message : 'The run could not be resumed.', undefined, before);
       throw err;
     }
     if (typeof paused === 'string') {
@@ -1088,9 +1093,9 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
   }
 
   /** A resumed session that cannot run: ended, so nobody waits on it. */
-  async function endResumed(sessionId: string, message: string | undefined, ended?: ExecutionResult): Promise<void> {
+  async function endResumed(sessionId: string, message: string | undefined, ended?: ExecutionResult, before?: ExecutionStats): Promise<void> {
     const { store, ttlMs } = sessions as NonNullable<typeof sessions>;
-    const result = ended ?? (message === undefined ? internalFailure() : failure('ABORTED', 'AbortError', message));
+    const result = ended ?? (message === undefined ? internalFailure(before) : failure('ABORTED', 'AbortError', message, before));
     try {
       await persistently(() => store.finish(sessionId, stateOf(result), result, ttlMs), DRAIN_WAIT_MS);
     } catch (err) {

@@ -1,6 +1,6 @@
 /** The approvals contract (approvals.ts) with two instances on one in-memory session store. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemorySessionStore, createEnclaveHandler, defineTool } from '../../src/index.js';
+import { EnclaveHttpError, MemorySessionStore, createEnclaveHandler, defineTool } from '../../src/index.js';
 import type { ExecutionResult, FinalSessionState } from '../../src/index.js';
 import { approvalsContract, sharedMemoryStores } from './approvals.js';
 
@@ -190,6 +190,36 @@ describe('MemorySessionStore: decisions, expiry and cancels that race', () => {
       const res = await pending;
       expect(res.status).toBe(200);
       expect(await res.json()).toMatchObject({ state: 'cancelled', result: { error: { code: 'ABORTED' } } });
+    } finally {
+      handler.dispose();
+    }
+  });
+});
+
+describe('a resume that onRunStart refuses', () => {
+  it('ends the session as ABORTED with the stats of its run before the pause, and the approved tool never runs', async () => {
+    const store = new MemorySessionStore();
+    let starts = 0;
+    let refunded = 0;
+    const ends: ExecutionResult[] = [];
+    const tools = [defineTool({ name: 'list', handler: () => [1] }), defineTool({ name: 'refund', needsApproval: true, handler: () => ++refunded })];
+    const handler = createEnclaveHandler({
+      logger: { info() {}, error() {} },
+      sessions: { store },
+      tools,
+      onRunStart: () => {
+        if (++starts > 1) throw new EnclaveHttpError(403, 'No refunds today.');
+      },
+      onRunEnd: ({ result }) => void ends.push(result),
+    });
+    const post = (path: string, body: unknown) => handler(new Request(`http://localhost/enclave${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }));
+    try {
+      const { sessionId } = (await (await post('/sessions', { code: `await callTool('list', {}); return callTool('refund', {})` })).json()) as { sessionId: string };
+      await expect.poll(() => ends.length, { timeout: 10_000 }).toBe(1);
+      expect(ends[0]?.stats.toolCallCount).toBe(2);
+      expect((await post(`/sessions/${sessionId}/approvals/2`, { approved: true })).status).toBe(403);
+      expect(await store.get(sessionId)).toMatchObject({ state: 'cancelled', result: { error: { code: 'ABORTED', message: 'No refunds today.' }, stats: ends[0]?.stats } });
+      expect(refunded).toBe(0);
     } finally {
       handler.dispose();
     }
