@@ -396,9 +396,10 @@ export function probeQuickStart(name: string, start: () => Promise<Started>, opt
 
     it('stops an unending loop: up front when provable (422), else at the client’s deadline (408)', async () => {
       await expectRefusal(await run('while (true) {}'), 422, 'VALIDATION_ERROR');
-      // No iteration budget runs out first: each turn spends its time in one search of a million
-      // characters, which counts as one turn (a long sort no longer would: its comparisons are counted).
-      const spin = "const s = 'ab'.repeat(500000); let n = 0; while (n >= 0) { n += s.indexOf('abc') + 2; } return n;";
+      // No iteration budget runs out first: each turn spends its time in one regular-expression search of
+      // a million characters, which counts as one turn (a long sort or indexOf no longer would: their
+      // comparisons and the characters they search are charged).
+      const spin = "const s = 'ab'.repeat(500000); let n = 0; while (n >= 0) { n += /abc/.test(s) ? 2 : 1; } return n;";
       await expectRefusal(await run(spin, 'alice', { limits: { timeout: 300 } }), 408, 'TIMEOUT');
       expect(await jsonOf(await run('return 1 + 1'), 200)).toMatchObject({ success: true, value: 2 });
     });
