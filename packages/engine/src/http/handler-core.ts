@@ -460,10 +460,7 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
       // Only a wait that has ended by now: a session a decision set running again since the listing, or
       // that paused again on a later call, is not this sweep's to end.
       const now = Date.now();
-      for (const id of ids) {
-        const record = await sessions.store.get(id);
-        await sessions.store.finish(id, 'failed', await endedWaiting(id, record, durable.expiredResult()), sessions.ttlMs, { waitEndsBy: now });
-      }
+      for (const id of ids) await endExpiredWait(id, await sessions.store.get(id), now);
     } catch {
       // The store is down: the next sweep tries again.
     }
@@ -757,16 +754,27 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
    * a stream opened on it gets its `final` at once. Left to the sweep if the store fails here.
    */
   async function endIfWaitEnded(id: string, record: SessionRecord): Promise<SessionRecord> {
-    const { store, ttlMs, durable } = sessions as NonNullable<typeof sessions>;
+    const { store, durable } = sessions as NonNullable<typeof sessions>;
     const pending = record.state === 'waiting_for_approval' ? record.pendingApproval : undefined;
     const now = Date.now();
     if (durable === undefined || pending === undefined || pending.expiresAt > now) return record;
     try {
-      await store.finish(id, 'failed', await endedWaiting(id, record, durable.expiredResult()), ttlMs, { waitEndsBy: now });
+      await endExpiredWait(id, record, now);
       return (await store.get(id)) ?? record;
     } catch {
       return record;
     }
+  }
+
+  /**
+   * Ends a session whose wait for a decision ran out by `now` as `APPROVAL_EXPIRED`, with the stats of
+   * its run up to the pause (the sweep, a read, a decision that came too late); a session a decision set
+   * running again meanwhile, or that paused again, is left as it is (the store's `waitEndsBy`).
+   */
+  async function endExpiredWait(id: string, record: SessionRecord | undefined, now: number): Promise<void> {
+    const { store, ttlMs, durable } = sessions as NonNullable<typeof sessions>;
+    if (durable === undefined) return;
+    await store.finish(id, 'failed', await endedWaiting(id, record, durable.expiredResult()), ttlMs, { waitEndsBy: now });
   }
 
   /**
@@ -1077,8 +1085,8 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
 
   /** A decision after the wait ended: the session ends as the sweep would end it (unless something else ended it first), and the request gets 410. */
   async function tooLate(sessionId: string, record: SessionRecord): Promise<EnclaveHttpError> {
-    const { store, ttlMs, durable } = sessions as NonNullable<typeof sessions>;
-    if (durable !== undefined) await store.finish(sessionId, 'failed', await endedWaiting(sessionId, record, durable.expiredResult()), ttlMs, { waitEndsBy: Date.now() });
+    const { store } = sessions as NonNullable<typeof sessions>;
+    await endExpiredWait(sessionId, record, Date.now());
     const now = (await store.get(sessionId)) ?? record;
     return now.state === 'waiting_for_approval' ? expiredError() : notDecided(now);
   }
