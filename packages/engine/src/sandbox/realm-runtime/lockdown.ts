@@ -310,12 +310,6 @@ function thenForeign(SafePromise: unknown, p: object, onFulfilled: unknown, onRe
 }
 
 /**
- * The realm's Promise makes every promise handled at birth (see promises.ts), before its executor can
- * settle it: a promise rejected without a handler is reported to the host process by Node, at whatever
- * stack depth the rejection happens. The resolving functions it hands out settle at most once (a second
- * call is a no-op, not a report to Node either).
- */
-/**
  * Iterations an element handed to `Promise.all`, `allSettled`, `any` or `race` is charged past the first
  * few (see chargeWork), besides the one it counts as a step: each becomes a promise of the realm's, a
  * `then` and a reaction, 10 to 30 µs of runtime work that a step does not show. A loop of `Promise.all`
@@ -325,6 +319,12 @@ function thenForeign(SafePromise: unknown, p: object, onFulfilled: unknown, onRe
  */
 const PROMISE_ELEMENT_WORK = 16;
 
+/**
+ * The realm's Promise makes every promise handled at birth (see promises.ts), before its executor can
+ * settle it: a promise rejected without a handler is reported to the host process by Node, at whatever
+ * stack depth the rejection happens. The resolving functions it hands out settle at most once (a second
+ * call is a no-op, not a report to Node either).
+ */
 function installPromise(): void {
   displace(PromiseCtor);
   // %PromisePrototype% keeps its intrinsic `then` and `constructor`, and no script ever holds it (see
