@@ -184,7 +184,8 @@ return last`,
  * The end of a session, once: only while it is running or paused, the final event with the next seq,
  * the state and result, the expiry of everything, out of the indexes, and a notice to its readers. With
  * ARGV[8] (a time on the app's clock, or 'any'), only a paused session whose wait ends by then (its
- * score in the paused index) ends. 1 if this call ended it.
+ * score in the paused index) ends, and with ARGV[13] (a call id, or ''), only one paused on that call.
+ * 1 if this call ended it.
  *
  * Then the bucket's finished sessions are bounded (KEYS[5..9]: finished, held, heaviest,
  * finishedBytes, finishedSeq; ARGV[9] the bucket's tag, ARGV[10] the prefix of readers' channels):
@@ -213,6 +214,7 @@ if ARGV[8] ~= '' then
   if state ~= 'waiting_for_approval' then return 0 end
   local ends = tonumber(redis.call('ZSCORE', KEYS[4], ARGV[1]))
   if ARGV[8] ~= 'any' and (not ends or ends > tonumber(ARGV[8])) then return 0 end
+  if ARGV[13] ~= '' and redis.call('HGET', KEYS[1], 'pendingCall') ~= ARGV[13] then return 0 end
 end
 local seq = (tonumber(redis.call('HGET', KEYS[1], 'lastSeq')) or 0) + 1
 local event = '{"sessionId":"' .. ARGV[1] .. '","seq":' .. seq .. ',"type":"final","time":' .. ARGV[7] .. ',"payload":' .. ARGV[3] .. '}'
@@ -817,12 +819,14 @@ export class RedisSessionStore implements SessionStore {
     return record;
   }
 
-  async finish(sessionId: string, state: FinalSessionState, result: ExecutionResult, ttlMs: number, only?: { waitEndsBy: number }): Promise<boolean> {
+  async finish(sessionId: string, state: FinalSessionState, result: ExecutionResult, ttlMs: number, only?: { waitEndsBy: number; callId?: number }): Promise<boolean> {
     if (!isSessionId(sessionId)) return false;
     const k = this.#keys(sessionId);
     const waitEndsBy = only === undefined ? '' : only.waitEndsBy === Infinity ? 'any' : Math.floor(only.waitEndsBy);
     if (Number.isNaN(waitEndsBy)) throw new TypeError('RedisSessionStore: finish(..., { waitEndsBy }) needs a time.');
-    const args = [sessionId, state, JSON.stringify(result), ttlMs, this.#maxEvents, this.#channel(sessionId, 'events'), Date.now(), waitEndsBy, k.tag, `${this.#prefix}session:`, this.#maxFinishedPerOwner, this.#maxBucketBytes];
+    const callId = only?.callId;
+    if (callId !== undefined && !Number.isSafeInteger(callId)) throw new TypeError('RedisSessionStore: finish(..., { callId }) needs a call id.');
+    const args = [sessionId, state, JSON.stringify(result), ttlMs, this.#maxEvents, this.#channel(sessionId, 'events'), Date.now(), waitEndsBy, k.tag, `${this.#prefix}session:`, this.#maxFinishedPerOwner, this.#maxBucketBytes, callId === undefined ? '' : String(callId)];
     const keys = [k.meta, k.events, k.index, k.waiting, `${k.tag}:finished`, `${k.tag}:held`, `${k.tag}:heaviest`, `${k.tag}:finishedBytes`, `${k.tag}:finishedSeq`];
     const finish = () => this.#run(FINISH, keys, args, 'a finish');
     // Only the end of a run goes back to a record Redis lost; one that ends a paused session (`only`) does not.

@@ -105,7 +105,9 @@ describe('RedisSessionStore: paused sessions', () => {
       await b.pause('ses_x2', { approval: approval(2, Date.now() + 600_000), state: '{}' }, 1000);
       expect(await a.finish('ses_x2', 'failed', expiredResult, 1000, { waitEndsBy: Date.now() + 120_000 })).toBe(false);
       expect(await a.expired()).toEqual([]);
-      expect(await a.finish('ses_x2', 'failed', expiredResult, 1000, { waitEndsBy: Date.now() + 600_000 })).toBe(true);
+      // Whose stats were read for the pause on call 1 does not end the pause on call 2.
+      expect(await a.finish('ses_x2', 'cancelled', expiredResult, 1000, { waitEndsBy: Infinity, callId: 1 })).toBe(false);
+      expect(await a.finish('ses_x2', 'failed', expiredResult, 1000, { waitEndsBy: Date.now() + 600_000, callId: 2 })).toBe(true);
       expect(await a.get('ses_x2')).toMatchObject({ state: 'failed', result: { error: { code: 'APPROVAL_EXPIRED' } } });
       expect(await a.finish('ses_x2', 'failed', expiredResult, 1000)).toBe(false);
     } finally {

@@ -772,28 +772,35 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
    * running again meanwhile, or that paused again, is left as it is (the store's `waitEndsBy`).
    */
   async function endExpiredWait(id: string, record: SessionRecord | undefined, now: number): Promise<void> {
-    const { store, ttlMs, durable } = sessions as NonNullable<typeof sessions>;
+    const { durable } = sessions as NonNullable<typeof sessions>;
     if (durable === undefined) return;
-    await store.finish(id, 'failed', await endedWaiting(id, record, durable.expiredResult()), ttlMs, { waitEndsBy: now });
+    await endWaiting(id, record, 'failed', durable.expiredResult(), now);
   }
 
   /**
-   * The result of a session that ends while it waits for a decision (cancelled, or its wait ran out):
-   * `ended` with the stats of its run up to the pause, read back from its paused state and checked as
-   * any state from the store; `ended` as it is (nothing counted) when the state cannot be had or read.
+   * Ends a session that waits for a decision as `ended` (cancelled, or its wait ran out by `waitEndsBy`),
+   * with the stats of its run up to the pause it ends: read back from its paused state (checked as any
+   * state from the store), and `ended` as it is (nothing counted) when the state cannot be had or read.
+   * The store ends it only if it still waits on the call of that state: a decision may have set it
+   * running since, and the run may have paused again on a later call, whose stats those are not.
+   * `true` if this call ended it.
    */
-  async function endedWaiting(sessionId: string, record: SessionRecord | undefined, ended: ExecutionFailure): Promise<ExecutionFailure> {
-    const d = sessions?.durable;
-    if (d === undefined || record === undefined) return ended;
+  async function endWaiting(sessionId: string, record: SessionRecord | undefined, state: FinalSessionState, ended: ExecutionFailure, waitEndsBy: number): Promise<boolean> {
+    const { store, ttlMs, durable: d } = sessions as NonNullable<typeof sessions>;
+    let callId = record?.pendingApproval?.callId;
+    let result = ended;
     try {
-      const text = await d.pausedState(sessionId);
-      if (text === undefined || text.length > d.maxStateChars) return ended;
-      const opened = await d.open(sessionId, record.owner, text);
-      const stats = opened === undefined ? undefined : readPausedState(opened)?.stats;
-      return stats === undefined ? ended : { ...ended, stats };
+      const text = d === undefined || record === undefined ? undefined : await d.pausedState(sessionId);
+      const opened = d === undefined || record === undefined || text === undefined || text.length > d.maxStateChars ? undefined : await d.open(sessionId, record.owner, text);
+      const paused = opened === undefined ? undefined : readPausedState(opened);
+      if (paused !== undefined) {
+        callId = paused.approval.callId;
+        if (paused.stats !== undefined) result = { ...ended, stats: paused.stats };
+      }
     } catch {
-      return ended;
+      result = ended;
     }
+    return store.finish(sessionId, state, result, ttlMs, callId === undefined ? { waitEndsBy } : { waitEndsBy, callId });
   }
 
   /**
@@ -1163,12 +1170,12 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
     }
     if (method === 'DELETE') {
       let record = await ownSession(route.id, ctx);
-      if (record.state === 'waiting_for_approval') {
-        // Nobody runs a paused session: it ends here, if it still waits (a decision may have set it running since).
-        const cancelled = await endedWaiting(route.id, record, failure('ABORTED', 'AbortError', 'The session was cancelled while it waited for an approval.'));
-        const { ttlMs, durable } = sessions as NonNullable<typeof sessions>;
-        if (await store.finish(route.id, 'cancelled', cancelled, ttlMs, { waitEndsBy: Infinity })) {
-          await durable?.releaseWait(record.owner, route.id).catch(() => {});
+      // Nobody runs a paused session: it ends here, if it still waits on the call read (a decision may
+      // have set it running since, and the run may have paused again: then it is read again).
+      const giveUpAt = Date.now() + CANCEL_WAIT_MS;
+      while (record.state === 'waiting_for_approval' && Date.now() < giveUpAt) {
+        if (await endWaiting(route.id, record, 'cancelled', failure('ABORTED', 'AbortError', 'The session was cancelled while it waited for an approval.'), Infinity)) {
+          await sessions?.durable?.releaseWait(record.owner, route.id).catch(() => {});
           return json(statuses.SUCCESS, sessionView((await store.get(route.id)) ?? record));
         }
         record = await ownSession(route.id, ctx);
@@ -1179,7 +1186,8 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
         if (ended !== undefined) return json(statuses.SUCCESS, sessionView(ended));
         return json(202, { sessionId: route.id, state: 'running' });
       }
-      return json(statuses.SUCCESS, sessionView(record));
+      // Still waiting: decided and paused again on every read within the wait; not ended (yet).
+      return json(record.state === 'waiting_for_approval' ? 202 : statuses.SUCCESS, sessionView(record));
     }
     return requestError('METHOD_NOT_ALLOWED', 'Use GET for a session’s state or DELETE to cancel it.', started, { allow: 'GET, HEAD, DELETE' });
   }

@@ -62,11 +62,12 @@ export interface SessionStore {
    *
    * With `only`, the session ends only if, in that same step, it waits for an approval whose wait ends
    * (`pendingApproval.expiresAt`) at or before `only.waitEndsBy` (ms since the epoch; `Infinity` for any
-   * wait): a session that a decision has set running again, or that paused again on a later call, is
-   * left alone (`false`). The expiry sweep and the cancel of a waiting session use it, since what they
-   * read about the session may be out of date by the time they end it.
+   * wait), and, with `only.callId`, on that call (`pendingApproval.callId`): a session that a decision
+   * has set running again, or that paused again on a later call, is left alone (`false`). The expiry
+   * sweep and the cancel of a waiting session use it, since what they read about the session (the
+   * stats of its run up to the pause, in `result`) may be out of date by the time they end it.
    */
-  finish(sessionId: string, state: FinalSessionState, result: ExecutionResult, ttlMs: number, only?: { waitEndsBy: number }): Promise<boolean>;
+  finish(sessionId: string, state: FinalSessionState, result: ExecutionResult, ttlMs: number, only?: { waitEndsBy: number; callId?: number }): Promise<boolean>;
   /** Asks the instance running the session to cancel it; `false` if it is not running. */
   requestCancel(sessionId: string): Promise<boolean>;
   /** Where the instance running a session hears cancel requests (from any instance); returns the unsubscribe. */
@@ -313,10 +314,11 @@ export class MemorySessionStore implements SessionStore {
     return record === undefined ? undefined : { ...record };
   }
 
-  async finish(sessionId: string, state: FinalSessionState, result: ExecutionResult, ttlMs: number, only?: { waitEndsBy: number }): Promise<boolean> {
+  async finish(sessionId: string, state: FinalSessionState, result: ExecutionResult, ttlMs: number, only?: { waitEndsBy: number; callId?: number }): Promise<boolean> {
     const entry = this.#sessions.get(sessionId);
     if (!entry || isFinal(entry.record.state)) return false;
     if (only !== undefined && !(entry.record.state === 'waiting_for_approval' && (entry.record.pendingApproval?.expiresAt ?? Infinity) <= only.waitEndsBy)) return false;
+    if (only?.callId !== undefined && entry.record.pendingApproval?.callId !== only.callId) return false;
     entry.lastSeq++;
     const final: EnclaveEvent<'final'> = { sessionId, seq: entry.lastSeq, type: 'final', time: Date.now(), payload: result };
     entry.events.push(final);

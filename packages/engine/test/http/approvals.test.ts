@@ -138,7 +138,9 @@ describe('MemorySessionStore: decisions, expiry and cancels that race', () => {
     // Paused again on a later call, with a later end: that sweep's time is still not this wait's end.
     expect(await store.pause('ses_m2', { approval: approval(2, Date.now() + 600_000), state: '{}' }, 1000)).toBe(true);
     expect(await store.finish('ses_m2', 'failed', expired, 1000, { waitEndsBy: Date.now() + 120_000 })).toBe(false);
-    expect(await store.finish('ses_m2', 'failed', expired, 1000, { waitEndsBy: Date.now() + 600_000 })).toBe(true);
+    // Whose stats were read for the pause on call 1 does not end the pause on call 2.
+    expect(await store.finish('ses_m2', 'cancelled', expired, 1000, { waitEndsBy: Infinity, callId: 1 })).toBe(false);
+    expect(await store.finish('ses_m2', 'failed', expired, 1000, { waitEndsBy: Date.now() + 600_000, callId: 2 })).toBe(true);
     expect(await store.get('ses_m2')).toMatchObject({ state: 'failed', result: { error: { code: 'APPROVAL_EXPIRED' } } });
   });
 
@@ -192,6 +194,48 @@ describe('MemorySessionStore: decisions, expiry and cancels that race', () => {
       expect(await res.json()).toMatchObject({ state: 'cancelled', result: { error: { code: 'ABORTED' } } });
     } finally {
       handler.dispose();
+    }
+  });
+});
+
+describe('a cancel that races a decision and the pause after it', () => {
+  it('DELETE ends the session with the stats of the pause it ends, not those of the pause it first read', async () => {
+    let raceOnce: (() => Promise<void>) | undefined;
+    /** Before the cancel's finish, a decision (as from another instance) resumes the run, which pauses again on a later call. */
+    class DecidedAndPausedAgain extends MemorySessionStore {
+      override async finish(sessionId: string, state: FinalSessionState, result: ExecutionResult, ttlMs: number, only?: { waitEndsBy: number }) {
+        const race = only === undefined ? undefined : raceOnce;
+        raceOnce = undefined;
+        await race?.();
+        return super.finish(sessionId, state, result, ttlMs, only);
+      }
+    }
+    const store = new DecidedAndPausedAgain();
+    const pauses: ExecutionResult[] = [];
+    const tools = [defineTool({ name: 'list', handler: () => [1] }), defineTool({ name: 'refund', needsApproval: true, handler: () => 1 })];
+    const handler = createEnclaveHandler({ logger: { info() {}, error() {} }, sessions: { store }, tools, onRunEnd: ({ result }) => void pauses.push(result) });
+    const send = (method: string, path: string, body?: unknown) =>
+      handler(new Request(`http://localhost/enclave${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) }));
+    const waitsOn = async (sessionId: string, callId: number) => {
+      await expect.poll(async () => (await store.get(sessionId))?.pendingApproval?.callId, { timeout: 10_000 }).toBe(callId);
+    };
+    try {
+      const code = `await callTool('list', {}); await callTool('refund', { n: 1 }); await callTool('list', {}); await callTool('list', {}); return callTool('refund', { n: 2 })`;
+      const { sessionId } = (await (await send('POST', '/sessions', { code })).json()) as { sessionId: string };
+      await waitsOn(sessionId, 2);
+      raceOnce = async () => {
+        expect((await send('POST', `/sessions/${sessionId}/approvals/2`, { approved: true })).status).toBe(202);
+        await waitsOn(sessionId, 5);
+      };
+      const res = await send('DELETE', `/sessions/${sessionId}`);
+      expect(res.status).toBe(200);
+      expect(pauses.map((r) => r.stats.toolCallCount)).toEqual([2, 5]);
+      const ended = (await res.json()) as { state: string; result: ExecutionResult };
+      expect(ended).toMatchObject({ state: 'cancelled', result: { error: { code: 'ABORTED' } } });
+      expect(ended.result.stats).toEqual(pauses[1]?.stats);
+    } finally {
+      handler.dispose();
+      store.dispose();
     }
   });
 });
