@@ -204,8 +204,8 @@ export interface EnclaveClient {
    * resumes on the server (the approved call runs once) and its events go on; follow them with
    * `session(sessionId, { fromSeq })`. `call` is the pending approval as shown (its `digest` goes with
    * the decision, which the server then takes only for that very call, tool and arguments), or its
-   * `callId` alone. Throws `EnclaveClientError`: 404 (not the caller's session, or not the call it
-   * waits on), 409 `CONFLICT` (already decided, not waiting, or the call waiting is not the one shown),
+   * `callId` alone. Throws `EnclaveClientError`: 404 (not the caller's session), 409 `CONFLICT`
+   * (already decided, not waiting, not waiting on that call, or the call waiting is not the one shown),
    * 410 `APPROVAL_EXPIRED` (the wait ended: the session ends so, nothing more runs), 429, 503.
    */
   approve(sessionId: string, call: number | Pick<PendingApproval, 'callId' | 'digest'>, options?: RequestOptions): Promise<ApprovalAnswer>;

@@ -58,7 +58,7 @@ describe('approvals through the client', () => {
     const paused = await stream.result;
     const sessionId = await stream.sessionId;
     const callId = (paused.success ? 0 : paused.error.data?.callId) as number;
-    expect(await rejection(client.deny(sessionId, callId + 1, 'no'))).toMatchObject({ code: 'NOT_FOUND', status: 404 });
+    expect(await rejection(client.deny(sessionId, callId + 1, 'no'))).toMatchObject({ code: 'CONFLICT', status: 409 });
     await expect(client.deny(sessionId, 0)).rejects.toMatchObject({ code: 'BAD_REQUEST' });
     await client.deny(sessionId, callId, 'Not this month.');
     expect(await client.session(sessionId, { fromSeq: stream.lastSeq }).result).toMatchObject({ success: true, value: 'APPROVAL_DENIED: Not this month.' });

@@ -1002,7 +1002,9 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
     }
     const callId = /^[1-9]\d{0,8}$/.test(route.approval) ? Number(route.approval) : undefined;
     if (record.state !== 'waiting_for_approval') throw notDecided(record);
-    if (callId === undefined || record.pendingApproval?.callId !== callId) throw new EnclaveHttpError(404, `No such approval: the session waits on call ${record.pendingApproval?.callId ?? '?'}.`);
+    if (callId === undefined) throw new EnclaveHttpError(404, `No such approval: a call id is a positive integer; the session waits on call ${record.pendingApproval?.callId ?? '?'}.`);
+    // A call decided already (the run has paused again since), or one it never waited on: as the contract's "not waiting on it" row.
+    if (record.pendingApproval?.callId !== callId) throw new EnclaveHttpError(409, `The session does not wait on call ${callId} (any more): it waits on call ${record.pendingApproval?.callId ?? '?'}.`, { code: 'CONFLICT' });
     // Bound to what the person saw: the call waiting now must be that call, tool and arguments. The
     // resume then checks the paused run against this same record, so the call that runs is the one shown.
     if (shownDigest !== undefined && shownDigest !== (await approvalDigest(record.pendingApproval))) {

@@ -240,6 +240,35 @@ describe('a cancel that races a decision and the pause after it', () => {
   });
 });
 
+describe('a decision that comes again after the run paused on a later call', () => {
+  it('is a conflict (409), as any decision on a call decided already; nothing runs and the session still waits', async () => {
+    const store = new MemorySessionStore();
+    let refunds = 0;
+    const tools = [defineTool({ name: 'refund', needsApproval: true, handler: () => ++refunds })];
+    const handler = createEnclaveHandler({ logger: { info() {}, error() {} }, sessions: { store }, tools });
+    const decide = (sessionId: string, callId: number) =>
+      handler(new Request(`http://localhost/enclave/sessions/${sessionId}/approvals/${callId}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ approved: true }) }));
+    const waitsOn = async (sessionId: string, callId: number) => {
+      await expect.poll(async () => (await store.get(sessionId))?.pendingApproval?.callId, { timeout: 10_000 }).toBe(callId);
+    };
+    try {
+      const code = `await callTool('refund', { n: 1 }); return callTool('refund', { n: 2 })`;
+      const started = await handler(new Request('http://localhost/enclave/sessions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) }));
+      const { sessionId } = (await started.json()) as { sessionId: string };
+      await waitsOn(sessionId, 1);
+      expect((await decide(sessionId, 1)).status).toBe(202);
+      await waitsOn(sessionId, 2);
+      const again = await decide(sessionId, 1);
+      expect([again.status, ((await again.json()) as { error: { code: string } }).error.code]).toEqual([409, 'CONFLICT']);
+      expect((await store.get(sessionId))?.state).toBe('waiting_for_approval');
+      expect(refunds).toBe(1);
+    } finally {
+      handler.dispose();
+      store.dispose();
+    }
+  });
+});
+
 describe('a resume that onRunStart refuses', () => {
   it('ends the session as ABORTED with the stats of its run before the pause, and the approved tool never runs', async () => {
     const store = new MemorySessionStore();

@@ -176,7 +176,9 @@ export function approvalsContract(name: string, makeStores: () => ApprovalStores
       // Only the owner, only the pending call, only the documented bodies.
       expect((await decide(b, 'bob', sessionId, 3, { approved: true })).status).toBe(404);
       expect((await status(b, 'bob', sessionId)).error.code).toBe('NOT_FOUND');
-      expect((await decide(b, 'alice', sessionId, 2, { approved: true })).status).toBe(404);
+      // A call it does not wait on is a conflict (as one decided already); a path that names no call, 404.
+      const notWaited = await decide(b, 'alice', sessionId, 2, { approved: true });
+      expect([notWaited.status, ((await notWaited.json()) as any).error.code]).toEqual([409, 'CONFLICT']);
       expect((await decide(b, 'alice', sessionId, 'x', { approved: true })).status).toBe(404);
       for (const bad of ['{', '[]', '{"approved":"yes"}', '{"approved":true,"__proto__":{"x":1}}', '{"approved":false,"reason":7}', JSON.stringify({ approved: false, reason: 'x', extra: 1 }), '{"approved":true,"digest":"abc"}', '{"approved":true,"digest":7}']) {
         const res = await decide(b, 'alice', sessionId, 3, bad);
