@@ -242,6 +242,8 @@ export function readRunOptions(settings: EnclaveSettings, runOptions: RunOptions
   const check = new OptionChecker(where);
   const o = check.object('options', runOptions) ?? {};
   check.knownKeys('', o, RUN_OPTION_KEYS);
+  // The run listens on it and lets go of it at its end: anything else would fail there, run started.
+  if (o.signal !== undefined && !isAbortSignal(o.signal)) check.fail('signal must be an AbortSignal.');
   const limits = { ...settings.limits };
   // `limits: { ... }` as the HTTP body has it, or flat; each can only lower the instance's limits.
   const nested = check.object('limits', o.limits, 'an object of limits ({ timeout, maxToolCalls, ... })') ?? {};
@@ -273,6 +275,14 @@ export function readRunOptions(settings: EnclaveSettings, runOptions: RunOptions
     functionGlobals,
     globalNames: Object.keys(globals).sort(),
   };
+}
+
+/** An `AbortSignal`, of this realm or another's (a polyfill's, a test environment's): what a run uses of one. */
+function isAbortSignal(value: unknown): value is AbortSignal {
+  if (value instanceof AbortSignal) return true;
+  if (value === null || typeof value !== 'object') return false;
+  const s = value as Record<string, unknown>;
+  return typeof s.aborted === 'boolean' && typeof s.addEventListener === 'function' && typeof s.removeEventListener === 'function';
 }
 
 /** Reads the `tools` given to `describe()`: layered over the instance's, as in `run()`. */

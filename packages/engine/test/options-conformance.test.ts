@@ -110,3 +110,17 @@ describe('signal and dispose() take effect from the moment run() returns', () =>
     expect([codeOf(r), r.error?.message, marked]).toEqual(['ABORTED', 'This Enclave has been disposed.', 0]);
   });
 });
+
+describe('a signal that is not an AbortSignal is the caller’s input, refused like any other option', () => {
+  for (const adapter of ['vm', 'worker_threads'] as const) {
+    it(`${adapter}: VALIDATION_ERROR naming signal; nothing is left running, and dispose() afterwards does not throw`, async () => {
+      const enclave = new Enclave({ adapter, ...(adapter === 'worker_threads' ? { workerPoolConfig: { minWorkers: 1, maxWorkers: 1 } } : {}) });
+      for (const signal of [5, {}, { aborted: false }, { aborted: false, addEventListener() {} }]) {
+        const r = await enclave.run('return 1', { signal } as never);
+        expect([codeOf(r), r.error?.message]).toEqual(['VALIDATION_ERROR', 'run(code, options): signal must be an AbortSignal.']);
+      }
+      expect(enclave.stats().activeRuns).toBe(0);
+      expect(() => enclave.dispose()).not.toThrow();
+    });
+  }
+});
