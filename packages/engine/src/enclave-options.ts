@@ -248,8 +248,10 @@ export function readRunOptions(settings: EnclaveSettings, runOptions: RunOptions
   // `limits: { ... }` as the HTTP body has it, or flat; each can only lower the instance's limits.
   const nested = check.object('limits', o.limits, 'an object of limits ({ timeout, maxToolCalls, ... })') ?? {};
   check.knownKeys('limits', nested, LIMIT_KEYS);
+  // A limit can only lower the instance's: an integer past what a double counts exactly (1e20) lowers nothing.
+  const lowering = (value: unknown) => (typeof value === 'number' && Number.isInteger(value) && value > Number.MAX_SAFE_INTEGER ? Number.MAX_SAFE_INTEGER : value);
   for (const key of LIMIT_KEYS) {
-    limits[key] = Math.min(limits[key], check.positiveInteger(key, o[key]) ?? limits[key], check.positiveInteger(`limits.${key}`, nested[key]) ?? limits[key]);
+    limits[key] = Math.min(limits[key], check.positiveInteger(key, lowering(o[key])) ?? limits[key], check.positiveInteger(`limits.${key}`, lowering(nested[key])) ?? limits[key]);
   }
   const source = readToolSource(check, o);
   const globals: Record<string, unknown> = { ...settings.globals, ...readGlobals(check, o.globals, settings.allowFunctionsInGlobals) };

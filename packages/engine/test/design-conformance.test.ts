@@ -148,6 +148,9 @@ describe('run() never throws for anything the script or its input does', () => {
     const small = new Enclave({ maxToolCalls: 1, tools: { t: () => 1 } });
     const r = await small.run('await callTool("t"); await callTool("t"); return 1', { timeout: 1e12, maxToolCalls: Number.MAX_SAFE_INTEGER, maxIterations: 1e15 });
     expect(r.error?.code).toBe('MAX_TOOL_CALLS');
+    // Integers past what a double counts exactly, flat or as the HTTP body has them: capped, not refused.
+    const past = await small.run('await callTool("t"); await callTool("t"); return 1', { timeout: 1e20, limits: { maxToolCalls: 2 ** 60, maxIterations: 1e300 } });
+    expect([past.error?.code, past.error?.message]).toEqual(['MAX_TOOL_CALLS', 'Tool-call limit of 1 exceeded.']);
     small.dispose();
   });
 

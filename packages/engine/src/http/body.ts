@@ -152,8 +152,9 @@ export function parseRunRequest(text: string): RunRequestBody {
     const checked: Record<string, number> = {};
     for (const [key, value] of Object.entries(limits)) {
       if (!CLIENT_LIMIT_KEYS.has(key)) bad(`Unknown limit "${key}"; a client may lower timeout, maxToolCalls and maxIterations.`);
-      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) bad(`limits.${key} must be a positive integer.`);
-      checked[key] = value;
+      if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) bad(`limits.${key} must be a positive integer.`);
+      // It can only lower the server's: one past what a double counts exactly (JSON's 1e20) lowers nothing.
+      checked[key] = Math.min(value, Number.MAX_SAFE_INTEGER);
     }
     out.limits = checked;
   }

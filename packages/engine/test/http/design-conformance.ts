@@ -94,6 +94,9 @@ export function designConformance(name: string, harness: AdapterHarness): void {
       }
       const huge = await answer(await post(served, { code: 'return 1', limits: { timeout: 1e15, maxToolCalls: Number.MAX_SAFE_INTEGER, maxIterations: 1e12 } }));
       expect([huge.status, huge.body.value]).toEqual([200, 1]);
+      // Integers past what a double counts exactly are integers all the same (JSON's 1e20): capped, not refused.
+      const huger = await answer(await post(served, { code: 'return 1', limits: { timeout: 1e20, maxToolCalls: 2 ** 60, maxIterations: 1e300 } }));
+      expect([huger.status, huger.body.value]).toEqual([200, 1]);
     });
 
     it('a result nested deeper than can be copied out is 422 OUTPUT_LIMIT_EXCEEDED', async () => {
