@@ -906,7 +906,7 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
         : async ({ tool }: { tool: string }): Promise<string | undefined> => {
             const until = Date.now() + durable.maxPauseDuration;
             if (!(await holdWait(owner, sessionId, durable.maxWaitingPerUser, until))) {
-              return `Tool "${tool}" needs a person's approval, but ${durable.maxWaitingPerUser} of your sessions already wait for one (the most allowed); this run cannot wait too. Decide or cancel a waiting session first.`;
+              return `Tool "${tool}" needs a person's approval, but this run cannot wait for one: ${durable.maxWaitingPerUser} of your sessions already wait for one (the most allowed), or the server holds as many waiting sessions as it may. Decide or cancel a waiting session first.`;
             }
             waitUntil = until;
             return undefined;

@@ -138,6 +138,15 @@ export interface MemorySessionStoreOptions {
    * which the engine's `maxOutputBytes`, `maxLogBytes` and `maxEventBytes` bound. Default 64 MiB.
    */
   maxFinishedBytes?: number;
+  /**
+   * Sessions waiting for an approval in all, whoever owns them (the places `holdWait` gives; the HTTP
+   * core's `sessions.maxWaitingPerUser` bounds each owner's): past it, a call that needs approval does
+   * not pause its run, it fails in the script with `APPROVAL_REQUIRED`, as past the per-user cap. Each
+   * waiting session keeps its paused run (its journal, at most `sessions.maxJournalBytes`, and its
+   * request) for up to `sessions.maxPauseDuration`, so without it as many users as `authenticate`
+   * admits could fill the heap. Default 1,000.
+   */
+  maxWaiting?: number;
 }
 
 interface Entry {
@@ -207,7 +216,7 @@ function droppedAfter(marker: EnclaveEvent<'events_dropped'>, afterSeq: number, 
  * app.use(enclave({ tools, sessions: { store: new MemorySessionStore({ maxFinishedBytes: 256 * 1024 * 1024 }) } }));
  * ```
  * Defaults: 2 MiB of events per session, a running session kept at most 1 hour, 100 finished sessions
- * per owner, 64 MiB of finished sessions in all.
+ * per owner, 64 MiB of finished sessions in all, 1,000 sessions waiting for an approval in all.
  */
 export class MemorySessionStore implements SessionStore {
   readonly #sessions = new Map<string, Entry>();
@@ -221,11 +230,13 @@ export class MemorySessionStore implements SessionStore {
   readonly #maxRunningMs: number;
   readonly #maxFinishedPerOwner: number;
   readonly #maxFinishedBytes: number;
+  readonly #maxWaiting: number;
 
   constructor(options: MemorySessionStoreOptions = {}) {
     const check = new OptionChecker('new MemorySessionStore(options)');
     const o = check.object('options', options) ?? {};
-    check.knownKeys('', o, ['maxEventBytes', 'maxRunningMs', 'maxFinishedPerOwner', 'maxFinishedBytes']);
+    check.knownKeys('', o, ['maxEventBytes', 'maxRunningMs', 'maxFinishedPerOwner', 'maxFinishedBytes', 'maxWaiting']);
+    this.#maxWaiting = check.positiveInteger('maxWaiting', o.maxWaiting) ?? 1000;
     this.#maxEventBytes = check.positiveInteger('maxEventBytes', o.maxEventBytes, 'bytes') ?? 2 * MB;
     this.#maxRunningMs = check.positiveInteger('maxRunningMs', o.maxRunningMs, 'ms') ?? 60 * 60_000;
     this.#maxFinishedPerOwner = check.positiveInteger('maxFinishedPerOwner', o.maxFinishedPerOwner) ?? 100;
@@ -411,10 +422,21 @@ export class MemorySessionStore implements SessionStore {
     const now = Date.now();
     const places = this.#waits.get(owner) ?? new Map<string, number>();
     for (const [id, end] of places) if (end <= now) places.delete(id);
-    if (!places.has(sessionId) && places.size >= max) return false;
+    if (!places.has(sessionId) && (places.size >= max || this.#waiting(now) >= this.#maxWaiting)) return false;
     places.set(sessionId, until);
     this.#waits.set(owner, places);
     return true;
+  }
+
+  /** Places held in all, those past their time let go first. */
+  #waiting(now: number): number {
+    let held = 0;
+    for (const [owner, places] of this.#waits) {
+      for (const [id, end] of places) if (end <= now) places.delete(id);
+      if (places.size === 0) this.#waits.delete(owner);
+      held += places.size;
+    }
+    return held;
   }
 
   async releaseWait(owner: string, sessionId: string): Promise<void> {

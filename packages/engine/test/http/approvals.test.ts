@@ -269,6 +269,57 @@ describe('a decision that comes again after the run paused on a later call', () 
   });
 });
 
+describe('MemorySessionStore: maxWaiting bounds the sessions waiting for an approval in all, whoever owns them', () => {
+  it('holdWait: past maxWaiting no owner takes a new place; one held is kept; a released or past one is free', async () => {
+    const store = new MemorySessionStore({ maxWaiting: 2 });
+    try {
+      const later = Date.now() + 60_000;
+      expect(await store.holdWait('alice', 'ses_g1', 20, later)).toBe(true);
+      expect(await store.holdWait('bob', 'ses_g2', 20, Date.now() + 50)).toBe(true);
+      expect(await store.holdWait('carol', 'ses_g3', 20, later)).toBe(false);
+      expect(await store.holdWait('alice', 'ses_g1', 20, later + 1)).toBe(true);
+      await store.releaseWait('alice', 'ses_g1');
+      expect(await store.holdWait('carol', 'ses_g3', 20, later)).toBe(true);
+      expect(await store.holdWait('dave', 'ses_g4', 20, later)).toBe(false);
+      await new Promise((resolve) => setTimeout(resolve, 60));
+      expect(await store.holdWait('dave', 'ses_g4', 20, later)).toBe(true);
+    } finally {
+      store.dispose();
+    }
+  });
+
+  it('through the HTTP core: a third user’s call that needs approval fails in the script with APPROVAL_REQUIRED, until a wait ends', async () => {
+    const store = new MemorySessionStore({ maxWaiting: 2 });
+    let refunds = 0;
+    const tools = [defineTool({ name: 'refund', needsApproval: true, handler: () => ++refunds })];
+    const handler = createEnclaveHandler({ logger: { info() {}, error() {} }, sessions: { store }, tools, authenticate: ({ request }) => request.headers.get('x-user') });
+    const send = async (user: string, method: string, path: string, body?: unknown) =>
+      handler(new Request(`http://localhost/enclave${path}`, { method, headers: { 'content-type': 'application/json', 'x-user': user }, body: body === undefined ? undefined : JSON.stringify(body) }));
+    const code = `try { return await callTool('refund', {}); } catch (e) { return e.code; }`;
+    const settled = async (user: string) => {
+      const { sessionId } = (await (await send(user, 'POST', '/sessions', { code })).json()) as { sessionId: string };
+      await expect.poll(async () => (await store.get(sessionId))?.state, { timeout: 10_000 }).not.toBe('running');
+      return { sessionId, record: await store.get(sessionId) };
+    };
+    try {
+      const alice = await settled('alice');
+      expect(alice.record?.state).toBe('waiting_for_approval');
+      expect((await settled('bob')).record?.state).toBe('waiting_for_approval');
+      expect((await settled('carol')).record).toMatchObject({ state: 'completed', result: { value: 'APPROVAL_REQUIRED' } });
+      expect((await send('alice', 'DELETE', `/sessions/${alice.sessionId}`)).status).toBe(200);
+      expect((await settled('carol')).record?.state).toBe('waiting_for_approval');
+      expect(refunds).toBe(0);
+    } finally {
+      handler.dispose();
+      store.dispose();
+    }
+  });
+
+  it('is checked at construction', () => {
+    expect(() => new MemorySessionStore({ maxWaiting: 0 })).toThrow(/maxWaiting must be a positive integer/);
+  });
+});
+
 describe('a resume that onRunStart refuses', () => {
   it('ends the session as ABORTED with the stats of its run before the pause, and the approved tool never runs', async () => {
     const store = new MemorySessionStore();
