@@ -70,7 +70,12 @@ export interface SessionStore {
   finish(sessionId: string, state: FinalSessionState, result: ExecutionResult, ttlMs: number, only?: { waitEndsBy: number; callId?: number }): Promise<boolean>;
   /** Asks the instance running the session to cancel it; `false` if it is not running. */
   requestCancel(sessionId: string): Promise<boolean>;
-  /** Where the instance running a session hears cancel requests (from any instance); returns the unsubscribe. */
+  /**
+   * Where the instance running a session hears cancel requests (from any instance); returns the
+   * unsubscribe. A cancel asked while the session runs, before this listener came, reaches it too (soon
+   * after it subscribes): a run a decision has just resumed subscribes a moment after the store set it
+   * running. One asked before the session last paused does not.
+   */
   onCancel(sessionId: string, listener: () => void): () => void;
   /** The instance running a session says it is alive, for `ttlMs` more. */
   keepAlive(sessionId: string, ttlMs: number): Promise<void>;
@@ -164,6 +169,11 @@ interface Entry {
   held: number;
   listeners: Set<() => void>;
   cancelListeners: Set<() => void>;
+  /**
+   * A cancel asked while it runs, until it pauses or ends: a run that starts listening after it (one a
+   * decision has just set running, which starts a moment later) hears it then, as from Redis's flag.
+   */
+  cancelAsked: boolean;
   expiry: NodeJS.Timeout | undefined;
 }
 
@@ -245,7 +255,7 @@ export class MemorySessionStore implements SessionStore {
 
   async create(session: { sessionId: string; owner: string; createdAt: number }): Promise<boolean> {
     if (this.#sessions.has(session.sessionId)) return false;
-    const entry: Entry = { record: { ...session, state: 'running' }, paused: undefined, aliveUntil: Infinity, lastSeq: 0, events: [], bytes: 0, held: 0, listeners: new Set(), cancelListeners: new Set(), expiry: undefined };
+    const entry: Entry = { record: { ...session, state: 'running' }, paused: undefined, aliveUntil: Infinity, lastSeq: 0, events: [], bytes: 0, held: 0, listeners: new Set(), cancelListeners: new Set(), cancelAsked: false, expiry: undefined };
     this.#sessions.set(session.sessionId, entry);
     this.#expireIn(session.sessionId, entry, this.#maxRunningMs);
     return true;
@@ -337,6 +347,7 @@ export class MemorySessionStore implements SessionStore {
     entry.record = { ...record, state, result };
     entry.paused = undefined;
     entry.cancelListeners.clear();
+    entry.cancelAsked = false;
     this.#expireIn(sessionId, entry, ttlMs);
     this.#hold(sessionId, entry, entry.bytes + eventBytes(final) + SESSION_OVERHEAD_BYTES);
     this.#notify(entry);
@@ -386,6 +397,7 @@ export class MemorySessionStore implements SessionStore {
     entry.record = { ...entry.record, state: 'waiting_for_approval', pendingApproval: paused.approval };
     entry.paused = paused.state;
     entry.cancelListeners.clear();
+    entry.cancelAsked = false;
     this.#expireIn(sessionId, entry, Math.max(0, paused.approval.expiresAt - Date.now()) + ttlMs);
     this.#notify(entry);
     return true;
@@ -461,6 +473,7 @@ export class MemorySessionStore implements SessionStore {
   async requestCancel(sessionId: string): Promise<boolean> {
     const entry = this.#sessions.get(sessionId);
     if (!entry || entry.record.state !== 'running') return false;
+    entry.cancelAsked = true;
     // A copy: a listener may unsubscribe while we go through them.
     for (const listener of Array.from(entry.cancelListeners)) listener();
     return true;
@@ -470,6 +483,8 @@ export class MemorySessionStore implements SessionStore {
     const entry = this.#sessions.get(sessionId);
     if (!entry) return () => {};
     entry.cancelListeners.add(listener);
+    // Asked before this listener came (never during the call that subscribes it).
+    if (entry.cancelAsked) queueMicrotask(() => entry.cancelListeners.has(listener) && listener());
     return () => void entry.cancelListeners.delete(listener);
   }
 
