@@ -495,6 +495,16 @@ redis.call('PUBLISH', ARGV[1], 'c')
 return 1`,
 );
 
+/**
+ * Whether a cancel was asked of a running session (its flag): 1 or 0. Read when a run starts listening,
+ * so one asked just before (while a decision was setting the run going again) is heard at once.
+ */
+const CANCEL_ASKED = new Script(
+  'session cancel asked',
+  `if redis.call('HGET', KEYS[1], 'state') == 'running' and redis.call('HGET', KEYS[1], 'cancel') then return 1 end
+return 0`,
+);
+
 /** FNV-1a of a string, the same on every instance. */
 function fnv(text: string): number {
   let h = 0x811c9dc5;
@@ -921,6 +931,14 @@ export class RedisSessionStore implements SessionStore {
     const stop = this.#pubsub().add(this.#channel(sessionId, 'cancel'), (message) => {
       if (message === 'c') listener();
     });
+    // Asked before this listener came (a run a decision has just resumed starts listening a moment after
+    // the store set it running), or while its subscription was on its way: the flag says so.
+    this.#run(CANCEL_ASKED, [this.#keys(sessionId).meta], [], 'a cancel check').then(
+      (reply) => {
+        if (reply === 1 && own.has(listener)) listener();
+      },
+      () => {},
+    );
     return () => {
       stop();
       own.delete(listener);

@@ -320,6 +320,41 @@ return { pick, refunded: r.refunded, at: new Date(Date.now()).getUTCFullYear() >
       expect(ran).toEqual({ list: 1, get: 1, refund: 0 });
     }, 30_000);
 
+    it('a DELETE through one instance while another sets the run going again on a decision: the resumed run ends as ABORTED before the approved call', async () => {
+      const { ran, toolsFor } = shop();
+      let starts = 0;
+      let resuming: () => void = () => {};
+      const resumed = new Promise<void>((resolve) => (resuming = resolve));
+      let go: () => void = () => {};
+      const held = new Promise<void>((resolve) => (go = resolve));
+      try {
+        const a = await instance(toolsFor);
+        // b's start of the resumed part waits: the store has set the session running, the run does not listen yet.
+        const b = await instance(toolsFor, {
+          onRunStart: async () => {
+            if (++starts === 1) return;
+            resuming();
+            await held;
+          },
+        });
+        const { sessionId } = await paused(b, 'alice', `return callTool('orders:refund', { id: 'o1', amount: 1 })`);
+        const decision = decide(b, 'alice', sessionId, 1, { approved: true });
+        await resumed;
+        const cancel = fetch(`${a}/sessions/${sessionId}`, { method: 'DELETE', headers: { 'x-user': 'alice' } });
+        await expect.poll(async () => (await status(a, 'alice', sessionId)).state).toBe('running');
+        // The cancel has reached the store (a's DELETE waits for the end now); then b's run starts.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        go();
+        expect((await decision).status).toBe(202);
+        const res = await cancel;
+        expect(res.status).toBe(200);
+        expect(await res.json()).toMatchObject({ state: 'cancelled', result: { success: false, error: { code: 'ABORTED' } } });
+        expect(ran.refund).toBe(0);
+      } finally {
+        go();
+      }
+    }, 30_000);
+
     it('maxWaitingPerUser: past it a call that needs approval fails in the script with APPROVAL_REQUIRED; per user, across instances; a decision or a cancel frees a place', async () => {
       const { ran, toolsFor } = shop();
       const opts = { sessions: { maxWaitingPerUser: 1 } } as Partial<EnclaveHandlerOptions<unknown, string>>;
