@@ -2,7 +2,7 @@ import * as v from 'valibot';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
 import { Enclave, EnclaveConfigError, ToolError, defineTool } from '../index.js';
-import type { ToolContext } from '../index.js';
+import type { StandardSchemaV1, ToolContext } from '../index.js';
 
 const getOrderZod = defineTool({
   name: 'orders:get',
@@ -55,6 +55,22 @@ describe('defineTool with Standard Schema validators', () => {
     expect(r.error?.code).toBe('TOOL_ERROR');
     expect(r.error?.data).toMatchObject({ toolErrorCode: 'INVALID_ARGUMENTS', tool: 'docs:search', issues: [{ path: 'query' }] });
     expect(r.error?.message).toMatch(/query: Invalid length/);
+  });
+
+  it('issue messages that end with a period, or a schema that throws: one period at the end of each sentence', async () => {
+    const schema = (validate: () => unknown) => ({ '~standard': { version: 1 as const, vendor: 'test', validate } }) as unknown as StandardSchemaV1;
+    const dotted = defineTool({ name: 'dotted', input: schema(() => ({ issues: [{ message: 'Must be a number.', path: ['a'] }, { message: 'Too short.' }] })), handler: () => 1 });
+    const throwing = defineTool({ name: 'throwing', input: schema(() => { throw new Error('schema internals'); }), handler: () => 1 });
+    const e = new Enclave({ tools: [dotted, throwing] });
+    try {
+      for (const tool of ['dotted', 'throwing']) {
+        const r = await e.run(`return await callTool('${tool}', { a: 1 });`);
+        expect(r.error?.message, tool).toMatch(/^Invalid arguments for "\w+": /);
+        expect(r.error?.message, tool).not.toMatch(/\.\./);
+      }
+    } finally {
+      e.dispose();
+    }
   });
 
   it('never calls the handler with invalid arguments', async () => {

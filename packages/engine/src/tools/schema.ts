@@ -53,7 +53,14 @@ export async function checkWithSchema<T>(schema: StandardSchemaV1<unknown, T>, v
 }
 
 export function formatIssues(issues: readonly SchemaIssue[]): string {
-  return issues.map((i) => (i.path === '' ? i.message : `${i.path}: ${i.message}`)).join('; ');
+  // Joined by "; " into one sentence that the caller ends: a message's own final period would double it.
+  // Trimmed by hand: a message may echo the script's argument, and /\.+$/ is quadratic over a run of dots.
+  const text = (message: string) => {
+    let end = message.length;
+    while (end > 0 && message.charCodeAt(end - 1) === 0x2e) end--;
+    return message.slice(0, end);
+  };
+  return issues.map((i) => (i.path === '' ? text(i.message) : `${i.path}: ${text(i.message)}`)).join('; ');
 }
 
 /**
