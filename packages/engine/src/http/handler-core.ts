@@ -1105,7 +1105,8 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
     const now = (await (sessions as NonNullable<typeof sessions>).store.get(sessionId)) ?? before;
     const pending = now.state === 'waiting_for_approval' ? now.pendingApproval : undefined;
     if (pending !== undefined && pending.callId === before.pendingApproval?.callId && pending.expiresAt <= Date.now()) return tooLate(sessionId, now);
-    if (endedExpired(now)) return expiredError();
+    // Ended meanwhile (cancelled, expired, lost): said as such, not as another decision.
+    if (now.result !== undefined) return notDecided(now);
     return new EnclaveHttpError(409, 'This call was decided by another request first.', { code: 'CONFLICT' });
   }
 

@@ -341,6 +341,33 @@ describe('a cancel that comes while a decision is setting the run going again', 
   });
 });
 
+describe('a decision that a cancel beats to the store', () => {
+  it('is 409 CONFLICT saying the session was cancelled, not that another decision came first; nothing runs', async () => {
+    /** A DELETE (as through another instance) ends the waiting session just before the decision's resume. */
+    class CancelledFirst extends MemorySessionStore {
+      override async resume(sessionId: string, callId: number, livenessMs: number) {
+        const aborted: ExecutionResult = { success: false, error: { name: 'AbortError', message: 'cancelled', code: 'ABORTED' }, stats: { duration: 0, toolCallCount: 0, iterationCount: 0 } };
+        await this.finish(sessionId, 'cancelled', aborted, 60_000, { waitEndsBy: Infinity });
+        return super.resume(sessionId, callId, livenessMs);
+      }
+    }
+    const store = new CancelledFirst();
+    let refunds = 0;
+    const handler = createEnclaveHandler({ logger: { info() {}, error() {} }, sessions: { store }, tools: [defineTool({ name: 'refund', needsApproval: true, handler: () => ++refunds })] });
+    const post = (path: string, body: unknown) => handler(new Request(`http://localhost/enclave${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }));
+    try {
+      const { sessionId } = (await (await post('/sessions', { code: `return callTool('refund', {})` })).json()) as { sessionId: string };
+      await expect.poll(async () => (await store.get(sessionId))?.state, { timeout: 10_000 }).toBe('waiting_for_approval');
+      const res = await post(`/sessions/${sessionId}/approvals/1`, { approved: true });
+      expect([res.status, ((await res.json()) as { error: { code: string; message: string } }).error]).toEqual([409, { name: 'RequestError', code: 'CONFLICT', message: 'The session is not waiting for an approval (it is cancelled).' }]);
+      expect(refunds).toBe(0);
+    } finally {
+      handler.dispose();
+      store.dispose();
+    }
+  });
+});
+
 describe('a resume that onRunStart refuses', () => {
   it('ends the session as ABORTED with the stats of its run before the pause, and the approved tool never runs', async () => {
     const store = new MemorySessionStore();
