@@ -236,6 +236,15 @@ describe('each module in a fresh context', () => {
     // A native SuppressedError carries what was thrown in its `error` and `suppressed`, at any nesting.
     expect(exports.foreign((own('(h) => ({ error: h, suppressed: 1 })') as (h: unknown) => unknown)(new RangeError('r')))).toBe(true);
     expect(exports.foreign((own('(h) => ({ error: { suppressed: h } })') as (h: unknown) => unknown)(new RangeError('r')))).toBe(true);
+    // Six disposers that throw as a `using` scope exits leave the host's error six SuppressedErrors down
+    // (red9: the look stopped at four), and disposers' own SuppressedErrors branch off through `error`.
+    const wrap = own('(h, n, key) => { let v = h; for (let i = 0; i < n; i++) v = { error: 0, suppressed: 0, [key]: v }; return v; }') as (h: unknown, n: number, key: string) => unknown;
+    for (const n of [5, 6, 40, 200]) for (const key of ['error', 'suppressed']) expect(exports.foreign(wrap(new RangeError('r'), n, key)), `${n} ${key}`).toBe(true);
+    expect(exports.foreign(wrap(wrap(new RangeError('r'), 7, 'error'), 7, 'suppressed'))).toBe(true);
+    // Past 256 objects, or a cycle, nothing more is looked at: the value counts as another realm's.
+    expect(exports.foreign(wrap(1, 300, 'suppressed'))).toBe(true);
+    expect(exports.foreign(own('const c = { error: 1 }; c.suppressed = c; c'))).toBe(true);
+    expect(exports.foreign(wrap(new (own('RangeError') as typeof RangeError)('r'), 200, 'suppressed'))).toBe(false);
     // The realm's own, however odd: errors, classes, functions, objects with no prototype or a prototype
     // with none, and primitives.
     for (const code of ['new RangeError("x")', '(class E extends Error {}, new (class E extends Error {})())', '() => 1', 'Object.create(null)', 'Object.create(Object.create(null))', '({ error: new Error("e") })', '[1, {}]', '"s"', '1', 'null', 'undefined']) {

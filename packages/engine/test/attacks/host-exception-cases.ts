@@ -61,5 +61,18 @@ ${use(P)}`,
       expect: ANY_END,
       enclave: LIMITS,
     },
+    {
+      // Node 24 (`using`; a syntax error before): every disposer that throws as the scope exits wraps
+      // what was leaving it in a new SuppressedError, so the host's RangeError sits six levels down,
+      // where no catch guard looked before (red9: the payload ran on the host, and in the worker,
+      // without the AST layers).
+      name: 'a stack read at the edge inside a using scope whose six disposers throw, dug out of the SuppressedErrors',
+      code: `const t = { [Symbol.dispose]: () => { throw 0; } };
+${EDGE(`try { using a = t, b = t, c = t, d = t, e = t, g = t; void er.stack; } catch (x) { let y = x; for (let i = 0; i < 64 && y !== null && typeof y === 'object' && 'suppressed' in y; i++) y = y.suppressed; got.push(y); }`)}
+${SWEEP(1)}
+${use(P)}`,
+      expect: ANY_END,
+      enclave: LIMITS,
+    },
   ];
 }

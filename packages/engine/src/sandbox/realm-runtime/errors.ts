@@ -376,9 +376,33 @@ export function cleanError(err: unknown): void {
   }
 }
 
-/** How far up a prototype chain, and how deep into wrapped errors, `foreign` looks. */
+/** How far up a prototype chain `foreign` looks. */
 const FOREIGN_HOPS = 64;
-const FOREIGN_NESTING = 4;
+/**
+ * How many objects `foreign` looks at in one thrown value (the value and what its `error` and
+ * `suppressed` hold, at any depth). A value that holds more is taken for another realm's: every
+ * disposer that throws as a `using` scope exits wraps what was leaving it in one more SuppressedError,
+ * so a chain of them is as deep as the script likes, and what V8 wrapped at its bottom was once a host
+ * error six levels down, past a look that stopped at four (red9).
+ */
+const FOREIGN_VISITS = 256;
+
+/** Whether `o`'s prototype chain ends in another realm's Object.prototype (see `foreign`). */
+function foreignChain(o: object): boolean {
+  const start = o;
+  for (let hops = 0; hops < FOREIGN_HOPS; hops++) {
+    if (isScriptProxy(o)) return false;
+    const p = gpo(o) as object | null;
+    if (p === ObjectPrototype) return false;
+    if (p === null) {
+      if (o === start) return false;
+      const d = gopd(o, 'constructor');
+      return d !== undefined && 'value' in d && typeof d.value === 'function';
+    }
+    o = p;
+  }
+  return false;
+}
 
 /**
  * Whether a value thrown into the script comes from another realm: the host's (in a worker, the worker's
@@ -389,25 +413,22 @@ const FOREIGN_NESTING = 4;
  * of the script: a realm object's prototype chain reaches this realm's Object.prototype (or is a
  * script's proxy, or has no prototype at all); the host's reaches another Object.prototype, a root that
  * is not this realm's and has an own `constructor`. A native SuppressedError's `error` and
- * `suppressed` are what was thrown too, and are looked at the same way.
+ * `suppressed` are what was thrown too, and are looked at the same way, however deep they nest; a value
+ * that holds more than FOREIGN_VISITS objects that way (a cycle of them included) counts as foreign.
  */
-export function foreign(v: unknown, nesting = 0): boolean {
-  if (v === null || (typeof v !== 'object' && typeof v !== 'function')) return false;
-  let o = v as object;
-  for (let hops = 0; hops < FOREIGN_HOPS; hops++) {
-    if (isScriptProxy(o)) break;
-    const p = gpo(o) as object | null;
-    if (p === ObjectPrototype) break;
-    if (p === null) {
-      if (o === v) break;
-      const d = gopd(o, 'constructor');
-      if (d !== undefined && 'value' in d && typeof d.value === 'function') return true;
-      break;
-    }
-    o = p;
+export function foreign(v: unknown): boolean {
+  const pending: unknown[] = [v];
+  let count = 1;
+  let visits = 0;
+  while (count > 0) {
+    const o = pending[--count];
+    if (o === null || (typeof o !== 'object' && typeof o !== 'function')) continue;
+    if (++visits > FOREIGN_VISITS || foreignChain(o)) return true;
+    if (isScriptProxy(o)) continue;
+    pending[count++] = ownValue(o, 'error');
+    pending[count++] = ownValue(o, 'suppressed');
   }
-  if (nesting >= FOREIGN_NESTING || isScriptProxy(v)) return false;
-  return foreign(ownValue(v as object, 'error'), nesting + 1) || foreign(ownValue(v as object, 'suppressed'), nesting + 1);
+  return false;
 }
 
 function ownValue(o: object, key: string): unknown {
