@@ -74,5 +74,16 @@ ${use(P)}`,
       expect: ANY_END,
       enclave: LIMITS,
     },
+    {
+      name: 'a stack read at the edge inside an await using scope whose six async disposers throw, from its rejected promise',
+      code: `const t = { [Symbol.asyncDispose]: async () => { throw 0; } };
+${EDGE('try { pending.push(g(er)); } catch {}')}
+async function g(er) { await using a = t, b = t, c = t, d = t, e = t, h = t; void er.stack; }
+${SWEEP(3)}
+for (const p of pending) { try { await p; } catch (x) { let y = x; for (let i = 0; i < 64 && y !== null && typeof y === 'object' && 'suppressed' in y; i++) y = y.suppressed; got.push(y); } }
+${use(P)}`,
+      expect: ANY_END,
+      enclave: LIMITS,
+    },
   ];
 }
