@@ -3,7 +3,8 @@
  * constructor reached through a literal, a tool, a console method, a tool result or error, a caught error
  * of every kind, `arguments`, getters, Reflect, Proxy traps, well-known symbols, thenables, stack-trace
  * hooks, toJSON/valueOf/toString, WeakRef and FinalizationRegistry, iterator helpers, Array.fromAsync,
- * structuredClone, tagged templates) with one to four steps (`.constructor` chains spelled in many ways,
+ * structuredClone, tagged templates, `using` scopes whose disposers throw around a stack read at the
+ * stack's edge) with one to four steps (`.constructor` chains spelled in many ways,
  * prototypes, descriptors, calls) and a sink (call it with a payload, return it, pass it to a tool, log
  * it, throw it, stash it on a shared prototype for the next tenant).
  *
@@ -21,6 +22,15 @@ export interface FuzzTarget {
 }
 
 type Rand = () => number;
+
+/** Whether this Node compiles `using` (Node 24); the scripts stay the same draw for draw either way. */
+const USING = (() => {
+  try {
+    return typeof new Function('{ using x = null; }') === 'function';
+  } catch {
+    return false;
+  }
+})();
 
 interface Gen {
   r: Rand;
@@ -294,6 +304,19 @@ function source(g: Gen, depth = 0): string {
     () => pick(r, [`JSON.parse('{"__proto__": {"polluted": 1}, "a": [{"__proto__": {"then": 1}}]}')`, "({ ['__proto__']: { polluted: 1 } })", `({ [${spell(r, 'constructor')}]: { prototype: { polluted: 1 } } })`, "Object.assign(Object.create(null), JSON.parse('{\"__proto__\": {\"polluted\": 1}}'))", `new Map([[${spell(r, '__proto__')}, { polluted: 1 }]])`, "Object.assign(new Error('d'), { data: JSON.parse('{\"__proto__\": {\"polluted\": 1}}'), cause: { constructor: { prototype: { polluted: 1 } } } })"]),
     () => `((s, ...v) => ${pick(r, ['s', 's.raw', 'v', 'Object.getPrototypeOf(s)'])})\`a\${callTool}b\${console}\``,
     () => `grab(() => String.raw({ raw: ${hook(g, '[]')} }, 1, 2))`,
+    // disposal scopes (Node 24): what leaves a `using` scope comes out under one SuppressedError per
+    // disposer that threw; both ends of the chain are kept (before red9, a host error six down got past)
+    () => {
+      const names = Array.from({ length: 1 + int(r, 8) }, (_, i) => `u${i} = D`).join(', ');
+      const thrown = pick(r, ['0', "new Error('d')", 'callTool', "new Error('e').stack"]);
+      const inner = pick(r, ["new Error('e').stack", "callTool('echo', { a: [1] })", "console.log('x', { a: 1 })", 'JSON.stringify({ a: [[1]] })', guardError()]);
+      const body = USING
+        ? `{ const D = { [Symbol.dispose]: () => { throw ${thrown}; } }; try { using ${names}; ${inner}; } catch (x) { let y = x; for (let i = 0; i < 64 && y !== null && typeof y === 'object' && 'suppressed' in y; i++) y = y.suppressed; return [x, y]; } }`
+        : `{ return ${inner}; }`;
+      // At each of the 40 depths above the stack's edge (measured again before each: what V8 compiled
+      // meanwhile changes a frame's size), not only at the first depth where the scope itself fits.
+      return `(() => { const hits = []; const f = (d, target) => { if (target < 0) { try { return f(d + 1, target); } catch { return d; } } if (d < target) return f(d + 1, target); hits.push(grab(() => ${body})); return 0; }; for (let k = 0; k < 40; k++) { const max = f(0, -1); grab(() => f(0, max - k)); } return hits; })()`;
+    },
   ];
   return pick(r, forms)();
 }
