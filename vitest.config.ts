@@ -101,6 +101,9 @@ const otherNodes = (process.env.ENCLAVE_TEST_NODES ?? '')
 // so the checks that give the same answer on any Node skip there (packages/engine/test/repeat-run.ts).
 const repeatRun = process.env.ENCLAVE_TEST_REPEAT === '1';
 
+// ENCLAVE_TEST_CPU_LOG=<file>: each test file appends its wall time and CPU there (test/cpu-log.ts).
+const cpuLog = process.env.ENCLAVE_TEST_CPU_LOG ? ['./test/cpu-log.ts'] : [];
+
 const shared = files.filter((f) => SHARING_PACKAGES.test(f) && !OWN_PROCESS.has(f));
 const ownProcess = files.filter((f) => !shared.includes(f));
 
@@ -114,13 +117,13 @@ export default defineConfig({
     // the same workers: the engine's unit and HTTP files took 39 s of CPU instead of 71 (34 files), its
     // attack files 336 s instead of 392 and 179 s of wall time instead of 243, back to back.
     projects: [
-      { extends: true, test: { name: 'shared', include: shared, isolate: false, setupFiles: ['./packages/engine/test/shared-process.ts'], provide: { nodeMajor: hostMajor, repeatRun } } },
-      { extends: true, test: { name: 'own-process', include: ownProcess, isolate: true, provide: { nodeMajor: hostMajor, repeatRun } } },
+      { extends: true, test: { name: 'shared', include: shared, isolate: false, setupFiles: ['./packages/engine/test/shared-process.ts', ...cpuLog], provide: { nodeMajor: hostMajor, repeatRun } } },
+      { extends: true, test: { name: 'own-process', include: ownProcess, isolate: true, setupFiles: cpuLog, provide: { nodeMajor: hostMajor, repeatRun } } },
       ...otherNodes.flatMap(({ major, bin }) => {
         const pool = forksOn(major, bin);
         return [
-          { extends: true as const, test: { name: `shared@${major}`, include: shared, isolate: false, pool, setupFiles: ['./packages/engine/test/shared-process.ts'], provide: { nodeMajor: major, repeatRun: true } } },
-          { extends: true as const, test: { name: `own-process@${major}`, include: ownProcess.filter((f) => MATRIX.test(f)), isolate: true, pool, provide: { nodeMajor: major, repeatRun: true } } },
+          { extends: true as const, test: { name: `shared@${major}`, include: shared, isolate: false, pool, setupFiles: ['./packages/engine/test/shared-process.ts', ...cpuLog], provide: { nodeMajor: major, repeatRun: true } } },
+          { extends: true as const, test: { name: `own-process@${major}`, include: ownProcess.filter((f) => MATRIX.test(f)), isolate: true, pool, setupFiles: cpuLog, provide: { nodeMajor: major, repeatRun: true } } },
         ];
       }),
     ],
