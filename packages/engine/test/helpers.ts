@@ -845,6 +845,27 @@ export async function runAttack(adapter: Adapter, attack: Attack, shared?: Encla
 }
 
 /**
+ * An attack whose host-side wall clock, from run() to its result, must stay within `timeout` + 2 s: in
+ * vm mode that includes any time a native step blocked the host's event loop. The bound is generous (a
+ * regression blocks for seconds), so that a loaded machine does not make it flaky.
+ */
+export function timedAttack(attack: Omit<Attack, 'run' | 'check'> & { timeout: number; check?: Attack['check'] }): Attack {
+  let startedAt = 0;
+  return {
+    ...attack,
+    run: () => {
+      startedAt = performance.now();
+      return { timeout: attack.timeout };
+    },
+    check: async (r, ctx) => {
+      const elapsed = performance.now() - startedAt;
+      expect(elapsed, `run() took ${Math.round(elapsed)} ms against a deadline of ${attack.timeout} ms`).toBeLessThan(attack.timeout + 2000);
+      await attack.check?.(r, ctx);
+    },
+  };
+}
+
+/**
  * `it.fails` for a confirmed engine bug, `it` otherwise. Set EK_ATTACK_SHOW_BUGS=1 to register known
  * bugs as ordinary tests and see them fail (or notice that they were fixed).
  */

@@ -153,9 +153,9 @@ describe('long chains of +', () => {
 
 describe('memory that accumulates between checkpoints', () => {
   it('stops many flattened copies of a large string built with +', async () => {
-    // Each search is charged its 2e7 characters (see chargeWork): a budget that leaves the memory to end it.
+    // Each search is charged its 1.6e7 characters (see chargeWork): a budget that leaves the memory to end it.
     const e = new Enclave({ validate: false, maxIterations: 100_000_000 });
-    const r = await e.run(`const s = 'y'.repeat(2e7); const parts = []; for (let i = 0; i < 200; i++) { const t = s + i; t.indexOf('q'); parts.push(t); } return parts.length`, { timeout: 20_000 });
+    const r = await e.run(`const s = 'y'.repeat(1.6e7); const parts = []; for (let i = 0; i < 200; i++) { const t = s + i; t.indexOf('q'); parts.push(t); } return parts.length`, { timeout: 20_000 });
     expect(r.error?.code).toBe('MEMORY_LIMIT_EXCEEDED');
   });
 });

@@ -14,7 +14,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Adapter, Attack } from '../helpers.js';
-import { rowEnclave, runAttack } from '../helpers.js';
+import { rowEnclave, runAttack, timedAttack } from '../helpers.js';
 
 const ROWS: readonly Adapter[] = [
   { name: 'vm, validate:false transform:false', options: { validate: false, transform: false, realmPool: { maxIdle: 1, prewarm: 0 } }, validates: false },
@@ -27,23 +27,6 @@ const ROWS: readonly Adapter[] = [
  * only needs to be far away, also on a loaded machine that takes seconds to build the inputs.
  */
 const RELAXED = 20_000;
-
-/** A run whose host-side wall clock, from run() to its result, must stay within `timeout` + 2 s. */
-function timed(attack: Omit<Attack, 'run' | 'check'> & { timeout: number; check?: Attack['check'] }): Attack {
-  let startedAt = 0;
-  return {
-    ...attack,
-    run: () => {
-      startedAt = performance.now();
-      return { timeout: attack.timeout };
-    },
-    check: async (r, ctx) => {
-      const elapsed = performance.now() - startedAt;
-      expect(elapsed, `run() took ${Math.round(elapsed)} ms against a deadline of ${attack.timeout} ms`).toBeLessThan(attack.timeout + 2000);
-      await attack.check?.(r, ctx);
-    },
-  };
-}
 
 /**
  * Calls with locales, tags, options and lists the bounds let through, and native errors they must keep;
@@ -74,7 +57,7 @@ function hostAnswers(expression: string): unknown {
 }
 
 const ATTACKS: readonly Attack[] = [
-  timed({
+  timedAttack({
     // The native search takes seconds here; the next case shows by its outcome that it no longer runs.
     name: 'lastIndexOf of a 2e4-character needle in a 1e6-character haystack keeps its answer',
     code: "const h = 'a'.repeat(1e6); const n = 'a'.repeat(2e4) + 'b'; return h.lastIndexOf(n);",
@@ -82,7 +65,7 @@ const ATTACKS: readonly Attack[] = [
     expect: ['OK'],
     check: (r) => expect(r.value).toBe(-1),
   }),
-  timed({
+  timedAttack({
     name: 'lastIndexOf whose only occurrence is at the start: searched window by window, each counted',
     code: "const n = 'a'.repeat(2e4) + 'b'; const h = n + 'a'.repeat(1e6); return h.lastIndexOf(n);",
     // Nothing before the search is counted (the same script without it ends with no iterations), so all
@@ -91,14 +74,14 @@ const ATTACKS: readonly Attack[] = [
     timeout: RELAXED,
     expect: ['MAX_ITERATIONS'],
   }),
-  timed({
+  timedAttack({
     name: 'lastIndexOf keeps its answers (positions, empty needle, NaN position)',
     code: "const h = 'ab'.repeat(5e4) + 'c' + 'ab'.repeat(10); const n = 'ab'.repeat(300) + 'c'; return [h.lastIndexOf(n), h.lastIndexOf(n, 5), h.lastIndexOf(n, 99400), h.lastIndexOf('', 7), h.lastIndexOf('ab', NaN), 'abcabc'.lastIndexOf('c', 4)];",
     timeout: RELAXED,
     expect: ['OK'],
     check: (r) => expect(r.value).toEqual([99400, -1, 99400, 7, 100019, 2]),
   }),
-  timed({
+  timedAttack({
     // The map charges 1e6 iterations, the sorting slices the rest of the budget; a native sort of 1e6
     // numbers is still one step of seconds, which would answer OK. (2e6 and 3e6 tested the same, at twice the cost.)
     name: 'a default-order sort of 1e6 numbers (one native step) stops at the iteration budget',
@@ -107,35 +90,35 @@ const ATTACKS: readonly Attack[] = [
     timeout: RELAXED,
     expect: ['MAX_ITERATIONS'],
   }),
-  timed({
+  timedAttack({
     name: 'toSorted of 1e6 numbers, default order, stops at the iteration budget',
     code: 'const a = Array(1e6).fill(0).map(Math.random); return a.toSorted().length;',
     enclave: { maxIterations: 1.5e6 },
     timeout: RELAXED,
     expect: ['MAX_ITERATIONS'],
   }),
-  timed({
+  timedAttack({
     name: 'a default-order sort of 2e6 numbers under the deadline alone',
     code: 'const a = Array(2e6).fill(0).map(Math.random); a.sort(); return a.length;',
     enclave: { maxIterations: 1e15 },
     timeout: 1500,
     expect: ['TIMEOUT'],
   }),
-  timed({
+  timedAttack({
     name: 'a long default-order sort keeps the native order (numbers as strings, undefined and holes last)',
     code: 'const a = []; for (let i = 0; i < 5000; i++) a.push((i * 7919) % 5003); a.push(undefined, 10, -1); a.length += 2; a.sort(); const b = [...a].slice(0, 5000).map(String); const c = b.slice().sort(); return [a.length, a[0], a[1], String(a[5002]), 5003 in a, 5004 in a, b.join() === c.join()];',
     timeout: RELAXED,
     expect: ['OK'],
     check: (r) => expect(r.value).toEqual([5005, -1, 0, 'undefined', false, false, true]),
   }),
-  timed({
+  timedAttack({
     name: 'Array toLocaleString of 5e6 numbers (one native step) is cut into interruptible slices',
     code: 'const a = Array(5e6).fill(0.1234567); return a.toLocaleString().length;',
     enclave: { maxIterations: 1e15 },
     timeout: 1000,
     expect: ['TIMEOUT', 'MEMORY_LIMIT_EXCEEDED'],
   }),
-  timed({
+  timedAttack({
     name: 'join by slices keeps the native answer (separator, holes, nested and cyclic arrays)',
     code: "const a = Array.from({ length: 20000 }, (_, i) => i % 3 === 0 ? [i, 'x'] : i); a[5] = undefined; delete a[7]; a[9] = a; const s = a.join('; '); const t = a.toString(); return [s.length, s.slice(0, 40), t.slice(0, 30), String([1, [2, 3]]), [1, 2].toLocaleString()];",
     timeout: RELAXED,
@@ -143,14 +126,14 @@ const ATTACKS: readonly Attack[] = [
     // What node's own join answers for the same array.
     check: (r) => expect(r.value).toEqual([142217, '0,x; 1; 2; 3,x; 4; ; 6,x; ; 8; ; 10; 11;', '0,x,1,2,3,x,4,,6,x,,8,,10,11,1', '1,2,3', '1,2']),
   }),
-  timed({
+  timedAttack({
     name: 'localeCompare of two 3e6-character strings (ICU, uninterruptible) is refused',
     code: "const h = '\\u00e9'.repeat(3e6); const g = 'e\\u0301'.repeat(3e6); return h.localeCompare(g);",
     timeout: RELAXED,
     expect: ['RUNTIME_ERROR'],
     check: (r) => expect(r.error?.message).toMatch(/^localeCompare of 9000000 characters is not available in AgentScript/),
   }),
-  timed({
+  timedAttack({
     name: 'normalize of 2e6 characters (ICU, uninterruptible) is refused',
     code: "return 'A\\u030A'.repeat(1e6).normalize('NFC').length;",
     timeout: RELAXED,
@@ -190,7 +173,7 @@ const ATTACKS: readonly Attack[] = [
     expect: ['OK'],
     check: (r) => expect(r.value).toBe(400),
   },
-  timed({
+  timedAttack({
     // Found by red-teaming: the wrappers read an array-like's length to check it against the argument
     // cap and handed the native the array-like itself, which read it again; a getter that answered 1
     // and then 1e8 held the vm host 30 s past a 5 s deadline. Each length is now read once.
@@ -203,7 +186,7 @@ const ATTACKS: readonly Attack[] = [
     expect: ['OK'],
     check: (r) => expect(r.value).toEqual([true, true, 1]),
   }),
-  timed({
+  timedAttack({
     // Found by red-teaming: V8 parses a pattern when the RegExp is made and compiles it on first use, each
     // in one step that ignores termination and allocates outside the heap. `new RegExp('a|'.repeat(1e6))
     // .test('x')` ran 43 s past a 20 s deadline with 630 MB of host memory. Every way to make a RegExp of
@@ -215,7 +198,7 @@ const ATTACKS: readonly Attack[] = [
     expect: ['OK'],
     check: (r) => expect(r.value).toEqual(Array(8).fill('Invalid regular expression: a pattern of 200000 characters')),
   }),
-  timed({
+  timedAttack({
     name: 'Intl.Collator compare of two 3e6-character strings (ICU, uninterruptible) is refused too',
     code: "const c = new Intl.Collator('de'); const h = '\u00e9'.repeat(3e6); const g = 'e\u0301'.repeat(3e6); return [c.compare === c.compare, c.compare('a', 'b'), c.compare(h, g)];",
     enclave: { securityLevel: 'PERMISSIVE' },
@@ -229,7 +212,7 @@ const ATTACKS: readonly Attack[] = [
   // toLocaleString. Natively: the first took 13 s past a 1 s deadline (vm: the host's event loop was
   // blocked; worker: the worker stayed busy and the next tenant timed out in the queue), the third ran
   // for seconds on 1.2e6 characters, the fourth 9 s (and 2x its items of 8e6 objects aborted a 512 MB host).
-  timed({
+  timedAttack({
     name: 'a locale list of 1e5 distinct tags (ICU deduplicates it pairwise, in one step) is refused',
     code: "const tags = Array.from({ length: 1e5 }, (_, i) => 'en-x-' + i.toString(36)); return 'a'.localeCompare('b', tags);",
     enclave: { validate: true, transform: true, maxIterations: 1e7 },
@@ -238,21 +221,21 @@ const ATTACKS: readonly Attack[] = [
     expect: ['RUNTIME_ERROR'],
     check: (r) => expect(r.error?.message).toMatch(/^A list of 100000 locales is not available in AgentScript: at most 32/),
   }),
-  timed({
+  timedAttack({
     name: 'a language tag of 1.8e6 characters is refused (toLocaleString, Date and BigInt too)',
     code: "const tag = 'en-x-' + 'abcdefgh-'.repeat(2e5) + 'a'; const out = []; for (const f of [() => (1).toLocaleString(tag), () => new Date(0).toLocaleDateString([tag]), () => 1n.toLocaleString({ length: 1, 0: tag }), () => 'a'.toLocaleUpperCase(tag)]) { try { f(); out.push('ran'); } catch (e) { out.push(e.message.slice(0, 39)); } } return out;",
     timeout: RELAXED,
     expect: ['OK'],
     check: (r) => expect(r.value).toEqual(Array(4).fill('A language tag of 1800006 characters is')),
   }),
-  timed({
+  timedAttack({
     name: 'an option string of 1.2e6 characters (numberingSystem, timeZone, collation) is refused',
     code: "const long = 'abc-'.repeat(3e5) + 'abc'; const out = []; for (const f of [() => (1).toLocaleString('en', { numberingSystem: long }), () => new Date(0).toLocaleString('en', { timeZone: long }), () => 'a'.localeCompare('b', 'en', { get collation() { return long; } })]) { try { f(); out.push('ran'); } catch (e) { out.push(e.message.slice(0, 45)); } } return out;",
     timeout: RELAXED,
     expect: ['OK'],
     check: (r) => expect(r.value).toEqual(['The option numberingSystem of 1200003 charact', 'The option timeZone of 1200003 characters is ', 'The option collation of 1200003 characters is']),
   }),
-  timed({
+  timedAttack({
     name: 'Intl.ListFormat formatToParts of 2e6 items (one ICU step, 4e6 objects) is refused',
     code: "const l = Array(2e6).fill('x'); return new Intl.ListFormat('en').formatToParts(l).length;",
     enclave: { securityLevel: 'PERMISSIVE' },
@@ -260,15 +243,15 @@ const ATTACKS: readonly Attack[] = [
     expect: ['RUNTIME_ERROR'],
     check: (r) => expect(r.error?.message).toMatch(/^A list of 2000000 items is not available in AgentScript: at most 16384/),
   }),
-  timed({
+  timedAttack({
     // One step reads a whole segment, and one word (or one grapheme: a letter and any number of
     // combining marks) may be the whole text; a unit or a key of as many characters is parsed in one step.
-    name: 'Intl.Segmenter of a 5e7-character word, and a RelativeTimeFormat unit of as many characters, are refused',
-    code: "const s = 'a'.repeat(5e7); const out = []; for (const f of [() => { for (const x of new Intl.Segmenter('en', { granularity: 'word' }).segment(s)) return x.segment.length; }, () => new Intl.RelativeTimeFormat('en').format(1, s), () => Intl.supportedValuesOf(s)]) { try { out.push(f()); } catch (e) { out.push(e.message.slice(0, 40)); } } return out;",
+    name: 'Intl.Segmenter of a 1.6e7-character word, and a RelativeTimeFormat unit of as many characters, are refused',
+    code: "const s = 'a'.repeat(1.6e7); const out = []; for (const f of [() => { for (const x of new Intl.Segmenter('en', { granularity: 'word' }).segment(s)) return x.segment.length; }, () => new Intl.RelativeTimeFormat('en').format(1, s), () => Intl.supportedValuesOf(s)]) { try { out.push(f()); } catch (e) { out.push(e.message.slice(0, 40)); } } return out;",
     enclave: { securityLevel: 'PERMISSIVE' },
     timeout: RELAXED,
     expect: ['OK'],
-    check: (r) => expect(r.value).toEqual(['Intl.Segmenter segment of 50000000 chara', 'A unit of 50000000 characters is not ava', 'A key of 50000000 characters is not avai']),
+    check: (r) => expect(r.value).toEqual(['Intl.Segmenter segment of 16000000 chara', 'A unit of 16000000 characters is not ava', 'A key of 16000000 characters is not avai']),
   }),
   {
     name: 'Intl.ListFormat of an iterable that never ends stops at the iteration budget',

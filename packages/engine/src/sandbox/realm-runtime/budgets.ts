@@ -25,7 +25,10 @@ export interface Run {
   /** The state of the run's own `Math.random()` (xoshiro128**), four unsigned 32-bit integers. */
   readonly rng: number[];
   readonly limits: RealmLimits;
-  /** Characters a single string may have, and elements a single array: the memory limit in units. */
+  /**
+   * Characters a single string may have (the memory limit in units, at most MAX_STRING_CHARS), and
+   * elements a single array (the memory limit in units).
+   */
   readonly maxChars: number;
   readonly maxElements: number;
   /**
@@ -88,13 +91,24 @@ function rngState(seed: unknown): number[] {
   return state;
 }
 
+/**
+ * The most characters one string may have, whatever the memory limit. V8 reads a whole string in one
+ * step that ignores termination wherever it meets one: it flattens a concatenation on first use, and it
+ * searches (`indexOf`, `split`, `replace`, a RegExp of plain characters), trims, compares, hashes it as a
+ * key and converts it to a number without an interrupt check. Each such step grows with the string: at
+ * PERMISSIVE's former limit (memoryLimit / 2, 1.34e8 characters) one took 0.6 to 1.8 s on a busy 2-core VM
+ * (`BigInt(s)` 2.2 s, and the deadline waited for it). At 2^24 characters the slowest of them, a search
+ * for a two-character needle or a first flatten, took 115 to 220 ms there. SECURE's limit already was this.
+ */
+export const MAX_STRING_CHARS = 1 << 24;
+
 export function newRun(id: number, limits: RealmLimits, durable = false, seed?: unknown): Run {
   return {
     id,
     durable,
     rng: rngState(seed),
     limits,
-    maxChars: limits.memoryLimit / 2,
+    maxChars: limits.memoryLimit / 2 < MAX_STRING_CHARS ? limits.memoryLimit / 2 : MAX_STRING_CHARS,
     maxElements: limits.memoryLimit / 8,
     charged: 0,
     checkAt: heapStep(limits.memoryLimit),
@@ -215,6 +229,9 @@ export function chargeChars(count: number): void {
   if (run === null) return;
   checkAlive(run);
   if (!(count <= run.maxChars)) {
+    if (count * 2 <= run.limits.memoryLimit) {
+      fatal(run, 'MEMORY_LIMIT_EXCEEDED', 'MemoryLimitError', `Memory limit exceeded: this operation builds a string of about ${count} characters, more than the ${MAX_STRING_CHARS} one string may have (V8 reads a string in steps that cannot be interrupted).`);
+    }
     fatal(run, 'MEMORY_LIMIT_EXCEEDED', 'MemoryLimitError', `Memory limit exceeded: this operation builds a string of about ${count} characters (${count * 2} bytes), more than the ${run.limits.memoryLimit}-byte limit.`);
   }
   chargeBytes(run, count, count * 2);
