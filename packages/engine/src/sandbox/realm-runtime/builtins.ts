@@ -727,10 +727,11 @@ export function indexCount(v: unknown): number {
 }
 
 /**
- * The most keys a copy or a listing with values copies from one object (see namedKeys): 0.1 to 0.4 s of
- * native work, on a busy machine, for the costliest of them.
+ * The most keys a copy or a listing with values copies from one object (see namedKeys). At 2^17 an object
+ * spread took 0.28 to 0.6 s and Object.assign 0.27 to 0.57 s on a 2-core VM at a load of 9 (red8, Node
+ * 20): a run ended that much past its deadline. At 2^15 the costliest of them took 60 to 160 ms there.
  */
-export const NAMED_COPY_MOST = 1 << 17;
+export const NAMED_COPY_MOST = 1 << 15;
 
 /**
  * The natives that list an object's own keys. V8 lists the indices of an array or a string in one step
