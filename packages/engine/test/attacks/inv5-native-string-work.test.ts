@@ -39,6 +39,11 @@ const SMALL_BUDGET = { memoryLimit: 16 * 1024 * 1024, timeout: 30_000 };
 /** 200 concatenations of one prefix of 1e6 characters, each as long as `p + 'z'` (~32 bytes each until flattened). */
 const CONS = "const p = 'a'.repeat(1e6); const a = []; for (let i = 0; i < 200; i++) a.push(p + String.fromCharCode(65 + (i % 26)));";
 
+/** RegExp test and search as scripts call them: evaluated in the realm and, for the expected answers, in the host. */
+const REGEXP_CASES = `(() => { const long = 'ab'.repeat(2e4) + 'c'; const g = /b/g; const y = /a/y; const out = [/a/.test('xa'), g.test('abab'), g.lastIndex, g.test('abab'), g.lastIndex, g.test('abab'), g.lastIndex, y.test('ba'), y.lastIndex, 'abc'.search(/c/), 'abc'.search('z'), 'a.c'.search('.'), long.search(/c/), /c/.test(long), /d/.test(long), /(?:)/[Symbol.search]('x'), /u/.test(), RegExp.prototype.test.call({ exec: () => ({}) }, 'q'), RegExp.prototype[Symbol.search].call({ lastIndex: 0, exec: () => ({ index: 7 }) }, 'q')];
+  for (const f of [() => RegExp.prototype.test.call(1, { toString() { throw new Error('converted'); } }), () => /a/.test(Symbol('s')), () => RegExp.prototype[Symbol.search].call(null, 'x'), () => RegExp.prototype.test.call({ exec: () => 1 }, 'q')]) { try { out.push(f()); } catch (e) { out.push(e.name + ': ' + e.message); } }
+  return out; })()`;
+
 const ATTACKS: readonly Attack[] = [
   {
     name: 'a default-order sort of 200 long concatenations flattens 200 MB: charged, it ends at the memory limit',
@@ -116,6 +121,13 @@ const ATTACKS: readonly Attack[] = [
     check: (r) => expect(r.value).toEqual([7, 1007, 399007, -1, 399007, -1, 399007, -1, true, false, false, 399000, 399000]),
     // Thirteen searches of 400,000 elements, each charged its length (see chargeWork).
     enclave: { maxIterations: 10_000_000 },
+  },
+  {
+    // Charged what they read (see inv5-native-bulk-work); the answers, errors and lastIndex are the native's.
+    name: 'RegExp test and search keep the native answers',
+    code: `return ${REGEXP_CASES};`,
+    expect: ['OK'],
+    check: (r) => expect(r.value).toEqual(JSON.parse(JSON.stringify(new Function(`return ${REGEXP_CASES};`)()))),
   },
   {
     name: 'a short default-order sort keeps the native order',

@@ -1770,6 +1770,23 @@ export function wrapBulkBuiltins(): void {
       return builtString(apply(orig, guarded(this, false), [str, r]));
     },
   }));
+  // `test` and `search` read the string up to their match in one call, as a string search does, and were
+  // charged one iteration however much they read: charged what they read (see chargeWork), `search` up to
+  // where it found its match and `test`, which tells nothing of where, the whole string. `exec` is not
+  // wrapped: V8 runs `replace`, `match` and `split` on a plain RegExp natively only while RegExp.prototype
+  // holds its own `exec` (each of those is charged the whole string already).
+  each(['test', symbolSearch] as const, (key) => {
+    wrap(RegExpPrototype, key, (orig) => ({
+      [key](this: unknown, string: unknown) {
+        // A receiver that is not an object is the native's TypeError, before the string is converted.
+        if (this === null || (typeof this !== 'object' && typeof this !== 'function')) return apply(orig, this, [string]);
+        const str = S(string);
+        const out = apply(orig, this, [str]) as unknown;
+        chargeCharWork(key === 'test' || typeof out !== 'number' || out < 0 ? str.length : out);
+        return out;
+      },
+    }));
+  });
   const fnApply = gopd(FunctionPrototype, 'apply')?.value as AnyFn;
   // A target that is not callable is the native's TypeError, before it reads the arguments.
   wrap(FunctionPrototype, 'apply', () => ({ apply(this: unknown, thisArg: unknown, args: unknown) { return apply(fnApply, this, [thisArg, typeof this === 'function' ? argumentList(args) : args]); } }));
