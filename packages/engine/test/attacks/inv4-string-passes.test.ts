@@ -63,7 +63,6 @@ const ATTACKS: readonly Attack[] = [
     enclave: { maxIterations: 1e15 },
     timeout: 1000,
     expect: ['TIMEOUT'],
-    check: (r) => expect(r.stats.iterationCount).toBeGreaterThan(0),
   }),
 ];
 
