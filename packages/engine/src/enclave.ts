@@ -166,7 +166,8 @@ class EventQueue {
 }
 
 /** A check's outcome; with the gate on, the rule verdict is cached with it, so a repeated script costs one lookup. */
-type Checked = { ok: true; compiled: PreparedScript; scoring?: RuleVerdict } | { ok: false; result: ExecutionFailure };
+/** A refusal says whether the parser read the code (see PrepareResult). */
+type Checked = { ok: true; compiled: PreparedScript; scoring?: RuleVerdict } | { ok: false; result: ExecutionFailure; parsed: boolean };
 
 /** One run on its way through the pipeline. */
 interface Run {
@@ -193,7 +194,7 @@ const failureName = (f: EncodeFailure): string => (f.code === TOO_LARGE || f.cod
 
 const own = (obj: object, name: string) => Object.prototype.hasOwnProperty.call(obj, name);
 
-function rejected(issues: Issue[]): Checked {
+function rejected(issues: Issue[], parsed: boolean): Checked {
   const first = issues[0] as Issue;
   const summary = issues
     .slice(0, 10)
@@ -201,7 +202,7 @@ function rejected(issues: Issue[]): Checked {
     .join('\n');
   const message = `AgentScript rejected (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${summary}`;
   // DESIGN.md: a VALIDATION_ERROR carries the rule id and the location (of the first problem; `issues` has them all).
-  return { ok: false, result: failure('VALIDATION_ERROR', 'ValidationError', message, noStats(), { location: { line: first.line, column: first.column }, data: { ruleId: first.ruleId, issues } }) };
+  return { ok: false, parsed, result: failure('VALIDATION_ERROR', 'ValidationError', message, noStats(), { location: { line: first.line, column: first.column }, data: { ruleId: first.ruleId, issues } }) };
 }
 
 /** The issues of a rejected check; a failure without them (none today) is one issue at line 1. */
@@ -593,7 +594,9 @@ export class Enclave {
    * `validate`, `transform` and globals (plus `options.globals`), so `ok` means `run()` accepts it.
    * With `options.tools` (the tools a run would get, layered over the instance's), calls of tools the run
    * would not have are reported as warnings, each with the closest names among those tools only. The
-   * scoring gate is not consulted. Cached like `run()`'s own check.
+   * scoring gate is not consulted. Cached like `run()`'s own check. Code the pre-scan refuses (over the
+   * level's size, line or nesting limits, or with characters it does not allow) gets the pre-scan's
+   * issues only, and is read no further, as in `run()`.
    *
    * @example
    * ```ts
@@ -612,6 +615,9 @@ export class Enclave {
     // would call `ok` a script that every run refuses.
     const v8 = checked.ok ? v8SyntaxIssue(checked.compiled) : undefined;
     const errors: CheckIssue[] = checked.ok ? (v8 === undefined ? [] : [{ ...v8, severity: 'error' }]) : issuesOf(checked.result).map((i) => ({ ...i, severity: 'error' }));
+    // Code the pre-scan refused is read no further, as in run(): parsing a script over the size limit to
+    // look for tool calls cost seconds of host time a megabyte.
+    if (!checked.ok && !checked.parsed) return { ok: false, issues: errors };
     const parsed = parseAgentScript(code);
     // A tool handler serves any name, so no name is unknown; nor can a script that does not parse be walked.
     if (settings.handler !== undefined || parsed.syntaxErrors.length > 0) return { ok: errors.length === 0, issues: errors };
@@ -648,7 +654,7 @@ export class Enclave {
 
   #checkUncached(code: string, globalNames: readonly string[]): Checked {
     const r = prepareAgentScript(code, { securityLevel: this.securityLevel, globals: globalNames, validate: this.#settings.validate, transform: this.#settings.transform });
-    if (!r.ok) return rejected(r.issues);
+    if (!r.ok) return rejected(r.issues, r.parsed);
     // The parse is cached: this is a lookup of the tree the check just validated.
     return this.#gate ? { ok: true, compiled: r.compiled, scoring: this.#gate.rules(parseAgentScript(code)) } : r;
   }

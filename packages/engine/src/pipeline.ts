@@ -47,8 +47,12 @@ export interface CheckReport {
   issues: CheckIssue[];
 }
 
-/** `checkAgentScript` with what the engine keeps of the compiled script. */
-export type PrepareResult = { ok: true; compiled: PreparedScript } | { ok: false; issues: Issue[] };
+/**
+ * `checkAgentScript` with what the engine keeps of the compiled script. A refusal says whether the
+ * parser read the code: not when the pre-scan refused it, whose limits (size first) bound what any later
+ * stage reads.
+ */
+export type PrepareResult = { ok: true; compiled: PreparedScript } | { ok: false; issues: Issue[]; parsed: boolean };
 
 export interface CheckOptions {
   /** Default `'STANDARD'`. */
@@ -78,7 +82,8 @@ const NO_GLOBALS: readonly string[] = [];
  * ```
  */
 export function checkAgentScript(code: string, options: CheckOptions = {}): CheckResult {
-  return prepare(code, options, true);
+  const r = prepare(code, options, true);
+  return r.ok ? r : { ok: false, issues: r.issues };
 }
 
 /**
@@ -97,15 +102,15 @@ function prepare(code: string, options: CheckOptions, syntax: boolean): PrepareR
   const globalNames = options.globals === undefined || options.globals.length === 0 ? NO_GLOBALS : [...new Set(options.globals)].sort();
 
   const scanIssues = prescan(code, config.scan, level);
-  if (scanIssues.length > 0) return { ok: false, issues: scanIssues };
+  if (scanIssues.length > 0) return { ok: false, issues: scanIssues, parsed: false };
   const parsed = parseAgentScript(code);
-  if (parsed.syntaxErrors.length > 0) return { ok: false, issues: parsed.syntaxErrors };
+  if (parsed.syntaxErrors.length > 0) return { ok: false, issues: parsed.syntaxErrors, parsed: true };
   if (options.validate ?? true) {
     const issues = validateAst(parsed, { dialect: config.dialect, extraGlobals: globalNames.length === 0 ? RUN_PROVIDED : [...RUN_PROVIDED, ...globalNames] });
-    if (issues.length > 0) return { ok: false, issues };
+    if (issues.length > 0) return { ok: false, issues, parsed: true };
   }
   const transformed = transformAgentScript(parsed, globalNames, { guards: options.transform ?? true });
-  if (!transformed.output) return { ok: false, issues: transformed.issues };
+  if (!transformed.output) return { ok: false, issues: transformed.issues, parsed: true };
 
   // Not cached: the compiled code is, per thread, by key (sandbox/compile.ts). Keeping this object would
   // keep the rewriter's MagicString too, about 17 KB for the agent script, for a hit that saves nothing.
@@ -115,6 +120,7 @@ function prepare(code: string, options: CheckOptions, syntax: boolean): PrepareR
   if (source.length > most) {
     return {
       ok: false,
+      parsed: true,
       issues: [{
         ruleId: 'rewrite/size',
         message: `The script needs too many runtime checks: rewritten with them it is ${source.length} characters; the limit is ${most} (${REWRITE_GROWTH} times the largest script this level accepts).`,
@@ -126,7 +132,7 @@ function prepare(code: string, options: CheckOptions, syntax: boolean): PrepareR
   }
   const compiled: PreparedScript = { source, key: cacheKey(source), mapPosition, prologue, positions: () => ({ anchors: anchors(), text: userCode, prefix: WRAP_PREFIX.length }), privateNames: addsPrivateNames || namesPrivately(parsed, options) };
   const refused = syntax ? v8SyntaxIssue(compiled) : undefined;
-  return refused === undefined ? { ok: true, compiled } : { ok: false, issues: [refused] };
+  return refused === undefined ? { ok: true, compiled } : { ok: false, issues: [refused], parsed: true };
 }
 
 /**

@@ -161,6 +161,17 @@ function identifierCodePoints(name: string): number[] {
   return out;
 }
 
+/**
+ * The code's size in UTF-8 bytes when it is over `max`, else undefined: the pre-scan's first check,
+ * which anything that would read a script through (parse it, score it) asks first.
+ */
+export function bytesOver(code: string, max: number): number | undefined {
+  // Every UTF-16 unit is 1 to 3 UTF-8 bytes, so short inputs need no measuring at all.
+  if (code.length * 3 <= max) return undefined;
+  const bytes = Buffer.byteLength(code, 'utf8');
+  return bytes <= max ? undefined : bytes;
+}
+
 class Scan implements LexSink {
   readonly #src: string;
   readonly #limits: ScanLimits;
@@ -206,12 +217,9 @@ class Scan implements LexSink {
 
   /** False when the code is too large: then nothing else is looked at. */
   #checkSize(): boolean {
-    const src = this.#src;
     const max = this.#limits.maxCodeBytes;
-    // Every UTF-16 unit is 1 to 3 UTF-8 bytes, so short inputs need no measuring at all.
-    if (src.length * 3 <= max) return true;
-    const bytes = Buffer.byteLength(src, 'utf8');
-    if (bytes <= max) return true;
+    const bytes = bytesOver(this.#src, max);
+    if (bytes === undefined) return true;
     this.#add(
       'prescan/size',
       0,

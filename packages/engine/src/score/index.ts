@@ -1,4 +1,6 @@
 import type { SecurityLevel } from '../levels.js';
+import { LEVEL_CONFIGS } from '../levels.js';
+import { bytesOver } from '../scan/index.js';
 import type { ParsedSource } from '../ast/parse.js';
 import { parseAgentScript } from '../ast/parse.js';
 import { LruCache, textSize } from '../source.js';
@@ -61,8 +63,9 @@ export interface ScoreOptions {
 
 /**
  * The scoring gate's rule-based verdict on a script, without running it (no external scorer). Returns
- * undefined when the code does not parse; `checkAgentScript` says why. Use it to show an agent why a
- * script would be refused.
+ * undefined when the code does not parse, or is larger than the level's `maxCodeBytes` (it is not read
+ * then, as `run()` reads no further); `checkAgentScript` says why. Use it to show an agent why a script
+ * would be refused.
  *
  * @example
  * ```ts
@@ -71,9 +74,11 @@ export interface ScoreOptions {
  * ```
  */
 export function scoreAgentScript(code: string, options: ScoreOptions = {}): ScoringResult | undefined {
+  const level = options.securityLevel ?? 'STANDARD';
+  if (bytesOver(code, LEVEL_CONFIGS[level].scan.maxCodeBytes) !== undefined) return undefined;
   const parsed = parseAgentScript(code);
   if (parsed.syntaxErrors.length > 0) return undefined;
-  const d = SCORING_DEFAULTS[options.securityLevel ?? 'STANDARD'];
+  const d = SCORING_DEFAULTS[level];
   const block = options.thresholds?.block ?? d.block;
   const warn = options.thresholds?.warn ?? Math.min(d.warn, block);
   return scoreParsed(parsed, { warn, block, tools: options.tools, trustedDomains: options.trustedDomains }).result;
