@@ -10,7 +10,7 @@
  * To run the whole suite against another isolation adapter, add one row to ADAPTERS.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -290,7 +290,9 @@ export interface EscapeCanaries {
  * reaches the machine's files through the builtin loader every Node process has, not this thread's globals).
  */
 export function escapeCanaries(tag: string): EscapeCanaries {
-  const file = path.join(os.tmpdir(), `ek-${tag}-${process.pid}.pwned`);
+  // Not named by the pid alone: a file an escape left (its test failed before removing it) waited for
+  // the next process given that pid, on a machine whose pids wrap every quarter of an hour or so.
+  const file = path.join(os.tmpdir(), `ek-${tag}-${process.pid}-${randomUUID()}.pwned`);
   const hostFn = `__ekHostCanary_${tag.replaceAll(/\W/g, '_')}`;
   let calls = 0;
   const payload = [
@@ -314,9 +316,12 @@ export function escapeCanaries(tag: string): EscapeCanaries {
   afterAll(async () => {
     // The last attacks' detached work may still write the file or call the function: watch it out first.
     await closeAttackWindows(true);
-    expectNoEscape();
-    delete g[hostFn];
-    rmSync(file, { force: true });
+    try {
+      expectNoEscape();
+    } finally {
+      delete g[hostFn];
+      rmSync(file, { force: true });
+    }
   });
   afterEach(expectNoEscape);
   return {
