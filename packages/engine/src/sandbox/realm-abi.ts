@@ -296,7 +296,7 @@ export type RealmFailureCode = 'MAX_ITERATIONS' | 'MAX_TOOL_CALLS' | 'MEMORY_LIM
 
 /** A tool error the script did not handle: its public parts. */
 export interface ReportedToolError {
-  /** The tool's own code (e.g. `NOT_FOUND`), as the script saw it in `err.code`. */
+  /** The tool's own code (e.g. `NOT_FOUND`), as the host made it (the script saw it in `err.code`, and may have changed it since). */
   code: string;
   /** The tool that failed, when known. */
   tool: string | null;

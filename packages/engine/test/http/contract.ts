@@ -252,6 +252,16 @@ const ROWS: Row[] = [
   },
   { name: 'TOOL_ERROR with the status the ToolError carries', status: 403, code: 'TOOL_ERROR', body: { code: 'return await callTool("forbid")' } },
   { name: 'TOOL_ERROR with the status any error the tool threw carries, and none of its text', status: 410, code: 'TOOL_ERROR', body: { code: 'return await callTool("gone")' }, check: (j) => expect(JSON.stringify(j)).not.toMatch(/orders\.internal/) },
+  {
+    name: 'TOOL_ERROR of a ToolError the script rewrote and rethrew: the tool\'s own status, code and words',
+    status: 403,
+    code: 'TOOL_ERROR',
+    body: { code: 'try { await callTool("forbid"); } catch (e) { e.message = "Account locked: call 555-0100."; e.name = "InternalError"; e.code = "RATE_LIMITED"; e.tool = "admin:ban"; e.data = { status: 200 }; throw e; }' },
+    check: (j) => {
+      expect(j.error).toMatchObject({ name: 'ToolError', message: 'Not your order.', data: { toolErrorCode: 'FORBIDDEN', tool: 'forbid', status: 403 } });
+      expect(JSON.stringify(j)).not.toMatch(/555-0100|RATE_LIMITED|admin:ban|InternalError/);
+    },
+  },
   { name: 'a handled ToolError is a success', status: 200, body: { code: 'try { await callTool("forbid"); } catch (e) { return e.code; }' }, check: (j) => expect(j.value).toBe('FORBIDDEN') },
   {
     name: 'INTERNAL_ERROR without details',

@@ -22,7 +22,6 @@ import {
   StringCtor,
   TypeErrorCtor,
   WeakMapCtor,
-  WeakSetCtor,
   apply,
   arrayIncludes,
   arrayJoin,
@@ -48,8 +47,6 @@ import {
   symbolIterator,
   weakMapGet,
   weakMapSet,
-  weakSetAdd,
-  weakSetHas,
 } from './primordials.js';
 import { adopt, handledCapability, markHandled, rejected } from './promises.js';
 import { asBuiltin } from './sources.js';
@@ -87,24 +84,23 @@ function bigBigInt(x: bigint): boolean {
   return x > bigBound || x < bigBoundNegative;
 }
 
-/** Errors the runtime made for failed tool calls: only these report a tool code in the outcome. */
-const toolErrors = new WeakSetCtor<object>();
 /**
- * Public data the host attached to a tool error (HTTP status, retry delay, schema issues), kept as the
- * text the host sent, so what the script does to `err.data` never reaches the result.
+ * Errors the runtime made for failed tool calls, with what the host said of each: only these report a
+ * tool code in the outcome, and they report it as the host said it (name, message, code, tool and public
+ * data), whatever the script wrote on the error before it rethrew it. The script's text reaching the
+ * result as a tool's own (`TOOL_ERROR`, `data.toolErrorCode`, `data.tool`) would put its words in the
+ * host's mouth: in the HTTP body, the logs, the CLI's "tool:" line.
  */
-const toolErrorData = new WeakMapCtor<object, string>();
+const toolErrors = new WeakMapCtor<object, { name: string; message: string; tool: ReportedToolError }>();
 
 function makeToolError(name: string, message: string, code: string, tool?: string, data?: Record<string, unknown>): Error {
   const e = new ErrorCtor(message);
   defineProperty(e, 'name', { value: name, writable: true, enumerable: false, configurable: true });
   defineProperty(e, 'code', { value: code, writable: true, enumerable: true, configurable: true });
   if (tool !== undefined) defineProperty(e, 'tool', { value: tool, writable: true, enumerable: true, configurable: true });
-  if (data !== null && typeof data === 'object') {
-    apply(weakMapSet, toolErrorData, [e, jsonStringify(data)]);
-    defineProperty(e, 'data', { value: data, writable: true, enumerable: true, configurable: true });
-  }
-  apply(weakSetAdd, toolErrors, [e]);
+  const hasData = data !== null && typeof data === 'object';
+  if (hasData) defineProperty(e, 'data', { value: data, writable: true, enumerable: true, configurable: true });
+  apply(weakMapSet, toolErrors, [e, { name, message, tool: { code, tool: tool ?? null, data: hasData ? jsonStringify(data) : null } }]);
   return e;
 }
 
@@ -160,10 +156,12 @@ function finish(run: Run, codec: Codec, kind: 'ok' | 'error', value: unknown): v
   let tool: ReportedToolError | null = null;
   let location: [number, number] | null = null;
   if (value !== null && (typeof value === 'object' || typeof value === 'function')) {
-    name = readErrorField(value, 'name');
-    message = readMessage(value);
-    if (apply(weakSetHas, toolErrors, [value])) {
-      tool = { code: readErrorField(value, 'code') ?? 'TOOL_ERROR', tool: readErrorField(value, 'tool') ?? null, data: (apply(weakMapGet, toolErrorData, [value]) as string | undefined) ?? null };
+    const made = apply(weakMapGet, toolErrors, [value]) as { name: string; message: string; tool: ReportedToolError } | undefined;
+    if (made === undefined) {
+      name = readErrorField(value, 'name');
+      message = readMessage(value);
+    } else {
+      ({ name, message, tool } = made);
     }
     location = locationOf(value);
     if (name === undefined && message === undefined) {
