@@ -14,7 +14,7 @@ import type {
   ToolSourceOptions,
 } from '@enclave-kit/engine';
 import { EnclaveConfigError, createEnclaveHandler } from '@enclave-kit/engine';
-import { checkAllowedOrigins, isJsonContentType, originAllowed, readBodyText } from '@enclave-kit/engine/http';
+import { checkAllowedOrigins, contentTypeRefusal, isJsonContentType, originAllowed, readBodyText } from '@enclave-kit/engine/http';
 import type { AllowedOrigins } from '@enclave-kit/engine/http';
 import { createMcpHandler as createSdkHandler } from '@modelcontextprotocol/server';
 import type { CodeModeBackend, CodeModeInfo } from './code-mode.js';
@@ -99,8 +99,9 @@ export function mcpRoute<N = unknown, U = unknown>(options?: McpRouteOptions): E
       // The body is read here, under the handler's maxBodySize and bodyTimeoutMs (413 and 408 from the core), and handed to the SDK parsed.
       let parsedBody: unknown;
       if (request.method.toUpperCase() === 'POST') {
-        if (!isJsonContentType(request.headers.get('content-type'))) {
-          return rpcError(415, RPC.serverError, 'Unsupported Media Type: send Content-Type: application/json.', { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' });
+        const type = request.headers.get('content-type');
+        if (!isJsonContentType(type)) {
+          return rpcError(415, RPC.serverError, `Unsupported Media Type: ${contentTypeRefusal(type, 'the message')}`, { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' });
         }
         try {
           parsedBody = JSON.parse(await readBodyText(request, route.maxBodySize, { timeoutMs: route.bodyTimeoutMs }));

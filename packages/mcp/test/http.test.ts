@@ -258,6 +258,14 @@ describe('bad input over HTTP gets JSON-RPC answers, never a crash or an HTML pa
     expect(await res.json()).toMatchObject({ error: { data: { code: 'UNSUPPORTED_MEDIA_TYPE' } } });
   });
 
+  it('JSON declared in a charset other than UTF-8: 415 saying so (the body is read as UTF-8); UTF-8 declared is served', async () => {
+    const body = callBody('search_tools', { query: 'orders' });
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json; charset=utf-16le', accept: 'application/json, text/event-stream', 'x-user': 'alice' }, body: new Uint8Array(Buffer.from(body, 'utf16le')) });
+    expect(res.status).toBe(415);
+    expect(await res.json()).toMatchObject({ error: { message: expect.stringMatching(/charset=utf-16le is not read/), data: { code: 'UNSUPPORTED_MEDIA_TYPE' } } });
+    expect((await rpc(body, { 'x-user': 'alice', 'content-type': 'application/json; charset=UTF-8' })).status).toBe(200);
+  });
+
   it('no user: 401; a user the auth hook refuses: 403 with its message', async () => {
     const anonymous = await rpc(callBody('execute', { code: 'return 1' }), {});
     expect([anonymous.status, anonymous.message.error.data]).toEqual([401, { status: 401, code: 'UNAUTHORIZED' }]);

@@ -12,11 +12,76 @@ const BODY_KEYS = new Set(['code', 'input', 'limits']);
 const CHECK_KEYS = new Set(['code']);
 const CLIENT_LIMIT_KEYS = new Set(['timeout', 'maxToolCalls', 'maxIterations']);
 
-/** `application/json` or any `application/*+json`, parameters ignored. */
+/**
+ * Charsets a JSON body may declare: JSON between systems is UTF-8 (RFC 8259), which ASCII is part of.
+ * The body is read as UTF-8 whatever the header says, so a body declared in another charset (UTF-16,
+ * Latin-1) is refused with a 415 instead of being read as something its sender did not write.
+ */
+const JSON_CHARSETS = new Set(['utf-8', 'utf8', 'us-ascii']);
+
+/** The `charset` parameters of a Content-Type, unquoted and lowercased, in order (linear in the header). */
+function charsetsOf(value: string): string[] {
+  const found: string[] = [];
+  const n = value.length;
+  let at = value.indexOf(';');
+  while (at !== -1) {
+    let end = at + 1;
+    while (end < n && value[end] !== '=' && value[end] !== ';') end++;
+    const name = value.slice(at + 1, end).trim().toLowerCase();
+    if (value[end] !== '=') {
+      at = end < n ? end : -1;
+      continue;
+    }
+    let k = end + 1;
+    while (value[k] === ' ' || value[k] === '\t') k++;
+    let param = '';
+    if (value[k] === '"') {
+      for (k++; k < n && value[k] !== '"'; k++) {
+        if (value[k] === '\\') k++;
+        param += value[k] ?? '';
+      }
+    } else {
+      const stop = value.indexOf(';', k);
+      param = value.slice(k, stop === -1 ? n : stop);
+      k = stop === -1 ? n : stop;
+    }
+    if (name === 'charset') found.push(param.trim().toLowerCase());
+    at = value.indexOf(';', k);
+  }
+  return found;
+}
+
+/** A charset parameter that is not UTF-8, as declared (at most 40 characters of it), or undefined. */
+function foreignCharset(value: string): string | undefined {
+  const other = charsetsOf(value).find((c) => !JSON_CHARSETS.has(c));
+  return other === undefined ? undefined : other.slice(0, 40);
+}
+
+/**
+ * `application/json` or any `application/*+json`, with no charset parameter or a UTF-8 one (`utf-8`,
+ * `us-ascii`); other parameters are ignored. A body declared in another charset is not JSON this server
+ * reads: see contentTypeRefusal for the 415's message.
+ */
 export function isJsonContentType(value: string | null): boolean {
   if (value === null) return false;
   const type = (value.split(';', 1)[0] as string).trim().toLowerCase();
-  return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
+  return (type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'))) && foreignCharset(value) === undefined;
+}
+
+/**
+ * What a 415 says of a Content-Type that isJsonContentType refuses: that the body must be UTF-8 when
+ * it declared another charset, else that it must be JSON. `what` names the body (`the request`).
+ *
+ * @example
+ * ```ts
+ * if (!isJsonContentType(type)) throw new EnclaveHttpError(415, contentTypeRefusal(type, 'the request'));
+ * ```
+ */
+export function contentTypeRefusal(value: string | null, what: string): string {
+  const charset = value === null ? undefined : foreignCharset(value);
+  if (charset === undefined) return `Send ${what} as Content-Type: application/json.`;
+  const named = /^[\w.:+-]+$/.test(charset) ? `charset=${charset}` : 'its charset';
+  return `Send ${what} as JSON in UTF-8 (Content-Type: application/json): ${named} is not read (JSON is UTF-8).`;
 }
 
 export class PayloadTooLargeError extends EnclaveHttpError {

@@ -9,7 +9,7 @@ import type { EnclaveDescription } from '../tools/describe.js';
 import type { ApprovalDecision, PausedRun, ExecutionFailure, ExecutionResult, ExecutionStats, RunOptions } from '../types.js';
 import { DURABLE_DEFAULTS, MAX_REASON, readDecision } from '../durable.js';
 import type { CheckRequestBody, RunRequestBody } from './body.js';
-import { isJsonContentType, parseCheckRequest, parseRunRequest, readBodyText } from './body.js';
+import { contentTypeRefusal, isJsonContentType, parseCheckRequest, parseRunRequest, readBodyText } from './body.js';
 import { failure, internalFailure, noStats } from '../result.js';
 import { EnclaveHttpError, refusalStatus } from './errors.js';
 import { extractTraceContext } from '../tracing.js';
@@ -545,7 +545,8 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
 
   /** The JSON body's text, within `maxBodySize` and `bodyTimeoutMs`; throws EnclaveHttpError (413, 415, 408, or 400 for bad UTF-8). */
   async function readJsonText(request: Request): Promise<string> {
-    if (!isJsonContentType(request.headers.get('content-type'))) throw new EnclaveHttpError(415, 'Send the request as Content-Type: application/json.');
+    const type = request.headers.get('content-type');
+    if (!isJsonContentType(type)) throw new EnclaveHttpError(415, contentTypeRefusal(type, 'the request'));
     return readBodyText(request, maxBodySize, { timeoutMs: bodyTimeoutMs });
   }
 
@@ -985,7 +986,8 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
     if (request.method.toUpperCase() !== 'POST') return requestError('METHOD_NOT_ALLOWED', 'Use POST to approve or deny a call.', started, { allow: 'POST' });
     const record = await ownSession(route.id, ctx);
     if (durable === undefined) throw new EnclaveHttpError(404, 'No such approval: this server’s session store cannot pause runs.');
-    if (!isJsonContentType(request.headers.get('content-type'))) throw new EnclaveHttpError(415, 'Send the decision as Content-Type: application/json.');
+    const type = request.headers.get('content-type');
+    if (!isJsonContentType(type)) throw new EnclaveHttpError(415, contentTypeRefusal(type, 'the decision'));
     let parsed: unknown;
     try {
       parsed = JSON.parse(await readBodyText(request, Math.min(maxBodySize, MAX_DECISION_BYTES), { timeoutMs: bodyTimeoutMs }));

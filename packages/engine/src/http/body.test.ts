@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import { contentTypeRefusal, isJsonContentType } from './body.js';
+
+describe('the Content-Type of a JSON body', () => {
+  it('is JSON with no charset, or one that is UTF-8 (quoted or not, any case, among other parameters), or US-ASCII', () => {
+    for (const type of ['application/json', 'Application/JSON', 'application/problem+json', 'application/json; charset=utf-8', 'application/json;charset="UTF-8"', 'application/json; v=1; CHARSET=utf8', 'application/json; charset=us-ascii']) {
+      expect(isJsonContentType(type), type).toBe(true);
+    }
+  });
+
+  it('is not when any charset it declares is another one: the body is read as UTF-8', () => {
+    for (const type of ['application/json; charset=utf-16', 'application/json; charset=UTF-16LE', 'application/json; v="a;b"; charset="iso-8859-1"', 'application/json; charset=utf-8; charset=utf-16', 'application/json; charset=', 'text/plain; charset=utf-8']) {
+      expect(isJsonContentType(type), type).toBe(false);
+    }
+    // A `;` inside a quoted parameter does not start a charset parameter.
+    expect(isJsonContentType('application/json; v="x; charset=utf-16"')).toBe(true);
+  });
+
+  it('is refused with a message that names the charset, or asks for JSON', () => {
+    expect(contentTypeRefusal('application/json; charset=utf-16', 'the request')).toBe('Send the request as JSON in UTF-8 (Content-Type: application/json): charset=utf-16 is not read (JSON is UTF-8).');
+    expect(contentTypeRefusal('application/json; charset="<b>x</b>"', 'the request')).toMatch(/: its charset is not read/);
+    expect(contentTypeRefusal('text/plain', 'the decision')).toBe('Send the decision as Content-Type: application/json.');
+    expect(contentTypeRefusal(null, 'the request')).toBe('Send the request as Content-Type: application/json.');
+  });
+});
