@@ -187,6 +187,9 @@ export function approvalsContract(name: string, makeStores: () => ApprovalStores
       }
       const notJson = await fetch(`${b}/sessions/${sessionId}/approvals/3`, { method: 'POST', headers: { 'x-user': 'alice', 'content-type': 'text/plain' }, body: 'yes' });
       expect(notJson.status).toBe(415);
+      // A decision in UTF-16 is not read as UTF-8 (where it would be a 400): 415, saying why.
+      const utf16 = await fetch(`${b}/sessions/${sessionId}/approvals/3`, { method: 'POST', headers: { 'x-user': 'alice', 'content-type': 'application/json; charset=utf-16le' }, body: new Uint8Array(Buffer.from('{"approved":true}', 'utf16le')) });
+      expect([utf16.status, ((await utf16.json()) as any).error.message]).toEqual([415, expect.stringMatching(/^Send the decision as JSON in UTF-8 .*charset=utf-16le is not read/)]);
       expect((await decide(b, 'alice', sessionId, 3, 'x'.repeat(20_000))).status).toBe(413);
       // A decision on another call than the one waiting (its digest says so): 409, nothing runs, it still waits.
       const other = await decide(b, 'alice', sessionId, 3, { approved: true, digest: digestOf(1200) });
