@@ -409,6 +409,12 @@ export interface RealmControl {
    * own (a deadline, an abort), whose stats still say how far it got.
    */
   iterations(): number;
+  /**
+   * Marks handled the promise a builtin had just rejected inside a call when the entry was cut off,
+   * before the runtime could mark it (see `inflight` in realm-runtime/promises.ts): called after every
+   * entry that did not return, before Node looks at the rejections it was told about. Runs no script code.
+   */
+  quiet(): void;
 }
 
 /** The completion value of the runtime's source: called once per realm with the bridge. */

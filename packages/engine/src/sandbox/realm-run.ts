@@ -415,6 +415,8 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
   }
 
   afterEntry(outcome: EntryOutcome): void {
+    // First, before Node looks at the rejections the entry told it about (after this turn's microtasks).
+    if (outcome !== 'returned') this.#quiet();
     this.#started();
     if (this.#ended) return;
     // The realm was cut off mid-execution (or failed in a way we do not understand): never reuse it.
@@ -432,6 +434,19 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
         this.#pumpQueued = true;
         entryScheduler.enter(this, pumpScript);
       }
+    }
+  }
+
+  /**
+   * An entry cut off by the deadline may have left a promise that V8 rejected and reported to Node
+   * unmarked (see RealmControl.quiet): marked now, or Node would hand the realm's rejection to the host's
+   * `unhandledRejection` listeners (invariant 8).
+   */
+  #quiet(): void {
+    try {
+      this.#realm?.control.quiet();
+    } catch {
+      // The realm refused to run anything (nothing else can reach the promise): its run ends as it would.
     }
   }
 

@@ -11,6 +11,7 @@ import { isEnablementGetter } from './errors.js';
 import { connect } from './host.js';
 import { lockdown } from './lockdown.js';
 import { G, gopn, jsonParse } from './primordials.js';
+import { markInflight } from './promises.js';
 import { createRunner } from './run.js';
 
 export interface Installed {
@@ -32,6 +33,7 @@ export function install(bridge: HostBridge, optionsText: string): Installed {
       end: runner.end,
       forget: runner.forget,
       iterations: runner.iterations,
+      quiet: markInflight,
       clean: () => gopn(G).length === globalCount,
     },
     register: runner.register,

@@ -67,7 +67,7 @@ import {
 } from './primordials.js';
 import { wrapLocaleBuiltins } from './locales.js';
 import { installNondeterminism } from './nondeterminism.js';
-import { adopt, handledCapability, isPromise, markHandled, needStack, setOwnPrototype, thenIntrinsic } from './promises.js';
+import { adopt, fromBuiltin, handledCapability, isPromise, markHandled, needStack, setOwnPrototype, thenIntrinsic } from './promises.js';
 
 type AnyFn = (...args: any[]) => any;
 
@@ -422,7 +422,7 @@ function installPromise(): void {
     wrap(AGP, key, (orig) => ({
       [key](this: unknown, v: unknown) {
         if (key !== 'next') needStack();
-        return adopt(apply(orig, this, [v]));
+        return fromBuiltin(orig, this, [v], true);
       },
     }));
   }
@@ -435,7 +435,7 @@ function installPromise(): void {
     wrap(AIP, asyncDispose, (orig) => ({
       [asyncDispose](this: unknown) {
         needStack();
-        return adopt(apply(orig, this, []));
+        return fromBuiltin(orig, this, [], true);
       },
     }));
   }
@@ -450,7 +450,9 @@ function installPromise(): void {
         return apply(promiseThen, cap.promise, [() => {
           if (args.length > 0) args[0] = boundedAsync(args[0]);
           if (args.length > 1) args[1] = chargedEach(args[1]);
-          return apply(orig, this, args);
+          // Marked before the reaction returns it: adopted by the derived promise, it would have its
+          // handler only from a later microtask, and a termination may land in between.
+          return fromBuiltin(orig, this, args, false);
         }]);
       },
     }));

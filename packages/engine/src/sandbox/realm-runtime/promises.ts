@@ -52,6 +52,40 @@ export function adopt<P>(p: P): P {
 }
 
 /**
+ * What a builtin that can reject its own new promise inside the call has just returned, until it is
+ * marked. V8 reports such a rejection to Node at once, and Node forgets it only when a handler is added.
+ * A termination (the deadline) is taken at the next function entry, and one that lands after the
+ * builtin returned and before the mark (the entry of `adopt`, of `then`, or Node's own callback for the
+ * mark) leaves the rejection with Node, which hands it to the host's `unhandledRejection` listeners once
+ * the entry is over (under --unhandled-rejections=strict, an uncaught exception). So the result is kept
+ * here before any function is entered (a property store takes no interrupt), and the host has whatever
+ * is left marked when an entry did not return (see RealmControl.quiet).
+ */
+const inflight: { p: unknown } = { p: undefined };
+
+/** Marks the promise a cut-off call left in `inflight`, if any (a second mark of a marked one is harmless). */
+export function markInflight(): void {
+  const p = inflight.p;
+  if (p === undefined) return;
+  inflight.p = undefined;
+  markHandled(p);
+}
+
+/**
+ * `orig` called with `args` on `self`, a builtin that may reject the promise it returns before returning
+ * it: the promise is adopted (`move`, see adopt) or only marked handled, with no window in which a
+ * termination leaves its rejection with Node (see inflight).
+ */
+export function fromBuiltin(orig: (...a: unknown[]) => unknown, self: unknown, args: unknown[], move: boolean): unknown {
+  // A call that failed before its mark (out of stack at the entry of `adopt`) left its promise here.
+  if (inflight.p !== undefined) markInflight();
+  inflight.p = apply(orig, self, args);
+  const p = move ? adopt(inflight.p) : markHandled(inflight.p);
+  inflight.p = undefined;
+  return p;
+}
+
+/**
  * The intrinsic `then` on `p`, making an intrinsic promise whatever `p` is: on %PromisePrototype%, V8
  * looks nothing up (both flags are intact); a promise the runtime handed out is moved there for the
  * call and back, so no `constructor` or species of the script's is read and no script code runs.
