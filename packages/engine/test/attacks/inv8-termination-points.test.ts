@@ -24,6 +24,12 @@ const SCRIPTS: Record<string, string> = {
   'Array.fromAsync of null': 'Array.fromAsync(null); await null; return 1;',
   // Node 24; nothing to call before it.
   "an async iterator's asyncDispose whose return throws": "async function* g() {} const f = g()[Symbol.asyncDispose]; if (f) f.call({ return() { throw new Error('x'); } }); return 1;",
+  // Siblings, where the promises are the runtime's own (marked before they settle): cut all the same.
+  'an async function that throws at once': "async function a() { throw new Error('x'); } a(); await null; return 1;",
+  'finally whose callback throws': "Promise.reject(new Error('r')).finally(() => { throw new Error('x'); }); await null; return 1;",
+  'a thenable whose then throws, adopted': "Promise.resolve({ then() { throw new Error('x'); } }); await null; await null; return 1;",
+  // Node 24 (a syntax error before it, where nothing is cut).
+  'await using whose disposer rejects': "(async () => { await using a = { [Symbol.asyncDispose]() { return Promise.reject(new Error('x')); } }; })(); await null; return 1;",
 };
 
 /** Where a termination is asked for: the first statement of each of these functions of the runtime. */
@@ -117,5 +123,6 @@ describe('invariant 8: a termination at each point where the runtime marks a pro
     expect(got.cut['throw() on a finished async generator']).toBeGreaterThanOrEqual(2);
     expect(got.cut['throw() on an async generator not started']).toBeGreaterThanOrEqual(2);
     expect(got.cut['return() of a value whose then getter throws']).toBeGreaterThanOrEqual(2);
+    expect(got.cut['finally whose callback throws']).toBeGreaterThanOrEqual(2);
   }, KILL_MS + 120_000);
 });
