@@ -933,9 +933,9 @@ export class RedisSessionStore implements SessionStore {
     });
     // Asked before this listener came (a run a decision has just resumed starts listening a moment after
     // the store set it running), or while its subscription was on its way: the flag says so.
-    this.#run(CANCEL_ASKED, [this.#keys(sessionId).meta], [], 'a cancel check').then(
-      (reply) => {
-        if (reply === 1 && own.has(listener)) listener();
+    this.cancelAsked(sessionId).then(
+      (asked) => {
+        if (asked && own.has(listener)) listener();
       },
       () => {},
     );
@@ -944,6 +944,11 @@ export class RedisSessionStore implements SessionStore {
       own.delete(listener);
       if (own.size === 0 && this.#cancelListeners.get(sessionId) === own) this.#cancelListeners.delete(sessionId);
     };
+  }
+
+  async cancelAsked(sessionId: string): Promise<boolean> {
+    if (!isSessionId(sessionId)) return false;
+    return (await this.#run(CANCEL_ASKED, [this.#keys(sessionId).meta], [], 'a cancel check')) === 1;
   }
 
   async keepAlive(sessionId: string, ttlMs: number): Promise<void> {

@@ -936,6 +936,9 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
           runOptions.durable = resume === undefined ? { ...durable.limits } : { ...durable.limits, resume: { journal: resume.journal, decision: resume.decision } };
           if (mayPause !== undefined) runOptions.durable.mayPause = mayPause;
         }
+        // A cancel asked between the decision and this run's listener ends it before the approved call:
+        // the listener's own check of the store may answer after that call has run.
+        if (resume !== undefined && store.cancelAsked !== undefined && (await store.cancelAsked(sessionId).catch(() => false))) abort.abort();
         result = await enclave.run(body.code, runOptions);
       } catch {
         result = internalFailure();

@@ -77,6 +77,13 @@ export interface SessionStore {
    * running. One asked before the session last paused does not.
    */
   onCancel(sessionId: string, listener: () => void): () => void;
+  /**
+   * Optional: whether a cancel was asked while the session runs (since it last paused), answered by the
+   * store itself. A run a decision resumes asks it before it starts, so that a cancel that came between
+   * the decision and its listener ends it before the approved call: `onCancel`'s own late answer may come
+   * after that call (a store across the network answers a moment later).
+   */
+  cancelAsked?(sessionId: string): Promise<boolean>;
   /** The instance running a session says it is alive, for `ttlMs` more. */
   keepAlive(sessionId: string, ttlMs: number): Promise<void>;
   /** Running sessions whose instance stopped saying so (it crashed, or lost the store): `finish` them. */
@@ -486,6 +493,10 @@ export class MemorySessionStore implements SessionStore {
     // Asked before this listener came (never during the call that subscribes it).
     if (entry.cancelAsked) queueMicrotask(() => entry.cancelListeners.has(listener) && listener());
     return () => void entry.cancelListeners.delete(listener);
+  }
+
+  async cancelAsked(sessionId: string): Promise<boolean> {
+    return this.#sessions.get(sessionId)?.cancelAsked === true;
   }
 
   dispose(): void {

@@ -107,6 +107,23 @@ function runEnds() {
   return { ends, pausedStats };
 }
 
+/** `store`, whose `requestCancel` calls `stored` once the store has taken the request. */
+function telling(store: SessionStore, stored: () => void): SessionStore {
+  return new Proxy(store, {
+    get(target, key) {
+      if (key === 'requestCancel') {
+        return async (sessionId: string) => {
+          const taken = await target.requestCancel(sessionId);
+          stored();
+          return taken;
+        };
+      }
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
 /** App instances on port 0, each with its own stores object from `makeStores`; all closed after each test. */
 function useInstances(makeStores: () => ApprovalStores) {
   const closers: (() => Promise<void>)[] = [];
@@ -115,15 +132,18 @@ function useInstances(makeStores: () => ApprovalStores) {
     for (const close of closers.splice(0)) await close();
   });
 
-  /** One app instance on port 0 with its own stores object; users from `x-user`. */
-  return async function instance(toolsFor: (user: string) => unknown, options: Partial<EnclaveHandlerOptions<unknown, string>> = {}): Promise<string> {
+  /**
+   * One app instance on port 0 with its own stores object; users from `x-user`. `onCancelStored` is told
+   * when this instance's store has taken a cancel request (`requestCancel` resolved).
+   */
+  return async function instance(toolsFor: (user: string) => unknown, options: Partial<EnclaveHandlerOptions<unknown, string>> = {}, onCancelStored?: () => void): Promise<string> {
     const stores = makeStores();
     const handler = createEnclaveHandler<unknown, string>({
       logger: silent,
       authenticate: ({ request }) => request.headers.get('x-user') ?? undefined,
       tools: ({ user }) => toolsFor(user) as never,
       ...options,
-      sessions: { store: stores.store, ...(options.sessions as object) },
+      sessions: { store: onCancelStored ? telling(stores.store, onCancelStored) : stores.store, ...(options.sessions as object) },
       ...(stores.leases ? { leases: stores.leases } : {}),
     } as EnclaveHandlerOptions<unknown, string>);
     const server = createServer((req, res) => void handleNodeRequest(handler, req, res, undefined));
@@ -331,7 +351,9 @@ return { pick, refunded: r.refunded, at: new Date(Date.now()).getUTCFullYear() >
       let go: () => void = () => {};
       const held = new Promise<void>((resolve) => (go = resolve));
       try {
-        const a = await instance(toolsFor);
+        let cancelStored: () => void = () => {};
+        const cancelInStore = new Promise<void>((resolve) => (cancelStored = resolve));
+        const a = await instance(toolsFor, {}, () => cancelStored());
         // b's start of the resumed part waits: the store has set the session running, the run does not listen yet.
         const b = await instance(toolsFor, {
           onRunStart: async () => {
@@ -345,8 +367,9 @@ return { pick, refunded: r.refunded, at: new Date(Date.now()).getUTCFullYear() >
         await resumed;
         const cancel = fetch(`${a}/sessions/${sessionId}`, { method: 'DELETE', headers: { 'x-user': 'alice' } });
         await expect.poll(async () => (await status(a, 'alice', sessionId)).state).toBe('running');
-        // The cancel has reached the store (a's DELETE waits for the end now); then b's run starts.
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        // The cancel has reached the store (a's DELETE waits for the end now); then b's run starts. (A
+        // 200 ms sleep in place of this wait let b's run start first on a loaded machine, and the refund ran.)
+        await cancelInStore;
         go();
         expect((await decision).status).toBe(202);
         const res = await cancel;
