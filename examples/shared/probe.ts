@@ -398,10 +398,11 @@ export function probeQuickStart(name: string, start: () => Promise<Started>, opt
 
     it('stops an unending loop: up front when provable (422), else at the client’s deadline (408)', async () => {
       await expectRefusal(await run('while (true) {}'), 422, 'VALIDATION_ERROR');
-      // No iteration budget runs out first: each turn spends its time in one regular-expression search of
-      // a million characters, which counts as one turn (a long sort or indexOf no longer would: their
-      // comparisons and the characters they search are charged).
-      const spin = "const s = 'ab'.repeat(500000); let n = 0; while (n >= 0) { n += /abc/.test(s) ? 2 : 1; } return n;";
+      // No iteration budget runs out first: the first turn never ends. Its regular expression, built at run
+      // time (a literal like it is refused up front), backtracks exponentially over 33 characters, and its
+      // back-reference keeps V8's linear-time engine out: only the deadline stops it. (A search of a million
+      // characters a turn did this until searches were charged what they read: then the budget ran out first.)
+      const spin = "const re = new RegExp('^(a|a)+' + '\\\\1$'); const s = 'a'.repeat(32) + '!'; let n = 0; while (n >= 0) { n += re.test(s) ? 2 : 1; } return n;";
       await expectRefusal(await run(spin, 'alice', { limits: { timeout: 300 } }), 408, 'TIMEOUT');
       expect(await jsonOf(await run('return 1 + 1'), 200)).toMatchObject({ success: true, value: 2 });
     });
