@@ -11,10 +11,11 @@
  * What the journal holds crosses a store (memory, Redis): read back, it is untrusted input, checked by
  * `readJournal` against its shape and caps before a run believes any of it. The script never sees it.
  */
-import { EnclaveConfigError } from './errors.js';
+import { EnclaveConfigError, TOOL_ERROR_CODE } from './errors.js';
 import type { DriverJournal, DriverToolCall } from './sandbox/driver.js';
 import { isNdValues } from './sandbox/nondeterminism.js';
 import type { NdValue, ToolReply } from './sandbox/realm-abi.js';
+import { MAX_STRING_CHARS } from './sandbox/realm-abi.js';
 import { hostCodec } from './sanitize/codec.js';
 import type { ApprovalGate, ApprovalRefusal } from './tools/invoke.js';
 import type { ApprovalDecision, ExecutionError, JournalCall, PausedRun, RunJournal } from './types.js';
@@ -47,11 +48,14 @@ const isName = (v: unknown): v is string => typeof v === 'string' && v.length > 
 function checkedReply(ok: unknown, payload: unknown): ToolReply | undefined {
   if (typeof payload !== 'string') return undefined;
   if (ok === 1) {
+    let value: unknown;
     try {
-      hostCodec.decode(payload);
+      value = hostCodec.decode(payload);
     } catch {
       return undefined;
     }
+    // A store's journal may hold a string no tool's result could have (see hostEncodeOptions); only a text that long can.
+    if (payload.length > MAX_STRING_CHARS && typeof hostCodec.encode(value, { maxBytes: Infinity, maxStringChars: MAX_STRING_CHARS }) !== 'string') return undefined;
     return [1, payload];
   }
   if (ok !== 0) return undefined;
@@ -63,7 +67,7 @@ function checkedReply(ok: unknown, payload: unknown): ToolReply | undefined {
   }
   if (!Array.isArray(e) || e.length < 3 || e.length > 4) return undefined;
   const [name, message, code, data] = e as unknown[];
-  if (typeof name !== 'string' || typeof message !== 'string' || typeof code !== 'string' || name.length > MAX_NAME || message.length > 8192 || !/^[A-Z][A-Z0-9_]{0,63}$/.test(code)) return undefined;
+  if (typeof name !== 'string' || typeof message !== 'string' || typeof code !== 'string' || name.length > MAX_NAME || message.length > 8192 || !TOOL_ERROR_CODE.test(code)) return undefined;
   if (data !== undefined && (data === null || typeof data !== 'object' || Array.isArray(data))) return undefined;
   return [0, JSON.stringify(data === undefined ? [name, message, code] : [name, message, code, data])];
 }

@@ -23,7 +23,7 @@ import { installRejectionGuard } from './sandbox/rejections.js';
 import { VmIsolation } from './sandbox/vm-isolation.js';
 import { WorkerPool, maxMessageBytes } from './sandbox/worker-pool.js';
 import type { EncodeFailure } from './sanitize/codec.js';
-import { decodeToolArgs, describeEncodeFailure, hostCodec, hostEncodeOptions, TOO_DEEP, TOO_LARGE, TOO_MANY_VALUES } from './sanitize/codec.js';
+import { decodeToolArgs, describeEncodeFailure, hostCodec, hostEncodeOptions, TOO_DEEP, TOO_LARGE, TOO_LONG, TOO_MANY_VALUES } from './sanitize/codec.js';
 import type { RuleVerdict, ScoringResult } from './score/index.js';
 import { ScoringGate } from './score/index.js';
 import type { Issue } from './source.js';
@@ -190,7 +190,7 @@ const DISPOSED = 'This Enclave has been disposed.';
 /** How deep `input` and data globals are copied into a realm. */
 const HOST_DATA_DEPTH = 128;
 /** A copy that failed for its size or depth is a RangeError; for what a value is, a TypeError. */
-const failureName = (f: EncodeFailure): string => (f.code === TOO_LARGE || f.code === TOO_DEEP ? 'RangeError' : 'TypeError');
+const failureName = (f: EncodeFailure): string => (f.code === TOO_LARGE || f.code === TOO_DEEP || f.code === TOO_LONG ? 'RangeError' : 'TypeError');
 
 const own = (obj: object, name: string) => Object.prototype.hasOwnProperty.call(obj, name);
 

@@ -91,6 +91,9 @@ export class EnclaveConfigError extends Error {
  * };
  * ```
  */
+/** What a ToolError's code may be; any other becomes `TOOL_ERROR`. */
+export const TOOL_ERROR_CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
+
 export class ToolError extends Error {
   override name = 'ToolError';
   /** A stable, machine-readable code the script can branch on (e.g. `NOT_FOUND`). */
@@ -107,7 +110,7 @@ export class ToolError extends Error {
   readonly data: Readonly<Record<string, unknown>> | undefined;
   constructor(message: string, options: { code?: string; status?: number; data?: Record<string, unknown>; cause?: unknown } = {}) {
     super(message, { cause: options.cause });
-    this.code = options.code !== undefined && /^[A-Z][A-Z0-9_]{0,63}$/.test(options.code) ? options.code : 'TOOL_ERROR';
+    this.code = options.code !== undefined && TOOL_ERROR_CODE.test(options.code) ? options.code : 'TOOL_ERROR';
     this.status = Number.isInteger(options.status) && (options.status as number) >= 400 && (options.status as number) <= 599 ? options.status : undefined;
     this.data = options.data;
   }

@@ -159,6 +159,16 @@ describe('runs on runtime nodes', () => {
     expect(r.error).toMatchObject({ code: 'TOOL_ERROR', message: 'No order o-eu', data: { status: 404, toolErrorCode: 'NOT_FOUND' } });
   });
 
+  it('a tool’s result with a string longer than a realm string may be fails the call with RESULT_TOO_LARGE, as embedded, and never reaches the node', async () => {
+    // PERMISSIVE lets a result of 64 MB through, capped at the node's 32 MB; one string of 2^24 + 1 characters is within both.
+    const permissive = await remoteEnclave(prefix, { securityLevel: 'PERMISSIVE' });
+    const seen: unknown[] = [];
+    const tools = { 'web:get': () => ({ page: 'a'.repeat(2 ** 24 + 1) }), seen: (args: unknown) => void seen.push(args) };
+    const r = await permissive.run("try { const v = await callTool('web:get', {}); await callTool('seen', { got: v.page.length }); } catch (e) { await callTool('seen', { caught: e.code }); } return 1;", { tools });
+    expect(r.success, JSON.stringify(r.error)).toBe(true);
+    expect(seen).toEqual([{ caught: 'RESULT_TOO_LARGE' }]);
+  }, 30_000);
+
   it('a realm’s own long report (a cycle under a 200,000-character key) ends as it does embedded: OUTPUT_LIMIT_EXCEEDED, not a lie', async () => {
     const code = 'const o = {}; o["k".repeat(200000)] = o; return o;';
     const embedded = new Enclave();

@@ -220,6 +220,19 @@ export const LOOP_GRANT = 256;
 /** Strings longer than this are charged against the memory budget by the growth check and the bulk builtins. */
 export const BIG_STRING = 65_536;
 
+/**
+ * The most characters one string in a realm may have, whatever the memory limit. V8 reads a whole string in one
+ * step that ignores termination wherever it meets one: it flattens a concatenation on first use, and it
+ * searches (`indexOf`, `split`, `replace`, a RegExp of plain characters), trims, compares, hashes it as a
+ * key and converts it to a number without an interrupt check. Each such step grows with the string: at
+ * PERMISSIVE's former limit (memoryLimit / 2, 1.34e8 characters) one took 0.6 to 1.8 s on a busy 2-core VM
+ * (`BigInt(s)` 2.2 s, and the deadline waited for it). At 2^24 characters the slowest of them, a search
+ * for a two-character needle or a first flatten, took 115 to 220 ms there. SECURE's limit already was this.
+ * The realm refuses to build a longer string, and the host refuses to copy one in (a tool's result, input,
+ * globals: see EncodeOptions.maxStringChars).
+ */
+export const MAX_STRING_CHARS = 1 << 24;
+
 /** Longest tool name a script may call; a worker or a runtime node that reports a longer one is lying. */
 export const MAX_TOOL_NAME = 256;
 

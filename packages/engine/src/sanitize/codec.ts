@@ -7,11 +7,12 @@ import type { Codec } from '../sandbox/realm-runtime/codec.js';
 import { createCodec } from '../sandbox/realm-runtime/codec.js';
 import { types } from '../node-types.js';
 
-import { TOO_DEEP, TOO_LARGE, UNREADABLE } from '../sandbox/realm-runtime/codec.js';
+import { TOO_DEEP, TOO_LARGE, TOO_LONG, UNREADABLE } from '../sandbox/realm-runtime/codec.js';
+import { MAX_STRING_CHARS } from '../sandbox/realm-abi.js';
 import type { EncodeFailure, EncodeOptions } from '../sandbox/realm-runtime/codec.js';
 
 export type { Codec, EncodeFailure, EncodeOptions } from '../sandbox/realm-runtime/codec.js';
-export { TOO_DEEP, TOO_LARGE, UNREADABLE, UNSUPPORTED } from '../sandbox/realm-runtime/codec.js';
+export { TOO_DEEP, TOO_LARGE, TOO_LONG, UNREADABLE, UNSUPPORTED } from '../sandbox/realm-runtime/codec.js';
 
 /**
  * The deepest JSON text the host reads from an isolation (a result's value, a tool call's arguments, a
@@ -127,10 +128,19 @@ function opaque(value: object): string | undefined {
  * The options of every copy of the host's own values into a realm: getters and `toJSON` honoured. A
  * `strict` copy (a run's `input` and globals, which the caller hands over directly) also fails on a
  * getter or `toJSON` that throws and on opaque values; a tool's result leaves the first out and copies
- * the others as their own data (`{}`), as it always has.
+ * the others as their own data (`{}`), as it always has. No copy brings in a string the realm could not
+ * have built itself (MAX_STRING_CHARS): whatever `maxBytes` allows, one such string would be read in
+ * steps that ignore the run's deadline.
  */
 export function hostEncodeOptions(maxBytes: number, maxDepth: number, strict: boolean): EncodeOptions {
-  return strict ? { maxBytes, maxDepth, getters: true, useToJSON: true, strict, opaque } : { maxBytes, maxDepth, getters: true, useToJSON: true };
+  const maxStringChars = MAX_STRING_CHARS;
+  return strict ? { maxBytes, maxDepth, maxStringChars, getters: true, useToJSON: true, strict, opaque } : { maxBytes, maxDepth, maxStringChars, getters: true, useToJSON: true };
+}
+
+/** A TOO_LONG failure at `path`, as a message. */
+function tooLong(failure: EncodeFailure, path: string): string {
+  const key = failure.what.endsWith(' key');
+  return `${key ? `a key of ${path}` : path} is a string of ${key ? failure.what.slice(0, -4) : failure.what} characters, longer than the ${MAX_STRING_CHARS} one string in a script may have.`;
 }
 
 /** Longest path a copy failure's message shows (its start and its end). */
@@ -150,6 +160,8 @@ export function describeEncodeFailure(failure: EncodeFailure, root: string, maxB
     case TOO_DEEP:
       // A toJSON() that returns a new object with a toJSON() of its own every time nests without end too: `input.toJSON().toJSON()...`.
       return `${root} is nested more than ${maxDepth} levels deep (at ${path}), deeper than it is copied into the script.`;
+    case TOO_LONG:
+      return tooLong(failure, path);
     case UNREADABLE:
       return failure.what === 'getter'
         ? `${path} could not be read: its getter threw.`

@@ -1,4 +1,4 @@
-import { decodeToolArgs, describeEncodeFailure, hostCodec, hostEncodeOptions, TOO_DEEP, TOO_LARGE, TOO_MANY_VALUES } from '../sanitize/codec.js';
+import { decodeToolArgs, describeEncodeFailure, hostCodec, hostEncodeOptions, TOO_DEEP, TOO_LARGE, TOO_LONG, TOO_MANY_VALUES } from '../sanitize/codec.js';
 import { ToolError } from '../errors.js';
 import { closeNames } from '../suggest.js';
 import { describeToolError } from './redact.js';
@@ -313,6 +313,8 @@ function copyResult(scope: ToolScope, tool: HostTool, value: unknown): ToolReply
   if (typeof text === 'string') return [1, text];
   if (text.code === TOO_LARGE) return new CallFailure(`Tool "${tool.name}" returned more than ${scope.maxToolResultBytes} bytes.`, 'RESULT_TOO_LARGE');
   if (text.code === TOO_DEEP) return new CallFailure(`Tool "${tool.name}" returned a value nested too deeply to copy.`, 'RESULT_TOO_LARGE');
+  // Within maxToolResultBytes, but one string the realm could not have built itself (a web page, a file): the script may ask for less.
+  if (text.code === TOO_LONG) return new CallFailure(`Tool "${tool.name}" returned a value that could not be copied: ${describeEncodeFailure(text, 'result', scope.maxToolResultBytes, RESULT_DEPTH)}`, 'RESULT_TOO_LARGE');
   // The tool's value, not its size: what it is and where, never what it threw (see describeEncodeFailure).
   return new CallFailure(`Tool "${tool.name}" returned a value that could not be copied: ${describeEncodeFailure(text, 'result', scope.maxToolResultBytes, RESULT_DEPTH)}`, 'INVALID_RESULT');
 }

@@ -1,5 +1,5 @@
 import { types } from '../node-types.js';
-import { ToolError } from '../errors.js';
+import { TOOL_ERROR_CODE, ToolError } from '../errors.js';
 
 /*
  * Errors a tool throws are host objects with host text: file paths, SQL, connection strings. Only their
@@ -68,8 +68,10 @@ export function describeToolError(tool: string, err: unknown): ToolErrorDescript
     const code = err.code;
     if (typeof text !== 'string' || typeof code !== 'string') return failed;
     const message = text.length > MAX_PUBLIC_MESSAGE ? `${text.slice(0, MAX_PUBLIC_MESSAGE)}...` : text;
+    // The constructor checks the code, but it is an ordinary property: one set later (of any length) is not passed on.
+    const checked = TOOL_ERROR_CODE.test(code) ? code : 'TOOL_ERROR';
     const data = publicData(err);
-    return data === undefined ? ['ToolError', message, code] : ['ToolError', message, code, data];
+    return data === undefined ? ['ToolError', message, checked] : ['ToolError', message, checked, data];
   } catch {
     return failed;
   }

@@ -5,7 +5,7 @@
  * script cannot catch it and go on.
  */
 import type { DoneReport, RealmFailureCode, RealmLimits } from '../realm-abi.js';
-import { heapStep } from '../realm-abi.js';
+import { MAX_STRING_CHARS, heapStep } from '../realm-abi.js';
 import type { PositionMap } from '../../positions.js';
 import { hostDone, hostHeap } from './host.js';
 import { ErrorCtor, MapCtor, MathObject, apply, dateNow, defineProperty, freeze, isArray, jsonStringify, mathRandom } from './primordials.js';
@@ -90,17 +90,6 @@ function rngState(seed: unknown): number[] {
   if ((state[0] as number) === 0 && (state[1] as number) === 0 && (state[2] as number) === 0 && (state[3] as number) === 0) state[0] = 1;
   return state;
 }
-
-/**
- * The most characters one string may have, whatever the memory limit. V8 reads a whole string in one
- * step that ignores termination wherever it meets one: it flattens a concatenation on first use, and it
- * searches (`indexOf`, `split`, `replace`, a RegExp of plain characters), trims, compares, hashes it as a
- * key and converts it to a number without an interrupt check. Each such step grows with the string: at
- * PERMISSIVE's former limit (memoryLimit / 2, 1.34e8 characters) one took 0.6 to 1.8 s on a busy 2-core VM
- * (`BigInt(s)` 2.2 s, and the deadline waited for it). At 2^24 characters the slowest of them, a search
- * for a two-character needle or a first flatten, took 115 to 220 ms there. SECURE's limit already was this.
- */
-export const MAX_STRING_CHARS = 1 << 24;
 
 export function newRun(id: number, limits: RealmLimits, durable = false, seed?: unknown): Run {
   return {

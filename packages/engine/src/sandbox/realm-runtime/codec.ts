@@ -76,6 +76,12 @@ export interface EncodeOptions {
    * leaving its value out, as the run's `input` and globals are copied; a tool's result leaves it out.
    */
   strict?: boolean;
+  /**
+   * Host only: a string (a value, a key, a BigInt's digits) longer than this fails the copy (TOO_LONG). The
+   * realm never builds a string past MAX_STRING_CHARS (realm-abi.ts), since V8 reads a string in steps that
+   * ignore termination; a host value must not bring one in.
+   */
+  maxStringChars?: number;
   /** Host only: strings of at least `extractMin` characters are replaced by what this returns (unless undefined). */
   extract?: (text: string) => unknown;
   extractMin?: number;
@@ -98,12 +104,18 @@ export const UNREADABLE = -4;
 /** A value the host's `opaque` option refuses (see EncodeOptions.opaque). */
 export const UNSUPPORTED = -5;
 
+/** A string longer than `maxStringChars` (EncodeOptions). */
+export const TOO_LONG = -6;
+
 /** What `encode` gives back when it cannot copy a value. */
 export interface EncodeFailure {
-  code: typeof TOO_LARGE | typeof TOO_DEEP | typeof UNREADABLE | typeof UNSUPPORTED;
+  code: typeof TOO_LARGE | typeof TOO_DEEP | typeof UNREADABLE | typeof UNSUPPORTED | typeof TOO_LONG;
   /** Where, as a path below the root (`.a.b[2]`), for every code but TOO_LARGE; empty for the root itself. */
   path: string;
-  /** UNREADABLE: what threw (`'getter'`, `'toJSON'`, or `'object'`: inspecting it); UNSUPPORTED: what `opaque` said. */
+  /**
+   * UNREADABLE: what threw (`'getter'`, `'toJSON'`, or `'object'`: inspecting it); UNSUPPORTED: what `opaque` said;
+   * TOO_LONG: the string's length, and `' key'` after it for a property name.
+   */
   what: string;
 }
 
@@ -289,6 +301,7 @@ export function createCodec(): Codec {
     const extractMin = opts.extractMin ?? Infinity;
     const opaque = typeof opts.opaque === 'function' ? opts.opaque : null;
     const strict = opts.strict === true;
+    const maxChars = opts.maxStringChars ?? Infinity;
     const seen = new MapCtor<object, number>();
     let nextId = 0;
     let bytes = 0;
@@ -310,6 +323,13 @@ export function createCodec(): Codec {
     function passes(segment: string): void {
       if (fail !== TOO_LARGE) path[path.length] = segment;
     }
+    /** False (the copy fails) for a string past `maxChars`. */
+    function short(s: string, key: boolean): boolean {
+      if (s.length <= maxChars) return true;
+      fail = TOO_LONG;
+      failWhat = key ? `${s.length} key` : `${s.length}`;
+      return false;
+    }
     function charge(n: number): boolean {
       bytes += n;
       if (bytes > maxBytes) {
@@ -330,7 +350,7 @@ export function createCodec(): Codec {
             const r = extract(v);
             if (r !== undefined) return enc(r, depth);
           }
-          return charge(v.length + 2) ? v : null;
+          return short(v, false) && charge(v.length + 2) ? v : null;
         }
         case 'number':
           charge(8);
@@ -343,6 +363,7 @@ export function createCodec(): Codec {
           return tagged('u');
         case 'bigint': {
           const s = StringCtor(v);
+          if (!short(s, false)) return null;
           charge(s.length + 12);
           return tagged('b', s);
         }
@@ -502,6 +523,7 @@ export function createCodec(): Codec {
         }
         // Functions and symbols are dropped from objects (as JSON does); in arrays they become undefined.
         if (typeof val === 'function' || typeof val === 'symbol') continue;
+        if (!short(k, true)) break;
         if (!charge(k.length + 4)) break;
         const e = enc(val, depth + 1);
         if (fail) {
