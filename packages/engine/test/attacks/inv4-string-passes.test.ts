@@ -55,6 +55,22 @@ const ATTACKS: readonly Attack[] = [
     validation: 'accept',
     check: (r) => expect(r.value).toEqual([MOST, MOST - 2, 'b']),
   },
+  {
+    // The charge of a string replacement counted the matches first (a second pass over the subject) and
+    // charged each as if the replacement were added to the match: a replacement that fits was refused.
+    name: 'a string replacement whose output fits the limit is not refused',
+    code: `const s = 'a'.repeat(${MOST - 2}) + 'bc'; const t = s.replace('bc', 'd0'); const u = s.replaceAll('bc', 'x'); return [t.length, t.slice(-3), u.length, u.slice(-2)];`,
+    expect: ['OK'],
+    validation: 'accept',
+    check: (r) => expect(r.value).toEqual([MOST, 'ad0', MOST - 1, 'ax']),
+  },
+  {
+    name: 'a string replacement whose output is past the limit is refused before it is built',
+    code: `const s = 'a'.repeat(${MOST - 2}) + 'bc'; return s.replace('bc', 'd0e').length;`,
+    expect: ['MEMORY_LIMIT_EXCEEDED'],
+    validation: 'accept',
+    check: (r) => expect(r.error?.message).toMatch(TOO_LONG),
+  },
   timedAttack({
     // Every turn flattens a new concatenation and then searches, trims and converts it: each a native
     // pass over 2^24 characters, together 0.5 to 1 s; the deadline lands between two of them.

@@ -611,21 +611,30 @@ function replaceBy(fn: unknown, replace: (replacer: unknown) => unknown): unknow
 /**
  * Output of a string replacement, charged before it is built: exact for string patterns (occurrences
  * counted first), pessimistic for regex patterns (every position may match). One native call builds the
- * whole output, so a post-check would come after the host heap was already spent.
+ * whole output, so a post-check would come after the host heap was already spent. The count is a pass
+ * over the subject as long as V8's own (both ignore termination, 2^24 characters take 7 to 200 ms each),
+ * so it is left out where it cannot change the answer: a `replace` (one match at most) whose one match
+ * fits, and any replacement no longer than what it replaces.
  */
 function chargeReplacement(str: string, pattern: unknown, r: string, all: boolean): void {
-  if (current === null) return;
+  const run = current;
+  if (run === null) return;
   let bound = replacementBound(str, r);
   if (bound <= SMALL) return;
   if (typeof pattern === 'string') {
-    let count = 0;
-    if (pattern.length > 0) {
-      for (let i = apply(stringIndexOf, str, [pattern]) as number; i !== -1; i = apply(stringIndexOf, str, [pattern, i + pattern.length]) as number) {
-        count++;
-        if (!all) break;
-      }
-    } else count = all ? str.length + 1 : 1;
-    bound = str.length + count * (r.length + pattern.length);
+    // What each match adds: a replacement with a `$` may repeat the match (`$&`).
+    const grows = apply(stringIndexOf, r, ['$']) === -1 ? r.length - pattern.length : r.length + pattern.length;
+    if (grows <= 0 || (!all && str.length + grows <= run.maxChars)) bound = str.length + (grows > 0 ? grows : 0);
+    else {
+      let count = 0;
+      if (pattern.length > 0) {
+        for (let i = apply(stringIndexOf, str, [pattern]) as number; i !== -1; i = apply(stringIndexOf, str, [pattern, i + pattern.length]) as number) {
+          count++;
+          if (!all) break;
+        }
+      } else count = all ? str.length + 1 : 1;
+      bound = str.length + count * grows;
+    }
   }
   chargeChars(bound);
 }
