@@ -75,6 +75,9 @@ export class EnclaveConfigError extends Error {
   readonly code = 'CONFIG_ERROR';
 }
 
+/** What a ToolError's code may be; any other becomes `TOOL_ERROR`. */
+export const TOOL_ERROR_CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
+
 /**
  * An error a tool throws on purpose: its message and code reach the script (as a catchable `ToolError`
  * with `err.code`) and, if unhandled, the result (`error.code === 'TOOL_ERROR'`,
@@ -91,9 +94,6 @@ export class EnclaveConfigError extends Error {
  * };
  * ```
  */
-/** What a ToolError's code may be; any other becomes `TOOL_ERROR`. */
-export const TOOL_ERROR_CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
-
 export class ToolError extends Error {
   override name = 'ToolError';
   /** A stable, machine-readable code the script can branch on (e.g. `NOT_FOUND`). */

@@ -313,10 +313,11 @@ function copyResult(scope: ToolScope, tool: HostTool, value: unknown): ToolReply
   if (typeof text === 'string') return [1, text];
   if (text.code === TOO_LARGE) return new CallFailure(`Tool "${tool.name}" returned more than ${scope.maxToolResultBytes} bytes.`, 'RESULT_TOO_LARGE');
   if (text.code === TOO_DEEP) return new CallFailure(`Tool "${tool.name}" returned a value nested too deeply to copy.`, 'RESULT_TOO_LARGE');
-  // Within maxToolResultBytes, but one string the realm could not have built itself (a web page, a file): the script may ask for less.
-  if (text.code === TOO_LONG) return new CallFailure(`Tool "${tool.name}" returned a value that could not be copied: ${describeEncodeFailure(text, 'result', scope.maxToolResultBytes, RESULT_DEPTH)}`, 'RESULT_TOO_LARGE');
   // The tool's value, not its size: what it is and where, never what it threw (see describeEncodeFailure).
-  return new CallFailure(`Tool "${tool.name}" returned a value that could not be copied: ${describeEncodeFailure(text, 'result', scope.maxToolResultBytes, RESULT_DEPTH)}`, 'INVALID_RESULT');
+  // A string within maxToolResultBytes but longer than the realm could build itself (a web page, a file)
+  // is a size the script may ask less of: RESULT_TOO_LARGE, with the same description.
+  const code = text.code === TOO_LONG ? 'RESULT_TOO_LARGE' : 'INVALID_RESULT';
+  return new CallFailure(`Tool "${tool.name}" returned a value that could not be copied: ${describeEncodeFailure(text, 'result', scope.maxToolResultBytes, RESULT_DEPTH)}`, code);
 }
 
 /**
