@@ -13,7 +13,7 @@
  * the fix, 4 runs of Node 20 and 22 (6 of Node 24) handed a realm rejection to the host.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ChildBatch, childResult, describeChild } from '../helpers.js';
+import { buildEngineForChildren, ChildBatch, childResult, describeChild, runChild } from '../helpers.js';
 
 /** Scripts whose builtins reject a promise of their own inside the call (see fromBuiltin in promises.ts). */
 const SCRIPTS: Record<string, string> = {
@@ -67,23 +67,34 @@ for (const scriptId of runtimes) {
     post('Debugger.setBreakpoint', { location: { scriptId, lineNumber, columnNumber: line.indexOf('{', line.indexOf('function ' + name + '(')) + 1 } });
   }
 }
-// Only pauses inside a realm entry count: the runtime's functions also run when a realm is built, and
-// a termination asked for outside any script would cut the host's own next JavaScript.
+// Only pauses inside a realm entry count (the realm's script under the host's runInContext): the
+// runtime's functions also run when a realm is built and when the host marks what an entry left (#quiet
+// in realm-run.ts), and a termination asked for outside any script would cut the host's own next
+// JavaScript. And only entries bounded by the inspector's deadline (the engine's own Runtime.evaluate, below
+// deadline.ts's evaluate()): V8 clears a termination still pending when that evaluation ends, which is
+// what makes another session's termination stand for the engine's deadline. Where the engine's probe
+// of the inspector missed (a busy machine) its entries run under Node's watchdog, which only cancels a
+// termination its own thread asked for: another session's would unwind the host's frames (Node aborts:
+// "async hook stack has become corrupted"), a halt no deadline of the engine can cause. Such a child
+// stops and says so, and the test starts another.
 let stopAt = 0;
 let pauses = 0;
+let watchdog = false;
 session.on('Debugger.paused', (m) => {
-  if (m.params.callFrames.some((f) => f.functionName === 'enterAlone' || f.functionName === 'enterUnderSupervisor')) {
-    pauses++;
-    if (pauses === stopAt) post('Runtime.terminateExecution');
+  const frames = m.params.callFrames;
+  if (frames.some((f) => f.functionName === 'runInContext') && frames.some((f) => f.functionName === 'enterAlone' || f.functionName === 'enterUnderSupervisor')) {
+    if (!frames.some((f) => f.functionName === 'evaluate')) watchdog = true;
+    else if (++pauses === stopAt) post('Runtime.terminateExecution');
   }
   post('Debugger.resume');
 });
 const cut = {};
-for (const [name, code] of Object.entries(${JSON.stringify(SCRIPTS)})) {
+sweep: for (const [name, code] of Object.entries(${JSON.stringify(SCRIPTS)})) {
   cut[name] = 0;
   for (stopAt = 1; stopAt <= ${MOST_POINTS}; stopAt++) {
     pauses = 0;
     await enclave.run(code, { timeout: 10000 });
+    if (watchdog) break sweep;
     if (pauses < stopAt) break;
     cut[name]++;
   }
@@ -94,7 +105,7 @@ session.disconnect();
 // Node hands pending rejections to listeners after the turn in which they were reported.
 await new Promise((r) => setTimeout(r, 100));
 enclave.dispose();
-console.log('RESULT ' + JSON.stringify({ unhandled, cut }));
+console.log('RESULT ' + JSON.stringify({ unhandled, cut, watchdog }));
 `;
 }
 
@@ -108,21 +119,30 @@ const FLAGS = [
 ] as const;
 
 const KILL_MS = 60_000;
+/** Children per row at most: a child whose engine fell back to Node's watchdog is replaced (see above). */
+const ATTEMPTS = 3;
 const children = new ChildBatch(2);
-const keys = MODES.flatMap((mode) => FLAGS.map((flags) => children.add(`${mode.label} ${flags.label}`, childSource(mode.options), { nodeArgs: flags.nodeArgs, killAfterMs: KILL_MS })));
+const rows = MODES.flatMap((mode) => FLAGS.map((flags) => ({ key: `${mode.label} ${flags.label}`, source: childSource(mode.options), opts: { nodeArgs: flags.nodeArgs, killAfterMs: KILL_MS } })));
+for (const row of rows) children.add(row.key, row.source, row.opts);
 beforeAll(() => children.start(), 120_000);
 
+type Swept = { unhandled: number; cut: Record<string, number>; watchdog: boolean };
+
 describe('invariant 8: a termination at each point where the runtime marks a promise', () => {
-  it.each(keys)('%s: no realm rejection reaches the host', async (key) => {
-    const child = await children.result(key);
+  it.each(rows)('$key: no realm rejection reaches the host', async (row) => {
+    let child = await children.result(row.key);
+    for (let attempt = 1; attempt < ATTEMPTS && (childResult(child) as Swept | undefined)?.watchdog === true; attempt++) {
+      child = await runChild(buildEngineForChildren(), row.source, row.opts);
+    }
     expect(child.code, describeChild(child)).toBe(0);
     expect(child.stderr, 'the host process wrote to stderr').toBe('');
-    const got = childResult(child) as { unhandled: number; cut: Record<string, number> };
+    const got = childResult(child) as Swept;
+    expect(got.watchdog, `the engine's inspector probe missed in ${ATTEMPTS} children: nothing was cut`).toBe(false);
     expect(got.unhandled).toBe(0);
     // The sweep did cut the async generators' calls (the others exist on newer Nodes only).
     expect(got.cut['throw() on a finished async generator']).toBeGreaterThanOrEqual(2);
     expect(got.cut['throw() on an async generator not started']).toBeGreaterThanOrEqual(2);
     expect(got.cut['return() of a value whose then getter throws']).toBeGreaterThanOrEqual(2);
     expect(got.cut['finally whose callback throws']).toBeGreaterThanOrEqual(2);
-  }, KILL_MS + 120_000);
+  }, KILL_MS * ATTEMPTS + 120_000);
 });
