@@ -106,10 +106,24 @@ const repeatRun = process.env.ENCLAVE_TEST_REPEAT === '1';
 // ENCLAVE_TEST_CPU_LOG=<file>: each test file appends its wall time and CPU there (test/cpu-log.ts).
 const cpuLog = process.env.ENCLAVE_TEST_CPU_LOG ? ['./test/cpu-log.ts'] : [];
 
-const shared = files.filter((f) => SHARING_PACKAGES.test(f) && !OWN_PROCESS.has(f));
-const ownProcess = files.filter((f) => !shared.includes(f));
+/**
+ * ENCLAVE_TEST_PART=matrix: only the files the Node 22 and 24 runs repeat (MATRIX: the engine's and the
+ * adapters'); ENCLAVE_TEST_PART=others: only the rest (the other packages, the examples, the tarballs).
+ * .ci/run runs the two parts of its first run at once: the others mostly wait (servers, browsers, Redis's
+ * timeouts, npm) while the engine's files mostly compute. Unset: every file.
+ */
+const part = process.env.ENCLAVE_TEST_PART ?? '';
+if (!['', 'matrix', 'others'].includes(part)) throw new Error(`ENCLAVE_TEST_PART is "${part}": it may be "matrix", "others" or unset`);
+const partFiles = part === '' ? files : files.filter((f) => MATRIX.test(f) === (part === 'matrix'));
+
+const shared = partFiles.filter((f) => SHARING_PACKAGES.test(f) && !OWN_PROCESS.has(f));
+const ownProcess = partFiles.filter((f) => !shared.includes(f));
 
 export default defineConfig({
+  // The part run beside the other keeps its own results cache (the files' durations, by which Vitest
+  // orders them): each run writes back the whole cache it read, and the Node 22 and 24 runs order
+  // theirs by what the engine's part wrote.
+  ...(part === 'others' ? { cacheDir: 'node_modules/.vite-others' } : {}),
   resolve: { alias, conditions },
   ssr: { resolve: { conditions } },
   test: {
