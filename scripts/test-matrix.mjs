@@ -9,7 +9,9 @@
 // ~/.cache/enclave-kit/node. With --report-dir, each version's vitest JSON report is written there as
 // node-<major>.json. Exits non-zero if any version fails; prints one line per version at the end.
 // These runs repeat a suite that already ran on the machine's Node: the few checks that give the same
-// answer on any Node (the sources' text, the build's output, tsc, the lint) are skipped in them.
+// answer on any Node (the sources' text, the build's output, tsc, the lint) are skipped in them, and so
+// are the validated attack rows whose validate:false twin runs too (rowsForThisRun in
+// packages/engine/test/helpers.ts).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
