@@ -153,8 +153,9 @@ export default defineConfig({
     pool: 'forks',
     // Vitest's default is one worker per core but one, so a 2-core machine ran the files one at a time.
     // Much of the suite waits (deadlines, child processes, servers, npm), so two files at once finished
-    // the suite about 1.6 times sooner there, on a machine loaded by other work too. CI runs three
-    // (.ci/run sets VITEST_MAX_WORKERS, which overrides this): they fill more of those waits.
+    // the suite about 1.6 times sooner there, on a machine loaded by other work too. CI runs three for
+    // the engine's and the adapters' files, beside two for the others (.ci/run sets VITEST_MAX_WORKERS,
+    // which overrides this): they fill more of those waits.
     maxWorkers: Math.max(2, os.availableParallelism() - 1),
     globalSetup: ['./vitest.global-setup.ts'],
   },
