@@ -74,6 +74,13 @@ export function enclave<U = unknown>(options: ExpressEnclaveOptions<U>): Enclave
     // body-parser's errors carry a `type` such as 'entity.parse.failed' and a 4xx `status`.
     const sub = here(req);
     if (sub === undefined || res.headersSent || typeof e?.type !== 'string' || typeof e.status !== 'number' || e.status < 400 || e.status > 499) return next(err);
+    // express.json() refuses every charset but utf-* before it reads a byte, us-ascii too, which the core
+    // reads (it is UTF-8 on its bytes). The body is still unread then: the core reads it and answers as
+    // it does on every other adapter (us-ascii served, utf-16 refused with its own 415).
+    if (e.type === 'charset.unsupported' && !req.readableDidRead) {
+      void handleNodeRequest(handler, req, res, nativeOf(req, res), undefined, sub);
+      return;
+    }
     const status = PARSER_ERRORS[e.status] ? e.status : 400;
     void writeFetchResponse(res, handler.refuse(new EnclaveHttpError(status, PARSER_ERRORS[status] ?? 'The request body is not valid JSON.'), sub));
   };

@@ -54,6 +54,8 @@ for (const platform of ['express', 'fastify'] as const) {
   const harness: AdapterHarness = {
     // Nest parses JSON bodies before the route (body-parser, Fastify's parser).
     frameworkParsesBody: true,
+    // Nest on Express reads JSON with body-parser, which answers a charset other than utf-* (us-ascii too) itself.
+    parserRefusesNonUtf: platform === 'express',
     userOf: (native) => (native as NestNative).req.user,
     start: (options) => start([EnclaveModule.forRoot(options as EnclaveModuleOptions)], platform),
   };
