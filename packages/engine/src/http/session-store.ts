@@ -438,10 +438,10 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async holdWait(owner: string, sessionId: string, max: number, until: number): Promise<boolean> {
-    const now = Date.now();
+    // Counting the places held in all lets go of those past their time, this owner's among them.
+    const held = this.#waiting(Date.now());
     const places = this.#waits.get(owner) ?? new Map<string, number>();
-    for (const [id, end] of places) if (end <= now) places.delete(id);
-    if (!places.has(sessionId) && (places.size >= max || this.#waiting(now) >= this.#maxWaiting)) return false;
+    if (!places.has(sessionId) && (places.size >= max || held >= this.#maxWaiting)) return false;
     places.set(sessionId, until);
     this.#waits.set(owner, places);
     return true;
