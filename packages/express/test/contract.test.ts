@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { EnclaveConfigError } from '@enclave-kit/engine';
 import { adapterContract, adapterTracingContract, listen } from '../../engine/test/http/contract.js';
 import type { AdapterHarness } from '../../engine/test/http/contract.js';
+import { adapterParity } from '../../engine/test/http/parity.js';
 import { designConformance } from '../../engine/test/http/design-conformance.js';
 import { streamingConformance } from '../../engine/test/http/streaming-conformance.js';
 import { clientConformance } from '../../client/test/conformance.js';
@@ -40,6 +41,7 @@ const plain: AdapterHarness = {
 };
 
 adapterContract('express', plain);
+adapterParity('express', plain);
 designConformance('express', plain);
 streamingConformance('express', plain);
 clientConformance('express', plain);
@@ -65,6 +67,7 @@ const afterJson: AdapterHarness = {
   },
 };
 adapterContract('express after express.json()', afterJson);
+adapterParity('express after express.json()', afterJson);
 
 describe('express mounting', () => {
   it('works under app.use(prefix, ...) and sees the full URL', async () => {

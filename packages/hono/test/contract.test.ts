@@ -5,6 +5,7 @@ import type { Context } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { adapterContract, adapterTracingContract, listen } from '../../engine/test/http/contract.js';
 import type { AdapterHarness } from '../../engine/test/http/contract.js';
+import { adapterParity } from '../../engine/test/http/parity.js';
 import { designConformance } from '../../engine/test/http/design-conformance.js';
 import { streamingConformance } from '../../engine/test/http/streaming-conformance.js';
 import { clientConformance } from '../../client/test/conformance.js';
@@ -41,6 +42,7 @@ const plain: AdapterHarness = {
 };
 
 adapterContract('hono', plain);
+adapterParity('hono', plain);
 designConformance('hono', plain);
 streamingConformance('hono', plain);
 clientConformance('hono', plain);

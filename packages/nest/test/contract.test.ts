@@ -8,6 +8,7 @@ import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { describe, expect, it } from 'vitest';
 import { adapterContract, adapterTracingContract, listen } from '../../engine/test/http/contract.js';
 import type { AdapterHarness } from '../../engine/test/http/contract.js';
+import { adapterParity } from '../../engine/test/http/parity.js';
 import { designConformance } from '../../engine/test/http/design-conformance.js';
 import { streamingConformance } from '../../engine/test/http/streaming-conformance.js';
 import { clientConformance } from '../../client/test/conformance.js';
@@ -61,6 +62,7 @@ for (const platform of ['express', 'fastify'] as const) {
   };
   harnesses.set(`nest (${platform})`, harness);
   adapterContract(`nest (${platform})`, harness);
+  adapterParity(`nest (${platform})`, harness);
   designConformance(`nest (${platform})`, harness);
   streamingConformance(`nest (${platform})`, harness);
   clientConformance(`nest (${platform})`, harness);

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { handleNodeRequest } from '@enclave-kit/engine/node';
 import { adapterContract, adapterTracingContract, listen } from '../../engine/test/http/contract.js';
 import type { AdapterHarness } from '../../engine/test/http/contract.js';
+import { adapterParity } from '../../engine/test/http/parity.js';
 import { designConformance } from '../../engine/test/http/design-conformance.js';
 import { streamingConformance } from '../../engine/test/http/streaming-conformance.js';
 import { clientConformance } from '../../client/test/conformance.js';
@@ -38,6 +39,7 @@ const exported: AdapterHarness = {
 };
 
 adapterContract('next (exported handlers)', exported);
+adapterParity('next (exported handlers)', exported);
 designConformance('next (exported handlers)', exported);
 streamingConformance('next (exported handlers)', exported);
 clientConformance('next (exported handlers)', exported);

@@ -11,6 +11,7 @@ import { handleNodeRequest } from '@enclave-kit/engine/node';
 import type { NodeRequest } from '@enclave-kit/engine/node';
 import { adapterContract, adapterTracingContract, listen } from '../../engine/test/http/contract.js';
 import type { AdapterHarness } from '../../engine/test/http/contract.js';
+import { adapterParity } from '../../engine/test/http/parity.js';
 import { streamingConformance } from '../../engine/test/http/streaming-conformance.js';
 import { redisStores } from '../src/index.js';
 import { useRedis } from './redis.js';
@@ -44,6 +45,7 @@ const onRedis: AdapterHarness = {
 };
 
 adapterContract('fetch core on the Redis stores', onRedis);
+adapterParity('fetch core on the Redis stores', onRedis);
 streamingConformance('fetch core on the Redis stores', onRedis);
 
 adapterTracingContract('fetch core on the Redis stores', onRedis);
