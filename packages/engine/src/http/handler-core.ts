@@ -989,6 +989,12 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
     if (request.method.toUpperCase() !== 'POST') return requestError('METHOD_NOT_ALLOWED', 'Use POST to approve or deny a call.', started, { allow: 'POST' });
     const record = await ownSession(route.id, ctx);
     if (durable === undefined) throw new EnclaveHttpError(404, 'No such approval: this server’s session store cannot pause runs.');
+    // A path that names no call is no approval, whatever the session's state or the body (README: 404).
+    const callId = /^[1-9]\d{0,8}$/.test(route.approval) ? Number(route.approval) : undefined;
+    if (callId === undefined) {
+      const waits = record.state === 'waiting_for_approval' && record.pendingApproval !== undefined ? `; the session waits on call ${record.pendingApproval.callId}` : '';
+      throw new EnclaveHttpError(404, `No such approval: a call id is a positive integer${waits}.`);
+    }
     const type = request.headers.get('content-type');
     if (!isJsonContentType(type)) throw new EnclaveHttpError(415, contentTypeRefusal(type, 'the decision'));
     let parsed: unknown;
@@ -1005,9 +1011,7 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
     if (decision === undefined || (shownDigest !== undefined && (typeof shownDigest !== 'string' || !DIGEST.test(shownDigest)))) {
       throw new EnclaveHttpError(400, `The body must be { "approved": true } or { "approved": false, "reason"?: string of at most ${MAX_REASON} characters }, with the approval's "digest"?: string as it was shown.`);
     }
-    const callId = /^[1-9]\d{0,8}$/.test(route.approval) ? Number(route.approval) : undefined;
     if (record.state !== 'waiting_for_approval') throw notDecided(record);
-    if (callId === undefined) throw new EnclaveHttpError(404, `No such approval: a call id is a positive integer; the session waits on call ${record.pendingApproval?.callId ?? '?'}.`);
     // A call decided already (the run has paused again since), or one it never waited on: as the contract's "not waiting on it" row.
     if (record.pendingApproval?.callId !== callId) throw new EnclaveHttpError(409, `The session does not wait on call ${callId} (any more): it waits on call ${record.pendingApproval?.callId ?? '?'}.`, { code: 'CONFLICT' });
     // Bound to what the person saw: the call waiting now must be that call, tool and arguments. The

@@ -200,6 +200,9 @@ export function approvalsContract(name: string, makeStores: () => ApprovalStores
       const notWaited = await decide(b, 'alice', sessionId, 2, { approved: true });
       expect([notWaited.status, ((await notWaited.json()) as any).error.code]).toEqual([409, 'CONFLICT']);
       expect((await decide(b, 'alice', sessionId, 'x', { approved: true })).status).toBe(404);
+      // Whatever the body: the path names no approval (not a 400 or 415 about a body no call would take).
+      for (const call of ['0', '01', '-1', 'x']) expect((await decide(b, 'alice', sessionId, call, '{')).status, call).toBe(404);
+      expect((await fetch(`${b}/sessions/${sessionId}/approvals/x`, { method: 'POST', headers: { 'x-user': 'alice', 'content-type': 'text/plain' }, body: 'yes' })).status).toBe(404);
       for (const bad of ['{', '[]', '{"approved":"yes"}', '{"approved":true,"__proto__":{"x":1}}', '{"approved":false,"reason":7}', JSON.stringify({ approved: false, reason: 'x', extra: 1 }), '{"approved":true,"digest":"abc"}', '{"approved":true,"digest":7}']) {
         const res = await decide(b, 'alice', sessionId, 3, bad);
         expect(res.status, bad).toBe(400);
@@ -237,6 +240,9 @@ export function approvalsContract(name: string, makeStores: () => ApprovalStores
       expect(again.status).toBe(409);
       expect(((await again.json()) as any).error.code).toBe('CONFLICT');
       expect(ran.refund).toBe(1);
+      // A path that names no call is 404 once the session has ended too (the README: whatever its state).
+      const noCall = await decide(a, 'alice', sessionId, 'x', { approved: true });
+      expect([noCall.status, ((await noCall.json()) as any).error.code]).toEqual([404, 'NOT_FOUND']);
     }, 30_000);
 
     it('denied through another instance: the script’s catch sees APPROVAL_DENIED with the reason, and the refund never runs', async () => {
