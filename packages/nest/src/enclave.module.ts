@@ -63,9 +63,26 @@ function decodedOrSame(text: string): string {
   }
 }
 
+/**
+ * Fastify: we write the raw response ourselves. What guards and hooks set with `reply.header()` (a
+ * throttler's `Retry-After` and `X-RateLimit-*`, a cookie) stays on the reply, which a hijacked reply
+ * never sends, while on Express it is on the response already: it goes onto the raw response, under
+ * the headers of the core's answer.
+ */
+function hijack(res: any): void {
+  if (typeof res.hijack !== 'function') return;
+  res.hijack();
+  const raw = res.raw as ServerResponse | undefined;
+  const set: unknown = typeof res.getHeaders === 'function' ? res.getHeaders() : undefined;
+  if (raw === undefined || raw.headersSent || set === null || typeof set !== 'object') return;
+  for (const [name, value] of Object.entries(set)) {
+    if (value !== undefined && !raw.hasHeader(name)) raw.setHeader(name, value as string | string[]);
+  }
+}
+
 /** Serves one request through the core: Express gives Node objects, Fastify wraps them in `raw`. */
 async function serve(handler: Handler, req: any, res: any, subPath = ''): Promise<void> {
-  if (typeof res.hijack === 'function') res.hijack(); // Fastify: we write the raw response ourselves.
+  hijack(res);
   const parsed = req.body !== undefined ? { value: req.body as unknown } : undefined;
   await handleNodeRequest(handler, (req.raw ?? req) as NodeRequest, (res.raw ?? res) as ServerResponse, nativeOf(req, res), parsed, subPath);
 }
@@ -81,7 +98,7 @@ export class EnclaveExceptionFilter implements ExceptionFilter {
   catch(exception: HttpException | EnclaveHttpError, host: ArgumentsHost): void {
     const http = host.switchToHttp();
     const res = http.getResponse();
-    if (typeof res.hijack === 'function') res.hijack();
+    hijack(res);
     const status = exception instanceof HttpException ? exception.getStatus() : exception.status;
     const error = exception instanceof EnclaveHttpError ? exception : new EnclaveHttpError(status >= 400 && status <= 599 ? status : 500, exception.message);
     void writeFetchResponse((res.raw ?? res) as ServerResponse, this.handler.refuse(error, subPathOf(http.getRequest())));

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import type { Server } from 'node:http';
-import { Controller, Get, Module } from '@nestjs/common';
+import { Controller, ForbiddenException, Get, HttpException, Module, UnauthorizedException } from '@nestjs/common';
 import type { CanActivate, ExecutionContext, INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
@@ -12,6 +12,7 @@ import { adapterParity } from '../../engine/test/http/parity.js';
 import { designConformance } from '../../engine/test/http/design-conformance.js';
 import { streamingConformance } from '../../engine/test/http/streaming-conformance.js';
 import { clientConformance } from '../../client/test/conformance.js';
+import { mcpRoute } from '@enclave-kit/mcp';
 import type { EnclaveModuleOptions, NestNative } from '../src/index.js';
 import { EnclaveModule, ENCLAVE_HANDLER } from '../src/index.js';
 
@@ -98,6 +99,70 @@ describe('nest module', () => {
       expect(await res.json()).toMatchObject({ success: true, value: 'omar' });
       expect(seen).toEqual(['POST omar omar true object']);
       await served.close();
+    });
+  }
+});
+
+/**
+ * The README (NestJS): guards' UnauthorizedException / ForbiddenException on this route are answered in
+ * the route's JSON shape, as `authenticate` refusing is; on the MCP route in its JSON-RPC shape.
+ */
+describe('a guard that refuses, on the route and below it', () => {
+  const refusing: CanActivate = {
+    canActivate(context: ExecutionContext) {
+      const who = context.switchToHttp().getRequest().headers['x-user'];
+      if (who === undefined) throw new UnauthorizedException('Log in first.');
+      if (who === 'banned') throw new ForbiddenException('You are banned.');
+      if (who === 'flood') {
+        // As @nestjs/throttler does: the header on the platform's response, then the exception.
+        context.switchToHttp().getResponse().header('Retry-After', '7');
+        throw new HttpException('Slow down.', 429);
+      }
+      if (who === 'alice') context.switchToHttp().getResponse().header('X-RateLimit-Remaining', '9');
+      return who !== 'nobody'; // false: Nest's own ForbiddenException
+    },
+  };
+  for (const platform of ['express', 'fastify'] as const) {
+    it(`answers 401 / 403 / 429 in the route's shape, and in JSON-RPC's on the MCP route (${platform})`, async () => {
+      @Module({ imports: [EnclaveModule.forRoot({ logger: { info() {}, error() {} }, tools: { a: () => 1 }, routes: { '/mcp': mcpRoute() } })] })
+      // oxlint-disable-next-line typescript/no-extraneous-class -- a Nest module is an empty decorated class
+      class GuardedModule {}
+      const app: INestApplication = await NestFactory.create(GuardedModule, platforms[platform](), { logger: false });
+      app.useGlobalGuards(refusing);
+      await app.listen(0, '127.0.0.1');
+      const served = await listen(app.getHttpServer() as Server, () => {
+        app.get(ENCLAVE_HANDLER).dispose();
+        void app.close();
+      });
+      try {
+        const ask = async (path: string, user: string | undefined, method = 'POST', body = '{"code":"return 1"}') => {
+          const headers: Record<string, string> = { 'content-type': 'application/json', accept: path === '/mcp' ? 'application/json, text/event-stream' : 'application/json' };
+          if (user !== undefined) headers['x-user'] = user;
+          const res = await fetch(`${served.url}/enclave${path}`, { method, headers, ...(method === 'POST' && { body }) });
+          return { status: res.status, retryAfter: res.headers.get('retry-after'), remaining: res.headers.get('x-ratelimit-remaining'), json: (await res.json()) as any };
+        };
+        const rows: [string | undefined, number, string, string][] = [
+          [undefined, 401, 'UNAUTHORIZED', 'Log in first.'],
+          ['banned', 403, 'FORBIDDEN', 'You are banned.'],
+          ['nobody', 403, 'FORBIDDEN', 'Forbidden resource'],
+          ['flood', 429, 'RATE_LIMITED', 'Slow down.'],
+        ];
+        for (const [user, status, code, message] of rows) {
+          for (const [path, method] of [['', 'POST'], ['', 'GET'], ['/sessions', 'POST'], ['/sessions/ses_AAAAAAAAAAAAAAAAAAAAAA', 'GET'], ['/check', 'POST']] as const) {
+            const answer = await ask(path, user, method);
+            expect([answer.status, answer.json], `${user} ${method} ${path}`).toEqual([status, { success: false, error: { name: 'RequestError', code, message }, stats: { duration: 0, toolCallCount: 0, iterationCount: 0 } }]);
+            // The header the guard set on the platform's response goes out with the answer, on both platforms.
+            if (status === 429) expect(answer.retryAfter, `${method} ${path}`).toBe('7');
+          }
+          const mcp = await ask('/mcp', user, 'POST', '{"jsonrpc":"2.0","id":1,"method":"tools/list"}');
+          expect([mcp.status, mcp.json], `${user} MCP`).toEqual([status, { jsonrpc: '2.0', id: null, error: { code: expect.any(Number), message, data: { status, code } } }]);
+        }
+        // A guard that lets the request through and sets a header on the response (a throttler's count): it is sent.
+        const passed = await ask('', 'alice');
+        expect([passed.json, passed.remaining]).toEqual([expect.objectContaining({ success: true, value: 1 }), '9']);
+      } finally {
+        await served.close();
+      }
     });
   }
 });
