@@ -75,9 +75,10 @@ export function enclave<U = unknown>(options: ExpressEnclaveOptions<U>): Enclave
     const sub = here(req);
     if (sub === undefined || res.headersSent || typeof e?.type !== 'string' || typeof e.status !== 'number' || e.status < 400 || e.status > 499) return next(err);
     // express.json() refuses every charset but utf-* before it reads a byte, us-ascii too, which the core
-    // reads (it is UTF-8 on its bytes). The body is still unread then: the core reads it and answers as
-    // it does on every other adapter (us-ascii served, utf-16 refused with its own 415).
-    if (e.type === 'charset.unsupported' && !req.readableDidRead) {
+    // reads (it is UTF-8 on its bytes), and a Content-Encoding it cannot inflate. The body is still
+    // unread then: the core reads it and answers as it does on every other adapter (us-ascii served,
+    // utf-16 and an unknown coding refused with its own 415, which names what it does not read).
+    if ((e.type === 'charset.unsupported' || e.type === 'encoding.unsupported') && !req.readableDidRead) {
       void handleNodeRequest(handler, req, res, nativeOf(req, res), undefined, sub);
       return;
     }

@@ -1,4 +1,5 @@
 import { IncomingMessage, createServer } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import express from 'express';
 import type { Request } from 'express';
 import { describe, expect, it } from 'vitest';
@@ -97,6 +98,26 @@ describe('express mounting', () => {
     const malformed = await fetch(`${served.url}/api/run/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":' });
     expect([malformed.status, await malformed.json()]).toEqual([400, { refused: 'BAD_REQUEST' }]);
     expect((await fetch(`${served.url}/api/run/echoes`)).status).toBe(404);
+    await served.close();
+  });
+
+  it('after express.json(): a body it refuses unread (a charset or a coding it does not take) is answered by the route, as without it; one it inflates is run', async () => {
+    const mw = enclave({ logger: { info() {}, error() {} } });
+    const served = await serve(app((a) => a.use(mw), true), () => mw.handler.dispose());
+    const post = (headers: Record<string, string>, body: string | Uint8Array) => fetch(`${served.url}/enclave`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+    const code = JSON.stringify({ code: 'return 1' });
+    const answers = [
+      await post({ 'content-type': 'application/json; charset=us-ascii' }, code),
+      await post({ 'content-encoding': 'compress' }, code),
+      await post({ 'content-type': 'application/json; charset=utf-16le' }, new Uint8Array(Buffer.from(code, 'utf16le'))),
+      await post({ 'content-encoding': 'gzip' }, new Uint8Array(gzipSync(code))),
+    ];
+    expect(await Promise.all(answers.map(async (r) => [r.status, ((await r.json()) as any).error?.message ?? 'ran']))).toEqual([
+      [200, 'ran'],
+      [415, 'Send the request body uncompressed: Content-Encoding: compress is not read.'],
+      [415, 'Send the request as JSON in UTF-8 (Content-Type: application/json): charset=utf-16le is not read (JSON is UTF-8).'],
+      [200, 'ran'],
+    ]);
     await served.close();
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { contentTypeRefusal, isJsonContentType } from './body.js';
+import { contentTypeRefusal, isJsonContentType, readBodyText } from './body.js';
 
 describe('the Content-Type of a JSON body', () => {
   it('is JSON with no charset, or one that is UTF-8 (quoted or not, any case, among other parameters), or US-ASCII', () => {
@@ -21,5 +21,19 @@ describe('the Content-Type of a JSON body', () => {
     expect(contentTypeRefusal('application/json; charset="<b>x</b>"', 'the request')).toMatch(/: its charset is not read/);
     expect(contentTypeRefusal('text/plain', 'the decision')).toBe('Send the decision as Content-Type: application/json.');
     expect(contentTypeRefusal(null, 'the request')).toBe('Send the request as Content-Type: application/json.');
+  });
+});
+
+describe('the Content-Encoding of a body', () => {
+  const read = (encoding: string) => readBodyText(new Request('http://localhost/', { method: 'POST', headers: { 'content-encoding': encoding }, body: '{"code":"return 1"}' }), 1024);
+
+  it('is none, or identity (any case, listed or empty): the body is read', async () => {
+    for (const encoding of ['identity', 'IDENTITY', 'identity, identity', '']) expect(await read(encoding), encoding).toBe('{"code":"return 1"}');
+  });
+
+  it('is any other coding: 415, naming it when it is a plain token, before a byte is read', async () => {
+    await expect(read('gzip')).rejects.toMatchObject({ status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Send the request body uncompressed: Content-Encoding: gzip is not read.' });
+    await expect(read('identity, br')).rejects.toMatchObject({ status: 415, message: expect.stringMatching(/Content-Encoding: br is not read/) });
+    await expect(read('<b>x</b>')).rejects.toMatchObject({ status: 415, message: 'Send the request body uncompressed: its Content-Encoding is not read.' });
   });
 });

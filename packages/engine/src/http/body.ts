@@ -100,6 +100,20 @@ function decodeUtf8(bytes: Uint8Array): string {
   }
 }
 
+/**
+ * The body is read as it arrives: a compressed one (`Content-Encoding: gzip`) would be read as UTF-8
+ * into a 400 about bytes its sender never wrote, and one declared compressed but sent plain would be
+ * taken for what it is not. Either is a body in a coding this server does not read: 415 (RFC 9110,
+ * 15.5.16), saying so. `identity` (or an empty header) is no coding.
+ */
+function refuseContentCoding(value: string | null): void {
+  if (value === null) return;
+  const codings = value.split(',').map((c) => c.trim().toLowerCase()).filter((c) => c !== '' && c !== 'identity');
+  if (codings.length === 0) return;
+  const named = /^[\w.+-]{1,40}$/.test(codings[0] as string) ? `Content-Encoding: ${codings[0]}` : 'its Content-Encoding';
+  throw new EnclaveHttpError(415, `Send the request body uncompressed: ${named} is not read.`);
+}
+
 /** A body that did not arrive whole within the handler's `bodyTimeoutMs`: 408, and the connection is closed. */
 export class RequestTimeoutError extends EnclaveHttpError {
   constructor(timeoutMs: number) {
@@ -124,6 +138,7 @@ export interface ReadBodyOptions {
  * instead of building a web stream. The length is checked again after reading all the same.
  */
 export async function readBodyText(request: Request, maxBodySize: number, options: ReadBodyOptions = {}): Promise<string> {
+  refuseContentCoding(request.headers.get('content-encoding'));
   const declared = request.headers.get('content-length');
   const length = declared !== null && /^\d+$/.test(declared.trim()) ? Number(declared) : undefined;
   if (length !== undefined && length > maxBodySize) throw new PayloadTooLargeError(maxBodySize);

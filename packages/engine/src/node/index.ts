@@ -127,7 +127,10 @@ export function toFetchRequest(req: NodeRequest, res: ServerResponse, options: T
   if (method !== 'GET' && method !== 'HEAD') {
     if (options.parsedBody) {
       body = preParsedBody(options.parsedBody);
+      // The parser read the body, and decoded it (express.json() inflates gzip, deflate and br): what
+      // goes on is its JSON again, of another length and in no coding.
       headers.delete('content-length');
+      headers.delete('content-encoding');
     } else body = streamBody(req, options.maxBodySize, abort);
   }
   const init: RequestInit & { duplex: 'half' } = { method, headers, body, signal: controller.signal, duplex: 'half' };
