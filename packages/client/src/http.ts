@@ -1,5 +1,6 @@
 /** The client's side of the HTTP contract: requests, and answers read into results or errors. */
 import { EnclaveClientError, abortedError, retryAfterOf } from './errors.js';
+import type { EnclaveClientErrorCode } from './errors.js';
 import { whenAborted } from './signals.js';
 import type { ExecutionResult } from './types.js';
 
@@ -217,11 +218,30 @@ export async function readJson(res: Response, signal: AbortSignal | undefined, m
   }
 }
 
-/** The error of a refused request: the server's code and message when it sent them, the status otherwise. */
+/**
+ * The codes of the refusals a framework's own body parser answers before the route, in its own shape:
+ * NestJS's (Express or Fastify) `{ statusCode, message }` for malformed JSON and bodies over its limit.
+ * They are the refusals the route itself would have made; the README documents them.
+ */
+const FRAMEWORK_REFUSALS: Readonly<Record<number, EnclaveClientErrorCode>> = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+};
+
+/**
+ * The error of a refused request: the server's code and message when it sent them; the status's code
+ * and the framework's message for a refusal in a framework's `{ statusCode, message }` shape (the status
+ * repeated in the body); `BAD_RESPONSE` otherwise.
+ */
 export function refusal(res: Response, body: unknown): EnclaveClientError {
   const error = isObject(body) && isObject(body.error) ? body.error : undefined;
-  const code = typeof error?.code === 'string' ? error.code : 'BAD_RESPONSE';
-  const message = typeof error?.message === 'string' ? error.message : `The enclave route answered ${res.status}.`;
+  const framework = error === undefined && isObject(body) && body.statusCode === res.status && typeof body.message === 'string' ? FRAMEWORK_REFUSALS[res.status] : undefined;
+  const code = typeof error?.code === 'string' ? error.code : (framework ?? 'BAD_RESPONSE');
+  const said = framework !== undefined ? (body as { message: string }).message : error?.message;
+  const message = typeof said === 'string' ? said : `The enclave route answered ${res.status}.`;
   return new EnclaveClientError({ code, message, status: res.status, retryAfter: retryAfterOf(res.headers) });
 }
 

@@ -13,6 +13,7 @@ import { designConformance } from '../../engine/test/http/design-conformance.js'
 import { streamingConformance } from '../../engine/test/http/streaming-conformance.js';
 import { clientConformance } from '../../client/test/conformance.js';
 import { mcpRoute } from '@enclave-kit/mcp';
+import { EnclaveClientError, createEnclaveClient } from '../../client/src/index.js';
 import type { EnclaveModuleOptions, NestNative } from '../src/index.js';
 import { EnclaveModule, ENCLAVE_HANDLER } from '../src/index.js';
 
@@ -99,6 +100,32 @@ describe('nest module', () => {
       expect(await res.json()).toMatchObject({ success: true, value: 'omar' });
       expect(seen).toEqual(['POST omar omar true object']);
       await served.close();
+    });
+  }
+});
+
+/**
+ * The README (NestJS): Nest's body parser answers malformed JSON and bodies over its limit itself, in
+ * Nest's shape. @enclave-kit/client reads those as the refusals they are (PAYLOAD_TOO_LARGE, ...), with
+ * Nest's message, as it reads the route's own: not as a BAD_RESPONSE of a proxy.
+ */
+describe('@enclave-kit/client against the answers of Nest’s body parser', () => {
+  for (const platform of ['express', 'fastify'] as const) {
+    it(`a body over the parser's limit is PAYLOAD_TOO_LARGE, for a run and a session's start (${platform})`, async () => {
+      const served = await start([EnclaveModule.forRoot({ logger: { info() {}, error() {} }, maxBodySize: 4 * 1024 * 1024, tools: { a: () => 1 } })], platform);
+      try {
+        const client = createEnclaveClient({ url: `${served.url}/enclave`, headers: { 'x-user': 'alice' } });
+        // Over Nest's limit (100 KB on Express, 1 MiB on Fastify), under the route's maxBodySize: the parser answers, not the route.
+        const input = 'x'.repeat(2_000_000);
+        for (const call of [() => client.run('return 1', { input }), () => client.start('return 1', { input }), () => client.stream('return 1', { input }).result]) {
+          const err = await call().then(() => undefined, (e: unknown) => e);
+          expect(err).toBeInstanceOf(EnclaveClientError);
+          expect(err).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', status: 413, message: expect.stringMatching(/too large/i) });
+        }
+        expect(await client.run('return 1')).toMatchObject({ success: true, value: 1 });
+      } finally {
+        await served.close();
+      }
     });
   }
 });
