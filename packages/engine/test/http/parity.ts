@@ -23,6 +23,9 @@ interface Probe {
 const json = { 'content-type': 'application/json' };
 const run = (code: string, extra: Record<string, string> = {}) => ({ method: 'POST', headers: { ...json, ...extra }, body: JSON.stringify({ code }) });
 
+/** A JSON-RPC message as a 2025 MCP client posts it. */
+const mcp = (body: string) => ({ method: 'POST', headers: { ...json, accept: 'application/json, text/event-stream' }, body });
+
 const PROBES: Probe[] = [
   { name: 'a run', path: '', ...run('return await callTool("whoami")') },
   { name: 'a run that throws', path: '', ...run('const o = null; return o.x;') },
@@ -65,6 +68,15 @@ const PROBES: Probe[] = [
   { name: 'a denial, streamed', path: '/sessions/{wait}/approvals/1', method: 'POST', headers: { ...json, accept: 'text/event-stream' }, body: '{"approved":false,"reason":"No."}' },
   { name: 'a second decision', path: '/sessions/{wait}/approvals/1', method: 'POST', headers: json, body: '{"approved":true}' },
   { name: 'the denied session’s state', path: '/sessions/{wait}', method: 'GET' },
+  { name: 'MCP tools/list (a 2025 client)', path: '/mcp', ...mcp('{"jsonrpc":"2.0","id":1,"method":"tools/list"}') },
+  { name: 'MCP execute', path: '/mcp', ...mcp('{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"execute","arguments":{"code":"console.log(1); return await callTool(\\"whoami\\")"}}}') },
+  { name: 'MCP execute of a failing script', path: '/mcp', ...mcp('{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"execute","arguments":{"code":"return null.x"}}}') },
+  { name: 'MCP search_tools', path: '/mcp', ...mcp('{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"search_tools","arguments":{"query":"who"}}}') },
+  { name: 'MCP an unknown method', path: '/mcp', ...mcp('{"jsonrpc":"2.0","id":5,"method":"nope/nope"}') },
+  { name: 'MCP subscriptions/listen', path: '/mcp', ...mcp('{"jsonrpc":"2.0","id":6,"method":"subscriptions/listen","params":{}}') },
+  { name: 'MCP not JSON-RPC', path: '/mcp', ...mcp('{"hello":1}') },
+  { name: 'MCP GET', path: '/mcp', method: 'GET', headers: { accept: 'text/event-stream' } },
+  { name: 'MCP DELETE', path: '/mcp', method: 'DELETE' },
   { name: 'MCP without a user', path: '/mcp', method: 'POST', headers: { ...json, accept: 'application/json, text/event-stream', 'x-user': '' }, body: '{"jsonrpc":"2.0","id":1,"method":"tools/list"}' },
 ];
 
@@ -76,6 +88,7 @@ function even(text: string): string {
   return text
     .replace(/ses_[A-Za-z0-9_-]{22}/g, 'ses_ID')
     .replace(/"(time|duration|durationMs|expiresAt|elapsedMs|startedAt)":[0-9.e+-]+/g, '"$1":0')
+    .replace(/\((\d+) ms, /g, '(N ms, ')
     .replace(/nonce-[A-Za-z0-9+/=_-]+/g, 'nonce-N')
     .replace(/nonce="[^"]*"/g, 'nonce="N"');
 }
