@@ -19,7 +19,13 @@ export type EnclaveClientErrorCode =
   | 'REQUEST_TIMEOUT'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'RATE_LIMITED'
+  /** A decision on a call the session does not wait on (any more), or on a session that does not wait (409). */
+  | 'CONFLICT'
+  /** A decision that came after the wait for it ended (410). */
+  | 'APPROVAL_EXPIRED'
   | 'QUEUE_FULL'
+  /** A store of the server's (sessions, rate limit, leases) did not answer: Redis down or slow (503, + `retryAfter`). */
+  | 'SERVICE_UNAVAILABLE'
   | 'RUNTIME_UNAVAILABLE'
   | 'INTERNAL_ERROR'
   // The client's own:
