@@ -121,6 +121,24 @@ describe('express mounting', () => {
     await served.close();
   });
 
+  it('headers a middleware set before the route go out with its answers, except those that frame another body (a length, a coding)', async () => {
+    const mw = enclave({ logger: { info() {}, error() {} } });
+    const a = express();
+    a.use((_req, res, next) => {
+      res.set({ 'x-request-id': 'r1', 'content-length': '1', 'content-encoding': 'gzip' });
+      next();
+    });
+    a.use(mw);
+    const served = await serve(a, () => mw.handler.dispose());
+    const post = (accept: string) => fetch(`${served.url}/enclave`, { method: 'POST', headers: { 'content-type': 'application/json', accept }, body: JSON.stringify({ code: 'console.log("hi"); return 42' }) });
+    const json = await post('application/json');
+    expect([json.headers.get('x-request-id'), json.headers.get('content-encoding'), await json.json()]).toEqual(['r1', null, expect.objectContaining({ success: true, value: 42 })]);
+    const streamed = await post('text/event-stream');
+    expect([streamed.headers.get('x-request-id'), streamed.headers.get('content-length')]).toEqual(['r1', null]);
+    expect(await streamed.text()).toMatch(/event: final\ndata: .*"value":42/);
+    await served.close();
+  });
+
   it('createContext(opts, native) gets Express’s own req and res, once per request, and scopes the run: tools, globals, context', async () => {
     const seen: string[] = [];
     const mw = enclave({

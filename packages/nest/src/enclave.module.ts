@@ -63,6 +63,9 @@ function decodedOrSame(text: string): string {
   }
 }
 
+/** Headers that describe a body or a connection: only the core's answer, which is the body, sets them. */
+const BODY_HEADERS = new Set(['content-type', 'content-length', 'content-encoding', 'transfer-encoding', 'connection']);
+
 /**
  * Fastify: we write the raw response ourselves. What guards and hooks set with `reply.header()` (a
  * throttler's `Retry-After` and `X-RateLimit-*`, a cookie) stays on the reply, which a hijacked reply
@@ -76,7 +79,7 @@ function hijack(res: any): void {
   const set: unknown = typeof res.getHeaders === 'function' ? res.getHeaders() : undefined;
   if (raw === undefined || raw.headersSent || set === null || typeof set !== 'object') return;
   for (const [name, value] of Object.entries(set)) {
-    if (value !== undefined && !raw.hasHeader(name)) raw.setHeader(name, value as string | string[]);
+    if (value !== undefined && !BODY_HEADERS.has(name.toLowerCase()) && !raw.hasHeader(name)) raw.setHeader(name, value as string | string[]);
   }
 }
 

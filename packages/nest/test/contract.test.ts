@@ -145,7 +145,8 @@ describe('a guard that refuses, on the route and below it', () => {
         context.switchToHttp().getResponse().header('Retry-After', '7');
         throw new HttpException('Slow down.', 429);
       }
-      if (who === 'alice') context.switchToHttp().getResponse().header('X-RateLimit-Remaining', '9');
+      // And one that says what the body is: the route's answer says that itself.
+      if (who === 'alice') context.switchToHttp().getResponse().header('X-RateLimit-Remaining', '9').header('Content-Type', 'text/plain').header('Content-Length', '1');
       return who !== 'nobody'; // false: Nest's own ForbiddenException
     },
   };
@@ -166,7 +167,7 @@ describe('a guard that refuses, on the route and below it', () => {
           const headers: Record<string, string> = { 'content-type': 'application/json', accept: path === '/mcp' ? 'application/json, text/event-stream' : 'application/json' };
           if (user !== undefined) headers['x-user'] = user;
           const res = await fetch(`${served.url}/enclave${path}`, { method, headers, ...(method === 'POST' && { body }) });
-          return { status: res.status, retryAfter: res.headers.get('retry-after'), remaining: res.headers.get('x-ratelimit-remaining'), json: (await res.json()) as any };
+          return { status: res.status, retryAfter: res.headers.get('retry-after'), remaining: res.headers.get('x-ratelimit-remaining'), type: res.headers.get('content-type'), json: (await res.json()) as any };
         };
         const rows: [string | undefined, number, string, string][] = [
           [undefined, 401, 'UNAUTHORIZED', 'Log in first.'],
@@ -186,7 +187,7 @@ describe('a guard that refuses, on the route and below it', () => {
         }
         // A guard that lets the request through and sets a header on the response (a throttler's count): it is sent.
         const passed = await ask('', 'alice');
-        expect([passed.json, passed.remaining]).toEqual([expect.objectContaining({ success: true, value: 1 }), '9']);
+        expect([passed.json, passed.remaining, passed.type]).toEqual([expect.objectContaining({ success: true, value: 1 }), '9', 'application/json; charset=utf-8']);
       } finally {
         await served.close();
       }

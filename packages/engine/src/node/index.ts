@@ -268,6 +268,9 @@ function drainedWithin(res: ServerResponse, ms: number, event: 'drain' | 'finish
   });
 }
 
+/** Headers that frame a body: an answer's own, or none. */
+const FRAMING_HEADERS = ['content-length', 'content-encoding', 'transfer-encoding'] as const;
+
 /**
  * Writes a Fetch `Response` to a Node response with backpressure; stops when the client is gone, and
  * closes the connection of a client that reads nothing for `sendTimeoutMs`: an answer (a result of
@@ -281,6 +284,11 @@ export async function writeFetchResponse(res: ServerResponse, response: Response
     return;
   }
   res.statusCode = response.status;
+  // The answer is the body: what a middleware set before the route about some other body (a length, a
+  // coding) would make the client read this one wrong. Other headers it set (CORS, a rate limit's) stay.
+  // Only one that is there is removed: Node takes a removed length or transfer-encoding as "frame it
+  // yourself" and would then neither chunk the body nor count it.
+  for (const name of FRAMING_HEADERS) if (res.hasHeader(name) && !response.headers.has(name)) res.removeHeader(name);
   for (const [name, value] of response.headers) if (name !== 'set-cookie') res.setHeader(name, value);
   // An answer that closes the connection before the request's body was read (a 413, say).
   const req = (res as { req?: IncomingMessage }).req;
