@@ -14,6 +14,21 @@ export type HonoEnclaveOptions<U = unknown> = EnclaveHandlerOptions<Context, U> 
 /** A Hono middleware; `handler` is the Fetch core behind it (for tests and `dispose()`). */
 export type EnclaveMiddleware = MiddlewareHandler & { readonly handler: EnclaveFetchHandler<Context> };
 
+/** Headers that frame a body: the answer's own, or none. */
+const FRAMING_HEADERS = ['content-length', 'content-encoding', 'transfer-encoding'] as const;
+
+/**
+ * The answer with the headers earlier middleware set with `c.header()` (a request id, a rate limit's),
+ * which Hono adds to the answers of its own `c.json()` but not to a `Response` a handler returns: the
+ * same request gets the same headers as on the other adapters. The answer's own headers win, and only
+ * they frame its body.
+ */
+function withContextHeaders(c: Context, response: Response): Response {
+  const merged = c.newResponse(response.body, response);
+  for (const name of FRAMING_HEADERS) if (!response.headers.has(name)) merged.headers.delete(name);
+  return merged;
+}
+
 /**
  * Hono middleware for the execution route: `POST {path}` runs `{ code, input?, limits? }` with the
  * tools of the request's user (as JSON, or streamed as events for `Accept: text/event-stream` or NDJSON),
@@ -51,7 +66,7 @@ export function enclave<U = unknown>(options: HonoEnclaveOptions<U>): EnclaveMid
     // On Node, `@hono/node-server` sends a stream's headers alone before its first chunk: one more
     // write per streamed run. Held to the end of this turn, they leave with the first events.
     if (env?.outgoing instanceof ServerResponse && isEventStream(response)) deferHeaderFlush(env.outgoing);
-    return response;
+    return withContextHeaders(c, response);
   };
   return Object.assign(middleware, { handler });
 }

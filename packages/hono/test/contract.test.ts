@@ -72,6 +72,29 @@ describe('hono mounting', () => {
 });
 
 describe('hono createContext', () => {
+  it('headers earlier middleware set with c.header() go out with the answers, as on the other adapters, except those that frame another body', async () => {
+    const mw = enclave({ logger: { info() {}, error() {} } });
+    const a = new Hono();
+    a.use(async (c, next) => {
+      c.header('X-Request-Id', 'r1');
+      c.header('Content-Encoding', 'gzip');
+      c.header('Content-Length', '1');
+      await next();
+    });
+    a.use(mw);
+    const served = await listen(createAdaptorServer({ fetch: a.fetch }) as Server, () => mw.handler.dispose());
+    const post = (path: string, accept: string) => fetch(`${served.url}/enclave${path}`, { method: 'POST', headers: { 'content-type': 'application/json', accept }, body: JSON.stringify({ code: 'console.log("hi"); return 42' }) });
+    const json = await post('', 'application/json');
+    expect([json.headers.get('x-request-id'), json.headers.get('content-encoding'), await json.json()]).toEqual(['r1', null, expect.objectContaining({ success: true, value: 42 })]);
+    const streamed = await post('', 'text/event-stream');
+    expect([streamed.headers.get('x-request-id'), streamed.headers.get('content-type')]).toEqual(['r1', 'text/event-stream; charset=utf-8']);
+    expect(await streamed.text()).toMatch(/event: final\ndata: .*"value":42/);
+    const started = await post('/sessions', 'application/json');
+    expect([started.status, started.headers.get('x-request-id'), started.headers.get('location')]).toEqual([201, 'r1', expect.stringMatching(/^\/enclave\/sessions\/ses_/)]);
+    await started.body?.cancel();
+    await served.close();
+  });
+
   it('createContext(opts, native) gets Hono’s own Context, once per request, and scopes the run: tools, globals, context', async () => {
     const seen: string[] = [];
     const mw = enclave({
