@@ -266,6 +266,8 @@ export function streamingConformance(name: string, harness: AdapterHarness): voi
         const text = await textOf(res);
         if (got === 'json') expect(JSON.parse(text)).toMatchObject({ success: true, value: 1 });
         else expect(text).toContain('"type":"final"');
+        // The README: streams are cached nowhere and transformed by nobody, and nginx passes each event at once.
+        if (got !== 'json') expect([res.headers.get('cache-control'), res.headers.get('x-accel-buffering')]).toEqual(['no-cache, no-store, no-transform', 'no']);
       });
     });
 
