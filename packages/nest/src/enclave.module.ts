@@ -1,4 +1,4 @@
-import { All, Catch, Controller, Get, HttpException, Inject, Module, Post, Req, Res, UseFilters } from '@nestjs/common';
+import { All, Catch, Controller, Get, HttpException, Inject, Module, Next, Post, Req, Res, UseFilters } from '@nestjs/common';
 import type { ArgumentsHost, DynamicModule, ExceptionFilter, FactoryProvider, ModuleMetadata, Type } from '@nestjs/common';
 import { PATH_METADATA } from '@nestjs/common/constants.js';
 import { HttpAdapterHost } from '@nestjs/core';
@@ -83,8 +83,18 @@ function hijack(res: any): void {
   }
 }
 
-/** Serves one request through the core: Express gives Node objects, Fastify wraps them in `raw`. */
-async function serve(handler: Handler, req: any, res: any, subPath = ''): Promise<void> {
+/**
+ * Serves one request through the core (Express gives Node objects, Fastify wraps them in `raw`), or,
+ * when the core serves nothing at this method and path, passes it on, as the other adapters do: the
+ * app's own routes below the path (`GET {path}/health`) are then served, whichever module registered
+ * first, and anything else gets the platform's own 404. On Express the next matching route takes it; on
+ * Fastify, whose router already prefers the app's static routes to this wildcard, its not-found handler.
+ */
+async function serve(handler: Handler, req: any, res: any, next: unknown, subPath = ''): Promise<void> {
+  if (!handler.accepts(String(req.method ?? 'GET'), subPath)) {
+    if (typeof res.callNotFound === 'function') return void res.callNotFound();
+    if (typeof next === 'function') return void next();
+  }
   hijack(res);
   const parsed = req.body !== undefined ? { value: req.body as unknown } : undefined;
   await handleNodeRequest(handler, (req.raw ?? req) as NodeRequest, (res.raw ?? res) as ServerResponse, nativeOf(req, res), parsed, subPath);
@@ -116,22 +126,23 @@ function createController(): Type {
     constructor(@Inject(ENCLAVE_HANDLER) private readonly handler: Handler) {}
 
     @Post()
-    run(@Req() req: unknown, @Res() res: unknown): Promise<void> {
-      return serve(this.handler, req, res);
+    run(@Req() req: unknown, @Res() res: unknown, @Next() next: unknown): Promise<void> {
+      return serve(this.handler, req, res, next);
     }
 
+    /** The catalog (`catalog: false` passes it on). */
     @Get()
-    catalog(@Req() req: unknown, @Res() res: unknown): Promise<void> {
-      return serve(this.handler, req, res);
+    catalog(@Req() req: unknown, @Res() res: unknown, @Next() next: unknown): Promise<void> {
+      return serve(this.handler, req, res, next);
     }
 
     /**
      * Everything below the path, any method: the sessions (`{path}/sessions...`, read from the URL) and
-     * the routes of `routes` (`{path}/mcp`); the core answers 404 or 405 where it serves nothing.
+     * the routes of `routes` (`{path}/mcp`); what the core does not serve there is passed on.
      */
     @All(`*${BELOW}`)
-    below(@Req() req: unknown, @Res() res: unknown): Promise<void> {
-      return serve(this.handler, req, res, subPathOf(req));
+    below(@Req() req: unknown, @Res() res: unknown, @Next() next: unknown): Promise<void> {
+      return serve(this.handler, req, res, next, subPathOf(req));
     }
   }
   return EnclaveController;

@@ -104,6 +104,48 @@ describe('nest module', () => {
   }
 });
 
+/** An app's own controller under the route's path, in a module imported after EnclaveModule. */
+@Controller('enclave')
+class AppRoutesBelow {
+  @Get('health')
+  health(): { ok: boolean } {
+    return { ok: true };
+  }
+}
+@Module({ controllers: [AppRoutesBelow] })
+// oxlint-disable-next-line typescript/no-extraneous-class -- a Nest module is an empty decorated class
+class AppRoutesModule {}
+
+/**
+ * The README: what the core does not serve below the path, adapters pass on (Express's next(), Hono's).
+ * In Nest the route's wildcard would otherwise answer it, shadowing the app's own routes there on the
+ * Express platform, where routes match in the order modules registered them.
+ */
+describe('what the route does not serve below its path goes on to the app', () => {
+  for (const platform of ['express', 'fastify'] as const) {
+    it(`the app's own routes below the path, and the platform's 404 for the rest (${platform})`, async () => {
+      const served = await start([EnclaveModule.forRoot({ logger: { info() {}, error() {} }, catalog: false, tools: { a: () => 1 } }), AppRoutesModule], platform);
+      try {
+        const ask = async (method: string, path: string) => {
+          const res = await fetch(`${served.url}/enclave${path}`, { method, headers: { 'x-user': 'alice' } });
+          return [res.status, (await res.json()) as any];
+        };
+        expect(await ask('GET', '/health')).toEqual([200, { ok: true }]);
+        // Not served by the core: Nest's own 404, as for any path of the app no route serves.
+        for (const [method, path] of [['PUT', '/sessions/ses_AAAAAAAAAAAAAAAAAAAAAA'], ['GET', '/nothing'], ['GET', ''], ['OPTIONS', '/sessions']] as const) {
+          expect(await ask(method, path), `${method} ${path}`).toEqual([404, expect.objectContaining({ statusCode: 404, message: `Cannot ${method} /enclave${path}` })]);
+        }
+        // What it serves, it still does.
+        expect(await ask('GET', '/sessions/ses_AAAAAAAAAAAAAAAAAAAAAA')).toEqual([404, expect.objectContaining({ success: false, error: expect.objectContaining({ code: 'NOT_FOUND' }) })]);
+        const run = await fetch(`${served.url}/enclave`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': 'alice' }, body: '{"code":"return 1"}' });
+        expect(await run.json()).toMatchObject({ success: true, value: 1 });
+      } finally {
+        await served.close();
+      }
+    });
+  }
+});
+
 /**
  * The README (NestJS): Nest's body parser answers malformed JSON and bodies over its limit itself, in
  * Nest's shape. @enclave-kit/client reads those as the refusals they are (PAYLOAD_TOO_LARGE, ...), with
