@@ -18,16 +18,17 @@ import { useRedis } from './redis.js';
 
 const redis = useRedis();
 
-const onRedis: AdapterHarness = {
+/** The core with every store on Redis; `signed`: owners signed with a secret and paused runs with a stateKey. */
+const onRedisStores = (signed: boolean): AdapterHarness => ({
   passThrough: false,
   userOf: (native) => (native as { req: NodeRequest }).req.headers['x-user'] as string | undefined,
   async start(options) {
-    const stores = redisStores(redis.client(), { prefix: redis.prefix() });
+    const stores = redisStores(redis.client(), { prefix: redis.prefix(), ...(signed && { sessions: { secret: 's'.repeat(32) } }) });
     const o = options as EnclaveHandlerOptions & { enclave?: object };
     const handler = createEnclaveHandler({
       ...o,
       enclave: { ...o.enclave, rateLimitStore: stores.rateLimitStore },
-      sessions: o.sessions === false ? false : { ...o.sessions, ...stores.sessions },
+      sessions: o.sessions === false ? false : { ...o.sessions, ...stores.sessions, ...(signed && { stateKey: 'k'.repeat(32) }) },
       leases: stores.leases,
       ...(o.rateLimit ? { rateLimit: { ...o.rateLimit, store: stores.rateLimitStore } } : {}),
     } as EnclaveHandlerOptions);
@@ -42,10 +43,12 @@ const onRedis: AdapterHarness = {
       stores.dispose();
     });
   },
-};
+});
+const onRedis = onRedisStores(false);
 
 adapterContract('fetch core on the Redis stores', onRedis);
 adapterParity('fetch core on the Redis stores', onRedis);
+adapterParity('fetch core on the Redis stores, owners and paused runs signed', onRedisStores(true));
 streamingConformance('fetch core on the Redis stores', onRedis);
 
 adapterTracingContract('fetch core on the Redis stores', onRedis);
