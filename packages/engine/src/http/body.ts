@@ -128,7 +128,8 @@ export interface ReadBodyOptions {
 
 /**
  * Reads the body as UTF-8 text, never holding more than `maxBodySize` bytes: a declared length over the
- * cap is refused before reading, and an undeclared one is cut off as soon as it passes the cap. With
+ * cap is refused before reading, and an undeclared one is cut off as soon as it passes the cap; a body in
+ * a content coding (`Content-Encoding: gzip`) is refused with 415 before reading (refuseContentCoding). With
  * `timeoutMs`, a body that has not arrived whole by then is given up with a RequestTimeoutError (408): a
  * client that sends its body a byte at a time (or not at all after its headers) holds a request open
  * only that long, whatever the server's own timeouts are (Node's `requestTimeout` is 5 minutes).
