@@ -28,12 +28,18 @@ const mcp = (body: string) => ({ method: 'POST', headers: { ...json, accept: 'ap
 
 const PROBES: Probe[] = [
   { name: 'a run', path: '', ...run('return await callTool("whoami")') },
+  { name: 'a run at the path with a trailing slash', path: '/', ...run('return 2') },
+  { name: 'a check with a trailing slash', path: '/check/', method: 'POST', headers: json, body: '{"code":"return 1"}' },
+  { name: 'a session’s state with a trailing slash', path: '/sessions/{id}/', method: 'GET' },
   { name: 'a run that throws', path: '', ...run('const o = null; return o.x;') },
   { name: 'a tool error with its status', path: '', ...run('return await callTool("forbid")') },
   { name: 'a run streamed as SSE', path: '', ...run('console.log("hi"); return await callTool("whoami")', { accept: 'text/event-stream' }) },
   { name: 'a run streamed as NDJSON', path: '', ...run('console.log("hi"); return 1', { accept: 'application/x-ndjson' }) },
   { name: 'no user', path: '', method: 'POST', headers: { ...json, 'x-user': '' }, body: '{"code":"return 1"}' },
   { name: 'a user the auth hook refuses', path: '', method: 'POST', headers: { ...json, 'x-user': 'mallory' }, body: '{"code":"return 1"}' },
+  { name: 'a page of another origin', path: '', method: 'POST', headers: { ...json, origin: 'http://evil.example' }, body: '{"code":"return 1"}' },
+  { name: 'a page of another origin, MCP', path: '/mcp', method: 'POST', headers: { ...json, accept: 'application/json, text/event-stream', origin: 'http://evil.example' }, body: '{"jsonrpc":"2.0","id":1,"method":"tools/list"}' },
+  { name: 'a page of another origin, a session', path: '/sessions/{id}', method: 'GET', headers: { origin: 'http://evil.example' } },
   { name: 'not JSON', path: '', method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'return 1' },
   { name: 'an unknown field', path: '', method: 'POST', headers: json, body: '{"code":"return 1","tools":{}}', parsed: true },
   // The contract's rate limit: 2 requests a minute for users named limited*; the third is 429 + Retry-After.
