@@ -130,7 +130,7 @@ async function finishedSession(served: Served): Promise<string> {
   const res = await fetch(`${served.url}/enclave/sessions`, { method: 'POST', headers: { ...json, 'x-user': 'alice' }, body: JSON.stringify({ code: 'console.log("one"); await callTool("whoami"); return 3' }) });
   const { sessionId } = (await res.json()) as { sessionId: string };
   // Its events to the end: the session has finished when the stream does.
-  await (await fetch(`${served.url}/enclave/sessions/${sessionId}/events`, { headers: { 'x-user': 'alice' } })).text();
+  expect(await (await fetch(`${served.url}/enclave/sessions/${sessionId}/events`, { headers: { 'x-user': 'alice' } })).text()).toContain('event: final');
   return sessionId;
 }
 
@@ -138,8 +138,10 @@ async function finishedSession(served: Served): Promise<string> {
 async function waitingSession(served: Served): Promise<string> {
   const res = await fetch(`${served.url}/enclave/sessions`, { method: 'POST', headers: { ...json, 'x-user': 'alice', accept: 'text/event-stream' }, body: JSON.stringify({ code: 'try { return await callTool("refund", { amount: 5 }); } catch (e) { return e.code + ": " + e.message; }' }) });
   // The stream ends at the pause.
-  await res.text();
-  return res.headers.get('x-session-id') ?? '';
+  expect(await res.text()).toContain('event: approval_required');
+  const id = res.headers.get('x-session-id') ?? '';
+  expect(id).toMatch(/^ses_/);
+  return id;
 }
 
 /** The same requests to `harness` and to the bare core: the same answers. */
