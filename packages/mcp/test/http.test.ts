@@ -307,6 +307,23 @@ describe('bad input over HTTP gets JSON-RPC answers, never a crash or an HTML pa
     expect(same.status).toBe(200);
   });
 
+  it('the route’s own origin under a DNS name: passes over https: (a rebinding page cannot be that origin), refused over plain http', async () => {
+    // As a browser page at that name sends it once the name points here (behind a TLS proxy for https:).
+    const { hostname, port, pathname } = new URL(url);
+    const fromPage = (origin: string) =>
+      new Promise<number>((resolve, reject) => {
+        const headers = { host: `app.example.test:${port}`, origin, 'x-user': 'alice', 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+        const req = httpRequest({ hostname, port, path: pathname, method: 'POST', headers }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.end(callBody('search_tools', { query: '' }));
+      });
+    expect(await fromPage(`https://app.example.test:${port}`)).toBe(200);
+    expect(await fromPage(`http://app.example.test:${port}`)).toBe(403);
+  });
+
   it('GET and DELETE (2025 session operations) on the stateless endpoint: 405', async () => {
     for (const method of ['GET', 'DELETE']) {
       const res = await fetch(url, { method, headers: { 'x-user': 'alice', accept: 'text/event-stream' } });
