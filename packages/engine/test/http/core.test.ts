@@ -5,10 +5,17 @@ import { ENCLAVE_HTTP_STATUS, EnclaveConfigError, EnclaveHttpError, MemoryRateLi
 import type { EnclaveRoute, EnclaveRouteContext } from '../../src/index.js';
 import { handleNodeRequest, writeFetchResponse } from '../../src/node/index.js';
 import { adapterContract, adapterTracingContract, fetchCoreHarness, listen, underHost } from './contract.js';
+import { adapterParity } from './parity.js';
 import { readEvents, recordFlushes } from './event-stream.js';
 
 // The Fetch core behind a bare node:http server and the Node bridge: the reference for the adapters.
 adapterContract('fetch core + node bridge', fetchCoreHarness);
+// DESIGN.md section 4: every isolation shares one run driver, so over HTTP (streams, sessions, a paused
+// run's resume included) runs on worker_threads answer as on vm, but for the isolation's name.
+adapterParity('fetch core + node bridge, runs on worker_threads', {
+  ...fetchCoreHarness,
+  start: (options) => fetchCoreHarness.start({ ...options, enclave: { ...(options.enclave as object), adapter: 'worker_threads', workerPoolConfig: { minWorkers: 1, maxWorkers: 2 } } }),
+}, { isolation: false });
 
 describe('createEnclaveHandler options', () => {
   it.each([

@@ -110,7 +110,7 @@ interface Answer {
   body: string;
 }
 
-async function ask(served: Served, probe: Probe, [sessionId, waiting]: [string, string]): Promise<Answer> {
+async function ask(served: Served, probe: Probe, [sessionId, waiting]: [string, string], isolation: boolean): Promise<Answer> {
   const headers: Record<string, string> = { 'x-user': 'alice', ...probe.headers };
   if (headers['x-user'] === '') delete headers['x-user'];
   const res = await fetch(`${served.url}/enclave${probe.path.replace('{id}', sessionId).replace('{wait}', waiting)}`, {
@@ -122,7 +122,8 @@ async function ask(served: Served, probe: Probe, [sessionId, waiting]: [string, 
   const kept: Record<string, string> = {};
   // A window's remaining seconds depend on when the request came: only that there is one is compared.
   for (const [name, value] of res.headers) if (!FRAMEWORK_HEADERS.has(name)) kept[name] = name === 'retry-after' ? 'N' : even(value);
-  return { status: res.status, headers: kept, body: even(body) };
+  const evened = even(body);
+  return { status: res.status, headers: kept, body: isolation ? evened : evened.replaceAll('"isolation":"worker_threads"', '"isolation":"vm"') };
 }
 
 /** Starts a finished session of alice's on `served`, for the probes that read one. */
@@ -144,8 +145,11 @@ async function waitingSession(served: Served): Promise<string> {
   return id;
 }
 
-/** The same requests to `harness` and to the bare core: the same answers. */
-export function adapterParity(name: string, harness: AdapterHarness): void {
+/**
+ * The same requests to `harness` and to the bare core: the same answers. `isolation: false` compares a
+ * harness whose runs go elsewhere (worker_threads) with the core's on `vm`: alike but for the name.
+ */
+export function adapterParity(name: string, harness: AdapterHarness, { isolation = true } = {}): void {
   describe(`${name}: answers as the bare core does`, () => {
     const observed = (): Observed => ({ aborts: [], ends: [], errors: [], toolUsers: [], release() {}, pending: 0, streamsCancelled: 0, toolsAsked: [], starts: [] });
     let adapter: Served;
@@ -165,7 +169,7 @@ export function adapterParity(name: string, harness: AdapterHarness): void {
 
     const probes = PROBES.filter((p) => !(p.parsed === true && harness.frameworkParsesBody === true));
     it.each(probes)('$name', async (probe) => {
-      const [mine, reference] = [await ask(adapter, probe, ids[0]), await ask(core, probe, ids[1])];
+      const [mine, reference] = [await ask(adapter, probe, ids[0], isolation), await ask(core, probe, ids[1], isolation)];
       expect(mine).toEqual(reference);
     });
   });
