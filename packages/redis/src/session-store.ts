@@ -599,6 +599,14 @@ function seqOf(entry: unknown): number | undefined {
   return m === null ? undefined : Number(m[1]);
 }
 
+/**
+ * The types of the events a run appends. `events_dropped` is not one: the store makes that marker as it
+ * reads (a trimmed or unreadable stretch), from seqs it counted itself. One found in the stream is a
+ * Redis writer's, whose numbers the HTTP core would believe: a `toSeq` of 1e308 hid every later gap
+ * from the session's readers, and any payload went to its clients as the server's own marker.
+ */
+const STORED_TYPES: ReadonlySet<string> = new Set(EVENT_TYPES.filter((type) => type !== 'events_dropped'));
+
 /** One stream entry `[id, [field, value, ...]]` as the event it holds, or undefined when it is not one this store wrote. */
 function eventOf(sessionId: string, entry: unknown): EnclaveEvent | undefined {
   if (!Array.isArray(entry) || entry.length !== 2) return undefined;
@@ -609,7 +617,7 @@ function eventOf(sessionId: string, entry: unknown): EnclaveEvent | undefined {
   if (!isObject(event)) return undefined;
   const { seq, type, time, payload } = event;
   if (seq !== at || event.sessionId !== sessionId || typeof time !== 'number' || !isObject(payload)) return undefined;
-  if (typeof type !== 'string' || !(EVENT_TYPES as readonly string[]).includes(type)) return undefined;
+  if (typeof type !== 'string' || !STORED_TYPES.has(type)) return undefined;
   if (type === 'final' && !isResult(payload)) return undefined;
   return event as unknown as EnclaveEvent;
 }

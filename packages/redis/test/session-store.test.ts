@@ -243,6 +243,34 @@ describe('RedisSessionStore: what Redis says is checked', () => {
     await expect(a.get(id)).rejects.toThrow(RedisStoreError);
   });
 
+  it('an events_dropped entry in the stream is a Redis writer’s: it reads as a gap, so its numbers hide no later gap from a session’s readers', async () => {
+    const c = redis.client();
+    const store = new RedisSessionStore(c, { prefix: redis.prefix() });
+    const handler = createEnclaveHandler({ logger: { info() {}, error() {} }, authenticate: () => 'alice', sessions: { store, owner: () => 'alice' } });
+    try {
+      const id = await started(store);
+      await store.append(id, logs(id, 1, 1));
+      const [events] = (await c.keys(`*:e:${id}`)) as [string];
+      // A marker no run appends, told the readers had been shown every seq up to 1e308; then an entry
+      // nobody can read, whose gap the store tells of itself.
+      await c.xadd(events, '0-2', 'e', JSON.stringify({ sessionId: id, seq: 2, type: 'events_dropped', time: 1, payload: { fromSeq: 2, toSeq: 1e308, count: -1 } }));
+      await c.xadd(events, '0-3', 'e', 'not json');
+      await store.append(id, logs(id, 4, 4));
+      expect(await store.finish(id, 'completed', ok(1), 60_000)).toBe(true);
+      const res = await handler(new Request(`http://localhost/enclave/sessions/${id}/events`, { headers: { accept: 'application/x-ndjson' } }));
+      const read = (await res.text()).trim().split('\n').map((line) => JSON.parse(line) as EnclaveEvent);
+      expect(read.map((e) => [e.seq, e.type, e.type === 'events_dropped' ? e.payload : null])).toEqual([
+        [1, 'log', null],
+        [3, 'events_dropped', { fromSeq: 2, toSeq: 3, count: 2 }],
+        [4, 'log', null],
+        [5, 'final', null],
+      ]);
+    } finally {
+      handler.dispose();
+      store.dispose();
+    }
+  });
+
   it('no value longer than maxValueBytes leaves Redis: an event is a gap, a final, result or paused state is refused', async () => {
     const c = redis.client();
     const received = largestReply(c);
