@@ -574,6 +574,41 @@ describe('hostile messages on Redis', () => {
     expect(JSON.stringify(r.value)).toBe(deep(256));
   });
 
+  it('a node that reports tool error data of its own, shorter than a failed reply the app sent: INTERNAL_ERROR, not the status it chose', async () => {
+    const prefix = redis.prefix();
+    const enclave = await remoteEnclave(prefix);
+    const data = { status: 409, reason: 'The order is paid already.' };
+    const fail = defineTool({ name: 'fail', handler: () => Promise.reject(new ToolError('m', { code: 'CONFLICT', data })) });
+    const replies: string[] = [];
+    const sub = redis.client();
+    sub.on('message', (_channel: string, text: string) => void replies.push(text));
+    await sub.subscribe(`${prefix}rt:to:nliar0000`);
+    await redis.client().set(`${prefix}{rt}:alive:nliar0000`, '1', 'PX', 60_000);
+    const report = (tool: Record<string, unknown>) => ({ kind: 'report', report: JSON.stringify({ kind: 'threw', iterations: 0, toolCalls: 1, name: 'ToolError', message: 'm', location: null, tool }) });
+    // The app's own data, as a realm writes it back, stands; an error of the node's choosing does not
+    // (before: any data no longer than the reply, so a 401, 407 or 429 the HTTP core answered with).
+    const runs: [string, string, Record<string, unknown>][] = [
+      [JSON.stringify(data), 'CONFLICT', { code: 'TOOL_ERROR', data: { ...data, toolErrorCode: 'CONFLICT', tool: 'fail' } }],
+      ['{"status":401}', 'UNAUTHORIZED', { code: 'INTERNAL_ERROR' }],
+      ['{"status":409,"reason":"The order is paid already.","x":1}', 'CONFLICT', { code: 'INTERNAL_ERROR' }],
+    ];
+    try {
+      for (const [said, code, expected] of runs) {
+        replies.length = 0;
+        const threw = enclave.run('return 1', { tools: [fail] });
+        await lyingNode(prefix, async (job, send) => {
+          await send(['accept', job.run, 'nliar0000', job.token]);
+          await send(['entry', job.run, [[1, 'fail', 2]], [], null], '{}');
+          await expect.poll(() => replies.length).toBe(1);
+          await send(['entry', job.run, [], [], report({ code, tool: 'fail', data: said })]);
+        });
+        expect((await threw).error, said).toMatchObject(expected);
+      }
+    } finally {
+      sub.disconnect();
+    }
+  });
+
   it('a node that reports a value, tool arguments or tool error data longer than any realm writes for the run: INTERNAL_ERROR; no tool and no caller gets them', async () => {
     const prefix = redis.prefix();
     const sizes: number[] = [];

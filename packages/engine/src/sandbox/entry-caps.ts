@@ -31,17 +31,27 @@ export class EntryCaps {
   #entries = 0;
   #logEntries = 0;
   #logChars = 0;
-  /** The longest failed tool call's reply sent to the run: the only text a report's tool error data may be. */
-  #errorReply = 0;
+  /**
+   * The public data of each failed tool call's reply sent to the run, as the realm writes it in its report
+   * (its JSON again): the only texts a report's tool error data may be.
+   */
+  readonly #errorData = new Set<string>();
 
   constructor(job: Pick<IsolatedJob, 'limits' | 'maxNd'>) {
     this.#limits = job.limits;
     this.maxValues = entryValues(job);
   }
 
-  /** A tool's reply as it goes to the run: a failed call's is what a report may carry back as its data. */
+  /** A tool's reply as it goes to the run: a failed call's data is what a report may carry back as its own. */
   replied(reply: ToolReply): void {
-    if (reply[0] === 0 && reply[1].length > this.#errorReply) this.#errorReply = reply[1].length;
+    if (reply[0] !== 0) return;
+    try {
+      // The host's own text ([name, message, code, data?]); the realm parses it and writes `data` so.
+      const data: unknown = (JSON.parse(reply[1]) as unknown[])[3];
+      if (data !== null && typeof data === 'object') this.#errorData.add(JSON.stringify(data));
+    } catch {
+      // Not one the realm could read either: it carries no data back.
+    }
   }
 
   /**
@@ -49,8 +59,9 @@ export class EntryCaps {
    * start and one per delivery of replies, no tool call's arguments longer than `maxToolArgsBytes`, no
    * value longer than `maxOutputBytes` (both as the text's length; the realm counts UTF-8 bytes, never
    * fewer), the console lines within their caps, a report of a handful of fields whose tool error data
-   * is no longer than a reply the run was sent. Beyond them an isolation handed a tool arguments of any
-   * size, and the caller a result of any size (5 MB with maxOutputBytes 1000).
+   * is that of a failed reply the run was sent. Beyond them an isolation handed a tool arguments of any
+   * size, and the caller a result of any size (5 MB with maxOutputBytes 1000), or tool error data of its
+   * own choosing (a `status` the HTTP core answers with), which only had to be no longer than a reply.
    */
   within(entry: { calls: readonly EntryCall[]; logs: readonly EntryLog[]; end: EntryEnd | null }): boolean {
     const { maxToolCalls, maxLogEntries, maxLogBytes, maxToolArgsBytes, maxOutputBytes } = this.#limits;
@@ -63,13 +74,13 @@ export class EntryCaps {
     for (const call of entry.calls) if (call[2].length > maxToolArgsBytes) return false;
     const { end } = entry;
     if (end?.kind !== 'report') return true;
-    // Measured before anything parses it (the driver does), and its tool error's data the text of one of
-    // the host's own failed replies again.
+    // Measured before anything parses it (the driver does), and its tool error's data the data of one of
+    // the host's own failed replies again, text for text.
     if (end.value.length > maxOutputBytes || !jsonWithin(end.report, REPORT_DEPTH, REPORT_VALUES)) return false;
     try {
       const tool: unknown = (JSON.parse(end.report) as { tool?: unknown }).tool;
       const data: unknown = tool !== null && typeof tool === 'object' ? (tool as { data?: unknown }).data : undefined;
-      return typeof data !== 'string' || data.length <= this.#errorReply;
+      return typeof data !== 'string' || this.#errorData.has(data);
     } catch {
       return false;
     }
