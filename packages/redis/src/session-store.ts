@@ -813,12 +813,18 @@ export class RedisSessionStore implements SessionStore {
     if (!Array.isArray(reply) || reply.length !== 6) throw badReply('a session lookup');
     const [owner, state, createdAt, resultText, pendingText, ownerMac] = reply as unknown[];
     if (owner === null && state === null) return undefined;
-    if (typeof owner !== 'string' || typeof state !== 'string' || !(STATES as readonly string[]).includes(state)) throw badReply('a session lookup');
-    if (!this.#ownerVerifies(sessionId, owner, ownerMac)) return undefined;
+    // An owner this app did not write (missing, longer than it reads, not one redisText makes) names
+    // nobody: the session is nobody's (404 for everyone), as one whose owner does not verify.
+    if (typeof owner !== 'string' || !this.#ownerVerifies(sessionId, owner, ownerMac)) return undefined;
     const ownerKey = fromRedisText(owner);
-    if (ownerKey === undefined) throw badReply('a session lookup');
+    if (ownerKey === undefined) return undefined;
     const created = typeof createdAt === 'string' && /^\d{1,15}$/.test(createdAt) ? Number(createdAt) : undefined;
-    if (created === undefined) throw badReply('a session lookup');
+    // A state or creation time this app did not write: the session has ended for its owner, as one whose
+    // result does not read has. Refusing the read instead answered every request on it with 503 for as
+    // long as Redis kept the record (a writer's one HSET; its state also keeps every finish off it).
+    if (typeof state !== 'string' || !(STATES as readonly string[]).includes(state) || created === undefined) {
+      return { sessionId, owner: ownerKey, state: 'failed', createdAt: created ?? 0, result: rejected('a record') };
+    }
     const record: SessionRecord = { sessionId, owner: ownerKey, state: state as SessionState, createdAt: created };
     if (state === 'running') return record;
     if (state === 'waiting_for_approval') {

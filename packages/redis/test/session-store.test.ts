@@ -2,7 +2,7 @@ import type { EnclaveEvent, ExecutionResult } from '@enclave-kit/engine';
 import { createEnclaveHandler } from '@enclave-kit/engine';
 import { format } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { RedisLeaseStore, RedisRateLimitStore, RedisSessionStore, RedisStoreError } from '../src/index.js';
+import { RedisLeaseStore, RedisRateLimitStore, RedisSessionStore } from '../src/index.js';
 import { storeFailure } from '../src/client.js';
 import { sessionStoreContract } from '../../engine/test/http/session-store-contract.js';
 import { eventually, largestReply, sleep, useRedis } from './redis.js';
@@ -211,7 +211,7 @@ describe('RedisSessionStore: across instances', () => {
 });
 
 describe('RedisSessionStore: what Redis says is checked', () => {
-  it('reads stream entries it did not write as a gap, and refuses a record of the wrong shape', async () => {
+  it('reads stream entries it did not write as a gap, and a record of the wrong shape as ended (STATE_REJECTED), or as nobody’s without an owner it wrote', async () => {
     const c = redis.client();
     const prefix = redis.prefix();
     const a = new RedisSessionStore(c, { prefix });
@@ -235,12 +235,17 @@ describe('RedisSessionStore: what Redis says is checked', () => {
     ]);
     expect(read[1]?.payload).toEqual({ fromSeq: 2, toSeq: 7, count: 6 });
     await c.hset(meta, 'state', 'exploded');
-    await expect(a.get(id)).rejects.toThrow(RedisStoreError);
+    expect(await a.get(id)).toMatchObject({ state: 'failed', owner: 'alice', result: { success: false, error: { code: 'STATE_REJECTED', message: expect.stringMatching(/a record that this app did not write/) } } });
     // A result it did not write ends the session for its readers, as a state that does not verify does.
     await c.hset(meta, 'state', 'completed', 'result', '{"value":1}');
     expect((await a.get(id))?.result).toMatchObject({ success: false, error: { code: 'STATE_REJECTED', message: expect.stringMatching(/a result that this app did not write/) } });
     await c.hset(meta, 'result', JSON.stringify(ok(1)), 'createdAt', 'yesterday');
-    await expect(a.get(id)).rejects.toThrow(RedisStoreError);
+    expect(await a.get(id)).toMatchObject({ state: 'failed', result: { error: { code: 'STATE_REJECTED' } } });
+    // No owner this app wrote: nobody's session.
+    await c.hset(meta, 'createdAt', '1234', 'owner', '\uffff"not json');
+    expect(await a.get(id)).toBeUndefined();
+    await c.hdel(meta, 'owner');
+    expect(await a.get(id)).toBeUndefined();
   });
 
   it('an events_dropped entry in the stream is a Redis writer’s: it reads as a gap, so its numbers hide no later gap from a session’s readers', async () => {
@@ -265,6 +270,29 @@ describe('RedisSessionStore: what Redis says is checked', () => {
         [4, 'log', null],
         [5, 'final', null],
       ]);
+    } finally {
+      handler.dispose();
+      store.dispose();
+    }
+  });
+
+  it('a record whose state or creation time a Redis writer changed ends for its owner as STATE_REJECTED; it is not 503 at every request', async () => {
+    const store = new RedisSessionStore(redis.client(), { prefix: redis.prefix() });
+    const handler = createEnclaveHandler({ logger: { info() {}, error() {} }, authenticate: ({ request }) => request.headers.get('x-user'), sessions: { store } });
+    const as = (user: string, url: string, init: RequestInit = {}) => handler(new Request(`http://localhost/enclave${url}`, { ...init, headers: { accept: 'application/json', 'x-user': user } }));
+    try {
+      const c = redis.client();
+      for (const [field, value] of [['state', 'exploded'], ['state', '__proto__'], ['createdAt', '1e308'], ['createdAt', '-0']]) {
+        const id = await started(store);
+        const [meta] = (await c.keys(`*:s:${id}`)) as [string];
+        await c.hset(meta, field as string, value as string);
+        const read = await as('alice', `/sessions/${id}`);
+        expect(read.status, `${field} ${value}`).toBe(200);
+        expect(await read.json()).toMatchObject({ state: 'failed', result: { success: false, error: { code: 'STATE_REJECTED' } } });
+        expect((await as('mallory', `/sessions/${id}`)).status).toBe(404);
+        // Ended: nothing waits to be cancelled or decided.
+        expect((await as('alice', `/sessions/${id}`, { method: 'DELETE' })).status).toBe(200);
+      }
     } finally {
       handler.dispose();
       store.dispose();
