@@ -811,6 +811,24 @@ describe('hostile messages on Redis', () => {
     }
   });
 
+  it('a node starts on a queue a Redis writer retyped, and a running node mends one itself: it takes runs (before: it failed to start, WRONGTYPE)', async () => {
+    const prefix = redis.prefix();
+    const c = redis.client();
+    const jobs = `${prefix}{rt}:jobs`;
+    await c.set(jobs, 'x');
+    const node = await startRuntimeNode({ redis: redis.client(), prefix, concurrency: 1, heartbeatMs: 200 });
+    try {
+      expect(await c.type(jobs)).toBe('stream');
+      // While it runs, with no app queueing anything that would mend it first.
+      await c.multi().del(jobs).hset(jobs, 'r', 'x').exec();
+      await expect.poll(() => c.type(jobs), { timeout: 8000, interval: 100 }).toBe('stream');
+      const enclave = await remoteEnclave(prefix);
+      expect((await enclave.run('return 1')).value).toBe(1);
+    } finally {
+      await node.close();
+    }
+  });
+
   it('forged presence keys answer for their own peer only: a retyped epoch or peer key, or a huge one, never hides a lost node', async () => {
     const prefix = redis.prefix();
     const c = redis.client();

@@ -17,7 +17,7 @@ import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_PREFIX, readSecret, within } from '
 import { MessageAuth, inOrder, seal, unverifiedText } from './auth.js';
 import { HANDSHAKE_FRAME_BYTES, MAX_LINKS, frameCap, parseAddress, readConnection, writeFrame } from './direct.js';
 import type { Hello, NodeFailure, RuntimeKeys, StreamJob, ToApp } from './protocol.js';
-import { CLAIM, GROUP, INLINE_JOB_CHARS, Presence, isId, listenTo, messageHead, newId, readStreamJobs, runtimeKeys } from './protocol.js';
+import { CLAIM, ENSURE_GROUP, GROUP, INLINE_JOB_CHARS, Presence, isId, listenTo, messageHead, newId, readStreamJobs, runtimeKeys } from './protocol.js';
 
 const MB = 1024 * 1024;
 
@@ -296,11 +296,7 @@ class Node implements RuntimeNode {
   }
 
   async #ensureGroup(): Promise<void> {
-    try {
-      await within(this.#client.call('XGROUP', ['CREATE', this.#s.keys.jobs, GROUP, '0', 'MKSTREAM']), this.#s.timeoutMs, 'the creation of the consumer group');
-    } catch (err) {
-      if (!(err instanceof Error && err.message.startsWith('BUSYGROUP'))) throw err;
-    }
+    await within(ENSURE_GROUP.run(this.#client, [this.#s.keys.jobs], []), this.#s.timeoutMs, 'the creation of the consumer group');
   }
 
   // ---- taking runs -------------------------------------------------------------------------------
@@ -319,8 +315,9 @@ class Node implements RuntimeNode {
         jobs = readStreamJobs(reply);
       } catch (err) {
         if (this.#closing) return;
-        // Redis restarted empty (no group), or is away: make the group again, or wait and read again.
-        if (err instanceof Error && err.message.startsWith('NOGROUP')) await this.#ensureGroup().catch(() => {});
+        // Redis restarted empty (no group), or a Redis writer retyped the queue: make it and the group
+        // again. Or Redis is away: wait and read again.
+        if (err instanceof Error && /^(NOGROUP|WRONGTYPE)/.test(err.message)) await this.#ensureGroup().catch(() => {});
         else await new Promise((r) => setTimeout(r, 200));
         continue;
       }

@@ -194,6 +194,24 @@ local function queue(fields)
   return entry
 end`;
 
+/**
+ * The nodes' group on the queue, made if it is not there (a node's start, and its read after Redis lost
+ * it: NOGROUP). KEYS: jobs. A queue of another type is a Redis writer's, deleted first as `queue` deletes
+ * it: XGROUP CREATE failed on it with WRONGTYPE, so one write stopped every node from starting (and kept
+ * running ones from reading) until some app queued a run. 1 if made, 0 if it was there.
+ */
+export const ENSURE_GROUP = new Script(
+  'ensure group',
+  `${LUA_OURS}
+ours(KEYS[1], 'stream')
+local made = redis.pcall('XGROUP', 'CREATE', KEYS[1], '${GROUP}', '0', 'MKSTREAM')
+if type(made) == 'table' and made.err then
+  if string.find(made.err, 'BUSYGROUP', 1, true) then return 0 end
+  return made
+end
+return 1`,
+);
+
 /** Queues a small run in its entry. KEYS: jobs. ARGV: run id, app id, job JSON. The entry's id. */
 export const ENQUEUE_INLINE = new Script(
   'enqueue inline',
