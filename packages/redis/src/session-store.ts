@@ -113,6 +113,15 @@ if not epoch then
   redis.call('SET', ${key}, epoch)
 end`;
 
+/**
+ * `ours` (see above) and the session's record, KEYS[1], read as input first: a key of another type there
+ * is none this store wrote, so the session has no record. Every script that reads the record starts so:
+ * HGET failed on such a key with WRONGTYPE, and every request on the session answered 503 for as long as
+ * the key lived (a writer's SET has no expiry).
+ */
+const LUA_RECORD = `${LUA_OURS}
+ours(KEYS[1], 'hash')`;
+
 /** A new running session, listed in its index until its first keepAlive is due: the bucket's epoch, or 0 if the id is taken. */
 const CREATE = new Script(
   'session create',
@@ -161,7 +170,9 @@ return epoch`,
  */
 const APPEND = new Script(
   'session append',
-  `local state = redis.call('HGET', KEYS[1], 'state')
+  `${LUA_RECORD}
+ours(KEYS[2], 'stream')
+local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return -2 end
 if state ~= 'running' then return -1 end
 local last = tonumber(redis.call('HGET', KEYS[1], 'lastSeq')) or 0
@@ -284,10 +295,11 @@ return 1`,
  */
 const PAUSE = new Script(
   'session pause',
-  `local state = redis.call('HGET', KEYS[1], 'state')
+  `${LUA_RECORD}
+ours(KEYS[2], 'stream')
+local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return -2 end
 if state ~= 'running' then return 0 end
-${LUA_OURS}
 ours(KEYS[3], 'zset')
 ours(KEYS[4], 'zset')
 local seq = (tonumber(redis.call('HGET', KEYS[1], 'lastSeq')) or 0) + 1
@@ -314,7 +326,8 @@ return 1`,
  */
 const RESUME = new Script(
   'session resume',
-  `if redis.call('HGET', KEYS[1], 'state') ~= 'waiting_for_approval' or redis.call('HGET', KEYS[1], 'pendingCall') ~= ARGV[2] then return false end
+  `${LUA_RECORD}
+if redis.call('HGET', KEYS[1], 'state') ~= 'waiting_for_approval' or redis.call('HGET', KEYS[1], 'pendingCall') ~= ARGV[2] then return false end
 local paused = redis.call('HGET', KEYS[1], 'paused')
 local last = redis.call('HGET', KEYS[1], 'lastSeq')
 local owner = redis.call('HGET', KEYS[1], 'owner')
@@ -323,7 +336,6 @@ local created = redis.call('HGET', KEYS[1], 'createdAt')
 if not paused or not last or not owner or not created then return false end
 -- Measured before anything else reads them again (HSTRLEN reads no value).
 local long = redis.call('HSTRLEN', KEYS[1], 'paused') > tonumber(ARGV[8]) or redis.call('HSTRLEN', KEYS[1], 'owner') > tonumber(ARGV[8]) or redis.call('HSTRLEN', KEYS[1], 'ownerMac') > 64
-${LUA_OURS}
 ours(KEYS[3], 'zset')
 ours(KEYS[4], 'zset')
 local ends = tonumber(redis.call('ZSCORE', KEYS[4], ARGV[1]))
@@ -372,7 +384,8 @@ return {paused, last, owner, created, epoch, ownerMac}`,
  */
 const PAUSED_STATE = new Script(
   'session paused state',
-  `if redis.call('HGET', KEYS[1], 'state') ~= 'waiting_for_approval' then return false end
+  `${LUA_RECORD}
+if redis.call('HGET', KEYS[1], 'state') ~= 'waiting_for_approval' then return false end
 if redis.call('HSTRLEN', KEYS[1], 'paused') > tonumber(ARGV[1]) then return '' end
 return redis.call('HGET', KEYS[1], 'paused') or false`,
 );
@@ -405,7 +418,8 @@ return 1`,
  */
 const LOOKUP = new Script(
   'session lookup',
-  `local out = {}
+  `${LUA_RECORD}
+local out = {}
 for i, field in ipairs({'owner', 'state', 'createdAt', 'result', 'pending', 'ownerMac'}) do
   if redis.call('HSTRLEN', KEYS[1], field) > tonumber(ARGV[1]) then out[i] = -1 else out[i] = redis.call('HGET', KEYS[1], field) end
 end
@@ -416,10 +430,15 @@ return out`,
  * Events from ARGV[1] (a stream id) on, at most ARGV[2] of them and ARGV[3] bytes in all (one at least):
  * an entry longer than ARGV[3] goes as its id alone with the field `x`, never its text. Then the
  * session's state and lastSeq, so that a reader learns whether an entry it cannot read was the `final`.
+ * Events or a record under a key of another type are none this store wrote: deleted, as FINISH deletes
+ * them (XRANGE and HGET failed on them, and so did every read of the session).
  */
 const READ = new Script(
   'session read',
-  `local max = tonumber(ARGV[3])
+  `${LUA_OURS}
+ours(KEYS[1], 'stream')
+ours(KEYS[2], 'hash')
+local max = tonumber(ARGV[3])
 local left = max
 local out = {}
 for _, entry in ipairs(redis.call('XRANGE', KEYS[1], ARGV[1], '+', 'COUNT', ARGV[2])) do
@@ -465,15 +484,15 @@ const EXPIRED = new Script('session expired', LUA_DUE('ARGV[1]', 'ARGV[2]'));
 /** Its instance is alive for ARGV[2] ms more. 1 if a cancel was asked for (a pub/sub message may be lost), -1 if it is not running, -2 if there is no record. */
 const KEEP_ALIVE = new Script(
   'session keepAlive',
-  `local state = redis.call('HGET', KEYS[1], 'state')
+  `${LUA_RECORD}
+ours(KEYS[2], 'zset')
+local state = redis.call('HGET', KEYS[1], 'state')
 if state ~= 'running' then
   redis.call('ZREM', KEYS[2], ARGV[1])
   if not state then return -2 end
   return -1
 end
 ${LUA_NOW}
-${LUA_OURS}
-ours(KEYS[2], 'zset')
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
 if redis.call('HGET', KEYS[1], 'cancel') then return 1 end
 return 0`,
@@ -489,7 +508,8 @@ ${LUA_DUE('now', 'ARGV[1]')}`,
 /** A cancel request: a flag the owner's keepAlive sees, and a message it hears at once. */
 const CANCEL = new Script(
   'session cancel',
-  `if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return 0 end
+  `${LUA_RECORD}
+if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return 0 end
 redis.call('HSET', KEYS[1], 'cancel', '1')
 redis.call('PUBLISH', ARGV[1], 'c')
 return 1`,
@@ -501,7 +521,8 @@ return 1`,
  */
 const CANCEL_ASKED = new Script(
   'session cancel asked',
-  `if redis.call('HGET', KEYS[1], 'state') == 'running' and redis.call('HGET', KEYS[1], 'cancel') then return 1 end
+  `${LUA_RECORD}
+if redis.call('HGET', KEYS[1], 'state') == 'running' and redis.call('HGET', KEYS[1], 'cancel') then return 1 end
 return 0`,
 );
 

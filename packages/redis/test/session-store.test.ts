@@ -299,6 +299,40 @@ describe('RedisSessionStore: what Redis says is checked', () => {
     }
   });
 
+  it('a session whose record or events a Redis writer retyped is no session or has no events: 404, or its result as the end, never 503 at every request', async () => {
+    const store = new RedisSessionStore(redis.client(), { prefix: redis.prefix() });
+    const handler = createEnclaveHandler({ logger: { info() {}, error() {} }, authenticate: () => 'alice', sessions: { store, owner: () => 'alice' } });
+    const get = (url: string, init: RequestInit = {}) => handler(new Request(`http://localhost/enclave${url}`, { ...init, headers: { accept: 'application/x-ndjson' } }));
+    try {
+      const c = redis.client();
+      const ended = async () => {
+        const id = await started(store);
+        await store.append(id, logs(id, 1, 2));
+        expect(await store.finish(id, 'completed', ok('done'), 60_000)).toBe(true);
+        return { id, meta: ((await c.keys(`*:s:${id}`)) as [string])[0], events: ((await c.keys(`*:e:${id}`)) as [string])[0] };
+      };
+      const a = await ended();
+      await c.multi().del(a.events).set(a.events, 'x').exec();
+      const lines = (await (await get(`/sessions/${a.id}/events`)).text()).trim().split('\n');
+      expect(lines.map((line) => JSON.parse(line) as EnclaveEvent).map((e) => [e.type, e.payload])).toEqual([['final', ok('done')]]);
+      const b = await ended();
+      await c.multi().del(b.meta).sadd(b.meta, 'x').exec();
+      for (const [url, method] of [[`/sessions/${b.id}`, 'GET'], [`/sessions/${b.id}`, 'DELETE'], [`/sessions/${b.id}/approvals/1`, 'POST']] as const) {
+        expect((await get(url, { method })).status, `${method} ${url}`).toBe(404);
+      }
+      // A running one's instance finds it gone, as if deleted, and goes on; its keepAlive does not fail.
+      const running = await started(store);
+      const [meta] = (await c.keys(`*:s:${running}`)) as [string];
+      await c.multi().del(meta).lpush(meta, 'x').exec();
+      await expect(store.keepAlive(running, 10_000)).resolves.toBeUndefined();
+      await expect(store.append(running, logs(running, 1, 1))).resolves.toBeUndefined();
+      expect(await store.cancelAsked(running)).toBe(false);
+    } finally {
+      handler.dispose();
+      store.dispose();
+    }
+  });
+
   it('no value longer than maxValueBytes leaves Redis: an event is a gap, a final, result or paused state is refused', async () => {
     const c = redis.client();
     const received = largestReply(c);
