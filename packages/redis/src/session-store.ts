@@ -122,6 +122,23 @@ end`;
 const LUA_RECORD = `${LUA_OURS}
 ours(KEYS[1], 'hash')`;
 
+/**
+ * `addEvent(maxlen, seq, text)`, in a script: the event under its seq (`0-<seq>`) in the session's stream,
+ * KEYS[2]. The store's ids come in order and below every other id, so a stream whose last id is already
+ * past the seq holds ids no instance wrote (a Redis writer's `1-0`): every event and the session's end
+ * failed on it, the session stayed running after its run had ended, and its readers waited for a `final`
+ * until Redis forgot the record (maxRunningMs, an hour by default). The stream starts again with this
+ * event, and readers are told of the gap as of events trimmed.
+ */
+const LUA_ADD_EVENT = `local function addEvent(maxlen, seq, text)
+  local added = redis.pcall('XADD', KEYS[2], 'MAXLEN', maxlen, '0-' .. seq, 'e', text)
+  if type(added) == 'table' and added.err then
+    if not string.find(added.err, 'equal or smaller', 1, true) then error(added) end
+    redis.call('DEL', KEYS[2])
+    redis.call('XADD', KEYS[2], 'MAXLEN', maxlen, '0-' .. seq, 'e', text)
+  end
+end`;
+
 /** A new running session, listed in its index until its first keepAlive is due: the bucket's epoch, or 0 if the id is taken. */
 const CREATE = new Script(
   'session create',
@@ -171,6 +188,7 @@ return epoch`,
 const APPEND = new Script(
   'session append',
   `${LUA_RECORD}
+${LUA_ADD_EVENT}
 ours(KEYS[2], 'stream')
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return -2 end
@@ -179,7 +197,7 @@ local last = tonumber(redis.call('HGET', KEYS[1], 'lastSeq')) or 0
 for i = 3, #ARGV, 2 do
   local seq = tonumber(ARGV[i])
   if seq > last then
-    redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[1], '0-' .. seq, 'e', ARGV[i + 1])
+    addEvent(ARGV[1], seq, ARGV[i + 1])
     redis.call('HINCRBY', KEYS[1], 'bytes', #ARGV[i + 1])
     last = seq
   end
@@ -208,6 +226,7 @@ return last`,
 const FINISH = new Script(
   'session finish',
   `${LUA_OURS}
+${LUA_ADD_EVENT}
 -- A record or stream of another type is none this store wrote: the session has no record, and the
 -- sweep that found it listed takes it off the indexes.
 ours(KEYS[1], 'hash')
@@ -229,7 +248,7 @@ if ARGV[8] ~= '' then
 end
 local seq = (tonumber(redis.call('HGET', KEYS[1], 'lastSeq')) or 0) + 1
 local event = '{"sessionId":"' .. ARGV[1] .. '","seq":' .. seq .. ',"type":"final","time":' .. ARGV[7] .. ',"payload":' .. ARGV[3] .. '}'
-redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[5], '0-' .. seq, 'e', event)
+addEvent(ARGV[5], seq, event)
 redis.call('HSET', KEYS[1], 'state', ARGV[2], 'result', ARGV[3], 'lastSeq', seq)
 redis.call('HDEL', KEYS[1], 'cancel', 'pending', 'pendingCall', 'paused')
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
@@ -296,6 +315,7 @@ return 1`,
 const PAUSE = new Script(
   'session pause',
   `${LUA_RECORD}
+${LUA_ADD_EVENT}
 ours(KEYS[2], 'stream')
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return -2 end
@@ -304,7 +324,7 @@ ours(KEYS[3], 'zset')
 ours(KEYS[4], 'zset')
 local seq = (tonumber(redis.call('HGET', KEYS[1], 'lastSeq')) or 0) + 1
 local event = '{"sessionId":"' .. ARGV[1] .. '","seq":' .. seq .. ',"type":"approval_required","time":' .. ARGV[2] .. ',"payload":' .. ARGV[3] .. '}'
-redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[5], '0-' .. seq, 'e', event)
+addEvent(ARGV[5], seq, event)
 redis.call('HINCRBY', KEYS[1], 'bytes', #event)
 redis.call('HSET', KEYS[1], 'state', 'waiting_for_approval', 'pending', ARGV[3], 'pendingCall', ARGV[9], 'paused', ARGV[4], 'lastSeq', seq)
 redis.call('HDEL', KEYS[1], 'cancel')

@@ -333,6 +333,30 @@ describe('RedisSessionStore: what Redis says is checked', () => {
     }
   });
 
+  it('an entry a Redis writer put past every seq in a session’s stream (id 1-0) refuses no event: the run’s events, its pause and its end are written, readers get a gap and the final', async () => {
+    const c = redis.client();
+    const store = instance(redis.prefix());
+    const junk = async (id: string) => c.xadd(((await c.keys(`*:e:${id}`)) as [string])[0], '1-0', 'e', 'junk');
+    // Before: every append and the finish failed (the id is below the stream's top), so the session
+    // stayed running after its run had ended and its readers waited for a final for maxRunningMs.
+    const id = await started(store);
+    await store.append(id, logs(id, 1, 2));
+    await junk(id);
+    await store.append(id, logs(id, 3, 3));
+    expect(await store.finish(id, 'completed', ok(3), 60_000)).toBe(true);
+    expect((await store.read(id, 0, 100)).map((e) => [e.seq, e.type])).toEqual([
+      [2, 'events_dropped'],
+      [3, 'log'],
+      [4, 'final'],
+    ]);
+    // A pause, and the resume that hands its state out once.
+    const paused = await started(store);
+    await junk(paused);
+    const approval = { callId: 1, tool: 't', expiresAt: Date.now() + 60_000 };
+    expect(await store.pause(paused, { approval, state: 'state' }, 60_000)).toBe(true);
+    expect(await store.resume(paused, 1, 10_000)).toEqual({ state: 'state', lastSeq: 1 });
+  });
+
   it('no value longer than maxValueBytes leaves Redis: an event is a gap, a final, result or paused state is refused', async () => {
     const c = redis.client();
     const received = largestReply(c);
