@@ -129,6 +129,11 @@ ours(KEYS[1], 'hash')`;
  * failed on it, the session stayed running after its run had ended, and its readers waited for a `final`
  * until Redis forgot the record (maxRunningMs, an hour by default). The stream starts again with this
  * event, and readers are told of the gap as of events trimmed.
+ *
+ * `lastSeq()`: the record's lastSeq, the seq of the last event written. One that is not a number of at
+ * most 13 digits is none an instance wrote (Lua writes a number of 15 digits or more with an exponent,
+ * no id): the seq of the stream's last event stands for it, or 0. 1e17 there made every id invalid, the
+ * same end as above.
  */
 const LUA_ADD_EVENT = `local function addEvent(maxlen, seq, text)
   local added = redis.pcall('XADD', KEYS[2], 'MAXLEN', maxlen, '0-' .. seq, 'e', text)
@@ -137,6 +142,14 @@ const LUA_ADD_EVENT = `local function addEvent(maxlen, seq, text)
     redis.call('DEL', KEYS[2])
     redis.call('XADD', KEYS[2], 'MAXLEN', maxlen, '0-' .. seq, 'e', text)
   end
+end
+local function lastSeq()
+  local v = redis.call('HGET', KEYS[1], 'lastSeq')
+  if type(v) == 'string' and #v <= 13 and string.match(v, '^%d+$') then return tonumber(v) end
+  if not v then return 0 end
+  local top = redis.call('TYPE', KEYS[2]).ok == 'stream' and redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)[1]
+  local kept = top and string.match(top[1], '^0%-(%d+)$')
+  return kept and #kept <= 13 and tonumber(kept) or 0
 end`;
 
 /** A new running session, listed in its index until its first keepAlive is due: the bucket's epoch, or 0 if the id is taken. */
@@ -193,7 +206,7 @@ ours(KEYS[2], 'stream')
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return -2 end
 if state ~= 'running' then return -1 end
-local last = tonumber(redis.call('HGET', KEYS[1], 'lastSeq')) or 0
+local last = lastSeq()
 for i = 3, #ARGV, 2 do
   local seq = tonumber(ARGV[i])
   if seq > last then
@@ -246,7 +259,7 @@ if ARGV[8] ~= '' then
   if ARGV[8] ~= 'any' and (not ends or ends > tonumber(ARGV[8])) then return 0 end
   if ARGV[13] ~= '' and redis.call('HGET', KEYS[1], 'pendingCall') ~= ARGV[13] then return 0 end
 end
-local seq = (tonumber(redis.call('HGET', KEYS[1], 'lastSeq')) or 0) + 1
+local seq = lastSeq() + 1
 local event = '{"sessionId":"' .. ARGV[1] .. '","seq":' .. seq .. ',"type":"final","time":' .. ARGV[7] .. ',"payload":' .. ARGV[3] .. '}'
 addEvent(ARGV[5], seq, event)
 redis.call('HSET', KEYS[1], 'state', ARGV[2], 'result', ARGV[3], 'lastSeq', seq)
@@ -322,7 +335,7 @@ if not state then return -2 end
 if state ~= 'running' then return 0 end
 ours(KEYS[3], 'zset')
 ours(KEYS[4], 'zset')
-local seq = (tonumber(redis.call('HGET', KEYS[1], 'lastSeq')) or 0) + 1
+local seq = lastSeq() + 1
 local event = '{"sessionId":"' .. ARGV[1] .. '","seq":' .. seq .. ',"type":"approval_required","time":' .. ARGV[2] .. ',"payload":' .. ARGV[3] .. '}'
 addEvent(ARGV[5], seq, event)
 redis.call('HINCRBY', KEYS[1], 'bytes', #event)

@@ -349,6 +349,21 @@ describe('RedisSessionStore: what Redis says is checked', () => {
       [3, 'log'],
       [4, 'final'],
     ]);
+    // A lastSeq no instance writes (past what a stream id here holds, or not a number): the events go on
+    // after what the stream holds. Before: 99999999999999999 made every id invalid, the same end.
+    for (const lastSeq of ['99999999999999999', '1e5', 'x']) {
+      const other = await started(store);
+      await store.append(other, logs(other, 1, 2));
+      await c.hset(((await c.keys(`*:s:${other}`)) as [string])[0], 'lastSeq', lastSeq);
+      await store.append(other, logs(other, 3, 3));
+      expect(await store.finish(other, 'completed', ok(3), 60_000), lastSeq).toBe(true);
+      expect((await store.read(other, 0, 100)).map((e) => [e.seq, e.type]), lastSeq).toEqual([
+        [1, 'log'],
+        [2, 'log'],
+        [3, 'log'],
+        [4, 'final'],
+      ]);
+    }
     // A pause, and the resume that hands its state out once.
     const paused = await started(store);
     await junk(paused);
