@@ -123,7 +123,10 @@ const LUA_RECORD = `${LUA_OURS}
 ours(KEYS[1], 'hash')`;
 
 /**
- * `addEvent(maxlen, seq, text)`, in a script: the event under its seq (`0-<seq>`) in the session's stream,
+ * How the scripts that write a session's events (APPEND, PAUSE, FINISH) write them, reading what they
+ * build on as input.
+ *
+ * `addEvent(maxlen, seq, text)`: the event under its seq (`0-<seq>`) in the session's stream,
  * KEYS[2]. The store's ids come in order and below every other id, so a stream whose last id is already
  * past the seq holds ids no instance wrote (a Redis writer's `1-0`): every event and the session's end
  * failed on it, the session stayed running after its run had ended, and its readers waited for a `final`
@@ -134,8 +137,11 @@ ours(KEYS[1], 'hash')`;
  * most 13 digits is none an instance wrote (Lua writes a number of 15 digits or more with an exponent,
  * no id): the seq of the stream's last event stands for it, or 0. 1e17 there made every id invalid, the
  * same end as above.
+ *
+ * `countBytes(n)`: n more bytes of events in the record's `bytes`, which starts again from n when it
+ * holds what HINCRBY cannot add to (not an integer, or at its largest): every append and pause failed.
  */
-const LUA_ADD_EVENT = `local function addEvent(maxlen, seq, text)
+const LUA_EVENT_WRITES = `local function addEvent(maxlen, seq, text)
   local added = redis.pcall('XADD', KEYS[2], 'MAXLEN', maxlen, '0-' .. seq, 'e', text)
   if type(added) == 'table' and added.err then
     if not string.find(added.err, 'equal or smaller', 1, true) then error(added) end
@@ -150,6 +156,10 @@ local function lastSeq()
   local top = redis.call('TYPE', KEYS[2]).ok == 'stream' and redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)[1]
   local kept = top and string.match(top[1], '^0%-(%d+)$')
   return kept and #kept <= 13 and tonumber(kept) or 0
+end
+local function countBytes(n)
+  local counted = redis.pcall('HINCRBY', KEYS[1], 'bytes', n)
+  if type(counted) == 'table' then redis.call('HSET', KEYS[1], 'bytes', n) end
 end`;
 
 /** A new running session, listed in its index until its first keepAlive is due: the bucket's epoch, or 0 if the id is taken. */
@@ -201,7 +211,7 @@ return epoch`,
 const APPEND = new Script(
   'session append',
   `${LUA_RECORD}
-${LUA_ADD_EVENT}
+${LUA_EVENT_WRITES}
 ours(KEYS[2], 'stream')
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return -2 end
@@ -211,7 +221,7 @@ for i = 3, #ARGV, 2 do
   local seq = tonumber(ARGV[i])
   if seq > last then
     addEvent(ARGV[1], seq, ARGV[i + 1])
-    redis.call('HINCRBY', KEYS[1], 'bytes', #ARGV[i + 1])
+    countBytes(#ARGV[i + 1])
     last = seq
   end
 end
@@ -239,7 +249,7 @@ return last`,
 const FINISH = new Script(
   'session finish',
   `${LUA_OURS}
-${LUA_ADD_EVENT}
+${LUA_EVENT_WRITES}
 -- A record or stream of another type is none this store wrote: the session has no record, and the
 -- sweep that found it listed takes it off the indexes.
 ours(KEYS[1], 'hash')
@@ -328,7 +338,7 @@ return 1`,
 const PAUSE = new Script(
   'session pause',
   `${LUA_RECORD}
-${LUA_ADD_EVENT}
+${LUA_EVENT_WRITES}
 ours(KEYS[2], 'stream')
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return -2 end
@@ -338,7 +348,7 @@ ours(KEYS[4], 'zset')
 local seq = lastSeq() + 1
 local event = '{"sessionId":"' .. ARGV[1] .. '","seq":' .. seq .. ',"type":"approval_required","time":' .. ARGV[2] .. ',"payload":' .. ARGV[3] .. '}'
 addEvent(ARGV[5], seq, event)
-redis.call('HINCRBY', KEYS[1], 'bytes', #event)
+countBytes(#event)
 redis.call('HSET', KEYS[1], 'state', 'waiting_for_approval', 'pending', ARGV[3], 'pendingCall', ARGV[9], 'paused', ARGV[4], 'lastSeq', seq)
 redis.call('HDEL', KEYS[1], 'cancel')
 redis.call('PEXPIRE', KEYS[1], ARGV[6])

@@ -333,7 +333,7 @@ describe('RedisSessionStore: what Redis says is checked', () => {
     }
   });
 
-  it('an entry a Redis writer put past every seq in a session’s stream (id 1-0) refuses no event: the run’s events, its pause and its end are written, readers get a gap and the final', async () => {
+  it('what a Redis writer leaves in a session’s stream and record (an id 1-0 past every seq, a lastSeq or byte count no instance writes) refuses no event: the run’s events, its pause and its end are written', async () => {
     const c = redis.client();
     const store = instance(redis.prefix());
     const junk = async (id: string) => c.xadd(((await c.keys(`*:e:${id}`)) as [string])[0], '1-0', 'e', 'junk');
@@ -362,6 +362,17 @@ describe('RedisSessionStore: what Redis says is checked', () => {
         [2, 'log'],
         [3, 'log'],
         [4, 'final'],
+      ]);
+    }
+    // A count of bytes that is not one HINCRBY can add to: before, every append and every pause failed.
+    for (const bytes of ['x', '9223372036854775807']) {
+      const other = await started(store);
+      await c.hset(((await c.keys(`*:s:${other}`)) as [string])[0], 'bytes', bytes);
+      await store.append(other, logs(other, 1, 1));
+      expect(await store.pause(other, { approval: { callId: 1, tool: 't', expiresAt: Date.now() + 60_000 }, state: 's' }, 60_000), bytes).toBe(true);
+      expect((await store.read(other, 0, 100)).map((e) => [e.seq, e.type]), bytes).toEqual([
+        [1, 'log'],
+        [2, 'approval_required'],
       ]);
     }
     // A pause, and the resume that hands its state out once.
