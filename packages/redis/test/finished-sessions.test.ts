@@ -155,6 +155,25 @@ describe('RedisSessionStore: finished sessions are bounded', () => {
     }
   });
 
+  it('an owner’s list a Redis writer filled is trimmed 1000 at a finish, not all in one script that holds Redis for every instance', async () => {
+    const prefix = redis.prefix();
+    const c = redis.client();
+    const store = new RedisSessionStore(c, { prefix, maxFinishedPerOwner: 10 });
+    try {
+      const list = `${prefix}{sessions:6}:o:alice`;
+      for (let i = 0; i < 5000; i += 1000) await c.zadd(list, ...Array.from({ length: 1000 }, (_, k) => [i + k - 5000, `ses_junk${i + k}`]).flat());
+      const [first = '', second = ''] = idsIn(6, 2);
+      // Before: the first finish forgot all 4,991 in one script (300,000 held Redis for a second).
+      await finish(store, first, 'alice');
+      expect(await c.zcard(list)).toBe(5001 - 1000);
+      await finish(store, second, 'alice');
+      expect(await c.zcard(list)).toBe(5002 - 2000);
+      expect(await kept(store, [first, second])).toEqual([true, true]);
+    } finally {
+      store.dispose();
+    }
+  });
+
   it('refuses limits that are not positive integers, naming them', () => {
     expect(() => new RedisSessionStore(redis.client(), { maxFinishedPerOwner: 0 })).toThrow(/maxFinishedPerOwner must be a positive integer/);
     expect(() => new RedisSessionStore(redis.client(), { maxFinishedBytes: -1 })).toThrow(/maxFinishedBytes must be a positive integer/);
