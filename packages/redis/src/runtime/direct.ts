@@ -26,6 +26,10 @@ export const MAX_LINKS = 256;
  */
 export const HELLO_FRESH_MS = 30_000;
 
+const EMPTY = Buffer.alloc(0);
+/** A reader's buffer kept between frames at most; a larger one goes once its frame is read. */
+const KEEP_BYTES = 64 * 1024;
+
 /**
  * The largest frame for messages of at most `maxChars` UTF-16 units (what `checkMessage` counts): a
  * unit takes at most 3 bytes in UTF-8; and the envelope of a signed message (auth.ts), ASCII.
@@ -57,10 +61,16 @@ export function writeFrame(socket: Socket, text: string, maxQueued: number): boo
  * handshake handler can raise `maxBytes` before the next frame is read). A frame larger than `maxBytes`
  * is never buffered: `onOversize` hears of it and its bytes are skipped as they come, so the frames
  * after it still line up. Buffers at most one frame and one chunk.
+ *
+ * What is buffered is bytes in one buffer, never the chunks as they came: a peer can make every chunk
+ * one byte (a write per byte with Nagle off: 120,000 a second over loopback), and each chunk kept as a
+ * Buffer of its own took about 240 bytes of memory, so one connection inside a frame's cap (tens of
+ * MiB) grew its reader by about 30 MB a second, toward gigabytes for one frame.
  */
 export class FrameReader {
-  #chunks: Buffer[] = [];
-  #size = 0;
+  /** Bytes of the frame (or header) being read: `#buf[0, #len)`. Grows by doubling, up to the frame. */
+  #buf: Buffer = EMPTY;
+  #len = 0;
   /** The length of the frame being read, once its header is in. */
   #need = -1;
   /** Bytes of an oversized frame still to skip. */
@@ -81,55 +91,65 @@ export class FrameReader {
       chunk = chunk.subarray(this.#skip);
       this.#skip = 0;
     }
-    this.#chunks.push(chunk);
-    this.#size += chunk.length;
+    // Frames whole in this chunk are read from it as it is; only a part left over is copied.
+    let data = chunk;
+    if (this.#len > 0) {
+      this.#reserve(this.#len + chunk.length);
+      chunk.copy(this.#buf, this.#len);
+      this.#len += chunk.length;
+      data = this.#buf;
+    }
+    const end = data === chunk ? chunk.length : this.#len;
+    let at = 0;
     for (;;) {
       if (this.#need < 0) {
-        if (this.#size < 4) return;
-        const length = this.#take(4).readUInt32BE(0);
+        if (end - at < 4) break;
+        const length = data.readUInt32BE(at);
+        at += 4;
         if (length > this.maxBytes) {
           this.onOversize();
-          const here = Math.min(length, this.#size);
-          this.#drop(here);
+          const here = Math.min(length, end - at);
+          at += here;
           this.#skip = length - here;
-          if (this.#skip > 0) return;
+          if (this.#skip > 0) break;
           continue;
         }
         this.#need = length;
       }
-      if (this.#size < this.#need) return;
-      const text = this.#take(this.#need).toString('utf8');
+      if (end - at < this.#need) break;
+      const text = data.toString('utf8', at, at + this.#need);
+      at += this.#need;
       this.#need = -1;
       this.onFrame(text);
     }
+    this.#keep(data, at, end);
   }
 
-  /** The next `n` bytes (there are at least that many), joined once if they span chunks. */
-  #take(n: number): Buffer {
-    this.#size -= n;
-    const first = this.#chunks[0];
-    if (first !== undefined && first.length >= n) {
-      if (first.length === n) this.#chunks.shift();
-      else this.#chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
+  /** Keeps `data[at, end)`, the start of the next frame, and lets a large buffer go once it is read. */
+  #keep(data: Buffer, at: number, end: number): void {
+    const left = end - at;
+    if (data !== this.#buf) {
+      this.#len = 0;
+      if (left === 0) return;
+      this.#reserve(left);
+      data.copy(this.#buf, 0, at, end);
+    } else if (left > 0 && this.#buf.length > KEEP_BYTES && left * 4 < this.#buf.length) {
+      this.#buf = Buffer.from(data.subarray(at, end));
+    } else if (left > 0) {
+      data.copyWithin(0, at, end);
+    } else if (this.#buf.length > KEEP_BYTES) {
+      this.#buf = EMPTY;
     }
-    const all = Buffer.concat(this.#chunks);
-    this.#chunks = all.length > n ? [all.subarray(n)] : [];
-    return all.subarray(0, n);
+    this.#len = left;
   }
 
-  /** Forgets the next `n` bytes (there are at least that many) without joining them. */
-  #drop(n: number): void {
-    this.#size -= n;
-    while (n > 0) {
-      const first = this.#chunks[0] as Buffer;
-      if (first.length > n) {
-        this.#chunks[0] = first.subarray(n);
-        return;
-      }
-      n -= first.length;
-      this.#chunks.shift();
-    }
+  /** Room for `size` bytes in all: twice what is there, within the frame being read (or `size`). */
+  #reserve(size: number): void {
+    if (size <= this.#buf.length) return;
+    const frame = this.#need >= 0 ? this.#need : 4;
+    const bigger = Buffer.allocUnsafe(Math.max(size, Math.min(2 * this.#buf.length, frame), 256));
+    this.#buf.copy(bigger, 0, 0, this.#len);
+    this.#buf = bigger;
   }
 }
 
