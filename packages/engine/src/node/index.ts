@@ -42,19 +42,38 @@ function abortError(): Error {
   return err;
 }
 
-/** The request body as a stream that pauses the socket under backpressure and fails past the cap. */
+/** Chunks of a body smaller than this are copied together before they go into its stream. */
+const BATCH_BYTES = 16 * 1024;
+
+/**
+ * The request body as a stream that pauses the socket under backpressure and fails past the cap. Small
+ * chunks go in together, BATCH_BYTES at a time: a client decides how the body is cut (a chunked body of
+ * one-byte chunks), and each chunk through a web stream and its reader cost a few microseconds and a few
+ * hundred bytes, so 1 MiB sent a byte at a time took 13 s of the server's CPU and 760 MB of its memory.
+ */
 function streamBody(req: IncomingMessage, maxBodySize: number, abort: () => void): ReadableStream<Uint8Array> {
   let size = 0;
   let done = false;
+  let batch: Buffer | undefined;
+  let batched = 0;
   return new ReadableStream<Uint8Array>(
     {
       start(controller) {
+        const flush = () => {
+          if (batch === undefined || batched === 0) return;
+          controller.enqueue(new Uint8Array(batch.buffer, batch.byteOffset, batched));
+          batch = undefined;
+          batched = 0;
+        };
         const finish = (fail?: Error) => {
           if (done) return;
           done = true;
           req.off('data', onData);
           if (fail) controller.error(fail);
-          else controller.close();
+          else {
+            flush();
+            controller.close();
+          }
         };
         const onData = (chunk: Buffer) => {
           size += chunk.byteLength;
@@ -64,7 +83,16 @@ function streamBody(req: IncomingMessage, maxBodySize: number, abort: () => void
             req.resume();
             return;
           }
-          controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+          if (chunk.byteLength >= BATCH_BYTES) {
+            flush();
+            controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+          } else {
+            if (batched + chunk.byteLength > BATCH_BYTES) flush();
+            batch ??= Buffer.allocUnsafe(BATCH_BYTES);
+            chunk.copy(batch, batched);
+            batched += chunk.byteLength;
+            if (batched === BATCH_BYTES) flush();
+          }
           if ((controller.desiredSize ?? 1) <= 0) req.pause();
         };
         req.on('data', onData);
