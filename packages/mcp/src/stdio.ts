@@ -63,6 +63,8 @@ export interface McpStdioServer {
 const INVALID_REQUEST = -32600;
 const TOO_MANY_REQUESTS = -32000;
 const NEWLINE = 0x0a;
+/** A line buffer before the first byte of a line. */
+const EMPTY = Buffer.alloc(0);
 /** Characters of a cancel's reason passed on to the server. */
 const MAX_REASON = 1000;
 /** Bytes kept of each end of a dropped line, to find its id in. */
@@ -100,8 +102,12 @@ class LimitedTransport extends StdioServerTransport {
   #resolve!: () => void;
   readonly #maxLineBytes: number;
   readonly #maxConcurrentRequests: number;
-  /** The parts of the line read so far (while it is within the cap). */
-  #line: Buffer[] = [];
+  /**
+   * The line read so far (while it is within the cap): its bytes, `#line[0, #lineBytes)`, in one buffer
+   * that doubles. A client decides how stdin is cut (a write per byte), and a Buffer kept per chunk held
+   * a few hundred bytes of memory per byte of the line.
+   */
+  #line: Buffer = EMPTY;
   #lineBytes = 0;
   /** Over the cap: the rest of the line is dropped as it comes, its first and last bytes kept to find its id. */
   #dropped: { head: Buffer; tail: Buffer } | undefined;
@@ -152,7 +158,8 @@ class LimitedTransport extends StdioServerTransport {
   override async close(): Promise<void> {
     this.#ended = true;
     this.#held = undefined;
-    this.#line = [];
+    this.#line = EMPTY;
+    this.#lineBytes = 0;
     this.#dropped = undefined;
     await super.close();
     this.#resolve();
@@ -201,26 +208,38 @@ class LimitedTransport extends StdioServerTransport {
         this.#refuse(idOfDropped(dropped.head.toString('utf8'), dropped.tail.toString('utf8')), INVALID_REQUEST, `The message is longer than ${this.#maxLineBytes} bytes (maxLineBytes); it was dropped unread.`, { maxLineBytes: this.#maxLineBytes });
         continue;
       }
-      const line = Buffer.concat([...this.#line, Buffer.from('\n')]);
-      this.#line = [];
-      this.#lineBytes = 0;
+      const line = Buffer.allocUnsafe(this.#lineBytes + 1);
+      this.#line.copy(line, 0, 0, this.#lineBytes);
+      line[this.#lineBytes] = NEWLINE;
+      this.#clearLine();
       this.#read(line);
     }
+  }
+
+  /** The next line starts empty; a large buffer goes (a line of a MiB once does not hold a MiB for good). */
+  #clearLine(): void {
+    this.#lineBytes = 0;
+    if (this.#line.length > 64 * 1024) this.#line = EMPTY;
   }
 
   /** A part of the current line: kept while the line is within the cap, dropped (ends kept) once it is not. */
   #take(part: Buffer): void {
     if (part.length === 0) return;
     if (this.#dropped === undefined && this.#lineBytes + part.length <= this.#maxLineBytes) {
-      this.#line.push(part);
-      this.#lineBytes += part.length;
+      const size = this.#lineBytes + part.length;
+      if (size > this.#line.length) {
+        const bigger = Buffer.allocUnsafe(Math.min(this.#maxLineBytes, Math.max(size, 2 * this.#line.length, 1024)));
+        this.#line.copy(bigger, 0, 0, this.#lineBytes);
+        this.#line = bigger;
+      }
+      part.copy(this.#line, this.#lineBytes);
+      this.#lineBytes = size;
       return;
     }
     if (this.#dropped === undefined) {
-      const head = Buffer.concat(this.#line);
+      const head = Buffer.from(this.#line.subarray(0, this.#lineBytes));
       this.#dropped = { head: Buffer.from(head.subarray(0, ID_WINDOW)), tail: Buffer.alloc(0) };
-      this.#line = [];
-      this.#lineBytes = 0;
+      this.#clearLine();
       if (this.#dropped.head.length < ID_WINDOW) this.#dropped.head = Buffer.concat([this.#dropped.head, part.subarray(0, ID_WINDOW - this.#dropped.head.length)]);
       part = Buffer.concat([head.subarray(Math.max(0, head.length - ID_WINDOW)), part]);
     }

@@ -102,6 +102,28 @@ describe('serveMcpStdio', () => {
     await served.closed;
   });
 
+  it('a line sent a byte at a time is read at the cost of its bytes (before: a Buffer kept per byte, 172 MB grown for this 1 MB line)', async () => {
+    const stdin = new PassThrough();
+    const stdout = new PassThrough();
+    const served = serveMcpStdio({ stdin, stdout });
+    const messages = stdioMessages(stdout);
+    const pad = 'x'.repeat(1000 * 1000);
+    const line = `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: pad } } })}\n`;
+    const before = process.memoryUsage.rss();
+    let peak = before;
+    for (let i = 0; i < line.length; i++) {
+      stdin.write(line[i] as string);
+      if (i % 65_536 === 0) peak = Math.max(peak, process.memoryUsage.rss());
+    }
+    await expect.poll(() => messages.length).toBe(1);
+    peak = Math.max(peak, process.memoryUsage.rss());
+    expect(messages[0]).toMatchObject({ id: 1, result: { serverInfo: { name: 'enclave-kit' } } });
+    // This test's own stream queues the million writes too (about 30 MB, measured).
+    expect(peak - before).toBeLessThan(80 * 1024 * 1024);
+    stdin.end();
+    await served.closed;
+  });
+
   it('a client that sends and never reads its answers is not answered into memory: stdin pauses once stdout is full', async () => {
     const stdin = new PassThrough();
     // Nobody reads: what the server writes stays in this stream's buffers, in this process.
