@@ -48,7 +48,9 @@ describe('a request body of one-byte chunks', () => {
     expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
     // The answer's body, in chunks of its own or not.
     expect(answer).toMatch(new RegExp(`"success":true,"value":${input.length},`));
-    // The wire itself is 3 MB in this process, and the run's input a copy or two.
-    expect(peak - before).toBeLessThan(96 * 1024 * 1024);
+    // Node's own parser leaves garbage per chunk too, not yet collected at the peak: 12 MB on Node 20 and
+    // 65 MB on Node 24 for this body on a plain Node server (up to 140 MB inside a test worker); the
+    // bridge and the core before kept 460 MB.
+    expect(peak - before).toBeLessThan(256 * 1024 * 1024);
   });
 });
