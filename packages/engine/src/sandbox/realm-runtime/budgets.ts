@@ -45,6 +45,13 @@ export interface Run {
    */
   spacing: number;
   /**
+   * When the last checkpoint ran (Date.now; reset when an entry starts), and the run's iterations then:
+   * what a stretch between two checkpoints took, to keep the next stretch short in time too (see
+   * PACE_MS in run.ts).
+   */
+  pacedAt: number;
+  pacedIterations: number;
+  /**
    * The runtime's count (`bulk`) at which the next light-loop turn that asks for a grant runs a checkpoint
    * (see Guards.g); -1 makes the next one run it.
    */
@@ -103,6 +110,8 @@ export function newRun(id: number, limits: RealmLimits, durable = false, seed?: 
     checkAt: heapStep(limits.memoryLimit),
     checkedAt: 0,
     spacing: 1,
+    pacedAt: dateNow(),
+    pacedIterations: 0,
     loopAt: 1,
     toolCalls: 0,
     bulk: 0,

@@ -30,6 +30,7 @@ import {
   ProxyCtor,
   defineProperty,
   create,
+  dateNow,
   freeze,
   gpo,
   isArray,
@@ -61,6 +62,16 @@ const UNREADABLE_WHY = 'it is a revoked Proxy, or a Proxy whose trap threw.';
  * within a few turns of its growth becoming fast, instead of after 16,384 turns of it.
  */
 const CHECK_EVERY = 16_384;
+/**
+ * Longest time, in ms, a run's loops should go between two calls into the runtime. V8 honours the
+ * deadline's termination only where the script calls a function or where its own interrupt budget for
+ * the code runs out (about 66 KB of bytecode executed; for a function of more than 60 KB of bytecode,
+ * about 2^30), never inside a native step. A turn that reads a long string (`s == 1` over 7.2e6
+ * characters: 2-7 ms) is one bytecode, so counting turns bounds nothing in time: a light loop called
+ * the runtime once per LOOP_GRANT turns, and its run ended 52-959 ms past the deadline; a heavy loop
+ * once per CHECK_EVERY. A stretch that took longer than this shortens the next one in proportion.
+ */
+const PACE_MS = 5;
 /** Matched against the empty string when a run ends (see `end`): never handed to a script. */
 const EMPTY_MATCH = /(?:)/;
 const BLOCKED_KEYS = new SetCtor<string>(BLOCKED_PROPERTIES);
@@ -351,11 +362,29 @@ function checkpoint(run: Run): void {
     if (run.getD !== null && run.getD() > maxCallDepth) fatal(run, 'RUNTIME_ERROR', 'CallDepthError', `Maximum call depth of ${maxCallDepth} exceeded.`);
   }
   if (!checkMemory(run) && run.spacing < CHECK_EVERY) run.spacing *= 2;
+  pace(run, n);
   const room = maxIterations - n;
   const share = (room - (room % 2)) / 2;
   const step = run.budgets && share < run.spacing ? share : run.spacing;
   run.loopAt = run.bulk + step;
   run.setL?.((run.getN === null ? 0 : run.getN()) + step);
+}
+
+/**
+ * Shortens the spacing of checkpoints when the stretch since the last one took longer than PACE_MS: to
+ * the turns that fit in PACE_MS at the pace just measured, at least one. Faster stretches let the
+ * spacing grow back (doubling at each calm checkpoint).
+ */
+function pace(run: Run, n: number): void {
+  const now = dateNow();
+  const took = now - run.pacedAt;
+  const turns = n - run.pacedIterations;
+  run.pacedAt = now;
+  run.pacedIterations = n;
+  if (!(took > PACE_MS)) return;
+  const fit = (turns * PACE_MS) / took;
+  const spacing = fit < 1 ? 1 : fit - (fit % 1);
+  if (spacing < run.spacing) run.spacing = spacing;
 }
 
 /**
@@ -388,7 +417,8 @@ function makeGuards(run: Run): Guards {
       const owed = through === LOOP_FREE ? turn : turn - through;
       const total = run.bulk + owed;
       run.bulk = total;
-      if (total > run.loopAt || run.fatal !== null || run.over) coldCheckpoint(run);
+      // Also when the stretch took long (see PACE_MS): the checkpoint then shortens the next grants.
+      if (total > run.loopAt || run.fatal !== null || run.over || dateNow() - run.pacedAt > PACE_MS) coldCheckpoint(run);
       const left = run.loopAt - total;
       let ahead = turn < LOOP_GRANT ? turn : LOOP_GRANT;
       if (left < ahead) ahead = left;
@@ -554,6 +584,8 @@ export function createRunner(codec: Codec) {
   function pump(): void {
     const run = current;
     if (run === null) return;
+    // The wait for the replies is no stretch of the script's (see PACE_MS).
+    run.pacedAt = dateNow();
     const text = hostTake(run.id);
     if (typeof text !== 'string' || text === '') return;
     const nl = apply(stringIndexOf, text, [FRAMED]) as number;

@@ -1,0 +1,71 @@
+/**
+ * Invariant 4 for loops whose every turn is one slow native step: `s == 1` over a string of 7.2e6
+ * characters converts the whole string each turn (2-7 ms) in one bytecode. V8 honours the deadline's
+ * termination only where the script calls a function (the loop guards' calls into the runtime) or where
+ * its own interrupt budget runs out, so a run ended as far past its deadline as the stretch between two
+ * such calls: the guards called the runtime every 256 turns (light loops) or up to every 16,384 (heavy
+ * ones), and runs ended 52-959 ms late. The runtime now shortens a stretch that took long (PACE_MS).
+ *
+ * Only a clock can show this, so it runs in a child process, and what is measured is the child's CPU
+ * time for each run, not its wall time: a busy machine gives the child less CPU, never more, so the
+ * CPU a run uses is at most its deadline plus what ran past it, however loaded the machine. Work past
+ * the deadline is what the old cadence left: hundreds of turns of a few ms. The deadlines are spread
+ * over a factor of two (the old stretches doubled in length up to their cap), so that whatever a turn
+ * costs on this machine, one of them lands early in a long stretch.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ChildBatch, childResult, describeChild, hostsRuns } from '../helpers.js';
+
+const DEADLINES = [400, 500, 630, 800];
+/**
+ * CPU a run may use past its deadline: a few turns, a checkpoint, the collector's threads (process CPU
+ * counts them too) and the result path. The old cadence used 200-1,300 ms past it in at least one run.
+ */
+const PAST_MS = 200;
+
+const LOOPS = {
+  // A light loop: its guard calls the runtime once per grant of turns.
+  light: 'for (;;) { x += (s == 1) ? 1 : 0; }',
+  // A heavy one (it may suspend): its guard calls the runtime at each checkpoint.
+  heavy: 'for (;;) { x += (s == 1) ? 1 : 0; if (x < 0) await null; }',
+} as const;
+
+const OPTIONS = {
+  unguarded: "{ securityLevel: 'STRICT', validate: false, transform: false }",
+  guarded: "{ securityLevel: 'STRICT', validate: false }",
+} as const;
+
+const childSource = (options: string) => `
+const enclave = new Enclave({ ...${options}, memoryLimit: 64 * 1024 * 1024, maxIterations: 1e12, timeout: 5000 });
+await enclave.run('return 1');
+const out = {};
+for (const [kind, loop] of Object.entries(${JSON.stringify(LOOPS)})) {
+  for (const deadline of ${JSON.stringify(DEADLINES)}) {
+    const code = "const s = ' '.repeat(7.2e6) + 'a'; let x = 0; " + loop;
+    const cpu = process.cpuUsage();
+    const r = await enclave.run(code, { timeout: deadline });
+    const used = process.cpuUsage(cpu);
+    out[kind + deadline] = { code: r.success ? 'OK' : r.error.code, past: Math.round((used.user + used.system) / 1000 - deadline) };
+  }
+}
+enclave.dispose();
+console.log('RESULT ' + JSON.stringify(out));
+`;
+
+const children = new ChildBatch(1);
+const runs = Object.keys(LOOPS).length * DEADLINES.length;
+const killAfterMs = hostsRuns(runs, 5000);
+const keys = Object.fromEntries(Object.entries(OPTIONS).map(([name, options]) => [name, children.add(name, childSource(options), { killAfterMs })]));
+beforeAll(() => children.start(), 2 * killAfterMs);
+
+describe.each(Object.keys(OPTIONS))('invariant 4: a loop of slow native steps ends soon after its deadline [vm, %s]', (name) => {
+  it.each(Object.keys(LOOPS))('%s loop: TIMEOUT, and little CPU past the deadline', async (kind) => {
+    const child = await children.result(keys[name] as string);
+    const out = childResult(child) as Record<string, { code: string; past: number }> | undefined;
+    expect(out, describeChild(child)).toBeDefined();
+    const rows = DEADLINES.map((d) => (out as Record<string, { code: string; past: number }>)[`${kind}${d}`]);
+    expect(rows.map((r) => r?.code)).toEqual(DEADLINES.map(() => 'TIMEOUT'));
+    const worst = Math.max(...rows.map((r) => r?.past ?? Infinity));
+    expect(worst, `CPU past each deadline: ${JSON.stringify(rows)}`).toBeLessThan(PAST_MS);
+  }, 2 * killAfterMs);
+});
