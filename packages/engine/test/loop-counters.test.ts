@@ -61,10 +61,12 @@ describe.each(ADAPTERS)('the iteration limit with light loops [$name]', (row) =>
   });
 
   it('ends a run whose short loops took it past the limit, even when no checkpoint follows them', async () => {
-    // 10 + 10 * 100 turns: every inner loop settles when it ends; the last one ends the script.
+    // 10 + 10 * 100 turns: every inner loop settles when it ends, and one that starts within its free
+    // turns of the checkpoint the limit placed calls the runtime from its first turn, which ends the
+    // script at the first turn past the limit.
     const r = await limited.run('let s = 0; for (let i = 0; i < 10; i++) for (let j = 0; j < 100; j++) s++; s');
     expect(r.error?.code).toBe('MAX_ITERATIONS');
-    expect(r.stats.iterationCount).toBe(1010);
+    expect(r.stats.iterationCount).toBe(1001);
     const within = await limited.run('let s = 0; for (let i = 0; i < 10; i++) for (let j = 0; j < 99; j++) s++; s');
     expect(within.value).toBe(990);
     expect(within.stats.iterationCount).toBe(1000);

@@ -59,6 +59,12 @@ export interface Guards {
    * most of what a guard cost an interpreted loop).
    */
   g(turn: number, through: number): number;
+  /**
+   * A call every STEP_SITES operators that may read a whole string (see the rewriter's `stepSite`): V8
+   * honours the deadline only at a call or a loop's budget check, and straight-line code has neither.
+   * Runs a checkpoint when the last one is more than PACE_MS old.
+   */
+  y(): void;
   /** The end of a loop that called `g`, however it ends: the turns charged ahead and not taken are given back. */
   r(unused: number): void;
   /**
@@ -201,6 +207,8 @@ export const GUARD_LOCALS = {
   x: `${RESERVED_PREFIX}_x`,
   /** What a `catch` with a destructuring pattern caught, before the pattern reads it. */
   e: `${RESERVED_PREFIX}_e`,
+  /** `rt.y`, the call between slow native steps. */
+  y: `${RESERVED_PREFIX}_y`,
 } as const;
 
 /**
@@ -216,6 +224,13 @@ export const GUARD_LOCALS = {
  */
 export const LOOP_FREE = 16;
 export const LOOP_GRANT = 256;
+/**
+ * The turn a light loop's visit is charged through when it calls `g` from its first turn (a checkpoint is
+ * due within LOOP_FREE turns: see GRANT_OPEN in transform). Its turns are numbered from here, so `q`
+ * never reads LOOP_FREE (which marks a visit that never called `g`) however long it runs, and `g` reads
+ * the visit's age as `turn - PACED_FROM`. 2^52: every count stays an exact integer.
+ */
+export const PACED_FROM = -(2 ** 52);
 
 /** Strings longer than this are charged against the memory budget by the growth check and the bulk builtins. */
 export const BIG_STRING = 65_536;

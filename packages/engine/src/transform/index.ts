@@ -4,7 +4,7 @@ import { WRAP_PREFIX, userLocation } from '../ast/parse.js';
 import { isFunction, isFunctionType, isLoop, isLoopType, isNode, patternNames } from '../ast/nodes.js';
 import { walk, walkFlat } from '../ast/walk.js';
 import { treeFacts } from '../ast/facts.js';
-import { BIG_STRING, BLOCKED_PROPERTIES, GUARD_LOCALS, LOOP_FREE, PROTECTED_NAMES, REALM_ENTRIES, RESERVED_PREFIX } from '../sandbox/realm-abi.js';
+import { BIG_STRING, BLOCKED_PROPERTIES, GUARD_LOCALS, LOOP_FREE, PACED_FROM, PROTECTED_NAMES, REALM_ENTRIES, RESERVED_PREFIX } from '../sandbox/realm-abi.js';
 import type { Guards } from '../sandbox/realm-abi.js';
 import { isJsSpace } from '../ast/unicode.js';
 import type { Issue } from '../source.js';
@@ -59,7 +59,7 @@ import { decodeNumbers, positionMap, userPosition } from '../positions.js';
  * error object), `import.meta`, and identifiers with the runtime's reserved prefix.
  */
 
-const { n: N, L, d: D, D: DMAX, w: W, f: F, k: K, q: Q, g: G, r: R, u: U, c: C, m: M, mc: MC, s: S, t: T, sp: SP, os: OS, dt: DT, v: V, ls: LS, lt: LT, fi: FI, bn: BN, am: AM, ar: AR, th: TH, rt: RT, p: P, x: X, e: E } = GUARD_LOCALS;
+const { n: N, L, d: D, D: DMAX, w: W, f: F, k: K, q: Q, g: G, r: R, u: U, c: C, m: M, mc: MC, s: S, t: T, sp: SP, os: OS, dt: DT, v: V, ls: LS, lt: LT, fi: FI, bn: BN, am: AM, ar: AR, th: TH, rt: RT, p: P, x: X, e: E, y: Y } = GUARD_LOCALS;
 /** A field of the guard object, by name: a renamed field in the ABI breaks this file's compile. */
 const guard = (field: keyof Guards) => `${RT}.${field}`;
 
@@ -91,8 +91,11 @@ const GRANT_GUARD = `if (!--${K}) ${K} = -${Q} + (${Q} = ${G}(${Q} + 1, ${Q}));`
 /**
  * Around such a loop (and its labels): its counters and its own value for the inline checks, and what it
  * owes or was charged ahead settled however it ends (`q - turns`, what was charged and not taken, is `k - 1`).
+ * A visit that starts within LOOP_FREE turns of the next checkpoint (the runtime places checkpoints close
+ * together when turns are slow: see PACE_MS in the runtime) calls `g` from its first turn instead: its
+ * free turns were as many slow turns with no call, where V8 cannot honour the deadline (see PACED_FROM).
  */
-const GRANT_OPEN = `{ let ${K} = ${LOOP_FREE + 1}, ${Q} = ${LOOP_FREE}, ${U}; try { `;
+const GRANT_OPEN = `{ let ${K} = ${LOOP_FREE + 1}, ${Q} = ${LOOP_FREE}, ${U}; if (${N} + ${LOOP_FREE} > ${L}) ${K} = 1, ${Q} = ${PACED_FROM}; try { `;
 const GRANT_CLOSE = ` } finally { if (${Q} === ${LOOP_FREE}) { if ((${N} += ${LOOP_FREE + 1} - ${K}) > ${L}) ${F}(); } else if (${K} > 1) ${R}(${K} - 1); } }`;
 
 /** The entry of a synchronous function of weight `w` with the budget guards: iterations and depth. */
@@ -138,6 +141,23 @@ function inlineChecks(temp: string): { temp: string; grow: InlineCheck; bigint: 
 }
 const FACTORY_CHECKS = inlineChecks(T);
 const LOOP_CHECKS = inlineChecks(U);
+/**
+ * Operators that may read a whole string in one native step and call nothing: a comparison, a
+ * conversion to a number, a key lookup (`s == 1` over 7.2e6 characters takes 2-7 ms). `+` is not among
+ * them (it makes a rope, and a long result goes through `s()`), nor `&&=`, `||=` and `??=`.
+ */
+const SLOW_BINARY = new Set(['==', '!=', '===', '!==', '<', '>', '<=', '>=', '-', '*', '/', '%', '**', '&', '|', '^', '<<', '>>', '>>>', 'in']);
+const SLOW_UNARY = new Set(['+', '-', '~']);
+const SLOW_ASSIGN = new Set(['-=', '*=', '/=', '%=', '**=', '&=', '|=', '^=', '<<=', '>>=', '>>>=']);
+/**
+ * One such operator (or `switch` case, or `++`/`--`) in this many, counted in source order within each
+ * function and each loop, goes through `y()` (see Guards.y). V8 honours the deadline's termination only
+ * at a call or at a loop's interrupt budget check, never in straight-line code, so 3,000 statements
+ * `x |= s == 1;` (24 KB, within STRICT's 32) held the host 14.5 s past a 500 ms deadline. A path between
+ * two calls now meets at most about twice this many such steps (the rest of a callee's and of its
+ * caller's); a loop's turns are paced by the runtime (PACE_MS).
+ */
+const STEP_SITES = 8;
 /** Operators that can make a BigInt much larger than their operands. */
 const BIGINT_GROWTH = new Set(['*', '**', '<<']);
 const BIGINT_GROWTH_ASSIGN = new Set(['*=', '**=', '<<=']);
@@ -779,6 +799,19 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
     ms.prependRight(object.end, ", 'length')");
     return true;
   };
+  /** Per function and loop around the walk's position, innermost last: its end and its sites so far (see STEP_SITES). */
+  const siteScopes: { end: number; sites: number }[] = [{ end: Infinity, sites: 0 }];
+  /** Counts a site of the innermost scope; every STEP_SITES-th goes through `y()` first. */
+  const stepSite = (node: Node) => {
+    const scope = siteScopes[siteScopes.length - 1] as { sites: number };
+    if (++scope.sites % STEP_SITES !== 0) return;
+    // At a statement's start, as a sequence that starts with a name (see inlineChecks on why).
+    if (statementStarts.delete(node.start)) ms.appendLeft(node.start, `${Y}(), `);
+    else {
+      ms.appendLeft(node.start, `(${Y}(), `);
+      ms.prependRight(node.end, ')');
+    }
+  };
   const { tree, weights, suspending } = treeFacts(parsed);
   const weightOf = (n: Node) => weights.get(n) ?? 0;
   // The validator's walker: an explicit stack (user code can nest deeply) and source order.
@@ -822,8 +855,18 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
   let addsPrivateNames = false;
   walkFlat(tree, { enter(node, parent, field, type) {
     while (checkScopes.length > 0 && node.start >= (checkScopes[checkScopes.length - 1] as { end: number }).end) checkScopes.pop();
+    while (node.start >= (siteScopes[siteScopes.length - 1] as { end: number }).end) siteScopes.pop();
     // Before whatever the walk writes at that offset (a string check starts there for `a + b`).
     if (node === valueStatement) ms.appendLeft(node.start, 'return ');
+    if (isFunctionType(type) || isLoopType(type)) siteScopes.push({ end: node.end, sites: 0 });
+    // Outermost at its offsets, before the checks below, so that they close inside it.
+    else if (
+      (type === 'BinaryExpression' && SLOW_BINARY.has(node.operator as string) && !(isNumericLiteral(node.left as Node) && isNumericLiteral(node.right as Node))) ||
+      (type === 'UnaryExpression' && SLOW_UNARY.has(node.operator as string) && !isNumericLiteral(node.argument as Node)) ||
+      type === 'UpdateExpression' ||
+      (type === 'AssignmentExpression' && SLOW_ASSIGN.has(node.operator as string))
+    ) stepSite(node);
+    else if (type === 'SwitchCase' && isNode(node.test)) stepSite(node.test as Node);
     switch (type) {
       case 'LabeledStatement': {
         if (parent?.type === 'LabeledStatement') break;
@@ -1136,7 +1179,7 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
 function prologue(budgets: boolean): string {
   return (
     `let ${N} = 0, ${L} = ${guard('L')}, ${D} = 0, ${W} = 0, ${T}; const ${DMAX} = ${guard('D')}, ${F} = ${guard('f')}, ${G} = ${guard('g')}, ${R} = ${guard('r')}, ${C} = ${guard('c')}, ${M} = ${guard('m')}, ` +
-    `${MC} = ${guard('mc')}, ${SP} = ${guard('sp')}, ${OS} = ${guard('os')}, ${DT} = ${guard('dt')}, ${LS} = ${guard('ls')}, ${LT} = ${guard('lt')}, ${FI} = ${guard('fi')}, ${BN} = ${guard('bn')}, ${AM} = ${guard('am')}, ${AR} = ${guard('ar')}, ${TH} = ${guard('th')}, ${S} = ${guard('big')}; ` +
+    `${MC} = ${guard('mc')}, ${SP} = ${guard('sp')}, ${OS} = ${guard('os')}, ${DT} = ${guard('dt')}, ${LS} = ${guard('ls')}, ${LT} = ${guard('lt')}, ${FI} = ${guard('fi')}, ${BN} = ${guard('bn')}, ${AM} = ${guard('am')}, ${AR} = ${guard('ar')}, ${TH} = ${guard('th')}, ${S} = ${guard('big')}, ${Y} = ${guard('y')}; ` +
     `${guard('bind')}(() => ${N}, (v) => { ${L} = v; }, () => ${D}, ${budgets ? 1 : 0}); `
   );
 }

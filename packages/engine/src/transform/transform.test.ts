@@ -12,7 +12,7 @@ const out = (code: string) => rewrite(code).output?.code ?? '';
 const grow = (expr: string) => `(typeof (__ek_t = (${expr})) === 'string' && __ek_t.length > 65536 ? __ek_s(__ek_t) : __ek_t)`;
 /** The same check where the expression starts a statement: name first, as a sequence. */
 /** What a light loop that never suspends is written with (see LOOP_FREE in realm-abi.ts). */
-const GRANT_OPEN = '{ let __ek_k = 17, __ek_q = 16, __ek_u; try { ';
+const GRANT_OPEN = '{ let __ek_k = 17, __ek_q = 16, __ek_u; if (__ek_n + 16 > __ek_L) __ek_k = 1, __ek_q = -4503599627370496; try { ';
 const GRANT_GUARD = 'if (!--__ek_k) __ek_k = -__ek_q + (__ek_q = __ek_g(__ek_q + 1, __ek_q));';
 const GRANT_CLOSE = ' } finally { if (__ek_q === 16) { if ((__ek_n += 17 - __ek_k) > __ek_L) __ek_f(); } else if (__ek_k > 1) __ek_r(__ek_k - 1); } }';
 /** The string growth check where `expr` starts a statement; inside a light loop it keeps the value in the loop's own `__ek_u`. */
@@ -138,6 +138,22 @@ describe('rewriter', () => {
     expect(text).toContain(growStatement('s += t'));
     expect(text).toContain(grow('`${a}x`'));
     expect(text).toContain('const n = 1 + 2;');
+  });
+
+  it('sends one in eight operators that may read a whole string through y(), counted per function and loop, whatever `transform` says', () => {
+    const eight = 'x |= s == 1; x = -s; x = a < b; x = +s; x = ~s; x = s - 1; x = 1 - 2; x = s ** 2;';
+    for (const guards of [true, false]) {
+      const text = transformAgentScript(parseAgentScript(`${eight} x = s != t;\nfunction f() { ${eight} }\nswitch (s) { case a: case b: }`), [], { guards }).output?.code ?? '';
+      // `1 - 2` does not count; `x |= s == 1` counts twice. The eighth is `s ** 2`, at the top level and in f (its own count).
+      expect(text.match(/__ek_y\(\)/g)?.length).toBe(2);
+      expect(text).toContain(guards ? 'x = (__ek_y(), ' : 'x = (__ek_y(), s ** 2)');
+      expect(text).toContain('x = 1 - 2;');
+      expect(text).toContain('x = s != t;');
+    }
+    // At a statement's start the call comes first, as a sequence that starts with a name; a case's test counts too.
+    const text = out(`${'a < b;'.repeat(7)}\ns == t;\nswitch (s) { ${'case a: '.repeat(8)} }`);
+    expect(text).toContain('\n__ek_y(), s == t;');
+    expect(text).toContain('case (__ek_y(), a):');
   });
 
   it('starts a check that begins a statement with a name, so that it never continues the line before it', () => {
