@@ -220,7 +220,8 @@ export const GUARD_LOCALS = {
  * counts reported are exact. What the iteration limit and the checkpoints see during a visit is not: the
  * free turns of the loops running now come late (at most LOOP_FREE per running loop), and turns charged
  * ahead come early (at most as many as each running loop has taken, and LOOP_GRANT); a forced checkpoint
- * (fast heap growth) comes at most LOOP_GRANT turns late.
+ * (fast heap growth) comes at most LOOP_GRANT turns late. A visit that starts within LOOP_FREE turns of
+ * the next checkpoint has no free turns (see PACED_FROM).
  */
 export const LOOP_FREE = 16;
 export const LOOP_GRANT = 256;
