@@ -66,11 +66,42 @@ enclave.dispose();
 console.log('RESULT ' + JSON.stringify(out));
 `;
 
+/**
+ * In `worker_threads` the host gets its TIMEOUT at the deadline whatever the worker does, but the worker
+ * is halted by the same termination (`worker.terminate()`), so until it lands the thread keeps a core
+ * busy: the old code burnt 1.1 s of CPU past the deadline on the straight-line script. Measured over
+ * the run and a wait after it, for the whole process: the deadline, the replacement worker's start and
+ * little else.
+ */
+const WORKER_WAIT_MS = 2000;
+const WORKER_PAST_MS = 600;
+const workerSource = `
+const enclave = new Enclave({ securityLevel: 'STRICT', validate: false, transform: false, memoryLimit: 64 * 1024 * 1024, timeout: 5000, adapter: 'worker_threads', workerPoolConfig: { minWorkers: 1, maxWorkers: 1 } });
+await enclave.run('return 1');
+const deadline = ${DEADLINES[0]};
+const cpu = process.cpuUsage();
+const r = await enclave.run("const s = ' '.repeat(7.2e6) + 'a'; let x = 0;\\n" + ${JSON.stringify(STRAIGHT)}, { timeout: deadline });
+await new Promise((resolve) => setTimeout(resolve, ${WORKER_WAIT_MS}));
+const used = process.cpuUsage(cpu);
+enclave.dispose();
+console.log('RESULT ' + JSON.stringify({ code: r.success ? 'OK' : r.error.code, past: Math.round((used.user + used.system) / 1000 - deadline) }));
+`;
+
 const children = new ChildBatch(1);
 const runs = Object.keys(LOOPS).length * DEADLINES.length + 2;
 const killAfterMs = hostsRuns(runs, 5000);
 const keys = Object.fromEntries(Object.entries(OPTIONS).map(([name, options]) => [name, children.add(name, childSource(options), { killAfterMs })]));
+const workerKey = children.add('worker', workerSource, { killAfterMs: hostsRuns(2, 5000) + WORKER_WAIT_MS });
 beforeAll(() => children.start(), 2 * killAfterMs);
+
+describe('invariant 4: straight-line slow steps stop the worker soon after its deadline [worker_threads, unguarded]', () => {
+  it('TIMEOUT, and little CPU past the deadline in the run and the wait after it', async () => {
+    const child = await children.result(workerKey);
+    const out = childResult(child) as { code: string; past: number } | undefined;
+    expect(out?.code, describeChild(child)).toBe('TIMEOUT');
+    expect(out?.past, `CPU past the deadline: ${JSON.stringify(out)}`).toBeLessThan(WORKER_PAST_MS);
+  }, 2 * killAfterMs);
+});
 
 describe.each(Object.keys(OPTIONS))('invariant 4: code of slow native steps ends soon after its deadline [vm, %s]', (name) => {
   it.each(Object.keys(LOOPS))('%s loop: TIMEOUT, and little CPU past the deadline', async (kind) => {
