@@ -56,6 +56,10 @@ const server = createServer((req, res) => {
   for (const json of bigFlood) res.write(ndjson ? `${json}\n` : `data: ${json}\n\n`);
   res.end();
 });
+// Connections stay open between requests for the file's whole run (closed in afterAll): with Node's 5 s
+// idle timeout, a request the client sent on a pooled connection as the server's timer closed it failed
+// with ECONNRESET on a loaded CI (these clients do not retry, as the tests want).
+server.keepAliveTimeout = 0;
 beforeAll(async () => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/enclave`;

@@ -33,7 +33,9 @@ interface Instance {
 function instance(prefix: string, tool: ReturnType<typeof gate>['tool']): Instance {
   const client = redis.client();
   const logged: string[] = [];
-  const store = new RedisSessionStore(client, { prefix, commandTimeoutMs: 500, logger: { error: (message: string) => logged.push(message) } });
+  // 2 s: long enough for a loaded CI (500 ms timed out a first read of the events there: a 503 before any
+  // loss of data), short against the tests' 30 s.
+  const store = new RedisSessionStore(client, { prefix, commandTimeoutMs: 2000, logger: { error: (message: string) => logged.push(message) } });
   const handler = createEnclaveHandler({ logger: silent, authenticate: ({ request }) => request.headers.get('x-user'), tools: { gate: tool }, sessions: { store, livenessMs: 1000 } });
   return {
     handler,
@@ -102,7 +104,7 @@ async function withSession(test: (s: { a: Instance; b: Instance; g: ReturnType<t
   const a = instance(prefix, g.tool);
   const b = instance(prefix, g.tool);
   try {
-    // Connected first: the stores' 500 ms command timeout also counts a new connection's handshake,
+    // Connected first: the stores' command timeout also counts a new connection's handshake,
     // which a loaded machine (CI, after the previous test restarted Redis) took longer than that for.
     await Promise.all([a.client.ping(), b.client.ping()]);
     const id = await start(a.handler, 'alice');
