@@ -96,6 +96,8 @@ const GRANT_GUARD = `if (!--${K}) ${K} = -${Q} + (${Q} = ${G}(${Q} + 1, ${Q}));`
  * free turns were as many slow turns with no call, where V8 cannot honour the deadline (see PACED_FROM).
  */
 const GRANT_OPEN = `{ let ${K} = ${LOOP_FREE + 1}, ${Q} = ${LOOP_FREE}, ${U}; if (${N} + ${LOOP_FREE} > ${L}) ${K} = 1, ${Q} = ${PACED_FROM}; try { `;
+/** GRANT_OPEN for a loop whose visits call `y()` first (see leaveSiteScope): `y()` returns undefined. */
+const GRANT_OPEN_Y = GRANT_OPEN.replace(`${U};`, `${U} = ${Y}();`);
 const GRANT_CLOSE = ` } finally { if (${Q} === ${LOOP_FREE}) { if ((${N} += ${LOOP_FREE + 1} - ${K}) > ${L}) ${F}(); } else if (${K} > 1) ${R}(${K} - 1); } }`;
 
 /** The entry of a synchronous function of weight `w` with the budget guards: iterations and depth. */
@@ -147,6 +149,7 @@ const LOOP_CHECKS = inlineChecks(U);
  * them (it makes a rope, and a long result goes through `s()`), nor `&&=`, `||=` and `??=`.
  */
 const SLOW_BINARY = new Set(['==', '!=', '===', '!==', '<', '>', '<=', '>=', '-', '*', '/', '%', '**', '&', '|', '^', '<<', '>>', '>>>', 'in']);
+const LOGICAL_ASSIGN = new Set(['&&=', '||=', '??=']);
 const SLOW_UNARY = new Set(['+', '-', '~']);
 const SLOW_ASSIGN = new Set(['-=', '*=', '/=', '%=', '**=', '&=', '|=', '^=', '<<=', '>>=', '>>>=']);
 /**
@@ -158,6 +161,30 @@ const SLOW_ASSIGN = new Set(['-=', '*=', '/=', '%=', '**=', '&=', '|=', '^=', '<
  * caller's); a loop's turns are paced by the runtime (PACE_MS).
  */
 const STEP_SITES = 8;
+/**
+ * A function, a loop or a branch (code that may not run: an `if`'s arms, the right of `&&`, a
+ * default value, a case) as the rewriter counts its sites (see STEP_SITES and leaveSiteScope).
+ */
+interface SiteScope {
+  end: number;
+  kind: 'function' | 'loop' | 'branch';
+  /** At most as many sites as any path has run since a stopping point (a `y()`, a call, the scope's start). */
+  sites: number;
+  /** The most `sites` has been in the scope: a loop's visit may end (`break`) anywhere in it. */
+  peak: number;
+  /** Whether each visit of the loop calls `y()` as it starts. */
+  entry: boolean;
+}
+/** The fields of a node whose code may be skipped while the node runs (see SiteScope). */
+const BRANCH_FIELDS: Readonly<Record<string, readonly string[]>> = {
+  IfStatement: ['consequent', 'alternate'],
+  ConditionalExpression: ['consequent', 'alternate'],
+  LogicalExpression: ['right'],
+  AssignmentPattern: ['right'],
+  SwitchStatement: ['cases'],
+  TryStatement: ['handler'],
+};
+
 /** Operators that can make a BigInt much larger than their operands. */
 const BIGINT_GROWTH = new Set(['*', '**', '<<']);
 const BIGINT_GROWTH_ASSIGN = new Set(['*=', '**=', '<<=']);
@@ -799,18 +826,52 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
     ms.prependRight(object.end, ", 'length')");
     return true;
   };
-  /** Per function and loop around the walk's position, innermost last: its end and its sites so far (see STEP_SITES). */
-  const siteScopes: { end: number; sites: number }[] = [{ end: Infinity, sites: 0 }];
+  /** Per function and loop around the walk's position, innermost last (see SiteScope and STEP_SITES). */
+  const siteScopes: SiteScope[] = [{ end: Infinity, kind: 'function', sites: 0, peak: 0, entry: false }];
+  /** Where each optional chain around the walk's position ends: what follows a `?.` may be skipped. */
+  const chainEnds: number[] = [];
   /** Counts a site of the innermost scope; every STEP_SITES-th goes through `y()` first. */
   const stepSite = (node: Node) => {
-    const scope = siteScopes[siteScopes.length - 1] as { sites: number };
-    if (++scope.sites % STEP_SITES !== 0) return;
+    const scope = siteScopes[siteScopes.length - 1] as SiteScope;
+    if (++scope.sites < STEP_SITES) {
+      if (scope.sites > scope.peak) scope.peak = scope.sites;
+      return;
+    }
+    scope.sites = 0;
     // At a statement's start, as a sequence that starts with a name (see inlineChecks on why).
     if (statementStarts.delete(node.start)) ms.appendLeft(node.start, `${Y}(), `);
     else {
       ms.appendLeft(node.start, `(${Y}(), `);
       ms.prependRight(node.end, ')');
     }
+  };
+  /**
+   * Leaves the innermost scope. A function's body runs from a call, a stopping point, so its sites end
+   * there. A branch joins its scope's paths: the count after it is the larger of the two (counted in
+   * source order, a `y()` every eighth site landed in `if (x) ...` as often as not, and a script whose
+   * every eighth site sat in a branch that never ran met no call at all: 3.6 s past the deadline). A
+   * loop's back edge is a stopping point too (V8 checks the stack limit, and so the termination, at
+   * each), but a visit that ends in its first turn (`do { ... } while (0)`, a `break`) takes none: its
+   * sites run on from the code before the loop into the code after it, and counted from zero per loop,
+   * a script of such loops (or of loops nested so) met seven slow steps per loop and no call (2.3 s past
+   * the deadline). So a loop's sites carry on from the enclosing count: when a path could reach
+   * STEP_SITES, the visit calls `y()` as it starts (once per visit, not per turn), and the count after
+   * the loop is the most its visit can have run since a stopping point.
+   */
+  const leaveSiteScope = () => {
+    const inner = siteScopes.pop() as SiteScope;
+    const outer = siteScopes[siteScopes.length - 1];
+    if (inner.kind === 'function' || outer === undefined) return;
+    if (inner.kind === 'branch') {
+      if (inner.sites > outer.sites) outer.sites = inner.sites;
+    } else if (inner.peak > 0) {
+      if (outer.sites + inner.peak >= STEP_SITES) {
+        inner.entry = true;
+        outer.sites = inner.peak;
+      } else outer.sites += inner.peak;
+    }
+    if (inner.peak > outer.peak) outer.peak = inner.peak;
+    if (outer.sites > outer.peak) outer.peak = outer.sites;
   };
   const { tree, weights, suspending } = treeFacts(parsed);
   const weightOf = (n: Node) => weights.get(n) ?? 0;
@@ -855,10 +916,17 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
   let addsPrivateNames = false;
   walkFlat(tree, { enter(node, parent, field, type) {
     while (checkScopes.length > 0 && node.start >= (checkScopes[checkScopes.length - 1] as { end: number }).end) checkScopes.pop();
-    while (node.start >= (siteScopes[siteScopes.length - 1] as { end: number }).end) siteScopes.pop();
+    while (node.start >= (siteScopes[siteScopes.length - 1] as { end: number }).end) leaveSiteScope();
+    while (chainEnds.length > 0 && node.start >= (chainEnds[chainEnds.length - 1] as number)) chainEnds.pop();
+    if (type === 'ChainExpression') chainEnds.push(node.end);
+    if (parent !== null && (BRANCH_FIELDS[parent.type]?.includes(field) === true || (parent.type === 'AssignmentExpression' && LOGICAL_ASSIGN.has(parent.operator as string) && field === 'right') ||
+      (chainEnds.length > 0 && (field === 'arguments' || (field === 'property' && parent.computed === true))))) {
+      const outer = siteScopes[siteScopes.length - 1] as SiteScope;
+      siteScopes.push({ end: node.end, kind: 'branch', sites: outer.sites, peak: outer.sites, entry: false });
+    }
     // Before whatever the walk writes at that offset (a string check starts there for `a + b`).
     if (node === valueStatement) ms.appendLeft(node.start, 'return ');
-    if (isFunctionType(type) || isLoopType(type)) siteScopes.push({ end: node.end, sites: 0 });
+    if (isFunctionType(type) || isLoopType(type)) siteScopes.push({ end: node.end, kind: isLoopType(type) ? 'loop' : 'function', sites: 0, peak: 0, entry: false });
     // Outermost at its offsets, before the checks below, so that they close inside it.
     else if (
       (type === 'BinaryExpression' && SLOW_BINARY.has(node.operator as string) && !(isNumericLiteral(node.left as Node) && isNumericLiteral(node.right as Node))) ||
@@ -988,13 +1056,20 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
       const body = node.body as Node;
       const weight = weightOf(node);
       let check: string;
+      // Known once the walk has left the loop (see leaveSiteScope): whether its visits call `y()` first.
+      const scope = siteScopes[siteScopes.length - 1] as SiteScope;
       if (weight < HEAVY_WEIGHT && !suspending.has(node)) {
         // First, so that its closing text comes after the body's (a later prependRight goes before it).
         ms.prependRight(node.end, GRANT_CLOSE);
-        ms.appendLeft(labelled.get(node) ?? node.start, GRANT_OPEN);
+        // Its first character's own text, after anything earlier code inserts at that offset.
+        charEdit(labelled.get(node) ?? node.start).before.push(() => (scope.entry ? GRANT_OPEN_Y : GRANT_OPEN));
         checkScopes.push({ end: node.end, checks: LOOP_CHECKS });
         check = GRANT_GUARD;
-      } else check = loopGuard(weight);
+      } else {
+        check = loopGuard(weight);
+        // A heavy loop has no block of its own to start in: its turns call `y()` (a turn of it is long).
+        charEdit(body.start)[body.type === 'BlockStatement' ? 'after' : 'before'].push(() => (scope.entry ? `${Y}();` : ''));
+      }
       if (type === 'ForOfStatement' || type === 'ForInStatement') restInLoopHead(node);
       if (type === 'ForInStatement') {
         // (A sequence is parenthesized again: `for (k in a, b)` lists `b`.)
@@ -1129,6 +1204,8 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
     }
     return true;
   } });
+  // The scopes the walk never left (they end the script): a loop among them may still start a long path.
+  while (siteScopes.length > 1) leaveSiteScope();
 
   if (issues.length > 0) return { issues };
 

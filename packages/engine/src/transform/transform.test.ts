@@ -156,6 +156,23 @@ describe('rewriter', () => {
     expect(text).toContain('case (__ek_y(), a):');
   });
 
+  it('counts a branch at its longer path, and a loop on from the code around it (a visit that could make eight calls y() first)', () => {
+    const seven = 'x = a < b; '.repeat(7);
+    for (const guards of [true, false]) {
+      // The eighth in a branch: the next after the branch is an eighth too (the branch may not run).
+      const branch = transformAgentScript(parseAgentScript(`${seven}if (c) { x = s == t; }\nx = s < t;`), [], { guards }).output?.code ?? '';
+      expect(branch).toContain('x = (__ek_y(), s == t);');
+      expect(branch).toContain('x = (__ek_y(), s < t);');
+      // Four before a loop of four: its visit calls y() as it starts; one loop of four alone does not.
+      const four = 'x = a < b; '.repeat(4);
+      const loops = transformAgentScript(parseAgentScript(`${four}for (const k of l) { ${four}break; }`), [], { guards }).output?.code ?? '';
+      expect(loops.match(/__ek_u = __ek_y\(\);/g)?.length).toBe(1);
+      expect(loops.match(/__ek_y\(\)/g)?.length).toBe(1);
+      const alone = transformAgentScript(parseAgentScript(`for (const k of l) { ${four}}`), [], { guards }).output?.code ?? '';
+      expect(alone).not.toContain('__ek_y()');
+    }
+  });
+
   it('starts a check that begins a statement with a name, so that it never continues the line before it', () => {
     const text = out("let s = 'a'\ns += 'b'\ns * t + d");
     expect(text).toContain(`let s = 'a'\n${growStatement("s += 'b'")}`);
