@@ -5,12 +5,14 @@
  *
  * - every eighth step in a branch that never runs (`if (x) { ... }` with `x` false): the other seven of
  *   each eight ran with no call between them, 3.6 s past a 400 ms deadline;
- * - loops that end in their first turn (`for (const k of [1]) { ...; break; }`), each with seven steps:
+ * - loops that end in their first turn (`for (let j = 1; j; j = 0) { ...; break; }`), each with seven steps:
  *   a visit takes no back edge (where V8 checks for termination) and, once the run's checkpoints had
  *   spread out (a calm loop first), calls nothing, so their steps ran on from one loop into the next,
  *   2.3 s past the deadline.
  *
- * Measured as inv4-slow-turns measures: the child's CPU time per run, less the deadline.
+ * Measured as inv4-slow-turns measures: the child's CPU time per run, less the deadline. (In
+ * `worker_threads`, with validate and transform off, the old code stopped the worker within 130 ms of
+ * the deadline on both scripts, so no row here.)
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ChildBatch, childResult, describeChild, hostsRuns } from '../helpers.js';
@@ -27,7 +29,7 @@ const SHAPES = {
   // 7 steps, then the eighth in a branch that never runs (`s == 1` is false): 2,800 steps.
   branch: `let x = false;\n${lines(`${STEP.repeat(7)}if(x){${STEP}}`, 400)}`,
   // A calm loop (its checkpoints spread out), then 200 loops of one turn with 7 steps each: 1,400 steps.
-  'first-turn loops': `let x = 0; for (let i = 0; i < 3e6; i++) { x += i; }\n${lines(`for(const k of [1]){${STEP.repeat(7)}break;}`, 200)}`,
+  'first-turn loops': `let x = 0; for (let i = 0; i < 3e6; i++) { x += i; }\n${lines(`for(let j=1;j;j=0){${STEP.repeat(7)}break;}`, 200)}`,
 } as const;
 
 const OPTIONS = {
@@ -35,8 +37,8 @@ const OPTIONS = {
   validated: "{ securityLevel: 'STRICT' }",
 } as const;
 
-const childSource = (options: string, adapter: string) => `
-const enclave = new Enclave({ ...${options}, ${adapter} memoryLimit: 64 * 1024 * 1024, maxIterations: 1e12, timeout: 5000 });
+const childSource = (options: string) => `
+const enclave = new Enclave({ ...${options}, memoryLimit: 64 * 1024 * 1024, maxIterations: 1e12, timeout: 5000 });
 await enclave.run('return 1');
 const out = {};
 for (const [name, body] of Object.entries(${JSON.stringify(SHAPES)})) {
@@ -44,30 +46,19 @@ for (const [name, body] of Object.entries(${JSON.stringify(SHAPES)})) {
   for (const key of [name, name + ' again']) {
     const cpu = process.cpuUsage();
     const r = await enclave.run("const s = ' '.repeat(7.2e6) + 'a';\\n" + body, { timeout: ${DEADLINE} });
-    ${adapter === '' ? '' : 'await new Promise((resolve) => setTimeout(resolve, WAIT_MS));'}
     const used = process.cpuUsage(cpu);
-    out[key] = { code: r.success ? 'OK' : r.error.code, past: Math.round((used.user + used.system) / 1000 - ${DEADLINE}${adapter === '' ? '' : ' - WAIT_MS'}) };
+    out[key] = { code: r.success ? 'OK' : r.error.code, past: Math.round((used.user + used.system) / 1000 - ${DEADLINE}) };
   }
 }
 enclave.dispose();
 console.log('RESULT ' + JSON.stringify(out));
 `;
 
-/**
- * In `worker_threads` the host has its TIMEOUT at the deadline whatever the worker does, so what is
- * measured is the process's CPU over the run and a wait after it, less the wait: the worker's thread
- * keeps a core busy until the termination lands (and a replacement worker starts).
- */
-const WAIT_MS = 2000;
-const WORKER_PAST_MS = 600;
-const WORKER = "adapter: 'worker_threads', workerPoolConfig: { minWorkers: 1, maxWorkers: 1 },";
-
 const children = new ChildBatch(1);
 const runs = 2 * Object.keys(SHAPES).length;
 const killAfterMs = hostsRuns(runs, 5000);
-const keys = Object.fromEntries(Object.entries(OPTIONS).map(([name, options]) => [name, children.add(name, childSource(options, ''), { killAfterMs })]));
-const workerKey = children.add('worker', `const WAIT_MS = ${WAIT_MS};\n${childSource(OPTIONS.unguarded, WORKER)}`, { killAfterMs: killAfterMs + runs * WAIT_MS });
-beforeAll(() => children.start(), 2 * killAfterMs + runs * WAIT_MS);
+const keys = Object.fromEntries(Object.entries(OPTIONS).map(([name, options]) => [name, children.add(name, childSource(options), { killAfterMs })]));
+beforeAll(() => children.start(), 2 * killAfterMs);
 
 type Rows = Record<string, { code: string; past: number }>;
 
@@ -80,15 +71,4 @@ describe.each(Object.keys(OPTIONS))('invariant 4: slow steps off the counted pat
     const worst = Math.max(...rows.map((r) => r?.past ?? Infinity));
     expect(worst, `CPU past the deadline: ${JSON.stringify(rows)}`).toBeLessThan(PAST_MS);
   }, 2 * killAfterMs);
-});
-
-describe('invariant 4: slow steps off the counted path stop the worker soon after its deadline [worker_threads, unguarded]', () => {
-  it.each(Object.keys(SHAPES))('%s: TIMEOUT, and little CPU past the deadline in the run and the wait after it', async (shape) => {
-    const child = await children.result(workerKey);
-    const out = childResult(child) as Rows | undefined;
-    const rows = [out?.[shape], out?.[`${shape} again`]];
-    expect(rows.map((r) => r?.code), describeChild(child)).toEqual(['TIMEOUT', 'TIMEOUT']);
-    const worst = Math.max(...rows.map((r) => r?.past ?? Infinity));
-    expect(worst, `CPU past the deadline: ${JSON.stringify(rows)}`).toBeLessThan(WORKER_PAST_MS);
-  }, 2 * killAfterMs + runs * WAIT_MS);
 });
