@@ -162,8 +162,8 @@ const SLOW_ASSIGN = new Set(['-=', '*=', '/=', '%=', '**=', '&=', '|=', '^=', '<
  */
 const STEP_SITES = 8;
 /**
- * A function, a loop or a branch (code that may not run: an `if`'s arms, the right of `&&`, a
- * default value, a case) as the rewriter counts its sites (see STEP_SITES and leaveSiteScope).
+ * A function, a loop or a branch (code that may not run, or not to its end: an `if`'s arms, the right
+ * of `&&`, a default value, a `case`, a labelled block) as the rewriter counts its sites (see STEP_SITES and leaveSiteScope).
  */
 interface SiteScope {
   end: number;
@@ -862,8 +862,10 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
     const inner = siteScopes.pop() as SiteScope;
     const outer = siteScopes[siteScopes.length - 1];
     if (inner.kind === 'function' || outer === undefined) return;
+    // The most a branch reached, not where it ended: a `break` may leave it anywhere (a `case`, a block
+    // with a label), and the sites after it in its text never ran.
     if (inner.kind === 'branch') {
-      if (inner.sites > outer.sites) outer.sites = inner.sites;
+      if (inner.peak > outer.sites) outer.sites = inner.peak;
     } else if (inner.peak > 0) {
       if (outer.sites + inner.peak >= STEP_SITES) {
         inner.entry = true;
@@ -872,6 +874,12 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
     }
     if (inner.peak > outer.peak) outer.peak = inner.peak;
     if (outer.sites > outer.peak) outer.peak = outer.sites;
+  };
+  /** Whether a labelled statement labels a loop (whose own scope sees a `break` out of it). */
+  const labelsLoop = (node: Node) => {
+    let body = node.body as Node;
+    while (body.type === 'LabeledStatement') body = body.body as Node;
+    return isLoop(body);
   };
   const { tree, weights, suspending } = treeFacts(parsed);
   const weightOf = (n: Node) => weights.get(n) ?? 0;
@@ -919,8 +927,8 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
     while (node.start >= (siteScopes[siteScopes.length - 1] as { end: number }).end) leaveSiteScope();
     while (chainEnds.length > 0 && node.start >= (chainEnds[chainEnds.length - 1] as number)) chainEnds.pop();
     if (type === 'ChainExpression') chainEnds.push(node.end);
-    if (parent !== null && (BRANCH_FIELDS[parent.type]?.includes(field) === true || (parent.type === 'AssignmentExpression' && LOGICAL_ASSIGN.has(parent.operator as string) && field === 'right') ||
-      (chainEnds.length > 0 && (field === 'arguments' || (field === 'property' && parent.computed === true))))) {
+    if ((type === 'LabeledStatement' && parent?.type !== 'LabeledStatement' && !labelsLoop(node)) || (parent !== null && (BRANCH_FIELDS[parent.type]?.includes(field) === true || (parent.type === 'AssignmentExpression' && LOGICAL_ASSIGN.has(parent.operator as string) && field === 'right') ||
+      (chainEnds.length > 0 && (field === 'arguments' || (field === 'property' && parent.computed === true)))))) {
       const outer = siteScopes[siteScopes.length - 1] as SiteScope;
       siteScopes.push({ end: node.end, kind: 'branch', sites: outer.sites, peak: outer.sites, entry: false });
     }

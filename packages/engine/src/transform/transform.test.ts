@@ -170,6 +170,11 @@ describe('rewriter', () => {
       expect(loops.match(/__ek_y\(\)/g)?.length).toBe(1);
       const alone = transformAgentScript(parseAgentScript(`for (const k of l) { ${four}}`), [], { guards }).output?.code ?? '';
       expect(alone).not.toContain('__ek_y()');
+      // After a `break`, the eighth never runs: the count after the case is the most it reached.
+      const cases = transformAgentScript(parseAgentScript(`switch (c) { default: ${seven}break; x = s == t; }\nx = s < t;`), [], { guards }).output?.code ?? '';
+      expect(cases).toContain('x = (__ek_y(), s < t);');
+      const block = transformAgentScript(parseAgentScript(`l: { ${seven}break l; x = s == t; }\nx = s < t;`), [], { guards }).output?.code ?? '';
+      expect(block).toContain('x = (__ek_y(), s < t);');
     }
   });
 

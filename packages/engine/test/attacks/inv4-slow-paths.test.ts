@@ -8,7 +8,9 @@
  * - loops that end in their first turn (`for (let j = 1; j; j = 0) { ...; break; }`), each with seven steps:
  *   a visit takes no back edge (where V8 checks for termination) and, once the run's checkpoints had
  *   spread out (a calm loop first), calls nothing, so their steps ran on from one loop into the next,
- *   2.3 s past the deadline.
+ *   2.4 s past the deadline;
+ * - every eighth step after a `break` in a `case` (or in a block with a label): 3.7 s past it (and after
+ *   the first fix, which joined a branch's paths at the count where each ended, still).
  *
  * Measured as inv4-slow-turns measures: the child's CPU time per run, less the deadline. (In
  * `worker_threads`, with validate and transform off, the old code stopped the worker within 130 ms of
@@ -30,6 +32,8 @@ const SHAPES = {
   branch: `let x = false;\n${lines(`${STEP.repeat(7)}if(x){${STEP}}`, 400)}`,
   // A calm loop (its checkpoints spread out), then 200 loops of one turn with 7 steps each: 1,400 steps.
   'first-turn loops': `let x = 0; for (let i = 0; i < 3e6; i++) { x += i; }\n${lines(`for(let j=1;j;j=0){${STEP.repeat(7)}break;}`, 200)}`,
+  // 7 steps and a `break` in a case, then the eighth (never reached): 2,100 steps.
+  'break in a case': `let x = 0;\n${lines(`switch(0){default:${STEP.repeat(7)}break;${STEP}}`, 300)}`,
 } as const;
 
 const OPTIONS = {
