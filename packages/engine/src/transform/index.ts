@@ -182,7 +182,8 @@ const BRANCH_FIELDS: Readonly<Record<string, readonly string[]>> = {
   LogicalExpression: ['right'],
   AssignmentPattern: ['right'],
   SwitchStatement: ['cases'],
-  TryStatement: ['handler'],
+  // A `throw` may leave the block anywhere for the `finally`.
+  TryStatement: ['block', 'handler'],
 };
 
 /** Operators that can make a BigInt much larger than their operands. */

@@ -175,6 +175,9 @@ describe('rewriter', () => {
       expect(cases).toContain('x = (__ek_y(), s < t);');
       const block = transformAgentScript(parseAgentScript(`l: { ${seven}break l; x = s == t; }\nx = s < t;`), [], { guards }).output?.code ?? '';
       expect(block).toContain('x = (__ek_y(), s < t);');
+      // A `throw` leaves a `try` block for its `finally` anywhere too.
+      const thrown = transformAgentScript(parseAgentScript(`try { ${seven}throw e; x = s == t; } finally { x = s < t; }`), [], { guards }).output?.code ?? '';
+      expect(thrown).toContain('x = (__ek_y(), s < t);');
     }
   });
 
