@@ -12,7 +12,7 @@ const out = (code: string) => rewrite(code).output?.code ?? '';
 const grow = (expr: string) => `(typeof (__ek_t = (${expr})) === 'string' && __ek_t.length > 65536 ? __ek_s(__ek_t) : __ek_t)`;
 /** The same check where the expression starts a statement: name first, as a sequence. */
 /** What a light loop that never suspends is written with (see LOOP_FREE in realm-abi.ts). */
-const GRANT_OPEN = '{ let __ek_k = 17, __ek_q = 16, __ek_u; if (__ek_n + 16 > __ek_L) __ek_k = 1, __ek_q = -4503599627370496; try { ';
+const GRANT_OPEN = '{ let __ek_k = 17, __ek_q = 16, __ek_u; if (__ek_n + 16 > __ek_L) __ek_k = 1, __ek_q = 268435456; try { ';
 const GRANT_GUARD = 'if (!--__ek_k) __ek_k = -__ek_q + (__ek_q = __ek_g(__ek_q + 1, __ek_q));';
 const GRANT_CLOSE = ' } finally { if (__ek_q === 16) { if ((__ek_n += 17 - __ek_k) > __ek_L) __ek_f(); } else if (__ek_k > 1) __ek_r(__ek_k - 1); } }';
 /** The string growth check where `expr` starts a statement; inside a light loop it keeps the value in the loop's own `__ek_u`. */

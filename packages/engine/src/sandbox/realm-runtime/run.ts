@@ -421,7 +421,7 @@ function makeGuards(run: Run): Guards {
       if (total > run.loopAt || run.fatal !== null || run.over || dateNow() - run.pacedAt > PACE_MS) coldCheckpoint(run);
       const left = run.loopAt - total;
       // Ahead at most as many turns as the visit has taken (numbered from PACED_FROM when it called `g` from its first).
-      const taken = through < 0 ? turn - PACED_FROM : turn;
+      const taken = through >= PACED_FROM ? turn - PACED_FROM : turn;
       let ahead = taken < LOOP_GRANT ? taken : LOOP_GRANT;
       if (left < ahead) ahead = left;
       run.bulk = total + ahead;
