@@ -2,6 +2,7 @@ import { parseAgentScript } from './ast/parse.js';
 import type { EnclaveSettings, RunSettings } from './enclave-options.js';
 import { readDescribeTools, readEnclaveOptions, readRunOptions } from './enclave-options.js';
 import { EnclaveConfigError } from './errors.js';
+import { runEnded, runStarted } from './idle.js';
 import { OptionChecker } from './options.js';
 import { DurableRun, journalKey } from './durable.js';
 import { RunEvents, newSessionId, toolReplyError } from './events.js';
@@ -336,6 +337,8 @@ export class Enclave {
     const startedAt = performance.now();
     let run: Run | undefined;
     let result: ExecutionResult;
+    // Work the process puts off until no run is in flight (idle.ts) waits for this one too.
+    runStarted();
     try {
       const resolved = this.#resolve(code, runOptions, startedAt);
       if (!resolved.ok) return resolved.result;
@@ -348,6 +351,8 @@ export class Enclave {
       else result = this.#finish(await this.#execute(run, prepared.compiled), prepared.scoring);
     } catch {
       result = internalFailure(noStats(elapsedMs(startedAt)));
+    } finally {
+      runEnded();
     }
     if (run?.trace) {
       const { stats } = result;

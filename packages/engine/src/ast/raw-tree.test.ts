@@ -107,4 +107,26 @@ console.log('RESULT ' + JSON.stringify({ first, afterFirst, afterTurn: ${reserve
     expect(child.code, describeChild(child)).toBe(0);
     expect(childResult(child)).toEqual({ first: true, afterFirst: 0, afterTurn: 6 });
   }, 90_000);
+
+  // A run spans timer turns (its tools, its realm built a turn at a time): the set-up, put off to the
+  // next turn, landed inside the process's first run, about a third of that run on Node 22 and 24.
+  it('it waits until no run is in flight: the first run, awaiting its tools, does not pay for it', async () => {
+    const reserved = 'Math.round(process.memoryUsage().arrayBuffers / 1073741824)';
+    const child = await runChild(
+      engine,
+      `const during = [];
+const wait = async () => {
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  during.push(${reserved});
+  return 1;
+};
+const result = await new Enclave().run("await callTool('wait', {}); return await callTool('wait', {});", { tools: { wait } });
+const afterRun = ${reserved};
+await new Promise((resolve) => setTimeout(resolve, 50));
+console.log('RESULT ' + JSON.stringify({ ok: result.success, during, afterRun, afterTurn: ${reserved} }));`,
+      { killAfterMs: 60_000 },
+    );
+    expect(child.code, describeChild(child)).toBe(0);
+    expect(childResult(child)).toEqual({ ok: true, during: [0, 0], afterRun: 0, afterTurn: 6 });
+  }, 90_000);
 });
