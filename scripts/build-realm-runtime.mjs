@@ -28,7 +28,11 @@ export async function buildRealmRuntimeSource() {
     `// enclave-kit realm runtime ${createHash('sha256').update(body).digest('hex').slice(0, 16)}`,
     "'use strict';",
     `let ${register}, ${start}, ${pump};`,
-    '((bridge, options) => {',
+    // A parenthesized `function`, not an arrow: V8 compiles such a function with the script that holds
+    // it, where an arrow (like any other function) is pre-parsed and then parsed again, whole, at its
+    // first call. The runtime is compiled lazily (see sandbox/realm.ts), so this wrapper and the one
+    // below are all that is compiled up front; the functions inside are compiled as a realm first calls them.
+    '(function (bridge, options) {',
     `const installed = (function () {\n'use strict';\n${body}return ${install};\n})()(bridge, options);`,
     `${register} = installed.register; ${start} = installed.start; ${pump} = installed.pump;`,
     'return installed.control;',

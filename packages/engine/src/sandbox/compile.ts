@@ -97,6 +97,11 @@ export function eagerly<T>(source: string, compile: () => T, most = EAGER_MOST):
   return compileWith(source.length <= most, compile);
 }
 
+/** Runs `compile` (a `new vm.Script` of ours) out of V8's compilation cache, with V8's laziness as it is. */
+export function lazily<T>(compile: () => T): T {
+  return compileWith(false, compile);
+}
+
 /**
  * The rewritten script compiled for this thread (each thread compiles what it runs: a worker never gets
  * a host `vm.Script`). Compiling runs no code of the script. Throws V8's SyntaxError for the rare early

@@ -3,7 +3,7 @@ import type { HeapState, HostBridge, InstallRealm, LogLevel, NdKind, RealmContro
 import { REALM_ENTRIES } from './realm-abi.js';
 import { REALM_RUNTIME_HASH, REALM_RUNTIME_SOURCE } from './realm-runtime.generated.js';
 import { codeCache } from './code-cache.js';
-import { eagerly } from './compile.js';
+import { eagerly, lazily } from './compile.js';
 import { entryScheduler } from './scheduler.js';
 
 /**
@@ -44,12 +44,18 @@ let runtimeCode: Uint8Array | undefined;
  * a previous process saved. V8 refuses code made under other flags (the flags are process-wide, and our
  * compiles switch two of them for a moment), and then the text is compiled as below.
  *
- * Compiled whole, every function at once: a realm's install calls most of them, and compiled lazily each
- * one was pre-parsed here and parsed again at its first call (the function that holds the whole runtime
- * too), while lazy compiling was half of a process's first run. Later realms of the thread share this
- * compiled code.
+ * Compiled lazily: V8 compiles the script's top level and the two parenthesized functions that wrap the
+ * runtime (see scripts/build-realm-runtime.mjs), and each function inside them only when a realm first
+ * calls it; later realms of the thread share what is compiled. A realm's install and first run call
+ * most of the runtime, but not all of it (the wrappers of builtins a script never calls, the codec's
+ * paths for values it never meets): compiled whole, every function at once, a cold start (import and
+ * first run) took 7 M more instructions on Node 20 and 23 M more on Node 24 (callgrind). The wrapper
+ * must be a parenthesized `function`: when it was an arrow, V8 pre-parsed it with the script and parsed
+ * it again, whole, at the first install, which made a lazy compile dearer than an eager one.
+ *
+ * `eager` compiles every function now, for code handed to workers, whose realms will call them all.
  */
-function runtime(): vm.Script {
+function runtime(eager = false): vm.Script {
   if (runtimeScript !== undefined) return runtimeScript;
   const data = handedCode ?? runtimeCache?.data;
   handedCode = undefined;
@@ -60,7 +66,8 @@ function runtime(): vm.Script {
       return (runtimeScript = script);
     }
   }
-  return (runtimeScript = eagerly(REALM_RUNTIME_SOURCE, () => new vm.Script(REALM_RUNTIME_SOURCE, { filename: 'enclave:runtime' }), Infinity));
+  const compile = () => new vm.Script(REALM_RUNTIME_SOURCE, { filename: 'enclave:runtime' });
+  return (runtimeScript = eager ? eagerly(REALM_RUNTIME_SOURCE, compile, Infinity) : lazily(compile));
 }
 
 /**
@@ -79,7 +86,8 @@ const HAND_CODE = Number(process.versions.node.split('.')[0]) < 24;
  */
 export function runtimeCodeForWorkers(): Uint8Array | undefined {
   if (!HAND_CODE) return undefined;
-  return (runtimeCode ??= runtime().createCachedData());
+  // A host that has built realms hands what they compiled; one that has not (worker_threads mode) compiles it all.
+  return (runtimeCode ??= runtime(true).createCachedData());
 }
 
 /** In a worker, before its first realm: the code the host made with runtimeCodeForWorkers. */
