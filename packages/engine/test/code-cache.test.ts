@@ -104,3 +104,30 @@ it('compiles the realm runtime lazily, the wrapper around it with the script and
   const wholeParses = events.filter((e) => e.event === 'parse-function' && e.end - e.start > 64 * 1024);
   expect(wholeParses).toEqual([]);
 });
+
+it("a process's first run that exhausts the stack calls into the runtime's uncompiled functions at that depth and still ends cleanly", () => {
+  // Compiled lazily, the runtime's functions a run reaches first at the bottom of a full stack are
+  // compiled there: that may fail as a RangeError in the script (as calling them may), never worse.
+  const code = `let depth = 0;
+function down(n) {
+  try { depth = n; return down(n + 1); }
+  catch (err) {
+    try { console.log('at', n); } catch {}
+    try { callTool('t', {}).catch(() => {}); } catch {}
+    return [1, 2].map((x) => x + n).length + ':' + err.name;
+  }
+}
+return { r: down(0), deep: depth > 1000 };`;
+  for (const adapter of ['vm', 'worker_threads']) {
+    const script = `const { Enclave } = await import(${JSON.stringify(bundle)});
+const e = new Enclave({ adapter: ${JSON.stringify(adapter)}, securityLevel: 'PERMISSIVE', transform: false });
+const first = await e.run(${JSON.stringify(code)}, { tools: { t: async () => 1 } });
+const second = await e.run('return [1, 2, 3].map((x) => x * 2)');
+console.log(JSON.stringify([first.success ? first.value : first.error, second.success ? second.value : second.error]));
+e.dispose();`;
+    const { NODE_COMPILE_CACHE: _c, NODE_DISABLE_COMPILE_CACHE: _d, ...inherited } = process.env;
+    const out = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: inherited });
+    expect(out.stderr, adapter).toBe('');
+    expect(JSON.parse(out.stdout), adapter).toEqual([{ r: '2:RangeError', deep: true }, [2, 4, 6]]);
+  }
+});
