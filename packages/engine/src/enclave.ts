@@ -515,6 +515,7 @@ export class Enclave {
       functionNames,
       deadline: startedAt + limits.timeout,
       privateNames: compiled.privateNames,
+      console: compiled.console,
       positions: compiled.positions,
     };
     const live = this.#toolInvoker(scope, run);

@@ -42,6 +42,11 @@ export interface IsolatedJob {
    */
   privateNames?: boolean | undefined;
   /**
+   * False when the script cannot name `console` (see namesConsole in pipeline.ts): its run gets none
+   * built. Absent: it gets one, as jobs from runtime nodes' apps, which carry no such answer.
+   */
+  console?: boolean | undefined;
+  /**
    * What the realm needs to put the frames of a stack trace the script reads in the user's own source
    * (see positions.ts), asked for only when the script formats one (a worker is sent it with the job).
    * Absent: frames keep the rewritten script's columns.

@@ -304,6 +304,8 @@ export interface RunConfig {
   names: readonly string[];
   /** Those of `names` that are host functions: each becomes an async stub calling the tool bridge. */
   fnNames: readonly string[];
+  /** Whether the run gets a console (false when the script cannot name one: see IsolatedJob.console). */
+  console: boolean;
   /**
    * A durable run (one that may pause for an approval and be replayed): `Date.now()`, `new Date()`,
    * `Date()` and `Math.random()` take their values from the host (`bridge.nd`), which records them and

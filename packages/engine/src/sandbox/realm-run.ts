@@ -260,6 +260,7 @@ export class RealmRun implements RealmRunTarget, EntryTarget {
       globals: job.globalsText === null ? -1 : globals.length,
       names: job.globalNames,
       fnNames: job.functionNames,
+      console: job.console !== false,
       durable: job.replayNd !== undefined,
       seed: this.#seed,
     };

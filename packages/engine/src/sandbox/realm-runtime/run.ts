@@ -562,7 +562,8 @@ export function createRunner(codec: Codec) {
       const callTool = makeCallTool(run, codec);
       asBuiltin(callTool);
       const input = cfg.input < 0 ? undefined : codec.decode(apply(stringSlice, cfgText, [inputAt, globalsAt]) as string);
-      const args: unknown[] = [makeGuards(run), callTool, makeConsole(run, codec), input];
+      // A script that cannot name `console` gets none built (see IsolatedJob.console).
+      const args: unknown[] = [makeGuards(run), callTool, cfg.console ? makeConsole(run, codec) : undefined, input];
       const globals = (cfg.globals < 0 ? {} : codec.decode(apply(stringSlice, cfgText, [globalsAt, globalsAt + cfg.globals]) as string)) as Record<string, unknown>;
       for (let i = 0; i < cfg.names.length; i++) {
         const name = cfg.names[i] as string;
