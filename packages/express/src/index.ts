@@ -37,6 +37,20 @@ const PARSER_ERRORS: Readonly<Record<number, string>> = {
   415: 'Send the request as Content-Type: application/json.',
 };
 
+/** What a body-parser refusal of an unread body (a charset, a coding) says it did not read, in the core's words. */
+function unreadRefusal(e: { type?: unknown; charset?: unknown; encoding?: unknown }): string | undefined {
+  const token = (v: unknown) => (typeof v === 'string' && /^[\w.:+-]{1,40}$/.test(v) ? v.toLowerCase() : undefined);
+  if (e.type === 'charset.unsupported') {
+    const named = token(e.charset);
+    return `Send the request as JSON in UTF-8 (Content-Type: application/json): ${named === undefined ? 'its charset' : `charset=${named}`} is not read (JSON is UTF-8).`;
+  }
+  if (e.type === 'encoding.unsupported') {
+    const named = token(e.encoding);
+    return `Send the request body uncompressed: ${named === undefined ? 'its Content-Encoding' : `Content-Encoding: ${named}`} is not read.`;
+  }
+  return undefined;
+}
+
 /**
  * Mounts the execution route: `POST {path}` runs `{ code, input?, limits? }` with the tools of the
  * request's user (as JSON, or streamed as events for `Accept: text/event-stream` or NDJSON), `GET {path}`
@@ -74,16 +88,13 @@ export function enclave<U = unknown>(options: ExpressEnclaveOptions<U>): Enclave
     // body-parser's errors carry a `type` such as 'entity.parse.failed' and a 4xx `status`.
     const sub = here(req);
     if (sub === undefined || res.headersSent || typeof e?.type !== 'string' || typeof e.status !== 'number' || e.status < 400 || e.status > 499) return next(err);
-    // express.json() refuses every charset but utf-* before it reads a byte, us-ascii too, which the core
-    // reads (it is UTF-8 on its bytes), and a Content-Encoding it cannot inflate. The body is still
-    // unread then: the core reads it and answers as it does on every other adapter (us-ascii served,
-    // utf-16 and an unknown coding refused with its own 415, which names what it does not read).
-    if ((e.type === 'charset.unsupported' || e.type === 'encoding.unsupported') && !req.readableDidRead) {
-      void handleNodeRequest(handler, req, res, nativeOf(req, res), undefined, sub);
-      return;
-    }
+    // express.json() refuses every charset but utf-* before it reads a byte (us-ascii too, which the core
+    // reads) and a Content-Encoding it cannot inflate. Refused here too, never served: Express went
+    // straight from the parser's error to the error handlers, past every middleware the app put between
+    // the parser and this route (its auth gate, CSRF check, rate limit), so serving the unread body ran
+    // scripts no gate had let through. The refusal names what was not read, as the core's would.
     const status = PARSER_ERRORS[e.status] ? e.status : 400;
-    void writeFetchResponse(res, handler.refuse(new EnclaveHttpError(status, PARSER_ERRORS[status] ?? 'The request body is not valid JSON.'), sub));
+    void writeFetchResponse(res, handler.refuse(new EnclaveHttpError(status, unreadRefusal(e) ?? PARSER_ERRORS[status] ?? 'The request body is not valid JSON.'), sub));
   };
   return Object.assign([middleware, parserErrors] as [RequestHandler, ErrorRequestHandler], { handler });
 }

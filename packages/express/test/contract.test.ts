@@ -62,6 +62,8 @@ clientConformance('express under app.use("/api")', underPrefix);
 const afterJson: AdapterHarness = {
   userOf,
   frameworkParsesBody: true,
+  // express.json() refuses charset=us-ascii before the route: its 415 stands (see the gate test below).
+  parserRefusesNonUtf: true,
   async start(options) {
     const mw = enclave(options as ExpressEnclaveOptions);
     return serve(app((a) => a.use(mw), true), () => mw.handler.dispose());
@@ -101,7 +103,7 @@ describe('express mounting', () => {
     await served.close();
   });
 
-  it('after express.json(): a body it refuses unread (a charset or a coding it does not take) is answered by the route, as without it; one it inflates is run', async () => {
+  it('after express.json(): a body it refuses unread (a charset or a coding it does not take) is refused in the route’s shape, naming what was not read; one it inflates is run', async () => {
     const mw = enclave({ logger: { info() {}, error() {} } });
     const served = await serve(app((a) => a.use(mw), true), () => mw.handler.dispose());
     const post = (headers: Record<string, string>, body: string | Uint8Array) => fetch(`${served.url}/enclave`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
@@ -113,11 +115,34 @@ describe('express mounting', () => {
       await post({ 'content-encoding': 'gzip' }, new Uint8Array(gzipSync(code))),
     ];
     expect(await Promise.all(answers.map(async (r) => [r.status, ((await r.json()) as any).error?.message ?? 'ran']))).toEqual([
-      [200, 'ran'],
+      [415, 'Send the request as JSON in UTF-8 (Content-Type: application/json): charset=us-ascii is not read (JSON is UTF-8).'],
       [415, 'Send the request body uncompressed: Content-Encoding: compress is not read.'],
       [415, 'Send the request as JSON in UTF-8 (Content-Type: application/json): charset=utf-16le is not read (JSON is UTF-8).'],
       [200, 'ran'],
     ]);
+    await served.close();
+  });
+
+  it('after express.json(): a body it refuses unread still meets the middleware between it and the route (here a gate), so it is refused, never run', async () => {
+    // Express skips every middleware after a parser's error and goes to the error handlers: the route's
+    // parser-error handler must not serve what the app's gate (auth, CSRF, a rate limit) never saw.
+    let ran = 0;
+    const mw = enclave({ logger: { info() {}, error() {} }, tools: () => ({ mark: () => ++ran }) });
+    const a = express();
+    a.use(express.json());
+    a.use((req, res, next) => (req.get('x-pass') === 'yes' ? next() : void res.status(403).json({ gate: 'closed' })));
+    a.use(mw);
+    const served = await serve(a, () => mw.handler.dispose());
+    const post = (headers: Record<string, string>) => fetch(`${served.url}/enclave`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ code: 'return await callTool("mark")' }) });
+    expect((await post({})).status).toBe(403);
+    const answers = [await post({ 'content-type': 'application/json; charset=us-ascii' }), await post({ 'content-encoding': 'compress' })];
+    expect(await Promise.all(answers.map(async (r) => [r.status, ((await r.json()) as any).error?.message ?? 'ran']))).toEqual([
+      [415, 'Send the request as JSON in UTF-8 (Content-Type: application/json): charset=us-ascii is not read (JSON is UTF-8).'],
+      [415, 'Send the request body uncompressed: Content-Encoding: compress is not read.'],
+    ]);
+    expect(ran).toBe(0);
+    // Through the gate, the same request runs.
+    expect([(await post({ 'x-pass': 'yes' })).status, ran]).toEqual([200, 1]);
     await served.close();
   });
 
