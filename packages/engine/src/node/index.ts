@@ -76,6 +76,9 @@ function streamBody(req: IncomingMessage, maxBodySize: number, abort: () => void
           }
         };
         const onData = (chunk: Buffer) => {
+          // A stream the core cancelled (it stopped reading: a 408) takes nothing more: its controller
+          // would throw, in an event listener of the host's.
+          if (done) return;
           size += chunk.byteLength;
           if (size > maxBodySize) {
             // Drop the rest unread: the 413 goes out with `Connection: close`.

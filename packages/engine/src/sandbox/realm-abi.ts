@@ -62,7 +62,8 @@ export interface Guards {
   /**
    * A call every STEP_SITES operators that may read a whole string (see the rewriter's `stepSite`): V8
    * honours the deadline only at a call or a loop's budget check, and straight-line code has neither.
-   * Runs a checkpoint when the last one is more than PACE_MS old.
+   * The call is what counts (behind a proxy, so that V8 never inlines it); the body only ends a run that
+   * is already over.
    */
   y(): void;
   /** The end of a loop that called `g`, however it ends: the turns charged ahead and not taken are given back. */
