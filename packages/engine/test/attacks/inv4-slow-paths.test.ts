@@ -11,6 +11,10 @@
  *   2.4 s past the deadline;
  * - every eighth step after a `break` in a `case` (or in a block with a label): 3.7 s past it (and after
  *   the first fix, which joined a branch's paths at the count where each ended, still).
+ * - one native call that converts each of its arguments to a number (`Math.max`, `Math.min`,
+ *   `Math.hypot`, `String.fromCharCode`, `String.fromCodePoint`): `Math.max(...a)` over 3,000 strings
+ *   of 7.2e6 characters ran 5.1 s past a 400 ms deadline (the 600 here, about 1 s), whatever the
+ *   rewriter counted, as it sees one call.
  *
  * Measured as inv4-slow-turns measures: the child's CPU time per run, less the deadline. (In
  * `worker_threads`, with validate and transform off, the old code stopped the worker within 130 ms of
@@ -34,6 +38,9 @@ const SHAPES = {
   'first-turn loops': `let x = 0; for (let i = 0; i < 3e6; i++) { x += i; }\n${lines(`for(let j=1;j;j=0){${STEP.repeat(7)}break;}`, 200)}`,
   // 7 steps and a `break` in a case, then the eighth (never reached): 2,100 steps.
   'break in a case': `let x = 0;\n${lines(`switch(0){default:${STEP.repeat(7)}break;${STEP}}`, 300)}`,
+  // One native call that converts 600 such strings to numbers (the rewriter counts one call).
+  'Math.max of strings': 'const a = Array(600).fill(s); return Math.max(...a);',
+  'String.fromCharCode of strings': 'const a = Array(600).fill(s); return String.fromCharCode.apply(null, a).length;',
 } as const;
 
 const OPTIONS = {
