@@ -1651,7 +1651,10 @@ export function wrapBulkBuiltins(): void {
   // native). Arguments that are all numbers go straight to the native; otherwise each is converted by
   // a call that V8 cannot inline, where the deadline's termination lands (see toNumberStep), and the
   // native gets the numbers (the same result: it would convert each in the same order, once).
-  each<[object, string]>([[MathObject, 'max'], [MathObject, 'min'], [MathObject, 'hypot'], [StringCtor, 'fromCharCode'], [StringCtor, 'fromCodePoint']], ([holder, key]) => {
+  each<[object, string]>([[MathObject, 'max'], [MathObject, 'min'], [MathObject, 'hypot'], [StringCtor, 'fromCharCode'], [StringCtor, 'fromCodePoint']], (entry) => {
+    // Read by index: runtime code never goes through the array iterator (see realm-runtime.test.ts).
+    const holder = entry[0];
+    const key = entry[1];
     wrap(holder, key, (orig) => ({
       [key](...args: unknown[]) {
         for (let i = 0; i < args.length; i++) {
