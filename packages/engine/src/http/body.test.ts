@@ -57,6 +57,8 @@ describe('a body read from a stream', () => {
     clearInterval(sampling);
     peak = Math.max(peak, process.memoryUsage.rss());
     expect(text.length).toBe(size);
-    expect(peak - before).toBeLessThan(64 * 1024 * 1024);
+    // The chunks themselves are garbage as they are read, not yet collected at the peak: up to 81 MB on
+    // Node 24 (s51e); kept per byte, as before, 270 MB.
+    expect(peak - before).toBeLessThan(160 * 1024 * 1024);
   });
 });
