@@ -15,7 +15,7 @@ execFileSync(process.execPath, [path.join(root, 'scripts/build-playground.mjs')]
 rmSync(path.join(engine, 'dist'), { recursive: true, force: true });
 // tsc writes the types; rolldown writes the JavaScript, once (see packages/engine/rolldown.config.mjs).
 execFileSync(process.execPath, [tsc, '-p', path.join(engine, 'tsconfig.build.json'), '--emitDeclarationOnly'], { stdio: 'inherit' });
-pruneDeclarations(path.join(engine, 'dist'), ['index.d.ts', 'http/index.d.ts', 'node/index.d.ts', 'isolation/index.d.ts']);
+pruneDeclarations(path.join(engine, 'dist'), ['index.d.ts', 'http/index.d.ts', 'node/index.d.ts', 'isolation/index.d.ts', 'bytes/index.d.ts']);
 const rolldown = path.join(root, 'node_modules/rolldown/bin/cli.mjs');
 execFileSync(process.execPath, [rolldown, '-c', 'rolldown.config.mjs'], { stdio: 'inherit', cwd: engine });
 const cli = path.join(engine, 'dist/bundle/cli.js');

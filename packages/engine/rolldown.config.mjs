@@ -4,7 +4,8 @@
 // and never the parser); `engine`, the rest of what the main entry reaches; `handler-core`, what serves
 // a createEnclaveHandler's requests, which the handler imports when it is created (V8 compiles every
 // byte an `import` loads: a process that never serves HTTP compiled its 48 KB for nothing), with `body`,
-// the request body reader it shares with the `http` entry; `extras`, what only the other entries add
+// the request body reader it shares with the `http` entry (its bounded buffer, shared with the `bytes`
+// entry too, is in `engine`); `extras`, what only the other entries add
 // (the CLI's own modules: a server's cold start loads none of them); and `playground`, the page and its
 // assets (about 0.5 MB), which only a request for the page loads. Few files, because
 // Node's ESM loader costs about a millisecond per module, which was most of a cold start with ~60
@@ -19,6 +20,12 @@ const mainIndex = path.join(here, 'src/index.ts');
 const httpCore = path.join(here, 'src/http/handler-core.ts');
 /** The playground: the handler's core imports it on the first request for the page, so it is a chunk of its own. */
 const playgroundModules = new Set([path.join(here, 'src/http/playground.ts'), path.join(here, 'src/http/playground-assets.generated.js')]);
+/**
+ * The bounded buffer, which the body reader and the `bytes` entry share: 2 KB in the `engine` chunk,
+ * which every importer of either loads already (the HTTP core's chunks, @enclave-kit/mcp and /redis),
+ * rather than a file of its own that each of them would load besides.
+ */
+const boundedBuffer = path.join(here, 'src/bytes/bounded-buffer.ts');
 
 /** The modules the worker's entry reaches through static imports. */
 function reachedFrom(entry, ctx) {
@@ -42,6 +49,7 @@ export default {
     http: 'src/http/index.ts',
     node: 'src/node/index.ts',
     isolation: 'src/isolation/index.ts',
+    bytes: 'src/bytes/index.ts',
     cli: 'src/cli/main.ts',
     'worker-main': 'src/sandbox/worker-main.ts',
   },
@@ -77,7 +85,7 @@ export default {
             httpCoreModules ??= reachedFrom(httpCore, ctx);
             // What only the HTTP core, the CLI (or the plumbing entries) load stays out of what `import '@enclave-kit/engine'` loads.
             if (workerModules.has(id)) return 'runtime';
-            if (mainModules.has(id)) return 'engine';
+            if (mainModules.has(id) || id === boundedBuffer) return 'engine';
             // Outside every group too: the core's chunk, and the one it shares with the `http` entry.
             return httpCoreModules.has(id) ? null : 'extras';
           },

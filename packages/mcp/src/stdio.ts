@@ -5,6 +5,7 @@
 import type { Readable, Writable } from 'node:stream';
 import type { CreateEnclaveOptions, ToolSet } from '@enclave-kit/engine';
 import { Enclave, EnclaveConfigError } from '@enclave-kit/engine';
+import { BoundedBuffer } from '@enclave-kit/engine/bytes';
 import { guardStdout } from '@enclave-kit/engine/node';
 import { StdioServerTransport, serveStdio } from '@modelcontextprotocol/server/stdio';
 import { isJSONRPCErrorResponse, isJSONRPCNotification, isJSONRPCRequest, isJSONRPCResultResponse } from '@modelcontextprotocol/server';
@@ -63,8 +64,6 @@ export interface McpStdioServer {
 const INVALID_REQUEST = -32600;
 const TOO_MANY_REQUESTS = -32000;
 const NEWLINE = 0x0a;
-/** A line buffer before the first byte of a line. */
-const EMPTY = Buffer.alloc(0);
 /** Characters of a cancel's reason passed on to the server. */
 const MAX_REASON = 1000;
 /** Bytes kept of each end of a dropped line, to find its id in. */
@@ -103,12 +102,11 @@ class LimitedTransport extends StdioServerTransport {
   readonly #maxLineBytes: number;
   readonly #maxConcurrentRequests: number;
   /**
-   * The line read so far (while it is within the cap): its bytes, `#line[0, #lineBytes)`, in one buffer
-   * that doubles. A client decides how stdin is cut (a write per byte), and a Buffer kept per chunk held
-   * a few hundred bytes of memory per byte of the line.
+   * The line read so far (while it is within the cap), copied out of the chunks: a client decides how
+   * stdin is cut (a write per byte), and a Buffer kept per chunk held a few hundred bytes of memory per
+   * byte of the line. Let go when emptied if over 64 KiB: a line of a MiB once does not hold a MiB for good.
    */
-  #line: Buffer = EMPTY;
-  #lineBytes = 0;
+  readonly #line = new BoundedBuffer({ alloc: (size) => Buffer.allocUnsafe(size), minCapacity: 1024 });
   /** Over the cap: the rest of the line is dropped as it comes, its first and last bytes kept to find its id. */
   #dropped: { head: Buffer; tail: Buffer } | undefined;
   /** The ids of the requests in flight: one request each, so that a cancel stops the request whose place it frees. */
@@ -158,8 +156,7 @@ class LimitedTransport extends StdioServerTransport {
   override async close(): Promise<void> {
     this.#ended = true;
     this.#held = undefined;
-    this.#line = EMPTY;
-    this.#lineBytes = 0;
+    this.#line.release();
     this.#dropped = undefined;
     await super.close();
     this.#resolve();
@@ -208,38 +205,23 @@ class LimitedTransport extends StdioServerTransport {
         this.#refuse(idOfDropped(dropped.head.toString('utf8'), dropped.tail.toString('utf8')), INVALID_REQUEST, `The message is longer than ${this.#maxLineBytes} bytes (maxLineBytes); it was dropped unread.`, { maxLineBytes: this.#maxLineBytes });
         continue;
       }
-      const line = Buffer.allocUnsafe(this.#lineBytes + 1);
-      this.#line.copy(line, 0, 0, this.#lineBytes);
-      line[this.#lineBytes] = NEWLINE;
-      this.#clearLine();
+      const held = this.#line.view();
+      const line = Buffer.allocUnsafe(held.length + 1);
+      held.copy(line);
+      line[held.length] = NEWLINE;
+      this.#line.clear();
       this.#read(line);
     }
-  }
-
-  /** The next line starts empty; a large buffer goes (a line of a MiB once does not hold a MiB for good). */
-  #clearLine(): void {
-    this.#lineBytes = 0;
-    if (this.#line.length > 64 * 1024) this.#line = EMPTY;
   }
 
   /** A part of the current line: kept while the line is within the cap, dropped (ends kept) once it is not. */
   #take(part: Buffer): void {
     if (part.length === 0) return;
-    if (this.#dropped === undefined && this.#lineBytes + part.length <= this.#maxLineBytes) {
-      const size = this.#lineBytes + part.length;
-      if (size > this.#line.length) {
-        const bigger = Buffer.allocUnsafe(Math.min(this.#maxLineBytes, Math.max(size, 2 * this.#line.length, 1024)));
-        this.#line.copy(bigger, 0, 0, this.#lineBytes);
-        this.#line = bigger;
-      }
-      part.copy(this.#line, this.#lineBytes);
-      this.#lineBytes = size;
-      return;
-    }
+    if (this.#dropped === undefined && this.#line.appendWithin(part, this.#maxLineBytes)) return;
     if (this.#dropped === undefined) {
-      const head = Buffer.from(this.#line.subarray(0, this.#lineBytes));
+      const head = Buffer.from(this.#line.view());
       this.#dropped = { head: Buffer.from(head.subarray(0, ID_WINDOW)), tail: Buffer.alloc(0) };
-      this.#clearLine();
+      this.#line.clear();
       if (this.#dropped.head.length < ID_WINDOW) this.#dropped.head = Buffer.concat([this.#dropped.head, part.subarray(0, ID_WINDOW - this.#dropped.head.length)]);
       part = Buffer.concat([head.subarray(Math.max(0, head.length - ID_WINDOW)), part]);
     }

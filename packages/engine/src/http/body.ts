@@ -1,3 +1,4 @@
+import { BoundedBuffer } from '../bytes/bounded-buffer.js';
 import { EnclaveHttpError } from './errors.js';
 
 /** The body of `POST {path}` (DESIGN.md section 5). */
@@ -169,29 +170,21 @@ async function readBytes(request: Request, maxBodySize: number, length: number |
   }
   if (request.body === null) return new Uint8Array(0);
   const reader = request.body.getReader();
-  // Copied as it comes into one buffer that doubles, never kept as the chunks: a client controls their
-  // size (a chunked body of one-byte chunks: 6 MB on the wire for the default 1 MiB), and a Uint8Array
-  // kept per byte held hundreds of megabytes for one request.
-  let bytes = new Uint8Array(0);
-  let size = 0;
+  // Copied as it comes, never kept as the chunks: a client controls their size (a chunked body of
+  // one-byte chunks: 6 MB on the wire for the default 1 MiB), and a Uint8Array kept per byte held
+  // hundreds of megabytes for one request.
+  const bytes = new BoundedBuffer({ alloc: (size) => new Uint8Array(size), minCapacity: 16 * 1024 });
   try {
     for (;;) {
       const { done, value } = await (late === undefined ? reader.read() : Promise.race([reader.read(), late]));
       if (done) break;
-      if (size + value.byteLength > maxBodySize) throw new PayloadTooLargeError(maxBodySize);
-      if (size + value.byteLength > bytes.length) {
-        const bigger = new Uint8Array(Math.min(maxBodySize, Math.max(size + value.byteLength, 2 * bytes.length, 16 * 1024)));
-        bigger.set(bytes.subarray(0, size));
-        bytes = bigger;
-      }
-      bytes.set(value, size);
-      size += value.byteLength;
+      if (!bytes.appendWithin(value, maxBodySize)) throw new PayloadTooLargeError(maxBodySize);
     }
   } catch (err) {
     reader.cancel().catch(() => {});
     throw err;
   }
-  return bytes.subarray(0, size);
+  return bytes.view();
 }
 
 /** The body of `POST {path}/check`. */

@@ -12,6 +12,7 @@
  * an acceptance that carries the run's token, which only the node that read the run has.
  */
 import type { Socket } from 'node:net';
+import { BoundedBuffer } from '@enclave-kit/engine/bytes';
 import { checkMessage } from '@enclave-kit/engine/isolation';
 
 /** How long a new connection has to say hello (app side) or to be welcomed (node side). */
@@ -26,9 +27,10 @@ export const MAX_LINKS = 256;
  */
 export const HELLO_FRESH_MS = 30_000;
 
-const EMPTY = Buffer.alloc(0);
 /** A reader's buffer kept between frames at most; a larger one goes once its frame is read. */
 const KEEP_BYTES = 64 * 1024;
+/** A reader's first buffer, whatever the frame: most are a few hundred bytes. */
+const MIN_HELD_BYTES = 256;
 
 /**
  * The largest frame for messages of at most `maxChars` UTF-16 units (what `checkMessage` counts): a
@@ -68,9 +70,8 @@ export function writeFrame(socket: Socket, text: string, maxQueued: number): boo
  * MiB) grew its reader by about 30 MB a second, toward gigabytes for one frame.
  */
 export class FrameReader {
-  /** Bytes of the frame (or header) being read: `#buf[0, #len)`. Grows by doubling, up to the frame. */
-  #buf: Buffer = EMPTY;
-  #len = 0;
+  /** Bytes of the frame (or header) being read, when a chunk ended inside it. */
+  readonly #held = new BoundedBuffer({ alloc: (size) => Buffer.allocUnsafe(size), minCapacity: MIN_HELD_BYTES, keepCapacity: KEEP_BYTES });
   /** The length of the frame being read, once its header is in. */
   #need = -1;
   /** Bytes of an oversized frame still to skip. */
@@ -92,14 +93,10 @@ export class FrameReader {
       this.#skip = 0;
     }
     // Frames whole in this chunk are read from it as it is; only a part left over is copied.
-    let data = chunk;
-    if (this.#len > 0) {
-      this.#reserve(this.#len + chunk.length);
-      chunk.copy(this.#buf, this.#len);
-      this.#len += chunk.length;
-      data = this.#buf;
-    }
-    const end = data === chunk ? chunk.length : this.#len;
+    const held = this.#held.length > 0;
+    if (held) this.#held.append(chunk, this.#growthCap());
+    const data = held ? this.#held.view() : chunk;
+    const end = data.length;
     let at = 0;
     for (;;) {
       if (this.#need < 0) {
@@ -122,34 +119,17 @@ export class FrameReader {
       this.#need = -1;
       this.onFrame(text);
     }
-    this.#keep(data, at, end);
-  }
-
-  /** Keeps `data[at, end)`, the start of the next frame, and lets a large buffer go once it is read. */
-  #keep(data: Buffer, at: number, end: number): void {
-    const left = end - at;
-    if (data !== this.#buf) {
-      this.#len = 0;
-      if (left === 0) return;
-      this.#reserve(left);
-      data.copy(this.#buf, 0, at, end);
-    } else if (left > 0 && this.#buf.length > KEEP_BYTES && left * 4 < this.#buf.length) {
-      this.#buf = Buffer.from(data.subarray(at, end));
-    } else if (left > 0) {
-      data.copyWithin(0, at, end);
-    } else if (this.#buf.length > KEEP_BYTES) {
-      this.#buf = EMPTY;
+    // Keeps `data[at, end)`, the start of the next frame; a large buffer goes once it is read.
+    if (held) {
+      this.#held.discard(at);
+    } else if (at < end) {
+      this.#held.append(data.subarray(at, end), this.#growthCap());
     }
-    this.#len = left;
   }
 
-  /** Room for `size` bytes in all: twice what is there, within the frame being read (or `size`). */
-  #reserve(size: number): void {
-    if (size <= this.#buf.length) return;
-    const frame = this.#need >= 0 ? this.#need : 4;
-    const bigger = Buffer.allocUnsafe(Math.max(size, Math.min(2 * this.#buf.length, frame), 256));
-    this.#buf.copy(bigger, 0, 0, this.#len);
-    this.#buf = bigger;
+  /** The held bytes double within the frame being read (or its header), from MIN_HELD_BYTES. */
+  #growthCap(): number {
+    return Math.max(this.#need >= 0 ? this.#need : 4, MIN_HELD_BYTES);
   }
 }
 
