@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { EnclaveHttpError, createEnclaveHandler } from '@enclave-kit/engine';
-import { routePath } from '@enclave-kit/engine/http';
+import { charsetRefusal, contentCodingRefusal, contentTypeRefusal, routePath } from '@enclave-kit/engine/http';
 import { handleNodeRequest, writeFetchResponse } from '@enclave-kit/engine/node';
 import type { EnclaveFetchHandler, EnclaveHandlerOptions } from '@enclave-kit/engine';
 
@@ -34,20 +34,13 @@ export type EnclaveMiddleware = [RequestHandler, ErrorRequestHandler] & { readon
 
 const PARSER_ERRORS: Readonly<Record<number, string>> = {
   413: 'The request body is too large.',
-  415: 'Send the request as Content-Type: application/json.',
+  415: contentTypeRefusal(null, 'the request'),
 };
 
-/** What a body-parser refusal of an unread body (a charset, a coding) says it did not read, in the core's words. */
+/** What a body-parser refusal of an unread body (a charset, a coding) says it did not read: the core's text for it. */
 function unreadRefusal(e: { type?: unknown; charset?: unknown; encoding?: unknown }): string | undefined {
-  const token = (v: unknown) => (typeof v === 'string' && /^[\w.:+-]{1,40}$/.test(v) ? v.toLowerCase() : undefined);
-  if (e.type === 'charset.unsupported') {
-    const named = token(e.charset);
-    return `Send the request as JSON in UTF-8 (Content-Type: application/json): ${named === undefined ? 'its charset' : `charset=${named}`} is not read (JSON is UTF-8).`;
-  }
-  if (e.type === 'encoding.unsupported') {
-    const named = token(e.encoding);
-    return `Send the request body uncompressed: ${named === undefined ? 'its Content-Encoding' : `Content-Encoding: ${named}`} is not read.`;
-  }
+  if (e.type === 'charset.unsupported' && typeof e.charset === 'string') return charsetRefusal(e.charset, 'the request');
+  if (e.type === 'encoding.unsupported' && typeof e.encoding === 'string') return contentCodingRefusal(e.encoding);
   return undefined;
 }
 

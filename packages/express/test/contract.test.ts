@@ -123,6 +123,29 @@ describe('express mounting', () => {
     await served.close();
   });
 
+  it('after express.json(): what it refuses unread is named in the core’s words, as the core names it with no parser (a list of codings, a long charset)', async () => {
+    const longCharset = `x-${'a'.repeat(50)}`;
+    const requests: Record<string, string>[] = [{ 'content-encoding': 'gzip, br' }, { 'content-encoding': 'Identity, X-Compress' }, { 'content-type': `application/json; charset=${longCharset}` }];
+    const answersOf = async (withJson: boolean) => {
+      const mw = enclave({ logger: { info() {}, error() {} } });
+      const served = await serve(app((a) => a.use(mw), withJson), () => mw.handler.dispose());
+      const answers = [];
+      for (const headers of requests) {
+        const res = await fetch(`${served.url}/enclave`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{"code":"return 1"}' });
+        answers.push([res.status, ((await res.json()) as any).error?.message]);
+      }
+      await served.close();
+      return answers;
+    };
+    const parsed = await answersOf(true);
+    expect(parsed).toEqual([
+      [415, 'Send the request body uncompressed: Content-Encoding: gzip is not read.'],
+      [415, 'Send the request body uncompressed: Content-Encoding: x-compress is not read.'],
+      [415, `Send the request as JSON in UTF-8 (Content-Type: application/json): charset=${longCharset.slice(0, 40)} is not read (JSON is UTF-8).`],
+    ]);
+    expect(parsed).toEqual(await answersOf(false));
+  });
+
   it('after express.json(): a body it refuses unread still meets the middleware between it and the route (here a gate), so it is refused, never run', async () => {
     // Express skips every middleware after a parser's error and goes to the error handlers: the route's
     // parser-error handler must not serve what the app's gate (auth, CSRF, a rate limit) never saw.

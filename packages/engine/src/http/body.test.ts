@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { contentTypeRefusal, isJsonContentType, readBodyText } from './body.js';
+import { charsetRefusal, contentCodingRefusal, contentTypeRefusal, isJsonContentType, readBodyText } from './body.js';
 
 describe('the Content-Type of a JSON body', () => {
   it('is JSON with no charset, or one that is UTF-8 (quoted or not, any case, among other parameters), or US-ASCII', () => {
@@ -22,6 +22,13 @@ describe('the Content-Type of a JSON body', () => {
     expect(contentTypeRefusal('text/plain', 'the decision')).toBe('Send the decision as Content-Type: application/json.');
     expect(contentTypeRefusal(null, 'the request')).toBe('Send the request as Content-Type: application/json.');
   });
+
+  it('is named in the same words by charsetRefusal, for a parser before the core that refuses a charset itself', () => {
+    expect(charsetRefusal('US-ASCII', 'the request')).toBe('Send the request as JSON in UTF-8 (Content-Type: application/json): charset=us-ascii is not read (JSON is UTF-8).');
+    const long = `x-${'a'.repeat(60)}`;
+    expect(charsetRefusal(long, 'the request')).toBe(contentTypeRefusal(`application/json; charset=${long}`, 'the request'));
+    expect(charsetRefusal('<b>x</b>', 'the request')).toBe(contentTypeRefusal('application/json; charset="<b>x</b>"', 'the request'));
+  });
 });
 
 describe('the Content-Encoding of a body', () => {
@@ -35,6 +42,11 @@ describe('the Content-Encoding of a body', () => {
     await expect(read('gzip')).rejects.toMatchObject({ status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Send the request body uncompressed: Content-Encoding: gzip is not read.' });
     await expect(read('identity, br')).rejects.toMatchObject({ status: 415, message: expect.stringMatching(/Content-Encoding: br is not read/) });
     await expect(read('<b>x</b>')).rejects.toMatchObject({ status: 415, message: 'Send the request body uncompressed: its Content-Encoding is not read.' });
+  });
+
+  it('is refused in the words of contentCodingRefusal, which names no coding for identity', async () => {
+    for (const encoding of ['gzip', 'Identity, X-Compress', 'a:b']) await expect(read(encoding)).rejects.toMatchObject({ status: 415, message: contentCodingRefusal(encoding) });
+    expect([contentCodingRefusal(null), contentCodingRefusal(' identity ,')]).toEqual([undefined, undefined]);
   });
 });
 

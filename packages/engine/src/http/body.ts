@@ -80,8 +80,17 @@ export function isJsonContentType(value: string | null): boolean {
  */
 export function contentTypeRefusal(value: string | null, what: string): string {
   const charset = value === null ? undefined : foreignCharset(value);
-  if (charset === undefined) return `Send ${what} as Content-Type: application/json.`;
-  const named = /^[\w.:+-]+$/.test(charset) ? `charset=${charset}` : 'its charset';
+  return charset === undefined ? `Send ${what} as Content-Type: application/json.` : charsetRefusal(charset, what);
+}
+
+/**
+ * What a 415 says of a body declared in `charset`, which is not read: contentTypeRefusal's words, for a
+ * body parser before the core that refuses a charset itself (express.json() refuses `us-ascii` too).
+ * The charset is named (lowercased, at most 40 characters) when it is a plain token.
+ */
+export function charsetRefusal(charset: string, what: string): string {
+  const shown = charset.trim().toLowerCase().slice(0, 40);
+  const named = /^[\w.:+-]+$/.test(shown) ? `charset=${shown}` : 'its charset';
   return `Send ${what} as JSON in UTF-8 (Content-Type: application/json): ${named} is not read (JSON is UTF-8).`;
 }
 
@@ -102,17 +111,19 @@ function decodeUtf8(bytes: Uint8Array): string {
 }
 
 /**
- * The body is read as it arrives: a compressed one (`Content-Encoding: gzip`) would be read as UTF-8
- * into a 400 about bytes its sender never wrote, and one declared compressed but sent plain would be
- * taken for what it is not. Either is a body in a coding this server does not read: 415 (RFC 9110,
- * 15.5.16), saying so. `identity` (or an empty header) is no coding.
+ * What a 415 says of a body in the content coding(s) `value` (a Content-Encoding header) names, or
+ * undefined if it names none: `identity` (or an empty header) is no coding. The body is read as it
+ * arrives: a compressed one (`Content-Encoding: gzip`) would be read as UTF-8 into a 400 about bytes its
+ * sender never wrote, and one declared compressed but sent plain would be taken for what it is not.
+ * Either is a body in a coding this server does not read: 415 (RFC 9110, 15.5.16), saying so. The first
+ * coding is named when it is a plain token of at most 40 characters.
  */
-function refuseContentCoding(value: string | null): void {
-  if (value === null) return;
+export function contentCodingRefusal(value: string | null): string | undefined {
+  if (value === null) return undefined;
   const codings = value.split(',').map((c) => c.trim().toLowerCase()).filter((c) => c !== '' && c !== 'identity');
-  if (codings.length === 0) return;
+  if (codings.length === 0) return undefined;
   const named = /^[\w.+-]{1,40}$/.test(codings[0] as string) ? `Content-Encoding: ${codings[0]}` : 'its Content-Encoding';
-  throw new EnclaveHttpError(415, `Send the request body uncompressed: ${named} is not read.`);
+  return `Send the request body uncompressed: ${named} is not read.`;
 }
 
 /** A body that did not arrive whole within the handler's `bodyTimeoutMs`: 408, and the connection is closed. */
@@ -130,7 +141,7 @@ export interface ReadBodyOptions {
 /**
  * Reads the body as UTF-8 text, never holding more than `maxBodySize` bytes: a declared length over the
  * cap is refused before reading, and an undeclared one is cut off as soon as it passes the cap; a body in
- * a content coding (`Content-Encoding: gzip`) is refused with 415 before reading (refuseContentCoding). With
+ * a content coding (`Content-Encoding: gzip`) is refused with 415 before reading (contentCodingRefusal). With
  * `timeoutMs`, a body that has not arrived whole by then is given up with a RequestTimeoutError (408): a
  * client that sends its body a byte at a time (or not at all after its headers) holds a request open
  * only that long, whatever the server's own timeouts are (Node's `requestTimeout` is 5 minutes).
@@ -140,7 +151,8 @@ export interface ReadBodyOptions {
  * instead of building a web stream. The length is checked again after reading all the same.
  */
 export async function readBodyText(request: Request, maxBodySize: number, options: ReadBodyOptions = {}): Promise<string> {
-  refuseContentCoding(request.headers.get('content-encoding'));
+  const coded = contentCodingRefusal(request.headers.get('content-encoding'));
+  if (coded !== undefined) throw new EnclaveHttpError(415, coded);
   const declared = request.headers.get('content-length');
   const length = declared !== null && /^\d+$/.test(declared.trim()) ? Number(declared) : undefined;
   if (length !== undefined && length > maxBodySize) throw new PayloadTooLargeError(maxBodySize);

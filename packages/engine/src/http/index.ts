@@ -21,7 +21,7 @@ export { checkHandlerOptions, createEnclaveHandler } from './handler.js';
 // Also on the main entry: DESIGN.md places the status table and the core in http/, and users import them from here too.
 export { ENCLAVE_HTTP_STATUS, statusTable } from './status.js';
 export type { HttpOutcome, RequestErrorCode } from './status.js';
-export { PayloadTooLargeError, RequestTimeoutError, contentTypeRefusal, isJsonContentType, parseRunRequest, readBodyText } from './body.js';
+export { PayloadTooLargeError, RequestTimeoutError, charsetRefusal, contentCodingRefusal, contentTypeRefusal, isJsonContentType, parseRunRequest, readBodyText } from './body.js';
 export type { ReadBodyOptions } from './body.js';
 export type { RunRequestBody } from './body.js';
 export { routePath } from './route.js';
