@@ -11,7 +11,7 @@ import { EnclaveConfigError } from '../errors.js';
 import type { SecurityLevel } from '../levels.js';
 import { SECURITY_LEVELS } from '../levels.js';
 import { LineIndex } from '../source.js';
-import type { Issue } from '../source.js';
+import type { CheckIssue } from '../pipeline.js';
 import type { RunOptions, ToolSet } from '../types.js';
 import { checkSource } from './check.js';
 import { formatIssue } from './frame.js';
@@ -76,6 +76,7 @@ Options:
   --level LEVEL     ${LEVELS} (default STANDARD)
   --globals a,b     names the host passes as globals, allowed as identifiers
   --json            print [{ file, level, ok, issues }] as JSON instead of code frames
+                    (issues as enclave.check() reports them: ruleId, severity, message, line, ...)
   -h, --help        show this help
 
 Exit codes: 0 clean, 1 problems found, 2 usage error.
@@ -230,7 +231,7 @@ async function checkCommand(args: string[], io: CliIO): Promise<number> {
   for (const path of positionals) files.push({ name: displayName(path), code: await readText(path, 'file', io) });
 
   const style = createStyle(!values.json && shouldColor(io.stdout, io.env));
-  const reports: { file: string; level: SecurityLevel; ok: boolean; issues: Issue[] }[] = [];
+  const reports: { file: string; level: SecurityLevel; ok: boolean; issues: CheckIssue[] }[] = [];
   let failed = false;
   for (const { name, code } of files) {
     const issues = checkSource(code, level, globals);
@@ -242,7 +243,7 @@ async function checkCommand(args: string[], io: CliIO): Promise<number> {
       continue;
     }
     const lines = new LineIndex(code);
-    for (const issue of issues) io.stdout.write(`${formatIssue(name, issue, lines, { style })}\n\n`);
+    for (const issue of issues) io.stdout.write(`${formatIssue(name, issue, lines, { style, severity: issue.severity })}\n\n`);
     io.stdout.write(`${escapeText(name)}: ${style.red(`${issues.length} problem${issues.length === 1 ? '' : 's'}`)} (level ${level})\n`);
   }
   if (values.json) io.stdout.write(`${escapeJSONText(JSON.stringify(reports, null, 2))}\n`);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Enclave } from '../enclave.js';
 import { LineIndex } from '../source.js';
 import type { CliIO } from './app.js';
 import { main } from './app.js';
@@ -387,6 +388,21 @@ describe('main (in-process)', () => {
     const reports = JSON.parse(r.stdout) as { file: string; ok: boolean; issues: { ruleId: string }[] }[];
     expect(reports[0]).toMatchObject({ file: 'bad.js', level: 'STANDARD', ok: false });
     expect(reports[0]?.issues[0]?.ruleId).toBe('no-eval');
+  });
+
+  it('gives each issue of --json its severity, as enclave.check() and POST {path}/check report it', async () => {
+    const code = 'const x = 1;\nreturn eval("1") + undefinedThing;';
+    file('bad.js', code);
+    const r = await cli(['check', 'bad.js', '--json']);
+    const reports = JSON.parse(r.stdout) as { issues: { ruleId: string; severity?: string }[] }[];
+    expect(reports[0]?.issues.length).toBeGreaterThan(0);
+    expect(reports[0]?.issues.map((i) => i.severity)).toEqual(reports[0]?.issues.map(() => 'error'));
+    const enclave = new Enclave();
+    try {
+      expect(reports[0]?.issues).toEqual(enclave.check(code).issues);
+    } finally {
+      enclave.dispose();
+    }
   });
 
   it('runs with input and reports a tool failure', async () => {
