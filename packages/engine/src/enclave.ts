@@ -331,9 +331,11 @@ export class Enclave {
 
   /**
    * Runs one script. Never throws for anything the script or its input does: every outcome is an
-   * `ExecutionResult` with a code.
+   * `ExecutionResult` with a code. `runOptions` is optional: `null` is no options, as `undefined` is (so
+   * is it for `stream()` and `check()`).
    */
-  async run<T = unknown>(code: string, runOptions: RunOptions = {}): Promise<ExecutionResult<T>> {
+  async run<T = unknown>(code: string, runOptions: RunOptions | null = {}): Promise<ExecutionResult<T>> {
+    runOptions ??= {};
     const startedAt = performance.now();
     let run: Run | undefined;
     let result: ExecutionResult;
@@ -378,9 +380,10 @@ export class Enclave {
    * const result = await run.result;
    * ```
    */
-  stream<T = unknown>(code: string, runOptions: Omit<RunOptions, 'onEvent'> & { onEvent?: never } = {}): EnclaveRunStream<T> {
+  stream<T = unknown>(code: string, runOptions: (Omit<RunOptions, 'onEvent'> & { onEvent?: never }) | null = {}): EnclaveRunStream<T> {
+    runOptions ??= {};
     const queue = new EventQueue();
-    const sessionId = runOptions?.sessionId ?? newSessionId();
+    const sessionId = runOptions.sessionId ?? newSessionId();
     const result = this.run<T>(code, { ...runOptions, sessionId, onEvent: (event) => queue.push(event) }).finally(() => queue.end());
     return { sessionId, result, [Symbol.asyncIterator]: () => queue.iterator() };
   }
@@ -610,7 +613,8 @@ export class Enclave {
    * for (const i of issues) console.log(`${i.line}:${i.column} ${i.severity} [${i.ruleId}] ${i.message}`, i.suggestions ?? []);
    * ```
    */
-  check(code: string, options: Pick<RunOptions, 'tools' | 'toolHandler' | 'globals'> = {}): CheckReport {
+  check(code: string, options: Pick<RunOptions, 'tools' | 'toolHandler' | 'globals'> | null = {}): CheckReport {
+    options ??= {};
     const where = 'check(code, options)';
     const checker = new OptionChecker(where);
     checker.knownKeys('', checker.object('options', options) ?? {}, ['tools', 'toolHandler', 'globals']);

@@ -83,8 +83,8 @@ const NO_GLOBALS: readonly string[] = [];
  * if (!r.ok) for (const i of r.issues) console.log(`${i.line}:${i.column} ${i.ruleId} ${i.message} (${i.hint})`);
  * ```
  */
-export function checkAgentScript(code: string, options: CheckOptions = {}): CheckResult {
-  const r = prepare(code, options, true);
+export function checkAgentScript(code: string, options: CheckOptions | null = {}): CheckResult {
+  const r = prepare(code, options ?? {}, true);
   return r.ok ? r : { ok: false, issues: r.issues };
 }
 
@@ -92,8 +92,8 @@ export function checkAgentScript(code: string, options: CheckOptions = {}): Chec
  * Layers 0 to 2 as `checkAgentScript`, keeping what a run needs, without V8's compile: each thread
  * compiles what it runs (a worker never gets a host `vm.Script`).
  */
-export function prepareAgentScript(code: string, options: CheckOptions = {}): PrepareResult {
-  return prepare(code, options, false);
+export function prepareAgentScript(code: string, options: CheckOptions | null = {}): PrepareResult {
+  return prepare(code, options ?? {}, false);
 }
 
 /** Both: `syntax` adds V8's verdict (a pre-parse), which a run has from its own compile. */

@@ -47,7 +47,9 @@ describe('run(code, runOptions)', () => {
     expect((await enclave.run(42 as never)).error?.code).toBe('VALIDATION_ERROR');
     expect((await enclave.run('return 1', { nope: 1 } as never)).error?.message).toMatch(/unknown option "nope"/);
     expect((await enclave.run('return 1', { timeout: -5 })).error?.code).toBe('VALIDATION_ERROR');
-    expect((await enclave.run('return 1', null as never)).error?.code).toBe('VALIDATION_ERROR');
+    expect((await enclave.run('return 1', 5 as never)).error?.code).toBe('VALIDATION_ERROR');
+    // `runOptions?` (DESIGN.md section 3): null is no options, as undefined is.
+    expect((await enclave.run('return 1', null)).value).toBe(1);
   });
 
   it('lets per-run limits lower the instance limits but never raise them', async () => {

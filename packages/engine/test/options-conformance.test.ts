@@ -5,7 +5,7 @@
  * is starting (or may still start, up to `maxWorkers`) will take. Public API only.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Enclave } from '../src/index.js';
+import { Enclave, checkAgentScript } from '../src/index.js';
 import type { ExecutionResult, ToolSet } from '../src/index.js';
 
 const codeOf = (r: ExecutionResult) => (r.success ? 'OK' : r.error.code);
@@ -123,4 +123,34 @@ describe('a signal that is not an AbortSignal is the caller’s input, refused l
       expect(() => enclave.dispose()).not.toThrow();
     });
   }
+});
+
+describe('runOptions is optional (DESIGN.md: `run(code, runOptions?)`): null is no options, as undefined is', () => {
+  const enclave = new Enclave({ tools: { two: async () => 2 } });
+  afterAll(() => enclave.dispose());
+  const code = 'return (await callTool("two", {})) + 1';
+
+  it('run() runs with the instance’s settings', async () => {
+    const r = await enclave.run(code, null);
+    expect([codeOf(r), r.value]).toEqual(['OK', 3]);
+  });
+
+  it('stream() streams the run, and its result is the run’s', async () => {
+    const run = enclave.stream(code, null);
+    const types: string[] = [];
+    for await (const event of run) types.push(event.type);
+    expect([types[0], types.at(-1), (await run.result).value]).toEqual(['session_init', 'final', 3]);
+  });
+
+  it('check() and checkAgentScript() check as with no options', () => {
+    expect(enclave.check('return eval("1")', null)).toEqual(enclave.check('return eval("1")'));
+    expect(enclave.check(code, null).ok).toBe(true);
+    expect(checkAgentScript('return eval("1")', null)).toEqual(checkAgentScript('return eval("1")'));
+  });
+
+  it('options that are not an object are still refused, naming them', async () => {
+    const r = await enclave.run(code, 5 as never);
+    expect([codeOf(r), r.error?.message]).toEqual(['VALIDATION_ERROR', 'run(code, options): options must be an object.']);
+    expect(() => enclave.check(code, [] as never)).toThrow('check(code, options): options must be an object.');
+  });
 });
