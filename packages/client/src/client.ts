@@ -181,24 +181,24 @@ export interface EnclaveClient {
    * `retryAfter`), for an answer that is not the contract's (`BAD_RESPONSE`), a failed connection
    * (`NETWORK_ERROR`) and an aborted `signal` (`ABORTED`; the server then aborts the run as well).
    */
-  run<T = unknown>(code: string, options?: RunOptions): Promise<ExecutionResult<T>>;
+  run<T = unknown>(code: string, options?: RunOptions | null): Promise<ExecutionResult<T>>;
   /**
    * Starts a session (`POST {url}/sessions`, streamed) and follows its events, resuming after dropped
    * connections. The first request is never repeated: if it fails, so does the stream.
    */
-  stream<T = unknown>(code: string, options?: StreamOptions): EnclaveEventStream<T>;
+  stream<T = unknown>(code: string, options?: StreamOptions | null): EnclaveEventStream<T>;
   /** Starts a session without reading it (`POST {url}/sessions` with a JSON answer): its id and routes. */
-  start(code: string, options?: RunOptions): Promise<StartedSession>;
+  start(code: string, options?: RunOptions | null): Promise<StartedSession>;
   /** Attaches to a session (running or finished and not yet expired) and follows its events, resuming like `stream`. */
-  session<T = unknown>(sessionId: string, options?: SessionOptions): EnclaveEventStream<T>;
+  session<T = unknown>(sessionId: string, options?: SessionOptions | null): EnclaveEventStream<T>;
   /** A session's state, and its result once it has one. */
-  getSession(sessionId: string, options?: RequestOptions): Promise<SessionStatus>;
+  getSession(sessionId: string, options?: RequestOptions | null): Promise<SessionStatus>;
   /**
    * Cancels a session: its run ends as `ABORTED`. Resolves with the state once the run has ended (within
    * 5 s), or `state: 'running'` when the server answered 202 (cancel requested, not yet ended). A session
    * that had already ended keeps its state.
    */
-  cancel(sessionId: string, options?: RequestOptions): Promise<SessionStatus>;
+  cancel(sessionId: string, options?: RequestOptions | null): Promise<SessionStatus>;
   /**
    * Approves the call a paused session waits on (`POST {url}/sessions/{id}/approvals/{callId}`): the run
    * resumes on the server (the approved call runs once) and its events go on; follow them with
@@ -208,11 +208,11 @@ export interface EnclaveClient {
    * (already decided, not waiting, not waiting on that call, or the call waiting is not the one shown),
    * 410 `APPROVAL_EXPIRED` (the wait ended: the session ends so, nothing more runs), 429, 503.
    */
-  approve(sessionId: string, call: number | Pick<PendingApproval, 'callId' | 'digest'>, options?: RequestOptions): Promise<ApprovalAnswer>;
+  approve(sessionId: string, call: number | Pick<PendingApproval, 'callId' | 'digest'>, options?: RequestOptions | null): Promise<ApprovalAnswer>;
   /** Denies it: the call rejects in the script with a catchable `ToolError` whose `code` is `APPROVAL_DENIED` and whose message is `reason`. Throws like `approve`. */
-  deny(sessionId: string, call: number | Pick<PendingApproval, 'callId' | 'digest'>, reason?: string, options?: RequestOptions): Promise<ApprovalAnswer>;
+  deny(sessionId: string, call: number | Pick<PendingApproval, 'callId' | 'digest'>, reason?: string, options?: RequestOptions | null): Promise<ApprovalAnswer>;
   /** The catalog of the caller's tools (`GET {url}`), for prompts. */
-  catalog(options?: RequestOptions): Promise<EnclaveCatalog>;
+  catalog(options?: RequestOptions | null): Promise<EnclaveCatalog>;
 }
 
 /**
@@ -362,7 +362,7 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
   }
 
   // The server answers a cancel once the run has ended, or after 5 s.
-  const cancel = async (sessionId: string, o: RequestOptions = {}) => json<SessionStatus>(sessionUrl(sessionId), 'DELETE', o, 'status', answerDeadlineMs > 0 ? answerDeadlineMs + CANCEL_WAIT_MS : 0);
+  const cancel = async (sessionId: string, o?: RequestOptions | null) => json<SessionStatus>(sessionUrl(sessionId), 'DELETE', o ?? {}, 'status', answerDeadlineMs > 0 ? answerDeadlineMs + CANCEL_WAIT_MS : 0);
 
   async function decide(sessionId: string, call: number | Pick<PendingApproval, 'callId' | 'digest'>, decision: { approved: boolean; reason?: string }, o: RequestOptions): Promise<ApprovalAnswer> {
     const { callId, digest } = typeof call === 'number' ? { callId: call, digest: undefined } : (call ?? {});
@@ -411,15 +411,18 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
   }
 
   return {
-    async run<T>(code: string, o: RunOptions = {}) {
+    async run<T>(code: string, given?: RunOptions | null) {
+      const o = given ?? {};
       return exchange(transport, base().href, { method: 'POST', accept: JSON_ACCEPT, body: runBody(code, o), headers: o.headers, signal: o.signal }, async (res, signal) => resultOf<T>(res, signal, maxEventLength));
     },
-    stream<T>(code: string, o: StreamOptions = {}) {
+    stream<T>(code: string, given?: StreamOptions | null) {
+      const o = given ?? {};
       const body = runBody(code, o);
       const format = o.format ?? options.format ?? 'sse';
       return follow<T>(undefined, 0, o, async (signal) => send(transport, routeUrl(base(), '/sessions'), { method: 'POST', accept: STREAM_ACCEPT[format], body, headers: o.headers, signal }));
     },
-    async start(code: string, o: RunOptions = {}) {
+    async start(code: string, given?: RunOptions | null) {
+      const o = given ?? {};
       return exchange(
         transport,
         routeUrl(base(), '/sessions'),
@@ -431,15 +434,16 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
         answerDeadlineMs,
       );
     },
-    session<T>(sessionId: string, o: SessionOptions = {}) {
+    session<T>(sessionId: string, given?: SessionOptions | null) {
+      const o = given ?? {};
       const fromSeq = o.fromSeq ?? 0;
       if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) throw new EnclaveClientError({ code: 'BAD_REQUEST', message: `fromSeq must be a non-negative integer, got ${String(fromSeq)}.` });
       return follow<T>(checkedId(sessionId), fromSeq, o);
     },
-    getSession: async (sessionId, o = {}) => json<SessionStatus>(sessionUrl(sessionId), 'GET', o, 'status'),
+    getSession: async (sessionId, o) => json<SessionStatus>(sessionUrl(sessionId), 'GET', o ?? {}, 'status'),
     cancel,
-    approve: (sessionId, call, o = {}) => decide(sessionId, call, { approved: true }, o),
-    deny: (sessionId, call, reason, o = {}) => decide(sessionId, call, reason === undefined ? { approved: false } : { approved: false, reason }, o),
-    catalog: async (o = {}) => json<EnclaveCatalog>(base().href, 'GET', o, 'catalog'),
+    approve: (sessionId, call, o) => decide(sessionId, call, { approved: true }, o ?? {}),
+    deny: (sessionId, call, reason, o) => decide(sessionId, call, reason === undefined ? { approved: false } : { approved: false, reason }, o ?? {}),
+    catalog: async (o) => json<EnclaveCatalog>(base().href, 'GET', o ?? {}, 'catalog'),
   };
 }

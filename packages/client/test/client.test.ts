@@ -409,3 +409,16 @@ describe('createEnclaveClient options', () => {
     expect(await client.session(started.sessionId).result).toMatchObject({ value: 1 });
   });
 });
+
+describe('options are optional: null is no options, as undefined is (as for the engine’s run, stream and check)', () => {
+  it('run, start, stream, session, getSession, catalog and cancel take null', async () => {
+    const client = clientFor('alice');
+    expect(await client.run('return 1', null)).toMatchObject({ success: true, value: 1 });
+    expect((await collect(client.stream('return 2', null))).at(-1)).toMatchObject({ type: 'final', payload: { value: 2 } });
+    const { sessionId } = await client.start('return 3', null);
+    expect((await collect(client.session(sessionId, null))).at(-1)).toMatchObject({ type: 'final', payload: { value: 3 } });
+    expect(await client.getSession(sessionId, null)).toMatchObject({ sessionId, state: 'completed' });
+    expect(await client.cancel(sessionId, null)).toMatchObject({ sessionId, state: 'completed' });
+    expect((await client.catalog(null)).tools.length).toBeGreaterThan(0);
+  });
+});
