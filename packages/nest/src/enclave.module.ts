@@ -1,5 +1,5 @@
 import { All, Catch, Controller, Get, HttpException, Inject, Module, Next, Post, Req, Res, UseFilters } from '@nestjs/common';
-import type { ArgumentsHost, DynamicModule, ExceptionFilter, FactoryProvider, ModuleMetadata, Type } from '@nestjs/common';
+import type { ArgumentsHost, DynamicModule, ExceptionFilter, FactoryProvider, ModuleMetadata, OnModuleInit, Type } from '@nestjs/common';
 import { PATH_METADATA } from '@nestjs/common/constants.js';
 import { HttpAdapterHost } from '@nestjs/core';
 import { EnclaveHttpError, createEnclaveHandler } from '@enclave-kit/engine';
@@ -33,8 +33,20 @@ export interface EnclaveModuleAsyncOptions<U = unknown> extends Pick<ModuleMetad
 
 type Handler = EnclaveFetchHandler<NestNative>;
 
-/** The name of the wildcard below the route's path (`{path}/mcp/...`): the routes of `routes` live there. */
+/**
+ * The name of the wildcard below the route's path (`{path}/mcp/...`): the routes of `routes` live there.
+ * On Express each mount numbers its own (`below1`), which is how it finds its routes in Express's router.
+ */
 const BELOW = 'below';
+/** Mounts made so far: each one's wildcard has a name of its own. */
+let mounts = 0;
+
+/** The wildcard's value: Express names it (BELOW and the mount's number), Fastify calls it `*`. */
+function wildcardOf(params: unknown): unknown {
+  if (params === null || typeof params !== 'object') return undefined;
+  for (const [key, value] of Object.entries(params)) if (key === '*' || key.startsWith(BELOW)) return value;
+  return undefined;
+}
 
 /**
  * The path below the route's own, as the client sent it, as the other adapters hand it on: Express
@@ -42,7 +54,7 @@ const BELOW = 'below';
  * `%2F` has become a separator. It is the end of the raw path that decodes to the wildcard.
  */
 function subPathOf(req: any): string {
-  const value: unknown = req?.params?.[BELOW] ?? req?.params?.['*'];
+  const value = wildcardOf(req?.params);
   const joined = Array.isArray(value) ? value.join('/') : typeof value === 'string' ? value : '';
   const decoded = joined.replace(/^\/+/, '');
   if (decoded === '') return '';
@@ -100,6 +112,36 @@ async function serve(handler: Handler, req: any, res: any, next: unknown, subPat
   await handleNodeRequest(handler, (req.raw ?? req) as NodeRequest, (res.raw ?? res) as ServerResponse, nativeOf(req, res), parsed, subPath);
 }
 
+/** What Express's router holds of a route: its path and its handlers (one per method Nest mapped). */
+interface ExpressRoute {
+  path?: unknown;
+  stack?: { handle: (req: any, res: any, next: (signal?: unknown) => void) => unknown }[];
+}
+
+/**
+ * Express: a request the core does not serve at its method and path leaves the mount's routes before
+ * Nest's handler runs, and so before the guards (interceptors, pipes) do: `next('route')` goes on to the
+ * app's own route below the path, whose guards are then the only ones to run, or to the 404. Passed on
+ * from inside the handler instead (`next()`), it had been through the global guards once already, and
+ * the app's route ran them again: a guard that counts (a rate limit, an audit) counted it twice. The
+ * mount's routes are those whose path ends in its own wildcard (`{/*below1}`, see providers()).
+ */
+function passOnBeforeGuards(adapterHost: HttpAdapterHost, handler: Handler, below: string): void {
+  const adapter = adapterHost.httpAdapter;
+  if (adapter?.getType() !== 'express') return;
+  const stack: unknown = adapter.getInstance()?.router?.stack;
+  if (!Array.isArray(stack)) return;
+  const ours = `{/*${below}}`;
+  for (const layer of stack as { route?: ExpressRoute }[]) {
+    const route = layer?.route;
+    if (typeof route?.path !== 'string' || !route.path.endsWith(ours) || !Array.isArray(route.stack)) continue;
+    for (const step of route.stack) {
+      const nest = step.handle;
+      step.handle = (req, res, next) => (handler.accepts(String(req.method ?? 'GET'), subPathOf(req)) ? nest(req, res, next) : next('route'));
+    }
+  }
+}
+
 /**
  * Answers the route's refusals by guards and pipes (`UnauthorizedException`, `ForbiddenException`, an
  * `EnclaveHttpError`) in the route's JSON shape and status table; other exceptions go to Nest as usual.
@@ -118,29 +160,40 @@ export class EnclaveExceptionFilter implements ExceptionFilter {
   }
 }
 
-/** A controller class per module instance, so two mounts with two paths do not share metadata. */
-function createController(): Type {
+/**
+ * A controller class per module instance, so two mounts with two paths do not share metadata; `below`
+ * names its wildcard.
+ */
+function createController(below: string): Type {
   @Controller()
   @UseFilters(EnclaveExceptionFilter)
-  class EnclaveController {
-    constructor(@Inject(ENCLAVE_HANDLER) private readonly handler: Handler) {}
+  class EnclaveController implements OnModuleInit {
+    constructor(
+      @Inject(ENCLAVE_HANDLER) private readonly handler: Handler,
+      @Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost,
+    ) {}
+
+    /** Nest has mapped the routes by now, and serves no request before this. */
+    onModuleInit(): void {
+      passOnBeforeGuards(this.adapterHost, this.handler, below);
+    }
 
     @Post()
     run(@Req() req: unknown, @Res() res: unknown, @Next() next: unknown): Promise<void> {
-      return serve(this.handler, req, res, next);
+      return serve(this.handler, req, res, next, subPathOf(req));
     }
 
     /** The catalog (`catalog: false` passes it on). */
     @Get()
     catalog(@Req() req: unknown, @Res() res: unknown, @Next() next: unknown): Promise<void> {
-      return serve(this.handler, req, res, next);
+      return serve(this.handler, req, res, next, subPathOf(req));
     }
 
     /**
      * Everything below the path, any method: the sessions (`{path}/sessions...`, read from the URL) and
      * the routes of `routes` (`{path}/mcp`); what the core does not serve there is passed on.
      */
-    @All(`*${BELOW}`)
+    @All(`*${below}`)
     below(@Req() req: unknown, @Res() res: unknown, @Next() next: unknown): Promise<void> {
       return serve(this.handler, req, res, next, subPathOf(req));
     }
@@ -148,7 +201,7 @@ function createController(): Type {
   return EnclaveController;
 }
 
-function providers(controller: Type): FactoryProvider[] {
+function providers(controller: Type, below: string): FactoryProvider[] {
   return [
     {
       provide: ENCLAVE_HANDLER,
@@ -157,9 +210,12 @@ function providers(controller: Type): FactoryProvider[] {
         const { path, ...rest } = options ?? ({} as EnclaveModuleOptions);
         // The route path comes from options, also async ones: routes are resolved after providers exist.
         Reflect.defineMetadata(PATH_METADATA, routePath(path).path, controller);
-        // Fastify's router takes a bare trailing `*`; Express's path-to-regexp wants it named.
-        const below = (controller.prototype as { below: () => unknown }).below;
-        Reflect.defineMetadata(PATH_METADATA, adapterHost.httpAdapter?.getType() === 'fastify' ? '*' : `*${BELOW}`, below);
+        // Fastify's router takes a bare trailing `*`, and prefers the app's own routes to it. On Express every
+        // route of the mount is the path with its named wildcard, optional (`/enclave{/*below1}`): so
+        // passOnBeforeGuards finds them, whatever global prefix or version Nest puts before the path.
+        const methods = controller.prototype as Record<'run' | 'catalog' | 'below', () => unknown>;
+        if (adapterHost.httpAdapter?.getType() === 'fastify') Reflect.defineMetadata(PATH_METADATA, '*', methods.below);
+        else for (const method of [methods.run, methods.catalog, methods.below]) Reflect.defineMetadata(PATH_METADATA, `{/*${below}}`, method);
         return createEnclaveHandler<NestNative>(rest as EnclaveHandlerOptions<NestNative>);
       },
     },
@@ -190,22 +246,24 @@ function providers(controller: Type): FactoryProvider[] {
 // oxlint-disable-next-line typescript/no-extraneous-class
 export class EnclaveModule {
   static forRoot<U = unknown>(options: EnclaveModuleOptions<U>): DynamicModule {
-    const controller = createController();
+    const below = `${BELOW}${++mounts}`;
+    const controller = createController(below);
     return {
       module: EnclaveModule,
       controllers: [controller],
-      providers: [{ provide: ENCLAVE_MODULE_OPTIONS, useValue: options }, ...providers(controller)],
+      providers: [{ provide: ENCLAVE_MODULE_OPTIONS, useValue: options }, ...providers(controller, below)],
       exports: [ENCLAVE_HANDLER, ENCLAVE_MODULE_OPTIONS],
     };
   }
 
   static forRootAsync<U = unknown>(options: EnclaveModuleAsyncOptions<U>): DynamicModule {
-    const controller = createController();
+    const below = `${BELOW}${++mounts}`;
+    const controller = createController(below);
     return {
       module: EnclaveModule,
       imports: options.imports ?? [],
       controllers: [controller],
-      providers: [{ provide: ENCLAVE_MODULE_OPTIONS, useFactory: options.useFactory, inject: options.inject ?? [] }, ...providers(controller)],
+      providers: [{ provide: ENCLAVE_MODULE_OPTIONS, useFactory: options.useFactory, inject: options.inject ?? [] }, ...providers(controller, below)],
       exports: [ENCLAVE_HANDLER, ENCLAVE_MODULE_OPTIONS],
     };
   }

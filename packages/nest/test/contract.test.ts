@@ -13,6 +13,7 @@ import { designConformance } from '../../engine/test/http/design-conformance.js'
 import { streamingConformance } from '../../engine/test/http/streaming-conformance.js';
 import { clientConformance } from '../../client/test/conformance.js';
 import { mcpRoute } from '@enclave-kit/mcp';
+import { Enclave } from '@enclave-kit/engine';
 import { EnclaveClientError, createEnclaveClient } from '../../client/src/index.js';
 import type { EnclaveModuleOptions, NestNative } from '../src/index.js';
 import { EnclaveModule, ENCLAVE_HANDLER } from '../src/index.js';
@@ -39,12 +40,14 @@ const platforms = {
   fastify: () => new FastifyAdapter(),
 };
 
-async function start(imports: unknown[], platform: keyof typeof platforms) {
+/** The app, with `guard` as its global guard (userGuard unless given) and, if given, a global prefix. */
+async function start(imports: unknown[], platform: keyof typeof platforms, { guard = userGuard, prefix }: { guard?: CanActivate; prefix?: string } = {}) {
   @Module({ imports: imports as never[], controllers: [OtherController] })
   // oxlint-disable-next-line typescript/no-extraneous-class -- a Nest module is an empty decorated class
   class AppModule {}
   const app: INestApplication = await NestFactory.create(AppModule, platforms[platform](), { logger: false });
-  app.useGlobalGuards(userGuard);
+  if (prefix !== undefined) app.setGlobalPrefix(prefix);
+  app.useGlobalGuards(guard);
   await app.listen(0, '127.0.0.1');
   return listen(app.getHttpServer() as Server, () => {
     app.get(ENCLAVE_HANDLER).dispose();
@@ -144,6 +147,72 @@ describe('what the route does not serve below its path goes on to the app', () =
       }
     });
   }
+});
+
+/**
+ * A global guard runs once per request, as Nest runs it for any route: a request the route passes on
+ * (the app's own route below the path) is not guarded by the route first and again by the app's route.
+ * A guard that counts (a rate limit's hit, an audit line) would count it twice.
+ */
+describe('global guards run once for a request the route passes on', () => {
+  for (const platform of ['express', 'fastify'] as const) {
+    it(`once for the app's own route below the path, once for what the route serves, never for the platform's 404 (${platform})`, async () => {
+      const guarded: string[] = [];
+      const counting: CanActivate = {
+        canActivate(context: ExecutionContext) {
+          const req = context.switchToHttp().getRequest();
+          guarded.push(`${req.method} ${String(req.url).split('?', 1)[0]}`);
+          req.user = req.headers['x-user'];
+          return true;
+        },
+      };
+      const served = await start([EnclaveModule.forRoot({ logger: { info() {}, error() {} }, catalog: false, tools: { a: () => 1 } }), AppRoutesModule], platform, { guard: counting });
+      try {
+        const ask = async (method: string, path: string, body?: string) => {
+          const res = await fetch(`${served.url}/enclave${path}`, { method, headers: { 'content-type': 'application/json', 'x-user': 'alice' }, ...(body !== undefined && { body }) });
+          return [res.status, (await res.json()) as any];
+        };
+        expect(await ask('GET', '/health')).toEqual([200, { ok: true }]);
+        expect(guarded).toEqual(['GET /enclave/health']);
+        guarded.length = 0;
+        expect(await ask('POST', '', '{"code":"return 1"}')).toEqual([200, expect.objectContaining({ success: true, value: 1 })]);
+        expect(await ask('POST', '/check', '{"code":"return 1"}')).toEqual([200, expect.objectContaining({ ok: true })]);
+        expect(guarded).toEqual(['POST /enclave', 'POST /enclave/check']);
+        guarded.length = 0;
+        // The route serves neither (the catalog is off): the platform's 404, which no guard is asked about, as for any path no route has.
+        if (platform === 'express') {
+          expect((await ask('GET', ''))[0]).toBe(404);
+          expect((await ask('GET', '/nothing'))[0]).toBe(404);
+          expect(guarded).toEqual([]);
+        }
+      } finally {
+        await served.close();
+      }
+    });
+  }
+
+  it('each mount passes on what its own core does not serve, under a global prefix (express)', async () => {
+    const guarded: string[] = [];
+    const counting: CanActivate = {
+      canActivate(context: ExecutionContext) {
+        guarded.push(String(context.switchToHttp().getRequest().url));
+        return true;
+      },
+    };
+    const enclave = new Enclave();
+    const quiet = { logger: { info() {}, error() {} }, tools: { a: () => 1 }, enclave };
+    // The second mount's path ends in the first's: each still finds its own routes only.
+    const mounts = [EnclaveModule.forRoot({ ...quiet, path: '/x/enclave', catalog: false }), EnclaveModule.forRoot({ ...quiet, routes: { '/mcp': mcpRoute() } })];
+    const served = await start([...mounts, AppRoutesModule], 'express', { guard: counting, prefix: 'api' });
+    try {
+      const status = async (method: string, path: string) => (await fetch(`${served.url}/api${path}`, { method, headers: { 'content-type': 'application/json' }, ...(method === 'POST' && { body: '{"code":"return 1"}' }) })).status;
+      expect([await status('GET', '/enclave/health'), await status('GET', '/enclave'), await status('GET', '/x/enclave'), await status('POST', '/x/enclave'), await status('POST', '/x/enclave/mcp')]).toEqual([200, 200, 404, 200, 404]);
+      expect(guarded).toEqual(['/api/enclave/health', '/api/enclave', '/api/x/enclave']);
+    } finally {
+      await served.close();
+      enclave.dispose();
+    }
+  });
 });
 
 /**
