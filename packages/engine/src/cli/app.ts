@@ -142,6 +142,20 @@ function version(): string {
 }
 
 /** parseArgs reports user mistakes as TypeErrors with an ERR_PARSE_ARGS_* code; those are usage errors. */
+/** A flag of one command (node:util's parseArgs options: a string or a boolean). */
+type FlagOptions = Record<string, { type: 'string' } | { type: 'boolean'; short?: string }>;
+
+/**
+ * A command's flags and positionals, and `--help` (`-h`), which every command takes: its help is then
+ * printed and the result is undefined (the command exits 0). Errors are usage errors, as `parse` makes them.
+ */
+function parseCommand<const O extends FlagOptions>(command: string, args: string[], options: O, help: string, io: CliIO) {
+  const parsed = parse(command, () => parseArgs({ args, allowPositionals: true, options: { ...options, help: { type: 'boolean', short: 'h' } } }));
+  if ((parsed.values as { help?: boolean }).help !== true) return parsed;
+  io.stdout.write(help);
+  return undefined;
+}
+
 function parse<R>(command: string, parseThunk: () => R): R {
   try {
     return parseThunk();
@@ -206,22 +220,9 @@ function displayName(path: string): string {
 }
 
 async function checkCommand(args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse('check', () =>
-    parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        level: { type: 'string' },
-        globals: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }),
-  );
-  if (values.help) {
-    io.stdout.write(CHECK_HELP);
-    return EXIT.OK;
-  }
+  const parsed = parseCommand('check', args, { level: { type: 'string' }, globals: { type: 'string' }, json: { type: 'boolean' } }, CHECK_HELP, io);
+  if (parsed === undefined) return EXIT.OK;
+  const { values, positionals } = parsed;
   if (positionals.length === 0) throw new UsageError('check: missing <file> ("-" reads the script from standard input)', 'check');
   if (positionals.filter((p) => p === '-').length > 1) throw new UsageError('check: standard input ("-") can be read only once');
   const level = parseLevel(values.level);
@@ -272,25 +273,10 @@ function parseJSONInput(text: string, what: string): unknown {
 }
 
 async function runCommand(args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse('run', () =>
-    parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        tools: { type: 'string' },
-        input: { type: 'string' },
-        'input-file': { type: 'string' },
-        level: { type: 'string' },
-        timeout: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }),
-  );
-  if (values.help) {
-    io.stdout.write(RUN_HELP);
-    return EXIT.OK;
-  }
+  const flags = { tools: { type: 'string' }, input: { type: 'string' }, 'input-file': { type: 'string' }, level: { type: 'string' }, timeout: { type: 'string' }, json: { type: 'boolean' } } as const;
+  const parsed = parseCommand('run', args, flags, RUN_HELP, io);
+  if (parsed === undefined) return EXIT.OK;
+  const { values, positionals } = parsed;
   if (positionals.length === 0) throw new UsageError('run: missing <file> ("-" reads the script from standard input)', 'run');
   if (positionals.length > 1) throw new UsageError(`run: expected one file, got ${positionals.length}`, 'run');
   if (values.input !== undefined && values['input-file'] !== undefined) throw new UsageError('give either --input or --input-file, not both');
@@ -338,24 +324,10 @@ async function runCommand(args: string[], io: CliIO): Promise<number> {
 }
 
 async function mcpCommand(args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse('mcp', () =>
-    parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        tools: { type: 'string' },
-        level: { type: 'string' },
-        timeout: { type: 'string' },
-        'max-line-bytes': { type: 'string' },
-        'max-concurrent': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }),
-  );
-  if (values.help) {
-    io.stdout.write(MCP_HELP);
-    return EXIT.OK;
-  }
+  const flags = { tools: { type: 'string' }, level: { type: 'string' }, timeout: { type: 'string' }, 'max-line-bytes': { type: 'string' }, 'max-concurrent': { type: 'string' } } as const;
+  const parsed = parseCommand('mcp', args, flags, MCP_HELP, io);
+  if (parsed === undefined) return EXIT.OK;
+  const { values, positionals } = parsed;
   if (positionals.length > 0) throw new UsageError(`mcp: unexpected argument "${positionals[0]}"`, 'mcp');
   const level = parseLevel(values.level);
   const timeout = parseTimeout(values.timeout);

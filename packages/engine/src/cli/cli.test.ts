@@ -344,6 +344,10 @@ describe('main (in-process)', () => {
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('enclave check <file...>');
     expect((await cli(['run', '--help'])).stdout).toContain('--input-file');
+    // Every command takes -h, before anything else it checks (check and run need a file, mcp takes none).
+    expect(await cli(['check', '-h'])).toEqual({ code: 0, stdout: expect.stringContaining('Usage: enclave check'), stderr: '' });
+    expect(await cli(['mcp', '-h', 'extra'])).toEqual({ code: 0, stdout: expect.stringContaining('Usage: enclave mcp'), stderr: '' });
+    expect(await cli(['run', '-h'])).toEqual({ code: 0, stdout: expect.stringContaining('Usage: enclave run'), stderr: '' });
     expect((await cli(['help', 'mcp'])).stdout).toContain('"args": ["enclave", "mcp", "--tools", "/absolute/path/to/tools.mjs"]');
     const v = await cli(['--version']);
     expect(v).toEqual({ code: 0, stdout: `${PKG_VERSION}\n`, stderr: '' });
