@@ -9,6 +9,7 @@
  * one again (a replay) is dropped like a forged one. Without a secret, messages go as they are.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { checkMessage } from '@enclave-kit/engine/isolation';
 import { isId } from './protocol.js';
 
 /** What a message is: a run as queued, app -> node, node -> app, and the two greetings of a direct connection. */
@@ -80,4 +81,32 @@ export function inOrder(last: { seq: number }, from: { sender: string; seq: numb
   if (from.sender !== peer || from.seq <= last.seq) return false;
   last.seq = from.seq;
   return true;
+}
+
+/** A message between an app and a node as its receiver reads it: parsed, and who signed it (with a secret). */
+export interface ReceivedMessage {
+  message: unknown[];
+  tail: string;
+  /** The signer and its seq, for inOrder; undefined without a secret. */
+  from: { sender: string; seq: number } | undefined;
+}
+
+/**
+ * Reads `wire`, a message of `kind`: with a secret (`auth`) it must open (its MAC verifies) or it is
+ * `'forged'`; then it is measured (at most `maxChars` characters and `maxValues` values, checked before
+ * it is parsed) and parsed, or it is undefined. The receiver still checks that it is in order (inOrder).
+ */
+export function receiveMessage(auth: MessageAuth | undefined, kind: MessageKind, wire: string, maxChars: number, maxValues: number): ReceivedMessage | 'forged' | undefined {
+  let text = wire;
+  let from: ReceivedMessage['from'];
+  if (auth !== undefined) {
+    const opened = auth.open(kind, wire, maxChars);
+    if (opened === undefined) return 'forged';
+    ({ text, ...from } = opened);
+  }
+  try {
+    return { ...checkMessage(text, maxChars, maxValues), from };
+  } catch {
+    return undefined;
+  }
 }

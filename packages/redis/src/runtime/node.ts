@@ -9,12 +9,12 @@ import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { availableParallelism } from 'node:os';
 import type { EntryOutput, IsolatedJob, IsolatedRun, IsolationFailureCode, RealmLimits, ScriptPositions, WorkerPoolConfig } from '@enclave-kit/engine/isolation';
-import { WORKER_POOL_PRESETS, WorkerPool, checkMessage, formatMessage, installRejectionGuard, isNdValues, jsonWithin, maxMessageBytes, wireEntry } from '@enclave-kit/engine/isolation';
+import { WORKER_POOL_PRESETS, WorkerPool, formatMessage, installRejectionGuard, isNdValues, jsonWithin, maxMessageBytes, wireEntry } from '@enclave-kit/engine/isolation';
 import { LEVEL_CONFIGS } from '@enclave-kit/engine';
 import { OptionChecker } from '@enclave-kit/engine/http';
 import type { RedisClient } from '../client.js';
 import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_PREFIX, readSecret, within } from '../client.js';
-import { MessageAuth, inOrder, seal, unverifiedText } from './auth.js';
+import { MessageAuth, inOrder, receiveMessage, seal, unverifiedText } from './auth.js';
 import { HANDSHAKE_FRAME_BYTES, MAX_LINKS, frameCap, parseAddress, readConnection, writeFrame } from './direct.js';
 import type { Hello, NodeFailure, RuntimeKeys, StreamJob, ToApp } from './protocol.js';
 import { CLAIM, ENSURE_GROUP, GROUP, INLINE_JOB_CHARS, Presence, isId, listenTo, messageHead, newId, readStreamJobs, runtimeKeys } from './protocol.js';
@@ -522,23 +522,11 @@ class Node implements RuntimeNode {
     // A message about no run of this node is dropped before it is verified or parsed, whatever its size.
     const head = text === undefined ? undefined : messageHead(this.#auth === undefined ? text : (unverifiedText(text) ?? ''));
     if (head === undefined || !this.#runs.has(head.run)) return;
-    let from: { sender: string; seq: number } | undefined;
-    if (this.#auth !== undefined) {
-      const opened = this.#auth.open('to-node', text, this.#s.maxPayloadBytes);
-      if (opened === undefined) {
-        this.#counts.forged++;
-        return;
-      }
-      ({ text, ...from } = opened);
-    }
-    let message: unknown[];
-    let tail: string;
-    try {
-      // A reply or a cancel holds a handful of values: measured before it is parsed, as an app's is.
-      ({ message, tail } = checkMessage(text, this.#s.maxPayloadBytes, REPLY_VALUES));
-    } catch {
-      return;
-    }
+    // A reply or a cancel holds a handful of values: measured before it is parsed, as an app's is.
+    const received = receiveMessage(this.#auth, 'to-node', text as string, this.#s.maxPayloadBytes, REPLY_VALUES);
+    if (received === 'forged') this.#counts.forged++;
+    if (received === 'forged' || received === undefined) return;
+    const { message, tail, from } = received;
     const run = isId(message[1]) ? this.#runs.get(message[1]) : undefined;
     // Only where the run was accepted: a run on a connection hears nothing from pub/sub, and the reverse.
     if (run === undefined || run.link !== link) return;

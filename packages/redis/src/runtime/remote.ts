@@ -10,10 +10,10 @@ import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import type { EntryOutput, IsolatedJob, IsolatedRun, Isolation, IsolationEvents, IsolationFailureCode, RemoteAdapter, RemoteAdapterContext } from '@enclave-kit/engine/isolation';
 import { OptionChecker } from '@enclave-kit/engine/http';
-import { EntryCaps, checkMessage, formatMessage, readEntry, toolErrorReply } from '@enclave-kit/engine/isolation';
+import { EntryCaps, formatMessage, readEntry, toolErrorReply } from '@enclave-kit/engine/isolation';
 import type { RedisClient, RedisStoreOptions } from '../client.js';
 import { checkArguments, connectedOnly, readSecret, within } from '../client.js';
-import { MessageAuth, inOrder, seal, unverifiedText } from './auth.js';
+import { MessageAuth, inOrder, receiveMessage, seal, unverifiedText } from './auth.js';
 import type { MessageKind, Opened } from './auth.js';
 import { HANDSHAKE_FRAME_BYTES, HELLO_FRESH_MS, MAX_LINKS, formatAddress, frameCap, readConnection, writeFrame } from './direct.js';
 import type { NodeFailure, RemoteJob, RuntimeKeys, ToNode } from './protocol.js';
@@ -544,23 +544,11 @@ export class RedisRuntimeIsolation implements Isolation {
     // (but an acceptance, which is answered with a cancel, and is short).
     const head = text === undefined ? undefined : messageHead(this.#auth === undefined ? text : (unverifiedText(text) ?? ''));
     if (head === undefined || (head.kind === 'accept' ? (text as string).length > HANDSHAKE_FRAME_BYTES : !this.#runs.has(head.run))) return;
-    let from: { sender: string; seq: number } | undefined;
-    if (this.#auth !== undefined) {
-      const opened = this.#auth.open('to-app', text, this.#maxMessageBytes);
-      if (opened === undefined) {
-        this.#forged++;
-        return;
-      }
-      ({ text, ...from } = opened);
-    }
-    let message: unknown[];
-    let tail: string;
-    try {
-      // Measured before it is parsed: no message about a run builds more than its entries could.
-      ({ message, tail } = checkMessage(text, this.#maxMessageBytes, this.#runs.get(head.run)?.caps.maxValues ?? ACCEPT_VALUES));
-    } catch {
-      return;
-    }
+    // Measured before it is parsed: no message about a run builds more than its entries could.
+    const received = receiveMessage(this.#auth, 'to-app', text as string, this.#maxMessageBytes, this.#runs.get(head.run)?.caps.maxValues ?? ACCEPT_VALUES);
+    if (received === 'forged') this.#forged++;
+    if (received === 'forged' || received === undefined) return;
+    const { message, tail, from } = received;
     const id = message[1];
     if (!isId(id)) return;
     const run = this.#runs.get(id);
