@@ -99,7 +99,8 @@ function hijack(res: any): void {
  * Serves one request through the core (Express gives Node objects, Fastify wraps them in `raw`), or,
  * when the core serves nothing at this method and path, passes it on, as the other adapters do: the
  * app's own routes below the path (`GET {path}/health`) are then served, whichever module registered
- * first, and anything else gets the platform's own 404. On Express the next matching route takes it; on
+ * first, and anything else gets the platform's own 404. On Express such a request has left before the
+ * guards ran (passOnBeforeGuards), and `next()` here is only for a router that was not found; on
  * Fastify, whose router already prefers the app's static routes to this wildcard, its not-found handler.
  */
 async function serve(handler: Handler, req: any, res: any, next: unknown, subPath = ''): Promise<void> {
