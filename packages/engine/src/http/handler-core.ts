@@ -952,7 +952,7 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
         paused = journal;
         result = rest;
       }
-      const answer = answerFor(result, request);
+      let answer = answerFor(result, request);
       let waiting = false;
       try {
         await appender.drained(DRAIN_WAIT_MS);
@@ -962,6 +962,13 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
           const approval = { ...paused.approval, expiresAt: waitUntil ?? Date.now() + durable.maxPauseDuration, ...(digest !== undefined && { digest }) };
           const state = await durable.seal(sessionId, owner, JSON.stringify({ v: 1, ...(pauseSeq !== undefined && { seq: pauseSeq }), body, journal: paused.journal, approval: paused.approval, stats: result.stats } satisfies PausedState));
           waiting = await persistently(() => durable.pause(sessionId, { approval, state }, ttlMs), DRAIN_WAIT_MS);
+          // Not paused: ended meanwhile (a cancel; then this finds it ended and does nothing), or the store
+          // had no room for the paused run (MemorySessionStore's maxWaitingBytes). Nobody runs it now, so
+          // it ends here rather than read as running until a sweep calls it lost.
+          if (!waiting) {
+            const refused = failure('JOURNAL_LIMIT_EXCEEDED', 'JournalLimitError', `The run needed a person's approval of "${paused.approval.tool}", but the session store could not keep the paused run (it holds as much as it may of runs waiting for approval). Nothing more ran.`, result.stats);
+            if (await persistently(() => store.finish(sessionId, 'failed', refused, ttlMs), DRAIN_WAIT_MS)) answer = answerFor(refused, request);
+          }
         } else await persistently(() => store.finish(sessionId, stateOf(answer.result), answer.result, ttlMs), DRAIN_WAIT_MS);
         // A place taken for a pause that did not happen (the run ended otherwise, or was cancelled meanwhile).
         if (waitUntil !== undefined && !waiting) await durable?.releaseWait(owner, sessionId);

@@ -159,6 +159,17 @@ export interface MemorySessionStoreOptions {
    * admits could fill the heap. Default 1,000.
    */
   maxWaiting?: number;
+  /**
+   * Bytes that sessions waiting for an approval keep in all: each one's paused run (its journal and
+   * request, as the HTTP core wrote them), the approval shown and its events. A count alone did not bound
+   * the heap: one paused run may keep `sessions.maxJournalBytes` of tool replies, its events and
+   * arguments of up to 1 MiB, about 12 MiB in all, so the default thousand of them was 12 GiB. While the
+   * total is at or past this, a call that needs approval does not pause its run (it fails in the script
+   * with `APPROVAL_REQUIRED`, as past `maxWaiting`), and a run that asked before it filled up is not
+   * kept (`pause()` answers `false`; the HTTP core ends that session as `JOURNAL_LIMIT_EXCEEDED`). The
+   * pause that fills it is kept whole: the total stays within this plus one paused run. Default 256 MiB.
+   */
+  maxWaitingBytes?: number;
 }
 
 interface Entry {
@@ -174,6 +185,8 @@ interface Entry {
   bytes: number;
   /** Once finished: the bytes it counts for among the finished sessions (its events, `final` included, and the overhead). */
   held: number;
+  /** While it waits for an approval: the bytes it counts for among the waiting sessions (see `maxWaitingBytes`). */
+  waiting: number;
   listeners: Set<() => void>;
   cancelListeners: Set<() => void>;
   /**
@@ -199,8 +212,13 @@ interface Held {
 }
 
 function eventBytes(event: EnclaveEvent): number {
+  return jsonLength(event);
+}
+
+/** Characters of a value's JSON: what keeping it costs, roughly (1 KiB for one JSON cannot write). */
+function jsonLength(value: unknown): number {
   try {
-    return JSON.stringify(event).length;
+    return JSON.stringify(value)?.length ?? 0;
   } catch {
     return 1024;
   }
@@ -233,7 +251,8 @@ function droppedAfter(marker: EnclaveEvent<'events_dropped'>, afterSeq: number, 
  * app.use(enclave({ tools, sessions: { store: new MemorySessionStore({ maxFinishedBytes: 256 * 1024 * 1024 }) } }));
  * ```
  * Defaults: 2 MiB of events per session, a running session kept at most 1 hour, 100 finished sessions
- * per owner, 64 MiB of finished sessions in all, 1,000 sessions waiting for an approval in all.
+ * per owner, 64 MiB of finished sessions in all, 1,000 sessions waiting for an approval in all, and
+ * 256 MiB of what they keep.
  */
 export class MemorySessionStore implements SessionStore {
   readonly #sessions = new Map<string, Entry>();
@@ -243,17 +262,21 @@ export class MemorySessionStore implements SessionStore {
   readonly #finished = new Map<string, Held>();
   /** Bytes of all finished sessions held. */
   #finishedBytes = 0;
+  /** Bytes of all sessions waiting for an approval (see `maxWaitingBytes`). */
+  #waitingBytes = 0;
   readonly #maxEventBytes: number;
   readonly #maxRunningMs: number;
   readonly #maxFinishedPerOwner: number;
   readonly #maxFinishedBytes: number;
   readonly #maxWaiting: number;
+  readonly #maxWaitingBytes: number;
 
   constructor(options: MemorySessionStoreOptions = {}) {
     const check = new OptionChecker('new MemorySessionStore(options)');
     const o = check.object('options', options) ?? {};
-    check.knownKeys('', o, ['maxEventBytes', 'maxRunningMs', 'maxFinishedPerOwner', 'maxFinishedBytes', 'maxWaiting']);
+    check.knownKeys('', o, ['maxEventBytes', 'maxRunningMs', 'maxFinishedPerOwner', 'maxFinishedBytes', 'maxWaiting', 'maxWaitingBytes']);
     this.#maxWaiting = check.positiveInteger('maxWaiting', o.maxWaiting) ?? 1000;
+    this.#maxWaitingBytes = check.positiveInteger('maxWaitingBytes', o.maxWaitingBytes, 'bytes') ?? 256 * MB;
     this.#maxEventBytes = check.positiveInteger('maxEventBytes', o.maxEventBytes, 'bytes') ?? 2 * MB;
     this.#maxRunningMs = check.positiveInteger('maxRunningMs', o.maxRunningMs, 'ms') ?? 60 * 60_000;
     this.#maxFinishedPerOwner = check.positiveInteger('maxFinishedPerOwner', o.maxFinishedPerOwner) ?? 100;
@@ -262,7 +285,7 @@ export class MemorySessionStore implements SessionStore {
 
   async create(session: { sessionId: string; owner: string; createdAt: number }): Promise<boolean> {
     if (this.#sessions.has(session.sessionId)) return false;
-    const entry: Entry = { record: { ...session, state: 'running' }, paused: undefined, aliveUntil: Infinity, lastSeq: 0, events: [], bytes: 0, held: 0, listeners: new Set(), cancelListeners: new Set(), cancelAsked: false, expiry: undefined };
+    const entry: Entry = { record: { ...session, state: 'running' }, paused: undefined, aliveUntil: Infinity, lastSeq: 0, events: [], bytes: 0, held: 0, waiting: 0, listeners: new Set(), cancelListeners: new Set(), cancelAsked: false, expiry: undefined };
     this.#sessions.set(session.sessionId, entry);
     this.#expireIn(session.sessionId, entry, this.#maxRunningMs);
     return true;
@@ -353,6 +376,7 @@ export class MemorySessionStore implements SessionStore {
     const { pendingApproval: _, ...record } = entry.record;
     entry.record = { ...record, state, result };
     entry.paused = undefined;
+    this.#unwait(entry);
     entry.cancelListeners.clear();
     entry.cancelAsked = false;
     this.#expireIn(sessionId, entry, ttlMs);
@@ -399,6 +423,13 @@ export class MemorySessionStore implements SessionStore {
   async pause(sessionId: string, paused: PausedSession, ttlMs: number): Promise<boolean> {
     const entry = this.#sessions.get(sessionId);
     if (!entry || entry.record.state !== 'running') return false;
+    // What it will keep while it waits: its events, the paused run, and the approval (in its event and its record).
+    const bytes = entry.bytes + paused.state.length + 2 * jsonLength(paused.approval);
+    // Full: no more (a place taken before it filled up). The one that fills it is kept whole, so the total
+    // stays within the cap plus one paused run.
+    if (this.#waitingBytes >= this.#maxWaitingBytes) return false;
+    entry.waiting = bytes;
+    this.#waitingBytes += bytes;
     entry.lastSeq++;
     entry.events.push({ sessionId, seq: entry.lastSeq, type: 'approval_required', time: Date.now(), payload: paused.approval });
     entry.record = { ...entry.record, state: 'waiting_for_approval', pendingApproval: paused.approval };
@@ -419,6 +450,7 @@ export class MemorySessionStore implements SessionStore {
     const { pendingApproval: _, ...record } = entry.record;
     entry.record = { ...record, state: 'running' };
     entry.paused = undefined;
+    this.#unwait(entry);
     entry.aliveUntil = Date.now() + livenessMs;
     this.#expireIn(sessionId, entry, this.#maxRunningMs);
     this.#notify(entry);
@@ -441,10 +473,16 @@ export class MemorySessionStore implements SessionStore {
     // Counting the places held in all lets go of those past their time, this owner's among them.
     const held = this.#waiting(Date.now());
     const places = this.#waits.get(owner) ?? new Map<string, number>();
-    if (!places.has(sessionId) && (places.size >= max || held >= this.#maxWaiting)) return false;
+    if (!places.has(sessionId) && (places.size >= max || held >= this.#maxWaiting || this.#waitingBytes >= this.#maxWaitingBytes)) return false;
     places.set(sessionId, until);
     this.#waits.set(owner, places);
     return true;
+  }
+
+  /** A session that waited no longer does: what it kept leaves the waiting sessions' bytes. */
+  #unwait(entry: Entry): void {
+    this.#waitingBytes -= entry.waiting;
+    entry.waiting = 0;
   }
 
   /** Places held in all, those past their time let go first. */
@@ -505,6 +543,7 @@ export class MemorySessionStore implements SessionStore {
     this.#waits.clear();
     this.#finished.clear();
     this.#finishedBytes = 0;
+    this.#waitingBytes = 0;
   }
 
   /** Sessions held now (for operators and tests). */
@@ -515,6 +554,11 @@ export class MemorySessionStore implements SessionStore {
   /** Bytes the finished sessions held now count for (see `maxFinishedBytes`; for operators and tests). */
   get finishedBytes(): number {
     return this.#finishedBytes;
+  }
+
+  /** Bytes the sessions waiting for an approval keep now (see `maxWaitingBytes`; for operators and tests). */
+  get waitingBytes(): number {
+    return this.#waitingBytes;
   }
 
   #expireIn(sessionId: string, entry: Entry, ms: number): void {
@@ -531,6 +575,7 @@ export class MemorySessionStore implements SessionStore {
     clearTimeout(entry.expiry);
     this.#sessions.delete(sessionId);
     this.#release(sessionId, entry);
+    this.#unwait(entry);
     // A place among its owner's waiting sessions goes with the session.
     void this.releaseWait(entry.record.owner, sessionId);
     // Followers waiting for more learn that there is none.

@@ -320,6 +320,91 @@ describe('MemorySessionStore: maxWaiting bounds the sessions waiting for an appr
   });
 });
 
+describe('MemorySessionStore: maxWaitingBytes bounds what waiting sessions keep in the heap, not only their number', () => {
+  /** Tools whose replies fill a paused run's journal: one user's few waits could hold about 12 MiB each. */
+  const heavyTools = (ran: { refunds: number }) => [
+    defineTool({ name: 'search', handler: ({ page }: { page: number }) => `${'r'.repeat(200_000)}${page}` }),
+    defineTool({ name: 'refund', needsApproval: true, handler: () => ++ran.refunds }),
+  ];
+  const heavy = `let n = 0; for (let page = 0; page < 3; page++) n += (await callTool('search', { page })).length; try { return await callTool('refund', { n }); } catch (e) { return e.code; }`;
+
+  it('through the HTTP core: past the bytes, another user’s call that needs approval fails in the script, and the store never holds much more', async () => {
+    const store = new MemorySessionStore({ maxWaitingBytes: 1024 * 1024 });
+    const ran = { refunds: 0 };
+    const handler = createEnclaveHandler({ logger: { info() {}, error() {} }, sessions: { store }, tools: heavyTools(ran), authenticate: ({ request }) => request.headers.get('x-user') });
+    const send = async (user: string, method: string, path: string, body?: unknown) =>
+      handler(new Request(`http://localhost/enclave${path}`, { method, headers: { 'content-type': 'application/json', 'x-user': user }, body: body === undefined ? undefined : JSON.stringify(body) }));
+    const settled = async (user: string) => {
+      const { sessionId } = (await (await send(user, 'POST', '/sessions', { code: heavy })).json()) as { sessionId: string };
+      await expect.poll(async () => (await store.get(sessionId))?.state, { timeout: 10_000 }).not.toBe('running');
+      return { sessionId, record: await store.get(sessionId) };
+    };
+    try {
+      // Each wait keeps its three 200 KB replies (about 600 KB): the second fills 1 MiB, the third finds it full.
+      const alice = await settled('alice');
+      expect(alice.record?.state).toBe('waiting_for_approval');
+      expect(store.waitingBytes).toBeGreaterThan(600_000);
+      expect((await settled('bob')).record?.state).toBe('waiting_for_approval');
+      expect((await settled('carol')).record).toMatchObject({ state: 'completed', result: { value: 'APPROVAL_REQUIRED' } });
+      expect((await settled('dave')).record).toMatchObject({ state: 'completed', result: { value: 'APPROVAL_REQUIRED' } });
+      // Within the cap and the one paused run that filled it.
+      expect(store.waitingBytes).toBeLessThanOrEqual(1024 * 1024 + 700_000);
+      // A decision frees what the wait kept; then the next one pauses.
+      expect((await send('alice', 'POST', `/sessions/${alice.sessionId}/approvals/4`, { approved: false })).status).toBe(202);
+      await expect.poll(async () => (await store.get(alice.sessionId))?.state, { timeout: 10_000 }).toBe('completed');
+      const erin = await settled('erin');
+      expect(erin.record?.state).toBe('waiting_for_approval');
+      // Ended (cancelled, or forgotten at its expiry), a wait keeps nothing.
+      expect((await send('erin', 'DELETE', `/sessions/${erin.sessionId}`)).status).toBe(200);
+      expect(store.waitingBytes).toBeLessThan(700_000);
+      expect(ran.refunds).toBe(0);
+    } finally {
+      handler.dispose();
+      store.dispose();
+    }
+  });
+
+  it('a pause the store has no room for (the bytes were free when the run asked) ends the session at once, not as a run nobody runs', async () => {
+    // Both runs ask while nothing waits; the second to pause finds the room taken.
+    class Counting extends MemorySessionStore {
+      places = 0;
+      override async holdWait(owner: string, sessionId: string, max: number, until: number) {
+        const held = await super.holdWait(owner, sessionId, max, until);
+        if (held) this.places++;
+        return held;
+      }
+    }
+    const store = new Counting({ maxWaitingBytes: 300_000 });
+    const ran = { refunds: 0 };
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    // Held in flight until both runs have asked: a pause waits for it, so neither is written before.
+    const tools = [...heavyTools(ran), defineTool({ name: 'slow', handler: async () => gate })];
+    const handler = createEnclaveHandler({ logger: { info() {}, error() {} }, sessions: { store, livenessMs: 60_000 }, tools, authenticate: ({ request }) => request.headers.get('x-user') });
+    const start = async (user: string) =>
+      ((await (await handler(new Request('http://localhost/enclave/sessions', { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': user }, body: JSON.stringify({ code: `const s = callTool('slow', {}); ${heavy}` }) }))).json()) as { sessionId: string }).sessionId;
+    try {
+      const ids = [await start('alice'), await start('bob')];
+      await expect.poll(() => store.places, { timeout: 10_000 }).toBe(2);
+      release();
+      await expect.poll(async () => (await Promise.all(ids.map(async (id) => (await store.get(id))?.state))).sort(), { timeout: 10_000 }).toEqual(['failed', 'waiting_for_approval']);
+      const failed = (await Promise.all(ids.map((id) => store.get(id)))).find((r) => r?.state === 'failed');
+      expect(failed?.result).toMatchObject({ success: false, error: { code: 'JOURNAL_LIMIT_EXCEEDED' }, stats: { toolCallCount: 5 } });
+      expect(store.waitingBytes).toBeGreaterThan(600_000);
+      expect(store.waitingBytes).toBeLessThan(700_000);
+      expect(ran.refunds).toBe(0);
+    } finally {
+      release();
+      handler.dispose();
+      store.dispose();
+    }
+  });
+
+  it('is checked at construction', () => {
+    expect(() => new MemorySessionStore({ maxWaitingBytes: 0 })).toThrow(/maxWaitingBytes must be a positive integer/);
+  });
+});
+
 describe('a cancel that comes while a decision is setting the run going again', () => {
   it('MemorySessionStore: a cancel asked before the run listens is heard when it starts listening; a pause or the end forgets it', async () => {
     const store = new MemorySessionStore();
