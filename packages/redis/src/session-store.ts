@@ -1034,8 +1034,8 @@ export class RedisSessionStore implements SessionStore {
     return (await this.#run(CANCEL_ASKED, [this.#keys(sessionId).meta], [], 'a cancel check')) === 1;
   }
 
-  async keepAlive(sessionId: string, ttlMs: number): Promise<void> {
-    if (!isSessionId(sessionId)) return;
+  async keepAlive(sessionId: string, ttlMs: number): Promise<false | undefined> {
+    if (!isSessionId(sessionId)) return undefined;
     const k = this.#keys(sessionId);
     const mine = this.#running.get(sessionId);
     if (mine !== undefined) mine.livenessMs = ttlMs;
@@ -1044,6 +1044,8 @@ export class RedisSessionStore implements SessionStore {
     if (reply === -1) this.#running.delete(sessionId);
     // A cancel whose message this instance missed (its pub/sub connection was down at the time).
     if (reply === 1) for (const listener of Array.from(this.#cancelListeners.get(sessionId) ?? [])) listener();
+    // Ended (by another instance's sweep, say): the run stops.
+    return reply === -1 ? false : undefined;
   }
 
   async stale(): Promise<string[]> {

@@ -916,7 +916,23 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
     localSessions.set(sessionId, abort);
     const stopListening = store.onCancel(sessionId, () => abort.abort());
     // While the run lasts this instance says it is alive; if it dies, any instance ends the session.
-    const alive = setInterval(() => void store.keepAlive(sessionId, livenessMs).catch(() => {}), Math.max(10, Math.floor(livenessMs / 3)));
+    // Once the store says the session is not running (another instance's sweep ended it as RUN_LOST:
+    // this one's word ran out in a partition, a store outage, a stalled loop), the run stops: a session
+    // said lost must not go on calling tools, or a client that retries what it was told did not finish
+    // has it done twice. A resumed run asks at once: its decision may have waited on hooks meanwhile.
+    let lost = false;
+    const renew = () => {
+      store.keepAlive(sessionId, livenessMs).then(
+        (running) => {
+          if (running !== false || lost) return;
+          lost = true;
+          abort.abort();
+        },
+        () => {},
+      );
+    };
+    if (resume !== undefined) renew();
+    const alive = setInterval(renew, Math.max(10, Math.floor(livenessMs / 3)));
     alive.unref();
     const appender = orderedAppender(store, sessionId);
     const offset = resume === undefined ? 0 : resume.lastSeq - 1;
@@ -940,6 +956,7 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
         // the listener's own check of the store may answer after that call has run.
         if (resume !== undefined && store.cancelAsked !== undefined && (await store.cancelAsked(sessionId).catch(() => false))) abort.abort();
         result = await enclave.run(body.code, runOptions);
+        if (lost && !result.success && result.error.code === 'ABORTED') result = failure('RUN_LOST', 'RunLostError', 'The session store ended this session while this app instance still ran it (it did not hear from the instance within sessions.livenessMs): the run stopped there. A call in flight then may have happened; the run is not retried.', result.stats);
       } catch {
         result = internalFailure();
       }

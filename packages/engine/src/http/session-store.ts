@@ -84,8 +84,12 @@ export interface SessionStore {
    * after that call (a store across the network answers a moment later).
    */
   cancelAsked?(sessionId: string): Promise<boolean>;
-  /** The instance running a session says it is alive, for `ttlMs` more. */
-  keepAlive(sessionId: string, ttlMs: number): Promise<void>;
+  /**
+   * The instance running a session says it is alive, for `ttlMs` more. `false` when the store holds the
+   * session as ended (another instance ended it, say as `RUN_LOST`, when this one's word ran out): the
+   * instance then stops its run, which must call no tool for a session said lost. Anything else: go on.
+   */
+  keepAlive(sessionId: string, ttlMs: number): Promise<boolean | void>;
   /** Running sessions whose instance stopped saying so (it crashed, or lost the store): `finish` them. */
   stale(): Promise<string[]>;
   /** Stops timers and listeners. */
@@ -503,9 +507,12 @@ export class MemorySessionStore implements SessionStore {
     if (places.size === 0) this.#waits.delete(owner);
   }
 
-  async keepAlive(sessionId: string, ttlMs: number): Promise<void> {
+  async keepAlive(sessionId: string, ttlMs: number): Promise<false | undefined> {
     const entry = this.#sessions.get(sessionId);
-    if (entry) entry.aliveUntil = Date.now() + ttlMs;
+    if (entry === undefined) return undefined;
+    if (entry.record.state !== 'running') return false;
+    entry.aliveUntil = Date.now() + ttlMs;
+    return undefined;
   }
 
   async stale(): Promise<string[]> {

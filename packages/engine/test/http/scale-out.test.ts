@@ -207,6 +207,43 @@ describe('stores that fail', () => {
   });
 });
 
+describe('an instance that loses its hold on a session', () => {
+  it('after a partition: told by the store that another instance ended the session as RUN_LOST meanwhile, the run stops, starting no other tool call', async () => {
+    const shared = new MemorySessionStore();
+    const seenByA = flaky(shared);
+    const ends: string[] = [];
+    const a = await instance({ sessions: { store: seenByA, livenessMs: 150 }, onRunEnd: ({ result }) => void ends.push(result.success ? 'success' : result.error.code) });
+    const b = await instance({ sessions: { store: shared, livenessMs: 150 } });
+    const { eventsUrl } = await body(await fetch(`${a}/sessions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': 'hank' }, body: JSON.stringify({ code: 'await callTool("gate", {}); return await callTool("gate", {})' }) }));
+    await waitUntil(() => gate.entered === 1);
+    // A partition: A's run goes on (its tool is in flight) while nothing it says reaches the store.
+    seenByA.down = true;
+    const events = await readEvents(await fetch(new URL(eventsUrl, b), { headers: { 'x-user': 'hank' } }));
+    expect(events.at(-1)?.data).toMatchObject({ type: 'final', payload: { success: false, error: { code: 'RUN_LOST' } } });
+    // The partition heals: A hears that its session ended, and its run stops in the call it waits in.
+    seenByA.down = false;
+    await expect.poll(() => ends, { timeout: 10_000 }).toEqual(['RUN_LOST']);
+    gate.open();
+    expect(gate.entered).toBe(1);
+    const again = await readEvents(await fetch(new URL(eventsUrl, b), { headers: { 'x-user': 'hank' } }));
+    expect(again.filter((e) => e.data.type === 'final')).toHaveLength(1);
+  });
+
+  it('whose store ended it meanwhile (another instance’s sweep after a long stall): the run stops at its next word to the store', async () => {
+    const store = new MemorySessionStore();
+    const ends: string[] = [];
+    const a = await instance({ sessions: { store, livenessMs: 150 }, onRunEnd: ({ result }) => void ends.push(result.success ? 'success' : result.error.code) });
+    const { sessionId } = await body(await fetch(`${a}/sessions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': 'ivy' }, body: JSON.stringify({ code: 'await callTool("gate", {}); return await callTool("gate", {})' }) }));
+    await waitUntil(() => gate.entered === 1);
+    // As another instance's sweep writes it when this one's word ran out.
+    expect(await store.finish(sessionId, 'failed', { success: false, error: { name: 'RunLostError', message: 'lost', code: 'RUN_LOST' }, stats: { duration: 0, toolCallCount: 0, iterationCount: 0 } }, 60_000)).toBe(true);
+    await expect.poll(() => ends, { timeout: 10_000 }).toEqual(['RUN_LOST']);
+    gate.open();
+    expect(gate.entered).toBe(1);
+    expect(await store.get(sessionId)).toMatchObject({ state: 'failed', result: { error: { message: 'lost' } } });
+  });
+});
+
 describe('an instance that stops', () => {
   it('another instance ends its running session as RUN_LOST, exactly once', async () => {
     const shared = new MemorySessionStore();

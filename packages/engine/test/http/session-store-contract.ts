@@ -51,5 +51,20 @@ export function sessionStoreContract(name: string, small: SmallStore): void {
         store.dispose?.();
       }
     });
+
+    it('keepAlive of a session another instance ended answers false (its run must stop); of one still running, not false', async () => {
+      const store = small();
+      const sessionId = `ses_contract${++n}_${Math.random().toString(36).slice(2, 10)}`;
+      try {
+        expect(await store.create({ sessionId, owner: 'alice', createdAt: 1 })).toBe(true);
+        expect(await store.keepAlive(sessionId, 60_000)).not.toBe(false);
+        // As a sweep ends it as RUN_LOST while its instance, cut off for a while, still runs it.
+        expect(await store.finish(sessionId, 'failed', { success: false, error: { name: 'RunLostError', message: 'lost', code: 'RUN_LOST' }, stats: ok.stats }, 60_000)).toBe(true);
+        expect(await store.keepAlive(sessionId, 60_000)).toBe(false);
+        expect(await store.get(sessionId)).toMatchObject({ state: 'failed' });
+      } finally {
+        store.dispose?.();
+      }
+    });
   });
 }
