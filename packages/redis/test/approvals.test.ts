@@ -378,7 +378,7 @@ describe('what the store shows of a paused run is input: the decision is bound t
   });
 
   it('a paused state larger than the limits allow is refused before it is read: nothing runs, the session ends as STATE_REJECTED', async () => {
-    // The longest state this app writes is 6 x (maxJournalBytes + maxBodySize) + 2 MiB characters, 2.1 M
+    // The longest state this app writes is 6 x (maxJournalBytes + maxBodySize) + 2.5 MiB characters, 2.7 M
     // here, and the pad is 3 MiB: just past it. With the default 1 MiB body the pad had to be 16 MiB,
     // which the resume moves out of Redis within the store's 1 s command deadline, and a loaded machine
     // did not (503).

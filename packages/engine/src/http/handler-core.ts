@@ -6,7 +6,7 @@
 import type { Enclave } from '../enclave.js';
 import { MemoryRateLimitStore } from '../rate-limit.js';
 import type { EnclaveDescription } from '../tools/describe.js';
-import type { ApprovalDecision, PausedRun, ExecutionFailure, ExecutionResult, ExecutionStats, RunOptions } from '../types.js';
+import type { ApprovalDecision, PausedRun, ExecutionFailure, ExecutionResult, ExecutionStats, RunOptions, ToolDefinition, ToolSet } from '../types.js';
 import { DURABLE_DEFAULTS, MAX_REASON, readDecision } from '../durable.js';
 import type { CheckRequestBody, RunRequestBody } from './body.js';
 import { contentTypeRefusal, isJsonContentType, parseCheckRequest, parseRunRequest, readBodyText } from './body.js';
@@ -75,6 +75,46 @@ interface PausedState {
    * Absent in states of earlier versions.
    */
   stats?: ExecutionStats;
+  /**
+   * The names of the tools the run had when it started (`'*'`: a tool handler served any name). The
+   * run goes on with the deciding request's tools, cut down to these: a decision lets one call run, it
+   * never lets the rest of the script call what the request that started it could not. Absent in states
+   * of earlier versions.
+   */
+  tools?: readonly string[] | '*';
+}
+
+/** Tool names a paused state keeps at most (more is not a state this app writes). */
+const MAX_STATE_TOOLS = 100_000;
+/**
+ * Characters of the tool names' JSON a paused state is allowed besides its journal and request: some
+ * 20,000 names of twenty characters. A run with more pauses all the same, and its state is refused at
+ * the decision (STATE_REJECTED): never resumed with tools it did not have.
+ */
+const STATE_TOOLS_CHARS = 512 * 1024;
+
+/** The names of the tools of a run's scope, or `'*'` when a tool handler serves any name. */
+function scopeToolNames(scope: RunScope): readonly string[] | '*' {
+  if (scope.toolHandler !== undefined) return '*';
+  const { tools } = scope;
+  if (tools === undefined) return [];
+  const names = Array.isArray(tools) ? (tools as readonly { name?: unknown }[]).map((t) => t.name) : Object.keys(tools);
+  return [...new Set(names.filter((n): n is string => typeof n === 'string'))];
+}
+
+/**
+ * The deciding request's scope cut down to the tools the paused run had (`PausedState.tools`): only
+ * those names of its `tools`, and no tool handler unless the run had one too.
+ */
+function withinTools(scope: RunScope, names: readonly string[] | '*' | undefined): RunScope {
+  if (names === undefined || names === '*') return scope;
+  const allowed = new Set(names);
+  const { toolHandler: _handler, tools, ...rest } = scope;
+  if (tools === undefined) return rest;
+  const kept: ToolSet = Array.isArray(tools)
+    ? (tools as readonly ToolDefinition[]).filter((t) => allowed.has(t.name))
+    : Object.fromEntries(Object.entries(tools).filter(([name]) => allowed.has(name)));
+  return { ...rest, tools: kept };
 }
 
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
@@ -128,8 +168,10 @@ function readPausedState(text: string): PausedState | undefined {
   try {
     const state = JSON.parse(text) as unknown;
     if (state === null || typeof state !== 'object' || (state as { v?: unknown }).v !== 1) return undefined;
-    const { seq, body, journal, approval, stats: statsIn } = state as { seq?: unknown; body?: unknown; journal?: unknown; approval?: unknown; stats?: unknown };
+    const { seq, body, journal, approval, stats: statsIn, tools } = state as { seq?: unknown; body?: unknown; journal?: unknown; approval?: unknown; stats?: unknown; tools?: unknown };
     if (approval === null || typeof approval !== 'object') return undefined;
+    const toolsOk = tools === undefined || tools === '*' || (Array.isArray(tools) && tools.length <= MAX_STATE_TOOLS && tools.every((n) => typeof n === 'string' && n.length > 0 && n.length <= 256));
+    if (!toolsOk) return undefined;
     if (seq !== undefined && !(Number.isSafeInteger(seq) && (seq as number) > 0)) return undefined;
     const stats = statsIn === undefined ? undefined : readStats(statsIn);
     if (statsIn !== undefined && stats === undefined) return undefined;
@@ -137,7 +179,7 @@ function readPausedState(text: string): PausedState | undefined {
     const pending = journal !== null && typeof journal === 'object' ? (journal as { pending?: unknown }).pending : undefined;
     // The approval shown is the journal's pending call: the same call, the same tool.
     if (!Array.isArray(pending) || pending[0] !== callId || pending[1] !== tool) return undefined;
-    return { v: 1, ...(seq !== undefined && { seq: seq as number }), body: parseRunRequest(JSON.stringify(body)), journal, approval: { callId, tool, args }, ...(stats !== undefined && { stats }) };
+    return { v: 1, ...(seq !== undefined && { seq: seq as number }), body: parseRunRequest(JSON.stringify(body)), journal, approval: { callId, tool, args }, ...(stats !== undefined && { stats }), ...(tools !== undefined && { tools: tools as readonly string[] | '*' }) };
   } catch {
     return undefined;
   }
@@ -191,10 +233,11 @@ function durableSessions(store: SessionStore, options: SessionOptions<unknown, u
     limits,
     /**
      * The longest state this app writes: its journal and request body, each character of which JSON
-     * escaping grows to six at most, the approval shown (1 MiB at most) and the MAC. A longer one is
-     * refused before it is verified or parsed (a store may hand back up to 512 MiB).
+     * escaping grows to six at most, the approval shown (1 MiB at most), the names of the run's tools
+     * and the MAC. A longer one is refused before it is verified or parsed (a store may hand back up to
+     * 512 MiB).
      */
-    maxStateChars: 6 * (limits.maxJournalBytes + maxBodySize) + 2 * 1024 * 1024,
+    maxStateChars: 6 * (limits.maxJournalBytes + maxBodySize) + 2 * 1024 * 1024 + STATE_TOOLS_CHARS,
     maxPauseDuration,
     maxWaitingPerUser: options.maxWaitingPerUser ?? DEFAULT_MAX_WAITING_PER_USER,
     pause: (sessionId: string, paused: PausedSession, ttlMs: number) => pauseIn.call(store, sessionId, paused, ttlMs),
@@ -977,7 +1020,7 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
           // The wait began when the run asked (and took its place among the owner's waiting sessions).
           const digest = await approvalDigest(paused.approval);
           const approval = { ...paused.approval, expiresAt: waitUntil ?? Date.now() + durable.maxPauseDuration, ...(digest !== undefined && { digest }) };
-          const state = await durable.seal(sessionId, owner, JSON.stringify({ v: 1, ...(pauseSeq !== undefined && { seq: pauseSeq }), body, journal: paused.journal, approval: paused.approval, stats: result.stats } satisfies PausedState));
+          const state = await durable.seal(sessionId, owner, JSON.stringify({ v: 1, ...(pauseSeq !== undefined && { seq: pauseSeq }), body, journal: paused.journal, approval: paused.approval, stats: result.stats, tools: scopeToolNames(scope) } satisfies PausedState));
           waiting = await persistently(() => durable.pause(sessionId, { approval, state }, ttlMs), DRAIN_WAIT_MS);
           // Not paused: ended meanwhile (a cancel; then this finds it ended and does nothing), or the store
           // had no room for the paused run (MemorySessionStore's maxWaitingBytes). Nobody runs it now, so
@@ -1065,6 +1108,7 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
       paused = await pausedStateOf(route.id, record, resumed);
       if (typeof paused !== 'string') {
         before = paused.stats;
+        scope = withinTools(scope, paused.tools);
         await options.onRunStart?.({ ctx, body: paused.body });
       }
     } catch (err) {

@@ -1,7 +1,7 @@
 /** The approvals contract (approvals.ts) with two instances on one in-memory session store. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { EnclaveHttpError, MemorySessionStore, createEnclaveHandler, defineTool } from '../../src/index.js';
-import type { ExecutionResult, FinalSessionState } from '../../src/index.js';
+import type { ExecutionResult, FinalSessionState, ToolSet } from '../../src/index.js';
 import { approvalsContract, sharedMemoryStores } from './approvals.js';
 
 approvalsContract('memory store', sharedMemoryStores());
@@ -479,6 +479,43 @@ describe('a resume that onRunStart refuses', () => {
       expect(refunded).toBe(0);
     } finally {
       handler.dispose();
+    }
+  });
+});
+
+describe('a decision lets one call run: it never gives the rest of the run tools its start did not have', () => {
+  // One user, two kinds of request: an agent's token has `notify` (which needs approval); the person's
+  // own session, which decides, can also delete everything.
+  type Ran = { notify: number; deleteAll: number };
+  type Scope = { tools?: ToolSet; toolHandler?: (name: string) => unknown };
+  const notify = (ran: Ran) => defineTool({ name: 'notify', needsApproval: true, handler: () => ++ran.notify });
+  const code = `await callTool('notify', { msg: 'weekly report' }); try { return await callTool('deleteAll', {}); } catch (e) { return e.code; }`;
+
+  it.each<[string, (admin: boolean, ran: Ran) => Scope]>([
+    ['tools as a list', (admin, ran) => ({ tools: [notify(ran), ...(admin ? [defineTool({ name: 'deleteAll', handler: () => ++ran.deleteAll })] : [])] })],
+    ['tools as a record', (admin, ran) => ({ tools: { notify: notify(ran), ...(admin ? { deleteAll: () => ++ran.deleteAll } : {}) } })],
+    ['a tool handler the deciding request has', (admin, ran) => ({ tools: [notify(ran)], ...(admin ? { toolHandler: (name: string) => (name === 'deleteAll' ? ++ran.deleteAll : undefined) } : {}) })],
+  ])('%s: the approved call runs; a tool only the deciding request has is unknown to the script, and never runs', async (_name, scoped) => {
+    const ran: Ran = { notify: 0, deleteAll: 0 };
+    const store = new MemorySessionStore();
+    const handler = createEnclaveHandler({
+      logger: { info() {}, error() {} },
+      sessions: { store },
+      authenticate: ({ request }) => ({ id: 'alice', admin: request.headers.get('x-scope') === 'admin' }),
+      createContext: ({ user }) => scoped((user as { admin: boolean }).admin, ran) as never,
+    });
+    const send = (scope: string, path: string, body: unknown) =>
+      handler(new Request(`http://localhost/enclave${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-scope': scope }, body: JSON.stringify(body) }));
+    try {
+      const { sessionId } = (await (await send('agent', '/sessions', { code })).json()) as { sessionId: string };
+      await expect.poll(async () => (await store.get(sessionId))?.state, { timeout: 10_000 }).toBe('waiting_for_approval');
+      expect((await send('admin', `/sessions/${sessionId}/approvals/1`, { approved: true })).status).toBe(202);
+      await expect.poll(async () => (await store.get(sessionId))?.state, { timeout: 10_000 }).toBe('completed');
+      expect(ran).toEqual({ notify: 1, deleteAll: 0 });
+      expect((await store.get(sessionId))?.result).toMatchObject({ success: true, value: expect.stringMatching(/^[A-Z_]+$/) });
+    } finally {
+      handler.dispose();
+      store.dispose();
     }
   });
 });
