@@ -6,6 +6,7 @@
  * API installed, or without a tracer provider registered, this costs one check per run.
  */
 import type { Attributes, Context, Span, Tracer } from '@opentelemetry/api';
+import { escapeJSONText } from './safe-text.js';
 
 type Api = typeof import('@opentelemetry/api');
 
@@ -137,15 +138,25 @@ export function traceEvent(trace: RunTrace | undefined, name: string, attributes
   trace?.span.addEvent(name, attributes);
 }
 
-/** JSON for a span attribute, never throwing, cut at 8 KB. */
+const MAX_ATTRIBUTE_CHARS = 8192;
+
+/**
+ * JSON for a span attribute, never throwing, cut at 8 KB. Traces are operators' logs, and arguments and
+ * results hold text the script chose: what `JSON.stringify` leaves raw that would reorder or hide what
+ * a trace viewer shows (BiDi controls, C1 controls, invisible characters) or that is no UTF-8 (a lone
+ * surrogate, which OTLP's protobuf encoding writes as bytes a collector may refuse the whole export
+ * for) is written as `\uXXXX`, as `jsonLinesAudit` writes it, and the cut never splits a character.
+ */
 function safeJson(value: unknown): string {
   let text: string;
   try {
-    text = JSON.stringify(value) ?? 'undefined';
+    text = escapeJSONText(JSON.stringify(value) ?? 'undefined');
   } catch {
     text = '[unserializable]';
   }
-  return text.length > 8192 ? `${text.slice(0, 8192)}...` : text;
+  if (text.length <= MAX_ATTRIBUTE_CHARS) return text;
+  const high = text.charCodeAt(MAX_ATTRIBUTE_CHARS - 1);
+  return `${text.slice(0, high >= 0xd800 && high <= 0xdbff ? MAX_ATTRIBUTE_CHARS - 1 : MAX_ATTRIBUTE_CHARS)}...`;
 }
 
 /**

@@ -155,6 +155,33 @@ describe.each([
   });
 });
 
+describe('script text on spans (tool payloads, when the host opts in)', () => {
+  it('is escaped as the audit log escapes it, and cut at 8 KB without splitting a character', async () => {
+    const enclave = make({ tracing: { toolPayloads: true } });
+    const echo = { echo: ({ text }: { text: string }) => text };
+    // The JSON text of {"text":"..."} is 9 characters before the string: the emoji straddles the cut.
+    // (Built from code points: the pre-scan refuses BiDi controls in the source itself.)
+    const code = `const c = String.fromCodePoint; return await callTool('echo', { text: 'a'.repeat(8192 - 10) + c(0x1f600) + 'tail ' + c(0x202e, 0x9b) + '31m ' + c(0x2066) + ' end' });`;
+    const run = underParent((traceContext) => enclave.run(code, { tools: echo, traceContext }));
+    expect((await run.done).success).toBe(true);
+    const attributes = spansOf(exporter, run.ids.traceId).find((s) => s.name === 'execute_tool echo')?.attributes ?? {};
+    const args = attributes['gen_ai.tool.call.arguments'] as string;
+    const result = attributes['gen_ai.tool.call.result'] as string;
+    expect(args.length).toBeGreaterThan(8000);
+    for (const text of [args, result]) {
+      // No lone surrogate (String.prototype.isWellFormed is newer than the lib this project types against).
+      expect(text).not.toMatch(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/);
+      expect(text).not.toMatch(/[\u0080-\u009f\u202a-\u202e\u2066-\u2069]/);
+    }
+    // Short enough to keep whole: the escapes read back as the script's text.
+    const short = underParent((traceContext) => enclave.run(`return await callTool('echo', { text: 'x' + String.fromCodePoint(0x202e) + 'y' });`, { tools: echo, traceContext }));
+    expect((await short.done).success).toBe(true);
+    const kept = spansOf(exporter, short.ids.traceId).find((s) => s.name === 'execute_tool echo')?.attributes['gen_ai.tool.call.arguments'] as string;
+    expect(kept).toBe('{"text":"x\\u202ey"}');
+    expect(JSON.parse(kept)).toEqual({ text: 'x\u202Ey' });
+  });
+});
+
 describe('tracing a durable run', () => {
   it('a pause and its resume: each tool that ran has one execute_tool span; a replayed call has none, as it does not run', async () => {
     const enclave = make();
