@@ -1250,24 +1250,28 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
     }
     if (method === 'DELETE') {
       let record = await ownSession(route.id, ctx);
-      // Nobody runs a paused session: it ends here, if it still waits on the call read (a decision may
-      // have set it running since, and the run may have paused again: then it is read again).
       const giveUpAt = Date.now() + CANCEL_WAIT_MS;
-      while (record.state === 'waiting_for_approval' && Date.now() < giveUpAt) {
-        if (await endWaiting(route.id, record, 'cancelled', failure('ABORTED', 'AbortError', 'The session was cancelled while it waited for an approval.'), Infinity)) {
-          await sessions?.durable?.releaseWait(record.owner, route.id).catch(() => {});
-          return json(statuses.SUCCESS, sessionView((await store.get(route.id)) ?? record));
+      while (Date.now() < giveUpAt) {
+        if (record.state === 'waiting_for_approval') {
+          // Nobody runs a paused session: it ends here, if it still waits on the call read (a decision may
+          // have set it running since, and the run may have paused again: then it is read again).
+          if (await endWaiting(route.id, record, 'cancelled', failure('ABORTED', 'AbortError', 'The session was cancelled while it waited for an approval.'), Infinity)) {
+            await sessions?.durable?.releaseWait(record.owner, route.id).catch(() => {});
+            return json(statuses.SUCCESS, sessionView((await store.get(route.id)) ?? record));
+          }
+          record = await ownSession(route.id, ctx);
+          continue;
         }
-        record = await ownSession(route.id, ctx);
-      }
-      if (record.state === 'running') {
+        if (record.state !== 'running') break;
         await store.requestCancel(route.id);
-        const ended = await untilFinished(store, route.id, CANCEL_WAIT_MS);
-        if (ended !== undefined) return json(statuses.SUCCESS, sessionView(ended));
-        return json(202, { sessionId: route.id, state: 'running' });
+        const ended = await untilFinished(store, route.id, Math.max(0, giveUpAt - Date.now()));
+        if (ended === undefined) return json(202, { sessionId: route.id, state: 'running' });
+        // A run that was pausing when the cancel came (it had ended; the pause was being written) waits
+        // now: the cancel ends the wait too, or a later approval would run what the owner cancelled.
+        record = ended;
       }
       // Still waiting: decided and paused again on every read within the wait; not ended (yet).
-      return json(record.state === 'waiting_for_approval' ? 202 : statuses.SUCCESS, sessionView(record));
+      return json(record.state === 'waiting_for_approval' || record.state === 'running' ? 202 : statuses.SUCCESS, sessionView(record));
     }
     return requestError('METHOD_NOT_ALLOWED', 'Use GET for a session’s state or DELETE to cancel it.', started, { allow: 'GET, HEAD, DELETE' });
   }

@@ -519,3 +519,43 @@ describe('a decision lets one call run: it never gives the rest of the run tools
     }
   });
 });
+
+describe('a cancel that comes while the run is pausing (it has ended, its pause is being written)', () => {
+  it('ends the wait too: DELETE answers cancelled, and no later approval runs the call', async () => {
+    let entered!: () => void;
+    let letPause!: () => void;
+    const pausing = new Promise<void>((resolve) => (entered = resolve));
+    const held = new Promise<void>((resolve) => (letPause = resolve));
+    // A store across the network takes a moment to write a pause: held here until the cancel has come.
+    class SlowPause extends MemorySessionStore {
+      override async pause(...args: Parameters<MemorySessionStore['pause']>) {
+        entered();
+        await held;
+        return super.pause(...args);
+      }
+    }
+    const store = new SlowPause();
+    let refunds = 0;
+    const handler = createEnclaveHandler({ logger: { info() {}, error() {} }, sessions: { store }, tools: [defineTool({ name: 'refund', needsApproval: true, handler: () => ++refunds })] });
+    const send = (method: string, path: string, body?: unknown) =>
+      handler(new Request(`http://localhost/enclave${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) }));
+    try {
+      const { sessionId } = (await (await send('POST', '/sessions', { code: `return await callTool('refund', { amount: 5 });` })).json()) as { sessionId: string };
+      await pausing;
+      const cancelled = send('DELETE', `/sessions/${sessionId}`);
+      // The cancel is asked of the running session before the pause lands.
+      await expect.poll(async () => store.cancelAsked(sessionId)).toBe(true);
+      letPause();
+      const answer = await cancelled;
+      expect(answer.status).toBe(200);
+      expect(await answer.json()).toMatchObject({ state: 'cancelled', result: { success: false, error: { code: 'ABORTED' } } });
+      expect((await send('POST', `/sessions/${sessionId}/approvals/1`, { approved: true })).status).toBe(409);
+      expect((await store.get(sessionId))?.state).toBe('cancelled');
+      expect(refunds).toBe(0);
+    } finally {
+      letPause();
+      handler.dispose();
+      store.dispose();
+    }
+  });
+});
