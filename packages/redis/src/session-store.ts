@@ -1044,8 +1044,9 @@ export class RedisSessionStore implements SessionStore {
     if (reply === -1) this.#running.delete(sessionId);
     // A cancel whose message this instance missed (its pub/sub connection was down at the time).
     if (reply === 1) for (const listener of Array.from(this.#cancelListeners.get(sessionId) ?? [])) listener();
-    // Ended (by another instance's sweep, say): the run stops.
-    return reply === -1 ? false : undefined;
+    // Ended (by another instance's sweep, say: -1), or gone and not written again (-2, deleted after it
+    // ended or evicted; its readers get SESSION_LOST): the run stops.
+    return reply < 0 ? false : undefined;
   }
 
   async stale(): Promise<string[]> {

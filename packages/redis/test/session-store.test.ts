@@ -320,11 +320,12 @@ describe('RedisSessionStore: what Redis says is checked', () => {
       for (const [url, method] of [[`/sessions/${b.id}`, 'GET'], [`/sessions/${b.id}`, 'DELETE'], [`/sessions/${b.id}/approvals/1`, 'POST']] as const) {
         expect((await get(url, { method })).status, `${method} ${url}`).toBe(404);
       }
-      // A running one's instance finds it gone, as if deleted, and goes on; its keepAlive does not fail.
+      // A running one's instance finds it gone, as if deleted: its keepAlive does not fail, it says so
+      // (false: the run stops, as its readers were told the session is lost).
       const running = await started(store);
       const [meta] = (await c.keys(`*:s:${running}`)) as [string];
       await c.multi().del(meta).lpush(meta, 'x').exec();
-      await expect(store.keepAlive(running, 10_000)).resolves.toBeUndefined();
+      await expect(store.keepAlive(running, 10_000)).resolves.toBe(false);
       await expect(store.append(running, logs(running, 1, 1))).resolves.toBeUndefined();
       expect(await store.cancelAsked(running)).toBe(false);
     } finally {

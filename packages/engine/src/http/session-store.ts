@@ -86,8 +86,9 @@ export interface SessionStore {
   cancelAsked?(sessionId: string): Promise<boolean>;
   /**
    * The instance running a session says it is alive, for `ttlMs` more. `false` when the store holds the
-   * session as ended (another instance ended it, say as `RUN_LOST`, when this one's word ran out): the
-   * instance then stops its run, which must call no tool for a session said lost. Anything else: go on.
+   * session as ended (another instance ended it, say as `RUN_LOST`, when this one's word ran out), or no
+   * longer holds it (forgotten since, so its readers were told it is lost): the instance then stops its
+   * run, which must call no tool for a session said lost. Anything else: go on.
    */
   keepAlive(sessionId: string, ttlMs: number): Promise<boolean | void>;
   /** Running sessions whose instance stopped saying so (it crashed, or lost the store): `finish` them. */
@@ -509,8 +510,8 @@ export class MemorySessionStore implements SessionStore {
 
   async keepAlive(sessionId: string, ttlMs: number): Promise<false | undefined> {
     const entry = this.#sessions.get(sessionId);
-    if (entry === undefined) return undefined;
-    if (entry.record.state !== 'running') return false;
+    // Ended, or gone (forgotten after it ended, or after maxRunningMs): nothing the run does is its any more.
+    if (entry === undefined || entry.record.state !== 'running') return false;
     entry.aliveUntil = Date.now() + ttlMs;
     return undefined;
   }

@@ -62,6 +62,8 @@ export function sessionStoreContract(name: string, small: SmallStore): void {
         expect(await store.finish(sessionId, 'failed', { success: false, error: { name: 'RunLostError', message: 'lost', code: 'RUN_LOST' }, stats: ok.stats }, 60_000)).toBe(true);
         expect(await store.keepAlive(sessionId, 60_000)).toBe(false);
         expect(await store.get(sessionId)).toMatchObject({ state: 'failed' });
+        // One the store never had (or forgot since): false too.
+        expect(await store.keepAlive(`${sessionId}_gone`, 60_000)).toBe(false);
       } finally {
         store.dispose?.();
       }
