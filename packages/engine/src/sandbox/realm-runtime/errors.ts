@@ -52,7 +52,30 @@ interface CallSite {
   getFunctionName(): unknown;
 }
 
-/** `Error.prepareStackTrace` of the realm: the head line and the user's own frames only. */
+/**
+ * Frames one stack shows: V8 hands at most `Error.stackTraceLimit` of them, which lockdown freezes at
+ * this; a script that calls `Error.prepareStackTrace` itself may hand any number.
+ */
+export const STACK_FRAMES = 16;
+
+/**
+ * Characters of a function's name in a frame line. A name is the script's to choose, up to a string of
+ * 16 MB (`Object.defineProperty(f, 'name', ...)`, a computed method key), and the lines are joined in one
+ * native step that no charge sees: a stack of 16 such frames was a string of 256 MB built past the
+ * memory budget, twelve of them read in one expression held 3 GB and a 2 GB vm host aborted out of
+ * memory (STANDARD, validated). Bounded, a stack is at most a few tens of KB whoever formats it.
+ */
+const MAX_FRAME_NAME = 256;
+
+/** A frame's function name as its line shows it: the script's own, at most MAX_FRAME_NAME characters, or `<anonymous>`. */
+function frameName(fn: unknown): string {
+  if (typeof fn !== 'string' || fn === '') return '<anonymous>';
+  // A guard's own name (the rewriter's prefix) is no name of the user's.
+  if (apply(stringSlice, fn, [0, RESERVED_PREFIX.length]) === RESERVED_PREFIX) return '<anonymous>';
+  return fn.length > MAX_FRAME_NAME ? `${apply(stringSlice, fn, [0, MAX_FRAME_NAME]) as string}...` : fn;
+}
+
+/** `Error.prepareStackTrace` of the realm: the head line and the user's own frames only, each bounded (see MAX_FRAME_NAME). */
 export function prepareStackTrace(err: unknown, frames: readonly CallSite[]): string {
   let head: string;
   try {
@@ -62,7 +85,7 @@ export function prepareStackTrace(err: unknown, frames: readonly CallSite[]): st
   }
   const lines = [head];
   let first: [number, number] | null = null;
-  for (let i = 0; i < frames.length; i++) {
+  for (let i = 0; i < frames.length && i < STACK_FRAMES; i++) {
     const f = frames[i] as CallSite;
     let file: unknown, line: unknown, col: unknown, fn: unknown;
     try {
@@ -76,9 +99,8 @@ export function prepareStackTrace(err: unknown, frames: readonly CallSite[]): st
     if (file !== SCRIPT_FILENAME || typeof line !== 'number' || typeof col !== 'number') continue;
     // The location stays in the rewritten script's coordinates: the host maps it the same way.
     if (first === null) first = [line, col];
-    const name = typeof fn === 'string' && fn !== '' && apply(stringIndexOf, fn, [RESERVED_PREFIX]) !== 0 ? fn : '<anonymous>';
     const at = framePosition(line, col);
-    apply(arrayPush, lines, [`    at ${name} (${SCRIPT_FILENAME}:${at[0] as number}:${at[1] as number})`]);
+    apply(arrayPush, lines, [`    at ${frameName(fn)} (${SCRIPT_FILENAME}:${at[0] as number}:${at[1] as number})`]);
   }
   if (first !== null && err !== null && (typeof err === 'object' || typeof err === 'function')) {
     try {

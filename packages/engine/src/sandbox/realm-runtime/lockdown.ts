@@ -17,7 +17,7 @@ import { displace, displaced } from './displaced.js';
 import { asBuiltin, installFunctionToString } from './sources.js';
 import type { Codec } from './codec.js';
 import { TOO_DEEP, TOO_LARGE } from './codec.js';
-import { cleanError, enable, prepareStackTrace, refuseForeign } from './errors.js';
+import { STACK_FRAMES, cleanError, enable, prepareStackTrace, refuseForeign } from './errors.js';
 import {
   AggregateErrorCtor,
   ArrayCtor,
@@ -667,7 +667,7 @@ export function lockdown(options: InstallOptions, codec: Codec): number {
   installSymbolRegistry();
   installSymbol();
   defineProperty(ErrorCtor, 'prepareStackTrace', { value: prepareStackTrace, writable: false, enumerable: false, configurable: false });
-  defineProperty(ErrorCtor, 'stackTraceLimit', { value: 16, writable: false, enumerable: false, configurable: false });
+  defineProperty(ErrorCtor, 'stackTraceLimit', { value: STACK_FRAMES, writable: false, enumerable: false, configurable: false });
   installStructuredClone(codec);
   enableAll(ObjectPrototype, ['toString', 'toLocaleString', 'valueOf', 'hasOwnProperty', 'isPrototypeOf', 'propertyIsEnumerable', 'constructor']);
   const errors = [ErrorCtor, TypeErrorCtor, RangeErrorCtor, SyntaxErrorCtor, ReferenceErrorCtor, URIErrorCtor, EvalErrorCtor, AggregateErrorCtor];
