@@ -15,16 +15,11 @@
  * Host-side evidence: the vm host survives in a child process with a 512 MB heap (its stderr stays
  * empty); in process, the lengths are small where a regression makes them hundreds of MB.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
-import type { Adapter, Attack } from '../helpers.js';
-import { ChildBatch, childResult, describeChild, rowEnclave, runAttack, scriptsChild } from '../helpers.js';
+import { describe, expect, it } from 'vitest';
+import type { Attack } from '../helpers.js';
+import { rowEnclave, runAttack } from '../helpers.js';
+import { STANDARD_ROWS, describeVmHostSurvives } from './host-survival.js';
 
-const ROWS: readonly Adapter[] = [
-  { name: 'vm STANDARD validated', options: { realmPool: { maxIdle: 1, prewarm: 0 } }, validates: true },
-  { name: 'vm, validate:false transform:false', options: { validate: false, transform: false, realmPool: { maxIdle: 1, prewarm: 0 } }, validates: false },
-  { name: 'worker_threads STANDARD validated', options: { adapter: 'worker_threads', workerPoolConfig: { minWorkers: 1, maxWorkers: 1 } }, validates: true },
-  { name: 'worker_threads, validate:false transform:false', options: { adapter: 'worker_threads', validate: false, transform: false, workerPoolConfig: { minWorkers: 1, maxWorkers: 1 } }, validates: false },
-];
 
 /** Head line (name and message, 4,000 characters each at most) and 16 frame lines of about 300: far below this. */
 const MOST = 16_384;
@@ -92,7 +87,7 @@ return [s[0], s[1].slice(0, 13), s[2].slice(0, 13), /agentscript\\.js:1:/.test(s
   },
 ];
 
-describe.each(ROWS)('invariants 4, 5 and 8 against the stack strings the realm formats [$name]', (adapter) => {
+describe.each(STANDARD_ROWS)('invariants 4, 5 and 8 against the stack strings the realm formats [$name]', (adapter) => {
   const shared = rowEnclave(adapter);
   for (const attack of ATTACKS) {
     it(attack.name, async () => {
@@ -109,22 +104,4 @@ const HELD = `const n = 'n'.repeat(16e6);\n${namedFrames('n', `[${Array.from({ l
 const stacks = [${Array.from({ length: 12 }, (_, i) => `made[${i}].stack`).join(', ')}];
 return stacks.length;`;
 
-const RELAXED = 60_000;
-const MODES = [
-  { label: 'STANDARD defaults', options: `{ timeout: ${RELAXED} }` },
-  { label: 'STANDARD, validate:false, transform:false', options: `{ validate: false, transform: false, timeout: ${RELAXED} }` },
-] as const;
-const children = new ChildBatch(2);
-const rows = MODES.map((mode) => ({ ...mode, key: children.add(mode.label, scriptsChild(mode.options, { held: HELD }, { timeout: RELAXED }), { nodeArgs: ['--max-old-space-size=512'], killAfterMs: 180_000 }) }));
-beforeAll(() => children.start(), 120_000);
-
-describe('invariant 8: stacks named by huge strings do not exhaust a vm host (child processes, 512 MB heap)', () => {
-  describe.each(rows)('$label', ({ key }) => {
-    it('twelve such stacks in one expression: the run answers, the host survives and writes nothing', async () => {
-      const child = await children.result(key);
-      // Exit code, signal and stderr (where V8 reports a heap running out) at once.
-      expect([child.code, child.signal, child.stderr], describeChild(child)).toEqual([0, null, '']);
-      expect(childResult(child)).toEqual({ out: { held: 'OK' } });
-    }, 200_000);
-  });
-});
+describeVmHostSurvives('invariant 8: stacks named by huge strings do not exhaust a vm host', { held: HELD }, { held: 'OK' });

@@ -227,6 +227,11 @@ const CONSOLE_METHODS: readonly (readonly [string, LogLevel])[] = [
   ['log', 'log'], ['info', 'info'], ['warn', 'warn'], ['error', 'error'], ['debug', 'debug'], ['trace', 'debug'], ['table', 'log'], ['dir', 'log'],
 ];
 
+/** Ends the run: its console output is over its cap of entries or bytes. */
+function logLimit(run: Run): never {
+  return fatal(run, 'OUTPUT_LIMIT_EXCEEDED', 'LogLimitError', `Console output exceeded its cap of ${run.limits.maxLogEntries} entries or ${run.limits.maxLogBytes} bytes.`);
+}
+
 function makeConsole(run: Run, codec: Codec): object {
   const out: Record<string, (...args: unknown[]) => void> = {};
   for (let m = 0; m < CONSOLE_METHODS.length; m++) {
@@ -236,22 +241,30 @@ function makeConsole(run: Run, codec: Codec): object {
     out[method] = function (...args: unknown[]) {
       checkAlive(run);
       const parts: string[] = [];
+      // What is left of the run's log bytes. Each part is counted as it is made, and a line that cannot
+      // fit ends the run before the next part is made or the line is joined: one call of 3,000 arguments
+      // of 1 MB each (within STANDARD's cap one by one) held 3 GB of encoded parts in a vm host, and 30
+      // strings of 16 MB a joined line of 480 MB and its JSON copy, all before the cap was checked.
+      let room = run.limits.maxLogBytes - run.logBytes;
       for (let i = 0; i < args.length; i++) {
         const a = args[i];
-        if (typeof a === 'string') apply(arrayPush, parts, [a]);
-        else if (a === null || (typeof a !== 'object' && typeof a !== 'function')) apply(arrayPush, parts, [safeString(a)]);
+        let part: string;
+        if (typeof a === 'string') part = a;
+        else if (a === null || (typeof a !== 'object' && typeof a !== 'function')) part = safeString(a);
         else {
           const t = codec.encodeJSON(a, { maxBytes: run.limits.maxLogBytes, maxDepth: 16, cycles: 'mark' });
-          apply(arrayPush, parts, [typeof t !== 'string' ? (t.code === UNREADABLE ? '[unreadable value]' : '[value too large]') : t === '' ? 'undefined' : t]);
+          part = typeof t !== 'string' ? (t.code === UNREADABLE ? '[unreadable value]' : '[value too large]') : t === '' ? 'undefined' : t;
         }
+        // At least its characters and a separator (the JSON of the line has more): past the room, the line is over the cap.
+        room -= part.length + 1;
+        if (room < 0) logLimit(run);
+        apply(arrayPush, parts, [part]);
       }
       const line = apply(arrayJoin, parts, [' ']) as string;
       // Counted as the host will write it: a JSON string, escapes included.
       run.logBytes += (jsonStringify(line) as string).length;
       run.logEntries++;
-      if (run.logBytes > run.limits.maxLogBytes || run.logEntries > run.limits.maxLogEntries) {
-        fatal(run, 'OUTPUT_LIMIT_EXCEEDED', 'LogLimitError', `Console output exceeded its cap of ${run.limits.maxLogEntries} entries or ${run.limits.maxLogBytes} bytes.`);
-      }
+      if (run.logBytes > run.limits.maxLogBytes || run.logEntries > run.limits.maxLogEntries) logLimit(run);
       hostLog(run.id, level, line);
     };
     asBuiltin(out[method], method);

@@ -1,0 +1,42 @@
+/**
+ * What the attacks on one-step host memory share: the four rows they run on in process, and the check
+ * in child processes with a small heap that a vm host survives scripts which, before their fix, held
+ * gigabytes of it in one native step (a regression aborts the child, never the test runner).
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Adapter } from '../helpers.js';
+import { ChildBatch, childResult, describeChild, scriptsChild } from '../helpers.js';
+
+/** STANDARD, validated and with both AST layers off, in both isolations: one realm or one worker, reused. */
+export const STANDARD_ROWS: readonly Adapter[] = [
+  { name: 'vm STANDARD validated', options: { realmPool: { maxIdle: 1, prewarm: 0 } }, validates: true },
+  { name: 'vm, validate:false transform:false', options: { validate: false, transform: false, realmPool: { maxIdle: 1, prewarm: 0 } }, validates: false },
+  { name: 'worker_threads STANDARD validated', options: { adapter: 'worker_threads', workerPoolConfig: { minWorkers: 1, maxWorkers: 1 } }, validates: true },
+  { name: 'worker_threads, validate:false transform:false', options: { adapter: 'worker_threads', validate: false, transform: false, workerPoolConfig: { minWorkers: 1, maxWorkers: 1 } }, validates: false },
+];
+
+const RELAXED = 60_000;
+const MODES = [
+  { label: 'STANDARD defaults', options: `{ timeout: ${RELAXED} }` },
+  { label: 'STANDARD, validate:false, transform:false', options: `{ validate: false, transform: false, timeout: ${RELAXED} }` },
+] as const;
+
+/**
+ * Runs `scripts` in order on a vm Enclave in a child process with a 512 MB heap, once per mode, and
+ * expects each to end with the outcome `expected` names ('OK' or an error code), the child to exit 0
+ * without a signal, and its stderr (where V8 reports a heap running out) to stay empty.
+ */
+export function describeVmHostSurvives(title: string, scripts: Record<string, string>, expected: Record<string, string>): void {
+  const children = new ChildBatch(2);
+  const rows = MODES.map((mode) => ({ ...mode, key: children.add(mode.label, scriptsChild(mode.options, scripts, { timeout: RELAXED }), { nodeArgs: ['--max-old-space-size=512'], killAfterMs: 180_000 }) }));
+  beforeAll(() => children.start(), 120_000);
+  describe(`${title} (child processes, 512 MB heap)`, () => {
+    describe.each(rows)('$label', ({ key }) => {
+      it('every script ends as expected, and the host survives and writes nothing', async () => {
+        const child = await children.result(key);
+        expect([child.code, child.signal, child.stderr], describeChild(child)).toEqual([0, null, '']);
+        expect(childResult(child)).toEqual({ out: expected });
+      }, 200_000);
+    });
+  });
+}
