@@ -237,6 +237,17 @@ function isSafeStaticKey(key: Node): boolean {
 const BLOCKED_KEYS = new Set(BLOCKED_PROPERTIES);
 
 /**
+ * A literal key naming an array index past BIG_STRING (`a[2147483648]`, `a['4294967294']`): a store
+ * there may be far past the end of a long array, which makes its elements a dictionary in one native
+ * step (see elementWrite in the realm runtime), so it goes through `lt` like a computed key.
+ */
+function farIndex(key: Node): boolean {
+  const v = key.value;
+  const n = typeof v === 'number' ? v : typeof v === 'string' && v !== '' ? Number(v) : Number.NaN;
+  return n > BIG_STRING && (typeof v === 'number' || String(n) === v);
+}
+
+/**
  * The tree keeps no parentheses, so `f(...(a, b))` has the sequence `a, b` as its argument: made an
  * argument of a guard, it must be parenthesized again, or the guard gets two arguments (and the
  * script the first value instead of the last).
@@ -808,7 +819,7 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
     if (object.type === 'Super' || node.optional === true) return false;
     const length = isLengthMember(node);
     if (node.computed === true && !length) {
-      if (isSafeStaticKey(key) && protectedName(key, true) === undefined) return false;
+      if (isSafeStaticKey(key) && protectedName(key, true) === undefined && !farIndex(key)) return false;
       // The key's own parentheses stay inside (the tree keeps none: `a[(k)]` has the key `k`).
       let bracket = tokenBefore(text, parsed.comments, key.start);
       while (text[bracket] === '(') bracket = tokenBefore(text, parsed.comments, bracket);

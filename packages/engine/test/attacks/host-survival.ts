@@ -17,18 +17,23 @@ export const STANDARD_ROWS: readonly Adapter[] = [
 
 const RELAXED = 60_000;
 const MODES = [
-  { label: 'STANDARD defaults', options: `{ timeout: ${RELAXED} }` },
-  { label: 'STANDARD, validate:false, transform:false', options: `{ validate: false, transform: false, timeout: ${RELAXED} }` },
+  { label: 'defaults', options: '' },
+  { label: 'validate:false, transform:false', options: 'validate: false, transform: false, ' },
 ] as const;
 
 /**
- * Runs `scripts` in order on a vm Enclave in a child process with a 512 MB heap, once per mode, and
- * expects each to end with the outcome `expected` names ('OK' or an error code), the child to exit 0
- * without a signal, and its stderr (where V8 reports a heap running out) to stay empty.
+ * Runs `scripts` in order on a vm Enclave of `level` (and `maxIterations`) in a child process with a 512 MB heap, validated
+ * and with both AST layers off, and expects each to end with the outcome `expected` names ('OK' or an
+ * error code), the child to exit 0 without a signal, and its stderr (where V8 reports a heap running
+ * out) to stay empty.
  */
-export function describeVmHostSurvives(title: string, scripts: Record<string, string>, expected: Record<string, string>): void {
+export function describeVmHostSurvives(title: string, scripts: Record<string, string>, expected: Record<string, string>, level = 'STANDARD', maxIterations = 1e6): void {
   const children = new ChildBatch(2);
-  const rows = MODES.map((mode) => ({ ...mode, key: children.add(mode.label, scriptsChild(mode.options, scripts, { timeout: RELAXED }), { nodeArgs: ['--max-old-space-size=512'], killAfterMs: 180_000 }) }));
+  const rows = MODES.map((mode) => {
+    const label = `${level} ${mode.label}`;
+    const options = `{ securityLevel: '${level}', maxIterations: ${maxIterations}, ${mode.options}timeout: ${RELAXED} }`;
+    return { label, key: children.add(label, scriptsChild(options, scripts, { timeout: RELAXED }), { nodeArgs: ['--max-old-space-size=512'], killAfterMs: 180_000 }) };
+  });
   beforeAll(() => children.start(), 120_000);
   describe(`${title} (child processes, 512 MB heap)`, () => {
     describe.each(rows)('$label', ({ key }) => {

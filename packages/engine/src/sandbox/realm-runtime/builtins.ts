@@ -275,7 +275,64 @@ export function lengthGrowth(o: unknown, value: unknown): unknown {
     value = n;
   }
   if (n < PREALLOCATED && n > o.length + SMALL) chargeElements(n - o.length);
+  // Far past the end of a long array, V8 makes its elements a dictionary instead (see ELEMENT_GAP).
+  if (o.length > SMALL && n >= o.length + ELEMENT_GAP) dictionaryStep(o.length);
   return value;
+}
+
+/**
+ * How far past an array's end V8 stores an element in its fast backing store (kMaxGap): a store further
+ * out, a `length` set past it, or an element defined as an accessor or with attributes of its own, turns
+ * the array's elements into a dictionary, in one native step that ignores termination and allocates about
+ * 42 bytes per element the array has (DICTIONARY_UNITS elements of 8 bytes charged). Found by
+ * red-teaming (Node 20, 22 and 24, validated and with both layers off, both isolations): `a[2 ** 31] = 1`
+ * on an array of 4e6 elements (32 MB, within STANDARD's budget) took 2 s and 169 MB of the host in that
+ * one step and answered OK; at PERMISSIVE, one such store on an array of 3e7 elements aborted a vm host
+ * with a 2 GB heap. The store itself, not a loop around it, is the step: no checkpoint sees it.
+ */
+const ELEMENT_GAP = 1024;
+const DICTIONARY_UNITS = 6;
+/** The most elements one such step may convert (about 0.5 s on Node 20); a longer array is refused. */
+const DICTIONARY_MOST = 1 << 20;
+
+/** The array index a store's key names (a number, or a string as the number's canonical text), or -1. */
+function elementIndex(key: unknown): number {
+  let n: number;
+  if (typeof key === 'number') n = key;
+  else if (typeof key === 'string' && key.length > 0 && key.length <= 10) {
+    n = +key;
+    if (StringCtor(n) !== key) return -1;
+  } else return -1;
+  return n >= 0 && n < 4_294_967_295 && n % 1 === 0 ? n : -1;
+}
+
+/**
+ * Before the elements of an array of `len` may become a dictionary (see ELEMENT_GAP): refused past
+ * DICTIONARY_MOST, charged otherwise. The charge assumes the array dense: whether it is (a fast backing
+ * store of `len` elements) or sparse already (a dictionary, where the step costs nothing) cannot be told
+ * without listing it, so a sparse array written further out is charged as a dense one would be.
+ */
+export function dictionaryStep(len: number): void {
+  if (len > DICTIONARY_MOST) {
+    throw new RangeErrorCtor(`A write that makes an array of ${len} elements sparse is not available in AgentScript: at most ${DICTIONARY_MOST} (V8 turns its elements into a dictionary in one step that cannot be interrupted); write the elements in order, or keep sparse data in a Map.`);
+  }
+  chargeElements(len * DICTIONARY_UNITS);
+  chargeWork(len);
+}
+
+/**
+ * Before element `key` of `o` is stored (or, with `define`, defined with a descriptor, which makes a
+ * dictionary at any index when it is an accessor or has attributes of its own: every define on a long
+ * array is taken for one): a long array written more than ELEMENT_GAP past its end is charged its
+ * conversion to a dictionary (see dictionaryStep). Anything else goes on as it is.
+ */
+export function elementWrite(o: unknown, key: unknown, define: boolean): void {
+  if (!isArray(o)) return;
+  const len = o.length;
+  if (len <= SMALL) return;
+  const index = elementIndex(key);
+  if (index < 0 || (!define && index < len + ELEMENT_GAP)) return;
+  dictionaryStep(len);
 }
 
 /** ToPropertyKey, once: a key object's `toString` cannot answer differently later. */
@@ -461,6 +518,7 @@ function defineAll(name: string, o: unknown, props: unknown): unknown {
   for (let i = 0; i < descs.length; i += 2) {
     if (i % 2048 === 0) tick(run);
     const key = descs[i] as PropertyKey;
+    elementWrite(o, key, true);
     defineProperty(o, key, definedLength(o, key, descs[i + 1]) as PropertyDescriptor);
   }
   return o;
@@ -487,6 +545,7 @@ function assignChecked(target: object, sources: unknown[]): unknown {
       if (d === undefined || d.enumerable !== true) continue;
       refuseProtected('Object.assign', target, key);
       const v = from[key];
+      elementWrite(target, key, false);
       (target as unknown as Record<PropertyKey, unknown>)[key] = key === 'length' ? lengthGrowth(target, v) : v;
     }
   }
@@ -1733,7 +1792,8 @@ export function wrapBulkBuiltins(): void {
       }
       copiedIndices('Object.assign', n);
       for (let i = 0; i < sources.length; i++) namedKeys('Object.assign', sources[i], NAMED_COPY_MOST);
-      if (assignsChecked(target, sources)) return assignChecked(target as object, sources);
+      // A long array too: a source's index far past its end would make its elements a dictionary (see ELEMENT_GAP).
+      if (assignsChecked(target, sources) || (isArray(target) && target.length > SMALL)) return assignChecked(target as object, sources);
       const args: unknown[] = [target];
       for (let i = 0; i < sources.length; i++) args[i + 1] = sources[i];
       return apply(orig, ObjectCtor, args);
@@ -1853,6 +1913,7 @@ export function wrapBulkBuiltins(): void {
       if (rest.length > 0) refuseProtected('Reflect.set', rest[0], k);
       // The length set is the receiver's (OrdinarySet defines it there).
       const v = k === 'length' ? lengthGrowth(rest.length > 0 ? rest[0] : target, value) : value;
+      elementWrite(rest.length > 0 ? rest[0] : target, k, false);
       return apply(orig, ReflectObject, rest.length > 0 ? [target, k, v, rest[0]] : [target, k, v]);
     },
   }));
@@ -1862,6 +1923,7 @@ export function wrapBulkBuiltins(): void {
         if (o === null || (typeof o !== 'object' && typeof o !== 'function')) return apply(orig, holder, [o, key, desc]);
         const k = propertyKey(key);
         refuseProtected(holder === ObjectCtor ? 'Object.defineProperty' : 'Reflect.defineProperty', o, k);
+        elementWrite(o, k, true);
         return apply(orig, holder, [o, k, definedLength(o, k, desc)]);
       },
     }));
@@ -1902,6 +1964,7 @@ export function wrapBulkBuiltins(): void {
       [name](this: unknown, key: unknown, fn: unknown) {
         const k = propertyKey(key);
         refuseProtected(name, this, k);
+        elementWrite(this, k, true);
         return apply(orig, this, [k, fn]);
       },
     }));

@@ -8,7 +8,7 @@ import type { DoneReport, Guards, LogLevel, PumpHead, ReportedToolError, RunConf
 import { BIG_STRING, BLOCKED_PROPERTIES, FRAMED, LOOP_FREE, LOOP_GRANT, MAX_TOOL_NAME, PACED_FROM } from '../realm-abi.js';
 import type { PendingCall, Run } from './budgets.js';
 import { chargeChars, chargeElements, chargeWork, checkAlive, checkMemory, copied, current, fatal, iterations, newRun, setCurrent } from './budgets.js';
-import { NAMED_COPY_MOST, copiedIndices, counted, forgetJoins, forInIndices, indexCount, inheritedKeys, lengthGrowth, listedIndices, namedKeys, plainArray, propertyKey, protectedKey, protectedName, refuseProtected } from './builtins.js';
+import { NAMED_COPY_MOST, copiedIndices, counted, elementWrite, forgetJoins, forInIndices, indexCount, inheritedKeys, lengthGrowth, listedIndices, namedKeys, plainArray, propertyKey, protectedKey, protectedName, refuseProtected } from './builtins.js';
 import type { Codec } from './codec.js';
 import { CYCLE, TOO_LARGE, UNREADABLE } from './codec.js';
 import { FOREIGN_NAME, FOREIGN_MESSAGE, callSite, cleanError, foreign, locationOf, readErrorField, readMessage, refuseForeign, safeString, withSite } from './errors.js';
@@ -305,7 +305,11 @@ function memberKey(k: unknown): PropertyKey {
  * blocked key is refused, as `m` refuses it.
  */
 function targetBase(o: unknown, key: unknown): unknown {
-  if (typeof key === 'number') return o;
+  if (typeof key === 'number') {
+    // Only a store this far out can be far past the end of a long array (see elementWrite).
+    if (key > BIG_STRING) elementWrite(o, key, false);
+    return o;
+  }
   if (typeof key === 'symbol') {
     refuseProtected('An assignment', o, key);
     return o;
@@ -314,6 +318,7 @@ function targetBase(o: unknown, key: unknown): unknown {
     checkTargetKey(key);
     // Named first: `o[k] = v` is a hot write, and refuseProtected's receiver checks cost more than the name's.
     if (protectedName(key)) refuseProtected('An assignment', o, key);
+    elementWrite(o, key, false);
     if (key !== 'length' || !isArray(o)) return o;
   } else if (key === null || (typeof key !== 'object' && typeof key !== 'function')) return o;
   else if (o === null || (typeof o !== 'object' && typeof o !== 'function')) {
@@ -338,6 +343,7 @@ const TARGET_TRAPS: ProxyHandler<Record<PropertyKey, unknown>> = freeze({
   set(o: Record<PropertyKey, unknown>, k: PropertyKey, v: unknown) {
     checkTargetKey(k);
     refuseProtected('An assignment', o, k);
+    elementWrite(o, k, false);
     o[k] = k === 'length' ? lengthGrowth(o, v) : v;
     return true;
   },
