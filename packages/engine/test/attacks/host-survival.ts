@@ -4,8 +4,8 @@
  * gigabytes of it in one native step (a regression aborts the child, never the test runner).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Adapter } from '../helpers.js';
-import { ChildBatch, childResult, describeChild, scriptsChild } from '../helpers.js';
+import type { Adapter, Attack } from '../helpers.js';
+import { ChildBatch, childResult, describeChild, rowEnclave, runAttack, scriptsChild } from '../helpers.js';
 
 /** STANDARD, validated and with both AST layers off, in both isolations: one realm or one worker, reused. */
 export const STANDARD_ROWS: readonly Adapter[] = [
@@ -14,6 +14,22 @@ export const STANDARD_ROWS: readonly Adapter[] = [
   { name: 'worker_threads STANDARD validated', options: { adapter: 'worker_threads', workerPoolConfig: { minWorkers: 1, maxWorkers: 1 } }, validates: true },
   { name: 'worker_threads, validate:false transform:false', options: { adapter: 'worker_threads', validate: false, transform: false, workerPoolConfig: { minWorkers: 1, maxWorkers: 1 } }, validates: false },
 ];
+
+/**
+ * Runs `attacks` on each of STANDARD_ROWS (those `pick` keeps for the row, all by default), each row's
+ * attacks without options of their own on one shared Enclave, each followed by a tenant that must find a
+ * pristine world (see runAttack).
+ */
+export function describeOnStandardRows(title: string, attacks: readonly Attack[], opts: { pick?: (adapter: Adapter) => readonly Attack[]; timeoutMs?: number } = {}): void {
+  describe.each(STANDARD_ROWS)(`${title} [$name]`, (adapter) => {
+    const shared = rowEnclave(adapter);
+    for (const attack of opts.pick?.(adapter) ?? attacks) {
+      it(attack.name, async () => {
+        await runAttack(adapter, attack, shared);
+      }, opts.timeoutMs);
+    }
+  });
+}
 
 const RELAXED = 60_000;
 const MODES = [

@@ -10,10 +10,9 @@
  * Host-side evidence: the vm host survives in a child process with a 512 MB heap (its stderr stays
  * empty); a worker's heap cap (256 MB at STANDARD) is where the old code ended, as MEMORY_LIMIT_EXCEEDED.
  */
-import { describe, expect, it } from 'vitest';
+import { expect } from 'vitest';
 import type { Attack } from '../helpers.js';
-import { rowEnclave, runAttack } from '../helpers.js';
-import { STANDARD_ROWS, describeVmHostSurvives } from './host-survival.js';
+import { describeOnStandardRows, describeVmHostSurvives } from './host-survival.js';
 
 /** 3,000 arguments of about 1 MB each (STANDARD's whole log cap), through a spread and through `apply`. */
 const MANY_PARTS = {
@@ -51,15 +50,7 @@ const KEPT: readonly Attack[] = [
 ];
 
 
-describe.each(STANDARD_ROWS)('invariants 5 and 8 against one console call [$name]', (adapter) => {
-  const shared = rowEnclave(adapter);
-  // In process, the vm rows run only what a regression cannot turn into gigabytes of the test runner's heap.
-  const attacks = adapter.options.adapter === 'worker_threads' ? [...LINE_OVER_CAP, ...KEPT] : KEPT;
-  for (const attack of attacks) {
-    it(attack.name, async () => {
-      await runAttack(adapter, attack, shared);
-    });
-  }
-});
+// In process, the vm rows run only what a regression cannot turn into gigabytes of the test runner's heap.
+describeOnStandardRows('invariants 5 and 8 against one console call', KEPT, { pick: (adapter) => (adapter.options.adapter === 'worker_threads' ? [...LINE_OVER_CAP, ...KEPT] : KEPT) });
 
 describeVmHostSurvives('invariant 8: one console call over the log cap does not exhaust a vm host', MANY_PARTS, { spread: 'OUTPUT_LIMIT_EXCEEDED', apply: 'OUTPUT_LIMIT_EXCEEDED', strings: 'OUTPUT_LIMIT_EXCEEDED' });

@@ -15,10 +15,9 @@
  * Host-side evidence: the vm host survives in a child process with a 512 MB heap (at PERMISSIVE, an
  * array of 3e7 elements); in process, the runs end as RUNTIME_ERROR where a regression answers OK.
  */
-import { describe, expect, it } from 'vitest';
+import { expect } from 'vitest';
 import type { Attack } from '../helpers.js';
-import { rowEnclave, runAttack } from '../helpers.js';
-import { STANDARD_ROWS, describeVmHostSurvives } from './host-survival.js';
+import { describeOnStandardRows, describeVmHostSurvives } from './host-survival.js';
 
 /** 2e6 elements (16 MB): a regression converts them in about a second and 85 MB, which a test runner survives. */
 const LONG = 'const a = new Array(2e6).fill(0);';
@@ -69,14 +68,7 @@ return [s.length, [s[5], s[1e6], s[1e9]], t.length, b.length, b[70500], a.length
   check: (r) => expect(r.value).toEqual([1e9 + 1, [2, 3, 1], 2e6 + 1, 70600, 2, 5, 3]),
 };
 
-describe.each(STANDARD_ROWS)('invariants 4, 5 and 8 against a long array made sparse [$name]', (adapter) => {
-  const shared = rowEnclave(adapter);
-  for (const attack of [...ATTACKS, KEPT]) {
-    it(attack.name, async () => {
-      await runAttack(adapter, attack, shared);
-    });
-  }
-});
+describeOnStandardRows('invariants 4, 5 and 8 against a long array made sparse', [...ATTACKS, KEPT]);
 
 describeVmHostSurvives(
   'invariant 8: one store far past the end of an array of 3e7 elements does not exhaust a vm host',

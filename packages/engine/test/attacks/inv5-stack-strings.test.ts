@@ -15,10 +15,9 @@
  * Host-side evidence: the vm host survives in a child process with a 512 MB heap (its stderr stays
  * empty); in process, the lengths are small where a regression makes them hundreds of MB.
  */
-import { describe, expect, it } from 'vitest';
+import { expect } from 'vitest';
 import type { Attack } from '../helpers.js';
-import { rowEnclave, runAttack } from '../helpers.js';
-import { STANDARD_ROWS, describeVmHostSurvives } from './host-survival.js';
+import { describeOnStandardRows, describeVmHostSurvives } from './host-survival.js';
 
 
 /** Head line (name and message, 4,000 characters each at most) and 16 frame lines of about 300: far below this. */
@@ -87,14 +86,7 @@ return [s[0], s[1].slice(0, 13), s[2].slice(0, 13), /agentscript\\.js:1:/.test(s
   },
 ];
 
-describe.each(STANDARD_ROWS)('invariants 4, 5 and 8 against the stack strings the realm formats [$name]', (adapter) => {
-  const shared = rowEnclave(adapter);
-  for (const attack of ATTACKS) {
-    it(attack.name, async () => {
-      await runAttack(adapter, attack, shared);
-    });
-  }
-});
+describeOnStandardRows('invariants 4, 5 and 8 against the stack strings the realm formats', ATTACKS);
 
 /**
  * Twelve stacks of 16 frames named by 16 MB, read in one expression: 3 GB before the fix, which a vm

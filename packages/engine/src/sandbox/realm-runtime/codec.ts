@@ -783,6 +783,19 @@ export function createCodec(): Codec {
         const viewLength = typedArrayLength(o);
         if (viewLength >= 0) return encodeItems(viewLength, (i) => (o as unknown as ArrayLike<unknown>)[i], depth);
         if (plain) return encodeProps(o, depth);
+        // A Map's pairs and a Set's values are all collected before any is charged. Every value is
+        // charged 2 bytes at least (an empty string, array or object; 4 to 8 for the rest), and every
+        // item of a list 1 more: a pair at least 9 (all but the two a prototype key may leave out), a
+        // Set's value 3. One that cannot fit the bytes left is refused before anything is collected:
+        // collected first, a Map of 1.5e6 pairs took 0.4 s and 300 MB of the host per log line (then
+        // '[value too large]'), per tool call and per result, whatever the cap.
+        if (isMap(o) || isSet(o)) {
+          const least = isMap(o) ? 9 * ((apply(mapSize, o, []) as number) - 2) : 3 * (apply(setSize, o, []) as number);
+          if (least + 2 > maxBytes - bytes) {
+            if (!fail) fail = TOO_LARGE;
+            return null;
+          }
+        }
         if (isMap(o)) {
           const pairs: unknown[] = [];
           // The pairs become an object as soon as a host calls Object.fromEntries: same keys left out.
