@@ -125,6 +125,11 @@ export interface JSONEncodeOptions {
   maxDepth: number;
   /** A cycle fails the copy ('fail') or is written as the string "[Circular]" ('mark', for logs). */
   cycles: 'fail' | 'mark';
+  /**
+   * Counts the keys the copy listed (with Object.keys, one step per object whatever the cap): the run
+   * charges them as the script's own listing is charged (see chargeWork in the realm's budgets).
+   */
+  listed?: { count: number };
 }
 
 /** What `encodeJSON` gives back when it cannot copy a value. */
@@ -845,6 +850,7 @@ export function createCodec(): Codec {
       charge(2);
       const out: Record<string, unknown> = {};
       const ks = keysOf(v);
+      if (opts.listed !== undefined) opts.listed.count += ks.length;
       for (let i = 0; i < ks.length && !fail; i++) {
         const k = ks[i] as string;
         // An accessor reads as undefined, and is left out like any undefined.

@@ -199,7 +199,9 @@ function makeCallTool(run: Run, codec: Codec) {
     run.toolCalls++;
     if (run.toolCalls > run.limits.maxToolCalls) fatal(run, 'MAX_TOOL_CALLS', 'ToolCallLimitError', `Tool-call limit of ${run.limits.maxToolCalls} exceeded.`);
     // What a tool receives is JSON data (see codec.encodeJSON).
-    const argsText = codec.encodeJSON(args === undefined ? {} : args, { maxBytes: run.limits.maxToolArgsBytes, maxDepth: 64, cycles: 'fail' });
+    const listed = { count: 0 };
+    const argsText = codec.encodeJSON(args === undefined ? {} : args, { maxBytes: run.limits.maxToolArgsBytes, maxDepth: 64, cycles: 'fail', listed });
+    chargeListed(listed);
     if (typeof argsText !== 'string') {
       const why =
         argsText.code === TOO_LARGE
@@ -227,6 +229,16 @@ const CONSOLE_METHODS: readonly (readonly [string, LogLevel])[] = [
   ['log', 'log'], ['info', 'info'], ['warn', 'warn'], ['error', 'error'], ['debug', 'debug'], ['trace', 'debug'], ['table', 'log'], ['dir', 'log'],
 ];
 
+/**
+ * The keys a copy out of the realm listed (a log line's values, tool arguments), charged as the script's
+ * own Object.keys is: V8 lists an object's keys in one step whatever the cap the copy then meets, and
+ * uncharged, each `console.log(o)` of an object of 9e5 keys took 0.8 s of the host, counted as no
+ * iteration, before it logged '[value too large]', as often as the log cap's 1,000 lines allow.
+ */
+function chargeListed(listed: { count: number }): void {
+  chargeWork(listed.count);
+}
+
 /** Ends the run: its console output is over its cap of entries or bytes. */
 function logLimit(run: Run): never {
   return fatal(run, 'OUTPUT_LIMIT_EXCEEDED', 'LogLimitError', `Console output exceeded its cap of ${run.limits.maxLogEntries} entries or ${run.limits.maxLogBytes} bytes.`);
@@ -252,7 +264,9 @@ function makeConsole(run: Run, codec: Codec): object {
         if (typeof a === 'string') part = a;
         else if (a === null || (typeof a !== 'object' && typeof a !== 'function')) part = safeString(a);
         else {
-          const t = codec.encodeJSON(a, { maxBytes: run.limits.maxLogBytes, maxDepth: 16, cycles: 'mark' });
+          const listed = { count: 0 };
+          const t = codec.encodeJSON(a, { maxBytes: run.limits.maxLogBytes, maxDepth: 16, cycles: 'mark', listed });
+          chargeListed(listed);
           part = typeof t !== 'string' ? (t.code === UNREADABLE ? '[unreadable value]' : '[value too large]') : t === '' ? 'undefined' : t;
         }
         // At least its characters and a separator (the JSON of the line has more): past the room, the line is over the cap.
