@@ -241,6 +241,9 @@ const BLOCKED_KEYS = new Set(BLOCKED_PROPERTIES);
  * there may be far past the end of a long array, which makes its elements a dictionary in one native
  * step (see elementWrite in the realm runtime), so it goes through `lt` like a computed key.
  */
+/** The key a derived class's instance is checked with when one of its fields may be a far element (see ClassBody). */
+const FAR_INDEX = '4294967294';
+
 function farIndex(key: Node): boolean {
   const v = key.value;
   const n = typeof v === 'number' ? v : typeof v === 'string' && v !== '' ? Number(v) : Number.NaN;
@@ -1139,6 +1142,9 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
       for (const el of node.body as Node[]) {
         const name = el.type === 'PropertyDefinition' && el.static !== true ? protectedName(el.key as Node, el.computed === true) : undefined;
         if (name !== undefined) names.add(name);
+        // An element far past the end of a long array that the base returned would turn its elements into a
+        // dictionary (see elementWrite in the runtime): a computed key may be one, so it is checked as one.
+        if (el.type === 'PropertyDefinition' && el.static !== true && (el.computed === true || farIndex(el.key as Node))) names.add(FAR_INDEX);
       }
       let i = 0;
       for (const name of names) ms.appendLeft(node.start + 1, ` #${RESERVED_PREFIX}_f${i++} = ${guard('ct')}(this, '${name}');`);

@@ -392,10 +392,24 @@ describe('rewriter: writes that would turn off a protector of the isolate', () =
 
   it('checks the instance of a class with a heritage before its fields of those names, and sends its computed field keys through fk', () => {
     for (const text of both('class C extends B { next = 1; valueOf; other = 2; static next = 3; [k] = 4; static [j] = 5; }')) {
-      expect(text).toContain("class C extends B { #__ek_f0 = __ek_rt.ct(this, 'next'); #__ek_f1 = __ek_rt.ct(this, 'valueOf'); next = 1;");
+      // The computed field `[k]` may also be an element far past the end of an array the base returned.
+      expect(text).toContain("class C extends B { #__ek_f0 = __ek_rt.ct(this, 'next'); #__ek_f1 = __ek_rt.ct(this, 'valueOf'); #__ek_f2 = __ek_rt.ct(this, '4294967294'); next = 1;");
       expect(text).toContain('[__ek_rt.fk(k)] = 4;');
       expect(text).not.toContain('__ek_rt.fk(j)');
     }
+  });
+
+  it('checks the instance of a class with a heritage before a field that may be a far element, once', () => {
+    for (const text of both("class C extends B { 70000 = 1; '4294967294' = 2; 5 = 3; x = 4; }")) {
+      expect(text).toContain("class C extends B { #__ek_f0 = __ek_rt.ct(this, '4294967294'); 70000 = 1;");
+      expect(text).not.toContain('#__ek_f1');
+    }
+    for (const text of both('class C extends B { 5 = 3; x = 4; static 70000 = 1; }')) expect(text).not.toContain('__ek_rt.ct');
+  });
+
+  it('sends a literal index key past 65,536 of an assignment target through lt', () => {
+    const kept = ['__ek_lt(a, __ek_t = (70000))[__ek_t] = 1;', "__ek_lt(a, __ek_t = ('4294967294'))[__ek_t] = 2;", 'a[5] = 3;', "a['x'] = 4;"];
+    for (const text of both("a[70000] = 1; a['4294967294'] = 2; a[5] = 3; a['x'] = 4;")) for (const part of kept) expect(text).toContain(part);
   });
 
   it('leaves a class without a heritage alone: its instance is an ordinary object', () => {

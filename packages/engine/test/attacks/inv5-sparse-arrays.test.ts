@@ -9,8 +9,9 @@
  * answered OK; at PERMISSIVE one such store on an array of 3e7 elements aborted a vm host with a 2 GB heap.
  *
  * Now each way to make such a write (a computed or literal key, a key object, a compound or destructuring
- * target, `length`, Object.assign, Reflect.set, the defining builtins and legacy accessors) charges the
- * conversion first and refuses it past 2^20 elements.
+ * target, `length`, Object.assign, Reflect.set, the defining builtins and legacy accessors, the fields of
+ * a derived class whose base returned the array) charges the conversion first and refuses it past 2^20
+ * elements.
  *
  * Host-side evidence: the vm host survives in a child process with a 512 MB heap (at PERMISSIVE, an
  * array of 3e7 elements); in process, the runs end as RUNTIME_ERROR where a regression answers OK.
@@ -41,6 +42,9 @@ const WRITES: readonly (readonly [string, string, boolean])[] = [
   ['Object.defineProperty of an accessor', 'Object.defineProperty(a, 5, { get() { return 1; } });', false],
   ['Object.defineProperties', 'Object.defineProperties(a, { 5: { value: 1, writable: false } });', false],
   ['__defineGetter__', 'a.__defineGetter__(5, () => 1);', false],
+  // A derived class defines its fields on whatever its base returned.
+  ['a computed field of a class whose base returns the array', 'class B { constructor() { return a; } } class X extends B { [2 ** 31] = 1; } new X();', false],
+  ['a literal field of a class whose base returns the array', 'class B { constructor() { return a; } } class X extends B { 2147483648 = 1; } new X();', false],
 ];
 
 const ATTACKS: readonly Attack[] = WRITES.map(([how, write, validated]) => ({

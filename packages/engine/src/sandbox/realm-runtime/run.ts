@@ -481,6 +481,8 @@ function makeGuards(run: Run): Guards {
       // less for it (neither an iterator nor an iterator's prototype has Object.prototype as prototype).
       if (key === 'next' && o !== null && typeof o === 'object' && gpo(o) === ObjectPrototype) return o;
       refuseProtected('An assignment', o, key);
+      // A derived class's field that may be an element far past the end of the array its base returned.
+      elementWrite(o, key, false);
       return o;
     },
     fk(k: unknown) {
