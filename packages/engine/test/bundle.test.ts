@@ -45,13 +45,15 @@ function read(file: string): Built {
   const imports = [
     ...module.staticImports.map((i) => i.moduleRequest.value),
     ...module.staticExports.flatMap((e) => e.entries.flatMap((entry) => (entry.moduleRequest ? [entry.moduleRequest.value] : []))),
-    ...module.dynamicImports.map((d) => text.slice(d.moduleRequest.start, d.moduleRequest.end)).filter((s) => /^['"]/.test(s)).map((s) => s.slice(1, -1)),
+    // The minifier may write a literal specifier as a template without substitutions.
+    ...module.dynamicImports.map((d) => text.slice(d.moduleRequest.start, d.moduleRequest.end)).filter((s) => /^(['"]|`[^$`]*`$)/.test(s)).map((s) => s.slice(1, -1)),
   ];
   const classes: string[] = [];
-  for (const statement of program.body as unknown as { type: string; id?: { name?: string }; declaration?: unknown; declarations?: { id?: { name?: string }; init?: { type?: string } }[] }[]) {
+  for (const statement of program.body as unknown as { type: string; id?: { name?: string }; declaration?: unknown; declarations?: { id?: { name?: string }; init?: { type?: string; id?: { name?: string } | null } }[] }[]) {
     const node = (statement.type === 'ExportNamedDeclaration' ? statement.declaration : statement) as typeof statement | null;
     if (node?.type === 'ClassDeclaration' && node.id?.name) classes.push(node.id.name);
-    for (const d of node?.declarations ?? []) if (d.init?.type === 'ClassExpression' && d.id?.name) classes.push(d.id.name);
+    // The minified bundle keeps a class's name on the class (`var e = class MagicString`), not on the binding.
+    for (const d of node?.declarations ?? []) if (d.init?.type === 'ClassExpression' && (d.init.id?.name ?? d.id?.name)) classes.push((d.init.id?.name ?? d.id?.name) as string);
   }
   // A bundler renames a clash to `Name$1`: the same class twice.
   return { imports: [...new Set(imports)], classes: classes.map((c) => c.replace(/\$\d+$/, '')) };
