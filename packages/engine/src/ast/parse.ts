@@ -1,10 +1,11 @@
-import { parseSync, rawTransferSupported } from 'oxc-parser';
 import { whenIdle } from '../idle.js';
 import { AsyncResource } from '../node-types.js';
 import type { Issue } from '../source.js';
 import { LineIndex, LruCache, textSize } from '../source.js';
 import type { DepthRefusal } from './depth.js';
 import { MAX_PARSE_DEPTH, parseDepthRefusal, unescaped } from './depth.js';
+import type { OxcParse } from './oxc.js';
+import { oxcModule, oxcParse } from './oxc.js';
 import { parseRawTransfer } from './raw-tree.js';
 
 /**
@@ -65,9 +66,11 @@ const OPTIONS = { sourceType: 'script', lang: 'js', preserveParens: false } as c
  * address-space limit cannot get: the first failure turns it off and the JSON path answers.
  */
 let rawTransfer: 'oxc' | 'own' | false | undefined;
+/** Whether this process parsed once: the first parse takes the JSON path (see parseWrapped). */
+let parsedOnce = false;
 
-type Parse = Pick<ReturnType<typeof parseSync>, 'program' | 'comments' | 'errors'>;
-const parseJson = (wrapped: string): Parse => parseSync('agentscript.js', wrapped, OPTIONS);
+type Parse = OxcParse;
+const parseJson = (wrapped: string): Parse => oxcParse('agentscript.js', wrapped, OPTIONS);
 
 /**
  * The async context this module was loaded in, where raw-transfer parses run. Their buffers are let go
@@ -81,8 +84,8 @@ const home = new AsyncResource('enclave.parse');
 function parseWrapped(wrapped: string): Parse {
   // The first parse of a process takes the JSON path: loading the raw-transfer code and reserving its
   // buffer would fall on the cold start (import + first run), which it lengthened by about 10 ms.
-  if (rawTransfer === undefined) {
-    rawTransfer = rawTransferSupported() ? 'oxc' : 'own';
+  if (!parsedOnce) {
+    parsedOnce = true;
     setUpLater();
     return parseJson(wrapped);
   }
@@ -104,9 +107,10 @@ function setUpLater(): void {
 
 /** A parse through raw transfer, or through the JSON path once raw transfer has failed. */
 function parseRaw(wrapped: string): Parse {
+  rawTransfer ??= rawTransferPath();
   if (rawTransfer === 'oxc') {
     try {
-      return parseSync('agentscript.js', wrapped, { ...OPTIONS, experimentalRawTransfer: true } as typeof OPTIONS);
+      return oxcModule().parseSync('agentscript.js', wrapped, { ...OPTIONS, experimentalRawTransfer: true } as typeof OPTIONS);
     } catch {
       rawTransfer = false;
     }
@@ -116,6 +120,19 @@ function parseRaw(wrapped: string): Parse {
     rawTransfer = false;
   }
   return parseJson(wrapped);
+}
+
+/**
+ * oxc's raw transfer where it offers it (Node 22 and later, 64-bit little-endian), which loads the rest
+ * of oxc-parser (see ast/oxc.ts); on Node 20 ast/raw-tree.ts sets it up; false when neither can.
+ */
+function rawTransferPath(): 'oxc' | 'own' | false {
+  if (Number(process.versions.node.split('.')[0]) < 22) return 'own';
+  try {
+    return oxcModule().rawTransferSupported() ? 'oxc' : 'own';
+  } catch {
+    return false;
+  }
 }
 
 /** Tests only: which path trees take after the first parse ('oxc' or 'own' raw transfer, or JSON). */
@@ -193,9 +210,9 @@ export function userLocation(parsed: ParsedSource, wrappedOffset: number): { lin
  * asked only then, so the checks cost a script that compiles nothing.
  */
 export function semanticErrorColumn(code: string, line: number): number | undefined {
-  let errors: ReturnType<typeof parseSync>['errors'];
+  let errors: OxcParse['errors'];
   try {
-    errors = parseSync('agentscript.js', WRAP_PREFIX + code + WRAP_SUFFIX, { ...OPTIONS, showSemanticErrors: true }).errors;
+    errors = oxcParse('agentscript.js', WRAP_PREFIX + code + WRAP_SUFFIX, { ...OPTIONS, showSemanticErrors: true }).errors;
   } catch {
     return undefined;
   }

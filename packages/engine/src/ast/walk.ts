@@ -1,6 +1,6 @@
-import { visitorKeys } from 'oxc-parser';
 import type { Node } from './nodes.js';
 import { isNode } from './nodes.js';
+import { oxcVisitorKeys } from './oxc.js';
 
 /**
  * oxc's node type names, each the one interned copy of its text. On Node 20 the tree crosses from Rust
@@ -9,7 +9,7 @@ import { isNode } from './nodes.js';
  * characters. `flatten` puts the interned copy in each node it lists (the same text: nothing a pass reads
  * changes), after which those tests compare pointers.
  */
-const TYPE_NAMES: ReadonlyMap<string, string> = new Map(Object.keys(visitorKeys).map((t) => [t, t]));
+const TYPE_NAMES: ReadonlyMap<string, string> = new Map(Object.keys(oxcVisitorKeys()).map((t) => [t, t]));
 
 /**
  * `type` is `node.type`, read from the flat tree's list (an array read, where `node.type` on nodes of many
