@@ -87,6 +87,10 @@ function directBinding(): Binding | null {
   return binding;
 }
 
+// Loaded with the engine, as the import of oxc-parser's entry loaded it: a server that imports the engine
+// at start does not make its first request pay for opening the binary.
+directBinding();
+
 /** Whether a tree read through the binding was checked to have the expected shape. */
 let checked = false;
 
