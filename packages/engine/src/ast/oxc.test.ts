@@ -35,7 +35,15 @@ describe("oxc-parser's binding, loaded without its entry", () => {
   const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/bundle/index.js');
   it.skipIf(!existsSync(dist))('leaves the choice to oxc-parser when napi-rs is told which binary to load, and a run still checks', () => {
     // napi-rs's override names the binary; oxc-parser's entry then loads it, as without the engine.
-    const binary = createRequire(createRequire(import.meta.url).resolve('oxc-parser')).resolve(`@oxc-parser/binding-${process.platform}-${process.arch}${process.platform === 'linux' ? '-gnu' : ''}`);
+    const fromOxc = createRequire(createRequire(import.meta.url).resolve('oxc-parser'));
+    const suffixes = process.platform === 'linux' ? ['-gnu', '-musl'] : process.platform === 'win32' ? ['-msvc'] : [''];
+    const binary = suffixes.flatMap((s) => {
+      try {
+        return [fromOxc.resolve(`@oxc-parser/binding-${process.platform}-${process.arch}${s}`)];
+      } catch {
+        return [];
+      }
+    })[0] as string;
     const source = `const { Enclave } = await import(${JSON.stringify(dist)}); const e = new Enclave();
       const ok = await e.run('return 2n ** 3n > 1n && /a+/.test("aa")'); const bad = await e.run('eval("1")');
       console.log(JSON.stringify([ok.value, bad.error?.code])); process.exit(0);`;
