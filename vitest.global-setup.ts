@@ -25,6 +25,8 @@ export default function setup(): void {
   const sources = ['engine', 'express', 'hono', 'nest', 'next', 'mcp', 'redis', 'client', 'react'].map((p) => path.join(root, 'packages', p, 'src')).filter((p) => existsSync(p));
   // The playground page's sources, which the engine build turns into src/http/playground-assets.generated.js.
   sources.push(path.join(engine, 'playground'));
-  if (existsSync(path.join(engine, 'src/http/playground-assets.generated.js')) && existsSync(marker) && statSync(marker).mtimeMs >= Math.max(...sources.map(newest))) return;
+  // A build from before the third-party notices (scripts/third-party-notices.mjs) lacks them: built again too.
+  const notices = path.join(engine, 'dist/THIRD-PARTY-NOTICES.md');
+  if (existsSync(path.join(engine, 'src/http/playground-assets.generated.js')) && existsSync(notices) && existsSync(marker) && statSync(marker).mtimeMs >= Math.max(...sources.map(newest))) return;
   execFileSync(process.execPath, [path.join(root, 'scripts/build-engine.mjs')], { stdio: 'inherit', cwd: root });
 }

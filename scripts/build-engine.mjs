@@ -3,11 +3,14 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { RECORDS, writeNotices } from './third-party-notices.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const engine = path.join(root, 'packages/engine');
 // typescript's package exports do not expose bin/, so resolve the file in the workspace's node_modules.
 const tsc = path.join(root, 'node_modules/typescript/bin/tsc');
+// Each bundling below records the packages of others it bundles (scripts/third-party-notices.mjs): from scratch.
+rmSync(RECORDS, { recursive: true, force: true });
 // The realm runtime first: its bundled source is a module of the engine (src/sandbox/realm-runtime.generated.ts).
 execFileSync(process.execPath, [path.join(root, 'scripts/build-realm-runtime.mjs')], { stdio: 'inherit' });
 // The playground page, built into a module of the engine too (src/http/playground-assets.generated.js).
@@ -20,6 +23,8 @@ const rolldown = path.join(root, 'node_modules/rolldown/bin/cli.mjs');
 execFileSync(process.execPath, [rolldown, '-c', 'rolldown.config.mjs'], { stdio: 'inherit', cwd: engine });
 const cli = path.join(engine, 'dist/bundle/cli.js');
 if (existsSync(cli)) chmodSync(cli, 0o755);
+// The notices of every package the engine's bundle, the playground's script and the realm runtime hold.
+writeNotices();
 
 // The adapters, @enclave-kit/mcp, the Redis stores, the client and the React hook: plain tsc builds against the
 // engine's (and the client's) dist types (their tsconfig.build.json clears `paths`, so they resolve our packages as users do). The client

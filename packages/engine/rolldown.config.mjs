@@ -12,6 +12,7 @@
 // modules. oxc-parser stays external (it loads a native binding). test/bundle.test.ts checks the result.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { thirdPartyNotices } from '../../scripts/third-party-notices.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const workerMain = path.join(here, 'src/sandbox/worker-main.ts');
@@ -56,6 +57,10 @@ export default {
   external: ['oxc-parser', /^node:/],
   platform: 'node',
   logLevel: 'warn',
+  // Records the packages of others bundled here (magic-string and its codec): the build writes their
+  // notices to dist/THIRD-PARTY-NOTICES.md (scripts/third-party-notices.mjs), and the chunks that hold
+  // them start with a legal comment that says so.
+  plugins: [thirdPartyNotices('engine', undefined, { banner: '../THIRD-PARTY-NOTICES.md' })],
   resolve: { extensionAlias: { '.js': ['.ts', '.js'] } },
   // Entry files may re-export from the shared chunks (required by the grouping below).
   preserveEntrySignatures: 'allow-extension',

@@ -233,6 +233,12 @@ describe('the packages as npm installs them from their tarballs', () => {
       expect(files.filter((f) => !f.startsWith('dist/')).sort(), p).toEqual(['LICENSE', 'README.md', 'package.json']);
       expect(files.some((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')), `${p} ships TypeScript sources`).toBe(false);
       expect(readFileSync(path.join(dir, 'LICENSE'), 'utf8'), `${p}/LICENSE`).toBe(license);
+      // The engine bundles others' code (magic-string, the playground's editor): their notices go with it.
+      if (p === 'engine') {
+        expect(files).toContain('dist/THIRD-PARTY-NOTICES.md');
+        const notices = readFileSync(path.join(dir, 'dist/THIRD-PARTY-NOTICES.md'), 'utf8');
+        for (const name of ['magic-string', '@jridgewell/sourcemap-codec', '@codemirror/view']) expect(notices, name).toMatch(new RegExp(`^## ${name} \\d`, 'm'));
+      } else expect(files.filter((f) => /notice/i.test(f)), `${p} bundles nothing of others`).toEqual([]);
       const shipped = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as Manifest;
       // Every export condition, nested ones included, and the fields older resolvers read: all shipped.
       const named = targets([shipped.main, shipped.types, shipped.bin, shipped.exports, shipped.typesVersions]);

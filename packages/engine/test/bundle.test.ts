@@ -5,11 +5,14 @@
  * the package name, recognises that module's ToolError and config errors.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSync } from 'oxc-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundledPackages, readRecords } from '../../../scripts/third-party-notices.mjs';
+import { PLAYGROUND_ASSETS } from '../src/http/playground-assets.generated.js';
 import { repeatRun } from './repeat-run.js';
 
 const engineRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -187,6 +190,82 @@ describe.skipIf(repeatRun)('the built package', () => {
     expect(main.packages).not.toContain('oxc-parser');
     expect([...main.files.keys()].filter((f) => readFileSync(f, 'utf8').includes("resolve(`oxc-parser`)")).map((f) => path.basename(f))).toEqual(['engine.js']);
     expect([...main.files.values()].flatMap((b) => b.classes)).toContain('MagicString');
+  });
+});
+
+// The copies of others' code the package holds carry their notices (MIT: "the above copyright notice and
+// this permission notice shall be included in all copies"). What was bundled is what each build recorded
+// from the modules rolldown put in its output (scripts/third-party-notices.mjs).
+describe.skipIf(repeatRun)('the third-party notices', () => {
+  const records = readRecords();
+  const all = Object.values(records).flat();
+
+  it('dist/THIRD-PARTY-NOTICES.md has every bundled package once, sorted, with its licence text', () => {
+    expect(Object.keys(records).sort()).toEqual(['engine', 'playground', 'realm-runtime']);
+    expect(records.engine?.map((p) => p.name)).toEqual(expect.arrayContaining(['magic-string', '@jridgewell/sourcemap-codec']));
+    expect(records.playground?.map((p) => p.name)).toEqual(expect.arrayContaining(['@codemirror/view', '@lezer/lr', 'style-mod', 'w3c-keyname', 'crelt']));
+    // Each record comes from node_modules paths rolldown reported, and names the package those paths are in.
+    for (const p of all) {
+      expect(p.modules.length, p.name).toBeGreaterThan(0);
+      for (const m of p.modules) expect(m, p.name).toMatch(new RegExp(`(^|/)node_modules/${p.name.replace(/[/.]/g, '\\$&')}/`));
+    }
+    const notices = readFileSync(path.join(dist, 'THIRD-PARTY-NOTICES.md'), 'utf8');
+    const headings = [...notices.matchAll(/^## (\S+) (\S+)$/gm)].map((m) => `${m[1]} ${m[2]}`);
+    const expected = [...new Set(all.map((p) => `${p.name} ${p.version}`))].sort();
+    expect(headings).toEqual(expected);
+    for (const p of all) {
+      const section = notices.slice(notices.indexOf(`## ${p.name} ${p.version}\n`));
+      expect(section.split(/^## /m)[1], p.name).toContain(p.text);
+      expect(p.text, p.name).toMatch(/copyright/i);
+    }
+  });
+
+  it('the chunks holding others\' code start with a legal comment that names them and the notices', () => {
+    const bundle = path.join(dist, 'bundle');
+    const engineChunk = readFileSync(path.join(bundle, 'engine.js'), 'utf8');
+    expect(engineChunk).toContain('class MagicString');
+    const first = engineChunk.slice(0, engineChunk.indexOf('*/') + 2);
+    expect(first).toMatch(/^\/\*! Bundles /);
+    for (const p of records.engine ?? []) expect(first).toContain(`${p.name}@${p.version} (${p.license})`);
+    expect(first).toContain('../THIRD-PARTY-NOTICES.md');
+  });
+
+  it('the served playground script names its packages in a leading legal comment, and their notices are served beside it', () => {
+    const entries = Object.entries(PLAYGROUND_ASSETS);
+    const [scriptName, script] = entries.find(([name]) => name.endsWith('.js')) ?? [];
+    const [noticesName, notices] = entries.find(([name]) => name.startsWith('third-party-notices-')) ?? [];
+    expect(scriptName).toBeDefined();
+    expect(noticesName).toMatch(/^third-party-notices-[0-9a-f]{12}\.txt$/);
+    expect(notices?.type).toBe('text/plain; charset=utf-8');
+    const comment = script?.body.slice(0, script.body.indexOf('*/') + 2) ?? '';
+    expect(comment).toMatch(/^\/\*! enclave-kit playground/);
+    expect(comment).toContain(noticesName);
+    for (const p of records.playground ?? []) {
+      expect(comment, p.name).toContain(`${p.name}@${p.version} (${p.license})`);
+      expect(notices?.body, p.name).toContain(p.text);
+    }
+    // The package ships the page as built: the notices asset is in its chunk.
+    expect(readFileSync(path.join(dist, 'bundle', 'playground.js'), 'utf8')).toContain(noticesName as string);
+  });
+
+  it('finds a licence file of any spelling at the package root, and fails the build for a package with none', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'notices-'));
+    try {
+      const pkgDir = path.join(dir, 'node_modules', 'some-lib');
+      mkdirSync(path.join(pkgDir, 'dist'), { recursive: true });
+      writeFileSync(path.join(pkgDir, 'package.json'), JSON.stringify({ name: 'some-lib', version: '1.2.3', license: 'ISC' }));
+      // A nameless package.json below the root (`"type"` only) is not the package's.
+      writeFileSync(path.join(pkgDir, 'dist', 'package.json'), JSON.stringify({ type: 'module' }));
+      writeFileSync(path.join(pkgDir, 'dist', 'index.js'), 'export {};\n');
+      const file = path.join(pkgDir, 'dist', 'index.js');
+      expect(() => bundledPackages([file])).toThrow(/some-lib@1\.2\.3 .*ships no licence file.*"ISC"/);
+      writeFileSync(path.join(pkgDir, 'Licence.md'), 'Copyright (c) someone\n');
+      expect(bundledPackages([file, '\0rolldown/runtime.js', path.join(engineRoot, 'src/index.ts')])).toEqual([
+        { name: 'some-lib', version: '1.2.3', license: 'ISC', licenseFiles: ['Licence.md'], text: 'Copyright (c) someone', modules: [path.relative(path.resolve(engineRoot, '../..'), file).split(path.sep).join('/')] },
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
