@@ -952,6 +952,18 @@ export function adapterContract(name: string, harness: AdapterHarness): void {
           expect(res.headers.get('x-content-type-options')).toBe('nosniff');
           expect((await res.text()).length).toBeGreaterThan(1000);
         }
+        // The script's leading legal comment names the notices of the code of others it bundles, served beside it.
+        const script = assetsOf(html).find((f) => f.endsWith('.js')) as string;
+        const head = (await (await fetch(`${served.url}/enclave/playground/assets/${script}`)).text()).slice(0, 2000);
+        const notices = /^\/\*! enclave-kit playground[^]*?(third-party-notices-[0-9a-f]{12}\.txt) beside this file/.exec(head)?.[1];
+        expect(notices, head.slice(0, 200)).toBeDefined();
+        const noticesRes = await fetch(`${served.url}/enclave/playground/assets/${notices}`);
+        expect(noticesRes.status).toBe(200);
+        expect(noticesRes.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+        expect(noticesRes.headers.get('x-content-type-options')).toBe('nosniff');
+        const text = await noticesRes.text();
+        for (const name of ['@codemirror/view', '@lezer/lr', 'style-mod']) expect(text, name).toContain(`-- ${name} `);
+        expect(text).toContain('Permission is hereby granted, free of charge');
         for (const below of ['/assets/nope.js', '/assets/..%2f..%2fpackage.json', '/other']) {
           const res = await fetch(`${served.url}/enclave/playground${below}`);
           // A framework that decodes `%2f` before it matches (Nest) hands on `..` segments: refused (400).
