@@ -962,7 +962,7 @@ export function adapterContract(name: string, harness: AdapterHarness): void {
         expect(noticesRes.headers.get('content-type')).toBe('text/plain; charset=utf-8');
         expect(noticesRes.headers.get('x-content-type-options')).toBe('nosniff');
         const text = await noticesRes.text();
-        for (const name of ['@codemirror/view', '@lezer/lr', 'style-mod']) expect(text, name).toContain(`-- ${name} `);
+        for (const bundled of ['@codemirror/view', '@lezer/lr', 'style-mod']) expect(text, bundled).toContain(`-- ${bundled} `);
         expect(text).toContain('Permission is hereby granted, free of charge');
         for (const below of ['/assets/nope.js', '/assets/..%2f..%2fpackage.json', '/other']) {
           const res = await fetch(`${served.url}/enclave/playground${below}`);
