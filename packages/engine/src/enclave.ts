@@ -270,8 +270,12 @@ export class Enclave {
   readonly #settings: EnclaveSettings;
   readonly #isolation: Isolation;
   readonly #gate: ScoringGate | undefined;
-  /** A check keeps the rewriter's edits (for error locations), some 50 times the script's text: 1 MB of text. */
-  readonly #checks = new LruCache<string, Checked>(500, 1024 * 1024, textSize);
+  /**
+   * A check keeps the rewritten text and the anchors that map its positions, some 8 times the script's
+   * text: 1 MB of text. Kept from a text's second check on (see LruCache): a never-seen script, most of
+   * LLM traffic, is dropped young instead of being moved to the old generation for nothing.
+   */
+  readonly #checks = new LruCache<string, Checked>(500, 1024 * 1024, textSize, { admitOnSecondSight: true });
   /** Runs in flight, whatever executes them. */
   readonly #active = new Set<RunDriver>();
   #disposed = false;

@@ -105,3 +105,41 @@ console.log('RESULT ' + JSON.stringify({ kb: (after - before) / kept.length / 10
     expect(kb).toBeLessThan(8);
   }, 120_000);
 });
+
+/**
+ * The Enclave's cache of checks keeps a text from its second check on: before, each never-seen script's
+ * check (its rewritten text, and until the change before, the rewriter's MagicString) stayed in it until
+ * 500 newer ones pushed it out, long enough to reach the old generation.
+ */
+describe('an Enclave keeps no check of a script it has seen once', () => {
+  let engine = '';
+  beforeAll(() => {
+    engine = buildEngineForChildren();
+  }, 120_000);
+
+  it('500 never-seen runs leave the heap within 1.5 MB of where it was', async () => {
+    const child = await runChild(engine, `
+const enclave = new Enclave();
+const tools = { 'users:list': async () => [{ id: 1, active: true }], 'orders:list': async () => [{ userId: 1, total: 2 }] };
+const text = (i) => [
+  "const users = await callTool('users:list', { limit: 20 });",
+  'const active = users.filter((u) => u.active);',
+  "const orders = await callTool('orders:list', { userIds: active.map((u) => u.id) });",
+  'const byUser = orders.reduce((acc, o) => { acc[o.userId] = (acc[o.userId] || 0) + o.total; return acc; }, {});',
+  'return { active: active.length, top: Object.entries(byUser).sort((a, b) => b[1] - a[1]).slice(0, 3) }; // never seen: ' + i,
+].join('\\n');
+const run = async (i) => { const r = await enclave.run(text(i), { tools }); if (!r.success) throw new Error(r.error.code); };
+const heap = () => { globalThis.gc(); globalThis.gc(); return process.memoryUsage().heapUsed; };
+for (let i = 0; i < 20; i++) await run(-i - 1);
+const before = heap();
+for (let i = 0; i < 500; i++) await run(i);
+// A text seen again is still served from the cache: its second check keeps it.
+await run(0);
+const after = heap();
+console.log('RESULT ' + JSON.stringify({ grewMb: (after - before) / 1048576 }));
+`, { nodeArgs: ['--expose-gc'], killAfterMs: 90_000 });
+    expect(child.code, describeChild(child)).toBe(0);
+    const { grewMb } = childResult(child) as { grewMb: number };
+    expect(grewMb).toBeLessThan(1.5);
+  }, 120_000);
+});
