@@ -12,11 +12,12 @@ import { buildEngineForChildren, childResult, describeChild, runChild } from './
 
 const WARM = 600;
 
-/** Heap growth, in MB, over `more` new texts after WARM of them; `step(i)` handles the i-th text. */
-const measure = (setup: string, step: string, more: number) => `
+/**
+ * What every child below starts with: the check, an agent-like text new each time (its numbers and its
+ * last comment), tools for it, and the heap after a full collection.
+ */
+const CHILD_PRELUDE = `
 const { checkAgentScript } = await import(ENGINE);
-${setup}
-// An agent-like text of a dozen lines, new each time (its numbers and its last comment).
 const text = (i) => [
   "const users = await callTool('users:list', { limit: " + i + " });",
   'const active = users.filter((u) => u.active && u.id !== ' + i + ');',
@@ -28,6 +29,11 @@ const text = (i) => [
 ].join('\\n');
 const tools = { 'users:list': async () => [{ id: 1, active: true }], 'orders:list': async () => [{ userId: 1, total: 2 }] };
 const heap = () => { globalThis.gc(); globalThis.gc(); return process.memoryUsage().heapUsed; };
+`;
+
+/** Heap growth, in MB, over `more` new texts after WARM of them; `step(i)` handles the i-th text. */
+const measure = (setup: string, step: string, more: number) => `${CHILD_PRELUDE}
+${setup}
 for (let i = 0; i < ${WARM}; i++) await (${step})(i);
 const before = heap();
 for (let i = ${WARM}; i < ${WARM + more}; i++) await (${step})(i);
@@ -61,30 +67,22 @@ describe('a host running never-seen scripts does not grow with their number', ()
 });
 
 /**
- * What a checked script keeps while it is held (a run in flight keeps it, and so does the Enclave's cache
- * of 500 checks): its texts and the anchors that map positions, not the rewriter's MagicString. Kept, the
- * MagicString of the agent script was about 9 KB of small objects more per script, which 200 runs in
- * flight carried through every minor collection and the check cache held for nothing.
+ * What a never-seen script leaves held. A checked script keeps its texts and the anchors that map its
+ * positions, not the rewriter's MagicString (about 9 KB of small objects more for the agent script, which
+ * 200 runs in flight carried through every minor collection); and the Enclave's cache of checks keeps a
+ * text from its second check on, where each never-seen script's check stayed until 500 newer ones pushed
+ * it out, long enough to reach the old generation.
  */
-describe('a checked script keeps its texts, not the rewriter', () => {
+describe('what a never-seen script leaves held', () => {
   let engine = '';
   beforeAll(() => {
     engine = buildEngineForChildren();
   }, 120_000);
 
-  it('300 checked agent scripts held at once take less than 8 KB each', async () => {
-    const child = await runChild(engine, `
-const { checkAgentScript } = await import(ENGINE);
-const text = (i) => [
-  "const users = await callTool('users:list', { limit: 20 });",
-  'const active = users.filter((u) => u.active);',
-  "const orders = await callTool('orders:list', { userIds: active.map((u) => u.id) });",
-  "const stats = await callTool('stats:get', {});",
-  'const byUser = orders.reduce((acc, o) => { acc[o.userId] = (acc[o.userId] || 0) + o.total; return acc; }, {});',
-  'const top = Object.entries(byUser).sort((a, b) => b[1] - a[1]).slice(0, 3).map(([id, total]) => ({ id: Number(id), total }));',
-  'return { active: active.length, top, region: stats.region }; // never seen: ' + i,
-].join('\\n');
-const heap = () => { globalThis.gc(); globalThis.gc(); return process.memoryUsage().heapUsed; };
+  const cases: [string, string, (result: Record<string, unknown>) => void][] = [
+    [
+      '300 checked scripts held at once take less than 8 KB each, and still map positions',
+      `
 for (let i = 0; i < 50; i++) checkAgentScript(text(-i - 1));
 const kept = [];
 const before = heap();
@@ -94,52 +92,36 @@ for (let i = 0; i < 300; i++) {
   kept.push(r);
 }
 const after = heap();
-// The anchors still map a position of the rewritten text back to the user's.
 const mapped = kept[0].compiled.mapPosition(2, 1);
 console.log('RESULT ' + JSON.stringify({ kb: (after - before) / kept.length / 1024, rewritten: kept[0].compiled.source.length, mapped }));
-`, { nodeArgs: ['--expose-gc'], killAfterMs: 60_000 });
-    expect(child.code, describeChild(child)).toBe(0);
-    const { kb, rewritten, mapped } = childResult(child) as { kb: number; rewritten: number; mapped: unknown };
-    expect(rewritten).toBeGreaterThan(1000);
-    expect(mapped).toEqual({ line: expect.any(Number), column: expect.any(Number) });
-    expect(kb).toBeLessThan(8);
-  }, 120_000);
-});
-
-/**
- * The Enclave's cache of checks keeps a text from its second check on: before, each never-seen script's
- * check (its rewritten text, and until the change before, the rewriter's MagicString) stayed in it until
- * 500 newer ones pushed it out, long enough to reach the old generation.
- */
-describe('an Enclave keeps no check of a script it has seen once', () => {
-  let engine = '';
-  beforeAll(() => {
-    engine = buildEngineForChildren();
-  }, 120_000);
-
-  it('500 never-seen runs leave the heap within 1.5 MB of where it was', async () => {
-    const child = await runChild(engine, `
+`,
+      ({ kb, rewritten, mapped }) => {
+        expect(rewritten).toBeGreaterThan(1000);
+        expect(mapped).toEqual({ line: expect.any(Number), column: expect.any(Number) });
+        expect(kb).toBeLessThan(8);
+      },
+    ],
+    [
+      '500 never-seen runs on one Enclave leave the heap within 1.5 MB of where it was',
+      `
 const enclave = new Enclave();
-const tools = { 'users:list': async () => [{ id: 1, active: true }], 'orders:list': async () => [{ userId: 1, total: 2 }] };
-const text = (i) => [
-  "const users = await callTool('users:list', { limit: 20 });",
-  'const active = users.filter((u) => u.active);',
-  "const orders = await callTool('orders:list', { userIds: active.map((u) => u.id) });",
-  'const byUser = orders.reduce((acc, o) => { acc[o.userId] = (acc[o.userId] || 0) + o.total; return acc; }, {});',
-  'return { active: active.length, top: Object.entries(byUser).sort((a, b) => b[1] - a[1]).slice(0, 3) }; // never seen: ' + i,
-].join('\\n');
 const run = async (i) => { const r = await enclave.run(text(i), { tools }); if (!r.success) throw new Error(r.error.code); };
-const heap = () => { globalThis.gc(); globalThis.gc(); return process.memoryUsage().heapUsed; };
 for (let i = 0; i < 20; i++) await run(-i - 1);
 const before = heap();
 for (let i = 0; i < 500; i++) await run(i);
-// A text seen again is still served from the cache: its second check keeps it.
+// A text seen again is kept at its second check.
 await run(0);
 const after = heap();
 console.log('RESULT ' + JSON.stringify({ grewMb: (after - before) / 1048576 }));
-`, { nodeArgs: ['--expose-gc'], killAfterMs: 90_000 });
-    expect(child.code, describeChild(child)).toBe(0);
-    const { grewMb } = childResult(child) as { grewMb: number };
-    expect(grewMb).toBeLessThan(1.5);
-  }, 120_000);
+`,
+      ({ grewMb }) => expect(grewMb).toBeLessThan(1.5),
+    ],
+  ];
+  for (const [name, source, check] of cases) {
+    it(name, async () => {
+      const child = await runChild(engine, CHILD_PRELUDE + source, { nodeArgs: ['--expose-gc'], killAfterMs: 90_000 });
+      expect(child.code, describeChild(child)).toBe(0);
+      check(childResult(child) as Record<string, unknown>);
+    }, 120_000);
+  }
 });
