@@ -194,6 +194,14 @@ interface Raw {
 }
 
 /** Raw events from a response body, parsed as they arrive; ends when the body ends or breaks. */
+const STREAM_TYPES: Record<StreamFormat, string> = { sse: 'text/event-stream', ndjson: 'application/x-ndjson' };
+
+/** The media type of a `Content-Type` (lower case, parameters left out), or undefined without one. */
+function mediaType(header: string | null): string | undefined {
+  const type = header?.split(';', 1)[0]?.trim().toLowerCase();
+  return type === '' ? undefined : type;
+}
+
 async function* readBody(body: ReadableStream<Uint8Array>, format: StreamFormat, onData: () => void, sse: SseParser, maxEventLength: number, signal: AbortSignal): AsyncGenerator<Raw> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
@@ -333,6 +341,12 @@ export async function* followSession(plan: FollowPlan): AsyncGenerator<EnclaveEv
       if (header !== null && !isSessionId(header)) throw new Fatal(new EnclaveClientError({ code: 'BAD_RESPONSE', message: 'The X-Session-Id header is not a session id.', status: res.status }));
       if (header) learn(header);
       if (res.body === null) throw new Fatal(new EnclaveClientError({ code: 'BAD_RESPONSE', message: 'The event stream has no body.', status: res.status }));
+      const type = mediaType(res.headers.get('content-type'));
+      // A proxy's or a misrouted server's page read as events would bring none, and end as a cut that
+      // cannot be resumed: it is not the contract's answer, and would be the same again.
+      if (type !== undefined && type !== STREAM_TYPES[plan.format]) {
+        throw new Fatal(new EnclaveClientError({ code: 'BAD_RESPONSE', message: `Expected an event stream (${STREAM_TYPES[plan.format]}) from the enclave route, got ${res.status} (${type}).`, status: res.status }));
+      }
       // A server that ignores Last-Event-ID replays each of the seqs delivered once at most, and a
       // replay may overlap the live events a little; one that sends old events without end never
       // makes progress, and would hold the stream (and a core) for good.

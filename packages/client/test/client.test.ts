@@ -98,6 +98,30 @@ describe('run(): the JSON route', () => {
     expect(await rejection(createEnclaveClient({ url: `http://127.0.0.1:${port}/enclave` }).run('return 1'))).toMatchObject({ code: 'NETWORK_ERROR', status: undefined });
   });
 
+  it('BAD_RESPONSE, not retried, when a stream or a session is answered 200 with a page instead of events', async () => {
+    let requests = 0;
+    const page = createServer((req, res) => {
+      requests++;
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'x-session-id': 'ses_page' }).end('<html><body>Sign in</body></html>');
+    });
+    await new Promise<void>((r) => page.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(page.address() as AddressInfo).port}/enclave`;
+      for (const format of ['sse', 'ndjson'] as const) {
+        const client = createEnclaveClient({ url, format, retry: { initialDelayMs: 1, maxRetries: 3 } });
+        for (const open of [() => client.stream('return 1'), () => client.session('ses_page')]) {
+          const before = requests;
+          expect(await rejection(open().result)).toMatchObject({ code: 'BAD_RESPONSE', status: 200 });
+          expect(requests - before).toBe(1);
+        }
+      }
+    } finally {
+      page.closeAllConnections();
+      await new Promise((r) => page.close(r));
+    }
+  });
+
   it('asks a headers function before every request, and serves the catalog', async () => {
     let calls = 0;
     const client = createEnclaveClient({ url: server.url, headers: async () => ({ 'x-user': `user-${++calls}` }) });
