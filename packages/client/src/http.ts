@@ -71,7 +71,12 @@ export async function send(transport: Transport, url: string, options: SendOptio
   const init: RequestInit = { method: options.method, headers };
   if (options.body !== undefined) {
     headers['content-type'] = 'application/json';
-    init.body = JSON.stringify(options.body);
+    try {
+      init.body = JSON.stringify(options.body);
+    } catch (err) {
+      // A BigInt or a cycle in `input`: the caller's mistake, refused before anything is sent.
+      throw new EnclaveClientError({ code: 'BAD_REQUEST', message: `The request cannot be sent as JSON: ${(err as Error)?.message ?? String(err)}`, cause: err });
+    }
   }
   if (options.signal !== undefined) init.signal = options.signal;
   if (transport.credentials !== undefined) init.credentials = transport.credentials;

@@ -98,6 +98,22 @@ describe('run(): the JSON route', () => {
     expect(await rejection(createEnclaveClient({ url: `http://127.0.0.1:${port}/enclave` }).run('return 1'))).toMatchObject({ code: 'NETWORK_ERROR', status: undefined });
   });
 
+  it('an input JSON cannot carry (a BigInt, a cycle) is an EnclaveClientError BAD_REQUEST, and nothing is sent', async () => {
+    let sent = 0;
+    const client = clientFor('alice', { fetch: (...args: Parameters<typeof fetch>) => (sent++, fetch(...args)) });
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    for (const input of [{ big: 2n ** 64n }, cycle]) {
+      for (const call of [() => client.run('return input', { input }), () => client.start('return input', { input }), () => client.stream('return input', { input }).result]) {
+        const error = await rejection(call());
+        expect(error).toBeInstanceOf(EnclaveClientError);
+        expect(error).toMatchObject({ code: 'BAD_REQUEST', message: expect.stringMatching(/^The request cannot be sent as JSON: /) });
+      }
+    }
+    expect(sent).toBe(0);
+    expect(await client.run('return input.n', { input: { n: 2 } })).toMatchObject({ success: true, value: 2 });
+  });
+
   it('BAD_RESPONSE, not retried, when a stream or a session is answered 200 with a page instead of events', async () => {
     let requests = 0;
     const page = createServer((req, res) => {
