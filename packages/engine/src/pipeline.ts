@@ -1,5 +1,6 @@
 import type { SecurityLevel } from './levels.js';
-import { LEVEL_CONFIGS } from './levels.js';
+import { LEVEL_CONFIGS, SECURITY_LEVELS } from './levels.js';
+import { OptionChecker } from './options.js';
 import { treeFacts } from './ast/facts.js';
 import type { ParsedSource } from './ast/parse.js';
 import { WRAP_PREFIX, parseAgentScript, syntaxLocation } from './ast/parse.js';
@@ -84,8 +85,27 @@ const NO_GLOBALS: readonly string[] = [];
  * ```
  */
 export function checkAgentScript(code: string, options: CheckOptions | null = {}): CheckResult {
-  const r = prepare(code, options ?? {}, true);
+  const r = prepare(code, checkOptions(options ?? {}), true);
   return r.ok ? r : { ok: false, issues: r.issues };
+}
+
+const CHECK_OPTION_NAMES = ['securityLevel', 'globals', 'validate', 'transform'] as const;
+
+/**
+ * The options of `checkAgentScript`, checked as `new Enclave()` checks its own: an unknown or malformed
+ * one throws an `EnclaveConfigError` naming it, instead of a level the engine has no table for failing
+ * deep inside with a `TypeError`.
+ */
+function checkOptions(options: CheckOptions): CheckOptions {
+  const checker = new OptionChecker('checkAgentScript(code, options)');
+  const o = checker.object('options', options) ?? {};
+  checker.knownKeys('', o, CHECK_OPTION_NAMES);
+  checker.oneOf('securityLevel', o.securityLevel, SECURITY_LEVELS, 'STANDARD');
+  checker.boolean('validate', o.validate);
+  checker.boolean('transform', o.transform);
+  const globals = o.globals;
+  if (globals !== undefined && (!Array.isArray(globals) || !globals.every((g) => typeof g === 'string'))) checker.fail('globals must be an array of names (strings).');
+  return options;
 }
 
 /**

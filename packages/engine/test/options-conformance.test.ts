@@ -5,7 +5,7 @@
  * is starting (or may still start, up to `maxWorkers`) will take. Public API only.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Enclave, checkAgentScript } from '../src/index.js';
+import { Enclave, EnclaveConfigError, checkAgentScript } from '../src/index.js';
 import type { ExecutionResult, ToolSet } from '../src/index.js';
 
 const codeOf = (r: ExecutionResult) => (r.success ? 'OK' : r.error.code);
@@ -152,5 +152,33 @@ describe('runOptions is optional (DESIGN.md: `run(code, runOptions?)`): null is 
     const r = await enclave.run(code, 5 as never);
     expect([codeOf(r), r.error?.message]).toEqual(['VALIDATION_ERROR', 'run(code, options): options must be an object.']);
     expect(() => enclave.check(code, [] as never)).toThrow('check(code, options): options must be an object.');
+  });
+});
+
+describe('checkAgentScript(code, options) checks its options as new Enclave() does (README: an unknown or malformed option is an EnclaveConfigError naming it)', () => {
+  it('a level that is not one, an unknown option, and malformed ones throw EnclaveConfigError with CONFIG_ERROR, never a TypeError from inside', () => {
+    const cases: [unknown, string][] = [
+      [{ securityLevel: 'X' }, 'securityLevel must be "STRICT", "SECURE", "STANDARD" (the default) or "PERMISSIVE", got "X".'],
+      [{ securityLevel: 'strict' }, 'securityLevel must be "STRICT", "SECURE", "STANDARD" (the default) or "PERMISSIVE", got "strict".'],
+      [{ level: 'STRICT' }, 'unknown option "level". Known options: securityLevel, globals, validate, transform.'],
+      [{ globals: 'a,b' }, 'globals must be an array of names (strings).'],
+      [{ validate: 'no' }, 'validate must be a boolean.'],
+      [5, 'options must be an object.'],
+    ];
+    for (const [options, message] of cases) {
+      let thrown: unknown;
+      try {
+        checkAgentScript('return 1', options as never);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(EnclaveConfigError);
+      expect(thrown).toMatchObject({ code: 'CONFIG_ERROR', message: `checkAgentScript(code, options): ${message}` });
+    }
+  });
+
+  it('valid options still check as before: the level and the globals count', () => {
+    expect(checkAgentScript('return a', { securityLevel: 'STRICT', globals: ['a'], validate: true, transform: true }).ok).toBe(true);
+    expect(checkAgentScript('return a', { securityLevel: 'STRICT' }).ok).toBe(false);
   });
 });
