@@ -5,7 +5,7 @@
  * is starting (or may still start, up to `maxWorkers`) will take. Public API only.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Enclave, EnclaveConfigError, checkAgentScript } from '../src/index.js';
+import { Enclave, EnclaveConfigError, checkAgentScript, scoreAgentScript } from '../src/index.js';
 import type { ExecutionResult, ToolSet } from '../src/index.js';
 
 const codeOf = (r: ExecutionResult) => (r.success ? 'OK' : r.error.code);
@@ -180,5 +180,35 @@ describe('checkAgentScript(code, options) checks its options as new Enclave() do
   it('valid options still check as before: the level and the globals count', () => {
     expect(checkAgentScript('return a', { securityLevel: 'STRICT', globals: ['a'], validate: true, transform: true }).ok).toBe(true);
     expect(checkAgentScript('return a', { securityLevel: 'STRICT' }).ok).toBe(false);
+  });
+});
+
+describe('scoreAgentScript(code, options) checks its options as the scoringGate option of new Enclave() is checked', () => {
+  it('an unknown level or option, malformed thresholds and code that is not a string throw EnclaveConfigError naming them', () => {
+    const cases: [unknown, unknown, RegExp][] = [
+      ['return 1', { securityLevel: 'X' }, /: securityLevel must be "STRICT", "SECURE", "STANDARD" \(the default\) or "PERMISSIVE", got "X"\.$/],
+      ['return 1', { bogus: 1 }, /: unknown option "bogus"\. Known options: securityLevel, thresholds, tools, trustedDomains\.$/],
+      ['return 1', { thresholds: { block: 200 } }, /thresholds\.block must be a number from 0 to 100, got 200\.$/],
+      ['return 1', { thresholds: { warn: 90, block: 10 } }, /thresholds\.warn \(90\) must not be above .*thresholds\.block \(10\)\.$/],
+      [5, {}, /: code must be a string, got number\.$/],
+    ];
+    for (const [code, options, message] of cases) {
+      let thrown: unknown;
+      try {
+        scoreAgentScript(code as string, options as never);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(EnclaveConfigError);
+      expect((thrown as EnclaveConfigError).message).toMatch(/^scoreAgentScript\(code, options\): /);
+      expect((thrown as EnclaveConfigError).message).toMatch(message);
+    }
+  });
+
+  it('no options, null, or valid ones score as the gate does; code that does not parse is undefined', () => {
+    expect(scoreAgentScript('return 1')).toMatchObject({ score: 0, decision: 'allow' });
+    expect(scoreAgentScript('return 1', null)).toEqual(scoreAgentScript('return 1'));
+    expect(scoreAgentScript('return 1', { securityLevel: 'STRICT', thresholds: { warn: 10, block: 20 } })).toMatchObject({ decision: 'allow' });
+    expect(scoreAgentScript('x = ;')).toBeUndefined();
   });
 });

@@ -1,12 +1,13 @@
 import type { SecurityLevel } from '../levels.js';
-import { LEVEL_CONFIGS } from '../levels.js';
+import { LEVEL_CONFIGS, SECURITY_LEVELS } from '../levels.js';
+import { OptionChecker } from '../options.js';
 import { bytesOver } from '../scan/index.js';
 import type { ParsedSource } from '../ast/parse.js';
 import { parseAgentScript } from '../ast/parse.js';
 import { LruCache, textSize } from '../source.js';
 import { extractFeatures } from './features.js';
 import type { ResolvedExternal, ResolvedGate } from './options.js';
-import { SCORING_DEFAULTS } from './options.js';
+import { resolveScoringGate } from './options.js';
 import { computeSignals } from './signals.js';
 import type { ExternalVerdict, ScoringDecision, ScoringResult, ScoringSignal, ScoringWarning, ToolRisk } from './types.js';
 
@@ -73,16 +74,21 @@ export interface ScoreOptions {
  * if (r && r.decision !== 'allow') for (const s of r.signals) console.log(`${s.location?.line}: +${s.weight} ${s.message}`);
  * ```
  */
-export function scoreAgentScript(code: string, options: ScoreOptions = {}): ScoringResult | undefined {
-  const level = options.securityLevel ?? 'STANDARD';
+export function scoreAgentScript(code: string, options: ScoreOptions | null = {}): ScoringResult | undefined {
+  // Checked as new Enclave() checks its scoringGate: a level of no table threw a TypeError from inside.
+  const check = new OptionChecker('scoreAgentScript(code, options)');
+  const o = check.object('options', options ?? undefined) ?? {};
+  check.knownKeys('', o, SCORE_OPTION_NAMES);
+  if (typeof code !== 'string') check.fail(`code must be a string, got ${code === null ? 'null' : typeof code}.`);
+  const level = check.oneOf('securityLevel', o.securityLevel, SECURITY_LEVELS, 'STANDARD') ?? 'STANDARD';
+  const gate = resolveScoringGate(check, { thresholds: o.thresholds, tools: o.tools, trustedDomains: o.trustedDomains }, level) as ResolvedGate;
   if (bytesOver(code, LEVEL_CONFIGS[level].scan.maxCodeBytes) !== undefined) return undefined;
   const parsed = parseAgentScript(code);
   if (parsed.syntaxErrors.length > 0) return undefined;
-  const d = SCORING_DEFAULTS[level];
-  const block = options.thresholds?.block ?? d.block;
-  const warn = options.thresholds?.warn ?? Math.min(d.warn, block);
-  return scoreParsed(parsed, { warn, block, tools: options.tools, trustedDomains: options.trustedDomains }).result;
+  return scoreParsed(parsed, gate).result;
 }
+
+const SCORE_OPTION_NAMES = ['securityLevel', 'thresholds', 'tools', 'trustedDomains'] as const;
 
 class ScorerTimeout extends Error {}
 class BadVerdict extends Error {}

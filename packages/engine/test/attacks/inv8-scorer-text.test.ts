@@ -67,7 +67,7 @@ for (const [name, [options, head, call, size, tail = '']] of Object.entries(${JS
   code += tail + 'return 1;';
   const enclave = new Enclave({ ...options, timeout: ${RUN_MS}, tools: { t: () => 1 } });
   const r = await enclave.run(code, { timeout: ${RUN_MS} });
-  out[name] = { run: r.success ? 'OK' : r.error.code, score: scoreAgentScript(code, options)?.decision ?? null, size: code.length };
+  out[name] = { run: r.success ? 'OK' : r.error.code, score: scoreAgentScript(code, { securityLevel: options.securityLevel })?.decision ?? null, size: code.length };
   enclave.dispose();
 }
 console.log('RESULT ' + JSON.stringify(out));
