@@ -295,6 +295,32 @@ function checkBuffer(events: unknown, length: unknown, origin?: string): void {
   if (!positive(length)) throw configError('maxBufferedLength must be a positive integer (characters).', origin);
 }
 
+const REQUEST_KEYS = ['signal', 'headers'] as const;
+const RUN_KEYS = [...REQUEST_KEYS, 'input', 'limits'] as const;
+const FOLLOW_KEYS = [...REQUEST_KEYS, 'onEvent', 'onRetry', 'retry', 'idleTimeoutMs', 'format', 'cancelOnAbort', 'maxBufferedEvents', 'maxBufferedLength'] as const;
+const STREAM_KEYS = [...RUN_KEYS, ...FOLLOW_KEYS.slice(REQUEST_KEYS.length)] as const;
+const SESSION_KEYS = [...FOLLOW_KEYS, 'fromSeq'] as const;
+
+/**
+ * The options of one call (`origin` names it), checked as the client's own are: an unknown or malformed
+ * one is `CONFIG_ERROR` naming it, before anything is sent, rather than a TypeError from inside or an
+ * option quietly left out. `input` and `limits` are the server's to judge; the retry policy and buffer
+ * bounds are checked where a stream is made.
+ */
+function checkCall(given: unknown, known: readonly string[], origin: string): void {
+  if (given === null || typeof given !== 'object' || Array.isArray(given)) throw configError('options must be an object.', origin);
+  const o = given as Record<string, unknown>;
+  for (const key of Object.keys(o)) if (!known.includes(key)) throw configError(`unknown option "${key}"; expected ${known.join(', ')}.`, origin);
+  const { signal, headers, idleTimeoutMs, format, cancelOnAbort } = o;
+  const isSignal = signal !== null && typeof signal === 'object' && typeof (signal as AbortSignal).aborted === 'boolean' && typeof (signal as AbortSignal).addEventListener === 'function';
+  if (signal !== undefined && !isSignal) throw configError('signal must be an AbortSignal.', origin);
+  if (headers !== undefined && (headers === null || typeof headers !== 'object' || Array.isArray(headers))) throw configError('headers must be an object of header names and values.', origin);
+  for (const name of ['onEvent', 'onRetry']) if (o[name] !== undefined && typeof o[name] !== 'function') throw configError(`${name} must be a function.`, origin);
+  if (idleTimeoutMs !== undefined && (typeof idleTimeoutMs !== 'number' || !(idleTimeoutMs >= 0))) throw configError('idleTimeoutMs must be a non-negative number of ms (0: off).', origin);
+  if (format !== undefined && format !== 'sse' && format !== 'ndjson') throw configError('format must be "sse" or "ndjson".', origin);
+  if (cancelOnAbort !== undefined && typeof cancelOnAbort !== 'boolean') throw configError('cancelOnAbort must be a boolean.', origin);
+}
+
 const DEFAULT_IDLE_TIMEOUT_MS = 45_000;
 /** How long a server waits for a cancelled run to end before it answers the cancel. */
 const CANCEL_WAIT_MS = 5_000;
@@ -362,9 +388,13 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
   }
 
   // The server answers a cancel once the run has ended, or after 5 s.
-  const cancel = async (sessionId: string, o?: RequestOptions | null) => json<SessionStatus>(sessionUrl(sessionId), 'DELETE', o ?? {}, 'status', answerDeadlineMs > 0 ? answerDeadlineMs + CANCEL_WAIT_MS : 0);
+  const cancel = async (sessionId: string, o?: RequestOptions | null) => {
+    checkCall(o ?? {}, REQUEST_KEYS, 'client.cancel(sessionId, options)');
+    return json<SessionStatus>(sessionUrl(sessionId), 'DELETE', o ?? {}, 'status', answerDeadlineMs > 0 ? answerDeadlineMs + CANCEL_WAIT_MS : 0);
+  };
 
   async function decide(sessionId: string, call: number | Pick<PendingApproval, 'callId' | 'digest'>, decision: { approved: boolean; reason?: string }, o: RequestOptions): Promise<ApprovalAnswer> {
+    checkCall(o, REQUEST_KEYS, `client.${decision.approved ? 'approve' : 'deny'}(sessionId, call${decision.approved ? '' : ', reason'}, options)`);
     const { callId, digest } = typeof call === 'number' ? { callId: call, digest: undefined } : (call ?? {});
     if (!Number.isSafeInteger(callId) || (callId as number) < 1) throw new EnclaveClientError({ code: 'BAD_REQUEST', message: `callId must be a positive integer (the pending call's), got ${String(callId)}.` });
     if (decision.reason !== undefined && typeof decision.reason !== 'string') throw new EnclaveClientError({ code: 'BAD_REQUEST', message: 'reason must be a string.' });
@@ -413,16 +443,19 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
   return {
     async run<T>(code: string, given?: RunOptions | null) {
       const o = given ?? {};
+      checkCall(o, RUN_KEYS, 'client.run(code, options)');
       return exchange(transport, base().href, { method: 'POST', accept: JSON_ACCEPT, body: runBody(code, o), headers: o.headers, signal: o.signal }, async (res, signal) => resultOf<T>(res, signal, maxEventLength));
     },
     stream<T>(code: string, given?: StreamOptions | null) {
       const o = given ?? {};
+      checkCall(o, STREAM_KEYS, 'client.stream(code, options)');
       const body = runBody(code, o);
       const format = o.format ?? options.format ?? 'sse';
       return follow<T>(undefined, 0, o, async (signal) => send(transport, routeUrl(base(), '/sessions'), { method: 'POST', accept: STREAM_ACCEPT[format], body, headers: o.headers, signal }));
     },
     async start(code: string, given?: RunOptions | null) {
       const o = given ?? {};
+      checkCall(o, RUN_KEYS, 'client.start(code, options)');
       return exchange(
         transport,
         routeUrl(base(), '/sessions'),
@@ -436,14 +469,21 @@ export function createEnclaveClient(options: EnclaveClientOptions): EnclaveClien
     },
     session<T>(sessionId: string, given?: SessionOptions | null) {
       const o = given ?? {};
+      checkCall(o, SESSION_KEYS, 'client.session(sessionId, options)');
       const fromSeq = o.fromSeq ?? 0;
       if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) throw new EnclaveClientError({ code: 'BAD_REQUEST', message: `fromSeq must be a non-negative integer, got ${String(fromSeq)}.` });
       return follow<T>(checkedId(sessionId), fromSeq, o);
     },
-    getSession: async (sessionId, o) => json<SessionStatus>(sessionUrl(sessionId), 'GET', o ?? {}, 'status'),
+    getSession: async (sessionId, o) => {
+      checkCall(o ?? {}, REQUEST_KEYS, 'client.getSession(sessionId, options)');
+      return json<SessionStatus>(sessionUrl(sessionId), 'GET', o ?? {}, 'status');
+    },
     cancel,
     approve: (sessionId, call, o) => decide(sessionId, call, { approved: true }, o ?? {}),
     deny: (sessionId, call, reason, o) => decide(sessionId, call, reason === undefined ? { approved: false } : { approved: false, reason }, o ?? {}),
-    catalog: async (o) => json<EnclaveCatalog>(base().href, 'GET', o ?? {}, 'catalog'),
+    catalog: async (o) => {
+      checkCall(o ?? {}, REQUEST_KEYS, 'client.catalog(options)');
+      return json<EnclaveCatalog>(base().href, 'GET', o ?? {}, 'catalog');
+    },
   };
 }

@@ -98,6 +98,33 @@ describe('run(): the JSON route', () => {
     expect(await rejection(createEnclaveClient({ url: `http://127.0.0.1:${port}/enclave` }).run('return 1'))).toMatchObject({ code: 'NETWORK_ERROR', status: undefined });
   });
 
+  it('a wrong option of a call is CONFIG_ERROR naming it, as the client’s own are, and nothing is sent', async () => {
+    let sent = 0;
+    const client = clientFor('alice', { fetch: (...args: Parameters<typeof fetch>) => (sent++, fetch(...args)) });
+    const calls: [() => unknown, string][] = [
+      [() => client.run('return 1', { bogus: 1 } as never), 'client.run(code, options): unknown option "bogus"; expected signal, headers, input, limits.'],
+      [() => client.run('return 1', { signal: 5 } as never), 'client.run(code, options): signal must be an AbortSignal.'],
+      [() => client.start('return 1', { headers: 'x-user: bob' } as never), 'client.start(code, options): headers must be an object of header names and values.'],
+      [() => client.stream('return 1', { format: 'xml' } as never).result, 'client.stream(code, options): format must be "sse" or "ndjson".'],
+      [() => client.stream('return 1', { idleTimeoutMs: -1 }).result, 'client.stream(code, options): idleTimeoutMs must be a non-negative number of ms (0: off).'],
+      [() => client.stream('return 1', { onEvent: 'log' } as never).result, 'client.stream(code, options): onEvent must be a function.'],
+      [() => client.stream('return 1', { fromSeq: 3 } as never).result, 'client.stream(code, options): unknown option "fromSeq"'],
+      [() => client.session('ses_abc', { cancelOnAbort: 'yes' } as never).result, 'client.session(sessionId, options): cancelOnAbort must be a boolean.'],
+      [() => client.getSession('ses_abc', { timeout: 5 } as never), 'client.getSession(sessionId, options): unknown option "timeout"; expected signal, headers.'],
+      [() => client.cancel('ses_abc', 5 as never), 'client.cancel(sessionId, options): options must be an object.'],
+      [() => client.approve('ses_abc', 1, { reason: 'ok' } as never), 'client.approve(sessionId, call, options): unknown option "reason"'],
+      [() => client.catalog({ signal: {} } as never), 'client.catalog(options): signal must be an AbortSignal.'],
+    ];
+    for (const [call, message] of calls) {
+      const error = await Promise.resolve().then(call).then(() => undefined, (e: unknown) => e);
+      expect(error).toBeInstanceOf(EnclaveClientError);
+      expect(error).toMatchObject({ code: 'CONFIG_ERROR' });
+      expect((error as Error).message.startsWith(message)).toBe(true);
+    }
+    expect(sent).toBe(0);
+    expect(await client.run('return 1', null)).toMatchObject({ success: true, value: 1 });
+  });
+
   it('an input JSON cannot carry (a BigInt, a cycle) is an EnclaveClientError BAD_REQUEST, and nothing is sent', async () => {
     let sent = 0;
     const client = clientFor('alice', { fetch: (...args: Parameters<typeof fetch>) => (sent++, fetch(...args)) });
