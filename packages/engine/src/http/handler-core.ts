@@ -5,6 +5,7 @@
  */
 import type { Enclave } from '../enclave.js';
 import { MemoryRateLimitStore } from '../rate-limit.js';
+import { MAX_DELAY_MS } from '../options.js';
 import type { EnclaveDescription } from '../tools/describe.js';
 import type { ApprovalDecision, PausedRun, ExecutionFailure, ExecutionResult, ExecutionStats, RunOptions, ToolDefinition, ToolSet } from '../types.js';
 import { DURABLE_DEFAULTS, MAX_REASON, readDecision } from '../durable.js';
@@ -635,6 +636,10 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
       // A public ToolError's status (400-599) travels in the result's data.
       const carried = error.data?.status;
       if (typeof carried === 'number' && Number.isInteger(carried) && carried >= 400 && carried <= 599) status = carried;
+      // A tool's rate limit (or a public ToolError) that says when to come back: the client's
+      // Retry-After, in whole seconds, at least 1 and at most the longest delay a timer keeps.
+      const after = error.data?.retryAfterMs;
+      if (typeof after === 'number' && Number.isFinite(after) && after >= 0) headers = { 'retry-after': String(Math.min(Math.max(1, Math.ceil(after / 1000)), Math.floor(MAX_DELAY_MS / 1000))) };
     } else if (error.code === 'QUEUE_FULL' || error.code === 'RUNTIME_UNAVAILABLE') {
       headers = { 'retry-after': retryAfter };
     } else if (error.code === 'ABORTED' && direct && !request.signal.aborted) {

@@ -6,6 +6,7 @@
  * Accept lists with weights, a trailing slash, many requests at once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ToolError, defineTool } from '../../src/index.js';
 import type { EnclaveRequestContext, ToolContext } from '../../src/index.js';
 import type { AdapterHarness, Served } from './contract.js';
 
@@ -22,6 +23,8 @@ async function answer(res: Response): Promise<{ status: number; type: string | n
 }
 
 export function designConformance(name: string, harness: AdapterHarness): void {
+  /** One call a minute across every request of this server: the second call of a run is over it. */
+  const onceAMinute = defineTool({ name: 'once', rateLimit: { limit: 1, windowMs: 60_000 }, handler: async () => 'ok' });
   describe(`${name}: DESIGN.md section 5, as a peer's suite reads it`, () => {
     let served: Served;
     /** Who each `createContext` call was for, in order, read from the framework's own request. */
@@ -39,6 +42,10 @@ export function designConformance(name: string, harness: AdapterHarness): void {
             tools: {
               whoami: async () => user,
               hang: (_args: unknown, ctx: ToolContext) => new Promise((resolve) => ctx.signal.addEventListener('abort', resolve)),
+              once: onceAMinute,
+              busy: async () => {
+                throw new ToolError('The upstream is busy.', { code: 'UPSTREAM_BUSY', status: 503, data: { retryAfterMs: 2_500 } });
+              },
             },
             globals: { tenant: `${user}-tenant` },
           };
@@ -54,6 +61,18 @@ export function designConformance(name: string, harness: AdapterHarness): void {
       expect([failed.status, failed.body.error.code]).toEqual([424, 'TOOL_ERROR']);
       const threw = await answer(await post(served, { code: 'throw new Error("x")' }));
       expect([threw.status, threw.body.error.code]).toEqual([422, 'RUNTIME_ERROR']);
+    });
+
+    it('TOOL_ERROR that carries retryAfterMs (a tool’s rate limit, a public ToolError) answers with Retry-After in seconds beside its status', async () => {
+      const limited = await post(served, { code: 'await callTool("once"); return await callTool("once")' });
+      const body = (await limited.json()) as { error: { code: string; data: { toolErrorCode: string; retryAfterMs: number } } };
+      expect([limited.status, body.error.code, body.error.data.toolErrorCode]).toEqual([429, 'TOOL_ERROR', 'RATE_LIMITED']);
+      expect(limited.headers.get('retry-after')).toBe(String(Math.ceil(body.error.data.retryAfterMs / 1000)));
+      const busy = await post(served, { code: 'return await callTool("busy")' });
+      expect([busy.status, busy.headers.get('retry-after')]).toEqual([503, '3']);
+      // Without it, no Retry-After.
+      const unknown = await post(served, { code: 'return await callTool("nope")' });
+      expect([unknown.status, unknown.headers.get('retry-after')]).toEqual([424, null]);
     });
 
     it('createContext(opts, native) is called once per request with the framework’s request: its tools and globals are that user’s', async () => {
