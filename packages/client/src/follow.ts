@@ -59,7 +59,8 @@ export interface RetryInfo {
 export const DEFAULT_RETRY = { maxRetries: 8, maxDelayMs: 15_000, factor: 2 } as const;
 const DEFAULT_INITIAL_DELAY_MS = 1_000;
 /** Statuses worth another attempt: the server or a proxy is busy or failing, not refusing. */
-const RETRYABLE_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
+/** Statuses a reconnection retries: a timeout, too early, too many, and any server or gateway error (a CDN's 520-524 too). */
+const retryable = (status: number) => status === 408 || status === 425 || status === 429 || (status >= 500 && status <= 599);
 
 const EVENT_TYPES: ReadonlySet<string> = new Set<EnclaveEventType>(['session_init', 'log', 'tool_call', 'tool_result', 'heartbeat', 'final', 'approval_required', 'events_dropped']);
 
@@ -123,6 +124,11 @@ export function eventLength(event: EnclaveEvent): number {
 
 /** A failure no further attempt can mend. */
 class Fatal {
+  constructor(readonly error: EnclaveClientError) {}
+}
+
+/** A refusal a reconnection retries, whatever its body: a gateway's 502 page is as passing as our own 503. */
+class Passing {
   constructor(readonly error: EnclaveClientError) {}
 }
 
@@ -333,8 +339,8 @@ export async function* followSession(plan: FollowPlan): AsyncGenerator<EnclaveEv
         res = await plan.reconnect(sessionId as string, sequencer.last, connection.signal);
         if (!res.ok) {
           const error = await errorOf(res, connection.signal, plan.maxEventLength);
-          if (!RETRYABLE_STATUS.has(res.status)) throw new Fatal(error);
-          throw error;
+          if (!retryable(res.status)) throw new Fatal(error);
+          throw new Passing(error);
         }
       }
       const header = res.headers.get('x-session-id');
@@ -389,7 +395,8 @@ export async function* followSession(plan: FollowPlan): AsyncGenerator<EnclaveEv
       if (err instanceof Fatal) throw err.error;
       // A server that sends what is not an event would send it again.
       if (err instanceof EnclaveClientError && err.code === 'BAD_RESPONSE') throw err;
-      if (connection.signal.reason instanceof EnclaveClientError) failure = connection.signal.reason;
+      if (err instanceof Passing) failure = err.error;
+      else if (connection.signal.reason instanceof EnclaveClientError) failure = connection.signal.reason;
       else if (err instanceof EnclaveClientError) failure = err;
       else failure = new EnclaveClientError({ code: 'NETWORK_ERROR', message: `The event stream broke off: ${(err as Error)?.message ?? String(err)}`, cause: err });
     } finally {

@@ -141,6 +141,29 @@ describe('run(): the JSON route', () => {
     expect(await client.run('return input.n', { input: { n: 2 } })).toMatchObject({ success: true, value: 2 });
   });
 
+  it('a reconnection answered with any 5xx (a CDN’s 520-524 too), 408, 425 or 429 is retried; 400, 401, 403, 404 are not', async () => {
+    let status = 500;
+    let requests = 0;
+    const gateway = createServer((req, res) => {
+      requests++;
+      req.resume();
+      res.writeHead(status, { 'content-type': 'text/html' }).end('<h1>Gateway</h1>');
+    });
+    await new Promise<void>((r) => gateway.listen(0, '127.0.0.1', r));
+    try {
+      const client = createEnclaveClient({ url: `http://127.0.0.1:${(gateway.address() as AddressInfo).port}/enclave`, retry: { maxRetries: 2, initialDelayMs: 1, maxDelayMs: 2 } });
+      for (const [code, retried] of [[500, true], [501, true], [507, true], [522, true], [524, true], [408, true], [425, true], [429, true], [400, false], [401, false], [403, false], [404, false]] as const) {
+        status = code;
+        requests = 0;
+        const error = await rejection(client.session('ses_behind_a_gateway').result);
+        expect([code, error.code, error.status, requests]).toEqual(retried ? [code, 'RETRIES_EXHAUSTED', code, 3] : [code, 'BAD_RESPONSE', code, 1]);
+      }
+    } finally {
+      gateway.closeAllConnections();
+      await new Promise((r) => gateway.close(r));
+    }
+  });
+
   it('BAD_RESPONSE, not retried, when a stream or a session is answered 200 with a page instead of events', async () => {
     let requests = 0;
     const page = createServer((req, res) => {
