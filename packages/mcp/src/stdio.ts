@@ -291,8 +291,18 @@ const positive = (name: string, value: unknown, fallback: number): number => {
  * await server.closed;
  * ```
  */
+const STDIO_OPTION_NAMES = ['enclave', 'tools', 'stdin', 'stdout', 'guardStdout', 'onError', 'maxLineBytes', 'maxConcurrentRequests', 'name', 'version'];
+
 export function serveMcpStdio(options: McpStdioOptions = {}): McpStdioServer {
+  // As mcpRoute() and every engine entry: a misspelt option is refused, never served without.
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new EnclaveConfigError('serveMcpStdio(options): options must be an object.');
+  for (const key of Object.keys(options)) {
+    if (!STDIO_OPTION_NAMES.includes(key)) throw new EnclaveConfigError(`serveMcpStdio(options): unknown option "${key}". Known options: ${STDIO_OPTION_NAMES.join(', ')}.`);
+  }
   const { enclave: given, tools, stdin, stdout, onError, name, version } = options;
+  for (const [key, value] of [['name', name], ['version', version]] as const) {
+    if (value !== undefined && (typeof value !== 'string' || value === '')) throw new EnclaveConfigError(`serveMcpStdio(options): ${key} must be a non-empty string.`);
+  }
   if (onError !== undefined && typeof onError !== 'function') throw new EnclaveConfigError('serveMcpStdio(options): onError must be a function.');
   if (options.guardStdout !== undefined && typeof options.guardStdout !== 'boolean') throw new EnclaveConfigError('serveMcpStdio(options): guardStdout must be a boolean.');
   const limits = { maxLineBytes: positive('maxLineBytes', options.maxLineBytes, DEFAULT_MAX_LINE_BYTES), maxConcurrentRequests: positive('maxConcurrentRequests', options.maxConcurrentRequests, DEFAULT_MAX_CONCURRENT_REQUESTS) };

@@ -13,6 +13,7 @@ import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { Client as Client1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport as StdioClientTransport1 } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { EnclaveConfigError } from '@enclave-kit/engine';
 import { serveMcpStdio } from '../src/index.js';
 import { stdioMessages, textOf } from './clients.js';
 import type { ToolResult } from './clients.js';
@@ -381,5 +382,25 @@ describe('enclave mcp: limits on what the client sends (raw lines to the real CL
     }
     expect(() => serveMcpStdio({ maxLineBytes: 0, stdin: new PassThrough(), stdout: new PassThrough() })).toThrow(/maxLineBytes must be a positive integer/);
     expect(() => serveMcpStdio({ maxConcurrentRequests: Number.NaN, stdin: new PassThrough(), stdout: new PassThrough() })).toThrow(/maxConcurrentRequests must be a positive integer/);
+  });
+
+  it('refuses an unknown or malformed option at start, as mcpRoute() does, naming it (an EnclaveConfigError)', () => {
+    const streams = () => ({ stdin: new PassThrough(), stdout: new PassThrough() });
+    for (const [options, message] of [
+      [{ maxLineByte: 1024 }, 'serveMcpStdio(options): unknown option "maxLineByte". Known options: enclave, tools, stdin, stdout, guardStdout, onError, maxLineBytes, maxConcurrentRequests, name, version.'],
+      [{ allowedOrigins: ['*'] }, 'serveMcpStdio(options): unknown option "allowedOrigins".'],
+      [{ name: 5 }, 'serveMcpStdio(options): name must be a non-empty string.'],
+      [{ version: '' }, 'serveMcpStdio(options): version must be a non-empty string.'],
+    ] as const) {
+      let thrown: unknown;
+      try {
+        void serveMcpStdio({ ...streams(), ...options } as never).close();
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(EnclaveConfigError);
+      expect((thrown as Error).message.startsWith(message)).toBe(true);
+    }
+    expect(() => serveMcpStdio(5 as never)).toThrow('serveMcpStdio(options): options must be an object.');
   });
 });
