@@ -5,10 +5,20 @@
  * is starting (or may still start, up to `maxWorkers`) will take. Public API only.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Enclave, EnclaveConfigError, checkAgentScript, scoreAgentScript } from '../src/index.js';
+import { Enclave, EnclaveConfigError, checkAgentScript, describeDialect, scoreAgentScript } from '../src/index.js';
 import type { ExecutionResult, ToolSet } from '../src/index.js';
 
 const codeOf = (r: ExecutionResult) => (r.success ? 'OK' : r.error.code);
+
+/** What `call` threw (undefined if it returned). */
+function thrownBy(call: () => unknown): unknown {
+  try {
+    call();
+  } catch (err) {
+    return err;
+  }
+  return undefined;
+}
 
 describe('run(code, { limits }): the limits as an object, as the HTTP body gives them', () => {
   let calls = 0;
@@ -166,12 +176,7 @@ describe('checkAgentScript(code, options) checks its options as new Enclave() do
       [5, 'options must be an object.'],
     ];
     for (const [options, message] of cases) {
-      let thrown: unknown;
-      try {
-        checkAgentScript('return 1', options as never);
-      } catch (err) {
-        thrown = err;
-      }
+      const thrown = thrownBy(() => checkAgentScript('return 1', options as never));
       expect(thrown).toBeInstanceOf(EnclaveConfigError);
       expect(thrown).toMatchObject({ code: 'CONFIG_ERROR', message: `checkAgentScript(code, options): ${message}` });
     }
@@ -193,12 +198,7 @@ describe('scoreAgentScript(code, options) checks its options as the scoringGate 
       [5, {}, /: code must be a string, got number\.$/],
     ];
     for (const [code, options, message] of cases) {
-      let thrown: unknown;
-      try {
-        scoreAgentScript(code as string, options as never);
-      } catch (err) {
-        thrown = err;
-      }
+      const thrown = thrownBy(() => scoreAgentScript(code as string, options as never));
       expect(thrown).toBeInstanceOf(EnclaveConfigError);
       expect((thrown as EnclaveConfigError).message).toMatch(/^scoreAgentScript\(code, options\): /);
       expect((thrown as EnclaveConfigError).message).toMatch(message);
@@ -210,5 +210,33 @@ describe('scoreAgentScript(code, options) checks its options as the scoringGate 
     expect(scoreAgentScript('return 1', null)).toEqual(scoreAgentScript('return 1'));
     expect(scoreAgentScript('return 1', { securityLevel: 'STRICT', thresholds: { warn: 10, block: 20 } })).toMatchObject({ decision: 'allow' });
     expect(scoreAgentScript('x = ;')).toBeUndefined();
+  });
+});
+
+describe('describeDialect(level, { limits?, globals? }): the README’s options, checked, limits given in part', () => {
+  it('limits given in part describe those over the level’s others, as an Enclave with that one option would', () => {
+    const text = describeDialect('STRICT', { limits: { timeout: 1_234 } });
+    const enclave = new Enclave({ securityLevel: 'STRICT', timeout: 1_234 });
+    try {
+      expect(text).toBe(enclave.describe().dialect);
+    } finally {
+      enclave.dispose();
+    }
+    expect(describeDialect('STRICT', null)).toBe(describeDialect('STRICT'));
+  });
+
+  it('an unknown or malformed option throws an EnclaveConfigError naming it', () => {
+    const cases: [unknown, string][] = [
+      [{ limit: { timeout: 1 } }, 'describeDialect: unknown option "limit".'],
+      [{ limits: { timeot: 1 } }, 'describeDialect: limits: unknown option "timeot". Did you mean "timeout"?'],
+      [{ limits: { timeout: -1 } }, 'describeDialect: limits.timeout must be a positive integer, got -1.'],
+      [{ globals: 'tenant' }, 'describeDialect: globals must be an array of names (strings).'],
+      [5, 'describeDialect: options must be an object.'],
+    ];
+    for (const [options, message] of cases) {
+      const thrown = thrownBy(() => describeDialect('STRICT', options as never));
+      expect(thrown).toBeInstanceOf(EnclaveConfigError);
+      expect((thrown as Error).message.startsWith(message)).toBe(true);
+    }
   });
 });

@@ -29,12 +29,29 @@ function count(n: number): string {
 }
 
 export interface DialectTextOptions {
-  /** The limits in force (an Enclave's, with its explicit options); default: the level's. */
-  limits?: Readonly<RuntimeLimits>;
+  /** The limits in force (an Enclave's, with its explicit options), all or some: the level's for the rest. */
+  limits?: Readonly<Partial<RuntimeLimits>>;
   /** Names of the host's globals, listed as available. */
   globals?: readonly string[];
   /** Strings at least this long in tool results arrive as references (the sidecar is on). */
   sidecarThreshold?: number;
+}
+
+/**
+ * The options of `describeDialect`, checked as an Enclave's are (an unknown or malformed one names
+ * itself), and the limits to describe: the given ones over the level's, so that `{ limits: { timeout } }`
+ * alone describes that timeout with the level's other limits (it threw a TypeError before).
+ */
+function dialectLimits(check: OptionChecker, options: DialectTextOptions, level: Readonly<RuntimeLimits>): Readonly<RuntimeLimits> {
+  const o = check.object('options', options) ?? {};
+  check.knownKeys('', o, ['limits', 'globals', 'sidecarThreshold']);
+  const globals = o.globals;
+  if (globals !== undefined && (!Array.isArray(globals) || !globals.every((g) => typeof g === 'string'))) check.fail('globals must be an array of names (strings).');
+  check.positiveInteger('sidecarThreshold', o.sidecarThreshold);
+  const given = check.object('limits', o.limits) ?? {};
+  check.knownKeys('limits', given, Object.keys(level));
+  for (const [key, value] of Object.entries(given)) check.positiveInteger(`limits.${key}`, value);
+  return { ...level, ...(given as Partial<RuntimeLimits>) };
 }
 
 /**
@@ -47,11 +64,13 @@ export interface DialectTextOptions {
  * const system = `${describeDialect('STRICT')}\n\nWrite a script that ...`;
  * ```
  */
-export function describeDialect(level: SecurityLevel, options: DialectTextOptions = {}): string {
-  if (!SECURITY_LEVELS.includes(level)) new OptionChecker('describeDialect').fail(`unknown security level ${String(level)}.`);
+export function describeDialect(level: SecurityLevel, given: DialectTextOptions | null = {}): string {
+  const options = given ?? {};
+  const check = new OptionChecker('describeDialect');
+  if (!SECURITY_LEVELS.includes(level)) check.fail(`unknown security level ${String(level)}.`);
   const config = LEVEL_CONFIGS[level];
   const d = config.dialect;
-  const l = options.limits ?? config.limits;
+  const l = dialectLimits(check, options, config.limits);
   const scan = config.scan;
   const switches = Object.keys(FEATURES) as (keyof typeof FEATURES)[];
   const allowed = switches.filter((k) => d[k]).map((k) => FEATURES[k]);
