@@ -5,7 +5,7 @@
  * is starting (or may still start, up to `maxWorkers`) will take. Public API only.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Enclave, EnclaveConfigError, checkAgentScript, describeDialect, scoreAgentScript } from '../src/index.js';
+import { Enclave, EnclaveConfigError, checkAgentScript, describeDialect, jsonLinesAudit, scoreAgentScript } from '../src/index.js';
 import type { ExecutionResult, ToolSet } from '../src/index.js';
 
 const codeOf = (r: ExecutionResult) => (r.success ? 'OK' : r.error.code);
@@ -238,5 +238,35 @@ describe('describeDialect(level, { limits?, globals? }): the README’s options,
       expect(thrown).toBeInstanceOf(EnclaveConfigError);
       expect((thrown as Error).message.startsWith(message)).toBe(true);
     }
+  });
+});
+
+describe('jsonLinesAudit(stream, { context? }) refuses at once what could only lose the audit lines later (a hook’s failures are ignored)', () => {
+  it('a stream without write(), an unknown option, a context that is not a function: EnclaveConfigError naming it', () => {
+    const stream = { write: () => true };
+    const cases: [() => unknown, string][] = [
+      [() => jsonLinesAudit(undefined as never), 'jsonLinesAudit(stream, options): stream is required.'],
+      [() => jsonLinesAudit('tools.log' as never), 'jsonLinesAudit(stream, options): stream must be an object with a write(chunk) method'],
+      [() => jsonLinesAudit(stream, { contxt: (c: unknown) => c } as never), 'jsonLinesAudit(stream, options): unknown option "contxt". Did you mean "context"?'],
+      [() => jsonLinesAudit(stream, { context: ['userId'] } as never), 'jsonLinesAudit(stream, options): context must be a function'],
+    ];
+    for (const [call, message] of cases) {
+      const thrown = thrownBy(call);
+      expect(thrown).toBeInstanceOf(EnclaveConfigError);
+      expect((thrown as Error).message.startsWith(message)).toBe(true);
+    }
+  });
+
+  it('a right one writes a line per call, with only the context fields picked', async () => {
+    const lines: string[] = [];
+    const enclave = new Enclave({ tools: { t: async () => 1 }, onToolCall: jsonLinesAudit({ write: (line: string) => lines.push(line) }, { context: (c: { userId: string }) => ({ userId: c.userId }) }) });
+    try {
+      await enclave.run('return await callTool("t", {})', { context: { userId: 'u1', token: 'secret' } });
+    } finally {
+      enclave.dispose();
+    }
+    await expect.poll(() => lines.length).toBe(1);
+    expect(JSON.parse(lines[0] as string)).toMatchObject({ type: 'tool_call', tool: 't', outcome: 'ok', context: { userId: 'u1' } });
+    expect(lines[0]).not.toContain('secret');
   });
 });

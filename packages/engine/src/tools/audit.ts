@@ -1,4 +1,5 @@
 import { escapeJSONText } from '../safe-text.js';
+import { OptionChecker } from '../options.js';
 import type { ToolCallEvent, ToolCallHook } from '../types.js';
 
 /** Calls the hook without letting it throw, reject or delay the tool's reply. */
@@ -23,11 +24,17 @@ export function emitToolCall(hook: ToolCallHook, event: ToolCallEvent): void {
  * // {"type":"tool_call","runId":"run_...","tool":"orders:get","callIndex":1,"startedAt":1767225600000,"durationMs":3.2,"argsBytes":8,"resultBytes":41,"outcome":"ok","context":{"userId":"u1"}}
  * ```
  */
-export function jsonLinesAudit(stream: { write(chunk: string): unknown }, options: { context?: (context: any) => unknown } = {}): ToolCallHook {
+export function jsonLinesAudit(stream: { write(chunk: string): unknown }, options: { context?: (context: any) => unknown } | null = {}): ToolCallHook {
+  // Checked at once: a hook's failures are ignored (README), so a wrong stream would lose every line unseen.
+  const check = new OptionChecker('jsonLinesAudit(stream, options)');
+  if (check.withMethods('stream', stream, ['write'], 'a write(chunk) method (a file, stdout, a socket)') === undefined) check.fail('stream is required.');
+  const o = check.object('options', options ?? undefined) ?? {};
+  check.knownKeys('', o, ['context']);
+  const pick = check.function<(context: unknown) => unknown>('context', o.context, '(context) => the fields to log');
   return (event) => {
     const { context, ...rest } = event;
     const line: Record<string, unknown> = rest;
-    if (options.context) line.context = options.context(context);
+    if (pick) line.context = pick(context);
     stream.write(`${escapeJSONText(JSON.stringify(line))}\n`);
   };
 }
