@@ -5,7 +5,7 @@
  */
 import type { Enclave } from '../enclave.js';
 import { MemoryRateLimitStore } from '../rate-limit.js';
-import { MAX_DELAY_MS } from '../options.js';
+import { MAX_DELAY_MS, OptionChecker } from '../options.js';
 import type { EnclaveDescription } from '../tools/describe.js';
 import type { ApprovalDecision, PausedRun, ExecutionFailure, ExecutionResult, ExecutionStats, RunOptions, ToolDefinition, ToolSet } from '../types.js';
 import { DURABLE_DEFAULTS, MAX_REASON, readDecision } from '../durable.js';
@@ -30,6 +30,29 @@ import { eventsFormat, pushStream, storeStream, streamFormat, streamHeaders } fr
  * Schemas, `callTool` overloads in TypeScript, and the dialect of the level). This is the only place
  * that shapes the catalog.
  */
+const SCOPE_KEYS = ['tools', 'toolHandler', 'globals', 'context'];
+
+/**
+ * A per-request tool set of the host's hook, in shape. Its failure is the hook's (a bare 500, onError),
+ * never the client's 422 VALIDATION_ERROR naming the host's tools; the entries are checked by the run.
+ */
+function checkedTools(check: OptionChecker, what: string, tools: unknown): RunScope['tools'] {
+  if (tools !== undefined && (tools === null || typeof tools !== 'object')) check.fail(`${what} must be an object of named functions or an array of defineTool() definitions (or undefined), got ${tools === null ? 'null' : typeof tools}.`);
+  return tools as RunScope['tools'];
+}
+
+/** What `createContext` returned, in shape: nothing (no scope), or an object of the scope's keys alone. */
+function checkedScope(scope: unknown): RunScope {
+  if (scope === undefined || scope === null) return {};
+  const check = new OptionChecker('createContext(ctx, native)');
+  const o = check.object('its result', scope, 'an object { tools | toolHandler, globals, context }') ?? {};
+  check.knownKeys('its result', o, SCOPE_KEYS);
+  checkedTools(check, 'tools', o.tools);
+  check.function('toolHandler', o.toolHandler, '(name, args, ctx) => result');
+  check.object('globals', o.globals, 'an object of values');
+  return o as RunScope;
+}
+
 function describeCatalog(enclave: Enclave, scope: RunScope): EnclaveDescription {
   return enclave.describe(scope.tools);
 }
@@ -539,8 +562,8 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
   };
 
   async function scopeOf(ctx: EnclaveRequestContext<N, U>): Promise<RunScope> {
-    if (options.createContext) return (await options.createContext(ctx, ctx.native)) ?? {};
-    if (typeof options.tools === 'function') return { tools: await options.tools(ctx) };
+    if (options.createContext) return checkedScope(await options.createContext(ctx, ctx.native));
+    if (typeof options.tools === 'function') return { tools: checkedTools(new OptionChecker('tools(ctx)'), 'its result', await options.tools(ctx)) };
     return options.tools ? { tools: options.tools } : {};
   }
 

@@ -258,6 +258,30 @@ describe('routes below the run route (the extension point of @enclave-kit/mcp)',
     handler.dispose();
   });
 
+  it('a tools factory or createContext that returns what is no tool scope is the hook’s failure: a bare 500 and onError naming it, never a 422 about the host’s tools', async () => {
+    const hooks: [string, Record<string, unknown>, RegExp][] = [
+      ['tools(ctx) returns a number', { tools: () => 5 }, /^tools\(ctx\): its result must be an object of named functions/],
+      ['createContext returns a string', { createContext: () => 'alice' }, /^createContext\(ctx, native\): its result must be an object \{ tools \| toolHandler, globals, context \}/],
+      ['createContext misspells tools', { createContext: () => ({ tool: { t: async () => 1 } }) }, /^createContext\(ctx, native\): its result: unknown option "tool"\. Did you mean "tools"\?/],
+      ['createContext returns tools: null', { createContext: () => ({ tools: null }) }, /^createContext\(ctx, native\): tools must be an object/],
+      ['createContext returns a toolHandler that is not a function', { createContext: () => ({ toolHandler: 'all' }) }, /^createContext\(ctx, native\): toolHandler must be a function/],
+    ];
+    for (const [what, hook, message] of hooks) {
+      const errors: unknown[] = [];
+      const handler = createEnclaveHandler({ logger: { info() {}, error() {} }, onError: ({ error }: { error: unknown }) => errors.push(error), ...hook } as never);
+      const served = await listen(createServer((req, res) => void handleNodeRequest(handler, req, res, { req })), () => handler.dispose());
+      try {
+        const res = await fetch(`${served.url}/enclave`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: 'return await callTool("t")' }) });
+        expect([what, res.status, await res.json()]).toEqual([what, 500, { success: false, error: { name: 'InternalError', message: 'An internal error occurred.', code: 'INTERNAL_ERROR' }, stats: { duration: expect.any(Number), toolCallCount: 0, iterationCount: 0 } }]);
+        expect(errors).toHaveLength(1);
+        expect(errors[0]).toBeInstanceOf(EnclaveConfigError);
+        expect((errors[0] as Error).message).toMatch(message);
+      } finally {
+        await served.close();
+      }
+    }
+  });
+
   it('a failing tools factory reaches onError, never the route\'s answer', async () => {
     const errors: unknown[] = [];
     const handler = createEnclaveHandler({
