@@ -229,7 +229,7 @@ function scoringBlocked(scoring: ScoringResult, threshold: number, duration: num
     .slice(0, MAX_LISTED_SIGNALS)
     .map((s) => `- ${s.location ? `line ${s.location.line}:${s.location.column} ` : ''}+${s.weight} [${s.id}] ${s.message}`);
   const first = scoring.signals.find((s) => s.location !== undefined);
-  const message = `The scoring gate refused this script (score ${scoring.score}/100, blocks at ${threshold}):\n${lines.join('\n')}`;
+  const message = `The scoring gate refused this script (score ${scoring.score}/100, blocks at ${threshold})${lines.length > 0 ? `:\n${lines.join('\n')}` : '.'}`;
   const data = { score: scoring.score, threshold, signals: scoring.signals };
   return { ...failure('SCORING_BLOCKED', 'ScoringBlockedError', message, noStats(duration), first?.location ? { location: { ...first.location }, data } : { data }), scoring };
 }

@@ -163,6 +163,18 @@ describe('a blocked run', () => {
   });
 });
 
+describe('a block with no signal to list', () => {
+  it('says so in a sentence that ends, not with a colon and an empty list', async () => {
+    const strict = new Enclave({ scoringGate: { thresholds: { warn: 0, block: 0 } } });
+    try {
+      const r = await strict.run('return 1');
+      expect([r.error?.code, r.error?.message]).toEqual(['SCORING_BLOCKED', 'The scoring gate refused this script (score 0/100, blocks at 0).']);
+    } finally {
+      strict.dispose();
+    }
+  });
+});
+
 describe('warnings', () => {
   it('go to onWarn with the verdict, the code and the run context; the run goes on', async () => {
     const seen: ScoringWarning[] = [];
