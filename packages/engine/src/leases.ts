@@ -1,3 +1,5 @@
+import { OptionChecker } from './options.js';
+
 /**
  * Caps on things in flight (runs of one user, running sessions of one user) that hold across processes:
  * each holder takes a lease with a time to live and renews it while it works, so a process that dies
@@ -20,8 +22,11 @@ export class MemoryLeaseStore implements LeaseStore {
   readonly #keys = new Map<string, Map<string, number>>();
   #next = 0;
 
-  constructor(options: { now?: () => number } = {}) {
-    this.#now = options.now ?? Date.now;
+  constructor(options: { now?: () => number } | null = {}) {
+    const check = new OptionChecker('new MemoryLeaseStore(options)');
+    const o = check.object('options', options ?? undefined) ?? {};
+    check.knownKeys('', o, ['now']);
+    this.#now = check.function<() => number>('now', o.now, '() => milliseconds') ?? Date.now;
   }
 
   async acquire(key: string, max: number, ttlMs: number): Promise<string | null> {

@@ -1,3 +1,5 @@
+import { OptionChecker } from './options.js';
+
 /** What a store answers for one counted call. */
 export interface RateLimitHit {
   /** Calls counted for the key in the current window, this one included. */
@@ -31,9 +33,13 @@ export class MemoryRateLimitStore implements RateLimitStore {
   readonly #maxKeys: number;
   readonly #windows = new Map<string, { count: number; resetAt: number }>();
 
-  constructor(options: { now?: () => number; maxKeys?: number } = {}) {
-    this.#now = options.now ?? Date.now;
-    this.#maxKeys = options.maxKeys ?? 100_000;
+  constructor(options: { now?: () => number; maxKeys?: number } | null = {}) {
+    // A maxKeys of 0 would forget every live window at each new key (a limit that never holds).
+    const check = new OptionChecker('new MemoryRateLimitStore(options)');
+    const o = check.object('options', options ?? undefined) ?? {};
+    check.knownKeys('', o, ['now', 'maxKeys']);
+    this.#now = check.function<() => number>('now', o.now, '() => milliseconds') ?? Date.now;
+    this.#maxKeys = check.positiveInteger('maxKeys', o.maxKeys) ?? 100_000;
   }
 
   hit(key: string, windowMs: number): RateLimitHit {

@@ -5,7 +5,7 @@
  * is starting (or may still start, up to `maxWorkers`) will take. Public API only.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Enclave, EnclaveConfigError, checkAgentScript, describeDialect, jsonLinesAudit, scoreAgentScript } from '../src/index.js';
+import { Enclave, EnclaveConfigError, MemoryLeaseStore, MemoryRateLimitStore, checkAgentScript, describeDialect, jsonLinesAudit, scoreAgentScript } from '../src/index.js';
 import type { ExecutionResult, ToolSet } from '../src/index.js';
 
 const codeOf = (r: ExecutionResult) => (r.success ? 'OK' : r.error.code);
@@ -268,5 +268,33 @@ describe('jsonLinesAudit(stream, { context? }) refuses at once what could only l
     await expect.poll(() => lines.length).toBe(1);
     expect(JSON.parse(lines[0] as string)).toMatchObject({ type: 'tool_call', tool: 't', outcome: 'ok', context: { userId: 'u1' } });
     expect(lines[0]).not.toContain('secret');
+  });
+});
+
+describe('MemoryRateLimitStore({ now?, maxKeys? }) and MemoryLeaseStore({ now? }) check their options', () => {
+  it('a maxKeys that is not a positive integer, a now that is not a function, an unknown option: EnclaveConfigError naming it', () => {
+    const cases: [() => unknown, string][] = [
+      [() => new MemoryRateLimitStore({ maxKeys: 0 }), 'new MemoryRateLimitStore(options): maxKeys must be a positive integer, got 0.'],
+      [() => new MemoryRateLimitStore({ maxKeys: '100' as never }), 'new MemoryRateLimitStore(options): maxKeys must be a positive integer, got string.'],
+      [() => new MemoryRateLimitStore({ now: 5 as never }), 'new MemoryRateLimitStore(options): now must be a function'],
+      [() => new MemoryRateLimitStore({ clock: () => 1 } as never), 'new MemoryRateLimitStore(options): unknown option "clock".'],
+      [() => new MemoryLeaseStore({ now: Date.now() } as never), 'new MemoryLeaseStore(options): now must be a function'],
+      [() => new MemoryLeaseStore({ ttlMs: 1 } as never), 'new MemoryLeaseStore(options): unknown option "ttlMs".'],
+    ];
+    for (const [call, message] of cases) {
+      const thrown = thrownBy(call);
+      expect(thrown).toBeInstanceOf(EnclaveConfigError);
+      expect((thrown as Error).message.startsWith(message)).toBe(true);
+    }
+  });
+
+  it('the ones the README shows still drive them: a test clock counts windows by it', () => {
+    let now = 1_000;
+    const store = new MemoryRateLimitStore({ now: () => now, maxKeys: 2 });
+    expect([store.hit('a', 100), store.hit('a', 100)]).toEqual([{ count: 1, resetInMs: 100 }, { count: 2, resetInMs: 100 }]);
+    now += 100;
+    expect(store.hit('a', 100)).toEqual({ count: 1, resetInMs: 100 });
+    expect(new MemoryRateLimitStore(null).hit('k', 1_000).count).toBe(1);
+    expect(new MemoryLeaseStore({ now: () => now })).toBeInstanceOf(MemoryLeaseStore);
   });
 });
