@@ -125,11 +125,15 @@ describe('a blocked run', () => {
     expect(r.scoring).toBeUndefined();
   });
 
-  it('the verdict is cached: a repeated script gets the very same frozen verdict', async () => {
+  it('the verdict is cached with the check: a repeated script gets the very same frozen verdict', async () => {
     const spy = spyTools();
+    // The check cache keeps a text from its second check on (a never-seen text is dropped young), so the
+    // second run's verdict is the one every later run of the text gets.
+    const first = await enclave.run(SUMMARY, { tools: spy.tools });
     const a = await enclave.run(SUMMARY, { tools: spy.tools });
     const b = await enclave.run(SUMMARY, { tools: spy.tools });
     expect(a.scoring).toBeDefined();
+    expect(a.scoring).toEqual(first.scoring);
     expect(b.scoring).toBe(a.scoring);
     expect(Object.isFrozen(a.scoring)).toBe(true);
     // A different script gets its own.
