@@ -77,14 +77,14 @@ describe('rewriter', () => {
 
   it('counts depth in synchronous functions and in the synchronous part of async ones', () => {
     const text = out('function f(a) { return a }\nconst g = async () => 1;\nconst h = x => x * 2;\nasync function k(a) { await a; }');
-    expect(text).toContain('function f(a) {if (++__ek_n > __ek_L || ++__ek_d > __ek_D) __ek_f(); try { return a } finally { __ek_d--; }}');
-    expect(text).toContain('x => { if (++__ek_n > __ek_L || ++__ek_d > __ek_D) __ek_f(); try { return ( x * 2); } finally { __ek_d--; } }');
+    expect(text).toContain('function f(a) {if (++__ek_d > __ek_D || ++__ek_n > __ek_L) __ek_f(); try { return a } finally { __ek_d--; }}');
+    expect(text).toContain('x => { if (++__ek_d > __ek_D || ++__ek_n > __ek_L) __ek_f(); try { return ( x * 2); } finally { __ek_d--; } }');
     // The async body runs in an inner async arrow, inside the wrapper's depth count; it rethrows after a microtask.
     expect(text).toContain(
-      'const g =  () => { if (++__ek_n > __ek_L || ++__ek_d > __ek_D) __ek_f(); try { const __ek_p = (async () => { try { return ( 1); } ' +
+      'const g =  () => { if (++__ek_d > __ek_D || ++__ek_n > __ek_L) __ek_f(); try { const __ek_p = (async () => { try { return ( 1); } ' +
         'catch (__ek_x) { await 0; throw __ek_ar(__ek_p, __ek_x); } })(); return __ek_am(__ek_p); } finally { __ek_d--; } };',
     );
-    expect(text).toContain(' function k(a) { if (++__ek_n > __ek_L || ++__ek_d > __ek_D) __ek_f(); try { const __ek_p = (async () => { try { await a; } catch');
+    expect(text).toContain(' function k(a) { if (++__ek_d > __ek_D || ++__ek_n > __ek_L) __ek_f(); try { const __ek_p = (async () => { try { await a; } catch');
   });
 
   it('makes a heavy body force checkpoints by the work it does, not only by its iterations', () => {

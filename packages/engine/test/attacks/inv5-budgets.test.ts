@@ -43,6 +43,24 @@ describe.each(ADAPTERS)('invariant 5, budgets end the run [$name]', (adapter) =>
     });
   }
 
+  // A function's entry counted its depth after its iterations, and skipped it where a checkpoint came due,
+  // while its `finally` always took one back: each checkpoint let the recursion go one call deeper (200,000
+  // calls of a small function first, and a recursion of 60 passed a maxCallDepth of 50).
+  it('the call-depth limit holds however many checkpoints the run has passed', async () => {
+    const enclave = makeEnclave(adapter, { maxIterations: 10_000_000, maxCallDepth: 50 });
+    try {
+      for (const calls of [0, 200_000]) {
+        const code = `function id(x) { return x; }\nlet s = 0; for (let i = 0; i < ${calls}; i++) s += id(i);\nfunction rec(k) { return k === 0 ? 0 : 1 + rec(k - 1); }\nreturn [s, rec(49)];`;
+        const within = await enclave.run(code);
+        expect(within.error, JSON.stringify(within.error)).toBeUndefined();
+        const r = await enclave.run(code.replace('rec(49)', 'rec(52)'));
+        expect([calls, r.error?.code, r.error?.name]).toEqual([calls, 'RUNTIME_ERROR', 'CallDepthError']);
+      }
+    } finally {
+      enclave.dispose();
+    }
+  });
+
   it('budgets are per run: a run near its budget does not shrink the next run\'s budget', async () => {
     const enclave = makeEnclave(adapter, { maxIterations: 100_000, maxToolCalls: 3 });
     try {
