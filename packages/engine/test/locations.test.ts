@@ -290,6 +290,7 @@ describe.each(MODES)('other places an error arises (%s)', (_mode, options) => {
       fail: async () => {
         throw new Error('nope');
       },
+      echo: async (args: unknown) => args,
     },
   });
   enclaves.push(e);
@@ -298,6 +299,24 @@ describe.each(MODES)('other places an error arises (%s)', (_mode, options) => {
     const src = "let s = 'a' + 'b';\nlet t = `${s}`; const v = await callTool('fail', { s, t });";
     const r = await e.run(src);
     expect([r.error?.code, r.error?.location]).toEqual(['TOOL_ERROR', at(src, 'callTool')]);
+  });
+
+  // The rewriter hands a direct call's place to the runtime with its last argument (Guards.cs); an alias
+  // of callTool anywhere in the text leaves every call to its captured frames.
+  it.each([
+    ['the outer of two nested calls', "const v = await callTool('fail', { x: await callTool('echo', { y: 1 }) });", "callTool('fail'"],
+    ['the inner of two nested calls', "const v = await callTool('echo', { x: await callTool('fail', { y: 1 }) });", "callTool('fail'"],
+    ['a call after a caught failure', "try { await callTool('fail', {}); } catch {}\nawait callTool('echo', {}); await callTool('fail', 2);", "callTool('fail', 2"],
+    // Validation refuses an alias of callTool: these run where it is off.
+    ...(options.validate === false
+      ? [
+          ['a call through an alias', "const ct = callTool;\nawait ct('echo', {}); await ct('fail', {});", "ct('fail'"],
+          ['a call beside an alias', "const ct = callTool;\nawait ct('echo', {}); await callTool('fail', {});", "callTool('fail'"],
+        ]
+      : []),
+  ])('an unhandled tool failure is located at the call that failed: %s', async (_name, src, needle) => {
+    const r = await e.run(src);
+    expect([r.error?.code, r.error?.location]).toEqual(['TOOL_ERROR', at(src, needle)]);
   });
 });
 

@@ -132,6 +132,14 @@ export interface Guards {
    */
   th(value: unknown, line: number, column: number): unknown;
   /**
+   * The last argument of a `callTool(...)` call the rewriter wrote as `callTool(a, cs(line, column, b))`,
+   * with the call's place in the user's source: only where every `callTool` of the text is the callee of
+   * a call (so the call is the factory's own `callTool`, which reads the place as it starts, and nothing
+   * else runs between the two). The call's failure, left unhandled, is located there without capturing
+   * the stack at the call (see errors.ts: callSite). Returns `value`.
+   */
+  cs(line: number, column: number, value: unknown): unknown;
+  /**
    * The object of a `for-in`, whatever `transform` says: V8 lists every index of a string or an array
    * (on its prototype chain too) as a string, in one step that cannot be interrupted, before the first
    * turn; that many are charged first, and more than Object.keys may list are refused.
@@ -198,6 +206,7 @@ export const GUARD_LOCALS = {
   am: `${RESERVED_PREFIX}_am`,
   ar: `${RESERVED_PREFIX}_ar`,
   th: `${RESERVED_PREFIX}_th`,
+  cs: `${RESERVED_PREFIX}_cs`,
   /** `rt.big`, the slow path of the inline string growth check. */
   s: `${RESERVED_PREFIX}_s`,
   /** The value of the string expression the inline growth check is testing. */

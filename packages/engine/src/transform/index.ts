@@ -2,6 +2,7 @@ import MagicString from 'magic-string';
 import type { Node, ParsedSource } from '../ast/parse.js';
 import { WRAP_PREFIX, userLocation } from '../ast/parse.js';
 import { isFunction, isFunctionType, isLoop, isLoopType, isNode, patternNames } from '../ast/nodes.js';
+import type { FlatTree } from '../ast/walk.js';
 import { walk, walkFlat } from '../ast/walk.js';
 import { treeFacts } from '../ast/facts.js';
 import { BIG_STRING, BLOCKED_PROPERTIES, GUARD_LOCALS, LOOP_FREE, PACED_FROM, PROTECTED_NAMES, REALM_ENTRIES, RESERVED_PREFIX } from '../sandbox/realm-abi.js';
@@ -59,7 +60,7 @@ import { decodeNumbers, positionMap, userPosition } from '../positions.js';
  * error object), `import.meta`, and identifiers with the runtime's reserved prefix.
  */
 
-const { n: N, L, d: D, D: DMAX, w: W, f: F, k: K, q: Q, g: G, r: R, u: U, c: C, m: M, mc: MC, s: S, t: T, sp: SP, os: OS, dt: DT, v: V, ls: LS, lt: LT, fi: FI, bn: BN, am: AM, ar: AR, th: TH, rt: RT, p: P, x: X, e: E, y: Y } = GUARD_LOCALS;
+const { n: N, L, d: D, D: DMAX, w: W, f: F, k: K, q: Q, g: G, r: R, u: U, c: C, m: M, mc: MC, s: S, t: T, sp: SP, os: OS, dt: DT, v: V, ls: LS, lt: LT, fi: FI, bn: BN, am: AM, ar: AR, th: TH, cs: CS, rt: RT, p: P, x: X, e: E, y: Y } = GUARD_LOCALS;
 /** A field of the guard object, by name: a renamed field in the ABI breaks this file's compile. */
 const guard = (field: keyof Guards) => `${RT}.${field}`;
 
@@ -904,6 +905,7 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
     return isLoop(body);
   };
   const { tree, weights, suspending } = treeFacts(parsed);
+  const placesCalls = callsOnlyCallTool(tree);
   const weightOf = (n: Node) => weights.get(n) ?? 0;
   // The validator's walker: an explicit stack (user code can nest deeply) and source order.
   /** Rest patterns in a `for-in`/`for-of` head: a declaration's are destructured at the top of the body. */
@@ -940,6 +942,23 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
     const object = member.object as Node;
     ms.appendLeft(object.start, `${guard('ct')}(${open(object)}`);
     ms.prependRight(object.end, `${close(object)}, '${protectedName(member.property as Node, false) as string}')`);
+  };
+  /**
+   * `callTool(a, b)` becomes `callTool(a, cs(line, column, b))` (see Guards.cs): the call's place rides on
+   * its last argument, evaluated after every other part of the call, so the runtime need not capture the
+   * stack at the call (about 64 K instructions a call, the host's frames under the realm entry included).
+   * Written as the walk enters the call, before any check inside its last argument, so that it wraps them.
+   * Not for a call with no argument or a spread last (nothing to wrap whole), nor for `callTool?.()` or a
+   * parenthesized callee (V8 may place those elsewhere): those capture their frames as before.
+   */
+  const placeToolCall = (node: Node) => {
+    const callee = node.callee as Node;
+    const args = node.arguments as Node[];
+    const lastArg = args[args.length - 1];
+    if (callee.type !== 'Identifier' || callee.name !== 'callTool' || node.optional === true || callee.start !== node.start || lastArg === undefined || lastArg.type === 'SpreadElement') return;
+    const { line, column } = userLocation(parsed, node.start);
+    ms.appendLeft(lastArg.start, `${CS}(${line}, ${column}, `);
+    ms.prependRight(lastArg.end, ')');
   };
   /** Class bodies of classes with a heritage, as the walk enters them (before their fields). */
   const classHeritage = new Set<Node>();
@@ -988,6 +1007,9 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
         return false;
       }
       case 'CallExpression':
+        if (placesCalls) placeToolCall(node);
+        collectCalleeKeys(node.callee as Node, calleeKeys);
+        break;
       case 'NewExpression':
         collectCalleeKeys(node.callee as Node, calleeKeys);
         break;
@@ -1275,21 +1297,87 @@ function rewrite(parsed: ParsedSource, globalNames: readonly string[], options: 
   ms.overwrite(0, WRAP_PREFIX.length - 1, `${opening}${locals}return (async function () {`);
   ms.overwrite(text.length - 1, text.length, '}); }));');
 
-  const code = ms.toString();
+  let code = ms.toString();
   // The header is the text's start (every other edit lies at or after the user's code); were it ever
   // not, the prologue is not located, and the syntax check reads the whole text.
-  const prologueAt: readonly [number, number] = code.startsWith(opening) && code.startsWith(locals, opening.length) ? [opening.length, opening.length + locals.length] : [0, 0];
+  let prologueAt: readonly [number, number] = code.startsWith(opening) && code.startsWith(locals, opening.length) ? [opening.length, opening.length + locals.length] : [0, 0];
+  if (prologueAt[1] > 0) {
+    // Only the guards the text calls are bound (see GUARD_FIELDS): the header is written again with them,
+    // in the same chunk of the MagicString, so that its edits still describe `code` (see anchorsOf).
+    const used = prologue(budgets, guardsIn(code, prologueAt[1]));
+    ms.overwrite(0, WRAP_PREFIX.length - 1, `${opening}${used}return (async function () {`);
+    code = `${opening}${used}${code.slice(prologueAt[1])}`;
+    prologueAt = [opening.length, opening.length + used.length];
+  }
   return { output: { code, ...positionLookup(ms, code, parsed.code), prologue: prologueAt, addsPrivateNames }, issues };
 }
 
 /**
- * The header's prologue, after the factory's `'use strict'`: the guards' locals, and the call that hands
- * the runtime their accessors. The same text for every script (one per `budgets`).
+ * Whether every `callTool` of the tree is the callee of a call: then no name of the script's can be
+ * bound to anything else (a declaration, a parameter, a label or a property key is an Identifier too, and
+ * so is a `callT\u006fol` escape, decoded by the parser), and each such call calls the factory's own
+ * `callTool`, which may be told its place (see Guards.cs). Anything else (an alias, `xs.map(callTool)`,
+ * `typeof callTool`, a shadowing binding) and no call is placed: they capture their frames as before.
  */
-function prologue(budgets: boolean): string {
+function callsOnlyCallTool(tree: FlatTree): boolean {
+  const { nodes, types, parents, keys } = tree;
+  for (let i = 0; i < nodes.length; i++) {
+    if (types[i] !== 'Identifier' || (nodes[i] as Node).name !== 'callTool') continue;
+    if (keys[i] !== 'callee' || parents[i]?.type !== 'CallExpression') return false;
+  }
+  return true;
+}
+
+/**
+ * The guards a factory binds to locals of its own in its prologue (see `prologue`), by their local's name,
+ * with the field of the guard object each reads.
+ */
+const GUARD_FIELDS: ReadonlyMap<string, keyof Guards> = new Map<string, keyof Guards>([
+  [DMAX, 'D'], [F, 'f'], [G, 'g'], [R, 'r'], [C, 'c'], [M, 'm'], [MC, 'mc'], [SP, 'sp'], [OS, 'os'], [DT, 'dt'],
+  [LS, 'ls'], [LT, 'lt'], [FI, 'fi'], [BN, 'bn'], [AM, 'am'], [AR, 'ar'], [TH, 'th'], [S, 'big'], [Y, 'y'], [CS, 'cs'],
+]);
+/** What follows `__ek_` in a guard's local: one or two characters. */
+const LOCAL_AT = `${RESERVED_PREFIX}_`.length;
+/** GUARD_FIELDS' locals by the one or two characters after `__ek_` (the first's code * 128 + the second's, or 0). */
+const GUARD_KEYS: ReadonlyMap<number, string> = new Map([...GUARD_FIELDS.keys()].map((local) => [localKey(local, LOCAL_AT, local.length), local]));
+
+function localKey(text: string, from: number, end: number): number {
+  return end - from === 1 ? text.charCodeAt(from) * 128 : end - from === 2 ? text.charCodeAt(from) * 128 + text.charCodeAt(from + 1) : -1;
+}
+
+/**
+ * The locals of GUARD_FIELDS that `code` names from `from` on: every name that starts with the reserved
+ * prefix there, read to its end (a user's name never has the prefix; a string or comment of the user's
+ * that holds one only binds a guard more). A text that names none of a guard's local never reads it.
+ * Read by character codes: the names are not cut out of the text.
+ */
+function guardsIn(code: string, from: number): Set<string> {
+  const names = new Set<string>();
+  for (let at = code.indexOf(RESERVED_PREFIX, from); at >= 0; at = code.indexOf(RESERVED_PREFIX, at + LOCAL_AT)) {
+    let end = at + LOCAL_AT;
+    while (end < code.length && isNameChar(code.charCodeAt(end))) end++;
+    const local = code.charCodeAt(at + LOCAL_AT - 1) === 0x5f ? GUARD_KEYS.get(localKey(code, at + LOCAL_AT, end)) : undefined;
+    if (local !== undefined) names.add(local);
+  }
+  return names;
+}
+
+function isNameChar(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x24;
+}
+
+/**
+ * The header's prologue, after the factory's `'use strict'`: the guards' locals, and the call that hands
+ * the runtime their accessors. Each guard's local is declared only where `used` holds it (all of them by
+ * default): a text's compile parses, and its factory runs, one declaration and one property load per
+ * guard, and an agent script calls a few of the nineteen (callgrind: 830 K -> 750 K instructions to
+ * compile bench's agent script, out of about 6 M a never-seen run).
+ */
+function prologue(budgets: boolean, used?: ReadonlySet<string>): string {
+  const guards: string[] = [];
+  for (const [local, field] of GUARD_FIELDS) if (used === undefined || used.has(local)) guards.push(`${local} = ${guard(field)}`);
   return (
-    `let ${N} = 0, ${L} = ${guard('L')}, ${D} = 0, ${W} = 0, ${T}; const ${DMAX} = ${guard('D')}, ${F} = ${guard('f')}, ${G} = ${guard('g')}, ${R} = ${guard('r')}, ${C} = ${guard('c')}, ${M} = ${guard('m')}, ` +
-    `${MC} = ${guard('mc')}, ${SP} = ${guard('sp')}, ${OS} = ${guard('os')}, ${DT} = ${guard('dt')}, ${LS} = ${guard('ls')}, ${LT} = ${guard('lt')}, ${FI} = ${guard('fi')}, ${BN} = ${guard('bn')}, ${AM} = ${guard('am')}, ${AR} = ${guard('ar')}, ${TH} = ${guard('th')}, ${S} = ${guard('big')}, ${Y} = ${guard('y')}; ` +
+    `let ${N} = 0, ${L} = ${guard('L')}, ${D} = 0, ${W} = 0, ${T}; ${guards.length > 0 ? `const ${guards.join(', ')}; ` : ''}` +
     `${guard('bind')}(() => ${N}, (v) => { ${L} = v; }, () => ${D}, ${budgets ? 1 : 0}); `
   );
 }

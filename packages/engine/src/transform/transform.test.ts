@@ -353,6 +353,58 @@ describe('the prologue the rewriter reports', () => {
   });
 });
 
+describe('the guards a factory binds', () => {
+  const prologueOf = (code: string) => {
+    const output = rewrite(code).output;
+    if (output === undefined) throw new Error('refused');
+    return output.code.slice(output.prologue[0], output.prologue[1]);
+  };
+
+  it('are those its text names: none for straight code, the checkpoint and depth for a callback', () => {
+    expect(prologueOf('return 1 + 1;')).toBe('let __ek_n = 0, __ek_L = __ek_rt.L, __ek_d = 0, __ek_w = 0, __ek_t; __ek_rt.bind(() => __ek_n, (v) => { __ek_L = v; }, () => __ek_d, 1); ');
+    expect(prologueOf('return [1].map((x) => x);')).toContain('const __ek_D = __ek_rt.D, __ek_f = __ek_rt.f; ');
+    // `s` and `sp` are told apart, and a hoisted temporary (`__ek_r1`) binds no `r`.
+    const spread = prologueOf("const [a, ...b] = [1, 2]; return [...'ab', a + b];");
+    expect(spread).toMatch(/__ek_sp = __ek_rt\.sp/);
+    expect(spread).toMatch(/__ek_s = __ek_rt\.big/);
+    expect(spread).not.toMatch(/__ek_r = /);
+  });
+
+  it('bind every guard the rewritten text calls, and a user string that spells one binds it too', () => {
+    const texts = ["for (let i = 0; i < 9; i++) { try { o[k] = `${i}`; } catch (e) { throw e; } }", 'async function f() { await 0; } return { ...o, v: 2n ** 3n };', "return '__ek_fi __ek_y';"];
+    for (const text of texts) {
+      const output = rewrite(text).output;
+      if (output === undefined) throw new Error('refused');
+      const declared = new Set([...output.code.slice(...output.prologue).matchAll(/(__ek_\w+) = /g)].map((m) => m[1]));
+      for (const [name] of output.code.slice(output.prologue[1]).matchAll(/__ek_\w+/g)) {
+        if (!/^__ek_(k|q|u|t|n|L|d|w|p|x|e|v|r\d+)$/.test(name)) expect(declared, `${name} in ${text}`).toContain(name);
+      }
+    }
+    expect(prologueOf("return '__ek_fi __ek_y';")).toContain('__ek_fi = __ek_rt.fi, __ek_y = __ek_rt.y');
+  });
+});
+
+describe('a callTool call’s place', () => {
+  it('rides on its last argument when every callTool of the text is called', () => {
+    expect(out("const a = await callTool('a', { x: 1 });\nawait callTool('b', a.b + a.c);")).toContain(
+      "const a = await callTool('a', __ek_cs(1, 17, { x: 1 }));\nreturn await callTool('b', __ek_cs(2, 7, (typeof (__ek_t = (a.b + a.c)) === 'string'",
+    );
+    // Its own guard wraps whatever checks the argument holds, and a nested call gets a place of its own.
+    expect(out("await callTool('a', await callTool('b', 1));")).toContain("await callTool('a', __ek_cs(1, 7, await callTool('b', __ek_cs(1, 27, 1))));");
+  });
+
+  it('is left to the frames when callTool is named anywhere but as a callee, or the call has nothing to wrap', () => {
+    for (const text of [
+      "const ct = callTool; await callTool('a', {});",
+      "await callTool('a', {}); return [1].map(callTool);",
+      "function callTool(...a) { return a.length; }\nreturn callTool(1, 2);",
+      "await callTool('a', {}); return typeof callTool;",
+      "await callTool('a', {}); return { callTool: 1 };",
+    ]) expect(out(text), text).not.toContain('__ek_cs(');
+    expect(out("await callTool(...['a', {}]); await callTool?.('b', {}); await (callTool)('c', {}); await callTool();")).not.toContain('__ek_cs(');
+  });
+});
+
 describe('rewriter: writes that would turn off a protector of the isolate', () => {
   const both = (code: string) => [rewrite(code).output?.code ?? '', transformAgentScript(parseAgentScript(code), [], { guards: false }).output?.code ?? ''];
 

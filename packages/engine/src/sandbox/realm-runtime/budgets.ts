@@ -16,6 +16,8 @@ export interface PendingCall {
   name: string;
   /** Frames captured at the call, formatted only if the failure goes unhandled. */
   site: object | null;
+  /** The call's place in the user's source, when the rewriter gave it (see Guards.cs): no frames are captured then. */
+  place: [line: number, column: number] | null;
 }
 
 export interface Run {
@@ -86,6 +88,9 @@ export interface Run {
   /** The value the script's last `throw` statement threw, and where that statement stands (see Guards.th). */
   thrown: unknown;
   thrownAt: [line: number, column: number] | null;
+  /** The place `cs` gave for the `callTool` call about to start (see Guards.cs), or a line of -1. */
+  siteLine: number;
+  siteColumn: number;
 }
 
 /** A seed the host sent (four unsigned 32-bit integers, not all zero), or one from the realm's own generator. */
@@ -132,6 +137,8 @@ export function newRun(id: number, limits: RealmLimits, durable = false, seed?: 
     positions: undefined,
     thrown: undefined,
     thrownAt: null,
+    siteLine: -1,
+    siteColumn: 0,
   };
 }
 

@@ -38,6 +38,8 @@ import { hostPositions } from './host.js';
 const errorLocations = new WeakMapCtor<object, [number, number]>();
 /** Where the script called a tool: an unhandled tool failure points at the user's own line. */
 const errorSites = new WeakMapCtor<object, object>();
+/** The same, in the user's own coordinates, where the rewriter gave the call's place (see Guards.cs). */
+const errorPlaces = new WeakMapCtor<object, [number, number]>();
 /** Accessors installed by `enable()`: they return a frozen prototype's original value. */
 const enablementGetters = new WeakSetCtor<object>();
 
@@ -249,15 +251,25 @@ export function callSite(): object | null {
   }
 }
 
-export function withSite<E extends object>(err: E, site: object | null): E {
-  if (site !== null) {
+export function withSite<E extends object>(err: E, site: object | null, at: [line: number, column: number] | null = null): E {
+  if (site !== null || at !== null) {
     try {
-      apply(weakMapSet, errorSites, [err, site]);
+      if (at !== null) apply(weakMapSet, errorPlaces, [err, at]);
+      else apply(weakMapSet, errorSites, [err, site]);
     } catch {
       // as above
     }
   }
   return err;
+}
+
+/** The user-source place of a failed tool call the rewriter placed (see withSite), or null. */
+export function placeOf(value: object): [number, number] | null {
+  try {
+    return (apply(weakMapGet, errorPlaces, [value]) as [number, number] | undefined) ?? null;
+  } catch {
+    return null;
+  }
 }
 
 /** The user-source position of a thrown value: its tool call's site, or its own first user frame. */

@@ -11,7 +11,7 @@ import { chargeChars, chargeElements, chargeWork, checkAlive, checkMemory, copie
 import { NAMED_COPY_MOST, copiedIndices, counted, elementWrite, forgetJoins, forInIndices, indexCount, inheritedKeys, lengthGrowth, listedIndices, namedKeys, plainArray, propertyKey, protectedKey, protectedName, refuseProtected } from './builtins.js';
 import type { Codec } from './codec.js';
 import { CYCLE, TOO_LARGE, UNREADABLE } from './codec.js';
-import { FOREIGN_NAME, FOREIGN_MESSAGE, callSite, cleanError, foreign, locationOf, readErrorField, readMessage, refuseForeign, safeString, withSite } from './errors.js';
+import { FOREIGN_NAME, FOREIGN_MESSAGE, callSite, cleanError, foreign, locationOf, placeOf, readErrorField, readMessage, refuseForeign, safeString, withSite } from './errors.js';
 import { hostBegin, hostCall, hostDone, hostLog, hostTake } from './host.js';
 import {
   BigIntCtor,
@@ -166,6 +166,8 @@ function finish(run: Run, codec: Codec, kind: 'ok' | 'error', value: unknown): v
   let message: string | undefined;
   let tool: ReportedToolError | null = null;
   let location: [number, number] | null = null;
+  // A failed tool call the rewriter placed (see Guards.cs): located there, as its captured frames would be.
+  let placed: [number, number] | null = null;
   if (value !== null && (typeof value === 'object' || typeof value === 'function')) {
     const made = apply(weakMapGet, toolErrors, [value]) as { name: string; message: string; tool: ReportedToolError } | undefined;
     if (made === undefined) {
@@ -174,7 +176,8 @@ function finish(run: Run, codec: Codec, kind: 'ok' | 'error', value: unknown): v
     } else {
       ({ name, message, tool } = made);
     }
-    location = locationOf(value);
+    placed = placeOf(value);
+    if (placed === null) location = locationOf(value);
     if (name === undefined && message === undefined) {
       const t = codec.encodeJSON(value, { maxBytes: 400, maxDepth: 4, cycles: 'mark' });
       message = typeof t === 'string' && t !== '' ? `Uncaught ${t}` : 'Uncaught non-error value';
@@ -186,13 +189,16 @@ function finish(run: Run, codec: Codec, kind: 'ok' | 'error', value: unknown): v
   }
   const thrown = run.thrown;
   // The same value (NaN is a value like any other), thrown by the script's last `throw` statement.
-  const thrownAt = location === null && run.thrownAt !== null && (thrown === value || (thrown !== thrown && value !== value)) ? run.thrownAt : null;
+  const thrownAt = placed ?? (location === null && run.thrownAt !== null && (thrown === value || (thrown !== thrown && value !== value)) ? run.thrownAt : null);
   const described = { kind: 'threw', name: StringCtor(name ?? 'Error'), message: StringCtor(message ?? ''), location, tool, ...stats } as const;
   report(run, thrownAt === null ? described : { ...described, thrownAt });
 }
 
 function makeCallTool(run: Run, codec: Codec) {
   return function callTool(name: unknown, args: unknown): Promise<unknown> {
+    // The place the rewriter gave this call (see Guards.cs), taken before anything can return or throw.
+    const line = run.siteLine;
+    run.siteLine = -1;
     checkAlive(run);
     if (typeof name !== 'string') return rejected(makeToolError('ToolError', `callTool(name, args): name must be a string, got ${typeof name}.`, 'INVALID_TOOL_CALL'));
     if (name.length > MAX_TOOL_NAME) return rejected(makeToolError('ToolError', `callTool(name, args): a tool name is at most ${MAX_TOOL_NAME} characters.`, 'INVALID_TOOL_CALL'));
@@ -215,7 +221,7 @@ function makeCallTool(run: Run, codec: Codec) {
     }
     const id = ++run.nextCallId;
     const { promise: p, resolve, reject } = handledCapability(undefined);
-    apply(mapSet, run.pending, [id, { resolve, reject, name, site: callSite() }]);
+    apply(mapSet, run.pending, [id, line < 0 ? { resolve, reject, name, site: callSite(), place: null } : { resolve, reject, name, site: null, place: [line, run.siteColumn] }]);
     if (hostCall(run.id, id, name, argsText) !== 1) {
       apply(mapDelete, run.pending, [id]);
       checkAlive(run);
@@ -528,6 +534,11 @@ function makeGuards(run: Run): Guards {
       run.thrownAt = [line, column];
       return value;
     },
+    cs(line: number, column: number, value: unknown) {
+      run.siteLine = line;
+      run.siteColumn = column;
+      return value;
+    },
     ar(promise: unknown, caught: unknown) {
       markHandled(promise);
       refuseForeign(caught);
@@ -649,13 +660,13 @@ export function createRunner(codec: Codec) {
         try {
           v = codec.decode(payload);
         } catch {
-          entry.reject(withSite(makeToolError('ToolError', `Tool "${entry.name}" returned a value that could not be copied.`, 'TOOL_ERROR', entry.name), entry.site));
+          entry.reject(withSite(makeToolError('ToolError', `Tool "${entry.name}" returned a value that could not be copied.`, 'TOOL_ERROR', entry.name), entry.site, entry.place));
           continue;
         }
         entry.resolve(v);
       } else {
         const e = jsonParse(payload) as ToolErrorReply;
-        entry.reject(withSite(makeToolError(e[0], e[1], e[2], entry.name, e[3]), entry.site));
+        entry.reject(withSite(makeToolError(e[0], e[1], e[2], entry.name, e[3]), entry.site, entry.place));
       }
     }
   }
