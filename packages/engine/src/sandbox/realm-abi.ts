@@ -136,7 +136,10 @@ export interface Guards {
    * with the call's place in the user's source: only where every `callTool` of the text is the callee of
    * a call (so the call is the factory's own `callTool`, which reads the place as it starts, and nothing
    * else runs between the two). The call's failure, left unhandled, is located there without capturing
-   * the stack at the call (see errors.ts: callSite). Returns `value`.
+   * the stack at the call (see errors.ts: callSite). Returns `value`. A call that cannot start after
+   * it (the stack exhausted at the call itself) leaves its place to the run's next `callTool` that gives
+   * none (`callTool()`, a spread last): that call's failure would be located there, a wrong line and no
+   * more.
    */
   cs(line: number, column: number, value: unknown): unknown;
   /**
