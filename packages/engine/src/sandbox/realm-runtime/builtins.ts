@@ -66,6 +66,8 @@ import {
   objectKeys,
   weakSetAdd,
   weakSetHas,
+  reflectDefine,
+  reflectDelete,
   ownKeys,
   stringCharCodeAt,
   stringIndexOf,
@@ -327,12 +329,101 @@ export function dictionaryStep(len: number): void {
  * conversion to a dictionary (see dictionaryStep). Anything else goes on as it is.
  */
 export function elementWrite(o: unknown, key: unknown, define: boolean): void {
-  if (!isArray(o)) return;
+  if (!isArray(o)) {
+    if (o !== null && (typeof o === 'object' || typeof o === 'function') && farKey(key)) sparseElements(o);
+    return;
+  }
   const len = o.length;
   if (len <= SMALL) return;
   const index = elementIndex(key);
   if (index < 0 || (!define && index < len + ELEMENT_GAP)) return;
   dictionaryStep(len);
+}
+
+/** Whether `key` names an array index past SMALL (a number, or a string of 5 to 10 digits: checked first, as a computed string key is a hot write). */
+function farKey(key: unknown): boolean {
+  if (typeof key === 'string') {
+    const c = key.length < 5 || key.length > 10 ? 0 : (apply(stringCharCodeAt, key, [0]) as number);
+    if (c < 0x31 || c > 0x39) return false;
+  } else if (typeof key !== 'number') return false;
+  return elementIndex(key) > SMALL;
+}
+
+/**
+ * An ordinary object (not an array) whose integer keys were written in order has fast elements, as an
+ * array has, and one store far past them or one element defined with an accessor or attributes converts
+ * them all into a dictionary in one native step that ignores termination: Found by red-teaming (Node 20,
+ * 22, 24, both isolations, `validate: false, transform: false`): about 0.6 us an element on an idle machine
+ * and 2.5 under load (V8's NumberDictionary insertion, a cache miss an element; a plain `node:vm` context
+ * and the main realm take as long), so 4e6 keys held a `vm` host 3-7 s past its deadline; and past about
+ * 2.24e7 elements (179 MB, within PERMISSIVE's 256 MB) the dictionary V8 needs is larger than a hash table
+ * may be, and V8 aborted the process ("invalid table size"), the `worker_threads` host too. How many
+ * elements an object holds cannot be told without listing them, so instead an object is never let hold
+ * more than SMALL of them fast: the first time a key past SMALL is written or defined on it (the rewriter
+ * sends every such write through `lt`, whatever `transform` says), its elements are made a dictionary
+ * while they are few, and kept one: an element past 2^29, which V8 marks as needing a dictionary for good,
+ * is defined and deleted at once (no setter, trap or listing sees it; a non-extensible object refuses it
+ * and cannot grow). The script sees the same keys in the same order; an object used as an array of more
+ * than 65,536 elements is written at dictionary speed (use an array). What it bounds: one conversion of
+ * at most SMALL elements plus what one call may copy in (an object spread, 2^18 indices).
+ */
+const SPARSE_MARK = 4_294_967_294;
+const SPARSE_DESCRIPTOR: PropertyDescriptor = freeze(create(null, { value: { value: undefined }, writable: { value: true }, enumerable: { value: true }, configurable: { value: true } })) as PropertyDescriptor;
+const sparseObjects = new WeakSetCtor<object>();
+/** The target of each proxy the script made (see scriptProxy): a proxy's default traps write its target natively. */
+const proxyTargets = new WeakMapCtor<object, object>();
+
+/** Makes the elements of `o` (or of the target behind a proxy the script made) a dictionary for good, once. */
+export function sparseElements(o: object): void {
+  for (let depth = 0; depth < 64; depth++) {
+    if (apply(weakSetHas, sparseObjects, [o]) as boolean) return;
+    apply(weakSetAdd, sparseObjects, [o]);
+    const target = apply(weakMapGet, proxyTargets, [o]) as object | undefined;
+    if (target === undefined) {
+      if (apply(weakSetHas, scriptProxies, [o]) as boolean) return;
+      if (gopd(o, SPARSE_MARK) === undefined && reflectDefine(o, SPARSE_MARK, SPARSE_DESCRIPTOR)) reflectDelete(o, SPARSE_MARK);
+      return;
+    }
+    o = target;
+  }
+}
+
+/** The value of the entry `fromEntriesSparse` puts first: no script ever holds it. */
+const SPARSE_VALUE = freeze(create(null)) as object;
+const SPARSE_STEP = freeze({ value: freeze([SPARSE_MARK, SPARSE_VALUE]), done: false });
+
+/**
+ * `Object.fromEntries` over `source` (what `bounded` made of the script's iterable): its entries are
+ * written in order, so an iterable of millions of integer keys would make an object of as many fast
+ * elements (see sparseElements). Past SMALL elements of a plain array, and for any other iterable, the
+ * native is handed an iterator that gives it an entry at SPARSE_MARK first (its elements are a dictionary
+ * from the start, and stay one), then the script's own, and that entry is deleted from what it made unless
+ * a script's entry replaced it. The script's iterator is got and its `next` read once, as the native does,
+ * and closed through its `return` when the native closes it.
+ */
+export function fromEntriesSparse(orig: AnyFn, source: unknown): unknown {
+  if (source === null || (typeof source !== 'object' && typeof source !== 'function') || (plainArray(source) && source.length <= SMALL)) return apply(orig, ObjectCtor, [source]);
+  const method = (source as Record<symbol, unknown>)[symbolIterator];
+  if (typeof method !== 'function') return apply(orig, ObjectCtor, [source]);
+  const it = apply(method as AnyFn, source, []) as Record<string, unknown>;
+  if (it === null || (typeof it !== 'object' && typeof it !== 'function')) throw new TypeErrorCtor('Result of the Symbol.iterator method is not an object');
+  const next = it.next;
+  let started = false;
+  const steps = {
+    next() {
+      if (started) return apply(next as AnyFn, it, []);
+      started = true;
+      return SPARSE_STEP;
+    },
+    get return() {
+      const close = it.return;
+      return typeof close === 'function' ? () => apply(close as AnyFn, it, []) : close;
+    },
+  };
+  const made = apply(orig, ObjectCtor, [{ [symbolIterator]: () => steps }]) as object;
+  const d = gopd(made, SPARSE_MARK);
+  if (d !== undefined && d.value === SPARSE_VALUE) reflectDelete(made, SPARSE_MARK);
+  return made;
 }
 
 /** ToPropertyKey, once: a key object's `toString` cannot answer differently later. */
@@ -852,8 +943,9 @@ export function copiedIndices(name: string, n: number): void {
  */
 const scriptProxies = new WeakSetCtor<object>();
 
-export function scriptProxy<T extends object>(proxy: T): T {
+export function scriptProxy<T extends object>(proxy: T, target?: object): T {
   apply(weakSetAdd, scriptProxies, [proxy]);
+  if (target !== undefined) apply(weakMapSet, proxyTargets, [proxy, target]);
   return proxy;
 }
 
@@ -1785,12 +1877,18 @@ export function wrapBulkBuiltins(): void {
   wrap(ObjectCtor, 'assign', (orig) => ({
     assign(target: unknown, ...sources: unknown[]) {
       let n = 0;
+      let far = false;
       for (let i = 0; i < sources.length; i++) {
         const source = sources[i];
         n += indexCount(source);
-        if (source !== null && typeof source === 'object') copied(current);
+        if (source !== null && typeof source === 'object') {
+          copied(current);
+          far ||= apply(weakSetHas, sparseObjects, [source]) as boolean;
+        }
       }
       copiedIndices('Object.assign', n);
+      // Keys past SMALL copied into an object in order would grow its fast elements past it (see sparseElements).
+      if (far && target !== null && typeof target === 'object' && !isArray(target)) sparseElements(target);
       for (let i = 0; i < sources.length; i++) namedKeys('Object.assign', sources[i], NAMED_COPY_MOST);
       // A long array too: a source's index far past its end would make its elements a dictionary (see ELEMENT_GAP).
       if (assignsChecked(target, sources) || (isArray(target) && target.length > SMALL)) return assignChecked(target as object, sources);

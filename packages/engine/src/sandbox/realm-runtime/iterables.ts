@@ -13,7 +13,7 @@
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- the wrappers keep the builtins' loose signatures */
 import { chargeElements, chargeWork, current, tick } from './budgets.js';
-import { bounded, countedIterator, each, plainArray, receiver, replaceConstructor, withMetered, wrap } from './builtins.js';
+import { bounded, countedIterator, each, fromEntriesSparse, plainArray, receiver, replaceConstructor, withMetered, wrap } from './builtins.js';
 import { handledCapability } from './promises.js';
 import {
   AggregateErrorCtor,
@@ -210,7 +210,7 @@ function wrapSetMethods(): void {
 
 /** Bounds every native that walks a script's iterable. Runs once, at install, before lockdown freezes them. */
 export function wrapIterableConsumers(): void {
-  wrap(ObjectCtor, 'fromEntries', (orig) => ({ fromEntries(iterable: unknown) { return apply(orig, ObjectCtor, [bounded(iterable)]); } }));
+  wrap(ObjectCtor, 'fromEntries', (orig) => ({ fromEntries(iterable: unknown) { return fromEntriesSparse(orig, bounded(iterable)); } }));
   // groupBy also calls back once per element, arrays included (which `bounded` hands on as they are),
   // and makes a group, a key and a slot per call: its callback is metered, with a heap check (see metered).
   each([ObjectCtor, MapCtor] as const, (holder) => {

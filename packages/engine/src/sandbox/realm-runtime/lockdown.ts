@@ -210,14 +210,14 @@ function installProxy(): void {
   const SafeProxy = function Proxy(target: object, handler: ProxyHandler<object>) {
     if (new.target === undefined) throw new TypeErrorCtor("Constructor Proxy requires 'new'");
     refuseArray(target);
-    return scriptProxy(construct(ProxyCtor, [target, handler]) as object);
+    return scriptProxy(construct(ProxyCtor, [target, handler]) as object, target);
   };
   defineProperty(SafeProxy, 'revocable', {
     value: {
       revocable(target: object, handler: ProxyHandler<object>) {
         refuseArray(target);
         const r = apply(revocable, ProxyCtor, [target, handler]) as { proxy: object; revoke: () => void };
-        scriptProxy(r.proxy);
+        scriptProxy(r.proxy, target);
         return r;
       },
     }.revocable,

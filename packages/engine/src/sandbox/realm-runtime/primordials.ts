@@ -34,7 +34,7 @@ export const MathObject = Math;
 export const ReflectObject = Reflect;
 export const RegExpStatics = RegExp as unknown as Record<string, unknown>;
 
-export const { apply, construct, ownKeys, get: reflectGet, set: reflectSet, deleteProperty: reflectDelete, getPrototypeOf: reflectGetPrototypeOf, setPrototypeOf: reflectSetPrototypeOf } = Reflect;
+export const { apply, construct, ownKeys, get: reflectGet, set: reflectSet, deleteProperty: reflectDelete, defineProperty: reflectDefine, getPrototypeOf: reflectGetPrototypeOf, setPrototypeOf: reflectSetPrototypeOf } = Reflect;
 export const {
   defineProperty,
   getOwnPropertyDescriptor: gopd,
