@@ -352,7 +352,7 @@ function farKey(key: unknown): boolean {
 /**
  * An ordinary object (not an array) whose integer keys were written in order has fast elements, as an
  * array has, and one store far past them or one element defined with an accessor or attributes converts
- * them all into a dictionary in one native step that ignores termination: Found by red-teaming (Node 20,
+ * them all into a dictionary in one native step that ignores termination. Found by red-teaming (Node 20,
  * 22, 24, both isolations, `validate: false, transform: false`): about 0.6 us an element on an idle machine
  * and 2.5 under load (V8's NumberDictionary insertion, a cache miss an element; a plain `node:vm` context
  * and the main realm take as long), so 4e6 keys held a `vm` host 3-7 s past its deadline; and past about
@@ -964,14 +964,31 @@ export function isScriptProxy(o: unknown): boolean {
  * `Object.keys`, and a copy of more than `most` refused (not of an array or a String object with more
  * than 65,536 indices: the named keys that such an object may also have are not counted).
  */
-export function namedKeys(name: string, o: unknown, most: number): void {
-  if (o === null || (typeof o !== 'object' && typeof o !== 'function') || apply(weakSetHas, scriptProxies, [o])) return;
+export function namedKeys(name: string, o: unknown, most: number): boolean {
+  if (o === null || (typeof o !== 'object' && typeof o !== 'function') || apply(weakSetHas, scriptProxies, [o])) return false;
   // An array's or a String object's indices are counted and capped by their length (see KEY_LISTINGS);
   // Object.keys would make a string of each here, which `values` never does.
-  if (indexCount(o) > SMALL) return;
-  const n = objectKeys(o).length;
+  if (indexCount(o) > SMALL) return true;
+  const keys = objectKeys(o);
+  const n = keys.length;
   if (n > most) throw new RangeErrorCtor(`${name} of an object with ${n} keys is not available in AgentScript: at most ${most} (it copies every key in one step that cannot be interrupted); keep this many entries in a Map.`);
   chargeWork(n);
+  return farIndexKey(keys);
+}
+
+/**
+ * Whether `keys` (an own key listing, where the indices come first, in ascending order) holds an index
+ * past SMALL: the last index is found by halving, so a copy learns it for the price of a few keys.
+ */
+function farIndexKey(keys: string[]): boolean {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (elementIndex(keys[mid]) >= 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo > 0 && elementIndex(keys[lo - 1]) > SMALL;
 }
 
 /**
@@ -1877,19 +1894,16 @@ export function wrapBulkBuiltins(): void {
   wrap(ObjectCtor, 'assign', (orig) => ({
     assign(target: unknown, ...sources: unknown[]) {
       let n = 0;
-      let far = false;
       for (let i = 0; i < sources.length; i++) {
         const source = sources[i];
         n += indexCount(source);
-        if (source !== null && typeof source === 'object') {
-          copied(current);
-          far ||= apply(weakSetHas, sparseObjects, [source]) as boolean;
-        }
+        if (source !== null && typeof source === 'object') copied(current);
       }
       copiedIndices('Object.assign', n);
+      let far = false;
+      for (let i = 0; i < sources.length; i++) far = namedKeys('Object.assign', sources[i], NAMED_COPY_MOST) || far;
       // Keys past SMALL copied into an object in order would grow its fast elements past it (see sparseElements).
-      if (far && target !== null && typeof target === 'object' && !isArray(target)) sparseElements(target);
-      for (let i = 0; i < sources.length; i++) namedKeys('Object.assign', sources[i], NAMED_COPY_MOST);
+      if (far && target !== null && (typeof target === 'object' || typeof target === 'function') && !isArray(target)) sparseElements(target);
       // A long array too: a source's index far past its end would make its elements a dictionary (see ELEMENT_GAP).
       if (assignsChecked(target, sources) || (isArray(target) && target.length > SMALL)) return assignChecked(target as object, sources);
       const args: unknown[] = [target];
