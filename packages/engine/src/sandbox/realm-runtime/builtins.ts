@@ -330,7 +330,9 @@ export function dictionaryStep(len: number): void {
  */
 export function elementWrite(o: unknown, key: unknown, define: boolean): void {
   if (!isArray(o)) {
-    if (o !== null && (typeof o === 'object' || typeof o === 'function') && farKey(key)) sparseElements(o);
+    // A number past SMALL, or a string of 5 to 10 characters from '1' to '9' first (':' follows '9'):
+    // compared without a call, as a computed string key is a hot write.
+    if (typeof key === 'number' ? key > SMALL : typeof key === 'string' && key.length > 4 && key.length < 11 && key < ':' && key >= '1') objectElementWrite(o, key);
     return;
   }
   const len = o.length;
@@ -340,13 +342,9 @@ export function elementWrite(o: unknown, key: unknown, define: boolean): void {
   dictionaryStep(len);
 }
 
-/** Whether `key` names an array index past SMALL (a number, or a string of 5 to 10 digits: checked first, as a computed string key is a hot write). */
-function farKey(key: unknown): boolean {
-  if (typeof key === 'string') {
-    const c = key.length < 5 || key.length > 10 ? 0 : (apply(stringCharCodeAt, key, [0]) as number);
-    if (c < 0x31 || c > 0x39) return false;
-  } else if (typeof key !== 'number') return false;
-  return elementIndex(key) > SMALL;
+/** Past elementWrite's first look at `key`: an object, and an index past SMALL, makes its elements a dictionary. */
+function objectElementWrite(o: unknown, key: unknown): void {
+  if (o !== null && (typeof o === 'object' || typeof o === 'function') && elementIndex(key) > SMALL) sparseElements(o);
 }
 
 /**
