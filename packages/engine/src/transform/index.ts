@@ -1372,12 +1372,18 @@ function isNameChar(c: number): boolean {
  * default): a text's compile parses, and its factory runs, one declaration and one property load per
  * guard, and an agent script calls a few of the nineteen (callgrind: 830 K -> 750 K instructions to
  * compile bench's agent script, out of about 6 M a never-seen run).
+ *
+ * All `var`: no script can name them (the reserved prefix), and a `let` or `const` of the factory read
+ * from the script's function carries a TDZ check at each read. That check's throw is an exit V8's
+ * optimising compiler does not mark, so it would not peel a loop that calls a guard (`g`, `y`, `big`),
+ * and the loop's values stayed tagged in its optimised code: a 3e6-turn `sum += i % 7` loop ran 220.6 M
+ * instructions a run on the main thread before, 165.6 M now (callgrind, Node 20); see docs/performance.md.
  */
 function prologue(budgets: boolean, used?: ReadonlySet<string>): string {
   const guards: string[] = [];
   for (const [local, field] of GUARD_FIELDS) if (used === undefined || used.has(local)) guards.push(`${local} = ${guard(field)}`);
   return (
-    `let ${N} = 0, ${L} = ${guard('L')}, ${D} = 0, ${W} = 0, ${T}; ${guards.length > 0 ? `const ${guards.join(', ')}; ` : ''}` +
+    `var ${N} = 0, ${L} = ${guard('L')}, ${D} = 0, ${W} = 0, ${T}; ${guards.length > 0 ? `var ${guards.join(', ')}; ` : ''}` +
     `${guard('bind')}(() => ${N}, (v) => { ${L} = v; }, () => ${D}, ${budgets ? 1 : 0}); `
   );
 }

@@ -347,8 +347,20 @@ describe('the prologue the rewriter reports', () => {
       if (output === undefined) throw new Error('refused');
       const [start, end] = output.prologue;
       expect(output.code.slice(0, start)).toBe("__ek_register((function (__ek_rt, callTool, console, input, cfg) { 'use strict'; ");
-      expect(output.code.slice(start, end)).toMatch(/^let __ek_n = 0, .*; __ek_rt\.bind\(.*, [01]\); $/);
+      expect(output.code.slice(start, end)).toMatch(/^var __ek_n = 0, .*; __ek_rt\.bind\(.*, [01]\); $/);
       expect(output.code.slice(end)).toMatch(/^return \(async function \(\) \{\n/);
+    }
+  });
+
+  it('declares the guards’ bindings with `var`: no TDZ check where the script’s functions and loops read them', () => {
+    // A `let`/`const` of the factory read from the script's function carries a hole check whose throw
+    // leaves any loop that calls a guard; V8's optimising compiler does not peel such a loop, and the
+    // loop's values then stay tagged (a 3e6-turn loop: 220.6 M instructions a run, 165.6 M with `var`).
+    for (const guards of [true, false]) {
+      const output = transformAgentScript(parseAgentScript('let s = 0; for (let i = 0; i < 9; i++) s += i; return s;'), [], { guards }).output;
+      if (output === undefined) throw new Error('refused');
+      const [start, end] = output.prologue;
+      expect(output.code.slice(start, end)).not.toMatch(/\b(?:let|const)\b/);
     }
   });
 });
