@@ -373,8 +373,8 @@ describe('the guards a factory binds', () => {
   };
 
   it('are those its text names: none for straight code, the checkpoint and depth for a callback', () => {
-    expect(prologueOf('return 1 + 1;')).toBe('let __ek_n = 0, __ek_L = __ek_rt.L, __ek_d = 0, __ek_w = 0, __ek_t; __ek_rt.bind(() => __ek_n, (v) => { __ek_L = v; }, () => __ek_d, 1); ');
-    expect(prologueOf('return [1].map((x) => x);')).toContain('const __ek_D = __ek_rt.D, __ek_f = __ek_rt.f; ');
+    expect(prologueOf('return 1 + 1;')).toBe('var __ek_n = 0, __ek_L = __ek_rt.L, __ek_d = 0, __ek_w = 0, __ek_t; __ek_rt.bind(() => __ek_n, (v) => { __ek_L = v; }, () => __ek_d, 1); ');
+    expect(prologueOf('return [1].map((x) => x);')).toContain('var __ek_D = __ek_rt.D, __ek_f = __ek_rt.f; ');
     // `s` and `sp` are told apart, and a hoisted temporary (`__ek_r1`) binds no `r`.
     const spread = prologueOf("const [a, ...b] = [1, 2]; return [...'ab', a + b];");
     expect(spread).toMatch(/__ek_sp = __ek_rt\.sp/);
