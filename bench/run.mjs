@@ -140,7 +140,7 @@ const PLACEHOLDER = '// enclave-kit bench placeholder';
 const STUB_HELPERS = Object.freeze({
   L: Number.MAX_SAFE_INTEGER, D: 10_000, f() {}, g: (turn) => turn + 256, r() {}, c() {}, m: (k) => k, mc: (k) => k, sp: (x) => x, os: (x) => x,
   dt: (set) => ({ set v(value) { set(value); } }), ls: (o, v) => (o.length = v), lt: (o) => o, fi: (o) => o, bn: (x) => x,
-  am: (p) => p, ar: (_p, caught) => caught, big: (s) => s, y() {}, bind() {},
+  am: (p) => p, ar: (_p, caught) => caught, big: (s) => s, y() {}, cs: (_line, _column, value) => value, bind() {},
 });
 const QUIET_CONSOLE = Object.freeze(Object.fromEntries(['log', 'info', 'warn', 'error', 'debug'].map((k) => [k, () => {}])));
 const rewrites = new Map();
