@@ -60,7 +60,7 @@ function unreadRefusal(e: { type?: unknown; charset?: unknown; encoding?: unknow
  * ```
  * Defaults: path `/enclave`, body up to 1 MiB, catalog on, `new Enclave()` (STANDARD level).
  */
-export function enclave<U = unknown>(options: ExpressEnclaveOptions<U>): EnclaveMiddleware {
+export function enclave<U = unknown>(options?: ExpressEnclaveOptions<U> | null): EnclaveMiddleware {
   const { path, ...rest } = options ?? ({} as ExpressEnclaveOptions<U>);
   const route = routePath(path);
   const handler = createEnclaveHandler<ExpressNative, U>(rest as EnclaveHandlerOptions<ExpressNative, U>);

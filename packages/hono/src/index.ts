@@ -45,7 +45,7 @@ function withContextHeaders(c: Context, response: Response): Response {
  * ```
  * Defaults: path `/enclave`, body up to 1 MiB, catalog on, `new Enclave()` (STANDARD level).
  */
-export function enclave<U = unknown>(options: HonoEnclaveOptions<U>): EnclaveMiddleware {
+export function enclave<U = unknown>(options?: HonoEnclaveOptions<U> | null): EnclaveMiddleware {
   const { path, ...rest } = options ?? ({} as HonoEnclaveOptions<U>);
   const route = routePath(path);
   const handler = createEnclaveHandler<Context, U>(rest as EnclaveHandlerOptions<Context, U>);

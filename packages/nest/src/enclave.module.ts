@@ -207,7 +207,7 @@ function providers(controller: Type, below: string): FactoryProvider[] {
     {
       provide: ENCLAVE_HANDLER,
       inject: [ENCLAVE_MODULE_OPTIONS, HttpAdapterHost],
-      useFactory: (options: EnclaveModuleOptions, adapterHost: HttpAdapterHost) => {
+      useFactory: (options: EnclaveModuleOptions | null | undefined, adapterHost: HttpAdapterHost) => {
         const { path, ...rest } = options ?? ({} as EnclaveModuleOptions);
         // The route path comes from options, also async ones: routes are resolved after providers exist.
         Reflect.defineMetadata(PATH_METADATA, routePath(path).path, controller);
@@ -246,7 +246,7 @@ function providers(controller: Type, below: string): FactoryProvider[] {
 // A Nest dynamic module is a class with static factories by design.
 // oxlint-disable-next-line typescript/no-extraneous-class
 export class EnclaveModule {
-  static forRoot<U = unknown>(options: EnclaveModuleOptions<U>): DynamicModule {
+  static forRoot<U = unknown>(options?: EnclaveModuleOptions<U> | null): DynamicModule {
     const below = `${BELOW}${++mounts}`;
     const controller = createController(below);
     return {

@@ -42,7 +42,7 @@ export interface NextEnclaveHandlers {
  * `next.config` needs `serverExternalPackages: ['oxc-parser']`. Defaults: body up to 1 MiB, catalog on,
  * `new Enclave()` (STANDARD level).
  */
-export function toNextHandler<U = unknown>(options: NextEnclaveOptions<U>): NextEnclaveHandlers {
+export function toNextHandler<U = unknown>(options?: NextEnclaveOptions<U> | null): NextEnclaveHandlers {
   const handler = createEnclaveHandler<NextRequest, U>(options);
   // Next hands its NextRequest (a Request) to route handlers: it is both the Fetch request and the native object.
   const route: RouteHandler = async (request, context) => {

@@ -131,8 +131,11 @@ function defaultPlayground(): boolean {
  * Bun.serve({ fetch: (req) => handler(req) });
  * ```
  * Defaults: `maxBodySize` 1 MiB, `bodyTimeoutMs` 30 s, `sendTimeoutMs` 30 s, catalog on, no rate limit, no concurrency cap, `new Enclave()`.
+ * No options (`undefined` or `null`) means all the defaults.
  */
-export function createEnclaveHandler<N = unknown, U = unknown>(options: EnclaveHandlerOptions<N, U>): EnclaveFetchHandler<N> {
+export function createEnclaveHandler<N = unknown, U = unknown>(optionsGiven: EnclaveHandlerOptions<N, U> | null = {}): EnclaveFetchHandler<N> {
+  // null means no options, as in run(code, null): every adapter's factory passes its null on.
+  const options: EnclaveHandlerOptions<N, U> = optionsGiven ?? {};
   checkHandlerOptions(options);
   const statuses = statusTable(options.statuses);
   const ownsEnclave = !(options.enclave instanceof Enclave);

@@ -282,6 +282,18 @@ describe('routes below the run route (the extension point of @enclave-kit/mcp)',
     }
   });
 
+  it('createEnclaveHandler(null) and createEnclaveHandler() are a handler with every default, as null is no options in run(code, null) and in every adapter', async () => {
+    for (const given of [[null], []] as const) {
+      const handler = (createEnclaveHandler as (...a: unknown[]) => ReturnType<typeof createEnclaveHandler>)(...given);
+      try {
+        const res = await handler(new Request('http://localhost/enclave', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: 'return 6 * 7' }) }), undefined);
+        expect([given.length, res.status, ((await res.json()) as { value: unknown }).value]).toEqual([given.length, 200, 42]);
+      } finally {
+        handler.dispose();
+      }
+    }
+  });
+
   it('a tools factory or createContext whose tools or globals are not valid is the hook’s failure too: a bare 500 and onError naming it, nothing of the host’s tools in the answer', async () => {
     const hooks: [string, Record<string, unknown>, RegExp][] = [
       ['tools(ctx) returns a tool that is a number', { tools: () => ({ t: 5 }) }, /^tools\(ctx\): tools\["t"\] must be a function or a defineTool\(\) definition, got number/],

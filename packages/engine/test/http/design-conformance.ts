@@ -199,4 +199,14 @@ export function designConformance(name: string, harness: AdapterHarness): void {
       expect(results.map((r) => [r.status, r.body.value])).toEqual(Array.from({ length: 40 }, (_, i) => [200, i * 2]));
     });
   });
+
+  it(`${name}: null options are no options, as in run(code, null): the route at /enclave with every default`, async () => {
+    const served = await harness.start(null as never);
+    try {
+      const ran = await answer(await post(served, { code: 'return input + 1', input: 41 }));
+      expect([ran.status, ran.body.success, ran.body.value]).toEqual([200, true, 42]);
+    } finally {
+      await served.close();
+    }
+  });
 }
