@@ -93,6 +93,8 @@ export interface SnapshotBounds {
 /** What the model needs of the hook's options at the time of a call. */
 export interface ModelOptions extends Pick<FollowOptions, 'retry' | 'idleTimeoutMs' | 'format' | 'onRetry'>, SnapshotBounds {
   onEvent?: (event: EnclaveEvent) => void;
+  /** An option of the hook's own it could not take (an unknown key): shown as the bounds' errors are, nothing requested. */
+  refused?: EnclaveClientError;
 }
 
 export const DEFAULT_BOUNDS: Required<SnapshotBounds> = { maxEvents: 10_000, maxLogs: 10_000, maxLength: 16 * 1024 * 1024 };
@@ -317,7 +319,7 @@ export class EnclaveSessionModel {
     this.#client = client;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
     if (!keep) {
-      const bounds = boundsOf(options);
+      const bounds = options.refused ?? boundsOf(options);
       if (bounds instanceof EnclaveClientError) {
         [this.#events, this.#logs] = this.#lists(DEFAULT_BOUNDS);
         this.#set({ ...IDLE, state: 'error', error: bounds });

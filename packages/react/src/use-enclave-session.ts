@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
+import { EnclaveClientError } from '@enclave-kit/client';
 import type { EnclaveClient, EnclaveEvent, ExecutionResult, FollowOptions, RunOptions } from '@enclave-kit/client';
 import { useEnclaveClient } from './provider.js';
 import type { EnclaveSessionSnapshot, SnapshotBounds } from './session-model.js';
@@ -23,6 +24,15 @@ export interface UseEnclaveSessionOptions extends Pick<FollowOptions, 'retry' | 
    * request is abandoned if no answer comes within `idleTimeoutMs` (default 45 s).
    */
   cancelOnUnmount?: boolean;
+}
+
+/** The options `useEnclaveSession` takes: any other key is a CONFIG_ERROR, as in the client's methods. */
+const OPTION_KEYS = ['client', 'onEvent', 'onRetry', 'cancelOnUnmount', 'retry', 'idleTimeoutMs', 'format', 'maxEvents', 'maxLogs', 'maxLength'];
+
+/** The error naming an option the hook does not know (a misspelt `maxEvent`), or undefined. */
+function unknownOption(options: object): EnclaveClientError | undefined {
+  const key = Object.keys(options).find((k) => !OPTION_KEYS.includes(k));
+  return key === undefined ? undefined : new EnclaveClientError({ code: 'CONFIG_ERROR', message: `useEnclaveSession(options): unknown option "${key}"; expected ${OPTION_KEYS.join(', ')}.` });
 }
 
 /**
@@ -104,7 +114,9 @@ export function useEnclaveSession(options: UseEnclaveSessionOptions = {}): UseEn
   );
   const modelOptions = () => {
     const o = latest.current.options;
+    const refused = unknownOption(o);
     return {
+      ...(refused !== undefined && { refused }),
       ...(o.retry !== undefined && { retry: o.retry }),
       ...(o.idleTimeoutMs !== undefined && { idleTimeoutMs: o.idleTimeoutMs }),
       ...(o.format !== undefined && { format: o.format }),

@@ -256,6 +256,20 @@ describe('useEnclaveSession against a real server', () => {
 });
 
 describe('useEnclaveSession as a peer reads its README: the documented states at their edges', () => {
+  it('an unknown option (a misspelt maxEvent): execute() and attach() put the hook in state error with CONFIG_ERROR naming it, nothing is requested, as the client’s methods refuse theirs', async () => {
+    const requests: unknown[] = [];
+    const client = createEnclaveClient({ url, fetch: (input, init) => (requests.push(input), fetchForHappyDom(input, init)) });
+    const { result } = renderHook(() => useEnclaveSession({ client, maxEvent: 10 } as UseEnclaveSessionOptions));
+    const refusal = { state: 'error', isRunning: false, result: undefined, sessionId: undefined, error: { code: 'CONFIG_ERROR', message: expect.stringMatching(/^useEnclaveSession\(options\): unknown option "maxEvent"; expected .*maxEvents/) } };
+    expect(await result.current.execute('return 1')).toBeUndefined();
+    await until(() => expect(result.current).toMatchObject(refusal));
+    result.current.reset();
+    await until(() => expect(result.current.state).toBe('idle'));
+    expect(await result.current.attach('ses_00000000000000000000000000')).toBeUndefined();
+    await until(() => expect(result.current).toMatchObject(refusal));
+    expect(requests).toEqual([]);
+  });
+
   it('attach() to an unknown, malformed or another user’s session: state error with the client’s code, no result', async () => {
     const { result } = renderSession('alice');
     expect(await result.current.attach('ses_noSuchSession00000000000')).toBeUndefined();
