@@ -372,6 +372,17 @@ describe('enclave mcp: limits on what the client sends (raw lines to the real CL
     }
   });
 
+  it('enclave mcp without --tools (optional, as its help and the README say): the three tools over an empty catalog, execute runs a script that calls none', async () => {
+    const started = await start(new Client({ name: 'stdio-test', version: '1.0.0' }), new StdioClientTransport({ command: process.execPath, args: [cli, 'mcp'], stderr: 'pipe' }));
+    try {
+      expect((await started.client.listTools()).tools.map((t) => t.name)).toEqual(['search_tools', 'describe_tools', 'execute']);
+      expect(((await started.client.callTool({ name: 'search_tools', arguments: { query: 'orders' } })) as ToolResult).structuredContent.tools).toEqual([]);
+      expect(((await started.client.callTool({ name: 'execute', arguments: { code: 'return 6 * 7' } })) as ToolResult).structuredContent).toMatchObject({ success: true, value: 42 });
+    } finally {
+      await started.client.close();
+    }
+  });
+
   it('refuses limits that are not positive integers', async () => {
     for (const [flag, value] of [['--max-line-bytes', '0'], ['--max-concurrent', '-1'], ['--max-concurrent', '1.5']]) {
       const child = spawn(process.execPath, [cli, 'mcp', `${flag}=${value}`], { stdio: ['ignore', 'ignore', 'pipe'] });

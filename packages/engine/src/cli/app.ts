@@ -113,7 +113,8 @@ Speaks MCP 2026-07-28, and 2025 clients that open with "initialize".
 
 Options:
   --tools FILE        ES module whose default export (or export "tools") is a record of
-                      async functions (args, ctx) => result, or an array of defineTool() definitions
+                      async functions (args, ctx) => result, or an array of defineTool() definitions;
+                      optional: without it the catalog is empty and execute runs scripts that call no tool
   --level LEVEL       ${LEVELS} (default STANDARD)
   --timeout MS        deadline of each run in milliseconds (default: the level's)
   --max-line-bytes N  bytes of one message read at most; a longer one is dropped unread and

@@ -366,6 +366,15 @@ describe('main (in-process)', () => {
     expect(bad.stderr).toMatch(/^enclave: --input is not valid JSON/);
   });
 
+  it('mcp: --tools is optional, as the usage line, the command’s help and the README say alike', async () => {
+    expect((await cli(['--help'])).stdout).toContain('enclave mcp [--tools tools.mjs]');
+    expect((await cli(['mcp', '--help'])).stdout).toMatch(/--tools FILE[^]*optional: without it the catalog is empty/);
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const usage = readme.split('\n').filter((line) => line.startsWith('npx enclave mcp'));
+    expect(usage).toEqual([expect.stringMatching(/^npx enclave mcp \[--tools tools\.mjs\] /)]);
+    expect(readme).toContain('`--tools` is optional: without it the catalog is\nempty');
+  });
+
   it('mcp: without @enclave-kit/mcp next to the tools module, says how to install it', async () => {
     expect(mcpSearchPaths('tools/t.mjs', dir).slice(0, 2)).toEqual([join(dir, 'tools'), dir]);
     // Found nowhere (this workspace has the package, so Node's own resolution would find it).
