@@ -6,7 +6,6 @@
 import type { Enclave } from '../enclave.js';
 import { MemoryRateLimitStore } from '../rate-limit.js';
 import { MAX_DELAY_MS, OptionChecker } from '../options.js';
-import { EnclaveConfigError } from '../errors.js';
 import type { EnclaveDescription } from '../tools/describe.js';
 import type { ApprovalDecision, PausedRun, ExecutionFailure, ExecutionResult, ExecutionStats, RunOptions, ToolDefinition, ToolSet } from '../types.js';
 import { DURABLE_DEFAULTS, MAX_REASON, readDecision } from '../durable.js';
@@ -562,28 +561,9 @@ export function startHandlerCore<N, U>(options: EnclaveHandlerOptions<N, U>, sha
     }
   };
 
-  /**
-   * A hook's scope, its entries checked as the run would check them (a tool that is no tool, a function
-   * among the globals the Enclave does not allow): the hook's failure, never the client's 422 naming them.
-   */
-  function checkedEntries(where: string, scope: RunScope): RunScope {
-    const given: Parameters<Enclave['check']>[1] = {};
-    if (scope.tools !== undefined) given.tools = scope.tools;
-    if (scope.toolHandler !== undefined) given.toolHandler = scope.toolHandler;
-    if (scope.globals !== undefined) given.globals = scope.globals;
-    try {
-      // The empty script's check is cached; only the options are read again.
-      enclave.check('', given);
-    } catch (err) {
-      if (err instanceof EnclaveConfigError) throw new EnclaveConfigError(err.message.replace(/^check\(code, options\): /, `${where}: `));
-      throw err;
-    }
-    return scope;
-  }
-
   async function scopeOf(ctx: EnclaveRequestContext<N, U>): Promise<RunScope> {
-    if (options.createContext) return checkedEntries('createContext(ctx, native)', checkedScope(await options.createContext(ctx, ctx.native)));
-    if (typeof options.tools === 'function') return checkedEntries('tools(ctx)', { tools: checkedTools(new OptionChecker('tools(ctx)'), 'its result', await options.tools(ctx)) });
+    if (options.createContext) return checkedScope(await options.createContext(ctx, ctx.native));
+    if (typeof options.tools === 'function') return { tools: checkedTools(new OptionChecker('tools(ctx)'), 'its result', await options.tools(ctx)) };
     return options.tools ? { tools: options.tools } : {};
   }
 
