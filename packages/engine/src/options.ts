@@ -71,6 +71,12 @@ export class OptionChecker {
     return value as boolean | undefined;
   }
 
+  /** An array of names (strings), or undefined. */
+  names(name: string, value: unknown): readonly string[] | undefined {
+    if (value !== undefined && (!Array.isArray(value) || !value.every((v) => typeof v === 'string'))) this.fail(`${name} must be an array of names (strings).`);
+    return value as readonly string[] | undefined;
+  }
+
   string(name: string, value: unknown): string | undefined {
     if (value !== undefined && typeof value !== 'string') this.fail(`${name} must be a string.`);
     return value as string | undefined;

@@ -103,8 +103,7 @@ function checkOptions(options: CheckOptions): CheckOptions {
   checker.oneOf('securityLevel', o.securityLevel, SECURITY_LEVELS, 'STANDARD');
   checker.boolean('validate', o.validate);
   checker.boolean('transform', o.transform);
-  const globals = o.globals;
-  if (globals !== undefined && (!Array.isArray(globals) || !globals.every((g) => typeof g === 'string'))) checker.fail('globals must be an array of names (strings).');
+  checker.names('globals', o.globals);
   return options;
 }
 

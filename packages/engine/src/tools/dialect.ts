@@ -45,8 +45,7 @@ export interface DialectTextOptions {
 function dialectLimits(check: OptionChecker, options: DialectTextOptions, level: Readonly<RuntimeLimits>): Readonly<RuntimeLimits> {
   const o = check.object('options', options) ?? {};
   check.knownKeys('', o, ['limits', 'globals', 'sidecarThreshold']);
-  const globals = o.globals;
-  if (globals !== undefined && (!Array.isArray(globals) || !globals.every((g) => typeof g === 'string'))) check.fail('globals must be an array of names (strings).');
+  check.names('globals', o.globals);
   check.positiveInteger('sidecarThreshold', o.sidecarThreshold);
   const given = check.object('limits', o.limits) ?? {};
   check.knownKeys('limits', given, Object.keys(level));
