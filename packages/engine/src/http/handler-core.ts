@@ -25,11 +25,8 @@ import type { StreamFormat } from './stream.js';
 import type { EnclaveHandlerOptions, EnclaveRequestContext, EnclaveRouteContext, HandlerCore, HandlerShared, RunScope, SessionOptions } from './handler-common.js';
 import { CHECK_PATH, DEFAULT_SEND_TIMEOUT_MS, json, keyBytes, playgroundPath, routeAt } from './handler-common.js';
 import { eventsFormat, pushStream, storeStream, streamFormat, streamHeaders } from './stream.js';
-/**
- * The catalog served on `GET`: `enclave.describe()` of the request's tools (names, descriptions, JSON
- * Schemas, `callTool` overloads in TypeScript, and the dialect of the level). This is the only place
- * that shapes the catalog.
- */
+
+/** The keys a `createContext` result may have. */
 const SCOPE_KEYS = ['tools', 'toolHandler', 'globals', 'context'];
 
 /**
@@ -53,6 +50,11 @@ function checkedScope(scope: unknown): RunScope {
   return o as RunScope;
 }
 
+/**
+ * The catalog served on `GET`: `enclave.describe()` of the request's tools (names, descriptions, JSON
+ * Schemas, `callTool` overloads in TypeScript, and the dialect of the level). This is the only place
+ * that shapes the catalog.
+ */
 function describeCatalog(enclave: Enclave, scope: RunScope): EnclaveDescription {
   return enclave.describe(scope.tools);
 }

@@ -216,10 +216,6 @@ interface Held {
   bytes: number;
 }
 
-function eventBytes(event: EnclaveEvent): number {
-  return jsonLength(event);
-}
-
 /** Characters of a value's JSON: what keeping it costs, roughly (1 KiB for one JSON cannot write). */
 function jsonLength(value: unknown): number {
   try {
@@ -303,7 +299,7 @@ export class MemorySessionStore implements SessionStore {
     for (const event of events) {
       entry.events.push(event);
       entry.lastSeq = Math.max(entry.lastSeq, event.seq);
-      if (event.type !== 'final') entry.bytes += eventBytes(event);
+      if (event.type !== 'final') entry.bytes += jsonLength(event);
     }
     if (entry.bytes > this.#maxEventBytes) this.#trim(entry);
     this.#notify(entry);
@@ -320,10 +316,10 @@ export class MemorySessionStore implements SessionStore {
         continue;
       }
       if (entry.bytes > this.#maxEventBytes && event.type === 'log') {
-        entry.bytes -= eventBytes(event);
+        entry.bytes -= jsonLength(event);
         if (marker === undefined) {
           marker = { sessionId: event.sessionId, seq: event.seq, type: 'events_dropped', time: event.time, payload: { fromSeq: event.seq, toSeq: event.seq, count: 0 } };
-          entry.bytes += eventBytes(marker);
+          entry.bytes += jsonLength(marker);
           kept.push(marker);
         }
         marker.payload.toSeq = Math.max(marker.payload.toSeq, event.seq);
@@ -385,7 +381,7 @@ export class MemorySessionStore implements SessionStore {
     entry.cancelListeners.clear();
     entry.cancelAsked = false;
     this.#expireIn(sessionId, entry, ttlMs);
-    this.#hold(sessionId, entry, entry.bytes + eventBytes(final) + SESSION_OVERHEAD_BYTES);
+    this.#hold(sessionId, entry, entry.bytes + jsonLength(final) + SESSION_OVERHEAD_BYTES);
     this.#notify(entry);
     return true;
   }
@@ -428,11 +424,11 @@ export class MemorySessionStore implements SessionStore {
   async pause(sessionId: string, paused: PausedSession, ttlMs: number): Promise<boolean> {
     const entry = this.#sessions.get(sessionId);
     if (!entry || entry.record.state !== 'running') return false;
-    // What it will keep while it waits: its events, the paused run, and the approval (in its event and its record).
-    const bytes = entry.bytes + paused.state.length + 2 * jsonLength(paused.approval);
     // Full: no more (a place taken before it filled up). The one that fills it is kept whole, so the total
     // stays within the cap plus one paused run.
     if (this.#waitingBytes >= this.#maxWaitingBytes) return false;
+    // What it will keep while it waits: its events, the paused run, and the approval (in its event and its record).
+    const bytes = entry.bytes + paused.state.length + 2 * jsonLength(paused.approval);
     entry.waiting = bytes;
     this.#waitingBytes += bytes;
     entry.lastSeq++;

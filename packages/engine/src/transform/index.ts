@@ -244,14 +244,14 @@ function isSafeStaticKey(key: Node): boolean {
 
 const BLOCKED_KEYS = new Set(BLOCKED_PROPERTIES);
 
+/** The key a derived class's instance is checked with when one of its fields may be a far element (see ClassBody). */
+const FAR_INDEX = '4294967294';
+
 /**
  * A literal key naming an array index past BIG_STRING (`a[2147483648]`, `a['4294967294']`): a store
  * there may be far past the end of a long array, which makes its elements a dictionary in one native
  * step (see elementWrite in the realm runtime), so it goes through `lt` like a computed key.
  */
-/** The key a derived class's instance is checked with when one of its fields may be a far element (see ClassBody). */
-const FAR_INDEX = '4294967294';
-
 function farIndex(key: Node): boolean {
   const v = key.value;
   const n = typeof v === 'number' ? v : typeof v === 'string' && v !== '' ? Number(v) : Number.NaN;
