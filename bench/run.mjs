@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
+import nodeModule, { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
 import { Worker } from 'node:worker_threads';
@@ -373,7 +373,7 @@ function coldStart(count) {
   // Node 22 and later can keep V8's code of the modules a process compiles (NODE_COMPILE_CACHE, or
   // module.enableCompileCache() called by the application): the same child again, with a cache this
   // bench primes once. The library never turns that process-wide cache on by itself.
-  const cacheDir = typeof createRequire(import.meta.url)('node:module').enableCompileCache === 'function' ? mkdtempSync(path.join(tmpdir(), 'enclave-bench-cache-')) : undefined;
+  const cacheDir = typeof nodeModule.enableCompileCache === 'function' ? mkdtempSync(path.join(tmpdir(), 'enclave-bench-cache-')) : undefined;
   const variants = [[raw, process.env], [ours, process.env]];
   if (cacheDir) variants.push([ours, { ...process.env, NODE_COMPILE_CACHE: cacheDir }]);
   const child = (src, env) => {
